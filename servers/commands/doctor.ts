@@ -1,0 +1,81 @@
+import { accessSync, constants, mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { systemClock } from '../../src/clock.js';
+import type { HubConfig } from '../../src/config/schema.js';
+import { describeError } from '../../src/errors.js';
+import { ApiTokens } from '../../src/identity/tokens.js';
+import { DownstreamSource } from '../../src/mcp/downstream/source.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { HubMetrics } from '../../src/observability/metrics.js';
+import { appliedMigrations, openDb } from '../../src/store/db.js';
+import { MIGRATIONS } from '../../src/store/migrations.js';
+import { configFromFlags, parse, progress } from '../common.js';
+
+type Check = { ok: boolean; line: string };
+
+/** Checks the config, the data dir, the store and every downstream server, and says what is wrong. */
+export async function doctorCommand(argv: string[]): Promise<void> {
+  const { flags } = parse(argv, { json: { type: 'boolean' } });
+  const checks: Check[] = [];
+  const report = (c: Check) => {
+    checks.push(c);
+    progress(`${c.ok ? 'ok  ' : 'FAIL'} ${c.line}`);
+  };
+  let config: HubConfig;
+  try {
+    const loaded = configFromFlags(flags);
+    config = loaded.config;
+    report({ ok: true, line: `config: ${loaded.file ?? 'no config file, embedded defaults'}` });
+  } catch (err) {
+    report({ ok: false, line: `config: ${describeError(err)}` });
+    process.exitCode = 1;
+    return;
+  }
+  const dataDir = config.dataDir;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    accessSync(dataDir, constants.W_OK | constants.R_OK);
+    report({ ok: true, line: `data dir: ${dataDir} is writable` });
+  } catch (err) {
+    report({ ok: false, line: `data dir: ${dataDir}: ${describeError(err)}` });
+  }
+  try {
+    const db = openDb({ file: resolve(dataDir, 'switchboard.db'), clock: systemClock });
+    const applied = appliedMigrations(db);
+    const mode = db.pragma('journal_mode', { simple: true });
+    const tokens = new ApiTokens(db, systemClock).list().length;
+    db.close();
+    const latest = MIGRATIONS.at(-1)?.version ?? 0;
+    report({ ok: applied.at(-1)?.version === latest && mode === 'wal', line: `database: schema version ${applied.at(-1)?.version ?? 0}/${latest}, journal ${String(mode)}, ${tokens} active API token(s)` });
+  } catch (err) {
+    report({ ok: false, line: `database: ${describeError(err)}` });
+  }
+  const names = Object.keys(config.mcpServers);
+  if (names.length === 0) report({ ok: true, line: 'mcpServers: none configured' });
+  const metrics = new HubMetrics();
+  await Promise.all(
+    names.map(async (name) => {
+      const cfg = config.mcpServers[name]!;
+      if (cfg.disabled) {
+        report({ ok: true, line: `mcpServers.${name}: disabled` });
+        return;
+      }
+      const started = performance.now();
+      const source = new DownstreamSource({ name, config: cfg, clock: systemClock, log: silentLogger(), metrics, connectTimeoutMs: 20_000 });
+      progress(`...  mcpServers.${name}: connecting`);
+      await source.start();
+      const st = source.status();
+      const ms = Math.round(performance.now() - started);
+      await source.stop();
+      if (st.state === 'ready') {
+        report({ ok: true, line: `mcpServers.${name}: ready in ${ms} ms, ${source.tools({ tenant: 'default', user: 'doctor', scopes: [] }).length} tools, protocol ${st.protocolVersion ?? '?'}` });
+      } else {
+        report({ ok: false, line: `mcpServers.${name}: ${st.detail ?? st.state}` });
+      }
+    }),
+  );
+  const failed = checks.filter((c) => !c.ok).length;
+  if (flags['json']) process.stdout.write(`${JSON.stringify({ ok: failed === 0, checks }, null, 2)}\n`);
+  else process.stdout.write(failed === 0 ? 'doctor: everything looks right\n' : `doctor: ${failed} problem(s) found\n`);
+  if (failed > 0) process.exitCode = 1;
+}

@@ -1,0 +1,45 @@
+import { Hub } from '../../src/hub.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { HubError } from '../../src/errors.js';
+import { configFromFlags, parse } from '../common.js';
+import { onShutdown } from '../shutdown.js';
+
+export async function serveCommand(argv: string[]): Promise<void> {
+  const { flags } = parse(argv);
+  if (flags['help']) {
+    process.stdout.write('usage: switchboard serve [--config FILE] [--data DIR] [--port N] [--host H]\n');
+    return;
+  }
+  const { config, file } = configFromFlags(flags);
+  const log = createLogger({ level: config.logLevel });
+  const hub = new Hub({ config, log });
+  // First start with an empty store: make an admin token and show it once, as Jupyter does.
+  const firstToken = hub.tokens.count() === 0 ? hub.tokens.create({ user: 'admin', scopes: ['mcp', 'admin'], label: 'created on first start' }) : undefined;
+  hub.start();
+  let listening;
+  try {
+    listening = await hub.listen();
+  } catch (err) {
+    await hub.stop();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') throw new HubError('config_invalid', `port ${config.server.port} on ${config.server.host} is in use; pass --port to pick another`);
+    throw err;
+  }
+  onShutdown(() => hub.stop(), log);
+  log.info({ url: listening.url, config: file ?? 'embedded defaults', dataDir: config.dataDir }, 'switchboard is serving');
+  const lines = [`Switchboard is serving MCP at ${listening.url}`];
+  if (firstToken) {
+    lines.push(
+      '',
+      'An admin token was created for this new data directory. It is shown only this once:',
+      '',
+      `    ${firstToken.token}`,
+      '',
+      'Connect a client with the header:',
+      `    Authorization: Bearer ${firstToken.token}`,
+      '',
+      'Make more with `switchboard tokens create --user NAME`.',
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

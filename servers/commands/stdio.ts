@@ -1,0 +1,29 @@
+import { Hub } from '../../src/hub.js';
+import { localIdentity } from '../../src/identity/identity.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { configFromFlags, parse, str } from '../common.js';
+import { onShutdown } from '../shutdown.js';
+
+export async function stdioCommand(argv: string[]): Promise<void> {
+  const { flags } = parse(argv, { 'no-http': { type: 'boolean' } });
+  if (flags['help']) {
+    process.stdout.write('usage: switchboard stdio [--config FILE] [--data DIR] [--user U] [--port N] [--no-http]\n');
+    return;
+  }
+  const { config } = configFromFlags(flags);
+  // stdout belongs to the protocol: the logger writes to stderr only.
+  const log = createLogger({ level: config.logLevel, destination: 2 });
+  const hub = new Hub({ config, log });
+  hub.serveStdio(localIdentity(str(flags['user']) ?? 'local'));
+  hub.start();
+  const stop = onShutdown(() => hub.stop(), log);
+  process.stdin.once('end', stop);
+  process.stdin.once('close', stop);
+  if (flags['no-http'] !== true) {
+    // OAuth callbacks and webhooks need an HTTP listener; a `serve` on the same port already has one.
+    hub.listen().then(
+      (l) => log.info({ url: l.url }, 'stdio hub also listening on HTTP'),
+      (err: NodeJS.ErrnoException) => log.info({ code: err.code }, 'HTTP port busy; stdio only'),
+    );
+  }
+}

@@ -1,0 +1,55 @@
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadConfig, type LoadedConfig } from '../src/config/load.js';
+import { HubError, describeError } from '../src/errors.js';
+
+/** Flags every command accepts (the contract's common flags). */
+export const COMMON_OPTIONS = {
+  config: { type: 'string' },
+  data: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  user: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export type Flags = Record<string, string | boolean | undefined>;
+
+export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}): { flags: Flags; positionals: string[] } {
+  const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...extra }, allowPositionals: true, strict: true });
+  return { flags: values as Flags, positionals };
+}
+
+/** Loads the config and applies --data/--port/--host over it. */
+export function configFromFlags(flags: Flags): LoadedConfig {
+  const loaded = loadConfig({ file: str(flags['config']) });
+  const c = loaded.config;
+  const data = str(flags['data']);
+  if (data !== undefined) c.dataDir = data;
+  c.dataDir = resolve(c.dataDir);
+  const port = str(flags['port']);
+  if (port !== undefined) {
+    const n = Number(port);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new HubError('config_invalid', `--port ${port}: expected a port number 0–65535`);
+    c.server.port = n;
+  }
+  const host = str(flags['host']);
+  if (host !== undefined) c.server.host = host;
+  return loaded;
+}
+
+export function str(v: string | boolean | undefined): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Prints a failure the user can act on and sets a non-zero exit code. */
+export function fail(err: unknown): void {
+  const prefix = err instanceof HubError ? `error (${err.code})` : 'error';
+  process.stderr.write(`switchboard: ${prefix}: ${describeError(err)}\n`);
+  process.exitCode = err instanceof HubError && err.code === 'invalid_params' ? 2 : 1;
+}
+
+/** Progress lines go to stderr so a command's stdout stays parseable. */
+export function progress(line: string): void {
+  process.stderr.write(`${line}\n`);
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/** Names that become tool-name prefixes: the contract's character set, no double underscore. */
+const sourceName = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,48}$/, 'use 1–48 characters from A-Z a-z 0-9 _ -')
+  .refine((s) => !s.includes('__'), 'must not contain "__" (it separates the source from the tool)');
+
+const common = {
+  /** Mount the server's tools as `<server>__<tool>` (default) or under their own names. */
+  prefix: z.boolean().default(true),
+  /** Per-call timeout in milliseconds. */
+  timeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
+  disabled: z.boolean().default(false),
+};
+
+export const stdioServerSchema = z.strictObject({
+  type: z.literal('stdio').optional(),
+  command: z.string().min(1),
+  args: z.array(z.string()).default([]),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+  ...common,
+});
+
+export const httpServerSchema = z.strictObject({
+  type: z.enum(['http', 'streamable-http']).optional(),
+  url: z.url({ protocol: /^https?$/ }),
+  headers: z.record(z.string(), z.string()).default({}),
+  ...common,
+});
+
+export const mcpServerSchema = z.union([stdioServerSchema, httpServerSchema]);
+
+export const serverSchema = z.strictObject({
+  host: z.string().min(1).default('127.0.0.1'),
+  port: z.number().int().min(0).max(65535).default(8787),
+  /** The URL clients reach the hub at; defaults to http://host:port. */
+  publicUrl: z.url().optional(),
+  /** Extra browser origins allowed to call /mcp (the hub's own origin always is). */
+  allowedOrigins: z.array(z.string()).default([]),
+  /** Extra Host header values accepted (the bind address and publicUrl's host always are). */
+  allowedHosts: z.array(z.string()).default([]),
+  /** Largest accepted request body, in bytes. */
+  maxBodyBytes: z.number().int().positive().max(64 * 1024 * 1024).default(1024 * 1024),
+});
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  server: serverSchema.default(serverSchema.parse({})),
+  dataDir: z.string().min(1).default('./data'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  mcpServers: z.record(sourceName, mcpServerSchema).default({}),
+  // Integrations and agents get their full schemas with the issues that build them; until then
+  // their entries are accepted as objects so a config written for later versions still loads.
+  integrations: z.record(sourceName, z.record(z.string(), z.unknown())).default({}),
+  agents: z.record(sourceName, z.record(z.string(), z.unknown())).default({}),
+  /** Built-in sources for testing clients against the hub; off by default. */
+  fixtures: z.strictObject({ conformance: z.boolean().default(false) }).default({ conformance: false }),
+});
+
+export type HubConfig = z.infer<typeof configSchema>;
+export type McpServerConfig = z.infer<typeof mcpServerSchema>;
+export type StdioServerConfig = z.infer<typeof stdioServerSchema>;
+export type HttpServerConfig = z.infer<typeof httpServerSchema>;
+
+export function isStdioServer(c: McpServerConfig): c is StdioServerConfig {
+  return 'command' in c;
+}

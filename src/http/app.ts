@@ -1,0 +1,83 @@
+import '@modelcontextprotocol/express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { HubConfig } from '../config/schema.js';
+import type { ApiTokens } from '../identity/tokens.js';
+import type { HttpFace } from '../mcp/http-face.js';
+import { bearerAuth, mountResourceMetadata, resourceUrls } from './auth.js';
+import { mountHealth, type HealthDeps } from './routes.js';
+import { exposure, hostAndOriginGuard } from './security.js';
+
+export interface HttpAppDeps {
+  config: HubConfig;
+  /** The port actually bound (it differs from config when config asks for 0). */
+  port: number;
+  publicUrl: string;
+  tokens: ApiTokens;
+  clock: Clock;
+  face: HttpFace;
+  health: HealthDeps;
+  log: Logger;
+}
+
+/** Every HTTP route of the contract, behind Host/Origin checks, body limits and token auth. */
+export function createHttpApp(deps: HttpAppDeps): Express {
+  const { config, log } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const exp = exposure({ ...config, server: { ...config.server, publicUrl: deps.publicUrl } }, deps.port);
+  app.use(hostAndOriginGuard(exp));
+
+  const urls = resourceUrls(deps.publicUrl);
+  const auth = bearerAuth(deps.tokens, deps.clock, urls);
+  mountResourceMetadata(app, urls);
+  // Beyond loopback every route that tells anything about the hub needs a token.
+  mountHealth(app, deps.health, exp.public ? [auth] : []);
+
+  app.all('/mcp', auth, requireJsonPost, express.json({ limit: config.server.maxBodyBytes, type: () => true }), (req, res, next) => {
+    deps.face.handle(req, res).catch(next);
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: { code: 'not_found', message: 'no such route' } });
+  });
+  app.use(errorHandler(log));
+  return app;
+}
+
+/** Per the Streamable HTTP transport, POST bodies are JSON; anything else is refused before parsing. */
+const requireJsonPost: RequestHandler = (req, res, next) => {
+  if (req.method !== 'POST') return next();
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') {
+    res.status(415).json({ jsonrpc: '2.0', error: { code: -32000, message: 'Content-Type must be application/json' }, id: null });
+    return;
+  }
+  next();
+};
+
+function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, _req, res, _next) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (e.type === 'entity.too.large') {
+      res.status(413).json({ jsonrpc: '2.0', error: { code: -32600, message: 'Request body too large' }, id: null });
+      return;
+    }
+    if (e.type === 'entity.parse.failed') {
+      res.status(400).json({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: body is not valid JSON' }, id: null });
+      return;
+    }
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      res.status(e.status).json({ jsonrpc: '2.0', error: { code: -32600, message: e.message ?? 'Bad request' }, id: null });
+      return;
+    }
+    log.error({ err: e.message }, 'unhandled error in HTTP route');
+    res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
+  };
+}

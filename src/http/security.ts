@@ -1,0 +1,61 @@
+import type { NextFunction, Request, Response } from 'express';
+import type { HubConfig } from '../config/schema.js';
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
+export function isLoopbackHost(host: string): boolean {
+  return LOOPBACK_NAMES.includes(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export interface Exposure {
+  /** Host header values (hostname[:port]) accepted; defends against DNS rebinding. */
+  hosts: Set<string>;
+  /** Browser origins accepted (exact scheme://host:port). Requests without Origin pass. */
+  origins: Set<string>;
+  /** Whether the face is reachable beyond this machine, so every route needs a token. */
+  public: boolean;
+}
+
+/** Derives what the HTTP face accepts from the bind address, the public URL and the config lists. */
+export function exposure(config: HubConfig, port: number): Exposure {
+  const { host, publicUrl, allowedHosts, allowedOrigins } = config.server;
+  const hosts = new Set<string>();
+  const origins = new Set<string>(allowedOrigins.map((o) => o.replace(/\/$/, '')));
+  const names = isLoopbackHost(host) ? ['localhost', '127.0.0.1', '[::1]'] : host === '0.0.0.0' || host === '::' ? [] : [host];
+  for (const n of names) {
+    hosts.add(`${n}:${port}`);
+    origins.add(`http://${n}:${port}`);
+  }
+  if (publicUrl) {
+    const u = new URL(publicUrl);
+    hosts.add(u.host);
+    origins.add(u.origin);
+  }
+  for (const h of allowedHosts) hosts.add(h);
+  return { hosts, origins, public: !isLoopbackHost(host) };
+}
+
+function reject(res: Response, status: number, code: string, message: string): void {
+  res.status(status).json({ error: { code, message } });
+}
+
+/**
+ * Host and Origin checks in front of every route. Per the MCP transport spec a server MUST
+ * validate Origin to prevent DNS rebinding; Host is checked too because a rebound page sends
+ * the attacker's hostname there.
+ */
+export function hostAndOriginGuard(exp: Exposure) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const host = req.headers.host;
+    if (!host || !exp.hosts.has(host.toLowerCase())) {
+      reject(res, 403, 'host_rejected', `Host header ${JSON.stringify(host ?? '')} is not allowed`);
+      return;
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && !exp.origins.has(origin.toLowerCase().replace(/\/$/, ''))) {
+      reject(res, 403, 'origin_rejected', `Origin ${JSON.stringify(origin)} is not allowed`);
+      return;
+    }
+    next();
+  };
+}

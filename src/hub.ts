@@ -1,0 +1,162 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { systemClock, type Clock } from './clock.js';
+import type { HubConfig } from './config/schema.js';
+import { createHttpApp } from './http/app.js';
+import type { HubPhase } from './http/routes.js';
+import type { Identity } from './identity/identity.js';
+import { ApiTokens } from './identity/tokens.js';
+import { Catalog } from './mcp/catalog.js';
+import { Dispatcher } from './mcp/dispatch.js';
+import { DownstreamSource } from './mcp/downstream/source.js';
+import { HttpFace } from './mcp/http-face.js';
+import type { ToolSource } from './mcp/source.js';
+import { serveStdioFace, type StdioFace } from './mcp/stdio-face.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { HubMetrics } from './observability/metrics.js';
+import { openDb, type Db } from './store/db.js';
+
+export interface HubOptions {
+  config: HubConfig;
+  clock?: Clock;
+  log?: Logger;
+  /** Overrides config.dataDir; ':memory:' keeps the store in memory (tests). */
+  dataDir?: string;
+  /** Extra sources (tests, fixtures) added after the configured ones. */
+  extraSources?: ToolSource[];
+  /** Restart backoff base for supervised servers (tests crash them often). */
+  restartBaseMs?: number;
+}
+
+export interface Listening {
+  url: string;
+  port: number;
+  host: string;
+}
+
+/**
+ * The composition root. Start order: store → sources → faces; stop runs it in reverse.
+ * Sources connect in the background so the faces answer at once; a source that arrives later
+ * announces itself with list_changed.
+ */
+export class Hub {
+  readonly config: HubConfig;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: HubMetrics;
+  readonly db: Db;
+  readonly tokens: ApiTokens;
+  readonly catalog: Catalog;
+  readonly dispatcher: Dispatcher;
+  readonly dataDir: string;
+  private phaseValue: HubPhase = 'starting';
+  private http?: { server: HttpServer; face: HttpFace };
+  private stdio?: StdioFace;
+  private sourcesSettled: Promise<void> = Promise.resolve();
+
+  constructor(opts: HubOptions) {
+    this.config = opts.config;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.log ?? createLogger({ level: opts.config.logLevel });
+    this.metrics = new HubMetrics({ defaultMetrics: true });
+    this.dataDir = opts.dataDir ?? resolve(opts.config.dataDir);
+    this.db = openDb({ file: this.dataDir === ':memory:' ? ':memory:' : resolve(this.dataDir, 'switchboard.db'), clock: this.clock });
+    this.tokens = new ApiTokens(this.db, this.clock);
+    this.catalog = new Catalog();
+    this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log);
+    for (const [name, server] of Object.entries(opts.config.mcpServers)) {
+      const source = new DownstreamSource({
+        name,
+        config: server,
+        clock: this.clock,
+        log: this.log,
+        metrics: this.metrics,
+        ...(opts.restartBaseMs === undefined ? {} : { restartBaseMs: opts.restartBaseMs }),
+      });
+      this.catalog.add(source);
+    }
+    for (const s of opts.extraSources ?? []) this.catalog.add(s);
+  }
+
+  get phase(): HubPhase {
+    return this.phaseValue;
+  }
+
+  /** Starts every source; resolves at once, with `ready()` telling when first attempts settled. */
+  start(): void {
+    this.sourcesSettled = Promise.allSettled(this.catalog.sources().map((s) => s.start())).then(() => {
+      if (this.phaseValue === 'starting') this.phaseValue = 'running';
+    });
+  }
+
+  /** Resolves when every source has connected or failed its first attempt. */
+  ready(): Promise<void> {
+    return this.sourcesSettled;
+  }
+
+  async listen(port = this.config.server.port, host = this.config.server.host): Promise<Listening> {
+    const face = new HttpFace({
+      dispatcher: this.dispatcher,
+      catalog: this.catalog,
+      metrics: this.metrics,
+      log: this.log,
+      clock: this.clock,
+      maxBodyBytes: this.config.server.maxBodyBytes,
+    });
+    const server = createServer();
+    await new Promise<void>((res, rej) => {
+      server.once('error', rej);
+      server.listen(port, host, () => {
+        server.off('error', rej);
+        res();
+      });
+    });
+    const bound = (server.address() as AddressInfo).port;
+    const urlHost = host.includes(':') ? `[${host}]` : host;
+    const publicUrl = this.config.server.publicUrl ?? `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${bound}`;
+    const app = createHttpApp({
+      config: this.config,
+      port: bound,
+      publicUrl,
+      tokens: this.tokens,
+      clock: this.clock,
+      face,
+      log: this.log,
+      health: { phase: () => this.phaseValue, sources: () => this.catalog.sources(), metrics: this.metrics },
+    });
+    server.on('request', app);
+    // Streaming responses (SSE) outlive the default request timeout.
+    server.requestTimeout = 0;
+    server.headersTimeout = 30_000;
+    server.keepAliveTimeout = 65_000;
+    this.http = { server, face };
+    return { url: `${publicUrl.replace(/\/$/, '')}/mcp`, port: bound, host };
+  }
+
+  serveStdio(identity: Identity, io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {}): StdioFace {
+    this.stdio = serveStdioFace({
+      dispatcher: this.dispatcher,
+      catalog: this.catalog,
+      identity,
+      log: this.log,
+      ...(io.input ? { input: io.input as import('node:stream').Readable } : {}),
+      ...(io.output ? { output: io.output as import('node:stream').Writable } : {}),
+    });
+    return this.stdio;
+  }
+
+  async stop(): Promise<void> {
+    if (this.phaseValue === 'stopping') return;
+    this.phaseValue = 'stopping';
+    if (this.http) {
+      const { server, face } = this.http;
+      await face.close();
+      server.closeAllConnections();
+      await new Promise<void>((res) => server.close(() => res()));
+    }
+    await this.stdio?.close().catch(() => {});
+    await Promise.allSettled(this.catalog.sources().map((s) => s.stop()));
+    this.db.close();
+  }
+}

@@ -1,0 +1,138 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import { HubError } from '../errors.js';
+import type { Db } from '../store/db.js';
+import { DEFAULT_TENANT, type Identity } from './identity.js';
+
+/** Prefix that lets secret scanners recognise a leaked hub token. */
+const TOKEN_PREFIX = 'sbt_';
+
+export interface ApiTokenRecord {
+  id: string;
+  user: string;
+  tenant: string;
+  scopes: string[];
+  label: string | null;
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface CreatedToken {
+  record: ApiTokenRecord;
+  /** The token itself: shown once, never stored. */
+  token: string;
+}
+
+const rowSchema = z.object({
+  id: z.string(),
+  user_id: z.string(),
+  tenant_id: z.string(),
+  scopes: z.string(),
+  label: z.string().nullable(),
+  created_at: z.number(),
+  last_used_at: z.number().nullable(),
+  revoked_at: z.number().nullable(),
+});
+
+function toRecord(row: unknown): ApiTokenRecord {
+  const r = rowSchema.parse(row);
+  return {
+    id: r.id,
+    user: r.user_id,
+    tenant: r.tenant_id,
+    scopes: r.scopes.split(' ').filter(Boolean),
+    label: r.label,
+    createdAt: r.created_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/**
+ * Hashing with SHA-256 is enough: tokens carry 256 random bits, so there is nothing to brute-force
+ * and a slow KDF would only slow every request.
+ */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+const nameSchema = z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'use 1–128 characters from A-Z a-z 0-9 . _ @ -');
+
+/** Hub API tokens: 256-bit random, stored hashed, revocable. */
+export class ApiTokens {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+  ) {}
+
+  create(input: { user: string; tenant?: string | undefined; scopes?: string[]; label?: string | undefined }): CreatedToken {
+    const user = parseName(input.user, 'user');
+    const tenant = parseName(input.tenant ?? DEFAULT_TENANT, 'tenant');
+    const scopes = input.scopes ?? ['mcp'];
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const id = 'tok_' + randomBytes(6).toString('hex');
+    const now = this.clock.now();
+    this.db
+      .prepare(
+        `INSERT INTO api_tokens (id, token_hash, user_id, tenant_id, scopes, label, created_at)
+         VALUES (@id, @hash, @user, @tenant, @scopes, @label, @now)`,
+      )
+      .run({ id, hash: hashToken(token), user, tenant, scopes: scopes.join(' '), label: input.label ?? null, now });
+    return { token, record: this.get(id)! };
+  }
+
+  get(id: string): ApiTokenRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id);
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  list(opts: { includeRevoked?: boolean } = {}): ApiTokenRecord[] {
+    const sql = opts.includeRevoked
+      ? 'SELECT * FROM api_tokens ORDER BY created_at, id'
+      : 'SELECT * FROM api_tokens WHERE revoked_at IS NULL ORDER BY created_at, id';
+    return this.db.prepare(sql).all().map(toRecord);
+  }
+
+  count(): number {
+    return this.db.prepare('SELECT count(*) FROM api_tokens').pluck().get() as number;
+  }
+
+  /** Revokes by id; returns false when no active token has that id. */
+  revoke(id: string): boolean {
+    const res = this.db
+      .prepare('UPDATE api_tokens SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL')
+      .run({ id, now: this.clock.now() });
+    return res.changes === 1;
+  }
+
+  /** Resolves a presented token to an identity, or undefined when unknown or revoked. */
+  verify(token: string): Identity | undefined {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
+    const row = this.db
+      .prepare('SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL')
+      .get(hashToken(token));
+    if (row === undefined) return undefined;
+    const rec = toRecord(row);
+    this.touch(rec);
+    return { tenant: rec.tenant, user: rec.user, scopes: rec.scopes, tokenId: rec.id };
+  }
+
+  /** last_used_at at minute granularity: a write per request would serialise all calls on the WAL lock. */
+  private touch(rec: ApiTokenRecord): void {
+    const now = this.clock.now();
+    if (rec.lastUsedAt !== null && now - rec.lastUsedAt < 60_000) return;
+    try {
+      this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(now, rec.id);
+    } catch {
+      // Bookkeeping only: a busy database must not fail the request.
+    }
+  }
+}
+
+function parseName(value: string, what: string): string {
+  const r = nameSchema.safeParse(value);
+  if (!r.success) throw new HubError('invalid_params', `${what} "${value}": ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
+}

@@ -1,0 +1,205 @@
+import type { Prompt, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
+import { HubError } from '../errors.js';
+import { identityKey, type Identity } from '../identity/identity.js';
+import { assignNames, type NameClaim } from './naming.js';
+import type { SourceChange, ToolSource } from './source.js';
+
+/** `_meta` keys under which the hub tells a client where a tool comes from. */
+export const META_SOURCE = 'switchboard/source';
+export const META_ORIGINAL_NAME = 'switchboard/originalName';
+
+export interface CatalogEntry<T> {
+  /** The name clients see. */
+  name: string;
+  source: ToolSource;
+  /** The name the source knows it by. */
+  original: string;
+  /** What clients are shown: the source's definition under the exposed name. */
+  listed: T;
+}
+
+export interface CatalogView {
+  version: number;
+  tools: readonly CatalogEntry<Tool>[];
+  toolsByName: ReadonlyMap<string, CatalogEntry<Tool>>;
+  prompts: readonly CatalogEntry<Prompt>[];
+  promptsByName: ReadonlyMap<string, CatalogEntry<Prompt>>;
+  resources: readonly Resource[];
+  resourceTemplates: readonly ResourceTemplate[];
+  /** Which source serves a resource URI listed in this view. */
+  resourceOwner: ReadonlyMap<string, ToolSource>;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export type CatalogListener = (change: SourceChange) => void;
+
+const MAX_CACHED_VIEWS = 1000;
+
+/**
+ * The one registry of tool sources. Computes each identity's view (names resolved, order stable)
+ * lazily and caches it until a source reports a change, so listing and dispatch do no I/O.
+ */
+export class Catalog {
+  private readonly list: ToolSource[] = [];
+  private readonly listeners = new Set<CatalogListener>();
+  private readonly resourceListeners = new Set<(uri: string) => void>();
+  private readonly views = new Map<string, CatalogView>();
+  private versionCounter = 0;
+
+  constructor(private readonly opts: { pageSize?: number } = {}) {}
+
+  get pageSize(): number {
+    return this.opts.pageSize ?? 100;
+  }
+
+  get version(): number {
+    return this.versionCounter;
+  }
+
+  add(source: ToolSource): void {
+    if (this.list.some((s) => s.name === source.name)) {
+      throw new HubError('config_invalid', `two tool sources are named "${source.name}"`);
+    }
+    this.list.push(source);
+    source.onChange((change) => this.changed(change));
+    source.onResourceUpdated?.((uri) => {
+      for (const l of this.resourceListeners) l(uri);
+    });
+    this.changed({ kind: 'tools' });
+  }
+
+  sources(): readonly ToolSource[] {
+    return this.list;
+  }
+
+  source(name: string): ToolSource | undefined {
+    return this.list.find((s) => s.name === name);
+  }
+
+  onChange(listener: CatalogListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  onResourceUpdated(listener: (uri: string) => void): () => void {
+    this.resourceListeners.add(listener);
+    return () => this.resourceListeners.delete(listener);
+  }
+
+  /** Called by sources (through onChange) and by the hub when something a view depends on moved. */
+  changed(change: SourceChange): void {
+    this.versionCounter++;
+    this.views.clear();
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch {
+        // A listener belongs to a face; one failing must not stop the others from hearing it.
+      }
+    }
+  }
+
+  view(identity: Identity): CatalogView {
+    const key = identityKey(identity);
+    const cached = this.views.get(key);
+    if (cached && cached.version === this.versionCounter) return cached;
+    const view = this.build(identity);
+    if (this.views.size >= MAX_CACHED_VIEWS) this.views.clear();
+    this.views.set(key, view);
+    return view;
+  }
+
+  resolveTool(identity: Identity, name: string): CatalogEntry<Tool> | undefined {
+    return this.view(identity).toolsByName.get(name);
+  }
+
+  listTools(identity: Identity, cursor: string | undefined): Page<Tool> {
+    return paginate(this.view(identity).tools, cursor, this.pageSize, (e) => e.listed);
+  }
+
+  listPrompts(identity: Identity, cursor: string | undefined): Page<Prompt> {
+    return paginate(this.view(identity).prompts, cursor, this.pageSize, (e) => e.listed);
+  }
+
+  listResources(identity: Identity, cursor: string | undefined): Page<Resource> {
+    return paginate(this.view(identity).resources, cursor, this.pageSize, (r) => r);
+  }
+
+  listResourceTemplates(identity: Identity, cursor: string | undefined): Page<ResourceTemplate> {
+    return paginate(this.view(identity).resourceTemplates, cursor, this.pageSize, (r) => r);
+  }
+
+  private build(identity: Identity): CatalogView {
+    const usable = this.list.filter((s) => s.status().state === 'ready');
+    const tools = named(usable, (s) => s.tools(identity), (t) => t.name);
+    const prompts = named(usable, (s) => s.prompts?.(identity) ?? [], (p) => p.name);
+    const resources: Resource[] = [];
+    const resourceTemplates: ResourceTemplate[] = [];
+    const resourceOwner = new Map<string, ToolSource>();
+    for (const s of usable) {
+      for (const r of s.resources?.(identity) ?? []) {
+        if (resourceOwner.has(r.uri)) continue; // the first source to list a URI serves it
+        resourceOwner.set(r.uri, s);
+        resources.push(r);
+      }
+      resourceTemplates.push(...(s.resourceTemplates?.(identity) ?? []));
+    }
+    return {
+      version: this.versionCounter,
+      tools,
+      toolsByName: new Map(tools.map((e) => [e.name, e])),
+      prompts,
+      promptsByName: new Map(prompts.map((e) => [e.name, e])),
+      resources,
+      resourceTemplates,
+      resourceOwner,
+    };
+  }
+}
+
+function named<T extends { name: string; _meta?: Record<string, unknown> | undefined }>(
+  sources: readonly ToolSource[],
+  items: (s: ToolSource) => readonly T[],
+  nameOf: (t: T) => string,
+): CatalogEntry<T>[] {
+  const pairs: { source: ToolSource; item: T }[] = [];
+  for (const source of sources) for (const item of items(source)) pairs.push({ source, item });
+  const claims: NameClaim[] = pairs.map((p) => ({ source: p.source.name, tool: nameOf(p.item), prefix: p.source.prefix }));
+  const names = assignNames(claims);
+  return pairs.map((p, i) => {
+    const name = names[i]!;
+    const original = nameOf(p.item);
+    const listed: T = {
+      ...p.item,
+      name,
+      _meta: { ...p.item._meta, [META_SOURCE]: p.source.name, [META_ORIGINAL_NAME]: original },
+    };
+    return { name, source: p.source, original, listed };
+  });
+}
+
+/** Opaque cursors carry an offset; a list that changes between pages is announced by list_changed. */
+function paginate<E, T>(all: readonly E[], cursor: string | undefined, size: number, map: (e: E) => T): Page<T> {
+  const start = cursor === undefined ? 0 : decodeCursor(cursor);
+  const end = Math.min(all.length, start + size);
+  const items = all.slice(start, end).map(map);
+  return end < all.length ? { items, nextCursor: encodeCursor(end) } : { items };
+}
+
+function encodeCursor(offset: number): string {
+  return Buffer.from(JSON.stringify({ o: offset })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): number {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (typeof v === 'object' && v !== null && 'o' in v && Number.isSafeInteger(v.o) && (v.o as number) >= 0) return v.o as number;
+  } catch {
+    // fall through to the error below
+  }
+  throw new HubError('invalid_params', 'invalid pagination cursor');
+}

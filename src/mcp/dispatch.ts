@@ -1,0 +1,131 @@
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  ResourceNotFoundError,
+  type CallToolRequestParams,
+  type CallToolResult,
+  type CompleteRequestParams,
+  type CompleteResult,
+  type GetPromptResult,
+  type ReadResourceResult,
+} from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import { describeError, isHubError } from '../errors.js';
+import type { Identity } from '../identity/identity.js';
+import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
+import type { Catalog } from './catalog.js';
+import { toolError, type CallContext } from './source.js';
+
+/**
+ * What the MCP faces call for each request: the catalog lookup, the source call, metrics.
+ * It lives outside the per-request server factory so a request costs no registration work.
+ */
+export class Dispatcher {
+  constructor(
+    readonly catalog: Catalog,
+    private readonly metrics: HubMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  listTools(identity: Identity, cursor: string | undefined) {
+    const page = wrap(() => this.catalog.listTools(identity, cursor));
+    return page.nextCursor === undefined ? { tools: page.items } : { tools: page.items, nextCursor: page.nextCursor };
+  }
+
+  async callTool(params: CallToolRequestParams, ctx: CallContext): Promise<{ result: CallToolResult; outputSchema?: Record<string, unknown> }> {
+    const entry = this.catalog.resolveTool(ctx.identity, params.name);
+    if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
+    const args = params.arguments;
+    if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'tools/call arguments must be an object');
+    }
+    const started = performance.now();
+    let outcome: ToolOutcome = 'ok';
+    try {
+      const result = await entry.source.callTool(entry.original, args, ctx);
+      if (result.isError) outcome = ctx.signal.aborted ? 'cancelled' : 'tool_error';
+      const outputSchema = entry.listed.outputSchema as Record<string, unknown> | undefined;
+      return outputSchema === undefined ? { result } : { result, outputSchema };
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        outcome = 'error';
+        throw err;
+      }
+      // Source failures are results the model can read and recover from, never a protocol error.
+      outcome = isHubError(err) && err.code === 'source_timeout' ? 'timeout' : ctx.signal.aborted ? 'cancelled' : 'error';
+      this.log.warn({ source: entry.source.name, tool: entry.original, err: describeError(err) }, 'tool call failed');
+      return { result: toolError(`${entry.source.name}: ${describeError(err)}`) };
+    } finally {
+      this.metrics.observeCall(entry.source.name, entry.original, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  listPrompts(identity: Identity, cursor: string | undefined) {
+    const page = wrap(() => this.catalog.listPrompts(identity, cursor));
+    return page.nextCursor === undefined ? { prompts: page.items } : { prompts: page.items, nextCursor: page.nextCursor };
+  }
+
+  async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult> {
+    const entry = this.catalog.view(ctx.identity).promptsByName.get(name);
+    if (!entry || !entry.source.getPrompt) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+    return entry.source.getPrompt(entry.original, args, ctx);
+  }
+
+  listResources(identity: Identity, cursor: string | undefined) {
+    const page = wrap(() => this.catalog.listResources(identity, cursor));
+    return page.nextCursor === undefined ? { resources: page.items } : { resources: page.items, nextCursor: page.nextCursor };
+  }
+
+  listResourceTemplates(identity: Identity, cursor: string | undefined) {
+    const page = wrap(() => this.catalog.listResourceTemplates(identity, cursor));
+    return page.nextCursor === undefined
+      ? { resourceTemplates: page.items }
+      : { resourceTemplates: page.items, nextCursor: page.nextCursor };
+  }
+
+  async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult> {
+    const view = this.catalog.view(ctx.identity);
+    const owner = view.resourceOwner.get(uri);
+    // Templated URIs are not listed; ask each source in order until one claims the URI.
+    const candidates = owner ? [owner] : this.catalog.sources().filter((s) => s.status().state === 'ready');
+    for (const source of candidates) {
+      const result = await source.readResource?.(uri, ctx);
+      if (result) return result;
+    }
+    throw new ResourceNotFoundError(uri);
+  }
+
+  async subscribe(uri: string, identity: Identity, on: boolean): Promise<void> {
+    for (const source of this.catalog.sources()) {
+      const handled = on ? await source.subscribeResource?.(uri, identity) : await source.unsubscribeResource?.(uri, identity);
+      if (handled) return;
+    }
+  }
+
+  async complete(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult> {
+    const ref = params.ref;
+    if (ref.type === 'ref/prompt') {
+      const entry = this.catalog.view(ctx.identity).promptsByName.get(ref.name);
+      if (entry?.source.complete) {
+        const r = await entry.source.complete({ ...params, ref: { ...ref, name: entry.original } }, ctx);
+        if (r) return r;
+      }
+    } else {
+      for (const source of this.catalog.sources()) {
+        const r = await source.complete?.(params, ctx);
+        if (r) return r;
+      }
+    }
+    return { completion: { values: [], hasMore: false } };
+  }
+}
+
+/** Turns hub errors raised while listing (a bad cursor) into JSON-RPC errors. */
+function wrap<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (isHubError(err) && err.code === 'invalid_params') throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
+    throw err;
+  }
+}

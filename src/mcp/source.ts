@@ -1,0 +1,100 @@
+import type {
+  CallToolResult,
+  CompleteRequestParams,
+  CompleteResult,
+  GetPromptResult,
+  LoggingLevel,
+  Notification,
+  Prompt,
+  ReadResourceResult,
+  Request,
+  Resource,
+  ResourceTemplateType as ResourceTemplate,
+  Tool,
+} from '@modelcontextprotocol/server';
+import type { Identity } from '../identity/identity.js';
+
+/**
+ * The one interface every tool source implements: downstream MCP servers now, integrations and
+ * agents later. The catalog knows sources only through it.
+ */
+export type SourceKind = 'mcp' | 'integration' | 'agent' | 'fixture';
+
+export type SourceState = 'starting' | 'ready' | 'restarting' | 'failed' | 'stopped' | 'disabled';
+
+export interface SourceStatus {
+  state: SourceState;
+  /** Why it is not ready, in words a user can act on. */
+  detail?: string;
+  /** Epoch ms of the last state change. */
+  since: number;
+  restarts: number;
+  /** The protocol version negotiated with a downstream server, when there is one. */
+  protocolVersion?: string;
+}
+
+export interface ProgressUpdate {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+/** What a source gets for one call: who calls, how to report progress, how to be cancelled. */
+export interface CallContext {
+  identity: Identity;
+  signal: AbortSignal;
+  /** Present when the client asked for progress. */
+  reportProgress?: (p: ProgressUpdate) => Promise<void>;
+  /** A notification related to this request (logging). */
+  notify: (n: Notification) => Promise<void>;
+  /**
+   * A server→client request (sampling, elicitation, roots) related to this call, on connections
+   * that allow one (2025-era sessions and stdio); undefined where the era has no such channel.
+   */
+  request?: (req: Request, opts: { signal: AbortSignal; timeoutMs?: number }) => Promise<unknown>;
+  /** The client's declared capabilities, as far as the face knows them. */
+  clientCapabilities?: Record<string, unknown>;
+  /** Closes the SSE stream carrying this call (2025 sessions with resumability), so the client reconnects. */
+  closeSSE?: () => void;
+  /** Raw `_meta` of the request minus the protocol's reserved keys (forwarded downstream). */
+  meta?: Record<string, unknown>;
+}
+
+export type ChangeKind = 'tools' | 'resources' | 'prompts';
+
+export interface SourceChange {
+  kind: ChangeKind;
+  /** Identities that see the change; undefined means everyone. */
+  identities?: readonly Identity[];
+}
+
+export interface ToolSource {
+  readonly name: string;
+  readonly kind: SourceKind;
+  /** Whether tool names are prefixed with `<name>__`. */
+  readonly prefix: boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  status(): SourceStatus;
+  /** The tools this identity may see, from the source's cache: no I/O on the list path. */
+  tools(identity: Identity): readonly Tool[];
+  callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult>;
+  onChange(listener: (change: SourceChange) => void): () => void;
+
+  resources?(identity: Identity): readonly Resource[];
+  resourceTemplates?(identity: Identity): readonly ResourceTemplate[];
+  /** Reads a resource this source owns; undefined when the URI is not its own. */
+  readResource?(uri: string, ctx: CallContext): Promise<ReadResourceResult | undefined>;
+  subscribeResource?(uri: string, identity: Identity): Promise<boolean>;
+  unsubscribeResource?(uri: string, identity: Identity): Promise<boolean>;
+  onResourceUpdated?(listener: (uri: string) => void): () => void;
+  prompts?(identity: Identity): readonly Prompt[];
+  getPrompt?(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult>;
+  complete?(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult | undefined>;
+  setLogLevel?(level: LoggingLevel): Promise<void>;
+}
+
+/** A `CallToolResult` that reports a failure to the model, naming the source. */
+export function toolError(text: string, extra?: Partial<CallToolResult>): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true, ...extra };
+}

@@ -1,0 +1,67 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * Keys whose values are secrets wherever they appear. pino's redaction works on paths, so the
+ * list covers the shapes the hub logs: headers, config entries and token sets.
+ */
+const REDACT_PATHS = [
+  'token',
+  'accessToken',
+  'refreshToken',
+  'access_token',
+  'refresh_token',
+  'clientSecret',
+  'client_secret',
+  'apiKey',
+  'password',
+  'secret',
+  'authorization',
+  'headers.authorization',
+  'headers.Authorization',
+  'headers.cookie',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.token',
+  '*.accessToken',
+  '*.refreshToken',
+  '*.access_token',
+  '*.refresh_token',
+  '*.clientSecret',
+  '*.client_secret',
+  '*.apiKey',
+  '*.password',
+  '*.secret',
+  '*.authorization',
+  '*.Authorization',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  '*.env',
+  'env',
+];
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where log lines go; stderr by default so stdout stays free for the stdio protocol. */
+  destination?: NodeJS.WritableStream | number;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const dest = opts.destination ?? 2;
+  const stream = typeof dest === 'number' ? pino.destination({ fd: dest, sync: true }) : dest;
+  return pino(
+    {
+      level: opts.level ?? 'info',
+      base: { name: 'switchboard' },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+    },
+    stream,
+  );
+}
+
+/** A logger that drops everything, for unit tests that do not look at logs. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

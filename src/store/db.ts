@@ -1,0 +1,71 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Clock } from '../clock.js';
+import { HubError } from '../errors.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+export type Db = Database.Database;
+
+export interface OpenOptions {
+  /** A file path, or ':memory:' in unit tests. */
+  file: string;
+  clock: Clock;
+  migrations?: readonly Migration[];
+  readonly?: boolean;
+}
+
+/** Opens the database in WAL mode and applies pending migrations. */
+export function openDb(opts: OpenOptions): Db {
+  if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(opts.file, { readonly: opts.readonly ?? false });
+  } catch (err) {
+    throw new HubError('store_failed', `cannot open database ${opts.file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!opts.readonly) {
+    db.pragma('journal_mode = WAL');
+    // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commit.
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    // A stdio and a serve process may share the file: wait for the other's write lock instead of failing.
+    db.pragma('busy_timeout = 5000');
+    migrate(db, opts.clock, opts.migrations ?? MIGRATIONS);
+  }
+  return db;
+}
+
+export interface AppliedMigration {
+  version: number;
+  name: string;
+  applied_at: number;
+}
+
+/** Applies each pending migration in its own transaction and records it. Returns what it applied. */
+export function migrate(db: Db, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): AppliedMigration[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const applied = new Set(
+    db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[],
+  );
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const done: AppliedMigration[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
+    // IMMEDIATE takes the write lock first, so two processes starting together cannot both apply it.
+    db.transaction(() => {
+      const again = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(m.version);
+      if (again) return;
+      db.exec(m.sql);
+      const at = clock.now();
+      record.run(m.version, m.name, at);
+      done.push({ version: m.version, name: m.name, applied_at: at });
+    }).immediate();
+  }
+  return done;
+}
+
+export function appliedMigrations(db: Db): AppliedMigration[] {
+  return db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as AppliedMigration[];
+}
