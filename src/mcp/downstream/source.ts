@@ -130,12 +130,23 @@ export class DownstreamSource implements ToolSource {
     try {
       const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}) };
       const report = ctx.reportProgress;
-      return await client.callTool(params, {
+      // Progress is forwarded in order and flushed before the result, so none arrives after it.
+      let forwarded = Promise.resolve();
+      const result = await client.callTool(params, {
         signal: ctx.signal,
         timeout: timeoutMs,
         maxTotalTimeout: timeoutMs,
-        ...(report ? { onprogress: (p) => void report({ progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }), ...(p.message === undefined ? {} : { message: p.message }) }) } : {}),
+        ...(report
+          ? {
+              onprogress: (p) => {
+                const update = { progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }), ...(p.message === undefined ? {} : { message: p.message }) };
+                forwarded = forwarded.then(() => report(update)).catch(() => {});
+              },
+            }
+          : {}),
       });
+      await forwarded;
+      return withoutReservedMeta(result);
     } catch (err) {
       return this.callFailure(err, ctx, `tool ${tool}`);
     } finally {
@@ -363,4 +374,13 @@ export class DownstreamSource implements ToolSource {
   private emit(change: SourceChange): void {
     for (const l of this.listeners) l(change);
   }
+}
+
+/** The protocol's own `_meta` keys describe the downstream hop; the hub's faces stamp their own. */
+function withoutReservedMeta(result: CallToolResult): CallToolResult {
+  const meta = result._meta;
+  if (!meta) return result;
+  const kept = Object.fromEntries(Object.entries(meta).filter(([k]) => !k.startsWith('io.modelcontextprotocol/')));
+  const { _meta: _drop, ...rest } = result;
+  return Object.keys(kept).length ? { ...rest, _meta: kept } : rest;
 }
