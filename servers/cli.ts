@@ -1,9 +1,5 @@
 #!/usr/bin/env node
 import { fail } from './common.js';
-import { doctorCommand } from './commands/doctor.js';
-import { serveCommand } from './commands/serve.js';
-import { stdioCommand } from './commands/stdio.js';
-import { tokensCommand } from './commands/tokens.js';
 
 const USAGE = `switchboard — a self-hosted MCP hub
 
@@ -23,11 +19,14 @@ common flags:
   --user U         identity of the stdio face (default: local)
 `;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<void>> = {
-  serve: serveCommand,
-  stdio: stdioCommand,
-  tokens: tokensCommand,
-  doctor: doctorCommand,
+type Command = (argv: string[]) => Promise<void>;
+
+/** Each command loads only its own modules: `stdio` start-up time is what a client waits for. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
+  stdio: async () => (await import('./commands/stdio.js')).stdioCommand,
+  tokens: async () => (await import('./commands/tokens.js')).tokensCommand,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
 };
 
 async function main(argv: string[]): Promise<void> {
@@ -36,12 +35,13 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const run = COMMANDS[command];
-  if (!run) {
+  const load = COMMANDS[command];
+  if (!load) {
     process.stderr.write(`switchboard: unknown command "${command}"\n\n${USAGE}`);
     process.exitCode = 2;
     return;
   }
+  const run = await load();
   await run(rest);
 }
 

@@ -3,14 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import type { HubConfig } from './config/schema.js';
-import { createHttpApp } from './http/app.js';
 import type { HubPhase } from './http/routes.js';
 import type { Identity } from './identity/identity.js';
 import { ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
 import { DownstreamSource } from './mcp/downstream/source.js';
-import { HttpFace } from './mcp/http-face.js';
+import type { HttpFace } from './mcp/http-face.js';
 import type { ToolSource } from './mcp/source.js';
 import { serveStdioFace, type StdioFace } from './mcp/stdio-face.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -96,6 +95,8 @@ export class Hub {
   }
 
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<Listening> {
+    // Loaded on demand: the stdio face starts faster without the HTTP stack (express and friends).
+    const [{ createHttpApp }, { HttpFace }] = await Promise.all([import('./http/app.js'), import('./mcp/http-face.js')]);
     const face = new HttpFace({
       dispatcher: this.dispatcher,
       catalog: this.catalog,

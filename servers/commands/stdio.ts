@@ -4,6 +4,8 @@ import { createLogger } from '../../src/observability/logger.js';
 import { configFromFlags, parse, str } from '../common.js';
 import { onShutdown } from '../shutdown.js';
 
+const HTTP_DELAY_MS = 300;
+
 export async function stdioCommand(argv: string[]): Promise<void> {
   const { flags } = parse(argv, { 'no-http': { type: 'boolean' } });
   if (flags['help']) {
@@ -21,9 +23,12 @@ export async function stdioCommand(argv: string[]): Promise<void> {
   process.stdin.once('close', stop);
   if (flags['no-http'] !== true) {
     // OAuth callbacks and webhooks need an HTTP listener; a `serve` on the same port already has one.
-    hub.listen().then(
-      (l) => log.info({ url: l.url }, 'stdio hub also listening on HTTP'),
-      (err: NodeJS.ErrnoException) => log.info({ code: err.code }, 'HTTP port busy; stdio only'),
-    );
+    // It starts a moment later so loading the HTTP stack does not delay the client's handshake.
+    setTimeout(() => {
+      hub.listen().then(
+        (l) => log.info({ url: l.url }, 'stdio hub also listening on HTTP'),
+        (err: NodeJS.ErrnoException) => log.info({ code: err.code }, 'HTTP port busy; stdio only'),
+      );
+    }, HTTP_DELAY_MS).unref();
   }
 }
