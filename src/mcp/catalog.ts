@@ -38,6 +38,7 @@ export interface Page<T> {
 export type CatalogListener = (change: SourceChange) => void;
 
 const MAX_CACHED_VIEWS = 1000;
+const LISTED_STATES = new Set(['ready', 'restarting']);
 
 /**
  * The one registry of tool sources. Computes each identity's view (names resolved, order stable)
@@ -134,7 +135,9 @@ export class Catalog {
   }
 
   private build(identity: Identity): CatalogView {
-    const usable = this.list.filter((s) => s.status().state === 'ready');
+    // A restarting source keeps its last-known tools listed (calls answer isError until it is
+    // back), so a crash loop does not make tools flicker in and out of every client's list.
+    const usable = this.list.filter((s) => LISTED_STATES.has(s.status().state));
     const tools = named(usable, (s) => s.tools(identity), (t) => t.name);
     const prompts = named(usable, (s) => s.prompts?.(identity) ?? [], (p) => p.name);
     const resources: Resource[] = [];

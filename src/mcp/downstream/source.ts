@@ -260,13 +260,18 @@ export class DownstreamSource implements ToolSource {
       });
       if (gen !== this.generation || this.stopping) return;
       if (!client.getDiscoverResult()) this.verdict = { kind: 'legacy' };
+      const before = this.listsFingerprint();
       await this.loadLists(client);
       if (gen !== this.generation || this.stopping) return;
       this.connectedAt = this.opts.clock.now();
       const pv = client.getNegotiatedProtocolVersion();
       this.setState('ready', undefined, pv);
       log.info({ source: this.name, protocolVersion: pv, tools: this.toolList.length }, 'downstream server ready');
-      this.emit({ kind: 'tools' });
+      // After a restart the lists are usually unchanged; announce only what really moved.
+      const after = this.listsFingerprint();
+      if (before.tools !== after.tools || this.state.restarts === 0) this.emit({ kind: 'tools' });
+      if (before.resources !== after.resources) this.emit({ kind: 'resources' });
+      if (before.prompts !== after.prompts) this.emit({ kind: 'prompts' });
     } catch (err) {
       if (gen !== this.generation || this.stopping) return;
       const detail = `could not connect: ${describeError(err)}${this.stderrTail.length ? ` (stderr: ${this.stderrTail.at(-1)})` : ''}`;
@@ -339,7 +344,14 @@ export class DownstreamSource implements ToolSource {
     if (wasReady && this.opts.clock.now() - this.connectedAt >= STABLE_AFTER_MS) this.failures = 0;
     this.client = undefined;
     this.scheduleRestart(detail);
-    if (wasReady) this.emit({ kind: 'tools' });
+  }
+
+  private listsFingerprint(): { tools: string; resources: string; prompts: string } {
+    return {
+      tools: JSON.stringify(this.toolList),
+      resources: JSON.stringify([this.resourceList, this.templateList]),
+      prompts: JSON.stringify(this.promptList),
+    };
   }
 
   private scheduleRestart(detail: string): void {
