@@ -10,6 +10,7 @@ commands:
   stdio            serve MCP over stdin/stdout (for Claude Desktop and IDEs)
   tokens           create | list | revoke hub API tokens
   doctor           check the config, the data dir and every downstream server
+  keys rotate      new master key; re-wraps the data keys online
 
 common flags:
   --config FILE    config file (default: switchboard.config.json if present)
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   stdio: async () => (await import('./commands/stdio.js')).stdioCommand,
   tokens: async () => (await import('./commands/tokens.js')).tokensCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  keys: async () => (await import('./commands/keys.js')).keysCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

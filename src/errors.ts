@@ -20,6 +20,8 @@ export type HubErrorCode =
   | 'source_crashed'
   | 'downstream_error'
   | 'cancelled'
+  | 'vault_key_missing'
+  | 'vault_decrypt_failed'
   | 'internal';
 
 export interface ErrorSpec {
@@ -48,6 +50,8 @@ export const ERROR_SPECS = {
   source_crashed: { http: 502, mcp: { kind: 'tool_result' }, retryable: true },
   downstream_error: { http: 502, mcp: { kind: 'tool_result' }, retryable: false },
   cancelled: { http: 499, mcp: { kind: 'tool_result' }, retryable: false },
+  vault_key_missing: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false },
+  vault_decrypt_failed: { http: 500, mcp: { kind: 'tool_result' }, retryable: false },
   internal: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false },
 } as const satisfies Record<HubErrorCode, ErrorSpec>;
 

@@ -15,6 +15,9 @@ import { serveStdioFace, type StdioFace } from './mcp/stdio-face.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { HubMetrics } from './observability/metrics.js';
 import { openDb, type Db } from './store/db.js';
+import { ephemeralRing } from './vault/master-keys.js';
+import { openVault } from './vault/open.js';
+import { Vault } from './vault/vault.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -24,6 +27,8 @@ export interface HubOptions {
   dataDir?: string;
   /** Extra sources (tests, fixtures) added after the configured ones. */
   extraSources?: ToolSource[];
+  /** Environment for the master key (defaults to process.env). */
+  env?: NodeJS.ProcessEnv;
   /** Restart backoff base for supervised servers (tests crash them often). */
   restartBaseMs?: number;
 }
@@ -46,6 +51,7 @@ export class Hub {
   readonly metrics: HubMetrics;
   readonly db: Db;
   readonly tokens: ApiTokens;
+  readonly vault: Vault;
   readonly catalog: Catalog;
   readonly dispatcher: Dispatcher;
   readonly dataDir: string;
@@ -62,6 +68,10 @@ export class Hub {
     this.dataDir = opts.dataDir ?? resolve(opts.config.dataDir);
     this.db = openDb({ file: this.dataDir === ':memory:' ? ':memory:' : resolve(this.dataDir, 'switchboard.db'), clock: this.clock });
     this.tokens = new ApiTokens(this.db, this.clock);
+    this.vault =
+      this.dataDir === ':memory:'
+        ? new Vault({ db: this.db, ring: ephemeralRing(), clock: this.clock })
+        : openVault({ db: this.db, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
     this.catalog = new Catalog();
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log);
     for (const [name, server] of Object.entries(opts.config.mcpServers)) {

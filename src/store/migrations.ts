@@ -27,4 +27,20 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_tokens_user ON api_tokens (tenant_id, user_id);
     `,
   },
+  {
+    version: 2,
+    name: 'vault_data_keys',
+    sql: `
+      CREATE TABLE vault_data_keys (
+        id          TEXT PRIMARY KEY,
+        tenant_id   TEXT NOT NULL,
+        wrapped     BLOB NOT NULL,
+        master_id   TEXT NOT NULL,
+        state       TEXT NOT NULL CHECK (state IN ('active', 'retired')),
+        created_at  INTEGER NOT NULL,
+        rewrapped_at INTEGER
+      );
+      CREATE UNIQUE INDEX vault_data_keys_active ON vault_data_keys (tenant_id) WHERE state = 'active';
+    `,
+  },
 ];

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import { systemClock } from '../../src/clock.js';
+import { HubError } from '../../src/errors.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { openDb } from '../../src/store/db.js';
+import { MASTER_KEY_ENV, readKeyFile, writeKeyFile } from '../../src/vault/master-keys.js';
+import { openVault } from '../../src/vault/open.js';
+import { configFromFlags, parse, progress } from '../common.js';
+
+const USAGE = `usage: switchboard keys rotate
+
+With the master key in <data>/master.key: generates a new master key, re-wraps every data key
+under it (online: running hubs keep working), and drops old keys nothing uses any more.
+With ${MASTER_KEY_ENV}: set it to "NEW,OLD" (base64 keys, newest first), run this, then drop OLD.`;
+
+export async function keysCommand(argv: string[]): Promise<void> {
+  const { flags, positionals } = parse(argv);
+  if (flags['help'] || positionals[0] !== 'rotate') {
+    process.stdout.write(`${USAGE}\n`);
+    if (!flags['help']) process.exitCode = 2;
+    return;
+  }
+  const { config } = configFromFlags(flags);
+  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+  try {
+    const vault = openVault({ db, dataDir: config.dataDir, clock: systemClock, log: createLogger({ level: 'warn' }) });
+    const env = process.env[MASTER_KEY_ENV];
+    const report = (done: number, total: number) => progress(`re-wrapped ${done}/${total} data keys`);
+    if (env !== undefined && env.trim() !== '') {
+      const { rewrapped } = vault.rewrap(report);
+      process.stdout.write(`${rewrapped} data key(s) re-wrapped under ${vault.activeMasterId}.\n`);
+      if (vault.masterIdsInUse().every((id) => id === vault.activeMasterId)) {
+        process.stdout.write(`Nothing uses an older key now: ${MASTER_KEY_ENV} can hold the new key alone.\n`);
+      }
+      return;
+    }
+    const file = resolve(config.dataDir, 'master.key');
+    const current = readKeyFile(file);
+    const fresh = randomBytes(32);
+    // Newest first, old keys kept until nothing needs them: a crash mid-way leaves a usable file.
+    writeKeyFile(file, [fresh, ...current.keys.map((k) => k.key)]);
+    vault.useRing({ ...readKeyFile(file), generated: false });
+    progress(`new master key ${vault.activeMasterId}`);
+    const { rewrapped } = vault.rewrap(report);
+    const inUse = new Set(vault.masterIdsInUse());
+    const ring = readKeyFile(file);
+    const keep = ring.keys.filter((k, i) => i === 0 || inUse.has(k.id));
+    writeKeyFile(file, keep.map((k) => k.key));
+    process.stdout.write(`Rotated: ${rewrapped} data key(s) re-wrapped under ${vault.activeMasterId}; ${ring.keys.length - keep.length} old key(s) removed from ${file}.\n`);
+  } catch (err) {
+    if (err instanceof HubError) throw err;
+    throw new HubError('internal', `key rotation failed: ${(err as Error).message}`, { cause: err });
+  } finally {
+    db.close();
+  }
+}
