@@ -60,13 +60,19 @@ const requireJsonPost: RequestHandler = (req, res, next) => {
 
 function errorHandler(log: Logger): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
-    const e = err as { type?: string; status?: number; message?: string };
+    const e = err as { type?: string; status?: number; message?: string; body?: unknown };
     if (res.headersSent) {
       res.end();
       return;
     }
     if (e.type === 'entity.too.large') {
       res.status(413).json({ jsonrpc: '2.0', error: { code: -32600, message: 'Request body too large' }, id: null });
+      return;
+    }
+    if (e.type === 'entity.parse.failed' && isJson(e.body)) {
+      // The strict parser also refuses JSON that is not an object or array ("x", 5, null). JSON-RPC
+      // 2.0 §5.1 calls that an Invalid Request (-32600); Parse error (-32700) is for invalid JSON.
+      res.status(400).json({ jsonrpc: '2.0', error: { code: -32600, message: 'Invalid Request: body is not a JSON-RPC message' }, id: null });
       return;
     }
     if (e.type === 'entity.parse.failed') {
@@ -80,4 +86,14 @@ function errorHandler(log: Logger): ErrorRequestHandler {
     log.error({ err: e.message }, 'unhandled error in HTTP route');
     res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
   };
+}
+
+function isJson(body: unknown): boolean {
+  if (typeof body !== 'string') return false;
+  try {
+    JSON.parse(body);
+    return true;
+  } catch {
+    return false;
+  }
 }

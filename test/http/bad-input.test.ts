@@ -1,0 +1,209 @@
+import { request as httpRequest } from 'node:http';
+import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixtureStdio, startHub, type RunningHub } from '../helpers/hub.js';
+
+/** What Streamable HTTP clients send with every POST. */
+const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+});
+
+interface JsonRpcErrorBody {
+  jsonrpc: string;
+  error: { code: number; message: string };
+  id: unknown;
+}
+
+function isJsonRpcError(v: unknown): v is JsonRpcErrorBody {
+  if (typeof v !== 'object' || v === null || !('jsonrpc' in v) || !('error' in v)) return false;
+  const e = v.error;
+  return v.jsonrpc === '2.0' && typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'number';
+}
+
+async function connectClient(url: string, token: string, mode: 'auto' | 'legacy' = 'auto'): Promise<Client> {
+  const client = new Client({ name: 'bad-input', version: '1' }, { versionNegotiation: { mode } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return client;
+}
+
+/** A raw request through node:http, which, unlike fetch, lets a test choose the Host header. */
+function rawRequest(opts: { port: number; path: string; method: string; headers: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port: opts.port, path: opts.path, method: opts.method, headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+describe('HTTP face under bad input', () => {
+  let h: RunningHub;
+  let auth: Record<string, string>;
+  const MAX_BODY = 2048;
+
+  beforeAll(async () => {
+    h = await startHub({ mcpServers: { fx: fixtureStdio() }, server: { maxBodyBytes: MAX_BODY } });
+    auth = { authorization: `Bearer ${h.token}` };
+  });
+  afterAll(async () => h.stop());
+
+  const origin = () => new URL(h.url).origin;
+  const post = (body: string, headers: Record<string, string> = {}) => fetch(h.url, { method: 'POST', headers: { ...MCP_HEADERS, ...auth, ...headers }, body });
+
+  it('answers a request without a token with 401 pointing at the resource metadata', async () => {
+    const res = await fetch(h.url, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
+    expect(res.status).toBe(401);
+    const challenge = res.headers.get('www-authenticate') ?? '';
+    expect(challenge).toMatch(/^Bearer /);
+    expect(challenge).toContain('error="invalid_token"');
+    const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
+    expect(metadataUrl).toBe(`${origin()}/.well-known/oauth-protected-resource/mcp`);
+
+    // RFC 9728 metadata at the advertised URL and at the root location, both naming /mcp.
+    for (const url of [metadataUrl!, `${origin()}/.well-known/oauth-protected-resource`]) {
+      const meta = await fetch(url);
+      expect(meta.status, url).toBe(200);
+      expect(meta.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(await meta.json()).toMatchObject({ resource: h.url, bearer_methods_supported: ['header'] });
+    }
+  });
+
+  it('answers an unknown token with 401', async () => {
+    for (const token of ['sbt_' + 'x'.repeat(43), 'not-even-a-hub-token', '']) {
+      const res = await post(INITIALIZE, { authorization: `Bearer ${token}` });
+      expect(res.status, token).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('resource_metadata=');
+    }
+    const basic = await post(INITIALIZE, { authorization: `Basic ${Buffer.from('alice:pw').toString('base64')}` });
+    expect(basic.status).toBe(401);
+  });
+
+  it('answers a revoked token with 401, also on a session it opened before', async () => {
+    const { token, record } = h.hub.tokens.create({ user: 'bob' });
+    const client = await connectClient(h.url, token, 'legacy');
+    expect((await client.listTools()).tools.length).toBeGreaterThan(0);
+
+    expect(h.hub.tokens.revoke(record.id)).toBe(true);
+    const res = await post(INITIALIZE, { authorization: `Bearer ${token}` });
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    // The open session does not outlive its token: every request is authenticated again.
+    await expect(client.listTools()).rejects.toThrow(/invalid_token/);
+    await client.close();
+  });
+
+  it('refuses a foreign Origin with 403, even with a valid token', async () => {
+    const res = await post(INITIALIZE, { origin: 'http://evil.example' });
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ error: { code: 'origin_rejected', message: 'Origin "http://evil.example" is not allowed' } });
+    // A same-host page on another port is another origin too.
+    const otherPort = await post(INITIALIZE, { origin: `http://127.0.0.1:${h.port + 1}` });
+    expect(otherPort.status).toBe(403);
+    // The hub's own origin passes.
+    const own = await post(INITIALIZE, { origin: origin() });
+    expect(own.status).toBe(200);
+    await own.body?.cancel();
+  });
+
+  it('refuses a foreign Host header with 403 on every route (DNS rebinding)', async () => {
+    for (const path of ['/mcp', '/healthz', '/.well-known/oauth-protected-resource']) {
+      const res = await rawRequest({
+        port: h.port,
+        path,
+        method: path === '/mcp' ? 'POST' : 'GET',
+        headers: { ...MCP_HEADERS, ...auth, host: `rebind.example:${h.port}` },
+        body: path === '/mcp' ? INITIALIZE : undefined,
+      });
+      expect(res.status, path).toBe(403);
+      expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'host_rejected' } });
+    }
+    // The same request with the hub's own Host is served.
+    const ok = await rawRequest({ port: h.port, path: '/healthz', method: 'GET', headers: { host: `localhost:${h.port}` } });
+    expect(ok.status).toBe(200);
+  });
+
+  it('refuses a body over server.maxBodyBytes with 413', async () => {
+    const big = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(MAX_BODY) } });
+    const res = await post(big);
+    expect(res.status).toBe(413);
+    const body: unknown = await res.json();
+    expect(isJsonRpcError(body) && body.error.code).toBe(-32600);
+
+    // Without Content-Length (chunked) the limit is enforced while reading.
+    const chunked = await rawRequest({
+      port: h.port,
+      path: '/mcp',
+      method: 'POST',
+      headers: { ...MCP_HEADERS, ...auth, host: `127.0.0.1:${h.port}`, 'transfer-encoding': 'chunked' },
+      body: big,
+    });
+    expect(chunked.status).toBe(413);
+  });
+
+  it('answers malformed JSON with a JSON-RPC parse error (-32700)', async () => {
+    for (const body of ['{"jsonrpc": "2.0", "method": ', '{not json}', '\u0000\u0001']) {
+      const res = await post(body);
+      expect(res.status, body).toBe(400);
+      expect(await res.json()).toEqual({ jsonrpc: '2.0', error: { code: -32700, message: expect.any(String) }, id: null });
+    }
+  });
+
+  it('answers JSON that is not a JSON-RPC message with an Invalid Request error (-32600)', async () => {
+    // Both protocol eras: the 2026 header routes the body to another handler.
+    const eras: Record<string, string>[] = [{}, { 'mcp-protocol-version': '2026-07-28' }];
+    for (const body of ['{"hello":"world"}', '[1,2]', '"tools/list"', 'null', '42', '{"jsonrpc":"2.0","method":5,"id":1}']) {
+      for (const era of eras) {
+        const res = await post(body, era);
+        expect(res.status, `${body} ${JSON.stringify(era)}`).toBe(400);
+        const parsed: unknown = await res.json();
+        expect(isJsonRpcError(parsed), body).toBe(true);
+        expect(isJsonRpcError(parsed) && parsed.error.code, body).toBe(-32600);
+      }
+    }
+  });
+
+  it('refuses a POST that is not application/json with 415', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const res = await post(INITIALIZE, { 'content-type': type });
+      expect(res.status, type).toBe(415);
+      expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+    }
+    // Parameters after the media type are fine.
+    const withCharset = await post(INITIALIZE, { 'content-type': 'application/json; charset=utf-8' });
+    expect(withCharset.status).toBe(200);
+    await withCharset.body?.cancel();
+  });
+
+  for (const mode of ['auto', 'legacy'] as const) {
+    it(`answers an unknown tool with JSON-RPC -32602 over a real client (${mode})`, async () => {
+      const client = await connectClient(h.url, h.token, mode);
+      const call = client.callTool({ name: 'fx__no_such_tool', arguments: {} });
+      await expect(call).rejects.toBeInstanceOf(ProtocolError);
+      await expect(call).rejects.toMatchObject({ code: -32602 });
+      await expect(call).rejects.toThrow(/fx__no_such_tool/);
+      await client.close();
+    });
+  }
+
+  it('is still healthy and serving after all of the above', async () => {
+    const health = await fetch(`${origin()}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    const client = await connectClient(h.url, h.token);
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['fx__echo', 'fx__add']));
+    const result = await client.callTool({ name: 'fx__echo', arguments: { text: 'still here' } });
+    expect(result.isError).toBeFalsy();
+    expect(result.content).toEqual([{ type: 'text', text: 'still here' }]);
+    await client.close();
+  });
+});
