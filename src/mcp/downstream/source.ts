@@ -338,10 +338,12 @@ export class DownstreamSource implements ToolSource {
 
   private onDisconnect(gen: number): void {
     if (this.stopping || gen !== this.generation) return;
-    const wasReady = this.state.state === 'ready';
+    // A close before the handshake finished (a spawn ENOENT, an early exit) is connect()'s to
+    // report: it holds the cause, and restarting here first would discard it.
+    if (this.state.state !== 'ready') return;
     const detail = `exited (${this.exitSummary()})`;
     this.opts.log.warn({ source: this.name, detail }, 'downstream server disconnected');
-    if (wasReady && this.opts.clock.now() - this.connectedAt >= STABLE_AFTER_MS) this.failures = 0;
+    if (this.opts.clock.now() - this.connectedAt >= STABLE_AFTER_MS) this.failures = 0;
     this.client = undefined;
     this.scheduleRestart(detail);
   }
