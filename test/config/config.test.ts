@@ -113,9 +113,9 @@ describe('loading config files', () => {
     dir = tmpDir();
     const loaded = loadConfig({ cwd: dir.path, env: {} });
     expect(loaded.file).toBeUndefined();
-    expect(loaded.config).toEqual(configSchema.parse({}));
+    expect(loaded.config.server).toEqual(configSchema.parse({}).server);
     expect(loaded.config.server).toMatchObject({ host: '127.0.0.1', port: 8787, maxBodyBytes: 1024 * 1024 });
-    expect(loaded.config.mcpServers).toEqual({});
+    expect(loaded.config).toMatchObject({ dataDir: './data', logLevel: 'info', mcpServers: {} });
   });
 
   it(`reads ${DEFAULT_CONFIG_FILE} from the working directory when present`, () => {
