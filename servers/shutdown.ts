@@ -24,5 +24,8 @@ export function onShutdown(stop: () => Promise<void>, log: Logger): () => void {
   process.on('SIGHUP', () => run('SIGHUP'));
   process.on('unhandledRejection', (reason) => log.error({ err: String(reason) }, 'unhandled rejection'));
   process.on('uncaughtException', (err) => log.error({ err: err.message, stack: err.stack }, 'uncaught exception'));
-  return () => run('requested');
+  // Idempotent, unlike a second signal: stdin reports both 'end' and 'close' when a host hangs up.
+  return () => {
+    if (!stopping) run('requested');
+  };
 }

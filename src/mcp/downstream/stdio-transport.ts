@@ -31,6 +31,8 @@ export class ChildStdioTransport implements Transport {
 
   private child?: ChildProcess;
   private readonly buffer = new ReadBuffer();
+  private readonly inbox: JSONRPCMessage[] = [];
+  private drainScheduled = false;
   private readonly stderrStream = new PassThrough();
   private exited?: Promise<ExitInfo>;
   private closedEmitted = false;
@@ -91,8 +93,30 @@ export class ChildStdioTransport implements Transport {
         this.onerror?.(err as Error);
         continue;
       }
-      if (message === null) return;
-      this.onmessage?.(message);
+      if (message === null) break;
+      this.inbox.push(message);
+    }
+    if (!this.drainScheduled) this.drain();
+  }
+
+  /**
+   * The SDK dispatches a notification a microtask late but settles a response at once, so progress
+   * read in the same chunk as its result finds its handler gone and is dropped
+   * (modelcontextprotocol/typescript-sdk#2580). A response that follows a notification waits a turn.
+   */
+  private drain(): void {
+    this.drainScheduled = false;
+    let notified = false;
+    for (let m = this.inbox.shift(); m !== undefined; m = this.inbox.shift()) {
+      const response = !('method' in m);
+      if (response && notified) {
+        this.inbox.unshift(m);
+        this.drainScheduled = true;
+        setImmediate(() => this.drain());
+        return;
+      }
+      notified ||= !response && !('id' in m);
+      this.onmessage?.(m);
     }
   }
 
@@ -117,12 +141,15 @@ export class ChildStdioTransport implements Transport {
       clearTimeout(timer);
     }
     this.buffer.clear();
+    this.inbox.length = 0;
     this.emitClose();
   }
 
   private emitClose(): void {
     if (this.closedEmitted) return;
     this.closedEmitted = true;
+    // Messages held back by drain() were read before the exit: deliver them before the close.
+    for (let m = this.inbox.shift(); m !== undefined; m = this.inbox.shift()) this.onmessage?.(m);
     this.onclose?.();
   }
 }
