@@ -82,7 +82,7 @@ async function readyz(h: RunningHub): Promise<{ httpStatus: number; body: z.infe
 
 function isAlive(pid: number): boolean {
   try {
-    // A zombie still answers signal 0, so look at its state as well.
+    // A zombie keeps its /proc entry until reaped, so its state decides.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
@@ -166,13 +166,13 @@ describe('supervised stdio downstream', () => {
   });
 
   it('leaves no child or zombie behind after 100 crash/restart cycles and stop', { timeout: 300_000 }, async () => {
-    const marker = `SUPERVISOR_RUN=${randomUUID()}`;
-    const [key, value] = marker.split('=') as [string, string];
+    const run = randomUUID();
+    const marker = `SUPERVISOR_RUN=${run}`;
     const baseline = new Set(ours(marker).map((p) => p.pid));
     // Each crash comes after the connection counted as stable (the injected clock moves past
     // STABLE_AFTER_MS), so the backoff restarts from its tiny base instead of growing to 30 s.
     const clock = manualClock(Date.now());
-    const h = await startHub({ mcpServers: { fx: fixtureStdio({ [key]: value }) } }, { restartBaseMs: 2, clock });
+    const h = await startHub({ mcpServers: { fx: fixtureStdio({ SUPERVISOR_RUN: run }) } }, { restartBaseMs: 2, clock });
     const pids = new Set<number>();
     try {
       const client = await connect(h);
@@ -257,7 +257,7 @@ describe('supervised stdio downstream', () => {
       // The downstream was told to stop working on it, and the server itself is fine.
       await eventually(async () => {
         const ids = await client.callTool({ name: 'fx__cancelled_ids', arguments: {} });
-        return (JSON.parse(textOf(ids)) as string[]).includes('late');
+        return z.array(z.string()).parse(JSON.parse(textOf(ids))).includes('late');
       });
       expect(status(h, 'fx')).toMatchObject({ state: 'ready', restarts: 0 });
       await client.close();

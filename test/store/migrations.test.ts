@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { manualClock } from '../../src/clock.js';
 import { appliedMigrations, migrate, openDb, type Db } from '../../src/store/db.js';
 import { MIGRATIONS, type Migration } from '../../src/store/migrations.js';
@@ -15,7 +16,7 @@ const steps: Migration[] = [
 ];
 
 function tables(db: Db): string[] {
-  return db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+  return z.array(z.string()).parse(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all());
 }
 
 describe('migrations', () => {
