@@ -9,6 +9,7 @@ import { ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
 import { DownstreamSource } from './mcp/downstream/source.js';
+import { createConformanceSource } from './mcp/fixtures/conformance.js';
 import type { HttpFace } from './mcp/http-face.js';
 import type { ToolSource } from './mcp/source.js';
 import { serveStdioFace, type StdioFace } from './mcp/stdio-face.js';
@@ -85,6 +86,7 @@ export class Hub {
       });
       this.catalog.add(source);
     }
+    if (opts.config.fixtures.conformance) this.catalog.add(createConformanceSource());
     for (const s of opts.extraSources ?? []) this.catalog.add(s);
   }
 

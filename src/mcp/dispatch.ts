@@ -2,6 +2,7 @@ import {
   ProtocolError,
   ProtocolErrorCode,
   ResourceNotFoundError,
+  isInputRequiredResult,
   type CallToolRequestParams,
   type CallToolResult,
   type CompleteRequestParams,
@@ -14,7 +15,8 @@ import { describeError, isHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
 import type { Catalog } from './catalog.js';
-import { toolError, type CallContext } from './source.js';
+import { RequestStates } from './request-state.js';
+import { toolError, type CallContext, type InputRequired } from './source.js';
 
 /**
  * What the MCP faces call for each request: the catalog lookup, the source call, metrics.
@@ -25,6 +27,8 @@ export class Dispatcher {
     readonly catalog: Catalog,
     private readonly metrics: HubMetrics,
     private readonly log: Logger,
+    /** Signs the state of multi-round-trip results; shared by every face so any of them can take a retry. */
+    readonly requestStates: RequestStates = new RequestStates(),
   ) {}
 
   listTools(identity: Identity, cursor: string | undefined) {
@@ -32,7 +36,10 @@ export class Dispatcher {
     return page.nextCursor === undefined ? { tools: page.items } : { tools: page.items, nextCursor: page.nextCursor };
   }
 
-  async callTool(params: CallToolRequestParams, ctx: CallContext): Promise<{ result: CallToolResult; outputSchema?: Record<string, unknown> }> {
+  async callTool(
+    params: CallToolRequestParams,
+    ctx: CallContext,
+  ): Promise<{ result: CallToolResult | InputRequired; outputSchema?: Record<string, unknown> }> {
     const entry = this.catalog.resolveTool(ctx.identity, params.name);
     if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
     const args = params.arguments;
@@ -43,6 +50,7 @@ export class Dispatcher {
     let outcome: ToolOutcome = 'ok';
     try {
       const result = await entry.source.callTool(entry.original, args, ctx);
+      if (isInputRequiredResult(result)) return { result };
       if (result.isError) outcome = ctx.signal.aborted ? 'cancelled' : 'tool_error';
       const outputSchema = entry.listed.outputSchema as Record<string, unknown> | undefined;
       return outputSchema === undefined ? { result } : { result, outputSchema };
@@ -65,7 +73,7 @@ export class Dispatcher {
     return page.nextCursor === undefined ? { prompts: page.items } : { prompts: page.items, nextCursor: page.nextCursor };
   }
 
-  async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult> {
+  async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
     const entry = this.catalog.view(ctx.identity).promptsByName.get(name);
     if (!entry || !entry.source.getPrompt) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
     return entry.source.getPrompt(entry.original, args, ctx);
@@ -83,7 +91,7 @@ export class Dispatcher {
       : { resourceTemplates: page.items, nextCursor: page.nextCursor };
   }
 
-  async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult> {
+  async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired> {
     const view = this.catalog.view(ctx.identity);
     const owner = view.resourceOwner.get(uri);
     // Templated URIs are not listed; ask each source in order until one claims the URI.

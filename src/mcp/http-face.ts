@@ -16,6 +16,7 @@ import type { HubMetrics } from '../observability/metrics.js';
 import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
 import { BoundedEventStore } from './event-store.js';
+import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
 
@@ -89,6 +90,7 @@ export class HttpFace {
     });
     const legacy = await isLegacyRequest(probe, req.method === 'POST' ? parsed : undefined, { maxRequestBodySize: this.opts.maxBodyBytes });
     if (!legacy) {
+      if (req.method === 'POST' && this.rejectParamHeaders(identity, parsed, req, res)) return;
       await this.modernNode(req, res, req.method === 'POST' ? parsed : undefined);
       return;
     }
@@ -115,6 +117,21 @@ export class HttpFace {
     jsonRpcError(res, 400, -32000, 'Bad Request: no valid session ID provided');
   };
 
+  /** SEP-2243: answers a tools/call whose Mcp-Param-* headers disagree with its arguments (400, -32020). */
+  private rejectParamHeaders(identity: Identity, body: unknown, req: Request, res: Response): boolean {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+    const msg = body as { method?: unknown; id?: unknown; params?: { name?: unknown; arguments?: unknown } };
+    if (msg.method !== 'tools/call' || typeof msg.params?.name !== 'string') return false;
+    const tool = this.opts.catalog.resolveTool(identity, msg.params.name);
+    if (!tool) return false;
+    const rejection = checkParamHeaders(tool.listed.inputSchema, msg.params.arguments, (h) => req.get(h)?.trim());
+    if (!rejection) return false;
+    const id = typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : null;
+    const message = `Bad Request: the request headers and body disagree: ${rejection.message}`;
+    res.status(400).json({ jsonrpc: '2.0', id, error: { code: HEADER_MISMATCH, message, data: { mismatch: { header: rejection.header, body: rejection.message } } } });
+    return true;
+  }
+
   private async openSession(identity: Identity, req: Request, res: Response, body: unknown): Promise<void> {
     const subscriptions = new Set<string>();
     const server = createHubServer(this.opts.dispatcher, identity, 'legacy', {
@@ -123,6 +140,9 @@ export class HttpFace {
     const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       eventStore: new BoundedEventStore(),
+      // Sent as the SSE `retry` field: when the hub closes a stream mid-call (SEP-1699 polling),
+      // the client knows how soon to come back with Last-Event-ID.
+      retryInterval: 1_000,
       onsessioninitialized: (id) => {
         this.sessions.set(id, { id, transport, server, identity, lastSeen: this.opts.clock.now(), subscriptions });
         this.opts.metrics.mcpSessions.set({ era: 'legacy' }, this.sessions.size);

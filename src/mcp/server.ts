@@ -1,6 +1,15 @@
-import { Server, type Implementation, type RequestMethod, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  isInputRequiredResult,
+  Server,
+  type Implementation,
+  type LoggingLevel,
+  type RequestMethod,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import type { Identity } from '../identity/identity.js';
 import type { Dispatcher } from './dispatch.js';
+import type { RequestStates, StateTarget } from './request-state.js';
 import type { CallContext } from './source.js';
 
 export type Era = 'legacy' | 'modern';
@@ -31,20 +40,34 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
       logging: {},
     },
     instructions: INSTRUCTIONS,
+    // Checked before any handler runs, on both eras (the SDK's 2025 shim re-enters through it too).
+    requestState: { verify: dispatcher.requestStates.verify },
   });
 
-  const context = (ctx: ServerContext): CallContext => callContext(server, ctx, identity, era);
+  const states = dispatcher.requestStates;
+  const context = (ctx: ServerContext, target?: StateTarget): CallContext =>
+    callContext(server, ctx, identity, era, target ? { states, target } : undefined);
 
   server.setRequestHandler('tools/list', (req) => dispatcher.listTools(identity, req.params?.cursor));
   server.setRequestHandler('tools/call', async (req, ctx) => {
-    const { result, outputSchema } = await dispatcher.callTool(req.params, context(ctx));
+    const target: StateTarget = { identity, method: 'tools/call', name: req.params.name };
+    const { result, outputSchema } = await dispatcher.callTool(req.params, context(ctx, target));
+    if (isInputRequiredResult(result)) return states.seal(result, target);
     return server.projectCallToolResult(result, outputSchema);
   });
   server.setRequestHandler('prompts/list', (req) => dispatcher.listPrompts(identity, req.params?.cursor));
-  server.setRequestHandler('prompts/get', (req, ctx) => dispatcher.getPrompt(req.params.name, req.params.arguments, context(ctx)));
+  server.setRequestHandler('prompts/get', async (req, ctx) => {
+    const target: StateTarget = { identity, method: 'prompts/get', name: req.params.name };
+    const result = await dispatcher.getPrompt(req.params.name, req.params.arguments, context(ctx, target));
+    return isInputRequiredResult(result) ? states.seal(result, target) : result;
+  });
   server.setRequestHandler('resources/list', (req) => dispatcher.listResources(identity, req.params?.cursor));
   server.setRequestHandler('resources/templates/list', (req) => dispatcher.listResourceTemplates(identity, req.params?.cursor));
-  server.setRequestHandler('resources/read', (req, ctx) => dispatcher.readResource(req.params.uri, context(ctx)));
+  server.setRequestHandler('resources/read', async (req, ctx) => {
+    const target: StateTarget = { identity, method: 'resources/read', name: req.params.uri };
+    const result = await dispatcher.readResource(req.params.uri, context(ctx, target));
+    return isInputRequiredResult(result) ? states.seal(result, target) : result;
+  });
   server.setRequestHandler('resources/subscribe', async (req) => {
     await dispatcher.subscribe(req.params.uri, identity, true);
     hooks.onSubscribe?.(req.params.uri, true);
@@ -59,19 +82,41 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
   return server;
 }
 
-function callContext(server: Server, ctx: ServerContext, identity: Identity, era: Era): CallContext {
+function callContext(
+  server: Server,
+  ctx: ServerContext,
+  identity: Identity,
+  era: Era,
+  round?: { states: RequestStates; target: StateTarget },
+): CallContext {
   const token = ctx.mcpReq._meta?.progressToken;
   const { progressToken: _drop, ...meta } = ctx.mcpReq._meta ?? {};
   const out: CallContext = {
     identity,
     signal: ctx.mcpReq.signal,
-    notify: (n) => ctx.mcpReq.notify(n),
+    notify: (n) => {
+      // Log messages go through the SDK's filter: the level a 2025 client set with
+      // logging/setLevel, or on 2026-07-28 the request's logLevel (none given means no logs).
+      const log = asLogMessage(n.params);
+      if (n.method === 'notifications/message' && log) return ctx.mcpReq.log(log.level, log.data, log.logger);
+      return ctx.mcpReq.notify(n);
+    },
     meta,
   };
   const closeSSE = ctx.http?.closeSSE;
   if (closeSSE) out.closeSSE = closeSSE;
-  const caps = server.getClientCapabilities();
-  if (caps) out.clientCapabilities = caps as Record<string, unknown>;
+  // 2026-07-28 requests carry the client's capabilities in each request's envelope; 2025 clients
+  // declared them once at initialize.
+  // (The SDK types the envelope as `{}`, hence the widening before the lookup.)
+  const envelope: Record<string, unknown> | undefined = ctx.mcpReq.envelope;
+  const caps: unknown = era === 'modern' ? envelope?.[CLIENT_CAPABILITIES_META_KEY] : server.getClientCapabilities();
+  if (isRecord(caps)) out.clientCapabilities = caps;
+  if (round) {
+    const inputResponses = ctx.mcpReq.inputResponses;
+    if (inputResponses) out.inputResponses = inputResponses;
+    const state = round.states.open(ctx, round.target);
+    if (state !== undefined) out.requestState = state;
+  }
   if (token !== undefined) {
     out.reportProgress = (p) =>
       ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...p } });
@@ -85,4 +130,23 @@ function callContext(server: Server, ctx: ServerContext, identity: Identity, era
       });
   }
   return out;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function asLogMessage(params: unknown): { level: LoggingLevel; data: unknown; logger?: string } | undefined {
+  if (!isRecord(params)) return undefined;
+  const level = params['level'];
+  if (!isLoggingLevel(level)) return undefined;
+  const logger = params['logger'];
+  return { level, data: params['data'], ...(typeof logger === 'string' ? { logger } : {}) };
+}
+
+/** RFC 5424 severities, as MCP names them. */
+const LOGGING_LEVELS: ReadonlySet<string> = new Set<LoggingLevel>(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']);
+
+function isLoggingLevel(v: unknown): v is LoggingLevel {
+  return typeof v === 'string' && LOGGING_LEVELS.has(v);
 }

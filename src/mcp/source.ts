@@ -3,6 +3,7 @@ import type {
   CompleteRequestParams,
   CompleteResult,
   GetPromptResult,
+  InputRequiredResult,
   LoggingLevel,
   Notification,
   Prompt,
@@ -58,7 +59,29 @@ export interface CallContext {
   closeSSE?: () => void;
   /** Raw `_meta` of the request minus the protocol's reserved keys (forwarded downstream). */
   meta?: Record<string, unknown>;
+  /**
+   * The client's answers to the `inputRequests` of this call's previous round, keyed as the source
+   * keyed them (multi-round-trip). Client-supplied and unvalidated: read them with the SDK's
+   * `inputResponse`/`acceptedContent`. Entries that were not bare response objects are absent.
+   */
+  inputResponses?: Readonly<Record<string, unknown>>;
+  /**
+   * The `requestState` this source returned in the previous round. The hub signed it and checked
+   * that it comes back for the same identity and the same tool, prompt or resource, so a source
+   * may trust it as its own; it is readable by the client, so it must hold no secrets.
+   */
+  requestState?: string;
 }
+
+/**
+ * What a source returns when it needs input from the user or the client before it can finish
+ * (sampling, elicitation including URL elicitation, roots): build it with the SDK's
+ * `inputRequired({ inputRequests, requestState })`. On 2026-07-28 requests it goes to the client,
+ * which retries the call with `inputResponses`; on 2025-era connections the SDK fulfils it with
+ * server→client requests and calls the source again. Either way the source is called anew with
+ * `ctx.inputResponses` and `ctx.requestState` set, so it keeps no state between rounds.
+ */
+export type InputRequired = InputRequiredResult;
 
 export type ChangeKind = 'tools' | 'resources' | 'prompts';
 
@@ -78,18 +101,18 @@ export interface ToolSource {
   status(): SourceStatus;
   /** The tools this identity may see, from the source's cache: no I/O on the list path. */
   tools(identity: Identity): readonly Tool[];
-  callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult>;
+  callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired>;
   onChange(listener: (change: SourceChange) => void): () => void;
 
   resources?(identity: Identity): readonly Resource[];
   resourceTemplates?(identity: Identity): readonly ResourceTemplate[];
   /** Reads a resource this source owns; undefined when the URI is not its own. */
-  readResource?(uri: string, ctx: CallContext): Promise<ReadResourceResult | undefined>;
+  readResource?(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined>;
   subscribeResource?(uri: string, identity: Identity): Promise<boolean>;
   unsubscribeResource?(uri: string, identity: Identity): Promise<boolean>;
   onResourceUpdated?(listener: (uri: string) => void): () => void;
   prompts?(identity: Identity): readonly Prompt[];
-  getPrompt?(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult>;
+  getPrompt?(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired>;
   complete?(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult | undefined>;
   setLogLevel?(level: LoggingLevel): Promise<void>;
 }

@@ -1,0 +1,87 @@
+/**
+ * SEP-2243 custom parameter headers (2026-07-28 Streamable HTTP, "Server Behavior for Custom
+ * Headers"): a tool may mark top-level-reachable primitive arguments with `x-mcp-header: Name`,
+ * clients then mirror each such argument into an `Mcp-Param-Name` header so proxies can route on
+ * it, and the server MUST reject a request whose header is missing or disagrees with the body.
+ * The SDK checks this only for tools registered on its high-level McpServer; the hub lists tools
+ * of many sources through a low-level Server, so the HTTP face checks them here.
+ */
+
+export const HEADER_MISMATCH = -32020;
+
+interface Declaration {
+  path: readonly string[];
+  header: string;
+  type: string;
+}
+
+export interface ParamHeaderRejection {
+  /** The `Mcp-Param-*` header at fault. */
+  header: string;
+  message: string;
+}
+
+const PRIMITIVE = new Set(['string', 'integer', 'number', 'boolean']);
+// Per SEP-2243 values outside visible ASCII travel as `=?base64?<canonical base64>?=`.
+const SENTINEL = /^=\?base64\?(.*)\?=$/s;
+const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const DECIMAL = /^-?\d+(\.\d+)?$/;
+
+/** The declarations reachable through `properties` alone, as the SEP allows no other path. */
+function declarations(schema: unknown, path: readonly string[] = []): Declaration[] {
+  if (typeof schema !== 'object' || schema === null) return [];
+  const node = schema as Record<string, unknown>;
+  const out: Declaration[] = [];
+  const header = node['x-mcp-header'];
+  const type = node['type'];
+  if (path.length > 0 && typeof header === 'string' && header !== '' && typeof type === 'string' && PRIMITIVE.has(type)) {
+    out.push({ path, header, type });
+  }
+  const props = node['properties'];
+  if (typeof props === 'object' && props !== null) {
+    for (const [key, child] of Object.entries(props)) out.push(...declarations(child, [...path, key]));
+  }
+  return out;
+}
+
+function at(root: unknown, path: readonly string[]): unknown {
+  let node = root;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node;
+}
+
+/** The header's value as text, or undefined when it claims Base64 and is not canonical UTF-8 Base64. */
+function decode(value: string): string | undefined {
+  const b64 = SENTINEL.exec(value)?.[1];
+  if (b64 === undefined) return value;
+  if (!CANONICAL_BASE64.test(b64)) return undefined;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(b64, 'base64'));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Checks a `tools/call`'s `Mcp-Param-*` headers against the tool's input schema and arguments.
+ * `header` reads a request header case-insensitively, trimmed (RFC 9110 §5.5).
+ */
+export function checkParamHeaders(inputSchema: unknown, args: unknown, header: (name: string) => string | undefined): ParamHeaderRejection | undefined {
+  for (const decl of declarations(inputSchema)) {
+    const name = `Mcp-Param-${decl.header}`;
+    const body = at(args, decl.path);
+    // An absent or null argument means no header is expected; a stray one is ignored.
+    if (body === undefined || body === null || typeof body === 'object') continue;
+    const raw = header(name);
+    if (raw === undefined) return { header: name, message: `the body carries ${decl.path.join('.')} but the ${name} header is absent` };
+    const decoded = decode(raw);
+    if (decoded === undefined) return { header: name, message: `the ${name} header carries an invalid Base64 value` };
+    const same =
+      typeof body === 'number' && (decl.type === 'integer' || decl.type === 'number') && DECIMAL.test(decoded) ? Number(decoded) === body : decoded === String(body);
+    if (!same) return { header: name, message: `the ${name} header disagrees with ${decl.path.join('.')} in the body` };
+  }
+  return undefined;
+}

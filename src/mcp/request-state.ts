@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import {
+  createRequestStateCodec,
+  ProtocolError,
+  ProtocolErrorCode,
+  type InputRequiredResult,
+  type RequestStateCodec,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
+import { identityKey, type Identity } from '../identity/identity.js';
+
+/** The request a multi-round-trip state belongs to: who called what. */
+export interface StateTarget {
+  identity: Identity;
+  method: 'tools/call' | 'prompts/get' | 'resources/read';
+  /** The tool or prompt name the client used, or the resource URI. */
+  name: string;
+}
+
+/** What travels inside the signed wire string: the source's own state and the request it is for. */
+interface Sealed {
+  v?: string;
+  for: string;
+}
+
+export interface RequestStatesOptions {
+  /**
+   * HMAC key, ≥ 32 bytes. Every process that may receive a retry needs the same key; the
+   * default (random per process) suits a hub that serves each flow from one process.
+   */
+  key?: Uint8Array | string;
+  /** How long a client may take to answer before the state expires. */
+  ttlSeconds?: number;
+}
+
+/**
+ * Signs the `requestState` of input_required results. The state round-trips through the client,
+ * so per the 2026-07-28 multi-round-trip pattern ("basic/patterns/mrtr", server requirements 4–5)
+ * the server must protect its integrity and reject state that fails verification. Binding it to
+ * the identity and the request also stops a state minted for one caller or tool being replayed
+ * against another. The payload is signed, not encrypted: sources must not put secrets in it.
+ */
+export class RequestStates {
+  private readonly codec: RequestStateCodec<Sealed>;
+
+  constructor(opts: RequestStatesOptions = {}) {
+    this.codec = createRequestStateCodec<Sealed>({ key: opts.key ?? randomBytes(32), ttlSeconds: opts.ttlSeconds ?? 600 });
+  }
+
+  /**
+   * For `ServerOptions.requestState.verify`: checks MAC and expiry before any handler runs; the
+   * SDK answers a failure with -32602 "Invalid or expired requestState".
+   */
+  readonly verify = (state: string, ctx: ServerContext): Promise<Sealed> => this.codec.verify(state, ctx);
+
+  /** Replaces a source's plain `requestState` with the signed, bound wire form. */
+  async seal(result: InputRequiredResult, target: StateTarget): Promise<InputRequiredResult> {
+    if (result.requestState === undefined) return result;
+    return { ...result, requestState: await this.codec.mint({ v: result.requestState, for: bindingOf(target) }) };
+  }
+
+  /** The source's state from a verified retry, or undefined on a first round. */
+  open(ctx: ServerContext, target: StateTarget): string | undefined {
+    const sealed = ctx.mcpReq.requestState<unknown>();
+    if (sealed === undefined) return undefined;
+    if (!isSealed(sealed) || sealed.for !== bindingOf(target)) {
+      // The same answer the SDK gives for a bad MAC, so a probe learns nothing about the binding.
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Invalid or expired requestState', { reason: 'invalid_request_state' });
+    }
+    return sealed.v;
+  }
+}
+
+function bindingOf(t: StateTarget): string {
+  return `${identityKey(t.identity)}\0${t.method}\0${t.name}`;
+}
+
+function isSealed(v: unknown): v is Sealed {
+  if (typeof v !== 'object' || v === null) return false;
+  const o = v as Record<string, unknown>;
+  return typeof o['for'] === 'string' && (o['v'] === undefined || typeof o['v'] === 'string');
+}
