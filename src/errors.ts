@@ -20,6 +20,11 @@ export type HubErrorCode =
   | 'source_crashed'
   | 'downstream_error'
   | 'cancelled'
+  | 'connection_required'
+  | 'connection_needs_reauth'
+  | 'connection_revoked'
+  | 'token_refresh_failed'
+  | 'oauth_flow_failed'
   | 'vault_key_missing'
   | 'vault_decrypt_failed'
   | 'internal';
@@ -50,6 +55,11 @@ export const ERROR_SPECS = {
   source_crashed: { http: 502, mcp: { kind: 'tool_result' }, retryable: true },
   downstream_error: { http: 502, mcp: { kind: 'tool_result' }, retryable: false },
   cancelled: { http: 499, mcp: { kind: 'tool_result' }, retryable: false },
+  connection_required: { http: 403, mcp: { kind: 'tool_result' }, retryable: false },
+  connection_needs_reauth: { http: 403, mcp: { kind: 'tool_result' }, retryable: false },
+  connection_revoked: { http: 403, mcp: { kind: 'tool_result' }, retryable: false },
+  token_refresh_failed: { http: 503, mcp: { kind: 'tool_result' }, retryable: true },
+  oauth_flow_failed: { http: 400, mcp: { kind: 'tool_result' }, retryable: false },
   vault_key_missing: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false },
   vault_decrypt_failed: { http: 500, mcp: { kind: 'tool_result' }, retryable: false },
   internal: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false },

@@ -16,6 +16,7 @@ import { serveStdioFace, type StdioFace } from './mcp/stdio-face.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { HubMetrics } from './observability/metrics.js';
 import { openDb, type Db } from './store/db.js';
+import { buildIntegrations, type Integrations, type IntegrationsDeps } from './integrations/wiring.js';
 import { ephemeralRing } from './vault/master-keys.js';
 import { openVault } from './vault/open.js';
 import { Vault } from './vault/vault.js';
@@ -30,6 +31,8 @@ export interface HubOptions {
   extraSources?: ToolSource[];
   /** Environment for the master key (defaults to process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Token refresh tuning (tests shorten leases and polls). */
+  tokenOptions?: IntegrationsDeps['tokenOptions'];
   /** Restart backoff base for supervised servers (tests crash them often). */
   restartBaseMs?: number;
 }
@@ -56,6 +59,9 @@ export class Hub {
   readonly catalog: Catalog;
   readonly dispatcher: Dispatcher;
   readonly dataDir: string;
+  /** Where clients and browsers reach this hub; links and OAuth redirects are built on it. */
+  readonly publicUrl: string;
+  readonly integrations: Integrations;
   private phaseValue: HubPhase = 'starting';
   private http?: { server: HttpServer; face: HttpFace };
   private stdio?: StdioFace;
@@ -75,6 +81,18 @@ export class Hub {
         : openVault({ db: this.db, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
     this.catalog = new Catalog();
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log);
+    this.publicUrl = (opts.config.server.publicUrl ?? defaultPublicUrl(opts.config.server.host, opts.config.server.port)).replace(/\/$/, '');
+    this.integrations = buildIntegrations({
+      config: opts.config,
+      db: this.db,
+      vault: this.vault,
+      clock: this.clock,
+      log: this.log,
+      publicUrl: this.publicUrl,
+      dataDir: this.dataDir,
+      ...(opts.tokenOptions ? { tokenOptions: opts.tokenOptions } : {}),
+    });
+    for (const s of this.integrations.sources) this.catalog.add(s);
     for (const [name, server] of Object.entries(opts.config.mcpServers)) {
       const source = new DownstreamSource({
         name,
@@ -126,8 +144,12 @@ export class Hub {
       });
     });
     const bound = (server.address() as AddressInfo).port;
-    const urlHost = host.includes(':') ? `[${host}]` : host;
-    const publicUrl = this.config.server.publicUrl ?? `http://${urlHost === '0.0.0.0' ? '127.0.0.1' : urlHost}:${bound}`;
+    let publicUrl = this.publicUrl;
+    if (!this.config.server.publicUrl && bound !== this.config.server.port) {
+      // Links and OAuth redirects were built for the configured port; say so rather than hand out dead links.
+      publicUrl = defaultPublicUrl(host, bound);
+      if (this.integrations.accounts.list().length > 0) this.log.warn({ configured: this.publicUrl, bound: publicUrl }, 'listening on another port than configured: account links point at the configured one');
+    }
     const app = createHttpApp({
       config: this.config,
       port: bound,
@@ -137,6 +159,7 @@ export class Hub {
       face,
       log: this.log,
       health: { phase: () => this.phaseValue, sources: () => this.catalog.sources(), metrics: this.metrics },
+      mount: (a) => this.integrations.mount(a),
     });
     server.on('request', app);
     // Streaming responses (SSE) outlive the default request timeout.
@@ -170,6 +193,12 @@ export class Hub {
     }
     await this.stdio?.close().catch(() => {});
     await Promise.allSettled(this.catalog.sources().map((s) => s.stop()));
+    this.integrations.close();
     this.db.close();
   }
+}
+
+function defaultPublicUrl(host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${h}:${port}`;
 }

@@ -1,6 +1,7 @@
 import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { HubError } from '../../src/errors.js';
+import { freePort } from '../../src/http/free-port.js';
 import { configFromFlags, parse } from '../common.js';
 import { onShutdown } from '../shutdown.js';
 
@@ -11,6 +12,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     return;
   }
   const { config, file } = configFromFlags(flags);
+  if (config.server.port === 0) config.server.port = await freePort(config.server.host);
   const log = createLogger({ level: config.logLevel });
   const hub = new Hub({ config, log });
   // First start with an empty store: make an admin token and show it once, as Jupyter does.

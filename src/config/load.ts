@@ -7,6 +7,9 @@ import { configSchema, type HubConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'switchboard.config.json';
 
+/** Without a config file the local sandbox provider is linked in, so every flow can be tried offline. */
+const EMBEDDED_DEFAULTS = { integrations: { sandbox: {} } };
+
 export interface LoadedConfig {
   config: HubConfig;
   /** The file read, or undefined when the embedded defaults are in use. */
@@ -31,7 +34,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   }
   const fallback = resolve(cwd, DEFAULT_CONFIG_FILE);
   if (existsSync(fallback)) return { config: parseConfigText(readFileSync(fallback, 'utf8'), fallback, env), file: fallback };
-  return { config: configSchema.parse({}), file: undefined };
+  return { config: configSchema.parse(EMBEDDED_DEFAULTS), file: undefined };
 }
 
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): HubConfig {

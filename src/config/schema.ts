@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { oauthSchema, templateToolSchema, toolNameSchema } from '../integrations/definition.js';
 
 /** Names that become tool-name prefixes: the contract's character set, no double underscore. */
 const sourceName = z
@@ -32,6 +33,35 @@ export const httpServerSchema = z.strictObject({
 
 export const mcpServerSchema = z.union([stdioServerSchema, httpServerSchema]);
 
+/** A built-in integration (integrations/<name>): only the app credentials and choices are configured. */
+export const builtinIntegrationSchema = z.strictObject({
+  type: z.literal('builtin').optional(),
+  clientId: z.string().min(1).optional(),
+  clientSecret: z.string().optional(),
+  scopes: z.array(z.string()).optional(),
+  webhookSecrets: z.array(z.string()).optional(),
+  disabled: z.boolean().default(false),
+});
+
+/** An API declared in config alone: OAuth endpoints, a base URL and tools as HTTP request templates. */
+export const customIntegrationSchema = z.strictObject({
+  type: z.literal('custom'),
+  title: z.string().optional(),
+  description: z.string().optional(),
+  oauth: oauthSchema.extend({ clientId: z.string().min(1), clientSecret: z.string() }),
+  apiBaseUrl: z.url(),
+  // Pacing, webhooks and polling are read by the outbox, webhook and poller; shapes checked there.
+  rateLimit: z.record(z.string(), z.unknown()).optional(),
+  webhooks: z.record(z.string(), z.unknown()).optional(),
+  poll: z.record(z.string(), z.unknown()).optional(),
+  tools: z.record(toolNameSchema, templateToolSchema),
+  disabled: z.boolean().default(false),
+});
+
+export const integrationConfigSchema = z.discriminatedUnion('type', [customIntegrationSchema, builtinIntegrationSchema]);
+export type IntegrationConfig = z.infer<typeof integrationConfigSchema>;
+export type CustomIntegrationConfig = z.infer<typeof customIntegrationSchema>;
+
 export const serverSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8787),
@@ -51,9 +81,9 @@ export const configSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   mcpServers: z.record(sourceName, mcpServerSchema).default({}),
-  // Integrations and agents get their full schemas with the issues that build them; until then
-  // their entries are accepted as objects so a config written for later versions still loads.
-  integrations: z.record(sourceName, z.record(z.string(), z.unknown())).default({}),
+  integrations: z.record(sourceName, integrationConfigSchema).default({}),
+  // Agents get their full schema with the issue that builds them; until then entries are
+  // accepted as objects so a config written for later versions still loads.
   agents: z.record(sourceName, z.record(z.string(), z.unknown())).default({}),
   /** Built-in sources for testing clients against the hub; off by default. */
   fixtures: z.strictObject({ conformance: z.boolean().default(false) }).default({ conformance: false }),

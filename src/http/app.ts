@@ -19,6 +19,8 @@ export interface HttpAppDeps {
   face: HttpFace;
   health: HealthDeps;
   log: Logger;
+  /** Routes of other parts (OAuth linking, /connect, the hosted sandbox), added before the 404 handler. */
+  mount?: (app: Express) => void;
 }
 
 /** Every HTTP route of the contract, behind Host/Origin checks, body limits and token auth. */
@@ -39,6 +41,8 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.all('/mcp', auth, requireJsonPost, express.json({ limit: config.server.maxBodyBytes, type: () => true }), (req, res, next) => {
     deps.face.handle(req, res).catch(next);
   });
+
+  deps.mount?.(app);
 
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: 'no such route' } });

@@ -28,7 +28,8 @@ export function hubTokenVerifier(tokens: ApiTokens, clock: Clock): OAuthTokenVer
         token,
         clientId: identity.tokenId ?? identity.user,
         scopes: [...identity.scopes],
-        expiresAt: Math.floor(clock.now() / 1000) + 3600,
+        // The SDK checks expiresAt against the real time, not the hub's clock.
+        expiresAt: Math.floor(Date.now() / 1000) + 3600,
         extra: { identity },
       };
     },

@@ -43,4 +43,47 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX vault_data_keys_active ON vault_data_keys (tenant_id) WHERE state = 'active';
     `,
   },
+  {
+    version: 3,
+    name: 'connections_and_oauth_flows',
+    sql: `
+      CREATE TABLE connections (
+        id                  TEXT PRIMARY KEY,
+        tenant_id           TEXT NOT NULL,
+        user_id             TEXT NOT NULL,
+        integration         TEXT NOT NULL,
+        state               TEXT NOT NULL CHECK (state IN ('active', 'needs_reauth', 'revoked', 'error')),
+        reason              TEXT,
+        tokens              TEXT,
+        token_version       INTEGER NOT NULL DEFAULT 0,
+        access_expires_at   INTEGER,
+        scopes              TEXT,
+        refresh_owner       TEXT,
+        refresh_until       INTEGER,
+        refresh_started_at  INTEGER,
+        refresh_failures    INTEGER NOT NULL DEFAULT 0,
+        last_refresh_at     INTEGER,
+        created_at          INTEGER NOT NULL,
+        updated_at          INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX connections_live ON connections (tenant_id, user_id, integration) WHERE state <> 'revoked';
+      CREATE TABLE oauth_flows (
+        state_hash    TEXT PRIMARY KEY,
+        tenant_id     TEXT NOT NULL,
+        user_id       TEXT NOT NULL,
+        integration   TEXT NOT NULL,
+        verifier      TEXT NOT NULL,
+        browser_hash  TEXT NOT NULL,
+        redirect_uri  TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        used_at       INTEGER
+      );
+      CREATE TABLE hub_secrets (
+        name        TEXT PRIMARY KEY,
+        value       TEXT NOT NULL,
+        created_at  INTEGER NOT NULL
+      );
+    `,
+  },
 ];

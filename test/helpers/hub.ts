@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { configSchema, type HubConfig, type McpServerConfig } from '../../src/config/schema.js';
+import { freePort } from '../../src/http/free-port.js';
 import { Hub, type HubOptions } from '../../src/hub.js';
 import { silentLogger } from '../../src/observability/logger.js';
 
@@ -64,12 +65,13 @@ export interface RunningHub {
 /** An in-process hub on a free loopback port with a fresh data dir and one API token. */
 export async function startHub(config: Partial<Record<keyof HubConfig, unknown>> = {}, opts: Partial<HubOptions> = {}): Promise<RunningHub> {
   const dir = tmpDir();
-  const parsed = configSchema.parse({ ...config, dataDir: dir.path, server: { port: 0, ...(config.server as object | undefined) } });
+  const port = await freePort();
+  const parsed = configSchema.parse({ integrations: {}, ...config, dataDir: dir.path, server: { port, ...(config.server as object | undefined) } });
   const hub = new Hub({ config: parsed, log: silentLogger(), ...opts });
   const { token } = hub.tokens.create({ user: 'alice' });
   hub.start();
   await hub.ready();
-  const l = await hub.listen(0, '127.0.0.1');
+  const l = await hub.listen(parsed.server.port, '127.0.0.1');
   return {
     hub,
     url: l.url,
@@ -93,3 +95,4 @@ export async function eventually<T>(check: () => T | undefined | Promise<T | und
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+

@@ -1,0 +1,75 @@
+import { defineIntegration, type IntegrationDefinition } from '../../src/integrations/definition.js';
+
+/**
+ * The local sandbox provider (servers/sandbox), mounted by the hub at /sandbox: a ticket tracker
+ * with a real OAuth authorization server, so linking and every tool can be tried offline.
+ */
+export function sandbox(ctx: { publicUrl: string }): IntegrationDefinition {
+  const base = `${ctx.publicUrl.replace(/\/$/, '')}/sandbox`;
+  return defineIntegration({
+    name: 'sandbox',
+    title: 'Sandbox Tickets',
+    description: 'A local ticket tracker for trying Switchboard offline.',
+    oauth: {
+      authorizeUrl: `${base}/oauth/authorize`,
+      tokenUrl: `${base}/oauth/token`,
+      revokeUrl: `${base}/oauth/revoke`,
+      issuer: base,
+      scopes: ['read', 'write'],
+    },
+    apiBaseUrl: `${base}/api`,
+    tools: {
+      whoami: { description: 'Shows which sandbox account is linked.', method: 'GET', path: '/me', readOnly: true },
+      list_tickets: {
+        description: 'Lists tickets, newest first. Pass next_cursor from a previous answer as cursor for the next page.',
+        method: 'GET',
+        path: '/tickets',
+        readOnly: true,
+        input: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100 }, cursor: { type: 'string' } }, additionalProperties: false },
+      },
+      get_ticket: {
+        description: 'Reads one ticket.',
+        method: 'GET',
+        path: '/tickets/{id}',
+        readOnly: true,
+        input: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'], additionalProperties: false },
+      },
+      create_ticket: {
+        description: 'Creates a ticket.',
+        method: 'POST',
+        path: '/tickets',
+        input: {
+          type: 'object',
+          properties: { title: { type: 'string', minLength: 1 }, body: { type: 'string' }, priority: { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] } },
+          required: ['title'],
+          additionalProperties: false,
+        },
+      },
+      update_ticket: {
+        description: 'Changes a ticket: its status (open, pending, closed), title, body or priority.',
+        method: 'PATCH',
+        path: '/tickets/{id}',
+        idempotent: true,
+        input: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            status: { type: 'string', enum: ['open', 'pending', 'closed'] },
+            title: { type: 'string', minLength: 1 },
+            body: { type: 'string' },
+            priority: { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] },
+          },
+          required: ['id'],
+          additionalProperties: false,
+        },
+      },
+      delete_ticket: {
+        description: 'Deletes a ticket for good.',
+        method: 'DELETE',
+        path: '/tickets/{id}',
+        destructive: true,
+        input: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'], additionalProperties: false },
+      },
+    },
+  });
+}

@@ -1,0 +1,115 @@
+import type { Logger } from 'pino';
+import type { ConnectionStore } from '../connections/store.js';
+import type { Connection } from '../connections/types.js';
+import { HubError, describeError } from '../errors.js';
+import type { Identity } from '../identity/identity.js';
+import type { CallbackQuery, OAuthFlows } from '../oauth/flows.js';
+import type { LinkSigner } from '../oauth/links.js';
+import type { ResolvedIntegration } from './registry.js';
+import type { IntegrationSource } from './source.js';
+
+export interface AccountsOptions {
+  integrations: ResolvedIntegration[];
+  sources: Map<string, IntegrationSource>;
+  connections: ConnectionStore;
+  flows: OAuthFlows;
+  links: LinkSigner;
+  publicUrl: string;
+  log: Logger;
+}
+
+export interface IntegrationStatus {
+  name: string;
+  title: string;
+  description: string | undefined;
+  connection: Connection | undefined;
+}
+
+/** Linking, re-linking and revoking accounts: what /connect, the OAuth routes and the CLI share. */
+export class Accounts {
+  private readonly byName: Map<string, ResolvedIntegration>;
+
+  constructor(private readonly opts: AccountsOptions) {
+    this.byName = new Map(opts.integrations.map((i) => [i.definition.name, i]));
+  }
+
+  get connections(): ConnectionStore {
+    return this.opts.connections;
+  }
+
+  integration(name: string): ResolvedIntegration | undefined {
+    return this.byName.get(name);
+  }
+
+  list(): ResolvedIntegration[] {
+    return [...this.byName.values()];
+  }
+
+  linkUrl(who: Identity, integration: string): string {
+    return `${this.base()}/oauth/${encodeURIComponent(integration)}/start?link=${this.opts.links.mint('link', who, integration)}`;
+  }
+
+  connectUrl(who: Identity): string {
+    return `${this.base()}/connect?link=${this.opts.links.mint('connect', who)}`;
+  }
+
+  status(who: Identity): IntegrationStatus[] {
+    return this.list().map((i) => ({
+      name: i.definition.name,
+      title: i.definition.title,
+      description: i.definition.description,
+      connection: this.opts.connections.find(who.tenant, who.user, i.definition.name),
+    }));
+  }
+
+  /** Opens a flow for a signed link; refuses a link for another integration. */
+  start(integration: string, link: string): { authorizeUrl: string; state: string; browserSecret: string; stateHash: string } {
+    const payload = this.opts.links.verify(link, 'link');
+    const i = this.byName.get(integration);
+    if (!i || payload.i !== integration) throw new HubError('oauth_flow_failed', 'this link is for another integration');
+    const begun = this.opts.flows.begin(payload, i.flow);
+    return { ...begun, stateHash: this.opts.flows.stateHash(begun.state) };
+  }
+
+  /** Which cookie binds the browser to the flow of this state. */
+  cookieName(state: string): string {
+    return `sb_flow_${this.opts.flows.stateHash(state).slice(0, 16)}`;
+  }
+
+  async complete(q: CallbackQuery, browserSecret: string | undefined): Promise<{ connection: Connection; title: string }> {
+    const name = q.state ? this.opts.flows.integrationOf(q.state) : undefined;
+    const i = name === undefined ? undefined : this.byName.get(name);
+    if (!i) throw new HubError('oauth_flow_failed', 'this authorization response is unknown or too old; start linking again');
+    const connection = await this.opts.flows.complete(q, browserSecret, i.flow);
+    this.opts.log.info({ connection: connection.id, integration: connection.integration, user: connection.user }, 'account linked');
+    this.changed(connection);
+    return { connection, title: i.definition.title };
+  }
+
+  /** Revokes at the provider (RFC 7009) and forgets the tokens, even when the provider cannot be reached. */
+  async revoke(c: Connection): Promise<{ providerRevoked: boolean; warning?: string }> {
+    const i = this.byName.get(c.integration);
+    let providerRevoked = false;
+    let warning: string | undefined;
+    if (c.state !== 'revoked' && i) {
+      try {
+        providerRevoked = await i.client.revoke(this.opts.connections.tokens(c));
+      } catch (err) {
+        warning = `the provider did not confirm the revocation (${describeError(err)}); the hub has forgotten the tokens anyway`;
+        this.opts.log.warn({ connection: c.id, err: describeError(err) }, 'provider revocation failed');
+      }
+    }
+    this.opts.connections.markRevoked(c.id, 'revoked by the user');
+    this.changed(c);
+    return warning === undefined ? { providerRevoked } : { providerRevoked, warning };
+  }
+
+  /** Tells the owner's clients that the integration's tools changed. */
+  changed(c: Connection): void {
+    this.opts.sources.get(c.integration)?.connectionChanged({ tenant: c.tenant, user: c.user, scopes: [] });
+  }
+
+  private base(): string {
+    return this.opts.publicUrl.replace(/\/$/, '');
+  }
+}

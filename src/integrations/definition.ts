@@ -1,0 +1,79 @@
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import type { Logger } from '../observability/logger.js';
+
+/** What a tool handler gets: an authorized fetch (the hub injects credentials; the handler never sees them). */
+export interface IntegrationContext {
+  /** Fetches a path relative to the integration's API base URL (or an absolute URL on that origin). */
+  fetch: (path: string, init?: RequestInit) => Promise<Response>;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export type ToolHandler = (input: Record<string, unknown>, ctx: IntegrationContext) => Promise<CallToolResult | unknown>;
+
+const jsonSchemaObject = z
+  .record(z.string(), z.unknown())
+  .refine((s) => s['type'] === undefined || s['type'] === 'object', 'a tool input schema must be of type "object"');
+
+export const toolNameSchema = z.string().regex(/^[A-Za-z0-9_-]{1,48}$/, 'use 1–48 characters from A-Z a-z 0-9 _ -');
+
+const toolShape = {
+  description: z.string().min(1),
+  title: z.string().optional(),
+  /** JSON Schema of the arguments. */
+  input: jsonSchemaObject.default({ type: 'object', properties: {} }),
+  /** JSON Schema of the structured result, when there is one. */
+  output: jsonSchemaObject.optional(),
+  readOnly: z.boolean().default(false),
+  destructive: z.boolean().optional(),
+  idempotent: z.boolean().optional(),
+  /** An HTTP request template: `{name}` in the path takes that argument; the rest go to the query (GET, DELETE) or the JSON body. */
+  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).optional(),
+  path: z.string().startsWith('/').optional(),
+};
+
+/** Tools declared in config: templates only. */
+export const templateToolSchema = z
+  .strictObject(toolShape)
+  .refine((t) => t.method !== undefined && t.path !== undefined, 'a tool needs "method" and "path"');
+
+/** Tools defined in code may use a handler instead of a template. */
+export const toolSchema = z
+  .strictObject({ ...toolShape, handler: z.custom<ToolHandler>((v) => typeof v === 'function', 'handler must be a function').optional() })
+  .refine((t) => t.handler !== undefined || (t.method !== undefined && t.path !== undefined), 'a tool needs a handler, or "method" and "path"');
+
+export const oauthSchema = z.strictObject({
+  authorizeUrl: z.url(),
+  tokenUrl: z.url(),
+  revokeUrl: z.url().optional(),
+  /** RFC 9207: the `iss` the authorization server puts on its callback; defaults to the authorize URL's origin. */
+  issuer: z.string().optional(),
+  scopes: z.array(z.string()).default([]),
+  scopeSeparator: z.string().default(' '),
+  tokenAuth: z.enum(['basic', 'body']).default('basic'),
+  extraAuthorizeParams: z.record(z.string(), z.string()).default({}),
+});
+
+export const integrationSchema = z.strictObject({
+  name: toolNameSchema,
+  title: z.string().min(1),
+  description: z.string().optional(),
+  oauth: oauthSchema,
+  apiBaseUrl: z.url(),
+  tools: z.record(toolNameSchema, toolSchema),
+});
+
+export type IntegrationDefinition = z.infer<typeof integrationSchema>;
+export type IntegrationInput = z.input<typeof integrationSchema>;
+export type ToolDefinition = z.infer<typeof toolSchema>;
+
+/** Checks a provider definition once, where it is written; `z.infer` is its type. */
+export function defineIntegration(input: IntegrationInput): IntegrationDefinition {
+  const r = integrationSchema.safeParse(input);
+  if (!r.success) {
+    const where = typeof input === 'object' && input !== null && 'name' in input ? String(input.name) : '(unnamed)';
+    throw new Error(`integration ${where}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}

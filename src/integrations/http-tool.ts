@@ -1,0 +1,57 @@
+import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
+import type { AuthorizedFetch } from '../oauth/authorized-fetch.js';
+import type { ToolDefinition } from './definition.js';
+
+const MAX_BODY = 1024 * 1024;
+const WITHOUT_BODY = new Set(['GET', 'DELETE']);
+
+/**
+ * Runs a tool declared as an HTTP request template: `{name}` path segments take those arguments,
+ * the rest become the query (GET, DELETE) or the JSON body. Provider failures are tool results
+ * with isError, carrying the status and the provider's message so the model can recover.
+ */
+export async function runHttpTool(title: string, tool: ToolDefinition, args: Record<string, unknown>, fetch: AuthorizedFetch, signal: AbortSignal): Promise<CallToolResult> {
+  const method = tool.method!;
+  const rest: Record<string, unknown> = { ...args };
+  const path = tool.path!.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
+    const v = rest[key];
+    if (v === undefined || v === null || v === '') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `missing argument "${key}"`);
+    delete rest[key];
+    return encodeURIComponent(String(v));
+  });
+  let target = path;
+  const init: RequestInit = { method, signal, headers: { accept: 'application/json' } };
+  if (WITHOUT_BODY.has(method)) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(rest)) {
+      if (v === undefined || v === null) continue;
+      for (const item of Array.isArray(v) ? v : [v]) q.append(k, typeof item === 'object' ? JSON.stringify(item) : String(item));
+    }
+    if ([...q].length) target += `${target.includes('?') ? '&' : '?'}${q}`;
+  } else {
+    init.body = JSON.stringify(rest);
+    init.headers = { accept: 'application/json', 'content-type': 'application/json' };
+  }
+  const res = await fetch(target, init);
+  const text = (await res.text()).slice(0, MAX_BODY);
+  let parsed: unknown;
+  if ((res.headers.get('content-type') ?? '').includes('json') && text) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+  }
+  if (!res.ok) {
+    const retry = res.headers.get('retry-after');
+    const detail = text ? `: ${text.slice(0, 2000)}` : '';
+    return {
+      content: [{ type: 'text', text: `${title} answered ${res.status} ${res.statusText} to ${method} ${path}${retry ? ` (retry after ${retry} s)` : ''}${detail}` }],
+      isError: true,
+    };
+  }
+  const shown = parsed === undefined ? text || `${res.status} ${res.statusText}` : JSON.stringify(parsed, null, 2);
+  const result: CallToolResult = { content: [{ type: 'text', text: shown }] };
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) result.structuredContent = parsed as Record<string, unknown>;
+  return result;
+}

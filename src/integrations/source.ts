@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  UrlElicitationRequiredError,
+  fromJsonSchema,
+  inputRequired,
+  type CallToolResult,
+  type Tool,
+} from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { ConnectionStore } from '../connections/store.js';
+import type { Connection } from '../connections/types.js';
+import { describeError, isHubError } from '../errors.js';
+import type { Identity } from '../identity/identity.js';
+import { authorizedFetch } from '../oauth/authorized-fetch.js';
+import type { TokenManager } from '../oauth/token-manager.js';
+import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
+import type { IntegrationDefinition, ToolDefinition } from './definition.js';
+import { runHttpTool } from './http-tool.js';
+
+export const META_CONNECTION = 'switchboard/connection';
+
+export interface IntegrationSourceOptions {
+  definition: IntegrationDefinition;
+  connections: ConnectionStore;
+  tokens: TokenManager;
+  /** A signed link that starts linking this integration for this identity. */
+  linkUrl: (identity: Identity) => string;
+  log: Logger;
+  since: number;
+}
+
+type Validator = (value: unknown) => string | undefined;
+
+/**
+ * A user's SaaS account as a tool source. Tools are listed whether or not the account is linked,
+ * so the model can find them; calling one unlinked answers with the link (URL elicitation where
+ * the client supports it, otherwise an isError result whose text gives the link).
+ */
+export class IntegrationSource implements ToolSource {
+  readonly kind = 'integration';
+  readonly prefix = true;
+  readonly name: string;
+  private readonly listeners = new Set<(c: SourceChange) => void>();
+  private readonly validators = new Map<string, Validator>();
+
+  constructor(private readonly opts: IntegrationSourceOptions) {
+    this.name = opts.definition.name;
+  }
+
+  get definition(): IntegrationDefinition {
+    return this.opts.definition;
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  status(): SourceStatus {
+    return { state: 'ready', since: this.opts.since, restarts: 0 };
+  }
+
+  onChange(listener: (c: SourceChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called when an identity's connection to this integration changed (linked, needs re-auth, revoked). */
+  connectionChanged(identity: Identity): void {
+    for (const l of this.listeners) l({ kind: 'tools', identities: [identity] });
+  }
+
+  tools(identity: Identity): readonly Tool[] {
+    const c = this.opts.connections.find(identity.tenant, identity.user, this.name);
+    const state = c?.state ?? 'unlinked';
+    const hint = state === 'active' ? '' : ` (Needs your ${this.opts.definition.title} account: calling it returns a link to connect it.)`;
+    return Object.entries(this.opts.definition.tools).map(([name, t]) => ({
+      name,
+      ...(t.title ? { title: t.title } : {}),
+      description: t.description + hint,
+      inputSchema: { type: 'object', ...t.input } as Tool['inputSchema'],
+      ...(t.output ? { outputSchema: { type: 'object', ...t.output } as Tool['outputSchema'] } : {}),
+      annotations: {
+        readOnlyHint: t.readOnly,
+        ...(t.destructive === undefined ? {} : { destructiveHint: t.destructive }),
+        ...(t.idempotent === undefined ? {} : { idempotentHint: t.idempotent }),
+        openWorldHint: true,
+      },
+      _meta: { [META_CONNECTION]: state },
+    }));
+  }
+
+  async callTool(name: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    const tool = this.opts.definition.tools[name];
+    if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    const input = args ?? {};
+    const problem = this.validator(name, tool)(input);
+    if (problem) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid arguments for ${this.name}__${name}: ${problem}`);
+    const c = this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
+    if (!c || c.state !== 'active') return this.needsLink(ctx, c);
+    const fetch = authorizedFetch(this.opts.tokens, c.id, this.opts.definition.apiBaseUrl);
+    try {
+      if (tool.handler) return normalise(await tool.handler(input, { fetch, signal: ctx.signal, log: this.opts.log }));
+      return await runHttpTool(this.opts.definition.title, tool, input, fetch, ctx.signal);
+    } catch (err) {
+      if (err instanceof ProtocolError) throw err;
+      if (isHubError(err) && (err.code === 'connection_needs_reauth' || err.code === 'connection_revoked')) {
+        this.connectionChanged(ctx.identity);
+        return this.needsLink(ctx, this.opts.connections.get(c.id));
+      }
+      if (ctx.signal.aborted) return toolError(`${this.name}__${name} was cancelled`);
+      return toolError(`${this.opts.definition.title}: ${describeError(err)}`);
+    }
+  }
+
+  private needsLink(ctx: CallContext, c: Connection | undefined): CallToolResult | InputRequired {
+    const url = this.opts.linkUrl(ctx.identity);
+    const title = this.opts.definition.title;
+    const message = c
+      ? `Your ${title} connection needs to be linked again${c.reason ? ` (${c.reason})` : ''}. Open this link to re-link it, then call the tool again: ${url}`
+      : `Link your ${title} account to use this tool. Open this link, approve access, then call the tool again: ${url}`;
+    const caps = ctx.clientCapabilities as { elicitation?: { url?: unknown } } | undefined;
+    // A retry after the user was shown the link, still unlinked: say so instead of asking again.
+    if (ctx.inputResponses !== undefined || caps?.elicitation?.url === undefined) return toolError(message);
+    if (ctx.request !== undefined) {
+      // 2025-11-25: URLElicitationRequiredError (-32042) tells the client to open the link and retry.
+      const elicitationId = randomBytes(12).toString('base64url');
+      throw new UrlElicitationRequiredError([{ mode: 'url', message, url, elicitationId }], message);
+    }
+    // 2026-07-28: an input_required result; the client shows the link and retries with the response.
+    return inputRequired({ inputRequests: { link: inputRequired.elicitUrl({ url, message }) } });
+  }
+
+  private validator(name: string, tool: ToolDefinition): Validator {
+    let v = this.validators.get(name);
+    if (!v) {
+      const schema = fromJsonSchema({ type: 'object', ...tool.input });
+      v = (value) => {
+        const r = schema['~standard'].validate(value);
+        if (r instanceof Promise) return undefined;
+        return r.issues ? r.issues.map((i) => `${(i.path ?? []).map((p) => (typeof p === 'object' ? String(p.key) : String(p))).join('.') || '(arguments)'}: ${i.message}`).join('; ') : undefined;
+      };
+      this.validators.set(name, v);
+    }
+    return v;
+  }
+}
+
+/** Handlers may return a CallToolResult or any JSON value (shown as text, and as structured content when an object). */
+function normalise(value: unknown): CallToolResult {
+  if (value !== null && typeof value === 'object' && 'content' in value && Array.isArray((value as CallToolResult).content)) return value as CallToolResult;
+  const result: CallToolResult = { content: [{ type: 'text', text: typeof value === 'string' ? value : JSON.stringify(value, null, 2) }] };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) result.structuredContent = value as Record<string, unknown>;
+  return result;
+}

@@ -1,0 +1,185 @@
+import { AuthorizationCode, type AccessToken, type ModuleOptions, type WreckHttpOptions } from 'simple-oauth2';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import type { TokenSet } from '../connections/types.js';
+
+export interface OAuthEndpoints {
+  authorizeUrl: string;
+  tokenUrl: string;
+  revokeUrl?: string | undefined;
+  clientId: string;
+  clientSecret: string;
+  scopes: string[];
+  scopeSeparator?: string;
+  /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
+  tokenAuth?: 'basic' | 'body';
+  extraAuthorizeParams?: Record<string, string>;
+}
+
+/** RFC 6749 §5.1. Numbers arrive as strings from some providers, hence the coercion. */
+const tokenResponse = z.looseObject({
+  access_token: z.string().min(1),
+  token_type: z.string().default('Bearer'),
+  expires_in: z.coerce.number().positive().optional(),
+  refresh_token: z.string().min(1).optional(),
+  scope: z.string().optional(),
+});
+
+/** The token endpoint said the grant is dead (RFC 6749 §5.2): only a new link can fix it. */
+export class OAuthGrantError extends Error {
+  constructor(
+    readonly error: string,
+    readonly description: string | undefined,
+    readonly status: number,
+  ) {
+    super(`${error}${description ? `: ${description}` : ''}`);
+    this.name = 'OAuthGrantError';
+  }
+}
+
+/** The endpoint could not be reached or failed on its side (network, 5xx, 429): worth retrying. */
+export class OAuthTransientError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly retryAfterMs: number | undefined,
+  ) {
+    super(message);
+    this.name = 'OAuthTransientError';
+  }
+}
+
+/**
+ * simple-oauth2 with its defects wrapped (FACTS.md, OAuth):
+ * 1. a refresh response without `refresh_token` would leave the stored one undefined — we keep the old one (RFC 6749 §6);
+ * 2. `revoke()` fails with 406 on the spec-normal empty 200 body (RFC 7009 §2.2) — we read the body leniently;
+ * 3. `expired()` is always false without `expires_in` — we never use it; expiry is ours, from an injected clock,
+ *    and unknown expiry means "valid until the API answers 401".
+ * It has no PKCE helpers: challenge and verifier are passed through as extra parameters.
+ */
+export class OAuthClient {
+  private readonly grant: AuthorizationCode;
+  private readonly revokePath: string | undefined;
+
+  constructor(
+    private readonly endpoints: OAuthEndpoints,
+    private readonly clock: Clock,
+    private readonly http: WreckHttpOptions = { timeout: 15_000 },
+  ) {
+    const token = new URL(endpoints.tokenUrl);
+    const authorize = new URL(endpoints.authorizeUrl);
+    const revoke = endpoints.revokeUrl ? new URL(endpoints.revokeUrl) : undefined;
+    if (revoke && revoke.origin !== token.origin) throw new Error('the revocation endpoint must share the token endpoint origin');
+    this.revokePath = revoke ? revoke.pathname + revoke.search : undefined;
+    const options: ModuleOptions = {
+      client: { id: endpoints.clientId, secret: endpoints.clientSecret },
+      auth: {
+        tokenHost: token.origin,
+        tokenPath: token.pathname + token.search,
+        authorizeHost: authorize.origin,
+        authorizePath: authorize.pathname + authorize.search,
+        ...(this.revokePath ? { revokePath: this.revokePath } : {}),
+      },
+      options: {
+        authorizationMethod: endpoints.tokenAuth === 'body' ? 'body' : 'header',
+        scopeSeparator: endpoints.scopeSeparator ?? ' ',
+      },
+    };
+    this.grant = new AuthorizationCode(options);
+  }
+
+  authorizeUrl(p: { redirectUri: string; state: string; codeChallenge: string }): string {
+    const params: Parameters<AuthorizationCode['authorizeURL']>[0] & Record<string, string | string[]> = {
+      ...this.endpoints.extraAuthorizeParams,
+      redirect_uri: p.redirectUri,
+      scope: this.endpoints.scopes,
+      state: p.state,
+      code_challenge: p.codeChallenge,
+      code_challenge_method: 'S256',
+    };
+    if (this.endpoints.scopes.length === 0) delete params.scope;
+    return this.grant.authorizeURL(params);
+  }
+
+  async exchangeCode(p: { code: string; redirectUri: string; codeVerifier: string }): Promise<TokenSet> {
+    const params = { code: p.code, redirect_uri: p.redirectUri, code_verifier: p.codeVerifier };
+    const token = await this.call(() => this.grant.getToken(params, this.http));
+    return this.toTokenSet(token.token, undefined);
+  }
+
+  /** Refreshes; the old refresh token is kept when the response carries none (RFC 6749 §6). */
+  async refresh(current: TokenSet): Promise<TokenSet> {
+    if (!current.refreshToken) throw new OAuthGrantError('invalid_grant', 'no refresh token was issued for this connection', 400);
+    const token = this.grant.createToken({ access_token: current.accessToken, refresh_token: current.refreshToken, token_type: current.tokenType });
+    const next = await this.call(() => token.refresh({}, this.http));
+    return this.toTokenSet(next.token, current.refreshToken);
+  }
+
+  /** RFC 7009 revocation; an empty 200 is success. False when the provider has no revocation endpoint. */
+  async revoke(tokens: TokenSet): Promise<boolean> {
+    if (!this.revokePath) return false;
+    const token = this.grant.createToken({ access_token: tokens.accessToken, refresh_token: tokens.refreshToken, token_type: tokens.tokenType });
+    // `json: true` parses JSON when the response says so and otherwise accepts the body as it is.
+    const lenient: WreckHttpOptions = { ...this.http, json: true };
+    // Revoking the refresh token ends the grant at providers that rotate; revoke the access token as well where there is none.
+    await this.call(() => token.revoke(tokens.refreshToken ? 'refresh_token' : 'access_token', lenient));
+    return true;
+  }
+
+  private toTokenSet(raw: Record<string, unknown>, previousRefresh: string | undefined): TokenSet {
+    const r = tokenResponse.safeParse(raw);
+    if (!r.success) throw new OAuthGrantError('invalid_token_response', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 200);
+    const t = r.data;
+    const refreshToken = t.refresh_token ?? previousRefresh;
+    return {
+      accessToken: t.access_token,
+      tokenType: t.token_type,
+      ...(refreshToken ? { refreshToken } : {}),
+      ...(t.scope ? { scope: t.scope } : {}),
+      ...(t.expires_in ? { expiresAt: this.clock.now() + t.expires_in * 1000 } : {}),
+    };
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw classify(err);
+    }
+  }
+}
+
+const boomShape = z.object({
+  output: z.object({ statusCode: z.number() }).optional(),
+  data: z
+    .object({
+      payload: z.unknown().optional(),
+      res: z.object({ statusCode: z.number().optional(), headers: z.record(z.string(), z.unknown()).optional() }).optional(),
+    })
+    .nullish(),
+});
+const oauthErrorBody = z.object({ error: z.string(), error_description: z.string().optional() });
+
+/** Turns wreck/Boom errors into grant errors (permanent) or transient ones. */
+export function classify(err: unknown): Error {
+  if (err instanceof OAuthGrantError || err instanceof OAuthTransientError) return err;
+  const shape = boomShape.safeParse(err);
+  const status = shape.success ? (shape.data.data?.res?.statusCode ?? shape.data.output?.statusCode) : undefined;
+  if (status === undefined) return new OAuthTransientError(`token endpoint unreachable: ${(err as Error).message ?? String(err)}`, undefined, undefined);
+  let payload = shape.success ? shape.data.data?.payload : undefined;
+  if (Buffer.isBuffer(payload)) {
+    try {
+      payload = JSON.parse(payload.toString('utf8'));
+    } catch {
+      // not JSON: leave it as it is
+    }
+  }
+  const body = oauthErrorBody.safeParse(payload);
+  if (status === 429 || status >= 500) {
+    const ra = shape.success ? shape.data.data?.res?.headers?.['retry-after'] : undefined;
+    const seconds = typeof ra === 'string' ? Number(ra) : NaN;
+    return new OAuthTransientError(`token endpoint answered ${status}`, status, Number.isFinite(seconds) ? seconds * 1000 : undefined);
+  }
+  if (body.success) return new OAuthGrantError(body.data.error, body.data.error_description, status);
+  return new OAuthGrantError('invalid_request', `token endpoint answered ${status}`, status);
+}

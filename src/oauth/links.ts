@@ -1,0 +1,68 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import { HubError } from '../errors.js';
+import type { Identity } from '../identity/identity.js';
+
+/** What a signed link vouches for: who may link which integration (or open /connect), until when. */
+const payloadSchema = z.object({
+  v: z.literal(1),
+  /** 'link' starts an OAuth flow; 'connect' opens the /connect page. */
+  p: z.enum(['link', 'connect']),
+  t: z.string(),
+  u: z.string(),
+  i: z.string().optional(),
+  exp: z.number(),
+  n: z.string(),
+});
+export type LinkPayload = z.infer<typeof payloadSchema>;
+
+export const LINK_TTL_MS = 15 * 60_000;
+
+/**
+ * Short-lived signed links (HMAC-SHA256 over a JSON payload). A link binds who is linking to the
+ * flow it starts: the browser that opens it needs no hub token, and a tampered or expired link
+ * is refused before anything changes.
+ */
+export class LinkSigner {
+  constructor(
+    private readonly key: () => Buffer,
+    private readonly clock: Clock,
+  ) {}
+
+  mint(purpose: LinkPayload['p'], who: Identity, integration?: string, ttlMs = LINK_TTL_MS): string {
+    const payload: LinkPayload = {
+      v: 1,
+      p: purpose,
+      t: who.tenant,
+      u: who.user,
+      ...(integration === undefined ? {} : { i: integration }),
+      exp: this.clock.now() + ttlMs,
+      n: randomBytes(9).toString('base64url'),
+    };
+    const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+    return `${body}.${this.sign(body)}`;
+  }
+
+  verify(token: string, purpose: LinkPayload['p']): LinkPayload {
+    const [body, mac] = token.split('.');
+    if (!body || !mac) throw new HubError('oauth_flow_failed', 'this link is malformed');
+    const expected = Buffer.from(this.sign(body));
+    const given = Buffer.from(mac);
+    // timingSafeEqual throws on unequal lengths: compare lengths first.
+    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new HubError('oauth_flow_failed', 'this link is not valid (it was altered or is from another hub)');
+    let payload: LinkPayload;
+    try {
+      payload = payloadSchema.parse(JSON.parse(Buffer.from(body, 'base64url').toString('utf8')));
+    } catch {
+      throw new HubError('oauth_flow_failed', 'this link is malformed');
+    }
+    if (payload.p !== purpose) throw new HubError('oauth_flow_failed', 'this link is for something else');
+    if (payload.exp <= this.clock.now()) throw new HubError('oauth_flow_failed', 'this link has expired; ask for a new one');
+    return payload;
+  }
+
+  private sign(body: string): string {
+    return createHmac('sha256', this.key()).update(body).digest('base64url');
+  }
+}

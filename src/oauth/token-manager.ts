@@ -1,0 +1,140 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { ConnectionStore } from '../connections/store.js';
+import type { Connection, TokenSet } from '../connections/types.js';
+import { HubError } from '../errors.js';
+import { OAuthGrantError, OAuthTransientError, type OAuthClient } from './client.js';
+import { newOwnerId, ownerIsDead } from './owner.js';
+
+export interface TokenManagerOptions {
+  store: ConnectionStore;
+  clock: Clock;
+  log: Logger;
+  clientFor: (integration: string) => OAuthClient;
+  /** Refresh this long before the access token expires. */
+  marginMs?: number;
+  /** How long a refresh claim holds before others may take over. */
+  leaseMs?: number;
+  /** How often a waiter re-reads a connection another process is refreshing. */
+  pollMs?: number;
+  /** Attempts at the token endpoint on network or 5xx failures. */
+  attempts?: number;
+  /** Pause before retry n (1-based), unless the provider said Retry-After. */
+  backoffMs?: (attempt: number) => number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Told when a connection changes state (e.g. to needs_reauth), so clients can be informed. */
+  onStateChange?: (c: Connection) => void;
+}
+
+const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function unavailable(c: Connection): HubError {
+  const code = c.state === 'revoked' ? 'connection_revoked' : 'connection_needs_reauth';
+  return new HubError(code, `the ${c.integration} connection is ${c.state.replace('_', ' ')}${c.reason ? `: ${c.reason}` : ''}`, {
+    details: { connection: c.id, integration: c.integration, state: c.state },
+  });
+}
+
+/**
+ * Hands out access tokens and refreshes them: before expiry (a margin) and once after a 401.
+ * Exactly one refresh per connection runs at a time — coalesced in-process, and across processes
+ * by a lease row claimed before the token endpoint is called. A new token set is committed
+ * before anyone uses it; a provider that omits the refresh token keeps the old one.
+ */
+export class TokenManager {
+  readonly owner = newOwnerId();
+  private readonly inflight = new Map<string, Promise<TokenSet>>();
+  private readonly margin: number;
+  private readonly lease: number;
+  private readonly poll: number;
+  private readonly attempts: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly opts: TokenManagerOptions) {
+    this.margin = opts.marginMs ?? 60_000;
+    this.lease = opts.leaseMs ?? 30_000;
+    this.poll = opts.pollMs ?? 50;
+    this.attempts = opts.attempts ?? 3;
+    this.sleep = opts.sleep ?? realSleep;
+  }
+
+  /**
+   * A usable access token for the connection. `rejected` is a token the API just answered 401
+   * to: unless someone already replaced it, it is refreshed once.
+   */
+  async accessToken(connectionId: string, rejected?: string): Promise<string> {
+    const c = this.opts.store.get(connectionId);
+    if (!c) throw new HubError('connection_required', `no connection ${connectionId}`);
+    if (c.state !== 'active') throw unavailable(c);
+    const current = this.opts.store.tokens(c);
+    if (rejected !== undefined ? current.accessToken !== rejected : !this.expiring(c)) return current.accessToken;
+    return (await this.refresh(c)).accessToken;
+  }
+
+  private expiring(c: Connection): boolean {
+    return c.accessExpiresAt !== null && c.accessExpiresAt - this.margin <= this.opts.clock.now();
+  }
+
+  private refresh(c: Connection): Promise<TokenSet> {
+    const running = this.inflight.get(c.id);
+    if (running) return running;
+    const p = this.claimAndRefresh(c.id, c.tokenVersion).finally(() => this.inflight.delete(c.id));
+    this.inflight.set(c.id, p);
+    return p;
+  }
+
+  private async claimAndRefresh(id: string, seenVersion: number): Promise<TokenSet> {
+    for (;;) {
+      const r = this.opts.store.tryLease(id, seenVersion, this.owner, this.lease, ownerIsDead);
+      if (r.kind === 'acquired') return this.perform(r.connection, r.interrupted);
+      if (r.kind === 'moved') {
+        // Someone committed a new token set (or the connection left 'active') while we looked.
+        if (r.connection.state !== 'active') throw unavailable(r.connection);
+        return this.opts.store.tokens(r.connection);
+      }
+      await this.sleep(this.poll);
+    }
+  }
+
+  private async perform(c: Connection, interrupted: boolean): Promise<TokenSet> {
+    const { store, log } = this.opts;
+    const current = store.tokens(c);
+    const client = this.opts.clientFor(c.integration);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const next = await client.refresh(current);
+        if (!store.commitRefresh(c, this.owner, next)) {
+          // Our claim lapsed and another process took over; its result is the one that counts.
+          const latest = store.get(c.id)!;
+          if (latest.state !== 'active') throw unavailable(latest);
+          return store.tokens(latest);
+        }
+        log.info({ connection: c.id, integration: c.integration }, 'access token refreshed');
+        return next;
+      } catch (err) {
+        if (err instanceof HubError) throw err;
+        if (err instanceof OAuthGrantError) {
+          const why = `the provider rejected the refresh token (${err.error}${err.description ? `: ${err.description}` : ''})`;
+          const reason = interrupted
+            ? `${why} after an earlier refresh was interrupted before its result was saved; link the account again`
+            : `${why}; link the account again`;
+          store.markNeedsReauth(c.id, reason);
+          log.warn({ connection: c.id, integration: c.integration, error: err.error, interrupted }, 'connection needs re-authorization');
+          const latest = store.get(c.id)!;
+          this.opts.onStateChange?.(latest);
+          throw unavailable(latest);
+        }
+        const transient = err instanceof OAuthTransientError ? err : new OAuthTransientError(String(err), undefined, undefined);
+        if (attempt < this.attempts) {
+          await this.sleep(transient.retryAfterMs ?? this.opts.backoffMs?.(attempt) ?? 250 * 2 ** (attempt - 1));
+          continue;
+        }
+        store.releaseLease(c.id, this.owner);
+        log.warn({ connection: c.id, integration: c.integration, err: transient.message }, 'token refresh failed; will retry on next use');
+        // The connection stays usable while its current access token is still valid.
+        if (current.expiresAt === undefined || current.expiresAt > this.opts.clock.now()) return current;
+        throw new HubError('token_refresh_failed', `could not refresh the ${c.integration} token: ${transient.message}; try again shortly`, { cause: err });
+      }
+    }
+  }
+}
