@@ -10,6 +10,8 @@ commands:
   stdio            serve MCP over stdin/stdout (for Claude Desktop and IDEs)
   tokens           create | list | revoke hub API tokens
   doctor           check the config, the data dir and every downstream server
+  connect I        print a link that links integration I for --user, and wait until it is linked
+  connections      list | revoke linked accounts
   keys rotate      new master key; re-wraps the data keys online
 
 common flags:
@@ -29,6 +31,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   tokens: async () => (await import('./commands/tokens.js')).tokensCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
   keys: async () => (await import('./commands/keys.js')).keysCommand,
+  connect: async () => (await import('./commands/connect.js')).connectCommand,
+  connections: async () => (await import('./commands/connections.js')).connectionsCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

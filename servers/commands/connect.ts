@@ -1,0 +1,57 @@
+import { DEFAULT_TENANT } from '../../src/identity/identity.js';
+import { HubError } from '../../src/errors.js';
+import { parse, progress, str } from '../common.js';
+import { openStoreContext } from '../store-context.js';
+
+const USAGE = 'usage: switchboard connect <integration> [--user U] [--tenant T] [--timeout SECONDS] [--no-wait]';
+
+/** Prints a signed link that links an account, then waits (with a progress line) until it is linked. */
+export async function connectCommand(argv: string[]): Promise<void> {
+  const { flags, positionals } = parse(argv, { tenant: { type: 'string' }, timeout: { type: 'string' }, 'no-wait': { type: 'boolean' } });
+  const integration = positionals[0];
+  if (flags['help'] || !integration) {
+    process.stdout.write(`${USAGE}\n`);
+    if (!flags['help']) process.exitCode = 2;
+    return;
+  }
+  const ctx = openStoreContext(flags);
+  try {
+    const { accounts } = ctx.integrations;
+    if (!accounts.integration(integration)) {
+      throw new HubError('invalid_params', `no integration "${integration}" is configured (configured: ${accounts.list().map((i) => i.definition.name).join(', ') || 'none'})`);
+    }
+    const who = { tenant: str(flags['tenant']) ?? DEFAULT_TENANT, user: str(flags['user']) ?? 'local', scopes: [] };
+    const started = Date.now();
+    process.stdout.write(`${accounts.linkUrl(who, integration)}\n`);
+    progress(`Open the link above in a browser to link ${integration} for ${who.tenant}/${who.user}. Manage all accounts at: ${accounts.connectUrl(who)}`);
+    if (!(await reachable(ctx.publicUrl))) progress(`Note: nothing answers at ${ctx.publicUrl} yet; start \`switchboard serve\` so the link can be opened.`);
+    if (flags['no-wait']) return;
+    const timeoutMs = Number(str(flags['timeout']) ?? 900) * 1000;
+    const deadline = started + timeoutMs;
+    for (;;) {
+      const c = accounts.connections.find(who.tenant, who.user, integration);
+      if (c && c.state === 'active' && c.updatedAt >= started) {
+        process.stderr.write('\n');
+        process.stdout.write(`linked: ${c.id}\n`);
+        return;
+      }
+      if (Date.now() > deadline) {
+        process.stderr.write('\n');
+        throw new HubError('oauth_flow_failed', `not linked within ${Math.round(timeoutMs / 1000)} s; run the command again for a new link`);
+      }
+      process.stderr.write(`\rwaiting for ${integration} to be linked… ${Math.round((Date.now() - started) / 1000)} s `);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    ctx.close();
+  }
+}
+
+async function reachable(base: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1500) });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,34 @@
+import { resolve } from 'node:path';
+import { systemClock } from '../src/clock.js';
+import type { HubConfig } from '../src/config/schema.js';
+import { buildIntegrations, type Integrations } from '../src/integrations/wiring.js';
+import { createLogger } from '../src/observability/logger.js';
+import { openDb, type Db } from '../src/store/db.js';
+import { openVault } from '../src/vault/open.js';
+import type { Vault } from '../src/vault/vault.js';
+import { configFromFlags, type Flags } from './common.js';
+
+export interface StoreContext {
+  config: HubConfig;
+  db: Db;
+  vault: Vault;
+  integrations: Integrations;
+  publicUrl: string;
+  close(): void;
+}
+
+/** What the account commands need without starting a hub: the store, the vault and the integrations. */
+export function openStoreContext(flags: Flags): StoreContext {
+  const { config } = configFromFlags(flags);
+  const log = createLogger({ level: 'warn' });
+  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+  try {
+    const vault = openVault({ db, dataDir: config.dataDir, clock: systemClock, log });
+    const publicUrl = (config.server.publicUrl ?? `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${config.server.port}`).replace(/\/$/, '');
+    const integrations = buildIntegrations({ config, db, vault, clock: systemClock, log, publicUrl, dataDir: config.dataDir });
+    return { config, db, vault, integrations, publicUrl, close: () => db.close() };
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
