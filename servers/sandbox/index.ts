@@ -1,0 +1,127 @@
+import express, { type ErrorRequestHandler, type Router } from 'express';
+import { z } from 'zod';
+import type { Clock } from '../../src/clock.js';
+import { authorizeRoutes } from './authorize.js';
+import type { SandboxClient } from './client-auth.js';
+import { SCOPES, type SandboxContext } from './context.js';
+import { openSandboxDb } from './db.js';
+import { TokenBuckets } from './rate-limit.js';
+import { revokeRoutes } from './revoke.js';
+import { OAuthStore } from './store.js';
+import { TicketStore } from './tickets-store.js';
+import { ticketRoutes } from './tickets.js';
+import { tokenRoutes } from './token.js';
+
+export type { SandboxClient } from './client-auth.js';
+export type { RateLimitOptions } from './rate-limit.js';
+
+const optionsSchema = z.object({
+  // RFC 8414 §2: the issuer is a URL without query or fragment.
+  issuer: z
+    .url({ protocol: /^https?$/ })
+    .refine((u) => !u.includes('?') && !u.includes('#'), 'the issuer has no query or fragment')
+    .transform((u) => u.replace(/\/+$/, '')),
+  clients: z
+    .array(z.object({ id: z.string().min(1), secret: z.string().min(1), redirectUris: z.array(z.url()).min(1), name: z.string().min(1).optional() }))
+    .min(1),
+  dbFile: z.string().min(1),
+  accessTokenTtlSeconds: z.number().int().positive().default(3600),
+  rateLimit: z.object({ perSecond: z.number().positive(), burst: z.number().int().min(1) }).default({ perSecond: 5, burst: 10 }),
+  omitRefreshTokenOnRefresh: z.boolean().default(false),
+  omitExpiresIn: z.boolean().default(false),
+});
+
+export type SandboxOptions = z.input<typeof optionsSchema> & { clock: Clock };
+
+/** RFC 8414 §2 authorization server metadata. */
+export interface AuthorizationServerMetadata {
+  issuer: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  revocation_endpoint: string;
+  scopes_supported: string[];
+  response_types_supported: string[];
+  response_modes_supported: string[];
+  grant_types_supported: string[];
+  token_endpoint_auth_methods_supported: string[];
+  revocation_endpoint_auth_methods_supported: string[];
+  code_challenge_methods_supported: string[];
+  authorization_response_iss_parameter_supported: boolean;
+}
+
+export interface Sandbox {
+  /** Mount at the issuer's path: `app.use(new URL(issuer).pathname, sandbox.router)`. */
+  router: Router;
+  metadata: AuthorizationServerMetadata;
+  /**
+   * RFC 8414 §3.1 puts the metadata of an issuer with a path at the host root, the path appended
+   * (`/.well-known/oauth-authorization-server/sandbox`); the router serves it under the mount too,
+   * and the host app may serve `metadata` here as well.
+   */
+  wellKnownPath: string;
+  close(): void;
+}
+
+/** A local OAuth 2 provider with a tickets API, for trying the hub offline and for tests. */
+export function createSandbox(options: SandboxOptions): Sandbox {
+  const { clock } = options;
+  const opts = optionsSchema.parse(options);
+  const db = openSandboxDb(opts.dbFile, clock);
+  const basePath = new URL(opts.issuer).pathname.replace(/\/+$/, '');
+  const ctx: SandboxContext = {
+    issuer: opts.issuer,
+    basePath,
+    clients: new Map<string, SandboxClient>(opts.clients.map((c) => [c.id, c])),
+    oauth: new OAuthStore(db, clock),
+    tickets: new TicketStore(db, clock),
+    clock,
+    accessTtlMs: opts.accessTokenTtlSeconds * 1000,
+    omitRefreshTokenOnRefresh: opts.omitRefreshTokenOnRefresh,
+    omitExpiresIn: opts.omitExpiresIn,
+  };
+  const metadata: AuthorizationServerMetadata = {
+    issuer: opts.issuer,
+    authorization_endpoint: `${opts.issuer}/oauth/authorize`,
+    token_endpoint: `${opts.issuer}/oauth/token`,
+    revocation_endpoint: `${opts.issuer}/oauth/revoke`,
+    scopes_supported: [...SCOPES],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
+  };
+
+  const router = express.Router();
+  router.get('/.well-known/oauth-authorization-server', (_req, res) => {
+    res.set('Cache-Control', 'public, max-age=300').json(metadata);
+  });
+  router.use(authorizeRoutes(ctx), tokenRoutes(ctx), revokeRoutes(ctx));
+  router.use('/api', ticketRoutes(ctx, new TokenBuckets(opts.rateLimit, clock)));
+  router.use(oauthErrors);
+
+  let closed = false;
+  return {
+    router,
+    metadata,
+    wellKnownPath: `/.well-known/oauth-authorization-server${basePath}`,
+    close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+/** Body-parser failures on the OAuth endpoints, in RFC 6749 §5.2 form; anything else is a 500. */
+const oauthErrors: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
+  const type = (err as { type?: unknown }).type;
+  res.set('Cache-Control', 'no-store');
+  if (typeof type === 'string' && type.startsWith('entity.')) {
+    res.status(type === 'entity.too.large' ? 413 : 400).json({ error: 'invalid_request', error_description: 'the body could not be read' });
+    return;
+  }
+  res.status(500).json({ error: 'server_error', error_description: 'internal error' });
+};
