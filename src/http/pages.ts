@@ -13,7 +13,7 @@ form{display:inline}small{color:#6e6e73}`;
 export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${escapeHtml(title)} · Switchboard</title><style>${STYLE}</style></head>
+<meta name="referrer" content="same-origin"><title>${escapeHtml(title)} · Switchboard</title><style>${STYLE}</style></head>
 <body><h1>${escapeHtml(title)}</h1>
 ${body}
 </body></html>`;
@@ -29,5 +29,7 @@ export const PAGE_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
   'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
+  // Not no-referrer: under it browsers send `Origin: null` with form posts, which the Origin check refuses.
+  // same-origin still keeps links (which carry signed tokens) out of other sites' Referer.
+  'Referrer-Policy': 'same-origin',
 };
