@@ -8,6 +8,7 @@ import type { Identity } from './identity/identity.js';
 import { ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
+import { RequestStates } from './mcp/request-state.js';
 import { DownstreamSource } from './mcp/downstream/source.js';
 import { createConformanceSource } from './mcp/fixtures/conformance.js';
 import type { HttpFace } from './mcp/http-face.js';
@@ -80,7 +81,6 @@ export class Hub {
         ? new Vault({ db: this.db, ring: ephemeralRing(), clock: this.clock })
         : openVault({ db: this.db, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
     this.catalog = new Catalog();
-    this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log);
     this.publicUrl = (opts.config.server.publicUrl ?? defaultPublicUrl(opts.config.server.host, opts.config.server.port)).replace(/\/$/, '');
     this.integrations = buildIntegrations({
       config: opts.config,
@@ -92,6 +92,9 @@ export class Hub {
       dataDir: this.dataDir,
       ...(opts.tokenOptions ? { tokenOptions: opts.tokenOptions } : {}),
     });
+    // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
+    const stateKey = this.integrations.secrets.get('request_state_key');
+    this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: stateKey }));
     for (const s of this.integrations.sources) this.catalog.add(s);
     for (const [name, server] of Object.entries(opts.config.mcpServers)) {
       const source = new DownstreamSource({

@@ -32,6 +32,7 @@ export interface IntegrationsDeps {
 
 export interface Integrations {
   accounts: Accounts;
+  secrets: HubSecrets;
   tokens: TokenManager;
   links: LinkSigner;
   sources: IntegrationSource[];
@@ -75,6 +76,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const secure = base.startsWith('https:');
   return {
     accounts: acc,
+    secrets,
     tokens,
     links,
     sources: [...sourceMap.values()],
