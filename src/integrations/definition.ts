@@ -33,15 +33,37 @@ const toolShape = {
   path: z.string().startsWith('/').optional(),
 };
 
+const PLACEHOLDER = /\{([A-Za-z0-9_]+)\}/g;
+
+/**
+ * A template's `{name}` segments are filled from arguments the model can only know of through the
+ * input schema: each must be a declared property, and no other brace may remain in the path (it
+ * would be sent literally).
+ */
+function checkTemplate(t: { path?: string | undefined; input: Record<string, unknown> }, ctx: z.RefinementCtx): void {
+  if (t.path === undefined) return;
+  if (/[{}]/.test(t.path.replace(PLACEHOLDER, ''))) {
+    ctx.addIssue({ code: 'custom', path: ['path'], message: 'use {name} placeholders of A-Z a-z 0-9 _ only' });
+    return;
+  }
+  const props = t.input['properties'];
+  const declared = typeof props === 'object' && props !== null ? Object.keys(props) : [];
+  for (const [, name] of t.path.matchAll(PLACEHOLDER)) {
+    if (!declared.includes(name!)) ctx.addIssue({ code: 'custom', path: ['path'], message: `{${name}} is not a property of the tool's input schema` });
+  }
+}
+
 /** Tools declared in config: templates only. */
 export const templateToolSchema = z
   .strictObject(toolShape)
-  .refine((t) => t.method !== undefined && t.path !== undefined, 'a tool needs "method" and "path"');
+  .refine((t) => t.method !== undefined && t.path !== undefined, 'a tool needs "method" and "path"')
+  .superRefine(checkTemplate);
 
 /** Tools defined in code may use a handler instead of a template. */
 export const toolSchema = z
   .strictObject({ ...toolShape, handler: z.custom<ToolHandler>((v) => typeof v === 'function', 'handler must be a function').optional() })
-  .refine((t) => t.handler !== undefined || (t.method !== undefined && t.path !== undefined), 'a tool needs a handler, or "method" and "path"');
+  .refine((t) => t.handler !== undefined || (t.method !== undefined && t.path !== undefined), 'a tool needs a handler, or "method" and "path"')
+  .superRefine(checkTemplate);
 
 export const oauthSchema = z.strictObject({
   authorizeUrl: z.url(),
@@ -73,7 +95,17 @@ export function defineIntegration(input: IntegrationInput): IntegrationDefinitio
   const r = integrationSchema.safeParse(input);
   if (!r.success) {
     const where = typeof input === 'object' && input !== null && 'name' in input ? String(input.name) : '(unnamed)';
-    throw new Error(`integration ${where}: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new Error(`integration ${where}: ${describeIssues(r.error.issues)}`);
   }
   return r.data;
+}
+
+/** `path: message` per issue; a bad record key says what is wrong with it rather than only "Invalid key in record". */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues
+    .map((i) => {
+      const why = i.code === 'invalid_key' && i.issues.length > 0 ? i.issues.map((k) => k.message).join('; ') : i.message;
+      return `${i.path.map(String).join('.') || '(root)'}: ${why}`;
+    })
+    .join('; ');
 }

@@ -16,8 +16,12 @@ export async function runHttpTool(title: string, tool: ToolDefinition, args: Rec
   const path = tool.path!.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
     const v = rest[key];
     if (v === undefined || v === null || v === '') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `missing argument "${key}"`);
+    const segment = String(v);
+    // RFC 3986 §5.2.4 removes dot-segments, so "/tickets/{id}" with id ".." would address "/"
+    // instead; encoding cannot help, as URL parsing also reads %2E%2E as "..".
+    if (segment === '.' || segment === '..') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `argument "${key}" may not be "${segment}"`);
     delete rest[key];
-    return encodeURIComponent(String(v));
+    return encodeURIComponent(segment);
   });
   let target = path;
   const init: RequestInit = { method, signal, headers: { accept: 'application/json' } };

@@ -135,7 +135,13 @@ export class IntegrationSource implements ToolSource {
     let v = this.validators.get(name);
     if (!v) {
       const schema = fromJsonSchema({ type: 'object', ...tool.input });
+      // The validator's own message for these ("must NOT have additional properties") leaves out
+      // which argument is unknown, which is what the model needs to correct its call.
+      const props = tool.input['properties'];
+      const known = tool.input['additionalProperties'] === false && typeof props === 'object' && props !== null ? new Set(Object.keys(props)) : undefined;
       v = (value) => {
+        const unknown = known && typeof value === 'object' && value !== null ? Object.keys(value).filter((k) => !known.has(k)) : [];
+        if (unknown.length > 0) return `unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}`;
         const r = schema['~standard'].validate(value);
         if (r instanceof Promise) return undefined;
         return r.issues ? r.issues.map((i) => `${(i.path ?? []).map((p) => (typeof p === 'object' ? String(p.key) : String(p))).join('.') || '(arguments)'}: ${i.message}`).join('; ') : undefined;
