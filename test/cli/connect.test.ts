@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { freePort } from '../../src/http/free-port.js';
+import { CLI, eventually, tmpDir } from '../helpers/hub.js';
+import { Browser, followLink } from '../integrations/browser.js';
+import { connectMcp } from '../integrations/mcp.js';
+
+/** A CLI process whose output is collected as it arrives. */
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+function start(args: string[], cwd: string): Running {
+  // Run in a directory without switchboard.config.json: the embedded defaults enable the sandbox.
+  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const exit = once(child, 'close').then(([code]) => code as number | null);
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function stop(r: Running | undefined): Promise<void> {
+  if (!r || r.child.exitCode !== null || r.child.signalCode !== null) return;
+  r.child.kill('SIGTERM');
+  await r.exit;
+}
+
+describe('switchboard connect', () => {
+  let dir: ReturnType<typeof tmpDir>;
+  let data: string;
+  let serve: Running | undefined;
+  let connect: Running | undefined;
+
+  beforeEach(() => {
+    dir = tmpDir('switchboard-connect-');
+    data = join(dir.path, 'data');
+  });
+  afterEach(async () => {
+    await stop(connect);
+    await stop(serve);
+    connect = serve = undefined;
+    dir.remove();
+  });
+
+  it('prints a link, shows progress on stderr, and exits 0 with "linked" once the flow completes in a browser', async () => {
+    const port = await freePort();
+    serve = start(['serve', '--data', data, '--port', String(port)], dir.path);
+    await eventually(() => /serving MCP at (\S+)/.exec(serve!.stdout())?.[1], 20_000);
+
+    connect = start(['connect', 'sandbox', '--user', 'alice', '--data', data, '--port', String(port)], dir.path);
+    const link = await eventually(() => /^(\S+)\n/.exec(connect!.stdout())?.[1], 20_000);
+    expect(link).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
+    expect(connect.stderr()).toContain('Open the link above in a browser to link sandbox for default/alice.');
+    expect(connect.stderr()).toMatch(new RegExp(`Manage all accounts at: http://127\\.0\\.0\\.1:${port}/connect\\?link=`));
+    // The command is waiting, and says so.
+    await eventually(() => connect!.stderr().includes('waiting for sandbox to be linked…'));
+    expect(connect.child.exitCode).toBeNull();
+
+    const done = await followLink(new Browser(), link, 'alice-at-sandbox');
+    expect(done.status, done.html).toBe(200);
+    expect(done.html).toContain('Sandbox Tickets is linked');
+
+    expect(await connect.exit).toBe(0);
+    expect(connect.stdout()).toMatch(/^\S+\nlinked: conn_[A-Za-z0-9_-]+\n$/);
+    expect(connect.stderr()).not.toContain('nothing answers');
+
+    // The link the command printed was alice's: her client now reaches her sandbox account.
+    const made = start(['tokens', 'create', '--user', 'alice', '--data', data], dir.path);
+    expect(await made.exit).toBe(0);
+    const mcp = await connectMcp(`http://127.0.0.1:${port}/mcp`, made.stdout().trim(), { era: 'auto' });
+    try {
+      const r = await mcp.call('sandbox__whoami');
+      expect(z.object({ username: z.string() }).parse(r.structuredContent).username).toBe('alice-at-sandbox');
+    } finally {
+      await mcp.close();
+    }
+  });
+
+  it('without a server it still prints the link and says that nothing answers yet (--no-wait)', async () => {
+    const port = await freePort();
+    connect = start(['connect', 'sandbox', '--user', 'bob', '--data', data, '--port', String(port), '--no-wait'], dir.path);
+    expect(await connect.exit).toBe(0);
+    expect(connect.stdout()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=\\S+\\n$`));
+    expect(connect.stderr()).toContain(`Note: nothing answers at http://127.0.0.1:${port} yet; start \`switchboard serve\``);
+  });
+
+  it('gives up after --timeout with a non-zero exit and a message to run it again', async () => {
+    const port = await freePort();
+    connect = start(['connect', 'sandbox', '--user', 'carol', '--data', data, '--port', String(port), '--timeout', '1'], dir.path);
+    expect(await connect.exit).toBe(1);
+    expect(connect.stderr()).toContain('not linked within 1 s; run the command again for a new link');
+    expect(connect.stdout()).not.toContain('linked:');
+  });
+
+  it('refuses an integration that is not configured, with usage exit code 2', async () => {
+    connect = start(['connect', 'github', '--user', 'dave', '--data', data], dir.path);
+    expect(await connect.exit).toBe(2);
+    expect(connect.stderr()).toContain('no integration "github" is configured (configured: sandbox)');
+    expect(connect.stdout()).toBe('');
+  });
+});
