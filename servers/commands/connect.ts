@@ -29,8 +29,8 @@ export async function connectCommand(argv: string[]): Promise<void> {
     const timeoutMs = Number(str(flags['timeout']) ?? 900) * 1000;
     const deadline = started + timeoutMs;
     for (;;) {
-      const c = accounts.connections.find(who.tenant, who.user, integration);
-      if (c && c.state === 'active' && c.updatedAt >= started) {
+      if (accounts.linkedSince(who, integration, started)) {
+        const c = accounts.connections.find(who.tenant, who.user, integration)!;
         process.stderr.write('\n');
         process.stdout.write(`linked: ${c.id}\n`);
         return;

@@ -62,6 +62,14 @@ export class Accounts {
     }));
   }
 
+  /** True when the user linked the integration through a flow completed at or after `since`. */
+  linkedSince(who: Identity, integration: string, since: number): boolean {
+    const c = this.opts.connections.find(who.tenant, who.user, integration);
+    const completed = this.opts.flows.lastCompleted(who.tenant, who.user, integration);
+    // A background refresh also touches the connection; only a completed flow counts as linking.
+    return c?.state === 'active' && completed !== undefined && completed >= since && c.updatedAt >= completed;
+  }
+
   /** Opens a flow for a signed link; refuses a link for another integration. */
   start(integration: string, link: string): { authorizeUrl: string; state: string; browserSecret: string; stateHash: string } {
     const payload = this.opts.links.verify(link, 'link');

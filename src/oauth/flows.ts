@@ -92,6 +92,15 @@ export class OAuthFlows {
     return this.db.prepare('SELECT integration FROM oauth_flows WHERE state_hash = ?').pluck().get(hash(state)) as string | undefined;
   }
 
+  /** When this user last completed a flow for the integration (the callback was used), if ever. */
+  lastCompleted(tenant: string, user: string, integration: string): number | undefined {
+    const at = this.db
+      .prepare('SELECT max(used_at) FROM oauth_flows WHERE tenant_id = ? AND user_id = ? AND integration = ?')
+      .pluck()
+      .get(tenant, user, integration) as number | null;
+    return at ?? undefined;
+  }
+
   stateHash(state: string): string {
     return hash(state);
   }
