@@ -1,0 +1,170 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** The package root; this file runs as dist/bench/processes.js. */
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const CLI = join(ROOT, 'dist/servers/cli.js');
+export const FIXTURE = join(ROOT, 'dist/test/fixtures/downstream-server.js');
+
+export interface Child {
+  process: ChildProcess;
+  /** The last stderr lines, shown when the child misbehaves. */
+  stderrTail: () => string;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  stop: (graceMs?: number) => Promise<void>;
+}
+
+export function tmpDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Spawns `node <args>` with stdout piped for the caller and stderr kept as a short tail. */
+export function spawnNode(args: readonly string[], opts: { cwd?: string; nodeFlags?: readonly string[] } = {}): Child {
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), ...args], {
+    cwd: opts.cwd ?? ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // If this process dies on an uncaught error, its children must not outlive it.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.off('exit', reap));
+  const tail: string[] = [];
+  // stderr is drained continuously: a full pipe would block the child's synchronous log writes.
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    tail.push(line.slice(0, 400));
+    if (tail.length > 20) tail.shift();
+  });
+  return {
+    process: child,
+    stderrTail: () => tail.join('\n'),
+    stop: (graceMs = 15_000) => stopChild(child, graceMs),
+  };
+}
+
+export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
+  return new Promise<void>((res) => {
+    if (child.exitCode !== null || child.signalCode !== null) return res();
+    const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      res();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+/** Resolves with the first stdout line that `match` accepts, or rejects on exit or timeout. */
+export function waitForLine<T>(child: Child, match: (line: string) => T | undefined, timeoutMs: number, what: string): Promise<T> {
+  return new Promise<T>((res, rej) => {
+    const lines = createInterface({ input: child.process.stdout! });
+    const done = (err: Error | undefined, value?: T) => {
+      clearTimeout(timer);
+      lines.off('line', onLine);
+      child.process.off('exit', onExit);
+      if (err) rej(err);
+      else res(value as T);
+    };
+    const onLine = (line: string) => {
+      const v = match(line);
+      if (v !== undefined) done(undefined, v);
+    };
+    const onExit = (code: number | null) => done(new Error(`${what} exited (code ${code}) before it was ready:\n${child.stderrTail()}`));
+    const timer = setTimeout(() => done(new Error(`${what} was not ready within ${timeoutMs} ms:\n${child.stderrTail()}`)), timeoutMs);
+    lines.on('line', onLine);
+    child.process.once('exit', onExit);
+  });
+}
+
+export interface RunningFixture {
+  child: Child;
+  url: string;
+}
+
+/** The downstream fixture as its own process, serving Streamable HTTP on a free loopback port. */
+export async function startFixtureHttp(): Promise<RunningFixture> {
+  const child = spawnNode([FIXTURE, '--http', '0']);
+  const port = await waitForLine(
+    child,
+    (line) => {
+      try {
+        const v: unknown = JSON.parse(line);
+        return typeof v === 'object' && v !== null && 'port' in v && typeof v.port === 'number' ? v.port : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    15_000,
+    'fixture server',
+  );
+  return { child, url: `http://127.0.0.1:${port}/mcp` };
+}
+
+export interface RunningHub {
+  child: Child;
+  /** `http://127.0.0.1:PORT/mcp` */
+  url: string;
+  token: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * The hub as users run it: `switchboard serve` in its own process with a config file and a fresh
+ * data dir, the admin token read from the first-start banner on stdout.
+ */
+export async function startHubProcess(opts: { downstreamUrl: string; sourceName: string; nodeFlags?: readonly string[]; cli?: string }): Promise<RunningHub> {
+  const dir = tmpDir('switchboard-bench-');
+  const config = join(dir.path, 'switchboard.config.json');
+  writeFileSync(config, JSON.stringify({ mcpServers: { [opts.sourceName]: { url: opts.downstreamUrl } } }, null, 2));
+  const child = spawnNode([resolve(opts.cli ?? CLI), 'serve', '--config', config, '--data', join(dir.path, 'data'), '--host', '127.0.0.1', '--port', '0'], {
+    cwd: dir.path,
+    ...(opts.nodeFlags ? { nodeFlags: opts.nodeFlags } : {}),
+  });
+  try {
+    let url: string | undefined;
+    const token = await waitForLine(
+      child,
+      (line) => {
+        url ??= /serving MCP at (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(line)?.[1];
+        return /\b(sbt_[A-Za-z0-9_-]+)/.exec(line)?.[1];
+      },
+      30_000,
+      'hub',
+    );
+    if (!url) throw new Error(`the hub printed a token but no loopback URL:\n${child.stderrTail()}`);
+    await waitReady(new URL('/readyz', url).href, 30_000);
+    return {
+      child,
+      url,
+      token,
+      stop: async () => {
+        await child.stop();
+        dir.remove();
+      },
+    };
+  } catch (err) {
+    await child.stop();
+    dir.remove();
+    throw err;
+  }
+}
+
+/** Polls /readyz until every source is ready, so the first measured call does not race the connect. */
+async function waitReady(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(url);
+      last = await res.text();
+      if (res.ok && /"status":"ready"/.test(last)) return;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`hub not ready within ${timeoutMs} ms: ${last}`);
+}
