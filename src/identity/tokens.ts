@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/db.js';
 import { DEFAULT_TENANT, type Identity } from './identity.js';
 
@@ -62,10 +63,17 @@ const nameSchema = z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'use 1–128 cha
 
 /** Hub API tokens: 256-bit random, stored hashed, revocable. */
 export class ApiTokens {
+  // Prepared once: verify runs on every HTTP request.
+  private readonly byHash: Statement;
+  private readonly touchStmt: Statement;
+
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.byHash = db.prepare('SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL');
+    this.touchStmt = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
+  }
 
   create(input: { user: string; tenant?: string | undefined; scopes?: string[]; label?: string | undefined }): CreatedToken {
     const user = parseName(input.user, 'user');
@@ -110,9 +118,7 @@ export class ApiTokens {
   /** Resolves a presented token to an identity, or undefined when unknown or revoked. */
   verify(token: string): Identity | undefined {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
-    const row = this.db
-      .prepare('SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL')
-      .get(hashToken(token));
+    const row = this.byHash.get(hashToken(token));
     if (row === undefined) return undefined;
     const rec = toRecord(row);
     this.touch(rec);
@@ -124,7 +130,7 @@ export class ApiTokens {
     const now = this.clock.now();
     if (rec.lastUsedAt !== null && now - rec.lastUsedAt < 60_000) return;
     try {
-      this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(now, rec.id);
+      this.touchStmt.run(now, rec.id);
     } catch {
       // Bookkeeping only: a busy database must not fail the request.
     }

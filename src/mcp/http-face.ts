@@ -3,7 +3,7 @@ import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextp
 import {
   createMcpHandler,
   isInitializeRequest,
-  isLegacyRequest,
+  classifyInboundRequest,
   type AuthInfo,
   type McpHttpHandler,
   type Server,
@@ -48,6 +48,11 @@ export function identityFromAuth(auth: AuthInfo | undefined): Identity {
   return id;
 }
 
+function header<K extends string>(req: Request, name: string, key: K): Partial<Record<K, string>> {
+  const v = req.headers[name];
+  return typeof v === 'string' ? ({ [key]: v } as Record<K, string>) : {};
+}
+
 function jsonRpcError(res: Response, status: number, code: number, message: string): void {
   res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
@@ -84,11 +89,16 @@ export class HttpFace {
   readonly handle = async (req: Request, res: Response): Promise<void> => {
     const identity = identityFromAuth(req.auth);
     const parsed: unknown = req.body;
-    const probe = new globalThis.Request(`http://local${req.url}`, {
-      method: req.method,
-      headers: Object.entries(req.headers).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v] as [string, string]] : [])),
-    });
-    const legacy = await isLegacyRequest(probe, req.method === 'POST' ? parsed : undefined, { maxRequestBodySize: this.opts.maxBodyBytes });
+    // The SDK's own classifier, fed the few fields it reads: no Request object per call.
+    const legacy =
+      req.method !== 'POST' ||
+      classifyInboundRequest({
+        httpMethod: req.method,
+        body: parsed,
+        ...header(req, 'mcp-protocol-version', 'protocolVersionHeader'),
+        ...header(req, 'mcp-method', 'mcpMethodHeader'),
+        ...header(req, 'mcp-name', 'mcpNameHeader'),
+      }).kind === 'legacy';
     if (!legacy) {
       if (req.method === 'POST' && this.rejectParamHeaders(identity, parsed, req, res)) return;
       await this.modernNode(req, res, req.method === 'POST' ? parsed : undefined);

@@ -1,6 +1,6 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureStdio, startHub, type RunningHub } from '../helpers/hub.js';
+import { eventually, fixtureHttp, fixtureStdio, startHub, type RunningFixture, type RunningHub } from '../helpers/hub.js';
 
 describe('hub over HTTP with a stdio downstream', () => {
   let h: RunningHub;
@@ -22,4 +22,35 @@ describe('hub over HTTP with a stdio downstream', () => {
       await client.close();
     });
   }
+});
+
+describe('hub with a Streamable HTTP downstream', () => {
+  let h: RunningHub;
+  let fx: RunningFixture;
+  beforeAll(async () => {
+    fx = await fixtureHttp();
+    h = await startHub({ mcpServers: { web: { url: fx.url } } });
+  });
+  afterAll(async () => {
+    await h.stop();
+    await fx.stop();
+  });
+
+  it('lists, calls with progress, and hears list_changed through the HTTP client', async () => {
+    const changed: string[] = [];
+    const client = new Client(
+      { name: 'smoke', version: '1' },
+      { versionNegotiation: { mode: 'legacy' }, listChanged: { tools: { onChanged: (_e, tools) => changed.push(...(tools ?? []).map((t) => t.name)) } } },
+    );
+    await client.connect(new StreamableHTTPClientTransport(new URL(h.url), { requestInit: { headers: { authorization: `Bearer ${h.token}` } } }));
+    expect(h.hub.catalog.source('web')?.status().protocolVersion).toBe('2026-07-28');
+    const progress: number[] = [];
+    const r = await client.callTool({ name: 'web__progress', arguments: { steps: 3, delayMs: 20 } }, { onprogress: (p) => progress.push(p.progress) });
+    expect(r.content).toEqual([{ type: 'text', text: 'done 3' }]);
+    expect(progress).toEqual([1, 2, 3]);
+    await client.callTool({ name: 'web__add_tool', arguments: { name: 'late' } });
+    await eventually(() => changed.includes('web__late'));
+    expect((await client.callTool({ name: 'web__late', arguments: {} })).content).toEqual([{ type: 'text', text: 'dynamic late' }]);
+    await client.close();
+  });
 });

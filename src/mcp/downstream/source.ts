@@ -26,6 +26,7 @@ import type { HubMetrics } from '../../observability/metrics.js';
 import { SERVER_INFO } from '../server.js';
 import { toolError, type CallContext, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
+import { nodeFetch } from './node-fetch.js';
 import { ChildStdioTransport } from './stdio-transport.js';
 
 export interface DownstreamOptions {
@@ -296,7 +297,7 @@ export class DownstreamSource implements ToolSource {
       });
       return t;
     }
-    return new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: config.headers } });
+    return new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: config.headers }, fetch: nodeFetch });
   }
 
   /** Downstream sampling/elicitation requests go to the client of the call that is in flight. */
