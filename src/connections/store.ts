@@ -129,7 +129,9 @@ export class ConnectionStore {
       if (!c) throw new Error(`no connection ${id}`);
       if (c.tokenVersion !== seenVersion || c.state !== 'active') return { kind: 'moved', connection: c };
       const now = this.clock.now();
-      const leased = c.refreshOwner !== null && c.refreshUntil !== null && c.refreshUntil > now && !ownerIsDead(c.refreshOwner);
+      // A claim recorded under the caller's own owner id is a leftover (its refreshes never overlap,
+      // see TokenManager.refresh), e.g. from a refresh whose result could not be saved.
+      const leased = c.refreshOwner !== null && c.refreshOwner !== owner && c.refreshUntil !== null && c.refreshUntil > now && !ownerIsDead(c.refreshOwner);
       if (leased) return { kind: 'held', connection: c };
       // A start time left behind means the last refresh never committed: its outcome is unknown.
       const interrupted = c.refreshStartedAt !== null;
@@ -155,14 +157,19 @@ export class ConnectionStore {
     return res.changes === 1;
   }
 
-  /** Gives the lease back after a failed attempt that did not consume the refresh token. */
-  releaseLease(id: string, owner: string): void {
+  /**
+   * Gives the lease back after failed attempts. When one of them got no answer, the provider may
+   * have spent the refresh token; the start time then stays, so the next claim is told the last
+   * refresh was interrupted.
+   */
+  releaseLease(id: string, owner: string, opts: { outcomeUnknown?: boolean } = {}): void {
     this.db
       .prepare(
-        `UPDATE connections SET refresh_owner = NULL, refresh_until = NULL, refresh_started_at = NULL,
+        `UPDATE connections SET refresh_owner = NULL, refresh_until = NULL,
+           refresh_started_at = CASE WHEN @unknown = 1 THEN refresh_started_at ELSE NULL END,
            refresh_failures = refresh_failures + 1, updated_at = @now WHERE id = @id AND refresh_owner = @owner`,
       )
-      .run({ id, owner, now: this.clock.now() });
+      .run({ id, owner, unknown: opts.outcomeUnknown ? 1 : 0, now: this.clock.now() });
   }
 
   markNeedsReauth(id: string, reason: string): boolean {

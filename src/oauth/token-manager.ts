@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { ConnectionStore } from '../connections/store.js';
 import type { Connection, TokenSet } from '../connections/types.js';
-import { HubError } from '../errors.js';
+import { HubError, describeError } from '../errors.js';
 import { OAuthGrantError, OAuthTransientError, type OAuthClient } from './client.js';
 import { newOwnerId, ownerIsDead } from './owner.js';
 
@@ -27,6 +27,15 @@ export interface TokenManagerOptions {
 }
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * 429 and 503 say the request was turned away. A dropped connection, a timeout or another 5xx
+ * (a gateway's 502/504, a crash after the new tokens were stored) leaves open whether the
+ * provider rotated the refresh token.
+ */
+function answeredWithoutActing(err: OAuthTransientError): boolean {
+  return err.status === 429 || err.status === 503;
+}
 
 export function unavailable(c: Connection): HubError {
   const code = c.state === 'revoked' ? 'connection_revoked' : 'connection_needs_reauth';
@@ -100,41 +109,78 @@ export class TokenManager {
     const { store, log } = this.opts;
     const current = store.tokens(c);
     const client = this.opts.clientFor(c.integration);
+    // Set once an attempt failed without a clear answer: the provider may have rotated the token anyway.
+    let uncertain = false;
     for (let attempt = 1; ; attempt++) {
+      let next: TokenSet;
       try {
-        const next = await client.refresh(current);
-        if (!store.commitRefresh(c, this.owner, next)) {
-          // Our claim lapsed and another process took over; its result is the one that counts.
-          const latest = store.get(c.id)!;
-          if (latest.state !== 'active') throw unavailable(latest);
-          return store.tokens(latest);
-        }
-        log.info({ connection: c.id, integration: c.integration }, 'access token refreshed');
-        return next;
+        next = await client.refresh(current);
       } catch (err) {
         if (err instanceof HubError) throw err;
         if (err instanceof OAuthGrantError) {
           const why = `the provider rejected the refresh token (${err.error}${err.description ? `: ${err.description}` : ''})`;
           const reason = interrupted
             ? `${why} after an earlier refresh was interrupted before its result was saved; link the account again`
-            : `${why}; link the account again`;
+            : uncertain
+              ? `${why} after an earlier refresh attempt failed without a clear answer (the provider may have rotated the token then); link the account again`
+              : `${why}; link the account again`;
           store.markNeedsReauth(c.id, reason);
-          log.warn({ connection: c.id, integration: c.integration, error: err.error, interrupted }, 'connection needs re-authorization');
+          log.warn({ connection: c.id, integration: c.integration, error: err.error, interrupted, uncertain }, 'connection needs re-authorization');
           const latest = store.get(c.id)!;
           this.opts.onStateChange?.(latest);
           throw unavailable(latest);
         }
         const transient = err instanceof OAuthTransientError ? err : new OAuthTransientError(String(err), undefined, undefined);
+        if (!answeredWithoutActing(transient)) uncertain = true;
         if (attempt < this.attempts) {
-          await this.sleep(transient.retryAfterMs ?? this.opts.backoffMs?.(attempt) ?? 250 * 2 ** (attempt - 1));
+          await this.sleep(transient.retryAfterMs ?? this.backoff(attempt));
           continue;
         }
-        store.releaseLease(c.id, this.owner);
+        // An attempt without a clear answer may have spent the refresh token: the lease keeps its
+        // start time so that whoever refreshes next can say so if the provider refuses the token.
+        store.releaseLease(c.id, this.owner, { outcomeUnknown: uncertain });
         log.warn({ connection: c.id, integration: c.integration, err: transient.message }, 'token refresh failed; will retry on next use');
         // The connection stays usable while its current access token is still valid.
         if (current.expiresAt === undefined || current.expiresAt > this.opts.clock.now()) return current;
         throw new HubError('token_refresh_failed', `could not refresh the ${c.integration} token: ${transient.message}; try again shortly`, { cause: err });
       }
+      return this.commit(c, next);
     }
+  }
+
+  /**
+   * Saves a token set the provider has issued. With rotation the old refresh token is spent from
+   * here on (RFC 9700 §4.14.2): sending it again would revoke the grant, so a store failure (e.g.
+   * SQLITE_BUSY after busy_timeout) retries the save, never the refresh.
+   */
+  private async commit(c: Connection, next: TokenSet): Promise<TokenSet> {
+    const { store, log } = this.opts;
+    for (let attempt = 1; ; attempt++) {
+      let saved: boolean;
+      try {
+        saved = store.commitRefresh(c, this.owner, next);
+      } catch (err) {
+        if (attempt < this.attempts) {
+          log.warn({ connection: c.id, integration: c.integration, err: describeError(err), attempt }, 'could not save the refreshed token set; retrying');
+          await this.sleep(this.backoff(attempt));
+          continue;
+        }
+        // The lease row still records the refresh as started: the next refresh reports it as interrupted.
+        log.error({ connection: c.id, integration: c.integration, err: describeError(err) }, 'could not save the refreshed token set');
+        throw new HubError('store_failed', `the ${c.integration} token was refreshed but could not be saved (${describeError(err)})`, { cause: err });
+      }
+      if (!saved) {
+        // Our claim lapsed and another process took over; its result is the one that counts.
+        const latest = store.get(c.id)!;
+        if (latest.state !== 'active') throw unavailable(latest);
+        return store.tokens(latest);
+      }
+      log.info({ connection: c.id, integration: c.integration }, 'access token refreshed');
+      return next;
+    }
+  }
+
+  private backoff(attempt: number): number {
+    return this.opts.backoffMs?.(attempt) ?? 250 * 2 ** (attempt - 1);
   }
 }

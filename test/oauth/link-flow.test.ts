@@ -1,0 +1,91 @@
+/**
+ * Linking an account against a real authorization server (oidc-provider, rotation and reuse
+ * detection on), then calling the integration's tool through a real MCP client, and refreshing
+ * an expired access token under 50 concurrent calls.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { Browser } from '../fakes/browser.js';
+import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
+import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+import { TOOL, callbackOf, hubPorts, hubConfig, linkIn, linkWithBrowser } from './support.js';
+
+describe('linking an account and calling its API', () => {
+  let oidc: OidcServer;
+  let hub: RunningHub;
+  let client: FaceClient;
+  const clock = manualClock(Date.now());
+
+  beforeAll(async () => {
+    const [port] = await hubPorts(1);
+    oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
+    hub = await startHub(hubConfig(oidc, { server: { port } }), { clock });
+    client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await hub?.stop();
+    await oidc?.close();
+  });
+
+  it('links through the provider over HTTP and the tool reaches the API with the linked token', async () => {
+    const unlinked = await client.callTool(TOOL, {});
+    expect(unlinked.isError).toBe(true);
+    const link = linkIn(unlinked);
+    expect(textOf(unlinked)).toContain('Link your Acme account');
+
+    const browser = new Browser();
+    const start = await browser.get(link);
+    expect(start.status).toBe(302);
+    const authorize = new URL(start.headers.get('location')!);
+    expect(authorize.origin).toBe(oidc.issuer);
+    expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(authorize.searchParams.get('redirect_uri')).toBe(callbackOf(hub.port));
+
+    await linkWithBrowser(browser, link, 'alice@acme');
+    const c = hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme');
+    expect(c?.state).toBe('active');
+    expect(oidc.tokenRequests('authorization_code')).toBe(1);
+
+    const r = await client.callTool(TOOL, {});
+    expect(r.isError, textOf(r)).toBe(false);
+    expect(r.structuredContent).toEqual({ account: 'alice@acme', things: [{ id: 1, name: 'anvil' }, { id: 2, name: 'rocket skates' }] });
+    const linked = oidc.issued.find((t) => t.grantType === 'authorization_code');
+    expect(oidc.apiCalls.at(-1)).toEqual({ path: '/api/things', status: 200, token: linked?.accessToken, account: 'alice@acme' });
+  });
+
+  it('refreshes an expired access token exactly once for 50 concurrent calls', async () => {
+    const before = oidc.tokenRequests('refresh_token');
+    const apiBefore = oidc.apiCalls.length;
+    // The provider's access token lives an hour; past that, the hub must refresh before calling.
+    clock.advance(3600_000 + 1);
+    const results = await Promise.all(Array.from({ length: 50 }, () => client.callTool(TOOL, {})));
+    expect(results.filter((r) => r.isError).map(textOf)).toEqual([]);
+    expect(oidc.tokenRequests('refresh_token') - before).toBe(1);
+    const refreshed = oidc.issued.at(-1)!;
+    expect(refreshed.grantType).toBe('refresh_token');
+    const calls = oidc.apiCalls.slice(apiBefore);
+    expect(calls).toHaveLength(50);
+    expect(new Set(calls.map((a) => `${a.status} ${a.token === refreshed.accessToken}`))).toEqual(new Set(['200 true']));
+  });
+
+  it('refreshes once and retries when the API rejects a token the hub thought valid (401)', async () => {
+    const current = oidc.issued.at(-1)!.accessToken;
+    // The provider drops the token early (as after a password change); the hub still sees it valid.
+    expect(await oidc.forgetAccessToken(current)).toBe(true);
+    const before = oidc.tokenRequests('refresh_token');
+    const apiBefore = oidc.apiCalls.length;
+    const results = await Promise.all(Array.from({ length: 20 }, () => client.callTool(TOOL, {})));
+    expect(results.filter((r) => r.isError).map(textOf)).toEqual([]);
+    expect(oidc.tokenRequests('refresh_token') - before).toBe(1);
+    const refreshed = oidc.issued.at(-1)!.accessToken;
+    const calls = oidc.apiCalls.slice(apiBefore);
+    // Each call: the stale token once (401), then the refreshed one; none retried twice.
+    expect(calls.filter((c) => c.status === 401).every((c) => c.token === current)).toBe(true);
+    expect(calls.filter((c) => c.status === 200)).toHaveLength(20);
+    expect(calls.filter((c) => c.status === 200).every((c) => c.token === refreshed)).toBe(true);
+    expect(calls.length).toBeLessThanOrEqual(40);
+  });
+});

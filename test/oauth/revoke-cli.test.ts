@@ -1,0 +1,63 @@
+/**
+ * `switchboard connections revoke <id>` revokes the grant at the provider (RFC 7009), forgets the
+ * stored tokens, and the next tool call answers with a link instead of failing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Browser } from '../fakes/browser.js';
+import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
+import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+import { TOOL, callbackOf, connectionRows, hubConfig, hubPorts, linkIn, linkWithBrowser, openHubDb, runCli, writeConfig } from './support.js';
+
+describe('connections revoke', () => {
+  let oidc: OidcServer;
+  let hub: RunningHub;
+  let client: FaceClient;
+
+  beforeAll(async () => {
+    const [port] = await hubPorts(1);
+    oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
+    hub = await startHub(hubConfig(oidc, { server: { port } }));
+    client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await hub?.stop();
+    await oidc?.close();
+  });
+
+  it('revokes at the provider, deletes the tokens, and the next call answers with a link', async () => {
+    await linkWithBrowser(new Browser(), linkIn(await client.callTool(TOOL, {})), 'alice@acme');
+    expect((await client.callTool(TOOL, {})).isError).toBe(false);
+    const { accessToken } = oidc.issued.at(-1)!;
+    const db = openHubDb(hub.dataDir);
+    try {
+      const [row] = connectionRows(db);
+      expect(row).toMatchObject({ state: 'active' });
+
+      // The CLI runs beside the serving hub, on the same data dir and config.
+      const config = writeConfig(hub.dataDir, hubConfig(oidc, { server: { port: hub.port } }));
+      const r = await runCli(['connections', 'revoke', row!.id, '--config', config, '--data', hub.dataDir], hub.dataDir);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(`revoked ${row!.id} (the provider confirmed)\n`);
+      expect(r.stderr).toBe('');
+      expect(oidc.revocations()).toBe(1);
+
+      expect(connectionRows(db)).toEqual([expect.objectContaining({ id: row!.id, state: 'revoked', reason: 'revoked by the user', tokens: null })]);
+      // Revoking the refresh token ended the grant: the provider no longer accepts its access token either.
+      const direct = await fetch(`${oidc.apiBaseUrl}/things`, { headers: { authorization: `Bearer ${accessToken}` } });
+      expect(direct.status).toBe(401);
+
+      const apiCalls = oidc.apiCalls.length;
+      const next = await client.callTool(TOOL, {});
+      expect(next.isError).toBe(true);
+      expect(textOf(next)).toContain('Link your Acme account to use this tool');
+      expect(linkIn(next)).toContain(`http://127.0.0.1:${hub.port}/oauth/acme/start?link=`);
+      // The hub did not try the API with forgotten tokens (the one above was the test's own).
+      expect(oidc.apiCalls.length).toBe(apiCalls);
+    } finally {
+      db.close();
+    }
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * What the OAuth acceptance tests share: a hub config that uses the test authorization server,
+ * linking through a browser, reading links out of tool results, and spawned hub processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { expect } from 'vitest';
+import { freePort } from '../../src/http/free-port.js';
+import type { Browser } from '../fakes/browser.js';
+import type { OidcServer } from '../fakes/oidc.js';
+import { textOf, type CallResult } from '../helpers/clients.js';
+import { CLI, eventually } from '../helpers/hub.js';
+
+export const TOOL = 'acme__list_things';
+
+export function callbackOf(port: number): string {
+  return `http://127.0.0.1:${port}/oauth/callback`;
+}
+
+/** Free ports for hubs, chosen before the authorization server so it can list their callbacks. */
+export async function hubPorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const p = await freePort();
+    if (!ports.includes(p)) ports.push(p);
+  }
+  return ports;
+}
+
+export function hubConfig(oidc: OidcServer, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { integrations: { acme: oidc.integration() }, ...extra };
+}
+
+/** The link a tool result hands the user. */
+export function linkIn(result: CallResult): string {
+  const url = /(http:\/\/\S+\/oauth\/acme\/start\?link=[A-Za-z0-9_.-]+)/.exec(textOf(result))?.[1];
+  if (url === undefined) throw new Error(`no link in ${JSON.stringify(result.content)}`);
+  return url;
+}
+
+/** Links an account the way a user does: open the link, sign in, approve, land on the hub's page. */
+export async function linkWithBrowser(browser: Browser, link: string, login: string): Promise<void> {
+  const start = await browser.get(link);
+  expect(start.status).toBe(302);
+  const callback = await browser.authorize(link, { login });
+  const page = await browser.get(callback);
+  const html = await page.text();
+  expect(page.status, html).toBe(200);
+  expect(html).toContain('Acme is linked');
+}
+
+export interface ConnectionRow {
+  id: string;
+  user_id: string;
+  state: string;
+  reason: string | null;
+  tokens: string | null;
+  token_version: number;
+  access_expires_at: number | null;
+  refresh_owner: string | null;
+  refresh_started_at: number | null;
+}
+
+/** Reads the hub's database from outside, as another process would. */
+export function openHubDb(dataDir: string): Database.Database {
+  const db = new Database(join(dataDir, 'switchboard.db'));
+  db.pragma('busy_timeout = 5000');
+  return db;
+}
+
+export function connectionRows(db: Database.Database): ConnectionRow[] {
+  return db.prepare('SELECT * FROM connections ORDER BY id').all() as ConnectionRow[];
+}
+
+/** Makes the hub see the access token as expired (the provider still accepts it). */
+export function expireAccessToken(db: Database.Database, id: string): void {
+  expect(db.prepare('UPDATE connections SET access_expires_at = 1 WHERE id = ?').run(id).changes).toBe(1);
+}
+
+export interface ServeProcess {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  output(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function writeConfig(dir: string, config: Record<string, unknown>): string {
+  const file = join(dir, 'switchboard.config.json');
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+/** Runs a CLI command to completion in `cwd` (so no config file is picked up by accident). */
+export function runCli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Creates a hub API token for a user in the data dir, with the CLI. */
+export async function createToken(configFile: string, dataDir: string, user: string, tenant?: string): Promise<string> {
+  const r = await runCli(['tokens', 'create', '--user', user, ...(tenant ? ['--tenant', tenant] : []), '--config', configFile, '--data', dataDir], dataDir);
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout.trim();
+}
+
+/** `switchboard serve` on a given port; resolves once it says it is serving. */
+export async function serve(configFile: string, dataDir: string, port: number): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, '--data', dataDir, '--port', String(port)], { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((res) => child.once('exit', () => res()));
+  const started = await eventually(() => {
+    if (child.exitCode !== null || child.signalCode !== null) return { url: undefined };
+    const url = /serving MCP at (\S+)/.exec(out)?.[1];
+    return url === undefined ? undefined : { url };
+  }, 20_000);
+  if (started.url === undefined) throw new Error(`serve exited before serving:\n${out}`);
+  const url = started.url;
+  return {
+    child,
+    port,
+    url,
+    output: () => out,
+    async kill(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill(signal);
+      await exited;
+    },
+  };
+}
