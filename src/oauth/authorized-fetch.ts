@@ -24,8 +24,17 @@ export function authorizedFetch(tokens: TokenManager, connectionId: string, apiB
     const res = await send(token);
     if (res.status !== 401) return res;
     // RFC 6750 §3.1: invalid_token means this token is dead; refresh once, then give up.
+    let next: string;
+    try {
+      next = await tokens.accessToken(connectionId, token);
+    } catch (err) {
+      await res.body?.cancel().catch(() => {});
+      throw err;
+    }
+    // No new token (the token endpoint is down and the old one has not expired yet): the 401, body
+    // unread, is the answer — the caller shows the provider's own words.
+    if (next === token) return res;
     await res.body?.cancel().catch(() => {});
-    const next = await tokens.accessToken(connectionId, token);
-    return next === token ? res : send(next);
+    return send(next);
   };
 }

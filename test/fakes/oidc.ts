@@ -59,6 +59,10 @@ export interface OidcServer {
    * after the server has acted would (a refresh token is then spent without the client knowing).
    */
   dropTokenAnswer: ((grantType: string) => boolean) | undefined;
+  /** While set, the token endpoint answers 503 without looking at the request (an outage). */
+  tokenEndpointDown: boolean;
+  /** Token requests turned away by the outage. */
+  outageRejections(): number;
   /** Makes the server forget one access token, as if it had expired there early; false if unknown. */
   forgetAccessToken(token: string): Promise<boolean>;
   /** Resolves with the HTTP status once the next answer of this grant type has been written out. */
@@ -123,6 +127,7 @@ export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServ
 
   const counts = new Map<string, number>();
   let revoked = 0;
+  let turnedAway = 0;
   const issued: IssuedTokens[] = [];
   const apiCalls: ApiCall[] = [];
   const waiters: { grantType: string; resolve: (status: number) => void }[] = [];
@@ -139,6 +144,8 @@ export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServ
     tokens: () => issued.flatMap((t) => (t.refreshToken ? [t.accessToken, t.refreshToken] : [t.accessToken])),
     holdTokenAnswer: undefined,
     dropTokenAnswer: undefined,
+    tokenEndpointDown: false,
+    outageRejections: () => turnedAway,
     async forgetAccessToken(token) {
       const at = await provider.AccessToken.find(token);
       await at?.destroy();
@@ -240,6 +247,13 @@ export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServ
 
   const oidc = provider.callback();
   dispatch = (req, res) => {
+    if (harness.tokenEndpointDown && req.method === 'POST' && req.url === '/token') {
+      turnedAway++;
+      req.resume();
+      // RFC 6749 §4.1.2.1 names temporarily_unavailable; Retry-After 0 keeps the client's retries quick.
+      res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '0' }).end(JSON.stringify({ error: 'temporarily_unavailable' }));
+      return;
+    }
     if ((req.url ?? '').startsWith('/api/')) {
       api(req, res).catch((err: unknown) => res.writeHead(500).end(String(err)));
       return;

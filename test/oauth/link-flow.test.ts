@@ -88,4 +88,21 @@ describe('linking an account and calling its API', () => {
     expect(calls.filter((c) => c.status === 200).every((c) => c.token === refreshed)).toBe(true);
     expect(calls.length).toBeLessThanOrEqual(40);
   });
+
+  it("answers with the API's 401 when the token is rejected and the token endpoint is down", async () => {
+    const current = oidc.issued.at(-1)!.accessToken;
+    expect(await oidc.forgetAccessToken(current)).toBe(true);
+    oidc.tokenEndpointDown = true;
+    const refreshes = oidc.tokenRequests('refresh_token');
+    const r = await client.callTool(TOOL, {});
+    oidc.tokenEndpointDown = false;
+    expect(oidc.outageRejections()).toBe(3);
+    // The provider's own answer, for the model to act on: not a transport error, not a retry loop.
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toBe('Acme answered 401 Unauthorized to GET /things: {"error":"invalid_token"}');
+    // The provider is back: the next call refreshes once and succeeds.
+    const ok = await client.callTool(TOOL, {});
+    expect(ok.isError, textOf(ok)).toBe(false);
+    expect(oidc.tokenRequests('refresh_token')).toBe(refreshes + 1);
+  });
 });
