@@ -15,6 +15,7 @@ export function sandbox(ctx: { publicUrl: string }): IntegrationDefinition {
       tokenUrl: `${base}/oauth/token`,
       revokeUrl: `${base}/oauth/revoke`,
       issuer: base,
+      requireIss: true,
       scopes: ['read', 'write'],
     },
     apiBaseUrl: `${base}/api`,

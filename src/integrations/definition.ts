@@ -71,6 +71,8 @@ export const oauthSchema = z.strictObject({
   revokeUrl: z.url().optional(),
   /** RFC 9207: the `iss` the authorization server puts on its callback; defaults to the authorize URL's origin. */
   issuer: z.string().optional(),
+  /** The server always sends `iss` (RFC 9207 §3): a callback without it is then refused. */
+  requireIss: z.boolean().default(false),
   scopes: z.array(z.string()).default([]),
   scopeSeparator: z.string().default(' '),
   tokenAuth: z.enum(['basic', 'body']).default('basic'),

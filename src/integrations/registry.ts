@@ -56,7 +56,7 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
     }
     const issuer = definition.oauth.issuer ?? new URL(definition.oauth.authorizeUrl).origin;
     const client = new OAuthClient({ ...definition.oauth, clientId, clientSecret, scopes }, ctx.clock);
-    out.push({ definition, client, clientId, clientSecret, flow: { name, title: definition.title, client, issuer, scopes } });
+    out.push({ definition, client, clientId, clientSecret, flow: { name, title: definition.title, client, issuer, scopes, requireIss: definition.oauth.requireIss } });
   }
   return out;
 }

@@ -164,7 +164,8 @@ const oauthErrorBody = z.object({ error: z.string(), error_description: z.string
 export function classify(err: unknown): Error {
   if (err instanceof OAuthGrantError || err instanceof OAuthTransientError) return err;
   const shape = boomShape.safeParse(err);
-  const status = shape.success ? (shape.data.data?.res?.statusCode ?? shape.data.output?.statusCode) : undefined;
+  // Only a real response has a status: Boom gives a dropped connection a 502 of its own making.
+  const status = shape.success ? shape.data.data?.res?.statusCode : undefined;
   if (status === undefined) return new OAuthTransientError(`token endpoint unreachable: ${(err as Error).message ?? String(err)}`, undefined, undefined);
   let payload = shape.success ? shape.data.data?.payload : undefined;
   if (Buffer.isBuffer(payload)) {

@@ -19,6 +19,8 @@ export interface FlowIntegration {
   client: OAuthClient;
   /** Expected `iss` on the callback (RFC 9207). */
   issuer: string;
+  /** Refuse a callback without `iss` (the server is known to send it). */
+  requireIss?: boolean;
   scopes: string[];
 }
 
@@ -117,6 +119,7 @@ export class OAuthFlows {
       throw new HubError('oauth_flow_failed', 'this authorization was started in another browser or for another user; open your own link');
     }
     // RFC 9207 §2.4: when the server identifies itself, it must be the one we sent the user to (mix-up defence).
+    if (q.iss === undefined && integration.requireIss) throw new HubError('oauth_flow_failed', 'the authorization response does not say which server issued it');
     if (q.iss !== undefined && q.iss !== integration.issuer) throw new HubError('oauth_flow_failed', `the authorization came back from an unexpected issuer (${q.iss})`);
     const spent = this.db.prepare('UPDATE oauth_flows SET used_at = ? WHERE state_hash = ? AND used_at IS NULL').run(this.clock.now(), flow.state_hash);
     if (spent.changes !== 1) throw new HubError('oauth_flow_failed', 'this authorization response was already used');

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { HubError } from '../errors.js';
 
@@ -51,7 +51,10 @@ export function loadMasterKeys(opts: { env: NodeJS.ProcessEnv; dataDir: string; 
   if (existsSync(file)) return { ...readKeyFile(file), generated: false };
   if (!opts.mayGenerate) throw new HubError('vault_key_missing', `no master key: set ${MASTER_KEY_ENV} or restore ${file}`);
   const key = randomBytes(32);
-  writeKeyFile(file, [key]);
+  if (!createKeyFileExclusive(file, key)) {
+    // Another process starting on the same data dir created it first: use theirs.
+    return { ...readKeyFile(file), generated: false };
+  }
   const mk = { id: masterKeyId(key), key };
   return { active: mk, keys: [mk], source: 'file', file, generated: true };
 }
@@ -63,12 +66,31 @@ export function readKeyFile(file: string): Omit<MasterKeyRing, 'generated'> {
   return { active: keys[0]!, keys, source: 'file', file };
 }
 
+/** Creates the key file only if none exists (link(2) fails on an existing name); false when one did. */
+function createKeyFileExclusive(file: string, key: Buffer): boolean {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(tmp, keyFileBody([key]), { mode: 0o600 });
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+function keyFileBody(keys: Buffer[]): string {
+  return `# Switchboard master keys, newest first. Losing this file loses every stored secret.\n${keys.map((k) => k.toString('base64')).join('\n')}\n`;
+}
+
 /** Writes atomically (temp file + rename) with mode 0600: a torn key file would lose every secret. */
 export function writeKeyFile(file: string, keys: Buffer[]): void {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  const body = `# Switchboard master keys, newest first. Losing this file loses every stored secret.\n${keys.map((k) => k.toString('base64')).join('\n')}\n`;
-  writeFileSync(tmp, body, { mode: 0o600 });
+  writeFileSync(tmp, keyFileBody(keys), { mode: 0o600 });
   chmodSync(tmp, 0o600);
   renameSync(tmp, file);
 }

@@ -107,6 +107,9 @@ export class Vault {
     const select = db.prepare("SELECT * FROM vault_data_keys WHERE tenant_id = ? AND state = 'active'");
     let row = select.get(tenant);
     if (row === undefined) {
+      // The master key may have been rotated by another process since this one started: wrap
+      // new data keys with the newest key on file, never with one a rotation is retiring.
+      if (this.opts.reload) this.ring = this.opts.reload();
       const id = 'dk_' + randomBytes(8).toString('hex');
       const key = randomBytes(32);
       // Another process may create the tenant's key at the same moment; the partial unique index lets one win.

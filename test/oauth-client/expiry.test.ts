@@ -96,9 +96,8 @@ describe('a provider without expires_in', () => {
     await expect(api(c.id)('/me')).rejects.toMatchObject({ code: 'connection_needs_reauth' });
   });
 
-  // Fails today: authorizedFetch cancels the 401's body before it learns that there is no new
-  // token to retry with, then returns that response, whose body can no longer be read.
-  it.fails('when the token endpoint cannot be reached, hands back the API 401 as it came, body and all', async () => {
+  // authorizedFetch must not cancel the 401's body before it knows there is a new token to retry with.
+  it('when the token endpoint cannot be reached, hands back the API 401 as it came, body and all', async () => {
     const tokens = await linkThrough(peer, peer.client());
     // Same provider, but its token endpoint is down (nothing listens on port 1).
     const down = hubSide(peer, peer.client({ tokenUrl: 'http://127.0.0.1:1/oauth/token', revokeUrl: undefined }));

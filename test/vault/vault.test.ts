@@ -6,7 +6,7 @@ import { manualClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb } from '../../src/store/db.js';
-import { MASTER_KEY_ENV, masterKeyId, readKeyFile, writeKeyFile } from '../../src/vault/master-keys.js';
+import { MASTER_KEY_ENV, loadMasterKeys, masterKeyId, readKeyFile, writeKeyFile } from '../../src/vault/master-keys.js';
 import { openVault } from '../../src/vault/open.js';
 import { tmpDir } from '../helpers/hub.js';
 
@@ -110,5 +110,16 @@ describe('vault', () => {
     for (const { s, v } of sealed) expect(reopened.decryptString(s, v)).toBe(`secret-${s.tenant}`);
     db2.close();
     db.close();
+  });
+
+  it('a process that finds the key file created meanwhile adopts it instead of writing its own', () => {
+    const dir = tmpDir('switchboard-vault-');
+    dirs.push(dir);
+    const first = loadMasterKeys({ env: {}, dataDir: dir.path, mayGenerate: true });
+    const second = loadMasterKeys({ env: {}, dataDir: dir.path, mayGenerate: true });
+    expect(first.generated).toBe(true);
+    expect(second.generated).toBe(false);
+    expect(second.active.id).toBe(first.active.id);
+    expect(readKeyFile(join(dir.path, 'master.key')).active.id).toBe(first.active.id);
   });
 });
