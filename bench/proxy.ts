@@ -12,6 +12,7 @@
  *                          [--cold-runs 10] [--no-load] [--no-cold] [--eras legacy,modern]
  *                          [--hub-cpu-prof DIR] [--hub-cli dist/servers/cli.js of another build] [--json]
  */
+import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,7 +36,15 @@ interface Options {
   hubCli: string | undefined;
   json: boolean;
   eras: Era[];
+  placements: Placement[];
 }
+
+/**
+ * Where the processes run. `shared`: all three on every CPU, competing (what a laptop sees).
+ * `pinned`: the hub on a CPU of its own, the load generator and the fixture on the other — the
+ * hub's cost then shows as the extra hop it is, not as CPU taken from the peers it is measured against.
+ */
+type Placement = 'shared' | 'pinned';
 
 function options(argv: string[]): Options {
   const { values } = parseArgs({
@@ -52,6 +61,7 @@ function options(argv: string[]): Options {
       'hub-cli': { type: 'string' },
       json: { type: 'boolean', default: false },
       eras: { type: 'string', default: 'legacy,modern' },
+      placement: { type: 'string', default: 'shared,pinned' },
     },
     strict: true,
   });
@@ -75,10 +85,19 @@ function options(argv: string[]): Options {
       if (e !== 'legacy' && e !== 'modern') throw new Error(`--eras ${values.eras}: expected legacy and/or modern`);
       return e;
     }),
+    placements: values.placement.split(',').map((p) => {
+      if (p !== 'shared' && p !== 'pinned') throw new Error(`--placement ${values.placement}: expected shared and/or pinned`);
+      return p;
+    }),
   };
 }
 
-async function measureProxy(o: Options): Promise<EraSummary[]> {
+/** Sets the CPU affinity of every thread of a process (util-linux taskset). */
+function pin(pid: number, cpus: string): void {
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+}
+
+async function measureProxy(o: Options, placement: Placement): Promise<EraSummary[]> {
   const fixture = await startFixtureHttp();
   const cleanups: Array<() => Promise<void>> = [() => fixture.child.stop()];
   try {
@@ -89,6 +108,12 @@ async function measureProxy(o: Options): Promise<EraSummary[]> {
       ...(o.hubCpuProf ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', o.hubCpuProf] } : {}),
     });
     cleanups.unshift(() => hub.stop());
+    if (placement === 'pinned') {
+      pin(hub.child.process.pid!, '1');
+      pin(fixture.child.process.pid!, '0');
+      pin(process.pid, '0');
+      cleanups.push(async () => pin(process.pid, `0-${availableParallelism() - 1}`));
+    }
     const targets = {
       direct: { kind: 'direct', url: fixture.url, tool: 'echo', headers: {} },
       hub: { kind: 'hub', url: hub.url, tool: `${SOURCE}__echo`, headers: { authorization: `Bearer ${hub.token}` } },
@@ -137,9 +162,22 @@ async function main(): Promise<void> {
   process.stdout.write(`${header.join('\n')}\n\n`);
   let summaries: EraSummary[] = [];
   let cold: ColdStartResult[] = [];
+  const pinnable = availableParallelism() >= 2 && hasTaskset();
   if (o.load) {
-    summaries = await measureProxy(o);
-    process.stdout.write(`${throughputReport(summaries)}\n\n`);
+    for (const placement of o.placements) {
+      if (placement === 'pinned' && !pinnable) {
+        process.stdout.write('pinned placement skipped: needs 2 CPUs and taskset\n\n');
+        continue;
+      }
+      const title =
+        placement === 'shared'
+          ? 'placement: shared — load generator, hub and fixture compete for every CPU'
+          : 'placement: pinned — the hub on CPU 1; the load generator and the fixture on CPU 0 (the hub has a core of its own)';
+      process.stderr.write(`  ${title}\n`);
+      const s = await measureProxy(o, placement);
+      summaries.push(...s);
+      process.stdout.write(`${title}\n${throughputReport(s)}\n\n`);
+    }
   }
   if (o.cold) {
     process.stderr.write(`  stdio cold starts: ${o.coldRuns} × 3 processes\n`);
@@ -149,6 +187,15 @@ async function main(): Promise<void> {
   if (o.json) {
     const strip = cold.map(({ samplesMs, ...rest }) => ({ ...rest, samplesMs: samplesMs.map((s) => Math.round(s)) }));
     process.stdout.write(`\n${JSON.stringify({ throughput: summaries, coldStart: strip })}\n`);
+  }
+}
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -66,6 +66,7 @@ export class Hub {
   private phaseValue: HubPhase = 'starting';
   private http?: { server: HttpServer; face: HttpFace };
   private stdio?: StdioFace;
+  private closeMounted: () => void = () => {};
   private sourcesSettled: Promise<void> = Promise.resolve();
 
   constructor(opts: HubOptions) {
@@ -129,7 +130,11 @@ export class Hub {
 
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<Listening> {
     // Loaded on demand: the stdio face starts faster without the HTTP stack (express and friends).
-    const [{ createHttpApp }, { HttpFace }] = await Promise.all([import('./http/app.js'), import('./mcp/http-face.js')]);
+    const [{ createHttpApp }, { HttpFace }, { mountIntegrations }] = await Promise.all([
+      import('./http/app.js'),
+      import('./mcp/http-face.js'),
+      import('./integrations/mount.js'),
+    ]);
     const face = new HttpFace({
       dispatcher: this.dispatcher,
       catalog: this.catalog,
@@ -162,7 +167,9 @@ export class Hub {
       face,
       log: this.log,
       health: { phase: () => this.phaseValue, sources: () => this.catalog.sources(), metrics: this.metrics },
-      mount: (a) => this.integrations.mount(a),
+      mount: (a) => {
+        this.closeMounted = mountIntegrations(a, this.integrations);
+      },
     });
     server.on('request', app);
     // Streaming responses (SSE) outlive the default request timeout.
@@ -196,7 +203,7 @@ export class Hub {
     }
     await this.stdio?.close().catch(() => {});
     await Promise.allSettled(this.catalog.sources().map((s) => s.stop()));
-    this.integrations.close();
+    this.closeMounted();
     this.db.close();
   }
 }

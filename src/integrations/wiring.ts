@@ -1,20 +1,15 @@
-import type { Express } from 'express';
-import { resolve } from 'node:path';
-import { createSandbox, type Sandbox } from '../../servers/sandbox/index.js';
 import type { Clock } from '../clock.js';
 import type { HubConfig } from '../config/schema.js';
 import { ConnectionStore } from '../connections/store.js';
-import { mountConnectPage } from '../http/connect.js';
 import { OAuthFlows } from '../oauth/flows.js';
 import { LinkSigner } from '../oauth/links.js';
-import { mountOAuthRoutes } from '../oauth/routes.js';
 import { TokenManager } from '../oauth/token-manager.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../store/db.js';
 import { HubSecrets } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { Accounts } from './accounts.js';
-import { resolveIntegrations } from './registry.js';
+import { resolveIntegrations, type ResolvedIntegration } from './registry.js';
 import { IntegrationSource } from './source.js';
 
 export interface IntegrationsDeps {
@@ -36,9 +31,12 @@ export interface Integrations {
   tokens: TokenManager;
   links: LinkSigner;
   sources: IntegrationSource[];
-  /** Adds /oauth, /connect and the hosted sandbox provider to the HTTP app. */
-  mount(app: Express): void;
-  close(): void;
+  /** The sandbox provider the hub hosts itself, when that integration is enabled. */
+  hosted: ResolvedIntegration | undefined;
+  publicUrl: string;
+  dataDir: string;
+  clock: Clock;
+  log: Logger;
 }
 
 /** Builds linking, refresh and the integration tool sources from the config. */
@@ -72,36 +70,16 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
       new IntegrationSource({ definition: r.definition, connections, tokens, linkUrl: (who) => acc.linkUrl(who, r.definition.name), log: d.log, since: d.clock.now() }),
     );
   }
-  let sandbox: Sandbox | undefined;
-  const secure = base.startsWith('https:');
   return {
     accounts: acc,
     secrets,
     tokens,
     links,
     sources: [...sourceMap.values()],
-    mount(app) {
-      const hosted = byName.get('sandbox');
-      if (hosted && !sandbox) {
-        sandbox = createSandbox({
-          issuer: `${base}/sandbox`,
-          clients: [{ id: hosted.clientId, secret: hosted.clientSecret, redirectUris: [`${base}/oauth/callback`], name: 'Switchboard' }],
-          dbFile: d.dataDir === ':memory:' ? ':memory:' : resolve(d.dataDir, 'sandbox.db'),
-          clock: d.clock,
-        });
-      }
-      if (sandbox) {
-        const s = sandbox;
-        app.get(s.wellKnownPath, (_req, res) => {
-          res.json(s.metadata);
-        });
-        app.use('/sandbox', s.router);
-      }
-      mountOAuthRoutes(app, acc, { secureCookies: secure, log: d.log });
-      mountConnectPage(app, { accounts: acc, links, clock: d.clock, log: d.log, secureCookies: secure });
-    },
-    close() {
-      sandbox?.close();
-    },
+    hosted: byName.get('sandbox'),
+    publicUrl: base,
+    dataDir: d.dataDir,
+    clock: d.clock,
+    log: d.log,
   };
 }

@@ -1,4 +1,5 @@
-import { AuthorizationCode, type AccessToken, type ModuleOptions, type WreckHttpOptions } from 'simple-oauth2';
+import { createRequire } from 'node:module';
+import type { AuthorizationCode, ModuleOptions, WreckHttpOptions } from 'simple-oauth2';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { TokenSet } from '../connections/types.js';
@@ -15,6 +16,11 @@ export interface OAuthEndpoints {
   tokenAuth?: 'basic' | 'body';
   extraAuthorizeParams?: Record<string, string>;
 }
+
+// simple-oauth2 (and joi, which it loads) is required on first use: a stdio start should not pay for it.
+const requireCjs = createRequire(import.meta.url);
+let library: typeof import('simple-oauth2') | undefined;
+const simpleOAuth2 = () => (library ??= requireCjs('simple-oauth2') as typeof import('simple-oauth2'));
 
 /** RFC 6749 §5.1. Numbers arrive as strings from some providers, hence the coercion. */
 const tokenResponse = z.looseObject({
@@ -58,7 +64,8 @@ export class OAuthTransientError extends Error {
  * It has no PKCE helpers: challenge and verifier are passed through as extra parameters.
  */
 export class OAuthClient {
-  private readonly grant: AuthorizationCode;
+  private readonly options: ModuleOptions;
+  private grantValue: AuthorizationCode | undefined;
   private readonly revokePath: string | undefined;
 
   constructor(
@@ -71,7 +78,7 @@ export class OAuthClient {
     const revoke = endpoints.revokeUrl ? new URL(endpoints.revokeUrl) : undefined;
     if (revoke && revoke.origin !== token.origin) throw new Error('the revocation endpoint must share the token endpoint origin');
     this.revokePath = revoke ? revoke.pathname + revoke.search : undefined;
-    const options: ModuleOptions = {
+    this.options = {
       client: { id: endpoints.clientId, secret: endpoints.clientSecret },
       auth: {
         tokenHost: token.origin,
@@ -85,7 +92,10 @@ export class OAuthClient {
         scopeSeparator: endpoints.scopeSeparator ?? ' ',
       },
     };
-    this.grant = new AuthorizationCode(options);
+  }
+
+  private get grant(): AuthorizationCode {
+    return (this.grantValue ??= new (simpleOAuth2().AuthorizationCode)(this.options));
   }
 
   authorizeUrl(p: { redirectUri: string; state: string; codeChallenge: string }): string {
