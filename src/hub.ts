@@ -163,7 +163,6 @@ export class Hub {
       port: bound,
       publicUrl,
       tokens: this.tokens,
-      clock: this.clock,
       face,
       log: this.log,
       health: { phase: () => this.phaseValue, sources: () => this.catalog.sources(), metrics: this.metrics },

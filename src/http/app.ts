@@ -1,7 +1,6 @@
 import '@modelcontextprotocol/express';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { Clock } from '../clock.js';
 import type { HubConfig } from '../config/schema.js';
 import type { ApiTokens } from '../identity/tokens.js';
 import type { HttpFace } from '../mcp/http-face.js';
@@ -15,7 +14,6 @@ export interface HttpAppDeps {
   port: number;
   publicUrl: string;
   tokens: ApiTokens;
-  clock: Clock;
   face: HttpFace;
   health: HealthDeps;
   log: Logger;
@@ -33,7 +31,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(hostAndOriginGuard(exp));
 
   const urls = resourceUrls(deps.publicUrl);
-  const auth = bearerAuth(deps.tokens, deps.clock, urls);
+  const auth = bearerAuth(deps.tokens, urls);
   mountResourceMetadata(app, urls);
   // Beyond loopback every route that tells anything about the hub needs a token.
   mountHealth(app, deps.health, exp.public ? [auth] : []);

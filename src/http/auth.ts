@@ -2,7 +2,6 @@ import { requireBearerAuth } from '@modelcontextprotocol/express';
 import { OAuthError, OAuthErrorCode } from '@modelcontextprotocol/server';
 import type { AuthInfo, OAuthTokenVerifier } from '@modelcontextprotocol/server';
 import type { Express, RequestHandler } from 'express';
-import type { Clock } from '../clock.js';
 import type { ApiTokens } from '../identity/tokens.js';
 
 export interface ResourceUrls {
@@ -18,7 +17,7 @@ export function resourceUrls(publicUrl: string): ResourceUrls {
 }
 
 /** Resolves hub API tokens to identities for the SDK's bearer middleware. */
-export function hubTokenVerifier(tokens: ApiTokens, clock: Clock): OAuthTokenVerifier {
+export function hubTokenVerifier(tokens: ApiTokens): OAuthTokenVerifier {
   return {
     async verifyAccessToken(token: string): Promise<AuthInfo> {
       const identity = tokens.verify(token);
@@ -36,8 +35,8 @@ export function hubTokenVerifier(tokens: ApiTokens, clock: Clock): OAuthTokenVer
   };
 }
 
-export function bearerAuth(tokens: ApiTokens, clock: Clock, urls: ResourceUrls): RequestHandler {
-  return requireBearerAuth({ verifier: hubTokenVerifier(tokens, clock), resourceMetadataUrl: urls.metadata });
+export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls): RequestHandler {
+  return requireBearerAuth({ verifier: hubTokenVerifier(tokens), resourceMetadataUrl: urls.metadata });
 }
 
 /**

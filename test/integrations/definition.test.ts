@@ -58,7 +58,7 @@ describe('defineIntegration', () => {
 
   it('fills defaults, and the built-in sandbox definition passes', () => {
     const d = defineIntegration({ ...BASE, tools: { ping: { description: 'Ping.', method: 'GET', path: '/ping' } } });
-    expect(d.oauth).toEqual({ ...BASE.oauth, scopes: [], scopeSeparator: ' ', tokenAuth: 'basic', extraAuthorizeParams: {} });
+    expect(d.oauth).toEqual({ ...BASE.oauth, scopes: [], scopeSeparator: ' ', tokenAuth: 'basic', extraAuthorizeParams: {}, requireIss: false });
     expect(d.tools['ping']).toEqual({ description: 'Ping.', method: 'GET', path: '/ping', input: { type: 'object', properties: {} }, readOnly: false });
     const s = sandbox({ publicUrl: 'http://127.0.0.1:8787/' });
     expect(Object.keys(s.tools)).toEqual(['whoami', 'list_tickets', 'get_ticket', 'create_ticket', 'update_ticket', 'delete_ticket']);

@@ -27,6 +27,7 @@ import { SERVER_INFO } from '../server.js';
 import { toolError, type CallContext, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { nodeFetch } from './node-fetch.js';
+import { withoutReservedMeta } from './results.js';
 import { ChildStdioTransport } from './stdio-transport.js';
 
 export interface DownstreamOptions {
@@ -389,13 +390,4 @@ export class DownstreamSource implements ToolSource {
   private emit(change: SourceChange): void {
     for (const l of this.listeners) l(change);
   }
-}
-
-/** The protocol's own `_meta` keys describe the downstream hop; the hub's faces stamp their own. */
-function withoutReservedMeta(result: CallToolResult): CallToolResult {
-  const meta = result._meta;
-  if (!meta) return result;
-  const kept = Object.fromEntries(Object.entries(meta).filter(([k]) => !k.startsWith('io.modelcontextprotocol/')));
-  const { _meta: _drop, ...rest } = result;
-  return Object.keys(kept).length ? { ...rest, _meta: kept } : rest;
 }
