@@ -13,7 +13,7 @@
  *                          [--hub-cpu-prof DIR] [--hub-cli dist/servers/cli.js of another build] [--json]
  */
 import { execFileSync } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureColdStarts, type ColdStartResult } from './cold-start.js';
@@ -112,7 +112,8 @@ async function measureProxy(o: Options, placement: Placement): Promise<EraSummar
       pin(hub.child.process.pid!, '1');
       pin(fixture.child.process.pid!, '0');
       pin(process.pid, '0');
-      cleanups.push(async () => pin(process.pid, `0-${availableParallelism() - 1}`));
+      // os.cpus(), not availableParallelism(): the latter follows this process's own (now narrowed) affinity.
+      cleanups.push(async () => pin(process.pid, `0-${cpus().length - 1}`));
     }
     const targets = {
       direct: { kind: 'direct', url: fixture.url, tool: 'echo', headers: {} },

@@ -1,61 +1,80 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 export type ToolOutcome = 'ok' | 'tool_error' | 'error' | 'timeout' | 'cancelled' | 'unavailable';
 
+type PromClient = typeof import('prom-client');
+const requireCjs = createRequire(import.meta.url);
+let library: PromClient | undefined;
+// prom-client is required on first use: a stdio hub answers its first tools/list before any metric moves.
+const prom = () => (library ??= requireCjs('prom-client') as PromClient);
+
+interface Instruments {
+  registry: Registry;
+  toolCalls: Counter<'source' | 'tool' | 'outcome'>;
+  toolLatency: Histogram<'source' | 'outcome'>;
+  sourceUp: Gauge<'source'>;
+  sourceRestarts: Counter<'source'>;
+  mcpSessions: Gauge<'era'>;
+}
+
 /** The hub's metrics, on a registry of its own so several hubs in one test process do not collide. */
 export class HubMetrics {
-  readonly registry = new Registry();
-  readonly toolCalls: Counter<'source' | 'tool' | 'outcome'>;
-  readonly toolLatency: Histogram<'source' | 'outcome'>;
-  readonly sourceUp: Gauge<'source'>;
-  readonly sourceRestarts: Counter<'source'>;
-  readonly mcpSessions: Gauge<'era'>;
+  private made: Instruments | undefined;
 
-  constructor(opts: { defaultMetrics?: boolean } = {}) {
-    this.toolCalls = new Counter({
-      name: 'switchboard_tool_calls_total',
-      help: 'Tool calls by source, tool and outcome',
-      labelNames: ['source', 'tool', 'outcome'],
-      registers: [this.registry],
-    });
-    this.toolLatency = new Histogram({
-      name: 'switchboard_tool_call_duration_seconds',
-      help: 'Tool call latency in seconds, by source and outcome',
-      labelNames: ['source', 'outcome'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-      registers: [this.registry],
-    });
-    this.sourceUp = new Gauge({
-      name: 'switchboard_source_up',
-      help: '1 when a tool source is ready, 0 otherwise',
-      labelNames: ['source'],
-      registers: [this.registry],
-    });
-    this.sourceRestarts = new Counter({
-      name: 'switchboard_source_restarts_total',
-      help: 'Restarts of supervised downstream servers',
-      labelNames: ['source'],
-      registers: [this.registry],
-    });
-    this.mcpSessions = new Gauge({
-      name: 'switchboard_mcp_sessions',
-      help: 'Open MCP sessions by protocol era',
-      labelNames: ['era'],
-      registers: [this.registry],
-    });
-    if (opts.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'switchboard_' });
+  constructor(private readonly opts: { defaultMetrics?: boolean } = {}) {}
+
+  private get m(): Instruments {
+    return (this.made ??= this.create());
+  }
+
+  private create(): Instruments {
+    const { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } = prom();
+    const registry = new Registry();
+    const registers = [registry];
+    if (this.opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
+    return {
+      registry,
+      toolCalls: new Counter({ name: 'switchboard_tool_calls_total', help: 'Tool calls by source, tool and outcome', labelNames: ['source', 'tool', 'outcome'], registers }),
+      toolLatency: new Histogram({
+        name: 'switchboard_tool_call_duration_seconds',
+        help: 'Tool call latency in seconds, by source and outcome',
+        labelNames: ['source', 'outcome'],
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+        registers,
+      }),
+      sourceUp: new Gauge({ name: 'switchboard_source_up', help: '1 when a tool source is ready, 0 otherwise', labelNames: ['source'], registers }),
+      sourceRestarts: new Counter({ name: 'switchboard_source_restarts_total', help: 'Restarts of supervised downstream servers', labelNames: ['source'], registers }),
+      mcpSessions: new Gauge({ name: 'switchboard_mcp_sessions', help: 'Open MCP sessions by protocol era', labelNames: ['era'], registers }),
+    };
+  }
+
+  get toolCalls() {
+    return this.m.toolCalls;
+  }
+  get toolLatency() {
+    return this.m.toolLatency;
+  }
+  get sourceUp() {
+    return this.m.sourceUp;
+  }
+  get sourceRestarts() {
+    return this.m.sourceRestarts;
+  }
+  get mcpSessions() {
+    return this.m.mcpSessions;
   }
 
   observeCall(source: string, tool: string, outcome: ToolOutcome, seconds: number): void {
-    this.toolCalls.inc({ source, tool, outcome });
-    this.toolLatency.observe({ source, outcome }, seconds);
+    this.m.toolCalls.inc({ source, tool, outcome });
+    this.m.toolLatency.observe({ source, outcome }, seconds);
   }
 
   text(): Promise<string> {
-    return this.registry.metrics();
+    return this.m.registry.metrics();
   }
 
   get contentType(): string {
-    return this.registry.contentType;
+    return this.m.registry.contentType;
   }
 }

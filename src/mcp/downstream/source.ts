@@ -1,10 +1,9 @@
+import type { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
-  Client,
   ProtocolError,
   ProtocolErrorCode,
   SdkError,
   SdkErrorCode,
-  StreamableHTTPClientTransport,
   type CallToolResult,
   type CompleteRequestParams,
   type CompleteResult,
@@ -15,7 +14,7 @@ import {
   type ResourceTemplateType as ResourceTemplate,
   type Tool,
   type Transport,
-} from '@modelcontextprotocol/client';
+} from '@modelcontextprotocol/server';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
@@ -28,6 +27,7 @@ import { toolError, type CallContext, type SourceChange, type SourceStatus, type
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { nodeFetch } from './node-fetch.js';
 import { withoutReservedMeta } from './results.js';
+import { loadClientSdk } from './sdk.js';
 import { ChildStdioTransport } from './stdio-transport.js';
 
 export interface DownstreamOptions {
@@ -228,8 +228,10 @@ export class DownstreamSource implements ToolSource {
   private async connect(): Promise<void> {
     const gen = ++this.generation;
     const { config, log } = this.opts;
-    const transport = this.makeTransport();
-    const client = new Client(
+    // The client half of the SDK loads with the first downstream server, not with every hub.
+    const sdk = await loadClientSdk();
+    const transport = this.makeTransport(sdk.StreamableHTTPClientTransport);
+    const client = new sdk.Client(
       { name: SERVER_INFO.name, version: SERVER_INFO.version },
       {
         capabilities: { sampling: {}, elicitation: { form: {}, url: {} } },
@@ -286,7 +288,7 @@ export class DownstreamSource implements ToolSource {
     }
   }
 
-  private makeTransport(): Transport {
+  private makeTransport(Http: typeof StreamableHTTPClientTransport): Transport {
     const { config, log } = this.opts;
     if (isStdioServer(config)) {
       const t = new ChildStdioTransport({ command: config.command, args: config.args, env: config.env, cwd: config.cwd });
@@ -298,7 +300,7 @@ export class DownstreamSource implements ToolSource {
       });
       return t;
     }
-    return new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: config.headers }, fetch: nodeFetch });
+    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: nodeFetch });
   }
 
   /** Downstream sampling/elicitation requests go to the client of the call that is in flight. */

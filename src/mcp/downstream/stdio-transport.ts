@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { ReadBuffer, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/client';
-import { getDefaultEnvironment } from '@modelcontextprotocol/client/stdio';
+import { ReadBuffer, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
 
 export interface ChildParams {
   command: string;
@@ -48,8 +47,10 @@ export class ChildStdioTransport implements Transport {
     return this.stderrStream;
   }
 
-  start(): Promise<void> {
+  async start(): Promise<void> {
     if (this.child) throw new Error('ChildStdioTransport already started');
+    // The SDK's list of variables safe to inherit (PATH, HOME, …), as Claude Desktop passes them.
+    const { getDefaultEnvironment } = await import('@modelcontextprotocol/client/stdio');
     return new Promise((resolve, reject) => {
       const child = spawn(this.params.command, this.params.args, {
         env: { ...getDefaultEnvironment(), ...this.params.env },
