@@ -1,6 +1,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, fixtureHttp, fixtureStdio, startHub, type RunningFixture, type RunningHub } from '../helpers/hub.js';
+import { join } from 'node:path';
+import { ROOT, eventually, fixtureHttp, fixtureStdio, startHub, type RunningFixture, type RunningHub } from '../helpers/hub.js';
 
 describe('hub over HTTP with a stdio downstream', () => {
   let h: RunningHub;
@@ -51,6 +52,22 @@ describe('hub with a Streamable HTTP downstream', () => {
     await client.callTool({ name: 'web__add_tool', arguments: { name: 'late' } });
     await eventually(() => changed.includes('web__late'));
     expect((await client.callTool({ name: 'web__late', arguments: {} })).content).toEqual([{ type: 'text', text: 'dynamic late' }]);
+    await client.close();
+  });
+});
+
+describe('a 2025-era stdio server that ignores the version probe', () => {
+  let h: RunningHub;
+  beforeAll(async () => {
+    h = await startHub({ mcpServers: { quiet: { command: process.execPath, args: [join(ROOT, 'dist/test/fixtures/probe-silent-server.js')] } } });
+  });
+  afterAll(async () => h.stop());
+
+  it('is reached with the plain 2025 handshake after the probe times out', async () => {
+    expect(h.hub.catalog.source('quiet')?.status()).toMatchObject({ state: 'ready', protocolVersion: '2025-06-18' });
+    const client = new Client({ name: 'smoke', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(new URL(h.url), { requestInit: { headers: { authorization: `Bearer ${h.token}` } } }));
+    expect((await client.callTool({ name: 'quiet__ping', arguments: {} })).content).toEqual([{ type: 'text', text: 'pong' }]);
     await client.close();
   });
 });

@@ -235,7 +235,9 @@ export class DownstreamSource implements ToolSource {
       { name: SERVER_INFO.name, version: SERVER_INFO.version },
       {
         capabilities: { sampling: {}, elicitation: { form: {}, url: {} } },
-        versionNegotiation: { mode: 'auto' },
+        // A 2025-era stdio server that never answers the probe is legacy: fall back after 5 s, not
+        // after the whole connect timeout.
+        versionNegotiation: { mode: 'auto', probe: { timeoutMs: 5_000 } },
         listChanged: {
           tools: { autoRefresh: false, onChanged: () => void this.refresh(gen, 'tools') },
           resources: { autoRefresh: false, onChanged: () => void this.refresh(gen, 'resources') },
