@@ -18,6 +18,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { HubMetrics } from './observability/metrics.js';
 import { openDb, type Db } from './store/db.js';
 import { buildIntegrations, type Integrations, type IntegrationsDeps } from './integrations/wiring.js';
+import { watchConnections } from './integrations/watch.js';
 import { ephemeralRing } from './vault/master-keys.js';
 import { openVault } from './vault/open.js';
 import { Vault } from './vault/vault.js';
@@ -67,6 +68,7 @@ export class Hub {
   private http?: { server: HttpServer; face: HttpFace };
   private stdio?: StdioFace;
   private closeMounted: () => void = () => {};
+  private stopWatching: () => void = () => {};
   private sourcesSettled: Promise<void> = Promise.resolve();
 
   constructor(opts: HubOptions) {
@@ -118,6 +120,7 @@ export class Hub {
 
   /** Starts every source; resolves at once, with `ready()` telling when first attempts settled. */
   start(): void {
+    this.stopWatching = watchConnections(this.db, this.integrations.accounts);
     this.sourcesSettled = Promise.allSettled(this.catalog.sources().map((s) => s.start())).then(() => {
       if (this.phaseValue === 'starting') this.phaseValue = 'running';
     });
@@ -201,6 +204,7 @@ export class Hub {
       await new Promise<void>((res) => server.close(() => res()));
     }
     await this.stdio?.close().catch(() => {});
+    this.stopWatching();
     await Promise.allSettled(this.catalog.sources().map((s) => s.stop()));
     this.closeMounted();
     this.db.close();
