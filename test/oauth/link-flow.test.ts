@@ -3,31 +3,22 @@
  * detection on), then calling the integration's tool through a real MCP client, and refreshing
  * an expired access token under 50 concurrent calls.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { Browser } from '../fakes/browser.js';
-import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
-import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
-import { TOOL, callbackOf, hubPorts, hubConfig, linkIn, linkWithBrowser } from './support.js';
+import type { OidcServer } from '../fakes/oidc.js';
+import { textOf, type FaceClient } from '../helpers/clients.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { TOOL, callbackOf, hubConfig, linkIn, linkWithBrowser, useOidcHub } from './support.js';
 
 describe('linking an account and calling its API', () => {
+  const clock = manualClock(Date.now());
+  const env = useOidcHub({ clock });
   let oidc: OidcServer;
   let hub: RunningHub;
   let client: FaceClient;
-  const clock = manualClock(Date.now());
-
-  beforeAll(async () => {
-    const [port] = await hubPorts(1);
-    oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
-    hub = await startHub(hubConfig(oidc, { server: { port } }), { clock });
-    client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    await hub?.stop();
-    await oidc?.close();
+  beforeAll(() => {
+    ({ oidc, hub, client } = env);
   });
 
   it('links through the provider over HTTP and the tool reaches the API with the linked token', async () => {

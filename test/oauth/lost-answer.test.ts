@@ -3,31 +3,22 @@
  * token) is retried — the only way to recover if the provider had not acted — and when the
  * provider then refuses the spent token, the connection says why instead of failing silently.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { Browser } from '../fakes/browser.js';
-import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
-import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
-import { TOOL, callbackOf, hubConfig, hubPorts, linkIn, linkWithBrowser } from './support.js';
+import type { OidcServer } from '../fakes/oidc.js';
+import { textOf, type FaceClient } from '../helpers/clients.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { TOOL, hubConfig, linkIn, linkWithBrowser, useOidcHub } from './support.js';
 
 describe('a refresh answer lost on the way back', () => {
+  const clock = manualClock(Date.now());
+  const env = useOidcHub({ clock });
   let oidc: OidcServer;
   let hub: RunningHub;
   let client: FaceClient;
-  const clock = manualClock(Date.now());
-
-  beforeAll(async () => {
-    const [port] = await hubPorts(1);
-    oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
-    hub = await startHub(hubConfig(oidc, { server: { port } }), { clock });
-    client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    await hub?.stop();
-    await oidc?.close();
+  beforeAll(() => {
+    ({ oidc, hub, client } = env);
   });
 
   it('ends needs_reauth with a reason that names the failed attempt, and answers with a link', async () => {

@@ -2,29 +2,20 @@
  * `switchboard connections revoke <id>` revokes the grant at the provider (RFC 7009), forgets the
  * stored tokens, and the next tool call answers with a link instead of failing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../fakes/browser.js';
-import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
-import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
-import { TOOL, callbackOf, connectionRows, hubConfig, hubPorts, linkIn, linkWithBrowser, openHubDb, runCli, writeConfig } from './support.js';
+import type { OidcServer } from '../fakes/oidc.js';
+import { textOf, type FaceClient } from '../helpers/clients.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { TOOL, connectionRows, hubConfig, linkIn, linkWithBrowser, openHubDb, runCli, writeConfig, useOidcHub } from './support.js';
 
 describe('connections revoke', () => {
+  const env = useOidcHub();
   let oidc: OidcServer;
   let hub: RunningHub;
   let client: FaceClient;
-
-  beforeAll(async () => {
-    const [port] = await hubPorts(1);
-    oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
-    hub = await startHub(hubConfig(oidc, { server: { port } }));
-    client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
-  });
-
-  afterAll(async () => {
-    await client?.close();
-    await hub?.stop();
-    await oidc?.close();
+  beforeAll(() => {
+    ({ oidc, hub, client } = env);
   });
 
   it('revokes at the provider, deletes the tokens, and the next call answers with a link', async () => {

@@ -6,12 +6,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+import type { Clock } from '../../src/clock.js';
 import { freePort } from '../../src/http/free-port.js';
 import type { Browser } from '../fakes/browser.js';
-import type { OidcServer } from '../fakes/oidc.js';
-import { textOf, type CallResult } from '../helpers/clients.js';
-import { CLI, eventually } from '../helpers/hub.js';
+import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
+import { connectClient, textOf, type CallResult, type FaceClient } from '../helpers/clients.js';
+import { CLI, eventually, startHub, type RunningHub } from '../helpers/hub.js';
 
 export const TOOL = 'acme__list_things';
 
@@ -138,4 +139,30 @@ export async function serve(configFile: string, dataDir: string, port: number): 
       await exited;
     },
   };
+}
+
+export interface OidcHub {
+  oidc: OidcServer;
+  hub: RunningHub;
+  client: FaceClient;
+}
+
+/**
+ * An oidc-provider, an in-process hub configured with it, and a 2026-era client, set up around
+ * the enclosing describe block. Read the fields inside tests (they are filled by beforeAll).
+ */
+export function useOidcHub(opts: { clock?: Clock } = {}): OidcHub {
+  const ctx = {} as OidcHub;
+  beforeAll(async () => {
+    const [port] = await hubPorts(1);
+    ctx.oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
+    ctx.hub = await startHub(hubConfig(ctx.oidc, { server: { port } }), opts.clock ? { clock: opts.clock } : {});
+    ctx.client = await connectClient('v2-auto', { transport: 'http', url: ctx.hub.url, token: ctx.hub.token });
+  });
+  afterAll(async () => {
+    await ctx.client?.close();
+    await ctx.hub?.stop();
+    await ctx.oidc?.close();
+  });
+  return ctx;
 }
