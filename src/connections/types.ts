@@ -34,5 +34,7 @@ export const tokenSetSchema = z.object({
   scope: z.string().optional(),
   /** Epoch ms. */
   expiresAt: z.number().optional(),
+  /** Epoch ms when the set was issued: with expiresAt, the token's lifetime. */
+  obtainedAt: z.number().optional(),
 });
 export type TokenSet = z.infer<typeof tokenSetSchema>;

@@ -146,7 +146,7 @@ export class OAuthClient {
       tokenType: t.token_type,
       ...(refreshToken ? { refreshToken } : {}),
       ...(t.scope ? { scope: t.scope } : {}),
-      ...(t.expires_in ? { expiresAt: this.clock.now() + t.expires_in * 1000 } : {}),
+      ...(t.expires_in ? { expiresAt: this.clock.now() + t.expires_in * 1000, obtainedAt: this.clock.now() } : {}),
     };
   }
 

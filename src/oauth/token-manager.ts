@@ -76,12 +76,19 @@ export class TokenManager {
     if (!c) throw new HubError('connection_required', `no connection ${connectionId}`);
     if (c.state !== 'active') throw unavailable(c);
     const current = this.opts.store.tokens(c);
-    if (rejected !== undefined ? current.accessToken !== rejected : !this.expiring(c)) return current.accessToken;
+    if (rejected !== undefined ? current.accessToken !== rejected : !this.expiring(c, current)) return current.accessToken;
     return (await this.refresh(c)).accessToken;
   }
 
-  private expiring(c: Connection): boolean {
-    return c.accessExpiresAt !== null && c.accessExpiresAt - this.margin <= this.opts.clock.now();
+  /**
+   * Due for refresh within the margin — at most half the token's lifetime, so a provider issuing
+   * short-lived tokens (shorter than the margin) is not refreshed on every single call.
+   */
+  private expiring(c: Connection, tokens: TokenSet): boolean {
+    if (c.accessExpiresAt === null) return false;
+    const lifetime = tokens.obtainedAt === undefined || tokens.expiresAt === undefined ? undefined : tokens.expiresAt - tokens.obtainedAt;
+    const margin = lifetime === undefined ? this.margin : Math.min(this.margin, lifetime / 2);
+    return c.accessExpiresAt - margin <= this.opts.clock.now();
   }
 
   private refresh(c: Connection): Promise<TokenSet> {

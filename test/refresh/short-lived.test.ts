@@ -1,0 +1,70 @@
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { ConnectionStore } from '../../src/connections/store.js';
+import { OAuthClient } from '../../src/oauth/client.js';
+import { TokenManager } from '../../src/oauth/token-manager.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { openDb } from '../../src/store/db.js';
+import { ephemeralRing } from '../../src/vault/master-keys.js';
+import { Vault } from '../../src/vault/vault.js';
+import { createSandbox, type Sandbox } from '../../servers/sandbox/index.js';
+import { CLIENT, T0, authorize } from '../sandbox/harness.js';
+
+/** A provider whose access tokens live shorter than the refresh margin (10 s against 60 s). */
+describe('short-lived access tokens', () => {
+  const clock = manualClock(T0);
+  let server: Server;
+  let sandbox: Sandbox;
+  let refreshes = 0;
+
+  beforeAll(async () => {
+    const app = express();
+    server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox`;
+    sandbox = createSandbox({ issuer, clock, dbFile: ':memory:', clients: [CLIENT], accessTokenTtlSeconds: 10 });
+    // Token-endpoint hits after the code exchange are refreshes.
+    app.use('/sandbox/oauth/token', (_req, _res, next) => {
+      refreshes++;
+      next();
+    });
+    app.use('/sandbox', sandbox.router);
+    const client = new OAuthClient(
+      { authorizeUrl: `${issuer}/oauth/authorize`, tokenUrl: `${issuer}/oauth/token`, clientId: CLIENT.id, clientSecret: CLIENT.secret, scopes: ['read'] },
+      clock,
+    );
+    const db = openDb({ file: ':memory:', clock });
+    const store = new ConnectionStore(db, new Vault({ db, ring: ephemeralRing(), clock }), clock);
+    const a = await authorize({ issuer }, 'ada');
+    const tokens = await client.exchangeCode({ code: a.code, redirectUri: a.redirectUri, codeVerifier: a.verifier });
+    refreshes = 0;
+    const id = store.link({ tenant: 'default', user: 'alice', integration: 'sandbox', tokens, scopes: ['read'] }).id;
+    const manager = new TokenManager({ store, clock, log: silentLogger(), clientFor: () => client, marginMs: 60_000 });
+    use = () => manager.accessToken(id);
+  });
+  let use: () => Promise<string>;
+
+  afterAll(async () => {
+    sandbox.close();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('refreshes once per half-life, not on every call', async () => {
+    const first = await use();
+    clock.advance(2_000);
+    expect(await use()).toBe(first);
+    expect(refreshes).toBe(0);
+    clock.advance(4_000); // 6 s into a 10 s token: past half its life
+    const second = await use();
+    expect(second).not.toBe(first);
+    expect(refreshes).toBe(1);
+    clock.advance(1_000);
+    expect(await use()).toBe(second);
+    expect(refreshes).toBe(1);
+  });
+});
