@@ -56,6 +56,7 @@ describe('OAuthClient: authorization code with PKCE against the sandbox', () => 
       scope: 'read write',
       // The peer's clock stands still at T0: the wrapper's expiry is T0 + expires_in, not wall time.
       expiresAt: T0 + 900_000,
+      obtainedAt: T0,
     });
     expect(await whoami(peer, tokens.accessToken)).toMatchObject({ status: 200, body: { username: 'alice', scopes: ['read', 'write'] } });
   });

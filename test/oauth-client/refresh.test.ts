@@ -29,7 +29,7 @@ describe('OAuthClient.refresh: a refresh response without refresh_token keeps th
     const first = await linkThrough(peer, client);
     peer.clock.advance(30_000);
     const second = await client.refresh(first);
-    expect(second).toEqual({ accessToken: expect.stringMatching(/^sbx_at_/), refreshToken: first.refreshToken, tokenType: 'Bearer', scope: 'read write', expiresAt: T0 + 30_000 + 600_000 });
+    expect(second).toEqual({ accessToken: expect.stringMatching(/^sbx_at_/), refreshToken: first.refreshToken, tokenType: 'Bearer', scope: 'read write', expiresAt: T0 + 30_000 + 600_000, obtainedAt: T0 + 30_000 });
     expect(second.accessToken).not.toBe(first.accessToken);
     peer.clock.advance(30_000);
     const third = await client.refresh(second);
