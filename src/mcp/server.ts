@@ -20,16 +20,16 @@ const INSTRUCTIONS =
   'Switchboard aggregates tools from linked SaaS accounts, AI agents and other MCP servers. ' +
   'Tool names are <source>__<tool>; _meta["switchboard/source"] names where a tool comes from.';
 
-/**
- * A low-level Server for one serving unit (a 2025 session, a stdio connection, or one 2026-era
- * request). Only handler closures are created here; the catalog and dispatch live outside, so a
- * per-request instance is cheap.
- */
 export interface ServerHooks {
   /** Told of resource subscriptions, so a session can route `resources/updated` to its client. */
   onSubscribe?: (uri: string, on: boolean) => void;
 }
 
+/**
+ * A low-level Server for one serving unit (a 2025 session, a stdio connection, or one 2026-era
+ * request). Only handler closures are created here; the catalog and dispatch live outside, so a
+ * per-request instance is cheap.
+ */
 export function createHubServer(dispatcher: Dispatcher, identity: Identity, era: Era, hooks: ServerHooks = {}): Server {
   const server = new Server(SERVER_INFO, {
     capabilities: {
