@@ -62,7 +62,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
       send(res, 401, messagePage('Manage your accounts', 'Open the link printed by `switchboard connect` (or given by a tool) to manage your linked accounts.', { code: 'unauthorized' }));
       return;
     }
-    const notice = typeof req.query['done'] === 'string' ? `<p class="notice">${escapeHtml(req.query['done'])}</p>` : '';
+    const notice = noticeFor(req.query['revoked'], req.query['confirmed']);
     send(res, 200, page(`Accounts of ${s.identity.user}`, notice + table(deps.accounts.status(s.identity), s, deps)));
   });
 
@@ -80,8 +80,8 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
     }
     try {
       const r = await deps.accounts.revoke(c);
-      const done = r.warning ? `Revoked ${form.data.integration}: ${r.warning}` : `Revoked ${form.data.integration}.`;
-      res.redirect(303, `/connect?done=${encodeURIComponent(done)}`);
+      if (r.warning) deps.log.warn({ integration: form.data.integration, warning: r.warning }, 'revoked locally; the provider did not confirm');
+      res.redirect(303, `/connect?revoked=${encodeURIComponent(form.data.integration)}&confirmed=${r.warning ? 'no' : 'yes'}`);
     } catch (err) {
       deps.log.error({ err: describeError(err) }, 'revoke failed');
       send(res, isHubError(err) ? err.spec.http : 500, messagePage('Revoke failed', describeError(err), { failure: true, code: isHubError(err) ? err.code : 'internal' }));
@@ -112,6 +112,13 @@ function table(rows: IntegrationStatus[], s: { identity: Identity; token: string
     })
     .join('\n');
   return `<table><thead><tr><th>Integration</th><th>State</th><th>Health</th><th></th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
+/** The page states what happened in its own words: query text is never shown, so a link cannot put words in its mouth. */
+function noticeFor(revoked: unknown, confirmed: unknown): string {
+  if (typeof revoked !== 'string' || !/^[A-Za-z0-9_-]{1,48}$/.test(revoked)) return '';
+  const tail = confirmed === 'no' ? ' The provider did not confirm the revocation; the hub has forgotten the tokens anyway.' : '';
+  return `<p class="notice">Revoked ${escapeHtml(revoked)}.${tail}</p>`;
 }
 
 function ago(ms: number): string {

@@ -72,7 +72,9 @@ describe('secrets at rest and in logs', () => {
     expect(csrf).toBeDefined();
     const revoked = await browser.post(`http://127.0.0.1:${hub.port}/connect/revoke`, { integration: 'acme', csrf: csrf! });
     expect(revoked.status).toBe(303);
-    expect(decodeURIComponent(revoked.headers.get('location') ?? '')).toContain('Revoked acme.');
+    const location = revoked.headers.get('location') ?? '';
+    expect(location).toBe('/connect?revoked=acme&confirmed=yes');
+    expect(await (await browser.get(`http://127.0.0.1:${hub.port}${location}`)).text()).toContain('Revoked acme.');
     expect(oidc.revocations()).toBe(1);
     const after = await client.callTool(TOOL, {});
     expect(after.isError).toBe(true);
