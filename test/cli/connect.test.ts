@@ -58,10 +58,10 @@ describe('switchboard connect', () => {
     connect = start(['connect', 'sandbox', '--user', 'alice', '--data', data, '--port', String(port)], dir.path);
     const link = await eventually(() => /^(\S+)\n/.exec(connect!.stdout())?.[1], 20_000);
     expect(link).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$`));
+    // The command is waiting, and says so (stderr is its own pipe: it may trail stdout a little).
+    await eventually(() => connect!.stderr().includes('waiting for sandbox to be linked…'));
     expect(connect.stderr()).toContain('Open the link above in a browser to link sandbox for default/alice.');
     expect(connect.stderr()).toMatch(new RegExp(`Manage all accounts at: http://127\\.0\\.0\\.1:${port}/connect\\?link=`));
-    // The command is waiting, and says so.
-    await eventually(() => connect!.stderr().includes('waiting for sandbox to be linked…'));
     expect(connect.child.exitCode).toBeNull();
 
     const done = await followLink(new Browser(), link, 'alice-at-sandbox');
