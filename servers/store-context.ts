@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { systemClock } from '../src/clock.js';
+import { publicUrlOf } from '../src/config/public-url.js';
 import type { HubConfig } from '../src/config/schema.js';
 import { buildIntegrations, type Integrations } from '../src/integrations/wiring.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -24,7 +25,7 @@ export function openStoreContext(flags: Flags): StoreContext {
   const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
   try {
     const vault = openVault({ db, dataDir: config.dataDir, clock: systemClock, log });
-    const publicUrl = (config.server.publicUrl ?? `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${config.server.port}`).replace(/\/$/, '');
+    const publicUrl = publicUrlOf(config.server);
     const integrations = buildIntegrations({ config, db, vault, clock: systemClock, log, publicUrl, dataDir: config.dataDir });
     return { config, db, vault, integrations, publicUrl, close: () => db.close() };
   } catch (err) {

@@ -2,6 +2,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
+import { publicUrlOf, urlFor } from './config/public-url.js';
 import type { HubConfig } from './config/schema.js';
 import type { HubPhase } from './http/routes.js';
 import type { Identity } from './identity/identity.js';
@@ -84,7 +85,7 @@ export class Hub {
         ? new Vault({ db: this.db, ring: ephemeralRing(), clock: this.clock })
         : openVault({ db: this.db, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
     this.catalog = new Catalog();
-    this.publicUrl = (opts.config.server.publicUrl ?? defaultPublicUrl(opts.config.server.host, opts.config.server.port)).replace(/\/$/, '');
+    this.publicUrl = publicUrlOf(opts.config.server);
     this.integrations = buildIntegrations({
       config: opts.config,
       db: this.db,
@@ -158,7 +159,7 @@ export class Hub {
     let publicUrl = this.publicUrl;
     if (!this.config.server.publicUrl && bound !== this.config.server.port) {
       // Links and OAuth redirects were built for the configured port; say so rather than hand out dead links.
-      publicUrl = defaultPublicUrl(host, bound);
+      publicUrl = urlFor(host, bound);
       if (this.integrations.accounts.list().length > 0) this.log.warn({ configured: this.publicUrl, bound: publicUrl }, 'listening on another port than configured: account links point at the configured one');
     }
     const app = createHttpApp({
@@ -209,9 +210,4 @@ export class Hub {
     this.closeMounted();
     this.db.close();
   }
-}
-
-function defaultPublicUrl(host: string, port: number): string {
-  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  return `http://${h}:${port}`;
 }

@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { HubMetrics } from '../../src/observability/metrics.js';
 import { appliedMigrations, openDb } from '../../src/store/db.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
+import { publicUrlOf } from '../../src/config/public-url.js';
 import { buildIntegrations } from '../../src/integrations/wiring.js';
 import { MASTER_KEY_ENV } from '../../src/vault/master-keys.js';
 import { openVault } from '../../src/vault/open.js';
@@ -59,7 +60,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       const vault = openVault({ db, dataDir, clock: systemClock, log: silentLogger() });
       const source = process.env[MASTER_KEY_ENV] ? MASTER_KEY_ENV : resolve(dataDir, 'master.key');
       report({ ok: true, line: `vault: master key ${vault.activeMasterId} from ${source} opens every stored data key` });
-      const integrations = buildIntegrations({ config, db, vault, clock: systemClock, log: silentLogger(), publicUrl: config.server.publicUrl ?? `http://${config.server.host}:${config.server.port}`, dataDir });
+      const integrations = buildIntegrations({ config, db, vault, clock: systemClock, log: silentLogger(), publicUrl: publicUrlOf(config.server), dataDir });
       for (const i of integrations.accounts.list()) {
         const states = integrations.accounts.connections.list().filter((c) => c.integration === i.definition.name).map((c) => c.state);
         const needs = states.filter((st) => st !== 'active').length;

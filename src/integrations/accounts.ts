@@ -14,6 +14,7 @@ export interface AccountsOptions {
   connections: ConnectionStore;
   flows: OAuthFlows;
   links: LinkSigner;
+  /** Without a trailing slash. */
   publicUrl: string;
   log: Logger;
 }
@@ -46,11 +47,11 @@ export class Accounts {
   }
 
   linkUrl(who: Identity, integration: string): string {
-    return `${this.base()}/oauth/${encodeURIComponent(integration)}/start?link=${this.opts.links.mint('link', who, integration)}`;
+    return `${this.opts.publicUrl}/oauth/${encodeURIComponent(integration)}/start?link=${this.opts.links.mint('link', who, integration)}`;
   }
 
   connectUrl(who: Identity): string {
-    return `${this.base()}/connect?link=${this.opts.links.mint('connect', who)}`;
+    return `${this.opts.publicUrl}/connect?link=${this.opts.links.mint('connect', who)}`;
   }
 
   status(who: Identity): IntegrationStatus[] {
@@ -115,9 +116,5 @@ export class Accounts {
   /** Tells the owner's clients that the integration's tools changed. */
   changed(c: Connection): void {
     this.opts.sources.get(c.integration)?.connectionChanged({ tenant: c.tenant, user: c.user, scopes: [] });
-  }
-
-  private base(): string {
-    return this.opts.publicUrl.replace(/\/$/, '');
   }
 }

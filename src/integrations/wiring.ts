@@ -18,6 +18,7 @@ export interface IntegrationsDeps {
   vault: Vault;
   clock: Clock;
   log: Logger;
+  /** Where the hub is reached, without a trailing slash (`publicUrlOf`). */
   publicUrl: string;
   /** Where the hosted sandbox keeps its state; ':memory:' keeps it in memory. */
   dataDir: string;
@@ -46,8 +47,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const resolved = resolveIntegrations(d.config, { publicUrl: d.publicUrl, clock: d.clock, sandboxSecret: () => secrets.get('sandbox_client_secret').toString('base64url') });
   const byName = new Map(resolved.map((r) => [r.definition.name, r]));
   const links = new LinkSigner(() => secrets.get('link_signing_key'), d.clock);
-  const base = d.publicUrl.replace(/\/$/, '');
-  const flows = new OAuthFlows(d.db, d.vault, connections, d.clock, `${base}/oauth/callback`);
+  const flows = new OAuthFlows(d.db, d.vault, connections, d.clock, `${d.publicUrl}/oauth/callback`);
   const sourceMap = new Map<string, IntegrationSource>();
   let accounts: Accounts | undefined;
   const tokens = new TokenManager({
@@ -77,7 +77,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     links,
     sources: [...sourceMap.values()],
     hosted: byName.get('sandbox'),
-    publicUrl: base,
+    publicUrl: d.publicUrl,
     dataDir: d.dataDir,
     clock: d.clock,
     log: d.log,
