@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { describeError, isHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
-import type { Catalog } from './catalog.js';
+import type { Catalog, Page } from './catalog.js';
 import { RequestStates } from './request-state.js';
 import { toolError, type CallContext, type InputRequired } from './source.js';
 
@@ -32,8 +32,7 @@ export class Dispatcher {
   ) {}
 
   listTools(identity: Identity, cursor: string | undefined) {
-    const page = wrap(() => this.catalog.listTools(identity, cursor));
-    return page.nextCursor === undefined ? { tools: page.items } : { tools: page.items, nextCursor: page.nextCursor };
+    return listed('tools', () => this.catalog.listTools(identity, cursor));
   }
 
   async callTool(
@@ -69,8 +68,7 @@ export class Dispatcher {
   }
 
   listPrompts(identity: Identity, cursor: string | undefined) {
-    const page = wrap(() => this.catalog.listPrompts(identity, cursor));
-    return page.nextCursor === undefined ? { prompts: page.items } : { prompts: page.items, nextCursor: page.nextCursor };
+    return listed('prompts', () => this.catalog.listPrompts(identity, cursor));
   }
 
   async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
@@ -80,15 +78,11 @@ export class Dispatcher {
   }
 
   listResources(identity: Identity, cursor: string | undefined) {
-    const page = wrap(() => this.catalog.listResources(identity, cursor));
-    return page.nextCursor === undefined ? { resources: page.items } : { resources: page.items, nextCursor: page.nextCursor };
+    return listed('resources', () => this.catalog.listResources(identity, cursor));
   }
 
   listResourceTemplates(identity: Identity, cursor: string | undefined) {
-    const page = wrap(() => this.catalog.listResourceTemplates(identity, cursor));
-    return page.nextCursor === undefined
-      ? { resourceTemplates: page.items }
-      : { resourceTemplates: page.items, nextCursor: page.nextCursor };
+    return listed('resourceTemplates', () => this.catalog.listResourceTemplates(identity, cursor));
   }
 
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired> {
@@ -126,6 +120,14 @@ export class Dispatcher {
     }
     return { completion: { values: [], hasMore: false } };
   }
+}
+
+/** A page of a list result under the method's own key (`tools`, `prompts`, …), with its cursor when there is more. */
+function listed<K extends string, T>(key: K, list: () => Page<T>): Record<K, T[]> & { nextCursor?: string } {
+  const page = wrap(list);
+  const out = { [key]: page.items } as Record<K, T[]> & { nextCursor?: string };
+  if (page.nextCursor !== undefined) out.nextCursor = page.nextCursor;
+  return out;
 }
 
 /** Turns hub errors raised while listing (a bad cursor) into JSON-RPC errors. */

@@ -1,8 +1,8 @@
-import { createRequire } from 'node:module';
 import type { AuthorizationCode, ModuleOptions, WreckHttpOptions } from 'simple-oauth2';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { TokenSet } from '../connections/types.js';
+import { lazyRequire } from '../lazy-require.js';
 
 export interface OAuthEndpoints {
   authorizeUrl: string;
@@ -18,9 +18,7 @@ export interface OAuthEndpoints {
 }
 
 // simple-oauth2 (and joi, which it loads) is required on first use: a stdio start should not pay for it.
-const requireCjs = createRequire(import.meta.url);
-let library: typeof import('simple-oauth2') | undefined;
-const simpleOAuth2 = () => (library ??= requireCjs('simple-oauth2') as typeof import('simple-oauth2'));
+const simpleOAuth2 = lazyRequire<typeof import('simple-oauth2')>('simple-oauth2');
 
 /** RFC 6749 §5.1. Numbers arrive as strings from some providers, hence the coercion. */
 const tokenResponse = z.looseObject({

@@ -1,13 +1,11 @@
-import { createRequire } from 'node:module';
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { lazyRequire } from '../lazy-require.js';
 
 export type ToolOutcome = 'ok' | 'tool_error' | 'error' | 'timeout' | 'cancelled' | 'unavailable';
 
 type PromClient = typeof import('prom-client');
-const requireCjs = createRequire(import.meta.url);
-let library: PromClient | undefined;
 // prom-client is required on first use: a stdio hub answers its first tools/list before any metric moves.
-const prom = () => (library ??= requireCjs('prom-client') as PromClient);
+const prom = lazyRequire<PromClient>('prom-client');
 
 interface Instruments {
   registry: Registry;
