@@ -6,32 +6,14 @@ import { z } from 'zod';
 import { systemClock } from '../../src/clock.js';
 import { ApiTokens } from '../../src/identity/tokens.js';
 import { openDb } from '../../src/store/db.js';
-import { CLI, FIXTURE, tmpDir } from '../helpers/hub.js';
+import { CLI, FIXTURE, runCli, tmpDir, type CliResult } from '../helpers/hub.js';
 
-interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the built CLI to completion in `cwd`, so no config file from the repository is picked up. */
-function run(args: string[], cwd: string): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /**
  * Starts `serve`, waits for the line that says it is serving, then stops it with SIGTERM and
  * returns everything it printed, with the URL it announced.
  */
-function serveOnce(args: string[], cwd: string, whileRunning: (url: string, stdout: string) => Promise<void>): Promise<RunResult & { url: string }> {
+function serveOnce(args: string[], cwd: string, whileRunning: (url: string, stdout: string) => Promise<void>): Promise<CliResult & { url: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -81,7 +63,7 @@ describe('switchboard CLI', () => {
   afterEach(() => dir.remove());
 
   it('tokens create prints only the token on stdout, and it verifies', async () => {
-    const r = await run(['tokens', 'create', '--user', 'alice', '--label', 'ci', '--data', data], dir.path);
+    const r = await runCli(['tokens', 'create', '--user', 'alice', '--label', 'ci', '--data', data], dir.path);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^sbt_[A-Za-z0-9_-]{43}\n$/);
     const token = r.stdout.trim();
@@ -97,14 +79,14 @@ describe('switchboard CLI', () => {
   });
 
   it('tokens list shows ids and never the token; revoke ends it', async () => {
-    const created = await run(['tokens', 'create', '--user', 'alice', '--tenant', 'acme', '--label', 'laptop', '--data', data], dir.path);
-    const other = await run(['tokens', 'create', '--user', 'bob', '--data', data], dir.path);
+    const created = await runCli(['tokens', 'create', '--user', 'alice', '--tenant', 'acme', '--label', 'laptop', '--data', data], dir.path);
+    const other = await runCli(['tokens', 'create', '--user', 'bob', '--data', data], dir.path);
     const token = created.stdout.trim();
     const id = /Created (tok_[0-9a-f]+)/.exec(created.stderr)?.[1] ?? '';
     const otherId = /Created (tok_[0-9a-f]+)/.exec(other.stderr)?.[1] ?? '';
     expect(id).toMatch(/^tok_/);
 
-    const list = await run(['tokens', 'list', '--data', data], dir.path);
+    const list = await runCli(['tokens', 'list', '--data', data], dir.path);
     expect(list.code).toBe(0);
     const lines = list.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
@@ -115,18 +97,18 @@ describe('switchboard CLI', () => {
       expect(out).not.toContain(token.slice(4));
     }
 
-    const json = await run(['tokens', 'list', '--json', '--data', data], dir.path);
+    const json = await runCli(['tokens', 'list', '--json', '--data', data], dir.path);
     expect(json.stdout).not.toContain(token.slice(4));
     expect(listedToken.parse(JSON.parse(json.stdout)).map((t) => t.id)).toEqual([id, otherId]);
 
-    const revoked = await run(['tokens', 'revoke', id, '--data', data], dir.path);
+    const revoked = await runCli(['tokens', 'revoke', id, '--data', data], dir.path);
     expect(revoked.code).toBe(0);
     expect(revoked.stdout).toBe(`revoked ${id}\n`);
 
-    const after = await run(['tokens', 'list', '--data', data], dir.path);
+    const after = await runCli(['tokens', 'list', '--data', data], dir.path);
     expect(after.stdout).not.toContain(id);
     expect(after.stdout).toContain(otherId);
-    const all = await run(['tokens', 'list', '--all', '--data', data], dir.path);
+    const all = await runCli(['tokens', 'list', '--all', '--data', data], dir.path);
     expect(all.stdout).toMatch(new RegExp(`^${id} .* revoked \\d{4}-`, 'm'));
 
     const db = openDb({ file: join(data, 'switchboard.db'), clock: systemClock });
@@ -136,13 +118,13 @@ describe('switchboard CLI', () => {
       db.close();
     }
 
-    const again = await run(['tokens', 'revoke', id, '--data', data], dir.path);
+    const again = await runCli(['tokens', 'revoke', id, '--data', data], dir.path);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`no active token ${id}`);
   });
 
   it('tokens create without --user fails with usage and exit code 2', async () => {
-    const r = await run(['tokens', 'create', '--data', data], dir.path);
+    const r = await runCli(['tokens', 'create', '--data', data], dir.path);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('tokens create needs --user');
@@ -151,7 +133,7 @@ describe('switchboard CLI', () => {
   it('doctor passes a good config with a working downstream server', async () => {
     const file = join(dir.path, 'good.json');
     writeFileSync(file, JSON.stringify({ dataDir: data, mcpServers: { fx: { command: process.execPath, args: [FIXTURE, '--stdio'] } } }));
-    const r = await run(['doctor', '--config', file], dir.path);
+    const r = await runCli(['doctor', '--config', file], dir.path);
     expect(r.stderr).toContain(`ok   config: ${file}`);
     expect(r.stderr).toMatch(/ok {3}mcpServers\.fx: ready in \d+ ms, \d+ tools/);
     expect(r.stdout).toBe('doctor: everything looks right\n');
@@ -161,7 +143,7 @@ describe('switchboard CLI', () => {
   it('doctor fails on an unknown config key, naming the key and the file', async () => {
     const file = join(dir.path, 'typo.json');
     writeFileSync(file, JSON.stringify({ dataDir: data, mcpServrs: {} }));
-    const r = await run(['doctor', '--config', file], dir.path);
+    const r = await runCli(['doctor', '--config', file], dir.path);
     expect(r.code).toBe(1);
     const output = r.stdout + r.stderr;
     expect(output).toContain('mcpServrs');
@@ -178,7 +160,7 @@ describe('switchboard CLI', () => {
         mcpServers: { fx: { command: process.execPath, args: [FIXTURE, '--stdio'] }, ghost: { command: '/nonexistent/switchboard-no-such-server' } },
       }),
     );
-    const r = await run(['doctor', '--config', file], dir.path);
+    const r = await runCli(['doctor', '--config', file], dir.path);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/FAIL mcpServers\.ghost: .*ENOENT/);
     expect(r.stderr).toMatch(/ok {3}mcpServers\.fx: ready/);
@@ -187,10 +169,10 @@ describe('switchboard CLI', () => {
 
   it('fails with config_not_found for a missing --config', async () => {
     const missing = join(dir.path, 'nope.json');
-    const doctor = await run(['doctor', '--config', 'nope.json'], dir.path);
+    const doctor = await runCli(['doctor', '--config', 'nope.json'], dir.path);
     expect(doctor.code).toBe(1);
     expect(doctor.stderr).toContain(`FAIL config: config file not found: ${missing}`);
-    const tokens = await run(['tokens', 'list', '--config', 'nope.json'], dir.path);
+    const tokens = await runCli(['tokens', 'list', '--config', 'nope.json'], dir.path);
     expect(tokens.code).toBe(1);
     expect(tokens.stderr).toBe(`switchboard: error (config_not_found): config file not found: ${missing}\n`);
   });

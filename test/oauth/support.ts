@@ -12,7 +12,7 @@ import { freePort } from '../../src/http/free-port.js';
 import type { Browser } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, textOf, type CallResult, type FaceClient } from '../helpers/clients.js';
-import { CLI, eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { CLI, eventually, runCli, startHub, type RunningHub } from '../helpers/hub.js';
 
 export const TOOL = 'acme__list_things';
 
@@ -94,18 +94,7 @@ export function writeConfig(dir: string, config: Record<string, unknown>): strin
   return file;
 }
 
-/** Runs a CLI command to completion in `cwd` (so no config file is picked up by accident). */
-export function runCli(args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+export { runCli } from '../helpers/hub.js';
 
 /** Creates a hub API token for a user in the data dir, with the CLI. */
 export async function createToken(configFile: string, dataDir: string, user: string, tenant?: string): Promise<string> {

@@ -1,9 +1,4 @@
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock } from '../../src/clock.js';
 import { ConnectionStore } from '../../src/connections/store.js';
 import { OAuthClient } from '../../src/oauth/client.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
@@ -11,28 +6,23 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { openDb } from '../../src/store/db.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
-import { createSandbox, type Sandbox } from '../../servers/sandbox/index.js';
-import { CLIENT, T0, authorize } from '../sandbox/harness.js';
+import { CLIENT, authorize, startSandbox, type Harness } from '../sandbox/harness.js';
 
 /** A provider whose access tokens live shorter than the refresh margin (10 s against 60 s). */
 describe('short-lived access tokens', () => {
-  const clock = manualClock(T0);
-  let server: Server;
-  let sandbox: Sandbox;
+  let h: Harness;
   let refreshes = 0;
+  let use: () => Promise<string>;
 
   beforeAll(async () => {
-    const app = express();
-    server = app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox`;
-    sandbox = createSandbox({ issuer, clock, dbFile: ':memory:', clients: [CLIENT], accessTokenTtlSeconds: 10 });
-    // Token-endpoint hits after the code exchange are refreshes.
-    app.use('/sandbox/oauth/token', (_req, _res, next) => {
-      refreshes++;
-      next();
+    h = await startSandbox({ accessTokenTtlSeconds: 10 }, (app) => {
+      // Token-endpoint hits after the code exchange are refreshes.
+      app.use('/sandbox/oauth/token', (_req, _res, next) => {
+        refreshes++;
+        next();
+      });
     });
-    app.use('/sandbox', sandbox.router);
+    const { clock, issuer } = h;
     const client = new OAuthClient(
       { authorizeUrl: `${issuer}/oauth/authorize`, tokenUrl: `${issuer}/oauth/token`, clientId: CLIENT.id, clientSecret: CLIENT.secret, scopes: ['read'] },
       clock,
@@ -46,15 +36,11 @@ describe('short-lived access tokens', () => {
     const manager = new TokenManager({ store, clock, log: silentLogger(), clientFor: () => client, marginMs: 60_000 });
     use = () => manager.accessToken(id);
   });
-  let use: () => Promise<string>;
 
-  afterAll(async () => {
-    sandbox.close();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  afterAll(() => h.close());
 
   it('refreshes once per half-life, not on every call', async () => {
+    const { clock } = h;
     const first = await use();
     clock.advance(2_000);
     expect(await use()).toBe(first);

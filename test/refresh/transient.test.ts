@@ -1,9 +1,4 @@
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { manualClock } from '../../src/clock.js';
 import { ConnectionStore } from '../../src/connections/store.js';
 import { HubError } from '../../src/errors.js';
 import { OAuthClient } from '../../src/oauth/client.js';
@@ -12,17 +7,15 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { openDb } from '../../src/store/db.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
-import { createSandbox, type Sandbox } from '../../servers/sandbox/index.js';
-import { CLIENT, T0, link } from '../sandbox/harness.js';
+import { CLIENT, T0, link, startSandbox, type Harness } from '../sandbox/harness.js';
 
 /**
  * The token endpoint failing on its side (5xx) or not answering must not cost a connection: the
  * refresh is retried with backoff, and while the access token is still valid calls go on with it.
  */
 describe('token refresh against a failing token endpoint', () => {
-  const clock = manualClock(T0);
-  let server: Server;
-  let sandbox: Sandbox;
+  let h: Harness;
+  let clock: Harness['clock'];
   let issuer: string;
   let failures = 0;
   let tokenRequests = 0;
@@ -32,25 +25,22 @@ describe('token refresh against a failing token endpoint', () => {
   let firstAccess: string;
 
   beforeEach(async () => {
-    clock.set(T0);
     failures = 0;
     tokenRequests = 0;
-    const app = express();
-    server = app.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox`;
-    sandbox = createSandbox({ issuer, clock, dbFile: ':memory:', clients: [CLIENT], accessTokenTtlSeconds: 3600 });
-    // A provider outage in front of the real token endpoint.
-    app.use('/sandbox/oauth/token', (_req, res, next) => {
-      tokenRequests++;
-      if (failures > 0) {
-        failures--;
-        res.status(503).set('Retry-After', '0').json({ error: 'temporarily_unavailable' });
-        return;
-      }
-      next();
+    h = await startSandbox({ accessTokenTtlSeconds: 3600 }, (app) => {
+      // A provider outage in front of the real token endpoint.
+      app.use('/sandbox/oauth/token', (_req, res, next) => {
+        tokenRequests++;
+        if (failures > 0) {
+          failures--;
+          res.status(503).set('Retry-After', '0').json({ error: 'temporarily_unavailable' });
+          return;
+        }
+        next();
+      });
     });
-    app.use('/sandbox', sandbox.router);
+    clock = h.clock;
+    issuer = h.issuer;
     const db = openDb({ file: ':memory:', clock });
     const vault = new Vault({ db, ring: ephemeralRing(), clock });
     store = new ConnectionStore(db, vault, clock);
@@ -71,11 +61,7 @@ describe('token refresh against a failing token endpoint', () => {
     }).id;
   });
 
-  afterEach(async () => {
-    sandbox.close();
-    server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
+  afterEach(() => h.close());
 
   it('retries 503s and commits the refreshed token set', async () => {
     failures = 2;

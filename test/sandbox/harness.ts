@@ -26,8 +26,10 @@ export interface Harness extends Peer {
   close(): Promise<void>;
 }
 
-export async function startSandbox(overrides: Partial<Omit<SandboxOptions, 'issuer' | 'clock'>> = {}): Promise<Harness> {
+/** `front` mounts routes ahead of the provider, e.g. a fault injector or a request counter. */
+export async function startSandbox(overrides: Partial<Omit<SandboxOptions, 'issuer' | 'clock'>> = {}, front?: (app: express.Express) => void): Promise<Harness> {
   const app = express();
+  front?.(app);
   const server: Server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}/sandbox`;
