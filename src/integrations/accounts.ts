@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ConnectionStore } from '../connections/store.js';
-import type { Connection } from '../connections/types.js';
+import type { Connection, ConnectionState } from '../connections/types.js';
 import { HubError, describeError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { CallbackQuery, OAuthFlows } from '../oauth/flows.js';
@@ -29,6 +29,7 @@ export interface IntegrationStatus {
 /** Linking, re-linking and revoking accounts: what /connect, the OAuth routes and the CLI share. */
 export class Accounts {
   private readonly byName: Map<string, ResolvedIntegration>;
+  private readonly announced = new Map<string, ConnectionState>();
 
   constructor(private readonly opts: AccountsOptions) {
     this.byName = new Map(opts.integrations.map((i) => [i.definition.name, i]));
@@ -115,6 +116,12 @@ export class Accounts {
 
   /** Tells the owner's clients that the integration's tools changed. */
   changed(c: Connection): void {
+    this.announced.set(c.id, this.opts.connections.get(c.id)?.state ?? c.state);
     this.opts.sources.get(c.integration)?.connectionChanged({ tenant: c.tenant, user: c.user, scopes: [] });
+  }
+
+  /** The state this process last announced for a connection, so a watcher does not announce it again. */
+  announcedState(id: string): ConnectionState | undefined {
+    return this.announced.get(id);
   }
 }

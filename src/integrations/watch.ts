@@ -19,7 +19,8 @@ export function watchConnections(db: Db, accounts: Accounts, everyMs = 2000): ()
       return; // busy or closing: look again next time
     }
     for (const [id, state] of now) {
-      if (seen.get(id) === state) continue;
+      // Changes this process made were announced when it made them.
+      if (seen.get(id) === state || accounts.announcedState(id) === state) continue;
       const c = accounts.connections.get(id);
       if (c) accounts.changed(c);
     }
