@@ -3,7 +3,7 @@ import { systemClock } from '../src/clock.js';
 import { publicUrlOf } from '../src/config/public-url.js';
 import type { HubConfig } from '../src/config/schema.js';
 import { buildIntegrations, type Integrations } from '../src/integrations/wiring.js';
-import { createLogger } from '../src/observability/logger.js';
+import { createLogger, type Logger } from '../src/observability/logger.js';
 import { openDb, type Db } from '../src/store/db.js';
 import { openVault } from '../src/vault/open.js';
 import type { Vault } from '../src/vault/vault.js';
@@ -20,8 +20,10 @@ export interface StoreContext {
 
 /** What the account commands need without starting a hub: the store, the vault and the integrations. */
 export function openStoreContext(flags: Flags): StoreContext {
-  const { config } = configFromFlags(flags);
-  const log = createLogger({ level: 'warn' });
+  return openStore(configFromFlags(flags).config);
+}
+
+export function openStore(config: HubConfig, log: Logger = createLogger({ level: 'warn' })): StoreContext {
   const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
   try {
     const vault = openVault({ db, dataDir: config.dataDir, clock: systemClock, log });

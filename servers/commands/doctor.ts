@@ -9,11 +9,9 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { HubMetrics } from '../../src/observability/metrics.js';
 import { appliedMigrations, openDb } from '../../src/store/db.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { publicUrlOf } from '../../src/config/public-url.js';
-import { buildIntegrations } from '../../src/integrations/wiring.js';
 import { MASTER_KEY_ENV } from '../../src/vault/master-keys.js';
-import { openVault } from '../../src/vault/open.js';
 import { configFromFlags, parse, progress } from '../common.js';
+import { openStore } from '../store-context.js';
 
 type Check = { ok: boolean; line: string };
 
@@ -55,19 +53,18 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     report({ ok: false, line: `database: ${describeError(err)}` });
   }
   try {
-    const db = openDb({ file: resolve(dataDir, 'switchboard.db'), clock: systemClock });
+    const store = openStore(config, silentLogger());
     try {
-      const vault = openVault({ db, dataDir, clock: systemClock, log: silentLogger() });
       const source = process.env[MASTER_KEY_ENV] ? MASTER_KEY_ENV : resolve(dataDir, 'master.key');
-      report({ ok: true, line: `vault: master key ${vault.activeMasterId} from ${source} opens every stored data key` });
-      const integrations = buildIntegrations({ config, db, vault, clock: systemClock, log: silentLogger(), publicUrl: publicUrlOf(config.server), dataDir });
-      for (const i of integrations.accounts.list()) {
-        const states = integrations.accounts.connections.list().filter((c) => c.integration === i.definition.name).map((c) => c.state);
+      report({ ok: true, line: `vault: master key ${store.vault.activeMasterId} from ${source} opens every stored data key` });
+      const { accounts } = store.integrations;
+      for (const i of accounts.list()) {
+        const states = accounts.connections.list().filter((c) => c.integration === i.definition.name).map((c) => c.state);
         const needs = states.filter((st) => st !== 'active').length;
         report({ ok: true, line: `integrations.${i.definition.name}: ${Object.keys(i.definition.tools).length} tools, ${states.length} connection(s)${needs ? `, ${needs} needing attention (see \`switchboard connections list\`)` : ''}` });
       }
     } finally {
-      db.close();
+      store.close();
     }
   } catch (err) {
     report({ ok: false, line: `vault/integrations: ${describeError(err)}` });
