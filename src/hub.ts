@@ -121,7 +121,7 @@ export class Hub {
 
   /** Starts every source; resolves at once, with `ready()` telling when first attempts settled. */
   start(): void {
-    this.stopWatching = watchConnections(this.db, this.integrations.accounts);
+    if (this.integrations.sources.length > 0) this.stopWatching = watchConnections(this.db, this.integrations.accounts);
     this.sourcesSettled = Promise.allSettled(this.catalog.sources().map((s) => s.start())).then(() => {
       if (this.phaseValue === 'starting') this.phaseValue = 'running';
     });
