@@ -1,5 +1,5 @@
-import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { resolveDataDir, type ResolvedDataDir } from '../src/config/data-dir.js';
 import { loadConfig, type LoadedConfig } from '../src/config/load.js';
 import { HubError, describeError } from '../src/errors.js';
 
@@ -20,13 +20,22 @@ export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}): {
   return { flags: values as Flags, positionals };
 }
 
-/** Loads the config and applies --data/--port/--host over it. */
-export function configFromFlags(flags: Flags): LoadedConfig {
+export interface CommandConfig extends LoadedConfig {
+  /** The data dir in use and why; `config.dataDir` holds the same absolute path. */
+  data: ResolvedDataDir;
+}
+
+/**
+ * Loads the config and applies --data/--port/--host over it. The data dir in use is printed on
+ * stderr (one line) unless `quiet`: a hub started by a desktop client has no other way to tell
+ * its user which store, and so which master key and tokens, it uses.
+ */
+export function configFromFlags(flags: Flags, opts: { quiet?: boolean } = {}): CommandConfig {
   const loaded = loadConfig({ file: str(flags['config']) });
   const c = loaded.config;
-  const data = str(flags['data']);
-  if (data !== undefined) c.dataDir = data;
-  c.dataDir = resolve(c.dataDir);
+  const data = resolveDataDir({ flag: str(flags['data']), configured: loaded.dataDirSet ? c.dataDir : undefined, configFile: loaded.file });
+  c.dataDir = data.dir;
+  if (!opts.quiet) progress(data.line);
   const port = str(flags['port']);
   if (port !== undefined) {
     const n = Number(port);
@@ -35,7 +44,7 @@ export function configFromFlags(flags: Flags): LoadedConfig {
   }
   const host = str(flags['host']);
   if (host !== undefined) c.server.host = host;
-  return loaded;
+  return { ...loaded, data };
 }
 
 export function str(v: string | boolean | undefined): string | undefined {

@@ -24,9 +24,11 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     progress(`${c.ok ? 'ok  ' : 'FAIL'} ${c.line}`);
   };
   let config: HubConfig;
+  let dataLine: string;
   try {
-    const loaded = configFromFlags(flags);
+    const loaded = configFromFlags(flags, { quiet: true });
     config = loaded.config;
+    dataLine = loaded.data.line;
     report({ ok: true, line: `config: ${loaded.file ?? 'no config file, embedded defaults'}` });
   } catch (err) {
     report({ ok: false, line: `config: ${describeError(err)}` });
@@ -37,7 +39,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   try {
     mkdirSync(dataDir, { recursive: true });
     accessSync(dataDir, constants.W_OK | constants.R_OK);
-    report({ ok: true, line: `data dir: ${dataDir} is writable` });
+    report({ ok: true, line: `${dataLine}, writable` });
   } catch (err) {
     report({ ok: false, line: `data dir: ${dataDir}: ${describeError(err)}` });
   }

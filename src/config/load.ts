@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parse as parseJsonc, printParseErrorCode, type ParseError } from 'jsonc-parser';
 import type { z } from 'zod';
 import { HubError } from '../errors.js';
 import { interpolateEnv } from './interpolate.js';
@@ -14,6 +15,8 @@ export interface LoadedConfig {
   config: HubConfig;
   /** The file read, or undefined when the embedded defaults are in use. */
   file: string | undefined;
+  /** Whether the file itself set `dataDir` (the schema's default fills it in otherwise). */
+  dataDirSet: boolean;
 }
 
 export interface LoadOptions {
@@ -30,21 +33,54 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   if (opts.file !== undefined) {
     const file = resolve(cwd, opts.file);
     if (!existsSync(file)) throw new HubError('config_not_found', `config file not found: ${file}`, { details: { file } });
-    return { config: parseConfigText(readFileSync(file, 'utf8'), file, env), file };
+    return readConfigFile(file, env);
   }
   const fallback = resolve(cwd, DEFAULT_CONFIG_FILE);
-  if (existsSync(fallback)) return { config: parseConfigText(readFileSync(fallback, 'utf8'), fallback, env), file: fallback };
-  return { config: configSchema.parse(EMBEDDED_DEFAULTS), file: undefined };
+  if (existsSync(fallback)) return readConfigFile(fallback, env);
+  return { config: configSchema.parse(EMBEDDED_DEFAULTS), file: undefined, dataDirSet: false };
+}
+
+function readConfigFile(file: string, env: NodeJS.ProcessEnv): LoadedConfig {
+  // A byte-order mark (Windows editors write one) is not part of the JSON text.
+  const raw = parseJsoncText(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''), file);
+  const dataDirSet = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'dataDir' in raw;
+  return { config: parseConfigValue(interpolateEnv(raw, env, file), file), file, dataDirSet };
 }
 
 export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): HubConfig {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new HubError('config_invalid', `${file}: not valid JSON: ${(err as Error).message}`, { details: { file } });
+  return parseConfigValue(interpolateEnv(parseJsoncText(text, file), env, file), file);
+}
+
+/**
+ * JSON with comments and trailing commas (JSONC, as VS Code and the README's examples write it).
+ * Errors name the file, line and column of the first problem, the way an editor shows them.
+ */
+export function parseJsoncText(text: string, file: string): unknown {
+  const errors: ParseError[] = [];
+  const raw: unknown = parseJsonc(text, errors, { allowTrailingComma: true, disallowComments: false, allowEmptyContent: false });
+  const first = errors[0];
+  if (first) {
+    const { line, column } = lineColumn(text, first.offset);
+    const found = JSON.stringify(text.slice(first.offset, first.offset + Math.max(1, Math.min(first.length, 20))));
+    const what = `${printParseErrorCode(first.error)}${first.offset < text.length ? ` at ${found}` : ' at the end of the file'}`;
+    throw new HubError('config_invalid', `${file}:${line}:${column}: not valid JSON (comments and trailing commas are fine): ${what}`, {
+      details: { file, line, column, error: printParseErrorCode(first.error) },
+    });
   }
-  return parseConfigValue(interpolateEnv(raw, env, file), file);
+  return raw;
+}
+
+/** 1-based line and column (in UTF-16 code units, as editors count) of a character offset. */
+function lineColumn(text: string, offset: number): { line: number; column: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      start = i + 1;
+    }
+  }
+  return { line, column: offset - start + 1 };
 }
 
 export function parseConfigValue(raw: unknown, file: string): HubConfig {
