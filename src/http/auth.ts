@@ -1,5 +1,4 @@
-import { requireBearerAuth } from '@modelcontextprotocol/express';
-import { OAuthError, OAuthErrorCode } from '@modelcontextprotocol/server';
+import { OAuthError, OAuthErrorCode, bearerAuthChallengeResponse, verifyBearerToken } from '@modelcontextprotocol/server';
 import type { AuthInfo, OAuthTokenVerifier } from '@modelcontextprotocol/server';
 import type { Express, RequestHandler } from 'express';
 import type { ApiTokens } from '../identity/tokens.js';
@@ -35,8 +34,49 @@ export function hubTokenVerifier(tokens: ApiTokens): OAuthTokenVerifier {
   };
 }
 
+/**
+ * How to get in, appended to every invalid_token answer. Clients such as mcp-remote and the MCP
+ * Inspector otherwise follow `resource_metadata`, find no authorization server and report a failed
+ * OAuth registration, which hides that the hub wants one of its own tokens. RFC 6750 §3 limits
+ * error_description to printable ASCII without `"` or `\`, so the text avoids both.
+ */
+export const TOKEN_HINT =
+  'This hub takes its own API tokens: create one with `switchboard tokens create --user NAME` and send it as the header Authorization: Bearer TOKEN (mcp-remote: --header Authorization:Bearer TOKEN; MCP Inspector: --header Authorization: Bearer TOKEN).';
+
+/** Machine-readable form of the hint, in the JSON body next to the OAuth error fields. */
+const HOW_TO = {
+  create: 'switchboard tokens create --user NAME',
+  header: 'Authorization: Bearer TOKEN',
+  mcp_remote: 'npx mcp-remote URL --header "Authorization: Bearer ${TOKEN}"',
+};
+
+/**
+ * Bearer authentication for /mcp with the SDK's verification and challenge (status codes,
+ * `WWW-Authenticate` with `resource_metadata` per RFC 9728), and a description that says how to
+ * obtain and pass a hub token.
+ */
 export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls): RequestHandler {
-  return requireBearerAuth({ verifier: hubTokenVerifier(tokens), resourceMetadataUrl: urls.metadata });
+  const options = { verifier: hubTokenVerifier(tokens), resourceMetadataUrl: urls.metadata };
+  return (req, res, next) => {
+    verifyBearerToken(req.headers.authorization, options).then(
+      (auth) => {
+        req.auth = auth;
+        next();
+      },
+      (err: unknown) => {
+        const error = err instanceof OAuthError && err.code === OAuthErrorCode.InvalidToken ? new OAuthError(OAuthErrorCode.InvalidToken, `${withStop(err.message)} ${TOKEN_HINT}`) : err;
+        const response = bearerAuthChallengeResponse(error, options);
+        const challenge = response.headers.get('WWW-Authenticate');
+        if (challenge !== null) res.set('WWW-Authenticate', challenge);
+        const body = error instanceof OAuthError ? error.toResponseObject() : new OAuthError(OAuthErrorCode.ServerError, 'Internal Server Error').toResponseObject();
+        res.status(response.status).json(error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken ? { ...body, how_to_authenticate: HOW_TO } : body);
+      },
+    );
+  };
+}
+
+function withStop(s: string): string {
+  return /[.!?]$/.test(s) ? s : `${s}.`;
 }
 
 /**
