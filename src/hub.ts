@@ -146,6 +146,8 @@ export class Hub {
       log: this.log,
       clock: this.clock,
       maxBodyBytes: this.config.server.maxBodyBytes,
+      limits: this.config.server.limits,
+      tokens: this.tokens,
     });
     const server = createServer();
     await new Promise<void>((res, rej) => {

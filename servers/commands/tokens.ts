@@ -58,6 +58,8 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         if (!id) throw new HubError('invalid_params', `tokens revoke needs a token id\n${USAGE}`);
         if (!tokens.revoke(id)) throw new HubError('not_found', `no active token ${id}`);
         process.stdout.write(`revoked ${id}\n`);
+        // The hubs notice by polling the store (src/identity/revocation-watch.ts, every second).
+        process.stderr.write('Hubs on this data dir refuse it from now on and close its open sessions and streams within 2 s.\n');
         return;
       }
       default:

@@ -73,6 +73,17 @@ export const serverSchema = z.strictObject({
   allowedHosts: z.array(z.string()).default([]),
   /** Largest accepted request body, in bytes. */
   maxBodyBytes: z.number().int().positive().max(64 * 1024 * 1024).default(1024 * 1024),
+  /**
+   * Per identity (tenant/user), so one token holder cannot use up what the hub holds for everyone.
+   * Streams are 2026 `subscriptions/listen` and 2025 standalone GET streams. The upper bounds keep
+   * each below the hub-wide caps (10,000 sessions, 10,000 listen streams).
+   */
+  limits: z
+    .strictObject({
+      sessionsPerIdentity: z.number().int().positive().max(5_000).default(100),
+      streamsPerIdentity: z.number().int().positive().max(5_000).default(100),
+    })
+    .default({ sessionsPerIdentity: 100, streamsPerIdentity: 100 }),
 });
 
 export const configSchema = z.strictObject({

@@ -66,6 +66,8 @@ export class ApiTokens {
   // Prepared once: verify runs on every HTTP request.
   private readonly byHash: Statement;
   private readonly touchStmt: Statement;
+  private readonly revokedStmt: Statement;
+  private readonly revokeListeners = new Set<(tokenId: string) => void>();
 
   constructor(
     private readonly db: Db,
@@ -73,6 +75,10 @@ export class ApiTokens {
   ) {
     this.byHash = db.prepare('SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL');
     this.touchStmt = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
+    // Primary-key lookups only: the revocation poll asks about the few tokens with open sessions.
+    this.revokedStmt = db
+      .prepare('SELECT id FROM api_tokens WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NOT NULL')
+      .pluck();
   }
 
   create(input: { user: string; tenant?: string | undefined; scopes?: string[]; label?: string | undefined }): CreatedToken {
@@ -112,7 +118,21 @@ export class ApiTokens {
     const res = this.db
       .prepare('UPDATE api_tokens SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL')
       .run({ id, now: this.clock.now() });
-    return res.changes === 1;
+    if (res.changes !== 1) return false;
+    for (const fn of this.revokeListeners) fn(id);
+    return true;
+  }
+
+  /** Told of revocations made through this instance, at once (other processes are seen by polling `revokedAmong`). */
+  onRevoked(fn: (tokenId: string) => void): () => void {
+    this.revokeListeners.add(fn);
+    return () => this.revokeListeners.delete(fn);
+  }
+
+  /** Which of these token ids are revoked. */
+  revokedAmong(ids: readonly string[]): string[] {
+    if (ids.length === 0) return [];
+    return z.array(z.string()).parse(this.revokedStmt.all(JSON.stringify(ids)));
   }
 
   /** Resolves a presented token to an identity, or undefined when unknown or revoked. */

@@ -12,10 +12,12 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { identityKey, type Identity } from '../identity/identity.js';
+import { watchRevocations, type RevocationSource } from '../identity/revocation-watch.js';
 import type { HubMetrics } from '../observability/metrics.js';
 import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
 import { BoundedEventStore } from './event-store.js';
+import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits } from './identity-limits.js';
 import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
@@ -27,7 +29,20 @@ interface Session {
   identity: Identity;
   lastSeen: number;
   subscriptions: Set<string>;
+  /** Requests in flight and streams open on the session: a busy session is never evicted. */
+  busy: number;
 }
+
+/**
+ * An identity at its session limit gets its least recently used session closed when that one has
+ * nothing in flight, no open stream, and no request for this long. A client that went away without
+ * DELETE (a restarted desktop app) leaves exactly such sessions; a live client keeps its GET stream.
+ */
+const EVICTABLE_AFTER_MS = 10_000;
+
+/** Hub-wide caps, far above any one identity's limit, as a last bound on memory. */
+const MAX_SESSIONS = 10_000;
+const MAX_LISTEN_STREAMS = 10_000;
 
 export interface HttpFaceOptions {
   dispatcher: Dispatcher;
@@ -39,6 +54,11 @@ export interface HttpFaceOptions {
   /** A 2025 session with no request for this long is closed; clients re-initialize on 404. */
   sessionIdleMs?: number;
   maxSessions?: number;
+  limits?: IdentityLimits;
+  /** Where revocations come from; with it a revoked token's sessions and streams are closed. */
+  tokens?: RevocationSource;
+  /** How often other processes' revocations are looked for. */
+  revocationPollMs?: number;
 }
 
 /** The identity the auth middleware resolved, carried on AuthInfo.extra. */
@@ -57,6 +77,20 @@ function jsonRpcError(res: Response, status: number, code: number, message: stri
   res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
 }
 
+function requestId(body: unknown): string | number | null {
+  const id = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { id?: unknown }).id : undefined;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
+function isListen(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { method?: unknown }).method === 'subscriptions/listen';
+}
+
+/** A session is used only with the token that opened it, so revoking that token ends its use. */
+function sameHolder(a: Identity, b: Identity): boolean {
+  return identityKey(a) === identityKey(b) && a.tokenId === b.tokenId;
+}
+
 /**
  * `/mcp` for both protocol eras. 2025-11-25 clients get a session (list_changed pushes,
  * server→client requests, resumable streams); 2026-07-28 requests are served statelessly by
@@ -64,6 +98,14 @@ function jsonRpcError(res: Response, status: number, code: number, message: stri
  */
 export class HttpFace {
   private readonly sessions = new Map<string, Session>();
+  private readonly byIdentity = new Map<string, Set<Session>>();
+  /** Sessions being initialized, per identity, so concurrent initializes cannot overshoot the limit. */
+  private readonly opening = new Map<string, number>();
+  private readonly streams = new StreamCounter();
+  /** 2026-era responses in flight (listen streams and calls), per token, for revocation to end. */
+  private readonly modernByToken = new Map<string, Set<Response>>();
+  private readonly limits: IdentityLimits;
+  private readonly stopRevocations: () => void = () => {};
   private readonly modern: McpHttpHandler;
   private readonly modernNode: ReturnType<typeof toNodeHandler>;
   private readonly sweeper: NodeJS.Timeout;
@@ -73,6 +115,8 @@ export class HttpFace {
     this.modern = createMcpHandler((ctx) => createHubServer(opts.dispatcher, identityFromAuth(ctx.authInfo), 'modern'), {
       legacy: 'reject',
       maxRequestBodySize: opts.maxBodyBytes,
+      // The SDK's default (1,024) could be filled by eleven identities at their own limit.
+      maxSubscriptions: MAX_LISTEN_STREAMS,
       onerror: (err) => opts.log.debug({ err: err.message }, 'mcp request rejected'),
     });
     this.modernNode = toNodeHandler(this.modern, { maxRequestBodySize: opts.maxBodyBytes });
@@ -80,6 +124,15 @@ export class HttpFace {
     this.unsubscribe.push(opts.catalog.onResourceUpdated((uri) => this.resourceUpdated(uri)));
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
+    this.limits = opts.limits ?? DEFAULT_LIMITS;
+    if (opts.tokens) {
+      this.stopRevocations = watchRevocations({
+        source: opts.tokens,
+        live: () => this.liveTokenIds(),
+        onRevoked: (id) => this.closeToken(id),
+        ...(opts.revocationPollMs === undefined ? {} : { everyMs: opts.revocationPollMs }),
+      });
+    }
   }
 
   get sessionCount(): number {
@@ -101,27 +154,54 @@ export class HttpFace {
       }).kind === 'legacy';
     if (!legacy) {
       if (req.method === 'POST' && this.rejectParamHeaders(identity, parsed, req, res)) return;
+      if (isListen(parsed) && !this.streams.acquire(identityKey(identity), res, this.limits.streamsPerIdentity)) {
+        refuseOverLimit(res, 'streamsPerIdentity', this.limits.streamsPerIdentity, requestId(parsed), 'Close a subscriptions/listen stream first.');
+        return;
+      }
+      this.trackModern(identity, res);
       await this.modernNode(req, res, req.method === 'POST' ? parsed : undefined);
       return;
     }
     const sid = req.get('mcp-session-id');
     if (sid !== undefined) {
       const session = this.sessions.get(sid);
-      // A session belongs to the identity that opened it; to anyone else it does not exist.
-      if (!session || identityKey(session.identity) !== identityKey(identity)) {
+      // A session belongs to the token that opened it; to anyone else it does not exist.
+      if (!session || !sameHolder(session.identity, identity)) {
         jsonRpcError(res, 404, -32001, 'Session not found');
         return;
       }
+      // A GET is the standalone stream (or a resumption of one): it stays open until closed.
+      if (req.method === 'GET' && !this.streams.acquire(identityKey(identity), res, this.limits.streamsPerIdentity)) {
+        refuseOverLimit(res, 'streamsPerIdentity', this.limits.streamsPerIdentity, null, 'Close a stream or a session (DELETE /mcp) first.');
+        return;
+      }
       session.lastSeen = this.opts.clock.now();
+      session.busy++;
+      res.once('close', () => {
+        session.busy--;
+        session.lastSeen = this.opts.clock.now();
+      });
       await session.transport.handleRequest(req, res, parsed);
       return;
     }
     if (req.method === 'POST' && isInitializeRequest(parsed)) {
-      if (this.sessions.size >= (this.opts.maxSessions ?? 10_000)) {
+      if (this.sessions.size >= (this.opts.maxSessions ?? MAX_SESSIONS)) {
         jsonRpcError(res, 503, -32000, 'Too many open sessions; try again later');
         return;
       }
-      await this.openSession(identity, req, res, parsed);
+      const key = identityKey(identity);
+      if (!this.roomForSession(key)) {
+        refuseOverLimit(res, 'sessionsPerIdentity', this.limits.sessionsPerIdentity, requestId(parsed), 'Every open session is in use; close one (DELETE /mcp with its Mcp-Session-Id) first.');
+        return;
+      }
+      this.opening.set(key, (this.opening.get(key) ?? 0) + 1);
+      try {
+        await this.openSession(identity, req, res, parsed);
+      } finally {
+        const left = (this.opening.get(key) ?? 1) - 1;
+        if (left > 0) this.opening.set(key, left);
+        else this.opening.delete(key);
+      }
       return;
     }
     jsonRpcError(res, 400, -32000, 'Bad Request: no valid session ID provided');
@@ -154,16 +234,84 @@ export class HttpFace {
       // the client knows how soon to come back with Last-Event-ID.
       retryInterval: 1_000,
       onsessioninitialized: (id) => {
-        this.sessions.set(id, { id, transport, server, identity, lastSeen: this.opts.clock.now(), subscriptions });
+        const session: Session = { id, transport, server, identity, lastSeen: this.opts.clock.now(), subscriptions, busy: 0 };
+        this.sessions.set(id, session);
+        const key = identityKey(identity);
+        const own = this.byIdentity.get(key) ?? new Set<Session>();
+        own.add(session);
+        this.byIdentity.set(key, own);
         this.opts.metrics.mcpSessions.set({ era: 'legacy' }, this.sessions.size);
       },
     });
     transport.onclose = () => {
       const id = transport.sessionId;
-      if (id !== undefined && this.sessions.delete(id)) this.opts.metrics.mcpSessions.set({ era: 'legacy' }, this.sessions.size);
+      const session = id === undefined ? undefined : this.sessions.get(id);
+      if (session) this.forget(session);
     };
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
+  }
+
+  /**
+   * Whether the identity may open one more session: under its limit, or at it with an evictable
+   * session, which is closed here (its client gets 404 next time and, per the spec, re-initializes).
+   */
+  private roomForSession(key: string): boolean {
+    const own = this.byIdentity.get(key);
+    const max = this.limits.sessionsPerIdentity;
+    if ((own?.size ?? 0) + (this.opening.get(key) ?? 0) < max) return true;
+    const now = this.opts.clock.now();
+    let lru: Session | undefined;
+    for (const s of own ?? []) {
+      if (s.busy === 0 && now - s.lastSeen >= EVICTABLE_AFTER_MS && (!lru || s.lastSeen < lru.lastSeen)) lru = s;
+    }
+    if (!lru) return false;
+    this.opts.log.info({ identity: key, session: lru.id, idleMs: now - lru.lastSeen }, 'session limit reached: closed the least recently used idle session');
+    this.forget(lru);
+    void lru.transport.close().catch(() => {});
+    return (own?.size ?? 0) + (this.opening.get(key) ?? 0) < max;
+  }
+
+  private forget(session: Session): void {
+    if (!this.sessions.delete(session.id)) return;
+    const key = identityKey(session.identity);
+    const own = this.byIdentity.get(key);
+    own?.delete(session);
+    if (own?.size === 0) this.byIdentity.delete(key);
+    this.opts.metrics.mcpSessions.set({ era: 'legacy' }, this.sessions.size);
+  }
+
+  private trackModern(identity: Identity, res: Response): void {
+    const token = identity.tokenId;
+    if (token === undefined) return;
+    const set = this.modernByToken.get(token) ?? new Set<Response>();
+    set.add(res);
+    this.modernByToken.set(token, set);
+    res.once('close', () => {
+      set.delete(res);
+      if (set.size === 0 && this.modernByToken.get(token) === set) this.modernByToken.delete(token);
+    });
+  }
+
+  private *liveTokenIds(): Iterable<string> {
+    yield* this.modernByToken.keys();
+    for (const s of this.sessions.values()) if (s.identity.tokenId !== undefined) yield s.identity.tokenId;
+  }
+
+  /** Ends everything a revoked token holds open: its sessions (with their streams) and its 2026 streams and calls. */
+  private closeToken(tokenId: string): void {
+    let sessions = 0;
+    for (const s of [...this.sessions.values()]) {
+      if (s.identity.tokenId !== tokenId) continue;
+      this.forget(s);
+      void s.transport.close().catch(() => {});
+      sessions++;
+    }
+    const open = this.modernByToken.get(tokenId);
+    this.modernByToken.delete(tokenId);
+    // Destroying the response aborts the SDK's handling of it; the client sees its stream end.
+    for (const res of open ?? []) res.destroy();
+    if (sessions > 0 || (open?.size ?? 0) > 0) this.opts.log.info({ tokenId, sessions, streams: open?.size ?? 0 }, 'token revoked: closed its sessions and streams');
   }
 
   /** Tells the clients that see a change to list again. */
@@ -198,9 +346,11 @@ export class HttpFace {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
+    this.stopRevocations();
     for (const u of this.unsubscribe) u();
     await Promise.all([...this.sessions.values()].map((s) => s.transport.close().catch(() => {})));
     this.sessions.clear();
+    this.byIdentity.clear();
     await this.modern.close();
   }
 }

@@ -1,0 +1,53 @@
+import type { Response } from 'express';
+
+/** JSON-RPC error code of a per-identity limit refusal (HTTP 429), in the implementation-defined range. */
+export const LIMIT_REACHED = -32029;
+
+export interface IdentityLimits {
+  sessionsPerIdentity: number;
+  streamsPerIdentity: number;
+}
+
+export type LimitName = keyof IdentityLimits;
+
+export const DEFAULT_LIMITS: IdentityLimits = { sessionsPerIdentity: 100, streamsPerIdentity: 100 };
+
+const WHAT: Record<LimitName, string> = { sessionsPerIdentity: 'sessions', streamsPerIdentity: 'streams' };
+
+/** Answers 429 with a body that names the limit and the setting that raises it. */
+export function refuseOverLimit(res: Response, limit: LimitName, max: number, id: string | number | null, hint: string): void {
+  const setting = `server.limits.${limit}`;
+  res.status(429).json({
+    jsonrpc: '2.0',
+    id,
+    error: {
+      code: LIMIT_REACHED,
+      message: `Too many open ${WHAT[limit]} for this identity: the limit is ${max} (${setting}). ${hint}`,
+      data: { limit, setting, max },
+    },
+  });
+}
+
+/**
+ * Open long-lived streams per identity. A stream is counted from `acquire` until its response
+ * closes, however it ends (client gone, session closed, revocation), so the count cannot leak.
+ */
+export class StreamCounter {
+  private readonly open = new Map<string, number>();
+
+  acquire(key: string, res: Response, max: number): boolean {
+    const n = this.open.get(key) ?? 0;
+    if (n >= max) return false;
+    this.open.set(key, n + 1);
+    res.once('close', () => {
+      const left = (this.open.get(key) ?? 1) - 1;
+      if (left > 0) this.open.set(key, left);
+      else this.open.delete(key);
+    });
+    return true;
+  }
+
+  count(key: string): number {
+    return this.open.get(key) ?? 0;
+  }
+}
