@@ -96,4 +96,10 @@ export function mountResourceMetadata(app: Express, urls: ResourceUrls): void {
       res.set('Cache-Control', 'public, max-age=300').json(body);
     });
   }
+  // With no authorization server advertised, OAuth clients (mcp-remote 0.15, the MCP Inspector)
+  // fall back to the hub's origin and try Dynamic Client Registration at /register (the 2025-03-26
+  // default endpoints). mcp-remote prints this body in its error, so it says what to do instead.
+  app.post('/register', (_req, res) => {
+    res.status(404).json({ error: 'registration_not_supported', error_description: `This hub is not an OAuth authorization server. ${TOKEN_HINT}`, how_to_authenticate: HOW_TO });
+  });
 }

@@ -53,3 +53,20 @@ describe('a 401 from /mcp says how to get and pass a hub token', () => {
     expect(TOKEN_HINT).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/);
   });
 });
+
+describe('OAuth clients that fall back to registration at the hub are told to use a token', () => {
+  let hub: RunningHub;
+  beforeAll(async () => {
+    hub = await startHub();
+  });
+  afterAll(() => hub.stop());
+
+  it('POST /register answers 404 with the hint, and the resource metadata still lists no authorization server', async () => {
+    const base = `http://127.0.0.1:${hub.port}`;
+    const res = await fetch(`${base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['http://localhost:1/cb'] }) });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: 'registration_not_supported', error_description: `This hub is not an OAuth authorization server. ${TOKEN_HINT}`, how_to_authenticate: HOW_TO });
+    const meta = await fetch(`${base}/.well-known/oauth-protected-resource/mcp`);
+    expect(await meta.json()).toEqual({ resource: `${base}/mcp`, authorization_servers: [], bearer_methods_supported: ['header'], resource_name: 'Switchboard MCP hub' });
+  });
+});
