@@ -6,6 +6,7 @@ const USAGE = `switchboard — a self-hosted MCP hub
 usage: switchboard <command> [flags]
 
 commands:
+  init             write a commented switchboard.config.json; print the Claude Desktop entry
   serve            serve MCP over Streamable HTTP at /mcp (the default for npm start)
   stdio            serve MCP over stdin/stdout (for Claude Desktop and IDEs)
   tokens           create | list | revoke hub API tokens
@@ -16,7 +17,8 @@ commands:
 
 common flags:
   --config FILE    config file (default: switchboard.config.json if present)
-  --data DIR       data directory (default: ./data)
+  --data DIR       data directory (default: dataDir from the config, relative to its
+                   folder; else ./data if it holds a store; else the per-user data dir)
   --port N         HTTP port (default 8787)
   --host H         HTTP bind address (default 127.0.0.1)
   --user U         identity of the stdio face (default: local)
@@ -26,6 +28,7 @@ type Command = (argv: string[]) => Promise<void>;
 
 /** Each command loads only its own modules: `stdio` start-up time is what a client waits for. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  init: async () => (await import('./commands/init.js')).initCommand,
   serve: async () => (await import('./commands/serve.js')).serveCommand,
   stdio: async () => (await import('./commands/stdio.js')).stdioCommand,
   tokens: async () => (await import('./commands/tokens.js')).tokensCommand,

@@ -1,0 +1,43 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/load.js';
+import { parse, progress, str } from '../common.js';
+
+const USAGE = `usage: switchboard init [--config FILE]
+
+Writes a commented config (default ./${DEFAULT_CONFIG_FILE}; an existing file is checked, never overwritten)
+and prints the entry to paste into Claude Desktop's claude_desktop_config.json for this machine.`;
+
+/** The package root: this file runs as dist/servers/commands/init.js. */
+const ROOT = resolve(import.meta.dirname, '../../..');
+export const EXAMPLE_CONFIG = resolve(ROOT, 'switchboard.example.jsonc');
+export const CLI_ENTRY = resolve(ROOT, 'dist/servers/cli.js');
+
+/**
+ * The client entry with absolute paths only: Claude Desktop starts servers in `/` with a minimal
+ * PATH, so `npx switchboard` (not on npm) and a bare `node` from a version manager both fail.
+ */
+export function desktopEntry(configFile: string): { mcpServers: { switchboard: { command: string; args: string[] } } } {
+  return { mcpServers: { switchboard: { command: process.execPath, args: [CLI_ENTRY, 'stdio', '--config', configFile] } } };
+}
+
+export async function initCommand(argv: string[]): Promise<void> {
+  const { flags } = parse(argv);
+  if (flags['help']) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const target = resolve(str(flags['config']) ?? DEFAULT_CONFIG_FILE);
+  const text = readFileSync(EXAMPLE_CONFIG, 'utf8');
+  if (existsSync(target)) {
+    // Not overwritten, but checked, and the entry still printed: running init again is how to
+    // see the entry for an existing config.
+    loadConfig({ file: target });
+    progress(`${target} exists and was left as it is (it loads).`);
+  } else {
+    writeFileSync(target, text, { flag: 'wx' });
+    progress(`Wrote ${target}; edit it, then start \`switchboard serve\` or a client with the entry below.`);
+  }
+  progress('Claude Desktop: merge this into claude_desktop_config.json (Settings → Developer → Edit Config):');
+  process.stdout.write(`${JSON.stringify(desktopEntry(target), null, 2)}\n`);
+}
