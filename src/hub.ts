@@ -10,11 +10,13 @@ import { ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
 import { RequestStates } from './mcp/request-state.js';
-import { DownstreamSource } from './mcp/downstream/source.js';
+import { DownstreamServer } from './mcp/downstream/server.js';
+import { SqliteListCache } from './store/list-cache.js';
 import { createConformanceSource } from './mcp/fixtures/conformance.js';
 import type { HttpFace } from './mcp/http-face.js';
 import type { ToolSource } from './mcp/source.js';
 import { serveStdioFace, type StdioFace } from './mcp/stdio-face.js';
+import { ProcessRegistry } from './mcp/downstream/process-registry.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { HubMetrics } from './observability/metrics.js';
 import { openDb, type Db } from './store/db.js';
@@ -71,6 +73,8 @@ export class Hub {
   private closeMounted: () => void = () => {};
   private stopWatching: () => void = () => {};
   private sourcesSettled: Promise<void> = Promise.resolve();
+  /** The stdio servers this hub spawns, recorded in the data dir (none for an in-memory hub). */
+  private readonly processes: ProcessRegistry | undefined;
 
   constructor(opts: HubOptions) {
     this.config = opts.config;
@@ -100,14 +104,19 @@ export class Hub {
     const stateKey = this.integrations.secrets.get('request_state_key');
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: stateKey }));
     for (const s of this.integrations.sources) this.catalog.add(s);
+    const listCache = new SqliteListCache(this.db, this.clock);
+    this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
     for (const [name, server] of Object.entries(opts.config.mcpServers)) {
-      const source = new DownstreamSource({
+      const source = new DownstreamServer({
         name,
+        listCache,
         config: server,
         clock: this.clock,
         log: this.log,
         metrics: this.metrics,
         ...(opts.restartBaseMs === undefined ? {} : { restartBaseMs: opts.restartBaseMs }),
+        maxMessageBytes: opts.config.maxMessageBytes,
+        ...(this.processes ? { processes: this.processes } : {}),
       });
       this.catalog.add(source);
     }
@@ -121,6 +130,9 @@ export class Hub {
 
   /** Starts every source; resolves at once, with `ready()` telling when first attempts settled. */
   start(): void {
+    // Downstream processes a hub on this data dir left running when it was killed without a
+    // chance to stop them (kill -9): SIGTERM goes out now, before this hub spawns its own.
+    void this.processes?.reapOrphans().catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not end processes left by a previous run'));
     if (this.integrations.sources.length > 0) this.stopWatching = watchConnections(this.db, this.integrations.accounts);
     this.sourcesSettled = Promise.allSettled(this.catalog.sources().map((s) => s.start())).then(() => {
       if (this.phaseValue === 'starting') this.phaseValue = 'running';
@@ -191,6 +203,7 @@ export class Hub {
       catalog: this.catalog,
       identity,
       log: this.log,
+      maxMessageBytes: this.config.maxMessageBytes,
       ...(io.input ? { input: io.input as import('node:stream').Readable } : {}),
       ...(io.output ? { output: io.output as import('node:stream').Writable } : {}),
     });
@@ -209,6 +222,7 @@ export class Hub {
     await this.stdio?.close().catch(() => {});
     this.stopWatching();
     await Promise.allSettled(this.catalog.sources().map((s) => s.stop()));
+    this.processes?.close();
     this.closeMounted();
     this.db.close();
   }

@@ -13,6 +13,11 @@ const common = {
   /** Per-call timeout in milliseconds. */
   timeoutMs: z.number().int().positive().max(3_600_000).default(60_000),
   disabled: z.boolean().default(false),
+  /**
+   * How long the first tools/list may wait for this server when no list of it is cached yet, and
+   * how long a call to a server that is still starting waits for it (within the call's timeout).
+   */
+  startupTimeoutMs: z.number().int().min(0).max(600_000).default(10_000),
 };
 
 export const stdioServerSchema = z.strictObject({
@@ -21,6 +26,11 @@ export const stdioServerSchema = z.strictObject({
   args: z.array(z.string()).default([]),
   env: z.record(z.string(), z.string()).default({}),
   cwd: z.string().optional(),
+  /**
+   * `shared`: one process serves every identity (server→client requests are routed to a call only
+   * when the hub can tell whose it is). `user`: a process per identity, started on its first call.
+   */
+  isolation: z.enum(['shared', 'user']).default('shared'),
   ...common,
 });
 
@@ -91,6 +101,12 @@ export const configSchema = z.strictObject({
   server: serverSchema.default(serverSchema.parse({})),
   dataDir: z.string().min(1).default('./data'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * Largest JSON-RPC message in bytes: a stdin line of the stdio face, a stdout line of a stdio
+   * downstream, a result sent to a client. Capped well below V8's ~512 MiB string limit, since a
+   * message is held as one string while it is parsed.
+   */
+  maxMessageBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(32 * 1024 * 1024),
   mcpServers: z.record(sourceName, mcpServerSchema).default({}),
   integrations: z.record(sourceName, integrationConfigSchema).default({}),
   // Agents get their full schema with the issue that builds them; until then entries are

@@ -38,7 +38,8 @@ export interface Page<T> {
 export type CatalogListener = (change: SourceChange) => void;
 
 const MAX_CACHED_VIEWS = 1000;
-const LISTED_STATES = new Set(['ready', 'restarting']);
+// A starting source lists what it has: nothing, or a downstream server's cached lists.
+const LISTED_STATES = new Set(['starting', 'ready', 'restarting']);
 
 /**
  * The one registry of tool sources. Computes each identity's view (names resolved, order stable)
@@ -50,6 +51,7 @@ export class Catalog {
   private readonly resourceListeners = new Set<(uri: string) => void>();
   private readonly views = new Map<string, CatalogView>();
   private versionCounter = 0;
+  private listableAll: Promise<void> | true | undefined;
 
   constructor(private readonly opts: { pageSize?: number } = {}) {}
 
@@ -66,6 +68,7 @@ export class Catalog {
       throw new HubError('config_invalid', `two tool sources are named "${source.name}"`);
     }
     this.list.push(source);
+    this.listableAll = undefined;
     source.onChange((change) => this.changed(change));
     source.onResourceUpdated?.((uri) => {
       for (const l of this.resourceListeners) l(uri);
@@ -75,6 +78,15 @@ export class Catalog {
 
   sources(): readonly ToolSource[] {
     return this.list;
+  }
+
+  /** Resolves when every source can be listed; settled once, so later lists pay nothing. */
+  whenListable(): Promise<void> | undefined {
+    if (this.listableAll === true) return undefined;
+    this.listableAll ??= Promise.all(this.list.map((s) => s.whenListable?.())).then(() => {
+      this.listableAll = true;
+    });
+    return this.listableAll;
   }
 
   source(name: string): ToolSource | undefined {

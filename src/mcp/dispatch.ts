@@ -32,6 +32,9 @@ export class Dispatcher {
   ) {}
 
   listTools(identity: Identity, cursor: string | undefined) {
+    // The first list waits for servers still starting, since some clients (Claude Desktop) list once.
+    const waiting = this.catalog.whenListable();
+    if (waiting) return waiting.then(() => listed('tools', () => this.catalog.listTools(identity, cursor)));
     return listed('tools', () => this.catalog.listTools(identity, cursor));
   }
 

@@ -103,6 +103,8 @@ export interface ToolSource {
   tools(identity: Identity): readonly Tool[];
   callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired>;
   onChange(listener: (change: SourceChange) => void): () => void;
+  /** Resolves when the source's lists may be served (a downstream server that is still starting). */
+  whenListable?(): Promise<void>;
 
   resources?(identity: Identity): readonly Resource[];
   resourceTemplates?(identity: Identity): readonly ResourceTemplate[];

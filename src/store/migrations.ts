@@ -86,4 +86,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'downstream_lists',
+    sql: `
+      CREATE TABLE downstream_lists (
+        server       TEXT NOT NULL,
+        config_hash  TEXT NOT NULL,
+        lists        TEXT NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        PRIMARY KEY (server, config_hash)
+      );
+    `,
+  },
 ];

@@ -119,7 +119,7 @@ describe('catalog', () => {
     expect(catalog.resolveTool(alice, 'a.b')).toBeUndefined();
   });
 
-  it('lists ready and restarting sources, hides the others, and shows them again once ready', () => {
+  it('lists starting, ready and restarting sources, hides the others, and shows them again once ready', () => {
     const catalog = new Catalog();
     const flaky = new MemorySource('flaky', [tool('x')]);
     catalog.add(new MemorySource('steady', [tool('y')]));
@@ -128,7 +128,10 @@ describe('catalog', () => {
     // A crash loop must not make tools flicker in every client's list.
     flaky.setState('restarting');
     expect(names(catalog)).toEqual(['steady__y', 'flaky__x']);
-    for (const state of ['starting', 'failed', 'stopped', 'disabled'] as const) {
+    // A starting downstream server lists its cached tools, so a client that lists once sees them.
+    flaky.setState('starting');
+    expect(names(catalog)).toEqual(['steady__y', 'flaky__x']);
+    for (const state of ['failed', 'stopped', 'disabled'] as const) {
       flaky.setState(state);
       expect(names(catalog), state).toEqual(['steady__y']);
       expect(catalog.resolveTool(alice, 'flaky__x')).toBeUndefined();

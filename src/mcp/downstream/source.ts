@@ -1,13 +1,19 @@
 import type { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  inputRequired,
+  isInputRequiredResult,
   ProtocolError,
   ProtocolErrorCode,
   SdkError,
   SdkErrorCode,
+  type CallToolRequestParams,
   type CallToolResult,
   type CompleteRequestParams,
   type CompleteResult,
   type GetPromptResult,
+  type InputRequests,
+  type Notification,
   type Prompt,
   type ReadResourceResult,
   type Resource,
@@ -15,19 +21,21 @@ import {
   type Tool,
   type Transport,
 } from '@modelcontextprotocol/server';
-import { createInterface } from 'node:readline';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
 import { describeError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import type { HubMetrics } from '../../observability/metrics.js';
+import type { CachedLists } from '../../store/list-cache.js';
 import { SERVER_INFO } from '../server.js';
-import { toolError, type CallContext, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
+import { toolError, type CallContext, type InputRequired, type ProgressUpdate, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
+import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
 import { nodeFetch } from './node-fetch.js';
 import { withoutReservedMeta } from './results.js';
 import { loadClientSdk } from './sdk.js';
+import type { ChildRegistry } from './process-registry.js';
 import { ChildStdioTransport } from './stdio-transport.js';
 
 export interface DownstreamOptions {
@@ -40,11 +48,38 @@ export interface DownstreamOptions {
   connectTimeoutMs?: number;
   /** Restart backoff base, for tests that crash a server many times. */
   restartBaseMs?: number;
+  /** Longest stdout line of a stdio server, in bytes (config `maxMessageBytes`). */
+  maxMessageBytes?: number;
+  /** Records spawned stdio servers so the next start can end them if this hub dies. */
+  processes?: ChildRegistry;
+  /**
+   * `session`: one identity's own connection beside the server's main one; it serves calls only,
+   * so it neither reports to metrics nor announces list changes.
+   */
+  role?: 'main' | 'session';
 }
 
 type PriorVerdict = { kind: 'legacy' } | undefined;
 
 const STDERR_TAIL = 20;
+
+/** A call in flight on this connection: whose it is and how to reach its caller. */
+interface InFlight {
+  identity: Identity;
+  /** What the caller declared; undefined when its face does not know. */
+  capabilities: Record<string, unknown> | undefined;
+  notify: (n: Notification) => Promise<void>;
+  /** Puts a downstream server→client request to the caller; absent when the caller cannot answer one. */
+  ask?: (req: InputRequest, signal: AbortSignal) => Promise<unknown>;
+}
+
+/** The client capability a server→client request needs. */
+const CAPABILITY_OF = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation' } as const;
+
+/** A connection negotiated on 2026-07-28 or later: no sessions, input arrives as input_required. */
+function isModernClient(client: Client): boolean {
+  return client.getProtocolEra() === 'modern';
+}
 
 /**
  * One downstream MCP server as a tool source: connects as a client (version negotiation `auto`),
@@ -65,7 +100,9 @@ export class DownstreamSource implements ToolSource {
   private promptList: Prompt[] = [];
   private readonly listeners = new Set<(c: SourceChange) => void>();
   private readonly resourceListeners = new Set<(uri: string) => void>();
-  private readonly inflight: CallContext[] = [];
+  private readonly inflight = new Set<InFlight>();
+  private readonly held = new HeldCalls();
+  private readonly rounds = new Map<string, { notify: CallContext['notify']; reportProgress: CallContext['reportProgress'] }>();
   private readonly stderrTail: string[] = [];
   private failures = 0;
   private connectedAt = 0;
@@ -84,6 +121,16 @@ export class DownstreamSource implements ToolSource {
     return { ...this.state };
   }
 
+  /** The lists as last loaded from the server. */
+  lists(): CachedLists {
+    return { tools: this.toolList, resources: this.resourceList, resourceTemplates: this.templateList, prompts: this.promptList };
+  }
+
+  /** Calls in flight or held between rounds: a connection with any is not idle. */
+  get busy(): number {
+    return this.inflight.size + this.rounds.size;
+  }
+
   /** Resolves once the first attempt has connected or failed; failures keep retrying in the background. */
   async start(): Promise<void> {
     if (this.opts.config.disabled) return;
@@ -93,6 +140,7 @@ export class DownstreamSource implements ToolSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.held.abortAll();
     clearTimeout(this.restartTimer);
     const client = this.client;
     this.client = undefined;
@@ -124,36 +172,174 @@ export class DownstreamSource implements ToolSource {
     return () => this.resourceListeners.delete(listener);
   }
 
-  async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
+  async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    const held = decodeHeldState(ctx.requestState);
+    if (held) return this.resumeHeld(held, ctx);
     const client = this.readyClient();
     if (!client) return toolError(`${this.name} is not available: ${this.state.detail ?? this.state.state}`);
-    const timeoutMs = this.opts.config.timeoutMs;
-    this.inflight.push(ctx);
+    if (isModernClient(client)) return this.callModern(client, tool, args, ctx);
+    if (!ctx.request) return this.startHeld(client, tool, args, ctx);
+    const request = ctx.request;
+    return this.callLegacy(client, tool, args, ctx, {
+      identity: ctx.identity,
+      capabilities: ctx.clientCapabilities,
+      notify: ctx.notify,
+      ask: (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal }),
+    });
+  }
+
+  /**
+   * A 2026-07-28 downstream asks for input in the call's own result: it goes back to the caller as
+   * is (the hub seals the downstream's `requestState` inside its own), and the caller's answers
+   * come back as the retry's `inputResponses`. The caller's capabilities ride in each request's
+   * envelope, so the downstream judges them as it would judge the caller directly.
+   */
+  private async callModern(client: Client, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    const meta = { ...ctx.meta, [CLIENT_CAPABILITIES_META_KEY]: ctx.clientCapabilities ?? {} };
+    const params = {
+      name: tool,
+      ...(args === undefined ? {} : { arguments: args }),
+      _meta: meta,
+      ...(ctx.inputResponses === undefined ? {} : { inputResponses: ctx.inputResponses }),
+      ...(ctx.requestState === undefined ? {} : { requestState: ctx.requestState }),
+    };
+    const entry: InFlight = { identity: ctx.identity, capabilities: ctx.clientCapabilities, notify: ctx.notify };
+    this.inflight.add(entry);
     try {
-      const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}) };
-      const report = ctx.reportProgress;
-      // Progress is forwarded in order and flushed before the result, so none arrives after it.
-      let forwarded = Promise.resolve();
-      const result = await client.callTool(params, {
-        signal: ctx.signal,
-        timeout: timeoutMs,
-        maxTotalTimeout: timeoutMs,
-        ...(report
-          ? {
-              onprogress: (p) => {
-                const update = { progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }), ...(p.message === undefined ? {} : { message: p.message }) };
-                forwarded = forwarded.then(() => report(update)).catch(() => {});
-              },
-            }
-          : {}),
-      });
-      await forwarded;
-      return withoutReservedMeta(result);
+      const result = await this.forwardProgress(ctx, (onprogress) =>
+        client.callTool(params as CallToolRequestParams, { ...this.callOptions(ctx.signal), allowInputRequired: true, ...onprogress }),
+      );
+      if (isInputRequiredResult(result)) return result;
+      return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
       return this.callFailure(err, ctx, `tool ${tool}`);
     } finally {
-      this.inflight.splice(this.inflight.indexOf(ctx), 1);
+      this.inflight.delete(entry);
     }
+  }
+
+  private async callLegacy(
+    client: Client,
+    tool: string,
+    args: Record<string, unknown> | undefined,
+    ctx: CallContext,
+    entry: InFlight,
+    signal: AbortSignal = ctx.signal,
+  ): Promise<CallToolResult> {
+    this.inflight.add(entry);
+    try {
+      const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}) };
+      const result = await this.forwardProgress(ctx, (onprogress) => client.callTool(params, { ...this.callOptions(signal), ...onprogress }));
+      return withoutReservedMeta(result as CallToolResult);
+    } catch (err) {
+      return this.callFailure(err, ctx, `tool ${tool}`, signal);
+    } finally {
+      this.inflight.delete(entry);
+    }
+  }
+
+  /**
+   * A 2026-07-28 caller has no server→client channel, so a 2025-era downstream's requests during
+   * the call become `input_required` rounds: the downstream call is held open in this process
+   * until the caller retries with its answers.
+   */
+  private async startHeld(client: Client, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    let call: HeldCall | undefined;
+    const entry: InFlight = {
+      identity: ctx.identity,
+      capabilities: ctx.clientCapabilities,
+      notify: (n) => round.notify(n),
+      ask: (req, signal) => call!.ask(req, signal),
+    };
+    // Progress and log messages go to whichever round of the caller is open.
+    const round = { notify: ctx.notify, reportProgress: ctx.reportProgress };
+    const roundCtx: CallContext = {
+      ...ctx,
+      notify: (n) => round.notify(n),
+      reportProgress: async (p) => {
+        await round.reportProgress?.(p);
+      },
+    };
+    const abort = new AbortController();
+    call = new HeldCall(this.callLegacy(client, tool, args, roundCtx, entry, abort.signal));
+    call.abort.signal.addEventListener('abort', () => abort.abort(call.abort.signal.reason), { once: true });
+    this.rounds.set(call.id, round);
+    return this.nextRound(call, ctx);
+  }
+
+  private async resumeHeld(held: { process: string; id: string }, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    if (held.process !== PROCESS_ID) {
+      return toolError(
+        `${this.name}: this call is waiting for your answer in another Switchboard process (${held.process}) on the same data dir, and only that process can resume it. Call the tool again from the start.`,
+      );
+    }
+    const call = this.held.take(held.id);
+    const round = this.rounds.get(held.id);
+    if (!call || !round) return toolError(`${this.name}: this call is no longer waiting for an answer (it finished, expired or the server restarted). Call the tool again.`);
+    round.notify = ctx.notify;
+    round.reportProgress = ctx.reportProgress;
+    call.answer(ctx.inputResponses);
+    return this.nextRound(call, ctx);
+  }
+
+  private async nextRound(call: HeldCall, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    // The caller going away while this round waits cancels the downstream call; a round that
+    // ends with input_required leaves it running for the next round.
+    const onAbort = () => call.abort.abort(ctx.signal.reason);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const outcome = await call.next(call.abort.signal);
+      if ('result' in outcome) {
+        this.rounds.delete(call.id);
+        return outcome.result;
+      }
+      const requestState = this.held.hold(call);
+      return inputRequired({ inputRequests: outcome.requests as InputRequests, requestState });
+    } catch (err) {
+      this.rounds.delete(call.id);
+      return toolError(`${this.name}: ${describeError(err)}`);
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Progress is forwarded in order and flushed before the result, so none arrives after it. */
+  private async forwardProgress<T>(ctx: CallContext, run: (opts: { onprogress?: (p: ProgressUpdate) => void }) => Promise<T>): Promise<T> {
+    const report = ctx.reportProgress;
+    if (!report) return run({});
+    let forwarded = Promise.resolve();
+    const result = await run({
+      onprogress: (p) => {
+        const update = { progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }), ...(p.message === undefined ? {} : { message: p.message }) };
+        forwarded = forwarded.then(() => report(update)).catch(() => {});
+      },
+    });
+    await forwarded;
+    return result;
+  }
+
+  private callOptions(signal: AbortSignal): { signal: AbortSignal; timeout: number; maxTotalTimeout: number } {
+    const timeoutMs = this.opts.config.timeoutMs;
+    return { signal, timeout: timeoutMs, maxTotalTimeout: timeoutMs };
+  }
+
+  /**
+   * The one call a downstream's server→client request or log message belongs to. Neither carries
+   * the request it was raised for (not on stdio, not on a 2025 session's standalone stream), so
+   * it is delivered only when one call is in flight on this connection: with several, whose it
+   * is would be a guess, and a wrong guess shows one caller what was meant for another.
+   */
+  private ownerOf(what: string): InFlight {
+    if (this.inflight.size === 1) {
+      const [only] = this.inflight;
+      if (only) return only;
+    }
+    if (this.inflight.size === 0) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${what} refused: no call of this client is in progress to relate it to`);
+    throw new ProtocolError(
+      ProtocolErrorCode.InvalidRequest,
+      `${what} refused: ${this.inflight.size} calls are in progress on this connection and the hub cannot tell which one it belongs to` +
+        (isStdioServer(this.opts.config) && this.opts.config.isolation === 'shared' ? ' (isolation "user" gives each user a process of their own)' : ''),
+    );
   }
 
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | undefined> {
@@ -208,9 +394,10 @@ export class DownstreamSource implements ToolSource {
     return this.state.state === 'ready' ? this.client : undefined;
   }
 
-  private callFailure(err: unknown, ctx: CallContext, what: string): CallToolResult {
-    if (err instanceof ProtocolError && err.code === ProtocolErrorCode.InvalidParams) throw err; // the client's mistake: say so in kind
-    if (ctx.signal.aborted) return toolError(`${this.name}: ${what} was cancelled`);
+  private callFailure(err: unknown, ctx: CallContext, what: string, signal: AbortSignal = ctx.signal): CallToolResult {
+    // The downstream's own JSON-RPC error reaches the caller as the same error, as if called directly.
+    if (err instanceof ProtocolError) throw err;
+    if (signal.aborted) return toolError(`${this.name}: ${what} was cancelled`);
     if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) {
       return toolError(`${this.name}: ${what} timed out after ${this.opts.config.timeoutMs} ms`);
     }
@@ -250,9 +437,9 @@ export class DownstreamSource implements ToolSource {
       for (const l of this.resourceListeners) l(n.params.uri);
     });
     client.setNotificationHandler('notifications/message', (n) => {
-      const call = this.inflight.at(-1);
+      const call = this.inflight.size === 1 ? [...this.inflight][0] : undefined;
       if (call) void call.notify(n).catch(() => {});
-      else log.debug({ source: this.name, level: n.params.level }, 'downstream log message');
+      else log.debug({ source: this.name, level: n.params.level, calls: this.inflight.size }, 'downstream log message not relayed: no single call to relate it to');
     });
     this.client = client;
     this.transport = transport;
@@ -272,7 +459,7 @@ export class DownstreamSource implements ToolSource {
       this.connectedAt = this.opts.clock.now();
       const pv = client.getNegotiatedProtocolVersion();
       this.setState('ready', undefined, pv);
-      log.info({ source: this.name, protocolVersion: pv, tools: this.toolList.length }, 'downstream server ready');
+      log[this.opts.role === 'session' ? 'debug' : 'info']({ source: this.name, protocolVersion: pv, tools: this.toolList.length }, 'downstream server ready');
       // After a restart the lists are usually unchanged; announce only what really moved.
       const after = this.listsFingerprint();
       if (before.tools !== after.tools || this.state.restarts === 0) this.emit({ kind: 'tools' });
@@ -280,7 +467,10 @@ export class DownstreamSource implements ToolSource {
       if (before.prompts !== after.prompts) this.emit({ kind: 'prompts' });
     } catch (err) {
       if (gen !== this.generation || this.stopping) return;
-      const detail = `could not connect: ${describeError(err)}${this.stderrTail.length ? ` (stderr: ${this.stderrTail.at(-1)})` : ''}`;
+      // A process that exited says more by its exit code and first stderr lines than the SDK's
+      // message about the handshake it interrupted.
+      const exited = transport instanceof ChildStdioTransport && transport.exitInfo !== undefined;
+      const detail = exited ? `could not start: ${this.exitSummary()}` : `could not connect: ${describeError(err)}${this.stderrTail.length ? ` (stderr: ${this.stderrTail.at(-1)})` : ''}`;
       log.warn({ source: this.name, err: describeError(err) }, 'downstream server failed to start');
       // A server that dies on the version probe gets the plain 2025 handshake next time.
       if (this.verdict === undefined && isStdioServer(config)) this.verdict = { kind: 'legacy' };
@@ -293,25 +483,36 @@ export class DownstreamSource implements ToolSource {
   private makeTransport(Http: typeof StreamableHTTPClientTransport): Transport {
     const { config, log } = this.opts;
     if (isStdioServer(config)) {
-      const t = new ChildStdioTransport({ command: config.command, args: config.args, env: config.env, cwd: config.cwd });
-      const lines = createInterface({ input: t.stderr });
-      lines.on('line', (line) => {
-        this.stderrTail.push(line.slice(0, 500));
-        if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
-        log.debug({ source: this.name, stderr: line.slice(0, 2000) }, 'downstream stderr');
+      // stderr is read by the transport in bounded lines; the source only keeps a tail and logs.
+      return new ChildStdioTransport({
+        command: config.command,
+        args: config.args,
+        env: config.env,
+        cwd: config.cwd,
+        maxMessageBytes: this.opts.maxMessageBytes,
+        registry: this.opts.processes,
+        onStderrLine: (line) => {
+          this.stderrTail.push(line.slice(0, 500));
+          if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
+          log.debug({ source: this.name, stderr: line.slice(0, 2000) }, 'downstream stderr');
+        },
       });
-      return t;
     }
     return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: nodeFetch });
   }
 
-  /** Downstream sampling/elicitation requests go to the client of the call that is in flight. */
+  /** Downstream sampling/elicitation requests go to the client of the call they belong to, or are refused. */
   private forwardServerRequests(client: Client): void {
     for (const method of ['sampling/createMessage', 'elicitation/create'] as const) {
       client.setRequestHandler(method, async (req, ctx) => {
-        const call = [...this.inflight].reverse().find((c) => c.request);
-        if (!call?.request) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${method} is not available: no client connection can answer it`);
-        return (await call.request({ method, params: req.params }, { signal: ctx.mcpReq.signal })) as never;
+        const call = this.ownerOf(method);
+        const needed = CAPABILITY_OF[method];
+        if (call.capabilities && !(needed in call.capabilities)) {
+          throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${method} refused: the calling client did not declare the ${needed} capability`);
+        }
+        if (!call.ask) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${method} is not available: the calling client cannot answer it`);
+        const params = (req as { params?: Record<string, unknown> }).params;
+        return (await call.ask({ method, ...(params ? { params } : {}) }, ctx.mcpReq.signal)) as never;
       });
     }
   }
@@ -370,17 +571,20 @@ export class DownstreamSource implements ToolSource {
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
       this.state.restarts++;
-      this.opts.metrics.sourceRestarts.inc({ source: this.name });
+      if (this.opts.role !== 'session') this.opts.metrics.sourceRestarts.inc({ source: this.name });
       void this.connect();
     }, delay);
     this.restartTimer.unref();
   }
 
   private exitSummary(): string {
-    const info = this.transport instanceof ChildStdioTransport ? this.transport.exitInfo : undefined;
+    const t = this.transport instanceof ChildStdioTransport ? this.transport : undefined;
+    // A server the hub ended for breaking a limit: the limit is the cause, not the signal it got.
+    if (t?.violation) return `ended by the hub: ${t.violation}`;
+    const info = t?.exitInfo;
     const how = info ? (info.signal ? `signal ${info.signal}` : `exit code ${info.code}`) : 'connection closed';
-    const last = this.stderrTail.at(-1);
-    return last ? `${how}; stderr: ${last}` : how;
+    const stderr = t ? t.stderrLog.summary() : this.stderrTail.at(-1);
+    return stderr ? `${how}; stderr: ${stderr}` : how;
   }
 
   private setState(state: SourceStatus['state'], detail?: string, protocolVersion?: string): void {
@@ -388,7 +592,7 @@ export class DownstreamSource implements ToolSource {
     this.state = { state, since: this.opts.clock.now(), restarts };
     if (detail !== undefined) this.state.detail = detail;
     if (protocolVersion !== undefined) this.state.protocolVersion = protocolVersion;
-    this.opts.metrics.sourceUp.set({ source: this.name }, state === 'ready' ? 1 : 0);
+    if (this.opts.role !== 'session') this.opts.metrics.sourceUp.set({ source: this.name }, state === 'ready' ? 1 : 0);
   }
 
   private emit(change: SourceChange): void {
