@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
+
+/**
+ * Two users call one downstream at the same time and each answers the elicitation and sampling
+ * its own call raises: every answer must reach its own call, and no user sees the other's prompt.
+ */
+const ASKING = join(ROOT, 'dist/test/fixtures/asking-server.js');
+
+async function spawnHttp(mode: string): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [ASKING, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((res, rej) => {
+    createInterface({ input: child.stdout! }).once('line', (l) => res((JSON.parse(l) as { port: number }).port));
+    child.once('exit', (code) => rej(new Error(`asking server exited with ${code}`)));
+  });
+  return { url: `http://127.0.0.1:${port}/mcp`, child };
+}
+
+interface UserClient {
+  client: Client;
+  /** Every prompt this user was shown: elicitation messages and sampling texts. */
+  seen: string[];
+}
+
+async function connect(hub: RunningHub, token: string, user: string, era: 'legacy' | 'auto'): Promise<UserClient> {
+  const seen: string[] = [];
+  const client = new Client(
+    { name: `${user}-${era}`, version: '1.0.0' },
+    { capabilities: { elicitation: { form: {} }, sampling: {} }, versionNegotiation: { mode: era } },
+  );
+  client.setRequestHandler('elicitation/create', async (req) => {
+    seen.push(req.params.message);
+    return { action: 'accept', content: { who: user } };
+  });
+  client.setRequestHandler('sampling/createMessage', async (req) => {
+    const first = req.params.messages[0]?.content;
+    seen.push(first && !Array.isArray(first) && first.type === 'text' ? first.text : '?');
+    return { role: 'assistant', model: 'test', content: { type: 'text', text: `sample by ${user}` } };
+  });
+  await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return { client, seen };
+}
+
+function parsed(result: unknown): unknown {
+  const content = (result as { content?: { type: string; text?: string }[] }).content;
+  const text = content?.[0]?.text;
+  try {
+    return JSON.parse(text ?? '');
+  } catch {
+    return { raw: result };
+  }
+}
+
+describe('server→client requests reach only their own call', () => {
+  let hub: RunningHub;
+  let bobToken: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    const v1 = await spawnHttp('--v1-http');
+    const v2 = await spawnHttp('--v2-http');
+    children.push(v1.child, v2.child);
+    hub = await startHub({
+      mcpServers: {
+        v1h: { url: v1.url },
+        v2h: { url: v2.url },
+        v1s: { command: process.execPath, args: [ASKING, '--v1-stdio'], isolation: 'user' },
+        v2s: { command: process.execPath, args: [ASKING, '--v2-stdio'] },
+      },
+    });
+    bobToken = hub.hub.tokens.create({ user: 'bob' }).token;
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    for (const c of children) c.kill('SIGTERM');
+  });
+
+  const pairings = [
+    { alice: 'legacy', bob: 'auto' },
+    { alice: 'auto', bob: 'legacy' },
+    { alice: 'legacy', bob: 'legacy' },
+    { alice: 'auto', bob: 'auto' },
+  ] as const;
+
+  for (const server of ['v1h', 'v2h', 'v1s', 'v2s']) {
+    for (const p of pairings) {
+      it(`${server}: alice on ${p.alice}, bob on ${p.bob}`, async () => {
+        const alice = await connect(hub, hub.token, 'alice', p.alice);
+        const bob = await connect(hub, bobToken, 'bob', p.bob);
+        try {
+          const [a, b] = await Promise.all([
+            alice.client.callTool({ name: `${server}__transfer`, arguments: { account: 'A-private-account-1234' } }),
+            bob.client.callTool({ name: `${server}__transfer`, arguments: { account: 'B-account-5678' } }),
+          ]);
+          expect(parsed(a)).toEqual({ account: 'A-private-account-1234', who: 'alice', sampled: 'sample by alice' });
+          expect(parsed(b)).toEqual({ account: 'B-account-5678', who: 'bob', sampled: 'sample by bob' });
+          expect(alice.seen.sort()).toEqual(['Confirm transfer for A-private-account-1234', 'Summarize A-private-account-1234']);
+          expect(bob.seen.sort()).toEqual(['Confirm transfer for B-account-5678', 'Summarize B-account-5678']);
+        } finally {
+          await alice.client.close();
+          await bob.client.close();
+        }
+      });
+    }
+  }
+});
