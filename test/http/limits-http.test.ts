@@ -1,6 +1,7 @@
 import { Client, StreamableHTTPClientTransport, type McpSubscription } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
+import { configSchema } from '../../src/config/schema.js';
 import { LIMIT_REACHED } from '../../src/mcp/identity-limits.js';
 import { connectClient, textOf, type ClientKind, type FaceClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
@@ -66,6 +67,21 @@ async function modernClient(url: string, token: string): Promise<{ client: Clien
   expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
   return { client, sent };
 }
+
+describe('server.limits in the config', () => {
+  it('defaults to 100 sessions and 100 streams per identity', () => {
+    expect(configSchema.parse({}).server.limits).toEqual({ sessionsPerIdentity: 100, streamsPerIdentity: 100 });
+    expect(configSchema.parse({ server: { limits: { streamsPerIdentity: 3 } } }).server.limits).toEqual({ sessionsPerIdentity: 100, streamsPerIdentity: 3 });
+  });
+
+  it('refuses values that are not positive integers within the hub-wide caps, and unknown keys', () => {
+    const issues = (limits: unknown) => configSchema.safeParse({ server: { limits } }).error?.issues.map((i) => ({ path: i.path.join('.'), code: i.code }));
+    expect(issues({ sessionsPerIdentity: 0 })).toEqual([{ path: 'server.limits.sessionsPerIdentity', code: 'too_small' }]);
+    expect(issues({ streamsPerIdentity: 2.5 })).toEqual([{ path: 'server.limits.streamsPerIdentity', code: 'invalid_type' }]);
+    expect(issues({ streamsPerIdentity: 10_000 })).toEqual([{ path: 'server.limits.streamsPerIdentity', code: 'too_big' }]);
+    expect(issues({ sessions: 5 })).toEqual([{ path: 'server.limits', code: 'unrecognized_keys' }]);
+  });
+});
 
 describe('per-identity limits over HTTP', () => {
   let h: RunningHub;
@@ -176,7 +192,7 @@ describe('per-identity limits over HTTP', () => {
 
     // A closed stream gives its place back.
     await subs[0]!.close();
-    await eventuallyListens(alice);
+    subs.push(await eventuallyListens(alice));
     for (const s of subs) await s.close();
   });
 
@@ -194,14 +210,13 @@ describe('per-identity limits over HTTP', () => {
     await expect(alice.listen({ toolsListChanged: true })).rejects.toThrow(STREAMS_REFUSED);
     stream.abort();
     await subs[1]!.close();
-    // With the GET stream gone and one listen closed, two places are free again.
-    await eventuallyListens(alice);
-    const refusedGet = await (async () => {
-      await alice.listen({ toolsListChanged: true }).then((s) => subs.push(s));
-      const r = await get(new AbortController().signal);
-      return { status: r.status, body: (await r.json()) as unknown };
-    })();
-    expect(refusedGet).toEqual({ status: 429, body: limitBody('streamsPerIdentity', null, 'Close a stream or a session (DELETE /mcp) first.') });
+    // With the GET stream and one listen closed, two places are free again: listens take them.
+    subs.push(await eventuallyListens(alice), await eventuallyListens(alice));
+    const refused = await get(new AbortController().signal);
+    expect({ status: refused.status, body: (await refused.json()) as unknown }).toEqual({
+      status: 429,
+      body: limitBody('streamsPerIdentity', null, 'Close a stream or a session (DELETE /mcp) first.'),
+    });
     for (const s of subs) await s.close();
   });
 });
