@@ -1,0 +1,53 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport as StdioClientTransportV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, FIXTURE, tmpDir } from '../helpers/hub.js';
+
+/**
+ * Claude Desktop's way: the 1.x SDK client over `switchboard stdio`, one tools/list per session.
+ * That first list must hold every downstream tool, on a cold start without a cached list (the hub
+ * waits for the server) and with one (the hub answers from the cache while the server starts).
+ */
+describe('the first tools/list over stdio', () => {
+  let dir: ReturnType<typeof tmpDir>;
+  let config: string;
+  let delayFile: string;
+
+  beforeAll(() => {
+    dir = tmpDir();
+    delayFile = join(dir.path, 'delay');
+    config = join(dir.path, 'switchboard.config.json');
+    // The downstream starts after the delay written in a file, so the config (and with it the
+    // cache key) stays the same while the start-up time changes between runs.
+    const boot = "setTimeout(() => import(process.argv[1]), Number(require('fs').readFileSync(process.argv[2], 'utf8')))";
+    writeFileSync(config, JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: ['-e', boot, FIXTURE, delayFile], startupTimeoutMs: 15_000 } } }));
+  });
+  afterAll(() => dir?.remove());
+
+  async function firstList(): Promise<string[]> {
+    const client = new ClientV1({ name: 'claude-desktop-like', version: '1.0.0' }, { capabilities: {} });
+    // Claude Desktop starts servers with / as the working directory.
+    const transport = new StdioClientTransportV1({ command: process.execPath, args: [CLI, 'stdio', '--no-http', '--config', config, '--data', join(dir.path, 'data')], cwd: '/', stderr: 'ignore' });
+    await client.connect(transport);
+    try {
+      return (await client.listTools()).tools.map((t) => t.name);
+    } finally {
+      await client.close();
+    }
+  }
+
+  it('waits for a server with no cached list', async () => {
+    writeFileSync(delayFile, '1500');
+    expect(await firstList()).toContain('fx__echo');
+  });
+
+  it('answers from the cached list while the server is still starting', async () => {
+    // Longer than startupTimeoutMs: without the cache this list would come back without fx's tools.
+    writeFileSync(delayFile, '25000');
+    const names = await firstList();
+    expect(names).toContain('fx__echo');
+    expect(names).toContain('fx__add');
+  });
+});
