@@ -16,11 +16,14 @@ export async function stdioCommand(argv: string[]): Promise<void> {
   // stdout belongs to the protocol: the logger writes to stderr only.
   const log = createLogger({ level: config.logLevel, destination: 2 });
   const hub = new Hub({ config, log });
-  hub.serveStdio(localIdentity(str(flags['user']) ?? 'local'));
+  const face = hub.serveStdio(localIdentity(str(flags['user']) ?? 'local'));
   hub.start();
   const stop = onShutdown(() => hub.stop(), log);
   process.stdin.once('end', stop);
   process.stdin.once('close', stop);
+  // Any end of the connection (stdin closed, stdout broken) stops the hub and its children, so a
+  // host that has gone never leaves a silent hub behind.
+  void face.closed.then(stop);
   if (flags['no-http'] !== true) {
     // OAuth callbacks and webhooks need an HTTP listener; a `serve` on the same port already has one.
     // It starts a moment later so loading the HTTP stack does not delay the client's handshake.

@@ -1,11 +1,16 @@
-import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
-import type { Server } from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { parseJSONRPCMessage, serializeMessage, type JSONRPCMessage, type Server, type Transport } from '@modelcontextprotocol/server';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { identityKey, type Identity } from '../identity/identity.js';
 import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
+import { LineSplitter, type OversizeLine } from './downstream/line-splitter.js';
+import { formatBytes, peekOversize, type JsonRpcId } from './downstream/oversize.js';
 import { createHubServer } from './server.js';
+
+/** The default of the config's `maxMessageBytes`, for callers that build a face without a config. */
+const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 
 export interface StdioFaceOptions {
   dispatcher: Dispatcher;
@@ -14,10 +19,14 @@ export interface StdioFaceOptions {
   log: Logger;
   input?: Readable;
   output?: Writable;
+  /** Largest message read from stdin or written to stdout, in bytes (config `maxMessageBytes`). */
+  maxMessageBytes?: number;
 }
 
 export interface StdioFace {
   close(): Promise<void>;
+  /** Settles when the connection ends: stdin closed, stdout broken, or close() called. */
+  readonly closed: Promise<void>;
 }
 
 /**
@@ -27,6 +36,7 @@ export interface StdioFace {
 export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
   let live: Server | undefined;
   const subscriptions = new Set<string>();
+  const wire = new BoundedStdioTransport(opts.input ?? process.stdin, opts.output ?? process.stdout, opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, opts.log);
   const handle = serveStdio(
     (ctx) => {
       // The SDK may build a probe instance for server/discover and discard it; the last one built is live.
@@ -36,7 +46,7 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
       return live;
     },
     {
-      transport: new StdioServerTransport(opts.input, opts.output),
+      transport: wire,
       onerror: (err) => opts.log.debug({ err: err.message }, 'stdio protocol error'),
     },
   );
@@ -50,10 +60,130 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
     if (live && subscriptions.has(uri)) live.sendResourceUpdated({ uri }).catch(() => {});
   });
   return {
+    closed: wire.closed,
     async close() {
       offChange();
       offUpdated();
       await handle.close();
     },
   };
+}
+
+type Reply = { id: JsonRpcId | null; code: number; message: string };
+
+/**
+ * The stdio wire of the face: newline-delimited JSON-RPC on stdin/stdout, like the SDK's
+ * StdioServerTransport, but every message is bounded by `maxBytes` without ending the
+ * connection. The SDK's transport closes itself and pauses stdin on a line over 10 MiB, after
+ * which the hub never sees EOF and hangs with its children alive. Here an oversize line is dropped
+ * and answered with -32600, unparsable input with -32700 (JSON-RPC 2.0 §5.1), and the face keeps
+ * serving; a result too large to send becomes an error response for its request.
+ */
+class BoundedStdioTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  readonly closed: Promise<void>;
+
+  private readonly lines: LineSplitter;
+  private isClosed = false;
+  private resolveClosed: () => void = () => {};
+
+  constructor(
+    private readonly input: Readable,
+    private readonly output: Writable,
+    private readonly maxBytes: number,
+    private readonly log: Logger,
+  ) {
+    this.closed = new Promise((res) => (this.resolveClosed = res));
+    this.lines = new LineSplitter({ maxLineBytes: maxBytes, onLine: (l) => this.receive(l), onOversize: (o) => this.refuse(o) });
+  }
+
+  private readonly onData = (chunk: Buffer | string) => this.lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  private readonly onInputError = (err: Error) => this.onerror?.(err);
+  private readonly onInputEnd = () => void this.close();
+  private readonly onOutputError = (err: Error) => {
+    if (this.isClosed) return;
+    this.onerror?.(err);
+    void this.close();
+  };
+
+  async start(): Promise<void> {
+    if (this.input.readableEnded || this.input.destroyed) setImmediate(this.onInputEnd);
+    this.input.on('data', this.onData);
+    this.input.on('error', this.onInputError);
+    this.input.on('end', this.onInputEnd);
+    this.input.on('close', this.onInputEnd);
+    this.output.on('error', this.onOutputError);
+  }
+
+  private receive(line: Buffer): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(line.toString('utf8'));
+    } catch {
+      this.reply({ id: null, code: -32700, message: 'Parse error: the line is not valid JSON' });
+      return;
+    }
+    let message: JSONRPCMessage;
+    try {
+      message = parseJSONRPCMessage(value);
+    } catch {
+      this.reply({ id: requestIdOf(value), code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 message' });
+      return;
+    }
+    this.onmessage?.(message);
+  }
+
+  private refuse(line: OversizeLine): void {
+    // Answer once the line has ended, when an id written last can be read too.
+    if (!line.ended) return;
+    const peek = peekOversize(line);
+    const id = peek.kind === 'request' ? (peek.id ?? null) : null;
+    this.log.warn({ bytes: line.bytes, maxMessageBytes: this.maxBytes, id }, 'stdio: dropped an input message over maxMessageBytes');
+    // JSON-RPC 2.0 §5: when the id cannot be read, the error carries id null.
+    this.reply({ id, code: -32600, message: `Invalid Request: the message (${formatBytes(line.bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})` });
+  }
+
+  private reply(r: Reply): void {
+    this.write(`${JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: r.code, message: r.message } })}\n`).catch((err: unknown) => this.onerror?.(err as Error));
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.isClosed) return Promise.reject(new Error('stdio transport is closed'));
+    const json = serializeMessage(message);
+    const bytes = Buffer.byteLength(json) - 1;
+    if (bytes <= this.maxBytes) return this.write(json);
+    this.log.warn({ bytes, maxMessageBytes: this.maxBytes }, 'stdio: an outgoing message exceeded maxMessageBytes');
+    const tooLarge = `the ${'method' in message ? 'message' : 'result'} (${formatBytes(bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})`;
+    // The request still gets its answer: an error in place of the result.
+    if ('id' in message && !('method' in message)) return this.write(serializeMessage({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: `Internal error: ${tooLarge}` } }));
+    return Promise.reject(new Error(tooLarge));
+  }
+
+  private write(json: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.output.write(json, (err) => (err ? reject(err) : undefined))) resolve();
+      else this.output.once('drain', resolve);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.input.off('data', this.onData);
+    this.input.off('error', this.onInputError);
+    this.input.off('end', this.onInputEnd);
+    this.input.off('close', this.onInputEnd);
+    this.lines.clear();
+    this.onclose?.();
+    this.resolveClosed();
+  }
+}
+
+/** The id of a request that failed validation, when it has a usable one (JSON-RPC 2.0 §5: else null). */
+function requestIdOf(value: unknown): JsonRpcId | null {
+  if (typeof value !== 'object' || value === null || !('id' in value)) return null;
+  const id = (value as { id: unknown }).id;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
 }

@@ -1,12 +1,22 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { ReadBuffer, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { parseJSONRPCMessage, SdkError, SdkErrorCode, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { LineSplitter, type OversizeLine } from './line-splitter.js';
+import { formatBytes, peekOversize, type JsonRpcId } from './oversize.js';
+import type { ChildRegistry } from './process-registry.js';
+import { StderrLog } from './stderr-log.js';
 
 export interface ChildParams {
   command: string;
   args: string[];
   env: Record<string, string>;
   cwd?: string | undefined;
+  /** Longest stdout line (one JSON-RPC message) accepted, in bytes; config `maxMessageBytes`. */
+  maxMessageBytes?: number | undefined;
+  /** Records the child so a later start can end it if this hub dies without stopping it. */
+  registry?: ChildRegistry | undefined;
+  /** Each stderr line, at most STDERR_LINE_BYTES long. */
+  onStderrLine?: ((line: string) => void) | undefined;
 }
 
 export interface ExitInfo {
@@ -16,6 +26,13 @@ export interface ExitInfo {
 
 /** How long a child gets to exit on SIGTERM before the whole group is SIGKILLed. */
 const KILL_GRACE_MS = 2000;
+const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
+/**
+ * How long an oversize stdout line may keep streaming before the server is killed: long enough for
+ * its end to arrive (a response's id is often written last), short enough that a server writing
+ * without newlines does not hold calls for long. Its bytes are dropped meanwhile, never buffered.
+ */
+const OVERSIZE_END_WAIT_MS = 1000;
 
 /**
  * A stdio client transport that puts the child in its own process group, so that shutdown kills
@@ -29,15 +46,27 @@ export class ChildStdioTransport implements Transport {
   onmessage?: (message: JSONRPCMessage) => void;
 
   private child?: ChildProcess;
-  private readonly buffer = new ReadBuffer();
+  private readonly stdoutLines: LineSplitter;
   private readonly inbox: JSONRPCMessage[] = [];
   private drainScheduled = false;
   private readonly stderrStream = new PassThrough();
   private exited?: Promise<ExitInfo>;
   private closedEmitted = false;
+  /** Ids of our requests still unanswered: an oversize response may fail one of them, and only them. */
+  private readonly pending = new Set<JsonRpcId>();
+  private oversizeTimer: NodeJS.Timeout | undefined;
+  private readonly maxBytes: number;
   exitInfo?: ExitInfo;
+  /** Why the hub ended this server, when it was the hub's doing (a protocol violation). */
+  violation?: string;
+  /** The first meaningful and the last lines of the child's stderr, bounded. */
+  readonly stderrLog = new StderrLog();
 
-  constructor(private readonly params: ChildParams) {}
+  constructor(private readonly params: ChildParams) {
+    this.maxBytes = params.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.stdoutLines = new LineSplitter({ maxLineBytes: this.maxBytes, onLine: (l) => this.readLine(l), onOversize: (o) => this.oversize(o) });
+    this.stderrLog.onLine = params.onStderrLine;
+  }
 
   get pid(): number | null {
     return this.child?.pid ?? null;
@@ -60,11 +89,15 @@ export class ChildStdioTransport implements Transport {
         windowsHide: true,
       });
       this.child = child;
+      const pid = child.pid;
+      if (pid !== undefined) this.params.registry?.spawned(pid, this.params.command);
       this.exited = new Promise((res) => {
         child.once('exit', (code, signal) => {
           this.exitInfo = { code, signal };
+          clearTimeout(this.oversizeTimer);
           // The leader is gone; anything it left in its group is an orphan of ours.
           killGroup(child.pid, 'SIGKILL');
+          if (pid !== undefined) this.params.registry?.exited(pid);
           res(this.exitInfo);
           this.emitClose();
         });
@@ -81,23 +114,61 @@ export class ChildStdioTransport implements Transport {
       child.stdout!.on('error', (err) => this.onerror?.(err));
       child.stdin!.on('error', (err) => this.onerror?.(err));
       child.stderr!.pipe(this.stderrStream);
+      // Read in flowing mode, line by line with a cap: a server that writes stderr without
+      // newlines costs the hub a bounded buffer, not memory without end.
+      this.stderrStream.on('data', (chunk: Buffer) => this.stderrLog.push(chunk));
     });
   }
 
   private read(chunk: Buffer): void {
-    this.buffer.append(chunk);
-    for (;;) {
-      let message: JSONRPCMessage | null;
-      try {
-        message = this.buffer.readMessage();
-      } catch (err) {
-        this.onerror?.(err as Error);
-        continue;
-      }
-      if (message === null) break;
-      this.inbox.push(message);
-    }
+    this.stdoutLines.push(chunk);
     if (!this.drainScheduled) this.drain();
+  }
+
+  private readLine(line: Buffer): void {
+    let message: JSONRPCMessage;
+    try {
+      message = parseJSONRPCMessage(JSON.parse(line.toString('utf8')));
+    } catch (err) {
+      // Servers print banners and debug text on stdout; like the SDK, skip what is not JSON-RPC.
+      if (!(err instanceof SyntaxError)) this.onerror?.(err as Error);
+      return;
+    }
+    if (!('method' in message) && 'id' in message && message.id !== undefined) this.pending.delete(message.id);
+    this.inbox.push(message);
+  }
+
+  /**
+   * A stdout line over maxMessageBytes breaks the protocol: the response it carried is lost, and a
+   * server that writes one usually writes more. The call it answers fails now with a reason (not
+   * after its timeout), the server is ended, and the source restarts it with `violation` as the
+   * cause; calls still in flight fail when the connection closes.
+   */
+  private oversize(line: OversizeLine): void {
+    if (this.violation === undefined) {
+      this.violation = `it wrote a message over maxMessageBytes (${formatBytes(this.maxBytes)}) on stdout`;
+      this.onerror?.(new Error(`stdout line over maxMessageBytes (${this.maxBytes} bytes)`));
+    }
+    const peek = peekOversize(line);
+    if (peek.kind === 'response' && peek.id !== undefined && this.pending.delete(peek.id)) {
+      const bytes = line.ended ? formatBytes(line.bytes) : `over ${formatBytes(line.bytes)}`;
+      this.inbox.push({
+        jsonrpc: '2.0',
+        id: peek.id,
+        error: { code: -32603, message: `the result was too large: ${bytes} exceeds maxMessageBytes (${formatBytes(this.maxBytes)})` },
+      });
+      if (!this.drainScheduled) this.drain();
+    }
+    if (line.ended || (peek.kind === 'response' && peek.id !== undefined)) this.endForViolation();
+    else this.oversizeTimer ??= setTimeout(() => this.endForViolation(), OVERSIZE_END_WAIT_MS);
+  }
+
+  private endForViolation(): void {
+    clearTimeout(this.oversizeTimer);
+    const child = this.child;
+    if (!child || this.exitInfo !== undefined) return;
+    child.stdout?.pause();
+    void this.close();
   }
 
   /**
@@ -123,7 +194,9 @@ export class ChildStdioTransport implements Transport {
 
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
-    if (!stdin || stdin.destroyed) return Promise.reject(new Error('not connected'));
+    // An SdkError, as the SDK's own transport would give, so the caller is told the server stopped.
+    if (!stdin || stdin.destroyed || this.violation !== undefined) return Promise.reject(new SdkError(SdkErrorCode.NotConnected, 'not connected'));
+    if ('method' in message && 'id' in message) this.pending.add(message.id);
     return new Promise((resolve) => {
       if (stdin.write(serializeMessage(message))) resolve();
       else stdin.once('drain', resolve);
@@ -141,7 +214,7 @@ export class ChildStdioTransport implements Transport {
       await this.exited;
       clearTimeout(timer);
     }
-    this.buffer.clear();
+    this.stdoutLines.clear();
     this.inbox.length = 0;
     this.emitClose();
   }

@@ -1,0 +1,224 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Logger } from 'pino';
+import { allProcStats, bootId, procStat } from './proc-stat.js';
+
+/** Where a spawner records its children; ChildStdioTransport calls it on spawn and on exit. */
+export interface ChildRegistry {
+  spawned(pid: number, command: string): void;
+  exited(pid: number): void;
+}
+
+/** One line of a registry file. */
+type Entry =
+  | { op: 'owner'; pid: number; start: string | null; boot: string | null }
+  | { op: 'spawn'; pid: number; pgid: number; start: string | null; boot: string | null; command: string }
+  | { op: 'exit'; pid: number };
+
+export interface ReapReport {
+  /** Process groups of a dead hub that were still running and were signalled. */
+  ended: number[];
+  /** Recorded children left alone: their pid now names another process, or identity is unknowable here. */
+  skipped: number[];
+}
+
+const DIR = 'children';
+/** SIGTERM first, as a graceful stop would; SIGKILL what still runs after this long. */
+const REAP_GRACE_MS = 2000;
+const POLL_MS = 50;
+
+/**
+ * Records the downstream processes this hub spawns in `<dataDir>/children/`, one append-only file
+ * per hub process, so that after a `kill -9` of the hub the next start on the data dir can end
+ * what it left (Node has no PR_SET_PDEATHSIG, and our children run in their own process groups, so
+ * nothing else would). A record holds the pid, its process group and its start time
+ * (/proc/<pid>/stat field 22): a pid the kernel has since given to another process has another
+ * start time and is never signalled. Without /proc (macOS, Windows) nothing is killed; records
+ * are only cleared.
+ */
+export class ProcessRegistry implements ChildRegistry {
+  private readonly dir: string;
+  private readonly file: string;
+  private readonly boot = bootId() ?? null;
+  private created = false;
+
+  constructor(
+    dataDir: string,
+    private readonly log: Logger,
+    private readonly graceMs = REAP_GRACE_MS,
+  ) {
+    this.dir = join(dataDir, DIR);
+    const self = procStat(process.pid);
+    // The random part keeps two hubs of one process (tests) on one data dir from sharing a file.
+    this.file = join(this.dir, `${process.pid}-${self?.startTime ?? 'x'}-${randomBytes(4).toString('hex')}.jsonl`);
+  }
+
+  spawned(pid: number, command: string): void {
+    const st = procStat(pid);
+    this.append({ op: 'spawn', pid, pgid: st?.pgid ?? pid, start: st?.startTime ?? null, boot: this.boot, command: basename(command) });
+  }
+
+  exited(pid: number): void {
+    this.append({ op: 'exit', pid });
+  }
+
+  /** Removes this hub's record once its children are stopped. */
+  close(): void {
+    if (this.created) rmSync(this.file, { force: true });
+    this.created = false;
+  }
+
+  /**
+   * Ends the children of hubs on this data dir that are no longer running. Signals SIGTERM at
+   * once (synchronously, before any new child is spawned), then SIGKILLs what is left after the
+   * grace time; resolves when done.
+   */
+  async reapOrphans(): Promise<ReapReport> {
+    const report: ReapReport = { ended: [], skipped: [] };
+    const files = this.deadOwnersFiles();
+    const targets: Array<{ pgid: number; start: string }> = [];
+    for (const file of files) {
+      for (const rec of liveRecords(file)) {
+        if (rec.start === null || rec.boot !== this.boot || this.boot === null) {
+          report.skipped.push(rec.pid);
+          continue;
+        }
+        const target = { pgid: rec.pgid, start: rec.start };
+        if (groupMembers(target, rec.pid).length === 0) {
+          if (procStat(rec.pid)) report.skipped.push(rec.pid);
+          continue;
+        }
+        signalGroup(target, rec.pid, 'SIGTERM');
+        targets.push(target);
+        report.ended.push(rec.pgid);
+        this.log.info({ pid: rec.pid, command: rec.command }, 'ending a downstream process left by a hub that did not stop');
+      }
+    }
+    const deadline = Date.now() + this.graceMs;
+    let left = targets;
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      left = left.filter((t) => groupMembers(t, t.pgid).length > 0);
+    }
+    for (const t of left) signalGroup(t, t.pgid, 'SIGKILL');
+    for (const file of files) rmSync(file, { force: true });
+    return report;
+  }
+
+  private deadOwnersFiles(): string[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    const out: string[] = [];
+    for (const name of names) {
+      const m = /^(\d+)-([^-]+)-[0-9a-f]+\.jsonl$/.exec(name);
+      const file = join(this.dir, name);
+      if (!m || file === this.file) continue;
+      const pid = Number(m[1]);
+      const owner = ownerOf(file);
+      if (ownerAlive(pid, m[2]!, owner?.boot ?? null, this.boot)) continue;
+      out.push(file);
+    }
+    return out;
+  }
+
+  private append(entry: Entry): void {
+    try {
+      if (!this.created) {
+        mkdirSync(this.dir, { recursive: true });
+        const self = procStat(process.pid);
+        appendFileSync(this.file, `${JSON.stringify({ op: 'owner', pid: process.pid, start: self?.startTime ?? null, boot: this.boot } satisfies Entry)}\n`);
+        this.created = true;
+      }
+      appendFileSync(this.file, `${JSON.stringify(entry)}\n`);
+    } catch (err) {
+      // Bookkeeping must never stop a server from starting; the cost is a possible orphan after a crash.
+      this.log.warn({ err: String(err) }, 'could not record a downstream process');
+    }
+  }
+}
+
+function readEntries(file: string): Entry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: Entry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const e = JSON.parse(line) as unknown;
+      if (isEntry(e)) out.push(e);
+    } catch {
+      // A line cut short by the crash that left this file: the entries before it still count.
+    }
+  }
+  return out;
+}
+
+function isEntry(e: unknown): e is Entry {
+  if (typeof e !== 'object' || e === null) return false;
+  const r = e as Record<string, unknown>;
+  if (!Number.isInteger(r['pid'])) return false;
+  const start = r['start'] === null || typeof r['start'] === 'string';
+  const boot = r['boot'] === null || typeof r['boot'] === 'string';
+  if (r['op'] === 'exit') return true;
+  if (r['op'] === 'owner') return start && boot;
+  return r['op'] === 'spawn' && Number.isInteger(r['pgid']) && start && boot && typeof r['command'] === 'string';
+}
+
+function ownerOf(file: string): Extract<Entry, { op: 'owner' }> | undefined {
+  return readEntries(file).find((e): e is Extract<Entry, { op: 'owner' }> => e.op === 'owner');
+}
+
+function liveRecords(file: string): Array<Extract<Entry, { op: 'spawn' }>> {
+  const live = new Map<number, Extract<Entry, { op: 'spawn' }>>();
+  for (const e of readEntries(file)) {
+    if (e.op === 'spawn') live.set(e.pid, e);
+    else if (e.op === 'exit') live.delete(e.pid);
+  }
+  return [...live.values()];
+}
+
+function ownerAlive(pid: number, start: string, ownerBoot: string | null, boot: string | null): boolean {
+  if (start === 'x' || boot === null) {
+    // No /proc: a live pid may be the owner or a stranger; keep the records rather than guess.
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  }
+  if (ownerBoot !== boot) return false;
+  return procStat(pid)?.startTime === start;
+}
+
+/**
+ * The live members of a recorded process group. While the leader runs it must still be the
+ * recorded process (same start time), else the pid was reused and nothing is ours. Once the
+ * leader has exited, Linux does not hand its number to a new process while the group still has
+ * members, so members that started no earlier than the leader are the leader's descendants.
+ */
+function groupMembers(t: { pgid: number; start: string }, leader: number): number[] {
+  const lead = procStat(leader);
+  if (lead) return lead.startTime === t.start && lead.state !== 'Z' ? [leader] : [];
+  return allProcStats()
+    .filter((p) => p.pgid === t.pgid && p.state !== 'Z' && BigInt(p.startTime) >= BigInt(t.start))
+    .map((p) => p.pid);
+}
+
+function signalGroup(t: { pgid: number; start: string }, leader: number, signal: NodeJS.Signals): void {
+  if (groupMembers(t, leader).length === 0) return;
+  try {
+    process.kill(-t.pgid, signal);
+  } catch {
+    // ESRCH: gone between the check and the signal.
+  }
+}
