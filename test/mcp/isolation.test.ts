@@ -70,6 +70,7 @@ describe('server→client requests reach only their own call', () => {
         v2h: { url: v2.url },
         v1s: { command: process.execPath, args: [ASKING, '--v1-stdio'], isolation: 'user' },
         v2s: { command: process.execPath, args: [ASKING, '--v2-stdio'] },
+        v1shared: { command: process.execPath, args: [ASKING, '--v1-stdio'] },
       },
     });
     bobToken = hub.hub.tokens.create({ user: 'bob' }).token;
@@ -108,4 +109,43 @@ describe('server→client requests reach only their own call', () => {
       });
     }
   }
+
+  it('a shared stdio server with calls of two users in flight: the request is refused, never guessed', async () => {
+    const alice = await connect(hub, hub.token, 'alice', 'legacy');
+    const bob = await connect(hub, bobToken, 'bob', 'legacy');
+    try {
+      let started!: () => void;
+      const bobInFlight = new Promise<void>((r) => (started = r));
+      const held = bob.client.callTool({ name: 'v1shared__hold', arguments: { ms: 1500 } }, { onprogress: () => started() });
+      await bobInFlight;
+      const a = await alice.client.callTool({ name: 'v1shared__transfer', arguments: { account: 'A-private-account-1234' } });
+      expect(a.isError).toBe(true);
+      expect(JSON.stringify(a.content)).toContain('cannot tell which one it belongs to');
+      expect(JSON.stringify(a.content)).toContain('isolation');
+      expect((await held).content).toEqual([{ type: 'text', text: 'held' }]);
+      expect(alice.seen).toEqual([]);
+      expect(bob.seen).toEqual([]);
+      // Alone in flight, the same call is related to its caller and goes through.
+      const again = await alice.client.callTool({ name: 'v1shared__transfer', arguments: { account: 'A-private-account-1234' } });
+      expect(parsed(again)).toEqual({ account: 'A-private-account-1234', who: 'alice', sampled: 'sample by alice' });
+    } finally {
+      await alice.client.close();
+      await bob.client.close();
+    }
+  });
+
+  it('passes the declared capabilities of a 2026 caller on: without sampling the server refuses as it would directly', async () => {
+    const client = new Client({ name: 'no-sampling', version: '1.0.0' }, { capabilities: { elicitation: { form: {} } }, versionNegotiation: { mode: 'auto' } });
+    client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { who: 'alice' } }));
+    await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${hub.token}` } } }));
+    try {
+      const outcome = await client.callTool({ name: 'v2h__transfer', arguments: { account: 'A-1' } }).then(
+        (r) => ({ result: r }),
+        (err: unknown) => ({ error: err as { code?: number; message?: string } }),
+      );
+      expect(outcome).toMatchObject({ error: { code: -32021 } });
+    } finally {
+      await client.close();
+    }
+  });
 });
