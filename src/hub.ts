@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { publicUrlOf, urlFor } from './config/public-url.js';
+import { isLoopbackHost } from './http/security.js';
+import { probeHub } from './oauth/links.js';
 import type { HubConfig } from './config/schema.js';
 import type { HubPhase } from './http/routes.js';
 import type { Identity } from './identity/identity.js';
@@ -168,6 +170,9 @@ export class Hub {
         server.off('error', rej);
         res();
       });
+    }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') await this.checkPortHolder();
+      throw err;
     });
     const bound = (server.address() as AddressInfo).port;
     let publicUrl = this.publicUrl;
@@ -183,7 +188,13 @@ export class Hub {
       tokens: this.tokens,
       face,
       log: this.log,
-      health: { phase: () => this.phaseValue, sources: () => this.catalog.sources(), metrics: this.metrics },
+      health: {
+        phase: () => this.phaseValue,
+        sources: () => this.catalog.sources(),
+        metrics: this.metrics,
+        // The data dir is named only on loopback binds: a caller there is on this machine anyway.
+        identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(host) ? { dataDir: this.dataDir } : {}) }),
+      },
       mount: (a) => {
         this.closeMounted = mountIntegrations(a, this.integrations);
       },
@@ -195,6 +206,20 @@ export class Hub {
     server.keepAliveTimeout = 65_000;
     this.http = { server, face };
     return { url: `${publicUrl.replace(/\/$/, '')}/mcp`, port: bound, host };
+  }
+
+  /**
+   * The port is taken, typically by a `serve` while this is a `stdio` hub. Links this hub hands out
+   * point at that listener; if it signs with another key (another data dir) it will reject them,
+   * so say so in the log and next to every link rather than let the user find out in the browser.
+   */
+  private async checkPortHolder(): Promise<void> {
+    if (this.dataDir === ':memory:' || this.integrations.accounts.list().length === 0) return;
+    const { links } = this.integrations;
+    const probe = await probeHub(this.publicUrl, links.keyId());
+    if (probe.kind !== 'other-keys') return;
+    links.foreign = { url: this.publicUrl, dataDir: probe.dataDir, ownDataDir: this.dataDir };
+    this.log.warn({ url: this.publicUrl, theirDataDir: probe.dataDir, ourDataDir: this.dataDir }, links.notice());
   }
 
   serveStdio(identity: Identity, io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {}): StdioFace {

@@ -1,5 +1,6 @@
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { HubError } from '../../src/errors.js';
+import { probeHub } from '../../src/oauth/links.js';
 import { parse, progress, str } from '../common.js';
 import { openStoreContext } from '../store-context.js';
 
@@ -24,7 +25,13 @@ export async function connectCommand(argv: string[]): Promise<void> {
     const started = Date.now();
     process.stdout.write(`${accounts.linkUrl(who, integration)}\n`);
     progress(`Open the link above in a browser to link ${integration} for ${who.tenant}/${who.user}. Manage all accounts at: ${accounts.connectUrl(who)}`);
-    if (!(await reachable(ctx.publicUrl))) progress(`Note: nothing answers at ${ctx.publicUrl} yet; start \`switchboard serve\` so the link can be opened.`);
+    const probe = await probeHub(ctx.publicUrl, ctx.integrations.links.keyId());
+    if (probe.kind === 'nothing') progress(`Note: nothing answers at ${ctx.publicUrl} yet; start \`switchboard serve\` so the link can be opened.`);
+    if (probe.kind === 'not-a-hub') progress(`Note: something other than a Switchboard hub answers at ${ctx.publicUrl}; the link will not work there.`);
+    if (probe.kind === 'other-keys') {
+      ctx.integrations.links.foreign = { url: ctx.publicUrl, dataDir: probe.dataDir, ownDataDir: ctx.config.dataDir };
+      progress(ctx.integrations.links.notice()!);
+    }
     if (flags['no-wait']) return;
     const timeoutMs = Number(str(flags['timeout']) ?? 900) * 1000;
     const deadline = started + timeoutMs;
@@ -44,14 +51,5 @@ export async function connectCommand(argv: string[]): Promise<void> {
     }
   } finally {
     ctx.close();
-  }
-}
-
-async function reachable(base: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1500) });
-    return res.ok;
-  } catch {
-    return false;
   }
 }

@@ -2,6 +2,7 @@ import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { HubError } from '../../src/errors.js';
 import { freePort } from '../../src/http/free-port.js';
+import { probeHub } from '../../src/oauth/links.js';
 import { configFromFlags, parse } from '../common.js';
 import { onShutdown } from '../shutdown.js';
 
@@ -22,9 +23,18 @@ export async function serveCommand(argv: string[]): Promise<void> {
   try {
     listening = await hub.listen();
   } catch (err) {
-    await hub.stop();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE') throw new HubError('config_invalid', `port ${config.server.port} on ${config.server.host} is in use; pass --port to pick another`);
+    const holder = e.code === 'EADDRINUSE' ? await probeHub(hub.publicUrl, hub.integrations.links.keyId()) : undefined;
+    await hub.stop();
+    if (holder) {
+      const who =
+        holder.kind === 'same-keys'
+          ? ' by a Switchboard hub on this data dir (a `stdio` hub started by a client, perhaps): it already serves this store'
+          : holder.kind === 'other-keys'
+            ? ` by a Switchboard hub on another data dir (${holder.dataDir ?? 'not disclosed'}; this one is ${config.dataDir}): links from either would be rejected by the other`
+            : '';
+      throw new HubError('config_invalid', `port ${config.server.port} on ${config.server.host} is in use${who}; pass --port to pick another`);
+    }
     throw err;
   }
   onShutdown(() => hub.stop(), log);

@@ -8,6 +8,8 @@ export interface HealthDeps {
   phase: () => HubPhase;
   sources: () => readonly ToolSource[];
   metrics: HubMetrics;
+  /** Which hub this is (its link-signing key id), so a second hub on this port can tell whether it shares the store. */
+  identity?: () => { linkKeyId: string; dataDir?: string };
 }
 
 /** Per-source state for /readyz and doctor. */
@@ -27,7 +29,7 @@ export function sourceReport(sources: readonly ToolSource[]) {
  */
 export function mountHealth(app: Express, deps: HealthDeps, metricsGuard: RequestHandler[]): void {
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok', ...(deps.identity ? { hub: deps.identity() } : {}) });
   });
   app.get('/readyz', (_req, res) => {
     const phase = deps.phase();

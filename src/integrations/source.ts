@@ -27,6 +27,8 @@ export interface IntegrationSourceOptions {
   tokens: TokenManager;
   /** A signed link that starts linking this integration for this identity. */
   linkUrl: (identity: Identity) => string;
+  /** A warning to show with the link while the hub at the public URL would reject it. */
+  linkNotice?: () => string | undefined;
   log: Logger;
   since: number;
 }
@@ -116,9 +118,11 @@ export class IntegrationSource implements ToolSource {
   private needsLink(ctx: CallContext, c: Connection | undefined): CallToolResult | InputRequired {
     const url = this.opts.linkUrl(ctx.identity);
     const title = this.opts.definition.title;
-    const message = c
+    let message = c
       ? `Your ${title} connection needs to be linked again${c.reason ? ` (${c.reason})` : ''}. Open this link to re-link it, then call the tool again: ${url}`
       : `Link your ${title} account to use this tool. Open this link, approve access, then call the tool again: ${url}`;
+    const notice = this.opts.linkNotice?.();
+    if (notice) message = `${message}\n${notice}`;
     const caps = ctx.clientCapabilities as { elicitation?: { url?: unknown } } | undefined;
     // A retry after the user was shown the link, still unlinked: say so instead of asking again.
     if (ctx.inputResponses !== undefined || caps?.elicitation?.url === undefined) return toolError(message);

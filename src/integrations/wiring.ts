@@ -67,7 +67,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   for (const r of resolved) {
     sourceMap.set(
       r.definition.name,
-      new IntegrationSource({ definition: r.definition, connections, tokens, linkUrl: (who) => acc.linkUrl(who, r.definition.name), log: d.log, since: d.clock.now() }),
+      new IntegrationSource({ definition: r.definition, connections, tokens, linkUrl: (who) => acc.linkUrl(who, r.definition.name), linkNotice: () => links.notice(), log: d.log, since: d.clock.now() }),
     );
   }
   return {

@@ -1,0 +1,85 @@
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, eventually, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
+import { runCliEnv } from './run-env.js';
+
+/** A `switchboard stdio` on `data` whose HTTP port is `port`, driven by the 1.x SDK client. */
+async function stdioHub(data: string, port: number): Promise<{ client: Client; stderr: () => string; close: () => Promise<void> }> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--data', data, '--port', String(port)], cwd: '/', stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  const client = new Client({ name: 'foreign-hub-test', version: '1.0.0' });
+  await client.connect(transport);
+  return { client, stderr: () => stderr, close: () => client.close() };
+}
+
+async function linkText(client: Client): Promise<string> {
+  const r = await client.callTool({ name: 'sandbox__list_tickets', arguments: {} });
+  const content = r.content as { type: string; text: string }[];
+  expect(r.isError).toBe(true);
+  return content.map((c) => c.text).join('\n');
+}
+
+describe('two hubs on one port with different data dirs', () => {
+  let serve: RunningHub;
+  let other: ReturnType<typeof tmpDir>;
+  beforeAll(async () => {
+    serve = await startHub({ integrations: { sandbox: {} } });
+    other = tmpDir('switchboard-other-');
+  });
+  afterAll(async () => {
+    await serve.stop();
+    other.remove();
+  });
+
+  it('/healthz names the link-signing key id and, on loopback, the data dir', async () => {
+    const res = await fetch(`http://127.0.0.1:${serve.port}/healthz`);
+    expect(await res.json()).toEqual({ status: 'ok', hub: { linkKeyId: serve.hub.integrations.links.keyId(), dataDir: serve.dataDir } });
+    expect(serve.hub.integrations.links.keyId()).toMatch(/^[A-Za-z0-9_-]{16}$/);
+  });
+
+  it('a stdio hub on another data dir warns on stderr and next to the link, naming both data dirs', { timeout: 30_000 }, async () => {
+    const data = join(other.path, 'data');
+    const hub = await stdioHub(data, serve.port);
+    try {
+      const warning = `Warning: the hub at http://127.0.0.1:${serve.port} will reject this link as from another hub: it runs on another data dir (${serve.dataDir}) than this one (${data}).`;
+      await eventually(() => hub.stderr().includes(warning) || undefined);
+      const text = await linkText(hub.client);
+      expect(text).toContain(`http://127.0.0.1:${serve.port}/oauth/sandbox/start?link=`);
+      expect(text).toContain(`\n${warning} Stop one of them, or start both with the same --data or dataDir.`);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('a stdio hub on the same data dir hands out links without a warning', { timeout: 30_000 }, async () => {
+    const hub = await stdioHub(serve.dataDir, serve.port);
+    try {
+      // The stdio face starts listening ~300 ms in; the port is taken, and the holder has the same key.
+      await eventually(() => hub.stderr().includes('HTTP port busy') || hub.stderr().includes('EADDRINUSE') || undefined);
+      const text = await linkText(hub.client);
+      expect(text).toMatch(/^Link your Sandbox Tickets account to use this tool\. Open this link, approve access, then call the tool again: http:\/\/127\.0\.0\.1:\d+\/oauth\/sandbox\/start\?link=[\w.-]+$/);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  it('`connect` and `serve` on another data dir say whose port it is', { timeout: 30_000 }, async () => {
+    const data = join(other.path, 'data');
+    const env = { XDG_DATA_HOME: join(other.path, 'xdg') };
+    const connect = await runCliEnv(['connect', 'sandbox', '--data', data, '--port', String(serve.port), '--no-wait'], other.path, env);
+    expect(connect.code).toBe(0);
+    expect(connect.stdout).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${serve.port}/oauth/sandbox/start\\?link=[\\w.-]+\\n$`));
+    expect(connect.stderr).toContain(`Warning: the hub at http://127.0.0.1:${serve.port} will reject this link as from another hub: it runs on another data dir (${serve.dataDir}) than this one (${data}). Stop one of them, or start both with the same --data or dataDir.\n`);
+
+    const served = await runCliEnv(['serve', '--data', data, '--port', String(serve.port)], other.path, env);
+    expect(served.code).toBe(1);
+    expect(served.stderr).toContain(
+      `switchboard: error (config_invalid): port ${serve.port} on 127.0.0.1 is in use by a Switchboard hub on another data dir (${serve.dataDir}; this one is ${data}): links from either would be rejected by the other; pass --port to pick another\n`,
+    );
+    const same = await runCliEnv(['serve', '--data', serve.dataDir, '--port', String(serve.port)], other.path, env);
+    expect(same.stderr).toContain(`is in use by a Switchboard hub on this data dir (a \`stdio\` hub started by a client, perhaps): it already serves this store; pass --port to pick another\n`);
+  });
+});
