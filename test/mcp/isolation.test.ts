@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
+import { eventually, ROOT, startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
  * Two users call one downstream at the same time and each answers the elicitation and sampling
@@ -148,4 +148,21 @@ describe('server→client requests reach only their own call', () => {
       await client.close();
     }
   });
+
+  for (const server of ['v2h']) {
+    it(`${server}: a 2025 client's resources/subscribe on a 2026 server delivers its updates`, async () => {
+      const alice = await connect(hub, hub.token, 'alice', 'legacy');
+      try {
+        const updates: string[] = [];
+        alice.client.setNotificationHandler('notifications/resources/updated', (n) => void updates.push(n.params.uri));
+        await alice.client.subscribeResource({ uri: 'asking://counter' });
+        await alice.client.callTool({ name: `${server}__bump`, arguments: {} });
+        await eventually(() => updates.length > 0);
+        expect(updates[0]).toBe('asking://counter');
+        await alice.client.unsubscribeResource({ uri: 'asking://counter' });
+      } finally {
+        await alice.client.close();
+      }
+    });
+  }
 });
