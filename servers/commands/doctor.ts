@@ -91,7 +91,8 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       if (st.state === 'ready') {
         report({ ok: true, line: `mcpServers.${name}: ready in ${ms} ms, ${source.tools({ tenant: 'default', user: 'doctor', scopes: [] }).length} tools, protocol ${st.protocolVersion ?? '?'}` });
       } else {
-        report({ ok: false, line: `mcpServers.${name}: ${st.detail ?? st.state}` });
+        // doctor runs each server once and stops it: the supervisor's restart plan is not for it to show.
+        report({ ok: false, line: `mcpServers.${name}: ${st.detail?.replace(/; restarting in \d+ ms$/, '') ?? st.state}` });
       }
     }),
   );
