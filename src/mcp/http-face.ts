@@ -17,7 +17,7 @@ import type { HubMetrics } from '../observability/metrics.js';
 import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
 import { BoundedEventStore } from './event-store.js';
-import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits } from './identity-limits.js';
+import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
 import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
@@ -155,7 +155,7 @@ export class HttpFace {
     if (!legacy) {
       if (req.method === 'POST' && this.rejectParamHeaders(identity, parsed, req, res)) return;
       if (isListen(parsed) && !this.streams.acquire(identityKey(identity), res, this.limits.streamsPerIdentity)) {
-        refuseOverLimit(res, 'streamsPerIdentity', this.limits.streamsPerIdentity, requestId(parsed), 'Close a subscriptions/listen stream first.');
+        this.overLimit(res, identity, 'streamsPerIdentity', requestId(parsed), 'Close a subscriptions/listen stream first.');
         return;
       }
       this.trackModern(identity, res);
@@ -172,7 +172,7 @@ export class HttpFace {
       }
       // A GET is the standalone stream (or a resumption of one): it stays open until closed.
       if (req.method === 'GET' && !this.streams.acquire(identityKey(identity), res, this.limits.streamsPerIdentity)) {
-        refuseOverLimit(res, 'streamsPerIdentity', this.limits.streamsPerIdentity, null, 'Close a stream or a session (DELETE /mcp) first.');
+        this.overLimit(res, identity, 'streamsPerIdentity', null, 'Close a stream or a session (DELETE /mcp) first.');
         return;
       }
       session.lastSeen = this.opts.clock.now();
@@ -191,7 +191,7 @@ export class HttpFace {
       }
       const key = identityKey(identity);
       if (!this.roomForSession(key)) {
-        refuseOverLimit(res, 'sessionsPerIdentity', this.limits.sessionsPerIdentity, requestId(parsed), 'Every open session is in use; close one (DELETE /mcp with its Mcp-Session-Id) first.');
+        this.overLimit(res, identity, 'sessionsPerIdentity', requestId(parsed), 'Every open session is in use; close one (DELETE /mcp with its Mcp-Session-Id) first.');
         return;
       }
       this.opening.set(key, (this.opening.get(key) ?? 0) + 1);
@@ -270,6 +270,11 @@ export class HttpFace {
     this.forget(lru);
     void lru.transport.close().catch(() => {});
     return (own?.size ?? 0) + (this.opening.get(key) ?? 0) < max;
+  }
+
+  private overLimit(res: Response, identity: Identity, limit: LimitName, id: string | number | null, hint: string): void {
+    this.opts.log.debug({ identity: identityKey(identity), limit, max: this.limits[limit] }, 'per-identity limit reached');
+    refuseOverLimit(res, limit, this.limits[limit], id, hint);
   }
 
   private forget(session: Session): void {
