@@ -201,14 +201,16 @@ function ownerAlive(pid: number, start: string, ownerBoot: string | null, boot: 
 }
 
 /**
- * The live members of a recorded process group. While the leader runs it must still be the
- * recorded process (same start time), else the pid was reused and nothing is ours. Once the
+ * The live members of a recorded process group. While the leader exists (running or a zombie) it
+ * must still be the recorded process (same start time), else the pid was reused and nothing is ours. Once the
  * leader has exited, Linux does not hand its number to a new process while the group still has
  * members, so members that started no earlier than the leader are the leader's descendants.
  */
 function groupMembers(t: { pgid: number; start: string }, leader: number): number[] {
   const lead = procStat(leader);
-  if (lead) return lead.startTime === t.start && lead.state !== 'Z' ? [leader] : [];
+  if (lead && lead.startTime !== t.start) return [];
+  // A zombie leader (its parent, our dead hub, never reaped it) has exited: look for its group.
+  if (lead && lead.state !== 'Z') return [leader];
   return allProcStats()
     .filter((p) => p.pgid === t.pgid && p.state !== 'Z' && BigInt(p.startTime) >= BigInt(t.start))
     .map((p) => p.pid);
