@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveDataDir, type ResolvedDataDir } from '../src/config/data-dir.js';
 import { loadConfig, type LoadedConfig } from '../src/config/load.js';
@@ -35,6 +36,8 @@ export function configFromFlags(flags: Flags, opts: { quiet?: boolean } = {}): C
   const c = loaded.config;
   const data = resolveDataDir({ flag: str(flags['data']), configured: loaded.dataDirSet ? c.dataDir : undefined, configFile: loaded.file });
   c.dataDir = data.dir;
+  // A folder the hub chose itself is private to the user, as the XDG spec asks of its base dirs.
+  if (data.source === 'user') mkdirSync(data.dir, { recursive: true, mode: 0o700 });
   if (!opts.quiet) progress(data.line);
   const port = str(flags['port']);
   if (port !== undefined) {

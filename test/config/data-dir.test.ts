@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveDataDir, userDataDir } from '../../src/config/data-dir.js';
@@ -78,5 +78,6 @@ describe('which data dir a command uses', () => {
     const r = await runCli(['doctor', '--json'], dir.path, env);
     const user = join(dir.path, 'xdg', 'switchboard');
     expect(r.stderr).toContain(`ok   data dir: ${user} (the per-user default; --data or dataDir in the config changes it), writable\n`);
+    expect(statSync(user).mode & 0o777).toBe(0o700);
   });
 });
