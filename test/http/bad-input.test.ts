@@ -197,7 +197,7 @@ describe('HTTP face under bad input', () => {
   it('is still healthy and serving after all of the above', async () => {
     const health = await fetch(`${origin()}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toEqual({ status: 'ok' });
+    expect(await health.json()).toEqual({ status: 'ok', hub: { linkKeyId: h.hub.integrations.links.keyId(), dataDir: h.dataDir } });
     const client = await connectClient(h.url, h.token);
     const { tools } = await client.listTools();
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['fx__echo', 'fx__add']));
