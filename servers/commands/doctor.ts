@@ -10,6 +10,7 @@ import { HubMetrics } from '../../src/observability/metrics.js';
 import { appliedMigrations, openDb } from '../../src/store/db.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { MASTER_KEY_ENV } from '../../src/vault/master-keys.js';
+import { probeHub } from '../../src/oauth/links.js';
 import { configFromFlags, parse, progress } from '../common.js';
 import { openStore } from '../store-context.js';
 
@@ -65,6 +66,15 @@ export async function doctorCommand(argv: string[]): Promise<void> {
         const needs = states.filter((st) => st !== 'active').length;
         report({ ok: true, line: `integrations.${i.definition.name}: ${Object.keys(i.definition.tools).length} tools, ${states.length} connection(s)${needs ? `, ${needs} needing attention (see \`switchboard connections list\`)` : ''}` });
       }
+      // Links from this data dir are opened at the public URL: a hub there on another store rejects them.
+      const probe = await probeHub(store.publicUrl, store.integrations.links.keyId());
+      const http = {
+        'nothing': { ok: true, line: `http: nothing answers at ${store.publicUrl} (start \`switchboard serve\` to open links there)` },
+        'same-keys': { ok: true, line: `http: ${store.publicUrl} is a hub on this data dir` },
+        'not-a-hub': { ok: false, line: `http: something other than a Switchboard hub answers at ${store.publicUrl}; links will not open there` },
+        'other-keys': { ok: false, line: `http: ${store.publicUrl} is a hub on another data dir (${probe.kind === 'other-keys' ? (probe.dataDir ?? 'not disclosed') : ''}); it rejects links from this one (${dataDir})` },
+      }[probe.kind];
+      report(http);
     } finally {
       store.close();
     }

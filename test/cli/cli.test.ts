@@ -132,7 +132,8 @@ describe('switchboard CLI', () => {
 
   it('doctor passes a good config with a working downstream server', async () => {
     const file = join(dir.path, 'good.json');
-    writeFileSync(file, JSON.stringify({ dataDir: data, mcpServers: { fx: { command: process.execPath, args: [FIXTURE, '--stdio'] } } }));
+    // Port 0: doctor checks what answers at the public URL, and other tests' hubs may hold 8787.
+    writeFileSync(file, JSON.stringify({ dataDir: data, server: { port: 0 }, mcpServers: { fx: { command: process.execPath, args: [FIXTURE, '--stdio'] } } }));
     const r = await runCli(['doctor', '--config', file], dir.path);
     expect(r.stderr).toContain(`ok   config: ${file}`);
     expect(r.stderr).toMatch(/ok {3}mcpServers\.fx: ready in \d+ ms, \d+ tools/);
@@ -157,6 +158,7 @@ describe('switchboard CLI', () => {
       file,
       JSON.stringify({
         dataDir: data,
+        server: { port: 0 },
         mcpServers: { fx: { command: process.execPath, args: [FIXTURE, '--stdio'] }, ghost: { command: '/nonexistent/switchboard-no-such-server' } },
       }),
     );

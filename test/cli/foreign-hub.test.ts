@@ -66,7 +66,7 @@ describe('two hubs on one port with different data dirs', () => {
     }
   });
 
-  it('`connect` and `serve` on another data dir say whose port it is', { timeout: 30_000 }, async () => {
+  it('`connect`, `serve` and `doctor` on another data dir say whose port it is', { timeout: 60_000 }, async () => {
     const data = join(other.path, 'data');
     const env = { XDG_DATA_HOME: join(other.path, 'xdg') };
     const connect = await runCliEnv(['connect', 'sandbox', '--data', data, '--port', String(serve.port), '--no-wait'], other.path, env);
@@ -79,6 +79,12 @@ describe('two hubs on one port with different data dirs', () => {
     expect(served.stderr).toContain(
       `switchboard: error (config_invalid): port ${serve.port} on 127.0.0.1 is in use by a Switchboard hub on another data dir (${serve.dataDir}; this one is ${data}): links from either would be rejected by the other; pass --port to pick another\n`,
     );
+    const doctor = await runCliEnv(['doctor', '--data', data, '--port', String(serve.port)], other.path, env);
+    expect(doctor.code).toBe(1);
+    expect(doctor.stderr).toContain(`FAIL http: http://127.0.0.1:${serve.port} is a hub on another data dir (${serve.dataDir}); it rejects links from this one (${data})\n`);
+    const doctorSame = await runCliEnv(['doctor', '--data', serve.dataDir, '--port', String(serve.port)], other.path, env);
+    expect(doctorSame.stderr).toContain(`ok   http: http://127.0.0.1:${serve.port} is a hub on this data dir\n`);
+
     const same = await runCliEnv(['serve', '--data', serve.dataDir, '--port', String(serve.port)], other.path, env);
     expect(same.stderr).toContain(`is in use by a Switchboard hub on this data dir (a \`stdio\` hub started by a client, perhaps): it already serves this store; pass --port to pick another\n`);
   });
