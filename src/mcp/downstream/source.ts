@@ -502,7 +502,9 @@ export class DownstreamSource implements ToolSource {
       if (gen !== this.generation || this.stopping) return;
       // A process that exited says more by its exit code and first stderr lines than the SDK's
       // message about the handshake it interrupted.
-      const exited = transport instanceof ChildStdioTransport && transport.exitInfo !== undefined;
+      const info = transport instanceof ChildStdioTransport ? transport.exitInfo : undefined;
+      // A spawn failure (ENOENT) has no exit code or signal; the SDK's error names it.
+      const exited = info !== undefined && (info.code !== null || info.signal !== null);
       const detail = exited ? `could not start: ${this.exitSummary()}` : `could not connect: ${describeError(err)}${this.stderrTail.length ? ` (stderr: ${this.stderrTail.at(-1)})` : ''}`;
       log.warn({ source: this.name, err: describeError(err) }, 'downstream server failed to start');
       // A server that dies on the version probe gets the plain 2025 handshake next time.
