@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { publicUrlOf, urlFor } from './config/public-url.js';
 import { isLoopbackHost } from './http/security.js';
-import { probeHub } from './oauth/links.js';
+import { probeHub } from './oauth/hub-probe.js';
 import type { HubConfig } from './config/schema.js';
 import type { HubPhase } from './http/routes.js';
 import type { Identity } from './identity/identity.js';

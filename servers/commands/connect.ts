@@ -1,6 +1,6 @@
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { HubError } from '../../src/errors.js';
-import { probeHub } from '../../src/oauth/links.js';
+import { probeHub } from '../../src/oauth/hub-probe.js';
 import { parse, progress, str } from '../common.js';
 import { openStoreContext } from '../store-context.js';
 

@@ -10,7 +10,7 @@ import { HubMetrics } from '../../src/observability/metrics.js';
 import { appliedMigrations, openDb } from '../../src/store/db.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { MASTER_KEY_ENV } from '../../src/vault/master-keys.js';
-import { probeHub } from '../../src/oauth/links.js';
+import { probeHub } from '../../src/oauth/hub-probe.js';
 import { configFromFlags, parse, progress } from '../common.js';
 import { openStore } from '../store-context.js';
 

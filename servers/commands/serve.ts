@@ -2,7 +2,7 @@ import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { HubError } from '../../src/errors.js';
 import { freePort } from '../../src/http/free-port.js';
-import { probeHub } from '../../src/oauth/links.js';
+import { probeHub } from '../../src/oauth/hub-probe.js';
 import { configFromFlags, parse } from '../common.js';
 import { onShutdown } from '../shutdown.js';
 
