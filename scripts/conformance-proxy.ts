@@ -79,10 +79,19 @@ interface FixtureProcess {
   stop(): Promise<void>;
 }
 
+/** HTTP fixture servers still running: ended when this process exits, however it exits. */
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
+
 /** Starts scripts/fixture-server.js over HTTP and reads the URL (and token) it prints. */
 async function startFixtureHttp(era: Era, allowHosts: readonly string[]): Promise<FixtureProcess> {
   const args = [FIXTURE_SERVER, '--transport', 'http', '--era', era, ...allowHosts.flatMap((h) => ['--allow-host', h])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const line = await new Promise<string>((res, rej) => {
