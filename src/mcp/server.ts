@@ -1,6 +1,7 @@
 import {
   CLIENT_CAPABILITIES_META_KEY,
   isInputRequiredResult,
+  LOG_LEVEL_META_KEY,
   Server,
   type Implementation,
   type LoggingLevel,
@@ -111,6 +112,8 @@ function callContext(
   const envelope: Record<string, unknown> | undefined = ctx.mcpReq.envelope;
   const caps: unknown = era === 'modern' ? envelope?.[CLIENT_CAPABILITIES_META_KEY] : server.getClientCapabilities();
   if (isRecord(caps)) out.clientCapabilities = caps;
+  const logLevel = era === 'modern' ? envelope?.[LOG_LEVEL_META_KEY] : (legacyLogLevel(server, ctx.sessionId) ?? 'debug');
+  if (isLoggingLevel(logLevel)) out.logLevel = logLevel;
   if (round) {
     const inputResponses = ctx.mcpReq.inputResponses;
     if (inputResponses) out.inputResponses = inputResponses;
@@ -130,6 +133,18 @@ function callContext(
       });
   }
   return out;
+}
+
+/**
+ * The level a 2025 client set with logging/setLevel on this connection. The SDK registers that
+ * handler itself and keeps the level to filter its own log calls, but exposes no reader; a
+ * downstream reached on 2026-07-28 needs the level in each request, so it is read where the SDK
+ * keeps it (per session id, undefined for stdio).
+ */
+function legacyLogLevel(server: Server, sessionId: string | undefined): unknown {
+  const levels: unknown = Reflect.get(server, '_loggingLevels');
+  if (!(levels instanceof Map)) return undefined;
+  return levels.get(sessionId) ?? levels.get(undefined);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

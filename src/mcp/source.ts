@@ -53,6 +53,12 @@ export interface CallContext {
    * that allow one (2025-era sessions and stdio); undefined where the era has no such channel.
    */
   request?: (req: Request, opts: { signal: AbortSignal; timeoutMs?: number }) => Promise<unknown>;
+  /**
+   * The least severe log level the caller wants to receive: set with logging/setLevel on 2025
+   * connections (none set means every level), carried in each request on 2026-07-28 (none means no
+   * logs). Undefined: send none.
+   */
+  logLevel?: LoggingLevel;
   /** The client's declared capabilities, as far as the face knows them. */
   clientCapabilities?: Record<string, unknown>;
   /** Closes the SSE stream carrying this call (2025 sessions with resumability), so the client reconnects. */

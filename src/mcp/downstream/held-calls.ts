@@ -37,6 +37,7 @@ export class HeldCall {
   private readonly asked = new Map<string, Pending>();
   private wake: (() => void) | undefined;
   private seq = 0;
+  private failure: Error | undefined;
   private readonly settled: Promise<{ result: CallToolResult }>;
 
   constructor(result: Promise<CallToolResult>) {
@@ -67,6 +68,7 @@ export class HeldCall {
   /** Waits for the call's result or for the input it needs next, whichever comes first. */
   async next(signal: AbortSignal): Promise<HeldOutcome> {
     for (;;) {
+      if (this.failure) throw this.failure;
       if (this.waiting.length > 0) {
         const requests: Record<string, InputRequest> = {};
         for (const p of this.waiting.splice(0)) {
@@ -82,6 +84,12 @@ export class HeldCall {
       this.wake = undefined;
       if (outcome) return outcome;
     }
+  }
+
+  /** Ends the call for its caller with this error (a request the caller cannot answer). */
+  fail(err: Error): void {
+    this.failure ??= err;
+    this.wake?.();
   }
 
   /** Hands the client's answers to the requests of the last round; an unanswered one is refused. */

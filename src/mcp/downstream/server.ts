@@ -119,12 +119,12 @@ export class DownstreamServer implements ToolSource {
     return link.callTool(tool, args, ctx);
   }
 
-  async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | undefined> {
+  async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
     const link = await this.linkFor(ctx.identity, ctx.signal);
     return typeof link === 'string' ? undefined : link.readResource(uri, ctx);
   }
 
-  async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult> {
+  async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
     const link = await this.linkFor(ctx.identity, ctx.signal);
     return (typeof link === 'string' ? this.main : link).getPrompt(name, args, ctx);
   }

@@ -3,6 +3,8 @@ import {
   CLIENT_CAPABILITIES_META_KEY,
   inputRequired,
   isInputRequiredResult,
+  LOG_LEVEL_META_KEY,
+  MissingRequiredClientCapabilityError,
   ProtocolError,
   ProtocolErrorCode,
   SdkError,
@@ -71,10 +73,29 @@ interface InFlight {
   notify: (n: Notification) => Promise<void>;
   /** Puts a downstream server→client request to the caller; absent when the caller cannot answer one. */
   ask?: (req: InputRequest, signal: AbortSignal) => Promise<unknown>;
+  /** Ends the caller's call with this protocol error (a held call: the caller gets it, not the downstream's reaction). */
+  refuse?: (err: ProtocolError) => void;
 }
 
 /** The client capability a server→client request needs. */
 const CAPABILITY_OF = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation' } as const;
+
+/**
+ * What a 2026-07-28 request carries for its caller: the caller's capabilities and log level in
+ * the envelope (they override the hub's own, which the SDK adds beneath), and on a retry the
+ * caller's answers with the downstream's own `requestState`.
+ */
+function modernParams(ctx: CallContext): Record<string, unknown> {
+  return {
+    _meta: {
+      ...ctx.meta,
+      [CLIENT_CAPABILITIES_META_KEY]: ctx.clientCapabilities ?? {},
+      ...(ctx.logLevel === undefined ? {} : { [LOG_LEVEL_META_KEY]: ctx.logLevel }),
+    },
+    ...(ctx.inputResponses === undefined ? {} : { inputResponses: ctx.inputResponses }),
+    ...(ctx.requestState === undefined ? {} : { requestState: ctx.requestState }),
+  };
+}
 
 /** A connection negotiated on 2026-07-28 or later: no sessions, input arrives as input_required. */
 function isModernClient(client: Client): boolean {
@@ -198,14 +219,7 @@ export class DownstreamSource implements ToolSource {
    * envelope, so the downstream judges them as it would judge the caller directly.
    */
   private async callModern(client: Client, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
-    const meta = { ...ctx.meta, [CLIENT_CAPABILITIES_META_KEY]: ctx.clientCapabilities ?? {} };
-    const params = {
-      name: tool,
-      ...(args === undefined ? {} : { arguments: args }),
-      _meta: meta,
-      ...(ctx.inputResponses === undefined ? {} : { inputResponses: ctx.inputResponses }),
-      ...(ctx.requestState === undefined ? {} : { requestState: ctx.requestState }),
-    };
+    const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...modernParams(ctx) };
     const entry: InFlight = { identity: ctx.identity, capabilities: ctx.clientCapabilities, notify: ctx.notify };
     this.inflight.add(entry);
     try {
@@ -253,6 +267,7 @@ export class DownstreamSource implements ToolSource {
       capabilities: ctx.clientCapabilities,
       notify: (n) => round.notify(n),
       ask: (req, signal) => call!.ask(req, signal),
+      refuse: (err) => call!.fail(err),
     };
     // Progress and log messages go to whichever round of the caller is open.
     const round = { notify: ctx.notify, reportProgress: ctx.reportProgress };
@@ -300,6 +315,8 @@ export class DownstreamSource implements ToolSource {
       return inputRequired({ inputRequests: outcome.requests as InputRequests, requestState });
     } catch (err) {
       this.rounds.delete(call.id);
+      call.abort.abort(err);
+      if (err instanceof ProtocolError) throw err;
       return toolError(`${this.name}: ${describeError(err)}`);
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
@@ -345,11 +362,15 @@ export class DownstreamSource implements ToolSource {
     );
   }
 
-  async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | undefined> {
+  async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
     const client = this.readyClient();
     if (!client || !client.getServerCapabilities()?.resources) return undefined;
     const known = this.resourceList.some((r) => r.uri === uri);
     try {
+      if (isModernClient(client)) {
+        const params = { uri, ...modernParams(ctx) } as { uri: string };
+        return (await client.readResource(params, { ...this.callOptions(ctx.signal), allowInputRequired: true })) as ReadResourceResult | InputRequired;
+      }
       return await client.readResource({ uri }, { signal: ctx.signal, timeout: this.opts.config.timeoutMs });
     } catch (err) {
       // An unknown URI is another source's; a failure on one we listed is ours to report.
@@ -396,10 +417,14 @@ export class DownstreamSource implements ToolSource {
     await previous?.close().catch(() => {});
   }
 
-  async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult> {
+  async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
     const client = this.readyClient();
     if (!client) throw new ProtocolError(ProtocolErrorCode.InternalError, `${this.name} is not available`);
     try {
+      if (isModernClient(client)) {
+        const params = { name, ...(args ? { arguments: args } : {}), ...modernParams(ctx) } as { name: string };
+        return (await client.getPrompt(params, { ...this.callOptions(ctx.signal), allowInputRequired: true })) as GetPromptResult | InputRequired;
+      }
       return await client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, { signal: ctx.signal, timeout: this.opts.config.timeoutMs });
     } catch (err) {
       throw this.asProtocolError(err, `prompt ${name}`);
@@ -543,7 +568,14 @@ export class DownstreamSource implements ToolSource {
         const call = this.ownerOf(method);
         const needed = CAPABILITY_OF[method];
         if (call.capabilities && !(needed in call.capabilities)) {
-          throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${method} refused: the calling client did not declare the ${needed} capability`);
+          // What the downstream would answer the caller directly (SEP-2575): the caller learns
+          // which capability it lacks, rather than reading the downstream's reaction to a refusal.
+          const err = new MissingRequiredClientCapabilityError(
+            { requiredCapabilities: { [needed]: {} } },
+            `${method}: the request's client capabilities do not declare ${needed}`,
+          );
+          call.refuse?.(err);
+          throw err;
         }
         if (!call.ask) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${method} is not available: the calling client cannot answer it`);
         const params = (req as { params?: Record<string, unknown> }).params;
