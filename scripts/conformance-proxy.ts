@@ -228,6 +228,21 @@ function printPairing(run: PairingRun, rows: readonly Row[], mode: Options['mode
   }
 }
 
+/**
+ * Not judged, printed: a 2025-only server passes almost nothing of 2026-07-28 directly, so the
+ * verdict cannot see whether the hub translates its server→client requests into input_required
+ * for 2026 clients (issue 6, cross-era fidelity). Measured against the 2026-capable fixture, the
+ * checks still short are exactly that translation's gaps.
+ */
+function printTranslationGap(pairing: Pairing, run: PairingRun, direct2026: Map<RequirementSet, Set<string>> | undefined): void {
+  const modern = direct2026?.get('2026-07-28');
+  const viaHub = run.results.get('2026-07-28');
+  if (eraOf(pairing) !== '2025' || !modern || !viaHub) return;
+  const short = compare(modern, viaHub).lost;
+  console.log(`  era translation (not judged): at 2026-07-28 through the hub ${viaHub.size} checks pass, the 2026-capable fixture passes ${modern.size} directly; ${short.length} short:`);
+  for (const c of short) console.log(`    ${c}`);
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -274,6 +289,7 @@ async function main(): Promise<void> {
       });
       seen.set(pairing, new Map(rows.map((r) => [r.set, r.comparison.lost])));
       printPairing(run, rows, opts.mode);
+      printTranslationGap(pairing, run, direct.get('2026'));
       ok &&= rows.every((r) => r.verdict.ok);
     }
   } finally {
