@@ -34,15 +34,22 @@ async function connect(hub: RunningHub, token: string, user: string, era: 'legac
   );
   client.setRequestHandler('elicitation/create', async (req) => {
     seen.push(req.params.message);
-    return { action: 'accept', content: { who: user } };
+    // The answer names what it answers, so a test can tell two calls of one user apart.
+    return { action: 'accept', content: { who: `${user} re ${req.params.message}` } };
   });
   client.setRequestHandler('sampling/createMessage', async (req) => {
     const first = req.params.messages[0]?.content;
-    seen.push(first && !Array.isArray(first) && first.type === 'text' ? first.text : '?');
-    return { role: 'assistant', model: 'test', content: { type: 'text', text: `sample by ${user}` } };
+    const text = first && !Array.isArray(first) && first.type === 'text' ? first.text : '?';
+    seen.push(text);
+    return { role: 'assistant', model: 'test', content: { type: 'text', text: `sample by ${user} re ${text}` } };
   });
   await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   return { client, seen };
+}
+
+/** What `transfer` returns when `user` answered the call for `account` itself. */
+function answered(user: string, account: string) {
+  return { account, who: `${user} re Confirm transfer for ${account}`, sampled: `sample by ${user} re Summarize ${account}` };
 }
 
 function parsed(result: unknown): unknown {
@@ -98,8 +105,8 @@ describe('server→client requests reach only their own call', () => {
             alice.client.callTool({ name: `${server}__transfer`, arguments: { account: 'A-private-account-1234' } }),
             bob.client.callTool({ name: `${server}__transfer`, arguments: { account: 'B-account-5678' } }),
           ]);
-          expect(parsed(a)).toEqual({ account: 'A-private-account-1234', who: 'alice', sampled: 'sample by alice' });
-          expect(parsed(b)).toEqual({ account: 'B-account-5678', who: 'bob', sampled: 'sample by bob' });
+          expect(parsed(a)).toEqual(answered('alice', 'A-private-account-1234'));
+          expect(parsed(b)).toEqual(answered('bob', 'B-account-5678'));
           expect(alice.seen.sort()).toEqual(['Confirm transfer for A-private-account-1234', 'Summarize A-private-account-1234']);
           expect(bob.seen.sort()).toEqual(['Confirm transfer for B-account-5678', 'Summarize B-account-5678']);
         } finally {
@@ -127,7 +134,7 @@ describe('server→client requests reach only their own call', () => {
       expect(bob.seen).toEqual([]);
       // Alone in flight, the same call is related to its caller and goes through.
       const again = await alice.client.callTool({ name: 'v1shared__transfer', arguments: { account: 'A-private-account-1234' } });
-      expect(parsed(again)).toEqual({ account: 'A-private-account-1234', who: 'alice', sampled: 'sample by alice' });
+      expect(parsed(again)).toEqual(answered('alice', 'A-private-account-1234'));
     } finally {
       await alice.client.close();
       await bob.client.close();
@@ -162,6 +169,26 @@ describe('server→client requests reach only their own call', () => {
         await alice.client.unsubscribeResource({ uri: 'asking://counter' });
       } finally {
         await alice.client.close();
+      }
+    });
+  }
+
+  for (const server of ['v1h', 'v2h']) {
+    it(`${server}: two calls of one user at once, from two clients, each get their own answers`, async () => {
+      const first = await connect(hub, hub.token, 'alice', 'legacy');
+      const second = await connect(hub, hub.token, 'alice', 'auto');
+      try {
+        const [a, b] = await Promise.all([
+          first.client.callTool({ name: `${server}__transfer`, arguments: { account: 'A-1' } }),
+          second.client.callTool({ name: `${server}__transfer`, arguments: { account: 'A-2' } }),
+        ]);
+        expect(parsed(a)).toEqual(answered('alice', 'A-1'));
+        expect(parsed(b)).toEqual(answered('alice', 'A-2'));
+        expect(first.seen.sort()).toEqual(['Confirm transfer for A-1', 'Summarize A-1']);
+        expect(second.seen.sort()).toEqual(['Confirm transfer for A-2', 'Summarize A-2']);
+      } finally {
+        await first.client.close();
+        await second.client.close();
       }
     });
   }

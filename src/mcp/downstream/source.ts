@@ -27,14 +27,14 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
 import { describeError } from '../../errors.js';
-import type { Identity } from '../../identity/identity.js';
+import { identityKey, type Identity } from '../../identity/identity.js';
 import type { HubMetrics } from '../../observability/metrics.js';
 import type { CachedLists } from '../../store/list-cache.js';
 import { SERVER_INFO } from '../server.js';
 import { toolError, type CallContext, type InputRequired, type ProgressUpdate, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
-import { nodeFetch } from './node-fetch.js';
+import { callTagOf, CALL_TAG, relatingFetch, withoutCallTag } from './relate.js';
 import { withoutReservedMeta } from './results.js';
 import { loadClientSdk } from './sdk.js';
 import type { ChildRegistry } from './process-registry.js';
@@ -67,7 +67,11 @@ const STDERR_TAIL = 20;
 
 /** A call in flight on this connection: whose it is and how to reach its caller. */
 interface InFlight {
+  /** Stamped on the call's answer stream by a 2025-era HTTP server, so its messages relate to it. */
+  id: string;
   identity: Identity;
+  /** Server→client requests of this call still waiting for the caller's answer. */
+  parked: number;
   /** What the caller declared; undefined when its face does not know. */
   capabilities: Record<string, unknown> | undefined;
   notify: (n: Notification) => Promise<void>;
@@ -121,7 +125,8 @@ export class DownstreamSource implements ToolSource {
   private promptList: Prompt[] = [];
   private readonly listeners = new Set<(c: SourceChange) => void>();
   private readonly resourceListeners = new Set<(uri: string) => void>();
-  private readonly inflight = new Set<InFlight>();
+  private readonly inflight = new Map<string, InFlight>();
+  private callSeq = 0;
   private readonly held = new HeldCalls();
   /** Resource URIs watched through this connection, with how many callers watch each. */
   private readonly subscribers = new Map<string, number>();
@@ -204,12 +209,7 @@ export class DownstreamSource implements ToolSource {
     if (isModernClient(client)) return this.callModern(client, tool, args, ctx);
     if (!ctx.request) return this.startHeld(client, tool, args, ctx);
     const request = ctx.request;
-    return this.callLegacy(client, tool, args, ctx, {
-      identity: ctx.identity,
-      capabilities: ctx.clientCapabilities,
-      notify: ctx.notify,
-      ask: (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal }),
-    });
+    return this.callLegacy(client, tool, args, ctx, this.entry(ctx, ctx.notify, (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal })));
   }
 
   /**
@@ -220,8 +220,8 @@ export class DownstreamSource implements ToolSource {
    */
   private async callModern(client: Client, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
     const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...modernParams(ctx) };
-    const entry: InFlight = { identity: ctx.identity, capabilities: ctx.clientCapabilities, notify: ctx.notify };
-    this.inflight.add(entry);
+    const entry = this.entry(ctx, ctx.notify);
+    this.inflight.set(entry.id, entry);
     try {
       const result = await this.forwardProgress(ctx, (onprogress) =>
         client.callTool(params as CallToolRequestParams, { ...this.callOptions(ctx.signal), allowInputRequired: true, ...onprogress }),
@@ -231,8 +231,12 @@ export class DownstreamSource implements ToolSource {
     } catch (err) {
       return this.callFailure(err, ctx, `tool ${tool}`);
     } finally {
-      this.inflight.delete(entry);
+      this.inflight.delete(entry.id);
     }
+  }
+
+  private entry(ctx: CallContext, notify: InFlight['notify'], ask?: InFlight['ask']): InFlight {
+    return { id: `c${++this.callSeq}`, identity: ctx.identity, parked: 0, capabilities: ctx.clientCapabilities, notify, ...(ask ? { ask } : {}) };
   }
 
   private async callLegacy(
@@ -243,15 +247,17 @@ export class DownstreamSource implements ToolSource {
     entry: InFlight,
     signal: AbortSignal = ctx.signal,
   ): Promise<CallToolResult> {
-    this.inflight.add(entry);
+    this.inflight.set(entry.id, entry);
     try {
-      const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}) };
+      // Over HTTP the call's answer stream relates its server→client messages to it (see relate.ts).
+      const meta = isStdioServer(this.opts.config) ? ctx.meta : { ...ctx.meta, [CALL_TAG]: entry.id };
+      const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...(meta && Object.keys(meta).length ? { _meta: meta } : {}) };
       const result = await this.forwardProgress(ctx, (onprogress) => client.callTool(params, { ...this.callOptions(signal), ...onprogress }));
       return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
       return this.callFailure(err, ctx, `tool ${tool}`, signal);
     } finally {
-      this.inflight.delete(entry);
+      this.inflight.delete(entry.id);
     }
   }
 
@@ -263,10 +269,7 @@ export class DownstreamSource implements ToolSource {
   private async startHeld(client: Client, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
     let call: HeldCall | undefined;
     const entry: InFlight = {
-      identity: ctx.identity,
-      capabilities: ctx.clientCapabilities,
-      notify: (n) => round.notify(n),
-      ask: (req, signal) => call!.ask(req, signal),
+      ...this.entry(ctx, (n) => round.notify(n), (req, signal) => call!.ask(req, signal)),
       refuse: (err) => call!.fail(err),
     };
     // Progress and log messages go to whichever round of the caller is open.
@@ -344,20 +347,27 @@ export class DownstreamSource implements ToolSource {
   }
 
   /**
-   * The one call a downstream's server→client request or log message belongs to. Neither carries
-   * the request it was raised for (not on stdio, not on a 2025 session's standalone stream), so
-   * it is delivered only when one call is in flight on this connection: with several, whose it
-   * is would be a guess, and a wrong guess shows one caller what was meant for another.
+   * The one call a downstream's server→client request or log message belongs to. A 2025-era HTTP
+   * server sends them on the call's own answer stream, which relates them exactly. Elsewhere (stdio,
+   * a session's standalone stream) nothing on the wire says whose they are: a message is delivered
+   * when one call is in flight, or, when every call in flight is one identity's, to the only one
+   * not already waiting for its caller's answer. Otherwise it is refused: a guess could show one
+   * user what was meant for another.
    */
-  private ownerOf(what: string): InFlight {
-    if (this.inflight.size === 1) {
-      const [only] = this.inflight;
-      if (only) return only;
+  private ownerOf(what: string, tag: string | undefined): InFlight {
+    if (tag !== undefined) {
+      const call = this.inflight.get(tag);
+      if (call) return call;
+      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${what} refused: the call it belongs to has ended`);
     }
-    if (this.inflight.size === 0) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${what} refused: no call of this client is in progress to relate it to`);
+    const calls = [...this.inflight.values()];
+    if (calls.length === 1) return calls[0]!;
+    if (calls.length === 0) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${what} refused: no call of this client is in progress to relate it to`);
+    const free = calls.filter((c) => c.parked === 0);
+    if (new Set(calls.map((c) => identityKey(c.identity))).size === 1 && free.length === 1) return free[0]!;
     throw new ProtocolError(
       ProtocolErrorCode.InvalidRequest,
-      `${what} refused: ${this.inflight.size} calls are in progress on this connection and the hub cannot tell which one it belongs to` +
+      `${what} refused: ${calls.length} calls are in progress on this connection and the hub cannot tell which one it belongs to` +
         (isStdioServer(this.opts.config) && this.opts.config.isolation === 'shared' ? ' (isolation "user" gives each user a process of their own)' : ''),
     );
   }
@@ -489,8 +499,13 @@ export class DownstreamSource implements ToolSource {
       for (const l of this.resourceListeners) l(n.params.uri);
     });
     client.setNotificationHandler('notifications/message', (n) => {
-      const call = this.inflight.size === 1 ? [...this.inflight][0] : undefined;
-      if (call) void call.notify(n).catch(() => {});
+      let call: InFlight | undefined;
+      try {
+        call = this.ownerOf('notifications/message', callTagOf(n.params));
+      } catch {
+        call = undefined;
+      }
+      if (call) void call.notify({ method: n.method, params: withoutCallTag(n.params) }).catch(() => {});
       else log.debug({ source: this.name, level: n.params.level, calls: this.inflight.size }, 'downstream log message not relayed: no single call to relate it to');
     });
     this.client = client;
@@ -558,14 +573,14 @@ export class DownstreamSource implements ToolSource {
         },
       });
     }
-    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: nodeFetch });
+    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: relatingFetch });
   }
 
   /** Downstream sampling/elicitation requests go to the client of the call they belong to, or are refused. */
   private forwardServerRequests(client: Client): void {
     for (const method of ['sampling/createMessage', 'elicitation/create'] as const) {
       client.setRequestHandler(method, async (req, ctx) => {
-        const call = this.ownerOf(method);
+        const call = this.ownerOf(method, callTagOf(req.params));
         const needed = CAPABILITY_OF[method];
         if (call.capabilities && !(needed in call.capabilities)) {
           // What the downstream would answer the caller directly (SEP-2575): the caller learns
@@ -578,8 +593,13 @@ export class DownstreamSource implements ToolSource {
           throw err;
         }
         if (!call.ask) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${method} is not available: the calling client cannot answer it`);
-        const params = (req as { params?: Record<string, unknown> }).params;
-        return (await call.ask({ method, ...(params ? { params } : {}) }, ctx.mcpReq.signal)) as never;
+        const params = withoutCallTag((req as { params?: Record<string, unknown> }).params);
+        call.parked++;
+        try {
+          return (await call.ask({ method, ...(params ? { params } : {}) }, ctx.mcpReq.signal)) as never;
+        } finally {
+          call.parked--;
+        }
       });
     }
   }
