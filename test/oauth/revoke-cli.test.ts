@@ -32,7 +32,8 @@ describe('connections revoke', () => {
       const r = await runCli(['connections', 'revoke', row!.id, '--config', config, '--data', hub.dataDir], hub.dataDir);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe(`revoked ${row!.id} (the provider confirmed)\n`);
-      expect(r.stderr).toBe('');
+      // Every command names the data dir it uses; nothing else (no warning) is printed.
+      expect(r.stderr).toBe(`data dir: ${hub.dataDir} (from --data)\n`);
       expect(oidc.revocations()).toBe(1);
 
       expect(connectionRows(db)).toEqual([expect.objectContaining({ id: row!.id, state: 'revoked', reason: 'revoked by the user', tokens: null })]);
