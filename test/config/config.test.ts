@@ -59,7 +59,7 @@ describe('config parsing', () => {
     });
     const c = parseConfigText(text, 'sb.json', { T: 'tok' });
     expect(c.server).toMatchObject({ port: 0, maxBodyBytes: 2048, host: '127.0.0.1' });
-    expect(c.mcpServers['fs']).toEqual({ command: 'node', args: ['/srv'], env: {}, prefix: true, timeoutMs: 500, disabled: false });
+    expect(c.mcpServers['fs']).toEqual({ command: 'node', args: ['/srv'], env: {}, isolation: 'shared', prefix: true, timeoutMs: 500, startupTimeoutMs: 10_000, disabled: false });
     expect(c.mcpServers['remote']).toMatchObject({ url: 'https://example.com/mcp', headers: { authorization: 'Bearer tok' } });
   });
 
