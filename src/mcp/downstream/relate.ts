@@ -1,11 +1,13 @@
 import { nodeFetch } from './node-fetch.js';
 
 /**
- * `_meta` key that relates a downstream's server→client message to the hub's call. The hub puts
- * it on a tools/call it sends to a 2025-era HTTP server and takes it off before the request leaves
- * the process; the answer's SSE stream (where such a server sends the requests and log messages
- * of that call) gets it stamped on each message. The downstream never sees it.
+ * Relates a downstream's server→client messages to the hub's call. A call the hub sends to an HTTP
+ * server carries the hub's call id in a request header that this fetch takes off before the request
+ * leaves the process; the answer's SSE stream (where a 2025-era server sends the requests and log
+ * messages of that call) gets the id stamped on each message under `_meta[CALL_TAG]`. The
+ * downstream never sees either.
  */
+export const CALL_HEADER = 'x-switchboard-call';
 export const CALL_TAG = 'switchboard/call';
 
 /** The call a server→client message was stamped with, if any. */
@@ -23,27 +25,40 @@ export function withoutCallTag<T>(params: T): T {
   return (Object.keys(meta).length ? { ...rest, _meta: meta } : rest) as T;
 }
 
-/** A fetch for a downstream HTTP client that relates each call's SSE answer stream to the call. */
-export async function relatingFetch(input: string | URL | Request, init: RequestInit = {}): Promise<Response> {
-  const body = init.body;
-  if (typeof body !== 'string' || !body.includes(CALL_TAG)) return nodeFetch(input, init);
-  const message: unknown = JSON.parse(body);
-  const tag = isRecord(message) ? callTagOf(message['params']) : undefined;
-  if (!isRecord(message) || tag === undefined) return nodeFetch(input, init);
-  const outbound = { ...message, params: withoutCallTag(message['params']) };
-  const response = await nodeFetch(input, { ...init, body: JSON.stringify(outbound) });
-  if (!response.body || !response.headers.get('content-type')?.includes('text/event-stream')) return response;
-  return new Response(response.body.pipeThrough(stampStream(tag)), { status: response.status, statusText: response.statusText, headers: response.headers });
+export type RelatingFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+/**
+ * A fetch for a downstream HTTP client that relates each call's SSE answer stream to the call.
+ * `onCut` hears of a call whose stream the server ended before the answer (SEP-1699 polling: the
+ * client is to reconnect), so the hub can end its own caller's stream the same way.
+ */
+export function relatingFetch(onCut: (tag: string) => void): RelatingFetch {
+  return async (input, init = {}) => {
+    const headers = init.headers;
+    const tag = headers instanceof Headers ? headers.get(CALL_HEADER) : null;
+    if (tag === null || !(headers instanceof Headers)) return nodeFetch(input, init);
+    headers.delete(CALL_HEADER);
+    const response = await nodeFetch(input, init);
+    if (!response.body || !response.headers.get('content-type')?.includes('text/event-stream')) return response;
+    const stamped = response.body.pipeThrough(stampStream(tag, () => onCut(tag)));
+    return new Response(stamped, { status: response.status, statusText: response.statusText, headers: response.headers });
+  };
 }
 
 /**
  * Stamps every request and notification on an SSE stream with the call's tag. Servers write each
  * message as one `data:` line (JSON has no raw newlines); any other line passes through as is.
  */
-function stampStream(tag: string): TransformStream<Uint8Array, Uint8Array> {
+function stampStream(tag: string, onCut: () => void): TransformStream<Uint8Array, Uint8Array> {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let pending = '';
+  let answered = false;
+  const stamp = (line: string): string => {
+    // A POST's stream answers that POST's one request: any response on it is the answer.
+    if (!answered && line.startsWith('data:') && !line.includes('"method"') && isResponse(line.slice(5))) answered = true;
+    return stampLine(line, tag);
+  };
   return new TransformStream({
     transform(chunk, controller) {
       pending += decoder.decode(chunk, { stream: true });
@@ -51,13 +66,23 @@ function stampStream(tag: string): TransformStream<Uint8Array, Uint8Array> {
       if (end < 0) return;
       const lines = pending.slice(0, end + 1);
       pending = pending.slice(end + 1);
-      controller.enqueue(encoder.encode(lines.split('\n').map((l) => stampLine(l, tag)).join('\n')));
+      controller.enqueue(encoder.encode(lines.split('\n').map(stamp).join('\n')));
     },
     flush(controller) {
       pending += decoder.decode();
-      if (pending) controller.enqueue(encoder.encode(stampLine(pending, tag)));
+      if (pending) controller.enqueue(encoder.encode(stamp(pending)));
+      if (!answered) onCut();
     },
   });
+}
+
+function isResponse(raw: string): boolean {
+  try {
+    const message: unknown = JSON.parse(raw);
+    return isRecord(message) && 'id' in message && ('result' in message || 'error' in message);
+  } catch {
+    return false;
+  }
 }
 
 function stampLine(line: string, tag: string): string {

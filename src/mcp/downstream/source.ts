@@ -34,7 +34,7 @@ import { SERVER_INFO } from '../server.js';
 import { toolError, type CallContext, type InputRequired, type ProgressUpdate, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
-import { callTagOf, CALL_TAG, relatingFetch, withoutCallTag } from './relate.js';
+import { CALL_HEADER, callTagOf, relatingFetch, withoutCallTag } from './relate.js';
 import { withoutReservedMeta } from './results.js';
 import { loadClientSdk } from './sdk.js';
 import type { ChildRegistry } from './process-registry.js';
@@ -77,6 +77,8 @@ interface InFlight {
   notify: (n: Notification) => Promise<void>;
   /** Puts a downstream server→client request to the caller; absent when the caller cannot answer one. */
   ask?: (req: InputRequest, signal: AbortSignal) => Promise<unknown>;
+  /** Ends the caller's SSE stream so it reconnects: the downstream did so to the hub (SEP-1699). */
+  closeSSE?: () => void;
   /** Ends the caller's call with this protocol error (a held call: the caller gets it, not the downstream's reaction). */
   refuse?: (err: ProtocolError) => void;
 }
@@ -224,7 +226,7 @@ export class DownstreamSource implements ToolSource {
     this.inflight.set(entry.id, entry);
     try {
       const result = await this.forwardProgress(ctx, (onprogress) =>
-        client.callTool(params as CallToolRequestParams, { ...this.callOptions(ctx.signal), allowInputRequired: true, ...onprogress }),
+        client.callTool(params as CallToolRequestParams, { ...this.callOptions(ctx.signal, entry), allowInputRequired: true, ...onprogress }),
       );
       if (isInputRequiredResult(result)) return result;
       return withoutReservedMeta(result as CallToolResult);
@@ -236,7 +238,15 @@ export class DownstreamSource implements ToolSource {
   }
 
   private entry(ctx: CallContext, notify: InFlight['notify'], ask?: InFlight['ask']): InFlight {
-    return { id: `c${++this.callSeq}`, identity: ctx.identity, parked: 0, capabilities: ctx.clientCapabilities, notify, ...(ask ? { ask } : {}) };
+    return {
+      id: `c${++this.callSeq}`,
+      identity: ctx.identity,
+      parked: 0,
+      capabilities: ctx.clientCapabilities,
+      notify,
+      ...(ask ? { ask } : {}),
+      ...(ctx.closeSSE ? { closeSSE: ctx.closeSSE } : {}),
+    };
   }
 
   private async callLegacy(
@@ -249,10 +259,8 @@ export class DownstreamSource implements ToolSource {
   ): Promise<CallToolResult> {
     this.inflight.set(entry.id, entry);
     try {
-      // Over HTTP the call's answer stream relates its server→client messages to it (see relate.ts).
-      const meta = isStdioServer(this.opts.config) ? ctx.meta : { ...ctx.meta, [CALL_TAG]: entry.id };
-      const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...(meta && Object.keys(meta).length ? { _meta: meta } : {}) };
-      const result = await this.forwardProgress(ctx, (onprogress) => client.callTool(params, { ...this.callOptions(signal), ...onprogress }));
+      const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}) };
+      const result = await this.forwardProgress(ctx, (onprogress) => client.callTool(params, { ...this.callOptions(signal, entry), ...onprogress }));
       return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
       return this.callFailure(err, ctx, `tool ${tool}`, signal);
@@ -341,9 +349,11 @@ export class DownstreamSource implements ToolSource {
     return result;
   }
 
-  private callOptions(signal: AbortSignal): { signal: AbortSignal; timeout: number; maxTotalTimeout: number } {
+  private callOptions(signal: AbortSignal, entry?: InFlight): { signal: AbortSignal; timeout: number; maxTotalTimeout: number; headers?: Record<string, string> } {
     const timeoutMs = this.opts.config.timeoutMs;
-    return { signal, timeout: timeoutMs, maxTotalTimeout: timeoutMs };
+    // Over HTTP the call's answer stream is related to it (see relate.ts); stdio has no headers.
+    const related = entry && !isStdioServer(this.opts.config) ? { headers: { [CALL_HEADER]: entry.id } } : {};
+    return { signal, timeout: timeoutMs, maxTotalTimeout: timeoutMs, ...related };
   }
 
   /**
@@ -573,7 +583,7 @@ export class DownstreamSource implements ToolSource {
         },
       });
     }
-    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: relatingFetch });
+    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: relatingFetch((tag) => this.inflight.get(tag)?.closeSSE?.()) });
   }
 
   /** Downstream sampling/elicitation requests go to the client of the call they belong to, or are refused. */
