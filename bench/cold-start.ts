@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { CLI, FIXTURE, stopChild, tmpDir } from './processes.js';
+import { writeFileSync } from 'node:fs';
+import { CLI, FIXTURE, FIXTURE_STDIO, stopChild, tmpDir } from './processes.js';
 import { median, minMax } from './stats.js';
 
 const ANSWER_TIMEOUT_MS = 20_000;
@@ -18,14 +19,14 @@ const HANDSHAKE = [
   .map((m) => JSON.stringify(m))
   .join('\n');
 
-/** Milliseconds from spawn to the tools/list answer of one fresh process. */
-export async function timeToFirstToolsList(args: readonly string[], cwd: string): Promise<number> {
+/** Milliseconds from spawn to the tools/list answer of one fresh process, and the tools it listed. */
+export async function timeToFirstToolsList(args: readonly string[], cwd: string): Promise<{ ms: number; tools: string[] }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   child.stderr.resume();
   child.stdin.write(`${HANDSHAKE}\n`);
   try {
-    return await new Promise<number>((res, rej) => {
+    return await new Promise<{ ms: number; tools: string[] }>((res, rej) => {
       const lines = createInterface({ input: child.stdout });
       const timer = setTimeout(() => rej(new Error(`no tools/list answer within ${ANSWER_TIMEOUT_MS} ms from ${args.join(' ')}`)), ANSWER_TIMEOUT_MS);
       child.once('exit', (code) => rej(new Error(`${args.join(' ')} exited (code ${code}) before answering tools/list`)));
@@ -38,7 +39,9 @@ export async function timeToFirstToolsList(args: readonly string[], cwd: string)
         }
         if (typeof msg === 'object' && msg !== null && 'id' in msg && msg.id === 2) {
           clearTimeout(timer);
-          if ('result' in msg && typeof msg.result === 'object' && msg.result !== null && 'tools' in msg.result) res(performance.now() - t0);
+          const ms = performance.now() - t0;
+          const tools = 'result' in msg && typeof msg.result === 'object' && msg.result !== null && 'tools' in msg.result ? msg.result.tools : undefined;
+          if (Array.isArray(tools)) res({ ms, tools: tools.map((t: unknown) => (typeof t === 'object' && t !== null && 'name' in t ? String(t.name) : '?')) });
           else rej(new Error(`tools/list failed: ${line.slice(0, 300)}`));
         }
       });
@@ -52,42 +55,65 @@ export async function timeToFirstToolsList(args: readonly string[], cwd: string)
 
 export interface ColdStartResult {
   label: string;
+  /** Whether the row is held to the cold-start target (the reference rows are not). */
+  judged: boolean;
   samplesMs: number[];
   medianMs: number;
   minMs: number;
   maxMs: number;
 }
 
-function summarise(label: string, samplesMs: number[]): ColdStartResult {
+function summarise(label: string, samplesMs: number[], judged = false): ColdStartResult {
   const { min, max } = minMax(samplesMs);
-  return { label, samplesMs, medianMs: median(samplesMs), minMs: min, maxMs: max };
+  return { label, judged, samplesMs, medianMs: median(samplesMs), minMs: min, maxMs: max };
+}
+
+const SOURCE = 'fx';
+
+/** A timed start whose first list must hold exactly the fixture's tools under the hub's prefix. */
+async function timeWarmStart(args: readonly string[], cwd: string, expected: readonly string[]): Promise<number> {
+  const { ms, tools } = await timeToFirstToolsList(args, cwd);
+  const missing = expected.filter((t) => !tools.includes(t));
+  if (missing.length) throw new Error(`the first tools/list of a warm start lacks ${missing.join(', ')} (it listed ${tools.join(', ') || 'nothing'})`);
+  return ms;
 }
 
 /**
  * The hub's stdio face on a fresh data dir for every start (the store is created and migrated),
- * on one reused data dir (the usual case after the first start), and the bare fixture server as
- * the floor that Node and the SDK alone cost. Runs are interleaved so noise hits all three.
+ * on one reused data dir (the usual case after the first start), on a reused data dir with the
+ * fixture configured as a stdio downstream (the first list comes from the cached lists and must
+ * hold every fixture tool), and the bare fixture server as the floor that Node and the SDK alone
+ * cost. Runs are interleaved so noise hits every row.
  */
 export async function measureColdStarts(runs: number): Promise<ColdStartResult[]> {
   const work = tmpDir('switchboard-cold-');
   try {
     const reused = join(work.path, 'reused');
     // cwd is the empty temp dir so no switchboard.config.json from elsewhere is picked up.
-    const hubArgs = (data: string) => [CLI, 'stdio', '--no-http', '--data', data];
-    // One untimed start of each warms the OS file cache and creates the reused store.
+    const hubArgs = (data: string, config?: string) => [CLI, 'stdio', '--no-http', '--data', data, ...(config ? ['--config', config] : [])];
+    const cached = join(work.path, 'cached');
+    const config = join(work.path, 'with-fixture.json');
+    writeFileSync(config, JSON.stringify({ mcpServers: { [SOURCE]: FIXTURE_STDIO } }));
+    // One untimed start of each warms the OS file cache and creates the reused stores; the one
+    // with the fixture waits for it (no cached list yet) and leaves its lists in the store.
     await timeToFirstToolsList(hubArgs(reused), work.path);
-    await timeToFirstToolsList([FIXTURE, '--stdio'], work.path);
+    const direct = await timeToFirstToolsList([FIXTURE, '--stdio'], work.path);
+    const expected = direct.tools.map((t) => `${SOURCE}__${t}`);
+    await timeWarmStart(hubArgs(cached, config), work.path, expected);
     const fresh: number[] = [];
     const existing: number[] = [];
+    const warm: number[] = [];
     const fixture: number[] = [];
     for (let i = 0; i < runs; i++) {
-      fresh.push(await timeToFirstToolsList(hubArgs(join(work.path, `fresh-${i}`)), work.path));
-      existing.push(await timeToFirstToolsList(hubArgs(reused), work.path));
-      fixture.push(await timeToFirstToolsList([FIXTURE, '--stdio'], work.path));
+      fresh.push((await timeToFirstToolsList(hubArgs(join(work.path, `fresh-${i}`)), work.path)).ms);
+      existing.push((await timeToFirstToolsList(hubArgs(reused), work.path)).ms);
+      warm.push(await timeWarmStart(hubArgs(cached, config), work.path, expected));
+      fixture.push((await timeToFirstToolsList([FIXTURE, '--stdio'], work.path)).ms);
     }
     return [
-      summarise('hub stdio, existing data dir', existing),
-      summarise('hub stdio, fresh data dir', fresh),
+      summarise('hub stdio, fresh data dir, no downstream', fresh, true),
+      summarise('hub stdio, existing data dir, no downstream', existing),
+      summarise('hub stdio, warm cache, fixture configured', warm, true),
       summarise('fixture --stdio (reference)', fixture),
     ];
   } finally {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -8,6 +9,11 @@ import { createInterface } from 'node:readline';
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'dist/servers/cli.js');
 export const FIXTURE = join(ROOT, 'dist/test/fixtures/downstream-server.js');
+/** The npm `mcp-proxy` bridge (a devDependency), run by its bin script as users run it with npx. */
+export const MCP_PROXY = join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
+
+/** The fixture as a stdio server, in the shape of an `mcpServers` entry. */
+export const FIXTURE_STDIO = { command: process.execPath, args: [FIXTURE, '--stdio'] } as const;
 
 export interface Child {
   process: ChildProcess;
@@ -115,10 +121,16 @@ export interface RunningHub {
  * The hub as users run it: `switchboard serve` in its own process with a config file and a fresh
  * data dir, the admin token read from the first-start banner on stdout.
  */
-export async function startHubProcess(opts: { downstreamUrl: string; sourceName: string; nodeFlags?: readonly string[]; cli?: string }): Promise<RunningHub> {
+export async function startHubProcess(opts: {
+  /** The downstream's `mcpServers` entry: `{ url }` or `{ command, args }`. */
+  downstream: Record<string, unknown>;
+  sourceName: string;
+  nodeFlags?: readonly string[];
+  cli?: string;
+}): Promise<RunningHub> {
   const dir = tmpDir('switchboard-bench-');
   const config = join(dir.path, 'switchboard.config.json');
-  writeFileSync(config, JSON.stringify({ mcpServers: { [opts.sourceName]: { url: opts.downstreamUrl } } }, null, 2));
+  writeFileSync(config, JSON.stringify({ mcpServers: { [opts.sourceName]: opts.downstream } }, null, 2));
   const child = spawnNode([resolve(opts.cli ?? CLI), 'serve', '--config', config, '--data', join(dir.path, 'data'), '--host', '127.0.0.1', '--port', '0'], {
     cwd: dir.path,
     ...(opts.nodeFlags ? { nodeFlags: opts.nodeFlags } : {}),
@@ -167,4 +179,72 @@ async function waitReady(url: string, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`hub not ready within ${timeoutMs} ms: ${last}`);
+}
+
+export interface RunningBridge {
+  child: Child;
+  url: string;
+}
+
+/**
+ * `mcp-proxy` bridging the stdio fixture to Streamable HTTP, the way its README starts it
+ * (`mcp-proxy --port N -- <command> <args>`), stateful sessions and its event store left at their
+ * defaults, like the hub's 2025 sessions. Ready when its endpoint answers an initialize.
+ */
+export async function startMcpProxy(): Promise<RunningBridge> {
+  const port = await freePort();
+  const child = spawnNode([MCP_PROXY, '--host', '127.0.0.1', '--port', String(port), '--server', 'stream', '--', FIXTURE_STDIO.command, ...FIXTURE_STDIO.args]);
+  const url = `http://127.0.0.1:${port}/mcp`;
+  try {
+    await waitAnswering(url, child, 30_000);
+    return { child, url };
+  } catch (err) {
+    await child.stop();
+    throw err;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createNetServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+/** Polls with a 2025 initialize until the endpoint answers 200 (the child may still be spawning its server). */
+async function waitAnswering(url: string, child: Child, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench-probe', version: '1.0.0' } } };
+  let last = '';
+  while (Date.now() < deadline) {
+    if (child.process.exitCode !== null) throw new Error(`${url}: the process exited (code ${child.process.exitCode}):\n${child.stderrTail()}`);
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(init) });
+      last = `HTTP ${res.status}`;
+      await res.body?.cancel();
+      if (res.ok) return;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms (${last}):\n${child.stderrTail()}`);
+}
+
+/** The pids of a process's direct children (Linux /proc), e.g. the stdio server a bridge spawned. */
+export function childPids(pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+      readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8')
+        .split(' ')
+        .filter(Boolean)
+        .map(Number),
+    );
+  } catch {
+    return [];
+  }
 }

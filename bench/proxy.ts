@@ -8,8 +8,12 @@
  * `node dist/bench/cpuprofile.js` summarises; `node dist/bench/startup.js` breaks the cold start down. Direct and hub phases alternate (ABBA across rounds) so that
  * background load on the machine hits both sides of each ratio.
  *
+ * A third table puts the fixture behind both bridges as a stdio server: the hub (`mcpServers` with a
+ * command) against `mcp-proxy` from npm (a devDependency), each spawning its own copy.
+ *
  *   npm run bench:proxy -- [--clients 10] [--seconds 3] [--rounds 4] [--warmup 2]
- *                          [--cold-runs 10] [--no-load] [--no-cold] [--eras legacy,modern]
+ *                          [--cold-runs 10] [--no-load] [--no-bridge] [--no-cold] [--eras legacy,modern]
+ *                          [--placement shared,pinned]
  *                          [--hub-cpu-prof DIR] [--hub-cli dist/servers/cli.js of another build] [--json]
  */
 import { execFileSync } from 'node:child_process';
@@ -18,9 +22,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureColdStarts, type ColdStartResult } from './cold-start.js';
 import { cpuSampler } from './cpu.js';
-import { connectPool, runPhase, type Era, type Pool, type TargetKind } from './load.js';
-import { startFixtureHttp, startHubProcess } from './processes.js';
-import { coldStartReport, summarise, throughputReport, type EraRun, type EraSummary } from './report.js';
+import { connectPool, runPhase, type Era, type Pool, type Target } from './load.js';
+import { childPids, FIXTURE_STDIO, startFixtureHttp, startHubProcess, startMcpProxy } from './processes.js';
+import { coldStartReport, summarise, throughputReport, type Baseline, type EraRun, type EraSummary } from './report.js';
 
 const SOURCE = 'fx';
 
@@ -31,6 +35,8 @@ interface Options {
   warmup: number;
   coldRuns: number;
   load: boolean;
+  /** The row with the fixture over stdio, bridged by the hub and by mcp-proxy. */
+  bridge: boolean;
   cold: boolean;
   hubCpuProf: string | undefined;
   hubCli: string | undefined;
@@ -62,6 +68,7 @@ function options(argv: string[]): Options {
       json: { type: 'boolean', default: false },
       eras: { type: 'string', default: 'legacy,modern' },
       placement: { type: 'string', default: 'shared,pinned' },
+      'no-bridge': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -77,6 +84,7 @@ function options(argv: string[]): Options {
     warmup: num('warmup', values.warmup, 60),
     coldRuns: Math.round(num('cold-runs', values['cold-runs'], 100)),
     load: !values['no-load'],
+    bridge: !values['no-bridge'],
     cold: !values['no-cold'],
     hubCpuProf: values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']),
     hubCli: values['hub-cli'] === undefined ? undefined : resolve(values['hub-cli']),
@@ -97,52 +105,111 @@ function pin(pid: number, cpus: string): void {
   execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 
-async function measureProxy(o: Options, placement: Placement): Promise<EraSummary[]> {
+/** Two targets measured side by side: the hub and what it is compared with, and whose CPU each phase costs. */
+interface Pair {
+  baseline: Baseline;
+  targets: Record<'direct' | 'hub', Target>;
+  /** Processes whose CPU a phase of each target spends (the load generator is always counted). */
+  pids: Record<'direct' | 'hub', Record<string, number | undefined>>;
+  /** Pins the servers for the `pinned` placement: the hub side's proxy on CPU 1, the rest on CPU 0. */
+  pin: () => void;
+  cleanups: Array<() => Promise<void>>;
+}
+
+const hubCpuProf = (o: Options) => (o.hubCpuProf ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', o.hubCpuProf] } : {});
+const hubTarget = (url: string, token: string): Target => ({ kind: 'hub', url, tool: `${SOURCE}__echo`, headers: { authorization: `Bearer ${token}` } });
+
+/** The fixture over Streamable HTTP, reached directly and through the hub. */
+async function directPair(o: Options): Promise<Pair> {
   const fixture = await startFixtureHttp();
   const cleanups: Array<() => Promise<void>> = [() => fixture.child.stop()];
   try {
-    const hub = await startHubProcess({
-      downstreamUrl: fixture.url,
-      sourceName: SOURCE,
-      ...(o.hubCli ? { cli: o.hubCli } : {}),
-      ...(o.hubCpuProf ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', o.hubCpuProf] } : {}),
-    });
+    const hub = await startHubProcess({ downstream: { url: fixture.url }, sourceName: SOURCE, ...(o.hubCli ? { cli: o.hubCli } : {}), ...hubCpuProf(o) });
     cleanups.unshift(() => hub.stop());
+    const fx = fixture.child.process.pid;
+    return {
+      baseline: 'direct',
+      targets: { direct: { kind: 'direct', url: fixture.url, tool: 'echo', headers: {} }, hub: hubTarget(hub.url, hub.token) },
+      pids: { direct: { fixture: fx }, hub: { hub: hub.child.process.pid, fixture: fx } },
+      pin: () => {
+        pin(hub.child.process.pid!, '1');
+        pin(fx!, '0');
+      },
+      cleanups,
+    };
+  } catch (err) {
+    for (const c of cleanups) await c().catch(() => {});
+    throw err;
+  }
+}
+
+/** The fixture as a stdio server, bridged to Streamable HTTP by the hub and by mcp-proxy, each spawning its own copy. */
+async function bridgePair(o: Options): Promise<Pair> {
+  const cleanups: Array<() => Promise<void>> = [];
+  try {
+    const hub = await startHubProcess({ downstream: { ...FIXTURE_STDIO }, sourceName: SOURCE, ...(o.hubCli ? { cli: o.hubCli } : {}), ...hubCpuProf(o) });
+    cleanups.unshift(() => hub.stop());
+    const bridge = await startMcpProxy();
+    cleanups.unshift(() => bridge.child.stop());
+    const hubPid = hub.child.process.pid!;
+    const bridgePid = bridge.child.process.pid!;
+    const [hubFixture] = childPids(hubPid);
+    const [bridgeFixture] = childPids(bridgePid);
+    return {
+      baseline: 'mcp-proxy',
+      targets: { direct: { kind: 'mcp-proxy', url: bridge.url, tool: 'echo', headers: {} }, hub: hubTarget(hub.url, hub.token) },
+      pids: { direct: { bridge: bridgePid, fixture: bridgeFixture }, hub: { hub: hubPid, fixture: hubFixture } },
+      pin: () => {
+        pin(hubPid, '1');
+        pin(bridgePid, '1');
+        for (const p of [hubFixture, bridgeFixture]) if (p !== undefined) pin(p, '0');
+      },
+      cleanups,
+    };
+  } catch (err) {
+    for (const c of cleanups) await c().catch(() => {});
+    throw err;
+  }
+}
+
+async function measurePair(o: Options, placement: Placement, start: (o: Options) => Promise<Pair>): Promise<EraSummary[]> {
+  const pair = await start(o);
+  const cleanups = pair.cleanups;
+  try {
     if (placement === 'pinned') {
-      pin(hub.child.process.pid!, '1');
-      pin(fixture.child.process.pid!, '0');
+      pair.pin();
       pin(process.pid, '0');
       // os.cpus(), not availableParallelism(): the latter follows this process's own (now narrowed) affinity.
       cleanups.push(async () => pin(process.pid, `0-${cpus().length - 1}`));
     }
-    const targets = {
-      direct: { kind: 'direct', url: fixture.url, tool: 'echo', headers: {} },
-      hub: { kind: 'hub', url: hub.url, tool: `${SOURCE}__echo`, headers: { authorization: `Bearer ${hub.token}` } },
-    } as const;
     const eras = o.eras;
     const pools = new Map<string, Pool>();
     for (const era of eras) {
       for (const kind of ['direct', 'hub'] as const) {
-        const pool = await connectPool(era, targets[kind], o.clients);
+        const pool = await connectPool(era, pair.targets[kind], o.clients);
         cleanups.unshift(() => pool.close());
         pools.set(`${era}/${kind}`, pool);
       }
     }
-    const pool = (era: Era, kind: TargetKind) => pools.get(`${era}/${kind}`)!;
-    const cpu = cpuSampler({ hub: hub.child.process.pid, fixture: fixture.child.process.pid });
+    const pool = (era: Era, kind: 'direct' | 'hub') => pools.get(`${era}/${kind}`)!;
+    const cpu = { direct: cpuSampler(pair.pids.direct), hub: cpuSampler(pair.pids.hub) };
 
     // One unmeasured pass over every pool: JIT warm-up, keep-alive sockets opened, caches filled.
     for (const era of eras) for (const kind of ['direct', 'hub'] as const) await runPhase(pool(era, kind), { warmupMs: o.warmup * 1000, durationMs: 0 });
 
-    const runs: Record<Era, EraRun> = { legacy: { era: 'legacy', direct: [], hub: [] }, modern: { era: 'modern', direct: [], hub: [] } };
+    const runs: Record<Era, EraRun> = {
+      legacy: { era: 'legacy', baseline: pair.baseline, direct: [], hub: [] },
+      modern: { era: 'modern', baseline: pair.baseline, direct: [], hub: [] },
+    };
     for (let round = 0; round < o.rounds; round++) {
       // ABBA: the target that goes first alternates, and so does the era, so drift cancels out.
-      const order: TargetKind[] = round % 2 === 0 ? ['direct', 'hub'] : ['hub', 'direct'];
+      const order = round % 2 === 0 ? (['direct', 'hub'] as const) : (['hub', 'direct'] as const);
       for (const era of round % 2 === 0 ? eras : [...eras].reverse()) {
         for (const kind of order) {
-          const r = await runPhase(pool(era, kind), { warmupMs: 250, durationMs: o.seconds * 1000, cpu });
+          const r = await runPhase(pool(era, kind), { warmupMs: 250, durationMs: o.seconds * 1000, cpu: cpu[kind] });
           runs[era][kind].push(r);
-          process.stderr.write(`  round ${round + 1}/${o.rounds} ${era.padEnd(6)} ${kind.padEnd(6)} ${(r.calls / r.seconds).toFixed(0).padStart(6)} req/s${r.errors ? `, ${r.errors} errors` : ''}\n`);
+          const label = kind === 'hub' ? 'hub' : pair.baseline;
+          process.stderr.write(`  round ${round + 1}/${o.rounds} ${era.padEnd(6)} ${label.padEnd(9)} ${(r.calls / r.seconds).toFixed(0).padStart(6)} req/s${r.errors ? `, ${r.errors} errors` : ''}\n`);
         }
       }
     }
@@ -175,15 +242,22 @@ async function main(): Promise<void> {
           ? 'placement: shared — load generator, hub and fixture compete for every CPU'
           : 'placement: pinned — the hub on CPU 1; the load generator and the fixture on CPU 0 (the hub has a core of its own)';
       process.stderr.write(`  ${title}\n`);
-      const s = await measureProxy(o, placement);
+      const s = await measurePair(o, placement, directPair);
       summaries.push(...s);
       process.stdout.write(`${title}\n${throughputReport(s)}\n\n`);
     }
   }
+  if (o.bridge) {
+    const title = 'stdio downstream, placement: shared — the fixture over stdio, bridged to Streamable HTTP by the hub and by mcp-proxy (npm), each with its own copy';
+    process.stderr.write(`  ${title}\n`);
+    const s = await measurePair(o, 'shared', bridgePair);
+    summaries.push(...s);
+    process.stdout.write(`${title}\n${throughputReport(s)}\n\n`);
+  }
   if (o.cold) {
-    process.stderr.write(`  stdio cold starts: ${o.coldRuns} × 3 processes\n`);
+    process.stderr.write(`  stdio cold starts: ${o.coldRuns} × 4 processes\n`);
     cold = await measureColdStarts(o.coldRuns);
-    process.stdout.write(`${coldStartReport(cold, 'hub stdio, fresh data dir')}\n`);
+    process.stdout.write(`${coldStartReport(cold)}\n`);
   }
   if (o.json) {
     const strip = cold.map(({ samplesMs, ...rest }) => ({ ...rest, samplesMs: samplesMs.map((s) => Math.round(s)) }));
