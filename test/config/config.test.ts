@@ -5,18 +5,9 @@ import { DEFAULT_CONFIG_FILE, loadConfig, parseConfigText } from '../../src/conf
 import { interpolateEnv } from '../../src/config/interpolate.js';
 import { configSchema } from '../../src/config/schema.js';
 import { HubError } from '../../src/errors.js';
+import { hubErrorOf } from '../helpers/errors.js';
 import { tmpDir } from '../helpers/hub.js';
 
-/** Runs `fn`, expecting a HubError, and returns it so the test can inspect code and message. */
-function hubErrorOf(fn: () => unknown): HubError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HubError) return err;
-    throw err;
-  }
-  throw new Error('expected a HubError, but nothing was thrown');
-}
 
 describe('environment interpolation', () => {
   const env = { TOKEN: 'secret-1', EMPTY: '', PORT: '9000' };

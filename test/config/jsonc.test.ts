@@ -4,17 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfigText } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 import { HubError } from '../../src/errors.js';
+import { hubErrorOf } from '../helpers/errors.js';
 import { tmpDir } from '../helpers/hub.js';
 
-function hubErrorOf(fn: () => unknown): HubError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof HubError) return err;
-    throw err;
-  }
-  throw new Error('expected a HubError, but nothing was thrown');
-}
 
 describe('config files are JSONC', () => {
   let dir: ReturnType<typeof tmpDir> | undefined;

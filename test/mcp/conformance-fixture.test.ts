@@ -1,6 +1,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { rawModernCall, type RpcReply } from '../helpers/raw-mcp.js';
 
 /**
  * The conformance fixture source is what `npm run conformance` runs the official suite against.
@@ -30,36 +31,9 @@ async function connect(h: RunningHub, mode: Era, token = h.token): Promise<Clien
   return client;
 }
 
-const ENVELOPE = {
-  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-  'io.modelcontextprotocol/clientInfo': { name: 'raw-test', version: '1.0.0' },
-  'io.modelcontextprotocol/clientCapabilities': { elicitation: {} },
-};
-
-interface RpcReply {
-  result?: { resultType?: string; requestState?: string; inputRequests?: Record<string, unknown>; content?: unknown };
-  error?: { code: number; message: string };
-}
-
 /** One 2026-07-28 tools/call on the wire, so a test can echo (or alter) requestState itself. */
-async function rawCall(h: RunningHub, token: string, name: string, extra: Record<string, unknown> = {}): Promise<RpcReply> {
-  const res = await fetch(h.url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: {}, _meta: ENVELOPE, ...extra } }),
-  });
-  const text = await res.text();
-  const json = (res.headers.get('content-type') ?? '').includes('text/event-stream')
-    ? text.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).filter(Boolean).at(-1)!
-    : text;
-  return JSON.parse(json) as RpcReply;
+function rawCall(h: RunningHub, token: string, name: string, extra: Record<string, unknown> = {}): Promise<RpcReply> {
+  return rawModernCall(h.url, token, { name, ...extra });
 }
 
 describe('conformance fixture source', () => {

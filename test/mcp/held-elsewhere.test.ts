@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/http/free-port.js';
 import { ROOT, tmpDir } from '../helpers/hub.js';
+import { modernEnvelope, rawModernCall } from '../helpers/raw-mcp.js';
 import { createToken, serve, type ServeProcess } from '../oauth/support.js';
 
 /**
@@ -14,36 +15,11 @@ import { createToken, serve, type ServeProcess } from '../oauth/support.js';
  */
 const ASKING = join(ROOT, 'dist/test/fixtures/asking-server.js');
 
-/** A raw 2026-07-28 tools/call, as any client of that era sends it. */
-async function call(url: string, token: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const name = String(params['name']);
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'tools/call',
-      params: {
-        ...params,
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': { elicitation: { form: {} }, sampling: {} },
-          'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
-        },
-      },
-    }),
-  });
-  const body = (await res.json()) as { result?: Record<string, unknown>; error?: unknown };
-  if (!body.result) throw new Error(`no result: ${JSON.stringify(body)}`);
-  return body.result;
+/** A raw 2026-07-28 tools/call, as any client of that era sends it; its result or a failure. */
+async function call(url: string, token: string, params: Record<string, unknown> & { name: string }): Promise<Record<string, unknown>> {
+  const reply = await rawModernCall(url, token, { ...params, _meta: modernEnvelope({ elicitation: { form: {} }, sampling: {} }) });
+  if (!reply.result) throw new Error(`no result: ${JSON.stringify(reply)}`);
+  return reply.result;
 }
 
 describe('a held call answered in another process', () => {

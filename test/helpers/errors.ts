@@ -1,0 +1,12 @@
+import { HubError } from '../../src/errors.js';
+
+/** Runs `fn`, expecting a HubError, and returns it so the test can inspect code and message. */
+export function hubErrorOf(fn: () => unknown): HubError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof HubError) return err;
+    throw err;
+  }
+  throw new Error('expected a HubError, but nothing was thrown');
+}

@@ -1,0 +1,39 @@
+/** A JSON-RPC reply as it came off the wire. */
+export interface RpcReply {
+  result?: Record<string, unknown> & { resultType?: string; requestState?: string; inputRequests?: Record<string, unknown>; content?: unknown };
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/** The `_meta` envelope a 2026-07-28 client puts on every request. */
+export function modernEnvelope(capabilities: Record<string, unknown> = { elicitation: {} }): Record<string, unknown> {
+  return {
+    'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+    'io.modelcontextprotocol/clientInfo': { name: 'raw-test', version: '1.0.0' },
+    'io.modelcontextprotocol/clientCapabilities': capabilities,
+  };
+}
+
+/**
+ * One 2026-07-28 tools/call on the wire, headers and envelope as a client of that era sends them,
+ * so a test can echo (or alter) `requestState` and `inputResponses` itself. `params` may override
+ * `_meta`; the reply may come as JSON or as an SSE stream whose last message is the answer.
+ */
+export async function rawModernCall(url: string, token: string, params: Record<string, unknown> & { name: string }): Promise<RpcReply> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': params.name,
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { arguments: {}, _meta: modernEnvelope(), ...params } }),
+  });
+  const text = await res.text();
+  const json = (res.headers.get('content-type') ?? '').includes('text/event-stream')
+    ? text.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).filter(Boolean).at(-1)!
+    : text;
+  return JSON.parse(json) as RpcReply;
+}
