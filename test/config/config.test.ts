@@ -4,7 +4,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG_FILE, loadConfig, parseConfigText } from '../../src/config/load.js';
 import { interpolateEnv } from '../../src/config/interpolate.js';
 import { configSchema } from '../../src/config/schema.js';
-import { HubError } from '../../src/errors.js';
 import { hubErrorOf } from '../helpers/errors.js';
 import { tmpDir } from '../helpers/hub.js';
 

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfigText } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
-import { HubError } from '../../src/errors.js';
 import { hubErrorOf } from '../helpers/errors.js';
 import { tmpDir } from '../helpers/hub.js';
 
