@@ -1,21 +1,13 @@
 import type { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
-  CLIENT_CAPABILITIES_META_KEY,
-  inputRequired,
-  isInputRequiredResult,
-  LOG_LEVEL_META_KEY,
-  MissingRequiredClientCapabilityError,
   ProtocolError,
   ProtocolErrorCode,
   SdkError,
   SdkErrorCode,
-  type CallToolRequestParams,
   type CallToolResult,
   type CompleteRequestParams,
   type CompleteResult,
   type GetPromptResult,
-  type InputRequests,
-  type Notification,
   type Prompt,
   type ReadResourceResult,
   type Resource,
@@ -27,15 +19,14 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
 import { describeError } from '../../errors.js';
-import { identityKey, type Identity } from '../../identity/identity.js';
+import type { Identity } from '../../identity/identity.js';
 import type { HubMetrics } from '../../observability/metrics.js';
 import type { CachedLists } from '../../store/list-cache.js';
 import { SERVER_INFO } from '../server.js';
-import { toolError, type CallContext, type InputRequired, type ProgressUpdate, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
+import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
-import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
-import { CALL_HEADER, callTagOf, relatingFetch, withoutCallTag } from './relate.js';
-import { withoutReservedMeta } from './results.js';
+import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
+import { relatingFetch } from './relate.js';
 import { loadClientSdk } from './sdk.js';
 import type { ChildRegistry } from './process-registry.js';
 import { ChildStdioTransport } from './stdio-transport.js';
@@ -65,49 +56,6 @@ type PriorVerdict = { kind: 'legacy' } | undefined;
 
 const STDERR_TAIL = 20;
 
-/** A call in flight on this connection: whose it is and how to reach its caller. */
-interface InFlight {
-  /** Stamped on the call's answer stream by a 2025-era HTTP server, so its messages relate to it. */
-  id: string;
-  identity: Identity;
-  /** Server→client requests of this call still waiting for the caller's answer. */
-  parked: number;
-  /** What the caller declared; undefined when its face does not know. */
-  capabilities: Record<string, unknown> | undefined;
-  notify: (n: Notification) => Promise<void>;
-  /** Puts a downstream server→client request to the caller; absent when the caller cannot answer one. */
-  ask?: (req: InputRequest, signal: AbortSignal) => Promise<unknown>;
-  /** Ends the caller's SSE stream so it reconnects: the downstream did so to the hub (SEP-1699). */
-  closeSSE?: () => void;
-  /** Ends the caller's call with this protocol error (a held call: the caller gets it, not the downstream's reaction). */
-  refuse?: (err: ProtocolError) => void;
-}
-
-/** The client capability a server→client request needs. */
-const CAPABILITY_OF = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation' } as const;
-
-/**
- * What a 2026-07-28 request carries for its caller: the caller's capabilities and log level in
- * the envelope (they override the hub's own, which the SDK adds beneath), and on a retry the
- * caller's answers with the downstream's own `requestState`.
- */
-function modernParams(ctx: CallContext): Record<string, unknown> {
-  return {
-    _meta: {
-      ...ctx.meta,
-      [CLIENT_CAPABILITIES_META_KEY]: ctx.clientCapabilities ?? {},
-      ...(ctx.logLevel === undefined ? {} : { [LOG_LEVEL_META_KEY]: ctx.logLevel }),
-    },
-    ...(ctx.inputResponses === undefined ? {} : { inputResponses: ctx.inputResponses }),
-    ...(ctx.requestState === undefined ? {} : { requestState: ctx.requestState }),
-  };
-}
-
-/** A connection negotiated on 2026-07-28 or later: no sessions, input arrives as input_required. */
-function isModernClient(client: Client): boolean {
-  return client.getProtocolEra() === 'modern';
-}
-
 /**
  * One downstream MCP server as a tool source: connects as a client (version negotiation `auto`),
  * caches its lists, and supervises it — a crashed or unreachable server is restarted with backoff
@@ -127,13 +75,10 @@ export class DownstreamSource implements ToolSource {
   private promptList: Prompt[] = [];
   private readonly listeners = new Set<(c: SourceChange) => void>();
   private readonly resourceListeners = new Set<(uri: string) => void>();
-  private readonly inflight = new Map<string, InFlight>();
-  private callSeq = 0;
-  private readonly held = new HeldCalls();
+  private readonly calls: DownstreamCalls;
   /** Resource URIs watched through this connection, with how many callers watch each. */
   private readonly subscribers = new Map<string, number>();
   private listening: { close: () => Promise<void> } | undefined;
-  private readonly rounds = new Map<string, { notify: CallContext['notify']; reportProgress: CallContext['reportProgress'] }>();
   private readonly stderrTail: string[] = [];
   private failures = 0;
   private connectedAt = 0;
@@ -146,6 +91,12 @@ export class DownstreamSource implements ToolSource {
     this.name = opts.name;
     this.prefix = opts.config.prefix;
     this.state = { state: opts.config.disabled ? 'disabled' : 'starting', since: opts.clock.now(), restarts: 0 };
+    this.calls = new DownstreamCalls({
+      name: opts.name,
+      config: opts.config,
+      unavailable: () => `${this.name} is not available: ${this.state.detail ?? this.state.state}`,
+      failure: (err, ctx, what, signal) => this.callFailure(err, ctx, what, signal),
+    });
   }
 
   status(): SourceStatus {
@@ -159,7 +110,7 @@ export class DownstreamSource implements ToolSource {
 
   /** Calls in flight or held between rounds: a connection with any is not idle. */
   get busy(): number {
-    return this.inflight.size + this.rounds.size;
+    return this.calls.busy;
   }
 
   /** Resolves once the first attempt has connected or failed; failures keep retrying in the background. */
@@ -171,7 +122,7 @@ export class DownstreamSource implements ToolSource {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.held.abortAll();
+    this.calls.abortAll();
     clearTimeout(this.restartTimer);
     const client = this.client;
     this.client = undefined;
@@ -203,183 +154,8 @@ export class DownstreamSource implements ToolSource {
     return () => this.resourceListeners.delete(listener);
   }
 
-  async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
-    const held = decodeHeldState(ctx.requestState);
-    if (held) return this.resumeHeld(held, ctx);
-    const client = this.readyClient();
-    if (!client) return toolError(`${this.name} is not available: ${this.state.detail ?? this.state.state}`);
-    if (isModernClient(client)) return this.callModern(client, tool, args, ctx);
-    if (!ctx.request) return this.startHeld(client, tool, args, ctx);
-    const request = ctx.request;
-    return this.callLegacy(client, tool, args, ctx, this.entry(ctx, ctx.notify, (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal })));
-  }
-
-  /**
-   * A 2026-07-28 downstream asks for input in the call's own result: it goes back to the caller as
-   * is (the hub seals the downstream's `requestState` inside its own), and the caller's answers
-   * come back as the retry's `inputResponses`. The caller's capabilities ride in each request's
-   * envelope, so the downstream judges them as it would judge the caller directly.
-   */
-  private async callModern(client: Client, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
-    const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...modernParams(ctx) };
-    const entry = this.entry(ctx, ctx.notify);
-    this.inflight.set(entry.id, entry);
-    try {
-      const result = await this.forwardProgress(ctx, (onprogress) =>
-        client.callTool(params as CallToolRequestParams, { ...this.callOptions(ctx.signal, entry), allowInputRequired: true, ...onprogress }),
-      );
-      if (isInputRequiredResult(result)) return result;
-      return withoutReservedMeta(result as CallToolResult);
-    } catch (err) {
-      return this.callFailure(err, ctx, `tool ${tool}`);
-    } finally {
-      this.inflight.delete(entry.id);
-    }
-  }
-
-  private entry(ctx: CallContext, notify: InFlight['notify'], ask?: InFlight['ask']): InFlight {
-    return {
-      id: `c${++this.callSeq}`,
-      identity: ctx.identity,
-      parked: 0,
-      capabilities: ctx.clientCapabilities,
-      notify,
-      ...(ask ? { ask } : {}),
-      ...(ctx.closeSSE ? { closeSSE: ctx.closeSSE } : {}),
-    };
-  }
-
-  private async callLegacy(
-    client: Client,
-    tool: string,
-    args: Record<string, unknown> | undefined,
-    ctx: CallContext,
-    entry: InFlight,
-    signal: AbortSignal = ctx.signal,
-  ): Promise<CallToolResult> {
-    this.inflight.set(entry.id, entry);
-    try {
-      const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}) };
-      const result = await this.forwardProgress(ctx, (onprogress) => client.callTool(params, { ...this.callOptions(signal, entry), ...onprogress }));
-      return withoutReservedMeta(result as CallToolResult);
-    } catch (err) {
-      return this.callFailure(err, ctx, `tool ${tool}`, signal);
-    } finally {
-      this.inflight.delete(entry.id);
-    }
-  }
-
-  /**
-   * A 2026-07-28 caller has no server→client channel, so a 2025-era downstream's requests during
-   * the call become `input_required` rounds: the downstream call is held open in this process
-   * until the caller retries with its answers.
-   */
-  private async startHeld(client: Client, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
-    let call: HeldCall | undefined;
-    const entry: InFlight = {
-      ...this.entry(ctx, (n) => round.notify(n), (req, signal) => call!.ask(req, signal)),
-      refuse: (err) => call!.fail(err),
-    };
-    // Progress and log messages go to whichever round of the caller is open.
-    const round = { notify: ctx.notify, reportProgress: ctx.reportProgress };
-    const roundCtx: CallContext = {
-      ...ctx,
-      notify: (n) => round.notify(n),
-      reportProgress: async (p) => {
-        await round.reportProgress?.(p);
-      },
-    };
-    const abort = new AbortController();
-    call = new HeldCall(this.callLegacy(client, tool, args, roundCtx, entry, abort.signal));
-    call.abort.signal.addEventListener('abort', () => abort.abort(call.abort.signal.reason), { once: true });
-    this.rounds.set(call.id, round);
-    return this.nextRound(call, ctx);
-  }
-
-  private async resumeHeld(held: { process: string; id: string }, ctx: CallContext): Promise<CallToolResult | InputRequired> {
-    if (held.process !== PROCESS_ID) {
-      return toolError(
-        `${this.name}: this call is waiting for your answer in another Switchboard process (${held.process}) on the same data dir, and only that process can resume it. Call the tool again from the start.`,
-      );
-    }
-    const call = this.held.take(held.id);
-    const round = this.rounds.get(held.id);
-    if (!call || !round) return toolError(`${this.name}: this call is no longer waiting for an answer (it finished, expired or the server restarted). Call the tool again.`);
-    round.notify = ctx.notify;
-    round.reportProgress = ctx.reportProgress;
-    call.answer(ctx.inputResponses);
-    return this.nextRound(call, ctx);
-  }
-
-  private async nextRound(call: HeldCall, ctx: CallContext): Promise<CallToolResult | InputRequired> {
-    // The caller going away while this round waits cancels the downstream call; a round that
-    // ends with input_required leaves it running for the next round.
-    const onAbort = () => call.abort.abort(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
-    try {
-      const outcome = await call.next(call.abort.signal);
-      if ('result' in outcome) {
-        this.rounds.delete(call.id);
-        return outcome.result;
-      }
-      const requestState = this.held.hold(call);
-      return inputRequired({ inputRequests: outcome.requests as InputRequests, requestState });
-    } catch (err) {
-      this.rounds.delete(call.id);
-      call.abort.abort(err);
-      if (err instanceof ProtocolError) throw err;
-      return toolError(`${this.name}: ${describeError(err)}`);
-    } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  /** Progress is forwarded in order and flushed before the result, so none arrives after it. */
-  private async forwardProgress<T>(ctx: CallContext, run: (opts: { onprogress?: (p: ProgressUpdate) => void }) => Promise<T>): Promise<T> {
-    const report = ctx.reportProgress;
-    if (!report) return run({});
-    let forwarded = Promise.resolve();
-    const result = await run({
-      onprogress: (p) => {
-        const update = { progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }), ...(p.message === undefined ? {} : { message: p.message }) };
-        forwarded = forwarded.then(() => report(update)).catch(() => {});
-      },
-    });
-    await forwarded;
-    return result;
-  }
-
-  private callOptions(signal: AbortSignal, entry?: InFlight): { signal: AbortSignal; timeout: number; maxTotalTimeout: number; headers?: Record<string, string> } {
-    const timeoutMs = this.opts.config.timeoutMs;
-    // Over HTTP the call's answer stream is related to it (see relate.ts); stdio has no headers.
-    const related = entry && !isStdioServer(this.opts.config) ? { headers: { [CALL_HEADER]: entry.id } } : {};
-    return { signal, timeout: timeoutMs, maxTotalTimeout: timeoutMs, ...related };
-  }
-
-  /**
-   * The one call a downstream's server→client request or log message belongs to. A 2025-era HTTP
-   * server sends them on the call's own answer stream, which relates them exactly. Elsewhere (stdio,
-   * a session's standalone stream) nothing on the wire says whose they are: a message is delivered
-   * when one call is in flight, or, when every call in flight is one identity's, to the only one
-   * not already waiting for its caller's answer. Otherwise it is refused: a guess could show one
-   * user what was meant for another.
-   */
-  private ownerOf(what: string, tag: string | undefined): InFlight {
-    if (tag !== undefined) {
-      const call = this.inflight.get(tag);
-      if (call) return call;
-      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${what} refused: the call it belongs to has ended`);
-    }
-    const calls = [...this.inflight.values()];
-    if (calls.length === 1) return calls[0]!;
-    if (calls.length === 0) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${what} refused: no call of this client is in progress to relate it to`);
-    const free = calls.filter((c) => c.parked === 0);
-    if (new Set(calls.map((c) => identityKey(c.identity))).size === 1 && free.length === 1) return free[0]!;
-    throw new ProtocolError(
-      ProtocolErrorCode.InvalidRequest,
-      `${what} refused: ${calls.length} calls are in progress on this connection and the hub cannot tell which one it belongs to` +
-        (isStdioServer(this.opts.config) && this.opts.config.isolation === 'shared' ? ' (isolation "user" gives each user a process of their own)' : ''),
-    );
+  callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    return this.calls.callTool(this.readyClient(), tool, args, ctx);
   }
 
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
@@ -389,7 +165,7 @@ export class DownstreamSource implements ToolSource {
     try {
       if (isModernClient(client)) {
         const params = { uri, ...modernParams(ctx) } as { uri: string };
-        return (await client.readResource(params, { ...this.callOptions(ctx.signal), allowInputRequired: true })) as ReadResourceResult | InputRequired;
+        return (await client.readResource(params, { ...this.calls.callOptions(ctx.signal), allowInputRequired: true })) as ReadResourceResult | InputRequired;
       }
       return await client.readResource({ uri }, { signal: ctx.signal, timeout: this.opts.config.timeoutMs });
     } catch (err) {
@@ -443,7 +219,7 @@ export class DownstreamSource implements ToolSource {
     try {
       if (isModernClient(client)) {
         const params = { name, ...(args ? { arguments: args } : {}), ...modernParams(ctx) } as { name: string };
-        return (await client.getPrompt(params, { ...this.callOptions(ctx.signal), allowInputRequired: true })) as GetPromptResult | InputRequired;
+        return (await client.getPrompt(params, { ...this.calls.callOptions(ctx.signal), allowInputRequired: true })) as GetPromptResult | InputRequired;
       }
       return await client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, { signal: ctx.signal, timeout: this.opts.config.timeoutMs });
     } catch (err) {
@@ -504,19 +280,9 @@ export class DownstreamSource implements ToolSource {
         },
       },
     );
-    this.forwardServerRequests(client);
+    this.calls.install(client, log);
     client.setNotificationHandler('notifications/resources/updated', (n) => {
       for (const l of this.resourceListeners) l(n.params.uri);
-    });
-    client.setNotificationHandler('notifications/message', (n) => {
-      let call: InFlight | undefined;
-      try {
-        call = this.ownerOf('notifications/message', callTagOf(n.params));
-      } catch {
-        call = undefined;
-      }
-      if (call) void call.notify({ method: n.method, params: withoutCallTag(n.params) }).catch(() => {});
-      else log.debug({ source: this.name, level: n.params.level, calls: this.inflight.size }, 'downstream log message not relayed: no single call to relate it to');
     });
     this.client = client;
     this.transport = transport;
@@ -583,35 +349,7 @@ export class DownstreamSource implements ToolSource {
         },
       });
     }
-    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: relatingFetch((tag) => this.inflight.get(tag)?.closeSSE?.()) });
-  }
-
-  /** Downstream sampling/elicitation requests go to the client of the call they belong to, or are refused. */
-  private forwardServerRequests(client: Client): void {
-    for (const method of ['sampling/createMessage', 'elicitation/create'] as const) {
-      client.setRequestHandler(method, async (req, ctx) => {
-        const call = this.ownerOf(method, callTagOf(req.params));
-        const needed = CAPABILITY_OF[method];
-        if (call.capabilities && !(needed in call.capabilities)) {
-          // What the downstream would answer the caller directly (SEP-2575): the caller learns
-          // which capability it lacks, rather than reading the downstream's reaction to a refusal.
-          const err = new MissingRequiredClientCapabilityError(
-            { requiredCapabilities: { [needed]: {} } },
-            `${method}: the request's client capabilities do not declare ${needed}`,
-          );
-          call.refuse?.(err);
-          throw err;
-        }
-        if (!call.ask) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${method} is not available: the calling client cannot answer it`);
-        const params = withoutCallTag((req as { params?: Record<string, unknown> }).params);
-        call.parked++;
-        try {
-          return (await call.ask({ method, ...(params ? { params } : {}) }, ctx.mcpReq.signal)) as never;
-        } finally {
-          call.parked--;
-        }
-      });
-    }
+    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: relatingFetch((tag) => this.calls.streamCut(tag)) });
   }
 
   private async loadLists(client: Client): Promise<void> {
