@@ -27,6 +27,7 @@ import { toolError, type CallContext, type InputRequired, type SourceChange, typ
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
 import { relatingFetch } from './relate.js';
+import { ResourceWatch } from './subscriptions.js';
 import { loadClientSdk } from './sdk.js';
 import type { ChildRegistry } from './process-registry.js';
 import { ChildStdioTransport } from './stdio-transport.js';
@@ -76,9 +77,7 @@ export class DownstreamSource implements ToolSource {
   private readonly listeners = new Set<(c: SourceChange) => void>();
   private readonly resourceListeners = new Set<(uri: string) => void>();
   private readonly calls: DownstreamCalls;
-  /** Resource URIs watched through this connection, with how many callers watch each. */
-  private readonly subscribers = new Map<string, number>();
-  private listening: { close: () => Promise<void> } | undefined;
+  private readonly watch: ResourceWatch;
   private readonly stderrTail: string[] = [];
   private failures = 0;
   private connectedAt = 0;
@@ -91,6 +90,7 @@ export class DownstreamSource implements ToolSource {
     this.name = opts.name;
     this.prefix = opts.config.prefix;
     this.state = { state: opts.config.disabled ? 'disabled' : 'starting', since: opts.clock.now(), restarts: 0 };
+    this.watch = new ResourceWatch(opts.config.timeoutMs);
     this.calls = new DownstreamCalls({
       name: opts.name,
       config: opts.config,
@@ -178,39 +178,13 @@ export class DownstreamSource implements ToolSource {
   async subscribeResource(uri: string): Promise<boolean> {
     const client = this.readyClient();
     if (!client?.getServerCapabilities()?.resources?.subscribe || !this.resourceList.some((r) => r.uri === uri)) return false;
-    // Several callers may watch one URI: the downstream hears of the first and of the last only.
-    const count = this.subscribers.get(uri) ?? 0;
-    this.subscribers.set(uri, count + 1);
-    if (count > 0) return true;
-    if (isModernClient(client)) await this.relisten(client);
-    else await client.subscribeResource({ uri });
+    await this.watch.subscribe(client, uri);
     return true;
   }
 
   async unsubscribeResource(uri: string): Promise<boolean> {
     const client = this.readyClient();
-    const count = this.subscribers.get(uri);
-    if (!client || count === undefined) return false;
-    if (count > 1) {
-      this.subscribers.set(uri, count - 1);
-      return true;
-    }
-    this.subscribers.delete(uri);
-    if (isModernClient(client)) await this.relisten(client);
-    else await client.unsubscribeResource({ uri });
-    return true;
-  }
-
-  /**
-   * A 2026-07-28 server has no resources/subscribe: its updates arrive on a subscriptions/listen
-   * stream whose filter names the URIs. The stream is reopened with the new set, the new one
-   * before the old one closes, so no update falls between them.
-   */
-  private async relisten(client: Client): Promise<void> {
-    const previous = this.listening;
-    const uris = [...this.subscribers.keys()];
-    this.listening = uris.length ? await client.listen({ resourceSubscriptions: uris }, { timeout: this.opts.config.timeoutMs }) : undefined;
-    await previous?.close().catch(() => {});
+    return client ? this.watch.unsubscribe(client, uri) : false;
   }
 
   async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
@@ -300,12 +274,7 @@ export class DownstreamSource implements ToolSource {
       await this.loadLists(client);
       if (gen !== this.generation || this.stopping) return;
       this.connectedAt = this.opts.clock.now();
-      // Subscriptions made through the last connection are the server's to forget on a restart.
-      this.listening = undefined;
-      if (this.subscribers.size > 0) {
-        const resubscribe = isModernClient(client) ? this.relisten(client) : Promise.all([...this.subscribers.keys()].map((uri) => client.subscribeResource({ uri })));
-        void resubscribe.catch((err: unknown) => log.warn({ source: this.name, err: describeError(err) }, 'could not renew resource subscriptions'));
-      }
+      void this.watch.renew(client).catch((err: unknown) => log.warn({ source: this.name, err: describeError(err) }, 'could not renew resource subscriptions'));
       const pv = client.getNegotiatedProtocolVersion();
       this.setState('ready', undefined, pv);
       log[this.opts.role === 'session' ? 'debug' : 'info']({ source: this.name, protocolVersion: pv, tools: this.toolList.length }, 'downstream server ready');

@@ -1,0 +1,53 @@
+import type { Client } from '@modelcontextprotocol/client';
+import { isModernClient } from './calls.js';
+
+/**
+ * The resource URIs the hub's callers watch on one downstream server. Several callers may watch
+ * one URI, so the server hears only of the first subscribe and the last unsubscribe. A 2026-07-28
+ * server has no resources/subscribe: its updates arrive on a subscriptions/listen stream whose
+ * filter names the URIs, reopened whenever the set changes.
+ */
+export class ResourceWatch {
+  private readonly watchers = new Map<string, number>();
+  private listening: { close: () => Promise<void> } | undefined;
+
+  constructor(private readonly timeoutMs: number) {}
+
+  async subscribe(client: Client, uri: string): Promise<void> {
+    const count = this.watchers.get(uri) ?? 0;
+    this.watchers.set(uri, count + 1);
+    if (count > 0) return;
+    if (isModernClient(client)) await this.relisten(client);
+    else await client.subscribeResource({ uri });
+  }
+
+  /** False when no caller watches the URI here. */
+  async unsubscribe(client: Client, uri: string): Promise<boolean> {
+    const count = this.watchers.get(uri);
+    if (count === undefined) return false;
+    if (count > 1) {
+      this.watchers.set(uri, count - 1);
+      return true;
+    }
+    this.watchers.delete(uri);
+    if (isModernClient(client)) await this.relisten(client);
+    else await client.unsubscribeResource({ uri });
+    return true;
+  }
+
+  /** A new connection: subscriptions made through the last one are the server's to forget. */
+  async renew(client: Client): Promise<void> {
+    this.listening = undefined;
+    if (this.watchers.size === 0) return;
+    if (isModernClient(client)) await this.relisten(client);
+    else await Promise.all([...this.watchers.keys()].map((uri) => client.subscribeResource({ uri })));
+  }
+
+  /** The new stream opens before the old one closes, so no update falls between them. */
+  private async relisten(client: Client): Promise<void> {
+    const previous = this.listening;
+    const uris = [...this.watchers.keys()];
+    this.listening = uris.length ? await client.listen({ resourceSubscriptions: uris }, { timeout: this.timeoutMs }) : undefined;
+    await previous?.close().catch(() => {});
+  }
+}
