@@ -25,31 +25,38 @@ export interface LoadOptions {
   file?: string | undefined;
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Told once per load about each deprecated key in use; stderr by default (stdout may carry MCP). */
+  warn?: (message: string) => void;
 }
+
+const stderrWarn = (message: string): void => {
+  process.stderr.write(`switchboard: warning: ${message}\n`);
+};
 
 /** Reads the config file (explicit, or `switchboard.config.json` when present) or uses embedded defaults. */
 export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const cwd = opts.cwd ?? process.cwd();
   const env = opts.env ?? process.env;
+  const warn = opts.warn ?? stderrWarn;
   if (opts.file !== undefined) {
     const file = resolve(cwd, opts.file);
     if (!existsSync(file)) throw new HubError('config_not_found', `config file not found: ${file}`, { details: { file } });
-    return readConfigFile(file, env);
+    return readConfigFile(file, env, warn);
   }
   const fallback = resolve(cwd, DEFAULT_CONFIG_FILE);
-  if (existsSync(fallback)) return readConfigFile(fallback, env);
+  if (existsSync(fallback)) return readConfigFile(fallback, env, warn);
   return { config: configSchema.parse(EMBEDDED_DEFAULTS), file: undefined, dataDirSet: false };
 }
 
-function readConfigFile(file: string, env: NodeJS.ProcessEnv): LoadedConfig {
+function readConfigFile(file: string, env: NodeJS.ProcessEnv, warn: (message: string) => void): LoadedConfig {
   // A byte-order mark (Windows editors write one) is not part of the JSON text.
   const raw = parseJsoncText(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''), file);
   const dataDirSet = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'dataDir' in raw;
-  return { config: parseConfigValue(interpolateEnv(raw, env, file), file), file, dataDirSet };
+  return { config: parseConfigValue(interpolateEnv(raw, env, file), file, warn), file, dataDirSet };
 }
 
-export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): HubConfig {
-  return parseConfigValue(interpolateEnv(parseJsoncText(text, file), env, file), file);
+export function parseConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = stderrWarn): HubConfig {
+  return parseConfigValue(interpolateEnv(parseJsoncText(text, file), env, file), file, warn);
 }
 
 /**
@@ -94,12 +101,33 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
   return { line, column: offset - start + 1 };
 }
 
-export function parseConfigValue(raw: unknown, file: string): HubConfig {
+export function parseConfigValue(raw: unknown, file: string, warn: (message: string) => void = stderrWarn): HubConfig {
   const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) {
+    for (const key of deprecatedKeys(raw)) warn(`${file}: ${key.path} is deprecated: write ${key.instead}`);
+    return result.data;
+  }
   throw new HubError('config_invalid', `${file}: ${formatIssues(result.error.issues)}`, {
-    details: { file, issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    details: { file, issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: messageOf(i) })) },
   });
+}
+
+/** Keys still accepted under an old spelling (the schema maps them); read from the raw value, which still has them. */
+function deprecatedKeys(raw: unknown): { path: string; instead: string }[] {
+  const integrations = isRecord(raw) ? raw['integrations'] : undefined;
+  if (!isRecord(integrations)) return [];
+  return Object.entries(integrations)
+    .filter(([, entry]) => isRecord(entry) && entry['webhookSecrets'] !== undefined)
+    .map(([name]) => ({ path: `integrations.${name}.webhookSecrets`, instead: `integrations.${name}.webhooks.secrets` }));
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A bad record key (a reserved or malformed name) says what is wrong with it, not only "Invalid key in record". */
+function messageOf(i: z.core.$ZodIssue): string {
+  return i.code === 'invalid_key' && i.issues.length > 0 ? i.issues.map((k) => k.message).join('; ') : i.message;
 }
 
 function formatIssues(issues: z.core.$ZodIssue[]): string {
@@ -110,7 +138,7 @@ function formatIssues(issues: z.core.$ZodIssue[]): string {
         const keys = i.keys.map((k) => (path ? `${path}.${k}` : k));
         return `unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}`;
       }
-      return `${path || '(root)'}: ${i.message}`;
+      return `${path || '(root)'}: ${messageOf(i)}`;
     })
     .join('; ');
 }

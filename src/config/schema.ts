@@ -1,11 +1,9 @@
 import { z } from 'zod';
-import { oauthSchema, templateToolSchema, toolNameSchema } from '../integrations/definition.js';
-
-/** Names that become tool-name prefixes: the contract's character set, no double underscore. */
-const sourceName = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]{1,48}$/, 'use 1–48 characters from A-Z a-z 0-9 _ -')
-  .refine((s) => !s.includes('__'), 'must not contain "__" (it separates the source from the tool)');
+import { integrationBlocks } from '../definition/blocks.js';
+import { agentNameSchema, integrationToolNameSchema, sourceNameSchema as sourceName } from '../definition/names.js';
+import { oauthSchema } from '../definition/oauth.js';
+import { templateToolSchema } from '../definition/tools.js';
+import { webhookSettingsSchema, webhooksSchema } from '../definition/webhooks.js';
 
 const common = {
   /** Mount the server's tools as `<server>__<tool>` (default) or under their own names. */
@@ -43,15 +41,27 @@ export const httpServerSchema = z.strictObject({
 
 export const mcpServerSchema = z.union([stdioServerSchema, httpServerSchema]);
 
-/** A built-in integration (integrations/<name>): only the app credentials and choices are configured. */
-export const builtinIntegrationSchema = z.strictObject({
-  type: z.literal('builtin').optional(),
-  clientId: z.string().min(1).optional(),
-  clientSecret: z.string().optional(),
-  scopes: z.array(z.string()).optional(),
-  webhookSecrets: z.array(z.string()).optional(),
-  disabled: z.boolean().default(false),
-});
+/**
+ * A built-in integration (integrations/<name>): only the app credentials and choices are
+ * configured. `webhookSecrets` is the deprecated spelling of `webhooks.secrets`, mapped into it
+ * (load.ts warns once); giving both is an error rather than a silent choice of one.
+ */
+export const builtinIntegrationSchema = z
+  .strictObject({
+    type: z.literal('builtin').optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().optional(),
+    scopes: z.array(z.string()).optional(),
+    webhooks: webhookSettingsSchema.optional(),
+    webhookSecrets: webhookSettingsSchema.shape.secrets,
+    disabled: z.boolean().default(false),
+  })
+  .superRefine((b, ctx) => {
+    if (b.webhookSecrets !== undefined && b.webhooks?.secrets !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['webhookSecrets'], message: 'give webhooks.secrets only (webhookSecrets is its deprecated spelling)' });
+    }
+  })
+  .transform(({ webhookSecrets, ...b }) => (webhookSecrets === undefined ? b : { ...b, webhooks: { ...b.webhooks, secrets: webhookSecrets } }));
 
 /** An API declared in config alone: OAuth endpoints, a base URL and tools as HTTP request templates. */
 export const customIntegrationSchema = z.strictObject({
@@ -60,11 +70,10 @@ export const customIntegrationSchema = z.strictObject({
   description: z.string().optional(),
   oauth: oauthSchema.extend({ clientId: z.string().min(1), clientSecret: z.string() }),
   apiBaseUrl: z.url(),
-  // Pacing, webhooks and polling are read by the outbox, webhook and poller; shapes checked there.
-  rateLimit: z.record(z.string(), z.unknown()).optional(),
-  webhooks: z.record(z.string(), z.unknown()).optional(),
-  poll: z.record(z.string(), z.unknown()).optional(),
-  tools: z.record(toolNameSchema, templateToolSchema),
+  // The same block schemas as a built-in definition's (src/definition/), secrets included here.
+  webhooks: webhooksSchema.optional(),
+  ...integrationBlocks,
+  tools: z.record(integrationToolNameSchema, templateToolSchema),
   disabled: z.boolean().default(false),
 });
 
@@ -111,10 +120,25 @@ export const configSchema = z.strictObject({
   integrations: z.record(sourceName, integrationConfigSchema).default({}),
   // Agents get their full schema with the issue that builds them; until then entries are
   // accepted as objects so a config written for later versions still loads.
-  agents: z.record(sourceName, z.record(z.string(), z.unknown())).default({}),
+  agents: z.record(agentNameSchema, z.record(z.string(), z.unknown())).default({}),
   /** Built-in sources for testing clients against the hub; off by default. */
   fixtures: z.strictObject({ conformance: z.boolean().default(false) }).default({ conformance: false }),
-});
+}).superRefine(checkSourceNames);
+
+/**
+ * Downstream servers and integrations are tool sources in one namespace (`<source>__<tool>`), so
+ * a name may be used once across both; the conformance fixture source, when on, is one of them.
+ */
+function checkSourceNames(c: { mcpServers: object; integrations: object; fixtures: { conformance: boolean } }, ctx: z.RefinementCtx): void {
+  const seen = new Map<string, string>(c.fixtures.conformance ? [['conformance', 'fixtures.conformance']] : []);
+  for (const block of ['mcpServers', 'integrations'] as const) {
+    for (const name of Object.keys(c[block])) {
+      const first = seen.get(name);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: [block, name], message: `the source name "${name}" is already used by ${first}` });
+      else seen.set(name, `${block}.${name}`);
+    }
+  }
+}
 
 export type HubConfig = z.infer<typeof configSchema>;
 export type McpServerConfig = z.infer<typeof mcpServerSchema>;

@@ -65,7 +65,9 @@ export class Catalog {
 
   add(source: ToolSource): void {
     if (this.list.some((s) => s.name === source.name)) {
-      throw new HubError('config_invalid', `two tool sources are named "${source.name}"`);
+      // Configured names are checked at config load (reserved names, one name across mcpServers
+      // and integrations): reaching this is a source added in code under a taken name.
+      throw new HubError('internal', `two tool sources are named "${source.name}"`);
     }
     this.list.push(source);
     this.listableAll = undefined;

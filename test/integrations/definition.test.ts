@@ -36,7 +36,7 @@ describe('defineIntegration', () => {
     [{ oauth: { authorizeUrl: 'not a url', tokenUrl: 'https://acme.example/t' } }, 'integration acme: oauth.authorizeUrl: Invalid URL'],
     [{ oauth: { authorizeUrl: 'https://a.example/a', tokenUrl: 'https://a.example/t', tokenAuth: 'jwt' } }, 'integration acme: oauth.tokenAuth: Invalid option: expected one of "basic"|"body"'],
     [{ apiBaseUrl: '/relative' }, 'integration acme: apiBaseUrl: Invalid URL'],
-    [{ webhooks: {} }, 'integration acme: (root): Unrecognized key: "webhooks"'],
+    [{ webhook: {} }, 'integration acme: (root): Unrecognized key: "webhook"'],
     [{ tools: { 'bad name': { description: 'd', method: 'GET', path: '/x' } } }, 'integration acme: tools.bad name: use 1–48 characters from A-Z a-z 0-9 _ -'],
     [{ tools: { t: { description: 'd' } } }, 'integration acme: tools.t: a tool needs a handler, or "method" and "path"'],
     [{ tools: { t: { description: 'd', method: 'GET', path: 'x' } } }, 'integration acme: tools.t.path: Invalid string: must start with "/"'],

@@ -1,0 +1,13 @@
+import { pollSchema } from './poll.js';
+import { idempotencyHeaderSchema, rateLimitSchema } from './rate-limit.js';
+
+/**
+ * The blocks the outbox and the poller read, with one schema whether a built-in definition
+ * (defineIntegration) or a custom integration in config declares them. Webhooks differ only in
+ * who holds the secrets (see webhooks.ts), so each side adds its own webhooks key.
+ */
+export const integrationBlocks = {
+  rateLimit: rateLimitSchema.optional(),
+  idempotencyHeader: idempotencyHeaderSchema.optional(),
+  poll: pollSchema.optional(),
+};

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { parseSelector, selectorSchema, type Selector } from './selector.js';
+
+/**
+ * The signature schemes the verifier knows (shared/FACTS.md, "Webhook signature schemes"), with
+ * what each provider puts where. `hmac-sha256` is the generic scheme of agent marketplaces:
+ * `X-Webhook-Signature: hex(HMAC-SHA256(secret, timestamp + "." + body))` with
+ * `X-Webhook-Timestamp`; it has no standard delivery id, so `idFrom` must be given.
+ */
+export const WEBHOOK_SCHEMES = ['standard-webhooks', 'stripe', 'github', 'slack', 'shopify', 'jira', 'hmac-sha256'] as const;
+export type WebhookScheme = (typeof WEBHOOK_SCHEMES)[number];
+
+interface SchemeFacts {
+  /** Whether the signed bytes include a timestamp, so a tolerance window applies. */
+  signsTimestamp: boolean;
+  /** The provider's delivery id, kept for dedupe: retries carry the same id. */
+  idFrom?: string;
+  typeFrom?: string;
+}
+
+export const SCHEME_FACTS = {
+  'standard-webhooks': { signsTimestamp: true, idFrom: 'header:webhook-id', typeFrom: 'body:type' },
+  stripe: { signsTimestamp: true, idFrom: 'body:id', typeFrom: 'body:type' },
+  github: { signsTimestamp: false, idFrom: 'header:x-github-delivery', typeFrom: 'header:x-github-event' },
+  slack: { signsTimestamp: true, idFrom: 'body:event_id', typeFrom: 'body:event.type' },
+  shopify: { signsTimestamp: false, idFrom: 'header:x-shopify-event-id', typeFrom: 'header:x-shopify-topic' },
+  jira: { signsTimestamp: false, idFrom: 'header:x-atlassian-webhook-identifier', typeFrom: 'body:webhookEvent' },
+  'hmac-sha256': { signsTimestamp: true },
+} as const satisfies Record<WebhookScheme, SchemeFacts>;
+
+export const DEFAULT_WEBHOOK_MAX_BODY_BYTES = 1024 * 1024;
+/** Standard Webhooks, Stripe and Slack all reject signatures older than five minutes. */
+export const DEFAULT_TOLERANCE_SECONDS = 300;
+
+// Messages never echo a secret: config errors are printed and logged.
+const secretSchema = z.string().min(1, 'a secret is empty (is its ${VARIABLE} set?)');
+
+const fields = {
+  scheme: z.enum(WEBHOOK_SCHEMES),
+  /** Every secret that may have signed a delivery: more than one while a secret is rotated. */
+  secrets: z.array(secretSchema).min(1).max(10),
+  /** The delivery id (dedupe key); defaults to the scheme's. */
+  idFrom: selectorSchema.optional(),
+  /** The event's own id, when a provider sends one event in several deliveries. */
+  eventIdFrom: selectorSchema.optional(),
+  typeFrom: selectorSchema.optional(),
+  /** Which linked account an event belongs to. */
+  accountFrom: selectorSchema.optional(),
+  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
+  /** How far a signed timestamp may be from now. A window is not a dedupe window: retries re-sign. */
+  toleranceSeconds: z.number().int().min(1).max(3600).optional(),
+};
+
+type FormatInput = { scheme: WebhookScheme; idFrom?: Selector | undefined; toleranceSeconds?: number | undefined };
+
+function checkFormat(w: FormatInput, ctx: z.RefinementCtx): void {
+  const facts: SchemeFacts = SCHEME_FACTS[w.scheme];
+  if (w.idFrom === undefined && facts.idFrom === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['idFrom'], message: `scheme ${w.scheme} has no standard delivery id: say where it is (header:NAME, body:path or query:NAME)` });
+  }
+  if (w.toleranceSeconds !== undefined && !facts.signsTimestamp) {
+    ctx.addIssue({ code: 'custom', path: ['toleranceSeconds'], message: `scheme ${w.scheme} signs no timestamp, so no tolerance applies` });
+  }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** Catches a secret pasted from the wrong field, without echoing it. */
+function checkSecrets(w: { scheme: WebhookScheme; secrets: string[] }, ctx: z.RefinementCtx): void {
+  w.secrets.forEach((s, i) => {
+    // Standard Webhooks: the key is the base64 after `whsec_`. Stripe: the whole `whsec_…` string.
+    if (w.scheme === 'standard-webhooks' && !BASE64.test(s.replace(/^whsec_/, ''))) {
+      ctx.addIssue({ code: 'custom', path: ['secrets', i], message: 'a standard-webhooks secret is base64, after an optional whsec_ prefix' });
+    }
+    if (w.scheme === 'stripe' && !s.startsWith('whsec_')) {
+      ctx.addIssue({ code: 'custom', path: ['secrets', i], message: 'a Stripe endpoint secret starts with whsec_ (an API key does not verify webhooks)' });
+    }
+  });
+}
+
+function withDefaults<T extends FormatInput & { maxBodyBytes?: number | undefined }>(w: T) {
+  const facts: SchemeFacts = SCHEME_FACTS[w.scheme];
+  const fallback = (text: string | undefined) => (text === undefined ? undefined : (parseSelector(text) as Selector));
+  const typeFrom = (w as { typeFrom?: Selector }).typeFrom ?? fallback(facts.typeFrom);
+  return {
+    ...w,
+    idFrom: (w.idFrom ?? fallback(facts.idFrom)) as Selector,
+    ...(typeFrom ? { typeFrom } : {}),
+    maxBodyBytes: w.maxBodyBytes ?? DEFAULT_WEBHOOK_MAX_BODY_BYTES,
+    ...(facts.signsTimestamp ? { toleranceSeconds: w.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS } : {}),
+  };
+}
+
+const { secrets, ...formatFields } = fields;
+
+/** What a provider's definition says about its webhooks: the format, never a secret. */
+export const webhookFormatSchema = z.strictObject(formatFields).superRefine(checkFormat).transform(withDefaults);
+
+/** A custom integration's webhooks, declared in config: the format and its secrets. */
+export const webhooksSchema = z
+  .strictObject(fields)
+  .superRefine((w, ctx) => {
+    checkFormat(w, ctx);
+    checkSecrets(w, ctx);
+  })
+  .transform(withDefaults);
+
+/** What the operator of a built-in integration configures: its secrets and limits. */
+export const webhookSettingsSchema = z.strictObject({
+  secrets: secrets.optional(),
+  maxBodyBytes: fields.maxBodyBytes,
+  toleranceSeconds: fields.toleranceSeconds,
+});
+
+export type WebhookFormat = z.infer<typeof webhookFormatSchema>;
+export type WebhooksConfig = z.infer<typeof webhooksSchema>;
+export type WebhookSettings = z.infer<typeof webhookSettingsSchema>;
+
+/**
+ * A built-in integration's webhooks: its definition's format with the operator's settings over
+ * it. Without secrets there is nothing to verify with, so the integration takes no webhooks.
+ * Returns a message (for the config path `webhooks`) when the settings cannot apply.
+ */
+export function applyWebhookSettings(format: WebhookFormat | undefined, settings: WebhookSettings | undefined): WebhooksConfig | undefined | { error: string } {
+  if (settings === undefined) return undefined;
+  if (format === undefined) return { error: 'this integration receives no webhooks' };
+  if (settings.toleranceSeconds !== undefined && !SCHEME_FACTS[format.scheme].signsTimestamp) {
+    return { error: `toleranceSeconds: scheme ${format.scheme} signs no timestamp, so no tolerance applies` };
+  }
+  if (settings.secrets === undefined) return undefined;
+  return {
+    ...format,
+    secrets: settings.secrets,
+    ...(settings.maxBodyBytes === undefined ? {} : { maxBodyBytes: settings.maxBodyBytes }),
+    ...(settings.toleranceSeconds === undefined ? {} : { toleranceSeconds: settings.toleranceSeconds }),
+  };
+}
