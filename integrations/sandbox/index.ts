@@ -19,6 +19,8 @@ export function sandbox(ctx: { publicUrl: string }): IntegrationDefinition {
       scopes: ['read', 'write'],
     },
     apiBaseUrl: `${base}/api`,
+    // The sandbox API's default bucket per access token (servers/sandbox: 5/s, burst 10), so paced calls stay under its 429s.
+    rateLimit: { perConnection: { perSecond: 5, burst: 10 } },
     tools: {
       whoami: { description: 'Shows which sandbox account is linked.', method: 'GET', path: '/me', readOnly: true },
       list_tickets: {
