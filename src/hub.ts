@@ -196,7 +196,7 @@ export class Hub {
         identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(host) ? { dataDir: this.dataDir } : {}) }),
       },
       mount: (a) => {
-        this.closeMounted = mountIntegrations(a, this.integrations);
+        this.closeMounted = mountIntegrations(a, this.integrations, this.db);
       },
     });
     server.on('request', app);

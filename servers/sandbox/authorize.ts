@@ -1,3 +1,4 @@
+import { parseCookie } from 'cookie';
 import express, { type Response, type Router } from 'express';
 import { SCOPES, type SandboxContext } from './context.js';
 import { formOf, OAuthError, queryOf, readForm, type Form } from './oauth-http.js';
@@ -71,7 +72,7 @@ export function authorizeRoutes(ctx: SandboxContext): Router {
     } catch (err) {
       return page(res, 400, errorPage('Invalid request', (err as OAuthError).message));
     }
-    const browser = interaction === undefined ? undefined : readCookie(req.get('cookie'), cookieName(interaction));
+    const browser = interaction === undefined ? undefined : parseCookie(req.get('cookie') ?? '')[cookieName(interaction)];
     const pending = interaction && browser ? ctx.oauth.findInteraction(interaction, browser) : undefined;
     const client = pending && ctx.clients.get(pending.clientId);
     if (!interaction || !pending || !client) {
@@ -108,12 +109,4 @@ function validate(form: Form): { scope: string; codeChallenge: string } | { erro
   if (unknown.length > 0) return { error: 'invalid_scope', description: `unknown scope: ${unknown.join(' ')}` };
   const scope = (requested.length === 0 ? [...SCOPES] : SCOPES.filter((s) => requested.includes(s))).join(' ');
   return { scope, codeChallenge: challenge };
-}
-
-function readCookie(header: string | undefined, name: string): string | undefined {
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
-  }
-  return undefined;
 }

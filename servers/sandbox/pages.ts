@@ -1,16 +1,14 @@
-/** Server-rendered pages of the authorization endpoint: plain HTML forms, no JavaScript. */
+import { html, type Html, type HtmlValue } from '../../src/http/html.js';
+
+/**
+ * Server-rendered pages of the authorization endpoint: plain HTML forms, no JavaScript, built with
+ * the hub's auto-escaping template (every interpolated value is text unless it is html`…` itself).
+ */
 
 export const SCOPE_TEXT: Readonly<Record<string, string>> = {
   read: 'Read your profile and tickets',
   write: 'Create, change and delete your tickets',
 };
-
-const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Every interpolated value passes through here; none of them is trusted markup. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ENTITIES[c]!);
-}
 
 /**
  * No scripts or frames: the consent page must not be framed (RFC 6819 §4.4.1.9, clickjacking).
@@ -26,13 +24,13 @@ export const PAGE_HEADERS = {
   'Referrer-Policy': 'same-origin',
 } as const;
 
-function layout(title: string, body: string): string {
-  return `<!doctype html>
+function layout(title: string, body: Html): string {
+  return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)} · Sandbox</title>
+<title>${title} · Sandbox</title>
 <style>
   body { font: 16px/1.5 system-ui, sans-serif; max-width: 28rem; margin: 3rem auto; padding: 0 1rem; color: #1f2328; }
   h1 { font-size: 1.4rem; } .box { border: 1px solid #d0d7de; border-radius: 8px; padding: 1.25rem; }
@@ -45,7 +43,7 @@ function layout(title: string, body: string): string {
 ${body}
 </body>
 </html>
-`;
+`.toString();
 }
 
 export interface ConsentView {
@@ -59,21 +57,20 @@ export interface ConsentView {
 }
 
 export function consentPage(v: ConsentView): string {
-  const scopes = v.scopes.map((s) => `<li><code>${escapeHtml(s)}</code> — ${escapeHtml(SCOPE_TEXT[s] ?? s)}</li>`).join('\n');
-  const error = v.error ? `<p class="error" role="alert">${escapeHtml(v.error)}</p>` : '';
+  const scopes: HtmlValue = v.scopes.map((s) => html`<li><code>${s}</code> — ${SCOPE_TEXT[s] ?? s}</li>\n`);
+  const error = v.error ? html`<p class="error" role="alert">${v.error}</p>` : '';
   return layout(
     'Authorize',
-    `<div class="box">
+    html`<div class="box">
 <h1>Sign in to Sandbox</h1>
-<p><strong>${escapeHtml(v.clientName)}</strong> asks for access to your Sandbox account:</p>
+<p><strong>${v.clientName}</strong> asks for access to your Sandbox account:</p>
 <ul>
-${scopes}
-</ul>
+${scopes}</ul>
 ${error}
-<form method="post" action="${escapeHtml(v.action)}">
-<input type="hidden" name="interaction" value="${escapeHtml(v.interaction)}">
+<form method="post" action="${v.action}">
+<input type="hidden" name="interaction" value="${v.interaction}">
 <label for="username">Username</label>
-<input id="username" name="username" autocomplete="username" required maxlength="64" value="${escapeHtml(v.username ?? '')}">
+<input id="username" name="username" autocomplete="username" required maxlength="64" value="${v.username ?? ''}">
 <div class="actions">
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny" formnovalidate>Deny</button>
@@ -84,5 +81,5 @@ ${error}
 }
 
 export function errorPage(title: string, message: string): string {
-  return layout(title, `<div class="box">\n<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(message)}</p>\n</div>`);
+  return layout(title, html`<div class="box">\n<h1>${title}</h1>\n<p>${message}</p>\n</div>`);
 }

@@ -6,6 +6,13 @@ import { digest, newSecret, publicId } from './secrets.js';
 const CODE_TTL_MS = 60_000;
 /** How long a login + consent page may stay open. */
 const INTERACTION_TTL_MS = 10 * 60_000;
+/**
+ * Open consent pages kept per client. GET /authorize needs no credentials (client_id and a
+ * registered redirect_uri are public), so without a cap anyone could grow the table for as long as
+ * the TTL lasts. Past the cap the oldest page of that client is dropped rather than new ones
+ * refused: a flood then costs a slow user a restart, instead of locking every user out for the TTL.
+ */
+export const MAX_PENDING_PER_CLIENT = 100;
 
 export interface PendingAuthorization {
   clientId: string;
@@ -55,11 +62,18 @@ export class OAuthStore {
     const interaction = newSecret('sbx_ia');
     const browser = newSecret('sbx_br');
     const now = this.clock.now();
-    this.db.prepare('DELETE FROM sandbox_interactions WHERE expires_at <= ?').run(now);
-    this.db
-      .prepare(`INSERT INTO sandbox_interactions (id_hash, browser_hash, client_id, redirect_uri, scope, state, code_challenge, expires_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(digest(interaction), digest(browser), p.clientId, p.redirectUri, p.scope, p.state, p.codeChallenge, now + INTERACTION_TTL_MS);
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM sandbox_interactions WHERE expires_at <= ?').run(now);
+      this.db
+        .prepare(`INSERT INTO sandbox_interactions (id_hash, browser_hash, client_id, redirect_uri, scope, state, code_challenge, expires_at)
+                  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+        .run(digest(interaction), digest(browser), p.clientId, p.redirectUri, p.scope, p.state, p.codeChallenge, now + INTERACTION_TTL_MS);
+      // rowid grows with each insert, so the newest rows are the highest.
+      this.db
+        .prepare(`DELETE FROM sandbox_interactions WHERE client_id = @client AND rowid NOT IN
+                    (SELECT rowid FROM sandbox_interactions WHERE client_id = @client ORDER BY rowid DESC LIMIT @keep)`)
+        .run({ client: p.clientId, keep: MAX_PENDING_PER_CLIENT });
+    })();
     return { interaction, browser };
   }
 

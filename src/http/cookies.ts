@@ -1,27 +1,29 @@
+import { parseCookie, stringifySetCookie } from 'cookie';
 import type { Request, Response } from 'express';
 
-/** RFC 6265 §4.2.1 cookie header: `name=value; name2=value2`. */
+/**
+ * Cookies through the `cookie` package: it parses RFC 6265 §4.2.1 headers leniently (a value that
+ * is not valid percent-encoding is kept as sent instead of throwing, which made GET /connect answer
+ * 500) and refuses to serialise a name, value or path that would break the header.
+ */
 export function readCookie(req: Request, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const i = part.indexOf('=');
-    if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
-  }
-  return undefined;
+  const header = req.headers.cookie;
+  if (header === undefined) return undefined;
+  return parseCookie(header)[name];
 }
 
 export interface CookieOptions {
   path: string;
   maxAgeSeconds: number;
-  sameSite: 'Lax' | 'Strict';
+  /** Lax where the cookie must come along on a top-level navigation from another site, else Strict. */
+  sameSite: 'lax' | 'strict';
   secure: boolean;
 }
 
 export function setCookie(res: Response, name: string, value: string, o: CookieOptions): void {
-  const attrs = [`${name}=${encodeURIComponent(value)}`, `Path=${o.path}`, `Max-Age=${o.maxAgeSeconds}`, 'HttpOnly', `SameSite=${o.sameSite}`];
-  if (o.secure) attrs.push('Secure');
-  res.append('Set-Cookie', attrs.join('; '));
+  res.append('Set-Cookie', stringifySetCookie(name, value, { path: o.path, maxAge: Math.max(0, Math.floor(o.maxAgeSeconds)), httpOnly: true, sameSite: o.sameSite, secure: o.secure }));
 }
 
-export function clearCookie(res: Response, name: string, path: string): void {
-  res.append('Set-Cookie', `${name}=; Path=${path}; Max-Age=0; HttpOnly; SameSite=Lax`);
+export function clearCookie(res: Response, name: string, o: Pick<CookieOptions, 'path' | 'sameSite' | 'secure'>): void {
+  setCookie(res, name, '', { ...o, maxAgeSeconds: 0 });
 }

@@ -1,15 +1,16 @@
 import type { Express } from 'express';
 import { resolve } from 'node:path';
 import { createSandbox } from '../../servers/sandbox/index.js';
-import { mountConnectPage } from '../http/connect.js';
-import { mountOAuthRoutes } from '../oauth/routes.js';
+import { mountLinkRoutes } from '../http/link-routes.js';
+import { SqliteLinkUses } from '../oauth/link-uses.js';
+import type { Db } from '../store/db.js';
 import type { Integrations } from './wiring.js';
 
 /**
  * Adds /oauth, /connect and the hosted sandbox provider to the HTTP app. Kept apart from the
  * wiring so a stdio hub that never listens does not load the HTTP stack. Returns a closer.
  */
-export function mountIntegrations(app: Express, i: Integrations): () => void {
+export function mountIntegrations(app: Express, i: Integrations, db: Db): () => void {
   const secure = i.publicUrl.startsWith('https:');
   let close = () => {};
   if (i.hosted) {
@@ -26,7 +27,7 @@ export function mountIntegrations(app: Express, i: Integrations): () => void {
     app.use('/sandbox', sandbox.router);
     close = () => sandbox.close();
   }
-  mountOAuthRoutes(app, i.accounts, { secureCookies: secure, log: i.log });
-  mountConnectPage(app, { accounts: i.accounts, links: i.links, clock: i.clock, log: i.log, secureCookies: secure });
+  const uses = new SqliteLinkUses(db, i.clock);
+  mountLinkRoutes(app, { accounts: i.accounts, links: i.links, uses, sessions: uses, clock: i.clock, log: i.log, secureCookies: secure });
   return close;
 }

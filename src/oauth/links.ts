@@ -7,8 +7,11 @@ import type { Identity } from '../identity/identity.js';
 /** What a signed link vouches for: who may link which integration (or open /connect), until when. */
 const payloadSchema = z.object({
   v: z.literal(1),
-  /** 'link' starts an OAuth flow; 'connect' opens the /connect page. */
-  p: z.enum(['link', 'connect']),
+  /**
+   * 'link' starts an OAuth flow and 'connect' opens the /connect page (both once only); 'session'
+   * is the /connect session cookie, a different kind of token so it can never be used as a link.
+   */
+  p: z.enum(['link', 'connect', 'session']),
   t: z.string(),
   u: z.string(),
   i: z.string().optional(),
@@ -22,7 +25,8 @@ export const LINK_TTL_MS = 15 * 60_000;
 /**
  * Short-lived signed links (HMAC-SHA256 over a JSON payload). A link binds who is linking to the
  * flow it starts: the browser that opens it needs no hub token, and a tampered or expired link
- * is refused before anything changes.
+ * is refused before anything changes. The signature only says who a link is for; that it is used
+ * once, by one browser, is kept by `LinkUses` (link-uses.ts).
  */
 export class LinkSigner {
   constructor(
@@ -41,13 +45,14 @@ export class LinkSigner {
       n: randomBytes(9).toString('base64url'),
     };
     const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
-    return `${body}.${this.sign(body)}`;
+    return `${body}.${this.sign(purpose, body)}`;
   }
 
   verify(token: string, purpose: LinkPayload['p']): LinkPayload {
     const [body, mac] = token.split('.');
     if (!body || !mac) throw new HubError('oauth_flow_failed', 'this link is malformed');
-    const expected = Buffer.from(this.sign(body));
+    // Signed for one purpose only: a session cookie offered as a link fails here, before its payload is read.
+    const expected = Buffer.from(this.sign(purpose, body));
     const given = Buffer.from(mac);
     // timingSafeEqual throws on unequal lengths: compare lengths first.
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new HubError('oauth_flow_failed', 'this link is not valid (it was altered or is from another hub)');
@@ -80,8 +85,9 @@ export class LinkSigner {
     return `Warning: the hub at ${f.url} will reject this link as from another hub: it runs on another data dir (${f.dataDir ?? 'not disclosed'}) than this one (${f.ownDataDir}). Stop one of them, or start both with the same --data or dataDir.`;
   }
 
-  private sign(body: string): string {
-    return createHmac('sha256', this.key()).update(body).digest('base64url');
+  /** The purpose is part of the MAC input (domain separation), as well as of the payload. */
+  private sign(purpose: LinkPayload['p'], body: string): string {
+    return createHmac('sha256', this.key()).update(`switchboard/${purpose}\0`).update(body).digest('base64url');
   }
 }
 

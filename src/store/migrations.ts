@@ -99,4 +99,30 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'link_uses_and_connect_sessions',
+    sql: `
+      CREATE TABLE link_uses (
+        nonce_hash    TEXT PRIMARY KEY,
+        purpose       TEXT NOT NULL CHECK (purpose IN ('link', 'connect')),
+        tenant_id     TEXT NOT NULL,
+        user_id       TEXT NOT NULL,
+        browser_hash  TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        used_at       INTEGER
+      );
+      CREATE INDEX link_uses_expiry ON link_uses (expires_at);
+      CREATE TABLE connect_sessions (
+        nonce_hash  TEXT PRIMARY KEY,
+        tenant_id   TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        ended_at    INTEGER
+      );
+      CREATE INDEX connect_sessions_expiry ON connect_sessions (expires_at);
+    `,
+  },
 ];

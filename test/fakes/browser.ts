@@ -35,6 +35,12 @@ function defaultPath(requestPath: string): string {
 
 const unescapeHtml = (s: string) => s.replace(/&amp;/g, '&').replace(/&#x2F;/gi, '/').replace(/&#x3D;/gi, '=').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
 
+/** The hidden fields of the hub's confirmation form (link and csrf), if this page is one. */
+export function hubConfirmation(html: string): Record<string, string> | undefined {
+  const fields = Object.fromEntries([...html.matchAll(/<input type="hidden" name="(\w+)" value="([^"]*)">/g)].map((m) => [m[1]!, unescapeHtml(m[2]!)]));
+  return typeof fields['link'] === 'string' && typeof fields['csrf'] === 'string' ? { link: fields['link'], csrf: fields['csrf'] } : undefined;
+}
+
 export class Browser {
   private jar: Cookie[] = [];
 
@@ -72,6 +78,14 @@ export class Browser {
       if (res.status !== 200) throw new Error(`${res.status} from ${url.href}: ${html.slice(0, 800)}`);
       const prompt = /name="prompt" value="(\w+)"/.exec(html)?.[1];
       const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
+      const hub = hubConfirmation(html);
+      if (action !== undefined && hub !== undefined) {
+        // The hub's own step: it names the hub user; the user confirms with its form.
+        const submit = new URL(unescapeHtml(action), url);
+        res = await this.post(submit.href, hub);
+        url = submit;
+        continue;
+      }
       if (action === undefined || prompt === undefined) throw new Error(`no sign-in or consent form at ${url.href}: ${html.slice(0, 800)}`);
       const submit = new URL(unescapeHtml(action), url);
       if (prompt === 'login') {

@@ -81,14 +81,26 @@ export interface LinkOutcome {
   visited: string[];
 }
 
+/** Opens a hub link and confirms on the hub's page that names the user; returns the redirect to the provider. */
+export async function confirmLink(browser: Browser, link: string): Promise<Response> {
+  const opened = await browser.get(link);
+  const html = await opened.text();
+  expect(opened.status, html).toBe(200);
+  const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
+  const fields = Object.fromEntries([...html.matchAll(/<input type="hidden" name="(\w+)" value="([^"]*)">/g)].map((m) => [m[1]!, m[2]!]));
+  if (!action || !fields['link'] || !fields['csrf']) throw new Error(`no confirmation form at ${link}: ${html.slice(0, 800)}`);
+  return browser.post(new URL(action, link).href, { link: fields['link'], csrf: fields['csrf'] });
+}
+
 /**
- * Opens a hub link as a user would: the hub sends the browser to the provider's consent form,
- * the user signs in as `username` and decides, the provider sends the browser back to the hub.
+ * Opens a hub link as a user would: the hub names the hub user and the user confirms, the hub
+ * sends the browser to the provider's consent form, the user signs in as `username` and decides,
+ * the provider sends the browser back to the hub.
  */
 export async function followLink(browser: Browser, link: string, username: string, decision: 'allow' | 'deny' = 'allow'): Promise<LinkOutcome> {
   const visited = [link];
-  const start = await browser.get(link);
-  expect(start.status, await start.clone().text()).toBe(302);
+  const start = await confirmLink(browser, link);
+  expect(start.status, await start.clone().text()).toBe(303);
   const authorize = locationOf(start, link);
   visited.push(authorize);
   const form = await browser.get(authorize);

@@ -7,7 +7,7 @@ import { DEFAULT_TENANT, type Identity } from '../../src/identity/identity.js';
 import { META_CONNECTION } from '../../src/integrations/source.js';
 import { connectClient } from '../helpers/clients.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
-import { Browser, followLink, locationOf } from './browser.js';
+import { Browser, confirmLink, followLink, locationOf } from './browser.js';
 import { connectMcp, textOf, type ConnectOptions, type McpUser } from './mcp.js';
 
 /**
@@ -263,8 +263,8 @@ describe('linking in the browser', () => {
     const { mcp, identity } = await newUser({ era: 'auto' });
     const link = linkIn(textOf(await mcp.call('sandbox__whoami')));
     const victim = new Browser();
-    const start = await victim.get(link);
-    expect(start.status).toBe(302);
+    const start = await confirmLink(victim, link);
+    expect(start.status).toBe(303);
     expect(victim.cookiesFor(`${origin}/oauth/callback`)).toEqual([expect.stringMatching(/^sb_flow_/)]);
     const authorize = locationOf(start, link);
     const form = await victim.get(authorize);

@@ -5,11 +5,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
-import { Browser } from '../fakes/browser.js';
+import { Browser, hubConfirmation } from '../fakes/browser.js';
 import type { OidcServer } from '../fakes/oidc.js';
 import { textOf, type FaceClient } from '../helpers/clients.js';
 import type { RunningHub } from '../helpers/hub.js';
-import { TOOL, callbackOf, hubConfig, linkIn, linkWithBrowser, useOidcHub } from './support.js';
+import { TOOL, callbackOf, linkIn, useOidcHub } from './support.js';
 
 describe('linking an account and calling its API', () => {
   const clock = manualClock(Date.now());
@@ -28,14 +28,21 @@ describe('linking an account and calling its API', () => {
     expect(textOf(unlinked)).toContain('Link your Acme account');
 
     const browser = new Browser();
-    const start = await browser.get(link);
-    expect(start.status).toBe(302);
+    const confirm = await browser.get(link);
+    const html = await confirm.text();
+    expect(confirm.status, html).toBe(200);
+    expect(html).toContain('<title>Link Acme to alice? · Switchboard</title>');
+    const start = await browser.post(new URL('/oauth/acme/start', link).href, hubConfirmation(html)!);
+    expect(start.status).toBe(303);
     const authorize = new URL(start.headers.get('location')!);
     expect(authorize.origin).toBe(oidc.issuer);
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
     expect(authorize.searchParams.get('redirect_uri')).toBe(callbackOf(hub.port));
 
-    await linkWithBrowser(browser, link, 'alice@acme');
+    const done = await browser.get(await browser.authorize(authorize.href, { login: 'alice@acme' }));
+    const landing = await done.text();
+    expect(done.status, landing).toBe(200);
+    expect(landing).toContain('Your Acme account is linked to the Switchboard user <strong>alice</strong>.');
     const c = hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme');
     expect(c?.state).toBe('active');
     expect(oidc.tokenRequests('authorization_code')).toBe(1);

@@ -1,0 +1,62 @@
+import type { Identity } from '../identity/identity.js';
+import type { IntegrationStatus } from '../integrations/accounts.js';
+import { html, type Html } from './html.js';
+import { page } from './pages.js';
+
+export interface ConnectView {
+  identity: Identity;
+  rows: IntegrationStatus[];
+  now: number;
+  /** A fresh link per integration (each works once). */
+  linkUrl: (integration: string) => string;
+  csrf: string;
+  /** When the session ends, to say so on the page. */
+  sessionEndsAt: number;
+  notice: Html | '';
+}
+
+/** The /connect page: one row per integration with its state, its health and its actions. */
+export function connectPage(v: ConnectView): string {
+  const logout = html`<form method="post" action="/connect/logout"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Log out</button></form>`;
+  const footer = html`<p><small>This page stays open for ${ago(v.sessionEndsAt - v.now)} more, then needs a new link.</small> ${logout}</p>`;
+  return page(`Accounts of ${v.identity.user}`, html`${v.notice}${table(v)}${footer}`);
+}
+
+function table(v: ConnectView): Html {
+  if (v.rows.length === 0) return html`<p>No integrations are configured.</p>`;
+  const rows = v.rows.map((r) => {
+    const c = r.connection;
+    const state = c?.state ?? 'unlinked';
+    const revoke =
+      c && c.state !== 'revoked'
+        ? html` <form method="post" action="/connect/revoke"><input type="hidden" name="integration" value="${r.name}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form>`
+        : '';
+    return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;
+  });
+  return html`<table><thead><tr><th>Integration</th><th>State</th><th>Health</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function health(r: IntegrationStatus, now: number): string {
+  const c = r.connection;
+  if (!c) return 'Not linked.';
+  if (c.state !== 'active') return c.reason ?? '';
+  const refreshed = c.lastRefreshAt ? `; token refreshed ${ago(now - c.lastRefreshAt)} ago` : '';
+  const access = c.accessExpiresAt ? `; access token ${c.accessExpiresAt > now ? `valid for ${ago(c.accessExpiresAt - now)}` : 'expired, refreshed on next use'}` : '';
+  const failures = c.refreshFailures ? `; ${c.refreshFailures} failed refresh attempt(s)` : '';
+  return `Linked ${ago(now - c.createdAt)} ago${refreshed}${access}${failures}.`;
+}
+
+/** The page states what happened in its own words: query text is never shown, so a link cannot put words in its mouth. */
+export function noticeFor(revoked: unknown, confirmed: unknown): Html | '' {
+  if (typeof revoked !== 'string' || !/^[A-Za-z0-9_-]{1,48}$/.test(revoked)) return '';
+  const tail = confirmed === 'no' ? ' The provider did not confirm the revocation; the hub has forgotten the tokens anyway.' : '';
+  return html`<p class="notice">Revoked ${revoked}.${tail}</p>`;
+}
+
+export function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 90) return `${s} s`;
+  if (s < 5400) return `${Math.round(s / 60)} min`;
+  if (s < 129600) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} days`;
+}

@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import express, { type Express, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import { ERROR_SPECS, HubError, describeError, isHubError } from '../errors.js';
+import type { Accounts } from '../integrations/accounts.js';
+import type { Logger } from '../observability/logger.js';
+import { callbackQuery, FLOW_TTL_MS } from '../oauth/flows.js';
+import { sha256, type LinkUseOutcome, type LinkUses } from '../oauth/link-uses.js';
+import type { LinkPayload, LinkSigner } from '../oauth/links.js';
+import { clearCookie, readCookie, setCookie } from './cookies.js';
+import { csrfMatches, csrfToken } from './csrf.js';
+import { confirmPage, linkedPage } from './link-pages.js';
+import { PAGE_HEADERS, messagePage } from './pages.js';
+
+export interface OAuthRouteDeps {
+  accounts: Accounts;
+  links: LinkSigner;
+  uses: LinkUses;
+  clock: Clock;
+  log: Logger;
+  secureCookies: boolean;
+}
+
+const integrationParam = z.string().regex(/^[A-Za-z0-9_-]{1,48}$/);
+const startQuery = z.object({ link: z.string().min(1).max(4096) });
+const confirmForm = z.object({ link: z.string().min(1).max(4096), csrf: z.string().min(1).max(128) });
+
+const REFUSED: Record<Exclude<LinkUseOutcome, 'ok'>, string> = {
+  used: 'this link was already used; a link works once. Ask for a new one (call the tool again, or run `switchboard connect`).',
+  other_browser: 'this link was opened in another browser first; a link works only in the browser that opened it. Ask for a new one.',
+};
+
+/** The per-link cookie that binds a link to the first browser that opened it. */
+const browserCookie = (link: LinkPayload) => `sb_link_${sha256(link.n).slice(0, 16)}`;
+
+function fail(res: Response, err: unknown, log: Logger): void {
+  // Only these carry a message written for the person at the browser; anything else is logged, not shown.
+  const known = isHubError(err) && (err.code === 'oauth_flow_failed' || err.code === 'forbidden');
+  if (!known) log.error({ err: describeError(err) }, 'linking failed unexpectedly');
+  const code = known ? err.code : 'internal';
+  const message = known ? describeError(err) : 'Something went wrong while linking; nothing was changed. Try the link again.';
+  res.status(ERROR_SPECS[code].http).set(PAGE_HEADERS).type('html').send(messagePage('Linking failed', message, { failure: true, code }));
+}
+
+/**
+ * `/oauth/:integration/start`: GET shows who the link is for (claiming it for this browser), POST
+ * spends it and sends the browser to the provider. `/oauth/callback`: the provider's answer.
+ */
+export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
+  const { accounts, links, uses, log } = deps;
+
+  /** The link of a start request, checked against the integration named in the path. */
+  const linkFor = (req: Request, token: string): { name: string; link: LinkPayload; title: string; providerOrigin: string } => {
+    const name = integrationParam.safeParse(req.params['integration']);
+    if (!name.success) throw new HubError('oauth_flow_failed', 'this link is incomplete; use the whole link you were given');
+    const link = links.verify(token, 'link');
+    const i = accounts.integration(name.data);
+    if (!i || link.i !== name.data) throw new HubError('oauth_flow_failed', 'this link is for another integration');
+    return { name: name.data, link, title: i.definition.title, providerOrigin: new URL(i.definition.oauth.authorizeUrl).origin };
+  };
+
+  app.get('/oauth/:integration/start', async (req, res) => {
+    try {
+      const q = startQuery.safeParse(req.query);
+      if (!q.success) throw new HubError('oauth_flow_failed', 'this link is incomplete; use the whole link you were given');
+      const { name, link, title, providerOrigin } = linkFor(req, q.data.link);
+      const cookie = browserCookie(link);
+      const browser = readCookie(req, cookie) ?? randomBytes(32).toString('base64url');
+      const claimed = await uses.claim(link, sha256(browser));
+      if (claimed !== 'ok') throw new HubError('oauth_flow_failed', REFUSED[claimed]);
+      const path = `/oauth/${name}/start`;
+      // Lax: the link is opened from a client or a chat, a top-level navigation from elsewhere.
+      setCookie(res, cookie, browser, { path, maxAgeSeconds: (link.exp - deps.clock.now()) / 1000, sameSite: 'lax', secure: deps.secureCookies });
+      // CSP Level 3 checks form-action on the redirects that follow a post too: allow the provider.
+      const csp = PAGE_HEADERS['Content-Security-Policy']!.replace("form-action 'self'", `form-action 'self' ${providerOrigin}`);
+      res
+        .set(PAGE_HEADERS)
+        .set('Content-Security-Policy', csp)
+        .type('html')
+        .send(confirmPage({ tenant: link.t, user: link.u, title, action: path, link: q.data.link, csrf: csrfToken(browser) }));
+    } catch (err) {
+      fail(res, err, log);
+    }
+  });
+
+  app.post('/oauth/:integration/start', express.urlencoded({ extended: false, limit: 8192 }), async (req, res) => {
+    try {
+      const form = confirmForm.safeParse(req.body);
+      if (!form.success) throw new HubError('forbidden', 'this form did not come from the confirmation page; open the link again');
+      const { name, link } = linkFor(req, form.data.link);
+      const cookie = browserCookie(link);
+      const browser = readCookie(req, cookie);
+      // The cookie is SameSite=Lax, so a post from another site arrives without it; the csrf field
+      // is bound to the cookie, so a page elsewhere cannot forge it either.
+      if (browser === undefined || !csrfMatches(form.data.csrf, browser)) {
+        throw new HubError('forbidden', 'this form did not come from the confirmation page in this browser; open the link again');
+      }
+      const spent = await uses.spend(link, sha256(browser));
+      if (spent !== 'ok') throw new HubError('oauth_flow_failed', REFUSED[spent]);
+      const started = accounts.start(name, form.data.link);
+      clearCookie(res, cookie, { path: `/oauth/${name}/start`, sameSite: 'lax', secure: deps.secureCookies });
+      // The flow is bound to this browser too: the callback must come back with this cookie.
+      setCookie(res, accounts.cookieName(started.state), started.browserSecret, { path: '/oauth/callback', maxAgeSeconds: FLOW_TTL_MS / 1000, sameSite: 'lax', secure: deps.secureCookies });
+      // RFC 9110 §15.4.4: 303 turns the post into a GET at the provider.
+      res.set('Cache-Control', 'no-store').redirect(303, started.authorizeUrl);
+    } catch (err) {
+      fail(res, err, log);
+    }
+  });
+
+  app.get('/oauth/callback', async (req, res) => {
+    const q = callbackQuery.safeParse(req.query);
+    if (!q.success) return fail(res, new HubError('oauth_flow_failed', 'the authorization response is malformed'), log);
+    const cookie = q.data.state ? accounts.cookieName(q.data.state) : undefined;
+    try {
+      const { connection, title } = await accounts.complete(q.data, cookie ? readCookie(req, cookie) : undefined);
+      if (cookie) clearCookie(res, cookie, { path: '/oauth/callback', sameSite: 'lax', secure: deps.secureCookies });
+      res.set(PAGE_HEADERS).type('html').send(linkedPage({ tenant: connection.tenant, user: connection.user, title }));
+    } catch (err) {
+      fail(res, err, log);
+    }
+  });
+}
