@@ -78,16 +78,34 @@ function checkSecrets(w: { scheme: WebhookScheme; secrets: string[] }, ctx: z.Re
   });
 }
 
-function withDefaults<T extends FormatInput & { maxBodyBytes?: number | undefined }>(w: T) {
-  const facts: SchemeFacts = SCHEME_FACTS[w.scheme];
-  const fallback = (text: string | undefined) => (text === undefined ? undefined : (parseSelector(text) as Selector));
-  const typeFrom = (w as { typeFrom?: Selector }).typeFrom ?? fallback(facts.typeFrom);
+function builtinSelector(text: string | undefined): Selector | undefined {
+  if (text === undefined) return undefined;
+  const s = parseSelector(text);
+  // A typo in the table above: fail when the module loads, not on a provider's first delivery.
+  if (typeof s === 'string') throw new Error(`SCHEME_FACTS: ${text}: ${s}`);
+  return s;
+}
+
+/** The scheme's default selectors, parsed once. */
+const SCHEME_DEFAULTS = Object.fromEntries(
+  WEBHOOK_SCHEMES.map((scheme) => {
+    const facts: SchemeFacts = SCHEME_FACTS[scheme];
+    return [scheme, { idFrom: builtinSelector(facts.idFrom), typeFrom: builtinSelector(facts.typeFrom) }];
+  }),
+) as Record<WebhookScheme, { idFrom?: Selector | undefined; typeFrom?: Selector | undefined }>;
+
+type Format = FormatInput & { typeFrom?: Selector | undefined; maxBodyBytes?: number | undefined };
+
+/** Fills what the scheme implies; checkFormat has made sure an idFrom exists. */
+function withDefaults<T extends Format>(w: T): T & { idFrom: Selector; maxBodyBytes: number } {
+  const defaults = SCHEME_DEFAULTS[w.scheme];
+  const typeFrom = w.typeFrom ?? defaults.typeFrom;
   return {
     ...w,
-    idFrom: (w.idFrom ?? fallback(facts.idFrom)) as Selector,
+    idFrom: (w.idFrom ?? defaults.idFrom)!,
     ...(typeFrom ? { typeFrom } : {}),
     maxBodyBytes: w.maxBodyBytes ?? DEFAULT_WEBHOOK_MAX_BODY_BYTES,
-    ...(facts.signsTimestamp ? { toleranceSeconds: w.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS } : {}),
+    ...(SCHEME_FACTS[w.scheme].signsTimestamp ? { toleranceSeconds: w.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS } : {}),
   };
 }
 

@@ -1,10 +1,11 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { z } from 'zod';
+import type { CustomIntegrationConfig } from '../config/schema.js';
 import { integrationBlocks } from '../definition/blocks.js';
 import { integrationToolNameSchema, sourceNameSchema } from '../definition/names.js';
 import { oauthSchema } from '../definition/oauth.js';
 import { checkTemplate, toolShape } from '../definition/tools.js';
-import { webhookFormatSchema } from '../definition/webhooks.js';
+import { webhookFormatSchema, type WebhooksConfig } from '../definition/webhooks.js';
 import type { Logger } from '../observability/logger.js';
 
 /** What a tool handler gets: an authorized fetch (the hub injects credentials; the handler never sees them). */
@@ -47,6 +48,25 @@ export function defineIntegration(input: IntegrationInput): IntegrationDefinitio
     throw new Error(`integration ${where}: ${describeIssues(r.error.issues)}`);
   }
   return r.data;
+}
+
+/**
+ * A custom integration's definition from its config entry, which the config schema has already
+ * parsed: the blocks are carried over as parsed (their selectors and paths are no longer the
+ * strings the schema reads, so they cannot go through defineIntegration a second time), and the
+ * webhook secrets stay out of the definition, beside it.
+ */
+export function definitionFromConfig(name: string, entry: CustomIntegrationConfig): { definition: IntegrationDefinition; webhooks: WebhooksConfig | undefined } {
+  const { clientId: _id, clientSecret: _secret, ...oauth } = entry.oauth;
+  const base = defineIntegration({ name, title: entry.title ?? name, ...(entry.description ? { description: entry.description } : {}), oauth, apiBaseUrl: entry.apiBaseUrl, tools: entry.tools });
+  const blocks = { rateLimit: entry.rateLimit, idempotencyHeader: entry.idempotencyHeader, poll: entry.poll };
+  const format = entry.webhooks === undefined ? undefined : (({ secrets: _s, ...f }) => f)(entry.webhooks);
+  const definition: IntegrationDefinition = { ...base, ...dropUndefined(blocks), ...(format ? { webhooks: format } : {}) };
+  return { definition, webhooks: entry.webhooks };
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** `path: message` per issue; a bad record key says what is wrong with it rather than only "Invalid key in record". */

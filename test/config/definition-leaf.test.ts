@@ -43,6 +43,7 @@ describe('the shared schemas are a leaf', () => {
     expect(specifiers(join(ROOT, 'src/integrations/definition.ts'))).toEqual([
       '@modelcontextprotocol/server',
       'zod',
+      '../config/schema.js',
       '../definition/blocks.js',
       '../definition/names.js',
       '../definition/oauth.js',

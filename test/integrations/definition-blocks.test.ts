@@ -6,7 +6,7 @@ import type { PollConfig } from '../../src/definition/poll.js';
 import type { RateLimitConfig } from '../../src/definition/rate-limit.js';
 import { parseSelector } from '../../src/definition/selector.js';
 import { applyWebhookSettings, webhookFormatSchema, type WebhookFormat, type WebhooksConfig } from '../../src/definition/webhooks.js';
-import { defineIntegration, type IntegrationDefinition, type IntegrationInput } from '../../src/integrations/definition.js';
+import { defineIntegration, definitionFromConfig, type IntegrationDefinition, type IntegrationInput } from '../../src/integrations/definition.js';
 
 const OAUTH = { authorizeUrl: 'https://acme.test/oauth/authorize', tokenUrl: 'https://acme.test/oauth/token' };
 const BASE: IntegrationInput = { name: 'acme', title: 'Acme', oauth: OAUTH, apiBaseUrl: 'https://api.acme.test', tools: {} };
@@ -55,6 +55,21 @@ describe('a built-in and a custom integration share the block schemas', () => {
       ...expected,
       webhooks: { ...format, secrets: ['whsec_c2VjcmV0'] },
     });
+  });
+
+  it('a custom entry becomes a definition with the same blocks, its webhook secrets kept beside it', () => {
+    const secret = 'whsec_c2VjcmV0LWZvci1hY21l';
+    const config = parseConfigValue(
+      { integrations: { acme: { type: 'custom', title: 'Acme', oauth: { ...OAUTH, clientId: 'id', clientSecret: 'client-secret' }, apiBaseUrl: BASE.apiBaseUrl, tools: {}, ...BLOCKS, webhooks: { ...FORMAT, secrets: [secret] } } } },
+      'sb.json',
+    );
+    const entry = config.integrations['acme'];
+    if (entry?.type !== 'custom') throw new Error('expected a custom integration');
+    const { definition, webhooks } = definitionFromConfig('acme', entry);
+    expect(definition).toEqual(defineIntegration({ ...BASE, ...BLOCKS, webhooks: FORMAT }));
+    expect(webhooks).toEqual({ ...definition.webhooks, secrets: [secret] });
+    expect(JSON.stringify(definition)).not.toContain(secret);
+    expect(JSON.stringify(definition)).not.toContain('client-secret');
   });
 
   it('have one type, inferred from the schemas in src/definition/', () => {
