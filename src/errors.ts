@@ -24,6 +24,11 @@ export type HubErrorCode =
   | 'connection_needs_reauth'
   | 'connection_revoked'
   | 'token_refresh_failed'
+  | 'provider_timeout'
+  | 'provider_unreachable'
+  | 'provider_redirect_refused'
+  | 'provider_response_too_large'
+  | 'provider_unauthorized'
   | 'oauth_flow_failed'
   | 'vault_key_missing'
   | 'vault_decrypt_failed'
@@ -59,6 +64,11 @@ export const ERROR_SPECS = {
   connection_needs_reauth: { http: 403, mcp: { kind: 'tool_result' }, retryable: false },
   connection_revoked: { http: 403, mcp: { kind: 'tool_result' }, retryable: false },
   token_refresh_failed: { http: 503, mcp: { kind: 'tool_result' }, retryable: true },
+  provider_timeout: { http: 504, mcp: { kind: 'tool_result' }, retryable: true },
+  provider_unreachable: { http: 502, mcp: { kind: 'tool_result' }, retryable: true },
+  provider_redirect_refused: { http: 502, mcp: { kind: 'tool_result' }, retryable: false },
+  provider_response_too_large: { http: 502, mcp: { kind: 'tool_result' }, retryable: false },
+  provider_unauthorized: { http: 502, mcp: { kind: 'tool_result' }, retryable: false },
   oauth_flow_failed: { http: 400, mcp: { kind: 'tool_result' }, retryable: false },
   vault_key_missing: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false },
   vault_decrypt_failed: { http: 500, mcp: { kind: 'tool_result' }, retryable: false },

@@ -40,6 +40,8 @@ export interface HubOptions {
   env?: NodeJS.ProcessEnv;
   /** Token refresh tuning (tests shorten leases and polls). */
   tokenOptions?: IntegrationsDeps['tokenOptions'];
+  /** The provider client's fetch, clock, sleep, pacer and default limits. */
+  provider?: IntegrationsDeps['provider'];
   /** Restart backoff base for supervised servers (tests crash them often). */
   restartBaseMs?: number;
 }
@@ -101,6 +103,7 @@ export class Hub {
       publicUrl: this.publicUrl,
       dataDir: this.dataDir,
       ...(opts.tokenOptions ? { tokenOptions: opts.tokenOptions } : {}),
+      ...(opts.provider ? { provider: opts.provider } : {}),
     });
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
     const stateKey = this.integrations.secrets.get('request_state_key');

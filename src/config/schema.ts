@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { apiLimitsSchema } from '../definition/api-limits.js';
 import { integrationBlocks } from '../definition/blocks.js';
 import { agentNameSchema, integrationToolNameSchema, sourceNameSchema as sourceName } from '../definition/names.js';
 import { oauthSchema } from '../definition/oauth.js';
@@ -54,6 +55,8 @@ export const builtinIntegrationSchema = z
     scopes: z.array(z.string()).optional(),
     webhooks: webhookSettingsSchema.optional(),
     webhookSecrets: webhookSettingsSchema.shape.secrets,
+    /** Timeout, response cap and retries of calls to this API. */
+    api: apiLimitsSchema.optional(),
     disabled: z.boolean().default(false),
   })
   .superRefine((b, ctx) => {
@@ -70,6 +73,8 @@ export const customIntegrationSchema = z.strictObject({
   description: z.string().optional(),
   oauth: oauthSchema.extend({ clientId: z.string().min(1), clientSecret: z.string() }),
   apiBaseUrl: z.url(),
+  /** Timeout, response cap and retries of calls to this API. */
+  api: apiLimitsSchema.optional(),
   // The same block schemas as a built-in definition's (src/definition/), secrets included here.
   webhooks: webhooksSchema.optional(),
   ...integrationBlocks,

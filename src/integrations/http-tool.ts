@@ -1,16 +1,16 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
-import type { AuthorizedFetch } from '../oauth/authorized-fetch.js';
+import type { ProviderFetch } from '../providers/client.js';
 import type { ToolDefinition } from './definition.js';
 
-const MAX_BODY = 1024 * 1024;
 const WITHOUT_BODY = new Set(['GET', 'DELETE']);
 
 /**
  * Runs a tool declared as an HTTP request template: `{name}` path segments take those arguments,
  * the rest become the query (GET, DELETE) or the JSON body. Provider failures are tool results
  * with isError, carrying the status and the provider's message so the model can recover.
+ * Arguments were checked against the input schema before this runs (undeclared ones refused).
  */
-export async function runHttpTool(title: string, tool: ToolDefinition, args: Record<string, unknown>, fetch: AuthorizedFetch, signal: AbortSignal): Promise<CallToolResult> {
+export async function runHttpTool(title: string, tool: ToolDefinition, args: Record<string, unknown>, fetch: ProviderFetch, signal: AbortSignal): Promise<CallToolResult> {
   const method = tool.method!;
   const rest: Record<string, unknown> = { ...args };
   const path = tool.path!.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
@@ -37,7 +37,8 @@ export async function runHttpTool(title: string, tool: ToolDefinition, args: Rec
     init.headers = { accept: 'application/json', 'content-type': 'application/json' };
   }
   const res = await fetch(target, init);
-  const text = (await res.text()).slice(0, MAX_BODY);
+  // The provider client cuts the body while it streams (provider_response_too_large past its cap).
+  const text = await res.text();
   let parsed: unknown;
   if ((res.headers.get('content-type') ?? '').includes('json') && text) {
     try {

@@ -3,7 +3,6 @@ import {
   ProtocolError,
   ProtocolErrorCode,
   UrlElicitationRequiredError,
-  fromJsonSchema,
   inputRequired,
   type CallToolResult,
   type Tool,
@@ -13,9 +12,11 @@ import type { ConnectionStore } from '../connections/store.js';
 import type { Connection } from '../connections/types.js';
 import { describeError, isHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
-import { authorizedFetch } from '../oauth/authorized-fetch.js';
 import type { TokenManager } from '../oauth/token-manager.js';
 import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
+import { inputValidator, type InputValidator } from '../mcp/validate-input.js';
+import { createProviderClient, type ProviderClient, type ProviderLimits } from '../providers/client.js';
+import { oauthCredentials } from '../providers/credentials.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { runHttpTool } from './http-tool.js';
 
@@ -31,9 +32,11 @@ export interface IntegrationSourceOptions {
   linkNotice?: () => string | undefined;
   log: Logger;
   since: number;
+  /** How this integration's API is called; one client is shared by every integration of a hub. */
+  provider?: ProviderClient;
+  /** This integration's timeout, response cap and retries, over the client's defaults. */
+  limits?: Partial<ProviderLimits>;
 }
-
-type Validator = (value: unknown) => string | undefined;
 
 /**
  * A user's SaaS account as a tool source. Tools are listed whether or not the account is linked,
@@ -45,10 +48,12 @@ export class IntegrationSource implements ToolSource {
   readonly prefix = true;
   readonly name: string;
   private readonly listeners = new Set<(c: SourceChange) => void>();
-  private readonly validators = new Map<string, Validator>();
+  private readonly validators = new Map<string, InputValidator>();
+  private readonly provider: ProviderClient;
 
   constructor(private readonly opts: IntegrationSourceOptions) {
     this.name = opts.definition.name;
+    this.provider = opts.provider ?? createProviderClient();
   }
 
   get definition(): IntegrationDefinition {
@@ -96,11 +101,18 @@ export class IntegrationSource implements ToolSource {
     const tool = this.opts.definition.tools[name];
     if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const input = args ?? {};
-    const problem = this.validator(name, tool)(input);
-    if (problem) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid arguments for ${this.name}__${name}: ${problem}`);
+    this.validator(name, tool)(input);
     const c = this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
     if (!c || c.state !== 'active') return this.needsLink(ctx, c);
-    const fetch = authorizedFetch(this.opts.tokens, c.id, this.opts.definition.apiBaseUrl);
+    const fetch = this.provider.bind({
+      label: this.opts.definition.title,
+      apiBaseUrl: this.opts.definition.apiBaseUrl,
+      credentials: oauthCredentials(this.opts.tokens, c.id),
+      paceKey: `${this.name}:${c.id}`,
+      idempotent: tool.idempotent === true,
+      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      signal: ctx.signal,
+    });
     try {
       if (tool.handler) return normalise(await tool.handler(input, { fetch, signal: ctx.signal, log: this.opts.log }));
       return await runHttpTool(this.opts.definition.title, tool, input, fetch, ctx.signal);
@@ -135,21 +147,10 @@ export class IntegrationSource implements ToolSource {
     return inputRequired({ inputRequests: { link: inputRequired.elicitUrl({ url, message }) } });
   }
 
-  private validator(name: string, tool: ToolDefinition): Validator {
+  private validator(name: string, tool: ToolDefinition): InputValidator {
     let v = this.validators.get(name);
     if (!v) {
-      const schema = fromJsonSchema({ type: 'object', ...tool.input });
-      // The validator's own message for these ("must NOT have additional properties") leaves out
-      // which argument is unknown, which is what the model needs to correct its call.
-      const props = tool.input['properties'];
-      const known = tool.input['additionalProperties'] === false && typeof props === 'object' && props !== null ? new Set(Object.keys(props)) : undefined;
-      v = (value) => {
-        const unknown = known && typeof value === 'object' && value !== null ? Object.keys(value).filter((k) => !known.has(k)) : [];
-        if (unknown.length > 0) return `unknown argument${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}`;
-        const r = schema['~standard'].validate(value);
-        if (r instanceof Promise) return undefined;
-        return r.issues ? r.issues.map((i) => `${(i.path ?? []).map((p) => (typeof p === 'object' ? String(p.key) : String(p))).join('.') || '(arguments)'}: ${i.message}`).join('; ') : undefined;
-      };
+      v = inputValidator(`${this.name}__${name}`, tool.input);
       this.validators.set(name, v);
     }
     return v;

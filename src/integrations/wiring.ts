@@ -4,6 +4,7 @@ import { ConnectionStore } from '../connections/store.js';
 import { OAuthFlows } from '../oauth/flows.js';
 import { LinkSigner } from '../oauth/links.js';
 import { TokenManager } from '../oauth/token-manager.js';
+import { createProviderClient, type ProviderClientOptions, type ProviderLimits } from '../providers/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../store/db.js';
 import { HubSecrets } from '../store/hub-secrets.js';
@@ -24,6 +25,8 @@ export interface IntegrationsDeps {
   dataDir: string;
   /** Token manager tuning (tests shorten leases and polls). */
   tokenOptions?: { marginMs?: number; leaseMs?: number; pollMs?: number; attempts?: number };
+  /** The provider client's fetch, clock, sleep, pacer and default limits (tests inject fakes). */
+  provider?: ProviderClientOptions;
 }
 
 export interface Integrations {
@@ -62,12 +65,23 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     onStateChange: (c) => accounts?.changed(c),
     ...d.tokenOptions,
   });
+  const provider = createProviderClient({ clock: d.clock, ...d.provider });
   accounts = new Accounts({ integrations: resolved, sources: sourceMap, connections, flows, links, publicUrl: d.publicUrl, log: d.log });
   const acc = accounts;
   for (const r of resolved) {
     sourceMap.set(
       r.definition.name,
-      new IntegrationSource({ definition: r.definition, connections, tokens, linkUrl: (who) => acc.linkUrl(who, r.definition.name), linkNotice: () => links.notice(), log: d.log, since: d.clock.now() }),
+      new IntegrationSource({
+        definition: r.definition,
+        connections,
+        tokens,
+        linkUrl: (who) => acc.linkUrl(who, r.definition.name),
+        linkNotice: () => links.notice(),
+        log: d.log,
+        since: d.clock.now(),
+        provider,
+        ...apiLimitsOf(d.config, r.definition.name),
+      }),
     );
   }
   return {
@@ -82,4 +96,11 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     clock: d.clock,
     log: d.log,
   };
+}
+
+/** The config's `api` block of one integration, as the source's limits (undefined keys left out). */
+function apiLimitsOf(config: HubConfig, name: string): { limits?: Partial<ProviderLimits> } {
+  const api = config.integrations[name]?.api;
+  if (api === undefined) return {};
+  return { limits: Object.fromEntries(Object.entries(api).filter(([, v]) => v !== undefined)) };
 }

@@ -67,17 +67,42 @@ export class TokenManager {
     this.sleep = opts.sleep ?? realSleep;
   }
 
+  /** A usable access token for the connection, refreshed first when it is about to expire. */
+  async accessToken(connectionId: string): Promise<string> {
+    return (await this.credential(connectionId)).accessToken;
+  }
+
+  /** A usable access token and the version of the token set it belongs to. */
+  async credential(connectionId: string): Promise<{ accessToken: string; version: number }> {
+    const c = this.active(connectionId);
+    const current = this.opts.store.tokens(c);
+    if (!this.expiring(c, current)) return { accessToken: current.accessToken, version: c.tokenVersion };
+    await this.refresh(c);
+    return this.latest(connectionId);
+  }
+
   /**
-   * A usable access token for the connection. `rejected` is a token the API just answered 401
-   * to: unless someone already replaced it, it is refreshed once.
+   * After the API answered 401 to the token of `version` (RFC 6750 §3.1 invalid_token): one refresh
+   * per token version. Concurrent 401s to one version share a refresh (coalesced in-process, leased
+   * across processes); a 401 to a version already replaced takes the newer token without refreshing.
+   * The same version back means no new token could be had (the endpoint is down, the token unexpired).
    */
-  async accessToken(connectionId: string, rejected?: string): Promise<string> {
+  async afterUnauthorized(connectionId: string, version: number): Promise<{ accessToken: string; version: number }> {
+    const c = this.active(connectionId);
+    if (c.tokenVersion === version) await this.refresh(c);
+    return this.latest(connectionId);
+  }
+
+  private active(connectionId: string): Connection {
     const c = this.opts.store.get(connectionId);
     if (!c) throw new HubError('connection_required', `no connection ${connectionId}`);
     if (c.state !== 'active') throw unavailable(c);
-    const current = this.opts.store.tokens(c);
-    if (rejected !== undefined ? current.accessToken !== rejected : !this.expiring(c, current)) return current.accessToken;
-    return (await this.refresh(c)).accessToken;
+    return c;
+  }
+
+  private latest(connectionId: string): { accessToken: string; version: number } {
+    const c = this.active(connectionId);
+    return { accessToken: this.opts.store.tokens(c).accessToken, version: c.tokenVersion };
   }
 
   /**

@@ -1,0 +1,183 @@
+import { systemClock, type Clock } from '../clock.js';
+import { HubError, isHubError } from '../errors.js';
+import { capBody } from './body-limit.js';
+import type { Credential, Credentials } from './credentials.js';
+import { Deadline, realSleep, type Sleep } from './deadline.js';
+import { noPacing, type Pacer } from './pacing.js';
+import { nextHop, tooManyRedirects, type Hop } from './redirects.js';
+import { RETRY_STATUSES, RetryableFailure, RetryableResponse, defaultBackoff, withRetries } from './retry.js';
+import { resolveInScope, scopeOf } from './scope.js';
+
+export interface ProviderLimits {
+  /** How long one request may take to answer, body included; one that does not is not retried. */
+  timeoutMs: number;
+  /** The body is cut past this many (decoded) bytes. */
+  maxResponseBytes: number;
+  /** Further attempts for requests safe to repeat. */
+  retries: number;
+  maxRedirects: number;
+  /** A longer Retry-After is not waited out: the 429/503 is the answer. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_LIMITS: ProviderLimits = { timeoutMs: 30_000, maxResponseBytes: 10 * 1024 * 1024, retries: 2, maxRedirects: 5, maxRetryAfterMs: 60_000 };
+
+export interface ProviderClientOptions {
+  fetch?: typeof globalThis.fetch;
+  clock?: Clock;
+  sleep?: Sleep;
+  pacer?: Pacer;
+  backoffMs?: (attempt: number) => number;
+  limits?: Partial<ProviderLimits>;
+}
+
+/** Who is called and as whom: one API, one set of credentials. */
+export interface ProviderTarget {
+  /** Names the provider in errors, e.g. the integration's title. */
+  label: string;
+  apiBaseUrl: string;
+  credentials: Credentials;
+  /** The pacer's key, e.g. `github:<connection id>`. */
+  paceKey: string;
+  /** Every request of this caller is safe to repeat (a tool declared `idempotent`). */
+  idempotent?: boolean;
+  limits?: Partial<ProviderLimits>;
+  /** The caller's cancellation, e.g. the MCP request's. */
+  signal?: AbortSignal;
+}
+
+/** A fetch bound to a target: paths resolve against its API base. */
+export type ProviderFetch = (path: string, init?: RequestInit) => Promise<Response>;
+
+export interface ProviderClient {
+  bind(target: ProviderTarget): ProviderFetch;
+  /** Like a bound fetch, but the deadline ends once the headers are in (for streamed answers). */
+  open(target: ProviderTarget, path: string, init?: RequestInit): Promise<Response>;
+}
+
+// RFC 9110 §9.2.2: GET and HEAD are safe, hence repeatable. PUT and DELETE are idempotent by the
+// spec, but many APIs do not honour that; a tool opts in with `idempotent`.
+const SAFE = new Set(['GET', 'HEAD']);
+
+/**
+ * The one way the hub calls a provider API: credentials injected, one deadline, the body capped
+ * while it streams, redirects followed by hand inside the API base only, repeatable requests
+ * retried honouring Retry-After, one refresh per token version after a 401, and a pacing hook.
+ * Writes are never sent twice here: the outbox owns their retries.
+ */
+export function createProviderClient(opts: ProviderClientOptions = {}): ProviderClient {
+  const baseFetch = opts.fetch ?? globalThis.fetch;
+  const clock = opts.clock ?? systemClock;
+  const sleep = opts.sleep ?? realSleep;
+  const pacer = opts.pacer ?? noPacing;
+  const backoffMs = opts.backoffMs ?? defaultBackoff;
+
+  async function call(t: ProviderTarget, path: string, init: RequestInit, streamed: boolean): Promise<Response> {
+    const limits: ProviderLimits = { ...DEFAULT_LIMITS, ...opts.limits, ...t.limits };
+    const scope = scopeOf(t.apiBaseUrl);
+    const first: Hop = { url: resolveInScope(scope, path), method: (init.method ?? 'GET').toUpperCase(), body: init.body, bodyDropped: false };
+    const repeatable = (SAFE.has(first.method) || t.idempotent === true) && !(init.body instanceof ReadableStream);
+    const deadline = new Deadline(limits.timeoutMs, t.label, [t.signal, init.signal]);
+    const { signal } = deadline;
+
+    const exchange = async (cred: Credential): Promise<Response> => {
+      // Armed per exchange: a token refresh before it is the token manager's to bound.
+      deadline.arm();
+      let hop = first;
+      for (let n = 0; ; n++) {
+        const headers = new Headers(init.headers);
+        for (const [k, v] of Object.entries(cred.headers)) headers.set(k, v);
+        if (hop.bodyDropped) ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'].forEach((h) => headers.delete(h));
+        const res = await baseFetch(hop.url, { ...init, method: hop.method, body: hop.body ?? null, headers, redirect: 'manual', signal });
+        const next = nextHop(scope, t.label, hop, res);
+        if (next === undefined) return res;
+        await res.body?.cancel().catch(() => {});
+        if (n >= limits.maxRedirects) throw tooManyRedirects(t.label, limits.maxRedirects);
+        hop = next;
+      }
+    };
+
+    // A 401 to a freshly refreshed token is not tried again: the grant lacks a scope, or the provider
+    // revoked it; another refresh would only spend a rotating refresh token.
+    const unauthorized = async (res: Response): Promise<HubError> => {
+      const said = (await readSome(res, 500)).trim();
+      return new HubError('provider_unauthorized', `${t.label} refused the credentials again after they were refreshed (401)${said ? `: ${said}` : ''}`, {
+        details: { status: res.status, mode: t.credentials.mode },
+      });
+    };
+
+    const attempt = async (): Promise<Response> => {
+      await pacer.acquire(t.paceKey, signal);
+      let res: Response;
+      try {
+        const cred = await t.credentials.current();
+        res = await exchange(cred);
+        if (res.status === 401 && t.credentials.mode !== 'none') {
+          // RFC 6750 §3.1: a 401 says the request was refused before it was acted on, so resending
+          // it once with a renewed token is safe even for a write.
+          const renewed = await t.credentials.renew(cred);
+          // No newer credential (e.g. the token endpoint is down): the 401, body unread, is the
+          // answer, so the caller can show the provider's own words.
+          if (renewed === undefined) return res;
+          await res.body?.cancel().catch(() => {});
+          res = await exchange(renewed);
+          if (res.status === 401) throw await unauthorized(res);
+        }
+      } catch (err) {
+        if (signal.aborted || isHubError(err)) throw err;
+        // fetch rejects with a TypeError when the connection failed: nothing is known to have arrived.
+        const failure = new HubError('provider_unreachable', `${t.label} could not be reached`, { cause: err });
+        if (repeatable) throw new RetryableFailure(failure);
+        throw failure;
+      }
+      if (repeatable && RETRY_STATUSES.has(res.status)) throw new RetryableResponse(res);
+      return res;
+    };
+
+    try {
+      const res = await withRetries(attempt, {
+        retries: repeatable ? limits.retries : 0,
+        clock,
+        sleep,
+        signal,
+        backoffMs,
+        maxRetryAfterMs: limits.maxRetryAfterMs,
+        beforeWait: () => deadline.stopTimer(),
+      });
+      if (streamed) {
+        // The caller's cancel still ends the stream; an idle timeout takes over from the deadline.
+        deadline.stopTimer();
+        return res;
+      }
+      return capBody(res, limits.maxResponseBytes, t.label, (reason) => deadline.finish(reason), (err) => deadline.explain(err));
+    } catch (err) {
+      const why = deadline.explain(err);
+      deadline.finish();
+      throw why;
+    }
+  }
+
+  return {
+    bind: (t) => (path, init = {}) => call(t, path, init, false),
+    open: (t, path, init = {}) => call(t, path, init, true),
+  };
+}
+
+/** Up to `max` characters of a body (an error's explanation), the rest cancelled. */
+async function readSome(res: Response, max: number): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  try {
+    while (text.length < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } catch {
+    // What arrived is enough to explain the refusal.
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return text.slice(0, max);
+}

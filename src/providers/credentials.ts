@@ -1,0 +1,59 @@
+/**
+ * How a request is authorized, as modes: an OAuth connection (tokens from the token manager), a
+ * static API key or header from config, or nothing. The provider client asks for headers before
+ * each exchange and, after a 401, for a newer credential once.
+ */
+export interface Credential {
+  readonly headers: Readonly<Record<string, string>>;
+  /** The token set version these headers belong to (0 for static credentials). */
+  readonly version: number;
+}
+
+export interface Credentials {
+  readonly mode: 'oauth' | 'api_key' | 'none';
+  current(): Promise<Credential>;
+  /** After a 401 to `rejected`: a newer credential, or undefined when there is none to try. */
+  renew(rejected: Credential): Promise<Credential | undefined>;
+}
+
+/** What the OAuth mode needs of the token manager (kept structural: providers do not import oauth). */
+export interface ConnectionTokens {
+  credential(connectionId: string): Promise<{ accessToken: string; version: number }>;
+  /** One refresh per token version: concurrent callers with the same rejected version share it. */
+  afterUnauthorized(connectionId: string, version: number): Promise<{ accessToken: string; version: number }>;
+}
+
+// RFC 6750 §2.1: the access token travels in the Authorization request header field.
+const bearer = (t: { accessToken: string; version: number }): Credential => ({ headers: { authorization: `Bearer ${t.accessToken}` }, version: t.version });
+
+export function oauthCredentials(tokens: ConnectionTokens, connectionId: string): Credentials {
+  return {
+    mode: 'oauth',
+    current: async () => bearer(await tokens.credential(connectionId)),
+    async renew(rejected) {
+      const next = await tokens.afterUnauthorized(connectionId, rejected.version);
+      // The same version back means no refresh happened (the token endpoint is down and the token has
+      // not expired yet): resending would only earn the same 401.
+      return next.version === rejected.version ? undefined : bearer(next);
+    },
+  };
+}
+
+export interface ApiKeyOptions {
+  /** The header to send, e.g. `authorization` or `x-api-key`. */
+  header: string;
+  value: string;
+  /** Put before the value, e.g. `Bearer ` or `Token `. */
+  prefix?: string;
+}
+
+export function apiKeyCredentials(o: ApiKeyOptions): Credentials {
+  const credential: Credential = { headers: { [o.header.toLowerCase()]: `${o.prefix ?? ''}${o.value}` }, version: 0 };
+  return { mode: 'api_key', current: async () => credential, renew: async () => undefined };
+}
+
+export const noCredentials: Credentials = {
+  mode: 'none',
+  current: async () => ({ headers: {}, version: 0 }),
+  renew: async () => undefined,
+};

@@ -1,0 +1,91 @@
+import pRetry, { AbortError } from 'p-retry';
+import type { Clock } from '../clock.js';
+import type { Sleep } from './deadline.js';
+
+/**
+ * RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP-date. A date in the past means now.
+ * Returns undefined when the header is absent or unreadable.
+ */
+export function retryAfterMs(headers: Headers, clock: Clock): number | undefined {
+  const raw = headers.get('retry-after')?.trim();
+  if (!raw) return undefined;
+  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - clock.now());
+}
+
+/**
+ * Statuses that say "not now" rather than "no": 429 and 503 (RFC 9110 §15.6.4, RFC 6585 §4) often
+ * with Retry-After, 408, and the gateway errors 502/504. Repeated only for requests safe to repeat.
+ */
+export const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+
+/** A response worth another attempt; when none is left it is handed back as the answer. */
+export class RetryableResponse extends Error {
+  constructor(readonly response: Response) {
+    super(`provider answered ${response.status}`);
+  }
+}
+
+/** A failure worth another attempt (a dropped connection); when none is left, `cause` is thrown. */
+export class RetryableFailure extends Error {
+  constructor(readonly failure: unknown) {
+    super('provider unreachable');
+  }
+}
+
+export interface RetryPolicy {
+  retries: number;
+  clock: Clock;
+  sleep: Sleep;
+  signal: AbortSignal;
+  /** Pause before retry n (1-based) when the provider named none. */
+  backoffMs: (attempt: number) => number;
+  /** A longer Retry-After is not waited out here: the response goes back (a queue can reschedule). */
+  maxRetryAfterMs: number;
+  /** Called before each wait (the per-request deadline stops meanwhile). */
+  beforeWait: () => void;
+}
+
+export const defaultBackoff = (attempt: number) => Math.min(250 * 2 ** (attempt - 1), 4_000);
+
+/**
+ * Runs `attempt` with p-retry. `attempt` throws RetryableResponse/RetryableFailure for what may be
+ * tried again and anything else for what may not; the waits are ours (Retry-After first, else the
+ * backoff) so they run on the injected sleep, and p-retry's own timeouts are zero.
+ */
+export async function withRetries(attempt: () => Promise<Response>, p: RetryPolicy): Promise<Response> {
+  try {
+    return await pRetry(
+      async () => {
+        try {
+          return await attempt();
+        } catch (err) {
+          if (err instanceof RetryableResponse || err instanceof RetryableFailure) throw err;
+          throw new AbortError(err instanceof Error ? err : new Error(String(err)));
+        }
+      },
+      {
+        retries: p.retries,
+        minTimeout: 0,
+        maxTimeout: 0,
+        signal: p.signal,
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          if (retriesLeft === 0) return;
+          const res = error instanceof RetryableResponse ? error.response : undefined;
+          const named = res ? retryAfterMs(res.headers, p.clock) : undefined;
+          const wait = named ?? p.backoffMs(attemptNumber);
+          // Past the limit the answer is this response now: a queue can reschedule, a model can say so.
+          if (wait > p.maxRetryAfterMs) throw error;
+          await res?.body?.cancel().catch(() => {});
+          p.beforeWait();
+          await p.sleep(wait, p.signal);
+        },
+      },
+    );
+  } catch (err) {
+    if (err instanceof RetryableResponse) return err.response;
+    if (err instanceof RetryableFailure) throw err.failure;
+    throw err;
+  }
+}
