@@ -99,7 +99,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
       const spent = await uses.spend(link, sha256(browser));
       if (spent !== 'ok') throw new HubError('oauth_flow_failed', REFUSED[spent]);
       const started = accounts.start(name, form.data.link);
-      clearCookie(res, cookie, { path: `/oauth/${name}/start`, sameSite: 'lax', secure: deps.secureCookies });
+      // The link cookie stays until the link expires, so a replayed confirmation hears "already used".
       // The flow is bound to this browser too: the callback must come back with this cookie.
       setCookie(res, accounts.cookieName(started.state), started.browserSecret, { path: '/oauth/callback', maxAgeSeconds: FLOW_TTL_MS / 1000, sameSite: 'lax', secure: deps.secureCookies });
       // RFC 9110 §15.4.4: 303 turns the post into a GET at the provider.

@@ -64,8 +64,8 @@ export class SqliteLinkUses implements LinkUses, ConnectSessions {
     // Never opened: a confirmation for it cannot come from the browser that opened it.
     if (found === undefined) return 'other_browser';
     const row = useRow.parse(found);
-    if (row.browser !== browserHash) return 'other_browser';
-    return row.usedAt === null ? 'ok' : 'used';
+    if (row.usedAt !== null) return 'used';
+    return row.browser === browserHash ? 'ok' : 'other_browser';
   }
 
   async open(session: LinkPayload): Promise<void> {
