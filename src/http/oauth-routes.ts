@@ -60,6 +60,12 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
     return { name: name.data, link, title: i.definition.title, providerOrigin: new URL(i.definition.oauth.authorizeUrl).origin };
   };
 
+  // Express answers HEAD with the GET handler; link-preview fetchers often send HEAD, and must not
+  // claim a link for themselves before its user opens it.
+  app.head('/oauth/:integration/start', (_req, res) => {
+    res.status(200).set(PAGE_HEADERS).type('html').end();
+  });
+
   app.get('/oauth/:integration/start', async (req, res) => {
     try {
       const q = startQuery.safeParse(req.query);

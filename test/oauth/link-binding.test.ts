@@ -80,6 +80,8 @@ describe('links bound to their hub user', () => {
   it('a link opened by a second browser is refused, and cannot be confirmed from there; the first browser still can', async () => {
     const dave: Identity = { tenant: 'default', user: 'dave', scopes: [] };
     const link = linkFor(dave);
+    // A link-preview fetcher's HEAD claims nothing.
+    expect((await fetch(link, { method: 'HEAD' })).status).toBe(200);
     const owner = new Browser();
     const mine = await open(owner, link);
     expect(mine.status).toBe(200);

@@ -32,6 +32,8 @@ describe('linking an account and calling its API', () => {
     const html = await confirm.text();
     expect(confirm.status, html).toBe(200);
     expect(html).toContain('<title>Link Acme to alice? · Switchboard</title>');
+    // Browsers check form-action on the redirect after the post too: the provider's origin is allowed, no other.
+    expect(confirm.headers.get('content-security-policy')).toContain(`form-action 'self' ${new URL(oidc.issuer).origin};`);
     const start = await browser.post(new URL('/oauth/acme/start', link).href, hubConfirmation(html)!);
     expect(start.status).toBe(303);
     const authorize = new URL(start.headers.get('location')!);
