@@ -4,7 +4,8 @@ import type { HubConfig } from '../config/schema.js';
 import { HubError } from '../errors.js';
 import { OAuthClient } from '../oauth/client.js';
 import type { FlowIntegration } from '../oauth/flows.js';
-import { defineIntegration, type IntegrationDefinition } from './definition.js';
+import { applyWebhookSettings, type WebhooksConfig } from '../definition/webhooks.js';
+import { definitionFromConfig, type IntegrationDefinition } from './definition.js';
 
 /** The sandbox is hosted by the hub itself, so its OAuth client is the hub's own and needs no config. */
 export const SANDBOX_CLIENT_ID = 'switchboard';
@@ -16,6 +17,8 @@ export interface ResolvedIntegration {
   clientId: string;
   /** The secret, to hand to a provider the hub hosts (the sandbox); never logged. */
   clientSecret: string;
+  /** How its webhooks are verified, with the secrets from config; absent when none are configured. */
+  webhooks?: WebhooksConfig;
 }
 
 export interface ResolveContext {
@@ -34,18 +37,22 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
     let clientId: string;
     let clientSecret: string;
     let scopes: string[];
+    let webhooks: WebhooksConfig | undefined;
     if (entry.type === 'custom') {
-      const { clientId: id, clientSecret: secret, ...oauth } = entry.oauth;
-      definition = defineIntegration({ name, title: entry.title ?? name, ...(entry.description ? { description: entry.description } : {}), oauth, apiBaseUrl: entry.apiBaseUrl, tools: entry.tools });
-      clientId = id;
-      clientSecret = secret;
-      scopes = oauth.scopes;
+      ({ definition, webhooks } = definitionFromConfig(name, entry));
+      clientId = entry.oauth.clientId;
+      clientSecret = entry.oauth.clientSecret;
+      scopes = entry.oauth.scopes;
     } else {
       const factory = BUILTIN_INTEGRATIONS[name];
       if (!factory) {
         throw new HubError('config_invalid', `integrations.${name}: there is no built-in integration by that name (known: ${Object.keys(BUILTIN_INTEGRATIONS).join(', ')}); declare "type": "custom" to describe your own API`);
       }
       definition = factory({ publicUrl: ctx.publicUrl });
+      // A built-in's definition knows its webhook format; the config brings the secrets.
+      const applied = applyWebhookSettings(definition.webhooks, entry.webhooks);
+      if (applied !== undefined && 'error' in applied) throw new HubError('config_invalid', `integrations.${name}.webhooks: ${applied.error}`);
+      webhooks = applied;
       const hosted = name === 'sandbox';
       const id = entry.clientId ?? (hosted ? SANDBOX_CLIENT_ID : undefined);
       const secret = entry.clientSecret ?? (hosted ? ctx.sandboxSecret() : undefined);
@@ -56,7 +63,7 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
     }
     const issuer = definition.oauth.issuer ?? new URL(definition.oauth.authorizeUrl).origin;
     const client = new OAuthClient({ ...definition.oauth, clientId, clientSecret, scopes }, ctx.clock);
-    out.push({ definition, client, clientId, clientSecret, flow: { name, title: definition.title, client, issuer, scopes, requireIss: definition.oauth.requireIss } });
+    out.push({ definition, client, clientId, clientSecret, ...(webhooks ? { webhooks } : {}), flow: { name, title: definition.title, client, issuer, scopes, requireIss: definition.oauth.requireIss } });
   }
   return out;
 }
