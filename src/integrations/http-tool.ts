@@ -51,7 +51,7 @@ export async function runHttpTool(title: string, tool: ToolDefinition, args: Rec
     const retry = res.headers.get('retry-after');
     const detail = text ? `: ${text.slice(0, 2000)}` : '';
     return {
-      content: [{ type: 'text', text: `${title} answered ${res.status} ${res.statusText} to ${method} ${path}${retry ? ` (retry after ${retry} s)` : ''}${detail}` }],
+      content: [{ type: 'text', text: `${title} answered ${res.status} ${res.statusText} to ${method} ${path}${retry ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})` : ''}${detail}` }],
       isError: true,
     };
   }
