@@ -1,6 +1,8 @@
 import { AuthorizationCode } from 'simple-oauth2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { authorizedFetch } from '../../src/oauth/authorized-fetch.js';
+import { createProviderClient, type ProviderFetch } from '../../src/providers/client.js';
+import { oauthCredentials } from '../../src/providers/credentials.js';
+import type { TokenManager } from '../../src/oauth/token-manager.js';
 import { CLIENT, postForm } from '../sandbox/harness.js';
 import { hubSide, linkThrough, startPeer, whoami, type HubSide, type Peer } from './peer.js';
 
@@ -9,6 +11,11 @@ import { hubSide, linkThrough, startPeer, whoami, type HubSide, type Peer } from
  * life is unknown, so it is used until the API answers 401, then refreshed once and the request
  * retried once. The sandbox still expires its tokens after a minute of its clock.
  */
+/** The provider client bound to one connection, as integration tools get it. */
+function authorizedFetch(tokens: TokenManager, connectionId: string, apiBaseUrl: string): ProviderFetch {
+  return createProviderClient({}).bind({ label: new URL(apiBaseUrl).host, apiBaseUrl, credentials: oauthCredentials(tokens, connectionId), paceKey: connectionId });
+}
+
 describe('a provider without expires_in', () => {
   let peer: Peer;
   let hub: HubSide;
@@ -96,7 +103,7 @@ describe('a provider without expires_in', () => {
     await expect(api(c.id)('/me')).rejects.toMatchObject({ code: 'connection_needs_reauth' });
   });
 
-  // authorizedFetch must not cancel the 401's body before it knows there is a new token to retry with.
+  // The provider client must not cancel the 401's body before it knows there is a new token to retry with.
   it('when the token endpoint cannot be reached, hands back the API 401 as it came, body and all', async () => {
     const tokens = await linkThrough(peer, peer.client());
     // Same provider, but its token endpoint is down (nothing listens on port 1).
