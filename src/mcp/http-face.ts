@@ -18,6 +18,7 @@ import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
 import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
+import { modernNodeHandler } from './modern-node.js';
 import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
@@ -108,6 +109,7 @@ export class HttpFace {
   private readonly stopRevocations: () => void = () => {};
   private readonly modern: McpHttpHandler;
   private readonly modernNode: ReturnType<typeof toNodeHandler>;
+  private readonly modernParsed: ReturnType<typeof modernNodeHandler>;
   private readonly sweeper: NodeJS.Timeout;
   private readonly unsubscribe: Array<() => void> = [];
 
@@ -120,6 +122,7 @@ export class HttpFace {
       onerror: (err) => opts.log.debug({ err: err.message }, 'mcp request rejected'),
     });
     this.modernNode = toNodeHandler(this.modern, { maxRequestBodySize: opts.maxBodyBytes });
+    this.modernParsed = modernNodeHandler(this.modern, (err) => opts.log.debug({ err: err.message }, 'mcp request failed in the handler'));
     this.unsubscribe.push(opts.catalog.onChange((c) => this.announce(c)));
     this.unsubscribe.push(opts.catalog.onResourceUpdated((uri) => this.resourceUpdated(uri)));
     this.sweeper = setInterval(() => this.sweep(), 60_000);
@@ -159,7 +162,8 @@ export class HttpFace {
         return;
       }
       this.trackModern(identity, res);
-      await this.modernNode(req, res, req.method === 'POST' ? parsed : undefined);
+      if (req.method === 'POST' && parsed !== undefined) await this.modernParsed(req, res, parsed);
+      else await this.modernNode(req, res, req.method === 'POST' ? parsed : undefined);
       return;
     }
     const sid = req.get('mcp-session-id');

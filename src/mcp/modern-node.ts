@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AuthInfo, McpHttpHandler } from '@modelcontextprotocol/server';
+
+/**
+ * Serves a 2026-07-28 POST whose body express already parsed, like the SDK's `toNodeHandler` but
+ * without its per-request copies: the SDK handler classifies and dispatches from `parsedBody` and
+ * never reads the Request's body, so none is built (`toNodeHandler` re-serialises the parsed body
+ * into a web stream), and a JSON answer is written in one piece instead of being pumped chunk by
+ * chunk through a web stream reader. SSE answers stream as before, honouring backpressure. Measured
+ * on the proxy hot path, the two copies and the pump were ~5 % of the hub's CPU per 2026 call.
+ */
+export function modernNodeHandler(
+  handler: McpHttpHandler,
+  onerror: (err: Error) => void,
+): (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse, parsedBody: unknown) => Promise<void> {
+  return async (req, res, parsedBody) => {
+    let finished = false;
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!finished) abort.abort();
+    });
+    if (res.destroyed) abort.abort();
+    let response: Response;
+    try {
+      response = await handler.fetch(toBodylessRequest(req, abort.signal), {
+        ...(req.auth !== undefined && { authInfo: req.auth }),
+        parsedBody,
+      });
+    } catch (error) {
+      try {
+        onerror(error instanceof Error ? error : new Error(String(error)));
+      } catch {
+        // an observer's failure must not replace the answer
+      }
+      response = Response.json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error' }, id: echoableRequestId(parsedBody) }, { status: 500 });
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of response.headers) headers[name] = value;
+    res.writeHead(response.status, headers);
+    if (response.body === null) {
+      finished = true;
+      res.end();
+      return;
+    }
+    if (!isEventStream(headers['content-type'])) {
+      // A complete answer (JSON): one write, no stream reader.
+      const bytes = Buffer.from(await response.arrayBuffer());
+      finished = true;
+      res.end(bytes);
+      return;
+    }
+    await pump(response.body, res, abort.signal);
+    finished = true;
+    res.end();
+  };
+}
+
+function isEventStream(contentType: string | undefined): boolean {
+  return contentType !== undefined && contentType.toLowerCase().includes('text/event-stream');
+}
+
+/** An SSE answer, chunk by chunk, waiting for `drain` when the socket is full; ends early if the client went away. */
+async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  let drainResolve: (() => void) | undefined;
+  res.on('drain', () => {
+    drainResolve?.();
+    drainResolve = undefined;
+  });
+  const closed = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  try {
+    for await (const chunk of body) {
+      if (signal.aborted) break;
+      if (!res.write(chunk)) await Promise.race([new Promise<void>((resolve) => (drainResolve = resolve)), closed]);
+    }
+  } catch {
+    // the stream failed or was cancelled: end the response as the SDK's adapter does
+  }
+}
+
+/** The Request the SDK handler reads headers, method, URL and signal from; the body travels as `parsedBody`. */
+function toBodylessRequest(req: IncomingMessage, signal: AbortSignal): Request {
+  const host = first(req.headers['host']) ?? first(req.headers[':authority']) ?? 'localhost';
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    // No body is attached, so headers describing the received one would describe nothing.
+    if (value === undefined || name.startsWith(':') || name === 'content-length' || name === 'content-encoding' || name === 'transfer-encoding') continue;
+    if (Array.isArray(value)) for (const item of value) headers.append(name, item);
+    else headers.set(name, value);
+  }
+  return new Request(`http://${host}${req.url ?? '/'}`, { method: (req.method ?? 'POST').toUpperCase(), headers, signal });
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The id a 500 may echo: only a request's (one with a method), as the SDK's adapter does. */
+function echoableRequestId(body: unknown): string | number | null {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return null;
+  const { method, id } = body as { method?: unknown; id?: unknown };
+  if (typeof method !== 'string') return null;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
