@@ -8,6 +8,7 @@ import { openDb, type Db } from '../src/store/db.js';
 import { openVault } from '../src/vault/open.js';
 import type { Vault } from '../src/vault/vault.js';
 import { configFromFlags, type Flags } from './common.js';
+import { hostedSandbox } from './sandbox/hosted.js';
 
 export interface StoreContext {
   config: HubConfig;
@@ -28,7 +29,8 @@ export function openStore(config: HubConfig, log: Logger = createLogger({ level:
   try {
     const vault = openVault({ db, dataDir: config.dataDir, clock: systemClock, log });
     const publicUrl = publicUrlOf(config.server);
-    const integrations = buildIntegrations({ config, db, vault, clock: systemClock, log, publicUrl, dataDir: config.dataDir });
+    // The hosted sandbox's client is the hub's own: revoking a sandbox account needs its secret.
+    const integrations = buildIntegrations({ config, db, vault, clock: systemClock, log, publicUrl, dataDir: config.dataDir, hosted: [hostedSandbox()] });
     return { config, db, vault, integrations, publicUrl, close: () => db.close() };
   } catch (err) {
     db.close();

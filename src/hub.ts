@@ -22,6 +22,7 @@ import { ProcessRegistry } from './mcp/downstream/process-registry.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { HubMetrics } from './observability/metrics.js';
 import { openDb, type Db } from './store/db.js';
+import type { HostedProvider } from './integrations/hosted.js';
 import { buildIntegrations, type Integrations, type IntegrationsDeps } from './integrations/wiring.js';
 import { watchConnections } from './integrations/watch.js';
 import { ephemeralRing } from './vault/master-keys.js';
@@ -44,6 +45,8 @@ export interface HubOptions {
   provider?: IntegrationsDeps['provider'];
   /** Restart backoff base for supervised servers (tests crash them often). */
   restartBaseMs?: number;
+  /** Providers this hub serves on its own listener (the demo sandbox), handed in by servers/. */
+  hosted?: readonly HostedProvider[];
 }
 
 export interface Listening {
@@ -102,6 +105,7 @@ export class Hub {
       log: this.log,
       publicUrl: this.publicUrl,
       dataDir: this.dataDir,
+      ...(opts.hosted ? { hosted: opts.hosted } : {}),
       ...(opts.tokenOptions ? { tokenOptions: opts.tokenOptions } : {}),
       ...(opts.provider ? { provider: opts.provider } : {}),
     });
@@ -151,8 +155,9 @@ export class Hub {
 
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<Listening> {
     // Loaded on demand: the stdio face starts faster without the HTTP stack (express and friends).
-    const [{ createHttpApp }, { HttpFace }, { mountIntegrations }] = await Promise.all([
+    const [{ createHttpApp }, { applyServerLimits, connectionsCheckingInterval }, { HttpFace }, { mountIntegrations }] = await Promise.all([
       import('./http/app.js'),
+      import('./http/limits.js'),
       import('./mcp/http-face.js'),
       import('./integrations/mount.js'),
     ]);
@@ -166,7 +171,8 @@ export class Hub {
       limits: this.config.server.limits,
       tokens: this.tokens,
     });
-    const server = createServer();
+    const server = createServer({ connectionsCheckingInterval: connectionsCheckingInterval(this.config.server.limits) });
+    applyServerLimits(server, this.config.server.limits);
     await new Promise<void>((res, rej) => {
       server.once('error', rej);
       server.listen(port, host, () => {
@@ -203,10 +209,6 @@ export class Hub {
       },
     });
     server.on('request', app);
-    // Streaming responses (SSE) outlive the default request timeout.
-    server.requestTimeout = 0;
-    server.headersTimeout = 30_000;
-    server.keepAliveTimeout = 65_000;
     this.http = { server, face };
     return { url: `${publicUrl.replace(/\/$/, '')}/mcp`, port: bound, host };
   }

@@ -1,8 +1,11 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { HubError } from '../../src/errors.js';
 import { freePort } from '../../src/http/free-port.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
+import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse } from '../common.js';
 import { onShutdown } from '../shutdown.js';
 
@@ -15,9 +18,12 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const { config, file } = configFromFlags(flags);
   if (config.server.port === 0) config.server.port = await freePort(config.server.host);
   const log = createLogger({ level: config.logLevel });
-  const hub = new Hub({ config, log });
+  const hub = new Hub({ config, log, hosted: [hostedSandbox()] });
   // First start with an empty store: make an admin token and show it once, as Jupyter does.
   const firstToken = hub.tokens.count() === 0 ? hub.tokens.create({ user: 'admin', scopes: ['mcp', 'admin'], label: 'created on first start' }) : undefined;
+  // stdout that is not a terminal is a log (systemd, docker, a CI job) that others read and keep:
+  // there the token goes to a file only its owner can read, written before anything can fail.
+  const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
   hub.start();
   let listening;
   try {
@@ -40,7 +46,18 @@ export async function serveCommand(argv: string[]): Promise<void> {
   onShutdown(() => hub.stop(), log);
   log.info({ url: listening.url, config: file ?? 'embedded defaults', dataDir: config.dataDir }, 'switchboard is serving');
   const lines = [`Switchboard is serving MCP at ${listening.url}`];
-  if (firstToken) {
+  if (tokenFile) {
+    lines.push(
+      '',
+      'An admin token was created for this new data directory. stdout is not a terminal, so it was',
+      'written to a file only you can read (mode 0600) instead of here:',
+      '',
+      `    ${tokenFile}`,
+      '',
+      'Send it as the header `Authorization: Bearer <the token>`, then delete the file.',
+      'Make more with `switchboard tokens create --user NAME`.',
+    );
+  } else if (firstToken) {
     lines.push(
       '',
       'An admin token was created for this new data directory. It is shown only this once:',
@@ -54,4 +71,12 @@ export async function serveCommand(argv: string[]): Promise<void> {
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Writes the first admin token to `<dataDir>/admin-token`, 0600 even when a stale file was there. */
+function writeTokenFile(dataDir: string, token: string): string {
+  const file = join(dataDir, 'admin-token');
+  writeFileSync(file, `${token}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
 }

@@ -1,6 +1,7 @@
 import { Hub } from '../../src/hub.js';
 import { localIdentity } from '../../src/identity/identity.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse, str } from '../common.js';
 import { onShutdown } from '../shutdown.js';
 
@@ -15,7 +16,7 @@ export async function stdioCommand(argv: string[]): Promise<void> {
   const { config } = configFromFlags(flags);
   // stdout belongs to the protocol: the logger writes to stderr only.
   const log = createLogger({ level: config.logLevel, destination: 2 });
-  const hub = new Hub({ config, log });
+  const hub = new Hub({ config, log, hosted: [hostedSandbox()] });
   const face = hub.serveStdio(localIdentity(str(flags['user']) ?? 'local'));
   hub.start();
   const stop = onShutdown(() => hub.stop(), log);

@@ -7,15 +7,12 @@ import type { FlowIntegration } from '../oauth/flows.js';
 import { applyWebhookSettings, type WebhooksConfig } from '../definition/webhooks.js';
 import { definitionFromConfig, type IntegrationDefinition } from './definition.js';
 
-/** The sandbox is hosted by the hub itself, so its OAuth client is the hub's own and needs no config. */
-export const SANDBOX_CLIENT_ID = 'switchboard';
-
 export interface ResolvedIntegration {
   definition: IntegrationDefinition;
   client: OAuthClient;
   flow: FlowIntegration;
   clientId: string;
-  /** The secret, to hand to a provider the hub hosts (the sandbox); never logged. */
+  /** The secret, to hand to a provider the hub hosts; never logged. */
   clientSecret: string;
   /** How its webhooks are verified, with the secrets from config; absent when none are configured. */
   webhooks?: WebhooksConfig;
@@ -24,8 +21,11 @@ export interface ResolvedIntegration {
 export interface ResolveContext {
   publicUrl: string;
   clock: Clock;
-  /** The generated client secret of the hosted sandbox provider. */
-  sandboxSecret: () => string;
+  /**
+   * The hub's own client at a provider it hosts (see hosted.ts), used when the config names none;
+   * undefined for any other integration.
+   */
+  hostedClient?: (integration: string) => { id: string; secret: () => string } | undefined;
 }
 
 /** Builds every enabled integration of the config: built-ins by name, and custom APIs declared in config. */
@@ -53,9 +53,9 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
       const applied = applyWebhookSettings(definition.webhooks, entry.webhooks);
       if (applied !== undefined && 'error' in applied) throw new HubError('config_invalid', `integrations.${name}.webhooks: ${applied.error}`);
       webhooks = applied;
-      const hosted = name === 'sandbox';
-      const id = entry.clientId ?? (hosted ? SANDBOX_CLIENT_ID : undefined);
-      const secret = entry.clientSecret ?? (hosted ? ctx.sandboxSecret() : undefined);
+      const hosted = ctx.hostedClient?.(name);
+      const id = entry.clientId ?? hosted?.id;
+      const secret = entry.clientSecret ?? hosted?.secret();
       if (id === undefined || secret === undefined) throw new HubError('config_invalid', `integrations.${name}: clientId and clientSecret are required`);
       clientId = id;
       clientSecret = secret;

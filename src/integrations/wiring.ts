@@ -10,6 +10,7 @@ import type { Db } from '../store/db.js';
 import { HubSecrets } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { Accounts } from './accounts.js';
+import { hostedSecretName, type HostedProvider } from './hosted.js';
 import { resolveIntegrations, type ResolvedIntegration } from './registry.js';
 import { IntegrationSource } from './source.js';
 
@@ -21,8 +22,10 @@ export interface IntegrationsDeps {
   log: Logger;
   /** Where the hub is reached, without a trailing slash (`publicUrlOf`). */
   publicUrl: string;
-  /** Where the hosted sandbox keeps its state; ':memory:' keeps it in memory. */
+  /** Where hosted providers keep their state; ':memory:' keeps it in memory. */
   dataDir: string;
+  /** Providers the hub serves itself, handed in by the process that starts it. */
+  hosted?: readonly HostedProvider[];
   /** Token manager tuning (tests shorten leases and polls). */
   tokenOptions?: { marginMs?: number; leaseMs?: number; pollMs?: number; attempts?: number };
   /** The provider client's fetch, clock, sleep, pacer and default limits (tests inject fakes). */
@@ -35,8 +38,8 @@ export interface Integrations {
   tokens: TokenManager;
   links: LinkSigner;
   sources: IntegrationSource[];
-  /** The sandbox provider the hub hosts itself, when that integration is enabled. */
-  hosted: ResolvedIntegration | undefined;
+  /** The providers the hub hosts itself whose integration is enabled, with the hub's client there. */
+  hosted: Array<{ provider: HostedProvider; resolved: ResolvedIntegration }>;
   publicUrl: string;
   dataDir: string;
   clock: Clock;
@@ -47,7 +50,15 @@ export interface Integrations {
 export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const secrets = new HubSecrets(d.db, d.vault, d.clock);
   const connections = new ConnectionStore(d.db, d.vault, d.clock);
-  const resolved = resolveIntegrations(d.config, { publicUrl: d.publicUrl, clock: d.clock, sandboxSecret: () => secrets.get('sandbox_client_secret').toString('base64url') });
+  const hostedByName = new Map((d.hosted ?? []).map((p) => [p.integration, p]));
+  const resolved = resolveIntegrations(d.config, {
+    publicUrl: d.publicUrl,
+    clock: d.clock,
+    hostedClient: (name) => {
+      const p = hostedByName.get(name);
+      return p && { id: p.clientId, secret: () => secrets.get(hostedSecretName(name)).toString('base64url') };
+    },
+  });
   const byName = new Map(resolved.map((r) => [r.definition.name, r]));
   const links = new LinkSigner(() => secrets.get('link_signing_key'), d.clock);
   const flows = new OAuthFlows(d.db, d.vault, connections, d.clock, `${d.publicUrl}/oauth/callback`);
@@ -90,7 +101,10 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     tokens,
     links,
     sources: [...sourceMap.values()],
-    hosted: byName.get('sandbox'),
+    hosted: [...hostedByName.values()].flatMap((provider) => {
+      const r = byName.get(provider.integration);
+      return r ? [{ provider, resolved: r }] : [];
+    }),
     publicUrl: d.publicUrl,
     dataDir: d.dataDir,
     clock: d.clock,

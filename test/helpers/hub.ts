@@ -7,6 +7,7 @@ import { configSchema, type HubConfig, type McpServerConfig } from '../../src/co
 import { freePort } from '../../src/http/free-port.js';
 import { Hub, type HubOptions } from '../../src/hub.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { hostedSandbox } from '../../servers/sandbox/hosted.js';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 /** Compiled by `npm test`'s pretest build: children are spawned from dist, as users run them. */
@@ -67,7 +68,7 @@ export async function startHub(config: Partial<Record<keyof HubConfig, unknown>>
   const dir = tmpDir();
   const port = await freePort();
   const parsed = configSchema.parse({ integrations: {}, ...config, dataDir: dir.path, server: { port, ...(config.server as object | undefined) } });
-  const hub = new Hub({ config: parsed, log: silentLogger(), ...opts });
+  const hub = new Hub({ config: parsed, log: silentLogger(), hosted: [hostedSandbox()], ...opts });
   const { token } = hub.tokens.create({ user: 'alice' });
   hub.start();
   await hub.ready();

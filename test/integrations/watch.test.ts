@@ -4,6 +4,7 @@ import { Hub } from '../../src/hub.js';
 import { identityKey } from '../../src/identity/identity.js';
 import type { SourceChange } from '../../src/mcp/source.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { hostedSandbox } from '../../servers/sandbox/hosted.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 
 describe('connections changed by another process on the same data dir', () => {
@@ -14,7 +15,7 @@ describe('connections changed by another process on the same data dir', () => {
   beforeAll(async () => {
     a = await startHub({ integrations: { sandbox: {} } });
     // A second hub on the same files, as a stdio hub beside a serve would be.
-    b = new Hub({ config: configSchema.parse({ integrations: { sandbox: {} }, dataDir: a.dataDir, server: { port: a.port } }), log: silentLogger() });
+    b = new Hub({ config: configSchema.parse({ integrations: { sandbox: {} }, dataDir: a.dataDir, server: { port: a.port } }), log: silentLogger(), hosted: [hostedSandbox()] });
     b.catalog.onChange((c) => heard.push(c));
     b.start();
     await b.ready();
