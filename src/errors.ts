@@ -11,6 +11,7 @@ export type HubErrorCode =
   | 'origin_rejected'
   | 'host_rejected'
   | 'body_too_large'
+  | 'request_timeout'
   | 'bad_request'
   | 'not_found'
   | 'tool_not_found'
@@ -51,6 +52,7 @@ export const ERROR_SPECS = {
   origin_rejected: { http: 403, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false },
   host_rejected: { http: 403, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false },
   body_too_large: { http: 413, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false },
+  request_timeout: { http: 408, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: true },
   bad_request: { http: 400, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false },
   not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32601 }, retryable: false },
   tool_not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false },

@@ -3,17 +3,32 @@ import { HubError } from '../../src/errors.js';
 import { ApiTokens } from '../../src/identity/tokens.js';
 import { openDb } from '../../src/store/db.js';
 import { resolve } from 'node:path';
+import { z } from 'zod';
 import { configFromFlags, parse, str } from '../common.js';
 
-const USAGE = `usage: switchboard tokens create --user U [--tenant T] [--label L] [--scopes "mcp admin"]
+const USAGE = `usage: switchboard tokens create --user U [--tenant T] [--label L] [--scopes "mcp metrics admin"] [--expires 30d]
        switchboard tokens list [--all] [--json]
        switchboard tokens revoke <token-id>`;
+
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const lifetimeSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,5}[smhd]$/, 'use a whole number and a unit: s, m, h or d (30d, 12h, 90m)')
+  .transform((v) => Number(v.slice(0, -1)) * UNIT_MS[v.at(-1) as keyof typeof UNIT_MS]);
+
+/** `--expires 30d` → milliseconds; a typo is an error naming the flag, never a token that never expires. */
+export function parseLifetime(value: string): number {
+  const r = lifetimeSchema.safeParse(value);
+  if (!r.success) throw new HubError('invalid_params', `--expires ${value}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
+}
 
 export async function tokensCommand(argv: string[]): Promise<void> {
   const { flags, positionals } = parse(argv, {
     tenant: { type: 'string' },
     label: { type: 'string' },
     scopes: { type: 'string' },
+    expires: { type: 'string' },
     all: { type: 'boolean' },
     json: { type: 'boolean' },
   });
@@ -31,13 +46,17 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         const user = str(flags['user']);
         if (!user) throw new HubError('invalid_params', `tokens create needs --user\n${USAGE}`);
         const scopes = str(flags['scopes'])?.split(/[\s,]+/).filter(Boolean);
-        const { token, record } = tokens.create({ user, tenant: str(flags['tenant']), label: str(flags['label']), ...(scopes ? { scopes } : {}) });
-        process.stderr.write(`Created ${record.id} for ${record.tenant}/${record.user}. The token is shown once; store it now:\n`);
+        const expires = str(flags['expires']);
+        const expiresInMs = expires === undefined ? undefined : parseLifetime(expires);
+        const { token, record } = tokens.create({ user, tenant: str(flags['tenant']), label: str(flags['label']), expiresInMs, ...(scopes ? { scopes } : {}) });
+        const until = record.expiresAt === undefined ? '' : ` It expires ${new Date(record.expiresAt).toISOString()}.`;
+        process.stderr.write(`Created ${record.id} for ${record.tenant}/${record.user} with scopes ${record.scopes.join(',')}.${until} The token is shown once; store it now:\n`);
         process.stdout.write(`${token}\n`);
         return;
       }
       case 'list': {
         const list = tokens.list({ includeRevoked: flags['all'] === true });
+        const now = systemClock.now();
         if (flags['json']) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
           return;
@@ -47,9 +66,11 @@ export async function tokensCommand(argv: string[]): Promise<void> {
           return;
         }
         for (const t of list) {
-          const state = t.revokedAt ? `revoked ${new Date(t.revokedAt).toISOString()}` : 'active';
+          const expired = t.expiresAt !== undefined && t.expiresAt <= now;
+          const state = t.revokedAt ? `revoked ${new Date(t.revokedAt).toISOString()}` : expired ? 'expired' : 'active';
           const used = t.lastUsedAt ? new Date(t.lastUsedAt).toISOString() : 'never';
-          process.stdout.write(`${t.id}  ${t.tenant}/${t.user}  scopes=${t.scopes.join(',')}  created=${new Date(t.createdAt).toISOString()}  last-used=${used}  ${state}${t.label ? `  "${t.label}"` : ''}\n`);
+          const expiry = t.expiresAt === undefined ? 'never' : new Date(t.expiresAt).toISOString();
+          process.stdout.write(`${t.id}  ${t.tenant}/${t.user}  scopes=${t.scopes.join(',')}  created=${new Date(t.createdAt).toISOString()}  expires=${expiry}  last-used=${used}  ${state}${t.label ? `  "${t.label}"` : ''}\n`);
         }
         return;
       }

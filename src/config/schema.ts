@@ -106,8 +106,14 @@ export const serverSchema = z.strictObject({
     .strictObject({
       sessionsPerIdentity: z.number().int().positive().max(5_000).default(100),
       streamsPerIdentity: z.number().int().positive().max(5_000).default(100),
+      /** A request's headers must arrive within this (Node's headersTimeout). */
+      headersTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
+      /** A request's body must arrive within this of its headers, else 408 and the connection closes. */
+      bodyTimeoutMs: z.number().int().min(100).max(3_600_000).default(30_000),
+      /** Open connections at most; more are closed on arrival. Keep it under `ulimit -n`. */
+      maxConnections: z.number().int().positive().max(1_000_000).default(512),
     })
-    .default({ sessionsPerIdentity: 100, streamsPerIdentity: 100 }),
+    .default({ sessionsPerIdentity: 100, streamsPerIdentity: 100, headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, maxConnections: 512 }),
 });
 
 export const configSchema = z.strictObject({

@@ -4,7 +4,9 @@ import type { Logger } from 'pino';
 import type { HubConfig } from '../config/schema.js';
 import type { ApiTokens } from '../identity/tokens.js';
 import type { HttpFace } from '../mcp/http-face.js';
-import { bearerAuth, mountResourceMetadata, resourceUrls } from './auth.js';
+import { bearerAuth, holdsScope, mountResourceMetadata, resourceUrls } from './auth.js';
+import { BodyDeadlines, closeIfBodyUnread } from './limits.js';
+import { tokenUnlessPublic } from './public-routes.js';
 import { mountHealth, type HealthDeps } from './routes.js';
 import { exposure, hostAndOriginGuard } from './security.js';
 
@@ -21,28 +23,37 @@ export interface HttpAppDeps {
   mount?: (app: Express) => void;
 }
 
-/** Every HTTP route of the contract, behind Host/Origin checks, body limits and token auth. */
+/**
+ * Every HTTP route of the contract, behind a body deadline, Host/Origin checks, body limits and
+ * token auth. Order matters: /mcp checks its own token and scope first; then, beyond loopback,
+ * every path not in PUBLIC_ROUTES needs a token; only then come the routes that need none.
+ */
 export function createHttpApp(deps: HttpAppDeps): Express {
-  const { config, log } = deps;
+  const { config, log, tokens } = deps;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   const exp = exposure({ ...config, server: { ...config.server, publicUrl: deps.publicUrl } }, deps.port);
+  app.use(new BodyDeadlines(config.server.limits.bodyTimeoutMs).middleware);
   app.use(hostAndOriginGuard(exp));
 
   const urls = resourceUrls(deps.publicUrl);
-  const auth = bearerAuth(deps.tokens, urls);
-  mountResourceMetadata(app, urls);
-  // Beyond loopback every route that tells anything about the hub needs a token.
-  mountHealth(app, deps.health, exp.public ? [auth] : []);
-
-  app.all('/mcp', auth, requireJsonPost, express.json({ limit: config.server.maxBodyBytes, type: () => true }), (req, res, next) => {
+  // The token is checked on the headers, before the body is read: a caller without one costs no body.
+  app.all('/mcp', bearerAuth(tokens, urls, ['mcp']), requireJsonPost, express.json({ limit: config.server.maxBodyBytes, type: () => true }), (req, res, next) => {
     deps.face.handle(req, res).catch(next);
+  });
+
+  if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls)));
+  mountResourceMetadata(app, urls);
+  mountHealth(app, deps.health, {
+    metricsGuard: exp.public ? [bearerAuth(tokens, urls, ['metrics', 'admin'])] : [],
+    details: exp.public ? (req) => holdsScope(tokens, req.headers.authorization, ['metrics', 'admin']) : () => true,
   });
 
   deps.mount?.(app);
 
-  app.use((_req, res) => {
+  app.use((req, res) => {
+    closeIfBodyUnread(req, res);
     res.status(404).json({ error: { code: 'not_found', message: 'no such route' } });
   });
   app.use(errorHandler(log));
@@ -54,6 +65,7 @@ const requireJsonPost: RequestHandler = (req, res, next) => {
   if (req.method !== 'POST') return next();
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
+    closeIfBodyUnread(req, res);
     res.status(415).json({ jsonrpc: '2.0', error: { code: -32000, message: 'Content-Type must be application/json' }, id: null });
     return;
   }
@@ -61,12 +73,14 @@ const requireJsonPost: RequestHandler = (req, res, next) => {
 };
 
 function errorHandler(log: Logger): ErrorRequestHandler {
-  return (err: unknown, _req, res, _next) => {
+  return (err: unknown, req, res, _next) => {
     const e = err as { type?: string; status?: number; message?: string; body?: unknown };
     if (res.headersSent) {
       res.end();
       return;
     }
+    // A body cut off at the size cap is left unread: end the connection rather than drain it.
+    closeIfBodyUnread(req, res);
     if (e.type === 'entity.too.large') {
       res.status(413).json({ jsonrpc: '2.0', error: { code: -32600, message: 'Request body too large' }, id: null });
       return;

@@ -1,7 +1,9 @@
 import { OAuthError, OAuthErrorCode, bearerAuthChallengeResponse, verifyBearerToken } from '@modelcontextprotocol/server';
 import type { AuthInfo, OAuthTokenVerifier } from '@modelcontextprotocol/server';
-import type { Express, RequestHandler } from 'express';
+import type { Express, Request, RequestHandler, Response } from 'express';
+import type { HubScope } from '../identity/identity.js';
 import type { ApiTokens } from '../identity/tokens.js';
+import { closeIfBodyUnread } from './limits.js';
 
 export interface ResourceUrls {
   /** The protected resource: `<publicUrl>/mcp`. */
@@ -19,9 +21,10 @@ export function resourceUrls(publicUrl: string): ResourceUrls {
 export function hubTokenVerifier(tokens: ApiTokens): OAuthTokenVerifier {
   return {
     async verifyAccessToken(token: string): Promise<AuthInfo> {
-      const identity = tokens.verify(token);
+      const identity = tokens.check(token);
+      if (identity === 'expired') throw new OAuthError(OAuthErrorCode.InvalidToken, 'the token has expired; create a new one');
       if (!identity) throw new OAuthError(OAuthErrorCode.InvalidToken, 'unknown or revoked token');
-      // Hub tokens do not expire; the SDK requires expiresAt, so it is set a little ahead on each request.
+      // Expiry is checked above on the hub's clock; the SDK requires expiresAt, so it is set a little ahead on each request.
       return {
         token,
         clientId: identity.tokenId ?? identity.user,
@@ -51,28 +54,39 @@ const HOW_TO = {
 };
 
 /**
- * Bearer authentication for /mcp with the SDK's verification and challenge (status codes,
+ * Bearer authentication with the SDK's verification and challenge (status codes,
  * `WWW-Authenticate` with `resource_metadata` per RFC 9728), and a description that says how to
- * obtain and pass a hub token.
+ * obtain and pass a hub token. With `anyOf`, the token must hold one of those scopes, else 403
+ * `insufficient_scope` naming the first of them (RFC 6750 §3.1); the SDK's own `requiredScopes`
+ * wants all of them, which cannot say "metrics or admin".
  */
-export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls): RequestHandler {
+export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls, anyOf: readonly HubScope[] = []): RequestHandler {
   const options = { verifier: hubTokenVerifier(tokens), resourceMetadataUrl: urls.metadata };
+  const scoped = { ...options, requiredScopes: anyOf.slice(0, 1) };
+  const lacking = `This token lacks the ${anyOf.join(' or ')} scope; create one with \`switchboard tokens create --user NAME --scopes ${anyOf[0] ?? 'mcp'}\`.`;
   return (req, res, next) => {
     verifyBearerToken(req.headers.authorization, options).then(
       (auth) => {
+        if (anyOf.length > 0 && !anyOf.some((s) => auth.scopes.includes(s))) {
+          refuse(req, res, new OAuthError(OAuthErrorCode.InsufficientScope, lacking), scoped);
+          return;
+        }
         req.auth = auth;
         next();
       },
-      (err: unknown) => {
-        const error = err instanceof OAuthError && err.code === OAuthErrorCode.InvalidToken ? new OAuthError(OAuthErrorCode.InvalidToken, `${withStop(err.message)} ${TOKEN_HINT}`) : err;
-        const response = bearerAuthChallengeResponse(error, options);
-        const challenge = response.headers.get('WWW-Authenticate');
-        if (challenge !== null) res.set('WWW-Authenticate', challenge);
-        const body = error instanceof OAuthError ? error.toResponseObject() : new OAuthError(OAuthErrorCode.ServerError, 'Internal Server Error').toResponseObject();
-        res.status(response.status).json(error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken ? { ...body, how_to_authenticate: HOW_TO } : body);
-      },
+      (err: unknown) => refuse(req, res, err, options),
     );
   };
+}
+
+function refuse(req: Request, res: Response, err: unknown, options: { resourceMetadataUrl: string; requiredScopes?: string[] }): void {
+  const error = err instanceof OAuthError && err.code === OAuthErrorCode.InvalidToken ? new OAuthError(OAuthErrorCode.InvalidToken, `${withStop(err.message)} ${TOKEN_HINT}`) : err;
+  closeIfBodyUnread(req, res);
+  const response = bearerAuthChallengeResponse(error, options);
+  const challenge = response.headers.get('WWW-Authenticate');
+  if (challenge !== null) res.set('WWW-Authenticate', challenge);
+  const body = error instanceof OAuthError ? error.toResponseObject() : new OAuthError(OAuthErrorCode.ServerError, 'Internal Server Error').toResponseObject();
+  res.status(response.status).json(error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken ? { ...body, how_to_authenticate: HOW_TO } : body);
 }
 
 function withStop(s: string): string {
@@ -102,4 +116,14 @@ export function mountResourceMetadata(app: Express, urls: ResourceUrls): void {
   app.post('/register', (_req, res) => {
     res.status(404).json({ error: 'registration_not_supported', error_description: `This hub is not an OAuth authorization server. ${TOKEN_HINT}`, how_to_authenticate: HOW_TO });
   });
+}
+
+/**
+ * Whether a request carries a valid hub token holding one of `anyOf`, for routes that answer
+ * everyone but tell more to a token holder (/readyz). Never refuses: a bad token just sees less.
+ */
+export function holdsScope(tokens: ApiTokens, authorization: string | undefined, anyOf: readonly HubScope[]): boolean {
+  if (authorization === undefined || !/^bearer /i.test(authorization)) return false;
+  const identity = tokens.verify(authorization.slice(7).trim());
+  return identity !== undefined && anyOf.some((s) => identity.scopes.includes(s));
 }

@@ -1,4 +1,4 @@
-import type { Express, RequestHandler } from 'express';
+import type { Express, Request, RequestHandler } from 'express';
 import type { HubMetrics } from '../observability/metrics.js';
 import type { ToolSource } from '../mcp/source.js';
 
@@ -22,26 +22,35 @@ export function sourceReport(sources: readonly ToolSource[]) {
   );
 }
 
+export interface HealthAccess {
+  /** Run before /metrics (a token with `metrics` or `admin` beyond loopback, nothing on loopback). */
+  metricsGuard: RequestHandler[];
+  /** Whether /readyz may name the sources and their states to this caller. */
+  details: (req: Request) => boolean;
+}
+
 /**
  * /healthz: the process answers. /readyz: 503 until start-up completes and while stopping;
  * afterwards 200 with status "ready", or "degraded" naming the sources that are not ready — one
- * broken downstream server must not take the whole hub out of a load balancer.
+ * broken downstream server must not take the whole hub out of a load balancer. Source names and
+ * errors describe the deployment, so beyond loopback only a metrics or admin token sees them.
  */
-export function mountHealth(app: Express, deps: HealthDeps, metricsGuard: RequestHandler[]): void {
+export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', ...(deps.identity ? { hub: deps.identity() } : {}) });
   });
-  app.get('/readyz', (_req, res) => {
+  app.get('/readyz', (req, res) => {
     const phase = deps.phase();
     const sources = sourceReport(deps.sources());
+    const shown = access.details(req) ? { sources } : {};
     if (phase !== 'running') {
-      res.status(503).json({ status: phase, sources });
+      res.status(503).json({ status: phase, ...shown });
       return;
     }
     const degraded = Object.values(sources).some((s) => s.state !== 'ready' && s.state !== 'disabled');
-    res.json({ status: degraded ? 'degraded' : 'ready', sources });
+    res.json({ status: degraded ? 'degraded' : 'ready', ...shown });
   });
-  app.get('/metrics', ...metricsGuard, async (_req, res) => {
+  app.get('/metrics', ...access.metricsGuard, async (_req, res) => {
     res.type(deps.metrics.contentType).send(await deps.metrics.text());
   });
 }

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { HubConfig } from '../config/schema.js';
+import { closeIfBodyUnread } from './limits.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
@@ -35,7 +36,8 @@ export function exposure(config: HubConfig, port: number): Exposure {
   return { hosts, origins, public: !isLoopbackHost(host) };
 }
 
-function reject(res: Response, status: number, code: string, message: string): void {
+function reject(req: Request, res: Response, status: number, code: string, message: string): void {
+  closeIfBodyUnread(req, res);
   res.status(status).json({ error: { code, message } });
 }
 
@@ -48,12 +50,12 @@ export function hostAndOriginGuard(exp: Exposure) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const host = req.headers.host;
     if (!host || !exp.hosts.has(host.toLowerCase())) {
-      reject(res, 403, 'host_rejected', `Host header ${JSON.stringify(host ?? '')} is not allowed`);
+      reject(req, res, 403, 'host_rejected', `Host header ${JSON.stringify(host ?? '')} is not allowed`);
       return;
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !exp.origins.has(origin.toLowerCase().replace(/\/$/, ''))) {
-      reject(res, 403, 'origin_rejected', `Origin ${JSON.stringify(origin)} is not allowed`);
+      reject(req, res, 403, 'origin_rejected', `Origin ${JSON.stringify(origin)} is not allowed`);
       return;
     }
     next();

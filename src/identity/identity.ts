@@ -7,6 +7,14 @@ export interface Identity {
   tokenId?: string;
 }
 
+/**
+ * What a hub token may do over HTTP: `mcp` (the /mcp endpoint), `metrics` (/metrics and /readyz
+ * details), `admin` (admin actions; it covers `metrics` too but not `mcp`, so a monitoring or
+ * admin token cannot act as a user's tools). The stdio face's local identity is not checked.
+ */
+export const HUB_SCOPES = ['mcp', 'metrics', 'admin'] as const;
+export type HubScope = (typeof HUB_SCOPES)[number];
+
 export const DEFAULT_TENANT = 'default';
 
 export function identityKey(id: Identity): string {

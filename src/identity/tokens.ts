@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/db.js';
-import { DEFAULT_TENANT, type Identity } from './identity.js';
+import { DEFAULT_TENANT, HUB_SCOPES, type Identity } from './identity.js';
 
 /** Prefix that lets secret scanners recognise a leaked hub token. */
 const TOKEN_PREFIX = 'sbt_';
@@ -18,6 +18,8 @@ export interface ApiTokenRecord {
   createdAt: number;
   lastUsedAt: number | null;
   revokedAt: number | null;
+  /** When the token stops working (epoch ms); absent for a token that does not expire. */
+  expiresAt?: number;
 }
 
 export interface CreatedToken {
@@ -35,6 +37,7 @@ const rowSchema = z.object({
   created_at: z.number(),
   last_used_at: z.number().nullable(),
   revoked_at: z.number().nullable(),
+  expires_at: z.number().nullable(),
 });
 
 function toRecord(row: unknown): ApiTokenRecord {
@@ -48,6 +51,7 @@ function toRecord(row: unknown): ApiTokenRecord {
     createdAt: r.created_at,
     lastUsedAt: r.last_used_at,
     revokedAt: r.revoked_at,
+    ...(r.expires_at === null ? {} : { expiresAt: r.expires_at }),
   };
 }
 
@@ -58,6 +62,14 @@ function toRecord(row: unknown): ApiTokenRecord {
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
+
+/** What a presented token resolves to: an identity, or why it does not. */
+export type TokenCheck = Identity | 'expired' | undefined;
+
+/** Longest lifetime accepted for an expiring token: ten years, far past any sane rotation. */
+const MAX_LIFETIME_MS = 10 * 365 * 86_400_000;
+const lifetimeSchema = z.number().int().positive().max(MAX_LIFETIME_MS);
+const scopesSchema = z.array(z.enum(HUB_SCOPES)).min(1);
 
 const nameSchema = z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'use 1–128 characters from A-Z a-z 0-9 . _ @ -');
 
@@ -77,23 +89,27 @@ export class ApiTokens {
     this.touchStmt = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
     // Primary-key lookups only: the revocation poll asks about the few tokens with open sessions.
     this.revokedStmt = db
-      .prepare('SELECT id FROM api_tokens WHERE id IN (SELECT value FROM json_each(?)) AND revoked_at IS NOT NULL')
+      .prepare('SELECT id FROM api_tokens WHERE id IN (SELECT value FROM json_each(?)) AND (revoked_at IS NOT NULL OR expires_at <= ?)')
       .pluck();
   }
 
-  create(input: { user: string; tenant?: string | undefined; scopes?: string[]; label?: string | undefined }): CreatedToken {
+  create(input: { user: string; tenant?: string | undefined; scopes?: string[]; label?: string | undefined; expiresInMs?: number | undefined }): CreatedToken {
     const user = parseName(input.user, 'user');
+    const lifetime = input.expiresInMs === undefined ? undefined : lifetimeSchema.safeParse(input.expiresInMs);
+    if (lifetime && !lifetime.success) throw new HubError('invalid_params', `token lifetime ${input.expiresInMs} ms: must be a whole number of ms between 1 and ${MAX_LIFETIME_MS}`);
     const tenant = parseName(input.tenant ?? DEFAULT_TENANT, 'tenant');
-    const scopes = input.scopes ?? ['mcp'];
+    const parsedScopes = scopesSchema.safeParse(input.scopes ?? ['mcp']);
+    if (!parsedScopes.success) throw new HubError('invalid_params', `scopes ${JSON.stringify(input.scopes)}: use one or more of ${HUB_SCOPES.join(', ')}`);
+    const scopes = [...new Set(parsedScopes.data)];
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const id = 'tok_' + randomBytes(6).toString('hex');
     const now = this.clock.now();
     this.db
       .prepare(
-        `INSERT INTO api_tokens (id, token_hash, user_id, tenant_id, scopes, label, created_at)
-         VALUES (@id, @hash, @user, @tenant, @scopes, @label, @now)`,
+        `INSERT INTO api_tokens (id, token_hash, user_id, tenant_id, scopes, label, created_at, expires_at)
+         VALUES (@id, @hash, @user, @tenant, @scopes, @label, @now, @expires)`,
       )
-      .run({ id, hash: hashToken(token), user, tenant, scopes: scopes.join(' '), label: input.label ?? null, now });
+      .run({ id, hash: hashToken(token), user, tenant, scopes: scopes.join(' '), label: input.label ?? null, now, expires: lifetime ? now + lifetime.data : null });
     return { token, record: this.get(id)! };
   }
 
@@ -129,18 +145,28 @@ export class ApiTokens {
     return () => this.revokeListeners.delete(fn);
   }
 
-  /** Which of these token ids are revoked. */
+  /** Which of these token ids are revoked or expired: either way their open sessions and streams end. */
   revokedAmong(ids: readonly string[]): string[] {
     if (ids.length === 0) return [];
-    return z.array(z.string()).parse(this.revokedStmt.all(JSON.stringify(ids)));
+    return z.array(z.string()).parse(this.revokedStmt.all(JSON.stringify(ids), this.clock.now()));
   }
 
-  /** Resolves a presented token to an identity, or undefined when unknown or revoked. */
+  /** Resolves a presented token to an identity, or undefined when unknown, revoked or expired. */
   verify(token: string): Identity | undefined {
+    const r = this.check(token);
+    return r === 'expired' ? undefined : r;
+  }
+
+  /**
+   * Like verify, but tells an expired token apart (its holder is told to get a new one, RFC 6750
+   * §3.1 `invalid_token`). One prepared statement; expiry is compared with the injected clock.
+   */
+  check(token: string): TokenCheck {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
     const row = this.byHash.get(hashToken(token));
     if (row === undefined) return undefined;
     const rec = toRecord(row);
+    if (rec.expiresAt !== undefined && this.clock.now() >= rec.expiresAt) return 'expired';
     this.touch(rec);
     return { tenant: rec.tenant, user: rec.user, scopes: rec.scopes, tokenId: rec.id };
   }

@@ -125,4 +125,10 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX connect_sessions_expiry ON connect_sessions (expires_at);
     `,
   },
+  {
+    version: 6,
+    name: 'api_token_expiry',
+    // NULL: the token does not expire (every token made before this migration).
+    sql: `ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;`,
+  },
 ];

@@ -1,0 +1,115 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { RequestHandler } from 'express';
+import { ERROR_SPECS } from '../errors.js';
+
+/** The connection-level limits of `server.limits` (the per-identity ones live in src/mcp/identity-limits.ts). */
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  bodyTimeoutMs: number;
+  maxConnections: number;
+}
+
+/**
+ * Applies the limits Node enforces itself. No whole-request timeout: `requestTimeout` stays 0
+ * because a response may be an SSE stream that lives for hours; the request's own bytes are
+ * bounded instead, headers by `headersTimeout` and the body by BodyDeadlines.
+ */
+export function applyServerLimits(server: Server, limits: HttpLimits): void {
+  server.requestTimeout = 0;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.keepAliveTimeout = 65_000;
+  // Past this Node closes new sockets at once, so slow clients cannot use up file descriptors.
+  server.maxConnections = limits.maxConnections;
+}
+
+/**
+ * How often Node looks for requests past `headersTimeout`. Node's default is 30 s whatever the
+ * timeout, so a 1 s timeout would take up to 31 s to act; it is only settable at createServer.
+ */
+export function connectionsCheckingInterval(limits: HttpLimits): number {
+  return Math.max(50, Math.min(5_000, Math.floor(limits.headersTimeoutMs / 4)));
+}
+
+/** Whether the request announced a body (RFC 9112 §6.3: Content-Length or Transfer-Encoding) that has not all arrived. */
+export function hasUnreadBody(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * For answers given before the body is read (a missing token, a refused Host): the connection
+ * closes after the answer instead of staying open while Node drains a body nobody wants, which a
+ * slow sender could make last for ever.
+ */
+export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): void {
+  if (hasUnreadBody(req) && !res.headersSent) res.setHeader('Connection', 'close');
+}
+
+type Deadline = { res: ServerResponse; at: number };
+
+/**
+ * A request body must have arrived in full within `timeoutMs` of its headers, or the request gets
+ * 408 and its connection is closed (RFC 9110 §15.5.9). Responses are not bounded: an SSE stream
+ * starts after its request body was read. One sweep timer serves every request and runs only while
+ * bodies are in flight; per request the cost is one map entry and two listeners.
+ */
+export class BodyDeadlines {
+  private readonly pending = new Map<IncomingMessage, Deadline>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly forget: (this: IncomingMessage) => void;
+
+  /** `now` is the real monotonic time: this bounds bytes on a socket, not a business rule. */
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    const pending = this.pending;
+    this.forget = function (this: IncomingMessage) {
+      pending.delete(this);
+    };
+  }
+
+  readonly middleware: RequestHandler = (req, res, next) => {
+    if (hasUnreadBody(req)) {
+      this.pending.set(req, { res, at: this.now() + this.timeoutMs });
+      req.once('end', this.forget);
+      req.once('close', this.forget);
+      if (this.timer === undefined) {
+        this.timer = setInterval(() => this.sweep(), Math.max(25, Math.min(1_000, Math.floor(this.timeoutMs / 4))));
+        this.timer.unref();
+      }
+    }
+    next();
+  };
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [req, d] of this.pending) {
+      if (d.at > now) continue;
+      this.pending.delete(req);
+      this.expire(req, d.res);
+    }
+    if (this.pending.size === 0) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+  }
+
+  private expire(req: IncomingMessage, res: ServerResponse): void {
+    if (res.headersSent) {
+      // Answered already (without reading the body): only the connection is left to end.
+      req.socket.destroy();
+      return;
+    }
+    // With Connection: close Node ends the socket once the answer is flushed.
+    res.setHeader('Connection', 'close');
+    res.statusCode = ERROR_SPECS.request_timeout.http;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.end(JSON.stringify({ error: { code: 'request_timeout', message: `the request body did not arrive within ${this.timeoutMs} ms` } }));
+  }
+}
