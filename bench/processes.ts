@@ -119,7 +119,7 @@ export interface RunningHub {
 
 /**
  * The hub as users run it: `switchboard serve` in its own process with a config file and a fresh
- * data dir, the admin token read from the first-start banner on stdout.
+ * data dir, the admin token read from the first-start banner on stdout (or the file it names).
  */
 export async function startHubProcess(opts: {
   /** The downstream's `mcpServers` entry: `{ url }` or `{ command, args }`. */
@@ -141,6 +141,9 @@ export async function startHubProcess(opts: {
       child,
       (line) => {
         url ??= /serving MCP at (http:\/\/127\.0\.0\.1:\d+\/mcp)/.exec(line)?.[1];
+        // On a terminal the banner shows the token; on a pipe (here) it names a file holding it.
+        const file = /^\s+(\/\S+\/admin-token)\s*$/.exec(line)?.[1];
+        if (file) return readFileSync(file, 'utf8').trim();
         return /\b(sbt_[A-Za-z0-9_-]+)/.exec(line)?.[1];
       },
       30_000,
