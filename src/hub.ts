@@ -21,7 +21,9 @@ import { serveStdioFace, type StdioFace } from './mcp/stdio-face.js';
 import { ProcessRegistry } from './mcp/downstream/process-registry.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { HubMetrics } from './observability/metrics.js';
-import { openDb, type Db } from './store/db.js';
+import { migrate, openDb, type Db } from './store/db.js';
+import { describeError } from './errors.js';
+import { Lifecycle, type Part } from './lifecycle.js';
 import type { HostedProvider } from './integrations/hosted.js';
 import { buildIntegrations, type Integrations, type IntegrationsDeps } from './integrations/wiring.js';
 import { watchConnections } from './integrations/watch.js';
@@ -47,6 +49,8 @@ export interface HubOptions {
   restartBaseMs?: number;
   /** Providers this hub serves on its own listener (the demo sandbox), handed in by servers/. */
   hosted?: readonly HostedProvider[];
+  /** Background workers (inbox, pollers, outbox): started after the sources, before the faces, stopped in reverse. */
+  workers?: readonly Part[];
 }
 
 export interface Listening {
@@ -56,7 +60,8 @@ export interface Listening {
 }
 
 /**
- * The composition root. Start order: store → sources → faces; stop runs it in reverse.
+ * The composition root. Its parts are declared once, in start order (store → migrate → vault →
+ * sources → workers → faces), and stop in reverse; see the list in the constructor.
  * Sources connect in the background so the faces answer at once; a source that arrives later
  * announces itself with list_changed.
  */
@@ -80,6 +85,8 @@ export class Hub {
   private closeMounted: () => void = () => {};
   private stopWatching: () => void = () => {};
   private sourcesSettled: Promise<void> = Promise.resolve();
+  private starting: Promise<void> | undefined;
+  private readonly lifecycle: Lifecycle;
   /** The stdio servers this hub spawns, recorded in the data dir (none for an in-memory hub). */
   private readonly processes: ProcessRegistry | undefined;
 
@@ -89,12 +96,35 @@ export class Hub {
     this.log = opts.log ?? createLogger({ level: opts.config.logLevel });
     this.metrics = new HubMetrics({ defaultMetrics: true });
     this.dataDir = opts.dataDir ?? resolve(opts.config.dataDir);
-    this.db = openDb({ file: this.dataDir === ':memory:' ? ':memory:' : resolve(this.dataDir, 'switchboard.db'), clock: this.clock });
+    const file = this.dataDir === ':memory:' ? ':memory:' : resolve(this.dataDir, 'switchboard.db');
+    let db: Db | undefined;
+    let vault: Vault | undefined;
+    this.lifecycle = new Lifecycle(
+      [
+        // The store, its migrations and the vault are opened by this constructor (every other part
+        // is built on them); the rest start in `start()`.
+        { name: 'store', start: () => void (db = openDb({ file, clock: this.clock, migrations: [] })), stop: () => void db?.close() },
+        { name: 'migrate', start: () => void migrate(db!, this.clock) },
+        {
+          name: 'vault',
+          start: () =>
+            void (vault =
+              this.dataDir === ':memory:'
+                ? new Vault({ db: db!, ring: ephemeralRing(), clock: this.clock })
+                : openVault({ db: db!, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) })),
+        },
+        { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
+        { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
+        { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
+        ...(opts.workers ?? []),
+        { name: 'faces', stop: () => this.closeFaces() },
+      ],
+      { onStopError: (part, err) => this.log.warn({ part, err: describeError(err) }, 'a part of the hub did not stop cleanly') },
+    );
+    this.lifecycle.openSync('vault');
+    this.db = db!;
+    this.vault = vault!;
     this.tokens = new ApiTokens(this.db, this.clock);
-    this.vault =
-      this.dataDir === ':memory:'
-        ? new Vault({ db: this.db, ring: ephemeralRing(), clock: this.clock })
-        : openVault({ db: this.db, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
     this.catalog = new Catalog();
     this.publicUrl = publicUrlOf(opts.config.server);
     this.integrations = buildIntegrations({
@@ -137,20 +167,44 @@ export class Hub {
     return this.phaseValue;
   }
 
-  /** Starts every source; resolves at once, with `ready()` telling when first attempts settled. */
-  start(): void {
+  /** The parts in start order (stop runs it in reverse). */
+  parts(): string[] {
+    return this.lifecycle.names();
+  }
+
+  /**
+   * Starts the parts after the vault, in order; resolves once each has started. Sources connect in
+   * the background: `ready()` tells when their first attempts settled.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.lifecycle.start();
+    return this.starting;
+  }
+
+  /** Resolves when every source has connected or failed its first attempt. */
+  async ready(): Promise<void> {
+    await this.starting;
+    await this.sourcesSettled;
+  }
+
+  private reapOrphans(): void {
     // Downstream processes a hub on this data dir left running when it was killed without a
     // chance to stop them (kill -9): SIGTERM goes out now, before this hub spawns its own.
     void this.processes?.reapOrphans().catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not end processes left by a previous run'));
+  }
+
+  private watchConnections(): void {
     if (this.integrations.sources.length > 0) this.stopWatching = watchConnections(this.db, this.integrations.accounts);
+  }
+
+  private startSources(): void {
     this.sourcesSettled = Promise.allSettled(this.catalog.sources().map((s) => s.start())).then(() => {
       if (this.phaseValue === 'starting') this.phaseValue = 'running';
     });
   }
 
-  /** Resolves when every source has connected or failed its first attempt. */
-  ready(): Promise<void> {
-    return this.sourcesSettled;
+  private async stopSources(): Promise<void> {
+    await Promise.allSettled(this.catalog.sources().map((s) => s.stop()));
   }
 
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<Listening> {
@@ -240,9 +294,13 @@ export class Hub {
     return this.stdio;
   }
 
+  /** Stops every started part, faces first and the store last. */
   async stop(): Promise<void> {
-    if (this.phaseValue === 'stopping') return;
     this.phaseValue = 'stopping';
+    await this.lifecycle.stop();
+  }
+
+  private async closeFaces(): Promise<void> {
     if (this.http) {
       const { server, face } = this.http;
       await face.close();
@@ -250,10 +308,6 @@ export class Hub {
       await new Promise<void>((res) => server.close(() => res()));
     }
     await this.stdio?.close().catch(() => {});
-    this.stopWatching();
-    await Promise.allSettled(this.catalog.sources().map((s) => s.stop()));
-    this.processes?.close();
     this.closeMounted();
-    this.db.close();
   }
 }

@@ -75,6 +75,11 @@ export class Lifecycle {
         await this.stop();
         throw err;
       }
+      if (this.stopping) {
+        // stop() was called while this part was starting: it missed it, so stop it here.
+        await this.stopOne(part);
+        return;
+      }
       this.started.push(part);
       this.next++;
     }
@@ -84,15 +89,17 @@ export class Lifecycle {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.next = this.parts.length; // nothing starts after a stop
-      for (let part = this.started.pop(); part; part = this.started.pop()) {
-        try {
-          await part.stop?.();
-        } catch (err) {
-          this.opts.onStopError?.(part.name, err);
-        }
-      }
+      for (let part = this.started.pop(); part; part = this.started.pop()) await this.stopOne(part);
     })();
     return this.stopping;
+  }
+
+  private async stopOne(part: Part): Promise<void> {
+    try {
+      await part.stop?.();
+    } catch (err) {
+      this.opts.onStopError?.(part.name, err);
+    }
   }
 
   private stopStartedSync(): void {

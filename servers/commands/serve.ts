@@ -24,7 +24,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // stdout that is not a terminal is a log (systemd, docker, a CI job) that others read and keep:
   // there the token goes to a file only its owner can read, written before anything can fail.
   const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
-  hub.start();
+  await hub.start();
   let listening;
   try {
     listening = await hub.listen();

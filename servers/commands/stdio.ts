@@ -18,7 +18,7 @@ export async function stdioCommand(argv: string[]): Promise<void> {
   const log = createLogger({ level: config.logLevel, destination: 2 });
   const hub = new Hub({ config, log, hosted: [hostedSandbox()] });
   const face = hub.serveStdio(localIdentity(str(flags['user']) ?? 'local'));
-  hub.start();
+  await hub.start();
   const stop = onShutdown(() => hub.stop(), log);
   process.stdin.once('end', stop);
   process.stdin.once('close', stop);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { Hub } from '../../src/hub.js';
 import { Lifecycle, type Part } from '../../src/lifecycle.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { hubErrorOf } from '../helpers/errors.js';
 
 /** Parts that write what they do into one journal, so the test sees the order across parts. */
@@ -88,5 +91,31 @@ describe('lifecycle as data', () => {
   it('refuses two parts of one name, and opening an unknown part', () => {
     expect(hubErrorOf(() => new Lifecycle([{ name: 'a' }, { name: 'a' }]))).toMatchObject({ code: 'internal' });
     expect(hubErrorOf(() => new Lifecycle([{ name: 'a' }]).openSync('b'))).toMatchObject({ code: 'internal' });
+  });
+});
+
+describe('the hub declares its parts as one list', () => {
+  const config = () => configSchema.parse({ integrations: {}, fixtures: {} });
+
+  it('store → migrate → vault → sources → workers → faces, and a worker that fails stops the hub in reverse', async () => {
+    const journal: string[] = [];
+    const workers = recorded(['inbox', 'pollers', 'outbox'], journal, { start: 'pollers' });
+    const hub = new Hub({ config: config(), dataDir: ':memory:', log: silentLogger(), workers });
+    expect(hub.parts()).toEqual(['store', 'migrate', 'vault', 'processes', 'connections', 'sources', 'inbox', 'pollers', 'outbox', 'faces']);
+    // Opened by the constructor: the store is usable before start (the first admin token is made then).
+    expect(hub.tokens.count()).toBe(0);
+    await expect(hub.start()).rejects.toThrow('pollers cannot start');
+    expect(journal).toEqual(['start inbox', 'start pollers', 'stop inbox']);
+    expect(hub.db.open).toBe(false);
+    await hub.stop(); // a second stop after a failed start is harmless
+  });
+
+  it('stop closes the store last, after the workers', async () => {
+    const journal: string[] = [];
+    const hub = new Hub({ config: config(), dataDir: ':memory:', log: silentLogger(), workers: [{ name: 'outbox', stop: () => void journal.push(`outbox stopped, store open: ${hub.db.open}`) }] });
+    await hub.start();
+    await hub.stop();
+    expect(journal).toEqual(['outbox stopped, store open: true']);
+    expect(hub.db.open).toBe(false);
   });
 });
