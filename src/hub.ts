@@ -193,8 +193,11 @@ export class Hub {
     void this.processes?.reapOrphans().catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not end processes left by a previous run'));
   }
 
-  private watchConnections(): void {
-    if (this.integrations.sources.length > 0) this.stopWatching = watchConnections(this.db, this.integrations.accounts);
+  /** Loads each identity's connection states for listing, then follows changes other processes make. */
+  private async watchConnections(): Promise<void> {
+    if (this.integrations.sources.length === 0) return;
+    await this.integrations.states.load();
+    this.stopWatching = watchConnections(this.integrations.connections, this.integrations.accounts);
   }
 
   private startSources(): void {

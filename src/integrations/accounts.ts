@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import type { ConnectionFeed } from '../connections/feed.js';
+import type { ConnectionReads } from '../connections/repository.js';
 import type { ConnectionStore } from '../connections/store.js';
 import type { Connection, ConnectionState } from '../connections/types.js';
 import { HubError, describeError } from '../errors.js';
@@ -6,12 +8,14 @@ import type { Identity } from '../identity/identity.js';
 import type { CallbackQuery, OAuthFlows } from '../oauth/flows.js';
 import type { LinkSigner } from '../oauth/links.js';
 import type { ResolvedIntegration } from './registry.js';
-import type { IntegrationSource } from './source.js';
 
 export interface AccountsOptions {
   integrations: ResolvedIntegration[];
-  sources: Map<string, IntegrationSource>;
   connections: ConnectionStore;
+  /** The same connections behind the Promise-based interface. */
+  reads: ConnectionReads;
+  /** Where every change of a connection is published (tool lists are kept fresh from it). */
+  feed: ConnectionFeed;
   flows: OAuthFlows;
   links: LinkSigner;
   /** Without a trailing slash. */
@@ -92,7 +96,7 @@ export class Accounts {
     if (!i) throw new HubError('oauth_flow_failed', 'this authorization response is unknown or too old; start linking again');
     const connection = await this.opts.flows.complete(q, browserSecret, i.flow);
     this.opts.log.info({ connection: connection.id, integration: connection.integration, user: connection.user }, 'account linked');
-    this.changed(connection);
+    await this.changed(connection);
     return { connection, title: i.definition.title };
   }
 
@@ -110,14 +114,15 @@ export class Accounts {
       }
     }
     this.opts.connections.markRevoked(c.id, 'revoked by the user');
-    this.changed(c);
+    await this.changed(c);
     return warning === undefined ? { providerRevoked } : { providerRevoked, warning };
   }
 
-  /** Tells the owner's clients that the integration's tools changed. */
-  changed(c: Connection): void {
-    this.announced.set(c.id, this.opts.connections.get(c.id)?.state ?? c.state);
-    this.opts.sources.get(c.integration)?.connectionChanged({ tenant: c.tenant, user: c.user, scopes: [] });
+  /** Publishes the connection's current state on the feed, which tells the owner's clients. */
+  async changed(c: Connection): Promise<void> {
+    const state = (await this.opts.reads.get(c.id))?.state ?? c.state;
+    this.announced.set(c.id, state);
+    this.opts.feed.publish({ id: c.id, tenant: c.tenant, user: c.user, integration: c.integration, state });
   }
 
   /** The state this process last announced for a connection, so a watcher does not announce it again. */

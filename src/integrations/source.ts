@@ -8,6 +8,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import type { ConnectionStates } from '../connections/states.js';
 import type { ConnectionStore } from '../connections/store.js';
 import type { Connection } from '../connections/types.js';
 import { describeError, isHubError } from '../errors.js';
@@ -25,6 +26,8 @@ export const META_CONNECTION = 'switchboard/connection';
 export interface IntegrationSourceOptions {
   definition: IntegrationDefinition;
   connections: ConnectionStore;
+  /** Each identity's connection states, kept fresh by the change feed: listing reads these, not SQL. */
+  states: ConnectionStates;
   tokens: TokenManager;
   /** A signed link that starts linking this integration for this identity. */
   linkUrl: (identity: Identity) => string;
@@ -54,6 +57,10 @@ export class IntegrationSource implements ToolSource {
   constructor(private readonly opts: IntegrationSourceOptions) {
     this.name = opts.definition.name;
     this.provider = opts.provider ?? createProviderClient();
+    // The feed's changes for this integration reach the owner's clients as list_changed.
+    opts.states.onChange((c) => {
+      if (c.integration === this.name) this.connectionChanged({ tenant: c.tenant, user: c.user, scopes: [] });
+    });
   }
 
   get definition(): IntegrationDefinition {
@@ -62,6 +69,11 @@ export class IntegrationSource implements ToolSource {
 
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
+
+  /** Lists wait for the connection states' first load, so a linked account is never listed as unlinked. */
+  whenListable(): Promise<void> {
+    return this.opts.states.whenLoaded();
+  }
 
   status(): SourceStatus {
     return { state: 'ready', since: this.opts.since, restarts: 0 };
@@ -78,8 +90,7 @@ export class IntegrationSource implements ToolSource {
   }
 
   tools(identity: Identity): readonly Tool[] {
-    const c = this.opts.connections.find(identity.tenant, identity.user, this.name);
-    const state = c?.state ?? 'unlinked';
+    const state = this.opts.states.stateOf(identity, this.name);
     const hint = state === 'active' ? '' : ` (Needs your ${this.opts.definition.title} account: calling it returns a link to connect it.)`;
     return Object.entries(this.opts.definition.tools).map(([name, t]) => ({
       name,

@@ -1,5 +1,8 @@
 import type { Clock } from '../clock.js';
 import type { HubConfig } from '../config/schema.js';
+import { ConnectionFeed } from '../connections/feed.js';
+import { sqliteConnections, type ConnectionRepository } from '../connections/repository.js';
+import { ConnectionStates } from '../connections/states.js';
 import { ConnectionStore } from '../connections/store.js';
 import { OAuthFlows } from '../oauth/flows.js';
 import { LinkSigner } from '../oauth/links.js';
@@ -34,6 +37,11 @@ export interface IntegrationsDeps {
 
 export interface Integrations {
   accounts: Accounts;
+  connections: ConnectionRepository;
+  /** Every connection change this process makes or notices. */
+  feed: ConnectionFeed;
+  /** Each identity's connection states, for listing tools without SQL. */
+  states: ConnectionStates;
   secrets: HubSecrets;
   tokens: TokenManager;
   links: LinkSigner;
@@ -50,6 +58,9 @@ export interface Integrations {
 export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const secrets = new HubSecrets(d.db, d.vault, d.clock);
   const connections = new ConnectionStore(d.db, d.vault, d.clock);
+  const repo = sqliteConnections(connections);
+  const feed = new ConnectionFeed();
+  const states = new ConnectionStates(repo, feed);
   const hostedByName = new Map((d.hosted ?? []).map((p) => [p.integration, p]));
   const resolved = resolveIntegrations(d.config, {
     publicUrl: d.publicUrl,
@@ -73,11 +84,11 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
       if (!r) throw new Error(`integration ${name} is not configured`);
       return r.client;
     },
-    onStateChange: (c) => accounts?.changed(c),
+    onStateChange: (c) => void accounts?.changed(c),
     ...d.tokenOptions,
   });
   const provider = createProviderClient({ clock: d.clock, ...d.provider });
-  accounts = new Accounts({ integrations: resolved, sources: sourceMap, connections, flows, links, publicUrl: d.publicUrl, log: d.log });
+  accounts = new Accounts({ integrations: resolved, connections, reads: repo, feed, flows, links, publicUrl: d.publicUrl, log: d.log });
   const acc = accounts;
   for (const r of resolved) {
     sourceMap.set(
@@ -85,6 +96,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
       new IntegrationSource({
         definition: r.definition,
         connections,
+        states,
         tokens,
         linkUrl: (who) => acc.linkUrl(who, r.definition.name),
         linkNotice: () => links.notice(),
@@ -97,6 +109,9 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   }
   return {
     accounts: acc,
+    connections: repo,
+    feed,
+    states,
     secrets,
     tokens,
     links,

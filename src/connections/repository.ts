@@ -1,0 +1,58 @@
+import type { ConnectionStore, LeaseResult } from './store.js';
+import type { Connection, TokenSet } from './types.js';
+
+/**
+ * Connections behind Promise-returning interfaces (STYLE.md §10), so a PostgreSQL implementation
+ * is a second class, not a rewrite of the callers. One contract suite runs against every
+ * implementation (test/store/contracts/).
+ */
+export interface ConnectionReads {
+  get(id: string): Promise<Connection | undefined>;
+  /** The live (not revoked) connection of a user to an integration. */
+  find(tenant: string, user: string, integration: string): Promise<Connection | undefined>;
+  list(filter?: { tenant?: string; user?: string; includeRevoked?: boolean }): Promise<Connection[]>;
+}
+
+export interface LinkInput {
+  tenant: string;
+  user: string;
+  integration: string;
+  tokens: TokenSet;
+  scopes: string[];
+}
+
+export interface ConnectionWrites {
+  /** Stores a freshly linked token set: re-links the live connection if there is one, else creates it. */
+  link(input: LinkInput): Promise<Connection>;
+  /** The decrypted token set; a damaged row is an error, never a guess. */
+  tokens(c: Connection): Promise<TokenSet>;
+  /** Guarded: true when this call moved an active connection to needs_reauth. */
+  markNeedsReauth(id: string, reason: string): Promise<boolean>;
+  /** Guarded: true when this call revoked it; the row stays, its tokens go. */
+  markRevoked(id: string, reason: string): Promise<boolean>;
+}
+
+/** One refresh per connection at a time, across processes (RFC 9700 §4.14: rotation with reuse detection). */
+export interface RefreshLeases {
+  tryLease(id: string, seenVersion: number, owner: string, leaseMs: number, ownerIsDead: (owner: string) => boolean): Promise<LeaseResult>;
+  commitRefresh(c: Connection, owner: string, tokens: TokenSet): Promise<boolean>;
+  releaseLease(id: string, owner: string, opts?: { outcomeUnknown?: boolean }): Promise<void>;
+}
+
+export type ConnectionRepository = ConnectionReads & ConnectionWrites & RefreshLeases;
+
+/** The SQLite store behind the interface: better-sqlite3 answers synchronously; callers await anyway. */
+export function sqliteConnections(store: ConnectionStore): ConnectionRepository {
+  return {
+    get: async (id) => store.get(id),
+    find: async (tenant, user, integration) => store.find(tenant, user, integration),
+    list: async (filter) => store.list(filter),
+    link: async (input) => store.link(input),
+    tokens: async (c) => store.tokens(c),
+    markNeedsReauth: async (id, reason) => store.markNeedsReauth(id, reason),
+    markRevoked: async (id, reason) => store.markRevoked(id, reason),
+    tryLease: async (id, v, owner, leaseMs, dead) => store.tryLease(id, v, owner, leaseMs, dead),
+    commitRefresh: async (c, owner, tokens) => store.commitRefresh(c, owner, tokens),
+    releaseLease: async (id, owner, opts) => store.releaseLease(id, owner, opts),
+  };
+}
