@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -179,18 +179,18 @@ describe('switchboard CLI', () => {
     expect(tokens.stderr).toBe(`switchboard: error (config_not_found): config file not found: ${missing}\n`);
   });
 
-  it('serve prints an admin token on the first start of a data dir only', { timeout: 60_000 }, async () => {
-    const first = await serveOnce(['--data', data], dir.path, async (url, stdout) => {
-      // The printed token is live: it opens a session on the hub that printed it.
-      const token = /Authorization: Bearer (sbt_\S+)/.exec(stdout)?.[1] ?? '';
+  it('serve makes an admin token on the first start of a data dir only', { timeout: 60_000 }, async () => {
+    // stdout is a pipe here, so the token goes to a 0600 file (test/cli/first-token.test.ts has both cases).
+    const first = await serveOnce(['--data', data], dir.path, async (url) => {
+      // The token is live: it opens a session on the hub that made it.
+      const token = readFileSync(join(data, 'admin-token'), 'utf8').trim();
       expect((await initialize(url, token)).status).toBe(200);
       expect((await initialize(url, 'sbt_wrong')).status).toBe(401);
     });
-    const printed = first.stdout.match(/sbt_[A-Za-z0-9_-]{43}/g) ?? [];
-    // Shown in the block twice (bare and as a header example), and it is one token.
-    expect(new Set(printed).size).toBe(1);
-    const token = printed[0]!;
-    expect(first.stdout).toContain('shown only this once');
+    const token = readFileSync(join(data, 'admin-token'), 'utf8').trim();
+    expect(token).toMatch(/^sbt_[A-Za-z0-9_-]{43}$/);
+    expect(first.stdout).not.toContain(token);
+    expect(first.stdout).toContain(join(data, 'admin-token'));
     expect(first.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     // Logs go to stderr and must not carry it.
     expect(first.stderr).not.toContain(token.slice(4));
