@@ -3,7 +3,6 @@ import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextp
 import {
   createMcpHandler,
   isInitializeRequest,
-  classifyInboundRequest,
   type AuthInfo,
   type McpHttpHandler,
   type Server,
@@ -16,6 +15,7 @@ import { watchRevocations, type RevocationSource } from '../identity/revocation-
 import type { HubMetrics } from '../observability/metrics.js';
 import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
+import { isLegacyInbound } from './classify-era.js';
 import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
 import { modernNodeHandler } from './modern-node.js';
@@ -145,16 +145,16 @@ export class HttpFace {
   readonly handle = async (req: Request, res: Response): Promise<void> => {
     const identity = identityFromAuth(req.auth);
     const parsed: unknown = req.body;
-    // The SDK's own classifier, fed the few fields it reads: no Request object per call.
+    // The SDK's own classifier (with its answer for plain 2025 messages known up front), fed the few fields it reads.
     const legacy =
       req.method !== 'POST' ||
-      classifyInboundRequest({
+      isLegacyInbound({
         httpMethod: req.method,
         body: parsed,
         ...header(req, 'mcp-protocol-version', 'protocolVersionHeader'),
         ...header(req, 'mcp-method', 'mcpMethodHeader'),
         ...header(req, 'mcp-name', 'mcpNameHeader'),
-      }).kind === 'legacy';
+      });
     if (!legacy) {
       if (req.method === 'POST' && this.rejectParamHeaders(identity, parsed, req, res)) return;
       if (isListen(parsed) && !this.streams.acquire(identityKey(identity), res, this.limits.streamsPerIdentity)) {
