@@ -5,8 +5,17 @@ import type { Db } from './db.js';
 
 const HUB_TENANT = '_hub';
 
-/** Named random secrets the hub itself needs (link signing key, sandbox client secret), sealed by the vault. */
-export class HubSecrets {
+/** Named hub secrets behind a Promise-based interface, so another store (PostgreSQL) can keep them. */
+export interface SecretStore {
+  /** The secret called `name`, created on first use; two processes creating it at once agree on one. */
+  secret(name: string, bytes?: number): Promise<Buffer>;
+}
+
+/**
+ * Named random secrets the hub itself needs (link signing key, hosted providers' client secrets),
+ * sealed by the vault. `get` stays synchronous for the keys read while the hub is constructed.
+ */
+export class HubSecrets implements SecretStore {
   private readonly cache = new Map<string, Buffer>();
 
   constructor(
@@ -14,6 +23,10 @@ export class HubSecrets {
     private readonly vault: Vault,
     private readonly clock: Clock,
   ) {}
+
+  async secret(name: string, bytes = 32): Promise<Buffer> {
+    return this.get(name, bytes);
+  }
 
   /** The secret called `name`, created on first use; two processes creating it at once agree on one. */
   get(name: string, bytes = 32): Buffer {

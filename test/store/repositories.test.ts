@@ -1,0 +1,39 @@
+/**
+ * The repository contracts run against the SQLite implementations on ':memory:'. A PostgreSQL
+ * implementation adds one call per contract here with its own harness.
+ */
+import { manualClock } from '../../src/clock.js';
+import { ConnectionStore } from '../../src/connections/store.js';
+import { sqliteConnections } from '../../src/connections/repository.js';
+import { SqliteLinkUses } from '../../src/oauth/link-uses.js';
+import { openDb } from '../../src/store/db.js';
+import { HubSecrets } from '../../src/store/hub-secrets.js';
+import { ephemeralRing } from '../../src/vault/master-keys.js';
+import { Vault } from '../../src/vault/vault.js';
+import { connectionRepositoryContract } from './contracts/connections.js';
+import { linkUsesContract } from './contracts/link-uses.js';
+import { secretStoreContract } from './contracts/secrets.js';
+
+function sqlite() {
+  const clock = manualClock();
+  const db = openDb({ file: ':memory:', clock });
+  const vault = new Vault({ db, ring: ephemeralRing(), clock });
+  return { clock, db, vault };
+}
+
+connectionRepositoryContract('SQLite', () => {
+  const { clock, db, vault } = sqlite();
+  return { repo: sqliteConnections(new ConnectionStore(db, vault, clock)), advance: (ms) => clock.advance(ms), now: () => clock.now() };
+});
+
+secretStoreContract('SQLite', () => {
+  const { clock, db, vault } = sqlite();
+  // Two instances with their own caches on one database, as two processes on one file.
+  return { a: new HubSecrets(db, vault, clock), b: new HubSecrets(db, vault, clock) };
+});
+
+linkUsesContract('SQLite', () => {
+  const { clock, db } = sqlite();
+  const uses = new SqliteLinkUses(db, clock);
+  return { uses, sessions: uses, advance: (ms) => clock.advance(ms), now: () => clock.now() };
+});
