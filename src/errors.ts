@@ -13,6 +13,13 @@ export type HubErrorCode =
   | 'body_too_large'
   | 'request_timeout'
   | 'bad_request'
+  | 'parse_error'
+  | 'unsupported_media_type'
+  | 'header_mismatch'
+  | 'session_required'
+  | 'session_not_found'
+  | 'too_many_sessions'
+  | 'limit_reached'
   | 'not_found'
   | 'tool_not_found'
   | 'invalid_params'
@@ -20,6 +27,7 @@ export type HubErrorCode =
   | 'source_timeout'
   | 'source_crashed'
   | 'downstream_error'
+  | 'source_failed'
   | 'cancelled'
   | 'connection_required'
   | 'connection_needs_reauth'
@@ -31,6 +39,8 @@ export type HubErrorCode =
   | 'provider_response_too_large'
   | 'provider_unauthorized'
   | 'oauth_flow_failed'
+  | 'oauth_grant_rejected'
+  | 'oauth_endpoint_unavailable'
   | 'vault_key_missing'
   | 'vault_decrypt_failed'
   | 'internal';
@@ -41,40 +51,67 @@ export interface ErrorSpec {
   /** How MCP shows it: a JSON-RPC error code, or a tool result with isError. */
   mcp: { kind: 'jsonrpc'; code: number } | { kind: 'tool_result' };
   retryable: boolean;
+  /**
+   * The level the hub logs it at: `warn` for trouble outside the hub (providers, downstream
+   * servers, a bad deployment), `info`/`debug` for a caller's mistake, `error` for the hub's own faults.
+   */
+  log: LogLevel;
+  /** The `outcome` label of a tool call that ends with it (switchboard_tool_calls_total); `error` when absent. */
+  outcome?: ErrorOutcome;
 }
 
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** Outcomes of a tool call that ended with an error (`ok` and `tool_error` are the tool's own results). */
+export type ErrorOutcome = 'error' | 'timeout' | 'cancelled' | 'unavailable' | 'crashed';
+
 export const ERROR_SPECS = {
-  config_invalid: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false },
-  config_not_found: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false },
-  store_failed: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: true },
-  unauthorized: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false },
-  forbidden: { http: 403, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false },
-  origin_rejected: { http: 403, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false },
-  host_rejected: { http: 403, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false },
-  body_too_large: { http: 413, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false },
-  request_timeout: { http: 408, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: true },
-  bad_request: { http: 400, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false },
-  not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32601 }, retryable: false },
-  tool_not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false },
-  invalid_params: { http: 400, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false },
-  source_unavailable: { http: 503, mcp: { kind: 'tool_result' }, retryable: true },
-  source_timeout: { http: 504, mcp: { kind: 'tool_result' }, retryable: true },
-  source_crashed: { http: 502, mcp: { kind: 'tool_result' }, retryable: true },
-  downstream_error: { http: 502, mcp: { kind: 'tool_result' }, retryable: false },
-  cancelled: { http: 499, mcp: { kind: 'tool_result' }, retryable: false },
-  connection_required: { http: 403, mcp: { kind: 'tool_result' }, retryable: false },
-  connection_needs_reauth: { http: 403, mcp: { kind: 'tool_result' }, retryable: false },
-  connection_revoked: { http: 403, mcp: { kind: 'tool_result' }, retryable: false },
-  token_refresh_failed: { http: 503, mcp: { kind: 'tool_result' }, retryable: true },
-  provider_timeout: { http: 504, mcp: { kind: 'tool_result' }, retryable: true },
-  provider_unreachable: { http: 502, mcp: { kind: 'tool_result' }, retryable: true },
-  provider_redirect_refused: { http: 502, mcp: { kind: 'tool_result' }, retryable: false },
-  provider_response_too_large: { http: 502, mcp: { kind: 'tool_result' }, retryable: false },
-  provider_unauthorized: { http: 502, mcp: { kind: 'tool_result' }, retryable: false },
-  oauth_flow_failed: { http: 400, mcp: { kind: 'tool_result' }, retryable: false },
-  vault_key_missing: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false },
-  vault_decrypt_failed: { http: 500, mcp: { kind: 'tool_result' }, retryable: false },
-  internal: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false },
+  config_invalid: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'error' },
+  config_not_found: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'error' },
+  store_failed: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: true, log: 'error' },
+  unauthorized: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'info' },
+  // Inside a tool call a refusal is a result the model can read (ARCHITECTURE.md, data flow 1).
+  forbidden: { http: 403, mcp: { kind: 'tool_result' }, retryable: false, log: 'info' },
+  origin_rejected: { http: 403, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false, log: 'warn' },
+  host_rejected: { http: 403, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false, log: 'warn' },
+  body_too_large: { http: 413, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'info' },
+  request_timeout: { http: 408, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: true, log: 'info' },
+  bad_request: { http: 400, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'info' },
+  // JSON-RPC 2.0 §5.1: -32700 is for a body that is not JSON at all.
+  parse_error: { http: 400, mcp: { kind: 'jsonrpc', code: -32700 }, retryable: false, log: 'info' },
+  unsupported_media_type: { http: 415, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false, log: 'info' },
+  // SEP-2243: Mcp-Param-* headers that disagree with the body.
+  header_mismatch: { http: 400, mcp: { kind: 'jsonrpc', code: -32020 }, retryable: false, log: 'info' },
+  session_required: { http: 400, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false, log: 'info' },
+  // Streamable HTTP (2025-11-25): an unknown session id is a 404, after which the client starts a new session.
+  session_not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'info' },
+  too_many_sessions: { http: 503, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: true, log: 'warn' },
+  limit_reached: { http: 429, mcp: { kind: 'jsonrpc', code: -32029 }, retryable: true, log: 'info' },
+  not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32601 }, retryable: false, log: 'debug' },
+  tool_not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false, log: 'info' },
+  invalid_params: { http: 400, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false, log: 'info' },
+  source_unavailable: { http: 503, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'unavailable' },
+  source_timeout: { http: 504, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'timeout' },
+  source_crashed: { http: 502, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'crashed' },
+  downstream_error: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
+  source_failed: { http: 500, mcp: { kind: 'tool_result' }, retryable: false, log: 'error' },
+  cancelled: { http: 499, mcp: { kind: 'tool_result' }, retryable: false, log: 'debug', outcome: 'cancelled' },
+  connection_required: { http: 403, mcp: { kind: 'tool_result' }, retryable: false, log: 'info' },
+  connection_needs_reauth: { http: 403, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
+  connection_revoked: { http: 403, mcp: { kind: 'tool_result' }, retryable: false, log: 'info' },
+  token_refresh_failed: { http: 503, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn' },
+  provider_timeout: { http: 504, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'timeout' },
+  provider_unreachable: { http: 502, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'unavailable' },
+  provider_redirect_refused: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
+  provider_response_too_large: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
+  provider_unauthorized: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
+  oauth_flow_failed: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
+  // RFC 6749 §5.2: the token endpoint refused the grant; only a new authorization fixes it.
+  oauth_grant_rejected: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
+  oauth_endpoint_unavailable: { http: 503, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'unavailable' },
+  vault_key_missing: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'error' },
+  vault_decrypt_failed: { http: 500, mcp: { kind: 'tool_result' }, retryable: false, log: 'error' },
+  internal: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'error' },
 } as const satisfies Record<HubErrorCode, ErrorSpec>;
 
 export class HubError extends Error {
@@ -95,6 +132,59 @@ export class HubError extends Error {
 
 export function isHubError(err: unknown): err is HubError {
   return err instanceof HubError;
+}
+
+/** Codes that MCP shows as a JSON-RPC error: the only ones that may fill a JSON-RPC error object. */
+export type JsonRpcErrorCode = {
+  [K in HubErrorCode]: (typeof ERROR_SPECS)[K]['mcp'] extends { kind: 'jsonrpc' } ? K : never;
+}[HubErrorCode];
+
+export function isJsonRpcCode(code: HubErrorCode): code is JsonRpcErrorCode {
+  return ERROR_SPECS[code].mcp.kind === 'jsonrpc';
+}
+
+/** The table's JSON-RPC error code for `code`. */
+export function jsonRpcCodeOf(code: JsonRpcErrorCode): number {
+  return (ERROR_SPECS[code].mcp as { code: number }).code;
+}
+
+export interface HttpErrorAnswer<B> {
+  status: number;
+  body: B;
+}
+
+/** An answer on the JSON-RPC endpoint (/mcp) before any message is handled: the status and the error code from the table. */
+export function jsonRpcHttpError(
+  code: JsonRpcErrorCode,
+  message: string,
+  opts: { id?: string | number | null; data?: unknown } = {},
+): HttpErrorAnswer<{ jsonrpc: '2.0'; id: string | number | null; error: { code: number; message: string; data?: unknown } }> {
+  const error = { code: jsonRpcCodeOf(code), message, ...(opts.data === undefined ? {} : { data: opts.data }) };
+  return { status: ERROR_SPECS[code].http, body: { jsonrpc: '2.0', id: opts.id ?? null, error } };
+}
+
+/** An answer on any other route: `{ error: { code, message } }` with the table's status. */
+export function httpError(code: HubErrorCode, message: string): HttpErrorAnswer<{ error: { code: HubErrorCode; message: string } }> {
+  return { status: ERROR_SPECS[code].http, body: { error: { code, message } } };
+}
+
+/** Sends an answer on anything shaped like an express Response (this module imports no HTTP library). */
+export function sendError<B>(res: { status(code: number): { json(body: B): unknown } }, answer: HttpErrorAnswer<B>): void {
+  res.status(answer.status).json(answer.body);
+}
+
+/**
+ * Any thrown value as a HubError: a HubError as it is, anything else under `fallback` with the
+ * original kept as `cause` and its message behind `prefix` (the name of the part that failed).
+ */
+export function toHubError(err: unknown, fallback: HubErrorCode, prefix = ''): HubError {
+  if (isHubError(err)) return err;
+  return new HubError(fallback, `${prefix}${describeError(err)}`, { cause: err });
+}
+
+/** The tool-call outcome label for an error, from the table. */
+export function outcomeOf(err: HubError): ErrorOutcome {
+  return err.spec.outcome ?? 'error';
 }
 
 /** A short, secret-free description of any thrown value. */

@@ -9,6 +9,7 @@ import { BodyDeadlines, closeIfBodyUnread } from './limits.js';
 import { tokenUnlessPublic } from './public-routes.js';
 import { mountHealth, type HealthDeps } from './routes.js';
 import { exposure, hostAndOriginGuard } from './security.js';
+import { ERROR_SPECS, httpError, isHubError, isJsonRpcCode, jsonRpcHttpError, sendError } from '../errors.js';
 
 export interface HttpAppDeps {
   config: HubConfig;
@@ -54,7 +55,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
 
   app.use((req, res) => {
     closeIfBodyUnread(req, res);
-    res.status(404).json({ error: { code: 'not_found', message: 'no such route' } });
+    sendError(res, httpError('not_found', 'no such route'));
   });
   app.use(errorHandler(log));
   return app;
@@ -66,7 +67,7 @@ const requireJsonPost: RequestHandler = (req, res, next) => {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type !== 'application/json') {
     closeIfBodyUnread(req, res);
-    res.status(415).json({ jsonrpc: '2.0', error: { code: -32000, message: 'Content-Type must be application/json' }, id: null });
+    sendError(res, jsonRpcHttpError('unsupported_media_type', 'Content-Type must be application/json'));
     return;
   }
   next();
@@ -82,25 +83,33 @@ function errorHandler(log: Logger): ErrorRequestHandler {
     // A body cut off at the size cap is left unread: end the connection rather than drain it.
     closeIfBodyUnread(req, res);
     if (e.type === 'entity.too.large') {
-      res.status(413).json({ jsonrpc: '2.0', error: { code: -32600, message: 'Request body too large' }, id: null });
+      sendError(res, jsonRpcHttpError('body_too_large', 'Request body too large'));
       return;
     }
     if (e.type === 'entity.parse.failed' && isJson(e.body)) {
       // The strict parser also refuses JSON that is not an object or array ("x", 5, null). JSON-RPC
       // 2.0 §5.1 calls that an Invalid Request (-32600); Parse error (-32700) is for invalid JSON.
-      res.status(400).json({ jsonrpc: '2.0', error: { code: -32600, message: 'Invalid Request: body is not a JSON-RPC message' }, id: null });
+      sendError(res, jsonRpcHttpError('bad_request', 'Invalid Request: body is not a JSON-RPC message'));
       return;
     }
     if (e.type === 'entity.parse.failed') {
-      res.status(400).json({ jsonrpc: '2.0', error: { code: -32700, message: 'Parse error: body is not valid JSON' }, id: null });
+      sendError(res, jsonRpcHttpError('parse_error', 'Parse error: body is not valid JSON'));
+      return;
+    }
+    if (isHubError(err)) {
+      // A 5xx message may describe the deployment; the code says enough to the caller.
+      const message = err.spec.http >= 500 ? 'Internal error' : err.message;
+      log[err.spec.log]({ code: err.code, err: err.message }, 'HTTP route failed');
+      sendError(res, isJsonRpcCode(err.code) && req.path === '/mcp' ? jsonRpcHttpError(err.code, message) : httpError(err.code, message));
       return;
     }
     if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      res.status(e.status).json({ jsonrpc: '2.0', error: { code: -32600, message: e.message ?? 'Bad request' }, id: null });
+      // body-parser's refusals: an unsupported charset or encoding (415), anything else malformed.
+      sendError(res, jsonRpcHttpError(e.status === 415 ? 'unsupported_media_type' : 'bad_request', e.message ?? 'Bad request'));
       return;
     }
-    log.error({ err: e.message }, 'unhandled error in HTTP route');
-    res.status(500).json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal error' }, id: null });
+    log[ERROR_SPECS.internal.log]({ err: e.message }, 'unhandled error in HTTP route');
+    sendError(res, jsonRpcHttpError('internal', 'Internal error'));
   };
 }
 

@@ -83,7 +83,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
     const s = await session(req);
     if (s === 'none' || s === 'ended') {
       const why = s === 'ended' ? 'Your session has ended (it lasts 30 minutes, or you logged out). ' : '';
-      return send(res, 401, messagePage('Manage your accounts', `${why}Open the link printed by \`switchboard connect\` (or given by a tool) to manage your linked accounts.`, { code: 'unauthorized' }));
+      return send(res, ERROR_SPECS.unauthorized.http, messagePage('Manage your accounts', `${why}Open the link printed by \`switchboard connect\` (or given by a tool) to manage your linked accounts.`, { code: 'unauthorized' }));
     }
     const a = deps.accounts;
     send(

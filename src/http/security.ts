@@ -1,5 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { HubConfig } from '../config/schema.js';
+import { httpError, sendError, type HubErrorCode } from '../errors.js';
 import { closeIfBodyUnread } from './limits.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
@@ -36,9 +37,9 @@ export function exposure(config: HubConfig, port: number): Exposure {
   return { hosts, origins, public: !isLoopbackHost(host) };
 }
 
-function reject(req: Request, res: Response, status: number, code: string, message: string): void {
+function reject(req: Request, res: Response, code: HubErrorCode, message: string): void {
   closeIfBodyUnread(req, res);
-  res.status(status).json({ error: { code, message } });
+  sendError(res, httpError(code, message));
 }
 
 /**
@@ -50,12 +51,12 @@ export function hostAndOriginGuard(exp: Exposure) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const host = req.headers.host;
     if (!host || !exp.hosts.has(host.toLowerCase())) {
-      reject(req, res, 403, 'host_rejected', `Host header ${JSON.stringify(host ?? '')} is not allowed`);
+      reject(req, res, 'host_rejected', `Host header ${JSON.stringify(host ?? '')} is not allowed`);
       return;
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !exp.origins.has(origin.toLowerCase().replace(/\/$/, ''))) {
-      reject(req, res, 403, 'origin_rejected', `Origin ${JSON.stringify(origin)} is not allowed`);
+      reject(req, res, 'origin_rejected', `Origin ${JSON.stringify(origin)} is not allowed`);
       return;
     }
     next();

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
 import type { ConnectionStore } from '../connections/store.js';
 import type { Connection } from '../connections/types.js';
-import { describeError, isHubError } from '../errors.js';
+import { HubError, describeError, isHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { TokenManager } from '../oauth/token-manager.js';
 import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
@@ -133,8 +133,11 @@ export class IntegrationSource implements ToolSource {
         this.connectionChanged(ctx.identity);
         return this.needsLink(ctx, this.opts.connections.get(c.id));
       }
-      if (ctx.signal.aborted) return toolError(`${this.name}__${name} was cancelled`);
-      return toolError(`${this.opts.definition.title}: ${describeError(err)}`);
+      if (ctx.signal.aborted) throw new HubError('cancelled', `${this.name}__${name} was cancelled`, { cause: err });
+      // Typed for the dispatcher, which takes the result, outcome and log level from the error table.
+      const title = this.opts.definition.title;
+      if (!isHubError(err)) throw new HubError('source_failed', `${title}: ${describeError(err)}`, { cause: err });
+      throw new HubError(err.code, `${title}: ${err.message}`, { cause: err, ...(err.details ? { details: { ...err.details } } : {}) });
     }
   }
 

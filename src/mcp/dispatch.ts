@@ -11,7 +11,7 @@ import {
   type ReadResourceResult,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import { describeError, isHubError } from '../errors.js';
+import { HubError, describeError, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
 import type { Catalog, Page } from './catalog.js';
@@ -43,7 +43,7 @@ export class Dispatcher {
     ctx: CallContext,
   ): Promise<{ result: CallToolResult | InputRequired; outputSchema?: Record<string, unknown> }> {
     const entry = this.catalog.resolveTool(ctx.identity, params.name);
-    if (!entry) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${params.name}`);
+    if (!entry) throw new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${params.name}`);
     const args = params.arguments;
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'tools/call arguments must be an object');
@@ -61,10 +61,15 @@ export class Dispatcher {
         outcome = 'error';
         throw err;
       }
-      // Source failures are results the model can read and recover from, never a protocol error.
-      outcome = isHubError(err) && err.code === 'source_timeout' ? 'timeout' : ctx.signal.aborted ? 'cancelled' : 'error';
-      this.log.warn({ source: entry.source.name, tool: entry.original, err: describeError(err) }, 'tool call failed');
-      return { result: toolError(`${entry.source.name}: ${describeError(err)}`) };
+      // The error table decides the rest: the metric outcome, the log level, and whether MCP shows
+      // it as a tool result the model can read and recover from or as a JSON-RPC error.
+      const prefix = `${entry.source.name}: `;
+      const e = !isHubError(err) && ctx.signal.aborted ? new HubError('cancelled', `${prefix}${describeError(err)}`, { cause: err }) : toHubError(err, 'source_failed', prefix);
+      outcome = outcomeOf(e);
+      this.metrics.observeError(entry.source.name, e.code);
+      this.log[e.spec.log]({ source: entry.source.name, tool: entry.original, code: e.code, err: e.message }, 'tool call failed');
+      if (e.spec.mcp.kind === 'jsonrpc') throw new ProtocolError(e.spec.mcp.code, e.message);
+      return { result: toolError(e.message) };
     } finally {
       this.metrics.observeCall(entry.source.name, entry.original, outcome, (performance.now() - started) / 1000);
     }
@@ -138,7 +143,7 @@ function wrap<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (isHubError(err) && err.code === 'invalid_params') throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
+    if (isHubError(err) && err.spec.mcp.kind === 'jsonrpc') throw new ProtocolError(err.spec.mcp.code, err.message);
     throw err;
   }
 }

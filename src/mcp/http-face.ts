@@ -10,6 +10,7 @@ import {
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import { jsonRpcHttpError, sendError, type JsonRpcErrorCode } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
 import { watchRevocations, type RevocationSource } from '../identity/revocation-watch.js';
 import type { HubMetrics } from '../observability/metrics.js';
@@ -19,7 +20,7 @@ import { isLegacyInbound } from './classify-era.js';
 import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
 import { modernNodeHandler } from './modern-node.js';
-import { checkParamHeaders, HEADER_MISMATCH } from './param-headers.js';
+import { checkParamHeaders } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
 
@@ -74,8 +75,8 @@ function header<K extends string>(req: Request, name: string, key: K): Partial<R
   return typeof v === 'string' ? ({ [key]: v } as Record<K, string>) : {};
 }
 
-function jsonRpcError(res: Response, status: number, code: number, message: string): void {
-  res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+function jsonRpcError(res: Response, code: JsonRpcErrorCode, message: string): void {
+  sendError(res, jsonRpcHttpError(code, message));
 }
 
 function requestId(body: unknown): string | number | null {
@@ -171,7 +172,7 @@ export class HttpFace {
       const session = this.sessions.get(sid);
       // A session belongs to the token that opened it; to anyone else it does not exist.
       if (!session || !sameHolder(session.identity, identity)) {
-        jsonRpcError(res, 404, -32001, 'Session not found');
+        jsonRpcError(res, 'session_not_found', 'Session not found');
         return;
       }
       // A GET is the standalone stream (or a resumption of one): it stays open until closed.
@@ -190,7 +191,7 @@ export class HttpFace {
     }
     if (req.method === 'POST' && isInitializeRequest(parsed)) {
       if (this.sessions.size >= (this.opts.maxSessions ?? MAX_SESSIONS)) {
-        jsonRpcError(res, 503, -32000, 'Too many open sessions; try again later');
+        jsonRpcError(res, 'too_many_sessions', 'Too many open sessions; try again later');
         return;
       }
       const key = identityKey(identity);
@@ -208,7 +209,7 @@ export class HttpFace {
       }
       return;
     }
-    jsonRpcError(res, 400, -32000, 'Bad Request: no valid session ID provided');
+    jsonRpcError(res, 'session_required', 'Bad Request: no valid session ID provided');
   };
 
   /** SEP-2243: answers a tools/call whose Mcp-Param-* headers disagree with its arguments (400, -32020). */
@@ -222,7 +223,7 @@ export class HttpFace {
     if (!rejection) return false;
     const id = typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : null;
     const message = `Bad Request: the request headers and body disagree: ${rejection.message}`;
-    res.status(400).json({ jsonrpc: '2.0', id, error: { code: HEADER_MISMATCH, message, data: { mismatch: { header: rejection.header, body: rejection.message } } } });
+    sendError(res, jsonRpcHttpError('header_mismatch', message, { id, data: { mismatch: { header: rejection.header, body: rejection.message } } }));
     return true;
   }
 

@@ -1,7 +1,8 @@
 import type { Response } from 'express';
+import { jsonRpcCodeOf, jsonRpcHttpError, sendError } from '../errors.js';
 
 /** JSON-RPC error code of a per-identity limit refusal (HTTP 429), in the implementation-defined range. */
-export const LIMIT_REACHED = -32029;
+export const LIMIT_REACHED = jsonRpcCodeOf('limit_reached');
 
 export interface IdentityLimits {
   sessionsPerIdentity: number;
@@ -17,15 +18,8 @@ const WHAT: Record<LimitName, string> = { sessionsPerIdentity: 'sessions', strea
 /** Answers 429 with a body that names the limit and the setting that raises it. */
 export function refuseOverLimit(res: Response, limit: LimitName, max: number, id: string | number | null, hint: string): void {
   const setting = `server.limits.${limit}`;
-  res.status(429).json({
-    jsonrpc: '2.0',
-    id,
-    error: {
-      code: LIMIT_REACHED,
-      message: `Too many open ${WHAT[limit]} for this identity: the limit is ${max} (${setting}). ${hint}`,
-      data: { limit, setting, max },
-    },
-  });
+  const message = `Too many open ${WHAT[limit]} for this identity: the limit is ${max} (${setting}). ${hint}`;
+  sendError(res, jsonRpcHttpError('limit_reached', message, { id, data: { limit, setting, max } }));
 }
 
 /**

@@ -2,6 +2,7 @@ import type { AuthorizationCode, ModuleOptions, WreckHttpOptions } from 'simple-
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { TokenSet } from '../connections/types.js';
+import { HubError } from '../errors.js';
 import { lazyRequire } from '../lazy-require.js';
 
 export interface OAuthEndpoints {
@@ -30,25 +31,27 @@ const tokenResponse = z.looseObject({
 });
 
 /** The token endpoint said the grant is dead (RFC 6749 §5.2): only a new link can fix it. */
-export class OAuthGrantError extends Error {
+export class OAuthGrantError extends HubError {
   constructor(
     readonly error: string,
     readonly description: string | undefined,
     readonly status: number,
+    options: { cause?: unknown } = {},
   ) {
-    super(`${error}${description ? `: ${description}` : ''}`);
+    super('oauth_grant_rejected', `${error}${description ? `: ${description}` : ''}`, { ...options, details: { error, status } });
     this.name = 'OAuthGrantError';
   }
 }
 
 /** The endpoint could not be reached or failed on its side (network, 5xx, 429): worth retrying. */
-export class OAuthTransientError extends Error {
+export class OAuthTransientError extends HubError {
   constructor(
     message: string,
     readonly status: number | undefined,
     readonly retryAfterMs: number | undefined,
+    options: { cause?: unknown } = {},
   ) {
-    super(message);
+    super('oauth_endpoint_unavailable', message, { ...options, ...(status === undefined ? {} : { details: { status } }) });
     this.name = 'OAuthTransientError';
   }
 }
@@ -74,7 +77,7 @@ export class OAuthClient {
     const token = new URL(endpoints.tokenUrl);
     const authorize = new URL(endpoints.authorizeUrl);
     const revoke = endpoints.revokeUrl ? new URL(endpoints.revokeUrl) : undefined;
-    if (revoke && revoke.origin !== token.origin) throw new Error('the revocation endpoint must share the token endpoint origin');
+    if (revoke && revoke.origin !== token.origin) throw new HubError('config_invalid', 'the revocation endpoint must share the token endpoint origin');
     this.revokePath = revoke ? revoke.pathname + revoke.search : undefined;
     this.options = {
       client: { id: endpoints.clientId, secret: endpoints.clientSecret },
@@ -168,13 +171,13 @@ const boomShape = z.object({
 });
 const oauthErrorBody = z.object({ error: z.string(), error_description: z.string().optional() });
 
-/** Turns wreck/Boom errors into grant errors (permanent) or transient ones. */
-export function classify(err: unknown): Error {
+/** Turns wreck/Boom errors into grant errors (permanent) or transient ones, the original kept as `cause`. */
+export function classify(err: unknown): OAuthGrantError | OAuthTransientError {
   if (err instanceof OAuthGrantError || err instanceof OAuthTransientError) return err;
   const shape = boomShape.safeParse(err);
   // Only a real response has a status: Boom gives a dropped connection a 502 of its own making.
   const status = shape.success ? shape.data.data?.res?.statusCode : undefined;
-  if (status === undefined) return new OAuthTransientError(`token endpoint unreachable: ${(err as Error).message ?? String(err)}`, undefined, undefined);
+  if (status === undefined) return new OAuthTransientError(`token endpoint unreachable: ${(err as Error).message ?? String(err)}`, undefined, undefined, { cause: err });
   let payload = shape.success ? shape.data.data?.payload : undefined;
   if (Buffer.isBuffer(payload)) {
     try {
@@ -187,8 +190,8 @@ export function classify(err: unknown): Error {
   if (status === 429 || status >= 500) {
     const ra = shape.success ? shape.data.data?.res?.headers?.['retry-after'] : undefined;
     const seconds = typeof ra === 'string' ? Number(ra) : NaN;
-    return new OAuthTransientError(`token endpoint answered ${status}`, status, Number.isFinite(seconds) ? seconds * 1000 : undefined);
+    return new OAuthTransientError(`token endpoint answered ${status}`, status, Number.isFinite(seconds) ? seconds * 1000 : undefined, { cause: err });
   }
-  if (body.success) return new OAuthGrantError(body.data.error, body.data.error_description, status);
-  return new OAuthGrantError('invalid_request', `token endpoint answered ${status}`, status);
+  if (body.success) return new OAuthGrantError(body.data.error, body.data.error_description, status, { cause: err });
+  return new OAuthGrantError('invalid_request', `token endpoint answered ${status}`, status, { cause: err });
 }

@@ -148,7 +148,6 @@ export class TokenManager {
       try {
         next = await client.refresh(current);
       } catch (err) {
-        if (err instanceof HubError) throw err;
         if (err instanceof OAuthGrantError) {
           const why = `the provider rejected the refresh token (${err.error}${err.description ? `: ${err.description}` : ''})`;
           const reason = interrupted
@@ -162,7 +161,9 @@ export class TokenManager {
           this.opts.onStateChange?.(latest);
           throw unavailable(latest);
         }
-        const transient = err instanceof OAuthTransientError ? err : new OAuthTransientError(String(err), undefined, undefined);
+        // Other hub errors (a vault or store failure) are not the token endpoint's answer.
+        if (err instanceof HubError && !(err instanceof OAuthTransientError)) throw err;
+        const transient = err instanceof OAuthTransientError ? err : new OAuthTransientError(describeError(err), undefined, undefined, { cause: err });
         if (!answeredWithoutActing(transient)) uncertain = true;
         if (attempt < this.attempts) {
           await this.sleep(transient.retryAfterMs ?? this.backoff(attempt));

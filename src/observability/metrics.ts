@@ -1,7 +1,9 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ErrorOutcome, HubErrorCode } from '../errors.js';
 import { lazyRequire } from '../lazy-require.js';
 
-export type ToolOutcome = 'ok' | 'tool_error' | 'error' | 'timeout' | 'cancelled' | 'unavailable';
+/** `ok`, a result the tool itself marked isError, or the outcome the error table gives the failure. */
+export type ToolOutcome = 'ok' | 'tool_error' | ErrorOutcome;
 
 type PromClient = typeof import('prom-client');
 // prom-client is required on first use: a stdio hub answers its first tools/list before any metric moves.
@@ -11,6 +13,7 @@ interface Instruments {
   registry: Registry;
   toolCalls: Counter<'source' | 'tool' | 'outcome'>;
   toolLatency: Histogram<'source' | 'outcome'>;
+  toolErrors: Counter<'source' | 'code'>;
   sourceUp: Gauge<'source'>;
   sourceRestarts: Counter<'source'>;
   mcpSessions: Gauge<'era'>;
@@ -41,6 +44,7 @@ export class HubMetrics {
         buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
         registers,
       }),
+      toolErrors: new Counter({ name: 'switchboard_tool_errors_total', help: 'Failed tool calls by source and hub error code', labelNames: ['source', 'code'], registers }),
       sourceUp: new Gauge({ name: 'switchboard_source_up', help: '1 when a tool source is ready, 0 otherwise', labelNames: ['source'], registers }),
       sourceRestarts: new Counter({ name: 'switchboard_source_restarts_total', help: 'Restarts of supervised downstream servers', labelNames: ['source'], registers }),
       mcpSessions: new Gauge({ name: 'switchboard_mcp_sessions', help: 'Open MCP sessions by protocol era', labelNames: ['era'], registers }),
@@ -66,6 +70,11 @@ export class HubMetrics {
   observeCall(source: string, tool: string, outcome: ToolOutcome, seconds: number): void {
     this.m.toolCalls.inc({ source, tool, outcome });
     this.m.toolLatency.observe({ source, outcome }, seconds);
+  }
+
+  /** A tool call failed with a hub error: its code, beside the coarser outcome of observeCall. */
+  observeError(source: string, code: HubErrorCode): void {
+    this.m.toolErrors.inc({ source, code });
   }
 
   text(): Promise<string> {

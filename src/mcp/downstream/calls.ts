@@ -14,7 +14,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
-import { describeError } from '../../errors.js';
+import { HubError, describeError, isHubError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
 import { toolError, type CallContext, type InputRequired, type ProgressUpdate } from '../source.js';
 import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
@@ -70,7 +70,8 @@ export interface DownstreamCallsOptions {
   /** Why calls cannot be made now, in words a user can act on. */
   unavailable: () => string;
   /** Turns a failed call into its result (or rethrows a protocol error), naming what failed. */
-  failure: (err: unknown, ctx: CallContext, what: string, signal?: AbortSignal) => CallToolResult;
+  /** Throws the failure as a typed HubError (or the downstream's own ProtocolError). */
+  failure: (err: unknown, ctx: CallContext, what: string, signal?: AbortSignal) => never;
 }
 
 /**
@@ -106,7 +107,7 @@ export class DownstreamCalls {
   async callTool(client: Client | undefined, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
     const held = decodeHeldState(ctx.requestState);
     if (held) return this.resumeHeld(held, ctx);
-    if (!client) return toolError(this.opts.unavailable());
+    if (!client) throw new HubError('source_unavailable', this.opts.unavailable());
     if (isModernClient(client)) return this.callModern(client, tool, args, ctx);
     if (!ctx.request) return this.startHeld(client, tool, args, ctx);
     const request = ctx.request;
@@ -226,8 +227,8 @@ export class DownstreamCalls {
     } catch (err) {
       this.rounds.delete(call.id);
       call.abort.abort(err);
-      if (err instanceof ProtocolError) throw err;
-      return toolError(`${this.opts.name}: ${describeError(err)}`);
+      if (err instanceof ProtocolError || isHubError(err)) throw err;
+      throw new HubError('downstream_error', `${this.opts.name}: ${describeError(err)}`, { cause: err });
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }

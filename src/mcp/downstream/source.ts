@@ -18,12 +18,12 @@ import {
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
-import { describeError } from '../../errors.js';
+import { HubError, describeError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import type { HubMetrics } from '../../observability/metrics.js';
 import type { CachedLists } from '../../store/list-cache.js';
 import { SERVER_INFO } from '../server.js';
-import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
+import { type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
 import { relatingFetch } from './relate.js';
@@ -216,17 +216,18 @@ export class DownstreamSource implements ToolSource {
     return this.state.state === 'ready' ? this.client : undefined;
   }
 
-  private callFailure(err: unknown, ctx: CallContext, what: string, signal: AbortSignal = ctx.signal): CallToolResult {
+  /** Typed, so the dispatcher takes the result, the outcome metric and the log level from the error table. */
+  private callFailure(err: unknown, ctx: CallContext, what: string, signal: AbortSignal = ctx.signal): never {
     // The downstream's own JSON-RPC error reaches the caller as the same error, as if called directly.
     if (err instanceof ProtocolError) throw err;
-    if (signal.aborted) return toolError(`${this.name}: ${what} was cancelled`);
+    if (signal.aborted) throw new HubError('cancelled', `${this.name}: ${what} was cancelled`, { cause: err });
     if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) {
-      return toolError(`${this.name}: ${what} timed out after ${this.opts.config.timeoutMs} ms`);
+      throw new HubError('source_timeout', `${this.name}: ${what} timed out after ${this.opts.config.timeoutMs} ms`, { cause: err });
     }
     if (err instanceof SdkError && (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.NotConnected || err.code === SdkErrorCode.SendFailed)) {
-      return toolError(`${this.name}: the server stopped during the call (${this.exitSummary()}); it is being restarted`);
+      throw new HubError('source_crashed', `${this.name}: the server stopped during the call (${this.exitSummary()}); it is being restarted`, { cause: err });
     }
-    return toolError(`${this.name}: ${describeError(err)}`);
+    throw new HubError('downstream_error', `${this.name}: ${describeError(err)}`, { cause: err });
   }
 
   private asProtocolError(err: unknown, what: string): ProtocolError {
