@@ -67,7 +67,7 @@ export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls, anyOf: readonl
   return (req, res, next) => {
     verifyBearerToken(req.headers.authorization, options).then(
       (auth) => {
-        if (anyOf.length > 0 && !anyOf.some((s) => auth.scopes.includes(s))) {
+        if (anyOf.length > 0 && !holdsAny(auth.scopes, anyOf)) {
           refuse(req, res, new OAuthError(OAuthErrorCode.InsufficientScope, lacking), scoped);
           return;
         }
@@ -77,6 +77,12 @@ export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls, anyOf: readonl
       (err: unknown) => refuse(req, res, err, options),
     );
   };
+}
+
+/** A loop rather than `some` with a closure: this runs on every /mcp request. */
+function holdsAny(scopes: readonly string[], anyOf: readonly HubScope[]): boolean {
+  for (let i = 0; i < anyOf.length; i++) if (scopes.includes(anyOf[i]!)) return true;
+  return false;
 }
 
 function refuse(req: Request, res: Response, err: unknown, options: { resourceMetadataUrl: string; requiredScopes?: string[] }): void {
@@ -125,5 +131,5 @@ export function mountResourceMetadata(app: Express, urls: ResourceUrls): void {
 export function holdsScope(tokens: ApiTokens, authorization: string | undefined, anyOf: readonly HubScope[]): boolean {
   if (authorization === undefined || !/^bearer /i.test(authorization)) return false;
   const identity = tokens.verify(authorization.slice(7).trim());
-  return identity !== undefined && anyOf.some((s) => identity.scopes.includes(s));
+  return identity !== undefined && holdsAny(identity.scopes, anyOf);
 }

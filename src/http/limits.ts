@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { ERROR_SPECS } from '../errors.js';
 
 /** The connection-level limits of `server.limits` (the per-identity ones live in src/mcp/identity-limits.ts). */
@@ -46,16 +46,15 @@ export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): vo
   if (hasUnreadBody(req) && !res.headersSent) res.setHeader('Connection', 'close');
 }
 
-type Deadline = { res: ServerResponse; at: number };
-
 /**
  * A request body must have arrived in full within `timeoutMs` of its headers, or the request gets
  * 408 and its connection is closed (RFC 9110 §15.5.9). Responses are not bounded: an SSE stream
  * starts after its request body was read. One sweep timer serves every request and runs only while
- * bodies are in flight; per request the cost is one map entry and two listeners.
+ * bodies are in flight; per request the cost is one map entry and one listener (no closure).
  */
 export class BodyDeadlines {
-  private readonly pending = new Map<IncomingMessage, Deadline>();
+  /** Request → when its body must have arrived. */
+  private readonly pending = new Map<Request, number>();
   private timer: NodeJS.Timeout | undefined;
   private readonly forget: (this: IncomingMessage) => void;
 
@@ -66,15 +65,15 @@ export class BodyDeadlines {
   ) {
     const pending = this.pending;
     this.forget = function (this: IncomingMessage) {
-      pending.delete(this);
+      pending.delete(this as Request);
     };
   }
 
-  readonly middleware: RequestHandler = (req, res, next) => {
+  readonly middleware: RequestHandler = (req, _res, next) => {
     if (hasUnreadBody(req)) {
-      this.pending.set(req, { res, at: this.now() + this.timeoutMs });
-      req.once('end', this.forget);
-      req.once('close', this.forget);
+      this.pending.set(req, this.now() + this.timeoutMs);
+      // 'close' follows 'end' once the body is consumed (or dumped), and an aborted socket too.
+      req.on('close', this.forget);
       if (this.timer === undefined) {
         this.timer = setInterval(() => this.sweep(), Math.max(25, Math.min(1_000, Math.floor(this.timeoutMs / 4))));
         this.timer.unref();
@@ -89,10 +88,11 @@ export class BodyDeadlines {
 
   private sweep(): void {
     const now = this.now();
-    for (const [req, d] of this.pending) {
-      if (d.at > now) continue;
+    for (const [req, at] of this.pending) {
+      if (at > now) continue;
       this.pending.delete(req);
-      this.expire(req, d.res);
+      if (req.res) this.expire(req, req.res);
+      else req.socket.destroy();
     }
     if (this.pending.size === 0) {
       clearInterval(this.timer);

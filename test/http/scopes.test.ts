@@ -34,6 +34,7 @@ describe('token scopes, public routes and expiry over HTTP', () => {
   let h: RunningHub;
   let origin: string;
   const tok = {} as Record<'aliceMcp' | 'bobMetrics' | 'bobMcp' | 'admin' | 'expiring', string>;
+  let expiringId = '';
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
   const initialize = (token?: string) => fetch(`${origin}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...(token ? bearer(token) : {}) }, body: INITIALIZE });
 
@@ -45,7 +46,9 @@ describe('token scopes, public routes and expiry over HTTP', () => {
     tok.bobMetrics = t.create({ user: 'bob', scopes: ['metrics'] }).token;
     tok.bobMcp = t.create({ user: 'bob', scopes: ['mcp'] }).token;
     tok.admin = t.create({ user: 'root', scopes: ['admin'] }).token;
-    tok.expiring = t.create({ user: 'carol', expiresInMs: 30 * 86_400_000 }).token;
+    const expiring = t.create({ user: 'carol', expiresInMs: 30 * 86_400_000 });
+    tok.expiring = expiring.token;
+    expiringId = expiring.record.id;
   });
   afterAll(async () => h.stop());
 
@@ -114,7 +117,10 @@ describe('token scopes, public routes and expiry over HTTP', () => {
 
   it('refuses an expired token with 401 invalid_token saying it expired, on the hub clock', async () => {
     expect((await initialize(tok.expiring)).status).toBe(200);
+    expect(h.hub.tokens.revokedAmong([expiringId])).toEqual([]);
     clock.advance(30 * 86_400_000);
+    // The revocation watch asks this: an expired token's open sessions and streams are closed like a revoked one's.
+    expect(h.hub.tokens.revokedAmong([expiringId])).toEqual([expiringId]);
     const res = await initialize(tok.expiring);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="the token has expired; create a new one\. This hub takes/);
