@@ -262,7 +262,7 @@ export class Hub {
         identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(host) ? { dataDir: this.dataDir } : {}) }),
       },
       mount: (a) => {
-        this.closeMounted = mountIntegrations(a, this.integrations, this.db);
+        this.closeMounted = mountIntegrations(a, this.integrations);
       },
     });
     server.on('request', app);

@@ -1,14 +1,12 @@
 import type { Express } from 'express';
 import { mountLinkRoutes } from '../http/link-routes.js';
-import { SqliteLinkUses } from '../oauth/link-uses.js';
-import type { Db } from '../store/db.js';
 import type { Integrations } from './wiring.js';
 
 /**
  * Adds /oauth, /connect and the providers the hub hosts to the HTTP app. Kept apart from the
  * wiring so a stdio hub that never listens does not load the HTTP stack. Returns a closer.
  */
-export function mountIntegrations(app: Express, i: Integrations, db: Db): () => void {
+export function mountIntegrations(app: Express, i: Integrations): () => void {
   const secure = i.publicUrl.startsWith('https:');
   const closers = i.hosted.map(({ provider, resolved }) =>
     provider.mount(app, {
@@ -21,7 +19,6 @@ export function mountIntegrations(app: Express, i: Integrations, db: Db): () => 
   const close = () => {
     for (const c of closers) c();
   };
-  const uses = new SqliteLinkUses(db, i.clock);
-  mountLinkRoutes(app, { accounts: i.accounts, links: i.links, uses, sessions: uses, clock: i.clock, log: i.log, secureCookies: secure });
+  mountLinkRoutes(app, { accounts: i.accounts, links: i.links, uses: i.linkUses, sessions: i.sessions, clock: i.clock, log: i.log, secureCookies: secure });
   return close;
 }

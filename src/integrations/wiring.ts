@@ -5,6 +5,7 @@ import { sqliteConnections, type ConnectionRepository } from '../connections/rep
 import { ConnectionStates } from '../connections/states.js';
 import { ConnectionStore } from '../connections/store.js';
 import { OAuthFlows } from '../oauth/flows.js';
+import { SqliteLinkUses, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
 import { LinkSigner } from '../oauth/links.js';
 import { TokenManager } from '../oauth/token-manager.js';
 import { createProviderClient, type ProviderClientOptions, type ProviderLimits } from '../providers/client.js';
@@ -45,6 +46,9 @@ export interface Integrations {
   secrets: HubSecrets;
   tokens: TokenManager;
   links: LinkSigner;
+  /** Once-only links and /connect sessions (the HTTP routes use them; they know no SQL). */
+  linkUses: LinkUses;
+  sessions: ConnectSessions;
   sources: IntegrationSource[];
   /** The providers the hub hosts itself whose integration is enabled, with the hub's client there. */
   hosted: Array<{ provider: HostedProvider; resolved: ResolvedIntegration }>;
@@ -107,8 +111,11 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
       }),
     );
   }
+  const uses = new SqliteLinkUses(d.db, d.clock);
   return {
     accounts: acc,
+    linkUses: uses,
+    sessions: uses,
     connections: repo,
     feed,
     states,
