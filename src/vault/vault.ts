@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import { HubError } from '../errors.js';
+import { HubError, isHubError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { open, seal } from './envelope.js';
 import type { MasterKey, MasterKeyRing } from './master-keys.js';
@@ -42,10 +42,33 @@ export class Vault {
     this.ring = opts.ring;
   }
 
-  /** Fails start-up when stored data keys need a master key that is not available, or that does not match. */
-  verify(): void {
-    const rows = this.opts.db.prepare('SELECT * FROM vault_data_keys GROUP BY master_id').all().map((r) => dataKeyRow.parse(r));
-    for (const row of rows) this.unwrap(row);
+  /**
+   * Opens every stored data key — not one per master key, since a single damaged row would
+   * otherwise surface only when its tenant's secrets are first needed. Fails naming each key that
+   * does not open; returns how many were checked.
+   */
+  verify(): number {
+    const rows = this.opts.db.prepare('SELECT * FROM vault_data_keys ORDER BY tenant_id, id').all();
+    const problems = new Map<string, HubError>();
+    for (const raw of rows) {
+      try {
+        this.unwrap(parseDataKey(raw));
+      } catch (err) {
+        if (!isHubError(err)) throw err;
+        // One missing master key fails every row it wrapped with the same message: say it once.
+        problems.set(err.message, err);
+      }
+    }
+    const failed = [...problems.values()];
+    if (failed.length === 1) throw failed[0]!;
+    if (failed.length > 1) {
+      const dataKeys = failed.map((e) => e.details?.['dataKey']).filter((k) => k !== undefined);
+      throw new HubError(failed[0]!.code, `${failed.length} problems with the ${rows.length} stored data keys: ${failed.map((e) => e.message).join('; ')}`, {
+        cause: failed[0],
+        details: { dataKeys },
+      });
+    }
+    return rows.length;
   }
 
   get activeMasterId(): string {
@@ -77,7 +100,7 @@ export class Vault {
   /** Re-wraps every data key under the active master key. Data key material is unchanged, so running calls are unaffected. */
   rewrap(onProgress?: (done: number, total: number) => void): { rewrapped: number } {
     const db = this.opts.db;
-    const stale = db.prepare('SELECT * FROM vault_data_keys WHERE master_id <> ?').all(this.ring.active.id).map((r) => dataKeyRow.parse(r));
+    const stale = db.prepare('SELECT * FROM vault_data_keys WHERE master_id <> ?').all(this.ring.active.id).map(parseDataKey);
     const update = db.prepare('UPDATE vault_data_keys SET wrapped = @wrapped, master_id = @master, rewrapped_at = @now WHERE id = @id AND master_id = @from');
     let done = 0;
     for (const row of stale) {
@@ -119,7 +142,7 @@ export class Vault {
       ).run({ id, tenant, wrapped: wrap(this.ring.active, tenant, id, key), master: this.ring.active.id, now: this.opts.clock.now() });
       row = select.get(tenant);
     }
-    const parsed = dataKeyRow.parse(row);
+    const parsed = parseDataKey(row);
     const key = this.unwrap(parsed);
     this.activeByTenant.set(tenant, parsed.id);
     return { id: parsed.id, key };
@@ -130,7 +153,7 @@ export class Vault {
     if (cached) return cached;
     const row = this.opts.db.prepare('SELECT * FROM vault_data_keys WHERE id = ? AND tenant_id = ?').get(id, tenant);
     if (row === undefined) throw this.decryptError({ tenant, kind: 'data_key', id }, `no data key ${id} for this tenant`);
-    return this.unwrap(dataKeyRow.parse(row));
+    return this.unwrap(parseDataKey(row));
   }
 
   private unwrap(row: DataKeyRow): Buffer {
@@ -152,7 +175,11 @@ export class Vault {
     try {
       key = open(master.key, row.wrapped, wrapAad(row.tenant_id, row.id));
     } catch (err) {
-      throw new HubError('vault_key_missing', `data key ${row.id} does not unwrap with master key ${master.id}: the key or the database is damaged`, { cause: err });
+      // The master key is the right one (its id is derived from it), so the row itself was altered.
+      throw new HubError('vault_decrypt_failed', `data key ${row.id} of tenant ${row.tenant_id} does not unwrap with master key ${master.id}: its row in the database was altered or damaged`, {
+        cause: err,
+        details: { dataKey: row.id, tenant: row.tenant_id },
+      });
     }
     this.keys.set(row.id, key);
     return key;
@@ -161,6 +188,14 @@ export class Vault {
   private decryptError(scope: SecretScope, why: string): HubError {
     return new HubError('vault_decrypt_failed', `cannot decrypt ${scope.kind} ${scope.id}: ${why}`, { details: { tenant: scope.tenant, kind: scope.kind, id: scope.id } });
   }
+}
+
+/** A data key row, or a typed error naming it when the row does not have the shape the vault wrote. */
+function parseDataKey(raw: unknown): DataKeyRow {
+  const r = dataKeyRow.safeParse(raw);
+  if (r.success) return r.data;
+  const id = typeof raw === 'object' && raw !== null && 'id' in raw ? String(raw.id) : 'unknown';
+  throw new HubError('vault_decrypt_failed', `data key ${id} cannot be read: its row in the database was altered or damaged`, { details: { dataKey: id } });
 }
 
 function wrap(master: MasterKey, tenant: string, dataKeyId: string, key: Buffer): Buffer {
