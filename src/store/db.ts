@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
@@ -17,7 +17,7 @@ export interface OpenOptions {
 
 /** Opens the database in WAL mode and applies pending migrations. */
 export function openDb(opts: OpenOptions): Db {
-  if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true });
+  if (opts.file !== ':memory:' && !opts.readonly) restrictFiles(opts.file);
   let db: Db;
   try {
     db = new Database(opts.file, { readonly: opts.readonly ?? false });
@@ -34,6 +34,28 @@ export function openDb(opts: OpenOptions): Db {
     migrate(db, opts.clock, opts.migrations ?? MIGRATIONS);
   }
   return db;
+}
+
+/**
+ * The store holds hashed hub tokens, sealed secrets and the vault's wrapped keys: only the hub's
+ * user may read it. A data dir this call creates is 0700; the database file is created 0600 before
+ * SQLite opens it, and SQLite gives its -wal and -shm files the database file's permissions
+ * (sqlite.org/src, os_unix.c findCreateFileMode). A file left looser by an older version is tightened.
+ */
+function restrictFiles(file: string): void {
+  const dir = dirname(file);
+  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // mkdir's mode is filtered by the umask; set it exactly. A directory that already existed is the user's choice.
+  if (created !== undefined) chmodSync(dir, 0o700);
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, 0o600);
+    } catch (err) {
+      // A missing -wal/-shm is normal; a file owned by another user keeps its mode, as SQLite will report.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    }
+  }
 }
 
 export interface AppliedMigration {
