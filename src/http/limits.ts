@@ -89,8 +89,10 @@ export class BodyDeadlines {
   private sweep(): void {
     const now = this.now();
     for (const [req, at] of this.pending) {
-      if (at > now) continue;
+      if (at > now && !req.complete) continue;
       this.pending.delete(req);
+      // A body that arrived in full is done with, whenever its 'close' comes (after a long response, say).
+      if (req.complete) continue;
       if (req.res) this.expire(req, req.res);
       else req.socket.destroy();
     }
