@@ -68,7 +68,8 @@ export type ErrorOutcome = 'error' | 'timeout' | 'cancelled' | 'unavailable' | '
 export const ERROR_SPECS = {
   config_invalid: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'error' },
   config_not_found: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'error' },
-  store_failed: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: true, log: 'error' },
+  // Inside a tool call (a refreshed token that could not be saved) the model may retry: a result, not a protocol error.
+  store_failed: { http: 500, mcp: { kind: 'tool_result' }, retryable: true, log: 'error' },
   unauthorized: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'info' },
   // Inside a tool call a refusal is a result the model can read (ARCHITECTURE.md, data flow 1).
   forbidden: { http: 403, mcp: { kind: 'tool_result' }, retryable: false, log: 'info' },
