@@ -245,7 +245,11 @@ export function faceBehaviour(client: () => FaceClient): void {
     // gap keeps that client-side race out of a test about the hub; faces-stdout checks the bytes.
     const r = await client().callTool('fx__progress', { steps: 5, delayMs: 25 }, { onprogress: (p) => updates.push(p) });
     expect(textOf(r)).toBe('done 5');
-    expect(updates).toEqual([1, 2, 3, 4, 5].map((i) => ({ progress: i, total: 5, message: `step ${i}` })));
+    const expected = [1, 2, 3, 4, 5].map((i) => ({ progress: i, total: 5, message: `step ${i}` }));
+    // On a loaded machine the gap can still close and the client then drops the last one (the SDK
+    // issue above): every update it does report must be in order, and only the last may be missing.
+    expect(updates.length).toBeGreaterThanOrEqual(expected.length - 1);
+    expect(updates).toEqual(expected.slice(0, updates.length));
   });
 
   it('carries a cancellation through to the downstream server', async () => {
