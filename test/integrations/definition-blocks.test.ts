@@ -7,6 +7,7 @@ import type { RateLimitConfig } from '../../src/definition/rate-limit.js';
 import { parseSelector } from '../../src/definition/selector.js';
 import { applyWebhookSettings, webhookFormatSchema, type WebhookFormat, type WebhooksConfig } from '../../src/definition/webhooks.js';
 import { defineIntegration, definitionFromConfig, type IntegrationDefinition, type IntegrationInput } from '../../src/integrations/definition.js';
+import { rejectionOf as refusal } from '../helpers/definitions.js';
 
 const OAUTH = { authorizeUrl: 'https://acme.test/oauth/authorize', tokenUrl: 'https://acme.test/oauth/token' };
 const BASE: IntegrationInput = { name: 'acme', title: 'Acme', oauth: OAUTH, apiBaseUrl: 'https://api.acme.test', tools: {} };
@@ -18,14 +19,7 @@ const BLOCKS = {
 };
 const FORMAT = { scheme: 'standard-webhooks', eventIdFrom: 'body:data.event_id', accountFrom: 'body:account_id' } as const;
 
-function rejectionOf(input: Record<string, unknown>): string {
-  try {
-    defineIntegration({ ...BASE, ...input } as IntegrationInput);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error('the definition was accepted');
-}
+const rejectionOf = (input: Record<string, unknown>): string => refusal(BASE, input);
 
 describe('a built-in and a custom integration share the block schemas', () => {
   it('parse the same blocks to the same typed values', () => {

@@ -11,6 +11,7 @@ import { startHub, type RunningHub } from '../helpers/hub.js';
 import { startSandbox, type Harness } from '../sandbox/harness.js';
 import { Browser, followLink } from './browser.js';
 import { connectMcp, textOf, type McpUser } from './mcp.js';
+import { rejectionOf as refusal } from '../helpers/definitions.js';
 
 const BASE: IntegrationInput = {
   name: 'acme',
@@ -20,14 +21,7 @@ const BASE: IntegrationInput = {
   tools: {},
 };
 
-function rejectionOf(input: Record<string, unknown>): string {
-  try {
-    defineIntegration({ ...BASE, ...input } as IntegrationInput);
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error('the definition was accepted');
-}
+const rejectionOf = (input: Record<string, unknown>): string => refusal(BASE, input);
 
 describe('defineIntegration', () => {
   it.each([
