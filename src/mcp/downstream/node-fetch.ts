@@ -23,41 +23,56 @@ export function nodeFetch(input: string | URL | Request, init: RequestInit = {})
   const method = (init.method ?? 'GET').toUpperCase();
   const headers: Record<string, string> = {};
   for (const [k, v] of init.headers instanceof Headers ? init.headers : new Headers(init.headers)) headers[k] = v;
+  const signal = init.signal ?? undefined;
   return new Promise((resolve, reject) => {
-    const signal = init.signal ?? undefined;
     if (signal?.aborted) return reject(signal.reason ?? new DOMException('This operation was aborted', 'AbortError'));
-    const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent }, (res) => {
-      const out = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) {
-        if (v === undefined) continue;
-        for (const item of Array.isArray(v) ? v : [v]) out.append(k, item);
-      }
-      const status = res.statusCode ?? 502;
-      const responseInit = { status, statusText: res.statusMessage ?? '', headers: out };
-      const empty = method === 'HEAD' || status === 204 || status === 304;
-      if (empty) {
-        res.resume();
-        resolve(new Response(null, responseInit));
-      } else if (isJson(res.headers['content-type'])) {
-        // A JSON answer is read whole by its reader anyway: gathered here it needs no web stream
-        // (Readable.toWeb and its reader were ~4 % of the hub's CPU per proxied call).
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.once('end', () => resolve(new Response((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>, responseInit)));
-        res.once('error', reject);
-        res.once('close', () => {
-          if (!res.complete) reject(signal?.aborted ? (signal.reason ?? new DOMException('This operation was aborted', 'AbortError')) : new TypeError('terminated: the response ended before its body was complete'));
-        });
-      } else {
-        resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, responseInit));
-      }
-    });
-    const onAbort = () => req.destroy(signal?.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    req.once('close', () => signal?.removeEventListener('abort', onAbort));
-    req.once('error', reject);
-    req.end(body ?? undefined);
+    const send = (retried: boolean): void => {
+      let answered = false;
+      const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, agent }, (res) => {
+        answered = true;
+        respond(res, method, signal, resolve, reject);
+      });
+      const onAbort = () => req.destroy(signal?.reason instanceof Error ? signal.reason : new DOMException('This operation was aborted', 'AbortError'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.once('close', () => signal?.removeEventListener('abort', onAbort));
+      req.once('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed while idle fails the next request sent on it
+        // (ECONNRESET, "socket hang up") before the server read it; Node's documented remedy is
+        // to send it again once on a new connection (http.ClientRequest#reusedSocket).
+        if (!retried && !answered && req.reusedSocket && !signal?.aborted && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) send(true);
+        else reject(err);
+      });
+      req.end(body ?? undefined);
+    };
+    send(false);
   });
+}
+
+function respond(res: http.IncomingMessage, method: string, signal: AbortSignal | undefined, resolve: (r: Response) => void, reject: (e: unknown) => void): void {
+  const out = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) {
+    if (v === undefined) continue;
+    for (const item of Array.isArray(v) ? v : [v]) out.append(k, item);
+  }
+  const status = res.statusCode ?? 502;
+  const responseInit = { status, statusText: res.statusMessage ?? '', headers: out };
+  const empty = method === 'HEAD' || status === 204 || status === 304;
+  if (empty) {
+    res.resume();
+    resolve(new Response(null, responseInit));
+  } else if (isJson(res.headers['content-type'])) {
+    // A JSON answer is read whole by its reader anyway: gathered here it needs no web stream
+    // (Readable.toWeb and its reader were ~4 % of the hub's CPU per proxied call).
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.once('end', () => resolve(new Response((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>, responseInit)));
+    res.once('error', reject);
+    res.once('close', () => {
+      if (!res.complete) reject(signal?.aborted ? (signal.reason ?? new DOMException('This operation was aborted', 'AbortError')) : new TypeError('terminated: the response ended before its body was complete'));
+    });
+  } else {
+    resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, responseInit));
+  }
 }
 
 function isJson(contentType: string | undefined): boolean {
