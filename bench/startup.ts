@@ -45,6 +45,7 @@ async function child(dataDir: string): Promise<Marks> {
   const { createLogger } = await import('../src/observability/logger.js');
   const { HubMetrics } = await import('../src/observability/metrics.js');
   const { openDb } = await import('../src/store/db.js');
+  const { hostedSandbox } = await import('../servers/sandbox/hosted.js');
   mark('import src/hub.js itself + config loader');
 
   const { config } = loadConfig({ cwd: dataDir });
@@ -55,13 +56,13 @@ async function child(dataDir: string): Promise<Marks> {
   mark('new HubMetrics (default collectors)');
   openDb({ file: join(config.dataDir, 'switchboard.db'), clock: { now: () => Date.now() } }).close();
   mark('open store + migrate (fresh file)');
-  const hub = new Hub({ config, log });
+  const hub = new Hub({ config, log, hosted: [hostedSandbox()] });
   mark('new Hub (store reopened, metrics, catalog)');
 
   const input = new PassThrough();
   const output = new PassThrough();
   hub.serveStdio(localIdentity('bench'), { input, output });
-  hub.start();
+  void hub.start();
   mark('serve stdio + start sources');
   const answered = new Promise<void>((res) => {
     let buf = '';

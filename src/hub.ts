@@ -217,6 +217,7 @@ export class Hub {
       import('./http/limits.js'),
       import('./mcp/http-face.js'),
       import('./integrations/mount.js'),
+      ...this.integrations.hosted.map(({ provider }) => provider.load?.()),
     ]);
     const face = new HttpFace({
       dispatcher: this.dispatcher,

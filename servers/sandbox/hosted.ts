@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { HostedProvider } from '../../src/integrations/hosted.js';
-import { createSandbox } from './index.js';
+import type { createSandbox as CreateSandbox } from './index.js';
 
 /** The integration name and path the sandbox definition (integrations/sandbox) points at. */
 const NAME = 'sandbox';
@@ -10,10 +10,16 @@ const NAME = 'sandbox';
  * the hub as its one client. Handed to the hub by `serve` and `stdio`.
  */
 export function hostedSandbox(): HostedProvider {
+  // The sandbox (express routes, its own store) loads with the hub's HTTP listener, not at start.
+  let createSandbox: typeof CreateSandbox | undefined;
   return {
     integration: NAME,
     clientId: 'switchboard',
+    async load() {
+      ({ createSandbox } = await import('./index.js'));
+    },
     mount(app, ctx) {
+      if (!createSandbox) throw new Error('the hosted sandbox was mounted before it was loaded');
       const sandbox = createSandbox({
         issuer: `${ctx.publicUrl}/${NAME}`,
         clients: [{ id: ctx.client.id, secret: ctx.client.secret, redirectUris: [ctx.client.redirectUri], name: 'Switchboard' }],

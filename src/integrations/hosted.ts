@@ -28,6 +28,11 @@ export interface HostedProvider {
   readonly integration: string;
   /** The client id the hub uses when the config names none. */
   readonly clientId: string;
+  /**
+   * Loads the provider's code. Called before `mount`, when the hub starts listening: a hub that
+   * never listens (a stdio face whose port is taken) never pays for it.
+   */
+  load?(): Promise<void>;
   /** Adds the provider's routes; returns what closes it. */
   mount(app: Express, ctx: HostedContext): () => void;
 }

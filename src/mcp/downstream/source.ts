@@ -26,7 +26,7 @@ import { SERVER_INFO } from '../server.js';
 import { type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
-import { relatingFetch } from './relate.js';
+import type { RelatingFetch } from './relating-fetch.js';
 import { ResourceWatch } from './subscriptions.js';
 import { loadClientSdk } from './sdk.js';
 import type { ChildRegistry } from './process-registry.js';
@@ -240,7 +240,9 @@ export class DownstreamSource implements ToolSource {
     const { config, log } = this.opts;
     // The client half of the SDK loads with the first downstream server, not with every hub.
     const sdk = await loadClientSdk();
-    const transport = this.makeTransport(sdk.StreamableHTTPClientTransport);
+    // The HTTP client stack (node:https and its TLS) loads with the first HTTP server, not with every hub.
+    const relating = isStdioServer(config) ? undefined : (await import('./relating-fetch.js')).relatingFetch;
+    const transport = this.makeTransport(sdk.StreamableHTTPClientTransport, relating);
     const client = new sdk.Client(
       { name: SERVER_INFO.name, version: SERVER_INFO.version },
       {
@@ -301,7 +303,7 @@ export class DownstreamSource implements ToolSource {
     }
   }
 
-  private makeTransport(Http: typeof StreamableHTTPClientTransport): Transport {
+  private makeTransport(Http: typeof StreamableHTTPClientTransport, relating: ((onCut: (tag: string) => void) => RelatingFetch) | undefined): Transport {
     const { config, log } = this.opts;
     if (isStdioServer(config)) {
       // stderr is read by the transport in bounded lines; the source only keeps a tail and logs.
@@ -319,7 +321,8 @@ export class DownstreamSource implements ToolSource {
         },
       });
     }
-    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: relatingFetch((tag) => this.calls.streamCut(tag)) });
+    if (!relating) throw new Error('the HTTP client stack was not loaded');
+    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: relating((tag) => this.calls.streamCut(tag)) });
   }
 
   private async loadLists(client: Client): Promise<void> {
