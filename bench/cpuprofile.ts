@@ -106,6 +106,13 @@ if (positionals.length === 0) {
 } else {
   for (const file of positionals) {
     const profile = profileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-    process.stdout.write(`== ${file}\n${summarise(profile, Number(values.top), values.match.map((m) => new RegExp(m)), values.callers === undefined ? undefined : new RegExp(values.callers))}\n`);
+    process.stdout.write(
+      `== ${file}\n${summarise(
+        profile,
+        Number(values.top),
+        values.match.map((m) => new RegExp(m)),
+        values.callers === undefined ? undefined : new RegExp(values.callers),
+      )}\n`,
+    );
   }
 }

@@ -55,7 +55,8 @@ export async function connectPool(era: Era, target: Target, n: number): Promise<
       await client.connect(new StreamableHTTPClientTransport(new URL(target.url), { requestInit: { headers: target.headers } }), { timeout: CALL_TIMEOUT_MS });
       clients.push(client);
       const version = client.getNegotiatedProtocolVersion();
-      if (version !== EXPECTED_VERSION[era]) throw new Error(`${target.kind} negotiated ${version ?? 'nothing'} for a ${era} client; expected ${EXPECTED_VERSION[era]}`);
+      if (version !== EXPECTED_VERSION[era])
+        throw new Error(`${target.kind} negotiated ${version ?? 'nothing'} for a ${era} client; expected ${EXPECTED_VERSION[era]}`);
     }
     // One checked call per client up front: a wrong tool name must fail here, not be counted as load.
     await Promise.all(clients.map((c) => callOnce(c, target.tool)));
@@ -88,9 +89,7 @@ export async function runPhase(pool: Pool, opts: { warmupMs: number; durationMs:
   let cpuStart: CpuSnapshot | undefined;
   let cpuEnd: CpuSnapshot | undefined;
   const sample = opts.cpu;
-  const timers = sample
-    ? [setTimeout(() => (cpuStart = sample()), opts.warmupMs), setTimeout(() => (cpuEnd = sample()), opts.warmupMs + opts.durationMs)]
-    : [];
+  const timers = sample ? [setTimeout(() => (cpuStart = sample()), opts.warmupMs), setTimeout(() => (cpuEnd = sample()), opts.warmupMs + opts.durationMs)] : [];
   const latenciesMs: number[] = [];
   let errors = 0;
   let firstError: string | undefined;

@@ -221,12 +221,21 @@ function freePort(): Promise<number> {
 /** Polls with a 2025 initialize until the endpoint answers 200 (the child may still be spawning its server). */
 async function waitAnswering(url: string, child: Child, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench-probe', version: '1.0.0' } } };
+  const init = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench-probe', version: '1.0.0' } },
+  };
   let last = '';
   while (Date.now() < deadline) {
     if (child.process.exitCode !== null) throw new Error(`${url}: the process exited (code ${child.process.exitCode}):\n${child.stderrTail()}`);
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: JSON.stringify(init) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify(init),
+      });
       last = `HTTP ${res.status}`;
       await res.body?.cancel();
       if (res.ok) return;
@@ -241,12 +250,7 @@ async function waitAnswering(url: string, child: Child, timeoutMs: number): Prom
 /** The pids of a process's direct children (Linux /proc), e.g. the stdio server a bridge spawned. */
 export function childPids(pid: number): number[] {
   try {
-    return readdirSync(`/proc/${pid}/task`).flatMap((t) =>
-      readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8')
-        .split(' ')
-        .filter(Boolean)
-        .map(Number),
-    );
+    return readdirSync(`/proc/${pid}/task`).flatMap((t) => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
   } catch {
     return [];
   }

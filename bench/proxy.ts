@@ -209,7 +209,9 @@ async function measurePair(o: Options, placement: Placement, start: (o: Options)
           const r = await runPhase(pool(era, kind), { warmupMs: 250, durationMs: o.seconds * 1000, cpu: cpu[kind] });
           runs[era][kind].push(r);
           const label = kind === 'hub' ? 'hub' : pair.baseline;
-          process.stderr.write(`  round ${round + 1}/${o.rounds} ${era.padEnd(6)} ${label.padEnd(9)} ${(r.calls / r.seconds).toFixed(0).padStart(6)} req/s${r.errors ? `, ${r.errors} errors` : ''}\n`);
+          process.stderr.write(
+            `  round ${round + 1}/${o.rounds} ${era.padEnd(6)} ${label.padEnd(9)} ${(r.calls / r.seconds).toFixed(0).padStart(6)} req/s${r.errors ? `, ${r.errors} errors` : ''}\n`,
+          );
         }
       }
     }
@@ -225,10 +227,10 @@ async function main(): Promise<void> {
     `Switchboard proxy benchmark — node ${process.version}, ${availableParallelism()} CPUs, loopback only`,
     `load: ${o.clients} concurrent SDK clients per target on keep-alive connections, echo{text}; ${o.rounds} rounds × ${o.seconds} s per phase after ${o.warmup} s warm-up, direct and hub phases interleaved`,
     `note: the load generator (this process), the hub and the fixture server share these ${availableParallelism()} CPUs: req/s understate a dedicated host,`,
-    '      and a saturated ratio is bounded by CPU per call (the CPU table), not by the extra hop\'s latency',
+    "      and a saturated ratio is bounded by CPU per call (the CPU table), not by the extra hop's latency",
   ];
   process.stdout.write(`${header.join('\n')}\n\n`);
-  let summaries: EraSummary[] = [];
+  const summaries: EraSummary[] = [];
   let cold: ColdStartResult[] = [];
   const pinnable = availableParallelism() >= 2 && hasTaskset();
   if (o.load) {
@@ -248,7 +250,8 @@ async function main(): Promise<void> {
     }
   }
   if (o.bridge) {
-    const title = 'stdio downstream, placement: shared — the fixture over stdio, bridged to Streamable HTTP by the hub and by mcp-proxy (npm), each with its own copy';
+    const title =
+      'stdio downstream, placement: shared — the fixture over stdio, bridged to Streamable HTTP by the hub and by mcp-proxy (npm), each with its own copy';
     process.stderr.write(`  ${title}\n`);
     const s = await measurePair(o, 'shared', bridgePair);
     summaries.push(...s);

@@ -144,7 +144,7 @@ export function throughputReport(summaries: readonly EraSummary[]): string {
     }),
   );
   if (cpuRows.some((r) => r[4] !== 'n/a')) {
-    out.push('', 'CPU ms per call, by process (from /proc; the proxy column is the bridge\'s own cost: the hub, or mcp-proxy)');
+    out.push('', "CPU ms per call, by process (from /proc; the proxy column is the bridge's own cost: the hub, or mcp-proxy)");
     out.push(table(['client era, target', 'load gen', 'proxy', 'fixture', 'total', 'target', ''], cpuRows));
     // With every process on the same saturated cores, req/s ≈ cores ÷ total CPU per call, so the
     // ratio is bounded by baseline CPU ÷ hub CPU whatever the latency of each hop.

@@ -73,7 +73,12 @@ async function child(dataDir: string): Promise<Marks> {
   });
   input.write(
     [
-      { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1.0.0' } } },
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'bench', version: '1.0.0' } },
+      },
       { jsonrpc: '2.0', method: 'notifications/initialized' },
       { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} },
     ]
@@ -139,7 +144,10 @@ function parent(runs: number): void {
   );
 }
 
-const { values, positionals } = parseArgs({ options: { child: { type: 'boolean', default: false }, runs: { type: 'string', default: '7' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { child: { type: 'boolean', default: false }, runs: { type: 'string', default: '7' } },
+  allowPositionals: true,
+});
 if (values.child) {
   const marks = await child(positionals[0] ?? tmpDir('switchboard-startup-').path);
   process.stdout.write(`${JSON.stringify(marks)}\n`);

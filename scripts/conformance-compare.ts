@@ -66,7 +66,10 @@ export function parseKnownLosses(text: string, file = 'known losses'): KnownLoss
   let pairing: Pairing | undefined;
   let set: RequirementSet | undefined;
   text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\s+#.*$/, '').replace(/^#.*$/, '').trimEnd();
+    const line = raw
+      .replace(/\s+#.*$/, '')
+      .replace(/^#.*$/, '')
+      .trimEnd();
     if (line === '') return;
     const where = `${file}:${i + 1}`;
     const top = /^([\w-]+):$/.exec(line);

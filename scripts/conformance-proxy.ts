@@ -181,10 +181,15 @@ async function runThroughHub(pairing: Pairing, sets: readonly RequirementSet[], 
   try {
     hub.start();
     await hub.ready();
-    const status = hub.catalog.sources().find((s) => s.name === 'fixture')?.status();
+    const status = hub.catalog
+      .sources()
+      .find((s) => s.name === 'fixture')
+      ?.status();
     if (status?.state !== 'ready') throw new Error(`${pairing}: the hub did not connect to the fixture: ${status?.detail ?? status?.state}`);
     if (status.protocolVersion !== NEGOTIATED[era]) {
-      throw new Error(`${pairing}: the hub negotiated ${status.protocolVersion} with the fixture, not ${NEGOTIATED[era]}: the pairing would not test what it names`);
+      throw new Error(
+        `${pairing}: the hub negotiated ${status.protocolVersion} with the fixture, not ${NEGOTIATED[era]}: the pairing would not test what it names`,
+      );
     }
     front.upstream.port = (await hub.listen(0, '127.0.0.1')).port;
     for (const set of sets) results.set(set, await suitePasses(front.url, set, join(outRoot, pairing, set)));
@@ -213,8 +218,14 @@ function printPairing(run: PairingRun, rows: readonly Row[], mode: Options['mode
   console.log(`${'requirement set'.padEnd(16)}${'direct'.padStart(8)}${'via hub'.padStart(9)}${'lost'.padStart(6)}${'gained'.padStart(8)}  verdict`);
   for (const r of rows) {
     const c = r.comparison;
-    const verdict = r.verdict.ok ? (c.lost.length === 0 ? 'no loss' : 'losses as listed') : `${r.verdict.unexpected.length} unexpected, ${r.verdict.stale.length} stale`;
-    console.log(`${r.set.padEnd(16)}${String(c.direct).padStart(8)}${String(c.throughHub).padStart(9)}${String(c.lost.length).padStart(6)}${String(c.gained.length).padStart(8)}  ${verdict}`);
+    const verdict = r.verdict.ok
+      ? c.lost.length === 0
+        ? 'no loss'
+        : 'losses as listed'
+      : `${r.verdict.unexpected.length} unexpected, ${r.verdict.stale.length} stale`;
+    console.log(
+      `${r.set.padEnd(16)}${String(c.direct).padStart(8)}${String(c.throughHub).padStart(9)}${String(c.lost.length).padStart(6)}${String(c.gained.length).padStart(8)}  ${verdict}`,
+    );
   }
   for (const r of rows) {
     if (r.comparison.lost.length > 0) {
@@ -239,7 +250,9 @@ function printTranslationGap(pairing: Pairing, run: PairingRun, direct2026: Map<
   const viaHub = run.results.get('2026-07-28');
   if (eraOf(pairing) !== '2025' || !modern || !viaHub) return;
   const short = compare(modern, viaHub).lost;
-  console.log(`  era translation (not judged): at 2026-07-28 through the hub ${viaHub.size} checks pass, the 2026-capable fixture passes ${modern.size} directly; ${short.length} short:`);
+  console.log(
+    `  era translation (not judged): at 2026-07-28 through the hub ${viaHub.size} checks pass, the 2026-capable fixture passes ${modern.size} directly; ${short.length} short:`,
+  );
   for (const c of short) console.log(`    ${c}`);
 }
 
@@ -261,7 +274,8 @@ async function main(): Promise<void> {
   const known: KnownLosses = opts.mode === 'known-losses' ? parseKnownLosses(readFileSync(KNOWN_LOSSES_FILE, 'utf8'), KNOWN_LOSSES_FILE) : new Map();
   if (opts.mode === 'known-losses') {
     // Every pairing and set run must have an entry, even an empty one, so a typo cannot skip one.
-    for (const p of pairings) for (const s of sets) if (!known.get(p)?.has(s)) throw new Error(`${KNOWN_LOSSES_FILE} has no entry for ${p} at ${s} (write "${s}: []" for none)`);
+    for (const p of pairings)
+      for (const s of sets) if (!known.get(p)?.has(s)) throw new Error(`${KNOWN_LOSSES_FILE} has no entry for ${p} at ${s} (write "${s}: []" for none)`);
   }
   ensureSuiteInstalled();
 

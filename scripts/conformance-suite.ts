@@ -111,7 +111,11 @@ export function readScenarioChecks(outDir: string): ScenarioChecks[] {
   return walk(outDir)
     .filter((f) => f.endsWith('checks.json'))
     .map((file) => {
-      const scenario = file.slice(outDir.length + 1).split('/')[0]!.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T.*$/, '');
+      const scenario = file
+        .slice(outDir.length + 1)
+        .split('/')[0]!
+        .replace(/^server-/, '')
+        .replace(/-\d{4}-\d{2}-\d{2}T.*$/, '');
       const parsed = checksFileSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
       if (!parsed.success) throw new Error(`${file} is not a list of checks: ${z.prettifyError(parsed.error)}`);
       return { scenario, checks: parsed.data };

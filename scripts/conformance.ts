@@ -131,7 +131,9 @@ async function main(): Promise<void> {
     const total = r.passed.length + r.failed.length + r.empty.length;
     const good = r.suiteExitCode === 0 && r.unexpected.length === 0 && r.stale.length === 0;
     ok &&= good;
-    console.log(`${r.set}: ${r.passed.length}/${total} scenarios passed, ${r.failed.length} failed, ${r.empty.length} ran no checks (${r.seconds.toFixed(0)} s) — ${good ? 'as the baseline expects' : 'NOT as the baseline expects'}`);
+    console.log(
+      `${r.set}: ${r.passed.length}/${total} scenarios passed, ${r.failed.length} failed, ${r.empty.length} ran no checks (${r.seconds.toFixed(0)} s) — ${good ? 'as the baseline expects' : 'NOT as the baseline expects'}`,
+    );
     if (r.failed.length > 0) console.log(`  failed: ${r.failed.sort().join(', ')}`);
     if (r.empty.length > 0) console.log(`  no checks: ${r.empty.sort().join(', ')}`);
     if (r.unexpected.length > 0) console.log(`  UNEXPECTED failures (not in ${baselineFile(r.set)}): ${r.unexpected.sort().join(', ')}`);
@@ -142,6 +144,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

@@ -58,7 +58,8 @@ function legacyPeer(hub: Hub): LegacyPeer {
 function announceTo(hub: Hub, peers: () => Iterable<LegacyPeer>): void {
   hub.catalog.onChange((change: SourceChange) => {
     for (const { server } of peers()) {
-      const send = change.kind === 'tools' ? server.sendToolListChanged() : change.kind === 'prompts' ? server.sendPromptListChanged() : server.sendResourceListChanged();
+      const send =
+        change.kind === 'tools' ? server.sendToolListChanged() : change.kind === 'prompts' ? server.sendPromptListChanged() : server.sendResourceListChanged();
       send.catch(() => {});
     }
   });
@@ -128,7 +129,9 @@ async function main(argv: string[]): Promise<void> {
   });
   const parsed = argsSchema.safeParse(values);
   if (!parsed.success) {
-    process.stderr.write(`fixture-server: ${z.prettifyError(parsed.error)}\nusage: fixture-server --transport stdio|http --era 2025|2026 [--port N] [--allow-host H:P]\n`);
+    process.stderr.write(
+      `fixture-server: ${z.prettifyError(parsed.error)}\nusage: fixture-server --transport stdio|http --era 2025|2026 [--port N] [--allow-host H:P]\n`,
+    );
     process.exitCode = 2;
     return;
   }
@@ -140,7 +143,11 @@ async function main(argv: string[]): Promise<void> {
     server: { host: '127.0.0.1', port: args.port, allowedHosts: hosts, allowedOrigins: hosts.map((h) => `http://${h}`) },
   });
   // stdout may carry the protocol: anything logged goes to stderr.
-  const hub = new Hub({ config, log: createLogger({ level: process.env['FIXTURE_LOG_LEVEL'] === 'debug' ? 'debug' : 'silent', destination: 2 }), dataDir: ':memory:' });
+  const hub = new Hub({
+    config,
+    log: createLogger({ level: process.env['FIXTURE_LOG_LEVEL'] === 'debug' ? 'debug' : 'silent', destination: 2 }),
+    dataDir: ':memory:',
+  });
   hub.start();
   await hub.ready();
 

@@ -103,15 +103,24 @@ export class Hub {
       [
         // The store, its migrations and the vault are opened by this constructor (every other part
         // is built on them); the rest start in `start()`.
-        { name: 'store', start: () => void (db = openDb({ file, clock: this.clock, migrations: [] })), stop: () => void db?.close() },
+        {
+          name: 'store',
+          start: () => {
+            db = openDb({ file, clock: this.clock, migrations: [] });
+          },
+          stop: () => {
+            db?.close();
+          },
+        },
         { name: 'migrate', start: () => void migrate(db!, this.clock) },
         {
           name: 'vault',
-          start: () =>
-            void (vault =
+          start: () => {
+            vault =
               this.dataDir === ':memory:'
                 ? new Vault({ db: db!, ring: ephemeralRing(), clock: this.clock })
-                : openVault({ db: db!, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) })),
+                : openVault({ db: db!, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
+          },
         },
         { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
         { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
@@ -246,7 +255,8 @@ export class Hub {
     if (!this.config.server.publicUrl && bound !== this.config.server.port) {
       // Links and OAuth redirects were built for the configured port; say so rather than hand out dead links.
       publicUrl = urlFor(host, bound);
-      if (this.integrations.accounts.list().length > 0) this.log.warn({ configured: this.publicUrl, bound: publicUrl }, 'listening on another port than configured: account links point at the configured one');
+      if (this.integrations.accounts.list().length > 0)
+        this.log.warn({ configured: this.publicUrl, bound: publicUrl }, 'listening on another port than configured: account links point at the configured one');
     }
     const app = createHttpApp({
       config: this.config,

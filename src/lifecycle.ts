@@ -23,7 +23,10 @@ export class Lifecycle {
   private next = 0;
   private stopping: Promise<void> | undefined;
 
-  constructor(parts: readonly Part[], private readonly opts: LifecycleOptions = {}) {
+  constructor(
+    parts: readonly Part[],
+    private readonly opts: LifecycleOptions = {},
+  ) {
     const names = new Set<string>();
     for (const p of parts) {
       if (names.has(p.name)) throw new HubError('internal', `two lifecycle parts are named "${p.name}"`);

@@ -28,7 +28,11 @@ export function sandbox(ctx: { publicUrl: string }): IntegrationDefinition {
         method: 'GET',
         path: '/tickets',
         readOnly: true,
-        input: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100 }, cursor: { type: 'string' } }, additionalProperties: false },
+        input: {
+          type: 'object',
+          properties: { limit: { type: 'integer', minimum: 1, maximum: 100 }, cursor: { type: 'string' } },
+          additionalProperties: false,
+        },
       },
       get_ticket: {
         description: 'Reads one ticket.',
@@ -43,7 +47,11 @@ export function sandbox(ctx: { publicUrl: string }): IntegrationDefinition {
         path: '/tickets',
         input: {
           type: 'object',
-          properties: { title: { type: 'string', minLength: 1 }, body: { type: 'string' }, priority: { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] } },
+          properties: {
+            title: { type: 'string', minLength: 1 },
+            body: { type: 'string' },
+            priority: { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] },
+          },
           required: ['title'],
           additionalProperties: false,
         },

@@ -19,7 +19,15 @@ export async function connectCommand(argv: string[]): Promise<void> {
   try {
     const { accounts } = ctx.integrations;
     if (!accounts.integration(integration)) {
-      throw new HubError('invalid_params', `no integration "${integration}" is configured (configured: ${accounts.list().map((i) => i.definition.name).join(', ') || 'none'})`);
+      throw new HubError(
+        'invalid_params',
+        `no integration "${integration}" is configured (configured: ${
+          accounts
+            .list()
+            .map((i) => i.definition.name)
+            .join(', ') || 'none'
+        })`,
+      );
     }
     const who = { tenant: str(flags['tenant']) ?? DEFAULT_TENANT, user: str(flags['user']) ?? 'local', scopes: [] };
     const started = Date.now();

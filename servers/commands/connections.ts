@@ -27,7 +27,12 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
       if (list.length === 0) process.stdout.write('no connections\n');
       const now = Date.now();
       for (const c of list) {
-        const exp = c.accessExpiresAt === null ? 'expiry unknown' : c.accessExpiresAt > now ? `access token valid ${Math.round((c.accessExpiresAt - now) / 60000)} min` : 'access token expired (refreshed on next use)';
+        const exp =
+          c.accessExpiresAt === null
+            ? 'expiry unknown'
+            : c.accessExpiresAt > now
+              ? `access token valid ${Math.round((c.accessExpiresAt - now) / 60000)} min`
+              : 'access token expired (refreshed on next use)';
         process.stdout.write(`${c.id}  ${c.tenant}/${c.user}  ${c.integration}  ${c.state}  ${c.state === 'active' ? exp : (c.reason ?? '')}\n`);
       }
       return;

@@ -51,7 +51,10 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     const tokens = new ApiTokens(db, systemClock).list().length;
     db.close();
     const latest = MIGRATIONS.at(-1)?.version ?? 0;
-    report({ ok: applied.at(-1)?.version === latest && mode === 'wal', line: `database: schema version ${applied.at(-1)?.version ?? 0}/${latest}, journal ${String(mode)}, ${tokens} active API token(s)` });
+    report({
+      ok: applied.at(-1)?.version === latest && mode === 'wal',
+      line: `database: schema version ${applied.at(-1)?.version ?? 0}/${latest}, journal ${String(mode)}, ${tokens} active API token(s)`,
+    });
   } catch (err) {
     report({ ok: false, line: `database: ${describeError(err)}` });
   }
@@ -64,17 +67,26 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       report({ ok: true, line: `vault: master key ${store.vault.activeMasterId} from ${source}; all ${dataKeys} stored data key(s) open` });
       const { accounts } = store.integrations;
       for (const i of accounts.list()) {
-        const states = accounts.connections.list().filter((c) => c.integration === i.definition.name).map((c) => c.state);
+        const states = accounts.connections
+          .list()
+          .filter((c) => c.integration === i.definition.name)
+          .map((c) => c.state);
         const needs = states.filter((st) => st !== 'active').length;
-        report({ ok: true, line: `integrations.${i.definition.name}: ${Object.keys(i.definition.tools).length} tools, ${states.length} connection(s)${needs ? `, ${needs} needing attention (see \`switchboard connections list\`)` : ''}` });
+        report({
+          ok: true,
+          line: `integrations.${i.definition.name}: ${Object.keys(i.definition.tools).length} tools, ${states.length} connection(s)${needs ? `, ${needs} needing attention (see \`switchboard connections list\`)` : ''}`,
+        });
       }
       // Links from this data dir are opened at the public URL: a hub there on another store rejects them.
       const probe = await probeHub(store.publicUrl, store.integrations.links.keyId());
       const http = {
-        'nothing': { ok: true, line: `http: nothing answers at ${store.publicUrl} (start \`switchboard serve\` to open links there)` },
+        nothing: { ok: true, line: `http: nothing answers at ${store.publicUrl} (start \`switchboard serve\` to open links there)` },
         'same-keys': { ok: true, line: `http: ${store.publicUrl} is a hub on this data dir` },
         'not-a-hub': { ok: false, line: `http: something other than a Switchboard hub answers at ${store.publicUrl}; links will not open there` },
-        'other-keys': { ok: false, line: `http: ${store.publicUrl} is a hub on another data dir (${probe.kind === 'other-keys' ? (probe.dataDir ?? 'not disclosed') : ''}); it rejects links from this one (${dataDir})` },
+        'other-keys': {
+          ok: false,
+          line: `http: ${store.publicUrl} is a hub on another data dir (${probe.kind === 'other-keys' ? (probe.dataDir ?? 'not disclosed') : ''}); it rejects links from this one (${dataDir})`,
+        },
       }[probe.kind];
       report(http);
     } finally {
@@ -101,7 +113,10 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       const ms = Math.round(performance.now() - started);
       await source.stop();
       if (st.state === 'ready') {
-        report({ ok: true, line: `mcpServers.${name}: ready in ${ms} ms, ${source.tools({ tenant: 'default', user: 'doctor', scopes: [] }).length} tools, protocol ${st.protocolVersion ?? '?'}` });
+        report({
+          ok: true,
+          line: `mcpServers.${name}: ready in ${ms} ms, ${source.tools({ tenant: 'default', user: 'doctor', scopes: [] }).length} tools, protocol ${st.protocolVersion ?? '?'}`,
+        });
       } else {
         // doctor runs each server once and stops it: the supervisor's restart plan is not for it to show.
         report({ ok: false, line: `mcpServers.${name}: ${st.detail?.replace(/; restarting in \d+ ms$/, '') ?? st.state}` });

@@ -46,13 +46,18 @@ export async function keysCommand(argv: string[]): Promise<void> {
     const inUse = new Set(vault.masterIdsInUse());
     const ring = readKeyFile(file);
     const keep = ring.keys.filter((k, i) => i === 0 || inUse.has(k.id));
-    writeKeyFile(file, keep.map((k) => k.key));
+    writeKeyFile(
+      file,
+      keep.map((k) => k.key),
+    );
     // A running hub re-reads the key file before it creates a data key, but one that read the
     // old file a moment before may have wrapped a key with a retired master key: this vault still
     // holds the retired keys, so re-wrap whatever appeared meanwhile.
     const late = vault.rewrap().rewrapped;
     if (late > 0) progress(`re-wrapped ${late} data key(s) created during the rotation`);
-    process.stdout.write(`Rotated: ${rewrapped} data key(s) re-wrapped under ${vault.activeMasterId}; ${ring.keys.length - keep.length} old key(s) removed from ${file}.\n`);
+    process.stdout.write(
+      `Rotated: ${rewrapped} data key(s) re-wrapped under ${vault.activeMasterId}; ${ring.keys.length - keep.length} old key(s) removed from ${file}.\n`,
+    );
   } catch (err) {
     if (err instanceof HubError) throw err;
     throw new HubError('internal', `key rotation failed: ${(err as Error).message}`, { cause: err });

@@ -25,7 +25,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // there the token goes to a file only its owner can read, written before anything can fail.
   const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
   await hub.start();
-  let listening;
+  let listening: Awaited<ReturnType<Hub['listen']>>;
   try {
     listening = await hub.listen();
   } catch (err) {

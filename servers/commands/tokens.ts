@@ -45,12 +45,16 @@ export async function tokensCommand(argv: string[]): Promise<void> {
       case 'create': {
         const user = str(flags['user']);
         if (!user) throw new HubError('invalid_params', `tokens create needs --user\n${USAGE}`);
-        const scopes = str(flags['scopes'])?.split(/[\s,]+/).filter(Boolean);
+        const scopes = str(flags['scopes'])
+          ?.split(/[\s,]+/)
+          .filter(Boolean);
         const expires = str(flags['expires']);
         const expiresInMs = expires === undefined ? undefined : parseLifetime(expires);
         const { token, record } = tokens.create({ user, tenant: str(flags['tenant']), label: str(flags['label']), expiresInMs, ...(scopes ? { scopes } : {}) });
         const until = record.expiresAt === undefined ? '' : ` It expires ${new Date(record.expiresAt).toISOString()}.`;
-        process.stderr.write(`Created ${record.id} for ${record.tenant}/${record.user} with scopes ${record.scopes.join(',')}.${until} The token is shown once; store it now:\n`);
+        process.stderr.write(
+          `Created ${record.id} for ${record.tenant}/${record.user} with scopes ${record.scopes.join(',')}.${until} The token is shown once; store it now:\n`,
+        );
         process.stdout.write(`${token}\n`);
         return;
       }
@@ -70,7 +74,9 @@ export async function tokensCommand(argv: string[]): Promise<void> {
           const state = t.revokedAt ? `revoked ${new Date(t.revokedAt).toISOString()}` : expired ? 'expired' : 'active';
           const used = t.lastUsedAt ? new Date(t.lastUsedAt).toISOString() : 'never';
           const expiry = t.expiresAt === undefined ? 'never' : new Date(t.expiresAt).toISOString();
-          process.stdout.write(`${t.id}  ${t.tenant}/${t.user}  scopes=${t.scopes.join(',')}  created=${new Date(t.createdAt).toISOString()}  expires=${expiry}  last-used=${used}  ${state}${t.label ? `  "${t.label}"` : ''}\n`);
+          process.stdout.write(
+            `${t.id}  ${t.tenant}/${t.user}  scopes=${t.scopes.join(',')}  created=${new Date(t.createdAt).toISOString()}  expires=${expiry}  last-used=${used}  ${state}${t.label ? `  "${t.label}"` : ''}\n`,
+          );
         }
         return;
       }

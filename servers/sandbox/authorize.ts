@@ -1,7 +1,7 @@
 import { parseCookie } from 'cookie';
 import express, { type Response, type Router } from 'express';
 import { SCOPES, type SandboxContext } from './context.js';
-import { formOf, OAuthError, queryOf, readForm, type Form } from './oauth-http.js';
+import { formOf, type OAuthError, queryOf, readForm, type Form } from './oauth-http.js';
 import { PAGE_HEADERS, consentPage, errorPage } from './pages.js';
 import { digest } from './secrets.js';
 import type { PendingAuthorization } from './store.js';
@@ -86,7 +86,8 @@ export function authorizeRoutes(ctx: SandboxContext): Router {
     if (decision === 'allow' && !USERNAME.test(username)) return again('A username is 1–64 letters, digits, dots, dashes or underscores.');
     if (!ctx.oauth.closeInteraction(interaction)) return page(res, 400, errorPage('Sign-in expired', 'This sign-in request was already used.'));
     res.append('Set-Cookie', `${cookieName(interaction)}=; Path=${cookiePath}; Max-Age=0; HttpOnly; SameSite=Lax${secure}`);
-    if (decision === 'deny') return back(res, pending.redirectUri, { error: 'access_denied', error_description: 'the user denied the request', state: pending.state });
+    if (decision === 'deny')
+      return back(res, pending.redirectUri, { error: 'access_denied', error_description: 'the user denied the request', state: pending.state });
     const code = ctx.oauth.grant(pending, username);
     return back(res, pending.redirectUri, { code, state: pending.state });
   });

@@ -40,7 +40,7 @@ export function requireBearer(ctx: SandboxContext, buckets: TokenBuckets): Reque
     }
     const token = header.slice(7).trim();
     const rec = token === '' ? undefined : ctx.oauth.findToken(token);
-    if (!rec || rec.kind !== 'access') return challenge(res, 401, 'invalid_token', 'The access token is not valid');
+    if (rec?.kind !== 'access') return challenge(res, 401, 'invalid_token', 'The access token is not valid');
     if (rec.revokedAt !== null) return challenge(res, 401, 'invalid_token', 'The access token was revoked');
     if (rec.expiresAt !== null && ctx.clock.now() >= rec.expiresAt) return challenge(res, 401, 'invalid_token', 'The access token expired');
 
@@ -48,7 +48,10 @@ export function requireBearer(ctx: SandboxContext, buckets: TokenBuckets): Reque
     res.set({ 'X-RateLimit-Limit': String(rate.limit), 'X-RateLimit-Remaining': String(rate.remaining), 'X-RateLimit-Reset': String(rate.resetAt) });
     if (!rate.allowed) {
       // RFC 6585 §4 with RFC 9110 §10.2.3: Retry-After in seconds.
-      res.set('Retry-After', String(rate.retryAfter)).status(429).json({ error: { code: 'rate_limited', message: `rate limit exceeded; retry in ${rate.retryAfter} s` } });
+      res
+        .set('Retry-After', String(rate.retryAfter))
+        .status(429)
+        .json({ error: { code: 'rate_limited', message: `rate limit exceeded; retry in ${rate.retryAfter} s` } });
       return;
     }
     auths.set(req, { username: rec.username, scopes: rec.scope.split(' '), tokenHash: rec.tokenHash });

@@ -98,7 +98,9 @@ export class OAuthStore {
       // Used codes stay a day past expiry so a replay still revokes their tokens (RFC 6749 §4.1.2).
       this.db.prepare('DELETE FROM sandbox_codes WHERE expires_at <= ?').run(now - 86_400_000);
       this.db.prepare('INSERT OR IGNORE INTO sandbox_accounts (username, created_at) VALUES (?, ?)').run(username, now);
-      this.db.prepare('INSERT INTO sandbox_grants (id, client_id, username, scope, created_at) VALUES (?, ?, ?, ?, ?)').run(grantId, p.clientId, username, p.scope, now);
+      this.db
+        .prepare('INSERT INTO sandbox_grants (id, client_id, username, scope, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(grantId, p.clientId, username, p.scope, now);
       this.db
         .prepare('INSERT INTO sandbox_codes (code_hash, grant_id, redirect_uri, code_challenge, expires_at) VALUES (?, ?, ?, ?, ?)')
         .run(digest(code), grantId, p.redirectUri, p.codeChallenge, now + CODE_TTL_MS);
@@ -118,9 +120,9 @@ export class OAuthStore {
   redeemCode(code: string, accessTtlMs: number): IssuedTokens | null {
     return this.db.transaction(() => {
       const now = this.clock.now();
-      const row = this.db.prepare('UPDATE sandbox_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING grant_id AS grantId').get(now, digest(code)) as
-        | { grantId: string }
-        | undefined;
+      const row = this.db
+        .prepare('UPDATE sandbox_codes SET used_at = ? WHERE code_hash = ? AND used_at IS NULL RETURNING grant_id AS grantId')
+        .get(now, digest(code)) as { grantId: string } | undefined;
       return row ? this.issue(row.grantId, accessTtlMs, true) : null;
     })();
   }

@@ -38,7 +38,9 @@ export class TicketStore {
   ) {}
 
   account(username: string): Account | undefined {
-    const row = this.db.prepare('SELECT username, created_at FROM sandbox_accounts WHERE username = ?').get(username) as { username: string; created_at: number } | undefined;
+    const row = this.db.prepare('SELECT username, created_at FROM sandbox_accounts WHERE username = ?').get(username) as
+      | { username: string; created_at: number }
+      | undefined;
     return row && { username: row.username, created_at: new Date(row.created_at).toISOString() };
   }
 

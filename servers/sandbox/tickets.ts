@@ -22,7 +22,10 @@ const patchBody = z
   .refine((b) => Object.keys(b).length > 0, { message: 'at least one of title, body, priority, status is required' });
 const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(100).default(20),
-  cursor: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a cursor from this API').optional(),
+  cursor: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'not a cursor from this API')
+    .optional(),
 });
 
 function fail(res: Response, status: number, code: string, message: string): void {

@@ -67,7 +67,7 @@ function exchangeCode(ctx: SandboxContext, client: SandboxClient, form: Form): T
 function refresh(ctx: SandboxContext, client: SandboxClient, form: Form): TokenResponse {
   const token = form.require('refresh_token');
   const rec = ctx.oauth.findToken(token);
-  if (!rec || rec.kind !== 'refresh' || rec.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown refresh token');
+  if (rec?.kind !== 'refresh' || rec.clientId !== client.id) throw new OAuthError('invalid_grant', 'unknown refresh token');
   if (rec.revokedAt !== null) throw new OAuthError('invalid_grant', 'refresh token revoked');
   if (rec.rotatedAt !== null) {
     // A rotated token presented again means two parties hold it; the server cannot tell which one
@@ -76,7 +76,11 @@ function refresh(ctx: SandboxContext, client: SandboxClient, form: Form): TokenR
     throw new OAuthError('invalid_grant', 'refresh token already used; the authorization is revoked');
   }
   const granted = rec.scope.split(' ');
-  const requested = form.get('scope')?.split(' ').filter((s) => s !== '') ?? [];
+  const requested =
+    form
+      .get('scope')
+      ?.split(' ')
+      .filter((s) => s !== '') ?? [];
   // RFC 6749 §6: a refresh may not widen the scope originally granted.
   if (requested.some((s) => !granted.includes(s))) throw new OAuthError('invalid_scope', 'scope exceeds the scope originally granted');
   const issued = ctx.oauth.rotate(rec, ctx.accessTtlMs, ctx.omitRefreshTokenOnRefresh);

@@ -96,7 +96,12 @@ export const serverSchema = z.strictObject({
   /** Extra Host header values accepted (the bind address and publicUrl's host always are). */
   allowedHosts: z.array(z.string()).default([]),
   /** Largest accepted request body, in bytes. */
-  maxBodyBytes: z.number().int().positive().max(64 * 1024 * 1024).default(1024 * 1024),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(64 * 1024 * 1024)
+    .default(1024 * 1024),
   /**
    * Per identity (tenant/user), so one token holder cannot use up what the hub holds for everyone.
    * Streams are 2026 `subscriptions/listen` and 2025 standalone GET streams. The upper bounds keep
@@ -116,25 +121,32 @@ export const serverSchema = z.strictObject({
     .default({ sessionsPerIdentity: 100, streamsPerIdentity: 100, headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, maxConnections: 512 }),
 });
 
-export const configSchema = z.strictObject({
-  $schema: z.string().optional(),
-  server: serverSchema.default(serverSchema.parse({})),
-  dataDir: z.string().min(1).default('./data'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /**
-   * Largest JSON-RPC message in bytes: a stdin line of the stdio face, a stdout line of a stdio
-   * downstream, a result sent to a client. Capped well below V8's ~512 MiB string limit, since a
-   * message is held as one string while it is parsed.
-   */
-  maxMessageBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(32 * 1024 * 1024),
-  mcpServers: z.record(sourceName, mcpServerSchema).default({}),
-  integrations: z.record(sourceName, integrationConfigSchema).default({}),
-  // Agents get their full schema with the issue that builds them; until then entries are
-  // accepted as objects so a config written for later versions still loads.
-  agents: z.record(agentNameSchema, z.record(z.string(), z.unknown())).default({}),
-  /** Built-in sources for testing clients against the hub; off by default. */
-  fixtures: z.strictObject({ conformance: z.boolean().default(false) }).default({ conformance: false }),
-}).superRefine(checkSourceNames);
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    server: serverSchema.default(serverSchema.parse({})),
+    dataDir: z.string().min(1).default('./data'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /**
+     * Largest JSON-RPC message in bytes: a stdin line of the stdio face, a stdout line of a stdio
+     * downstream, a result sent to a client. Capped well below V8's ~512 MiB string limit, since a
+     * message is held as one string while it is parsed.
+     */
+    maxMessageBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(256 * 1024 * 1024)
+      .default(32 * 1024 * 1024),
+    mcpServers: z.record(sourceName, mcpServerSchema).default({}),
+    integrations: z.record(sourceName, integrationConfigSchema).default({}),
+    // Agents get their full schema with the issue that builds them; until then entries are
+    // accepted as objects so a config written for later versions still loads.
+    agents: z.record(agentNameSchema, z.record(z.string(), z.unknown())).default({}),
+    /** Built-in sources for testing clients against the hub; off by default. */
+    fixtures: z.strictObject({ conformance: z.boolean().default(false) }).default({ conformance: false }),
+  })
+  .superRefine(checkSourceNames);
 
 /**
  * Downstream servers and integrations are tool sources in one namespace (`<source>__<tool>`), so

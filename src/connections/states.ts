@@ -30,7 +30,8 @@ export class ConnectionStates {
   /** Reads every live connection once; changes published meanwhile are kept (they are newer). */
   load(): Promise<void> {
     this.loading ??= (async () => {
-      const touched = (this.touched = new Set());
+      const touched = new Set<string>();
+      this.touched = touched;
       try {
         for (const c of await this.reads.list()) {
           const key = identityKey({ tenant: c.tenant, user: c.user, scopes: [] });

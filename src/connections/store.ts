@@ -71,15 +71,17 @@ export class ConnectionStore {
 
   /** The live (not revoked) connection of a user to an integration. */
   find(tenant: string, user: string, integration: string): Connection | undefined {
-    const r = this.db.prepare("SELECT * FROM connections WHERE tenant_id = ? AND user_id = ? AND integration = ? AND state <> 'revoked'").get(tenant, user, integration);
+    const r = this.db
+      .prepare("SELECT * FROM connections WHERE tenant_id = ? AND user_id = ? AND integration = ? AND state <> 'revoked'")
+      .get(tenant, user, integration);
     return r === undefined ? undefined : toConnection(r);
   }
 
   list(filter: { tenant?: string; user?: string; includeRevoked?: boolean } = {}): Connection[] {
     const where: string[] = [];
     const args: Record<string, string> = {};
-    if (filter.tenant !== undefined) (where.push('tenant_id = @tenant'), (args['tenant'] = filter.tenant));
-    if (filter.user !== undefined) (where.push('user_id = @user'), (args['user'] = filter.user));
+    if (filter.tenant !== undefined) where.push('tenant_id = @tenant'), (args['tenant'] = filter.tenant);
+    if (filter.user !== undefined) where.push('user_id = @user'), (args['user'] = filter.user);
     if (!filter.includeRevoked) where.push("state <> 'revoked'");
     const sql = `SELECT * FROM connections ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant_id, user_id, integration, created_at`;
     return this.db.prepare(sql).all(args).map(toConnection);
@@ -94,28 +96,39 @@ export class ConnectionStore {
   /** Stores a freshly linked token set: re-links the live connection if there is one, else creates it. */
   link(input: { tenant: string; user: string; integration: string; tokens: TokenSet; scopes: string[] }): Connection {
     const now = this.clock.now();
-    return this.db.transaction(() => {
-      const existing = this.find(input.tenant, input.user, input.integration);
-      const id = existing?.id ?? 'conn_' + randomBytes(9).toString('base64url');
-      const sealed = this.seal({ tenant: input.tenant, id }, input.tokens);
-      if (existing) {
-        this.db
-          .prepare(
-            `UPDATE connections SET state = 'active', reason = NULL, tokens = @sealed, token_version = token_version + 1,
+    return this.db
+      .transaction(() => {
+        const existing = this.find(input.tenant, input.user, input.integration);
+        const id = existing?.id ?? `conn_${randomBytes(9).toString('base64url')}`;
+        const sealed = this.seal({ tenant: input.tenant, id }, input.tokens);
+        if (existing) {
+          this.db
+            .prepare(
+              `UPDATE connections SET state = 'active', reason = NULL, tokens = @sealed, token_version = token_version + 1,
                access_expires_at = @exp, scopes = @scopes, refresh_owner = NULL, refresh_until = NULL,
                refresh_started_at = NULL, refresh_failures = 0, updated_at = @now WHERE id = @id`,
-          )
-          .run({ id, sealed, exp: input.tokens.expiresAt ?? null, scopes: input.scopes.join(' '), now });
-      } else {
-        this.db
-          .prepare(
-            `INSERT INTO connections (id, tenant_id, user_id, integration, state, tokens, token_version, access_expires_at, scopes, created_at, updated_at)
+            )
+            .run({ id, sealed, exp: input.tokens.expiresAt ?? null, scopes: input.scopes.join(' '), now });
+        } else {
+          this.db
+            .prepare(
+              `INSERT INTO connections (id, tenant_id, user_id, integration, state, tokens, token_version, access_expires_at, scopes, created_at, updated_at)
              VALUES (@id, @tenant, @user, @integration, 'active', @sealed, 1, @exp, @scopes, @now, @now)`,
-          )
-          .run({ id, tenant: input.tenant, user: input.user, integration: input.integration, sealed, exp: input.tokens.expiresAt ?? null, scopes: input.scopes.join(' '), now });
-      }
-      return this.get(id)!;
-    }).immediate();
+            )
+            .run({
+              id,
+              tenant: input.tenant,
+              user: input.user,
+              integration: input.integration,
+              sealed,
+              exp: input.tokens.expiresAt ?? null,
+              scopes: input.scopes.join(' '),
+              now,
+            });
+        }
+        return this.get(id)!;
+      })
+      .immediate();
   }
 
   /**
@@ -124,22 +137,26 @@ export class ConnectionStore {
    * token endpoint is called is what lets a crash be recognised afterwards.
    */
   tryLease(id: string, seenVersion: number, owner: string, leaseMs: number, ownerIsDead: (owner: string) => boolean): LeaseResult {
-    return this.db.transaction((): LeaseResult => {
-      const c = this.get(id);
-      if (!c) throw new Error(`no connection ${id}`);
-      if (c.tokenVersion !== seenVersion || c.state !== 'active') return { kind: 'moved', connection: c };
-      const now = this.clock.now();
-      // A claim recorded under the caller's own owner id is a leftover (its refreshes never overlap,
-      // see TokenManager.refresh), e.g. from a refresh whose result could not be saved.
-      const leased = c.refreshOwner !== null && c.refreshOwner !== owner && c.refreshUntil !== null && c.refreshUntil > now && !ownerIsDead(c.refreshOwner);
-      if (leased) return { kind: 'held', connection: c };
-      // A start time left behind means the last refresh never committed: its outcome is unknown.
-      const interrupted = c.refreshStartedAt !== null;
-      this.db
-        .prepare('UPDATE connections SET refresh_owner = @owner, refresh_until = @until, refresh_started_at = @now, updated_at = @now WHERE id = @id AND token_version = @v')
-        .run({ id, owner, until: now + leaseMs, now, v: seenVersion });
-      return { kind: 'acquired', connection: this.get(id)!, interrupted };
-    }).immediate();
+    return this.db
+      .transaction((): LeaseResult => {
+        const c = this.get(id);
+        if (!c) throw new Error(`no connection ${id}`);
+        if (c.tokenVersion !== seenVersion || c.state !== 'active') return { kind: 'moved', connection: c };
+        const now = this.clock.now();
+        // A claim recorded under the caller's own owner id is a leftover (its refreshes never overlap,
+        // see TokenManager.refresh), e.g. from a refresh whose result could not be saved.
+        const leased = c.refreshOwner !== null && c.refreshOwner !== owner && c.refreshUntil !== null && c.refreshUntil > now && !ownerIsDead(c.refreshOwner);
+        if (leased) return { kind: 'held', connection: c };
+        // A start time left behind means the last refresh never committed: its outcome is unknown.
+        const interrupted = c.refreshStartedAt !== null;
+        this.db
+          .prepare(
+            'UPDATE connections SET refresh_owner = @owner, refresh_until = @until, refresh_started_at = @now, updated_at = @now WHERE id = @id AND token_version = @v',
+          )
+          .run({ id, owner, until: now + leaseMs, now, v: seenVersion });
+        return { kind: 'acquired', connection: this.get(id)!, interrupted };
+      })
+      .immediate();
   }
 
   /** Commits a refreshed token set atomically, only if the caller still holds the lease. */

@@ -16,7 +16,8 @@ const NAME_HELP = 'use 1–48 characters from A-Z a-z 0-9 _ -';
 // Case-insensitive: `Agent__task_status` beside `agent__task_status` would pass for the hub's tool.
 function reserved(list: readonly string[], what: string, why: string) {
   return (s: string, ctx: z.RefinementCtx) => {
-    if (list.includes(s.toLowerCase())) ctx.addIssue({ code: 'custom', message: `"${s}" is reserved: no ${what} may be named ${list.map((n) => `"${n}"`).join(' or ')} (${why})` });
+    if (list.includes(s.toLowerCase()))
+      ctx.addIssue({ code: 'custom', message: `"${s}" is reserved: no ${what} may be named ${list.map((n) => `"${n}"`).join(' or ')} (${why})` });
   };
 }
 

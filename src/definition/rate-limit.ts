@@ -16,7 +16,10 @@ export const bucketSchema = z
 export const rateLimitSchema = z
   .strictObject({ perConnection: bucketSchema.optional(), perApp: bucketSchema.optional() })
   // Only on an otherwise valid block: after a misspelt key this would be a second, misleading message.
-  .refine((r) => r.perConnection !== undefined || r.perApp !== undefined, { message: 'give perConnection, perApp or both', when: (p) => p.issues.length === 0 });
+  .refine((r) => r.perConnection !== undefined || r.perApp !== undefined, {
+    message: 'give perConnection, perApp or both',
+    when: (p) => p.issues.length === 0,
+  });
 
 /**
  * The request header that carries the outbox's idempotency key on writes (Stripe:

@@ -46,7 +46,12 @@ const fields = {
   typeFrom: selectorSchema.optional(),
   /** Which linked account an event belongs to. */
   accountFrom: selectorSchema.optional(),
-  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .optional(),
   /** How far a signed timestamp may be from now. A window is not a dedupe window: retries re-sign. */
   toleranceSeconds: z.number().int().min(1).max(3600).optional(),
 };
@@ -56,7 +61,11 @@ type FormatInput = { scheme: WebhookScheme; idFrom?: Selector | undefined; toler
 function checkFormat(w: FormatInput, ctx: z.RefinementCtx): void {
   const facts: SchemeFacts = SCHEME_FACTS[w.scheme];
   if (w.idFrom === undefined && facts.idFrom === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['idFrom'], message: `scheme ${w.scheme} has no standard delivery id: say where it is (header:NAME, body:path or query:NAME)` });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['idFrom'],
+      message: `scheme ${w.scheme} has no standard delivery id: say where it is (header:NAME, body:path or query:NAME)`,
+    });
   }
   if (w.toleranceSeconds !== undefined && !facts.signsTimestamp) {
     ctx.addIssue({ code: 'custom', path: ['toleranceSeconds'], message: `scheme ${w.scheme} signs no timestamp, so no tolerance applies` });

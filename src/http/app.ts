@@ -40,9 +40,15 @@ export function createHttpApp(deps: HttpAppDeps): Express {
 
   const urls = resourceUrls(deps.publicUrl);
   // The token is checked on the headers, before the body is read: a caller without one costs no body.
-  app.all('/mcp', bearerAuth(tokens, urls, ['mcp']), requireJsonPost, express.json({ limit: config.server.maxBodyBytes, type: () => true }), (req, res, next) => {
-    deps.face.handle(req, res).catch(next);
-  });
+  app.all(
+    '/mcp',
+    bearerAuth(tokens, urls, ['mcp']),
+    requireJsonPost,
+    express.json({ limit: config.server.maxBodyBytes, type: () => true }),
+    (req, res, next) => {
+      deps.face.handle(req, res).catch(next);
+    },
+  );
 
   if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls)));
   mountResourceMetadata(app, urls);

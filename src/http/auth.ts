@@ -86,7 +86,10 @@ function holdsAny(scopes: readonly string[], anyOf: readonly HubScope[]): boolea
 }
 
 function refuse(req: Request, res: Response, err: unknown, options: { resourceMetadataUrl: string; requiredScopes?: string[] }): void {
-  const error = err instanceof OAuthError && err.code === OAuthErrorCode.InvalidToken ? new OAuthError(OAuthErrorCode.InvalidToken, `${withStop(err.message)} ${TOKEN_HINT}`) : err;
+  const error =
+    err instanceof OAuthError && err.code === OAuthErrorCode.InvalidToken
+      ? new OAuthError(OAuthErrorCode.InvalidToken, `${withStop(err.message)} ${TOKEN_HINT}`)
+      : err;
   closeIfBodyUnread(req, res);
   const response = bearerAuthChallengeResponse(error, options);
   const challenge = response.headers.get('WWW-Authenticate');
@@ -120,7 +123,11 @@ export function mountResourceMetadata(app: Express, urls: ResourceUrls): void {
   // fall back to the hub's origin and try Dynamic Client Registration at /register (the 2025-03-26
   // default endpoints). mcp-remote prints this body in its error, so it says what to do instead.
   app.post('/register', (_req, res) => {
-    res.status(404).json({ error: 'registration_not_supported', error_description: `This hub is not an OAuth authorization server. ${TOKEN_HINT}`, how_to_authenticate: HOW_TO });
+    res.status(404).json({
+      error: 'registration_not_supported',
+      error_description: `This hub is not an OAuth authorization server. ${TOKEN_HINT}`,
+      how_to_authenticate: HOW_TO,
+    });
   });
 }
 

@@ -41,7 +41,9 @@ function health(r: IntegrationStatus, now: number): string {
   if (!c) return 'Not linked.';
   if (c.state !== 'active') return c.reason ?? '';
   const refreshed = c.lastRefreshAt ? `; token refreshed ${ago(now - c.lastRefreshAt)} ago` : '';
-  const access = c.accessExpiresAt ? `; access token ${c.accessExpiresAt > now ? `valid for ${ago(c.accessExpiresAt - now)}` : 'expired, refreshed on next use'}` : '';
+  const access = c.accessExpiresAt
+    ? `; access token ${c.accessExpiresAt > now ? `valid for ${ago(c.accessExpiresAt - now)}` : 'expired, refreshed on next use'}`
+    : '';
   const failures = c.refreshFailures ? `; ${c.refreshFailures} failed refresh attempt(s)` : '';
   return `Linked ${ago(now - c.createdAt)} ago${refreshed}${access}${failures}.`;
 }

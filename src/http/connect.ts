@@ -47,7 +47,8 @@ interface Session {
  */
 export function mountConnectPage(app: Express, deps: ConnectDeps): void {
   const send = (res: Response, status: number, html: string) => res.status(status).set(PAGE_HEADERS).type('html').send(html);
-  const refuse = (res: Response, code: HubErrorCode, title: string, message: string) => send(res, ERROR_SPECS[code].http, messagePage(title, message, { failure: true, code }));
+  const refuse = (res: Response, code: HubErrorCode, title: string, message: string) =>
+    send(res, ERROR_SPECS[code].http, messagePage(title, message, { failure: true, code }));
   const cookieOptions = { path: '/connect', sameSite: 'strict', secure: deps.secureCookies } as const;
 
   const session = async (req: Request): Promise<Session | 'none' | 'ended'> => {
@@ -70,7 +71,8 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
         // Once only: claimed and spent in one go by a browser no other request can name.
         const browser = sha256(randomBytes(32).toString('base64url'));
         const used = (await deps.uses.claim(p, browser)) === 'ok' ? await deps.uses.spend(p, browser) : 'used';
-        if (used !== 'ok') return refuse(res, 'oauth_flow_failed', 'Link not valid', 'This link was already used; a link works once. Run `switchboard connect` for a new one.');
+        if (used !== 'ok')
+          return refuse(res, 'oauth_flow_failed', 'Link not valid', 'This link was already used; a link works once. Run `switchboard connect` for a new one.');
         const token = deps.links.mint('session', { tenant: p.t, user: p.u, scopes: [] }, undefined, SESSION_TTL_MS);
         await deps.sessions.open(deps.links.verify(token, 'session'));
         setCookie(res, SESSION_COOKIE, token, { ...cookieOptions, maxAgeSeconds: SESSION_TTL_MS / 1000 });
@@ -83,7 +85,13 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
     const s = await session(req);
     if (s === 'none' || s === 'ended') {
       const why = s === 'ended' ? 'Your session has ended (it lasts 30 minutes, or you logged out). ' : '';
-      return send(res, ERROR_SPECS.unauthorized.http, messagePage('Manage your accounts', `${why}Open the link printed by \`switchboard connect\` (or given by a tool) to manage your linked accounts.`, { code: 'unauthorized' }));
+      return send(
+        res,
+        ERROR_SPECS.unauthorized.http,
+        messagePage('Manage your accounts', `${why}Open the link printed by \`switchboard connect\` (or given by a tool) to manage your linked accounts.`, {
+          code: 'unauthorized',
+        }),
+      );
     }
     const a = deps.accounts;
     send(
@@ -102,12 +110,14 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
   });
 
   const form = express.urlencoded({ extended: false, limit: 4096 });
-  const checked = (s: Session | 'none' | 'ended', csrf: string | undefined): s is Session => typeof s === 'object' && csrf !== undefined && csrfMatches(csrf, s.token);
+  const checked = (s: Session | 'none' | 'ended', csrf: string | undefined): s is Session =>
+    typeof s === 'object' && csrf !== undefined && csrfMatches(csrf, s.token);
 
   app.post('/connect/revoke', form, async (req, res) => {
     const s = await session(req);
     const body = revokeForm.safeParse(req.body);
-    if (!body.success || !checked(s, body.data.csrf)) return refuse(res, 'forbidden', 'Not allowed', 'This form has expired or did not come from your /connect page. Open it again.');
+    if (!body.success || !checked(s, body.data.csrf))
+      return refuse(res, 'forbidden', 'Not allowed', 'This form has expired or did not come from your /connect page. Open it again.');
     const c = deps.accounts.connections.find(s.identity.tenant, s.identity.user, body.data.integration);
     if (!c) return refuse(res, 'not_found', 'Nothing to revoke', `There is no ${body.data.integration} connection.`);
     try {
@@ -123,7 +133,8 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
   app.post('/connect/logout', form, async (req, res) => {
     const s = await session(req);
     const body = logoutForm.safeParse(req.body);
-    if (!body.success || !checked(s, body.data.csrf)) return refuse(res, 'forbidden', 'Not allowed', 'This form has expired or did not come from your /connect page. Open it again.');
+    if (!body.success || !checked(s, body.data.csrf))
+      return refuse(res, 'forbidden', 'Not allowed', 'This form has expired or did not come from your /connect page. Open it again.');
     await deps.sessions.end(s.payload);
     clearCookie(res, SESSION_COOKIE, cookieOptions);
     send(res, 200, messagePage('Logged out', 'You are logged out of this page. Open a new link from `switchboard connect` to come back.'));

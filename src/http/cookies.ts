@@ -21,7 +21,10 @@ export interface CookieOptions {
 }
 
 export function setCookie(res: Response, name: string, value: string, o: CookieOptions): void {
-  res.append('Set-Cookie', stringifySetCookie(name, value, { path: o.path, maxAge: Math.max(0, Math.floor(o.maxAgeSeconds)), httpOnly: true, sameSite: o.sameSite, secure: o.secure }));
+  res.append(
+    'Set-Cookie',
+    stringifySetCookie(name, value, { path: o.path, maxAge: Math.max(0, Math.floor(o.maxAgeSeconds)), httpOnly: true, sameSite: o.sameSite, secure: o.secure }),
+  );
 }
 
 export function clearCookie(res: Response, name: string, o: Pick<CookieOptions, 'path' | 'sameSite' | 'secure'>): void {

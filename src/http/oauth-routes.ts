@@ -40,7 +40,11 @@ function fail(res: Response, err: unknown, log: Logger): void {
   if (!known) log.error({ err: describeError(err) }, 'linking failed unexpectedly');
   const code = known ? err.code : 'internal';
   const message = known ? describeError(err) : 'Something went wrong while linking; nothing was changed. Try the link again.';
-  res.status(ERROR_SPECS[code].http).set(PAGE_HEADERS).type('html').send(messagePage('Linking failed', message, { failure: true, code }));
+  res
+    .status(ERROR_SPECS[code].http)
+    .set(PAGE_HEADERS)
+    .type('html')
+    .send(messagePage('Linking failed', message, { failure: true, code }));
 }
 
 /**
@@ -107,7 +111,12 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
       const started = accounts.start(name, form.data.link);
       // The link cookie stays until the link expires, so a replayed confirmation hears "already used".
       // The flow is bound to this browser too: the callback must come back with this cookie.
-      setCookie(res, accounts.cookieName(started.state), started.browserSecret, { path: '/oauth/callback', maxAgeSeconds: FLOW_TTL_MS / 1000, sameSite: 'lax', secure: deps.secureCookies });
+      setCookie(res, accounts.cookieName(started.state), started.browserSecret, {
+        path: '/oauth/callback',
+        maxAgeSeconds: FLOW_TTL_MS / 1000,
+        sameSite: 'lax',
+        secure: deps.secureCookies,
+      });
       // RFC 9110 §15.4.4: 303 turns the post into a GET at the provider.
       res.set('Cache-Control', 'no-store').redirect(303, started.authorizeUrl);
     } catch (err) {
@@ -122,7 +131,10 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
     try {
       const { connection, title } = await accounts.complete(q.data, cookie ? readCookie(req, cookie) : undefined);
       if (cookie) clearCookie(res, cookie, { path: '/oauth/callback', sameSite: 'lax', secure: deps.secureCookies });
-      res.set(PAGE_HEADERS).type('html').send(linkedPage({ tenant: connection.tenant, user: connection.user, title }));
+      res
+        .set(PAGE_HEADERS)
+        .type('html')
+        .send(linkedPage({ tenant: connection.tenant, user: connection.user, title }));
     } catch (err) {
       fail(res, err, log);
     }

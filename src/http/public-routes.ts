@@ -38,7 +38,7 @@ for (const r of PUBLIC_ROUTES) {
 export function isPublicPath(path: string): boolean {
   if (exact.has(path)) return true;
   for (const p of prefixes) {
-    if (path === p || (path.startsWith(p) && path.charCodeAt(p.length) === 47 /* '/' */)) return true;
+    if (path === p || (path.startsWith(p) && path.charCodeAt(p.length) === 47) /* '/' */) return true;
   }
   return false;
 }

@@ -17,7 +17,16 @@ export function sourceReport(sources: readonly ToolSource[]) {
   return Object.fromEntries(
     sources.map((s) => {
       const st = s.status();
-      return [s.name, { kind: s.kind, state: st.state, restarts: st.restarts, ...(st.detail ? { detail: st.detail } : {}), ...(st.protocolVersion ? { protocolVersion: st.protocolVersion } : {}) }];
+      return [
+        s.name,
+        {
+          kind: s.kind,
+          state: st.state,
+          restarts: st.restarts,
+          ...(st.detail ? { detail: st.detail } : {}),
+          ...(st.protocolVersion ? { protocolVersion: st.protocolVersion } : {}),
+        },
+      ];
     }),
   );
 }

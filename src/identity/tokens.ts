@@ -96,20 +96,30 @@ export class ApiTokens {
   create(input: { user: string; tenant?: string | undefined; scopes?: string[]; label?: string | undefined; expiresInMs?: number | undefined }): CreatedToken {
     const user = parseName(input.user, 'user');
     const lifetime = input.expiresInMs === undefined ? undefined : lifetimeSchema.safeParse(input.expiresInMs);
-    if (lifetime && !lifetime.success) throw new HubError('invalid_params', `token lifetime ${input.expiresInMs} ms: must be a whole number of ms between 1 and ${MAX_LIFETIME_MS}`);
+    if (lifetime && !lifetime.success)
+      throw new HubError('invalid_params', `token lifetime ${input.expiresInMs} ms: must be a whole number of ms between 1 and ${MAX_LIFETIME_MS}`);
     const tenant = parseName(input.tenant ?? DEFAULT_TENANT, 'tenant');
     const parsedScopes = scopesSchema.safeParse(input.scopes ?? ['mcp']);
     if (!parsedScopes.success) throw new HubError('invalid_params', `scopes ${JSON.stringify(input.scopes)}: use one or more of ${HUB_SCOPES.join(', ')}`);
     const scopes = [...new Set(parsedScopes.data)];
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    const id = 'tok_' + randomBytes(6).toString('hex');
+    const id = `tok_${randomBytes(6).toString('hex')}`;
     const now = this.clock.now();
     this.db
       .prepare(
         `INSERT INTO api_tokens (id, token_hash, user_id, tenant_id, scopes, label, created_at, expires_at)
          VALUES (@id, @hash, @user, @tenant, @scopes, @label, @now, @expires)`,
       )
-      .run({ id, hash: hashToken(token), user, tenant, scopes: scopes.join(' '), label: input.label ?? null, now, expires: lifetime ? now + lifetime.data : null });
+      .run({
+        id,
+        hash: hashToken(token),
+        user,
+        tenant,
+        scopes: scopes.join(' '),
+        label: input.label ?? null,
+        now,
+        expires: lifetime ? now + lifetime.data : null,
+      });
     return { token, record: this.get(id)! };
   }
 
@@ -131,9 +141,7 @@ export class ApiTokens {
 
   /** Revokes by id; returns false when no active token has that id. */
   revoke(id: string): boolean {
-    const res = this.db
-      .prepare('UPDATE api_tokens SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL')
-      .run({ id, now: this.clock.now() });
+    const res = this.db.prepare('UPDATE api_tokens SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL').run({ id, now: this.clock.now() });
     if (res.changes !== 1) return false;
     for (const fn of this.revokeListeners) fn(id);
     return true;

@@ -56,9 +56,19 @@ export function defineIntegration(input: IntegrationInput): IntegrationDefinitio
  * strings the schema reads, so they cannot go through defineIntegration a second time), and the
  * webhook secrets stay out of the definition, beside it.
  */
-export function definitionFromConfig(name: string, entry: CustomIntegrationConfig): { definition: IntegrationDefinition; webhooks: WebhooksConfig | undefined } {
+export function definitionFromConfig(
+  name: string,
+  entry: CustomIntegrationConfig,
+): { definition: IntegrationDefinition; webhooks: WebhooksConfig | undefined } {
   const { clientId: _id, clientSecret: _secret, ...oauth } = entry.oauth;
-  const base = defineIntegration({ name, title: entry.title ?? name, ...(entry.description ? { description: entry.description } : {}), oauth, apiBaseUrl: entry.apiBaseUrl, tools: entry.tools });
+  const base = defineIntegration({
+    name,
+    title: entry.title ?? name,
+    ...(entry.description ? { description: entry.description } : {}),
+    oauth,
+    apiBaseUrl: entry.apiBaseUrl,
+    tools: entry.tools,
+  });
   const blocks = { rateLimit: entry.rateLimit, idempotencyHeader: entry.idempotencyHeader, poll: entry.poll };
   const format = entry.webhooks === undefined ? undefined : (({ secrets: _s, ...f }) => f)(entry.webhooks);
   const definition: IntegrationDefinition = { ...base, ...dropUndefined(blocks), ...(format ? { webhooks: format } : {}) };

@@ -10,7 +10,13 @@ const WITHOUT_BODY = new Set(['GET', 'DELETE']);
  * with isError, carrying the status and the provider's message so the model can recover.
  * Arguments were checked against the input schema before this runs (undeclared ones refused).
  */
-export async function runHttpTool(title: string, tool: ToolDefinition, args: Record<string, unknown>, fetch: ProviderFetch, signal: AbortSignal): Promise<CallToolResult> {
+export async function runHttpTool(
+  title: string,
+  tool: ToolDefinition,
+  args: Record<string, unknown>,
+  fetch: ProviderFetch,
+  signal: AbortSignal,
+): Promise<CallToolResult> {
   const method = tool.method!;
   const rest: Record<string, unknown> = { ...args };
   const path = tool.path!.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
@@ -51,7 +57,12 @@ export async function runHttpTool(title: string, tool: ToolDefinition, args: Rec
     const retry = res.headers.get('retry-after');
     const detail = text ? `: ${text.slice(0, 2000)}` : '';
     return {
-      content: [{ type: 'text', text: `${title} answered ${res.status} ${res.statusText} to ${method} ${path}${retry ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})` : ''}${detail}` }],
+      content: [
+        {
+          type: 'text',
+          text: `${title} answered ${res.status} ${res.statusText} to ${method} ${path}${retry ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})` : ''}${detail}`,
+        },
+      ],
       isError: true,
     };
   }

@@ -46,7 +46,10 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
     } else {
       const factory = BUILTIN_INTEGRATIONS[name];
       if (!factory) {
-        throw new HubError('config_invalid', `integrations.${name}: there is no built-in integration by that name (known: ${Object.keys(BUILTIN_INTEGRATIONS).join(', ')}); declare "type": "custom" to describe your own API`);
+        throw new HubError(
+          'config_invalid',
+          `integrations.${name}: there is no built-in integration by that name (known: ${Object.keys(BUILTIN_INTEGRATIONS).join(', ')}); declare "type": "custom" to describe your own API`,
+        );
       }
       definition = factory({ publicUrl: ctx.publicUrl });
       // A built-in's definition knows its webhook format; the config brings the secrets.
@@ -63,7 +66,14 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
     }
     const issuer = definition.oauth.issuer ?? new URL(definition.oauth.authorizeUrl).origin;
     const client = new OAuthClient({ ...definition.oauth, clientId, clientSecret, scopes }, ctx.clock);
-    out.push({ definition, client, clientId, clientSecret, ...(webhooks ? { webhooks } : {}), flow: { name, title: definition.title, client, issuer, scopes, requireIss: definition.oauth.requireIss } });
+    out.push({
+      definition,
+      client,
+      clientId,
+      clientSecret,
+      ...(webhooks ? { webhooks } : {}),
+      flow: { name, title: definition.title, client, issuer, scopes, requireIss: definition.oauth.requireIss },
+    });
   }
   return out;
 }

@@ -1,12 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  ProtocolError,
-  ProtocolErrorCode,
-  UrlElicitationRequiredError,
-  inputRequired,
-  type CallToolResult,
-  type Tool,
-} from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, UrlElicitationRequiredError, inputRequired, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
 import type { ConnectionStore } from '../connections/store.js';
@@ -114,7 +107,7 @@ export class IntegrationSource implements ToolSource {
     const input = args ?? {};
     this.validator(name, tool)(input);
     const c = this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
-    if (!c || c.state !== 'active') return this.needsLink(ctx, c);
+    if (c?.state !== 'active') return this.needsLink(ctx, c);
     const fetch = this.provider.bind({
       label: this.opts.definition.title,
       apiBaseUrl: this.opts.definition.apiBaseUrl,

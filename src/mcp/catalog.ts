@@ -152,8 +152,16 @@ export class Catalog {
     // A restarting source keeps its last-known tools listed (calls answer isError until it is
     // back), so a crash loop does not make tools flicker in and out of every client's list.
     const usable = this.list.filter((s) => LISTED_STATES.has(s.status().state));
-    const tools = named(usable, (s) => s.tools(identity), (t) => t.name);
-    const prompts = named(usable, (s) => s.prompts?.(identity) ?? [], (p) => p.name);
+    const tools = named(
+      usable,
+      (s) => s.tools(identity),
+      (t) => t.name,
+    );
+    const prompts = named(
+      usable,
+      (s) => s.prompts?.(identity) ?? [],
+      (p) => p.name,
+    );
     const resources: Resource[] = [];
     const resourceTemplates: ResourceTemplate[] = [];
     const resourceOwner = new Map<string, ToolSource>();

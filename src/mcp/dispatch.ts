@@ -38,10 +38,7 @@ export class Dispatcher {
     return listed('tools', () => this.catalog.listTools(identity, cursor));
   }
 
-  async callTool(
-    params: CallToolRequestParams,
-    ctx: CallContext,
-  ): Promise<{ result: CallToolResult | InputRequired; outputSchema?: Record<string, unknown> }> {
+  async callTool(params: CallToolRequestParams, ctx: CallContext): Promise<{ result: CallToolResult | InputRequired; outputSchema?: Record<string, unknown> }> {
     const entry = this.catalog.resolveTool(ctx.identity, params.name);
     if (!entry) throw new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${params.name}`);
     const args = params.arguments;
@@ -64,7 +61,10 @@ export class Dispatcher {
       // The error table decides the rest: the metric outcome, the log level, and whether MCP shows
       // it as a tool result the model can read and recover from or as a JSON-RPC error.
       const prefix = `${entry.source.name}: `;
-      const e = !isHubError(err) && ctx.signal.aborted ? new HubError('cancelled', `${prefix}${describeError(err)}`, { cause: err }) : toHubError(err, 'source_failed', prefix);
+      const e =
+        !isHubError(err) && ctx.signal.aborted
+          ? new HubError('cancelled', `${prefix}${describeError(err)}`, { cause: err })
+          : toHubError(err, 'source_failed', prefix);
       outcome = outcomeOf(e);
       this.metrics.observeError(entry.source.name, e.code);
       this.log[e.spec.log]({ source: entry.source.name, tool: entry.original, code: e.code, err: e.message }, 'tool call failed');
@@ -81,7 +81,7 @@ export class Dispatcher {
 
   async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
     const entry = this.catalog.view(ctx.identity).promptsByName.get(name);
-    if (!entry || !entry.source.getPrompt) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+    if (!entry?.source.getPrompt) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
     return entry.source.getPrompt(entry.original, args, ctx);
   }
 

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
-import {
-  createMcpHandler,
-  isInitializeRequest,
-  type AuthInfo,
-  type McpHttpHandler,
-  type Server,
-} from '@modelcontextprotocol/server';
+import { createMcpHandler, isInitializeRequest, type AuthInfo, type McpHttpHandler, type Server } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -196,7 +190,13 @@ export class HttpFace {
       }
       const key = identityKey(identity);
       if (!this.roomForSession(key)) {
-        this.overLimit(res, identity, 'sessionsPerIdentity', requestId(parsed), 'Every open session is in use; close one (DELETE /mcp with its Mcp-Session-Id) first.');
+        this.overLimit(
+          res,
+          identity,
+          'sessionsPerIdentity',
+          requestId(parsed),
+          'Every open session is in use; close one (DELETE /mcp with its Mcp-Session-Id) first.',
+        );
         return;
       }
       this.opening.set(key, (this.opening.get(key) ?? 0) + 1);
@@ -321,7 +321,8 @@ export class HttpFace {
     this.modernByToken.delete(tokenId);
     // Destroying the response aborts the SDK's handling of it; the client sees its stream end.
     for (const res of open ?? []) res.destroy();
-    if (sessions > 0 || (open?.size ?? 0) > 0) this.opts.log.info({ tokenId, sessions, streams: open?.size ?? 0 }, 'token revoked: closed its sessions and streams');
+    if (sessions > 0 || (open?.size ?? 0) > 0)
+      this.opts.log.info({ tokenId, sessions, streams: open?.size ?? 0 }, 'token revoked: closed its sessions and streams');
   }
 
   /** Tells the clients that see a change to list again. */
@@ -330,7 +331,11 @@ export class HttpFace {
     for (const s of this.sessions.values()) {
       if (keys && !keys.has(identityKey(s.identity))) continue;
       const send =
-        change.kind === 'tools' ? s.server.sendToolListChanged() : change.kind === 'prompts' ? s.server.sendPromptListChanged() : s.server.sendResourceListChanged();
+        change.kind === 'tools'
+          ? s.server.sendToolListChanged()
+          : change.kind === 'prompts'
+            ? s.server.sendPromptListChanged()
+            : s.server.sendResourceListChanged();
       send.catch(() => {});
     }
     // 2026-era listeners are not tied to an identity the bus can see; a spurious list_changed only costs a re-list.

@@ -32,7 +32,10 @@ export function modernNodeHandler(
       } catch {
         // an observer's failure must not replace the answer
       }
-      response = Response.json({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error' }, id: echoableRequestId(parsedBody) }, { status: 500 });
+      response = Response.json(
+        { jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error' }, id: echoableRequestId(parsedBody) },
+        { status: 500 },
+      );
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of response.headers) headers[name] = value;
@@ -56,7 +59,7 @@ export function modernNodeHandler(
 }
 
 function isEventStream(contentType: string | undefined): boolean {
-  return contentType !== undefined && contentType.toLowerCase().includes('text/event-stream');
+  return contentType?.toLowerCase().includes('text/event-stream') === true;
 }
 
 /** An SSE answer, chunk by chunk, waiting for `drain` when the socket is full; ends early if the client went away. */

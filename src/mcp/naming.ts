@@ -12,7 +12,12 @@ export function sanitize(name: string): string {
 
 /** A short hash that depends only on where the tool comes from, so it is stable across restarts. */
 export function stableHash(source: string, tool: string): string {
-  return createHash('sha256').update(`${source}\0${tool}`).digest('base64url').replace(/[^A-Za-z0-9]/g, 'x').slice(0, HASH_LEN).toLowerCase();
+  return createHash('sha256')
+    .update(`${source}\0${tool}`)
+    .digest('base64url')
+    .replace(/[^A-Za-z0-9]/g, 'x')
+    .slice(0, HASH_LEN)
+    .toLowerCase();
 }
 
 export function withSuffix(base: string, hash: string): string {

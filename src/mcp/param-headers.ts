@@ -80,7 +80,9 @@ export function checkParamHeaders(inputSchema: unknown, args: unknown, header: (
     const decoded = decode(raw);
     if (decoded === undefined) return { header: name, message: `the ${name} header carries an invalid Base64 value` };
     const same =
-      typeof body === 'number' && (decl.type === 'integer' || decl.type === 'number') && DECIMAL.test(decoded) ? Number(decoded) === body : decoded === String(body);
+      typeof body === 'number' && (decl.type === 'integer' || decl.type === 'number') && DECIMAL.test(decoded)
+        ? Number(decoded) === body
+        : decoded === String(body);
     if (!same) return { header: name, message: `the ${name} header disagrees with ${decl.path.join('.')} in the body` };
   }
   return undefined;

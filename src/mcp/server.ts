@@ -46,8 +46,7 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
   });
 
   const states = dispatcher.requestStates;
-  const context = (ctx: ServerContext, target?: StateTarget): CallContext =>
-    callContext(server, ctx, identity, era, target ? { states, target } : undefined);
+  const context = (ctx: ServerContext, target?: StateTarget): CallContext => callContext(server, ctx, identity, era, target ? { states, target } : undefined);
 
   server.setRequestHandler('tools/list', (req) => dispatcher.listTools(identity, req.params?.cursor));
   server.setRequestHandler('tools/call', async (req, ctx) => {
@@ -83,13 +82,7 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
   return server;
 }
 
-function callContext(
-  server: Server,
-  ctx: ServerContext,
-  identity: Identity,
-  era: Era,
-  round?: { states: RequestStates; target: StateTarget },
-): CallContext {
+function callContext(server: Server, ctx: ServerContext, identity: Identity, era: Era, round?: { states: RequestStates; target: StateTarget }): CallContext {
   const token = ctx.mcpReq._meta?.progressToken;
   const { progressToken: _drop, ...meta } = ctx.mcpReq._meta ?? {};
   const out: CallContext = {
@@ -121,16 +114,18 @@ function callContext(
     if (state !== undefined) out.requestState = state;
   }
   if (token !== undefined) {
-    out.reportProgress = (p) =>
-      ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...p } });
+    out.reportProgress = (p) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...p } });
   }
   if (era === 'legacy') {
     // 2025-era connections keep the server→client request channel; 2026 has none (input_required instead).
     out.request = (req, opts) =>
-      ctx.mcpReq.send({ method: req.method as RequestMethod, params: req.params ?? {} }, {
-        signal: opts.signal,
-        ...(opts.timeoutMs === undefined ? {} : { timeout: opts.timeoutMs }),
-      });
+      ctx.mcpReq.send(
+        { method: req.method as RequestMethod, params: req.params ?? {} },
+        {
+          signal: opts.signal,
+          ...(opts.timeoutMs === undefined ? {} : { timeout: opts.timeoutMs }),
+        },
+      );
   }
   return out;
 }

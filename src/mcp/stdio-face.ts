@@ -36,7 +36,12 @@ export interface StdioFace {
 export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
   let live: Server | undefined;
   const subscriptions = new Set<string>();
-  const wire = new BoundedStdioTransport(opts.input ?? process.stdin, opts.output ?? process.stdout, opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, opts.log);
+  const wire = new BoundedStdioTransport(
+    opts.input ?? process.stdin,
+    opts.output ?? process.stdout,
+    opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    opts.log,
+  );
   const handle = serveStdio(
     (ctx) => {
       // The SDK may build a probe instance for server/discover and discard it; the last one built is live.
@@ -53,7 +58,8 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
   const me = identityKey(opts.identity);
   const offChange = opts.catalog.onChange((change) => {
     if (!live || (change.identities && !change.identities.some((i) => identityKey(i) === me))) return;
-    const send = change.kind === 'tools' ? live.sendToolListChanged() : change.kind === 'prompts' ? live.sendPromptListChanged() : live.sendResourceListChanged();
+    const send =
+      change.kind === 'tools' ? live.sendToolListChanged() : change.kind === 'prompts' ? live.sendPromptListChanged() : live.sendResourceListChanged();
     send.catch(() => {});
   });
   const offUpdated = opts.catalog.onResourceUpdated((uri) => {
@@ -142,11 +148,17 @@ class BoundedStdioTransport implements Transport {
     const id = peek.kind === 'request' ? (peek.id ?? null) : null;
     this.log.warn({ bytes: line.bytes, maxMessageBytes: this.maxBytes, id }, 'stdio: dropped an input message over maxMessageBytes');
     // JSON-RPC 2.0 §5: when the id cannot be read, the error carries id null.
-    this.reply({ id, code: -32600, message: `Invalid Request: the message (${formatBytes(line.bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})` });
+    this.reply({
+      id,
+      code: -32600,
+      message: `Invalid Request: the message (${formatBytes(line.bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})`,
+    });
   }
 
   private reply(r: Reply): void {
-    this.write(`${JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: r.code, message: r.message } })}\n`).catch((err: unknown) => this.onerror?.(err as Error));
+    this.write(`${JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: r.code, message: r.message } })}\n`).catch((err: unknown) =>
+      this.onerror?.(err as Error),
+    );
   }
 
   send(message: JSONRPCMessage): Promise<void> {
@@ -157,7 +169,8 @@ class BoundedStdioTransport implements Transport {
     this.log.warn({ bytes, maxMessageBytes: this.maxBytes }, 'stdio: an outgoing message exceeded maxMessageBytes');
     const tooLarge = `the ${'method' in message ? 'message' : 'result'} (${formatBytes(bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})`;
     // The request still gets its answer: an error in place of the result.
-    if ('id' in message && !('method' in message)) return this.write(serializeMessage({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: `Internal error: ${tooLarge}` } }));
+    if ('id' in message && !('method' in message))
+      return this.write(serializeMessage({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: `Internal error: ${tooLarge}` } }));
     return Promise.reject(new Error(tooLarge));
   }
 

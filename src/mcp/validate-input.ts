@@ -60,9 +60,13 @@ export function inputValidator(toolName: string, inputSchema: Schema): InputVali
     const extra = undeclared(closed, args, '');
     if (extra.length > 0) {
       const names = extra.map((k) => JSON.stringify(k)).join(', ');
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid arguments for ${toolName}: unknown argument${extra.length > 1 ? 's' : ''} ${names} (not in the tool's input schema)`, {
-        arguments: extra,
-      });
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `invalid arguments for ${toolName}: unknown argument${extra.length > 1 ? 's' : ''} ${names} (not in the tool's input schema)`,
+        {
+          arguments: extra,
+        },
+      );
     }
     const r = check.validate(args);
     if (r instanceof Promise) throw new Error('the JSON Schema validator answered asynchronously');

@@ -96,7 +96,8 @@ export class OAuthClient {
   }
 
   private get grant(): AuthorizationCode {
-    return (this.grantValue ??= new (simpleOAuth2().AuthorizationCode)(this.options));
+    this.grantValue ??= new (simpleOAuth2().AuthorizationCode)(this.options);
+    return this.grantValue;
   }
 
   authorizeUrl(p: { redirectUri: string; state: string; codeChallenge: string }): string {
@@ -177,7 +178,8 @@ export function classify(err: unknown): OAuthGrantError | OAuthTransientError {
   const shape = boomShape.safeParse(err);
   // Only a real response has a status: Boom gives a dropped connection a 502 of its own making.
   const status = shape.success ? shape.data.data?.res?.statusCode : undefined;
-  if (status === undefined) return new OAuthTransientError(`token endpoint unreachable: ${(err as Error).message ?? String(err)}`, undefined, undefined, { cause: err });
+  if (status === undefined)
+    return new OAuthTransientError(`token endpoint unreachable: ${(err as Error).message ?? String(err)}`, undefined, undefined, { cause: err });
   let payload = shape.success ? shape.data.data?.payload : undefined;
   if (Buffer.isBuffer(payload)) {
     try {

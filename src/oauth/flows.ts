@@ -119,21 +119,27 @@ export class OAuthFlows {
       throw new HubError('oauth_flow_failed', 'this authorization was started in another browser or for another user; open your own link');
     }
     // RFC 9207 §2.4: when the server identifies itself, it must be the one we sent the user to (mix-up defence).
-    if (q.iss === undefined && integration.requireIss) throw new HubError('oauth_flow_failed', 'the authorization response does not say which server issued it');
-    if (q.iss !== undefined && q.iss !== integration.issuer) throw new HubError('oauth_flow_failed', `the authorization came back from an unexpected issuer (${q.iss})`);
+    if (q.iss === undefined && integration.requireIss)
+      throw new HubError('oauth_flow_failed', 'the authorization response does not say which server issued it');
+    if (q.iss !== undefined && q.iss !== integration.issuer)
+      throw new HubError('oauth_flow_failed', `the authorization came back from an unexpected issuer (${q.iss})`);
     const spent = this.db.prepare('UPDATE oauth_flows SET used_at = ? WHERE state_hash = ? AND used_at IS NULL').run(this.clock.now(), flow.state_hash);
     if (spent.changes !== 1) throw new HubError('oauth_flow_failed', 'this authorization response was already used');
     if (q.error !== undefined) {
-      const why = q.error === 'access_denied' ? 'access was denied at the provider' : `the provider answered ${q.error}${q.error_description ? `: ${q.error_description}` : ''}`;
+      const why =
+        q.error === 'access_denied'
+          ? 'access was denied at the provider'
+          : `the provider answered ${q.error}${q.error_description ? `: ${q.error_description}` : ''}`;
       throw new HubError('oauth_flow_failed', `${integration.title} was not linked: ${why}`);
     }
     if (!q.code) throw new HubError('oauth_flow_failed', 'the authorization response has no code');
     const verifier = this.vault.decryptString({ tenant: flow.tenant_id, kind: 'pkce_verifier', id: flow.state_hash }, flow.verifier);
-    let tokens;
+    let tokens: Awaited<ReturnType<typeof integration.client.exchangeCode>>;
     try {
       tokens = await integration.client.exchangeCode({ code: q.code, redirectUri: flow.redirect_uri, codeVerifier: verifier });
     } catch (err) {
-      if (err instanceof OAuthGrantError || err instanceof OAuthTransientError) throw new HubError('oauth_flow_failed', `${integration.title} refused the authorization code: ${err.message}`, { cause: err });
+      if (err instanceof OAuthGrantError || err instanceof OAuthTransientError)
+        throw new HubError('oauth_flow_failed', `${integration.title} refused the authorization code: ${err.message}`, { cause: err });
       throw err;
     }
     return this.connections.link({

@@ -53,7 +53,9 @@ export class SqliteLinkUses implements LinkUses, ConnectSessions {
   async spend(link: LinkPayload, browserHash: string): Promise<LinkUseOutcome> {
     const id = sha256(link.n);
     // Guarded update (one row or none): two concurrent confirmations cannot both start a flow.
-    const spent = this.db.prepare('UPDATE link_uses SET used_at = ? WHERE nonce_hash = ? AND browser_hash = ? AND used_at IS NULL').run(this.clock.now(), id, browserHash);
+    const spent = this.db
+      .prepare('UPDATE link_uses SET used_at = ? WHERE nonce_hash = ? AND browser_hash = ? AND used_at IS NULL')
+      .run(this.clock.now(), id, browserHash);
     if (spent.changes === 1) return 'ok';
     const o = this.outcome(id, browserHash);
     return o === 'ok' ? 'used' : o;
@@ -77,7 +79,9 @@ export class SqliteLinkUses implements LinkUses, ConnectSessions {
   }
 
   async live(session: LinkPayload): Promise<boolean> {
-    const row = this.db.prepare('SELECT 1 FROM connect_sessions WHERE nonce_hash = ? AND ended_at IS NULL AND expires_at > ?').get(sha256(session.n), this.clock.now());
+    const row = this.db
+      .prepare('SELECT 1 FROM connect_sessions WHERE nonce_hash = ? AND ended_at IS NULL AND expires_at > ?')
+      .get(sha256(session.n), this.clock.now());
     return row !== undefined;
   }
 

@@ -55,7 +55,8 @@ export class LinkSigner {
     const expected = Buffer.from(this.sign(purpose, body));
     const given = Buffer.from(mac);
     // timingSafeEqual throws on unequal lengths: compare lengths first.
-    if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new HubError('oauth_flow_failed', 'this link is not valid (it was altered or is from another hub)');
+    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+      throw new HubError('oauth_flow_failed', 'this link is not valid (it was altered or is from another hub)');
     let payload: LinkPayload;
     try {
       payload = payloadSchema.parse(JSON.parse(Buffer.from(body, 'base64url').toString('utf8')));

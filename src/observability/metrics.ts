@@ -26,7 +26,8 @@ export class HubMetrics {
   constructor(private readonly opts: { defaultMetrics?: boolean } = {}) {}
 
   private get m(): Instruments {
-    return (this.made ??= this.create());
+    this.made ??= this.create();
+    return this.made;
   }
 
   private create(): Instruments {
@@ -36,7 +37,12 @@ export class HubMetrics {
     if (this.opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'switchboard_' });
     return {
       registry,
-      toolCalls: new Counter({ name: 'switchboard_tool_calls_total', help: 'Tool calls by source, tool and outcome', labelNames: ['source', 'tool', 'outcome'], registers }),
+      toolCalls: new Counter({
+        name: 'switchboard_tool_calls_total',
+        help: 'Tool calls by source, tool and outcome',
+        labelNames: ['source', 'tool', 'outcome'],
+        registers,
+      }),
       toolLatency: new Histogram({
         name: 'switchboard_tool_call_duration_seconds',
         help: 'Tool call latency in seconds, by source and outcome',
@@ -44,9 +50,19 @@ export class HubMetrics {
         buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
         registers,
       }),
-      toolErrors: new Counter({ name: 'switchboard_tool_errors_total', help: 'Failed tool calls by source and hub error code', labelNames: ['source', 'code'], registers }),
+      toolErrors: new Counter({
+        name: 'switchboard_tool_errors_total',
+        help: 'Failed tool calls by source and hub error code',
+        labelNames: ['source', 'code'],
+        registers,
+      }),
       sourceUp: new Gauge({ name: 'switchboard_source_up', help: '1 when a tool source is ready, 0 otherwise', labelNames: ['source'], registers }),
-      sourceRestarts: new Counter({ name: 'switchboard_source_restarts_total', help: 'Restarts of supervised downstream servers', labelNames: ['source'], registers }),
+      sourceRestarts: new Counter({
+        name: 'switchboard_source_restarts_total',
+        help: 'Restarts of supervised downstream servers',
+        labelNames: ['source'],
+        registers,
+      }),
       mcpSessions: new Gauge({ name: 'switchboard_mcp_sessions', help: 'Open MCP sessions by protocol era', labelNames: ['era'], registers }),
     };
   }

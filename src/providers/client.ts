@@ -87,7 +87,7 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
       for (let n = 0; ; n++) {
         const headers = new Headers(init.headers);
         for (const [k, v] of Object.entries(cred.headers)) headers.set(k, v);
-        if (hop.bodyDropped) ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location'].forEach((h) => headers.delete(h));
+        if (hop.bodyDropped) for (const h of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) headers.delete(h);
         const res = await baseFetch(hop.url, { ...init, method: hop.method, body: hop.body ?? null, headers, redirect: 'manual', signal });
         const next = nextHop(scope, t.label, hop, res);
         if (next === undefined) return res;
@@ -149,7 +149,13 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
         deadline.stopTimer();
         return res;
       }
-      return capBody(res, limits.maxResponseBytes, t.label, (reason) => deadline.finish(reason), (err) => deadline.explain(err));
+      return capBody(
+        res,
+        limits.maxResponseBytes,
+        t.label,
+        (reason) => deadline.finish(reason),
+        (err) => deadline.explain(err),
+      );
     } catch (err) {
       const why = deadline.explain(err);
       deadline.finish();
@@ -158,7 +164,10 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
   }
 
   return {
-    bind: (t) => (path, init = {}) => call(t, path, init, false),
+    bind:
+      (t) =>
+      (path, init = {}) =>
+        call(t, path, init, false),
     open: (t, path, init = {}) => call(t, path, init, true),
   };
 }

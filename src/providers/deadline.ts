@@ -23,13 +23,18 @@ export class Deadline {
       if (s.aborted) this.ctl.abort(s.reason);
       else s.addEventListener('abort', onAbort, { once: true });
     }
-    this.unlink = () => signals.forEach((s) => s.removeEventListener('abort', onAbort));
+    this.unlink = () => {
+      for (const s of signals) s.removeEventListener('abort', onAbort);
+    };
   }
 
   arm(): void {
     clearTimeout(this.timer);
     const { ms, label } = this;
-    this.timer = setTimeout(() => this.ctl.abort(new HubError('provider_timeout', `${label} did not answer within ${ms} ms`, { details: { timeoutMs: ms } })), ms);
+    this.timer = setTimeout(
+      () => this.ctl.abort(new HubError('provider_timeout', `${label} did not answer within ${ms} ms`, { details: { timeoutMs: ms } })),
+      ms,
+    );
     // A response its caller never reads must not keep the process alive until the deadline.
     this.timer.unref();
   }

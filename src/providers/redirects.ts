@@ -40,9 +40,13 @@ export function nextHop(scope: Scope, label: string, hop: Hop, res: Response): H
 }
 
 function refused(label: string, hop: Hop, status: number, where: string, details: Record<string, unknown> = {}): HubError {
-  return new HubError('provider_redirect_refused', `${label} redirected ${hop.method} ${hop.url.pathname} (${status}) to ${where}, which is outside the API base; not followed`, {
-    details: { status, ...details },
-  });
+  return new HubError(
+    'provider_redirect_refused',
+    `${label} redirected ${hop.method} ${hop.url.pathname} (${status}) to ${where}, which is outside the API base; not followed`,
+    {
+      details: { status, ...details },
+    },
+  );
 }
 
 export function tooManyRedirects(label: string, max: number): HubError {

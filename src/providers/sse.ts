@@ -35,7 +35,10 @@ export async function* sseEvents(res: Response, o: SseOptions): AsyncGenerator<E
   idle.catch(() => {});
   const arm = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => fail(new HubError('provider_timeout', `${o.label} sent nothing for ${o.idleMs} ms; the stream was closed`, { details: { idleMs: o.idleMs } })), o.idleMs);
+    timer = setTimeout(
+      () => fail(new HubError('provider_timeout', `${o.label} sent nothing for ${o.idleMs} ms; the stream was closed`, { details: { idleMs: o.idleMs } })),
+      o.idleMs,
+    );
   };
   arm();
   try {

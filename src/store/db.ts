@@ -68,9 +68,7 @@ export interface AppliedMigration {
 export function migrate(db: Db, clock: Clock, migrations: readonly Migration[] = MIGRATIONS): AppliedMigration[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
-  const applied = new Set(
-    db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[],
-  );
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const done: AppliedMigration[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {

@@ -34,7 +34,9 @@ export class SqliteListCache implements ListCache {
   ) {}
 
   async get(server: string, configHash: string): Promise<CachedLists | undefined> {
-    const raw = this.db.prepare('SELECT lists FROM downstream_lists WHERE server = ? AND config_hash = ?').pluck().get(server, configHash) as string | undefined;
+    const raw = this.db.prepare('SELECT lists FROM downstream_lists WHERE server = ? AND config_hash = ?').pluck().get(server, configHash) as
+      | string
+      | undefined;
     if (raw === undefined) return undefined;
     try {
       const parsed = rowSchema.safeParse(JSON.parse(raw));
@@ -50,7 +52,9 @@ export class SqliteListCache implements ListCache {
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM downstream_lists WHERE server = ? AND config_hash <> ?').run(server, configHash);
       this.db
-        .prepare('INSERT INTO downstream_lists (server, config_hash, lists, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (server, config_hash) DO UPDATE SET lists = excluded.lists, updated_at = excluded.updated_at')
+        .prepare(
+          'INSERT INTO downstream_lists (server, config_hash, lists, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (server, config_hash) DO UPDATE SET lists = excluded.lists, updated_at = excluded.updated_at',
+        )
         .run(server, configHash, JSON.stringify(lists), now);
     })();
   }

@@ -25,7 +25,7 @@ export interface MasterKeyRing {
 }
 
 export function masterKeyId(key: Buffer): string {
-  return 'mk_' + createHash('sha256').update('switchboard master key id\0').update(key).digest('hex').slice(0, 16);
+  return `mk_${createHash('sha256').update('switchboard master key id\0').update(key).digest('hex').slice(0, 16)}`;
 }
 
 function parseKey(text: string, where: string): MasterKey {
@@ -60,7 +60,10 @@ export function loadMasterKeys(opts: { env: NodeJS.ProcessEnv; dataDir: string; 
 }
 
 export function readKeyFile(file: string): Omit<MasterKeyRing, 'generated'> {
-  const lines = readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   if (lines.length === 0) throw new HubError('vault_key_missing', `${file} holds no master key`);
   const keys = lines.map((l, i) => parseKey(l, `${file} line ${i + 1}`));
   return { active: keys[0]!, keys, source: 'file', file };

@@ -17,7 +17,13 @@ export interface SecretScope {
 
 const PREFIX = 'sbv1';
 
-const dataKeyRow = z.object({ id: z.string(), tenant_id: z.string(), wrapped: z.instanceof(Buffer), master_id: z.string(), state: z.enum(['active', 'retired']) });
+const dataKeyRow = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  wrapped: z.instanceof(Buffer),
+  master_id: z.string(),
+  state: z.enum(['active', 'retired']),
+});
 type DataKeyRow = z.infer<typeof dataKeyRow>;
 
 export interface VaultOptions {
@@ -106,7 +112,13 @@ export class Vault {
     for (const row of stale) {
       const key = this.unwrap(row);
       db.transaction(() => {
-        update.run({ id: row.id, from: row.master_id, master: this.ring.active.id, wrapped: wrap(this.ring.active, row.tenant_id, row.id, key), now: this.opts.clock.now() });
+        update.run({
+          id: row.id,
+          from: row.master_id,
+          master: this.ring.active.id,
+          wrapped: wrap(this.ring.active, row.tenant_id, row.id, key),
+          now: this.opts.clock.now(),
+        });
       })();
       done++;
       onProgress?.(done, stale.length);
@@ -133,7 +145,7 @@ export class Vault {
       // The master key may have been rotated by another process since this one started: wrap
       // new data keys with the newest key on file, never with one a rotation is retiring.
       if (this.opts.reload) this.ring = this.opts.reload();
-      const id = 'dk_' + randomBytes(8).toString('hex');
+      const id = `dk_${randomBytes(8).toString('hex')}`;
       const key = randomBytes(32);
       // Another process may create the tenant's key at the same moment; the partial unique index lets one win.
       db.prepare(
@@ -176,17 +188,23 @@ export class Vault {
       key = open(master.key, row.wrapped, wrapAad(row.tenant_id, row.id));
     } catch (err) {
       // The master key is the right one (its id is derived from it), so the row itself was altered.
-      throw new HubError('vault_decrypt_failed', `data key ${row.id} of tenant ${row.tenant_id} does not unwrap with master key ${master.id}: its row in the database was altered or damaged`, {
-        cause: err,
-        details: { dataKey: row.id, tenant: row.tenant_id },
-      });
+      throw new HubError(
+        'vault_decrypt_failed',
+        `data key ${row.id} of tenant ${row.tenant_id} does not unwrap with master key ${master.id}: its row in the database was altered or damaged`,
+        {
+          cause: err,
+          details: { dataKey: row.id, tenant: row.tenant_id },
+        },
+      );
     }
     this.keys.set(row.id, key);
     return key;
   }
 
   private decryptError(scope: SecretScope, why: string): HubError {
-    return new HubError('vault_decrypt_failed', `cannot decrypt ${scope.kind} ${scope.id}: ${why}`, { details: { tenant: scope.tenant, kind: scope.kind, id: scope.id } });
+    return new HubError('vault_decrypt_failed', `cannot decrypt ${scope.kind} ${scope.id}: ${why}`, {
+      details: { tenant: scope.tenant, kind: scope.kind, id: scope.id },
+    });
   }
 }
 

@@ -38,7 +38,11 @@ describe('the check fails on a wrong edge', () => {
   });
 
   it('a lower layer importing a higher one, also as a dynamic import or a re-export', () => {
-    const text = ["const m = await import('../mcp/catalog.js');", "export { Hub } from '../hub.js';", "import type { Accounts } from '../integrations/accounts.js';"].join('\n');
+    const text = [
+      "const m = await import('../mcp/catalog.js');",
+      "export { Hub } from '../hub.js';",
+      "import type { Accounts } from '../integrations/accounts.js';",
+    ].join('\n');
     expect(violations(synthetic('src/store/repo.ts', text))).toEqual([
       'src/store/repo.ts (foundation) imports src/mcp/catalog.ts (faces and workers): imports point from servers/ towards the foundation only',
       'src/store/repo.ts (foundation) imports src/hub.ts (hub): imports point from servers/ towards the foundation only',
@@ -62,7 +66,9 @@ describe('the check fails on a wrong edge', () => {
   });
 
   it('a file in no layer', () => {
-    expect(violations(synthetic('src/misc/thing.ts', "import { systemClock } from '../clock.js';"))).toEqual(['src/misc/thing.ts is in no layer of ARCHITECTURE.md']);
+    expect(violations(synthetic('src/misc/thing.ts', "import { systemClock } from '../clock.js';"))).toEqual([
+      'src/misc/thing.ts is in no layer of ARCHITECTURE.md',
+    ]);
   });
 
   it('a commented-out import is not an edge', () => {

@@ -12,7 +12,18 @@ export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }>
   { name: 'accounts', folders: ['src/oauth/', 'src/providers/', 'src/connections/'] },
   {
     name: 'foundation',
-    folders: ['src/identity/', 'src/vault/', 'src/store/', 'src/config/', 'src/definition/', 'src/observability/', 'src/errors.ts', 'src/clock.ts', 'src/lifecycle.ts', 'src/lazy-require.ts'],
+    folders: [
+      'src/identity/',
+      'src/vault/',
+      'src/store/',
+      'src/config/',
+      'src/definition/',
+      'src/observability/',
+      'src/errors.ts',
+      'src/clock.ts',
+      'src/lifecycle.ts',
+      'src/lazy-require.ts',
+    ],
   },
 ];
 
@@ -93,4 +104,3 @@ export function sourceFiles(root: string, folders: readonly string[]): SourceFil
 export function violations(files: readonly SourceFile[]): string[] {
   return files.flatMap(importsOf).flatMap((e) => violation(e) ?? []);
 }
-

@@ -7,7 +7,12 @@ function initialize(url: string, authorization?: string): Promise<Response> {
   return fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(authorization ? { authorization } : {}) },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    }),
   });
 }
 
@@ -63,10 +68,23 @@ describe('OAuth clients that fall back to registration at the hub are told to us
 
   it('POST /register answers 404 with the hint, and the resource metadata still lists no authorization server', async () => {
     const base = `http://127.0.0.1:${hub.port}`;
-    const res = await fetch(`${base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['http://localhost:1/cb'] }) });
+    const res = await fetch(`${base}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: ['http://localhost:1/cb'] }),
+    });
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: 'registration_not_supported', error_description: `This hub is not an OAuth authorization server. ${TOKEN_HINT}`, how_to_authenticate: HOW_TO });
+    expect(await res.json()).toEqual({
+      error: 'registration_not_supported',
+      error_description: `This hub is not an OAuth authorization server. ${TOKEN_HINT}`,
+      how_to_authenticate: HOW_TO,
+    });
     const meta = await fetch(`${base}/.well-known/oauth-protected-resource/mcp`);
-    expect(await meta.json()).toEqual({ resource: `${base}/mcp`, authorization_servers: [], bearer_methods_supported: ['header'], resource_name: 'Switchboard MCP hub' });
+    expect(await meta.json()).toEqual({
+      resource: `${base}/mcp`,
+      authorization_servers: [],
+      bearer_methods_supported: ['header'],
+      resource_name: 'Switchboard MCP hub',
+    });
   });
 });

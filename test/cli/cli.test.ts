@@ -8,7 +8,6 @@ import { ApiTokens } from '../../src/identity/tokens.js';
 import { openDb } from '../../src/store/db.js';
 import { CLI, FIXTURE, runCli, tmpDir, type CliResult } from '../helpers/hub.js';
 
-
 /**
  * Starts `serve`, waits for the line that says it is serving, then stops it with SIGTERM and
  * returns everything it printed, with the URL it announced.
@@ -45,7 +44,12 @@ async function initialize(url: string, token: string): Promise<Response> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cli-test', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'cli-test', version: '1' } },
+    }),
   });
   await res.body?.cancel();
   return res;

@@ -12,7 +12,13 @@ export interface DesktopEntry {
  * lists tools once and closes. Returns the tool names and what the server wrote on stderr.
  */
 export async function listToolsLikeDesktop(entry: DesktopEntry, env: Record<string, string>): Promise<{ tools: string[]; stderr: string }> {
-  const transport = new StdioClientTransport({ command: entry.command, args: entry.args, cwd: '/', env: { ...(process.env as Record<string, string>), ...entry.env, ...env }, stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: entry.command,
+    args: entry.args,
+    cwd: '/',
+    env: { ...(process.env as Record<string, string>), ...entry.env, ...env },
+    stderr: 'pipe',
+  });
   let stderr = '';
   transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const client = new Client({ name: 'claude-desktop-like', version: '1.0.0' });

@@ -18,7 +18,12 @@ interface Served {
 function serveUntilReady(args: string[], cwd: string, tty: boolean, whileRunning: (s: Served) => Promise<void>): Promise<Served> {
   const command = [process.execPath, CLI, 'serve', '--port', '0', ...args];
   const child = tty
-    ? spawn('script', ['-qefc', command.map((a) => `'${a}'`).join(' '), '/dev/null'], { cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } })
+    ? spawn('script', ['-qefc', command.map((a) => `'${a}'`).join(' '), '/dev/null'], {
+        cwd,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, NO_COLOR: '1' },
+      })
     : spawn(command[0]!, command.slice(1), { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
   return new Promise((resolve, reject) => {
     const s: Served = { stdout: '', stderr: '', url: '' };
@@ -50,7 +55,12 @@ async function initialize(url: string, token: string): Promise<number> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'first-token', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'first-token', version: '1' } },
+    }),
   });
   await res.arrayBuffer();
   return res.status;

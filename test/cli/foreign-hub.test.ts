@@ -7,7 +7,12 @@ import { runCliEnv } from './run-env.js';
 
 /** A `switchboard stdio` on `data` whose HTTP port is `port`, driven by the 1.x SDK client. */
 async function stdioHub(data: string, port: number): Promise<{ client: Client; stderr: () => string; close: () => Promise<void> }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--data', data, '--port', String(port)], cwd: '/', stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'stdio', '--data', data, '--port', String(port)],
+    cwd: '/',
+    stderr: 'pipe',
+  });
   let stderr = '';
   transport.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   const client = new Client({ name: 'foreign-hub-test', version: '1.0.0' });
@@ -60,7 +65,9 @@ describe('two hubs on one port with different data dirs', () => {
       // The stdio face starts listening ~300 ms in; the port is taken, and the holder has the same key.
       await eventually(() => hub.stderr().includes('HTTP port busy') || hub.stderr().includes('EADDRINUSE') || undefined);
       const text = await linkText(hub.client);
-      expect(text).toMatch(/^Link your Sandbox Tickets account to use this tool\. Open this link, approve access, then call the tool again: http:\/\/127\.0\.0\.1:\d+\/oauth\/sandbox\/start\?link=[\w.-]+$/);
+      expect(text).toMatch(
+        /^Link your Sandbox Tickets account to use this tool\. Open this link, approve access, then call the tool again: http:\/\/127\.0\.0\.1:\d+\/oauth\/sandbox\/start\?link=[\w.-]+$/,
+      );
     } finally {
       await hub.close();
     }
@@ -72,7 +79,9 @@ describe('two hubs on one port with different data dirs', () => {
     const connect = await runCliEnv(['connect', 'sandbox', '--data', data, '--port', String(serve.port), '--no-wait'], other.path, env);
     expect(connect.code).toBe(0);
     expect(connect.stdout).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${serve.port}/oauth/sandbox/start\\?link=[\\w.-]+\\n$`));
-    expect(connect.stderr).toContain(`Warning: the hub at http://127.0.0.1:${serve.port} will reject this link as from another hub: it runs on another data dir (${serve.dataDir}) than this one (${data}). Stop one of them, or start both with the same --data or dataDir.\n`);
+    expect(connect.stderr).toContain(
+      `Warning: the hub at http://127.0.0.1:${serve.port} will reject this link as from another hub: it runs on another data dir (${serve.dataDir}) than this one (${data}). Stop one of them, or start both with the same --data or dataDir.\n`,
+    );
 
     const served = await runCliEnv(['serve', '--data', data, '--port', String(serve.port)], other.path, env);
     expect(served.code).toBe(1);
@@ -81,11 +90,15 @@ describe('two hubs on one port with different data dirs', () => {
     );
     const doctor = await runCliEnv(['doctor', '--data', data, '--port', String(serve.port)], other.path, env);
     expect(doctor.code).toBe(1);
-    expect(doctor.stderr).toContain(`FAIL http: http://127.0.0.1:${serve.port} is a hub on another data dir (${serve.dataDir}); it rejects links from this one (${data})\n`);
+    expect(doctor.stderr).toContain(
+      `FAIL http: http://127.0.0.1:${serve.port} is a hub on another data dir (${serve.dataDir}); it rejects links from this one (${data})\n`,
+    );
     const doctorSame = await runCliEnv(['doctor', '--data', serve.dataDir, '--port', String(serve.port)], other.path, env);
     expect(doctorSame.stderr).toContain(`ok   http: http://127.0.0.1:${serve.port} is a hub on this data dir\n`);
 
     const same = await runCliEnv(['serve', '--data', serve.dataDir, '--port', String(serve.port)], other.path, env);
-    expect(same.stderr).toContain(`is in use by a Switchboard hub on this data dir (a \`stdio\` hub started by a client, perhaps): it already serves this store; pass --port to pick another\n`);
+    expect(same.stderr).toContain(
+      `is in use by a Switchboard hub on this data dir (a \`stdio\` hub started by a client, perhaps): it already serves this store; pass --port to pick another\n`,
+    );
   });
 });

@@ -23,7 +23,11 @@ describe('switchboard init', () => {
     const text = readFileSync(EXAMPLE, 'utf8');
     expect(text).toMatch(/^\s*\/\/ /m);
     const loaded = loadConfig({ file: EXAMPLE, env: {} });
-    expect(loaded).toMatchObject({ file: EXAMPLE, dataDirSet: true, config: { dataDir: './data', server: { host: '127.0.0.1', port: 8787 }, integrations: { sandbox: {} } } });
+    expect(loaded).toMatchObject({
+      file: EXAMPLE,
+      dataDirSet: true,
+      config: { dataDir: './data', server: { host: '127.0.0.1', port: 8787 }, integrations: { sandbox: {} } },
+    });
     expect(loaded.config.mcpServers['everything']).toMatchObject({ command: 'npx', disabled: true });
   });
 
@@ -59,6 +63,8 @@ describe('switchboard init', () => {
     const r = await runCliEnv(['init'], dir.path, env);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`switchboard: error (config_invalid): ${file}:3:3: not valid JSON (comments and trailing commas are fine): CommaExpected at "\\"dataDir\\""\n`);
+    expect(r.stderr).toBe(
+      `switchboard: error (config_invalid): ${file}:3:3: not valid JSON (comments and trailing commas are fine): CommaExpected at "\\"dataDir\\""\n`,
+    );
   });
 });

@@ -35,7 +35,11 @@ describe('README', () => {
 
   it('has config examples, and every fragment is marked as one', () => {
     expect(configBlocks.length).toBeGreaterThanOrEqual(2);
-    for (const b of configBlocks) expect({ line: b.line, wholeOrMarked: b.body.trimStart().startsWith('{') || b.marker === 'config-fragment' }).toEqual({ line: b.line, wholeOrMarked: true });
+    for (const b of configBlocks)
+      expect({ line: b.line, wholeOrMarked: b.body.trimStart().startsWith('{') || b.marker === 'config-fragment' }).toEqual({
+        line: b.line,
+        wholeOrMarked: true,
+      });
   });
 
   describe('every config example loads with the real loader', () => {
@@ -59,7 +63,9 @@ describe('README', () => {
     const marked = blocks.filter((b) => b.marker === 'claude-desktop-entry');
     expect(marked.map((b) => b.lang)).toEqual(['json']);
     const text = marked[0]!.body.replaceAll('/path/to/switchboard', ROOT);
-    const entry = z.strictObject({ mcpServers: z.strictObject({ switchboard: z.strictObject({ command: z.string(), args: z.array(z.string()) }) }) }).parse(JSON.parse(text));
+    const entry = z
+      .strictObject({ mcpServers: z.strictObject({ switchboard: z.strictObject({ command: z.string(), args: z.array(z.string()) }) }) })
+      .parse(JSON.parse(text));
     const dir = tmpDir('switchboard-readme-desktop-');
     try {
       const { tools, stderr } = await listToolsLikeDesktop(entry.mcpServers.switchboard, { XDG_DATA_HOME: dir.path });

@@ -40,7 +40,9 @@ describe('tokens create --expires and --scopes', () => {
     for (const bad of ['30', '30x', '0d', '1.5h', '1 d']) {
       const r = await runCli(['tokens', 'create', '--user', 'alice', '--expires', bad, '--data', data], dir.path);
       expect(r.code, bad).not.toBe(0);
-      expect(r.stderr.split('\n').at(-2)).toBe(`switchboard: error (invalid_params): --expires ${bad}: use a whole number and a unit: s, m, h or d (30d, 12h, 90m)`);
+      expect(r.stderr.split('\n').at(-2)).toBe(
+        `switchboard: error (invalid_params): --expires ${bad}: use a whole number and a unit: s, m, h or d (30d, 12h, 90m)`,
+      );
     }
     const scope = await runCli(['tokens', 'create', '--user', 'alice', '--scopes', 'mcp root', '--data', data], dir.path);
     expect(scope.code).not.toBe(0);

@@ -7,7 +7,6 @@ import { configSchema } from '../../src/config/schema.js';
 import { hubErrorOf } from '../helpers/errors.js';
 import { tmpDir } from '../helpers/hub.js';
 
-
 describe('environment interpolation', () => {
   const env = { TOKEN: 'secret-1', EMPTY: '', PORT: '9000' };
 
@@ -45,11 +44,23 @@ describe('config parsing', () => {
   it('parses a full config, interpolating before validation', () => {
     const text = JSON.stringify({
       server: { port: 0, maxBodyBytes: 2048 },
-      mcpServers: { fs: { command: 'node', args: ['${DIR:-/srv}'], timeoutMs: 500 }, remote: { url: 'https://example.com/mcp', headers: { authorization: 'Bearer ${T}' } } },
+      mcpServers: {
+        fs: { command: 'node', args: ['${DIR:-/srv}'], timeoutMs: 500 },
+        remote: { url: 'https://example.com/mcp', headers: { authorization: 'Bearer ${T}' } },
+      },
     });
     const c = parseConfigText(text, 'sb.json', { T: 'tok' });
     expect(c.server).toMatchObject({ port: 0, maxBodyBytes: 2048, host: '127.0.0.1' });
-    expect(c.mcpServers['fs']).toEqual({ command: 'node', args: ['/srv'], env: {}, isolation: 'shared', prefix: true, timeoutMs: 500, startupTimeoutMs: 10_000, disabled: false });
+    expect(c.mcpServers['fs']).toEqual({
+      command: 'node',
+      args: ['/srv'],
+      env: {},
+      isolation: 'shared',
+      prefix: true,
+      timeoutMs: 500,
+      startupTimeoutMs: 10_000,
+      disabled: false,
+    });
     expect(c.mcpServers['remote']).toMatchObject({ url: 'https://example.com/mcp', headers: { authorization: 'Bearer tok' } });
   });
 
@@ -83,7 +94,7 @@ describe('config parsing', () => {
   });
 
   it('rejects a server name that would break tool-name prefixes', () => {
-    const err = hubErrorOf(() => parseConfigText(JSON.stringify({ mcpServers: { 'a__b': { command: 'node' } } }), 'sb.json', {}));
+    const err = hubErrorOf(() => parseConfigText(JSON.stringify({ mcpServers: { a__b: { command: 'node' } } }), 'sb.json', {}));
     expect(err.message).toContain('__');
   });
 

@@ -56,7 +56,11 @@ describe('which data dir a command uses', () => {
 
   it('else the per-user data dir', () => {
     const user = join(dir.path, 'xdg', 'switchboard');
-    expect(resolveDataDir(base())).toEqual({ dir: user, source: 'user', line: `data dir: ${user} (the per-user default; --data or dataDir in the config changes it)` });
+    expect(resolveDataDir(base())).toEqual({
+      dir: user,
+      source: 'user',
+      line: `data dir: ${user} (the per-user default; --data or dataDir in the config changes it)`,
+    });
   });
 
   it('a command started in / (as Claude Desktop starts servers) and one started in the config folder meet in one store', async () => {

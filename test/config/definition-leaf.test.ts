@@ -28,7 +28,11 @@ describe('the shared schemas are a leaf', () => {
   it('src/definition/ imports only zod and its own files', () => {
     const files = tsFiles('src/definition');
     expect(files.length).toBeGreaterThan(5);
-    const wrong = files.flatMap((f) => specifiers(f).filter((s) => s !== 'zod' && !/^\.\/[a-z-]+\.js$/.test(s)).map((s) => `${f}: ${s}`));
+    const wrong = files.flatMap((f) =>
+      specifiers(f)
+        .filter((s) => s !== 'zod' && !/^\.\/[a-z-]+\.js$/.test(s))
+        .map((s) => `${f}: ${s}`),
+    );
     expect(wrong).toEqual([]);
   });
 

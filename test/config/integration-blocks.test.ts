@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig, parseConfigValue } from '../../src/config/load.js';
 import type { HubConfig } from '../../src/config/schema.js';
 import { hubErrorOf } from '../helpers/errors.js';
@@ -19,9 +19,18 @@ function acme(over: Record<string, unknown> = {}) {
     apiBaseUrl: 'https://api.acme.test',
     rateLimit: { perConnection: { perSecond: 5, burst: 10 }, perApp: { perSecond: 0.5 } },
     idempotencyHeader: 'Idempotency-Key',
-    webhooks: { scheme: 'standard-webhooks', secrets: [SECRET], eventIdFrom: 'body:data.event_id', typeFrom: 'body:type', accountFrom: 'body:account_id', maxBodyBytes: 1048576 },
+    webhooks: {
+      scheme: 'standard-webhooks',
+      secrets: [SECRET],
+      eventIdFrom: 'body:data.event_id',
+      typeFrom: 'body:type',
+      accountFrom: 'body:account_id',
+      maxBodyBytes: 1048576,
+    },
     tools: TOOLS,
-    poll: { events: { path: '/events', cursorParam: 'after', cursorFrom: 'next_cursor', itemsAt: 'events', idAt: 'id', typeFrom: 'type', intervalSeconds: 60 } },
+    poll: {
+      events: { path: '/events', cursorParam: 'after', cursorFrom: 'next_cursor', itemsAt: 'events', idAt: 'id', typeFrom: 'type', intervalSeconds: 60 },
+    },
     ...over,
   };
 }
@@ -54,12 +63,31 @@ describe('integration blocks in config', () => {
         maxBodyBytes: 1048576,
         toleranceSeconds: 300,
       },
-      poll: { events: { path: '/events', cursorParam: 'after', cursorFrom: ['next_cursor'], itemsAt: ['events'], idAt: ['id'], typeFrom: ['type'], intervalSeconds: 60 } },
+      poll: {
+        events: {
+          path: '/events',
+          cursorParam: 'after',
+          cursorFrom: ['next_cursor'],
+          itemsAt: ['events'],
+          idAt: ['id'],
+          typeFrom: ['type'],
+          intervalSeconds: 60,
+        },
+      },
     });
   });
 
   it('fill each scheme’s delivery id, and give no tolerance to a scheme that signs no timestamp', () => {
-    const c = parse({ integrations: { gh: acme({ webhooks: { scheme: 'github', secrets: ['s3cret'], accountFrom: 'query:acct' }, rateLimit: undefined, poll: undefined, idempotencyHeader: undefined }) } });
+    const c = parse({
+      integrations: {
+        gh: acme({
+          webhooks: { scheme: 'github', secrets: ['s3cret'], accountFrom: 'query:acct' },
+          rateLimit: undefined,
+          poll: undefined,
+          idempotencyHeader: undefined,
+        }),
+      },
+    });
     const gh = c.integrations['gh'];
     if (gh?.type !== 'custom') throw new Error('expected a custom integration');
     expect(gh.webhooks).toEqual({
@@ -76,7 +104,11 @@ describe('integration blocks in config', () => {
 
   it.each([
     ['webhooks', { webhooks: { scheme: 'github', secrets: ['s'], secret: 'x' } }, 'unknown key integrations.acme.webhooks.secret'],
-    ['poll feed', { poll: { events: { path: '/e', cursorParam: 'after', cursorFrom: 'c', idAt: 'id', interval: 5 } } }, 'unknown key integrations.acme.poll.events.interval'],
+    [
+      'poll feed',
+      { poll: { events: { path: '/e', cursorParam: 'after', cursorFrom: 'c', idAt: 'id', interval: 5 } } },
+      'unknown key integrations.acme.poll.events.interval',
+    ],
     ['rateLimit', { rateLimit: { perConection: { perSecond: 1 } } }, 'unknown key integrations.acme.rateLimit.perConection'],
     ['rateLimit bucket', { rateLimit: { perApp: { perSecond: 1, burts: 2 } } }, 'unknown key integrations.acme.rateLimit.perApp.burts'],
   ])('name a typo inside %s with its key path and the file', (_block, over, expected) => {
@@ -84,21 +116,48 @@ describe('integration blocks in config', () => {
   });
 
   it.each([
-    [{ webhooks: { scheme: 'svix', secrets: ['s'] } }, 'integrations.acme.webhooks.scheme: Invalid option: expected one of "standard-webhooks"|"stripe"|"github"|"slack"|"shopify"|"jira"|"hmac-sha256"'],
-    [{ webhooks: { scheme: 'github', secrets: ['s'], idFrom: 'webhook-id' } }, 'integrations.acme.webhooks.idFrom: use header:NAME, body:dotted.path or query:NAME'],
-    [{ webhooks: { scheme: 'github', secrets: ['s'], idFrom: 'cookie:x' } }, 'integrations.acme.webhooks.idFrom: "cookie" is not a place to read from (use header:NAME, body:dotted.path or query:NAME)'],
-    [{ webhooks: { scheme: 'github', secrets: ['s'], typeFrom: 'body:data..type' } }, 'integrations.acme.webhooks.typeFrom: a dotted path has no empty segments'],
-    [{ webhooks: { scheme: 'github', secrets: ['s'], typeFrom: 'body:__proto__.x' } }, 'integrations.acme.webhooks.typeFrom: "__proto__" is not allowed in a path'],
+    [
+      { webhooks: { scheme: 'svix', secrets: ['s'] } },
+      'integrations.acme.webhooks.scheme: Invalid option: expected one of "standard-webhooks"|"stripe"|"github"|"slack"|"shopify"|"jira"|"hmac-sha256"',
+    ],
+    [
+      { webhooks: { scheme: 'github', secrets: ['s'], idFrom: 'webhook-id' } },
+      'integrations.acme.webhooks.idFrom: use header:NAME, body:dotted.path or query:NAME',
+    ],
+    [
+      { webhooks: { scheme: 'github', secrets: ['s'], idFrom: 'cookie:x' } },
+      'integrations.acme.webhooks.idFrom: "cookie" is not a place to read from (use header:NAME, body:dotted.path or query:NAME)',
+    ],
+    [
+      { webhooks: { scheme: 'github', secrets: ['s'], typeFrom: 'body:data..type' } },
+      'integrations.acme.webhooks.typeFrom: a dotted path has no empty segments',
+    ],
+    [
+      { webhooks: { scheme: 'github', secrets: ['s'], typeFrom: 'body:__proto__.x' } },
+      'integrations.acme.webhooks.typeFrom: "__proto__" is not allowed in a path',
+    ],
     [{ webhooks: { scheme: 'github', secrets: ['s'], idFrom: 'header:x id' } }, 'integrations.acme.webhooks.idFrom: "x id" is not a header name'],
-    [{ webhooks: { scheme: 'hmac-sha256', secrets: ['s'] } }, 'integrations.acme.webhooks.idFrom: scheme hmac-sha256 has no standard delivery id: say where it is (header:NAME, body:path or query:NAME)'],
-    [{ webhooks: { scheme: 'github', secrets: ['s'], toleranceSeconds: 60 } }, 'integrations.acme.webhooks.toleranceSeconds: scheme github signs no timestamp, so no tolerance applies'],
+    [
+      { webhooks: { scheme: 'hmac-sha256', secrets: ['s'] } },
+      'integrations.acme.webhooks.idFrom: scheme hmac-sha256 has no standard delivery id: say where it is (header:NAME, body:path or query:NAME)',
+    ],
+    [
+      { webhooks: { scheme: 'github', secrets: ['s'], toleranceSeconds: 60 } },
+      'integrations.acme.webhooks.toleranceSeconds: scheme github signs no timestamp, so no tolerance applies',
+    ],
     [{ webhooks: { scheme: 'github', secrets: [] } }, 'integrations.acme.webhooks.secrets: Too small: expected array to have >=1 items'],
     [{ webhooks: { scheme: 'github', secrets: [''] } }, 'integrations.acme.webhooks.secrets.0: a secret is empty (is its ${VARIABLE} set?)'],
     [{ rateLimit: {} }, 'integrations.acme.rateLimit: give perConnection, perApp or both'],
     [{ rateLimit: { perApp: { perSecond: 0 } } }, 'integrations.acme.rateLimit.perApp.perSecond: Too small: expected number to be >0'],
     [{ idempotencyHeader: 'Idempotency Key' }, 'integrations.acme.idempotencyHeader: not a header name'],
-    [{ poll: { 'bad feed': { path: '/e', cursorParam: 'a', cursorFrom: 'c', idAt: 'id' } } }, 'integrations.acme.poll.bad feed: use 1–48 characters from A-Z a-z 0-9 _ -'],
-    [{ poll: { events: { path: '/e', cursorParam: 'a', cursorFrom: 'c', idAt: 'id', intervalSeconds: 1 } } }, 'integrations.acme.poll.events.intervalSeconds: Too small: expected number to be >=10'],
+    [
+      { poll: { 'bad feed': { path: '/e', cursorParam: 'a', cursorFrom: 'c', idAt: 'id' } } },
+      'integrations.acme.poll.bad feed: use 1–48 characters from A-Z a-z 0-9 _ -',
+    ],
+    [
+      { poll: { events: { path: '/e', cursorParam: 'a', cursorFrom: 'c', idAt: 'id', intervalSeconds: 1 } } },
+      'integrations.acme.poll.events.intervalSeconds: Too small: expected number to be >=10',
+    ],
   ])('refuse %j naming the path', (over, expected) => {
     expect(messageOf({ integrations: { acme: acme(over) } })).toBe(`${FILE}: ${expected}`);
   });
@@ -124,7 +183,9 @@ describe('a built-in integration’s webhooks block', () => {
   it('takes secrets and limits, and refuses what the definition owns', () => {
     const c = parse({ integrations: { sandbox: { webhooks: { secrets: ['one', 'two'], maxBodyBytes: 2048 } } } });
     expect(c.integrations['sandbox']).toEqual({ disabled: false, webhooks: { secrets: ['one', 'two'], maxBodyBytes: 2048 } });
-    expect(messageOf({ integrations: { sandbox: { webhooks: { secrets: ['one'], scheme: 'github' } } } })).toBe(`${FILE}: unknown key integrations.sandbox.webhooks.scheme`);
+    expect(messageOf({ integrations: { sandbox: { webhooks: { secrets: ['one'], scheme: 'github' } } } })).toBe(
+      `${FILE}: unknown key integrations.sandbox.webhooks.scheme`,
+    );
   });
 
   it('maps the deprecated webhookSecrets into webhooks.secrets and warns once per load', () => {

@@ -6,7 +6,6 @@ import { configSchema } from '../../src/config/schema.js';
 import { hubErrorOf } from '../helpers/errors.js';
 import { tmpDir } from '../helpers/hub.js';
 
-
 describe('config files are JSONC', () => {
   let dir: ReturnType<typeof tmpDir> | undefined;
   afterEach(() => dir?.remove());

@@ -29,7 +29,10 @@ describe('the hub’s own names are refused at config load', () => {
     // A look-alike in another case would pass for the hub's tool in a client's list.
     [{ integrations: { Agent: {} } }, `integrations.Agent: "Agent" is reserved: ${SOURCE}`],
     [{ agents: { agent: {} } }, `agents.agent: "agent" is reserved: ${SOURCE}`],
-    [{ agents: { task_status: { protocol: 'kore' } } }, 'agents.task_status: "task_status" is reserved: no agent may be named "task_status" (the hub serves agent__task_status)'],
+    [
+      { agents: { task_status: { protocol: 'kore' } } },
+      'agents.task_status: "task_status" is reserved: no agent may be named "task_status" (the hub serves agent__task_status)',
+    ],
     [
       { integrations: { acme: { ...CUSTOM, tools: { recent_events: { description: 'd', method: 'GET', path: '/e' } } } } },
       'integrations.acme.tools.recent_events: "recent_events" is reserved: no integration tool may be named "recent_events" (the hub serves <integration>__recent_events)',
@@ -39,7 +42,9 @@ describe('the hub’s own names are refused at config load', () => {
   });
 
   it('refuses one name for a downstream server and an integration, which share the tool namespace', () => {
-    expect(messageOf({ mcpServers: { acme: { command: 'node' } }, integrations: { acme: CUSTOM } })).toBe(`${FILE}: integrations.acme: the source name "acme" is already used by mcpServers.acme`);
+    expect(messageOf({ mcpServers: { acme: { command: 'node' } }, integrations: { acme: CUSTOM } })).toBe(
+      `${FILE}: integrations.acme: the source name "acme" is already used by mcpServers.acme`,
+    );
   });
 
   it('refuses the conformance fixture’s name only while the fixture is on', () => {

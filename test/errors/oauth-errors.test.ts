@@ -36,7 +36,13 @@ describe('OAuth errors are typed hub errors', () => {
 
   beforeAll(async () => {
     h = await startSandbox({ accessTokenTtlSeconds: 3600 });
-    endpoints = { authorizeUrl: `${h.issuer}/oauth/authorize`, tokenUrl: `${h.issuer}/oauth/token`, clientId: CLIENT.id, clientSecret: CLIENT.secret, scopes: ['read'] };
+    endpoints = {
+      authorizeUrl: `${h.issuer}/oauth/authorize`,
+      tokenUrl: `${h.issuer}/oauth/token`,
+      clientId: CLIENT.id,
+      clientSecret: CLIENT.secret,
+      scopes: ['read'],
+    };
   });
   afterAll(() => h.close());
 
@@ -86,7 +92,13 @@ describe('OAuth errors are typed hub errors', () => {
     const down = new OAuthClient({ ...endpoints, tokenUrl: `http://127.0.0.1:${port}/token` }, h.clock);
     const manager = new TokenManager({ store, clock: h.clock, log: silentLogger(), clientFor: () => down, attempts: 2, sleep: async () => {} });
     const pair = await link({ issuer: h.issuer }, 'alice');
-    const c = store.link({ tenant: 'default', user: 'alice', integration: 'sandbox', tokens: { accessToken: pair.access_token, refreshToken: pair.refresh_token, tokenType: 'Bearer', expiresAt: h.clock.now() - 1 }, scopes: [] });
+    const c = store.link({
+      tenant: 'default',
+      user: 'alice',
+      integration: 'sandbox',
+      tokens: { accessToken: pair.access_token, refreshToken: pair.refresh_token, tokenType: 'Bearer', expiresAt: h.clock.now() - 1 },
+      scopes: [],
+    });
     const err = await thrown(() => manager.accessToken(c.id));
     expect(err).toMatchObject({ code: 'token_refresh_failed' });
     const e = err as HubError;

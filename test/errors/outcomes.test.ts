@@ -76,14 +76,26 @@ describe('error outcomes through the public interface', () => {
     expect(plain).toEqual(jsonRpcHttpError('unsupported_media_type', 'Content-Type must be application/json'));
     expect(plain.status).toBe(415);
 
-    const notJson = await answer(await fetch(`${base}/mcp`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{"jsonrpc":' }));
+    const notJson = await answer(
+      await fetch(`${base}/mcp`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: '{"jsonrpc":',
+      }),
+    );
     expect(notJson).toEqual(jsonRpcHttpError('parse_error', 'Parse error: body is not valid JSON'));
     expect(notJson.body.error.code).toBe(-32700);
 
     const session = await answer(
       await fetch(`${base}/mcp`, {
         method: 'POST',
-        headers: { ...auth, 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'no-such-session', 'mcp-protocol-version': '2025-11-25' },
+        headers: {
+          ...auth,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-session-id': 'no-such-session',
+          'mcp-protocol-version': '2025-11-25',
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       }),
     );

@@ -33,7 +33,13 @@ function defaultPath(requestPath: string): string {
   return i <= 0 ? '/' : requestPath.slice(0, i);
 }
 
-const unescapeHtml = (s: string) => s.replace(/&amp;/g, '&').replace(/&#x2F;/gi, '/').replace(/&#x3D;/gi, '=').replace(/&quot;/g, '"').replace(/&#39;/g, "'");
+const unescapeHtml = (s: string) =>
+  s
+    .replace(/&amp;/g, '&')
+    .replace(/&#x2F;/gi, '/')
+    .replace(/&#x3D;/gi, '=')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'");
 
 /** The hidden fields of the hub's confirmation form (link and csrf), if this page is one. */
 export function hubConfirmation(html: string): Record<string, string> | undefined {

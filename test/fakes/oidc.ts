@@ -116,10 +116,21 @@ export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServ
     issueRefreshToken: async (_ctx: unknown, client: ClientView) => client.grantTypeAllowed('refresh_token'),
     // Refresh tokens outlive the browser session that created them, as with offline access.
     expiresWithSession: async () => false,
-    ttl: { AccessToken: opts.accessTokenTtl ?? 3600, IdToken: 3600, AuthorizationCode: 600, RefreshToken: 14 * 86_400, Interaction: 3600, Session: 86_400, Grant: 14 * 86_400 },
+    ttl: {
+      AccessToken: opts.accessTokenTtl ?? 3600,
+      IdToken: 3600,
+      AuthorizationCode: 600,
+      RefreshToken: 14 * 86_400,
+      Interaction: 3600,
+      Session: 86_400,
+      Grant: 14 * 86_400,
+    },
     features: {
       devInteractions: { enabled: true },
-      revocation: { enabled: true, allowedPolicy: async (_ctx: unknown, client: ClientView, token: { clientId: string }) => token.clientId === client.clientId },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx: unknown, client: ClientView, token: { clientId: string }) => token.clientId === client.clientId,
+      },
     },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     findAccount,
@@ -170,7 +181,10 @@ export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServ
       if (code === null) throw new Error(`no code in ${callback.href}`);
       const res = await fetch(`${issuer}/token`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),
       });
       return tokenResponse.parse(await res.json());
@@ -236,12 +250,23 @@ export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServ
     if (account === undefined) {
       apiCalls.push({ path, status: 401, token, account });
       // RFC 6750 §3.1
-      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }).end(JSON.stringify({ error: 'invalid_token' }));
+      res
+        .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' })
+        .end(JSON.stringify({ error: 'invalid_token' }));
       return;
     }
     const status = path === '/api/things' ? 200 : 404;
     apiCalls.push({ path, status, token, account });
-    const body = status === 200 ? { account, things: [{ id: 1, name: 'anvil' }, { id: 2, name: 'rocket skates' }] } : { error: 'not_found' };
+    const body =
+      status === 200
+        ? {
+            account,
+            things: [
+              { id: 1, name: 'anvil' },
+              { id: 2, name: 'rocket skates' },
+            ],
+          }
+        : { error: 'not_found' };
     res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   };
 

@@ -24,9 +24,7 @@ export const EXPECTED_PROTOCOL_VERSION: Record<ClientKind, string> = {
   v1: '2025-11-25',
 };
 
-export type Endpoint =
-  | { transport: 'http'; url: string; token: string }
-  | { transport: 'stdio'; command: string; args: string[] };
+export type Endpoint = { transport: 'http'; url: string; token: string } | { transport: 'stdio'; command: string; args: string[] };
 
 export interface ListedTool {
   name: string;
@@ -88,9 +86,7 @@ async function connectV2(kind: 'v2-auto' | 'v2-legacy', endpoint: Endpoint): Pro
   );
   let stderrTail = () => '';
   if (endpoint.transport === 'http') {
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(endpoint.url), { requestInit: { headers: { authorization: `Bearer ${endpoint.token}` } } }),
-    );
+    await client.connect(new StreamableHTTPClientTransport(new URL(endpoint.url), { requestInit: { headers: { authorization: `Bearer ${endpoint.token}` } } }));
   } else {
     const transport = new StdioClientTransport({ command: endpoint.command, args: endpoint.args, stderr: 'pipe' });
     stderrTail = tailOf(transport.stderr);
@@ -135,7 +131,9 @@ async function connectV1(endpoint: Endpoint): Promise<FaceClient> {
     stderrTail = tailOf(stdio.stderr);
     // The 1.x client reports the negotiated version only to transports that ask; the stdio one does not.
     const transport: TransportV1 = stdio;
-    transport.setProtocolVersion = (v) => void (protocolVersion = v);
+    transport.setProtocolVersion = (v) => {
+      protocolVersion = v;
+    };
     await client.connect(transport);
   }
   return {

@@ -33,7 +33,12 @@ export async function rawModernCall(url: string, token: string, params: Record<s
   });
   const text = await res.text();
   const json = (res.headers.get('content-type') ?? '').includes('text/event-stream')
-    ? text.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).filter(Boolean).at(-1)!
+    ? text
+        .split('\n')
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim())
+        .filter(Boolean)
+        .at(-1)!
     : text;
   return JSON.parse(json) as RpcReply;
 }

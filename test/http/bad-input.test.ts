@@ -32,7 +32,13 @@ async function connectClient(url: string, token: string, mode: 'auto' | 'legacy'
 }
 
 /** A raw request through node:http, which, unlike fetch, lets a test choose the Host header. */
-function rawRequest(opts: { port: number; path: string; method: string; headers: Record<string, string>; body?: string }): Promise<{ status: number; body: string }> {
+function rawRequest(opts: {
+  port: number;
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest({ host: '127.0.0.1', port: opts.port, path: opts.path, method: opts.method, headers: opts.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -78,7 +84,7 @@ describe('HTTP face under bad input', () => {
   });
 
   it('answers an unknown token with 401', async () => {
-    for (const token of ['sbt_' + 'x'.repeat(43), 'not-even-a-hub-token', '']) {
+    for (const token of [`sbt_${'x'.repeat(43)}`, 'not-even-a-hub-token', '']) {
       const res = await post(INITIALIZE, { authorization: `Bearer ${token}` });
       expect(res.status, token).toBe(401);
       expect(res.headers.get('www-authenticate')).toContain('resource_metadata=');

@@ -14,7 +14,12 @@ async function rawInitialize(url: string, token: string): Promise<{ status: numb
   const res = await fetch(url, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'initialize',
+      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
   });
   return { status: res.status, sessionId: res.headers.get('mcp-session-id'), body: await res.text() };
 }
@@ -73,7 +78,11 @@ describe('server.limits in the config', () => {
     // With the connection limits that share server.limits (src/http/limits.ts).
     const connection = { headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, maxConnections: 512 };
     expect(configSchema.parse({}).server.limits).toEqual({ sessionsPerIdentity: 100, streamsPerIdentity: 100, ...connection });
-    expect(configSchema.parse({ server: { limits: { streamsPerIdentity: 3 } } }).server.limits).toEqual({ sessionsPerIdentity: 100, streamsPerIdentity: 3, ...connection });
+    expect(configSchema.parse({ server: { limits: { streamsPerIdentity: 3 } } }).server.limits).toEqual({
+      sessionsPerIdentity: 100,
+      streamsPerIdentity: 3,
+      ...connection,
+    });
   });
 
   it('refuses values that are not positive integers within the hub-wide caps, and unknown keys', () => {
@@ -123,7 +132,9 @@ describe('per-identity limits over HTTP', () => {
       body: limitBody('sessionsPerIdentity', 7, SESSION_HINT),
     });
     // What the 1.x client (Claude Desktop's) shows its user.
-    await expect(connectClient('v1', { transport: 'http', url: h.url, token })).rejects.toThrow(/"code":-32029,"message":"Too many open sessions for this identity: the limit is 3 \(server\.limits\.sessionsPerIdentity\)/);
+    await expect(connectClient('v1', { transport: 'http', url: h.url, token })).rejects.toThrow(
+      /"code":-32029,"message":"Too many open sessions for this identity: the limit is 3 \(server\.limits\.sessionsPerIdentity\)/,
+    );
     // Even after the idle window: every one of alice's sessions has its stream open.
     clock.advance(60_000);
     expect((await rawInitialize(h.url, token)).status).toBe(429);
@@ -142,7 +153,10 @@ describe('per-identity limits over HTTP', () => {
     await rawInitialize(h.url, token);
     await rawInitialize(h.url, token);
     expect((await rawInitialize(h.url, token)).status).toBe(429);
-    const del = await fetch(h.url, { method: 'DELETE', headers: { authorization: `Bearer ${token}`, 'mcp-session-id': first.sessionId!, 'mcp-protocol-version': '2025-11-25' } });
+    const del = await fetch(h.url, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${token}`, 'mcp-session-id': first.sessionId!, 'mcp-protocol-version': '2025-11-25' },
+    });
     expect(del.status).toBe(200);
     const again = await rawInitialize(h.url, token);
     expect(again.status).toBe(200);
@@ -205,7 +219,10 @@ describe('per-identity limits over HTTP', () => {
     const subs = [await alice.listen({ toolsListChanged: true }), await alice.listen({ toolsListChanged: true })];
     const session = await rawInitialize(h.url, token);
     const get = (signal: AbortSignal) =>
-      fetch(h.url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': session.sessionId!, 'mcp-protocol-version': '2025-11-25' }, signal });
+      fetch(h.url, {
+        headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': session.sessionId!, 'mcp-protocol-version': '2025-11-25' },
+        signal,
+      });
     const stream = new AbortController();
     const third = await get(stream.signal);
     expect(third.status).toBe(200);
@@ -224,7 +241,9 @@ describe('per-identity limits over HTTP', () => {
 });
 
 function callText(c: Client): Promise<{ content: unknown[]; structuredContent: unknown; isError: boolean }> {
-  return c.callTool({ name: 'test_simple_text', arguments: {} }).then((r) => ({ content: r.content, structuredContent: r.structuredContent, isError: r.isError === true }));
+  return c
+    .callTool({ name: 'test_simple_text', arguments: {} })
+    .then((r) => ({ content: r.content, structuredContent: r.structuredContent, isError: r.isError === true }));
 }
 
 /** The server sees a client's listen close a moment after the client does. */

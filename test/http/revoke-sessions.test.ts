@@ -17,12 +17,19 @@ async function rawSessionWithStream(url: string, token: string): Promise<{ sessi
   const init = await fetch(url, {
     method: 'POST',
     headers: headers(token),
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'raw', version: '1' } } }),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+    }),
   });
   await init.text();
   const sessionId = init.headers.get('mcp-session-id');
   if (init.status !== 200 || !sessionId) throw new Error(`initialize answered ${init.status}`);
-  const get = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY } });
+  const get = await fetch(url, {
+    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY },
+  });
   if (get.status !== 200 || !get.body) throw new Error(`GET stream answered ${get.status}`);
   const reader = get.body.getReader();
   const ended = (async () => {
@@ -37,7 +44,11 @@ async function rawSessionWithStream(url: string, token: string): Promise<{ sessi
 }
 
 async function ping(url: string, token: string, sessionId: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, { method: 'POST', headers: headers(token, { 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY }), body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: headers(token, { 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY }),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
+  });
   const text = await res.text();
   return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as unknown) : text };
 }
@@ -81,7 +92,10 @@ describe('revoking a token closes what it holds open', () => {
     return { legacy, v1, raw, modern };
   }
 
-  async function stillWorks(c: { legacy: FaceClient; v1: FaceClient; raw: { sessionId: string; ended: Promise<unknown> }; modern: { client: Client; sub: McpSubscription } }, token: string) {
+  async function stillWorks(
+    c: { legacy: FaceClient; v1: FaceClient; raw: { sessionId: string; ended: Promise<unknown> }; modern: { client: Client; sub: McpSubscription } },
+    token: string,
+  ) {
     expect(textOf(await c.legacy.callTool('test_simple_text', {}))).toBe(TEXT);
     expect(textOf(await c.v1.callTool('test_simple_text', {}))).toBe(TEXT);
     expect(await ping(h.url, token, c.raw.sessionId)).toEqual({ status: 200, body: expect.stringContaining('"result":{}') });
@@ -99,7 +113,11 @@ describe('revoking a token closes what it holds open', () => {
     await stillWorks(a, alice.token);
 
     const cli = await runCli(['tokens', 'revoke', alice.id, '--data', h.dataDir], h.dataDir);
-    expect(cli).toEqual({ code: 0, stdout: `revoked ${alice.id}\n`, stderr: expect.stringMatching(/Hubs on this data dir refuse it from now on and close its open sessions and streams within 2 s\.\n$/) });
+    expect(cli).toEqual({
+      code: 0,
+      stdout: `revoked ${alice.id}\n`,
+      stderr: expect.stringMatching(/Hubs on this data dir refuse it from now on and close its open sessions and streams within 2 s\.\n$/),
+    });
     const revokedAt = Date.now();
     expect(await a.raw.ended).toBe('ended');
     expect(await a.modern.sub.closed).toBe('remote');
@@ -132,9 +150,15 @@ describe('revoking a token closes what it holds open', () => {
     const first = user('erin');
     const second = user('erin');
     const s = await rawSessionWithStream(h.url, first.token);
-    expect(await ping(h.url, second.token, s.sessionId)).toEqual({ status: 404, body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } } });
+    expect(await ping(h.url, second.token, s.sessionId)).toEqual({
+      status: 404,
+      body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } },
+    });
     h.hub.tokens.revoke(first.id);
     expect(await s.ended).toBe('ended');
-    expect(await ping(h.url, second.token, s.sessionId)).toEqual({ status: 404, body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } } });
+    expect(await ping(h.url, second.token, s.sessionId)).toEqual({
+      status: 404,
+      body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } },
+    });
   });
 });

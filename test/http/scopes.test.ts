@@ -36,7 +36,8 @@ describe('token scopes, public routes and expiry over HTTP', () => {
   const tok = {} as Record<'aliceMcp' | 'bobMetrics' | 'bobMcp' | 'admin' | 'expiring', string>;
   let expiringId = '';
   const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
-  const initialize = (token?: string) => fetch(`${origin}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...(token ? bearer(token) : {}) }, body: INITIALIZE });
+  const initialize = (token?: string) =>
+    fetch(`${origin}/mcp`, { method: 'POST', headers: { ...MCP_HEADERS, ...(token ? bearer(token) : {}) }, body: INITIALIZE });
 
   beforeAll(async () => {
     h = await startHub({ server: { host: '0.0.0.0' }, mcpServers: { fx: fixtureStdio() } }, { clock });
@@ -110,7 +111,8 @@ describe('token scopes, public routes and expiry over HTTP', () => {
     const anonymous = await fetch(`${origin}/readyz`);
     expect(anonymous.status).toBe(200);
     expect(await anonymous.json()).toEqual({ status: 'ready' });
-    for (const t of [tok.aliceMcp, 'sbt_not-a-token']) expect(await (await fetch(`${origin}/readyz`, { headers: bearer(t) })).json()).toEqual({ status: 'ready' });
+    for (const t of [tok.aliceMcp, 'sbt_not-a-token'])
+      expect(await (await fetch(`${origin}/readyz`, { headers: bearer(t) })).json()).toEqual({ status: 'ready' });
     const detailed = await fetch(`${origin}/readyz`, { headers: bearer(tok.bobMetrics) });
     expect(await detailed.json()).toMatchObject({ status: 'ready', sources: { fx: { kind: 'mcp', state: 'ready' } } });
   });
@@ -123,7 +125,9 @@ describe('token scopes, public routes and expiry over HTTP', () => {
     expect(h.hub.tokens.revokedAmong([expiringId])).toEqual([expiringId]);
     const res = await initialize(tok.expiring);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="the token has expired; create a new one\. This hub takes/);
+    expect(res.headers.get('www-authenticate')).toMatch(
+      /^Bearer error="invalid_token", error_description="the token has expired; create a new one\. This hub takes/,
+    );
     expect(await res.json()).toMatchObject({ error: 'invalid_token', error_description: expect.stringMatching(/^the token has expired; create a new one\./) });
     // Tokens without expiry are untouched by the clock.
     expect((await initialize(tok.aliceMcp)).status).toBe(200);

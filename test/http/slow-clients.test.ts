@@ -31,7 +31,11 @@ function slowBody(port: number, path: string, headers: Record<string, string> = 
     socket.on('close', () => {
       clearInterval(drip);
       const status = /^HTTP\/1\.1 (\d{3})/.exec(data)?.[1];
-      resolve({ status: status === undefined ? null : Number(status), body: data.slice(data.indexOf('\r\n\r\n') + 4), closedAfterMs: performance.now() - started });
+      resolve({
+        status: status === undefined ? null : Number(status),
+        body: data.slice(data.indexOf('\r\n\r\n') + 4),
+        closedAfterMs: performance.now() - started,
+      });
     });
   });
   return { socket, result };
@@ -65,7 +69,9 @@ describe('HTTP connection limits', () => {
     // 3 s rather than 1: /healthz must be seen answering while the slow bodies still hold their sockets.
     h = await startHub({ server: { limits: { bodyTimeoutMs: 3_000 } } });
     const port = h.port;
-    const mcp = Array.from({ length: 150 }, () => slowBody(port, '/mcp', { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' }));
+    const mcp = Array.from({ length: 150 }, () =>
+      slowBody(port, '/mcp', { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream' }),
+    );
     const forms = Array.from({ length: 150 }, () => slowBody(port, '/connect/logout'));
     // All 300 are connected and have sent their headers before /healthz is asked.
     await new Promise((r) => setTimeout(r, 300));
@@ -92,12 +98,25 @@ describe('HTTP connection limits', () => {
     const init = await fetch(h.url, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'sse', version: '1' } } }),
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'sse', version: '1' } },
+      }),
     });
     expect(init.status).toBe(200);
     await init.text();
     const session = { 'mcp-session-id': init.headers.get('mcp-session-id') ?? '', 'mcp-protocol-version': '2025-11-25' };
-    expect((await fetch(h.url, { method: 'POST', headers: { ...headers, ...session }, body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }) })).status).toBe(202);
+    expect(
+      (
+        await fetch(h.url, {
+          method: 'POST',
+          headers: { ...headers, ...session },
+          body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+        })
+      ).status,
+    ).toBe(202);
     const stream = await fetch(h.url, { headers: { accept: 'text/event-stream', authorization: headers.authorization, ...session } });
     expect(stream.status).toBe(200);
     expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);

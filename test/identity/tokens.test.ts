@@ -62,10 +62,10 @@ describe('API tokens', () => {
 
   it('rejects unknown, malformed and oversized tokens', () => {
     tokens.create({ user: 'alice' });
-    expect(tokens.verify('sbt_' + 'A'.repeat(43))).toBeUndefined();
+    expect(tokens.verify(`sbt_${'A'.repeat(43)}`)).toBeUndefined();
     expect(tokens.verify('')).toBeUndefined();
     expect(tokens.verify('Bearer sbt_x')).toBeUndefined();
-    expect(tokens.verify('sbt_' + 'A'.repeat(500))).toBeUndefined();
+    expect(tokens.verify(`sbt_${'A'.repeat(500)}`)).toBeUndefined();
   });
 
   it('revokes: verify gives undefined, list hides it unless asked, a second revoke is false', () => {
@@ -77,7 +77,12 @@ describe('API tokens', () => {
     expect(tokens.verify(keep.token)?.user).toBe('alice');
     expect(tokens.get(gone.record.id)?.revokedAt).toBe(T0 + 1000);
     expect(tokens.list().map((t) => t.id)).toEqual([keep.record.id]);
-    expect(tokens.list({ includeRevoked: true }).map((t) => t.id).sort()).toEqual([keep.record.id, gone.record.id].sort());
+    expect(
+      tokens
+        .list({ includeRevoked: true })
+        .map((t) => t.id)
+        .sort(),
+    ).toEqual([keep.record.id, gone.record.id].sort());
     expect(tokens.revoke(gone.record.id)).toBe(false);
     expect(tokens.revoke('tok_nope')).toBe(false);
     expect(tokens.count()).toBe(2);

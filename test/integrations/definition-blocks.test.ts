@@ -25,7 +25,18 @@ describe('a built-in and a custom integration share the block schemas', () => {
   it('parse the same blocks to the same typed values', () => {
     const builtin = defineIntegration({ ...BASE, ...BLOCKS, webhooks: FORMAT });
     const config = parseConfigValue(
-      { integrations: { acme: { type: 'custom', oauth: { ...OAUTH, clientId: 'id', clientSecret: 's' }, apiBaseUrl: BASE.apiBaseUrl, tools: {}, ...BLOCKS, webhooks: { ...FORMAT, secrets: ['whsec_c2VjcmV0'] } } } },
+      {
+        integrations: {
+          acme: {
+            type: 'custom',
+            oauth: { ...OAUTH, clientId: 'id', clientSecret: 's' },
+            apiBaseUrl: BASE.apiBaseUrl,
+            tools: {},
+            ...BLOCKS,
+            webhooks: { ...FORMAT, secrets: ['whsec_c2VjcmV0'] },
+          },
+        },
+      },
       'sb.json',
     );
     const custom = config.integrations['acme'];
@@ -33,7 +44,17 @@ describe('a built-in and a custom integration share the block schemas', () => {
     const expected = {
       rateLimit: { perConnection: { perSecond: 5, burst: 10 } },
       idempotencyHeader: 'Idempotency-Key',
-      poll: { events: { path: '/events', cursorParam: 'after', cursorFrom: ['next_cursor'], itemsAt: ['events'], idAt: ['id'], typeFrom: ['type'], intervalSeconds: 60 } },
+      poll: {
+        events: {
+          path: '/events',
+          cursorParam: 'after',
+          cursorFrom: ['next_cursor'],
+          itemsAt: ['events'],
+          idAt: ['id'],
+          typeFrom: ['type'],
+          intervalSeconds: 60,
+        },
+      },
     };
     const format = {
       scheme: 'standard-webhooks',
@@ -44,7 +65,10 @@ describe('a built-in and a custom integration share the block schemas', () => {
       maxBodyBytes: 1048576,
       toleranceSeconds: 300,
     };
-    expect({ rateLimit: builtin.rateLimit, idempotencyHeader: builtin.idempotencyHeader, poll: builtin.poll, webhooks: builtin.webhooks }).toEqual({ ...expected, webhooks: format });
+    expect({ rateLimit: builtin.rateLimit, idempotencyHeader: builtin.idempotencyHeader, poll: builtin.poll, webhooks: builtin.webhooks }).toEqual({
+      ...expected,
+      webhooks: format,
+    });
     expect({ rateLimit: custom.rateLimit, idempotencyHeader: custom.idempotencyHeader, poll: custom.poll, webhooks: custom.webhooks }).toEqual({
       ...expected,
       webhooks: { ...format, secrets: ['whsec_c2VjcmV0'] },
@@ -54,7 +78,19 @@ describe('a built-in and a custom integration share the block schemas', () => {
   it('a custom entry becomes a definition with the same blocks, its webhook secrets kept beside it', () => {
     const secret = 'whsec_c2VjcmV0LWZvci1hY21l';
     const config = parseConfigValue(
-      { integrations: { acme: { type: 'custom', title: 'Acme', oauth: { ...OAUTH, clientId: 'id', clientSecret: 'client-secret' }, apiBaseUrl: BASE.apiBaseUrl, tools: {}, ...BLOCKS, webhooks: { ...FORMAT, secrets: [secret] } } } },
+      {
+        integrations: {
+          acme: {
+            type: 'custom',
+            title: 'Acme',
+            oauth: { ...OAUTH, clientId: 'id', clientSecret: 'client-secret' },
+            apiBaseUrl: BASE.apiBaseUrl,
+            tools: {},
+            ...BLOCKS,
+            webhooks: { ...FORMAT, secrets: [secret] },
+          },
+        },
+      },
       'sb.json',
     );
     const entry = config.integrations['acme'];
@@ -80,8 +116,14 @@ describe('a built-in and a custom integration share the block schemas', () => {
 
 describe('defineIntegration refuses', () => {
   it.each([
-    [{ name: 'agent' }, 'integration agent: name: "agent" is reserved: no source may be named "agent" or "queue" (the hub names its own tools agent__… and queue__…)'],
-    [{ name: 'queue' }, 'integration queue: name: "queue" is reserved: no source may be named "agent" or "queue" (the hub names its own tools agent__… and queue__…)'],
+    [
+      { name: 'agent' },
+      'integration agent: name: "agent" is reserved: no source may be named "agent" or "queue" (the hub names its own tools agent__… and queue__…)',
+    ],
+    [
+      { name: 'queue' },
+      'integration queue: name: "queue" is reserved: no source may be named "agent" or "queue" (the hub names its own tools agent__… and queue__…)',
+    ],
     [
       { tools: { recent_events: { description: 'd', method: 'GET', path: '/e' } } },
       'integration acme: tools.recent_events: "recent_events" is reserved: no integration tool may be named "recent_events" (the hub serves <integration>__recent_events)',
@@ -89,8 +131,14 @@ describe('defineIntegration refuses', () => {
     // A definition is code in the repository: secrets come from config only.
     [{ webhooks: { ...FORMAT, secrets: ['whsec_x'] } }, 'integration acme: webhooks: Unrecognized key: "secrets"'],
     [{ webhooks: { scheme: 'github', tolerance: 5 } }, 'integration acme: webhooks: Unrecognized key: "tolerance"'],
-    [{ poll: { events: { path: '/e', cursorParam: 'after', cursorFrom: 'c' } } }, 'integration acme: poll.events.idAt: Invalid input: expected string, received undefined'],
-    [{ rateLimit: { perConnection: { perSecond: 5, burst: 0.5 } } }, 'integration acme: rateLimit.perConnection.burst: Invalid input: expected int, received number'],
+    [
+      { poll: { events: { path: '/e', cursorParam: 'after', cursorFrom: 'c' } } },
+      'integration acme: poll.events.idAt: Invalid input: expected string, received undefined',
+    ],
+    [
+      { rateLimit: { perConnection: { perSecond: 5, burst: 0.5 } } },
+      'integration acme: rateLimit.perConnection.burst: Invalid input: expected int, received number',
+    ],
   ])('%j', (input, message) => {
     expect(rejectionOf(input)).toBe(message);
   });
@@ -137,6 +185,8 @@ describe("a built-in's webhooks: the definition's format with the operator's set
     expect(applyWebhookSettings(github, undefined)).toBeUndefined();
     expect(applyWebhookSettings(github, { maxBodyBytes: 4096 })).toBeUndefined();
     expect(applyWebhookSettings(undefined, { secrets: ['s'] })).toEqual({ error: 'this integration receives no webhooks' });
-    expect(applyWebhookSettings(github, { secrets: ['s'], toleranceSeconds: 60 })).toEqual({ error: 'toleranceSeconds: scheme github signs no timestamp, so no tolerance applies' });
+    expect(applyWebhookSettings(github, { secrets: ['s'], toleranceSeconds: 60 })).toEqual({
+      error: 'toleranceSeconds: scheme github signs no timestamp, so no tolerance applies',
+    });
   });
 });

@@ -28,18 +28,33 @@ describe('defineIntegration', () => {
     [{ name: 'has space' }, 'integration has space: name: use 1–48 characters from A-Z a-z 0-9 _ -'],
     [{ title: '' }, 'integration acme: title: Too small: expected string to have >=1 characters'],
     [{ oauth: { authorizeUrl: 'not a url', tokenUrl: 'https://acme.example/t' } }, 'integration acme: oauth.authorizeUrl: Invalid URL'],
-    [{ oauth: { authorizeUrl: 'https://a.example/a', tokenUrl: 'https://a.example/t', tokenAuth: 'jwt' } }, 'integration acme: oauth.tokenAuth: Invalid option: expected one of "basic"|"body"'],
+    [
+      { oauth: { authorizeUrl: 'https://a.example/a', tokenUrl: 'https://a.example/t', tokenAuth: 'jwt' } },
+      'integration acme: oauth.tokenAuth: Invalid option: expected one of "basic"|"body"',
+    ],
     [{ apiBaseUrl: '/relative' }, 'integration acme: apiBaseUrl: Invalid URL'],
     [{ webhook: {} }, 'integration acme: (root): Unrecognized key: "webhook"'],
     [{ tools: { 'bad name': { description: 'd', method: 'GET', path: '/x' } } }, 'integration acme: tools.bad name: use 1–48 characters from A-Z a-z 0-9 _ -'],
     [{ tools: { t: { description: 'd' } } }, 'integration acme: tools.t: a tool needs a handler, or "method" and "path"'],
     [{ tools: { t: { description: 'd', method: 'GET', path: 'x' } } }, 'integration acme: tools.t.path: Invalid string: must start with "/"'],
-    [{ tools: { t: { description: 'd', method: 'FETCH', path: '/x' } } }, 'integration acme: tools.t.method: Invalid option: expected one of "GET"|"POST"|"PUT"|"PATCH"|"DELETE"'],
-    [{ tools: { t: { description: 'd', method: 'GET', path: '/x', input: { type: 'array' } } } }, 'integration acme: tools.t.input: a tool input schema must be of type "object"'],
+    [
+      { tools: { t: { description: 'd', method: 'FETCH', path: '/x' } } },
+      'integration acme: tools.t.method: Invalid option: expected one of "GET"|"POST"|"PUT"|"PATCH"|"DELETE"',
+    ],
+    [
+      { tools: { t: { description: 'd', method: 'GET', path: '/x', input: { type: 'array' } } } },
+      'integration acme: tools.t.input: a tool input schema must be of type "object"',
+    ],
     [{ tools: { t: { description: 'd', handler: 'not a function' } } }, 'integration acme: tools.t.handler: handler must be a function'],
     [{ tools: { t: { description: 'd', method: 'GET', path: '/x', timeout: 5 } } }, 'integration acme: tools.t: Unrecognized key: "timeout"'],
-    [{ tools: { t: { description: 'd', method: 'GET', path: '/items/{id}' } } }, "integration acme: tools.t.path: {id} is not a property of the tool's input schema"],
-    [{ tools: { t: { description: 'd', method: 'GET', path: '/items/{item-id}', input: { type: 'object', properties: { 'item-id': {} } } } } }, 'integration acme: tools.t.path: use {name} placeholders of A-Z a-z 0-9 _ only'],
+    [
+      { tools: { t: { description: 'd', method: 'GET', path: '/items/{id}' } } },
+      "integration acme: tools.t.path: {id} is not a property of the tool's input schema",
+    ],
+    [
+      { tools: { t: { description: 'd', method: 'GET', path: '/items/{item-id}', input: { type: 'object', properties: { 'item-id': {} } } } } },
+      'integration acme: tools.t.path: use {name} placeholders of A-Z a-z 0-9 _ only',
+    ],
   ])('rejects %j', (input, message) => {
     expect(rejectionOf(input)).toBe(message);
   });
@@ -100,12 +115,21 @@ describe('a custom integration from config, against the sandbox API', () => {
     },
     get: { description: 'Reads a ticket.', method: 'GET', path: '/tickets/{id}', readOnly: true, input: ticketInput },
     // The id is declared but not required, so a call can leave it out.
-    peek: { description: 'Reads a ticket, id optional.', method: 'GET', path: '/tickets/{id}', input: { type: 'object', properties: { id: { type: 'string' } } } },
+    peek: {
+      description: 'Reads a ticket, id optional.',
+      method: 'GET',
+      path: '/tickets/{id}',
+      input: { type: 'object', properties: { id: { type: 'string' } } },
+    },
     create: {
       description: 'Creates a ticket.',
       method: 'POST',
       path: '/tickets',
-      input: { type: 'object', properties: { title: { type: 'string' }, body: { type: 'string' }, priority: { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] } }, required: ['title'] },
+      input: {
+        type: 'object',
+        properties: { title: { type: 'string' }, body: { type: 'string' }, priority: { type: 'string', enum: ['low', 'normal', 'high', 'urgent'] } },
+        required: ['title'],
+      },
     },
     update: {
       description: 'Changes a ticket.',
@@ -186,8 +210,15 @@ describe('a custom integration from config, against the sandbox API', () => {
 
   it('lists the config tools with their annotations, linked', async () => {
     const tools = (await mcp.tools()).filter((t) => t.name.startsWith('tickets__'));
-    expect(tools.map((t) => t.name).sort()).toEqual(Object.keys(customTools).map((n) => `tickets__${n}`).sort());
-    expect(tools.find((t) => t.name === 'tickets__remove')).toMatchObject({ annotations: { destructiveHint: true }, _meta: { 'switchboard/connection': 'active' } });
+    expect(tools.map((t) => t.name).sort()).toEqual(
+      Object.keys(customTools)
+        .map((n) => `tickets__${n}`)
+        .sort(),
+    );
+    expect(tools.find((t) => t.name === 'tickets__remove')).toMatchObject({
+      annotations: { destructiveHint: true },
+      _meta: { 'switchboard/connection': 'active' },
+    });
   });
 
   it('POSTs the arguments as a JSON body', async () => {
@@ -223,7 +254,9 @@ describe('a custom integration from config, against the sandbox API', () => {
     const r = await mcp.call('tickets__get', { id });
     expect(r.isError).toBe(true);
     // The provider saw exactly the id that was given, decoded from a single segment.
-    expect(textOf(r)).toBe(`Tickets answered 404 Not Found to GET /tickets/a%2Fb%3Fc%3Dd%23e%20f%26g: {"error":{"code":"not_found","message":"no ticket ${id}"}}`);
+    expect(textOf(r)).toBe(
+      `Tickets answered 404 Not Found to GET /tickets/a%2Fb%3Fc%3Dd%23e%20f%26g: {"error":{"code":"not_found","message":"no ticket ${id}"}}`,
+    );
   });
 
   it('refuses dot-segment path arguments, which would address another resource', async () => {
@@ -268,7 +301,9 @@ describe('a custom integration from config, against the sandbox API', () => {
     expect(ok(z.object({ username: z.string() }), await mcp.call('strict__me'))).toMatchObject({ username: 'custom-user' });
     const limited = await mcp.call('strict__me');
     expect(limited.isError).toBe(true);
-    expect(textOf(limited)).toBe('Strict answered 429 Too Many Requests to GET /me (retry after 100 s): {"error":{"code":"rate_limited","message":"rate limit exceeded; retry in 100 s"}}');
+    expect(textOf(limited)).toBe(
+      'Strict answered 429 Too Many Requests to GET /me (retry after 100 s): {"error":{"code":"rate_limited","message":"rate limit exceeded; retry in 100 s"}}',
+    );
   });
 
   it('answers an unlinked user with the link to this integration', async () => {

@@ -2,7 +2,14 @@
  * MCP clients for the integration tests: the v2 SDK client on either protocol era, declaring URL
  * elicitation or not, counting the tools/list_changed notifications it receives.
  */
-import { Client, StreamableHTTPClientTransport, type CallToolResult, type ElicitRequestURLParams, type ElicitResult, type Tool } from '@modelcontextprotocol/client';
+import {
+  Client,
+  StreamableHTTPClientTransport,
+  type CallToolResult,
+  type ElicitRequestURLParams,
+  type ElicitResult,
+  type Tool,
+} from '@modelcontextprotocol/client';
 
 export type Era = 'auto' | 'legacy';
 

@@ -18,11 +18,34 @@ const TIMEOUT_MS = 500;
 const CAP = 10 * 1024 * 1024;
 
 const tools = {
-  things: { description: 'Lists things', method: 'GET', path: '/things', readOnly: true, input: { type: 'object', properties: { status: { type: 'string' } } } },
+  things: {
+    description: 'Lists things',
+    method: 'GET',
+    path: '/things',
+    readOnly: true,
+    input: { type: 'object', properties: { status: { type: 'string' } } },
+  },
   create: { description: 'Creates a thing', method: 'POST', path: '/things', input: { type: 'object', properties: { title: { type: 'string' } } } },
-  put_thing: { description: 'Replaces a thing', method: 'PUT', path: '/things/{id}', idempotent: true, input: { type: 'object', properties: { id: { type: 'string' }, title: { type: 'string' } }, required: ['id'] } },
-  hop: { description: 'Follows a hop', method: 'GET', path: '/hop/{kind}', readOnly: true, input: { type: 'object', properties: { kind: { type: 'string' } }, required: ['kind'] } },
-  post_hop: { description: 'Posts to a hop', method: 'POST', path: '/hop/{kind}', input: { type: 'object', properties: { kind: { type: 'string' }, note: { type: 'string' } }, required: ['kind'] } },
+  put_thing: {
+    description: 'Replaces a thing',
+    method: 'PUT',
+    path: '/things/{id}',
+    idempotent: true,
+    input: { type: 'object', properties: { id: { type: 'string' }, title: { type: 'string' } }, required: ['id'] },
+  },
+  hop: {
+    description: 'Follows a hop',
+    method: 'GET',
+    path: '/hop/{kind}',
+    readOnly: true,
+    input: { type: 'object', properties: { kind: { type: 'string' } }, required: ['kind'] },
+  },
+  post_hop: {
+    description: 'Posts to a hop',
+    method: 'POST',
+    path: '/hop/{kind}',
+    input: { type: 'object', properties: { kind: { type: 'string' }, note: { type: 'string' } }, required: ['kind'] },
+  },
   huge: { description: 'Answers 200 MB', method: 'GET', path: '/huge', readOnly: true },
 };
 
@@ -51,7 +74,12 @@ describe('a custom integration calling its provider', () => {
     oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
     const acme = { ...oidc.integration(), apiBaseUrl: `${api.origin}/v1`, tools };
     // The same API under a short timeout, so a never-answering call is driven in half a second.
-    const stuck = { ...acme, title: 'Stuck', api: { timeoutMs: TIMEOUT_MS }, tools: { slow: { description: 'Never answers', method: 'GET', path: '/slow', readOnly: true } } };
+    const stuck = {
+      ...acme,
+      title: 'Stuck',
+      api: { timeoutMs: TIMEOUT_MS },
+      tools: { slow: { description: 'Never answers', method: 'GET', path: '/slow', readOnly: true } },
+    };
     hub = await startHub(
       { integrations: { acme, stuck }, server: { port } },
       {
@@ -94,7 +122,9 @@ describe('a custom integration calling its provider', () => {
       const get = await alice.callTool('acme__hop', { kind: 'foreign' });
       expect(get).toEqual(failure(`Acme: Acme redirected GET /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`));
       const post = await alice.callTool('acme__post_hop', { kind: 'foreign', note: 'private' });
-      expect(post).toEqual(failure(`Acme: Acme redirected POST /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`));
+      expect(post).toEqual(
+        failure(`Acme: Acme redirected POST /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`),
+      );
       expect(foreign.hits).toEqual([]);
     });
 
@@ -138,7 +168,11 @@ describe('a custom integration calling its provider', () => {
     it('is honoured on GET, in seconds and as an HTTP-date', async () => {
       sleeps.length = 0;
       const before = api.seen.length;
-      api.queue('GET /things', answer(429, { 'retry-after': '7' }, { error: 'slow down' }), answer(503, { 'retry-after': new Date(clock.now() + 7_000 + 3_000).toUTCString() }, { error: 'busy' }));
+      api.queue(
+        'GET /things',
+        answer(429, { 'retry-after': '7' }, { error: 'slow down' }),
+        answer(503, { 'retry-after': new Date(clock.now() + 7_000 + 3_000).toUTCString() }, { error: 'busy' }),
+      );
       const r = await alice.callTool('acme__things', { status: 'open' });
       expect(r.isError).toBe(false);
       expect(r.structuredContent).toEqual({ method: 'GET', path: '/v1/things', query: { status: 'open' }, body: null });

@@ -3,7 +3,11 @@ import { systemClock } from '../../src/clock.js';
 import { configSchema } from '../../src/config/schema.js';
 import { resolveIntegrations } from '../../src/integrations/registry.js';
 
-const ctx = { publicUrl: 'http://127.0.0.1:8787', clock: systemClock, hostedClient: (name: string) => (name === 'sandbox' ? { id: 'switchboard', secret: () => 'sandbox-secret' } : undefined) };
+const ctx = {
+  publicUrl: 'http://127.0.0.1:8787',
+  clock: systemClock,
+  hostedClient: (name: string) => (name === 'sandbox' ? { id: 'switchboard', secret: () => 'sandbox-secret' } : undefined),
+};
 
 const acme = {
   type: 'custom',

@@ -107,7 +107,9 @@ describe('sandbox integration from an MCP client', () => {
     expect(mcp.client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
     const err = await rejection(mcp.call('sandbox__whoami'));
     expect(err.code).toBe(-32042);
-    const data = z.object({ elicitations: z.array(z.object({ mode: z.literal('url'), url: z.string(), message: z.string(), elicitationId: z.string().min(1) })).length(1) }).parse(err.data);
+    const data = z
+      .object({ elicitations: z.array(z.object({ mode: z.literal('url'), url: z.string(), message: z.string(), elicitationId: z.string().min(1) })).length(1) })
+      .parse(err.data);
     const [elicitation] = data.elicitations;
     expect(elicitation!.url).toMatch(new RegExp(`^${LINK.source}$`));
     expect(elicitation!.url.startsWith(`${origin}/oauth/sandbox/start?link=`)).toBe(true);
@@ -120,7 +122,12 @@ describe('sandbox integration from an MCP client', () => {
     const done = await followLink(new Browser(), elicitation!.url, `legacy-${identity.user}`);
     expect(done.status).toBe(200);
     expect(done.html).toContain('Sandbox Tickets is linked');
-    expect(done.visited.map((u) => new URL(u).pathname)).toEqual(['/oauth/sandbox/start', '/sandbox/oauth/authorize', '/sandbox/oauth/authorize', '/oauth/callback']);
+    expect(done.visited.map((u) => new URL(u).pathname)).toEqual([
+      '/oauth/sandbox/start',
+      '/sandbox/oauth/authorize',
+      '/sandbox/oauth/authorize',
+      '/oauth/callback',
+    ]);
     await expectWorkingLink(mcp, identity, `legacy-${identity.user}`, before);
   });
 
@@ -139,7 +146,11 @@ describe('sandbox integration from an MCP client', () => {
     const before = mcp.toolListChanges;
     const r = await mcp.call('sandbox__whoami');
     expect(mcp.elicited).toHaveLength(1);
-    expect(mcp.elicited[0]).toMatchObject({ mode: 'url', url: expect.stringMatching(new RegExp(`^${LINK.source}$`)), message: expect.stringContaining('Link your Sandbox Tickets account') });
+    expect(mcp.elicited[0]).toMatchObject({
+      mode: 'url',
+      url: expect.stringMatching(new RegExp(`^${LINK.source}$`)),
+      message: expect.stringContaining('Link your Sandbox Tickets account'),
+    });
     // The retry that follows the input_required round finds the account linked.
     expect(json(me, r)).toEqual({ username, scopes: ['read', 'write'] });
     await expectWorkingLink(mcp, identity, username, before);
@@ -194,7 +205,10 @@ describe('sandbox integration from an MCP client', () => {
     const { refreshToken } = hub.hub.integrations.accounts.connections.tokens(c);
     const revoked = await fetch(`${origin}/sandbox/oauth/revoke`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${sandboxApp.clientId}:${sandboxApp.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${sandboxApp.clientId}:${sandboxApp.clientSecret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ token: refreshToken! }),
     });
     expect(revoked.status).toBe(200);
@@ -202,7 +216,9 @@ describe('sandbox integration from an MCP client', () => {
     changes = mcp.toolListChanges;
     const r = await mcp.call('sandbox__whoami');
     expect(r.isError).toBe(true);
-    expect(textOf(r)).toMatch(/^Your Sandbox Tickets connection needs to be linked again \(the provider rejected the refresh token \(invalid_grant: .*\)\. Open this link to re-link it, then call the tool again: /);
+    expect(textOf(r)).toMatch(
+      /^Your Sandbox Tickets connection needs to be linked again \(the provider rejected the refresh token \(invalid_grant: .*\)\. Open this link to re-link it, then call the tool again: /,
+    );
     expect(connectionOf(identity)).toMatchObject({ id: c.id, state: 'needs_reauth' });
     await eventually(() => mcp.toolListChanges > changes);
     expect(connectionStates(await mcp.tools())).toEqual(allIn('needs_reauth'));

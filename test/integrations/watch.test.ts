@@ -15,7 +15,11 @@ describe('connections changed by another process on the same data dir', () => {
   beforeAll(async () => {
     a = await startHub({ integrations: { sandbox: {} } });
     // A second hub on the same files, as a stdio hub beside a serve would be.
-    b = new Hub({ config: configSchema.parse({ integrations: { sandbox: {} }, dataDir: a.dataDir, server: { port: a.port } }), log: silentLogger(), hosted: [hostedSandbox()] });
+    b = new Hub({
+      config: configSchema.parse({ integrations: { sandbox: {} }, dataDir: a.dataDir, server: { port: a.port } }),
+      log: silentLogger(),
+      hosted: [hostedSandbox()],
+    });
     b.catalog.onChange((c) => heard.push(c));
     b.start();
     await b.ready();

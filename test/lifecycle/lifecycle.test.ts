@@ -37,7 +37,17 @@ describe('lifecycle as data', () => {
     const journal: string[] = [];
     const life = new Lifecycle(recorded(ORDER, journal, { start: 'inbox' }));
     await expect(life.start()).rejects.toThrow('inbox cannot start');
-    expect(journal).toEqual(['start store', 'start migrate', 'start vault', 'start sources', 'start inbox', 'stop sources', 'stop vault', 'stop migrate', 'stop store']);
+    expect(journal).toEqual([
+      'start store',
+      'start migrate',
+      'start vault',
+      'start sources',
+      'start inbox',
+      'stop sources',
+      'stop vault',
+      'stop migrate',
+      'stop store',
+    ]);
     expect(life.running()).toEqual([]);
   });
 
@@ -85,7 +95,18 @@ describe('lifecycle as data', () => {
     const life = new Lifecycle([...recorded(['store', 'sources'], journal), ...workers, ...recorded(['faces'], journal)]);
     await life.start();
     await life.stop();
-    expect(journal).toEqual(['start store', 'start sources', 'start inbox', 'start pollers', 'start faces', 'stop faces', 'stop pollers', 'stop inbox', 'stop sources', 'stop store']);
+    expect(journal).toEqual([
+      'start store',
+      'start sources',
+      'start inbox',
+      'start pollers',
+      'start faces',
+      'stop faces',
+      'stop pollers',
+      'stop inbox',
+      'stop sources',
+      'stop store',
+    ]);
   });
 
   it('refuses two parts of one name, and opening an unknown part', () => {
@@ -112,7 +133,12 @@ describe('the hub declares its parts as one list', () => {
 
   it('stop closes the store last, after the workers', async () => {
     const journal: string[] = [];
-    const hub = new Hub({ config: config(), dataDir: ':memory:', log: silentLogger(), workers: [{ name: 'outbox', stop: () => void journal.push(`outbox stopped, store open: ${hub.db.open}`) }] });
+    const hub = new Hub({
+      config: config(),
+      dataDir: ':memory:',
+      log: silentLogger(),
+      workers: [{ name: 'outbox', stop: () => void journal.push(`outbox stopped, store open: ${hub.db.open}`) }],
+    });
     await hub.start();
     await hub.stop();
     expect(journal).toEqual(['outbox stopped, store open: true']);

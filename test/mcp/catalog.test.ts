@@ -178,7 +178,12 @@ describe('catalog', () => {
 describe('catalog pagination', () => {
   function paged(count: number, pageSize: number): Catalog {
     const catalog = new Catalog({ pageSize });
-    catalog.add(new MemorySource('p', Array.from({ length: count }, (_, i) => tool(`t${String(i).padStart(2, '0')}`))));
+    catalog.add(
+      new MemorySource(
+        'p',
+        Array.from({ length: count }, (_, i) => tool(`t${String(i).padStart(2, '0')}`)),
+      ),
+    );
     return catalog;
   }
 
@@ -191,11 +196,7 @@ describe('catalog pagination', () => {
       pages.push(page.items.map((t) => t.name));
       cursor = page.nextCursor;
     } while (cursor !== undefined);
-    expect(pages).toEqual([
-      ['p__t00', 'p__t01', 'p__t02'],
-      ['p__t03', 'p__t04', 'p__t05'],
-      ['p__t06'],
-    ]);
+    expect(pages).toEqual([['p__t00', 'p__t01', 'p__t02'], ['p__t03', 'p__t04', 'p__t05'], ['p__t06']]);
   });
 
   it('gives no cursor when everything fits on one page, including an exact fit', () => {

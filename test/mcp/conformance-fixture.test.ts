@@ -58,7 +58,9 @@ describe('conformance fixture source', () => {
         content: [{ type: 'text', text: 'This is a simple text response for testing.' }],
       });
       expect(await client.readResource({ uri: 'test://template/42/data' })).toMatchObject({
-        contents: [{ uri: 'test://template/42/data', mimeType: 'application/json', text: JSON.stringify({ id: '42', templateTest: true, data: 'Data for ID: 42' }) }],
+        contents: [
+          { uri: 'test://template/42/data', mimeType: 'application/json', text: JSON.stringify({ id: '42', templateTest: true, data: 'Data for ID: 42' }) },
+        ],
       });
       expect(await client.getPrompt({ name: 'test_prompt_with_arguments', arguments: { arg1: 'a', arg2: 'b' } })).toMatchObject({
         messages: [{ role: 'user', content: { type: 'text', text: "Prompt with arguments: arg1='a', arg2='b'" } }],

@@ -7,10 +7,7 @@ import { CLI, eventually, FIXTURE, tmpDir } from '../helpers/hub.js';
 /** `switchboard stdio` as a host launches it: its own process, the fixture as its one downstream. */
 function stdioHub(dir: string): { command: string; args: string[] } {
   const config = join(dir, 'switchboard.config.json');
-  writeFileSync(
-    config,
-    JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: [FIXTURE, '--stdio'], env: { FIXTURE_TOOLS: '300' } } } }),
-  );
+  writeFileSync(config, JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: [FIXTURE, '--stdio'], env: { FIXTURE_TOOLS: '300' } } } }));
   return { command: process.execPath, args: [CLI, 'stdio', '--no-http', '--config', config, '--data', join(dir, 'data')] };
 }
 

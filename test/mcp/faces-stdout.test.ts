@@ -56,7 +56,7 @@ function isJsonRpcMessage(m: Json): boolean {
   if (m['jsonrpc'] !== '2.0') return false;
   if (typeof m['method'] === 'string') return true;
   const idOk = typeof m['id'] === 'string' || typeof m['id'] === 'number';
-  return idOk && ('result' in m) !== ('error' in m);
+  return idOk && 'result' in m !== 'error' in m;
 }
 
 function toolNames(response: Json): string[] {

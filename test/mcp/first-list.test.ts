@@ -22,14 +22,22 @@ describe('the first tools/list over stdio', () => {
     // The downstream starts after the delay written in a file, so the config (and with it the
     // cache key) stays the same while the start-up time changes between runs.
     const boot = "setTimeout(() => import(process.argv[1]), Number(require('fs').readFileSync(process.argv[2], 'utf8')))";
-    writeFileSync(config, JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: ['-e', boot, FIXTURE, delayFile], startupTimeoutMs: 15_000 } } }));
+    writeFileSync(
+      config,
+      JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: ['-e', boot, FIXTURE, delayFile], startupTimeoutMs: 15_000 } } }),
+    );
   });
   afterAll(() => dir?.remove());
 
   async function firstList(): Promise<string[]> {
     const client = new ClientV1({ name: 'claude-desktop-like', version: '1.0.0' }, { capabilities: {} });
     // Claude Desktop starts servers with / as the working directory.
-    const transport = new StdioClientTransportV1({ command: process.execPath, args: [CLI, 'stdio', '--no-http', '--config', config, '--data', join(dir.path, 'data')], cwd: '/', stderr: 'ignore' });
+    const transport = new StdioClientTransportV1({
+      command: process.execPath,
+      args: [CLI, 'stdio', '--no-http', '--config', config, '--data', join(dir.path, 'data')],
+      cwd: '/',
+      stderr: 'ignore',
+    });
     await client.connect(transport);
     try {
       return (await client.listTools()).tools.map((t) => t.name);

@@ -32,7 +32,9 @@ describe('a held call answered in another process', () => {
   beforeAll(async () => {
     dir = tmpDir();
     downstream = spawn(process.execPath, [ASKING, '--v1-http'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const port = await new Promise<number>((res) => createInterface({ input: downstream.stdout! }).once('line', (l) => res((JSON.parse(l) as { port: number }).port)));
+    const port = await new Promise<number>((res) =>
+      createInterface({ input: downstream.stdout! }).once('line', (l) => res((JSON.parse(l) as { port: number }).port)),
+    );
     const config = join(dir.path, 'switchboard.config.json');
     writeFileSync(config, JSON.stringify({ mcpServers: { v1h: { url: `http://127.0.0.1:${port}/mcp` } } }));
     const data = join(dir.path, 'data');
@@ -58,12 +60,22 @@ describe('a held call answered in another process', () => {
 
     // The answer sent to the other process: told where the call waits, at once.
     const answer = { [key]: { action: 'accept', content: { who: 'alice' } } };
-    const elsewhere = await call(b.url, token, { name: 'v1h__transfer', arguments: { account: 'A-1' }, inputResponses: answer, requestState: first['requestState'] });
+    const elsewhere = await call(b.url, token, {
+      name: 'v1h__transfer',
+      arguments: { account: 'A-1' },
+      inputResponses: answer,
+      requestState: first['requestState'],
+    });
     expect(elsewhere['isError']).toBe(true);
     expect(JSON.stringify(elsewhere['content'])).toContain('another Switchboard process');
 
     // The same answer sent where the call is held goes on to the next question.
-    const second = await call(a.url, token, { name: 'v1h__transfer', arguments: { account: 'A-1' }, inputResponses: answer, requestState: first['requestState'] });
+    const second = await call(a.url, token, {
+      name: 'v1h__transfer',
+      arguments: { account: 'A-1' },
+      inputResponses: answer,
+      requestState: first['requestState'],
+    });
     expect(second).toMatchObject({ resultType: 'input_required' });
     const [key2, request2] = Object.entries(second['inputRequests'] as Record<string, { method: string }>)[0]!;
     expect(request2.method).toBe('sampling/createMessage');

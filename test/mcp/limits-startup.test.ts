@@ -5,7 +5,8 @@ import { ROOT, runCli, startHub, tmpDir } from '../helpers/hub.js';
 
 const LIMITS_SERVER = join(ROOT, 'dist/test/fixtures/limits-server.js');
 /** What a server that fails to start is shown as: its exit code and its first meaningful stderr lines, npm's chatter left out. */
-const CAUSE = 'could not start: exit code 7; stderr: Error: LIMITS_API_KEY is not set | at start (limits-server.js:1:1) | npm error A complete log of this run can be found in: /tmp/x.log';
+const CAUSE =
+  'could not start: exit code 7; stderr: Error: LIMITS_API_KEY is not set | at start (limits-server.js:1:1) | npm error A complete log of this run can be found in: /tmp/x.log';
 
 const failing = { command: process.execPath, args: [LIMITS_SERVER], env: { LIMITS_FAIL_START: '1' } };
 
@@ -15,7 +16,7 @@ describe('a downstream that fails to start', () => {
     try {
       const st = h.hub.catalog.source('lim')?.status();
       expect(st?.state).toBe('restarting');
-      expect(st?.detail).toMatch(new RegExp(`^${escape(CAUSE)}; restarting in \\d+ ms$`));
+      expect(st?.detail).toMatch(new RegExp(`^${escapeRegExp(CAUSE)}; restarting in \\d+ ms$`));
       const readyz = (await (await fetch(new URL('/readyz', h.url))).json()) as { sources: Record<string, { detail?: string }> };
       expect(readyz.sources['lim']?.detail).toBe(st?.detail);
     } finally {
@@ -38,6 +39,6 @@ describe('a downstream that fails to start', () => {
   });
 });
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }

@@ -31,7 +31,13 @@ describe('switchboard stdio: maxMessageBytes and downstream output caps', () => 
 
   async function call(name: string, args: Record<string, unknown>): Promise<{ text: string; isError: boolean }> {
     const r = await client.callTool({ name, arguments: args }, { timeout: 60_000 });
-    return { text: textContent.parse(r.content).map((c) => c.text).join(''), isError: r.isError === true };
+    return {
+      text: textContent
+        .parse(r.content)
+        .map((c) => c.text)
+        .join(''),
+      isError: r.isError === true,
+    };
   }
 
   async function readyz(): Promise<z.infer<typeof readyzBody>> {
@@ -52,7 +58,12 @@ describe('switchboard stdio: maxMessageBytes and downstream output caps', () => 
       }),
     );
     // The client's own read buffer must hold what the hub lets through (the SDK's default is 10 MiB).
-    transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--config', config, '--data', join(dir.path, 'data')], stderr: 'pipe', maxBufferSize: 4 * MAX });
+    transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'stdio', '--config', config, '--data', join(dir.path, 'data')],
+      stderr: 'pipe',
+      maxBufferSize: 4 * MAX,
+    });
     transport.stderr?.on('data', (c: Buffer) => {
       stderr.push(c.toString());
       if (stderr.length > 200) stderr.shift();
@@ -60,12 +71,24 @@ describe('switchboard stdio: maxMessageBytes and downstream output caps', () => 
     client = new Client({ name: 'limits-test', version: '1' }, { versionNegotiation: { mode: 'auto' } });
     await client.connect(transport);
     hubPid = transport.pid!;
-    await eventually(async () => {
-      const names = (await client.listTools()).tools.map((t) => t.name);
-      return names.includes('lim__echo') && names.includes('other__echo');
-    }, 20_000, 50);
+    await eventually(
+      async () => {
+        const names = (await client.listTools()).tools.map((t) => t.name);
+        return names.includes('lim__echo') && names.includes('other__echo');
+      },
+      20_000,
+      50,
+    );
     // HTTP starts a moment after stdio; /readyz is how the status of the downstream is read.
-    await eventually(() => readyz().then(() => true, () => undefined), 10_000, 50);
+    await eventually(
+      () =>
+        readyz().then(
+          () => true,
+          () => undefined,
+        ),
+      10_000,
+      50,
+    );
   });
 
   afterAll(async () => {
@@ -125,10 +148,14 @@ describe('switchboard stdio: maxMessageBytes and downstream output caps', () => 
     expect(other).toEqual({ text: 'meanwhile', isError: false });
     const detail = await eventually(async () => (await readyz()).sources['lim']?.detail, 10_000, 20);
     expect(detail).toMatch(/^exited \(ended by the hub: it wrote a message over maxMessageBytes \(16 MiB\) on stdout\); restarting in \d+ ms$/);
-    const after = await eventually(async () => {
-      const p = await call('lim__pid', {});
-      return p.isError ? undefined : p.text;
-    }, 15_000, 100);
+    const after = await eventually(
+      async () => {
+        const p = await call('lim__pid', {});
+        return p.isError ? undefined : p.text;
+      },
+      15_000,
+      100,
+    );
     expect(after).not.toBe(pidBefore);
   });
 
@@ -142,10 +169,14 @@ describe('switchboard stdio: maxMessageBytes and downstream output caps', () => 
       isError: true,
     });
     expect(performance.now() - started).toBeLessThan(10_000);
-    const back = await eventually(async () => {
-      const p = await call('lim__echo', { text: 'back' });
-      return p.isError ? undefined : p;
-    }, 15_000, 100);
+    const back = await eventually(
+      async () => {
+        const p = await call('lim__echo', { text: 'back' });
+        return p.isError ? undefined : p;
+      },
+      15_000,
+      100,
+    );
     expect(back).toEqual({ text: 'back', isError: false });
     expect(rssMiB(hubPid)).toBeLessThan(600);
   });

@@ -35,11 +35,13 @@ describe('stdio face wire: malformed and oversize input', () => {
       }
       const w = waiters;
       waiters = [];
-      w.forEach((f) => f());
+      for (const f of w) f();
     });
     hub.serveStdio(localIdentity(), { input, output });
     hub.start();
-    input.write(`${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`);
+    input.write(
+      `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } })}\n`,
+    );
     expect(await next()).toMatchObject({ id: 1, result: { protocolVersion: '2025-11-25' } });
     input.write(`${JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' })}\n`);
   });
@@ -61,7 +63,11 @@ describe('stdio face wire: malformed and oversize input', () => {
   it('answers an oversize request with -32600, with its id when written first or last', async () => {
     const pad = 'p'.repeat(MAX);
     input.write(`{"jsonrpc":"2.0","id":4,"method":"tools/list","params":{"_pad":"${pad}"}}\n`);
-    expect(await next()).toEqual({ jsonrpc: '2.0', id: 4, error: { code: -32600, message: 'Invalid Request: the message (64.1 KiB) exceeded maxMessageBytes (64 KiB)' } });
+    expect(await next()).toEqual({
+      jsonrpc: '2.0',
+      id: 4,
+      error: { code: -32600, message: 'Invalid Request: the message (64.1 KiB) exceeded maxMessageBytes (64 KiB)' },
+    });
     input.write(`{"method":"tools/list","params":{"_pad":"${pad}"},"jsonrpc":"2.0","id":"five"}\n`);
     expect(await next()).toMatchObject({ id: 'five', error: { code: -32600 } });
   });
@@ -70,7 +76,11 @@ describe('stdio face wire: malformed and oversize input', () => {
     input.write('[');
     for (let i = 0; i < 8; i++) input.write('x'.repeat(MAX / 2));
     input.write(']\n');
-    expect(await next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: 'Invalid Request: the message (256 KiB) exceeded maxMessageBytes (64 KiB)' } });
+    expect(await next()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32600, message: 'Invalid Request: the message (256 KiB) exceeded maxMessageBytes (64 KiB)' },
+    });
     input.write(`${JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'ping' })}\n`);
     expect(await next()).toEqual({ jsonrpc: '2.0', id: 6, result: {} });
   });

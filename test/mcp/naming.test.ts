@@ -118,11 +118,13 @@ describe('assignNames', () => {
     expect(names[1]).toBe('dup');
     expect(names[2]).not.toBe(suffixed);
     expect(new Set(names).size).toBe(3);
-    expect(assignNames([
-      { source: 'c', tool: suffixed, prefix: false },
-      { source: 'a', tool: 'dup', prefix: false },
-      { source: 'b', tool: 'dup', prefix: false },
-    ])).toEqual(names);
+    expect(
+      assignNames([
+        { source: 'c', tool: suffixed, prefix: false },
+        { source: 'a', tool: 'dup', prefix: false },
+        { source: 'b', tool: 'dup', prefix: false },
+      ]),
+    ).toEqual(names);
   });
 
   it('keeps colliding long names within 64 characters and distinct', () => {

@@ -71,7 +71,15 @@ describe.runIf(process.platform === 'linux')('processes left by a hub killed wit
     // The hub is gone; stdin EOF ends the servers, but not the sleeps and the wrapper.
     await eventually(() => marked(marker).length === 3 || undefined, 10_000, 50);
     const orphans = marked(marker);
-    cleanup.push(() => orphans.forEach((p) => { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }));
+    cleanup.push(() =>
+      orphans.forEach((p) => {
+        try {
+          process.kill(p, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }),
+    );
 
     const emptyConfig = join(dir.path, 'second.json');
     writeFileSync(emptyConfig, JSON.stringify({ mcpServers: {} }));
@@ -104,7 +112,7 @@ describe.runIf(process.platform === 'linux')('ProcessRegistry', () => {
       { op: 'owner', pid: owner.pid, start: owner.start, boot },
       ...children.map((c) => ({ op: 'spawn', pid: c.pid, pgid: c.pid, start: c.start, boot, command: 'sleep' })),
     ];
-    writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    writeFileSync(file, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
     return file;
   }
 
@@ -128,7 +136,7 @@ describe.runIf(process.platform === 'linux')('ProcessRegistry', () => {
     cleanup.push(() => stubborn.kill('SIGKILL'));
     await eventually(() => procStat(stubborn.pid!), 2_000, 10);
     const file = leftRecord(dir.path, { pid: process.pid, start: '1' }, [{ pid: stubborn.pid!, start: procStat(stubborn.pid!)!.startTime }]);
-    const exited = new Promise((r) => stubborn.once('exit', (code, signal) => r(signal)));
+    const exited = new Promise((r) => stubborn.once('exit', (_code, signal) => r(signal)));
     const report = await new ProcessRegistry(dir.path, silentLogger(), 300).reapOrphans();
     expect(report).toEqual({ ended: [stubborn.pid], skipped: [] });
     expect(await exited).toBe('SIGKILL');

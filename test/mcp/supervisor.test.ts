@@ -55,7 +55,10 @@ async function connect(h: RunningHub): Promise<Client> {
 const textContent = z.array(z.object({ type: z.string(), text: z.string().optional() }));
 
 function textOf(result: { content?: unknown }): string {
-  return textContent.parse(result.content).map((c) => c.text ?? '').join('\n');
+  return textContent
+    .parse(result.content)
+    .map((c) => c.text ?? '')
+    .join('\n');
 }
 
 async function pidOf(client: Client): Promise<number> {
@@ -257,7 +260,10 @@ describe('supervised stdio downstream', () => {
       // The downstream was told to stop working on it, and the server itself is fine.
       await eventually(async () => {
         const ids = await client.callTool({ name: 'fx__cancelled_ids', arguments: {} });
-        return z.array(z.string()).parse(JSON.parse(textOf(ids))).includes('late');
+        return z
+          .array(z.string())
+          .parse(JSON.parse(textOf(ids)))
+          .includes('late');
       });
       expect(status(h, 'fx')).toMatchObject({ state: 'ready', restarts: 0 });
       await client.close();

@@ -13,7 +13,12 @@ import { hubSide, linkThrough, startPeer, whoami, type HubSide, type Peer } from
  */
 /** The provider client bound to one connection, as integration tools get it. */
 function authorizedFetch(tokens: TokenManager, connectionId: string, apiBaseUrl: string): ProviderFetch {
-  return createProviderClient({}).bind({ label: new URL(apiBaseUrl).host, apiBaseUrl, credentials: oauthCredentials(tokens, connectionId), paceKey: connectionId });
+  return createProviderClient({}).bind({
+    label: new URL(apiBaseUrl).host,
+    apiBaseUrl,
+    credentials: oauthCredentials(tokens, connectionId),
+    paceKey: connectionId,
+  });
 }
 
 describe('a provider without expires_in', () => {

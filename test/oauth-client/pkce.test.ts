@@ -27,7 +27,11 @@ describe('OAuthClient: authorization code with PKCE against the sandbox', () => 
   });
 
   it('leaves scope out when the integration asks for none, and passes extra parameters through', () => {
-    const url = new URL(peer.client({ scopes: [], extraAuthorizeParams: { prompt: 'consent' } }).authorizeUrl({ redirectUri: REDIRECT_URI, state: 's', codeChallenge: pkcePair().challenge }));
+    const url = new URL(
+      peer
+        .client({ scopes: [], extraAuthorizeParams: { prompt: 'consent' } })
+        .authorizeUrl({ redirectUri: REDIRECT_URI, state: 's', codeChallenge: pkcePair().challenge }),
+    );
     expect(url.searchParams.has('scope')).toBe(false);
     expect(url.searchParams.get('prompt')).toBe('consent');
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
@@ -88,6 +92,10 @@ describe('OAuthClient: authorization code with PKCE against the sandbox', () => 
     const client = peer.client({ clientSecret: 'not-the-secret' });
     const { verifier, challenge } = pkcePair();
     const { code } = await consent(peer, client.authorizeUrl({ redirectUri: REDIRECT_URI, state: 's', codeChallenge: challenge }), 'dave');
-    await expect(client.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier: verifier })).rejects.toMatchObject({ name: 'OAuthGrantError', error: 'invalid_client', status: 401 });
+    await expect(client.exchangeCode({ code, redirectUri: REDIRECT_URI, codeVerifier: verifier })).rejects.toMatchObject({
+      name: 'OAuthGrantError',
+      error: 'invalid_client',
+      status: 401,
+    });
   });
 });

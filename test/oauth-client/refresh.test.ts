@@ -16,7 +16,10 @@ describe('OAuthClient.refresh: a refresh response without refresh_token keeps th
     peer = await startPeer({ omitRefreshTokenOnRefresh: true });
     const first = await linkThrough(peer, peer.client());
     const u = new URL(peer.issuer);
-    const raw = new AuthorizationCode({ client: { id: CLIENT.id, secret: CLIENT.secret }, auth: { tokenHost: u.origin, tokenPath: `${u.pathname}/oauth/token` } });
+    const raw = new AuthorizationCode({
+      client: { id: CLIENT.id, secret: CLIENT.secret },
+      auth: { tokenHost: u.origin, tokenPath: `${u.pathname}/oauth/token` },
+    });
     const next = await raw.createToken({ access_token: first.accessToken, refresh_token: first.refreshToken, token_type: 'Bearer' }).refresh();
     // The defect the wrapper exists for; if this starts failing, the library fixed it.
     expect(next.token['refresh_token']).toBeUndefined();
@@ -29,7 +32,14 @@ describe('OAuthClient.refresh: a refresh response without refresh_token keeps th
     const first = await linkThrough(peer, client);
     peer.clock.advance(30_000);
     const second = await client.refresh(first);
-    expect(second).toEqual({ accessToken: expect.stringMatching(/^sbx_at_/), refreshToken: first.refreshToken, tokenType: 'Bearer', scope: 'read write', expiresAt: T0 + 30_000 + 600_000, obtainedAt: T0 + 30_000 });
+    expect(second).toEqual({
+      accessToken: expect.stringMatching(/^sbx_at_/),
+      refreshToken: first.refreshToken,
+      tokenType: 'Bearer',
+      scope: 'read write',
+      expiresAt: T0 + 30_000 + 600_000,
+      obtainedAt: T0 + 30_000,
+    });
     expect(second.accessToken).not.toBe(first.accessToken);
     peer.clock.advance(30_000);
     const third = await client.refresh(second);
@@ -87,7 +97,10 @@ describe('OAuthClient.refresh: a refresh response without refresh_token keeps th
   it('refuses to refresh a token set that never had a refresh token, without calling the provider', async () => {
     peer = await startPeer();
     const before = peer.issued();
-    await expect(peer.client().refresh({ accessToken: 'sbx_at_x', tokenType: 'Bearer' })).rejects.toMatchObject({ name: 'OAuthGrantError', error: 'invalid_grant' });
+    await expect(peer.client().refresh({ accessToken: 'sbx_at_x', tokenType: 'Bearer' })).rejects.toMatchObject({
+      name: 'OAuthGrantError',
+      error: 'invalid_grant',
+    });
     expect(peer.issued()).toEqual(before);
   });
 });

@@ -32,7 +32,10 @@ describe('OAuthClient.revoke against an empty-200 revocation endpoint', () => {
     const tokens = await linkThrough(peer, client);
     expect((await whoami(peer, tokens.accessToken)).status).toBe(200);
     await expect(client.revoke(tokens)).resolves.toBe(true);
-    expect(await whoami(peer, tokens.accessToken)).toEqual({ status: 401, body: { error: { code: 'invalid_token', message: 'The access token was revoked' } } });
+    expect(await whoami(peer, tokens.accessToken)).toEqual({
+      status: 401,
+      body: { error: { code: 'invalid_token', message: 'The access token was revoked' } },
+    });
     await expect(client.refresh(tokens)).rejects.toMatchObject({ name: 'OAuthGrantError', error: 'invalid_grant' });
   });
 
@@ -51,7 +54,7 @@ describe('OAuthClient.revoke against an empty-200 revocation endpoint', () => {
     await expect(client.revoke(tokens)).resolves.toBe(true);
   });
 
-  it('reports a refusal (another client\'s token) as a grant error with the provider\'s code', async () => {
+  it("reports a refusal (another client's token) as a grant error with the provider's code", async () => {
     const tokens = await linkThrough(peer, peer.client());
     const other = peer.client({ clientId: OTHER.id, clientSecret: OTHER.secret });
     const err = await other.revoke(tokens).then(

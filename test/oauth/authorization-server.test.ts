@@ -26,7 +26,10 @@ describe('the test authorization server', () => {
   const tokenRequest = (form: Record<string, string>) =>
     fetch(`${oidc.issuer}/token`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${oidc.clientId}:${oidc.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${oidc.clientId}:${oidc.clientSecret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams(form),
     });
   const callApi = (token: string) => fetch(`${oidc.apiBaseUrl}/things`, { headers: { authorization: `Bearer ${token}` } });

@@ -51,7 +51,13 @@ describe('linking an account and calling its API', () => {
 
     const r = await client.callTool(TOOL, {});
     expect(r.isError, textOf(r)).toBe(false);
-    expect(r.structuredContent).toEqual({ account: 'alice@acme', things: [{ id: 1, name: 'anvil' }, { id: 2, name: 'rocket skates' }] });
+    expect(r.structuredContent).toEqual({
+      account: 'alice@acme',
+      things: [
+        { id: 1, name: 'anvil' },
+        { id: 2, name: 'rocket skates' },
+      ],
+    });
     const linked = oidc.issued.find((t) => t.grantType === 'authorization_code');
     expect(oidc.apiCalls.at(-1)).toEqual({ path: '/api/things', status: 200, token: linked?.accessToken, account: 'alice@acme' });
   });

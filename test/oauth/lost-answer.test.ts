@@ -9,7 +9,7 @@ import { Browser } from '../fakes/browser.js';
 import type { OidcServer } from '../fakes/oidc.js';
 import { textOf, type FaceClient } from '../helpers/clients.js';
 import type { RunningHub } from '../helpers/hub.js';
-import { TOOL, hubConfig, linkIn, linkWithBrowser, useOidcHub } from './support.js';
+import { TOOL, linkIn, linkWithBrowser, useOidcHub } from './support.js';
 
 describe('a refresh answer lost on the way back', () => {
   const clock = manualClock(Date.now());

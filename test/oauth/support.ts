@@ -103,7 +103,10 @@ export async function createToken(configFile: string, dataDir: string, user: str
 
 /** `switchboard serve` on a given port; resolves once it says it is serving. */
 export async function serve(configFile: string, dataDir: string, port: number): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, '--data', dataDir, '--port', String(port)], { cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, '--data', dataDir, '--port', String(port)], {
+    cwd: dataDir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));

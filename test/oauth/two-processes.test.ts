@@ -8,7 +8,21 @@ import { Browser } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { tmpDir } from '../helpers/hub.js';
-import { TOOL, callbackOf, connectionRows, createToken, expireAccessToken, hubConfig, hubPorts, linkIn, linkWithBrowser, openHubDb, serve, writeConfig, type ServeProcess } from './support.js';
+import {
+  TOOL,
+  callbackOf,
+  connectionRows,
+  createToken,
+  expireAccessToken,
+  hubConfig,
+  hubPorts,
+  linkIn,
+  linkWithBrowser,
+  openHubDb,
+  serve,
+  writeConfig,
+  type ServeProcess,
+} from './support.js';
 
 describe('two hub processes on one database', () => {
   const dir = tmpDir();

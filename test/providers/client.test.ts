@@ -30,7 +30,14 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
   let body = '';
   for await (const c of req) body += (c as Buffer).toString();
   const path = new URL(req.url ?? '/', 'http://x').pathname;
-  hits.push({ method: req.method ?? '', path, auth: req.headers.authorization, apiKey: req.headers['x-api-key'] as string | undefined, contentType: req.headers['content-type'], body });
+  hits.push({
+    method: req.method ?? '',
+    path,
+    auth: req.headers.authorization,
+    apiKey: req.headers['x-api-key'] as string | undefined,
+    contentType: req.headers['content-type'],
+    body,
+  });
   const to = (status: number, location: string): void => void res.writeHead(status, { location }).end();
   switch (path) {
     case '/v1/see-other':
@@ -113,7 +120,10 @@ describe('the provider client', () => {
 
   it('stops a redirect loop after five hops', async () => {
     const n = hits.length;
-    await expect(client.bind(target())('/loop')).rejects.toMatchObject({ code: 'provider_redirect_refused', message: 'Local redirected more than 5 times; not followed further' });
+    await expect(client.bind(target())('/loop')).rejects.toMatchObject({
+      code: 'provider_redirect_refused',
+      message: 'Local redirected more than 5 times; not followed further',
+    });
     expect(since(n)).toHaveLength(6);
   });
 
@@ -138,7 +148,10 @@ describe('the provider client', () => {
     expect((await client.bind(target())('/flaky')).status).toBe(200);
     expect([paced, sleeps]).toEqual([['local:one', 'local:one'], [250]]);
     flaky = 1;
-    await expect(client.bind(target())('/flaky', { method: 'POST', body: 'x' })).rejects.toMatchObject({ code: 'provider_unreachable', message: 'Local could not be reached' });
+    await expect(client.bind(target())('/flaky', { method: 'POST', body: 'x' })).rejects.toMatchObject({
+      code: 'provider_unreachable',
+      message: 'Local could not be reached',
+    });
     expect(since(n).map((h) => h.method)).toEqual(['GET', 'GET', 'POST']);
   });
 

@@ -44,7 +44,14 @@ describe('a refresh lease left by an earlier process with a reused pid', () => {
     db = openDb({ file: ':memory:', clock: h.clock });
     store = new ConnectionStore(db, new Vault({ db, ring: ephemeralRing(), clock: h.clock }), h.clock);
     const client = new OAuthClient(
-      { authorizeUrl: `${h.issuer}/oauth/authorize`, tokenUrl: `${h.issuer}/oauth/token`, revokeUrl: `${h.issuer}/oauth/revoke`, clientId: CLIENT.id, clientSecret: CLIENT.secret, scopes: ['read', 'write'] },
+      {
+        authorizeUrl: `${h.issuer}/oauth/authorize`,
+        tokenUrl: `${h.issuer}/oauth/token`,
+        revokeUrl: `${h.issuer}/oauth/revoke`,
+        clientId: CLIENT.id,
+        clientSecret: CLIENT.secret,
+        scopes: ['read', 'write'],
+      },
       h.clock,
     );
     const sleep = async (ms: number) => {
@@ -103,7 +110,14 @@ describe('a refresh lease left by an earlier process with a reused pid', () => {
   });
 
   it('never takes a lease held by another instance of this same process', async () => {
-    const other = new TokenManager({ store, clock: h.clock, log: silentLogger(), clientFor: () => { throw new Error('unused'); } });
+    const other = new TokenManager({
+      store,
+      clock: h.clock,
+      log: silentLogger(),
+      clientFor: () => {
+        throw new Error('unused');
+      },
+    });
     const id = await leasedConnection('erin', other.owner);
     await manager.accessToken(id);
     expect(waitedMs).toBeGreaterThanOrEqual(LEASE_MS);

@@ -45,7 +45,14 @@ describe('token refresh against a failing token endpoint', () => {
     const vault = new Vault({ db, ring: ephemeralRing(), clock });
     store = new ConnectionStore(db, vault, clock);
     const client = new OAuthClient(
-      { authorizeUrl: `${issuer}/oauth/authorize`, tokenUrl: `${issuer}/oauth/token`, revokeUrl: `${issuer}/oauth/revoke`, clientId: CLIENT.id, clientSecret: CLIENT.secret, scopes: ['read', 'write'] },
+      {
+        authorizeUrl: `${issuer}/oauth/authorize`,
+        tokenUrl: `${issuer}/oauth/token`,
+        revokeUrl: `${issuer}/oauth/revoke`,
+        clientId: CLIENT.id,
+        clientSecret: CLIENT.secret,
+        scopes: ['read', 'write'],
+      },
       clock,
     );
     manager = new TokenManager({ store, clock, log: silentLogger(), clientFor: () => client, attempts: 3, sleep: async () => {} });
@@ -103,7 +110,10 @@ describe('token refresh against a failing token endpoint', () => {
     const current = store.tokens(store.get(connectionId)!);
     await fetch(`${issuer}/oauth/revoke`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${CLIENT.id}:${CLIENT.secret}`).toString('base64')}`,
+      },
       body: new URLSearchParams({ token: current.refreshToken!, token_type_hint: 'refresh_token' }),
     });
     clock.advance(3600_000);

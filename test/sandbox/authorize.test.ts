@@ -51,7 +51,9 @@ describe('sandbox authorization endpoint', () => {
     expect(consent.response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(consent.response.headers.get('cache-control')).toBe('no-store');
     expect(consent.response.headers.get('referrer-policy')).toBe('same-origin');
-    expect(consent.response.headers.getSetCookie()[0]).toMatch(/^sbx_ia_[0-9a-f]{16}=sbx_br_[\w-]{43}; Path=\/sandbox\/oauth\/authorize; Max-Age=600; HttpOnly; SameSite=Lax$/);
+    expect(consent.response.headers.getSetCookie()[0]).toMatch(
+      /^sbx_ia_[0-9a-f]{16}=sbx_br_[\w-]{43}; Path=\/sandbox\/oauth\/authorize; Max-Age=600; HttpOnly; SameSite=Lax$/,
+    );
 
     const res = await submitConsent(h, consent, { username: 'Alice', decision: 'allow' });
     expect(res.status).toBe(302);
@@ -84,7 +86,12 @@ describe('sandbox authorization endpoint', () => {
     const res = await submitConsent(h, consent, { decision: 'deny' });
     expect(res.status).toBe(302);
     const back = new URL(res.headers.get('location')!);
-    expect(Object.fromEntries(back.searchParams)).toEqual({ error: 'access_denied', error_description: 'the user denied the request', state: 'st-1', iss: h.issuer });
+    expect(Object.fromEntries(back.searchParams)).toEqual({
+      error: 'access_denied',
+      error_description: 'the user denied the request',
+      state: 'st-1',
+      iss: h.issuer,
+    });
   });
 
   it('keeps the query of a registered redirect URI', async () => {

@@ -27,7 +27,10 @@ export interface Harness extends Peer {
 }
 
 /** `front` mounts routes ahead of the provider, e.g. a fault injector or a request counter. */
-export async function startSandbox(overrides: Partial<Omit<SandboxOptions, 'issuer' | 'clock'>> = {}, front?: (app: express.Express) => void): Promise<Harness> {
+export async function startSandbox(
+  overrides: Partial<Omit<SandboxOptions, 'issuer' | 'clock'>> = {},
+  front?: (app: express.Express) => void,
+): Promise<Harness> {
   const app = express();
   front?.(app);
   const server: Server = app.listen(0, '127.0.0.1');
@@ -78,7 +81,12 @@ export async function openConsent(h: Peer, params: Record<string, string | undef
   return { html, interaction, cookie, response };
 }
 
-export function submitConsent(h: Peer, c: Pick<Consent, 'interaction' | 'cookie'>, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<Response> {
+export function submitConsent(
+  h: Peer,
+  c: Pick<Consent, 'interaction' | 'cookie'>,
+  fields: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   return fetch(`${h.issuer}/oauth/authorize`, {
     method: 'POST',
     redirect: 'manual',
@@ -91,7 +99,15 @@ export function submitConsent(h: Peer, c: Pick<Consent, 'interaction' | 'cookie'
 export async function authorize(h: Peer, username: string, extra: Record<string, string> = {}, client: SandboxClient = CLIENT) {
   const { verifier, challenge } = pkce();
   const state = randomBytes(8).toString('hex');
-  const params = { response_type: 'code', client_id: client.id, redirect_uri: client.redirectUris[0], state, code_challenge: challenge, code_challenge_method: 'S256', ...extra };
+  const params = {
+    response_type: 'code',
+    client_id: client.id,
+    redirect_uri: client.redirectUris[0],
+    state,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...extra,
+  };
   const consent = await openConsent(h, params);
   const res = await submitConsent(h, consent, { username, decision: 'allow' });
   expect(res.status).toBe(302);
@@ -108,10 +124,16 @@ export interface TokenReply {
 }
 
 /** POST to a form endpoint with client_secret_basic (default) or client_secret_post. */
-export async function postForm(url: string, params: Record<string, string>, auth: 'basic' | 'post' | 'none' = 'basic', client: SandboxClient = CLIENT): Promise<TokenReply> {
+export async function postForm(
+  url: string,
+  params: Record<string, string>,
+  auth: 'basic' | 'post' | 'none' = 'basic',
+  client: SandboxClient = CLIENT,
+): Promise<TokenReply> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   const form = new URLSearchParams(params);
-  if (auth === 'basic') headers['authorization'] = `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`;
+  if (auth === 'basic')
+    headers['authorization'] = `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`;
   if (auth === 'post') form.set('client_id', client.id), form.set('client_secret', client.secret);
   const res = await fetch(url, { method: 'POST', headers, body: form });
   const text = await res.text();

@@ -26,7 +26,15 @@ describe('sandbox tickets API', () => {
     expect(created.status).toBe(201);
     const t = (await created.json()) as Ticket;
     const at = new Date(T0).toISOString();
-    expect(t).toEqual({ id: expect.stringMatching(/^tkt_[\w-]{12}$/), title: 'Printer on fire', body: '', priority: 'urgent', status: 'open', created_at: at, updated_at: at });
+    expect(t).toEqual({
+      id: expect.stringMatching(/^tkt_[\w-]{12}$/),
+      title: 'Printer on fire',
+      body: '',
+      priority: 'urgent',
+      status: 'open',
+      created_at: at,
+      updated_at: at,
+    });
     expect(created.headers.get('location')).toBe(`/sandbox/api/tickets/${t.id}`);
 
     expect(await (await api(h, 'GET', `/tickets/${t.id}`, alice)).json()).toEqual(t);
@@ -132,7 +140,9 @@ describe('sandbox tickets API', () => {
     expect((await api(h, 'GET', '/tickets', reader)).status).toBe(200);
     const res = await api(h, 'POST', '/tickets', reader, { title: 'x' });
     expect(res.status).toBe(403);
-    expect(res.headers.get('www-authenticate')).toBe('Bearer realm="sandbox", error="insufficient_scope", error_description="The access token lacks the write scope", scope="write"');
+    expect(res.headers.get('www-authenticate')).toBe(
+      'Bearer realm="sandbox", error="insufficient_scope", error_description="The access token lacks the write scope", scope="write"',
+    );
     expect(await (await api(h, 'GET', '/tickets', reader)).json()).toEqual({ tickets: [], next_cursor: null });
   });
 });

@@ -21,7 +21,10 @@ describe('sandbox token endpoint', () => {
 
   it('answers invalid_client with 401 and a Basic challenge for a wrong secret', async () => {
     const a = await authorize(h, 'alice');
-    const r = await token(h, { grant_type: 'authorization_code', code: a.code, redirect_uri: a.redirectUri, code_verifier: a.verifier }, 'basic', { ...CLIENT, secret: 'wrong' });
+    const r = await token(h, { grant_type: 'authorization_code', code: a.code, redirect_uri: a.redirectUri, code_verifier: a.verifier }, 'basic', {
+      ...CLIENT,
+      secret: 'wrong',
+    });
     expect(r.status).toBe(401);
     expect(r.headers.get('www-authenticate')).toBe('Basic realm="sandbox", charset="UTF-8"');
     expect(r.headers.get('cache-control')).toBe('no-store');
@@ -84,7 +87,10 @@ describe('sandbox token endpoint', () => {
   });
 
   it('refuses unknown grant types, repeated parameters and non-form bodies', async () => {
-    expect((await token(h, { grant_type: 'password' })).body).toEqual({ error: 'unsupported_grant_type', error_description: 'grant_type password is not supported' });
+    expect((await token(h, { grant_type: 'password' })).body).toEqual({
+      error: 'unsupported_grant_type',
+      error_description: 'grant_type password is not supported',
+    });
     const repeated = await fetch(`${h.issuer}/oauth/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -92,7 +98,11 @@ describe('sandbox token endpoint', () => {
     });
     expect(repeated.status).toBe(400);
     expect(await repeated.json()).toEqual({ error: 'invalid_request', error_description: 'parameter refresh_token is repeated' });
-    const json = await fetch(`${h.issuer}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"grant_type":"refresh_token"}' });
+    const json = await fetch(`${h.issuer}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"grant_type":"refresh_token"}',
+    });
     expect(json.status).toBe(400);
     expect(((await json.json()) as { error: string }).error).toBe('invalid_request');
   });
@@ -101,7 +111,13 @@ describe('sandbox token endpoint', () => {
     const t1 = await link(h, 'alice');
     const r2 = await refresh(h, t1.refresh_token);
     expect(r2.status).toBe(200);
-    expect(r2.body).toEqual({ access_token: expect.stringMatching(/^sbx_at_/), refresh_token: expect.stringMatching(/^sbx_rt_/), token_type: 'Bearer', expires_in: 3600, scope: 'read write' });
+    expect(r2.body).toEqual({
+      access_token: expect.stringMatching(/^sbx_at_/),
+      refresh_token: expect.stringMatching(/^sbx_rt_/),
+      token_type: 'Bearer',
+      expires_in: 3600,
+      scope: 'read write',
+    });
     expect(r2.body['refresh_token']).not.toBe(t1.refresh_token);
     expect(r2.body['access_token']).not.toBe(t1.access_token);
     const r3 = await refresh(h, r2.body['refresh_token'] as string);

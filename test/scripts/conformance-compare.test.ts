@@ -106,7 +106,13 @@ describe('parseKnownLosses', () => {
 describe('formatKnownLosses', () => {
   it('writes what parseKnownLosses reads back', () => {
     const losses = new Map<Pairing, Map<RequirementSet, string[]>>([
-      ['stdio-2025', new Map<RequirementSet, string[]>([['2025-11-25', []], ['2026-07-28', ['a/1', 'b/2#2']]])],
+      [
+        'stdio-2025',
+        new Map<RequirementSet, string[]>([
+          ['2025-11-25', []],
+          ['2026-07-28', ['a/1', 'b/2#2']],
+        ]),
+      ],
     ]);
     const text = formatKnownLosses(losses);
     expect(text).toBe('stdio-2025:\n  2025-11-25: []\n  2026-07-28:\n    - a/1\n    - b/2#2\n');

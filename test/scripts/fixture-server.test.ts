@@ -66,7 +66,10 @@ describe.each([
     expect(tools.map((t) => t.name).sort()).toEqual(EXPECTED_TOOLS);
     // 2026-07-28 results name their server in `_meta`; 2025 results carry nothing extra.
     const meta = era === '2026' ? { _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'switchboard', version: '0.1.0' } } } : {};
-    expect(await client.callTool({ name: 'test_simple_text' })).toEqual({ content: [{ type: 'text', text: 'This is a simple text response for testing.' }], ...meta });
+    expect(await client.callTool({ name: 'test_simple_text' })).toEqual({
+      content: [{ type: 'text', text: 'This is a simple text response for testing.' }],
+      ...meta,
+    });
   });
 });
 

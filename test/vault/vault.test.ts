@@ -55,7 +55,7 @@ describe('vault', () => {
     const keyFile = join(dir, 'master.key');
     expect(existsSync(keyFile)).toBe(true);
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
-    const secret = 'sk_live_' + randomBytes(16).toString('hex');
+    const secret = `sk_live_${randomBytes(16).toString('hex')}`;
     vault.encrypt(scope, secret);
     db.close();
     const onDisk = Buffer.concat([readFileSync(file), existsSync(`${file}-wal`) ? readFileSync(`${file}-wal`) : Buffer.alloc(0)]);

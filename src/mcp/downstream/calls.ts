@@ -104,14 +104,25 @@ export class DownstreamCalls {
   }
 
   /** One tools/call over `client` (undefined while the server is not ready), or the next round of a held one. */
-  async callTool(client: Client | undefined, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+  async callTool(
+    client: Client | undefined,
+    tool: string,
+    args: Record<string, unknown> | undefined,
+    ctx: CallContext,
+  ): Promise<CallToolResult | InputRequired> {
     const held = decodeHeldState(ctx.requestState);
     if (held) return this.resumeHeld(held, ctx);
     if (!client) throw new HubError('source_unavailable', this.opts.unavailable());
     if (isModernClient(client)) return this.callModern(client, tool, args, ctx);
     if (!ctx.request) return this.startHeld(client, tool, args, ctx);
     const request = ctx.request;
-    return this.callLegacy(client, tool, args, ctx, this.entry(ctx, ctx.notify, (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal })));
+    return this.callLegacy(
+      client,
+      tool,
+      args,
+      ctx,
+      this.entry(ctx, ctx.notify, (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal })),
+    );
   }
 
   /**
@@ -159,7 +170,11 @@ export class DownstreamCalls {
   ): Promise<CallToolResult> {
     this.inflight.set(entry.id, entry);
     try {
-      const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}) };
+      const params = {
+        name: tool,
+        ...(args === undefined ? {} : { arguments: args }),
+        ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}),
+      };
       const result = await this.forwardProgress(ctx, (onprogress) => client.callTool(params, { ...this.callOptions(signal, entry), ...onprogress }));
       return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
@@ -177,7 +192,11 @@ export class DownstreamCalls {
   private async startHeld(client: Client, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
     let call: HeldCall | undefined;
     const entry: InFlight = {
-      ...this.entry(ctx, (n) => round.notify(n), (req, signal) => call!.ask(req, signal)),
+      ...this.entry(
+        ctx,
+        (n) => round.notify(n),
+        (req, signal) => call!.ask(req, signal),
+      ),
       refuse: (err) => call!.fail(err),
     };
     // Progress and log messages go to whichever round of the caller is open.
@@ -204,7 +223,8 @@ export class DownstreamCalls {
     }
     const call = this.held.take(held.id);
     const round = this.rounds.get(held.id);
-    if (!call || !round) return toolError(`${this.opts.name}: this call is no longer waiting for an answer (it finished, expired or the server restarted). Call the tool again.`);
+    if (!call || !round)
+      return toolError(`${this.opts.name}: this call is no longer waiting for an answer (it finished, expired or the server restarted). Call the tool again.`);
     round.notify = ctx.notify;
     round.reportProgress = ctx.reportProgress;
     call.answer(ctx.inputResponses);
@@ -241,7 +261,11 @@ export class DownstreamCalls {
     let forwarded = Promise.resolve();
     const result = await run({
       onprogress: (p) => {
-        const update = { progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }), ...(p.message === undefined ? {} : { message: p.message }) };
+        const update = {
+          progress: p.progress,
+          ...(p.total === undefined ? {} : { total: p.total }),
+          ...(p.message === undefined ? {} : { message: p.message }),
+        };
         forwarded = forwarded.then(() => report(update)).catch(() => {});
       },
     });
@@ -296,7 +320,11 @@ export class DownstreamCalls {
         call = undefined;
       }
       if (call) void call.notify({ method: n.method, params: withoutCallTag(n.params) }).catch(() => {});
-      else log.debug({ source: this.opts.name, level: n.params.level, calls: this.inflight.size }, 'downstream log message not relayed: no single call to relate it to');
+      else
+        log.debug(
+          { source: this.opts.name, level: n.params.level, calls: this.inflight.size },
+          'downstream log message not relayed: no single call to relate it to',
+        );
     });
     for (const method of ['sampling/createMessage', 'elicitation/create'] as const) {
       client.setRequestHandler(method, async (req, ctx) => {

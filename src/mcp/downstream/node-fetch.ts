@@ -48,7 +48,13 @@ export function nodeFetch(input: string | URL | Request, init: RequestInit = {})
   });
 }
 
-function respond(res: http.IncomingMessage, method: string, signal: AbortSignal | undefined, resolve: (r: Response) => void, reject: (e: unknown) => void): void {
+function respond(
+  res: http.IncomingMessage,
+  method: string,
+  signal: AbortSignal | undefined,
+  resolve: (r: Response) => void,
+  reject: (e: unknown) => void,
+): void {
   const out = new Headers();
   for (const [k, v] of Object.entries(res.headers)) {
     if (v === undefined) continue;
@@ -68,7 +74,12 @@ function respond(res: http.IncomingMessage, method: string, signal: AbortSignal 
     res.once('end', () => resolve(new Response((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>, responseInit)));
     res.once('error', reject);
     res.once('close', () => {
-      if (!res.complete) reject(signal?.aborted ? (signal.reason ?? new DOMException('This operation was aborted', 'AbortError')) : new TypeError('terminated: the response ended before its body was complete'));
+      if (!res.complete)
+        reject(
+          signal?.aborted
+            ? (signal.reason ?? new DOMException('This operation was aborted', 'AbortError'))
+            : new TypeError('terminated: the response ended before its body was complete'),
+        );
     });
   } else {
     resolve(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, responseInit));

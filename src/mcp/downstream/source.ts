@@ -23,7 +23,7 @@ import type { Identity } from '../../identity/identity.js';
 import type { HubMetrics } from '../../observability/metrics.js';
 import type { CachedLists } from '../../store/list-cache.js';
 import { SERVER_INFO } from '../server.js';
-import { type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
+import type { CallContext, InputRequired, SourceChange, SourceStatus, ToolSource } from '../source.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
 import type { RelatingFetch } from './relating-fetch.js';
@@ -160,7 +160,7 @@ export class DownstreamSource implements ToolSource {
 
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
     const client = this.readyClient();
-    if (!client || !client.getServerCapabilities()?.resources) return undefined;
+    if (!client?.getServerCapabilities()?.resources) return undefined;
     const known = this.resourceList.some((r) => r.uri === uri);
     try {
       if (isModernClient(client)) {
@@ -224,7 +224,10 @@ export class DownstreamSource implements ToolSource {
     if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) {
       throw new HubError('source_timeout', `${this.name}: ${what} timed out after ${this.opts.config.timeoutMs} ms`, { cause: err });
     }
-    if (err instanceof SdkError && (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.NotConnected || err.code === SdkErrorCode.SendFailed)) {
+    if (
+      err instanceof SdkError &&
+      (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.NotConnected || err.code === SdkErrorCode.SendFailed)
+    ) {
       throw new HubError('source_crashed', `${this.name}: the server stopped during the call (${this.exitSummary()}); it is being restarted`, { cause: err });
     }
     throw new HubError('downstream_error', `${this.name}: ${describeError(err)}`, { cause: err });
@@ -293,7 +296,9 @@ export class DownstreamSource implements ToolSource {
       const info = transport instanceof ChildStdioTransport ? transport.exitInfo : undefined;
       // A spawn failure (ENOENT) has no exit code or signal; the SDK's error names it.
       const exited = info !== undefined && (info.code !== null || info.signal !== null);
-      const detail = exited ? `could not start: ${this.exitSummary()}` : `could not connect: ${describeError(err)}${this.stderrTail.length ? ` (stderr: ${this.stderrTail.at(-1)})` : ''}`;
+      const detail = exited
+        ? `could not start: ${this.exitSummary()}`
+        : `could not connect: ${describeError(err)}${this.stderrTail.length ? ` (stderr: ${this.stderrTail.at(-1)})` : ''}`;
       log.warn({ source: this.name, err: describeError(err) }, 'downstream server failed to start');
       // A server that dies on the version probe gets the plain 2025 handshake next time.
       if (this.verdict === undefined && isStdioServer(config)) this.verdict = { kind: 'legacy' };
