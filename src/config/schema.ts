@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { apiLimitsSchema } from '../definition/api-limits.js';
 import { integrationBlocks } from '../definition/blocks.js';
 import { agentNameSchema, integrationToolNameSchema, sourceNameSchema as sourceName } from '../definition/names.js';
+import { oneAuthMode, staticAuthConfigSchema } from '../definition/auth.js';
 import { oauthSchema } from '../definition/oauth.js';
 import { templateToolSchema } from '../definition/tools.js';
 import { webhookSettingsSchema, webhooksSchema } from '../definition/webhooks.js';
@@ -67,20 +68,24 @@ export const builtinIntegrationSchema = z
   .transform(({ webhookSecrets, ...b }) => (webhookSecrets === undefined ? b : { ...b, webhooks: { ...b.webhooks, secrets: webhookSecrets } }));
 
 /** An API declared in config alone: OAuth endpoints, a base URL and tools as HTTP request templates. */
-export const customIntegrationSchema = z.strictObject({
-  type: z.literal('custom'),
-  title: z.string().optional(),
-  description: z.string().optional(),
-  oauth: oauthSchema.extend({ clientId: z.string().min(1), clientSecret: z.string() }),
-  apiBaseUrl: z.url(),
-  /** Timeout, response cap and retries of calls to this API. */
-  api: apiLimitsSchema.optional(),
-  // The same block schemas as a built-in definition's (src/definition/), secrets included here.
-  webhooks: webhooksSchema.optional(),
-  ...integrationBlocks,
-  tools: z.record(integrationToolNameSchema, templateToolSchema),
-  disabled: z.boolean().default(false),
-});
+export const customIntegrationSchema = z
+  .strictObject({
+    type: z.literal('custom'),
+    title: z.string().optional(),
+    description: z.string().optional(),
+    oauth: oauthSchema.extend({ clientId: z.string().min(1), clientSecret: z.string() }).optional(),
+    /** Instead of `oauth`: one API key for every user (or none), sent as this says. */
+    auth: staticAuthConfigSchema.optional(),
+    apiBaseUrl: z.url(),
+    /** Timeout, response cap and retries of calls to this API. */
+    api: apiLimitsSchema.optional(),
+    // The same block schemas as a built-in definition's (src/definition/), secrets included here.
+    webhooks: webhooksSchema.optional(),
+    ...integrationBlocks,
+    tools: z.record(integrationToolNameSchema, templateToolSchema),
+    disabled: z.boolean().default(false),
+  })
+  .superRefine(oneAuthMode);
 
 export const integrationConfigSchema = z.discriminatedUnion('type', [customIntegrationSchema, builtinIntegrationSchema]);
 export type IntegrationConfig = z.infer<typeof integrationConfigSchema>;

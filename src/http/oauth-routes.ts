@@ -61,7 +61,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
     const link = links.verify(token, 'link');
     const i = accounts.integration(name.data);
     if (!i || link.i !== name.data) throw new HubError('oauth_flow_failed', 'this link is for another integration');
-    return { name: name.data, link, title: i.definition.title, providerOrigin: new URL(i.definition.oauth.authorizeUrl).origin };
+    return { name: name.data, link, title: i.definition.title, providerOrigin: new URL(i.definition.oauth?.authorizeUrl ?? i.definition.apiBaseUrl).origin };
   };
 
   // Express answers HEAD with the GET handler; link-preview fetchers often send HEAD, and must not

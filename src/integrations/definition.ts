@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { CustomIntegrationConfig } from '../config/schema.js';
 import { integrationBlocks } from '../definition/blocks.js';
 import { integrationToolNameSchema, sourceNameSchema } from '../definition/names.js';
+import { oneAuthMode, staticAuthSchema } from '../definition/auth.js';
 import { oauthSchema } from '../definition/oauth.js';
 import { checkTemplate, toolShape } from '../definition/tools.js';
 import { webhookFormatSchema, type WebhooksConfig } from '../definition/webhooks.js';
@@ -25,16 +26,21 @@ export const toolSchema = z
   .superRefine(checkTemplate);
 
 /** A provider's definition: what it is and how to reach it. Secrets never appear here; config holds them. */
-export const integrationSchema = z.strictObject({
-  name: sourceNameSchema,
-  title: z.string().min(1),
-  description: z.string().optional(),
-  oauth: oauthSchema,
-  apiBaseUrl: z.url(),
-  tools: z.record(integrationToolNameSchema, toolSchema),
-  webhooks: webhookFormatSchema.optional(),
-  ...integrationBlocks,
-});
+export const integrationSchema = z
+  .strictObject({
+    name: sourceNameSchema,
+    title: z.string().min(1),
+    description: z.string().optional(),
+    /** Each user links an account through this authorization server. */
+    oauth: oauthSchema.optional(),
+    /** Or the API is called with one key from config (or none): nothing to link. */
+    auth: staticAuthSchema.optional(),
+    apiBaseUrl: z.url(),
+    tools: z.record(integrationToolNameSchema, toolSchema),
+    webhooks: webhookFormatSchema.optional(),
+    ...integrationBlocks,
+  })
+  .superRefine(oneAuthMode);
 
 export type IntegrationDefinition = z.infer<typeof integrationSchema>;
 export type IntegrationInput = z.input<typeof integrationSchema>;
@@ -60,12 +66,15 @@ export function definitionFromConfig(
   name: string,
   entry: CustomIntegrationConfig,
 ): { definition: IntegrationDefinition; webhooks: WebhooksConfig | undefined } {
-  const { clientId: _id, clientSecret: _secret, ...oauth } = entry.oauth;
+  const oauth = entry.oauth && (({ clientId: _id, clientSecret: _secret, ...o }) => o)(entry.oauth);
+  // The key's value stays in config: the definition says only how it is sent.
+  const auth = entry.auth && (entry.auth.type === 'apiKey' ? (({ value: _v, ...a }) => a)(entry.auth) : entry.auth);
   const base = defineIntegration({
     name,
     title: entry.title ?? name,
     ...(entry.description ? { description: entry.description } : {}),
-    oauth,
+    ...(oauth ? { oauth } : {}),
+    ...(auth ? { auth } : {}),
     apiBaseUrl: entry.apiBaseUrl,
     tools: entry.tools,
   });

@@ -5,6 +5,7 @@ import { HubError } from '../errors.js';
 import { OAuthClient } from '../oauth/client.js';
 import type { FlowIntegration } from '../oauth/flows.js';
 import { applyWebhookSettings, type WebhooksConfig } from '../definition/webhooks.js';
+import { apiKeyCredentials, noCredentials, type Credentials } from '../providers/credentials.js';
 import { definitionFromConfig, type IntegrationDefinition } from './definition.js';
 
 export interface ResolvedIntegration {
@@ -39,6 +40,8 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
     let scopes: string[];
     let webhooks: WebhooksConfig | undefined;
     if (entry.type === 'custom') {
+      // An API called with one key (or none) has nothing to link: resolveKeyedIntegrations has it.
+      if (!entry.oauth) continue;
       ({ definition, webhooks } = definitionFromConfig(name, entry));
       clientId = entry.oauth.clientId;
       clientSecret = entry.oauth.clientSecret;
@@ -62,18 +65,44 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
       if (id === undefined || secret === undefined) throw new HubError('config_invalid', `integrations.${name}: clientId and clientSecret are required`);
       clientId = id;
       clientSecret = secret;
+      if (!definition.oauth) throw new HubError('config_invalid', `integrations.${name}: a built-in integration without OAuth is not supported yet`);
       scopes = entry.scopes ?? definition.oauth.scopes;
     }
-    const issuer = definition.oauth.issuer ?? new URL(definition.oauth.authorizeUrl).origin;
-    const client = new OAuthClient({ ...definition.oauth, clientId, clientSecret, scopes }, ctx.clock);
+    const oauth = definition.oauth;
+    if (!oauth) throw new HubError('internal', `integrations.${name}: resolved without its OAuth endpoints`);
+    const issuer = oauth.issuer ?? new URL(oauth.authorizeUrl).origin;
+    const client = new OAuthClient({ ...oauth, clientId, clientSecret, scopes }, ctx.clock);
     out.push({
       definition,
       client,
       clientId,
       clientSecret,
       ...(webhooks ? { webhooks } : {}),
-      flow: { name, title: definition.title, client, issuer, scopes, requireIss: definition.oauth.requireIss },
+      flow: { name, title: definition.title, client, issuer, scopes, requireIss: oauth.requireIss },
     });
+  }
+  return out;
+}
+
+/** An API declared in config that is called with one key from config, or with none. */
+export interface KeyedIntegration {
+  definition: IntegrationDefinition;
+  credentials: Credentials;
+  webhooks?: WebhooksConfig;
+}
+
+/** The enabled custom integrations with `auth` instead of `oauth`: their tools need no linking. */
+export function resolveKeyedIntegrations(config: HubConfig): KeyedIntegration[] {
+  const out: KeyedIntegration[] = [];
+  for (const [name, entry] of Object.entries(config.integrations)) {
+    if (entry.disabled || entry.type !== 'custom' || !entry.auth) continue;
+    const { definition, webhooks } = definitionFromConfig(name, entry);
+    const auth = entry.auth;
+    const credentials =
+      auth.type === 'apiKey'
+        ? apiKeyCredentials({ header: auth.header, value: auth.value, ...(auth.prefix === undefined ? {} : { prefix: auth.prefix }) })
+        : noCredentials;
+    out.push({ definition, credentials, ...(webhooks ? { webhooks } : {}) });
   }
   return out;
 }

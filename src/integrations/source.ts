@@ -10,7 +10,7 @@ import type { TokenManager } from '../oauth/token-manager.js';
 import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
 import { inputValidator, type InputValidator } from '../mcp/validate-input.js';
 import { createProviderClient, type ProviderClient, type ProviderLimits } from '../providers/client.js';
-import { oauthCredentials } from '../providers/credentials.js';
+import { oauthCredentials, type Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { runHttpTool } from './http-tool.js';
 
@@ -32,6 +32,11 @@ export interface IntegrationSourceOptions {
   provider?: ProviderClient;
   /** This integration's timeout, response cap and retries, over the client's defaults. */
   limits?: Partial<ProviderLimits>;
+  /**
+   * One key for every user (or none), from config: the API is called with it and nothing is
+   * linked. Absent: each user's OAuth connection is used and an unlinked call answers with a link.
+   */
+  credentials?: Credentials;
 }
 
 /**
@@ -83,8 +88,9 @@ export class IntegrationSource implements ToolSource {
   }
 
   tools(identity: Identity): readonly Tool[] {
-    const state = this.opts.states.stateOf(identity, this.name);
-    const hint = state === 'active' ? '' : ` (Needs your ${this.opts.definition.title} account: calling it returns a link to connect it.)`;
+    const state = this.opts.credentials ? 'not_required' : this.opts.states.stateOf(identity, this.name);
+    const hint =
+      state === 'active' || state === 'not_required' ? '' : ` (Needs your ${this.opts.definition.title} account: calling it returns a link to connect it.)`;
     return Object.entries(this.opts.definition.tools).map(([name, t]) => ({
       name,
       ...(t.title ? { title: t.title } : {}),
@@ -106,13 +112,15 @@ export class IntegrationSource implements ToolSource {
     if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const input = args ?? {};
     this.validator(name, tool)(input);
-    const c = this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
-    if (c?.state !== 'active') return this.needsLink(ctx, c);
+    const keyed = this.opts.credentials;
+    const c = keyed ? undefined : this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
+    if (!keyed && c?.state !== 'active') return this.needsLink(ctx, c);
     const fetch = this.provider.bind({
       label: this.opts.definition.title,
       apiBaseUrl: this.opts.definition.apiBaseUrl,
-      credentials: oauthCredentials(this.opts.tokens, c.id),
-      paceKey: `${this.name}:${c.id}`,
+      // A key from config is the app's, so its calls are paced per app; a linked account's per connection.
+      credentials: keyed ?? oauthCredentials(this.opts.tokens, c!.id),
+      paceKey: c ? `${this.name}:${c.id}` : `${this.name}:app`,
       idempotent: tool.idempotent === true,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       signal: ctx.signal,
@@ -122,7 +130,7 @@ export class IntegrationSource implements ToolSource {
       return await runHttpTool(this.opts.definition.title, tool, input, fetch, ctx.signal);
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
-      if (isHubError(err) && (err.code === 'connection_needs_reauth' || err.code === 'connection_revoked')) {
+      if (c && isHubError(err) && (err.code === 'connection_needs_reauth' || err.code === 'connection_revoked')) {
         this.connectionChanged(ctx.identity);
         return this.needsLink(ctx, this.opts.connections.get(c.id));
       }

@@ -4,6 +4,7 @@ import { ConnectionFeed } from '../connections/feed.js';
 import { sqliteConnections, type ConnectionRepository } from '../connections/repository.js';
 import { ConnectionStates } from '../connections/states.js';
 import { ConnectionStore } from '../connections/store.js';
+import { HubError } from '../errors.js';
 import { OAuthFlows } from '../oauth/flows.js';
 import { SqliteLinkUses, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
 import { LinkSigner } from '../oauth/links.js';
@@ -15,7 +16,7 @@ import { HubSecrets } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { Accounts } from './accounts.js';
 import { hostedSecretName, type HostedProvider } from './hosted.js';
-import { resolveIntegrations, type ResolvedIntegration } from './registry.js';
+import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration } from './registry.js';
 import { IntegrationSource } from './source.js';
 
 export interface IntegrationsDeps {
@@ -108,6 +109,26 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
         since: d.clock.now(),
         provider,
         ...apiLimitsOf(d.config, r.definition.name),
+      }),
+    );
+  }
+  // APIs called with one key from config (or none): the same tool source, with nothing to link.
+  for (const k of resolveKeyedIntegrations(d.config)) {
+    sourceMap.set(
+      k.definition.name,
+      new IntegrationSource({
+        definition: k.definition,
+        connections,
+        states,
+        tokens,
+        credentials: k.credentials,
+        linkUrl: () => {
+          throw new HubError('internal', `${k.definition.name} is called with a key from config; it has nothing to link`);
+        },
+        log: d.log,
+        since: d.clock.now(),
+        provider,
+        ...apiLimitsOf(d.config, k.definition.name),
       }),
     );
   }

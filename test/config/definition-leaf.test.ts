@@ -50,6 +50,7 @@ describe('the shared schemas are a leaf', () => {
       '../config/schema.js',
       '../definition/blocks.js',
       '../definition/names.js',
+      '../definition/auth.js',
       '../definition/oauth.js',
       '../definition/tools.js',
       '../definition/webhooks.js',

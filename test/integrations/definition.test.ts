@@ -72,7 +72,7 @@ describe('defineIntegration', () => {
     const s = sandbox({ publicUrl: 'http://127.0.0.1:8787/' });
     expect(Object.keys(s.tools)).toEqual(['whoami', 'list_tickets', 'get_ticket', 'create_ticket', 'update_ticket', 'delete_ticket']);
     expect(s.apiBaseUrl).toBe('http://127.0.0.1:8787/sandbox/api');
-    expect(s.oauth.issuer).toBe('http://127.0.0.1:8787/sandbox');
+    expect(s.oauth?.issuer).toBe('http://127.0.0.1:8787/sandbox');
   });
 
   it('applies the same template checks to tools declared in a config file, naming the config path', () => {
