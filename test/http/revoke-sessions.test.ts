@@ -2,56 +2,11 @@ import { Client, StreamableHTTPClientTransport, type McpSubscription } from '@mo
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { runCli, startHub, type RunningHub } from '../helpers/hub.js';
+import { ping, rawSessionWithStream } from '../helpers/raw-mcp.js';
 
 const TEXT = 'This is a simple text response for testing.';
-const LEGACY = '2025-11-25';
 /** The clients surface the 401's body; its OAuth error code is the stable part. */
 const REVOKED = /"error":"invalid_token"/;
-
-function headers(token: string, extra: Record<string, string> = {}): Record<string, string> {
-  return { authorization: `Bearer ${token}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', ...extra };
-}
-
-/** A 2025 session opened over plain HTTP, with its standalone GET stream open and being read. */
-async function rawSessionWithStream(url: string, token: string): Promise<{ sessionId: string; ended: Promise<'ended'> }> {
-  const init = await fetch(url, {
-    method: 'POST',
-    headers: headers(token),
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
-  await init.text();
-  const sessionId = init.headers.get('mcp-session-id');
-  if (init.status !== 200 || !sessionId) throw new Error(`initialize answered ${init.status}`);
-  const get = await fetch(url, {
-    headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY },
-  });
-  if (get.status !== 200 || !get.body) throw new Error(`GET stream answered ${get.status}`);
-  const reader = get.body.getReader();
-  const ended = (async () => {
-    try {
-      while (!(await reader.read()).done);
-    } catch {
-      // A reset connection ends the stream as surely as a clean end does.
-    }
-    return 'ended' as const;
-  })();
-  return { sessionId, ended };
-}
-
-async function ping(url: string, token: string, sessionId: string): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: headers(token, { 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY }),
-    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as unknown) : text };
-}
 
 async function modernListener(url: string, token: string): Promise<{ client: Client; sub: McpSubscription }> {
   const client = new Client({ name: 'revoke', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
