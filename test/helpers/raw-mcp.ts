@@ -49,20 +49,25 @@ function headers(token: string, extra: Record<string, string> = {}): Record<stri
   return { authorization: `Bearer ${token}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', ...extra };
 }
 
-/** A 2025 session opened over plain HTTP, with its standalone GET stream open and being read. */
-export async function rawSessionWithStream(url: string, token: string): Promise<{ sessionId: string; ended: Promise<'ended'> }> {
-  const init = await fetch(url, {
+/** A 2025 initialize over plain HTTP, with JSON-RPC id `id`: no GET stream follows, so the session stays idle. */
+export async function rawInitialize(url: string, token: string, id = 1): Promise<{ status: number; sessionId: string | null; body: string }> {
+  const res = await fetch(url, {
     method: 'POST',
     headers: headers(token),
     body: JSON.stringify({
       jsonrpc: '2.0',
-      id: 1,
+      id,
       method: 'initialize',
       params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
     }),
   });
-  await init.text();
-  const sessionId = init.headers.get('mcp-session-id');
+  return { status: res.status, sessionId: res.headers.get('mcp-session-id'), body: await res.text() };
+}
+
+/** A 2025 session opened over plain HTTP, with its standalone GET stream open and being read. */
+export async function rawSessionWithStream(url: string, token: string): Promise<{ sessionId: string; ended: Promise<'ended'> }> {
+  const init = await rawInitialize(url, token);
+  const sessionId = init.sessionId;
   if (init.status !== 200 || !sessionId) throw new Error(`initialize answered ${init.status}`);
   const get = await fetch(url, {
     headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream', 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY },

@@ -5,40 +5,10 @@ import { configSchema } from '../../src/config/schema.js';
 import { LIMIT_REACHED } from '../../src/mcp/identity-limits.js';
 import { connectClient, textOf, type ClientKind, type FaceClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { ping, rawInitialize } from '../helpers/raw-mcp.js';
 
 const LIMITS = { sessionsPerIdentity: 3, streamsPerIdentity: 3 };
 const SIMPLE = { content: [{ type: 'text', text: 'This is a simple text response for testing.' }], structuredContent: undefined, isError: false };
-
-/** A 2025 initialize over plain HTTP: no GET stream follows, so the session stays idle. */
-async function rawInitialize(url: string, token: string): Promise<{ status: number; sessionId: string | null; body: string }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 7,
-      method: 'initialize',
-      params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-    }),
-  });
-  return { status: res.status, sessionId: res.headers.get('mcp-session-id'), body: await res.text() };
-}
-
-async function rawPing(url: string, token: string, sessionId: string): Promise<number> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': sessionId,
-      'mcp-protocol-version': '2025-11-25',
-    },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 8, method: 'ping' }),
-  });
-  await res.text();
-  return res.status;
-}
 
 function limitBody(limit: 'sessionsPerIdentity' | 'streamsPerIdentity', id: string | number | null, hint: string): unknown {
   const what = limit === 'sessionsPerIdentity' ? 'sessions' : 'streams';
@@ -125,7 +95,7 @@ describe('per-identity limits over HTTP', () => {
     const token = newUser();
     // Real clients hold their sessions (and their GET streams) open: none of them may be evicted.
     const alice = [await client('v2-legacy', token), await client('v1', token), await client('v2-legacy', token)];
-    const refused = await rawInitialize(h.url, token);
+    const refused = await rawInitialize(h.url, token, 7);
     expect({ status: refused.status, sessionId: refused.sessionId, body: JSON.parse(refused.body) as unknown }).toEqual({
       status: 429,
       sessionId: null,
@@ -172,13 +142,13 @@ describe('per-identity limits over HTTP', () => {
     expect((await rawInitialize(h.url, token)).status).toBe(429);
     clock.advance(6_000);
     // The second session is used again, so the first is the least recently used one idle ≥ 10 s.
-    expect(await rawPing(h.url, token, sessions[1]!.sessionId!)).toBe(200);
+    expect((await ping(h.url, token, sessions[1]!.sessionId!)).status).toBe(200);
     const fourth = await rawInitialize(h.url, token);
     expect(fourth.status).toBe(200);
-    expect(await rawPing(h.url, token, sessions[0]!.sessionId!)).toBe(404);
-    expect(await rawPing(h.url, token, sessions[1]!.sessionId!)).toBe(200);
-    expect(await rawPing(h.url, token, sessions[2]!.sessionId!)).toBe(200);
-    expect(await rawPing(h.url, token, fourth.sessionId!)).toBe(200);
+    expect((await ping(h.url, token, sessions[0]!.sessionId!)).status).toBe(404);
+    expect((await ping(h.url, token, sessions[1]!.sessionId!)).status).toBe(200);
+    expect((await ping(h.url, token, sessions[2]!.sessionId!)).status).toBe(200);
+    expect((await ping(h.url, token, fourth.sessionId!)).status).toBe(200);
   });
 
   it('refuses a fourth 2026 subscriptions/listen stream of one identity; another identity listens and calls tools', async () => {
