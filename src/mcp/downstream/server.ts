@@ -15,6 +15,7 @@ import { describeError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
 import type { CachedLists, ListCache } from '../../store/list-cache.js';
 import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
+import { fingerprint } from './lists.js';
 import { DownstreamSource, type DownstreamOptions } from './source.js';
 
 export interface DownstreamServerOptions extends DownstreamOptions {
@@ -153,7 +154,7 @@ export class DownstreamServer implements ToolSource {
       const served = this.served;
       this.cached = undefined;
       this.served = fresh;
-      if (served && sameLists(served, fresh, change.kind)) return; // clients already hold this list
+      if (served && fingerprint(served)[change.kind] === fingerprint(fresh)[change.kind]) return; // clients already hold this list
       await this.opts.listCache?.put(this.name, this.configHash, fresh).catch((err: unknown) => {
         this.opts.log.warn({ source: this.name, err: describeError(err) }, 'could not cache the downstream lists');
       });
@@ -213,12 +214,6 @@ export class DownstreamServer implements ToolSource {
 /** Secrets in env or headers must not be stored: the key is a hash of the whole entry. */
 function hashConfig(config: unknown): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 32);
-}
-
-function sameLists(a: CachedLists, b: CachedLists, kind: SourceChange['kind']): boolean {
-  if (kind === 'tools') return JSON.stringify(a.tools) === JSON.stringify(b.tools);
-  if (kind === 'prompts') return JSON.stringify(a.prompts) === JSON.stringify(b.prompts);
-  return JSON.stringify([a.resources, a.resourceTemplates]) === JSON.stringify([b.resources, b.resourceTemplates]);
 }
 
 function delay(ms: number): Promise<void> {

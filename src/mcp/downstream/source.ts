@@ -27,6 +27,7 @@ import type { CallContext, InputRequired, SourceChange, SourceStatus, ToolSource
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
 import type { RelatingFetch } from './relating-fetch.js';
+import { fetchLists, fingerprint, NO_LISTS } from './lists.js';
 import { ResourceWatch } from './subscriptions.js';
 import { loadClientSdk } from './sdk.js';
 import type { ChildRegistry } from './process-registry.js';
@@ -70,10 +71,7 @@ export class DownstreamSource implements ToolSource {
   private client: Client | undefined;
   private transport: Transport | undefined;
   private state: SourceStatus;
-  private toolList: Tool[] = [];
-  private resourceList: Resource[] = [];
-  private templateList: ResourceTemplate[] = [];
-  private promptList: Prompt[] = [];
+  private listed: CachedLists = NO_LISTS;
   private readonly listeners = new Set<(c: SourceChange) => void>();
   private readonly resourceListeners = new Set<(uri: string) => void>();
   private readonly calls: DownstreamCalls;
@@ -105,7 +103,7 @@ export class DownstreamSource implements ToolSource {
 
   /** The lists as last loaded from the server. */
   lists(): CachedLists {
-    return { tools: this.toolList, resources: this.resourceList, resourceTemplates: this.templateList, prompts: this.promptList };
+    return this.listed;
   }
 
   /** Calls in flight or held between rounds: a connection with any is not idle. */
@@ -132,16 +130,16 @@ export class DownstreamSource implements ToolSource {
   }
 
   tools(_identity: Identity): readonly Tool[] {
-    return this.toolList;
+    return this.listed.tools;
   }
   resources(_identity: Identity): readonly Resource[] {
-    return this.resourceList;
+    return this.listed.resources;
   }
   resourceTemplates(_identity: Identity): readonly ResourceTemplate[] {
-    return this.templateList;
+    return this.listed.resourceTemplates;
   }
   prompts(_identity: Identity): readonly Prompt[] {
-    return this.promptList;
+    return this.listed.prompts;
   }
 
   onChange(listener: (c: SourceChange) => void): () => void {
@@ -161,7 +159,7 @@ export class DownstreamSource implements ToolSource {
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
     const client = this.readyClient();
     if (!client?.getServerCapabilities()?.resources) return undefined;
-    const known = this.resourceList.some((r) => r.uri === uri);
+    const known = this.listed.resources.some((r) => r.uri === uri);
     try {
       if (isModernClient(client)) {
         const params = { uri, ...modernParams(ctx) } as { uri: string };
@@ -177,7 +175,7 @@ export class DownstreamSource implements ToolSource {
 
   async subscribeResource(uri: string): Promise<boolean> {
     const client = this.readyClient();
-    if (!client?.getServerCapabilities()?.resources?.subscribe || !this.resourceList.some((r) => r.uri === uri)) return false;
+    if (!client?.getServerCapabilities()?.resources?.subscribe || !this.listed.resources.some((r) => r.uri === uri)) return false;
     await this.watch.subscribe(client, uri);
     return true;
   }
@@ -204,7 +202,8 @@ export class DownstreamSource implements ToolSource {
   async complete(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult | undefined> {
     const client = this.readyClient();
     if (!client?.getServerCapabilities()?.completions) return undefined;
-    if (params.ref.type === 'ref/resource' && !this.templateList.some((t) => t.uriTemplate === (params.ref as { uri: string }).uri)) return undefined;
+    if (params.ref.type === 'ref/resource' && !this.listed.resourceTemplates.some((t) => t.uriTemplate === (params.ref as { uri: string }).uri))
+      return undefined;
     try {
       return await client.complete(params, { signal: ctx.signal, timeout: this.opts.config.timeoutMs });
     } catch {
@@ -276,16 +275,19 @@ export class DownstreamSource implements ToolSource {
       });
       if (gen !== this.generation || this.stopping) return;
       if (!client.getDiscoverResult()) this.verdict = { kind: 'legacy' };
-      const before = this.listsFingerprint();
-      await this.loadLists(client);
+      const before = fingerprint(this.listed);
+      this.listed = await fetchLists(client, NO_LISTS, 'all', { timeout: this.opts.connectTimeoutMs ?? 30_000 });
       if (gen !== this.generation || this.stopping) return;
       this.connectedAt = this.opts.clock.now();
       void this.watch.renew(client).catch((err: unknown) => log.warn({ source: this.name, err: describeError(err) }, 'could not renew resource subscriptions'));
       const pv = client.getNegotiatedProtocolVersion();
       this.setState('ready', undefined, pv);
-      log[this.opts.role === 'session' ? 'debug' : 'info']({ source: this.name, protocolVersion: pv, tools: this.toolList.length }, 'downstream server ready');
+      log[this.opts.role === 'session' ? 'debug' : 'info'](
+        { source: this.name, protocolVersion: pv, tools: this.listed.tools.length },
+        'downstream server ready',
+      );
       // After a restart the lists are usually unchanged; announce only what really moved.
-      const after = this.listsFingerprint();
+      const after = fingerprint(this.listed);
       if (before.tools !== after.tools || this.state.restarts === 0) this.emit({ kind: 'tools' });
       if (before.resources !== after.resources) this.emit({ kind: 'resources' });
       if (before.prompts !== after.prompts) this.emit({ kind: 'prompts' });
@@ -330,27 +332,14 @@ export class DownstreamSource implements ToolSource {
     return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: relating((tag) => this.calls.streamCut(tag)) });
   }
 
-  private async loadLists(client: Client): Promise<void> {
-    const caps = client.getServerCapabilities();
-    const opts = { timeout: this.opts.connectTimeoutMs ?? 30_000 };
-    this.toolList = caps?.tools ? (await client.listTools(undefined, opts)).tools : [];
-    this.resourceList = caps?.resources ? (await client.listResources(undefined, opts)).resources : [];
-    this.templateList = caps?.resources ? (await client.listResourceTemplates(undefined, opts).catch(() => ({ resourceTemplates: [] }))).resourceTemplates : [];
-    this.promptList = caps?.prompts ? (await client.listPrompts(undefined, opts)).prompts : [];
-  }
-
   private async refresh(gen: number, kind: SourceChange['kind']): Promise<void> {
     const client = this.client;
     if (!client || gen !== this.generation) return;
     try {
-      const opts = { timeout: this.opts.connectTimeoutMs ?? 30_000, cache: 'refresh' as const };
-      if (kind === 'tools') this.toolList = (await client.listTools(undefined, opts)).tools;
-      else if (kind === 'prompts') this.promptList = (await client.listPrompts(undefined, opts)).prompts;
-      else {
-        this.resourceList = (await client.listResources(undefined, opts)).resources;
-        this.templateList = (await client.listResourceTemplates(undefined, opts).catch(() => ({ resourceTemplates: [] }))).resourceTemplates;
-      }
-      if (gen === this.generation) this.emit({ kind });
+      const fresh = await fetchLists(client, this.listed, kind, { timeout: this.opts.connectTimeoutMs ?? 30_000, cache: 'refresh' });
+      if (gen !== this.generation) return;
+      this.listed = fresh;
+      this.emit({ kind });
     } catch (err) {
       this.opts.log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list');
     }
@@ -366,14 +355,6 @@ export class DownstreamSource implements ToolSource {
     if (this.opts.clock.now() - this.connectedAt >= STABLE_AFTER_MS) this.failures = 0;
     this.client = undefined;
     this.scheduleRestart(detail);
-  }
-
-  private listsFingerprint(): { tools: string; resources: string; prompts: string } {
-    return {
-      tools: JSON.stringify(this.toolList),
-      resources: JSON.stringify([this.resourceList, this.templateList]),
-      prompts: JSON.stringify(this.promptList),
-    };
   }
 
   private scheduleRestart(detail: string): void {
