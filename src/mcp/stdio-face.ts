@@ -2,6 +2,7 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { parseJSONRPCMessage, serializeMessage, type JSONRPCMessage, type Server, type Transport } from '@modelcontextprotocol/server';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
+import { jsonRpcCodeOf, type JsonRpcErrorCode } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
 import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
@@ -75,15 +76,16 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
   };
 }
 
-type Reply = { id: JsonRpcId | null; code: number; message: string };
+type Reply = { id: JsonRpcId | null; code: JsonRpcErrorCode; message: string };
 
 /**
  * The stdio wire of the face: newline-delimited JSON-RPC on stdin/stdout, like the SDK's
  * StdioServerTransport, but every message is bounded by `maxBytes` without ending the
  * connection. The SDK's transport closes itself and pauses stdin on a line over 10 MiB, after
  * which the hub never sees EOF and hangs with its children alive. Here an oversize line is dropped
- * and answered with -32600, unparsable input with -32700 (JSON-RPC 2.0 §5.1), and the face keeps
- * serving; a result too large to send becomes an error response for its request.
+ * and answered with body_too_large, unparsable input with parse_error (their JSON-RPC codes from
+ * ERROR_SPECS: -32600 and -32700, JSON-RPC 2.0 §5.1), and the face keeps serving; a result too
+ * large to send becomes a result_too_large error response for its request.
  */
 class BoundedStdioTransport implements Transport {
   onclose?: () => void;
@@ -128,14 +130,14 @@ class BoundedStdioTransport implements Transport {
     try {
       value = JSON.parse(line.toString('utf8'));
     } catch {
-      this.reply({ id: null, code: -32700, message: 'Parse error: the line is not valid JSON' });
+      this.reply({ id: null, code: 'parse_error', message: 'Parse error: the line is not valid JSON' });
       return;
     }
     let message: JSONRPCMessage;
     try {
       message = parseJSONRPCMessage(value);
     } catch {
-      this.reply({ id: requestIdOf(value), code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 message' });
+      this.reply({ id: requestIdOf(value), code: 'bad_request', message: 'Invalid Request: not a JSON-RPC 2.0 message' });
       return;
     }
     this.onmessage?.(message);
@@ -150,13 +152,13 @@ class BoundedStdioTransport implements Transport {
     // JSON-RPC 2.0 §5: when the id cannot be read, the error carries id null.
     this.reply({
       id,
-      code: -32600,
+      code: 'body_too_large',
       message: `Invalid Request: the message (${formatBytes(line.bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})`,
     });
   }
 
   private reply(r: Reply): void {
-    this.write(`${JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: r.code, message: r.message } })}\n`).catch((err: unknown) =>
+    this.write(`${JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: jsonRpcCodeOf(r.code), message: r.message } })}\n`).catch((err: unknown) =>
       this.onerror?.(err as Error),
     );
   }
@@ -170,7 +172,7 @@ class BoundedStdioTransport implements Transport {
     const tooLarge = `the ${'method' in message ? 'message' : 'result'} (${formatBytes(bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})`;
     // The request still gets its answer: an error in place of the result.
     if ('id' in message && !('method' in message))
-      return this.write(serializeMessage({ jsonrpc: '2.0', id: message.id, error: { code: -32603, message: `Internal error: ${tooLarge}` } }));
+      return this.write(serializeMessage({ jsonrpc: '2.0', id: message.id, error: { code: jsonRpcCodeOf('result_too_large'), message: `Internal error: ${tooLarge}` } }));
     return Promise.reject(new Error(tooLarge));
   }
 
