@@ -172,7 +172,9 @@ class BoundedStdioTransport implements Transport {
     const tooLarge = `the ${'method' in message ? 'message' : 'result'} (${formatBytes(bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})`;
     // The request still gets its answer: an error in place of the result.
     if ('id' in message && !('method' in message))
-      return this.write(serializeMessage({ jsonrpc: '2.0', id: message.id, error: { code: jsonRpcCodeOf('result_too_large'), message: `Internal error: ${tooLarge}` } }));
+      return this.write(
+        serializeMessage({ jsonrpc: '2.0', id: message.id, error: { code: jsonRpcCodeOf('result_too_large'), message: `Internal error: ${tooLarge}` } }),
+      );
     return Promise.reject(new Error(tooLarge));
   }
 
