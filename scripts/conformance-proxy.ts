@@ -176,7 +176,7 @@ async function runThroughHub(pairing: Pairing, sets: readonly RequirementSet[], 
     server: { host: '127.0.0.1', port: 0, allowedHosts: front.hosts, allowedOrigins: front.hosts.map((h) => `http://${h}`) },
   });
   const hub = new Hub({ config, log: silentLogger(), dataDir: ':memory:' });
-  front.upstream.token = hub.tokens.create({ user: 'conformance' }).token;
+  front.upstream.token = (await hub.tokens.create({ user: 'conformance' })).token;
   const results = new Map<RequirementSet, Set<string>>();
   try {
     hub.start();

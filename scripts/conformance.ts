@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     server: { host: '127.0.0.1', port: 0, allowedHosts: local, allowedOrigins: local.map((h) => `http://${h}`) },
   });
   const hub = new Hub({ config, log: silentLogger(), dataDir: ':memory:' });
-  upstream.token = hub.tokens.create({ user: 'conformance' }).token;
+  upstream.token = (await hub.tokens.create({ user: 'conformance' })).token;
   hub.start();
   await hub.ready();
   upstream.port = (await hub.listen(0, '127.0.0.1')).port;

@@ -156,7 +156,7 @@ async function main(argv: string[]): Promise<void> {
     if (args.era === '2026') hub.serveStdio(IDENTITY);
     else await serveLegacyStdio(hub);
   } else if (args.era === '2026') {
-    const token = hub.tokens.create({ user: 'fixture' }).token;
+    const token = (await hub.tokens.create({ user: 'fixture' })).token;
     const { url } = await hub.listen(args.port, '127.0.0.1');
     process.stdout.write(`${JSON.stringify({ url, token })}\n`);
   } else {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { systemClock } from '../src/clock.js';
 import { publicUrlOf } from '../src/config/public-url.js';
 import type { HubConfig } from '../src/config/schema.js';
-import { buildIntegrations, type Integrations } from '../src/integrations/wiring.js';
+import { openIntegrations, type Integrations } from '../src/integrations/wiring.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
 import { openDb, type Db } from '../src/store/db.js';
 import { openVault } from '../src/vault/open.js';
@@ -19,18 +19,18 @@ export interface StoreContext {
   close(): void;
 }
 
-/** What the account commands need without starting a hub: the store, the vault and the integrations. */
-export function openStoreContext(flags: Flags): StoreContext {
+/** What the account commands need without starting a hub: the store, the vault and the integrations with their keys loaded. */
+export function openStoreContext(flags: Flags): Promise<StoreContext> {
   return openStore(configFromFlags(flags).config);
 }
 
-export function openStore(config: HubConfig, log: Logger = createLogger({ level: 'warn' })): StoreContext {
+export async function openStore(config: HubConfig, log: Logger = createLogger({ level: 'warn' })): Promise<StoreContext> {
   const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
   try {
     const vault = openVault({ db, dataDir: config.dataDir, clock: systemClock, log });
     const publicUrl = publicUrlOf(config.server);
     // The hosted sandbox's client is the hub's own: revoking a sandbox account needs its secret.
-    const integrations = buildIntegrations({ config, db, vault, clock: systemClock, log, publicUrl, dataDir: config.dataDir, hosted: [hostedSandbox()] });
+    const integrations = await openIntegrations({ config, db, vault, clock: systemClock, log, publicUrl, dataDir: config.dataDir, hosted: [hostedSandbox()] });
     return { config, db, vault, integrations, publicUrl, close: () => db.close() };
   } catch (err) {
     db.close();

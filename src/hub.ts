@@ -8,10 +8,10 @@ import { probeHub } from './oauth/hub-probe.js';
 import type { HubConfig } from './config/schema.js';
 import type { HubPhase } from './http/routes.js';
 import type { Identity } from './identity/identity.js';
-import { ApiTokens } from './identity/tokens.js';
+import { SqliteApiTokens, type ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
-import { RequestStates } from './mcp/request-state.js';
+import { REQUEST_STATE_KEY, RequestStates } from './mcp/request-state.js';
 import { DownstreamServer } from './mcp/downstream/server.js';
 import { SqliteListCache } from './store/list-cache.js';
 import { createConformanceSource } from './mcp/fixtures/conformance.js';
@@ -122,6 +122,8 @@ export class Hub {
                 : openVault({ db: db!, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
           },
         },
+        // Read once from the store; requests then read them from memory (links, request states, hosted clients).
+        { name: 'keys', start: () => this.integrations.keys.load() },
         { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
         { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
@@ -133,7 +135,7 @@ export class Hub {
     this.lifecycle.openSync('vault');
     this.db = db!;
     this.vault = vault!;
-    this.tokens = new ApiTokens(this.db, this.clock);
+    this.tokens = new SqliteApiTokens(this.db, this.clock);
     this.catalog = new Catalog();
     this.publicUrl = publicUrlOf(opts.config.server);
     this.integrations = buildIntegrations({
@@ -149,8 +151,8 @@ export class Hub {
       ...(opts.provider ? { provider: opts.provider } : {}),
     });
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
-    const stateKey = this.integrations.secrets.get('request_state_key');
-    this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: stateKey }));
+    const { keys } = this.integrations;
+    this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) }));
     for (const s of this.integrations.sources) this.catalog.add(s);
     const listCache = new SqliteListCache(this.db, this.clock);
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);

@@ -15,7 +15,7 @@ export async function connectCommand(argv: string[]): Promise<void> {
     if (!flags['help']) process.exitCode = 2;
     return;
   }
-  const ctx = openStoreContext(flags);
+  const ctx = await openStoreContext(flags);
   try {
     const { accounts } = ctx.integrations;
     if (!accounts.integration(integration)) {
@@ -44,8 +44,8 @@ export async function connectCommand(argv: string[]): Promise<void> {
     const timeoutMs = Number(str(flags['timeout']) ?? 900) * 1000;
     const deadline = started + timeoutMs;
     for (;;) {
-      if (accounts.linkedSince(who, integration, started)) {
-        const c = accounts.connections.find(who.tenant, who.user, integration)!;
+      if (await accounts.linkedSince(who, integration, started)) {
+        const c = (await accounts.connections.find(who.tenant, who.user, integration))!;
         process.stderr.write('\n');
         process.stdout.write(`linked: ${c.id}\n`);
         return;

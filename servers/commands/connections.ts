@@ -13,13 +13,13 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
     if (!flags['help']) process.exitCode = 2;
     return;
   }
-  const ctx = openStoreContext(flags);
+  const ctx = await openStoreContext(flags);
   try {
     const store = ctx.integrations.accounts.connections;
     if (sub === 'list') {
       const tenant = str(flags['tenant']);
       const user = str(flags['user']);
-      const list = store.list({ ...(tenant ? { tenant } : {}), ...(user ? { user } : {}), includeRevoked: flags['all'] === true });
+      const list = await store.list({ ...(tenant ? { tenant } : {}), ...(user ? { user } : {}), includeRevoked: flags['all'] === true });
       if (flags['json']) {
         process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
         return;
@@ -38,7 +38,7 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
       return;
     }
     if (!id) throw new HubError('invalid_params', `connections revoke needs a connection id\n${USAGE}`);
-    const c = store.get(id);
+    const c = await store.get(id);
     if (!c || c.state === 'revoked') throw new HubError('not_found', `no live connection ${id}`);
     const r = await ctx.integrations.accounts.revoke(c);
     process.stdout.write(`revoked ${id}${r.providerRevoked ? ' (the provider confirmed)' : ''}\n`);

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { systemClock } from '../../src/clock.js';
 import type { HubConfig } from '../../src/config/schema.js';
 import { describeError } from '../../src/errors.js';
-import { ApiTokens } from '../../src/identity/tokens.js';
+import { SqliteApiTokens } from '../../src/identity/tokens.js';
 import { DownstreamSource } from '../../src/mcp/downstream/source.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { HubMetrics } from '../../src/observability/metrics.js';
@@ -48,7 +48,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     const db = openDb({ file: resolve(dataDir, 'switchboard.db'), clock: systemClock });
     const applied = appliedMigrations(db);
     const mode = db.pragma('journal_mode', { simple: true });
-    const tokens = new ApiTokens(db, systemClock).list().length;
+    const tokens = (await new SqliteApiTokens(db, systemClock).list()).length;
     db.close();
     const latest = MIGRATIONS.at(-1)?.version ?? 0;
     report({
@@ -59,7 +59,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     report({ ok: false, line: `database: ${describeError(err)}` });
   }
   try {
-    const store = openStore(config, silentLogger());
+    const store = await openStore(config, silentLogger());
     try {
       const source = process.env[MASTER_KEY_ENV] ? MASTER_KEY_ENV : resolve(dataDir, 'master.key');
       // Opening the store already unwrapped every data key (a damaged one fails it, named); this counts them.
@@ -67,10 +67,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       report({ ok: true, line: `vault: master key ${store.vault.activeMasterId} from ${source}; all ${dataKeys} stored data key(s) open` });
       const { accounts } = store.integrations;
       for (const i of accounts.list()) {
-        const states = accounts.connections
-          .list()
-          .filter((c) => c.integration === i.definition.name)
-          .map((c) => c.state);
+        const states = (await accounts.connections.list()).filter((c) => c.integration === i.definition.name).map((c) => c.state);
         const needs = states.filter((st) => st !== 'active').length;
         report({
           ok: true,

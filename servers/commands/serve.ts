@@ -20,7 +20,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
   const log = createLogger({ level: config.logLevel });
   const hub = new Hub({ config, log, hosted: [hostedSandbox()] });
   // First start with an empty store: make an admin token and show it once, as Jupyter does.
-  const firstToken = hub.tokens.count() === 0 ? hub.tokens.create({ user: 'admin', scopes: ['mcp', 'admin'], label: 'created on first start' }) : undefined;
+  const firstToken =
+    (await hub.tokens.count()) === 0 ? await hub.tokens.create({ user: 'admin', scopes: ['mcp', 'admin'], label: 'created on first start' }) : undefined;
   // stdout that is not a terminal is a log (systemd, docker, a CI job) that others read and keep:
   // there the token goes to a file only its owner can read, written before anything can fail.
   const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;

@@ -1,6 +1,6 @@
 import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
-import { ApiTokens } from '../../src/identity/tokens.js';
+import { SqliteApiTokens } from '../../src/identity/tokens.js';
 import { openDb } from '../../src/store/db.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
@@ -40,7 +40,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
   const { config } = configFromFlags(flags);
   const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
   try {
-    const tokens = new ApiTokens(db, systemClock);
+    const tokens = new SqliteApiTokens(db, systemClock);
     switch (sub) {
       case 'create': {
         const user = str(flags['user']);
@@ -50,7 +50,13 @@ export async function tokensCommand(argv: string[]): Promise<void> {
           .filter(Boolean);
         const expires = str(flags['expires']);
         const expiresInMs = expires === undefined ? undefined : parseLifetime(expires);
-        const { token, record } = tokens.create({ user, tenant: str(flags['tenant']), label: str(flags['label']), expiresInMs, ...(scopes ? { scopes } : {}) });
+        const { token, record } = await tokens.create({
+          user,
+          tenant: str(flags['tenant']),
+          label: str(flags['label']),
+          expiresInMs,
+          ...(scopes ? { scopes } : {}),
+        });
         const until = record.expiresAt === undefined ? '' : ` It expires ${new Date(record.expiresAt).toISOString()}.`;
         process.stderr.write(
           `Created ${record.id} for ${record.tenant}/${record.user} with scopes ${record.scopes.join(',')}.${until} The token is shown once; store it now:\n`,
@@ -59,7 +65,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         return;
       }
       case 'list': {
-        const list = tokens.list({ includeRevoked: flags['all'] === true });
+        const list = await tokens.list({ includeRevoked: flags['all'] === true });
         const now = systemClock.now();
         if (flags['json']) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
@@ -83,7 +89,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
       case 'revoke': {
         const id = rest[0];
         if (!id) throw new HubError('invalid_params', `tokens revoke needs a token id\n${USAGE}`);
-        if (!tokens.revoke(id)) throw new HubError('not_found', `no active token ${id}`);
+        if (!(await tokens.revoke(id))) throw new HubError('not_found', `no active token ${id}`);
         process.stdout.write(`revoked ${id}\n`);
         // The hubs notice by polling the store (src/identity/revocation-watch.ts, every second).
         process.stderr.write('Hubs on this data dir refuse it from now on and close its open sessions and streams within 2 s.\n');

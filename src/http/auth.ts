@@ -21,7 +21,8 @@ export function resourceUrls(publicUrl: string): ResourceUrls {
 export function hubTokenVerifier(tokens: ApiTokens): OAuthTokenVerifier {
   return {
     async verifyAccessToken(token: string): Promise<AuthInfo> {
-      const identity = tokens.check(token);
+      // The one await of the check: the SQLite implementation answers from a prepared statement.
+      const identity = await tokens.check(token);
       if (identity === 'expired') throw new OAuthError(OAuthErrorCode.InvalidToken, 'the token has expired; create a new one');
       if (!identity) throw new OAuthError(OAuthErrorCode.InvalidToken, 'unknown or revoked token');
       // Expiry is checked above on the hub's clock; the SDK requires expiresAt, so it is set a little ahead on each request.
@@ -135,8 +136,8 @@ export function mountResourceMetadata(app: Express, urls: ResourceUrls): void {
  * Whether a request carries a valid hub token holding one of `anyOf`, for routes that answer
  * everyone but tell more to a token holder (/readyz). Never refuses: a bad token just sees less.
  */
-export function holdsScope(tokens: ApiTokens, authorization: string | undefined, anyOf: readonly HubScope[]): boolean {
+export async function holdsScope(tokens: ApiTokens, authorization: string | undefined, anyOf: readonly HubScope[]): Promise<boolean> {
   if (authorization === undefined || !/^bearer /i.test(authorization)) return false;
-  const identity = tokens.verify(authorization.slice(7).trim());
+  const identity = await tokens.verify(authorization.slice(7).trim());
   return identity !== undefined && holdsAny(identity.scopes, anyOf);
 }

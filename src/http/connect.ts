@@ -99,7 +99,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
       200,
       connectPage({
         identity: s.identity,
-        rows: a.status(s.identity),
+        rows: await a.status(s.identity),
         now: deps.clock.now(),
         linkUrl: (name) => a.linkUrl(s.identity, name),
         csrf: csrfToken(s.token),
@@ -118,7 +118,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
     const body = revokeForm.safeParse(req.body);
     if (!body.success || !checked(s, body.data.csrf))
       return refuse(res, 'forbidden', 'Not allowed', 'This form has expired or did not come from your /connect page. Open it again.');
-    const c = deps.accounts.connections.find(s.identity.tenant, s.identity.user, body.data.integration);
+    const c = await deps.accounts.connections.find(s.identity.tenant, s.identity.user, body.data.integration);
     if (!c) return refuse(res, 'not_found', 'Nothing to revoke', `There is no ${body.data.integration} connection.`);
     try {
       const r = await deps.accounts.revoke(c);

@@ -35,7 +35,7 @@ export interface HealthAccess {
   /** Run before /metrics (a token with `metrics` or `admin` beyond loopback, nothing on loopback). */
   metricsGuard: RequestHandler[];
   /** Whether /readyz may name the sources and their states to this caller. */
-  details: (req: Request) => boolean;
+  details: (req: Request) => boolean | Promise<boolean>;
 }
 
 /**
@@ -48,10 +48,12 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', ...(deps.identity ? { hub: deps.identity() } : {}) });
   });
-  app.get('/readyz', (req, res) => {
+  app.get('/readyz', async (req, res) => {
+    // Asked first: the token lookup may wait on the store, and phase and sources are read after it.
+    const details = await access.details(req);
     const phase = deps.phase();
     const sources = sourceReport(deps.sources());
-    const shown = access.details(req) ? { sources } : {};
+    const shown = details ? { sources } : {};
     if (phase !== 'running') {
       res.status(503).json({ status: phase, ...shown });
       return;

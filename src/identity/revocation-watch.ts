@@ -1,7 +1,9 @@
 /** What the watch needs of the token store: the two methods `ApiTokens` has. */
 export interface RevocationSource {
+  /** Told of revocations made through this instance, at once (other processes are seen by polling `revokedAmong`). */
   onRevoked(fn: (tokenId: string) => void): () => void;
-  revokedAmong(ids: readonly string[]): string[];
+  /** Which of these token ids are revoked or expired: either way their open sessions and streams end. */
+  revokedAmong(ids: readonly string[]): Promise<string[]>;
 }
 
 export interface RevocationWatchOptions {
@@ -19,19 +21,28 @@ export interface RevocationWatchOptions {
  */
 export function watchRevocations(opts: RevocationWatchOptions): () => void {
   const stopListening = opts.source.onRevoked(opts.onRevoked);
+  let stopped = false;
+  // One look at a time: a slow store must not pile up overlapping polls.
+  let looking = false;
   const timer = setInterval(() => {
+    if (looking) return;
     const ids = [...new Set(opts.live())];
     if (ids.length === 0) return;
-    let revoked: string[];
-    try {
-      revoked = opts.source.revokedAmong(ids);
-    } catch {
-      return; // busy or closing: look again next time
-    }
-    for (const id of revoked) opts.onRevoked(id);
+    looking = true;
+    opts.source.revokedAmong(ids).then(
+      (revoked) => {
+        looking = false;
+        if (stopped) return;
+        for (const id of revoked) opts.onRevoked(id);
+      },
+      () => {
+        looking = false; // busy or closing: look again next time
+      },
+    );
   }, opts.everyMs ?? 1000);
   timer.unref();
   return () => {
+    stopped = true;
     clearInterval(timer);
     stopListening();
   };

@@ -5,6 +5,7 @@ import { HubError } from '../errors.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/db.js';
 import { DEFAULT_TENANT, HUB_SCOPES, type Identity } from './identity.js';
+import type { RevocationSource } from './revocation-watch.js';
 
 /** Prefix that lets secret scanners recognise a leaked hub token. */
 const TOKEN_PREFIX = 'sbt_';
@@ -73,9 +74,65 @@ const scopesSchema = z.array(z.enum(HUB_SCOPES)).min(1);
 
 const nameSchema = z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'use 1–128 characters from A-Z a-z 0-9 . _ @ -');
 
-/** Hub API tokens: 256-bit random, stored hashed, revocable. */
-export class ApiTokens {
-  // Prepared once: verify runs on every HTTP request.
+export interface NewToken {
+  user: string;
+  tenant?: string | undefined;
+  scopes?: string[];
+  label?: string | undefined;
+  expiresInMs?: number | undefined;
+}
+
+/**
+ * Hub API tokens: 256-bit random, stored hashed, revocable. Promise-based (STYLE.md §10) so a
+ * PostgreSQL store is a second implementation, not a rewrite of the callers; one contract suite
+ * (test/store/contracts/api-tokens.ts) runs against every implementation.
+ */
+export interface ApiTokens extends RevocationSource {
+  create(input: NewToken): Promise<CreatedToken>;
+  get(id: string): Promise<ApiTokenRecord | undefined>;
+  list(opts?: { includeRevoked?: boolean }): Promise<ApiTokenRecord[]>;
+  count(): Promise<number>;
+  /** Revokes by id; resolves false when no active token has that id. */
+  revoke(id: string): Promise<boolean>;
+  /** Resolves a presented token to an identity, or undefined when unknown, revoked or expired. */
+  verify(token: string): Promise<Identity | undefined>;
+  /** Like verify, but tells an expired token apart (RFC 6750 §3.1 `invalid_token`: its holder needs a new one). */
+  check(token: string): Promise<TokenCheck>;
+}
+
+/** A token about to be stored: validated input, the token shown once and the hash kept. Shared by every implementation. */
+export function newToken(input: NewToken, now: number): { token: string; record: Omit<ApiTokenRecord, 'lastUsedAt' | 'revokedAt'>; hash: string } {
+  const user = parseName(input.user, 'user');
+  const lifetime = input.expiresInMs === undefined ? undefined : lifetimeSchema.safeParse(input.expiresInMs);
+  if (lifetime && !lifetime.success)
+    throw new HubError('invalid_params', `token lifetime ${input.expiresInMs} ms: must be a whole number of ms between 1 and ${MAX_LIFETIME_MS}`);
+  const tenant = parseName(input.tenant ?? DEFAULT_TENANT, 'tenant');
+  const parsedScopes = scopesSchema.safeParse(input.scopes ?? ['mcp']);
+  if (!parsedScopes.success) throw new HubError('invalid_params', `scopes ${JSON.stringify(input.scopes)}: use one or more of ${HUB_SCOPES.join(', ')}`);
+  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
+  const record = {
+    id: `tok_${randomBytes(6).toString('hex')}`,
+    user,
+    tenant,
+    scopes: [...new Set(parsedScopes.data)],
+    label: input.label ?? null,
+    createdAt: now,
+    ...(lifetime ? { expiresAt: now + lifetime.data } : {}),
+  };
+  return { token, record, hash: hashToken(token) };
+}
+
+/** Cheap checks before any lookup: a value that cannot be a hub token costs no query. */
+export function mayBeToken(token: string): boolean {
+  return token.startsWith(TOKEN_PREFIX) && token.length <= 200;
+}
+
+/**
+ * The SQLite implementation. better-sqlite3 answers synchronously, so the bodies are synchronous
+ * and each method resolves at once; the /mcp check costs one prepared-statement read and one await.
+ */
+export class SqliteApiTokens implements ApiTokens {
+  // Prepared once: check runs on every HTTP request.
   private readonly byHash: Statement;
   private readonly touchStmt: Statement;
   private readonly revokedStmt: Statement;
@@ -93,90 +150,81 @@ export class ApiTokens {
       .pluck();
   }
 
-  create(input: { user: string; tenant?: string | undefined; scopes?: string[]; label?: string | undefined; expiresInMs?: number | undefined }): CreatedToken {
-    const user = parseName(input.user, 'user');
-    const lifetime = input.expiresInMs === undefined ? undefined : lifetimeSchema.safeParse(input.expiresInMs);
-    if (lifetime && !lifetime.success)
-      throw new HubError('invalid_params', `token lifetime ${input.expiresInMs} ms: must be a whole number of ms between 1 and ${MAX_LIFETIME_MS}`);
-    const tenant = parseName(input.tenant ?? DEFAULT_TENANT, 'tenant');
-    const parsedScopes = scopesSchema.safeParse(input.scopes ?? ['mcp']);
-    if (!parsedScopes.success) throw new HubError('invalid_params', `scopes ${JSON.stringify(input.scopes)}: use one or more of ${HUB_SCOPES.join(', ')}`);
-    const scopes = [...new Set(parsedScopes.data)];
-    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    const id = `tok_${randomBytes(6).toString('hex')}`;
-    const now = this.clock.now();
+  async create(input: NewToken): Promise<CreatedToken> {
+    const { token, record, hash } = newToken(input, this.clock.now());
     this.db
       .prepare(
         `INSERT INTO api_tokens (id, token_hash, user_id, tenant_id, scopes, label, created_at, expires_at)
          VALUES (@id, @hash, @user, @tenant, @scopes, @label, @now, @expires)`,
       )
       .run({
-        id,
-        hash: hashToken(token),
-        user,
-        tenant,
-        scopes: scopes.join(' '),
-        label: input.label ?? null,
-        now,
-        expires: lifetime ? now + lifetime.data : null,
+        id: record.id,
+        hash,
+        user: record.user,
+        tenant: record.tenant,
+        scopes: record.scopes.join(' '),
+        label: record.label,
+        now: record.createdAt,
+        expires: record.expiresAt ?? null,
       });
-    return { token, record: this.get(id)! };
+    return { token, record: this.read(record.id)! };
   }
 
-  get(id: string): ApiTokenRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id);
-    return row === undefined ? undefined : toRecord(row);
+  async get(id: string): Promise<ApiTokenRecord | undefined> {
+    return this.read(id);
   }
 
-  list(opts: { includeRevoked?: boolean } = {}): ApiTokenRecord[] {
+  async list(opts: { includeRevoked?: boolean } = {}): Promise<ApiTokenRecord[]> {
     const sql = opts.includeRevoked
       ? 'SELECT * FROM api_tokens ORDER BY created_at, id'
       : 'SELECT * FROM api_tokens WHERE revoked_at IS NULL ORDER BY created_at, id';
     return this.db.prepare(sql).all().map(toRecord);
   }
 
-  count(): number {
+  async count(): Promise<number> {
     return this.db.prepare('SELECT count(*) FROM api_tokens').pluck().get() as number;
   }
 
-  /** Revokes by id; returns false when no active token has that id. */
-  revoke(id: string): boolean {
+  async revoke(id: string): Promise<boolean> {
     const res = this.db.prepare('UPDATE api_tokens SET revoked_at = @now WHERE id = @id AND revoked_at IS NULL').run({ id, now: this.clock.now() });
     if (res.changes !== 1) return false;
     for (const fn of this.revokeListeners) fn(id);
     return true;
   }
 
-  /** Told of revocations made through this instance, at once (other processes are seen by polling `revokedAmong`). */
   onRevoked(fn: (tokenId: string) => void): () => void {
     this.revokeListeners.add(fn);
     return () => this.revokeListeners.delete(fn);
   }
 
-  /** Which of these token ids are revoked or expired: either way their open sessions and streams end. */
-  revokedAmong(ids: readonly string[]): string[] {
+  async revokedAmong(ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     return z.array(z.string()).parse(this.revokedStmt.all(JSON.stringify(ids), this.clock.now()));
   }
 
-  /** Resolves a presented token to an identity, or undefined when unknown, revoked or expired. */
-  verify(token: string): Identity | undefined {
-    const r = this.check(token);
+  async verify(token: string): Promise<Identity | undefined> {
+    const r = this.checkNow(token);
     return r === 'expired' ? undefined : r;
   }
 
-  /**
-   * Like verify, but tells an expired token apart (its holder is told to get a new one, RFC 6750
-   * §3.1 `invalid_token`). One prepared statement; expiry is compared with the injected clock.
-   */
-  check(token: string): TokenCheck {
-    if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
+  async check(token: string): Promise<TokenCheck> {
+    return this.checkNow(token);
+  }
+
+  /** One prepared statement; expiry is compared with the injected clock. */
+  private checkNow(token: string): TokenCheck {
+    if (!mayBeToken(token)) return undefined;
     const row = this.byHash.get(hashToken(token));
     if (row === undefined) return undefined;
     const rec = toRecord(row);
     if (rec.expiresAt !== undefined && this.clock.now() >= rec.expiresAt) return 'expired';
     this.touch(rec);
     return { tenant: rec.tenant, user: rec.user, scopes: rec.scopes, tokenId: rec.id };
+  }
+
+  private read(id: string): ApiTokenRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM api_tokens WHERE id = ?').get(id);
+    return row === undefined ? undefined : toRecord(row);
   }
 
   /** last_used_at at minute granularity: a write per request would serialise all calls on the WAL lock. */

@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { ConnectionFeed } from '../connections/feed.js';
-import type { ConnectionReads } from '../connections/repository.js';
-import type { ConnectionStore } from '../connections/store.js';
+import type { ConnectionRepository } from '../connections/repository.js';
 import type { Connection, ConnectionState } from '../connections/types.js';
 import { HubError, describeError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
@@ -11,9 +10,7 @@ import type { ResolvedIntegration } from './registry.js';
 
 export interface AccountsOptions {
   integrations: ResolvedIntegration[];
-  connections: ConnectionStore;
-  /** The same connections behind the Promise-based interface. */
-  reads: ConnectionReads;
+  connections: ConnectionRepository;
   /** Where every change of a connection is published (tool lists are kept fresh from it). */
   feed: ConnectionFeed;
   flows: OAuthFlows;
@@ -39,7 +36,7 @@ export class Accounts {
     this.byName = new Map(opts.integrations.map((i) => [i.definition.name, i]));
   }
 
-  get connections(): ConnectionStore {
+  get connections(): ConnectionRepository {
     return this.opts.connections;
   }
 
@@ -59,18 +56,20 @@ export class Accounts {
     return `${this.opts.publicUrl}/connect?link=${this.opts.links.mint('connect', who)}`;
   }
 
-  status(who: Identity): IntegrationStatus[] {
-    return this.list().map((i) => ({
-      name: i.definition.name,
-      title: i.definition.title,
-      description: i.definition.description,
-      connection: this.opts.connections.find(who.tenant, who.user, i.definition.name),
-    }));
+  status(who: Identity): Promise<IntegrationStatus[]> {
+    return Promise.all(
+      this.list().map(async (i) => ({
+        name: i.definition.name,
+        title: i.definition.title,
+        description: i.definition.description,
+        connection: await this.opts.connections.find(who.tenant, who.user, i.definition.name),
+      })),
+    );
   }
 
   /** True when the user linked the integration through a flow completed at or after `since`. */
-  linkedSince(who: Identity, integration: string, since: number): boolean {
-    const c = this.opts.connections.find(who.tenant, who.user, integration);
+  async linkedSince(who: Identity, integration: string, since: number): Promise<boolean> {
+    const c = await this.opts.connections.find(who.tenant, who.user, integration);
     const completed = this.opts.flows.lastCompleted(who.tenant, who.user, integration);
     // A background refresh also touches the connection; only a completed flow counts as linking.
     return c?.state === 'active' && completed !== undefined && completed >= since && c.updatedAt >= completed;
@@ -107,20 +106,20 @@ export class Accounts {
     let warning: string | undefined;
     if (c.state !== 'revoked' && i) {
       try {
-        providerRevoked = await i.client.revoke(this.opts.connections.tokens(c));
+        providerRevoked = await i.client.revoke(await this.opts.connections.tokens(c));
       } catch (err) {
         warning = `the provider did not confirm the revocation (${describeError(err)}); the hub has forgotten the tokens anyway`;
         this.opts.log.warn({ connection: c.id, err: describeError(err) }, 'provider revocation failed');
       }
     }
-    this.opts.connections.markRevoked(c.id, 'revoked by the user');
+    await this.opts.connections.markRevoked(c.id, 'revoked by the user');
     await this.changed(c);
     return warning === undefined ? { providerRevoked } : { providerRevoked, warning };
   }
 
   /** Publishes the connection's current state on the feed, which tells the owner's clients. */
   async changed(c: Connection): Promise<void> {
-    const state = (await this.opts.reads.get(c.id))?.state ?? c.state;
+    const state = (await this.opts.connections.get(c.id))?.state ?? c.state;
     this.announced.set(c.id, state);
     this.opts.feed.publish({ id: c.id, tenant: c.tenant, user: c.user, integration: c.integration, state });
   }

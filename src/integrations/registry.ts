@@ -36,7 +36,7 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
     if (entry.disabled) continue;
     let definition: IntegrationDefinition;
     let clientId: string;
-    let clientSecret: string;
+    let clientSecret: string | (() => string);
     let scopes: string[];
     let webhooks: WebhooksConfig | undefined;
     if (entry.type === 'custom') {
@@ -61,7 +61,8 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
       webhooks = applied;
       const hosted = ctx.hostedClient?.(name);
       const id = entry.clientId ?? hosted?.id;
-      const secret = entry.clientSecret ?? hosted?.secret();
+      // A hosted client's secret is read on first use: the hub loads its keys at start, after this.
+      const secret = entry.clientSecret ?? hosted?.secret;
       if (id === undefined || secret === undefined) throw new HubError('config_invalid', `integrations.${name}: clientId and clientSecret are required`);
       clientId = id;
       clientSecret = secret;
@@ -72,11 +73,14 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
     if (!oauth) throw new HubError('internal', `integrations.${name}: resolved without its OAuth endpoints`);
     const issuer = oauth.issuer ?? new URL(oauth.authorizeUrl).origin;
     const client = new OAuthClient({ ...oauth, clientId, clientSecret, scopes }, ctx.clock);
+    const secretOf = clientSecret;
     out.push({
       definition,
       client,
       clientId,
-      clientSecret,
+      get clientSecret() {
+        return typeof secretOf === 'string' ? secretOf : secretOf();
+      },
       ...(webhooks ? { webhooks } : {}),
       flow: { name, title: definition.title, client, issuer, scopes, requireIss: oauth.requireIss },
     });

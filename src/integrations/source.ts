@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, UrlElicitationRequiredError, inputRequired, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
-import type { ConnectionStore } from '../connections/store.js';
+import type { ConnectionReads } from '../connections/repository.js';
 import type { Connection } from '../connections/types.js';
 import { HubError, describeError, isHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
@@ -18,7 +18,7 @@ export const META_CONNECTION = 'switchboard/connection';
 
 export interface IntegrationSourceOptions {
   definition: IntegrationDefinition;
-  connections: ConnectionStore;
+  connections: ConnectionReads;
   /** Each identity's connection states, kept fresh by the change feed: listing reads these, not SQL. */
   states: ConnectionStates;
   tokens: TokenManager;
@@ -113,7 +113,7 @@ export class IntegrationSource implements ToolSource {
     const input = args ?? {};
     this.validator(name, tool)(input);
     const keyed = this.opts.credentials;
-    const c = keyed ? undefined : this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
+    const c = keyed ? undefined : await this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
     if (!keyed && c?.state !== 'active') return this.needsLink(ctx, c);
     const fetch = this.provider.bind({
       label: this.opts.definition.title,
@@ -132,7 +132,7 @@ export class IntegrationSource implements ToolSource {
       if (err instanceof ProtocolError) throw err;
       if (c && isHubError(err) && (err.code === 'connection_needs_reauth' || err.code === 'connection_revoked')) {
         this.connectionChanged(ctx.identity);
-        return this.needsLink(ctx, this.opts.connections.get(c.id));
+        return this.needsLink(ctx, await this.opts.connections.get(c.id));
       }
       if (ctx.signal.aborted) throw new HubError('cancelled', `${this.name}__${name} was cancelled`, { cause: err });
       // Typed for the dispatcher, which takes the result, outcome and log level from the error table.

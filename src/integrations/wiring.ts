@@ -7,16 +7,17 @@ import { ConnectionStore } from '../connections/store.js';
 import { HubError } from '../errors.js';
 import { OAuthFlows } from '../oauth/flows.js';
 import { SqliteLinkUses, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
-import { LinkSigner } from '../oauth/links.js';
+import { LINK_SIGNING_KEY, LinkSigner } from '../oauth/links.js';
 import { TokenManager } from '../oauth/token-manager.js';
 import { createProviderClient, type ProviderClientOptions, type ProviderLimits } from '../providers/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../store/db.js';
-import { HubSecrets } from '../store/hub-secrets.js';
+import { HubKeys, HubSecrets, type SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { Accounts } from './accounts.js';
 import { hostedSecretName, type HostedProvider } from './hosted.js';
 import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration } from './registry.js';
+import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
 import { IntegrationSource } from './source.js';
 
 export interface IntegrationsDeps {
@@ -44,7 +45,12 @@ export interface Integrations {
   feed: ConnectionFeed;
   /** Each identity's connection states, for listing tools without SQL. */
   states: ConnectionStates;
-  secrets: HubSecrets;
+  secrets: SecretStore;
+  /**
+   * The keys requests read (link signing, request-state signing, hosted clients' secrets): loaded
+   * from `secrets` once by `keys.load()` (the hub's 'keys' part, or `openIntegrations`), then read from memory.
+   */
+  keys: HubKeys;
   tokens: TokenManager;
   links: LinkSigner;
   /** Once-only links and /connect sessions (the HTTP routes use them; they know no SQL). */
@@ -59,24 +65,27 @@ export interface Integrations {
   log: Logger;
 }
 
-/** Builds linking, refresh and the integration tool sources from the config. */
+/**
+ * Builds linking, refresh and the integration tool sources from the config. Nothing here reads the
+ * store: the keys are read by `keys.load()`, which must resolve before the first request.
+ */
 export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const secrets = new HubSecrets(d.db, d.vault, d.clock);
-  const connections = new ConnectionStore(d.db, d.vault, d.clock);
-  const repo = sqliteConnections(connections);
+  const connections = sqliteConnections(new ConnectionStore(d.db, d.vault, d.clock));
   const feed = new ConnectionFeed();
-  const states = new ConnectionStates(repo, feed);
+  const states = new ConnectionStates(connections, feed);
   const hostedByName = new Map((d.hosted ?? []).map((p) => [p.integration, p]));
+  const keys = new HubKeys(secrets, [LINK_SIGNING_KEY, REQUEST_STATE_KEY, ...[...hostedByName.keys()].map(hostedSecretName)]);
   const resolved = resolveIntegrations(d.config, {
     publicUrl: d.publicUrl,
     clock: d.clock,
     hostedClient: (name) => {
       const p = hostedByName.get(name);
-      return p && { id: p.clientId, secret: () => secrets.get(hostedSecretName(name)).toString('base64url') };
+      return p && { id: p.clientId, secret: () => keys.get(hostedSecretName(name)).toString('base64url') };
     },
   });
   const byName = new Map(resolved.map((r) => [r.definition.name, r]));
-  const links = new LinkSigner(() => secrets.get('link_signing_key'), d.clock);
+  const links = new LinkSigner(() => keys.get(LINK_SIGNING_KEY), d.clock);
   const flows = new OAuthFlows(d.db, d.vault, connections, d.clock, `${d.publicUrl}/oauth/callback`);
   const sourceMap = new Map<string, IntegrationSource>();
   let accounts: Accounts | undefined;
@@ -93,7 +102,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     ...d.tokenOptions,
   });
   const provider = createProviderClient({ clock: d.clock, ...d.provider });
-  accounts = new Accounts({ integrations: resolved, connections, reads: repo, feed, flows, links, publicUrl: d.publicUrl, log: d.log });
+  accounts = new Accounts({ integrations: resolved, connections, feed, flows, links, publicUrl: d.publicUrl, log: d.log });
   const acc = accounts;
   for (const r of resolved) {
     sourceMap.set(
@@ -137,10 +146,11 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     accounts: acc,
     linkUses: uses,
     sessions: uses,
-    connections: repo,
+    connections,
     feed,
     states,
     secrets,
+    keys,
     tokens,
     links,
     sources: [...sourceMap.values()],
@@ -160,4 +170,11 @@ function apiLimitsOf(config: HubConfig, name: string): { limits?: Partial<Provid
   const api = config.integrations[name]?.api;
   if (api === undefined) return {};
   return { limits: Object.fromEntries(Object.entries(api).filter(([, v]) => v !== undefined)) };
+}
+
+/** Integrations with their keys loaded: for a process that needs no hub (the CLI's account commands). */
+export async function openIntegrations(d: IntegrationsDeps): Promise<Integrations> {
+  const i = buildIntegrations(d);
+  await i.keys.load();
+  return i;
 }

@@ -23,12 +23,17 @@ interface Sealed {
   for: string;
 }
 
+/** The hub secret that signs request states: one per data dir, so a retry may reach any process on it. */
+export const REQUEST_STATE_KEY = 'request_state_key';
+
 export interface RequestStatesOptions {
   /**
    * HMAC key, ≥ 32 bytes. Every process that may receive a retry needs the same key; the
-   * default (random per process) suits a hub that serves each flow from one process.
+   * default (random per process) suits a hub that serves each flow from one process. A function
+   * is called once, when the first state is sealed or verified: the hub hands in its key that way
+   * because it loads its keys from the store at start, after this object is built (HubKeys).
    */
-  key?: Uint8Array | string;
+  key?: Uint8Array | string | (() => Uint8Array);
   /** How long a client may take to answer before the state expires. */
   ttlSeconds?: number;
 }
@@ -41,10 +46,21 @@ export interface RequestStatesOptions {
  * against another. The payload is signed, not encrypted: sources must not put secrets in it.
  */
 export class RequestStates {
-  private readonly codec: RequestStateCodec<Sealed>;
+  private codecValue: RequestStateCodec<Sealed> | undefined;
 
-  constructor(opts: RequestStatesOptions = {}) {
-    this.codec = createRequestStateCodec<Sealed>({ key: opts.key ?? randomBytes(32), ttlSeconds: opts.ttlSeconds ?? 600 });
+  constructor(private readonly opts: RequestStatesOptions = {}) {
+    if (typeof opts.key !== 'function') this.codecValue = this.makeCodec(opts.key ?? randomBytes(32));
+  }
+
+  /** Built once; after that a request reads a field, no store and no await. */
+  private get codec(): RequestStateCodec<Sealed> {
+    const key = this.opts.key;
+    this.codecValue ??= this.makeCodec(typeof key === 'function' ? key() : (key ?? randomBytes(32)));
+    return this.codecValue;
+  }
+
+  private makeCodec(key: Uint8Array | string): RequestStateCodec<Sealed> {
+    return createRequestStateCodec<Sealed>({ key, ttlSeconds: this.opts.ttlSeconds ?? 600 });
   }
 
   /**

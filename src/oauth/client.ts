@@ -10,7 +10,8 @@ export interface OAuthEndpoints {
   tokenUrl: string;
   revokeUrl?: string | undefined;
   clientId: string;
-  clientSecret: string;
+  /** A function is read when the client first talks to the provider (a hosted client's secret is loaded at start). */
+  clientSecret: string | (() => string);
   scopes: string[];
   scopeSeparator?: string;
   /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1). */
@@ -79,8 +80,15 @@ export class OAuthClient {
     const revoke = endpoints.revokeUrl ? new URL(endpoints.revokeUrl) : undefined;
     if (revoke && revoke.origin !== token.origin) throw new HubError('config_invalid', 'the revocation endpoint must share the token endpoint origin');
     this.revokePath = revoke ? revoke.pathname + revoke.search : undefined;
+    const secret = endpoints.clientSecret;
     this.options = {
-      client: { id: endpoints.clientId, secret: endpoints.clientSecret },
+      client: {
+        id: endpoints.clientId,
+        // A getter: simple-oauth2 reads it on first use, after the hub has loaded its keys.
+        get secret() {
+          return typeof secret === 'string' ? secret : secret();
+        },
+      },
       auth: {
         tokenHost: token.origin,
         tokenPath: token.pathname + token.search,

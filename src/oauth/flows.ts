@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import type { ConnectionStore } from '../connections/store.js';
+import type { ConnectionWrites } from '../connections/repository.js';
 import type { Connection } from '../connections/types.js';
 import { HubError } from '../errors.js';
 import type { Db } from '../store/db.js';
@@ -56,7 +56,7 @@ export class OAuthFlows {
   constructor(
     private readonly db: Db,
     private readonly vault: Vault,
-    private readonly connections: ConnectionStore,
+    private readonly connections: Pick<ConnectionWrites, 'link'>,
     private readonly clock: Clock,
     private readonly redirectUri: string,
   ) {}

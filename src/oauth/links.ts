@@ -22,6 +22,9 @@ export type LinkPayload = z.infer<typeof payloadSchema>;
 
 export const LINK_TTL_MS = 15 * 60_000;
 
+/** The hub secret links are signed with: one per data dir, so every process on it accepts the others' links. */
+export const LINK_SIGNING_KEY = 'link_signing_key';
+
 /**
  * Short-lived signed links (HMAC-SHA256 over a JSON payload). A link binds who is linking to the
  * flow it starts: the browser that opens it needs no hub token, and a tampered or expired link

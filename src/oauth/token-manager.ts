@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { ConnectionStore } from '../connections/store.js';
+import type { ConnectionRepository } from '../connections/repository.js';
 import type { Connection, TokenSet } from '../connections/types.js';
 import { HubError, describeError } from '../errors.js';
 import { OAuthGrantError, OAuthTransientError, type OAuthClient } from './client.js';
 import { newOwnerId, ownerIsDead } from './owner.js';
 
 export interface TokenManagerOptions {
-  store: ConnectionStore;
+  store: ConnectionRepository;
   clock: Clock;
   log: Logger;
   clientFor: (integration: string) => OAuthClient;
@@ -74,8 +74,8 @@ export class TokenManager {
 
   /** A usable access token and the version of the token set it belongs to. */
   async credential(connectionId: string): Promise<{ accessToken: string; version: number }> {
-    const c = this.active(connectionId);
-    const current = this.opts.store.tokens(c);
+    const c = await this.active(connectionId);
+    const current = await this.opts.store.tokens(c);
     if (!this.expiring(c, current)) return { accessToken: current.accessToken, version: c.tokenVersion };
     await this.refresh(c);
     return this.latest(connectionId);
@@ -88,21 +88,21 @@ export class TokenManager {
    * The same version back means no new token could be had (the endpoint is down, the token unexpired).
    */
   async afterUnauthorized(connectionId: string, version: number): Promise<{ accessToken: string; version: number }> {
-    const c = this.active(connectionId);
+    const c = await this.active(connectionId);
     if (c.tokenVersion === version) await this.refresh(c);
     return this.latest(connectionId);
   }
 
-  private active(connectionId: string): Connection {
-    const c = this.opts.store.get(connectionId);
+  private async active(connectionId: string): Promise<Connection> {
+    const c = await this.opts.store.get(connectionId);
     if (!c) throw new HubError('connection_required', `no connection ${connectionId}`);
     if (c.state !== 'active') throw unavailable(c);
     return c;
   }
 
-  private latest(connectionId: string): { accessToken: string; version: number } {
-    const c = this.active(connectionId);
-    return { accessToken: this.opts.store.tokens(c).accessToken, version: c.tokenVersion };
+  private async latest(connectionId: string): Promise<{ accessToken: string; version: number }> {
+    const c = await this.active(connectionId);
+    return { accessToken: (await this.opts.store.tokens(c)).accessToken, version: c.tokenVersion };
   }
 
   /**
@@ -126,7 +126,7 @@ export class TokenManager {
 
   private async claimAndRefresh(id: string, seenVersion: number): Promise<TokenSet> {
     for (;;) {
-      const r = this.opts.store.tryLease(id, seenVersion, this.owner, this.lease, ownerIsDead);
+      const r = await this.opts.store.tryLease(id, seenVersion, this.owner, this.lease, ownerIsDead);
       if (r.kind === 'acquired') return this.perform(r.connection, r.interrupted);
       if (r.kind === 'moved') {
         // Someone committed a new token set (or the connection left 'active') while we looked.
@@ -139,7 +139,7 @@ export class TokenManager {
 
   private async perform(c: Connection, interrupted: boolean): Promise<TokenSet> {
     const { store, log } = this.opts;
-    const current = store.tokens(c);
+    const current = await store.tokens(c);
     const client = this.opts.clientFor(c.integration);
     // Set once an attempt failed without a clear answer: the provider may have rotated the token anyway.
     let uncertain = false;
@@ -155,9 +155,9 @@ export class TokenManager {
             : uncertain
               ? `${why} after an earlier refresh attempt failed without a clear answer (the provider may have rotated the token then); link the account again`
               : `${why}; link the account again`;
-          store.markNeedsReauth(c.id, reason);
+          await store.markNeedsReauth(c.id, reason);
           log.warn({ connection: c.id, integration: c.integration, error: err.error, interrupted, uncertain }, 'connection needs re-authorization');
-          const latest = store.get(c.id)!;
+          const latest = (await store.get(c.id))!;
           this.opts.onStateChange?.(latest);
           throw unavailable(latest);
         }
@@ -171,7 +171,7 @@ export class TokenManager {
         }
         // An attempt without a clear answer may have spent the refresh token: the lease keeps its
         // start time so that whoever refreshes next can say so if the provider refuses the token.
-        store.releaseLease(c.id, this.owner, { outcomeUnknown: uncertain });
+        await store.releaseLease(c.id, this.owner, { outcomeUnknown: uncertain });
         log.warn({ connection: c.id, integration: c.integration, err: transient.message }, 'token refresh failed; will retry on next use');
         // The connection stays usable while its current access token is still valid.
         if (current.expiresAt === undefined || current.expiresAt > this.opts.clock.now()) return current;
@@ -191,7 +191,7 @@ export class TokenManager {
     for (let attempt = 1; ; attempt++) {
       let saved: boolean;
       try {
-        saved = store.commitRefresh(c, this.owner, next);
+        saved = await store.commitRefresh(c, this.owner, next);
       } catch (err) {
         if (attempt < this.attempts) {
           log.warn({ connection: c.id, integration: c.integration, err: describeError(err), attempt }, 'could not save the refreshed token set; retrying');
@@ -204,7 +204,7 @@ export class TokenManager {
       }
       if (!saved) {
         // Our claim lapsed and another process took over; its result is the one that counts.
-        const latest = store.get(c.id)!;
+        const latest = (await store.get(c.id))!;
         if (latest.state !== 'active') throw unavailable(latest);
         return store.tokens(latest);
       }

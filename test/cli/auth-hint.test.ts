@@ -44,11 +44,11 @@ describe('a 401 from /mcp says how to get and pass a hub token', () => {
   });
 
   it('a revoked token is refused the same way, and a valid one passes', async () => {
-    const { token, record } = hub.hub.tokens.create({ user: 'bob' });
+    const { token, record } = await hub.hub.tokens.create({ user: 'bob' });
     const ok = await initialize(hub.url, `Bearer ${token}`);
     expect(ok.status).toBe(200);
     await ok.body?.cancel();
-    hub.hub.tokens.revoke(record.id);
+    await hub.hub.tokens.revoke(record.id);
     const res = await initialize(hub.url, `Bearer ${token}`);
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: 'invalid_token', error_description: `unknown or revoked token. ${TOKEN_HINT}`, how_to_authenticate: HOW_TO });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { systemClock } from '../../src/clock.js';
-import { ApiTokens } from '../../src/identity/tokens.js';
+import { SqliteApiTokens } from '../../src/identity/tokens.js';
 import { openDb } from '../../src/store/db.js';
 import { CLI, FIXTURE, runCli, tmpDir, type CliResult } from '../helpers/hub.js';
 
@@ -76,7 +76,7 @@ describe('switchboard CLI', () => {
 
     const db = openDb({ file: join(data, 'switchboard.db'), clock: systemClock });
     try {
-      expect(new ApiTokens(db, systemClock).verify(token)).toEqual({ tenant: 'default', user: 'alice', scopes: ['mcp'], tokenId: id });
+      expect(await new SqliteApiTokens(db, systemClock).verify(token)).toEqual({ tenant: 'default', user: 'alice', scopes: ['mcp'], tokenId: id });
     } finally {
       db.close();
     }
@@ -117,7 +117,7 @@ describe('switchboard CLI', () => {
 
     const db = openDb({ file: join(data, 'switchboard.db'), clock: systemClock });
     try {
-      expect(new ApiTokens(db, systemClock).verify(token)).toBeUndefined();
+      expect(await new SqliteApiTokens(db, systemClock).verify(token)).toBeUndefined();
     } finally {
       db.close();
     }

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionStore } from '../../src/connections/store.js';
+import { sqliteConnections } from '../../src/connections/repository.js';
 import { HubError } from '../../src/errors.js';
 import { OAuthClient, OAuthGrantError, OAuthTransientError, type OAuthEndpoints } from '../../src/oauth/client.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
@@ -90,7 +91,14 @@ describe('OAuth errors are typed hub errors', () => {
     const store = new ConnectionStore(db, new Vault({ db, ring: ephemeralRing(), clock: h.clock }), h.clock);
     const port = await closedPort();
     const down = new OAuthClient({ ...endpoints, tokenUrl: `http://127.0.0.1:${port}/token` }, h.clock);
-    const manager = new TokenManager({ store, clock: h.clock, log: silentLogger(), clientFor: () => down, attempts: 2, sleep: async () => {} });
+    const manager = new TokenManager({
+      store: sqliteConnections(store),
+      clock: h.clock,
+      log: silentLogger(),
+      clientFor: () => down,
+      attempts: 2,
+      sleep: async () => {},
+    });
     const pair = await link({ issuer: h.issuer }, 'alice');
     const c = store.link({
       tenant: 'default',

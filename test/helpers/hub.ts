@@ -69,7 +69,7 @@ export async function startHub(config: Partial<Record<keyof HubConfig, unknown>>
   const port = await freePort();
   const parsed = configSchema.parse({ integrations: {}, ...config, dataDir: dir.path, server: { port, ...(config.server as object | undefined) } });
   const hub = new Hub({ config: parsed, log: silentLogger(), hosted: [hostedSandbox()], ...opts });
-  const { token } = hub.tokens.create({ user: 'alice' });
+  const { token } = await hub.tokens.create({ user: 'alice' });
   hub.start();
   await hub.ready();
   const l = await hub.listen(parsed.server.port, '127.0.0.1');

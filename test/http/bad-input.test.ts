@@ -94,11 +94,11 @@ describe('HTTP face under bad input', () => {
   });
 
   it('answers a revoked token with 401, also on a session it opened before', async () => {
-    const { token, record } = h.hub.tokens.create({ user: 'bob' });
+    const { token, record } = await h.hub.tokens.create({ user: 'bob' });
     const client = await connectClient(h.url, token, 'legacy');
     expect((await client.listTools()).tools.length).toBeGreaterThan(0);
 
-    expect(h.hub.tokens.revoke(record.id)).toBe(true);
+    expect(await h.hub.tokens.revoke(record.id)).toBe(true);
     const res = await post(INITIALIZE, { authorization: `Bearer ${token}` });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');

@@ -16,8 +16,8 @@ describe('an expiring token', () => {
   });
 
   it('closes its session and stream once it expires, and the session then answers 401', async () => {
-    const short = hub.hub.tokens.create({ user: 'alice', expiresInMs: 60_000 }).token;
-    const lasting = hub.hub.tokens.create({ user: 'bob' }).token;
+    const short = (await hub.hub.tokens.create({ user: 'alice', expiresInMs: 60_000 })).token;
+    const lasting = (await hub.hub.tokens.create({ user: 'bob' })).token;
     const a = await rawSessionWithStream(hub.url, short);
     const b = await rawSessionWithStream(hub.url, lasting);
     let bEnded = false;

@@ -73,7 +73,7 @@ describe('per-identity limits over HTTP', () => {
 
   beforeAll(async () => {
     h = await startHub({ fixtures: { conformance: true }, server: { limits: LIMITS } }, { clock });
-    bobToken = h.hub.tokens.create({ user: 'bob' }).token;
+    bobToken = (await h.hub.tokens.create({ user: 'bob' })).token;
   });
   afterEach(async () => {
     await Promise.all(open.splice(0).map((c) => c.close().catch(() => {})));
@@ -81,8 +81,8 @@ describe('per-identity limits over HTTP', () => {
   afterAll(async () => h?.stop());
 
   /** Each test's first user is new, so sessions a test leaves behind never count against the next. */
-  function newUser(): string {
-    return h.hub.tokens.create({ user: `alice-${++users}` }).token;
+  async function newUser(): Promise<string> {
+    return (await h.hub.tokens.create({ user: `alice-${++users}` })).token;
   }
 
   async function client(kind: ClientKind, token: string): Promise<FaceClient> {
@@ -92,7 +92,7 @@ describe('per-identity limits over HTTP', () => {
   }
 
   it('refuses a fourth 2025 session of one identity with 429 while another identity connects and calls tools', async () => {
-    const token = newUser();
+    const token = await newUser();
     // Real clients hold their sessions (and their GET streams) open: none of them may be evicted.
     const alice = [await client('v2-legacy', token), await client('v1', token), await client('v2-legacy', token)];
     const refused = await rawInitialize(h.url, token, 7);
@@ -118,7 +118,7 @@ describe('per-identity limits over HTTP', () => {
   });
 
   it('closing a session makes room for a new one', async () => {
-    const token = newUser();
+    const token = await newUser();
     const first = await rawInitialize(h.url, token);
     await rawInitialize(h.url, token);
     await rawInitialize(h.url, token);
@@ -133,7 +133,7 @@ describe('per-identity limits over HTTP', () => {
   });
 
   it('evicts the least recently used idle session once it has been idle for 10 s, never a recent one', async () => {
-    const token = newUser();
+    const token = await newUser();
     const sessions = [await rawInitialize(h.url, token), await rawInitialize(h.url, token)];
     clock.advance(5_000);
     sessions.push(await rawInitialize(h.url, token));
@@ -152,7 +152,7 @@ describe('per-identity limits over HTTP', () => {
   });
 
   it('refuses a fourth 2026 subscriptions/listen stream of one identity; another identity listens and calls tools', async () => {
-    const token = newUser();
+    const token = await newUser();
     const { client: alice, sent } = await modernClient(h.url, token);
     open.push(alice);
     const subs: McpSubscription[] = [];
@@ -183,7 +183,7 @@ describe('per-identity limits over HTTP', () => {
   });
 
   it('counts 2025 GET streams and 2026 listen streams together', async () => {
-    const token = newUser();
+    const token = await newUser();
     const { client: alice } = await modernClient(h.url, token);
     open.push(alice);
     const subs = [await alice.listen({ toolsListChanged: true }), await alice.listen({ toolsListChanged: true })];

@@ -33,8 +33,8 @@ describe('revoking a token closes what it holds open', () => {
   });
   afterAll(async () => h?.stop());
 
-  function user(name: string): { token: string; id: string } {
-    const { token, record } = h.hub.tokens.create({ user: name });
+  async function user(name: string): Promise<{ token: string; id: string }> {
+    const { token, record } = await h.hub.tokens.create({ user: name });
     return { token, id: record.id };
   }
 
@@ -61,8 +61,8 @@ describe('revoking a token closes what it holds open', () => {
   }
 
   it('`switchboard tokens revoke` in another process closes the sessions and streams of that token within 2 s; others are unaffected', async () => {
-    const alice = user('alice');
-    const bob = user('bob');
+    const alice = await user('alice');
+    const bob = await user('bob');
     const a = await everything(alice.token);
     const b = await everything(bob.token);
     await stillWorks(a, alice.token);
@@ -90,26 +90,26 @@ describe('revoking a token closes what it holds open', () => {
   });
 
   it('a revocation in this process closes them at once', async () => {
-    const carol = user('carol');
-    const dave = user('dave');
+    const carol = await user('carol');
+    const dave = await user('dave');
     const c = await everything(carol.token);
     const d = await everything(dave.token);
 
-    expect(h.hub.tokens.revoke(carol.id)).toBe(true);
+    expect(await h.hub.tokens.revoke(carol.id)).toBe(true);
     expect(await Promise.all([c.raw.ended, c.modern.sub.closed])).toEqual(['ended', 'remote']);
     expect(await ping(h.url, carol.token, c.raw.sessionId)).toMatchObject({ status: 401, body: { error: 'invalid_token' } });
     await stillWorks(d, dave.token);
   });
 
   it('a session answers only the token that opened it, so another token of the same user cannot keep it alive', async () => {
-    const first = user('erin');
-    const second = user('erin');
+    const first = await user('erin');
+    const second = await user('erin');
     const s = await rawSessionWithStream(h.url, first.token);
     expect(await ping(h.url, second.token, s.sessionId)).toEqual({
       status: 404,
       body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } },
     });
-    h.hub.tokens.revoke(first.id);
+    await h.hub.tokens.revoke(first.id);
     expect(await s.ended).toBe('ended');
     expect(await ping(h.url, second.token, s.sessionId)).toEqual({
       status: 404,

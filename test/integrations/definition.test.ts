@@ -171,7 +171,7 @@ describe('a custom integration from config, against the sandbox API', () => {
       integrations: { tickets: custom(tickets, 'Tickets', customTools), strict: custom(strict, 'Strict', { me: customTools.me }) },
     });
     const user = `custom-${randomUUID().slice(0, 8)}`;
-    const { token } = hub.hub.tokens.create({ user });
+    const { token } = await hub.hub.tokens.create({ user });
     const who = { tenant: DEFAULT_TENANT, user, scopes: [] };
     for (const name of ['tickets', 'strict']) {
       const done = await followLink(new Browser(), hub.hub.integrations.accounts.linkUrl(who, name), 'custom-user');
@@ -307,7 +307,7 @@ describe('a custom integration from config, against the sandbox API', () => {
   });
 
   it('answers an unlinked user with the link to this integration', async () => {
-    const { token } = hub.hub.tokens.create({ user: `nobody-${randomUUID().slice(0, 6)}` });
+    const { token } = await hub.hub.tokens.create({ user: `nobody-${randomUUID().slice(0, 6)}` });
     const other = await connectMcp(hub.url, token, { era: 'legacy' });
     clients.push(other);
     const r = await other.call('tickets__list', {});

@@ -30,7 +30,7 @@ describe('custom integrations with an API key or no credentials', () => {
         open: { type: 'custom', apiBaseUrl: base, auth: { type: 'none' }, tools: { list: tool } },
       },
     });
-    bobToken = hub.hub.tokens.create({ user: 'bob' }).token;
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
   });
 
   afterAll(async () => {

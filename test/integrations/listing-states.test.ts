@@ -28,7 +28,7 @@ describe('tool listing from the per-identity connection states', () => {
   beforeAll(async () => {
     hub = new Hub({ config: configSchema.parse({ integrations: { acme } }), dataDir: ':memory:', log: silentLogger() });
     // Linked before start: the first load reads it.
-    hub.integrations.accounts.connections.link({ ...bob, integration: 'acme', tokens, scopes: ['read'] });
+    await hub.integrations.accounts.connections.link({ ...bob, integration: 'acme', tokens, scopes: ['read'] });
     await hub.start();
     hub.catalog.onChange((c) => heard.push(c));
   });
@@ -41,7 +41,7 @@ describe('tool listing from the per-identity connection states', () => {
   });
 
   it('reads no SQL per list: a row written behind the feed’s back is not seen until it is published', async () => {
-    const c = hub.integrations.accounts.connections.link({ ...alice, integration: 'acme', tokens, scopes: ['read'] });
+    const c = await hub.integrations.accounts.connections.link({ ...alice, integration: 'acme', tokens, scopes: ['read'] });
     expect(listed(alice)).toEqual([['acme__things', 'unlinked']]);
     heard.length = 0;
     await hub.integrations.accounts.changed(c);
@@ -52,11 +52,11 @@ describe('tool listing from the per-identity connection states', () => {
   });
 
   it('a revocation and a needs_reauth move only their owner’s list', async () => {
-    const bobs = hub.integrations.accounts.connections.find(bob.tenant, bob.user, 'acme')!;
-    hub.integrations.accounts.connections.markNeedsReauth(bobs.id, 'the provider refused the refresh token');
+    const bobs = (await hub.integrations.accounts.connections.find(bob.tenant, bob.user, 'acme'))!;
+    await hub.integrations.accounts.connections.markNeedsReauth(bobs.id, 'the provider refused the refresh token');
     await hub.integrations.accounts.changed(bobs);
     expect(listed(bob)).toEqual([['acme__things', 'needs_reauth']]);
-    const alices = hub.integrations.accounts.connections.find(alice.tenant, alice.user, 'acme')!;
+    const alices = (await hub.integrations.accounts.connections.find(alice.tenant, alice.user, 'acme'))!;
     await hub.integrations.accounts.revoke(alices);
     expect(listed(alice)).toEqual([['acme__things', 'unlinked']]);
     expect(listed(bob)).toEqual([['acme__things', 'needs_reauth']]);
@@ -65,7 +65,7 @@ describe('tool listing from the per-identity connection states', () => {
   it('the feed publishes states only, never tokens', async () => {
     const seen: unknown[] = [];
     const off = hub.integrations.feed.subscribe((c) => seen.push(c));
-    const c = hub.integrations.accounts.connections.link({ ...alice, integration: 'acme', tokens, scopes: ['read'] });
+    const c = await hub.integrations.accounts.connections.link({ ...alice, integration: 'acme', tokens, scopes: ['read'] });
     await hub.integrations.accounts.changed(c);
     off();
     expect(seen).toEqual([{ id: c.id, tenant: 'default', user: 'alice', integration: 'acme', state: 'active' }]);

@@ -64,8 +64,8 @@ describe('a custom integration calling its provider', () => {
   let alice: FaceClient;
   let bob: FaceClient;
 
-  const connection = (user: string) => hub.hub.integrations.accounts.connections.find('default', user, 'acme')!;
-  const tokenOf = (user: string) => hub.hub.integrations.accounts.connections.tokens(connection(user)).accessToken;
+  const connection = async (user: string) => (await hub.hub.integrations.accounts.connections.find('default', user, 'acme'))!;
+  const tokenOf = async (user: string) => (await hub.hub.integrations.accounts.connections.tokens(await connection(user))).accessToken;
 
   beforeAll(async () => {
     foreign = await startForeignHost();
@@ -99,7 +99,7 @@ describe('a custom integration calling its provider', () => {
       ['alice', 'stuck'],
     ] as const) {
       const t = await oidc.obtainTokens(`${user}@acme`, callbackOf(port!));
-      hub.hub.integrations.accounts.connections.link({
+      await hub.hub.integrations.accounts.connections.link({
         tenant: 'default',
         user,
         integration,
@@ -108,7 +108,7 @@ describe('a custom integration calling its provider', () => {
       });
     }
     alice = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
-    bob = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.hub.tokens.create({ user: 'bob' }).token });
+    bob = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: (await hub.hub.tokens.create({ user: 'bob' })).token });
   });
   afterAll(async () => {
     await alice?.close();
@@ -140,7 +140,7 @@ describe('a custom integration calling its provider', () => {
       const r = await alice.callTool('acme__hop', { kind: 'inside' });
       expect(r.isError).toBe(false);
       expect(r.structuredContent).toEqual({ method: 'GET', path: '/v1/things', query: { from: 'hop' }, body: null });
-      const token = tokenOf('alice');
+      const token = await tokenOf('alice');
       expect(api.seen.slice(before).map((s) => [s.path, s.token])).toEqual([
         ['/v1/hop/inside', token],
         ['/v1/things', token],
@@ -201,19 +201,19 @@ describe('a custom integration calling its provider', () => {
 
   describe('401', () => {
     it('refreshes once for five concurrent 401s to the same token; the other user is untouched', async () => {
-      const old = tokenOf('alice');
-      const bobs = tokenOf('bob');
+      const old = await tokenOf('alice');
+      const bobs = await tokenOf('bob');
       const refreshes = oidc.tokenRequests('refresh_token');
       const before = api.seen.length;
       api.rejected.add(old);
       const results = await Promise.all([...Array.from({ length: 5 }, () => alice.callTool('acme__things', {})), bob.callTool('acme__things', {})]);
       expect(results.map((r) => (r.isError ? JSON.stringify(r.content) : false))).toEqual(Array(6).fill(false));
       expect(oidc.tokenRequests('refresh_token')).toBe(refreshes + 1);
-      const renewed = tokenOf('alice');
+      const renewed = await tokenOf('alice');
       expect(renewed).not.toBe(old);
       const byToken = (t: string) => api.seen.slice(before).filter((s) => s.token === t).length;
       expect([byToken(old), byToken(renewed), byToken(bobs)]).toEqual([5, 5, 1]);
-      expect([connection('alice').tokenVersion, connection('bob').tokenVersion]).toEqual([2, 1]);
+      expect([(await connection('alice')).tokenVersion, (await connection('bob')).tokenVersion]).toEqual([2, 1]);
     });
 
     it('answers a 401 to the refreshed token as an auth error, without trying again', async () => {
@@ -228,7 +228,7 @@ describe('a custom integration calling its provider', () => {
       }
       expect(oidc.tokenRequests('refresh_token')).toBe(refreshes + 1);
       expect(api.seen.length - before).toBe(2);
-      expect(connection('alice').state).toBe('active');
+      expect((await connection('alice')).state).toBe('active');
     });
   });
 

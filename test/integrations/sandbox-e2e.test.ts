@@ -40,13 +40,13 @@ afterAll(() => hub.stop());
 /** A fresh hub user (so every test starts unlinked) with an API token, and a client for it. */
 async function newUser(opts: ConnectOptions): Promise<{ identity: Identity; mcp: McpUser; token: string }> {
   const user = `u-${randomUUID().slice(0, 8)}`;
-  const { token } = hub.hub.tokens.create({ user });
+  const { token } = await hub.hub.tokens.create({ user });
   const mcp = await connectMcp(hub.url, token, opts);
   open.push(mcp);
   return { identity: { tenant: DEFAULT_TENANT, user, scopes: [] }, mcp, token };
 }
 
-function connectionOf(identity: Identity): Connection | undefined {
+function connectionOf(identity: Identity): Promise<Connection | undefined> {
   return hub.hub.integrations.accounts.connections.find(identity.tenant, identity.user, 'sandbox');
 }
 
@@ -82,7 +82,7 @@ function json<T>(schema: z.ZodType<T>, r: CallToolResult): T {
 async function expectWorkingLink(mcp: McpUser, identity: Identity, username: string, changesBefore: number): Promise<void> {
   await eventually(() => mcp.toolListChanges > changesBefore);
   expect(connectionStates(await mcp.tools())).toEqual(allIn('active'));
-  expect(connectionOf(identity)).toMatchObject({ state: 'active', scopes: ['read', 'write'] });
+  expect(await connectionOf(identity)).toMatchObject({ state: 'active', scopes: ['read', 'write'] });
   expect(json(me, await mcp.call('sandbox__whoami'))).toEqual({ username, scopes: ['read', 'write'] });
   const title = `printer on fire ${randomUUID().slice(0, 6)}`;
   const created = json(ticket, await mcp.call('sandbox__create_ticket', { title, priority: 'urgent' }));
@@ -116,7 +116,7 @@ describe('sandbox integration from an MCP client', () => {
     expect(elicitation!.message).toContain(elicitation!.url);
     // On this era the error is the whole answer: no elicitation request was sent to the client.
     expect(mcp.elicited).toEqual([]);
-    expect(connectionOf(identity)).toBeUndefined();
+    expect(await connectionOf(identity)).toBeUndefined();
 
     const before = mcp.toolListChanges;
     const done = await followLink(new Browser(), elicitation!.url, `legacy-${identity.user}`);
@@ -162,7 +162,7 @@ describe('sandbox integration from an MCP client', () => {
     expect(mcp.elicited).toHaveLength(1);
     expect(r.isError).toBe(true);
     expect(linkIn(textOf(r))).toMatch(/\/oauth\/sandbox\/start\?link=/);
-    expect(connectionOf(identity)).toBeUndefined();
+    expect(await connectionOf(identity)).toBeUndefined();
   });
 
   it('a client without elicitation gets an isError result whose text is the link; after linking the call works', async () => {
@@ -179,7 +179,7 @@ describe('sandbox integration from an MCP client', () => {
 
   it('a 1.x SDK client (2025 era, no elicitation) gets the link as an isError result too', async () => {
     const user = `v1-${randomUUID().slice(0, 8)}`;
-    const { token } = hub.hub.tokens.create({ user });
+    const { token } = await hub.hub.tokens.create({ user });
     const v1 = await connectClient('v1', { transport: 'http', url: hub.url, token });
     try {
       const r = await v1.callTool('sandbox__create_ticket', { title: 'x' });
@@ -198,11 +198,11 @@ describe('sandbox integration from an MCP client', () => {
     let changes = mcp.toolListChanges;
     expect((await followLink(new Browser(), first, username)).status).toBe(200);
     await eventually(() => mcp.toolListChanges > changes);
-    const c = connectionOf(identity)!;
+    const c = (await connectionOf(identity))!;
 
     // The user removes the app in the provider's settings: its grant, and so every token, ends.
     const sandboxApp = hub.hub.integrations.accounts.integration('sandbox')!;
-    const { refreshToken } = hub.hub.integrations.accounts.connections.tokens(c);
+    const { refreshToken } = await hub.hub.integrations.accounts.connections.tokens(c);
     const revoked = await fetch(`${origin}/sandbox/oauth/revoke`, {
       method: 'POST',
       headers: {
@@ -219,14 +219,14 @@ describe('sandbox integration from an MCP client', () => {
     expect(textOf(r)).toMatch(
       /^Your Sandbox Tickets connection needs to be linked again \(the provider rejected the refresh token \(invalid_grant: .*\)\. Open this link to re-link it, then call the tool again: /,
     );
-    expect(connectionOf(identity)).toMatchObject({ id: c.id, state: 'needs_reauth' });
+    expect(await connectionOf(identity)).toMatchObject({ id: c.id, state: 'needs_reauth' });
     await eventually(() => mcp.toolListChanges > changes);
     expect(connectionStates(await mcp.tools())).toEqual(allIn('needs_reauth'));
 
     changes = mcp.toolListChanges;
     expect((await followLink(new Browser(), linkIn(textOf(r)), username)).status).toBe(200);
     await expectWorkingLink(mcp, identity, username, changes);
-    expect(connectionOf(identity)?.id).toBe(c.id);
+    expect((await connectionOf(identity))?.id).toBe(c.id);
   });
 
   it('checks arguments against the tool schema before asking for a link', async () => {
@@ -272,7 +272,7 @@ describe('linking in the browser', () => {
     const done = await followLink(new Browser(), link, 'denier', 'deny');
     expect(done.status).toBe(400);
     expect(done.html).toContain('Sandbox Tickets was not linked: access was denied at the provider');
-    expect(connectionOf(identity)).toBeUndefined();
+    expect(await connectionOf(identity)).toBeUndefined();
   });
 
   it('a callback opened in another browser than the one that started the flow is refused', async () => {
@@ -290,7 +290,7 @@ describe('linking in the browser', () => {
     const other = await new Browser().get(callback);
     expect(other.status).toBe(400);
     expect(await other.text()).toContain('started in another browser');
-    expect(connectionOf(identity)).toBeUndefined();
+    expect(await connectionOf(identity)).toBeUndefined();
   });
 
   it('a tampered link is refused before anything starts', async () => {
@@ -347,8 +347,8 @@ describe('/connect', () => {
     const csrf = /name="csrf" value="([^"]+)"/.exec(row)?.[1];
     expect(csrf).toBeDefined();
 
-    const c = connectionOf(identity)!;
-    const { accessToken } = hub.hub.integrations.accounts.connections.tokens(c);
+    const c = (await connectionOf(identity))!;
+    const { accessToken } = await hub.hub.integrations.accounts.connections.tokens(c);
     const api = () => fetch(`${origin}/sandbox/api/me`, { headers: { authorization: `Bearer ${accessToken}` } });
     expect((await api()).status).toBe(200);
 
@@ -362,7 +362,7 @@ describe('/connect', () => {
 
     // Revoked at the provider, not only forgotten here.
     expect(await (await api()).json()).toEqual({ error: { code: 'invalid_token', message: 'The access token was revoked' } });
-    expect(hub.hub.integrations.accounts.connections.get(c.id)).toMatchObject({ state: 'revoked' });
+    expect(await hub.hub.integrations.accounts.connections.get(c.id)).toMatchObject({ state: 'revoked' });
     await eventually(() => mcp.toolListChanges > before);
     expect(connectionStates(await mcp.tools())).toEqual(allIn('unlinked'));
     const again = await mcp.call('sandbox__whoami');
@@ -374,7 +374,7 @@ describe('/connect', () => {
     const { mcp, identity } = await newUser({ era: 'auto' });
     const { browser, html } = await linkedWithConnectPage(mcp, identity, `csrf-${randomUUID().slice(0, 8)}`);
     const csrf = /name="csrf" value="([^"]+)"/.exec(rowOf(html, 'Sandbox Tickets'))![1]!;
-    const c = connectionOf(identity)!;
+    const c = (await connectionOf(identity))!;
 
     const missing = await browser.post(`${origin}/connect/revoke`, { integration: 'sandbox' });
     expect(missing.status).toBe(403);
@@ -385,7 +385,7 @@ describe('/connect', () => {
     const stranger = await new Browser().post(`${origin}/connect/revoke`, { integration: 'sandbox', csrf });
     expect(stranger.status).toBe(403);
 
-    expect(connectionOf(identity)).toMatchObject({ id: c.id, state: 'active', tokenVersion: c.tokenVersion });
+    expect(await connectionOf(identity)).toMatchObject({ id: c.id, state: 'active', tokenVersion: c.tokenVersion });
     expect(json(me, await mcp.call('sandbox__whoami')).username).toMatch(/^csrf-/);
   });
 

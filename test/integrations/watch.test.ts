@@ -32,7 +32,7 @@ describe('connections changed by another process on the same data dir', () => {
 
   it('tells this process’s clients when an account is linked or revoked elsewhere', async () => {
     const who = { tenant: 'default', user: 'bob', scopes: [] };
-    const c = a.hub.integrations.accounts.connections.link({
+    const c = await a.hub.integrations.accounts.connections.link({
       ...who,
       integration: 'sandbox',
       tokens: { accessToken: 'at-1', refreshToken: 'rt-1', tokenType: 'Bearer' },
@@ -45,7 +45,7 @@ describe('connections changed by another process on the same data dir', () => {
     expect(tools.every((t) => t.listed._meta?.['switchboard/connection'] === 'active')).toBe(true);
 
     heard.length = 0;
-    a.hub.integrations.accounts.connections.markRevoked(c.id, 'revoked by the user');
+    await a.hub.integrations.accounts.connections.markRevoked(c.id, 'revoked by the user');
     await eventually(forBob, 10_000);
     expect(b.catalog.view(who).tools.find((t) => t.source.name === 'sandbox')?.listed._meta?.['switchboard/connection']).toBe('unlinked');
   });

@@ -118,13 +118,13 @@ describe('lifecycle as data', () => {
 describe('the hub declares its parts as one list', () => {
   const config = () => configSchema.parse({ integrations: {}, fixtures: {} });
 
-  it('store → migrate → vault → sources → workers → faces, and a worker that fails stops the hub in reverse', async () => {
+  it('store → migrate → vault → keys → sources → workers → faces, and a worker that fails stops the hub in reverse', async () => {
     const journal: string[] = [];
     const workers = recorded(['inbox', 'pollers', 'outbox'], journal, { start: 'pollers' });
     const hub = new Hub({ config: config(), dataDir: ':memory:', log: silentLogger(), workers });
-    expect(hub.parts()).toEqual(['store', 'migrate', 'vault', 'processes', 'connections', 'sources', 'inbox', 'pollers', 'outbox', 'faces']);
+    expect(hub.parts()).toEqual(['store', 'migrate', 'vault', 'keys', 'processes', 'connections', 'sources', 'inbox', 'pollers', 'outbox', 'faces']);
     // Opened by the constructor: the store is usable before start (the first admin token is made then).
-    expect(hub.tokens.count()).toBe(0);
+    expect(await hub.tokens.count()).toBe(0);
     await expect(hub.start()).rejects.toThrow('pollers cannot start');
     expect(journal).toEqual(['start inbox', 'start pollers', 'stop inbox']);
     expect(hub.db.open).toBe(false);

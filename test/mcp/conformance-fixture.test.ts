@@ -87,7 +87,7 @@ describe('conformance fixture source', () => {
 
   it('signs requestState and binds it to the caller and the tool', async () => {
     hub = await startHub({ fixtures: { conformance: true } });
-    const bob = hub.hub.tokens.create({ user: 'bob' }).token;
+    const bob = (await hub.hub.tokens.create({ user: 'bob' })).token;
     const answer = { inputResponses: { confirm: { action: 'accept', content: { ok: true } } } };
 
     const first = await rawCall(hub, hub.token, 'test_input_required_result_request_state');

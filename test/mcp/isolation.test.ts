@@ -80,7 +80,7 @@ describe('server→client requests reach only their own call', () => {
         v1shared: { command: process.execPath, args: [ASKING, '--v1-stdio'] },
       },
     });
-    bobToken = hub.hub.tokens.create({ user: 'bob' }).token;
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
   });
 
   afterAll(async () => {

@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { z } from 'zod';
 import { ConnectionStore } from '../../src/connections/store.js';
+import { sqliteConnections } from '../../src/connections/repository.js';
 import type { Connection, TokenSet } from '../../src/connections/types.js';
 import { OAuthClient, type OAuthEndpoints } from '../../src/oauth/client.js';
 import { pkcePair } from '../../src/oauth/pkce.js';
@@ -104,7 +105,7 @@ export function hubSide(peer: Peer, client: OAuthClient): HubSide {
   const vault = new Vault({ db, ring: ephemeralRing(), clock: peer.clock });
   const store = new ConnectionStore(db, vault, peer.clock);
   // No waiting between retries: a transient failure here is a test failure, not something to sit out.
-  const tokens = new TokenManager({ store, clock: peer.clock, log: silentLogger(), clientFor: () => client, attempts: 1 });
+  const tokens = new TokenManager({ store: sqliteConnections(store), clock: peer.clock, log: silentLogger(), clientFor: () => client, attempts: 1 });
   return {
     db,
     store,

@@ -96,7 +96,7 @@ describe('bad links and authorization responses', () => {
     const codes = oidc.tokenRequests('authorization_code');
     await errorPage(await alice.get(callback), /started in another browser or for another user/);
     expect(oidc.tokenRequests('authorization_code')).toBe(codes);
-    expect(hub.hub.integrations.accounts.connections.find('default', 'bob', 'acme')).toBeUndefined();
+    expect(await hub.hub.integrations.accounts.connections.find('default', 'bob', 'acme')).toBeUndefined();
   });
 
   it('a tampered link', async () => {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { ConnectionStore } from '../../src/connections/store.js';
+import { sqliteConnections } from '../../src/connections/repository.js';
 import type { Connection, TokenSet } from '../../src/connections/types.js';
 import { HubError } from '../../src/errors.js';
 import { OAuthClient } from '../../src/oauth/client.js';
@@ -45,7 +46,14 @@ describe('a refreshed token set that cannot be saved', () => {
     const i = oidc.integration() as { oauth: { authorizeUrl: string; tokenUrl: string; revokeUrl: string } };
     const client = new OAuthClient({ ...i.oauth, clientId: oidc.clientId, clientSecret: oidc.clientSecret, scopes: ['openid'] }, clock);
     // Pauses yield to the event loop but take no time: with the clock frozen, a lease never runs out.
-    manager = new TokenManager({ store, clock, log: silentLogger(), clientFor: () => client, attempts: 3, sleep: () => new Promise((r) => setImmediate(r)) });
+    manager = new TokenManager({
+      store: sqliteConnections(store),
+      clock,
+      log: silentLogger(),
+      clientFor: () => client,
+      attempts: 3,
+      sleep: () => new Promise((r) => setImmediate(r)),
+    });
   });
 
   afterAll(async () => {

@@ -49,8 +49,8 @@ describe('links bound to their hub user', () => {
     expect(doneA.status).toBe(200);
     expect(doneA.html).toContain('Your Sandbox Tickets account is linked to the Switchboard user <strong>alice</strong>.');
     expect(doneB.html).toContain('Your Sandbox Tickets account is linked to the Switchboard user <strong>bob</strong>.');
-    expect([connection(ALICE)?.state, connection(BOB)?.state]).toEqual(['active', 'active']);
-    expect(connection(ALICE)?.id).not.toBe(connection(BOB)?.id);
+    expect([(await connection(ALICE))?.state, (await connection(BOB))?.state]).toEqual(['active', 'active']);
+    expect((await connection(ALICE))?.id).not.toBe((await connection(BOB))?.id);
   });
 
   it('a reused link is refused: opened again, or its confirmation posted again', async () => {
@@ -74,7 +74,7 @@ describe('links bound to their hub user', () => {
     }
     // One flow started for carol, none linked.
     expect(hub.hub.db.prepare("SELECT count(*) FROM oauth_flows WHERE user_id = 'carol'").pluck().get()).toBe(1);
-    expect(connection(carol)).toBeUndefined();
+    expect(await connection(carol)).toBeUndefined();
   });
 
   it('a link opened by a second browser is refused, and cannot be confirmed from there; the first browser still can', async () => {
@@ -97,7 +97,7 @@ describe('links bound to their hub user', () => {
 
     const done = await followLink(owner, link, 'dave-at-sandbox');
     expect(done.status).toBe(200);
-    expect(connection(dave)?.state).toBe('active');
+    expect((await connection(dave))?.state).toBe('active');
   });
 
   it('the confirmation needs its CSRF token and a same-origin post; failed attempts do not spend the link', async () => {

@@ -45,7 +45,7 @@ describe('linking an account and calling its API', () => {
     const landing = await done.text();
     expect(done.status, landing).toBe(200);
     expect(landing).toContain('Your Acme account is linked to the Switchboard user <strong>alice</strong>.');
-    const c = hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme');
+    const c = await hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme');
     expect(c?.state).toBe('active');
     expect(oidc.tokenRequests('authorization_code')).toBe(1);
 

@@ -35,7 +35,7 @@ describe('a refresh answer lost on the way back', () => {
     expect(textOf(r)).toContain('needs to be linked again');
     expect(textOf(r)).toContain('after an earlier refresh attempt failed without a clear answer');
     expect(linkIn(r)).toContain(`http://127.0.0.1:${hub.port}/oauth/acme/start?link=`);
-    expect(hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme')).toMatchObject({
+    expect(await hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme')).toMatchObject({
       state: 'needs_reauth',
       reason: expect.stringContaining('failed without a clear answer (the provider may have rotated the token then); link the account again'),
       refreshOwner: null,
@@ -58,7 +58,7 @@ describe('a refresh answer lost on the way back', () => {
     // The access token has expired and no refresh got through: this call fails, the connection stays.
     expect(failed.isError).toBe(true);
     expect(textOf(failed)).toMatch(/could not refresh the acme token: .*; try again shortly/);
-    const c = hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme');
+    const c = await hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme');
     expect(c).toMatchObject({ state: 'active', refreshOwner: null, refreshFailures: 1 });
     expect(c?.refreshStartedAt).not.toBeNull();
 
@@ -67,6 +67,6 @@ describe('a refresh answer lost on the way back', () => {
     expect(r.isError).toBe(true);
     expect(textOf(r)).toContain('after an earlier refresh was interrupted before its result was saved');
     expect(linkIn(r)).toContain('/oauth/acme/start?link=');
-    expect(hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme')?.state).toBe('needs_reauth');
+    expect((await hub.hub.integrations.accounts.connections.find('default', 'alice', 'acme'))?.state).toBe('needs_reauth');
   });
 });

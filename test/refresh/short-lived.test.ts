@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionStore } from '../../src/connections/store.js';
+import { sqliteConnections } from '../../src/connections/repository.js';
 import { OAuthClient } from '../../src/oauth/client.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -33,7 +34,7 @@ describe('short-lived access tokens', () => {
     const tokens = await client.exchangeCode({ code: a.code, redirectUri: a.redirectUri, codeVerifier: a.verifier });
     refreshes = 0;
     const id = store.link({ tenant: 'default', user: 'alice', integration: 'sandbox', tokens, scopes: ['read'] }).id;
-    const manager = new TokenManager({ store, clock, log: silentLogger(), clientFor: () => client, marginMs: 60_000 });
+    const manager = new TokenManager({ store: sqliteConnections(store), clock, log: silentLogger(), clientFor: () => client, marginMs: 60_000 });
     use = () => manager.accessToken(id);
   });
 

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectionStore } from '../../src/connections/store.js';
+import { sqliteConnections } from '../../src/connections/repository.js';
 import { OAuthClient } from '../../src/oauth/client.js';
 import { processStart } from '../../src/oauth/owner.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
@@ -58,7 +59,7 @@ describe('a refresh lease left by an earlier process with a reused pid', () => {
       waitedMs += ms;
       h.clock.advance(ms);
     };
-    manager = new TokenManager({ store, clock: h.clock, log: silentLogger(), clientFor: () => client, leaseMs: LEASE_MS, sleep });
+    manager = new TokenManager({ store: sqliteConnections(store), clock: h.clock, log: silentLogger(), clientFor: () => client, leaseMs: LEASE_MS, sleep });
   });
 
   /** A linked connection whose access token is due for refresh, with a lease recorded under `owner`. */
@@ -111,7 +112,7 @@ describe('a refresh lease left by an earlier process with a reused pid', () => {
 
   it('never takes a lease held by another instance of this same process', async () => {
     const other = new TokenManager({
-      store,
+      store: sqliteConnections(store),
       clock: h.clock,
       log: silentLogger(),
       clientFor: () => {

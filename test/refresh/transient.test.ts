@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectionStore } from '../../src/connections/store.js';
+import { sqliteConnections } from '../../src/connections/repository.js';
 import { HubError } from '../../src/errors.js';
 import { OAuthClient } from '../../src/oauth/client.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
@@ -55,7 +56,7 @@ describe('token refresh against a failing token endpoint', () => {
       },
       clock,
     );
-    manager = new TokenManager({ store, clock, log: silentLogger(), clientFor: () => client, attempts: 3, sleep: async () => {} });
+    manager = new TokenManager({ store: sqliteConnections(store), clock, log: silentLogger(), clientFor: () => client, attempts: 3, sleep: async () => {} });
     const pair = await link({ issuer }, 'ada');
     tokenRequests = 0;
     firstAccess = pair.access_token;

@@ -5,11 +5,13 @@
 import { manualClock } from '../../src/clock.js';
 import { ConnectionStore } from '../../src/connections/store.js';
 import { sqliteConnections } from '../../src/connections/repository.js';
+import { SqliteApiTokens } from '../../src/identity/tokens.js';
 import { SqliteLinkUses } from '../../src/oauth/link-uses.js';
 import { openDb } from '../../src/store/db.js';
 import { HubSecrets } from '../../src/store/hub-secrets.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
+import { apiTokensContract } from './contracts/api-tokens.js';
 import { connectionRepositoryContract } from './contracts/connections.js';
 import { linkUsesContract } from './contracts/link-uses.js';
 import { secretStoreContract } from './contracts/secrets.js';
@@ -36,4 +38,10 @@ linkUsesContract('SQLite', () => {
   const { clock, db } = sqlite();
   const uses = new SqliteLinkUses(db, clock);
   return { uses, sessions: uses, advance: (ms) => clock.advance(ms), now: () => clock.now() };
+});
+
+apiTokensContract('SQLite', () => {
+  const { clock, db } = sqlite();
+  // Two instances on one database, as a hub and a `tokens` command on one file.
+  return { tokens: new SqliteApiTokens(db, clock), other: new SqliteApiTokens(db, clock), advance: (ms) => clock.advance(ms), now: () => clock.now() };
 });
