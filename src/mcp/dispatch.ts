@@ -48,7 +48,7 @@ export class Dispatcher {
     const started = performance.now();
     let outcome: ToolOutcome = 'ok';
     try {
-      const result = await entry.source.callTool(entry.original, args, ctx);
+      const result = await entry.source.callTool(entry.original, args, { ...ctx, inputSchema: entry.listed.inputSchema });
       if (isInputRequiredResult(result)) return { result };
       if (result.isError) outcome = ctx.signal.aborted ? 'cancelled' : 'tool_error';
       const outputSchema = entry.listed.outputSchema as Record<string, unknown> | undefined;

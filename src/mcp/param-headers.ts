@@ -27,6 +27,19 @@ const SENTINEL = /^=\?base64\?(.*)\?=$/s;
 const CANONICAL_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const DECIMAL = /^-?\d+(\.\d+)?$/;
 
+const declared = new WeakMap<object, Declaration[]>();
+
+/** A schema's declarations, walked once per listed schema object (every call of a tool reads them). */
+function declarationsOf(schema: unknown): Declaration[] {
+  if (typeof schema !== 'object' || schema === null) return [];
+  let found = declared.get(schema);
+  if (found === undefined) {
+    found = declarations(schema);
+    declared.set(schema, found);
+  }
+  return found;
+}
+
 /** The declarations reachable through `properties` alone, as the SEP allows no other path. */
 function declarations(schema: unknown, path: readonly string[] = []): Declaration[] {
   if (typeof schema !== 'object' || schema === null) return [];
@@ -53,6 +66,28 @@ function at(root: unknown, path: readonly string[]): unknown {
   return node;
 }
 
+const PLAIN = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** Visible ASCII travels as is; anything else (edge whitespace, a value shaped like the sentinel) in the SEP's Base64 form. */
+function encode(text: string): string {
+  return PLAIN.test(text) && !SENTINEL.test(text) ? text : `=?base64?${Buffer.from(text, 'utf8').toString('base64')}?=`;
+}
+
+/**
+ * The `Mcp-Param-*` headers a client sends with a `tools/call` (SEP-2243 client behaviour), for
+ * the hub's own calls to a 2026-07-28 downstream: one per declared argument present in the body.
+ */
+export function paramHeadersFor(inputSchema: unknown, args: unknown): Record<string, string> | undefined {
+  let headers: Record<string, string> | undefined;
+  for (const decl of declarationsOf(inputSchema)) {
+    const body = at(args, decl.path);
+    if (body === undefined || body === null || typeof body === 'object') continue;
+    headers ??= {};
+    headers[`Mcp-Param-${decl.header}`] = encode(String(body));
+  }
+  return headers;
+}
+
 /** The header's value as text, or undefined when it claims Base64 and is not canonical UTF-8 Base64. */
 function decode(value: string): string | undefined {
   const b64 = SENTINEL.exec(value)?.[1];
@@ -70,7 +105,7 @@ function decode(value: string): string | undefined {
  * `header` reads a request header case-insensitively, trimmed (RFC 9110 §5.5).
  */
 export function checkParamHeaders(inputSchema: unknown, args: unknown, header: (name: string) => string | undefined): ParamHeaderRejection | undefined {
-  for (const decl of declarations(inputSchema)) {
+  for (const decl of declarationsOf(inputSchema)) {
     const name = `Mcp-Param-${decl.header}`;
     const body = at(args, decl.path);
     // An absent or null argument means no header is expected; a stray one is ignored.

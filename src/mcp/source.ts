@@ -63,6 +63,8 @@ export interface CallContext {
   clientCapabilities?: Record<string, unknown>;
   /** Closes the SSE stream carrying this call (2025 sessions with resumability), so the client reconnects. */
   closeSSE?: () => void;
+  /** The called tool's input schema as listed, for a source that mirrors its `Mcp-Param-*` headers (SEP-2243). */
+  inputSchema?: unknown;
   /** Raw `_meta` of the request minus the protocol's reserved keys (forwarded downstream). */
   meta?: Record<string, unknown>;
   /**

@@ -20,6 +20,8 @@ import { toolError, type CallContext, type InputRequired, type ProgressUpdate } 
 import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
 import { CALL_HEADER, callTagOf, withoutCallTag } from './relate.js';
 import { withoutReservedMeta } from './results.js';
+import { paramHeadersFor } from '../param-headers.js';
+import { sendToolCall } from './tool-call.js';
 
 /** A call in flight on this connection: whose it is and how to reach its caller. */
 interface InFlight {
@@ -136,8 +138,9 @@ export class DownstreamCalls {
     const entry = this.entry(ctx, ctx.notify);
     this.inflight.set(entry.id, entry);
     try {
+      const headers = paramHeadersFor(ctx.inputSchema, args);
       const result = await this.forwardProgress(ctx, (onprogress) =>
-        client.callTool(params as CallToolRequestParams, { ...this.callOptions(ctx.signal, entry), allowInputRequired: true, ...onprogress }),
+        sendToolCall(client, params as CallToolRequestParams, { ...this.callOptions(ctx.signal, entry, headers), allowInputRequired: true, ...onprogress }),
       );
       if (isInputRequiredResult(result)) return result;
       return withoutReservedMeta(result as CallToolResult);
@@ -175,7 +178,7 @@ export class DownstreamCalls {
         ...(args === undefined ? {} : { arguments: args }),
         ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}),
       };
-      const result = await this.forwardProgress(ctx, (onprogress) => client.callTool(params, { ...this.callOptions(signal, entry), ...onprogress }));
+      const result = await this.forwardProgress(ctx, (onprogress) => sendToolCall(client, params, { ...this.callOptions(signal, entry), ...onprogress }));
       return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
       return this.opts.failure(err, ctx, `tool ${tool}`, signal);
@@ -273,11 +276,16 @@ export class DownstreamCalls {
     return result;
   }
 
-  callOptions(signal: AbortSignal, entry?: InFlight): { signal: AbortSignal; timeout: number; maxTotalTimeout: number; headers?: Record<string, string> } {
-    const timeoutMs = this.opts.config.timeoutMs;
+  callOptions(
+    signal: AbortSignal,
+    entry?: InFlight,
+    extraHeaders?: Record<string, string>,
+  ): { signal: AbortSignal; timeout: number; headers?: Record<string, string> } {
+    // One timer per call: with no progress-based reset, `timeout` alone already bounds the whole call.
+    const timeout = this.opts.config.timeoutMs;
     // Over HTTP the call's answer stream is related to it (see relate.ts); stdio has no headers.
-    const related = entry && !isStdioServer(this.opts.config) ? { headers: { [CALL_HEADER]: entry.id } } : {};
-    return { signal, timeout: timeoutMs, maxTotalTimeout: timeoutMs, ...related };
+    if (isStdioServer(this.opts.config) || (!entry && !extraHeaders)) return { signal, timeout };
+    return { signal, timeout, headers: { ...extraHeaders, ...(entry ? { [CALL_HEADER]: entry.id } : {}) } };
   }
 
   /**
