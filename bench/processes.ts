@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -195,10 +194,10 @@ export interface RunningBridge {
  * defaults, like the hub's 2025 sessions. Ready when its endpoint answers an initialize.
  */
 export async function startMcpProxy(): Promise<RunningBridge> {
-  const port = await freePort();
-  const child = spawnNode([MCP_PROXY, '--host', '127.0.0.1', '--port', String(port), '--server', 'stream', '--', FIXTURE_STDIO.command, ...FIXTURE_STDIO.args]);
-  const url = `http://127.0.0.1:${port}/mcp`;
+  const child = spawnNode([MCP_PROXY, '--host', '127.0.0.1', '--port', '0', '--server', 'stream', '--', FIXTURE_STDIO.command, ...FIXTURE_STDIO.args]);
   try {
+    const port = await boundPort(child, 30_000);
+    const url = `http://127.0.0.1:${port}/mcp`;
     await waitAnswering(url, child, 30_000);
     return { child, url };
   } catch (err) {
@@ -207,15 +206,48 @@ export async function startMcpProxy(): Promise<RunningBridge> {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createNetServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => res(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
+/**
+ * The TCP port a child listens on, once it does. mcp-proxy is started on port 0 and does not print
+ * the port the OS gave it, so it is read from /proc (Linux): the child's socket inodes matched
+ * against the kernel's table of listening sockets. A port probed free beforehand and handed to the
+ * bridge could be taken by another process in between.
+ */
+async function boundPort(child: Child, timeoutMs: number): Promise<number> {
+  const pid = child.process.pid!;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.process.exitCode !== null) throw new Error(`exited (code ${child.process.exitCode}) before it listened:\n${child.stderrTail()}`);
+    const port = listeningPort(pid);
+    if (port !== undefined) return port;
+    if (Date.now() > deadline) throw new Error(`not listening within ${timeoutMs} ms:\n${child.stderrTail()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function listeningPort(pid: number): number | undefined {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const target = readlinkOrUndefined(`/proc/${pid}/fd/${fd}`);
+    const inode = target === undefined ? undefined : /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode !== undefined) inodes.add(inode);
+  }
+  for (const table of [`/proc/${pid}/net/tcp`, `/proc/${pid}/net/tcp6`]) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      // sl local_address rem_address st ... inode: the local address is HEXIP:HEXPORT, st 0A is LISTEN.
+      const cols = line.trim().split(/\s+/);
+      if (cols[3] === '0A' && inodes.has(cols[9] ?? '')) return Number.parseInt(cols[1]!.split(':')[1]!, 16);
+    }
+  }
+  return undefined;
+}
+
+/** A file descriptor may close between listing and reading it. */
+function readlinkOrUndefined(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Polls with a 2025 initialize until the endpoint answers 200 (the child may still be spawning its server). */

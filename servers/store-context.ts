@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { systemClock } from '../src/clock.js';
-import { publicUrlOf } from '../src/config/public-url.js';
+import { publicUrlOf, urlNotYetKnown } from '../src/config/public-url.js';
 import type { HubConfig } from '../src/config/schema.js';
 import { openIntegrations, type Integrations } from '../src/integrations/wiring.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
@@ -15,7 +15,8 @@ export interface StoreContext {
   db: Db;
   vault: Vault;
   integrations: Integrations;
-  publicUrl: string;
+  /** Where a hub on this config is reached; undefined when `server.port` is 0 (the OS picks it when a hub listens). */
+  publicUrl: string | undefined;
   close(): void;
 }
 
@@ -30,7 +31,20 @@ export async function openStore(config: HubConfig, log: Logger = createLogger({ 
     const vault = openVault({ db, dataDir: config.dataDir, clock: systemClock, log });
     const publicUrl = publicUrlOf(config.server);
     // The hosted sandbox's client is the hub's own: revoking a sandbox account needs its secret.
-    const integrations = await openIntegrations({ config, db, vault, clock: systemClock, log, publicUrl, dataDir: config.dataDir, hosted: [hostedSandbox()] });
+    const url = () => {
+      if (publicUrl === undefined) throw urlNotYetKnown();
+      return publicUrl;
+    };
+    const integrations = await openIntegrations({
+      config,
+      db,
+      vault,
+      clock: systemClock,
+      log,
+      publicUrl: url,
+      dataDir: config.dataDir,
+      hosted: [hostedSandbox()],
+    });
     return { config, db, vault, integrations, publicUrl, close: () => db.close() };
   } catch (err) {
     db.close();

@@ -1,11 +1,10 @@
-import { createServer, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
-import { publicUrlOf, urlFor } from './config/public-url.js';
+import { publicUrlOf, urlNotYetKnown } from './config/public-url.js';
 import { isLoopbackHost } from './http/security.js';
 import { probeHub } from './oauth/hub-probe.js';
 import type { HubConfig } from './config/schema.js';
+import type { HttpListener } from './http/listener.js';
 import type { HubPhase } from './http/routes.js';
 import type { Identity } from './identity/identity.js';
 import { SqliteApiTokens, type ApiTokens } from './identity/tokens.js';
@@ -51,6 +50,13 @@ export interface HubOptions {
   hosted?: readonly HostedProvider[];
   /** Background workers (inbox, pollers, outbox): started after the sources, before the faces, stopped in reverse. */
   workers?: readonly Part[];
+  /**
+   * The HTTP listener, already bound (`bindHttp`); `listen()` serves on it and `stop()` closes it.
+   * With `server.port` 0 the OS picks the port when it binds: binding before the hub is built lets
+   * what is built with the hub name that port (the definition of a provider it hosts, whose
+   * endpoints are on the hub's own URL). Without it, the URL is known once `listen()` has bound.
+   */
+  listener?: HttpListener;
 }
 
 export interface Listening {
@@ -76,11 +82,11 @@ export class Hub {
   readonly catalog: Catalog;
   readonly dispatcher: Dispatcher;
   readonly dataDir: string;
-  /** Where clients and browsers reach this hub; links and OAuth redirects are built on it. */
-  readonly publicUrl: string;
+  private urlValue: string | undefined;
+  private listener: HttpListener | undefined;
   readonly integrations: Integrations;
   private phaseValue: HubPhase = 'starting';
-  private http?: { server: HttpServer; face: HttpFace };
+  private http?: { listener: HttpListener; face: HttpFace };
   private stdio?: StdioFace;
   private closeMounted: () => void = () => {};
   private stopWatching: () => void = () => {};
@@ -137,14 +143,14 @@ export class Hub {
     this.vault = vault!;
     this.tokens = new SqliteApiTokens(this.db, this.clock);
     this.catalog = new Catalog();
-    this.publicUrl = publicUrlOf(opts.config.server);
+    this.listener = opts.listener;
     this.integrations = buildIntegrations({
       config: opts.config,
       db: this.db,
       vault: this.vault,
       clock: this.clock,
       log: this.log,
-      publicUrl: this.publicUrl,
+      publicUrl: () => this.publicUrl,
       dataDir: this.dataDir,
       ...(opts.hosted ? { hosted: opts.hosted } : {}),
       ...(opts.tokenOptions ? { tokenOptions: opts.tokenOptions } : {}),
@@ -176,6 +182,17 @@ export class Hub {
 
   get phase(): HubPhase {
     return this.phaseValue;
+  }
+
+  /**
+   * Where clients and browsers reach this hub; links and OAuth redirects are built on it.
+   * `server.publicUrl`, else the bound listener's address, else the configured host:port. Fixed
+   * once read: what was built on it stays valid. On port 0 it throws until the listener is bound.
+   */
+  get publicUrl(): string {
+    this.urlValue ??= publicUrlOf(this.config.server, this.listener);
+    if (this.urlValue === undefined) throw urlNotYetKnown();
+    return this.urlValue;
   }
 
   /** The parts in start order (stop runs it in reverse). */
@@ -221,15 +238,31 @@ export class Hub {
     await Promise.allSettled(this.catalog.sources().map((s) => s.stop()));
   }
 
+  /**
+   * Serves HTTP on the listener handed in, or binds one on `port` and `host` (the config's by
+   * default; 0 lets the OS pick). The returned URL is built on the bound address.
+   */
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<Listening> {
     // Loaded on demand: the stdio face starts faster without the HTTP stack (express and friends).
-    const [{ createHttpApp }, { applyServerLimits, connectionsCheckingInterval }, { HttpFace }, { mountIntegrations }] = await Promise.all([
+    const [{ createHttpApp }, { bindHttp }, { HttpFace }, { mountIntegrations }] = await Promise.all([
       import('./http/app.js'),
-      import('./http/limits.js'),
+      import('./http/listener.js'),
       import('./mcp/http-face.js'),
       import('./integrations/mount.js'),
       ...this.integrations.hosted.map(({ provider }) => provider.load?.()),
     ]);
+    const listener =
+      this.listener ??
+      (await bindHttp(this.config.server, { port, host }).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') await this.checkPortHolder();
+        throw err;
+      }));
+    this.listener = listener;
+    const bound = publicUrlOf(this.config.server, listener)!;
+    this.urlValue ??= bound;
+    if (this.urlValue !== bound && this.integrations.accounts.list().length > 0)
+      // Links and OAuth redirects were built on the URL read before; say so rather than hand out dead links.
+      this.log.warn({ configured: this.urlValue, bound }, 'listening on another port than configured: account links point at the configured one');
     const face = new HttpFace({
       dispatcher: this.dispatcher,
       catalog: this.catalog,
@@ -240,30 +273,10 @@ export class Hub {
       limits: this.config.server.limits,
       tokens: this.tokens,
     });
-    const server = createServer({ connectionsCheckingInterval: connectionsCheckingInterval(this.config.server.limits) });
-    applyServerLimits(server, this.config.server.limits);
-    await new Promise<void>((res, rej) => {
-      server.once('error', rej);
-      server.listen(port, host, () => {
-        server.off('error', rej);
-        res();
-      });
-    }).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') await this.checkPortHolder();
-      throw err;
-    });
-    const bound = (server.address() as AddressInfo).port;
-    let publicUrl = this.publicUrl;
-    if (!this.config.server.publicUrl && bound !== this.config.server.port) {
-      // Links and OAuth redirects were built for the configured port; say so rather than hand out dead links.
-      publicUrl = urlFor(host, bound);
-      if (this.integrations.accounts.list().length > 0)
-        this.log.warn({ configured: this.publicUrl, bound: publicUrl }, 'listening on another port than configured: account links point at the configured one');
-    }
     const app = createHttpApp({
       config: this.config,
-      port: bound,
-      publicUrl,
+      port: listener.port,
+      publicUrl: bound,
       tokens: this.tokens,
       face,
       log: this.log,
@@ -272,15 +285,15 @@ export class Hub {
         sources: () => this.catalog.sources(),
         metrics: this.metrics,
         // The data dir is named only on loopback binds: a caller there is on this machine anyway.
-        identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(host) ? { dataDir: this.dataDir } : {}) }),
+        identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(listener.host) ? { dataDir: this.dataDir } : {}) }),
       },
       mount: (a) => {
         this.closeMounted = mountIntegrations(a, this.integrations);
       },
     });
-    server.on('request', app);
-    this.http = { server, face };
-    return { url: `${publicUrl.replace(/\/$/, '')}/mcp`, port: bound, host };
+    listener.serve(app);
+    this.http = { listener, face };
+    return { url: `${bound}/mcp`, port: listener.port, host: listener.host };
   }
 
   /**
@@ -317,12 +330,9 @@ export class Hub {
   }
 
   private async closeFaces(): Promise<void> {
-    if (this.http) {
-      const { server, face } = this.http;
-      await face.close();
-      server.closeAllConnections();
-      await new Promise<void>((res) => server.close(() => res()));
-    }
+    await this.http?.face.close();
+    // A listener handed in is this hub's to close, whether or not it came to serve on it.
+    await this.listener?.close();
     await this.stdio?.close().catch(() => {});
     this.closeMounted();
   }

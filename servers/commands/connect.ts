@@ -33,11 +33,13 @@ export async function connectCommand(argv: string[]): Promise<void> {
     const started = Date.now();
     process.stdout.write(`${accounts.linkUrl(who, integration)}\n`);
     progress(`Open the link above in a browser to link ${integration} for ${who.tenant}/${who.user}. Manage all accounts at: ${accounts.connectUrl(who)}`);
-    const probe = await probeHub(ctx.publicUrl, ctx.integrations.links.keyId());
-    if (probe.kind === 'nothing') progress(`Note: nothing answers at ${ctx.publicUrl} yet; start \`switchboard serve\` so the link can be opened.`);
-    if (probe.kind === 'not-a-hub') progress(`Note: something other than a Switchboard hub answers at ${ctx.publicUrl}; the link will not work there.`);
+    const probe = await probeHub(ctx.integrations.publicUrl, ctx.integrations.links.keyId());
+    if (probe.kind === 'nothing')
+      progress(`Note: nothing answers at ${ctx.integrations.publicUrl} yet; start \`switchboard serve\` so the link can be opened.`);
+    if (probe.kind === 'not-a-hub')
+      progress(`Note: something other than a Switchboard hub answers at ${ctx.integrations.publicUrl}; the link will not work there.`);
     if (probe.kind === 'other-keys') {
-      ctx.integrations.links.foreign = { url: ctx.publicUrl, dataDir: probe.dataDir, ownDataDir: ctx.config.dataDir };
+      ctx.integrations.links.foreign = { url: ctx.integrations.publicUrl, dataDir: probe.dataDir, ownDataDir: ctx.config.dataDir };
       progress(ctx.integrations.links.notice()!);
     }
     if (flags['no-wait']) return;

@@ -74,18 +74,23 @@ export async function doctorCommand(argv: string[]): Promise<void> {
           line: `integrations.${i.definition.name}: ${Object.keys(i.definition.tools).length} tools, ${states.length} connection(s)${needs ? `, ${needs} needing attention (see \`switchboard connections list\`)` : ''}`,
         });
       }
-      // Links from this data dir are opened at the public URL: a hub there on another store rejects them.
-      const probe = await probeHub(store.publicUrl, store.integrations.links.keyId());
-      const http = {
-        nothing: { ok: true, line: `http: nothing answers at ${store.publicUrl} (start \`switchboard serve\` to open links there)` },
-        'same-keys': { ok: true, line: `http: ${store.publicUrl} is a hub on this data dir` },
-        'not-a-hub': { ok: false, line: `http: something other than a Switchboard hub answers at ${store.publicUrl}; links will not open there` },
-        'other-keys': {
-          ok: false,
-          line: `http: ${store.publicUrl} is a hub on another data dir (${probe.kind === 'other-keys' ? (probe.dataDir ?? 'not disclosed') : ''}); it rejects links from this one (${dataDir})`,
-        },
-      }[probe.kind];
-      report(http);
+      const url = store.publicUrl;
+      // Port 0: each hub listens where the OS puts it, so there is no one URL to look at.
+      if (url === undefined) report({ ok: true, line: 'http: server.port is 0: a hub listens on the port the OS picks, and its links name that port' });
+      else {
+        // Links from this data dir are opened at the public URL: a hub there on another store rejects them.
+        const probe = await probeHub(url, store.integrations.links.keyId());
+        const http = {
+          nothing: { ok: true, line: `http: nothing answers at ${url} (start \`switchboard serve\` to open links there)` },
+          'same-keys': { ok: true, line: `http: ${url} is a hub on this data dir` },
+          'not-a-hub': { ok: false, line: `http: something other than a Switchboard hub answers at ${url}; links will not open there` },
+          'other-keys': {
+            ok: false,
+            line: `http: ${url} is a hub on another data dir (${probe.kind === 'other-keys' ? (probe.dataDir ?? 'not disclosed') : ''}); it rejects links from this one (${dataDir})`,
+          },
+        }[probe.kind];
+        report(http);
+      }
     } finally {
       store.close();
     }

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { HubError } from '../../src/errors.js';
-import { freePort } from '../../src/http/free-port.js';
+import { urlAwaitsListen } from '../../src/config/public-url.js';
+import { bindHttp } from '../../src/http/listener.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
 import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse } from '../common.js';
@@ -16,9 +17,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
     return;
   }
   const { config, file } = configFromFlags(flags);
-  if (config.server.port === 0) config.server.port = await freePort(config.server.host);
   const log = createLogger({ level: config.logLevel });
-  const hub = new Hub({ config, log, hosted: [hostedSandbox()] });
+  // Port 0: the OS picks the port as the listener binds, before the hub is built, so links, OAuth
+  // redirects and the hosted sandbox's endpoints name the port it picked.
+  const listener = urlAwaitsListen(config.server) ? await bindHttp(config.server) : undefined;
+  const hub = new Hub({ config, log, hosted: [hostedSandbox()], ...(listener ? { listener } : {}) });
   // First start with an empty store: make an admin token and show it once, as Jupyter does.
   const firstToken =
     (await hub.tokens.count()) === 0 ? await hub.tokens.create({ user: 'admin', scopes: ['mcp', 'admin'], label: 'created on first start' }) : undefined;

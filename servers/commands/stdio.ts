@@ -1,3 +1,4 @@
+import { urlAwaitsListen } from '../../src/config/public-url.js';
 import { Hub } from '../../src/hub.js';
 import { localIdentity } from '../../src/identity/identity.js';
 import { createLogger } from '../../src/observability/logger.js';
@@ -16,7 +17,11 @@ export async function stdioCommand(argv: string[]): Promise<void> {
   const { config } = configFromFlags(flags);
   // stdout belongs to the protocol: the logger writes to stderr only.
   const log = createLogger({ level: config.logLevel, destination: 2 });
-  const hub = new Hub({ config, log, hosted: [hostedSandbox()] });
+  const http = flags['no-http'] !== true;
+  // Port 0: the OS picks the port as the listener binds, before the hub is built, so links and the
+  // hosted sandbox name that port. Binding is cheap; the HTTP stack still loads a moment later.
+  const listener = http && urlAwaitsListen(config.server) ? await import('../../src/http/listener.js').then((m) => m.bindHttp(config.server)) : undefined;
+  const hub = new Hub({ config, log, hosted: [hostedSandbox()], ...(listener ? { listener } : {}) });
   const face = hub.serveStdio(localIdentity(str(flags['user']) ?? 'local'));
   await hub.start();
   const stop = onShutdown(() => hub.stop(), log);
@@ -25,7 +30,7 @@ export async function stdioCommand(argv: string[]): Promise<void> {
   // Any end of the connection (stdin closed, stdout broken) stops the hub and its children, so a
   // host that has gone never leaves a silent hub behind.
   void face.closed.then(stop);
-  if (flags['no-http'] !== true) {
+  if (http) {
     // OAuth callbacks and webhooks need an HTTP listener; a `serve` on the same port already has one.
     // It starts a moment later so loading the HTTP stack does not delay the client's handshake.
     setTimeout(() => {

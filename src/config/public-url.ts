@@ -1,3 +1,4 @@
+import { HubError } from '../errors.js';
 import type { HubConfig } from './schema.js';
 
 /** The URL a listener on host:port is reached at; a wildcard bind is reached on loopback. */
@@ -6,7 +7,26 @@ export function urlFor(host: string, port: number): string {
   return `http://${h}:${port}`;
 }
 
-/** Where clients and browsers reach the hub: `server.publicUrl`, else the bind address. No trailing slash. */
-export function publicUrlOf(server: HubConfig['server']): string {
-  return (server.publicUrl ?? urlFor(server.host, server.port)).replace(/\/$/, '');
+/**
+ * Where clients and browsers reach the hub, without a trailing slash: `server.publicUrl`, else the
+ * address a listener is bound at, else the configured host:port. Undefined when the port is 0 and
+ * nothing is bound yet: the OS picks the port at listen(), so only the bound address can name it.
+ */
+export function publicUrlOf(server: HubConfig['server'], bound?: { host: string; port: number }): string | undefined {
+  if (server.publicUrl !== undefined) return server.publicUrl.replace(/\/$/, '');
+  if (bound !== undefined) return urlFor(bound.host, bound.port);
+  return server.port === 0 ? undefined : urlFor(server.host, server.port);
+}
+
+/** Whether the hub's URL is known only once its listener is bound (port 0 and no `server.publicUrl`). */
+export function urlAwaitsListen(server: HubConfig['server']): boolean {
+  return publicUrlOf(server) === undefined;
+}
+
+/** What reading the URL of a hub on port 0 that has not bound its listener yet throws. */
+export function urlNotYetKnown(): HubError {
+  return new HubError(
+    'config_invalid',
+    'server.port is 0: the OS picks the port when the hub listens, so no link or OAuth redirect can name it before then; set server.publicUrl or a port (--port)',
+  );
 }

@@ -26,8 +26,11 @@ export interface IntegrationsDeps {
   vault: Vault;
   clock: Clock;
   log: Logger;
-  /** Where the hub is reached, without a trailing slash (`publicUrlOf`). */
-  publicUrl: string;
+  /**
+   * Where the hub is reached, without a trailing slash. Read when a URL is built, not here: a hub
+   * on port 0 knows it only once its listener is bound (it throws before then).
+   */
+  publicUrl: () => string;
   /** Where hosted providers keep their state; ':memory:' keeps it in memory. */
   dataDir: string;
   /** Providers the hub serves itself, handed in by the process that starts it. */
@@ -59,7 +62,8 @@ export interface Integrations {
   sources: IntegrationSource[];
   /** The providers the hub hosts itself whose integration is enabled, with the hub's client there. */
   hosted: Array<{ provider: HostedProvider; resolved: ResolvedIntegration }>;
-  publicUrl: string;
+  /** The hub's URL as `IntegrationsDeps.publicUrl` gives it, read on each access (when mounted). */
+  readonly publicUrl: string;
   dataDir: string;
   clock: Clock;
   log: Logger;
@@ -77,7 +81,10 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const hostedByName = new Map((d.hosted ?? []).map((p) => [p.integration, p]));
   const keys = new HubKeys(secrets, [LINK_SIGNING_KEY, REQUEST_STATE_KEY, ...[...hostedByName.keys()].map(hostedSecretName)]);
   const resolved = resolveIntegrations(d.config, {
-    publicUrl: d.publicUrl,
+    // Read only by a built-in definition that needs it (a provider the hub hosts): at this point.
+    get publicUrl() {
+      return d.publicUrl();
+    },
     clock: d.clock,
     hostedClient: (name) => {
       const p = hostedByName.get(name);
@@ -86,7 +93,9 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   });
   const byName = new Map(resolved.map((r) => [r.definition.name, r]));
   const links = new LinkSigner(() => keys.get(LINK_SIGNING_KEY), d.clock);
-  const flows = new OAuthFlows(d.db, d.vault, connections, d.clock, `${d.publicUrl}/oauth/callback`);
+  // The redirect URI is built on the hub's URL, so the flows are made on first use (a link opened, after listen).
+  let flows: OAuthFlows | undefined;
+  const flowsNow = () => (flows ??= new OAuthFlows(d.db, d.vault, connections, d.clock, `${d.publicUrl()}/oauth/callback`));
   const sourceMap = new Map<string, IntegrationSource>();
   let accounts: Accounts | undefined;
   const tokens = new TokenManager({
@@ -102,7 +111,20 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     ...d.tokenOptions,
   });
   const provider = createProviderClient({ clock: d.clock, ...d.provider });
-  accounts = new Accounts({ integrations: resolved, connections, feed, flows, links, publicUrl: d.publicUrl, log: d.log });
+  accounts = new Accounts({
+    integrations: resolved,
+    connections,
+    feed,
+    // Getters: Accounts reads both when it builds a link or starts a flow, by then the URL is known.
+    get flows() {
+      return flowsNow();
+    },
+    links,
+    get publicUrl() {
+      return d.publicUrl();
+    },
+    log: d.log,
+  });
   const acc = accounts;
   for (const r of resolved) {
     sourceMap.set(
@@ -158,7 +180,9 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
       const r = byName.get(provider.integration);
       return r ? [{ provider, resolved: r }] : [];
     }),
-    publicUrl: d.publicUrl,
+    get publicUrl() {
+      return d.publicUrl();
+    },
     dataDir: d.dataDir,
     clock: d.clock,
     log: d.log,

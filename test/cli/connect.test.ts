@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { freePort } from '../../src/http/free-port.js';
 import { CLI, eventually, tmpDir } from '../helpers/hub.js';
 import { Browser, followLink } from '../integrations/browser.js';
 import { connectMcp } from '../integrations/mcp.js';
@@ -27,6 +27,18 @@ function start(args: string[], cwd: string): Running {
   return { child, stdout: () => out, stderr: () => err, exit };
 }
 
+/**
+ * A loopback port held for the test where nothing answers: every connection is reset at once, as
+ * a port nobody listens on would be refused. Held, not probed and released, so no other process
+ * can take it in between.
+ */
+async function silentPort(): Promise<{ port: number; close: () => Promise<void> }> {
+  const server: Server = createServer((socket) => socket.resetAndDestroy());
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as AddressInfo).port, close: () => new Promise((res) => server.close(() => res())) };
+}
+
 async function stop(r: Running | undefined): Promise<void> {
   if (!r || r.child.exitCode !== null || r.child.signalCode !== null) return;
   r.child.kill('SIGTERM');
@@ -38,6 +50,7 @@ describe('switchboard connect', () => {
   let data: string;
   let serve: Running | undefined;
   let connect: Running | undefined;
+  let silent: Awaited<ReturnType<typeof silentPort>> | undefined;
 
   beforeEach(() => {
     dir = tmpDir('switchboard-connect-');
@@ -46,14 +59,16 @@ describe('switchboard connect', () => {
   afterEach(async () => {
     await stop(connect);
     await stop(serve);
-    connect = serve = undefined;
+    await silent?.close();
+    connect = serve = silent = undefined;
     dir.remove();
   });
 
   it('prints a link, shows progress on stderr, and exits 0 with "linked" once the flow completes in a browser', async () => {
-    const port = await freePort();
-    serve = start(['serve', '--data', data, '--port', String(port)], dir.path);
-    await eventually(() => /serving MCP at (\S+)/.exec(serve!.stdout())?.[1], 20_000);
+    serve = start(['serve', '--data', data, '--port', '0'], dir.path);
+    const served = await eventually(() => /serving MCP at (\S+)/.exec(serve!.stdout())?.[1], 20_000);
+    // The port the OS gave the hub, which the sandbox it hosts and its links are built on.
+    const port = Number(new URL(served).port);
 
     connect = start(['connect', 'sandbox', '--user', 'alice', '--data', data, '--port', String(port)], dir.path);
     const link = await eventually(() => /^(\S+)\n/.exec(connect!.stdout())?.[1], 20_000);
@@ -85,7 +100,8 @@ describe('switchboard connect', () => {
   });
 
   it('without a server it still prints the link and says that nothing answers yet (--no-wait)', async () => {
-    const port = await freePort();
+    silent = await silentPort();
+    const { port } = silent;
     connect = start(['connect', 'sandbox', '--user', 'bob', '--data', data, '--port', String(port), '--no-wait'], dir.path);
     expect(await connect.exit).toBe(0);
     expect(connect.stdout()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=\\S+\\n$`));
@@ -93,11 +109,19 @@ describe('switchboard connect', () => {
   });
 
   it('gives up after --timeout with a non-zero exit and a message to run it again', async () => {
-    const port = await freePort();
+    silent = await silentPort();
+    const { port } = silent;
     connect = start(['connect', 'sandbox', '--user', 'carol', '--data', data, '--port', String(port), '--timeout', '1'], dir.path);
     expect(await connect.exit).toBe(1);
     expect(connect.stderr()).toContain('not linked within 1 s; run the command again for a new link');
     expect(connect.stdout()).not.toContain('linked:');
+  });
+
+  it('refuses to print a link on port 0, where no hub port is known before one listens', async () => {
+    connect = start(['connect', 'sandbox', '--user', 'erin', '--data', data, '--port', '0', '--no-wait'], dir.path);
+    expect(await connect.exit).toBe(1);
+    expect(connect.stderr()).toContain('server.port is 0: the OS picks the port when the hub listens');
+    expect(connect.stdout()).toBe('');
   });
 
   it('refuses an integration that is not configured, with usage exit code 2', async () => {

@@ -31,5 +31,7 @@ declare module 'oidc-provider' {
     on(event: string, listener: (...args: unknown[]) => void): this;
     AccessToken: { find(value: string): Promise<AccessTokenModel | undefined> };
     Grant: { find(id: string): Promise<object | undefined> };
+    /** Clients kept in the provider's store (not its static list): metadata upserted by client id. */
+    Client: { adapter: { upsert(id: string, payload: Record<string, unknown>): Promise<void> } };
   }
 }

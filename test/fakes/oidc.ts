@@ -13,8 +13,11 @@ import { z } from 'zod';
 import { Browser } from './browser.js';
 
 export interface OidcServerOptions {
-  /** The OAuth client's redirect URIs: `/oauth/callback` of every hub address that will link. */
-  redirectUris: string[];
+  /**
+   * The OAuth client's redirect URIs known at start; a hub on a port the OS picks is added with
+   * `allowRedirectUri` once it listens.
+   */
+  redirectUris?: string[];
   clientId?: string;
   clientSecret?: string;
   /** Access token lifetime at the server, in seconds. */
@@ -72,6 +75,8 @@ export interface OidcServer {
    * as `login`, approves, and redeems the code at `redirectUri` (one of the registered ones).
    */
   obtainTokens(login: string, redirectUri: string): Promise<TokenResponse>;
+  /** Registers one more redirect URI of the client (exact match, as real providers check it). */
+  allowRedirectUri(uri: string): Promise<void>;
   /** A `type: 'custom'` integration entry of the hub config that uses this server. */
   integration(): Record<string, unknown>;
   close(): Promise<void>;
@@ -91,7 +96,7 @@ interface ClientView {
   grantTypeAllowed(type: string): boolean;
 }
 
-export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServer> {
+export async function startOidcServer(opts: OidcServerOptions = {}): Promise<OidcServer> {
   const clientId = opts.clientId ?? 'switchboard-test';
   const clientSecret = opts.clientSecret ?? `cs_${randomBytes(24).toString('base64url')}`;
   let dispatch: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
@@ -101,15 +106,6 @@ export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServ
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: clientId,
-        client_secret: clientSecret,
-        redirect_uris: opts.redirectUris,
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-      },
-    ],
     pkce: { required: () => true },
     // RFC 9700 §4.14.2: every refresh rotates, and presenting a spent refresh token revokes the grant.
     rotateRefreshToken: true,
@@ -135,6 +131,19 @@ export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServ
     cookies: { keys: [randomBytes(32).toString('base64url')] },
     findAccount,
   });
+
+  // The client is kept in the provider's store rather than its static list, so its redirect URIs can
+  // grow after start: the provider rebuilds a stored client whenever its metadata changes.
+  const redirectUris = [...(opts.redirectUris ?? [])];
+  const registerClient = () =>
+    provider.Client.adapter.upsert(clientId, {
+      client_id: clientId,
+      client_secret: clientSecret,
+      redirect_uris: redirectUris,
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+    });
+  if (redirectUris.length > 0) await registerClient();
 
   const counts = new Map<string, number>();
   let revoked = 0;
@@ -188,6 +197,10 @@ export async function startOidcServer(opts: OidcServerOptions): Promise<OidcServ
         body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),
       });
       return tokenResponse.parse(await res.json());
+    },
+    async allowRedirectUri(uri) {
+      if (!redirectUris.includes(uri)) redirectUris.push(uri);
+      await registerClient();
     },
     integration: () => ({
       type: 'custom',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { configSchema, type HubConfig, type McpServerConfig } from '../../src/config/schema.js';
-import { freePort } from '../../src/http/free-port.js';
+import { bindHttp } from '../../src/http/listener.js';
 import { Hub, type HubOptions } from '../../src/hub.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { hostedSandbox } from '../../servers/sandbox/hosted.js';
@@ -63,16 +63,29 @@ export interface RunningHub {
   stop: () => Promise<void>;
 }
 
-/** An in-process hub on a free loopback port with a fresh data dir and one API token. */
+/**
+ * An in-process hub with a fresh data dir and one API token, listening on loopback on the port the
+ * OS picks (`server.port` 0 unless the config names one). Its listener is bound before the hub is
+ * built, as `serve` does, so the hosted sandbox and every link name the port it got: read it from
+ * the result.
+ */
 export async function startHub(config: Partial<Record<keyof HubConfig, unknown>> = {}, opts: Partial<HubOptions> = {}): Promise<RunningHub> {
   const dir = tmpDir();
-  const port = await freePort();
-  const parsed = configSchema.parse({ integrations: {}, ...config, dataDir: dir.path, server: { port, ...(config.server as object | undefined) } });
-  const hub = new Hub({ config: parsed, log: silentLogger(), hosted: [hostedSandbox()], ...opts });
+  const parsed = configSchema.parse({ integrations: {}, ...config, dataDir: dir.path, server: { port: 0, ...(config.server as object | undefined) } });
+  // Loopback whatever the config's host says: a test of a wildcard bind's rules is not exposed.
+  const listener = opts.listener ?? (await bindHttp(parsed.server, { host: '127.0.0.1' }));
+  let hub: Hub;
+  try {
+    hub = new Hub({ config: parsed, log: silentLogger(), hosted: [hostedSandbox()], ...opts, listener });
+  } catch (err) {
+    await listener.close();
+    dir.remove();
+    throw err;
+  }
   const { token } = await hub.tokens.create({ user: 'alice' });
   hub.start();
   await hub.ready();
-  const l = await hub.listen(parsed.server.port, '127.0.0.1');
+  const l = await hub.listen();
   return {
     hub,
     url: l.url,

@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { sandbox } from '../../integrations/sandbox/index.js';
 import { parseConfigValue } from '../../src/config/load.js';
-import { freePort } from '../../src/http/free-port.js';
+import { configSchema } from '../../src/config/schema.js';
+import { bindHttp } from '../../src/http/listener.js';
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { defineIntegration, type IntegrationInput } from '../../src/integrations/definition.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
@@ -160,16 +161,17 @@ describe('a custom integration from config, against the sandbox API', () => {
   }
 
   beforeAll(async () => {
-    // The hub's redirect URI must be registered at the providers before the hub starts.
-    const port = await freePort();
-    const clientsOf = [{ id: 'hub', secret: 'hub-secret', redirectUris: [`http://127.0.0.1:${port}/oauth/callback`], name: 'Switchboard' }];
+    // The hub's redirect URI must be registered at the providers before the hub starts: its
+    // listener is bound first, on the port the OS picks, and handed to the hub.
+    const listener = await bindHttp(configSchema.parse({}).server, { port: 0 });
+    const clientsOf = [{ id: 'hub', secret: 'hub-secret', redirectUris: [`http://127.0.0.1:${listener.port}/oauth/callback`], name: 'Switchboard' }];
     tickets = await startSandbox({ clients: clientsOf, rateLimit: { perSecond: 100, burst: 1000 } });
     // One request, then a bucket that the sandbox's frozen clock never refills.
     strict = await startSandbox({ clients: clientsOf, rateLimit: { perSecond: 0.01, burst: 1 } });
-    hub = await startHub({
-      server: { port },
-      integrations: { tickets: custom(tickets, 'Tickets', customTools), strict: custom(strict, 'Strict', { me: customTools.me }) },
-    });
+    hub = await startHub(
+      { integrations: { tickets: custom(tickets, 'Tickets', customTools), strict: custom(strict, 'Strict', { me: customTools.me }) } },
+      { listener },
+    );
     const user = `custom-${randomUUID().slice(0, 8)}`;
     const { token } = await hub.hub.tokens.create({ user });
     const who = { tenant: DEFAULT_TENANT, user, scopes: [] };

@@ -11,7 +11,7 @@ import { manualClock } from '../../src/clock.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, type FaceClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { callbackOf, hubPorts } from '../oauth/support.js';
+import { callbackOf } from '../oauth/support.js';
 import { startForeignHost, startProviderApi, type ForeignHost, type ProviderApi } from './provider-api.js';
 
 const TIMEOUT_MS = 500;
@@ -70,8 +70,7 @@ describe('a custom integration calling its provider', () => {
   beforeAll(async () => {
     foreign = await startForeignHost();
     api = await startProviderApi(foreign.origin);
-    const [port] = await hubPorts(1);
-    oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
+    oidc = await startOidcServer();
     const acme = { ...oidc.integration(), apiBaseUrl: `${api.origin}/v1`, tools };
     // The same API under a short timeout, so a never-answering call is driven in half a second.
     const stuck = {
@@ -81,7 +80,7 @@ describe('a custom integration calling its provider', () => {
       tools: { slow: { description: 'Never answers', method: 'GET', path: '/slow', readOnly: true } },
     };
     hub = await startHub(
-      { integrations: { acme, stuck }, server: { port } },
+      { integrations: { acme, stuck } },
       {
         clock,
         // Waits between attempts are recorded and pass on the injected clock, not in real time.
@@ -93,12 +92,14 @@ describe('a custom integration calling its provider', () => {
         },
       },
     );
+    // Tokens are obtained at the hub's callback, as if it had linked them: registered once it listens.
+    await oidc.allowRedirectUri(callbackOf(hub.port));
     for (const [user, integration] of [
       ['alice', 'acme'],
       ['bob', 'acme'],
       ['alice', 'stuck'],
     ] as const) {
-      const t = await oidc.obtainTokens(`${user}@acme`, callbackOf(port!));
+      const t = await oidc.obtainTokens(`${user}@acme`, callbackOf(hub.port));
       await hub.hub.integrations.accounts.connections.link({
         tenant: 'default',
         user,

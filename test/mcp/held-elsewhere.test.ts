@@ -3,7 +3,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../src/http/free-port.js';
 import { ROOT, tmpDir } from '../helpers/hub.js';
 import { modernEnvelope, rawModernCall } from '../helpers/raw-mcp.js';
 import { createToken, serve, type ServeProcess } from '../oauth/support.js';
@@ -40,8 +39,8 @@ describe('a held call answered in another process', () => {
     const data = join(dir.path, 'data');
     mkdirSync(data);
     token = await createToken(config, data, 'alice');
-    a = await serve(config, data, await freePort());
-    b = await serve(config, data, await freePort());
+    a = await serve(config, data);
+    b = await serve(config, data);
   });
 
   afterAll(async () => {

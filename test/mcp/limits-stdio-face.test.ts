@@ -4,7 +4,6 @@ import { Client, ProtocolError } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { freePort } from '../../src/http/free-port.js';
 import { CLI, ROOT, eventually, tmpDir } from '../helpers/hub.js';
 
 const LIMITS_SERVER = join(ROOT, 'dist/test/fixtures/limits-server.js');
@@ -46,13 +45,13 @@ describe('switchboard stdio: maxMessageBytes and downstream output caps', () => 
 
   beforeAll(async () => {
     dir = tmpDir();
-    port = await freePort();
     const config = join(dir.path, 'switchboard.config.json');
     writeFileSync(
       config,
       JSON.stringify({
         maxMessageBytes: MAX,
-        server: { port },
+        // The OS picks the HTTP port; the hub names it in its log line on stderr.
+        server: { port: 0 },
         // Two servers: one breaks the limits, the other shows its calls are unaffected.
         mcpServers: { lim: { command: process.execPath, args: [LIMITS_SERVER] }, other: { command: process.execPath, args: [LIMITS_SERVER] } },
       }),
@@ -80,6 +79,10 @@ describe('switchboard stdio: maxMessageBytes and downstream output caps', () => 
       50,
     );
     // HTTP starts a moment after stdio; /readyz is how the status of the downstream is read.
+    port = await eventually(() => {
+      const url = /"url":"http:\/\/127\.0\.0\.1:(\d+)\/mcp","msg":"stdio hub also listening on HTTP"/.exec(stderr.join(''))?.[1];
+      return url === undefined ? undefined : Number(url);
+    }, 20_000);
     await eventually(
       () =>
         readyz().then(

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { Browser } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
-import { callbackOf, hubConfig, hubPorts, linkWithBrowser } from './support.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { linkWithBrowser, startOidcHub } from './support.js';
 
 const ALICE = { tenant: 'default', user: 'alice', scopes: [] };
 const BOB = { tenant: 'default', user: 'bob', scopes: [] };
@@ -32,9 +32,8 @@ describe('bad links and authorization responses', () => {
   }
 
   beforeAll(async () => {
-    const [port] = await hubPorts(1);
-    oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
-    hub = await startHub(hubConfig(oidc, { server: { port } }), { clock });
+    oidc = await startOidcServer();
+    hub = await startOidcHub(oidc, {}, { clock });
     // A linked account, so "no change" is checked against a row that exists.
     await linkWithBrowser(new Browser(), linkFor(ALICE), 'alice@acme');
   });

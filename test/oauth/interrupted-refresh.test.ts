@@ -10,19 +10,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
-import { eventually, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
+import { eventually, tmpDir, type RunningHub } from '../helpers/hub.js';
 import {
   TOOL,
-  callbackOf,
   connectionRows,
   createToken,
   expireAccessToken,
   hubConfig,
-  hubPorts,
   linkIn,
   linkWithBrowser,
   openHubDb,
   serve,
+  startOidcHub,
   writeConfig,
   type ServeProcess,
 } from './support.js';
@@ -41,13 +40,11 @@ describe('a refresh interrupted between the token response and the commit', () =
   let oidc: OidcServer;
   let first: ServeProcess | undefined;
   let second: RunningHub | undefined;
-  let ports: number[];
   let configFile: string;
   let locker: Database.Database | undefined;
 
   beforeAll(async () => {
-    ports = await hubPorts(2);
-    oidc = await startOidcServer({ redirectUris: ports.map(callbackOf) });
+    oidc = await startOidcServer();
     configFile = writeConfig(dir.path, hubConfig(oidc, { logLevel: 'warn' }));
   });
 
@@ -62,7 +59,7 @@ describe('a refresh interrupted between the token response and the commit', () =
 
   it('ends needs_reauth with a reason naming the interruption, and the tool answers with a link', async () => {
     const token = await createToken(configFile, dir.path, 'alice');
-    first = await serve(configFile, dir.path, ports[0]!);
+    first = await serve(configFile, dir.path, oidc);
     const client: FaceClient = await connectClient('v2-auto', { transport: 'http', url: first.url, token });
     await linkWithBrowser(new Browser(), linkIn(await client.callTool(TOOL, {})), 'alice@acme');
     expect((await client.callTool(TOOL, {})).isError).toBe(false);
@@ -99,8 +96,9 @@ describe('a refresh interrupted between the token response and the commit', () =
     expect(interrupted!.refresh_started_at).not.toBeNull();
 
     // A new hub on the same data: its tool call meets the dead lease and the spent refresh token.
-    second = await startHub(hubConfig(oidc, { server: { port: ports[1] } }), { dataDir: dir.path });
-    const again = await connectClient('v2-auto', { transport: 'http', url: second.url, token: second.token });
+    const hub = await startOidcHub(oidc, {}, { dataDir: dir.path });
+    second = hub;
+    const again = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
     try {
       const r = await again.callTool(TOOL, {});
       const [after] = connectionRows(locker);
@@ -113,7 +111,7 @@ describe('a refresh interrupted between the token response and the commit', () =
       expect(after!.reason).toMatch(/after an earlier refresh was interrupted before its result was saved; link the account again/);
       expect(textOf(r)).toContain('needs to be linked again');
       expect(textOf(r)).toContain('interrupted');
-      expect(linkIn(r)).toContain(`http://127.0.0.1:${ports[1]}/oauth/acme/start?link=`);
+      expect(linkIn(r)).toContain(`http://127.0.0.1:${hub.port}/oauth/acme/start?link=`);
       // Reuse detection revoked the grant: the provider saw the spent token and refused it.
       expect(oidc.tokenRequests('refresh_token')).toBe(2);
 
@@ -130,7 +128,7 @@ describe('a refresh interrupted between the token response and the commit', () =
   it('retries a commit that waited too long for the database lock, never the spent refresh token', async () => {
     const dataDir = tmpDir();
     const token = await createToken(configFile, dataDir.path, 'alice');
-    const hub = await serve(configFile, dataDir.path, ports[0]!);
+    const hub = await serve(configFile, dataDir.path, oidc);
     const client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token });
     const lock = new Database(join(dataDir.path, 'switchboard.db'));
     try {

@@ -13,12 +13,10 @@ import { connectClient, textOf, type CallResult, type FaceClient } from '../help
 import { tmpDir } from '../helpers/hub.js';
 import {
   TOOL,
-  callbackOf,
   connectionRows,
   createToken,
   expireAccessToken,
   hubConfig,
-  hubPorts,
   linkIn,
   linkWithBrowser,
   openHubDb,
@@ -32,14 +30,12 @@ describe('master key rotation under load', () => {
   const dir = tmpDir();
   const keyFile = join(dir.path, 'master.key');
   let oidc: OidcServer;
-  let ports: number[];
   let configFile: string;
   const running: ServeProcess[] = [];
   const clients: FaceClient[] = [];
 
   beforeAll(async () => {
-    ports = await hubPorts(4);
-    oidc = await startOidcServer({ redirectUris: ports.map(callbackOf) });
+    oidc = await startOidcServer();
     configFile = writeConfig(dir.path, hubConfig(oidc, { logLevel: 'warn' }));
   });
 
@@ -52,7 +48,7 @@ describe('master key rotation under load', () => {
 
   it('fails no call while rotating, and the connection works in a fresh process afterwards', async () => {
     const token = await createToken(configFile, dir.path, 'alice');
-    const hub = await serve(configFile, dir.path, ports[0]!);
+    const hub = await serve(configFile, dir.path, oidc);
     running.push(hub);
     const client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token });
     clients.push(client);
@@ -94,7 +90,7 @@ describe('master key rotation under load', () => {
     // A fresh process: it has only the new key, and must both use and refresh the stored tokens.
     await client.close();
     await hub.kill();
-    const fresh = await serve(configFile, dir.path, ports[1]!);
+    const fresh = await serve(configFile, dir.path, oidc);
     running.push(fresh);
     const again = await connectClient('v2-auto', { transport: 'http', url: fresh.url, token });
     clients.push(again);
@@ -116,7 +112,7 @@ describe('master key rotation under load', () => {
     const config = writeConfig(data.path, hubConfig(oidc, { logLevel: 'warn' }));
     const alice = await createToken(config, data.path, 'alice');
     const carol = await createToken(config, data.path, 'carol', 'globex');
-    const hub = await serve(config, data.path, ports[2]!);
+    const hub = await serve(config, data.path, oidc);
     running.push(hub);
     try {
       const a = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: alice });
@@ -130,7 +126,7 @@ describe('master key rotation under load', () => {
       await c.close();
       await hub.kill();
 
-      const fresh = await serve(config, data.path, ports[3]!);
+      const fresh = await serve(config, data.path, oidc);
       running.push(fresh);
       for (const token of [alice, carol]) {
         const client = await connectClient('v2-auto', { transport: 'http', url: fresh.url, token });

@@ -11,8 +11,8 @@ import { createLogger } from '../../src/observability/logger.js';
 import { Browser } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
-import { TOOL, callbackOf, hubConfig, hubPorts, linkIn } from './support.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { TOOL, linkIn, startOidcHub } from './support.js';
 
 describe('secrets at rest and in logs', () => {
   let oidc: OidcServer;
@@ -23,15 +23,14 @@ describe('secrets at rest and in logs', () => {
   const codes: string[] = [];
 
   beforeAll(async () => {
-    const [port] = await hubPorts(1);
-    oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
+    oidc = await startOidcServer();
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {
         logLines.push(chunk.toString('utf8'));
         done();
       },
     });
-    hub = await startHub(hubConfig(oidc, { server: { port }, logLevel: 'trace' }), { clock, log: createLogger({ level: 'trace', destination }) });
+    hub = await startOidcHub(oidc, { logLevel: 'trace' }, { clock, log: createLogger({ level: 'trace', destination }) });
     client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
   });
 

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { Clock } from '../../src/clock.js';
-import { freePort } from '../../src/http/free-port.js';
 import type { Browser } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, textOf, type CallResult, type FaceClient } from '../helpers/clients.js';
@@ -20,14 +19,14 @@ export function callbackOf(port: number): string {
   return `http://127.0.0.1:${port}/oauth/callback`;
 }
 
-/** Free ports for hubs, chosen before the authorization server so it can list their callbacks. */
-export async function hubPorts(n: number): Promise<number[]> {
-  const ports: number[] = [];
-  while (ports.length < n) {
-    const p = await freePort();
-    if (!ports.includes(p)) ports.push(p);
-  }
-  return ports;
+/**
+ * An in-process hub configured with the authorization server, on the port the OS picks; its
+ * callback is registered at the server once the hub listens, before any link is opened.
+ */
+export async function startOidcHub(oidc: OidcServer, extra: Record<string, unknown> = {}, opts: Parameters<typeof startHub>[1] = {}): Promise<RunningHub> {
+  const hub = await startHub(hubConfig(oidc, extra), opts);
+  await oidc.allowRedirectUri(callbackOf(hub.port));
+  return hub;
 }
 
 export function hubConfig(oidc: OidcServer, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -101,9 +100,12 @@ export async function createToken(configFile: string, dataDir: string, user: str
   return r.stdout.trim();
 }
 
-/** `switchboard serve` on a given port; resolves once it says it is serving. */
-export async function serve(configFile: string, dataDir: string, port: number): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, '--data', dataDir, '--port', String(port)], {
+/**
+ * `switchboard serve` on the port the OS picks; resolves once it says where it is serving. With
+ * `oidc`, the hub's callback is registered there before anything links.
+ */
+export async function serve(configFile: string, dataDir: string, oidc?: OidcServer): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, '--data', dataDir, '--port', '0'], {
     cwd: dataDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -118,6 +120,8 @@ export async function serve(configFile: string, dataDir: string, port: number): 
   }, 20_000);
   if (started.url === undefined) throw new Error(`serve exited before serving:\n${out}`);
   const url = started.url;
+  const port = Number(new URL(url).port);
+  await oidc?.allowRedirectUri(callbackOf(port));
   return {
     child,
     port,
@@ -144,9 +148,8 @@ export interface OidcHub {
 export function useOidcHub(opts: { clock?: Clock } = {}): OidcHub {
   const ctx = {} as OidcHub;
   beforeAll(async () => {
-    const [port] = await hubPorts(1);
-    ctx.oidc = await startOidcServer({ redirectUris: [callbackOf(port!)] });
-    ctx.hub = await startHub(hubConfig(ctx.oidc, { server: { port } }), opts.clock ? { clock: opts.clock } : {});
+    ctx.oidc = await startOidcServer();
+    ctx.hub = await startOidcHub(ctx.oidc, {}, opts.clock ? { clock: opts.clock } : {});
     ctx.client = await connectClient('v2-auto', { transport: 'http', url: ctx.hub.url, token: ctx.hub.token });
   });
   afterAll(async () => {

@@ -10,12 +10,10 @@ import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { tmpDir } from '../helpers/hub.js';
 import {
   TOOL,
-  callbackOf,
   connectionRows,
   createToken,
   expireAccessToken,
   hubConfig,
-  hubPorts,
   linkIn,
   linkWithBrowser,
   openHubDb,
@@ -31,12 +29,11 @@ describe('two hub processes on one database', () => {
   const clients: FaceClient[] = [];
 
   beforeAll(async () => {
-    const ports = await hubPorts(2);
-    oidc = await startOidcServer({ redirectUris: ports.map(callbackOf) });
+    oidc = await startOidcServer();
     const config = writeConfig(dir.path, hubConfig(oidc, { logLevel: 'warn' }));
     const token = await createToken(config, dir.path, 'alice');
     // One after the other: the first start creates the master key file the second one reads.
-    for (const port of ports) hubs.push(await serve(config, dir.path, port));
+    for (let i = 0; i < 2; i++) hubs.push(await serve(config, dir.path, oidc));
     for (const h of hubs) clients.push(await connectClient('v2-auto', { transport: 'http', url: h.url, token }));
   });
 
