@@ -62,7 +62,7 @@ describe("the hub's URL on a port the OS picks", () => {
     const link = new URL(hub.integrations.accounts.linkUrl(who, 'acme'));
     expect(link.origin + link.pathname).toBe(`${base}/oauth/acme/start`);
     expect(hub.integrations.accounts.connectUrl(who)).toMatch(new RegExp(`^${base}/connect\\?link=`));
-    const flow = hub.integrations.accounts.start('acme', link.searchParams.get('link')!);
+    const flow = await hub.integrations.accounts.start('acme', link.searchParams.get('link')!);
     expect(new URL(flow.authorizeUrl).searchParams.get('redirect_uri')).toBe(`${base}/oauth/callback`);
 
     const metadata = await fetch(`${base}/.well-known/oauth-protected-resource/mcp`);
