@@ -131,4 +131,49 @@ export const MIGRATIONS: readonly Migration[] = [
     // NULL: the token does not expire (every token made before this migration).
     sql: `ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;`,
   },
+  {
+    version: 7,
+    name: 'webhook_inbox',
+    // Two layers of dedupe (issue 8): a provider's redelivery carries the same delivery id, kept in
+    // webhook_deliveries (WITHOUT ROWID: one b-tree per retained id); the same change arriving by
+    // webhook and by poll carries the same provider event id, unique per connection. Unroutable
+    // events (no connection) are kept: '' stands for their connection in that unique index.
+    sql: `
+      CREATE TABLE webhook_deliveries (
+        integration  TEXT NOT NULL,
+        endpoint     TEXT NOT NULL,
+        delivery_id  TEXT NOT NULL,
+        event_id     TEXT NOT NULL,
+        received_at  INTEGER NOT NULL,
+        PRIMARY KEY (integration, endpoint, delivery_id)
+      ) WITHOUT ROWID;
+      CREATE INDEX webhook_deliveries_received ON webhook_deliveries (received_at);
+      CREATE TABLE inbox_events (
+        id                 TEXT PRIMARY KEY,
+        tenant_id          TEXT,
+        user_id            TEXT,
+        connection_id      TEXT,
+        integration        TEXT NOT NULL,
+        endpoint           TEXT NOT NULL,
+        type               TEXT NOT NULL,
+        provider_event_id  TEXT,
+        source             TEXT NOT NULL CHECK (source IN ('webhook', 'poll')),
+        received_at        INTEGER NOT NULL,
+        payload            BLOB NOT NULL,
+        state              TEXT NOT NULL CHECK (state IN ('pending', 'processing', 'done', 'failed', 'dead')),
+        attempts           INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at    INTEGER NOT NULL,
+        lease_owner        TEXT,
+        lease_until        INTEGER,
+        last_error         TEXT,
+        updated_at         INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX inbox_events_provider_id ON inbox_events (integration, ifnull(connection_id, ''), provider_event_id)
+        WHERE provider_event_id IS NOT NULL;
+      CREATE INDEX inbox_events_due ON inbox_events (next_attempt_at) WHERE state IN ('pending', 'failed');
+      CREATE INDEX inbox_events_leased ON inbox_events (lease_until) WHERE state = 'processing';
+      CREATE INDEX inbox_events_received ON inbox_events (received_at);
+      CREATE INDEX inbox_events_owner ON inbox_events (tenant_id, user_id, received_at);
+    `,
+  },
 ];

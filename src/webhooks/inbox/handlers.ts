@@ -1,0 +1,59 @@
+import { AbortError } from 'p-retry';
+import { envelopeOf, type EventEnvelope, type InboxEvent } from './types.js';
+
+/**
+ * Runs an event's effect. Called at least once per event (a crash after the effect and before the
+ * row is marked done runs it again), so an effect keys itself on `event.id`. Throwing retries the
+ * event with backoff; throwing p-retry's `AbortError` makes it dead at once (STYLE.md §7).
+ */
+export type EventHandler = (event: InboxEvent) => Promise<void>;
+
+/** The default: nothing to do for a routed event (subscribers hear of it once it is done); an unroutable one is kept dead, to be listed. */
+export const defaultHandler: EventHandler = async (event) => {
+  if (event.connection === null) throw new AbortError('unroutable: no connection matched this event');
+};
+
+/** Handlers keyed by integration; an integration without one gets the default. */
+export class HandlerRegistry {
+  private readonly byIntegration = new Map<string, EventHandler>();
+
+  register(integration: string, handler: EventHandler): () => void {
+    this.byIntegration.set(integration, handler);
+    return () => {
+      if (this.byIntegration.get(integration) === handler) this.byIntegration.delete(integration);
+    };
+  }
+
+  for(integration: string): EventHandler {
+    return this.byIntegration.get(integration) ?? defaultHandler;
+  }
+}
+
+export type EventListener = (envelope: EventEnvelope, event: InboxEvent) => void;
+
+/**
+ * Told of each event once it is done: the MCP layer listens here to send resource updates. A
+ * listener's failure is reported to `onError` and never reaches the worker or other listeners.
+ */
+export class EventFeed {
+  private readonly listeners = new Set<EventListener>();
+
+  constructor(private readonly onError: (err: unknown) => void = () => {}) {}
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+
+  publish(event: InboxEvent): void {
+    if (this.listeners.size === 0) return;
+    const envelope = envelopeOf(event);
+    for (const l of this.listeners) {
+      try {
+        l(envelope, event);
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+  }
+}

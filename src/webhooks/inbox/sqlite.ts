@@ -1,0 +1,205 @@
+import type { Statement, Transaction } from 'better-sqlite3';
+import { z } from 'zod';
+import type { Clock } from '../../clock.js';
+import type { Db } from '../../store/db.js';
+import { InboxIntakeWriter, type IntakeOptions } from './intake.js';
+import {
+  EVENT_SOURCES,
+  EVENT_STATES,
+  type AcceptResult,
+  type ClaimOptions,
+  type DeliveryInput,
+  type FailOptions,
+  type Inbox,
+  type InboxEvent,
+  type ListFilter,
+  type PurgeResult,
+  type ReplayResult,
+} from './types.js';
+
+const rowSchema = z.object({
+  id: z.string(),
+  tenant_id: z.string().nullable(),
+  user_id: z.string().nullable(),
+  connection_id: z.string().nullable(),
+  integration: z.string(),
+  endpoint: z.string(),
+  type: z.string(),
+  provider_event_id: z.string().nullable(),
+  source: z.enum(EVENT_SOURCES),
+  received_at: z.number(),
+  payload: z.instanceof(Buffer),
+  state: z.enum(EVENT_STATES),
+  attempts: z.number(),
+  next_attempt_at: z.number(),
+  last_error: z.string().nullable(),
+  updated_at: z.number(),
+});
+
+function eventOf(raw: unknown): InboxEvent {
+  const r = rowSchema.parse(raw);
+  const routed = r.connection_id !== null && r.tenant_id !== null && r.user_id !== null;
+  return {
+    id: r.id,
+    integration: r.integration,
+    endpoint: r.endpoint,
+    type: r.type,
+    providerEventId: r.provider_event_id,
+    source: r.source,
+    receivedAt: r.received_at,
+    connection: routed ? { id: r.connection_id!, tenant: r.tenant_id!, user: r.user_id! } : null,
+    payload: r.payload,
+    state: r.state,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    updatedAt: r.updated_at,
+  };
+}
+
+const COLUMNS = `id, tenant_id, user_id, connection_id, integration, endpoint, type, provider_event_id, source, received_at,
+  payload, state, attempts, next_attempt_at, last_error, updated_at`;
+
+/** A handler's error text is kept for `webhooks list`, bounded. */
+const MAX_ERROR_CHARS = 1000;
+
+/**
+ * The inbox on SQLite. better-sqlite3 answers synchronously; callers await anyway (STYLE.md §10),
+ * so a PostgreSQL implementation is a second class. `now` comes from the injected clock and goes
+ * into SQL as a parameter.
+ */
+export class SqliteInbox implements Inbox {
+  private readonly intake: InboxIntakeWriter;
+  private readonly st: Record<'due' | 'expired' | 'claim' | 'expire' | 'complete' | 'fail' | 'get' | 'replay' | 'purgeDeliveries' | 'purgeEvents', Statement>;
+  private readonly claimTx: Transaction<(opts: ClaimOptions) => InboxEvent[]>;
+  private readonly replayTx: Transaction<(id: string) => ReplayResult>;
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    opts: IntakeOptions = {},
+  ) {
+    this.intake = new InboxIntakeWriter(db, clock, opts);
+    this.st = {
+      // The two partial indexes inbox_events_due and inbox_events_leased serve these exactly.
+      due: db.prepare(`SELECT ${COLUMNS} FROM inbox_events WHERE state IN ('pending', 'failed') AND next_attempt_at <= @now
+        ORDER BY next_attempt_at LIMIT @limit`),
+      expired: db.prepare(`SELECT ${COLUMNS} FROM inbox_events WHERE state = 'processing' AND lease_until <= @now
+        ORDER BY lease_until LIMIT @limit`),
+      claim: db.prepare(`UPDATE inbox_events SET state = 'processing', attempts = attempts + 1, lease_owner = @owner,
+          lease_until = @until, updated_at = @now
+        WHERE id = @id AND state = @from AND (next_attempt_at <= @now OR state = 'processing') AND (state <> 'processing' OR lease_until <= @now)`),
+      expire: db.prepare(`UPDATE inbox_events SET state = 'dead', lease_owner = NULL, lease_until = NULL, updated_at = @now,
+          last_error = @error
+        WHERE id = @id AND state = 'processing' AND lease_until <= @now`),
+      complete: db.prepare(`UPDATE inbox_events SET state = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL,
+          updated_at = @now
+        WHERE id = @id AND state = 'processing' AND lease_owner = @owner`),
+      fail: db.prepare(`UPDATE inbox_events SET state = @to, next_attempt_at = @retryAt, lease_owner = NULL, lease_until = NULL,
+          last_error = @error, updated_at = @now
+        WHERE id = @id AND state = 'processing' AND lease_owner = @owner`),
+      get: db.prepare(`SELECT ${COLUMNS} FROM inbox_events WHERE id = ?`),
+      replay: db.prepare(`UPDATE inbox_events SET state = 'pending', attempts = 0, next_attempt_at = @now, last_error = NULL,
+          lease_owner = NULL, lease_until = NULL, updated_at = @now
+        WHERE id = @id AND state = @from`),
+      purgeDeliveries: db.prepare(`DELETE FROM webhook_deliveries WHERE (integration, endpoint, delivery_id) IN
+        (SELECT integration, endpoint, delivery_id FROM webhook_deliveries WHERE received_at < @before LIMIT @limit)`),
+      purgeEvents: db.prepare(`DELETE FROM inbox_events WHERE id IN
+        (SELECT id FROM inbox_events WHERE received_at < @before AND state = 'done' LIMIT @limit)`),
+    };
+    this.claimTx = db.transaction((o: ClaimOptions) => this.claimIn(o));
+    this.replayTx = db.transaction((id: string) => this.replayIn(id));
+  }
+
+  accept(delivery: DeliveryInput): Promise<AcceptResult> {
+    return this.intake.accept(delivery);
+  }
+
+  /** Commits the accepts queued for the next group commit now. */
+  flush(): void {
+    this.intake.flush();
+  }
+
+  async claim(opts: ClaimOptions): Promise<InboxEvent[]> {
+    return this.claimTx.immediate(opts);
+  }
+
+  private claimIn(o: ClaimOptions): InboxEvent[] {
+    const now = this.clock.now();
+    const claimed: InboxEvent[] = [];
+    // Rows whose worker died holding them come back first: they have waited the longest.
+    const candidates = [...this.st.expired.all({ now, limit: o.limit }), ...this.st.due.all({ now, limit: o.limit })].map(eventOf);
+    for (const e of candidates) {
+      if (claimed.length >= o.limit) break;
+      if (e.state === 'processing' && e.attempts >= o.maxAttempts) {
+        const error = `its lease expired after attempt ${e.attempts} of ${o.maxAttempts} (the worker stopped or its handler hung)`;
+        this.st.expire.run({ id: e.id, now, error });
+        continue;
+      }
+      const r = this.st.claim.run({ id: e.id, from: e.state, owner: o.owner, until: now + o.leaseMs, now });
+      if (r.changes === 1) claimed.push({ ...e, state: 'processing', attempts: e.attempts + 1, updatedAt: now });
+    }
+    return claimed;
+  }
+
+  async complete(id: string, owner: string): Promise<boolean> {
+    return this.st.complete.run({ id, owner, now: this.clock.now() }).changes === 1;
+  }
+
+  async fail(id: string, owner: string, opts: FailOptions): Promise<'failed' | 'dead' | false> {
+    const now = this.clock.now();
+    const to = opts.retryAt === 'never' ? 'dead' : 'failed';
+    const retryAt = opts.retryAt === 'never' ? now : opts.retryAt;
+    const r = this.st.fail.run({ id, owner, to, retryAt, error: opts.error.slice(0, MAX_ERROR_CHARS), now });
+    return r.changes === 1 ? to : false;
+  }
+
+  async get(id: string): Promise<InboxEvent | undefined> {
+    const row = this.st.get.get(id);
+    return row === undefined ? undefined : eventOf(row);
+  }
+
+  async list(filter: ListFilter = {}): Promise<InboxEvent[]> {
+    const where: string[] = [];
+    const params: Record<string, string | number> = { limit: filter.limit ?? 100 };
+    if (filter.state !== undefined) {
+      where.push('state = @state');
+      params['state'] = filter.state;
+    }
+    if (filter.integration !== undefined) {
+      where.push('integration = @integration');
+      params['integration'] = filter.integration;
+    }
+    if (filter.tenant !== undefined) {
+      where.push('tenant_id = @tenant');
+      params['tenant'] = filter.tenant;
+    }
+    if (filter.user !== undefined) {
+      where.push('user_id = @user');
+      params['user'] = filter.user;
+    }
+    if (filter.unroutable === true) where.push('connection_id IS NULL');
+    const sql = `SELECT ${COLUMNS} FROM inbox_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY received_at DESC, id DESC LIMIT @limit`;
+    return this.db.prepare(sql).all(params).map(eventOf);
+  }
+
+  async replay(id: string): Promise<ReplayResult> {
+    return this.replayTx.immediate(id);
+  }
+
+  private replayIn(id: string): ReplayResult {
+    const row = this.st.get.get(id);
+    if (row === undefined) return { outcome: 'not_found' };
+    const e = eventOf(row);
+    if (e.state === 'pending' || e.state === 'processing') return { outcome: 'busy', state: e.state };
+    const r = this.st.replay.run({ id, from: e.state, now: this.clock.now() });
+    return r.changes === 1 ? { outcome: 'replayed', from: e.state } : { outcome: 'busy', state: e.state };
+  }
+
+  async purge(before: number, limit = 10_000): Promise<PurgeResult> {
+    const deliveries = this.st.purgeDeliveries.run({ before, limit }).changes;
+    const events = this.st.purgeEvents.run({ before, limit }).changes;
+    return { deliveries, events };
+  }
+}

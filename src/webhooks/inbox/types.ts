@@ -1,0 +1,139 @@
+import { z } from 'zod';
+
+/** An inbox event's life: guarded transitions in SQL, one row changed or none (STYLE.md §12). */
+export const EVENT_STATES = ['pending', 'processing', 'done', 'failed', 'dead'] as const;
+export type EventState = (typeof EVENT_STATES)[number];
+
+export const EVENT_SOURCES = ['webhook', 'poll'] as const;
+export type EventSource = (typeof EVENT_SOURCES)[number];
+
+/** The connection an event was routed to; an event without one is unroutable and kept all the same. */
+export const routeSchema = z.strictObject({
+  id: z.string().min(1),
+  tenant: z.string().min(1),
+  user: z.string().min(1),
+});
+export type EventRoute = z.infer<typeof routeSchema>;
+
+/**
+ * What the webhook route (after the signature check) and a poller hand to the inbox. `deliveryId`
+ * is the first layer of dedupe (a redelivery of one webhook), `providerEventId` the second (one
+ * change arriving by webhook and by poll).
+ */
+export const deliverySchema = z.strictObject({
+  integration: z.string().min(1).max(64),
+  /** The per-connection endpoint of `/webhooks/:integration/:endpoint`; '' for the shared route. */
+  endpoint: z.string().max(128).default(''),
+  deliveryId: z.string().min(1).max(512).optional(),
+  providerEventId: z.string().min(1).max(512).optional(),
+  connection: routeSchema.optional(),
+  type: z.string().min(1).max(256),
+  source: z.enum(EVENT_SOURCES).default('webhook'),
+  /** The provider's bytes as received (verified), or the JSON text of a polled item. */
+  payload: z.union([z.instanceof(Uint8Array), z.string()]),
+});
+export type DeliveryInput = z.input<typeof deliverySchema>;
+export type Delivery = z.output<typeof deliverySchema>;
+
+/** `stored`: a new durable row. `duplicate`: seen before (either layer); `eventId` is the first one's. */
+export interface AcceptResult {
+  outcome: 'stored' | 'duplicate';
+  eventId: string;
+}
+
+export interface InboxEvent {
+  id: string;
+  integration: string;
+  endpoint: string;
+  type: string;
+  providerEventId: string | null;
+  source: EventSource;
+  receivedAt: number;
+  connection: EventRoute | null;
+  payload: Buffer;
+  state: EventState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  updatedAt: number;
+}
+
+/** The one event envelope of ARCHITECTURE.md, shown to tools, resources and the CLI. */
+export interface EventEnvelope {
+  id: string;
+  type: string;
+  integration: string;
+  connectionId: string | null;
+  source: EventSource;
+  receivedAt: number;
+  payload: unknown;
+}
+
+/** The payload as the provider sent it: JSON when it is JSON, else its text. */
+export function envelopeOf(e: InboxEvent): EventEnvelope {
+  const text = e.payload.toString('utf8');
+  let payload: unknown = text;
+  try {
+    payload = JSON.parse(text);
+  } catch {
+    // Not JSON (a form-encoded Slack command, say): the text as received.
+  }
+  return { id: e.id, type: e.type, integration: e.integration, connectionId: e.connection?.id ?? null, source: e.source, receivedAt: e.receivedAt, payload };
+}
+
+export interface ClaimOptions {
+  owner: string;
+  limit: number;
+  leaseMs: number;
+  /** A row whose lease expired after this many attempts is dead, not run again: its handler may be what kills the worker. */
+  maxAttempts: number;
+}
+
+export interface FailOptions {
+  error: string;
+  /** When to try again; 'never' makes the event dead. */
+  retryAt: number | 'never';
+}
+
+export interface ListFilter {
+  state?: EventState;
+  integration?: string;
+  tenant?: string;
+  user?: string;
+  /** Only events no connection was found for. */
+  unroutable?: boolean;
+  limit?: number;
+}
+
+export type ReplayResult = { outcome: 'replayed'; from: EventState } | { outcome: 'not_found' } | { outcome: 'busy'; state: EventState };
+
+export interface PurgeResult {
+  deliveries: number;
+  events: number;
+}
+
+/** Takes deliveries in: resolves once the row is durable (or known), so the caller may answer 2xx. */
+export interface InboxIntake {
+  accept(delivery: DeliveryInput): Promise<AcceptResult>;
+}
+
+/** What a worker needs: leased claims and guarded outcomes. */
+export interface InboxQueue {
+  claim(opts: ClaimOptions): Promise<InboxEvent[]>;
+  /** processing → done, only while `owner` holds the lease. */
+  complete(id: string, owner: string): Promise<boolean>;
+  /** processing → failed (retryAt) or dead; false when `owner` no longer holds the lease. */
+  fail(id: string, owner: string, opts: FailOptions): Promise<'failed' | 'dead' | false>;
+}
+
+/** What the CLI and the purge job need. */
+export interface InboxAdmin {
+  get(id: string): Promise<InboxEvent | undefined>;
+  list(filter?: ListFilter): Promise<InboxEvent[]>;
+  /** done, failed or dead → pending with its attempts reset. */
+  replay(id: string): Promise<ReplayResult>;
+  /** Removes delivery ids and done events received before `before`, at most `limit` of each. */
+  purge(before: number, limit?: number): Promise<PurgeResult>;
+}
+
+export type Inbox = InboxIntake & InboxQueue & InboxAdmin;

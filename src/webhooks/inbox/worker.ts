@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { AbortError } from 'p-retry';
+import type { Clock } from '../../clock.js';
+import { describeError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import { backoffMs } from './backoff.js';
+import type { EventFeed, HandlerRegistry } from './handlers.js';
+import type { InboxEvent, InboxQueue } from './types.js';
+
+export const DEFAULT_MAX_ATTEMPTS = 8;
+
+export interface WorkerOptions {
+  queue: InboxQueue;
+  handlers: HandlerRegistry;
+  feed: EventFeed;
+  clock: Clock;
+  log: Logger;
+  /** This worker's name on its leases; unique per process. */
+  owner?: string;
+  /** A handler must finish within its lease, else another worker may run the event again. */
+  leaseMs?: number;
+  /** Attempts before an event is dead (the first run counts). */
+  maxAttempts?: number;
+  batchSize?: number;
+  /** How often an idle worker looks for due retries and rows other processes stored. */
+  idleMs?: number;
+  backoffMs?: (attempt: number) => number;
+}
+
+/**
+ * Processes the inbox: claims due rows with a lease, runs their integration's handler, and records
+ * the outcome with guarded updates. A worker that dies leaves its rows leased; once the lease
+ * expires any worker on the store claims them again (at-least-once).
+ */
+export class InboxWorker {
+  readonly owner: string;
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly batchSize: number;
+  private readonly idleMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private started = false;
+  private again = false;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.owner = o.owner ?? `worker-${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.leaseMs = o.leaseMs ?? 5 * 60_000;
+    this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    this.batchSize = o.batchSize ?? 64;
+    this.idleMs = o.idleMs ?? 1_000;
+  }
+
+  /** Claims one batch and handles it; the number of events claimed. */
+  async runOnce(): Promise<number> {
+    const events = await this.o.queue.claim({ owner: this.owner, limit: this.batchSize, leaseMs: this.leaseMs, maxAttempts: this.maxAttempts });
+    for (const e of events) await this.handle(e);
+    return events.length;
+  }
+
+  /** Runs batches until none is due (tests, and a hub catching up). */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (let n = await this.runOnce(); n > 0; n = await this.runOnce()) total += n;
+    return total;
+  }
+
+  private async handle(e: InboxEvent): Promise<void> {
+    try {
+      await this.o.handlers.for(e.integration)(e);
+    } catch (err) {
+      await this.failed(e, err);
+      return;
+    }
+    // Published only by the worker that marked it done: a handler run again after a lost lease does not notify twice.
+    if (await this.o.queue.complete(e.id, this.owner)) this.o.feed.publish({ ...e, state: 'done' });
+    else this.o.log.warn({ event: e.id, integration: e.integration }, 'an inbox event was handled after its lease passed to another worker');
+  }
+
+  private async failed(e: InboxEvent, err: unknown): Promise<void> {
+    const permanent = err instanceof AbortError;
+    const last = permanent || e.attempts >= this.maxAttempts;
+    const delay = (this.o.backoffMs ?? backoffMs)(e.attempts);
+    const error = describeError(err);
+    const outcome = await this.o.queue.fail(e.id, this.owner, { error, retryAt: last ? 'never' : this.o.clock.now() + delay });
+    const fields = { event: e.id, integration: e.integration, type: e.type, attempt: e.attempts, error };
+    if (outcome === 'dead') this.o.log.warn(fields, 'an inbox event is dead: `switchboard webhooks replay` runs it again');
+    else if (outcome === 'failed') this.o.log.info({ ...fields, retryInMs: delay }, 'an inbox event failed; it will be retried');
+  }
+
+  /** Runs in the background until stop: at once, on every wake(), and every idleMs. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.wake();
+  }
+
+  /** New rows were stored in this process: look now rather than at the next idle tick. */
+  wake(): void {
+    if (!this.started) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      if (!this.started) return;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      } else {
+        this.timer = setTimeout(() => this.wake(), this.idleMs);
+        this.timer.unref();
+      }
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.started && (await this.runOnce()) === this.batchSize) {
+        // A full batch: more may be due; yield to the event loop between batches.
+        await new Promise((r) => setImmediate(r));
+      }
+    } catch (err) {
+      this.o.log.error({ err: describeError(err) }, 'the inbox worker could not claim or record events; it tries again');
+    }
+  }
+
+  /** Stops claiming; the batch in hand is finished (its leases would otherwise delay the events). */
+  async stop(): Promise<void> {
+    this.started = false;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}
