@@ -1,7 +1,10 @@
 import type { Clock } from '../../src/clock.js';
 import type { SandboxClient } from './client-auth.js';
+import type { WebhookDispatcher } from './delivery.js';
+import type { EventStore } from './events-store.js';
 import type { OAuthStore } from './store.js';
 import type { TicketStore } from './tickets-store.js';
+import type { WebhookStore } from './webhooks-store.js';
 
 /** The scopes this provider knows; a request without `scope` is granted all of them. */
 export const SCOPES = ['read', 'write'] as const;
@@ -15,6 +18,9 @@ export interface SandboxContext {
   clients: ReadonlyMap<string, SandboxClient>;
   oauth: OAuthStore;
   tickets: TicketStore;
+  events: EventStore;
+  webhooks: WebhookStore;
+  dispatcher: WebhookDispatcher;
   clock: Clock;
   accessTtlMs: number;
   omitRefreshTokenOnRefresh: boolean;

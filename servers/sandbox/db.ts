@@ -74,6 +74,32 @@ const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX sandbox_tickets_owner ON sandbox_tickets (owner, seq);
     `,
   },
+  {
+    version: 2,
+    name: 'events_and_webhooks',
+    sql: `
+      CREATE TABLE sandbox_events (
+        seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+        id          TEXT NOT NULL UNIQUE,
+        owner       TEXT NOT NULL REFERENCES sandbox_accounts (username),
+        type        TEXT NOT NULL CHECK (type IN ('ticket.created', 'ticket.updated', 'ticket.deleted')),
+        occurred_at INTEGER NOT NULL,
+        data        TEXT NOT NULL
+      );
+      CREATE INDEX sandbox_events_owner ON sandbox_events (owner, seq);
+      CREATE INDEX sandbox_events_owner_time ON sandbox_events (owner, occurred_at, seq);
+      -- The secret is kept as issued, not as a digest: the sandbox signs with it (HMAC needs the key).
+      CREATE TABLE sandbox_webhooks (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        id         TEXT NOT NULL UNIQUE,
+        owner      TEXT NOT NULL REFERENCES sandbox_accounts (username),
+        url        TEXT NOT NULL,
+        secret     TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX sandbox_webhooks_owner ON sandbox_webhooks (owner, seq);
+    `,
+  },
 ];
 
 /** Opens the provider's database (WAL) and applies its pending migrations. */

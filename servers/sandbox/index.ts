@@ -1,18 +1,25 @@
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { Clock } from '../../src/clock.js';
+import { apiRoutes } from './api.js';
 import { authorizeRoutes } from './authorize.js';
 import type { SandboxClient } from './client-auth.js';
 import { SCOPES, type SandboxContext } from './context.js';
 import { openSandboxDb } from './db.js';
+import { type DeliveryStats, realSleep, type Sleep, WebhookDispatcher } from './delivery.js';
+import { EventStore } from './events-store.js';
 import { TokenBuckets } from './rate-limit.js';
 import { revokeRoutes } from './revoke.js';
 import { OAuthStore } from './store.js';
+import { webhookSecretSchema } from './signature.js';
 import { TicketStore } from './tickets-store.js';
-import { ticketRoutes } from './tickets.js';
 import { tokenRoutes } from './token.js';
+import { adminRoutes } from './webhooks.js';
+import { type DeliveryTarget, WebhookStore } from './webhooks-store.js';
 
 export type { SandboxClient } from './client-auth.js';
+export type { DeliveryStats, Sleep } from './delivery.js';
+export type { EventType, SandboxEvent } from './events-store.js';
 export type { RateLimitOptions } from './rate-limit.js';
 
 const optionsSchema = z.object({
@@ -29,9 +36,24 @@ const optionsSchema = z.object({
   rateLimit: z.object({ perSecond: z.number().positive(), burst: z.number().int().min(1) }).default({ perSecond: 5, burst: 10 }),
   omitRefreshTokenOnRefresh: z.boolean().default(false),
   omitExpiresIn: z.boolean().default(false),
+  /** An app-level endpoint that receives the events of every account. */
+  webhooks: z.object({ url: z.url({ protocol: /^https?$/ }), secret: webhookSecretSchema }).optional(),
+  /** Share of webhook deliveries silently not sent, to show what polling recovers. */
+  drop: z.number().min(0).max(1).default(0),
+  /** Seeds the drop draws; without it they differ on every run. */
+  dropSeed: z.number().int().min(0).max(0xffffffff).optional(),
+  /** Waits between a delivery's attempts; two waits are three attempts. */
+  webhookRetryDelaysMs: z.array(z.number().int().min(0).max(3_600_000)).max(10).default([1_000, 5_000]),
+  webhookTimeoutMs: z.number().int().positive().default(10_000),
 });
 
-export type SandboxOptions = z.input<typeof optionsSchema> & { clock: Clock };
+export type SandboxOptions = z.input<typeof optionsSchema> & {
+  clock: Clock;
+  /** Waits between delivery attempts; tests pass one that moves their manual clock instead. */
+  sleep?: Sleep;
+  /** Sends the deliveries; node's fetch by default. */
+  fetch?: typeof fetch;
+};
 
 /** RFC 8414 §2 authorization server metadata. */
 export interface AuthorizationServerMetadata {
@@ -59,6 +81,10 @@ export interface Sandbox {
    * and the host app may serve `metadata` here as well.
    */
   wellKnownPath: string;
+  /** Resolves once no webhook delivery is queued or in flight (retries included). */
+  flush(): Promise<void>;
+  /** Webhook deliveries so far: delivered, failed, dropped, attempts. */
+  deliveryStats(): DeliveryStats;
   close(): void;
 }
 
@@ -68,12 +94,29 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   const opts = optionsSchema.parse(options);
   const db = openSandboxDb(opts.dbFile, clock);
   const basePath = new URL(opts.issuer).pathname.replace(/\/+$/, '');
+  const events = new EventStore(db);
+  const webhooks = new WebhookStore(db, clock);
+  const dispatcher = new WebhookDispatcher({
+    clock,
+    fetch: options.fetch ?? fetch,
+    sleep: options.sleep ?? realSleep,
+    retryDelaysMs: opts.webhookRetryDelaysMs,
+    timeoutMs: opts.webhookTimeoutMs,
+    drop: opts.drop,
+    seed: opts.dropSeed,
+    concurrency: 4,
+  });
+  const app: DeliveryTarget[] = opts.webhooks ? [{ endpoint: 'app', ...opts.webhooks }] : [];
   const ctx: SandboxContext = {
     issuer: opts.issuer,
     basePath,
     clients: new Map<string, SandboxClient>(opts.clients.map((c) => [c.id, c])),
     oauth: new OAuthStore(db, clock),
-    tickets: new TicketStore(db, clock),
+    // The app endpoint first, then the account's own in the order they were registered.
+    tickets: new TicketStore(db, clock, events, (e) => dispatcher.publish(e, [...app, ...webhooks.targets(e.account_id)])),
+    events,
+    webhooks,
+    dispatcher,
     clock,
     accessTtlMs: opts.accessTokenTtlSeconds * 1000,
     omitRefreshTokenOnRefresh: opts.omitRefreshTokenOnRefresh,
@@ -99,7 +142,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     res.set('Cache-Control', 'public, max-age=300').json(metadata);
   });
   router.use(authorizeRoutes(ctx), tokenRoutes(ctx), revokeRoutes(ctx));
-  router.use('/api', ticketRoutes(ctx, new TokenBuckets(opts.rateLimit, clock)));
+  router.use('/api', apiRoutes(ctx, new TokenBuckets(opts.rateLimit, clock)));
+  router.use(adminRoutes(ctx));
   router.use(oauthErrors);
 
   let closed = false;
@@ -107,9 +151,12 @@ export function createSandbox(options: SandboxOptions): Sandbox {
     router,
     metadata,
     wellKnownPath: `/.well-known/oauth-authorization-server${basePath}`,
+    flush: () => dispatcher.flush(),
+    deliveryStats: () => ({ ...dispatcher.stats }),
     close() {
       if (closed) return;
       closed = true;
+      dispatcher.close();
       db.close();
     },
   };

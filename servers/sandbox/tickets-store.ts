@@ -1,5 +1,6 @@
 import type { Clock } from '../../src/clock.js';
 import type { SandboxDb } from './db.js';
+import type { EventStore, EventType, SandboxEvent } from './events-store.js';
 import { publicId } from './secrets.js';
 
 export const STATUSES = ['open', 'pending', 'closed'] as const;
@@ -30,11 +31,16 @@ export type TicketChanges = Partial<Pick<Ticket, 'title' | 'body' | 'priority' |
 
 const COLUMNS = 'seq, id, title, body, priority, status, created_at, updated_at';
 
-/** The tickets API's data: every query is scoped to the owning account. */
+/**
+ * The tickets API's data: every query is scoped to the owning account. Each change is logged as an
+ * event in its own transaction, and `onCommit` hears of the event only once that has committed.
+ */
 export class TicketStore {
   constructor(
     private readonly db: SandboxDb,
     private readonly clock: Clock,
+    private readonly events: EventStore,
+    private readonly onCommit: (event: SandboxEvent) => void = () => {},
   ) {}
 
   account(username: string): Account | undefined {
@@ -45,12 +51,15 @@ export class TicketStore {
   }
 
   create(owner: string, t: Pick<Ticket, 'title' | 'body' | 'priority'>): Ticket {
-    const now = this.clock.now();
-    const row = this.db
-      .prepare(`INSERT INTO sandbox_tickets (id, owner, title, body, priority, status, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, 'open', ?, ?) RETURNING ${COLUMNS}`)
-      .get(publicId('tkt'), owner, t.title, t.body, t.priority, now, now) as TicketRow;
-    return present(row);
+    return this.change(
+      owner,
+      'ticket.created',
+      (now) =>
+        this.db
+          .prepare(`INSERT INTO sandbox_tickets (id, owner, title, body, priority, status, created_at, updated_at)
+                  VALUES (?, ?, ?, ?, ?, 'open', ?, ?) RETURNING ${COLUMNS}`)
+          .get(publicId('tkt'), owner, t.title, t.body, t.priority, now, now) as TicketRow,
+    )!;
   }
 
   get(owner: string, id: string): Ticket | undefined {
@@ -68,24 +77,48 @@ export class TicketStore {
   }
 
   update(owner: string, id: string, changes: TicketChanges): Ticket | undefined {
-    const row = this.db
-      .prepare(`UPDATE sandbox_tickets SET title = COALESCE(@title, title), body = COALESCE(@body, body),
-                  priority = COALESCE(@priority, priority), status = COALESCE(@status, status), updated_at = @now
-                WHERE owner = @owner AND id = @id RETURNING ${COLUMNS}`)
-      .get({
-        title: changes.title ?? null,
-        body: changes.body ?? null,
-        priority: changes.priority ?? null,
-        status: changes.status ?? null,
-        now: this.clock.now(),
-        owner,
-        id,
-      }) as TicketRow | undefined;
-    return row && present(row);
+    return this.change(
+      owner,
+      'ticket.updated',
+      (now) =>
+        this.db
+          .prepare(`UPDATE sandbox_tickets SET title = COALESCE(@title, title), body = COALESCE(@body, body),
+                      priority = COALESCE(@priority, priority), status = COALESCE(@status, status), updated_at = @now
+                    WHERE owner = @owner AND id = @id RETURNING ${COLUMNS}`)
+          .get({
+            title: changes.title ?? null,
+            body: changes.body ?? null,
+            priority: changes.priority ?? null,
+            status: changes.status ?? null,
+            now,
+            owner,
+            id,
+          }) as TicketRow | undefined,
+    );
   }
 
+  /** The deleted event carries the ticket as it was just before. */
   delete(owner: string, id: string): boolean {
-    return this.db.prepare('DELETE FROM sandbox_tickets WHERE owner = ? AND id = ?').run(owner, id).changes === 1;
+    const gone = this.change(
+      owner,
+      'ticket.deleted',
+      () => this.db.prepare(`DELETE FROM sandbox_tickets WHERE owner = ? AND id = ? RETURNING ${COLUMNS}`).get(owner, id) as TicketRow | undefined,
+    );
+    return gone !== undefined;
+  }
+
+  /** Runs one write and logs its event in one transaction; a write that matched nothing logs nothing. */
+  private change(owner: string, type: EventType, write: (now: number) => TicketRow | undefined): Ticket | undefined {
+    const now = this.clock.now();
+    const done = this.db.transaction(() => {
+      const row = write(now);
+      if (!row) return undefined;
+      const ticket = present(row);
+      return { ticket, event: this.events.record(owner, type, ticket, now) };
+    })();
+    if (!done) return undefined;
+    this.onCommit(done.event);
+    return done.ticket;
   }
 }
 

@@ -1,9 +1,9 @@
-import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
+import express, { type Request, type Router } from 'express';
 import { z } from 'zod';
-import { authOf, requireBearer, requireScope } from './bearer.js';
+import { decodeCursor, encodeCursor, fail, parse } from './api-http.js';
+import { authOf, requireScope } from './bearer.js';
 import type { SandboxContext } from './context.js';
 import { queryOf } from './oauth-http.js';
-import type { TokenBuckets } from './rate-limit.js';
 import { PRIORITIES, STATUSES } from './tickets-store.js';
 
 // Unknown fields are refused rather than dropped, so a misspelt field is an error, not a no-op.
@@ -28,32 +28,13 @@ const listQuery = z.object({
     .optional(),
 });
 
-function fail(res: Response, status: number, code: string, message: string): void {
-  res.status(status).json({ error: { code, message } });
-}
-
-function parse<T>(schema: z.ZodType<T>, input: unknown, res: Response): T | undefined {
-  const r = schema.safeParse(input);
-  if (r.success) return r.data;
-  fail(res, 400, 'invalid_request', r.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; '));
-  return undefined;
-}
-
-/** Cursors are opaque to clients; inside they carry the sequence number a page ended at. */
-const encodeCursor = (before: number): string => Buffer.from(`b:${before}`).toString('base64url');
-function decodeCursor(cursor: string): number | null {
-  const m = /^b:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
-  return m ? Number(m[1]) : null;
-}
-
-/** The tickets REST API under /api; every route needs a bearer access token. */
-export function ticketRoutes(ctx: SandboxContext, buckets: TokenBuckets): Router {
+/** The tickets routes of the API (mounted by apiRoutes, behind its bearer check). */
+export function ticketRoutes(ctx: SandboxContext): Router {
   const router = express.Router();
   const read = requireScope('read');
   const write = requireScope('write');
   const owner = (req: Request): string => authOf(req).username;
   const idOf = (req: Request): string => String(req.params['id']);
-  router.use(requireBearer(ctx, buckets), express.json({ limit: '64kb' }));
 
   router.get('/me', read, (req, res) => {
     const account = ctx.tickets.account(owner(req));
@@ -64,10 +45,10 @@ export function ticketRoutes(ctx: SandboxContext, buckets: TokenBuckets): Router
   router.get('/tickets', read, (req, res) => {
     const q = parse(listQuery, Object.fromEntries(queryOf(req)), res);
     if (!q) return;
-    const before = q.cursor === undefined ? null : decodeCursor(q.cursor);
+    const before = q.cursor === undefined ? null : decodeCursor('b', q.cursor);
     if (q.cursor !== undefined && before === null) return fail(res, 400, 'invalid_request', 'cursor: not a cursor from this API');
     const page = ctx.tickets.list(owner(req), q.limit, before);
-    res.json({ tickets: page.tickets, next_cursor: page.nextBefore === null ? null : encodeCursor(page.nextBefore) });
+    res.json({ tickets: page.tickets, next_cursor: page.nextBefore === null ? null : encodeCursor('b', page.nextBefore) });
   });
 
   router.post('/tickets', write, (req, res) => {
@@ -97,14 +78,5 @@ export function ticketRoutes(ctx: SandboxContext, buckets: TokenBuckets): Router
     res.status(204).end();
   });
 
-  router.use((_req, res) => fail(res, 404, 'not_found', 'no such route'));
-  router.use(apiErrors);
   return router;
 }
-
-const apiErrors: ErrorRequestHandler = (err: unknown, _req, res, next) => {
-  const type = (err as { type?: unknown }).type;
-  if (type === 'entity.parse.failed') return fail(res, 400, 'invalid_json', 'the body is not valid JSON');
-  if (type === 'entity.too.large') return fail(res, 413, 'too_large', 'the body is too large');
-  next(err);
-};

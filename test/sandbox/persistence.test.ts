@@ -52,7 +52,10 @@ describe('sandbox state on disk', () => {
       const hashes = db.prepare('SELECT token_hash FROM sandbox_tokens').pluck().all() as string[];
       expect(hashes).toHaveLength(2);
       for (const hash of hashes) expect(hash).toMatch(/^[0-9a-f]{64}$/);
-      expect(db.prepare('SELECT version, name FROM sandbox_migrations').all()).toEqual([{ version: 1, name: 'oauth_and_tickets' }]);
+      expect(db.prepare('SELECT version, name FROM sandbox_migrations').all()).toEqual([
+        { version: 1, name: 'oauth_and_tickets' },
+        { version: 2, name: 'events_and_webhooks' },
+      ]);
       expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'schema_migrations'").get()).toBeUndefined();
     } finally {
       db.close();
