@@ -9,11 +9,13 @@ import { SqliteApiTokens } from '../../src/identity/tokens.js';
 import { SqliteLinkUses } from '../../src/oauth/link-uses.js';
 import { openDb } from '../../src/store/db.js';
 import { HubSecrets } from '../../src/store/hub-secrets.js';
+import { SqliteInbox } from '../../src/webhooks/inbox/sqlite.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { apiTokensContract } from './contracts/api-tokens.js';
 import { connectionRepositoryContract } from './contracts/connections.js';
 import { linkUsesContract } from './contracts/link-uses.js';
+import { inboxContract } from './contracts/inbox.js';
 import { secretStoreContract } from './contracts/secrets.js';
 
 function sqlite() {
@@ -44,4 +46,10 @@ apiTokensContract('SQLite', () => {
   const { clock, db } = sqlite();
   // Two instances on one database, as a hub and a `tokens` command on one file.
   return { tokens: new SqliteApiTokens(db, clock), other: new SqliteApiTokens(db, clock), advance: (ms) => clock.advance(ms), now: () => clock.now() };
+});
+
+inboxContract('SQLite', () => {
+  const { clock, db } = sqlite();
+  // Two instances on one database, as a serve and a stdio hub on one file.
+  return { inbox: new SqliteInbox(db, clock), other: new SqliteInbox(db, clock), advance: (ms) => clock.advance(ms), now: () => clock.now() };
 });

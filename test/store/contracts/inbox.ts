@@ -1,0 +1,181 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { HubError } from '../../../src/errors.js';
+import type { DeliveryInput, Inbox } from '../../../src/webhooks/inbox/types.js';
+
+export interface InboxHarness {
+  inbox: Inbox;
+  /** A second instance on the same store, as a second process on one data dir. */
+  other: Inbox;
+  advance(ms: number): void;
+  now(): number;
+}
+
+const alice = { id: 'con_alice', tenant: 'default', user: 'alice' };
+const bob = { id: 'con_bob', tenant: 'default', user: 'bob' };
+const claimOpts = (owner: string) => ({ owner, limit: 10, leaseMs: 60_000, maxAttempts: 3 });
+
+function delivery(over: Partial<DeliveryInput> = {}): DeliveryInput {
+  return { integration: 'acme', deliveryId: 'd-1', type: 'ticket.updated', connection: alice, payload: Buffer.from('{"id":1}'), ...over };
+}
+
+/**
+ * The contract every Inbox keeps, whatever stores it: run it against each implementation
+ * (SQLite today, PostgreSQL later) with a fresh, empty store per test.
+ */
+export function inboxContract(name: string, make: () => InboxHarness): void {
+  describe(`Inbox contract: ${name}`, () => {
+    let h: InboxHarness;
+    beforeEach(() => {
+      h = make();
+    });
+
+    it('stores a delivery once; a redelivery is a duplicate naming the first event, per (integration, endpoint, delivery id)', async () => {
+      const first = await h.inbox.accept(delivery());
+      expect(first).toEqual({ outcome: 'stored', eventId: expect.stringMatching(/^evt_[0-9a-z]{9}[0-9a-f]{16}$/) });
+      expect(await h.inbox.accept(delivery({ payload: 'a different body' }))).toEqual({ outcome: 'duplicate', eventId: first.eventId });
+      expect(await h.other.accept(delivery())).toEqual({ outcome: 'duplicate', eventId: first.eventId });
+      // The same id on another endpoint or integration is another delivery.
+      expect((await h.inbox.accept(delivery({ endpoint: 'ep-2', connection: bob }))).outcome).toBe('stored');
+      expect((await h.inbox.accept(delivery({ integration: 'other' }))).outcome).toBe('stored');
+      const e = await h.inbox.get(first.eventId);
+      expect(e).toMatchObject({
+        integration: 'acme',
+        endpoint: '',
+        type: 'ticket.updated',
+        source: 'webhook',
+        state: 'pending',
+        attempts: 0,
+        connection: alice,
+      });
+      expect(e!.receivedAt).toBe(h.now());
+      expect(e!.payload.toString()).toBe('{"id":1}');
+    });
+
+    it('the same provider event from a webhook and a poll is one event per connection; unroutable ones dedupe too', async () => {
+      const hook = await h.inbox.accept(delivery({ providerEventId: 'ev-9' }));
+      const poll = await h.inbox.accept({ integration: 'acme', source: 'poll', providerEventId: 'ev-9', type: 't', connection: alice, payload: '{}' });
+      expect(poll).toEqual({ outcome: 'duplicate', eventId: hook.eventId });
+      // A redelivery of a webhook whose event a poll stored first names that event.
+      const polled = await h.inbox.accept({ integration: 'acme', source: 'poll', providerEventId: 'ev-10', type: 't', connection: alice, payload: '{}' });
+      expect(await h.inbox.accept(delivery({ deliveryId: 'd-2', providerEventId: 'ev-10' }))).toEqual({ outcome: 'duplicate', eventId: polled.eventId });
+      expect(await h.inbox.accept(delivery({ deliveryId: 'd-2', providerEventId: 'ev-10' }))).toEqual({ outcome: 'duplicate', eventId: polled.eventId });
+      // Another connection's event of the same id is its own.
+      expect((await h.inbox.accept(delivery({ deliveryId: 'd-3', providerEventId: 'ev-9', connection: bob }))).outcome).toBe('stored');
+      const { connection: _, ...unrouted } = delivery({ deliveryId: 'd-4', providerEventId: 'ev-9' });
+      const u = await h.inbox.accept(unrouted);
+      expect(u.outcome).toBe('stored');
+      expect(await h.inbox.accept({ ...unrouted, deliveryId: 'd-5' })).toEqual({ outcome: 'duplicate', eventId: u.eventId });
+      expect((await h.inbox.list()).length).toBe(4);
+    });
+
+    it('10 copies of one delivery at the same instant, on two instances: one row, every caller answered', async () => {
+      const copies = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? h.inbox : h.other).accept(delivery()));
+      const results = await Promise.all(copies);
+      const stored = results.filter((r) => r.outcome === 'stored');
+      expect(stored.length).toBe(1);
+      expect(new Set(results.map((r) => r.eventId))).toEqual(new Set([stored[0]!.eventId]));
+      expect((await h.inbox.list()).length).toBe(1);
+    });
+
+    it('refuses a malformed delivery with invalid_params, storing nothing', async () => {
+      const err = await h.inbox.accept({ ...delivery(), source: 'email' as 'poll' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(HubError);
+      expect(err).toMatchObject({ code: 'invalid_params', message: expect.stringContaining('source') });
+      expect(await h.inbox.list()).toEqual([]);
+    });
+
+    it('a claim leases rows to one owner; after the lease expires another claims them and the first can no longer complete', async () => {
+      const { eventId } = await h.inbox.accept(delivery());
+      const a = await h.inbox.claim(claimOpts('a'));
+      expect(a.map((e) => [e.id, e.state, e.attempts])).toEqual([[eventId, 'processing', 1]]);
+      expect(await h.other.claim(claimOpts('b'))).toEqual([]);
+      h.advance(59_999);
+      expect(await h.other.claim(claimOpts('b'))).toEqual([]);
+      h.advance(1);
+      const b = await h.other.claim(claimOpts('b'));
+      expect(b.map((e) => [e.id, e.attempts])).toEqual([[eventId, 2]]);
+      expect(await h.inbox.complete(eventId, 'a')).toBe(false);
+      expect(await h.inbox.fail(eventId, 'a', { error: 'late', retryAt: 'never' })).toBe(false);
+      expect(await h.other.complete(eventId, 'b')).toBe(true);
+      expect(await h.other.complete(eventId, 'b')).toBe(false);
+      expect(await h.inbox.get(eventId)).toMatchObject({ state: 'done', attempts: 2, lastError: null });
+    });
+
+    it('a failure waits until its retry time; a final failure is dead; a lease lost at the last attempt is dead too', async () => {
+      const one = await h.inbox.accept(delivery());
+      const two = await h.inbox.accept(delivery({ deliveryId: 'd-2' }));
+      await h.inbox.claim(claimOpts('w'));
+      expect(await h.inbox.fail(one.eventId, 'w', { error: 'provider said 503', retryAt: h.now() + 5_000 })).toBe('failed');
+      expect(await h.inbox.fail(two.eventId, 'w', { error: 'bad payload', retryAt: 'never' })).toBe('dead');
+      expect(await h.inbox.get(one.eventId)).toMatchObject({ state: 'failed', attempts: 1, lastError: 'provider said 503', nextAttemptAt: h.now() + 5_000 });
+      h.advance(4_999);
+      expect(await h.inbox.claim(claimOpts('w'))).toEqual([]);
+      h.advance(1);
+      expect((await h.inbox.claim(claimOpts('w'))).map((e) => e.id)).toEqual([one.eventId]);
+      // Attempts 2 and 3 end with the worker gone: the third lease expiring makes it dead, not run a fourth time.
+      h.advance(60_000);
+      expect((await h.inbox.claim(claimOpts('w2'))).map((e) => e.attempts)).toEqual([3]);
+      h.advance(60_000);
+      expect(await h.inbox.claim(claimOpts('w3'))).toEqual([]);
+      expect(await h.inbox.get(one.eventId)).toMatchObject({
+        state: 'dead',
+        attempts: 3,
+        lastError: expect.stringContaining('lease expired after attempt 3 of 3'),
+      });
+      expect((await h.inbox.list({ state: 'dead' })).map((e) => e.id).sort()).toEqual([one.eventId, two.eventId].sort());
+    });
+
+    it('replay: dead, failed and done go back to pending with attempts reset; pending, processing and unknown ones are refused', async () => {
+      expect(await h.inbox.replay('evt_nope')).toEqual({ outcome: 'not_found' });
+      const { eventId } = await h.inbox.accept(delivery());
+      expect(await h.inbox.replay(eventId)).toEqual({ outcome: 'busy', state: 'pending' });
+      await h.inbox.claim(claimOpts('w'));
+      expect(await h.inbox.replay(eventId)).toEqual({ outcome: 'busy', state: 'processing' });
+      await h.inbox.fail(eventId, 'w', { error: 'boom', retryAt: 'never' });
+      h.advance(1_000);
+      expect(await h.other.replay(eventId)).toEqual({ outcome: 'replayed', from: 'dead' });
+      expect(await h.inbox.get(eventId)).toMatchObject({ state: 'pending', attempts: 0, lastError: null, nextAttemptAt: h.now() });
+      await h.inbox.claim(claimOpts('w'));
+      await h.inbox.complete(eventId, 'w');
+      expect(await h.inbox.replay(eventId)).toEqual({ outcome: 'replayed', from: 'done' });
+    });
+
+    it('lists newest first, filtered by state, integration, tenant/user and unroutable', async () => {
+      const a = await h.inbox.accept(delivery({ deliveryId: 'a' }));
+      h.advance(1);
+      const b = await h.inbox.accept(delivery({ deliveryId: 'b', connection: bob }));
+      h.advance(1);
+      const { connection: _, ...unrouted } = delivery({ deliveryId: 'c', integration: 'other' });
+      const c = await h.inbox.accept(unrouted);
+      const ids = async (f: Parameters<Inbox['list']>[0]) => (await h.inbox.list(f)).map((e) => e.id);
+      expect(await ids({})).toEqual([c.eventId, b.eventId, a.eventId]);
+      expect(await ids({ limit: 1 })).toEqual([c.eventId]);
+      expect(await ids({ user: 'alice' })).toEqual([a.eventId]);
+      expect(await ids({ tenant: 'default', user: 'bob' })).toEqual([b.eventId]);
+      expect(await ids({ integration: 'other' })).toEqual([c.eventId]);
+      expect(await ids({ unroutable: true })).toEqual([c.eventId]);
+      expect(await ids({ state: 'done' })).toEqual([]);
+      expect((await h.inbox.get(c.eventId))!.connection).toBeNull();
+    });
+
+    it('purge removes delivery ids and done events received before the cut, in chunks; dead and failed ones stay', async () => {
+      const done = await h.inbox.accept(delivery({ deliveryId: 'old-done' }));
+      const dead = await h.inbox.accept(delivery({ deliveryId: 'old-dead' }));
+      const failed = await h.inbox.accept(delivery({ deliveryId: 'old-failed' }));
+      h.advance(60_000);
+      await h.inbox.claim(claimOpts('w'));
+      await h.inbox.complete(done.eventId, 'w');
+      await h.inbox.fail(dead.eventId, 'w', { error: 'x', retryAt: 'never' });
+      await h.inbox.fail(failed.eventId, 'w', { error: 'x', retryAt: h.now() + 3_600_000 });
+      const cut = h.now();
+      h.advance(1);
+      const fresh = await h.inbox.accept(delivery({ deliveryId: 'fresh' }));
+      expect(await h.inbox.purge(cut, 2)).toEqual({ deliveries: 2, events: 1 });
+      expect(await h.inbox.purge(cut, 2)).toEqual({ deliveries: 1, events: 0 });
+      expect((await h.inbox.list()).map((e) => e.id).sort()).toEqual([dead.eventId, failed.eventId, fresh.eventId].sort());
+      // Past the window a redelivery is new; within it, still a duplicate.
+      expect((await h.inbox.accept(delivery({ deliveryId: 'old-done' }))).outcome).toBe('stored');
+      expect(await h.inbox.accept(delivery({ deliveryId: 'fresh' }))).toEqual({ outcome: 'duplicate', eventId: fresh.eventId });
+    });
+  });
+}
