@@ -39,6 +39,11 @@ export type HubErrorCode =
   | 'provider_redirect_refused'
   | 'provider_response_too_large'
   | 'provider_unauthorized'
+  | 'missing_header'
+  | 'bad_signature'
+  | 'bad_timestamp'
+  | 'stale_timestamp'
+  | 'bad_body'
   | 'oauth_flow_failed'
   | 'oauth_grant_rejected'
   | 'oauth_endpoint_unavailable'
@@ -109,6 +114,14 @@ export const ERROR_SPECS = {
   provider_redirect_refused: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
   provider_response_too_large: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
   provider_unauthorized: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
+  // Webhook deliveries (src/webhooks/schemes) answer over HTTP only; the MCP column mirrors `unauthorized` and `bad_request`.
+  missing_header: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'info' },
+  // A forgery or a secret that differs from the provider's: either way the operator should look.
+  bad_signature: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'warn' },
+  bad_timestamp: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'info' },
+  // Only reported for a genuine signature: a replay, or a clock out of step with the provider's.
+  stale_timestamp: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'warn' },
+  bad_body: { http: 400, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'warn' },
   oauth_flow_failed: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
   // RFC 6749 §5.2: the token endpoint refused the grant; only a new authorization fixes it.
   oauth_grant_rejected: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },

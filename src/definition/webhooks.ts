@@ -3,12 +3,24 @@ import { parseSelector, selectorSchema, type Selector } from './selector.js';
 
 /**
  * The signature schemes the verifier knows (shared/FACTS.md, "Webhook signature schemes"), with
- * what each provider puts where. `hmac-sha256` is the generic scheme of agent marketplaces:
- * `X-Webhook-Signature: hex(HMAC-SHA256(secret, timestamp + "." + body))` with
- * `X-Webhook-Timestamp`; it has no standard delivery id, so `idFrom` must be given.
+ * what each provider puts where. `upagents` is the agent marketplace's scheme (seed 000), which
+ * agents' callbacks reuse: `X-Webhook-Signature: hex(HMAC-SHA256(secret, timestamp + "." + body))`
+ * with `X-Webhook-Timestamp`; it has no standard delivery id, so `idFrom` must be given.
  */
-export const WEBHOOK_SCHEMES = ['standard-webhooks', 'stripe', 'github', 'slack', 'shopify', 'jira', 'hmac-sha256'] as const;
+export const WEBHOOK_SCHEMES = ['standard-webhooks', 'stripe', 'github', 'slack', 'shopify', 'jira', 'upagents'] as const;
 export type WebhookScheme = (typeof WEBHOOK_SCHEMES)[number];
+
+/** Names configs used before a scheme was renamed; they keep loading as the scheme they became. */
+export const DEPRECATED_SCHEME_NAMES = { 'hmac-sha256': 'upagents' } as const satisfies Record<string, WebhookScheme>;
+type DeprecatedSchemeName = keyof typeof DEPRECATED_SCHEME_NAMES;
+
+// The input type lists every accepted name (a typo in a definition still fails to compile); the
+// enum's message lists only current ones.
+const schemeSchema = z.preprocess(
+  (v: WebhookScheme | DeprecatedSchemeName) =>
+    typeof v === 'string' && Object.hasOwn(DEPRECATED_SCHEME_NAMES, v) ? DEPRECATED_SCHEME_NAMES[v as DeprecatedSchemeName] : v,
+  z.enum(WEBHOOK_SCHEMES),
+);
 
 interface SchemeFacts {
   /** Whether the signed bytes include a timestamp, so a tolerance window applies. */
@@ -25,7 +37,7 @@ export const SCHEME_FACTS = {
   slack: { signsTimestamp: true, idFrom: 'body:event_id', typeFrom: 'body:event.type' },
   shopify: { signsTimestamp: false, idFrom: 'header:x-shopify-event-id', typeFrom: 'header:x-shopify-topic' },
   jira: { signsTimestamp: false, idFrom: 'header:x-atlassian-webhook-identifier', typeFrom: 'body:webhookEvent' },
-  'hmac-sha256': { signsTimestamp: true },
+  upagents: { signsTimestamp: true },
 } as const satisfies Record<WebhookScheme, SchemeFacts>;
 
 export const DEFAULT_WEBHOOK_MAX_BODY_BYTES = 1024 * 1024;
@@ -36,7 +48,7 @@ export const DEFAULT_TOLERANCE_SECONDS = 300;
 const secretSchema = z.string().min(1, 'a secret is empty (is its ${VARIABLE} set?)');
 
 const fields = {
-  scheme: z.enum(WEBHOOK_SCHEMES),
+  scheme: schemeSchema,
   /** Every secret that may have signed a delivery: more than one while a secret is rotated. */
   secrets: z.array(secretSchema).min(1).max(10),
   /** The delivery id (dedupe key); defaults to the scheme's. */

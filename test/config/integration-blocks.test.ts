@@ -118,7 +118,7 @@ describe('integration blocks in config', () => {
   it.each([
     [
       { webhooks: { scheme: 'svix', secrets: ['s'] } },
-      'integrations.acme.webhooks.scheme: Invalid option: expected one of "standard-webhooks"|"stripe"|"github"|"slack"|"shopify"|"jira"|"hmac-sha256"',
+      'integrations.acme.webhooks.scheme: Invalid option: expected one of "standard-webhooks"|"stripe"|"github"|"slack"|"shopify"|"jira"|"upagents"',
     ],
     [
       { webhooks: { scheme: 'github', secrets: ['s'], idFrom: 'webhook-id' } },
@@ -139,7 +139,7 @@ describe('integration blocks in config', () => {
     [{ webhooks: { scheme: 'github', secrets: ['s'], idFrom: 'header:x id' } }, 'integrations.acme.webhooks.idFrom: "x id" is not a header name'],
     [
       { webhooks: { scheme: 'hmac-sha256', secrets: ['s'] } },
-      'integrations.acme.webhooks.idFrom: scheme hmac-sha256 has no standard delivery id: say where it is (header:NAME, body:path or query:NAME)',
+      'integrations.acme.webhooks.idFrom: scheme upagents has no standard delivery id: say where it is (header:NAME, body:path or query:NAME)',
     ],
     [
       { webhooks: { scheme: 'github', secrets: ['s'], toleranceSeconds: 60 } },

@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { parseSelector, type Selector } from '../../definition/selector.js';
+import { SCHEME_FACTS, type WebhookScheme } from '../../definition/webhooks.js';
+
+/** Where each value of a delivery is read; absent selectors fall back to the scheme's (SCHEME_FACTS). */
+export interface DeliveryFormat {
+  scheme: WebhookScheme;
+  idFrom?: Selector | undefined;
+  typeFrom?: Selector | undefined;
+  eventIdFrom?: Selector | undefined;
+  accountFrom?: Selector | undefined;
+}
+
+export interface DeliveryToDescribe {
+  format: DeliveryFormat;
+  /** The bytes verifyDelivery accepted: describe only what was verified. */
+  body: Buffer;
+  headers: IncomingHttpHeaders;
+  /** The request target (`/webhooks/acme?account=42`), for `query:` selectors. */
+  url?: string;
+}
+
+export type Description =
+  | {
+      ok: true;
+      kind: 'event';
+      /** The dedupe key: the provider's delivery id, or `sha256:<hex>` of the body when it sent none. */
+      deliveryId: string;
+      deliveryIdFrom: 'provider' | 'body_hash';
+      type?: string;
+      eventId?: string;
+      accountId?: string;
+      /** The body parsed as JSON once, here; undefined when it is not JSON. */
+      payload: unknown;
+    }
+  /** Slack's Events API handshake: answer with `challenge`, store nothing. */
+  | { ok: true; kind: 'url_verification'; challenge: string }
+  | { ok: false; code: 'bad_body'; message: string };
+
+function selectorOf(text: string | undefined): Selector | undefined {
+  const s = text === undefined ? undefined : parseSelector(text);
+  return typeof s === 'string' ? undefined : s;
+}
+
+// The table is checked when definition/webhooks.ts loads, so every entry parses.
+const DEFAULTS = new Map<WebhookScheme, { idFrom?: Selector | undefined; typeFrom?: Selector | undefined }>(
+  Object.entries(SCHEME_FACTS).map(([scheme, facts]) => {
+    const f: { signsTimestamp: boolean; idFrom?: string; typeFrom?: string } = facts;
+    return [scheme as WebhookScheme, { idFrom: selectorOf(f.idFrom), typeFrom: selectorOf(f.typeFrom) }];
+  }),
+);
+
+/**
+ * GitHub sends one X-GitHub-Delivery GUID to every hook an event triggers (FACTS.md): a repository
+ * hook and an organization hook pointed at one endpoint would dedupe each other away. The hook id
+ * makes the pair unique.
+ */
+function githubHookQualified(scheme: WebhookScheme, selector: Selector, id: string, headers: IncomingHttpHeaders): string {
+  if (scheme !== 'github' || selector.in !== 'header' || selector.name !== 'x-github-delivery') return id;
+  const hook = headerText(headers, 'x-github-hook-id');
+  return hook === undefined ? id : `${hook}:${id}`;
+}
+
+function headerText(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const raw = headers[name];
+  const value = Array.isArray(raw) ? raw.join(', ') : raw;
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function queryText(url: string | undefined, name: string): string | undefined {
+  if (url === undefined) return undefined;
+  const q = url.indexOf('?');
+  const value = q < 0 ? null : new URLSearchParams(url.slice(q + 1)).get(name);
+  return value === null || value === '' ? undefined : value;
+}
+
+/** A dotted path into parsed JSON, own properties only; strings and finite numbers are values. */
+function bodyText(json: unknown, path: readonly string[]): string | undefined {
+  let at: unknown = json;
+  for (const segment of path) {
+    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, segment)) return undefined;
+    at = (at as Record<string, unknown>)[segment];
+  }
+  if (typeof at === 'string') return at === '' ? undefined : at;
+  return typeof at === 'number' && Number.isFinite(at) ? String(at) : undefined;
+}
+
+const NOT_JSON = Symbol('not JSON');
+
+/**
+ * What a verified delivery is: its dedupe id, type, event id and account, read with the config's
+ * selectors. The body is parsed once; a body that is not JSON is an error only when a `body:`
+ * selector has to read it. Never throws.
+ */
+export function describeDelivery(input: DeliveryToDescribe): Description {
+  const { format, headers } = input;
+  const defaults = DEFAULTS.get(format.scheme);
+  let parsed: unknown = NOT_JSON;
+  if (input.body.length > 0) {
+    try {
+      parsed = JSON.parse(input.body.toString('utf8'));
+    } catch {
+      parsed = NOT_JSON;
+    }
+  }
+
+  // Slack sends this once, signed, when an Events API URL is saved; it has no event_id.
+  if (format.scheme === 'slack' && parsed !== NOT_JSON && bodyText(parsed, ['type']) === 'url_verification') {
+    const challenge = bodyText(parsed, ['challenge']);
+    if (challenge === undefined) return { ok: false, code: 'bad_body', message: 'a url_verification body has no challenge' };
+    return { ok: true, kind: 'url_verification', challenge };
+  }
+
+  const selectors = {
+    deliveryId: format.idFrom ?? defaults?.idFrom,
+    type: format.typeFrom ?? defaults?.typeFrom,
+    eventId: format.eventIdFrom,
+    accountId: format.accountFrom,
+  };
+  const values: Partial<Record<keyof typeof selectors, string>> = {};
+  for (const [field, selector] of Object.entries(selectors) as [keyof typeof selectors, Selector | undefined][]) {
+    if (selector === undefined) continue;
+    if (selector.in === 'body' && parsed === NOT_JSON) {
+      return { ok: false, code: 'bad_body', message: `the body is not JSON, so body:${selector.path.join('.')} cannot be read` };
+    }
+    const value =
+      selector.in === 'header'
+        ? headerText(headers, selector.name)
+        : selector.in === 'query'
+          ? queryText(input.url, selector.name)
+          : bodyText(parsed, selector.path);
+    if (value !== undefined) values[field] = value;
+  }
+
+  const providerId =
+    values.deliveryId === undefined || selectors.deliveryId === undefined
+      ? undefined
+      : githubHookQualified(format.scheme, selectors.deliveryId, values.deliveryId, headers);
+  return {
+    ok: true,
+    kind: 'event',
+    // Without an id a redelivery is recognized by its bytes: the body, not the signed timestamp, which retries renew.
+    deliveryId: providerId ?? `sha256:${createHash('sha256').update(input.body).digest('hex')}`,
+    deliveryIdFrom: providerId === undefined ? 'body_hash' : 'provider',
+    ...(values.type === undefined ? {} : { type: values.type }),
+    ...(values.eventId === undefined ? {} : { eventId: values.eventId }),
+    ...(values.accountId === undefined ? {} : { accountId: values.accountId }),
+    payload: parsed === NOT_JSON ? undefined : parsed,
+  };
+}
