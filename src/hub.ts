@@ -29,6 +29,7 @@ import { watchConnections } from './integrations/watch.js';
 import { ephemeralRing } from './vault/master-keys.js';
 import { openVault } from './vault/open.js';
 import { Vault } from './vault/vault.js';
+import { InboxService } from './webhooks/inbox/service.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -85,6 +86,8 @@ export class Hub {
   private urlValue: string | undefined;
   private listener: HttpListener | undefined;
   readonly integrations: Integrations;
+  /** Inbound events: the webhook route and pollers accept into it; its worker runs as the `inbox` part. */
+  readonly inbox: InboxService;
   private phaseValue: HubPhase = 'starting';
   private http?: { listener: HttpListener; face: HttpFace };
   private stdio?: StdioFace;
@@ -133,6 +136,7 @@ export class Hub {
         { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
         { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
+        { name: 'inbox', start: () => this.inbox.start(), stop: () => this.inbox.stop() },
         ...(opts.workers ?? []),
         { name: 'faces', stop: () => this.closeFaces() },
       ],
@@ -142,6 +146,7 @@ export class Hub {
     this.db = db!;
     this.vault = vault!;
     this.tokens = new SqliteApiTokens(this.db, this.clock);
+    this.inbox = new InboxService({ db: this.db, clock: this.clock, log: this.log, settings: opts.config.webhooks });
     this.catalog = new Catalog();
     this.listener = opts.listener;
     this.integrations = buildIntegrations({

@@ -148,6 +148,17 @@ export const configSchema = z
     // Agents get their full schema with the issue that builds them; until then entries are
     // accepted as objects so a config written for later versions still loads.
     agents: z.record(agentNameSchema, z.record(z.string(), z.unknown())).default({}),
+    /**
+     * The inbox of inbound events: delivery ids and done events are kept `retentionDays` after
+     * receipt (the dedupe window; Stripe retries a delivery for up to 3 days), and an event whose handler
+     * fails `maxAttempts` times is dead until replayed.
+     */
+    webhooks: z
+      .strictObject({
+        retentionDays: z.number().int().min(1).max(365).default(7),
+        maxAttempts: z.number().int().min(1).max(100).default(8),
+      })
+      .default({ retentionDays: 7, maxAttempts: 8 }),
     /** Built-in sources for testing clients against the hub; off by default. */
     fixtures: z.strictObject({ conformance: z.boolean().default(false) }).default({ conformance: false }),
   })

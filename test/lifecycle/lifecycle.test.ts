@@ -120,13 +120,14 @@ describe('the hub declares its parts as one list', () => {
 
   it('store → migrate → vault → keys → sources → workers → faces, and a worker that fails stops the hub in reverse', async () => {
     const journal: string[] = [];
-    const workers = recorded(['inbox', 'pollers', 'outbox'], journal, { start: 'pollers' });
+    // The hub's own inbox part sits before the workers handed in.
+    const workers = recorded(['pollers', 'outbox'], journal, { start: 'outbox' });
     const hub = new Hub({ config: config(), dataDir: ':memory:', log: silentLogger(), workers });
     expect(hub.parts()).toEqual(['store', 'migrate', 'vault', 'keys', 'processes', 'connections', 'sources', 'inbox', 'pollers', 'outbox', 'faces']);
     // Opened by the constructor: the store is usable before start (the first admin token is made then).
     expect(await hub.tokens.count()).toBe(0);
-    await expect(hub.start()).rejects.toThrow('pollers cannot start');
-    expect(journal).toEqual(['start inbox', 'start pollers', 'stop inbox']);
+    await expect(hub.start()).rejects.toThrow('outbox cannot start');
+    expect(journal).toEqual(['start pollers', 'start outbox', 'stop pollers']);
     expect(hub.db.open).toBe(false);
     await hub.stop(); // a second stop after a failed start is harmless
   });
