@@ -28,7 +28,7 @@ export function openStoreContext(flags: Flags): Promise<StoreContext> {
 export async function openStore(config: HubConfig, log: Logger = createLogger({ level: 'warn' })): Promise<StoreContext> {
   const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
   try {
-    const vault = openVault({ db, dataDir: config.dataDir, clock: systemClock, log });
+    const vault = await openVault({ db, dataDir: config.dataDir, clock: systemClock, log });
     const publicUrl = publicUrlOf(config.server);
     // The hosted sandbox's client is the hub's own: revoking a sandbox account needs its secret.
     const url = () => {

@@ -26,8 +26,9 @@ import { Lifecycle, type Part } from './lifecycle.js';
 import type { HostedProvider } from './integrations/hosted.js';
 import { buildIntegrations, type Integrations, type IntegrationsDeps } from './integrations/wiring.js';
 import { watchConnections } from './integrations/watch.js';
+import { SqliteDataKeys } from './vault/data-keys.js';
 import { ephemeralRing } from './vault/master-keys.js';
-import { openVault } from './vault/open.js';
+import { createVault } from './vault/open.js';
 import { Vault } from './vault/vault.js';
 import { InboxService } from './webhooks/inbox/service.js';
 
@@ -107,11 +108,10 @@ export class Hub {
     this.dataDir = opts.dataDir ?? resolve(opts.config.dataDir);
     const file = this.dataDir === ':memory:' ? ':memory:' : resolve(this.dataDir, 'switchboard.db');
     let db: Db | undefined;
-    let vault: Vault | undefined;
     this.lifecycle = new Lifecycle(
       [
-        // The store, its migrations and the vault are opened by this constructor (every other part
-        // is built on them); the rest start in `start()`.
+        // The store and its migrations are opened by this constructor (every other part is built on
+        // them); the rest start in `start()`.
         {
           name: 'store',
           start: () => {
@@ -122,15 +122,9 @@ export class Hub {
           },
         },
         { name: 'migrate', start: () => void migrate(db!, this.clock) },
-        {
-          name: 'vault',
-          start: () => {
-            vault =
-              this.dataDir === ':memory:'
-                ? new Vault({ db: db!, ring: ephemeralRing(), clock: this.clock })
-                : openVault({ db: db!, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
-          },
-        },
+        // Built by the constructor, opened here: the master keys read and every data key unwrapped
+        // into memory (a wrong key stops start-up), so no encrypt or decrypt waits on the store.
+        { name: 'vault', start: async () => void (await this.vault.open()) },
         // Read once from the store; requests then read them from memory (links, request states, hosted clients).
         { name: 'keys', start: () => this.integrations.keys.load() },
         { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
@@ -142,9 +136,12 @@ export class Hub {
       ],
       { onStopError: (part, err) => this.log.warn({ part, err: describeError(err) }, 'a part of the hub did not stop cleanly') },
     );
-    this.lifecycle.openSync('vault');
+    this.lifecycle.openSync('migrate');
     this.db = db!;
-    this.vault = vault!;
+    this.vault =
+      this.dataDir === ':memory:'
+        ? new Vault({ keys: new SqliteDataKeys(this.db), ring: ephemeralRing(), clock: this.clock })
+        : createVault({ db: this.db, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
     this.tokens = new SqliteApiTokens(this.db, this.clock);
     this.inbox = new InboxService({ db: this.db, clock: this.clock, log: this.log, settings: opts.config.webhooks });
     this.catalog = new Catalog();
@@ -206,8 +203,8 @@ export class Hub {
   }
 
   /**
-   * Starts the parts after the vault, in order; resolves once each has started. Sources connect in
-   * the background: `ready()` tells when their first attempts settled.
+   * Starts the parts after the migrations (the vault first), in order; resolves once each has
+   * started. Sources connect in the background: `ready()` tells when their first attempts settled.
    */
   start(): Promise<void> {
     this.starting ??= this.lifecycle.start();

@@ -63,7 +63,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     try {
       const source = process.env[MASTER_KEY_ENV] ? MASTER_KEY_ENV : resolve(dataDir, 'master.key');
       // Opening the store already unwrapped every data key (a damaged one fails it, named); this counts them.
-      const dataKeys = store.vault.verify();
+      const dataKeys = await store.vault.verify();
       report({ ok: true, line: `vault: master key ${store.vault.activeMasterId} from ${source}; all ${dataKeys} stored data key(s) open` });
       const { accounts } = store.integrations;
       for (const i of accounts.list()) {

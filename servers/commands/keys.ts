@@ -24,13 +24,13 @@ export async function keysCommand(argv: string[]): Promise<void> {
   const { config } = configFromFlags(flags);
   const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
   try {
-    const vault = openVault({ db, dataDir: config.dataDir, clock: systemClock, log: createLogger({ level: 'warn' }) });
+    const vault = await openVault({ db, dataDir: config.dataDir, clock: systemClock, log: createLogger({ level: 'warn' }) });
     const env = process.env[MASTER_KEY_ENV];
     const report = (done: number, total: number) => progress(`re-wrapped ${done}/${total} data keys`);
     if (env !== undefined && env.trim() !== '') {
-      const { rewrapped } = vault.rewrap(report);
+      const { rewrapped } = await vault.rewrap(report);
       process.stdout.write(`${rewrapped} data key(s) re-wrapped under ${vault.activeMasterId}.\n`);
-      if (vault.masterIdsInUse().every((id) => id === vault.activeMasterId)) {
+      if ((await vault.masterIdsInUse()).every((id) => id === vault.activeMasterId)) {
         process.stdout.write(`Nothing uses an older key now: ${MASTER_KEY_ENV} can hold the new key alone.\n`);
       }
       return;
@@ -42,8 +42,8 @@ export async function keysCommand(argv: string[]): Promise<void> {
     writeKeyFile(file, [fresh, ...current.keys.map((k) => k.key)]);
     vault.useRing({ ...readKeyFile(file), generated: false });
     progress(`new master key ${vault.activeMasterId}`);
-    const { rewrapped } = vault.rewrap(report);
-    const inUse = new Set(vault.masterIdsInUse());
+    const { rewrapped } = await vault.rewrap(report);
+    const inUse = new Set(await vault.masterIdsInUse());
     const ring = readKeyFile(file);
     const keep = ring.keys.filter((k, i) => i === 0 || inUse.has(k.id));
     writeKeyFile(
@@ -53,7 +53,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
     // A running hub re-reads the key file before it creates a data key, but one that read the
     // old file a moment before may have wrapped a key with a retired master key: this vault still
     // holds the retired keys, so re-wrap whatever appeared meanwhile.
-    const late = vault.rewrap().rewrapped;
+    const late = (await vault.rewrap()).rewrapped;
     if (late > 0) progress(`re-wrapped ${late} data key(s) created during the rotation`);
     process.stdout.write(
       `Rotated: ${rewrapped} data key(s) re-wrapped under ${vault.activeMasterId}; ${ring.keys.length - keep.length} old key(s) removed from ${file}.\n`,

@@ -41,18 +41,30 @@ export interface RefreshLeases {
 
 export type ConnectionRepository = ConnectionReads & ConnectionWrites & RefreshLeases;
 
-/** The SQLite store behind the interface: better-sqlite3 answers synchronously; callers await anyway. */
+/**
+ * The SQLite store behind the interface: better-sqlite3 answers synchronously; callers await anyway.
+ * The store seals token sets inside its transactions, where nothing can be awaited, so the
+ * tenant's data key is ensured first; a token set sealed under a data key another process created
+ * is read after the vault has loaded it.
+ */
 export function sqliteConnections(store: ConnectionStore): ConnectionRepository {
+  const { vault } = store;
   return {
     get: async (id) => store.get(id),
     find: async (tenant, user, integration) => store.find(tenant, user, integration),
     list: async (filter) => store.list(filter),
-    link: async (input) => store.link(input),
-    tokens: async (c) => store.tokens(c),
+    link: async (input) => {
+      await vault.ensureDataKey(input.tenant);
+      return store.link(input);
+    },
+    tokens: (c) => vault.decrypting(() => store.tokens(c)),
     markNeedsReauth: async (id, reason) => store.markNeedsReauth(id, reason),
     markRevoked: async (id, reason) => store.markRevoked(id, reason),
     tryLease: async (id, v, owner, leaseMs, dead) => store.tryLease(id, v, owner, leaseMs, dead),
-    commitRefresh: async (c, owner, tokens) => store.commitRefresh(c, owner, tokens),
+    commitRefresh: async (c, owner, tokens) => {
+      await vault.ensureDataKey(c.tenant);
+      return store.commitRefresh(c, owner, tokens);
+    },
     releaseLease: async (id, owner, opts) => store.releaseLease(id, owner, opts),
   };
 }

@@ -60,7 +60,8 @@ export type LeaseResult =
 export class ConnectionStore {
   constructor(
     private readonly db: Db,
-    private readonly vault: Vault,
+    /** Seals inside transactions, synchronously: a tenant's data key is ensured before (see `sqliteConnections`). */
+    readonly vault: Vault,
     private readonly clock: Clock,
   ) {}
 

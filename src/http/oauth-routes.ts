@@ -108,7 +108,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
       }
       const spent = await uses.spend(link, sha256(browser));
       if (spent !== 'ok') throw new HubError('oauth_flow_failed', REFUSED[spent]);
-      const started = accounts.start(name, form.data.link);
+      const started = await accounts.start(name, form.data.link);
       // The link cookie stays until the link expires, so a replayed confirmation hears "already used".
       // The flow is bound to this browser too: the callback must come back with this cookie.
       setCookie(res, accounts.cookieName(started.state), started.browserSecret, {

@@ -70,17 +70,17 @@ export class Accounts {
   /** True when the user linked the integration through a flow completed at or after `since`. */
   async linkedSince(who: Identity, integration: string, since: number): Promise<boolean> {
     const c = await this.opts.connections.find(who.tenant, who.user, integration);
-    const completed = this.opts.flows.lastCompleted(who.tenant, who.user, integration);
+    const completed = await this.opts.flows.lastCompleted(who.tenant, who.user, integration);
     // A background refresh also touches the connection; only a completed flow counts as linking.
     return c?.state === 'active' && completed !== undefined && completed >= since && c.updatedAt >= completed;
   }
 
   /** Opens a flow for a signed link; refuses a link for another integration. */
-  start(integration: string, link: string): { authorizeUrl: string; state: string; browserSecret: string; stateHash: string } {
+  async start(integration: string, link: string): Promise<{ authorizeUrl: string; state: string; browserSecret: string; stateHash: string }> {
     const payload = this.opts.links.verify(link, 'link');
     const i = this.byName.get(integration);
     if (!i || payload.i !== integration) throw new HubError('oauth_flow_failed', 'this link is for another integration');
-    const begun = this.opts.flows.begin(payload, i.flow);
+    const begun = await this.opts.flows.begin(payload, i.flow);
     return { ...begun, stateHash: this.opts.flows.stateHash(begun.state) };
   }
 
@@ -90,7 +90,7 @@ export class Accounts {
   }
 
   async complete(q: CallbackQuery, browserSecret: string | undefined): Promise<{ connection: Connection; title: string }> {
-    const name = q.state ? this.opts.flows.integrationOf(q.state) : undefined;
+    const name = q.state ? await this.opts.flows.integrationOf(q.state) : undefined;
     const i = name === undefined ? undefined : this.byName.get(name);
     if (!i) throw new HubError('oauth_flow_failed', 'this authorization response is unknown or too old; start linking again');
     const connection = await this.opts.flows.complete(q, browserSecret, i.flow);

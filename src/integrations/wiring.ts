@@ -5,6 +5,7 @@ import { sqliteConnections, type ConnectionRepository } from '../connections/rep
 import { ConnectionStates } from '../connections/states.js';
 import { ConnectionStore } from '../connections/store.js';
 import { HubError } from '../errors.js';
+import { SqliteFlows } from '../oauth/flow-store.js';
 import { OAuthFlows } from '../oauth/flows.js';
 import { SqliteLinkUses, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
 import { LINK_SIGNING_KEY, LinkSigner } from '../oauth/links.js';
@@ -95,7 +96,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const links = new LinkSigner(() => keys.get(LINK_SIGNING_KEY), d.clock);
   // The redirect URI is built on the hub's URL, so the flows are made on first use (a link opened, after listen).
   let flows: OAuthFlows | undefined;
-  const flowsNow = () => (flows ??= new OAuthFlows(d.db, d.vault, connections, d.clock, `${d.publicUrl()}/oauth/callback`));
+  const flowsNow = () => (flows ??= new OAuthFlows(new SqliteFlows(d.db), d.vault, connections, d.clock, `${d.publicUrl()}/oauth/callback`));
   const sourceMap = new Map<string, IntegrationSource>();
   let accounts: Accounts | undefined;
   const tokens = new TokenManager({

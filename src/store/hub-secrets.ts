@@ -32,11 +32,13 @@ export class HubSecrets implements SecretStore {
     const select = this.db.prepare('SELECT value FROM hub_secrets WHERE name = ?').pluck();
     let sealed = select.get(name) as string | undefined;
     if (sealed === undefined) {
+      await this.vault.ensureDataKey(HUB_TENANT);
       const value = this.vault.encrypt(scope, randomBytes(bytes));
       this.db.prepare('INSERT INTO hub_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING').run(name, value, this.clock.now());
       sealed = select.get(name) as string;
     }
-    const secret = this.vault.decrypt(scope, sealed);
+    const found = sealed;
+    const secret = await this.vault.decrypting(() => this.vault.decrypt(scope, found));
     this.cache.set(name, secret);
     return secret;
   }

@@ -2,6 +2,7 @@ import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
+import { SqliteDataKeys } from './data-keys.js';
 import { MASTER_KEY_ENV, loadMasterKeys, readKeyFile, type MasterKeyRing } from './master-keys.js';
 import { Vault } from './vault.js';
 
@@ -14,21 +15,33 @@ export interface OpenVaultOptions {
 }
 
 /**
- * Loads the master keys and checks them against the store before anything else runs: a wrong or
- * missing key stops start-up with a message that says so, instead of an empty-looking vault.
+ * The vault of a data dir, not yet open: `open()` (the hub's 'vault' part) loads the master keys
+ * and checks them against every stored data key before anything else runs, so a wrong or missing
+ * key stops start-up with a message that says so instead of an empty-looking vault.
  */
-export function openVault(opts: OpenVaultOptions): Vault {
+export function createVault(opts: OpenVaultOptions): Vault {
   const env = opts.env ?? process.env;
-  const hasData = (opts.db.prepare('SELECT count(*) FROM vault_data_keys').pluck().get() as number) > 0;
-  const ring = loadMasterKeys({ env, dataDir: opts.dataDir, mayGenerate: !hasData });
-  if (ring.generated) {
-    opts.log.warn({ file: ring.file }, `generated a master key file; back it up, or set ${MASTER_KEY_ENV} (base64, 32 bytes) instead`);
-  } else if (ring.file && (statSync(ring.file).mode & 0o077) !== 0) {
-    opts.log.warn({ file: ring.file }, 'the master key file is readable by other users; chmod 600 it');
-  }
-  const file = ring.file;
-  const reload = file === undefined ? undefined : (): MasterKeyRing => ({ ...readKeyFile(file), generated: false });
-  const vault = new Vault({ db: opts.db, ring, clock: opts.clock, ...(reload ? { reload } : {}) });
-  vault.verify();
+  let loaded: MasterKeyRing | undefined;
+  const ring = (storeHasDataKeys: boolean): MasterKeyRing => {
+    loaded = loadMasterKeys({ env, dataDir: opts.dataDir, mayGenerate: !storeHasDataKeys });
+    if (loaded.generated) {
+      opts.log.warn({ file: loaded.file }, `generated a master key file; back it up, or set ${MASTER_KEY_ENV} (base64, 32 bytes) instead`);
+    } else if (loaded.file && (statSync(loaded.file).mode & 0o077) !== 0) {
+      opts.log.warn({ file: loaded.file }, 'the master key file is readable by other users; chmod 600 it');
+    }
+    return loaded;
+  };
+  // Keys from the environment are fixed for the process; a key file may be rotated by another one.
+  const reload = (): MasterKeyRing => {
+    const file = loaded?.file;
+    return file === undefined ? (loaded ?? ring(true)) : { ...readKeyFile(file), generated: false };
+  };
+  return new Vault({ keys: new SqliteDataKeys(opts.db), ring, clock: opts.clock, reload });
+}
+
+/** The vault of a data dir, opened: for commands that use it without starting a hub. */
+export async function openVault(opts: OpenVaultOptions): Promise<Vault> {
+  const vault = createVault(opts);
+  await vault.open();
   return vault;
 }

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { HubError, isHubError } from '../errors.js';
-import type { Db } from '../store/db.js';
+import type { DataKeyStore, WrappedDataKey } from './data-keys.js';
 import { open, seal } from './envelope.js';
 import type { MasterKey, MasterKeyRing } from './master-keys.js';
 
@@ -17,48 +16,62 @@ export interface SecretScope {
 
 const PREFIX = 'sbv1';
 
-const dataKeyRow = z.object({
-  id: z.string(),
-  tenant_id: z.string(),
-  wrapped: z.instanceof(Buffer),
-  master_id: z.string(),
-  state: z.enum(['active', 'retired']),
-});
-type DataKeyRow = z.infer<typeof dataKeyRow>;
-
 export interface VaultOptions {
-  db: Db;
-  ring: MasterKeyRing;
+  keys: DataKeyStore;
+  /**
+   * The master keys, or how to load them once the store has said whether it holds data keys: a
+   * store without any may generate a key file, one with some must never start on a fresh key.
+   */
+  ring: MasterKeyRing | ((storeHasDataKeys: boolean) => MasterKeyRing);
   clock: Clock;
   /** Re-reads the master keys, for when another process rotated them (key file). */
   reload?: () => MasterKeyRing;
 }
 
+/** A data key this process has not loaded: another process may have created it since `open`. */
+class UnknownDataKey extends HubError {}
+
 /**
  * Envelope encryption of secrets: each tenant has a data key, wrapped by the master key; each
  * secret is sealed with its tenant's data key and bound, as associated data, to its tenant,
  * kind and id — so a ciphertext copied onto another row does not decrypt.
+ *
+ * Every data key is read from the store and unwrapped once, by `open`, and kept in memory:
+ * `encrypt` and `decrypt` are synchronous and never wait on the store, so they can run inside a
+ * store transaction. The awaited steps come before them: `ensureDataKey` for a tenant's first
+ * secret, and `decrypting` for a key another process created after this one opened.
  */
 export class Vault {
-  private ring: MasterKeyRing;
-  private readonly keys = new Map<string, Buffer>();
+  private ring: MasterKeyRing | undefined;
+  private readonly keys = new Map<string, { tenant: string; key: Buffer }>();
   private readonly activeByTenant = new Map<string, string>();
+  /** Keys that did not unwrap when reloaded: a decrypt that needs one says why. */
+  private readonly broken = new Map<string, HubError>();
+  private opening: Promise<number> | undefined;
+  private reloading: Promise<void> | undefined;
+  private readonly ensuring = new Map<string, Promise<void>>();
 
-  constructor(private readonly opts: VaultOptions) {
-    this.ring = opts.ring;
+  constructor(private readonly opts: VaultOptions) {}
+
+  /** Loads the master keys and every data key, once; later calls share the first. Resolves to how many data keys were opened. */
+  open(): Promise<number> {
+    this.opening ??= this.verify();
+    return this.opening;
   }
 
   /**
-   * Opens every stored data key — not one per master key, since a single damaged row would
-   * otherwise surface only when its tenant's secrets are first needed. Fails naming each key that
-   * does not open; returns how many were checked.
+   * Reads and unwraps every stored data key — not one per master key, since a single damaged row
+   * would otherwise surface only when its tenant's secrets are first needed. Fails naming each
+   * key that does not unwrap; returns how many were checked.
    */
-  verify(): number {
-    const rows = this.opts.db.prepare('SELECT * FROM vault_data_keys ORDER BY tenant_id, id').all();
+  async verify(): Promise<number> {
+    const rows = await this.opts.keys.all();
+    this.ring ??= typeof this.opts.ring === 'function' ? this.opts.ring(rows.length > 0) : this.opts.ring;
     const problems = new Map<string, HubError>();
-    for (const raw of rows) {
+    const opened: Array<[WrappedDataKey, Buffer]> = [];
+    for (const row of rows) {
       try {
-        this.unwrap(parseDataKey(raw));
+        opened.push([row, this.unwrap(row)]);
       } catch (err) {
         if (!isHubError(err)) throw err;
         // One missing master key fails every row it wrapped with the same message: say it once.
@@ -74,15 +87,52 @@ export class Vault {
         details: { dataKeys },
       });
     }
+    for (const [row, key] of opened) this.remember(row, key);
     return rows.length;
   }
 
   get activeMasterId(): string {
-    return this.ring.active.id;
+    return this.loadedRing().active.id;
   }
 
+  /**
+   * Makes sure the tenant has a data key loaded, creating it in the store on the tenant's first
+   * secret. Await it before `encrypt` for a tenant, outside any store transaction.
+   */
+  async ensureDataKey(tenant: string): Promise<void> {
+    await this.open();
+    if (this.activeByTenant.has(tenant)) return;
+    let pending = this.ensuring.get(tenant);
+    if (pending === undefined) {
+      pending = this.createDataKey(tenant).finally(() => this.ensuring.delete(tenant));
+      this.ensuring.set(tenant, pending);
+    }
+    await pending;
+  }
+
+  /**
+   * Runs `fn`, which decrypts. When it meets a data key this process has not loaded (another
+   * process created it after this one opened), the data keys are read again, once, and `fn` runs
+   * once more; a key still unknown is then the typed `vault_decrypt_failed`.
+   */
+  async decrypting<T>(fn: () => T): Promise<T> {
+    await this.open();
+    try {
+      return fn();
+    } catch (err) {
+      if (!(err instanceof UnknownDataKey)) throw err;
+      await this.readNewKeys();
+      return fn();
+    }
+  }
+
+  /** Seals with the tenant's data key, which `ensureDataKey` must have loaded. */
   encrypt(scope: SecretScope, plaintext: string | Buffer): string {
-    const { id, key } = this.activeDataKey(scope.tenant);
+    const id = this.activeByTenant.get(scope.tenant);
+    const key = id === undefined ? undefined : this.keys.get(id)?.key;
+    if (id === undefined || key === undefined) {
+      throw new HubError('internal', `tenant ${scope.tenant} has no data key loaded: ensureDataKey must be awaited before its first secret is sealed`);
+    }
     const sealed = seal(key, Buffer.isBuffer(plaintext) ? plaintext : Buffer.from(plaintext, 'utf8'), aad(scope, id));
     return `${PREFIX}.${id}.${sealed.toString('base64')}`;
   }
@@ -90,7 +140,7 @@ export class Vault {
   decrypt(scope: SecretScope, envelope: string): Buffer {
     const [prefix, keyId, body] = envelope.split('.');
     if (prefix !== PREFIX || !keyId || body === undefined) throw this.decryptError(scope, 'not a vault envelope');
-    const key = this.dataKey(scope.tenant, keyId);
+    const key = this.dataKey(scope, keyId);
     try {
       return open(key, Buffer.from(body, 'base64'), aad(scope, keyId));
     } catch {
@@ -104,22 +154,14 @@ export class Vault {
   }
 
   /** Re-wraps every data key under the active master key. Data key material is unchanged, so running calls are unaffected. */
-  rewrap(onProgress?: (done: number, total: number) => void): { rewrapped: number } {
-    const db = this.opts.db;
-    const stale = db.prepare('SELECT * FROM vault_data_keys WHERE master_id <> ?').all(this.ring.active.id).map(parseDataKey);
-    const update = db.prepare('UPDATE vault_data_keys SET wrapped = @wrapped, master_id = @master, rewrapped_at = @now WHERE id = @id AND master_id = @from');
+  async rewrap(onProgress?: (done: number, total: number) => void): Promise<{ rewrapped: number }> {
+    await this.open();
+    const active = this.loadedRing().active;
+    const stale = (await this.opts.keys.all()).filter((k) => k.masterId !== active.id);
     let done = 0;
     for (const row of stale) {
       const key = this.unwrap(row);
-      db.transaction(() => {
-        update.run({
-          id: row.id,
-          from: row.master_id,
-          master: this.ring.active.id,
-          wrapped: wrap(this.ring.active, row.tenant_id, row.id, key),
-          now: this.opts.clock.now(),
-        });
-      })();
+      await this.opts.keys.rewrap(row.id, row.masterId, { masterId: active.id, wrapped: wrap(active, row.tenant, row.id, key) }, this.opts.clock.now());
       done++;
       onProgress?.(done, stale.length);
     }
@@ -127,78 +169,91 @@ export class Vault {
   }
 
   /** Master key ids that stored data keys are wrapped with. */
-  masterIdsInUse(): string[] {
-    return this.opts.db.prepare('SELECT DISTINCT master_id FROM vault_data_keys').pluck().all() as string[];
+  async masterIdsInUse(): Promise<string[]> {
+    return [...new Set((await this.opts.keys.all()).map((k) => k.masterId))];
   }
 
   useRing(ring: MasterKeyRing): void {
     this.ring = ring;
   }
 
-  private activeDataKey(tenant: string): { id: string; key: Buffer } {
-    const cached = this.activeByTenant.get(tenant);
-    if (cached) return { id: cached, key: this.keys.get(cached)! };
-    const db = this.opts.db;
-    const select = db.prepare("SELECT * FROM vault_data_keys WHERE tenant_id = ? AND state = 'active'");
-    let row = select.get(tenant);
-    if (row === undefined) {
-      // The master key may have been rotated by another process since this one started: wrap
-      // new data keys with the newest key on file, never with one a rotation is retiring.
-      if (this.opts.reload) this.ring = this.opts.reload();
-      const id = `dk_${randomBytes(8).toString('hex')}`;
-      const key = randomBytes(32);
-      // Another process may create the tenant's key at the same moment; the partial unique index lets one win.
-      db.prepare(
-        `INSERT INTO vault_data_keys (id, tenant_id, wrapped, master_id, state, created_at)
-         VALUES (@id, @tenant, @wrapped, @master, 'active', @now) ON CONFLICT DO NOTHING`,
-      ).run({ id, tenant, wrapped: wrap(this.ring.active, tenant, id, key), master: this.ring.active.id, now: this.opts.clock.now() });
-      row = select.get(tenant);
-    }
-    const parsed = parseDataKey(row);
-    const key = this.unwrap(parsed);
-    this.activeByTenant.set(tenant, parsed.id);
-    return { id: parsed.id, key };
+  private loadedRing(): MasterKeyRing {
+    if (this.ring === undefined) throw new HubError('internal', 'the vault is not open yet: the hub opens it when it starts');
+    return this.ring;
   }
 
-  private dataKey(tenant: string, id: string): Buffer {
-    const cached = this.keys.get(id);
-    if (cached) return cached;
-    const row = this.opts.db.prepare('SELECT * FROM vault_data_keys WHERE id = ? AND tenant_id = ?').get(id, tenant);
-    if (row === undefined) throw this.decryptError({ tenant, kind: 'data_key', id }, `no data key ${id} for this tenant`);
-    return this.unwrap(parseDataKey(row));
+  private async createDataKey(tenant: string): Promise<void> {
+    // The master key may have been rotated by another process since this one started: wrap new
+    // data keys with the newest key on file, never with one a rotation is retiring.
+    if (this.opts.reload) this.ring = this.opts.reload();
+    const master = this.loadedRing().active;
+    const id = `dk_${randomBytes(8).toString('hex')}`;
+    const key = randomBytes(32);
+    const stored = await this.opts.keys.create({ id, tenant, wrapped: wrap(master, tenant, id, key), masterId: master.id }, this.opts.clock.now());
+    // Another process created the tenant's key first: use theirs.
+    this.remember(stored, stored.id === id ? key : this.unwrap(stored));
   }
 
-  private unwrap(row: DataKeyRow): Buffer {
-    const cached = this.keys.get(row.id);
-    if (cached) return cached;
-    let master = this.ring.keys.find((k) => k.id === row.master_id);
+  /** Reads the keys this process does not have yet; concurrent callers share one read. */
+  private readNewKeys(): Promise<void> {
+    this.reloading ??= (async () => {
+      for (const row of await this.opts.keys.all()) {
+        if (this.keys.has(row.id)) continue;
+        try {
+          this.remember(row, this.unwrap(row));
+        } catch (err) {
+          if (!isHubError(err)) throw err;
+          this.broken.set(row.id, err);
+        }
+      }
+    })().finally(() => {
+      this.reloading = undefined;
+    });
+    return this.reloading;
+  }
+
+  private remember(row: WrappedDataKey, key: Buffer): void {
+    this.keys.set(row.id, { tenant: row.tenant, key });
+    if (row.state === 'active') this.activeByTenant.set(row.tenant, row.id);
+    this.broken.delete(row.id);
+  }
+
+  private dataKey(scope: SecretScope, id: string): Buffer {
+    const known = this.keys.get(id);
+    if (known !== undefined && known.tenant === scope.tenant) return known.key;
+    const why = `no data key ${id} for this tenant`;
+    if (known !== undefined) throw this.decryptError(scope, why);
+    const broken = this.broken.get(id);
+    if (broken !== undefined) throw broken;
+    throw new UnknownDataKey('vault_decrypt_failed', `cannot decrypt ${scope.kind} ${scope.id}: ${why}`, {
+      details: { tenant: scope.tenant, kind: scope.kind, id: scope.id },
+    });
+  }
+
+  private unwrap(row: WrappedDataKey): Buffer {
+    let ring = this.loadedRing();
+    let master = ring.keys.find((k) => k.id === row.masterId);
     if (!master && this.opts.reload) {
-      this.ring = this.opts.reload();
-      master = this.ring.keys.find((k) => k.id === row.master_id);
+      ring = this.ring = this.opts.reload();
+      master = ring.keys.find((k) => k.id === row.masterId);
     }
     if (!master) {
       throw new HubError(
         'vault_key_missing',
-        `stored secrets are encrypted under master key ${row.master_id}, which is not available (have: ${this.ring.keys.map((k) => k.id).join(', ')}); ` +
-          `set SWITCHBOARD_MASTER_KEY to the right key or restore ${this.ring.file ?? 'the master key file'}`,
+        `stored secrets are encrypted under master key ${row.masterId}, which is not available (have: ${ring.keys.map((k) => k.id).join(', ')}); ` +
+          `set SWITCHBOARD_MASTER_KEY to the right key or restore ${ring.file ?? 'the master key file'}`,
       );
     }
-    let key: Buffer;
     try {
-      key = open(master.key, row.wrapped, wrapAad(row.tenant_id, row.id));
+      return open(master.key, row.wrapped, wrapAad(row.tenant, row.id));
     } catch (err) {
       // The master key is the right one (its id is derived from it), so the row itself was altered.
       throw new HubError(
         'vault_decrypt_failed',
-        `data key ${row.id} of tenant ${row.tenant_id} does not unwrap with master key ${master.id}: its row in the database was altered or damaged`,
-        {
-          cause: err,
-          details: { dataKey: row.id, tenant: row.tenant_id },
-        },
+        `data key ${row.id} of tenant ${row.tenant} does not unwrap with master key ${master.id}: its row in the database was altered or damaged`,
+        { cause: err, details: { dataKey: row.id, tenant: row.tenant } },
       );
     }
-    this.keys.set(row.id, key);
-    return key;
   }
 
   private decryptError(scope: SecretScope, why: string): HubError {
@@ -206,14 +261,6 @@ export class Vault {
       details: { tenant: scope.tenant, kind: scope.kind, id: scope.id },
     });
   }
-}
-
-/** A data key row, or a typed error naming it when the row does not have the shape the vault wrote. */
-function parseDataKey(raw: unknown): DataKeyRow {
-  const r = dataKeyRow.safeParse(raw);
-  if (r.success) return r.data;
-  const id = typeof raw === 'object' && raw !== null && 'id' in raw ? String(raw.id) : 'unknown';
-  throw new HubError('vault_decrypt_failed', `data key ${id} cannot be read: its row in the database was altered or damaged`, { details: { dataKey: id } });
 }
 
 function wrap(master: MasterKey, tenant: string, dataKeyId: string, key: Buffer): Buffer {

@@ -7,6 +7,7 @@ import { OAuthClient, OAuthGrantError, OAuthTransientError, type OAuthEndpoints 
 import { TokenManager } from '../../src/oauth/token-manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb } from '../../src/store/db.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { CLIENT, link, startSandbox, type Harness } from '../sandbox/harness.js';
@@ -88,7 +89,7 @@ describe('OAuth errors are typed hub errors', () => {
 
   it('through the token manager: an expired token that cannot be refreshed is token_refresh_failed with the endpoint error as cause', async () => {
     const db = openDb({ file: ':memory:', clock: h.clock });
-    const store = new ConnectionStore(db, new Vault({ db, ring: ephemeralRing(), clock: h.clock }), h.clock);
+    const store = new ConnectionStore(db, new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock: h.clock }), h.clock);
     const port = await closedPort();
     const down = new OAuthClient({ ...endpoints, tokenUrl: `http://127.0.0.1:${port}/token` }, h.clock);
     const manager = new TokenManager({
@@ -100,7 +101,7 @@ describe('OAuth errors are typed hub errors', () => {
       sleep: async () => {},
     });
     const pair = await link({ issuer: h.issuer }, 'alice');
-    const c = store.link({
+    const c = await sqliteConnections(store).link({
       tenant: 'default',
       user: 'alice',
       integration: 'sandbox',

@@ -46,12 +46,12 @@ describe('a provider without expires_in', () => {
   it('gives the token set no expiresAt and the connection no expiry', async () => {
     const tokens = await linkThrough(peer, peer.client());
     expect(tokens).not.toHaveProperty('expiresAt');
-    expect(hub.connect(tokens).accessExpiresAt).toBeNull();
+    expect((await hub.connect(tokens)).accessExpiresAt).toBeNull();
   });
 
   it('does not refresh ahead of time, however much time passes', async () => {
     const tokens = await linkThrough(peer, peer.client());
-    const c = hub.connect(tokens);
+    const c = await hub.connect(tokens);
     const before = peer.issued();
     peer.clock.advance(30 * 86_400_000);
     expect(await hub.tokens.accessToken(c.id)).toBe(tokens.accessToken);
@@ -61,7 +61,7 @@ describe('a provider without expires_in', () => {
 
   it('on a 401 refreshes exactly once and retries with the new token', async () => {
     const tokens = await linkThrough(peer, peer.client());
-    const c = hub.connect(tokens);
+    const c = await hub.connect(tokens);
     const fetchApi = api(c.id);
     expect((await fetchApi('/me')).status).toBe(200);
     const before = peer.issued();
@@ -86,7 +86,7 @@ describe('a provider without expires_in', () => {
 
   it('two calls that meet the same 401 share one refresh (a second would revoke the rotating grant)', async () => {
     const tokens = await linkThrough(peer, peer.client());
-    const c = hub.connect(tokens);
+    const c = await hub.connect(tokens);
     const before = peer.issued();
     peer.clock.advance(61_000);
     const [a, b] = await Promise.all([api(c.id)('/me'), api(c.id)('/tickets')]);
@@ -97,7 +97,7 @@ describe('a provider without expires_in', () => {
 
   it('when the refresh token is dead too, marks the connection for re-linking after one attempt', async () => {
     const tokens = await linkThrough(peer, peer.client());
-    const c = hub.connect(tokens);
+    const c = await hub.connect(tokens);
     // The user revoked the app at the provider.
     expect((await postForm(`${peer.issuer}/oauth/revoke`, { token: tokens.refreshToken! })).status).toBe(200);
     const before = peer.issued();
@@ -114,7 +114,7 @@ describe('a provider without expires_in', () => {
     // Same provider, but its token endpoint is down (nothing listens on port 1).
     const down = hubSide(peer, peer.client({ tokenUrl: 'http://127.0.0.1:1/oauth/token', revokeUrl: undefined }));
     try {
-      const c = down.connect(tokens);
+      const c = await down.connect(tokens);
       peer.clock.advance(61_000);
       const res = await authorizedFetch(down.tokens, c.id, `${peer.issuer}/api`)('/me');
       expect(res.status).toBe(401);
@@ -127,7 +127,7 @@ describe('a provider without expires_in', () => {
 
   it('never sends the token outside the API base URL', async () => {
     const tokens = await linkThrough(peer, peer.client());
-    const c = hub.connect(tokens);
+    const c = await hub.connect(tokens);
     const fetchApi = api(c.id);
     await expect(fetchApi('http://127.0.0.2:9/me')).rejects.toMatchObject({ code: 'forbidden' });
     await expect(fetchApi('../oauth/token')).rejects.toMatchObject({ code: 'forbidden' });

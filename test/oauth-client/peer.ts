@@ -15,6 +15,7 @@ import { pkcePair } from '../../src/oauth/pkce.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb, type Db } from '../../src/store/db.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import type { SandboxOptions } from '../../servers/sandbox/index.js';
@@ -95,22 +96,23 @@ export interface HubSide {
   store: ConnectionStore;
   tokens: TokenManager;
   /** Stores a token set as alice's live connection to the peer, as a finished link would. */
-  connect(tokens: TokenSet): Connection;
+  connect(tokens: TokenSet): Promise<Connection>;
   close(): void;
 }
 
 /** The hub's side of a connection to the peer: store, vault and token manager on ':memory:'. */
 export function hubSide(peer: Peer, client: OAuthClient): HubSide {
   const db = openDb({ file: ':memory:', clock: peer.clock });
-  const vault = new Vault({ db, ring: ephemeralRing(), clock: peer.clock });
+  const vault = new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock: peer.clock });
   const store = new ConnectionStore(db, vault, peer.clock);
+  const repo = sqliteConnections(store);
   // No waiting between retries: a transient failure here is a test failure, not something to sit out.
-  const tokens = new TokenManager({ store: sqliteConnections(store), clock: peer.clock, log: silentLogger(), clientFor: () => client, attempts: 1 });
+  const tokens = new TokenManager({ store: repo, clock: peer.clock, log: silentLogger(), clientFor: () => client, attempts: 1 });
   return {
     db,
     store,
     tokens,
-    connect: (t) => store.link({ tenant: 'default', user: 'alice', integration: 'sandbox', tokens: t, scopes: ['read', 'write'] }),
+    connect: (t) => repo.link({ tenant: 'default', user: 'alice', integration: 'sandbox', tokens: t, scopes: ['read', 'write'] }),
     close: () => db.close(),
   };
 }

@@ -56,7 +56,7 @@ describe('OAuthClient.refresh: a refresh response without refresh_token keeps th
     const hub = hubSide(peer, client);
     try {
       const first = await linkThrough(peer, client);
-      const c = hub.connect(first);
+      const c = await hub.connect(first);
       expect(await hub.tokens.accessToken(c.id)).toBe(first.accessToken);
       // Past the expiry margin: the manager refreshes before handing the token out.
       peer.clock.advance(600_000);

@@ -13,6 +13,7 @@ import { OAuthClient } from '../../src/oauth/client.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb } from '../../src/store/db.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
@@ -42,7 +43,7 @@ describe('a refreshed token set that cannot be saved', () => {
   beforeAll(async () => {
     oidc = await startOidcServer({ redirectUris: [REDIRECT] });
     const db = openDb({ file: ':memory:', clock });
-    store = new FlakyStore(db, new Vault({ db, ring: ephemeralRing(), clock }), clock);
+    store = new FlakyStore(db, new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock }), clock);
     const i = oidc.integration() as { oauth: { authorizeUrl: string; tokenUrl: string; revokeUrl: string } };
     const client = new OAuthClient({ ...i.oauth, clientId: oidc.clientId, clientSecret: oidc.clientSecret, scopes: ['openid'] }, clock);
     // Pauses yield to the event loop but take no time: with the clock frozen, a lease never runs out.
@@ -62,7 +63,7 @@ describe('a refreshed token set that cannot be saved', () => {
 
   async function linked(login: string): Promise<Connection> {
     const t = await oidc.obtainTokens(login, REDIRECT);
-    return store.link({
+    return sqliteConnections(store).link({
       tenant: 'default',
       user: login,
       integration: 'acme',

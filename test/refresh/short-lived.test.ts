@@ -5,6 +5,7 @@ import { OAuthClient } from '../../src/oauth/client.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb } from '../../src/store/db.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { CLIENT, authorize, startSandbox, type Harness } from '../sandbox/harness.js';
@@ -29,11 +30,11 @@ describe('short-lived access tokens', () => {
       clock,
     );
     const db = openDb({ file: ':memory:', clock });
-    const store = new ConnectionStore(db, new Vault({ db, ring: ephemeralRing(), clock }), clock);
+    const store = new ConnectionStore(db, new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock }), clock);
     const a = await authorize({ issuer }, 'ada');
     const tokens = await client.exchangeCode({ code: a.code, redirectUri: a.redirectUri, codeVerifier: a.verifier });
     refreshes = 0;
-    const id = store.link({ tenant: 'default', user: 'alice', integration: 'sandbox', tokens, scopes: ['read'] }).id;
+    const id = (await sqliteConnections(store).link({ tenant: 'default', user: 'alice', integration: 'sandbox', tokens, scopes: ['read'] })).id;
     const manager = new TokenManager({ store: sqliteConnections(store), clock, log: silentLogger(), clientFor: () => client, marginMs: 60_000 });
     use = () => manager.accessToken(id);
   });

@@ -8,6 +8,7 @@ import { processStart } from '../../src/oauth/owner.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb, type Db } from '../../src/store/db.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { CLIENT, link, startSandbox, type Harness } from '../sandbox/harness.js';
@@ -43,7 +44,7 @@ describe('a refresh lease left by an earlier process with a reused pid', () => {
   beforeEach(() => {
     waitedMs = 0;
     db = openDb({ file: ':memory:', clock: h.clock });
-    store = new ConnectionStore(db, new Vault({ db, ring: ephemeralRing(), clock: h.clock }), h.clock);
+    store = new ConnectionStore(db, new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock: h.clock }), h.clock);
     const client = new OAuthClient(
       {
         authorizeUrl: `${h.issuer}/oauth/authorize`,
@@ -65,7 +66,7 @@ describe('a refresh lease left by an earlier process with a reused pid', () => {
   /** A linked connection whose access token is due for refresh, with a lease recorded under `owner`. */
   async function leasedConnection(user: string, owner: string): Promise<string> {
     const pair = await link({ issuer: h.issuer }, user);
-    const c = store.link({
+    const c = await sqliteConnections(store).link({
       tenant: 'default',
       user,
       integration: 'sandbox',

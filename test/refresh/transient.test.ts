@@ -6,6 +6,7 @@ import { OAuthClient } from '../../src/oauth/client.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb } from '../../src/store/db.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { CLIENT, T0, link, startSandbox, type Harness } from '../sandbox/harness.js';
@@ -43,7 +44,7 @@ describe('token refresh against a failing token endpoint', () => {
     clock = h.clock;
     issuer = h.issuer;
     const db = openDb({ file: ':memory:', clock });
-    const vault = new Vault({ db, ring: ephemeralRing(), clock });
+    const vault = new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock });
     store = new ConnectionStore(db, vault, clock);
     const client = new OAuthClient(
       {
@@ -60,13 +61,15 @@ describe('token refresh against a failing token endpoint', () => {
     const pair = await link({ issuer }, 'ada');
     tokenRequests = 0;
     firstAccess = pair.access_token;
-    connectionId = store.link({
-      tenant: 'default',
-      user: 'alice',
-      integration: 'sandbox',
-      tokens: { accessToken: pair.access_token, refreshToken: pair.refresh_token, tokenType: 'Bearer', expiresAt: T0 + 3600_000 },
-      scopes: ['read', 'write'],
-    }).id;
+    connectionId = (
+      await sqliteConnections(store).link({
+        tenant: 'default',
+        user: 'alice',
+        integration: 'sandbox',
+        tokens: { accessToken: pair.access_token, refreshToken: pair.refresh_token, tokenType: 'Bearer', expiresAt: T0 + 3600_000 },
+        scopes: ['read', 'write'],
+      })
+    ).id;
   });
 
   afterEach(() => h.close());

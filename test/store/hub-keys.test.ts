@@ -6,13 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { openDb } from '../../src/store/db.js';
 import { HubKeys, HubSecrets, type SecretStore } from '../../src/store/hub-secrets.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 
 function sqliteSecrets(): HubSecrets {
   const clock = manualClock();
   const db = openDb({ file: ':memory:', clock });
-  return new HubSecrets(db, new Vault({ db, ring: ephemeralRing(), clock }), clock);
+  return new HubSecrets(db, new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock }), clock);
 }
 
 /** Counts what reaches the store. */
@@ -48,7 +49,7 @@ describe('HubKeys', () => {
   it('two processes on one store load the same keys', async () => {
     const clock = manualClock();
     const db = openDb({ file: ':memory:', clock });
-    const vault = new Vault({ db, ring: ephemeralRing(), clock });
+    const vault = new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock });
     const [a, b] = await Promise.all([
       HubKeys.open(new HubSecrets(db, vault, clock), ['link_signing_key']),
       HubKeys.open(new HubSecrets(db, vault, clock), ['link_signing_key']),

@@ -6,14 +6,18 @@ import { manualClock } from '../../src/clock.js';
 import { ConnectionStore } from '../../src/connections/store.js';
 import { sqliteConnections } from '../../src/connections/repository.js';
 import { SqliteApiTokens } from '../../src/identity/tokens.js';
+import { SqliteFlows } from '../../src/oauth/flow-store.js';
 import { SqliteLinkUses } from '../../src/oauth/link-uses.js';
 import { openDb } from '../../src/store/db.js';
 import { HubSecrets } from '../../src/store/hub-secrets.js';
 import { SqliteInbox } from '../../src/webhooks/inbox/sqlite.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { apiTokensContract } from './contracts/api-tokens.js';
 import { connectionRepositoryContract } from './contracts/connections.js';
+import { dataKeyStoreContract } from './contracts/data-keys.js';
+import { flowRepositoryContract } from './contracts/flows.js';
 import { linkUsesContract } from './contracts/link-uses.js';
 import { inboxContract } from './contracts/inbox.js';
 import { secretStoreContract } from './contracts/secrets.js';
@@ -21,7 +25,7 @@ import { secretStoreContract } from './contracts/secrets.js';
 function sqlite() {
   const clock = manualClock();
   const db = openDb({ file: ':memory:', clock });
-  const vault = new Vault({ db, ring: ephemeralRing(), clock });
+  const vault = new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock });
   return { clock, db, vault };
 }
 
@@ -52,4 +56,14 @@ inboxContract('SQLite', () => {
   const { clock, db } = sqlite();
   // Two instances on one database, as a serve and a stdio hub on one file.
   return { inbox: new SqliteInbox(db, clock), other: new SqliteInbox(db, clock), advance: (ms) => clock.advance(ms), now: () => clock.now() };
+});
+
+flowRepositoryContract('SQLite', () => {
+  const { clock, db } = sqlite();
+  return { flows: new SqliteFlows(db), other: new SqliteFlows(db), now: () => clock.now() };
+});
+
+dataKeyStoreContract('SQLite', () => {
+  const { clock, db } = sqlite();
+  return { keys: new SqliteDataKeys(db), other: new SqliteDataKeys(db), now: () => clock.now() };
 });
