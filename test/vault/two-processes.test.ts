@@ -44,7 +44,7 @@ async function twoProcesses() {
   const file = join(dir.path, 'switchboard.db');
   const dbs: Db[] = [openDb({ file, clock }), openDb({ file, clock })];
   cleanup.push(() => dir.remove());
-  for (const db of dbs) cleanup.push(() => db.close());
+  for (const db of dbs) cleanup.push(() => void db.close());
   const ring = ephemeralRing();
   const a = counted(new SqliteDataKeys(dbs[0]!));
   const vaultA = new Vault({ keys: a.store, ring, clock });
