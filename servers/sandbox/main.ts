@@ -5,8 +5,10 @@
  *     --client-id switchboard --redirect-uri http://127.0.0.1:8787/oauth/callback
  *
  * The client secret comes from SANDBOX_CLIENT_SECRET (or --client-secret; a flag is visible in
- * the process list). Other env fallbacks: SANDBOX_CLIENT_ID, SANDBOX_REDIRECT_URIS (comma
- * separated), SANDBOX_DB. Prints one JSON line `{ "issuer", "port" }` on stdout once listening.
+ * the process list), and so does the app webhook secret (SANDBOX_WEBHOOK_SECRET or
+ * --webhook-secret). Other env fallbacks: SANDBOX_CLIENT_ID, SANDBOX_REDIRECT_URIS (comma
+ * separated), SANDBOX_DB, SANDBOX_WEBHOOK_URL. Prints one JSON line `{ "issuer", "port" }` on
+ * stdout once listening.
  */
 import express from 'express';
 import type { AddressInfo } from 'node:net';
@@ -18,7 +20,8 @@ import { createSandbox } from './index.js';
 
 const USAGE = `usage: main.js [--port N] [--host H] [--base-path /sandbox] [--db FILE]
   [--client-id ID] [--client-secret S] [--redirect-uri URL]... [--token-ttl SECONDS]
-  [--rate PER_SECOND] [--burst N] [--omit-refresh-token] [--omit-expires-in]`;
+  [--rate PER_SECOND] [--burst N] [--omit-refresh-token] [--omit-expires-in]
+  [--webhook-url URL --webhook-secret whsec_...] [--drop SHARE] [--drop-seed N]`;
 
 function main(): void {
   const { values: f } = parseArgs({
@@ -35,6 +38,10 @@ function main(): void {
       burst: { type: 'string' },
       'omit-refresh-token': { type: 'boolean', default: false },
       'omit-expires-in': { type: 'boolean', default: false },
+      'webhook-url': { type: 'string' },
+      'webhook-secret': { type: 'string' },
+      drop: { type: 'string' },
+      'drop-seed': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -47,6 +54,9 @@ function main(): void {
   const basePath = f['base-path'].replace(/\/+$/, '');
   if (basePath !== '' && !basePath.startsWith('/')) throw new Error('--base-path must start with /');
   const num = (flag: string | undefined): number | undefined => (flag === undefined ? undefined : Number(flag));
+  const webhookUrl = f['webhook-url'] ?? env['SANDBOX_WEBHOOK_URL'];
+  const webhookSecret = f['webhook-secret'] ?? env['SANDBOX_WEBHOOK_SECRET'];
+  if (webhookUrl && !webhookSecret) throw new Error('set SANDBOX_WEBHOOK_SECRET (or pass --webhook-secret) with --webhook-url');
 
   const app = express();
   app.disable('x-powered-by');
@@ -70,6 +80,9 @@ function main(): void {
       rateLimit: f.rate || f.burst ? { perSecond: num(f.rate) ?? 5, burst: num(f.burst) ?? 10 } : undefined,
       omitRefreshTokenOnRefresh: f['omit-refresh-token'],
       omitExpiresIn: f['omit-expires-in'],
+      webhooks: webhookUrl && webhookSecret ? { url: webhookUrl, secret: webhookSecret } : undefined,
+      drop: num(f.drop),
+      dropSeed: num(f['drop-seed']),
     });
     app.use(basePath || '/', sandbox.router);
     if (basePath !== '') app.get(sandbox.wellKnownPath, (_req, res) => void res.json(sandbox.metadata));
