@@ -185,6 +185,7 @@ describe('scheme details', () => {
     const sigA = (await CASES[1]!.sign(BODY, a, NOW_S))['stripe-signature']!;
     const sigB = (await CASES[1]!.sign(BODY, b, NOW_S))['stripe-signature']!;
     const header = `${sigA},${sigB.replace(/^t=\d+,/, '')},v0=${'0'.repeat(64)},v2=later`;
+    expect(verify('stripe', BODY, { 'stripe-signature': `${sigB},v1=zz` }, [b])).toMatchObject({ code: 'bad_signature' });
     expect(verify('stripe', BODY, { 'stripe-signature': header }, [b])).toMatchObject({ ok: true, secretIndex: 0 });
     expect(verify('stripe', BODY, { 'stripe-signature': `t=${NOW_S},t=${NOW_S},v1=${'0'.repeat(64)}` }, [b])).toMatchObject({ code: 'bad_timestamp' });
     expect(verify('stripe', BODY, { 'stripe-signature': `v1=${'0'.repeat(64)}` }, [b])).toMatchObject({ code: 'bad_timestamp' });
@@ -195,8 +196,12 @@ describe('scheme details', () => {
   it('Standard Webhooks: any v1 in the list verifies; v1a (asymmetric) entries are skipped; a malformed list is refused', async () => {
     const c = CASES[0]!;
     const good = await c.sign(BODY, c.secrets[0], NOW_S);
-    const list = `v1a,${'A'.repeat(86)}== v1,${'B'.repeat(43)}= ${good['webhook-signature']}`;
+    const other = (await c.sign(BODY, c.secrets[1], NOW_S))['webhook-signature'];
+    const list = `v1a,${'A'.repeat(86)}== ${other} ${good['webhook-signature']}`;
     expect(verify(c.scheme, BODY, { ...good, 'webhook-signature': list }, [c.secrets[0]])).toMatchObject({ ok: true });
+    // A malformed v1 beside a genuine one spoils the header: nothing may be glued to a signature.
+    const glued = `v1,${'B'.repeat(43)}= ${good['webhook-signature']}`;
+    expect(verify(c.scheme, BODY, { ...good, 'webhook-signature': glued }, [c.secrets[0]])).toMatchObject({ code: 'bad_signature' });
     expect(verify(c.scheme, BODY, { ...good, 'webhook-signature': `v1a,${'A'.repeat(86)}==` }, [c.secrets[0]])).toMatchObject({ code: 'bad_signature' });
     expect(verify(c.scheme, BODY, { ...good, 'webhook-signature': `${good['webhook-signature']} ` }, [c.secrets[0]])).toMatchObject({ code: 'bad_signature' });
     // The key is the base64 after whsec_; the same key without the prefix verifies too.

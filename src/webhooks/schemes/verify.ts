@@ -84,7 +84,9 @@ export function verifyDelivery(input: DeliveryToVerify): Verdict {
 
   const candidates = parts.signatures.map((s) => decodeMac(s, spec.encoding));
   if (candidates.length === 0) return reject('bad_signature', 'the signature header holds no signature of this scheme');
-  if (candidates.every((c) => c === undefined)) return reject('bad_signature', `the signature is not a ${spec.encoding}-encoded HMAC-SHA256`);
+  // One malformed entry spoils the header: no provider sends one, and skipping it would accept a
+  // header with anything glued to a genuine signature.
+  if (candidates.some((c) => c === undefined)) return reject('bad_signature', `a signature is not a ${spec.encoding}-encoded HMAC-SHA256`);
 
   const prefix = Buffer.from(parts.prefix, 'latin1');
   let secretIndex = -1;
@@ -94,9 +96,9 @@ export function verifyDelivery(input: DeliveryToVerify): Verdict {
     const key = keyOf(secret, spec.key);
     if (key === undefined) return;
     const expected = createHmac('sha256', key).update(prefix).update(input.body).digest();
-    for (const candidate of candidates) {
+    for (const candidate of candidates as Buffer[]) {
       // timingSafeEqual throws on unequal lengths: a 500 instead of a 401.
-      if (candidate !== undefined && candidate.length === expected.length && timingSafeEqual(candidate, expected) && secretIndex < 0) secretIndex = i;
+      if (candidate.length === expected.length && timingSafeEqual(candidate, expected) && secretIndex < 0) secretIndex = i;
     }
   });
   if (secretIndex < 0) {
