@@ -14,6 +14,7 @@ commands:
   connect I        print a link that links integration I for --user, and wait until it is linked
   connections      list | revoke linked accounts
   keys rotate      new master key; re-wraps the data keys online
+  webhooks         list | replay inbound events (dead ones after their retries)
 
 common flags:
   --config FILE    config file (default: switchboard.config.json if present)
@@ -36,6 +37,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   keys: async () => (await import('./commands/keys.js')).keysCommand,
   connect: async () => (await import('./commands/connect.js')).connectCommand,
   connections: async () => (await import('./commands/connections.js')).connectionsCommand,
+  webhooks: async () => (await import('./commands/webhooks.js')).webhooksCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -1,4 +1,3 @@
-import { AbortError } from 'p-retry';
 import { envelopeOf, type EventEnvelope, type InboxEvent } from './types.js';
 
 /**
@@ -8,10 +7,8 @@ import { envelopeOf, type EventEnvelope, type InboxEvent } from './types.js';
  */
 export type EventHandler = (event: InboxEvent) => Promise<void>;
 
-/** The default: nothing to do for a routed event (subscribers hear of it once it is done); an unroutable one is kept dead, to be listed. */
-export const defaultHandler: EventHandler = async (event) => {
-  if (event.connection === null) throw new AbortError('unroutable: no connection matched this event');
-};
+/** The default: nothing to do beyond marking it done; subscribers hear of it then. */
+export const defaultHandler: EventHandler = async () => {};
 
 /** Handlers keyed by integration; an integration without one gets the default. */
 export class HandlerRegistry {

@@ -8,6 +8,7 @@ import type { EventFeed, HandlerRegistry } from './handlers.js';
 import type { InboxEvent, InboxQueue } from './types.js';
 
 export const DEFAULT_MAX_ATTEMPTS = 8;
+export const UNROUTABLE = 'unroutable: no connection matched this event';
 
 export interface WorkerOptions {
   queue: InboxQueue;
@@ -67,6 +68,8 @@ export class InboxWorker {
 
   private async handle(e: InboxEvent): Promise<void> {
     try {
+      // Kept and listed, never dropped: dead, where `webhooks list --unroutable` shows it; no handler sees it.
+      if (e.connection === null) throw new AbortError(UNROUTABLE);
       await this.o.handlers.for(e.integration)(e);
     } catch (err) {
       await this.failed(e, err);

@@ -1,0 +1,106 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { systemClock } from '../../src/clock.js';
+import { HubError } from '../../src/errors.js';
+import { openDb } from '../../src/store/db.js';
+import { SqliteInbox } from '../../src/webhooks/inbox/sqlite.js';
+import { EVENT_STATES, envelopeOf, type InboxEvent, type ListFilter } from '../../src/webhooks/inbox/types.js';
+import { configFromFlags, parse, progress, str } from '../common.js';
+
+const USAGE = `usage: switchboard webhooks list [--state ${EVENT_STATES.join('|')}] [--integration I] [--user U] [--tenant T]
+                               [--unroutable] [--limit N] [--json]
+       switchboard webhooks replay <event-id>`;
+
+const stateFlag = z.enum(EVENT_STATES, { error: `use one of ${EVENT_STATES.join(', ')}` });
+const limitFlag = z.coerce.number({ error: 'use a whole number' }).int('use a whole number').min(1).max(10_000);
+
+function flagValue<T>(schema: z.ZodType<T>, name: string, value: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new HubError('invalid_params', `--${name} ${value}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
+}
+
+/** `list --json`: the event envelope plus what an operator needs to act on it; never a lease owner. */
+function listed(e: InboxEvent) {
+  return {
+    ...envelopeOf(e),
+    endpoint: e.endpoint,
+    tenant: e.connection?.tenant ?? null,
+    user: e.connection?.user ?? null,
+    providerEventId: e.providerEventId,
+    state: e.state,
+    attempts: e.attempts,
+    nextAttemptAt: e.nextAttemptAt,
+    lastError: e.lastError,
+  };
+}
+
+function line(e: InboxEvent): string {
+  const who = e.connection ? `${e.connection.tenant}/${e.connection.user}` : '(unroutable)';
+  const when = new Date(e.receivedAt).toISOString();
+  const error = e.lastError === null ? '' : `  ${e.lastError.replace(/\s+/g, ' ')}`;
+  return `${e.id}  ${e.state}  ${e.integration}  ${who}  ${e.type}  ${e.source}  ${when}  attempts=${e.attempts}${error}`;
+}
+
+export async function webhooksCommand(argv: string[]): Promise<void> {
+  const { flags, positionals } = parse(argv, {
+    state: { type: 'string' },
+    integration: { type: 'string' },
+    tenant: { type: 'string' },
+    unroutable: { type: 'boolean' },
+    limit: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const [sub, id] = positionals;
+  if (flags['help'] || (sub !== 'list' && sub !== 'replay')) {
+    process.stdout.write(`${USAGE}\n`);
+    if (!flags['help']) process.exitCode = 2;
+    return;
+  }
+  // Flags are checked before the store opens: a typo changes nothing.
+  const filter: ListFilter = {};
+  const state = str(flags['state']);
+  if (state !== undefined) filter.state = flagValue(stateFlag, 'state', state);
+  const limit = str(flags['limit']);
+  if (limit !== undefined) filter.limit = flagValue(limitFlag, 'limit', limit);
+  for (const k of ['integration', 'tenant', 'user'] as const) {
+    const v = str(flags[k]);
+    if (v !== undefined) filter[k] = v;
+  }
+  if (flags['unroutable'] === true) filter.unroutable = true;
+  if (sub === 'replay' && !id) throw new HubError('invalid_params', `webhooks replay needs an event id\n${USAGE}`);
+
+  const { config } = configFromFlags(flags);
+  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+  try {
+    const inbox = new SqliteInbox(db, systemClock);
+    if (sub === 'list') {
+      const events = await inbox.list(filter);
+      if (flags['json']) {
+        process.stdout.write(`${JSON.stringify(events.map(listed), null, 2)}\n`);
+        return;
+      }
+      if (events.length === 0) process.stdout.write('no events\n');
+      for (const e of events) process.stdout.write(`${line(e)}\n`);
+      return;
+    }
+    await replay(inbox, id!);
+  } finally {
+    db.close();
+  }
+}
+
+async function replay(inbox: SqliteInbox, id: string): Promise<void> {
+  const before = await inbox.get(id);
+  if (before) progress(`${id}: ${before.state} after ${before.attempts} attempts${before.lastError ? ` (last error: ${before.lastError})` : ''}`);
+  const r = await inbox.replay(id);
+  switch (r.outcome) {
+    case 'not_found':
+      throw new HubError('not_found', `no event ${id} in the inbox (done events are purged after webhooks.retentionDays)`);
+    case 'busy':
+      throw new HubError('bad_request', `event ${id} is ${r.state}: only done, failed or dead events are replayed`);
+    case 'replayed':
+      progress(`${id}: pending again, attempts reset; a running hub's worker takes it within a second`);
+      process.stdout.write(`${id} pending\n`);
+  }
+}
