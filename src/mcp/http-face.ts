@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { NodeStreamableHTTPServerTransport, toNodeHandler } from '@modelcontextprotocol/node';
-import { createMcpHandler, isInitializeRequest, type AuthInfo, type McpHttpHandler, type Server } from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import {
+  createMcpHandler,
+  isInitializeRequest,
+  WebStandardStreamableHTTPServerTransport,
+  type AuthInfo,
+  type McpHttpHandler,
+  type Server,
+} from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -13,14 +20,16 @@ import type { Dispatcher } from './dispatch.js';
 import { isLegacyInbound } from './classify-era.js';
 import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
-import { modernNodeHandler } from './modern-node.js';
+import { modernNodeHandler, webNodeHandler, type NodeServe } from './modern-node.js';
 import { checkParamHeaders } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
 
 interface Session {
   id: string;
-  transport: NodeStreamableHTTPServerTransport;
+  transport: WebStandardStreamableHTTPServerTransport;
+  /** The session's transport served from Node with the body express parsed. */
+  serve: NodeServe;
   server: Server;
   identity: Identity;
   lastSeen: number;
@@ -180,7 +189,7 @@ export class HttpFace {
         session.busy--;
         session.lastSeen = this.opts.clock.now();
       });
-      await session.transport.handleRequest(req, res, parsed);
+      await session.serve(req, res, parsed);
       return;
     }
     if (req.method === 'POST' && isInitializeRequest(parsed)) {
@@ -232,14 +241,14 @@ export class HttpFace {
     const server = createHubServer(this.opts.dispatcher, identity, 'legacy', {
       onSubscribe: (uri, on) => (on ? subscriptions.add(uri) : subscriptions.delete(uri)),
     });
-    const transport: NodeStreamableHTTPServerTransport = new NodeStreamableHTTPServerTransport({
+    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       eventStore: new BoundedEventStore(),
       // Sent as the SSE `retry` field: when the hub closes a stream mid-call (SEP-1699 polling),
       // the client knows how soon to come back with Last-Event-ID.
       retryInterval: 1_000,
       onsessioninitialized: (id) => {
-        const session: Session = { id, transport, server, identity, lastSeen: this.opts.clock.now(), subscriptions, busy: 0 };
+        const session: Session = { id, transport, serve, server, identity, lastSeen: this.opts.clock.now(), subscriptions, busy: 0 };
         this.sessions.set(id, session);
         const key = identityKey(identity);
         const own = this.byIdentity.get(key) ?? new Set<Session>();
@@ -253,8 +262,12 @@ export class HttpFace {
       const session = id === undefined ? undefined : this.sessions.get(id);
       if (session) this.forget(session);
     };
+    const serve = webNodeHandler(
+      (request, extra) => transport.handleRequest(request, extra),
+      (err) => this.opts.log.debug({ err: err.message }, 'mcp session request failed in the transport'),
+    );
     await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+    await serve(req, res, body);
   }
 
   /**

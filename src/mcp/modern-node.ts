@@ -1,18 +1,29 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo, McpHttpHandler } from '@modelcontextprotocol/server';
 
+/** A web-standard MCP endpoint: the SDK's 2026-era handler, or a 2025 session's transport. */
+export type WebServe = (request: Request, extra: { authInfo?: AuthInfo; parsedBody?: unknown }) => Promise<Response>;
+
+export type NodeServe = (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse, parsedBody: unknown) => Promise<void>;
+
+/** The SDK's 2026-07-28 handler served from Node (see `webNodeHandler`). */
+export function modernNodeHandler(handler: McpHttpHandler, onerror: (err: Error) => void): NodeServe {
+  return webNodeHandler((request, extra) => handler.fetch(request, extra), onerror);
+}
+
 /**
- * Serves a 2026-07-28 POST whose body express already parsed, like the SDK's `toNodeHandler` but
- * without its per-request copies: the SDK handler classifies and dispatches from `parsedBody` and
- * never reads the Request's body, so none is built (`toNodeHandler` re-serialises the parsed body
- * into a web stream), and a JSON answer is written in one piece instead of being pumped chunk by
- * chunk through a web stream reader. SSE answers stream as before, honouring backpressure. Measured
- * on the proxy hot path, the two copies and the pump were ~5 % of the hub's CPU per 2026 call.
+ * Serves a web-standard MCP endpoint from Node for a request whose body express already parsed,
+ * like the SDK's `toNodeHandler` and its Node session transport but without their per-request
+ * copies: the SDK classifies and dispatches from `parsedBody` and never reads the Request's body,
+ * so none is built (the SDK's adapters re-serialise the parsed body into a web stream, and the
+ * session transport builds a request listener per request), and a JSON answer is written in one
+ * piece instead of being pumped chunk by chunk through a web stream reader. SSE answers stream,
+ * honouring backpressure, and are cancelled the moment the client goes away, so the SDK frees the
+ * stream (a 2025 session allows one standalone stream: one left behind would refuse the client's
+ * reconnect). Measured on the proxy hot path, the copies and the pump were ~5 % of the hub's CPU
+ * per 2026 call.
  */
-export function modernNodeHandler(
-  handler: McpHttpHandler,
-  onerror: (err: Error) => void,
-): (req: IncomingMessage & { auth?: AuthInfo }, res: ServerResponse, parsedBody: unknown) => Promise<void> {
+export function webNodeHandler(serve: WebServe, onerror: (err: Error) => void): NodeServe {
   return async (req, res, parsedBody) => {
     let finished = false;
     const abort = new AbortController();
@@ -22,9 +33,9 @@ export function modernNodeHandler(
     if (res.destroyed) abort.abort();
     let response: Response;
     try {
-      response = await handler.fetch(toBodylessRequest(req, abort.signal), {
+      response = await serve(toBodylessRequest(req, abort.signal), {
         ...(req.auth !== undefined && { authInfo: req.auth }),
-        parsedBody,
+        ...(parsedBody !== undefined && { parsedBody }),
       });
     } catch (error) {
       try {
@@ -52,6 +63,8 @@ export function modernNodeHandler(
       res.end(bytes);
       return;
     }
+    // A stream may stay quiet for long (a session's standalone GET stream): the client learns it is open now.
+    res.flushHeaders();
     await pump(response.body, res, abort.signal);
     finished = true;
     res.end();
@@ -62,21 +75,31 @@ function isEventStream(contentType: string | undefined): boolean {
   return contentType?.toLowerCase().includes('text/event-stream') === true;
 }
 
-/** An SSE answer, chunk by chunk, waiting for `drain` when the socket is full; ends early if the client went away. */
+/**
+ * An SSE answer, chunk by chunk, waiting for `drain` when the socket is full. The client going
+ * away cancels the stream at once, even while it waits for its next event.
+ */
 async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse, signal: AbortSignal): Promise<void> {
   let drainResolve: (() => void) | undefined;
   res.on('drain', () => {
     drainResolve?.();
     drainResolve = undefined;
   });
+  const reader = body.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
   const closed = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  signal.addEventListener('abort', cancel, { once: true });
+  if (signal.aborted) cancel();
   try {
-    for await (const chunk of body) {
-      if (signal.aborted) break;
-      if (!res.write(chunk)) await Promise.race([new Promise<void>((resolve) => (drainResolve = resolve)), closed]);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || signal.aborted) break;
+      if (!res.write(value)) await Promise.race([new Promise<void>((resolve) => (drainResolve = resolve)), closed]);
     }
   } catch {
     // the stream failed or was cancelled: end the response as the SDK's adapter does
+  } finally {
+    signal.removeEventListener('abort', cancel);
   }
 }
 
