@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { manualClock } from '../../src/clock.js';
+import { openDb } from '../../src/store/db.js';
+import { ROOT, tmpDir } from '../helpers/hub.js';
+
+const FIXTURE = join(ROOT, 'dist/test/fixtures/inbox-load.js');
+const LEASE_MS = 30_000; // FIXTURE_LEASE_MS
+
+/** Runs the fixture; `killAfterAcks` SIGKILLs it once that many deliveries were acknowledged. */
+function run(args: string[], killAfterAcks?: number): Promise<{ lines: string[]; signal: NodeJS.Signals | null; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines: string[] = [];
+    let rest = '';
+    let acks = 0;
+    child.stdout.on('data', (chunk: Buffer) => {
+      const parts = (rest + chunk.toString()).split('\n');
+      rest = parts.pop()!;
+      for (const l of parts) {
+        lines.push(l);
+        if (l.startsWith('ack ')) acks++;
+      }
+      if (killAfterAcks !== undefined && acks >= killAfterAcks && child.exitCode === null) child.kill('SIGKILL');
+    });
+    child.once('error', reject);
+    child.once('close', (code, signal) => resolve({ lines, signal, code }));
+  });
+}
+
+const eventRow = z.object({ id: z.string(), state: z.string(), runs: z.number().nullable() });
+
+describe('the inbox survives SIGKILL during a load of deliveries', () => {
+  let dir: ReturnType<typeof tmpDir>;
+  let file: string;
+  beforeEach(() => {
+    dir = tmpDir();
+    file = join(dir.path, 'switchboard.db');
+  });
+  afterEach(() => dir.remove());
+
+  it('every acknowledged delivery is stored once and processed once after a restart; an effect ran twice at most for the one event in hand', {
+    timeout: 120_000,
+  }, async () => {
+    const first = await run(['accept', file, '5000'], 400);
+    expect(first.signal).toBe('SIGKILL');
+    expect(first.lines).not.toContain('accepted all');
+    const acked = new Map<string, string>();
+    for (const l of first.lines.filter((x) => x.startsWith('ack '))) {
+      const [, delivery, a, b] = l.split(' ');
+      // Both copies of a delivery were answered with the one event.
+      expect(a).toBe(b);
+      acked.set(delivery!, a!);
+    }
+    expect(acked.size).toBeGreaterThanOrEqual(400);
+
+    // The restart comes after the dead process's leases have expired (its clock is ahead by a lease).
+    const second = await run(['drain', file, '--clock-offset-ms', String(LEASE_MS + 1_000)]);
+    expect(second.code).toBe(0);
+    expect(second.lines.at(-1)).toMatch(/^drained \d+$/);
+
+    const db = openDb({ file, clock: manualClock() });
+    try {
+      const rows = z
+        .array(eventRow)
+        .parse(db.prepare('SELECT e.id, e.state, f.runs FROM inbox_events e LEFT JOIN fixture_effects f ON f.event_id = e.id').all());
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const deliveries = new Map(
+        z
+          .array(z.object({ delivery_id: z.string(), event_id: z.string() }))
+          .parse(db.prepare('SELECT delivery_id, event_id FROM webhook_deliveries').all())
+          .map((d) => [d.delivery_id, d.event_id]),
+      );
+      for (const [delivery, eventId] of acked) {
+        expect(deliveries.get(delivery), delivery).toBe(eventId);
+        expect(byId.get(eventId), delivery).toMatchObject({ state: 'done', runs: expect.any(Number) });
+      }
+      // One row per delivery (acknowledged or not), all of them done, none left leased.
+      expect(rows.length).toBe(deliveries.size);
+      expect(rows.filter((r) => r.state !== 'done')).toEqual([]);
+      // Handlers are at-least-once: only an event whose effect ran before the kill and whose done did not commit runs twice.
+      const twice = rows.filter((r) => (r.runs ?? 0) > 1);
+      expect(twice.length).toBeLessThanOrEqual(1);
+      expect(rows.every((r) => (r.runs ?? 0) >= 1)).toBe(true);
+    } finally {
+      db.close();
+    }
+  });
+});
