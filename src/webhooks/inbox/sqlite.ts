@@ -121,6 +121,11 @@ export class SqliteInbox implements Inbox {
   }
 
   async claim(opts: ClaimOptions): Promise<InboxEvent[]> {
+    // An idle worker looks first without the write lock: in WAL a read never waits for a writer,
+    // while BEGIN IMMEDIATE waits up to busy_timeout for one — blocking this process's event loop
+    // every tick whenever another process (a `stdio` beside a `serve`) holds the lock.
+    const now = this.clock.now();
+    if (this.st.expired.get({ now, limit: 1 }) === undefined && this.st.due.get({ now, limit: 1 }) === undefined) return [];
     return this.claimTx.immediate(opts);
   }
 
