@@ -2,7 +2,7 @@ import type { Prompt, Resource, ResourceTemplateType as ResourceTemplate, Tool }
 import { HubError } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
 import { assignNames, type NameClaim } from './naming.js';
-import type { SourceChange, ToolSource } from './source.js';
+import type { ResourceUpdatedListener, SourceChange, ToolSource } from './source.js';
 
 /** `_meta` keys under which the hub tells a client where a tool comes from. */
 export const META_SOURCE = 'switchboard/source';
@@ -48,7 +48,7 @@ const LISTED_STATES = new Set(['starting', 'ready', 'restarting']);
 export class Catalog {
   private readonly list: ToolSource[] = [];
   private readonly listeners = new Set<CatalogListener>();
-  private readonly resourceListeners = new Set<(uri: string) => void>();
+  private readonly resourceListeners = new Set<ResourceUpdatedListener>();
   private readonly views = new Map<string, CatalogView>();
   private versionCounter = 0;
   private listableAll: Promise<void> | true | undefined;
@@ -72,8 +72,8 @@ export class Catalog {
     this.list.push(source);
     this.listableAll = undefined;
     source.onChange((change) => this.changed(change));
-    source.onResourceUpdated?.((uri) => {
-      for (const l of this.resourceListeners) l(uri);
+    source.onResourceUpdated?.((uri, identities) => {
+      for (const l of this.resourceListeners) l(uri, identities);
     });
     this.changed({ kind: 'tools' });
   }
@@ -100,7 +100,7 @@ export class Catalog {
     return () => this.listeners.delete(listener);
   }
 
-  onResourceUpdated(listener: (uri: string) => void): () => void {
+  onResourceUpdated(listener: ResourceUpdatedListener): () => void {
     this.resourceListeners.add(listener);
     return () => this.resourceListeners.delete(listener);
   }

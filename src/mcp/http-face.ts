@@ -1,13 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { toNodeHandler } from '@modelcontextprotocol/node';
-import {
-  createMcpHandler,
-  isInitializeRequest,
-  WebStandardStreamableHTTPServerTransport,
-  type AuthInfo,
-  type McpHttpHandler,
-  type Server,
-} from '@modelcontextprotocol/server';
+import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type AuthInfo, type Server } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -20,7 +12,8 @@ import type { Dispatcher } from './dispatch.js';
 import { isLegacyInbound } from './classify-era.js';
 import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
-import { modernNodeHandler, webNodeHandler, type NodeServe } from './modern-node.js';
+import { identityFromAuthInfo, ModernHandlers } from './modern-handlers.js';
+import { webNodeHandler, type NodeServe } from './modern-node.js';
 import { checkParamHeaders } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
@@ -45,9 +38,8 @@ interface Session {
  */
 const EVICTABLE_AFTER_MS = 10_000;
 
-/** Hub-wide caps, far above any one identity's limit, as a last bound on memory. */
+/** A hub-wide cap, far above any one identity's limit, as a last bound on memory. */
 const MAX_SESSIONS = 10_000;
-const MAX_LISTEN_STREAMS = 10_000;
 
 export interface HttpFaceOptions {
   dispatcher: Dispatcher;
@@ -68,9 +60,7 @@ export interface HttpFaceOptions {
 
 /** The identity the auth middleware resolved, carried on AuthInfo.extra. */
 export function identityFromAuth(auth: AuthInfo | undefined): Identity {
-  const id = auth?.extra?.['identity'] as Identity | undefined;
-  if (!id) throw new Error('request reached the MCP face without an identity');
-  return id;
+  return identityFromAuthInfo(auth);
 }
 
 function header<K extends string>(req: Request, name: string, key: K): Partial<Record<K, string>> {
@@ -111,24 +101,14 @@ export class HttpFace {
   private readonly modernByToken = new Map<string, Set<Response>>();
   private readonly limits: IdentityLimits;
   private readonly stopRevocations: () => void = () => {};
-  private readonly modern: McpHttpHandler;
-  private readonly modernNode: ReturnType<typeof toNodeHandler>;
-  private readonly modernParsed: ReturnType<typeof modernNodeHandler>;
+  private readonly modern: ModernHandlers;
   private readonly sweeper: NodeJS.Timeout;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(private readonly opts: HttpFaceOptions) {
-    this.modern = createMcpHandler((ctx) => createHubServer(opts.dispatcher, identityFromAuth(ctx.authInfo), 'modern'), {
-      legacy: 'reject',
-      maxRequestBodySize: opts.maxBodyBytes,
-      // The SDK's default (1,024) could be filled by eleven identities at their own limit.
-      maxSubscriptions: MAX_LISTEN_STREAMS,
-      onerror: (err) => opts.log.debug({ err: err.message }, 'mcp request rejected'),
-    });
-    this.modernNode = toNodeHandler(this.modern, { maxRequestBodySize: opts.maxBodyBytes });
-    this.modernParsed = modernNodeHandler(this.modern, (err) => opts.log.debug({ err: err.message }, 'mcp request failed in the handler'));
+    this.modern = new ModernHandlers({ dispatcher: opts.dispatcher, log: opts.log, clock: opts.clock, maxBodyBytes: opts.maxBodyBytes });
     this.unsubscribe.push(opts.catalog.onChange((c) => this.announce(c)));
-    this.unsubscribe.push(opts.catalog.onResourceUpdated((uri) => this.resourceUpdated(uri)));
+    this.unsubscribe.push(opts.catalog.onResourceUpdated((uri, identities) => this.resourceUpdated(uri, identities)));
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
     this.limits = opts.limits ?? DEFAULT_LIMITS;
@@ -166,8 +146,9 @@ export class HttpFace {
         return;
       }
       this.trackModern(identity, res);
-      if (req.method === 'POST' && parsed !== undefined) await this.modernParsed(req, res, parsed);
-      else await this.modernNode(req, res, req.method === 'POST' ? parsed : undefined);
+      const modern = this.modern.serve(identity, res);
+      if (req.method === 'POST' && parsed !== undefined) await modern.parsed(req, res, parsed);
+      else await modern.node(req, res, req.method === 'POST' ? parsed : undefined);
       return;
     }
     const sid = req.get('mcp-session-id');
@@ -351,17 +332,16 @@ export class HttpFace {
             : s.server.sendResourceListChanged();
       send.catch(() => {});
     }
-    // 2026-era listeners are not tied to an identity the bus can see; a spurious list_changed only costs a re-list.
-    if (change.kind === 'tools') this.modern.notify.toolsChanged();
-    else if (change.kind === 'prompts') this.modern.notify.promptsChanged();
-    else this.modern.notify.resourcesChanged();
+    this.modern.listChanged(change.kind, change.identities);
   }
 
-  private resourceUpdated(uri: string): void {
+  private resourceUpdated(uri: string, identities: readonly Identity[] | undefined): void {
+    const keys = identities ? new Set(identities.map(identityKey)) : undefined;
     for (const s of this.sessions.values()) {
+      if (keys && !keys.has(identityKey(s.identity))) continue;
       if (s.subscriptions.has(uri)) s.server.sendResourceUpdated({ uri }).catch(() => {});
     }
-    this.modern.notify.resourceUpdated(uri);
+    this.modern.resourceUpdated(uri, identities);
   }
 
   private sweep(): void {
@@ -370,6 +350,7 @@ export class HttpFace {
     for (const s of this.sessions.values()) {
       if (now - s.lastSeen > idle) void s.transport.close().catch(() => {});
     }
+    this.modern.sweep();
   }
 
   async close(): Promise<void> {

@@ -93,6 +93,8 @@ export type InputRequired = InputRequiredResult;
 
 export type ChangeKind = 'tools' | 'resources' | 'prompts';
 
+export type ResourceUpdatedListener = (uri: string, identities?: readonly Identity[]) => void;
+
 export interface SourceChange {
   kind: ChangeKind;
   /** Identities that see the change; undefined means everyone. */
@@ -120,7 +122,11 @@ export interface ToolSource {
   readResource?(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined>;
   subscribeResource?(uri: string, identity: Identity): Promise<boolean>;
   unsubscribeResource?(uri: string, identity: Identity): Promise<boolean>;
-  onResourceUpdated?(listener: (uri: string) => void): () => void;
+  /**
+   * Told when a resource changed. `identities` names whose resource it is (a user's own events
+   * behind one URI); undefined means every subscriber of the URI may hear of it.
+   */
+  onResourceUpdated?(listener: ResourceUpdatedListener): () => void;
   prompts?(identity: Identity): readonly Prompt[];
   getPrompt?(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired>;
   complete?(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult | undefined>;

@@ -63,8 +63,9 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
       change.kind === 'tools' ? live.sendToolListChanged() : change.kind === 'prompts' ? live.sendPromptListChanged() : live.sendResourceListChanged();
     send.catch(() => {});
   });
-  const offUpdated = opts.catalog.onResourceUpdated((uri) => {
-    if (live && subscriptions.has(uri)) live.sendResourceUpdated({ uri }).catch(() => {});
+  const offUpdated = opts.catalog.onResourceUpdated((uri, identities) => {
+    if (!live || !subscriptions.has(uri) || (identities && !identities.some((i) => identityKey(i) === me))) return;
+    live.sendResourceUpdated({ uri }).catch(() => {});
   });
   return {
     closed: wire.closed,
