@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, UrlElicitationRequiredError, inputRequired, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import {
+  ProtocolError,
+  ProtocolErrorCode,
+  UrlElicitationRequiredError,
+  inputRequired,
+  type CallToolResult,
+  type ReadResourceResult,
+  type Resource,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
 import type { ConnectionReads } from '../connections/repository.js';
@@ -7,11 +16,20 @@ import type { Connection } from '../connections/types.js';
 import { HubError, describeError, isHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { TokenManager } from '../oauth/token-manager.js';
-import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
+import {
+  toolError,
+  type CallContext,
+  type InputRequired,
+  type ResourceUpdatedListener,
+  type SourceChange,
+  type SourceStatus,
+  type ToolSource,
+} from '../mcp/source.js';
 import { inputValidator, type InputValidator } from '../mcp/validate-input.js';
 import { createProviderClient, type ProviderClient, type ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
+import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
 import { runHttpTool } from './http-tool.js';
 
 export const META_CONNECTION = 'switchboard/connection';
@@ -37,6 +55,8 @@ export interface IntegrationSourceOptions {
    * linked. Absent: each user's OAuth connection is used and an unlinked call answers with a link.
    */
   credentials?: Credentials;
+  /** The inbox's events; with it an integration that declares webhooks or polling shows them to MCP clients. */
+  events?: IntegrationEvents;
 }
 
 /**
@@ -51,10 +71,13 @@ export class IntegrationSource implements ToolSource {
   private readonly listeners = new Set<(c: SourceChange) => void>();
   private readonly validators = new Map<string, InputValidator>();
   private readonly provider: ProviderClient;
+  private readonly events: EventsView | undefined;
 
   constructor(private readonly opts: IntegrationSourceOptions) {
     this.name = opts.definition.name;
     this.provider = opts.provider ?? createProviderClient();
+    const d = opts.definition;
+    this.events = opts.events && (d.webhooks !== undefined || d.poll !== undefined) ? new EventsView(this.name, d.title, opts.events) : undefined;
     // The feed's changes for this integration reach the owner's clients as list_changed.
     opts.states.onChange((c) => {
       if (c.integration === this.name) this.connectionChanged({ tenant: c.tenant, user: c.user, scopes: [] });
@@ -91,7 +114,7 @@ export class IntegrationSource implements ToolSource {
     const state = this.opts.credentials ? 'not_required' : this.opts.states.stateOf(identity, this.name);
     const hint =
       state === 'active' || state === 'not_required' ? '' : ` (Needs your ${this.opts.definition.title} account: calling it returns a link to connect it.)`;
-    return Object.entries(this.opts.definition.tools).map(([name, t]) => ({
+    const own = Object.entries(this.opts.definition.tools).map(([name, t]) => ({
       name,
       ...(t.title ? { title: t.title } : {}),
       description: t.description + hint,
@@ -105,9 +128,33 @@ export class IntegrationSource implements ToolSource {
       },
       _meta: { [META_CONNECTION]: state },
     }));
+    return this.events ? [...own, this.events.tool()] : own;
+  }
+
+  resources(_identity: Identity): readonly Resource[] {
+    return this.events ? [this.events.resource()] : [];
+  }
+
+  async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | undefined> {
+    return this.events?.read(uri, ctx.identity);
+  }
+
+  /** The events resource is one URI whose updates the hub sends to the owner's subscribers only. */
+  async subscribeResource(uri: string): Promise<boolean> {
+    return uri === this.events?.uri;
+  }
+
+  async unsubscribeResource(uri: string): Promise<boolean> {
+    return uri === this.events?.uri;
+  }
+
+  onResourceUpdated(listener: ResourceUpdatedListener): () => void {
+    return this.events?.onUpdated(listener) ?? (() => {});
   }
 
   async callTool(name: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    // The user's own events need no linked account: unlinked, there are none to show.
+    if (name === EVENTS_TOOL && this.events) return this.events.call(args ?? {}, ctx.identity);
     const tool = this.opts.definition.tools[name];
     if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const input = args ?? {};

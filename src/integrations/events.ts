@@ -1,0 +1,131 @@
+import type { CallToolResult, ReadResourceResult, Resource, Tool } from '@modelcontextprotocol/server';
+import type { Identity } from '../identity/identity.js';
+import type { ResourceUpdatedListener } from '../mcp/source.js';
+import { inputValidator, type InputValidator } from '../mcp/validate-input.js';
+import type { EventListener } from '../webhooks/inbox/handlers.js';
+import type { EventReads, RecentPage } from '../webhooks/inbox/reads.js';
+
+/** The read-only tool every integration with events gets (a reserved tool name). */
+export const EVENTS_TOOL = 'recent_events';
+
+/** One URI per integration; what it holds is each reader's own events. */
+export function eventsUri(integration: string): string {
+  return `switchboard://events/${integration}`;
+}
+
+/** Where an integration's events come from: the inbox's reads and the feed of finished events. */
+export interface IntegrationEvents {
+  reads: EventReads;
+  feed: { subscribe(listener: EventListener): () => void };
+}
+
+const DEFAULT_LIMIT = 20;
+const RESOURCE_LIMIT = 50;
+
+const INPUT = {
+  type: 'object',
+  properties: {
+    after: { type: 'string', description: 'The next_cursor of an earlier answer: only events that arrived since. Omit for the latest.' },
+    limit: { type: 'integer', minimum: 1, maximum: 100, default: DEFAULT_LIMIT, description: 'At most this many events (1–100).' },
+    type: { type: 'string', minLength: 1, maxLength: 256, description: "Only events of this type (the provider's, e.g. ticket.updated)." },
+  },
+  additionalProperties: false,
+} as const;
+
+const OUTPUT = {
+  type: 'object',
+  properties: {
+    events: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          type: { type: 'string' },
+          integration: { type: 'string' },
+          connectionId: { type: ['string', 'null'] },
+          source: { enum: ['webhook', 'poll'] },
+          receivedAt: { type: 'number' },
+          payload: {},
+        },
+        required: ['id', 'type', 'integration', 'connectionId', 'source', 'receivedAt', 'payload'],
+      },
+    },
+    next_cursor: { type: 'string' },
+  },
+  required: ['events', 'next_cursor'],
+} as const;
+
+/**
+ * An integration's inbound events as MCP clients see them: the subscribable resource
+ * `switchboard://events/<integration>` and the tool `<integration>__recent_events` for clients
+ * that only use tools. Each identity reads and hears of its own connections' events only.
+ */
+export class EventsView {
+  readonly uri: string;
+  private readonly validate: InputValidator;
+
+  constructor(
+    private readonly integration: string,
+    private readonly title: string,
+    private readonly events: IntegrationEvents,
+  ) {
+    this.uri = eventsUri(integration);
+    this.validate = inputValidator(`${integration}__${EVENTS_TOOL}`, INPUT);
+  }
+
+  tool(): Tool {
+    return {
+      name: EVENTS_TOOL,
+      title: `Recent ${this.title} events`,
+      description:
+        `Events your ${this.title} account sent to the hub (webhooks, or polling where it has none), oldest first. ` +
+        'Pass next_cursor back as `after` to get only what arrived since.',
+      inputSchema: INPUT as unknown as Tool['inputSchema'],
+      outputSchema: OUTPUT as unknown as Tool['outputSchema'],
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    };
+  }
+
+  async call(args: Record<string, unknown>, identity: Identity): Promise<CallToolResult> {
+    this.validate(args);
+    const page = await this.events.reads.recent({
+      tenant: identity.tenant,
+      user: identity.user,
+      integration: this.integration,
+      limit: typeof args['limit'] === 'number' ? args['limit'] : DEFAULT_LIMIT,
+      ...(typeof args['after'] === 'string' ? { after: args['after'] } : {}),
+      ...(typeof args['type'] === 'string' ? { type: args['type'] } : {}),
+    });
+    const structured = shape(page);
+    return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
+  }
+
+  resource(): Resource {
+    return {
+      uri: this.uri,
+      name: `${this.integration}-events`,
+      title: `${this.title} events`,
+      description: `The latest ${RESOURCE_LIMIT} events of your ${this.title} account; subscribe to hear of new ones.`,
+      mimeType: 'application/json',
+    };
+  }
+
+  async read(uri: string, identity: Identity): Promise<ReadResourceResult | undefined> {
+    if (uri !== this.uri) return undefined;
+    const page = await this.events.reads.recent({ tenant: identity.tenant, user: identity.user, integration: this.integration, limit: RESOURCE_LIMIT });
+    return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(shape(page)) }] };
+  }
+
+  /** Tells `listener` of each finished event of this integration, naming only its owner. */
+  onUpdated(listener: ResourceUpdatedListener): () => void {
+    return this.events.feed.subscribe((_envelope, event) => {
+      if (event.integration !== this.integration || event.connection === null) return;
+      listener(this.uri, [{ tenant: event.connection.tenant, user: event.connection.user, scopes: [] }]);
+    });
+  }
+}
+
+function shape(page: RecentPage): { events: RecentPage['events']; next_cursor: string } {
+  return { events: page.events, next_cursor: page.nextCursor };
+}
