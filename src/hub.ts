@@ -30,6 +30,7 @@ import { SqliteDataKeys } from './vault/data-keys.js';
 import { ephemeralRing } from './vault/master-keys.js';
 import { createVault } from './vault/open.js';
 import { Vault } from './vault/vault.js';
+import { SqliteEventReads } from './webhooks/inbox/reads.js';
 import { InboxService } from './webhooks/inbox/service.js';
 
 export interface HubOptions {
@@ -157,6 +158,7 @@ export class Hub {
       ...(opts.hosted ? { hosted: opts.hosted } : {}),
       ...(opts.tokenOptions ? { tokenOptions: opts.tokenOptions } : {}),
       ...(opts.provider ? { provider: opts.provider } : {}),
+      events: { reads: new SqliteEventReads(this.db), feed: this.inbox.feed },
     });
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
     const { keys } = this.integrations;

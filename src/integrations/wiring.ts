@@ -19,6 +19,7 @@ import { Accounts } from './accounts.js';
 import { hostedSecretName, type HostedProvider } from './hosted.js';
 import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration } from './registry.js';
 import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
+import type { IntegrationEvents } from './events.js';
 import { IntegrationSource } from './source.js';
 
 export interface IntegrationsDeps {
@@ -40,6 +41,8 @@ export interface IntegrationsDeps {
   tokenOptions?: { marginMs?: number; leaseMs?: number; pollMs?: number; attempts?: number };
   /** The provider client's fetch, clock, sleep, pacer and default limits (tests inject fakes). */
   provider?: ProviderClientOptions;
+  /** The inbox's events, shown to MCP clients by integrations that declare webhooks or polling. */
+  events?: IntegrationEvents;
 }
 
 export interface Integrations {
@@ -141,6 +144,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
         since: d.clock.now(),
         provider,
         ...apiLimitsOf(d.config, r.definition.name),
+        ...(d.events ? { events: d.events } : {}),
       }),
     );
   }
@@ -161,6 +165,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
         since: d.clock.now(),
         provider,
         ...apiLimitsOf(d.config, k.definition.name),
+        ...(d.events ? { events: d.events } : {}),
       }),
     );
   }

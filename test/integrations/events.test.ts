@@ -1,0 +1,128 @@
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+
+/**
+ * Inbound events reach MCP clients as the subscribable resource `switchboard://events/<integration>`
+ * and the tool `<integration>__recent_events`, each identity only its own connections' events —
+ * over both protocol eras, with two users side by side. Events enter through the inbox the webhook
+ * route and the pollers accept into, and reach clients once the worker has finished them.
+ */
+
+const URI = 'switchboard://events/acme';
+
+const ACME = {
+  type: 'custom',
+  title: 'Acme',
+  apiBaseUrl: 'https://api.acme.test',
+  auth: { type: 'none' },
+  webhooks: { scheme: 'standard-webhooks', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] },
+  tools: { ping: { description: 'ping', method: 'GET', path: '/ping', readOnly: true } },
+};
+
+interface Seen {
+  client: Client;
+  updates: string[];
+}
+
+let hub: RunningHub;
+const open: Client[] = [];
+
+async function connect(token: string, mode: 'auto' | 'legacy'): Promise<Seen> {
+  const client = new Client({ name: `events-${mode}`, version: '1.0.0' }, { versionNegotiation: { mode } });
+  const updates: string[] = [];
+  client.setNotificationHandler('notifications/resources/updated', (n) => void updates.push(n.params.uri));
+  await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  open.push(client);
+  if (mode === 'legacy') await client.subscribeResource({ uri: URI });
+  else await client.listen({ resourceSubscriptions: [URI] });
+  return { client, updates };
+}
+
+let seq = 0;
+/** One event for `user`'s connection, as the route or a poller hands it to the inbox. */
+async function arrive(user: string, type = 'ticket.updated'): Promise<string> {
+  seq++;
+  const r = await hub.hub.inbox.inbox.accept({
+    integration: 'acme',
+    deliveryId: `msg_${seq}`,
+    providerEventId: `evt_${seq}`,
+    connection: { id: `conn-${user}`, tenant: 'default', user },
+    type,
+    payload: Buffer.from(JSON.stringify({ id: `evt_${seq}`, type, owner: user })),
+  });
+  return r.eventId;
+}
+
+async function recent(c: Client, args: Record<string, unknown> = {}) {
+  const r = await c.callTool({ name: 'acme__recent_events', arguments: args });
+  expect(r.isError ?? false).toBe(false);
+  return r.structuredContent as { events: Array<{ id: string; type: string; payload: { owner: string } }>; next_cursor: string };
+}
+
+describe('events as MCP resources and a tool', () => {
+  let bobToken: string;
+
+  beforeAll(async () => {
+    hub = await startHub({ integrations: { acme: ACME } });
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  });
+  afterAll(async () => {
+    await Promise.all(open.splice(0).map((c) => c.close().catch(() => {})));
+    await hub?.stop();
+  });
+
+  it('lists the resource and the tool beside the integration', async () => {
+    const c = await connect(hub.token, 'auto');
+    expect((await c.client.listResources()).resources.map((r) => r.uri)).toContain(URI);
+    const tool = (await c.client.listTools()).tools.find((t) => t.name === 'acme__recent_events');
+    expect(tool?.annotations?.readOnlyHint).toBe(true);
+  });
+
+  it("tells each user's clients of their own events only, on both eras", async () => {
+    const [alice25, alice26, bob25, bob26] = await Promise.all([
+      connect(hub.token, 'legacy'),
+      connect(hub.token, 'auto'),
+      connect(bobToken, 'legacy'),
+      connect(bobToken, 'auto'),
+    ]);
+    await arrive('alice');
+    await eventually(() => alice25.updates.length > 0 && alice26.updates.length > 0);
+    expect(alice25.updates).toEqual([URI]);
+    expect(alice26.updates).toEqual([URI]);
+    // Bob's own event is the barrier: once his clients hear of it, they would have heard of Alice's.
+    await arrive('bob');
+    await eventually(() => bob25.updates.length > 0 && bob26.updates.length > 0);
+    expect(bob25.updates).toEqual([URI]);
+    expect(bob26.updates).toEqual([URI]);
+    expect(alice25.updates).toEqual([URI]);
+    expect(alice26.updates).toEqual([URI]);
+  });
+
+  it('reads and lists only the caller’s events, with a cursor for what arrived since', async () => {
+    const alice = await connect(hub.token, 'auto');
+    const bob = await connect(bobToken, 'legacy');
+    const first = await recent(alice.client);
+    expect(first.events.length).toBeGreaterThan(0);
+    expect(first.events.every((e) => e.payload.owner === 'alice')).toBe(true);
+    expect((await recent(bob.client)).events.every((e) => e.payload.owner === 'bob')).toBe(true);
+
+    const later = await arrive('alice', 'ticket.created');
+    await arrive('bob', 'ticket.created');
+    const since = await recent(alice.client, { after: first.next_cursor });
+    expect(since.events.map((e) => e.id)).toEqual([later]);
+    expect((await recent(alice.client, { after: since.next_cursor })).events).toEqual([]);
+    expect((await recent(alice.client, { type: 'ticket.created' })).events.map((e) => e.id)).toEqual([later]);
+
+    const read = await bob.client.readResource({ uri: URI });
+    const body = JSON.parse((read.contents[0] as { text: string }).text) as { events: Array<{ payload: { owner: string } }> };
+    expect(body.events.length).toBeGreaterThan(0);
+    expect(body.events.every((e) => e.payload.owner === 'bob')).toBe(true);
+  });
+
+  it('refuses a cursor it did not hand out and undeclared arguments', async () => {
+    const alice = await connect(hub.token, 'auto');
+    await expect(alice.client.callTool({ name: 'acme__recent_events', arguments: { after: 'x; DROP TABLE' } })).rejects.toThrow(/cursor/);
+    await expect(alice.client.callTool({ name: 'acme__recent_events', arguments: { since: 1 } })).rejects.toThrow();
+  });
+});
