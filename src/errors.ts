@@ -44,6 +44,7 @@ export type HubErrorCode =
   | 'bad_timestamp'
   | 'stale_timestamp'
   | 'bad_body'
+  | 'inbox_unavailable'
   | 'oauth_flow_failed'
   | 'oauth_grant_rejected'
   | 'oauth_endpoint_unavailable'
@@ -122,6 +123,8 @@ export const ERROR_SPECS = {
   // Only reported for a genuine signature: a replay, or a clock out of step with the provider's.
   stale_timestamp: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'warn' },
   bad_body: { http: 400, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'warn' },
+  // The one 5xx a webhook delivery can get: nothing was stored, so the provider must send it again (with Retry-After).
+  inbox_unavailable: { http: 503, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: true, log: 'error' },
   oauth_flow_failed: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
   // RFC 6749 §5.2: the token endpoint refused the grant; only a new authorization fixes it.
   oauth_grant_rejected: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },

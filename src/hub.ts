@@ -248,11 +248,12 @@ export class Hub {
    */
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<Listening> {
     // Loaded on demand: the stdio face starts faster without the HTTP stack (express and friends).
-    const [{ createHttpApp }, { bindHttp }, { HttpFace }, { mountIntegrations }] = await Promise.all([
+    const [{ createHttpApp }, { bindHttp }, { HttpFace }, { mountIntegrations }, { webhookRoute }] = await Promise.all([
       import('./http/app.js'),
       import('./http/listener.js'),
       import('./mcp/http-face.js'),
       import('./integrations/mount.js'),
+      import('./webhooks/route.js'),
       ...this.integrations.hosted.map(({ provider }) => provider.load?.()),
     ]);
     const listener =
@@ -291,6 +292,13 @@ export class Hub {
         // The data dir is named only on loopback binds: a caller there is on this machine anyway.
         identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(listener.host) ? { dataDir: this.dataDir } : {}) }),
       },
+      webhooks: webhookRoute({
+        integrations: this.integrations.webhooks,
+        connections: this.integrations.connections,
+        inbox: this.inbox.inbox,
+        clock: this.clock,
+        log: this.log,
+      }),
       mount: (a) => {
         this.closeMounted = mountIntegrations(a, this.integrations);
       },

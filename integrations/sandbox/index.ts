@@ -19,6 +19,10 @@ export function sandbox(ctx: { publicUrl: string }): IntegrationDefinition {
       scopes: ['read', 'write'],
     },
     apiBaseUrl: `${base}/api`,
+    // Standard Webhooks to the app-level endpoint the hub hands the sandbox; each event names its
+    // account (`account_id`, the username of GET /api/me), which routes it to that user's connection.
+    webhooks: { scheme: 'standard-webhooks', accountFrom: 'body:account_id', eventIdFrom: 'body:id', typeFrom: 'body:type' },
+    account: { from: { request: '/me', at: 'username' } },
     // The sandbox API's default bucket per access token (servers/sandbox: 5/s, burst 10), so paced calls stay under its 429s.
     rateLimit: { perConnection: { perSecond: 5, burst: 10 } },
     tools: {

@@ -25,6 +25,7 @@ export function hostedSandbox(): HostedProvider {
         clients: [{ id: ctx.client.id, secret: ctx.client.secret, redirectUris: [ctx.client.redirectUri], name: 'Switchboard' }],
         dbFile: ctx.dataDir === ':memory:' ? ':memory:' : resolve(ctx.dataDir, 'sandbox.db'),
         clock: ctx.clock,
+        ...(ctx.webhooks ? { webhooks: ctx.webhooks } : {}),
       });
       // RFC 8414 §3.1: the metadata of an issuer with a path lives at the host root, path appended.
       app.get(sandbox.wellKnownPath, (_req, res) => {

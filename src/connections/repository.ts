@@ -1,5 +1,6 @@
 import type { ConnectionStore, LeaseResult } from './store.js';
 import type { Connection, TokenSet } from './types.js';
+import type { ConnectionWebhooks, ConnectionWebhookStore } from './webhooks.js';
 
 /**
  * Connections behind Promise-returning interfaces (STYLE.md §10), so a PostgreSQL implementation
@@ -19,6 +20,8 @@ export interface LinkInput {
   integration: string;
   tokens: TokenSet;
   scopes: string[];
+  /** The provider's id of the account, when the integration declares how to learn it. */
+  accountId?: string | undefined;
 }
 
 export interface ConnectionWrites {
@@ -39,7 +42,7 @@ export interface RefreshLeases {
   releaseLease(id: string, owner: string, opts?: { outcomeUnknown?: boolean }): Promise<void>;
 }
 
-export type ConnectionRepository = ConnectionReads & ConnectionWrites & RefreshLeases;
+export type ConnectionRepository = ConnectionReads & ConnectionWrites & RefreshLeases & ConnectionWebhooks;
 
 /**
  * The SQLite store behind the interface: better-sqlite3 answers synchronously; callers await anyway.
@@ -47,7 +50,7 @@ export type ConnectionRepository = ConnectionReads & ConnectionWrites & RefreshL
  * tenant's data key is ensured first; a token set sealed under a data key another process created
  * is read after the vault has loaded it.
  */
-export function sqliteConnections(store: ConnectionStore): ConnectionRepository {
+export function sqliteConnections(store: ConnectionStore, hooks: ConnectionWebhookStore = store.webhooks): ConnectionRepository {
   const { vault } = store;
   return {
     get: async (id) => store.get(id),
@@ -66,5 +69,14 @@ export function sqliteConnections(store: ConnectionStore): ConnectionRepository 
       return store.commitRefresh(c, owner, tokens);
     },
     releaseLease: async (id, owner, opts) => store.releaseLease(id, owner, opts),
+    byEndpoint: async (integration, endpoint) => hooks.byEndpoint(integration, endpoint),
+    byAccount: async (integration, accountId) => hooks.byAccount(integration, accountId),
+    ensureEndpoint: async (id) => hooks.ensureEndpoint(id),
+    setWebhookSecret: async (id, secret) => {
+      const c = store.get(id);
+      if (c !== undefined && secret !== null) await vault.ensureDataKey(c.tenant);
+      return hooks.setWebhookSecret(id, secret);
+    },
+    webhookSecret: (c) => vault.decrypting(() => hooks.webhookSecret(c)),
   };
 }

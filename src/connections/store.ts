@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { Vault } from '../vault/vault.js';
 import { CONNECTION_STATES, tokenSetSchema, type Connection, type TokenSet } from './types.js';
+import { ConnectionWebhookStore } from './webhooks.js';
 
 const row = z.object({
   id: z.string(),
@@ -21,6 +22,9 @@ const row = z.object({
   refresh_started_at: z.number().nullable(),
   refresh_failures: z.number(),
   last_refresh_at: z.number().nullable(),
+  account_id: z.string().nullable(),
+  webhook_endpoint: z.string().nullable(),
+  webhook_secret: z.string().nullable(),
   created_at: z.number(),
   updated_at: z.number(),
 });
@@ -42,6 +46,9 @@ function toConnection(r: unknown): Connection {
     refreshStartedAt: x.refresh_started_at,
     refreshFailures: x.refresh_failures,
     lastRefreshAt: x.last_refresh_at,
+    accountId: x.account_id,
+    webhookEndpoint: x.webhook_endpoint,
+    hasWebhookSecret: x.webhook_secret !== null,
     createdAt: x.created_at,
     updatedAt: x.updated_at,
   };
@@ -64,6 +71,14 @@ export class ConnectionStore {
     readonly vault: Vault,
     private readonly clock: Clock,
   ) {}
+
+  private hooks: ConnectionWebhookStore | undefined;
+
+  /** Endpoint ids, account ids and per-connection webhook secrets of these connections. */
+  get webhooks(): ConnectionWebhookStore {
+    this.hooks ??= new ConnectionWebhookStore(this.db, this, this.vault, this.clock);
+    return this.hooks;
+  }
 
   get(id: string): Connection | undefined {
     const r = this.db.prepare('SELECT * FROM connections WHERE id = ?').get(id);
@@ -95,7 +110,7 @@ export class ConnectionStore {
   }
 
   /** Stores a freshly linked token set: re-links the live connection if there is one, else creates it. */
-  link(input: { tenant: string; user: string; integration: string; tokens: TokenSet; scopes: string[] }): Connection {
+  link(input: { tenant: string; user: string; integration: string; tokens: TokenSet; scopes: string[]; accountId?: string | undefined }): Connection {
     const now = this.clock.now();
     return this.db
       .transaction(() => {
@@ -107,14 +122,15 @@ export class ConnectionStore {
             .prepare(
               `UPDATE connections SET state = 'active', reason = NULL, tokens = @sealed, token_version = token_version + 1,
                access_expires_at = @exp, scopes = @scopes, refresh_owner = NULL, refresh_until = NULL,
-               refresh_started_at = NULL, refresh_failures = 0, updated_at = @now WHERE id = @id`,
+               refresh_started_at = NULL, refresh_failures = 0, account_id = coalesce(@account, account_id), updated_at = @now WHERE id = @id`,
             )
-            .run({ id, sealed, exp: input.tokens.expiresAt ?? null, scopes: input.scopes.join(' '), now });
+            // An account id not learned this time (the identity request failed) keeps the one learned before.
+            .run({ id, sealed, exp: input.tokens.expiresAt ?? null, scopes: input.scopes.join(' '), account: input.accountId ?? null, now });
         } else {
           this.db
             .prepare(
-              `INSERT INTO connections (id, tenant_id, user_id, integration, state, tokens, token_version, access_expires_at, scopes, created_at, updated_at)
-             VALUES (@id, @tenant, @user, @integration, 'active', @sealed, 1, @exp, @scopes, @now, @now)`,
+              `INSERT INTO connections (id, tenant_id, user_id, integration, state, tokens, token_version, access_expires_at, scopes, account_id, created_at, updated_at)
+             VALUES (@id, @tenant, @user, @integration, 'active', @sealed, 1, @exp, @scopes, @account, @now, @now)`,
             )
             .run({
               id,
@@ -124,6 +140,7 @@ export class ConnectionStore {
               sealed,
               exp: input.tokens.expiresAt ?? null,
               scopes: input.scopes.join(' '),
+              account: input.accountId ?? null,
               now,
             });
         }
@@ -200,11 +217,11 @@ export class ConnectionStore {
     return res.changes === 1;
   }
 
-  /** Revoked connections keep their row for the record but lose their tokens. */
+  /** Revoked connections keep their row for the record but lose their tokens and webhook secret. */
   markRevoked(id: string, reason: string): boolean {
     const res = this.db
       .prepare(
-        `UPDATE connections SET state = 'revoked', reason = @reason, tokens = NULL, refresh_owner = NULL,
+        `UPDATE connections SET state = 'revoked', reason = @reason, tokens = NULL, webhook_secret = NULL, refresh_owner = NULL,
            refresh_until = NULL, refresh_started_at = NULL, updated_at = @now WHERE id = @id AND state <> 'revoked'`,
       )
       .run({ id, reason, now: this.clock.now() });

@@ -22,6 +22,12 @@ export interface Connection {
   refreshStartedAt: number | null;
   refreshFailures: number;
   lastRefreshAt: number | null;
+  /** The provider's id of the linked account, learned at link time (webhooks.accountFrom routes by it). */
+  accountId: string | null;
+  /** The id in `/webhooks/<integration>/<endpoint>` that routes to this connection; null when it has none. */
+  webhookEndpoint: string | null;
+  /** Whether the connection has its own webhook secret (the value stays in the vault). */
+  hasWebhookSecret: boolean;
   createdAt: number;
   updatedAt: number;
 }

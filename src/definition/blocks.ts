@@ -1,3 +1,4 @@
+import { accountSchema } from './account.js';
 import { pollSchema } from './poll.js';
 import { idempotencyHeaderSchema, rateLimitSchema } from './rate-limit.js';
 
@@ -10,4 +11,6 @@ export const integrationBlocks = {
   rateLimit: rateLimitSchema.optional(),
   idempotencyHeader: idempotencyHeaderSchema.optional(),
   poll: pollSchema.optional(),
+  /** How a linked account's provider id is learned, for routing webhooks to it. */
+  account: accountSchema.optional(),
 };

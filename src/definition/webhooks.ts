@@ -58,6 +58,11 @@ const fields = {
   typeFrom: selectorSchema.optional(),
   /** Which linked account an event belongs to. */
   accountFrom: selectorSchema.optional(),
+  /**
+   * The provider asks for a URL per linked account (a GitHub repository hook, a Stripe Connect
+   * endpoint): each connection gets its own `/webhooks/<integration>/<endpoint>` when it is linked.
+   */
+  endpointPerConnection: z.boolean().optional(),
   maxBodyBytes: z
     .number()
     .int()

@@ -9,6 +9,7 @@ import { BodyDeadlines, closeIfBodyUnread } from './limits.js';
 import { tokenUnlessPublic } from './public-routes.js';
 import { mountHealth, type HealthDeps } from './routes.js';
 import { exposure, hostAndOriginGuard } from './security.js';
+import { WEBHOOK_PATHS } from '../webhooks/route.js';
 import { ERROR_SPECS, httpError, isHubError, isJsonRpcCode, jsonRpcHttpError, sendError } from '../errors.js';
 
 export interface HttpAppDeps {
@@ -20,6 +21,8 @@ export interface HttpAppDeps {
   face: HttpFace;
   health: HealthDeps;
   log: Logger;
+  /** `POST /webhooks/:integration[/:endpoint]`: mounted ahead of every body parser, it reads the raw bytes itself. */
+  webhooks?: RequestHandler;
   /** Routes of other parts (OAuth linking, /connect, the hosted sandbox), added before the 404 handler. */
   mount?: (app: Express) => void;
 }
@@ -49,6 +52,9 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       deps.face.handle(req, res).catch(next);
     },
   );
+
+  // Public (signed by the sender, see public-routes.ts); a parsed body would not verify.
+  if (deps.webhooks) app.post(WEBHOOK_PATHS, deps.webhooks);
 
   if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls)));
   mountResourceMetadata(app, urls);

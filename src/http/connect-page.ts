@@ -31,7 +31,8 @@ function table(v: ConnectView): Html {
       c && c.state !== 'revoked'
         ? html` <form method="post" action="/connect/revoke"><input type="hidden" name="integration" value="${r.name}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form>`
         : '';
-    return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;
+    const hook = r.webhookUrl && c?.state !== 'revoked' ? html`<br><small>Webhook URL: <code>${r.webhookUrl}</code></small>` : '';
+    return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}${hook}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;
   });
   return html`<table><thead><tr><th>Integration</th><th>State</th><th>Health</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
 }

@@ -25,6 +25,8 @@ export interface IntegrationStatus {
   title: string;
   description: string | undefined;
   connection: Connection | undefined;
+  /** Where the provider sends this connection's webhooks, when it has its own endpoint. */
+  webhookUrl?: string;
 }
 
 /** Linking, re-linking and revoking accounts: what /connect, the OAuth routes and the CLI share. */
@@ -58,13 +60,24 @@ export class Accounts {
 
   status(who: Identity): Promise<IntegrationStatus[]> {
     return Promise.all(
-      this.list().map(async (i) => ({
-        name: i.definition.name,
-        title: i.definition.title,
-        description: i.definition.description,
-        connection: await this.opts.connections.find(who.tenant, who.user, i.definition.name),
-      })),
+      this.list().map(async (i) => {
+        const connection = await this.opts.connections.find(who.tenant, who.user, i.definition.name);
+        const webhookUrl = connection && this.webhookUrl(connection);
+        return {
+          name: i.definition.name,
+          title: i.definition.title,
+          description: i.definition.description,
+          connection,
+          ...(webhookUrl === undefined ? {} : { webhookUrl }),
+        };
+      }),
     );
+  }
+
+  /** The URL of a connection's own webhook endpoint, if it has one. */
+  webhookUrl(c: Connection): string | undefined {
+    if (c.webhookEndpoint === null) return undefined;
+    return `${this.opts.publicUrl}/webhooks/${encodeURIComponent(c.integration)}/${encodeURIComponent(c.webhookEndpoint)}`;
   }
 
   /** True when the user linked the integration through a flow completed at or after `since`. */
@@ -93,7 +106,12 @@ export class Accounts {
     const name = q.state ? await this.opts.flows.integrationOf(q.state) : undefined;
     const i = name === undefined ? undefined : this.byName.get(name);
     if (!i) throw new HubError('oauth_flow_failed', 'this authorization response is unknown or too old; start linking again');
-    const connection = await this.opts.flows.complete(q, browserSecret, i.flow);
+    let connection = await this.opts.flows.complete(q, browserSecret, i.flow);
+    // A provider that asks for a URL per account gets one as soon as the account is linked.
+    if (i.definition.webhooks?.endpointPerConnection && connection.webhookEndpoint === null) {
+      await this.opts.connections.ensureEndpoint(connection.id);
+      connection = (await this.opts.connections.get(connection.id)) ?? connection;
+    }
     this.opts.log.info({ connection: connection.id, integration: connection.integration, user: connection.user }, 'account linked');
     await this.changed(connection);
     return { connection, title: i.definition.title };

@@ -78,7 +78,7 @@ export function definitionFromConfig(
     apiBaseUrl: entry.apiBaseUrl,
     tools: entry.tools,
   });
-  const blocks = { rateLimit: entry.rateLimit, idempotencyHeader: entry.idempotencyHeader, poll: entry.poll };
+  const blocks = { rateLimit: entry.rateLimit, idempotencyHeader: entry.idempotencyHeader, poll: entry.poll, account: entry.account };
   const format = entry.webhooks === undefined ? undefined : (({ secrets: _s, ...f }) => f)(entry.webhooks);
   const definition: IntegrationDefinition = { ...base, ...dropUndefined(blocks), ...(format ? { webhooks: format } : {}) };
   return { definition, webhooks: entry.webhooks };

@@ -16,6 +16,11 @@ export interface HostedContext {
   dataDir: string;
   clock: Clock;
   client: HostedClient;
+  /**
+   * Where the provider sends every account's events (the app-level endpoint), and the Standard
+   * Webhooks secret it signs them with; present when the integration's definition declares webhooks.
+   */
+  webhooks?: { url: string; secret: string };
 }
 
 /**
@@ -40,4 +45,14 @@ export interface HostedProvider {
 /** The hub secret that holds a hosted provider's client secret (the name kept from before providers were handed in). */
 export function hostedSecretName(integration: string): string {
   return `${integration}_client_secret`;
+}
+
+/** The hub secret whose bytes are a hosted provider's webhook signing key. */
+export function hostedWebhookSecretName(integration: string): string {
+  return `${integration}_webhook_secret`;
+}
+
+/** A Standard Webhooks secret (`whsec_` and the base64 key) from the hub secret's 32 random bytes. */
+export function hostedWebhookSecret(key: Buffer): string {
+  return `whsec_${key.toString('base64')}`;
 }

@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import { mountLinkRoutes } from '../http/link-routes.js';
+import { hostedWebhookSecret, hostedWebhookSecretName } from './hosted.js';
 import type { Integrations } from './wiring.js';
 
 /**
@@ -14,6 +15,15 @@ export function mountIntegrations(app: Express, i: Integrations): () => void {
       dataDir: i.dataDir,
       clock: i.clock,
       client: { id: resolved.clientId, secret: resolved.clientSecret, redirectUri: `${i.publicUrl}/oauth/callback` },
+      // Events of every account to the hub's own route, signed with the secret the route verifies with.
+      ...(resolved.webhooks
+        ? {
+            webhooks: {
+              url: `${i.publicUrl}/webhooks/${provider.integration}`,
+              secret: hostedWebhookSecret(i.keys.get(hostedWebhookSecretName(provider.integration))),
+            },
+          }
+        : {}),
     }),
   );
   const close = () => {

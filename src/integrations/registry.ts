@@ -26,7 +26,7 @@ export interface ResolveContext {
    * The hub's own client at a provider it hosts (see hosted.ts), used when the config names none;
    * undefined for any other integration.
    */
-  hostedClient?: (integration: string) => { id: string; secret: () => string } | undefined;
+  hostedClient?: (integration: string) => { id: string; secret: () => string; webhookSecret?: () => string } | undefined;
 }
 
 /** Builds every enabled integration of the config: built-ins by name, and custom APIs declared in config. */
@@ -60,6 +60,9 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
       if (applied !== undefined && 'error' in applied) throw new HubError('config_invalid', `integrations.${name}.webhooks: ${applied.error}`);
       webhooks = applied;
       const hosted = ctx.hostedClient?.(name);
+      if (hosted?.webhookSecret && definition.webhooks) webhooks = withHostedSecret(applied ?? { ...definition.webhooks, secrets: [] }, hosted.webhookSecret);
+      // A provider with a URL per account may sign with each account's own secret only (set per connection).
+      else if (webhooks === undefined && definition.webhooks?.endpointPerConnection) webhooks = { ...definition.webhooks, secrets: [] };
       const id = entry.clientId ?? hosted?.id;
       // A hosted client's secret is read on first use: the hub loads its keys at start, after this.
       const secret = entry.clientSecret ?? hosted?.secret;
@@ -86,6 +89,20 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
     });
   }
   return out;
+}
+
+/**
+ * A hosted provider signs with the hub's own generated secret, which the hub verifies with beside
+ * any configured ones. Read on each use: the hub loads its keys at start, after this is built.
+ */
+function withHostedSecret(w: WebhooksConfig, secret: () => string): WebhooksConfig {
+  const configured = w.secrets;
+  return {
+    ...w,
+    get secrets() {
+      return [...configured, secret()];
+    },
+  };
 }
 
 /** An API declared in config that is called with one key from config, or with none. */

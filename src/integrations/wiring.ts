@@ -13,10 +13,12 @@ import { TokenManager } from '../oauth/token-manager.js';
 import { createProviderClient, type ProviderClientOptions, type ProviderLimits } from '../providers/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { Db } from '../store/db.js';
+import type { WebhooksConfig } from '../definition/webhooks.js';
 import { HubKeys, HubSecrets, type SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { Accounts } from './accounts.js';
-import { hostedSecretName, type HostedProvider } from './hosted.js';
+import { accountLearner } from './account-id.js';
+import { hostedSecretName, hostedWebhookSecret, hostedWebhookSecretName, type HostedProvider } from './hosted.js';
 import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration } from './registry.js';
 import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
 import type { IntegrationEvents } from './events.js';
@@ -64,6 +66,8 @@ export interface Integrations {
   linkUses: LinkUses;
   sessions: ConnectSessions;
   sources: IntegrationSource[];
+  /** The integrations that take webhooks, with how they are verified (the webhook route reads these). */
+  webhooks: WebhookIntegration[];
   /** The providers the hub hosts itself whose integration is enabled, with the hub's client there. */
   hosted: Array<{ provider: HostedProvider; resolved: ResolvedIntegration }>;
   /** The hub's URL as `IntegrationsDeps.publicUrl` gives it, read on each access (when mounted). */
@@ -71,6 +75,12 @@ export interface Integrations {
   dataDir: string;
   clock: Clock;
   log: Logger;
+}
+
+/** An integration whose webhooks the hub verifies: its format and secrets (a hosted one's read on use). */
+export interface WebhookIntegration {
+  name: string;
+  webhooks: WebhooksConfig;
 }
 
 /**
@@ -83,7 +93,8 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const feed = new ConnectionFeed();
   const states = new ConnectionStates(connections, feed);
   const hostedByName = new Map((d.hosted ?? []).map((p) => [p.integration, p]));
-  const keys = new HubKeys(secrets, [LINK_SIGNING_KEY, REQUEST_STATE_KEY, ...[...hostedByName.keys()].map(hostedSecretName)]);
+  const hostedNames = [...hostedByName.keys()];
+  const keys = new HubKeys(secrets, [LINK_SIGNING_KEY, REQUEST_STATE_KEY, ...hostedNames.map(hostedSecretName), ...hostedNames.map(hostedWebhookSecretName)]);
   const resolved = resolveIntegrations(d.config, {
     // Read only by a built-in definition that needs it (a provider the hub hosts): at this point.
     get publicUrl() {
@@ -92,7 +103,13 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     clock: d.clock,
     hostedClient: (name) => {
       const p = hostedByName.get(name);
-      return p && { id: p.clientId, secret: () => keys.get(hostedSecretName(name)).toString('base64url') };
+      return (
+        p && {
+          id: p.clientId,
+          secret: () => keys.get(hostedSecretName(name)).toString('base64url'),
+          webhookSecret: () => hostedWebhookSecret(keys.get(hostedWebhookSecretName(name))),
+        }
+      );
     },
   });
   const byName = new Map(resolved.map((r) => [r.definition.name, r]));
@@ -115,6 +132,10 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     ...d.tokenOptions,
   });
   const provider = createProviderClient({ clock: d.clock, ...d.provider });
+  for (const r of resolved) {
+    const learn = accountLearner(r.definition, provider, d.log);
+    if (learn) r.flow.accountOf = learn;
+  }
   accounts = new Accounts({
     integrations: resolved,
     connections,
@@ -148,8 +169,10 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
       }),
     );
   }
+  const webhookIntegrations: WebhookIntegration[] = resolved.flatMap((r) => (r.webhooks ? [{ name: r.definition.name, webhooks: r.webhooks }] : []));
   // APIs called with one key from config (or none): the same tool source, with nothing to link.
   for (const k of resolveKeyedIntegrations(d.config)) {
+    if (k.webhooks) webhookIntegrations.push({ name: k.definition.name, webhooks: k.webhooks });
     sourceMap.set(
       k.definition.name,
       new IntegrationSource({
@@ -182,6 +205,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     tokens,
     links,
     sources: [...sourceMap.values()],
+    webhooks: webhookIntegrations,
     hosted: [...hostedByName.values()].flatMap((provider) => {
       const r = byName.get(provider.integration);
       return r ? [{ provider, resolved: r }] : [];

@@ -31,6 +31,12 @@ const tokenResponse = z.looseObject({
   scope: z.string().optional(),
 });
 
+/** A redeemed authorization code: the token set kept, and the response it was read from (never stored). */
+export interface CodeExchange {
+  tokens: TokenSet;
+  response: Readonly<Record<string, unknown>>;
+}
+
 /** The token endpoint said the grant is dead (RFC 6749 §5.2): only a new link can fix it. */
 export class OAuthGrantError extends HubError {
   constructor(
@@ -122,9 +128,14 @@ export class OAuthClient {
   }
 
   async exchangeCode(p: { code: string; redirectUri: string; codeVerifier: string }): Promise<TokenSet> {
+    return (await this.redeemCode(p)).tokens;
+  }
+
+  /** The token set and the token response it came from (some providers name the account there, e.g. Slack's `team.id`). */
+  async redeemCode(p: { code: string; redirectUri: string; codeVerifier: string }): Promise<CodeExchange> {
     const params = { code: p.code, redirect_uri: p.redirectUri, code_verifier: p.codeVerifier };
     const token = await this.call(() => this.grant.getToken(params, this.http));
-    return this.toTokenSet(token.token, undefined);
+    return { tokens: this.toTokenSet(token.token, undefined), response: token.token };
   }
 
   /** Refreshes; the old refresh token is kept when the response carries none (RFC 6749 §6). */

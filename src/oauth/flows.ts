@@ -5,7 +5,7 @@ import type { ConnectionWrites } from '../connections/repository.js';
 import type { Connection } from '../connections/types.js';
 import { HubError } from '../errors.js';
 import type { Vault } from '../vault/vault.js';
-import { OAuthGrantError, OAuthTransientError, type OAuthClient } from './client.js';
+import { OAuthGrantError, OAuthTransientError, type CodeExchange, type OAuthClient } from './client.js';
 import type { FlowRepository } from './flow-store.js';
 import type { LinkPayload } from './links.js';
 import { pkcePair } from './pkce.js';
@@ -22,6 +22,8 @@ export interface FlowIntegration {
   /** Refuse a callback without `iss` (the server is known to send it). */
   requireIss?: boolean;
   scopes: string[];
+  /** The provider's id of the account just linked (for routing its webhooks); never throws, undefined when unknown. */
+  accountOf?: (exchange: CodeExchange) => Promise<string | undefined>;
 }
 
 export const callbackQuery = z.object({
@@ -115,20 +117,23 @@ export class OAuthFlows {
     const verifier = await this.vault.decrypting(() =>
       this.vault.decryptString({ tenant: flow.tenant, kind: 'pkce_verifier', id: flow.stateHash }, flow.sealedVerifier),
     );
-    let tokens: Awaited<ReturnType<typeof integration.client.exchangeCode>>;
+    let exchange: CodeExchange;
     try {
-      tokens = await integration.client.exchangeCode({ code: q.code, redirectUri: flow.redirectUri, codeVerifier: verifier });
+      exchange = await integration.client.redeemCode({ code: q.code, redirectUri: flow.redirectUri, codeVerifier: verifier });
     } catch (err) {
       if (err instanceof OAuthGrantError || err instanceof OAuthTransientError)
         throw new HubError('oauth_flow_failed', `${integration.title} refused the authorization code: ${err.message}`, { cause: err });
       throw err;
     }
+    const { tokens } = exchange;
+    const accountId = await integration.accountOf?.(exchange);
     return this.connections.link({
       tenant: flow.tenant,
       user: flow.user,
       integration: integration.name,
       tokens,
       scopes: tokens.scope ? tokens.scope.split(/[\s,]+/).filter(Boolean) : integration.scopes,
+      ...(accountId === undefined ? {} : { accountId }),
     });
   }
 }

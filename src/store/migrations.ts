@@ -176,4 +176,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX inbox_events_owner ON inbox_events (tenant_id, user_id, received_at);
     `,
   },
+  {
+    version: 8,
+    name: 'connection_webhooks',
+    // Webhook routing (issue 8): the provider's id for the linked account (accountFrom finds the
+    // connection by it), a per-connection endpoint id (unguessable, unique per integration) and the
+    // connection's own webhook secret, sealed by the vault like its tokens.
+    sql: `
+      ALTER TABLE connections ADD COLUMN account_id TEXT;
+      ALTER TABLE connections ADD COLUMN webhook_endpoint TEXT;
+      ALTER TABLE connections ADD COLUMN webhook_secret TEXT;
+      CREATE UNIQUE INDEX connections_webhook_endpoint ON connections (integration, webhook_endpoint) WHERE webhook_endpoint IS NOT NULL;
+      CREATE INDEX connections_account ON connections (integration, account_id) WHERE account_id IS NOT NULL;
+    `,
+  },
 ];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { configSchema } from '../../src/config/schema.js';
+import { applyWebhookSettings } from '../../src/definition/webhooks.js';
 import { resolveIntegrations } from '../../src/integrations/registry.js';
 
 const ctx = {
@@ -32,8 +33,13 @@ describe('resolved integrations carry their config blocks', () => {
     expect(resolved?.webhooks).toMatchObject({ scheme: 'standard-webhooks', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] });
   });
 
-  it('webhook secrets for a built-in that receives no webhooks are a config error naming it', () => {
-    const config = configSchema.parse({ integrations: { sandbox: { webhooks: { secrets: ['s3cret'] } } } });
-    expect(() => resolveIntegrations(config, ctx)).toThrow(/integrations\.sandbox\.webhooks: this integration receives no webhooks/);
+  it('webhook settings for a built-in that receives no webhooks are refused; the sandbox takes them with its hosted secret beside', () => {
+    expect(applyWebhookSettings(undefined, { secrets: ['s3cret'] })).toEqual({ error: 'this integration receives no webhooks' });
+    const config = configSchema.parse({ integrations: { sandbox: { webhooks: { secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] } } } });
+    const hosted = { ...ctx, hostedClient: () => ({ id: 'switchboard', secret: () => 'sandbox-secret', webhookSecret: () => 'whsec_hosted' }) };
+    const sandbox = resolveIntegrations(config, hosted).find((r) => r.definition.name === 'sandbox');
+    expect(sandbox?.webhooks).toMatchObject({ scheme: 'standard-webhooks', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'whsec_hosted'] });
+    const bad = configSchema.parse({ integrations: { sandbox: { webhooks: { secrets: ['s3cret'], toleranceSeconds: 60 } } } });
+    expect(resolveIntegrations(bad, ctx).find((r) => r.definition.name === 'sandbox')?.webhooks?.toleranceSeconds).toBe(60);
   });
 });

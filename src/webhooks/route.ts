@@ -1,0 +1,129 @@
+import type { Request, RequestHandler, Response } from 'express';
+import type { Clock } from '../clock.js';
+import type { ConnectionWebhooks } from '../connections/webhooks.js';
+import type { Connection } from '../connections/types.js';
+import type { WebhooksConfig } from '../definition/webhooks.js';
+import { ERROR_SPECS, describeError, httpError, type HubErrorCode } from '../errors.js';
+import { closeIfBodyUnread } from '../http/limits.js';
+import type { Logger } from '../observability/logger.js';
+import type { AcceptResult, InboxIntake } from './inbox/types.js';
+import { readRawBody } from './raw-body.js';
+import { describeDelivery, verifyDelivery } from './schemes/index.js';
+
+export interface WebhookRouteDeps {
+  /** The integrations that take webhooks; any other name is a 404. */
+  integrations: ReadonlyArray<{ name: string; webhooks: WebhooksConfig }>;
+  connections: ConnectionWebhooks;
+  inbox: InboxIntake;
+  clock: Clock;
+  log: Logger;
+  /** Seconds a provider is asked to wait when the store cannot take a delivery. */
+  retryAfterSeconds?: number;
+}
+
+/** The paths the route answers; mounted by the HTTP app before any body parser. */
+export const WEBHOOK_PATHS = ['/webhooks/:integration', '/webhooks/:integration/:endpoint'];
+
+// An endpoint id the hub made is `wh_` + 24 base64url characters; anything unlike an id is not one.
+const ENDPOINT = /^[A-Za-z0-9_-]{1,128}$/;
+const UNKNOWN_TYPE = 'unknown';
+
+/** Answers 200 with what was stored: `{ ok, id, duplicate }` whether the delivery was new or seen before. */
+function acknowledge(res: Response, results: readonly AcceptResult[], routed: number): void {
+  const first = results[0]!;
+  res.status(200).json({ ok: true, id: first.eventId, duplicate: results.every((r) => r.outcome === 'duplicate'), routed });
+}
+
+/**
+ * `POST /webhooks/:integration[/:endpoint]` (ARCHITECTURE.md, data flow 4): the raw bytes, capped
+ * at the integration's `maxBodyBytes`, are verified before anything reads them, described with the
+ * integration's selectors, routed to a connection and handed to the inbox; 200 only once the inbox
+ * says the row is durable (never after processing). Every answer is 2xx or 4xx except one: a 503
+ * with Retry-After when the store could not keep a verified delivery, so the provider sends it again.
+ */
+export function webhookRoute(deps: WebhookRouteDeps): RequestHandler {
+  const byName = new Map(deps.integrations.map((i) => [i.name, i.webhooks]));
+  const retryAfter = String(deps.retryAfterSeconds ?? 10);
+
+  const refuse = (req: Request, res: Response, code: HubErrorCode, message: string) => {
+    closeIfBodyUnread(req, res);
+    const answer = httpError(code, message);
+    res.status(answer.status).json(answer.body);
+  };
+
+  return async (req, res) => {
+    const integration = String(req.params['integration'] ?? '');
+    const endpoint = req.params['endpoint'] === undefined ? '' : String(req.params['endpoint']);
+    // Logged with every outcome: never the body, a header value, a secret or a whole endpoint id.
+    const where = { integration, endpoint: endpoint === '' ? undefined : `${endpoint.slice(0, 6)}…` };
+    const w = byName.get(integration);
+    if (w === undefined) return refuse(req, res, 'not_found', `no integration "${integration}" takes webhooks here`);
+    try {
+      let connection: Connection | undefined;
+      if (endpoint !== '') {
+        connection = ENDPOINT.test(endpoint) ? await deps.connections.byEndpoint(integration, endpoint) : undefined;
+        if (connection === undefined) return refuse(req, res, 'not_found', 'no such webhook endpoint');
+      }
+      const read = await readRawBody(req, w.maxBodyBytes);
+      if (!read.ok) {
+        if (read.reason === 'aborted') return void req.socket.destroy();
+        deps.log.info({ ...where, maxBodyBytes: w.maxBodyBytes }, 'webhook delivery refused: body too large');
+        // The rest of the body is read and dropped (the body deadline bounds it), so the sender hears the 413.
+        res.setHeader('Connection', 'close');
+        req.resume();
+        return void res.status(ERROR_SPECS.body_too_large.http).json(httpError('body_too_large', `the body is over ${w.maxBodyBytes} bytes`).body);
+      }
+      const body = read.body;
+      // A connection's own secret verifies only its own endpoint, tried after the integration's.
+      const own = connection?.hasWebhookSecret ? await deps.connections.webhookSecret(connection) : undefined;
+      const verdict = verifyDelivery({
+        scheme: w.scheme,
+        body,
+        headers: req.headers,
+        secrets: own === undefined ? w.secrets : [...w.secrets, own],
+        now: deps.clock.now(),
+        ...(w.toleranceSeconds === undefined ? {} : { toleranceSeconds: w.toleranceSeconds }),
+      });
+      if (!verdict.ok) {
+        deps.log[ERROR_SPECS[verdict.code].log]({ ...where, code: verdict.code, why: verdict.message, bytes: body.length }, 'webhook delivery refused');
+        return void res.status(ERROR_SPECS[verdict.code].http).json(httpError(verdict.code, verdict.message).body);
+      }
+      const d = describeDelivery({ format: w, body, headers: req.headers, url: req.originalUrl });
+      if (!d.ok) {
+        deps.log.warn({ ...where, code: d.code, why: d.message }, 'webhook delivery refused');
+        return void res.status(ERROR_SPECS[d.code].http).json(httpError(d.code, d.message).body);
+      }
+      // Slack's Events API handshake: the challenge back in a JSON body (api.slack.com/events/url_verification).
+      if (d.kind === 'url_verification') return void res.status(200).json({ challenge: d.challenge });
+
+      const targets: (Connection | undefined)[] =
+        connection !== undefined ? [connection] : d.accountId !== undefined ? await deps.connections.byAccount(integration, d.accountId) : [];
+      // Nobody matched: kept unrouted and listed (`webhooks list --unroutable`), never dropped.
+      if (targets.length === 0) targets.push(undefined);
+      const results = await Promise.all(
+        targets.map((c, i) =>
+          deps.inbox.accept({
+            integration,
+            endpoint,
+            // Several users linked one provider account: each connection gets the event, the first
+            // under the provider's delivery id and the others under one qualified by their connection.
+            deliveryId: i === 0 || c === undefined ? d.deliveryId : `${d.deliveryId}#${c.id}`,
+            ...(d.eventId === undefined ? {} : { providerEventId: d.eventId }),
+            ...(c === undefined ? {} : { connection: { id: c.id, tenant: c.tenant, user: c.user } }),
+            type: d.type ?? UNKNOWN_TYPE,
+            source: 'webhook',
+            payload: body,
+          }),
+        ),
+      );
+      acknowledge(res, results, targets[0] === undefined ? 0 : targets.length);
+    } catch (err) {
+      // Only the store can fail past verification (the schemes never throw): nothing was kept.
+      deps.log.error({ ...where, err: describeError(err) }, 'webhook delivery not stored: the inbox is unavailable');
+      if (res.headersSent) return void res.end();
+      closeIfBodyUnread(req, res);
+      res.setHeader('Retry-After', retryAfter);
+      res.status(ERROR_SPECS.inbox_unavailable.http).json(httpError('inbox_unavailable', 'the delivery could not be stored; send it again later').body);
+    }
+  };
+}

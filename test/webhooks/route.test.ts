@@ -1,0 +1,160 @@
+import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+import { ACME, ACME_SECRET, PLAIN, hookName, post, schemeIntegrations, standardHeaders } from './route-harness.js';
+import { CASES, SIGNS_TIMESTAMP, withTimestamp, type SchemeCase } from './schemes-signers.js';
+
+let hub: RunningHub;
+
+beforeAll(async () => {
+  hub = await startHub({ integrations: { ...schemeIntegrations(), acme: ACME, plain: PLAIN } });
+});
+afterAll(() => hub.stop());
+
+/** A body every scheme can describe (each reads its id and type from its own place), unique per call. */
+function bodyFor(tag = randomUUID()): string {
+  return JSON.stringify({
+    id: `evt_${tag}`,
+    event_id: `Ev${tag}`,
+    task_id: `task_${tag}`,
+    type: 'thing.happened',
+    event: { type: 'message' },
+    webhookEvent: 'jira:issue_updated',
+  });
+}
+
+/** The provider's own signature headers, plus the unsigned id and type headers the scheme reads. */
+async function signed(c: SchemeCase, body: string, seconds = Math.floor(Date.now() / 1000)): Promise<Record<string, string>> {
+  if (c.scheme === 'standard-webhooks') return standardHeaders(c.secrets[0], `msg_${randomUUID()}`, body, seconds);
+  const ids: Record<string, string> = {
+    'x-github-delivery': randomUUID(),
+    'x-github-event': 'push',
+    'x-shopify-event-id': randomUUID(),
+    'x-shopify-topic': 'orders/create',
+    'x-atlassian-webhook-identifier': randomUUID(),
+  };
+  return { 'content-type': 'application/json', ...ids, ...(await c.sign(body, c.secrets[0], seconds)) };
+}
+
+const errorBody = (code: string) => ({ error: { code, message: expect.any(String) } });
+
+describe('POST /webhooks/:integration: verified, then stored, then 200', () => {
+  it.each(CASES.map((c) => [c.scheme, c] as const))('%s: a valid delivery is stored; its redelivery is a 200 duplicate of the same event', async (_name, c) => {
+    const body = bodyFor();
+    const headers = await signed(c, body);
+    const first = await post(hub, `/webhooks/${hookName(c.scheme)}`, body, headers);
+    expect(first.status).toBe(200);
+    const answer = (await first.json()) as { ok: boolean; id: string; duplicate: boolean };
+    expect(answer).toEqual({ ok: true, id: expect.stringMatching(/^evt_/), duplicate: false, routed: 0 });
+    const again = await post(hub, `/webhooks/${hookName(c.scheme)}`, body, headers);
+    expect(await again.json()).toEqual({ ok: true, id: answer.id, duplicate: true, routed: 0 });
+    const stored = await hub.hub.inbox.inbox.get(answer.id);
+    expect(stored).toMatchObject({ integration: hookName(c.scheme), endpoint: '', source: 'webhook', connection: null });
+    // The bytes as they arrived, and the type where the scheme keeps it.
+    expect(stored!.payload.toString('utf8')).toBe(body);
+    const types: Record<string, string> = { github: 'push', shopify: 'orders/create', slack: 'message', jira: 'jira:issue_updated', upagents: 'unknown' };
+    expect(stored!.type).toBe(types[c.scheme] ?? 'thing.happened');
+  });
+
+  it.each(CASES.map((c) => [c.scheme, c] as const))(
+    '%s: a changed body, a missing header or a changed signature is a 401 with its code, and nothing is stored',
+    async (_name, c) => {
+      const before = (await hub.hub.inbox.inbox.list({ integration: hookName(c.scheme), limit: 10_000 })).length;
+      const body = bodyFor();
+      const headers = await signed(c, body);
+      const path = `/webhooks/${hookName(c.scheme)}`;
+      const tampered = await post(hub, path, body.replace('thing', 'thong'), headers);
+      expect([tampered.status, await tampered.json()]).toEqual([401, errorBody('bad_signature')]);
+      const { [c.signatureHeader]: _dropped, ...unsigned } = headers;
+      const missing = await post(hub, path, body, unsigned);
+      expect([missing.status, await missing.json()]).toEqual([401, errorBody('missing_header')]);
+      const sig = headers[c.signatureHeader]!;
+      const flipped = sig.slice(0, -3) + (sig.at(-3) === 'a' ? 'b' : 'a') + sig.slice(-2);
+      const forged = await post(hub, path, body, { ...headers, [c.signatureHeader]: flipped });
+      expect(forged.status).toBe(401);
+      expect(((await forged.json()) as { error: { code: string } }).error.code).toMatch(/^(bad_signature)$/);
+      expect((await hub.hub.inbox.inbox.list({ integration: hookName(c.scheme), limit: 10_000 })).length).toBe(before);
+    },
+  );
+
+  it.each(CASES.filter((c) => SIGNS_TIMESTAMP.has(c.scheme)).map((c) => [c.scheme, c] as const))(
+    '%s: a delivery signed 10 minutes ago is stale (401 stale_timestamp); one with its timestamp changed is forged',
+    async (_name, c) => {
+      const body = bodyFor();
+      const old = Math.floor(Date.now() / 1000) - 600;
+      const stale = await post(hub, `/webhooks/${hookName(c.scheme)}`, body, await signed(c, body, old));
+      expect([stale.status, await stale.json()]).toEqual([401, errorBody('stale_timestamp')]);
+      const moved = withTimestamp(c, await signed(c, body), String(Math.floor(Date.now() / 1000) + 1));
+      expect((await post(hub, `/webhooks/${hookName(c.scheme)}`, body, moved)).status).toBe(401);
+    },
+  );
+
+  it('a body over the integration maxBodyBytes is a 413 body_too_large, whether announced or streamed', async () => {
+    const c = CASES.find((x) => x.scheme === 'github')!;
+    const big = JSON.stringify({ pad: 'x'.repeat(4096) });
+    const announced = await post(hub, `/webhooks/${hookName('github')}`, big, await signed(c, big));
+    expect([announced.status, await announced.json()]).toEqual([413, errorBody('body_too_large')]);
+    // Chunked: no Content-Length, the cap is found while reading.
+    const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(
+        `${new URL(hub.url).origin}/webhooks/${hookName('github')}`,
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      for (let i = 0; i < 8; i++) req.write('x'.repeat(1024));
+      req.end();
+    });
+    expect(streamed.status).toBe(413);
+    expect(JSON.parse(streamed.body)).toEqual(errorBody('body_too_large'));
+    // Exactly at the cap is accepted: the limit is inclusive.
+    const atCap = JSON.stringify({ id: `evt_${randomUUID()}`, pad: '' });
+    const padded = atCap.replace('"pad":""', `"pad":"${'y'.repeat(2048 - atCap.length)}"`);
+    expect(Buffer.byteLength(padded)).toBe(2048);
+    expect((await post(hub, `/webhooks/${hookName('github')}`, padded, await signed(c, padded))).status).toBe(200);
+  });
+
+  it('unknown integration, integration without webhooks, unknown endpoint, other methods: 404', async () => {
+    const body = bodyFor();
+    const headers = standardHeaders(ACME_SECRET, `msg_${randomUUID()}`, body);
+    for (const path of [
+      '/webhooks/nope',
+      '/webhooks/plain',
+      '/webhooks/acme/wh_unknownunknownunknown00',
+      '/webhooks/acme/not%20an%20id',
+      '/webhooks/sandbox',
+    ]) {
+      const res = await post(hub, path, body, headers);
+      expect([path, res.status, await res.json()]).toEqual([path, 404, errorBody('not_found')]);
+    }
+    const get = await fetch(`${new URL(hub.url).origin}/webhooks/acme`);
+    expect(get.status).toBe(404);
+  });
+
+  it('Slack url_verification: a signed one is answered with its challenge and stores nothing; an unsigned one is a 401', async () => {
+    const c = CASES.find((x) => x.scheme === 'slack')!;
+    const body = JSON.stringify({
+      token: 'Jhj5dZrVaK7ZwHHjRyZWjbDl',
+      challenge: '3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P',
+      type: 'url_verification',
+    });
+    const before = (await hub.hub.inbox.inbox.list({ integration: hookName('slack'), limit: 10_000 })).length;
+    const res = await post(hub, `/webhooks/${hookName('slack')}`, body, await signed(c, body));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ challenge: '3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P' });
+    const unsigned = await post(hub, `/webhooks/${hookName('slack')}`, body, { 'content-type': 'application/json' });
+    expect([unsigned.status, await unsigned.json()]).toEqual([401, errorBody('missing_header')]);
+    expect((await hub.hub.inbox.inbox.list({ integration: hookName('slack'), limit: 10_000 })).length).toBe(before);
+  });
+
+  it('a verified body a selector cannot read (not JSON) is a 400 bad_body, never a 5xx', async () => {
+    const body = 'not json at all';
+    const res = await post(hub, '/webhooks/acme', body, standardHeaders(ACME_SECRET, `msg_${randomUUID()}`, body));
+    expect([res.status, await res.json()]).toEqual([400, errorBody('bad_body')]);
+  });
+});
