@@ -32,6 +32,8 @@ import { createVault } from './vault/open.js';
 import { Vault } from './vault/vault.js';
 import { SqliteEventReads } from './webhooks/inbox/reads.js';
 import { InboxService } from './webhooks/inbox/service.js';
+import type { PollScheduler } from './polling/scheduler.js';
+import { buildPollers, type PollersDeps } from './polling/wire.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -53,6 +55,8 @@ export interface HubOptions {
   hosted?: readonly HostedProvider[];
   /** Background workers (inbox, pollers, outbox): started after the sources, before the faces, stopped in reverse. */
   workers?: readonly Part[];
+  /** Poll scheduler tuning (tests hand in a timer they fire and a fixed jitter). */
+  polling?: PollersDeps['tuning'];
   /**
    * The HTTP listener, already bound (`bindHttp`); `listen()` serves on it and `stop()` closes it.
    * With `server.port` 0 the OS picks the port when it binds: binding before the hub is built lets
@@ -90,6 +94,8 @@ export class Hub {
   readonly integrations: Integrations;
   /** Inbound events: the webhook route and pollers accept into it; its worker runs as the `inbox` part. */
   readonly inbox: InboxService;
+  /** A poller per (connection, feed) of the integrations that declare `poll`: the `pollers` part. */
+  readonly pollers: PollScheduler;
   private phaseValue: HubPhase = 'starting';
   private http?: { listener: HttpListener; face: HttpFace };
   private stdio?: StdioFace;
@@ -132,6 +138,7 @@ export class Hub {
         { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
         { name: 'inbox', start: () => this.inbox.start(), stop: () => this.inbox.stop() },
+        { name: 'pollers', start: () => this.pollers.start(), stop: () => this.pollers.stop() },
         ...(opts.workers ?? []),
         { name: 'faces', stop: () => this.closeFaces() },
       ],
@@ -160,6 +167,9 @@ export class Hub {
       ...(opts.provider ? { provider: opts.provider } : {}),
       events: { reads: new SqliteEventReads(this.db), feed: this.inbox.feed },
     });
+    const { provider, polling: tuning } = opts;
+    const pollerDeps = { config: opts.config, db: this.db, clock: this.clock, log: this.log, metrics: this.metrics, inbox: this.inbox.inbox };
+    this.pollers = buildPollers({ ...pollerDeps, integrations: this.integrations, ...(provider ? { provider } : {}), ...(tuning ? { tuning } : {}) });
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
     const { keys } = this.integrations;
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) }));

@@ -25,6 +25,9 @@ export function sandbox(ctx: { publicUrl: string }): IntegrationDefinition {
     account: { from: { request: '/me', at: 'username' } },
     // The sandbox API's default bucket per access token (servers/sandbox: 5/s, burst 10), so paced calls stay under its 429s.
     rateLimit: { perConnection: { perSecond: 5, burst: 10 } },
+    // The safety net under the webhooks: every change is in the events feed, oldest first, by an
+    // exclusive cursor; a change that came by webhook too is one event (the ids match).
+    poll: { events: { path: '/events', cursorParam: 'after', cursorFrom: 'next_cursor', itemsAt: 'events', idAt: 'id', typeFrom: 'type' } },
     tools: {
       whoami: { description: 'Shows which sandbox account is linked.', method: 'GET', path: '/me', readOnly: true },
       list_tickets: {

@@ -17,6 +17,9 @@ interface Instruments {
   sourceUp: Gauge<'source'>;
   sourceRestarts: Counter<'source'>;
   mcpSessions: Gauge<'era'>;
+  pollers: Gauge<'integration' | 'feed' | 'state'>;
+  polls: Counter<'integration' | 'feed' | 'outcome'>;
+  polledEvents: Counter<'integration' | 'feed'>;
 }
 
 /** The hub's metrics, on a registry of its own so several hubs in one test process do not collide. */
@@ -64,6 +67,24 @@ export class HubMetrics {
         registers,
       }),
       mcpSessions: new Gauge({ name: 'switchboard_mcp_sessions', help: 'Open MCP sessions by protocol era', labelNames: ['era'], registers }),
+      pollers: new Gauge({
+        name: 'switchboard_pollers',
+        help: 'Pollers this process runs, by integration, feed and state (active or stalled)',
+        labelNames: ['integration', 'feed', 'state'],
+        registers,
+      }),
+      polls: new Counter({
+        name: 'switchboard_polls_total',
+        help: 'Poll runs by integration, feed and outcome (activity, empty, failed, more)',
+        labelNames: ['integration', 'feed', 'outcome'],
+        registers,
+      }),
+      polledEvents: new Counter({
+        name: 'switchboard_polled_events_total',
+        help: 'New events stored by pollers (duplicates of webhooks not counted)',
+        labelNames: ['integration', 'feed'],
+        registers,
+      }),
     };
   }
 
@@ -91,6 +112,17 @@ export class HubMetrics {
   /** A tool call failed with a hub error: its code, beside the coarser outcome of observeCall. */
   observeError(source: string, code: HubErrorCode): void {
     this.m.toolErrors.inc({ source, code });
+  }
+
+  /** A poll run ended; `stored` new events it brought in. */
+  observePoll(integration: string, feed: string, outcome: string, stored: number): void {
+    this.m.polls.inc({ integration, feed, outcome });
+    if (stored > 0) this.m.polledEvents.inc({ integration, feed }, stored);
+  }
+
+  /** How many pollers of a feed are in each state (every state set, so a recovered one reads 0). */
+  setPollers(integration: string, feed: string, counts: Readonly<Record<'active' | 'stalled', number>>): void {
+    for (const [state, n] of Object.entries(counts)) this.m.pollers.set({ integration, feed, state }, n);
   }
 
   text(): Promise<string> {

@@ -190,4 +190,38 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX connections_account ON connections (integration, account_id) WHERE account_id IS NOT NULL;
     `,
   },
+  {
+    version: 9,
+    name: 'pollers',
+    // One row per (connection, feed) a poller reads (issue 8). The cursor advances in the
+    // transaction that stores the page's events (compare-and-set on its previous value); the
+    // lease keeps two processes on one store from polling one feed at once; the rest is the
+    // schedule (interval, next run, back-off counters) and why a poller is stalled.
+    sql: `
+      CREATE TABLE pollers (
+        connection_id  TEXT NOT NULL,
+        feed           TEXT NOT NULL,
+        integration    TEXT NOT NULL,
+        cursor         TEXT,
+        interval_ms    INTEGER NOT NULL DEFAULT 0,
+        next_run_at    INTEGER NOT NULL DEFAULT 0,
+        empty_polls    INTEGER NOT NULL DEFAULT 0,
+        failures       INTEGER NOT NULL DEFAULT 0,
+        stuck_pages    INTEGER NOT NULL DEFAULT 0,
+        state          TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'stalled')),
+        reason         TEXT,
+        paused_until   INTEGER,
+        last_error     TEXT,
+        last_poll_at   INTEGER,
+        last_event_at  INTEGER,
+        events_total   INTEGER NOT NULL DEFAULT 0,
+        lease_owner    TEXT,
+        lease_until    INTEGER,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL,
+        PRIMARY KEY (connection_id, feed)
+      );
+      CREATE INDEX pollers_due ON pollers (next_run_at);
+    `,
+  },
 ];

@@ -120,14 +120,14 @@ describe('the hub declares its parts as one list', () => {
 
   it('store → migrate → vault → keys → sources → workers → faces, and a worker that fails stops the hub in reverse', async () => {
     const journal: string[] = [];
-    // The hub's own inbox part sits before the workers handed in.
-    const workers = recorded(['pollers', 'outbox'], journal, { start: 'outbox' });
+    // The hub's own inbox and pollers parts sit before the workers handed in.
+    const workers = recorded(['outbox', 'agents'], journal, { start: 'agents' });
     const hub = new Hub({ config: config(), dataDir: ':memory:', log: silentLogger(), workers });
-    expect(hub.parts()).toEqual(['store', 'migrate', 'vault', 'keys', 'processes', 'connections', 'sources', 'inbox', 'pollers', 'outbox', 'faces']);
+    expect(hub.parts()).toEqual(['store', 'migrate', 'vault', 'keys', 'processes', 'connections', 'sources', 'inbox', 'pollers', 'outbox', 'agents', 'faces']);
     // Opened by the constructor: the store is usable before start (the first admin token is made then).
     expect(await hub.tokens.count()).toBe(0);
-    await expect(hub.start()).rejects.toThrow('outbox cannot start');
-    expect(journal).toEqual(['start pollers', 'start outbox', 'stop pollers']);
+    await expect(hub.start()).rejects.toThrow('agents cannot start');
+    expect(journal).toEqual(['start outbox', 'start agents', 'stop outbox']);
     expect(hub.db.open).toBe(false);
     await hub.stop(); // a second stop after a failed start is harmless
   });

@@ -55,6 +55,7 @@ export class InboxIntakeWriter {
   private readonly providerEvent: Statement;
   private readonly pointDelivery: Statement;
   private readonly writeBatch: (batch: readonly Queued[]) => AcceptResult[];
+  private readonly writeGuarded: (batch: readonly Queued[], guard: () => boolean) => AcceptResult[] | 'refused';
 
   constructor(
     db: Db,
@@ -77,6 +78,32 @@ export class InboxIntakeWriter {
     // this commit and then finds its row, instead of both reading "absent".
     const tx = db.transaction((batch: readonly Queued[]) => batch.map((q) => this.writeOne(q)));
     this.writeBatch = (batch) => tx.immediate(batch);
+    const guarded = db.transaction((batch: readonly Queued[], guard: () => boolean) => (guard() ? batch.map((q) => this.writeOne(q)) : 'refused'));
+    this.writeGuarded = (batch, guard) => guarded.immediate(batch, guard);
+  }
+
+  /**
+   * Stores deliveries now, in one transaction with `guard` (a poller's cursor move), which runs
+   * first: when it says no, nothing is written. Not grouped with other accepts: a page is a batch.
+   */
+  acceptWith(inputs: readonly DeliveryInput[], guard: () => boolean): AcceptResult[] | 'refused' {
+    const receivedAt = this.clock.now();
+    const batch = inputs.map((input, i): Queued => {
+      const parsed = deliverySchema.safeParse(input);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new HubError('invalid_params', `inbox delivery ${i}: ${issue?.path.join('.') || ''}: ${issue?.message ?? 'invalid'}`);
+      }
+      return { d: parsed.data, id: newEventId(receivedAt), receivedAt, resolve: () => {}, reject: () => {} };
+    });
+    let results: AcceptResult[] | 'refused';
+    try {
+      results = this.writeGuarded(batch, guard);
+    } catch (err) {
+      throw new HubError('store_failed', `the inbox could not store a page of ${batch.length} events: ${(err as Error).message}`, { cause: err });
+    }
+    if (results !== 'refused' && results.some((r) => r.outcome === 'stored')) this.opts.onStored?.();
+    return results;
   }
 
   accept(input: DeliveryInput): Promise<AcceptResult> {

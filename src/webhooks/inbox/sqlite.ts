@@ -1,6 +1,7 @@
 import type { Statement, Transaction } from 'better-sqlite3';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
+import { HubError } from '../../errors.js';
 import type { Db } from '../../store/db.js';
 import { InboxIntakeWriter, type IntakeOptions } from './intake.js';
 import {
@@ -8,11 +9,13 @@ import {
   EVENT_STATES,
   type AcceptResult,
   type ClaimOptions,
+  type CursorAdvance,
   type DeliveryInput,
   type FailOptions,
   type Inbox,
   type InboxEvent,
   type ListFilter,
+  type PolledResult,
   type PurgeResult,
   type ReplayResult,
 } from './types.js';
@@ -72,6 +75,7 @@ export class SqliteInbox implements Inbox {
   private readonly intake: InboxIntakeWriter;
   private readonly st: Record<'due' | 'expired' | 'claim' | 'expire' | 'complete' | 'fail' | 'get' | 'replay' | 'purgeDeliveries' | 'purgeEvents', Statement>;
   private readonly claimTx: Transaction<(opts: ClaimOptions) => InboxEvent[]>;
+  private readonly cursors: Record<'create' | 'advance' | 'get', Statement>;
   private readonly replayTx: Transaction<(id: string) => ReplayResult>;
 
   constructor(
@@ -107,6 +111,14 @@ export class SqliteInbox implements Inbox {
       purgeEvents: db.prepare(`DELETE FROM inbox_events WHERE id IN
         (SELECT id FROM inbox_events WHERE received_at < @before AND state = 'done' LIMIT @limit)`),
     };
+    this.cursors = {
+      // The pollers table (migration 9) belongs to src/polling/; only the cursor is written here.
+      create: db.prepare(`INSERT OR IGNORE INTO pollers (connection_id, feed, integration, created_at, updated_at)
+        VALUES (@connectionId, @feed, @integration, @now, @now)`),
+      advance: db.prepare(`UPDATE pollers SET cursor = @to, updated_at = @now
+        WHERE connection_id = @connectionId AND feed = @feed AND cursor IS @from AND (@owner IS NULL OR lease_owner = @owner)`),
+      get: db.prepare('SELECT cursor FROM pollers WHERE connection_id = ? AND feed = ?').pluck(),
+    };
     this.claimTx = db.transaction((o: ClaimOptions) => this.claimIn(o));
     this.replayTx = db.transaction((id: string) => this.replayIn(id));
   }
@@ -118,6 +130,24 @@ export class SqliteInbox implements Inbox {
   /** Commits the accepts queued for the next group commit now. */
   flush(): void {
     this.intake.flush();
+  }
+
+  async acceptPolled(deliveries: readonly DeliveryInput[], c: CursorAdvance): Promise<PolledResult> {
+    for (const d of deliveries)
+      if (d.integration !== c.integration || d.connection?.id !== c.connectionId)
+        throw new HubError('invalid_params', `a polled page of ${c.integration}/${c.feed} holds an event for another connection`);
+    const now = this.clock.now();
+    const params = { ...c, owner: c.owner ?? null, now };
+    const results = this.intake.acceptWith(deliveries, () => {
+      if (c.from === null) this.cursors.create.run(params);
+      return this.cursors.advance.run(params).changes === 1;
+    });
+    return results === 'refused' ? { outcome: 'conflict' } : { outcome: 'committed', results };
+  }
+
+  async cursorOf(connectionId: string, feed: string): Promise<string | null | undefined> {
+    const cursor: unknown = this.cursors.get.get(connectionId, feed);
+    return cursor === undefined ? undefined : z.string().nullable().parse(cursor);
   }
 
   async claim(opts: ClaimOptions): Promise<InboxEvent[]> {

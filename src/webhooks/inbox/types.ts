@@ -136,4 +136,28 @@ export interface InboxAdmin {
   purge(before: number, limit?: number): Promise<PurgeResult>;
 }
 
-export type Inbox = InboxIntake & InboxQueue & InboxAdmin;
+/**
+ * A poller's cursor move, made in the transaction that stores its page: compare-and-set on the
+ * cursor it read (`from`, null before the first page) and, with `owner`, only while that owner
+ * holds the poller's lease. The same page stored twice, or by a poller that lost its lease, is
+ * refused whole: no event without its cursor, no cursor without its events.
+ */
+export interface CursorAdvance {
+  integration: string;
+  connectionId: string;
+  feed: string;
+  from: string | null;
+  to: string | null;
+  owner?: string;
+}
+
+export type PolledResult = { outcome: 'committed'; results: AcceptResult[] } | { outcome: 'conflict' };
+
+/** Takes one polled page in: its events (deduplicated like any delivery) and its cursor, together. */
+export interface PolledIntake {
+  acceptPolled(deliveries: readonly DeliveryInput[], cursor: CursorAdvance): Promise<PolledResult>;
+  /** The cursor stored for a feed; undefined before its first page. */
+  cursorOf(connectionId: string, feed: string): Promise<string | null | undefined>;
+}
+
+export type Inbox = InboxIntake & InboxQueue & InboxAdmin & PolledIntake;

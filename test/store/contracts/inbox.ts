@@ -177,5 +177,50 @@ export function inboxContract(name: string, make: () => InboxHarness): void {
       expect((await h.inbox.accept(delivery({ deliveryId: 'old-done' }))).outcome).toBe('stored');
       expect(await h.inbox.accept(delivery({ deliveryId: 'fresh' }))).toEqual({ outcome: 'duplicate', eventId: fresh.eventId });
     });
+    it('a polled page and its cursor commit together: the same page from the old cursor again is a conflict and stores nothing', async () => {
+      const polled = (id: string, over: Partial<DeliveryInput> = {}): DeliveryInput => ({
+        integration: 'acme',
+        source: 'poll',
+        providerEventId: id,
+        type: 'ticket.updated',
+        connection: alice,
+        payload: `{"id":"${id}"}`,
+        ...over,
+      });
+      const cursor = { integration: 'acme', connectionId: alice.id, feed: 'events', from: null, to: 'c1' };
+      expect(await h.inbox.cursorOf(alice.id, 'events')).toBeUndefined();
+      const first = await h.inbox.acceptPolled([polled('ev-1'), polled('ev-2')], cursor);
+      expect(first).toEqual({
+        outcome: 'committed',
+        results: [
+          { outcome: 'stored', eventId: expect.any(String) },
+          { outcome: 'stored', eventId: expect.any(String) },
+        ],
+      });
+      expect(await h.other.cursorOf(alice.id, 'events')).toBe('c1');
+      // A second poller that read the same cursor (another process) is refused whole.
+      expect(await h.other.acceptPolled([polled('ev-3')], cursor)).toEqual({ outcome: 'conflict' });
+      expect((await h.inbox.list()).map((e) => e.providerEventId).sort()).toEqual(['ev-1', 'ev-2']);
+      // An inclusive cursor re-reads the last item: the dedupe answers it, the cursor moves on.
+      const next = await h.inbox.acceptPolled([polled('ev-2'), polled('ev-3')], { ...cursor, from: 'c1', to: 'c2' });
+      expect(next.outcome === 'committed' && next.results.map((r) => r.outcome)).toEqual(['duplicate', 'stored']);
+      expect(await h.inbox.cursorOf(alice.id, 'events')).toBe('c2');
+      // A webhook of a polled change is the same event (layer two); a page that names another connection is refused.
+      const hook = await h.inbox.accept(delivery({ providerEventId: 'ev-3' }));
+      expect(hook.outcome).toBe('duplicate');
+      const mixed = await h.inbox.acceptPolled([polled('ev-4', { connection: bob })], { ...cursor, from: 'c2', to: 'c3' }).catch((e: unknown) => e);
+      expect(mixed).toMatchObject({ code: 'invalid_params' });
+      const e = await h.inbox.get(hook.eventId);
+      expect(e).toMatchObject({ source: 'poll', providerEventId: 'ev-3', connection: alice, state: 'pending' });
+      expect(e!.payload.toString()).toBe('{"id":"ev-3"}');
+    });
+
+    it("a polled page names a lease owner: refused unless that owner holds the poller's lease", async () => {
+      const page = [{ integration: 'acme', source: 'poll' as const, providerEventId: 'ev-1', type: 't', connection: alice, payload: '{}' }];
+      expect(await h.inbox.acceptPolled(page, { integration: 'acme', connectionId: alice.id, feed: 'events', from: null, to: 'c1', owner: 'nobody' })).toEqual({
+        outcome: 'conflict',
+      });
+      expect(await h.inbox.list()).toEqual([]);
+    });
   });
 }

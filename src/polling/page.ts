@@ -1,0 +1,64 @@
+import type { PollFeed } from '../definition/poll.js';
+import { HubError } from '../errors.js';
+import type { DeliveryInput, EventRoute } from '../webhooks/inbox/types.js';
+
+/** One page as the feed's paths read it. */
+export interface Page {
+  items: unknown[];
+  /** The cursor to resume from; undefined when the body names none (the current one stays). */
+  next: string | undefined;
+  /** The body's own `has_more` (or `hasMore`); undefined when it says nothing. */
+  hasMore: boolean | undefined;
+}
+
+/** The value at a dotted path (array indexes are path segments too); own properties only. */
+export function valueAt(root: unknown, path: readonly string[]): unknown {
+  let v = root;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
+/** A cursor or id as text: providers send numbers as often as strings. */
+function scalarText(v: unknown): string | undefined {
+  if (typeof v === 'string' && v !== '') return v;
+  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
+  return undefined;
+}
+
+const bad = (feed: string, why: string) => new HubError('source_failed', `poll feed ${feed}: ${why}`);
+
+/** Reads a page off a parsed JSON body; a body the paths do not fit is an error that names the path. */
+export function readPage(name: string, feed: PollFeed, body: unknown): Page {
+  const items = feed.itemsAt === undefined ? body : valueAt(body, feed.itemsAt);
+  if (!Array.isArray(items)) throw bad(name, `no list at ${feed.itemsAt?.join('.') ?? 'the body'}`);
+  const raw = valueAt(body, feed.cursorFrom);
+  const next = scalarText(raw);
+  if (raw !== undefined && raw !== null && next === undefined) throw bad(name, `the cursor at ${feed.cursorFrom.join('.')} is not a string or number`);
+  const flag = valueAt(body, ['has_more']) ?? valueAt(body, ['hasMore']);
+  return { items, next, hasMore: typeof flag === 'boolean' ? flag : undefined };
+}
+
+/**
+ * A page's items as inbox deliveries: the provider's id (`idAt`) is the dedupe key shared with
+ * webhooks, the type from `typeFrom` (the feed's name when absent), the item's JSON as payload,
+ * routed to the poller's connection. An item without an id cannot be deduplicated, so it fails
+ * the page rather than risk delivering one change twice.
+ */
+export function deliveriesOf(integration: string, name: string, feed: PollFeed, items: readonly unknown[], route: EventRoute): DeliveryInput[] {
+  return items.map((item, i) => {
+    const id = scalarText(valueAt(item, feed.idAt));
+    if (id === undefined) throw bad(name, `item ${i} has no id at ${feed.idAt.join('.')}`);
+    const type = feed.typeFrom === undefined ? undefined : scalarText(valueAt(item, feed.typeFrom));
+    return {
+      integration,
+      source: 'poll',
+      providerEventId: id.slice(0, 512),
+      type: (type ?? name).slice(0, 256),
+      connection: route,
+      payload: JSON.stringify(item),
+    };
+  });
+}

@@ -1,0 +1,113 @@
+import type { Clock } from '../clock.js';
+import type { PollFeed } from '../definition/poll.js';
+import { describeError } from '../errors.js';
+import type { ProviderFetch } from '../providers/client.js';
+import { pauseForBudget } from '../providers/rate-headers.js';
+import type { EventRoute, PolledIntake } from '../webhooks/inbox/types.js';
+import { deliveriesOf, readPage } from './page.js';
+import type { RunOutcome } from './schedule.js';
+import type { PollerRow } from './store.js';
+
+/** One (connection, feed) a poller reads. */
+export interface FeedTarget {
+  integration: string;
+  name: string;
+  feed: PollFeed;
+  route: EventRoute;
+}
+
+export interface RunDeps {
+  /** Bound to the connection: credentials, refresh, timeout and size cap are the provider client's. */
+  fetch: ProviderFetch;
+  inbox: PolledIntake;
+  clock: Clock;
+  owner: string;
+  /** Pages per run at most, so one run does not hold its lease for long. */
+  maxPages: number;
+}
+
+export interface RunResult {
+  outcome: RunOutcome;
+  /** What the provider asked for (Retry-After, or until its rate budget resets); 0 for nothing. */
+  floorMs: number;
+  stored: number;
+  pages: number;
+  /** Consecutive pages, across runs, whose cursor did not move while items kept coming. */
+  stuckPages: number;
+  cursor: string | null;
+  error?: string;
+  /** The cursor moved under this run (its lease passed to another process): nothing of its last page was kept. */
+  leaseLost?: boolean;
+}
+
+/** `path?cursorParam=cursor`, keeping a query the path already has. */
+export function pageUrl(feed: PollFeed, cursor: string | null): string {
+  if (cursor === null) return feed.path;
+  return `${feed.path}${feed.path.includes('?') ? '&' : '?'}${encodeURIComponent(feed.cursorParam)}=${encodeURIComponent(cursor)}`;
+}
+
+/**
+ * One run of a poller that holds its lease: reads pages from the stored cursor, hands each to the
+ * inbox with its cursor move (one transaction), and reads on at once while the provider says there
+ * is more and the cursor moves. The cursor is whatever the provider returns, never computed: an
+ * inclusive one (a timestamp) re-reads the last items, and the inbox's dedupe on the provider's
+ * event id absorbs that overlap, so a page boundary inside a run of equal cursor values loses
+ * nothing. A page that leaves the cursor where it was while items keep coming cannot be read past
+ * by asking again: it ends the run and counts towards `stalled`.
+ */
+export async function runPoll(t: FeedTarget, row: PollerRow, d: RunDeps): Promise<RunResult> {
+  let cursor = row.cursor;
+  let stored = 0;
+  let pages = 0;
+  let stuckPages = row.stuckPages;
+  const done = (outcome: RunOutcome, floorMs: number, extra: Partial<RunResult> = {}): RunResult => ({
+    outcome,
+    floorMs,
+    stored,
+    pages,
+    stuckPages,
+    cursor,
+    ...extra,
+  });
+  try {
+    for (;;) {
+      if (pages >= d.maxPages) return done('more', 0);
+      const res = await d.fetch(pageUrl(t.feed, cursor), { headers: { accept: 'application/json' } });
+      pages++;
+      const pause = pauseForBudget(res.headers, d.clock);
+      // "Not now" is not a failure (STYLE.md §7): the run ends and waits as long as it was told.
+      if (res.status === 429 || (res.status === 503 && pause > 0)) {
+        await res.body?.cancel().catch(() => {});
+        return done('more', pause > 0 ? pause : 60_000);
+      }
+      if (!res.ok) {
+        const said = (await res.text().catch(() => '')).slice(0, 200);
+        return done('failed', pause, { error: `${t.feed.path} answered HTTP ${res.status}${said ? `: ${said}` : ''}` });
+      }
+      const page = readPage(t.name, t.feed, await res.json());
+      const next = page.next ?? cursor;
+      const r = await d.inbox.acceptPolled(deliveriesOf(t.integration, t.name, t.feed, page.items, t.route), {
+        integration: t.integration,
+        connectionId: t.route.id,
+        feed: t.name,
+        from: cursor,
+        to: next,
+        owner: d.owner,
+      });
+      if (r.outcome === 'conflict') return done('more', 0, { leaseLost: true });
+      const fresh = r.results.filter((x) => x.outcome === 'stored').length;
+      stored += fresh;
+      const moved = next !== cursor;
+      // Without a has_more flag, read on until a page comes back empty (or the cursor stops).
+      const more = page.hasMore ?? page.items.length > 0;
+      const stuck = !moved && page.items.length > 0 && (page.hasMore === true || fresh > 0);
+      stuckPages = stuck ? stuckPages + 1 : 0;
+      cursor = next;
+      const outcome: RunOutcome = stored > 0 ? 'activity' : 'empty';
+      if (stuck || !more || !moved) return done(outcome, pause);
+      if (pause > 0) return done('more', pause);
+    }
+  } catch (err) {
+    return done('failed', 0, { error: describeError(err) });
+  }
+}

@@ -1,0 +1,40 @@
+import type { Clock } from '../clock.js';
+import { retryAfterMs } from './retry.js';
+
+/** What a response says about the caller's budget at the provider. */
+export interface RateBudget {
+  limit: number;
+  remaining: number;
+  /** Epoch ms when the budget is whole again; undefined when the provider did not say. */
+  resetAt: number | undefined;
+}
+
+const count = (v: string | null): number | undefined => (v !== null && /^\s*\d+\s*$/.test(v) ? Number(v) : undefined);
+
+/**
+ * `X-RateLimit-Limit` / `-Remaining` / `-Reset`, the de-facto headers (GitHub, Twitter, the
+ * sandbox; the IETF RateLimit draft names them without the X-). `Reset` is epoch seconds at
+ * GitHub and seconds-to-wait elsewhere: a value past 2001-09-09 in epoch seconds (1e9) cannot be a
+ * wait, so it is read as a time. Undefined when limit and remaining are not both there.
+ */
+export function rateBudgetOf(headers: Headers, clock: Clock): RateBudget | undefined {
+  const limit = count(headers.get('x-ratelimit-limit') ?? headers.get('ratelimit-limit'));
+  const remaining = count(headers.get('x-ratelimit-remaining') ?? headers.get('ratelimit-remaining'));
+  if (limit === undefined || remaining === undefined || limit === 0) return undefined;
+  const reset = count(headers.get('x-ratelimit-reset') ?? headers.get('ratelimit-reset'));
+  const resetAt = reset === undefined ? undefined : reset >= 1e12 ? reset : reset >= 1e9 ? reset * 1000 : clock.now() + reset * 1000;
+  return { limit, remaining, resetAt };
+}
+
+/**
+ * How long a background caller (a poller) should wait before its next request, so that it leaves
+ * `reserve` of the budget to the user's own calls: at `remaining <= limit * reserve` it waits for
+ * the reset (a minute when the provider names none). `Retry-After` wins when present. Zero: go on.
+ */
+export function pauseForBudget(headers: Headers, clock: Clock, reserve = 0.3): number {
+  const named = retryAfterMs(headers, clock);
+  if (named !== undefined) return named;
+  const b = rateBudgetOf(headers, clock);
+  if (b === undefined || b.remaining > b.limit * reserve) return 0;
+  return b.resetAt === undefined ? 60_000 : Math.max(1_000, b.resetAt - clock.now());
+}
