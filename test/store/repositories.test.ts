@@ -16,6 +16,7 @@ import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { apiTokensContract } from './contracts/api-tokens.js';
 import { connectionRepositoryContract } from './contracts/connections.js';
+import { connectionWebhooksContract } from './contracts/connection-webhooks.js';
 import { dataKeyStoreContract } from './contracts/data-keys.js';
 import { flowRepositoryContract } from './contracts/flows.js';
 import { linkUsesContract } from './contracts/link-uses.js';
@@ -32,6 +33,16 @@ function sqlite() {
 connectionRepositoryContract('SQLite', () => {
   const { clock, db, vault } = sqlite();
   return { repo: sqliteConnections(new ConnectionStore(db, vault, clock)), advance: (ms) => clock.advance(ms), now: () => clock.now() };
+});
+
+connectionWebhooksContract('SQLite', () => {
+  const { clock, db, vault } = sqlite();
+  // Two repositories on one database, as a hub and a `connections` command on one file.
+  return {
+    repo: sqliteConnections(new ConnectionStore(db, vault, clock)),
+    other: sqliteConnections(new ConnectionStore(db, vault, clock)),
+    storedSecret: (id) => db.prepare('SELECT webhook_secret FROM connections WHERE id = ?').pluck().get(id) as string | null,
+  };
 });
 
 secretStoreContract('SQLite', () => {
