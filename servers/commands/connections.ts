@@ -1,17 +1,67 @@
+import { z } from 'zod';
+import type { Connection } from '../../src/connections/types.js';
 import { HubError } from '../../src/errors.js';
 import { parse, str } from '../common.js';
-import { openStoreContext } from '../store-context.js';
+import { openStoreContext, type StoreContext } from '../store-context.js';
 
 const USAGE = `usage: switchboard connections list [--user U] [--tenant T] [--all] [--json]
-       switchboard connections revoke <connection-id>`;
+       switchboard connections revoke <connection-id>
+       switchboard connections webhook-secret <connection-id> [--secret S | --clear]
+                 (without --secret the secret is read from stdin, so it stays out of the process list)`;
+
+// A secret is one line of printable text: what a provider shows for copying.
+const secretSchema = z
+  .string()
+  .trim()
+  .min(1, 'the secret is empty')
+  .max(1024, 'the secret is over 1024 characters')
+  .regex(/^[\x21-\x7e]+$/, 'the secret is one word of printable ASCII');
+
+/** What `list` shows of a connection's webhooks: its account, its URL, whether it has its own secret (never the value). */
+function webhookFacts(ctx: StoreContext, c: Connection) {
+  // Without a known public URL (port 0: the OS picks it when a hub listens) the path alone.
+  const path = `/webhooks/${c.integration}/${c.webhookEndpoint}`;
+  const url = c.webhookEndpoint === null ? null : ctx.publicUrl === undefined ? path : (ctx.integrations.accounts.webhookUrl(c) ?? path);
+  return { accountId: c.accountId, webhookUrl: url, webhookSecret: c.hasWebhookSecret ? 'set' : 'not set' };
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('webhook secret (then Enter and Ctrl-D): ');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > 4096) throw new HubError('invalid_params', 'the secret on stdin is over 4096 bytes');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 export async function connectionsCommand(argv: string[]): Promise<void> {
-  const { flags, positionals } = parse(argv, { tenant: { type: 'string' }, all: { type: 'boolean' }, json: { type: 'boolean' } });
+  const { flags, positionals } = parse(argv, {
+    tenant: { type: 'string' },
+    all: { type: 'boolean' },
+    json: { type: 'boolean' },
+    secret: { type: 'string' },
+    clear: { type: 'boolean' },
+  });
   const [sub, id] = positionals;
-  if (flags['help'] || (sub !== 'list' && sub !== 'revoke')) {
+  if (flags['help'] || (sub !== 'list' && sub !== 'revoke' && sub !== 'webhook-secret')) {
     process.stdout.write(`${USAGE}\n`);
     if (!flags['help']) process.exitCode = 2;
     return;
+  }
+  if (sub !== 'list' && !id) throw new HubError('invalid_params', `connections ${sub} needs a connection id\n${USAGE}`);
+  // Checked (and read from stdin) before the store opens: a bad secret changes nothing.
+  let secret: string | null | undefined;
+  if (sub === 'webhook-secret') {
+    if (flags['clear'] === true && flags['secret'] !== undefined) throw new HubError('invalid_params', 'give --secret or --clear, not both');
+    if (flags['clear'] === true) secret = null;
+    else {
+      const r = secretSchema.safeParse(str(flags['secret']) ?? (await readStdin()));
+      if (!r.success) throw new HubError('invalid_params', `webhook secret: ${r.error.issues[0]?.message ?? 'invalid'}`);
+      secret = r.data;
+    }
   }
   const ctx = await openStoreContext(flags);
   try {
@@ -21,7 +71,13 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
       const user = str(flags['user']);
       const list = await store.list({ ...(tenant ? { tenant } : {}), ...(user ? { user } : {}), includeRevoked: flags['all'] === true });
       if (flags['json']) {
-        process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify(
+            list.map((c) => ({ ...c, ...webhookFacts(ctx, c) })),
+            null,
+            2,
+          )}\n`,
+        );
         return;
       }
       if (list.length === 0) process.stdout.write('no connections\n');
@@ -33,13 +89,21 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
             : c.accessExpiresAt > now
               ? `access token valid ${Math.round((c.accessExpiresAt - now) / 60000)} min`
               : 'access token expired (refreshed on next use)';
-        process.stdout.write(`${c.id}  ${c.tenant}/${c.user}  ${c.integration}  ${c.state}  ${c.state === 'active' ? exp : (c.reason ?? '')}\n`);
+        const w = webhookFacts(ctx, c);
+        const hooks = `  account=${w.accountId ?? '-'}  webhook secret ${w.webhookSecret}${w.webhookUrl ? `  webhook URL ${w.webhookUrl}` : ''}`;
+        process.stdout.write(`${c.id}  ${c.tenant}/${c.user}  ${c.integration}  ${c.state}  ${c.state === 'active' ? exp : (c.reason ?? '')}${hooks}\n`);
       }
       return;
     }
-    if (!id) throw new HubError('invalid_params', `connections revoke needs a connection id\n${USAGE}`);
-    const c = await store.get(id);
+    const c = await store.get(id!);
     if (!c || c.state === 'revoked') throw new HubError('not_found', `no live connection ${id}`);
+    if (sub === 'webhook-secret') {
+      const updated = await store.setWebhookSecret(c.id, secret!);
+      if (!updated) throw new HubError('not_found', `no live connection ${id}`);
+      const { webhookUrl } = webhookFacts(ctx, updated);
+      process.stdout.write(secret === null ? `webhook secret of ${id} removed\n` : `webhook secret of ${id} set; point the provider at ${webhookUrl}\n`);
+      return;
+    }
     const r = await ctx.integrations.accounts.revoke(c);
     process.stdout.write(`revoked ${id}${r.providerRevoked ? ' (the provider confirmed)' : ''}\n`);
     if (r.warning) process.stderr.write(`warning: ${r.warning}\n`);
