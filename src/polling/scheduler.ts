@@ -263,7 +263,7 @@ export class PollScheduler implements Part {
     for (const api of this.byName.values())
       for (const feed of Object.keys(api.poll)) counts.set(`${api.name}\u0000${feed}`, { integration: api.name, feed, active: 0, stalled: 0 });
     for (const [k, p] of this.pollers) counts.get(`${p.integration}\u0000${p.name}`)![this.states.get(k) ?? 'active']++;
-    for (const c of counts.values()) this.o.metrics.setPollers(c.integration, c.feed, c);
+    for (const c of counts.values()) this.o.metrics.setPollers(c.integration, c.feed, { active: c.active, stalled: c.stalled });
   }
 
   /** Every poller of this process with its state as the store has it (another process's runs included). */
