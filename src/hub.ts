@@ -301,6 +301,7 @@ export class Hub {
         metrics: this.metrics,
         // The data dir is named only on loopback binds: a caller there is on this machine anyway.
         identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(listener.host) ? { dataDir: this.dataDir } : {}) }),
+        pollers: () => this.pollers.status(),
       },
       webhooks: webhookRoute({
         integrations: this.integrations.webhooks,

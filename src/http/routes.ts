@@ -10,6 +10,8 @@ export interface HealthDeps {
   metrics: HubMetrics;
   /** Which hub this is (its link-signing key id), so a second hub on this port can tell whether it shares the store. */
   identity?: () => { linkKeyId: string; dataDir?: string };
+  /** Each poller's state; a stalled one makes the hub "degraded" (it is never reported as a success). */
+  pollers?: () => Promise<ReadonlyArray<{ integration: string; feed: string; connectionId: string; state: string; reason: string | null }>>;
 }
 
 /** Per-source state for /readyz and doctor. */
@@ -53,12 +55,21 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
     const details = await access.details(req);
     const phase = deps.phase();
     const sources = sourceReport(deps.sources());
-    const shown = details ? { sources } : {};
+    const pollers = (await deps.pollers?.()) ?? [];
+    const stalled = pollers.filter((p) => p.state === 'stalled');
+    const shown = details
+      ? {
+          sources,
+          ...(pollers.length
+            ? { pollers: pollers.map(({ integration, feed, connectionId, state, reason }) => ({ integration, feed, connectionId, state, reason })) }
+            : {}),
+        }
+      : {};
     if (phase !== 'running') {
       res.status(503).json({ status: phase, ...shown });
       return;
     }
-    const degraded = Object.values(sources).some((s) => s.state !== 'ready' && s.state !== 'disabled');
+    const degraded = stalled.length > 0 || Object.values(sources).some((s) => s.state !== 'ready' && s.state !== 'disabled');
     res.json({ status: degraded ? 'degraded' : 'ready', ...shown });
   });
   app.get('/metrics', ...access.metricsGuard, async (_req, res) => {

@@ -100,7 +100,10 @@ export async function runPoll(t: FeedTarget, row: PollerRow, d: RunDeps): Promis
       const moved = next !== cursor;
       // Without a has_more flag, read on until a page comes back empty (or the cursor stops).
       const more = page.hasMore ?? page.items.length > 0;
-      const stuck = !moved && page.items.length > 0 && (page.hasMore === true || fresh > 0);
+      // More is waiting behind a cursor that did not move: asking again returns this page again. New
+      // items at an unmoved inclusive cursor are normal (more changes at the last timestamp), so only
+      // a provider's has_more tells a stuck cursor from a caught-up one.
+      const stuck = !moved && page.items.length > 0 && page.hasMore === true;
       stuckPages = stuck ? stuckPages + 1 : 0;
       cursor = next;
       const outcome: RunOutcome = stored > 0 ? 'activity' : 'empty';

@@ -1,0 +1,157 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/connections/types.js';
+import { MAX_INTERVAL_MS, nextRun } from '../../src/polling/schedule.js';
+import { SqlitePollerStore, type PollerRow } from '../../src/polling/store.js';
+import { CHANGES_FEED, startChangesServer, type Change, type ChangesServer } from './changes-server.js';
+import { linkUser, pollingHub, polledIntegration, type PollingHub } from './harness.js';
+
+/**
+ * The schedule and the cursor against a local provider that speaks an inclusive timestamp cursor
+ * (`since`), over real HTTP on loopback, into a hub on a real SQLite file with an injected clock.
+ */
+
+let server: ChangesServer;
+let hub: PollingHub;
+let c: Connection;
+
+beforeEach(async () => {
+  server = await startChangesServer();
+  hub = await pollingHub({ tickets: polledIntegration(server.issuer, CHANGES_FEED) });
+  c = await linkUser(hub, hub.clock, { accessToken: 'at-1' }, 'alice');
+});
+afterEach(async () => {
+  await hub.stop();
+  await server.close();
+});
+
+const change = (id: string, ts: number): Change => ({ id, ts, kind: 'thing.changed' });
+const row = async (): Promise<PollerRow> => (await new SqlitePollerStore(hub.hub.db, hub.clock).get({ connectionId: c.id, feed: 'events' }))!;
+const stored = async () => (await hub.hub.inbox.inbox.list({ integration: 'tickets', limit: 1000 })).map((e) => e.providerEventId).sort();
+/** Moves the clock to the poller's next run and runs what is due. */
+async function runNext(): Promise<number> {
+  hub.clock.set((await row()).nextRunAt);
+  return hub.hub.pollers.tick();
+}
+
+describe('an inclusive cursor', () => {
+  it('a page boundary inside a run of items with one timestamp loses none of them, and stores none twice', async () => {
+    // Runs shorter than a page (4), each crossing a boundary: [a] [b c d] [e f] [g] [h i j].
+    server.changes = [change('a', 1), change('b', 2), change('c', 2), change('d', 2), change('e', 3), change('f', 3), change('g', 4)];
+    server.changes.push(change('h', 5), change('i', 5), change('j', 5));
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    // One run: read on at once while has_more and the cursor moves; each page starts at the last timestamp seen.
+    expect(server.requests).toEqual(['', '?since=2', '?since=3', '?since=5']);
+    expect(await stored()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j']);
+    expect(await hub.hub.inbox.inbox.cursorOf(c.id, 'events')).toBe('5');
+    // The next run re-reads the last run of 5s: all duplicates, an empty poll, not a stall.
+    server.changes.push(change('k', 6), change('l', 6));
+    expect(await runNext()).toBe(1);
+    expect(await stored()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l']);
+    expect(await row()).toMatchObject({ state: 'active', stuckPages: 0, failures: 0, eventsTotal: 12 });
+  });
+
+  it('a run longer than a page stops the cursor while items keep coming: stalled with a reason, in /readyz and /metrics', async () => {
+    server.pageSize = 3;
+    server.changes = [1, 2, 3, 4, 5].map((n) => change(`s${n}`, 7));
+    for (let n = 0; n < 3; n++) await runNext();
+    const r = await row();
+    expect(r).toMatchObject({ state: 'stalled', stuckPages: 3, failures: 0 });
+    expect(r.reason).toMatch(/the cursor stopped at "7" while the provider kept returning items/);
+    const ready = await fetch(`${new URL(hub.url).origin}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({
+      status: 'degraded',
+      pollers: [{ integration: 'tickets', feed: 'events', connectionId: c.id, state: 'stalled', reason: r.reason }],
+    });
+    const metrics = await (await fetch(`${new URL(hub.url).origin}/metrics`)).text();
+    expect(metrics).toContain('switchboard_pollers{integration="tickets",feed="events",state="stalled"} 1');
+    expect(metrics).toContain('switchboard_pollers{integration="tickets",feed="events",state="active"} 0');
+    // The provider fixed (a bigger page): the next run moves on, the poller is active again.
+    server.pageSize = 10;
+    server.changes.push(change('t', 8));
+    await runNext();
+    expect(await row()).toMatchObject({ state: 'active', reason: null, stuckPages: 0 });
+    expect(await stored()).toEqual(['s1', 's2', 's3', 's4', 's5', 't']);
+  });
+});
+
+describe('the schedule', () => {
+  it('empty polls double the interval up to 15 min; activity resets it to the feed interval', async () => {
+    const intervals: number[] = [];
+    for (let n = 0; n < 6; n++) {
+      await runNext();
+      const r = await row();
+      intervals.push(r.intervalMs);
+      // random() = 0.5 is no jitter: the next run is exactly one interval away.
+      expect(r.nextRunAt - hub.clock.now()).toBe(r.intervalMs);
+    }
+    expect(intervals).toEqual([120_000, 240_000, 480_000, 900_000, 900_000, 900_000]);
+    server.changes.push(change('x', 1));
+    await runNext();
+    expect(await row()).toMatchObject({ intervalMs: 60_000, emptyPolls: 0, eventsTotal: 1 });
+    // Nothing runs before it is due.
+    hub.clock.advance(59_999);
+    expect(await hub.hub.pollers.tick()).toBe(0);
+    hub.clock.advance(1);
+    expect(await hub.hub.pollers.tick()).toBe(1);
+  });
+
+  it('jitter stays within ±10 % of the interval, and a pause the provider asked for is a floor', () => {
+    const prev = { emptyPolls: 0, failures: 0 };
+    expect(nextRun(60_000, prev, 'activity', 0, () => 0).delayMs).toBe(54_000);
+    expect(nextRun(60_000, prev, 'activity', 0, () => 0.999_999).delayMs).toBe(66_000);
+    expect(nextRun(60_000, { emptyPolls: 9, failures: 0 }, 'empty', 0, () => 0.5)).toMatchObject({ intervalMs: MAX_INTERVAL_MS, delayMs: MAX_INTERVAL_MS });
+    expect(nextRun(60_000, prev, 'more', 120_000, () => 0).delayMs).toBe(120_000);
+    expect(nextRun(60_000, prev, 'activity', 120_000, () => 0)).toMatchObject({ intervalMs: 60_000, delayMs: 120_000 });
+  });
+
+  it('a 429 with Retry-After pauses the poller that long, without counting a failure', async () => {
+    server.changes = [change('a', 1)];
+    server.intercept = (_req, res, n) => {
+      if (n > 1) return false;
+      res.writeHead(429, { 'retry-after': '120', 'content-type': 'application/json' }).end('{"error":"slow down"}');
+      return true;
+    };
+    const t0 = hub.clock.now();
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    expect(await row()).toMatchObject({ failures: 0, pausedUntil: t0 + 120_000, nextRunAt: t0 + 120_000, state: 'active', lastError: null });
+    hub.clock.advance(119_999);
+    expect(await hub.hub.pollers.tick()).toBe(0);
+    expect(server.requests).toHaveLength(1);
+    hub.clock.advance(1);
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    expect(await stored()).toEqual(['a']);
+  });
+
+  it('X-RateLimit headers pause the poller once 70 % of the budget is spent, until the reset', async () => {
+    server.pageSize = 2;
+    server.changes = ['a', 'b', 'c', 'd'].map((id, i) => change(id, i + 1));
+    const reset = Math.floor(hub.clock.now() / 1000) + 90;
+    // 100 a window: 31 left after the first page (69 % spent) reads on; 30 left (70 %) pauses.
+    server.headers = (n) => ({ 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': String(32 - n), 'x-ratelimit-reset': String(reset) });
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    expect(server.requests).toEqual(['', '?since=2']);
+    expect(await stored()).toEqual(['a', 'b', 'c']);
+    expect(await row()).toMatchObject({ pausedUntil: reset * 1000, nextRunAt: reset * 1000, failures: 0 });
+    hub.clock.set(reset * 1000 - 1);
+    expect(await hub.hub.pollers.tick()).toBe(0);
+    server.headers = () => ({});
+    hub.clock.set(reset * 1000);
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    expect(await stored()).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('repeated errors stall the poller with the last error as its reason; a success clears it', async () => {
+    server.intercept = (_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('database on fire');
+      return true;
+    };
+    for (let n = 0; n < 5; n++) await runNext();
+    const r = await row();
+    expect(r).toMatchObject({ state: 'stalled', failures: 5 });
+    expect(r.reason).toBe('5 polls in a row failed; the last: /changes answered HTTP 500: database on fire');
+    server.intercept = undefined;
+    await runNext();
+    expect(await row()).toMatchObject({ state: 'active', failures: 0, reason: null, lastError: null });
+  });
+});
