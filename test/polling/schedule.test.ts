@@ -1,7 +1,10 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/connections/types.js';
 import { MAX_INTERVAL_MS, nextRun } from '../../src/polling/schedule.js';
 import { SqlitePollerStore, type PollerRow } from '../../src/polling/store.js';
+import { runCli } from '../helpers/hub.js';
 import { CHANGES_FEED, startChangesServer, type Change, type ChangesServer } from './changes-server.js';
 import { linkUser, pollingHub, polledIntegration, type PollingHub } from './harness.js';
 
@@ -50,7 +53,7 @@ describe('an inclusive cursor', () => {
     expect(await row()).toMatchObject({ state: 'active', stuckPages: 0, failures: 0, eventsTotal: 12 });
   });
 
-  it('a run longer than a page stops the cursor while items keep coming: stalled with a reason, in /readyz and /metrics', async () => {
+  it('a run longer than a page stops the cursor while items keep coming: stalled with a reason, in /readyz, /metrics and doctor', async () => {
     server.pageSize = 3;
     server.changes = [1, 2, 3, 4, 5].map((n) => change(`s${n}`, 7));
     for (let n = 0; n < 3; n++) await runNext();
@@ -66,6 +69,12 @@ describe('an inclusive cursor', () => {
     const metrics = await (await fetch(`${new URL(hub.url).origin}/metrics`)).text();
     expect(metrics).toContain('switchboard_pollers{integration="tickets",feed="events",state="stalled"} 1');
     expect(metrics).toContain('switchboard_pollers{integration="tickets",feed="events",state="active"} 0');
+    // doctor, a separate process on the same store, names it and fails.
+    const file = join(hub.dataDir, 'doctor.config.json');
+    writeFileSync(file, JSON.stringify({ integrations: { tickets: polledIntegration(server.issuer, CHANGES_FEED) }, dataDir: hub.dataDir }));
+    const doctor = await runCli(['doctor', '--json', '--config', file], hub.dataDir);
+    expect(doctor.code).toBe(1);
+    expect(JSON.parse(doctor.stdout).checks).toContainEqual({ ok: false, line: `pollers.tickets.events (alice): stalled: ${r.reason}` });
     // The provider fixed (a bigger page): the next run moves on, the poller is active again.
     server.pageSize = 10;
     server.changes.push(change('t', 8));
