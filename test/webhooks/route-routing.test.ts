@@ -9,6 +9,7 @@ import { silentLogger } from '../../src/observability/logger.js';
 import type { InboxEvent } from '../../src/webhooks/inbox/types.js';
 import { WEBHOOK_PATHS, webhookRoute } from '../../src/webhooks/route.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { Browser, locationOf } from '../integrations/browser.js';
 import { ACME, ACME_SECRET, OWN_SECRET, post, standardHeaders, tokens } from './route-harness.js';
 
 let hub: RunningHub;
@@ -102,6 +103,20 @@ describe('routing a verified delivery to a connection', () => {
     expect(await repo.get(carol.id)).toMatchObject({ hasWebhookSecret: false, webhookEndpoint: endpointC });
     // And events naming its account are no longer routed to it.
     expect((await deliver('/webhooks/acme', event('acct-C'))).json['routed']).toBe(0);
+  });
+
+  it('/connect shows a connection its own webhook URL, and only to its owner', async () => {
+    const endpointA = await hub.hub.integrations.connections.ensureEndpoint(alice.id);
+    const page = async (user: string) => {
+      const browser = new Browser();
+      const entry = hub.hub.integrations.accounts.connectUrl({ tenant: 'default', user, scopes: [] });
+      const opened = await browser.get(entry);
+      expect(opened.status).toBe(303);
+      return (await browser.get(locationOf(opened, entry))).text();
+    };
+    const url = `${new URL(hub.url).origin}/webhooks/acme/${endpointA}`;
+    expect(await page('alice')).toContain(`Webhook URL: <code>${url}</code>`);
+    expect(await page('bob')).not.toContain(endpointA!);
   });
 
   it('two connections linked to one provider account each get the event once, and a redelivery is a duplicate for both', async () => {
