@@ -311,7 +311,7 @@ export class Hub {
         log: this.log,
       }),
       mount: (a) => {
-        this.closeMounted = mountIntegrations(a, this.integrations);
+        this.closeMounted = mountIntegrations(a, this.integrations, { pollers: this.pollers });
       },
     });
     listener.serve(app);

@@ -1,5 +1,6 @@
 import type { Identity } from '../identity/identity.js';
 import type { IntegrationStatus } from '../integrations/accounts.js';
+import type { PollerStatus } from '../polling/scheduler.js';
 import { html, type Html } from './html.js';
 import { page } from './pages.js';
 
@@ -13,6 +14,8 @@ export interface ConnectView {
   /** When the session ends, to say so on the page. */
   sessionEndsAt: number;
   notice: Html | '';
+  /** Pollers of the hub; each of this user's connections shows a line per feed it reads. */
+  pollers?: readonly PollerStatus[];
 }
 
 /** The /connect page: one row per integration with its state, its health and its actions. */
@@ -32,9 +35,19 @@ function table(v: ConnectView): Html {
         ? html` <form method="post" action="/connect/revoke"><input type="hidden" name="integration" value="${r.name}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form>`
         : '';
     const hook = r.webhookUrl && c?.state !== 'revoked' ? html`<br><small>Webhook URL: <code>${r.webhookUrl}</code></small>` : '';
-    return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}${hook}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;
+    return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}${hook}${polling(v, c?.id)}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;
   });
   return html`<table><thead><tr><th>Integration</th><th>State</th><th>Health</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** "Polling events: every 2 min, last poll 40 s ago" — or why it is stalled, which is never shown as fine. */
+function polling(v: ConnectView, connectionId: string | undefined): Html | '' {
+  const lines = (v.pollers ?? []).filter((p) => p.connectionId === connectionId);
+  return html`${lines.map((p) => {
+    const last = p.lastPollAt === null ? 'not polled yet' : `last poll ${ago(v.now - p.lastPollAt)} ago`;
+    const text = p.state === 'stalled' ? `stalled: ${p.reason ?? ''}` : p.intervalMs === 0 ? 'first poll due' : `every ${ago(p.intervalMs)}, ${last}`;
+    return html`<br><small class="poll ${p.state}">Polling ${p.feed}: ${text}</small>`;
+  })}`;
 }
 
 function health(r: IntegrationStatus, now: number): string {

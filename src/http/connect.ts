@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import { ERROR_SPECS, describeError, isHubError, type HubErrorCode } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { Accounts } from '../integrations/accounts.js';
+import type { PollerStatus } from '../polling/scheduler.js';
 import { sha256, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
 import type { LinkPayload, LinkSigner } from '../oauth/links.js';
 import type { Logger } from '../observability/logger.js';
@@ -25,6 +26,8 @@ const logoutForm = z.object({ csrf: z.string().min(1).max(200) });
 
 export interface ConnectDeps {
   accounts: Accounts;
+  /** The pollers of this hub, for a line per connection they read. */
+  pollers?: { status(): Promise<PollerStatus[]> };
   links: LinkSigner;
   uses: LinkUses;
   sessions: ConnectSessions;
@@ -105,6 +108,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
         csrf: csrfToken(s.token),
         sessionEndsAt: s.payload.exp,
         notice: noticeFor(req.query['revoked'], req.query['confirmed']),
+        pollers: (await deps.pollers?.status()) ?? [],
       }),
     );
   });

@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import { mountLinkRoutes } from '../http/link-routes.js';
+import { mountLinkRoutes, type LinkRouteDeps } from '../http/link-routes.js';
 import { hostedWebhookSecret, hostedWebhookSecretName } from './hosted.js';
 import type { Integrations } from './wiring.js';
 
@@ -7,7 +7,7 @@ import type { Integrations } from './wiring.js';
  * Adds /oauth, /connect and the providers the hub hosts to the HTTP app. Kept apart from the
  * wiring so a stdio hub that never listens does not load the HTTP stack. Returns a closer.
  */
-export function mountIntegrations(app: Express, i: Integrations): () => void {
+export function mountIntegrations(app: Express, i: Integrations, extra: Pick<LinkRouteDeps, 'pollers'> = {}): () => void {
   const secure = i.publicUrl.startsWith('https:');
   const closers = i.hosted.map(({ provider, resolved }) =>
     provider.mount(app, {
@@ -29,6 +29,15 @@ export function mountIntegrations(app: Express, i: Integrations): () => void {
   const close = () => {
     for (const c of closers) c();
   };
-  mountLinkRoutes(app, { accounts: i.accounts, links: i.links, uses: i.linkUses, sessions: i.sessions, clock: i.clock, log: i.log, secureCookies: secure });
+  mountLinkRoutes(app, {
+    accounts: i.accounts,
+    links: i.links,
+    uses: i.linkUses,
+    sessions: i.sessions,
+    clock: i.clock,
+    log: i.log,
+    secureCookies: secure,
+    ...extra,
+  });
   return close;
 }
