@@ -29,7 +29,8 @@ const row = z.object({
   updated_at: z.number(),
 });
 
-function toConnection(r: unknown): Connection {
+/** A connections row as a Connection, parsed (a damaged row is an error). */
+export function toConnection(r: unknown): Connection {
   const x = row.parse(r);
   return {
     id: x.id,

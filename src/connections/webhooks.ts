@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { Vault } from '../vault/vault.js';
-import type { ConnectionStore } from './store.js';
+import { toConnection, type ConnectionStore } from './store.js';
 import type { Connection } from './types.js';
 
 /** What the webhook route needs of connections: find the one a delivery is for, and its own secret. */
@@ -44,8 +44,9 @@ export class ConnectionWebhookStore {
   // Prepared on first use: a store opened before its migrations ran has no such columns yet.
   private get sql() {
     this.statements ??= {
-      byEndpoint: this.db.prepare("SELECT id FROM connections WHERE integration = ? AND webhook_endpoint = ? AND state <> 'revoked'").pluck(),
-      byAccount: this.db.prepare("SELECT id FROM connections WHERE integration = ? AND account_id = ? AND state <> 'revoked' ORDER BY created_at, id").pluck(),
+      // Whole rows from statements prepared once: one of these runs for every webhook delivery.
+      byEndpoint: this.db.prepare("SELECT * FROM connections WHERE integration = ? AND webhook_endpoint = ? AND state <> 'revoked'"),
+      byAccount: this.db.prepare("SELECT * FROM connections WHERE integration = ? AND account_id = ? AND state <> 'revoked' ORDER BY created_at, id"),
       setEndpoint: this.db.prepare(
         "UPDATE connections SET webhook_endpoint = @endpoint, updated_at = @now WHERE id = @id AND webhook_endpoint IS NULL AND state <> 'revoked'",
       ),
@@ -56,12 +57,12 @@ export class ConnectionWebhookStore {
   }
 
   byEndpoint(integration: string, endpoint: string): Connection | undefined {
-    const id = this.sql.byEndpoint.get(integration, endpoint) as string | undefined;
-    return id === undefined ? undefined : this.connections.get(id);
+    const row = this.sql.byEndpoint.get(integration, endpoint);
+    return row === undefined ? undefined : toConnection(row);
   }
 
   byAccount(integration: string, accountId: string): Connection[] {
-    return (this.sql.byAccount.all(integration, accountId) as string[]).flatMap((id) => this.connections.get(id) ?? []);
+    return this.sql.byAccount.all(integration, accountId).map(toConnection);
   }
 
   ensureEndpoint(id: string): string | undefined {
