@@ -120,16 +120,20 @@ export interface RunningHub {
  * The hub as users run it: `switchboard serve` in its own process with a config file and a fresh
  * data dir, the admin token read from the first-start banner on stdout (or the file it names).
  */
-export async function startHubProcess(opts: {
-  /** The downstream's `mcpServers` entry: `{ url }` or `{ command, args }`. */
-  downstream: Record<string, unknown>;
-  sourceName: string;
-  nodeFlags?: readonly string[];
-  cli?: string;
-}): Promise<RunningHub> {
+export async function startHubProcess(
+  opts: (
+    | {
+        /** The downstream's `mcpServers` entry: `{ url }` or `{ command, args }`. */
+        downstream: Record<string, unknown>;
+        sourceName: string;
+      }
+    | { /** A whole config file. */ config: Record<string, unknown> }
+  ) & { nodeFlags?: readonly string[]; cli?: string },
+): Promise<RunningHub> {
   const dir = tmpDir('switchboard-bench-');
   const config = join(dir.path, 'switchboard.config.json');
-  writeFileSync(config, JSON.stringify({ mcpServers: { [opts.sourceName]: opts.downstream } }, null, 2));
+  const body = 'config' in opts ? opts.config : { mcpServers: { [opts.sourceName]: opts.downstream } };
+  writeFileSync(config, JSON.stringify(body, null, 2));
   const child = spawnNode([resolve(opts.cli ?? CLI), 'serve', '--config', config, '--data', join(dir.path, 'data'), '--host', '127.0.0.1', '--port', '0'], {
     cwd: dir.path,
     ...(opts.nodeFlags ? { nodeFlags: opts.nodeFlags } : {}),

@@ -34,7 +34,7 @@ describe('the inbox as a part of the hub', () => {
   });
 
   it('config: webhooks.retentionDays and maxAttempts default to 7 and 8; a bad value names its key', () => {
-    expect(configSchema.parse({}).webhooks).toEqual({ retentionDays: 7, maxAttempts: 8 });
+    expect(configSchema.parse({}).webhooks).toEqual({ retentionDays: 7, maxAttempts: 8, groupCommit: true });
     const err = hubErrorOf(() => parseConfigText(JSON.stringify({ webhooks: { retentionDays: 0 } }), 'sb.json', {}));
     expect(err.code).toBe('config_invalid');
     expect(err.message).toMatch(/^sb\.json: webhooks\.retentionDays: /);

@@ -11,6 +11,7 @@ import { DEFAULT_MAX_ATTEMPTS, InboxWorker } from './worker.js';
 export interface InboxSettings {
   retentionDays: number;
   maxAttempts: number;
+  groupCommit: boolean;
 }
 
 export interface InboxServiceOptions {
@@ -35,7 +36,7 @@ export class InboxService implements Part {
 
   constructor(o: InboxServiceOptions) {
     this.feed = new EventFeed((err) => o.log.warn({ err: describeError(err) }, 'an inbox event listener failed'));
-    this.inbox = new SqliteInbox(o.db, o.clock, { onStored: () => this.worker.wake() });
+    this.inbox = new SqliteInbox(o.db, o.clock, { onStored: () => this.worker.wake(), groupCommit: o.settings?.groupCommit ?? true });
     this.worker = new InboxWorker({
       queue: this.inbox,
       handlers: this.handlers,
