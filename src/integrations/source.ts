@@ -128,7 +128,8 @@ export class IntegrationSource implements ToolSource {
       },
       _meta: { [META_CONNECTION]: state },
     }));
-    return this.events ? [...own, this.events.tool()] : own;
+    // Every tool of the integration names the connection's state, the events tool too (unlinked, it has none to show).
+    return this.events ? [...own, { ...this.events.tool(), _meta: { [META_CONNECTION]: state } }] : own;
   }
 
   resources(_identity: Identity): readonly Resource[] {

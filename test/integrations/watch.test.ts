@@ -7,18 +7,26 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { hostedSandbox } from '../../servers/sandbox/hosted.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 
+/**
+ * The sandbox polls its events feed for every active connection; this test links with made-up
+ * tokens, which a poll would (rightly) find invalid, moving the connection to needs_reauth. What
+ * is tested here is the connection feed between processes, so the pollers' timer never fires.
+ */
+const polling = { timer: { set: () => undefined, clear: () => {} } };
+
 describe('connections changed by another process on the same data dir', () => {
   let a: RunningHub;
   let b: Hub;
   const heard: SourceChange[] = [];
 
   beforeAll(async () => {
-    a = await startHub({ integrations: { sandbox: {} } });
+    a = await startHub({ integrations: { sandbox: {} } }, { polling });
     // A second hub on the same files, as a stdio hub beside a serve would be.
     b = new Hub({
       config: configSchema.parse({ integrations: { sandbox: {} }, dataDir: a.dataDir, server: { port: a.port } }),
       log: silentLogger(),
       hosted: [hostedSandbox()],
+      polling,
     });
     b.catalog.onChange((c) => heard.push(c));
     b.start();
