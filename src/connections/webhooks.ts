@@ -46,7 +46,7 @@ export class ConnectionWebhookStore {
     this.statements ??= {
       // Whole rows from statements prepared once: one of these runs for every webhook delivery.
       byEndpoint: this.db.prepare("SELECT * FROM connections WHERE integration = ? AND webhook_endpoint = ? AND state <> 'revoked'"),
-      byAccount: this.db.prepare("SELECT * FROM connections WHERE integration = ? AND account_id = ? AND state <> 'revoked' ORDER BY created_at, id"),
+      byAccount: this.db.prepare("SELECT * FROM connections WHERE integration = ? AND account_id = ? AND state <> 'revoked' ORDER BY created_at, rowid"),
       setEndpoint: this.db.prepare(
         "UPDATE connections SET webhook_endpoint = @endpoint, updated_at = @now WHERE id = @id AND webhook_endpoint IS NULL AND state <> 'revoked'",
       ),

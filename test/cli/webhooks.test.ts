@@ -97,7 +97,7 @@ describe('switchboard webhooks list | replay', () => {
       [ids.bob, 'dead', 'acme', 'default/bob', 'ticket.created', 'webhook'],
       [ids.alice, 'dead', 'acme', 'default/alice', 'ticket.updated', 'webhook'],
     ]);
-    expect(lines[0]).toMatch(/attempts=1 {2}unroutable: no connection matched this event$/);
+    expect(lines[0]).toMatch(/attempts=0 {2}unroutable: no connection matched this event$/);
     expect(lines[2]).toMatch(/attempts=1 {2}acme answered 503$/);
 
     const alice = listedSchema.parse(JSON.parse((await cli('list', '--user', 'alice', '--json')).stdout));

@@ -17,7 +17,8 @@ import { connectMcp, textOf, type ConnectOptions, type McpUser } from './mcp.js'
  * sandbox's data. The hub mounts the sandbox provider itself, so everything runs over loopback.
  */
 
-const SANDBOX_TOOLS = ['whoami', 'list_tickets', 'get_ticket', 'create_ticket', 'update_ticket', 'delete_ticket'].map((t) => `sandbox__${t}`);
+// recent_events: the sandbox sends webhooks and is polled, so its events are a tool too.
+const SANDBOX_TOOLS = ['whoami', 'list_tickets', 'get_ticket', 'create_ticket', 'update_ticket', 'delete_ticket', 'recent_events'].map((t) => `sandbox__${t}`);
 const LINK = /http:\/\/127\.0\.0\.1:\d+\/oauth\/sandbox\/start\?link=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/;
 
 const ticket = z.object({ id: z.string(), title: z.string(), body: z.string(), priority: z.string(), status: z.string() });
@@ -89,7 +90,19 @@ async function expectWorkingLink(mcp: McpUser, identity: Identity, username: str
   expect(created).toMatchObject({ title, priority: 'urgent', status: 'open', body: '' });
   const listed = json(ticketPage, await mcp.call('sandbox__list_tickets', { limit: 10 }));
   expect(listed.tickets.map((t) => t.id)).toContain(created.id);
+  // The change comes back as an event (the sandbox's webhook to the hub, or its poller), once.
+  const createdEvents = async () => {
+    const page = recentEvents.parse((await mcp.call('sandbox__recent_events', { type: 'ticket.created', limit: 100 })).structuredContent);
+    return page.events.filter((e) => e.payload.data.ticket.id === created.id);
+  };
+  await eventually(async () => (await createdEvents()).length > 0);
+  expect((await createdEvents()).map((e) => e.integration)).toEqual(['sandbox']);
 }
+
+const recentEvents = z.object({
+  events: z.array(z.object({ integration: z.string(), type: z.string(), payload: z.object({ data: z.object({ ticket: z.object({ id: z.string() }) }) }) })),
+  next_cursor: z.string(),
+});
 
 describe('sandbox integration from an MCP client', () => {
   it('lists every sandbox tool before anything is linked, marked unlinked', async () => {

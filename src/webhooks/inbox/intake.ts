@@ -3,7 +3,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import type { Db } from '../../store/db.js';
-import { deliverySchema, type AcceptResult, type Delivery, type DeliveryInput } from './types.js';
+import { deliverySchema, UNROUTABLE, type AcceptResult, type Delivery, type DeliveryInput } from './types.js';
 
 export interface IntakeOptions {
   /**
@@ -69,9 +69,9 @@ export class InboxIntakeWriter {
     this.deliveryEvent = db.prepare('SELECT event_id FROM webhook_deliveries WHERE integration = ? AND endpoint = ? AND delivery_id = ?').pluck();
     this.insertEvent = db.prepare(`INSERT OR IGNORE INTO inbox_events
       (id, tenant_id, user_id, connection_id, integration, endpoint, type, provider_event_id, source, received_at, payload,
-       state, attempts, next_attempt_at, updated_at)
+       state, attempts, next_attempt_at, last_error, updated_at)
       VALUES (@id, @tenant, @user, @connectionId, @integration, @endpoint, @type, @providerEventId, @source, @receivedAt, @payload,
-       'pending', 0, @receivedAt, @receivedAt)`);
+       @state, 0, @receivedAt, @lastError, @receivedAt)`);
     this.providerEvent = db.prepare("SELECT id FROM inbox_events WHERE integration = ? AND ifnull(connection_id, '') = ? AND provider_event_id = ?").pluck();
     this.pointDelivery = db.prepare('UPDATE webhook_deliveries SET event_id = ? WHERE integration = ? AND endpoint = ? AND delivery_id = ?');
     // IMMEDIATE: the write lock first, so another process's accept of the same delivery waits for
@@ -164,6 +164,10 @@ export class InboxIntakeWriter {
       source: d.source,
       receivedAt,
       payload,
+      // An event no connection matched has no handler to run: it is stored dead (kept, listed by
+      // `webhooks list --unroutable`, replayable), with no trip through the worker per event.
+      state: d.connection ? 'pending' : 'dead',
+      lastError: d.connection ? null : UNROUTABLE,
     });
     if (stored.changes === 1) return { outcome: 'stored', eventId: id };
     // Layer two: this change is already in (from a poll, or a webhook to another endpoint).

@@ -77,6 +77,7 @@ export class SqliteInbox implements Inbox {
   private readonly claimTx: Transaction<(opts: ClaimOptions) => InboxEvent[]>;
   private readonly cursors: Record<'create' | 'advance' | 'get', Statement>;
   private readonly replayTx: Transaction<(id: string) => ReplayResult>;
+  private readonly completeAllTx: Transaction<(ids: readonly string[], owner: string) => string[]>;
 
   constructor(
     private readonly db: Db,
@@ -121,6 +122,10 @@ export class SqliteInbox implements Inbox {
     };
     this.claimTx = db.transaction((o: ClaimOptions) => this.claimIn(o));
     this.replayTx = db.transaction((id: string) => this.replayIn(id));
+    this.completeAllTx = db.transaction((ids: readonly string[], owner: string) => {
+      const now = this.clock.now();
+      return ids.filter((id) => this.st.complete.run({ id, owner, now }).changes === 1);
+    });
   }
 
   accept(delivery: DeliveryInput): Promise<AcceptResult> {
@@ -179,6 +184,10 @@ export class SqliteInbox implements Inbox {
 
   async complete(id: string, owner: string): Promise<boolean> {
     return this.st.complete.run({ id, owner, now: this.clock.now() }).changes === 1;
+  }
+
+  async completeAll(ids: readonly string[], owner: string): Promise<string[]> {
+    return this.completeAllTx.immediate(ids, owner);
   }
 
   async fail(id: string, owner: string, opts: FailOptions): Promise<'failed' | 'dead' | false> {

@@ -7,6 +7,9 @@ export type EventState = (typeof EVENT_STATES)[number];
 export const EVENT_SOURCES = ['webhook', 'poll'] as const;
 export type EventSource = (typeof EVENT_SOURCES)[number];
 
+/** Why an event with no connection is dead from the start: kept and listed, never handled. */
+export const UNROUTABLE = 'unroutable: no connection matched this event';
+
 /** The connection an event was routed to; an event without one is unroutable and kept all the same. */
 export const routeSchema = z.strictObject({
   id: z.string().min(1),
@@ -122,6 +125,8 @@ export interface InboxQueue {
   claim(opts: ClaimOptions): Promise<InboxEvent[]>;
   /** processing → done, only while `owner` holds the lease. */
   complete(id: string, owner: string): Promise<boolean>;
+  /** `complete` for several events in one commit; the ids this call moved to done. */
+  completeAll(ids: readonly string[], owner: string): Promise<string[]>;
   /** processing → failed (retryAt) or dead; false when `owner` no longer holds the lease. */
   fail(id: string, owner: string, opts: FailOptions): Promise<'failed' | 'dead' | false>;
 }

@@ -5,10 +5,11 @@ import { describeError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { backoffMs } from './backoff.js';
 import type { EventFeed, HandlerRegistry } from './handlers.js';
-import type { InboxEvent, InboxQueue } from './types.js';
+import { UNROUTABLE, type InboxEvent, type InboxQueue } from './types.js';
+
+export { UNROUTABLE } from './types.js';
 
 export const DEFAULT_MAX_ATTEMPTS = 8;
-export const UNROUTABLE = 'unroutable: no connection matched this event';
 
 export interface WorkerOptions {
   queue: InboxQueue;
@@ -55,7 +56,17 @@ export class InboxWorker {
   /** Claims one batch and handles it; the number of events claimed. */
   async runOnce(): Promise<number> {
     const events = await this.o.queue.claim({ owner: this.owner, limit: this.batchSize, leaseMs: this.leaseMs, maxAttempts: this.maxAttempts });
-    for (const e of events) await this.handle(e);
+    const handled: InboxEvent[] = [];
+    for (const e of events) if (await this.handle(e)) handled.push(e);
+    if (handled.length === 0) return events.length;
+    // One commit marks the batch's handled events done: a commit per event was most of the
+    // worker's cost under load. A crash before it runs the batch's effects again (at least once).
+    const done = new Set(await this.o.queue.completeAll(handled.map((e) => e.id), this.owner));
+    for (const e of handled) {
+      // Published only by the worker that marked it done: a handler run again after a lost lease does not notify twice.
+      if (done.has(e.id)) this.o.feed.publish({ ...e, state: 'done' });
+      else this.o.log.warn({ event: e.id, integration: e.integration }, 'an inbox event was handled after its lease passed to another worker');
+    }
     return events.length;
   }
 
@@ -66,18 +77,17 @@ export class InboxWorker {
     return total;
   }
 
-  private async handle(e: InboxEvent): Promise<void> {
+  /** Runs the event's handler; true when it succeeded (the caller marks it done). */
+  private async handle(e: InboxEvent): Promise<boolean> {
     try {
-      // Kept and listed, never dropped: dead, where `webhooks list --unroutable` shows it; no handler sees it.
+      // Stored dead at intake; one replayed by hand still has no connection: dead again, no handler sees it.
       if (e.connection === null) throw new AbortError(UNROUTABLE);
       await this.o.handlers.for(e.integration)(e);
+      return true;
     } catch (err) {
       await this.failed(e, err);
-      return;
+      return false;
     }
-    // Published only by the worker that marked it done: a handler run again after a lost lease does not notify twice.
-    if (await this.o.queue.complete(e.id, this.owner)) this.o.feed.publish({ ...e, state: 'done' });
-    else this.o.log.warn({ event: e.id, integration: e.integration }, 'an inbox event was handled after its lease passed to another worker');
   }
 
   private async failed(e: InboxEvent, err: unknown): Promise<void> {

@@ -101,6 +101,29 @@ export function inboxContract(name: string, make: () => InboxHarness): void {
       expect(await h.inbox.get(eventId)).toMatchObject({ state: 'done', attempts: 2, lastError: null });
     });
 
+    it('completeAll marks done only the events the owner still holds, in one call', async () => {
+      const one = await h.inbox.accept(delivery({ deliveryId: 'c-1' }));
+      const two = await h.inbox.accept(delivery({ deliveryId: 'c-2', connection: bob }));
+      const three = await h.inbox.accept(delivery({ deliveryId: 'c-3' }));
+      const all = [one.eventId, two.eventId, three.eventId];
+      expect((await h.inbox.claim(claimOpts('a'))).map((e) => e.id).sort()).toEqual([...all].sort());
+      // One lease expires into another worker's hands; `a` still holds the other two.
+      h.advance(60_000);
+      const [taken] = (await h.other.claim({ ...claimOpts('b'), limit: 1 })).map((e) => e.id);
+      const mine = all.filter((id) => id !== taken);
+      expect((await h.inbox.completeAll(all, 'a')).sort()).toEqual([...mine].sort());
+      expect(await h.inbox.completeAll(all, 'a')).toEqual([]);
+      expect(await h.other.completeAll([taken!], 'b')).toEqual([taken]);
+      for (const id of all) expect((await h.inbox.get(id))?.state).toBe('done');
+    });
+
+    it('an event no connection matched is stored dead with its reason, never claimed', async () => {
+      const { outcome, eventId } = await h.inbox.accept(delivery({ deliveryId: 'u-1', connection: undefined }));
+      expect(outcome).toBe('stored');
+      expect(await h.inbox.get(eventId)).toMatchObject({ state: 'dead', attempts: 0, lastError: 'unroutable: no connection matched this event' });
+      expect(await h.inbox.claim(claimOpts('a'))).toEqual([]);
+    });
+
     it('a failure waits until its retry time; a final failure is dead; a lease lost at the last attempt is dead too', async () => {
       const one = await h.inbox.accept(delivery());
       const two = await h.inbox.accept(delivery({ deliveryId: 'd-2' }));
