@@ -24,6 +24,7 @@ import { measureColdStarts, type ColdStartResult } from './cold-start.js';
 import { cpuSampler } from './cpu.js';
 import { connectPool, runPhase, type Era, type Pool, type Target } from './load.js';
 import { childPids, FIXTURE_STDIO, startFixtureHttp, startHubProcess, startMcpProxy } from './processes.js';
+import { positiveArg } from './stats.js';
 import { coldStartReport, summarise, throughputReport, type Baseline, type EraRun, type EraSummary } from './report.js';
 
 const SOURCE = 'fx';
@@ -72,11 +73,7 @@ function options(argv: string[]): Options {
     },
     strict: true,
   });
-  const num = (name: string, v: string, max: number) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || n > max) throw new Error(`--${name} ${v}: expected a number in (0, ${max}]`);
-    return n;
-  };
+  const num = positiveArg;
   return {
     clients: Math.round(num('clients', values.clients, 200)),
     seconds: num('seconds', values.seconds, 120),

@@ -21,3 +21,10 @@ export function minMax(samples: readonly number[]): { min: number; max: number }
   }
   return { min, max };
 }
+
+/** A numeric command-line value in (0, max], or an error naming the flag. */
+export function positiveArg(name: string, value: string, max: number): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > max) throw new Error(`--${name} ${value}: expected a number in (0, ${max}]`);
+  return n;
+}

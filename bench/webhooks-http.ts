@@ -20,6 +20,7 @@ import autocannon from 'autocannon';
 import { systemClock } from '../src/clock.js';
 import { openDb } from '../src/store/db.js';
 import { startHubProcess, tmpDir } from './processes.js';
+import { median, positiveArg } from './stats.js';
 
 const SECRET_KEY = randomBytes(32);
 const SECRET = `whsec_${SECRET_KEY.toString('base64')}`;
@@ -46,11 +47,7 @@ function options(argv: string[]): Options {
     },
     strict: true,
   });
-  const num = (name: string, v: string, max: number) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0 || n > max) throw new Error(`--${name} ${v}: expected a number in (0, ${max}]`);
-    return n;
-  };
+  const num = positiveArg;
   return {
     seconds: num('seconds', values.seconds, 120),
     rounds: Math.round(num('rounds', values.rounds, 20)),
@@ -135,11 +132,6 @@ function bytesPerId(n: number): number {
   } finally {
     dir.remove();
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 async function main(): Promise<void> {

@@ -224,4 +224,11 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pollers_due ON pollers (next_run_at);
     `,
   },
+  {
+    version: 10,
+    name: 'inbox_events_feed',
+    // A user's events of one integration in insertion order (recent_events and the events
+    // resource): rowid rides along in the index, so `rowid > cursor` is a range scan.
+    sql: `CREATE INDEX inbox_events_feed ON inbox_events (tenant_id, user_id, integration) WHERE connection_id IS NOT NULL;`,
+  },
 ];

@@ -2,7 +2,8 @@ import type { Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import { HubError } from '../../errors.js';
 import type { Db } from '../../store/db.js';
-import { envelopeOf, type EventEnvelope, type InboxEvent } from './types.js';
+import { COLUMNS, eventOf } from './sqlite.js';
+import { envelopeOf, type EventEnvelope } from './types.js';
 
 /** Whose events, of which integration, after which point, how many, of which type. */
 export interface RecentQuery {
@@ -43,47 +44,8 @@ const cursorSchema = z
 
 const encode = (rowid: number): string => `e${rowid.toString(36)}`;
 
-const COLUMNS = `rowid AS seq, id, tenant_id, user_id, connection_id, integration, endpoint, type, provider_event_id, source,
-  received_at, payload, state, attempts, next_attempt_at, last_error, updated_at`;
-
-interface Row {
-  seq: number;
-  id: string;
-  tenant_id: string;
-  user_id: string;
-  connection_id: string;
-  integration: string;
-  endpoint: string;
-  type: string;
-  provider_event_id: string | null;
-  source: 'webhook' | 'poll';
-  received_at: number;
-  payload: Buffer;
-  state: InboxEvent['state'];
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  updated_at: number;
-}
-
-function eventOf(r: Row): InboxEvent {
-  return {
-    id: r.id,
-    integration: r.integration,
-    endpoint: r.endpoint,
-    type: r.type,
-    providerEventId: r.provider_event_id,
-    source: r.source,
-    receivedAt: r.received_at,
-    connection: { id: r.connection_id, tenant: r.tenant_id, user: r.user_id },
-    payload: r.payload,
-    state: r.state,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    lastError: r.last_error,
-    updatedAt: r.updated_at,
-  };
-}
+/** The inbox's own columns, and the insertion order the cursor is made of. */
+const SELECT = `rowid AS seq, ${COLUMNS}`;
 
 export class SqliteEventReads implements EventReads {
   private readonly latest: Statement;
@@ -93,19 +55,19 @@ export class SqliteEventReads implements EventReads {
     // Served by inbox_events_feed (tenant, user, integration; rowid rides along in the index).
     const where = `tenant_id = @tenant AND user_id = @user AND integration = @integration AND connection_id IS NOT NULL
       AND (@type IS NULL OR type = @type)`;
-    this.latest = db.prepare(`SELECT ${COLUMNS} FROM inbox_events WHERE ${where} ORDER BY rowid DESC LIMIT @limit`);
-    this.since = db.prepare(`SELECT ${COLUMNS} FROM inbox_events WHERE ${where} AND rowid > @after ORDER BY rowid LIMIT @limit`);
+    this.latest = db.prepare(`SELECT ${SELECT} FROM inbox_events WHERE ${where} ORDER BY rowid DESC LIMIT @limit`);
+    this.since = db.prepare(`SELECT ${SELECT} FROM inbox_events WHERE ${where} AND rowid > @after ORDER BY rowid LIMIT @limit`);
   }
 
   async recent(q: RecentQuery): Promise<RecentPage> {
     const params = { tenant: q.tenant, user: q.user, integration: q.integration, type: q.type ?? null, limit: q.limit };
-    let rows: Row[];
+    let rows: Array<{ seq: number }>;
     if (q.after === undefined) {
-      rows = (this.latest.all(params) as Row[]).reverse();
+      rows = (this.latest.all(params) as Array<{ seq: number }>).reverse();
     } else {
       const after = cursorSchema.safeParse(q.after);
       if (!after.success) throw new HubError('invalid_params', 'after: not a cursor from recent_events (pass the next_cursor of an earlier answer)');
-      rows = this.since.all({ ...params, after: after.data }) as Row[];
+      rows = this.since.all({ ...params, after: after.data }) as Array<{ seq: number }>;
       if (rows.length === 0) return { events: [], nextCursor: q.after };
     }
     const last = rows.at(-1);

@@ -39,7 +39,8 @@ const rowSchema = z.object({
   updated_at: z.number(),
 });
 
-function eventOf(raw: unknown): InboxEvent {
+/** A row of inbox_events (every column of COLUMNS), checked, as the event the rest of the hub reads. */
+export function eventOf(raw: unknown): InboxEvent {
   const r = rowSchema.parse(raw);
   const routed = r.connection_id !== null && r.tenant_id !== null && r.user_id !== null;
   return {
@@ -60,7 +61,7 @@ function eventOf(raw: unknown): InboxEvent {
   };
 }
 
-const COLUMNS = `id, tenant_id, user_id, connection_id, integration, endpoint, type, provider_event_id, source, received_at,
+export const COLUMNS = `id, tenant_id, user_id, connection_id, integration, endpoint, type, provider_event_id, source, received_at,
   payload, state, attempts, next_attempt_at, last_error, updated_at`;
 
 /** A handler's error text is kept for `webhooks list`, bounded. */

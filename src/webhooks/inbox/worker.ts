@@ -61,7 +61,12 @@ export class InboxWorker {
     if (handled.length === 0) return events.length;
     // One commit marks the batch's handled events done: a commit per event was most of the
     // worker's cost under load. A crash before it runs the batch's effects again (at least once).
-    const done = new Set(await this.o.queue.completeAll(handled.map((e) => e.id), this.owner));
+    const done = new Set(
+      await this.o.queue.completeAll(
+        handled.map((e) => e.id),
+        this.owner,
+      ),
+    );
     for (const e of handled) {
       // Published only by the worker that marked it done: a handler run again after a lost lease does not notify twice.
       if (done.has(e.id)) this.o.feed.publish({ ...e, state: 'done' });
