@@ -99,9 +99,10 @@ describe('a serve hub SIGKILLed during a load of deliveries', () => {
     children.push(second.child);
     const db = openDb({ file: join(data, 'switchboard.db'), clock: manualClock() });
     try {
-      // The new worker finishes everything that was waiting; rows the dead worker held stay leased until their lease ends.
+      // The new worker finishes everything: what was waiting, and at once what the killed worker
+      // held (its lease names a process that is gone), without waiting out the 5-minute lease.
       await eventually(
-        () => (db.prepare("SELECT count(*) FROM inbox_events WHERE state IN ('pending', 'failed')").pluck().get() === 0 ? true : undefined),
+        () => (db.prepare("SELECT count(*) FROM inbox_events WHERE state <> 'done'").pluck().get() === 0 ? true : undefined),
         30_000,
       );
       const deliveries = new Map(
@@ -116,17 +117,17 @@ describe('a serve hub SIGKILLed during a load of deliveries', () => {
           .parse(db.prepare("SELECT id, state, attempts, connection_id FROM inbox_events WHERE integration = 'acme'").all())
           .map((e) => [e.id, e]),
       );
-      const inHand: string[] = [];
+      let reclaimed = 0;
       for (const [delivery, eventId] of acked) {
         expect(deliveries.get(delivery), delivery).toBe(eventId);
         const e = events.get(eventId);
-        expect(e, delivery).toBeDefined();
-        if (e!.state === 'processing') inHand.push(eventId);
-        // Processed once: claimed by one worker, one time, and done.
-        else expect(e, delivery).toMatchObject({ state: 'done', attempts: 1, connection_id: linked.id });
+        expect(e, delivery).toMatchObject({ state: 'done', connection_id: linked.id });
+        // Claimed once, or twice when the killed worker held it (its effect may have run: at least once).
+        expect([1, 2], delivery).toContain(e!.attempts);
+        if (e!.attempts === 2) reclaimed++;
       }
-      // At most the batch the killed worker had claimed (64) is still leased to it, untouched by the new one.
-      expect(inHand.length).toBeLessThanOrEqual(64);
+      // At most the batch the killed worker had claimed (64) was claimed again.
+      expect(reclaimed).toBeLessThanOrEqual(64);
       // One event per delivery id: the dedupe held across the crash.
       expect(events.size).toBe(deliveries.size);
     } finally {

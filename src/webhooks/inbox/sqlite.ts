@@ -74,7 +74,10 @@ const MAX_ERROR_CHARS = 1000;
  */
 export class SqliteInbox implements Inbox {
   private readonly intake: InboxIntakeWriter;
-  private readonly st: Record<'due' | 'expired' | 'claim' | 'expire' | 'complete' | 'fail' | 'get' | 'replay' | 'purgeDeliveries' | 'purgeEvents', Statement>;
+  private readonly st: Record<
+    'due' | 'expired' | 'held' | 'release' | 'claim' | 'expire' | 'complete' | 'fail' | 'get' | 'replay' | 'purgeDeliveries' | 'purgeEvents',
+    Statement
+  >;
   private readonly claimTx: Transaction<(opts: ClaimOptions) => InboxEvent[]>;
   private readonly cursors: Record<'create' | 'advance' | 'get', Statement>;
   private readonly replayTx: Transaction<(id: string) => ReplayResult>;
@@ -92,6 +95,9 @@ export class SqliteInbox implements Inbox {
         ORDER BY next_attempt_at LIMIT @limit`),
       expired: db.prepare(`SELECT ${COLUMNS} FROM inbox_events WHERE state = 'processing' AND lease_until <= @now
         ORDER BY lease_until LIMIT @limit`),
+      held: db.prepare(`SELECT id, lease_owner FROM inbox_events WHERE state = 'processing' AND lease_until > @now
+        ORDER BY lease_until LIMIT @limit`),
+      release: db.prepare(`UPDATE inbox_events SET lease_until = @now WHERE id = @id AND state = 'processing' AND lease_owner = @owner`),
       claim: db.prepare(`UPDATE inbox_events SET state = 'processing', attempts = attempts + 1, lease_owner = @owner,
           lease_until = @until, updated_at = @now
         WHERE id = @id AND state = @from AND (next_attempt_at <= @now OR state = 'processing') AND (state <> 'processing' OR lease_until <= @now)`),
@@ -161,13 +167,32 @@ export class SqliteInbox implements Inbox {
     // while BEGIN IMMEDIATE waits up to busy_timeout for one — blocking this process's event loop
     // every tick whenever another process (a `stdio` beside a `serve`) holds the lock.
     const now = this.clock.now();
-    if (this.st.expired.get({ now, limit: 1 }) === undefined && this.st.due.get({ now, limit: 1 }) === undefined) return [];
+    const idle =
+      this.st.expired.get({ now, limit: 1 }) === undefined && this.st.due.get({ now, limit: 1 }) === undefined && this.heldByDead(opts, now).length === 0;
+    if (idle) return [];
     return this.claimTx.immediate(opts);
+  }
+
+  /** Rows leased to a holder known to be gone (see ClaimOptions.ownerIsDead). */
+  private heldByDead(o: ClaimOptions, now: number): Array<{ id: string; owner: string }> {
+    if (!o.ownerIsDead) return [];
+    const verdicts = new Map<string, boolean>();
+    const dead = (owner: string) => {
+      const known = verdicts.get(owner);
+      if (known !== undefined) return known;
+      const v = owner !== o.owner && o.ownerIsDead!(owner);
+      verdicts.set(owner, v);
+      return v;
+    };
+    const rows = this.st.held.all({ now, limit: o.limit }) as Array<{ id: string; lease_owner: string | null }>;
+    return rows.flatMap((r) => (r.lease_owner !== null && dead(r.lease_owner) ? [{ id: r.id, owner: r.lease_owner }] : []));
   }
 
   private claimIn(o: ClaimOptions): InboxEvent[] {
     const now = this.clock.now();
     const claimed: InboxEvent[] = [];
+    // A dead holder's leases end now, guarded on that holder, so they are claimed below as expired.
+    for (const r of this.heldByDead(o, now)) this.st.release.run({ id: r.id, owner: r.owner, now });
     // Rows whose worker died holding them come back first: they have waited the longest.
     const candidates = [...this.st.expired.all({ now, limit: o.limit }), ...this.st.due.all({ now, limit: o.limit })].map(eventOf);
     for (const e of candidates) {

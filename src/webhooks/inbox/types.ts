@@ -90,6 +90,12 @@ export interface ClaimOptions {
   leaseMs: number;
   /** A row whose lease expired after this many attempts is dead, not run again: its handler may be what kills the worker. */
   maxAttempts: number;
+  /**
+   * Whether a lease's holder is known to be gone (a process on this host that no longer runs):
+   * its rows are claimable at once instead of when the lease expires, so a hub restarted after a
+   * crash handles what the dead one held without waiting out the lease.
+   */
+  ownerIsDead?: (owner: string) => boolean;
 }
 
 export interface FailOptions {

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { AbortError } from 'p-retry';
 import type { Clock } from '../../clock.js';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { newOwnerId, ownerIsDead } from '../../oauth/owner.js';
 import { backoffMs } from './backoff.js';
 import type { EventFeed, HandlerRegistry } from './handlers.js';
 import { UNROUTABLE, type InboxEvent, type InboxQueue } from './types.js';
@@ -19,6 +19,8 @@ export interface WorkerOptions {
   log: Logger;
   /** This worker's name on its leases; unique per process. */
   owner?: string;
+  /** Tells a lease holder known to be gone (default: a process on this host that no longer runs). */
+  ownerIsDead?: (owner: string) => boolean;
   /** A handler must finish within its lease, else another worker may run the event again. */
   leaseMs?: number;
   /** Attempts before an event is dead (the first run counts). */
@@ -46,7 +48,8 @@ export class InboxWorker {
   private again = false;
 
   constructor(private readonly o: WorkerOptions) {
-    this.owner = o.owner ?? `worker-${process.pid}-${randomBytes(4).toString('hex')}`;
+    // host:pid:start:instance, so a restarted hub can tell its dead predecessor's leases (ownerIsDead).
+    this.owner = o.owner ?? newOwnerId();
     this.leaseMs = o.leaseMs ?? 5 * 60_000;
     this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.batchSize = o.batchSize ?? 64;
@@ -55,7 +58,13 @@ export class InboxWorker {
 
   /** Claims one batch and handles it; the number of events claimed. */
   async runOnce(): Promise<number> {
-    const events = await this.o.queue.claim({ owner: this.owner, limit: this.batchSize, leaseMs: this.leaseMs, maxAttempts: this.maxAttempts });
+    const events = await this.o.queue.claim({
+      owner: this.owner,
+      limit: this.batchSize,
+      leaseMs: this.leaseMs,
+      maxAttempts: this.maxAttempts,
+      ownerIsDead: this.o.ownerIsDead ?? ownerIsDead,
+    });
     const handled: InboxEvent[] = [];
     for (const e of events) if (await this.handle(e)) handled.push(e);
     if (handled.length === 0) return events.length;

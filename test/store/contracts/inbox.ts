@@ -117,6 +117,16 @@ export function inboxContract(name: string, make: () => InboxHarness): void {
       for (const id of all) expect((await h.inbox.get(id))?.state).toBe('done');
     });
 
+    it('rows leased to a holder known to be gone are claimable at once; a live holder keeps them', async () => {
+      const { eventId } = await h.inbox.accept(delivery({ deliveryId: 'k-1' }));
+      expect((await h.inbox.claim(claimOpts('a'))).map((e) => e.id)).toEqual([eventId]);
+      expect(await h.other.claim({ ...claimOpts('b'), ownerIsDead: () => false })).toEqual([]);
+      const again = await h.other.claim({ ...claimOpts('b'), ownerIsDead: (owner) => owner === 'a' });
+      expect(again.map((e) => [e.id, e.attempts])).toEqual([[eventId, 2]]);
+      expect(await h.inbox.complete(eventId, 'a')).toBe(false);
+      expect(await h.other.completeAll([eventId], 'b')).toEqual([eventId]);
+    });
+
     it('an event no connection matched is stored dead with its reason, never claimed', async () => {
       const { outcome, eventId } = await h.inbox.accept(delivery({ deliveryId: 'u-1', connection: undefined }));
       expect(outcome).toBe('stored');
