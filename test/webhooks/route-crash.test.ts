@@ -101,10 +101,7 @@ describe('a serve hub SIGKILLed during a load of deliveries', () => {
     try {
       // The new worker finishes everything: what was waiting, and at once what the killed worker
       // held (its lease names a process that is gone), without waiting out the 5-minute lease.
-      await eventually(
-        () => (db.prepare("SELECT count(*) FROM inbox_events WHERE state <> 'done'").pluck().get() === 0 ? true : undefined),
-        30_000,
-      );
+      await eventually(() => (db.prepare("SELECT count(*) FROM inbox_events WHERE state <> 'done'").pluck().get() === 0 ? true : undefined), 30_000);
       const deliveries = new Map(
         z
           .array(z.object({ delivery_id: z.string(), event_id: z.string() }))
