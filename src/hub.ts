@@ -258,7 +258,7 @@ export class Hub {
    */
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<Listening> {
     // Loaded on demand: the stdio face starts faster without the HTTP stack (express and friends).
-    const [{ createHttpApp }, { bindHttp }, { HttpFace }, { mountIntegrations }, { webhookRoute }] = await Promise.all([
+    const [{ createHttpApp }, { bindHttp }, { HttpFace }, { mountIntegrations }, { webhookHandler }] = await Promise.all([
       import('./http/app.js'),
       import('./http/listener.js'),
       import('./mcp/http-face.js'),
@@ -303,7 +303,7 @@ export class Hub {
         identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(listener.host) ? { dataDir: this.dataDir } : {}) }),
         pollers: () => this.pollers.status(),
       },
-      webhooks: webhookRoute({
+      webhooks: webhookHandler({
         integrations: this.integrations.webhooks,
         connections: this.integrations.connections,
         inbox: this.inbox.inbox,

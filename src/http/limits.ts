@@ -1,5 +1,4 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { Request, RequestHandler } from 'express';
 import { ERROR_SPECS } from '../errors.js';
 
 /** The connection-level limits of `server.limits` (the per-identity ones live in src/mcp/identity-limits.ts). */
@@ -53,8 +52,8 @@ export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): vo
  * bodies are in flight; per request the cost is one map entry and one listener (no closure).
  */
 export class BodyDeadlines {
-  /** Request → when its body must have arrived. */
-  private readonly pending = new Map<Request, number>();
+  /** Request → when its body must have arrived, and where to say it did not. */
+  private readonly pending = new Map<IncomingMessage, { at: number; res: ServerResponse }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly forget: (this: IncomingMessage) => void;
 
@@ -65,13 +64,14 @@ export class BodyDeadlines {
   ) {
     const pending = this.pending;
     this.forget = function (this: IncomingMessage) {
-      pending.delete(this as Request);
+      pending.delete(this);
     };
   }
 
-  readonly middleware: RequestHandler = (req, _res, next) => {
+  /** Express middleware; it reads only Node's request, so the paths served before express use it too. */
+  readonly middleware = (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     if (hasUnreadBody(req)) {
-      this.pending.set(req, this.now() + this.timeoutMs);
+      this.pending.set(req, { at: this.now() + this.timeoutMs, res });
       // 'close' follows 'end' once the body is consumed (or dumped), and an aborted socket too.
       req.on('close', this.forget);
       if (this.timer === undefined) {
@@ -88,13 +88,12 @@ export class BodyDeadlines {
 
   private sweep(): void {
     const now = this.now();
-    for (const [req, at] of this.pending) {
+    for (const [req, { at, res }] of this.pending) {
       if (at > now && !req.complete) continue;
       this.pending.delete(req);
       // A body that arrived in full is done with, whenever its 'close' comes (after a long response, say).
       if (req.complete) continue;
-      if (req.res) this.expire(req, req.res);
-      else req.socket.destroy();
+      this.expire(req, res);
     }
     if (this.pending.size === 0) {
       clearInterval(this.timer);

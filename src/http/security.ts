@@ -1,6 +1,7 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubConfig } from '../config/schema.js';
-import { httpError, sendError, type HubErrorCode } from '../errors.js';
+import { httpError, type HubErrorCode } from '../errors.js';
+import { writeJson } from './json.js';
 import { closeIfBodyUnread } from './limits.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
@@ -37,9 +38,10 @@ export function exposure(config: HubConfig, port: number): Exposure {
   return { hosts, origins, public: !isLoopbackHost(host) };
 }
 
-function reject(req: Request, res: Response, code: HubErrorCode, message: string): void {
+function reject(req: IncomingMessage, res: ServerResponse, code: HubErrorCode, message: string): void {
   closeIfBodyUnread(req, res);
-  sendError(res, httpError(code, message));
+  const answer = httpError(code, message);
+  writeJson(res, answer.status, answer.body);
 }
 
 /**
@@ -48,7 +50,7 @@ function reject(req: Request, res: Response, code: HubErrorCode, message: string
  * the attacker's hostname there.
  */
 export function hostAndOriginGuard(exp: Exposure) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const host = req.headers.host;
     if (!host || !exp.hosts.has(host.toLowerCase())) {
       reject(req, res, 'host_rejected', `Host header ${JSON.stringify(host ?? '')} is not allowed`);

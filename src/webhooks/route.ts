@@ -1,9 +1,10 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Clock } from '../clock.js';
 import type { ConnectionWebhooks } from '../connections/webhooks.js';
 import type { Connection } from '../connections/types.js';
 import type { WebhooksConfig } from '../definition/webhooks.js';
 import { ERROR_SPECS, describeError, httpError, type HubErrorCode } from '../errors.js';
+import { writeJson } from '../http/json.js';
 import { closeIfBodyUnread } from '../http/limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { AcceptResult, InboxIntake } from './inbox/types.js';
@@ -21,17 +22,51 @@ export interface WebhookRouteDeps {
   retryAfterSeconds?: number;
 }
 
-/** The paths the route answers; mounted by the HTTP app before any body parser. */
-export const WEBHOOK_PATHS = ['/webhooks/:integration', '/webhooks/:integration/:endpoint'];
+/** Where a delivery goes: `POST /webhooks/:integration[/:endpoint]`. */
+export interface WebhookTarget {
+  integration: string;
+  /** '' for the shared route. */
+  endpoint: string;
+}
+
+/** The route's handler, on Node's own request and response (see `webhookTarget`). */
+export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, target: WebhookTarget) => Promise<void>;
+
+/**
+ * The target of a request to the webhook route, or undefined when it is not one. The HTTP layer
+ * calls this before express sees the request: a delivery needs none of express's work, and its
+ * per-request cost was most of an acknowledgement's (measured with `bench:webhooks`).
+ */
+export function webhookTarget(method: string | undefined, url: string | undefined): WebhookTarget | undefined {
+  if (method !== 'POST' || url === undefined || !url.startsWith('/webhooks/')) return undefined;
+  const q = url.indexOf('?');
+  const parts = (q === -1 ? url : url.slice(0, q)).slice('/webhooks/'.length).split('/');
+  if (parts.at(-1) === '' && parts.length > 1) parts.pop(); // a trailing slash, as express allows
+  if (parts.length > 2 || parts.some((p) => p === '')) return undefined;
+  try {
+    return { integration: decodeURIComponent(parts[0]!), endpoint: parts[1] === undefined ? '' : decodeURIComponent(parts[1]) };
+  } catch {
+    return undefined; // not percent-encoding: no route of ours
+  }
+}
+
+/** The route alone as a Node request listener (tests, and hosts without the hub's HTTP app). */
+export function serveWebhooks(handler: WebhookHandler): RequestListener {
+  return (req, res) => {
+    const target = webhookTarget(req.method, req.url);
+    if (target) void handler(req, res, target);
+    else writeJson(res, 404, httpError('not_found', 'no such route').body);
+  };
+}
 
 // An endpoint id the hub made is `wh_` + 24 base64url characters; anything unlike an id is not one.
 const ENDPOINT = /^[A-Za-z0-9_-]{1,128}$/;
 const UNKNOWN_TYPE = 'unknown';
 
 /** Answers 200 with what was stored: `{ ok, id, duplicate }` whether the delivery was new or seen before. */
-function acknowledge(res: Response, results: readonly AcceptResult[], routed: number): void {
+function acknowledge(res: ServerResponse, results: readonly AcceptResult[], routed: number): void {
   const first = results[0]!;
-  res.status(200).json({ ok: true, id: first.eventId, duplicate: results.every((r) => r.outcome === 'duplicate'), routed });
+  writeJson(res, 200, { ok: true, id: first.eventId, duplicate: results.every((r) => r.outcome === 'duplicate'), routed });
 }
 
 /**
@@ -41,19 +76,17 @@ function acknowledge(res: Response, results: readonly AcceptResult[], routed: nu
  * says the row is durable (never after processing). Every answer is 2xx or 4xx except one: a 503
  * with Retry-After when the store could not keep a verified delivery, so the provider sends it again.
  */
-export function webhookRoute(deps: WebhookRouteDeps): RequestHandler {
+export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
   const byName = new Map(deps.integrations.map((i) => [i.name, i.webhooks]));
   const retryAfter = String(deps.retryAfterSeconds ?? 10);
 
-  const refuse = (req: Request, res: Response, code: HubErrorCode, message: string) => {
+  const refuse = (req: IncomingMessage, res: ServerResponse, code: HubErrorCode, message: string) => {
     closeIfBodyUnread(req, res);
     const answer = httpError(code, message);
-    res.status(answer.status).json(answer.body);
+    writeJson(res, answer.status, answer.body);
   };
 
-  return async (req, res) => {
-    const integration = String(req.params['integration'] ?? '');
-    const endpoint = req.params['endpoint'] === undefined ? '' : String(req.params['endpoint']);
+  return async (req, res, { integration, endpoint }) => {
     // Logged with every outcome: never the body, a header value, a secret or a whole endpoint id.
     const where = { integration, endpoint: endpoint === '' ? undefined : `${endpoint.slice(0, 6)}…` };
     const w = byName.get(integration);
@@ -71,7 +104,7 @@ export function webhookRoute(deps: WebhookRouteDeps): RequestHandler {
         // The rest of the body is read and dropped (the body deadline bounds it), so the sender hears the 413.
         res.setHeader('Connection', 'close');
         req.resume();
-        return void res.status(ERROR_SPECS.body_too_large.http).json(httpError('body_too_large', `the body is over ${w.maxBodyBytes} bytes`).body);
+        return writeJson(res, ERROR_SPECS.body_too_large.http, httpError('body_too_large', `the body is over ${w.maxBodyBytes} bytes`).body);
       }
       const body = read.body;
       // A connection's own secret verifies only its own endpoint, tried after the integration's.
@@ -86,15 +119,15 @@ export function webhookRoute(deps: WebhookRouteDeps): RequestHandler {
       });
       if (!verdict.ok) {
         deps.log[ERROR_SPECS[verdict.code].log]({ ...where, code: verdict.code, why: verdict.message, bytes: body.length }, 'webhook delivery refused');
-        return void res.status(ERROR_SPECS[verdict.code].http).json(httpError(verdict.code, verdict.message).body);
+        return writeJson(res, ERROR_SPECS[verdict.code].http, httpError(verdict.code, verdict.message).body);
       }
-      const d = describeDelivery({ format: w, body, headers: req.headers, url: req.originalUrl });
+      const d = describeDelivery({ format: w, body, headers: req.headers, url: req.url ?? '/' });
       if (!d.ok) {
         deps.log.warn({ ...where, code: d.code, why: d.message }, 'webhook delivery refused');
-        return void res.status(ERROR_SPECS[d.code].http).json(httpError(d.code, d.message).body);
+        return writeJson(res, ERROR_SPECS[d.code].http, httpError(d.code, d.message).body);
       }
       // Slack's Events API handshake: the challenge back in a JSON body (api.slack.com/events/url_verification).
-      if (d.kind === 'url_verification') return void res.status(200).json({ challenge: d.challenge });
+      if (d.kind === 'url_verification') return writeJson(res, 200, { challenge: d.challenge });
 
       const targets: (Connection | undefined)[] =
         connection !== undefined ? [connection] : d.accountId !== undefined ? await deps.connections.byAccount(integration, d.accountId) : [];
@@ -123,7 +156,7 @@ export function webhookRoute(deps: WebhookRouteDeps): RequestHandler {
       if (res.headersSent) return void res.end();
       closeIfBodyUnread(req, res);
       res.setHeader('Retry-After', retryAfter);
-      res.status(ERROR_SPECS.inbox_unavailable.http).json(httpError('inbox_unavailable', 'the delivery could not be stored; send it again later').body);
+      writeJson(res, ERROR_SPECS.inbox_unavailable.http, httpError('inbox_unavailable', 'the delivery could not be stored; send it again later').body);
     }
   };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import express from 'express';
+import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import type { Connection } from '../../src/connections/types.js';
@@ -7,7 +7,7 @@ import { webhooksSchema } from '../../src/definition/webhooks.js';
 import { HubError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import type { InboxEvent } from '../../src/webhooks/inbox/types.js';
-import { WEBHOOK_PATHS, webhookRoute } from '../../src/webhooks/route.js';
+import { serveWebhooks, webhookHandler } from '../../src/webhooks/route.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { Browser, locationOf } from '../integrations/browser.js';
 import { ACME, ACME_SECRET, OWN_SECRET, post, standardHeaders, tokens } from './route-harness.js';
@@ -173,7 +173,6 @@ describe('routing a verified delivery to a connection', () => {
 
 describe('when the store cannot keep a delivery', () => {
   it('a verified delivery is a 503 inbox_unavailable with Retry-After, the only 5xx; a refused one is still a 401', async () => {
-    const app = express();
     const webhooks = webhooksSchema.parse({ scheme: 'standard-webhooks', secrets: [ACME_SECRET] });
     const failing = {
       accept: () => Promise.reject(new HubError('store_failed', 'the inbox could not store 1 deliveries: SQLITE_FULL')),
@@ -185,11 +184,9 @@ describe('when the store cannot keep a delivery', () => {
       setWebhookSecret: async () => undefined,
       webhookSecret: async () => undefined,
     };
-    app.post(
-      WEBHOOK_PATHS,
-      webhookRoute({ integrations: [{ name: 'acme', webhooks }], connections: none, inbox: failing, clock: systemClock, log: silentLogger() }),
-    );
-    const server = app.listen(0, '127.0.0.1');
+    const server = createServer(
+      serveWebhooks(webhookHandler({ integrations: [{ name: 'acme', webhooks }], connections: none, inbox: failing, clock: systemClock, log: silentLogger() })),
+    ).listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     try {
       const { port } = server.address() as { port: number };

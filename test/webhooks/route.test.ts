@@ -158,3 +158,43 @@ describe('POST /webhooks/:integration: verified, then stored, then 200', () => {
     expect([res.status, await res.json()]).toEqual([400, errorBody('bad_body')]);
   });
 });
+
+describe('the webhook route keeps the guards in front of every route, though express does not serve it', () => {
+  let slow: RunningHub;
+  beforeAll(async () => {
+    slow = await startHub({ integrations: { acme: ACME }, server: { limits: { bodyTimeoutMs: 300 } } });
+  });
+  afterAll(() => slow.stop());
+
+  /** One raw request: what the guards read is the Host header and the pace of the body. */
+  function raw(headers: Record<string, string>, write: (send: (chunk: string) => void) => void): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        `${new URL(slow.url).origin}/webhooks/acme`,
+        { method: 'POST', headers: { 'content-type': 'application/json', ...headers } },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      write((chunk) => req.write(chunk));
+    });
+  }
+
+  it('a foreign Host is refused before the body is read', async () => {
+    const body = bodyFor();
+    const r = await raw({ ...standardHeaders(ACME_SECRET, `msg_${randomUUID()}`, body), host: 'attacker.example' }, (send) => send(body));
+    expect([r.status, JSON.parse(r.body)]).toEqual([403, errorBody('host_rejected')]);
+  });
+
+  it('a body that does not arrive within bodyTimeoutMs is a 408', async () => {
+    const body = bodyFor();
+    // Announces the whole body, sends a byte of it, and stops.
+    const r = await raw({ ...standardHeaders(ACME_SECRET, `msg_${randomUUID()}`, body), 'content-length': String(Buffer.byteLength(body)) }, (send) =>
+      send('{'),
+    );
+    expect([r.status, JSON.parse(r.body)]).toEqual([408, errorBody('request_timeout')]);
+  });
+});
