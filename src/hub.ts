@@ -151,7 +151,7 @@ export class Hub {
         ? new Vault({ keys: new SqliteDataKeys(this.db), ring: ephemeralRing(), clock: this.clock })
         : createVault({ db: this.db, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
     this.tokens = new SqliteApiTokens(this.db, this.clock);
-    this.inbox = new InboxService({ db: this.db, clock: this.clock, log: this.log, settings: opts.config.webhooks });
+    this.inbox = new InboxService({ db: this.db, file, clock: this.clock, log: this.log, settings: opts.config.webhooks });
     this.catalog = new Catalog();
     this.listener = opts.listener;
     this.integrations = buildIntegrations({

@@ -2,6 +2,7 @@ import type { Clock } from '../../clock.js';
 import { describeError } from '../../errors.js';
 import type { Part } from '../../lifecycle.js';
 import type { Logger } from '../../observability/logger.js';
+import { startCheckpointer, type Checkpointer } from '../../store/checkpointer.js';
 import type { Db } from '../../store/db.js';
 import { EventFeed, HandlerRegistry } from './handlers.js';
 import { DAY_MS, PurgeJob } from './purge.js';
@@ -16,6 +17,8 @@ export interface InboxSettings {
 
 export interface InboxServiceOptions {
   db: Db;
+  /** The database file; with one, WAL checkpoints run on a thread of their own while the inbox runs. */
+  file?: string;
   clock: Clock;
   log: Logger;
   settings?: Partial<InboxSettings>;
@@ -33,8 +36,9 @@ export class InboxService implements Part {
   readonly feed: EventFeed;
   readonly worker: InboxWorker;
   readonly purge: PurgeJob;
+  private checkpointer: Checkpointer | undefined;
 
-  constructor(o: InboxServiceOptions) {
+  constructor(private readonly o: InboxServiceOptions) {
     this.feed = new EventFeed((err) => o.log.warn({ err: describeError(err) }, 'an inbox event listener failed'));
     this.inbox = new SqliteInbox(o.db, o.clock, { onStored: () => this.worker.wake(), groupCommit: o.settings?.groupCommit ?? true });
     this.worker = new InboxWorker({
@@ -49,6 +53,8 @@ export class InboxService implements Part {
   }
 
   start(): void {
+    // Deliveries are acknowledged on commit: a checkpoint inside one would hold every request up.
+    if (this.o.file !== undefined && this.o.file !== ':memory:') this.checkpointer = startCheckpointer(this.o.db, this.o.file, this.o.log);
     this.worker.start();
     this.purge.start();
   }
@@ -58,5 +64,7 @@ export class InboxService implements Part {
     this.inbox.flush();
     await this.worker.stop();
     await this.purge.stop();
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
   }
 }
