@@ -231,4 +231,11 @@ export const MIGRATIONS: readonly Migration[] = [
     // resource): rowid rides along in the index, so `rowid > cursor` is a range scan.
     sql: `CREATE INDEX inbox_events_feed ON inbox_events (tenant_id, user_id, integration) WHERE connection_id IS NOT NULL;`,
   },
+  {
+    version: 11,
+    name: 'inbox_events_done',
+    // Events in the order they finished, read by each process to tell its clients of the ones
+    // another process finished (a `serve` taking webhooks beside a `stdio` hub).
+    sql: `CREATE INDEX inbox_events_done ON inbox_events (updated_at) WHERE state = 'done';`,
+  },
 ];

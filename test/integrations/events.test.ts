@@ -1,5 +1,8 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
+import { Hub } from '../../src/hub.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -124,5 +127,44 @@ describe('events as MCP resources and a tool', () => {
     const alice = await connect(hub.token, 'auto');
     await expect(alice.client.callTool({ name: 'acme__recent_events', arguments: { after: 'x; DROP TABLE' } })).rejects.toThrow(/cursor/);
     await expect(alice.client.callTool({ name: 'acme__recent_events', arguments: { since: 1 } })).rejects.toThrow();
+  });
+});
+
+describe('events another process on the data dir finished', () => {
+  it('reach this process’s subscribers once, naming only their owner', { timeout: 30_000 }, async () => {
+    const a = await startHub({ integrations: { acme: ACME } });
+    // A second hub on the same files, as a stdio hub beside the serve that takes the webhooks.
+    const b = new Hub({
+      config: configSchema.parse({ integrations: { acme: ACME }, dataDir: a.dataDir, server: { port: 0 } }),
+      log: silentLogger(),
+    });
+    b.start();
+    await b.ready();
+    const heardByB: Array<{ uri: string; users: string[] }> = [];
+    const heardByA: string[] = [];
+    b.catalog.onResourceUpdated((uri, identities) => void heardByB.push({ uri, users: (identities ?? []).map((i) => i.user) }));
+    a.hub.catalog.onResourceUpdated((uri) => void heardByA.push(uri));
+    try {
+      // Only A's worker gets to it: B's would otherwise claim it first half of the time.
+      await b.inbox.worker.stop();
+      await a.hub.inbox.inbox.accept({
+        integration: 'acme',
+        deliveryId: 'msg_elsewhere',
+        connection: { id: 'conn-alice', tenant: 'default', user: 'alice' },
+        type: 'ticket.updated',
+        payload: Buffer.from('{"owner":"alice"}'),
+      });
+      await eventually(() => heardByB.length > 0);
+      expect(heardByB).toEqual([{ uri: URI, users: ['alice'] }]);
+      // A heard of its own event once: from its worker, not again from its watch of the store.
+      await eventually(() => heardByA.length > 0);
+      // A's watch of the store runs every second: past one of its looks, it has seen the event too.
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(heardByA).toEqual([URI]);
+      expect(heardByB).toHaveLength(1);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
   });
 });

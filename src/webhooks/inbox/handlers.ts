@@ -28,14 +28,29 @@ export class HandlerRegistry {
 
 export type EventListener = (envelope: EventEnvelope, event: InboxEvent) => void;
 
+/** How long a published event's id is remembered, so the same event is not told twice. */
+const REMEMBER_MS = 30_000;
+
 /**
- * Told of each event once it is done: the MCP layer listens here to send resource updates. A
- * listener's failure is reported to `onError` and never reaches the worker or other listeners.
+ * Told of each event once it is done: the MCP layer listens here to send resource updates. Events
+ * come from this process's worker and from a watch on events other processes finished (see
+ * InboxService); an event published twice within REMEMBER_MS is told once. A listener's failure
+ * is reported to `onError` and never reaches the worker or other listeners.
  */
 export class EventFeed {
   private readonly listeners = new Set<EventListener>();
+  /** Ids told recently, oldest first, with when. */
+  private readonly told = new Map<string, number>();
 
-  constructor(private readonly onError: (err: unknown) => void = () => {}) {}
+  constructor(
+    private readonly onError: (err: unknown) => void = () => {},
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Whether anyone listens (a watch for other processes' events is pointless otherwise). */
+  get listened(): boolean {
+    return this.listeners.size > 0;
+  }
 
   subscribe(listener: EventListener): () => void {
     this.listeners.add(listener);
@@ -44,6 +59,13 @@ export class EventFeed {
 
   publish(event: InboxEvent): void {
     if (this.listeners.size === 0) return;
+    const now = this.now();
+    for (const [id, at] of this.told) {
+      if (now - at < REMEMBER_MS) break;
+      this.told.delete(id);
+    }
+    if (this.told.has(event.id)) return;
+    this.told.set(event.id, now);
     const envelope = envelopeOf(event);
     for (const l of this.listeners) {
       try {

@@ -4,6 +4,7 @@ import type { Part } from '../../lifecycle.js';
 import type { Logger } from '../../observability/logger.js';
 import { startCheckpointer, type Checkpointer } from '../../store/checkpointer.js';
 import type { Db } from '../../store/db.js';
+import { watchDone } from './done-watch.js';
 import { EventFeed, HandlerRegistry } from './handlers.js';
 import { DAY_MS, PurgeJob } from './purge.js';
 import { SqliteInbox } from './sqlite.js';
@@ -37,6 +38,7 @@ export class InboxService implements Part {
   readonly worker: InboxWorker;
   readonly purge: PurgeJob;
   private checkpointer: Checkpointer | undefined;
+  private stopWatch: () => void = () => {};
 
   constructor(private readonly o: InboxServiceOptions) {
     this.feed = new EventFeed((err) => o.log.warn({ err: describeError(err) }, 'an inbox event listener failed'));
@@ -57,10 +59,12 @@ export class InboxService implements Part {
     if (this.o.file !== undefined && this.o.file !== ':memory:') this.checkpointer = startCheckpointer(this.o.db, this.o.file, this.o.log);
     this.worker.start();
     this.purge.start();
+    this.stopWatch = watchDone({ source: this.inbox, feed: this.feed, clock: this.o.clock, log: this.o.log });
   }
 
   /** Accepts queued for a group commit are committed before the store closes: their callers were promised a durable row. */
   async stop(): Promise<void> {
+    this.stopWatch();
     this.inbox.flush();
     await this.worker.stop();
     await this.purge.stop();

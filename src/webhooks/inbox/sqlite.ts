@@ -12,6 +12,7 @@ import {
   type CursorAdvance,
   type DeliveryInput,
   type FailOptions,
+  type DoneCursor,
   type Inbox,
   type InboxEvent,
   type ListFilter,
@@ -75,7 +76,7 @@ const MAX_ERROR_CHARS = 1000;
 export class SqliteInbox implements Inbox {
   private readonly intake: InboxIntakeWriter;
   private readonly st: Record<
-    'due' | 'expired' | 'held' | 'release' | 'claim' | 'expire' | 'complete' | 'fail' | 'get' | 'replay' | 'purgeDeliveries' | 'purgeEvents',
+    'due' | 'expired' | 'doneAfter' | 'held' | 'release' | 'claim' | 'expire' | 'complete' | 'fail' | 'get' | 'replay' | 'purgeDeliveries' | 'purgeEvents',
     Statement
   >;
   private readonly claimTx: Transaction<(opts: ClaimOptions) => InboxEvent[]>;
@@ -95,6 +96,9 @@ export class SqliteInbox implements Inbox {
         ORDER BY next_attempt_at LIMIT @limit`),
       expired: db.prepare(`SELECT ${COLUMNS} FROM inbox_events WHERE state = 'processing' AND lease_until <= @now
         ORDER BY lease_until LIMIT @limit`),
+      // Served by inbox_events_done (updated_at, rowid riding along) as a keyset scan.
+      doneAfter: db.prepare(`SELECT rowid AS seq, ${COLUMNS} FROM inbox_events WHERE state = 'done'
+        AND (updated_at > @at OR (updated_at = @at AND rowid > @seq)) ORDER BY updated_at, rowid LIMIT @limit`),
       held: db.prepare(`SELECT id, lease_owner FROM inbox_events WHERE state = 'processing' AND lease_until > @now
         ORDER BY lease_until LIMIT @limit`),
       release: db.prepare(`UPDATE inbox_events SET lease_until = @now WHERE id = @id AND state = 'processing' AND lease_owner = @owner`),
@@ -210,6 +214,13 @@ export class SqliteInbox implements Inbox {
 
   async complete(id: string, owner: string): Promise<boolean> {
     return this.st.complete.run({ id, owner, now: this.clock.now() }).changes === 1;
+  }
+
+  async doneAfter(after: DoneCursor, limit: number): Promise<{ events: InboxEvent[]; next: DoneCursor }> {
+    const rows = this.st.doneAfter.all({ at: after.at, seq: after.seq, limit }) as Array<{ seq: number }>;
+    const events = rows.map(eventOf);
+    const last = events.at(-1);
+    return { events, next: last ? { at: last.updatedAt, seq: rows.at(-1)!.seq } : after };
   }
 
   async completeAll(ids: readonly string[], owner: string): Promise<string[]> {

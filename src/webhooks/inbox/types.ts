@@ -137,6 +137,18 @@ export interface InboxQueue {
   fail(id: string, owner: string, opts: FailOptions): Promise<'failed' | 'dead' | false>;
 }
 
+/** Where a reading of finished events stopped: when the last one became done, and its row. */
+export interface DoneCursor {
+  at: number;
+  seq: number;
+}
+
+/** Events finished by any process on the store, for telling this process's clients. */
+export interface DoneEvents {
+  /** Events that became done after `after`, in the order they did, and where to read on from. */
+  doneAfter(after: DoneCursor, limit: number): Promise<{ events: InboxEvent[]; next: DoneCursor }>;
+}
+
 /** What the CLI and the purge job need. */
 export interface InboxAdmin {
   get(id: string): Promise<InboxEvent | undefined>;
@@ -171,4 +183,4 @@ export interface PolledIntake {
   cursorOf(connectionId: string, feed: string): Promise<string | null | undefined>;
 }
 
-export type Inbox = InboxIntake & InboxQueue & InboxAdmin & PolledIntake;
+export type Inbox = InboxIntake & InboxQueue & InboxAdmin & PolledIntake & DoneEvents;
