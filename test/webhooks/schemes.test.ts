@@ -156,22 +156,24 @@ describe.each(CASES)('$scheme', (c) => {
     }
   });
 
-  it.runIf(SIGNS_TIMESTAMP.has(c.scheme))('refuses a changed, stale, future or malformed timestamp; accepts the window edges', async () => {
-    const headers = await signed();
-    expect(verify(c.scheme, BODY, withTimestamp(c, headers, String(NOW_S + 1)), [secret])).toMatchObject({ ok: false, code: 'bad_signature' });
-    expect(verify(c.scheme, BODY, withTimestamp(c, headers, `0${NOW_S}`), [secret])).toMatchObject({ ok: false, code: 'bad_signature' });
-    expect(verify(c.scheme, BODY, headers, [secret], NOW + 300_999)).toMatchObject({ ok: true });
-    expect(verify(c.scheme, BODY, headers, [secret], NOW + 301_000)).toMatchObject({ ok: false, code: 'stale_timestamp' });
-    expect(verify(c.scheme, BODY, headers, [secret], NOW - 300_000)).toMatchObject({ ok: true });
-    expect(verify(c.scheme, BODY, headers, [secret], NOW - 301_000)).toMatchObject({ ok: false, code: 'stale_timestamp' });
-    expect(verify(c.scheme, BODY, headers, [secret], NOW + 61_000, 60)).toMatchObject({ ok: false, code: 'stale_timestamp' });
-    // Milliseconds where seconds belong read as a time far ahead, and the signature still has to match.
-    const inMs = await signed(BODY, secret, NOW);
-    expect(verify(c.scheme, BODY, inMs, [secret])).toMatchObject({ ok: false, code: 'stale_timestamp' });
-    for (const bad of ['soon', '1.5e9', '-1767225600', '1767225600.5', ' 1767225600']) {
-      expect(verify(c.scheme, BODY, withTimestamp(c, headers, bad), [secret]), bad).toMatchObject({ ok: false, code: 'bad_timestamp' });
-    }
-  });
+  // Only the schemes that sign a timestamp have a window (github, shopify and jira sign none).
+  if (SIGNS_TIMESTAMP.has(c.scheme))
+    it('refuses a changed, stale, future or malformed timestamp; accepts the window edges', async () => {
+      const headers = await signed();
+      expect(verify(c.scheme, BODY, withTimestamp(c, headers, String(NOW_S + 1)), [secret])).toMatchObject({ ok: false, code: 'bad_signature' });
+      expect(verify(c.scheme, BODY, withTimestamp(c, headers, `0${NOW_S}`), [secret])).toMatchObject({ ok: false, code: 'bad_signature' });
+      expect(verify(c.scheme, BODY, headers, [secret], NOW + 300_999)).toMatchObject({ ok: true });
+      expect(verify(c.scheme, BODY, headers, [secret], NOW + 301_000)).toMatchObject({ ok: false, code: 'stale_timestamp' });
+      expect(verify(c.scheme, BODY, headers, [secret], NOW - 300_000)).toMatchObject({ ok: true });
+      expect(verify(c.scheme, BODY, headers, [secret], NOW - 301_000)).toMatchObject({ ok: false, code: 'stale_timestamp' });
+      expect(verify(c.scheme, BODY, headers, [secret], NOW + 61_000, 60)).toMatchObject({ ok: false, code: 'stale_timestamp' });
+      // Milliseconds where seconds belong read as a time far ahead, and the signature still has to match.
+      const inMs = await signed(BODY, secret, NOW);
+      expect(verify(c.scheme, BODY, inMs, [secret])).toMatchObject({ ok: false, code: 'stale_timestamp' });
+      for (const bad of ['soon', '1.5e9', '-1767225600', '1767225600.5', ' 1767225600']) {
+        expect(verify(c.scheme, BODY, withTimestamp(c, headers, bad), [secret]), bad).toMatchObject({ ok: false, code: 'bad_timestamp' });
+      }
+    });
 
   it('never reports stale_timestamp for a forged delivery: the signature comes first', async () => {
     const old = await signed(BODY, other, NOW_S - 3600);
