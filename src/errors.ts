@@ -45,6 +45,7 @@ export type HubErrorCode =
   | 'stale_timestamp'
   | 'bad_body'
   | 'inbox_unavailable'
+  | 'idempotency_conflict'
   | 'oauth_flow_failed'
   | 'oauth_grant_rejected'
   | 'oauth_endpoint_unavailable'
@@ -125,6 +126,8 @@ export const ERROR_SPECS = {
   bad_body: { http: 400, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'warn' },
   // The one 5xx a webhook delivery can get: nothing was stored, so the provider must send it again (with Retry-After).
   inbox_unavailable: { http: 503, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: true, log: 'error' },
+  // A caller's idempotency key reused with other arguments: a result the model can read, nothing was queued.
+  idempotency_conflict: { http: 409, mcp: { kind: 'tool_result' }, retryable: false, log: 'info' },
   oauth_flow_failed: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
   // RFC 6749 §5.2: the token endpoint refused the grant; only a new authorization fixes it.
   oauth_grant_rejected: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },

@@ -238,4 +238,45 @@ export const MIGRATIONS: readonly Migration[] = [
     // another process finished (a `serve` taking webhooks beside a `stdio` hub).
     sql: `CREATE INDEX inbox_events_done ON inbox_events (updated_at) WHERE state = 'done';`,
   },
+  {
+    version: 12,
+    name: 'outbox_jobs',
+    // Outbound writes (issue 9). A caller's idempotency key is unique per (tenant, user,
+    // integration, tool); seq orders jobs of one (connection, ordering key); args are JSON, or a
+    // vault envelope when the tool is sensitive (result too). The partial indexes serve the claim.
+    sql: `
+      CREATE TABLE outbox_jobs (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        tenant_id       TEXT NOT NULL,
+        user_id         TEXT NOT NULL,
+        connection_id   TEXT NOT NULL,
+        integration     TEXT NOT NULL,
+        tool            TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        key_from_caller INTEGER NOT NULL CHECK (key_from_caller IN (0, 1)),
+        args_hash       TEXT NOT NULL,
+        args            TEXT NOT NULL,
+        sensitive       INTEGER NOT NULL CHECK (sensitive IN (0, 1)),
+        replay_safe     INTEGER NOT NULL CHECK (replay_safe IN (0, 1)),
+        ordering_key    TEXT,
+        state           TEXT NOT NULL DEFAULT 'queued'
+                        CHECK (state IN ('queued', 'sending', 'done', 'failed', 'dead', 'sent_unconfirmed', 'cancelled')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_owner     TEXT,
+        lease_until     INTEGER,
+        result          TEXT,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX outbox_jobs_key ON outbox_jobs (tenant_id, user_id, integration, tool, idempotency_key);
+      CREATE INDEX outbox_jobs_due ON outbox_jobs (next_attempt_at) WHERE state = 'queued';
+      CREATE INDEX outbox_jobs_leased ON outbox_jobs (lease_until) WHERE lease_until IS NOT NULL;
+      CREATE INDEX outbox_jobs_order ON outbox_jobs (connection_id, ordering_key, seq)
+        WHERE ordering_key IS NOT NULL AND state IN ('queued', 'sending');
+      CREATE INDEX outbox_jobs_state ON outbox_jobs (state, updated_at);
+    `,
+  },
 ];

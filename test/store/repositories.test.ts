@@ -10,6 +10,7 @@ import { SqliteFlows } from '../../src/oauth/flow-store.js';
 import { SqliteLinkUses } from '../../src/oauth/link-uses.js';
 import { openDb } from '../../src/store/db.js';
 import { HubSecrets } from '../../src/store/hub-secrets.js';
+import { SqliteOutbox } from '../../src/outbox/sqlite.js';
 import { SqliteInbox } from '../../src/webhooks/inbox/sqlite.js';
 import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
@@ -21,6 +22,7 @@ import { dataKeyStoreContract } from './contracts/data-keys.js';
 import { flowRepositoryContract } from './contracts/flows.js';
 import { linkUsesContract } from './contracts/link-uses.js';
 import { inboxContract } from './contracts/inbox.js';
+import { outboxContract } from './contracts/outbox.js';
 import { secretStoreContract } from './contracts/secrets.js';
 
 function sqlite() {
@@ -77,4 +79,10 @@ flowRepositoryContract('SQLite', () => {
 dataKeyStoreContract('SQLite', () => {
   const { clock, db } = sqlite();
   return { keys: new SqliteDataKeys(db), other: new SqliteDataKeys(db), now: () => clock.now() };
+});
+
+outboxContract('SQLite', () => {
+  const { clock, db, vault } = sqlite();
+  // Two instances on one database, as a hub and a `queue` command (or a second hub) on one file.
+  return { outbox: new SqliteOutbox(db, clock, vault), other: new SqliteOutbox(db, clock, vault), advance: (ms) => clock.advance(ms), now: () => clock.now() };
 });

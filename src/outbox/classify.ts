@@ -1,0 +1,67 @@
+import { AbortError } from 'p-retry';
+import { describeError, isHubError, type HubErrorCode } from '../errors.js';
+
+/** What a send function reports: the provider's answer, and how long it asked to wait (Retry-After). */
+export interface SendOutcome {
+  status: number;
+  body: string;
+  retryAfterMs?: number;
+}
+
+export type Verdict =
+  | { kind: 'done' }
+  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  | { kind: 'fail'; error: string }
+  | { kind: 'unconfirmed'; error: string };
+
+const MESSAGE_CHARS = 500;
+
+/**
+ * 2xx: done. 408, 429 and 5xx: sent again later (RFC 9110 §15.5.9, RFC 6585 §4; a 5xx is taken as
+ * not applied, as Stripe and GitHub document for theirs). Any other status is the provider refusing
+ * this write: `failed` at once with its message, since sending it again gets the same answer.
+ */
+export function classifyResponse(o: SendOutcome): Verdict {
+  if (o.status >= 200 && o.status < 300) return { kind: 'done' };
+  const error = `the provider answered ${o.status}${o.body ? `: ${o.body.replace(/\s+/g, ' ').trim().slice(0, MESSAGE_CHARS)}` : ''}`;
+  if (o.status === 408 || o.status === 429 || o.status >= 500)
+    return { kind: 'retry', error, ...(o.retryAfterMs === undefined ? {} : { retryAfterMs: o.retryAfterMs }) };
+  return { kind: 'fail', error };
+}
+
+/** Socket errors raised before a byte of the request left: sending again cannot write twice. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
+/** Failures after which the provider may have applied the write (a timeout, a reset connection). */
+const AMBIGUOUS: ReadonlySet<HubErrorCode> = new Set(['provider_timeout', 'provider_unreachable']);
+
+function neverSent(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== undefined && NOT_SENT.has(code)) return true;
+  }
+  return false;
+}
+
+/**
+ * A send that threw. p-retry's AbortError and a hub error that is not retryable (a revoked
+ * connection) fail the job at once. A failure that may have happened after the provider applied
+ * the write is retried only for a replay-safe job; any other becomes `sent_unconfirmed`.
+ */
+export function classifyError(err: unknown, replaySafe: boolean): Verdict {
+  const error = describeError(err);
+  if (err instanceof AbortError) return { kind: 'fail', error };
+  if (isHubError(err) && !err.spec.retryable) return { kind: 'fail', error };
+  if (neverSent(err) || (isHubError(err) && !AMBIGUOUS.has(err.code))) return { kind: 'retry', error };
+  return replaySafe
+    ? { kind: 'retry', error }
+    : { kind: 'unconfirmed', error: `${error} (the provider may have applied it; it takes no idempotency key, so it is not sent again)` };
+}
+
+/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from `now`; undefined when unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
+  if (value === null || value === undefined || value.trim() === '') return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

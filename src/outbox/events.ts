@@ -1,0 +1,72 @@
+import { isFinal, type Job } from './types.js';
+
+export type JobListener = (job: Job) => void;
+
+/**
+ * Tells waiters when a job reaches a final state (done, failed, dead, sent_unconfirmed, cancelled):
+ * a tool call waits here up to `outbox.waitMs`. A listener's failure goes to `onError` and never
+ * reaches the worker or other listeners.
+ */
+export class JobEvents {
+  private readonly byJob = new Map<string, Set<JobListener>>();
+  private readonly all = new Set<JobListener>();
+
+  constructor(private readonly onError: (err: unknown) => void = () => {}) {}
+
+  subscribe(listener: JobListener): () => void {
+    this.all.add(listener);
+    return () => void this.all.delete(listener);
+  }
+
+  /** Listens for one job only. */
+  on(jobId: string, listener: JobListener): () => void {
+    const set = this.byJob.get(jobId) ?? new Set<JobListener>();
+    this.byJob.set(jobId, set);
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.byJob.get(jobId) === set) this.byJob.delete(jobId);
+    };
+  }
+
+  publish(job: Job): void {
+    if (!isFinal(job.state)) return;
+    for (const l of [...(this.byJob.get(job.id) ?? []), ...this.all]) {
+      try {
+        l(job);
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+  }
+
+  /**
+   * The job once final, or undefined after `ms` (or on `signal`). Subscribes before it reads the
+   * store through `read`, so a job that finishes between the read and the wait is not missed.
+   */
+  waitFor(jobId: string, read: () => Promise<Job | undefined>, ms: number, signal?: AbortSignal): Promise<Job | undefined> {
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (job: Job | undefined) => {
+        off();
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(job);
+      };
+      const onAbort = () => finish(undefined);
+      const off = this.on(jobId, finish);
+      timer = setTimeout(() => finish(undefined), ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      read().then(
+        (job) => {
+          if (job === undefined || isFinal(job.state)) finish(job);
+        },
+        (err: unknown) => {
+          off();
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+}

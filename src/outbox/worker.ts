@@ -1,0 +1,186 @@
+import type { Clock } from '../clock.js';
+import { describeError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import { newOwnerId, ownerIsDead } from '../oauth/owner.js';
+import { backoffMs } from './backoff.js';
+import { classifyError, classifyResponse, type SendOutcome, type Verdict } from './classify.js';
+import type { JobEvents } from './events.js';
+import type { Job, JobState, OpenJob, OutboxQueue } from './types.js';
+
+/** Sends one job to its provider (the wiring passes one that sends the job id in the integration's idempotency header). */
+export type SendFn = (job: OpenJob, signal: AbortSignal) => Promise<SendOutcome>;
+
+export const DEFAULT_MAX_ATTEMPTS = 8;
+/** A provider's Retry-After is honoured up to this; past it the job waits this long and asks again. */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+
+export interface OutboxWorkerOptions {
+  queue: OutboxQueue;
+  events: JobEvents;
+  clock: Clock;
+  log: Logger;
+  /** Until one is given (`useSender`), the worker claims nothing: jobs wait in the queue. */
+  send?: SendFn;
+  owner?: string;
+  ownerIsDead?: (owner: string) => boolean;
+  /** A send must end within its lease, else the job is recovered as abandoned mid-send. */
+  leaseMs?: number;
+  maxAttempts?: number;
+  batchSize?: number;
+  idleMs?: number;
+  backoffMs?: (attempt: number) => number;
+  /** How long `stop` waits for sends in flight before aborting them (their jobs are then recovered like a crash's). */
+  stopGraceMs?: number;
+}
+
+/**
+ * Sends the outbox: claims due jobs with a lease, commits `sending` before each request leaves,
+ * and records the outcome with guarded updates (retry at a stored time, failed, dead, done).
+ */
+export class OutboxWorker {
+  readonly owner: string;
+  private send: SendFn | undefined;
+  private readonly leaseMs: number;
+  private readonly maxAttempts: number;
+  private readonly batchSize: number;
+  private readonly aborter = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private started = false;
+  private again = false;
+
+  constructor(private readonly o: OutboxWorkerOptions) {
+    this.owner = o.owner ?? newOwnerId();
+    this.send = o.send;
+    this.leaseMs = o.leaseMs ?? 120_000;
+    this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    this.batchSize = o.batchSize ?? 16;
+  }
+
+  useSender(send: SendFn): void {
+    this.send = send;
+    this.wake();
+  }
+
+  /** Claims one batch and sends it; how many jobs it claimed or settled. */
+  async runOnce(): Promise<number> {
+    const send = this.send;
+    if (send === undefined) return 0;
+    const { jobs, settled } = await this.o.queue.claim({
+      owner: this.owner,
+      limit: this.batchSize,
+      leaseMs: this.leaseMs,
+      maxAttempts: this.maxAttempts,
+      ownerIsDead: this.o.ownerIsDead ?? ownerIsDead,
+    });
+    for (const j of settled) {
+      this.o.log.warn(
+        { job: j.id, integration: j.integration, tool: j.tool, state: j.state },
+        'an outbound job was abandoned mid-send by a worker that stopped',
+      );
+      this.o.events.publish(j);
+    }
+    // Jobs of one ordering key are never in one batch (the claim holds back all but the first).
+    await Promise.all(jobs.map((j) => this.handle(j, send)));
+    return jobs.length + settled.length;
+  }
+
+  /** Runs batches until nothing is due (tests; a hub catching up). */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (let n = await this.runOnce(); n > 0; n = await this.runOnce()) total += n;
+    return total;
+  }
+
+  private async handle(job: OpenJob, send: SendFn): Promise<void> {
+    // Committed before the request leaves: a crash from here on is recovered as "maybe sent".
+    if (!(await this.o.queue.markSent(job.id, this.owner, this.leaseMs))) return; // cancelled, or taken by another worker
+    const sending: OpenJob = { ...job, state: 'sending', attempts: job.attempts + 1 };
+    let verdict: Verdict;
+    let outcome: SendOutcome | undefined;
+    try {
+      outcome = await send(sending, this.aborter.signal);
+      verdict = classifyResponse(outcome);
+    } catch (err) {
+      verdict = classifyError(err, job.replaySafe);
+    }
+    await this.record(sending, verdict, outcome);
+  }
+
+  private async record(job: OpenJob, v: Verdict, outcome: SendOutcome | undefined): Promise<void> {
+    const q = this.o.queue;
+    const result = outcome === undefined ? undefined : { status: outcome.status, body: outcome.body };
+    let to: JobState | false;
+    const error: string | null =
+      v.kind === 'done'
+        ? null
+        : v.kind === 'retry' && job.attempts >= this.maxAttempts
+          ? `${v.error} (attempt ${job.attempts} of ${this.maxAttempts}; no more retries)`
+          : v.error;
+    const kept = result ? { result } : {};
+    if (v.kind === 'done') to = (await q.complete(job.id, this.owner, result!)) && 'done';
+    else if (v.kind === 'unconfirmed') to = (await q.unconfirmed(job.id, this.owner, v.error)) && 'sent_unconfirmed';
+    else if (v.kind === 'fail') to = await q.fail(job.id, this.owner, { error: v.error, retryAt: 'never', ...kept });
+    else if (job.attempts >= this.maxAttempts) to = await q.fail(job.id, this.owner, { error: error!, retryAt: 'never', exhausted: true, ...kept });
+    else {
+      const delay = v.retryAfterMs !== undefined ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, v.retryAfterMs)) : (this.o.backoffMs ?? backoffMs)(job.attempts);
+      to = await q.fail(job.id, this.owner, { error: v.error, retryAt: this.o.clock.now() + delay });
+      if (to)
+        this.o.log.info({ job: job.id, integration: job.integration, attempt: job.attempts, retryInMs: delay, error }, 'an outbound write will be sent again');
+    }
+    if (to === false) {
+      this.o.log.warn({ job: job.id, integration: job.integration }, 'an outbound job was finished after its lease passed to another worker');
+      return;
+    }
+    if (to === 'dead' || to === 'failed' || to === 'sent_unconfirmed')
+      this.o.log.warn({ job: job.id, integration: job.integration, tool: job.tool, state: to, error }, 'an outbound write did not complete');
+    const { arguments: _a, result: _r, ...plain } = job;
+    const finished: Job = { ...plain, state: to, lastError: error, updatedAt: this.o.clock.now() };
+    this.o.events.publish(finished);
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.wake();
+  }
+
+  /** New jobs were queued in this process: look now rather than at the next idle tick. */
+  wake(): void {
+    if (!this.started) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      if (!this.started) return;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      } else {
+        this.timer = setTimeout(() => this.wake(), this.o.idleMs ?? 1_000);
+        this.timer.unref();
+      }
+    });
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.started && (await this.runOnce()) >= this.batchSize) await new Promise((r) => setImmediate(r));
+    } catch (err) {
+      this.o.log.error({ err: describeError(err) }, 'the outbox worker could not claim or record jobs; it tries again');
+    }
+  }
+
+  /** Stops claiming and lets the sends in flight finish, aborting them after the grace period. */
+  async stop(): Promise<void> {
+    this.started = false;
+    clearTimeout(this.timer);
+    const grace = setTimeout(() => this.aborter.abort(), this.o.stopGraceMs ?? 15_000);
+    grace.unref();
+    await this.running;
+    clearTimeout(grace);
+  }
+}
