@@ -11,10 +11,23 @@ export const bucketSchema = z
 
 /**
  * Pacing of calls to a provider: per linked account and per OAuth app (providers count both,
- * e.g. GitHub's per-user and per-app limits).
+ * e.g. GitHub's per-user and per-app limits), and optionally how many may be in flight.
  */
 export const rateLimitSchema = z
-  .strictObject({ perConnection: bucketSchema.optional(), perApp: bucketSchema.optional() })
+  .strictObject({
+    perConnection: bucketSchema.optional(),
+    perApp: bucketSchema.optional(),
+    /**
+     * Requests of one connection in flight at once (until the answer's headers are in): providers
+     * that cap concurrency count it per token (GitHub, Asana), so it is per connection.
+     */
+    concurrency: z
+      .number()
+      .int('expected a whole number of requests in flight')
+      .min(1, 'expected at least 1 request in flight')
+      .max(1_000, 'expected at most 1000 requests in flight')
+      .optional(),
+  })
   // Only on an otherwise valid block: after a misspelt key this would be a second, misleading message.
   .refine((r) => r.perConnection !== undefined || r.perApp !== undefined, {
     message: 'give perConnection, perApp or both',

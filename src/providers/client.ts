@@ -108,7 +108,7 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
 
     const attempt = async (): Promise<Response> => {
       await pacer.acquire(t.paceKey, signal);
-      let res: Response;
+      let res: Response | undefined;
       try {
         const cred = await t.credentials.current();
         res = await exchange(cred);
@@ -129,6 +129,8 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
         const failure = new HubError('provider_unreachable', `${t.label} could not be reached`, { cause: err });
         if (repeatable) throw new RetryableFailure(failure);
         throw failure;
+      } finally {
+        pacer.observe?.(t.paceKey, res && { status: res.status, headers: res.headers });
       }
       if (repeatable && RETRY_STATUSES.has(res.status)) throw new RetryableResponse(res);
       return res;

@@ -38,3 +38,16 @@ export function pauseForBudget(headers: Headers, clock: Clock, reserve = 0.3): n
   if (b === undefined || b.remaining > b.limit * reserve) return 0;
   return b.resetAt === undefined ? 60_000 : Math.max(1_000, b.resetAt - clock.now());
 }
+
+/**
+ * Salesforce's `Sforce-Limit-Info: api-usage=25/15000`: calls used of the org's rolling 24-hour
+ * allowance. Its reset is not stated (the window rolls), so `resetAt` is undefined.
+ */
+export function sforceBudgetOf(headers: Headers): RateBudget | undefined {
+  const m = /(?:^|[,;\s])api-usage=(\d+)\/(\d+)/.exec(headers.get('sforce-limit-info') ?? '');
+  if (!m) return undefined;
+  const used = Number(m[1]);
+  const limit = Number(m[2]);
+  if (limit === 0) return undefined;
+  return { limit, remaining: Math.max(0, limit - used), resetAt: undefined };
+}

@@ -1,0 +1,220 @@
+import Bottleneck from 'bottleneck';
+import type { Clock } from '../../clock.js';
+
+/** Timers a test can replace; production uses the global ones. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    // A bucket waiting to refill must not keep a finished process alive.
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface BucketSpec {
+  perSecond: number;
+  burst: number;
+}
+
+/** A bucket as it stands: its rate and capacity after live adjustment, and any pause (epoch ms). */
+export interface BucketState {
+  perSecond: number;
+  capacity: number;
+  pausedUntil: number;
+}
+
+/** Gives a slot back: once the answer is in (the concurrency slot), idempotent. */
+export type Release = () => void;
+
+/**
+ * One token bucket. bottleneck holds the queue, the `reservoir` (tokens available now) and
+ * `maxConcurrent`; the refill is ours. bottleneck's own `reservoirIncreaseInterval` adds a fixed
+ * amount per heartbeat tick and measures the next tick from the late one, so every late tick
+ * loses time (a 2 % slower rate at a 50 ms heartbeat) and rates above 1/heartbeat come in lumps
+ * the provider's own bucket refuses. Here the tokens accrue from elapsed time on the injected
+ * clock, so a late timer delivers what accrued meanwhile and the average rate is exact.
+ */
+export class TokenBucket {
+  private readonly limiter: Bottleneck;
+  private rate: number;
+  private cap: number;
+  /** Fraction of a token accrued since the last whole one. */
+  private acc = 0;
+  private last: number;
+  private pausedUntil = 0;
+  private timer: unknown;
+  private refilling = false;
+  /** Granted and not yet released: requests whose answer has not come. */
+  inflight = 0;
+  /** The first `X-RateLimit-Limit` seen; later ones scale the declared bucket by limit ÷ this. */
+  private baseline: number | undefined;
+
+  constructor(
+    private readonly spec: BucketSpec | undefined,
+    concurrency: number | undefined,
+    private readonly clock: Clock,
+    private readonly timers: Timers,
+  ) {
+    this.rate = spec?.perSecond ?? 0;
+    this.cap = spec ? capOf(spec.burst) : 0;
+    this.last = clock.now();
+    this.limiter = new Bottleneck({ reservoir: spec ? this.cap : null, maxConcurrent: concurrency ?? null });
+  }
+
+  /** The rate and capacity in force now (after any live adjustment), for tests and /readyz. */
+  get current(): BucketState {
+    return { perSecond: this.rate, capacity: this.cap, pausedUntil: this.pausedUntil };
+  }
+
+  /**
+   * Resolves with a release once a token (and a concurrency slot) is this caller's. An abort
+   * while queued rejects with the signal's reason; the token the queued job later gets is given
+   * back, since bottleneck has no way to withdraw a queued job.
+   */
+  take(signal?: AbortSignal): Promise<Release> {
+    signal?.throwIfAborted();
+    return new Promise<Release>((resolve, reject) => {
+      let aborted = false;
+      const onAbort = () => {
+        aborted = true;
+        reject(signal?.reason);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.limiter
+        .schedule(() => {
+          signal?.removeEventListener('abort', onAbort);
+          if (aborted) {
+            this.refund();
+            return Promise.resolve();
+          }
+          this.inflight++;
+          return new Promise<void>((done) => {
+            let released = false;
+            resolve(() => {
+              if (released) return;
+              released = true;
+              this.inflight--;
+              done();
+            });
+          });
+        })
+        .catch(() => {});
+      this.kick();
+    });
+  }
+
+  /** A token taken and not used (its caller went away) goes back into the bucket. */
+  refund(): void {
+    if (this.spec === undefined) return;
+    void this.limiter.currentReservoir().then((cur) => {
+      if ((cur ?? 0) < this.cap) void this.limiter.incrementReservoir(1);
+    });
+  }
+
+  /** No token is spent before `until` (Retry-After); the bucket refills from empty after it. */
+  pause(until: number): void {
+    if (this.spec === undefined || until <= this.pausedUntil) return;
+    this.pausedUntil = until;
+    this.acc = 0;
+    this.limiter.updateSettings({ reservoir: 0 });
+    this.kick();
+  }
+
+  /** Never more tokens at hand than the provider says remain. */
+  atMost(tokens: number): void {
+    if (this.spec === undefined) return;
+    const n = Math.max(0, Math.floor(tokens));
+    void this.limiter.currentReservoir().then((cur) => {
+      if ((cur ?? 0) > n) this.limiter.updateSettings({ reservoir: n });
+    });
+  }
+
+  /**
+   * The provider's `Limit` changed: the declared bucket is scaled by the same factor, never above
+   * what was declared (the operator's ceiling). The first limit seen is the declared one's peer.
+   */
+  followLimit(limit: number): void {
+    if (this.spec === undefined || limit <= 0) return;
+    this.baseline ??= limit;
+    const factor = Math.min(1, limit / this.baseline);
+    const rate = this.spec.perSecond * factor;
+    if (rate === this.rate) return;
+    this.rate = rate;
+    this.cap = capOf(Math.max(1, Math.round(this.spec.burst * factor)));
+    this.atMost(this.cap);
+    this.kick();
+  }
+
+  /** Idle: nothing queued or running and the bucket full, so it may be dropped. */
+  async idle(): Promise<boolean> {
+    const c = this.limiter.counts();
+    if (c.QUEUED + c.RUNNING + c.EXECUTING + c.RECEIVED > 0 || this.clock.now() < this.pausedUntil) return false;
+    return this.spec === undefined || ((await this.limiter.currentReservoir()) ?? 0) >= this.cap;
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.limiter.stop({ dropWaitingJobs: true }).catch(() => {});
+  }
+
+  /** Starts the refill loop if it is not running. */
+  private kick(): void {
+    if (this.spec === undefined || this.timer !== undefined || this.refilling) return;
+    void this.refill();
+  }
+
+  private async refill(): Promise<void> {
+    this.refilling = true;
+    try {
+      const now = this.clock.now();
+      if (now < this.pausedUntil) {
+        this.last = this.pausedUntil;
+        this.schedule(this.pausedUntil - now);
+        return;
+      }
+      this.acc += (Math.max(0, now - this.last) * this.rate) / 1000;
+      this.last = now;
+      const whole = Math.floor(this.acc);
+      const cur = (await this.limiter.currentReservoir()) ?? 0;
+      if (whole > 0) {
+        this.acc -= whole;
+        const add = Math.min(whole, this.cap - cur);
+        if (add > 0) await this.limiter.incrementReservoir(add);
+      }
+      const full = cur + Math.max(0, whole) >= this.cap;
+      // A full bucket accrues nothing; with nobody waiting the loop sleeps until the next take.
+      if (full) this.acc = 0;
+      if (full && this.limiter.counts().QUEUED === 0) return;
+      this.schedule(((1 - this.acc) * 1000) / this.rate);
+    } finally {
+      this.refilling = false;
+    }
+  }
+
+  private schedule(ms: number): void {
+    this.timer = this.timers.setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.refill();
+      },
+      Math.max(1, Math.ceil(ms)),
+    );
+  }
+}
+
+/**
+ * One token of the declared burst is held back: requests leave here paced, but arrive with
+ * network jitter, and a request that arrives early at a provider whose bucket matches ours
+ * exactly finds 0.99 tokens and gets a 429. The spare token absorbs up to 1/rate of jitter for the
+ * price of one request's time over a whole burst.
+ */
+function capOf(burst: number): number {
+  return burst > 1 ? burst - 1 : 1;
+}

@@ -1,0 +1,146 @@
+import { systemClock, type Clock } from '../../clock.js';
+import type { RateLimitConfig } from '../../definition/rate-limit.js';
+import type { Pacer, PacedAnswer } from '../../providers/pacing.js';
+import { rateBudgetOf, sforceBudgetOf } from '../../providers/rate-headers.js';
+import { retryAfterMs } from '../../providers/retry.js';
+import { realTimers, TokenBucket, type BucketState, type Release, type Timers } from './bucket.js';
+import { AppTurns } from './turns.js';
+
+export interface BucketPacerOptions {
+  /** The `rateLimit` block of an integration; undefined: that integration is not paced. */
+  limits(integration: string): RateLimitConfig | undefined;
+  clock?: Clock;
+  timers?: Timers;
+}
+
+export interface BucketPacer extends Pacer {
+  observe(key: string, answer: PacedAnswer | undefined): void;
+  /** The bucket behind a key as it stands (rate, capacity, pause), for /readyz details and tests. */
+  state(key: string): { connection?: BucketState; app?: BucketState } | undefined;
+  /** Stops every refill timer and drops waiting requests (shutdown). */
+  stop(): void;
+}
+
+/** The app bucket of `<integration>:app`, a connection's of `<integration>:<connection id>`. */
+const APP = 'app';
+
+function splitKey(key: string): { integration: string; connection: string } {
+  const i = key.indexOf(':');
+  return i < 0 ? { integration: key, connection: APP } : { integration: key.slice(0, i), connection: key.slice(i + 1) };
+}
+
+interface AppLimiter {
+  bucket: TokenBucket;
+  turns: AppTurns;
+}
+
+/**
+ * The provider client's pacer on token buckets: for `<integration>:<connection>` a request takes
+ * a token of that connection's bucket (`perConnection`, with `concurrency`) and then one of the
+ * integration's app bucket (`perApp`), served in turn across connections; `<integration>:app`
+ * (calls made as the app, e.g. a poller with app credentials) takes from the app bucket only.
+ * Reads and writes alike: the client acquires before every attempt, so reads spend the same
+ * budget the writes need. `observe` adjusts the buckets from what the provider answered.
+ */
+export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
+  const clock = opts.clock ?? systemClock;
+  const timers = opts.timers ?? realTimers;
+  const connections = new Map<string, TokenBucket>();
+  const apps = new Map<string, AppLimiter | null>();
+  /** Releases of granted requests per key, oldest first: `observe` ends the oldest. */
+  const held = new Map<string, Release[]>();
+
+  const appOf = (integration: string, cfg: RateLimitConfig): AppLimiter | undefined => {
+    let a = apps.get(integration);
+    if (a === undefined) {
+      if (cfg.perApp === undefined) a = null;
+      else {
+        const bucket = new TokenBucket(cfg.perApp, undefined, clock, timers);
+        a = { bucket, turns: new AppTurns(bucket) };
+      }
+      apps.set(integration, a);
+    }
+    return a ?? undefined;
+  };
+
+  const connectionOf = (key: string, cfg: RateLimitConfig): TokenBucket | undefined => {
+    if (cfg.perConnection === undefined && cfg.concurrency === undefined) return undefined;
+    let b = connections.get(key);
+    if (b === undefined) {
+      b = new TokenBucket(cfg.perConnection, cfg.concurrency, clock, timers);
+      connections.set(key, b);
+    }
+    return b;
+  };
+
+  /** The bucket a provider's answer speaks of: the connection's when it has one, else the app's. */
+  const answeredBy = (key: string): TokenBucket | undefined => {
+    const { integration, connection } = splitKey(key);
+    const c = connection === APP ? undefined : connections.get(key);
+    if (c?.current.perSecond) return c;
+    return apps.get(integration)?.bucket;
+  };
+
+  return {
+    async acquire(key, signal) {
+      signal.throwIfAborted();
+      const { integration, connection } = splitKey(key);
+      const cfg = opts.limits(integration);
+      if (cfg === undefined) return;
+      const own = connection === APP ? undefined : connectionOf(key, cfg);
+      const app = appOf(integration, cfg);
+      const first = own ? await own.take(signal) : undefined;
+      let second: Release | undefined;
+      try {
+        second = app ? await app.turns.wait(connection, signal) : undefined;
+      } catch (err) {
+        first?.();
+        throw err;
+      }
+      if (first === undefined && second === undefined) return;
+      const list = held.get(key) ?? [];
+      list.push(() => {
+        first?.();
+        second?.();
+      });
+      held.set(key, list);
+    },
+
+    observe(key, answer) {
+      const list = held.get(key);
+      list?.shift()?.();
+      if (list?.length === 0) held.delete(key);
+      if (answer === undefined) return;
+      const bucket = answeredBy(key);
+      if (bucket === undefined) return;
+      const now = clock.now();
+      // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 or 503 with Retry-After says when to come back.
+      if (answer.status === 429 || answer.status === 503) {
+        const wait = retryAfterMs(answer.headers, clock);
+        if (wait !== undefined) bucket.pause(now + wait);
+        // Without one, what is at hand was evidently too much: spend nothing until the next refill.
+        else if (answer.status === 429) bucket.atMost(0);
+      }
+      const budget = rateBudgetOf(answer.headers, clock) ?? sforceBudgetOf(answer.headers);
+      if (budget === undefined) return;
+      bucket.followLimit(budget.limit);
+      // Requests already granted will spend from what remains before they are answered.
+      bucket.atMost(budget.remaining - bucket.inflight);
+    },
+
+    state(key) {
+      const { integration, connection } = splitKey(key);
+      const c = connection === APP ? undefined : connections.get(key);
+      const a = apps.get(integration)?.bucket;
+      if (c === undefined && a === undefined) return undefined;
+      return { ...(c ? { connection: c.current } : {}), ...(a ? { app: a.current } : {}) };
+    },
+
+    stop() {
+      for (const b of connections.values()) b.stop();
+      for (const a of apps.values()) a?.bucket.stop();
+      connections.clear();
+      apps.clear();
+    },
+  };
+}
