@@ -1,0 +1,126 @@
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { JobEvents } from '../../src/outbox/events.js';
+import { SqliteOutbox } from '../../src/outbox/sqlite.js';
+import type { Job } from '../../src/outbox/types.js';
+import { OutboxWorker, type SendFn } from '../../src/outbox/worker.js';
+import { openDb, type Db } from '../../src/store/db.js';
+import { tmpDir } from '../helpers/hub.js';
+
+const alice = { tenant: 'default', user: 'alice' };
+const input = { ...alice, connectionId: 'con_a', integration: 'acme', tool: 'create_ticket', arguments: { title: 'Hi' } };
+
+describe('OutboxWorker on a SQLite file', () => {
+  let dir: ReturnType<typeof tmpDir>;
+  let db: Db;
+  let clock: ReturnType<typeof manualClock>;
+  let outbox: SqliteOutbox;
+  let events: JobEvents;
+  let told: Job[];
+  let answers: Array<() => Promise<{ status: number; body: string; retryAfterMs?: number }>>;
+  let sent: number;
+  const send: SendFn = async () => {
+    sent++;
+    const next = answers.shift();
+    if (!next) throw new Error('no answer scripted');
+    return next();
+  };
+  const worker = (over = {}) =>
+    new OutboxWorker({ queue: outbox, events, clock, log: silentLogger(), send, maxAttempts: 4, backoffMs: (n) => 1_000 * 2 ** (n - 1), ...over });
+
+  beforeEach(() => {
+    dir = tmpDir();
+    clock = manualClock();
+    db = openDb({ file: join(dir.path, 'switchboard.db'), clock });
+    outbox = new SqliteOutbox(db, clock);
+    events = new JobEvents();
+    told = [];
+    events.subscribe((j) => told.push(j));
+    answers = [];
+    sent = 0;
+  });
+  afterEach(() => {
+    db.close();
+    dir.remove();
+  });
+
+  it('429 with Retry-After waits that long, 503 and a refused connection back off, then 2xx is done with the answer', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    answers = [
+      async () => ({ status: 429, body: 'slow down', retryAfterMs: 7_000 }),
+      async () => ({ status: 503, body: 'busy' }),
+      async () => {
+        throw new TypeError('fetch failed', { cause: refused });
+      },
+      async () => ({ status: 201, body: '{"id":42}' }),
+    ];
+    const w = worker();
+    const { job } = await outbox.enqueue(input);
+    const t0 = clock.now();
+    const schedule: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await w.drain();
+      const j = (await outbox.find(job.id))!;
+      expect(j.state).toBe('queued');
+      schedule.push(j.nextAttemptAt - clock.now());
+      clock.set(j.nextAttemptAt);
+    }
+    // Retry-After (7 s), then the backoff of attempts 2 and 3 (2 s, 4 s).
+    expect(schedule).toEqual([7_000, 2_000, 4_000]);
+    await w.drain();
+    expect(await outbox.get(job.id, alice)).toMatchObject({ state: 'done', attempts: 4, result: { status: 201, body: '{"id":42}' } });
+    expect(told.map((j) => j.state)).toEqual(['done']);
+    expect(clock.now() - t0).toBe(13_000);
+  });
+
+  it('another 4xx fails at once with the provider message; attempts exhausted is dead', async () => {
+    answers = [async () => ({ status: 422, body: '{"message":"title is too long"}' })];
+    const a = (await outbox.enqueue(input)).job;
+    await worker().drain();
+    expect(await outbox.get(a.id, alice)).toMatchObject({
+      state: 'failed',
+      attempts: 1,
+      lastError: expect.stringContaining('422: {"message":"title is too long"}'),
+    });
+    answers = Array.from({ length: 4 }, () => async () => ({ status: 500, body: 'oops' }));
+    const b = (await outbox.enqueue({ ...input, arguments: { title: 'B' } })).job;
+    const w = worker();
+    for (let i = 0; i < 4; i++) {
+      await w.drain();
+      clock.advance(60_000);
+    }
+    expect(await outbox.find(b.id)).toMatchObject({ state: 'dead', attempts: 4, lastError: expect.stringContaining('attempt 4 of 4') });
+    expect(sent).toBe(5);
+    expect(told.map((j) => [j.id, j.state])).toEqual([
+      [a.id, 'failed'],
+      [b.id, 'dead'],
+    ]);
+  });
+
+  it('a timeout of a job without an idempotency key is sent_unconfirmed, not resent; with one it is retried', async () => {
+    const timeout = () => Promise.reject(Object.assign(new Error('the provider did not answer within 30000 ms')));
+    answers = [timeout, timeout];
+    const unsafe = (await outbox.enqueue(input)).job;
+    const safe = (await outbox.enqueue({ ...input, arguments: { t: 2 }, replaySafe: true })).job;
+    await worker().drain();
+    expect((await outbox.find(unsafe.id))?.state).toBe('sent_unconfirmed');
+    expect((await outbox.find(safe.id))?.state).toBe('queued');
+  });
+
+  it('waitFor resolves when the job is final, and at once for a job already final', async () => {
+    answers = [async () => ({ status: 200, body: 'ok' })];
+    const { job } = await outbox.enqueue(input);
+    const waiting = events.waitFor(job.id, () => outbox.find(job.id), 60_000);
+    await worker().drain();
+    expect((await waiting)?.state).toBe('done');
+    expect((await events.waitFor(job.id, () => outbox.find(job.id), 60_000))?.state).toBe('done');
+  });
+
+  it('a worker without a send function claims nothing', async () => {
+    await outbox.enqueue(input);
+    expect(await worker({ send: undefined }).runOnce()).toBe(0);
+    expect((await outbox.list({ state: 'queued' })).length).toBe(1);
+  });
+});
