@@ -39,6 +39,7 @@ export type HubErrorCode =
   | 'provider_redirect_refused'
   | 'provider_response_too_large'
   | 'provider_unauthorized'
+  | 'circuit_open'
   | 'missing_header'
   | 'bad_signature'
   | 'bad_timestamp'
@@ -116,6 +117,8 @@ export const ERROR_SPECS = {
   provider_redirect_refused: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
   provider_response_too_large: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
   provider_unauthorized: { http: 502, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
+  // The integration's breaker is open after repeated 5xx, timeouts or network failures: fail fast until the probe.
+  circuit_open: { http: 503, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'unavailable' },
   // Webhook deliveries (src/webhooks/schemes) answer over HTTP only; the MCP column mirrors `unauthorized` and `bad_request`.
   missing_header: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'info' },
   // A forgery or a secret that differs from the provider's: either way the operator should look.

@@ -20,6 +20,7 @@ interface Instruments {
   pollers: Gauge<'integration' | 'feed' | 'state'>;
   polls: Counter<'integration' | 'feed' | 'outcome'>;
   polledEvents: Counter<'integration' | 'feed'>;
+  breakers: Gauge<'integration'>;
 }
 
 /** The hub's metrics, on a registry of its own so several hubs in one test process do not collide. */
@@ -85,6 +86,12 @@ export class HubMetrics {
         labelNames: ['integration', 'feed'],
         registers,
       }),
+      breakers: new Gauge({
+        name: 'switchboard_breaker_state',
+        help: 'Circuit breaker per integration: 0 closed, 1 half-open, 2 open',
+        labelNames: ['integration'],
+        registers,
+      }),
     };
   }
 
@@ -123,6 +130,11 @@ export class HubMetrics {
   /** How many pollers of a feed are in each state (every state set, so a recovered one reads 0). */
   setPollers(integration: string, feed: string, counts: Readonly<Record<'active' | 'stalled', number>>): void {
     for (const [state, n] of Object.entries(counts)) this.m.pollers.set({ integration, feed, state }, n);
+  }
+
+  /** Each integration's breaker, as the gauge value of its state (see BREAKER_GAUGE in src/outbox/breaker.ts). */
+  setBreakers(states: ReadonlyArray<{ integration: string; value: number }>): void {
+    for (const { integration, value } of states) this.m.breakers.set({ integration }, value);
   }
 
   text(): Promise<string> {
