@@ -31,7 +31,9 @@ describe('the circuit breaker per integration', () => {
       expect(isHubError(err) && err.code).toBe('circuit_open');
       message = (err as Error).message;
     }
-    expect(message).toBe(`acme is failing (3 consecutive 5xx answers, timeouts or network errors), so calls are paused; it retries at ${new Date(clock.now() + 10_000).toISOString()}`);
+    expect(message).toBe(
+      `acme is failing (3 consecutive 5xx answers, timeouts or network errors), so calls are paused; it retries at ${new Date(clock.now() + 10_000).toISOString()}`,
+    );
     // Another integration is not affected.
     expect(codeOf(() => b.check('other'))).toBeUndefined();
   });
