@@ -32,6 +32,7 @@ import { createVault } from './vault/open.js';
 import { Vault } from './vault/vault.js';
 import { SqliteEventReads } from './webhooks/inbox/reads.js';
 import { InboxService } from './webhooks/inbox/service.js';
+import { OutboxService } from './outbox/service.js';
 import type { PollScheduler } from './polling/scheduler.js';
 import { buildPollers, type PollersDeps } from './polling/wire.js';
 
@@ -96,6 +97,8 @@ export class Hub {
   readonly inbox: InboxService;
   /** A poller per (connection, feed) of the integrations that declare `poll`: the `pollers` part. */
   readonly pollers: PollScheduler;
+  /** Outbound writes (jobs, the worker, the feed tool calls wait on): the `outbox` part. */
+  readonly outbox: OutboxService;
   private phaseValue: HubPhase = 'starting';
   private http?: { listener: HttpListener; face: HttpFace };
   private stdio?: StdioFace;
@@ -139,6 +142,7 @@ export class Hub {
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
         { name: 'inbox', start: () => this.inbox.start(), stop: () => this.inbox.stop() },
         { name: 'pollers', start: () => this.pollers.start(), stop: () => this.pollers.stop() },
+        { name: 'outbox', start: () => this.outbox.start(), stop: () => this.outbox.stop() },
         ...(opts.workers ?? []),
         { name: 'faces', stop: () => this.closeFaces() },
       ],
@@ -152,6 +156,7 @@ export class Hub {
         : createVault({ db: this.db, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
     this.tokens = new SqliteApiTokens(this.db, this.clock);
     this.inbox = new InboxService({ db: this.db, file, clock: this.clock, log: this.log, settings: opts.config.webhooks });
+    this.outbox = new OutboxService({ db: this.db, vault: this.vault, clock: this.clock, log: this.log, settings: opts.config.outbox });
     this.catalog = new Catalog();
     this.listener = opts.listener;
     this.integrations = buildIntegrations({

@@ -162,6 +162,18 @@ export const configSchema = z
         groupCommit: z.boolean().default(true),
       })
       .default({ retentionDays: 7, maxAttempts: 8, groupCommit: true }),
+    /**
+     * Outbound writes: a tool call waits for its job up to `waitMs` (below clients' usual 60 s
+     * request timeout), a job is dead after `maxAttempts` sends, and done or cancelled jobs are
+     * kept `retentionDays` (a caller's idempotency key dedupes for that long).
+     */
+    outbox: z
+      .strictObject({
+        waitMs: z.number().int().min(0).max(600_000).default(10_000),
+        maxAttempts: z.number().int().min(1).max(100).default(8),
+        retentionDays: z.number().int().min(1).max(365).default(7),
+      })
+      .default({ waitMs: 10_000, maxAttempts: 8, retentionDays: 7 }),
     /** Built-in sources for testing clients against the hub; off by default. */
     fixtures: z.strictObject({ conformance: z.boolean().default(false) }).default({ conformance: false }),
   })

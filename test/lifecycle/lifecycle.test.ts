@@ -121,13 +121,27 @@ describe('the hub declares its parts as one list', () => {
   it('store → migrate → vault → keys → sources → workers → faces, and a worker that fails stops the hub in reverse', async () => {
     const journal: string[] = [];
     // The hub's own inbox and pollers parts sit before the workers handed in.
-    const workers = recorded(['outbox', 'agents'], journal, { start: 'agents' });
+    const workers = recorded(['agents', 'tasks'], journal, { start: 'tasks' });
     const hub = new Hub({ config: config(), dataDir: ':memory:', log: silentLogger(), workers });
-    expect(hub.parts()).toEqual(['store', 'migrate', 'vault', 'keys', 'processes', 'connections', 'sources', 'inbox', 'pollers', 'outbox', 'agents', 'faces']);
+    expect(hub.parts()).toEqual([
+      'store',
+      'migrate',
+      'vault',
+      'keys',
+      'processes',
+      'connections',
+      'sources',
+      'inbox',
+      'pollers',
+      'outbox',
+      'agents',
+      'tasks',
+      'faces',
+    ]);
     // Opened by the constructor: the store is usable before start (the first admin token is made then).
     expect(await hub.tokens.count()).toBe(0);
-    await expect(hub.start()).rejects.toThrow('agents cannot start');
-    expect(journal).toEqual(['start outbox', 'start agents', 'stop outbox']);
+    await expect(hub.start()).rejects.toThrow('tasks cannot start');
+    expect(journal).toEqual(['start agents', 'start tasks', 'stop agents']);
     expect(hub.db.open).toBe(false);
     await hub.stop(); // a second stop after a failed start is harmless
   });
@@ -138,11 +152,11 @@ describe('the hub declares its parts as one list', () => {
       config: config(),
       dataDir: ':memory:',
       log: silentLogger(),
-      workers: [{ name: 'outbox', stop: () => void journal.push(`outbox stopped, store open: ${hub.db.open}`) }],
+      workers: [{ name: 'agents', stop: () => void journal.push(`agents stopped, store open: ${hub.db.open}`) }],
     });
     await hub.start();
     await hub.stop();
-    expect(journal).toEqual(['outbox stopped, store open: true']);
+    expect(journal).toEqual(['agents stopped, store open: true']);
     expect(hub.db.open).toBe(false);
   });
 });

@@ -1,0 +1,84 @@
+import type { Clock } from '../clock.js';
+import { describeError } from '../errors.js';
+import type { Part } from '../lifecycle.js';
+import type { Logger } from '../observability/logger.js';
+import type { Db } from '../store/db.js';
+import type { Vault } from '../vault/vault.js';
+import { JobEvents } from './events.js';
+import { SqliteOutbox } from './sqlite.js';
+import type { CancelResult, JobOwner } from './types.js';
+import { DEFAULT_MAX_ATTEMPTS, OutboxWorker, type SendFn } from './worker.js';
+
+export interface OutboxSettings {
+  waitMs: number;
+  maxAttempts: number;
+  retentionDays: number;
+}
+
+export interface OutboxServiceOptions {
+  db: Db;
+  vault: Vault;
+  clock: Clock;
+  log: Logger;
+  settings?: Partial<OutboxSettings>;
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The outbox as the hub holds it, its `outbox` part: the repository tool calls enqueue into, the
+ * feed they wait on, the worker (idle until the tool-call wiring hands it a send function) and an
+ * hourly purge of done and cancelled jobs past `retentionDays` (failed, dead and unconfirmed ones
+ * stay for an operator: `switchboard queue`).
+ */
+export class OutboxService implements Part {
+  readonly name = 'outbox';
+  readonly outbox: SqliteOutbox;
+  readonly events: JobEvents;
+  readonly worker: OutboxWorker;
+  readonly waitMs: number;
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: OutboxServiceOptions) {
+    this.outbox = new SqliteOutbox(o.db, o.clock, o.vault);
+    this.events = new JobEvents((err) => o.log.warn({ err: describeError(err) }, 'an outbox job listener failed'));
+    this.worker = new OutboxWorker({
+      queue: this.outbox,
+      events: this.events,
+      clock: o.clock,
+      log: o.log,
+      maxAttempts: o.settings?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    });
+    this.waitMs = o.settings?.waitMs ?? 10_000;
+  }
+
+  useSender(send: SendFn): void {
+    this.worker.useSender(send);
+  }
+
+  /** Cancels for the job's owner and tells its waiters. */
+  async cancel(id: string, owner: JobOwner): Promise<CancelResult> {
+    const r = await this.outbox.cancel(id, owner);
+    if (r.outcome === 'cancelled') this.events.publish(r.job);
+    return r;
+  }
+
+  async purgeOnce(): Promise<number> {
+    const before = this.o.clock.now() - (this.o.settings?.retentionDays ?? 7) * DAY_MS;
+    return (await this.outbox.purge('done', before)) + (await this.outbox.purge('cancelled', before));
+  }
+
+  start(): void {
+    this.worker.start();
+    const purge = () =>
+      void this.purgeOnce().catch((err: unknown) => this.o.log.warn({ err: describeError(err) }, 'the outbox purge failed; it runs again later'));
+    purge();
+    this.purgeTimer = setInterval(purge, 3_600_000);
+    this.purgeTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.purgeTimer);
+    await this.worker.stop();
+  }
+}
