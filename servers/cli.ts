@@ -15,6 +15,7 @@ commands:
   connections      list | revoke linked accounts
   keys rotate      new master key; re-wraps the data keys online
   webhooks         list | replay inbound events (dead ones after their retries)
+  queue            list | retry | purge outbound writes (dead ones after their retries)
 
 common flags:
   --config FILE    config file (default: switchboard.config.json if present)
@@ -38,6 +39,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   connect: async () => (await import('./commands/connect.js')).connectCommand,
   connections: async () => (await import('./commands/connections.js')).connectionsCommand,
   webhooks: async () => (await import('./commands/webhooks.js')).webhooksCommand,
+  queue: async () => (await import('./commands/queue.js')).queueCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -1,0 +1,88 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { systemClock } from '../../src/clock.js';
+import { HubError } from '../../src/errors.js';
+import { SqliteOutbox } from '../../src/outbox/sqlite.js';
+import { FINAL_STATES, JOB_STATES, type Job, type ListFilter } from '../../src/outbox/types.js';
+import { openDb } from '../../src/store/db.js';
+import { configFromFlags, parse, progress, str } from '../common.js';
+
+const USAGE = `usage: switchboard queue list [--state ${JOB_STATES.join('|')}] [--integration I] [--json]
+       switchboard queue retry <job-id>
+       switchboard queue purge --state ${FINAL_STATES.join('|')} [--older-than 7d]`;
+
+const stateFlag = z.enum(JOB_STATES, { error: `use one of ${JOB_STATES.join(', ')}` });
+const finalFlag = z.enum(FINAL_STATES, { error: `use one of ${FINAL_STATES.join(', ')}` });
+const UNITS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const ageFlag = z
+  .string()
+  .regex(/^\d+[smhd]$/, 'use a number and a unit: 30m, 12h, 7d')
+  .transform((v) => Number(v.slice(0, -1)) * UNITS[v.at(-1) as keyof typeof UNITS]);
+
+function flagValue<T>(schema: z.ZodType<T, string>, name: string, value: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new HubError('invalid_params', `--${name} ${value}: ${r.error.issues[0]?.message ?? 'invalid'}`);
+  return r.data;
+}
+
+/** Never the arguments or the provider's answer: they may be sealed, and they are the user's. */
+function listed(j: Job) {
+  const { argsHash: _h, ...rest } = j;
+  return rest;
+}
+
+function line(j: Job): string {
+  const error = j.lastError === null ? '' : `  ${j.lastError.replace(/\s+/g, ' ')}`;
+  return `${j.id}  ${j.state}  ${j.integration}.${j.tool}  ${j.tenant}/${j.user}  attempts=${j.attempts}  ${new Date(j.createdAt).toISOString()}${error}`;
+}
+
+export async function queueCommand(argv: string[]): Promise<void> {
+  const { flags, positionals } = parse(argv, {
+    state: { type: 'string' },
+    integration: { type: 'string' },
+    'older-than': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const [sub, id] = positionals;
+  if (flags['help'] || (sub !== 'list' && sub !== 'retry' && sub !== 'purge')) {
+    process.stdout.write(`${USAGE}\n`);
+    if (!flags['help']) process.exitCode = 2;
+    return;
+  }
+  // Flags are checked before the store opens: a typo changes nothing.
+  const filter: ListFilter = {};
+  const state = str(flags['state']);
+  if (sub === 'list' && state !== undefined) filter.state = flagValue(stateFlag, 'state', state);
+  const integration = str(flags['integration']);
+  if (integration !== undefined) filter.integration = integration;
+  if (sub === 'retry' && !id) throw new HubError('invalid_params', `queue retry needs a job id\n${USAGE}`);
+  if (sub === 'purge' && state === undefined) throw new HubError('invalid_params', `queue purge needs --state\n${USAGE}`);
+  const purgeState = sub === 'purge' ? flagValue(finalFlag, 'state', state!) : undefined;
+  const age = str(flags['older-than']);
+  const olderThan = age === undefined ? 7 * UNITS.d : flagValue(ageFlag, 'older-than', age);
+
+  const { config } = configFromFlags(flags);
+  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+  try {
+    const outbox = new SqliteOutbox(db, systemClock);
+    if (sub === 'list') {
+      const jobs = await outbox.list(filter);
+      if (flags['json']) process.stdout.write(`${JSON.stringify(jobs.map(listed), null, 2)}\n`);
+      else {
+        if (jobs.length === 0) process.stdout.write('no jobs\n');
+        for (const j of jobs) process.stdout.write(`${line(j)}\n`);
+      }
+    } else if (sub === 'purge') {
+      const n = await outbox.purge(purgeState!, systemClock.now() - olderThan);
+      process.stdout.write(`purged ${n} ${purgeState} jobs\n`);
+    } else {
+      const r = await outbox.retry(id!);
+      if (r.outcome === 'not_found') throw new HubError('not_found', `no job ${id} in the outbox`);
+      if (r.outcome === 'busy') throw new HubError('bad_request', `job ${id} is ${r.state}: only dead, failed or sent_unconfirmed jobs are retried`);
+      if (r.from === 'sent_unconfirmed') progress(`${id}: it may already have been applied once; it is sent again now`);
+      process.stdout.write(`${id} queued\n`);
+    }
+  } finally {
+    db.close();
+  }
+}
