@@ -241,12 +241,13 @@ export function faceBehaviour(client: () => FaceClient): void {
     // Both SDK clients drop a progress notification they read in the same chunk as its result
     // (modelcontextprotocol/typescript-sdk#2580), which a busy client process can do on stdio. The
     // gap keeps that client-side race out of a test about the hub; faces-stdout checks the bytes.
-    const r = await client().callTool('fx__progress', { steps: 5, delayMs: 25 }, { onprogress: (p) => updates.push(p) });
+    const r = await client().callTool('fx__progress', { steps: 5, delayMs: 50 }, { onprogress: (p) => updates.push(p) });
     expect(textOf(r)).toBe('done 5');
     const expected = [1, 2, 3, 4, 5].map((i) => ({ progress: i, total: 5, message: `step ${i}` }));
-    // On a loaded machine the gap can still close and the client then drops the last one (the SDK
-    // issue above): every update it does report must be in order, and only the last may be missing.
-    expect(updates.length).toBeGreaterThanOrEqual(expected.length - 1);
+    // On a loaded machine the gap can still close, and the client then drops what it read in the
+    // result's chunk (the SDK issue above; seen with two of five in CI under load): every update it
+    // does report must be in order with none missing before it, and the first ones always arrive.
+    expect(updates.length).toBeGreaterThanOrEqual(3);
     expect(updates).toEqual(expected.slice(0, updates.length));
   });
 
