@@ -2,8 +2,10 @@
  * MCP clients for the integration tests: the v2 SDK client on either protocol era, declaring URL
  * elicitation or not, counting the tools/list_changed notifications it receives.
  */
+import { expect } from 'vitest';
 import {
   Client,
+  ProtocolError,
   StreamableHTTPClientTransport,
   type CallToolResult,
   type ElicitRequestURLParams,
@@ -70,4 +72,15 @@ export function textOf(r: CallToolResult): string {
   const first = r.content[0];
   if (first?.type !== 'text') throw new Error(`expected text first, got ${JSON.stringify(r.content)}`);
   return first.text;
+}
+
+/** A call expected to fail at the JSON-RPC level; returns the error. */
+export async function rejection(p: Promise<unknown>): Promise<ProtocolError> {
+  const outcome = await p.then(
+    (r) => ({ ok: true as const, r }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  if (outcome.ok) throw new Error(`expected a JSON-RPC error, got ${JSON.stringify(outcome.r)}`);
+  expect(outcome.err).toBeInstanceOf(ProtocolError);
+  return outcome.err as ProtocolError;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, type CallToolResult, type Tool } from '@modelcontextprotocol/client';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { Connection } from '../../src/connections/types.js';
@@ -8,7 +8,8 @@ import { META_CONNECTION } from '../../src/integrations/source.js';
 import { connectClient } from '../helpers/clients.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { Browser, confirmLink, followLink, locationOf } from './browser.js';
-import { connectMcp, textOf, type ConnectOptions, type McpUser } from './mcp.js';
+import { connectMcp, rejection, textOf, type ConnectOptions, type McpUser } from './mcp.js';
+import { me, recentEvents, ticket, ticketPage } from './sandbox-shapes.js';
 
 /**
  * The sandbox integration end to end, as a user meets it: an MCP client calls a sandbox tool
@@ -20,10 +21,6 @@ import { connectMcp, textOf, type ConnectOptions, type McpUser } from './mcp.js'
 // recent_events: the sandbox sends webhooks and is polled, so its events are a tool too.
 const SANDBOX_TOOLS = ['whoami', 'list_tickets', 'get_ticket', 'create_ticket', 'update_ticket', 'delete_ticket', 'recent_events'].map((t) => `sandbox__${t}`);
 const LINK = /http:\/\/127\.0\.0\.1:\d+\/oauth\/sandbox\/start\?link=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/;
-
-const ticket = z.object({ id: z.string(), title: z.string(), body: z.string(), priority: z.string(), status: z.string() });
-const ticketPage = z.object({ tickets: z.array(ticket), next_cursor: z.string().nullable() });
-const me = z.object({ username: z.string(), scopes: z.array(z.string()) });
 
 let hub: RunningHub;
 let origin: string;
@@ -63,17 +60,6 @@ function linkIn(text: string): string {
   return m[0];
 }
 
-/** A call expected to fail at the JSON-RPC level; returns the error. */
-async function rejection(p: Promise<unknown>): Promise<ProtocolError> {
-  const outcome = await p.then(
-    (r) => ({ ok: true as const, r }),
-    (err: unknown) => ({ ok: false as const, err }),
-  );
-  if (outcome.ok) throw new Error(`expected a JSON-RPC error, got ${JSON.stringify(outcome.r)}`);
-  expect(outcome.err).toBeInstanceOf(ProtocolError);
-  return outcome.err as ProtocolError;
-}
-
 function json<T>(schema: z.ZodType<T>, r: CallToolResult): T {
   expect(r.isError ?? false, JSON.stringify(r.content)).toBe(false);
   return schema.parse(r.structuredContent);
@@ -98,11 +84,6 @@ async function expectWorkingLink(mcp: McpUser, identity: Identity, username: str
   await eventually(async () => (await createdEvents()).length > 0);
   expect((await createdEvents()).map((e) => e.integration)).toEqual(['sandbox']);
 }
-
-const recentEvents = z.object({
-  events: z.array(z.object({ integration: z.string(), type: z.string(), payload: z.object({ data: z.object({ ticket: z.object({ id: z.string() }) }) }) })),
-  next_cursor: z.string(),
-});
 
 describe('sandbox integration from an MCP client', () => {
   it('lists every sandbox tool before anything is linked, marked unlinked', async () => {
