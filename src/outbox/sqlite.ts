@@ -110,6 +110,7 @@ export class SqliteOutbox implements Outbox {
     | 'cancel'
     | 'retry'
     | 'purge'
+    | 'active'
     | RecoveryStatement,
     Statement
   >;
@@ -166,6 +167,7 @@ export class SqliteOutbox implements Outbox {
       retry: db.prepare(`UPDATE outbox_jobs SET state = 'queued', attempts = 0, next_attempt_at = @now, last_error = NULL,
           lease_owner = NULL, lease_until = NULL, updated_at = @now
         WHERE id = @id AND state = @from`),
+      active: db.prepare(`SELECT 1 FROM outbox_jobs WHERE state IN ('queued', 'sending') LIMIT 1`),
       purge: db.prepare(`DELETE FROM outbox_jobs WHERE id IN
         (SELECT id FROM outbox_jobs WHERE state = @state AND updated_at < @before LIMIT @limit)`),
     };
@@ -232,6 +234,9 @@ export class SqliteOutbox implements Outbox {
   }
 
   async claim(o: ClaimOptions): Promise<ClaimResult> {
+    // A read first (WAL: it waits for no writer): an idle worker then never takes the write lock,
+    // so another process holding it does not stall this one's event loop for busy_timeout each tick.
+    if (this.st.active.get() === undefined) return { jobs: [], settled: [] };
     const { rows, settled } = this.claimTx.immediate(o);
     const jobs: OpenJob[] = [];
     for (const r of rows) jobs.push(await this.open(r));

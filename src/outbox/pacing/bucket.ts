@@ -132,6 +132,8 @@ export class TokenBucket {
     const n = Math.max(0, Math.floor(tokens));
     void this.limiter.currentReservoir().then((cur) => {
       if ((cur ?? 0) > n) this.limiter.updateSettings({ reservoir: n });
+      // The refill loop sleeps while the bucket is full: lowered, it must run again or waiters stall.
+      this.kick();
     });
   }
 
