@@ -33,6 +33,7 @@ import { Vault } from './vault/vault.js';
 import { SqliteEventReads } from './webhooks/inbox/reads.js';
 import { InboxService } from './webhooks/inbox/service.js';
 import { OutboxService } from './outbox/service.js';
+import { QueueSource } from './outbox/queue-source.js';
 import type { PollScheduler } from './polling/scheduler.js';
 import { buildPollers, type PollersDeps } from './polling/wire.js';
 
@@ -65,6 +66,8 @@ export interface HubOptions {
    * endpoints are on the hub's own URL). Without it, the URL is known once `listen()` has bound.
    */
   listener?: HttpListener;
+  /** The integrations' circuit breakers' threshold and cool-down (tests shorten it). */
+  breakers?: IntegrationsDeps['breakers'];
 }
 
 export interface Listening {
@@ -171,6 +174,8 @@ export class Hub {
       ...(opts.tokenOptions ? { tokenOptions: opts.tokenOptions } : {}),
       ...(opts.provider ? { provider: opts.provider } : {}),
       events: { reads: new SqliteEventReads(this.db), feed: this.inbox.feed },
+      outbox: this.outbox,
+      ...(opts.breakers ? { breakers: opts.breakers } : {}),
     });
     const { provider, polling: tuning } = opts;
     const pollerDeps = { config: opts.config, db: this.db, clock: this.clock, log: this.log, metrics: this.metrics, inbox: this.inbox.inbox };
@@ -179,6 +184,13 @@ export class Hub {
     const { keys } = this.integrations;
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) }));
     for (const s of this.integrations.sources) this.catalog.add(s);
+    this.catalog.add(
+      new QueueSource(
+        this.outbox,
+        this.clock,
+        this.integrations.sources.some((s) => s.queuesWrites),
+      ),
+    );
     const listCache = new SqliteListCache(this.db, this.clock);
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
     for (const [name, server] of Object.entries(opts.config.mcpServers)) {

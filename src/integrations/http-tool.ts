@@ -17,6 +17,23 @@ export async function runHttpTool(
   fetch: ProviderFetch,
   signal: AbortSignal,
 ): Promise<CallToolResult> {
+  const r = httpRequestOf(tool, args, signal);
+  const res = await fetch(r.target, r.init);
+  // The provider client cuts the body while it streams (provider_response_too_large past its cap).
+  const text = await res.text();
+  return renderAnswer(title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text });
+}
+
+/** A template tool's request: where it goes and how (the outbox sends it later, the direct path now). */
+export interface HttpRequest {
+  method: string;
+  /** The path as declared with its placeholders filled, named in error texts. */
+  path: string;
+  target: string;
+  init: RequestInit;
+}
+
+export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown>, signal?: AbortSignal): HttpRequest {
   const method = tool.method!;
   const rest: Record<string, unknown> = { ...args };
   const path = tool.path!.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
@@ -30,7 +47,7 @@ export async function runHttpTool(
     return encodeURIComponent(segment);
   });
   let target = path;
-  const init: RequestInit = { method, signal, headers: { accept: 'application/json' } };
+  const init: RequestInit = { method, headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) };
   if (WITHOUT_BODY.has(method)) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(rest)) {
@@ -42,31 +59,42 @@ export async function runHttpTool(
     init.body = JSON.stringify(rest);
     init.headers = { accept: 'application/json', 'content-type': 'application/json' };
   }
-  const res = await fetch(target, init);
-  // The provider client cuts the body while it streams (provider_response_too_large past its cap).
-  const text = await res.text();
+  return { method, path, target, init };
+}
+
+/** What came back, as far as the tool result shows it. */
+export interface HttpAnswer {
+  status: number;
+  statusText: string;
+  headers: Headers;
+  text: string;
+}
+
+/** The provider's answer as the tool result: a failure names the status, the request and the provider's message. */
+export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'path'>, a: HttpAnswer): CallToolResult {
+  const { text } = a;
   let parsed: unknown;
-  if ((res.headers.get('content-type') ?? '').includes('json') && text) {
+  if ((a.headers.get('content-type') ?? '').includes('json') && text) {
     try {
       parsed = JSON.parse(text);
     } catch {
       parsed = undefined;
     }
   }
-  if (!res.ok) {
-    const retry = res.headers.get('retry-after');
+  if (a.status < 200 || a.status > 299) {
+    const retry = a.headers.get('retry-after');
     const detail = text ? `: ${text.slice(0, 2000)}` : '';
     return {
       content: [
         {
           type: 'text',
-          text: `${title} answered ${res.status} ${res.statusText} to ${method} ${path}${retry ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})` : ''}${detail}`,
+          text: `${title} answered ${a.status} ${a.statusText} to ${r.method} ${r.path}${retry ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})` : ''}${detail}`,
         },
       ],
       isError: true,
     };
   }
-  const shown = parsed === undefined ? text || `${res.status} ${res.statusText}` : JSON.stringify(parsed, null, 2);
+  const shown = parsed === undefined ? text || `${a.status} ${a.statusText}` : JSON.stringify(parsed, null, 2);
   const result: CallToolResult = { content: [{ type: 'text', text: shown }] };
   if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) result.structuredContent = parsed as Record<string, unknown>;
   return result;

@@ -30,7 +30,13 @@ import { createProviderClient, type ProviderClient, type ProviderLimits } from '
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
-import { runHttpTool } from './http-tool.js';
+import { httpRequestOf, runHttpTool } from './http-tool.js';
+import { awaitWrite, callerKey, writeOutputSchema } from './outbound.js';
+import type { Clock } from '../clock.js';
+import type { CircuitBreakers } from '../outbox/breaker.js';
+import { parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
+import type { OutboxService } from '../outbox/service.js';
+import type { OpenJob } from '../outbox/types.js';
 
 export const META_CONNECTION = 'switchboard/connection';
 
@@ -57,6 +63,11 @@ export interface IntegrationSourceOptions {
   credentials?: Credentials;
   /** The inbox's events; with it an integration that declares webhooks or polling shows them to MCP clients. */
   events?: IntegrationEvents;
+  /**
+   * With it, a write tool (not `readOnly`, declared as an HTTP template) is queued in the outbox and
+   * sent by its worker (paced, retried, behind the integration's breaker); without it, called directly.
+   */
+  outbound?: { service: OutboxService; breakers: CircuitBreakers; clock: Clock };
 }
 
 /**
@@ -119,7 +130,7 @@ export class IntegrationSource implements ToolSource {
       ...(t.title ? { title: t.title } : {}),
       description: t.description + hint,
       inputSchema: { type: 'object', ...t.input } as Tool['inputSchema'],
-      ...(t.output ? { outputSchema: { type: 'object', ...t.output } as Tool['outputSchema'] } : {}),
+      ...(t.output ? { outputSchema: this.queued(t) ? writeOutputSchema(t.output) : ({ type: 'object', ...t.output } as Tool['outputSchema']) } : {}),
       annotations: {
         readOnlyHint: t.readOnly,
         ...(t.destructive === undefined ? {} : { destructiveHint: t.destructive }),
@@ -163,6 +174,7 @@ export class IntegrationSource implements ToolSource {
     const keyed = this.opts.credentials;
     const c = keyed ? undefined : await this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
     if (!keyed && c?.state !== 'active') return this.needsLink(ctx, c);
+    if (this.queued(tool)) return this.queueWrite(name, tool, input, ctx, c?.id ?? 'app');
     const fetch = this.provider.bind({
       label: this.opts.definition.title,
       apiBaseUrl: this.opts.definition.apiBaseUrl,
@@ -188,6 +200,73 @@ export class IntegrationSource implements ToolSource {
       if (!isHubError(err)) throw new HubError('source_failed', `${title}: ${describeError(err)}`, { cause: err });
       throw new HubError(err.code, `${title}: ${err.message}`, { cause: err, ...(err.details ? { details: { ...err.details } } : {}) });
     }
+  }
+
+  /** Whether any tool of this integration is sent through the outbox (the hub then lists queue__job_status). */
+  get queuesWrites(): boolean {
+    return Object.values(this.opts.definition.tools).some((t) => this.queued(t));
+  }
+
+  /** Whether calls of this tool go through the outbox (handlers, which may call several times, do not yet). */
+  private queued(tool: ToolDefinition): boolean {
+    return this.opts.outbound !== undefined && !tool.readOnly && tool.handler === undefined;
+  }
+
+  private async queueWrite(name: string, tool: ToolDefinition, input: Record<string, unknown>, ctx: CallContext, connectionId: string) {
+    const { service } = this.opts.outbound!;
+    // Built now only to refuse a bad path argument before anything is queued.
+    const request = httpRequestOf(tool, input);
+    const key = callerKey(ctx);
+    const { job } = await service.outbox.enqueue({
+      tenant: ctx.identity.tenant,
+      user: ctx.identity.user,
+      connectionId,
+      integration: this.name,
+      tool: name,
+      arguments: input,
+      ...(key === undefined ? {} : { idempotencyKey: key }),
+      replaySafe: this.opts.definition.idempotencyHeader !== undefined || tool.idempotent === true,
+    });
+    service.worker.wake();
+    return awaitWrite({ outbox: service, job, ctx, title: this.opts.definition.title, qualified: `${this.name}__${name}`, request });
+  }
+
+  /**
+   * Sends one queued write (the outbox worker's send function): once, through the provider client
+   * (which never retries a write: the outbox does), with the job id in the integration's
+   * idempotency header, behind the integration's breaker.
+   */
+  async sendJob(job: OpenJob, signal: AbortSignal): Promise<SendOutcome> {
+    const d = this.opts.definition;
+    const tool = d.tools[job.tool];
+    if (tool === undefined || tool.handler !== undefined) throw new HubError('tool_not_found', `${d.title} has no tool ${job.tool} to send`);
+    const { breakers, clock } = this.opts.outbound!;
+    const r = httpRequestOf(tool, job.arguments, signal);
+    const headers = new Headers(r.init.headers);
+    // The job id, not the caller's key: a caller's key is unique per user, the provider's per account.
+    if (d.idempotencyHeader) headers.set(d.idempotencyHeader, job.id);
+    const keyed = this.opts.credentials;
+    const fetch = this.provider.bind({
+      label: d.title,
+      apiBaseUrl: d.apiBaseUrl,
+      credentials: keyed ?? oauthCredentials(this.opts.tokens, job.connectionId),
+      paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
+      idempotent: false,
+      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      signal,
+    });
+    breakers.check(this.name);
+    let res: Response;
+    try {
+      res = await fetch(r.target, { ...r.init, headers });
+    } catch (err) {
+      if (!signal.aborted) breakers.record(this.name, isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
+      throw err;
+    }
+    breakers.record(this.name, { kind: 'status', status: res.status });
+    const body = await res.text();
+    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
+    return { status: res.status, body, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
   }
 
   private needsLink(ctx: CallContext, c: Connection | undefined): CallToolResult | InputRequired {

@@ -23,6 +23,10 @@ import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration
 import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
 import type { IntegrationEvents } from './events.js';
 import { IntegrationSource } from './source.js';
+import { CircuitBreakers, type BreakerOptions } from '../outbox/breaker.js';
+import { createBucketPacer } from '../outbox/pacing/index.js';
+import type { OutboxService } from '../outbox/service.js';
+import type { RateLimitConfig } from '../definition/rate-limit.js';
 
 export interface IntegrationsDeps {
   config: HubConfig;
@@ -45,9 +49,15 @@ export interface IntegrationsDeps {
   provider?: ProviderClientOptions;
   /** The inbox's events, shown to MCP clients by integrations that declare webhooks or polling. */
   events?: IntegrationEvents;
+  /** With it, integrations' write tools are queued there and its worker sends them through these sources. */
+  outbox?: OutboxService;
+  /** The breakers' threshold and cool-down (tests shorten it). */
+  breakers?: BreakerOptions;
 }
 
 export interface Integrations {
+  /** One circuit per integration, fed by the outbox's sends. */
+  breakers: CircuitBreakers;
   accounts: Accounts;
   connections: ConnectionRepository;
   /** Every connection change this process makes or notices. */
@@ -131,7 +141,14 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     onStateChange: (c) => void accounts?.changed(c),
     ...d.tokenOptions,
   });
-  const provider = createProviderClient({ clock: d.clock, ...d.provider });
+  const keyedIntegrations = resolveKeyedIntegrations(d.config);
+  // Reads and writes of a connection share its buckets: the one client of the hub is paced.
+  const rateLimits = new Map<string, RateLimitConfig>();
+  for (const def of [...resolved, ...keyedIntegrations].map((r) => r.definition)) if (def.rateLimit) rateLimits.set(def.name, def.rateLimit);
+  const pacer = rateLimits.size > 0 ? createBucketPacer({ limits: (name) => rateLimits.get(name), clock: d.clock }) : undefined;
+  const provider = createProviderClient({ clock: d.clock, ...(pacer ? { pacer } : {}), ...d.provider });
+  const breakers = new CircuitBreakers({ clock: d.clock, ...d.breakers });
+  const outbound = d.outbox ? { outbound: { service: d.outbox, breakers, clock: d.clock } } : {};
   for (const r of resolved) {
     const learn = accountLearner(r.definition, provider, d.log);
     if (learn) r.flow.accountOf = learn;
@@ -166,12 +183,13 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
         provider,
         ...apiLimitsOf(d.config, r.definition.name),
         ...(d.events ? { events: d.events } : {}),
+        ...outbound,
       }),
     );
   }
   const webhookIntegrations: WebhookIntegration[] = resolved.flatMap((r) => (r.webhooks ? [{ name: r.definition.name, webhooks: r.webhooks }] : []));
   // APIs called with one key from config (or none): the same tool source, with nothing to link.
-  for (const k of resolveKeyedIntegrations(d.config)) {
+  for (const k of keyedIntegrations) {
     if (k.webhooks) webhookIntegrations.push({ name: k.definition.name, webhooks: k.webhooks });
     sourceMap.set(
       k.definition.name,
@@ -189,11 +207,18 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
         provider,
         ...apiLimitsOf(d.config, k.definition.name),
         ...(d.events ? { events: d.events } : {}),
+        ...outbound,
       }),
     );
   }
+  d.outbox?.useSender((job, signal) => {
+    const source = sourceMap.get(job.integration);
+    if (source === undefined) throw new HubError('tool_not_found', `integration ${job.integration} is no longer configured`);
+    return source.sendJob(job, signal);
+  });
   const uses = new SqliteLinkUses(d.db, d.clock);
   return {
+    breakers,
     accounts: acc,
     linkUses: uses,
     sessions: uses,

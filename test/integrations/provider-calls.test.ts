@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
+import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { callbackOf } from '../oauth/support.js';
 import { startForeignHost, startProviderApi, type ForeignHost, type ProviderApi } from './provider-api.js';
 
@@ -181,22 +181,30 @@ describe('a custom integration calling its provider', () => {
       expect(api.seen.slice(before).map((s) => `${s.method} ${s.path}${s.query}`)).toEqual(Array(3).fill('GET /v1/things?status=open'));
     });
 
-    it('is not acted on for a POST: the write is sent once and the 429 is the answer', async () => {
+    it("is the outbox's to act on for a POST: the client sends once, the job is sent again when the clock passes it", async () => {
       sleeps.length = 0;
       const before = api.seen.length;
       api.queue('POST /things', answer(429, { 'retry-after': '7' }, { error: 'slow down' }));
-      const r = await alice.callTool('acme__create', { title: 'anvil' });
-      expect(r).toEqual(failure('Acme answered 429 Too Many Requests to POST /things (retry after 7 s): {"error":"slow down"}'));
+      const pending = alice.callTool('acme__create', { title: 'anvil' });
+      await eventually(() => api.seen.length > before || undefined);
+      clock.advance(7_000);
+      hub.hub.outbox.worker.wake();
+      const r = await pending;
+      expect(r.structuredContent).toEqual({ method: 'POST', path: '/v1/things', query: {}, body: { title: 'anvil' } });
       expect(sleeps).toEqual([]);
-      expect(api.seen.slice(before).map((s) => [s.method, s.body])).toEqual([['POST', '{"title":"anvil"}']]);
+      expect(api.seen.slice(before).map((s) => [s.method, s.body])).toEqual(Array(2).fill(['POST', '{"title":"anvil"}']));
     });
 
-    it('is honoured for a write the tool declares idempotent', async () => {
+    it('is honoured by the outbox for a write the tool declares idempotent', async () => {
       sleeps.length = 0;
       api.queue('PUT /things/t1', answer(503, { 'retry-after': '2' }, { error: 'busy' }));
-      const r = await alice.callTool('acme__put_thing', { id: 't1', title: 'anvil' });
-      expect(r.structuredContent).toEqual({ method: 'PUT', path: '/v1/things/t1', query: {}, body: { title: 'anvil' } });
-      expect(sleeps).toEqual([2_000]);
+      const before = api.seen.length;
+      const pending = alice.callTool('acme__put_thing', { id: 't1', title: 'anvil' });
+      await eventually(() => api.seen.length > before || undefined);
+      clock.advance(2_000);
+      hub.hub.outbox.worker.wake();
+      expect((await pending).structuredContent).toEqual({ method: 'PUT', path: '/v1/things/t1', query: {}, body: { title: 'anvil' } });
+      expect(sleeps).toEqual([]);
     });
   });
 
