@@ -142,6 +142,29 @@ describe('integration writes through the outbox', () => {
     }
   });
 
+  it('a call cancelled while its job waits cancels the job: nothing is sent', async () => {
+    // The worker held, so the job is certain to be unsent when the caller gives up.
+    await hub.hub.outbox.worker.stop();
+    try {
+      const requests = api.stats.requests;
+      const aborter = new AbortController();
+      const call = clients[0]!.callTool({ name: 'notes__create', arguments: { text: 'never mind' } }, { signal: aborter.signal });
+      const job = await eventually(async () => (await hub.hub.outbox.outbox.list({ state: 'queued' }))[0]);
+      aborter.abort();
+      await expect(call).rejects.toThrow();
+      const settled = await eventually(async () => {
+        const j = await hub.hub.outbox.outbox.find(job.id);
+        return j?.state === 'cancelled' ? j : undefined;
+      });
+      expect(settled.state).toBe('cancelled');
+      hub.hub.outbox.worker.start();
+      await hub.hub.outbox.worker.drain();
+      expect(api.stats.requests).toBe(requests);
+    } finally {
+      hub.hub.outbox.worker.start();
+    }
+  });
+
   it('a 4xx fails at once with the provider message; invalid arguments fail before anything is queued', async () => {
     const started = Date.now();
     const refused = await clients[0]!.callTool({ name: 'strict__create', arguments: { text: 'x'.repeat(10) } });
