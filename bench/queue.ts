@@ -1,0 +1,171 @@
+/**
+ * The outbox under saturation and its own cost, side by side in one run, through real MCP clients
+ * over HTTP to an in-process hub whose custom integration is the token-bucket API on loopback:
+ *
+ * 1. Saturation: `--writes` (400) writes from `--clients` (10) clients at once against an API that
+ *    is a bucket of `--rate` (20/s) with a burst of `--burst` (5), the hub declaring the same
+ *    limits. Achieved ÷ permitted rate (ideal time: the burst at once, the rest at the rate), the
+ *    API's 429 count, and every write applied once (by idempotency key).
+ * 2. Overhead: the same writes against an unlimited API, queued (the outbox) ÷ bypassed (the same
+ *    request template marked `readOnly`, which the hub calls directly). Rounds alternate (ABBA).
+ *
+ *   npm run bench:queue -- [--writes 400] [--clients 10] [--rate 20] [--burst 5] [--overhead-writes 400] [--json]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { configSchema } from '../src/config/schema.js';
+import { bindHttp } from '../src/http/listener.js';
+import { Hub } from '../src/hub.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { startBucketApi } from '../test/fixtures/bucket-api.js';
+
+const { values } = parseArgs({
+  options: {
+    writes: { type: 'string', default: '400' },
+    clients: { type: 'string', default: '10' },
+    rate: { type: 'string', default: '20' },
+    burst: { type: 'string', default: '5' },
+    'overhead-writes': { type: 'string', default: '400' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const writes = Number(values.writes);
+const clientCount = Number(values.clients);
+const rate = Number(values.rate);
+const burst = Number(values.burst);
+const overheadWrites = Number(values['overhead-writes']);
+
+const input = { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] };
+
+interface RunningHub {
+  hub: Hub;
+  url: string;
+  /** One user per client, as 10 people's agents would be (a hub bounds streams per identity). */
+  tokens: string[];
+  stop(): Promise<void>;
+}
+
+async function startHub(apiBaseUrl: string, rateLimit: unknown): Promise<RunningHub> {
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-queue-'));
+  const config = configSchema.parse({
+    dataDir: dir,
+    // Every call of a burst holds its HTTP request open while it waits: more than the default 512 at once.
+    server: { port: 0, limits: { maxConnections: 8192 } },
+    outbox: { waitMs: 600_000 },
+    integrations: {
+      notes: {
+        type: 'custom',
+        apiBaseUrl,
+        auth: { type: 'apiKey', header: 'x-api-key', value: 'bench' },
+        idempotencyHeader: 'Idempotency-Key',
+        ...(rateLimit ? { rateLimit } : {}),
+        tools: {
+          create: { description: 'Creates a note', method: 'POST', path: '/notes', input },
+          // The same request, called directly: `readOnly` keeps it out of the outbox.
+          create_direct: { description: 'Creates a note, bypassing the outbox', method: 'POST', path: '/notes', readOnly: true, input },
+        },
+      },
+    },
+  });
+  const listener = await bindHttp(config.server, { host: '127.0.0.1' });
+  const hub = new Hub({ config, log: silentLogger(), listener });
+  const tokens: string[] = [];
+  for (let i = 0; i < clientCount; i++) tokens.push((await hub.tokens.create({ user: `bench${i}` })).token);
+  await hub.start();
+  await hub.ready();
+  const l = await hub.listen();
+  return {
+    hub,
+    url: l.url,
+    tokens,
+    stop: async () => {
+      await hub.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function clients(h: RunningHub): Promise<Client[]> {
+  return Promise.all(
+    h.tokens.map(async (token) => {
+      const c = new Client({ name: 'bench-queue', version: '1.0.0' });
+      await c.connect(new StreamableHTTPClientTransport(new URL(h.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+      return c;
+    }),
+  );
+}
+
+/** `n` writes spread over the clients, all at once; seconds taken and the results' error count. */
+async function burstOf(cs: Client[], tool: string, n: number, tag: string): Promise<{ seconds: number; errors: number }> {
+  const started = performance.now();
+  const results = await Promise.all(
+    Array.from({ length: n }, (_, i) => cs[i % cs.length]!.callTool({ name: tool, arguments: { text: `${tag}-${i}` } }, { timeout: 600_000 })),
+  );
+  return { seconds: (performance.now() - started) / 1000, errors: results.filter((r) => r.isError).length };
+}
+
+async function saturation() {
+  const api = await startBucketApi({ perSecond: rate, burst });
+  const hub = await startHub(api.url, { perApp: { perSecond: rate, burst } });
+  const cs = await clients(hub);
+  try {
+    const r = await burstOf(cs, 'notes__create', writes, 'sat');
+    const idealSeconds = Math.max(0, writes - burst) / rate;
+    const appliedTwice = [...api.appliedByKey.values()].filter((n) => n > 1).length;
+    return {
+      writes,
+      seconds: r.seconds,
+      idealSeconds,
+      achievedOverPermitted: idealSeconds / r.seconds,
+      overIdealPct: (r.seconds / idealSeconds - 1) * 100,
+      tooMany: api.stats.tooMany,
+      applied: api.appliedByKey.size,
+      appliedTwice,
+      errors: r.errors,
+    };
+  } finally {
+    await Promise.all(cs.map((c) => c.close()));
+    await hub.stop();
+    await api.close();
+  }
+}
+
+async function overhead() {
+  const api = await startBucketApi({ perSecond: 1_000_000, burst: 1_000_000 });
+  const hub = await startHub(api.url, undefined);
+  const cs = await clients(hub);
+  try {
+    // Warm both paths (connections, statements) before timing.
+    await burstOf(cs, 'notes__create', 50, 'warm-q');
+    await burstOf(cs, 'notes__create_direct', 50, 'warm-d');
+    const queued: number[] = [];
+    const direct: number[] = [];
+    for (const [i, mode] of (['q', 'd', 'd', 'q'] as const).entries()) {
+      const r = await burstOf(cs, mode === 'q' ? 'notes__create' : 'notes__create_direct', overheadWrites, `o${i}`);
+      (mode === 'q' ? queued : direct).push(overheadWrites / r.seconds);
+    }
+    const q = queued.reduce((a, b) => a + b, 0) / queued.length;
+    const d = direct.reduce((a, b) => a + b, 0) / direct.length;
+    return { writes: overheadWrites, queuedPerSecond: q, bypassedPerSecond: d, ratio: q / d };
+  } finally {
+    await Promise.all(cs.map((c) => c.close()));
+    await hub.stop();
+    await api.close();
+  }
+}
+
+const sat = await saturation();
+const over = await overhead();
+if (values.json) {
+  console.log(JSON.stringify({ saturation: sat, overhead: over }, null, 2));
+} else {
+  console.log(`outbox under saturation: ${sat.writes} writes, ${clientCount} clients, API bucket ${rate}/s burst ${burst}`);
+  console.log(
+    `  ${sat.seconds.toFixed(2)} s (ideal ${sat.idealSeconds.toFixed(2)} s, +${sat.overIdealPct.toFixed(1)} %)  achieved ÷ permitted ${sat.achievedOverPermitted.toFixed(3)}  429s ${sat.tooMany}  applied ${sat.applied} (twice: ${sat.appliedTwice})  errors ${sat.errors}`,
+  );
+  console.log(`outbox overhead, unlimited API, ${over.writes} writes per round (ABBA):`);
+  console.log(`  queued ${over.queuedPerSecond.toFixed(0)}/s  bypassed ${over.bypassedPerSecond.toFixed(0)}/s  queued ÷ bypassed ${over.ratio.toFixed(3)}`);
+}
