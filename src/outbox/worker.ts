@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { setMaxListeners } from 'node:events';
 import { describeError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { newOwnerId, ownerIsDead } from '../oauth/owner.js';
@@ -55,6 +56,8 @@ export class OutboxWorker {
     this.leaseMs = o.leaseMs ?? 120_000;
     this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.batchSize = o.batchSize ?? 16;
+    // Every send of a batch listens on this one signal (fetch, the pacer): more than Node's default of 10.
+    setMaxListeners(Math.max(10, this.batchSize * 4), this.aborter.signal);
   }
 
   useSender(send: SendFn): void {
