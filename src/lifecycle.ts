@@ -115,3 +115,69 @@ export class Lifecycle {
     }
   }
 }
+
+/**
+ * A background worker's schedule (the inbox's, the outbox's): run batches at once on start, on
+ * every `wake()` (new work was stored in this process), and every `idleMs` (work from other
+ * processes, retries coming due). A batch as large as `batchSize` means more may be waiting, so
+ * the next runs at once, after a turn of the event loop. A wake during a run is remembered, never
+ * dropped nor run concurrently.
+ */
+export class WakeLoop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private started = false;
+  private again = false;
+
+  constructor(
+    private readonly o: {
+      /** One batch; how many items it took. */
+      runOnce: () => Promise<number>;
+      batchSize: number;
+      idleMs: number;
+      /** Told when a batch throws; the loop tries again at its next tick. */
+      onError: (err: unknown) => void;
+    },
+  ) {}
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.wake();
+  }
+
+  wake(): void {
+    if (!this.started) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+      if (!this.started) return;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      } else {
+        this.timer = setTimeout(() => this.wake(), this.o.idleMs);
+        this.timer.unref();
+      }
+    });
+  }
+
+  /** Stops scheduling; resolves when the batch in hand has finished. */
+  async stop(): Promise<void> {
+    this.started = false;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      while (this.started && (await this.o.runOnce()) >= this.o.batchSize) await new Promise((r) => setImmediate(r));
+    } catch (err) {
+      this.o.onError(err);
+    }
+  }
+}

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { WakeLoop } from '../lifecycle.js';
 import { setMaxListeners } from 'node:events';
 import { describeError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -45,10 +46,7 @@ export class OutboxWorker {
   private readonly maxAttempts: number;
   private readonly batchSize: number;
   private readonly aborter = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private started = false;
-  private again = false;
+  private readonly loop: WakeLoop;
 
   constructor(private readonly o: OutboxWorkerOptions) {
     this.owner = o.owner ?? newOwnerId();
@@ -58,6 +56,12 @@ export class OutboxWorker {
     this.batchSize = o.batchSize ?? 16;
     // Every send of a batch listens on this one signal (fetch, the pacer): more than Node's default of 10.
     setMaxListeners(Math.max(10, this.batchSize * 4), this.aborter.signal);
+    this.loop = new WakeLoop({
+      runOnce: () => this.runOnce(),
+      batchSize: this.batchSize,
+      idleMs: o.idleMs ?? 1_000,
+      onError: (err) => this.o.log.error({ err: describeError(err) }, 'the outbox worker could not claim or record jobs; it tries again'),
+    });
   }
 
   useSender(send: SendFn): void {
@@ -143,47 +147,19 @@ export class OutboxWorker {
   }
 
   start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.wake();
+    this.loop.start();
   }
 
   /** New jobs were queued in this process: look now rather than at the next idle tick. */
   wake(): void {
-    if (!this.started) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-      if (!this.started) return;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      } else {
-        this.timer = setTimeout(() => this.wake(), this.o.idleMs ?? 1_000);
-        this.timer.unref();
-      }
-    });
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      while (this.started && (await this.runOnce()) >= this.batchSize) await new Promise((r) => setImmediate(r));
-    } catch (err) {
-      this.o.log.error({ err: describeError(err) }, 'the outbox worker could not claim or record jobs; it tries again');
-    }
+    this.loop.wake();
   }
 
   /** Stops claiming and lets the sends in flight finish, aborting them after the grace period. */
   async stop(): Promise<void> {
-    this.started = false;
-    clearTimeout(this.timer);
     const grace = setTimeout(() => this.aborter.abort(), this.o.stopGraceMs ?? 15_000);
     grace.unref();
-    await this.running;
+    await this.loop.stop();
     clearTimeout(grace);
   }
 }

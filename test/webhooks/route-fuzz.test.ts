@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../helpers/prng.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 import { hookName, schemeIntegrations } from './route-harness.js';
 import { CASES, type SchemeCase } from './schemes-signers.js';
@@ -15,17 +16,6 @@ import { CASES, type SchemeCase } from './schemes-signers.js';
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x0ddba11);
 const DELIVERIES = 10_000;
 const CONCURRENCY = 32;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Delivery {
   path: string;

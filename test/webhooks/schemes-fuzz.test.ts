@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { prng } from '../helpers/prng.js';
 import { describeDelivery, verifyDelivery } from '../../src/webhooks/schemes/index.js';
 import { CASES, type SchemeCase } from './schemes-signers.js';
 
@@ -11,18 +12,6 @@ import { CASES, type SchemeCase } from './schemes-signers.js';
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x5eed_2026);
 const DELIVERIES = 12_000;
 const NOW_S = 1_767_225_600;
-
-/** mulberry32: a small seeded PRNG, so a failing case reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Delivery {
   body: Buffer;

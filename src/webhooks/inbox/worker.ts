@@ -1,5 +1,6 @@
 import { AbortError } from 'p-retry';
 import type { Clock } from '../../clock.js';
+import { WakeLoop } from '../../lifecycle.js';
 import { describeError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
 import { newOwnerId, ownerIsDead } from '../../oauth/owner.js';
@@ -42,10 +43,7 @@ export class InboxWorker {
   private readonly maxAttempts: number;
   private readonly batchSize: number;
   private readonly idleMs: number;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private started = false;
-  private again = false;
+  private readonly loop: WakeLoop;
 
   constructor(private readonly o: WorkerOptions) {
     // host:pid:start:instance, so a restarted hub can tell its dead predecessor's leases (ownerIsDead).
@@ -54,6 +52,12 @@ export class InboxWorker {
     this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.batchSize = o.batchSize ?? 64;
     this.idleMs = o.idleMs ?? 1_000;
+    this.loop = new WakeLoop({
+      runOnce: () => this.runOnce(),
+      batchSize: this.batchSize,
+      idleMs: this.idleMs,
+      onError: (err) => this.o.log.error({ err: describeError(err) }, 'the inbox worker could not claim or record events; it tries again'),
+    });
   }
 
   /** Claims one batch and handles it; the number of events claimed. */
@@ -117,47 +121,16 @@ export class InboxWorker {
 
   /** Runs in the background until stop: at once, on every wake(), and every idleMs. */
   start(): void {
-    if (this.started) return;
-    this.started = true;
-    this.wake();
+    this.loop.start();
   }
 
   /** New rows were stored in this process: look now rather than at the next idle tick. */
   wake(): void {
-    if (!this.started) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    clearTimeout(this.timer);
-    this.running = this.loop().finally(() => {
-      this.running = undefined;
-      if (!this.started) return;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      } else {
-        this.timer = setTimeout(() => this.wake(), this.idleMs);
-        this.timer.unref();
-      }
-    });
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      while (this.started && (await this.runOnce()) === this.batchSize) {
-        // A full batch: more may be due; yield to the event loop between batches.
-        await new Promise((r) => setImmediate(r));
-      }
-    } catch (err) {
-      this.o.log.error({ err: describeError(err) }, 'the inbox worker could not claim or record events; it tries again');
-    }
+    this.loop.wake();
   }
 
   /** Stops claiming; the batch in hand is finished (its leases would otherwise delay the events). */
   async stop(): Promise<void> {
-    this.started = false;
-    clearTimeout(this.timer);
-    await this.running;
+    await this.loop.stop();
   }
 }
