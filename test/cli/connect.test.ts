@@ -105,7 +105,7 @@ describe('switchboard connect', () => {
     connect = start(['connect', 'sandbox', '--user', 'bob', '--data', data, '--port', String(port), '--no-wait'], dir.path);
     expect(await connect.exit).toBe(0);
     expect(connect.stdout()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=\\S+\\n$`));
-    expect(connect.stderr()).toContain(`Note: nothing answers at http://127.0.0.1:${port} yet; start \`switchboard serve\``);
+    expect(connect.stderr(), connect.stderr()).toContain(`Note: nothing answers at http://127.0.0.1:${port} yet; start \`switchboard serve\``);
   });
 
   it('gives up after --timeout with a non-zero exit and a message to run it again', async () => {
