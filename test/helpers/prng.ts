@@ -1,11 +1,2 @@
-/** mulberry32: a small seeded PRNG, so a failing fuzz case reproduces from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The fuzz tests' seeded PRNG, so a failing case reproduces from its seed: the sandbox's own mulberry32. */
+export { mulberry32 as prng } from '../../servers/sandbox/delivery.js';

@@ -1,33 +1,17 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { manualClock } from '../../src/clock.js';
 import { openDb } from '../../src/store/db.js';
+import { runFixture } from '../helpers/child-run.js';
 import { ROOT, tmpDir } from '../helpers/hub.js';
 
 const FIXTURE = join(ROOT, 'dist/test/fixtures/outbox-load.js');
 const LEASE_MS = 30_000; // FIXTURE_LEASE_MS
 
-/** Runs the fixture; `killAfterSends` SIGKILLs it once that many requests have left. */
-function run(args: string[], killAfterSends?: number): Promise<{ lines: string[]; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines: string[] = [];
-    let rest = '';
-    let sends = 0;
-    child.stdout.on('data', (chunk: Buffer) => {
-      const parts = (rest + chunk.toString()).split('\n');
-      rest = parts.pop()!;
-      for (const l of parts) {
-        lines.push(l);
-        if (l.startsWith('sent ')) sends++;
-      }
-      if (killAfterSends !== undefined && sends >= killAfterSends && child.exitCode === null) child.kill('SIGKILL');
-    });
-    child.once('error', reject);
-    child.once('close', (_code, signal) => resolve({ lines, signal }));
-  });
+/** Runs the fixture; `killAfterSends` SIGKILLs it once that many 'sent' lines were printed. */
+function run(args: string[], killAfterSends?: number) {
+  return runFixture(FIXTURE, args, killAfterSends === undefined ? undefined : { prefix: 'sent ', after: killAfterSends });
 }
 
 const jobRow = z.object({ id: z.string(), state: z.string(), received: z.number().nullable() });

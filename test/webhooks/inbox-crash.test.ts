@@ -1,33 +1,17 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { manualClock } from '../../src/clock.js';
 import { openDb } from '../../src/store/db.js';
+import { runFixture } from '../helpers/child-run.js';
 import { ROOT, tmpDir } from '../helpers/hub.js';
 
 const FIXTURE = join(ROOT, 'dist/test/fixtures/inbox-load.js');
 const LEASE_MS = 30_000; // FIXTURE_LEASE_MS
 
-/** Runs the fixture; `killAfterAcks` SIGKILLs it once that many deliveries were acknowledged. */
-function run(args: string[], killAfterAcks?: number): Promise<{ lines: string[]; signal: NodeJS.Signals | null; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FIXTURE, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines: string[] = [];
-    let rest = '';
-    let acks = 0;
-    child.stdout.on('data', (chunk: Buffer) => {
-      const parts = (rest + chunk.toString()).split('\n');
-      rest = parts.pop()!;
-      for (const l of parts) {
-        lines.push(l);
-        if (l.startsWith('ack ')) acks++;
-      }
-      if (killAfterAcks !== undefined && acks >= killAfterAcks && child.exitCode === null) child.kill('SIGKILL');
-    });
-    child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ lines, signal, code }));
-  });
+/** Runs the fixture; `killAfterAcks` SIGKILLs it once that many 'ack' lines were printed. */
+function run(args: string[], killAfterAcks?: number) {
+  return runFixture(FIXTURE, args, killAfterAcks === undefined ? undefined : { prefix: 'ack ', after: killAfterAcks });
 }
 
 const eventRow = z.object({ id: z.string(), state: z.string(), runs: z.number().nullable() });
