@@ -132,8 +132,10 @@ describe.runIf(process.platform === 'linux')('ProcessRegistry', () => {
   it('ends a recorded child whose start time matches, SIGKILLing it if SIGTERM is ignored', async () => {
     const dir = tmpDir();
     cleanup.push(dir.remove);
-    const stubborn = spawn('/bin/sh', ['-c', "trap '' TERM; sleep 300 & wait"], { detached: true, stdio: 'ignore' });
+    const stubborn = spawn('/bin/sh', ['-c', "trap '' TERM; echo ready; sleep 300 & wait"], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
     cleanup.push(() => stubborn.kill('SIGKILL'));
+    // Only once the trap is set does SIGTERM do nothing (a loaded machine once sent it earlier).
+    await new Promise((r) => stubborn.stdout!.once('data', r));
     await eventually(() => procStat(stubborn.pid!), 2_000, 10);
     const file = leftRecord(dir.path, { pid: process.pid, start: '1' }, [{ pid: stubborn.pid!, start: procStat(stubborn.pid!)!.startTime }]);
     const exited = new Promise((r) => stubborn.once('exit', (_code, signal) => r(signal)));
