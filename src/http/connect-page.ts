@@ -1,5 +1,6 @@
 import type { Identity } from '../identity/identity.js';
 import type { IntegrationStatus } from '../integrations/accounts.js';
+import type { BreakerSnapshot } from '../outbox/breaker.js';
 import type { PollerStatus } from '../polling/scheduler.js';
 import { html, type Html } from './html.js';
 import { page } from './pages.js';
@@ -16,6 +17,8 @@ export interface ConnectView {
   notice: Html | '';
   /** Pollers of the hub; each of this user's connections shows a line per feed it reads. */
   pollers?: readonly PollerStatus[];
+  /** The integrations' circuit breakers; each one not closed shows a line saying when writes resume. */
+  breakers?: readonly BreakerSnapshot[];
 }
 
 /** The /connect page: one row per integration with its state, its health and its actions. */
@@ -35,7 +38,7 @@ function table(v: ConnectView): Html {
         ? html` <form method="post" action="/connect/revoke"><input type="hidden" name="integration" value="${r.name}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form>`
         : '';
     const hook = r.webhookUrl && c?.state !== 'revoked' ? html`<br><small>Webhook URL: <code>${r.webhookUrl}</code></small>` : '';
-    return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}${hook}${polling(v, c?.id)}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;
+    return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}${hook}${polling(v, c?.id)}${breaker(v, r)}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;
   });
   return html`<table><thead><tr><th>Integration</th><th>State</th><th>Health</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
 }
@@ -48,6 +51,18 @@ function polling(v: ConnectView, connectionId: string | undefined): Html | '' {
     const text = p.state === 'stalled' ? `stalled: ${p.reason ?? ''}` : p.intervalMs === 0 ? 'first poll due' : `every ${ago(p.intervalMs)}, ${last}`;
     return html`<br><small class="poll ${p.state}">Polling ${p.feed}: ${text}</small>`;
   })}`;
+}
+
+/** "Writes paused: … retried in 25 s" while the integration's circuit is open; nothing while it is closed. */
+function breaker(v: ConnectView, r: IntegrationStatus): Html | '' {
+  const b = v.breakers?.find((x) => x.integration === r.name);
+  if (b === undefined || b.state === 'closed') return '';
+  const why = `${r.title} failed ${b.failures} time(s) in a row (5xx answers, timeouts or network errors)`;
+  const when =
+    b.state === 'open' && b.retryAt !== undefined
+      ? `retried at ${new Date(b.retryAt).toISOString()} (in ${ago(b.retryAt - v.now)})`
+      : 'a first one is being retried now; the rest follow when it succeeds';
+  return html`<br><small class="breaker ${b.state}">Writes paused: ${why}; they wait in the queue and are ${when}.</small>`;
 }
 
 function health(r: IntegrationStatus, now: number): string {

@@ -9,6 +9,7 @@ import type { PollerStatus } from '../polling/scheduler.js';
 import { sha256, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
 import type { LinkPayload, LinkSigner } from '../oauth/links.js';
 import type { Logger } from '../observability/logger.js';
+import type { BreakerSnapshot } from '../outbox/breaker.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { connectPage, noticeFor } from './connect-page.js';
 import { csrfMatches, csrfToken } from './csrf.js';
@@ -28,6 +29,8 @@ export interface ConnectDeps {
   accounts: Accounts;
   /** The pollers of this hub, for a line per connection they read. */
   pollers?: { status(): Promise<PollerStatus[]> };
+  /** The integrations' circuit breakers, for a line per integration whose writes are paused. */
+  breakers?: { snapshot(): BreakerSnapshot[] };
   links: LinkSigner;
   uses: LinkUses;
   sessions: ConnectSessions;
@@ -109,6 +112,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
         sessionEndsAt: s.payload.exp,
         notice: noticeFor(req.query['revoked'], req.query['confirmed']),
         pollers: (await deps.pollers?.status()) ?? [],
+        breakers: deps.breakers?.snapshot() ?? [],
       }),
     );
   });

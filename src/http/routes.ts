@@ -1,6 +1,7 @@
 import type { Express, Request, RequestHandler } from 'express';
 import type { HubMetrics } from '../observability/metrics.js';
 import type { ToolSource } from '../mcp/source.js';
+import type { BreakerSnapshot } from '../outbox/breaker.js';
 
 export type HubPhase = 'starting' | 'running' | 'stopping';
 
@@ -12,6 +13,15 @@ export interface HealthDeps {
   identity?: () => { linkKeyId: string; dataDir?: string };
   /** Each poller's state; a stalled one makes the hub "degraded" (it is never reported as a success). */
   pollers?: () => Promise<ReadonlyArray<{ integration: string; feed: string; connectionId: string; state: string; reason: string | null }>>;
+  /** Each integration's circuit breaker; one that is not closed makes the hub "degraded" (its writes wait). */
+  breakers?: () => readonly BreakerSnapshot[];
+}
+
+/** Per-integration breaker state for /readyz: no more than the state, the failure count and when it retries. */
+export function breakerReport(breakers: readonly BreakerSnapshot[]) {
+  return Object.fromEntries(
+    breakers.map((b) => [b.integration, { state: b.state, failures: b.failures, retryAt: b.retryAt === undefined ? null : new Date(b.retryAt).toISOString() }]),
+  );
 }
 
 /** Per-source state for /readyz and doctor. */
@@ -42,8 +52,9 @@ export interface HealthAccess {
 
 /**
  * /healthz: the process answers. /readyz: 503 until start-up completes and while stopping;
- * afterwards 200 with status "ready", or "degraded" naming the sources that are not ready — one
- * broken downstream server must not take the whole hub out of a load balancer. Source names and
+ * afterwards 200 with status "ready", or "degraded" naming the sources that are not ready or the
+ * integrations whose circuit breaker is not closed (their writes wait in the queue) — one broken
+ * downstream server or provider must not take the whole hub out of a load balancer. Source names and
  * errors describe the deployment, so beyond loopback only a metrics or admin token sees them.
  */
 export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess): void {
@@ -57,9 +68,11 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
     const sources = sourceReport(deps.sources());
     const pollers = (await deps.pollers?.()) ?? [];
     const stalled = pollers.filter((p) => p.state === 'stalled');
+    const breakers = deps.breakers?.() ?? [];
     const shown = details
       ? {
           sources,
+          ...(breakers.length ? { breakers: breakerReport(breakers) } : {}),
           ...(pollers.length
             ? { pollers: pollers.map(({ integration, feed, connectionId, state, reason }) => ({ integration, feed, connectionId, state, reason })) }
             : {}),
@@ -69,7 +82,8 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
       res.status(503).json({ status: phase, ...shown });
       return;
     }
-    const degraded = stalled.length > 0 || Object.values(sources).some((s) => s.state !== 'ready' && s.state !== 'disabled');
+    const degraded =
+      stalled.length > 0 || breakers.some((b) => b.state !== 'closed') || Object.values(sources).some((s) => s.state !== 'ready' && s.state !== 'disabled');
     res.json({ status: degraded ? 'degraded' : 'ready', ...shown });
   });
   app.get('/metrics', ...access.metricsGuard, async (_req, res) => {

@@ -12,6 +12,7 @@ import { LINK_SIGNING_KEY, LinkSigner } from '../oauth/links.js';
 import { TokenManager } from '../oauth/token-manager.js';
 import { createProviderClient, type ProviderClientOptions, type ProviderLimits } from '../providers/client.js';
 import type { Logger } from '../observability/logger.js';
+import type { HubMetrics } from '../observability/metrics.js';
 import type { Db } from '../store/db.js';
 import type { WebhooksConfig } from '../definition/webhooks.js';
 import { HubKeys, HubSecrets, type SecretStore } from '../store/hub-secrets.js';
@@ -23,7 +24,7 @@ import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration
 import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
 import type { IntegrationEvents } from './events.js';
 import { IntegrationSource } from './source.js';
-import { CircuitBreakers, type BreakerOptions } from '../outbox/breaker.js';
+import { BREAKER_GAUGE, CircuitBreakers, type BreakerOptions } from '../outbox/breaker.js';
 import { createBucketPacer } from '../outbox/pacing/index.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { RateLimitConfig } from '../definition/rate-limit.js';
@@ -53,6 +54,8 @@ export interface IntegrationsDeps {
   outbox?: OutboxService;
   /** The breakers' threshold and cool-down (tests shorten it). */
   breakers?: BreakerOptions;
+  /** Where the breakers' states are shown (`switchboard_breaker_state`). */
+  metrics?: HubMetrics;
 }
 
 export interface Integrations {
@@ -148,6 +151,13 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const pacer = rateLimits.size > 0 ? createBucketPacer({ limits: (name) => rateLimits.get(name), clock: d.clock }) : undefined;
   const provider = createProviderClient({ clock: d.clock, ...(pacer ? { pacer } : {}), ...d.provider });
   const breakers = new CircuitBreakers({ clock: d.clock, ...d.breakers });
+  if (d.metrics) {
+    const metrics = d.metrics;
+    // Set on every change of state, and read again at each scrape (an open circuit half-opens by time alone).
+    const show = () => metrics.setBreakers(breakers.snapshot().map((b) => ({ integration: b.integration, value: BREAKER_GAUGE[b.state] })));
+    breakers.onChange(show);
+    metrics.beforeScrape(show);
+  }
   const outbound = d.outbox ? { outbound: { service: d.outbox, breakers, clock: d.clock } } : {};
   for (const r of resolved) {
     const learn = accountLearner(r.definition, provider, d.log);
@@ -211,6 +221,13 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
       }),
     );
   }
+  // Shown as closed from the start, not only once a write was sent.
+  for (const s of sourceMap.values()) if (s.queuesWrites) breakers.add(s.name);
+  // Asked before the worker spends an attempt: an open circuit keeps the job queued until it retries.
+  d.outbox?.worker.useReady((job) => {
+    const a = breakers.admit(job.integration);
+    return a.ok ? a : { ok: false, retryAt: a.retryAt };
+  });
   d.outbox?.useSender((job, signal) => {
     const source = sourceMap.get(job.integration);
     if (source === undefined) throw new HubError('tool_not_found', `integration ${job.integration} is no longer configured`);

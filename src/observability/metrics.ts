@@ -26,6 +26,7 @@ interface Instruments {
 /** The hub's metrics, on a registry of its own so several hubs in one test process do not collide. */
 export class HubMetrics {
   private made: Instruments | undefined;
+  private readonly refreshers: Array<() => void> = [];
 
   constructor(private readonly opts: { defaultMetrics?: boolean } = {}) {}
 
@@ -137,7 +138,13 @@ export class HubMetrics {
     for (const { integration, value } of states) this.m.breakers.set({ integration }, value);
   }
 
+  /** Runs before each scrape: for values that change with time alone (a breaker's cool-down ending). */
+  beforeScrape(refresh: () => void): void {
+    this.refreshers.push(refresh);
+  }
+
   text(): Promise<string> {
+    for (const r of this.refreshers) r();
     return this.m.registry.metrics();
   }
 

@@ -10,7 +10,8 @@ export interface SendOutcome {
 
 export type Verdict =
   | { kind: 'done' }
-  | { kind: 'retry'; error: string; retryAfterMs?: number }
+  /** `paced`: the provider asked to slow down (429); not a failure, so it spends no attempt (STYLE.md §7). */
+  | { kind: 'retry'; error: string; retryAfterMs?: number; paced?: true }
   | { kind: 'fail'; error: string }
   | { kind: 'unconfirmed'; error: string };
 
@@ -25,7 +26,12 @@ export function classifyResponse(o: SendOutcome): Verdict {
   if (o.status >= 200 && o.status < 300) return { kind: 'done' };
   const error = `the provider answered ${o.status}${o.body ? `: ${o.body.replace(/\s+/g, ' ').trim().slice(0, MESSAGE_CHARS)}` : ''}`;
   if (o.status === 408 || o.status === 429 || o.status >= 500)
-    return { kind: 'retry', error, ...(o.retryAfterMs === undefined ? {} : { retryAfterMs: o.retryAfterMs }) };
+    return {
+      kind: 'retry',
+      error,
+      ...(o.retryAfterMs === undefined ? {} : { retryAfterMs: o.retryAfterMs }),
+      ...(o.status === 429 ? { paced: true as const } : {}),
+    };
   return { kind: 'fail', error };
 }
 

@@ -13,6 +13,20 @@ import type { Job, JobState, OpenJob, OutboxQueue } from './types.js';
 export type SendFn = (job: OpenJob, signal: AbortSignal) => Promise<SendOutcome>;
 
 export const DEFAULT_MAX_ATTEMPTS = 8;
+/**
+ * A 429 is the provider pacing the hub, not a failure (STYLE.md §7), so it spends no attempt of
+ * `maxAttempts`. A provider answering 429 forever must still end the job: every send, 429s
+ * included, counts toward this larger cap. It is read from the stored send count, so it holds
+ * across restarts and processes; with backoff capped at 5 min it ends such a job within ~3 h
+ * (longer only if the provider's own Retry-After asks for it).
+ */
+export const DEFAULT_MAX_SENDS = 32;
+/** Bound on the in-memory 429 counts (jobs that moved to another process are never finished here). */
+const MAX_PACED_ENTRIES = 10_000;
+
+/** Whether a claimed job may be sent now; if not, when to claim it again. */
+export type Readiness = { ok: true } | { ok: false; retryAt: number };
+const GO: Readiness = { ok: true };
 /** A provider's Retry-After is honoured up to this; past it the job waits this long and asks again. */
 const MAX_RETRY_AFTER_MS = 3_600_000;
 
@@ -28,6 +42,14 @@ export interface OutboxWorkerOptions {
   /** A send must end within its lease, else the job is recovered as abandoned mid-send. */
   leaseMs?: number;
   maxAttempts?: number;
+  /** Sends in all, 429s included, after which a job is dead (DEFAULT_MAX_SENDS). */
+  maxSends?: number;
+  /**
+   * Asked right before a claimed job is sent (the wiring answers from the integration's circuit
+   * breaker). A job that may not go is released until `retryAt`: still `queued`, no attempt spent.
+   * Asked in claim order, synchronously, so a half-open breaker's one probe is the first job.
+   */
+  ready?: (job: OpenJob) => Readiness;
   batchSize?: number;
   idleMs?: number;
   backoffMs?: (attempt: number) => number;
@@ -42,17 +64,27 @@ export interface OutboxWorkerOptions {
 export class OutboxWorker {
   readonly owner: string;
   private send: SendFn | undefined;
+  private ready: ((job: OpenJob) => Readiness) | undefined;
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
+  private readonly maxSends: number;
   private readonly batchSize: number;
+  /**
+   * 429s this worker was answered per job, taken from the stored sends to count attempts. In memory
+   * (the job table counts sends only): a job that reaches another process, or outlives this one,
+   * has its earlier 429s counted as attempts there, so it can end sooner than it should, never later.
+   */
+  private readonly paced = new Map<string, number>();
   private readonly aborter = new AbortController();
   private readonly loop: WakeLoop;
 
   constructor(private readonly o: OutboxWorkerOptions) {
     this.owner = o.owner ?? newOwnerId();
     this.send = o.send;
+    this.ready = o.ready;
     this.leaseMs = o.leaseMs ?? 120_000;
     this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+    this.maxSends = Math.max(this.maxAttempts, o.maxSends ?? DEFAULT_MAX_SENDS);
     this.batchSize = o.batchSize ?? 16;
     // Every send of a batch listens on this one signal (fetch, the pacer): more than Node's default of 10.
     setMaxListeners(Math.max(10, this.batchSize * 4), this.aborter.signal);
@@ -67,6 +99,11 @@ export class OutboxWorker {
   useSender(send: SendFn): void {
     this.send = send;
     this.wake();
+  }
+
+  /** Sets the check asked before each send (see `OutboxWorkerOptions.ready`); the wiring hands it in with the sender. */
+  useReady(ready: (job: OpenJob) => Readiness): void {
+    this.ready = ready;
   }
 
   /** Claims one batch and sends it; how many jobs it claimed or settled. */
@@ -100,6 +137,12 @@ export class OutboxWorker {
   }
 
   private async handle(job: OpenJob, send: SendFn): Promise<void> {
+    const gate = this.ready?.(job) ?? GO;
+    if (!gate.ok) {
+      // Not sent, so not an attempt: the job goes back as it was, due again when the gate says.
+      await this.o.queue.release(job.id, this.owner, Math.max(gate.retryAt, this.o.clock.now()));
+      return;
+    }
     // Committed before the request leaves: a crash from here on is recovered as "maybe sent".
     if (!(await this.o.queue.markSent(job.id, this.owner, this.leaseMs))) return; // cancelled, or taken by another worker
     const sending: OpenJob = { ...job, state: 'sending', attempts: job.attempts + 1 };
@@ -118,23 +161,32 @@ export class OutboxWorker {
     const q = this.o.queue;
     const result = outcome === undefined ? undefined : { status: outcome.status, body: outcome.body };
     let to: JobState | false;
+    const paced = v.kind === 'retry' && v.paced === true;
+    const spent = job.attempts - this.countPaced(job.id, paced);
+    const exhausted = v.kind === 'retry' && (job.attempts >= this.maxSends || (!paced && spent >= this.maxAttempts));
     const error: string | null =
       v.kind === 'done'
         ? null
-        : v.kind === 'retry' && job.attempts >= this.maxAttempts
-          ? `${v.error} (attempt ${job.attempts} of ${this.maxAttempts}; no more retries)`
-          : v.error;
+        : !exhausted
+          ? v.error
+          : job.attempts >= this.maxSends
+            ? `${v.error} (send ${job.attempts} of at most ${this.maxSends}, 429s included; no more retries)`
+            : `${v.error} (attempt ${spent} of ${this.maxAttempts}; no more retries)`;
     const kept = result ? { result } : {};
     if (v.kind === 'done') to = (await q.complete(job.id, this.owner, result!)) && 'done';
     else if (v.kind === 'unconfirmed') to = (await q.unconfirmed(job.id, this.owner, v.error)) && 'sent_unconfirmed';
     else if (v.kind === 'fail') to = await q.fail(job.id, this.owner, { error: v.error, retryAt: 'never', ...kept });
-    else if (job.attempts >= this.maxAttempts) to = await q.fail(job.id, this.owner, { error: error!, retryAt: 'never', exhausted: true, ...kept });
+    else if (exhausted) to = await q.fail(job.id, this.owner, { error: error!, retryAt: 'never', exhausted: true, ...kept });
     else {
       const delay = v.retryAfterMs !== undefined ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, v.retryAfterMs)) : (this.o.backoffMs ?? backoffMs)(job.attempts);
       to = await q.fail(job.id, this.owner, { error: v.error, retryAt: this.o.clock.now() + delay });
       if (to)
-        this.o.log.info({ job: job.id, integration: job.integration, attempt: job.attempts, retryInMs: delay, error }, 'an outbound write will be sent again');
+        this.o.log.info(
+          { job: job.id, integration: job.integration, attempt: spent, sends: job.attempts, retryInMs: delay, error },
+          'an outbound write will be sent again',
+        );
     }
+    if (to !== 'queued') this.paced.delete(job.id);
     if (to === false) {
       this.o.log.warn({ job: job.id, integration: job.integration }, 'an outbound job was finished after its lease passed to another worker');
       return;
@@ -144,6 +196,17 @@ export class OutboxWorker {
     const { arguments: _a, result: _r, ...plain } = job;
     const finished: Job = { ...plain, state: to, lastError: error, updatedAt: this.o.clock.now() };
     this.o.events.publish(finished);
+  }
+
+  /** The 429s this worker has seen for a job, counting this answer when it is one. */
+  private countPaced(id: string, paced: boolean): number {
+    const n = (this.paced.get(id) ?? 0) + (paced ? 1 : 0);
+    if (!paced) return n;
+    this.paced.delete(id);
+    // Oldest first (insertion order): an entry left by a job another process finished goes first.
+    if (this.paced.size >= MAX_PACED_ENTRIES) this.paced.delete(this.paced.keys().next().value!);
+    this.paced.set(id, n);
+    return n;
   }
 
   start(): void {
