@@ -36,6 +36,9 @@ import { OutboxService } from './outbox/service.js';
 import { QueueSource } from './outbox/queue-source.js';
 import type { PollScheduler } from './polling/scheduler.js';
 import { buildPollers, type PollersDeps } from './polling/wire.js';
+import { AgentSource, type AgentSourceOptions } from './agents/source.js';
+import { createProviderClient } from './providers/client.js';
+import { HubSecrets } from './store/hub-secrets.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -68,6 +71,8 @@ export interface HubOptions {
   listener?: HttpListener;
   /** The integrations' circuit breakers' threshold and cool-down (tests shorten it). */
   breakers?: IntegrationsDeps['breakers'];
+  /** The agents' breakers, waits between attempts and Retry-After cap (tests shorten them). */
+  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'>;
 }
 
 export interface Listening {
@@ -192,6 +197,18 @@ export class Hub {
         this.integrations.sources.some((s) => s.queuesWrites),
       ),
     );
+    // Agents from config as `agent__<name>` tools; their HTTP goes through a provider client of their own (no pacer).
+    const agents = new AgentSource({
+      agents: opts.config.agents,
+      provider: createProviderClient({ clock: this.clock, ...opts.provider }),
+      publicUrl: () => this.publicUrl,
+      secrets: new HubSecrets(this.db, this.vault, this.clock),
+      clock: this.clock,
+      log: this.log,
+      since: this.clock.now(),
+      ...opts.agents,
+    });
+    if (agents.size > 0) this.catalog.add(agents);
     const listCache = new SqliteListCache(this.db, this.clock);
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
     for (const [name, server] of Object.entries(opts.config.mcpServers)) {

@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { Clock } from '../../src/clock.js';
+import { marketplaceRoutes } from './agents.js';
 import { apiRoutes } from './api.js';
 import { authorizeRoutes } from './authorize.js';
 import type { SandboxClient } from './client-auth.js';
@@ -143,6 +144,8 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   });
   router.use(authorizeRoutes(ctx), tokenRoutes(ctx), revokeRoutes(ctx));
   router.use('/api', apiRoutes(ctx, new TokenBuckets(opts.rateLimit, clock)));
+  // The agent marketplace (upagents tasks API, seed 000) beside the provider: agents the default config lists.
+  router.use('/marketplace/v1', marketplaceRoutes().router);
   router.use(adminRoutes(ctx));
   router.use(oauthErrors);
 

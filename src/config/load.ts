@@ -9,8 +9,44 @@ import { configSchema, type HubConfig } from './schema.js';
 
 export const DEFAULT_CONFIG_FILE = 'switchboard.config.json';
 
-/** Without a config file the local sandbox provider is linked in, so every flow can be tried offline. */
-const EMBEDDED_DEFAULTS = { integrations: { sandbox: {} } };
+/**
+ * Without a config file the local sandbox provider is linked in, and the sandbox marketplace's
+ * agents (served by the hub itself under /sandbox/marketplace, with its public local key) are
+ * tools, so every flow can be tried offline.
+ */
+const SANDBOX_MARKETPLACE = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local' } as const;
+const EMBEDDED_DEFAULTS = {
+  integrations: { sandbox: {} },
+  agents: {
+    echo: { ...SANDBOX_MARKETPLACE, agentId: 'echo_v1', description: 'Sandbox agent: answers with what it was sent and your session identity.' },
+    support_triage: {
+      ...SANDBOX_MARKETPLACE,
+      agentId: 'support_triage_v4',
+      description: 'Sandbox agent: classifies a support ticket (category, priority, confidence, suggested reply).',
+      inputSchema: {
+        type: 'object',
+        properties: { ticket_subject: { type: 'string' }, ticket_body: { type: 'string' } },
+        required: ['ticket_subject', 'ticket_body'],
+      },
+      outputSchema: {
+        type: 'object',
+        properties: {
+          category: { enum: ['billing', 'bug', 'feature', 'question'] },
+          priority: { type: 'string' },
+          confidence_score: { type: 'number', minimum: 0, maximum: 1 },
+          suggested_reply: { type: 'string' },
+        },
+        required: ['category', 'priority', 'confidence_score', 'suggested_reply'],
+      },
+    },
+    writer: {
+      ...SANDBOX_MARKETPLACE,
+      agentId: 'writer_v2',
+      mode: 'stream',
+      description: 'Sandbox agent: writes a short note on a topic, streamed word by word.',
+    },
+  },
+};
 
 export interface LoadedConfig {
   config: HubConfig;

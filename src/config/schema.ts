@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { agentConfigSchema, checkAgents } from '../definition/agents.js';
 import { apiLimitsSchema } from '../definition/api-limits.js';
 import { integrationBlocks } from '../definition/blocks.js';
 import { agentNameSchema, integrationToolNameSchema, sourceNameSchema as sourceName } from '../definition/names.js';
@@ -145,9 +146,8 @@ export const configSchema = z
       .default(32 * 1024 * 1024),
     mcpServers: z.record(sourceName, mcpServerSchema).default({}),
     integrations: z.record(sourceName, integrationConfigSchema).default({}),
-    // Agents get their full schema with the issue that builds them; until then entries are
-    // accepted as objects so a config written for later versions still loads.
-    agents: z.record(agentNameSchema, z.record(z.string(), z.unknown())).default({}),
+    // Each entry an agent tool `agent__<name>` (src/definition/agents.ts); checked across entries too.
+    agents: z.record(agentNameSchema, agentConfigSchema).default({}).superRefine(checkAgents),
     /**
      * The inbox of inbound events: delivery ids and done events are kept `retentionDays` after
      * receipt (the dedupe window; Stripe retries a delivery for up to 3 days), and an event whose handler

@@ -1,0 +1,133 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import express, { type Request, type Response, type Router } from 'express';
+import { z } from 'zod';
+import { SANDBOX_AGENTS, sandboxAgent, tokensOf } from './agents-catalog.js';
+
+/** The key the sandbox marketplace accepts when none is configured: public, as the sandbox is local. */
+export const SANDBOX_AGENT_KEY = 'ua_sandbox_local';
+
+export type Wait = (ms: number) => Promise<void>;
+
+export interface MarketplaceOptions {
+  /** Bearer keys accepted. */
+  apiKeys?: readonly string[];
+  /** Waits for injected latency; real time by default. */
+  wait?: Wait;
+}
+
+/** What the marketplace has seen, for tests and demos (GET /_stats). */
+export interface MarketplaceStats {
+  /** Requests per agent id, failures injected included. */
+  requests: Record<string, number>;
+  /** Session ids sent per agent id, in arrival order. */
+  sessions: Record<string, string[]>;
+}
+
+const bodySchema = z.object({
+  mode: z.enum(['sync', 'async', 'stream']).default('sync'),
+  input: z.record(z.string(), z.unknown()),
+  session_id: z.string().max(200).optional(),
+});
+
+const realWait: Wait = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Failure injection, per request, so one marketplace serves healthy and broken agents side by
+ * side: by header (an agent entry of the hub's config sets them with `headers`), or in the agent
+ * id after `+` (`echo_v1+fail=503+fail-times=2`), which suits values a result may quote (the hub
+ * treats header values as secrets and scrubs them from results):
+ *
+ * - `x-sandbox-latency-ms: N`  answer after N ms (the stream's headers too)
+ * - `x-sandbox-token-ms: N`    N ms between streamed tokens (default 2)
+ * - `x-sandbox-fail: S`        answer status S (503, 500, 429, 400…) instead of the task
+ * - `x-sandbox-fail-times: N`  only the first N requests of `x-sandbox-fail-key` (default: the agent id) fail
+ * - `x-sandbox-retry-after: N` send Retry-After: N with the failure
+ * - `x-sandbox-output: invalid | low_confidence`  an output that breaks the agent's declared shape or confidence
+ * - `x-sandbox-agent-error: T` a 200 whose status is error of type T (tool_unavailable, context_overflow, timeout)
+ */
+export function marketplaceRoutes(o: MarketplaceOptions = {}): { router: Router; stats: () => MarketplaceStats } {
+  const keys = (o.apiKeys ?? [SANDBOX_AGENT_KEY]).map((k) => Buffer.from(k));
+  const wait = o.wait ?? realWait;
+  const failures = new Map<string, number>();
+  const stats: MarketplaceStats = { requests: {}, sessions: {} };
+  const router = express.Router();
+  router.use(express.json({ limit: '256kb' }));
+
+  router.get('/agents', (_req, res) => {
+    res.json({ agents: SANDBOX_AGENTS.map((a) => ({ id: a.id, title: a.title, description: a.description, modes: ['sync', 'stream'] })) });
+  });
+  router.get('/_stats', (_req, res) => {
+    res.json(stats);
+  });
+
+  router.post('/agents/:agentId/tasks', async (req: Request<{ agentId: string }>, res: Response) => {
+    if (!authorized(req.get('authorization'), keys))
+      return void res.status(401).json({ error: { type: 'unauthorized', message: 'a valid bearer key is required' } });
+    const [id, ...spec] = req.params.agentId.split('+');
+    const agent = sandboxAgent(id!);
+    if (!agent) return void res.status(404).json({ error: { type: 'not_found', message: `no agent ${id}` } });
+    const fromId = new Map(
+      spec.map((kv): [string, string] => {
+        const at = kv.indexOf('=');
+        return at < 0 ? [kv, ''] : [kv.slice(0, at), kv.slice(at + 1)];
+      }),
+    );
+    const body = bodySchema.safeParse(req.body);
+    if (!body.success) return void res.status(400).json({ error: { type: 'invalid_input', message: body.error.issues.map((i) => i.message).join('; ') } });
+    const { mode, input, session_id } = body.data;
+    stats.requests[agent.id] = (stats.requests[agent.id] ?? 0) + 1;
+    if (session_id) stats.sessions[agent.id] = [...(stats.sessions[agent.id] ?? []), session_id];
+    const h = (name: string) => fromId.get(name) ?? req.get(`x-sandbox-${name}`);
+    const latency = Number(h('latency-ms') ?? 0);
+    if (latency > 0) await wait(latency);
+    if (res.destroyed) return;
+    const fail = Number(h('fail') ?? 0);
+    if (fail >= 400) {
+      const key = h('fail-key') ?? agent.id;
+      const times = h('fail-times');
+      const seen = failures.get(key) ?? 0;
+      if (times === undefined || seen < Number(times)) {
+        failures.set(key, seen + 1);
+        const retryAfter = h('retry-after');
+        if (retryAfter) res.set('retry-after', retryAfter);
+        return void res.status(fail).json({ error: { type: 'injected', message: `the sandbox was asked to answer ${fail}` } });
+      }
+    }
+    if (mode === 'async')
+      return void res.status(400).json({ error: { type: 'unsupported_mode', message: 'the sandbox marketplace answers sync and stream tasks' } });
+    const taskId = `task_${randomUUID()}`;
+    const agentError = h('agent-error');
+    if (agentError) return void res.json({ task_id: taskId, status: 'error', error: { type: agentError, message: `the agent stopped: ${agentError}` } });
+    let { output, text } = agent.run(input, session_id);
+    const bend = h('output');
+    if (bend === 'invalid') output = { unexpected: 'this is not the declared output' };
+    if (bend === 'low_confidence' && output !== null && typeof output === 'object') output = { ...output, confidence: 0.1, confidence_score: 0.1 };
+    const usage = { input_tokens: tokensOf(JSON.stringify(input)).length, output_tokens: tokensOf(text).length };
+    if (mode === 'sync') return void res.json({ task_id: taskId, status: 'completed', output, usage });
+    await stream(res, { taskId, text, output, usage, tokenMs: Number(h('token-ms') ?? 2), wait });
+  });
+  return { router, stats: () => stats };
+}
+
+/** Seed 000's stream: `token` events, a `tool_call`, then `complete` with the output and metrics. */
+async function stream(res: Response, s: { taskId: string; text: string; output: unknown; usage: object; tokenMs: number; wait: Wait }): Promise<void> {
+  res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+  res.flushHeaders();
+  const send = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+  send('tool_call', { task_id: s.taskId, tool_name: 'lookup' });
+  for (const t of tokensOf(s.text)) {
+    if (res.destroyed) return;
+    send('token', { content: t });
+    if (s.tokenMs > 0) await s.wait(s.tokenMs);
+  }
+  send('complete', { task_id: s.taskId, output: s.output, metrics: s.usage });
+  res.end();
+}
+
+function authorized(header: string | undefined, keys: readonly Buffer[]): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1]!);
+  // Lengths first: timingSafeEqual throws on unequal lengths.
+  return keys.some((k) => k.length === given.length && timingSafeEqual(k, given));
+}

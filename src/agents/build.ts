@@ -1,0 +1,65 @@
+import type { Clock } from '../clock.js';
+import type { AgentConfig } from '../definition/agents.js';
+import { HubError } from '../errors.js';
+import { inputValidator } from '../mcp/validate-input.js';
+import type { ProviderClient } from '../providers/client.js';
+import type { AgentAdapter } from './adapter.js';
+import type { AgentRuntime } from './invoke.js';
+import { UpagentsAdapter } from './upagents.js';
+import { outputCheck } from './validate-output.js';
+
+/** Without a declared input schema the agent takes one string, its task in words. */
+export const DEFAULT_INPUT_SCHEMA: Record<string, unknown> = {
+  type: 'object',
+  properties: { input: { type: 'string', description: 'The task for the agent, in words' } },
+  required: ['input'],
+};
+
+export interface BuildDeps {
+  provider: ProviderClient;
+  clock: Clock;
+  /** The hub's URL, read when a call is made (a hub-relative `baseUrl` resolves against it). */
+  publicUrl: () => string;
+}
+
+/**
+ * What this build runs. Anything else is refused at start-up naming the agent and the key, rather
+ * than listed as a tool that can only fail: the kore and http protocols and the async mode come
+ * with the parts that build them.
+ */
+function unsupported(name: string, a: AgentConfig): string | undefined {
+  if (a.protocol !== 'upagents') return `agents.${name}.protocol: "${a.protocol}" is not supported yet by this version of the hub (upagents is)`;
+  if (a.mode === 'async') return `agents.${name}.mode: "async" is not supported yet by this version of the hub (sync and stream are)`;
+  return undefined;
+}
+
+/** Every enabled agent of the config, ready to call; throws config_invalid for one this build cannot run. */
+export function buildAgents(agents: Record<string, AgentConfig>, d: BuildDeps): Map<string, AgentRuntime> {
+  const out = new Map<string, AgentRuntime>();
+  const problems = Object.entries(agents)
+    .filter(([, a]) => !a.disabled)
+    .flatMap(([name, a]) => unsupported(name, a) ?? []);
+  if (problems.length > 0) throw new HubError('config_invalid', problems.join('; '), { details: { problems } });
+  for (const [name, a] of Object.entries(agents)) {
+    if (a.disabled || a.protocol !== 'upagents') continue;
+    const baseUrl = a.baseUrl.startsWith('/') ? () => `${d.publicUrl().replace(/\/+$/, '')}${a.baseUrl}` : () => a.baseUrl;
+    const adapter: AgentAdapter = new UpagentsAdapter({ name, config: a, baseUrl, provider: d.provider, clock: d.clock });
+    out.set(name, {
+      name,
+      config: a,
+      adapter,
+      validateInput: inputValidator(`agent__${name}`, a.inputSchema ?? DEFAULT_INPUT_SCHEMA),
+      checkOutput: outputCheck({ outputSchema: a.outputSchema, minConfidence: a.minConfidence }),
+    });
+  }
+  return out;
+}
+
+/** Every secret of the agents' config, for scrubbing results: keys, webhook secrets, header values. */
+export function secretsOf(agents: Record<string, AgentConfig>): string[] {
+  return Object.values(agents).flatMap((a) => [
+    ...('apiKey' in a ? [a.apiKey] : []),
+    ...('webhookSecret' in a && a.webhookSecret ? [a.webhookSecret] : []),
+    ...Object.values(a.headers),
+  ]);
+}

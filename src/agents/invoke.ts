@@ -1,0 +1,117 @@
+import type { Identity } from '../identity/identity.js';
+import type { InputValidator } from '../mcp/validate-input.js';
+import type { AgentConfig } from '../definition/agents.js';
+import { fallbacksOf } from '../definition/agents.js';
+import type { AgentAdapter, AgentAnswer, AgentPartial } from './adapter.js';
+import { AgentCallError, runWithPolicy, type PolicyDeps } from './policy.js';
+import { sessionIdentity } from './session.js';
+import type { OutputCheck } from './validate-output.js';
+
+/** One configured agent, ready to call. */
+export interface AgentRuntime {
+  name: string;
+  config: AgentConfig;
+  adapter: AgentAdapter;
+  validateInput: InputValidator;
+  checkOutput: OutputCheck;
+}
+
+export interface InvokeContext {
+  identity: Identity;
+  signal: AbortSignal;
+  onPartial?: (agent: string, p: AgentPartial) => void;
+}
+
+export interface InvokeDeps extends PolicyDeps {
+  agents: ReadonlyMap<string, AgentRuntime>;
+  /** The hub key session identities are derived from. */
+  sessionKey: () => Buffer;
+}
+
+/** An answer that ends the call: an output that passed its checks, or (async, later) a task handle. */
+export interface Invocation {
+  answeredBy: string;
+  answer: Extract<AgentAnswer, { kind: 'output' | 'submitted' }>;
+  /** The agents tried before, and why each gave no answer. */
+  failures: AgentCallError[];
+}
+
+/** Every agent of a failed chain, with its reason. */
+export class ChainFailed extends Error {
+  constructor(readonly failures: AgentCallError[]) {
+    super(failures.map((f) => f.message).join('; '));
+    this.name = 'ChainFailed';
+  }
+}
+
+/**
+ * The agent, then its fallbacks depth first (each fallback's own fallbacks after it), each once;
+ * disabled ones are skipped. Config refuses cycles; the `seen` set keeps this finite regardless.
+ */
+export function chainOf(name: string, agents: ReadonlyMap<string, AgentRuntime>): string[] {
+  const out: string[] = [];
+  const walk = (n: string) => {
+    const a = agents.get(n);
+    if (a === undefined || out.includes(n)) return;
+    out.push(n);
+    for (const f of fallbacksOf(a.config)) walk(f);
+  };
+  walk(name);
+  return out;
+}
+
+/**
+ * Calls `name` and, when it gives no usable answer (failure, open circuit, agent-level error,
+ * invalid output), each fallback in turn. A fallback's output must pass its own checks and those
+ * of the agent called, since it is returned as that tool's result. The caller's cancel ends the
+ * chain at once and is thrown as is.
+ */
+export async function invokeChain(name: string, input: Record<string, unknown>, ctx: InvokeContext, d: InvokeDeps): Promise<Invocation> {
+  const called = d.agents.get(name)!;
+  const failures: AgentCallError[] = [];
+  for (const candidate of chainOf(name, d.agents)) {
+    const a = d.agents.get(candidate)!;
+    if (candidate !== name) {
+      try {
+        a.validateInput(input);
+      } catch (err) {
+        failures.push(new AgentCallError(candidate, 'invalid_input', `fallback ${candidate} does not take these arguments: ${(err as Error).message}`));
+        continue;
+      }
+    }
+    let answer: AgentAnswer;
+    try {
+      answer = await runWithPolicy(
+        candidate,
+        a.config.retries,
+        a.adapter,
+        {
+          input,
+          sessionId: sessionIdentity(d.sessionKey(), ctx.identity, candidate),
+          signal: ctx.signal,
+          ...(ctx.onPartial ? { onPartial: (p: AgentPartial) => ctx.onPartial!(candidate, p) } : {}),
+        },
+        d,
+      );
+    } catch (err) {
+      if (err instanceof AgentCallError) {
+        failures.push(err);
+        continue;
+      }
+      throw err;
+    }
+    if (answer.kind === 'agent_error') {
+      failures.push(new AgentCallError(candidate, 'agent_error', `agent ${candidate} reported ${answer.type}: ${answer.message}`, answer.type));
+      continue;
+    }
+    if (answer.kind === 'output') {
+      const why = a.checkOutput(answer.output) ?? (candidate === name ? undefined : called.checkOutput(answer.output));
+      if (why !== undefined) {
+        failures.push(new AgentCallError(candidate, 'invalid_output', `agent ${candidate}: ${why}`));
+        continue;
+      }
+    }
+    return { answeredBy: candidate, answer, failures };
+  }
+  throw new ChainFailed(failures);
+}

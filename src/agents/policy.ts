@@ -1,0 +1,112 @@
+import pRetry, { AbortError } from 'p-retry';
+import type { Clock } from '../clock.js';
+import { isHubError, type HubErrorCode } from '../errors.js';
+import type { AttemptOutcome, CircuitBreakers } from '../outbox/breaker.js';
+import type { Sleep } from '../providers/deadline.js';
+import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest } from './adapter.js';
+
+/** Why one agent gave no usable answer: the fallback chain and the final isError result say it. */
+export type AgentFailureReason = 'circuit_open' | 'timeout' | 'transport' | 'status' | 'protocol' | 'agent_error' | 'invalid_output' | 'invalid_input';
+
+/** The error table's code for each reason (stable codes in results' `_meta`, src/errors.ts). */
+export const REASON_CODES: Readonly<Record<AgentFailureReason, HubErrorCode>> = {
+  circuit_open: 'circuit_open',
+  timeout: 'provider_timeout',
+  transport: 'provider_unreachable',
+  status: 'downstream_error',
+  protocol: 'downstream_error',
+  agent_error: 'downstream_error',
+  invalid_output: 'downstream_error',
+  invalid_input: 'invalid_params',
+};
+
+export class AgentCallError extends Error {
+  constructor(
+    readonly agent: string,
+    readonly reason: AgentFailureReason,
+    message: string,
+    /** The agent's own error type (`tool_unavailable`, `context_overflow`, `timeout`) or the failed check. */
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.name = 'AgentCallError';
+  }
+}
+
+export interface PolicyDeps {
+  /** One circuit per agent, keyed by its name (threshold 5 and 60 s cool-down unless configured). */
+  breakers: CircuitBreakers;
+  clock: Clock;
+  sleep: Sleep;
+  /** Pause before retry n (1-based) when the agent named none. */
+  backoffMs: (attempt: number) => number;
+  /** A longer Retry-After is not waited out: the 429/503 is the answer (and the fallback's turn). */
+  maxRetryAfterMs: number;
+}
+
+/**
+ * Seed 000, "Transport-Level Errors": transport errors, 5xx and 429 are tried again. A timeout is
+ * not: the task may still be running and is not safe to start twice; nor is a 4xx (the request is
+ * wrong) or an answer that is not the protocol's.
+ */
+function retryable(e: AgentAttemptError): boolean {
+  if (e.kind === 'transport') return true;
+  return e.kind === 'status' && (e.status! >= 500 || e.status === 429);
+}
+
+/** What the breaker is told: the outbox's rule (5xx, timeouts, network count; a 4xx or 429 does not). */
+function outcomeOf(e: AgentAttemptError): AttemptOutcome {
+  if (e.kind === 'timeout') return { kind: 'timeout' };
+  if (e.kind === 'transport') return { kind: 'network' };
+  // An answer that is not the protocol's is the agent's fault, like a 5xx.
+  return { kind: 'status', status: e.kind === 'status' ? e.status! : 502 };
+}
+
+/**
+ * One agent's attempts: the breaker before each, the adapter, retries with p-retry on the
+ * injected sleep (Retry-After first, else the backoff). Answers the agent's answer, or throws
+ * AgentCallError; a caller's cancel throws the signal's reason.
+ */
+export async function runWithPolicy(name: string, retries: number, adapter: AgentAdapter, req: AgentRequest, d: PolicyDeps): Promise<AgentAnswer> {
+  const attempt = async (): Promise<AgentAnswer> => {
+    try {
+      d.breakers.check(name);
+    } catch (err) {
+      const message = isHubError(err) ? err.message : String(err);
+      throw new AbortError(new AgentCallError(name, 'circuit_open', `agent ${name}: ${message}`));
+    }
+    const probe = d.breakers.snapshot().find((c) => c.integration === name)?.state === 'half_open';
+    try {
+      const answer = await adapter.call(req);
+      d.breakers.record(name, { kind: 'status', status: 200 });
+      return answer;
+    } catch (err) {
+      if (err instanceof AgentAttemptError) {
+        d.breakers.record(name, outcomeOf(err));
+        if (retryable(err) && !req.signal.aborted) throw err;
+        throw new AbortError(new AgentCallError(name, err.kind, err.message));
+      }
+      // Cancelled by the caller: no verdict on the agent, but a probe must not hold the circuit
+      // half-open forever, so it counts as a failed probe (open again for one cool-down).
+      if (probe) d.breakers.record(name, { kind: 'timeout' });
+      throw new AbortError(err instanceof Error ? err : new Error(String(err)));
+    }
+  };
+  try {
+    return await pRetry(attempt, {
+      retries,
+      minTimeout: 0,
+      maxTimeout: 0,
+      signal: req.signal,
+      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        if (retriesLeft === 0 || !(error instanceof AgentAttemptError)) return;
+        const wait = error.extra.retryAfterMs ?? d.backoffMs(attemptNumber);
+        if (wait > d.maxRetryAfterMs) throw new AgentCallError(name, error.kind, `${error.message} (asked to wait ${wait} ms, more than ${d.maxRetryAfterMs})`);
+        await d.sleep(wait, req.signal);
+      },
+    });
+  } catch (err) {
+    if (err instanceof AgentAttemptError) throw new AgentCallError(name, err.kind, err.message);
+    throw err;
+  }
+}

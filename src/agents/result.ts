@@ -1,0 +1,68 @@
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import { toolError } from '../mcp/source.js';
+import type { Invocation } from './invoke.js';
+import { REASON_CODES, type AgentCallError } from './policy.js';
+
+/** The `_meta` key of every agent result: who answered, which agents failed first and why. */
+export const META_AGENT = 'switchboard/agent';
+
+const failureMeta = (f: AgentCallError) => ({ agent: f.agent, reason: f.reason, code: REASON_CODES[f.reason], ...(f.detail ? { detail: f.detail } : {}) });
+
+/** A result from an agent's output: the text for every client, structuredContent when the tool declares an output schema. */
+export function successResult(called: string, inv: Invocation, structured: boolean): CallToolResult {
+  const { answer, answeredBy } = inv;
+  const meta = {
+    [META_AGENT]: {
+      agent: called,
+      answeredBy,
+      ...(answer.kind === 'output' && answer.taskId ? { taskId: answer.taskId } : {}),
+      ...(inv.failures.length > 0 ? { fallbackFrom: inv.failures.map(failureMeta) } : {}),
+      ...(answer.kind === 'output' && answer.usage ? { usage: answer.usage } : {}),
+    },
+  };
+  if (answer.kind === 'submitted') {
+    // Async results arrive through a callback the task store keeps; until that part exists, say so.
+    return toolError(
+      `agent ${answeredBy} queued the task ${answer.taskId} (${answer.state}) instead of answering: this hub does not wait for queued tasks yet`,
+      {
+        _meta: meta,
+      },
+    );
+  }
+  const output = answer.output;
+  const text = typeof output === 'string' ? output : JSON.stringify(output);
+  // A second block, so the first stays the output as the agent gave it (JSON a client may parse).
+  const note = `Answered by fallback agent ${answeredBy} because ${inv.failures.map((f) => f.message).join('; ')}`;
+  return {
+    content: [{ type: 'text', text }, ...(answeredBy === called ? [] : [{ type: 'text' as const, text: note }])],
+    ...(structured ? { structuredContent: output as Record<string, unknown> } : {}),
+    _meta: meta,
+  };
+}
+
+/** Every agent of the chain failed: one isError result naming each and why (timeout, open circuit, agent-level error…). */
+export function failureResult(called: string, failures: readonly AgentCallError[]): CallToolResult {
+  const [first, ...rest] = failures;
+  const lines = [first ? first.message : `agent ${called} gave no answer`];
+  for (const f of rest) lines.push(`fallback ${f.message}`);
+  return toolError(lines.join('\n'), { _meta: { [META_AGENT]: { agent: called, failures: failures.map(failureMeta) } } });
+}
+
+/**
+ * Secrets (API keys, webhook secrets, header values) replaced wherever they appear in a result:
+ * an agent that echoes its request, or an error body that quotes it, must not hand them to the
+ * model. Walks the value only when its JSON holds one of them.
+ */
+export function redact<T>(value: T, secrets: readonly string[]): T {
+  const live = secrets.filter((s) => s.length >= 4);
+  if (live.length === 0) return value;
+  const json = JSON.stringify(value);
+  if (!live.some((s) => json.includes(JSON.stringify(s).slice(1, -1)))) return value;
+  const scrub = (v: unknown): unknown => {
+    if (typeof v === 'string') return live.reduce((acc, s) => acc.split(s).join('[redacted]'), v);
+    if (Array.isArray(v)) return v.map(scrub);
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x)]));
+    return v;
+  };
+  return scrub(value) as T;
+}

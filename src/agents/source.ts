@@ -1,0 +1,169 @@
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { AgentConfig } from '../definition/agents.js';
+import { HubError } from '../errors.js';
+import type { CallContext, SourceChange, SourceStatus, ToolSource } from '../mcp/source.js';
+import { CircuitBreakers, type BreakerOptions, type BreakerSnapshot } from '../outbox/breaker.js';
+import type { ProviderClient } from '../providers/client.js';
+import { realSleep, type Sleep } from '../providers/deadline.js';
+import { defaultBackoff } from '../providers/retry.js';
+import type { SecretStore } from '../store/hub-secrets.js';
+import type { AgentPartial } from './adapter.js';
+import { DEFAULT_INPUT_SCHEMA, buildAgents, secretsOf } from './build.js';
+import { ChainFailed, invokeChain, type AgentRuntime, type InvokeDeps } from './invoke.js';
+import { failureResult, redact, successResult } from './result.js';
+import { AGENT_SESSION_KEY } from './session.js';
+
+export interface AgentSourceOptions {
+  agents: Record<string, AgentConfig>;
+  provider: ProviderClient;
+  publicUrl: () => string;
+  /** Where the session-identity key is kept (created on first use). */
+  secrets: SecretStore;
+  clock: Clock;
+  log: Logger;
+  since: number;
+  /** Per-agent circuits: 5 consecutive failures open one for 60 s unless told otherwise. */
+  breakers?: BreakerOptions;
+  /** Waits between attempts (tests pass one that does not wait). */
+  sleep?: Sleep;
+  backoffMs?: (attempt: number) => number;
+  maxRetryAfterMs?: number;
+}
+
+/**
+ * The configured agents as MCP tools `agent__<name>` (ARCHITECTURE.md, data flow 7): arguments
+ * checked against the agent's input schema before any call, the caller's identity mapped to an
+ * opaque per-agent session identity, the call run through the agent's policy and its fallbacks,
+ * streamed output passed on as progress, and the answer checked before it is returned.
+ */
+export class AgentSource implements ToolSource {
+  readonly name = 'agent';
+  readonly kind = 'agent';
+  readonly prefix = true;
+  readonly breakers: CircuitBreakers;
+  private readonly agents: Map<string, AgentRuntime>;
+  private readonly listed: Tool[];
+  private readonly secretValues: string[];
+  private readonly deps: Omit<InvokeDeps, 'sessionKey'>;
+  private key: Promise<Buffer> | undefined;
+
+  constructor(private readonly o: AgentSourceOptions) {
+    this.agents = buildAgents(o.agents, { provider: o.provider, clock: o.clock, publicUrl: o.publicUrl });
+    this.breakers = new CircuitBreakers({ threshold: 5, coolDownMs: 60_000, clock: o.clock, ...o.breakers });
+    this.secretValues = secretsOf(o.agents);
+    this.listed = [...this.agents.values()].map(toolOf);
+    this.deps = {
+      agents: this.agents,
+      breakers: this.breakers,
+      clock: o.clock,
+      sleep: o.sleep ?? realSleep,
+      backoffMs: o.backoffMs ?? defaultBackoff,
+      maxRetryAfterMs: o.maxRetryAfterMs ?? 60_000,
+    };
+  }
+
+  /** Whether any agent is configured (the hub mounts the source only then). */
+  get size(): number {
+    return this.agents.size;
+  }
+
+  async start(): Promise<void> {
+    await this.sessionKey();
+  }
+
+  async stop(): Promise<void> {}
+
+  status(): SourceStatus {
+    return { state: 'ready', since: this.o.since, restarts: 0 };
+  }
+
+  onChange(_listener: (c: SourceChange) => void): () => void {
+    // The list is fixed by the config: it never changes while the hub runs.
+    return () => {};
+  }
+
+  tools(): readonly Tool[] {
+    return this.listed;
+  }
+
+  /** Each agent's circuit, for `agents list` and `/readyz`. */
+  circuits(): BreakerSnapshot[] {
+    return this.breakers.snapshot();
+  }
+
+  async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
+    const agent = this.agents.get(tool);
+    if (!agent) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: agent__${tool}`);
+    const input = args ?? {};
+    agent.validateInput(input);
+    const key = await this.sessionKey();
+    const started = performance.now();
+    const progress = this.progress(ctx);
+    try {
+      const inv = await invokeChain(
+        tool,
+        input,
+        { identity: ctx.identity, signal: ctx.signal, ...(progress ? { onPartial: progress.push } : {}) },
+        {
+          ...this.deps,
+          sessionKey: () => key,
+        },
+      );
+      await progress?.flushed();
+      const ms = Math.round(performance.now() - started);
+      const taskId = inv.answer.taskId;
+      // Task ids, latency and token counts; never the input or the output (seed 000, "Common Integration Mistakes").
+      this.o.log.info(
+        { agent: tool, answeredBy: inv.answeredBy, taskId, ms, usage: inv.answer.kind === 'output' ? inv.answer.usage : undefined },
+        'agent answered',
+      );
+      return redact(successResult(tool, inv, agent.config.outputSchema !== undefined), this.secretValues);
+    } catch (err) {
+      await progress?.flushed();
+      if (err instanceof ChainFailed) {
+        const ms = Math.round(performance.now() - started);
+        this.o.log.warn({ agent: tool, ms, failures: err.failures.map((f) => ({ agent: f.agent, reason: f.reason })) }, 'agent gave no answer');
+        return redact(failureResult(tool, err.failures), this.secretValues);
+      }
+      if (ctx.signal.aborted) throw new HubError('cancelled', `agent__${tool} was cancelled`, { cause: err });
+      throw err;
+    }
+  }
+
+  private sessionKey(): Promise<Buffer> {
+    this.key ??= this.o.secrets.secret(AGENT_SESSION_KEY);
+    return this.key;
+  }
+
+  /**
+   * Partial output as MCP progress, only when the caller sent a progressToken. Sent in order, and
+   * all of it before the result. Each message is what arrived since the previous one.
+   */
+  private progress(ctx: CallContext): { push: (agent: string, p: AgentPartial) => void; flushed: () => Promise<void> } | undefined {
+    const report = ctx.reportProgress;
+    if (!report) return undefined;
+    let n = 0;
+    let chain = Promise.resolve();
+    const push = (agent: string, p: AgentPartial) => {
+      const k = ++n;
+      const message = p.kind === 'tool_call' ? `agent ${agent} is calling the tool ${p.tool}` : redact(p.text, this.secretValues);
+      chain = chain.then(() => report({ progress: k, message })).catch(() => {});
+    };
+    return { push, flushed: () => chain };
+  }
+}
+
+function toolOf(a: AgentRuntime): Tool {
+  const c = a.config;
+  const pinned = 'agentId' in c && c.agentId ? ` ${c.agentId}` : '';
+  return {
+    name: a.name,
+    description: c.description ?? `Runs the agent ${a.name} (${c.protocol}${pinned}) and returns its answer.`,
+    inputSchema: { type: 'object', ...(c.inputSchema ?? DEFAULT_INPUT_SCHEMA) } as Tool['inputSchema'],
+    ...(c.outputSchema ? { outputSchema: { type: 'object', ...c.outputSchema } as Tool['outputSchema'] } : {}),
+    // An agent acts in a world the hub does not bound (seed 001): open world, not read-only.
+    annotations: { openWorldHint: true, readOnlyHint: false },
+  };
+}

@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import { describeError, isHubError } from '../errors.js';
+import type { ProviderClient, ProviderTarget } from '../providers/client.js';
+import { apiKeyCredentials } from '../providers/credentials.js';
+import { retryAfterMs } from '../providers/retry.js';
+import { sseEvents } from '../providers/sse.js';
+import type { Clock } from '../clock.js';
+import type { UpagentsAgentConfig } from '../definition/agents.js';
+import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage } from './adapter.js';
+
+/**
+ * Seed 000's task body. Fields beyond these are kept out of the answer (parse, never cast): the
+ * output is whatever `output` holds.
+ */
+const taskSchema = z.looseObject({
+  task_id: z.string().optional(),
+  status: z.string().optional(),
+  output: z.unknown().optional(),
+  error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
+  usage: z.unknown().optional(),
+  metrics: z.unknown().optional(),
+});
+
+const usageSchema = z.looseObject({
+  input_tokens: z.coerce.number().optional(),
+  output_tokens: z.coerce.number().optional(),
+  cost_cents: z.coerce.number().optional(),
+});
+
+/** A stream event's data: `{type, content}` for tokens, `{type, tool_name}` for tool calls, `{type, output?, metrics?}` at the end. */
+const streamDataSchema = z.looseObject({
+  type: z.string().optional(),
+  content: z.string().optional(),
+  tool_name: z.string().optional(),
+  output: z.unknown().optional(),
+  metrics: z.unknown().optional(),
+  usage: z.unknown().optional(),
+  task_id: z.string().optional(),
+  error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
+});
+
+export interface UpagentsOptions {
+  /** The config entry's name: errors and the pacer say it, never the key. */
+  name: string;
+  config: UpagentsAgentConfig;
+  /** The absolute base URL (a hub-relative `baseUrl` resolved against the hub's URL when called). */
+  baseUrl: () => string;
+  provider: ProviderClient;
+  clock: Clock;
+}
+
+/**
+ * `POST {baseUrl}/agents/{agentId}/tasks` with the bearer key (seed 000). Sync answers with the
+ * task; stream answers with `text/event-stream` (`token`, `tool_call`, `complete`). Every request
+ * goes through the provider client, which owns the timeout, the size cap and the redirect check;
+ * it is told not to retry (a task is not safe to repeat there: the policy decides).
+ */
+export class UpagentsAdapter implements AgentAdapter {
+  readonly protocol = 'upagents';
+
+  constructor(private readonly o: UpagentsOptions) {}
+
+  async call(req: AgentRequest): Promise<AgentAnswer> {
+    const c = this.o.config;
+    const target: ProviderTarget = {
+      label: `agent ${this.o.name}`,
+      apiBaseUrl: this.o.baseUrl(),
+      credentials: apiKeyCredentials({ header: 'authorization', prefix: 'Bearer ', value: c.apiKey }),
+      paceKey: `agent:${this.o.name}`,
+      idempotent: false,
+      limits: { timeoutMs: c.timeoutMs, retries: 0 },
+      signal: req.signal,
+    };
+    const stream = c.mode === 'stream';
+    const headers = new Headers(c.headers);
+    headers.set('content-type', 'application/json');
+    headers.set('accept', stream ? 'text/event-stream' : 'application/json');
+    const init: RequestInit = { method: 'POST', headers, body: JSON.stringify({ mode: c.mode, input: req.input, session_id: req.sessionId }) };
+    const path = `agents/${encodeURIComponent(c.agentId)}/tasks`;
+    let res: Response;
+    try {
+      res = stream ? await this.o.provider.open(target, path, init) : await this.o.provider.bind(target)(path, init);
+    } catch (err) {
+      throw this.failure(err, req.signal);
+    }
+    if (!res.ok) throw await this.refusal(res);
+    try {
+      if (stream && (res.headers.get('content-type') ?? '').startsWith('text/event-stream')) return await this.readStream(res, req);
+      return answerOf(taskSchema.safeParse(JSON.parse(await res.text())), this.o.name);
+    } catch (err) {
+      if (err instanceof AgentAttemptError) throw err;
+      if (err instanceof SyntaxError) throw new AgentAttemptError('protocol', `agent ${this.o.name} answered with a body that is not JSON`);
+      throw this.failure(err, req.signal);
+    }
+  }
+
+  private async readStream(res: Response, req: AgentRequest): Promise<AgentAnswer> {
+    let text = '';
+    let taskId: string | undefined;
+    for await (const e of sseEvents(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs })) {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(e.data);
+      } catch {
+        raw = { content: e.data };
+      }
+      const parsed = streamDataSchema.safeParse(raw);
+      if (!parsed.success) continue;
+      const d = parsed.data;
+      // The event name, else the data's `type` (seed 000's browser example reads `data.type`).
+      const type = e.event ?? d.type ?? 'token';
+      taskId ??= d.task_id;
+      if (type === 'token' && d.content !== undefined) {
+        text += d.content;
+        req.onPartial?.({ kind: 'text', text: d.content });
+      } else if (type === 'tool_call' && d.tool_name !== undefined) {
+        req.onPartial?.({ kind: 'tool_call', tool: d.tool_name });
+      } else if (type === 'error') {
+        return {
+          kind: 'agent_error',
+          type: d.error?.type ?? 'error',
+          message: d.error?.message ?? 'the agent reported an error',
+          ...(taskId ? { taskId } : {}),
+        };
+      } else if (type === 'complete') {
+        const usage = usageOf(d.usage ?? d.metrics);
+        return { kind: 'output', output: d.output ?? text, ...(taskId ? { taskId } : {}), ...(usage ? { usage } : {}) };
+      }
+    }
+    // A stream that ends without `complete` may have been cut anywhere: not an answer to trust.
+    throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the complete event`);
+  }
+
+  /** A non-2xx answer, classified; a little of its body explains it (agents put the reason there). */
+  private async refusal(res: Response): Promise<AgentAttemptError> {
+    const said = (await res.text().catch(() => '')).slice(0, 300).trim();
+    const wait = retryAfterMs(res.headers, this.o.clock);
+    return new AgentAttemptError('status', `agent ${this.o.name} answered ${res.status}${said ? `: ${said}` : ''}`, {
+      status: res.status,
+      ...(wait === undefined ? {} : { retryAfterMs: wait }),
+    });
+  }
+
+  private failure(err: unknown, signal: AbortSignal): unknown {
+    // The caller went away: not the agent's failure, nothing to classify.
+    if (signal.aborted && !(isHubError(err) && err.code === 'provider_timeout')) return err;
+    if (isHubError(err)) {
+      if (err.code === 'provider_timeout') return new AgentAttemptError('timeout', err.message, { cause: err });
+      if (err.code === 'provider_unreachable') return new AgentAttemptError('transport', err.message, { cause: err });
+      return new AgentAttemptError('protocol', err.message, { cause: err });
+    }
+    return new AgentAttemptError('transport', `agent ${this.o.name}: ${describeError(err)}`, { cause: err });
+  }
+}
+
+function answerOf(parsed: z.ZodSafeParseResult<z.infer<typeof taskSchema>>, name: string): AgentAnswer {
+  if (!parsed.success) throw new AgentAttemptError('protocol', `agent ${name} answered with a body that is not a task`);
+  const t = parsed.data;
+  const taskId = t.task_id === undefined ? {} : { taskId: t.task_id };
+  // Seed 000, "Agent-Level Errors": a 200 whose status is error (tool_unavailable, context_overflow, timeout).
+  if (t.status === 'error' || t.status === 'failed') {
+    return { kind: 'agent_error', type: t.error?.type ?? 'error', message: t.error?.message ?? 'the agent reported an error', ...taskId };
+  }
+  if (t.status === 'queued' || t.status === 'running' || t.status === 'pending') {
+    return { kind: 'submitted', taskId: t.task_id ?? '', state: t.status };
+  }
+  if (!('output' in t)) throw new AgentAttemptError('protocol', `agent ${name} answered without an output`);
+  const usage = usageOf(t.usage ?? t.metrics);
+  return { kind: 'output', output: t.output, ...taskId, ...(usage ? { usage } : {}) };
+}
+
+function usageOf(raw: unknown): AgentUsage | undefined {
+  const u = usageSchema.safeParse(raw);
+  if (!u.success) return undefined;
+  const out: AgentUsage = {};
+  if (u.data.input_tokens !== undefined) out.inputTokens = u.data.input_tokens;
+  if (u.data.output_tokens !== undefined) out.outputTokens = u.data.output_tokens;
+  if (u.data.cost_cents !== undefined) out.costCents = u.data.cost_cents;
+  return Object.keys(out).length > 0 ? out : undefined;
+}

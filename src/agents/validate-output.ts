@@ -1,0 +1,56 @@
+import { fromJsonSchema } from '@modelcontextprotocol/server';
+
+/**
+ * Seed 000, "Semantic Errors": a 200 does not mean the output is right. An output is accepted when
+ * it matches the declared schema (with the SDK's own JSON Schema validator, as tool inputs are)
+ * and, when asked, carries a confidence of at least `min` at a JSON path. Undefined means valid.
+ */
+export type OutputCheck = (output: unknown) => string | undefined;
+
+export interface OutputRules {
+  outputSchema?: Record<string, unknown> | undefined;
+  minConfidence?: { path: string; min: number } | undefined;
+}
+
+export function outputCheck(r: OutputRules): OutputCheck {
+  const schema = r.outputSchema ? fromJsonSchema({ type: 'object', ...r.outputSchema })['~standard'] : undefined;
+  const confidence = r.minConfidence;
+  return (output) => {
+    if (schema) {
+      // MCP: structuredContent is a JSON object; a string or array cannot be the tool's declared output.
+      if (output === null || typeof output !== 'object' || Array.isArray(output)) return 'the output is not a JSON object, as the output schema asks';
+      const v = schema.validate(output);
+      if (v instanceof Promise) return 'the JSON Schema validator answered asynchronously';
+      if (v.issues) return `the output does not match the output schema: ${v.issues.map((i) => i.message).join('; ')}`;
+    }
+    if (confidence) {
+      const found = atPath(output, confidence.path);
+      if (typeof found !== 'number' || Number.isNaN(found)) return `the output has no number at ${confidence.path} (minConfidence)`;
+      if (found < confidence.min) return `the confidence at ${confidence.path} is ${found}, below ${confidence.min}`;
+    }
+    return undefined;
+  };
+}
+
+/**
+ * The value at a small JSON path: `$.a.b`, `a.b`, `scores[0].value`, `$['odd key']`. Enough for
+ * a confidence field; not a JSONPath engine (no wildcards or filters: one value, or none).
+ */
+export function atPath(value: unknown, path: string): unknown {
+  const steps: (string | number)[] = [];
+  const re = /\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]|^([A-Za-z_][\w$-]*)/g;
+  const body = path.replace(/^\$/, '');
+  let at = 0;
+  for (const m of body.matchAll(re)) {
+    if (m.index !== at) return undefined;
+    at = m.index + m[0].length;
+    steps.push(m[2] !== undefined ? Number(m[2]) : (m[1] ?? m[3] ?? m[4] ?? m[5])!);
+  }
+  if (at !== body.length) return undefined;
+  let cur: unknown = value;
+  for (const s of steps) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string | number, unknown>)[s];
+  }
+  return cur;
+}
