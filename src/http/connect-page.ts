@@ -25,7 +25,7 @@ export interface ConnectView {
 export function connectPage(v: ConnectView): string {
   const logout = html`<form method="post" action="/connect/logout"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Log out</button></form>`;
   const footer = html`<p><small>This page stays open for ${ago(v.sessionEndsAt - v.now)} more, then needs a new link.</small> ${logout}</p>`;
-  return page(`Accounts of ${v.identity.user}`, html`${v.notice}${table(v)}${footer}`);
+  return page(`Accounts of ${v.identity.user}`, html`${v.notice}${pausedElsewhere(v)}${table(v)}${footer}`);
 }
 
 function table(v: ConnectView): Html {
@@ -53,16 +53,26 @@ function polling(v: ConnectView, connectionId: string | undefined): Html | '' {
   })}`;
 }
 
-/** "Writes paused: … retried in 25 s" while the integration's circuit is open; nothing while it is closed. */
+/** A row's line while its integration's circuit is not closed. */
 function breaker(v: ConnectView, r: IntegrationStatus): Html | '' {
   const b = v.breakers?.find((x) => x.integration === r.name);
-  if (b === undefined || b.state === 'closed') return '';
-  const why = `${r.title} failed ${b.failures} time(s) in a row (5xx answers, timeouts or network errors)`;
+  return b === undefined || b.state === 'closed' ? '' : html`<br><small class="breaker ${b.state}">${pausedLine(b, r.title, v.now)}</small>`;
+}
+
+/** Integrations called with a key from config have no row (nothing to link); their paused writes are still this user's. */
+function pausedElsewhere(v: ConnectView): Html | '' {
+  const rows = new Set(v.rows.map((r) => r.name));
+  const lines = (v.breakers ?? []).filter((b) => b.state !== 'closed' && !rows.has(b.integration));
+  return lines.length === 0 ? '' : html`${lines.map((b) => html`<p class="breaker ${b.state}">${pausedLine(b, b.integration, v.now)}</p>`)}`;
+}
+
+/** "Writes to X are paused: … they are retried at … (in 25 s)." */
+function pausedLine(b: BreakerSnapshot, title: string, now: number): string {
   const when =
     b.state === 'open' && b.retryAt !== undefined
-      ? `retried at ${new Date(b.retryAt).toISOString()} (in ${ago(b.retryAt - v.now)})`
-      : 'a first one is being retried now; the rest follow when it succeeds';
-  return html`<br><small class="breaker ${b.state}">Writes paused: ${why}; they wait in the queue and are ${when}.</small>`;
+      ? `retried at ${new Date(b.retryAt).toISOString()} (in ${ago(b.retryAt - now)})`
+      : 'retried now, one first; the rest follow when it succeeds';
+  return `Writes to ${title} are paused: it failed ${b.failures} time(s) in a row (5xx answers, timeouts or network errors). They wait in the queue and are ${when}.`;
 }
 
 function health(r: IntegrationStatus, now: number): string {
