@@ -9,7 +9,8 @@
  * 2. Overhead: the same writes against an unlimited API, queued (the outbox) ÷ bypassed (the same
  *    request template marked `readOnly`, which the hub calls directly). Rounds alternate (ABBA).
  *
- *   npm run bench:queue -- [--writes 400] [--clients 10] [--rate 20] [--burst 5] [--overhead-writes 400] [--json]
+ *   npm run bench:queue -- [--writes 400] [--clients 10] [--rate 20] [--burst 5] [--overhead-writes 400]
+ *     [--overhead-rounds 2] [--only saturation|overhead] [--json]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,10 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '20' },
     burst: { type: 'string', default: '5' },
     'overhead-writes': { type: 'string', default: '400' },
+    /** ABBA sequences of the overhead part: more of them, less of a shared machine's noise. */
+    'overhead-rounds': { type: 'string', default: '2' },
+    /** Runs one part alone (profiling): `saturation` or `overhead`. */
+    only: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -37,6 +42,7 @@ const clientCount = Number(values.clients);
 const rate = Number(values.rate);
 const burst = Number(values.burst);
 const overheadWrites = Number(values['overhead-writes']);
+const overheadRounds = Number(values['overhead-rounds']);
 
 const input = { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] };
 
@@ -98,13 +104,18 @@ async function clients(h: RunningHub): Promise<Client[]> {
   );
 }
 
-/** `n` writes spread over the clients, all at once; seconds taken and the results' error count. */
-async function burstOf(cs: Client[], tool: string, n: number, tag: string): Promise<{ seconds: number; errors: number }> {
+/**
+ * `n` writes spread over the clients, all at once; seconds taken, this process's CPU time (clients,
+ * hub and API alike: the same for both paths but the outbox's share) and the results' error count.
+ */
+async function burstOf(cs: Client[], tool: string, n: number, tag: string): Promise<{ seconds: number; cpuMs: number; errors: number }> {
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const results = await Promise.all(
     Array.from({ length: n }, (_, i) => cs[i % cs.length]!.callTool({ name: tool, arguments: { text: `${tag}-${i}` } }, { timeout: 600_000 })),
   );
-  return { seconds: (performance.now() - started) / 1000, errors: results.filter((r) => r.isError).length };
+  const used = process.cpuUsage(cpu);
+  return { seconds: (performance.now() - started) / 1000, cpuMs: (used.user + used.system) / 1000, errors: results.filter((r) => r.isError).length };
 }
 
 async function saturation() {
@@ -143,13 +154,26 @@ async function overhead() {
     await burstOf(cs, 'notes__create_direct', 50, 'warm-d');
     const queued: number[] = [];
     const direct: number[] = [];
-    for (const [i, mode] of (['q', 'd', 'd', 'q'] as const).entries()) {
+    const cpu = { q: 0, d: 0 };
+    const order = Array.from({ length: overheadRounds }, () => ['q', 'd', 'd', 'q'] as const).flat();
+    for (const [i, mode] of order.entries()) {
       const r = await burstOf(cs, mode === 'q' ? 'notes__create' : 'notes__create_direct', overheadWrites, `o${i}`);
       (mode === 'q' ? queued : direct).push(overheadWrites / r.seconds);
+      cpu[mode] += r.cpuMs;
     }
-    const q = queued.reduce((a, b) => a + b, 0) / queued.length;
-    const d = direct.reduce((a, b) => a + b, 0) / direct.length;
-    return { writes: overheadWrites, queuedPerSecond: q, bypassedPerSecond: d, ratio: q / d };
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const q = mean(queued);
+    const d = mean(direct);
+    const perWrite = (ms: number) => ms / (overheadWrites * 2 * overheadRounds);
+    return {
+      writes: overheadWrites,
+      rounds: overheadRounds,
+      queuedPerSecond: q,
+      bypassedPerSecond: d,
+      ratio: q / d,
+      queuedCpuMsPerWrite: perWrite(cpu.q),
+      bypassedCpuMsPerWrite: perWrite(cpu.d),
+    };
   } finally {
     await Promise.all(cs.map((c) => c.close()));
     await hub.stop();
@@ -157,15 +181,22 @@ async function overhead() {
   }
 }
 
-const sat = await saturation();
-const over = await overhead();
+const sat = values.only === 'overhead' ? undefined : await saturation();
+const over = values.only === 'saturation' ? undefined : await overhead();
 if (values.json) {
   console.log(JSON.stringify({ saturation: sat, overhead: over }, null, 2));
 } else {
-  console.log(`outbox under saturation: ${sat.writes} writes, ${clientCount} clients, API bucket ${rate}/s burst ${burst}`);
-  console.log(
-    `  ${sat.seconds.toFixed(2)} s (ideal ${sat.idealSeconds.toFixed(2)} s, +${sat.overIdealPct.toFixed(1)} %)  achieved ÷ permitted ${sat.achievedOverPermitted.toFixed(3)}  429s ${sat.tooMany}  applied ${sat.applied} (twice: ${sat.appliedTwice})  errors ${sat.errors}`,
-  );
-  console.log(`outbox overhead, unlimited API, ${over.writes} writes per round (ABBA):`);
-  console.log(`  queued ${over.queuedPerSecond.toFixed(0)}/s  bypassed ${over.bypassedPerSecond.toFixed(0)}/s  queued ÷ bypassed ${over.ratio.toFixed(3)}`);
+  if (sat) {
+    console.log(`outbox under saturation: ${sat.writes} writes, ${clientCount} clients, API bucket ${rate}/s burst ${burst}`);
+    console.log(
+      `  ${sat.seconds.toFixed(2)} s (ideal ${sat.idealSeconds.toFixed(2)} s, +${sat.overIdealPct.toFixed(1)} %)  achieved ÷ permitted ${sat.achievedOverPermitted.toFixed(3)}  429s ${sat.tooMany}  applied ${sat.applied} (twice: ${sat.appliedTwice})  errors ${sat.errors}`,
+    );
+  }
+  if (over) {
+    console.log(`outbox overhead, unlimited API, ${over.writes} writes per round (ABBA × ${over.rounds}):`);
+    console.log(`  queued ${over.queuedPerSecond.toFixed(0)}/s  bypassed ${over.bypassedPerSecond.toFixed(0)}/s  queued ÷ bypassed ${over.ratio.toFixed(3)}`);
+    console.log(
+      `  CPU per write (this process: clients, hub, API) queued ${over.queuedCpuMsPerWrite.toFixed(2)} ms  bypassed ${over.bypassedCpuMsPerWrite.toFixed(2)} ms`,
+    );
+  }
 }

@@ -52,6 +52,7 @@ const rowSchema = z.object({
   updated_at: z.number(),
 });
 type Row = z.infer<typeof rowSchema>;
+const sealingSchema = z.object({ tenant_id: z.string(), sensitive: z.number() });
 const argsSchema = z.record(z.string(), z.unknown());
 
 export const COLUMNS = `id, tenant_id, user_id, connection_id, integration, tool, idempotency_key, key_from_caller, args_hash, args,
@@ -89,92 +90,105 @@ export function boundResult(result: JobResult): JobResult {
   return { status: result.status, body: result.body.slice(0, MAX_RESULT_BODY_CHARS), truncated: true };
 }
 
+/** The outbox's statements, prepared once per store. */
+function prepare(db: Db) {
+  const sel = `SELECT ${COLUMNS} FROM outbox_jobs`;
+  const named = <K extends string>(st: Record<K, Statement>): Record<K, Statement> => st;
+  return named({
+    insert: db.prepare(`INSERT INTO outbox_jobs (id, tenant_id, user_id, connection_id, integration, tool, idempotency_key, key_from_caller,
+        args_hash, args, sensitive, replay_safe, ordering_key, next_attempt_at, created_at, updated_at)
+      VALUES (@id, @tenant, @user, @connectionId, @integration, @tool, @key, @fromCaller, @hash, @args, @sensitive, @replaySafe,
+        @orderingKey, @now, @now, @now)
+      ON CONFLICT (tenant_id, user_id, integration, tool, idempotency_key) DO NOTHING`),
+    byKey: db.prepare(`${sel} WHERE tenant_id = @tenant AND user_id = @user AND integration = @integration AND tool = @tool
+      AND idempotency_key = @key`),
+    byId: db.prepare(`${sel} WHERE id = ?`),
+    sealing: db.prepare('SELECT tenant_id, sensitive FROM outbox_jobs WHERE id = ?'),
+    byOwner: db.prepare(`${sel} WHERE id = @id AND tenant_id = @tenant AND user_id = @user`),
+    // FIFO per (connection, ordering key): a job waits while an earlier one of its order is unfinished.
+    due: db.prepare(`${sel} AS j WHERE state = 'queued' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
+      AND (ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox_jobs e WHERE e.connection_id = j.connection_id
+        AND e.ordering_key = j.ordering_key AND e.seq < j.seq AND e.state IN ('queued', 'sending')))
+      ORDER BY next_attempt_at, seq LIMIT @limit`),
+    held: db.prepare(`SELECT id, state, lease_owner FROM outbox_jobs WHERE state IN ('queued', 'sending') AND lease_until > @now
+      ORDER BY lease_until LIMIT @limit`),
+    expired: db.prepare(`${sel} WHERE state = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`),
+    claim: db.prepare(`UPDATE outbox_jobs SET lease_owner = @owner, lease_until = @until, updated_at = @now
+      WHERE id = @id AND state = 'queued' AND (lease_until IS NULL OR lease_until <= @now)`),
+    release: db.prepare(`UPDATE outbox_jobs SET lease_owner = NULL, lease_until = NULL, next_attempt_at = @retryAt, updated_at = @now
+      WHERE id = @id AND state = 'queued' AND lease_owner = @owner`),
+    endLease: db.prepare(`UPDATE outbox_jobs SET lease_until = @now WHERE id = @id AND state IN ('queued', 'sending') AND lease_owner = @owner`),
+    abandon: db.prepare(`UPDATE outbox_jobs SET state = @to, lease_owner = NULL, lease_until = NULL, next_attempt_at = @now,
+        last_error = @error, updated_at = @now
+      WHERE id = @id AND state = 'sending' AND lease_until <= @now`),
+    markSent: db.prepare(`UPDATE outbox_jobs SET state = 'sending', attempts = attempts + 1, lease_until = @until, updated_at = @now
+      WHERE id = @id AND state = 'queued' AND lease_owner = @owner`),
+    complete: db.prepare(`UPDATE outbox_jobs SET state = 'done', result = @result, lease_owner = NULL, lease_until = NULL,
+        last_error = NULL, updated_at = @now
+      WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
+    fail: db.prepare(`UPDATE outbox_jobs SET state = @to, next_attempt_at = @retryAt, result = @result, lease_owner = NULL,
+        lease_until = NULL, last_error = @error, updated_at = @now
+      WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
+    unconfirmed: db.prepare(`UPDATE outbox_jobs SET state = 'sent_unconfirmed', lease_owner = NULL, lease_until = NULL,
+        last_error = @error, updated_at = @now
+      WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
+    cancel: db.prepare(`UPDATE outbox_jobs SET state = 'cancelled', lease_owner = NULL, lease_until = NULL, updated_at = @now
+      WHERE id = @id AND state = 'queued'`),
+    retry: db.prepare(`UPDATE outbox_jobs SET state = 'queued', attempts = 0, next_attempt_at = @now, last_error = NULL,
+        lease_owner = NULL, lease_until = NULL, updated_at = @now
+      WHERE id = @id AND state = @from`),
+    active: db.prepare(`SELECT 1 FROM outbox_jobs WHERE state IN ('queued', 'sending') LIMIT 1`),
+    purge: db.prepare(`DELETE FROM outbox_jobs WHERE id IN
+      (SELECT id FROM outbox_jobs WHERE state = @state AND updated_at < @before LIMIT @limit)`),
+  }) satisfies Record<RecoveryStatement, Statement>;
+}
+
+/** A write waiting for its group's commit, and who hears its outcome. */
+interface PendingWrite {
+  op: () => unknown;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+type WriteOutcome = { ok: true; value: unknown } | { ok: false; err: unknown };
+
 /**
  * The outbox on SQLite. better-sqlite3 answers synchronously; callers await anyway (STYLE.md §10).
  * `now` comes from the injected clock and goes into SQL as a parameter. The vault is needed only
  * for sensitive jobs (the CLI, which never opens arguments, runs without one).
+ *
+ * Writes are group-committed: every enqueue, claim and transition asked for in one turn of the
+ * event loop goes into one transaction. A commit (its WAL write) is the dearest part of a write
+ * this small, and a job makes four (enqueue, claim, markSent, complete); a batch of sends asks for
+ * its markSents together and its answers come in together. Each write keeps its own guard in SQL,
+ * its own savepoint and its own outcome, and each caller hears only once its write is committed
+ * (so `sending` is still durable before a request leaves).
  */
 export class SqliteOutbox implements Outbox {
-  private readonly st: Record<
-    | 'insert'
-    | 'byKey'
-    | 'byId'
-    | 'byOwner'
-    | 'due'
-    | 'claim'
-    | 'release'
-    | 'markSent'
-    | 'complete'
-    | 'fail'
-    | 'unconfirmed'
-    | 'cancel'
-    | 'retry'
-    | 'purge'
-    | 'active'
-    | RecoveryStatement,
-    Statement
-  >;
-  private readonly enqueueTx: Transaction<(input: z.output<typeof jobInputSchema>) => EnqueueResult>;
-  private readonly claimTx: Transaction<(opts: ClaimOptions) => { rows: Row[]; settled: Job[] }>;
-  private readonly cancelTx: Transaction<(id: string, owner: JobOwner) => CancelResult>;
-  private readonly retryTx: Transaction<(id: string) => RetryResult>;
+  private readonly st: ReturnType<typeof prepare>;
+  private readonly groupTx: Transaction<(writes: PendingWrite[]) => WriteOutcome[]>;
+  private pending: PendingWrite[] = [];
+  private flushScheduled = false;
 
   constructor(
     db: Db,
     private readonly clock: Clock,
     private readonly vault?: Vault,
   ) {
-    const sel = `SELECT ${COLUMNS} FROM outbox_jobs`;
-    this.st = {
-      insert: db.prepare(`INSERT INTO outbox_jobs (id, tenant_id, user_id, connection_id, integration, tool, idempotency_key, key_from_caller,
-          args_hash, args, sensitive, replay_safe, ordering_key, next_attempt_at, created_at, updated_at)
-        VALUES (@id, @tenant, @user, @connectionId, @integration, @tool, @key, @fromCaller, @hash, @args, @sensitive, @replaySafe,
-          @orderingKey, @now, @now, @now)
-        ON CONFLICT (tenant_id, user_id, integration, tool, idempotency_key) DO NOTHING`),
-      byKey: db.prepare(`${sel} WHERE tenant_id = @tenant AND user_id = @user AND integration = @integration AND tool = @tool
-        AND idempotency_key = @key`),
-      byId: db.prepare(`${sel} WHERE id = ?`),
-      byOwner: db.prepare(`${sel} WHERE id = @id AND tenant_id = @tenant AND user_id = @user`),
-      // FIFO per (connection, ordering key): a job waits while an earlier one of its order is unfinished.
-      due: db.prepare(`${sel} AS j WHERE state = 'queued' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
-        AND (ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox_jobs e WHERE e.connection_id = j.connection_id
-          AND e.ordering_key = j.ordering_key AND e.seq < j.seq AND e.state IN ('queued', 'sending')))
-        ORDER BY next_attempt_at, seq LIMIT @limit`),
-      held: db.prepare(`SELECT id, state, lease_owner FROM outbox_jobs WHERE state IN ('queued', 'sending') AND lease_until > @now
-        ORDER BY lease_until LIMIT @limit`),
-      expired: db.prepare(`${sel} WHERE state = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`),
-      claim: db.prepare(`UPDATE outbox_jobs SET lease_owner = @owner, lease_until = @until, updated_at = @now
-        WHERE id = @id AND state = 'queued' AND (lease_until IS NULL OR lease_until <= @now)`),
-      release: db.prepare(`UPDATE outbox_jobs SET lease_owner = NULL, lease_until = NULL, next_attempt_at = @retryAt, updated_at = @now
-        WHERE id = @id AND state = 'queued' AND lease_owner = @owner`),
-      endLease: db.prepare(`UPDATE outbox_jobs SET lease_until = @now WHERE id = @id AND state IN ('queued', 'sending') AND lease_owner = @owner`),
-      abandon: db.prepare(`UPDATE outbox_jobs SET state = @to, lease_owner = NULL, lease_until = NULL, next_attempt_at = @now,
-          last_error = @error, updated_at = @now
-        WHERE id = @id AND state = 'sending' AND lease_until <= @now`),
-      markSent: db.prepare(`UPDATE outbox_jobs SET state = 'sending', attempts = attempts + 1, lease_until = @until, updated_at = @now
-        WHERE id = @id AND state = 'queued' AND lease_owner = @owner`),
-      complete: db.prepare(`UPDATE outbox_jobs SET state = 'done', result = @result, lease_owner = NULL, lease_until = NULL,
-          last_error = NULL, updated_at = @now
-        WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
-      fail: db.prepare(`UPDATE outbox_jobs SET state = @to, next_attempt_at = @retryAt, result = @result, lease_owner = NULL,
-          lease_until = NULL, last_error = @error, updated_at = @now
-        WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
-      unconfirmed: db.prepare(`UPDATE outbox_jobs SET state = 'sent_unconfirmed', lease_owner = NULL, lease_until = NULL,
-          last_error = @error, updated_at = @now
-        WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
-      cancel: db.prepare(`UPDATE outbox_jobs SET state = 'cancelled', lease_owner = NULL, lease_until = NULL, updated_at = @now
-        WHERE id = @id AND state = 'queued'`),
-      retry: db.prepare(`UPDATE outbox_jobs SET state = 'queued', attempts = 0, next_attempt_at = @now, last_error = NULL,
-          lease_owner = NULL, lease_until = NULL, updated_at = @now
-        WHERE id = @id AND state = @from`),
-      active: db.prepare(`SELECT 1 FROM outbox_jobs WHERE state IN ('queued', 'sending') LIMIT 1`),
-      purge: db.prepare(`DELETE FROM outbox_jobs WHERE id IN
-        (SELECT id FROM outbox_jobs WHERE state = @state AND updated_at < @before LIMIT @limit)`),
-    };
-    this.enqueueTx = db.transaction((j) => this.enqueueIn(j));
-    this.claimTx = db.transaction((o: ClaimOptions) => this.claimIn(o));
-    this.cancelTx = db.transaction((id: string, owner: JobOwner) => this.cancelIn(id, owner));
-    this.retryTx = db.transaction((id: string) => this.retryIn(id));
+    this.st = prepare(db);
+    // Nested in the group's transaction, better-sqlite3 makes this a savepoint: a write that throws
+    // (an idempotency conflict, a constraint) is undone alone and its caller alone hears why.
+    const one = db.transaction((op: () => unknown) => op());
+    this.groupTx = db.transaction((writes: PendingWrite[]) =>
+      writes.map((w): WriteOutcome => {
+        try {
+          return { ok: true, value: one(w.op) };
+        } catch (err) {
+          // SQLite ended the whole transaction itself (disk full, I/O error): nothing of the group stands.
+          if (!db.inTransaction) throw err;
+          return { ok: false, err };
+        }
+      }),
+    );
   }
 
   async enqueue(input: JobInput): Promise<EnqueueResult> {
@@ -185,7 +199,35 @@ export class SqliteOutbox implements Outbox {
     }
     // The data key is made (or loaded) first: nothing can be awaited inside the transaction.
     if (parsed.data.sensitive) await this.needVault().ensureDataKey(parsed.data.tenant);
-    return this.enqueueTx.immediate(parsed.data);
+    return this.write(() => this.enqueueIn(parsed.data));
+  }
+
+  /** Runs `op` in the next group commit (see the class comment); resolves once it is committed. */
+  private write<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (this.flushScheduled) return;
+      this.flushScheduled = true;
+      // One turn: every write asked for by the callbacks that ran in this turn of the event loop.
+      setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const writes = this.pending;
+    this.pending = [];
+    let outcomes: WriteOutcome[];
+    try {
+      outcomes = this.groupTx.immediate(writes);
+    } catch (err) {
+      for (const w of writes) w.reject(err);
+      return;
+    }
+    for (const [i, o] of outcomes.entries()) {
+      if (o.ok) writes[i]!.resolve(o.value);
+      else writes[i]!.reject(o.err);
+    }
   }
 
   private enqueueIn(j: z.output<typeof jobInputSchema>): EnqueueResult {
@@ -220,7 +262,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   async cancel(id: string, owner: JobOwner): Promise<CancelResult> {
-    return this.cancelTx.immediate(id, owner);
+    return this.write(() => this.cancelIn(id, owner));
   }
 
   private cancelIn(id: string, owner: JobOwner): CancelResult {
@@ -237,7 +279,7 @@ export class SqliteOutbox implements Outbox {
     // A read first (WAL: it waits for no writer): an idle worker then never takes the write lock,
     // so another process holding it does not stall this one's event loop for busy_timeout each tick.
     if (this.st.active.get() === undefined) return { jobs: [], settled: [] };
-    const { rows, settled } = this.claimTx.immediate(o);
+    const { rows, settled } = await this.write(() => this.claimIn(o));
     const jobs: OpenJob[] = [];
     for (const r of rows) jobs.push(await this.open(r));
     return { jobs, settled };
@@ -255,31 +297,35 @@ export class SqliteOutbox implements Outbox {
     return { rows, settled };
   }
 
-  async markSent(id: string, owner: string, leaseMs: number): Promise<boolean> {
-    const now = this.clock.now();
-    return this.st.markSent.run({ id, owner, until: now + leaseMs, now }).changes === 1;
+  markSent(id: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.write(() => {
+      const now = this.clock.now();
+      return this.st.markSent.run({ id, owner, until: now + leaseMs, now }).changes === 1;
+    });
   }
 
-  async release(id: string, owner: string, retryAt: number): Promise<boolean> {
-    return this.st.release.run({ id, owner, retryAt, now: this.clock.now() }).changes === 1;
+  release(id: string, owner: string, retryAt: number): Promise<boolean> {
+    return this.write(() => this.st.release.run({ id, owner, retryAt, now: this.clock.now() }).changes === 1);
   }
 
   async complete(id: string, owner: string, result: JobResult): Promise<boolean> {
     const sealed = await this.sealResult(id, result);
-    return this.st.complete.run({ id, owner, result: sealed, now: this.clock.now() }).changes === 1;
+    return this.write(() => this.st.complete.run({ id, owner, result: sealed, now: this.clock.now() }).changes === 1);
   }
 
   async fail(id: string, owner: string, o: FailOptions): Promise<JobState | false> {
-    const now = this.clock.now();
     const to: JobState = o.retryAt !== 'never' ? 'queued' : o.exhausted ? 'dead' : 'failed';
     const result = o.result === undefined ? null : await this.sealResult(id, o.result);
-    const retryAt = o.retryAt === 'never' ? now : o.retryAt;
-    const r = this.st.fail.run({ id, owner, to, retryAt, result, error: o.error.slice(0, MAX_ERROR_CHARS), now });
-    return r.changes === 1 ? to : false;
+    return this.write(() => {
+      const now = this.clock.now();
+      const retryAt = o.retryAt === 'never' ? now : o.retryAt;
+      const r = this.st.fail.run({ id, owner, to, retryAt, result, error: o.error.slice(0, MAX_ERROR_CHARS), now });
+      return r.changes === 1 ? to : false;
+    });
   }
 
-  async unconfirmed(id: string, owner: string, error: string): Promise<boolean> {
-    return this.st.unconfirmed.run({ id, owner, error: error.slice(0, MAX_ERROR_CHARS), now: this.clock.now() }).changes === 1;
+  unconfirmed(id: string, owner: string, error: string): Promise<boolean> {
+    return this.write(() => this.st.unconfirmed.run({ id, owner, error: error.slice(0, MAX_ERROR_CHARS), now: this.clock.now() }).changes === 1);
   }
 
   async list(filter: ListFilter = {}): Promise<Job[]> {
@@ -304,7 +350,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   async retry(id: string): Promise<RetryResult> {
-    return this.retryTx.immediate(id);
+    return this.write(() => this.retryIn(id));
   }
 
   private retryIn(id: string): RetryResult {
@@ -327,9 +373,10 @@ export class SqliteOutbox implements Outbox {
 
   private async sealResult(id: string, result: JobResult): Promise<string> {
     const json = JSON.stringify(boundResult(result));
-    const row = this.st.byId.get(id);
-    if (row === undefined || rowSchema.parse(row).sensitive === 0) return json;
-    const { tenant_id: tenant } = rowSchema.parse(row);
+    const row = this.st.sealing.get(id);
+    if (row === undefined) return json;
+    const { tenant_id: tenant, sensitive } = sealingSchema.parse(row);
+    if (sensitive === 0) return json;
     await this.needVault().ensureDataKey(tenant);
     return this.needVault().encrypt({ tenant, kind: 'outbox_result', id }, json);
   }
