@@ -54,13 +54,11 @@ describe('the hub’s own names are refused at config load', () => {
     expect(Object.keys(parseConfigValue({ mcpServers: { conformance: { command: 'node' } } }, FILE).mcpServers)).toEqual(['conformance']);
   });
 
-  it('keeps names that only contain a reserved word, and agents as open entries', () => {
-    const c = parseConfigValue(
-      { mcpServers: { agents: { command: 'node' }, queues: { command: 'node' } }, agents: { support_triage: { protocol: 'upagents', retries: 3 } } },
-      FILE,
-    );
+  it('keeps names that only contain a reserved word, and agents with their full schema', () => {
+    const triage = { protocol: 'upagents', baseUrl: 'https://api.upagents.app/v1', agentId: 'agent_support_triage_v4', apiKey: 'k', retries: 3 };
+    const c = parseConfigValue({ mcpServers: { agents: { command: 'node' }, queues: { command: 'node' } }, agents: { support_triage: triage } }, FILE);
     expect(Object.keys(c.mcpServers)).toEqual(['agents', 'queues']);
-    expect(c.agents).toEqual({ support_triage: { protocol: 'upagents', retries: 3 } });
+    expect(c.agents['support_triage']).toMatchObject(triage);
   });
 
   it('names the file a reserved name was read from', () => {

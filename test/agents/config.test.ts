@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { sessionIdentity } from '../../src/agents/session.js';
+import { atPath } from '../../src/agents/validate-output.js';
+import { isUnpinned } from '../../src/definition/agents.js';
+import { loadConfig, parseConfigValue } from '../../src/config/load.js';
+import { HubError } from '../../src/errors.js';
+import { startHub, tmpDir } from '../helpers/hub.js';
+
+const FILE = 'switchboard.config.json';
+const KEY = 'ua_live_never_in_errors_41b7';
+const ok = { protocol: 'upagents', baseUrl: 'https://api.upagents.app/v1', agentId: 'agent_support_triage_v4', apiKey: KEY };
+
+function refusal(agents: Record<string, unknown>): HubError {
+  try {
+    parseConfigValue({ agents }, FILE);
+  } catch (err) {
+    if (err instanceof HubError) return err;
+    throw err;
+  }
+  throw new Error('the config was accepted');
+}
+
+describe('bad agent config stops start-up with a message naming the agent and the key', () => {
+  it.each([
+    ['an unknown protocol', { triage: { ...ok, protocol: 'soap' } }, 'agents.triage.protocol'],
+    ['a missing key', { triage: { ...ok, apiKey: undefined } }, 'agents.triage.apiKey: Invalid input: expected string, received undefined'],
+    ['a missing base URL', { triage: { ...ok, baseUrl: undefined } }, 'agents.triage.baseUrl'],
+    ['an unknown key', { triage: { ...ok, retry: 3 } }, 'unknown key agents.triage.retry'],
+    [
+      'an unpinned id',
+      { triage: { ...ok, agentId: 'agent_support_triage_latest' } },
+      'agents.triage.agentId: "agent_support_triage_latest" follows a latest alias',
+    ],
+    ['a fallback naming no agent', { triage: { ...ok, fallback: 'basic' } }, 'agents.triage.fallback: names "basic", which is not a configured agent'],
+    ['a fallback in a list naming no agent', { triage: { ...ok, fallback: ['triage2', 'nope'] }, triage2: ok }, 'agents.triage.fallback.1: names "nope"'],
+    [
+      'a fallback cycle',
+      { a: { ...ok, fallback: 'b' }, b: { ...ok, fallback: ['c'] }, c: { ...ok, fallback: 'a' } },
+      'agents.a.fallback: fallbacks form a cycle: a → b → c → a',
+    ],
+    ['an agent its own fallback', { a: { ...ok, fallback: 'a' } }, 'agents.a.fallback: agent "a" cannot be its own fallback'],
+    ['an output schema that is not an object', { a: { ...ok, outputSchema: { type: 'string' } } }, 'agents.a.outputSchema: must describe an object'],
+    ['the reserved name task_status', { task_status: ok }, 'agents.task_status'],
+  ])('%s', (_what, agents, expected) => {
+    const err = refusal(agents);
+    expect(err.code).toBe('config_invalid');
+    expect(err.message).toContain(expected);
+    expect(JSON.stringify({ m: err.message, d: err.details })).not.toContain(KEY);
+  });
+
+  it('a latest alias is accepted when the entry allows it', () => {
+    const c = parseConfigValue({ agents: { triage: { ...ok, agentId: 'triage@latest', allowLatest: true } } }, FILE);
+    expect(c.agents['triage']).toMatchObject({ agentId: 'triage@latest', mode: 'sync', timeoutMs: 30_000, retries: 2, waitMs: 20_000 });
+  });
+
+  it.each([
+    ['latest', true],
+    ['triage:latest', true],
+    ['triage@latest', true],
+    ['agent_support_triage_latest', true],
+    ['agent_support_triage_v4', false],
+    ['triage@1.4.2', false],
+    ['latest_news_v2', false],
+  ])('pinning: %s unpinned is %s', (id, unpinned) => {
+    expect(isUnpinned(id)).toBe(unpinned);
+  });
+
+  it('kore and http entries are checked now and refused at start-up as not supported yet, naming the agent', async () => {
+    const kore = { protocol: 'kore', url: 'https://kore.example.test/agent', headers: { authorization: `Bearer ${KEY}` }, async: true, timeoutMs: 60_000 };
+    expect(refusal({ helpdesk: { ...kore, url: 'not a url' } }).message).toContain('agents.helpdesk.url');
+    await expect(startHub({ agents: { helpdesk: kore } })).rejects.toThrow('agents.helpdesk.protocol: "kore" is not supported yet by this version of the hub');
+    await expect(startHub({ agents: { triage: { ...ok, mode: 'async' } } })).rejects.toThrow('agents.triage.mode: "async" is not supported yet');
+    // A disabled entry is not run, so it does not stop start-up.
+    const hub = await startHub({ agents: { helpdesk: { ...kore, disabled: true } } });
+    await hub.stop();
+  });
+
+  it('the embedded default config (no file) lists the sandbox agents, pinned', () => {
+    const dir = tmpDir();
+    try {
+      const { config, file } = loadConfig({ cwd: dir.path, env: {} });
+      expect(file).toBeUndefined();
+      expect(Object.keys(config.agents)).toEqual(['echo', 'support_triage', 'writer']);
+      for (const a of Object.values(config.agents)) expect(a).toMatchObject({ protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1' });
+      expect(config.agents['writer']).toMatchObject({ mode: 'stream' });
+    } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('session identities and JSON paths', () => {
+  const key = Buffer.alloc(32, 7);
+  const alice = { tenant: 't', user: 'alice', scopes: [] };
+
+  it('are stable per (tenant, user, agent), distinct otherwise, and hold no user id', () => {
+    const a = sessionIdentity(key, alice, 'echo');
+    expect(sessionIdentity(key, alice, 'echo')).toBe(a);
+    expect(sessionIdentity(key, { ...alice, user: 'bob' }, 'echo')).not.toBe(a);
+    expect(sessionIdentity(key, { ...alice, tenant: 'u' }, 'echo')).not.toBe(a);
+    expect(sessionIdentity(key, alice, 'writer')).not.toBe(a);
+    expect(sessionIdentity(Buffer.alloc(32, 8), alice, 'echo')).not.toBe(a);
+    // Length-prefixed fields: moving a separator between fields gives another identity.
+    expect(sessionIdentity(key, { tenant: 't:a', user: 'b', scopes: [] }, 'x')).not.toBe(sessionIdentity(key, { tenant: 't', user: 'a:b', scopes: [] }, 'x'));
+    expect(a).not.toContain('alice');
+  });
+
+  it.each([
+    ['$.confidence', { confidence: 0.9 }, 0.9],
+    ['confidence', { confidence: 0.9 }, 0.9],
+    ['$.output.scores[1].value', { output: { scores: [{ value: 1 }, { value: 2 }] } }, 2],
+    ["$['odd key']", { 'odd key': 3 }, 3],
+    ['$.missing.deeper', { other: 1 }, undefined],
+    ['$..wild', { wild: 1 }, undefined],
+  ])('atPath %s', (path, value, expected) => {
+    expect(atPath(value, path)).toBe(expected);
+  });
+});

@@ -1,0 +1,145 @@
+/**
+ * One agent's policy against the sandbox marketplace on loopback: what is retried (transport
+ * errors, 5xx, 429 with its Retry-After), what is not (timeouts, 4xx), and what the breaker counts.
+ * Waits run on an injected sleep that records them, and the breaker on a manual clock.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { upagentsAgentSchema } from '../../src/definition/agents.js';
+import { AgentCallError, runWithPolicy, type PolicyDeps } from '../../src/agents/policy.js';
+import { UpagentsAdapter } from '../../src/agents/upagents.js';
+import { CircuitBreakers } from '../../src/outbox/breaker.js';
+import { createProviderClient } from '../../src/providers/client.js';
+import { SANDBOX_AGENT_KEY, marketplaceRoutes, type MarketplaceStats } from '../../servers/sandbox/agents.js';
+
+describe('the agent policy', () => {
+  let server: Server;
+  let base: string;
+  let stats: () => MarketplaceStats;
+  const clock = manualClock(Date.UTC(2026, 0, 1));
+
+  beforeAll(async () => {
+    const app = express();
+    const m = marketplaceRoutes();
+    stats = m.stats;
+    app.use('/v1', m.router);
+    server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  function setup(agentId: string, extra: Record<string, unknown> = {}) {
+    const config = upagentsAgentSchema.parse({ protocol: 'upagents', baseUrl: base, agentId, apiKey: SANDBOX_AGENT_KEY, ...extra });
+    const adapter = new UpagentsAdapter({ name: agentId, config, baseUrl: () => base, provider: createProviderClient({ clock }), clock });
+    const waits: number[] = [];
+    const deps: PolicyDeps = {
+      breakers: new CircuitBreakers({ threshold: 5, coolDownMs: 60_000, clock }),
+      clock,
+      sleep: async (ms) => void waits.push(ms),
+      backoffMs: (n) => 100 * n,
+      maxRetryAfterMs: 10_000,
+    };
+    const run = () => runWithPolicy(agentId, config.retries, adapter, { input: { input: 'hi' }, sessionId: 's', signal: new AbortController().signal }, deps);
+    const failure = async () => {
+      const err = await run().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      if (!(err instanceof AgentCallError)) throw new Error(`expected an AgentCallError, got ${String(err)}`);
+      return err;
+    };
+    const circuit = () => deps.breakers.snapshot().find((c) => c.integration === agentId);
+    return { waits, run, failure, circuit };
+  }
+  /** Requests the marketplace's echo agent has seen (every case here calls it, with its own failures). */
+  const requests = () => stats().requests['echo_v1'] ?? 0;
+
+  it('retries a 429 after its Retry-After, then answers', async () => {
+    const before = requests();
+    const p = setup('echo_v1+fail=429+fail-times=2+retry-after=7+fail-key=r429', { retries: 3 });
+    const answer = await p.run();
+    expect(answer).toMatchObject({ kind: 'output', output: { reply: 'echo: hi', session_id: 's' } });
+    expect(p.waits).toEqual([7000, 7000]);
+    expect(requests() - before).toBe(3);
+    // A 429 is pacing, not trouble: the circuit was never counted against.
+    expect(p.circuit()).toMatchObject({ state: 'closed', failures: 0 });
+  });
+
+  it('retries a 503 with the backoff when no Retry-After is named', async () => {
+    const p = setup('echo_v1+fail=503+fail-times=2+fail-key=r503', { retries: 2 });
+    await expect(p.run()).resolves.toMatchObject({ kind: 'output' });
+    expect(p.waits).toEqual([100, 200]);
+  });
+
+  it('gives up when retries run out, with the last status', async () => {
+    const p = setup('echo_v1+fail=502', { retries: 1 });
+    const err = await p.failure();
+    expect(err.reason).toBe('status');
+    expect(err.message).toMatch(/^agent echo_v1\+fail=502 answered 502/);
+    expect(p.waits).toEqual([100]);
+    expect(p.circuit()).toMatchObject({ failures: 2 });
+  });
+
+  it('does not wait out a Retry-After past the cap: the 429 is the answer', async () => {
+    const p = setup('echo_v1+fail=429+retry-after=3600', { retries: 3 });
+    const err = await p.failure();
+    expect(err.message).toContain('asked to wait 3600000 ms, more than 10000');
+    expect(p.waits).toEqual([]);
+  });
+
+  it('does not retry a 4xx, and a 4xx never counts against the circuit', async () => {
+    const p = setup('echo_v1+fail=400', { retries: 3 });
+    for (let i = 0; i < 6; i++) expect((await p.failure()).reason).toBe('status');
+    expect(p.waits).toEqual([]);
+    expect(p.circuit()).toMatchObject({ state: 'closed', failures: 0 });
+  });
+
+  it('does not retry a timeout (the task may be running), but counts it', async () => {
+    const p = setup('echo_v1+latency-ms=400', { retries: 3, timeoutMs: 50 });
+    const err = await p.failure();
+    expect(err.reason).toBe('timeout');
+    expect(err.message).toBe('agent echo_v1+latency-ms=400 did not answer within 50 ms');
+    expect(p.waits).toEqual([]);
+    expect(p.circuit()).toMatchObject({ failures: 1 });
+  });
+
+  it('retries a refused connection, and counts each attempt', async () => {
+    const config = upagentsAgentSchema.parse({ protocol: 'upagents', baseUrl: 'http://127.0.0.1:1/v1', agentId: 'down_v1', apiKey: 'k', retries: 2 });
+    const adapter = new UpagentsAdapter({ name: 'down', config, baseUrl: () => config.baseUrl, provider: createProviderClient({ clock }), clock });
+    const waits: number[] = [];
+    const breakers = new CircuitBreakers({ clock });
+    const deps: PolicyDeps = { breakers, clock, sleep: async (ms) => void waits.push(ms), backoffMs: () => 5, maxRetryAfterMs: 1000 };
+    const err = await runWithPolicy('down', 2, adapter, { input: {}, sessionId: 's', signal: new AbortController().signal }, deps).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AgentCallError);
+    expect((err as AgentCallError).reason).toBe('transport');
+    expect(waits).toEqual([5, 5]);
+    expect(breakers.snapshot()[0]).toMatchObject({ failures: 3 });
+  });
+
+  it('opens after 5 failures, fails fast while open, lets one probe through after the cool-down, and closes on success', async () => {
+    const p = setup('echo_v1+fail=503+fail-times=5+fail-key=brk', { retries: 0 });
+    for (let i = 0; i < 5; i++) expect((await p.failure()).reason).toBe('status');
+    expect(p.circuit()).toMatchObject({ state: 'open', failures: 5 });
+    const before = requests();
+    const open = await p.failure();
+    expect(open.reason).toBe('circuit_open');
+    expect(requests()).toBe(before);
+    clock.advance(60_000);
+    await expect(p.run()).resolves.toMatchObject({ kind: 'output' });
+    expect(p.circuit()).toMatchObject({ state: 'closed', failures: 0 });
+  });
+
+  it('an agent-level error is an answer (the agent is up): passed on, not retried', async () => {
+    const p = setup('echo_v1+agent-error=tool_unavailable', { retries: 3 });
+    await expect(p.run()).resolves.toMatchObject({ kind: 'agent_error', type: 'tool_unavailable' });
+    expect(p.waits).toEqual([]);
+  });
+});
