@@ -224,6 +224,36 @@ describe('agents through the hub', () => {
     }
   });
 
+  it('100 concurrent calls from 10 sessions: every result reaches its own caller', async () => {
+    const kinds = ['v2-auto', 'v2-legacy'] as const;
+    const clients = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => connectClient(kinds[i % 2]!, { transport: 'http', url: hub.url, token: hub.token })),
+    );
+    try {
+      const calls = clients.flatMap((c, i) =>
+        Array.from({ length: 10 }, async (_, j) => {
+          const r = await c.callTool('agent__echo', { input: `c${i}-${j}` });
+          return (r.structuredContent as { reply: string }).reply;
+        }),
+      );
+      const replies = await Promise.all(calls);
+      expect(replies).toEqual(clients.flatMap((_, i) => Array.from({ length: 10 }, (_, j) => `echo: c${i}-${j}`)));
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  }, 60_000);
+
+  it('a secret an agent echoes back is scrubbed from the result', async () => {
+    const c = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
+    try {
+      const r = await c.callTool('agent__echo', { input: `the key is ${KEY} and ${SECRET_HEADER}` });
+      expect(r.structuredContent).toMatchObject({ reply: 'echo: the key is [redacted] and [redacted]' });
+      expect(JSON.stringify(r.content)).not.toContain(SECRET_HEADER);
+    } finally {
+      await c.close();
+    }
+  });
+
   it('no secret (API key, header value) reaches the logs', () => {
     const all = logLines.join('');
     expect(all).toContain('agent answered');
