@@ -39,6 +39,9 @@ const streamDataSchema = z.looseObject({
   error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
 });
 
+/** The most text one streamed answer may add up to (the provider client's default body cap, in characters). */
+const MAX_STREAMED_CHARS = 10 * 1024 * 1024;
+
 export interface UpagentsOptions {
   /** The config entry's name: errors and the pacer say it, never the key. */
   name: string;
@@ -112,6 +115,9 @@ export class UpagentsAdapter implements AgentAdapter {
       taskId ??= d.task_id;
       if (type === 'token' && d.content !== undefined) {
         text += d.content;
+        // A streamed answer has no body cap in the provider client (it ends at headers): this is it.
+        if (text.length > MAX_STREAMED_CHARS)
+          throw new AgentAttemptError('protocol', `agent ${this.o.name} streamed more than ${MAX_STREAMED_CHARS} characters`);
         req.onPartial?.({ kind: 'text', text: d.content });
       } else if (type === 'tool_call' && d.tool_name !== undefined) {
         req.onPartial?.({ kind: 'tool_call', tool: d.tool_name });
@@ -133,7 +139,7 @@ export class UpagentsAdapter implements AgentAdapter {
 
   /** A non-2xx answer, classified; a little of its body explains it (agents put the reason there). */
   private async refusal(res: Response): Promise<AgentAttemptError> {
-    const said = (await res.text().catch(() => '')).slice(0, 300).trim();
+    const said = (await readSome(res, 300)).trim();
     const wait = retryAfterMs(res.headers, this.o.clock);
     return new AgentAttemptError('status', `agent ${this.o.name} answered ${res.status}${said ? `: ${said}` : ''}`, {
       status: res.status,
@@ -162,7 +168,8 @@ function answerOf(parsed: z.ZodSafeParseResult<z.infer<typeof taskSchema>>, name
     return { kind: 'agent_error', type: t.error?.type ?? 'error', message: t.error?.message ?? 'the agent reported an error', ...taskId };
   }
   if (t.status === 'queued' || t.status === 'running' || t.status === 'pending') {
-    return { kind: 'submitted', taskId: t.task_id ?? '', state: t.status };
+    if (t.task_id === undefined) throw new AgentAttemptError('protocol', `agent ${name} answered ${t.status} without a task id`);
+    return { kind: 'submitted', taskId: t.task_id, state: t.status };
   }
   if (!('output' in t)) throw new AgentAttemptError('protocol', `agent ${name} answered without an output`);
   const usage = usageOf(t.usage ?? t.metrics);
@@ -177,4 +184,23 @@ function usageOf(raw: unknown): AgentUsage | undefined {
   if (u.data.output_tokens !== undefined) out.outputTokens = u.data.output_tokens;
   if (u.data.cost_cents !== undefined) out.costCents = u.data.cost_cents;
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Up to `max` characters of a body (an explanation of a refusal); the rest is cancelled, never read. */
+async function readSome(res: Response, max: number): Promise<string> {
+  if (res.body === null) return '';
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let text = '';
+  try {
+    while (text.length < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } catch {
+    // What arrived explains it well enough.
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return text.slice(0, max);
 }

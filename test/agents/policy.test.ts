@@ -137,6 +137,20 @@ describe('the agent policy', () => {
     expect(p.circuit()).toMatchObject({ state: 'closed', failures: 0 });
   });
 
+  it('stream: a silence longer than timeoutMs ends the stream as a timeout, not retried', async () => {
+    const p = setup('writer_v2+token-ms=400', { mode: 'stream', timeoutMs: 100, retries: 2 });
+    const err = await p.failure();
+    expect(err.reason).toBe('timeout');
+    expect(err.message).toBe('agent writer_v2+token-ms=400 sent nothing for 100 ms; the stream was closed');
+    expect(p.waits).toEqual([]);
+  });
+
+  it('stream: a failure before the stream starts is retried like a sync one', async () => {
+    const p = setup('writer_v2+fail=503+fail-times=1+fail-key=s503', { mode: 'stream', retries: 1 });
+    await expect(p.run()).resolves.toMatchObject({ kind: 'output', output: expect.stringMatching(/^Here is a short note on hi\./) });
+    expect(p.waits).toEqual([100]);
+  });
+
   it('an agent-level error is an answer (the agent is up): passed on, not retried', async () => {
     const p = setup('echo_v1+agent-error=tool_unavailable', { retries: 3 });
     await expect(p.run()).resolves.toMatchObject({ kind: 'agent_error', type: 'tool_unavailable' });
