@@ -10,6 +10,8 @@ export interface AgentRequest {
   input: Record<string, unknown>;
   /** The caller's opaque per-agent identity (session.ts): multi-turn agents keep context by it. */
   sessionId: string;
+  /** The hub's id of this tool call, the same for every attempt and fallback (an agent may dedupe or trace by it). */
+  callId?: string;
   signal: AbortSignal;
   /** Partial output as it arrives (stream mode); absent when nobody listens. */
   onPartial?: (p: AgentPartial) => void;

@@ -19,6 +19,7 @@ export interface AgentRuntime {
 export interface InvokeContext {
   identity: Identity;
   signal: AbortSignal;
+  callId?: string;
   onPartial?: (agent: string, p: AgentPartial) => void;
 }
 
@@ -88,6 +89,7 @@ export async function invokeChain(name: string, input: Record<string, unknown>, 
         {
           input,
           sessionId: sessionIdentity(d.sessionKey(), ctx.identity, candidate),
+          ...(ctx.callId ? { callId: ctx.callId } : {}),
           signal: ctx.signal,
           ...(ctx.onPartial ? { onPartial: (p: AgentPartial) => ctx.onPartial!(candidate, p) } : {}),
         },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -100,12 +101,13 @@ export class AgentSource implements ToolSource {
     agent.validateInput(input);
     const key = await this.sessionKey();
     const started = performance.now();
+    const callId = randomUUID();
     const progress = this.progress(ctx);
     try {
       const inv = await invokeChain(
         tool,
         input,
-        { identity: ctx.identity, signal: ctx.signal, ...(progress ? { onPartial: progress.push } : {}) },
+        { identity: ctx.identity, signal: ctx.signal, callId, ...(progress ? { onPartial: progress.push } : {}) },
         {
           ...this.deps,
           sessionKey: () => key,
@@ -116,7 +118,7 @@ export class AgentSource implements ToolSource {
       const taskId = inv.answer.taskId;
       // Task ids, latency and token counts; never the input or the output (seed 000, "Common Integration Mistakes").
       this.o.log.info(
-        { agent: tool, answeredBy: inv.answeredBy, taskId, ms, usage: inv.answer.kind === 'output' ? inv.answer.usage : undefined },
+        { agent: tool, answeredBy: inv.answeredBy, callId, taskId, ms, usage: inv.answer.kind === 'output' ? inv.answer.usage : undefined },
         'agent answered',
       );
       return redact(successResult(tool, inv, agent.config.outputSchema !== undefined), this.secretValues);
@@ -124,7 +126,7 @@ export class AgentSource implements ToolSource {
       await progress?.flushed();
       if (err instanceof ChainFailed) {
         const ms = Math.round(performance.now() - started);
-        this.o.log.warn({ agent: tool, ms, failures: err.failures.map((f) => ({ agent: f.agent, reason: f.reason })) }, 'agent gave no answer');
+        this.o.log.warn({ agent: tool, callId, ms, failures: err.failures.map((f) => ({ agent: f.agent, reason: f.reason })) }, 'agent gave no answer');
         return redact(failureResult(tool, err.failures), this.secretValues);
       }
       if (ctx.signal.aborted) throw new HubError('cancelled', `agent__${tool} was cancelled`, { cause: err });
