@@ -18,7 +18,31 @@ export const toolShape = {
   /** An HTTP request template: `{name}` in the path takes that argument; the rest go to the query (GET, DELETE) or the JSON body. */
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).optional(),
   path: z.string().startsWith('/').optional(),
+  /**
+   * A write's arguments and the provider's answer are stored sealed with the tenant's data key.
+   * Absent means false (left out, so a parsed tool shows only what was declared).
+   */
+  sensitive: z.boolean().optional(),
+  /**
+   * Writes sent one at a time, in the order they were queued: `"connection"` for every write of
+   * the connection so declared, `{ key: "<argument>" }` for those whose argument has one value.
+   */
+  ordering: z
+    .union([z.literal('connection'), z.strictObject({ key: z.string().min(1) })], {
+      error: 'expected "connection" or { "key": "<argument name>" }',
+    })
+    .optional(),
 };
+
+/** The names `input.properties` declares, and those it lists as `required`. */
+function declaredArguments(input: Record<string, unknown>): { declared: string[]; required: string[] } {
+  const props = input['properties'];
+  const required = input['required'];
+  return {
+    declared: typeof props === 'object' && props !== null ? Object.keys(props) : [],
+    required: Array.isArray(required) ? required.filter((r): r is string => typeof r === 'string') : [],
+  };
+}
 
 const PLACEHOLDER = /\{([A-Za-z0-9_]+)\}/g;
 
@@ -33,17 +57,49 @@ export function checkTemplate(t: { path?: string | undefined; input: Record<stri
     ctx.addIssue({ code: 'custom', path: ['path'], message: 'use {name} placeholders of A-Z a-z 0-9 _ only' });
     return;
   }
-  const props = t.input['properties'];
-  const declared = typeof props === 'object' && props !== null ? Object.keys(props) : [];
+  const { declared } = declaredArguments(t.input);
   for (const [, name] of t.path.matchAll(PLACEHOLDER)) {
     if (!declared.includes(name!)) ctx.addIssue({ code: 'custom', path: ['path'], message: `{${name}} is not a property of the tool's input schema` });
   }
+}
+
+type WriteOptions = { readOnly: boolean; sensitive?: boolean | undefined; ordering?: 'connection' | { key: string } | undefined; input: Record<string, unknown> };
+
+/**
+ * `sensitive` and `ordering` steer how the outbox keeps and sends a write; a read is never queued,
+ * so on one they would promise what nothing does. An ordering argument must be required: a call
+ * without it would have no value to be ordered by.
+ */
+export function checkWriteOptions(t: WriteOptions, ctx: z.RefinementCtx): void {
+  if (t.readOnly && t.sensitive)
+    ctx.addIssue({ code: 'custom', path: ['sensitive'], message: 'a readOnly tool is not queued, so there is nothing of it to seal' });
+  if (t.ordering === undefined) return;
+  if (t.readOnly) {
+    ctx.addIssue({ code: 'custom', path: ['ordering'], message: 'a readOnly tool is not queued, so it cannot be ordered' });
+    return;
+  }
+  if (t.ordering === 'connection') return;
+  const { key } = t.ordering;
+  const { declared, required } = declaredArguments(t.input);
+  if (!declared.includes(key)) ctx.addIssue({ code: 'custom', path: ['ordering', 'key'], message: `"${key}" is not a property of the tool's input schema` });
+  else if (!required.includes(key))
+    ctx.addIssue({
+      code: 'custom',
+      path: ['ordering', 'key'],
+      message: `"${key}" must be required by the tool's input schema: a call without it has no value to order by`,
+    });
+}
+
+/** Every check of a tool's fields, for config templates and code definitions alike. */
+export function checkTool(t: Parameters<typeof checkTemplate>[0] & WriteOptions, ctx: z.RefinementCtx): void {
+  checkTemplate(t, ctx);
+  checkWriteOptions(t, ctx);
 }
 
 /** Tools declared in config: templates only. */
 export const templateToolSchema = z
   .strictObject(toolShape)
   .refine((t) => t.method !== undefined && t.path !== undefined, 'a tool needs "method" and "path"')
-  .superRefine(checkTemplate);
+  .superRefine(checkTool);
 
 export type TemplateTool = z.infer<typeof templateToolSchema>;

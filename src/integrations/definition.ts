@@ -5,7 +5,7 @@ import { integrationBlocks } from '../definition/blocks.js';
 import { integrationToolNameSchema, sourceNameSchema } from '../definition/names.js';
 import { oneAuthMode, staticAuthSchema } from '../definition/auth.js';
 import { oauthSchema } from '../definition/oauth.js';
-import { checkTemplate, toolShape } from '../definition/tools.js';
+import { checkTool, toolShape } from '../definition/tools.js';
 import { webhookFormatSchema, type WebhooksConfig } from '../definition/webhooks.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -19,11 +19,15 @@ export interface IntegrationContext {
 
 export type ToolHandler = (input: Record<string, unknown>, ctx: IntegrationContext) => Promise<CallToolResult | unknown>;
 
-/** Tools defined in code may use a handler instead of a template. */
+/**
+ * Tools defined in code may use a handler instead of a template. A handler of a write tool runs in
+ * the outbox's worker, so it may run again after a crash: it is replay-safe only where the
+ * integration sends an idempotency key or the tool is declared `idempotent`.
+ */
 export const toolSchema = z
   .strictObject({ ...toolShape, handler: z.custom<ToolHandler>((v) => typeof v === 'function', 'handler must be a function').optional() })
   .refine((t) => t.handler !== undefined || (t.method !== undefined && t.path !== undefined), 'a tool needs a handler, or "method" and "path"')
-  .superRefine(checkTemplate);
+  .superRefine(checkTool);
 
 /** A provider's definition: what it is and how to reach it. Secrets never appear here; config holds them. */
 export const integrationSchema = z

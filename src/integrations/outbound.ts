@@ -1,9 +1,14 @@
+import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, isCallToolResult, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { HubError } from '../errors.js';
 import type { CallContext } from '../mcp/source.js';
+import type { SendOutcome } from '../outbox/classify.js';
+import { canonicalJson } from '../outbox/hash.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { Job, OpenJob } from '../outbox/types.js';
+import type { ProviderFetch } from '../providers/client.js';
+import type { ToolDefinition } from './definition.js';
 import { renderAnswer, type HttpRequest } from './http-tool.js';
 
 /** The request `_meta` key a client sets so its own retries of one write dedupe (issue 9). */
@@ -35,13 +40,69 @@ export function callerKey(ctx: CallContext): string | undefined {
   return v;
 }
 
+/**
+ * The outbox's ordering key of one call (jobs of one connection and key are sent one at a time, in
+ * queue order). Writes of the integration whose ordering values are equal share it, whichever tool
+ * made them, so a comment and a close of one ticket keep their order; a number and its digits are
+ * one value. Stored as a digest: the queue's columns never show an argument (`queue list`, and a
+ * sensitive job's arguments are sealed). Names the integration: keyed integrations share the
+ * connection id `app`.
+ */
+export function orderingKeyOf(integration: string, ordering: ToolDefinition['ordering'], args: Record<string, unknown>): string | undefined {
+  if (ordering === undefined) return undefined;
+  if (ordering === 'connection') return `${integration}:connection`;
+  const v = args[ordering.key] ?? null;
+  const value = typeof v === 'string' || typeof v === 'number' ? String(v) : canonicalJson(v);
+  return `${integration}:${createHash('sha256').update(value).digest('base64url')}`;
+}
+
+// RFC 9110 §9.2.2: these are safe; an idempotency key is for the methods that are not
+// (draft-ietf-httpapi-idempotency-key-header §2).
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A handler's fetch in the outbox's worker: each write it makes carries an idempotency key made
+ * from the job id — the first the job id itself, the n-th `<job id>.<n>`. One key on two writes
+ * would have a provider that keys writes (Stripe) answer the second with the first's replay, or
+ * refuse it for other parameters; numbered in order, a resent job sends the same keys again as
+ * long as its handler makes its writes in the same order.
+ */
+export function keyedFetch(fetch: ProviderFetch, header: string, jobId: string): ProviderFetch {
+  let writes = 0;
+  return (path, init = {}) => {
+    if (SAFE_METHODS.has((init.method ?? 'GET').toUpperCase())) return fetch(path, init);
+    writes += 1;
+    const headers = new Headers(init.headers);
+    headers.set(header, writes === 1 ? jobId : `${jobId}.${writes}`);
+    return fetch(path, { ...init, headers });
+  };
+}
+
+/** Handlers may return a CallToolResult or any JSON value (shown as text, and as structured content when an object). */
+export function normalise(value: unknown): CallToolResult {
+  if (value !== null && typeof value === 'object' && 'content' in value && Array.isArray((value as CallToolResult).content)) return value as CallToolResult;
+  const result: CallToolResult = { content: [{ type: 'text', text: typeof value === 'string' ? value : JSON.stringify(value, null, 2) }] };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) result.structuredContent = value as Record<string, unknown>;
+  return result;
+}
+
+/**
+ * A handler's answer as the job's result: the tool result the direct call would have returned.
+ * Status 200 whether or not it is an `isError` result: the handler ran to its end and decided, so
+ * the job is done and never sent again.
+ */
+export function handlerOutcome(value: unknown): SendOutcome {
+  return { status: 200, body: JSON.stringify(normalise(value)) };
+}
+
 export interface WaitOptions {
   outbox: OutboxService;
   job: Job;
   ctx: CallContext;
   title: string;
   qualified: string;
-  request: Pick<HttpRequest, 'method' | 'path'>;
+  /** A template tool's request; undefined for a handler, whose stored answer is its tool result. */
+  request: Pick<HttpRequest, 'method' | 'path'> | undefined;
 }
 
 /**
@@ -89,8 +150,9 @@ function handle(jobId: string, state: string, text: string): CallToolResult {
 }
 
 /** A final job as the tool result the direct call would have given. */
-export function answerOf(title: string, qualified: string, request: Pick<HttpRequest, 'method' | 'path'>, job: OpenJob): CallToolResult {
-  if (job.result && (job.state === 'done' || job.state === 'failed')) return renderStored(title, request, job.result);
+export function answerOf(title: string, qualified: string, request: Pick<HttpRequest, 'method' | 'path'> | undefined, job: OpenJob): CallToolResult {
+  if (job.result && (job.state === 'done' || job.state === 'failed'))
+    return request ? renderStored(title, request, job.result) : storedHandlerResult(qualified, job.result);
   // Refused before an answer came (a redirect out of the API base, a revoked connection): as the direct call threw it.
   if (job.state === 'failed') throw new HubError('source_failed', `${title}: ${job.lastError ?? 'the write was refused'}`);
   const why = job.lastError ? `: ${job.lastError}` : '';
@@ -114,6 +176,19 @@ function renderStored(title: string, request: Pick<HttpRequest, 'method' | 'path
   }
   const headers = new Headers(json ? { 'content-type': 'application/json' } : {});
   return renderAnswer(title, request, { status: r.status, statusText: STATUS_CODES[r.status] ?? '', headers, text: r.body });
+}
+
+/** Parsed back, as every stored value is; a result cut at the outbox's cap is shown as the text kept. */
+function storedHandlerResult(qualified: string, r: { body: string; truncated?: boolean | undefined }): CallToolResult {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(r.body);
+  } catch {
+    parsed = undefined;
+  }
+  if (isCallToolResult(parsed)) return parsed;
+  const why = r.truncated ? 'longer than the outbox keeps' : 'not a tool result';
+  return errorResult(`${qualified} completed, but its answer was ${why}; what was kept: ${r.body.slice(0, 2000)}`);
 }
 
 function errorResult(text: string): CallToolResult {

@@ -26,12 +26,12 @@ import {
   type ToolSource,
 } from '../mcp/source.js';
 import { inputValidator, type InputValidator } from '../mcp/validate-input.js';
-import { createProviderClient, type ProviderClient, type ProviderLimits } from '../providers/client.js';
+import { createProviderClient, type ProviderClient, type ProviderFetch, type ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
-import type { IntegrationDefinition, ToolDefinition } from './definition.js';
+import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
 import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
 import { httpRequestOf, runHttpTool } from './http-tool.js';
-import { awaitWrite, callerKey, writeOutputSchema } from './outbound.js';
+import { awaitWrite, callerKey, handlerOutcome, keyedFetch, normalise, orderingKeyOf, writeOutputSchema } from './outbound.js';
 import type { Clock } from '../clock.js';
 import type { CircuitBreakers } from '../outbox/breaker.js';
 import { parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
@@ -64,8 +64,8 @@ export interface IntegrationSourceOptions {
   /** The inbox's events; with it an integration that declares webhooks or polling shows them to MCP clients. */
   events?: IntegrationEvents;
   /**
-   * With it, a write tool (not `readOnly`, declared as an HTTP template) is queued in the outbox and
-   * sent by its worker (paced, retried, behind the integration's breaker); without it, called directly.
+   * With it, a write tool (not `readOnly`, a template or a handler) is queued in the outbox and sent
+   * by its worker (paced, retried, behind the integration's breaker); without it, called directly.
    */
   outbound?: { service: OutboxService; breakers: CircuitBreakers; clock: Clock };
 }
@@ -207,16 +207,17 @@ export class IntegrationSource implements ToolSource {
     return Object.values(this.opts.definition.tools).some((t) => this.queued(t));
   }
 
-  /** Whether calls of this tool go through the outbox (handlers, which may call several times, do not yet). */
+  /** Whether calls of this tool go through the outbox: every write, a template's or a handler's. */
   private queued(tool: ToolDefinition): boolean {
-    return this.opts.outbound !== undefined && !tool.readOnly && tool.handler === undefined;
+    return this.opts.outbound !== undefined && !tool.readOnly;
   }
 
   private async queueWrite(name: string, tool: ToolDefinition, input: Record<string, unknown>, ctx: CallContext, connectionId: string) {
     const { service } = this.opts.outbound!;
-    // Built now only to refuse a bad path argument before anything is queued.
-    const request = httpRequestOf(tool, input);
+    // Built now only to refuse a bad path argument before anything is queued (a handler has none).
+    const request = tool.handler ? undefined : httpRequestOf(tool, input);
     const key = callerKey(ctx);
+    const orderingKey = orderingKeyOf(this.name, tool.ordering, input);
     const { job } = await service.outbox.enqueue({
       tenant: ctx.identity.tenant,
       user: ctx.identity.user,
@@ -225,6 +226,9 @@ export class IntegrationSource implements ToolSource {
       tool: name,
       arguments: input,
       ...(key === undefined ? {} : { idempotencyKey: key }),
+      ...(orderingKey === undefined ? {} : { orderingKey }),
+      sensitive: tool.sensitive === true,
+      // A handler too: its writes carry keys made from the job id (keyedFetch), or it declared itself idempotent.
       replaySafe: this.opts.definition.idempotencyHeader !== undefined || tool.idempotent === true,
     });
     service.worker.wake();
@@ -240,7 +244,11 @@ export class IntegrationSource implements ToolSource {
   async sendJob(job: OpenJob, signal: AbortSignal): Promise<SendOutcome> {
     const d = this.opts.definition;
     const tool = d.tools[job.tool];
-    if (tool === undefined || tool.handler !== undefined) throw new HubError('tool_not_found', `${d.title} has no tool ${job.tool} to send`);
+    if (tool === undefined) throw new HubError('tool_not_found', `${d.title} has no tool ${job.tool} to send`);
+    // Its successor in order is due once this one is recorded: a wake during the batch has the
+    // worker claim again right after it, not at its next idle tick (one write per key a second).
+    if (job.orderingKey !== null) this.opts.outbound!.service.worker.wake();
+    if (tool.handler) return this.runHandlerJob(job, tool.handler, signal);
     const { breakers, clock } = this.opts.outbound!;
     const r = httpRequestOf(tool, job.arguments, signal);
     const headers = new Headers(r.init.headers);
@@ -267,6 +275,45 @@ export class IntegrationSource implements ToolSource {
     const body = await res.text();
     const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
     return { status: res.status, body, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  }
+
+  /**
+   * Runs a handler write in the worker, once: its fetch is the job's connection's (paced, never
+   * retrying a write), each write keyed from the job id (keyedFetch), each answer and failure told
+   * to the integration's breaker as a template's send is. Its result is the job's answer. An error
+   * of the handler's own (not the hub's) fails the job: nothing says another run would end otherwise.
+   */
+  private async runHandlerJob(job: OpenJob, handler: ToolHandler, signal: AbortSignal): Promise<SendOutcome> {
+    const d = this.opts.definition;
+    const { breakers } = this.opts.outbound!;
+    const keyed = this.opts.credentials;
+    const bound = this.provider.bind({
+      label: d.title,
+      apiBaseUrl: d.apiBaseUrl,
+      credentials: keyed ?? oauthCredentials(this.opts.tokens, job.connectionId),
+      paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
+      idempotent: false,
+      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      signal,
+    });
+    const reported: ProviderFetch = async (path, init) => {
+      let res: Response;
+      try {
+        res = await bound(path, init);
+      } catch (err) {
+        if (!signal.aborted) breakers.record(this.name, isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
+        throw err;
+      }
+      breakers.record(this.name, { kind: 'status', status: res.status });
+      return res;
+    };
+    const fetch = d.idempotencyHeader ? keyedFetch(reported, d.idempotencyHeader, job.id) : reported;
+    try {
+      return handlerOutcome(await handler(job.arguments, { fetch, signal, log: this.opts.log }));
+    } catch (err) {
+      if (signal.aborted || isHubError(err)) throw err;
+      throw new HubError('source_failed', `${d.title}: ${describeError(err)}`, { cause: err });
+    }
   }
 
   private needsLink(ctx: CallContext, c: Connection | undefined): CallToolResult | InputRequired {
@@ -297,12 +344,4 @@ export class IntegrationSource implements ToolSource {
     }
     return v;
   }
-}
-
-/** Handlers may return a CallToolResult or any JSON value (shown as text, and as structured content when an object). */
-function normalise(value: unknown): CallToolResult {
-  if (value !== null && typeof value === 'object' && 'content' in value && Array.isArray((value as CallToolResult).content)) return value as CallToolResult;
-  const result: CallToolResult = { content: [{ type: 'text', text: typeof value === 'string' ? value : JSON.stringify(value, null, 2) }] };
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) result.structuredContent = value as Record<string, unknown>;
-  return result;
 }
