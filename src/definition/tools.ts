@@ -63,7 +63,12 @@ export function checkTemplate(t: { path?: string | undefined; input: Record<stri
   }
 }
 
-type WriteOptions = { readOnly: boolean; sensitive?: boolean | undefined; ordering?: 'connection' | { key: string } | undefined; input: Record<string, unknown> };
+type WriteOptions = {
+  readOnly: boolean;
+  sensitive?: boolean | undefined;
+  ordering?: 'connection' | { key: string } | undefined;
+  input: Record<string, unknown>;
+};
 
 /**
  * `sensitive` and `ordering` steer how the outbox keeps and sends a write; a read is never queued,
