@@ -1,9 +1,10 @@
-import type { Statement, Transaction } from 'better-sqlite3';
+import type { Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import type { Vault } from '../vault/vault.js';
+import { GroupCommit } from './group-commit.js';
 import { argsHash, canonicalJson, newIdempotencyKey, newJobId } from './hash.js';
 import { recoverAbandoned, type RecoveryStatement } from './recover.js';
 import {
@@ -143,31 +144,16 @@ function prepare(db: Db) {
   }) satisfies Record<RecoveryStatement, Statement>;
 }
 
-/** A write waiting for its group's commit, and who hears its outcome. */
-interface PendingWrite {
-  op: () => unknown;
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
-}
-type WriteOutcome = { ok: true; value: unknown } | { ok: false; err: unknown };
-
 /**
  * The outbox on SQLite. better-sqlite3 answers synchronously; callers await anyway (STYLE.md §10).
  * `now` comes from the injected clock and goes into SQL as a parameter. The vault is needed only
  * for sensitive jobs (the CLI, which never opens arguments, runs without one).
- *
- * Writes are group-committed: every enqueue, claim and transition asked for in one turn of the
- * event loop goes into one transaction. A commit (its WAL write) is the dearest part of a write
- * this small, and a job makes four (enqueue, claim, markSent, complete); a batch of sends asks for
- * its markSents together and its answers come in together. Each write keeps its own guard in SQL,
- * its own savepoint and its own outcome, and each caller hears only once its write is committed
- * (so `sending` is still durable before a request leaves).
+ * Every write is group-committed (./group-commit.ts): each keeps its own guard in SQL, and is
+ * answered once committed, so `sending` is still durable before a request leaves.
  */
 export class SqliteOutbox implements Outbox {
   private readonly st: ReturnType<typeof prepare>;
-  private readonly groupTx: Transaction<(writes: PendingWrite[]) => WriteOutcome[]>;
-  private pending: PendingWrite[] = [];
-  private flushScheduled = false;
+  private readonly group: GroupCommit;
 
   constructor(
     db: Db,
@@ -175,20 +161,7 @@ export class SqliteOutbox implements Outbox {
     private readonly vault?: Vault,
   ) {
     this.st = prepare(db);
-    // Nested in the group's transaction, better-sqlite3 makes this a savepoint: a write that throws
-    // (an idempotency conflict, a constraint) is undone alone and its caller alone hears why.
-    const one = db.transaction((op: () => unknown) => op());
-    this.groupTx = db.transaction((writes: PendingWrite[]) =>
-      writes.map((w): WriteOutcome => {
-        try {
-          return { ok: true, value: one(w.op) };
-        } catch (err) {
-          // SQLite ended the whole transaction itself (disk full, I/O error): nothing of the group stands.
-          if (!db.inTransaction) throw err;
-          return { ok: false, err };
-        }
-      }),
-    );
+    this.group = new GroupCommit(db);
   }
 
   async enqueue(input: JobInput): Promise<EnqueueResult> {
@@ -199,35 +172,7 @@ export class SqliteOutbox implements Outbox {
     }
     // The data key is made (or loaded) first: nothing can be awaited inside the transaction.
     if (parsed.data.sensitive) await this.needVault().ensureDataKey(parsed.data.tenant);
-    return this.write(() => this.enqueueIn(parsed.data));
-  }
-
-  /** Runs `op` in the next group commit (see the class comment); resolves once it is committed. */
-  private write<T>(op: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.pending.push({ op, resolve: resolve as (v: unknown) => void, reject });
-      if (this.flushScheduled) return;
-      this.flushScheduled = true;
-      // One turn: every write asked for by the callbacks that ran in this turn of the event loop.
-      setImmediate(() => this.flush());
-    });
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const writes = this.pending;
-    this.pending = [];
-    let outcomes: WriteOutcome[];
-    try {
-      outcomes = this.groupTx.immediate(writes);
-    } catch (err) {
-      for (const w of writes) w.reject(err);
-      return;
-    }
-    for (const [i, o] of outcomes.entries()) {
-      if (o.ok) writes[i]!.resolve(o.value);
-      else writes[i]!.reject(o.err);
-    }
+    return this.group.run(() => this.enqueueIn(parsed.data));
   }
 
   private enqueueIn(j: z.output<typeof jobInputSchema>): EnqueueResult {
@@ -239,8 +184,15 @@ export class SqliteOutbox implements Outbox {
     const args = j.sensitive ? this.needVault().encrypt({ tenant: j.tenant, kind: 'outbox_args', id }, json) : json;
     const params = { ...j, id, key, hash, args, now, fromCaller: j.idempotencyKey === undefined ? 0 : 1 };
     const inserted = this.st.insert.run({ ...params, sensitive: j.sensitive ? 1 : 0, replaySafe: j.replaySafe ? 1 : 0, orderingKey: j.orderingKey ?? null });
+    if (inserted.changes === 1) {
+      // The row just written, built rather than read back and parsed (a read per call).
+      const { tenant, user, connectionId, integration, tool, sensitive, replaySafe } = j;
+      const keyFromCaller = j.idempotencyKey !== undefined;
+      const fields = { idempotencyKey: key, keyFromCaller, argsHash: hash, orderingKey: j.orderingKey ?? null, sensitive, replaySafe };
+      const life = { state: 'queued', attempts: 0, nextAttemptAt: now, lastError: null, createdAt: now, updatedAt: now } as const;
+      return { outcome: 'queued', job: { id, tenant, user, connectionId, integration, tool, ...fields, ...life } };
+    }
     const row = rowSchema.parse(this.st.byKey.get(params));
-    if (inserted.changes === 1) return { outcome: 'queued', job: jobOf(row) };
     if (row.args_hash !== hash) {
       throw new HubError(
         'idempotency_conflict',
@@ -262,7 +214,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   async cancel(id: string, owner: JobOwner): Promise<CancelResult> {
-    return this.write(() => this.cancelIn(id, owner));
+    return this.group.run(() => this.cancelIn(id, owner));
   }
 
   private cancelIn(id: string, owner: JobOwner): CancelResult {
@@ -279,7 +231,7 @@ export class SqliteOutbox implements Outbox {
     // A read first (WAL: it waits for no writer): an idle worker then never takes the write lock,
     // so another process holding it does not stall this one's event loop for busy_timeout each tick.
     if (this.st.active.get() === undefined) return { jobs: [], settled: [] };
-    const { rows, settled } = await this.write(() => this.claimIn(o));
+    const { rows, settled } = await this.group.run(() => this.claimIn(o));
     const jobs: OpenJob[] = [];
     for (const r of rows) jobs.push(await this.open(r));
     return { jobs, settled };
@@ -298,25 +250,25 @@ export class SqliteOutbox implements Outbox {
   }
 
   markSent(id: string, owner: string, leaseMs: number): Promise<boolean> {
-    return this.write(() => {
+    return this.group.run(() => {
       const now = this.clock.now();
       return this.st.markSent.run({ id, owner, until: now + leaseMs, now }).changes === 1;
     });
   }
 
   release(id: string, owner: string, retryAt: number): Promise<boolean> {
-    return this.write(() => this.st.release.run({ id, owner, retryAt, now: this.clock.now() }).changes === 1);
+    return this.group.run(() => this.st.release.run({ id, owner, retryAt, now: this.clock.now() }).changes === 1);
   }
 
   async complete(id: string, owner: string, result: JobResult): Promise<boolean> {
     const sealed = await this.sealResult(id, result);
-    return this.write(() => this.st.complete.run({ id, owner, result: sealed, now: this.clock.now() }).changes === 1);
+    return this.group.run(() => this.st.complete.run({ id, owner, result: sealed, now: this.clock.now() }).changes === 1);
   }
 
   async fail(id: string, owner: string, o: FailOptions): Promise<JobState | false> {
     const to: JobState = o.retryAt !== 'never' ? 'queued' : o.exhausted ? 'dead' : 'failed';
     const result = o.result === undefined ? null : await this.sealResult(id, o.result);
-    return this.write(() => {
+    return this.group.run(() => {
       const now = this.clock.now();
       const retryAt = o.retryAt === 'never' ? now : o.retryAt;
       const r = this.st.fail.run({ id, owner, to, retryAt, result, error: o.error.slice(0, MAX_ERROR_CHARS), now });
@@ -325,7 +277,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   unconfirmed(id: string, owner: string, error: string): Promise<boolean> {
-    return this.write(() => this.st.unconfirmed.run({ id, owner, error: error.slice(0, MAX_ERROR_CHARS), now: this.clock.now() }).changes === 1);
+    return this.group.run(() => this.st.unconfirmed.run({ id, owner, error: error.slice(0, MAX_ERROR_CHARS), now: this.clock.now() }).changes === 1);
   }
 
   async list(filter: ListFilter = {}): Promise<Job[]> {
@@ -350,7 +302,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   async retry(id: string): Promise<RetryResult> {
-    return this.write(() => this.retryIn(id));
+    return this.group.run(() => this.retryIn(id));
   }
 
   private retryIn(id: string): RetryResult {
