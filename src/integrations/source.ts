@@ -312,7 +312,8 @@ export class IntegrationSource implements ToolSource {
       return handlerOutcome(await handler(job.arguments, { fetch, signal, log: this.opts.log }));
     } catch (err) {
       if (signal.aborted || isHubError(err)) throw err;
-      throw new HubError('source_failed', `${d.title}: ${describeError(err)}`, { cause: err });
+      // Without the title: the waiting caller's answer adds it (answerOf), as the direct call's does.
+      throw new HubError('source_failed', describeError(err), { cause: err });
     }
   }
 
