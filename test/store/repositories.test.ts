@@ -15,6 +15,8 @@ import { SqliteInbox } from '../../src/webhooks/inbox/sqlite.js';
 import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
+import { SqliteAgentTasks } from '../../src/agents/tasks/sqlite.js';
+import { agentTasksContract } from './contracts/agent-tasks.js';
 import { apiTokensContract } from './contracts/api-tokens.js';
 import { connectionRepositoryContract } from './contracts/connections.js';
 import { connectionWebhooksContract } from './contracts/connection-webhooks.js';
@@ -85,4 +87,16 @@ outboxContract('SQLite', () => {
   const { clock, db, vault } = sqlite();
   // Two instances on one database, as a hub and a `queue` command (or a second hub) on one file.
   return { outbox: new SqliteOutbox(db, clock, vault), other: new SqliteOutbox(db, clock, vault), advance: (ms) => clock.advance(ms), now: () => clock.now() };
+});
+
+agentTasksContract('SQLite', () => {
+  const { clock, db, vault } = sqlite();
+  // Two instances on one database, as a serve and a stdio hub on one file.
+  return {
+    tasks: new SqliteAgentTasks(db, vault, clock),
+    other: new SqliteAgentTasks(db, vault, clock),
+    advance: (ms) => clock.advance(ms),
+    now: () => clock.now(),
+    storedResult: (id) => db.prepare('SELECT result FROM agent_tasks WHERE id = ?').pluck().get(id) as string | null,
+  };
 });

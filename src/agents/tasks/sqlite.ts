@@ -1,0 +1,109 @@
+import type { Statement } from 'better-sqlite3';
+import { z } from 'zod';
+import type { Clock } from '../../clock.js';
+import { HubError } from '../../errors.js';
+import type { Db } from '../../store/db.js';
+import type { Vault } from '../../vault/vault.js';
+import { MAX_TASK_ERROR_CHARS, TASK_STATES, type AgentTask, type AgentTaskStore, type NewAgentTask, type TaskOutcome, type TaskOwner } from './types.js';
+
+const rowSchema = z.object({
+  id: z.string(),
+  tenant_id: z.string(),
+  user_id: z.string(),
+  agent: z.string(),
+  answered_by: z.string().nullable(),
+  remote_task_id: z.string().nullable(),
+  state: z.enum(TASK_STATES),
+  result: z.string().nullable(),
+  error: z.string().nullable(),
+  owner_process: z.string(),
+  created_at: z.number(),
+  updated_at: z.number(),
+  expires_at: z.number(),
+});
+type Row = z.infer<typeof rowSchema>;
+
+const COLUMNS = 'id, tenant_id, user_id, agent, answered_by, remote_task_id, state, result, error, owner_process, created_at, updated_at, expires_at';
+const RESULT_KIND = 'agent_task_result';
+
+/**
+ * Agent tasks on SQLite. An output is sealed with the owner's tenant data key, bound to the task
+ * id (an agent's answer may hold whatever the user gave it: it is never stored or logged in the
+ * clear). `now` comes from the injected clock and goes into SQL as a parameter.
+ */
+export class SqliteAgentTasks implements AgentTaskStore {
+  private readonly st: Record<'insert' | 'get' | 'accepted' | 'finish', Statement>;
+
+  constructor(
+    db: Db,
+    private readonly vault: Vault,
+    private readonly clock: Clock,
+  ) {
+    this.st = {
+      insert: db.prepare(`INSERT INTO agent_tasks (id, tenant_id, user_id, agent, state, owner_process, created_at, updated_at, expires_at)
+        VALUES (@id, @tenant, @user, @agent, 'submitted', @ownerProcess, @now, @now, @expiresAt)`),
+      get: db.prepare(`SELECT ${COLUMNS} FROM agent_tasks WHERE id = ?`),
+      // Bound once: the first verified callback or the submission's answer, whichever comes first
+      // (a fast platform's callback can outrun its own answer); another id is refused after.
+      accepted: db.prepare(`UPDATE agent_tasks SET remote_task_id = @remoteTaskId, answered_by = coalesce(@answeredBy, answered_by),
+          state = CASE state WHEN 'submitted' THEN 'running' ELSE state END, updated_at = @now
+        WHERE id = @id AND (remote_task_id IS NULL OR remote_task_id = @remoteTaskId)`),
+      finish: db.prepare(`UPDATE agent_tasks SET state = @to, result = @result, error = @error, updated_at = @now
+        WHERE id = @id AND state IN ('submitted', 'running')`),
+    };
+  }
+
+  async create(t: NewAgentTask): Promise<AgentTask> {
+    const now = this.clock.now();
+    this.st.insert.run({ id: t.id, tenant: t.owner.tenant, user: t.owner.user, agent: t.agent, ownerProcess: t.ownerProcess, now, expiresAt: t.expiresAt });
+    const created = await this.get(t.id);
+    if (created === undefined) throw new HubError('store_failed', `agent task ${t.id} was not stored`);
+    return created;
+  }
+
+  async get(id: string, owner?: TaskOwner): Promise<AgentTask | undefined> {
+    const raw = this.st.get.get(id);
+    if (raw === undefined) return undefined;
+    const r = rowSchema.parse(raw);
+    if (owner !== undefined && (r.tenant_id !== owner.tenant || r.user_id !== owner.user)) return undefined;
+    return this.open(r);
+  }
+
+  async accepted(id: string, by: { remoteTaskId: string; answeredBy?: string }): Promise<boolean> {
+    return this.st.accepted.run({ id, remoteTaskId: by.remoteTaskId, answeredBy: by.answeredBy ?? null, now: this.clock.now() }).changes === 1;
+  }
+
+  async finish(id: string, outcome: TaskOutcome): Promise<boolean> {
+    let result: string | null = null;
+    if (outcome.state === 'completed') {
+      const row = this.st.get.get(id);
+      if (row === undefined) return false;
+      const tenant = rowSchema.parse(row).tenant_id;
+      await this.vault.ensureDataKey(tenant);
+      result = this.vault.encrypt({ tenant, kind: RESULT_KIND, id }, JSON.stringify(outcome.result ?? null));
+    }
+    const error = outcome.state === 'completed' ? null : outcome.error.slice(0, MAX_TASK_ERROR_CHARS);
+    return this.st.finish.run({ id, to: outcome.state, result, error, now: this.clock.now() }).changes === 1;
+  }
+
+  private async open(r: Row): Promise<AgentTask> {
+    const result =
+      r.result === null
+        ? undefined
+        : await this.vault.decrypting(() => JSON.parse(this.vault.decryptString({ tenant: r.tenant_id, kind: RESULT_KIND, id: r.id }, r.result!)) as unknown);
+    return {
+      id: r.id,
+      owner: { tenant: r.tenant_id, user: r.user_id },
+      agent: r.agent,
+      answeredBy: r.answered_by,
+      remoteTaskId: r.remote_task_id,
+      state: r.state,
+      result,
+      error: r.error,
+      ownerProcess: r.owner_process,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      expiresAt: r.expires_at,
+    };
+  }
+}

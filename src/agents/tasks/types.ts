@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * An async agent task's life (issue 10): submitted (row made, request on its way), running (the
+ * platform took it), then one final state. Guarded in SQL: a transition names the states it
+ * leaves, so a late callback cannot reopen a cancelled or timed-out task.
+ */
+export const TASK_STATES = ['submitted', 'running', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+export type FinalTaskState = Exclude<TaskState, 'submitted' | 'running'>;
+
+export function isFinalTask(state: TaskState): state is FinalTaskState {
+  return state !== 'submitted' && state !== 'running';
+}
+
+/** Who may read a task: the identity that called the agent. */
+export interface TaskOwner {
+  tenant: string;
+  user: string;
+}
+
+export interface AgentTask {
+  /** Unguessable: it is in the callback URL the platform is given. */
+  id: string;
+  owner: TaskOwner;
+  /** The tool called (`agent__<agent>`). */
+  agent: string;
+  /** The agent of the chain that took the task (a fallback, perhaps); null until one did. */
+  answeredBy: string | null;
+  /** The platform's own id of the task: a callback must carry it. */
+  remoteTaskId: string | null;
+  state: TaskState;
+  /** The agent's output once completed (kept sealed in the store). */
+  result: unknown;
+  error: string | null;
+  /** The hub process that submitted it (and whose call may still be waiting). */
+  ownerProcess: string;
+  createdAt: number;
+  updatedAt: number;
+  /** Unanswered by then, the task is timed_out. */
+  expiresAt: number;
+}
+
+export interface NewAgentTask {
+  id: string;
+  owner: TaskOwner;
+  agent: string;
+  ownerProcess: string;
+  expiresAt: number;
+}
+
+export type TaskOutcome = { state: 'completed'; result: unknown } | { state: 'failed' | 'cancelled' | 'timed_out'; error: string };
+
+/** Async agent tasks (STYLE.md §10): a tiny interface, one contract test, SQLite behind it. */
+export interface AgentTaskStore {
+  create(task: NewAgentTask): Promise<AgentTask>;
+  /** With `owner`, another identity's task is undefined: ids reveal nothing across users. */
+  get(id: string, owner?: TaskOwner): Promise<AgentTask | undefined>;
+  /**
+   * Binds the task to the platform's id (and, from the submission, the agent that took it);
+   * submitted → running. True when the task is bound to this id, now or before; false when it is
+   * bound to another (a callback for this task's URL that names another task) or unknown.
+   */
+  accepted(id: string, by: { remoteTaskId: string; answeredBy?: string }): Promise<boolean>;
+  /** submitted | running → a final state; false when it was final already (exactly one finish wins). */
+  finish(id: string, outcome: TaskOutcome): Promise<boolean>;
+}
+
+/** 128 random bits, base64url: the callback URL is the only place it is written down outside the store. */
+export function newTaskId(): string {
+  return `at_${randomBytes(16).toString('base64url')}`;
+}
+
+/** An error text kept on a task is bounded: an agent's message may be long. */
+export const MAX_TASK_ERROR_CHARS = 1000;
