@@ -68,6 +68,8 @@ export function sandbox(ctx: { publicUrl: string }): IntegrationDefinition {
         method: 'PATCH',
         path: '/tickets/{id}',
         idempotent: true,
+        // Edits of one ticket land in the order they were made; other tickets' go in parallel.
+        ordering: { key: 'id' },
         input: {
           type: 'object',
           properties: {
@@ -86,6 +88,8 @@ export function sandbox(ctx: { publicUrl: string }): IntegrationDefinition {
         method: 'DELETE',
         path: '/tickets/{id}',
         destructive: true,
+        // The same order as update_ticket's: a delete never overtakes an edit of its ticket.
+        ordering: { key: 'id' },
         input: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'], additionalProperties: false },
       },
     },
