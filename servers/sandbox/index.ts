@@ -1,6 +1,8 @@
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { Clock } from '../../src/clock.js';
+import { httpAgentRoutes } from './agents-http.js';
+import { koreMarketplaceRoutes } from './agents-kore.js';
 import { marketplaceRoutes } from './agents.js';
 import { apiRoutes } from './api.js';
 import { authorizeRoutes } from './authorize.js';
@@ -146,6 +148,9 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   router.use('/api', apiRoutes(ctx, new TokenBuckets(opts.rateLimit, clock)));
   // The agent marketplace (upagents tasks API, seed 000) beside the provider: agents the default config lists.
   router.use('/marketplace/v1', marketplaceRoutes().router);
+  // A Kore-compatible proxy agent (seed 003) and an agent with an API of its own (the http protocol).
+  router.use('/marketplace/kore', koreMarketplaceRoutes().router);
+  router.use('/marketplace/http', httpAgentRoutes().router);
   router.use(adminRoutes(ctx));
   router.use(oauthErrors);
 

@@ -4,7 +4,9 @@ import { HubError } from '../errors.js';
 import { inputValidator } from '../mcp/validate-input.js';
 import type { ProviderClient } from '../providers/client.js';
 import type { AgentAdapter } from './adapter.js';
+import { HttpAgentAdapter } from './http.js';
 import type { AgentRuntime } from './invoke.js';
+import { KoreAdapter } from './kore.js';
 import { UpagentsAdapter } from './upagents.js';
 import { outputCheck } from './validate-output.js';
 
@@ -24,13 +26,26 @@ export interface BuildDeps {
 
 /**
  * What this build runs. Anything else is refused at start-up naming the agent and the key, rather
- * than listed as a tool that can only fail: the kore and http protocols and the async mode come
- * with the parts that build them.
+ * than listed as a tool that can only fail: the async modes come with the part that builds them.
  */
 function unsupported(name: string, a: AgentConfig): string | undefined {
-  if (a.protocol !== 'upagents') return `agents.${name}.protocol: "${a.protocol}" is not supported yet by this version of the hub (upagents is)`;
-  if (a.mode === 'async') return `agents.${name}.mode: "async" is not supported yet by this version of the hub (sync and stream are)`;
+  if (a.protocol === 'upagents' && a.mode === 'async') return `agents.${name}.mode: "async" is not supported yet by this version of the hub (sync and stream are)`;
+  if (a.protocol === 'kore' && a.async) return `agents.${name}.async: true is not supported yet by this version of the hub (sync and stream are)`;
   return undefined;
+}
+
+function adapterOf(name: string, a: AgentConfig, d: BuildDeps): AgentAdapter {
+  const common = { name, provider: d.provider, clock: d.clock };
+  switch (a.protocol) {
+    case 'upagents': {
+      const baseUrl = a.baseUrl.startsWith('/') ? () => `${d.publicUrl().replace(/\/+$/, '')}${a.baseUrl}` : () => a.baseUrl;
+      return new UpagentsAdapter({ ...common, config: a, baseUrl });
+    }
+    case 'kore':
+      return new KoreAdapter({ ...common, config: a, publicUrl: d.publicUrl });
+    case 'http':
+      return new HttpAgentAdapter({ ...common, config: a, publicUrl: d.publicUrl });
+  }
 }
 
 /** Every enabled agent of the config, ready to call; throws config_invalid for one this build cannot run. */
@@ -41,13 +56,11 @@ export function buildAgents(agents: Record<string, AgentConfig>, d: BuildDeps): 
     .flatMap(([name, a]) => unsupported(name, a) ?? []);
   if (problems.length > 0) throw new HubError('config_invalid', problems.join('; '), { details: { problems } });
   for (const [name, a] of Object.entries(agents)) {
-    if (a.disabled || a.protocol !== 'upagents') continue;
-    const baseUrl = a.baseUrl.startsWith('/') ? () => `${d.publicUrl().replace(/\/+$/, '')}${a.baseUrl}` : () => a.baseUrl;
-    const adapter: AgentAdapter = new UpagentsAdapter({ name, config: a, baseUrl, provider: d.provider, clock: d.clock });
+    if (a.disabled) continue;
     out.set(name, {
       name,
       config: a,
-      adapter,
+      adapter: adapterOf(name, a, d),
       validateInput: inputValidator(`agent__${name}`, a.inputSchema ?? DEFAULT_INPUT_SCHEMA),
       checkOutput: outputCheck({ outputSchema: a.outputSchema, minConfidence: a.minConfidence }),
     });

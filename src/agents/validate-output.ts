@@ -1,4 +1,5 @@
 import { fromJsonSchema } from '@modelcontextprotocol/server';
+import { readPath } from '../definition/agent-template.js';
 
 /**
  * Seed 000, "Semantic Errors": a 200 does not mean the output is right. An output is accepted when
@@ -32,25 +33,5 @@ export function outputCheck(r: OutputRules): OutputCheck {
   };
 }
 
-/**
- * The value at a small JSON path: `$.a.b`, `a.b`, `scores[0].value`, `$['odd key']`. Enough for
- * a confidence field; not a JSONPath engine (no wildcards or filters: one value, or none).
- */
-export function atPath(value: unknown, path: string): unknown {
-  const steps: (string | number)[] = [];
-  const re = /\.([A-Za-z_$][\w$-]*)|\[(\d+)\]|\['([^']*)'\]|\["([^"]*)"\]|^([A-Za-z_][\w$-]*)/g;
-  const body = path.replace(/^\$/, '');
-  let at = 0;
-  for (const m of body.matchAll(re)) {
-    if (m.index !== at) return undefined;
-    at = m.index + m[0].length;
-    steps.push(m[2] !== undefined ? Number(m[2]) : (m[1] ?? m[3] ?? m[4] ?? m[5])!);
-  }
-  if (at !== body.length) return undefined;
-  let cur: unknown = value;
-  for (const s of steps) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[s];
-  }
-  return cur;
-}
+/** The value at a small JSON path: `$.a.b`, `a.b`, `scores[0].value`, `$['odd key']` (src/definition/agent-template.ts). */
+export const atPath = readPath;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { firstPlaceholderAt, parsePath, placeholderProblems } from './agent-template.js';
 
 /**
  * The `agents` block of the config (ARCHITECTURE.md, "Config file"): one entry per agent, keyed by
@@ -66,39 +67,89 @@ export const upagentsAgentSchema = z.strictObject({
   ...common,
 });
 
-/** Seed 003's Kore proxy-agent protocol: one URL, the proxy request and response formats. */
-export const koreAgentSchema = z.strictObject({
-  protocol: z.literal('kore'),
-  url: z.url({ protocol: /^https?$/ }),
-  /** Pins the version where the URL does not: refused when it is a `latest` alias. */
-  agentId: z.string().min(1).optional(),
-  async: z.boolean().default(false),
-  waitMs: z.number().int().min(0).max(600_000).default(20_000),
-  webhookSecret: z.string().min(1).optional(),
-  /** Pass the agent's debug thoughts to the caller as progress. */
-  debug: z.boolean().default(false),
-  allowLatest: z.boolean().default(false),
-  ...common,
-});
+/**
+ * The URL of a kore or http agent: absolute http(s), or a path on the hub itself (the sandbox
+ * marketplace), resolved against the hub's URL when called.
+ */
+const agentUrlSchema = z
+  .string()
+  .min(1)
+  .refine(
+    (s) => s.startsWith('/') || (URL.canParse(s) && /^https?:$/.test(new URL(s).protocol)),
+    'must be an http(s) URL, or a path on the hub starting with /',
+  )
+  .refine((s) => !s.includes('#'), 'must have no fragment');
 
-/** A request definition for agents that follow neither protocol. */
-export const httpAgentSchema = z.strictObject({
-  protocol: z.literal('http'),
-  method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
-  url: z.url({ protocol: /^https?$/ }),
-  /** A JSON value whose strings may hold `{{input.x}}` and `{{sessionId}}`. */
-  body: z.unknown().optional(),
-  /** Where the output is in the response: a JSON path, `$` for the whole body. */
-  outputPath: z.string().min(1).default('$'),
-  agentId: z.string().min(1).optional(),
-  allowLatest: z.boolean().default(false),
-  ...common,
-});
+/** Seed 003's Kore proxy-agent protocol: one URL, the proxy request and response formats. */
+export const koreAgentSchema = z
+  .strictObject({
+    protocol: z.literal('kore'),
+    url: agentUrlSchema,
+    /** Pins the version where the URL does not: refused when it is a `latest` alias. */
+    agentId: z.string().min(1).optional(),
+    /** Seed 003's "Asynchronous Integration": the answer comes to a callback URL on the hub. */
+    async: z.boolean().default(false),
+    /** Seed 003's `stream` (`streamMode: "messages"`): each message arrives as progress before the result. */
+    stream: z.boolean().default(false),
+    waitMs: z.number().int().min(0).max(600_000).default(20_000),
+    webhookSecret: z.string().min(1).optional(),
+    /** Ask the agent for its thoughts (`debugMode: "thoughts"`) when the caller listens for progress, and pass them on. */
+    debug: z.boolean().default(false),
+    allowLatest: z.boolean().default(false),
+    ...common,
+  })
+  .superRefine((a, ctx) => {
+    if (a.async && a.stream)
+      ctx.addIssue({ code: 'custom', path: ['stream'], message: 'cannot be true with async: true (an answer either streams or comes to the callback)' });
+  });
+
+const jsonPathSchema = z.string().refine((p) => parsePath(p) !== undefined, "is not a JSON path ($, $.a.b, items[0].name, $['odd key'])");
+
+/**
+ * A request definition for agents that follow neither protocol (seed 003's "Request Definition"):
+ * the request built from `{{…}}` placeholders (src/definition/agent-template.ts), the answer
+ * read by JSON paths.
+ */
+export const httpAgentSchema = z
+  .strictObject({
+    protocol: z.literal('http'),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).default('POST'),
+    /** May hold placeholders after the host (path and query), each sent percent-encoded. */
+    url: agentUrlSchema,
+    /** A JSON value whose strings may hold placeholders; sent as application/json. */
+    body: z.json().optional(),
+    /** Where the answer is in the response body. */
+    response: z
+      .strictObject({
+        /** The output: one path, or an object of paths (each field of the output read from one). */
+        output: z.union([jsonPathSchema, z.record(z.string(), jsonPathSchema)]).default('$'),
+        /** When a value is here, the agent reported an error (its text is the message). */
+        error: jsonPathSchema.optional(),
+        /** The agent's id of the task, for logs and the result's _meta. */
+        taskId: jsonPathSchema.optional(),
+      })
+      .default({ output: '$' }),
+    agentId: z.string().min(1).optional(),
+    allowLatest: z.boolean().default(false),
+    ...common,
+  })
+  .superRefine((a, ctx) => {
+    for (const p of placeholderProblems(a.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: p.message });
+    for (const p of placeholderProblems(a.body)) ctx.addIssue({ code: 'custom', path: ['body', ...p.path], message: p.message });
+    // The caller's arguments may choose the path and query, never the host the headers go to.
+    const fixed = a.url.slice(0, firstPlaceholderAt(a.url));
+    if (!fixed.startsWith('/') && !/^https?:\/\/[^/?#]+\//.test(fixed))
+      ctx.addIssue({ code: 'custom', path: ['url'], message: 'may hold placeholders only after the host (in the path or the query)' });
+    if ((a.method === 'GET' || a.method === 'DELETE') && a.body !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['body'], message: `a ${a.method} request carries no body: put the values in the URL` });
+  });
 
 export const agentConfigSchema = z.discriminatedUnion('protocol', [upagentsAgentSchema, koreAgentSchema, httpAgentSchema]);
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type UpagentsAgentConfig = z.infer<typeof upagentsAgentSchema>;
+export type KoreAgentConfig = z.infer<typeof koreAgentSchema>;
+export type HttpAgentConfig = z.infer<typeof httpAgentSchema>;
 
 /**
  * Seed 000, "Version Pinning": never point at latest. An id that is `latest` or ends in

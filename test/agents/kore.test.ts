@@ -1,0 +1,183 @@
+/**
+ * The kore protocol (seed 003) end to end: a real hub on loopback serving the sandbox's
+ * Kore-compatible agents, called by real MCP clients of both protocol eras (and the 1.x SDK).
+ * What the agent received is read back from the sandbox's /_stats.
+ */
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { CLIENT_KINDS, connectClient, textOf, type FaceClient } from '../helpers/clients.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+
+const KEY = 'kore_sandbox_local';
+const KORE = '/sandbox/marketplace/kore/agents';
+const AUTH = { authorization: `Bearer ${KEY}` };
+const MEMORY_OUT = {
+  type: 'object',
+  properties: { turn: { type: 'number' }, session: { type: 'string' }, remembered: { type: 'array', items: { type: 'string' } } },
+  required: ['turn', 'session', 'remembered'],
+};
+const STORY = 'Once there was a lighthouse. It travelled far. And it came home.';
+
+const AGENTS = {
+  memory: { protocol: 'kore', url: `${KORE}/memory_v1`, headers: AUTH, outputSchema: MEMORY_OUT, debug: true },
+  // Another entry on the same agent: its session identities differ from memory's (one per agent entry).
+  pair: { protocol: 'kore', url: `${KORE}/memory_v1`, headers: AUTH, outputSchema: MEMORY_OUT },
+  teller: { protocol: 'kore', url: `${KORE}/storyteller_v1`, headers: AUTH, stream: true, debug: true },
+  slow: { protocol: 'kore', url: `${KORE}/storyteller_v1+latency-ms=1500`, headers: AUTH, timeoutMs: 300, retries: 0 },
+  flaky: { protocol: 'kore', url: `${KORE}/storyteller_v1+fail=503+fail-times=1`, headers: AUTH, retries: 1 },
+  stopped: { protocol: 'kore', url: `${KORE}/storyteller_v1+agent-error=context_overflow`, headers: AUTH },
+  unkeyed: { protocol: 'kore', url: `${KORE}/storyteller_v1`, retries: 0 },
+};
+
+interface KoreRequestSeen {
+  sessionReference: string;
+  userReference: string;
+  debug: boolean;
+  stream: boolean;
+  metadata: Record<string, unknown>;
+}
+
+describe('kore agents through the hub', () => {
+  let hub: RunningHub;
+  const logLines: string[] = [];
+  let bobToken: string;
+
+  beforeAll(async () => {
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logLines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
+    hub = await startHub(
+      { integrations: { sandbox: {} }, agents: AGENTS, logLevel: 'debug' },
+      { log: createLogger({ level: 'debug', destination }), agents: { sleep: async () => {} } },
+    );
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  /** The last request the sandbox agent `id` received. */
+  const lastSeen = async (id: string): Promise<KoreRequestSeen> => {
+    const res = await fetch(new URL('/sandbox/marketplace/kore/_stats', hub.url));
+    const stats = (await res.json()) as { requests: Record<string, KoreRequestSeen[]> };
+    return stats.requests[id]!.at(-1)!;
+  };
+
+  describe.each(CLIENT_KINDS)('%s client', (kind) => {
+    let client: FaceClient;
+    beforeAll(async () => {
+      client = await connectClient(kind, { transport: 'http', url: hub.url, token: hub.token });
+    });
+    afterAll(async () => {
+      await client?.close();
+    });
+
+    it('sync: the Kore output is the result; the request carries the session identity and the call id, no debug without progress', async () => {
+      const r = await client.callTool('agent__memory', { input: `hello from ${kind}` });
+      expect(r.isError).toBe(false);
+      const out = r.structuredContent as { session: string; reply: string };
+      expect(out.reply).toBe(`noted: hello from ${kind}`);
+      expect(JSON.parse(textOf(r))).toEqual(out);
+      const seen = await lastSeen('memory_v1');
+      expect(seen.sessionReference).toMatch(/^sbs_[A-Za-z0-9_-]{32}$/);
+      expect(seen.userReference).toBe(seen.sessionReference);
+      expect(out.session).toBe(`${seen.sessionReference}|${seen.userReference}`);
+      expect(seen.metadata['callId']).toMatch(/^[0-9a-f-]{36}$/);
+      // Nobody listens for progress: the agent is not asked for its thoughts.
+      expect(seen.debug).toBe(false);
+      expect(seen.stream).toBe(false);
+    });
+
+    it('debug: the agent is asked for its thoughts when the caller listens, and they arrive as progress before the result', async () => {
+      const seen: string[] = [];
+      const r = await client.callTool('agent__memory', { input: 'think aloud' }, { onprogress: (p) => seen.push(p.message ?? '') });
+      seen.push('(result)');
+      expect(r.isError).toBe(false);
+      const session = (r.structuredContent as { session: string }).session;
+      expect(seen).toEqual([
+        `agent memory thinks: looking up the memory of session ${session}`,
+        expect.stringMatching(/^agent memory thinks: \d+ earlier messages found$/),
+        '(result)',
+      ]);
+      expect((await lastSeen('memory_v1')).debug).toBe(true);
+    });
+
+    it('stream: each message and thought arrives as progress, in order, then the whole answer', async () => {
+      const seen: string[] = [];
+      const r = await client.callTool('agent__teller', { input: 'a lighthouse' }, { onprogress: (p) => seen.push(p.message ?? '') });
+      seen.push('(result)');
+      expect(r.isError).toBe(false);
+      expect(textOf(r)).toBe(STORY);
+      expect(seen).toEqual([
+        'agent teller thinks: choosing a beginning',
+        'Once there was a lighthouse. ',
+        'agent teller thinks: choosing an ending',
+        'It travelled far. ',
+        'And it came home.',
+        '(result)',
+      ]);
+      expect(await lastSeen('storyteller_v1')).toMatchObject({ stream: true, debug: true });
+    });
+
+    it('a timeout is a clear isError result naming the agent', async () => {
+      const r = await client.callTool('agent__slow', { input: 'x' });
+      expect(r.isError).toBe(true);
+      expect(textOf(r)).toBe('agent slow did not answer within 300 ms');
+    });
+  });
+
+  it("two users' calls to one Kore agent carry different, stable session identities: the agent's memory proves it", async () => {
+    const alice = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
+    const bob = await connectClient('v2-legacy', { transport: 'http', url: hub.url, token: bobToken });
+    try {
+      type Memory = { turn: number; session: string; remembered: string[] };
+      const say = async (c: FaceClient, input: string) => (await c.callTool('agent__pair', { input })).structuredContent as Memory;
+      const a1 = await say(alice, 'alice: first');
+      const b1 = await say(bob, 'bob: first');
+      const a2 = await say(alice, 'alice: second');
+      const b2 = await say(bob, 'bob: second');
+      expect([a1.turn, a1.remembered]).toEqual([1, []]);
+      expect([b1.turn, b1.remembered]).toEqual([1, []]);
+      expect([a2.turn, a2.remembered]).toEqual([2, ['alice: first']]);
+      expect([b2.turn, b2.remembered]).toEqual([2, ['bob: first']]);
+      expect(a2.session).toBe(a1.session);
+      expect(b2.session).toBe(b1.session);
+      expect(b1.session).not.toBe(a1.session);
+      expect(`${a1.session}${b1.session}`).not.toMatch(/alice|bob/);
+      // One entry's identities are not another's, even for the same agent and user.
+      const viaMemory = (await alice.callTool('agent__memory', { input: 'x' })).structuredContent as Memory;
+      expect(viaMemory.session).not.toBe(a1.session);
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  it("a 503 is retried; an agent's error state and a refused key are isError results naming the agent", async () => {
+    const c = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
+    try {
+      const flaky = await c.callTool('agent__flaky', { input: 'a lighthouse' });
+      expect(flaky.isError).toBe(false);
+      expect(textOf(flaky)).toBe(STORY);
+      const stopped = await c.callTool('agent__stopped', { input: 'x' });
+      expect(stopped.isError).toBe(true);
+      expect(textOf(stopped)).toBe('agent stopped reported error: the agent stopped: context_overflow');
+      const unkeyed = await c.callTool('agent__unkeyed', { input: 'x' });
+      expect(unkeyed.isError).toBe(true);
+      expect(textOf(unkeyed)).toBe('agent unkeyed answered 401: {"error":{"message":"a valid bearer key is required"}}');
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('the bearer key in the headers never reaches the logs', () => {
+    const all = logLines.join('');
+    expect(all).toContain('agent answered');
+    expect(all).not.toContain(KEY);
+  });
+});
