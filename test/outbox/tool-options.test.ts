@@ -12,6 +12,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigValue } from '../../src/config/load.js';
 import { defineIntegration } from '../../src/integrations/definition.js';
+import { orderingKeyOf } from '../../src/integrations/outbound.js';
 import { startBucketApi, type Arrival, type BucketApi } from '../fixtures/bucket-api.js';
 import { hubErrorOf } from '../helpers/errors.js';
 import { eventually, runCli, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
@@ -154,6 +155,20 @@ describe('sensitive and ordered writes', () => {
     expect(across).toBe(true);
     for (const a of arrivals) expect(api.appliedByKey.get(a.idempotencyKey!)).toBe(1);
   }, 60_000);
+});
+
+describe('the ordering key of a call', () => {
+  it('is shared by equal values across tools, differs per integration and value, and never shows the value', () => {
+    const byTicket = { key: 'ticket' };
+    const k = orderingKeyOf('desk', byTicket, { ticket: 'T-42', text: 'a' });
+    expect(orderingKeyOf('desk', { key: 'id' }, { id: 'T-42' })).toBe(k);
+    expect(orderingKeyOf('desk', byTicket, { ticket: 42 })).toBe(orderingKeyOf('desk', byTicket, { ticket: '42' }));
+    expect(orderingKeyOf('desk', byTicket, { ticket: 'T-43' })).not.toBe(k);
+    expect(orderingKeyOf('other', byTicket, { ticket: 'T-42' })).not.toBe(k);
+    expect(k).not.toContain('T-42');
+    expect(orderingKeyOf('desk', 'connection', {})).toBe('desk:connection');
+    expect(orderingKeyOf('desk', undefined, { ticket: 'T-42' })).toBeUndefined();
+  });
 });
 
 describe('bad declarations', () => {
