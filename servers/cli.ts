@@ -16,6 +16,7 @@ commands:
   keys rotate      new master key; re-wraps the data keys online
   webhooks         list | replay inbound events (dead ones after their retries)
   queue            list | retry | purge outbound writes (dead ones after their retries)
+  agents           list (version, breaker, error rate) | canary a candidate version on test cases
 
 common flags:
   --config FILE    config file (default: switchboard.config.json if present)
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   connections: async () => (await import('./commands/connections.js')).connectionsCommand,
   webhooks: async () => (await import('./commands/webhooks.js')).webhooksCommand,
   queue: async () => (await import('./commands/queue.js')).queueCommand,
+  agents: async () => (await import('./commands/agents.js')).agentsCommand,
 };
 
 async function main(argv: string[]): Promise<void> {

@@ -206,6 +206,7 @@ export class Hub {
       clock: this.clock,
       log: this.log,
       since: this.clock.now(),
+      metrics: this.metrics,
       ...opts.agents,
     });
     if (agents.size > 0) this.catalog.add(agents);

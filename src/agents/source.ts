@@ -9,10 +9,12 @@ import { CircuitBreakers, type BreakerOptions, type BreakerSnapshot } from '../o
 import type { ProviderClient } from '../providers/client.js';
 import { realSleep, type Sleep } from '../providers/deadline.js';
 import { defaultBackoff } from '../providers/retry.js';
+import type { HubMetrics } from '../observability/metrics.js';
 import type { SecretStore } from '../store/hub-secrets.js';
 import type { AgentPartial } from './adapter.js';
 import { DEFAULT_INPUT_SCHEMA, buildAgents, secretsOf } from './build.js';
 import { ChainFailed, invokeChain, type AgentRuntime, type InvokeDeps } from './invoke.js';
+import { AgentMetrics } from './metrics.js';
 import { failureResult, redact, successResult } from './result.js';
 import { AGENT_SESSION_KEY } from './session.js';
 
@@ -31,6 +33,8 @@ export interface AgentSourceOptions {
   sleep?: Sleep;
   backoffMs?: (attempt: number) => number;
   maxRetryAfterMs?: number;
+  /** The hub's metrics: per-agent instruments are added to its registry (src/agents/metrics.ts). */
+  metrics?: HubMetrics;
 }
 
 /**
@@ -49,11 +53,18 @@ export class AgentSource implements ToolSource {
   private readonly secretValues: string[];
   private readonly deps: Omit<InvokeDeps, 'sessionKey'>;
   private key: Promise<Buffer> | undefined;
+  /** Per-agent metrics, when the hub keeps any. */
+  readonly metered: AgentMetrics | undefined;
 
   constructor(private readonly o: AgentSourceOptions) {
     this.agents = buildAgents(o.agents, { provider: o.provider, clock: o.clock, publicUrl: o.publicUrl });
     this.breakers = new CircuitBreakers({ threshold: 5, coolDownMs: 60_000, clock: o.clock, ...o.breakers });
     this.secretValues = secretsOf(o.agents);
+    if (o.metrics) {
+      const m = new AgentMetrics({ metrics: o.metrics, clock: o.clock, names: [...this.agents.keys()], breakers: () => this.breakers.snapshot() });
+      for (const a of this.agents.values()) a.adapter = m.meter(a.name, a.adapter);
+      this.metered = m;
+    }
     this.listed = [...this.agents.values()].map(toolOf);
     this.deps = {
       agents: this.agents,
@@ -116,6 +127,7 @@ export class AgentSource implements ToolSource {
       await progress?.flushed();
       const ms = Math.round(performance.now() - started);
       const taskId = inv.answer.taskId;
+      this.metered?.answered(tool, inv, ms / 1000);
       // Task ids, latency and token counts; never the input or the output (seed 000, "Common Integration Mistakes").
       this.o.log.info(
         { agent: tool, answeredBy: inv.answeredBy, callId, taskId, ms, usage: inv.answer.kind === 'output' ? inv.answer.usage : undefined },
@@ -126,9 +138,11 @@ export class AgentSource implements ToolSource {
       await progress?.flushed();
       if (err instanceof ChainFailed) {
         const ms = Math.round(performance.now() - started);
+        this.metered?.failed(tool, err.failures, ms / 1000);
         this.o.log.warn({ agent: tool, callId, ms, failures: err.failures.map((f) => ({ agent: f.agent, reason: f.reason })) }, 'agent gave no answer');
         return redact(failureResult(tool, err.failures), this.secretValues);
       }
+      if (ctx.signal.aborted) this.metered?.cancelled(tool, (performance.now() - started) / 1000);
       if (ctx.signal.aborted) throw new HubError('cancelled', `agent__${tool} was cancelled`, { cause: err });
       throw err;
     }
@@ -150,13 +164,7 @@ export class AgentSource implements ToolSource {
     let chain = Promise.resolve();
     const push = (agent: string, p: AgentPartial) => {
       const k = ++n;
-      // A thought is marked as one, so a client can tell the agent's reasoning from its answer.
-      const message =
-        p.kind === 'tool_call'
-          ? `agent ${agent} is calling the tool ${p.tool}`
-          : p.kind === 'thought'
-            ? `agent ${agent} thinks: ${redact(p.text, this.secretValues)}`
-            : redact(p.text, this.secretValues);
+      const message = p.kind === 'tool_call' ? `agent ${agent} is calling the tool ${p.tool}` : redact(p.text, this.secretValues);
       chain = chain.then(() => report({ progress: k, message })).catch(() => {});
     };
     return { push, flushed: () => chain };

@@ -111,6 +111,10 @@ export class HubMetrics {
   get mcpSessions() {
     return this.m.mcpSessions;
   }
+  /** The registry, for instruments defined beside their domain (src/agents/metrics.ts). */
+  get registry(): Registry {
+    return this.m.registry;
+  }
 
   observeCall(source: string, tool: string, outcome: ToolOutcome, seconds: number): void {
     this.m.toolCalls.inc({ source, tool, outcome });

@@ -1,0 +1,113 @@
+import type { AgentConfig } from '../../src/definition/agents.js';
+import { publicUrlOf } from '../../src/config/public-url.js';
+import { HubError } from '../../src/errors.js';
+import { configFromFlags, parse, progress, str } from '../common.js';
+import { canary } from './agents-canary.js';
+import { scrapeAgents, type LiveAgent } from './agents-scrape.js';
+
+export const AGENTS_USAGE = `usage: switchboard agents list [--url HUB] [--token T] [--json]
+       switchboard agents canary <agent> --candidate <agent-id> --cases cases.jsonl [--threshold 0.95] [--json]
+
+list     each agent's protocol, pinned version, mode, and from the running hub (its /metrics:
+         --url, else the config's server.publicUrl or host:port; a token with the metrics scope
+         beyond loopback, --token or SWITCHBOARD_TOKEN) its breaker and recent error rate
+canary   runs the pinned and the candidate agent id on each case (JSONL: {"input": {...},
+         "expect"?: {"<json path>": value}}), prints pass rates and latency p50/p95, and exits 0
+         when the candidate's pass rate is at least --threshold × the pinned one's, 1 when not,
+         2 on bad usage or input`;
+
+/** The version an entry is pinned to: its agent id, else (kore, http without one) its URL. */
+export function pinnedOf(a: AgentConfig): string {
+  if (a.agentId !== undefined) return a.agentId;
+  return 'url' in a ? a.url : '-';
+}
+
+export function modeOf(a: AgentConfig): string {
+  if (a.protocol === 'upagents') return a.mode;
+  if (a.protocol === 'kore') return a.async ? 'async' : 'sync';
+  return 'sync';
+}
+
+export async function agentsCommand(argv: string[]): Promise<void> {
+  const { flags, positionals } = parse(argv, {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    json: { type: 'boolean' },
+    candidate: { type: 'string' },
+    cases: { type: 'string' },
+    threshold: { type: 'string' },
+  });
+  const [sub, ...rest] = positionals;
+  if (flags['help'] || (sub !== 'list' && sub !== 'canary')) {
+    process.stdout.write(`${AGENTS_USAGE}\n`);
+    if (!flags['help']) process.exitCode = 2;
+    return;
+  }
+  if (sub === 'canary') {
+    process.exitCode = await canary(rest, flags);
+    return;
+  }
+  if (rest.length > 0) throw new HubError('invalid_params', `agents list takes no arguments (got ${rest.join(' ')})\n${AGENTS_USAGE}`);
+  await list(flags);
+}
+
+interface Row {
+  agent: string;
+  protocol: string;
+  version: string;
+  mode: string;
+  disabled: boolean;
+  breaker: string;
+  recentRequests: number | null;
+  recentErrors: number | null;
+  recentErrorRate: number | null;
+}
+
+async function list(flags: Record<string, string | boolean | undefined>): Promise<void> {
+  const { config } = configFromFlags(flags, { quiet: true });
+  const entries = Object.entries(config.agents);
+  const hubUrl = str(flags['url']) ?? publicUrlOf(config.server);
+  const token = str(flags['token']) ?? process.env['SWITCHBOARD_TOKEN'];
+  const live =
+    entries.length === 0
+      ? undefined
+      : hubUrl === undefined
+        ? { ok: false as const, url: '-', why: 'server.port is 0 and no server.publicUrl: pass --url of the running hub' }
+        : await scrapeAgents(hubUrl, token);
+  if (live && !live.ok) progress(`breaker and error rate unknown: ${live.why}`);
+  const rows: Row[] = entries.map(([agent, a]) => {
+    const seen: LiveAgent | undefined = live?.ok ? live.agents.get(agent) : undefined;
+    return {
+      agent,
+      protocol: a.protocol,
+      version: pinnedOf(a),
+      mode: modeOf(a),
+      disabled: a.disabled,
+      // A configured agent the running hub does not report was not loaded by it (another config, or disabled).
+      breaker: a.disabled ? 'disabled' : seen ? seen.breaker : live?.ok ? 'not loaded by the hub' : 'unknown',
+      recentRequests: seen ? seen.recentRequests : null,
+      recentErrors: seen ? seen.recentErrors : null,
+      recentErrorRate: seen && seen.recentRequests > 0 ? seen.recentErrors / seen.recentRequests : null,
+    };
+  });
+  if (flags['json']) {
+    process.stdout.write(`${JSON.stringify({ hub: live ? { url: live.url, reachable: live.ok } : null, agents: rows }, null, 2)}\n`);
+    return;
+  }
+  if (rows.length === 0) {
+    process.stdout.write('no agents configured\n');
+    return;
+  }
+  const table = [
+    ['AGENT', 'PROTOCOL', 'VERSION', 'MODE', 'BREAKER', 'ERRORS (5 MIN)'],
+    ...rows.map((r) => [r.agent, r.protocol, r.version, r.mode, r.breaker, recent(r)]),
+  ];
+  const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
+  for (const row of table) process.stdout.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);
+}
+
+function recent(r: Row): string {
+  if (r.recentRequests === null || r.recentErrors === null) return '-';
+  if (r.recentRequests === 0) return 'no calls';
+  return `${r.recentErrors}/${r.recentRequests} (${((r.recentErrors / r.recentRequests) * 100).toFixed(1)}%)`;
+}
