@@ -37,6 +37,7 @@ import { QueueSource } from './outbox/queue-source.js';
 import type { PollScheduler } from './polling/scheduler.js';
 import { buildPollers, type PollersDeps } from './polling/wire.js';
 import { AgentSource, type AgentSourceOptions } from './agents/source.js';
+import { SqliteAgentTasks } from './agents/tasks/sqlite.js';
 import { createProviderClient } from './providers/client.js';
 import { HubSecrets } from './store/hub-secrets.js';
 
@@ -72,7 +73,7 @@ export interface HubOptions {
   /** The integrations' circuit breakers' threshold and cool-down (tests shorten it). */
   breakers?: IntegrationsDeps['breakers'];
   /** The agents' breakers, waits between attempts and Retry-After cap (tests shorten them). */
-  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'>;
+  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & { tasks?: { pollMs?: number; taskTtlMs?: number } };
 }
 
 export interface Listening {
@@ -107,6 +108,8 @@ export class Hub {
   readonly pollers: PollScheduler;
   /** Outbound writes (jobs, the worker, the feed tool calls wait on): the `outbox` part. */
   readonly outbox: OutboxService;
+  /** The configured agents (`agent__<name>`), and their async tasks' callback route. */
+  readonly agents: AgentSource;
   private phaseValue: HubPhase = 'starting';
   private http?: { listener: HttpListener; face: HttpFace };
   private stdio?: StdioFace;
@@ -208,7 +211,16 @@ export class Hub {
       since: this.clock.now(),
       metrics: this.metrics,
       ...opts.agents,
+      // Async tasks: stored here, their callbacks through the inbox (its worker finishes them).
+      tasks: {
+        store: new SqliteAgentTasks(this.db, this.vault, this.clock),
+        intake: this.inbox.inbox,
+        handlers: this.inbox.handlers,
+        vault: this.vault,
+        ...opts.agents?.tasks,
+      },
     });
+    this.agents = agents;
     if (agents.size > 0) this.catalog.add(agents);
     const listCache = new SqliteListCache(this.db, this.clock);
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
@@ -349,6 +361,9 @@ export class Hub {
       }),
       mount: (a) => {
         this.closeMounted = mountIntegrations(a, this.integrations, { pollers: this.pollers });
+        // Public (signed by the agent platform, see public-routes.ts); the route reads the raw bytes itself.
+        const callback = this.agents.tasks?.route;
+        if (callback) a.post('/agents/callback/:taskId', (req, res) => void callback(req, res, req.params.taskId));
       },
     });
     listener.serve(app);

@@ -1,6 +1,7 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+import { AsyncDeliveries } from './agents-async.js';
 import { SANDBOX_AGENTS, sandboxAgent, tokensOf } from './agents-catalog.js';
 
 /** The key the sandbox marketplace accepts when none is configured: public, as the sandbox is local. */
@@ -13,6 +14,8 @@ export interface MarketplaceOptions {
   apiKeys?: readonly string[];
   /** Waits for injected latency; real time by default. */
   wait?: Wait;
+  /** The clock async callbacks are signed with (ms); real time by default. */
+  now?: () => number;
 }
 
 /** What the marketplace has seen, for tests and demos (GET /_stats). */
@@ -27,6 +30,7 @@ const bodySchema = z.object({
   mode: z.enum(['sync', 'async', 'stream']).default('sync'),
   input: z.record(z.string(), z.unknown()),
   session_id: z.string().max(200).optional(),
+  webhook: z.object({ url: z.url({ protocol: /^https?$/ }), secret: z.string().min(1) }).optional(),
 });
 
 const realWait: Wait = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -52,9 +56,11 @@ export function marketplaceRoutes(o: MarketplaceOptions = {}): { router: Router;
   const stats: MarketplaceStats = { requests: {}, sessions: {} };
   const router = express.Router();
   router.use(express.json({ limit: '256kb' }));
+  const deliveries = new AsyncDeliveries({ wait, ...(o.now ? { now: o.now } : {}) });
+  deliveries.mount(router);
 
   router.get('/agents', (_req, res) => {
-    res.json({ agents: SANDBOX_AGENTS.map((a) => ({ id: a.id, title: a.title, description: a.description, modes: ['sync', 'stream'] })) });
+    res.json({ agents: SANDBOX_AGENTS.map((a) => ({ id: a.id, title: a.title, description: a.description, modes: ['sync', 'async', 'stream'] })) });
   });
   router.get('/_stats', (_req, res) => {
     res.json(stats);
@@ -74,7 +80,7 @@ export function marketplaceRoutes(o: MarketplaceOptions = {}): { router: Router;
     );
     const body = bodySchema.safeParse(req.body);
     if (!body.success) return void res.status(400).json({ error: { type: 'invalid_input', message: body.error.issues.map((i) => i.message).join('; ') } });
-    const { mode, input, session_id } = body.data;
+    const { mode, input, session_id, webhook } = body.data;
     stats.requests[agent.id] = (stats.requests[agent.id] ?? 0) + 1;
     if (session_id) stats.sessions[agent.id] = [...(stats.sessions[agent.id] ?? []), session_id];
     const h = (name: string) => fromId.get(name) ?? req.get(`x-sandbox-${name}`);
@@ -93,8 +99,8 @@ export function marketplaceRoutes(o: MarketplaceOptions = {}): { router: Router;
         return void res.status(fail).json({ error: { type: 'injected', message: `the sandbox was asked to answer ${fail}` } });
       }
     }
-    if (mode === 'async')
-      return void res.status(400).json({ error: { type: 'unsupported_mode', message: 'the sandbox marketplace answers sync and stream tasks' } });
+    if (mode === 'async' && !webhook)
+      return void res.status(400).json({ error: { type: 'invalid_input', message: 'an async task needs webhook: { url, secret }' } });
     const taskId = `task_${randomUUID()}`;
     const agentError = h('agent-error');
     if (agentError) return void res.json({ task_id: taskId, status: 'error', error: { type: agentError, message: `the agent stopped: ${agentError}` } });
@@ -104,6 +110,7 @@ export function marketplaceRoutes(o: MarketplaceOptions = {}): { router: Router;
     if (bend === 'low_confidence' && output !== null && typeof output === 'object') output = { ...output, confidence: 0.1, confidence_score: 0.1 };
     const usage = { input_tokens: tokensOf(JSON.stringify(input)).length, output_tokens: tokensOf(text).length };
     if (mode === 'sync') return void res.json({ task_id: taskId, status: 'completed', output, usage });
+    if (mode === 'async' && webhook) return deliveries.submit(res, { taskId, webhook, output, usage, h });
     await stream(res, { taskId, text, output, usage, tokenMs: Number(h('token-ms') ?? 2), wait });
   });
   return { router, stats: () => stats };

@@ -15,6 +15,14 @@ export interface AgentRequest {
   signal: AbortSignal;
   /** Partial output as it arrives (stream mode); absent when nobody listens. */
   onPartial?: (p: AgentPartial) => void;
+  /** Async: where the platform sends its signed answer (the hub's `/agents/callback/:taskId`). */
+  callback?: AgentCallback;
+}
+
+/** The callback an async task is submitted with: the hub's URL for it and the secret that signs it. */
+export interface AgentCallback {
+  url: string;
+  secret: string;
 }
 
 export type AgentPartial = { kind: 'text'; text: string } | { kind: 'tool_call'; tool: string } | { kind: 'thought'; text: string };

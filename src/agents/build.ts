@@ -29,7 +29,9 @@ export interface BuildDeps {
  * than listed as a tool that can only fail: the async modes come with the part that builds them.
  */
 function unsupported(name: string, a: AgentConfig): string | undefined {
-  if (a.protocol === 'upagents' && a.mode === 'async') return `agents.${name}.mode: "async" is not supported yet by this version of the hub (sync and stream are)`;
+  // Callbacks are verified with it (seed 000, "Webhook Signature Verification"): without one, none could be trusted.
+  if (a.protocol === 'upagents' && a.mode === 'async' && !a.webhookSecret)
+    return `agents.${name}.webhookSecret: required with mode "async" (the agent's callbacks are verified with it)`;
   if (a.protocol === 'kore' && a.async) return `agents.${name}.async: true is not supported yet by this version of the hub (sync and stream are)`;
   return undefined;
 }

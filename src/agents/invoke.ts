@@ -2,7 +2,7 @@ import type { Identity } from '../identity/identity.js';
 import type { InputValidator } from '../mcp/validate-input.js';
 import type { AgentConfig } from '../definition/agents.js';
 import { fallbacksOf } from '../definition/agents.js';
-import type { AgentAdapter, AgentAnswer, AgentPartial } from './adapter.js';
+import type { AgentAdapter, AgentAnswer, AgentCallback, AgentPartial } from './adapter.js';
 import { AgentCallError, runWithPolicy, type PolicyDeps } from './policy.js';
 import { sessionIdentity } from './session.js';
 import type { OutputCheck } from './validate-output.js';
@@ -21,6 +21,8 @@ export interface InvokeContext {
   signal: AbortSignal;
   callId?: string;
   onPartial?: (agent: string, p: AgentPartial) => void;
+  /** Async: the callback each agent of the chain is submitted with (undefined for one that is not async). */
+  callback?: (agent: string) => AgentCallback | undefined;
 }
 
 export interface InvokeDeps extends PolicyDeps {
@@ -81,6 +83,7 @@ export async function invokeChain(name: string, input: Record<string, unknown>, 
       }
     }
     let answer: AgentAnswer;
+    const callback = ctx.callback?.(candidate);
     try {
       answer = await runWithPolicy(
         candidate,
@@ -92,6 +95,7 @@ export async function invokeChain(name: string, input: Record<string, unknown>, 
           ...(ctx.callId ? { callId: ctx.callId } : {}),
           signal: ctx.signal,
           ...(ctx.onPartial ? { onPartial: (p: AgentPartial) => ctx.onPartial!(candidate, p) } : {}),
+          ...(callback ? { callback } : {}),
         },
         d,
       );

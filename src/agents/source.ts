@@ -11,12 +11,14 @@ import { realSleep, type Sleep } from '../providers/deadline.js';
 import { defaultBackoff } from '../providers/retry.js';
 import type { HubMetrics } from '../observability/metrics.js';
 import type { SecretStore } from '../store/hub-secrets.js';
-import type { AgentPartial } from './adapter.js';
+import type { AgentCallback, AgentPartial } from './adapter.js';
 import { DEFAULT_INPUT_SCHEMA, buildAgents, secretsOf } from './build.js';
 import { ChainFailed, invokeChain, type AgentRuntime, type InvokeDeps } from './invoke.js';
 import { AgentMetrics } from './metrics.js';
 import { failureResult, redact, successResult } from './result.js';
 import { AGENT_SESSION_KEY } from './session.js';
+import { AgentTasks, isAsync, type AgentTasksOptions } from './tasks/service.js';
+import { TASK_STATUS, asyncOutputSchema } from './tasks/status-tool.js';
 
 export interface AgentSourceOptions {
   agents: Record<string, AgentConfig>;
@@ -33,6 +35,8 @@ export interface AgentSourceOptions {
   sleep?: Sleep;
   backoffMs?: (attempt: number) => number;
   maxRetryAfterMs?: number;
+  /** Async agents' task store, callbacks and waits; required when an agent runs async. */
+  tasks?: AgentTasksOptions;
   /** The hub's metrics: per-agent instruments are added to its registry (src/agents/metrics.ts). */
   metrics?: HubMetrics;
 }
@@ -53,6 +57,8 @@ export class AgentSource implements ToolSource {
   private readonly secretValues: string[];
   private readonly deps: Omit<InvokeDeps, 'sessionKey'>;
   private key: Promise<Buffer> | undefined;
+  /** Async tasks, when some agent runs async: the callback route and `agent__task_status`. */
+  readonly tasks: AgentTasks | undefined;
   /** Per-agent metrics, when the hub keeps any. */
   readonly metered: AgentMetrics | undefined;
 
@@ -65,7 +71,10 @@ export class AgentSource implements ToolSource {
       for (const a of this.agents.values()) a.adapter = m.meter(a.name, a.adapter);
       this.metered = m;
     }
-    this.listed = [...this.agents.values()].map(toolOf);
+    const async = [...this.agents.values()].some(isAsync);
+    if (async && !o.tasks) throw new HubError('config_invalid', 'an agent runs async, but this hub was built without an agent task store');
+    this.tasks = async && o.tasks ? new AgentTasks({ ...o.tasks, agents: this.agents, publicUrl: o.publicUrl, clock: o.clock, log: o.log }) : undefined;
+    this.listed = [...[...this.agents.values()].map(toolOf), ...(this.tasks ? [this.tasks.tool] : [])];
     this.deps = {
       agents: this.agents,
       breakers: this.breakers,
@@ -106,6 +115,8 @@ export class AgentSource implements ToolSource {
   }
 
   async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
+    // Reserved: no agent is named task_status (src/definition/names.ts).
+    if (tool === TASK_STATUS && this.tasks) return redact(await this.tasks.status(args, ctx), this.secretValues);
     const agent = this.agents.get(tool);
     if (!agent) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: agent__${tool}`);
     const input = args ?? {};
@@ -113,6 +124,11 @@ export class AgentSource implements ToolSource {
     const key = await this.sessionKey();
     const started = performance.now();
     const callId = randomUUID();
+    if (this.tasks && isAsync(agent)) {
+      const run = (callback: (candidate: string) => AgentCallback | undefined) =>
+        invokeChain(tool, input, { identity: ctx.identity, signal: ctx.signal, callId, callback }, { ...this.deps, sessionKey: () => key });
+      return redact(await this.tasks.call(agent, ctx, run), this.secretValues);
+    }
     const progress = this.progress(ctx);
     try {
       const inv = await invokeChain(
@@ -164,13 +180,7 @@ export class AgentSource implements ToolSource {
     let chain = Promise.resolve();
     const push = (agent: string, p: AgentPartial) => {
       const k = ++n;
-      // A thought is marked as one, so a client can tell the agent's reasoning from its answer.
-      const message =
-        p.kind === 'tool_call'
-          ? `agent ${agent} is calling the tool ${p.tool}`
-          : p.kind === 'thought'
-            ? `agent ${agent} thinks: ${redact(p.text, this.secretValues)}`
-            : redact(p.text, this.secretValues);
+      const message = p.kind === 'tool_call' ? `agent ${agent} is calling the tool ${p.tool}` : redact(p.text, this.secretValues);
       chain = chain.then(() => report({ progress: k, message })).catch(() => {});
     };
     return { push, flushed: () => chain };
@@ -184,7 +194,9 @@ function toolOf(a: AgentRuntime): Tool {
     name: a.name,
     description: c.description ?? `Runs the agent ${a.name} (${c.protocol}${pinned}) and returns its answer.`,
     inputSchema: { type: 'object', ...(c.inputSchema ?? DEFAULT_INPUT_SCHEMA) } as Tool['inputSchema'],
-    ...(c.outputSchema ? { outputSchema: { type: 'object', ...c.outputSchema } as Tool['outputSchema'] } : {}),
+    ...(c.outputSchema
+      ? { outputSchema: isAsync(a) ? asyncOutputSchema(c.outputSchema) : ({ type: 'object', ...c.outputSchema } as Tool['outputSchema']) }
+      : {}),
     // An agent acts in a world the hub does not bound (seed 001): open world, not read-only.
     annotations: { openWorldHint: true, readOnlyHint: false },
   };

@@ -78,7 +78,13 @@ export class UpagentsAdapter implements AgentAdapter {
     const headers = new Headers(c.headers);
     headers.set('content-type', 'application/json');
     headers.set('accept', stream ? 'text/event-stream' : 'application/json');
-    const init: RequestInit = { method: 'POST', headers, body: JSON.stringify({ mode: c.mode, input: req.input, session_id: req.sessionId }) };
+    // Seed 000, "Asynchronous with Webhooks": the platform signs its callback with this secret.
+    const webhook = c.mode === 'async' && req.callback ? { webhook: { url: req.callback.url, secret: req.callback.secret } } : {};
+    const init: RequestInit = {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ mode: c.mode, input: req.input, session_id: req.sessionId, ...webhook }),
+    };
     const path = `agents/${encodeURIComponent(c.agentId)}/tasks`;
     let res: Response;
     try {

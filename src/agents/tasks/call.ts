@@ -1,0 +1,133 @@
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { Clock } from '../../clock.js';
+import { HubError } from '../../errors.js';
+import type { CallContext } from '../../mcp/source.js';
+import type { Logger } from '../../observability/logger.js';
+import type { AgentCallback } from '../adapter.js';
+import { ChainFailed, type AgentRuntime, type Invocation } from '../invoke.js';
+import { AgentCallError } from '../policy.js';
+import { META_AGENT, failureResult, successResult } from '../result.js';
+import type { TaskEvents } from './events.js';
+import { newTaskId, type AgentTask, type AgentTaskStore } from './types.js';
+
+export interface AsyncCallDeps {
+  tasks: AgentTaskStore;
+  events: TaskEvents;
+  clock: Clock;
+  log: Logger;
+  /** This hub process, recorded on the tasks it submits. */
+  ownerProcess: string;
+  /** The hub's callback URL for a task. */
+  callbackUrl: (taskId: string) => string;
+  /** The callback secret of an agent of the chain, when it runs async (the others are called as configured). */
+  secretOf: (agent: string) => string | undefined;
+  /** Between the waiting call's reads of the store (and its progress notifications). */
+  pollMs: number;
+  /** An unanswered task is timed_out after this long. */
+  taskTtlMs: number;
+}
+
+/**
+ * An async agent call (issue 10, "MCP behaviour"): the task is stored before it is submitted (its
+ * callback URL names it), submitted with the signed-callback URL, and the call stays open with
+ * progress until the callback lands or the agent's `waitMs` passes; then it answers with the
+ * handle `{ taskId, state }` and the task goes on. A cancel before that cancels the task here:
+ * seed 000's tasks API has no cancel endpoint, so the platform is not told, and its late callback
+ * is acknowledged and dropped.
+ */
+export async function callAsync(
+  agent: AgentRuntime,
+  ctx: CallContext,
+  run: (callback: (candidate: string) => AgentCallback | undefined) => Promise<Invocation>,
+  d: AsyncCallDeps,
+): Promise<CallToolResult> {
+  const owner = { tenant: ctx.identity.tenant, user: ctx.identity.user };
+  const task = await d.tasks.create({
+    id: newTaskId(),
+    owner,
+    agent: agent.name,
+    ownerProcess: d.ownerProcess,
+    expiresAt: d.clock.now() + d.taskTtlMs,
+  });
+  const url = d.callbackUrl(task.id);
+  const structured = agent.config.outputSchema !== undefined;
+  let inv: Invocation;
+  try {
+    inv = await run((candidate) => {
+      const secret = d.secretOf(candidate);
+      return secret === undefined ? undefined : { url, secret };
+    });
+  } catch (err) {
+    if (err instanceof ChainFailed) {
+      await d.tasks.finish(task.id, { state: 'failed', error: err.message });
+      return failureResult(agent.name, err.failures);
+    }
+    if (!ctx.signal.aborted) throw err;
+    await cancelled(task, d);
+    throw new HubError('cancelled', `agent__${agent.name} was cancelled before the agent took the task`, { cause: err });
+  }
+  if (inv.answer.kind === 'output') {
+    // A fallback that runs sync, or a platform that answered at once: the task is done already.
+    await d.tasks.finish(task.id, { state: 'completed', result: inv.answer.output });
+    return successResult(agent.name, inv, structured);
+  }
+  const { answeredBy } = inv;
+  await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy });
+  d.log.info({ agent: agent.name, answeredBy, task: task.id, remoteTask: inv.answer.taskId }, 'agent task submitted');
+  const progress = ctx.reportProgress;
+  let n = 0;
+  const say = (message: string) => void progress?.({ progress: ++n, message }).catch(() => {});
+  say(`agent ${answeredBy} took the task ${task.id}; waiting for its answer`);
+  const waitMs = 'waitMs' in agent.config ? agent.config.waitMs : 20_000;
+  const done = await d.events.waitFor(task.id, () => d.tasks.get(task.id), {
+    ms: waitMs,
+    pollMs: d.pollMs,
+    signal: ctx.signal,
+    tick: () => say(`agent ${answeredBy} is still working on the task ${task.id}`),
+  });
+  if (done !== undefined) return resultOf(done, structured);
+  if (ctx.signal.aborted) {
+    const c = await cancelled(task, d);
+    if (c === undefined) throw new HubError('cancelled', `agent__${agent.name} was cancelled (task ${task.id})`);
+    return resultOf(c, structured);
+  }
+  const now = await d.tasks.get(task.id);
+  if (now !== undefined && (now.state === 'completed' || now.state === 'failed')) return resultOf(now, structured);
+  const state = now?.state ?? 'running';
+  return {
+    content: [
+      {
+        type: 'text',
+        text: `agent ${answeredBy} is still working on the task ${task.id} (${state}). Call agent__task_status with {"taskId":"${task.id}"} for its result.`,
+      },
+    ],
+    structuredContent: { taskId: task.id, state },
+    _meta: { [META_AGENT]: { agent: agent.name, answeredBy, taskId: task.id } },
+  };
+}
+
+/** Cancelled here; the task as it is when its callback won the race (undefined once cancelled). */
+async function cancelled(task: AgentTask, d: AsyncCallDeps): Promise<AgentTask | undefined> {
+  if (await d.tasks.finish(task.id, { state: 'cancelled', error: 'the caller cancelled the call' })) {
+    d.log.info({ agent: task.agent, task: task.id }, 'agent task cancelled by its caller');
+    return undefined;
+  }
+  const now = await d.tasks.get(task.id);
+  return now?.state === 'completed' || now?.state === 'failed' ? now : undefined;
+}
+
+/** A finished task as the tool result a sync call would have given. */
+export function resultOf(t: AgentTask, structured: boolean): CallToolResult {
+  const answeredBy = t.answeredBy ?? t.agent;
+  if (t.state === 'completed') {
+    const r = successResult(
+      t.agent,
+      { answeredBy, answer: { kind: 'output', output: t.result, ...(t.remoteTaskId ? { taskId: t.remoteTaskId } : {}) }, failures: [] },
+      structured,
+    );
+    return { ...r, _meta: { [META_AGENT]: { ...(r._meta?.[META_AGENT] as object), hubTaskId: t.id } } };
+  }
+  return failureResult(t.agent, [
+    new AgentCallError(answeredBy, 'agent_error', `agent ${answeredBy}: task ${t.id} ${t.state}${t.error ? `: ${t.error}` : ''}`),
+  ]);
+}

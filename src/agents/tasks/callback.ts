@@ -1,0 +1,158 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AbortError } from 'p-retry';
+import { z } from 'zod';
+import type { Clock } from '../../clock.js';
+import { ERROR_SPECS, describeError, httpError, type HubErrorCode } from '../../errors.js';
+import { writeJson } from '../../http/json.js';
+import { closeIfBodyUnread } from '../../http/limits.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Vault } from '../../vault/vault.js';
+import type { EventHandler } from '../../webhooks/inbox/handlers.js';
+import type { InboxIntake } from '../../webhooks/inbox/types.js';
+import { readRawBody } from '../../webhooks/raw-body.js';
+import { verifyDelivery } from '../../webhooks/schemes/index.js';
+import type { TaskEvents } from './events.js';
+import { isFinalTask, type AgentTask, type AgentTaskStore, type TaskOutcome } from './types.js';
+
+/** The inbox's name for agent callbacks: reserved (no integration or source is named `agent`). */
+export const CALLBACK_INTEGRATION = 'agent';
+export const CALLBACK_PREFIX = '/agents/callback/';
+/** Sealed in the inbox row: a callback carries the agent's whole output. */
+const PAYLOAD_KIND = 'agent_callback';
+/** An agent's answer may be long; more than this is refused with 413. */
+const MAX_CALLBACK_BYTES = 5 * 1024 * 1024;
+const TASK_ID = /^at_[A-Za-z0-9_-]{22}$/;
+
+/** Seed 000's webhook body: `{ task_id, status, output | error }`; anything beyond is ignored. */
+const callbackSchema = z.looseObject({
+  task_id: z.string().min(1).max(256),
+  status: z.string().min(1).max(64),
+  output: z.unknown().optional(),
+  error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
+});
+type Callback = z.infer<typeof callbackSchema>;
+
+export interface CallbackDeps {
+  tasks: AgentTaskStore;
+  intake: InboxIntake;
+  vault: Vault;
+  events: TaskEvents;
+  /** The webhook secrets that may sign a callback for a task of this tool (its chain's async agents). */
+  secretsFor: (agent: string) => string[];
+  /** Why an output may not be accepted for this task (the agents' output checks); undefined when it passes. */
+  checkOutput: (task: AgentTask, output: unknown) => string | undefined;
+  clock: Clock;
+  log: Logger;
+}
+
+function parseCallback(text: string): Callback | undefined {
+  try {
+    const r = callbackSchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `POST /agents/callback/:taskId` (ARCHITECTURE.md, data flow 7): the URL's task must exist, the
+ * raw bytes must carry the `upagents` signature of an agent that may answer it within the window
+ * (else 401 and the task is unchanged), and the body must name the platform task it is bound to.
+ * Then it goes the webhook way: sealed into the inbox under a delivery id of (task, platform task,
+ * status), so a redelivery is stored once and handled once, and 200 once the row is durable. A
+ * callback for a task already final (cancelled, timed out, completed) is acknowledged and dropped.
+ */
+export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: ServerResponse, taskId: string) => Promise<void> {
+  const refuse = (req: IncomingMessage, res: ServerResponse, code: HubErrorCode, message: string) => {
+    closeIfBodyUnread(req, res);
+    const answer = httpError(code, message);
+    writeJson(res, answer.status, answer.body);
+  };
+  return async (req, res, taskId) => {
+    // Logged: a prefix of the task id, never the body, a header value or a secret.
+    const where = { task: `${taskId.slice(0, 8)}…` };
+    try {
+      const task = TASK_ID.test(taskId) ? await d.tasks.get(taskId) : undefined;
+      if (task === undefined) return refuse(req, res, 'not_found', 'no such agent task');
+      const read = await readRawBody(req, MAX_CALLBACK_BYTES);
+      if (!read.ok) {
+        if (read.reason === 'aborted') return void req.socket.destroy();
+        res.setHeader('Connection', 'close');
+        req.resume();
+        return writeJson(res, 413, httpError('body_too_large', `the body is over ${MAX_CALLBACK_BYTES} bytes`).body);
+      }
+      const verdict = verifyDelivery({ scheme: 'upagents', body: read.body, headers: req.headers, secrets: d.secretsFor(task.agent), now: d.clock.now() });
+      if (!verdict.ok) {
+        d.log[ERROR_SPECS[verdict.code].log]({ ...where, agent: task.agent, code: verdict.code, why: verdict.message }, 'agent callback refused');
+        return writeJson(res, ERROR_SPECS[verdict.code].http, httpError(verdict.code, verdict.message).body);
+      }
+      const body = parseCallback(read.body.toString('utf8'));
+      if (body === undefined) return writeJson(res, 400, httpError('bad_body', 'the body is not a task callback ({task_id, status, …})').body);
+      if (isFinalTask(task.state)) {
+        d.log.info({ ...where, agent: task.agent, state: task.state, status: body.status }, 'agent callback for a finished task acknowledged and dropped');
+        return writeJson(res, 200, { ok: true, dropped: true, state: task.state });
+      }
+      if (task.remoteTaskId !== null && task.remoteTaskId !== body.task_id)
+        return writeJson(res, 400, httpError('bad_body', 'this callback names another task than the one this URL is for').body);
+      const { tenant, user } = task.owner;
+      await d.vault.ensureDataKey(tenant);
+      const sealed = d.vault.encrypt({ tenant, kind: PAYLOAD_KIND, id: task.id }, read.body);
+      const r = await d.intake.accept({
+        integration: CALLBACK_INTEGRATION,
+        endpoint: '',
+        deliveryId: `${task.id}:${body.task_id}:${body.status}`,
+        connection: { id: task.id, tenant, user },
+        type: `agent.task.${body.status}`,
+        source: 'webhook',
+        payload: Buffer.from(sealed, 'utf8'),
+      });
+      writeJson(res, 200, { ok: true, id: r.eventId, duplicate: r.outcome === 'duplicate' });
+    } catch (err) {
+      d.log.error({ ...where, err: describeError(err) }, 'agent callback not stored: the inbox is unavailable');
+      if (res.headersSent) return void res.end();
+      closeIfBodyUnread(req, res);
+      res.setHeader('Retry-After', '10');
+      writeJson(res, 503, httpError('inbox_unavailable', 'the callback could not be stored; send it again later').body);
+    }
+  };
+}
+
+/** Seed 000's statuses as task outcomes; a progress status (queued, running) changes nothing. */
+function outcomeOf(task: AgentTask, body: Callback, d: CallbackDeps): TaskOutcome | undefined {
+  const s = body.status.toLowerCase();
+  if (s === 'completed' || s === 'succeeded' || s === 'success') {
+    const why = d.checkOutput(task, body.output);
+    return why === undefined ? { state: 'completed', result: body.output ?? null } : { state: 'failed', error: `invalid output: ${why}` };
+  }
+  if (s === 'failed' || s === 'error') {
+    return { state: 'failed', error: `${body.error?.type ?? 'error'}: ${body.error?.message ?? 'the agent reported an error'}` };
+  }
+  if (s === 'cancelled' || s === 'canceled') return { state: 'cancelled', error: 'the agent platform cancelled the task' };
+  return undefined;
+}
+
+/**
+ * The inbox worker's handler for agent callbacks: unseals the body, binds the task to the platform
+ * task it names and finishes it with a guarded update (so a second run, after a crash between the
+ * effect and the event's `done`, changes nothing), then wakes a call waiting in this process.
+ */
+export function callbackEventHandler(d: CallbackDeps): EventHandler {
+  return async (e) => {
+    const taskId = e.connection?.id;
+    const task = taskId === undefined ? undefined : await d.tasks.get(taskId);
+    if (task === undefined) throw new AbortError(`no agent task ${taskId ?? '(none)'}`);
+    if (isFinalTask(task.state)) return;
+    const text = await d.vault.decrypting(() =>
+      d.vault.decryptString({ tenant: task.owner.tenant, kind: PAYLOAD_KIND, id: task.id }, e.payload.toString('utf8')),
+    );
+    const body = parseCallback(text);
+    if (body === undefined) throw new AbortError('the callback body is not a task callback');
+    if (!(await d.tasks.accepted(task.id, { remoteTaskId: body.task_id }))) throw new AbortError('the callback names another task than its URL');
+    const outcome = outcomeOf(task, body, d);
+    if (outcome === undefined) return;
+    if (await d.tasks.finish(task.id, outcome)) {
+      d.log.info({ task: task.id, agent: task.agent, state: outcome.state, ms: d.clock.now() - task.createdAt }, 'agent task finished by its callback');
+      d.events.publish(task.id);
+    }
+  };
+}

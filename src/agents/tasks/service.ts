@@ -1,0 +1,103 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import type { Clock } from '../../clock.js';
+import type { CallContext } from '../../mcp/source.js';
+import type { Logger } from '../../observability/logger.js';
+import { newOwnerId } from '../../oauth/owner.js';
+import type { Vault } from '../../vault/vault.js';
+import type { HandlerRegistry } from '../../webhooks/inbox/handlers.js';
+import type { InboxIntake } from '../../webhooks/inbox/types.js';
+import type { AgentCallback } from '../adapter.js';
+import { chainOf, type AgentRuntime, type Invocation } from '../invoke.js';
+import { callAsync } from './call.js';
+import { CALLBACK_INTEGRATION, CALLBACK_PREFIX, callbackEventHandler, callbackRoute, type CallbackDeps } from './callback.js';
+import { TaskEvents } from './events.js';
+import { TASK_STATUS_TOOL, taskStatus } from './status-tool.js';
+import type { AgentTaskStore } from './types.js';
+
+/** An unanswered task is timed_out after a day unless told otherwise. */
+export const DEFAULT_TASK_TTL_MS = 24 * 60 * 60_000;
+
+/** What the hub hands the agents for async tasks. */
+export interface AgentTasksOptions {
+  store: AgentTaskStore;
+  intake: InboxIntake;
+  handlers: HandlerRegistry;
+  vault: Vault;
+  /** Between a waiting call's reads of the store and its progress notifications (1 s). */
+  pollMs?: number;
+  taskTtlMs?: number;
+}
+
+/** Whether an agent runs async: submitted with a callback URL on the hub. */
+export function isAsync(a: AgentRuntime): boolean {
+  return a.config.protocol === 'upagents' && a.config.mode === 'async';
+}
+
+/**
+ * Async agent tasks as the hub runs them: the store, the waits, the callback route and its inbox
+ * handler, and `agent__task_status`. Built by the agent source when some agent runs async.
+ */
+export class AgentTasks {
+  readonly events = new TaskEvents();
+  readonly route: (req: IncomingMessage, res: ServerResponse, taskId: string) => Promise<void>;
+  private readonly ownerProcess = newOwnerId();
+
+  constructor(private readonly o: AgentTasksOptions & { agents: ReadonlyMap<string, AgentRuntime>; publicUrl: () => string; clock: Clock; log: Logger }) {
+    const deps: CallbackDeps = {
+      tasks: o.store,
+      intake: o.intake,
+      vault: o.vault,
+      events: this.events,
+      secretsFor: (agent) => chainOf(agent, o.agents).flatMap((n) => this.secretOf(n) ?? []),
+      checkOutput: (task, output) => {
+        const answered = o.agents.get(task.answeredBy ?? task.agent);
+        const called = o.agents.get(task.agent);
+        return answered?.checkOutput(output) ?? (called === answered ? undefined : called?.checkOutput(output));
+      },
+      clock: o.clock,
+      log: o.log,
+    };
+    this.route = callbackRoute(deps);
+    o.handlers.register(CALLBACK_INTEGRATION, callbackEventHandler(deps));
+  }
+
+  /** The hub tool `agent__task_status`. */
+  get tool(): Tool {
+    return TASK_STATUS_TOOL;
+  }
+
+  /** `/agents/callback/<taskId>` of a request, or undefined when it is not one. */
+  static taskIdOf(method: string | undefined, url: string | undefined): string | undefined {
+    if (method !== 'POST' || url === undefined || !url.startsWith(CALLBACK_PREFIX)) return undefined;
+    const rest = url.slice(CALLBACK_PREFIX.length).split('?')[0]!;
+    return rest === '' || rest.includes('/') ? undefined : rest;
+  }
+
+  call(
+    agent: AgentRuntime,
+    ctx: CallContext,
+    run: (callback: (candidate: string) => AgentCallback | undefined) => Promise<Invocation>,
+  ): Promise<CallToolResult> {
+    return callAsync(agent, ctx, run, {
+      tasks: this.o.store,
+      events: this.events,
+      clock: this.o.clock,
+      log: this.o.log,
+      ownerProcess: this.ownerProcess,
+      callbackUrl: (id) => `${this.o.publicUrl().replace(/\/+$/, '')}${CALLBACK_PREFIX}${id}`,
+      secretOf: (n) => this.secretOf(n),
+      pollMs: this.o.pollMs ?? 1_000,
+      taskTtlMs: this.o.taskTtlMs ?? DEFAULT_TASK_TTL_MS,
+    });
+  }
+
+  status(args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
+    return taskStatus(args, ctx, { tasks: this.o.store, clock: this.o.clock });
+  }
+
+  private secretOf(name: string): string | undefined {
+    const a = this.o.agents.get(name);
+    return a !== undefined && isAsync(a) && 'webhookSecret' in a.config ? a.config.webhookSecret : undefined;
+  }
+}

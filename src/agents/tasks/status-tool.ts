@@ -1,0 +1,62 @@
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import type { Clock } from '../../clock.js';
+import type { CallContext } from '../../mcp/source.js';
+import { isFinalTask, type AgentTaskStore } from './types.js';
+
+/** `agent__task_status`: reserved, no agent may be named `task_status` (ARCHITECTURE.md). */
+export const TASK_STATUS = 'task_status';
+
+/** What an async agent call returns past its wait. */
+export const TASK_HANDLE_SCHEMA = {
+  type: 'object',
+  properties: { taskId: { type: 'string' }, state: { type: 'string' } },
+  required: ['taskId', 'state'],
+} as const;
+
+/** An async agent's declared output widened to accept the handle too (MCP wants an object schema on top). */
+export function asyncOutputSchema(output: Record<string, unknown>): Tool['outputSchema'] {
+  return { type: 'object', anyOf: [{ type: 'object', ...output }, TASK_HANDLE_SCHEMA] } as Tool['outputSchema'];
+}
+
+const inputSchema = z.strictObject({ taskId: z.string().min(1).max(128) });
+
+export const TASK_STATUS_TOOL: Tool = {
+  name: TASK_STATUS,
+  title: 'Agent task status',
+  description: "The state of an agent task (its taskId came back when an agent call outlasted its wait) and, once it completed, the agent's answer.",
+  inputSchema: { type: 'object', properties: { taskId: { type: 'string', minLength: 1, maxLength: 128 } }, required: ['taskId'], additionalProperties: false },
+  annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+};
+
+/**
+ * A task shown to its owner only: another user's id answers as an unknown one. An unanswered task
+ * past its expiry is timed_out here, with the same guarded update a callback would race.
+ */
+export async function taskStatus(
+  args: Record<string, unknown> | undefined,
+  ctx: CallContext,
+  d: { tasks: AgentTaskStore; clock: Clock },
+): Promise<CallToolResult> {
+  const parsed = inputSchema.safeParse(args ?? {});
+  if (!parsed.success) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `agent__task_status: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  const { taskId } = parsed.data;
+  const owner = { tenant: ctx.identity.tenant, user: ctx.identity.user };
+  let t = await d.tasks.get(taskId, owner);
+  if (t !== undefined && !isFinalTask(t.state) && d.clock.now() >= t.expiresAt) {
+    await d.tasks.finish(t.id, { state: 'timed_out', error: 'no answer came before the task expired' });
+    t = await d.tasks.get(taskId, owner);
+  }
+  if (t === undefined) return { content: [{ type: 'text', text: `No agent task ${taskId} of yours is known.` }], isError: true };
+  const status = {
+    taskId: t.id,
+    state: t.state,
+    agent: t.agent,
+    ...(t.answeredBy ? { answeredBy: t.answeredBy } : {}),
+    ...(t.state === 'completed' ? { result: t.result } : {}),
+    ...(t.error ? { error: t.error } : {}),
+    createdAt: new Date(t.createdAt).toISOString(),
+    updatedAt: new Date(t.updatedAt).toISOString(),
+  };
+  return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
+}
