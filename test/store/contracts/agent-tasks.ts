@@ -71,7 +71,12 @@ export function agentTasksContract(name: string, make: () => AgentTasksHarness):
         h.other.finish(t.id, { state: 'failed', error: 'late too' }),
       ]);
       expect([a, b]).toEqual([false, false]);
-      expect(await h.tasks.get(t.id)).toMatchObject({ state: 'cancelled', error: 'the caller cancelled the call', result: undefined, updatedAt: t.createdAt + 5 });
+      expect(await h.tasks.get(t.id)).toMatchObject({
+        state: 'cancelled',
+        error: 'the caller cancelled the call',
+        result: undefined,
+        updatedAt: t.createdAt + 5,
+      });
     });
 
     it('seals the result: the stored column is not the output, and reads back whole', async () => {
