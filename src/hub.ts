@@ -10,6 +10,8 @@ import type { Identity } from './identity/identity.js';
 import { SqliteApiTokens, type ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
+import { TaskService } from './mcp/tasks/service.js';
+import { SqliteTasks } from './mcp/tasks/sqlite.js';
 import { REQUEST_STATE_KEY, RequestStates } from './mcp/request-state.js';
 import { DownstreamServer } from './mcp/downstream/server.js';
 import { SqliteListCache } from './store/list-cache.js';
@@ -191,7 +193,9 @@ export class Hub {
     this.pollers = buildPollers({ ...pollerDeps, integrations: this.integrations, ...(provider ? { provider } : {}), ...(tuning ? { tuning } : {}) });
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
     const { keys } = this.integrations;
-    this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) }));
+    // MCP Tasks (SEP-2663): records in the store, so any process on this data dir answers tasks/get.
+    const tasks = new TaskService({ repo: new SqliteTasks(this.db), clock: this.clock, log: this.log });
+    this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) }), tasks);
     for (const s of this.integrations.sources) this.catalog.add(s);
     this.catalog.add(
       new QueueSource(
@@ -406,6 +410,8 @@ export class Hub {
 
   private async closeFaces(): Promise<void> {
     await this.http?.face.close();
+    // No request can reach a task now: the work this process runs as tasks stops with the faces.
+    this.dispatcher.tasks?.close();
     // A listener handed in is this hub's to close, whether or not it came to serve on it.
     await this.listener?.close();
     await this.stdio?.close().catch(() => {});

@@ -17,6 +17,10 @@ import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
 import type { Catalog, Page } from './catalog.js';
 import { RequestStates } from './request-state.js';
 import { toolError, type CallContext, type InputRequired } from './source.js';
+import { tasksExtensionRequired } from './tasks/errors.js';
+import type { TaskService } from './tasks/service.js';
+import { taskStarter } from './tasks/starter.js';
+import { isCreateTaskResult, type CreateTaskResult } from './tasks/wire.js';
 
 /**
  * What the MCP faces call for each request: the catalog lookup, the source call, metrics.
@@ -29,6 +33,8 @@ export class Dispatcher {
     private readonly log: Logger,
     /** Signs the state of multi-round-trip results; shared by every face so any of them can take a retry. */
     readonly requestStates: RequestStates = new RequestStates(),
+    /** The MCP Tasks registry; without one no call becomes a task. */
+    readonly tasks?: TaskService,
   ) {}
 
   listTools(identity: Identity, cursor: string | undefined) {
@@ -38,9 +44,23 @@ export class Dispatcher {
     return listed('tools', () => this.catalog.listTools(identity, cursor));
   }
 
-  async callTool(params: CallToolRequestParams, ctx: CallContext): Promise<{ result: CallToolResult | InputRequired; outputSchema?: Record<string, unknown> }> {
+  /**
+   * `tasks`: whether the request declared the Tasks extension; undefined on an era that has no
+   * such extension (2025 sessions, stdio), where every call runs to its result.
+   */
+  async callTool(
+    params: CallToolRequestParams,
+    ctx: CallContext,
+    tasks?: boolean,
+  ): Promise<{ result: CallToolResult | InputRequired | CreateTaskResult; outputSchema?: Record<string, unknown> }> {
     const entry = this.catalog.resolveTool(ctx.identity, params.name);
     if (!entry) throw new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${params.name}`);
+    const taskSupport = entry.listed.execution?.taskSupport;
+    // SEP-2663 "Required Capabilities": a tool that only runs as a task, from a client that cannot take one.
+    if (tasks === false && taskSupport === 'required') throw tasksExtensionRequired(`the tool ${params.name}`);
+    if (tasks === true && this.tasks && (taskSupport === 'optional' || taskSupport === 'required')) {
+      ctx = { ...ctx, tasks: taskStarter(this.tasks, ctx.identity, params.name) };
+    }
     const args = params.arguments;
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'tools/call arguments must be an object');
@@ -49,7 +69,7 @@ export class Dispatcher {
     let outcome: ToolOutcome = 'ok';
     try {
       const result = await entry.source.callTool(entry.original, args, { ...ctx, inputSchema: entry.listed.inputSchema });
-      if (isInputRequiredResult(result)) return { result };
+      if (isInputRequiredResult(result) || isCreateTaskResult(result)) return { result };
       if (result.isError) outcome = ctx.signal.aborted ? 'cancelled' : 'tool_error';
       const outputSchema = entry.listed.outputSchema as Record<string, unknown> | undefined;
       return outputSchema === undefined ? { result } : { result, outputSchema };

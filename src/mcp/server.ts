@@ -12,6 +12,9 @@ import type { Identity } from '../identity/identity.js';
 import type { Dispatcher } from './dispatch.js';
 import type { RequestStates, StateTarget } from './request-state.js';
 import type { CallContext } from './source.js';
+import { TASKS_EXTENSION } from './tasks/errors.js';
+import { declaresTasks, envelopeCapabilities, registerTaskMethods } from './tasks/handlers.js';
+import { isCreateTaskResult } from './tasks/wire.js';
 
 export type Era = 'legacy' | 'modern';
 
@@ -39,6 +42,8 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
       prompts: { listChanged: true },
       completions: {},
       logging: {},
+      // SEP-2663 Tasks live on 2026-07-28 requests only; 2025 sessions see no extension.
+      ...(era === 'modern' && dispatcher.tasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {}),
     },
     instructions: INSTRUCTIONS,
     // Checked before any handler runs, on both eras (the SDK's 2025 shim re-enters through it too).
@@ -51,8 +56,12 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
   server.setRequestHandler('tools/list', (req) => dispatcher.listTools(identity, req.params?.cursor));
   server.setRequestHandler('tools/call', async (req, ctx) => {
     const target: StateTarget = { identity, method: 'tools/call', name: req.params.name };
-    const { result, outputSchema } = await dispatcher.callTool(req.params, context(ctx, target));
+    const tasks = era === 'modern' && dispatcher.tasks ? declaresTasks(envelopeCapabilities(ctx)) : undefined;
+    const { result, outputSchema } = await dispatcher.callTool(req.params, context(ctx, target), tasks);
     if (isInputRequiredResult(result)) return states.seal(result, target);
+    // The SDK checks every tools/call answer as a CallToolResult and gives one without content an
+    // empty list; saying so here keeps the type honest. The task's own result comes with tasks/get.
+    if (isCreateTaskResult(result)) return { ...result, content: [] };
     return server.projectCallToolResult(result, outputSchema);
   });
   server.setRequestHandler('prompts/list', (req) => dispatcher.listPrompts(identity, req.params?.cursor));
@@ -79,6 +88,7 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
     return {};
   });
   server.setRequestHandler('completion/complete', (req, ctx) => dispatcher.complete(req.params, context(ctx)));
+  if (era === 'modern' && dispatcher.tasks) registerTaskMethods(server, dispatcher.tasks, identity);
   return server;
 }
 

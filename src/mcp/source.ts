@@ -14,6 +14,8 @@ import type {
   Tool,
 } from '@modelcontextprotocol/server';
 import type { Identity } from '../identity/identity.js';
+import type { TaskStarter } from './tasks/starter.js';
+import type { CreateTaskResult } from './tasks/wire.js';
 
 /**
  * The one interface every tool source implements: downstream MCP servers now, integrations and
@@ -79,6 +81,12 @@ export interface CallContext {
    * may trust it as its own; it is readable by the client, so it must hold no secrets.
    */
   requestState?: string;
+  /**
+   * Present when the caller negotiated the Tasks extension (SEP-2663) and the tool declares task
+   * support (`execution.taskSupport`): the source may run the call as a task and answer with the
+   * CreateTaskResult this returns.
+   */
+  tasks?: TaskStarter;
 }
 
 /**
@@ -111,7 +119,7 @@ export interface ToolSource {
   status(): SourceStatus;
   /** The tools this identity may see, from the source's cache: no I/O on the list path. */
   tools(identity: Identity): readonly Tool[];
-  callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired>;
+  callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult>;
   onChange(listener: (change: SourceChange) => void): () => void;
   /** Resolves when the source's lists may be served (a downstream server that is still starting). */
   whenListable?(): Promise<void>;

@@ -306,4 +306,32 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX agent_tasks_state ON agent_tasks (state, updated_at);
     `,
   },
+  {
+    version: 14,
+    name: 'mcp_tasks',
+    // MCP Tasks (issue 11): a hub task id maps to its owner and its backing (an agent task, an
+    // outbox job, a downstream server's task, or `local`: a tool the hub runs itself, whose state
+    // and result live in this row). Reads filter on owner and expiry; the purge uses expires_at.
+    sql: `
+      CREATE TABLE mcp_tasks (
+        id              TEXT PRIMARY KEY,
+        tenant_id       TEXT NOT NULL,
+        user_id         TEXT NOT NULL,
+        backing_kind    TEXT NOT NULL CHECK (backing_kind IN ('local', 'agent_task', 'outbox_job', 'downstream')),
+        backing_id      TEXT NOT NULL,
+        tool            TEXT NOT NULL,
+        status          TEXT NOT NULL CHECK (status IN ('working', 'input_required', 'completed', 'failed', 'cancelled')),
+        status_message  TEXT,
+        result          TEXT,
+        error           TEXT,
+        input_requests  TEXT,
+        ttl_ms          INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL
+      );
+      CREATE INDEX mcp_tasks_expiry ON mcp_tasks (expires_at);
+      CREATE INDEX mcp_tasks_backing ON mcp_tasks (backing_kind, backing_id);
+    `,
+  },
 ];

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import { isInputRequiredResult } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import type { Clock } from '../../clock.js';
+import type { InputRequired } from '../source.js';
+import { toTaskError } from './errors.js';
+import type { TaskBacking, TaskRecord, TaskRepository, TaskState } from './types.js';
+
+/** What a local task's work is handed for one round. */
+export interface LocalWorkContext {
+  /** Aborted by tasks/cancel and when the hub stops. */
+  signal: AbortSignal;
+  /** The client's answers to the previous round's input requests (tasks/update), as the work keyed them. */
+  inputResponses?: Readonly<Record<string, unknown>>;
+  /** The `requestState` the work returned with its previous round's input requests. */
+  requestState?: string;
+}
+
+/**
+ * A tool's work run as a task. It follows the multi-round-trip contract of a source's `callTool`:
+ * returning `inputRequired(...)` parks the task in `input_required` until tasks/update has answered
+ * every request, and the work is then called again with the answers.
+ */
+export type LocalWork = (ctx: LocalWorkContext) => Promise<Record<string, unknown> | InputRequired>;
+
+interface Runner {
+  work: LocalWork;
+  abort: AbortController;
+  /** Requests of the current round not answered yet. */
+  pending: Record<string, unknown>;
+  answers: Record<string, unknown>;
+  requestState?: string;
+}
+
+/**
+ * The `local` backing: the work runs in this process and its state and result are kept in the
+ * task's own record. The record outlives the process; the work does not, so a local task left
+ * unfinished by a hub that stopped reads as failed (see `state`).
+ */
+export class LocalBacking implements TaskBacking {
+  readonly kind = 'local' as const;
+  private readonly runners = new Map<string, Runner>();
+  /** A local task's backing id: the process that runs it. */
+  readonly processId = randomUUID();
+
+  constructor(private readonly opts: { repo: TaskRepository; clock: Clock; log: Logger }) {}
+
+  /** Starts `work` for a task whose record was just created. */
+  start(record: TaskRecord, work: LocalWork): void {
+    const runner: Runner = { work, abort: new AbortController(), pending: {}, answers: {} };
+    this.runners.set(record.id, runner);
+    void this.round(record.id, runner);
+  }
+
+  async state(record: TaskRecord): Promise<TaskState> {
+    if (record.status === 'working' || record.status === 'input_required') {
+      // Run here, and no longer running: this process stopped its work (close). A task another
+      // process runs reads as that process stored it.
+      if (record.backing.id === this.processId && !this.runners.has(record.id)) {
+        return { status: 'failed', error: { code: -32603, message: 'The hub stopped while the task ran' } };
+      }
+    }
+    const { status, result, error, inputRequests, statusMessage } = record;
+    return {
+      status,
+      ...(result === undefined ? {} : { result }),
+      ...(error === undefined ? {} : { error }),
+      ...(inputRequests === undefined ? {} : { inputRequests }),
+      ...(statusMessage === undefined ? {} : { statusMessage }),
+    };
+  }
+
+  async cancel(record: TaskRecord): Promise<void> {
+    const runner = this.runners.get(record.id);
+    this.runners.delete(record.id);
+    // The status first: the work may notice the abort and return before this update would land.
+    await this.opts.repo.update(record.id, { status: 'cancelled', statusMessage: 'Cancelled by the client' }, this.opts.clock.now());
+    runner?.abort.abort();
+  }
+
+  async supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void> {
+    const runner = this.runners.get(record.id);
+    if (!runner || record.status !== 'input_required') return;
+    // Keys the task did not ask for (or that were answered already) are ignored, per SEP-2663.
+    for (const [key, answer] of Object.entries(responses)) {
+      if (!(key in runner.pending)) continue;
+      runner.answers[key] = answer;
+      delete runner.pending[key];
+    }
+    const now = this.opts.clock.now();
+    if (Object.keys(runner.pending).length > 0) {
+      await this.opts.repo.update(record.id, { status: 'input_required', inputRequests: { ...runner.pending } }, now);
+      return;
+    }
+    if (await this.opts.repo.update(record.id, { status: 'working' }, now)) void this.round(record.id, runner);
+  }
+
+  /** Aborts every running task (hub shutdown); their records then read as failed. */
+  close(): void {
+    for (const r of this.runners.values()) r.abort.abort();
+    this.runners.clear();
+  }
+
+  private async round(id: string, runner: Runner): Promise<void> {
+    const answers = runner.answers;
+    runner.answers = {};
+    const ctx: LocalWorkContext = { signal: runner.abort.signal };
+    if (Object.keys(answers).length > 0) ctx.inputResponses = answers;
+    if (runner.requestState !== undefined) ctx.requestState = runner.requestState;
+    let next: TaskState;
+    try {
+      const out = await runner.work(ctx);
+      if (isInputRequiredResult(out)) {
+        runner.pending = { ...out.inputRequests };
+        if (out.requestState === undefined) delete runner.requestState;
+        else runner.requestState = out.requestState;
+        next = { status: 'input_required', inputRequests: { ...runner.pending } };
+      } else {
+        next = { status: 'completed', result: out };
+      }
+    } catch (err) {
+      next = { status: 'failed', error: toTaskError(err) };
+      this.opts.log.debug({ task: id, err: next.error?.message }, 'local task failed');
+    }
+    if (runner.abort.signal.aborted) return; // cancelled: the record says so already
+    if (next.status !== 'input_required') this.runners.delete(id);
+    await this.opts.repo.update(id, next, this.opts.clock.now()).catch((err: unknown) => {
+      this.opts.log.error({ task: id, err: err instanceof Error ? err.message : String(err) }, 'could not store a task state');
+    });
+  }
+}

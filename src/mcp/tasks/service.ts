@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock } from '../../clock.js';
+import { taskNotFound } from './errors.js';
+import { LocalBacking, type LocalWork } from './local.js';
+import type { BackingKind, TaskBacking, TaskOwner, TaskRecord, TaskRepository, TaskState } from './types.js';
+
+/** How long a finished task stays readable when nothing else is said (SEP-2663 `ttlMs`). */
+export const DEFAULT_TTL_MS = 60 * 60_000;
+/** The poll interval suggested to clients. */
+export const POLL_INTERVAL_MS = 500;
+/** Expired records are deleted at most this often, on the way of a create. */
+const PURGE_EVERY_MS = 60_000;
+
+export interface TaskServiceOptions {
+  repo: TaskRepository;
+  clock: Clock;
+  log: Logger;
+  ttlMs?: number;
+}
+
+/** A task as the protocol layer shows it: the record, with the state its backing reports now. */
+export interface TaskView extends TaskState {
+  id: string;
+  createdAt: number;
+  updatedAt: number;
+  ttlMs: number;
+  pollIntervalMs: number;
+}
+
+/**
+ * The task registry: creates tasks, and reads, cancels and feeds them for their owner only. The
+ * backing of each kind answers for its state; `local` is built in, others are added with `use`.
+ */
+export class TaskService {
+  readonly local: LocalBacking;
+  private readonly backings = new Map<BackingKind, TaskBacking>();
+  private lastPurge = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly opts: TaskServiceOptions) {
+    this.local = new LocalBacking({ repo: opts.repo, clock: opts.clock, log: opts.log });
+    this.use(this.local);
+  }
+
+  /** Registers the backing of a kind (the agents' and the outbox's, from the composition root). */
+  use(backing: TaskBacking): void {
+    this.backings.set(backing.kind, backing);
+  }
+
+  /**
+   * Creates a task for `owner` that runs `work` in this process. The record is stored before this
+   * resolves, so a tasks/get right after the CreateTaskResult finds it (SEP-2663 durable create).
+   */
+  async runLocal(owner: TaskOwner, tool: string, work: LocalWork): Promise<TaskView> {
+    const record = await this.create(owner, tool, { kind: 'local', id: this.local.processId });
+    this.local.start(record, work);
+    return this.view(record, record);
+  }
+
+  /** Creates a task whose state lives in another store (an agent task, an outbox job). */
+  async createBacked(owner: TaskOwner, tool: string, backing: { kind: Exclude<BackingKind, 'local'>; id: string }): Promise<TaskView> {
+    if (!this.backings.has(backing.kind)) throw new Error(`no task backing of kind ${backing.kind} is registered`);
+    const record = await this.create(owner, tool, backing);
+    return this.view(record, await this.backingOf(record).state(record));
+  }
+
+  /** The task as its owner sees it; anyone else, or an expired id, gets the one not-found error. */
+  async get(owner: TaskOwner, id: string): Promise<TaskView> {
+    const record = await this.find(owner, id);
+    return this.view(record, await this.backingOf(record).state(record));
+  }
+
+  /** Cancels an unfinished task; a finished one keeps its final state (a no-op, SEP-2663). */
+  async cancel(owner: TaskOwner, id: string): Promise<void> {
+    const record = await this.find(owner, id);
+    const state = await this.backingOf(record).state(record);
+    if (state.status === 'completed' || state.status === 'failed' || state.status === 'cancelled') return;
+    await this.backingOf(record).cancel(record);
+  }
+
+  /** Delivers answers to a task's input requests (tasks/update); answers to nothing pending are ignored. */
+  async supplyInput(owner: TaskOwner, id: string, responses: Readonly<Record<string, unknown>>): Promise<void> {
+    const record = await this.find(owner, id);
+    await this.backingOf(record).supplyInput(record, responses);
+  }
+
+  close(): void {
+    this.local.close();
+  }
+
+  private async create(owner: TaskOwner, tool: string, backing: TaskRecord['backing']): Promise<TaskRecord> {
+    const now = this.opts.clock.now();
+    await this.purge(now);
+    const ttlMs = this.opts.ttlMs ?? DEFAULT_TTL_MS;
+    const record: TaskRecord = {
+      // 128 random bits: a task id is the only thing that names a task, so it must not be guessable.
+      id: `task_${randomBytes(16).toString('base64url')}`,
+      owner: { tenant: owner.tenant, user: owner.user },
+      backing,
+      tool,
+      status: 'working',
+      ttlMs,
+      expiresAt: now + ttlMs,
+      createdAt: now,
+      updatedAt: now,
+    };
+    await this.opts.repo.create(record);
+    return record;
+  }
+
+  private async find(owner: TaskOwner, id: string): Promise<TaskRecord> {
+    const record = await this.opts.repo.get(id, owner, this.opts.clock.now());
+    if (!record) throw taskNotFound();
+    return record;
+  }
+
+  private backingOf(record: TaskRecord): TaskBacking {
+    const backing = this.backings.get(record.backing.kind);
+    // A record of a kind this process does not serve (a `stdio` hub without agents) cannot be read here.
+    if (!backing) throw taskNotFound();
+    return backing;
+  }
+
+  private view(record: TaskRecord, state: TaskState): TaskView {
+    return { ...state, id: record.id, createdAt: record.createdAt, updatedAt: record.updatedAt, ttlMs: record.ttlMs, pollIntervalMs: POLL_INTERVAL_MS };
+  }
+
+  private async purge(now: number): Promise<void> {
+    if (now - this.lastPurge < PURGE_EVERY_MS) return;
+    this.lastPurge = now;
+    const purged = await this.opts.repo.purgeExpired(now);
+    if (purged > 0) this.opts.log.debug({ purged }, 'expired tasks purged');
+  }
+}

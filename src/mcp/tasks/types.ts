@@ -1,0 +1,88 @@
+/**
+ * MCP Tasks (SEP-2663, `io.modelcontextprotocol/tasks`): the registry's record and the two small
+ * interfaces behind it. A record maps a hub task id to its owner and its backing; the state of an
+ * agent task or an outbox job is read from that store (one record, not a copy), while a `local`
+ * task — a tool the hub runs in-process — keeps its state and result in the record itself.
+ */
+
+export const TASK_STATUSES = ['working', 'input_required', 'completed', 'failed', 'cancelled'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'cancelled'];
+
+export function isTerminal(status: TaskStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** Where a task's state lives. `downstream`: the task id a downstream MCP server gave it. */
+export type BackingKind = 'local' | 'agent_task' | 'outbox_job' | 'downstream';
+
+export interface TaskOwner {
+  tenant: string;
+  user: string;
+}
+
+/** A JSON-RPC error as a failed task carries it. */
+export interface TaskError {
+  code: number;
+  message: string;
+  data?: unknown;
+}
+
+/** What a backing reports: the task's state now, and its outcome once there is one. */
+export interface TaskState {
+  status: TaskStatus;
+  /** The tool's result (a CallToolResult), set when completed. */
+  result?: Record<string, unknown>;
+  /** Set when failed: a protocol-level error, never a tool's own isError result. */
+  error?: TaskError;
+  /** Set when input_required: the still-unanswered requests, keyed by server-minted ids. */
+  inputRequests?: Record<string, unknown>;
+  /** Words for a person, e.g. why it failed. */
+  statusMessage?: string;
+}
+
+export interface TaskRecord extends TaskState {
+  /** Unguessable: the only thing a client names a task by. */
+  id: string;
+  owner: TaskOwner;
+  backing: { kind: BackingKind; id: string };
+  /** Tool that made it, for logs and listings. */
+  tool: string;
+  ttlMs: number;
+  expiresAt: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The fields of a local task a runner moves; guarded so a finished task never changes again. */
+export type TaskUpdate = TaskState;
+
+/**
+ * Storage of task records. Reads take the owner and `now`: a record of someone else, or past its
+ * expiry, is not returned at all, so "not yours" and "not found" cannot be told apart.
+ */
+export interface TaskRepository {
+  create(record: TaskRecord): Promise<void>;
+  get(id: string, owner: TaskOwner, now: number): Promise<TaskRecord | undefined>;
+  /**
+   * Moves a task that is not yet finished to `update`; false when it had already finished (a
+   * cancel that won the race keeps its `cancelled`), expired or does not exist.
+   */
+  update(id: string, update: TaskUpdate, now: number): Promise<boolean>;
+  /** Deletes records past their expiry; returns how many. */
+  purgeExpired(now: number): Promise<number>;
+}
+
+/**
+ * One per backing kind: reads the state from the store that owns it and acts on it. `local` is
+ * the registry's own; `agent_task` and `outbox_job` read the agents' and the outbox's records.
+ */
+export interface TaskBacking {
+  readonly kind: BackingKind;
+  state(record: TaskRecord): Promise<TaskState>;
+  /** Asks the work to stop; the task settles to `cancelled` unless it finished first. */
+  cancel(record: TaskRecord): Promise<void>;
+  /** Delivers answers to the task's pending input requests (tasks/update). */
+  supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void>;
+}
