@@ -115,22 +115,18 @@ export interface KoreOptions {
  * Seed 003's Kore proxy-agent protocol: one POST of the proxy request to the agent's URL. Sync
  * answers with the response; `stream: true` asks for messages, read as server-sent events whose
  * data are responses (each message's output and thoughts passed on as progress, the last one
- * holding the whole answer in `sessionInfo`). Async (`submit`) sends a callback URL in
- * `metadata.callbackUrl` and answers `submitted`; the waiting and the callback are the task
- * store's.
+ * holding the whole answer in `sessionInfo`). Async (a request with a callback) sends its URL in
+ * `metadata.callbackUrl` and answers `submitted`; the waiting and the callback route are the task
+ * store's, which reads the posted body with `koreAnswer`.
  */
 export class KoreAdapter implements AgentAdapter {
   readonly protocol = 'kore';
 
   constructor(private readonly o: KoreOptions) {}
 
+  /** With `req.callback` (async mode) the request carries its URL and the answer is `submitted` unless the agent answers at once. */
   call(req: AgentRequest): Promise<AgentAnswer> {
-    return this.send(req, undefined);
-  }
-
-  /** Async mode: the request with its callback URL; the answer is `submitted` unless the agent answers at once. */
-  submit(req: AgentRequest, callbackUrl: string): Promise<AgentAnswer> {
-    return this.send(req, callbackUrl);
+    return this.send(req, req.callback?.url);
   }
 
   private async send(req: AgentRequest, callbackUrl: string | undefined): Promise<AgentAnswer> {

@@ -3,8 +3,14 @@
  * Kore-compatible agents, called by real MCP clients of both protocol eras (and the 1.x SDK).
  * What the agent received is read back from the sandbox's /_stats.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KoreAdapter, koreAnswer } from '../../src/agents/kore.js';
+import { systemClock } from '../../src/clock.js';
+import { koreAgentSchema } from '../../src/definition/agents.js';
+import { createProviderClient } from '../../src/providers/client.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { CLIENT_KINDS, connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
@@ -172,6 +178,49 @@ describe('kore agents through the hub', () => {
       expect(textOf(unkeyed)).toBe('agent unkeyed answered 401: {"error":{"message":"a valid bearer key is required"}}');
     } finally {
       await c.close();
+    }
+  });
+
+  it('async shape: a request with a callback carries metadata.callbackUrl, a 202 is submitted, and the posted body reads as the answer', async () => {
+    // The task store waits for the callback (another part); this is what the adapter gives it.
+    let posted!: (body: unknown) => void;
+    const received = new Promise<unknown>((r) => {
+      posted = r;
+    });
+    const receiver = createServer((req, res) => {
+      let text = '';
+      req.on('data', (c: Buffer) => {
+        text += c.toString('utf8');
+      });
+      req.on('end', () => {
+        res.end();
+        posted(JSON.parse(text));
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    try {
+      const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/agents/callback/task_1`;
+      const origin = new URL(hub.url).origin;
+      const config = koreAgentSchema.parse({ protocol: 'kore', url: `${KORE}/memory_v1`, headers: AUTH, async: true, outputSchema: MEMORY_OUT });
+      const adapter = new KoreAdapter({ name: 'desk', config, provider: createProviderClient(), clock: systemClock, publicUrl: () => origin });
+      const signal = new AbortController().signal;
+      const answer = await adapter.call({
+        input: { input: 'later' },
+        sessionId: 'sbs_async',
+        callId: 'call-1',
+        signal,
+        callback: { url: callbackUrl, secret: 'unused' },
+      });
+      expect(answer).toEqual({ kind: 'submitted', taskId: expect.stringMatching(/^msg-/), state: 'busy' });
+      expect((await lastSeen('memory_v1')).metadata).toEqual({ callId: 'call-1', callbackUrl });
+      const body = await received;
+      expect(koreAnswer(body, 'desk', { structured: true })).toEqual({
+        kind: 'output',
+        output: { turn: 1, session: 'sbs_async|sbs_async', remembered: [], reply: 'noted: later' },
+        taskId: (answer as { taskId: string }).taskId,
+      });
+    } finally {
+      await new Promise((r) => receiver.close(r));
     }
   });
 
