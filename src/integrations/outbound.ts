@@ -60,6 +60,11 @@ export function orderingKeyOf(integration: string, ordering: ToolDefinition['ord
 // (draft-ietf-httpapi-idempotency-key-header §2).
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** Whether a request of a handler is a write (an unsafe method). */
+export function isWrite(init: RequestInit | undefined): boolean {
+  return !SAFE_METHODS.has((init?.method ?? 'GET').toUpperCase());
+}
+
 /**
  * A handler's fetch in the outbox's worker: each write it makes carries an idempotency key made
  * from the job id — the first the job id itself, the n-th `<job id>.<n>`. One key on two writes
@@ -70,7 +75,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function keyedFetch(fetch: ProviderFetch, header: string, jobId: string): ProviderFetch {
   let writes = 0;
   return (path, init = {}) => {
-    if (SAFE_METHODS.has((init.method ?? 'GET').toUpperCase())) return fetch(path, init);
+    if (!isWrite(init)) return fetch(path, init);
     writes += 1;
     const headers = new Headers(init.headers);
     headers.set(header, writes === 1 ? jobId : `${jobId}.${writes}`);

@@ -31,7 +31,7 @@ import { oauthCredentials, type Credentials } from '../providers/credentials.js'
 import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
 import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
 import { httpRequestOf, runHttpTool } from './http-tool.js';
-import { awaitWrite, callerKey, handlerOutcome, keyedFetch, normalise, orderingKeyOf, writeOutputSchema } from './outbound.js';
+import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, writeOutputSchema } from './outbound.js';
 import type { Clock } from '../clock.js';
 import type { CircuitBreakers } from '../outbox/breaker.js';
 import { parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
@@ -280,12 +280,11 @@ export class IntegrationSource implements ToolSource {
   /**
    * Runs a handler write in the worker, once: its fetch is the job's connection's (paced, never
    * retrying a write), each write keyed from the job id (keyedFetch), each answer and failure told
-   * to the integration's breaker as a template's send is. Its result is the job's answer. An error
-   * of the handler's own (not the hub's) fails the job: nothing says another run would end otherwise.
+   * to the integration's breaker as a template's send is. Its result is the job's answer.
    */
   private async runHandlerJob(job: OpenJob, handler: ToolHandler, signal: AbortSignal): Promise<SendOutcome> {
     const d = this.opts.definition;
-    const { breakers } = this.opts.outbound!;
+    const { breakers, clock } = this.opts.outbound!;
     const keyed = this.opts.credentials;
     const bound = this.provider.bind({
       label: d.title,
@@ -296,6 +295,8 @@ export class IntegrationSource implements ToolSource {
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       signal,
     });
+    let applied = 0;
+    let last: Response | undefined;
     const reported: ProviderFetch = async (path, init) => {
       let res: Response;
       try {
@@ -305,14 +306,29 @@ export class IntegrationSource implements ToolSource {
         throw err;
       }
       breakers.record(this.name, { kind: 'status', status: res.status });
+      last = res;
+      if (res.ok && isWrite(init)) applied++;
       return res;
     };
     const fetch = d.idempotencyHeader ? keyedFetch(reported, d.idempotencyHeader, job.id) : reported;
     try {
       return handlerOutcome(await handler(job.arguments, { fetch, signal, log: this.opts.log }));
     } catch (err) {
-      if (signal.aborted || isHubError(err)) throw err;
-      // Without the title: the waiting caller's answer adds it (answerOf), as the direct call's does.
+      if (signal.aborted) throw err;
+      // Running it again repeats the writes it already made: safe only where they carry keys (or the tool is idempotent).
+      const rerunSafe = applied === 0 || job.replaySafe;
+      if (isHubError(err)) {
+        if (rerunSafe || !err.spec.retryable) throw err;
+        // Plain, without its cause: the worker then records it sent_unconfirmed, never runs it again.
+        throw new Error(`${err.message}, after ${applied} of its writes were applied`);
+      }
+      // The handler gave up on a provider's 408, 429 or 5xx: the job is sent again later, as a template's would be.
+      const status = last?.status ?? 0;
+      if (rerunSafe && (status === 408 || status === 429 || status >= 500)) {
+        const retryAfterMs = parseRetryAfter(last?.headers.get('retry-after'), clock.now());
+        return { status, body: describeError(err), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+      }
+      // Its own decision otherwise: failed at once. Without the title: the caller's answer adds it (answerOf).
       throw new HubError('source_failed', describeError(err), { cause: err });
     }
   }

@@ -29,13 +29,30 @@ async function fileAndTag(input: Record<string, unknown>, ctx: IntegrationContex
   return { note: note.record!.id, noteKey: note.key, tagKey: tag.key, readKey: seen.key };
 }
 
-function handy(apiBaseUrl: string) {
+/**
+ * Two writes whose second meets a 503 the first time the handler runs (the API is told to fail
+ * between them), after which the handler throws, as a handler that checks `res.ok` does.
+ */
+function twoWrites(api: () => BucketApi) {
+  let runs = 0;
+  return async (input: Record<string, unknown>, ctx: IntegrationContext) => {
+    runs++;
+    const first = await post(ctx, '/notes', { text: input['text'] });
+    if (runs === 1) api().failFor(60_000);
+    const res = await ctx.fetch('/tags', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"tag":"filed"}' });
+    if (runs === 1) api().failFor(-1);
+    if (!res.ok) throw new Error(`tags answered ${res.status}`);
+    return { note: first.record!.id, runs };
+  };
+}
+
+function handy(apiBaseUrl: string, o: { name: string; title: string; idempotencyHeader?: string; api: () => BucketApi }) {
   return defineIntegration({
-    name: 'handy',
-    title: 'Handy',
+    name: o.name,
+    title: o.title,
     oauth: { authorizeUrl: `${apiBaseUrl}/oauth/authorize`, tokenUrl: `${apiBaseUrl}/oauth/token`, scopes: ['write'] },
     apiBaseUrl,
-    idempotencyHeader: 'Idempotency-Key',
+    ...(o.idempotencyHeader ? { idempotencyHeader: o.idempotencyHeader } : {}),
     rateLimit: { perConnection: { perSecond: 200, burst: 50 } },
     tools: {
       file_and_tag: {
@@ -56,6 +73,7 @@ function handy(apiBaseUrl: string) {
         },
       },
       peek: { description: 'Reads', readOnly: true, handler: async (_input, ctx) => ctx.fetch('/notes').then(json) },
+      two_writes: { description: 'Writes twice', input: { type: 'object', properties: { text: { type: 'string' } } }, handler: twoWrites(o.api) },
     },
   });
 }
@@ -68,16 +86,20 @@ describe('handler write tools through the outbox', () => {
 
   beforeAll(async () => {
     api = await startBucketApi({ perSecond: 500, burst: 100, trace: true, echo: true });
-    builtins['handy'] = () => handy(api.url);
-    hub = await startHub({ integrations: { handy: { clientId: 'handy-client', clientSecret: 'handy-secret' } }, outbox: { waitMs: 30_000 } });
-    // Linked as the callback would have stored it; the API takes any bearer token.
-    await hub.hub.integrations.accounts.connections.link({
-      tenant: 'default',
-      user: 'alice',
-      integration: 'handy',
-      tokens: { accessToken: 'at-alice', tokenType: 'Bearer', expiresAt: Date.now() + 3_600_000 },
-      scopes: ['write'],
-    });
+    builtins['handy'] = () => handy(api.url, { name: 'handy', title: 'Handy', idempotencyHeader: 'Idempotency-Key', api: () => api });
+    // The same API taking no idempotency key.
+    builtins['bare'] = () => handy(api.url, { name: 'bare', title: 'Bare', api: () => api });
+    const client = { clientId: 'handy-client', clientSecret: 'handy-secret' };
+    hub = await startHub({ integrations: { handy: client, bare: client }, outbox: { waitMs: 30_000 } });
+    // Linked as the callback would have stored them; the API takes any bearer token.
+    for (const integration of ['handy', 'bare'])
+      await hub.hub.integrations.accounts.connections.link({
+        tenant: 'default',
+        user: 'alice',
+        integration,
+        tokens: { accessToken: 'at-alice', tokenType: 'Bearer', expiresAt: Date.now() + 3_600_000 },
+        scopes: ['write'],
+      });
     alice = new Client({ name: 'handler-writes-test', version: '1.0.0' });
     await alice.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${hub.token}` } } }));
   });
@@ -87,6 +109,7 @@ describe('handler write tools through the outbox', () => {
     await hub?.stop();
     await api?.close();
     delete builtins['handy'];
+    delete builtins['bare'];
   });
 
   it('is listed as a queued write: its output schema also admits the job handle, and queue__job_status is there', async () => {
@@ -140,5 +163,25 @@ describe('handler write tools through the outbox', () => {
     const r = await alice.callTool({ name: 'handy__peek', arguments: {} });
     expect(r.structuredContent).toMatchObject({ key: null });
     expect((await hub.hub.outbox.outbox.list({ integration: 'handy' })).length).toBe(jobs);
+  });
+
+  it('a handler that gives up on a 503 runs again later with the same keys: the write it had made is replayed, not repeated', async () => {
+    const replayed = api.stats.replayed;
+    const r = await alice.callTool({ name: 'handy__two_writes', arguments: { text: 'twice?' } }, { timeout: 60_000 });
+    const [job] = await hub.hub.outbox.outbox.list({ integration: 'handy', limit: 1 });
+    expect(job).toMatchObject({ tool: 'two_writes', state: 'done', attempts: 2 });
+    expect(r.structuredContent).toEqual({ note: expect.stringMatching(/^rec_/), runs: 2 });
+    expect(api.appliedByKey.get(job!.id)).toBe(1);
+    expect(api.appliedByKey.get(`${job!.id}.2`)).toBe(1);
+    expect(api.stats.replayed - replayed).toBe(1);
+  }, 60_000);
+
+  it('without an idempotency key, a handler that had a write applied is not run again: its job fails at once', async () => {
+    const applied = api.stats.applied;
+    const r = await alice.callTool({ name: 'bare__two_writes', arguments: { text: 'once' } });
+    expect(r).toEqual({ content: [{ type: 'text', text: 'Bare: tags answered 503' }], isError: true });
+    const [job] = await hub.hub.outbox.outbox.list({ integration: 'bare', limit: 1 });
+    expect(job).toMatchObject({ tool: 'two_writes', state: 'failed', attempts: 1, replaySafe: false });
+    expect(api.stats.applied - applied).toBe(1);
   });
 });
