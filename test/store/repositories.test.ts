@@ -10,6 +10,7 @@ import { SqliteFlows } from '../../src/oauth/flow-store.js';
 import { SqliteLinkUses } from '../../src/oauth/link-uses.js';
 import { openDb } from '../../src/store/db.js';
 import { HubSecrets } from '../../src/store/hub-secrets.js';
+import { SqliteTasks } from '../../src/mcp/tasks/sqlite.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite.js';
 import { SqliteInbox } from '../../src/webhooks/inbox/sqlite.js';
 import { SqliteDataKeys } from '../../src/vault/data-keys.js';
@@ -24,6 +25,7 @@ import { dataKeyStoreContract } from './contracts/data-keys.js';
 import { flowRepositoryContract } from './contracts/flows.js';
 import { linkUsesContract } from './contracts/link-uses.js';
 import { inboxContract } from './contracts/inbox.js';
+import { mcpTasksContract } from './contracts/mcp-tasks.js';
 import { outboxContract } from './contracts/outbox.js';
 import { secretStoreContract } from './contracts/secrets.js';
 
@@ -99,4 +101,10 @@ agentTasksContract('SQLite', () => {
     now: () => clock.now(),
     storedResult: (id) => db.prepare('SELECT result FROM agent_tasks WHERE id = ?').pluck().get(id) as string | null,
   };
+});
+
+mcpTasksContract('SQLite', () => {
+  const { clock, db } = sqlite();
+  // Two instances on one database, as two hub processes on one data dir.
+  return { repo: new SqliteTasks(db), other: new SqliteTasks(db), now: () => clock.now() };
 });
