@@ -1,0 +1,184 @@
+/**
+ * What the hub adds to an agent call, side by side in one run: the sandbox marketplace (in this
+ * process, on loopback) answering in a fixed 50 ms, called directly over HTTP and through the hub
+ * (`switchboard serve` in its own process, its config pointing at the marketplace) by real MCP
+ * clients, for sync and stream. Added latency is the hub's percentile minus the direct one; the
+ * hub's CPU per agent call is read from /proc for the hub's process alone (bench/cpu.ts). Direct and
+ * hub phases alternate (ABBA across rounds) so background load on the machine hits both.
+ *
+ *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--latency-ms 50] [--era legacy|modern] [--json]
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import express from 'express';
+import { SANDBOX_AGENT_KEY, marketplaceRoutes } from '../servers/sandbox/agents.js';
+import { processCpuMs } from './cpu.js';
+import { startHubProcess, type RunningHub } from './processes.js';
+import { percentile, positiveArg } from './stats.js';
+
+const TARGETS = { addedP50Ms: 2, addedP99Ms: 10 };
+
+const { values } = parseArgs({
+  options: {
+    calls: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '4' },
+    rounds: { type: 'string', default: '2' },
+    'latency-ms': { type: 'string', default: '50' },
+    era: { type: 'string', default: 'legacy' },
+    json: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+const calls = Math.round(positiveArg('calls', values.calls, 100_000));
+const concurrency = Math.round(positiveArg('concurrency', values.concurrency, 100));
+const rounds = Math.round(positiveArg('rounds', values.rounds, 50));
+const latencyMs = Math.round(positiveArg('latency-ms', values['latency-ms'], 10_000));
+if (values.era !== 'legacy' && values.era !== 'modern') throw new Error(`--era ${values.era}: use legacy or modern`);
+const era = values.era;
+
+type Mode = 'sync' | 'stream';
+type Path = 'direct' | 'hub';
+
+/** The sandbox agents with the latency fixed in their id; the writer streams all its tokens at once after it. */
+const AGENT_IDS: Record<Mode, string> = { sync: `echo_v1+latency-ms=${latencyMs}`, stream: `writer_v2+latency-ms=${latencyMs}+token-ms=0` };
+
+async function startMarketplace(): Promise<{ url: string; close: () => Promise<void> }> {
+  const app = express();
+  app.use('/v1', marketplaceRoutes().router);
+  const server: Server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  server.keepAliveTimeout = 60_000;
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** One call straight to the marketplace, read to its end (the stream's `complete` event closes it). */
+async function direct(base: string, mode: Mode, n: number): Promise<void> {
+  const res = await fetch(`${base}/agents/${encodeURIComponent(AGENT_IDS[mode])}/tasks`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${SANDBOX_AGENT_KEY}`,
+      'content-type': 'application/json',
+      accept: mode === 'stream' ? 'text/event-stream' : 'application/json',
+    },
+    body: JSON.stringify({ mode, input: { input: `ping ${n}` }, session_id: 'bench' }),
+  });
+  const body = await res.text();
+  if (!res.ok || (mode === 'stream' && !body.includes('event: complete'))) throw new Error(`direct ${mode}: ${res.status} ${body.slice(0, 200)}`);
+}
+
+async function connect(hub: RunningHub): Promise<Client> {
+  const c = new Client({ name: 'bench-agents', version: '1.0.0' }, { versionNegotiation: { mode: era === 'legacy' ? 'legacy' : 'auto' } });
+  await c.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${hub.token}` } } }));
+  return c;
+}
+
+/** One call through the hub; a stream's tokens arrive as progress notifications, which the client takes. */
+async function viaHub(c: Client, mode: Mode, n: number): Promise<void> {
+  let progress = 0;
+  const r = await c.callTool(
+    { name: `agent__${mode}_agent`, arguments: { input: `ping ${n}` } },
+    mode === 'stream' ? { onprogress: () => void progress++, timeout: 30_000 } : { timeout: 30_000 },
+  );
+  if (r.isError) throw new Error(`hub ${mode}: ${JSON.stringify(r.content).slice(0, 200)}`);
+  if (mode === 'stream' && progress === 0) throw new Error('hub stream: no progress arrived before the result');
+}
+
+interface Phase {
+  latencies: number[];
+  hubCpuMs: number;
+}
+
+/** `calls` calls from `concurrency` callers, each one at a time; latencies in ms and the hub's CPU over the phase. */
+async function phase(run: (worker: number, n: number) => Promise<void>, hubPid: number, count: number): Promise<Phase> {
+  const latencies: number[] = [];
+  let next = 0;
+  const cpu0 = processCpuMs(hubPid) ?? Number.NaN;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      for (let n = next++; n < count; n = next++) {
+        const started = performance.now();
+        await run(w, n);
+        latencies.push(performance.now() - started);
+      }
+    }),
+  );
+  return { latencies, hubCpuMs: (processCpuMs(hubPid) ?? Number.NaN) - cpu0 };
+}
+
+interface ModeResult {
+  mode: Mode;
+  calls: number;
+  direct: { p50: number; p99: number };
+  hub: { p50: number; p99: number };
+  addedP50: number;
+  addedP99: number;
+  hubCpuMsPerCall: number;
+  /** The idle hub's CPU per call-time while the direct phases ran (timers, GC): the floor of the figure above. */
+  hubIdleCpuMsPerCall: number;
+}
+
+const market = await startMarketplace();
+const base = { protocol: 'upagents', baseUrl: market.url, apiKey: SANDBOX_AGENT_KEY, retries: 0, timeoutMs: 10_000 };
+const hub = await startHubProcess({
+  config: { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } },
+});
+const hubPid = hub.child.process.pid!;
+const clients = await Promise.all(Array.from({ length: concurrency }, () => connect(hub)));
+const results: ModeResult[] = [];
+try {
+  for (const mode of ['sync', 'stream'] as const) {
+    const runs: Record<Path, (w: number, n: number) => Promise<void>> = {
+      direct: (_w, n) => direct(market.url, mode, n),
+      hub: (w, n) => viaHub(clients[w]!, mode, n),
+    };
+    // Warm both paths: connections, the hub's JIT, the marketplace's.
+    await phase(runs.direct, hubPid, 4 * concurrency);
+    await phase(runs.hub, hubPid, 4 * concurrency);
+    const seen: Record<Path, Phase[]> = { direct: [], hub: [] };
+    const order = Array.from({ length: rounds }, () => ['direct', 'hub', 'hub', 'direct'] as const).flat();
+    for (const path of order) seen[path].push(await phase(runs[path], hubPid, calls));
+    const all = (path: Path) => seen[path].flatMap((p) => p.latencies);
+    const cpu = (path: Path) => seen[path].reduce((s, p) => s + p.hubCpuMs, 0) / all(path).length;
+    const d = { p50: percentile(all('direct'), 50), p99: percentile(all('direct'), 99) };
+    const h = { p50: percentile(all('hub'), 50), p99: percentile(all('hub'), 99) };
+    results.push({
+      mode,
+      calls: all('hub').length,
+      direct: d,
+      hub: h,
+      addedP50: h.p50 - d.p50,
+      addedP99: h.p99 - d.p99,
+      hubCpuMsPerCall: cpu('hub'),
+      hubIdleCpuMsPerCall: cpu('direct'),
+    });
+  }
+} finally {
+  await Promise.all(clients.map((c) => c.close().catch(() => {})));
+  await hub.stop();
+  await market.close();
+}
+
+const verdict = (v: number, max: number) => (v <= max ? 'PASS' : 'MISS');
+if (values.json) {
+  console.log(JSON.stringify({ latencyMs, concurrency, calls, rounds, era, targets: TARGETS, results }, null, 2));
+} else {
+  console.log(
+    `agent calls: a sandbox agent answering in ${latencyMs} ms, ${concurrency} callers, ${calls} calls per phase, ABBA x ${rounds} (${era} MCP client)`,
+  );
+  console.log('mode     direct p50 / p99      hub p50 / p99         added p50          added p99           hub CPU per call (idle)');
+  const ms = (v: number) => `${v.toFixed(1)} ms`;
+  for (const r of results) {
+    console.log(
+      `${r.mode.padEnd(7)}  ${`${ms(r.direct.p50)} / ${ms(r.direct.p99)}`.padEnd(20)}  ${`${ms(r.hub.p50)} / ${ms(r.hub.p99)}`.padEnd(20)}  ${`${r.addedP50 >= 0 ? '+' : ''}${ms(r.addedP50)} ${verdict(r.addedP50, TARGETS.addedP50Ms)}`.padEnd(17)}  ${`${r.addedP99 >= 0 ? '+' : ''}${ms(r.addedP99)} ${verdict(r.addedP99, TARGETS.addedP99Ms)}`.padEnd(18)}  ${r.hubCpuMsPerCall.toFixed(2)} ms (${r.hubIdleCpuMsPerCall.toFixed(2)})`,
+    );
+  }
+  console.log(`targets: added p50 <= ${TARGETS.addedP50Ms} ms, added p99 <= ${TARGETS.addedP99Ms} ms`);
+}
