@@ -1,5 +1,5 @@
 /**
- * What every protocol adapter (upagents now; kore and http later) gives the policy: one attempt
+ * What every protocol adapter (upagents.ts, kore.ts, http.ts) gives the policy: one attempt
  * at one task. Retries, the breaker, fallbacks and validation wrap it (policy.ts, invoke.ts), so
  * an adapter never retries and never validates.
  */
