@@ -25,14 +25,13 @@ export interface BuildDeps {
 }
 
 /**
- * What this build runs. Anything else is refused at start-up naming the agent and the key, rather
- * than listed as a tool that can only fail: the async modes come with the part that builds them.
+ * What this build cannot run as configured. Refused at start-up naming the agent and the key,
+ * rather than listed as a tool that can only fail.
  */
 function unsupported(name: string, a: AgentConfig): string | undefined {
   // Callbacks are verified with it (seed 000, "Webhook Signature Verification"): without one, none could be trusted.
   if (a.protocol === 'upagents' && a.mode === 'async' && !a.webhookSecret)
     return `agents.${name}.webhookSecret: required with mode "async" (the agent's callbacks are verified with it)`;
-  if (a.protocol === 'kore' && a.async) return `agents.${name}.async: true is not supported yet by this version of the hub (sync and stream are)`;
   return undefined;
 }
 

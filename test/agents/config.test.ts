@@ -65,13 +65,15 @@ describe('bad agent config stops start-up with a message naming the agent and th
     expect(isUnpinned(id)).toBe(unpinned);
   });
 
-  it('async kore entries are checked now and refused at start-up as not supported yet, naming the agent', async () => {
+  it('async entries start (kore with or without a webhookSecret); async upagents without a webhookSecret is refused naming the key', async () => {
     const kore = { protocol: 'kore', url: 'https://kore.example.test/agent', headers: { authorization: `Bearer ${KEY}` }, async: true, timeoutMs: 60_000 };
     expect(refusal({ helpdesk: { ...kore, url: 'not a url' } }).message).toContain('agents.helpdesk.url');
-    await expect(startHub({ agents: { helpdesk: kore } })).rejects.toThrow('agents.helpdesk.async: true is not supported yet by this version of the hub');
-    await expect(startHub({ agents: { triage: { ...ok, mode: 'async' } } })).rejects.toThrow('agents.triage.mode: "async" is not supported yet');
-    // A disabled entry is not run, so it does not stop start-up.
-    const hub = await startHub({ agents: { helpdesk: { ...kore, disabled: true } } });
+    await expect(startHub({ agents: { triage: { ...ok, mode: 'async' } } })).rejects.toThrow(
+      'agents.triage.webhookSecret: required with mode "async" (the agent\'s callbacks are verified with it)',
+    );
+    const hub = await startHub({
+      agents: { helpdesk: kore, triage: { ...ok, mode: 'async', webhookSecret: 'whsec_x' }, off: { ...ok, mode: 'async', disabled: true } },
+    });
     await hub.stop();
   });
 

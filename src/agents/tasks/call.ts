@@ -19,7 +19,7 @@ export interface AsyncCallDeps {
   ownerProcess: string;
   /** The hub's callback URL for a task. */
   callbackUrl: (taskId: string) => string;
-  /** The callback secret of an agent of the chain, when it runs async (the others are called as configured). */
+  /** Whether an agent of the chain runs async, and the secret its callbacks are signed with ('' for an unsigned Kore agent); undefined for one called as configured. */
   secretOf: (agent: string) => string | undefined;
   /** Between the waiting call's reads of the store (and its progress notifications). */
   pollMs: number;

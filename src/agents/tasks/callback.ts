@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AbortError } from 'p-retry';
-import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { ERROR_SPECS, describeError, httpError, type HubErrorCode } from '../../errors.js';
 import { writeJson } from '../../http/json.js';
@@ -12,6 +11,7 @@ import type { InboxIntake } from '../../webhooks/inbox/types.js';
 import { readRawBody } from '../../webhooks/raw-body.js';
 import { verifyDelivery } from '../../webhooks/schemes/index.js';
 import type { TaskEvents } from './events.js';
+import type { CallbackBody, CallbackFormat } from './formats.js';
 import { isFinalTask, type AgentTask, type AgentTaskStore, type TaskOutcome } from './types.js';
 
 /** The inbox's name for agent callbacks: reserved (no integration or source is named `agent`). */
@@ -23,20 +23,13 @@ const PAYLOAD_KIND = 'agent_callback';
 const MAX_CALLBACK_BYTES = 5 * 1024 * 1024;
 const TASK_ID = /^at_[A-Za-z0-9_-]{22}$/;
 
-/** Seed 000's webhook body: `{ task_id, status, output | error }`; anything beyond is ignored. */
-const callbackSchema = z.looseObject({
-  task_id: z.string().min(1).max(256),
-  status: z.string().min(1).max(64),
-  output: z.unknown().optional(),
-  error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
-});
-type Callback = z.infer<typeof callbackSchema>;
-
 export interface CallbackDeps {
   tasks: AgentTaskStore;
   intake: InboxIntake;
   vault: Vault;
   events: TaskEvents;
+  /** How a callback for this task is written and whether it must be signed (its agent's protocol). */
+  formatOf: (task: AgentTask) => CallbackFormat;
   /** The webhook secrets that may sign a callback for a task of this tool (its chain's async agents). */
   secretsFor: (agent: string) => string[];
   /** Why an output may not be accepted for this task (the agents' output checks); undefined when it passes. */
@@ -45,19 +38,11 @@ export interface CallbackDeps {
   log: Logger;
 }
 
-function parseCallback(text: string): Callback | undefined {
-  try {
-    const r = callbackSchema.safeParse(JSON.parse(text));
-    return r.success ? r.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * `POST /agents/callback/:taskId` (ARCHITECTURE.md, data flow 7): the URL's task must exist, the
  * raw bytes must carry the `upagents` signature of an agent that may answer it within the window
- * (else 401 and the task is unchanged), and the body must name the platform task it is bound to.
+ * (else 401 and the task is unchanged; a Kore agent without a webhookSecret sends unsigned, see
+ * formats.ts), and the body must name the platform task it is bound to.
  * Then it goes the webhook way: sealed into the inbox under a delivery id of (task, platform task,
  * status), so a redelivery is stored once and handled once, and 200 once the row is durable. A
  * callback for a task already final (cancelled, timed out, completed) is acknowledged and dropped.
@@ -81,18 +66,21 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
         req.resume();
         return writeJson(res, 413, httpError('body_too_large', `the body is over ${MAX_CALLBACK_BYTES} bytes`).body);
       }
-      const verdict = verifyDelivery({ scheme: 'upagents', body: read.body, headers: req.headers, secrets: d.secretsFor(task.agent), now: d.clock.now() });
+      const format = d.formatOf(task);
+      const verdict = format.signed
+        ? verifyDelivery({ scheme: 'upagents', body: read.body, headers: req.headers, secrets: d.secretsFor(task.agent), now: d.clock.now() })
+        : ({ ok: true } as const);
       if (!verdict.ok) {
         d.log[ERROR_SPECS[verdict.code].log]({ ...where, agent: task.agent, code: verdict.code, why: verdict.message }, 'agent callback refused');
         return writeJson(res, ERROR_SPECS[verdict.code].http, httpError(verdict.code, verdict.message).body);
       }
-      const body = parseCallback(read.body.toString('utf8'));
-      if (body === undefined) return writeJson(res, 400, httpError('bad_body', 'the body is not a task callback ({task_id, status, …})').body);
+      const body = format.parse(read.body.toString('utf8'));
+      if (body === undefined) return writeJson(res, 400, httpError('bad_body', "the body is not a task callback of this agent's protocol").body);
       if (isFinalTask(task.state)) {
         d.log.info({ ...where, agent: task.agent, state: task.state, status: body.status }, 'agent callback for a finished task acknowledged and dropped');
         return writeJson(res, 200, { ok: true, dropped: true, state: task.state });
       }
-      if (task.remoteTaskId !== null && task.remoteTaskId !== body.task_id)
+      if (task.remoteTaskId !== null && task.remoteTaskId !== body.remoteId)
         return writeJson(res, 400, httpError('bad_body', 'this callback names another task than the one this URL is for').body);
       const { tenant, user } = task.owner;
       await d.vault.ensureDataKey(tenant);
@@ -100,7 +88,7 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
       const r = await d.intake.accept({
         integration: CALLBACK_INTEGRATION,
         endpoint: '',
-        deliveryId: `${task.id}:${body.task_id}:${body.status}`,
+        deliveryId: `${task.id}:${body.remoteId}:${body.status}`,
         connection: { id: task.id, tenant, user },
         type: `agent.task.${body.status}`,
         source: 'webhook',
@@ -117,18 +105,12 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
   };
 }
 
-/** Seed 000's statuses as task outcomes; a progress status (queued, running) changes nothing. */
-function outcomeOf(task: AgentTask, body: Callback, d: CallbackDeps): TaskOutcome | undefined {
-  const s = body.status.toLowerCase();
-  if (s === 'completed' || s === 'succeeded' || s === 'success') {
-    const why = d.checkOutput(task, body.output);
-    return why === undefined ? { state: 'completed', result: body.output ?? null } : { state: 'failed', error: `invalid output: ${why}` };
-  }
-  if (s === 'failed' || s === 'error') {
-    return { state: 'failed', error: `${body.error?.type ?? 'error'}: ${body.error?.message ?? 'the agent reported an error'}` };
-  }
-  if (s === 'cancelled' || s === 'canceled') return { state: 'cancelled', error: 'the agent platform cancelled the task' };
-  return undefined;
+/** A callback's outcome for its task; a progress report (running) changes nothing. */
+function outcomeOf(task: AgentTask, body: CallbackBody, d: CallbackDeps): TaskOutcome | undefined {
+  if (body.status === 'running') return undefined;
+  if (body.status !== 'completed') return { state: body.status, error: body.error ?? `the agent reported ${body.status}` };
+  const why = d.checkOutput(task, body.output);
+  return why === undefined ? { state: 'completed', result: body.output ?? null } : { state: 'failed', error: `invalid output: ${why}` };
 }
 
 /**
@@ -145,9 +127,9 @@ export function callbackEventHandler(d: CallbackDeps): EventHandler {
     const text = await d.vault.decrypting(() =>
       d.vault.decryptString({ tenant: task.owner.tenant, kind: PAYLOAD_KIND, id: task.id }, e.payload.toString('utf8')),
     );
-    const body = parseCallback(text);
+    const body = d.formatOf(task).parse(text);
     if (body === undefined) throw new AbortError('the callback body is not a task callback');
-    if (!(await d.tasks.accepted(task.id, { remoteTaskId: body.task_id }))) throw new AbortError('the callback names another task than its URL');
+    if (!(await d.tasks.accepted(task.id, { remoteTaskId: body.remoteId }))) throw new AbortError('the callback names another task than its URL');
     const outcome = outcomeOf(task, body, d);
     if (outcome === undefined) return;
     if (await d.tasks.finish(task.id, outcome)) {

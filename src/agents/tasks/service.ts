@@ -12,6 +12,7 @@ import { chainOf, type AgentRuntime, type Invocation } from '../invoke.js';
 import { callAsync } from './call.js';
 import { CALLBACK_INTEGRATION, CALLBACK_PREFIX, callbackEventHandler, callbackRoute, type CallbackDeps } from './callback.js';
 import { TaskEvents } from './events.js';
+import { UPAGENTS_CALLBACK, koreCallback } from './formats.js';
 import { TASK_STATUS_TOOL, taskStatus } from './status-tool.js';
 import type { AgentTaskStore } from './types.js';
 
@@ -31,7 +32,7 @@ export interface AgentTasksOptions {
 
 /** Whether an agent runs async: submitted with a callback URL on the hub. */
 export function isAsync(a: AgentRuntime): boolean {
-  return a.config.protocol === 'upagents' && a.config.mode === 'async';
+  return (a.config.protocol === 'upagents' && a.config.mode === 'async') || (a.config.protocol === 'kore' && a.config.async);
 }
 
 /**
@@ -49,7 +50,12 @@ export class AgentTasks {
       intake: o.intake,
       vault: o.vault,
       events: this.events,
-      secretsFor: (agent) => chainOf(agent, o.agents).flatMap((n) => this.secretOf(n) ?? []),
+      formatOf: (task) => {
+        const a = o.agents.get(task.answeredBy ?? task.agent);
+        if (a?.config.protocol !== 'kore') return UPAGENTS_CALLBACK;
+        return koreCallback(a.name, { structured: a.config.outputSchema !== undefined, signed: a.config.webhookSecret !== undefined });
+      },
+      secretsFor: (agent) => chainOf(agent, o.agents).flatMap((n) => this.secretOf(n) || []),
       checkOutput: (task, output) => {
         const answered = o.agents.get(task.answeredBy ?? task.agent);
         const called = o.agents.get(task.agent);
@@ -96,8 +102,10 @@ export class AgentTasks {
     return taskStatus(args, ctx, { tasks: this.o.store, clock: this.o.clock });
   }
 
+  /** An async agent's callback secret; '' for a Kore agent configured without one (it sends unsigned). */
   private secretOf(name: string): string | undefined {
     const a = this.o.agents.get(name);
-    return a !== undefined && isAsync(a) && 'webhookSecret' in a.config ? a.config.webhookSecret : undefined;
+    if (a === undefined || !isAsync(a)) return undefined;
+    return ('webhookSecret' in a.config ? a.config.webhookSecret : undefined) ?? '';
   }
 }

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { koreAnswer } from '../kore.js';
+
+/** A callback's body, whatever its protocol, as far as its task needs it. */
+export interface CallbackBody {
+  /** The platform's id of the task: the task the URL is for must be bound to it. */
+  remoteId: string;
+  /** `running` changes nothing (a progress report); the others finish the task. */
+  status: 'completed' | 'failed' | 'cancelled' | 'running';
+  output?: unknown;
+  error?: string;
+}
+
+export interface CallbackFormat {
+  /**
+   * Whether the body must carry a valid `X-Webhook-Signature` (seed 000's scheme). Unsigned, the
+   * URL is the only credential: 128 random bits naming one task, as seed 003's callback URL is.
+   */
+  signed: boolean;
+  parse(text: string): CallbackBody | undefined;
+}
+
+function json(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Seed 000's webhook body: `{ task_id, status, output | error }`; anything beyond is ignored. */
+const upagentsSchema = z.looseObject({
+  task_id: z.string().min(1).max(256),
+  status: z.string().min(1).max(64),
+  output: z.unknown().optional(),
+  error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
+});
+
+export const UPAGENTS_CALLBACK: CallbackFormat = {
+  signed: true,
+  parse(text) {
+    const r = upagentsSchema.safeParse(json(text));
+    if (!r.success) return undefined;
+    const b = r.data;
+    const s = b.status.toLowerCase();
+    const base = { remoteId: b.task_id };
+    if (s === 'completed' || s === 'succeeded' || s === 'success') return { ...base, status: 'completed', output: b.output ?? null };
+    if (s === 'failed' || s === 'error')
+      return { ...base, status: 'failed', error: `${b.error?.type ?? 'error'}: ${b.error?.message ?? 'the agent reported an error'}` };
+    if (s === 'cancelled' || s === 'canceled') return { ...base, status: 'cancelled', error: 'the agent platform cancelled the task' };
+    return { ...base, status: 'running' };
+  },
+};
+
+const koreIdSchema = z.looseObject({ messageId: z.string().min(1).max(256) });
+
+/** Seed 003: the callback carries a whole Kore response, read as a sync answer is. */
+export function koreCallback(name: string, o: { structured: boolean; signed: boolean }): CallbackFormat {
+  return {
+    signed: o.signed,
+    parse(text) {
+      const raw = json(text);
+      const id = koreIdSchema.safeParse(raw);
+      if (!id.success) return undefined;
+      const base = { remoteId: id.data.messageId };
+      try {
+        const a = koreAnswer(raw, name, { structured: o.structured, async: true });
+        if (a.kind === 'output') return { ...base, status: 'completed', output: a.output };
+        if (a.kind === 'agent_error') return { ...base, status: 'failed', error: `${a.type}: ${a.message}` };
+        return { ...base, status: 'running' };
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
