@@ -151,6 +151,14 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const pacer = rateLimits.size > 0 ? createBucketPacer({ limits: (name) => rateLimits.get(name), clock: d.clock }) : undefined;
   const provider = createProviderClient({ clock: d.clock, ...(pacer ? { pacer } : {}), ...d.provider });
   const breakers = new CircuitBreakers({ clock: d.clock, ...d.breakers });
+  breakers.onChange((b) => {
+    if (b.state === 'open')
+      d.log.warn(
+        { integration: b.integration, failures: b.failures, retryAt: b.retryAt === undefined ? undefined : new Date(b.retryAt).toISOString() },
+        "an integration's circuit opened: its queued writes wait until it retries",
+      );
+    else if (b.state === 'closed') d.log.info({ integration: b.integration }, "an integration's circuit closed: its queued writes are sent again");
+  });
   if (d.metrics) {
     const metrics = d.metrics;
     // Set on every change of state, and read again at each scrape (an open circuit half-opens by time alone).

@@ -58,8 +58,9 @@ export interface OutboxWorkerOptions {
 }
 
 /**
- * Sends the outbox: claims due jobs with a lease, commits `sending` before each request leaves,
- * and records the outcome with guarded updates (retry at a stored time, failed, dead, done).
+ * Sends the outbox: claims due jobs with a lease, asks whether each may go (the integration's
+ * breaker), commits `sending` before each request leaves, and records the outcome with guarded
+ * updates (retry at a stored time, failed, dead, done). Only a request that left is an attempt.
  */
 export class OutboxWorker {
   readonly owner: string;
