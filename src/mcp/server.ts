@@ -14,6 +14,7 @@ import type { RequestStates, StateTarget } from './request-state.js';
 import type { CallContext } from './source.js';
 import { TASKS_EXTENSION } from './tasks/errors.js';
 import { declaresTasks, envelopeCapabilities, registerTaskMethods } from './tasks/handlers.js';
+import { announceStatus, LEGACY_TASKS_CAPABILITY, legacyCreateTaskResult, registerLegacyTaskMethods } from './tasks/legacy.js';
 import { isCreateTaskResult } from './tasks/wire.js';
 
 export type Era = 'legacy' | 'modern';
@@ -42,8 +43,8 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
       prompts: { listChanged: true },
       completions: {},
       logging: {},
-      // SEP-2663 Tasks live on 2026-07-28 requests only; 2025 sessions see no extension.
-      ...(era === 'modern' && dispatcher.tasks ? { extensions: { [TASKS_EXTENSION]: {} } } : {}),
+      // Tasks: the SEP-2663 extension on 2026-07-28 requests, the experimental v1 tasks on 2025 sessions.
+      ...(dispatcher.tasks ? (era === 'modern' ? { extensions: { [TASKS_EXTENSION]: {} } } : { tasks: LEGACY_TASKS_CAPABILITY }) : {}),
     },
     instructions: INSTRUCTIONS,
     // Checked before any handler runs, on both eras (the SDK's 2025 shim re-enters through it too).
@@ -56,12 +57,21 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
   server.setRequestHandler('tools/list', (req) => dispatcher.listTools(identity, req.params?.cursor));
   server.setRequestHandler('tools/call', async (req, ctx) => {
     const target: StateTarget = { identity, method: 'tools/call', name: req.params.name };
-    const tasks = era === 'modern' && dispatcher.tasks ? declaresTasks(envelopeCapabilities(ctx)) : undefined;
+    // 2026: the request declares the extension (or not); 2025: the client asks for a task with `task`.
+    const tasks = !dispatcher.tasks ? undefined : era === 'modern' ? declaresTasks(envelopeCapabilities(ctx)) : req.params.task !== undefined || undefined;
     const { result, outputSchema } = await dispatcher.callTool(req.params, context(ctx, target), tasks);
     if (isInputRequiredResult(result)) return states.seal(result, target);
-    // The SDK checks every tools/call answer as a CallToolResult and gives one without content an
-    // empty list; saying so here keeps the type honest. The task's own result comes with tasks/get.
-    if (isCreateTaskResult(result)) return { ...result, content: [] };
+    if (isCreateTaskResult(result)) {
+      if (era === 'modern') {
+        // The SDK checks every tools/call answer as a CallToolResult and gives one without content
+        // an empty list; saying so here keeps the type honest. The outcome comes with tasks/get.
+        return { ...result, content: [] };
+      }
+      if (dispatcher.tasks) announceStatus(server, dispatcher.tasks, identity, result.taskId);
+      // The SDK's 2025 check refuses a `task` body without `content` (it would read as an empty
+      // tool success); v1 clients read the `task` and ignore the empty content.
+      return { ...legacyCreateTaskResult(result), content: [] };
+    }
     return server.projectCallToolResult(result, outputSchema);
   });
   server.setRequestHandler('prompts/list', (req) => dispatcher.listPrompts(identity, req.params?.cursor));
@@ -88,7 +98,10 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
     return {};
   });
   server.setRequestHandler('completion/complete', (req, ctx) => dispatcher.complete(req.params, context(ctx)));
-  if (era === 'modern' && dispatcher.tasks) registerTaskMethods(server, dispatcher.tasks, identity);
+  if (dispatcher.tasks) {
+    if (era === 'modern') registerTaskMethods(server, dispatcher.tasks, identity);
+    else registerLegacyTaskMethods(server, dispatcher.tasks, identity);
+  }
   return server;
 }
 

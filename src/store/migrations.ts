@@ -311,7 +311,8 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'mcp_tasks',
     // MCP Tasks (issue 11): a hub task id maps to its owner and its backing (an agent task, an
     // outbox job, a downstream server's task, or `local`: a tool the hub runs itself, whose state
-    // and result live in this row). Reads filter on owner and expiry; the purge uses expires_at.
+    // and result live in this row). Reads filter on owner and expiry; the owner index serves
+    // tasks/list (2025-11-25), the expiry index the purge.
     sql: `
       CREATE TABLE mcp_tasks (
         id              TEXT PRIMARY KEY,
@@ -330,6 +331,7 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at      INTEGER NOT NULL,
         updated_at      INTEGER NOT NULL
       );
+      CREATE INDEX mcp_tasks_owner ON mcp_tasks (tenant_id, user_id, created_at, id);
       CREATE INDEX mcp_tasks_expiry ON mcp_tasks (expires_at);
       CREATE INDEX mcp_tasks_backing ON mcp_tasks (backing_kind, backing_id);
     `,

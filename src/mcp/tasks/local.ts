@@ -43,7 +43,7 @@ export class LocalBacking implements TaskBacking {
   /** A local task's backing id: the process that runs it. */
   readonly processId = randomUUID();
 
-  constructor(private readonly opts: { repo: TaskRepository; clock: Clock; log: Logger }) {}
+  constructor(private readonly opts: { repo: TaskRepository; clock: Clock; log: Logger; onChange?: (id: string) => void }) {}
 
   /** Starts `work` for a task whose record was just created. */
   start(record: TaskRecord, work: LocalWork): void {
@@ -74,8 +74,9 @@ export class LocalBacking implements TaskBacking {
     const runner = this.runners.get(record.id);
     this.runners.delete(record.id);
     // The status first: the work may notice the abort and return before this update would land.
-    await this.opts.repo.update(record.id, { status: 'cancelled', statusMessage: 'Cancelled by the client' }, this.opts.clock.now());
+    const moved = await this.opts.repo.update(record.id, { status: 'cancelled', statusMessage: 'Cancelled by the client' }, this.opts.clock.now());
     runner?.abort.abort();
+    if (moved) this.opts.onChange?.(record.id);
   }
 
   async supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void> {
@@ -89,10 +90,13 @@ export class LocalBacking implements TaskBacking {
     }
     const now = this.opts.clock.now();
     if (Object.keys(runner.pending).length > 0) {
-      await this.opts.repo.update(record.id, { status: 'input_required', inputRequests: { ...runner.pending } }, now);
+      if (await this.opts.repo.update(record.id, { status: 'input_required', inputRequests: { ...runner.pending } }, now)) this.opts.onChange?.(record.id);
       return;
     }
-    if (await this.opts.repo.update(record.id, { status: 'working' }, now)) void this.round(record.id, runner);
+    if (await this.opts.repo.update(record.id, { status: 'working' }, now)) {
+      this.opts.onChange?.(record.id);
+      void this.round(record.id, runner);
+    }
   }
 
   /** Aborts every running task (hub shutdown); their records then read as failed. */
@@ -124,8 +128,10 @@ export class LocalBacking implements TaskBacking {
     }
     if (runner.abort.signal.aborted) return; // cancelled: the record says so already
     if (next.status !== 'input_required') this.runners.delete(id);
-    await this.opts.repo.update(id, next, this.opts.clock.now()).catch((err: unknown) => {
+    try {
+      if (await this.opts.repo.update(id, next, this.opts.clock.now())) this.opts.onChange?.(id);
+    } catch (err) {
       this.opts.log.error({ task: id, err: err instanceof Error ? err.message : String(err) }, 'could not store a task state');
-    });
+    }
   }
 }

@@ -36,10 +36,44 @@ export class TaskService {
   readonly local: LocalBacking;
   private readonly backings = new Map<BackingKind, TaskBacking>();
   private lastPurge = Number.NEGATIVE_INFINITY;
+  private readonly watchers = new Map<string, Set<() => void>>();
 
   constructor(private readonly opts: TaskServiceOptions) {
-    this.local = new LocalBacking({ repo: opts.repo, clock: opts.clock, log: opts.log });
+    this.local = new LocalBacking({ repo: opts.repo, clock: opts.clock, log: opts.log, onChange: (id) => this.changed(id) });
     this.use(this.local);
+  }
+
+  /**
+   * Calls `listener` when a task this process moves changes state (status notifications, a
+   * waiting tasks/result). Tasks moved by another process or store are seen by polling instead.
+   */
+  watch(id: string, listener: () => void): () => void {
+    const set = this.watchers.get(id) ?? new Set();
+    set.add(listener);
+    this.watchers.set(id, set);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.watchers.get(id) === set) this.watchers.delete(id);
+    };
+  }
+
+  /** Tells the watchers of a task it changed; the backings of other kinds call it too. */
+  changed(id: string): void {
+    for (const l of this.watchers.get(id) ?? []) {
+      try {
+        l();
+      } catch {
+        // one watcher (a closed session) must not keep the others from hearing it
+      }
+    }
+  }
+
+  /** A page of the owner's tasks, oldest first; `after` is the last task id of the previous page. */
+  async list(owner: TaskOwner, after: string | undefined, limit: number): Promise<TaskView[]> {
+    const records = await this.opts.repo.list(owner, this.opts.clock.now(), after === undefined ? { limit } : { after, limit });
+    // A record of a kind this process does not serve is left out, as get would not find it either.
+    const served = records.filter((r) => this.backings.has(r.backing.kind));
+    return Promise.all(served.map(async (r) => this.view(r, await this.backingOf(r).state(r))));
   }
 
   /** Registers the backing of a kind (the agents' and the outbox's, from the composition root). */

@@ -32,6 +32,7 @@ export class SqliteTasks implements TaskRepository {
   private readonly select;
   private readonly move;
   private readonly purge;
+  private readonly page;
 
   constructor(db: Db) {
     this.insert = db.prepare(
@@ -48,6 +49,14 @@ export class SqliteTasks implements TaskRepository {
        WHERE id = @id AND status IN ('working', 'input_required') AND expires_at > @now`,
     );
     this.purge = db.prepare('DELETE FROM mcp_tasks WHERE expires_at <= ?');
+    // Keyset pagination on (created_at, id): a page boundary stays put while tasks come and go. The
+    // cursor's task is looked up among the owner's own, so another user's id reveals nothing.
+    this.page = db.prepare(
+      `SELECT ${COLUMNS} FROM mcp_tasks
+       WHERE tenant_id = @tenant AND user_id = @user AND expires_at > @now
+         AND (@after IS NULL OR (created_at, id) > (SELECT created_at, id FROM mcp_tasks WHERE id = @after AND tenant_id = @tenant AND user_id = @user))
+       ORDER BY created_at, id LIMIT @limit`,
+    );
   }
 
   async create(r: TaskRecord): Promise<void> {
@@ -77,6 +86,11 @@ export class SqliteTasks implements TaskRepository {
 
   async purgeExpired(now: number): Promise<number> {
     return this.purge.run(now).changes;
+  }
+
+  async list(owner: TaskOwner, now: number, opts: { after?: string; limit: number }): Promise<TaskRecord[]> {
+    const rows: unknown[] = this.page.all({ tenant: owner.tenant, user: owner.user, now, after: opts.after ?? null, limit: opts.limit });
+    return rows.map((row) => toRecord(rowSchema.parse(row)));
   }
 }
 

@@ -72,6 +72,8 @@ export interface TaskRepository {
   update(id: string, update: TaskUpdate, now: number): Promise<boolean>;
   /** Deletes records past their expiry; returns how many. */
   purgeExpired(now: number): Promise<number>;
+  /** The owner's unexpired tasks, oldest first, `limit` at most, after the `after` task id (a page cursor). */
+  list(owner: TaskOwner, now: number, opts: { after?: string; limit: number }): Promise<TaskRecord[]>;
 }
 
 /**

@@ -78,5 +78,19 @@ export function mcpTasksContract(name: string, make: () => McpTasksHarness): voi
       expect(await h.repo.get('old', alice, now)).toBeUndefined();
       expect(await h.repo.get('new', alice, now + 1000)).toMatchObject({ id: 'new' });
     });
+
+    it('lists the owner’s unexpired tasks oldest first, a page at a time, with a cursor only the owner can use', async () => {
+      const now = h.now();
+      for (const [i, id] of ['a3', 'a1', 'a2'].entries()) await h.repo.create(record(id, now + i));
+      await h.repo.create(record('b1', now, { owner: bob }));
+      await h.repo.create(record('gone', now, { ttlMs: 10, expiresAt: now + 10 }));
+      const ids = (rs: TaskRecord[]) => rs.map((r) => r.id);
+      expect(ids(await h.other.list(alice, now + 10, { limit: 10 }))).toEqual(['a3', 'a1', 'a2']);
+      expect(ids(await h.repo.list(alice, now + 10, { limit: 2 }))).toEqual(['a3', 'a1']);
+      expect(ids(await h.repo.list(alice, now + 10, { after: 'a1', limit: 2 }))).toEqual(['a2']);
+      expect(ids(await h.repo.list(bob, now, { limit: 10 }))).toEqual(['b1']);
+      // Another user's task id as a cursor is no position at all.
+      expect(ids(await h.repo.list(bob, now, { after: 'a1', limit: 10 }))).toEqual([]);
+    });
   });
 }

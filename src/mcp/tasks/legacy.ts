@@ -1,0 +1,159 @@
+import { ProtocolError, ProtocolErrorCode, RELATED_TASK_META_KEY, type RequestMethod, type Server, type ServerContext } from '@modelcontextprotocol/server';
+import { z } from 'zod';
+import type { Identity } from '../../identity/identity.js';
+import type { TaskService, TaskView } from './service.js';
+import { isTerminal } from './types.js';
+import type { CreateTaskResult } from './wire.js';
+
+/**
+ * The 2025-11-25 experimental tasks for session clients (and stdio): tasks/get, tasks/result,
+ * tasks/list, tasks/cancel and notifications/tasks/status, over the same registry as the
+ * 2026-07-28 extension. The v1 wire differs: a nested `task` on creation, `ttl`/`pollInterval`,
+ * a separate tasks/result, and input delivered as server→client requests on the tasks/result
+ * stream (the 2026 extension's tasks/update has no 2025 counterpart).
+ */
+
+/** The v1 server capability: tasks of tools/call, listable and cancellable. */
+export const LEGACY_TASKS_CAPABILITY = { list: {}, cancel: {}, requests: { tools: { call: {} } } };
+
+const PAGE_SIZE = 50;
+/** How long a waiting tasks/result sleeps between looks when no change is announced (another process's task). */
+const RESULT_POLL_MS = 1000;
+
+interface LegacyTask {
+  taskId: string;
+  status: TaskView['status'];
+  statusMessage?: string;
+  createdAt: string;
+  lastUpdatedAt: string;
+  ttl: number;
+  pollInterval: number;
+}
+
+function legacyTask(t: TaskView): LegacyTask {
+  const out: LegacyTask = {
+    taskId: t.id,
+    status: t.status,
+    createdAt: new Date(t.createdAt).toISOString(),
+    lastUpdatedAt: new Date(t.updatedAt).toISOString(),
+    ttl: t.ttlMs,
+    pollInterval: t.pollIntervalMs,
+  };
+  if (t.statusMessage !== undefined) out.statusMessage = t.statusMessage;
+  return out;
+}
+
+/** The v1 CreateTaskResult for a task the 2026 shape describes. */
+export function legacyCreateTaskResult(created: CreateTaskResult): { task: LegacyTask } {
+  const task: LegacyTask = {
+    taskId: created.taskId,
+    status: created.status,
+    createdAt: created.createdAt,
+    lastUpdatedAt: created.lastUpdatedAt,
+    ttl: created.ttlMs,
+    pollInterval: created.pollIntervalMs,
+  };
+  if (created.statusMessage !== undefined) task.statusMessage = created.statusMessage;
+  return { task };
+}
+
+const inputRequestSchema = z.object({ method: z.string(), params: z.record(z.string(), z.unknown()).optional() });
+
+function encodeCursor(taskId: string): string {
+  return Buffer.from(taskId).toString('base64url');
+}
+
+function decodeCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined) return undefined;
+  const id = Buffer.from(cursor, 'base64url').toString('utf8');
+  if (!/^task_[A-Za-z0-9_-]{1,64}$/.test(id)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'invalid pagination cursor');
+  return id;
+}
+
+const taskIdParams = z.looseObject({ taskId: z.string().min(1).max(200) });
+const listParams = z.looseObject({ cursor: z.string().max(200).optional() });
+
+/** The SDK types only its own methods' handlers; these are registered with their params schemas. */
+export function registerLegacyTaskMethods(server: Server, tasks: TaskService, identity: Identity): void {
+  server.setRequestHandler('tasks/get', { params: taskIdParams }, async (params) => ({ ...legacyTask(await tasks.get(identity, params.taskId)) }));
+  server.setRequestHandler('tasks/list', { params: listParams }, async (params) => {
+    const page = await tasks.list(identity, decodeCursor(params.cursor), PAGE_SIZE + 1);
+    const shown = page.slice(0, PAGE_SIZE);
+    const last = shown.at(-1);
+    return { tasks: shown.map(legacyTask), ...(page.length > PAGE_SIZE && last ? { nextCursor: encodeCursor(last.id) } : {}) };
+  });
+  // Issue 11: cancelling a finished task is a no-op that answers with its final state.
+  server.setRequestHandler('tasks/cancel', { params: taskIdParams }, async (params) => {
+    await tasks.cancel(identity, params.taskId);
+    return { ...legacyTask(await tasks.get(identity, params.taskId)) };
+  });
+  server.setRequestHandler('tasks/result', { params: taskIdParams }, async (params, ctx) => {
+    const result = await awaitOutcome(tasks, identity, params.taskId, ctx);
+    return { ...result, _meta: { ...(result['_meta'] as object | undefined), [RELATED_TASK_META_KEY]: { taskId: params.taskId } } };
+  });
+}
+
+/**
+ * tasks/result: waits for the task to finish. While it needs input, its requests go to the client
+ * on this request's stream (the v1 side channel) and the answers feed the task.
+ */
+async function awaitOutcome(tasks: TaskService, identity: Identity, taskId: string, ctx: ServerContext): Promise<Record<string, unknown>> {
+  for (;;) {
+    const view = await tasks.get(identity, taskId);
+    if (isTerminal(view.status)) {
+      if (view.status === 'completed' && view.result) return view.result;
+      if (view.status === 'failed' && view.error) throw new ProtocolError(view.error.code, view.error.message, view.error.data);
+      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `The task ended ${view.status} without a result`);
+    }
+    if (view.status === 'input_required' && view.inputRequests) {
+      const answers: Record<string, unknown> = {};
+      for (const [key, raw] of Object.entries(view.inputRequests)) {
+        const parsed = inputRequestSchema.safeParse(raw);
+        if (!parsed.success) continue;
+        const params = { ...parsed.data.params, _meta: { ...(parsed.data.params?.['_meta'] as object | undefined), [RELATED_TASK_META_KEY]: { taskId } } };
+        answers[key] = await ctx.mcpReq.send({ method: parsed.data.method as RequestMethod, params }, { signal: ctx.mcpReq.signal });
+      }
+      await tasks.supplyInput(identity, taskId, answers);
+      continue;
+    }
+    await nextChange(tasks, taskId, ctx.mcpReq.signal);
+  }
+}
+
+function nextChange(tasks: TaskService, taskId: string, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const cleanup = () => {
+      clearTimeout(timer);
+      unwatch();
+      signal.removeEventListener('abort', aborted);
+    };
+    const done = () => {
+      cleanup();
+      resolve();
+    };
+    const aborted = () => {
+      cleanup();
+      reject(new ProtocolError(ProtocolErrorCode.InvalidRequest, 'tasks/result was cancelled'));
+    };
+    const timer = setTimeout(done, RESULT_POLL_MS);
+    const unwatch = tasks.watch(taskId, done);
+    if (signal.aborted) aborted();
+    else signal.addEventListener('abort', aborted, { once: true });
+  });
+}
+
+/**
+ * notifications/tasks/status to the session that created the task, on each change, until it
+ * finishes (the spec's MAY: clients still poll tasks/get).
+ */
+export function announceStatus(server: Server, tasks: TaskService, identity: Identity, taskId: string): void {
+  const unwatch = tasks.watch(taskId, () => {
+    void tasks
+      .get(identity, taskId)
+      .then(async (view) => {
+        if (isTerminal(view.status)) unwatch();
+        await server.notification({ method: 'notifications/tasks/status', params: { ...legacyTask(view) } });
+      })
+      .catch(() => unwatch()); // the session is gone, or the task expired
+  });
+}

@@ -1,0 +1,107 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateTaskResultSchema, ElicitRequestSchema, TaskStatusNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { taskClient } from './tasks-helpers.js';
+
+/**
+ * The 2025-11-25 experimental tasks for session clients, with the 1.x SDK client (what most MCP
+ * hosts embed) and its own task support: a task-augmented tools/call, tasks/get, tasks/result
+ * (input delivered as elicitation requests on its stream), tasks/list, tasks/cancel and
+ * notifications/tasks/status, over the same registry the 2026-07-28 extension reads.
+ */
+
+let hub: RunningHub | undefined;
+const clients: Client[] = [];
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close().catch(() => {})));
+  await hub?.stop();
+  hub = undefined;
+});
+
+async function connect(h: RunningHub, token = h.token): Promise<{ client: Client; statuses: string[] }> {
+  const client = new Client({ name: 'v1-tasks', version: '1.0.0' }, { capabilities: { elicitation: { form: {} } } });
+  const statuses: string[] = [];
+  client.setNotificationHandler(TaskStatusNotificationSchema, (n) => void statuses.push(`${n.params.taskId}:${n.params.status}`));
+  client.setRequestHandler(ElicitRequestSchema, async (req) => {
+    expect(req.params._meta?.['io.modelcontextprotocol/related-task']).toEqual({ taskId: expect.stringMatching(/^task_/) });
+    return { action: 'accept', content: { confirm: true } };
+  });
+  await client.connect(new StreamableHTTPClientTransport(new URL(h.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  clients.push(client);
+  return { client, statuses };
+}
+
+/** Drains a callToolStream into the messages' types and the final result or error. */
+async function drain(stream: AsyncGenerator<{ type: string; task?: { taskId: string }; result?: unknown; error?: unknown }>) {
+  const types: string[] = [];
+  let taskId: string | undefined;
+  let result: unknown;
+  let error: unknown;
+  for await (const m of stream) {
+    types.push(m.type);
+    if (m.type === 'taskCreated') taskId = m.task?.taskId;
+    if (m.type === 'result') result = m.result;
+    if (m.type === 'error') error = m.error;
+  }
+  return { types, taskId, result, error };
+}
+
+describe('2025-11-25 experimental tasks (1.x SDK client over a 2025 session)', () => {
+  it('declares tasks, runs a task-augmented call to its result, and announces status changes', async () => {
+    hub = await startHub({ fixtures: { conformance: true } });
+    const { client, statuses } = await connect(hub);
+    expect(client.getServerCapabilities()?.tasks).toEqual({ list: {}, cancel: {}, requests: { tools: { call: {} } } });
+    const listed = (await client.listTools()).tools.find((t) => t.name === 'slow_compute');
+    expect(listed?.execution).toEqual({ taskSupport: 'optional' });
+
+    const run = await drain(
+      client.experimental.tasks.callToolStream({ name: 'slow_compute', arguments: { seconds: 0.1, label: 'v1' } }, CallToolResultSchema, {
+        task: { ttl: 60_000 },
+      }),
+    );
+    expect(run.types[0]).toBe('taskCreated');
+    expect(run.types.at(-1)).toBe('result');
+    expect(run.result).toMatchObject({ content: [{ type: 'text', text: 'v1: computed after 0.1 s' }] });
+    const taskId = run.taskId!;
+    expect(await client.experimental.tasks.getTask(taskId)).toMatchObject({ taskId, status: 'completed', ttl: 3_600_000, pollInterval: 500 });
+    await eventually(() => statuses.includes(`${taskId}:completed`));
+
+    // The same task, read by a 2026-07-28 request of the same user: one registry for both eras.
+    expect(await taskClient(hub.url, hub.token).ok('tasks/get', { taskId })).toMatchObject({ status: 'completed' });
+  });
+
+  it('delivers a task’s input request through tasks/result and finishes with the answer', async () => {
+    hub = await startHub({ fixtures: { conformance: true } });
+    const { client } = await connect(hub);
+    const run = await drain(
+      client.experimental.tasks.callToolStream({ name: 'confirm_delete', arguments: { filename: 'old.log' } }, CallToolResultSchema, { task: {} }),
+    );
+    expect(run.error).toBeUndefined();
+    expect(run.result).toMatchObject({ content: [{ type: 'text', text: 'delete old.log: accept {"confirm":true}' }] });
+  });
+
+  it('lists only the caller’s tasks, cancels a running one, and answers a finished one’s cancel with its final state', async () => {
+    hub = await startHub({ fixtures: { conformance: true } });
+    const alice = await connect(hub);
+    const bob = await connect(hub, (await hub.hub.tokens.create({ user: 'bob' })).token);
+    const created = await alice.client.request(
+      { method: 'tools/call', params: { name: 'slow_compute', arguments: { seconds: 60 }, task: {} } },
+      CreateTaskResultSchema,
+    );
+    const running = created.task.taskId;
+    const quick = await drain(
+      alice.client.experimental.tasks.callToolStream({ name: 'slow_compute', arguments: { seconds: 0 } }, CallToolResultSchema, { task: {} }),
+    );
+
+    const mine = (await alice.client.experimental.tasks.listTasks()).tasks.map((t) => t.taskId);
+    expect(mine).toEqual([running, quick.taskId]);
+    expect((await bob.client.experimental.tasks.listTasks()).tasks).toEqual([]);
+    await expect(bob.client.experimental.tasks.getTask(running)).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('Task not found') });
+    await expect(bob.client.experimental.tasks.cancelTask(running)).rejects.toMatchObject({ code: -32602 });
+
+    expect(await alice.client.experimental.tasks.cancelTask(running)).toMatchObject({ taskId: running, status: 'cancelled' });
+    expect(await alice.client.experimental.tasks.cancelTask(quick.taskId!)).toMatchObject({ taskId: quick.taskId, status: 'completed' });
+  });
+});
