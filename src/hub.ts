@@ -411,7 +411,7 @@ export class Hub {
   private async closeFaces(): Promise<void> {
     await this.http?.face.close();
     // No request can reach a task now: the work this process runs as tasks stops with the faces.
-    this.dispatcher.tasks?.close();
+    await this.dispatcher.tasks?.close();
     // A listener handed in is this hub's to close, whether or not it came to serve on it.
     await this.listener?.close();
     await this.stdio?.close().catch(() => {});

@@ -142,11 +142,12 @@ describe('MCP Tasks on 2026-07-28 requests', () => {
     expect(expired.error).toEqual(unknown.error);
   });
 
-  it('answers tasks/get from the record after the hub that ran the task restarted', async () => {
+  it('answers tasks/get from the record after the hub that ran the task restarted; one cut short reads as failed', async () => {
     const first = await startHub({ fixtures: { conformance: true } });
     const c1 = taskClient(first.url, first.token);
     const taskId = String((await c1.tool('slow_compute', { seconds: 0, label: 'kept' }))['taskId']);
     await c1.until(taskId, ['completed']);
+    const cut = String((await c1.tool('slow_compute', { seconds: 60, label: 'cut short' }))['taskId']);
     await first.hub.stop(); // the data dir stays
 
     try {
@@ -154,6 +155,11 @@ describe('MCP Tasks on 2026-07-28 requests', () => {
       const again = await second.hub.tokens.create({ user: 'alice' });
       const c2 = taskClient(second.url, again.token);
       expect(await c2.ok('tasks/get', { taskId })).toMatchObject({ status: 'completed', result: { content: [{ text: 'kept: computed after 0 s' }] } });
+      // The work does not outlive its process; the stopping hub said so in the record.
+      expect(await c2.ok('tasks/get', { taskId: cut })).toMatchObject({
+        status: 'failed',
+        error: { code: -32603, message: 'The hub stopped while the task ran' },
+      });
     } finally {
       await Promise.all(hubs.splice(0).map((h) => h.stop()));
       rmSync(first.dataDir, { recursive: true, force: true });

@@ -34,8 +34,8 @@ interface Runner {
 
 /**
  * The `local` backing: the work runs in this process and its state and result are kept in the
- * task's own record. The record outlives the process; the work does not, so a local task left
- * unfinished by a hub that stopped reads as failed (see `state`).
+ * task's own record. The record outlives the process; the work does not, so a hub that stops
+ * marks the tasks it was running as failed (`close`).
  */
 export class LocalBacking implements TaskBacking {
   readonly kind = 'local' as const;
@@ -53,13 +53,6 @@ export class LocalBacking implements TaskBacking {
   }
 
   async state(record: TaskRecord): Promise<TaskState> {
-    if (record.status === 'working' || record.status === 'input_required') {
-      // Run here, and no longer running: this process stopped its work (close). A task another
-      // process runs reads as that process stored it.
-      if (record.backing.id === this.processId && !this.runners.has(record.id)) {
-        return { status: 'failed', error: { code: -32603, message: 'The hub stopped while the task ran' } };
-      }
-    }
     const { status, result, error, inputRequests, statusMessage } = record;
     return {
       status,
@@ -71,11 +64,10 @@ export class LocalBacking implements TaskBacking {
   }
 
   async cancel(record: TaskRecord): Promise<void> {
-    const runner = this.runners.get(record.id);
-    this.runners.delete(record.id);
     // The status first: the work may notice the abort and return before this update would land.
     const moved = await this.opts.repo.update(record.id, { status: 'cancelled', statusMessage: 'Cancelled by the client' }, this.opts.clock.now());
-    runner?.abort.abort();
+    this.runners.get(record.id)?.abort.abort();
+    this.runners.delete(record.id);
     if (moved) this.opts.onChange?.(record.id);
   }
 
@@ -99,10 +91,18 @@ export class LocalBacking implements TaskBacking {
     }
   }
 
-  /** Aborts every running task (hub shutdown); their records then read as failed. */
-  close(): void {
-    for (const r of this.runners.values()) r.abort.abort();
+  /**
+   * Hub shutdown: aborts every task this process runs and records it as failed, so a later process
+   * on the data dir answers tasks/get with an outcome instead of a task that never moves again.
+   */
+  async close(): Promise<void> {
+    const running = [...this.runners.entries()];
     this.runners.clear();
+    for (const [id, runner] of running) {
+      runner.abort.abort();
+      const failed: TaskState = { status: 'failed', error: { code: -32603, message: 'The hub stopped while the task ran' } };
+      await this.opts.repo.update(id, failed, this.opts.clock.now()).catch(() => false);
+    }
   }
 
   private async round(id: string, runner: Runner): Promise<void> {
@@ -126,12 +126,12 @@ export class LocalBacking implements TaskBacking {
       next = { status: 'failed', error: toTaskError(err) };
       this.opts.log.debug({ task: id, err: next.error?.message }, 'local task failed');
     }
-    if (runner.abort.signal.aborted) return; // cancelled: the record says so already
-    if (next.status !== 'input_required') this.runners.delete(id);
+    if (runner.abort.signal.aborted) return; // cancelled, or the hub stopped: the record says so already
     try {
       if (await this.opts.repo.update(id, next, this.opts.clock.now())) this.opts.onChange?.(id);
     } catch (err) {
       this.opts.log.error({ task: id, err: err instanceof Error ? err.message : String(err) }, 'could not store a task state');
     }
+    if (next.status !== 'input_required') this.runners.delete(id);
   }
 }

@@ -118,8 +118,9 @@ export class TaskService {
     await this.backingOf(record).supplyInput(record, responses);
   }
 
-  close(): void {
-    this.local.close();
+  /** Stops the work this process runs as tasks (hub shutdown); see LocalBacking.close. */
+  close(): Promise<void> {
+    return this.local.close();
   }
 
   private async create(owner: TaskOwner, tool: string, backing: TaskRecord['backing']): Promise<TaskRecord> {
