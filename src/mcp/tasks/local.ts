@@ -4,7 +4,11 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import type { InputRequired } from '../source.js';
 import { toTaskError } from './errors.js';
-import type { TaskBacking, TaskRecord, TaskRepository, TaskState } from './types.js';
+import type { TaskBacking, TaskOwner, TaskRecord, TaskRepository, TaskState } from './types.js';
+
+function ownerKey(o: TaskOwner): string {
+  return `${o.tenant}/${o.user}`;
+}
 
 /** What a local task's work is handed for one round. */
 export interface LocalWorkContext {
@@ -24,6 +28,8 @@ export interface LocalWorkContext {
 export type LocalWork = (ctx: LocalWorkContext) => Promise<Record<string, unknown> | InputRequired>;
 
 interface Runner {
+  /** `tenant/user`, to bound how many tasks one owner runs at once. */
+  owner: string;
   work: LocalWork;
   abort: AbortController;
   /** Requests of the current round not answered yet. */
@@ -47,9 +53,17 @@ export class LocalBacking implements TaskBacking {
 
   /** Starts `work` for a task whose record was just created. */
   start(record: TaskRecord, work: LocalWork): void {
-    const runner: Runner = { work, abort: new AbortController(), pending: {}, answers: {} };
+    const runner: Runner = { owner: ownerKey(record.owner), work, abort: new AbortController(), pending: {}, answers: {} };
     this.runners.set(record.id, runner);
     void this.round(record.id, runner);
+  }
+
+  /** How many unfinished tasks this process runs for `owner`. */
+  running(owner: TaskOwner): number {
+    const key = ownerKey(owner);
+    let n = 0;
+    for (const r of this.runners.values()) if (r.owner === key) n++;
+    return n;
   }
 
   async state(record: TaskRecord): Promise<TaskState> {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
+import { HubError } from '../../errors.js';
 import { taskNotFound } from './errors.js';
 import { LocalBacking, type LocalWork } from './local.js';
 import type { BackingKind, TaskBacking, TaskOwner, TaskRecord, TaskRepository, TaskState } from './types.js';
@@ -9,6 +10,8 @@ import type { BackingKind, TaskBacking, TaskOwner, TaskRecord, TaskRepository, T
 export const DEFAULT_TTL_MS = 60 * 60_000;
 /** The poll interval suggested to clients. */
 export const POLL_INTERVAL_MS = 500;
+/** Unfinished local tasks one owner may have running in a process: each holds work in memory. */
+export const MAX_RUNNING_PER_OWNER = 100;
 /** Expired records are deleted at most this often, on the way of a create. */
 const PURGE_EVERY_MS = 60_000;
 
@@ -17,6 +20,7 @@ export interface TaskServiceOptions {
   clock: Clock;
   log: Logger;
   ttlMs?: number;
+  maxRunningPerOwner?: number;
 }
 
 /** A task as the protocol layer shows it: the record, with the state its backing reports now. */
@@ -86,6 +90,10 @@ export class TaskService {
    * resolves, so a tasks/get right after the CreateTaskResult finds it (SEP-2663 durable create).
    */
   async runLocal(owner: TaskOwner, tool: string, work: LocalWork): Promise<TaskView> {
+    const limit = this.opts.maxRunningPerOwner ?? MAX_RUNNING_PER_OWNER;
+    if (this.local.running(owner) >= limit) {
+      throw new HubError('limit_reached', `${limit} tasks are still running for this user; wait for one to finish or cancel one`);
+    }
     const record = await this.create(owner, tool, { kind: 'local', id: this.local.processId });
     this.local.start(record, work);
     return this.view(record, record);

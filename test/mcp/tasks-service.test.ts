@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { TaskService } from '../../src/mcp/tasks/service.js';
+import { SqliteTasks } from '../../src/mcp/tasks/sqlite.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { openDb } from '../../src/store/db.js';
+
+/** The registry's own rules, on ':memory:' SQLite and an injected clock: the per-owner bound and the purge. */
+
+const alice = { tenant: 'default', user: 'alice' };
+const bob = { tenant: 'default', user: 'bob' };
+
+function service(maxRunningPerOwner?: number) {
+  const clock = manualClock();
+  const db = openDb({ file: ':memory:', clock });
+  const tasks = new TaskService({ repo: new SqliteTasks(db), clock, log: silentLogger(), ttlMs: 1000, ...(maxRunningPerOwner ? { maxRunningPerOwner } : {}) });
+  const rows = () => db.prepare('SELECT count(*) FROM mcp_tasks').pluck().get() as number;
+  return { clock, tasks, rows };
+}
+
+/** Work that runs until its task is cancelled. */
+const forever = ({ signal }: { signal: AbortSignal }) =>
+  new Promise<Record<string, unknown>>((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+
+describe('TaskService', () => {
+  it('bounds the tasks one owner runs at once, and frees a place when one is cancelled', async () => {
+    const { tasks } = service(2);
+    const first = await tasks.runLocal(alice, 'slow', forever);
+    await tasks.runLocal(alice, 'slow', forever);
+    await expect(tasks.runLocal(alice, 'slow', forever)).rejects.toMatchObject({ code: 'limit_reached' });
+    // Another owner is not held back by alice's tasks.
+    await expect(tasks.runLocal(bob, 'slow', forever)).resolves.toMatchObject({ status: 'working' });
+    await tasks.cancel(alice, first.id);
+    expect(await tasks.get(alice, first.id)).toMatchObject({ status: 'cancelled' });
+    await expect(tasks.runLocal(alice, 'slow', forever)).resolves.toMatchObject({ status: 'working' });
+    await tasks.close();
+  });
+
+  it('purges expired records on a later create, and never serves one past its ttl', async () => {
+    const { clock, tasks, rows } = service();
+    const old = await tasks.runLocal(alice, 'quick', async () => ({ content: [] }));
+    clock.advance(1000);
+    await expect(tasks.get(alice, old.id)).rejects.toMatchObject({ code: -32602, message: 'Task not found' });
+    expect(rows()).toBe(1); // hidden, not yet deleted
+    clock.advance(60_000);
+    await tasks.runLocal(alice, 'quick', async () => ({ content: [] }));
+    expect(rows()).toBe(1); // the old one went, the new one is there
+    await tasks.close();
+  });
+});
