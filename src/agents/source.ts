@@ -180,7 +180,13 @@ export class AgentSource implements ToolSource {
     let chain = Promise.resolve();
     const push = (agent: string, p: AgentPartial) => {
       const k = ++n;
-      const message = p.kind === 'tool_call' ? `agent ${agent} is calling the tool ${p.tool}` : redact(p.text, this.secretValues);
+      // A thought is marked as one, so a client can tell the agent's reasoning from its answer.
+      const message =
+        p.kind === 'tool_call'
+          ? `agent ${agent} is calling the tool ${p.tool}`
+          : p.kind === 'thought'
+            ? `agent ${agent} thinks: ${redact(p.text, this.secretValues)}`
+            : redact(p.text, this.secretValues);
       chain = chain.then(() => report({ progress: k, message })).catch(() => {});
     };
     return { push, flushed: () => chain };
