@@ -166,8 +166,12 @@ export class TokenBucket {
     void this.limiter.stop({ dropWaitingJobs: true }).catch(() => {});
   }
 
+  /** A take arrived while a refill was awaiting the limiter: that refill may decide to sleep without seeing it. */
+  private kickedDuringRefill = false;
+
   /** Starts the refill loop if it is not running. */
   private kick(): void {
+    if (this.refilling) this.kickedDuringRefill = true;
     if (this.spec === undefined || this.timer !== undefined || this.refilling) return;
     void this.refill();
   }
@@ -197,6 +201,10 @@ export class TokenBucket {
       this.schedule(((1 - this.acc) * 1000) / this.rate);
     } finally {
       this.refilling = false;
+      if (this.kickedDuringRefill) {
+        this.kickedDuringRefill = false;
+        this.kick();
+      }
     }
   }
 
