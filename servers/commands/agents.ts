@@ -24,7 +24,7 @@ export function pinnedOf(a: AgentConfig): string {
 
 export function modeOf(a: AgentConfig): string {
   if (a.protocol === 'upagents') return a.mode;
-  if (a.protocol === 'kore') return a.async ? 'async' : 'sync';
+  if (a.protocol === 'kore') return a.async ? 'async' : a.stream ? 'stream' : 'sync';
   return 'sync';
 }
 

@@ -48,6 +48,7 @@ const realWait: Wait = (ms) => new Promise((r) => setTimeout(r, ms));
  * - `x-sandbox-retry-after: N` send Retry-After: N with the failure
  * - `x-sandbox-output: invalid | low_confidence`  an output that breaks the agent's declared shape or confidence
  * - `x-sandbox-agent-error: T` a 200 whose status is error of type T (tool_unavailable, context_overflow, timeout)
+ * - `x-sandbox-queue: 1`       a sync task answered 202 `queued` all the same
  */
 export function marketplaceRoutes(o: MarketplaceOptions = {}): { router: Router; stats: () => MarketplaceStats } {
   const keys = (o.apiKeys ?? [SANDBOX_AGENT_KEY]).map((k) => Buffer.from(k));
@@ -109,6 +110,8 @@ export function marketplaceRoutes(o: MarketplaceOptions = {}): { router: Router;
     if (bend === 'invalid') output = { unexpected: 'this is not the declared output' };
     if (bend === 'low_confidence' && output !== null && typeof output === 'object') output = { ...output, confidence: 0.1, confidence_score: 0.1 };
     const usage = { input_tokens: tokensOf(JSON.stringify(input)).length, output_tokens: tokensOf(text).length };
+    // A platform that queues a task even when asked to answer at once (the hub must not wait for a callback it never offered).
+    if (mode === 'sync' && h('queue') !== undefined) return void res.status(202).json({ task_id: taskId, status: 'queued' });
     if (mode === 'sync') return void res.json({ task_id: taskId, status: 'completed', output, usage });
     if (mode === 'async' && webhook) return deliveries.submit(res, { taskId, webhook, output, usage, h });
     await stream(res, { taskId, text, output, usage, tokenMs: Number(h('token-ms') ?? 2), wait });

@@ -110,6 +110,18 @@ export async function invokeChain(name: string, input: Record<string, unknown>, 
       failures.push(new AgentCallError(candidate, 'agent_error', `agent ${candidate} reported ${answer.type}: ${answer.message}`, answer.type));
       continue;
     }
+    if (answer.kind === 'submitted' && callback === undefined) {
+      // Queued although it was not sent a callback (a sync-mode entry): no answer will come to
+      // this hub, so it counts as none and the fallbacks get their turn.
+      failures.push(
+        new AgentCallError(
+          candidate,
+          'protocol',
+          `agent ${candidate} queued the task ${answer.taskId} (${answer.state}) instead of answering, and the hub gave it no callback: configure it as async (${asyncHint(a.config)}) to wait for its answer`,
+        ),
+      );
+      continue;
+    }
     if (answer.kind === 'output') {
       const why = a.checkOutput(answer.output) ?? (candidate === name ? undefined : called.checkOutput(answer.output));
       if (why !== undefined) {
@@ -120,4 +132,11 @@ export async function invokeChain(name: string, input: Record<string, unknown>, 
     return { answeredBy: candidate, answer, failures };
   }
   throw new ChainFailed(failures);
+}
+
+/** The config change that makes an agent's queued answers come back to the hub. */
+function asyncHint(c: AgentConfig): string {
+  if (c.protocol === 'upagents') return 'mode "async" with a webhookSecret';
+  if (c.protocol === 'kore') return 'async: true';
+  return 'an http agent cannot be: use the upagents or kore protocol';
 }

@@ -10,8 +10,14 @@ import type { AgentCallError } from './policy.js';
 
 const prom = lazyRequire<typeof import('prom-client')>('prom-client');
 
-/** What a caller of `agent__<name>` got: the agent's answer, a fallback's, an isError result, or nothing (cancelled). */
-export type AgentCallStatus = 'ok' | 'fallback' | 'error' | 'cancelled';
+/**
+ * What a caller of `agent__<name>` got: the agent's answer, a fallback's, an isError result,
+ * nothing (cancelled), or the handle of an async task that outlasted the call's wait (pending).
+ */
+export type AgentCallStatus = 'ok' | 'fallback' | 'error' | 'cancelled' | 'pending';
+
+/** How an async task ended, as its agent's answer is counted (tasks/types.ts's final states). */
+export type TaskEnd = { state: 'completed' } | { state: 'failed'; invalidOutput?: string; agentError?: string } | { state: 'timed_out' };
 
 /** One HTTP attempt at an agent, as the adapter ended it. */
 export type AttemptLabel = 'ok' | 'agent_error' | 'submitted' | 'timeout' | 'transport' | 'status' | 'protocol' | 'cancelled';
@@ -71,7 +77,7 @@ export class AgentMetrics {
     return {
       calls: new Counter({
         name: 'switchboard_agent_calls_total',
-        help: 'Calls of agent__<agent> by what the caller got: ok, fallback (answered by a fallback agent), error, cancelled',
+        help: 'Calls of agent__<agent> by what the caller got: ok, fallback (answered by a fallback agent), error, cancelled, pending (an async task handle)',
         labelNames: ['agent', 'status'],
         registers,
       }),
@@ -171,6 +177,26 @@ export class AgentMetrics {
 
   cancelled(called: string, seconds: number): void {
     this.call(called, 'cancelled', seconds);
+  }
+
+  /**
+   * An async call that ended after its task was taken: the agents that failed before the one that
+   * took it are counted now; the one that took it is counted when its task ends (`taskEnded`),
+   * whether or not the caller was still waiting.
+   */
+  taskCall(called: string, failures: readonly AgentCallError[], status: AgentCallStatus, seconds: number): void {
+    this.failures(failures);
+    this.call(called, status, seconds);
+  }
+
+  /** An async task's agent answered through its callback, or never did (timed out). */
+  taskEnded(agent: string, end: TaskEnd): void {
+    if (end.state === 'completed') this.request(agent, 'ok', '');
+    else if (end.state === 'timed_out') this.request(agent, 'error', 'timeout');
+    else if (end.invalidOutput !== undefined) {
+      this.request(agent, 'error', 'invalid_output');
+      this.m.validation.inc({ agent, reason: validationReason(end.invalidOutput) });
+    } else this.request(agent, 'error', `agent:${KNOWN_AGENT_ERRORS.has(end.agentError ?? '') ? end.agentError : 'other'}`);
   }
 
   private call(agent: string, status: AgentCallStatus, seconds: number): void {

@@ -8,27 +8,21 @@ export const META_AGENT = 'switchboard/agent';
 
 const failureMeta = (f: AgentCallError) => ({ agent: f.agent, reason: f.reason, code: REASON_CODES[f.reason], ...(f.detail ? { detail: f.detail } : {}) });
 
+/** An invocation that ended with an output (a queued task is the task store's to wait for: tasks/call.ts). */
+export type Answered = Omit<Invocation, 'answer'> & { answer: Extract<Invocation['answer'], { kind: 'output' }> };
+
 /** A result from an agent's output: the text for every client, structuredContent when the tool declares an output schema. */
-export function successResult(called: string, inv: Invocation, structured: boolean): CallToolResult {
+export function successResult(called: string, inv: Answered, structured: boolean): CallToolResult {
   const { answer, answeredBy } = inv;
   const meta = {
     [META_AGENT]: {
       agent: called,
       answeredBy,
-      ...(answer.kind === 'output' && answer.taskId ? { taskId: answer.taskId } : {}),
+      ...(answer.taskId ? { taskId: answer.taskId } : {}),
       ...(inv.failures.length > 0 ? { fallbackFrom: inv.failures.map(failureMeta) } : {}),
-      ...(answer.kind === 'output' && answer.usage ? { usage: answer.usage } : {}),
+      ...(answer.usage ? { usage: answer.usage } : {}),
     },
   };
-  if (answer.kind === 'submitted') {
-    // Async results arrive through a callback the task store keeps; until that part exists, say so.
-    return toolError(
-      `agent ${answeredBy} queued the task ${answer.taskId} (${answer.state}) instead of answering: this hub does not wait for queued tasks yet`,
-      {
-        _meta: meta,
-      },
-    );
-  }
   const output = answer.output;
   const text = typeof output === 'string' ? output : JSON.stringify(output);
   // A second block, so the first stays the output as the agent gave it (JSON a client may parse).

@@ -73,7 +73,10 @@ export class AgentSource implements ToolSource {
     }
     const async = [...this.agents.values()].some(isAsync);
     if (async && !o.tasks) throw new HubError('config_invalid', 'an agent runs async, but this hub was built without an agent task store');
-    this.tasks = async && o.tasks ? new AgentTasks({ ...o.tasks, agents: this.agents, publicUrl: o.publicUrl, clock: o.clock, log: o.log }) : undefined;
+    this.tasks =
+      async && o.tasks
+        ? new AgentTasks({ ...o.tasks, agents: this.agents, publicUrl: o.publicUrl, clock: o.clock, log: o.log, metered: this.metered })
+        : undefined;
     this.listed = [...[...this.agents.values()].map(toolOf), ...(this.tasks ? [this.tasks.tool] : [])];
     this.deps = {
       agents: this.agents,
@@ -141,15 +144,15 @@ export class AgentSource implements ToolSource {
         },
       );
       await progress?.flushed();
+      // invoke.ts turns a queued answer without a callback into a failure: none gets here.
+      if (inv.answer.kind !== 'output') throw new HubError('internal', `agent__${tool}: a queued answer reached the sync path`);
+      const done = { ...inv, answer: inv.answer };
       const ms = Math.round(performance.now() - started);
       const taskId = inv.answer.taskId;
       this.metered?.answered(tool, inv, ms / 1000);
       // Task ids, latency and token counts; never the input or the output (seed 000, "Common Integration Mistakes").
-      this.o.log.info(
-        { agent: tool, answeredBy: inv.answeredBy, callId, taskId, ms, usage: inv.answer.kind === 'output' ? inv.answer.usage : undefined },
-        'agent answered',
-      );
-      return redact(successResult(tool, inv, agent.config.outputSchema !== undefined), this.secretValues);
+      this.o.log.info({ agent: tool, answeredBy: inv.answeredBy, callId, taskId, ms, usage: inv.answer.usage }, 'agent answered');
+      return redact(successResult(tool, done, agent.config.outputSchema !== undefined), this.secretValues);
     } catch (err) {
       await progress?.flushed();
       if (err instanceof ChainFailed) {

@@ -11,8 +11,9 @@ export const DEFAULT_CONFIG_FILE = 'switchboard.config.json';
 
 /**
  * Without a config file the local sandbox provider is linked in, and the sandbox marketplace's
- * agents (served by the hub itself under /sandbox/marketplace, with its public local key) are
- * tools, so every flow can be tried offline.
+ * agents (served by the hub itself under /sandbox/marketplace, with its public local keys) are
+ * tools, one of each protocol and mode (upagents sync, stream and async, Kore sync and stream,
+ * http), so every flow can be tried offline.
  */
 const SANDBOX_MARKETPLACE = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local' } as const;
 const EMBEDDED_DEFAULTS = {
@@ -44,6 +45,49 @@ const EMBEDDED_DEFAULTS = {
       agentId: 'writer_v2',
       mode: 'stream',
       description: 'Sandbox agent: writes a short note on a topic, streamed word by word.',
+    },
+    // Async: the marketplace answers `queued` and posts the result, signed with this (public, local) secret, to the hub.
+    echo_async: {
+      ...SANDBOX_MARKETPLACE,
+      agentId: 'echo_v1',
+      mode: 'async',
+      webhookSecret: 'whsec_sandbox_local',
+      description: 'Sandbox agent (async): answers with what it was sent, through a signed callback to the hub.',
+    },
+    memory: {
+      protocol: 'kore',
+      url: '/sandbox/marketplace/kore/agents/memory_v1',
+      agentId: 'memory_v1',
+      headers: { authorization: 'Bearer kore_sandbox_local' },
+      debug: true,
+      description: 'Sandbox Kore agent: remembers what you told it in earlier calls (your session only); its thoughts come as progress.',
+    },
+    storyteller: {
+      protocol: 'kore',
+      url: '/sandbox/marketplace/kore/agents/storyteller_v1',
+      agentId: 'storyteller_v1',
+      headers: { authorization: 'Bearer kore_sandbox_local' },
+      stream: true,
+      description: 'Sandbox Kore agent: tells a three-line story about the input, streamed message by message.',
+    },
+    forecast: {
+      protocol: 'http',
+      url: '/sandbox/marketplace/http/v1/forecast/{{input.city}}',
+      agentId: 'forecast_v1',
+      headers: { 'x-api-key': 'http_sandbox_local' },
+      body: { question: '{{input.question}}', days: '{{input.days}}', session: '{{sessionId}}' },
+      response: { output: { summary: '$.data.summary', highs: '$.data.highs', city: '$.data.city' }, error: '$.error.message', taskId: '$.request_id' },
+      description: 'Sandbox agent with its own HTTP API (the http protocol): a weather forecast for a city, up to 14 days ahead.',
+      inputSchema: {
+        type: 'object',
+        properties: { city: { type: 'string' }, question: { type: 'string' }, days: { type: 'integer', minimum: 1 } },
+        required: ['city', 'question'],
+      },
+      outputSchema: {
+        type: 'object',
+        properties: { summary: { type: 'string' }, highs: { type: 'array', items: { type: 'number' } }, city: { type: 'string' } },
+        required: ['summary', 'highs', 'city'],
+      },
     },
   },
 };

@@ -39,6 +39,8 @@ describe('switchboard agents, on the default config (the sandbox agents)', () =>
       await c.callTool({ name: 'agent__echo', arguments: { input: 'one' } });
       await c.callTool({ name: 'agent__echo', arguments: { input: 'two' } });
       await c.callTool({ name: 'agent__support_triage', arguments: TICKETS[0]!.input });
+      // An async call: its agent's answer is counted when the callback lands, before the call returns.
+      await c.callTool({ name: 'agent__echo_async', arguments: { input: 'three' } });
     } finally {
       await c.close();
     }
@@ -61,6 +63,10 @@ describe('switchboard agents, on the default config (the sandbox agents)', () =>
       expect.stringMatching(/^echo\s+upagents\s+echo_v1\s+sync\s+closed\s+0\/2 \(0\.0%\)$/),
       expect.stringMatching(/^support_triage\s+upagents\s+support_triage_v4\s+sync\s+closed\s+0\/1 \(0\.0%\)$/),
       expect.stringMatching(/^writer\s+upagents\s+writer_v2\s+stream\s+closed\s+no calls$/),
+      expect.stringMatching(/^echo_async\s+upagents\s+echo_v1\s+async\s+closed\s+0\/1 \(0\.0%\)$/),
+      expect.stringMatching(/^memory\s+kore\s+memory_v1\s+sync\s+closed\s+no calls$/),
+      expect.stringMatching(/^storyteller\s+kore\s+storyteller_v1\s+stream\s+closed\s+no calls$/),
+      expect.stringMatching(/^forecast\s+http\s+forecast_v1\s+sync\s+closed\s+no calls$/),
     ]);
     const json = await cli('list', '--json');
     expect(JSON.parse(json.stdout)).toMatchObject({
@@ -69,6 +75,10 @@ describe('switchboard agents, on the default config (the sandbox agents)', () =>
         { agent: 'echo', protocol: 'upagents', version: 'echo_v1', mode: 'sync', breaker: 'closed', recentRequests: 2, recentErrors: 0, recentErrorRate: 0 },
         { agent: 'support_triage', version: 'support_triage_v4' },
         { agent: 'writer', mode: 'stream', recentRequests: 0, recentErrorRate: null },
+        { agent: 'echo_async', mode: 'async', recentRequests: 1, recentErrors: 0 },
+        { agent: 'memory', protocol: 'kore', version: 'memory_v1', mode: 'sync' },
+        { agent: 'storyteller', protocol: 'kore', mode: 'stream' },
+        { agent: 'forecast', protocol: 'http', version: 'forecast_v1', mode: 'sync' },
       ],
     });
   });
@@ -151,7 +161,7 @@ describe('switchboard agents, on the default config (the sandbox agents)', () =>
     [
       'an unknown agent',
       ['canary', 'nobody', '--candidate', 'v2', '--cases', 'x.jsonl'],
-      /no agent nobody in the config \(agents: echo, support_triage, writer\)/,
+      /no agent nobody in the config \(agents: echo, support_triage, writer, echo_async, memory, storyteller, forecast\)/,
     ],
     ['a threshold above 1', ['canary', 'echo', '--candidate', 'echo_v2', '--cases', 'x.jsonl', '--threshold', '1.5'], /--threshold 1\.5: use a number up to 1/],
     ['a latest candidate', ['canary', 'echo', '--candidate', 'echo@latest', '--cases', 'x.jsonl'], /follows a latest alias/],

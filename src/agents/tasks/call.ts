@@ -5,6 +5,7 @@ import type { CallContext } from '../../mcp/source.js';
 import type { Logger } from '../../observability/logger.js';
 import type { AgentCallback } from '../adapter.js';
 import { ChainFailed, type AgentRuntime, type Invocation } from '../invoke.js';
+import type { AgentCallStatus, AgentMetrics } from '../metrics.js';
 import { AgentCallError } from '../policy.js';
 import { META_AGENT, failureResult, successResult } from '../result.js';
 import type { TaskEvents } from './events.js';
@@ -25,6 +26,8 @@ export interface AsyncCallDeps {
   pollMs: number;
   /** An unanswered task is timed_out after this long. */
   taskTtlMs: number;
+  /** Per-agent metrics, when the hub keeps any: an async call is counted as a sync one is. */
+  metered?: Pick<AgentMetrics, 'answered' | 'failed' | 'cancelled' | 'taskCall'> | undefined;
 }
 
 /**
@@ -51,6 +54,8 @@ export async function callAsync(
   });
   const url = d.callbackUrl(task.id);
   const structured = agent.config.outputSchema !== undefined;
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
   let inv: Invocation;
   try {
     inv = await run((candidate) => {
@@ -60,16 +65,19 @@ export async function callAsync(
   } catch (err) {
     if (err instanceof ChainFailed) {
       await d.tasks.finish(task.id, { state: 'failed', error: err.message });
+      d.metered?.failed(agent.name, err.failures, seconds());
       return failureResult(agent.name, err.failures);
     }
     if (!ctx.signal.aborted) throw err;
     await cancelled(task, d);
+    d.metered?.cancelled(agent.name, seconds());
     throw new HubError('cancelled', `agent__${agent.name} was cancelled before the agent took the task`, { cause: err });
   }
   if (inv.answer.kind === 'output') {
     // A fallback that runs sync, or a platform that answered at once: the task is done already.
     await d.tasks.finish(task.id, { state: 'completed', result: inv.answer.output });
-    return successResult(agent.name, inv, structured);
+    d.metered?.answered(agent.name, inv, seconds());
+    return successResult(agent.name, { ...inv, answer: inv.answer }, structured);
   }
   const { answeredBy } = inv;
   await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy });
@@ -85,15 +93,23 @@ export async function callAsync(
     signal: ctx.signal,
     tick: () => say(`agent ${answeredBy} is still working on the task ${task.id}`),
   });
-  if (done !== undefined) return resultOf(done, structured);
+  const ended = (t: AgentTask, status: AgentCallStatus = t.state !== 'completed' ? 'error' : answeredBy === agent.name ? 'ok' : 'fallback') => {
+    d.metered?.taskCall(agent.name, inv.failures, status, seconds());
+    return resultOf(t, structured);
+  };
+  if (done !== undefined) return ended(done);
   if (ctx.signal.aborted) {
     const c = await cancelled(task, d);
-    if (c === undefined) throw new HubError('cancelled', `agent__${agent.name} was cancelled (task ${task.id})`);
-    return resultOf(c, structured);
+    if (c === undefined) {
+      d.metered?.taskCall(agent.name, inv.failures, 'cancelled', seconds());
+      throw new HubError('cancelled', `agent__${agent.name} was cancelled (task ${task.id})`);
+    }
+    return ended(c);
   }
   const now = await d.tasks.get(task.id);
-  if (now !== undefined && (now.state === 'completed' || now.state === 'failed')) return resultOf(now, structured);
+  if (now !== undefined && (now.state === 'completed' || now.state === 'failed')) return ended(now);
   const state = now?.state ?? 'running';
+  d.metered?.taskCall(agent.name, inv.failures, 'pending', seconds());
   return {
     content: [
       {

@@ -6,6 +6,7 @@ import { writeJson } from '../../http/json.js';
 import { closeIfBodyUnread } from '../../http/limits.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Vault } from '../../vault/vault.js';
+import type { AgentMetrics, TaskEnd } from '../metrics.js';
 import type { EventHandler } from '../../webhooks/inbox/handlers.js';
 import type { InboxIntake } from '../../webhooks/inbox/types.js';
 import { readRawBody } from '../../webhooks/raw-body.js';
@@ -36,6 +37,8 @@ export interface CallbackDeps {
   checkOutput: (task: AgentTask, output: unknown) => string | undefined;
   clock: Clock;
   log: Logger;
+  /** Per-agent metrics: a task's agent is counted when its callback ends the task. */
+  metered?: Pick<AgentMetrics, 'taskEnded'> | undefined;
 }
 
 /**
@@ -105,12 +108,18 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
   };
 }
 
-/** A callback's outcome for its task; a progress report (running) changes nothing. */
-function outcomeOf(task: AgentTask, body: CallbackBody, d: CallbackDeps): TaskOutcome | undefined {
+/** A callback's outcome for its task, and how its agent's answer is counted; a progress report (running) changes nothing. */
+function outcomeOf(task: AgentTask, body: CallbackBody, d: CallbackDeps): { outcome: TaskOutcome; end: TaskEnd | undefined } | undefined {
   if (body.status === 'running') return undefined;
-  if (body.status !== 'completed') return { state: body.status, error: body.error ?? `the agent reported ${body.status}` };
+  if (body.status !== 'completed') {
+    const outcome = { state: body.status, error: body.error ?? `the agent reported ${body.status}` };
+    // The platform cancelled it: no answer of the agent's to count.
+    return { outcome, end: body.status === 'failed' ? { state: 'failed', agentError: body.errorType ?? 'error' } : undefined };
+  }
   const why = d.checkOutput(task, body.output);
-  return why === undefined ? { state: 'completed', result: body.output ?? null } : { state: 'failed', error: `invalid output: ${why}` };
+  return why === undefined
+    ? { outcome: { state: 'completed', result: body.output ?? null }, end: { state: 'completed' } }
+    : { outcome: { state: 'failed', error: `invalid output: ${why}` }, end: { state: 'failed', invalidOutput: why } };
 }
 
 /**
@@ -130,9 +139,11 @@ export function callbackEventHandler(d: CallbackDeps): EventHandler {
     const body = d.formatOf(task).parse(text);
     if (body === undefined) throw new AbortError('the callback body is not a task callback');
     if (!(await d.tasks.accepted(task.id, { remoteTaskId: body.remoteId }))) throw new AbortError('the callback names another task than its URL');
-    const outcome = outcomeOf(task, body, d);
-    if (outcome === undefined) return;
+    const o = outcomeOf(task, body, d);
+    if (o === undefined) return;
+    const { outcome } = o;
     if (await d.tasks.finish(task.id, outcome)) {
+      if (o.end) d.metered?.taskEnded(task.answeredBy ?? task.agent, o.end);
       d.log.info({ task: task.id, agent: task.agent, state: outcome.state, ms: d.clock.now() - task.createdAt }, 'agent task finished by its callback');
       d.events.publish(task.id);
     }

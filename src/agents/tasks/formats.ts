@@ -9,6 +9,8 @@ export interface CallbackBody {
   status: 'completed' | 'failed' | 'cancelled' | 'running';
   output?: unknown;
   error?: string;
+  /** The agent's own error type (`tool_unavailable`, …) of a failed task, for the metrics. */
+  errorType?: string;
 }
 
 export interface CallbackFormat {
@@ -46,7 +48,12 @@ export const UPAGENTS_CALLBACK: CallbackFormat = {
     const base = { remoteId: b.task_id };
     if (s === 'completed' || s === 'succeeded' || s === 'success') return { ...base, status: 'completed', output: b.output ?? null };
     if (s === 'failed' || s === 'error')
-      return { ...base, status: 'failed', error: `${b.error?.type ?? 'error'}: ${b.error?.message ?? 'the agent reported an error'}` };
+      return {
+        ...base,
+        status: 'failed',
+        error: `${b.error?.type ?? 'error'}: ${b.error?.message ?? 'the agent reported an error'}`,
+        errorType: b.error?.type ?? 'error',
+      };
     if (s === 'cancelled' || s === 'canceled') return { ...base, status: 'cancelled', error: 'the agent platform cancelled the task' };
     return { ...base, status: 'running' };
   },
@@ -66,7 +73,7 @@ export function koreCallback(name: string, o: { structured: boolean; signed: boo
       try {
         const a = koreAnswer(raw, name, { structured: o.structured, async: true });
         if (a.kind === 'output') return { ...base, status: 'completed', output: a.output };
-        if (a.kind === 'agent_error') return { ...base, status: 'failed', error: `${a.type}: ${a.message}` };
+        if (a.kind === 'agent_error') return { ...base, status: 'failed', error: `${a.type}: ${a.message}`, errorType: a.type };
         return { ...base, status: 'running' };
       } catch {
         return undefined;

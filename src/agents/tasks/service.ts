@@ -9,6 +9,7 @@ import type { HandlerRegistry } from '../../webhooks/inbox/handlers.js';
 import type { InboxIntake } from '../../webhooks/inbox/types.js';
 import type { AgentCallback } from '../adapter.js';
 import { chainOf, type AgentRuntime, type Invocation } from '../invoke.js';
+import type { AgentMetrics } from '../metrics.js';
 import { callAsync } from './call.js';
 import { CALLBACK_INTEGRATION, CALLBACK_PREFIX, callbackEventHandler, callbackRoute, type CallbackDeps } from './callback.js';
 import { TaskEvents } from './events.js';
@@ -44,7 +45,15 @@ export class AgentTasks {
   readonly route: (req: IncomingMessage, res: ServerResponse, taskId: string) => Promise<void>;
   private readonly ownerProcess = newOwnerId();
 
-  constructor(private readonly o: AgentTasksOptions & { agents: ReadonlyMap<string, AgentRuntime>; publicUrl: () => string; clock: Clock; log: Logger }) {
+  constructor(
+    private readonly o: AgentTasksOptions & {
+      agents: ReadonlyMap<string, AgentRuntime>;
+      publicUrl: () => string;
+      clock: Clock;
+      log: Logger;
+      metered?: AgentMetrics | undefined;
+    },
+  ) {
     const deps: CallbackDeps = {
       tasks: o.store,
       intake: o.intake,
@@ -63,6 +72,7 @@ export class AgentTasks {
       },
       clock: o.clock,
       log: o.log,
+      metered: o.metered,
     };
     this.route = callbackRoute(deps);
     o.handlers.register(CALLBACK_INTEGRATION, callbackEventHandler(deps));
@@ -95,6 +105,7 @@ export class AgentTasks {
       secretOf: (n) => this.secretOf(n),
       pollMs: this.o.pollMs ?? 1_000,
       taskTtlMs: this.o.taskTtlMs ?? DEFAULT_TASK_TTL_MS,
+      metered: this.o.metered,
     });
   }
 
