@@ -21,10 +21,15 @@ const MESSAGE_CHARS = 500;
  * 2xx: done. 408, 429 and 5xx: sent again later (RFC 9110 §15.5.9, RFC 6585 §4; a 5xx is taken as
  * not applied, as Stripe and GitHub document for theirs). Any other status is the provider refusing
  * this write: `failed` at once with its message, since sending it again gets the same answer.
+ * `sensitive`: the error names the status only. A provider's message often echoes the arguments
+ * ("recipient x@y is blocked"), and the error is stored in plaintext (`last_error`, `queue list`)
+ * and logged; the whole answer is kept sealed in the job's result, where its owner reads it.
  */
-export function classifyResponse(o: SendOutcome): Verdict {
+export function classifyResponse(o: SendOutcome, sensitive = false): Verdict {
   if (o.status >= 200 && o.status < 300) return { kind: 'done' };
-  const error = `the provider answered ${o.status}${o.body ? `: ${o.body.replace(/\s+/g, ' ').trim().slice(0, MESSAGE_CHARS)}` : ''}`;
+  const error = sensitive
+    ? `the provider answered ${o.status} (its answer is sealed with the job: sensitive)`
+    : `the provider answered ${o.status}${o.body ? `: ${o.body.replace(/\s+/g, ' ').trim().slice(0, MESSAGE_CHARS)}` : ''}`;
   if (o.status === 408 || o.status === 429 || o.status >= 500)
     return {
       kind: 'retry',
@@ -48,13 +53,21 @@ function neverSent(err: unknown): boolean {
   return false;
 }
 
+/** A thrown error without its message (which may quote a URL or a handler's arguments): its code only. */
+function codeOf(err: unknown): string {
+  if (isHubError(err)) return err.code;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : 'error';
+}
+
 /**
  * A send that threw. p-retry's AbortError and a hub error that is not retryable (a revoked
  * connection) fail the job at once. A failure that may have happened after the provider applied
  * the write is retried only for a replay-safe job; any other becomes `sent_unconfirmed`.
+ * `sensitive`: the error keeps the code only, as `classifyResponse` keeps the status only.
  */
-export function classifyError(err: unknown, replaySafe: boolean): Verdict {
-  const error = describeError(err);
+export function classifyError(err: unknown, replaySafe: boolean, sensitive = false): Verdict {
+  const error = sensitive ? `the send failed (${codeOf(err)}; details withheld: sensitive)` : describeError(err);
   if (err instanceof AbortError) return { kind: 'fail', error };
   if (isHubError(err) && !err.spec.retryable) return { kind: 'fail', error };
   if (neverSent(err) || (isHubError(err) && !AMBIGUOUS.has(err.code))) return { kind: 'retry', error };

@@ -151,9 +151,9 @@ export class OutboxWorker {
     let outcome: SendOutcome | undefined;
     try {
       outcome = await send(sending, this.aborter.signal);
-      verdict = classifyResponse(outcome);
+      verdict = classifyResponse(outcome, job.sensitive);
     } catch (err) {
-      verdict = classifyError(err, job.replaySafe);
+      verdict = classifyError(err, job.replaySafe, job.sensitive);
     }
     await this.record(sending, verdict, outcome);
   }

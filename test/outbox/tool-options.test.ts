@@ -7,12 +7,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigValue } from '../../src/config/load.js';
 import { defineIntegration } from '../../src/integrations/definition.js';
 import { orderingKeyOf } from '../../src/integrations/outbound.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { startBucketApi, type Arrival, type BucketApi } from '../fixtures/bucket-api.js';
 import { hubErrorOf } from '../helpers/errors.js';
 import { eventually, runCli, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
@@ -54,10 +56,23 @@ describe('sensitive and ordered writes', () => {
   let api: BucketApi;
   let hub: RunningHub;
   const clients: Client[] = [];
+  /** Every line the hub logged, debug and up. */
+  const logged: string[] = [];
 
   beforeAll(async () => {
-    // A slow provider, so writes sent together are seen in flight together.
-    api = await startBucketApi({ perSecond: 1000, burst: 100, delayMs: 120, trace: true, echo: true });
+    // A slow provider, so writes sent together are seen in flight together. It refuses a write to
+    // a blocked address with a 422 that quotes the address, as providers' messages do.
+    api = await startBucketApi({
+      perSecond: 1000,
+      burst: 100,
+      delayMs: 120,
+      trace: true,
+      echo: true,
+      refuse: ({ body }) => {
+        const to = /"(?:recipient|text)":"([^"]*@blocked\.test)"/.exec(body)?.[1];
+        return to === undefined ? undefined : { status: 422, body: JSON.stringify({ error: `cannot deliver to ${to}: the address is blocked` }) };
+      },
+    });
     const notes = {
       type: 'custom',
       title: 'Notes',
@@ -67,7 +82,13 @@ describe('sensitive and ordered writes', () => {
       rateLimit: { perApp: { perSecond: 500, burst: 100 } },
       tools,
     };
-    hub = await startHub({ integrations: { notes }, outbox: { waitMs: 30_000 } });
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logged.push(chunk.toString());
+        done();
+      },
+    });
+    hub = await startHub({ integrations: { notes }, outbox: { waitMs: 30_000 } }, { log: createLogger({ level: 'debug', destination }) });
     for (let i = 0; i < 4; i++) clients.push(await client(hub));
   });
 
@@ -113,6 +134,48 @@ describe('sensitive and ordered writes', () => {
       .map((f) => readFileSync(f));
     expect(bytes.some((b) => b.includes(plain))).toBe(true);
     for (const s of [secret, recipient, record.id]) expect(bytes.some((b) => b.includes(s))).toBe(false);
+  });
+
+  it('a sensitive write the provider refuses with its argument quoted: the caller reads the message; the data file and the logs keep the status only', async () => {
+    const recipient = `dave-${randomBytes(4).toString('hex')}@blocked.test`;
+    const secret = `s3cret-${randomBytes(6).toString('hex')}`;
+    const r = await clients[0]!.callTool({ name: 'notes__secret_note', arguments: { text: secret, recipient } });
+    expect(r.isError).toBe(true);
+    expect(JSON.stringify(r.content)).toContain(`cannot deliver to ${recipient}`);
+    // The same refusal of a write that is not sensitive: its message is stored and logged whole,
+    // so the checks below do see a quoted argument where there is one.
+    const open = `erin-${randomBytes(4).toString('hex')}@blocked.test`;
+    const p = await clients[0]!.callTool({ name: 'notes__note', arguments: { text: open } });
+    expect(p.isError).toBe(true);
+
+    const db = new Database(join(hub.dataDir, 'switchboard.db'), { readonly: true });
+    let rows: Array<Record<string, unknown>>;
+    try {
+      rows = db.prepare("SELECT tool, state, last_error FROM outbox_jobs WHERE integration = 'notes' AND state = 'failed'").all() as Array<
+        Record<string, unknown>
+      >;
+    } finally {
+      db.close();
+    }
+    expect(rows).toContainEqual({
+      tool: 'secret_note',
+      state: 'failed',
+      last_error: 'the provider answered 422 (its answer is sealed with the job: sensitive)',
+    });
+    expect(rows).toContainEqual({
+      tool: 'note',
+      state: 'failed',
+      last_error: `the provider answered 422: {"error":"cannot deliver to ${open}: the address is blocked"}`,
+    });
+    const bytes = ['switchboard.db', 'switchboard.db-wal']
+      .map((f) => join(hub.dataDir, f))
+      .filter(existsSync)
+      .map((f) => readFileSync(f));
+    expect(bytes.some((b) => b.includes(open))).toBe(true);
+    for (const s of [secret, recipient]) expect(bytes.some((b) => b.includes(s))).toBe(false);
+    const log = logged.join('');
+    expect(log).toContain(open);
+    for (const s of [secret, recipient]) expect(log).not.toContain(s);
   });
 
   it('writes with one ordering value from concurrent clients reach the API one at a time in queue order; other values overlap them', async () => {
