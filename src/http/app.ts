@@ -3,6 +3,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import type { Logger } from 'pino';
 import type { HubConfig } from '../config/schema.js';
 import type { ApiTokens } from '../identity/tokens.js';
+import type { AuthServer } from '../auth/server.js';
 import type { HttpFace } from '../mcp/http-face.js';
 import { bearerAuth, holdsScope, mountResourceMetadata, resourceUrls } from './auth.js';
 import { BodyDeadlines, closeIfBodyUnread } from './limits.js';
@@ -24,6 +25,8 @@ export interface HttpAppDeps {
   log: Logger;
   /** `POST /webhooks/:integration[/:endpoint]`: served ahead of express (after the body deadline and Host/Origin checks); it reads the raw bytes itself. */
   webhooks?: WebhookHandler;
+  /** The hub's own OAuth authorization server: its endpoints are mounted and /mcp accepts its access tokens. */
+  authServer?: AuthServer;
   /** Routes of other parts (OAuth linking, /connect, the hosted sandbox), added before the 404 handler. */
   mount?: (app: Express) => void;
 }
@@ -48,7 +51,7 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
   // The token is checked on the headers, before the body is read: a caller without one costs no body.
   app.all(
     '/mcp',
-    bearerAuth(tokens, urls, ['mcp']),
+    bearerAuth(tokens, urls, ['mcp'], deps.authServer?.access),
     requireJsonPost,
     express.json({ limit: config.server.maxBodyBytes, type: () => true }),
     (req, res, next) => {
@@ -57,7 +60,8 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
   );
 
   if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls)));
-  mountResourceMetadata(app, urls);
+  mountResourceMetadata(app, urls, deps.authServer?.issuer);
+  deps.authServer?.mount(app);
   mountHealth(app, deps.health, {
     metricsGuard: exp.public ? [bearerAuth(tokens, urls, ['metrics', 'admin'])] : [],
     details: exp.public ? (req) => holdsScope(tokens, req.headers.authorization, ['metrics', 'admin']) : () => true,

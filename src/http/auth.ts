@@ -2,7 +2,8 @@ import { OAuthError, OAuthErrorCode, bearerAuthChallengeResponse, verifyBearerTo
 import type { AuthInfo, OAuthTokenVerifier } from '@modelcontextprotocol/server';
 import type { Express, Request, RequestHandler, Response } from 'express';
 import type { HubScope } from '../identity/identity.js';
-import type { ApiTokens } from '../identity/tokens.js';
+import { mayBeToken, type ApiTokens } from '../identity/tokens.js';
+import type { AccessTokens } from '../auth/access.js';
 import { closeIfBodyUnread } from './limits.js';
 
 export interface ResourceUrls {
@@ -17,10 +18,11 @@ export function resourceUrls(publicUrl: string): ResourceUrls {
   return { resource: `${base}/mcp`, metadata: `${base}/.well-known/oauth-protected-resource/mcp` };
 }
 
-/** Resolves hub API tokens to identities for the SDK's bearer middleware. */
-export function hubTokenVerifier(tokens: ApiTokens): OAuthTokenVerifier {
+/** Resolves hub API tokens (and, with `oauth`, the hub's own OAuth access tokens) to identities for the SDK's bearer middleware. */
+export function hubTokenVerifier(tokens: ApiTokens, oauth?: AccessTokens): OAuthTokenVerifier {
   return {
     async verifyAccessToken(token: string): Promise<AuthInfo> {
+      if (oauth && !mayBeToken(token)) return verifyOAuth(oauth, token);
       // The one await of the check: the SQLite implementation answers from a prepared statement.
       const identity = await tokens.check(token);
       if (identity === 'expired') throw new OAuthError(OAuthErrorCode.InvalidToken, 'the token has expired; create a new one');
@@ -38,6 +40,14 @@ export function hubTokenVerifier(tokens: ApiTokens): OAuthTokenVerifier {
   };
 }
 
+async function verifyOAuth(oauth: AccessTokens, token: string): Promise<AuthInfo> {
+  const r = await oauth.check(token);
+  if (r === 'expired') throw new OAuthError(OAuthErrorCode.InvalidToken, 'the access token has expired; refresh it or sign in again');
+  if (r === 'wrong_resource') throw new OAuthError(OAuthErrorCode.InvalidToken, 'the access token was issued for another resource, not this /mcp');
+  if (r === undefined) throw new OAuthError(OAuthErrorCode.InvalidToken, 'unknown or revoked token');
+  return { token, clientId: r.clientId, scopes: [...r.identity.scopes], expiresAt: r.expiresAt, extra: { identity: r.identity } };
+}
+
 /**
  * How to get in, appended to every invalid_token answer. Clients such as mcp-remote and the MCP
  * Inspector otherwise follow `resource_metadata`, find no authorization server and report a failed
@@ -46,6 +56,9 @@ export function hubTokenVerifier(tokens: ApiTokens): OAuthTokenVerifier {
  */
 export const TOKEN_HINT =
   'This hub takes its own API tokens: create one with `switchboard tokens create --user NAME` and send it as the header Authorization: Bearer TOKEN (mcp-remote: --header Authorization:Bearer TOKEN; MCP Inspector: --header Authorization: Bearer TOKEN).';
+
+/** The hint at /mcp, where the hub is also an OAuth authorization server. */
+export const OAUTH_HINT = `Sign in with OAuth: this hub is its own authorization server (follow resource_metadata), or use a hub token. ${TOKEN_HINT}`;
 
 /** Machine-readable form of the hint, in the JSON body next to the OAuth error fields. */
 const HOW_TO = {
@@ -61,21 +74,23 @@ const HOW_TO = {
  * `insufficient_scope` naming the first of them (RFC 6750 §3.1); the SDK's own `requiredScopes`
  * wants all of them, which cannot say "metrics or admin".
  */
-export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls, anyOf: readonly HubScope[] = []): RequestHandler {
-  const options = { verifier: hubTokenVerifier(tokens), resourceMetadataUrl: urls.metadata };
+export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls, anyOf: readonly HubScope[] = [], oauth?: AccessTokens): RequestHandler {
+  const options = { verifier: hubTokenVerifier(tokens, oauth), resourceMetadataUrl: urls.metadata };
+  const hint = oauth ? OAUTH_HINT : TOKEN_HINT;
+  const howTo = oauth ? { ...HOW_TO, oauth: urls.metadata } : HOW_TO;
   const scoped = { ...options, requiredScopes: anyOf.slice(0, 1) };
   const lacking = `This token lacks the ${anyOf.join(' or ')} scope; create one with \`switchboard tokens create --user NAME --scopes ${anyOf[0] ?? 'mcp'}\`.`;
   return (req, res, next) => {
     verifyBearerToken(req.headers.authorization, options).then(
       (auth) => {
         if (anyOf.length > 0 && !holdsAny(auth.scopes, anyOf)) {
-          refuse(req, res, new OAuthError(OAuthErrorCode.InsufficientScope, lacking), scoped);
+          refuse(req, res, new OAuthError(OAuthErrorCode.InsufficientScope, lacking), scoped, hint, howTo);
           return;
         }
         req.auth = auth;
         next();
       },
-      (err: unknown) => refuse(req, res, err, options),
+      (err: unknown) => refuse(req, res, err, options, hint, howTo),
     );
   };
 }
@@ -86,17 +101,24 @@ function holdsAny(scopes: readonly string[], anyOf: readonly HubScope[]): boolea
   return false;
 }
 
-function refuse(req: Request, res: Response, err: unknown, options: { resourceMetadataUrl: string; requiredScopes?: string[] }): void {
+function refuse(
+  req: Request,
+  res: Response,
+  err: unknown,
+  options: { resourceMetadataUrl: string; requiredScopes?: string[] },
+  hint: string,
+  howTo: Record<string, string>,
+): void {
   const error =
     err instanceof OAuthError && err.code === OAuthErrorCode.InvalidToken
-      ? new OAuthError(OAuthErrorCode.InvalidToken, `${withStop(err.message)} ${TOKEN_HINT}`)
+      ? new OAuthError(OAuthErrorCode.InvalidToken, `${withStop(err.message)} ${hint}`)
       : err;
   closeIfBodyUnread(req, res);
   const response = bearerAuthChallengeResponse(error, options);
   const challenge = response.headers.get('WWW-Authenticate');
   if (challenge !== null) res.set('WWW-Authenticate', challenge);
   const body = error instanceof OAuthError ? error.toResponseObject() : new OAuthError(OAuthErrorCode.ServerError, 'Internal Server Error').toResponseObject();
-  res.status(response.status).json(error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken ? { ...body, how_to_authenticate: HOW_TO } : body);
+  res.status(response.status).json(error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken ? { ...body, how_to_authenticate: howTo } : body);
 }
 
 function withStop(s: string): string {
@@ -105,13 +127,14 @@ function withStop(s: string): string {
 
 /**
  * RFC 9728 protected-resource metadata, at both the root and the path-suffixed location the MCP
- * authorization spec tells clients to try. Hub tokens are issued by `switchboard tokens create`,
- * so no authorization server is advertised yet.
+ * authorization spec tells clients to try. It names the hub's own authorization server when one
+ * is mounted (src/auth/); hub tokens from `switchboard tokens create` work either way.
  */
-export function mountResourceMetadata(app: Express, urls: ResourceUrls): void {
+export function mountResourceMetadata(app: Express, urls: ResourceUrls, issuer?: string): void {
   const body = {
     resource: urls.resource,
-    authorization_servers: [] as string[],
+    authorization_servers: issuer === undefined ? [] : [issuer],
+    ...(issuer === undefined ? {} : { scopes_supported: ['mcp'] }),
     bearer_methods_supported: ['header'],
     resource_name: 'Switchboard MCP hub',
   };
@@ -120,6 +143,7 @@ export function mountResourceMetadata(app: Express, urls: ResourceUrls): void {
       res.set('Cache-Control', 'public, max-age=300').json(body);
     });
   }
+  if (issuer !== undefined) return;
   // With no authorization server advertised, OAuth clients (mcp-remote 0.15, the MCP Inspector)
   // fall back to the hub's origin and try Dynamic Client Registration at /register (the 2025-03-26
   // default endpoints). mcp-remote prints this body in its error, so it says what to do instead.

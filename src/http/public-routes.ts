@@ -20,7 +20,12 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { path: '/.well-known/*', why: 'discovery metadata (RFC 9728, RFC 8414), public by design' },
   { path: '/healthz', why: 'liveness for load balancers; says only that the process answers' },
   { path: '/readyz', why: 'readiness for load balancers; per-source details only with a metrics or admin token' },
-  { path: '/register', why: 'answers OAuth clients that try to register with how to get a hub token' },
+  { path: '/authorize/*', why: "the hub's authorization server (src/auth/): PKCE, the user signs in on /sign-in" },
+  { path: '/token', why: 'authorization server: code, refresh token or client authentication is the credential' },
+  { path: '/revoke', why: 'authorization server (RFC 7009): the token presented is the credential' },
+  { path: '/register', why: 'authorization server (RFC 7591): open registration, rate-limited per address; unused clients expire' },
+  { path: '/jwks', why: 'authorization server: its public signing keys' },
+  { path: '/sign-in/*', why: 'sign-in and consent pages: the user signs in with a hub token; bound to the browser by the interaction cookie and a CSRF token' },
   { path: '/sandbox/*', why: 'the hosted stand-in provider: its own OAuth client authentication and access tokens' },
 ];
 

@@ -336,4 +336,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX mcp_tasks_backing ON mcp_tasks (backing_kind, backing_id);
     `,
   },
+  {
+    version: 15,
+    name: 'oauth_as_records',
+    // The hub's own authorization server (issue 12): what oidc-provider stores (clients, grants,
+    // sessions, interactions, codes, tokens), one row per (model, id). The library's ids are
+    // token values, so only their SHA-256 is kept, and the payload is a vault envelope.
+    // `expires_at` is on the hub's clock; a registered client's is pushed forward while it is used.
+    sql: `
+      CREATE TABLE oauth_as_records (
+        model        TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        payload      TEXT NOT NULL,
+        grant_id     TEXT,
+        uid_key      TEXT,
+        consumed_at  INTEGER,
+        expires_at   INTEGER,
+        PRIMARY KEY (model, key)
+      );
+      CREATE INDEX oauth_as_records_grant ON oauth_as_records (grant_id) WHERE grant_id IS NOT NULL;
+      CREATE INDEX oauth_as_records_uid ON oauth_as_records (model, uid_key) WHERE uid_key IS NOT NULL;
+      CREATE INDEX oauth_as_records_expiry ON oauth_as_records (expires_at) WHERE expires_at IS NOT NULL;
+    `,
+  },
 ];

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKEN_HINT } from '../../src/http/auth.js';
+import { OAUTH_HINT, TOKEN_HINT } from '../../src/http/auth.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
 /** A 2025-11-25 initialize POST with an optional Authorization header. */
@@ -22,7 +22,7 @@ const HOW_TO = {
   mcp_remote: 'npx mcp-remote URL --header "Authorization: Bearer ${TOKEN}"',
 };
 
-describe('a 401 from /mcp says how to get and pass a hub token', () => {
+describe('a 401 from /mcp says how to sign in or get and pass a hub token', () => {
   let hub: RunningHub;
   let metadata: string;
   beforeAll(async () => {
@@ -38,9 +38,9 @@ describe('a 401 from /mcp says how to get and pass a hub token', () => {
   ])('%s', async (_what, authorization, cause) => {
     const res = await initialize(hub.url, authorization);
     expect(res.status).toBe(401);
-    const description = `${cause} ${TOKEN_HINT}`;
+    const description = `${cause} ${OAUTH_HINT}`;
     expect(res.headers.get('www-authenticate')).toBe(`Bearer error="invalid_token", error_description="${description}", resource_metadata="${metadata}"`);
-    expect(await res.json()).toEqual({ error: 'invalid_token', error_description: description, how_to_authenticate: HOW_TO });
+    expect(await res.json()).toEqual({ error: 'invalid_token', error_description: description, how_to_authenticate: { ...HOW_TO, oauth: metadata } });
   });
 
   it('a revoked token is refused the same way, and a valid one passes', async () => {
@@ -51,40 +51,15 @@ describe('a 401 from /mcp says how to get and pass a hub token', () => {
     await hub.hub.tokens.revoke(record.id);
     const res = await initialize(hub.url, `Bearer ${token}`);
     expect(res.status).toBe(401);
-    expect(await res.json()).toEqual({ error: 'invalid_token', error_description: `unknown or revoked token. ${TOKEN_HINT}`, how_to_authenticate: HOW_TO });
-  });
-
-  it('the hint is a valid RFC 6750 error_description: printable ASCII without " or \\', () => {
-    expect(TOKEN_HINT).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/);
-  });
-});
-
-describe('OAuth clients that fall back to registration at the hub are told to use a token', () => {
-  let hub: RunningHub;
-  beforeAll(async () => {
-    hub = await startHub();
-  });
-  afterAll(() => hub.stop());
-
-  it('POST /register answers 404 with the hint, and the resource metadata still lists no authorization server', async () => {
-    const base = `http://127.0.0.1:${hub.port}`;
-    const res = await fetch(`${base}/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ redirect_uris: ['http://localhost:1/cb'] }),
-    });
-    expect(res.status).toBe(404);
     expect(await res.json()).toEqual({
-      error: 'registration_not_supported',
-      error_description: `This hub is not an OAuth authorization server. ${TOKEN_HINT}`,
-      how_to_authenticate: HOW_TO,
+      error: 'invalid_token',
+      error_description: `unknown or revoked token. ${OAUTH_HINT}`,
+      how_to_authenticate: { ...HOW_TO, oauth: metadata },
     });
-    const meta = await fetch(`${base}/.well-known/oauth-protected-resource/mcp`);
-    expect(await meta.json()).toEqual({
-      resource: `${base}/mcp`,
-      authorization_servers: [],
-      bearer_methods_supported: ['header'],
-      resource_name: 'Switchboard MCP hub',
-    });
+  });
+
+  it('the hints are valid RFC 6750 error_descriptions: printable ASCII without " or \\', () => {
+    expect(TOKEN_HINT).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/);
+    expect(OAUTH_HINT).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/);
   });
 });

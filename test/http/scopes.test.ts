@@ -97,7 +97,8 @@ describe('token scopes, public routes and expiry over HTTP', () => {
 
     expect((await fetch(`${origin}/healthz`)).status).toBe(200);
     expect((await fetch(`${origin}/.well-known/oauth-protected-resource/mcp`)).status).toBe(200);
-    expect((await fetch(`${origin}/register`, { method: 'POST' })).status).toBe(404);
+    // The authorization server's registration answers itself (an empty request is invalid metadata).
+    expect((await fetch(`${origin}/register`, { method: 'POST' })).status).toBe(400);
     // Under a listed prefix the route's own checks answer (a page, a 404), not the hub-token check.
     for (const path of ['/connect', '/oauth/callback', '/webhooks/nothing']) {
       const res = await fetch(`${origin}${path}`);
@@ -126,7 +127,7 @@ describe('token scopes, public routes and expiry over HTTP', () => {
     const res = await initialize(tok.expiring);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(
-      /^Bearer error="invalid_token", error_description="the token has expired; create a new one\. This hub takes/,
+      /^Bearer error="invalid_token", error_description="the token has expired; create a new one\. Sign in with OAuth/,
     );
     expect(await res.json()).toMatchObject({ error: 'invalid_token', error_description: expect.stringMatching(/^the token has expired; create a new one\./) });
     // Tokens without expiry are untouched by the clock.

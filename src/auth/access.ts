@@ -1,0 +1,36 @@
+import type Provider from 'oidc-provider';
+import type { Clock } from '../clock.js';
+import type { Identity } from '../identity/identity.js';
+import { parseAccountId } from './account.js';
+import { MCP_SCOPE } from './provider.js';
+
+/** What an OAuth access token presented at /mcp resolves to, or why it does not. */
+export type AccessCheck = { identity: Identity; clientId: string; expiresAt: number } | 'expired' | 'wrong_resource' | undefined;
+
+export interface AccessTokens {
+  check(token: string): Promise<AccessCheck>;
+}
+
+/**
+ * Opaque access tokens are looked up through the library (and so the hub's store): a token of a
+ * revoked grant, or one revoked by RFC 7009, is gone at once. The audience must be the hub's /mcp
+ * (RFC 8707: a token for another resource is refused, RFC 9068 §4), and expiry is compared on the
+ * hub's clock, as for hub API tokens. The identity's token id is the grant, which a refresh keeps,
+ * so a session opened with one access token goes on with its successor.
+ */
+export function accessTokens(provider: Provider, resource: string, clock: Clock): AccessTokens {
+  return {
+    async check(token) {
+      if (token.length > 200) return undefined;
+      const found = await provider.AccessToken.find(token, { ignoreExpiration: true });
+      if (found === undefined) return undefined;
+      const who = parseAccountId(found.accountId);
+      if (who === undefined) return undefined;
+      const aud = Array.isArray(found.aud) ? found.aud : found.aud === undefined ? [] : [found.aud];
+      if (!aud.includes(resource)) return 'wrong_resource';
+      if (found.exp === undefined || found.exp * 1000 <= clock.now()) return 'expired';
+      // The resource has one capability; a consent to it is a consent to that scope.
+      return { identity: { ...who, scopes: [MCP_SCOPE], tokenId: `grant:${found.grantId}` }, clientId: found.clientId, expiresAt: found.exp };
+    },
+  };
+}

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import type { Adapter } from 'oidc-provider';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import type { Vault } from '../vault/vault.js';
+import type { AsRecords, StoredAsRecord } from './records.js';
+
+/** The vault tenant of the hub's own secrets (as src/store/hub-secrets.ts). */
+export const HUB_TENANT = '_hub';
+
+/**
+ * A client registered through DCR (RFC 7591) that no request has named for this long is
+ * forgotten. Its refresh tokens live 14 days (see provider.ts), so a client in use touches its
+ * record well within the window.
+ */
+export const CLIENT_IDLE_MS = 30 * 86_400_000;
+/** A used client's expiry is written at most this often: a token request must not always write. */
+const CLIENT_TOUCH_MS = 3_600_000;
+/** Expired rows are swept at most this often, by the writes that add rows. */
+const PURGE_EVERY_MS = 3_600_000;
+
+export interface AdapterDeps {
+  records: AsRecords;
+  vault: Vault;
+  clock: Clock;
+}
+
+const payloadSchema = z.record(z.string(), z.unknown());
+
+export const hashId = (id: string): string => createHash('sha256').update(id).digest('base64url');
+
+/**
+ * oidc-provider's storage on the hub's store. Ids of codes and tokens are the secrets themselves,
+ * so rows are keyed by their hash; payloads (which hold the id as `jti`, client secrets, accounts)
+ * are sealed by the vault, bound to their row. Expiry of tokens is the library's (`exp` inside
+ * the payload); the row's expiry, on the hub's clock, drives the sweep and a registered client's
+ * idle lifetime.
+ */
+export function hubAdapter(deps: AdapterDeps): new (model: string) => Adapter {
+  const { records, vault, clock } = deps;
+  let lastPurge = Number.NEGATIVE_INFINITY;
+  const ready = vault.ensureDataKey(HUB_TENANT);
+  // Awaited by every write; a failure surfaces there, not as an unhandled rejection.
+  ready.catch(() => {});
+
+  const scope = (model: string, key: string) => ({ tenant: HUB_TENANT, kind: 'oauth_as', id: `${model}:${key}` });
+
+  async function open(row: StoredAsRecord | undefined): Promise<Record<string, unknown> | undefined> {
+    if (row === undefined) return undefined;
+    const json = await vault.decrypting(() => vault.decryptString(scope(row.model, row.key), row.payload));
+    const payload = payloadSchema.parse(JSON.parse(json));
+    // The library tells a spent code or refresh token by this field (reuse detection).
+    return row.consumedAt === undefined ? payload : { ...payload, consumed: Math.floor(row.consumedAt / 1000) };
+  }
+
+  return class HubAdapter implements Adapter {
+    constructor(private readonly model: string) {}
+
+    async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
+      await ready;
+      const now = clock.now();
+      const key = hashId(id);
+      const expiresAt = typeof expiresIn === 'number' ? now + expiresIn * 1000 : this.model === 'Client' ? now + CLIENT_IDLE_MS : undefined;
+      const grantId = typeof payload['grantId'] === 'string' ? payload['grantId'] : this.model === 'Grant' ? id : undefined;
+      const uid = typeof payload['uid'] === 'string' && this.model === 'Session' ? hashId(payload['uid']) : undefined;
+      const sealed = vault.encrypt(scope(this.model, key), JSON.stringify(payload));
+      await records.upsert({ model: this.model, key, payload: sealed, grantId, uidKey: uid, expiresAt });
+      if (now - lastPurge >= PURGE_EVERY_MS) {
+        lastPurge = now;
+        await records.purgeExpired(now);
+      }
+    }
+
+    async find(id: string): Promise<Record<string, unknown> | undefined> {
+      const key = hashId(id);
+      const row = await records.find(this.model, key);
+      if (row === undefined) return undefined;
+      if (this.model === 'Client' && row.expiresAt !== undefined) {
+        // An idle registration is gone even before the sweep; a used one lives on.
+        const now = clock.now();
+        if (row.expiresAt <= now) return undefined;
+        if (now + CLIENT_IDLE_MS - row.expiresAt >= CLIENT_TOUCH_MS) await records.extend(this.model, key, now + CLIENT_IDLE_MS);
+      }
+      return open(row);
+    }
+
+    async findByUid(uid: string): Promise<Record<string, unknown> | undefined> {
+      return open(await records.findByUid(this.model, hashId(uid)));
+    }
+
+    async findByUserCode(): Promise<undefined> {
+      // The device flow is not enabled: there are no user codes.
+      return undefined;
+    }
+
+    async consume(id: string): Promise<void> {
+      await records.consume(this.model, hashId(id), clock.now());
+    }
+
+    async destroy(id: string): Promise<void> {
+      await records.destroy(this.model, hashId(id));
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await records.revokeGrant(grantId);
+    }
+  };
+}

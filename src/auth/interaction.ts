@@ -1,0 +1,147 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import express, { type Express, type Request, type Response } from 'express';
+import type { InteractionDetails } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { ApiTokens } from '../identity/tokens.js';
+import { accountId, parseAccountId } from './account.js';
+import { consentPage, failurePage, signInPage, type ClientView } from './pages.js';
+import { MCP_SCOPE, SIGN_IN_PATH } from './provider.js';
+
+export interface SignInDeps {
+  provider: Provider;
+  tokens: ApiTokens;
+  /** Secret of the form's CSRF token (the cookie key). */
+  formSecret: Buffer;
+  issuer: string;
+  log: Logger;
+}
+
+const loginForm = z.object({ csrf: z.string().max(100), token: z.string().trim().min(1).max(200) });
+const consentForm = z.object({ csrf: z.string().max(100), decision: z.enum(['allow', 'deny']) });
+const stringArray = z.array(z.string());
+
+/**
+ * The embedded sign-in (part 1): the library sends the browser to `/sign-in/:uid`; the user signs
+ * in with a hub API token, then sees the client, where it will be sent back to and the scopes, and
+ * allows or denies. Posts carry a synchronizer token bound to the interaction (only the browser
+ * holding the library's SameSite interaction cookie reaches this interaction), and a post from
+ * another origin is refused even if that origin is allowed for the hub's API.
+ */
+export function mountSignIn(app: Express, deps: SignInDeps): void {
+  const { provider } = deps;
+  const origin = new URL(deps.issuer).origin;
+  const form = express.urlencoded({ extended: false, limit: '4kb' });
+  const csrf = (uid: string) => createHmac('sha256', deps.formSecret).update(`sign-in\0${uid}`).digest('base64url');
+  const csrfOk = (given: string, uid: string) => {
+    const a = Buffer.from(given);
+    const b = Buffer.from(csrf(uid));
+    return a.length === b.length && timingSafeEqual(a, b);
+  };
+
+  /** The interaction this browser is in, or a page saying why not. */
+  async function interaction(req: Request, res: Response): Promise<InteractionDetails | undefined> {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      if (details.uid === req.params['uid']) return details;
+    } catch {
+      // No interaction cookie (another browser, or it expired): nothing to resume.
+    }
+    send(res, 400, failurePage('This sign-in has expired or belongs to another browser. Start again from your app.'));
+    return undefined;
+  }
+
+  async function clientOf(details: InteractionDetails): Promise<ClientView> {
+    const clientId = String(details.params['client_id'] ?? '');
+    const client = await provider.Client.find(clientId);
+    const redirect = String(details.params['redirect_uri'] ?? client?.redirectUris[0] ?? '');
+    const scopes = String(details.params['scope'] ?? '')
+      .split(' ')
+      .filter(Boolean);
+    return { clientId, name: client?.clientName, redirectUri: redirect, scopes: scopes.length ? scopes : [MCP_SCOPE] };
+  }
+
+  const fromElsewhere = (req: Request) => req.headers['sec-fetch-site'] === 'cross-site' || (req.headers.origin !== undefined && req.headers.origin !== origin);
+
+  app.get(`${SIGN_IN_PATH}/:uid`, async (req, res) => {
+    const details = await interaction(req, res);
+    if (!details) return;
+    const client = await clientOf(details);
+    if (details.prompt.name === 'login')
+      return send(res, 200, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }), client);
+    const who = parseAccountId(details.session?.accountId ?? '');
+    if (details.prompt.name === 'consent' && who)
+      return send(res, 200, consentPage(client, who, { action: `${SIGN_IN_PATH}/${details.uid}/consent`, csrf: csrf(details.uid) }), client);
+    send(res, 400, failurePage(`This sign-in asks for "${details.prompt.name}", which this hub does not offer.`));
+  });
+
+  app.post(`${SIGN_IN_PATH}/:uid/login`, form, async (req, res) => {
+    const details = await interaction(req, res);
+    if (!details) return;
+    const body = loginForm.safeParse(req.body);
+    if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid))
+      return send(res, 403, failurePage('This form was not sent from its own page.'));
+    const client = await clientOf(details);
+    const checked = await deps.tokens.check(body.data.token);
+    const retry = (why: string) => send(res, 401, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
+    if (checked === 'expired') return retry('That token has expired. Create a new one.');
+    if (checked === undefined) return retry('That is not a valid hub token (unknown or revoked).');
+    if (!checked.scopes.includes(MCP_SCOPE)) return retry('That token lacks the mcp scope, so it cannot use tools.');
+    deps.log.info({ user: checked.user, tenant: checked.tenant, clientId: client.clientId }, 'OAuth sign-in with a hub token');
+    await provider.interactionFinished(req, res, { login: { accountId: accountId(checked) } }, { mergeWithLastSubmission: false });
+  });
+
+  app.post(`${SIGN_IN_PATH}/:uid/consent`, form, async (req, res) => {
+    const details = await interaction(req, res);
+    if (!details) return;
+    const body = consentForm.safeParse(req.body);
+    if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid))
+      return send(res, 403, failurePage('This form was not sent from its own page.'));
+    const account = details.session?.accountId;
+    if (details.prompt.name !== 'consent' || account === undefined) return send(res, 400, failurePage('There is nothing to consent to here.'));
+    if (body.data.decision === 'deny') {
+      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user denied access' }, { mergeWithLastSubmission: false });
+      return;
+    }
+    const clientId = String(details.params['client_id']);
+    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId: account, clientId });
+    const missing = details.prompt.details;
+    const oidcScopes = stringArray.safeParse(missing['missingOIDCScope']);
+    if (oidcScopes.success) grant.addOIDCScope(oidcScopes.data.join(' '));
+    const claims = stringArray.safeParse(missing['missingOIDCClaims']);
+    if (claims.success) grant.addOIDCClaims(claims.data);
+    const resources = z.record(z.string(), stringArray).safeParse(missing['missingResourceScopes']);
+    if (resources.success) for (const [indicator, scopes] of Object.entries(resources.data)) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    deps.log.info({ account, clientId }, 'OAuth consent given');
+    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  });
+}
+
+/**
+ * Pages with the hub's headers; `form-action` also names where the client is sent back to,
+ * because browsers apply it to the redirects that follow a form post.
+ */
+function send(res: Response, status: number, body: string, client?: ClientView): void {
+  const target = client ? formTarget(client.redirectUri) : '';
+  res
+    .status(status)
+    .set({
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${target}; frame-ancestors 'none'; base-uri 'none'`,
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'same-origin',
+    })
+    .type('html')
+    .send(body);
+}
+
+function formTarget(redirectUri: string): string {
+  try {
+    const u = new URL(redirectUri);
+    return u.protocol === 'http:' || u.protocol === 'https:' ? ` ${u.origin}` : ` ${u.protocol}`;
+  } catch {
+    return '';
+  }
+}

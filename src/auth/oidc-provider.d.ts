@@ -1,0 +1,93 @@
+/**
+ * oidc-provider ships no type declarations. This covers only what the hub's authorization server
+ * (src/auth/) and the test authorization server (test/fakes/oidc.ts) use; everything read back
+ * from the provider is narrowed where it is read.
+ */
+declare module 'oidc-provider' {
+  import type { IncomingMessage, ServerResponse } from 'node:http';
+
+  export interface ProviderContext {
+    path: string;
+    method: string;
+    status: number;
+    body: unknown;
+    req: IncomingMessage;
+    res: ServerResponse;
+    /** Set by the provider while it handles a request; `body` is the parsed form. */
+    oidc?: { body?: Record<string, unknown> };
+  }
+
+  export interface AccessTokenModel {
+    accountId: string;
+    clientId: string;
+    grantId: string;
+    scope?: string;
+    /** The resource (RFC 8707) the token is bound to. */
+    aud?: string | string[];
+    /** Expiry, seconds since the epoch. */
+    exp?: number;
+    destroy(): Promise<void>;
+  }
+
+  /** The storage contract of the library: one instance per model name. */
+  export interface Adapter {
+    upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void>;
+    find(id: string): Promise<Record<string, unknown> | undefined>;
+    findByUserCode(userCode: string): Promise<Record<string, unknown> | undefined>;
+    findByUid(uid: string): Promise<Record<string, unknown> | undefined>;
+    consume(id: string): Promise<void>;
+    destroy(id: string): Promise<void>;
+    revokeByGrantId(grantId: string): Promise<void>;
+  }
+
+  export interface GrantModel {
+    addOIDCScope(scope: string): void;
+    addOIDCClaims(claims: string[]): void;
+    addResourceScope(resource: string, scope: string): void;
+    save(): Promise<string>;
+  }
+
+  export interface InteractionDetails {
+    uid: string;
+    prompt: { name: string; reasons: string[]; details: Record<string, unknown> };
+    params: Record<string, unknown>;
+    session?: { accountId?: string };
+    grantId?: string;
+  }
+
+  export interface ClientModel {
+    clientId: string;
+    clientName?: string;
+    redirectUris: string[];
+  }
+
+  export const errors: Record<string, new (description?: string) => Error>;
+
+  export default class Provider {
+    constructor(issuer: string, configuration: Record<string, unknown>);
+    proxy: boolean;
+    callback(): (req: IncomingMessage, res: ServerResponse) => void;
+    use(middleware: (ctx: ProviderContext, next: () => Promise<void>) => Promise<void>): this;
+    on(event: string, listener: (...args: unknown[]) => void): this;
+    interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
+    interactionFinished(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: Record<string, unknown>,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<void>;
+    AccessToken: {
+      new (fields: Record<string, unknown>): { save(): Promise<string> };
+      find(value: string, options?: { ignoreExpiration?: boolean }): Promise<AccessTokenModel | undefined>;
+    };
+    Grant: {
+      new (fields: { accountId: string; clientId: string }): GrantModel;
+      find(id: string): Promise<GrantModel | undefined>;
+    };
+    /** Clients kept in the provider's store (not its static list): metadata upserted by client id. */
+    Client: {
+      find(id: string): Promise<ClientModel | undefined>;
+      adapter: { upsert(id: string, payload: Record<string, unknown>): Promise<void> };
+    };
+  }
+}

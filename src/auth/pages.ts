@@ -1,0 +1,73 @@
+import { html } from '../http/html.js';
+import { messagePage, page } from '../http/pages.js';
+
+export interface ClientView {
+  clientId: string;
+  /** As the client registered it: self-declared, so shown next to where it sends the user back. */
+  name: string | undefined;
+  redirectUri: string;
+  scopes: string[];
+}
+
+const SCOPE_MEANING: Readonly<Record<string, string>> = {
+  mcp: 'use your tools, connections and tasks on this hub, as you',
+  offline_access: 'stay signed in (refresh its access)',
+  openid: 'know your hub user name',
+};
+
+function redirectHost(uri: string): string {
+  try {
+    const u = new URL(uri);
+    return u.host || `${u.protocol}${u.pathname}`;
+  } catch {
+    return uri;
+  }
+}
+
+function about(client: ClientView) {
+  return html`<table>
+<tr><th>App</th><td>${client.name ?? client.clientId} <small>(as it calls itself)</small></td></tr>
+<tr><th>Sends you back to</th><td><code>${redirectHost(client.redirectUri)}</code></td></tr>
+</table>`;
+}
+
+/** Where a page's form posts, and its CSRF token. */
+export interface FormTarget {
+  action: string;
+  csrf: string;
+}
+
+export function signInPage(client: ClientView, form: FormTarget, error?: string): string {
+  const fail = error ? html`<p class="notice fail">${error}</p>` : '';
+  return page(
+    'Sign in to Switchboard',
+    html`${about(client)}
+<p>Sign in with a hub API token: the hub's operator creates one with
+<code>switchboard tokens create --user NAME</code>. The app never sees it.</p>
+${fail}
+<form method="post" action="${form.action}">
+<input type="hidden" name="csrf" value="${form.csrf}">
+<p><label>Hub token <input type="password" name="token" autocomplete="off" required size="50"></label></p>
+<p><button type="submit">Sign in</button></p>
+</form>`,
+  );
+}
+
+export function consentPage(client: ClientView, who: { tenant: string; user: string }, form: FormTarget): string {
+  const scopes = client.scopes.map((s) => html`<li><code>${s}</code>: ${SCOPE_MEANING[s] ?? 'as the app asked'}</li>`);
+  return page(
+    'Allow access?',
+    html`${about(client)}
+<p>Signed in as <b>${who.user}</b>${who.tenant === 'default' ? '' : html` (tenant ${who.tenant})`}. The app asks to:</p>
+<ul>${scopes}</ul>
+<form method="post" action="${form.action}">
+<input type="hidden" name="csrf" value="${form.csrf}">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form>`,
+  );
+}
+
+export function failurePage(message: string): string {
+  return messagePage('Sign-in failed', message, { failure: true });
+}

@@ -1,0 +1,122 @@
+import Provider, { errors } from 'oidc-provider';
+import type { Clock } from '../clock.js';
+import type { Vault } from '../vault/vault.js';
+import { hubAdapter } from './adapter.js';
+import { parseAccountId } from './account.js';
+import type { AsKeys } from './keys.js';
+import type { AsRecords } from './records.js';
+import { escapeHtml } from '../http/html.js';
+
+/** The one scope of the hub's resource: use the tools of /mcp as the signed-in hub user. */
+export const MCP_SCOPE = 'mcp';
+
+/**
+ * Endpoint paths. `/authorize`, `/token` and `/register` are the 2025-03-26 MCP spec's default
+ * endpoints, which clients that skip metadata discovery (older mcp-remote) try on the hub's origin.
+ */
+export const AS_ROUTES = {
+  authorization: '/authorize',
+  token: '/token',
+  registration: '/register',
+  revocation: '/revoke',
+  jwks: '/jwks',
+} as const;
+/** Where the library sends the browser to sign in and consent (src/auth/interaction.ts). */
+export const SIGN_IN_PATH = '/sign-in';
+
+export const TTL_SECONDS = {
+  AccessToken: 3600,
+  AuthorizationCode: 60,
+  /** Sliding: each refresh rotates it and the new one lives this long again. */
+  RefreshToken: 14 * 86_400,
+  /** The consent itself: after this the user signs in and consents again. */
+  Grant: 90 * 86_400,
+  Session: 86_400,
+  Interaction: 3600,
+  IdToken: 3600,
+} as const;
+
+export interface ProviderDeps {
+  issuer: string;
+  /** The hub's protected resource, `<publicUrl>/mcp` (RFC 8707): the only one tokens are issued for. */
+  resource: string;
+  keys: AsKeys;
+  records: AsRecords;
+  vault: Vault;
+  clock: Clock;
+}
+
+interface ClientView {
+  clientId: string;
+  grantTypeAllowed(type: string): boolean;
+}
+
+/**
+ * oidc-provider configured as the authorization server of one resource: authorization code with
+ * PKCE (the library implements S256 only) for every client, refresh tokens rotated on each use
+ * with reuse detection (a spent one revokes the grant, RFC 9700 §4.14.2), RFC 8707 resource
+ * indicators with every access token bound to `/mcp` (a default when the client names none),
+ * RFC 7009 revocation and RFC 7591 registration. Access tokens are opaque: /mcp looks them up
+ * through the adapter, so a revoked grant stops working at once.
+ */
+export function createProvider(deps: ProviderDeps): Provider {
+  const { resource } = deps;
+  const provider = new Provider(deps.issuer, {
+    adapter: hubAdapter(deps),
+    clients: [],
+    async findAccount(_ctx: unknown, sub: string) {
+      if (parseAccountId(sub) === undefined) return undefined;
+      return { accountId: sub, claims: async () => ({ sub }) };
+    },
+    scopes: ['openid', 'offline_access', MCP_SCOPE],
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    rotateRefreshToken: true,
+    // Refresh tokens for every client that registered the grant type, whether or not it asked for
+    // offline_access: MCP clients keep a session across restarts and ask for the resource scope only.
+    issueRefreshToken: async (_ctx: unknown, client: ClientView) => client.grantTypeAllowed('refresh_token'),
+    expiresWithSession: async () => false,
+    ttl: TTL_SECONDS,
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+      id_token_signed_response_alg: 'ES256',
+    },
+    enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
+    jwks: { keys: [deps.keys.signing] },
+    cookies: { keys: deps.keys.cookies },
+    routes: AS_ROUTES,
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${SIGN_IN_PATH}/${interaction.uid}` },
+    features: {
+      devInteractions: { enabled: false },
+      userinfo: { enabled: false },
+      // Signing out of the hub's sign-in session is not offered: the session only carries a consent step.
+      rpInitiatedLogout: { enabled: false },
+      registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
+      revocation: {
+        enabled: true,
+        // A client revokes its own tokens only (RFC 7009 §2.1); another's are refused, not revealed.
+        allowedPolicy: async (_ctx: unknown, client: ClientView, token: { clientId: string }) => token.clientId === client.clientId,
+      },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: async () => resource,
+        useGrantedResource: async () => true,
+        getResourceServerInfo: async (_ctx: unknown, indicator: string) => {
+          if (indicator !== resource) throw new errors['InvalidTarget']!(`this server issues tokens for ${resource} only`);
+          return { scope: MCP_SCOPE, audience: resource, accessTokenTTL: TTL_SECONDS.AccessToken, accessTokenFormat: 'opaque' };
+        },
+      },
+    },
+    async renderError(ctx: { type: string; body: string }, out: Record<string, string>) {
+      ctx.type = 'html';
+      const lines = Object.entries(out).map(([k, v]) => `<p><b>${escapeHtml(k)}</b>: ${escapeHtml(String(v))}</p>`);
+      ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in failed</title><h1>Sign-in failed</h1>${lines.join('')}`;
+    },
+  });
+  // Behind a TLS-terminating proxy the public URL is https while the listener speaks http: the
+  // library then reads the scheme from X-Forwarded-Proto to set Secure cookies and build URLs.
+  provider.proxy = deps.issuer.startsWith('https:');
+  return provider;
+}

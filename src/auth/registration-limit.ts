@@ -1,0 +1,45 @@
+import type { RequestHandler } from 'express';
+import type { Clock } from '../clock.js';
+
+export interface RegistrationLimitOptions {
+  clock: Clock;
+  /** Registrations one client IP may make per window. */
+  perWindow?: number;
+  windowMs?: number;
+  /** Callers remembered at most; the oldest windows are dropped first. */
+  maxTracked?: number;
+}
+
+/**
+ * Dynamic Client Registration (RFC 7591) is open to anyone who can reach the hub, so each client
+ * IP gets a few registrations per window (default 10 an hour): enough for a user trying several
+ * clients, not for filling the store. Answers 429 with `Retry-After` and an RFC 7591 §3.2.2-style
+ * body. In-process: a second replica counts separately (the planned Redis store would share it).
+ */
+export function registrationLimit(opts: RegistrationLimitOptions): RequestHandler {
+  const perWindow = opts.perWindow ?? 10;
+  const windowMs = opts.windowMs ?? 3_600_000;
+  const maxTracked = opts.maxTracked ?? 10_000;
+  const windows = new Map<string, { start: number; count: number }>();
+  return (req, res, next) => {
+    if (req.method !== 'POST') return next();
+    const now = opts.clock.now();
+    const ip = req.socket.remoteAddress ?? 'unknown';
+    let w = windows.get(ip);
+    if (w === undefined || now - w.start >= windowMs) {
+      windows.delete(ip);
+      if (windows.size >= maxTracked) windows.delete(windows.keys().next().value!);
+      w = { start: now, count: 0 };
+      windows.set(ip, w);
+    }
+    if (w.count >= perWindow) {
+      res
+        .status(429)
+        .set('Retry-After', String(Math.ceil((w.start + windowMs - now) / 1000)))
+        .json({ error: 'too_many_requests', error_description: `at most ${perWindow} client registrations per ${windowMs / 60_000} minutes from one address` });
+      return;
+    }
+    w.count++;
+    next();
+  };
+}
