@@ -11,9 +11,7 @@ import { SqliteApiTokens, type ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
 import { TaskService } from './mcp/tasks/service.js';
-import { DownstreamTaskBacking } from './mcp/tasks/backings/downstream.js';
 import { SqliteTasks } from './mcp/tasks/sqlite.js';
-import { registerBackings } from './mcp/tasks/backings/register.js';
 import { REQUEST_STATE_KEY, RequestStates } from './mcp/request-state.js';
 import { DownstreamServer } from './mcp/downstream/server.js';
 import { SqliteListCache } from './store/list-cache.js';
@@ -77,7 +75,7 @@ export interface HubOptions {
   /** The integrations' circuit breakers' threshold and cool-down (tests shorten it). */
   breakers?: IntegrationsDeps['breakers'];
   /** The agents' breakers, waits between attempts and Retry-After cap (tests shorten them). */
-  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & { tasks?: { pollMs?: number; taskTtlMs?: number; retentionMs?: number } };
+  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & { tasks?: { pollMs?: number; taskTtlMs?: number } };
 }
 
 export interface Listening {
@@ -196,11 +194,7 @@ export class Hub {
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
     const { keys } = this.integrations;
     // MCP Tasks (SEP-2663): records in the store, so any process on this data dir answers tasks/get.
-    const taskRepo = new SqliteTasks(this.db);
-    const tasks = new TaskService({ repo: taskRepo, clock: this.clock, log: this.log });
-    // Downstream servers' own tasks, passed through behind hub task ids.
-    const downstreamTasks = new DownstreamTaskBacking({ repo: taskRepo, clock: this.clock, log: this.log });
-    tasks.use(downstreamTasks);
+    const tasks = new TaskService({ repo: new SqliteTasks(this.db), clock: this.clock, log: this.log });
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) }), tasks);
     for (const s of this.integrations.sources) this.catalog.add(s);
     this.catalog.add(
@@ -227,14 +221,11 @@ export class Hub {
         intake: this.inbox.inbox,
         handlers: this.inbox.handlers,
         vault: this.vault,
-        // Finished tasks are kept as long as the inbox keeps the callbacks that ended them.
-        retentionMs: opts.config.webhooks.retentionDays * 86_400_000,
         ...opts.agents?.tasks,
       },
     });
     this.agents = agents;
     if (agents.size > 0) this.catalog.add(agents);
-    registerBackings(tasks, { outbox: this.outbox, integrations: this.integrations.sources, agents });
     const listCache = new SqliteListCache(this.db, this.clock);
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
     for (const [name, server] of Object.entries(opts.config.mcpServers)) {
@@ -248,7 +239,6 @@ export class Hub {
         ...(opts.restartBaseMs === undefined ? {} : { restartBaseMs: opts.restartBaseMs }),
         maxMessageBytes: opts.config.maxMessageBytes,
         ...(this.processes ? { processes: this.processes } : {}),
-        tasks: downstreamTasks,
       });
       this.catalog.add(source);
     }
