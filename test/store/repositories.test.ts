@@ -2,6 +2,7 @@
  * The repository contracts run against the SQLite implementations on ':memory:'. A PostgreSQL
  * implementation adds one call per contract here with its own harness.
  */
+import { SqliteAsRecords } from '../../src/auth/records.js';
 import { manualClock } from '../../src/clock.js';
 import { ConnectionStore } from '../../src/connections/store.js';
 import { sqliteConnections } from '../../src/connections/repository.js';
@@ -19,6 +20,7 @@ import { Vault } from '../../src/vault/vault.js';
 import { SqliteAgentTasks } from '../../src/agents/tasks/sqlite.js';
 import { agentTasksContract } from './contracts/agent-tasks.js';
 import { apiTokensContract } from './contracts/api-tokens.js';
+import { asRecordsContract } from './contracts/oauth-as.js';
 import { connectionRepositoryContract } from './contracts/connections.js';
 import { connectionWebhooksContract } from './contracts/connection-webhooks.js';
 import { dataKeyStoreContract } from './contracts/data-keys.js';
@@ -107,4 +109,10 @@ mcpTasksContract('SQLite', () => {
   const { clock, db } = sqlite();
   // Two instances on one database, as two hub processes on one data dir.
   return { repo: new SqliteTasks(db), other: new SqliteTasks(db), now: () => clock.now() };
+});
+
+asRecordsContract('SQLite', () => {
+  const { clock, db } = sqlite();
+  // Two instances on one database, as two hub processes on one data dir.
+  return { records: new SqliteAsRecords(db), other: new SqliteAsRecords(db), now: () => clock.now() };
 });
