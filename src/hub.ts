@@ -75,7 +75,7 @@ export interface HubOptions {
   /** The integrations' circuit breakers' threshold and cool-down (tests shorten it). */
   breakers?: IntegrationsDeps['breakers'];
   /** The agents' breakers, waits between attempts and Retry-After cap (tests shorten them). */
-  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & { tasks?: { pollMs?: number; taskTtlMs?: number } };
+  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & { tasks?: { pollMs?: number; taskTtlMs?: number; retentionMs?: number } };
 }
 
 export interface Listening {
@@ -221,6 +221,8 @@ export class Hub {
         intake: this.inbox.inbox,
         handlers: this.inbox.handlers,
         vault: this.vault,
+        // Finished tasks are kept as long as the inbox keeps the callbacks that ended them.
+        retentionMs: opts.config.webhooks.retentionDays * 86_400_000,
         ...opts.agents?.tasks,
       },
     });

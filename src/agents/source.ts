@@ -95,9 +95,12 @@ export class AgentSource implements ToolSource {
 
   async start(): Promise<void> {
     await this.sessionKey();
+    this.tasks?.purge.start();
   }
 
-  async stop(): Promise<void> {}
+  async stop(): Promise<void> {
+    await this.tasks?.purge.stop();
+  }
 
   status(): SourceStatus {
     return { state: 'ready', since: this.o.since, restarts: 0 };

@@ -14,6 +14,7 @@ import { callAsync } from './call.js';
 import { CALLBACK_INTEGRATION, CALLBACK_PREFIX, callbackEventHandler, callbackRoute, type CallbackDeps } from './callback.js';
 import { TaskEvents } from './events.js';
 import { UPAGENTS_CALLBACK, koreCallback } from './formats.js';
+import { DEFAULT_TASK_RETENTION_MS, TaskPurgeJob } from './purge.js';
 import { TASK_STATUS_TOOL, taskStatus } from './status-tool.js';
 import type { AgentTaskStore } from './types.js';
 
@@ -29,6 +30,8 @@ export interface AgentTasksOptions {
   /** Between a waiting call's reads of the store and its progress notifications (1 s). */
   pollMs?: number;
   taskTtlMs?: number;
+  /** Finished tasks are deleted this long after they ended (7 days unless told otherwise). */
+  retentionMs?: number;
 }
 
 /** Whether an agent runs async: submitted with a callback URL on the hub. */
@@ -44,6 +47,8 @@ export class AgentTasks {
   readonly events = new TaskEvents();
   readonly route: (req: IncomingMessage, res: ServerResponse, taskId: string) => Promise<void>;
   private readonly ownerProcess = newOwnerId();
+  /** Times out expired tasks and deletes finished ones past their retention, hourly. */
+  readonly purge: TaskPurgeJob;
 
   constructor(
     private readonly o: AgentTasksOptions & {
@@ -74,6 +79,13 @@ export class AgentTasks {
       log: o.log,
       metered: o.metered,
     };
+    this.purge = new TaskPurgeJob({
+      store: o.store,
+      clock: o.clock,
+      log: o.log,
+      retentionMs: o.retentionMs ?? DEFAULT_TASK_RETENTION_MS,
+      metered: o.metered,
+    });
     this.route = callbackRoute(deps);
     o.handlers.register(CALLBACK_INTEGRATION, callbackEventHandler(deps));
   }

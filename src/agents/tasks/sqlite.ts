@@ -4,7 +4,17 @@ import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import type { Db } from '../../store/db.js';
 import type { Vault } from '../../vault/vault.js';
-import { MAX_TASK_ERROR_CHARS, TASK_STATES, type AgentTask, type AgentTaskStore, type NewAgentTask, type TaskOutcome, type TaskOwner } from './types.js';
+import {
+  EXPIRED_ERROR,
+  MAX_TASK_ERROR_CHARS,
+  TASK_STATES,
+  type AgentTask,
+  type AgentTaskStore,
+  type ExpiredTask,
+  type NewAgentTask,
+  type TaskOutcome,
+  type TaskOwner,
+} from './types.js';
 
 const rowSchema = z.object({
   id: z.string(),
@@ -23,6 +33,8 @@ const rowSchema = z.object({
 });
 type Row = z.infer<typeof rowSchema>;
 
+const expiredSchema = z.object({ id: z.string(), agent: z.string(), answered_by: z.string().nullable() });
+
 const COLUMNS = 'id, tenant_id, user_id, agent, answered_by, remote_task_id, state, result, error, owner_process, created_at, updated_at, expires_at';
 const RESULT_KIND = 'agent_task_result';
 
@@ -32,7 +44,7 @@ const RESULT_KIND = 'agent_task_result';
  * clear). `now` comes from the injected clock and goes into SQL as a parameter.
  */
 export class SqliteAgentTasks implements AgentTaskStore {
-  private readonly st: Record<'insert' | 'get' | 'accepted' | 'finish', Statement>;
+  private readonly st: Record<'insert' | 'get' | 'accepted' | 'finish' | 'expire' | 'purge', Statement>;
 
   constructor(
     db: Db,
@@ -50,6 +62,14 @@ export class SqliteAgentTasks implements AgentTaskStore {
         WHERE id = @id AND (remote_task_id IS NULL OR remote_task_id = @remoteTaskId)`),
       finish: db.prepare(`UPDATE agent_tasks SET state = @to, result = @result, error = @error, updated_at = @now
         WHERE id = @id AND state IN ('submitted', 'running')`),
+      // The same guarded transition as finish: a callback that wins the race keeps its outcome.
+      expire: db.prepare(`UPDATE agent_tasks SET state = 'timed_out', error = @error, updated_at = @now
+        WHERE id IN (SELECT id FROM agent_tasks WHERE state IN ('submitted', 'running') AND expires_at <= @now LIMIT @limit)
+          AND state IN ('submitted', 'running')
+        RETURNING id, agent, answered_by`),
+      // Final states only: an unfinished task is kept until it expires and is timed_out first.
+      purge: db.prepare(`DELETE FROM agent_tasks WHERE id IN (SELECT id FROM agent_tasks
+        WHERE state IN ('completed', 'failed', 'cancelled', 'timed_out') AND updated_at < @before LIMIT @limit)`),
     };
   }
 
@@ -84,6 +104,17 @@ export class SqliteAgentTasks implements AgentTaskStore {
     }
     const error = outcome.state === 'completed' ? null : outcome.error.slice(0, MAX_TASK_ERROR_CHARS);
     return this.st.finish.run({ id, to: outcome.state, result, error, now: this.clock.now() }).changes === 1;
+  }
+
+  async expire(now: number, limit: number): Promise<ExpiredTask[]> {
+    return this.st.expire.all({ now, limit, error: EXPIRED_ERROR }).map((raw) => {
+      const r = expiredSchema.parse(raw);
+      return { id: r.id, agent: r.agent, answeredBy: r.answered_by };
+    });
+  }
+
+  async purge(before: number, limit: number): Promise<number> {
+    return this.st.purge.run({ before, limit }).changes;
   }
 
   private async open(r: Row): Promise<AgentTask> {

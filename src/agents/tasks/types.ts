@@ -64,7 +64,21 @@ export interface AgentTaskStore {
   accepted(id: string, by: { remoteTaskId: string; answeredBy?: string }): Promise<boolean>;
   /** submitted | running → a final state; false when it was final already (exactly one finish wins). */
   finish(id: string, outcome: TaskOutcome): Promise<boolean>;
+  /** Up to `limit` unfinished tasks past their expiry, timed_out now; the ones this call ended. */
+  expire(now: number, limit: number): Promise<ExpiredTask[]>;
+  /** Deletes up to `limit` finished tasks last changed before `before`; how many it deleted. */
+  purge(before: number, limit: number): Promise<number>;
 }
+
+/** A task the expiry sweep ended: whose it was, for the metrics. */
+export interface ExpiredTask {
+  id: string;
+  agent: string;
+  answeredBy: string | null;
+}
+
+/** The error an expired task keeps (agent__task_status and the sweep write the same). */
+export const EXPIRED_ERROR = 'no answer came before the task expired';
 
 /** 128 random bits, base64url: the callback URL is the only place it is written down outside the store. */
 export function newTaskId(): string {
