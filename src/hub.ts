@@ -12,6 +12,7 @@ import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
 import { TaskService } from './mcp/tasks/service.js';
 import { SqliteTasks } from './mcp/tasks/sqlite.js';
+import { registerBackings } from './mcp/tasks/backings/register.js';
 import { REQUEST_STATE_KEY, RequestStates } from './mcp/request-state.js';
 import { DownstreamServer } from './mcp/downstream/server.js';
 import { SqliteListCache } from './store/list-cache.js';
@@ -228,6 +229,7 @@ export class Hub {
     });
     this.agents = agents;
     if (agents.size > 0) this.catalog.add(agents);
+    registerBackings(tasks, { outbox: this.outbox, integrations: this.integrations.sources, agents });
     const listCache = new SqliteListCache(this.db, this.clock);
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
     for (const [name, server] of Object.entries(opts.config.mcpServers)) {

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../definition/agents.js';
 import { HubError } from '../errors.js';
 import type { CallContext, SourceChange, SourceStatus, ToolSource } from '../mcp/source.js';
+import type { CreateTaskResult } from '../mcp/tasks/wire.js';
 import { CircuitBreakers, type BreakerOptions, type BreakerSnapshot } from '../outbox/breaker.js';
 import type { ProviderClient } from '../providers/client.js';
 import { realSleep, type Sleep } from '../providers/deadline.js';
@@ -17,8 +18,10 @@ import { ChainFailed, invokeChain, type AgentRuntime, type InvokeDeps } from './
 import { AgentMetrics } from './metrics.js';
 import { failureResult, redact, successResult } from './result.js';
 import { AGENT_SESSION_KEY } from './session.js';
+import { resultOf } from './tasks/call.js';
 import { AgentTasks, isAsync, type AgentTasksOptions } from './tasks/service.js';
 import { TASK_STATUS, asyncOutputSchema } from './tasks/status-tool.js';
+import type { AgentTask } from './tasks/types.js';
 
 export interface AgentSourceOptions {
   agents: Record<string, AgentConfig>;
@@ -120,7 +123,7 @@ export class AgentSource implements ToolSource {
     return this.breakers.snapshot();
   }
 
-  async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
+  async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | CreateTaskResult> {
     // Reserved: no agent is named task_status (src/definition/names.ts).
     if (tool === TASK_STATUS && this.tasks) return redact(await this.tasks.status(args, ctx), this.secretValues);
     const agent = this.agents.get(tool);
@@ -131,9 +134,17 @@ export class AgentSource implements ToolSource {
     const started = performance.now();
     const callId = randomUUID();
     if (this.tasks && isAsync(agent)) {
+      // As an MCP Task the submission outlives the request, so the request's signal is not its own.
+      const signal = ctx.tasks ? new AbortController().signal : ctx.signal;
       const run = (callback: (candidate: string) => AgentCallback | undefined) =>
-        invokeChain(tool, input, { identity: ctx.identity, signal: ctx.signal, callId, callback }, { ...this.deps, sessionKey: () => key });
+        invokeChain(tool, input, { identity: ctx.identity, signal, callId, callback }, { ...this.deps, sessionKey: () => key });
+      if (ctx.tasks) return ctx.tasks.backed('agent_task', (await this.tasks.start(agent, ctx.identity, run)).id);
       return redact(await this.tasks.call(agent, ctx, run), this.secretValues);
+    }
+    // A stream runs in this process: as a task it is a local one, ended failed if the hub stops mid-stream.
+    if (ctx.tasks && isStream(agent)) {
+      const { tasks: _run, reportProgress: _gone, ...rest } = ctx;
+      return ctx.tasks.runLocal(({ signal }) => this.callTool(tool, args, { ...rest, signal }));
     }
     const progress = this.progress(ctx);
     try {
@@ -170,6 +181,11 @@ export class AgentSource implements ToolSource {
     }
   }
 
+  /** A finished agent task as the result its call would have given (MCP Tasks read it with this). */
+  renderTask(t: AgentTask): CallToolResult {
+    return redact(resultOf(t, this.agents.get(t.agent)?.config.outputSchema !== undefined), this.secretValues);
+  }
+
   private sessionKey(): Promise<Buffer> {
     this.key ??= this.o.secrets.secret(AGENT_SESSION_KEY);
     return this.key;
@@ -199,6 +215,11 @@ export class AgentSource implements ToolSource {
   }
 }
 
+/** Whether an agent's answer streams in (its calls can run as local MCP Tasks). */
+function isStream(a: AgentRuntime): boolean {
+  return (a.config.protocol === 'upagents' && a.config.mode === 'stream') || (a.config.protocol === 'kore' && a.config.stream);
+}
+
 function toolOf(a: AgentRuntime): Tool {
   const c = a.config;
   const pinned = 'agentId' in c && c.agentId ? ` ${c.agentId}` : '';
@@ -211,5 +232,6 @@ function toolOf(a: AgentRuntime): Tool {
       : {}),
     // An agent acts in a world the hub does not bound (seed 001): open world, not read-only.
     annotations: { openWorldHint: true, readOnlyHint: false },
+    ...(isAsync(a) || isStream(a) ? { execution: { taskSupport: 'optional' as const } } : {}),
   };
 }

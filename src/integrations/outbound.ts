@@ -8,8 +8,8 @@ import { canonicalJson } from '../outbox/hash.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { Job, OpenJob } from '../outbox/types.js';
 import type { ProviderFetch } from '../providers/client.js';
-import type { ToolDefinition } from './definition.js';
-import { renderAnswer, type HttpRequest } from './http-tool.js';
+import type { IntegrationDefinition, ToolDefinition } from './definition.js';
+import { httpRequestOf, renderAnswer, type HttpRequest } from './http-tool.js';
 
 /** The request `_meta` key a client sets so its own retries of one write dedupe (issue 9). */
 export const META_IDEMPOTENCY_KEY = 'switchboard/idempotency-key';
@@ -152,6 +152,17 @@ export async function awaitWrite(o: WaitOptions): Promise<CallToolResult> {
 
 function handle(jobId: string, state: string, text: string): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent: { jobId, state } };
+}
+
+/**
+ * A final job of `definition`'s integration as the tool result the direct call would have given:
+ * what a queued write run as an MCP Task completes with (src/mcp/tasks/backings/outbox-job.ts).
+ */
+export function answerOfJob(definition: IntegrationDefinition, job: OpenJob): CallToolResult {
+  const tool = definition.tools[job.tool];
+  // The template's method and path only (for the answer's words); a handler's stored answer is its result.
+  const request = tool && !tool.handler ? httpRequestOf(tool, job.arguments) : undefined;
+  return answerOf(definition.title, `${definition.name}__${job.tool}`, request, job);
 }
 
 /** A final job as the tool result the direct call would have given. */

@@ -25,6 +25,7 @@ import {
   type SourceStatus,
   type ToolSource,
 } from '../mcp/source.js';
+import type { CreateTaskResult } from '../mcp/tasks/wire.js';
 import { inputValidator, type InputValidator } from '../mcp/validate-input.js';
 import { createProviderClient, type ProviderClient, type ProviderFetch, type ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
@@ -137,6 +138,8 @@ export class IntegrationSource implements ToolSource {
         ...(t.idempotent === undefined ? {} : { idempotentHint: t.idempotent }),
         openWorldHint: true,
       },
+      // A queued write can be an MCP Task: its state is the outbox job.
+      ...(this.queued(t) ? { execution: { taskSupport: 'optional' as const } } : {}),
       _meta: { [META_CONNECTION]: state },
     }));
     // Every tool of the integration names the connection's state, the events tool too (unlinked, it has none to show).
@@ -164,7 +167,7 @@ export class IntegrationSource implements ToolSource {
     return this.events?.onUpdated(listener) ?? (() => {});
   }
 
-  async callTool(name: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+  async callTool(name: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult> {
     // The user's own events need no linked account: unlinked, there are none to show.
     if (name === EVENTS_TOOL && this.events) return this.events.call(args ?? {}, ctx.identity);
     const tool = this.opts.definition.tools[name];
@@ -232,6 +235,8 @@ export class IntegrationSource implements ToolSource {
       replaySafe: this.opts.definition.idempotencyHeader !== undefined || tool.idempotent === true,
     });
     service.worker.wake();
+    // As an MCP Task the job is the task's state, so the call answers at once (backings/outbox-job.ts).
+    if (ctx.tasks) return ctx.tasks.backed('outbox_job', job.id);
     return awaitWrite({ outbox: service, job, ctx, title: this.opts.definition.title, qualified: `${this.name}__${name}`, request });
   }
 

@@ -59,7 +59,7 @@ export class Dispatcher {
     // SEP-2663 "Required Capabilities": a tool that only runs as a task, from a client that cannot take one.
     if (tasks === false && taskSupport === 'required') throw tasksExtensionRequired(`the tool ${params.name}`);
     if (tasks === true && this.tasks && (taskSupport === 'optional' || taskSupport === 'required')) {
-      ctx = { ...ctx, tasks: taskStarter(this.tasks, ctx.identity, params.name) };
+      ctx = { ...ctx, tasks: taskStarter(this.tasks, ctx.identity, params.name, requestedTtl(params)) };
     }
     const args = params.arguments;
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
@@ -148,6 +148,13 @@ export class Dispatcher {
     }
     return { completion: { values: [], hasMore: false } };
   }
+}
+
+/** The 2025-11-25 `task.ttl` a client asked for (null: unlimited, which the registry bounds); anything else is not a ttl. */
+function requestedTtl(params: CallToolRequestParams): number | undefined {
+  const ttl: unknown = params.task?.ttl;
+  if (ttl === null) return Number.POSITIVE_INFINITY;
+  return typeof ttl === 'number' && Number.isFinite(ttl) && ttl >= 0 ? ttl : undefined;
 }
 
 /** A page of a list result under the method's own key (`tools`, `prompts`, …), with its cursor when there is more. */

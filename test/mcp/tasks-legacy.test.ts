@@ -65,7 +65,7 @@ describe('2025-11-25 experimental tasks (1.x SDK client over a 2025 session)', (
     expect(run.types.at(-1)).toBe('result');
     expect(run.result).toMatchObject({ content: [{ type: 'text', text: 'v1: computed after 0.1 s' }] });
     const taskId = run.taskId!;
-    expect(await client.experimental.tasks.getTask(taskId)).toMatchObject({ taskId, status: 'completed', ttl: 3_600_000, pollInterval: 500 });
+    expect(await client.experimental.tasks.getTask(taskId)).toMatchObject({ taskId, status: 'completed', ttl: 60_000, pollInterval: 500 });
     await eventually(() => statuses.includes(`${taskId}:completed`));
 
     // The same task, read by a 2026-07-28 request of the same user: one registry for both eras.

@@ -14,7 +14,8 @@ export class TaskEvents {
     for (const l of [...(this.byTask.get(taskId) ?? [])]) l();
   }
 
-  private on(taskId: string, l: Listener): () => void {
+  /** Listens for one task's changes (MCP Tasks status notifications); returns the unsubscribe. */
+  on(taskId: string, l: Listener): () => void {
     const set = this.byTask.get(taskId) ?? new Set<Listener>();
     this.byTask.set(taskId, set);
     set.add(l);

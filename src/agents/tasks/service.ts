@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import type { Clock } from '../../clock.js';
+import type { Identity } from '../../identity/identity.js';
 import type { CallContext } from '../../mcp/source.js';
 import type { Logger } from '../../observability/logger.js';
 import { newOwnerId } from '../../oauth/owner.js';
@@ -10,13 +11,14 @@ import type { InboxIntake } from '../../webhooks/inbox/types.js';
 import type { AgentCallback } from '../adapter.js';
 import { chainOf, type AgentRuntime, type Invocation } from '../invoke.js';
 import type { AgentMetrics } from '../metrics.js';
-import { callAsync } from './call.js';
+import { startAsTask } from './as-task.js';
+import { callAsync, type AsyncCallDeps } from './call.js';
 import { CALLBACK_INTEGRATION, CALLBACK_PREFIX, callbackEventHandler, callbackRoute, type CallbackDeps } from './callback.js';
 import { TaskEvents } from './events.js';
 import { UPAGENTS_CALLBACK, koreCallback } from './formats.js';
 import { DEFAULT_TASK_RETENTION_MS, TaskPurgeJob } from './purge.js';
-import { TASK_STATUS_TOOL, taskStatus } from './status-tool.js';
-import type { AgentTaskStore } from './types.js';
+import { TASK_STATUS_TOOL, readTask, taskStatus } from './status-tool.js';
+import type { AgentTask, AgentTaskStore, TaskOwner } from './types.js';
 
 /** An unanswered task is timed_out after a day unless told otherwise. */
 export const DEFAULT_TASK_TTL_MS = 24 * 60 * 60_000;
@@ -107,7 +109,32 @@ export class AgentTasks {
     ctx: CallContext,
     run: (callback: (candidate: string) => AgentCallback | undefined) => Promise<Invocation>,
   ): Promise<CallToolResult> {
-    return callAsync(agent, ctx, run, {
+    return callAsync(agent, ctx, run, this.deps());
+  }
+
+  /** The call as an MCP Task: the stored task at once, its submission after (as-task.ts). */
+  start(agent: AgentRuntime, identity: Identity, run: (callback: (candidate: string) => AgentCallback | undefined) => Promise<Invocation>): Promise<AgentTask> {
+    return startAsTask(agent, identity, run, this.deps());
+  }
+
+  status(args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
+    return taskStatus(args, ctx, { tasks: this.o.store, clock: this.o.clock });
+  }
+
+  /** The owner's task, as agent__task_status reads it. */
+  read(id: string, owner: TaskOwner): Promise<AgentTask | undefined> {
+    return readTask(id, owner, { tasks: this.o.store, clock: this.o.clock });
+  }
+
+  /** Cancelled here (seed 000 has no cancel endpoint): a late callback is acknowledged and dropped. */
+  async cancel(id: string): Promise<boolean> {
+    const done = await this.o.store.finish(id, { state: 'cancelled', error: 'the caller cancelled the task' });
+    if (done) this.events.publish(id);
+    return done;
+  }
+
+  private deps(): AsyncCallDeps {
+    return {
       tasks: this.o.store,
       events: this.events,
       clock: this.o.clock,
@@ -118,11 +145,7 @@ export class AgentTasks {
       pollMs: this.o.pollMs ?? 1_000,
       taskTtlMs: this.o.taskTtlMs ?? DEFAULT_TASK_TTL_MS,
       metered: this.o.metered,
-    });
-  }
-
-  status(args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
-    return taskStatus(args, ctx, { tasks: this.o.store, clock: this.o.clock });
+    };
   }
 
   /** An async agent's callback secret; '' for a Kore agent configured without one (it sends unsigned). */

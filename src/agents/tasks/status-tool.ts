@@ -2,7 +2,7 @@ import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { CallContext } from '../../mcp/source.js';
-import { isFinalTask, type AgentTaskStore } from './types.js';
+import { isFinalTask, type AgentTask, type AgentTaskStore, type TaskOwner } from './types.js';
 
 /** `agent__task_status`: reserved, no agent may be named `task_status` (ARCHITECTURE.md). */
 export const TASK_STATUS = 'task_status';
@@ -30,6 +30,17 @@ export const TASK_STATUS_TOOL: Tool = {
 };
 
 /**
+ * The owner's task as it is now; an unanswered one past its expiry is timed_out first. The one
+ * read of both `agent__task_status` and MCP Tasks' tasks/get.
+ */
+export async function readTask(id: string, owner: TaskOwner, d: { tasks: AgentTaskStore; clock: Clock }): Promise<AgentTask | undefined> {
+  const t = await d.tasks.get(id, owner);
+  if (t === undefined || isFinalTask(t.state) || d.clock.now() < t.expiresAt) return t;
+  await d.tasks.finish(t.id, { state: 'timed_out', error: 'no answer came before the task expired' });
+  return d.tasks.get(id, owner);
+}
+
+/**
  * A task shown to its owner only: another user's id answers as an unknown one. An unanswered task
  * past its expiry is timed_out here, with the same guarded update a callback would race.
  */
@@ -41,12 +52,7 @@ export async function taskStatus(
   const parsed = inputSchema.safeParse(args ?? {});
   if (!parsed.success) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `agent__task_status: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
   const { taskId } = parsed.data;
-  const owner = { tenant: ctx.identity.tenant, user: ctx.identity.user };
-  let t = await d.tasks.get(taskId, owner);
-  if (t !== undefined && !isFinalTask(t.state) && d.clock.now() >= t.expiresAt) {
-    await d.tasks.finish(t.id, { state: 'timed_out', error: 'no answer came before the task expired' });
-    t = await d.tasks.get(taskId, owner);
-  }
+  const t = await readTask(taskId, { tenant: ctx.identity.tenant, user: ctx.identity.user }, d);
   if (t === undefined) return { content: [{ type: 'text', text: `No agent task ${taskId} of yours is known.` }], isError: true };
   const status = {
     taskId: t.id,

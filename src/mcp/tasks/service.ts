@@ -4,10 +4,17 @@ import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import { taskNotFound } from './errors.js';
 import { LocalBacking, type LocalWork } from './local.js';
-import type { BackingKind, TaskBacking, TaskOwner, TaskRecord, TaskRepository, TaskState } from './types.js';
+import { isTerminal, type BackingKind, type TaskBacking, type TaskOwner, type TaskRecord, type TaskRepository, type TaskState } from './types.js';
 
 /** How long a finished task stays readable when nothing else is said (SEP-2663 `ttlMs`). */
 export const DEFAULT_TTL_MS = 60 * 60_000;
+/**
+ * The longest `ttl` a client may ask for (2025-11-25 `task.ttl`): a record outliving the agent
+ * task's own expiry (a day) would only ever read as failed. SEP-2663 lets a server pick another.
+ */
+export const MAX_TTL_MS = 24 * 60 * 60_000;
+/** The shortest: a task must stay readable long enough for a client to poll it once. */
+export const MIN_TTL_MS = 1_000;
 /** The poll interval suggested to clients. */
 export const POLL_INTERVAL_MS = 500;
 /** Unfinished local tasks one owner may have running in a process: each holds work in memory. */
@@ -89,21 +96,26 @@ export class TaskService {
    * Creates a task for `owner` that runs `work` in this process. The record is stored before this
    * resolves, so a tasks/get right after the CreateTaskResult finds it (SEP-2663 durable create).
    */
-  async runLocal(owner: TaskOwner, tool: string, work: LocalWork): Promise<TaskView> {
+  async runLocal(owner: TaskOwner, tool: string, work: LocalWork, ttlMs?: number): Promise<TaskView> {
     const limit = this.opts.maxRunningPerOwner ?? MAX_RUNNING_PER_OWNER;
     if (this.local.running(owner) >= limit) {
       throw new HubError('limit_reached', `${limit} tasks are still running for this user; wait for one to finish or cancel one`);
     }
-    const record = await this.create(owner, tool, { kind: 'local', id: this.local.processId });
+    const record = await this.create(owner, tool, { kind: 'local', id: this.local.processId }, ttlMs);
     this.local.start(record, work);
     return this.view(record, record);
   }
 
   /** Creates a task whose state lives in another store (an agent task, an outbox job). */
-  async createBacked(owner: TaskOwner, tool: string, backing: { kind: Exclude<BackingKind, 'local'>; id: string }): Promise<TaskView> {
+  async createBacked(owner: TaskOwner, tool: string, backing: { kind: Exclude<BackingKind, 'local'>; id: string }, ttlMs?: number): Promise<TaskView> {
     if (!this.backings.has(backing.kind)) throw new Error(`no task backing of kind ${backing.kind} is registered`);
-    const record = await this.create(owner, tool, backing);
-    return this.view(record, await this.backingOf(record).state(record));
+    const record = await this.create(owner, tool, backing, ttlMs);
+    const b = this.backingOf(record);
+    // Its store's events, not polling, tell the watchers (status notifications, a waiting tasks/result).
+    const unfollow = b.follow?.(record, () => this.changed(record.id));
+    const state = await b.state(record);
+    if (isTerminal(state.status)) unfollow?.();
+    return this.view(record, state);
   }
 
   /** The task as its owner sees it; anyone else, or an expired id, gets the one not-found error. */
@@ -131,10 +143,10 @@ export class TaskService {
     return this.local.close();
   }
 
-  private async create(owner: TaskOwner, tool: string, backing: TaskRecord['backing']): Promise<TaskRecord> {
+  private async create(owner: TaskOwner, tool: string, backing: TaskRecord['backing'], requestedTtlMs?: number): Promise<TaskRecord> {
     const now = this.opts.clock.now();
     await this.purge(now);
-    const ttlMs = this.opts.ttlMs ?? DEFAULT_TTL_MS;
+    const ttlMs = requestedTtlMs === undefined ? (this.opts.ttlMs ?? DEFAULT_TTL_MS) : Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, Math.round(requestedTtlMs)));
     const record: TaskRecord = {
       // 128 random bits: a task id is the only thing that names a task, so it must not be guessable.
       id: `task_${randomBytes(16).toString('base64url')}`,

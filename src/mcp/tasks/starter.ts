@@ -1,6 +1,7 @@
 import type { Identity } from '../../identity/identity.js';
 import type { LocalWork } from './local.js';
 import type { TaskService } from './service.js';
+import type { BackingKind } from './types.js';
 import { createTaskResult, type CreateTaskResult } from './wire.js';
 
 /**
@@ -10,10 +11,14 @@ import { createTaskResult, type CreateTaskResult } from './wire.js';
 export interface TaskStarter {
   /** Runs `work` in this process as a task owned by the caller. */
   runLocal(work: LocalWork): Promise<CreateTaskResult>;
+  /** A task whose state is a record of another store (an agent task, an outbox job), read from there. */
+  backed(kind: Exclude<BackingKind, 'local'>, id: string): Promise<CreateTaskResult>;
 }
 
-export function taskStarter(tasks: TaskService, identity: Identity, tool: string): TaskStarter {
+/** `ttlMs`: what the client asked for (2025-11-25 `task.ttl`), bounded by the registry. */
+export function taskStarter(tasks: TaskService, identity: Identity, tool: string, ttlMs?: number): TaskStarter {
   return {
-    runLocal: async (work) => createTaskResult(await tasks.runLocal(identity, tool, work)),
+    runLocal: async (work) => createTaskResult(await tasks.runLocal(identity, tool, work, ttlMs)),
+    backed: async (kind, id) => createTaskResult(await tasks.createBacked(identity, tool, { kind, id }, ttlMs)),
   };
 }

@@ -87,4 +87,9 @@ export interface TaskBacking {
   cancel(record: TaskRecord): Promise<void>;
   /** Delivers answers to the task's pending input requests (tasks/update). */
   supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void>;
+  /**
+   * Calls `changed` when this process sees the backing record change (its store's own events),
+   * until it is final; returns the unsubscribe. Without it, watchers see changes only by polling.
+   */
+  follow?(record: TaskRecord, changed: () => void): () => void;
 }

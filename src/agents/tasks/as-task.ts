@@ -1,0 +1,56 @@
+import { describeError } from '../../errors.js';
+import type { Identity } from '../../identity/identity.js';
+import type { AgentCallback } from '../adapter.js';
+import { ChainFailed, type AgentRuntime, type Invocation } from '../invoke.js';
+import type { AsyncCallDeps } from './call.js';
+import { newTaskId, type AgentTask } from './types.js';
+
+/**
+ * An async agent call as an MCP Task (issue 11): the agent task row is the task's state, so it is
+ * stored first and the registry record points at it. The submission runs after the
+ * CreateTaskResult has gone out, and lands on the row with the guarded moves a waiting call uses;
+ * the callback finishes the task later, as it does for any async call.
+ */
+export async function startAsTask(
+  agent: AgentRuntime,
+  identity: Identity,
+  run: (callback: (candidate: string) => AgentCallback | undefined) => Promise<Invocation>,
+  d: AsyncCallDeps,
+): Promise<AgentTask> {
+  const task = await d.tasks.create({
+    id: newTaskId(),
+    owner: { tenant: identity.tenant, user: identity.user },
+    agent: agent.name,
+    ownerProcess: d.ownerProcess,
+    expiresAt: d.clock.now() + d.taskTtlMs,
+  });
+  void submit(task, run, d);
+  return task;
+}
+
+async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d: AsyncCallDeps): Promise<void> {
+  const url = d.callbackUrl(task.id);
+  try {
+    const inv = await run((candidate) => {
+      const secret = d.secretOf(candidate);
+      return secret === undefined ? undefined : { url, secret };
+    });
+    if (inv.answer.kind === 'output') {
+      // A fallback that runs sync, or a platform that answered at once: done already.
+      await d.tasks.finish(task.id, { state: 'completed', result: inv.answer.output });
+    } else {
+      // A cancel that came first keeps its `cancelled`: `accepted` only binds the platform's id then.
+      await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy: inv.answeredBy });
+      d.log.info({ agent: task.agent, answeredBy: inv.answeredBy, task: task.id, remoteTask: inv.answer.taskId }, 'agent task submitted');
+    }
+  } catch (err) {
+    // The failures' reasons only: an agent's error text is kept on the row for its owner, not logged.
+    const why = err instanceof ChainFailed ? err.message : describeError(err);
+    await d.tasks.finish(task.id, { state: 'failed', error: why }).catch(() => false);
+    d.log.warn(
+      { agent: task.agent, task: task.id, failures: err instanceof ChainFailed ? err.failures.map((f) => f.reason) : undefined },
+      'agent task not submitted',
+    );
+  }
+  d.events.publish(task.id);
+}
