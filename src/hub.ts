@@ -11,6 +11,7 @@ import { SqliteApiTokens, type ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
 import { TaskService } from './mcp/tasks/service.js';
+import { DownstreamTaskBacking } from './mcp/tasks/backings/downstream.js';
 import { SqliteTasks } from './mcp/tasks/sqlite.js';
 import { registerBackings } from './mcp/tasks/backings/register.js';
 import { REQUEST_STATE_KEY, RequestStates } from './mcp/request-state.js';
@@ -195,7 +196,11 @@ export class Hub {
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
     const { keys } = this.integrations;
     // MCP Tasks (SEP-2663): records in the store, so any process on this data dir answers tasks/get.
-    const tasks = new TaskService({ repo: new SqliteTasks(this.db), clock: this.clock, log: this.log });
+    const taskRepo = new SqliteTasks(this.db);
+    const tasks = new TaskService({ repo: taskRepo, clock: this.clock, log: this.log });
+    // Downstream servers' own tasks, passed through behind hub task ids.
+    const downstreamTasks = new DownstreamTaskBacking({ repo: taskRepo, clock: this.clock, log: this.log });
+    tasks.use(downstreamTasks);
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) }), tasks);
     for (const s of this.integrations.sources) this.catalog.add(s);
     this.catalog.add(
@@ -243,6 +248,7 @@ export class Hub {
         ...(opts.restartBaseMs === undefined ? {} : { restartBaseMs: opts.restartBaseMs }),
         maxMessageBytes: opts.config.maxMessageBytes,
         ...(this.processes ? { processes: this.processes } : {}),
+        tasks: downstreamTasks,
       });
       this.catalog.add(source);
     }

@@ -21,6 +21,8 @@ import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } f
 import { CALL_HEADER, callTagOf, withoutCallTag } from './relate.js';
 import { withoutReservedMeta } from './results.js';
 import { paramHeadersFor } from '../param-headers.js';
+import type { DownstreamTaskLink } from '../tasks/backings/downstream-link.js';
+import type { CreateTaskResult } from '../tasks/wire.js';
 import { sendToolCall } from './tool-call.js';
 
 /** A call in flight on this connection: whose it is and how to reach its caller. */
@@ -87,12 +89,14 @@ export class DownstreamCalls {
   private callSeq = 0;
   private readonly held = new HeldCalls();
   private readonly rounds = new Map<string, { notify: CallContext['notify']; reportProgress: CallContext['reportProgress'] }>();
+  /** Set while the connection is to a server that runs tools as tasks: a caller's task-augmented call goes there. */
+  taskLink: DownstreamTaskLink | undefined;
 
   constructor(private readonly opts: DownstreamCallsOptions) {}
 
   /** Calls in flight or held between rounds: a connection with any is not idle. */
   get busy(): number {
-    return this.inflight.size + this.rounds.size;
+    return this.inflight.size + this.rounds.size + (this.taskLink?.busy ?? 0);
   }
 
   /** Ends every held call (the connection is closing). */
@@ -111,10 +115,11 @@ export class DownstreamCalls {
     tool: string,
     args: Record<string, unknown> | undefined,
     ctx: CallContext,
-  ): Promise<CallToolResult | InputRequired> {
+  ): Promise<CallToolResult | InputRequired | CreateTaskResult> {
     const held = decodeHeldState(ctx.requestState);
     if (held) return this.resumeHeld(held, ctx);
     if (!client) throw new HubError('source_unavailable', this.opts.unavailable());
+    if (ctx.tasks && this.taskLink) return this.taskLink.start(tool, args, ctx).catch((err: unknown) => this.opts.failure(err, ctx, `tool ${tool}`));
     if (isModernClient(client)) return this.callModern(client, tool, args, ctx);
     if (!ctx.request) return this.startHeld(client, tool, args, ctx);
     const request = ctx.request;
@@ -336,6 +341,9 @@ export class DownstreamCalls {
     });
     for (const method of ['sampling/createMessage', 'elicitation/create'] as const) {
       client.setRequestHandler(method, async (req, ctx) => {
+        // A request of a downstream task (its related-task `_meta`) waits for that task's owner.
+        const forTask = this.taskLink?.request(method, withoutCallTag(req.params as Record<string, unknown> | undefined), ctx.mcpReq.signal);
+        if (forTask) return (await forTask) as never;
         const call = this.ownerOf(method, callTagOf(req.params));
         const needed = CAPABILITY_OF[method];
         if (call.capabilities && !(needed in call.capabilities)) {

@@ -15,6 +15,7 @@ import { describeError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
 import type { CachedLists, ListCache } from '../../store/list-cache.js';
 import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
+import type { CreateTaskResult } from '../tasks/wire.js';
 import { fingerprint } from './lists.js';
 import { DownstreamSource, type DownstreamOptions } from './source.js';
 
@@ -114,7 +115,7 @@ export class DownstreamServer implements ToolSource {
     return this.main.onResourceUpdated(listener);
   }
 
-  async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+  async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult> {
     const link = await this.linkFor(ctx.identity, ctx.signal);
     if (typeof link === 'string') return toolError(link);
     return link.callTool(tool, args, ctx);

@@ -24,6 +24,7 @@ import type { HubMetrics } from '../../observability/metrics.js';
 import type { CachedLists } from '../../store/list-cache.js';
 import { SERVER_INFO } from '../server.js';
 import type { CallContext, InputRequired, SourceChange, SourceStatus, ToolSource } from '../source.js';
+import type { CreateTaskResult, DownstreamTaskBacking } from '../tasks/backings/downstream.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
 import type { RelatingFetch } from './relating-fetch.js';
@@ -52,6 +53,8 @@ export interface DownstreamOptions {
    * so it neither reports to metrics nor announces list changes.
    */
   role?: 'main' | 'session';
+  /** Passes a task-augmented call through as the server's own task, where the server runs tools as tasks. */
+  tasks?: DownstreamTaskBacking;
 }
 
 type PriorVerdict = { kind: 'legacy' } | undefined;
@@ -152,7 +155,7 @@ export class DownstreamSource implements ToolSource {
     return () => this.resourceListeners.delete(listener);
   }
 
-  callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+  callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult> {
     return this.calls.callTool(this.readyClient(), tool, args, ctx);
   }
 
@@ -281,6 +284,7 @@ export class DownstreamSource implements ToolSource {
       this.connectedAt = this.opts.clock.now();
       void this.watch.renew(client).catch((err: unknown) => log.warn({ source: this.name, err: describeError(err) }, 'could not renew resource subscriptions'));
       const pv = client.getNegotiatedProtocolVersion();
+      this.calls.taskLink = this.opts.tasks?.attach(this.name, client, this.opts.config.timeoutMs);
       this.setState('ready', undefined, pv);
       log[this.opts.role === 'session' ? 'debug' : 'info'](
         { source: this.name, protocolVersion: pv, tools: this.listed.tools.length },

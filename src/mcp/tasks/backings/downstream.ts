@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@modelcontextprotocol/client';
+import { ProtocolError, SdkHttpError } from '@modelcontextprotocol/server';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Clock } from '../../../clock.js';
+import { describeError } from '../../../errors.js';
+import type { CallContext } from '../../source.js';
+import { DEFAULT_TTL_MS } from '../service.js';
+import { isTerminal, type TaskBacking, type TaskRecord, type TaskRepository, type TaskState } from '../types.js';
+import type { CreateTaskResult } from '../wire.js';
+import { DownstreamTaskLink, withoutRelatedTask } from './downstream-link.js';
+
+export type { CreateTaskResult };
+
+/**
+ * What a hub task record keeps of a downstream task (its `backing.id`): the process and the
+ * connection it lives on, and the downstream's own task id. The record is the hub's secret: the
+ * caller only ever sees the hub's task id, and with a shared stdio process the downstream ids of
+ * every user live side by side.
+ */
+const refSchema = z.object({ process: z.string(), link: z.string(), server: z.string(), task: z.string() });
+type Ref = z.infer<typeof refSchema>;
+
+/** JSON-RPC internal error: a failed downstream task carries no error code of its own on the 2025 wire. */
+const INTERNAL_ERROR = -32603;
+
+/**
+ * The `downstream` task backing: a task-augmented call of a downstream tool that serves tasks
+ * (2025-11-25 experimental tasks, as `@modelcontextprotocol/server-everything` speaks them) becomes
+ * a downstream task behind a hub task. tasks/get, result and cancel go to the downstream task over
+ * the connection that created it; its status notifications and input requests reach the hub
+ * task's watchers. The downstream's last word is kept in the hub record, so a finished task reads
+ * the same after the downstream forgot it.
+ */
+export class DownstreamTaskBacking implements TaskBacking {
+  readonly kind = 'downstream' as const;
+  private readonly processId = randomUUID();
+  private readonly links = new Map<string, DownstreamTaskLink>();
+
+  constructor(private readonly opts: { repo: TaskRepository; clock: Clock; log: Logger }) {}
+
+  /**
+   * A connection to a downstream server that is ready: a link when it serves tasks of tools/call
+   * on the 2025-11-25 wire, else undefined. Neither SDK line serves the 2026 Tasks extension, so a
+   * 2026-07-28 connection has none.
+   */
+  attach(server: string, client: Client, timeoutMs: number): DownstreamTaskLink | undefined {
+    const caps: unknown = client.getServerCapabilities();
+    const calls: unknown = (caps as { tasks?: { requests?: { tools?: { call?: unknown } } } } | undefined)?.tasks?.requests?.tools?.call;
+    if (client.getProtocolEra() === 'modern' || calls === undefined) return undefined;
+    const link = new DownstreamTaskLink({
+      server,
+      client,
+      timeoutMs,
+      clock: this.opts.clock,
+      start: (l, tool, args, ctx) => this.call(l, tool, args, ctx),
+      onClose: (l, hubIds) => this.closed(l, hubIds),
+    });
+    this.links.set(link.id, link);
+    return link;
+  }
+
+  /**
+   * Runs a caller's task-augmented call as a downstream task and answers with the hub's task. The
+   * caller's `_meta` goes along as on any call; the downstream task's id stays in the record.
+   */
+  async call(link: DownstreamTaskLink, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CreateTaskResult> {
+    const starter = ctx.tasks;
+    if (!starter) throw new Error('not a task-augmented call');
+    const task = await link.call(tool, args, ctx.meta, DEFAULT_TTL_MS, ctx.signal);
+    const ref: Ref = { process: this.processId, link: link.id, server: link.server, task: task.taskId };
+    return starter.backed('downstream', JSON.stringify(ref));
+  }
+
+  follow(record: TaskRecord, changed: () => void): () => void {
+    const ref = parseRef(record);
+    const link = this.links.get(ref.link);
+    return link ? link.follow(ref.task, record.id, record.expiresAt, changed) : () => {};
+  }
+
+  async state(record: TaskRecord): Promise<TaskState> {
+    if (isTerminal(record.status)) return stored(record);
+    const ref = parseRef(record);
+    const link = this.links.get(ref.link);
+    if (!link) {
+      // Another hub process on this data dir made it over its own connection: only that one can ask.
+      if (ref.process !== this.processId) {
+        return { ...stored(record), statusMessage: `This task runs on ${ref.server} through another Switchboard process; ask that process.` };
+      }
+      return this.settle(record, lost(ref.server));
+    }
+    let task: Awaited<ReturnType<DownstreamTaskLink['get']>>;
+    try {
+      task = await link.get(ref.task);
+    } catch (err) {
+      const why = scrub(describeError(err), ref, record);
+      // The server answered that it has no such task (it restarted, the session or the task expired).
+      if (err instanceof ProtocolError) return this.settle(record, failed(`${ref.server} no longer knows this task: ${why}`));
+      if (err instanceof SdkHttpError && (err.data?.status === 404 || err.data?.status === 400)) {
+        return this.settle(record, failed(`${ref.server} ended the session this task ran in (it restarted or expired the session): ${why}`));
+      }
+      // No answer (a timeout, a network error) is not an outcome: the task may still be running, and
+      // the caller polls again. A connection that is really gone closes its link and fails it then.
+      return { ...stored(record), statusMessage: `${ref.server} did not answer about this task just now (${why}); ask again` };
+    }
+    const message = task.statusMessage === undefined ? {} : { statusMessage: scrub(task.statusMessage, ref, record) };
+    switch (task.status) {
+      case 'working':
+      case 'input_required': {
+        const next: TaskState = { status: task.status, ...message };
+        if (task.status === 'input_required') {
+          link.pump(ref.task);
+          const pending = link.pending(ref.task);
+          if (pending) next.inputRequests = scrub(pending, ref, record);
+        }
+        if (next.status !== record.status || next.statusMessage !== record.statusMessage)
+          await this.opts.repo.update(record.id, { status: next.status, ...message }, this.opts.clock.now());
+        return next;
+      }
+      case 'completed': {
+        const result = withoutRelatedTask(await link.result(ref.task));
+        return this.settle(record, { status: 'completed', result: scrub(result, ref, record), ...message }, link, ref);
+      }
+      case 'failed': {
+        const why = await link.result(ref.task).then(firstText, () => undefined);
+        const detail = [task.statusMessage, why].filter(Boolean).join(': ');
+        return this.settle(record, failed(scrub(`${ref.server}: the task failed${detail ? `: ${detail}` : ''}`, ref, record)), link, ref);
+      }
+      case 'cancelled':
+        return this.settle(record, { status: 'cancelled', ...message }, link, ref);
+    }
+  }
+
+  async cancel(record: TaskRecord): Promise<void> {
+    const ref = parseRef(record);
+    const link = this.links.get(ref.link);
+    if (!link) {
+      await this.state(record);
+      return;
+    }
+    try {
+      await link.cancel(ref.task);
+    } catch {
+      // It finished first (a v1 server refuses to cancel a finished task) or is gone: record what it is.
+      await this.state(record);
+      return;
+    }
+    await this.opts.repo.update(record.id, { status: 'cancelled', statusMessage: 'Cancelled by the client' }, this.opts.clock.now());
+  }
+
+  async supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void> {
+    const ref = parseRef(record);
+    this.links.get(ref.link)?.answer(ref.task, responses);
+  }
+
+  /** Stores a final state (guarded: a task finished first keeps its outcome) and stops following it. */
+  private async settle(record: TaskRecord, state: TaskState, link?: DownstreamTaskLink, ref?: Ref): Promise<TaskState> {
+    const moved = await this.opts.repo.update(record.id, state, this.opts.clock.now());
+    if (link && ref) link.forget(ref.task);
+    if (moved) return state;
+    const now = await this.opts.repo.get(record.id, record.owner, this.opts.clock.now());
+    return now ? stored(now) : state;
+  }
+
+  /** A connection ended: the tasks it still followed cannot be reached again, so they fail now, with why. */
+  private closed(link: DownstreamTaskLink, hubIds: string[]): void {
+    this.links.delete(link.id);
+    const failed = lost(link.server);
+    for (const id of hubIds) {
+      // SQLite writes synchronously within the call: the record is failed before the watchers hear of it.
+      void this.opts.repo.update(id, failed, this.opts.clock.now()).catch((err: unknown) => {
+        this.opts.log.warn({ task: id, err: describeError(err) }, 'could not record a lost downstream task');
+      });
+    }
+    if (hubIds.length) this.opts.log.info({ source: link.server, tasks: hubIds.length }, 'downstream tasks lost with their connection');
+  }
+}
+
+function lost(server: string): TaskState {
+  return failed(
+    `${server} stopped or restarted after this task began, and a downstream task lives only as long as the connection that started it. Call the tool again.`,
+  );
+}
+
+/** The reason goes in the status message too: a 2025-11-25 tasks/get shows no error. */
+function failed(message: string): TaskState {
+  return { status: 'failed', statusMessage: message, error: { code: INTERNAL_ERROR, message } };
+}
+
+function parseRef(record: TaskRecord): Ref {
+  return refSchema.parse(JSON.parse(record.backing.id));
+}
+
+function stored(record: TaskRecord): TaskState {
+  const { status, result, error, inputRequests, statusMessage } = record;
+  return {
+    status,
+    ...(result === undefined ? {} : { result }),
+    ...(error === undefined ? {} : { error }),
+    ...(inputRequests === undefined ? {} : { inputRequests }),
+    ...(statusMessage === undefined ? {} : { statusMessage }),
+  };
+}
+
+/**
+ * The downstream's task id, wherever the downstream wrote it (a status message, a result, an input
+ * request), reads as the hub's. Ids too short to be told from ordinary text are left alone.
+ */
+function scrub<T>(value: T, ref: Ref, record: TaskRecord): T {
+  if (ref.task.length < 8) return value;
+  if (typeof value === 'string') return value.replaceAll(ref.task, record.id) as T;
+  const json = JSON.stringify(value);
+  return json.includes(ref.task) ? (JSON.parse(json.replaceAll(ref.task, record.id)) as T) : value;
+}
+
+function firstText(result: Record<string, unknown>): string | undefined {
+  const content = result['content'];
+  if (!Array.isArray(content)) return undefined;
+  const block: unknown = content.find((c: unknown) => typeof c === 'object' && c !== null && (c as { type?: unknown }).type === 'text');
+  const text: unknown = (block as { text?: unknown } | undefined)?.text;
+  return typeof text === 'string' ? text.slice(0, 500) : undefined;
+}
