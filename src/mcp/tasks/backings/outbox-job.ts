@@ -36,7 +36,8 @@ export class OutboxJobBacking implements TaskBacking {
       case 'queued':
         return { status: 'working', statusMessage: queuedMessage(job) };
       case 'sending':
-        return { status: 'working', statusMessage: `being sent to the provider (job ${job.id})` };
+        // Also while it waits for a token of the integration's rate limit: pacing happens in the send.
+        return { status: 'working', statusMessage: `on its way to the provider, paced by its rate limit (job ${job.id})` };
       case 'cancelled':
         return { status: 'cancelled', statusMessage: `cancelled before it was sent (job ${job.id})` };
       case 'done': {
