@@ -87,6 +87,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     jwks: { keys: [deps.keys.signing] },
     cookies: { keys: deps.keys.cookies },
     routes: AS_ROUTES,
+    // CORS for browser-based public clients: only from the origin of one of their redirect URIs
+    // (the library's default, stated so it is a decision and not a start-up warning).
+    clientBasedCORS: (_ctx: unknown, origin: string, client: { clientAuthMethod: string; redirectUris: string[] }) =>
+      origin !== 'null' && client.clientAuthMethod === 'none' && client.redirectUris.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${SIGN_IN_PATH}/${interaction.uid}` },
     features: {
       devInteractions: { enabled: false },
