@@ -1,0 +1,157 @@
+/**
+ * An async agent call run as an MCP Task outlives the hub process that started it (issue 11,
+ * acceptance): the task's state is the agent task row in the store, so the restarted hub answers
+ * tasks/get and tasks/result for it. The real CLI (`switchboard serve`, built) is SIGKILLed while
+ * both tasks wait on callbacks the marketplace (in this process) holds, then started again on the
+ * same data dir and port; the callbacks are released only then. Clients of both eras: 2026-07-28
+ * requests over fetch and the 1.x SDK client over a 2025 session.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { marketplaceRoutes } from '../../servers/sandbox/agents.js';
+import { CLI, eventually, runCli, tmpDir } from '../helpers/hub.js';
+import { taskClient } from './tasks-helpers.js';
+
+const KEY = 'ua_tasks_restart_key';
+const SECRET = 'whsec_tasks_restart_71ac';
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+interface Serving {
+  child: ChildProcess;
+  exited: Promise<void>;
+}
+
+async function serve(config: string, data: string, port: number): Promise<Serving> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--data', data, '--port', String(port)], {
+    cwd: data,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const up = await eventually(() => (child.exitCode !== null ? 'exited' : /serving MCP at/.test(out) ? 'up' : undefined), 30_000);
+  if (up !== 'up') throw new Error(`serve exited before serving:\n${out}`);
+  return { child, exited };
+}
+
+async function v1Client(url: string, token: string): Promise<Client> {
+  const client = new Client({ name: 'v1-restart', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return client;
+}
+
+describe('an agent call as an MCP Task survives a restart of the hub', () => {
+  const dir = tmpDir();
+  let market: Server;
+  let marketUrl: string;
+  let hub: Serving | undefined;
+
+  beforeAll(async () => {
+    const app = express();
+    app.use('/v1', marketplaceRoutes({ apiKeys: [KEY] }).router);
+    market = createServer(app);
+    await new Promise<void>((r) => market.listen(0, '127.0.0.1', r));
+    marketUrl = `http://127.0.0.1:${(market.address() as AddressInfo).port}/v1`;
+  });
+  afterAll(async () => {
+    if (hub && hub.child.exitCode === null && hub.child.signalCode === null) {
+      hub.child.kill('SIGTERM');
+      await hub.exited;
+    }
+    await new Promise<void>((r) => market.close(() => r()));
+    dir.remove();
+  });
+
+  const held = async () => ((await (await fetch(`${marketUrl}/_callbacks`)).json()) as { held: Array<{ task_id: string; url: string }> }).held;
+
+  it('both eras: started as tasks, the clients gone, the hub killed and restarted, the results read by task id; another user gets not found', {
+    timeout: 120_000,
+  }, async () => {
+    const port = await freePort();
+    const data = join(dir.path, 'data');
+    const config = join(dir.path, 'switchboard.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        server: { host: '127.0.0.1', port },
+        agents: { slow: { protocol: 'upagents', baseUrl: marketUrl, agentId: 'echo_v1+callback=hold', apiKey: KEY, mode: 'async', webhookSecret: SECRET } },
+      }),
+    );
+    const token = async (user: string) => {
+      const made = await runCli(['tokens', 'create', '--user', user, '--config', config, '--data', data], dir.path);
+      expect(made.code, made.stderr).toBe(0);
+      return made.stdout.trim();
+    };
+    const alice = await token('alice');
+    const bob = await token('bob');
+    const url = `http://127.0.0.1:${port}/mcp`;
+
+    hub = await serve(config, data, port);
+    const modern = await taskClient(url, alice).tool('agent__slow', { input: 'from 2026' });
+    expect(modern).toMatchObject({ resultType: 'task', status: 'working' });
+    const modernTask = String(modern['taskId']);
+    const first = await v1Client(url, alice);
+    const legacy = await first.request(
+      { method: 'tools/call', params: { name: 'agent__slow', arguments: { input: 'from 2025' }, task: { ttl: 3_600_000 } } },
+      CreateTaskResultSchema,
+    );
+    const legacyTask = legacy.task.taskId;
+    await first.close();
+    // Both submitted (their callbacks held by the platform) before the kill.
+    const submitted = await eventually(async () => {
+      const h = await held();
+      return h.length === 2 ? h : undefined;
+    }, 20_000);
+    hub.child.kill('SIGKILL');
+    await hub.exited;
+    expect(hub.child.signalCode).toBe('SIGKILL');
+
+    hub = await serve(config, data, port);
+    const c = taskClient(url, alice);
+    expect(await c.ok('tasks/get', { taskId: modernTask })).toMatchObject({ status: 'working' });
+    for (const h of submitted) {
+      const r = (await (await fetch(`${marketUrl}/_callbacks/${h.task_id}/release`, { method: 'POST' })).json()) as { statuses: number[] };
+      expect(r.statuses).toEqual([200]);
+    }
+
+    const done = await c.until(modernTask, ['completed', 'failed', 'cancelled'], 20_000);
+    expect(done).toMatchObject({ status: 'completed', result: { content: [{ type: 'text', text: expect.stringContaining('echo: from 2026') }] } });
+    const second = await v1Client(url, alice);
+    try {
+      expect(await second.experimental.tasks.getTaskResult(legacyTask, CallToolResultSchema)).toMatchObject({
+        content: [{ type: 'text', text: expect.stringContaining('echo: from 2025') }],
+      });
+      expect(await second.experimental.tasks.getTask(legacyTask)).toMatchObject({ taskId: legacyTask, status: 'completed', ttl: 3_600_000 });
+    } finally {
+      await second.close();
+    }
+
+    // Someone else: the one not-found answer, for either era's id, on either era.
+    const other = taskClient(url, bob);
+    for (const taskId of [modernTask, legacyTask])
+      expect((await other.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found' });
+    const bobV1 = await v1Client(url, bob);
+    try {
+      await expect(bobV1.experimental.tasks.getTask(legacyTask)).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('Task not found') });
+      await expect(bobV1.experimental.tasks.getTaskResult(modernTask, CallToolResultSchema)).rejects.toMatchObject({ code: -32602 });
+    } finally {
+      await bobV1.close();
+    }
+  });
+});
