@@ -250,9 +250,6 @@ export class IntegrationSource implements ToolSource {
     const d = this.opts.definition;
     const tool = d.tools[job.tool];
     if (tool === undefined) throw new HubError('tool_not_found', `${d.title} has no tool ${job.tool} to send`);
-    // Its successor in order is due once this one is recorded: a wake during the batch has the
-    // worker claim again right after it, not at its next idle tick (one write per key a second).
-    if (job.orderingKey !== null) this.opts.outbound!.service.worker.wake();
     if (tool.handler) return this.runHandlerJob(job, tool.handler, signal);
     const { breakers, clock } = this.opts.outbound!;
     const r = httpRequestOf(tool, job.arguments, signal);

@@ -1,6 +1,4 @@
 import type { Clock } from '../clock.js';
-import { WakeLoop } from '../lifecycle.js';
-import { setMaxListeners } from 'node:events';
 import { describeError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { newOwnerId, ownerIsDead } from '../oauth/owner.js';
@@ -50,7 +48,11 @@ export interface OutboxWorkerOptions {
    * Asked in claim order, synchronously, so a half-open breaker's one probe is the first job.
    */
   ready?: (job: OpenJob) => Readiness;
+  /** Jobs claimed by one claim at most, and so by `runOnce`. */
   batchSize?: number;
+  /** Jobs held at once by the running worker (claimed and not yet recorded); default 2 × batchSize. */
+  maxInFlight?: number;
+  /** Between looks for jobs nothing woke it for (due retries, other processes' jobs). */
   idleMs?: number;
   backoffMs?: (attempt: number) => number;
   /** How long `stop` waits for sends in flight before aborting them (their jobs are then recovered like a crash's). */
@@ -76,8 +78,16 @@ export class OutboxWorker {
    * has its earlier 429s counted as attempts there, so it can end sooner than it should, never later.
    */
   private readonly paced = new Map<string, number>();
-  private readonly aborter = new AbortController();
-  private readonly loop: WakeLoop;
+  private readonly maxInFlight: number;
+  private readonly idleMs: number;
+  /** The running worker's sends, each with its own signal: a stop past its grace aborts them. */
+  private readonly inFlight = new Map<Promise<void>, AbortController>();
+  private started = false;
+  /** The claim under way; a wake meanwhile sets `again`, so it is never dropped nor run twice at once. */
+  private claiming: Promise<void> | undefined;
+  private again = false;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private jobsClaimedOnIdle = 0;
 
   constructor(private readonly o: OutboxWorkerOptions) {
     this.owner = o.owner ?? newOwnerId();
@@ -87,14 +97,17 @@ export class OutboxWorker {
     this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.maxSends = Math.max(this.maxAttempts, o.maxSends ?? DEFAULT_MAX_SENDS);
     this.batchSize = o.batchSize ?? 16;
-    // Every send of a batch listens on this one signal (fetch, the pacer): more than Node's default of 10.
-    setMaxListeners(Math.max(10, this.batchSize * 4), this.aborter.signal);
-    this.loop = new WakeLoop({
-      runOnce: () => this.runOnce(),
-      batchSize: this.batchSize,
-      idleMs: o.idleMs ?? 1_000,
-      onError: (err) => this.o.log.error({ err: describeError(err) }, 'the outbox worker could not claim or record jobs; it tries again'),
-    });
+    this.maxInFlight = Math.max(1, o.maxInFlight ?? this.batchSize * 2);
+    this.idleMs = o.idleMs ?? 1_000;
+  }
+
+  /**
+   * Jobs the running worker claimed at an idle tick, with nothing having woken it for them: due
+   * retries, jobs of other processes. A job queued, or freed by its predecessor in order, in this
+   * process is claimed on a wake instead (tests read this to see that no such job waited a tick).
+   */
+  get claimedOnIdle(): number {
+    return this.jobsClaimedOnIdle;
   }
 
   useSender(send: SendFn): void {
@@ -107,13 +120,20 @@ export class OutboxWorker {
     this.ready = ready;
   }
 
-  /** Claims one batch and sends it; how many jobs it claimed or settled. */
+  /** Claims one batch and sends it, waiting for every send; how many jobs it claimed or settled (tests, `drain`). */
   async runOnce(): Promise<number> {
     const send = this.send;
     if (send === undefined) return 0;
+    const { jobs, settled } = await this.claim(this.batchSize);
+    // Jobs of one ordering key are never in one batch (the claim holds back all but the first).
+    await Promise.all(jobs.map((j) => this.handle(j, send, new AbortController().signal)));
+    return jobs.length + settled.length;
+  }
+
+  private async claim(limit: number): Promise<{ jobs: OpenJob[]; settled: Job[] }> {
     const { jobs, settled } = await this.o.queue.claim({
       owner: this.owner,
-      limit: this.batchSize,
+      limit,
       leaseMs: this.leaseMs,
       maxAttempts: this.maxAttempts,
       ownerIsDead: this.o.ownerIsDead ?? ownerIsDead,
@@ -125,9 +145,64 @@ export class OutboxWorker {
       );
       this.o.events.publish(j);
     }
-    // Jobs of one ordering key are never in one batch (the claim holds back all but the first).
-    await Promise.all(jobs.map((j) => this.handle(j, send)));
-    return jobs.length + settled.length;
+    return { jobs, settled };
+  }
+
+  /**
+   * The running worker claims as send slots free, not batch by batch: a batch waits for its
+   * slowest send (a paced one waits its token), and every send that finished before it would
+   * leave its slot, and the provider's budget, unused meanwhile. Claims as many jobs as slots are
+   * free, again until one claim finds fewer than it asked for; each recorded job claims again.
+   */
+  private pump(onIdle = false): void {
+    if (!this.started) return;
+    if (this.claiming) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    this.claiming = this.fill(onIdle).finally(() => {
+      this.claiming = undefined;
+      if (!this.started) return;
+      if (this.again) {
+        this.again = false;
+        this.pump();
+      } else {
+        this.idleTimer = setTimeout(() => this.pump(true), this.idleMs);
+        this.idleTimer.unref();
+      }
+    });
+  }
+
+  private async fill(onIdle: boolean): Promise<void> {
+    try {
+      for (;;) {
+        const send = this.send;
+        const free = Math.min(this.batchSize, this.maxInFlight - this.inFlight.size);
+        if (!this.started || send === undefined || free <= 0) return;
+        const { jobs } = await this.claim(free);
+        if (onIdle) this.jobsClaimedOnIdle += jobs.length;
+        onIdle = false;
+        for (const j of jobs) this.spawn(j, send);
+        if (jobs.length < free) return;
+      }
+    } catch (err) {
+      this.o.log.error({ err: describeError(err) }, 'the outbox worker could not claim jobs; it tries again');
+    }
+  }
+
+  private spawn(job: OpenJob, send: SendFn): void {
+    const ac = new AbortController();
+    const task = this.handle(job, send, ac.signal)
+      .then((recorded) => {
+        // A recorded job frees its slot, and may free the next of its ordering key: claim now, not at
+        // the next idle tick. A job handed back by the gate is due later, so its slot waits for a tick.
+        if (recorded) this.pump();
+      })
+      .catch((err: unknown) => this.o.log.error({ err: describeError(err), job: job.id }, 'the outbox worker could not record a job; its lease returns it'))
+      .finally(() => this.inFlight.delete(task));
+    this.inFlight.set(task, ac);
   }
 
   /** Runs batches until nothing is due (tests; a hub catching up). */
@@ -137,25 +212,27 @@ export class OutboxWorker {
     return total;
   }
 
-  private async handle(job: OpenJob, send: SendFn): Promise<void> {
+  /** Sends one claimed job and records its outcome; false when it was not sent (handed back, cancelled). */
+  private async handle(job: OpenJob, send: SendFn, signal: AbortSignal): Promise<boolean> {
     const gate = this.ready?.(job) ?? GO;
     if (!gate.ok) {
       // Not sent, so not an attempt: the job goes back as it was, due again when the gate says.
       await this.o.queue.release(job.id, this.owner, Math.max(gate.retryAt, this.o.clock.now()));
-      return;
+      return false;
     }
     // Committed before the request leaves: a crash from here on is recovered as "maybe sent".
-    if (!(await this.o.queue.markSent(job.id, this.owner, this.leaseMs))) return; // cancelled, or taken by another worker
+    if (!(await this.o.queue.markSent(job.id, this.owner, this.leaseMs))) return true; // cancelled, or taken by another worker
     const sending: OpenJob = { ...job, state: 'sending', attempts: job.attempts + 1 };
     let verdict: Verdict;
     let outcome: SendOutcome | undefined;
     try {
-      outcome = await send(sending, this.aborter.signal);
+      outcome = await send(sending, signal);
       verdict = classifyResponse(outcome, job.sensitive);
     } catch (err) {
       verdict = classifyError(err, job.replaySafe, job.sensitive);
     }
     await this.record(sending, verdict, outcome);
+    return true;
   }
 
   private async record(job: OpenJob, v: Verdict, outcome: SendOutcome | undefined): Promise<void> {
@@ -211,19 +288,27 @@ export class OutboxWorker {
   }
 
   start(): void {
-    this.loop.start();
+    if (this.started) return;
+    this.started = true;
+    this.pump();
   }
 
   /** New jobs were queued in this process: look now rather than at the next idle tick. */
   wake(): void {
-    this.loop.wake();
+    this.pump();
   }
 
   /** Stops claiming and lets the sends in flight finish, aborting them after the grace period. */
   async stop(): Promise<void> {
-    const grace = setTimeout(() => this.aborter.abort(), this.o.stopGraceMs ?? 15_000);
+    this.started = false;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const grace = setTimeout(() => {
+      for (const ac of this.inFlight.values()) ac.abort();
+    }, this.o.stopGraceMs ?? 15_000);
     grace.unref();
-    await this.loop.stop();
+    await this.claiming;
+    await Promise.all(this.inFlight.keys());
     clearTimeout(grace);
   }
 }
