@@ -62,7 +62,13 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     return { clientId, name: client?.clientName, redirectUri: redirect, scopes: scopes.length ? scopes : [MCP_SCOPE] };
   }
 
-  const fromElsewhere = (req: Request) => req.headers['sec-fetch-site'] === 'cross-site' || (req.headers.origin !== undefined && req.headers.origin !== origin);
+  // The page's own origin is the issuer's, or the Host the browser used (already checked against
+  // the allowed hosts): a browser that reached the hub as localhost posts from there.
+  const fromElsewhere = (req: Request) => {
+    if (req.headers['sec-fetch-site'] === 'cross-site') return true;
+    const from = req.headers.origin;
+    return from !== undefined && from !== origin && from !== `${req.protocol}://${req.headers.host}`;
+  };
 
   app.get(`${SIGN_IN_PATH}/:uid`, async (req, res) => {
     const details = await interaction(req, res);

@@ -13,11 +13,13 @@ import { startHub, type RunningHub } from '../helpers/hub.js';
 import { REDIRECT, authorizeUrl, formOf, initialize, obtainTokens, pkce, register, revoke, signIn, tokenRequest } from './support.js';
 
 const clock = manualClock(Date.now());
+const API_ORIGIN = 'https://app.example';
 let hub: RunningHub;
 let base: string;
 let alice: string;
 beforeAll(async () => {
-  hub = await startHub({}, { clock });
+  // An origin allowed to call the hub's API is still not the sign-in page's own.
+  hub = await startHub({ server: { allowedOrigins: [API_ORIGIN] } }, { clock });
   base = `http://127.0.0.1:${hub.port}`;
   alice = (await hub.hub.tokens.create({ user: 'alice' })).token;
 });
@@ -116,11 +118,14 @@ describe('authorization requests', () => {
     const headers = { cookie, 'content-type': 'application/x-www-form-urlencoded' };
     expect((await fetch(action, { method: 'POST', headers: { ...headers, 'sec-fetch-site': 'cross-site' }, body, redirect: 'manual' })).status).toBe(403);
     expect((await fetch(action, { method: 'POST', headers: { ...headers, origin: 'https://evil.example' }, body, redirect: 'manual' })).status).toBe(403);
+    const fromApiOrigin = await fetch(action, { method: 'POST', headers: { ...headers, origin: API_ORIGIN }, body, redirect: 'manual' });
+    expect(fromApiOrigin.status).toBe(403);
+    expect(await fromApiOrigin.text()).toContain('This form was not sent from its own page.');
     // Without the interaction cookie (another browser that learned the URL and token): nothing to resume.
     const other = await new Browser().post(action, { csrf: form.csrf, token: alice });
     expect(other.status).toBe(400);
-    // The real page still works.
-    const ok = await browser.post(action, { csrf: form.csrf, token: alice });
+    // The real page, posting from its own origin, still works.
+    const ok = await fetch(action, { method: 'POST', headers: { ...headers, origin: base, 'sec-fetch-site': 'same-origin' }, body, redirect: 'manual' });
     expect(ok.status).toBe(303);
   });
 });
