@@ -8,7 +8,10 @@ import { join, posix, relative } from 'node:path';
 export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }> = [
   { name: 'servers', folders: ['servers/'] },
   { name: 'hub', folders: ['src/hub.ts'] },
-  { name: 'faces and workers', folders: ['src/mcp/', 'src/http/', 'src/agents/', 'src/outbox/', 'src/polling/', 'src/webhooks/', 'src/integrations/'] },
+  {
+    name: 'faces and workers',
+    folders: ['src/mcp/', 'src/http/', 'src/auth/', 'src/agents/', 'src/outbox/', 'src/polling/', 'src/webhooks/', 'src/integrations/'],
+  },
   { name: 'accounts', folders: ['src/oauth/', 'src/providers/', 'src/connections/'] },
   {
     name: 'foundation',
