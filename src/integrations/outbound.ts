@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { ProtocolError, ProtocolErrorCode, isCallToolResult, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { HubError } from '../errors.js';
@@ -40,20 +40,40 @@ export function callerKey(ctx: CallContext): string | undefined {
   return v;
 }
 
+/** The hub secret ordering values are digested under (kept in the store, sealed by the vault). */
+export const OUTBOX_ORDERING_KEY = 'outbox_ordering_key';
+
 /**
  * The outbox's ordering key of one call (jobs of one connection and key are sent one at a time, in
  * queue order). Writes of the integration whose ordering values are equal share it, whichever tool
  * made them, so a comment and a close of one ticket keep their order; a number and its digits are
- * one value. Stored as a digest: the queue's columns never show an argument (`queue list`, and a
- * sensitive job's arguments are sealed). Names the integration: keyed integrations share the
- * connection id `app`.
+ * one value. Stored as an HMAC under a hub key: the queue's columns never show an argument (`queue
+ * list`, and a sensitive job's arguments are sealed), and a short value (a ticket number, an
+ * address) cannot be confirmed by hashing guesses, as it could from a plain digest. Names the
+ * integration: keyed integrations share the connection id `app`.
  */
-export function orderingKeyOf(integration: string, ordering: ToolDefinition['ordering'], args: Record<string, unknown>): string | undefined {
+export function orderingKeyOf(integration: string, ordering: ToolDefinition['ordering'], args: Record<string, unknown>, secret: Buffer): string | undefined {
   if (ordering === undefined) return undefined;
   if (ordering === 'connection') return `${integration}:connection`;
-  const v = args[ordering.key] ?? null;
-  const value = typeof v === 'string' || typeof v === 'number' ? String(v) : canonicalJson(v);
-  return `${integration}:${createHash('sha256').update(value).digest('base64url')}`;
+  const h = createHmac('sha256', secret);
+  // Length-prefixed, so ("a:b", "c") and ("a", "b:c") cannot collide.
+  for (const part of ['switchboard/outbox-ordering/v1', integration, orderingValue(args, ordering.key)]) h.update(`${Buffer.byteLength(part)}:${part}`);
+  return `${integration}:k1.${h.digest('base64url')}`;
+}
+
+/**
+ * The key the hub stored before ordering values were keyed (an unkeyed SHA-256). A new write joins
+ * it while a job queued before the upgrade still holds it, so writes queued across the upgrade keep
+ * their order (SqliteOutbox.enqueue); once those jobs are done, nothing is stored under it again.
+ */
+export function unkeyedOrderingKeyOf(integration: string, ordering: ToolDefinition['ordering'], args: Record<string, unknown>): string | undefined {
+  if (ordering === undefined || ordering === 'connection') return undefined;
+  return `${integration}:${createHash('sha256').update(orderingValue(args, ordering.key)).digest('base64url')}`;
+}
+
+function orderingValue(args: Record<string, unknown>, key: string): string {
+  const v = args[key] ?? null;
+  return typeof v === 'string' || typeof v === 'number' ? String(v) : canonicalJson(v);
 }
 
 // RFC 9110 §9.2.2: these are safe; an idempotency key is for the methods that are not

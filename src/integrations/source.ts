@@ -32,7 +32,7 @@ import { oauthCredentials, type Credentials } from '../providers/credentials.js'
 import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
 import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
 import { httpRequestOf, runHttpTool } from './http-tool.js';
-import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, writeOutputSchema } from './outbound.js';
+import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
 import type { Clock } from '../clock.js';
 import type { CircuitBreakers } from '../outbox/breaker.js';
 import { parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
@@ -68,7 +68,7 @@ export interface IntegrationSourceOptions {
    * With it, a write tool (not `readOnly`, a template or a handler) is queued in the outbox and sent
    * by its worker (paced, retried, behind the integration's breaker); without it, called directly.
    */
-  outbound?: { service: OutboxService; breakers: CircuitBreakers; clock: Clock };
+  outbound?: { service: OutboxService; breakers: CircuitBreakers; clock: Clock; orderingSecret: () => Buffer };
 }
 
 /**
@@ -216,11 +216,12 @@ export class IntegrationSource implements ToolSource {
   }
 
   private async queueWrite(name: string, tool: ToolDefinition, input: Record<string, unknown>, ctx: CallContext, connectionId: string) {
-    const { service } = this.opts.outbound!;
+    const { service, orderingSecret } = this.opts.outbound!;
     // Built now only to refuse a bad path argument before anything is queued (a handler has none).
     const request = tool.handler ? undefined : httpRequestOf(tool, input);
     const key = callerKey(ctx);
-    const orderingKey = orderingKeyOf(this.name, tool.ordering, input);
+    const orderingKey = orderingKeyOf(this.name, tool.ordering, input, orderingSecret());
+    const unkeyedOrderingKey = unkeyedOrderingKeyOf(this.name, tool.ordering, input);
     const { job } = await service.outbox.enqueue({
       tenant: ctx.identity.tenant,
       user: ctx.identity.user,
@@ -230,6 +231,7 @@ export class IntegrationSource implements ToolSource {
       arguments: input,
       ...(key === undefined ? {} : { idempotencyKey: key }),
       ...(orderingKey === undefined ? {} : { orderingKey }),
+      ...(unkeyedOrderingKey === undefined ? {} : { unkeyedOrderingKey }),
       sensitive: tool.sensitive === true,
       // A handler too: its writes carry keys made from the job id (keyedFetch), or it declared itself idempotent.
       replaySafe: this.opts.definition.idempotencyHeader !== undefined || tool.idempotent === true,

@@ -23,6 +23,7 @@ import { hostedSecretName, hostedWebhookSecret, hostedWebhookSecretName, type Ho
 import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration } from './registry.js';
 import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
 import type { IntegrationEvents } from './events.js';
+import { OUTBOX_ORDERING_KEY } from './outbound.js';
 import { IntegrationSource } from './source.js';
 import { BREAKER_GAUGE, CircuitBreakers, type BreakerOptions } from '../outbox/breaker.js';
 import { createBucketPacer } from '../outbox/pacing/index.js';
@@ -107,7 +108,13 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const states = new ConnectionStates(connections, feed);
   const hostedByName = new Map((d.hosted ?? []).map((p) => [p.integration, p]));
   const hostedNames = [...hostedByName.keys()];
-  const keys = new HubKeys(secrets, [LINK_SIGNING_KEY, REQUEST_STATE_KEY, ...hostedNames.map(hostedSecretName), ...hostedNames.map(hostedWebhookSecretName)]);
+  const keys = new HubKeys(secrets, [
+    LINK_SIGNING_KEY,
+    REQUEST_STATE_KEY,
+    OUTBOX_ORDERING_KEY,
+    ...hostedNames.map(hostedSecretName),
+    ...hostedNames.map(hostedWebhookSecretName),
+  ]);
   const resolved = resolveIntegrations(d.config, {
     // Read only by a built-in definition that needs it (a provider the hub hosts): at this point.
     get publicUrl() {
@@ -166,7 +173,8 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     breakers.onChange(show);
     metrics.beforeScrape(show);
   }
-  const outbound = d.outbox ? { outbound: { service: d.outbox, breakers, clock: d.clock } } : {};
+  const orderingSecret = () => keys.get(OUTBOX_ORDERING_KEY);
+  const outbound = d.outbox ? { outbound: { service: d.outbox, breakers, clock: d.clock, orderingSecret } } : {};
   for (const r of resolved) {
     const learn = accountLearner(r.definition, provider, d.log);
     if (learn) r.flow.accountOf = learn;

@@ -104,6 +104,8 @@ function prepare(db: Db) {
     byKey: db.prepare(`${sel} WHERE tenant_id = @tenant AND user_id = @user AND integration = @integration AND tool = @tool
       AND idempotency_key = @key`),
     byId: db.prepare(`${sel} WHERE id = ?`),
+    orderHeld: db.prepare(`SELECT 1 FROM outbox_jobs WHERE connection_id = @connectionId AND ordering_key = @key
+      AND state IN ('queued', 'sending') LIMIT 1`),
     sealing: db.prepare('SELECT tenant_id, sensitive FROM outbox_jobs WHERE id = ?'),
     byOwner: db.prepare(`${sel} WHERE id = @id AND tenant_id = @tenant AND user_id = @user`),
     // FIFO per (connection, ordering key): a job waits while an earlier one of its order is unfinished.
@@ -182,13 +184,16 @@ export class SqliteOutbox implements Outbox {
     const hash = argsHash(j.arguments);
     const json = canonicalJson(j.arguments);
     const args = j.sensitive ? this.needVault().encrypt({ tenant: j.tenant, kind: 'outbox_args', id }, json) : json;
+    const before = j.unkeyedOrderingKey;
     const params = { ...j, id, key, hash, args, now, fromCaller: j.idempotencyKey === undefined ? 0 : 1 };
-    const inserted = this.st.insert.run({ ...params, sensitive: j.sensitive ? 1 : 0, replaySafe: j.replaySafe ? 1 : 0, orderingKey: j.orderingKey ?? null });
+    const held = before !== undefined && this.st.orderHeld.get({ connectionId: j.connectionId, key: before }) !== undefined;
+    const orderingKey = held ? before : (j.orderingKey ?? null);
+    const inserted = this.st.insert.run({ ...params, sensitive: j.sensitive ? 1 : 0, replaySafe: j.replaySafe ? 1 : 0, orderingKey });
     if (inserted.changes === 1) {
       // The row just written, built rather than read back and parsed (a read per call).
       const { tenant, user, connectionId, integration, tool, sensitive, replaySafe } = j;
       const keyFromCaller = j.idempotencyKey !== undefined;
-      const fields = { idempotencyKey: key, keyFromCaller, argsHash: hash, orderingKey: j.orderingKey ?? null, sensitive, replaySafe };
+      const fields = { idempotencyKey: key, keyFromCaller, argsHash: hash, orderingKey, sensitive, replaySafe };
       const life = { state: 'queued', attempts: 0, nextAttemptAt: now, lastError: null, createdAt: now, updatedAt: now } as const;
       return { outcome: 'queued', job: { id, tenant, user, connectionId, integration, tool, ...fields, ...life } };
     }

@@ -31,6 +31,11 @@ export const jobInputSchema = z.strictObject({
   idempotencyKey: z.string().min(1).max(255).optional(),
   /** Jobs of one (connection, ordering key) are sent one at a time, in the order they were queued. */
   orderingKey: z.string().min(1).max(255).optional(),
+  /**
+   * The call's ordering key as digested before it was keyed: used instead of `orderingKey` while an
+   * unfinished job of the connection holds it, so a write queued across the upgrade waits its turn.
+   */
+  unkeyedOrderingKey: z.string().min(1).max(255).optional(),
   /** Arguments (and the provider's answer) are sealed with the tenant's data key. */
   sensitive: z.boolean().default(false),
   /**

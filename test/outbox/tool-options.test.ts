@@ -5,7 +5,7 @@
  * token-bucket API on loopback. A bad declaration stops loading, naming the integration and key.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
@@ -13,7 +13,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigValue } from '../../src/config/load.js';
 import { defineIntegration } from '../../src/integrations/definition.js';
-import { orderingKeyOf } from '../../src/integrations/outbound.js';
+import { orderingKeyOf, unkeyedOrderingKeyOf } from '../../src/integrations/outbound.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startBucketApi, type Arrival, type BucketApi } from '../fixtures/bucket-api.js';
 import { hubErrorOf } from '../helpers/errors.js';
@@ -222,16 +222,28 @@ describe('sensitive and ordered writes', () => {
 });
 
 describe('the ordering key of a call', () => {
+  const secret = randomBytes(32);
   it('is shared by equal values across tools, differs per integration and value, and never shows the value', () => {
     const byTicket = { key: 'ticket' };
-    const k = orderingKeyOf('desk', byTicket, { ticket: 'T-42', text: 'a' });
-    expect(orderingKeyOf('desk', { key: 'id' }, { id: 'T-42' })).toBe(k);
-    expect(orderingKeyOf('desk', byTicket, { ticket: 42 })).toBe(orderingKeyOf('desk', byTicket, { ticket: '42' }));
-    expect(orderingKeyOf('desk', byTicket, { ticket: 'T-43' })).not.toBe(k);
-    expect(orderingKeyOf('other', byTicket, { ticket: 'T-42' })).not.toBe(k);
+    const k = orderingKeyOf('desk', byTicket, { ticket: 'T-42', text: 'a' }, secret);
+    expect(orderingKeyOf('desk', { key: 'id' }, { id: 'T-42' }, secret)).toBe(k);
+    expect(orderingKeyOf('desk', byTicket, { ticket: 42 }, secret)).toBe(orderingKeyOf('desk', byTicket, { ticket: '42' }, secret));
+    expect(orderingKeyOf('desk', byTicket, { ticket: 'T-43' }, secret)).not.toBe(k);
+    expect(orderingKeyOf('other', byTicket, { ticket: 'T-42' }, secret)).not.toBe(k);
     expect(k).not.toContain('T-42');
-    expect(orderingKeyOf('desk', 'connection', {})).toBe('desk:connection');
-    expect(orderingKeyOf('desk', undefined, { ticket: 'T-42' })).toBeUndefined();
+    expect(orderingKeyOf('desk', 'connection', {}, secret)).toBe('desk:connection');
+    expect(orderingKeyOf('desk', undefined, { ticket: 'T-42' }, secret)).toBeUndefined();
+  });
+
+  it('is keyed: a guessed value hashed without the hub key matches nothing, and another hub key gives another digest', () => {
+    const byTicket = { key: 'ticket' };
+    const k = orderingKeyOf('desk', byTicket, { ticket: '42' }, secret)!;
+    const guess = `desk:${createHash('sha256').update('42').digest('base64url')}`;
+    expect(unkeyedOrderingKeyOf('desk', byTicket, { ticket: 42 })).toBe(guess);
+    expect(k).not.toBe(guess);
+    expect(k.slice('desk:'.length)).not.toContain(guess.slice('desk:'.length));
+    expect(orderingKeyOf('desk', byTicket, { ticket: '42' }, randomBytes(32))).not.toBe(k);
+    expect(k).toMatch(/^desk:k1\.[\w-]{43}$/);
   });
 });
 
