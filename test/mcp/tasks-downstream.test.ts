@@ -192,7 +192,8 @@ describe('downstream tasks pass through with the hub’s own ids', () => {
     expect(parked).toMatchObject({ status: 'input_required', statusMessage: 'Which python?' });
     const [key, request] = Object.entries(parked['inputRequests'] as Record<string, { method: string; params: Record<string, unknown> }>)[0]!;
     expect(request).toMatchObject({ method: 'elicitation/create', params: { message: 'Which python do you mean?' } });
-    expect(request.params['_meta'] ?? {}).not.toHaveProperty('io.modelcontextprotocol/related-task');
+    // The downstream's related-task `_meta` named its own id: it is gone, and nothing else was in it.
+    expect(request.params).not.toHaveProperty('_meta');
 
     await c.ok('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { meaning: 'language' } } } });
     expect(await c.until(taskId, ['completed', 'failed'])).toMatchObject({

@@ -16,7 +16,7 @@ const taskSchema = z.looseObject({
 export type DownstreamTask = z.infer<typeof taskSchema>;
 const createdSchema = z.looseObject({ task: taskSchema });
 const resultSchema = z.record(z.string(), z.unknown());
-const statusParams = z.looseObject({ taskId: z.string() });
+const statusParams = z.looseObject({ taskId: z.string(), status: z.string().optional(), statusMessage: z.string().optional() });
 
 /** A server→client request of a downstream task, held until the hub task's owner answers it. */
 interface PendingInput {
@@ -32,6 +32,8 @@ interface Followed {
   inputs: Map<string, PendingInput>;
   /** A tasks/result is open: the v1 side channel that carries the task's input requests. */
   pumping: boolean;
+  /** The last status notification relayed, to pass on changes only. */
+  lastSaid?: string;
 }
 
 export interface DownstreamTaskLinkOptions {
@@ -60,7 +62,15 @@ export class DownstreamTaskLink {
 
   constructor(private readonly opts: DownstreamTaskLinkOptions) {
     this.server = opts.server;
-    opts.client.setNotificationHandler('notifications/tasks/status', { params: statusParams }, (p) => this.followed.get(p.taskId)?.changed());
+    opts.client.setNotificationHandler('notifications/tasks/status', { params: statusParams }, (p) => {
+      const f = this.followed.get(p.taskId);
+      // A v1 server repeats a status (its SDK marks input_required on each request it queues):
+      // the owner hears of a change once.
+      const said = `${p.status}\n${p.statusMessage ?? ''}`;
+      if (!f || f.lastSaid === said) return;
+      f.lastSaid = said;
+      f.changed();
+    });
     // Whatever ends the connection (a crash, a restart, the hub stopping) ends its tasks for the hub.
     const previous = opts.client.onclose;
     opts.client.onclose = () => {
@@ -198,5 +208,7 @@ export function withoutRelatedTask<T extends Record<string, unknown>>(value: T):
   const meta = value['_meta'];
   if (typeof meta !== 'object' || meta === null || !(RELATED_TASK_META_KEY in meta)) return value;
   const { [RELATED_TASK_META_KEY]: _drop, ...rest } = meta as Record<string, unknown>;
-  return { ...value, _meta: rest };
+  if (Object.keys(rest).length > 0) return { ...value, _meta: rest };
+  const { _meta: _empty, ...bare } = value;
+  return bare as T;
 }
