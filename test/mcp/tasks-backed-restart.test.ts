@@ -4,7 +4,8 @@
  * tasks/get and tasks/result for it. The real CLI (`switchboard serve`, built) is SIGKILLed while
  * both tasks wait on callbacks the marketplace (in this process) holds, then started again on the
  * same data dir and port; the callbacks are released only then. Clients of both eras: 2026-07-28
- * requests over fetch and the 1.x SDK client over a 2025 session.
+ * requests over fetch and the 1.x SDK client over a 2025 session; then a `switchboard stdio`
+ * beside the serve, on the same data dir, answers for the same tasks.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import express from 'express';
@@ -140,6 +142,25 @@ describe('an agent call as an MCP Task survives a restart of the hub', () => {
       expect(await second.experimental.tasks.getTask(legacyTask)).toMatchObject({ taskId: legacyTask, status: 'completed', ttl: 3_600_000 });
     } finally {
       await second.close();
+    }
+
+    // Another hub process on the same data dir (a stdio face beside the serve) answers too.
+    const beside = new Client({ name: 'v1-stdio-beside', version: '1.0.0' });
+    await beside.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, 'stdio', '--config', config, '--data', data, '--user', 'alice'],
+        cwd: dir.path,
+        stderr: 'pipe',
+      }),
+    );
+    try {
+      expect(await beside.experimental.tasks.getTask(modernTask)).toMatchObject({ taskId: modernTask, status: 'completed' });
+      expect(await beside.experimental.tasks.getTaskResult(legacyTask, CallToolResultSchema)).toMatchObject({
+        content: [{ type: 'text', text: expect.stringContaining('echo: from 2025') }],
+      });
+    } finally {
+      await beside.close();
     }
 
     // Someone else: the one not-found answer, for either era's id, on either era.
