@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import type { Clock } from '../clock.js';
 import type { Identity } from '../identity/identity.js';
 import { parseAccountId } from './account.js';
-import { MCP_SCOPE } from './provider.js';
+import { MCP_SCOPE } from './routes.js';
 
 /** What an OAuth access token presented at /mcp resolves to, or why it does not. */
 export type AccessCheck = { identity: Identity; clientId: string; expiresAt: number } | 'expired' | 'wrong_resource' | undefined;
@@ -18,11 +18,11 @@ export interface AccessTokens {
  * hub's clock, as for hub API tokens. The identity's token id is the grant, which a refresh keeps,
  * so a session opened with one access token goes on with its successor.
  */
-export function accessTokens(provider: Provider, resource: string, clock: Clock): AccessTokens {
+export function accessTokens(provider: () => Promise<Provider>, resource: string, clock: Clock): AccessTokens {
   return {
     async check(token) {
       if (token.length > 200) return undefined;
-      const found = await provider.AccessToken.find(token, { ignoreExpiration: true });
+      const found = await (await provider()).AccessToken.find(token, { ignoreExpiration: true });
       if (found === undefined) return undefined;
       const who = parseAccountId(found.accountId);
       if (who === undefined) return undefined;

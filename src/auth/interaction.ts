@@ -7,10 +7,11 @@ import { z } from 'zod';
 import type { ApiTokens } from '../identity/tokens.js';
 import { accountId, parseAccountId } from './account.js';
 import { consentPage, failurePage, signInPage, type ClientView } from './pages.js';
-import { MCP_SCOPE, SIGN_IN_PATH } from './provider.js';
+import { MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
 
 export interface SignInDeps {
-  provider: Provider;
+  /** The library, loaded in the background when the HTTP face starts. */
+  provider: () => Promise<Provider>;
   tokens: ApiTokens;
   /** Secret of the form's CSRF token (the cookie key). */
   formSecret: Buffer;
@@ -30,7 +31,6 @@ const stringArray = z.array(z.string());
  * another origin is refused even if that origin is allowed for the hub's API.
  */
 export function mountSignIn(app: Express, deps: SignInDeps): void {
-  const { provider } = deps;
   const origin = new URL(deps.issuer).origin;
   const form = express.urlencoded({ extended: false, limit: '4kb' });
   const csrf = (uid: string) => createHmac('sha256', deps.formSecret).update(`sign-in\0${uid}`).digest('base64url');
@@ -41,7 +41,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
   };
 
   /** The interaction this browser is in, or a page saying why not. */
-  async function interaction(req: Request, res: Response): Promise<InteractionDetails | undefined> {
+  async function interaction(provider: Provider, req: Request, res: Response): Promise<InteractionDetails | undefined> {
     try {
       const details = await provider.interactionDetails(req, res);
       if (details.uid === req.params['uid']) return details;
@@ -52,7 +52,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     return undefined;
   }
 
-  async function clientOf(details: InteractionDetails): Promise<ClientView> {
+  async function clientOf(provider: Provider, details: InteractionDetails): Promise<ClientView> {
     const clientId = String(details.params['client_id'] ?? '');
     const client = await provider.Client.find(clientId);
     const redirect = String(details.params['redirect_uri'] ?? client?.redirectUris[0] ?? '');
@@ -71,9 +71,10 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
   };
 
   app.get(`${SIGN_IN_PATH}/:uid`, async (req, res) => {
-    const details = await interaction(req, res);
+    const provider = await deps.provider();
+    const details = await interaction(provider, req, res);
     if (!details) return;
-    const client = await clientOf(details);
+    const client = await clientOf(provider, details);
     if (details.prompt.name === 'login')
       return send(res, 200, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }), client);
     const who = parseAccountId(details.session?.accountId ?? '');
@@ -83,12 +84,13 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
   });
 
   app.post(`${SIGN_IN_PATH}/:uid/login`, form, async (req, res) => {
-    const details = await interaction(req, res);
+    const provider = await deps.provider();
+    const details = await interaction(provider, req, res);
     if (!details) return;
     const body = loginForm.safeParse(req.body);
     if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid))
       return send(res, 403, failurePage('This form was not sent from its own page.'));
-    const client = await clientOf(details);
+    const client = await clientOf(provider, details);
     const checked = await deps.tokens.check(body.data.token);
     const retry = (why: string) => send(res, 401, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
     if (checked === 'expired') return retry('That token has expired. Create a new one.');
@@ -99,7 +101,8 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
   });
 
   app.post(`${SIGN_IN_PATH}/:uid/consent`, form, async (req, res) => {
-    const details = await interaction(req, res);
+    const provider = await deps.provider();
+    const details = await interaction(provider, req, res);
     if (!details) return;
     const body = consentForm.safeParse(req.body);
     if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid))

@@ -6,23 +6,7 @@ import { parseAccountId } from './account.js';
 import type { AsKeys } from './keys.js';
 import type { AsRecords } from './records.js';
 import { escapeHtml } from '../http/html.js';
-
-/** The one scope of the hub's resource: use the tools of /mcp as the signed-in hub user. */
-export const MCP_SCOPE = 'mcp';
-
-/**
- * Endpoint paths. `/authorize`, `/token` and `/register` are the 2025-03-26 MCP spec's default
- * endpoints, which clients that skip metadata discovery (older mcp-remote) try on the hub's origin.
- */
-export const AS_ROUTES = {
-  authorization: '/authorize',
-  token: '/token',
-  registration: '/register',
-  revocation: '/revoke',
-  jwks: '/jwks',
-} as const;
-/** Where the library sends the browser to sign in and consent (src/auth/interaction.ts). */
-export const SIGN_IN_PATH = '/sign-in';
+import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
 
 export const TTL_SECONDS = {
   AccessToken: 3600,

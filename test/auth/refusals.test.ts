@@ -135,7 +135,7 @@ describe('tokens refused at /mcp', () => {
     // Another process on the data dir with the same issuer mints what the endpoints never would.
     const other = await createAuthServer({ db: hub.hub.db, vault: hub.hub.vault, clock, log: silentLogger(), tokens: hub.hub.tokens, publicUrl: base });
     const { clientId } = await obtainTokens(base, alice);
-    const token = await new other.provider.AccessToken({
+    const token = await new (await other.provider()).AccessToken({
       accountId: 'default/alice',
       clientId,
       grantId: 'g-other',
