@@ -94,15 +94,7 @@ export class DownstreamTaskBacking implements TaskBacking {
     try {
       task = await link.get(ref.task);
     } catch (err) {
-      const why = scrub(describeError(err), ref, record);
-      // The server answered that it has no such task (it restarted, the session or the task expired).
-      if (err instanceof ProtocolError) return this.settle(record, failed(`${ref.server} no longer knows this task: ${why}`));
-      if (err instanceof SdkHttpError && (err.data?.status === 404 || err.data?.status === 400)) {
-        return this.settle(record, failed(`${ref.server} ended the session this task ran in (it restarted or expired the session): ${why}`));
-      }
-      // No answer (a timeout, a network error) is not an outcome: the task may still be running, and
-      // the caller polls again. A connection that is really gone closes its link and fails it then.
-      return { ...stored(record), statusMessage: `${ref.server} did not answer about this task just now (${why}); ask again` };
+      return this.unanswered(record, ref, err);
     }
     const message = task.statusMessage === undefined ? {} : { statusMessage: scrub(task.statusMessage, ref, record) };
     switch (task.status) {
@@ -119,7 +111,12 @@ export class DownstreamTaskBacking implements TaskBacking {
         return next;
       }
       case 'completed': {
-        const result = withoutRelatedTask(await link.result(ref.task));
+        let result: Record<string, unknown>;
+        try {
+          result = withoutRelatedTask(await link.result(ref.task));
+        } catch (err) {
+          return this.unanswered(record, ref, err);
+        }
         return this.settle(record, { status: 'completed', result: scrub(result, ref, record), ...message }, link, ref);
       }
       case 'failed': {
@@ -152,6 +149,19 @@ export class DownstreamTaskBacking implements TaskBacking {
   async supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void> {
     const ref = parseRef(record);
     this.links.get(ref.link)?.answer(ref.task, responses);
+  }
+
+  /** A request about the task that got no usable answer: an outcome only when the server said the task is gone. */
+  private unanswered(record: TaskRecord, ref: Ref, err: unknown): Promise<TaskState> | TaskState {
+    const why = scrub(describeError(err), ref, record);
+    // The server answered that it has no such task (it restarted, the session or the task expired).
+    if (err instanceof ProtocolError) return this.settle(record, failed(`${ref.server} no longer knows this task: ${why}`));
+    if (err instanceof SdkHttpError && (err.data?.status === 404 || err.data?.status === 400)) {
+      return this.settle(record, failed(`${ref.server} ended the session this task ran in (it restarted or expired the session): ${why}`));
+    }
+    // No answer (a timeout, a network error) is not an outcome: the task may still be running, and
+    // the caller polls again. A connection that is really gone closes its link and fails it then.
+    return { ...stored(record), statusMessage: `${ref.server} did not answer about this task just now (${why}); ask again` };
   }
 
   /** Stores a final state (guarded: a task finished first keeps its outcome) and stops following it. */
