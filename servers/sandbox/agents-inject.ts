@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import type { Request, Response } from 'express';
 
 export type Wait = (ms: number) => Promise<void>;
@@ -47,4 +48,13 @@ export async function injected(inj: Injection, res: Response, o: { wait: Wait; f
   if (retryAfter) res.set('retry-after', retryAfter);
   res.status(fail).json({ error: { type: 'injected', message: `the sandbox was asked to answer ${fail}` } });
   return true;
+}
+
+/** Whether `Authorization: Bearer <key>` names one of `keys` (compared in constant time). */
+export function authorized(header: string | undefined, keys: readonly Buffer[]): boolean {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  if (!m) return false;
+  const given = Buffer.from(m[1]!);
+  // Lengths first: timingSafeEqual throws on unequal lengths.
+  return keys.some((k) => k.length === given.length && timingSafeEqual(k, given));
 }

@@ -1,7 +1,7 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { injected, injectionOf, realWait, type Wait } from './agents-inject.js';
+import { authorized, injected, injectionOf, realWait, type Wait } from './agents-inject.js';
 
 /** The key the sandbox's Kore agents accept (`Authorization: Bearer …`): public, as the sandbox is local. */
 export const SANDBOX_KORE_KEY = 'kore_sandbox_local';
@@ -135,12 +135,4 @@ export function koreMarketplaceRoutes(o: KoreMarketplaceOptions = {}): { router:
     res.end();
   });
   return { router, stats: () => stats };
-}
-
-function authorized(header: string | undefined, keys: readonly Buffer[]): boolean {
-  const m = /^Bearer (.+)$/.exec(header ?? '');
-  if (!m) return false;
-  const given = Buffer.from(m[1]!);
-  // Lengths first: timingSafeEqual throws on unequal lengths.
-  return keys.some((k) => k.length === given.length && timingSafeEqual(k, given));
 }

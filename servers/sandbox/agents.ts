@@ -1,13 +1,12 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { AsyncDeliveries } from './agents-async.js';
 import { SANDBOX_AGENTS, sandboxAgent, tokensOf } from './agents-catalog.js';
+import { authorized, injected, injectionOf, realWait, type Wait } from './agents-inject.js';
 
 /** The key the sandbox marketplace accepts when none is configured: public, as the sandbox is local. */
 export const SANDBOX_AGENT_KEY = 'ua_sandbox_local';
-
-export type Wait = (ms: number) => Promise<void>;
 
 export interface MarketplaceOptions {
   /** Bearer keys accepted. */
@@ -32,8 +31,6 @@ const bodySchema = z.object({
   session_id: z.string().max(200).optional(),
   webhook: z.object({ url: z.url({ protocol: /^https?$/ }), secret: z.string().min(1) }).optional(),
 });
-
-const realWait: Wait = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Failure injection, per request, so one marketplace serves healthy and broken agents side by
@@ -70,36 +67,16 @@ export function marketplaceRoutes(o: MarketplaceOptions = {}): { router: Router;
   router.post('/agents/:agentId/tasks', async (req: Request<{ agentId: string }>, res: Response) => {
     if (!authorized(req.get('authorization'), keys))
       return void res.status(401).json({ error: { type: 'unauthorized', message: 'a valid bearer key is required' } });
-    const [id, ...spec] = req.params.agentId.split('+');
-    const agent = sandboxAgent(id!);
-    if (!agent) return void res.status(404).json({ error: { type: 'not_found', message: `no agent ${id}` } });
-    const fromId = new Map(
-      spec.map((kv): [string, string] => {
-        const at = kv.indexOf('=');
-        return at < 0 ? [kv, ''] : [kv.slice(0, at), kv.slice(at + 1)];
-      }),
-    );
+    const inj = injectionOf(req, req.params.agentId);
+    const agent = sandboxAgent(inj.id);
+    if (!agent) return void res.status(404).json({ error: { type: 'not_found', message: `no agent ${inj.id}` } });
     const body = bodySchema.safeParse(req.body);
     if (!body.success) return void res.status(400).json({ error: { type: 'invalid_input', message: body.error.issues.map((i) => i.message).join('; ') } });
     const { mode, input, session_id, webhook } = body.data;
     stats.requests[agent.id] = (stats.requests[agent.id] ?? 0) + 1;
     if (session_id) stats.sessions[agent.id] = [...(stats.sessions[agent.id] ?? []), session_id];
-    const h = (name: string) => fromId.get(name) ?? req.get(`x-sandbox-${name}`);
-    const latency = Number(h('latency-ms') ?? 0);
-    if (latency > 0) await wait(latency);
-    if (res.destroyed) return;
-    const fail = Number(h('fail') ?? 0);
-    if (fail >= 400) {
-      const key = h('fail-key') ?? agent.id;
-      const times = h('fail-times');
-      const seen = failures.get(key) ?? 0;
-      if (times === undefined || seen < Number(times)) {
-        failures.set(key, seen + 1);
-        const retryAfter = h('retry-after');
-        if (retryAfter) res.set('retry-after', retryAfter);
-        return void res.status(fail).json({ error: { type: 'injected', message: `the sandbox was asked to answer ${fail}` } });
-      }
-    }
+    const h = inj.get;
+    if (await injected(inj, res, { wait, failures })) return;
     if (mode === 'async' && !webhook)
       return void res.status(400).json({ error: { type: 'invalid_input', message: 'an async task needs webhook: { url, secret }' } });
     const taskId = `task_${randomUUID()}`;
@@ -132,12 +109,4 @@ async function stream(res: Response, s: { taskId: string; text: string; output: 
   }
   send('complete', { task_id: s.taskId, output: s.output, metrics: s.usage });
   res.end();
-}
-
-function authorized(header: string | undefined, keys: readonly Buffer[]): boolean {
-  const m = /^Bearer (.+)$/.exec(header ?? '');
-  if (!m) return false;
-  const given = Buffer.from(m[1]!);
-  // Lengths first: timingSafeEqual throws on unequal lengths.
-  return keys.some((k) => k.length === given.length && timingSafeEqual(k, given));
 }

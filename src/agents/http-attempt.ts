@@ -1,17 +1,17 @@
 import type { Clock } from '../clock.js';
 import { describeError, isHubError } from '../errors.js';
-import type { ProviderClient, ProviderTarget } from '../providers/client.js';
-import { noCredentials } from '../providers/credentials.js';
+import { readSome, type ProviderClient, type ProviderTarget } from '../providers/client.js';
+import { type Credentials, noCredentials } from '../providers/credentials.js';
 import { retryAfterMs } from '../providers/retry.js';
 import { AgentAttemptError } from './adapter.js';
 
 /**
- * One HTTP exchange with an agent that is addressed by a whole URL (the kore and http
- * protocols), classified the way the policy reads it (policy.ts). The provider client owns the
- * timeout, the size cap and the redirect check; it is told not to retry, since an agent call is
- * not safe to repeat there. Credentials are the entry's headers: they ride in the request's
- * headers, and redirects are followed only inside the URL's own path (scope.ts), so they cannot
- * be carried to another host.
+ * One HTTP exchange with an agent (every protocol), classified the way the policy reads it
+ * (policy.ts). The provider client owns the timeout, the size cap and the redirect check; it is
+ * told not to retry, since an agent call is not safe to repeat there. Credentials are the entry's
+ * headers (kore, http) or its bearer key (upagents), and redirects are followed only inside the
+ * scope (scope.ts: the URL's own folder, or the upagents base URL), so they cannot be carried to
+ * another host.
  */
 export interface AgentExchange {
   /** The config entry's name: errors and the pacer say it, never a header value. */
@@ -22,19 +22,39 @@ export interface AgentExchange {
   signal: AbortSignal;
 }
 
+/** What an adapter of an agent addressed by URL (kore, http) is built with. */
+export interface UrlAgentOptions<C> {
+  /** The config entry's name: errors and the pacer say it, never a header value. */
+  name: string;
+  config: C;
+  provider: ProviderClient;
+  clock: Clock;
+  /** The hub's URL, read when a call is made (a hub-relative `url` resolves against it). */
+  publicUrl: () => string;
+}
+
+/** The most text one streamed answer may add up to (the provider client's default body cap, in characters). */
+export const MAX_STREAMED_CHARS = 10 * 1024 * 1024;
+
+/** Where redirects may go and what authenticates the request, when not the URL's folder and the headers alone. */
+export interface ExchangeScope {
+  apiBaseUrl: string;
+  credentials: Credentials;
+}
+
 /** A hub-relative URL (the sandbox marketplace) resolved against the hub's URL at call time. */
 export function absoluteUrl(url: string, publicUrl: () => string): string {
   return url.startsWith('/') ? `${publicUrl().replace(/\/+$/, '')}${url}` : url;
 }
 
 /** Sends `init` to `url`; `streamed` ends the deadline at the headers (an SSE answer). A non-2xx is thrown classified. */
-export async function exchange(x: AgentExchange, url: string, init: RequestInit, streamed: boolean): Promise<Response> {
+export async function exchange(x: AgentExchange, url: string, init: RequestInit, streamed: boolean, scope?: ExchangeScope): Promise<Response> {
   const u = new URL(url);
   const target: ProviderTarget = {
     label: `agent ${x.name}`,
-    // The scope is the URL's own folder: a redirect may stay beside it, not leave it.
-    apiBaseUrl: `${u.origin}${u.pathname.replace(/[^/]*$/, '')}`,
-    credentials: noCredentials,
+    // By default the scope is the URL's own folder: a redirect may stay beside it, not leave it.
+    apiBaseUrl: scope?.apiBaseUrl ?? `${u.origin}${u.pathname.replace(/[^/]*$/, '')}`,
+    credentials: scope?.credentials ?? noCredentials,
     paceKey: `agent:${x.name}`,
     idempotent: false,
     limits: { timeoutMs: x.timeoutMs, retries: 0 },
@@ -85,23 +105,4 @@ export function failure(x: AgentExchange, err: unknown): unknown {
     return new AgentAttemptError('protocol', err.message, { cause: err });
   }
   return new AgentAttemptError('transport', `agent ${x.name}: ${describeError(err)}`, { cause: err });
-}
-
-/** Up to `max` characters of a body (an explanation of a refusal); the rest is cancelled, never read. */
-async function readSome(res: Response, max: number): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  try {
-    while (text.length < max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-  } catch {
-    // What arrived explains it well enough.
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  return text.slice(0, max);
 }

@@ -1,18 +1,10 @@
-import type { Clock } from '../clock.js';
 import { readPath, renderBody, renderUrl } from '../definition/agent-template.js';
 import type { HttpAgentConfig } from '../definition/agents.js';
 import { HubError } from '../errors.js';
-import type { ProviderClient } from '../providers/client.js';
 import { type AgentAdapter, type AgentAnswer, AgentAttemptError, type AgentRequest } from './adapter.js';
-import { type AgentExchange, absoluteUrl, exchange, jsonOf } from './http-attempt.js';
+import { type AgentExchange, type UrlAgentOptions, absoluteUrl, exchange, jsonOf } from './http-attempt.js';
 
-export interface HttpAgentOptions {
-  name: string;
-  config: HttpAgentConfig;
-  provider: ProviderClient;
-  clock: Clock;
-  publicUrl: () => string;
-}
+export type HttpAgentOptions = UrlAgentOptions<HttpAgentConfig>;
 
 /**
  * A generic request definition (seed 003's "Request Definition": method, URL, headers, body,

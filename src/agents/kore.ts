@@ -1,10 +1,8 @@
 import { z } from 'zod';
-import type { Clock } from '../clock.js';
 import type { KoreAgentConfig } from '../definition/agents.js';
-import type { ProviderClient } from '../providers/client.js';
 import { sseEvents } from '../providers/sse.js';
 import { type AgentAdapter, type AgentAnswer, AgentAttemptError, type AgentPartial, type AgentRequest } from './adapter.js';
-import { type AgentExchange, absoluteUrl, exchange, failure, jsonOf } from './http-attempt.js';
+import { type AgentExchange, MAX_STREAMED_CHARS, type UrlAgentOptions, absoluteUrl, exchange, failure, jsonOf } from './http-attempt.js';
 
 /** An `output` or `debug` item of seed 003's response (`{type, content}`). */
 const itemSchema = z.looseObject({ type: z.string().optional(), content: z.unknown().optional() });
@@ -25,9 +23,6 @@ export const koreResponseSchema = z.looseObject({
 });
 
 export type KoreResponse = z.infer<typeof koreResponseSchema>;
-
-/** The most text one streamed answer may add up to (the provider client's default body cap, in characters). */
-const MAX_STREAMED_CHARS = 10 * 1024 * 1024;
 
 export interface KoreRequestParts {
   req: Pick<AgentRequest, 'input' | 'sessionId' | 'callId' | 'onPartial'>;
@@ -103,13 +98,7 @@ function objectIn(text: string): unknown {
   }
 }
 
-export interface KoreOptions {
-  name: string;
-  config: KoreAgentConfig;
-  provider: ProviderClient;
-  clock: Clock;
-  publicUrl: () => string;
-}
+export type KoreOptions = UrlAgentOptions<KoreAgentConfig>;
 
 /**
  * Seed 003's Kore proxy-agent protocol: one POST of the proxy request to the agent's URL. Sync

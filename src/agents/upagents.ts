@@ -1,12 +1,11 @@
 import { z } from 'zod';
-import { describeError, isHubError } from '../errors.js';
-import type { ProviderClient, ProviderTarget } from '../providers/client.js';
+import type { ProviderClient } from '../providers/client.js';
 import { apiKeyCredentials } from '../providers/credentials.js';
-import { retryAfterMs } from '../providers/retry.js';
 import { sseEvents } from '../providers/sse.js';
 import type { Clock } from '../clock.js';
 import type { UpagentsAgentConfig } from '../definition/agents.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage } from './adapter.js';
+import { type AgentExchange, MAX_STREAMED_CHARS, exchange, failure, jsonOf } from './http-attempt.js';
 
 /**
  * Seed 000's task body. Fields beyond these are kept out of the answer (parse, never cast): the
@@ -39,9 +38,6 @@ const streamDataSchema = z.looseObject({
   error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
 });
 
-/** The most text one streamed answer may add up to (the provider client's default body cap, in characters). */
-const MAX_STREAMED_CHARS = 10 * 1024 * 1024;
-
 export interface UpagentsOptions {
   /** The config entry's name: errors and the pacer say it, never the key. */
   name: string;
@@ -65,15 +61,7 @@ export class UpagentsAdapter implements AgentAdapter {
 
   async call(req: AgentRequest): Promise<AgentAnswer> {
     const c = this.o.config;
-    const target: ProviderTarget = {
-      label: `agent ${this.o.name}`,
-      apiBaseUrl: this.o.baseUrl(),
-      credentials: apiKeyCredentials({ header: 'authorization', prefix: 'Bearer ', value: c.apiKey }),
-      paceKey: `agent:${this.o.name}`,
-      idempotent: false,
-      limits: { timeoutMs: c.timeoutMs, retries: 0 },
-      signal: req.signal,
-    };
+    const x: AgentExchange = { name: this.o.name, provider: this.o.provider, clock: this.o.clock, timeoutMs: c.timeoutMs, signal: req.signal };
     const stream = c.mode === 'stream';
     const headers = new Headers(c.headers);
     headers.set('content-type', 'application/json');
@@ -85,21 +73,15 @@ export class UpagentsAdapter implements AgentAdapter {
       headers,
       body: JSON.stringify({ mode: c.mode, input: req.input, session_id: req.sessionId, ...webhook }),
     };
-    const path = `agents/${encodeURIComponent(c.agentId)}/tasks`;
-    let res: Response;
-    try {
-      res = stream ? await this.o.provider.open(target, path, init) : await this.o.provider.bind(target)(path, init);
-    } catch (err) {
-      throw this.failure(err, req.signal);
-    }
-    if (!res.ok) throw await this.refusal(res);
+    const base = this.o.baseUrl();
+    // The key goes as the provider client's credentials, scoped to the base URL (a redirect off it drops them).
+    const scope = { apiBaseUrl: base, credentials: apiKeyCredentials({ header: 'authorization', prefix: 'Bearer ', value: c.apiKey }) };
+    const res = await exchange(x, `${base}/agents/${encodeURIComponent(c.agentId)}/tasks`, init, stream, scope);
     try {
       if (stream && (res.headers.get('content-type') ?? '').startsWith('text/event-stream')) return await this.readStream(res, req);
-      return answerOf(taskSchema.safeParse(JSON.parse(await res.text())), this.o.name);
+      return answerOf(taskSchema.safeParse(await jsonOf(x, res)), this.o.name);
     } catch (err) {
-      if (err instanceof AgentAttemptError) throw err;
-      if (err instanceof SyntaxError) throw new AgentAttemptError('protocol', `agent ${this.o.name} answered with a body that is not JSON`);
-      throw this.failure(err, req.signal);
+      throw failure(x, err);
     }
   }
 
@@ -142,27 +124,6 @@ export class UpagentsAdapter implements AgentAdapter {
     // A stream that ends without `complete` may have been cut anywhere: not an answer to trust.
     throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the complete event`);
   }
-
-  /** A non-2xx answer, classified; a little of its body explains it (agents put the reason there). */
-  private async refusal(res: Response): Promise<AgentAttemptError> {
-    const said = (await readSome(res, 300)).trim();
-    const wait = retryAfterMs(res.headers, this.o.clock);
-    return new AgentAttemptError('status', `agent ${this.o.name} answered ${res.status}${said ? `: ${said}` : ''}`, {
-      status: res.status,
-      ...(wait === undefined ? {} : { retryAfterMs: wait }),
-    });
-  }
-
-  private failure(err: unknown, signal: AbortSignal): unknown {
-    // The caller went away: not the agent's failure, nothing to classify.
-    if (signal.aborted && !(isHubError(err) && err.code === 'provider_timeout')) return err;
-    if (isHubError(err)) {
-      if (err.code === 'provider_timeout') return new AgentAttemptError('timeout', err.message, { cause: err });
-      if (err.code === 'provider_unreachable') return new AgentAttemptError('transport', err.message, { cause: err });
-      return new AgentAttemptError('protocol', err.message, { cause: err });
-    }
-    return new AgentAttemptError('transport', `agent ${this.o.name}: ${describeError(err)}`, { cause: err });
-  }
 }
 
 function answerOf(parsed: z.ZodSafeParseResult<z.infer<typeof taskSchema>>, name: string): AgentAnswer {
@@ -190,23 +151,4 @@ function usageOf(raw: unknown): AgentUsage | undefined {
   if (u.data.output_tokens !== undefined) out.outputTokens = u.data.output_tokens;
   if (u.data.cost_cents !== undefined) out.costCents = u.data.cost_cents;
   return Object.keys(out).length > 0 ? out : undefined;
-}
-
-/** Up to `max` characters of a body (an explanation of a refusal); the rest is cancelled, never read. */
-async function readSome(res: Response, max: number): Promise<string> {
-  if (res.body === null) return '';
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let text = '';
-  try {
-    while (text.length < max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += value;
-    }
-  } catch {
-    // What arrived explains it well enough.
-  } finally {
-    await reader.cancel().catch(() => {});
-  }
-  return text.slice(0, max);
 }

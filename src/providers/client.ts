@@ -175,7 +175,7 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
 }
 
 /** Up to `max` characters of a body (an error's explanation), the rest cancelled. */
-async function readSome(res: Response, max: number): Promise<string> {
+export async function readSome(res: Response, max: number): Promise<string> {
   if (res.body === null) return '';
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let text = '';

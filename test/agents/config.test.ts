@@ -82,9 +82,19 @@ describe('bad agent config stops start-up with a message naming the agent and th
     try {
       const { config, file } = loadConfig({ cwd: dir.path, env: {} });
       expect(file).toBeUndefined();
-      expect(Object.keys(config.agents)).toEqual(['echo', 'support_triage', 'writer']);
-      for (const a of Object.values(config.agents)) expect(a).toMatchObject({ protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1' });
-      expect(config.agents['writer']).toMatchObject({ mode: 'stream' });
+      expect(Object.keys(config.agents)).toEqual(['echo', 'support_triage', 'writer', 'echo_async', 'memory', 'storyteller', 'forecast']);
+      // One of each protocol and mode, all on the hub's own sandbox marketplace, each pinned.
+      const { echo, writer, echo_async, memory, storyteller, forecast } = config.agents;
+      for (const a of [echo, writer, echo_async]) expect(a).toMatchObject({ protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1' });
+      expect([echo?.protocol === 'upagents' && echo.mode, writer, echo_async]).toMatchObject([
+        'sync',
+        { mode: 'stream' },
+        { mode: 'async', webhookSecret: 'whsec_sandbox_local' },
+      ]);
+      expect(memory).toMatchObject({ protocol: 'kore', url: '/sandbox/marketplace/kore/agents/memory_v1', async: false, stream: false, debug: true });
+      expect(storyteller).toMatchObject({ protocol: 'kore', stream: true });
+      expect(forecast).toMatchObject({ protocol: 'http', url: '/sandbox/marketplace/http/v1/forecast/{{input.city}}' });
+      for (const a of Object.values(config.agents)) expect(a.agentId).toMatch(/_v\d+$/);
     } finally {
       dir.remove();
     }
