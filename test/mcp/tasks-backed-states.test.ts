@@ -1,0 +1,125 @@
+/**
+ * Every outbox job state as the task a client reads (issue 11): the registry and the outbox on one
+ * real SQLite store, jobs moved through the outbox's own guarded transitions (as its worker moves
+ * them), read back through the task service. The end-to-end tests reach working, done and
+ * cancelled; dead and sent_unconfirmed need a worker failing on cue, which this drives directly.
+ */
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { defineIntegration } from '../../src/integrations/definition.js';
+import { answerOfJob } from '../../src/integrations/outbound.js';
+import { OutboxJobBacking } from '../../src/mcp/tasks/backings/outbox-job.js';
+import { TaskService } from '../../src/mcp/tasks/service.js';
+import { SqliteTasks } from '../../src/mcp/tasks/sqlite.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { JobEvents } from '../../src/outbox/events.js';
+import { SqliteOutbox } from '../../src/outbox/sqlite.js';
+import type { Job } from '../../src/outbox/types.js';
+import { openDb, type Db } from '../../src/store/db.js';
+import { tmpDir } from '../helpers/hub.js';
+
+const owner = { tenant: 'default', user: 'alice' };
+const definition = defineIntegration({
+  name: 'notes',
+  title: 'Notes',
+  apiBaseUrl: 'https://api.notes.example',
+  auth: { type: 'apiKey', header: 'x-api-key' },
+  tools: { create: { description: 'Creates a note', method: 'POST', path: '/notes', input: { type: 'object', properties: { text: { type: 'string' } } } } },
+});
+
+describe('outbox job states as MCP Task states', () => {
+  let dir: ReturnType<typeof tmpDir>;
+  let db: Db;
+  let outbox: SqliteOutbox;
+  let events: JobEvents;
+  let tasks: TaskService;
+  let changed: string[];
+  const clock = manualClock(Date.UTC(2026, 5, 1));
+
+  beforeEach(() => {
+    dir = tmpDir();
+    db = openDb({ file: join(dir.path, 'switchboard.db'), clock });
+    outbox = new SqliteOutbox(db, clock);
+    events = new JobEvents();
+    tasks = new TaskService({ repo: new SqliteTasks(db), clock, log: silentLogger() });
+    tasks.use(
+      new OutboxJobBacking({
+        get: (id, o) => outbox.get(id, o),
+        cancel: async (id, o) => {
+          const r = await outbox.cancel(id, o);
+          if (r.outcome === 'cancelled') events.publish(r.job);
+          return r;
+        },
+        on: (id, l) => events.on(id, l),
+        render: (job) => answerOfJob(definition, job),
+      }),
+    );
+    changed = [];
+  });
+  afterEach(() => {
+    db.close();
+    dir.remove();
+  });
+
+  /** A queued job of alice's as a task, and the job claimed and sent by worker `w`. */
+  const sentTask = async (text: string) => {
+    const { job } = await outbox.enqueue({ ...owner, connectionId: 'app', integration: 'notes', tool: 'create', arguments: { text } });
+    const task = await tasks.createBacked(owner, 'notes__create', { kind: 'outbox_job', id: job.id });
+    tasks.watch(task.id, () => changed.push(task.id));
+    expect(task).toMatchObject({ status: 'working', statusMessage: `queued (job ${job.id})` });
+    const claimed = await outbox.claim({ owner: 'w', limit: 10, leaseMs: 60_000, maxAttempts: 3 });
+    expect(claimed.jobs.map((j) => j.id)).toContain(job.id);
+    expect(await outbox.markSent(job.id, 'w', 60_000)).toBe(true);
+    return { job, taskId: task.id };
+  };
+  const settle = async (job: Job) => events.publish((await outbox.get(job.id, owner))!);
+
+  it('sending is working and a cancel then is a no-op; done is completed with the rendered answer, and the watchers hear it', async () => {
+    const { job, taskId } = await sentTask('hello');
+    expect(await tasks.get(owner, taskId)).toMatchObject({ status: 'working', statusMessage: expect.stringContaining('paced by its rate limit') });
+    await tasks.cancel(owner, taskId);
+    expect((await tasks.get(owner, taskId)).status).toBe('working');
+    expect(await outbox.complete(job.id, 'w', { status: 201, body: '{"id":"n1","text":"hello"}' })).toBe(true);
+    await settle(job);
+    expect(changed).toEqual([taskId]);
+    const done = await tasks.get(owner, taskId);
+    expect(done.status).toBe('completed');
+    expect(done.result).toEqual(answerOfJob(definition, (await outbox.get(job.id, owner))!));
+    expect(done.result).toMatchObject({ structuredContent: { id: 'n1', text: 'hello' } });
+  });
+
+  it('dead and sent_unconfirmed are failed with the reason the direct call gives', async () => {
+    const dead = await sentTask('five hundred');
+    expect(await outbox.fail(dead.job.id, 'w', { error: 'HTTP 503 from the provider', retryAt: 'never', exhausted: true })).toBe('dead');
+    await settle(dead.job);
+    expect(await tasks.get(owner, dead.taskId)).toMatchObject({
+      status: 'failed',
+      error: { code: -32603, message: expect.stringMatching(/did not complete .*dead.*HTTP 503/), data: { jobId: dead.job.id, state: 'dead' } },
+    });
+
+    const cut = await sentTask('cut off');
+    expect(await outbox.unconfirmed(cut.job.id, 'w', 'the connection ended')).toBe(true);
+    await settle(cut.job);
+    expect(await tasks.get(owner, cut.taskId)).toMatchObject({
+      status: 'failed',
+      statusMessage: expect.stringContaining('may or may not have been applied'),
+      error: { data: { jobId: cut.job.id, state: 'sent_unconfirmed' } },
+    });
+    expect(changed).toEqual([dead.taskId, cut.taskId]);
+  });
+
+  it('a queued job cancelled through its task is cancelled in the outbox; the task is never tasks/update-able', async () => {
+    const { job } = await outbox.enqueue({ ...owner, connectionId: 'app', integration: 'notes', tool: 'create', arguments: { text: 'no' } });
+    const task = await tasks.createBacked(owner, 'notes__create', { kind: 'outbox_job', id: job.id });
+    await tasks.cancel(owner, task.id);
+    expect(await tasks.get(owner, task.id)).toMatchObject({ status: 'cancelled' });
+    expect((await outbox.get(job.id, owner))?.state).toBe('cancelled');
+    await expect(tasks.supplyInput(owner, task.id, {})).rejects.toMatchObject({
+      code: -32602,
+      message: expect.stringContaining('tasks/update does not apply'),
+    });
+    // Another user: the one not-found error.
+    await expect(tasks.get({ tenant: 'default', user: 'bob' }, task.id)).rejects.toMatchObject({ code: -32602, message: 'Task not found' });
+  });
+});
