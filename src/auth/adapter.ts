@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Adapter } from 'oidc-provider';
+import { type Adapter, errors } from 'oidc-provider';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Vault } from '../vault/vault.js';
@@ -94,7 +94,13 @@ export function hubAdapter(deps: AdapterDeps): new (model: string) => Adapter {
     }
 
     async consume(id: string): Promise<void> {
-      await records.consume(this.model, hashId(id), clock.now());
+      const key = hashId(id);
+      if (await records.consume(this.model, key, clock.now())) return;
+      // The library read it unspent, but another request (or process) spent it since: that is
+      // reuse too, so the grant ends as the library would end it (RFC 9700 §4.14.2).
+      const row = await records.find(this.model, key);
+      if (row?.grantId !== undefined) await records.revokeGrant(row.grantId);
+      throw new errors['InvalidGrant']!(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
     }
 
     async destroy(id: string): Promise<void> {

@@ -33,7 +33,10 @@ export interface AsRecords {
   upsert(record: AsRecord): Promise<void>;
   find(model: string, key: string): Promise<StoredAsRecord | undefined>;
   findByUid(model: string, uidKey: string): Promise<StoredAsRecord | undefined>;
-  /** Marks a code or refresh token spent; resolves false when there is no such record. */
+  /**
+   * Marks a code or refresh token spent, once: resolves false when there is no such record or it
+   * was already spent (another request or process spent it first).
+   */
   consume(model: string, key: string, now: number): Promise<boolean>;
   destroy(model: string, key: string): Promise<void>;
   /** Deletes every record of the grant, of every model; resolves how many. */
@@ -105,7 +108,10 @@ export class SqliteAsRecords implements AsRecords {
   }
 
   async consume(model: string, key: string, now: number): Promise<boolean> {
-    return this.db.prepare('UPDATE oauth_as_records SET consumed_at = ? WHERE model = ? AND key = ?').run(now, model, key).changes === 1;
+    // Guarded: of two requests that both read the token unspent, one changes the row.
+    return (
+      this.db.prepare('UPDATE oauth_as_records SET consumed_at = ? WHERE model = ? AND key = ? AND consumed_at IS NULL').run(now, model, key).changes === 1
+    );
   }
 
   async destroy(model: string, key: string): Promise<void> {

@@ -33,11 +33,14 @@ export function asRecordsContract(name: string, make: () => AsRecordsHarness): v
       expect(await h.records.find('AccessToken', 'k1')).toBeUndefined();
     });
 
-    it('marks a record consumed once stored; replacing it clears the mark; an unknown one is not consumed', async () => {
+    it('marks a record consumed once, by one handle only; replacing it clears the mark; an unknown one is not consumed', async () => {
       const t = h.now();
       await h.records.upsert(rec({ model: 'RefreshToken', key: 'r1', grantId: 'g1' }));
       expect(await h.records.consume('RefreshToken', 'r1', t + 5)).toBe(true);
       expect(await h.other.find('RefreshToken', 'r1')).toMatchObject({ consumedAt: t + 5 });
+      // Spent once only, whichever handle tries again: the first mark stays.
+      expect(await h.other.consume('RefreshToken', 'r1', t + 9)).toBe(false);
+      expect(await h.records.find('RefreshToken', 'r1')).toMatchObject({ consumedAt: t + 5 });
       await h.records.upsert(rec({ model: 'RefreshToken', key: 'r1', grantId: 'g1' }));
       expect(await h.records.find('RefreshToken', 'r1')).not.toHaveProperty('consumedAt');
       expect(await h.records.consume('RefreshToken', 'nope', t)).toBe(false);
