@@ -49,10 +49,10 @@ async function verifyOAuth(oauth: AccessTokens, token: string): Promise<AuthInfo
 }
 
 /**
- * How to get in, appended to every invalid_token answer. Clients such as mcp-remote and the MCP
- * Inspector otherwise follow `resource_metadata`, find no authorization server and report a failed
- * OAuth registration, which hides that the hub wants one of its own tokens. RFC 6750 §3 limits
- * error_description to printable ASCII without `"` or `\`, so the text avoids both.
+ * How to get in with a hub token, appended to every invalid_token answer of the routes that take
+ * only hub tokens (and of /mcp, after the OAuth sentence, see OAUTH_HINT). Without it a client that
+ * cannot do OAuth shows a bare 401 and the user never learns the hub wants one of its own tokens.
+ * RFC 6750 §3 limits error_description to printable ASCII without `"` or `\`, so the text avoids both.
  */
 export const TOKEN_HINT =
   'This hub takes its own API tokens: create one with `switchboard tokens create --user NAME` and send it as the header Authorization: Bearer TOKEN (mcp-remote: --header Authorization:Bearer TOKEN; MCP Inspector: --header Authorization: Bearer TOKEN).';
