@@ -47,6 +47,7 @@ export type HubErrorCode =
   | 'bad_body'
   | 'inbox_unavailable'
   | 'idempotency_conflict'
+  | 'agent_not_configured'
   | 'oauth_flow_failed'
   | 'oauth_grant_rejected'
   | 'oauth_endpoint_unavailable'
@@ -131,6 +132,7 @@ export const ERROR_SPECS = {
   inbox_unavailable: { http: 503, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: true, log: 'error' },
   // A caller's idempotency key reused with other arguments: a result the model can read, nothing was queued.
   idempotency_conflict: { http: 409, mcp: { kind: 'tool_result' }, retryable: false, log: 'info' },
+  agent_not_configured: { http: 409, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
   oauth_flow_failed: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },
   // RFC 6749 §5.2: the token endpoint refused the grant; only a new authorization fixes it.
   oauth_grant_rejected: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'warn' },

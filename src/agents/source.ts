@@ -62,6 +62,8 @@ export class AgentSource implements ToolSource {
   private key: Promise<Buffer> | undefined;
   /** Async tasks, when some agent runs async: the callback route and `agent__task_status`. */
   readonly tasks: AgentTasks | undefined;
+  /** Whether some agent runs async (agent__task_status is listed). */
+  private readonly async: boolean;
   /** Per-agent metrics, when the hub keeps any. */
   readonly metered: AgentMetrics | undefined;
 
@@ -76,11 +78,13 @@ export class AgentSource implements ToolSource {
     }
     const async = [...this.agents.values()].some(isAsync);
     if (async && !o.tasks) throw new HubError('config_invalid', 'an agent runs async, but this hub was built without an agent task store');
-    this.tasks =
-      async && o.tasks
-        ? new AgentTasks({ ...o.tasks, agents: this.agents, publicUrl: o.publicUrl, clock: o.clock, log: o.log, metered: this.metered })
-        : undefined;
-    this.listed = [...[...this.agents.values()].map(toolOf), ...(this.tasks ? [this.tasks.tool] : [])];
+    // Built whenever there is a task store, even with no async agent here: the callback route
+    // and the inbox handler must answer for tasks another process on the data dir submitted.
+    this.tasks = o.tasks
+      ? new AgentTasks({ ...o.tasks, agents: this.agents, publicUrl: o.publicUrl, clock: o.clock, log: o.log, metered: this.metered })
+      : undefined;
+    this.async = async;
+    this.listed = [...[...this.agents.values()].map(toolOf), ...(async && this.tasks ? [this.tasks.tool] : [])];
     this.deps = {
       agents: this.agents,
       breakers: this.breakers,
@@ -125,7 +129,7 @@ export class AgentSource implements ToolSource {
 
   async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | CreateTaskResult> {
     // Reserved: no agent is named task_status (src/definition/names.ts).
-    if (tool === TASK_STATUS && this.tasks) return redact(await this.tasks.status(args, ctx), this.secretValues);
+    if (tool === TASK_STATUS && this.async && this.tasks) return redact(await this.tasks.status(args, ctx), this.secretValues);
     const agent = this.agents.get(tool);
     if (!agent) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: agent__${tool}`);
     const input = args ?? {};

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AbortError } from 'p-retry';
+import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { ERROR_SPECS, describeError, httpError, type HubErrorCode } from '../../errors.js';
 import { writeJson } from '../../http/json.js';
@@ -39,7 +40,36 @@ export interface CallbackDeps {
   log: Logger;
   /** Per-agent metrics: a task's agent is counted when its callback ends the task. */
   metered?: Pick<AgentMetrics, 'taskEnded'> | undefined;
+  /**
+   * Whether this hub's config has the async agent that may answer the task (with its secret and
+   * protocol). Another process on the data dir may have submitted it under another config.
+   */
+  configured: (task: AgentTask) => boolean;
 }
+
+/**
+ * What the route seals into the inbox: the callback as this hub read it (verified, parsed, its
+ * output checked), so the worker that applies it needs no config of its own; any process on the
+ * data dir may claim the event.
+ */
+const sealedSchema = z.object({
+  v: z.literal(2),
+  remoteId: z.string(),
+  outcome: z
+    .discriminatedUnion('state', [
+      z.object({ state: z.literal('completed'), result: z.unknown() }),
+      z.object({ state: z.enum(['failed', 'cancelled', 'timed_out']), error: z.string() }),
+    ])
+    .optional(),
+  end: z
+    .union([
+      z.object({ state: z.literal('completed') }),
+      z.object({ state: z.literal('failed'), invalidOutput: z.string().optional(), agentError: z.string().optional() }),
+      z.object({ state: z.literal('timed_out') }),
+    ])
+    .optional(),
+});
+type Sealed = z.infer<typeof sealedSchema>;
 
 /**
  * `POST /agents/callback/:taskId` (ARCHITECTURE.md, data flow 7): the URL's task must exist, the
@@ -49,6 +79,10 @@ export interface CallbackDeps {
  * Then it goes the webhook way: sealed into the inbox under a delivery id of (task, platform task,
  * status), so a redelivery is stored once and handled once, and 200 once the row is durable. A
  * callback for a task already final (cancelled, timed out, completed) is acknowledged and dropped.
+ * A task whose agent this hub's config lacks (a `serve` and a `stdio` on one data dir with other
+ * configs) cannot be verified here: 409 agent_not_configured, logged, the task unchanged; the
+ * platform's retry may reach the hub that has it. The store alone does not hold the secret, and
+ * accepting an unverified upagents callback would let anyone holding the URL forge the answer.
  */
 export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: ServerResponse, taskId: string) => Promise<void> {
   const refuse = (req: IncomingMessage, res: ServerResponse, code: HubErrorCode, message: string) => {
@@ -62,6 +96,20 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
     try {
       const task = TASK_ID.test(taskId) ? await d.tasks.get(taskId) : undefined;
       if (task === undefined) return refuse(req, res, 'not_found', 'no such agent task');
+      if (!d.configured(task)) {
+        // Nothing to verify it with here. A task already final needs nothing: acknowledged, so the platform stops.
+        if (isFinalTask(task.state)) {
+          closeIfBodyUnread(req, res);
+          return writeJson(res, 200, { ok: true, dropped: true });
+        }
+        d.log.warn({ ...where, agent: task.agent }, 'agent callback refused: its agent is not configured on this hub');
+        return refuse(
+          req,
+          res,
+          'agent_not_configured',
+          `the agent ${task.answeredBy ?? task.agent} of this task is not an async agent in this hub's config, so its callback cannot be verified here; send it to the hub that submitted the task, or configure the agent here`,
+        );
+      }
       const read = await readRawBody(req, MAX_CALLBACK_BYTES);
       if (!read.ok) {
         if (read.reason === 'aborted') return void req.socket.destroy();
@@ -87,7 +135,9 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
         return writeJson(res, 400, httpError('bad_body', 'this callback names another task than the one this URL is for').body);
       const { tenant, user } = task.owner;
       await d.vault.ensureDataKey(tenant);
-      const sealed = d.vault.encrypt({ tenant, kind: PAYLOAD_KIND, id: task.id }, read.body);
+      const o = outcomeOf(task, body, d);
+      const payload: Sealed = { v: 2, remoteId: body.remoteId, ...(o ? { outcome: o.outcome, ...(o.end ? { end: o.end } : {}) } : {}) };
+      const sealed = d.vault.encrypt({ tenant, kind: PAYLOAD_KIND, id: task.id }, Buffer.from(JSON.stringify(payload), 'utf8'));
       const r = await d.intake.accept({
         integration: CALLBACK_INTEGRATION,
         endpoint: '',
@@ -123,9 +173,10 @@ function outcomeOf(task: AgentTask, body: CallbackBody, d: CallbackDeps): { outc
 }
 
 /**
- * The inbox worker's handler for agent callbacks: unseals the body, binds the task to the platform
- * task it names and finishes it with a guarded update (so a second run, after a crash between the
- * effect and the event's `done`, changes nothing), then wakes a call waiting in this process.
+ * The inbox worker's handler for agent callbacks: unseals what the route read, binds the task to
+ * the platform task it names and finishes it with a guarded update (so a second run, after a
+ * crash between the effect and the event's `done`, changes nothing), then wakes a call waiting in
+ * this process (one waiting in another process sees the store change at its next read).
  */
 export function callbackEventHandler(d: CallbackDeps): EventHandler {
   return async (e) => {
@@ -136,16 +187,33 @@ export function callbackEventHandler(d: CallbackDeps): EventHandler {
     const text = await d.vault.decrypting(() =>
       d.vault.decryptString({ tenant: task.owner.tenant, kind: PAYLOAD_KIND, id: task.id }, e.payload.toString('utf8')),
     );
-    const body = d.formatOf(task).parse(text);
-    if (body === undefined) throw new AbortError('the callback body is not a task callback');
-    if (!(await d.tasks.accepted(task.id, { remoteTaskId: body.remoteId }))) throw new AbortError('the callback names another task than its URL');
-    const o = outcomeOf(task, body, d);
-    if (o === undefined) return;
-    const { outcome } = o;
+    const read = sealedOf(text) ?? legacy(task, text, d);
+    if (!(await d.tasks.accepted(task.id, { remoteTaskId: read.remoteId }))) throw new AbortError('the callback names another task than its URL');
+    if (read.outcome === undefined) return;
+    const outcome = read.outcome;
     if (await d.tasks.finish(task.id, outcome)) {
-      if (o.end) d.metered?.taskEnded(task.answeredBy ?? task.agent, o.end);
+      if (read.end) d.metered?.taskEnded(task.answeredBy ?? task.agent, read.end);
       d.log.info({ task: task.id, agent: task.agent, state: outcome.state, ms: d.clock.now() - task.createdAt }, 'agent task finished by its callback');
       d.events.publish(task.id);
     }
   };
+}
+
+function sealedOf(text: string): Sealed | undefined {
+  try {
+    const r = sealedSchema.safeParse(JSON.parse(text));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A callback sealed by an earlier version of the hub: the raw body, read with this hub's config. */
+function legacy(task: AgentTask, text: string, d: CallbackDeps): Sealed {
+  // Thrown as retryable: the process whose config has the agent may claim the event next.
+  if (!d.configured(task)) throw new Error(`the agent ${task.agent} is not configured on this hub process`);
+  const body = d.formatOf(task).parse(text);
+  if (body === undefined) throw new AbortError('the callback body is not a task callback');
+  const o = outcomeOf(task, body, d);
+  return { v: 2, remoteId: body.remoteId, ...(o ? { outcome: o.outcome, ...(o.end ? { end: o.end } : {}) } : {}) };
 }

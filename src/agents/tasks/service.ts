@@ -80,6 +80,7 @@ export class AgentTasks {
       clock: o.clock,
       log: o.log,
       metered: o.metered,
+      configured: (task) => this.secretOf(task.answeredBy ?? task.agent) !== undefined,
     };
     this.purge = new TaskPurgeJob({
       store: o.store,
