@@ -170,6 +170,8 @@ describe('the per-app bucket', () => {
     pacer = createBucketPacer({ limits: () => ({ perApp: { perSecond: 10, burst: 1 } }) });
     const p = pacer;
     await p.acquire('acme:a', new AbortController().signal);
+    // Answered: the bucket refills from here on (it refills only once a request of it was answered).
+    p.observe('acme:a', undefined);
     const ac = new AbortController();
     const waiting = p.acquire('acme:a', ac.signal);
     ac.abort(new Error('caller went away'));

@@ -54,6 +54,8 @@ export class TokenBucket {
   inflight = 0;
   /** The first `X-RateLimit-Limit` seen; later ones scale the declared bucket by limit ÷ this. */
   private baseline: number | undefined;
+  /** Whether any request it granted has been answered: until then nothing accrues (see `answered`). */
+  private heard = false;
 
   constructor(
     private readonly spec: BucketSpec | undefined,
@@ -153,6 +155,21 @@ export class TokenBucket {
     this.kick();
   }
 
+  /**
+   * A request it granted was answered (or failed). Both buckets start full, but the provider's
+   * starts refilling only when the first requests arrive there, later than they left here (by as
+   * much as a busy event loop delays them); refilling from the first take, this bucket would run
+   * ahead of the provider's by that delay and meet a 429 on the first burst. Refilling from the
+   * first answer, which comes after the provider counted its request, it runs behind instead, by
+   * one round trip, once.
+   */
+  answered(): void {
+    if (this.heard) return;
+    this.heard = true;
+    this.last = this.clock.now();
+    this.kick();
+  }
+
   /** Idle: nothing queued or running and the bucket full, so it may be dropped. */
   async idle(): Promise<boolean> {
     const c = this.limiter.counts();
@@ -183,6 +200,11 @@ export class TokenBucket {
       if (now < this.pausedUntil) {
         this.last = this.pausedUntil;
         this.schedule(this.pausedUntil - now);
+        return;
+      }
+      if (!this.heard) {
+        // `answered` starts the loop again.
+        this.last = now;
         return;
       }
       this.acc += (Math.max(0, now - this.last) * this.rate) / 1000;

@@ -110,6 +110,9 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
       const list = held.get(key);
       list?.shift()?.();
       if (list?.length === 0) held.delete(key);
+      const { integration, connection } = splitKey(key);
+      if (connection !== APP) connections.get(key)?.answered();
+      apps.get(integration)?.bucket.answered();
       if (answer === undefined) return;
       const bucket = answeredBy(key);
       if (bucket === undefined) return;

@@ -1,0 +1,66 @@
+/**
+ * A bucket refills from the first answer to a request it granted, not from its first take: the
+ * provider's bucket starts refilling only when the first requests arrive there, so one that
+ * refilled from the take would run ahead of it by the requests' delay. On an injected clock and
+ * timers, with no sleeps.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { createBucketPacer, type BucketPacer } from '../../src/outbox/pacing/index.js';
+import type { Timers } from '../../src/outbox/pacing/bucket.js';
+
+/** Timers that fire only when the test moves the clock past them. */
+function steppedTimers(clock: ReturnType<typeof manualClock>) {
+  let pending: Array<{ at: number; fn: () => void; id: number }> = [];
+  let ids = 0;
+  const timers: Timers = {
+    setTimeout: (fn, ms) => {
+      const t = { at: clock.now() + ms, fn, id: ++ids };
+      pending.push(t);
+      return t.id;
+    },
+    clearTimeout: (id) => {
+      pending = pending.filter((t) => t.id !== id);
+    },
+  };
+  return {
+    timers,
+    async advance(ms: number) {
+      clock.advance(ms);
+      const due = pending.filter((t) => t.at <= clock.now());
+      pending = pending.filter((t) => t.at > clock.now());
+      for (const t of due) t.fn();
+      await settle();
+    },
+  };
+}
+
+/** Lets bottleneck's own work run: it hands a token out on a zero-delay timer of its own, a few turns after it is added. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+let pacer: BucketPacer | undefined;
+afterEach(() => pacer?.stop());
+
+it('accrues nothing until a granted request is answered, then at its rate from the answer', async () => {
+  const clock = manualClock();
+  const t = steppedTimers(clock);
+  // Burst 2: one token at hand (the bucket holds one back), then one per 100 ms.
+  pacer = createBucketPacer({ limits: () => ({ perConnection: { perSecond: 10, burst: 2 } }), clock, timers: t.timers });
+  const p = pacer;
+  const signal = new AbortController().signal;
+  await p.acquire('acme:c1', signal);
+  let granted = false;
+  void p.acquire('acme:c1', signal).then(() => (granted = true));
+  // A whole second with the first request unanswered (its way to the provider is slow): nothing accrued.
+  await t.advance(1_000);
+  expect(granted).toBe(false);
+  p.observe('acme:c1', { status: 200, headers: new Headers() });
+  await settle();
+  expect(granted).toBe(false);
+  await t.advance(99);
+  expect(granted).toBe(false);
+  await t.advance(1);
+  expect(granted).toBe(true);
+});
