@@ -7,6 +7,7 @@
  * hub phases alternate (ABBA across rounds) so background load on the machine hits both.
  *
  *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--latency-ms 50] [--era legacy|modern] [--json]
+ *                           [--hub-cpu-prof DIR]   (the hub's V8 CPU profile, written to DIR when it stops)
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     'latency-ms': { type: 'string', default: '50' },
     era: { type: 'string', default: 'legacy' },
     json: { type: 'boolean', default: false },
+    'hub-cpu-prof': { type: 'string' },
   },
   strict: true,
 });
@@ -129,6 +131,7 @@ const market = await startMarketplace();
 const base = { protocol: 'upagents', baseUrl: market.url, apiKey: SANDBOX_AGENT_KEY, retries: 0, timeoutMs: 10_000 };
 const hub = await startHubProcess({
   config: { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } },
+  ...(values['hub-cpu-prof'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', values['hub-cpu-prof']] } : {}),
 });
 const hubPid = hub.child.process.pid!;
 const clients = await Promise.all(Array.from({ length: concurrency }, () => connect(hub)));

@@ -12,11 +12,12 @@ import { realSleep, type Sleep } from '../providers/deadline.js';
 import { defaultBackoff } from '../providers/retry.js';
 import type { HubMetrics } from '../observability/metrics.js';
 import type { SecretStore } from '../store/hub-secrets.js';
-import type { AgentCallback, AgentPartial } from './adapter.js';
+import type { AgentCallback } from './adapter.js';
 import { DEFAULT_INPUT_SCHEMA, buildAgents, secretsOf } from './build.js';
 import { ChainFailed, invokeChain, type AgentRuntime, type InvokeDeps } from './invoke.js';
 import { AgentMetrics } from './metrics.js';
 import { failureResult, redact, successResult } from './result.js';
+import { type ProgressReporter, progressReporter } from './progress.js';
 import { AGENT_SESSION_KEY } from './session.js';
 import { resultOf } from './tasks/call.js';
 import { AgentTasks, isAsync, type AgentTasksOptions } from './tasks/service.js';
@@ -195,27 +196,9 @@ export class AgentSource implements ToolSource {
     return this.key;
   }
 
-  /**
-   * Partial output as MCP progress, only when the caller sent a progressToken. Sent in order, and
-   * all of it before the result. Each message is what arrived since the previous one.
-   */
-  private progress(ctx: CallContext): { push: (agent: string, p: AgentPartial) => void; flushed: () => Promise<void> } | undefined {
-    const report = ctx.reportProgress;
-    if (!report) return undefined;
-    let n = 0;
-    let chain = Promise.resolve();
-    const push = (agent: string, p: AgentPartial) => {
-      const k = ++n;
-      // A thought is marked as one, so a client can tell the agent's reasoning from its answer.
-      const message =
-        p.kind === 'tool_call'
-          ? `agent ${agent} is calling the tool ${p.tool}`
-          : p.kind === 'thought'
-            ? `agent ${agent} thinks: ${redact(p.text, this.secretValues)}`
-            : redact(p.text, this.secretValues);
-      chain = chain.then(() => report({ progress: k, message })).catch(() => {});
-    };
-    return { push, flushed: () => chain };
+  /** Partial output as MCP progress (progress.ts), only when the caller sent a progressToken. */
+  private progress(ctx: CallContext): ProgressReporter | undefined {
+    return ctx.reportProgress ? progressReporter(ctx.reportProgress, this.secretValues) : undefined;
   }
 }
 

@@ -1,0 +1,62 @@
+/**
+ * An agent's partial output as progress (src/agents/progress.ts): one notification at a time, in
+ * order; text that arrives while one is being sent joins the next, thoughts and tool calls never
+ * do; secrets are scrubbed from the merged text; `flushed` waits for the last one.
+ */
+import { describe, expect, it } from 'vitest';
+import { progressReporter } from '../../src/agents/progress.js';
+import type { ProgressUpdate } from '../../src/mcp/source.js';
+
+function transport() {
+  const sent: ProgressUpdate[] = [];
+  const pending: Array<() => void> = [];
+  const report = (p: ProgressUpdate) =>
+    new Promise<void>((resolve) => {
+      sent.push(p);
+      pending.push(resolve);
+    });
+  /** Lets the notification in flight finish, then the reporter's next send start. */
+  const deliver = async () => {
+    pending.shift()?.();
+    await new Promise((r) => setImmediate(r));
+  };
+  return { sent, report, deliver };
+}
+
+describe('progress from an agent stream', () => {
+  it('merges the text that arrived during a send into the next notification, never across a tool call or a thought', async () => {
+    const t = transport();
+    const r = progressReporter(t.report, ['sk_secret_value']);
+    r.push('writer', { kind: 'tool_call', tool: 'lookup' });
+    r.push('writer', { kind: 'text', text: 'Once ' });
+    r.push('writer', { kind: 'text', text: 'upon ' });
+    r.push('writer', { kind: 'thought', text: 'pausing' });
+    r.push('writer', { kind: 'text', text: 'a sk_secret' });
+    r.push('writer', { kind: 'text', text: '_value time' });
+    expect(t.sent).toEqual([{ progress: 1, message: 'agent writer is calling the tool lookup' }]);
+    let done = false;
+    const flushed = r.flushed().then(() => (done = true));
+    for (let i = 0; i < 4; i++) await t.deliver();
+    await flushed;
+    expect(done).toBe(true);
+    expect(t.sent).toEqual([
+      { progress: 1, message: 'agent writer is calling the tool lookup' },
+      { progress: 2, message: 'Once upon ' },
+      { progress: 3, message: 'agent writer thinks: pausing' },
+      { progress: 4, message: 'a [redacted] time' },
+    ]);
+  });
+
+  it('sends each text on its own when nothing is in flight, and a failed send does not stop the next', async () => {
+    const sent: string[] = [];
+    const r = progressReporter(async (p) => {
+      sent.push(p.message ?? '');
+      if (sent.length === 1) throw new Error('the client went away');
+    }, []);
+    r.push('a', { kind: 'text', text: 'one' });
+    await r.flushed();
+    r.push('a', { kind: 'text', text: 'two' });
+    await r.flushed();
+    expect(sent).toEqual(['one', 'two']);
+  });
+});
