@@ -213,7 +213,13 @@ export class TokenBucket {
       const cur = (await this.limiter.currentReservoir()) ?? 0;
       if (whole > 0) {
         this.acc -= whole;
-        const add = Math.min(whole, this.cap - cur);
+        let add = Math.min(whole, this.cap - cur);
+        // A late tick (a busy event loop) brings several tokens at once. The provider accrued them
+        // too, but its bucket may have been full meanwhile, holding the tokens of requests granted
+        // here and not yet arrived there (the same busy loop delays them): granted together with
+        // those, a lump overruns it. Held to what the requests in flight leave of the burst
+        // (at least one), a lump costs a few tokens once; a 429 costs a Retry-After pause.
+        if (whole > 1) add = Math.min(add, Math.max(1, this.cap - cur - this.inflight));
         if (add > 0) await this.limiter.incrementReservoir(add);
       }
       const full = cur + Math.max(0, whole) >= this.cap;
