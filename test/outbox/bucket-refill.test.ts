@@ -2,7 +2,8 @@
  * A bucket refills from the first answer to a request it granted, not from its first take: the
  * provider's bucket starts refilling only when the first requests arrive there, so one that
  * refilled from the take would run ahead of it by the requests' delay. On an injected clock and
- * timers, with no sleeps.
+ * timers, with no sleeps. And a late refill tick does not hand out its whole lump while requests
+ * granted before it may still be on their way.
  */
 import { afterEach, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
@@ -63,4 +64,25 @@ it('accrues nothing until a granted request is answered, then at its rate from t
   expect(granted).toBe(false);
   await t.advance(1);
   expect(granted).toBe(true);
+});
+
+it('a late refill tick grants its lump only up to what the requests in flight leave of the burst', async () => {
+  const clock = manualClock();
+  const t = steppedTimers(clock);
+  // Burst 5: four tokens at hand, then one per 100 ms.
+  pacer = createBucketPacer({ limits: () => ({ perConnection: { perSecond: 10, burst: 5 } }), clock, timers: t.timers });
+  const p = pacer;
+  const signal = new AbortController().signal;
+  for (let i = 0; i < 4; i++) await p.acquire('acme:c1', signal);
+  let granted = 0;
+  for (let i = 0; i < 4; i++) void p.acquire('acme:c1', signal).then(() => granted++);
+  // One answered, three still on their way: the tick due in 100 ms comes a second late, with ten tokens accrued.
+  p.observe('acme:c1', { status: 200, headers: new Headers() });
+  await settle();
+  await t.advance(1_000);
+  expect(granted).toBe(1);
+  // As the ones in flight are answered, the next ticks serve the rest at the rate.
+  for (let i = 0; i < 3; i++) p.observe('acme:c1', { status: 200, headers: new Headers() });
+  await t.advance(100);
+  expect(granted).toBe(2);
 });
