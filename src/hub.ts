@@ -78,6 +78,8 @@ export interface HubOptions {
   breakers?: IntegrationsDeps['breakers'];
   /** The agents' breakers, waits between attempts and Retry-After cap (tests shorten them). */
   agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & { tasks?: { pollMs?: number; taskTtlMs?: number; retentionMs?: number } };
+  /** Extra trusted CA certificates (PEM) for clients' metadata documents: a test's own HTTPS server. */
+  cimdCa?: string;
 }
 
 export interface Listening {
@@ -124,9 +126,11 @@ export class Hub {
   private readonly lifecycle: Lifecycle;
   /** The stdio servers this hub spawns, recorded in the data dir (none for an in-memory hub). */
   private readonly processes: ProcessRegistry | undefined;
+  private readonly cimdCa: string | undefined;
 
   constructor(opts: HubOptions) {
     this.config = opts.config;
+    this.cimdCa = opts.cimdCa;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? createLogger({ level: opts.config.logLevel });
     this.metrics = new HubMetrics({ defaultMetrics: true });
@@ -340,6 +344,18 @@ export class Hub {
     if (this.urlValue !== bound && this.integrations.accounts.list().length > 0)
       // Links and OAuth redirects were built on the URL read before; say so rather than hand out dead links.
       this.log.warn({ configured: this.urlValue, bound }, 'listening on another port than configured: account links point at the configured one');
+    // The hub's own OAuth authorization server (src/auth/): issuer and resource are on the bound URL.
+    const { createAuthServer } = await import('./auth/server.js');
+    const authServer = await createAuthServer({
+      db: this.db,
+      vault: this.vault,
+      clock: this.clock,
+      log: this.log,
+      tokens: this.tokens,
+      publicUrl: bound,
+      config: this.config.auth,
+      cimdCa: this.cimdCa,
+    });
     const face = new HttpFace({
       dispatcher: this.dispatcher,
       catalog: this.catalog,
@@ -348,11 +364,9 @@ export class Hub {
       clock: this.clock,
       maxBodyBytes: this.config.server.maxBodyBytes,
       limits: this.config.server.limits,
-      tokens: this.tokens,
+      // Hub tokens and OAuth grants: revoking either closes its sessions and streams.
+      tokens: authServer.revocations,
     });
-    // The hub's own OAuth authorization server (src/auth/): issuer and resource are on the bound URL.
-    const { createAuthServer } = await import('./auth/server.js');
-    const authServer = await createAuthServer({ db: this.db, vault: this.vault, clock: this.clock, log: this.log, tokens: this.tokens, publicUrl: bound });
     const app = createHttpApp({
       config: this.config,
       port: listener.port,

@@ -6,20 +6,41 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { ApiTokens } from '../identity/tokens.js';
 import { accountId, parseAccountId } from './account.js';
-import { consentPage, failurePage, signInPage, type ClientView } from './pages.js';
+import type { Grants, SignedInWith } from './grants.js';
+import { INVITE_PATH, inviteCodeIn, type Invites } from './invites.js';
+import { consentPage, failurePage, invitePage, signInPage, type ClientView } from './pages.js';
 import { MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
 
 export interface SignInDeps {
   /** The library, loaded in the background when the HTTP face starts. */
   provider: () => Promise<Provider>;
   tokens: ApiTokens;
+  invites: Invites;
+  grants: Grants;
   /** Secret of the form's CSRF token (the cookie key). */
   formSecret: Buffer;
   issuer: string;
   log: Logger;
 }
 
-const loginForm = z.object({ csrf: z.string().max(100), token: z.string().trim().min(1).max(200) });
+const loginForm = z.object({ csrf: z.string().max(100), token: z.string().trim().min(1).max(600) });
+
+/**
+ * How the user signed in rides on the library's session as its `amr` (RFC 8176 names methods;
+ * these are the hub's own), so the consent step, which may come in a later request or for another
+ * client in the same browser, can record it beside the grant.
+ */
+export function amrOf(how: SignedInWith): string[] {
+  return how.via === 'token' ? ['hub_token', `hub_token:${how.tokenId}`] : how.via === 'invite' ? ['invite'] : ['sso', `sso:${how.issuer}`];
+}
+
+export function signedInWith(amr: readonly string[] | undefined): SignedInWith | undefined {
+  const token = amr?.find((m) => m.startsWith('hub_token:'));
+  if (token) return { via: 'token', tokenId: token.slice('hub_token:'.length) };
+  if (amr?.includes('invite')) return { via: 'invite' };
+  const sso = amr?.find((m) => m.startsWith('sso:'));
+  return sso ? { via: 'sso', issuer: sso.slice('sso:'.length) } : undefined;
+}
 const consentForm = z.object({ csrf: z.string().max(100), decision: z.enum(['allow', 'deny']) });
 const stringArray = z.array(z.string());
 
@@ -70,6 +91,10 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     return from !== undefined && from !== origin && from !== `${req.protocol}://${req.headers.host}`;
   };
 
+  // Opening a sign-in link shows how to use it; the code (in the fragment, never sent here) is
+  // spent only on a sign-in page, so a link preview cannot use it up.
+  app.get(INVITE_PATH, (_req, res) => send(res, 200, invitePage()));
+
   app.get(`${SIGN_IN_PATH}/:uid`, async (req, res) => {
     const provider = await deps.provider();
     const details = await interaction(provider, req, res);
@@ -91,13 +116,24 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid))
       return send(res, 403, failurePage('This form was not sent from its own page.'));
     const client = await clientOf(provider, details);
-    const checked = await deps.tokens.check(body.data.token);
     const retry = (why: string) => send(res, 401, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
+    const login = async (who: { tenant: string; user: string }, how: SignedInWith) => {
+      deps.log.info({ user: who.user, tenant: who.tenant, clientId: client.clientId, via: how.via }, 'OAuth sign-in');
+      await provider.interactionFinished(req, res, { login: { accountId: accountId(who), amr: amrOf(how) } }, { mergeWithLastSubmission: false });
+    };
+    const code = inviteCodeIn(body.data.token);
+    if (code !== undefined) {
+      const invited = await deps.invites.redeem(code);
+      if (invited === 'used') return retry('That sign-in link was already used. Ask the hub operator for a new one.');
+      if (invited === 'expired') return retry('That sign-in link has expired. Ask the hub operator for a new one.');
+      if (invited === undefined) return retry('That is not a sign-in link of this hub.');
+      return login(invited, { via: 'invite' });
+    }
+    const checked = await deps.tokens.check(body.data.token);
     if (checked === 'expired') return retry('That token has expired. Create a new one.');
     if (checked === undefined) return retry('That is not a valid hub token (unknown or revoked).');
     if (!checked.scopes.includes(MCP_SCOPE)) return retry('That token lacks the mcp scope, so it cannot use tools.');
-    deps.log.info({ user: checked.user, tenant: checked.tenant, clientId: client.clientId }, 'OAuth sign-in with a hub token');
-    await provider.interactionFinished(req, res, { login: { accountId: accountId(checked) } }, { mergeWithLastSubmission: false });
+    await login(checked, { via: 'token', tokenId: checked.tokenId! });
   });
 
   app.post(`${SIGN_IN_PATH}/:uid/consent`, form, async (req, res) => {
@@ -123,6 +159,8 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const resources = z.record(z.string(), stringArray).safeParse(missing['missingResourceScopes']);
     if (resources.success) for (const [indicator, scopes] of Object.entries(resources.data)) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
+    const how = signedInWith(z.array(z.string()).optional().parse(details.session?.amr));
+    if (how) await deps.grants.noteSignIn(grantId, how);
     deps.log.info({ account, clientId }, 'OAuth consent given');
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   });

@@ -51,7 +51,7 @@ declare module 'oidc-provider' {
     uid: string;
     prompt: { name: string; reasons: string[]; details: Record<string, unknown> };
     params: Record<string, unknown>;
-    session?: { accountId?: string };
+    session?: { accountId?: string; uid?: string; amr?: string[] };
     grantId?: string;
   }
 

@@ -42,12 +42,13 @@ export function signInPage(client: ClientView, form: FormTarget, error?: string)
   return page(
     'Sign in to Switchboard',
     html`${about(client)}
-<p>Sign in with a hub API token: the hub's operator creates one with
-<code>switchboard tokens create --user NAME</code>. The app never sees it.</p>
+<p>Sign in with the one-time sign-in link the hub's operator gave you
+(<code>switchboard users invite NAME</code>), or with a hub API token
+(<code>switchboard tokens create --user NAME</code>). The app never sees either.</p>
 ${fail}
 <form method="post" action="${form.action}">
 <input type="hidden" name="csrf" value="${form.csrf}">
-<p><label>Hub token <input type="password" name="token" autocomplete="off" required size="50"></label></p>
+<p><label>Sign-in link or hub token <input type="password" name="token" autocomplete="off" required size="50"></label></p>
 <p><button type="submit">Sign in</button></p>
 </form>`,
   );
@@ -70,4 +71,12 @@ export function consentPage(client: ClientView, who: { tenant: string; user: str
 
 export function failurePage(message: string): string {
   return messagePage('Sign-in failed', message, { failure: true });
+}
+
+/** What opening a sign-in link shows: it is used on the sign-in page an app opens, not here. */
+export function invitePage(): string {
+  return messagePage(
+    'Your sign-in link',
+    'This link signs you in once. Connect your app to the hub (its MCP URL ends in /mcp); when the app opens the hub’s sign-in page, paste this whole link, from the address bar, into it.',
+  );
 }

@@ -28,6 +28,8 @@ export interface ProviderDeps {
   records: AsRecords;
   vault: Vault;
   clock: Clock;
+  /** How Client ID Metadata Documents are fetched (src/auth/cimd-fetch.ts: HTTPS, SSRF-guarded). */
+  fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
 }
 
 interface ClientView {
@@ -71,6 +73,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     jwks: { keys: [deps.keys.signing] },
     cookies: { keys: deps.keys.cookies },
     routes: AS_ROUTES,
+    // Only metadata documents are fetched (jwks_uri and sector identifiers are not accepted from
+    // clients here): through the guarded fetch, whatever the library's own dispatcher would be.
+    fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => {
+      const { dispatcher: _library, ...rest } = init;
+      return deps.fetch(url, rest);
+    },
     // CORS for browser-based public clients: only from the origin of one of their redirect URIs
     // (the library's default, stated so it is a decision and not a start-up warning).
     clientBasedCORS: (_ctx: unknown, origin: string, client: { clientAuthMethod: string; redirectUris: string[] }) =>
@@ -82,6 +90,16 @@ export function createProvider(deps: ProviderDeps): Provider {
       // Signing out of the hub's sign-in session is not offered: the session only carries a consent step.
       rpInitiatedLogout: { enabled: false },
       registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
+      // SEP-991: an HTTPS client_id is the URL of the client's metadata document. The library
+      // checks the document (client_id equal to its URL, no shared-secret auth method, no secret)
+      // and caches it by Cache-Control within these bounds (seconds).
+      // Only public clients: a client that proves itself with a key (private_key_jwt) registers by DCR.
+      clientIdMetadataDocument: {
+        enabled: true,
+        ack: 'draft-02',
+        cacheDuration: { min: 60, max: 86_400 },
+        allowClient: async (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod === 'none',
+      },
       revocation: {
         enabled: true,
         // A client revokes its own tokens only (RFC 7009 §2.1); another's are refused, not revealed.

@@ -33,6 +33,10 @@ export interface AsRecords {
   upsert(record: AsRecord): Promise<void>;
   find(model: string, key: string): Promise<StoredAsRecord | undefined>;
   findByUid(model: string, uidKey: string): Promise<StoredAsRecord | undefined>;
+  /** Every record of a model (management lists: grants, clients), expired ones included. */
+  list(model: string): Promise<StoredAsRecord[]>;
+  /** Every record of a model with this uid key (the grants one hub token signed in). */
+  listByUid(model: string, uidKey: string): Promise<StoredAsRecord[]>;
   /**
    * Marks a code or refresh token spent, once: resolves false when there is no such record or it
    * was already spent (another request or process spent it first).
@@ -105,6 +109,20 @@ export class SqliteAsRecords implements AsRecords {
 
   async findByUid(model: string, uidKey: string): Promise<StoredAsRecord | undefined> {
     return toRecord(this.byUidStmt.get(model, uidKey));
+  }
+
+  async list(model: string): Promise<StoredAsRecord[]> {
+    return this.db
+      .prepare('SELECT * FROM oauth_as_records WHERE model = ? ORDER BY key')
+      .all(model)
+      .map((row) => toRecord(row)!);
+  }
+
+  async listByUid(model: string, uidKey: string): Promise<StoredAsRecord[]> {
+    return this.db
+      .prepare('SELECT * FROM oauth_as_records WHERE model = ? AND uid_key = ?')
+      .all(model, uidKey)
+      .map((row) => toRecord(row)!);
   }
 
   async consume(model: string, key: string, now: number): Promise<boolean> {

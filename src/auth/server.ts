@@ -2,14 +2,20 @@ import type { Express } from 'express';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
+import type { AuthConfig } from '../config/schema.js';
+import type { RevocationSource } from '../identity/revocation-watch.js';
 import type { ApiTokens } from '../identity/tokens.js';
 import type { Db } from '../store/db.js';
 import { HubSecrets } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { accessTokens, type AccessTokens } from './access.js';
+import { guardedFetch } from './cimd-fetch.js';
+import { Grants, revocationSource } from './grants.js';
 import { mountSignIn } from './interaction.js';
+import { Invites } from './invites.js';
 import { loadAsKeys } from './keys.js';
-import { SqliteAsRecords } from './records.js';
+import { importQuietly } from './load.js';
+import { type AsRecords, SqliteAsRecords } from './records.js';
 import { registrationLimit } from './registration-limit.js';
 import { AS_ROUTES, DISCOVERY_PATHS } from './routes.js';
 
@@ -22,6 +28,13 @@ export interface AuthServer {
   mount(app: Express): void;
   /** The library itself (loaded once, on first use), for tests that mint a token the endpoints never would. */
   provider: () => Promise<Provider>;
+  /** Whether the library has been asked for yet (it is never loaded before an OAuth request). */
+  loaded(): boolean;
+  /** OAuth-issued grants: list, revoke, per client. */
+  grants: Grants;
+  invites: Invites;
+  /** What the HTTP face watches: hub tokens and grants, so either ending closes sessions and streams. */
+  revocations: RevocationSource;
 }
 
 export interface AuthServerDeps {
@@ -32,6 +45,9 @@ export interface AuthServerDeps {
   tokens: ApiTokens;
   /** The hub's public URL, as bound: the issuer, and the base of the resource `<publicUrl>/mcp`. */
   publicUrl: string;
+  config?: AuthConfig | undefined;
+  /** Trusted CA certificates (PEM) for metadata documents, beside the system's: tests' own HTTPS servers. */
+  cimdCa?: string | undefined;
 }
 
 /**
@@ -42,25 +58,46 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const issuer = deps.publicUrl.replace(/\/$/, '');
   const resource = `${issuer}/mcp`;
   const keys = await loadAsKeys(new HubSecrets(deps.db, deps.vault, deps.clock));
-  // The library and its dependencies take 0.5 to 0.9 s to import on a busy 2-core machine: loaded
-  // in the background, so `serve` does not wait for it; a request that needs it waits instead.
+  const grants = new Grants({ records: new SqliteAsRecords(deps.db), vault: deps.vault, clock: deps.clock });
+  // The library deletes a grant's records when a refresh token is reused or a token is revoked
+  // (RFC 7009): its sessions close at once in this process, as with `clients revoke`.
+  const records = notifying(new SqliteAsRecords(deps.db), (id) => grants.ended(id));
+  // A revoked hub token ends the grants it signed in (here at once; the CLI does the same).
+  deps.tokens.onRevoked((tokenId) => {
+    grants.endSignedInWith(tokenId).catch((err: unknown) => deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'ending grants failed'));
+  });
+  const fetch = guardedFetch({ allowLoopback: deps.config?.cimd.allowLoopback ?? false, ca: deps.cimdCa });
+  // The library and its dependencies take 0.5 to 0.9 s of CPU to import: loaded by the first
+  // request that needs it (an authorization-server route, or an OAuth token at /mcp), never on
+  // start-up, where it would compete with a stdio client's first tools/list.
   let loading: Promise<Provider> | undefined;
   const provider = () =>
-    (loading ??= import('./provider.js').then(({ createProvider }) => {
-      const p = createProvider({ issuer, resource, keys, records: new SqliteAsRecords(deps.db), vault: deps.vault, clock: deps.clock });
+    (loading ??= importQuietly(() => import('./provider.js')).then(({ createProvider }) => {
+      const p = createProvider({ issuer, resource, keys, records, vault: deps.vault, clock: deps.clock, fetch });
       p.on('server_error', (_ctx: unknown, err: unknown) =>
         deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'authorization server error'),
       );
       return p;
     }));
-  provider().catch((err: unknown) => deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'the authorization server did not load'));
   let callback: Promise<ReturnType<Provider['callback']>> | undefined;
   const handled = new Set<string>([...Object.values(AS_ROUTES), ...DISCOVERY_PATHS]);
   const resume = `${AS_ROUTES.authorization}/`;
+  const invites = new Invites(new SqliteAsRecords(deps.db), deps.vault, deps.clock);
+  const access = accessTokens(provider, resource, deps.clock);
   return {
     issuer,
     provider,
-    access: accessTokens(provider, resource, deps.clock),
+    loaded: () => loading !== undefined,
+    grants,
+    invites,
+    revocations: revocationSource(deps.tokens, grants),
+    access: {
+      async check(token) {
+        const found = await access.check(token);
+        if (typeof found === 'object') grants.touch(found.identity.tokenId!.slice('grant:'.length)).catch(() => {});
+        return found;
+      },
+    },
     mount(app) {
       app.post(AS_ROUTES.registration, registrationLimit({ clock: deps.clock }));
       app.use((req, res, next) => {
@@ -68,7 +105,18 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
         callback ??= provider().then((p) => p.callback());
         callback.then((handle) => handle(req, res), next);
       });
-      mountSignIn(app, { provider, tokens: deps.tokens, formSecret: keys.formSecret, issuer, log: deps.log });
+      mountSignIn(app, { provider, tokens: deps.tokens, invites, grants, formSecret: keys.formSecret, issuer, log: deps.log });
     },
   };
+}
+
+/** The store, telling `onEnded` of each grant whose records it deleted. */
+function notifying(records: AsRecords, ended: (grantId: string) => void): AsRecords {
+  return Object.assign(Object.create(records) as AsRecords, {
+    async revokeGrant(grantId: string): Promise<number> {
+      const n = await records.revokeGrant(grantId);
+      if (n > 0) ended(grantId);
+      return n;
+    },
+  });
 }

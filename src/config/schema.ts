@@ -127,6 +127,39 @@ export const serverSchema = z.strictObject({
     .default({ sessionsPerIdentity: 100, streamsPerIdentity: 100, headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, maxConnections: 512 }),
 });
 
+/**
+ * The `auth` block of the config: how the hub's own authorization server lets clients in and
+ * users sign in. Absent, clients register by DCR or by a metadata document on a public address,
+ * and users sign in with a hub token or an invite link.
+ */
+export const authConfigSchema = z.strictObject({
+  /** Client ID Metadata Documents (an HTTPS URL as `client_id`, fetched by the hub). */
+  cimd: z
+    .strictObject({
+      /**
+       * Fetch documents from loopback addresses (127.0.0.0/8, ::1): for developing a client on the
+       * hub's machine. Private and link-local ranges stay refused either way.
+       */
+      allowLoopback: z.boolean().default(false),
+    })
+    .default({ allowLoopback: false }),
+  /** Single sign-on: users sign in with the company's OpenID Connect provider instead of a hub credential. */
+  oidc: z
+    .strictObject({
+      issuer: z.url(),
+      clientId: z.string().min(1),
+      clientSecret: z.string().min(1),
+      /** Which claim names the hub user: the subject, or the (verified) email address. */
+      userFrom: z.enum(['sub', 'email']).default('sub'),
+      /** The hub tenant of users signed in this way. */
+      tenant: z
+        .string()
+        .regex(/^[A-Za-z0-9._@-]{1,128}$/)
+        .default('default'),
+    })
+    .optional(),
+});
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -174,6 +207,8 @@ export const configSchema = z
         retentionDays: z.number().int().min(1).max(365).default(7),
       })
       .default({ waitMs: 10_000, maxAttempts: 8, retentionDays: 7 }),
+    /** The hub's own OAuth authorization server (src/auth/): metadata documents, SSO. */
+    auth: authConfigSchema.default({ cimd: { allowLoopback: false } }),
     /** Built-in sources for testing clients against the hub; off by default. */
     fixtures: z.strictObject({ conformance: z.boolean().default(false) }).default({ conformance: false }),
   })
@@ -195,6 +230,7 @@ function checkSourceNames(c: { mcpServers: object; integrations: object; fixture
 }
 
 export type HubConfig = z.infer<typeof configSchema>;
+export type AuthConfig = z.infer<typeof authConfigSchema>;
 export type McpServerConfig = z.infer<typeof mcpServerSchema>;
 export type StdioServerConfig = z.infer<typeof stdioServerSchema>;
 export type HttpServerConfig = z.infer<typeof httpServerSchema>;

@@ -1,0 +1,75 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { Clock } from '../clock.js';
+import type { Vault } from '../vault/vault.js';
+import { HubError } from '../errors.js';
+import { HUB_TENANT, hashId } from './adapter.js';
+import { accountId, parseAccountId } from './account.js';
+import type { AsRecords } from './records.js';
+import { SIGN_IN_PATH } from './routes.js';
+
+const MODEL = 'Invite';
+/** `sbi_` and 32 random bytes: recognisable in a paste, and as hard to guess as a hub token. */
+const CODE = /^sbi_[A-Za-z0-9_-]{43}$/;
+export const INVITE_PATH = `${SIGN_IN_PATH}/invite`;
+/** An invite lives a day unless the operator says otherwise, and at most 30 days. */
+export const DEFAULT_INVITE_MS = 86_400_000;
+export const MAX_INVITE_MS = 30 * 86_400_000;
+
+const payload = z.object({ account: z.string() });
+
+export type Redeemed = { tenant: string; user: string } | 'expired' | 'used' | undefined;
+
+/**
+ * One-time sign-in links (`switchboard users invite`): the operator hands a user a link instead
+ * of a hub token. The code is kept hashed, beside the authorization server's records; redeeming
+ * is a guarded consume, so of two sign-ins with one link (another tab, another process) one wins.
+ * A used or expired invite stays until the sweep, so the page can say which it was.
+ */
+export class Invites {
+  constructor(
+    private readonly records: AsRecords,
+    private readonly vault: Vault,
+    private readonly clock: Clock,
+  ) {}
+
+  private scope(key: string) {
+    return { tenant: HUB_TENANT, kind: 'oauth_as', id: `${MODEL}:${key}` };
+  }
+
+  async create(who: { tenant: string; user: string }, lifetimeMs = DEFAULT_INVITE_MS): Promise<{ code: string; expiresAt: number }> {
+    if (!(lifetimeMs > 0 && lifetimeMs <= MAX_INVITE_MS)) throw new HubError('invalid_params', 'an invite lives at most 30 days');
+    if (parseAccountId(accountId(who)) === undefined) throw new HubError('invalid_params', `"${who.tenant}/${who.user}" is not a hub user name`);
+    const code = `sbi_${randomBytes(32).toString('base64url')}`;
+    const expiresAt = this.clock.now() + lifetimeMs;
+    const key = hashId(code);
+    await this.vault.ensureDataKey(HUB_TENANT);
+    await this.records.upsert({ model: MODEL, key, payload: this.vault.encrypt(this.scope(key), JSON.stringify({ account: accountId(who) })), expiresAt });
+    return { code, expiresAt };
+  }
+
+  /** Spends the invite once. */
+  async redeem(code: string): Promise<Redeemed> {
+    if (!CODE.test(code)) return undefined;
+    const key = hashId(code);
+    const row = await this.records.find(MODEL, key);
+    if (row === undefined) return undefined;
+    const now = this.clock.now();
+    if (row.consumedAt !== undefined) return 'used';
+    if (row.expiresAt !== undefined && row.expiresAt <= now) return 'expired';
+    if (!(await this.records.consume(MODEL, key, now))) return 'used';
+    const sealed = await this.vault.decrypting(() => this.vault.decryptString(this.scope(key), row.payload));
+    return parseAccountId(payload.parse(JSON.parse(sealed)).account);
+  }
+}
+
+/** The code in what the user pasted: the link the CLI printed, or the code alone. */
+export function inviteCodeIn(pasted: string): string | undefined {
+  const found = /sbi_[A-Za-z0-9_-]{43}/.exec(pasted)?.[0];
+  return found !== undefined && CODE.test(found) ? found : undefined;
+}
+
+/** The link the CLI prints: opening it shows how to use it; it is spent on the sign-in page only. */
+export function inviteLink(publicUrl: string, code: string): string {
+  return `${publicUrl.replace(/\/$/, '')}${INVITE_PATH}#${code}`;
+}
