@@ -8,6 +8,7 @@ interface AbandonedRow {
   state: string;
   lease_owner: string | null;
   attempts: number;
+  paced: number;
   replay_safe: number;
 }
 
@@ -39,9 +40,10 @@ export function recoverAbandoned(st: Record<RecoveryStatement, Statement>, now: 
       to = 'sent_unconfirmed';
       error =
         'its worker stopped while sending it: the provider may or may not have applied it, and it takes no idempotency key, so it is not sent again (check, then `switchboard queue retry` it if it was not applied)';
-    } else if (r.attempts >= o.maxAttempts) {
+    } else if (r.attempts - r.paced >= o.maxAttempts) {
+      // The send cut short counts as an attempt: it was not answered 429.
       to = 'dead';
-      error = `its worker stopped while sending attempt ${r.attempts} of ${o.maxAttempts}`;
+      error = `its worker stopped while sending attempt ${r.attempts - r.paced} of ${o.maxAttempts}`;
     } else {
       to = 'queued';
       error = 'its worker stopped while sending it; sent again with the same idempotency key';

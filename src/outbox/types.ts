@@ -73,7 +73,10 @@ export interface Job {
   sensitive: boolean;
   replaySafe: boolean;
   state: JobState;
+  /** Sends made, 429s included. */
   attempts: number;
+  /** Of those, the ones the provider answered 429: they spend no attempt of `maxAttempts`. */
+  paced: number;
   nextAttemptAt: number;
   lastError: string | null;
   createdAt: number;
@@ -120,6 +123,8 @@ export interface FailOptions {
   /** When to send again (back to `queued`), or 'never': `failed`, or `dead` with `exhausted`. */
   retryAt: number | 'never';
   exhausted?: boolean;
+  /** The provider answered 429: counted in the job's `paced`, so it spends no attempt. */
+  paced?: boolean;
   /** The provider's answer that made it fail, kept for the caller. */
   result?: JobResult;
 }

@@ -19,8 +19,6 @@ export const DEFAULT_MAX_ATTEMPTS = 8;
  * (longer only if the provider's own Retry-After asks for it).
  */
 export const DEFAULT_MAX_SENDS = 32;
-/** Bound on the in-memory 429 counts (jobs that moved to another process are never finished here). */
-const MAX_PACED_ENTRIES = 10_000;
 
 /** Whether a claimed job may be sent now; if not, when to claim it again. */
 export type Readiness = { ok: true } | { ok: false; retryAt: number };
@@ -72,12 +70,6 @@ export class OutboxWorker {
   private readonly maxAttempts: number;
   private readonly maxSends: number;
   private readonly batchSize: number;
-  /**
-   * 429s this worker was answered per job, taken from the stored sends to count attempts. In memory
-   * (the job table counts sends only): a job that reaches another process, or outlives this one,
-   * has its earlier 429s counted as attempts there, so it can end sooner than it should, never later.
-   */
-  private readonly paced = new Map<string, number>();
   private readonly maxInFlight: number;
   private readonly idleMs: number;
   /** The running worker's sends, each with its own signal: a stop past its grace aborts them. */
@@ -240,7 +232,8 @@ export class OutboxWorker {
     const result = outcome === undefined ? undefined : { status: outcome.status, body: outcome.body };
     let to: JobState | false;
     const paced = v.kind === 'retry' && v.paced === true;
-    const spent = job.attempts - this.countPaced(job.id, paced);
+    // The job's stored 429s (from any process, before any restart), and this answer when it is one.
+    const spent = job.attempts - job.paced - (paced ? 1 : 0);
     const exhausted = v.kind === 'retry' && (job.attempts >= this.maxSends || (!paced && spent >= this.maxAttempts));
     const error: string | null =
       v.kind === 'done'
@@ -254,17 +247,16 @@ export class OutboxWorker {
     if (v.kind === 'done') to = (await q.complete(job.id, this.owner, result!)) && 'done';
     else if (v.kind === 'unconfirmed') to = (await q.unconfirmed(job.id, this.owner, v.error)) && 'sent_unconfirmed';
     else if (v.kind === 'fail') to = await q.fail(job.id, this.owner, { error: v.error, retryAt: 'never', ...kept });
-    else if (exhausted) to = await q.fail(job.id, this.owner, { error: error!, retryAt: 'never', exhausted: true, ...kept });
+    else if (exhausted) to = await q.fail(job.id, this.owner, { error: error!, retryAt: 'never', exhausted: true, ...(paced ? { paced } : {}), ...kept });
     else {
       const delay = v.retryAfterMs !== undefined ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, v.retryAfterMs)) : (this.o.backoffMs ?? backoffMs)(job.attempts);
-      to = await q.fail(job.id, this.owner, { error: v.error, retryAt: this.o.clock.now() + delay });
+      to = await q.fail(job.id, this.owner, { error: v.error, retryAt: this.o.clock.now() + delay, ...(paced ? { paced } : {}) });
       if (to)
         this.o.log.info(
           { job: job.id, integration: job.integration, attempt: spent, sends: job.attempts, retryInMs: delay, error },
           'an outbound write will be sent again',
         );
     }
-    if (to !== 'queued') this.paced.delete(job.id);
     if (to === false) {
       this.o.log.warn({ job: job.id, integration: job.integration }, 'an outbound job was finished after its lease passed to another worker');
       return;
@@ -274,17 +266,6 @@ export class OutboxWorker {
     const { arguments: _a, result: _r, ...plain } = job;
     const finished: Job = { ...plain, state: to, lastError: error, updatedAt: this.o.clock.now() };
     this.o.events.publish(finished);
-  }
-
-  /** The 429s this worker has seen for a job, counting this answer when it is one. */
-  private countPaced(id: string, paced: boolean): number {
-    const n = (this.paced.get(id) ?? 0) + (paced ? 1 : 0);
-    if (!paced) return n;
-    this.paced.delete(id);
-    // Oldest first (insertion order): an entry left by a job another process finished goes first.
-    if (this.paced.size >= MAX_PACED_ENTRIES) this.paced.delete(this.paced.keys().next().value!);
-    this.paced.set(id, n);
-    return n;
   }
 
   start(): void {

@@ -359,4 +359,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX oauth_as_records_expiry ON oauth_as_records (expires_at) WHERE expires_at IS NOT NULL;
     `,
   },
+  {
+    version: 16,
+    name: 'outbox_paced_sends',
+    // Sends of a job the provider answered 429: they spend no attempt (STYLE.md §7), and counted
+    // here, not in a worker's memory, that holds across a restart and on another process.
+    sql: `
+      ALTER TABLE outbox_jobs ADD COLUMN paced INTEGER NOT NULL DEFAULT 0 CHECK (paced >= 0);
+    `,
+  },
 ];

@@ -168,6 +168,43 @@ describe('the outbox worker: a refusal to send is not an attempt, nor is a 429',
     });
   });
 
+  it('429s are stored with the job: after a restart they still spend no attempt, and a send cut short after them is resent, not dead', async () => {
+    answer = (n) => (n <= 3 ? { status: 429, body: 'slow down', retryAfterMs: 1_000 } : { status: 503, body: 'down' });
+    const { job } = await outbox.enqueue({ ...input('A'), replaySafe: true });
+    const first = worker();
+    for (let i = 0; i < 3; i++) {
+      await first.drain();
+      clock.advance(1_000);
+    }
+    expect(await outbox.find(job.id)).toMatchObject({ state: 'queued', attempts: 3, paced: 3 });
+    // A restart: the store opened again on the same file, a new worker (its memory holds nothing).
+    db.close();
+    db = openDb({ file: join(dir.path, 'switchboard.db'), clock });
+    outbox = new SqliteOutbox(db, clock);
+    // Its first send is cut short (the process dies mid-send): the lease runs out with the job `sending`.
+    const cut = await outbox.claim({ owner: 'gone', limit: 1, leaseMs: 5_000, maxAttempts: 4 });
+    expect(await outbox.markSent(cut.jobs[0]!.id, 'gone', 5_000)).toBe(true);
+    clock.advance(5_000);
+    // Four sends made, three of them 429s: one attempt spent of four, so the new worker's claim
+    // recovers it to be sent again (it carries a key), not dead.
+    const second = worker();
+    for (let i = 0; i < 10; i++) {
+      await second.drain();
+      clock.advance(60_000);
+    }
+    // Three 503s more: attempts 2, 3 and 4 of 4 (were the 429s counted, it would be dead at the first).
+    expect(sent).toHaveLength(6);
+    expect(await outbox.find(job.id)).toMatchObject({
+      state: 'dead',
+      attempts: 7,
+      paced: 3,
+      lastError: expect.stringContaining('503: down (attempt 4 of 4; no more retries)'),
+    });
+    // An operator's retry starts the count again.
+    expect(await outbox.retry(job.id)).toEqual({ outcome: 'retried', from: 'dead' });
+    expect(await outbox.find(job.id)).toMatchObject({ state: 'queued', attempts: 0, paced: 0 });
+  });
+
   it('a provider answering 429 forever still ends: dead at maxSends', async () => {
     answer = () => ({ status: 429, body: 'slow down', retryAfterMs: 1_000 });
     const w = worker({ maxSends: 10 });
