@@ -9,7 +9,9 @@ commands:
   init             write a commented switchboard.config.json; print the Claude Desktop entry
   serve            serve MCP over Streamable HTTP at /mcp (the default for npm start)
   stdio            serve MCP over stdin/stdout (for Claude Desktop and IDEs)
-  tokens           create | list | revoke hub API tokens
+  tokens           create | list | revoke hub API tokens (list shows OAuth grants too)
+  users invite U   print a one-time sign-in link for user U (OAuth sign-in without a token)
+  clients          list | revoke OAuth clients users authorized (and their grants)
   doctor           check the config, the data dir and every downstream server
   connect I        print a link that links integration I for --user, and wait until it is linked
   connections      list | revoke linked accounts
@@ -35,6 +37,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./commands/serve.js')).serveCommand,
   stdio: async () => (await import('./commands/stdio.js')).stdioCommand,
   tokens: async () => (await import('./commands/tokens.js')).tokensCommand,
+  users: async () => (await import('./commands/users.js')).usersCommand,
+  clients: async () => (await import('./commands/clients.js')).clientsCommand,
   doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
   keys: async () => (await import('./commands/keys.js')).keysCommand,
   connect: async () => (await import('./commands/connect.js')).connectCommand,

@@ -4,10 +4,22 @@ import { SqliteApiTokens } from '../../src/identity/tokens.js';
 import { openDb } from '../../src/store/db.js';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import type { HubConfig } from '../../src/config/schema.js';
 import { configFromFlags, parse, str } from '../common.js';
+import { type AsStore, grantLine, openAsStore } from './clients-store.js';
+
+async function withAsStore<T>(config: HubConfig, fn: (s: AsStore) => Promise<T>): Promise<T> {
+  const store = await openAsStore(config);
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
 
 const USAGE = `usage: switchboard tokens create --user U [--tenant T] [--label L] [--scopes "mcp metrics admin"] [--expires 30d]
-       switchboard tokens list [--all] [--json]
+       switchboard tokens list [--all] [--json]      hub API tokens, then the grants OAuth clients hold
+       switchboard tokens list --oauth [--json]      the grants only (see also: switchboard clients)
        switchboard tokens revoke <token-id>`;
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -31,6 +43,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
     expires: { type: 'string' },
     all: { type: 'boolean' },
     json: { type: 'boolean' },
+    oauth: { type: 'boolean' },
   });
   const [sub, ...rest] = positionals;
   if (flags['help'] || sub === undefined) {
@@ -65,13 +78,22 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         return;
       }
       case 'list': {
+        // OAuth grants are sealed in the vault: it is opened only when there are some.
+        const hasGrants = db.prepare("SELECT 1 FROM oauth_as_records WHERE model = 'Grant' LIMIT 1").get() !== undefined;
+        const grants = hasGrants ? await withAsStore(config, (s) => s.grants.list()) : [];
+        if (flags['oauth']) {
+          if (flags['json']) process.stdout.write(`${JSON.stringify(grants, null, 2)}\n`);
+          else if (grants.length === 0) process.stdout.write('no OAuth grants\n');
+          else for (const g of grants) process.stdout.write(`${grantLine(g)}\n`);
+          return;
+        }
         const list = await tokens.list({ includeRevoked: flags['all'] === true });
         const now = systemClock.now();
         if (flags['json']) {
           process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
           return;
         }
-        if (list.length === 0) {
+        if (list.length === 0 && grants.length === 0) {
           process.stdout.write('no tokens\n');
           return;
         }
@@ -84,6 +106,10 @@ export async function tokensCommand(argv: string[]): Promise<void> {
             `${t.id}  ${t.tenant}/${t.user}  scopes=${t.scopes.join(',')}  created=${new Date(t.createdAt).toISOString()}  expires=${expiry}  last-used=${used}  ${state}${t.label ? `  "${t.label}"` : ''}\n`,
           );
         }
+        if (grants.length > 0) {
+          process.stdout.write(`\nOAuth grants (end one with: switchboard clients revoke --grant ID):\n`);
+          for (const g of grants) process.stdout.write(`${grantLine(g)}\n`);
+        }
         return;
       }
       case 'revoke': {
@@ -91,6 +117,10 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         if (!id) throw new HubError('invalid_params', `tokens revoke needs a token id\n${USAGE}`);
         if (!(await tokens.revoke(id))) throw new HubError('not_found', `no active token ${id}`);
         process.stdout.write(`revoked ${id}\n`);
+        // The grants a user signed in with this token end too: the credential that vouched for them is gone.
+        const signedIn = db.prepare("SELECT 1 FROM oauth_as_records WHERE model = 'GrantInfo' LIMIT 1").get() !== undefined;
+        const ended = signedIn ? await withAsStore(config, (s) => s.grants.endSignedInWith(id)) : [];
+        if (ended.length > 0) process.stdout.write(`ended ${ended.length} OAuth grant${ended.length === 1 ? '' : 's'} signed in with it\n`);
         // The hubs notice by polling the store (src/identity/revocation-watch.ts, every second).
         process.stderr.write('Hubs on this data dir refuse it from now on and close its open sessions and streams within 2 s.\n');
         return;

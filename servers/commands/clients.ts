@@ -1,0 +1,55 @@
+import { HubError } from '../../src/errors.js';
+import { configFromFlags, parse, str } from '../common.js';
+import { grantLine, openAsStore } from './clients-store.js';
+
+const USAGE = `usage: switchboard clients list [--user U] [--tenant T] [--json]
+       switchboard clients revoke <client_id>            end every grant of the client and forget its registration
+       switchboard clients revoke --grant <grant_id>     end one grant`;
+
+/**
+ * OAuth clients users have authorized on the hub's authorization server: each grant (a user's
+ * consent to a client) with its scopes and use. Revoking deletes the grant's codes and tokens at
+ * once; hubs on the data dir close the client's open sessions and streams at their next look
+ * (src/identity/revocation-watch.ts, every second).
+ */
+export async function clientsCommand(argv: string[]): Promise<void> {
+  const { flags, positionals } = parse(argv, { tenant: { type: 'string' }, grant: { type: 'string' }, json: { type: 'boolean' } });
+  const [sub, ...rest] = positionals;
+  if (flags['help'] || sub === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const { config } = configFromFlags(flags);
+  const store = await openAsStore(config);
+  try {
+    switch (sub) {
+      case 'list': {
+        const user = str(flags['user']);
+        const tenant = str(flags['tenant']);
+        const grants = await store.grants.list({ ...(user ? { user } : {}), ...(tenant ? { tenant } : {}) });
+        if (flags['json']) process.stdout.write(`${JSON.stringify(grants, null, 2)}\n`);
+        else if (grants.length === 0) process.stdout.write('no authorized clients\n');
+        else for (const g of grants) process.stdout.write(`${grantLine(g)}\n`);
+        return;
+      }
+      case 'revoke': {
+        const grantId = str(flags['grant']);
+        if (grantId !== undefined) {
+          if (!(await store.grants.revoke(grantId))) throw new HubError('not_found', `no grant ${grantId}`);
+          process.stdout.write(`revoked grant ${grantId}\n`);
+        } else {
+          const clientId = rest[0];
+          if (!clientId) throw new HubError('invalid_params', `clients revoke needs a client id or --grant\n${USAGE}`);
+          const n = await store.grants.revokeClient(clientId);
+          process.stdout.write(`revoked ${n} grant${n === 1 ? '' : 's'} of ${clientId}\n`);
+        }
+        process.stderr.write('Hubs on this data dir refuse its tokens from now on and close its open sessions and streams within 2 s.\n');
+        return;
+      }
+      default:
+        throw new HubError('invalid_params', `unknown clients command "${sub}"\n${USAGE}`);
+    }
+  } finally {
+    store.close();
+  }
+}
