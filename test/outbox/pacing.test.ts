@@ -132,8 +132,9 @@ describe('the per-app bucket', () => {
     const p = pacer;
     const signal = new AbortController().signal;
     let grantedA = 0;
+    // A signal per request, as each call has its own: one shared by 100 waiters would hold 100 listeners.
     const burstA = Array.from({ length: 100 }, () =>
-      p.acquire('acme:a', signal).then(() => {
+      p.acquire('acme:a', new AbortController().signal).then(() => {
         grantedA++;
         p.observe('acme:a', undefined);
       }),

@@ -80,7 +80,9 @@ export class HeldCall {
       const woken = new Promise<undefined>((r) => {
         this.wake = () => r(undefined);
       });
-      const outcome = await Promise.race([this.settled, woken, aborted(signal)]);
+      // The signal lives as long as the call, across rounds and wakes: its listener goes with each wait.
+      const stop = aborted(signal);
+      const outcome = await Promise.race([this.settled, woken, stop.promise]).finally(stop.off);
       this.wake = undefined;
       if (outcome) return outcome;
     }
@@ -103,12 +105,14 @@ export class HeldCall {
   }
 }
 
-function aborted(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
+function aborted(signal: AbortSignal): { promise: Promise<never>; off: () => void } {
+  let fail = () => {};
+  const promise = new Promise<never>((_, reject) => {
+    fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
     if (signal.aborted) fail();
     else signal.addEventListener('abort', fail, { once: true });
   });
+  return { promise, off: () => signal.removeEventListener('abort', fail) };
 }
 
 /** Held calls of this process, each kept until its next round or its expiry. */
