@@ -16,7 +16,9 @@ export const INVITE_PATH = `${SIGN_IN_PATH}/invite`;
 export const DEFAULT_INVITE_MS = 86_400_000;
 export const MAX_INVITE_MS = 30 * 86_400_000;
 
-const payload = z.object({ account: z.string() });
+const payload = z.object({ account: z.string(), expiresAt: z.number() });
+/** A spent or expired invite is kept this long, so the page can say which it was rather than "unknown". */
+const KEEP_MS = 7 * 86_400_000;
 
 export type Redeemed = { tenant: string; user: string } | 'expired' | 'used' | undefined;
 
@@ -44,7 +46,12 @@ export class Invites {
     const expiresAt = this.clock.now() + lifetimeMs;
     const key = hashId(code);
     await this.vault.ensureDataKey(HUB_TENANT);
-    await this.records.upsert({ model: MODEL, key, payload: this.vault.encrypt(this.scope(key), JSON.stringify({ account: accountId(who) })), expiresAt });
+    await this.records.upsert({
+      model: MODEL,
+      key,
+      payload: this.vault.encrypt(this.scope(key), JSON.stringify({ account: accountId(who), expiresAt })),
+      expiresAt: expiresAt + KEEP_MS,
+    });
     return { code, expiresAt };
   }
 
@@ -56,10 +63,11 @@ export class Invites {
     if (row === undefined) return undefined;
     const now = this.clock.now();
     if (row.consumedAt !== undefined) return 'used';
-    if (row.expiresAt !== undefined && row.expiresAt <= now) return 'expired';
-    if (!(await this.records.consume(MODEL, key, now))) return 'used';
     const sealed = await this.vault.decrypting(() => this.vault.decryptString(this.scope(key), row.payload));
-    return parseAccountId(payload.parse(JSON.parse(sealed)).account);
+    const invite = payload.parse(JSON.parse(sealed));
+    if (invite.expiresAt <= now) return 'expired';
+    if (!(await this.records.consume(MODEL, key, now))) return 'used';
+    return parseAccountId(invite.account);
   }
 }
 
