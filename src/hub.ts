@@ -392,7 +392,7 @@ export class Hub {
         log: this.log,
       }),
       mount: (a) => {
-        this.closeMounted = mountIntegrations(a, this.integrations, { pollers: this.pollers });
+        this.closeMounted = mountIntegrations(a, this.integrations, { pollers: this.pollers, grants: authServer.grants });
         // Public (signed by the agent platform, see public-routes.ts); the route reads the raw bytes itself.
         const callback = this.agents.tasks?.route;
         if (callback) a.post('/agents/callback/:taskId', (req, res) => void callback(req, res, req.params.taskId));

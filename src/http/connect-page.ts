@@ -1,3 +1,4 @@
+import type { GrantView } from '../auth/grants.js';
 import type { Identity } from '../identity/identity.js';
 import type { IntegrationStatus } from '../integrations/accounts.js';
 import type { BreakerSnapshot } from '../outbox/breaker.js';
@@ -19,13 +20,27 @@ export interface ConnectView {
   pollers?: readonly PollerStatus[];
   /** The integrations' circuit breakers; each one not closed shows a line saying when writes resume. */
   breakers?: readonly BreakerSnapshot[];
+  /** OAuth clients (apps) this user authorized, each with a revoke button. */
+  clients?: readonly GrantView[];
+  clientRevoked?: boolean;
 }
 
 /** The /connect page: one row per integration with its state, its health and its actions. */
 export function connectPage(v: ConnectView): string {
   const logout = html`<form method="post" action="/connect/logout"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Log out</button></form>`;
   const footer = html`<p><small>This page stays open for ${ago(v.sessionEndsAt - v.now)} more, then needs a new link.</small> ${logout}</p>`;
-  return page(`Accounts of ${v.identity.user}`, html`${v.notice}${pausedElsewhere(v)}${table(v)}${footer}`);
+  return page(`Accounts of ${v.identity.user}`, html`${v.notice}${pausedElsewhere(v)}${table(v)}${apps(v)}${footer}`);
+}
+
+/** Apps that signed in to the hub as this user (OAuth), and a button that ends each one's access. */
+function apps(v: ConnectView): Html | '' {
+  const done = v.clientRevoked ? html`<p class="notice">Revoked the app's access; its open sessions are closed.</p>` : '';
+  if (!v.clients?.length) return done;
+  const rows = v.clients.map(
+    (g) =>
+      html`<tr><td><strong>${g.clientName ?? g.clientId}</strong><br><small>${g.clientId}</small></td><td>${g.scopes.join(' ')}</td><td>Authorized ${ago(v.now - g.createdAt)} ago; ${g.lastUsedAt === undefined ? 'not used yet' : `last used ${ago(v.now - g.lastUsedAt)} ago`}.</td><td><form method="post" action="/connect/revoke-client"><input type="hidden" name="grant" value="${g.grantId}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form></td></tr>\n`,
+  );
+  return html`<h2>Apps signed in as you</h2>${done}<table><thead><tr><th>App</th><th>Scopes</th><th>Use</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function table(v: ConnectView): Html {

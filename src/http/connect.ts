@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
+import type { GrantView } from '../auth/grants.js';
 import type { Clock } from '../clock.js';
 import { ERROR_SPECS, describeError, isHubError, type HubErrorCode } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
@@ -24,6 +25,7 @@ const SESSION_COOKIE = 'sb_connect';
 export const SESSION_TTL_MS = 30 * 60_000;
 const revokeForm = z.object({ integration: z.string().regex(/^[A-Za-z0-9_-]{1,48}$/), csrf: z.string().min(1).max(200) });
 const logoutForm = z.object({ csrf: z.string().min(1).max(200) });
+const revokeGrantForm = z.object({ grant: z.string().min(1).max(200), csrf: z.string().min(1).max(200) });
 
 export interface ConnectDeps {
   accounts: Accounts;
@@ -37,6 +39,11 @@ export interface ConnectDeps {
   clock: Clock;
   log: Logger;
   secureCookies: boolean;
+  /** OAuth clients the user authorized on the hub's authorization server (src/auth/grants.ts). */
+  grants?: {
+    list(filter: { tenant: string; user: string }): Promise<GrantView[]>;
+    revoke(grantId: string): Promise<boolean>;
+  };
 }
 
 interface Session {
@@ -113,6 +120,8 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
         notice: noticeFor(req.query['revoked'], req.query['confirmed']),
         pollers: (await deps.pollers?.status()) ?? [],
         breakers: deps.breakers?.snapshot() ?? [],
+        clients: (await deps.grants?.list({ tenant: s.identity.tenant, user: s.identity.user })) ?? [],
+        clientRevoked: req.query['client'] === 'revoked',
       }),
     );
   });
@@ -136,6 +145,18 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
       deps.log.error({ err: describeError(err) }, 'revoke failed');
       refuse(res, isHubError(err) ? err.code : 'internal', 'Revoke failed', describeError(err));
     }
+  });
+
+  // Ends one of the user's own grants: its tokens stop working and its sessions close at once.
+  app.post('/connect/revoke-client', form, async (req, res) => {
+    const s = await session(req);
+    const body = revokeGrantForm.safeParse(req.body);
+    if (!body.success || !checked(s, body.data.csrf))
+      return refuse(res, 'forbidden', 'Not allowed', 'This form has expired or did not come from your /connect page. Open it again.');
+    const own = (await deps.grants?.list({ tenant: s.identity.tenant, user: s.identity.user }))?.find((g) => g.grantId === body.data.grant);
+    if (!own || !(await deps.grants!.revoke(own.grantId))) return refuse(res, 'not_found', 'Nothing to revoke', 'That app no longer has access.');
+    deps.log.info({ user: s.identity.user, tenant: s.identity.tenant, clientId: own.clientId }, 'OAuth grant revoked on /connect');
+    res.redirect(303, '/connect?client=revoked');
   });
 
   app.post('/connect/logout', form, async (req, res) => {

@@ -7,7 +7,7 @@ import type { Integrations } from './wiring.js';
  * Adds /oauth, /connect and the providers the hub hosts to the HTTP app. Kept apart from the
  * wiring so a stdio hub that never listens does not load the HTTP stack. Returns a closer.
  */
-export function mountIntegrations(app: Express, i: Integrations, extra: Pick<LinkRouteDeps, 'pollers'> = {}): () => void {
+export function mountIntegrations(app: Express, i: Integrations, extra: Pick<LinkRouteDeps, 'pollers' | 'grants'> = {}): () => void {
   const secure = i.publicUrl.startsWith('https:');
   const closers = i.hosted.map(({ provider, resolved }) =>
     provider.mount(app, {
