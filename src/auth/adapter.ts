@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
 import { type Adapter, errors } from 'oidc-provider';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Vault } from '../vault/vault.js';
 import type { AsRecords, StoredAsRecord } from './records.js';
 
-/** The vault tenant of the hub's own secrets (as src/store/hub-secrets.ts). */
-export const HUB_TENANT = '_hub';
+import { HUB_TENANT, hashId } from './ids.js';
+
+export { HUB_TENANT, hashId };
 
 /**
  * A client registered through DCR (RFC 7591) that no request has named for this long is
@@ -26,8 +26,6 @@ export interface AdapterDeps {
 }
 
 const payloadSchema = z.record(z.string(), z.unknown());
-
-export const hashId = (id: string): string => createHash('sha256').update(id).digest('base64url');
 
 /**
  * oidc-provider's storage on the hub's store. Ids of codes and tokens are the secrets themselves,

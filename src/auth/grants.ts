@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { RevocationSource } from '../identity/revocation-watch.js';
 import type { Vault } from '../vault/vault.js';
-import { HUB_TENANT, hashId } from './adapter.js';
+import { HUB_TENANT, hashId } from './ids.js';
 import { parseAccountId } from './account.js';
 import type { AsRecords, StoredAsRecord } from './records.js';
 

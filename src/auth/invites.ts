@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Vault } from '../vault/vault.js';
 import { HubError } from '../errors.js';
-import { HUB_TENANT, hashId } from './adapter.js';
+import { HUB_TENANT, hashId } from './ids.js';
 import { accountId, parseAccountId } from './account.js';
 import type { AsRecords } from './records.js';
 import { SIGN_IN_PATH } from './routes.js';
