@@ -69,8 +69,8 @@ it('accrues nothing until a granted request is answered, then at its rate from t
 it('a late refill tick grants its lump only up to what the requests in flight leave of the burst', async () => {
   const clock = manualClock();
   const t = steppedTimers(clock);
-  // Burst 5: four tokens at hand, then one per 100 ms.
-  pacer = createBucketPacer({ limits: () => ({ perConnection: { perSecond: 10, burst: 5 } }), clock, timers: t.timers });
+  // Burst 6: four tokens at hand (two held back), then one per 100 ms.
+  pacer = createBucketPacer({ limits: () => ({ perConnection: { perSecond: 10, burst: 6 } }), clock, timers: t.timers });
   const p = pacer;
   const signal = new AbortController().signal;
   for (let i = 0; i < 4; i++) await p.acquire('acme:c1', signal);

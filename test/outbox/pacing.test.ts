@@ -49,7 +49,7 @@ describe('the bucket pacer in front of a token-bucket API', () => {
     const started = performance.now();
     const statuses = await burst(f, 200, 10);
     const seconds = (performance.now() - started) / 1000;
-    // The burst leaves at once (less the one token the bucket holds back); every further request waits for a token.
+    // The burst leaves at once (less the tokens the bucket holds back); every further request waits for a token.
     const ideal = (200 - size) / declared;
     // Known gap (issue 9): on a loaded CI machine the API in this very process has answered one 429
     // in a run; the outbox retries such a write (its tests and bench:queue show 0 × 429 end to end).

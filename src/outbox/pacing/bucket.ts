@@ -248,11 +248,14 @@ export class TokenBucket {
 }
 
 /**
- * One token of the declared burst is held back: requests leave here paced, but arrive with
- * network jitter, and a request that arrives early at a provider whose bucket matches ours
- * exactly finds 0.99 tokens and gets a 429. The spare token absorbs up to 1/rate of jitter for the
- * price of one request's time over a whole burst.
+ * Part of the declared burst is held back: requests leave here paced, but arrive with the jitter of
+ * the network and of a busy event loop, and a provider whose bucket matches ours exactly refuses
+ * one that arrives early (0.99 tokens: a 429, and a Retry-After pause of a whole second). One token
+ * absorbs 1/rate of lateness (50 ms at 20/s), which a loaded machine's event loop exceeds; two,
+ * where the burst has room for them (it keeps at least half), absorb twice that. It costs only the
+ * first burst those tokens: a saturated bucket is empty, so its rate is the declared one.
  */
 function capOf(burst: number): number {
-  return burst > 1 ? burst - 1 : 1;
+  if (burst <= 1) return 1;
+  return Math.max(burst - 2, Math.ceil(burst / 2), 1);
 }
