@@ -10,6 +10,7 @@ import type { Grants, SignedInWith } from './grants.js';
 import { INVITE_PATH, inviteCodeIn, type Invites } from './invites.js';
 import { consentPage, failurePage, invitePage, signInPage, type ClientView } from './pages.js';
 import { MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
+import { SSO_CALLBACK_PATH, type Sso, SsoError } from './sso.js';
 
 export interface SignInDeps {
   /** The library, loaded in the background when the HTTP face starts. */
@@ -17,6 +18,8 @@ export interface SignInDeps {
   tokens: ApiTokens;
   invites: Invites;
   grants: Grants;
+  /** `auth.oidc`: users sign in with the company's identity provider instead of a hub credential. */
+  sso?: Sso | undefined;
   /** Secret of the form's CSRF token (the cookie key). */
   formSecret: Buffer;
   issuer: string;
@@ -95,11 +98,54 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
   // spent only on a sign-in page, so a link preview cannot use it up.
   app.get(INVITE_PATH, (_req, res) => send(res, 200, invitePage()));
 
+  // The identity provider's answer: sent on to the interaction it belongs to, where the library's
+  // interaction cookie (scoped to that path) proves it is the same browser.
+  app.get(SSO_CALLBACK_PATH, async (req, res) => {
+    const sso = deps.sso;
+    if (!sso) return send(res, 404, failurePage('Single sign-on is not configured on this hub.'));
+    const q = z.object({ state: z.string().max(200), code: z.string().max(2000).optional(), iss: z.string().max(500).optional() }).safeParse(req.query);
+    const uid = q.success ? await sso.interactionOf(q.data.state) : undefined;
+    if (!q.success || uid === undefined) return send(res, 400, failurePage('This sign-in has expired or is unknown. Start again from your app.'));
+    if (q.data.code === undefined) return send(res, 401, failurePage('The company sign-in did not sign you in. Start again from your app.'));
+    const on = new URLSearchParams({ state: q.data.state, code: q.data.code, ...(q.data.iss === undefined ? {} : { iss: q.data.iss }) });
+    res.set('Cache-Control', 'no-store').redirect(303, `${SIGN_IN_PATH}/${uid}/sso?${on}`);
+  });
+
+  app.get(`${SIGN_IN_PATH}/:uid/sso`, async (req, res) => {
+    const sso = deps.sso;
+    if (!sso) return send(res, 404, failurePage('Single sign-on is not configured on this hub.'));
+    const provider = await deps.provider();
+    const details = await interaction(provider, req, res);
+    if (!details) return;
+    let who: { tenant: string; user: string };
+    try {
+      who = await sso.finish(details.uid, req.query);
+    } catch (err) {
+      deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'single sign-on refused');
+      return send(res, 401, failurePage(`The company sign-in did not complete: ${err instanceof SsoError ? err.message : 'its answer was not understood'}.`));
+    }
+    deps.log.info({ user: who.user, tenant: who.tenant, via: 'sso' }, 'OAuth sign-in');
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: accountId(who), amr: amrOf({ via: 'sso', issuer: sso.issuer }) } },
+      { mergeWithLastSubmission: false },
+    );
+  });
+
   app.get(`${SIGN_IN_PATH}/:uid`, async (req, res) => {
     const provider = await deps.provider();
     const details = await interaction(provider, req, res);
     if (!details) return;
     const client = await clientOf(provider, details);
+    if (details.prompt.name === 'login' && deps.sso) {
+      try {
+        return void res.set('Cache-Control', 'no-store').redirect(303, await deps.sso.begin(details.uid));
+      } catch (err) {
+        deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'single sign-on unavailable');
+        return send(res, 502, failurePage('The company sign-in is unavailable right now. Try again later, or ask the hub operator.'));
+      }
+    }
     if (details.prompt.name === 'login')
       return send(res, 200, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }), client);
     const who = parseAccountId(details.session?.accountId ?? '');

@@ -16,6 +16,7 @@ import { Invites } from './invites.js';
 import { loadAsKeys } from './keys.js';
 import { importQuietly } from './load.js';
 import { type AsRecords, SqliteAsRecords } from './records.js';
+import { Sso } from './sso.js';
 import { registrationLimit } from './registration-limit.js';
 import { AS_ROUTES, DISCOVERY_PATHS } from './routes.js';
 
@@ -84,6 +85,8 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const resume = `${AS_ROUTES.authorization}/`;
   const invites = new Invites(new SqliteAsRecords(deps.db), deps.vault, deps.clock);
   const access = accessTokens(provider, resource, deps.clock);
+  const oidc = deps.config?.oidc;
+  const sso = oidc && new Sso({ config: oidc, hubUrl: issuer, records: new SqliteAsRecords(deps.db), vault: deps.vault, clock: deps.clock });
   return {
     issuer,
     provider,
@@ -105,7 +108,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
         callback ??= provider().then((p) => p.callback());
         callback.then((handle) => handle(req, res), next);
       });
-      mountSignIn(app, { provider, tokens: deps.tokens, invites, grants, formSecret: keys.formSecret, issuer, log: deps.log });
+      mountSignIn(app, { provider, tokens: deps.tokens, invites, grants, sso, formSecret: keys.formSecret, issuer, log: deps.log });
     },
   };
 }
