@@ -25,7 +25,10 @@ export const PUBLIC_ROUTES: readonly PublicRoute[] = [
   { path: '/revoke', why: 'authorization server (RFC 7009): the token presented is the credential' },
   { path: '/register', why: 'authorization server (RFC 7591): open registration, rate-limited per address; unused clients expire' },
   { path: '/jwks', why: 'authorization server: its public signing keys' },
-  { path: '/sign-in/*', why: 'sign-in and consent pages: the user signs in with a hub token; bound to the browser by the interaction cookie and a CSRF token' },
+  {
+    path: '/sign-in/*',
+    why: 'sign-in and consent pages: the user signs in with a one-time link, a hub token or single sign-on; bound to the browser by the interaction cookie and a CSRF token',
+  },
   { path: '/sandbox/*', why: 'the hosted stand-in provider: its own OAuth client authentication and access tokens' },
 ];
 
