@@ -54,6 +54,16 @@ export function asRecordsContract(name: string, make: () => AsRecordsHarness): v
       expect(await h.records.findByUid('Grant', 'u1')).toBeUndefined();
     });
 
+    it('lists a model’s records, and those of one uid (the grants one hub token signed in)', async () => {
+      await h.records.upsert(rec({ model: 'GrantInfo', key: 'i1', grantId: 'g1', uidKey: 't1' }));
+      await h.records.upsert(rec({ model: 'GrantInfo', key: 'i2', grantId: 'g2', uidKey: 't1' }));
+      await h.records.upsert(rec({ model: 'GrantInfo', key: 'i3', grantId: 'g3', uidKey: 't2' }));
+      await h.records.upsert(rec({ model: 'Grant', key: 'g1', grantId: 'g1' }));
+      expect((await h.other.list('GrantInfo')).map((r) => r.key)).toEqual(['i1', 'i2', 'i3']);
+      expect((await h.other.listByUid('GrantInfo', 't1')).map((r) => r.grantId).sort()).toEqual(['g1', 'g2']);
+      expect(await h.records.listByUid('Grant', 't1')).toEqual([]);
+    });
+
     it('revokes every record of a grant, of every model, and nothing else', async () => {
       await h.records.upsert(rec({ model: 'Grant', key: 'gk', grantId: 'g1' }));
       await h.records.upsert(rec({ model: 'AccessToken', key: 'a1', grantId: 'g1' }));
