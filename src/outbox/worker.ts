@@ -186,14 +186,18 @@ export class OutboxWorker {
 
   private spawn(job: OpenJob, send: SendFn): void {
     const ac = new AbortController();
-    const task = this.handle(job, send, ac.signal)
-      .then((recorded) => {
+    const task: Promise<void> = this.handle(job, send, ac.signal).then(
+      (recorded) => {
+        this.inFlight.delete(task);
         // A recorded job frees its slot, and may free the next of its ordering key: claim now, not at
         // the next idle tick. A job handed back by the gate is due later, so its slot waits for a tick.
         if (recorded) this.pump();
-      })
-      .catch((err: unknown) => this.o.log.error({ err: describeError(err), job: job.id }, 'the outbox worker could not record a job; its lease returns it'))
-      .finally(() => this.inFlight.delete(task));
+      },
+      (err: unknown) => {
+        this.inFlight.delete(task);
+        this.o.log.error({ err: describeError(err), job: job.id }, 'the outbox worker could not record a job; its lease returns it');
+      },
+    );
     this.inFlight.set(task, ac);
   }
 

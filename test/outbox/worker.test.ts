@@ -7,7 +7,7 @@ import { SqliteOutbox } from '../../src/outbox/sqlite.js';
 import type { Job } from '../../src/outbox/types.js';
 import { OutboxWorker, type SendFn } from '../../src/outbox/worker.js';
 import { openDb, type Db } from '../../src/store/db.js';
-import { tmpDir } from '../helpers/hub.js';
+import { eventually, tmpDir } from '../helpers/hub.js';
 
 const alice = { tenant: 'default', user: 'alice' };
 const input = { ...alice, connectionId: 'con_a', integration: 'acme', tool: 'create_ticket', arguments: { title: 'Hi' } };
@@ -116,6 +116,39 @@ describe('OutboxWorker on a SQLite file', () => {
     await worker().drain();
     expect((await waiting)?.state).toBe('done');
     expect((await events.waitFor(job.id, () => outbox.find(job.id), 60_000))?.state).toBe('done');
+  });
+
+  it('running, it claims as a send slot frees, not when the whole batch is done, and never holds more than maxInFlight', async () => {
+    const finish = new Map<string, () => void>();
+    let inFlight = 0;
+    let most = 0;
+    const slow: SendFn = (job) =>
+      new Promise((resolve) => {
+        most = Math.max(most, ++inFlight);
+        finish.set(String(job.arguments['title']), () => {
+          inFlight--;
+          resolve({ status: 200, body: 'ok' });
+        });
+      });
+    for (const title of ['A', 'B', 'C']) await outbox.enqueue({ ...input, arguments: { title } });
+    // No idle tick in this test's time: every claim below is one the worker made on its own.
+    const w = worker({ send: slow, maxInFlight: 2, batchSize: 2, idleMs: 3_600_000 });
+    w.start();
+    try {
+      await eventually(() => finish.size === 2 || undefined);
+      expect([...finish.keys()]).toEqual(['A', 'B']);
+      finish.get('A')!();
+      // B is still in flight: C takes A's slot now (a batch worker would wait for B).
+      await eventually(() => finish.has('C') || undefined);
+      expect(inFlight).toBe(2);
+      finish.get('B')!();
+      finish.get('C')!();
+    } finally {
+      await w.stop();
+    }
+    expect(most).toBe(2);
+    expect(w.claimedOnIdle).toBe(0);
+    expect((await outbox.list({ state: 'done' })).length).toBe(3);
   });
 
   it('a worker without a send function claims nothing', async () => {
