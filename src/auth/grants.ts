@@ -64,6 +64,8 @@ export interface GrantsDeps {
 export class Grants {
   private readonly listeners = new Set<(grantId: string) => void>();
   private readonly lastTouch = new Map<string, number>();
+  /** How each grant was signed in, once read: the revocation poll asks every second. */
+  private readonly signIns = new Map<string, string | null>();
 
   constructor(private readonly deps: GrantsDeps) {}
 
@@ -141,6 +143,7 @@ export class Grants {
 
   /** Remembers how the user signed in for this grant: revoking that hub token ends it too. */
   async noteSignIn(grantId: string, how: SignedInWith): Promise<void> {
+    this.signIns.delete(grantId);
     await this.deps.records.upsert({
       model: INFO,
       key: hashId(grantId),
@@ -187,9 +190,16 @@ export class Grants {
   async signInTokens(grantIds: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     for (const id of grantIds) {
-      const row = await this.deps.records.find(INFO, hashId(id));
-      const how = row === undefined ? undefined : signedIn.safeParse(await this.open(row).catch(() => undefined));
-      if (how?.success && how.data.via === 'token') out.set(id, how.data.tokenId);
+      let tokenId = this.signIns.get(id);
+      if (tokenId === undefined) {
+        const row = await this.deps.records.find(INFO, hashId(id));
+        const how = row === undefined ? undefined : signedIn.safeParse(await this.open(row).catch(() => undefined));
+        tokenId = how?.success && how.data.via === 'token' ? how.data.tokenId : null;
+        // A grant is signed in before its sessions exist, so what is read here does not change.
+        if (row !== undefined) this.signIns.set(id, tokenId);
+        if (this.signIns.size > 10_000) this.signIns.delete(this.signIns.keys().next().value!);
+      }
+      if (tokenId !== null) out.set(id, tokenId);
     }
     return out;
   }
@@ -202,6 +212,7 @@ export class Grants {
   /** Called by whatever deleted a grant's records in this process (here, or the library's revocation). */
   ended(grantId: string): void {
     this.lastTouch.delete(grantId);
+    this.signIns.delete(grantId);
     for (const fn of this.listeners) fn(grantId);
   }
 }
