@@ -141,6 +141,33 @@ export class Grants {
     return grants.length;
   }
 
+  /**
+   * How the user signed in rides on the library's session as its `amr` (RFC 8176 names methods;
+   * these are the hub's own), so the consent step, which may come in a later request or for
+   * another client in the same browser, can record it beside the grant. `amr` can reach ID tokens
+   * (OpenID Connect Core §2), so the hub token's id goes there sealed.
+   */
+  async amrOf(how: SignedInWith): Promise<string[]> {
+    if (how.via === 'invite') return ['invite'];
+    if (how.via === 'sso') return ['sso'];
+    await this.deps.vault.ensureDataKey(HUB_TENANT);
+    return ['hub_token', `ref:${this.deps.vault.encrypt(this.scope('SignIn', 'amr'), JSON.stringify(how))}`];
+  }
+
+  /** The sign-in an `amr` of `amrOf` names; the SSO issuer is the configured one. */
+  async signedInWith(amr: readonly string[] | undefined, ssoIssuer?: string): Promise<SignedInWith | undefined> {
+    const ref = amr?.find((m) => m.startsWith('ref:'));
+    if (ref !== undefined) {
+      const { vault } = this.deps;
+      const how = signedIn.safeParse(
+        await vault.decrypting(() => JSON.parse(vault.decryptString(this.scope('SignIn', 'amr'), ref.slice('ref:'.length)))).catch(() => undefined),
+      );
+      return how.success ? how.data : undefined;
+    }
+    if (amr?.includes('invite')) return { via: 'invite' };
+    return amr?.includes('sso') && ssoIssuer !== undefined ? { via: 'sso', issuer: ssoIssuer } : undefined;
+  }
+
   /** Remembers how the user signed in for this grant: revoking that hub token ends it too. */
   async noteSignIn(grantId: string, how: SignedInWith): Promise<void> {
     this.signIns.delete(grantId);

@@ -28,22 +28,6 @@ export interface SignInDeps {
 
 const loginForm = z.object({ csrf: z.string().max(100), token: z.string().trim().min(1).max(600) });
 
-/**
- * How the user signed in rides on the library's session as its `amr` (RFC 8176 names methods;
- * these are the hub's own), so the consent step, which may come in a later request or for another
- * client in the same browser, can record it beside the grant.
- */
-export function amrOf(how: SignedInWith): string[] {
-  return how.via === 'token' ? ['hub_token', `hub_token:${how.tokenId}`] : how.via === 'invite' ? ['invite'] : ['sso', `sso:${how.issuer}`];
-}
-
-export function signedInWith(amr: readonly string[] | undefined): SignedInWith | undefined {
-  const token = amr?.find((m) => m.startsWith('hub_token:'));
-  if (token) return { via: 'token', tokenId: token.slice('hub_token:'.length) };
-  if (amr?.includes('invite')) return { via: 'invite' };
-  const sso = amr?.find((m) => m.startsWith('sso:'));
-  return sso ? { via: 'sso', issuer: sso.slice('sso:'.length) } : undefined;
-}
 const consentForm = z.object({ csrf: z.string().max(100), decision: z.enum(['allow', 'deny']) });
 const stringArray = z.array(z.string());
 
@@ -128,7 +112,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     await provider.interactionFinished(
       req,
       res,
-      { login: { accountId: accountId(who), amr: amrOf({ via: 'sso', issuer: sso.issuer }) } },
+      { login: { accountId: accountId(who), amr: await deps.grants.amrOf({ via: 'sso', issuer: sso.issuer }) } },
       { mergeWithLastSubmission: false },
     );
   });
@@ -165,7 +149,12 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const retry = (why: string) => send(res, 401, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
     const login = async (who: { tenant: string; user: string }, how: SignedInWith) => {
       deps.log.info({ user: who.user, tenant: who.tenant, clientId: client.clientId, via: how.via }, 'OAuth sign-in');
-      await provider.interactionFinished(req, res, { login: { accountId: accountId(who), amr: amrOf(how) } }, { mergeWithLastSubmission: false });
+      await provider.interactionFinished(
+        req,
+        res,
+        { login: { accountId: accountId(who), amr: await deps.grants.amrOf(how) } },
+        { mergeWithLastSubmission: false },
+      );
     };
     const code = inviteCodeIn(body.data.token);
     if (code !== undefined) {
@@ -205,7 +194,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const resources = z.record(z.string(), stringArray).safeParse(missing['missingResourceScopes']);
     if (resources.success) for (const [indicator, scopes] of Object.entries(resources.data)) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
-    const how = signedInWith(z.array(z.string()).optional().parse(details.session?.amr));
+    const how = await deps.grants.signedInWith(z.array(z.string()).optional().parse(details.session?.amr), deps.sso?.issuer);
     if (how) await deps.grants.noteSignIn(grantId, how);
     deps.log.info({ account, clientId }, 'OAuth consent given');
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });

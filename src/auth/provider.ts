@@ -73,8 +73,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     jwks: { keys: [deps.keys.signing] },
     cookies: { keys: deps.keys.cookies },
     routes: AS_ROUTES,
-    // Only metadata documents are fetched (jwks_uri and sector identifiers are not accepted from
-    // clients here): through the guarded fetch, whatever the library's own dispatcher would be.
+    // Whatever the library fetches for a client (its metadata document, a jwks_uri, a sector
+    // identifier) goes through the guarded fetch, in place of the library's own dispatcher.
     fetch: (url: string | URL, init: RequestInit & { dispatcher?: unknown }) => {
       const { dispatcher: _library, ...rest } = init;
       return deps.fetch(url, rest);

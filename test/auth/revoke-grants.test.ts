@@ -7,9 +7,9 @@
  */
 import { Client, StreamableHTTPClientTransport, type McpSubscription } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startHub, type RunningHub } from '../helpers/hub.js';
+import { eventually, runCli, startHub, type RunningHub } from '../helpers/hub.js';
 import { ping, rawSessionWithStream } from '../helpers/raw-mcp.js';
-import { obtainTokens, revoke, tokenRequest } from './support.js';
+import { REDIRECT, authorizeUrl, obtainTokens, pkce, register, revoke, signIn, tokenRequest } from './support.js';
 
 let h: RunningHub;
 let base: string;
@@ -130,5 +130,30 @@ describe('revoking the hub token a user signed in with', () => {
     const revokedAt = Date.now();
     expect(await Promise.all([i.raw.ended, i.sub.closed])).toEqual(['ended', 'remote']);
     expect(Date.now() - revokedAt).toBeLessThan(2_500);
+  });
+
+  it('an ID token the client gets does not name the hub token; revoking that token still ends the grant', async () => {
+    const hubToken = await h.hub.tokens.create({ user: 'judy' });
+    const clientId = String((await register(base)).body['client_id']);
+    const p = pkce();
+    const { callback } = await signIn(authorizeUrl(base, clientId, p, { scope: 'openid mcp' }), hubToken.token);
+    const tokens = await tokenRequest(base, {
+      grant_type: 'authorization_code',
+      client_id: clientId,
+      code: callback.searchParams.get('code')!,
+      redirect_uri: REDIRECT,
+      code_verifier: p.verifier,
+    });
+    expect(tokens.status).toBe(200);
+    const claims = JSON.parse(Buffer.from(String(tokens.body['id_token']).split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    expect(claims).toMatchObject({ sub: 'default/judy', aud: clientId });
+    expect(JSON.stringify(claims)).not.toContain(hubToken.record.id);
+    // Still recorded beside the grant: revoking the token ends it.
+    expect(await h.hub.tokens.revoke(hubToken.record.id)).toBe(true);
+    await eventually(
+      async () =>
+        (await tokenRequest(base, { grant_type: 'refresh_token', client_id: clientId, refresh_token: String(tokens.body['refresh_token']) })).status === 400 ||
+        undefined,
+    );
   });
 });
