@@ -77,7 +77,9 @@ export interface HubOptions {
   /** The integrations' circuit breakers' threshold and cool-down (tests shorten it). */
   breakers?: IntegrationsDeps['breakers'];
   /** The agents' breakers, waits between attempts and Retry-After cap (tests shorten them). */
-  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & { tasks?: { pollMs?: number; taskTtlMs?: number; retentionMs?: number } };
+  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & {
+    tasks?: { pollMs?: number; taskTtlMs?: number; retentionMs?: number };
+  };
   /** Extra trusted CA certificates (PEM) for clients' metadata documents: a test's own HTTPS server. */
   cimdCa?: string;
 }
