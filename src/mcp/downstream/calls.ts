@@ -22,6 +22,7 @@ import { CALL_HEADER, callTagOf, withoutCallTag } from './relate.js';
 import { withoutReservedMeta } from './results.js';
 import { paramHeadersFor } from '../param-headers.js';
 import type { DownstreamTaskLink } from '../tasks/backings/downstream-link.js';
+import type { ModernTaskLink } from '../tasks/backings/downstream-link-2026.js';
 import type { CreateTaskResult } from '../tasks/wire.js';
 import { sendToolCall } from './tool-call.js';
 
@@ -90,7 +91,7 @@ export class DownstreamCalls {
   private readonly held = new HeldCalls();
   private readonly rounds = new Map<string, { notify: CallContext['notify']; reportProgress: CallContext['reportProgress'] }>();
   /** Set while the connection is to a server that runs tools as tasks: a caller's task-augmented call goes there. */
-  taskLink: DownstreamTaskLink | undefined;
+  taskLink: DownstreamTaskLink | ModernTaskLink | undefined;
 
   constructor(private readonly opts: DownstreamCallsOptions) {}
 

@@ -1,6 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import type { CachedLists } from '../../store/list-cache.js';
 import type { ChangeKind } from '../source.js';
+import { serverDeclaresTasks } from '../tasks/backings/downstream-link-2026.js';
 
 export const NO_LISTS: CachedLists = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
 
@@ -17,7 +18,7 @@ export async function fetchLists(
 ): Promise<CachedLists> {
   const caps = client.getServerCapabilities();
   const next = { ...current };
-  if (kind === 'all' || kind === 'tools') next.tools = caps?.tools ? (await client.listTools(undefined, opts)).tools : [];
+  if (kind === 'all' || kind === 'tools') next.tools = caps?.tools ? withTaskSupport(client, (await client.listTools(undefined, opts)).tools) : [];
   if (kind === 'all' || kind === 'resources') {
     next.resources = caps?.resources ? (await client.listResources(undefined, opts)).resources : [];
     next.resourceTemplates = caps?.resources
@@ -31,4 +32,15 @@ export async function fetchLists(
 /** One comparable string per kind: what a change announcement is about. */
 export function fingerprint(l: CachedLists): Record<ChangeKind, string> {
   return { tools: JSON.stringify(l.tools), resources: JSON.stringify([l.resources, l.resourceTemplates]), prompts: JSON.stringify(l.prompts) };
+}
+
+/**
+ * A 2026-07-28 Tool has no `execution` (SEP-2663 deleted it): a server that declares the Tasks
+ * extension decides per call whether it makes a task. Its tools are listed as `optional`, so a
+ * caller that declared the extension has its call sent on as a task call; a tool that runs only as
+ * a task refuses a caller that did not (-32021), and that error is relayed as the server gave it.
+ */
+function withTaskSupport(client: Client, tools: CachedLists['tools']): CachedLists['tools'] {
+  if (client.getProtocolEra() !== 'modern' || !serverDeclaresTasks(client)) return tools;
+  return tools.map((t) => (t.execution?.taskSupport ? t : { ...t, execution: { ...t.execution, taskSupport: 'optional' as const } }));
 }

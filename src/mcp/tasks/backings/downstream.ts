@@ -9,6 +9,9 @@ import type { CallContext } from '../../source.js';
 import { DEFAULT_TTL_MS } from '../service.js';
 import { isTerminal, type TaskBacking, type TaskRecord, type TaskRepository, type TaskState } from '../types.js';
 import type { CreateTaskResult } from '../wire.js';
+import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { InputRequired } from '../../source.js';
+import { ModernTaskLink, serverDeclaresTasks } from './downstream-link-2026.js';
 import { DownstreamTaskLink, withoutRelatedTask } from './downstream-link.js';
 
 export type { CreateTaskResult };
@@ -19,7 +22,7 @@ export type { CreateTaskResult };
  * caller only ever sees the hub's task id, and with a shared stdio process the downstream ids of
  * every user live side by side.
  */
-const refSchema = z.object({ process: z.string(), link: z.string(), server: z.string(), task: z.string() });
+const refSchema = z.object({ process: z.string(), link: z.string(), server: z.string(), task: z.string(), era: z.literal('2026').optional() });
 type Ref = z.infer<typeof refSchema>;
 
 /** JSON-RPC internal error: a failed downstream task carries no error code of its own on the 2025 wire. */
@@ -37,18 +40,38 @@ export class DownstreamTaskBacking implements TaskBacking {
   readonly kind = 'downstream' as const;
   private readonly processId = randomUUID();
   private readonly links = new Map<string, DownstreamTaskLink>();
+  /**
+   * The current connection to each 2026-07-28 server that serves tasks. That wire has no sessions,
+   * so a task outlives the connection that started it and is asked about over the current one.
+   */
+  private readonly modern = new Map<string, ModernTaskLink>();
 
   constructor(private readonly opts: { repo: TaskRepository; clock: Clock; log: Logger }) {}
 
   /**
-   * A connection to a downstream server that is ready: a link when it serves tasks of tools/call
-   * on the 2025-11-25 wire, else undefined. Neither SDK line serves the 2026 Tasks extension, so a
-   * 2026-07-28 connection has none.
+   * A connection to a downstream server that is ready: a link when it serves tasks of tools/call,
+   * on the 2025-11-25 wire (experimental tasks) or on 2026-07-28 (the Tasks extension, SEP-2663),
+   * else undefined.
    */
-  attach(server: string, client: Client, timeoutMs: number): DownstreamTaskLink | undefined {
+  attach(server: string, client: Client, timeoutMs: number): DownstreamTaskLink | ModernTaskLink | undefined {
+    if (client.getProtocolEra() === 'modern') {
+      if (!serverDeclaresTasks(client)) {
+        this.modern.delete(server);
+        return undefined;
+      }
+      const link = new ModernTaskLink({
+        server,
+        client,
+        timeoutMs,
+        clock: this.opts.clock,
+        start: (l, tool, args, ctx) => this.callModern(l, tool, args, ctx),
+      });
+      this.modern.set(server, link);
+      return link;
+    }
     const caps: unknown = client.getServerCapabilities();
     const calls: unknown = (caps as { tasks?: { requests?: { tools?: { call?: unknown } } } } | undefined)?.tasks?.requests?.tools?.call;
-    if (client.getProtocolEra() === 'modern' || calls === undefined) return undefined;
+    if (calls === undefined) return undefined;
     const link = new DownstreamTaskLink({
       server,
       client,
@@ -73,8 +96,31 @@ export class DownstreamTaskBacking implements TaskBacking {
     return starter.backed('downstream', JSON.stringify(ref));
   }
 
+  /**
+   * A caller's task-augmented call of a 2026 server's tool, sent on as one. The server decides what
+   * it answers: its task (recorded behind a hub task), an input round first, or a plain result.
+   */
+  async callModern(
+    link: ModernTaskLink,
+    tool: string,
+    args: Record<string, unknown> | undefined,
+    ctx: CallContext,
+  ): Promise<CreateTaskResult | InputRequired | CallToolResult> {
+    const starter = ctx.tasks;
+    if (!starter) throw new Error('not a task-augmented call');
+    const answer = await link.call(tool, args, ctx);
+    if (answer.kind === 'result') return answer.result;
+    const ref: Ref = { process: this.processId, link: link.id, server: link.server, task: answer.taskId, era: '2026' };
+    return starter.backed('downstream', JSON.stringify(ref));
+  }
+
   follow(record: TaskRecord, changed: () => void): () => void {
     const ref = parseRef(record);
+    if (ref.era === '2026') {
+      const link = this.modern.get(ref.server);
+      link?.follow(ref.task, record.expiresAt);
+      return () => link?.forget(ref.task);
+    }
     const link = this.links.get(ref.link);
     return link ? link.follow(ref.task, record.id, record.expiresAt, changed) : () => {};
   }
@@ -82,6 +128,7 @@ export class DownstreamTaskBacking implements TaskBacking {
   async state(record: TaskRecord): Promise<TaskState> {
     if (isTerminal(record.status)) return stored(record);
     const ref = parseRef(record);
+    if (ref.era === '2026') return this.modernState(record, ref);
     const link = this.links.get(ref.link);
     if (!link) {
       // Another hub process on this data dir made it over its own connection: only that one can ask.
@@ -131,7 +178,7 @@ export class DownstreamTaskBacking implements TaskBacking {
 
   async cancel(record: TaskRecord): Promise<void> {
     const ref = parseRef(record);
-    const link = this.links.get(ref.link);
+    const link = ref.era === '2026' ? this.modern.get(ref.server) : this.links.get(ref.link);
     if (!link) {
       await this.state(record);
       return;
@@ -148,7 +195,51 @@ export class DownstreamTaskBacking implements TaskBacking {
 
   async supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void> {
     const ref = parseRef(record);
+    if (ref.era === '2026') {
+      // The answers go on as the caller gave them: the downstream keyed its own input requests.
+      await this.modern.get(ref.server)?.update(ref.task, responses);
+      return;
+    }
     this.links.get(ref.link)?.answer(ref.task, responses);
+  }
+
+  /** A 2026 task's tasks/get carries its outcome inline: the downstream's words, with the hub's task id. */
+  private async modernState(record: TaskRecord, ref: Ref): Promise<TaskState> {
+    const link = this.modern.get(ref.server);
+    if (!link || ref.process !== this.processId) {
+      const where = link ? 'through another Switchboard process; ask that process' : 'and is not connected just now; ask again';
+      return { ...stored(record), statusMessage: `This task runs on ${ref.server} ${where}.` };
+    }
+    let task: Awaited<ReturnType<ModernTaskLink['get']>>;
+    try {
+      task = await link.get(ref.task);
+    } catch (err) {
+      return this.unanswered(record, ref, err);
+    }
+    const message = task.statusMessage === undefined ? {} : { statusMessage: scrub(task.statusMessage, ref, record) };
+    switch (task.status) {
+      case 'working':
+      case 'input_required': {
+        const next: TaskState = { status: task.status, ...message };
+        if (task.status === 'input_required' && task.inputRequests) next.inputRequests = scrub(task.inputRequests, ref, record);
+        if (next.status !== record.status || next.statusMessage !== record.statusMessage)
+          await this.opts.repo.update(record.id, { status: next.status, ...message }, this.opts.clock.now());
+        return next;
+      }
+      case 'completed': {
+        const result = withoutRelatedTask(task.result ?? { content: [] });
+        link.forget(ref.task);
+        return this.settle(record, { status: 'completed', result: scrub(result, ref, record), ...message });
+      }
+      case 'failed': {
+        link.forget(ref.task);
+        const error = task.error ?? { code: INTERNAL_ERROR, message: `${ref.server}: the task failed` };
+        return this.settle(record, { status: 'failed', error: scrub(error, ref, record), ...message });
+      }
+      case 'cancelled':
+        link.forget(ref.task);
+        return this.settle(record, { status: 'cancelled', ...message });
+    }
   }
 
   /** A request about the task that got no usable answer: an outcome only when the server said the task is gone. */
