@@ -12,7 +12,26 @@ export const AGENT_SESSION_KEY = 'agent_session_key';
  * length-prefixed so `("a:b", "c")` and `("a", "b:c")` cannot collide.
  */
 export function sessionIdentity(key: Buffer, who: Identity, agent: string): string {
+  const parts = ['switchboard/agent-session/v1', who.tenant, who.user, agent].map((part) => `${Buffer.byteLength(part)}:${part}`);
+  // The same caller calls the same agent many times: an HMAC per call was a measurable share of
+  // the hub's CPU per agent call (bench/agents.ts), so each key remembers its recent identities.
+  let known = remembered.get(key);
+  if (known === undefined) {
+    known = new Map();
+    remembered.set(key, known);
+  }
+  const memo = parts.join('');
+  const hit = known.get(memo);
+  if (hit !== undefined) return hit;
   const h = createHmac('sha256', key);
-  for (const part of ['switchboard/agent-session/v1', who.tenant, who.user, agent]) h.update(`${Buffer.byteLength(part)}:${part}`);
-  return `sbs_${h.digest('base64url').slice(0, 32)}`;
+  for (const part of parts) h.update(part);
+  const id = `sbs_${h.digest('base64url').slice(0, 32)}`;
+  // Bounded: past the limit the oldest entry goes (a Map iterates in insertion order).
+  if (known.size >= MAX_REMEMBERED) known.delete(known.keys().next().value!);
+  known.set(memo, id);
+  return id;
 }
+
+const MAX_REMEMBERED = 10_000;
+/** Per key buffer (the hub loads its key once), so a test's other key never sees these. */
+const remembered = new WeakMap<Buffer, Map<string, string>>();

@@ -1,0 +1,145 @@
+/**
+ * The agents' fetch (src/agents/fetch.ts) against a real server on loopback: what fetch does that
+ * the provider client relies on (default headers, a 3xx returned as it is, a coded body decoded, a
+ * cancel ending the request or the body with its reason, a refused connection as `fetch failed`),
+ * with one kept-alive connection for sequential calls; anything else goes to the fallback fetch.
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { agentFetch } from '../../src/agents/fetch.js';
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+}
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+});
+
+async function serve(handle: (req: IncomingMessage, res: ServerResponse, seen: Seen) => void) {
+  const seen: Seen[] = [];
+  let connections = 0;
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
+      seen.push(s);
+      handle(req, res, s);
+    });
+  });
+  server.on('connection', () => connections++);
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, connections: () => connections };
+}
+
+const post = (body: string, extra: RequestInit = {}): RequestInit => ({ method: 'POST', body, redirect: 'manual', ...extra });
+
+describe('the agents fetch', () => {
+  it('sends what fetch sends, answers a Response, and reuses one connection for sequential calls', async () => {
+    const s = await serve((_req, res, seen) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-seen': seen.body.length.toString() });
+      res.end(JSON.stringify({ echo: seen.body }));
+    });
+    const f = agentFetch();
+    for (const n of [1, 2, 3]) {
+      const res = await f(new URL(`${s.url}/tasks?n=${n}`), post(`ping ${n}`, { headers: { authorization: 'Bearer k' } }));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-seen')).toBe('6');
+      expect(await res.json()).toEqual({ echo: `ping ${n}` });
+    }
+    expect(s.seen[0]).toMatchObject({
+      method: 'POST',
+      url: '/tasks?n=1',
+      body: 'ping 1',
+      headers: {
+        authorization: 'Bearer k',
+        'content-type': 'text/plain;charset=UTF-8',
+        'content-length': '6',
+        accept: '*/*',
+        'accept-encoding': 'gzip, deflate',
+      },
+    });
+    expect(s.connections()).toBe(1);
+  });
+
+  it('returns a redirect as it is (the provider client follows it itself), and a 204 with no body', async () => {
+    const s = await serve((req, res) => {
+      if (req.url === '/moved') res.writeHead(302, { location: '/elsewhere' }).end('see /elsewhere');
+      else res.writeHead(204).end();
+    });
+    const f = agentFetch();
+    const moved = await f(`${s.url}/moved`, post('{}'));
+    expect([moved.status, moved.headers.get('location'), await moved.text()]).toEqual([302, '/elsewhere', 'see /elsewhere']);
+    const empty = await f(`${s.url}/empty`, post('{}'));
+    expect([empty.status, empty.body]).toEqual([204, null]);
+    expect(s.seen.map((x) => x.url)).toEqual(['/moved', '/empty']);
+  });
+
+  it('decodes a gzip body as fetch does', async () => {
+    const s = await serve((_req, res) => res.writeHead(200, { 'content-encoding': 'gzip' }).end(gzipSync('{"output":"hello"}')));
+    expect(await (await agentFetch()(`${s.url}/`, post('{}'))).json()).toEqual({ output: 'hello' });
+  });
+
+  it('a cancel before the answer rejects with the reason; one while the body is read fails the read with it', async () => {
+    const s = await serve((req, res) => {
+      if (req.url === '/slow') return; // never answers
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first part');
+    });
+    const f = agentFetch();
+    const early = new AbortController();
+    const pending = f(`${s.url}/slow`, post('{}', { signal: early.signal }));
+    await expect.poll(() => s.seen.length).toBe(1);
+    early.abort(new Error('caller went away'));
+    await expect(pending).rejects.toThrow('caller went away');
+
+    const late = new AbortController();
+    const res = await f(`${s.url}/partial`, post('{}', { signal: late.signal }));
+    const reader = res.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe('first part');
+    late.abort(new Error('deadline passed'));
+    await expect(reader.read()).rejects.toThrow('deadline passed');
+  });
+
+  it('a refused connection is TypeError "fetch failed" with the cause, as from fetch', async () => {
+    const s = await serve(() => {});
+    const url = s.url;
+    const server = servers.pop()!;
+    await new Promise((r) => server.close(r));
+    const err = await agentFetch()(`${url}/`, post('{}')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as TypeError).message).toBe('fetch failed');
+    expect(((err as TypeError).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
+  });
+
+  it('a call that takes longer than the idle timeout still gets its answer', async () => {
+    const s = await serve((_req, res) => setTimeout(() => res.end('late but here'), 300));
+    const res = await agentFetch({ idleMs: 50 })(`${s.url}/`, post('{}'));
+    expect(await res.text()).toBe('late but here');
+  });
+
+  it('hands anything else to the fallback: a followed redirect, a stream body, a Request', async () => {
+    const calls: string[] = [];
+    const fallback: typeof fetch = async (input) => {
+      calls.push(input instanceof Request ? `Request ${input.url}` : String(input));
+      return new Response('from the fallback');
+    };
+    const f = agentFetch({ fallback });
+    await f('http://127.0.0.1:9/a', { method: 'POST', body: '{}' });
+    await f('http://127.0.0.1:9/b', { method: 'POST', body: new ReadableStream(), redirect: 'manual', duplex: 'half' } as RequestInit);
+    await f(new Request('http://127.0.0.1:9/c'), { redirect: 'manual' });
+    expect(calls).toEqual(['http://127.0.0.1:9/a', 'http://127.0.0.1:9/b', 'Request http://127.0.0.1:9/c']);
+  });
+});
