@@ -38,6 +38,7 @@ import type { CircuitBreakers } from '../outbox/breaker.js';
 import { parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { OpenJob } from '../outbox/types.js';
+import { JobNotSent } from '../outbox/worker.js';
 
 export const META_CONNECTION = 'switchboard/connection';
 
@@ -246,13 +247,15 @@ export class IntegrationSource implements ToolSource {
    * Sends one queued write (the outbox worker's send function): once, through the provider client
    * (which never retries a write: the outbox does), with the job id in the integration's
    * idempotency header. The worker asked the integration's breaker before it claimed the attempt
-   * (src/integrations/wiring.ts); this reports the answer to it.
+   * (src/integrations/wiring.ts); this reports the answer to it. `beforeSend` (the worker committing
+   * `sending`) runs once the pacing token is granted; its refusal (JobNotSent: the job was cancelled
+   * while it waited) is no failure of the provider's, so the breaker is not told.
    */
-  async sendJob(job: OpenJob, signal: AbortSignal): Promise<SendOutcome> {
+  async sendJob(job: OpenJob, signal: AbortSignal, beforeSend?: () => Promise<void>): Promise<SendOutcome> {
     const d = this.opts.definition;
     const tool = d.tools[job.tool];
     if (tool === undefined) throw new HubError('tool_not_found', `${d.title} has no tool ${job.tool} to send`);
-    if (tool.handler) return this.runHandlerJob(job, tool.handler, signal);
+    if (tool.handler) return this.runHandlerJob(job, tool.handler, signal, beforeSend);
     const { breakers, clock } = this.opts.outbound!;
     const r = httpRequestOf(tool, job.arguments, signal);
     const headers = new Headers(r.init.headers);
@@ -266,13 +269,15 @@ export class IntegrationSource implements ToolSource {
       paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
       idempotent: false,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      ...(beforeSend ? { beforeSend } : {}),
       signal,
     });
     let res: Response;
     try {
       res = await fetch(r.target, { ...r.init, headers });
     } catch (err) {
-      if (!signal.aborted) breakers.record(this.name, isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
+      if (!signal.aborted && !(err instanceof JobNotSent))
+        breakers.record(this.name, isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
       throw err;
     }
     breakers.record(this.name, { kind: 'status', status: res.status });
@@ -286,7 +291,7 @@ export class IntegrationSource implements ToolSource {
    * retrying a write), each write keyed from the job id (keyedFetch), each answer and failure told
    * to the integration's breaker as a template's send is. Its result is the job's answer.
    */
-  private async runHandlerJob(job: OpenJob, handler: ToolHandler, signal: AbortSignal): Promise<SendOutcome> {
+  private async runHandlerJob(job: OpenJob, handler: ToolHandler, signal: AbortSignal, beforeSend?: () => Promise<void>): Promise<SendOutcome> {
     const d = this.opts.definition;
     const { breakers, clock } = this.opts.outbound!;
     const keyed = this.opts.credentials;
@@ -297,6 +302,7 @@ export class IntegrationSource implements ToolSource {
       paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
       idempotent: false,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
+      ...(beforeSend ? { beforeSend } : {}),
       signal,
     });
     let applied = 0;
@@ -306,7 +312,8 @@ export class IntegrationSource implements ToolSource {
       try {
         res = await bound(path, init);
       } catch (err) {
-        if (!signal.aborted) breakers.record(this.name, isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
+        if (!signal.aborted && !(err instanceof JobNotSent))
+          breakers.record(this.name, isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
         throw err;
       }
       breakers.record(this.name, { kind: 'status', status: res.status });
@@ -318,7 +325,8 @@ export class IntegrationSource implements ToolSource {
     try {
       return handlerOutcome(await handler(job.arguments, { fetch, signal, log: this.opts.log }));
     } catch (err) {
-      if (signal.aborted) throw err;
+      // Cancelled while it waited for its first token: nothing was sent, the worker records nothing.
+      if (signal.aborted || err instanceof JobNotSent) throw err;
       // Running it again repeats the writes it already made: safe only where they carry keys (or the tool is idempotent).
       const rerunSafe = applied === 0 || job.replaySafe;
       if (isHubError(err)) {

@@ -244,10 +244,10 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     const a = breakers.admit(job.integration);
     return a.ok ? a : { ok: false, retryAt: a.retryAt };
   });
-  d.outbox?.useSender((job, signal) => {
+  d.outbox?.useSender((job, signal, beforeSend) => {
     const source = sourceMap.get(job.integration);
     if (source === undefined) throw new HubError('tool_not_found', `integration ${job.integration} is no longer configured`);
-    return source.sendJob(job, signal);
+    return source.sendJob(job, signal, beforeSend);
   });
   const uses = new SqliteLinkUses(d.db, d.clock);
   return {

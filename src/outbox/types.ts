@@ -2,7 +2,8 @@ import { z } from 'zod';
 
 /**
  * A job's life, guarded in SQL (STYLE.md §12). `queued` (possibly leased to a worker that has not
- * sent it yet) → `sending` (committed before the request leaves) → `done` | `failed` (the provider
+ * sent it yet, e.g. one waiting for its pacing token) → `sending` (committed once the token is
+ * granted, right before the request leaves) → `done` | `failed` (the provider
  * refused it: a 4xx) | `dead` (attempts exhausted) | `sent_unconfirmed` (its worker died mid-send
  * and resending could write twice) | back to `queued` for a retry. `cancelled` only from `queued`.
  */
@@ -152,7 +153,7 @@ export interface OutboxIntake {
 /** What a worker needs: leased claims and transitions guarded on the lease owner. */
 export interface OutboxQueue {
   claim(opts: ClaimOptions): Promise<ClaimResult>;
-  /** queued (leased to `owner`) → sending, committed before the request leaves; counts the attempt. */
+  /** queued (leased to `owner`) → sending, committed after the pacing token, right before the request leaves; counts the attempt. */
   markSent(id: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Gives a claimed, unsent job back (a paused bucket, an open breaker, a stopping worker). */
   release(id: string, owner: string, retryAt: number): Promise<boolean>;

@@ -7,8 +7,23 @@ import { classifyError, classifyResponse, type SendOutcome, type Verdict } from 
 import type { JobEvents } from './events.js';
 import type { Job, JobState, OpenJob, OutboxQueue } from './types.js';
 
-/** Sends one job to its provider (the wiring passes one that sends the job id in the integration's idempotency header). */
-export type SendFn = (job: OpenJob, signal: AbortSignal) => Promise<SendOutcome>;
+/**
+ * Sends one job to its provider (the wiring passes one that sends the job id in the integration's
+ * idempotency header). It calls `beforeSend` once its pacing token is granted and right before its
+ * first request leaves: that commits `sending`, so a job still waiting for its token stays
+ * `queued` (cancellable; after a crash, resent rather than `sent_unconfirmed`). `beforeSend`
+ * rejects with `JobNotSent` when the job was cancelled or its lease taken meanwhile: the send must
+ * then send nothing. A send that never calls it is taken to have sent nothing until it settled.
+ */
+export type SendFn = (job: OpenJob, signal: AbortSignal, beforeSend: () => Promise<void>) => Promise<SendOutcome>;
+
+/** `beforeSend` found the job no longer leased and queued (cancelled, or taken by another worker): nothing may be sent. */
+export class JobNotSent extends Error {
+  constructor(readonly jobId: string) {
+    super(`job ${jobId} was not sent: it was cancelled or lost its lease while it waited for its turn`);
+    this.name = 'JobNotSent';
+  }
+}
 
 export const DEFAULT_MAX_ATTEMPTS = 8;
 /**
@@ -59,8 +74,9 @@ export interface OutboxWorkerOptions {
 
 /**
  * Sends the outbox: claims due jobs with a lease, asks whether each may go (the integration's
- * breaker), commits `sending` before each request leaves, and records the outcome with guarded
- * updates (retry at a stored time, failed, dead, done). Only a request that left is an attempt.
+ * breaker), commits `sending` once its pacing token is granted, right before its request leaves,
+ * and records the outcome with guarded updates (retry at a stored time, failed, dead, done). Only
+ * a request that left is an attempt.
  */
 export class OutboxWorker {
   readonly owner: string;
@@ -216,16 +232,39 @@ export class OutboxWorker {
       await this.o.queue.release(job.id, this.owner, Math.max(gate.retryAt, this.o.clock.now()));
       return false;
     }
-    // Committed before the request leaves: a crash from here on is recovered as "maybe sent".
-    if (!(await this.o.queue.markSent(job.id, this.owner, this.leaseMs))) return true; // cancelled, or taken by another worker
     const sending: OpenJob = { ...job, state: 'sending', attempts: job.attempts + 1 };
+    // Committed once the pacing token is granted, right before the request leaves (the sender calls
+    // it): a crash from then on is recovered as "maybe sent", a crash before it as never sent. A token
+    // granted to a job cancelled while it waited is spent unused: the bucket cannot take it back.
+    // An object, not a `let`: it is set in the callback, after narrowing would have fixed it here.
+    const mark: { is: 'none' | 'sending' | 'refused' } = { is: 'none' };
+    let marking: Promise<void> | undefined;
+    const beforeSend = () =>
+      (marking ??= this.o.queue.markSent(job.id, this.owner, this.leaseMs).then((ok) => {
+        mark.is = ok ? 'sending' : 'refused';
+        if (!ok) throw new JobNotSent(job.id);
+      }));
     let verdict: Verdict;
     let outcome: SendOutcome | undefined;
     try {
-      outcome = await send(sending, signal);
+      outcome = await send(sending, signal, beforeSend);
+      await beforeSend();
       verdict = classifyResponse(outcome, job.sensitive);
     } catch (err) {
-      verdict = classifyError(err, job.replaySafe, job.sensitive);
+      const leftBefore = marking !== undefined;
+      if (!leftBefore && signal.aborted) {
+        // Stopped while it waited for its token: nothing left, so not an attempt; due again at once.
+        await this.o.queue.release(job.id, this.owner, this.o.clock.now());
+        return false;
+      }
+      // A failure before its request left is recorded like any other, but sending again cannot write twice.
+      await beforeSend().catch((e: unknown) => {
+        if (!(e instanceof JobNotSent)) throw e;
+      });
+      // Cancelled or taken by another worker before anything left (even if the sender wrapped the
+      // refusal): the job is theirs to record and publish.
+      if (mark.is !== 'sending') return true;
+      verdict = classifyError(err, job.replaySafe || !leftBefore, job.sensitive);
     }
     await this.record(sending, verdict, outcome);
     return true;

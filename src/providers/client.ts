@@ -44,6 +44,13 @@ export interface ProviderTarget {
   limits?: Partial<ProviderLimits>;
   /** The caller's cancellation, e.g. the MCP request's. */
   signal?: AbortSignal;
+  /**
+   * Run once per bound fetch, after the first request's pacing token is granted and before it
+   * leaves (the outbox commits `sending` here, so a job waiting for its token is still unsent).
+   * Later requests of the same bound fetch (a handler's) do not run it again. If it throws,
+   * nothing is sent and the error is the request's.
+   */
+  beforeSend?: () => Promise<void>;
 }
 
 /** A fetch bound to a target: paths resolve against its API base. */
@@ -108,6 +115,15 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
 
     const attempt = async (): Promise<Response> => {
       await pacer.acquire(t.paceKey, signal);
+      if (t.beforeSend !== undefined) {
+        try {
+          await t.beforeSend();
+        } catch (err) {
+          // The token is spent, but the concurrency slot `acquire` took is freed.
+          pacer.observe?.(t.paceKey, undefined);
+          throw err;
+        }
+      }
       let res: Response | undefined;
       try {
         const cred = await t.credentials.current();
@@ -166,10 +182,13 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
   }
 
   return {
-    bind:
-      (t) =>
-      (path, init = {}) =>
-        call(t, path, init, false),
+    bind: (t) => {
+      const hook = t.beforeSend;
+      let ran: Promise<void> | undefined;
+      // Once per bound fetch: every later request waits on (or fails with) the first one's.
+      const bound: ProviderTarget = hook === undefined ? t : { ...t, beforeSend: () => (ran ??= hook()) };
+      return (path, init = {}) => call(bound, path, init, false);
+    },
     open: (t, path, init = {}) => call(t, path, init, true),
   };
 }

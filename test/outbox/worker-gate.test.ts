@@ -29,7 +29,8 @@ describe('the outbox worker: a refusal to send is not an attempt, nor is a 429',
   let told: Job[];
   let answer: (n: number) => Answer;
   let sent: string[];
-  const send: SendFn = async (job) => {
+  const send: SendFn = async (job, _signal, beforeSend) => {
+    await beforeSend();
     sent.push(job.id);
     return answer(sent.length);
   };
@@ -86,8 +87,8 @@ describe('the outbox worker: a refusal to send is not an attempt, nor is a 429',
     };
     const w = worker({
       ready,
-      send: async (job, signal) => {
-        const r = await send(job, signal);
+      send: async (job, signal, beforeSend) => {
+        const r = await send(job, signal, beforeSend);
         breakers.record(job.integration, { kind: 'status', status: r.status });
         return r;
       },
@@ -119,8 +120,8 @@ describe('the outbox worker: a refusal to send is not an attempt, nor is a 429',
         const a = breakers.admit(job.integration);
         return a.ok ? a : { ok: false, retryAt: a.retryAt };
       },
-      send: async (job, signal) => {
-        const r = await send(job, signal);
+      send: async (job, signal, beforeSend) => {
+        const r = await send(job, signal, beforeSend);
         breakers.record(job.integration, { kind: 'status', status: r.status });
         return r;
       },

@@ -21,7 +21,9 @@ describe('OutboxWorker on a SQLite file', () => {
   let told: Job[];
   let answers: Array<() => Promise<{ status: number; body: string; retryAfterMs?: number }>>;
   let sent: number;
-  const send: SendFn = async () => {
+  const send: SendFn = async (_job, _signal, beforeSend) => {
+    // As the provider client does: `sending` is committed right before the request leaves.
+    await beforeSend();
     sent++;
     const next = answers.shift();
     if (!next) throw new Error('no answer scripted');
