@@ -6,6 +6,11 @@
  * hub's CPU per agent call is read from /proc for the hub's process alone (bench/cpu.ts). Direct and
  * hub phases alternate (ABBA across rounds) so background load on the machine hits both.
  *
+ * Like with like: the marketplace runs in a process of its own (this file with --serve-marketplace),
+ * so the MCP clients' work in this process cannot delay the agent's answers in the hub phases only;
+ * and both paths keep their connections alive (the direct one by the global fetch, the hub by its
+ * agents' fetch): the new connections the marketplace saw per phase are printed to show it.
+ *
  *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--latency-ms 50] [--era legacy|modern] [--json]
  *                           [--hub-cpu-prof DIR]   (the hub's V8 CPU profile, written to DIR when it stops)
  */
@@ -16,7 +21,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import express from 'express';
 import { SANDBOX_AGENT_KEY, marketplaceRoutes } from '../servers/sandbox/agents.js';
 import { processCpuMs } from './cpu.js';
-import { startHubProcess, type RunningHub } from './processes.js';
+import { spawnNode, startHubProcess, waitForLine, type RunningHub } from './processes.js';
 import { percentile, positiveArg } from './stats.js';
 
 const TARGETS = { addedP50Ms: 2, addedP99Ms: 10 };
@@ -30,6 +35,7 @@ const { values } = parseArgs({
     era: { type: 'string', default: 'legacy' },
     json: { type: 'boolean', default: false },
     'hub-cpu-prof': { type: 'string' },
+    'serve-marketplace': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -46,18 +52,27 @@ type Path = 'direct' | 'hub';
 /** The sandbox agents with the latency fixed in their id; the writer streams all its tokens at once after it. */
 const AGENT_IDS: Record<Mode, string> = { sync: `echo_v1+latency-ms=${latencyMs}`, stream: `writer_v2+latency-ms=${latencyMs}+token-ms=0` };
 
-async function startMarketplace(): Promise<{ url: string; close: () => Promise<void> }> {
+/** The marketplace, serving until killed; prints `{"port":N}` once listening. Counts the connections it accepts. */
+async function serveMarketplace(): Promise<void> {
   const app = express();
+  let connections = 0;
+  app.get('/_bench/connections', (_req, res) => void res.json({ connections }));
   app.use('/v1', marketplaceRoutes().router);
   const server: Server = app.listen(0, '127.0.0.1');
+  server.on('connection', () => void connections++);
   await new Promise((r) => server.once('listening', r));
   server.keepAliveTimeout = 60_000;
+  console.log(JSON.stringify({ port: (server.address() as AddressInfo).port }));
+}
+
+async function startMarketplace(): Promise<{ url: string; connections: () => Promise<number>; close: () => Promise<void> }> {
+  const child = spawnNode([import.meta.filename, '--serve-marketplace']);
+  const port = await waitForLine(child, (line) => Number(/^\{"port":(\d+)\}$/.exec(line)?.[1]) || undefined, 15_000, 'marketplace');
+  const origin = `http://127.0.0.1:${port}`;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
+    url: `${origin}/v1`,
+    connections: async () => ((await (await fetch(`${origin}/_bench/connections`)).json()) as { connections: number }).connections,
+    close: () => child.stop(),
   };
 }
 
@@ -96,12 +111,15 @@ async function viaHub(c: Client, mode: Mode, n: number): Promise<void> {
 interface Phase {
   latencies: number[];
   hubCpuMs: number;
+  /** Connections the marketplace accepted during the phase: a path that reuses them opens none. */
+  connections: number;
 }
 
 /** `calls` calls from `concurrency` callers, each one at a time; latencies in ms and the hub's CPU over the phase. */
-async function phase(run: (worker: number, n: number) => Promise<void>, hubPid: number, count: number): Promise<Phase> {
+async function phase(run: (worker: number, n: number) => Promise<void>, hubPid: number, count: number, connections: () => Promise<number>): Promise<Phase> {
   const latencies: number[] = [];
   let next = 0;
+  const conn0 = await connections();
   const cpu0 = processCpuMs(hubPid) ?? Number.NaN;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
@@ -112,7 +130,8 @@ async function phase(run: (worker: number, n: number) => Promise<void>, hubPid: 
       }
     }),
   );
-  return { latencies, hubCpuMs: (processCpuMs(hubPid) ?? Number.NaN) - cpu0 };
+  const hubCpuMs = (processCpuMs(hubPid) ?? Number.NaN) - cpu0;
+  return { latencies, hubCpuMs, connections: (await connections()) - conn0 };
 }
 
 interface ModeResult {
@@ -125,63 +144,75 @@ interface ModeResult {
   hubCpuMsPerCall: number;
   /** The idle hub's CPU per call-time while the direct phases ran (timers, GC): the floor of the figure above. */
   hubIdleCpuMsPerCall: number;
+  /** New connections the marketplace saw over the measured phases, by path. */
+  connections: { direct: number; hub: number };
 }
 
-const market = await startMarketplace();
-const base = { protocol: 'upagents', baseUrl: market.url, apiKey: SANDBOX_AGENT_KEY, retries: 0, timeoutMs: 10_000 };
-const hub = await startHubProcess({
-  config: { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } },
-  ...(values['hub-cpu-prof'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', values['hub-cpu-prof']] } : {}),
-});
-const hubPid = hub.child.process.pid!;
-const clients = await Promise.all(Array.from({ length: concurrency }, () => connect(hub)));
-const results: ModeResult[] = [];
-try {
-  for (const mode of ['sync', 'stream'] as const) {
-    const runs: Record<Path, (w: number, n: number) => Promise<void>> = {
-      direct: (_w, n) => direct(market.url, mode, n),
-      hub: (w, n) => viaHub(clients[w]!, mode, n),
-    };
-    // Warm both paths: connections, the hub's JIT, the marketplace's.
-    await phase(runs.direct, hubPid, 4 * concurrency);
-    await phase(runs.hub, hubPid, 4 * concurrency);
-    const seen: Record<Path, Phase[]> = { direct: [], hub: [] };
-    const order = Array.from({ length: rounds }, () => ['direct', 'hub', 'hub', 'direct'] as const).flat();
-    for (const path of order) seen[path].push(await phase(runs[path], hubPid, calls));
-    const all = (path: Path) => seen[path].flatMap((p) => p.latencies);
-    const cpu = (path: Path) => seen[path].reduce((s, p) => s + p.hubCpuMs, 0) / all(path).length;
-    const d = { p50: percentile(all('direct'), 50), p99: percentile(all('direct'), 99) };
-    const h = { p50: percentile(all('hub'), 50), p99: percentile(all('hub'), 99) };
-    results.push({
-      mode,
-      calls: all('hub').length,
-      direct: d,
-      hub: h,
-      addedP50: h.p50 - d.p50,
-      addedP99: h.p99 - d.p99,
-      hubCpuMsPerCall: cpu('hub'),
-      hubIdleCpuMsPerCall: cpu('direct'),
-    });
+async function main(): Promise<void> {
+  const market = await startMarketplace();
+  const base = { protocol: 'upagents', baseUrl: market.url, apiKey: SANDBOX_AGENT_KEY, retries: 0, timeoutMs: 10_000 };
+  const hub = await startHubProcess({
+    config: { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } },
+    ...(values['hub-cpu-prof'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', values['hub-cpu-prof']] } : {}),
+  });
+  const hubPid = hub.child.process.pid!;
+  const clients = await Promise.all(Array.from({ length: concurrency }, () => connect(hub)));
+  const results: ModeResult[] = [];
+  try {
+    for (const mode of ['sync', 'stream'] as const) {
+      const runs: Record<Path, (w: number, n: number) => Promise<void>> = {
+        direct: (_w, n) => direct(market.url, mode, n),
+        hub: (w, n) => viaHub(clients[w]!, mode, n),
+      };
+      // Warm both paths: connections, the hub's JIT, the marketplace's.
+      await phase(runs.direct, hubPid, 4 * concurrency, market.connections);
+      await phase(runs.hub, hubPid, 4 * concurrency, market.connections);
+      const seen: Record<Path, Phase[]> = { direct: [], hub: [] };
+      const order = Array.from({ length: rounds }, () => ['direct', 'hub', 'hub', 'direct'] as const).flat();
+      for (const path of order) seen[path].push(await phase(runs[path], hubPid, calls, market.connections));
+      const opened = (path: Path) => seen[path].reduce((s, p) => s + p.connections, 0);
+      const all = (path: Path) => seen[path].flatMap((p) => p.latencies);
+      const cpu = (path: Path) => seen[path].reduce((s, p) => s + p.hubCpuMs, 0) / all(path).length;
+      const d = { p50: percentile(all('direct'), 50), p99: percentile(all('direct'), 99) };
+      const h = { p50: percentile(all('hub'), 50), p99: percentile(all('hub'), 99) };
+      results.push({
+        mode,
+        calls: all('hub').length,
+        direct: d,
+        hub: h,
+        addedP50: h.p50 - d.p50,
+        addedP99: h.p99 - d.p99,
+        hubCpuMsPerCall: cpu('hub'),
+        hubIdleCpuMsPerCall: cpu('direct'),
+        connections: { direct: opened('direct'), hub: opened('hub') },
+      });
+    }
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await hub.stop();
+    await market.close();
   }
-} finally {
-  await Promise.all(clients.map((c) => c.close().catch(() => {})));
-  await hub.stop();
-  await market.close();
-}
 
-const verdict = (v: number, max: number) => (v <= max ? 'PASS' : 'MISS');
-if (values.json) {
-  console.log(JSON.stringify({ latencyMs, concurrency, calls, rounds, era, targets: TARGETS, results }, null, 2));
-} else {
-  console.log(
-    `agent calls: a sandbox agent answering in ${latencyMs} ms, ${concurrency} callers, ${calls} calls per phase, ABBA x ${rounds} (${era} MCP client)`,
-  );
-  console.log('mode     direct p50 / p99      hub p50 / p99         added p50          added p99           hub CPU per call (idle)');
-  const ms = (v: number) => `${v.toFixed(1)} ms`;
-  for (const r of results) {
+  const verdict = (v: number, max: number) => (v <= max ? 'PASS' : 'MISS');
+  if (values.json) {
+    console.log(JSON.stringify({ latencyMs, concurrency, calls, rounds, era, targets: TARGETS, results }, null, 2));
+  } else {
     console.log(
-      `${r.mode.padEnd(7)}  ${`${ms(r.direct.p50)} / ${ms(r.direct.p99)}`.padEnd(20)}  ${`${ms(r.hub.p50)} / ${ms(r.hub.p99)}`.padEnd(20)}  ${`${r.addedP50 >= 0 ? '+' : ''}${ms(r.addedP50)} ${verdict(r.addedP50, TARGETS.addedP50Ms)}`.padEnd(17)}  ${`${r.addedP99 >= 0 ? '+' : ''}${ms(r.addedP99)} ${verdict(r.addedP99, TARGETS.addedP99Ms)}`.padEnd(18)}  ${r.hubCpuMsPerCall.toFixed(2)} ms (${r.hubIdleCpuMsPerCall.toFixed(2)})`,
+      `agent calls: a sandbox agent answering in ${latencyMs} ms, ${concurrency} callers, ${calls} calls per phase, ABBA x ${rounds} (${era} MCP client)`,
     );
+    console.log('mode     direct p50 / p99      hub p50 / p99         added p50          added p99           hub CPU per call (idle)');
+    const ms = (v: number) => `${v.toFixed(1)} ms`;
+    for (const r of results) {
+      console.log(
+        `${r.mode.padEnd(7)}  ${`${ms(r.direct.p50)} / ${ms(r.direct.p99)}`.padEnd(20)}  ${`${ms(r.hub.p50)} / ${ms(r.hub.p99)}`.padEnd(20)}  ${`${r.addedP50 >= 0 ? '+' : ''}${ms(r.addedP50)} ${verdict(r.addedP50, TARGETS.addedP50Ms)}`.padEnd(17)}  ${`${r.addedP99 >= 0 ? '+' : ''}${ms(r.addedP99)} ${verdict(r.addedP99, TARGETS.addedP99Ms)}`.padEnd(18)}  ${r.hubCpuMsPerCall.toFixed(2)} ms (${r.hubIdleCpuMsPerCall.toFixed(2)})`,
+      );
+    }
+    for (const r of results) {
+      console.log(`${r.mode}: new connections to the marketplace over ${r.calls} calls per path: direct ${r.connections.direct}, hub ${r.connections.hub}`);
+    }
+    console.log(`targets: added p50 <= ${TARGETS.addedP50Ms} ms, added p99 <= ${TARGETS.addedP99Ms} ms`);
   }
-  console.log(`targets: added p50 <= ${TARGETS.addedP50Ms} ms, added p99 <= ${TARGETS.addedP99Ms} ms`);
 }
+
+if (values['serve-marketplace']) await serveMarketplace();
+else await main();
