@@ -1,5 +1,6 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import { Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 
@@ -19,8 +20,10 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 export interface AgentFetchOptions {
   fallback?: typeof globalThis.fetch;
   /**
-   * How long an idle connection is kept (undici's default is 4 s too); a server's shorter
-   * `Keep-Alive: timeout` hint wins, so a reused connection is not one the server is closing.
+   * How long an idle connection is kept when the server gave no `Keep-Alive: timeout` hint
+   * (undici's default, 4 s). With a hint it is kept for the hint less a second, as undici does
+   * and node:http's agent does for a hint shorter than its timeout, so a reused connection is
+   * not one the server is closing.
    */
   idleMs?: number;
 }
@@ -30,8 +33,20 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
 
 export function agentFetch(opts: AgentFetchOptions = {}): typeof globalThis.fetch {
   const fallback = opts.fallback ?? globalThis.fetch;
-  const agentOpts = { keepAlive: true, timeout: opts.idleMs ?? 4_000 };
+  const idleMs = opts.idleMs ?? 4_000;
+  // The agent's timeout caps a hint (undici's keepAliveMaxTimeout); below it node:http applies the hint itself.
+  const agentOpts = { keepAlive: true, timeout: 600_000 };
+  const hinted = new WeakSet<Socket>();
   const agents = { 'http:': new HttpAgent(agentOpts), 'https:': new HttpsAgent(agentOpts) };
+  for (const agent of Object.values(agents)) {
+    // Typed as void in @types/node, it answers whether the socket may be kept (node:http's docs).
+    const keep = agent.keepSocketAlive.bind(agent) as unknown as (socket: Socket) => boolean;
+    agent.keepSocketAlive = ((socket: Socket) => {
+      const kept = keep(socket);
+      if (kept && !hinted.has(socket)) socket.setTimeout(idleMs);
+      return kept;
+    }) as unknown as HttpAgent['keepSocketAlive'];
+  }
 
   return (input, init) => {
     const url = input instanceof URL ? input : typeof input === 'string' && URL.canParse(input) ? new URL(input) : undefined;
@@ -65,6 +80,8 @@ export function agentFetch(opts: AgentFetchOptions = {}): typeof globalThis.fetc
       const req = send(url, { method, headers: Object.fromEntries(headers), agent: agents[url.protocol as 'http:' | 'https:'] }, (r) => {
         res = r;
         r.once('close', done);
+        if (/^timeout=\d+/.test(String(r.headers['keep-alive'] ?? ''))) hinted.add(r.socket);
+        else hinted.delete(r.socket);
         try {
           resolve(responseOf(r, method));
         } catch (err) {

@@ -124,10 +124,22 @@ describe('the agents fetch', () => {
     expect(((err as TypeError).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
   });
 
-  it('a call that takes longer than the idle timeout still gets its answer', async () => {
-    const s = await serve((_req, res) => setTimeout(() => res.end('late but here'), 300));
-    const res = await agentFetch({ idleMs: 50 })(`${s.url}/`, post('{}'));
-    expect(await res.text()).toBe('late but here');
+  it('keeps an idle connection for the server Keep-Alive hint, else for idleMs; a slow call on a kept one still answers', async () => {
+    const idle = () => new Promise((r) => setTimeout(r, 150));
+    const hinting = await serve((req, res) => setTimeout(() => res.end(`answer to ${req.url}`), req.url === '/slow' ? 300 : 0));
+    const f = agentFetch({ idleMs: 50 });
+    expect(await (await f(`${hinting.url}/quick`, post('{}'))).text()).toBe('answer to /quick');
+    await idle();
+    // Node's server says `Keep-Alive: timeout=5`: the connection outlives idleMs, and a call slower than idleMs on it is answered.
+    expect(await (await f(`${hinting.url}/slow`, post('{}'))).text()).toBe('answer to /slow');
+    expect(hinting.connections()).toBe(1);
+
+    const silent = await serve((_req, res) => res.end('ok'));
+    servers.at(-1)!.keepAliveTimeout = 0; // no hint sent (and no server-side idle limit)
+    await (await f(`${silent.url}/`, post('{}'))).text();
+    await idle();
+    await (await f(`${silent.url}/`, post('{}'))).text();
+    expect(silent.connections()).toBe(2);
   });
 
   it('hands anything else to the fallback: a followed redirect, a stream body, a Request', async () => {
