@@ -115,11 +115,18 @@ export async function tokensCommand(argv: string[]): Promise<void> {
       case 'revoke': {
         const id = rest[0];
         if (!id) throw new HubError('invalid_params', `tokens revoke needs a token id\n${USAGE}`);
-        if (!(await tokens.revoke(id))) throw new HubError('not_found', `no active token ${id}`);
-        process.stdout.write(`revoked ${id}\n`);
         // The grants a user signed in with this token end too: the credential that vouched for them is gone.
+        // They are noted before the token is revoked: a hub on this data dir notices the revocation
+        // within a second and may end them first, and the count said here must not depend on who won.
         const signedIn = db.prepare("SELECT 1 FROM oauth_as_records WHERE model = 'GrantInfo' LIMIT 1").get() !== undefined;
-        const ended = signedIn ? await withAsStore(config, (s) => s.grants.endSignedInWith(id)) : [];
+        const revoke = async (s: AsStore | undefined): Promise<string[]> => {
+          const held = s ? await s.grants.signedInWithToken(id) : [];
+          if (!(await tokens.revoke(id))) throw new HubError('not_found', `no active token ${id}`);
+          process.stdout.write(`revoked ${id}\n`);
+          for (const g of held) await s?.grants.revoke(g);
+          return held;
+        };
+        const ended = signedIn ? await withAsStore(config, revoke) : await revoke(undefined);
         if (ended.length > 0) process.stdout.write(`ended ${ended.length} OAuth grant${ended.length === 1 ? '' : 's'} signed in with it\n`);
         // The hubs notice by polling the store (src/identity/revocation-watch.ts, every second).
         process.stderr.write('Hubs on this data dir refuse it from now on and close its open sessions and streams within 2 s.\n');

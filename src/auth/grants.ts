@@ -196,10 +196,17 @@ export class Grants {
    * access it granted itself (the safer default; issue 12, part 2).
    */
   async endSignedInWith(tokenId: string): Promise<string[]> {
-    const rows = await this.deps.records.listByUid(INFO, hashId(`hub_token:${tokenId}`));
     const ended: string[] = [];
-    for (const row of rows) if (row.grantId !== undefined && (await this.revoke(row.grantId))) ended.push(row.grantId);
+    for (const id of await this.signedInWithToken(tokenId)) if (await this.revoke(id)) ended.push(id);
     return ended;
+  }
+
+  /** The grants still held that a user signed in with this hub token. */
+  async signedInWithToken(tokenId: string): Promise<string[]> {
+    const rows = await this.deps.records.listByUid(INFO, hashId(`hub_token:${tokenId}`));
+    const ids = rows.flatMap((r) => (r.grantId === undefined ? [] : [r.grantId]));
+    const ended = new Set(await this.endedAmong(ids));
+    return ids.filter((id) => !ended.has(id));
   }
 
   /** Which of these grant ids no longer hold: revoked, or expired on the hub's clock. */
