@@ -40,11 +40,8 @@ import { OutboxService } from './outbox/service.js';
 import { QueueSource } from './outbox/queue-source.js';
 import type { PollScheduler } from './polling/scheduler.js';
 import { buildPollers, type PollersDeps } from './polling/wire.js';
-import { agentFetch } from './agents/fetch.js';
-import { AgentSource, type AgentSourceOptions } from './agents/source.js';
-import { SqliteAgentTasks } from './agents/tasks/sqlite.js';
-import { createProviderClient } from './providers/client.js';
-import { HubSecrets } from './store/hub-secrets.js';
+import type { AgentSource } from './agents/source.js';
+import { buildAgents, type AgentOverrides } from './agents/wire.js';
 
 export interface HubOptions {
   config: HubConfig;
@@ -78,9 +75,7 @@ export interface HubOptions {
   /** The integrations' circuit breakers' threshold and cool-down (tests shorten it). */
   breakers?: IntegrationsDeps['breakers'];
   /** The agents' breakers, waits between attempts and Retry-After cap (tests shorten them). */
-  agents?: Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & {
-    tasks?: { pollMs?: number; taskTtlMs?: number; retentionMs?: number };
-  };
+  agents?: AgentOverrides;
   /** Extra trusted CA certificates (PEM) for clients' metadata documents: a test's own HTTPS server. */
   cimdCa?: string;
 }
@@ -217,28 +212,17 @@ export class Hub {
         this.integrations.sources.some((s) => s.queuesWrites),
       ),
     );
-    // Agents from config as `agent__<name>` tools; their HTTP goes through a provider client of their own (no pacer),
-    // over node:http with keep-alive (src/agents/fetch.ts: the global fetch cost ~1 ms of the hub's CPU per agent call).
-    const agents = new AgentSource({
-      agents: opts.config.agents,
-      provider: createProviderClient({ clock: this.clock, fetch: agentFetch(), ...opts.provider }),
-      publicUrl: () => this.publicUrl,
-      secrets: new HubSecrets(this.db, this.vault, this.clock),
+    const agents = buildAgents({
+      config: opts.config,
+      db: this.db,
+      vault: this.vault,
       clock: this.clock,
       log: this.log,
-      since: this.clock.now(),
       metrics: this.metrics,
-      ...opts.agents,
-      // Async tasks: stored here, their callbacks through the inbox (its worker finishes them).
-      tasks: {
-        store: new SqliteAgentTasks(this.db, this.vault, this.clock),
-        intake: this.inbox.inbox,
-        handlers: this.inbox.handlers,
-        vault: this.vault,
-        // Finished tasks are kept as long as the inbox keeps the callbacks that ended them.
-        retentionMs: opts.config.webhooks.retentionDays * 86_400_000,
-        ...opts.agents?.tasks,
-      },
+      inbox: this.inbox,
+      publicUrl: () => this.publicUrl,
+      ...(opts.provider ? { provider: opts.provider } : {}),
+      ...(opts.agents ? { overrides: opts.agents } : {}),
     });
     this.agents = agents;
     if (agents.size > 0) this.catalog.add(agents);

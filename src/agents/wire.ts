@@ -1,0 +1,59 @@
+import type { Clock } from '../clock.js';
+import type { HubConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { HubMetrics } from '../observability/metrics.js';
+import { createProviderClient, type ProviderClientOptions } from '../providers/client.js';
+import type { Db } from '../store/db.js';
+import { HubSecrets } from '../store/hub-secrets.js';
+import type { Vault } from '../vault/vault.js';
+import type { InboxService } from '../webhooks/inbox/service.js';
+import { agentFetch } from './fetch.js';
+import { AgentSource, type AgentSourceOptions } from './source.js';
+import { SqliteAgentTasks } from './tasks/sqlite.js';
+
+/** What tests may shorten or replace: the breakers, the waits between attempts, the Retry-After cap, task timings. */
+export type AgentOverrides = Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & {
+  tasks?: { pollMs?: number; taskTtlMs?: number; retentionMs?: number };
+};
+
+export interface AgentsDeps {
+  config: HubConfig;
+  db: Db;
+  vault: Vault;
+  clock: Clock;
+  log: Logger;
+  metrics: HubMetrics;
+  inbox: InboxService;
+  publicUrl: () => string;
+  provider?: ProviderClientOptions;
+  overrides?: AgentOverrides;
+}
+
+/**
+ * The configured agents as one source of `agent__<name>` tools. Their HTTP goes through a provider
+ * client of their own (no pacer), over node:http with keep-alive (fetch.ts: the global fetch cost
+ * ~1 ms of the hub's CPU per agent call); async tasks are stored, and their callbacks come through
+ * the inbox, whose worker finishes them.
+ */
+export function buildAgents(d: AgentsDeps): AgentSource {
+  return new AgentSource({
+    agents: d.config.agents,
+    provider: createProviderClient({ clock: d.clock, fetch: agentFetch(), ...d.provider }),
+    publicUrl: d.publicUrl,
+    secrets: new HubSecrets(d.db, d.vault, d.clock),
+    clock: d.clock,
+    log: d.log,
+    since: d.clock.now(),
+    metrics: d.metrics,
+    ...d.overrides,
+    tasks: {
+      store: new SqliteAgentTasks(d.db, d.vault, d.clock),
+      intake: d.inbox.inbox,
+      handlers: d.inbox.handlers,
+      vault: d.vault,
+      // Finished tasks are kept as long as the inbox keeps the callbacks that ended them.
+      retentionMs: d.config.webhooks.retentionDays * 86_400_000,
+      ...d.overrides?.tasks,
+    },
+  });
+}
