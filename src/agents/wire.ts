@@ -3,11 +3,11 @@ import type { HubConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { HubMetrics } from '../observability/metrics.js';
 import { createProviderClient, type ProviderClientOptions } from '../providers/client.js';
+import { createNodeFetch } from '../providers/node-fetch.js';
 import type { Db } from '../store/db.js';
 import { HubSecrets } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import type { InboxService } from '../webhooks/inbox/service.js';
-import { agentFetch } from './fetch.js';
 import { AgentSource, type AgentSourceOptions } from './source.js';
 import { SqliteAgentTasks } from './tasks/sqlite.js';
 
@@ -31,14 +31,14 @@ export interface AgentsDeps {
 
 /**
  * The configured agents as one source of `agent__<name>` tools. Their HTTP goes through a provider
- * client of their own (no pacer), over node:http with keep-alive (fetch.ts: the global fetch cost
+ * client of their own (no pacer), over node:http with keep-alive (providers/node-fetch.ts: the global fetch cost
  * ~1 ms of the hub's CPU per agent call); async tasks are stored, and their callbacks come through
  * the inbox, whose worker finishes them.
  */
 export function buildAgents(d: AgentsDeps): AgentSource {
   return new AgentSource({
     agents: d.config.agents,
-    provider: createProviderClient({ clock: d.clock, fetch: agentFetch(), ...d.provider }),
+    provider: createProviderClient({ clock: d.clock, fetch: createNodeFetch({ redirects: 'manual' }), ...d.provider }),
     publicUrl: d.publicUrl,
     secrets: new HubSecrets(d.db, d.vault, d.clock),
     clock: d.clock,

@@ -54,6 +54,9 @@ describe('nodeFetch', () => {
     server = createServer((req) => req.socket.resetAndDestroy());
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
-    await expect(nodeFetch(`${url}?fresh=${Date.now()}`, { method: 'POST', body: 'x' })).rejects.toMatchObject({ code: 'ECONNRESET' });
+    await expect(nodeFetch(`${url}?fresh=${Date.now()}`, { method: 'POST', body: 'x' })).rejects.toMatchObject({
+      message: 'fetch failed',
+      cause: { code: 'ECONNRESET' },
+    });
   });
 });

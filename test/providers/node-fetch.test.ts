@@ -1,5 +1,5 @@
 /**
- * The agents' fetch (src/agents/fetch.ts) against a real server on loopback: what fetch does that
+ * The agents' fetch (src/providers/node-fetch.ts, as the agents use it) against a real server on loopback: what fetch does that
  * the provider client relies on (default headers, a 3xx returned as it is, a coded body decoded, a
  * cancel ending the request or the body with its reason, a refused connection as `fetch failed`),
  * with one kept-alive connection for sequential calls; anything else goes to the fallback fetch.
@@ -8,7 +8,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { agentFetch } from '../../src/agents/fetch.js';
+import { createNodeFetch, type NodeFetchOptions } from '../../src/providers/node-fetch.js';
 
 interface Seen {
   method: string;
@@ -43,6 +43,9 @@ async function serve(handle: (req: IncomingMessage, res: ServerResponse, seen: S
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, connections: () => connections };
 }
+
+/** As src/agents/wire.ts builds it: the provider client follows redirects itself. */
+const agentFetch = (o: NodeFetchOptions = {}) => createNodeFetch({ redirects: 'manual', ...o });
 
 const post = (body: string, extra: RequestInit = {}): RequestInit => ({ method: 'POST', body, redirect: 'manual', ...extra });
 
@@ -153,5 +156,29 @@ describe('the agents fetch', () => {
     await f('http://127.0.0.1:9/b', { method: 'POST', body: new ReadableStream(), redirect: 'manual', duplex: 'half' } as RequestInit);
     await f(new Request('http://127.0.0.1:9/c'), { redirect: 'manual' });
     expect(calls).toEqual(['http://127.0.0.1:9/a', 'http://127.0.0.1:9/b', 'Request http://127.0.0.1:9/c']);
+  });
+});
+
+describe('the downstream fetch (redirects: any, as src/mcp/downstream/node-fetch.ts builds it)', () => {
+  const downstreamFetch = () => createNodeFetch({ maxSockets: 256, redirects: 'any', fallback: () => Promise.reject(new Error('not sent by node:http')) });
+
+  it('sends a request with the default redirect mode itself, a 3xx answered as it is', async () => {
+    const s = await serve((_req, res) => res.writeHead(307, { location: '/elsewhere' }).end());
+    const res = await downstreamFetch()(`${s.url}/mcp`, { method: 'POST', body: '{}' });
+    expect([res.status, res.headers.get('location'), s.seen.length]).toEqual([307, '/elsewhere', 1]);
+  });
+
+  it('gathers a JSON answer whole, decoded, and a JSON answer cut short fails as terminated', async () => {
+    const s = await serve((req, res) => {
+      if (req.url === '/gzip') res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync('{"jsonrpc":"2.0"}'));
+      else {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"jsonrpc":');
+        setTimeout(() => res.destroy(), 20);
+      }
+    });
+    const f = downstreamFetch();
+    expect(await (await f(`${s.url}/gzip`, { method: 'POST', body: '{}' })).json()).toEqual({ jsonrpc: '2.0' });
+    await expect(f(`${s.url}/cut`, { method: 'POST', body: '{}' })).rejects.toThrow(/terminated/);
   });
 });
