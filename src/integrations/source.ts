@@ -261,17 +261,7 @@ export class IntegrationSource implements ToolSource {
     const headers = new Headers(r.init.headers);
     // The job id, not the caller's key: a caller's key is unique per user, the provider's per account.
     if (d.idempotencyHeader) headers.set(d.idempotencyHeader, job.id);
-    const keyed = this.opts.credentials;
-    const fetch = this.provider.bind({
-      label: d.title,
-      apiBaseUrl: d.apiBaseUrl,
-      credentials: keyed ?? oauthCredentials(this.opts.tokens, job.connectionId),
-      paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
-      idempotent: false,
-      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
-      ...(beforeSend ? { beforeSend } : {}),
-      signal,
-    });
+    const fetch = this.jobFetch(job, signal, beforeSend);
     let res: Response;
     try {
       res = await fetch(r.target, { ...r.init, headers });
@@ -287,15 +277,14 @@ export class IntegrationSource implements ToolSource {
   }
 
   /**
-   * Runs a handler write in the worker, once: its fetch is the job's connection's (paced, never
-   * retrying a write), each write keyed from the job id (keyedFetch), each answer and failure told
-   * to the integration's breaker as a template's send is. Its result is the job's answer.
+   * The provider fetch a queued job is sent with: its connection's credentials (or the app key),
+   * paced on its bucket, never retrying a write itself (the outbox does), `beforeSend` committing
+   * `sending` once the pacing token is granted.
    */
-  private async runHandlerJob(job: OpenJob, handler: ToolHandler, signal: AbortSignal, beforeSend?: () => Promise<void>): Promise<SendOutcome> {
+  private jobFetch(job: OpenJob, signal: AbortSignal, beforeSend: (() => Promise<void>) | undefined): ProviderFetch {
     const d = this.opts.definition;
-    const { breakers, clock } = this.opts.outbound!;
     const keyed = this.opts.credentials;
-    const bound = this.provider.bind({
+    return this.provider.bind({
       label: d.title,
       apiBaseUrl: d.apiBaseUrl,
       credentials: keyed ?? oauthCredentials(this.opts.tokens, job.connectionId),
@@ -305,6 +294,17 @@ export class IntegrationSource implements ToolSource {
       ...(beforeSend ? { beforeSend } : {}),
       signal,
     });
+  }
+
+  /**
+   * Runs a handler write in the worker, once: its fetch is the job's connection's (paced, never
+   * retrying a write), each write keyed from the job id (keyedFetch), each answer and failure told
+   * to the integration's breaker as a template's send is. Its result is the job's answer.
+   */
+  private async runHandlerJob(job: OpenJob, handler: ToolHandler, signal: AbortSignal, beforeSend?: () => Promise<void>): Promise<SendOutcome> {
+    const d = this.opts.definition;
+    const { breakers, clock } = this.opts.outbound!;
+    const bound = this.jobFetch(job, signal, beforeSend);
     let applied = 0;
     let last: Response | undefined;
     const reported: ProviderFetch = async (path, init) => {
