@@ -1,0 +1,193 @@
+import pg from 'pg';
+import { HubError } from '../../errors.js';
+
+/** A row as the driver returns it; repositories parse it (STYLE.md §3). */
+export type Row = Record<string, unknown>;
+
+/** What a repository runs SQL through: the pool, or one client inside `tx`. */
+export interface Queryable {
+  /** Every row, as the driver returns it. */
+  query(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** Every row, each through `parse` (a zod schema's `parse`, or a function that throws a typed error). */
+  query<T>(sql: string, params: readonly unknown[], parse: (row: Row) => T): Promise<T[]>;
+  /** Exactly one row, else `store_failed`. */
+  one<T>(sql: string, params: readonly unknown[], parse: (row: Row) => T): Promise<T>;
+  /** The row, `undefined` when there is none, `store_failed` when there are several. */
+  maybeOne<T>(sql: string, params: readonly unknown[], parse: (row: Row) => T): Promise<T | undefined>;
+  /** Runs a statement and returns how many rows it changed: guarded updates assert 1 (STYLE.md §12). */
+  exec(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+export type Isolation = 'read committed' | 'repeatable read' | 'serializable';
+
+export interface PgStore extends Queryable {
+  readonly pool: pg.Pool;
+  /**
+   * Runs `fn` in one transaction on one client: COMMIT when it resolves, ROLLBACK when it throws.
+   * A serialization failure or a deadlock rolls back and runs `fn` again (up to `attempts` times
+   * in all), so `fn` must do nothing outside the database it cannot repeat.
+   */
+  tx<R>(fn: (q: Queryable) => Promise<R>, opts?: { isolation?: Isolation; attempts?: number }): Promise<R>;
+  /** `url` with its password replaced, for messages and logs. */
+  readonly safeUrl: string;
+  /** `text` with the URL's password replaced, for a message built outside this module. */
+  scrub(text: string): string;
+  close(): Promise<void>;
+}
+
+export interface PgStoreOptions {
+  /** `postgres://user:password@host:port/db?…`: config `store.url`, or `DATABASE_URL`. */
+  url: string;
+  /** Connections in the pool; pg's default is 10. */
+  max?: number;
+  /**
+   * An idle client's connection failed (the server restarted, a proxy cut it). pg emits this on
+   * the pool, and an `error` event nobody listens to ends the process; the pool drops the client
+   * either way.
+   */
+  onIdleError?: (err: HubError) => void;
+}
+
+/** SQLSTATEs PostgreSQL documents as "retry the transaction" (Appendix A: class 40). */
+const RETRYABLE = new Set(['40001', '40P01']);
+const DEFAULT_ATTEMPTS = 4;
+
+/**
+ * Epoch milliseconds are BIGINT, which pg returns as strings by default (an int8 can pass 2^53).
+ * Ours never do; one that did stays a string, so a repository's number check fails loudly
+ * instead of reading a rounded value.
+ */
+function parseInt8(text: string): number | string {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : text;
+}
+
+const INT8_OID = 20;
+
+/** `url` without its password, and the password itself (raw and decoded) to scrub from messages. */
+function secretsOf(url: string): { safeUrl: string; secrets: string[] } {
+  try {
+    const u = new URL(url);
+    if (u.password === '') return { safeUrl: url, secrets: [] };
+    const raw = u.password;
+    u.password = '***';
+    return { safeUrl: u.toString(), secrets: [raw, decodeURIComponent(raw)].filter((s) => s.length > 0) };
+  } catch {
+    // Not a URL we can parse: name none of it, it may hold the password anywhere.
+    return { safeUrl: '(unparseable database URL)', secrets: [url] };
+  }
+}
+
+export function openPgStore(opts: PgStoreOptions): PgStore {
+  const { safeUrl, secrets } = secretsOf(opts.url);
+  const scrub = (text: string): string => secrets.reduce((t, s) => t.split(s).join('***'), text);
+  const fail = (what: string, err: unknown): HubError => {
+    if (err instanceof HubError) return err;
+    const e = err as { message?: unknown; code?: unknown };
+    const message = scrub(typeof e?.message === 'string' ? e.message : String(err));
+    // The SQLSTATE lets a repository tell a unique violation (23505) from an outage.
+    const sqlstate = typeof e?.code === 'string' ? e.code : undefined;
+    return new HubError('store_failed', `${what}: ${message}`, {
+      cause: err,
+      details: sqlstate === undefined ? { database: safeUrl } : { database: safeUrl, sqlstate },
+    });
+  };
+
+  // The pool's own parsers: setting them on pg.types would change every other pg user in the process.
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(INT8_OID, parseInt8);
+  const pool = new pg.Pool({ connectionString: opts.url, max: opts.max ?? 10, types, application_name: 'switchboard' });
+  pool.on('error', (err) => opts.onIdleError?.(fail('an idle database connection failed', err)));
+
+  const queryable = (run: (sql: string, params: readonly unknown[]) => Promise<pg.QueryResult>): Queryable => {
+    const rows = async (sql: string, params: readonly unknown[]): Promise<Row[]> => {
+      try {
+        return (await run(sql, params)).rows as Row[];
+      } catch (err) {
+        throw fail('a database query failed', err);
+      }
+    };
+    async function query(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+    async function query<T>(sql: string, params: readonly unknown[], parse: (row: Row) => T): Promise<T[]>;
+    async function query<T>(sql: string, params: readonly unknown[] = [], parse?: (row: Row) => T): Promise<Array<T | Row>> {
+      const got = await rows(sql, params);
+      return parse === undefined ? got : got.map(parse);
+    }
+    const maybeOne = async <T>(sql: string, params: readonly unknown[], parse: (row: Row) => T): Promise<T | undefined> => {
+      const got = await rows(sql, params);
+      if (got.length > 1) throw new HubError('store_failed', `a query expected to return one row returned ${got.length}`);
+      return got[0] === undefined ? undefined : parse(got[0]);
+    };
+    return {
+      query,
+      maybeOne,
+      async one(sql, params, parse) {
+        const row = await maybeOne(sql, params, parse);
+        if (row === undefined) throw new HubError('store_failed', 'a query expected to return one row returned none');
+        return row;
+      },
+      async exec(sql, params = []) {
+        try {
+          return (await run(sql, params)).rowCount ?? 0;
+        } catch (err) {
+          throw fail('a database statement failed', err);
+        }
+      },
+    };
+  };
+
+  const onPool = queryable((sql, params) => pool.query(sql, params as unknown[]));
+
+  async function tx<R>(fn: (q: Queryable) => Promise<R>, o: { isolation?: Isolation; attempts?: number } = {}): Promise<R> {
+    const attempts = Math.max(1, o.attempts ?? DEFAULT_ATTEMPTS);
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw fail('cannot connect to the database', err);
+      }
+      let broken: Error | undefined;
+      try {
+        await client.query(`BEGIN ISOLATION LEVEL ${(o.isolation ?? 'read committed').toUpperCase()}`);
+        const result = await fn(queryable((sql, params) => client.query(sql, params as unknown[])));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackErr) {
+          // A connection that cannot roll back is not returned to the pool for the next caller.
+          broken = rollbackErr as Error;
+        }
+        const sqlstate = sqlstateOf(err);
+        if (sqlstate !== undefined && RETRYABLE.has(sqlstate) && attempt < attempts && broken === undefined) continue;
+        throw fail('a database transaction failed', err);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  return {
+    ...onPool,
+    pool,
+    safeUrl,
+    scrub,
+    tx,
+    async close() {
+      await pool.end();
+    },
+  };
+}
+
+/** The SQLSTATE of a driver error, or of the driver error a HubError from this module wraps. */
+export function sqlstateOf(err: unknown): string | undefined {
+  if (err instanceof HubError) {
+    const s = err.details?.sqlstate;
+    if (typeof s === 'string') return s;
+    return sqlstateOf(err.cause);
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
