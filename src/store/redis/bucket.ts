@@ -1,0 +1,88 @@
+import { z } from 'zod';
+import type { BucketSpec, BucketState } from '../../outbox/pacing/index.js';
+import type { RedisHandle } from './client.js';
+import { BUCKET_SCRIPT } from './bucket-script.js';
+import { LuaScript } from './eval.js';
+
+/** A bucket in Redis: its full key and the bucket the config declares for it. */
+export interface BucketRef {
+  key: string;
+  spec: BucketSpec;
+}
+
+export type Take = { granted: true } | { granted: false; waitMs: number };
+
+/** What a provider's answer says about the bucket that answered it. */
+export interface Adjustment {
+  /** Retry-After, relative: every replica holds off this long, measured on Redis's clock. */
+  pauseMs?: number;
+  /** Never more tokens at hand than this (X-RateLimit-Remaining less the requests in flight). */
+  atMost?: number;
+  /** X-RateLimit-Limit: the declared bucket is scaled by limit ÷ the first limit seen, never above it. */
+  limit?: number;
+}
+
+export interface RedisBucketOptions {
+  /** How long an untouched bucket is kept (default 1 h); one recreated full is the same bucket. */
+  ttlMs?: number;
+  /** Refill starts at the first answer, or this long after the bucket was made (default 5 s). */
+  graceMs?: number;
+}
+
+const takeReply = z.tuple([z.number(), z.number()]);
+const observeReply = z.tuple([z.number()]);
+const stateReply = z.array(z.string());
+
+/**
+ * Token buckets shared by every replica, one Redis hash each (the script: bucket-script.ts).
+ * Each call is one atomic script run, on one or two buckets at once.
+ */
+export class RedisBuckets {
+  private readonly script: LuaScript;
+  private readonly ttlMs: number;
+  private readonly graceMs: number;
+
+  constructor(h: RedisHandle, opts: RedisBucketOptions = {}) {
+    this.script = new LuaScript(h, BUCKET_SCRIPT, 'token bucket');
+    this.ttlMs = opts.ttlMs ?? 3_600_000;
+    this.graceMs = opts.graceMs ?? 5_000;
+  }
+
+  private run(op: string, refs: readonly BucketRef[], extra: readonly (string | number)[] = []): Promise<unknown> {
+    const declared = refs.flatMap((r) => [r.spec.perSecond, r.spec.burst]);
+    return this.script.run(
+      refs.map((r) => r.key),
+      [op, this.ttlMs, this.graceMs, ...declared, ...extra],
+    );
+  }
+
+  /** One token from every bucket given, or none and how long until all of them have one. */
+  async take(refs: readonly BucketRef[]): Promise<Take> {
+    const [granted, waitMs] = takeReply.parse(await this.run('take', refs));
+    return granted === 1 ? { granted: true } : { granted: false, waitMs };
+  }
+
+  /** Gives back a token `take` granted to a caller that went away before using it. */
+  async refund(refs: readonly BucketRef[]): Promise<void> {
+    await this.run('refund', refs);
+  }
+
+  /**
+   * A request was answered: every bucket given starts refilling (if it had not), and `adj`
+   * applies to the first one. Returns the first bucket's pause end (Redis epoch ms; 0: none).
+   */
+  async observe(refs: readonly BucketRef[], adj: Adjustment = {}): Promise<number> {
+    const arg = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '' : n);
+    const [pausedUntil] = observeReply.parse(await this.run('observe', refs, [arg(adj.pauseMs), arg(adj.atMost), arg(adj.limit)]));
+    return pausedUntil;
+  }
+
+  /** Each bucket as it stands now, refilled to Redis's present. */
+  async state(refs: readonly BucketRef[]): Promise<(BucketState & { tokens: number })[]> {
+    const flat = stateReply.parse(await this.run('state', refs)).map(Number);
+    return refs.map((_, i) => {
+      const [tokens, perSecond, capacity, pausedUntil] = flat.slice(i * 4, i * 4 + 4) as [number, number, number, number];
+      return { tokens, perSecond, capacity, pausedUntil };
+    });
+  }
+}

@@ -1,0 +1,111 @@
+import { Redis } from 'ioredis';
+import { z } from 'zod';
+import { HubError } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+
+/**
+ * The `redis` block of the config: where the shared state of several replicas lives. Every key
+ * and channel the hub uses starts with `keyPrefix`, so hubs (or test runs) can share one server.
+ */
+export const redisConfigSchema = z.strictObject({
+  url: z.string().refine((u) => URL.canParse(u) && ['redis:', 'rediss:'].includes(new URL(u).protocol), { message: 'expected a redis:// or rediss:// URL' }),
+  keyPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _ . : - only')
+    .default('switchboard:'),
+});
+
+export type RedisConfig = z.input<typeof redisConfigSchema>;
+
+/** A connected client and the namespace every key and channel of this hub lives in. */
+export interface RedisHandle {
+  readonly redis: Redis;
+  readonly prefix: string;
+  /** The URL with its password masked: the only form of it that may be logged or shown. */
+  readonly where: string;
+  /** `prefix + parts.join(':')`. */
+  key(...parts: string[]): string;
+  /** A second connection to the same server (a subscriber cannot send commands). */
+  duplicate(): Redis;
+  /** Turns any failure of a Redis call into `store_failed`, with the password scrubbed from it. */
+  failure(err: unknown, doing: string): HubError;
+  close(): Promise<void>;
+}
+
+/** `redis://user:secret@host` → `redis://user:***@host`. */
+export function maskRedisUrl(url: string): string {
+  if (!URL.canParse(url)) return '(an unparseable Redis URL)';
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
+}
+
+/**
+ * Removes the password (raw and URL-encoded) from a message. ioredis does not put it in its own
+ * errors, but a server's reply or a wrapped socket error can echo what it was sent.
+ */
+export function scrubPassword(text: string, url: string): string {
+  const pw = URL.canParse(url) ? new URL(url).password : '';
+  if (!pw) return text;
+  let out = text;
+  for (const s of new Set([pw, decodeURIComponent(pw)])) if (s) out = out.split(s).join('***');
+  return out;
+}
+
+export interface RedisClientOptions {
+  log?: Logger;
+  /** Shown by `CLIENT LIST` on the server, e.g. the replica's id. */
+  name?: string;
+}
+
+/**
+ * One ioredis client for the hub's shared state. Commands wait through a short reconnect
+ * (`maxRetriesPerRequest: 3`) and then fail: a pacer or breaker whose Redis is gone must fail
+ * the request (`store_failed`, retryable) rather than hold it for ever.
+ */
+export function createRedisClient(config: RedisConfig, opts: RedisClientOptions = {}): RedisHandle {
+  const cfg = redisConfigSchema.parse(config);
+  const where = maskRedisUrl(cfg.url);
+  const scrub = (m: string) => scrubPassword(m, cfg.url);
+  const make = (role: string) => {
+    const r = new Redis(cfg.url, {
+      maxRetriesPerRequest: 3,
+      connectionName: opts.name ? `${opts.name}:${role}` : role,
+      // Reconnect backoff capped at 2 s: a replica must notice a restarted Redis quickly.
+      retryStrategy: (times) => Math.min(times * 100, 2_000),
+    });
+    let down = false;
+    // Without a listener ioredis prints every reconnect failure to stderr, unscrubbed.
+    r.on('error', (err: Error) => {
+      if (down) return;
+      down = true;
+      opts.log?.warn({ redis: where, role, error: scrub(err.message) }, 'Redis connection failed; reconnecting');
+    });
+    r.on('ready', () => {
+      if (down) opts.log?.info({ redis: where, role }, 'Redis connection restored');
+      down = false;
+    });
+    return r;
+  };
+  const redis = make('main');
+  const extra: Redis[] = [];
+  return {
+    redis,
+    prefix: cfg.keyPrefix,
+    where,
+    key: (...parts) => cfg.keyPrefix + parts.join(':'),
+    duplicate() {
+      const r = make(`sub${extra.length + 1}`);
+      extra.push(r);
+      return r;
+    },
+    failure(err, doing) {
+      const msg = err instanceof Error ? err.message : String(err);
+      // The cause is dropped on purpose: it may carry the unscrubbed message.
+      return new HubError('store_failed', `Redis (${where}) failed while ${doing}: ${scrub(msg)}`);
+    },
+    async close() {
+      await Promise.all([redis, ...extra].map((r) => r.quit().catch(() => r.disconnect())));
+    },
+  };
+}

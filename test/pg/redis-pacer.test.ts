@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RateLimitConfig } from '../../src/definition/rate-limit.js';
+import { createRedisClient, type RedisHandle } from '../../src/store/redis/client.js';
+import { RedisBuckets } from '../../src/store/redis/bucket.js';
+import { BUCKET_SCRIPT } from '../../src/store/redis/bucket-script.js';
+import { RedisPacer } from '../../src/store/redis/pacer.js';
+import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
+
+const ok = (headers: Record<string, string> = {}) => ({ status: 200, headers: new Headers(headers) });
+
+describe.skipIf(redisSkip !== undefined)('RedisPacer: one bucket shared by replicas', () => {
+  let server: TestRedis;
+  const open: { handles: RedisHandle[]; pacers: RedisPacer[] } = { handles: [], pacers: [] };
+
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  afterEach(async () => {
+    await Promise.all(open.pacers.splice(0).map((p) => p.stop()));
+    await Promise.all(open.handles.splice(0).map((h) => h.close()));
+  });
+
+  /** Two replicas: two clients (two connections) on one prefix, each with its own pacer. */
+  function replicas(limits: Record<string, RateLimitConfig>, prefix = testPrefix()): [RedisPacer, RedisPacer] {
+    const make = () => {
+      const h = createRedisClient({ url: server.url, keyPrefix: prefix });
+      const p = new RedisPacer({ redis: h, limits: (i) => limits[i] });
+      open.handles.push(h);
+      open.pacers.push(p);
+      return p;
+    };
+    return [make(), make()];
+  }
+
+  it('two replicas grant at most 5 + 20·t tokens of a 20/s burst-5 bucket, and not far fewer', async () => {
+    const [a, b] = replicas({ api: { perConnection: { perSecond: 20, burst: 5 } } });
+    const key = 'api:c1';
+    const grants: { at: number; by: string }[] = [];
+    const stop = new AbortController();
+    const start = performance.now();
+    const windowMs = 1_500;
+    // Four callers per replica, each sending again as soon as its answer is in.
+    const loop = async (p: RedisPacer, by: string) => {
+      while (!stop.signal.aborted) {
+        try {
+          await p.acquire(key, stop.signal);
+        } catch {
+          return;
+        }
+        grants.push({ at: performance.now() - start, by });
+        await p.observe(key, ok());
+      }
+    };
+    const runs = [a, a, a, a].map((p) => loop(p, 'a')).concat([b, b, b, b].map((p) => loop(p, 'b')));
+    await new Promise((r) => setTimeout(r, windowMs));
+    stop.abort();
+    await Promise.all(runs);
+    const inWindow = grants.filter((g) => g.at <= windowMs);
+    const t = windowMs / 1000;
+    expect(inWindow.length).toBeLessThanOrEqual(5 + 20 * t);
+    // The bucket refills from the first answer (a few ms in) and holds back 2 of the burst: ≥ 80 % of 20·t.
+    expect(inWindow.length).toBeGreaterThanOrEqual(Math.floor(0.8 * 20 * t));
+    // Any stretch of the run too: at most 5 + what 20/s refills in it (the bucket holds 3; the rest
+    // absorbs grants the event loop timestamped late, which bunches them).
+    const at = inWindow.map((g) => g.at).sort((x, y) => x - y);
+    let worst = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < at.length; i++) for (let j = i; j < at.length; j++) worst = Math.max(worst, j - i + 1 - Math.ceil((20 * (at[j]! - at[i]!)) / 1000));
+    expect(worst).toBeLessThanOrEqual(5);
+    expect(inWindow.some((g) => g.by === 'a') && inWindow.some((g) => g.by === 'b')).toBe(true);
+  });
+
+  it("a Retry-After seen by one replica holds the other's requests until it passes", async () => {
+    const [a, b] = replicas({ api: { perConnection: { perSecond: 20, burst: 5 } } });
+    const key = 'api:c1';
+    await a.acquire(key, AbortSignal.timeout(5_000));
+    // The pause starts on Redis's clock while `observe` runs: measured from before it.
+    const paused = performance.now();
+    await a.observe(key, { status: 429, headers: new Headers({ 'retry-after': '1' }) });
+    const st = await b.state(key);
+    expect(st?.connection?.pausedUntil).toBeGreaterThan(Date.now() + 700);
+    // Held: a 300 ms wait gives up with the bucket still paused.
+    await expect(b.acquire(key, AbortSignal.timeout(300))).rejects.toThrow();
+    await b.acquire(key, AbortSignal.timeout(5_000));
+    // One second of pause, then one token at 20/s (the bucket refills from empty after it).
+    expect(performance.now() - paused).toBeGreaterThanOrEqual(1_040);
+  });
+
+  it('X-RateLimit-* from one replica adjusts the bucket the other takes from', async () => {
+    const [a, b] = replicas({ api: { perConnection: { perSecond: 20, burst: 5 } } });
+    const key = 'api:c1';
+    await a.acquire(key, AbortSignal.timeout(5_000));
+    // The first limit seen is the declared bucket's peer; half of it later halves the bucket.
+    await a.observe(key, ok({ 'x-ratelimit-limit': '100', 'x-ratelimit-remaining': '99' }));
+    expect((await b.state(key))?.connection).toMatchObject({ perSecond: 20, capacity: 3 });
+    await a.acquire(key, AbortSignal.timeout(5_000));
+    await a.observe(key, ok({ 'x-ratelimit-limit': '50', 'x-ratelimit-remaining': '0' }));
+    // 10/s, and the burst 5 × ½ → 3, less the 2 held back → 2.
+    expect((await b.state(key))?.connection).toMatchObject({ perSecond: 10, capacity: 2 });
+    // Remaining 0: nothing at hand, the next token a tenth of a second away at 10/s.
+    const t0 = performance.now();
+    await b.acquire(key, AbortSignal.timeout(5_000));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(60);
+  });
+
+  it('buckets per connection are distinct for two tenants side by side; the app bucket is shared', async () => {
+    const [a, b] = replicas({ api: { perConnection: { perSecond: 1, burst: 3 }, perApp: { perSecond: 100, burst: 100 } } });
+    // Connection ids of two users of two tenants: each has its own 2 tokens (burst 3 less the holdback… capOf(3) = 2).
+    for (const [p, key] of [
+      [a, 'api:tenantA-user1'],
+      [b, 'api:tenantB-user1'],
+    ] as const) {
+      await p.acquire(key, AbortSignal.timeout(1_000));
+      await p.acquire(key, AbortSignal.timeout(1_000));
+      await expect(p.acquire(key, AbortSignal.timeout(200))).rejects.toThrow();
+    }
+    const one = await a.state('api:tenantA-user1');
+    const two = await b.state('api:tenantB-user1');
+    expect(one?.connection?.capacity).toBe(2);
+    expect(two?.connection?.capacity).toBe(2);
+    // Both took from one app bucket: 98 (burst 100 less 2) less the 4 grants; nothing refills before an answer.
+    const buckets = new RedisBuckets(open.handles[0]!);
+    const [app] = await buckets.state([{ key: open.handles[0]!.key('bucket', '{api}', 'app'), spec: { perSecond: 100, burst: 100 } }]);
+    expect(app!.tokens).toBe(94);
+  });
+
+  it('runs the script again by its text after SCRIPT FLUSH (EVALSHA falls back to EVAL)', async () => {
+    const [a] = replicas({ api: { perApp: { perSecond: 50, burst: 10 } } });
+    const redis = open.handles[0]!.redis;
+    const sha = createHash('sha1').update(BUCKET_SCRIPT).digest('hex');
+    await a.acquire('api:app', AbortSignal.timeout(1_000));
+    expect(await redis.script('EXISTS', sha)).toEqual([1]);
+    await redis.script('FLUSH');
+    expect(await redis.script('EXISTS', sha)).toEqual([0]);
+    await a.acquire('api:app', AbortSignal.timeout(1_000));
+    // EVAL ran it (and cached it again): the next EVALSHA finds it.
+    expect(await redis.script('EXISTS', sha)).toEqual([1]);
+    expect((await a.state('api:app'))?.app).toMatchObject({ perSecond: 50, capacity: 8 });
+  });
+
+  it('an abort while waiting rejects at once with its reason', async () => {
+    const [a, b] = replicas({ api: { perConnection: { perSecond: 1, burst: 1 } } });
+    const key = 'api:c1';
+    await a.acquire(key, AbortSignal.timeout(1_000));
+    await a.observe(key, ok());
+    const c = new AbortController();
+    const waiting = b.acquire(key, c.signal);
+    setTimeout(() => c.abort(new Error('caller left')), 50);
+    const t0 = performance.now();
+    await expect(waiting).rejects.toThrow('caller left');
+    expect(performance.now() - t0).toBeLessThan(500);
+  });
+
+  it('an integration without limits is not paced and touches no key', async () => {
+    const prefix = testPrefix();
+    const [a] = replicas({}, prefix);
+    for (let i = 0; i < 50; i++) await a.acquire('free:c1', AbortSignal.timeout(1_000));
+    expect(await open.handles[0]!.redis.keys(`${prefix}*`)).toEqual([]);
+  });
+});
