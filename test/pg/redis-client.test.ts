@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isHubError } from '../../src/errors.js';
+import { createRedisClient, maskRedisUrl, redisConfigSchema, scrubPassword } from '../../src/store/redis/client.js';
+import { RedisFanout } from '../../src/store/redis/fanout.js';
+import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
+
+describe('the Redis URL and password', () => {
+  it('masks the password of a URL and scrubs it (raw and URL-encoded) from text', () => {
+    expect(maskRedisUrl('redis://hub:s3cr%2Ft@db.internal:6380/2')).toBe('redis://hub:***@db.internal:6380/2');
+    expect(maskRedisUrl('redis://127.0.0.1:6379')).toBe('redis://127.0.0.1:6379');
+    expect(scrubPassword('AUTH hub s3cr/t failed; s3cr%2Ft', 'redis://hub:s3cr%2Ft@h')).toBe('AUTH hub *** failed; ***');
+  });
+
+  it('takes only redis:// and rediss:// URLs, and a key prefix of plain characters', () => {
+    expect(redisConfigSchema.parse({ url: 'rediss://h:6380' })).toEqual({ url: 'rediss://h:6380', keyPrefix: 'switchboard:' });
+    expect(redisConfigSchema.safeParse({ url: 'http://h' }).success).toBe(false);
+    expect(redisConfigSchema.safeParse({ url: 'redis://h', keyPrefix: 'a b' }).success).toBe(false);
+  });
+});
+
+describe.skipIf(redisSkip !== undefined)('a client with a password', () => {
+  let server: TestRedis;
+  const user = `sb-${randomUUID().slice(0, 8)}`;
+  const password = `pw-${randomUUID()}`;
+
+  beforeAll(async () => {
+    server = await startRedis();
+    // An ACL user of its own, so a shared server's default user is left alone.
+    const admin = createRedisClient({ url: server.url });
+    await admin.redis.acl('SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all');
+    await admin.close();
+  });
+  afterAll(async () => {
+    const admin = server && createRedisClient({ url: server.url });
+    await admin?.redis.acl('DELUSER', user);
+    await admin?.close();
+    await server?.stop();
+  });
+
+  const withAuth = (pw: string) => server.url.replace('redis://', `redis://${user}:${encodeURIComponent(pw)}@`);
+
+  it('connects with the right password and prefixes its keys', async () => {
+    const prefix = testPrefix();
+    const h = createRedisClient({ url: withAuth(password), keyPrefix: prefix });
+    expect(h.where).not.toContain(password);
+    await h.redis.set(h.key('a', 'b'), '1');
+    expect(await h.redis.get(`${prefix}a:b`)).toBe('1');
+    await h.close();
+  });
+
+  it('with a wrong password, neither the log nor the error carries it', async () => {
+    const lines: string[] = [];
+    const log = pino(
+      { level: 'debug' },
+      new Writable({
+        write(chunk, _enc, done) {
+          lines.push(String(chunk));
+          done();
+        },
+      }),
+    );
+    const wrong = `wrong-${randomUUID()}`;
+    const h = createRedisClient({ url: withAuth(wrong), keyPrefix: testPrefix() }, { log });
+    const f = new RedisFanout({ redis: h, replicaId: 'a' });
+    const err = await f.publish({ type: 'token_revoked', tokenId: 'x' }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await h.close();
+    expect(isHubError(err) && err.code).toBe('store_failed');
+    expect(String((err as Error).message)).not.toContain(wrong);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.join('\n')).not.toContain(wrong);
+  });
+});
