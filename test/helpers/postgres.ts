@@ -15,6 +15,9 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import pg from 'pg';
 import { describe, inject } from 'vitest';
+import { type Clock, manualClock } from '../../src/clock.js';
+import { migratePg } from '../../src/store/pg/migrations.js';
+import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
 
 declare module 'vitest' {
   interface ProvidedContext {
@@ -175,4 +178,44 @@ async function withAdmin<R>(url: string, fn: (c: pg.Client) => Promise<R>): Prom
   } finally {
     await c.end();
   }
+}
+
+export interface MigratedDatabase extends FreshDatabase {
+  /** A pool on it, the schema applied. */
+  store: PgStore;
+  /** Empties every table but schema_migrations and restarts their sequences: one test's rows never reach the next. */
+  reset(): Promise<void>;
+  /** Closes the pool, then drops the database. */
+  drop(): Promise<void>;
+}
+
+/**
+ * A fresh database with every PostgreSQL migration applied and a pool open on it: what a
+ * contract suite wants once per file (beforeAll), with `reset()` between its tests, since a
+ * CREATE DATABASE per test would cost far more than the test.
+ */
+export async function migratedDatabase(clock: Clock = manualClock()): Promise<MigratedDatabase> {
+  const db = await freshDatabase();
+  const store = openPgStore({ url: db.url });
+  try {
+    await migratePg(store, clock);
+  } catch (err) {
+    await store.close();
+    await db.drop();
+    throw err;
+  }
+  const tables = (await store.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"))
+    .map((r) => `"${String(r.tablename)}"`)
+    .join(', ');
+  return {
+    ...db,
+    store,
+    reset: async () => {
+      await store.exec(`TRUNCATE ${tables} RESTART IDENTITY`);
+    },
+    drop: async () => {
+      await store.close();
+      await db.drop();
+    },
+  };
 }
