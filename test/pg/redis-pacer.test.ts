@@ -25,10 +25,10 @@ describe.skipIf(redisSkip !== undefined)('RedisPacer: one bucket shared by repli
   });
 
   /** Two replicas: two clients (two connections) on one prefix, each with its own pacer. */
-  function replicas(limits: Record<string, RateLimitConfig>, prefix = testPrefix()): [RedisPacer, RedisPacer] {
+  function replicas(limits: Record<string, RateLimitConfig>, prefix = testPrefix(), graceMs?: number): [RedisPacer, RedisPacer] {
     const make = () => {
       const h = createRedisClient({ url: server.url, keyPrefix: prefix });
-      const p = new RedisPacer({ redis: h, limits: (i) => limits[i] });
+      const p = new RedisPacer({ redis: h, limits: (i) => limits[i], ...(graceMs === undefined ? {} : { graceMs }) });
       open.handles.push(h);
       open.pacers.push(p);
       return p;
@@ -152,6 +152,30 @@ describe.skipIf(redisSkip !== undefined)('RedisPacer: one bucket shared by repli
     const t0 = performance.now();
     await expect(waiting).rejects.toThrow('caller left');
     expect(performance.now() - t0).toBeLessThan(500);
+  });
+
+  it('concurrency is per replica: two in flight on each, a third waits for an answer', async () => {
+    const [a, b] = replicas({ api: { perConnection: { perSecond: 1_000, burst: 1_000 }, concurrency: 2 } });
+    const key = 'api:c1';
+    await a.acquire(key, AbortSignal.timeout(1_000));
+    await a.acquire(key, AbortSignal.timeout(1_000));
+    await expect(a.acquire(key, AbortSignal.timeout(150))).rejects.toThrow();
+    // Another replica has slots of its own (documented: N replicas allow N × concurrency).
+    await b.acquire(key, AbortSignal.timeout(1_000));
+    await b.acquire(key, AbortSignal.timeout(1_000));
+    // An answer, or none (a network failure), frees a slot alike.
+    await a.observe(key, undefined);
+    await a.acquire(key, AbortSignal.timeout(1_000));
+  });
+
+  it('a bucket nobody answered for starts refilling after the grace period (a replica died holding the first grants)', async () => {
+    const [a, b] = replicas({ api: { perConnection: { perSecond: 20, burst: 1 } } }, testPrefix(), 300);
+    const key = 'api:c1';
+    await a.acquire(key, AbortSignal.timeout(1_000));
+    const t0 = performance.now();
+    // A never reports an answer. Without the grace B would wait for ever; with it, 300 ms + one token at 20/s.
+    await b.acquire(key, AbortSignal.timeout(2_000));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(300);
   });
 
   it('an integration without limits is not paced and touches no key', async () => {
