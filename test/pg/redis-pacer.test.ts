@@ -24,16 +24,18 @@ describe.skipIf(redisSkip !== undefined)('RedisPacer: one bucket shared by repli
     await Promise.all(open.handles.splice(0).map((h) => h.close()));
   });
 
-  /** Two replicas: two clients (two connections) on one prefix, each with its own pacer. */
+  /** Two replicas: two clients (two connections) on one prefix, each with its own pacer and clock. */
   function replicas(limits: Record<string, RateLimitConfig>, prefix = testPrefix(), graceMs?: number): [RedisPacer, RedisPacer] {
-    const make = () => {
+    // B's clock runs 10 minutes ahead of A's: the buckets run on Redis's clock, so it must not matter.
+    const make = (skewMs: number) => {
       const h = createRedisClient({ url: server.url, keyPrefix: prefix });
-      const p = new RedisPacer({ redis: h, limits: (i) => limits[i], ...(graceMs === undefined ? {} : { graceMs }) });
+      const clock = { now: () => Date.now() + skewMs };
+      const p = new RedisPacer({ redis: h, limits: (i) => limits[i], clock, ...(graceMs === undefined ? {} : { graceMs }) });
       open.handles.push(h);
       open.pacers.push(p);
       return p;
     };
-    return [make(), make()];
+    return [make(0), make(600_000)];
   }
 
   it('two replicas grant at most 5 + 20·t tokens of a 20/s burst-5 bucket, and not far fewer', async () => {
