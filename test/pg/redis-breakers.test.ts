@@ -2,7 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { isHubError } from '../../src/errors.js';
 import type { BreakerSnapshot } from '../../src/outbox/breaker.js';
+import { CircuitBreakers } from '../../src/outbox/breaker.js';
 import { RedisBreakers } from '../../src/store/redis/breakers.js';
+import { type Breakers, localBreakers } from '../../src/store/redis/shapes.js';
 import { createRedisClient, type RedisHandle } from '../../src/store/redis/client.js';
 import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
 
@@ -105,5 +107,28 @@ describe.skipIf(redisSkip !== undefined)('RedisBreakers: one circuit per integra
       { integration: 'other', state: 'open', failures: 5, retryAt: expect.any(Number) },
       { integration: 'quiet', state: 'closed', failures: 0, retryAt: undefined },
     ]);
+  });
+
+  it('the in-process breakers, lifted to the shared shape, follow the same script of events', async () => {
+    const { breakers, clock } = replicas();
+    const local = localBreakers(new CircuitBreakers({ clock, coolDownMs: 30_000, probeWaitMs: 1_000 }));
+    // The same steps on both: each answers the same.
+    const run = async (b: Breakers) => {
+      const seen: unknown[] = [];
+      for (let i = 0; i < 5; i++) await b.record('api', fail);
+      seen.push(await b.admit('api'));
+      clock.advance(30_000);
+      seen.push(await b.admit('api'), await b.admit('api'));
+      await b.record('api', fail);
+      seen.push(await b.admit('api'));
+      clock.advance(30_000);
+      seen.push(await b.admit('api'));
+      await b.record('api', { kind: 'status', status: 200 });
+      seen.push(await b.admit('api'), await b.snapshot());
+      clock.set(clock.now() - 60_000);
+      return seen;
+    };
+    const shared: Breakers = breakers[0]!;
+    expect(await run(shared)).toEqual(await run(local));
   });
 });

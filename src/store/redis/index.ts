@@ -3,3 +3,4 @@ export { type Adjustment, type BucketRef, RedisBuckets, type RedisBucketOptions,
 export { RedisPacer, type RedisPacerOptions } from './pacer.js';
 export { RedisBreakers, type RedisBreakerOptions } from './breakers.js';
 export { type FanoutListener, type HubEvent, hubEventSchema, RedisFanout, type RedisFanoutOptions } from './fanout.js';
+export { type Breakers, localBreakers, localPacer, type PacerWithState } from './shapes.js';
