@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import express from 'express';
 import { SANDBOX_AGENT_KEY, marketplaceRoutes } from '../servers/sandbox/agents.js';
-import { processCpuMs } from './cpu.js';
+import { processCpuMs, processSyscalls } from './cpu.js';
 import { spawnNode, startHubProcess, waitForLine, type RunningHub } from './processes.js';
 import { percentile, positiveArg } from './stats.js';
 
@@ -111,6 +111,9 @@ async function viaHub(c: Client, mode: Mode, n: number): Promise<void> {
 interface Phase {
   latencies: number[];
   hubCpuMs: number;
+  /** The hub's write and read system calls over the phase. */
+  hubWrites: number;
+  hubReads: number;
   /** Connections the marketplace accepted during the phase: a path that reuses them opens none. */
   connections: number;
 }
@@ -121,6 +124,7 @@ async function phase(run: (worker: number, n: number) => Promise<void>, hubPid: 
   let next = 0;
   const conn0 = await connections();
   const cpu0 = processCpuMs(hubPid) ?? Number.NaN;
+  const io0 = processSyscalls(hubPid);
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
       for (let n = next++; n < count; n = next++) {
@@ -131,7 +135,10 @@ async function phase(run: (worker: number, n: number) => Promise<void>, hubPid: 
     }),
   );
   const hubCpuMs = (processCpuMs(hubPid) ?? Number.NaN) - cpu0;
-  return { latencies, hubCpuMs, connections: (await connections()) - conn0 };
+  const io1 = processSyscalls(hubPid);
+  const hubWrites = io0 && io1 ? io1.writes - io0.writes : Number.NaN;
+  const hubReads = io0 && io1 ? io1.reads - io0.reads : Number.NaN;
+  return { latencies, hubCpuMs, hubWrites, hubReads, connections: (await connections()) - conn0 };
 }
 
 interface ModeResult {
@@ -144,6 +151,9 @@ interface ModeResult {
   hubCpuMsPerCall: number;
   /** The idle hub's CPU per call-time while the direct phases ran (timers, GC): the floor of the figure above. */
   hubIdleCpuMsPerCall: number;
+  /** The hub's system calls per call through it, less those of the idle hub over the direct phases. */
+  hubWritesPerCall: number;
+  hubReadsPerCall: number;
   /** New connections the marketplace saw over the measured phases, by path. */
   connections: { direct: number; hub: number };
 }
@@ -173,6 +183,7 @@ async function main(): Promise<void> {
       const opened = (path: Path) => seen[path].reduce((s, p) => s + p.connections, 0);
       const all = (path: Path) => seen[path].flatMap((p) => p.latencies);
       const cpu = (path: Path) => seen[path].reduce((s, p) => s + p.hubCpuMs, 0) / all(path).length;
+      const per = (path: Path, key: 'hubWrites' | 'hubReads') => seen[path].reduce((s, p) => s + p[key], 0) / all(path).length;
       const d = { p50: percentile(all('direct'), 50), p99: percentile(all('direct'), 99) };
       const h = { p50: percentile(all('hub'), 50), p99: percentile(all('hub'), 99) };
       results.push({
@@ -184,6 +195,8 @@ async function main(): Promise<void> {
         addedP99: h.p99 - d.p99,
         hubCpuMsPerCall: cpu('hub'),
         hubIdleCpuMsPerCall: cpu('direct'),
+        hubWritesPerCall: per('hub', 'hubWrites') - per('direct', 'hubWrites'),
+        hubReadsPerCall: per('hub', 'hubReads') - per('direct', 'hubReads'),
         connections: { direct: opened('direct'), hub: opened('hub') },
       });
     }
@@ -209,6 +222,11 @@ async function main(): Promise<void> {
     }
     for (const r of results) {
       console.log(`${r.mode}: new connections to the marketplace over ${r.calls} calls per path: direct ${r.connections.direct}, hub ${r.connections.hub}`);
+    }
+    for (const r of results) {
+      console.log(
+        `${r.mode}: hub system calls per call: ${r.hubWritesPerCall.toFixed(1)} writes, ${r.hubReadsPerCall.toFixed(1)} reads (sockets, pipes and files; the idle hub's subtracted)`,
+      );
     }
     console.log(`targets: added p50 <= ${TARGETS.addedP50Ms} ms, added p99 <= ${TARGETS.addedP99Ms} ms`);
   }

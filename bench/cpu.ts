@@ -24,6 +24,23 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
+/**
+ * Read and write system calls a process has made (/proc/<pid>/io `syscr`, `syscw`; sockets and
+ * pipes included), or undefined off Linux. Each one crosses into the kernel and a socket write
+ * wakes its reader: a count per call is a figure no other load on the machine can disturb.
+ */
+export function processSyscalls(pid: number): { reads: number; writes: number } | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1]);
+    const reads = field('syscr');
+    const writes = field('syscw');
+    return Number.isFinite(reads) && Number.isFinite(writes) ? { reads, writes } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function selfCpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;

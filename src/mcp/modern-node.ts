@@ -63,12 +63,16 @@ export function webNodeHandler(serve: WebServe, onerror: (err: Error) => void): 
       res.end(bytes);
       return;
     }
-    // A stream may stay quiet for long (a session's standalone GET stream): the client learns it is open now.
-    res.flushHeaders();
-    await pump(response.body, res, abort.signal);
+    await pump(response.body, res, abort.signal, req.method === 'GET');
     finished = true;
     res.end();
   };
+}
+
+/** The SDK's priming event: an id (and retry) with empty data, nothing a client acts on. */
+function isPrimingEvent(chunk: Uint8Array): boolean {
+  if (chunk.length > 256) return false;
+  return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1').endsWith('data: \n\n');
 }
 
 function isEventStream(contentType: string | undefined): boolean {
@@ -76,10 +80,22 @@ function isEventStream(contentType: string | undefined): boolean {
 }
 
 /**
- * An SSE answer, chunk by chunk, waiting for `drain` when the socket is full. The client going
- * away cancels the stream at once, even while it waits for its next event.
+ * How long the start of a POST's event stream (its headers and the priming event) may wait for
+ * the next event. Every write to a socket is a system call that wakes the reader; on a small VM
+ * the hub spent a third of its CPU per agent call in them. A call answered within the window has
+ * its headers, priming event and result leave in one write; a longer one starts its stream after
+ * the window. Events written in one tick always leave together.
  */
-async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+export const STREAM_START_HOLD_MS = 20;
+
+/**
+ * An SSE answer, honouring backpressure. The socket is corked while events are collected: a POST
+ * stream's start (headers and priming event) for up to STREAM_START_HOLD_MS or until a real event
+ * follows, then each tick's events until the end of that tick. A standalone GET stream starts at
+ * once: its client learns the stream is open. The client going away cancels the stream at once,
+ * even while it waits for its next event.
+ */
+async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse, signal: AbortSignal, standalone: boolean): Promise<void> {
   let drainResolve: (() => void) | undefined;
   res.on('drain', () => {
     drainResolve?.();
@@ -90,16 +106,55 @@ async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse, signa
   const closed = new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   signal.addEventListener('abort', cancel, { once: true });
   if (signal.aborted) cancel();
+  let corked = false;
+  let holding: NodeJS.Timeout | undefined;
+  const uncork = () => {
+    if (!corked) return;
+    corked = false;
+    res.uncork();
+  };
+  /** From now on, what one tick writes leaves at the end of that tick. */
+  const release = () => {
+    if (holding) clearTimeout(holding);
+    holding = undefined;
+    setImmediate(uncork);
+  };
+  if (standalone) res.flushHeaders();
+  else {
+    corked = true;
+    res.cork();
+    holding = setTimeout(() => {
+      holding = undefined;
+      uncork();
+      // A call with nothing to say yet: its client learns the stream is open.
+      if (!res.headersSent) res.flushHeaders();
+    }, STREAM_START_HOLD_MS);
+  }
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done || signal.aborted) break;
-      if (!res.write(value)) await Promise.race([new Promise<void>((resolve) => (drainResolve = resolve)), closed]);
+      // Only a priming event is held back for what follows it; anything else leaves this tick.
+      if (holding && !isPrimingEvent(value)) release();
+      if (!corked) {
+        corked = true;
+        res.cork();
+        if (!holding) setImmediate(uncork);
+      }
+      if (!res.write(value)) {
+        if (holding) release();
+        uncork();
+        await Promise.race([new Promise<void>((resolve) => (drainResolve = resolve)), closed]);
+      }
     }
   } catch {
     // the stream failed or was cancelled: end the response as the SDK's adapter does
   } finally {
     signal.removeEventListener('abort', cancel);
+    if (holding) clearTimeout(holding);
+    // The caller's end() uncorks fully (node's OutgoingMessage.end): what is still corked leaves
+    // with the end of the stream, in one write.
+    corked = false;
   }
 }
 
