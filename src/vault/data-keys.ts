@@ -39,7 +39,7 @@ const dataKeyRow = z.object({
 const SELECT = 'SELECT id, tenant_id, wrapped, master_id, state FROM vault_data_keys';
 
 /** A data key row, or a typed error naming it when the row does not have the shape the vault wrote. */
-function parseDataKey(raw: unknown): WrappedDataKey {
+export function parseDataKey(raw: unknown): WrappedDataKey {
   const r = dataKeyRow.safeParse(raw);
   if (r.success) return { id: r.data.id, tenant: r.data.tenant_id, wrapped: r.data.wrapped, masterId: r.data.master_id, state: r.data.state };
   const id = typeof raw === 'object' && raw !== null && 'id' in raw ? String(raw.id) : 'unknown';

@@ -4,10 +4,10 @@ import type { TokenSet } from '../../../src/connections/types.js';
 
 export interface ConnectionWebhooksHarness {
   repo: ConnectionRepository;
-  /** A second instance on the same store, as another process on the same file. */
+  /** A second instance on the same store, as another process on the same file (or another replica on the same database). */
   other: ConnectionRepository;
   /** The sealed secret column as stored, to show it is not the plain value. */
-  storedSecret(id: string): string | null;
+  storedSecret(id: string): string | null | Promise<string | null>;
 }
 
 const tokens = (n: number): TokenSet => ({ accessToken: `at-${n}`, tokenType: 'Bearer' });
@@ -16,11 +16,11 @@ const bob = { tenant: 'default', user: 'bob' };
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 /** Account ids, endpoint ids and per-connection webhook secrets: the contract every ConnectionRepository keeps. */
-export function connectionWebhooksContract(name: string, make: () => ConnectionWebhooksHarness): void {
+export function connectionWebhooksContract(name: string, make: () => ConnectionWebhooksHarness | Promise<ConnectionWebhooksHarness>): void {
   describe(`ConnectionRepository webhooks contract: ${name}`, () => {
     let h: ConnectionWebhooksHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('the account id is stored at link, kept by a re-link that learned none, replaced by one that learned another', async () => {
@@ -61,7 +61,7 @@ export function connectionWebhooksContract(name: string, make: () => ConnectionW
       const a = await h.repo.link({ ...alice, integration: 'acme', tokens: tokens(1), scopes: [] });
       const set = await h.repo.setWebhookSecret(a.id, SECRET);
       expect(set).toMatchObject({ id: a.id, hasWebhookSecret: true, webhookEndpoint: expect.stringMatching(/^wh_/) });
-      expect(h.storedSecret(a.id)).not.toContain(SECRET.slice(6));
+      expect(await h.storedSecret(a.id)).not.toContain(SECRET.slice(6));
       expect(await h.other.webhookSecret(set!)).toBe(SECRET);
       const cleared = await h.repo.setWebhookSecret(a.id, null);
       expect(cleared).toMatchObject({ hasWebhookSecret: false, webhookEndpoint: set!.webhookEndpoint });
@@ -69,7 +69,7 @@ export function connectionWebhooksContract(name: string, make: () => ConnectionW
       await h.repo.setWebhookSecret(a.id, SECRET);
       await h.repo.markRevoked(a.id, 'gone');
       expect(await h.repo.get(a.id)).toMatchObject({ hasWebhookSecret: false });
-      expect(h.storedSecret(a.id)).toBeNull();
+      expect(await h.storedSecret(a.id)).toBeNull();
       expect(await h.repo.setWebhookSecret(a.id, SECRET)).toBeUndefined();
     });
   });

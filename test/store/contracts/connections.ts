@@ -18,11 +18,11 @@ const alive = () => false;
  * The contract every ConnectionRepository keeps, whatever stores it: run it against each
  * implementation (SQLite today, PostgreSQL later) with a fresh, empty store per test.
  */
-export function connectionRepositoryContract(name: string, make: () => ConnectionsHarness): void {
+export function connectionRepositoryContract(name: string, make: () => ConnectionsHarness | Promise<ConnectionsHarness>): void {
   describe(`ConnectionRepository contract: ${name}`, () => {
     let h: ConnectionsHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('link creates an active connection at version 1; linking again re-links the same row', async () => {

@@ -16,11 +16,11 @@ const key = (id: string, tenant: string, masterId = 'mk_1'): Omit<WrappedDataKey
  * (SQLite today, PostgreSQL later) with a fresh, empty store per test. The store never sees a
  * data key unwrapped: these are opaque bytes to it.
  */
-export function dataKeyStoreContract(name: string, make: () => DataKeysHarness): void {
+export function dataKeyStoreContract(name: string, make: () => DataKeysHarness | Promise<DataKeysHarness>): void {
   describe(`DataKeyStore contract: ${name}`, () => {
     let h: DataKeysHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('starts empty; a created key is the tenant active key, listed by both processes', async () => {

@@ -7,11 +7,11 @@ export interface SecretsHarness {
   b: SecretStore;
 }
 
-export function secretStoreContract(name: string, make: () => SecretsHarness): void {
+export function secretStoreContract(name: string, make: () => SecretsHarness | Promise<SecretsHarness>): void {
   describe(`SecretStore contract: ${name}`, () => {
     let h: SecretsHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('creates a secret of the asked size on first use and returns the same one after', async () => {
