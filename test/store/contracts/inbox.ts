@@ -20,13 +20,13 @@ function delivery(over: Partial<DeliveryInput> = {}): DeliveryInput {
 
 /**
  * The contract every Inbox keeps, whatever stores it: run it against each implementation
- * (SQLite today, PostgreSQL later) with a fresh, empty store per test.
+ * (SQLite, PostgreSQL) with a fresh, empty store per test.
  */
-export function inboxContract(name: string, make: () => InboxHarness): void {
+export function inboxContract(name: string, make: () => InboxHarness | Promise<InboxHarness>): void {
   describe(`Inbox contract: ${name}`, () => {
     let h: InboxHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('stores a delivery once; a redelivery is a duplicate naming the first event, per (integration, endpoint, delivery id)', async () => {

@@ -19,11 +19,11 @@ function job(over: Partial<JobInput> = {}): JobInput {
 }
 
 /** The contract every Outbox keeps, whatever stores it, with a fresh, empty store per test. */
-export function outboxContract(name: string, make: () => OutboxHarness): void {
+export function outboxContract(name: string, make: () => OutboxHarness | Promise<OutboxHarness>): void {
   describe(`Outbox contract: ${name}`, () => {
     let h: OutboxHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('a repeated caller key with the same arguments (keys in any order) returns the first job, in whatever state', async () => {

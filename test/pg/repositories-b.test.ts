@@ -1,0 +1,156 @@
+/**
+ * The inbox and outbox contracts (test/store/contracts) against PostgreSQL, and what only several
+ * replicas can break: two pools on one database racing on what must happen once.
+ */
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
+import { PgInbox } from '../../src/webhooks/inbox/pg.js';
+import type { DeliveryInput } from '../../src/webhooks/inbox/types.js';
+import { describePg, type MigratedDatabase, migratedDatabase } from '../helpers/postgres.js';
+import { inboxContract } from '../store/contracts/inbox.js';
+
+let pg: MigratedDatabase;
+/** A second pool on the same database: a second replica. */
+let replica: PgStore;
+
+describePg('PostgreSQL repositories: inbox and outbox', () => {
+  // Inside the describe: a skipped suite runs none of its hooks.
+  beforeAll(async () => {
+    pg = await migratedDatabase();
+    replica = openPgStore({ url: pg.url });
+  });
+  afterAll(async () => {
+    await replica?.close();
+    await pg?.drop();
+  });
+
+  /** An emptied database and a clock of the test's own. */
+  async function fresh() {
+    await pg.reset();
+    return manualClock();
+  }
+
+  inboxContract('PostgreSQL', async () => {
+    const clock = await fresh();
+    return {
+      inbox: new PgInbox(pg.store, clock),
+      other: new PgInbox(replica, clock),
+      advance: (ms) => clock.advance(ms),
+      now: () => clock.now(),
+    };
+  });
+
+  describePg('inbox across replicas', () => {
+    let clock: ReturnType<typeof manualClock>;
+    let a: PgInbox;
+    let b: PgInbox;
+    beforeEach(async () => {
+      clock = await fresh();
+      a = new PgInbox(pg.store, clock);
+      b = new PgInbox(replica, clock);
+    });
+
+    const routes = [
+      { id: 'con_alice', tenant: 'acme-corp', user: 'alice' },
+      { id: 'con_bob', tenant: 'globex', user: 'bob' },
+    ];
+    const hook = (n: number, over: Partial<DeliveryInput> = {}): DeliveryInput => ({
+      integration: 'acme',
+      deliveryId: `d-${n}`,
+      type: 'ticket.updated',
+      connection: routes[n % 2]!,
+      payload: `{"n":${n}}`,
+      ...over,
+    });
+
+    it('20 deliveries each sent 10 times, spread over two replicas at once: 20 events, each redelivery naming its first', async () => {
+      const calls = Array.from({ length: 200 }, (_, i) => ({ n: i % 20, on: i % 3 === 0 ? a : b }));
+      const results = await Promise.all(calls.map(({ n, on }) => on.accept(hook(n)).then((r) => ({ n, ...r }))));
+      for (let n = 0; n < 20; n++) {
+        const mine = results.filter((r) => r.n === n);
+        expect(mine.filter((r) => r.outcome === 'stored')).toHaveLength(1);
+        expect(new Set(mine.map((r) => r.eventId)).size).toBe(1);
+      }
+      const events = await a.list({ limit: 1000 });
+      expect(events).toHaveLength(20);
+      // Each tenant's user sees their own ten.
+      expect(await a.list({ tenant: 'acme-corp', user: 'alice', limit: 1000 })).toHaveLength(10);
+      expect(await b.list({ tenant: 'globex', user: 'bob', limit: 1000 })).toHaveLength(10);
+    });
+
+    it('one change by webhook on one replica and by poll on the other, 10 times at once: one event', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          i % 2 === 0
+            ? a.accept(hook(i, { providerEventId: 'ev-1', connection: routes[0]! }))
+            : b.accept({ integration: 'acme', source: 'poll', providerEventId: 'ev-1', type: 't', connection: routes[0]!, payload: '{}' }),
+        ),
+      );
+      expect(results.filter((r) => r.outcome === 'stored')).toHaveLength(1);
+      expect(new Set(results.map((r) => r.eventId)).size).toBe(1);
+      expect(await a.list()).toHaveLength(1);
+    });
+
+    it('20 concurrent claims from two replicas over 10 events: each event leased once, to one owner', async () => {
+      const stored = await Promise.all(Array.from({ length: 10 }, (_, i) => a.accept(hook(i))));
+      const claims = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? a : b).claim({ owner: `w${i}`, limit: 3, leaseMs: 60_000, maxAttempts: 3 }).then((events) => ({ owner: `w${i}`, events })),
+        ),
+      );
+      const leased = claims.flatMap((c) => c.events.map((e) => e.id));
+      expect(leased.sort()).toEqual(stored.map((s) => s.eventId).sort());
+      // Only the owner a claim named may complete what it returned.
+      for (const e of leased) expect(await a.complete(e, 'intruder')).toBe(false);
+      const done = await Promise.all(
+        claims.map((c) =>
+          b.completeAll(
+            c.events.map((e) => e.id),
+            c.owner,
+          ),
+        ),
+      );
+      expect(done.flat().sort()).toEqual(leased.sort());
+      expect((await a.list({ state: 'done' })).map((e) => e.attempts)).toEqual(Array(10).fill(1));
+    });
+
+    it('expired leases reclaimed by 10 concurrent claims on two replicas: each event claimed again once', async () => {
+      await Promise.all(Array.from({ length: 6 }, (_, i) => a.accept(hook(i))));
+      expect(await a.claim({ owner: 'gone', limit: 10, leaseMs: 1_000, maxAttempts: 3 })).toHaveLength(6);
+      clock.advance(1_000);
+      const claims = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claim({ owner: `w${i}`, limit: 2, leaseMs: 60_000, maxAttempts: 3 })),
+      );
+      const again = claims.flat();
+      expect(again).toHaveLength(6);
+      expect(new Set(again.map((e) => e.id)).size).toBe(6);
+      expect(again.every((e) => e.attempts === 2)).toBe(true);
+    });
+
+    it('two replicas storing a page from the same cursor at once: one commits, the other stores nothing', async () => {
+      const page = (ids: string[]) =>
+        ids.map((id) => ({ integration: 'acme', source: 'poll' as const, providerEventId: id, type: 't', connection: routes[0]!, payload: '{}' }));
+      const cursor = { integration: 'acme', connectionId: 'con_alice', feed: 'events', from: null, to: 'c1' };
+      const [x, y] = await Promise.all([a.acceptPolled(page(['e1', 'e2']), cursor), b.acceptPolled(page(['e3', 'e4']), { ...cursor, to: 'c1b' })]);
+      expect([x.outcome, y.outcome].sort()).toEqual(['committed', 'conflict']);
+      const won = x.outcome === 'committed' ? ['e1', 'e2'] : ['e3', 'e4'];
+      expect((await a.list()).map((e) => e.providerEventId).sort()).toEqual(won);
+      expect(await b.cursorOf('con_alice', 'events')).toBe(x.outcome === 'committed' ? 'c1' : 'c1b');
+    });
+
+    it('doneAfter reads what either replica finished, in order, and goes on from its cursor', async () => {
+      const [one, two] = await Promise.all([a.accept(hook(1)), a.accept(hook(2))]);
+      await a.claim({ owner: 'w', limit: 10, leaseMs: 60_000, maxAttempts: 3 });
+      clock.advance(5);
+      expect(await b.complete(two.eventId, 'w')).toBe(true);
+      clock.advance(5);
+      expect(await a.complete(one.eventId, 'w')).toBe(true);
+      const first = await b.doneAfter({ at: 0, seq: 0 }, 1);
+      expect(first.events.map((e) => e.id)).toEqual([two.eventId]);
+      const next = await a.doneAfter(first.next, 10);
+      expect(next.events.map((e) => e.id)).toEqual([one.eventId]);
+      expect(await a.doneAfter(next.next, 10)).toEqual({ events: [], next: next.next });
+    });
+  });
+});
