@@ -61,7 +61,7 @@ const rowSchema = z.object({
   expires_at: z.number().nullable(),
 });
 
-function toRecord(row: unknown): StoredAsRecord | undefined {
+export function toRecord(row: unknown): StoredAsRecord | undefined {
   if (row === undefined) return undefined;
   const r = rowSchema.parse(row);
   return {

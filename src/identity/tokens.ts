@@ -41,7 +41,7 @@ const rowSchema = z.object({
   expires_at: z.number().nullable(),
 });
 
-function toRecord(row: unknown): ApiTokenRecord {
+export function toRecord(row: unknown): ApiTokenRecord {
   const r = rowSchema.parse(row);
   return {
     id: r.id,

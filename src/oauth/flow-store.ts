@@ -48,6 +48,23 @@ const flowRow = z.object({
   used_at: z.number().nullable(),
 });
 
+/** A stored row as a FlowRecord; shared by every implementation. */
+export function toFlow(raw: unknown): FlowRecord {
+  const r = flowRow.parse(raw);
+  return {
+    stateHash: r.state_hash,
+    tenant: r.tenant_id,
+    user: r.user_id,
+    integration: r.integration,
+    sealedVerifier: r.verifier,
+    browserHash: r.browser_hash,
+    redirectUri: r.redirect_uri,
+    createdAt: r.created_at,
+    expiresAt: r.expires_at,
+    usedAt: r.used_at,
+  };
+}
+
 /** The SQLite flows. better-sqlite3 answers synchronously; callers await anyway. */
 export class SqliteFlows implements FlowRepository {
   constructor(private readonly db: Db) {}
@@ -63,20 +80,7 @@ export class SqliteFlows implements FlowRepository {
 
   async find(stateHash: string): Promise<FlowRecord | undefined> {
     const raw = this.db.prepare('SELECT * FROM oauth_flows WHERE state_hash = ?').get(stateHash);
-    if (raw === undefined) return undefined;
-    const r = flowRow.parse(raw);
-    return {
-      stateHash: r.state_hash,
-      tenant: r.tenant_id,
-      user: r.user_id,
-      integration: r.integration,
-      sealedVerifier: r.verifier,
-      browserHash: r.browser_hash,
-      redirectUri: r.redirect_uri,
-      createdAt: r.created_at,
-      expiresAt: r.expires_at,
-      usedAt: r.used_at,
-    };
+    return raw === undefined ? undefined : toFlow(raw);
   }
 
   async spend(stateHash: string, now: number): Promise<boolean> {

@@ -29,7 +29,7 @@ export const sha256 = (s: string): string => createHash('sha256').update(s).dige
 const useRow = z.object({ browser: z.string(), usedAt: z.number().nullable() });
 
 /** Rows outlive their link or session by a day, so a late replay still meets "already used". */
-const KEEP_MS = 86_400_000;
+export const KEEP_MS = 86_400_000;
 
 export class SqliteLinkUses implements LinkUses, ConnectSessions {
   constructor(

@@ -16,7 +16,7 @@ import {
   type TaskOwner,
 } from './types.js';
 
-const rowSchema = z.object({
+export const rowSchema = z.object({
   id: z.string(),
   tenant_id: z.string(),
   user_id: z.string(),
@@ -31,12 +31,12 @@ const rowSchema = z.object({
   updated_at: z.number(),
   expires_at: z.number(),
 });
-type Row = z.infer<typeof rowSchema>;
+export type Row = z.infer<typeof rowSchema>;
 
-const expiredSchema = z.object({ id: z.string(), agent: z.string(), answered_by: z.string().nullable() });
+export const expiredSchema = z.object({ id: z.string(), agent: z.string(), answered_by: z.string().nullable() });
 
-const COLUMNS = 'id, tenant_id, user_id, agent, answered_by, remote_task_id, state, result, error, owner_process, created_at, updated_at, expires_at';
-const RESULT_KIND = 'agent_task_result';
+export const COLUMNS = 'id, tenant_id, user_id, agent, answered_by, remote_task_id, state, result, error, owner_process, created_at, updated_at, expires_at';
+export const RESULT_KIND = 'agent_task_result';
 
 /**
  * Agent tasks on SQLite. An output is sealed with the owner's tenant data key, bound to the task
@@ -86,7 +86,7 @@ export class SqliteAgentTasks implements AgentTaskStore {
     if (raw === undefined) return undefined;
     const r = rowSchema.parse(raw);
     if (owner !== undefined && (r.tenant_id !== owner.tenant || r.user_id !== owner.user)) return undefined;
-    return this.open(r);
+    return openTask(this.vault, r);
   }
 
   async accepted(id: string, by: { remoteTaskId: string; answeredBy?: string }): Promise<boolean> {
@@ -116,25 +116,26 @@ export class SqliteAgentTasks implements AgentTaskStore {
   async purge(before: number, limit: number): Promise<number> {
     return this.st.purge.run({ before, limit }).changes;
   }
+}
 
-  private async open(r: Row): Promise<AgentTask> {
-    const result =
-      r.result === null
-        ? undefined
-        : await this.vault.decrypting(() => JSON.parse(this.vault.decryptString({ tenant: r.tenant_id, kind: RESULT_KIND, id: r.id }, r.result!)) as unknown);
-    return {
-      id: r.id,
-      owner: { tenant: r.tenant_id, user: r.user_id },
-      agent: r.agent,
-      answeredBy: r.answered_by,
-      remoteTaskId: r.remote_task_id,
-      state: r.state,
-      result,
-      error: r.error,
-      ownerProcess: r.owner_process,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-      expiresAt: r.expires_at,
-    };
-  }
+/** A stored row as an AgentTask, its result unsealed; shared by every implementation. */
+export async function openTask(vault: Vault, r: Row): Promise<AgentTask> {
+  const result =
+    r.result === null
+      ? undefined
+      : await vault.decrypting(() => JSON.parse(vault.decryptString({ tenant: r.tenant_id, kind: RESULT_KIND, id: r.id }, r.result!)) as unknown);
+  return {
+    id: r.id,
+    owner: { tenant: r.tenant_id, user: r.user_id },
+    agent: r.agent,
+    answeredBy: r.answered_by,
+    remoteTaskId: r.remote_task_id,
+    state: r.state,
+    result,
+    error: r.error,
+    ownerProcess: r.owner_process,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    expiresAt: r.expires_at,
+  };
 }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Db } from '../../store/db.js';
 import { TASK_STATUSES, type TaskOwner, type TaskRecord, type TaskRepository, type TaskUpdate } from './types.js';
 
-const rowSchema = z.object({
+export const rowSchema = z.object({
   id: z.string(),
   tenant_id: z.string(),
   user_id: z.string(),
@@ -23,7 +23,7 @@ const rowSchema = z.object({
 const jsonObject = z.record(z.string(), z.unknown());
 const errorSchema = z.object({ code: z.number(), message: z.string(), data: z.unknown().optional() });
 
-const COLUMNS =
+export const COLUMNS =
   'id, tenant_id, user_id, backing_kind, backing_id, tool, status, status_message, result, error, input_requests, ttl_ms, expires_at, created_at, updated_at';
 
 /** Task records in the hub's SQLite store (migration 14). */
@@ -94,7 +94,7 @@ export class SqliteTasks implements TaskRepository {
   }
 }
 
-function stateColumns(s: TaskUpdate) {
+export function stateColumns(s: TaskUpdate) {
   return {
     status: s.status,
     status_message: s.statusMessage ?? null,
@@ -104,7 +104,7 @@ function stateColumns(s: TaskUpdate) {
   };
 }
 
-function toRecord(row: z.infer<typeof rowSchema>): TaskRecord {
+export function toRecord(row: z.infer<typeof rowSchema>): TaskRecord {
   const record: TaskRecord = {
     id: row.id,
     owner: { tenant: row.tenant_id, user: row.user_id },

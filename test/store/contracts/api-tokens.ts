@@ -14,11 +14,11 @@ export interface ApiTokensHarness {
  * The contract every ApiTokens implementation keeps: run it against each one (SQLite today,
  * PostgreSQL later) with a fresh, empty store per test.
  */
-export function apiTokensContract(name: string, make: () => ApiTokensHarness): void {
+export function apiTokensContract(name: string, make: () => ApiTokensHarness | Promise<ApiTokensHarness>): void {
   describe(`ApiTokens contract: ${name}`, () => {
     let h: ApiTokensHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('creates an sbt_ token with 256 random bits and a record in the default tenant; each token differs', async () => {

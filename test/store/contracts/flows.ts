@@ -25,11 +25,11 @@ const flow = (stateHash: string, user: string, now: number, over: Partial<FlowRe
  * The contract every FlowRepository keeps, whatever stores it: run it against each implementation
  * (SQLite today, PostgreSQL later) with a fresh, empty store per test.
  */
-export function flowRepositoryContract(name: string, make: () => FlowsHarness): void {
+export function flowRepositoryContract(name: string, make: () => FlowsHarness | Promise<FlowsHarness>): void {
   describe(`FlowRepository contract: ${name}`, () => {
     let h: FlowsHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('finds a created flow as it was stored, unused; an unknown state is undefined', async () => {

@@ -11,11 +11,11 @@ export interface LinkUsesHarness {
 
 const link = (n: string, u: string, exp: number): LinkPayload => ({ v: 1, p: 'link', t: 'default', u, i: 'acme', exp, n });
 
-export function linkUsesContract(name: string, make: () => LinkUsesHarness): void {
+export function linkUsesContract(name: string, make: () => LinkUsesHarness | Promise<LinkUsesHarness>): void {
   describe(`LinkUses and ConnectSessions contract: ${name}`, () => {
     let h: LinkUsesHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('a link is claimed by the first browser, spent once, by that browser only', async () => {

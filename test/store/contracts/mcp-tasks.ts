@@ -26,11 +26,11 @@ function record(id: string, now: number, extra: Partial<TaskRecord> = {}): TaskR
   };
 }
 
-export function mcpTasksContract(name: string, make: () => McpTasksHarness): void {
+export function mcpTasksContract(name: string, make: () => McpTasksHarness | Promise<McpTasksHarness>): void {
   describe(`TaskRepository contract: ${name}`, () => {
     let h: McpTasksHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('reads a record back whole, from any instance on the store, for its owner only', async () => {

@@ -14,11 +14,11 @@ const rec = (over: Partial<AsRecord> & Pick<AsRecord, 'model' | 'key'>): AsRecor
  * The contract every store of the authorization server keeps (SQLite today, PostgreSQL later),
  * with a fresh, empty store per test.
  */
-export function asRecordsContract(name: string, make: () => AsRecordsHarness): void {
+export function asRecordsContract(name: string, make: () => AsRecordsHarness | Promise<AsRecordsHarness>): void {
   describe(`AsRecords contract: ${name}`, () => {
     let h: AsRecordsHarness;
-    beforeEach(() => {
-      h = make();
+    beforeEach(async () => {
+      h = await make();
     });
 
     it('stores, finds by model and key, replaces, and destroys; another handle sees the same rows', async () => {

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import type { Clock } from '../../clock.js';
+import type { Queryable } from '../../store/pg/pool.js';
+import type { Vault } from '../../vault/vault.js';
+import { COLUMNS, expiredSchema, openTask, RESULT_KIND, rowSchema } from './sqlite.js';
+import {
+  EXPIRED_ERROR,
+  MAX_TASK_ERROR_CHARS,
+  type AgentTask,
+  type AgentTaskStore,
+  type ExpiredTask,
+  type NewAgentTask,
+  type TaskOutcome,
+  type TaskOwner,
+} from './types.js';
+
+const tenantOf = z.object({ tenant_id: z.string() });
+const UNFINISHED = `state IN ('submitted', 'running')`;
+
+/**
+ * Agent tasks on PostgreSQL. A platform's callback may land on any replica, and the expiry sweep
+ * runs on all of them: every transition is one guarded UPDATE naming the states it leaves, so one
+ * outcome wins; the sweep takes its rows with SKIP LOCKED, so two sweeps end disjoint sets. The
+ * output is sealed as on SQLite, before the write (only the tenant is read first).
+ */
+export class PgAgentTasks implements AgentTaskStore {
+  constructor(
+    private readonly db: Queryable,
+    private readonly vault: Vault,
+    private readonly clock: Clock,
+  ) {}
+
+  async create(t: NewAgentTask): Promise<AgentTask> {
+    const now = this.clock.now();
+    const row = await this.db.one(
+      `INSERT INTO agent_tasks (id, tenant_id, user_id, agent, state, owner_process, created_at, updated_at, expires_at)
+       VALUES ($1, $2, $3, $4, 'submitted', $5, $6, $6, $7) RETURNING ${COLUMNS}`,
+      [t.id, t.owner.tenant, t.owner.user, t.agent, t.ownerProcess, now, t.expiresAt],
+      (r) => rowSchema.parse(r),
+    );
+    return openTask(this.vault, row);
+  }
+
+  async get(id: string, owner?: TaskOwner): Promise<AgentTask | undefined> {
+    const r = await this.db.maybeOne(`SELECT ${COLUMNS} FROM agent_tasks WHERE id = $1`, [id], (row) => rowSchema.parse(row));
+    if (r === undefined) return undefined;
+    if (owner !== undefined && (r.tenant_id !== owner.tenant || r.user_id !== owner.user)) return undefined;
+    return openTask(this.vault, r);
+  }
+
+  async accepted(id: string, by: { remoteTaskId: string; answeredBy?: string }): Promise<boolean> {
+    // Bound once: the first verified callback or the submission's answer, whichever comes first.
+    const changed = await this.db.exec(
+      `UPDATE agent_tasks SET remote_task_id = $2, answered_by = coalesce($3, answered_by),
+         state = CASE state WHEN 'submitted' THEN 'running' ELSE state END, updated_at = $4
+       WHERE id = $1 AND (remote_task_id IS NULL OR remote_task_id = $2)`,
+      [id, by.remoteTaskId, by.answeredBy ?? null, this.clock.now()],
+    );
+    return changed === 1;
+  }
+
+  async finish(id: string, outcome: TaskOutcome): Promise<boolean> {
+    let result: string | null = null;
+    if (outcome.state === 'completed') {
+      const row = await this.db.maybeOne('SELECT tenant_id FROM agent_tasks WHERE id = $1', [id], (r) => tenantOf.parse(r));
+      if (row === undefined) return false;
+      await this.vault.ensureDataKey(row.tenant_id);
+      result = this.vault.encrypt({ tenant: row.tenant_id, kind: RESULT_KIND, id }, JSON.stringify(outcome.result ?? null));
+    }
+    const error = outcome.state === 'completed' ? null : outcome.error.slice(0, MAX_TASK_ERROR_CHARS);
+    const changed = await this.db.exec(`UPDATE agent_tasks SET state = $2, result = $3, error = $4, updated_at = $5 WHERE id = $1 AND ${UNFINISHED}`, [
+      id,
+      outcome.state,
+      result,
+      error,
+      this.clock.now(),
+    ]);
+    return changed === 1;
+  }
+
+  async expire(now: number, limit: number): Promise<ExpiredTask[]> {
+    // SKIP LOCKED: a sweep on another replica, or a finish in flight, keeps its rows; the outer
+    // guard is re-checked on the row as committed, so a callback that won keeps its outcome.
+    const rows = await this.db.query(
+      `UPDATE agent_tasks SET state = 'timed_out', error = $3, updated_at = $1
+       WHERE id IN (SELECT id FROM agent_tasks WHERE ${UNFINISHED} AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+         AND ${UNFINISHED}
+       RETURNING id, agent, answered_by`,
+      [now, limit, EXPIRED_ERROR],
+      (r) => expiredSchema.parse(r),
+    );
+    return rows.map((r) => ({ id: r.id, agent: r.agent, answeredBy: r.answered_by }));
+  }
+
+  async purge(before: number, limit: number): Promise<number> {
+    // Final states only: an unfinished task is kept until it expires and is timed_out first.
+    return this.db.exec(
+      `DELETE FROM agent_tasks WHERE id IN (SELECT id FROM agent_tasks
+         WHERE state IN ('completed', 'failed', 'cancelled', 'timed_out') AND updated_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [before, limit],
+    );
+  }
+}
