@@ -3,7 +3,7 @@ import type { ClaimOptions } from './types.js';
 
 export type RecoveryStatement = 'held' | 'expired' | 'endLease' | 'abandon';
 
-interface AbandonedRow {
+export interface AbandonedRow {
   id: string;
   state: string;
   lease_owner: string | null;
@@ -34,22 +34,25 @@ export function recoverAbandoned(st: Record<RecoveryStatement, Statement>, now: 
   const settled: unknown[] = [];
   for (const raw of st.expired.all({ now, limit: o.limit })) {
     const r = raw as AbandonedRow;
-    let to: 'queued' | 'dead' | 'sent_unconfirmed';
-    let error: string;
-    if (r.replay_safe === 0) {
-      to = 'sent_unconfirmed';
-      error =
-        'its worker stopped while sending it: the provider may or may not have applied it, and it takes no idempotency key, so it is not sent again (check, then `switchboard queue retry` it if it was not applied)';
-    } else if (r.attempts - r.paced >= o.maxAttempts) {
-      // The send cut short counts as an attempt: it was not answered 429.
-      to = 'dead';
-      error = `its worker stopped while sending attempt ${r.attempts - r.paced} of ${o.maxAttempts}`;
-    } else {
-      to = 'queued';
-      error = 'its worker stopped while sending it; sent again with the same idempotency key';
-    }
+    const { to, error } = abandonedOutcome(r, o.maxAttempts);
     if (st.abandon.run({ id: r.id, to, error, now }).changes === 1 && to !== 'queued')
       settled.push({ ...r, state: to, last_error: error, lease_owner: null, lease_until: null, updated_at: now });
   }
   return settled;
+}
+
+/** Where a job whose lease ended mid-send goes, and why (see recoverAbandoned): shared by both stores. */
+export function abandonedOutcome(
+  r: Pick<AbandonedRow, 'replay_safe' | 'attempts' | 'paced'>,
+  maxAttempts: number,
+): { to: 'queued' | 'dead' | 'sent_unconfirmed'; error: string } {
+  if (r.replay_safe === 0)
+    return {
+      to: 'sent_unconfirmed',
+      error:
+        'its worker stopped while sending it: the provider may or may not have applied it, and it takes no idempotency key, so it is not sent again (check, then `switchboard queue retry` it if it was not applied)',
+    };
+  // The send cut short counts as an attempt: it was not answered 429.
+  if (r.attempts - r.paced >= maxAttempts) return { to: 'dead', error: `its worker stopped while sending attempt ${r.attempts - r.paced} of ${maxAttempts}` };
+  return { to: 'queued', error: 'its worker stopped while sending it; sent again with the same idempotency key' };
 }

@@ -28,7 +28,7 @@ import {
   type RetryResult,
 } from './types.js';
 
-const rowSchema = z.object({
+export const rowSchema = z.object({
   id: z.string(),
   tenant_id: z.string(),
   user_id: z.string(),
@@ -53,7 +53,7 @@ const rowSchema = z.object({
   created_at: z.number(),
   updated_at: z.number(),
 });
-type Row = z.infer<typeof rowSchema>;
+export type Row = z.infer<typeof rowSchema>;
 const sealingSchema = z.object({ tenant_id: z.string(), sensitive: z.number() });
 const argsSchema = z.record(z.string(), z.unknown());
 
@@ -64,7 +64,7 @@ export const COLUMNS = `id, tenant_id, user_id, connection_id, integration, tool
 export const MAX_RESULT_BODY_CHARS = 64 * 1024;
 const MAX_ERROR_CHARS = 1000;
 
-function jobOf(r: Row): Job {
+export function jobOf(r: Row): Job {
   return {
     id: r.id,
     tenant: r.tenant_id,

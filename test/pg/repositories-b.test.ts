@@ -4,11 +4,18 @@
  */
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
+import { PgOutbox } from '../../src/outbox/pg.js';
+import type { JobInput } from '../../src/outbox/types.js';
+import { openDb } from '../../src/store/db.js';
 import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
+import { ephemeralRing } from '../../src/vault/master-keys.js';
+import { Vault } from '../../src/vault/vault.js';
 import { PgInbox } from '../../src/webhooks/inbox/pg.js';
 import type { DeliveryInput } from '../../src/webhooks/inbox/types.js';
 import { describePg, type MigratedDatabase, migratedDatabase } from '../helpers/postgres.js';
 import { inboxContract } from '../store/contracts/inbox.js';
+import { outboxContract } from '../store/contracts/outbox.js';
 
 let pg: MigratedDatabase;
 /** A second pool on the same database: a second replica. */
@@ -31,11 +38,32 @@ describePg('PostgreSQL repositories: inbox and outbox', () => {
     return manualClock();
   }
 
+  /**
+   * One vault per replica over one shared data-key store, as replicas share the database's. The
+   * data keys' own PostgreSQL store is another repository's: an in-memory SQLite stands in here.
+   */
+  function vaults(clock: ReturnType<typeof manualClock>): [Vault, Vault] {
+    const keys = new SqliteDataKeys(openDb({ file: ':memory:', clock }));
+    const ring = ephemeralRing();
+    return [new Vault({ keys, ring, clock }), new Vault({ keys, ring, clock })];
+  }
+
   inboxContract('PostgreSQL', async () => {
     const clock = await fresh();
     return {
       inbox: new PgInbox(pg.store, clock),
       other: new PgInbox(replica, clock),
+      advance: (ms) => clock.advance(ms),
+      now: () => clock.now(),
+    };
+  });
+
+  outboxContract('PostgreSQL', async () => {
+    const clock = await fresh();
+    const [va, vb] = vaults(clock);
+    return {
+      outbox: new PgOutbox(pg.store, clock, va),
+      other: new PgOutbox(replica, clock, vb),
       advance: (ms) => clock.advance(ms),
       now: () => clock.now(),
     };
@@ -151,6 +179,96 @@ describePg('PostgreSQL repositories: inbox and outbox', () => {
       const next = await a.doneAfter(first.next, 10);
       expect(next.events.map((e) => e.id)).toEqual([one.eventId]);
       expect(await a.doneAfter(next.next, 10)).toEqual({ events: [], next: next.next });
+    });
+  });
+
+  describePg('outbox across replicas', () => {
+    let clock: ReturnType<typeof manualClock>;
+    let a: PgOutbox;
+    let b: PgOutbox;
+    beforeEach(async () => {
+      clock = await fresh();
+      const [va, vb] = vaults(clock);
+      a = new PgOutbox(pg.store, clock, va);
+      b = new PgOutbox(replica, clock, vb);
+    });
+
+    const alice = { tenant: 'acme-corp', user: 'alice', connectionId: 'con_alice' };
+    const bob = { tenant: 'globex', user: 'bob', connectionId: 'con_bob' };
+    const job = (n: number, over: Partial<JobInput> = {}): JobInput => ({
+      ...(n % 2 === 0 ? alice : bob),
+      integration: 'acme',
+      tool: 'create_ticket',
+      arguments: { n },
+      ...over,
+    });
+    const claimOpts = (owner: string, limit = 3) => ({ owner, limit, leaseMs: 60_000, maxAttempts: 3 });
+
+    it('one idempotency key sent 10 times at once by each of two users, over two replicas: one job per user, every answer naming it', async () => {
+      const calls = Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? a : b).enqueue(job(i, { idempotencyKey: 'same-key', arguments: { title: 'Hi' } })));
+      const results = await Promise.all(calls);
+      for (const who of [alice, bob]) {
+        const mine = results.filter((r) => r.job.user === who.user);
+        expect(mine.filter((r) => r.outcome === 'queued')).toHaveLength(1);
+        expect(new Set(mine.map((r) => r.job.id)).size).toBe(1);
+        expect(await a.list({ tenant: who.tenant, user: who.user })).toHaveLength(1);
+      }
+    });
+
+    it('20 concurrent claims from two replicas over 10 jobs of two tenants: each job leased once, and sent once', async () => {
+      const queued = await Promise.all(Array.from({ length: 10 }, (_, i) => a.enqueue(job(i))));
+      const claims = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? a : b).claim(claimOpts(`w${i}`)).then((r) => ({ owner: `w${i}`, on: i % 2 === 0 ? b : a, jobs: r.jobs })),
+        ),
+      );
+      const leased = claims.flatMap((c) => c.jobs.map((j) => j.id));
+      expect(leased.sort()).toEqual(queued.map((q) => q.job.id).sort());
+      // Each claim's owner, and only it, moves its jobs on, whichever replica it asks.
+      const sent = await Promise.all(claims.flatMap((c) => c.jobs.map((j) => c.on.markSent(j.id, c.owner, 60_000))));
+      expect(sent.every(Boolean)).toBe(true);
+      expect(await a.markSent(leased[0]!, 'intruder', 60_000)).toBe(false);
+      expect((await b.list({ state: 'sending' })).map((j) => j.attempts)).toEqual(Array(10).fill(1));
+    });
+
+    it('one ordering key: concurrent claims on two replicas lease only the first job until it is finished', async () => {
+      const ordered = [];
+      for (let step = 0; step < 4; step++) ordered.push((await a.enqueue(job(0, { orderingKey: 'ticket-1', arguments: { step } }))).job.id);
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).claim(claimOpts(`w${i}`))));
+      expect(claims.flatMap((c) => c.jobs.map((j) => j.id))).toEqual([ordered[0]]);
+      const owner = `w${claims.findIndex((c) => c.jobs.length > 0)}`;
+      await a.markSent(ordered[0]!, owner, 60_000);
+      await b.complete(ordered[0]!, owner, { status: 200, body: '' });
+      const next = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).claim(claimOpts(`v${i}`))));
+      expect(next.flatMap((c) => c.jobs.map((j) => j.id))).toEqual([ordered[1]]);
+    });
+
+    it('jobs abandoned mid-send, recovered by 10 concurrent claims on two replicas: each settled or resent once', async () => {
+      const unsafe = await Promise.all([0, 1, 2].map((n) => a.enqueue(job(n))));
+      const safe = await Promise.all([3, 4].map((n) => a.enqueue(job(n, { replaySafe: true }))));
+      const { jobs } = await a.claim(claimOpts('ghost', 10));
+      for (const j of jobs) expect(await a.markSent(j.id, 'ghost', 1_000)).toBe(true);
+      clock.advance(1_000);
+      const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).claim(claimOpts(`w${i}`, 10))));
+      const settled = claims.flatMap((c) => c.settled);
+      expect(settled.map((j) => j.id).sort()).toEqual(unsafe.map((u) => u.job.id).sort());
+      expect(settled.every((j) => j.state === 'sent_unconfirmed')).toBe(true);
+      const resent = claims.flatMap((c) => c.jobs);
+      expect(resent.map((j) => j.id).sort()).toEqual(safe.map((s) => s.job.id).sort());
+      expect(resent.every((j) => j.attempts === 1 && j.state === 'queued')).toBe(true);
+    });
+
+    it('a sensitive job is sealed in the row, opened by the replica that claims it, and its answer sealed for its owner', async () => {
+      const { job: j } = await a.enqueue(job(0, { sensitive: true, arguments: { card: '4242-secret' } }));
+      const raw = async () => pg.store.one('SELECT args, result FROM outbox_jobs WHERE id = $1', [j.id], (r) => `${r.args} ${r.result}`);
+      expect(await raw()).not.toContain('4242-secret');
+      const { jobs } = await b.claim(claimOpts('w'));
+      expect(jobs.map((x) => x.arguments)).toEqual([{ card: '4242-secret' }]);
+      await b.markSent(j.id, 'w', 60_000);
+      expect(await b.complete(j.id, 'w', { status: 201, body: '{"last4":"4242-secret"}' })).toBe(true);
+      expect(await raw()).not.toContain('4242-secret');
+      expect((await a.get(j.id, alice))?.result).toEqual({ status: 201, body: '{"last4":"4242-secret"}' });
+      expect(await a.get(j.id, bob)).toBeUndefined();
     });
   });
 });
