@@ -8,15 +8,14 @@
  * Real hubs on loopback, real SQLite, a real MCP client.
  */
 import { createHmac } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { bindHttp } from '../../src/http/listener.js';
 import { Hub } from '../../src/hub.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { hostedSandbox } from '../../servers/sandbox/hosted.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { capturedLogger } from '../helpers/log.js';
 
 const SECRET = 'whsec_foreign_callback_7d2a';
 const AGENTS = {
@@ -52,13 +51,7 @@ describe('a callback that reaches a hub whose config lacks its agent', () => {
     // The second hub: the same data dir, a config with no agents at all.
     const config = configSchema.parse({ integrations: {}, dataDir: a.dataDir, server: { port: 0 } });
     const listener = await bindHttp(config.server, { host: '127.0.0.1' });
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logLines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    b = new Hub({ config, log: createLogger({ level: 'info', destination }), hosted: [hostedSandbox()], listener });
+    b = new Hub({ config, log: capturedLogger(logLines, 'info'), hosted: [hostedSandbox()], listener });
     await b.start();
     bBase = (await b.listen()).url.replace(/\/mcp$/, '');
     client = new Client({ name: 'foreign-callback-test', version: '1.0.0' });

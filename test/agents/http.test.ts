@@ -4,13 +4,12 @@
  * by the sandbox's forecast agent on a real hub, called by real MCP clients of both eras. Bad
  * definitions are refused by the config loader, naming the agent and the key.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import type { HubError } from '../../src/errors.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { CLIENT_KINDS, connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { capturedLogger } from '../helpers/log.js';
 
 const KEY = 'http_sandbox_local';
 const WRONG_KEY = 'wrong-key-never-shown-5c1e';
@@ -63,16 +62,10 @@ describe('http agents through the hub', () => {
   const logLines: string[] = [];
 
   beforeAll(async () => {
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logLines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
     const { agents } = parseConfigText(FILE_TEXT, FILE, { HTTP_AGENT_KEY: KEY });
     hub = await startHub(
       { integrations: { sandbox: {} }, agents, logLevel: 'debug' },
-      { log: createLogger({ level: 'debug', destination }), agents: { sleep: async () => {} } },
+      { log: capturedLogger(logLines, 'debug'), agents: { sleep: async () => {} } },
     );
   });
 

@@ -5,15 +5,14 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KoreAdapter, koreAnswer } from '../../src/agents/kore.js';
 import { systemClock } from '../../src/clock.js';
 import { koreAgentSchema } from '../../src/definition/agents.js';
 import { createProviderClient } from '../../src/providers/client.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { CLIENT_KINDS, connectClient, textOf, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { startAgentHub } from './support.js';
 
 const KEY = 'kore_sandbox_local';
 const KORE = '/sandbox/marketplace/kore/agents';
@@ -46,21 +45,11 @@ interface KoreRequestSeen {
 
 describe('kore agents through the hub', () => {
   let hub: RunningHub;
-  const logLines: string[] = [];
+  let logLines: string[] = [];
   let bobToken: string;
 
   beforeAll(async () => {
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logLines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    hub = await startHub(
-      { integrations: { sandbox: {} }, agents: AGENTS, logLevel: 'debug' },
-      { log: createLogger({ level: 'debug', destination }), agents: { sleep: async () => {} } },
-    );
-    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+    ({ hub, logLines, bobToken } = await startAgentHub(AGENTS));
   });
 
   afterAll(async () => {

@@ -2,72 +2,31 @@
  * Agents as MCP tools, end to end: a real hub on loopback serving the sandbox marketplace it
  * hosts, called by real MCP clients of both protocol eras (and the 1.x SDK client).
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentSource } from '../../src/agents/source.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { CLIENT_KINDS, connectClient, textOf, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { FAILING_AGENTS, SB, startAgentHub, TICKET } from './support.js';
 
-const KEY = 'ua_sandbox_local';
+const KEY = SB.apiKey;
+
 const SECRET_HEADER = 'hdr-value-never-shown-9f2c';
-const SB = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: KEY } as const;
 const ECHO_OUT = { type: 'object', properties: { reply: { type: 'string' }, session_id: { type: 'string' } }, required: ['reply', 'session_id'] };
-const TRIAGE_IN = {
-  type: 'object',
-  properties: { ticket_subject: { type: 'string' }, ticket_body: { type: 'string' } },
-  required: ['ticket_subject', 'ticket_body'],
-};
-const TRIAGE_OUT = {
-  type: 'object',
-  properties: { category: { enum: ['billing', 'bug', 'feature', 'question'] }, confidence_score: { type: 'number' } },
-  required: ['category', 'confidence_score'],
-};
 
 const AGENTS = {
   echo: { ...SB, agentId: 'echo_v1', outputSchema: ECHO_OUT, headers: { 'x-trace-secret': SECRET_HEADER } },
   writer: { ...SB, agentId: 'writer_v2', mode: 'stream', headers: { 'x-sandbox-token-ms': '3' } },
   slow: { ...SB, agentId: 'echo_v1', timeoutMs: 300, retries: 0, headers: { 'x-sandbox-latency-ms': '1500' } },
-  broken: { ...SB, agentId: 'support_triage_v4', inputSchema: TRIAGE_IN, retries: 0, headers: { 'x-sandbox-fail': '503' }, fallback: 'triage_ok' },
-  bent: {
-    ...SB,
-    agentId: 'support_triage_v4',
-    inputSchema: TRIAGE_IN,
-    outputSchema: TRIAGE_OUT,
-    headers: { 'x-sandbox-output': 'invalid' },
-    fallback: 'triage_ok',
-  },
-  unsure: {
-    ...SB,
-    agentId: 'support_triage_v4',
-    inputSchema: TRIAGE_IN,
-    minConfidence: { path: '$.confidence_score', min: 0.7 },
-    headers: { 'x-sandbox-output': 'low_confidence' },
-  },
-  // In the agent id, not a header: header values are secrets the hub scrubs from results.
-  overflow: { ...SB, agentId: 'echo_v1+agent-error=context_overflow' },
-  triage_ok: { ...SB, agentId: 'support_triage_v4', inputSchema: TRIAGE_IN, outputSchema: TRIAGE_OUT },
+  ...FAILING_AGENTS,
 };
-
-const TICKET = { ticket_subject: 'Refund', ticket_body: 'I was charged twice on my invoice' };
 
 describe('agents through the hub', () => {
   let hub: RunningHub;
-  const logLines: string[] = [];
+  let logLines: string[] = [];
   let bobToken: string;
 
   beforeAll(async () => {
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logLines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    hub = await startHub(
-      { integrations: { sandbox: {} }, agents: AGENTS, logLevel: 'debug' },
-      { log: createLogger({ level: 'debug', destination }), agents: { sleep: async () => {} } },
-    );
-    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+    ({ hub, logLines, bobToken } = await startAgentHub(AGENTS));
   });
 
   afterAll(async () => {

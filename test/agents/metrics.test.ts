@@ -6,27 +6,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import { Client, StreamableHTTPClientTransport, type Progress } from '@modelcontextprotocol/client';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
 import { tokensOf } from '../../servers/sandbox/agents-catalog.js';
 import { parsePrometheus, sumOf, type Sample } from '../../servers/commands/agents-scrape.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { capturedLogger } from '../helpers/log.js';
+import { FAILING_AGENTS, SB, TICKET } from './support.js';
 
-const SB = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local' } as const;
-const TRIAGE_IN = {
-  type: 'object',
-  properties: { ticket_subject: { type: 'string' }, ticket_body: { type: 'string' } },
-  required: ['ticket_subject', 'ticket_body'],
-};
-const TRIAGE_OUT = {
-  type: 'object',
-  properties: { category: { enum: ['billing', 'bug', 'feature', 'question'] }, confidence_score: { type: 'number' } },
-  required: ['category', 'confidence_score'],
-};
-const TICKET = { ticket_subject: 'Refund', ticket_body: 'I was charged twice on my invoice' };
 const COST_KEY = 'priced-key-never-logged-5d1e';
 
 describe('per-agent metrics and logs', () => {
@@ -48,12 +36,6 @@ describe('per-agent metrics and logs', () => {
     priced = app.listen(0, '127.0.0.1');
     await new Promise((r) => priced.once('listening', r));
     const pricedUrl = `http://127.0.0.1:${(priced.address() as AddressInfo).port}/v1`;
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logLines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
     hub = await startHub(
       {
         integrations: { sandbox: {} },
@@ -61,28 +43,11 @@ describe('per-agent metrics and logs', () => {
         agents: {
           echo: { ...SB, agentId: 'echo_v1' },
           writer: { ...SB, agentId: 'writer_v2', mode: 'stream' },
-          broken: { ...SB, agentId: 'support_triage_v4', inputSchema: TRIAGE_IN, retries: 0, headers: { 'x-sandbox-fail': '503' }, fallback: 'triage_ok' },
-          bent: {
-            ...SB,
-            agentId: 'support_triage_v4',
-            inputSchema: TRIAGE_IN,
-            outputSchema: TRIAGE_OUT,
-            headers: { 'x-sandbox-output': 'invalid' },
-            fallback: 'triage_ok',
-          },
-          unsure: {
-            ...SB,
-            agentId: 'support_triage_v4',
-            inputSchema: TRIAGE_IN,
-            minConfidence: { path: '$.confidence_score', min: 0.7 },
-            headers: { 'x-sandbox-output': 'low_confidence' },
-          },
-          overflow: { ...SB, agentId: 'echo_v1+agent-error=context_overflow' },
-          triage_ok: { ...SB, agentId: 'support_triage_v4', inputSchema: TRIAGE_IN, outputSchema: TRIAGE_OUT },
+          ...FAILING_AGENTS,
           priced: { protocol: 'upagents', baseUrl: pricedUrl, agentId: 'priced_v1', apiKey: COST_KEY },
         },
       },
-      { log: createLogger({ level: 'debug', destination }), agents: { sleep: async () => {} } },
+      { log: capturedLogger(logLines, 'debug'), agents: { sleep: async () => {} } },
     );
     // The SDK client itself: the result's _meta (task ids) is what the log is checked against.
     client = new Client({ name: 'metrics-test', version: '1.0.0' });

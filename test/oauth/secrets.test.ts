@@ -4,15 +4,14 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { Browser } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import type { RunningHub } from '../helpers/hub.js';
 import { TOOL, linkIn, startOidcHub } from './support.js';
+import { capturedLogger } from '../helpers/log.js';
 
 describe('secrets at rest and in logs', () => {
   let oidc: OidcServer;
@@ -24,13 +23,7 @@ describe('secrets at rest and in logs', () => {
 
   beforeAll(async () => {
     oidc = await startOidcServer();
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logLines.push(chunk.toString('utf8'));
-        done();
-      },
-    });
-    hub = await startOidcHub(oidc, { logLevel: 'trace' }, { clock, log: createLogger({ level: 'trace', destination }) });
+    hub = await startOidcHub(oidc, { logLevel: 'trace' }, { clock, log: capturedLogger(logLines, 'trace') });
     client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
   });
 

@@ -7,17 +7,16 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigValue } from '../../src/config/load.js';
 import { defineIntegration } from '../../src/integrations/definition.js';
 import { orderingKeyOf, unkeyedOrderingKeyOf } from '../../src/integrations/outbound.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { startBucketApi, type Arrival, type BucketApi } from '../fixtures/bucket-api.js';
 import { hubErrorOf } from '../helpers/errors.js';
 import { eventually, runCli, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
+import { capturedLogger } from '../helpers/log.js';
 
 const text = { type: 'string' };
 const tools = {
@@ -82,13 +81,7 @@ describe('sensitive and ordered writes', () => {
       rateLimit: { perApp: { perSecond: 500, burst: 100 } },
       tools,
     };
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logged.push(chunk.toString());
-        done();
-      },
-    });
-    hub = await startHub({ integrations: { notes }, outbox: { waitMs: 30_000 } }, { log: createLogger({ level: 'debug', destination }) });
+    hub = await startHub({ integrations: { notes }, outbox: { waitMs: 30_000 } }, { log: capturedLogger(logged, 'debug') });
     for (let i = 0; i < 4; i++) clients.push(await client(hub));
   });
 

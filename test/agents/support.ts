@@ -1,0 +1,64 @@
+import { capturedLogger } from '../helpers/log.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+
+/** An upagents entry on the sandbox marketplace the hub hosts. */
+export const SB = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local' } as const;
+
+export const TRIAGE_IN = {
+  type: 'object',
+  properties: { ticket_subject: { type: 'string' }, ticket_body: { type: 'string' } },
+  required: ['ticket_subject', 'ticket_body'],
+};
+
+export const TRIAGE_OUT = {
+  type: 'object',
+  properties: { category: { enum: ['billing', 'bug', 'feature', 'question'] }, confidence_score: { type: 'number' } },
+  required: ['category', 'confidence_score'],
+};
+
+export const TICKET = { ticket_subject: 'Refund', ticket_body: 'I was charged twice on my invoice' };
+
+/**
+ * Agents that fail in each way the policy handles: a 503 with a fallback, invalid output with a
+ * fallback, low confidence, an agent-level error, and the healthy triage agent they fall back to.
+ */
+export const FAILING_AGENTS = {
+  broken: { ...SB, agentId: 'support_triage_v4', inputSchema: TRIAGE_IN, retries: 0, headers: { 'x-sandbox-fail': '503' }, fallback: 'triage_ok' },
+  bent: {
+    ...SB,
+    agentId: 'support_triage_v4',
+    inputSchema: TRIAGE_IN,
+    outputSchema: TRIAGE_OUT,
+    headers: { 'x-sandbox-output': 'invalid' },
+    fallback: 'triage_ok',
+  },
+  unsure: {
+    ...SB,
+    agentId: 'support_triage_v4',
+    inputSchema: TRIAGE_IN,
+    minConfidence: { path: '$.confidence_score', min: 0.7 },
+    headers: { 'x-sandbox-output': 'low_confidence' },
+  },
+  // In the agent id, not a header: header values are secrets the hub scrubs from results.
+  overflow: { ...SB, agentId: 'echo_v1+agent-error=context_overflow' },
+  triage_ok: { ...SB, agentId: 'support_triage_v4', inputSchema: TRIAGE_IN, outputSchema: TRIAGE_OUT },
+};
+
+export interface AgentHub {
+  hub: RunningHub;
+  /** What the hub logged, line by line (debug and up). */
+  logLines: string[];
+  /** A second user's token, for the side-by-side checks. */
+  bobToken: string;
+}
+
+/** A hub on loopback with the sandbox marketplace and these agents, retry waits skipped, its log captured. */
+export async function startAgentHub(agents: Record<string, unknown>): Promise<AgentHub> {
+  const logLines: string[] = [];
+  const hub = await startHub(
+    { integrations: { sandbox: {} }, agents, logLevel: 'debug' },
+    { log: capturedLogger(logLines), agents: { sleep: async () => {} } },
+  );
+  const bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  return { hub, logLines, bobToken };
+}
