@@ -12,7 +12,9 @@ import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { PgInbox } from '../../src/webhooks/inbox/pg.js';
+import { PgEventReads } from '../../src/webhooks/inbox/pg-reads.js';
 import type { DeliveryInput } from '../../src/webhooks/inbox/types.js';
+import { hubRejectionOf } from '../helpers/errors.js';
 import { describePg, type MigratedDatabase, migratedDatabase } from '../helpers/postgres.js';
 import { inboxContract } from '../store/contracts/inbox.js';
 import { outboxContract } from '../store/contracts/outbox.js';
@@ -179,6 +181,70 @@ describePg('PostgreSQL repositories: inbox and outbox', () => {
       const next = await a.doneAfter(first.next, 10);
       expect(next.events.map((e) => e.id)).toEqual([one.eventId]);
       expect(await a.doneAfter(next.next, 10)).toEqual({ events: [], next: next.next });
+    });
+  });
+
+  describePg('event reads (recent_events) across replicas', () => {
+    let clock: ReturnType<typeof manualClock>;
+    let inbox: PgInbox;
+    let reads: PgEventReads;
+    beforeEach(async () => {
+      clock = await fresh();
+      inbox = new PgInbox(pg.store, clock);
+      reads = new PgEventReads(replica);
+    });
+    const alice = { id: 'con_alice', tenant: 'acme-corp', user: 'alice' };
+    const mine = { tenant: 'acme-corp', user: 'alice', integration: 'acme', limit: 2 };
+    const hook = (n: number, over: Partial<DeliveryInput> = {}): DeliveryInput => ({
+      integration: 'acme',
+      deliveryId: `r-${n}`,
+      type: 'ticket.updated',
+      connection: alice,
+      payload: `{"n":${n}}`,
+      ...over,
+    });
+
+    it("the latest page oldest first, then what arrived since; never another user's, another tenant's or an unroutable event", async () => {
+      expect(await reads.recent(mine)).toEqual({ events: [], nextCursor: 'e0' });
+      for (const n of [1, 2, 3]) await inbox.accept(hook(n));
+      await inbox.accept(hook(4, { connection: { id: 'con_bob', tenant: 'acme-corp', user: 'bob' } }));
+      await inbox.accept(hook(5, { connection: { id: 'con_eve', tenant: 'globex', user: 'alice' } }));
+      await inbox.accept(hook(6, { connection: undefined }));
+      const latest = await reads.recent(mine);
+      expect(latest.events.map((e) => e.payload)).toEqual([{ n: 2 }, { n: 3 }]);
+      expect(await reads.recent({ ...mine, after: latest.nextCursor })).toEqual({ events: [], nextCursor: latest.nextCursor });
+      await inbox.accept(hook(7, { type: 'ticket.closed' }));
+      const since = await reads.recent({ ...mine, after: latest.nextCursor });
+      expect(since.events.map((e) => [e.type, e.payload])).toEqual([['ticket.closed', { n: 7 }]]);
+      expect((await reads.recent({ ...mine, type: 'ticket.closed', limit: 10 })).events).toHaveLength(1);
+      expect(await hubRejectionOf(reads.recent({ ...mine, after: 'not-a-cursor' }))).toMatchObject({ code: 'invalid_params' });
+    });
+
+    it('an event another replica is still committing is not passed by a cursor: the read waits for it', async () => {
+      const first = await reads.recent(mine);
+      // A replica's accept holding seq 1 uncommitted, while another commits seq 2.
+      const slow = await replica.pool.connect();
+      try {
+        await slow.query('BEGIN');
+        await slow.query(
+          `INSERT INTO inbox_events (id, tenant_id, user_id, connection_id, integration, endpoint, type, source, received_at, payload, state,
+             next_attempt_at, updated_at) VALUES ('evt_slow', 'acme-corp', 'alice', 'con_alice', 'acme', '', 'ticket.updated', 'webhook', 0,
+             '{"n":0}', 'pending', 0, 0)`,
+        );
+        await inbox.accept(hook(1));
+        const reading = reads.recent({ ...mine, after: first.nextCursor, limit: 10 });
+        let answered = false;
+        void reading.finally(() => {
+          answered = true;
+        });
+        // Commit once the read waits behind the open write (or has answered without waiting: the bug).
+        const waiting = `SELECT 1 FROM pg_locks WHERE relation = 'inbox_events'::regclass AND NOT granted`;
+        while (!answered && (await pg.store.query(waiting)).length === 0);
+        await slow.query('COMMIT');
+        expect((await reading).events.map((e) => e.payload)).toEqual([{ n: 0 }, { n: 1 }]);
+      } finally {
+        slow.release();
+      }
     });
   });
 
