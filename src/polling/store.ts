@@ -56,7 +56,7 @@ export interface PollerRow extends PollerKey {
   updatedAt: number;
 }
 
-function rowOf(raw: unknown): PollerRow {
+export function rowOf(raw: unknown): PollerRow {
   const r = rowSchema.parse(raw);
   return {
     connectionId: r.connection_id,

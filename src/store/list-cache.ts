@@ -26,6 +26,16 @@ const rowSchema = z.object({
   prompts: z.array(z.looseObject({ name: z.string() })),
 });
 
+/** A stored `lists` column, or undefined when it does not parse: a cache row we cannot read is absent. */
+export function readLists(raw: string): CachedLists | undefined {
+  try {
+    const parsed = rowSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? (parsed.data as unknown as CachedLists) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The SQLite list cache; a row that does not parse is treated as absent. */
 export class SqliteListCache implements ListCache {
   constructor(
@@ -37,13 +47,7 @@ export class SqliteListCache implements ListCache {
     const raw = this.db.prepare('SELECT lists FROM downstream_lists WHERE server = ? AND config_hash = ?').pluck().get(server, configHash) as
       | string
       | undefined;
-    if (raw === undefined) return undefined;
-    try {
-      const parsed = rowSchema.safeParse(JSON.parse(raw));
-      return parsed.success ? (parsed.data as unknown as CachedLists) : undefined;
-    } catch {
-      return undefined;
-    }
+    return raw === undefined ? undefined : readLists(raw);
   }
 
   async put(server: string, configHash: string, lists: CachedLists): Promise<void> {

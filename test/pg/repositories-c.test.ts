@@ -14,7 +14,11 @@ import { PgTasks } from '../../src/mcp/tasks/pg.js';
 import type { TaskRecord } from '../../src/mcp/tasks/types.js';
 import type { LinkPayload } from '../../src/oauth/links.js';
 import { PgFlows, PgLinkUses } from '../../src/oauth/pg.js';
+import { PgPollerStore } from '../../src/polling/pg.js';
+import type { PollerKey } from '../../src/polling/store.js';
 import { openDb } from '../../src/store/db.js';
+import type { CachedLists } from '../../src/store/list-cache.js';
+import { PgListCache } from '../../src/store/pg/list-cache.js';
 import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
 import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
@@ -24,8 +28,10 @@ import { agentTasksContract } from '../store/contracts/agent-tasks.js';
 import { apiTokensContract } from '../store/contracts/api-tokens.js';
 import { flowRepositoryContract } from '../store/contracts/flows.js';
 import { linkUsesContract } from '../store/contracts/link-uses.js';
+import { listCacheContract } from '../store/contracts/list-cache.js';
 import { mcpTasksContract } from '../store/contracts/mcp-tasks.js';
 import { asRecordsContract } from '../store/contracts/oauth-as.js';
+import { pollerStoreContract } from '../store/contracts/pollers.js';
 
 let pg: MigratedDatabase;
 /** A second pool on the same database: the other replica. */
@@ -54,7 +60,7 @@ function race<T>(n: number, call: (i: number, side: 'a' | 'b') => Promise<T>): P
 
 const count = <T>(xs: readonly T[], x: T) => xs.filter((y) => y === x).length;
 
-describePg('PostgreSQL repositories: tokens, OAuth, tasks', () => {
+describePg('PostgreSQL repositories: tokens, OAuth, tasks, pollers, list cache', () => {
   // Inside the describe: a skipped suite runs none of its hooks.
   beforeAll(async () => {
     pg = await migratedDatabase();
@@ -101,6 +107,23 @@ describePg('PostgreSQL repositories: tokens, OAuth, tasks', () => {
   mcpTasksContract('PostgreSQL', async () => {
     const clock = await fresh();
     return { repo: new PgTasks(pg.store), other: new PgTasks(replica), now: () => clock.now() };
+  });
+
+  pollerStoreContract('PostgreSQL', async () => {
+    const clock = await fresh();
+    return { store: new PgPollerStore(pg.store, clock), other: new PgPollerStore(replica, clock), advance: (ms) => clock.advance(ms), now: () => clock.now() };
+  });
+
+  listCacheContract('PostgreSQL', async () => {
+    const clock = await fresh();
+    return {
+      cache: new PgListCache(pg.store, clock),
+      other: new PgListCache(replica, clock),
+      writeRaw: async (server, hash, lists) => {
+        await pg.store.exec('INSERT INTO downstream_lists (server, config_hash, lists, updated_at) VALUES ($1, $2, $3, 0)', [server, hash, lists]);
+      },
+      rows: (server) => pg.store.one('SELECT count(*) AS n FROM downstream_lists WHERE server = $1', [server], (r) => Number(r.n)),
+    };
   });
 
   describe('two replicas racing on what must happen once', () => {
@@ -287,6 +310,72 @@ describePg('PostgreSQL repositories: tokens, OAuth, tasks', () => {
           w % 2 === 0 ? { status: 'completed', result: { i: w }, updatedAt: now + 1 + w } : { status: 'cancelled', updatedAt: now + 1 + w },
         );
       }
+    });
+    it('pollers: 2 pools × 10 claims on each of 10 feeds of two connections lease each feed once; a stale owner records nothing', async () => {
+      const clock = await fresh();
+      const a = new PgPollerStore(pg.store, clock);
+      const b = new PgPollerStore(replica, clock);
+      const keys: PollerKey[] = [];
+      for (const conn of ['conn-alice', 'conn-bob']) for (let f = 0; f < 5; f++) keys.push({ connectionId: conn, feed: `feed-${f}` });
+      // Replicas seeing the same feed at start-up make one row between them.
+      await Promise.all(keys.flatMap((k) => [a.ensure(k, 'github'), b.ensure(k, 'github')]));
+      expect(await a.due(100)).toHaveLength(10);
+      const claims = await race(200, (i, side) => (side === 'a' ? a : b).claim(keys[i % 10]!, `owner-${i}`, 30_000));
+      const won = claims.flatMap((r, i) =>
+        r === undefined ? [] : [{ key: `${keys[i % 10]!.connectionId}/${keys[i % 10]!.feed}`, owner: `owner-${i}`, row: r }],
+      );
+      expect(won.map((w) => w.key).sort()).toEqual(keys.map((k) => `${k.connectionId}/${k.feed}`).sort());
+      for (const w of won) expect(w.row.leaseOwner).toBe(w.owner);
+      expect(await b.due(100)).toEqual([]);
+      // The lease runs out; another replica takes the feed over, and the first owner's late finish is refused.
+      clock.advance(30_000);
+      const first = won[0]!;
+      const [conn, feed] = first.key.split('/') as [string, string];
+      expect(await b.claim({ connectionId: conn, feed }, 'owner-late', 30_000)).toBeDefined();
+      const outcomes = await Promise.all([
+        a.finish({ connectionId: conn, feed }, first.owner, {
+          intervalMs: 1,
+          nextRunAt: 0,
+          emptyPolls: 0,
+          failures: 0,
+          stuckPages: 0,
+          state: 'active',
+          reason: null,
+          pausedUntil: null,
+          lastError: null,
+          stored: 5,
+        }),
+        b.finish({ connectionId: conn, feed }, 'owner-late', {
+          intervalMs: 2,
+          nextRunAt: 0,
+          emptyPolls: 0,
+          failures: 0,
+          stuckPages: 0,
+          state: 'active',
+          reason: null,
+          pausedUntil: null,
+          lastError: null,
+          stored: 7,
+        }),
+      ]);
+      expect(outcomes).toEqual([false, true]);
+      expect(await a.get({ connectionId: conn, feed })).toMatchObject({ intervalMs: 2, eventsTotal: 7, leaseOwner: null });
+    });
+
+    it('list cache: 2 pools × 10 puts of two configs for each of two servers leave one row per server, one config’s whole lists', async () => {
+      const clock = await fresh();
+      const a = new PgListCache(pg.store, clock);
+      const b = new PgListCache(replica, clock);
+      const lists = (tool: string): CachedLists => ({
+        tools: [{ name: tool, inputSchema: { type: 'object' } }],
+        resources: [],
+        resourceTemplates: [],
+        prompts: [],
+      });
+      await race(40, (i, side) => (side === 'a' ? a : b).put(i < 20 ? 'files' : 'mail', `h${i % 4 < 2 ? 1 : 2}`, lists(`tool-h${i % 4 < 2 ? 1 : 2}`)));
+      const rows = await pg.store.query('SELECT server, config_hash FROM downstream_lists ORDER BY server', []);
+      expect(rows.map((r) => r.server)).toEqual(['files', 'mail']);
+      for (const r of rows) expect(await b.get(String(r.server), String(r.config_hash))).toEqual(lists(`tool-${String(r.config_hash)}`));
     });
   });
 });

@@ -30,6 +30,10 @@ import { inboxContract } from './contracts/inbox.js';
 import { mcpTasksContract } from './contracts/mcp-tasks.js';
 import { outboxContract } from './contracts/outbox.js';
 import { secretStoreContract } from './contracts/secrets.js';
+import { SqlitePollerStore } from '../../src/polling/store.js';
+import { SqliteListCache } from '../../src/store/list-cache.js';
+import { listCacheContract } from './contracts/list-cache.js';
+import { pollerStoreContract } from './contracts/pollers.js';
 
 function sqlite() {
   const clock = manualClock();
@@ -115,4 +119,22 @@ asRecordsContract('SQLite', () => {
   const { clock, db } = sqlite();
   // Two instances on one database, as two hub processes on one data dir.
   return { records: new SqliteAsRecords(db), other: new SqliteAsRecords(db), now: () => clock.now() };
+});
+
+pollerStoreContract('SQLite', () => {
+  const { clock, db } = sqlite();
+  // Two instances on one database, as two hub processes polling one data dir.
+  return { store: new SqlitePollerStore(db, clock), other: new SqlitePollerStore(db, clock), advance: (ms) => clock.advance(ms), now: () => clock.now() };
+});
+
+listCacheContract('SQLite', () => {
+  const { clock, db } = sqlite();
+  return {
+    cache: new SqliteListCache(db, clock),
+    other: new SqliteListCache(db, clock),
+    writeRaw: async (server, hash, lists) => {
+      db.prepare('INSERT INTO downstream_lists (server, config_hash, lists, updated_at) VALUES (?, ?, ?, 0)').run(server, hash, lists);
+    },
+    rows: async (server) => db.prepare('SELECT count(*) FROM downstream_lists WHERE server = ?').pluck().get(server) as number,
+  };
 });
