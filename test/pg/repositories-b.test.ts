@@ -182,6 +182,32 @@ describePg('PostgreSQL repositories: inbox and outbox', () => {
       expect(next.events.map((e) => e.id)).toEqual([one.eventId]);
       expect(await a.doneAfter(next.next, 10)).toEqual({ events: [], next: next.next });
     });
+    it('doneAfter waits for a completion another replica is still committing, so its cursor never passes it', async () => {
+      const [one, two] = await Promise.all([a.accept(hook(1)), a.accept(hook(2))]);
+      await a.claim({ owner: 'w', limit: 10, leaseMs: 60_000, maxAttempts: 3 });
+      const slow = await replica.pool.connect();
+      try {
+        // Replica B stamps its completion first and is still committing when A's later one lands.
+        await slow.query('BEGIN');
+        await slow.query(`UPDATE inbox_events SET state = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $2 WHERE id = $1`, [
+          one.eventId,
+          clock.now() + 1,
+        ]);
+        clock.advance(2);
+        expect(await a.complete(two.eventId, 'w')).toBe(true);
+        const reading = a.doneAfter({ at: 0, seq: 0 }, 10);
+        let answered = false;
+        void reading.finally(() => {
+          answered = true;
+        });
+        const waiting = `SELECT 1 FROM pg_locks WHERE relation = 'inbox_events'::regclass AND NOT granted`;
+        while (!answered && (await pg.store.query(waiting)).length === 0);
+        await slow.query('COMMIT');
+        expect((await reading).events.map((e) => e.id)).toEqual([one.eventId, two.eventId]);
+      } finally {
+        slow.release();
+      }
+    });
   });
 
   describePg('event reads (recent_events) across replicas', () => {

@@ -289,17 +289,22 @@ export class PgInbox implements Inbox {
   }
 
   /**
-   * Keyset over (updated_at, seq) as on SQLite. Across replicas this reads each completer's own
-   * clock, and a completion committed after a later-stamped one is read only if the reader has not
-   * passed its stamp yet: a look-back for a client's notification, not a delivery guarantee.
+   * Keyset over (updated_at, seq) as on SQLite, after taking SHARE on inbox_events (as
+   * PgEventReads does): a completion another replica is committing now is waited for, never
+   * passed. What stays open is a stamp taken before this read and committed after it behind a
+   * later stamp, or replicas' clocks apart: such an event is not told to this replica's listeners
+   * (the cursor serves notifications, and EventFeed tells each event once; it is no queue).
    */
   async doneAfter(after: DoneCursor, limit: number): Promise<{ events: InboxEvent[]; next: DoneCursor }> {
-    const rows = await this.store.query(
-      `SELECT seq, ${COLUMNS} FROM inbox_events WHERE state = 'done' AND (updated_at > $1 OR (updated_at = $1 AND seq > $2))
-       ORDER BY updated_at, seq LIMIT $3`,
-      [after.at, after.seq, limit],
-      (r) => ({ seq: seqOf(r), event: eventOf(r) }),
-    );
+    const rows = await this.store.tx(async (q) => {
+      await q.exec('LOCK TABLE inbox_events IN SHARE MODE');
+      return q.query(
+        `SELECT seq, ${COLUMNS} FROM inbox_events WHERE state = 'done' AND (updated_at > $1 OR (updated_at = $1 AND seq > $2))
+         ORDER BY updated_at, seq LIMIT $3`,
+        [after.at, after.seq, limit],
+        (r) => ({ seq: seqOf(r), event: eventOf(r) }),
+      );
+    });
     const last = rows.at(-1);
     return { events: rows.map((r) => r.event), next: last ? { at: last.event.updatedAt, seq: last.seq } : after };
   }
