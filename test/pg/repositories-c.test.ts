@@ -16,12 +16,11 @@ import type { LinkPayload } from '../../src/oauth/links.js';
 import { PgFlows, PgLinkUses } from '../../src/oauth/pg.js';
 import { PgPollerStore } from '../../src/polling/pg.js';
 import type { PollerKey } from '../../src/polling/store.js';
-import { openDb } from '../../src/store/db.js';
 import type { CachedLists } from '../../src/store/list-cache.js';
 import { PgListCache } from '../../src/store/pg/list-cache.js';
 import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
-import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
+import { PgDataKeys } from '../../src/vault/pg-data-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { describePg, type MigratedDatabase, migratedDatabase } from '../helpers/postgres.js';
 import { agentTasksContract } from '../store/contracts/agent-tasks.js';
@@ -44,13 +43,12 @@ async function fresh() {
 }
 
 /**
- * Two vaults (one per replica) over one data-key store and master key, as replicas share both.
- * The data keys stay on SQLite here: they are another repository's, not this file's.
+ * Two vaults, one per replica, each reading the data keys through its own pool and sharing the
+ * master key: a result sealed on one replica with a key it created opens on the other.
  */
 function vaults(clock: ReturnType<typeof manualClock>) {
-  const keys = new SqliteDataKeys(openDb({ file: ':memory:', clock }));
   const ring = ephemeralRing();
-  return [new Vault({ keys, ring, clock }), new Vault({ keys, ring, clock })] as const;
+  return [new Vault({ keys: new PgDataKeys(pg.store), ring, clock }), new Vault({ keys: new PgDataKeys(replica), ring, clock })] as const;
 }
 
 /** `n` calls at once, half through each replica; resolves every outcome in call order. */

@@ -11,8 +11,8 @@ export interface ApiTokensHarness {
 }
 
 /**
- * The contract every ApiTokens implementation keeps: run it against each one (SQLite today,
- * PostgreSQL later) with a fresh, empty store per test.
+ * The contract every ApiTokens implementation keeps: run it against each one (SQLite and
+ * PostgreSQL) with a fresh, empty store per test.
  */
 export function apiTokensContract(name: string, make: () => ApiTokensHarness | Promise<ApiTokensHarness>): void {
   describe(`ApiTokens contract: ${name}`, () => {

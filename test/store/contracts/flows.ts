@@ -23,7 +23,7 @@ const flow = (stateHash: string, user: string, now: number, over: Partial<FlowRe
 
 /**
  * The contract every FlowRepository keeps, whatever stores it: run it against each implementation
- * (SQLite today, PostgreSQL later) with a fresh, empty store per test.
+ * (SQLite and PostgreSQL) with a fresh, empty store per test.
  */
 export function flowRepositoryContract(name: string, make: () => FlowsHarness | Promise<FlowsHarness>): void {
   describe(`FlowRepository contract: ${name}`, () => {

@@ -11,7 +11,7 @@ export interface AsRecordsHarness {
 const rec = (over: Partial<AsRecord> & Pick<AsRecord, 'model' | 'key'>): AsRecord => ({ payload: `sealed:${over.key}`, ...over });
 
 /**
- * The contract every store of the authorization server keeps (SQLite today, PostgreSQL later),
+ * The contract every store of the authorization server keeps (SQLite and PostgreSQL),
  * with a fresh, empty store per test.
  */
 export function asRecordsContract(name: string, make: () => AsRecordsHarness | Promise<AsRecordsHarness>): void {
