@@ -368,4 +368,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE outbox_jobs ADD COLUMN paced INTEGER NOT NULL DEFAULT 0 CHECK (paced >= 0);
     `,
   },
+  {
+    version: 17,
+    name: 'replicas',
+    // Issue 13: the HTTP-serving processes on this store and where each is reached, so a retry
+    // that needs another process's memory (a held call) is sent there. One row per process, written
+    // by that process only; `heartbeat_at` on its clock (src/replicas/registry.ts).
+    sql: `
+      CREATE TABLE replicas (
+        id            TEXT PRIMARY KEY,
+        url           TEXT NOT NULL,
+        started_at    INTEGER NOT NULL,
+        heartbeat_at  INTEGER NOT NULL
+      );
+      CREATE INDEX replicas_heartbeat ON replicas (heartbeat_at);
+    `,
+  },
 ];

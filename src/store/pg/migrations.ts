@@ -7,13 +7,17 @@ import type { PgStore } from './pool.js';
 import { EVENTS_SQL } from './schema/events.js';
 import { IDENTITY_SQL } from './schema/identity.js';
 import { JOBS_SQL } from './schema/jobs.js';
+import { REPLICAS_SQL } from './schema/replicas.js';
 
 /**
  * PostgreSQL's numbered migrations. No PostgreSQL store predates this list, so migration 1 is the
  * whole schema the 16 SQLite migrations build; a later change to either store appends a
  * migration here too. Append only, as for SQLite: an applied migration is never edited.
  */
-export const PG_MIGRATIONS: readonly Migration[] = [{ version: 1, name: 'initial_schema', sql: IDENTITY_SQL + EVENTS_SQL + JOBS_SQL }];
+export const PG_MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: 'initial_schema', sql: IDENTITY_SQL + EVENTS_SQL + JOBS_SQL },
+  { version: 5, name: 'replicas', sql: REPLICAS_SQL },
+];
 
 /**
  * The advisory lock key replicas take to migrate one at a time. Any constant works as long as it

@@ -1,0 +1,50 @@
+/**
+ * Where each running hub replica is reached, so a request that reaches one replica but needs
+ * another's memory (a held call's next round) can be sent on to it (issue 13, "Sessions"). Only
+ * HTTP-serving processes register: a `stdio` hub has no `/mcp` another replica could reach.
+ */
+
+/** A replica as it registers itself: PROCESS_ID, the base URL of its listener, its start time. */
+export interface ReplicaSelf {
+  id: string;
+  /** Base URL other replicas reach this one's `/mcp` under (`server.internalUrl`), no trailing slash. */
+  url: string;
+  startedAt: number;
+}
+
+export interface ReplicaLookup {
+  url: string;
+  /** Its last heartbeat is newer than `MISSED_BEATS` intervals. */
+  alive: boolean;
+}
+
+/** Each replica's own view of the table: it writes only its own row. */
+export interface ReplicaRegistry {
+  /** Records this replica (again, after a restart under the same id), heartbeat now. */
+  register(self: ReplicaSelf): Promise<void>;
+  /** Marks this replica alive now; re-registers it if its row was pruned meanwhile. */
+  heartbeat(): Promise<void>;
+  lookup(id: string): Promise<ReplicaLookup | undefined>;
+  /** Removes this replica's row (a clean stop): lookups of it answer undefined at once. */
+  forget(): Promise<void>;
+}
+
+/** How often a replica beats unless told otherwise. */
+export const DEFAULT_HEARTBEAT_MS = 5_000;
+/**
+ * A replica is alive while its last beat is newer than this many intervals: one missed beat (a
+ * long GC pause, a slow disk) must not make it look gone, three mean it is.
+ */
+export const MISSED_BEATS = 3;
+/** Rows of replicas dead this long are deleted when another registers: history nobody reads. */
+export const PRUNE_AFTER_MS = 24 * 60 * 60_000;
+
+export interface ReplicaRegistryOptions {
+  clock: { now(): number };
+  heartbeatMs?: number;
+}
+
+/** Whether a beat at `beatAt` still counts as alive at `now`. */
+export function isAlive(beatAt: number, now: number, heartbeatMs: number): boolean {
+  return now - beatAt < MISSED_BEATS * heartbeatMs;
+}

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type { Db } from '../store/db.js';
+import {
+  DEFAULT_HEARTBEAT_MS,
+  isAlive,
+  PRUNE_AFTER_MS,
+  type ReplicaLookup,
+  type ReplicaRegistry,
+  type ReplicaRegistryOptions,
+  type ReplicaSelf,
+} from './registry.js';
+
+export const replicaRowSchema = z.object({ url: z.string(), heartbeat_at: z.coerce.number() });
+
+/**
+ * The replica registry in the SQLite store: the processes sharing one data dir (several `serve`
+ * on one machine). Times are the injected clock's, passed into SQL (STYLE.md §8).
+ */
+export class SqliteReplicaRegistry implements ReplicaRegistry {
+  private self: ReplicaSelf | undefined;
+  private readonly heartbeatMs: number;
+
+  constructor(
+    private readonly db: Db,
+    private readonly opts: ReplicaRegistryOptions,
+  ) {
+    this.heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  async register(self: ReplicaSelf): Promise<void> {
+    this.self = self;
+    const now = this.opts.clock.now();
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM replicas WHERE heartbeat_at < ?').run(now - PRUNE_AFTER_MS);
+      this.upsert(self, now);
+    })();
+  }
+
+  async heartbeat(): Promise<void> {
+    const self = this.self;
+    if (!self) throw new Error('heartbeat before register');
+    const now = this.opts.clock.now();
+    const changed = this.db.prepare('UPDATE replicas SET heartbeat_at = ? WHERE id = ?').run(now, self.id).changes;
+    if (changed === 0) this.upsert(self, now);
+  }
+
+  async lookup(id: string): Promise<ReplicaLookup | undefined> {
+    const raw: unknown = this.db.prepare('SELECT url, heartbeat_at FROM replicas WHERE id = ?').get(id);
+    if (raw === undefined) return undefined;
+    const row = replicaRowSchema.parse(raw);
+    return { url: row.url, alive: isAlive(row.heartbeat_at, this.opts.clock.now(), this.heartbeatMs) };
+  }
+
+  async forget(): Promise<void> {
+    const self = this.self;
+    if (!self) return;
+    this.self = undefined;
+    this.db.prepare('DELETE FROM replicas WHERE id = ?').run(self.id);
+  }
+
+  private upsert(self: ReplicaSelf, now: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO replicas (id, url, started_at, heartbeat_at) VALUES (@id, @url, @startedAt, @now)
+         ON CONFLICT (id) DO UPDATE SET url = excluded.url, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
+      )
+      .run({ id: self.id, url: self.url, startedAt: self.startedAt, now });
+  }
+}

@@ -1,0 +1,76 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { DEFAULT_HEARTBEAT_MS, MISSED_BEATS, PRUNE_AFTER_MS, type ReplicaRegistry } from '../../src/replicas/registry.js';
+
+export interface ReplicaHarness {
+  /** Two replicas' registries on one store, on one clock the test moves. */
+  a: ReplicaRegistry;
+  b: ReplicaRegistry;
+  clock: { now(): number; advance(ms: number): void };
+}
+
+const A = { id: 'host-a/101/aaaa', url: 'http://127.0.0.1:9001' };
+const B = { id: 'host-b/202/bbbb', url: 'http://127.0.0.1:9002' };
+
+/** What every ReplicaRegistry keeps, run on SQLite (test/replicas) and PostgreSQL (test/pg). */
+export function replicaRegistryContract(name: string, make: () => ReplicaHarness | Promise<ReplicaHarness>): void {
+  describe(`ReplicaRegistry contract: ${name}`, () => {
+    let h: ReplicaHarness;
+    beforeEach(async () => {
+      h = await make();
+    });
+
+    it('a registered replica is found, alive, by the others; an unknown id is not found', async () => {
+      await h.a.register({ ...A, startedAt: h.clock.now() });
+      await h.b.register({ ...B, startedAt: h.clock.now() });
+      expect(await h.b.lookup(A.id)).toEqual({ url: A.url, alive: true });
+      expect(await h.a.lookup(B.id)).toEqual({ url: B.url, alive: true });
+      expect(await h.a.lookup('host-c/303/cccc')).toBeUndefined();
+    });
+
+    it('is alive until three intervals pass without a beat, and a beat makes it alive again', async () => {
+      await h.a.register({ ...A, startedAt: h.clock.now() });
+      h.clock.advance(MISSED_BEATS * DEFAULT_HEARTBEAT_MS - 1);
+      expect(await h.b.lookup(A.id)).toEqual({ url: A.url, alive: true });
+      h.clock.advance(1);
+      expect(await h.b.lookup(A.id)).toEqual({ url: A.url, alive: false });
+      await h.a.heartbeat();
+      expect(await h.b.lookup(A.id)).toEqual({ url: A.url, alive: true });
+      h.clock.advance(DEFAULT_HEARTBEAT_MS);
+      await h.a.heartbeat();
+      h.clock.advance(MISSED_BEATS * DEFAULT_HEARTBEAT_MS - 1);
+      expect((await h.b.lookup(A.id))?.alive).toBe(true);
+    });
+
+    it('forget removes only its own row; a heartbeat after its row went registers it again', async () => {
+      await h.a.register({ ...A, startedAt: h.clock.now() });
+      await h.b.register({ ...B, startedAt: h.clock.now() });
+      await h.b.forget();
+      expect(await h.a.lookup(B.id)).toBeUndefined();
+      expect(await h.b.lookup(A.id)).toEqual({ url: A.url, alive: true });
+      // B's row is gone but B is still running: its next beat puts it back.
+      await h.b.register({ ...B, startedAt: h.clock.now() });
+      await h.a.forget();
+      await h.a.register({ ...A, startedAt: h.clock.now() });
+      h.clock.advance(PRUNE_AFTER_MS + 1);
+      // Another replica registering prunes rows dead for a day: A's among them.
+      await h.b.register({ ...B, startedAt: h.clock.now() });
+      expect(await h.b.lookup(A.id)).toBeUndefined();
+      await h.a.heartbeat();
+      expect(await h.b.lookup(A.id)).toEqual({ url: A.url, alive: true });
+    });
+
+    it('registering again under the same id (a restart on another port) replaces the address', async () => {
+      await h.a.register({ ...A, startedAt: h.clock.now() });
+      h.clock.advance(10 * DEFAULT_HEARTBEAT_MS);
+      await h.a.register({ ...A, url: 'http://127.0.0.1:9101', startedAt: h.clock.now() });
+      expect(await h.b.lookup(A.id)).toEqual({ url: 'http://127.0.0.1:9101', alive: true });
+    });
+
+    it('a heartbeat before register is a programming error, and forget before register does nothing', async () => {
+      await expect(h.a.heartbeat()).rejects.toThrow('heartbeat before register');
+      await h.b.register({ ...B, startedAt: h.clock.now() });
+      await h.a.forget();
+      expect(await h.a.lookup(B.id)).toEqual({ url: B.url, alive: true });
+    });
+  });
+}
