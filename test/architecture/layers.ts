@@ -10,7 +10,7 @@ export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }>
   { name: 'hub', folders: ['src/hub.ts'] },
   {
     name: 'faces and workers',
-    folders: ['src/mcp/', 'src/http/', 'src/auth/', 'src/agents/', 'src/outbox/', 'src/polling/', 'src/webhooks/', 'src/integrations/'],
+    folders: ['src/mcp/', 'src/http/', 'src/auth/', 'src/agents/', 'src/outbox/', 'src/polling/', 'src/webhooks/', 'src/integrations/', 'src/replicas/'],
   },
   { name: 'accounts', folders: ['src/oauth/', 'src/providers/', 'src/connections/'] },
   {
