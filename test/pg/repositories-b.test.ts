@@ -6,10 +6,9 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { PgOutbox } from '../../src/outbox/pg.js';
 import type { JobInput } from '../../src/outbox/types.js';
-import { openDb } from '../../src/store/db.js';
 import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
-import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
+import { PgDataKeys } from '../../src/vault/pg-data-keys.js';
 import { Vault } from '../../src/vault/vault.js';
 import { PgInbox } from '../../src/webhooks/inbox/pg.js';
 import { PgEventReads } from '../../src/webhooks/inbox/pg-reads.js';
@@ -40,14 +39,10 @@ describePg('PostgreSQL repositories: inbox and outbox', () => {
     return manualClock();
   }
 
-  /**
-   * One vault per replica over one shared data-key store, as replicas share the database's. The
-   * data keys' own PostgreSQL store is another repository's: an in-memory SQLite stands in here.
-   */
+  /** One vault per replica, each reading the data keys from PostgreSQL through its own pool. */
   function vaults(clock: ReturnType<typeof manualClock>): [Vault, Vault] {
-    const keys = new SqliteDataKeys(openDb({ file: ':memory:', clock }));
     const ring = ephemeralRing();
-    return [new Vault({ keys, ring, clock }), new Vault({ keys, ring, clock })];
+    return [new Vault({ keys: new PgDataKeys(pg.store), ring, clock }), new Vault({ keys: new PgDataKeys(replica), ring, clock })];
   }
 
   inboxContract('PostgreSQL', async () => {
