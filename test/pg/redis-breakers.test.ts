@@ -3,8 +3,8 @@ import { manualClock } from '../../src/clock.js';
 import { isHubError } from '../../src/errors.js';
 import type { BreakerSnapshot } from '../../src/outbox/breaker.js';
 import { CircuitBreakers } from '../../src/outbox/breaker.js';
-import { RedisBreakers } from '../../src/store/redis/breakers.js';
-import { type Breakers, localBreakers } from '../../src/store/redis/shapes.js';
+import { RedisBreakers } from '../../src/outbox/redis/breakers.js';
+import { type Breakers, localBreakers } from '../../src/outbox/redis/shapes.js';
 import { createRedisClient, type RedisHandle } from '../../src/store/redis/client.js';
 import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
 

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHubError } from '../../src/errors.js';
 import { createRedisClient, maskRedisUrl, redisConfigSchema, scrubPassword } from '../../src/store/redis/client.js';
-import { RedisFanout } from '../../src/store/redis/fanout.js';
+import { RedisFanout } from '../../src/replicas/fanout.js';
 import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
 
 describe('the Redis URL and password', () => {

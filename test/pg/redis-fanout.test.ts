@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isHubError } from '../../src/errors.js';
 import { createRedisClient, type RedisHandle } from '../../src/store/redis/client.js';
-import { type HubEvent, RedisFanout } from '../../src/store/redis/fanout.js';
+import { type HubEvent, RedisFanout } from '../../src/replicas/fanout.js';
 import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
 
 /** Resolves with the first `n` events a replica's listeners hear. */

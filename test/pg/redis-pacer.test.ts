@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RateLimitConfig } from '../../src/definition/rate-limit.js';
 import { createRedisClient, type RedisHandle } from '../../src/store/redis/client.js';
-import { RedisBuckets } from '../../src/store/redis/bucket.js';
-import { BUCKET_SCRIPT } from '../../src/store/redis/bucket-script.js';
-import { RedisPacer } from '../../src/store/redis/pacer.js';
-import type { PacerWithState } from '../../src/store/redis/shapes.js';
+import { RedisBuckets } from '../../src/outbox/redis/bucket.js';
+import { BUCKET_SCRIPT } from '../../src/outbox/redis/bucket-script.js';
+import { RedisPacer } from '../../src/outbox/redis/pacer.js';
+import type { PacerWithState } from '../../src/outbox/redis/shapes.js';
 import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
 
 const ok = (headers: Record<string, string> = {}) => ({ status: 200, headers: new Headers(headers) });

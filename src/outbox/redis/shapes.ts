@@ -1,5 +1,5 @@
-import type { Admission, AttemptOutcome, BreakerSnapshot, CircuitBreakers } from '../../outbox/breaker.js';
-import type { BucketPacer, BucketState } from '../../outbox/pacing/index.js';
+import type { Admission, AttemptOutcome, BreakerSnapshot, CircuitBreakers } from '../breaker.js';
+import type { BucketPacer, BucketState } from '../pacing/index.js';
 import type { Pacer } from '../../providers/pacing.js';
 
 /**

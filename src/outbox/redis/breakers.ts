@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { systemClock, type Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
-import { type Admission, type AttemptOutcome, type BreakerOptions, type BreakerSnapshot, type BreakerState, countsAgainst } from '../../outbox/breaker.js';
-import type { RedisHandle } from './client.js';
-import { LuaScript } from './eval.js';
+import { type Admission, type AttemptOutcome, type BreakerOptions, type BreakerSnapshot, type BreakerState, countsAgainst } from '../breaker.js';
+import type { RedisHandle } from '../../store/redis/client.js';
+import { LuaScript } from '../../store/redis/eval.js';
 
 /**
  * The circuit of one integration in one hash (st state, f consecutive counted failures, oa when

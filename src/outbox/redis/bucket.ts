@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { BucketSpec, BucketState } from '../../outbox/pacing/index.js';
-import type { RedisHandle } from './client.js';
+import type { BucketSpec, BucketState } from '../pacing/index.js';
+import type { RedisHandle } from '../../store/redis/client.js';
 import { BUCKET_SCRIPT } from './bucket-script.js';
-import { LuaScript } from './eval.js';
+import { LuaScript } from '../../store/redis/eval.js';
 
 /** A bucket in Redis: its full key and the bucket the config declares for it. */
 export interface BucketRef {

@@ -1,4 +1,4 @@
-import type { Timers } from '../../outbox/pacing/index.js';
+import type { Timers } from '../pacing/index.js';
 
 /** Resolves after `ms`, or rejects with the signal's reason at once when it aborts. */
 export function sleep(ms: number, signal: AbortSignal, timers: Timers): Promise<void> {

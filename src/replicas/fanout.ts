@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { systemClock, type Clock } from '../../clock.js';
-import { CONNECTION_STATES } from '../../connections/types.js';
-import type { Logger } from '../../observability/logger.js';
-import type { RedisHandle } from './client.js';
+import { systemClock, type Clock } from '../clock.js';
+import { CONNECTION_STATES } from '../connections/types.js';
+import type { Logger } from '../observability/logger.js';
+import type { RedisHandle } from '../store/redis/client.js';
 
 const who = z.strictObject({ tenant: z.string().min(1), user: z.string().min(1) });
 

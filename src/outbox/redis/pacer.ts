@@ -1,12 +1,12 @@
 import { systemClock, type Clock } from '../../clock.js';
 import type { RateLimitConfig } from '../../definition/rate-limit.js';
 import type { Logger } from '../../observability/logger.js';
-import { realTimers, type BucketState, type Timers } from '../../outbox/pacing/index.js';
+import { realTimers, type BucketState, type Timers } from '../pacing/index.js';
 import type { PacedAnswer, Pacer } from '../../providers/pacing.js';
 import { rateBudgetOf, sforceBudgetOf } from '../../providers/rate-headers.js';
 import { retryAfterMs } from '../../providers/retry.js';
 import { type Adjustment, type BucketRef, RedisBuckets, type RedisBucketOptions } from './bucket.js';
-import type { RedisHandle } from './client.js';
+import type { RedisHandle } from '../../store/redis/client.js';
 import { Line, sleep, Slots } from './waiting.js';
 
 export interface RedisPacerOptions extends RedisBucketOptions {
