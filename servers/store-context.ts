@@ -4,15 +4,15 @@ import { publicUrlOf, urlNotYetKnown } from '../src/config/public-url.js';
 import type { HubConfig } from '../src/config/schema.js';
 import { openIntegrations, type Integrations } from '../src/integrations/wiring.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
-import { openDb, type Db } from '../src/store/db.js';
-import { openVault } from '../src/vault/open.js';
+import { openSqliteStore, type HubStore } from '../src/store/bundle.js';
+import { createVault } from '../src/vault/open.js';
 import type { Vault } from '../src/vault/vault.js';
 import { configFromFlags, type Flags } from './common.js';
 import { hostedSandbox } from './sandbox/hosted.js';
 
 export interface StoreContext {
   config: HubConfig;
-  db: Db;
+  store: HubStore;
   vault: Vault;
   integrations: Integrations;
   /** Where a hub on this config is reached; undefined when `server.port` is 0 (the OS picks it when a hub listens). */
@@ -25,10 +25,31 @@ export function openStoreContext(flags: Flags): Promise<StoreContext> {
   return openStore(configFromFlags(flags).config);
 }
 
-export async function openStore(config: HubConfig, log: Logger = createLogger({ level: 'warn' })): Promise<StoreContext> {
-  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+/**
+ * The data dir's store with its vault open (every data key unwrapped, a wrong master key an error
+ * that says so), for a command that needs no hub. A command's moment needs no checkpoint thread.
+ */
+export async function openDataDirStore(config: HubConfig, log: Logger): Promise<HubStore> {
+  const store = openSqliteStore({
+    file: resolve(config.dataDir, 'switchboard.db'),
+    clock: systemClock,
+    log,
+    checkpoints: false,
+    vault: (keys) => createVault({ keys, dataDir: config.dataDir, clock: systemClock, log }),
+  });
   try {
-    const vault = await openVault({ db, dataDir: config.dataDir, clock: systemClock, log });
+    await store.vault.open();
+    return store;
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
+
+export async function openStore(config: HubConfig, log: Logger = createLogger({ level: 'warn' })): Promise<StoreContext> {
+  const store = await openDataDirStore(config, log);
+  try {
+    const { vault } = store;
     const publicUrl = publicUrlOf(config.server);
     // The hosted sandbox's client is the hub's own: revoking a sandbox account needs its secret.
     const url = () => {
@@ -37,7 +58,7 @@ export async function openStore(config: HubConfig, log: Logger = createLogger({ 
     };
     const integrations = await openIntegrations({
       config,
-      db,
+      store,
       vault,
       clock: systemClock,
       log,
@@ -45,9 +66,9 @@ export async function openStore(config: HubConfig, log: Logger = createLogger({ 
       dataDir: config.dataDir,
       hosted: [hostedSandbox()],
     });
-    return { config, db, vault, integrations, publicUrl, close: () => db.close() };
+    return { config, store, vault, integrations, publicUrl, close: () => void store.close() };
   } catch (err) {
-    db.close();
+    await store.close();
     throw err;
   }
 }

@@ -7,84 +7,38 @@ import type { HubConfig } from './config/schema.js';
 import type { HttpListener } from './http/listener.js';
 import type { HubPhase } from './http/routes.js';
 import type { Identity } from './identity/identity.js';
-import { SqliteApiTokens, type ApiTokens } from './identity/tokens.js';
+import type { ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
 import { TaskService } from './mcp/tasks/service.js';
 import { DownstreamTaskBacking } from './mcp/tasks/backings/downstream.js';
-import { SqliteTasks } from './mcp/tasks/sqlite.js';
 import { registerBackings } from './mcp/tasks/backings/register.js';
 import { REQUEST_STATE_KEY, RequestStates } from './mcp/request-state.js';
 import { DownstreamServer } from './mcp/downstream/server.js';
-import { SqliteListCache } from './store/list-cache.js';
 import { createConformanceSource } from './mcp/fixtures/conformance.js';
 import type { HttpFace } from './mcp/http-face.js';
-import type { ToolSource } from './mcp/source.js';
 import { serveStdioFace, type StdioFace } from './mcp/stdio-face.js';
 import { ProcessRegistry } from './mcp/downstream/process-registry.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { HubMetrics } from './observability/metrics.js';
-import { migrate, openDb, type Db } from './store/db.js';
+import type { Db } from './store/db.js';
+import { openSqliteStore, sqliteOf, type HubStore, type SqliteHubStore } from './store/bundle.js';
 import { describeError } from './errors.js';
-import { Lifecycle, type Part } from './lifecycle.js';
-import type { HostedProvider } from './integrations/hosted.js';
-import { buildIntegrations, type Integrations, type IntegrationsDeps } from './integrations/wiring.js';
+import { Lifecycle } from './lifecycle.js';
+import { buildIntegrations, type Integrations } from './integrations/wiring.js';
 import { watchConnections } from './integrations/watch.js';
-import { SqliteDataKeys } from './vault/data-keys.js';
-import { ephemeralRing } from './vault/master-keys.js';
-import { createVault } from './vault/open.js';
-import { Vault } from './vault/vault.js';
-import { SqliteEventReads } from './webhooks/inbox/reads.js';
+import { hubVault } from './vault/open.js';
+import type { Vault } from './vault/vault.js';
 import { InboxService } from './webhooks/inbox/service.js';
 import { OutboxService } from './outbox/service.js';
 import { QueueSource } from './outbox/queue-source.js';
 import type { PollScheduler } from './polling/scheduler.js';
-import { buildPollers, type PollersDeps } from './polling/wire.js';
+import { buildPollers } from './polling/wire.js';
 import type { AgentSource } from './agents/source.js';
-import { buildAgents, type AgentOverrides } from './agents/wire.js';
+import { buildAgents } from './agents/wire.js';
+import type { HubOptions, Listening } from './hub-options.js';
 
-export interface HubOptions {
-  config: HubConfig;
-  clock?: Clock;
-  log?: Logger;
-  /** Overrides config.dataDir; ':memory:' keeps the store in memory (tests). */
-  dataDir?: string;
-  /** Extra sources (tests, fixtures) added after the configured ones. */
-  extraSources?: ToolSource[];
-  /** Environment for the master key (defaults to process.env). */
-  env?: NodeJS.ProcessEnv;
-  /** Token refresh tuning (tests shorten leases and polls). */
-  tokenOptions?: IntegrationsDeps['tokenOptions'];
-  /** The provider client's fetch, clock, sleep, pacer and default limits. */
-  provider?: IntegrationsDeps['provider'];
-  /** Restart backoff base for supervised servers (tests crash them often). */
-  restartBaseMs?: number;
-  /** Providers this hub serves on its own listener (the demo sandbox), handed in by servers/. */
-  hosted?: readonly HostedProvider[];
-  /** Background workers (inbox, pollers, outbox): started after the sources, before the faces, stopped in reverse. */
-  workers?: readonly Part[];
-  /** Poll scheduler tuning (tests hand in a timer they fire and a fixed jitter). */
-  polling?: PollersDeps['tuning'];
-  /**
-   * The HTTP listener, already bound (`bindHttp`); `listen()` serves on it and `stop()` closes it.
-   * With `server.port` 0 the OS picks the port when it binds: binding before the hub is built lets
-   * what is built with the hub name that port (the definition of a provider it hosts, whose
-   * endpoints are on the hub's own URL). Without it, the URL is known once `listen()` has bound.
-   */
-  listener?: HttpListener;
-  /** The integrations' circuit breakers' threshold and cool-down (tests shorten it). */
-  breakers?: IntegrationsDeps['breakers'];
-  /** The agents' breakers, waits between attempts and Retry-After cap (tests shorten them). */
-  agents?: AgentOverrides;
-  /** Extra trusted CA certificates (PEM) for clients' metadata documents: a test's own HTTPS server. */
-  cimdCa?: string;
-}
-
-export interface Listening {
-  url: string;
-  port: number;
-  host: string;
-}
+export type { HubOptions, Listening } from './hub-options.js';
 
 /**
  * The composition root. Its parts are declared once, in start order (store → migrate → vault →
@@ -97,7 +51,8 @@ export class Hub {
   readonly clock: Clock;
   readonly log: Logger;
   readonly metrics: HubMetrics;
-  readonly db: Db;
+  /** Every repository, on one engine: the parts below are built on it. */
+  readonly store: HubStore;
   readonly tokens: ApiTokens;
   readonly vault: Vault;
   readonly catalog: Catalog;
@@ -134,21 +89,21 @@ export class Hub {
     this.metrics = new HubMetrics({ defaultMetrics: true });
     this.dataDir = opts.dataDir ?? resolve(opts.config.dataDir);
     const file = this.dataDir === ':memory:' ? ':memory:' : resolve(this.dataDir, 'switchboard.db');
-    let db: Db | undefined;
+    const vault = hubVault({ dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
+    let opened: SqliteHubStore | undefined;
     this.lifecycle = new Lifecycle(
       [
         // The store and its migrations are opened by this constructor (every other part is built on
         // them); the rest start in `start()`.
+        // A store handed in was opened and migrated by its opener; the hub's own is migrated here.
         {
           name: 'store',
           start: () => {
-            db = openDb({ file, clock: this.clock, migrations: [] });
+            if (opts.store === undefined) opened = openSqliteStore({ file, clock: this.clock, log: this.log, vault, migrate: false });
           },
-          stop: () => {
-            db?.close();
-          },
+          stop: () => (opts.store ?? opened)?.close(),
         },
-        { name: 'migrate', start: () => void migrate(db!, this.clock) },
+        { name: 'migrate', start: () => void opened?.migrate() },
         // Built by the constructor, opened here: the master keys read and every data key unwrapped
         // into memory (a wrong key stops start-up), so no encrypt or decrypt waits on the store.
         { name: 'vault', start: async () => void (await this.vault.open()) },
@@ -166,19 +121,17 @@ export class Hub {
       { onStopError: (part, err) => this.log.warn({ part, err: describeError(err) }, 'a part of the hub did not stop cleanly') },
     );
     this.lifecycle.openSync('migrate');
-    this.db = db!;
-    this.vault =
-      this.dataDir === ':memory:'
-        ? new Vault({ keys: new SqliteDataKeys(this.db), ring: ephemeralRing(), clock: this.clock })
-        : createVault({ db: this.db, dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
-    this.tokens = new SqliteApiTokens(this.db, this.clock);
-    this.inbox = new InboxService({ db: this.db, file, clock: this.clock, log: this.log, settings: opts.config.webhooks });
-    this.outbox = new OutboxService({ db: this.db, vault: this.vault, clock: this.clock, log: this.log, settings: opts.config.outbox });
+    const store = opts.store ?? opened!;
+    this.store = store;
+    this.vault = store.vault;
+    this.tokens = store.apiTokens;
+    this.inbox = new InboxService({ store, clock: this.clock, log: this.log, settings: opts.config.webhooks });
+    this.outbox = new OutboxService({ outbox: store.outbox, clock: this.clock, log: this.log, settings: opts.config.outbox });
     this.catalog = new Catalog();
     this.listener = opts.listener;
     this.integrations = buildIntegrations({
       config: opts.config,
-      db: this.db,
+      store,
       vault: this.vault,
       clock: this.clock,
       log: this.log,
@@ -187,18 +140,18 @@ export class Hub {
       ...(opts.hosted ? { hosted: opts.hosted } : {}),
       ...(opts.tokenOptions ? { tokenOptions: opts.tokenOptions } : {}),
       ...(opts.provider ? { provider: opts.provider } : {}),
-      events: { reads: new SqliteEventReads(this.db), feed: this.inbox.feed },
+      events: { reads: store.eventReads, feed: this.inbox.feed },
       outbox: this.outbox,
       ...(opts.breakers ? { breakers: opts.breakers } : {}),
       metrics: this.metrics,
     });
     const { provider, polling: tuning } = opts;
-    const pollerDeps = { config: opts.config, db: this.db, clock: this.clock, log: this.log, metrics: this.metrics, inbox: this.inbox.inbox };
+    const pollerDeps = { config: opts.config, store, clock: this.clock, log: this.log, metrics: this.metrics, inbox: this.inbox.inbox };
     this.pollers = buildPollers({ ...pollerDeps, integrations: this.integrations, ...(provider ? { provider } : {}), ...(tuning ? { tuning } : {}) });
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
     const { keys } = this.integrations;
     // MCP Tasks (SEP-2663): records in the store, so any process on this data dir answers tasks/get.
-    const taskRepo = new SqliteTasks(this.db);
+    const taskRepo = store.tasks;
     const tasks = new TaskService({ repo: taskRepo, clock: this.clock, log: this.log });
     // Downstream servers' own tasks, passed through behind hub task ids.
     const downstreamTasks = new DownstreamTaskBacking({ repo: taskRepo, clock: this.clock, log: this.log });
@@ -214,7 +167,7 @@ export class Hub {
     );
     const agents = buildAgents({
       config: opts.config,
-      db: this.db,
+      store,
       vault: this.vault,
       clock: this.clock,
       log: this.log,
@@ -227,7 +180,7 @@ export class Hub {
     this.agents = agents;
     if (agents.size > 0) this.catalog.add(agents);
     registerBackings(tasks, { outbox: this.outbox, integrations: this.integrations.sources, agents });
-    const listCache = new SqliteListCache(this.db, this.clock);
+    const { listCache } = store;
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
     for (const [name, server] of Object.entries(opts.config.mcpServers)) {
       const source = new DownstreamServer({
@@ -246,6 +199,11 @@ export class Hub {
     }
     if (opts.config.fixtures.conformance) this.catalog.add(createConformanceSource());
     for (const s of opts.extraSources ?? []) this.catalog.add(s);
+  }
+
+  /** SQLite's connection, for tests and commands that read rows themselves; on another engine, a typed error. */
+  get db(): Db {
+    return sqliteOf(this.store).db;
   }
 
   get phase(): HubPhase {
@@ -335,7 +293,7 @@ export class Hub {
     // The hub's own OAuth authorization server (src/auth/): issuer and resource are on the bound URL.
     const { createAuthServer } = await import('./auth/server.js');
     const authServer = await createAuthServer({
-      db: this.db,
+      store: this.store,
       vault: this.vault,
       clock: this.clock,
       log: this.log,

@@ -1,15 +1,13 @@
-import { resolve } from 'node:path';
 import { Grants, type GrantView } from '../../src/auth/grants.js';
-import { SqliteAsRecords } from '../../src/auth/records.js';
 import { systemClock } from '../../src/clock.js';
 import type { HubConfig } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { openDb, type Db } from '../../src/store/db.js';
-import { openVault } from '../../src/vault/open.js';
+import type { HubStore } from '../../src/store/bundle.js';
 import type { Vault } from '../../src/vault/vault.js';
+import { openDataDirStore } from '../store-context.js';
 
 export interface AsStore {
-  db: Db;
+  store: HubStore;
   vault: Vault;
   grants: Grants;
   close(): void;
@@ -20,14 +18,9 @@ export interface AsStore {
  * records are sealed), without the library (oidc-provider) or the integrations.
  */
 export async function openAsStore(config: HubConfig): Promise<AsStore> {
-  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
-  try {
-    const vault = await openVault({ db, dataDir: config.dataDir, clock: systemClock, log: createLogger({ level: 'warn' }) });
-    return { db, vault, grants: new Grants({ records: new SqliteAsRecords(db), vault, clock: systemClock }), close: () => db.close() };
-  } catch (err) {
-    db.close();
-    throw err;
-  }
+  const store = await openDataDirStore(config, createLogger({ level: 'warn' }));
+  const { vault } = store;
+  return { store, vault, grants: new Grants({ records: store.asRecords, vault, clock: systemClock }), close: () => void store.close() };
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? 'never' : new Date(ms).toISOString());

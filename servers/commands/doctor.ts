@@ -11,7 +11,6 @@ import { appliedMigrations, openDb } from '../../src/store/db.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { MASTER_KEY_ENV } from '../../src/vault/master-keys.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
-import { SqlitePollerStore } from '../../src/polling/store.js';
 import { configFromFlags, parse, progress } from '../common.js';
 import { openStore } from '../store-context.js';
 
@@ -77,7 +76,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       }
       // Each poller of a live connection as the store has it: a stalled one is a problem to act on.
       const live = new Map((await accounts.connections.list()).filter((c) => c.state === 'active').map((c) => [c.id, c.user]));
-      for (const p of await new SqlitePollerStore(store.db, systemClock).list({ connectionIds: [...live.keys()] })) {
+      for (const p of await store.store.pollers.list({ connectionIds: [...live.keys()] })) {
         const seen = p.lastPollAt === null ? 'not polled yet' : `last polled ${new Date(p.lastPollAt).toISOString()}`;
         const state = p.state === 'stalled' ? `stalled: ${p.reason ?? 'no reason recorded'}` : `active, ${seen}, ${p.eventsTotal} event(s)`;
         report({ ok: p.state !== 'stalled', line: `pollers.${p.integration}.${p.feed} (${live.get(p.connectionId)}): ${state}` });

@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { openDb } from '../../src/store/db.js';
 import { MASTER_KEY_ENV, readKeyFile, writeKeyFile } from '../../src/vault/master-keys.js';
-import { openVault } from '../../src/vault/open.js';
 import { configFromFlags, parse, progress } from '../common.js';
+import { openDataDirStore } from '../store-context.js';
 
 const USAGE = `usage: switchboard keys rotate
 
@@ -22,9 +20,9 @@ export async function keysCommand(argv: string[]): Promise<void> {
     return;
   }
   const { config } = configFromFlags(flags);
-  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+  const store = await openDataDirStore(config, createLogger({ level: 'warn' }));
   try {
-    const vault = await openVault({ db, dataDir: config.dataDir, clock: systemClock, log: createLogger({ level: 'warn' }) });
+    const { vault } = store;
     const env = process.env[MASTER_KEY_ENV];
     const report = (done: number, total: number) => progress(`re-wrapped ${done}/${total} data keys`);
     if (env !== undefined && env.trim() !== '') {
@@ -62,6 +60,6 @@ export async function keysCommand(argv: string[]): Promise<void> {
     if (err instanceof HubError) throw err;
     throw new HubError('internal', `key rotation failed: ${(err as Error).message}`, { cause: err });
   } finally {
-    db.close();
+    await store.close();
   }
 }

@@ -1,5 +1,4 @@
 import { Invites, inviteLink } from '../../src/auth/invites.js';
-import { SqliteAsRecords } from '../../src/auth/records.js';
 import { systemClock } from '../../src/clock.js';
 import { publicUrlOf, urlNotYetKnown } from '../../src/config/public-url.js';
 import { HubError } from '../../src/errors.js';
@@ -28,7 +27,7 @@ export async function usersCommand(argv: string[]): Promise<void> {
   const expires = str(flags['expires']);
   const store = await openAsStore(config);
   try {
-    const invites = new Invites(new SqliteAsRecords(store.db), store.vault, systemClock);
+    const invites = new Invites(store.store.asRecords, store.vault, systemClock);
     const tenant = str(flags['tenant']) ?? DEFAULT_TENANT;
     const { code, expiresAt } = await invites.create({ user, tenant }, expires === undefined ? undefined : parseLifetime(expires));
     process.stderr.write(`A one-time sign-in link for ${tenant}/${user}, valid until ${new Date(expiresAt).toISOString()}. Send it to the user privately:\n`);

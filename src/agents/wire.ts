@@ -4,21 +4,28 @@ import type { Logger } from '../observability/logger.js';
 import type { HubMetrics } from '../observability/metrics.js';
 import { createProviderClient, type ProviderClientOptions } from '../providers/client.js';
 import { createNodeFetch } from '../providers/node-fetch.js';
-import type { Db } from '../store/db.js';
-import { HubSecrets } from '../store/hub-secrets.js';
+import type { SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import type { InboxService } from '../webhooks/inbox/service.js';
 import { AgentSource, type AgentSourceOptions } from './source.js';
-import { SqliteAgentTasks } from './tasks/sqlite.js';
+import type { AgentTaskStore } from './tasks/types.js';
 
 /** What tests may shorten or replace: the breakers, the waits between attempts, the Retry-After cap, task timings. */
 export type AgentOverrides = Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & {
   tasks?: { pollMs?: number; taskTtlMs?: number; retentionMs?: number };
 };
 
+/** The repositories the agents use (a part of the hub's store). */
+export interface AgentsStore {
+  /** The agents' session key lives here. */
+  readonly secrets: SecretStore;
+  readonly agentTasks: AgentTaskStore;
+}
+
 export interface AgentsDeps {
   config: HubConfig;
-  db: Db;
+  store: AgentsStore;
+  /** Callback secrets are sealed with it. */
   vault: Vault;
   clock: Clock;
   log: Logger;
@@ -40,14 +47,14 @@ export function buildAgents(d: AgentsDeps): AgentSource {
     agents: d.config.agents,
     provider: createProviderClient({ clock: d.clock, fetch: createNodeFetch({ redirects: 'manual' }), ...d.provider }),
     publicUrl: d.publicUrl,
-    secrets: new HubSecrets(d.db, d.vault, d.clock),
+    secrets: d.store.secrets,
     clock: d.clock,
     log: d.log,
     since: d.clock.now(),
     metrics: d.metrics,
     ...d.overrides,
     tasks: {
-      store: new SqliteAgentTasks(d.db, d.vault, d.clock),
+      store: d.store.agentTasks,
       intake: d.inbox.inbox,
       handlers: d.inbox.handlers,
       vault: d.vault,

@@ -5,8 +5,7 @@ import type { Clock } from '../clock.js';
 import type { AuthConfig } from '../config/schema.js';
 import type { RevocationSource } from '../identity/revocation-watch.js';
 import type { ApiTokens } from '../identity/tokens.js';
-import type { Db } from '../store/db.js';
-import { HubSecrets } from '../store/hub-secrets.js';
+import type { SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { accessTokens, type AccessTokens } from './access.js';
 import { guardedFetch } from './cimd-fetch.js';
@@ -15,7 +14,7 @@ import { mountSignIn } from './interaction.js';
 import { Invites } from './invites.js';
 import { loadAsKeys } from './keys.js';
 import { importQuietly } from './load.js';
-import { type AsRecords, SqliteAsRecords } from './records.js';
+import type { AsRecords } from './records.js';
 import { Sso } from './sso.js';
 import { registrationLimit } from './registration-limit.js';
 import { AS_ROUTES, DISCOVERY_PATHS } from './routes.js';
@@ -38,8 +37,15 @@ export interface AuthServer {
   revocations: RevocationSource;
 }
 
+/** The repositories the authorization server uses (a part of the hub's store). */
+export interface AuthStore {
+  /** Its signing keys and form secret live here. */
+  readonly secrets: SecretStore;
+  readonly asRecords: AsRecords;
+}
+
 export interface AuthServerDeps {
-  db: Db;
+  store: AuthStore;
   vault: Vault;
   clock: Clock;
   log: Logger;
@@ -58,11 +64,11 @@ export interface AuthServerDeps {
 export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer> {
   const issuer = deps.publicUrl.replace(/\/$/, '');
   const resource = `${issuer}/mcp`;
-  const keys = await loadAsKeys(new HubSecrets(deps.db, deps.vault, deps.clock));
-  const grants = new Grants({ records: new SqliteAsRecords(deps.db), vault: deps.vault, clock: deps.clock });
+  const keys = await loadAsKeys(deps.store.secrets);
+  const grants = new Grants({ records: deps.store.asRecords, vault: deps.vault, clock: deps.clock });
   // The library deletes a grant's records when a refresh token is reused or a token is revoked
   // (RFC 7009): its sessions close at once in this process, as with `clients revoke`.
-  const records = notifying(new SqliteAsRecords(deps.db), (id) => grants.ended(id));
+  const records = notifying(deps.store.asRecords, (id) => grants.ended(id));
   // A revoked hub token ends the grants it signed in (here at once; the CLI does the same).
   deps.tokens.onRevoked((tokenId) => {
     grants.endSignedInWith(tokenId).catch((err: unknown) => deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'ending grants failed'));
@@ -83,10 +89,10 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   let callback: Promise<ReturnType<Provider['callback']>> | undefined;
   const handled = new Set<string>([...Object.values(AS_ROUTES), ...DISCOVERY_PATHS]);
   const resume = `${AS_ROUTES.authorization}/`;
-  const invites = new Invites(new SqliteAsRecords(deps.db), deps.vault, deps.clock);
+  const invites = new Invites(deps.store.asRecords, deps.vault, deps.clock);
   const access = accessTokens(provider, resource, deps.clock);
   const oidc = deps.config?.oidc;
-  const sso = oidc && new Sso({ config: oidc, hubUrl: issuer, records: new SqliteAsRecords(deps.db), vault: deps.vault, clock: deps.clock });
+  const sso = oidc && new Sso({ config: oidc, hubUrl: issuer, records: deps.store.asRecords, vault: deps.vault, clock: deps.clock });
   return {
     issuer,
     provider,

@@ -1,21 +1,19 @@
 import type { Clock } from '../clock.js';
 import type { HubConfig } from '../config/schema.js';
 import { ConnectionFeed } from '../connections/feed.js';
-import { sqliteConnections, type ConnectionRepository } from '../connections/repository.js';
+import type { ConnectionRepository } from '../connections/repository.js';
 import { ConnectionStates } from '../connections/states.js';
-import { ConnectionStore } from '../connections/store.js';
 import { HubError } from '../errors.js';
-import { SqliteFlows } from '../oauth/flow-store.js';
+import type { FlowRepository } from '../oauth/flow-store.js';
 import { OAuthFlows } from '../oauth/flows.js';
-import { SqliteLinkUses, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
+import type { ConnectSessions, LinkUses } from '../oauth/link-uses.js';
 import { LINK_SIGNING_KEY, LinkSigner } from '../oauth/links.js';
 import { TokenManager } from '../oauth/token-manager.js';
 import { createProviderClient, type ProviderClientOptions, type ProviderLimits } from '../providers/client.js';
 import type { Logger } from '../observability/logger.js';
 import type { HubMetrics } from '../observability/metrics.js';
-import type { Db } from '../store/db.js';
 import type { WebhooksConfig } from '../definition/webhooks.js';
-import { HubKeys, HubSecrets, type SecretStore } from '../store/hub-secrets.js';
+import { HubKeys, type SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { Accounts } from './accounts.js';
 import { accountLearner } from './account-id.js';
@@ -30,9 +28,19 @@ import { createBucketPacer } from '../outbox/pacing/index.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { RateLimitConfig } from '../definition/rate-limit.js';
 
+/** The repositories linking, refresh and the integration tools use (a part of the hub's store). */
+export interface IntegrationsStore {
+  readonly secrets: SecretStore;
+  readonly connections: ConnectionRepository;
+  readonly flows: FlowRepository;
+  /** Once-only links and /connect sessions: one table, both faces. */
+  readonly linkUses: LinkUses & ConnectSessions;
+}
+
 export interface IntegrationsDeps {
   config: HubConfig;
-  db: Db;
+  store: IntegrationsStore;
+  /** Flows seal their PKCE verifiers with it. */
   vault: Vault;
   clock: Clock;
   log: Logger;
@@ -102,8 +110,7 @@ export interface WebhookIntegration {
  * store: the keys are read by `keys.load()`, which must resolve before the first request.
  */
 export function buildIntegrations(d: IntegrationsDeps): Integrations {
-  const secrets = new HubSecrets(d.db, d.vault, d.clock);
-  const connections = sqliteConnections(new ConnectionStore(d.db, d.vault, d.clock));
+  const { secrets, connections } = d.store;
   const feed = new ConnectionFeed();
   const states = new ConnectionStates(connections, feed);
   const hostedByName = new Map((d.hosted ?? []).map((p) => [p.integration, p]));
@@ -136,7 +143,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const links = new LinkSigner(() => keys.get(LINK_SIGNING_KEY), d.clock);
   // The redirect URI is built on the hub's URL, so the flows are made on first use (a link opened, after listen).
   let flows: OAuthFlows | undefined;
-  const flowsNow = () => (flows ??= new OAuthFlows(new SqliteFlows(d.db), d.vault, connections, d.clock, `${d.publicUrl()}/oauth/callback`));
+  const flowsNow = () => (flows ??= new OAuthFlows(d.store.flows, d.vault, connections, d.clock, `${d.publicUrl()}/oauth/callback`));
   const sourceMap = new Map<string, IntegrationSource>();
   let accounts: Accounts | undefined;
   const tokens = new TokenManager({
@@ -249,7 +256,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     if (source === undefined) throw new HubError('tool_not_found', `integration ${job.integration} is no longer configured`);
     return source.sendJob(job, signal, beforeSend);
   });
-  const uses = new SqliteLinkUses(d.db, d.clock);
+  const uses = d.store.linkUses;
   return {
     breakers,
     accounts: acc,

@@ -2,11 +2,8 @@ import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
 import type { Part } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
-import type { Db } from '../store/db.js';
-import type { Vault } from '../vault/vault.js';
 import { JobEvents } from './events.js';
-import { SqliteOutbox } from './sqlite.js';
-import type { CancelResult, JobOwner } from './types.js';
+import type { CancelResult, JobOwner, Outbox } from './types.js';
 import { DEFAULT_MAX_ATTEMPTS, OutboxWorker, type SendFn } from './worker.js';
 
 export interface OutboxSettings {
@@ -16,8 +13,8 @@ export interface OutboxSettings {
 }
 
 export interface OutboxServiceOptions {
-  db: Db;
-  vault: Vault;
+  /** The store's outbox (`HubStore.outbox`): jobs, their claims and their sealed results. */
+  outbox: Outbox;
   clock: Clock;
   log: Logger;
   settings?: Partial<OutboxSettings>;
@@ -33,14 +30,14 @@ const DAY_MS = 86_400_000;
  */
 export class OutboxService implements Part {
   readonly name = 'outbox';
-  readonly outbox: SqliteOutbox;
+  readonly outbox: Outbox;
   readonly events: JobEvents;
   readonly worker: OutboxWorker;
   readonly waitMs: number;
   private purgeTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: OutboxServiceOptions) {
-    this.outbox = new SqliteOutbox(o.db, o.clock, o.vault);
+    this.outbox = o.outbox;
     this.events = new JobEvents((err) => o.log.warn({ err: describeError(err) }, 'an outbox job listener failed'));
     this.worker = new OutboxWorker({
       queue: this.outbox,

@@ -4,14 +4,18 @@ import type { Integrations } from '../integrations/wiring.js';
 import type { Logger } from '../observability/logger.js';
 import type { HubMetrics } from '../observability/metrics.js';
 import { createProviderClient, type ProviderClientOptions } from '../providers/client.js';
-import type { Db } from '../store/db.js';
 import type { PolledIntake } from '../webhooks/inbox/types.js';
 import { PollScheduler, type PolledIntegration, type PollSchedulerOptions } from './scheduler.js';
-import { SqlitePollerStore } from './store.js';
+import type { PollerStore } from './store.js';
+
+/** The repository the pollers use (a part of the hub's store); their cursors move through the inbox. */
+export interface PollersStore {
+  readonly pollers: PollerStore;
+}
 
 export interface PollersDeps {
   config: HubConfig;
-  db: Db;
+  store: PollersStore;
   clock: Clock;
   log: Logger;
   metrics: HubMetrics;
@@ -39,7 +43,7 @@ export function buildPollers(d: PollersDeps): PollScheduler {
     integrations,
     connections: d.integrations.connections,
     feed: d.integrations.feed,
-    store: new SqlitePollerStore(d.db, d.clock),
+    store: d.store.pollers,
     inbox: d.inbox,
     provider: createProviderClient({ clock: d.clock, ...d.provider }),
     tokens: d.integrations.tokens,

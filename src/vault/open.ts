@@ -1,13 +1,13 @@
 import { statSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
-import type { Db } from '../store/db.js';
-import { SqliteDataKeys } from './data-keys.js';
-import { MASTER_KEY_ENV, loadMasterKeys, readKeyFile, type MasterKeyRing } from './master-keys.js';
+import type { DataKeyStore } from './data-keys.js';
+import { MASTER_KEY_ENV, ephemeralRing, loadMasterKeys, readKeyFile, type MasterKeyRing } from './master-keys.js';
 import { Vault } from './vault.js';
 
 export interface OpenVaultOptions {
-  db: Db;
+  /** Where the wrapped data keys are: the store's (`HubStore.dataKeys`). */
+  keys: DataKeyStore;
   dataDir: string;
   clock: Clock;
   log: Logger;
@@ -36,7 +36,7 @@ export function createVault(opts: OpenVaultOptions): Vault {
     const file = loaded?.file;
     return file === undefined ? (loaded ?? ring(true)) : { ...readKeyFile(file), generated: false };
   };
-  return new Vault({ keys: new SqliteDataKeys(opts.db), ring, clock: opts.clock, reload });
+  return new Vault({ keys: opts.keys, ring, clock: opts.clock, reload });
 }
 
 /** The vault of a data dir, opened: for commands that use it without starting a hub. */
@@ -44,4 +44,13 @@ export async function openVault(opts: OpenVaultOptions): Promise<Vault> {
   const vault = createVault(opts);
   await vault.open();
   return vault;
+}
+
+/**
+ * The vault a hub on `dataDir` uses, built on its store's data keys: the data dir's master keys (or
+ * the environment's), or an ephemeral ring for an in-memory hub. The hub opens its own store with
+ * it; the opener of a store handed to the hub (`HubOptions.store`) uses it too.
+ */
+export function hubVault(o: Omit<OpenVaultOptions, 'keys'>): (keys: DataKeyStore) => Vault {
+  return (keys) => (o.dataDir === ':memory:' ? new Vault({ keys, ring: ephemeralRing(), clock: o.clock }) : createVault({ ...o, keys }));
 }

@@ -133,7 +133,7 @@ describe('authorization requests', () => {
 describe('tokens refused at /mcp', () => {
   it('a token minted for another resource: 401 invalid_token naming the reason', async () => {
     // Another process on the data dir with the same issuer mints what the endpoints never would.
-    const other = await createAuthServer({ db: hub.hub.db, vault: hub.hub.vault, clock, log: silentLogger(), tokens: hub.hub.tokens, publicUrl: base });
+    const other = await createAuthServer({ store: hub.hub.store, vault: hub.hub.vault, clock, log: silentLogger(), tokens: hub.hub.tokens, publicUrl: base });
     const { clientId } = await obtainTokens(base, alice);
     const token = await new (await other.provider()).AccessToken({
       accountId: 'default/alice',

@@ -22,7 +22,7 @@ describe('loading the library', () => {
 
   it('an authorization server is built without loading it; the first request to one of its routes loads it', async () => {
     const as = await createAuthServer({
-      db: hub.hub.db,
+      store: hub.hub.store,
       vault: hub.hub.vault,
       clock: manualClock(Date.now()),
       log: silentLogger(),

@@ -5,6 +5,7 @@ import { sqliteConnections } from '../../src/connections/repository.js';
 import { ConnectionStore } from '../../src/connections/store.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb, type Db } from '../../src/store/db.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { openVault } from '../../src/vault/open.js';
 import { hubRejectionOf } from '../helpers/errors.js';
 import { runCli, tmpDir } from '../helpers/hub.js';
@@ -22,11 +23,11 @@ async function dataDir(): Promise<{ dir: string; db: Db; keyOf: (tenant: string)
   const d = tmpDir('switchboard-datakeys-');
   dirs.push(d);
   const db = openDb({ file: join(d.path, 'switchboard.db'), clock });
-  const vault = await openVault({ db, dataDir: d.path, clock, log: silentLogger(), env: {} });
+  const vault = await openVault({ keys: new SqliteDataKeys(db), dataDir: d.path, clock, log: silentLogger(), env: {} });
   for (const t of TENANTS) await vault.ensureDataKey(t);
   for (const t of TENANTS) vault.encrypt({ tenant: t, kind: 'token_set', id: `conn_${t}` }, `secret of ${t}`);
   const keyOf = (tenant: string) => db.prepare('SELECT id FROM vault_data_keys WHERE tenant_id = ?').pluck().get(tenant) as string;
-  return { dir: d.path, db, keyOf, reopen: () => openVault({ db, dataDir: d.path, clock, log: silentLogger(), env: {} }) };
+  return { dir: d.path, db, keyOf, reopen: () => openVault({ keys: new SqliteDataKeys(db), dataDir: d.path, clock, log: silentLogger(), env: {} }) };
 }
 
 function flipLastByte(db: Db, id: string): void {

@@ -7,6 +7,7 @@ import { HubError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb } from '../../src/store/db.js';
 import { MASTER_KEY_ENV, loadMasterKeys, masterKeyId, readKeyFile, writeKeyFile } from '../../src/vault/master-keys.js';
+import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { openVault } from '../../src/vault/open.js';
 import type { SecretScope, Vault } from '../../src/vault/vault.js';
 import { hubRejectionOf } from '../helpers/errors.js';
@@ -19,7 +20,7 @@ async function setup(env: NodeJS.ProcessEnv = {}) {
   dirs.push(dir);
   const file = join(dir.path, 'switchboard.db');
   const db = openDb({ file, clock });
-  const vault = await openVault({ db, dataDir: dir.path, clock, log: silentLogger(), env });
+  const vault = await openVault({ keys: new SqliteDataKeys(db), dataDir: dir.path, clock, log: silentLogger(), env });
   return { dir: dir.path, file, db, vault };
 }
 
@@ -82,7 +83,7 @@ describe('vault', () => {
     const { dir, db, vault } = await setup({ [MASTER_KEY_ENV]: key });
     expect(existsSync(join(dir, 'master.key'))).toBe(false);
     const value = await sealed(vault, scope, 'x');
-    const open = (env: NodeJS.ProcessEnv) => openVault({ db, dataDir: dir, clock, log: silentLogger(), env });
+    const open = (env: NodeJS.ProcessEnv) => openVault({ keys: new SqliteDataKeys(db), dataDir: dir, clock, log: silentLogger(), env });
     expect((await open({ [MASTER_KEY_ENV]: key })).decryptString(scope, value)).toBe('x');
     expect((await hubRejectionOf(open({ [MASTER_KEY_ENV]: randomBytes(32).toString('base64') }))).code).toBe('vault_key_missing');
     // No env and no key file, but data exists: never silently start with a fresh, empty vault.
@@ -94,7 +95,7 @@ describe('vault', () => {
     const { dir, db, vault } = await setup();
     await sealed(vault, scope, 'x');
     rmSync(join(dir, 'master.key'));
-    const err = await hubRejectionOf(openVault({ db, dataDir: dir, clock, log: silentLogger(), env: {} }));
+    const err = await hubRejectionOf(openVault({ keys: new SqliteDataKeys(db), dataDir: dir, clock, log: silentLogger(), env: {} }));
     expect(err.message).toMatch(/master\.key/);
     expect(existsSync(join(dir, 'master.key'))).toBe(false);
   });
@@ -108,7 +109,7 @@ describe('vault', () => {
     const old = readKeyFile(keyFile);
     // A second process rotates: new key first, then re-wrap.
     const db2 = openDb({ file: join(dir, 'switchboard.db'), clock });
-    const rotating = await openVault({ db: db2, dataDir: dir, clock, log: silentLogger(), env: {} });
+    const rotating = await openVault({ keys: new SqliteDataKeys(db2), dataDir: dir, clock, log: silentLogger(), env: {} });
     const fresh = randomBytes(32);
     writeKeyFile(keyFile, [fresh, ...old.keys.map((k) => k.key)]);
     rotating.useRing({ ...readKeyFile(keyFile), generated: false });
@@ -118,7 +119,13 @@ describe('vault', () => {
     // The long-running vault has its data keys cached and keeps working.
     for (const { s, v } of values) expect(vault.decryptString(s, v)).toBe(`secret-${s.tenant}`);
     // A fresh process sees only the new key and still decrypts everything.
-    const reopened = await openVault({ db: openDb({ file: join(dir, 'switchboard.db'), clock }), dataDir: dir, clock, log: silentLogger(), env: {} });
+    const reopened = await openVault({
+      keys: new SqliteDataKeys(openDb({ file: join(dir, 'switchboard.db'), clock })),
+      dataDir: dir,
+      clock,
+      log: silentLogger(),
+      env: {},
+    });
     for (const { s, v } of values) expect(reopened.decryptString(s, v)).toBe(`secret-${s.tenant}`);
     db2.close();
     db.close();

@@ -2,12 +2,10 @@ import type { Clock } from '../../clock.js';
 import { describeError } from '../../errors.js';
 import type { Part } from '../../lifecycle.js';
 import type { Logger } from '../../observability/logger.js';
-import { startCheckpointer, type Checkpointer } from '../../store/checkpointer.js';
-import type { Db } from '../../store/db.js';
 import { watchDone } from './done-watch.js';
 import { EventFeed, HandlerRegistry } from './handlers.js';
 import { DAY_MS, PurgeJob } from './purge.js';
-import { SqliteInbox } from './sqlite.js';
+import type { Inbox } from './types.js';
 import { DEFAULT_MAX_ATTEMPTS, InboxWorker } from './worker.js';
 
 export interface InboxSettings {
@@ -16,10 +14,29 @@ export interface InboxSettings {
   groupCommit: boolean;
 }
 
+/** The inbox as the store hands it to its service: `flush` commits accepts still queued for a group commit. */
+export interface FlushableInbox extends Inbox {
+  /** Commits now what waits for a group commit; an inbox whose every accept commits alone has nothing to do. */
+  flush(): void;
+}
+
+/**
+ * How the inbox service gets its repository (a part of the hub's store): opened, not held, because
+ * the service's options go in — the worker it wakes when rows are stored, and whether concurrent
+ * accepts share a commit (SQLite's group commit; an engine whose commits run in parallel may ignore it).
+ */
+export interface InboxOpener {
+  openInbox(opts?: InboxOpening): FlushableInbox;
+}
+
+export interface InboxOpening {
+  /** Told after a commit that stored new rows (the worker in this process wakes up). */
+  onStored?: () => void;
+  groupCommit?: boolean;
+}
+
 export interface InboxServiceOptions {
-  db: Db;
-  /** The database file; with one, WAL checkpoints run on a thread of their own while the inbox runs. */
-  file?: string;
+  store: InboxOpener;
   clock: Clock;
   log: Logger;
   settings?: Partial<InboxSettings>;
@@ -32,17 +49,16 @@ export interface InboxServiceOptions {
  */
 export class InboxService implements Part {
   readonly name = 'inbox';
-  readonly inbox: SqliteInbox;
+  readonly inbox: FlushableInbox;
   readonly handlers = new HandlerRegistry();
   readonly feed: EventFeed;
   readonly worker: InboxWorker;
   readonly purge: PurgeJob;
-  private checkpointer: Checkpointer | undefined;
   private stopWatch: () => void = () => {};
 
   constructor(private readonly o: InboxServiceOptions) {
     this.feed = new EventFeed((err) => o.log.warn({ err: describeError(err) }, 'an inbox event listener failed'));
-    this.inbox = new SqliteInbox(o.db, o.clock, { onStored: () => this.worker.wake(), groupCommit: o.settings?.groupCommit ?? true });
+    this.inbox = o.store.openInbox({ onStored: () => this.worker.wake(), groupCommit: o.settings?.groupCommit ?? true });
     this.worker = new InboxWorker({
       queue: this.inbox,
       handlers: this.handlers,
@@ -55,8 +71,6 @@ export class InboxService implements Part {
   }
 
   start(): void {
-    // Deliveries are acknowledged on commit: a checkpoint inside one would hold every request up.
-    if (this.o.file !== undefined && this.o.file !== ':memory:') this.checkpointer = startCheckpointer(this.o.db, this.o.file, this.o.log);
     this.worker.start();
     this.purge.start();
     this.stopWatch = watchDone({ source: this.inbox, feed: this.feed, clock: this.o.clock, log: this.o.log });
@@ -68,7 +82,5 @@ export class InboxService implements Part {
     this.inbox.flush();
     await this.worker.stop();
     await this.purge.stop();
-    await this.checkpointer?.stop();
-    this.checkpointer = undefined;
   }
 }
