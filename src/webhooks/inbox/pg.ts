@@ -117,10 +117,9 @@ export class PgInbox implements Inbox {
   }
 
   async cursorOf(connectionId: string, feed: string): Promise<string | null | undefined> {
-    const row = await this.store.maybeOne('SELECT cursor FROM pollers WHERE connection_id = $1 AND feed = $2', [connectionId, feed], (r) =>
+    return this.store.maybeOne('SELECT cursor FROM pollers WHERE connection_id = $1 AND feed = $2', [connectionId, feed], (r) =>
       z.string().nullable().parse(r.cursor),
     );
-    return row;
   }
 
   /** Both layers of dedupe and the event row, inside the caller's transaction. */
