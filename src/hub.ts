@@ -71,6 +71,8 @@ export class Hub {
   readonly agents: AgentSource;
   private phaseValue: HubPhase = 'starting';
   private http?: { listener: HttpListener; face: HttpFace };
+  /** Set before `listen()`: sends a 2026 retry whose state another replica holds there (src/replicas/forward.ts). */
+  forward: ConstructorParameters<typeof HttpFace>[0]['forward'];
   private stdio?: StdioFace;
   private closeMounted: () => void = () => {};
   private stopWatching: () => void = () => {};
@@ -312,6 +314,7 @@ export class Hub {
       limits: this.config.server.limits,
       // Hub tokens and OAuth grants: revoking either closes its sessions and streams.
       tokens: authServer.revocations,
+      forward: this.forward,
     });
     const app = createHttpApp({
       config: this.config,

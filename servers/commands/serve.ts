@@ -3,9 +3,14 @@ import { join } from 'node:path';
 import { Hub } from '../../src/hub.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { HubError } from '../../src/errors.js';
-import { urlAwaitsListen } from '../../src/config/public-url.js';
+import { urlAwaitsListen, urlFor } from '../../src/config/public-url.js';
 import { bindHttp } from '../../src/http/listener.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
+import { ownerOf, PROCESS_ID } from '../../src/mcp/downstream/held-calls.js';
+import { RetryForwarder } from '../../src/replicas/forward.js';
+import { runReplica } from '../../src/replicas/heartbeat.js';
+import { SqliteReplicaRegistry } from '../../src/replicas/sqlite.js';
+import { openDb } from '../../src/store/db.js';
 import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse } from '../common.js';
 import { onShutdown } from '../shutdown.js';
@@ -28,6 +33,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // stdout that is not a terminal is a log (systemd, docker, a CI job) that others read and keep:
   // there the token goes to a file only its owner can read, written before anything can fail.
   const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
+  // Replicas on this store find each other here: a retry whose call another one holds goes there.
+  // Its own connection to the store, so the registry does not depend on how the hub holds its own.
+  const registryDb = openDb({ file: join(hub.dataDir, 'switchboard.db'), clock: hub.clock });
+  const replicas = new SqliteReplicaRegistry(registryDb, { clock: hub.clock });
+  hub.forward = new RetryForwarder({ registry: replicas, self: PROCESS_ID, ownerOf: (state) => ownerOf(hub.dispatcher.requestStates, state), log });
   await hub.start();
   let listening: Awaited<ReturnType<Hub['listen']>>;
   try {
@@ -36,6 +46,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
     const e = err as NodeJS.ErrnoException;
     const holder = e.code === 'EADDRINUSE' ? await probeHub(hub.publicUrl, hub.integrations.links.keyId()) : undefined;
     await hub.stop();
+    registryDb.close();
     if (holder) {
       const who =
         holder.kind === 'same-keys'
@@ -47,7 +58,17 @@ export async function serveCommand(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  onShutdown(() => hub.stop(), log);
+  const replica = await runReplica(
+    replicas,
+    { id: PROCESS_ID, url: (config.server.internalUrl ?? urlFor(listening.host, listening.port)).replace(/\/+$/, ''), startedAt: hub.clock.now() },
+    { log },
+  );
+  onShutdown(async () => {
+    // Unregistered first: a retry naming this process is answered at once from then on, not sent here.
+    await replica.stop();
+    await hub.stop();
+    registryDb.close();
+  }, log);
   log.info({ url: listening.url, config: file ?? 'embedded defaults', dataDir: config.dataDir }, 'switchboard is serving');
   const lines = [`Switchboard is serving MCP at ${listening.url}`];
   if (tokenFile) {

@@ -97,6 +97,12 @@ export const serverSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(8787),
   /** The URL clients reach the hub at; defaults to http://host:port. */
   publicUrl: z.url().optional(),
+  /**
+   * The base URL other replicas reach this one's `/mcp` at, to send it a retry whose state it
+   * holds (src/replicas/). Defaults to the bound listener's own address, which suits replicas on
+   * one host; replicas on several hosts must set it to an address the others can reach.
+   */
+  internalUrl: z.url().optional(),
   /** Extra browser origins allowed to call /mcp (the hub's own origin always is). */
   allowedOrigins: z.array(z.string()).default([]),
   /** Extra Host header values accepted (the bind address and publicUrl's host always are). */

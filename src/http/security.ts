@@ -21,7 +21,7 @@ export interface Exposure {
 
 /** Derives what the HTTP face accepts from the bind address, the public URL and the config lists. */
 export function exposure(config: HubConfig, port: number): Exposure {
-  const { host, publicUrl, allowedHosts, allowedOrigins } = config.server;
+  const { host, publicUrl, internalUrl, allowedHosts, allowedOrigins } = config.server;
   const hosts = new Set<string>();
   const origins = new Set<string>(allowedOrigins.map((o) => o.replace(/\/$/, '')));
   const names = isLoopbackHost(host) ? ['localhost', '127.0.0.1', '[::1]'] : host === '0.0.0.0' || host === '::' ? [] : [host];
@@ -34,6 +34,8 @@ export function exposure(config: HubConfig, port: number): Exposure {
     hosts.add(u.host);
     origins.add(u.origin);
   }
+  // Other replicas send retries to this address (src/replicas/forward.ts): no browser uses it.
+  if (internalUrl) hosts.add(new URL(internalUrl).host);
   for (const h of allowedHosts) hosts.add(h);
   return { hosts, origins, public: !isLoopbackHost(host) };
 }

@@ -56,6 +56,11 @@ export interface HttpFaceOptions {
   tokens?: RevocationSource;
   /** How often other processes' revocations are looked for. */
   revocationPollMs?: number;
+  /**
+   * Sends a 2026-07-28 retry whose state another replica holds to that replica, answering `res`
+   * and resolving true; false leaves the request to this process (src/replicas/forward.ts).
+   */
+  forward?: { handle(req: Request, res: Response, body: unknown): Promise<boolean> };
 }
 
 /** The identity the auth middleware resolved, carried on AuthInfo.extra. */
@@ -140,6 +145,7 @@ export class HttpFace {
         ...header(req, 'mcp-name', 'mcpNameHeader'),
       });
     if (!legacy) {
+      if (req.method === 'POST' && (await this.opts.forward?.handle(req, res, parsed))) return;
       if (req.method === 'POST' && this.rejectParamHeaders(identity, parsed, req, res)) return;
       if (isListen(parsed) && !this.streams.acquire(identityKey(identity), res, this.limits.streamsPerIdentity)) {
         this.overLimit(res, identity, 'streamsPerIdentity', requestId(parsed), 'Close a subscriptions/listen stream first.');

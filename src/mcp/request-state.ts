@@ -69,6 +69,24 @@ export class RequestStates {
    */
   readonly verify = (state: string, ctx: ServerContext): Promise<Sealed> => this.codec.verify(state, ctx);
 
+  /**
+   * The source's state inside a wire `requestState` whose MAC and expiry check out, read without
+   * a request context and without consuming anything: undefined for any state that fails. For
+   * routing only (which process holds it); the binding to identity and request is checked where
+   * the retry is served, by `open`.
+   */
+  async peek(state: string): Promise<string | undefined> {
+    // The codec reads a context only for a `bind` option, which these codecs do not use; method
+    // parameters are bivariant, so the codec is one of these as it is, without a cast.
+    const unbound: { verify(state: string, ctx?: ServerContext): Promise<Sealed> } = this.codec;
+    try {
+      const sealed: unknown = await unbound.verify(state);
+      return isSealed(sealed) ? sealed.v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Replaces a source's plain `requestState` with the signed, bound wire form. */
   async seal(result: InputRequiredResult, target: StateTarget): Promise<InputRequiredResult> {
     if (result.requestState === undefined) return result;

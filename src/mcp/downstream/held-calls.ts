@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CallToolResult } from '@modelcontextprotocol/server';
+import type { RequestStates } from '../request-state.js';
 
 /**
  * Names this process inside a held call's `requestState`. The state is signed with the store's
@@ -161,4 +162,13 @@ export function decodeHeldState(state: string | undefined): { process: string; i
     // not ours: fall through
   }
   return undefined;
+}
+
+/**
+ * The PROCESS_ID of the process holding the call a wire `requestState` resumes, read without
+ * consuming it; undefined when the state is not a held call's or fails verification. The HTTP
+ * face routes a retry to that process (src/replicas/forward.ts).
+ */
+export async function ownerOf(states: RequestStates, wire: string): Promise<string | undefined> {
+  return decodeHeldState(await states.peek(wire))?.process;
 }

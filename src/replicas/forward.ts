@@ -1,0 +1,155 @@
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Request, Response } from 'express';
+import type { Logger } from 'pino';
+import { jsonRpcHttpError, sendError } from '../errors.js';
+import type { ReplicaRegistry } from './registry.js';
+
+/**
+ * Marks a request one replica sent on to another. A marked request is never sent on again: if the
+ * owner it was sent to does not hold the state after all (it restarted under the same address),
+ * it answers with the error the state gets today instead of bouncing between replicas.
+ */
+export const FORWARDED_HEADER = 'x-switchboard-forwarded';
+
+/** The methods whose retry carries a `requestState` (the 2026-07-28 multi-round-trip pattern). */
+const RETRY_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
+
+/** The longest a forwarded round may take: a held round lasts at most its hold (held-calls.ts, 10 min). */
+const DEFAULT_TIMEOUT_MS = 600_000;
+
+/**
+ * What of the client's request goes along: its credentials and the MCP headers the owner checks
+ * (protocol version, Mcp-Method/Mcp-Name, Mcp-Param-*). Not `host` (the owner's own), not `origin`
+ * (checked here already), not cookies or anything else the owner has no use for.
+ */
+const FORWARDED = new Set(['authorization', 'content-type', 'accept', 'user-agent']);
+/** RFC 9110 §7.6.1: connection-specific fields stay on their hop. */
+const NOT_RELAYED = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+
+export interface RetryForwarderOptions {
+  registry: ReplicaRegistry;
+  /** This process's PROCESS_ID: a state it holds itself is served here. */
+  self: string;
+  /** The PROCESS_ID holding the state a retry resumes (held-calls.ts `ownerOf`), or undefined. */
+  ownerOf: (requestState: string) => Promise<string | undefined>;
+  log: Logger;
+  timeoutMs?: number;
+}
+
+interface Retry {
+  id: string | number | null;
+  method: string;
+  requestState: string;
+}
+
+/** A 2026-07-28 retry: a JSON-RPC request of a retry method with a string `requestState`. */
+function retryOf(body: unknown): Retry | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const msg = body as { id?: unknown; method?: unknown; params?: unknown };
+  if (typeof msg.method !== 'string' || !RETRY_METHODS.has(msg.method)) return undefined;
+  const params = msg.params;
+  if (typeof params !== 'object' || params === null) return undefined;
+  const state: unknown = (params as { requestState?: unknown }).requestState;
+  if (typeof state !== 'string') return undefined;
+  const id = typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : null;
+  return { id, method: msg.method, requestState: state };
+}
+
+/**
+ * Sends a 2026-07-28 retry whose state another replica holds in memory to that replica, and relays
+ * its answer (issue 13: never "not found" while the owner is alive). The owner's address comes
+ * from the replica registry only, never from the request, so a client cannot point this replica
+ * at an address of its choosing. The client's own credentials go along: the owner authenticates
+ * the request and checks the state's binding to the caller as it does for any retry.
+ */
+export class RetryForwarder {
+  constructor(private readonly opts: RetryForwarderOptions) {}
+
+  /** Answers `res` and resolves true when the retry belongs elsewhere; false leaves it to this replica. */
+  async handle(req: Request, res: Response, body: unknown): Promise<boolean> {
+    if (req.method !== 'POST' || req.headers[FORWARDED_HEADER] !== undefined) return false;
+    const retry = retryOf(body);
+    if (!retry) return false;
+    const owner = await this.opts.ownerOf(retry.requestState);
+    if (owner === undefined || owner === this.opts.self) return false;
+    const replica = await this.opts.registry.lookup(owner);
+    if (!replica?.alive) {
+      this.opts.log.info({ owner, registered: replica !== undefined }, 'a retry names a process that is no longer running');
+      this.gone(res, retry, owner);
+      return true;
+    }
+    await this.forward(req, res, body, retry, owner, replica.url);
+    return true;
+  }
+
+  private forward(req: Request, res: Response, body: unknown, retry: Retry, owner: string, base: string): Promise<void> {
+    let target: URL;
+    try {
+      target = new URL(`${base.replace(/\/+$/, '')}/mcp`);
+      if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`unsupported scheme ${target.protocol}`);
+    } catch (err) {
+      this.opts.log.warn({ owner, err: (err as Error).message }, 'a replica registered an address that cannot be used');
+      this.gone(res, retry, owner);
+      return Promise.resolve();
+    }
+    const bytes = Buffer.from(JSON.stringify(body));
+    const headers: OutgoingHttpHeaders = { ...forwardedHeaders(req.headers), [FORWARDED_HEADER]: '1', 'content-length': String(bytes.byteLength) };
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise<void>((resolve) => {
+      const upstream = send(target, { method: 'POST', headers, timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+      // The client going away ends the forwarded round too, as it would end it on the owner.
+      const cancel = () => upstream.destroy(new Error('the client closed the request'));
+      res.once('close', cancel);
+      upstream.once('timeout', () => upstream.destroy(new Error('the owner did not answer in time')));
+      upstream.once('response', (answer: IncomingMessage) => {
+        res.writeHead(answer.statusCode ?? 502, relayedHeaders(answer.headers));
+        // Headers go out at once: an SSE answer's events reach the client as the owner writes them.
+        res.flushHeaders();
+        answer.pipe(res);
+        answer.once('error', () => res.destroy());
+        answer.once('end', () => {
+          res.off('close', cancel);
+          resolve();
+        });
+      });
+      upstream.once('error', (err) => {
+        res.off('close', cancel);
+        if (res.headersSent) res.destroy();
+        else if (!res.writableEnded && !res.destroyed) {
+          // Refused or reset before any answer: a SIGKILLed replica is seen here before its heartbeat ages.
+          this.opts.log.info({ owner, err: err.message }, 'the process holding a retry could not be reached');
+          this.gone(res, retry, owner, err.message);
+        }
+        resolve();
+      });
+      upstream.end(bytes);
+      this.opts.log.debug({ owner, method: retry.method }, 'retry forwarded to the process holding its state');
+    });
+  }
+
+  /** The answer when the holder is gone: the state cannot be resumed anywhere, so the caller starts over. */
+  private gone(res: Response, retry: Retry, owner: string, why?: string): void {
+    const text = `This call was waiting for your answer in Switchboard process ${owner}, which is no longer running${
+      why ? ` (${why})` : ''
+    }, so it cannot be resumed. Call it again from the start.`;
+    if (retry.method === 'tools/call') {
+      res.status(200).json({ jsonrpc: '2.0', id: retry.id, result: { content: [{ type: 'text', text }], isError: true, resultType: 'complete' } });
+      return;
+    }
+    // What the SDK answers for any state that cannot be used: -32602.
+    sendError(res, jsonRpcHttpError('invalid_params', text, { id: retry.id }));
+  }
+}
+
+function forwardedHeaders(h: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(h)) if (value !== undefined && (FORWARDED.has(name) || name.startsWith('mcp-'))) out[name] = value;
+  return out;
+}
+
+function relayedHeaders(h: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(h)) if (value !== undefined && !NOT_RELAYED.has(name)) out[name] = value;
+  return out;
+}

@@ -1,0 +1,28 @@
+import type { Logger } from 'pino';
+import { DEFAULT_HEARTBEAT_MS, type ReplicaRegistry, type ReplicaSelf } from './registry.js';
+
+export interface RunningReplica {
+  /** Stops the beat and removes this replica's row: retries naming it are answered at once. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Registers this replica and keeps its row fresh. A failed beat is logged and the next one tries
+ * again: three missed beats make other replicas treat this one as gone, which is the truth when
+ * its store is out of reach. The timer is unref'd, so it never keeps a stopping process alive.
+ */
+export async function runReplica(registry: ReplicaRegistry, self: ReplicaSelf, opts: { log: Logger; everyMs?: number }): Promise<RunningReplica> {
+  await registry.register(self);
+  const timer = setInterval(() => {
+    registry.heartbeat().catch((err: unknown) => opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'replica heartbeat failed'));
+  }, opts.everyMs ?? DEFAULT_HEARTBEAT_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await registry
+        .forget()
+        .catch((err: unknown) => opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'could not unregister this replica'));
+    },
+  };
+}
