@@ -10,7 +10,7 @@ import { ownerOf, PROCESS_ID } from '../../src/mcp/downstream/held-calls.js';
 import { RetryForwarder } from '../../src/replicas/forward.js';
 import { runReplica } from '../../src/replicas/heartbeat.js';
 import { SqliteReplicaRegistry } from '../../src/replicas/sqlite.js';
-import { openDb } from '../../src/store/db.js';
+import { isSqlite } from '../../src/store/bundle.js';
 import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse } from '../common.js';
 import { onShutdown } from '../shutdown.js';
@@ -34,10 +34,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // there the token goes to a file only its owner can read, written before anything can fail.
   const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
   // Replicas on this store find each other here: a retry whose call another one holds goes there.
-  // Its own connection to the store, so the registry does not depend on how the hub holds its own.
-  const registryDb = openDb({ file: join(hub.dataDir, 'switchboard.db'), clock: hub.clock });
-  const replicas = new SqliteReplicaRegistry(registryDb, { clock: hub.clock });
-  hub.forward = new RetryForwarder({ registry: replicas, self: PROCESS_ID, ownerOf: (state) => ownerOf(hub.dispatcher.requestStates, state), log });
+  // PgReplicaRegistry is the registry of a PostgreSQL store, once the hub opens one.
+  const replicas = isSqlite(hub.store) ? new SqliteReplicaRegistry(hub.store.db, { clock: hub.clock }) : undefined;
+  if (replicas)
+    hub.forward = new RetryForwarder({ registry: replicas, self: PROCESS_ID, ownerOf: (state) => ownerOf(hub.dispatcher.requestStates, state), log });
+  else log.warn({ store: hub.store.kind }, 'no replica registry for this store: retries held by another replica are not forwarded');
   await hub.start();
   let listening: Awaited<ReturnType<Hub['listen']>>;
   try {
@@ -46,7 +47,6 @@ export async function serveCommand(argv: string[]): Promise<void> {
     const e = err as NodeJS.ErrnoException;
     const holder = e.code === 'EADDRINUSE' ? await probeHub(hub.publicUrl, hub.integrations.links.keyId()) : undefined;
     await hub.stop();
-    registryDb.close();
     if (holder) {
       const who =
         holder.kind === 'same-keys'
@@ -58,16 +58,12 @@ export async function serveCommand(argv: string[]): Promise<void> {
     }
     throw err;
   }
-  const replica = await runReplica(
-    replicas,
-    { id: PROCESS_ID, url: (config.server.internalUrl ?? urlFor(listening.host, listening.port)).replace(/\/+$/, ''), startedAt: hub.clock.now() },
-    { log },
-  );
+  const self = { id: PROCESS_ID, url: (config.server.internalUrl ?? urlFor(listening.host, listening.port)).replace(/\/+$/, ''), startedAt: hub.clock.now() };
+  const replica = replicas ? await runReplica(replicas, self, { log }) : undefined;
   onShutdown(async () => {
     // Unregistered first: a retry naming this process is answered at once from then on, not sent here.
-    await replica.stop();
+    await replica?.stop();
     await hub.stop();
-    registryDb.close();
   }, log);
   log.info({ url: listening.url, config: file ?? 'embedded defaults', dataDir: config.dataDir }, 'switchboard is serving');
   const lines = [`Switchboard is serving MCP at ${listening.url}`];
