@@ -10,6 +10,7 @@ import { ownerOf, PROCESS_ID } from '../../src/mcp/downstream/held-calls.js';
 import { RetryForwarder } from '../../src/replicas/forward.js';
 import { runReplica } from '../../src/replicas/heartbeat.js';
 import { SqliteReplicaRegistry } from '../../src/replicas/sqlite.js';
+import { taskHolders } from '../../src/replicas/tasks.js';
 import { isSqlite } from '../../src/store/bundle.js';
 import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse } from '../common.js';
@@ -37,7 +38,13 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // PgReplicaRegistry is the registry of a PostgreSQL store, once the hub opens one.
   const replicas = isSqlite(hub.store) ? new SqliteReplicaRegistry(hub.store.db, { clock: hub.clock }) : undefined;
   if (replicas)
-    hub.forward = new RetryForwarder({ registry: replicas, self: PROCESS_ID, ownerOf: (state) => ownerOf(hub.dispatcher.requestStates, state), log });
+    hub.forward = new RetryForwarder({
+      registry: replicas,
+      self: PROCESS_ID,
+      ownerOf: (state) => ownerOf(hub.dispatcher.requestStates, state),
+      taskHolder: taskHolders(hub.store.tasks, hub.clock),
+      log,
+    });
   else log.warn({ store: hub.store.kind }, 'no replica registry for this store: retries held by another replica are not forwarded');
   await hub.start();
   let listening: Awaited<ReturnType<Hub['listen']>>;

@@ -57,10 +57,10 @@ export interface HttpFaceOptions {
   /** How often other processes' revocations are looked for. */
   revocationPollMs?: number;
   /**
-   * Sends a 2026-07-28 retry whose state another replica holds to that replica, answering `res`
-   * and resolving true; false leaves the request to this process (src/replicas/forward.ts).
+   * Sends a 2026-07-28 retry or task request whose state another replica holds to that replica,
+   * answering `res` and resolving true; false leaves the request to this process (src/replicas/forward.ts).
    */
-  forward?: { handle(req: Request, res: Response, body: unknown): Promise<boolean> };
+  forward?: { handle(req: Request, res: Response, body: unknown, owner: Identity): Promise<boolean> };
 }
 
 /** The identity the auth middleware resolved, carried on AuthInfo.extra. */
@@ -145,7 +145,7 @@ export class HttpFace {
         ...header(req, 'mcp-name', 'mcpNameHeader'),
       });
     if (!legacy) {
-      if (req.method === 'POST' && (await this.opts.forward?.handle(req, res, parsed))) return;
+      if (req.method === 'POST' && (await this.opts.forward?.handle(req, res, parsed, identity))) return;
       if (req.method === 'POST' && this.rejectParamHeaders(identity, parsed, req, res)) return;
       if (isListen(parsed) && !this.streams.acquire(identityKey(identity), res, this.limits.streamsPerIdentity)) {
         this.overLimit(res, identity, 'streamsPerIdentity', requestId(parsed), 'Close a subscriptions/listen stream first.');

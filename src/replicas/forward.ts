@@ -3,7 +3,9 @@ import { request as httpsRequest } from 'node:https';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { jsonRpcHttpError, sendError } from '../errors.js';
+import type { TaskOwner } from '../mcp/tasks/types.js';
 import type { ReplicaRegistry } from './registry.js';
+import { TASK_METHODS } from './tasks.js';
 
 /**
  * Marks a request one replica sent on to another. A marked request is never sent on again: if the
@@ -33,8 +35,22 @@ export interface RetryForwarderOptions {
   self: string;
   /** The PROCESS_ID holding the state a retry resumes (held-calls.ts `ownerOf`), or undefined. */
   ownerOf: (requestState: string) => Promise<string | undefined>;
+  /**
+   * The PROCESS_ID whose memory a 2026 task request needs (tasks.ts `taskHolders`), or undefined
+   * when any replica can answer it from the store. Without it, task requests are served here.
+   */
+  taskHolder?: (owner: TaskOwner, taskId: string, method: string) => Promise<string | undefined>;
   log: Logger;
   timeoutMs?: number;
+}
+
+/** A 2026 task request: tasks/get, tasks/update or tasks/cancel naming a task id. */
+function taskRequestOf(body: unknown): { method: string; taskId: string } | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const msg = body as { method?: unknown; params?: unknown };
+  if (typeof msg.method !== 'string' || !TASK_METHODS.has(msg.method)) return undefined;
+  const taskId: unknown = typeof msg.params === 'object' && msg.params !== null ? (msg.params as { taskId?: unknown }).taskId : undefined;
+  return typeof taskId === 'string' ? { method: msg.method, taskId } : undefined;
 }
 
 interface Retry {
@@ -58,7 +74,8 @@ function retryOf(body: unknown): Retry | undefined {
 
 /**
  * Sends a 2026-07-28 retry whose state another replica holds in memory to that replica, and relays
- * its answer (issue 13: never "not found" while the owner is alive). The owner's address comes
+ * its answer (issue 13: never "not found" while the owner is alive); the same for a task request
+ * whose answer needs the holder's memory. The owner's address comes
  * from the replica registry only, never from the request, so a client cannot point this replica
  * at an address of its choosing. The client's own credentials go along: the owner authenticates
  * the request and checks the state's binding to the caller as it does for any retry.
@@ -66,11 +83,27 @@ function retryOf(body: unknown): Retry | undefined {
 export class RetryForwarder {
   constructor(private readonly opts: RetryForwarderOptions) {}
 
-  /** Answers `res` and resolves true when the retry belongs elsewhere; false leaves it to this replica. */
-  async handle(req: Request, res: Response, body: unknown): Promise<boolean> {
+  /**
+   * Answers `res` and resolves true when the request belongs elsewhere; false leaves it to this
+   * replica. `owner` is the authenticated caller, whose tasks alone are looked up.
+   */
+  async handle(req: Request, res: Response, body: unknown, owner: TaskOwner): Promise<boolean> {
     if (req.method !== 'POST' || req.headers[FORWARDED_HEADER] !== undefined) return false;
     const retry = retryOf(body);
-    if (!retry) return false;
+    if (retry) return this.handleRetry(req, res, body, retry);
+    const task = this.opts.taskHolder ? taskRequestOf(body) : undefined;
+    if (task && this.opts.taskHolder) {
+      const holder = await this.opts.taskHolder(owner, task.taskId, task.method);
+      if (holder === undefined || holder === this.opts.self) return false;
+      const replica = await this.opts.registry.lookup(holder);
+      // A holder gone is served here: the task's record in the store says what is known of it.
+      if (!replica?.alive) return false;
+      return (await this.forward(req, res, body, holder, replica.url, task.method)) === 'relayed';
+    }
+    return false;
+  }
+
+  private async handleRetry(req: Request, res: Response, body: unknown, retry: Retry): Promise<boolean> {
     const owner = await this.opts.ownerOf(retry.requestState);
     if (owner === undefined || owner === this.opts.self) return false;
     const replica = await this.opts.registry.lookup(owner);
@@ -79,24 +112,28 @@ export class RetryForwarder {
       this.gone(res, retry, owner);
       return true;
     }
-    await this.forward(req, res, body, retry, owner, replica.url);
+    const outcome = await this.forward(req, res, body, owner, replica.url, retry.method);
+    if (outcome !== 'relayed') this.gone(res, retry, owner, outcome.unreachable);
     return true;
   }
 
-  private forward(req: Request, res: Response, body: unknown, retry: Retry, owner: string, base: string): Promise<void> {
+  /**
+   * Sends the request to `<base>/mcp` and relays the answer. Resolves `unreachable` (with why)
+   * when nothing was answered yet, so the caller still decides what the client hears.
+   */
+  private forward(req: Request, res: Response, body: unknown, owner: string, base: string, method: string): Promise<'relayed' | { unreachable: string }> {
     let target: URL;
     try {
       target = new URL(`${base.replace(/\/+$/, '')}/mcp`);
       if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new Error(`unsupported scheme ${target.protocol}`);
     } catch (err) {
       this.opts.log.warn({ owner, err: (err as Error).message }, 'a replica registered an address that cannot be used');
-      this.gone(res, retry, owner);
-      return Promise.resolve();
+      return Promise.resolve({ unreachable: 'its registered address cannot be used' });
     }
     const bytes = Buffer.from(JSON.stringify(body));
     const headers: OutgoingHttpHeaders = { ...forwardedHeaders(req.headers), [FORWARDED_HEADER]: '1', 'content-length': String(bytes.byteLength) };
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise<void>((resolve) => {
+    return new Promise((resolve) => {
       const upstream = send(target, { method: 'POST', headers, timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
       // The client going away ends the forwarded round too, as it would end it on the owner.
       const cancel = () => upstream.destroy(new Error('the client closed the request'));
@@ -110,21 +147,22 @@ export class RetryForwarder {
         answer.once('error', () => res.destroy());
         answer.once('end', () => {
           res.off('close', cancel);
-          resolve();
+          resolve('relayed');
         });
       });
       upstream.once('error', (err) => {
         res.off('close', cancel);
-        if (res.headersSent) res.destroy();
-        else if (!res.writableEnded && !res.destroyed) {
-          // Refused or reset before any answer: a SIGKILLed replica is seen here before its heartbeat ages.
-          this.opts.log.info({ owner, err: err.message }, 'the process holding a retry could not be reached');
-          this.gone(res, retry, owner, err.message);
+        if (res.headersSent || res.writableEnded || res.destroyed) {
+          res.destroy();
+          resolve('relayed');
+          return;
         }
-        resolve();
+        // Refused or reset before any answer: a SIGKILLed replica is seen here before its heartbeat ages.
+        this.opts.log.info({ owner, method, err: err.message }, 'the process holding a request could not be reached');
+        resolve({ unreachable: err.message });
       });
       upstream.end(bytes);
-      this.opts.log.debug({ owner, method: retry.method }, 'retry forwarded to the process holding its state');
+      this.opts.log.debug({ owner, method }, 'request forwarded to the process holding its state');
     });
   }
 

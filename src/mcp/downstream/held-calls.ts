@@ -9,6 +9,20 @@ import type { RequestStates } from '../request-state.js';
  */
 export const PROCESS_ID = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
 
+/**
+ * The id a task backing records as the holder of work in this process: PROCESS_ID and a suffix
+ * (`#…`) of the backing's own, so the replica is found by the part before `#`.
+ */
+export function taskHolderId(suffix: string): string {
+  return `${PROCESS_ID}#${suffix.slice(0, 8)}`;
+}
+
+/** The PROCESS_ID part of a `taskHolderId`; an id of another shape is taken whole. */
+export function processOfHolder(holder: string): string {
+  const hash = holder.lastIndexOf('#');
+  return hash < 0 ? holder : holder.slice(0, hash);
+}
+
 /** A downstream server→client request in the 2026-07-28 `inputRequests` shape. */
 export interface InputRequest {
   method: string;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isInputRequiredResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
+import { taskHolderId } from '../downstream/held-calls.js';
 import type { InputRequired } from '../source.js';
 import { toTaskError } from './errors.js';
 import type { TaskBacking, TaskOwner, TaskRecord, TaskRepository, TaskState } from './types.js';
@@ -46,8 +47,11 @@ interface Runner {
 export class LocalBacking implements TaskBacking {
   readonly kind = 'local' as const;
   private readonly runners = new Map<string, Runner>();
-  /** A local task's backing id: the process that runs it. */
-  readonly processId = randomUUID();
+  /**
+   * A local task's backing id: the process that runs it. PROCESS_ID first, so another replica finds
+   * this one in the replica registry (src/replicas/tasks.ts); the suffix tells two hubs in one process apart.
+   */
+  readonly processId = taskHolderId(randomUUID());
 
   constructor(private readonly opts: { repo: TaskRepository; clock: Clock; log: Logger; onChange?: (id: string) => void }) {}
 

@@ -4,6 +4,7 @@ import { ProtocolError, SdkHttpError } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../../../clock.js';
+import { taskHolderId } from '../../downstream/held-calls.js';
 import { describeError } from '../../../errors.js';
 import type { CallContext } from '../../source.js';
 import { DEFAULT_TTL_MS } from '../service.js';
@@ -38,7 +39,8 @@ const INTERNAL_ERROR = -32603;
  */
 export class DownstreamTaskBacking implements TaskBacking {
   readonly kind = 'downstream' as const;
-  private readonly processId = randomUUID();
+  /** PROCESS_ID first, as a local task's (src/replicas/tasks.ts finds the replica holding the link by it). */
+  private readonly processId = taskHolderId(randomUUID());
   private readonly links = new Map<string, DownstreamTaskLink>();
   /**
    * The current connection to each 2026-07-28 server that serves tasks. That wire has no sessions,

@@ -1,0 +1,88 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, ROOT, tmpDir } from '../helpers/hub.js';
+import { taskClient } from '../mcp/tasks-helpers.js';
+import { createToken, serve, type ServeProcess } from '../oauth/support.js';
+
+/**
+ * A downstream task (a 2025-era server's task, SEP-2663 on the caller's side) lives in the session
+ * of the hub process that started it: each `serve` runs its own copy of the stdio server. Task
+ * requests reaching the other replica are sent to the holder (issue 13); when the holder is gone,
+ * the other replica answers from the task's record at once, as it did before.
+ */
+const TASK_SERVER = join(ROOT, 'dist/test/fixtures/task-server.js');
+const ELSEWHERE = 'This task runs on ts through another Switchboard process; ask that process.';
+
+describe('task requests reaching another replica than the one holding the task', () => {
+  let dir: ReturnType<typeof tmpDir>;
+  let a: ServeProcess;
+  let b: ServeProcess;
+  let alice: string;
+  let bob: string;
+
+  beforeAll(async () => {
+    dir = tmpDir();
+    const config = join(dir.path, 'switchboard.config.json');
+    writeFileSync(config, JSON.stringify({ mcpServers: { ts: { command: process.execPath, args: [TASK_SERVER, '--stdio'] } } }));
+    const data = join(dir.path, 'data');
+    mkdirSync(data);
+    alice = await createToken(config, data, 'alice');
+    bob = await createToken(config, data, 'bob');
+    a = await serve(config, data);
+    b = await serve(config, data);
+  });
+
+  afterAll(async () => {
+    await a?.kill();
+    await b?.kill();
+    dir?.remove();
+  });
+
+  it('tasks/get shows the input the task asks for, tasks/update answers it, and the result is read, all on the other replica', async () => {
+    const onA = taskClient(a.url, alice);
+    const onB = taskClient(b.url, alice);
+    const taskId = String((await onA.tool('ts__research', { topic: 'python', ambiguous: true }))['taskId']);
+
+    const parked = await eventually(async () => {
+      const r = await onB.ok('tasks/get', { taskId });
+      return r['inputRequests'] ? r : undefined;
+    });
+    expect(parked).toMatchObject({ status: 'input_required', statusMessage: 'Which python?' });
+    const [key, request] = Object.entries(parked['inputRequests'] as Record<string, { method: string; params: Record<string, unknown> }>)[0]!;
+    expect(request).toMatchObject({ method: 'elicitation/create', params: { message: 'Which python do you mean?' } });
+
+    // Bob names alice's task on B: it is not his, so nothing is looked up, sent on, or changed.
+    const bobs = await taskClient(b.url, bob).call('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { meaning: 'snake' } } } });
+    expect(bobs.error).toBeDefined();
+
+    await onB.ok('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { meaning: 'language' } } } });
+    expect(await onB.until(taskId, ['completed', 'failed'])).toMatchObject({
+      status: 'completed',
+      result: { content: [{ type: 'text', text: 'report on python (language)' }] },
+    });
+  });
+
+  it('tasks/cancel on the other replica reaches the downstream task', async () => {
+    const onA = taskClient(a.url, alice);
+    const onB = taskClient(b.url, alice);
+    const taskId = String((await onA.tool('ts__hold', { label: 'long' }))['taskId']);
+    const running = await onB.ok('tasks/get', { taskId });
+    expect(running['status']).toBe('working');
+    expect(running['statusMessage']).not.toBe(ELSEWHERE);
+
+    await onB.ok('tasks/cancel', { taskId });
+    expect(await onB.until(taskId, ['cancelled', 'completed', 'failed'])).toMatchObject({ status: 'cancelled' });
+    // The holder agrees: the downstream task was cancelled, not only the record.
+    expect(await onA.ok('tasks/get', { taskId })).toMatchObject({ status: 'cancelled' });
+  });
+
+  it('with the holder killed, the other replica answers from the record at once', async () => {
+    const taskId = String((await taskClient(a.url, alice).tool('ts__hold', { label: 'orphan' }))['taskId']);
+    await a.kill('SIGKILL');
+    const started = performance.now();
+    const seen = await taskClient(b.url, alice).ok('tasks/get', { taskId });
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(seen).toMatchObject({ status: 'working', statusMessage: ELSEWHERE });
+  });
+});
