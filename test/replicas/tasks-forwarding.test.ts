@@ -7,9 +7,10 @@ import { createToken, serve, type ServeProcess } from '../oauth/support.js';
 
 /**
  * A downstream task (a 2025-era server's task, SEP-2663 on the caller's side) lives in the session
- * of the hub process that started it: each `serve` runs its own copy of the stdio server. Task
- * requests reaching the other replica are sent to the holder (issue 13); when the holder is gone,
- * the other replica answers from the task's record at once, as it did before.
+ * of the hub process that started it: each `serve` runs its own copy of the stdio server. A local
+ * task's work runs in the process that started it. Task requests that need that memory and reach
+ * the other replica are sent to the holder (issue 13); when the holder is gone, the other replica
+ * answers from the task's record at once, as it did before.
  */
 const TASK_SERVER = join(ROOT, 'dist/test/fixtures/task-server.js');
 const ELSEWHERE = 'This task runs on ts through another Switchboard process; ask that process.';
@@ -24,7 +25,10 @@ describe('task requests reaching another replica than the one holding the task',
   beforeAll(async () => {
     dir = tmpDir();
     const config = join(dir.path, 'switchboard.config.json');
-    writeFileSync(config, JSON.stringify({ mcpServers: { ts: { command: process.execPath, args: [TASK_SERVER, '--stdio'] } } }));
+    writeFileSync(
+      config,
+      JSON.stringify({ mcpServers: { ts: { command: process.execPath, args: [TASK_SERVER, '--stdio'] } }, fixtures: { conformance: true } }),
+    );
     const data = join(dir.path, 'data');
     mkdirSync(data);
     alice = await createToken(config, data, 'alice');
@@ -54,7 +58,7 @@ describe('task requests reaching another replica than the one holding the task',
 
     // Bob names alice's task on B: it is not his, so nothing is looked up, sent on, or changed.
     const bobs = await taskClient(b.url, bob).call('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { meaning: 'snake' } } } });
-    expect(bobs.error).toBeDefined();
+    expect(bobs.error).toEqual({ code: -32602, message: 'Task not found' });
 
     await onB.ok('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { meaning: 'language' } } } });
     expect(await onB.until(taskId, ['completed', 'failed'])).toMatchObject({
@@ -75,6 +79,18 @@ describe('task requests reaching another replica than the one holding the task',
     expect(await onB.until(taskId, ['cancelled', 'completed', 'failed'])).toMatchObject({ status: 'cancelled' });
     // The holder agrees: the downstream task was cancelled, not only the record.
     expect(await onA.ok('tasks/get', { taskId })).toMatchObject({ status: 'cancelled' });
+  });
+
+  it("a local task's answers given on the other replica reach the work running on the holder", async () => {
+    const onB = taskClient(b.url, alice);
+    const taskId = String((await taskClient(a.url, alice).tool('confirm_delete', { filename: 'b.txt' }))['taskId']);
+    // The record answers tasks/get on either replica; only the holder has the work to hand answers to.
+    expect(await onB.until(taskId, ['input_required'])).toMatchObject({ inputRequests: { confirm: { method: 'elicitation/create' } } });
+    await onB.ok('tasks/update', { taskId, inputResponses: { confirm: { action: 'accept', content: { confirm: true } } } });
+    expect(await onB.until(taskId, ['completed', 'failed'])).toMatchObject({
+      status: 'completed',
+      result: { content: [{ text: 'delete b.txt: accept {"confirm":true}' }] },
+    });
   });
 
   it('with the holder killed, the other replica answers from the record at once', async () => {
