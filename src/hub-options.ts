@@ -47,7 +47,7 @@ export interface HubOptions {
   /** Extra trusted CA certificates (PEM) for clients' metadata documents: a test's own HTTPS server. */
   cimdCa?: string;
   /**
-   * The store, opened and migrated, built with this hub's vault (`hubVault`): how a hub runs on an
+   * The store, opened and migrated, built with this hub's vault (`hubVault`, src/vault/open.ts): how a hub runs on an
    * engine whose opening is asynchronous. The hub closes it when it stops. Without it, the hub opens
    * SQLite in the data dir (`switchboard.db`), or in memory.
    */

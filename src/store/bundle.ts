@@ -28,16 +28,17 @@ import { migrate, openDb, type AppliedMigration, type Db } from './db.js';
 import { HubSecrets, type SecretStore } from './hub-secrets.js';
 import { SqliteListCache, type ListCache } from './list-cache.js';
 
-/** What /readyz and `doctor` say of the store: it answered a query, or why not (never its URL or password). */
+/** Whether the store answered a query, or why not (never its URL or password): for /readyz and `doctor` to report. */
 export type StoreHealth = { ok: true; kind: StoreKind } | { ok: false; kind: StoreKind; error: string };
 
 export type StoreKind = 'sqlite' | 'postgres';
 
 /**
- * Every repository the hub and its builders use, on one engine: the one place that picks SQLite
- * or PostgreSQL. Each builder names the part it needs (IntegrationsStore, AgentsStore, AuthStore,
- * InboxOpener): a builder sits below the hub and cannot import this file, so those are declared
- * where they are used and gathered here, where a second engine must provide them all.
+ * Every repository the hub and its builders use, on one engine: whoever opens it picks SQLite or
+ * PostgreSQL, and nothing built on it knows which. Each builder names the part it needs
+ * (IntegrationsStore, AgentsStore, AuthStore, PollersStore, InboxOpener): a builder sits below the
+ * hub and cannot import this file, so those are declared where they are used and gathered here,
+ * where a second engine must provide them all.
  *
  * An opened store is migrated. `vault` was built on `dataKeys` by the opener, and the
  * repositories that seal (connections, secrets, agent tasks, the outbox's results) use it.
