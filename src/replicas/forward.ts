@@ -107,8 +107,11 @@ export class RetryForwarder {
     const owner = await this.opts.ownerOf(retry.requestState);
     if (owner === undefined || owner === this.opts.self) return false;
     const replica = await this.opts.registry.lookup(owner);
-    if (!replica?.alive) {
-      this.opts.log.info({ owner, registered: replica !== undefined }, 'a retry names a process that is no longer running');
+    // Never registered (a `stdio` hub, which serves no HTTP): served here, where the source says
+    // which process holds the call and that only it can resume it.
+    if (replica === undefined) return false;
+    if (!replica.alive) {
+      this.opts.log.info({ owner }, 'a retry names a process that is no longer running');
       this.gone(res, retry, owner);
       return true;
     }

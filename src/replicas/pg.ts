@@ -45,22 +45,22 @@ export class PgReplicaRegistry implements ReplicaRegistry {
   }
 
   async lookup(id: string): Promise<ReplicaLookup | undefined> {
-    const row = await this.db.maybeOne('SELECT url, heartbeat_at FROM replicas WHERE id = $1', [id], parse);
+    const row = await this.db.maybeOne('SELECT url, heartbeat_at, stopped_at FROM replicas WHERE id = $1', [id], parse);
     if (row === undefined) return undefined;
-    return { url: row.url, alive: isAlive(row.heartbeat_at, this.opts.clock.now(), this.heartbeatMs) };
+    return { url: row.url, alive: isAlive(row.heartbeat_at, this.opts.clock.now(), this.heartbeatMs, row.stopped_at) };
   }
 
   async forget(): Promise<void> {
     const self = this.self;
     if (!self) return;
     this.self = undefined;
-    await this.db.exec('DELETE FROM replicas WHERE id = $1', [self.id]);
+    await this.db.exec('UPDATE replicas SET stopped_at = $2 WHERE id = $1', [self.id, this.opts.clock.now()]);
   }
 
   private async upsert(self: ReplicaSelf, now: number): Promise<void> {
     await this.db.exec(
-      `INSERT INTO replicas (id, url, started_at, heartbeat_at) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at`,
+      `INSERT INTO replicas (id, url, started_at, heartbeat_at, stopped_at) VALUES ($1, $2, $3, $4, NULL)
+       ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at, stopped_at = NULL`,
       [self.id, self.url, self.startedAt, now],
     );
   }

@@ -14,7 +14,7 @@ export interface ReplicaSelf {
 
 export interface ReplicaLookup {
   url: string;
-  /** Its last heartbeat is newer than `MISSED_BEATS` intervals. */
+  /** Not stopped, and its last heartbeat is newer than `MISSED_BEATS` intervals. */
   alive: boolean;
 }
 
@@ -24,8 +24,12 @@ export interface ReplicaRegistry {
   register(self: ReplicaSelf): Promise<void>;
   /** Marks this replica alive now; re-registers it if its row was pruned meanwhile. */
   heartbeat(): Promise<void>;
+  /** Undefined for an id that never registered (a `stdio` hub) or whose row was pruned. */
   lookup(id: string): Promise<ReplicaLookup | undefined>;
-  /** Removes this replica's row (a clean stop): lookups of it answer undefined at once. */
+  /**
+   * Marks this replica stopped (a clean stop): lookups of it answer `alive: false` at once. The
+   * row stays until pruned, so a retry naming it can be told its holder stopped.
+   */
   forget(): Promise<void>;
 }
 
@@ -36,7 +40,7 @@ export const DEFAULT_HEARTBEAT_MS = 5_000;
  * long GC pause, a slow disk) must not make it look gone, three mean it is.
  */
 export const MISSED_BEATS = 3;
-/** Rows of replicas dead this long are deleted when another registers: history nobody reads. */
+/** Rows of replicas dead this long are deleted when another registers: their states expired long ago. */
 export const PRUNE_AFTER_MS = 24 * 60 * 60_000;
 
 export interface ReplicaRegistryOptions {
@@ -44,7 +48,7 @@ export interface ReplicaRegistryOptions {
   heartbeatMs?: number;
 }
 
-/** Whether a beat at `beatAt` still counts as alive at `now`. */
-export function isAlive(beatAt: number, now: number, heartbeatMs: number): boolean {
-  return now - beatAt < MISSED_BEATS * heartbeatMs;
+/** Whether a replica whose last beat was at `beatAt` still counts as alive at `now`. */
+export function isAlive(beatAt: number, now: number, heartbeatMs: number, stoppedAt: number | null = null): boolean {
+  return stoppedAt === null && now - beatAt < MISSED_BEATS * heartbeatMs;
 }

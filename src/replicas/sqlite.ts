@@ -10,7 +10,7 @@ import {
   type ReplicaSelf,
 } from './registry.js';
 
-export const replicaRowSchema = z.object({ url: z.string(), heartbeat_at: z.coerce.number() });
+export const replicaRowSchema = z.object({ url: z.string(), heartbeat_at: z.coerce.number(), stopped_at: z.coerce.number().nullable() });
 
 /**
  * The replica registry in the SQLite store: the processes sharing one data dir (several `serve`
@@ -45,24 +45,24 @@ export class SqliteReplicaRegistry implements ReplicaRegistry {
   }
 
   async lookup(id: string): Promise<ReplicaLookup | undefined> {
-    const raw: unknown = this.db.prepare('SELECT url, heartbeat_at FROM replicas WHERE id = ?').get(id);
+    const raw: unknown = this.db.prepare('SELECT url, heartbeat_at, stopped_at FROM replicas WHERE id = ?').get(id);
     if (raw === undefined) return undefined;
     const row = replicaRowSchema.parse(raw);
-    return { url: row.url, alive: isAlive(row.heartbeat_at, this.opts.clock.now(), this.heartbeatMs) };
+    return { url: row.url, alive: isAlive(row.heartbeat_at, this.opts.clock.now(), this.heartbeatMs, row.stopped_at) };
   }
 
   async forget(): Promise<void> {
     const self = this.self;
     if (!self) return;
     this.self = undefined;
-    this.db.prepare('DELETE FROM replicas WHERE id = ?').run(self.id);
+    this.db.prepare('UPDATE replicas SET stopped_at = ? WHERE id = ?').run(this.opts.clock.now(), self.id);
   }
 
   private upsert(self: ReplicaSelf, now: number): void {
     this.db
       .prepare(
-        `INSERT INTO replicas (id, url, started_at, heartbeat_at) VALUES (@id, @url, @startedAt, @now)
-         ON CONFLICT (id) DO UPDATE SET url = excluded.url, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at`,
+        `INSERT INTO replicas (id, url, started_at, heartbeat_at, stopped_at) VALUES (@id, @url, @startedAt, @now, NULL)
+         ON CONFLICT (id) DO UPDATE SET url = excluded.url, started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL`,
       )
       .run({ id: self.id, url: self.url, startedAt: self.startedAt, now });
   }

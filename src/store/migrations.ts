@@ -373,13 +373,15 @@ export const MIGRATIONS: readonly Migration[] = [
     name: 'replicas',
     // Issue 13: the HTTP-serving processes on this store and where each is reached, so a retry
     // that needs another process's memory (a held call) is sent there. One row per process, written
-    // by that process only; `heartbeat_at` on its clock (src/replicas/registry.ts).
+    // by that process only; `heartbeat_at` on its clock; `stopped_at` set by a clean stop, so a
+    // retry naming it is told the process stopped (src/replicas/registry.ts).
     sql: `
       CREATE TABLE replicas (
         id            TEXT PRIMARY KEY,
         url           TEXT NOT NULL,
         started_at    INTEGER NOT NULL,
-        heartbeat_at  INTEGER NOT NULL
+        heartbeat_at  INTEGER NOT NULL,
+        stopped_at    INTEGER
       );
       CREATE INDEX replicas_heartbeat ON replicas (heartbeat_at);
     `,

@@ -41,19 +41,24 @@ export function replicaRegistryContract(name: string, make: () => ReplicaHarness
       expect((await h.b.lookup(A.id))?.alive).toBe(true);
     });
 
-    it('forget removes only its own row; a heartbeat after its row went registers it again', async () => {
+    it('forget marks only its own row stopped, at once; registering again clears it', async () => {
       await h.a.register({ ...A, startedAt: h.clock.now() });
       await h.b.register({ ...B, startedAt: h.clock.now() });
       await h.b.forget();
-      expect(await h.a.lookup(B.id)).toBeUndefined();
+      // Stopped, not unknown: a retry naming B is told its holder stopped.
+      expect(await h.a.lookup(B.id)).toEqual({ url: B.url, alive: false });
       expect(await h.b.lookup(A.id)).toEqual({ url: A.url, alive: true });
-      // B's row is gone but B is still running: its next beat puts it back.
       await h.b.register({ ...B, startedAt: h.clock.now() });
-      await h.a.forget();
+      expect(await h.a.lookup(B.id)).toEqual({ url: B.url, alive: true });
+    });
+
+    it('rows dead for a day are pruned when another registers; a beat after that registers again', async () => {
       await h.a.register({ ...A, startedAt: h.clock.now() });
-      h.clock.advance(PRUNE_AFTER_MS + 1);
-      // Another replica registering prunes rows dead for a day: A's among them.
       await h.b.register({ ...B, startedAt: h.clock.now() });
+      await h.b.forget();
+      h.clock.advance(PRUNE_AFTER_MS + 1);
+      await h.b.register({ ...B, startedAt: h.clock.now() });
+      // A ran on without beating (a paused process): its row went with the day-old ones.
       expect(await h.b.lookup(A.id)).toBeUndefined();
       await h.a.heartbeat();
       expect(await h.b.lookup(A.id)).toEqual({ url: A.url, alive: true });

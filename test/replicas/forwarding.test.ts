@@ -80,6 +80,7 @@ describe('a retry reaching another replica than the one holding its call', () =>
   let alice: string;
   let bob: string;
   let data: string;
+  let config: string;
 
   beforeAll(async () => {
     dir = tmpDir();
@@ -87,7 +88,7 @@ describe('a retry reaching another replica than the one holding its call', () =>
     const port = await new Promise<number>((res) =>
       createInterface({ input: downstream.stdout! }).once('line', (l) => res((JSON.parse(l) as { port: number }).port)),
     );
-    const config = join(dir.path, 'switchboard.config.json');
+    config = join(dir.path, 'switchboard.config.json');
     writeFileSync(config, JSON.stringify({ mcpServers: { v1h: { url: `http://127.0.0.1:${port}/mcp` } } }));
     data = join(dir.path, 'data');
     mkdirSync(data);
@@ -159,14 +160,21 @@ describe('a retry reaching another replica than the one holding its call', () =>
     expect(orphan.result?.['isError']).toBe(true);
     expect(JSON.stringify(orphan.result?.content)).toContain(`Switchboard process ${holder}, which is no longer running`);
 
-    // B stopping cleanly removes its own row: a retry naming it is answered from the registry alone.
-    const bId = await (async () => {
-      const own = round(await call(b.url, alice, {}));
-      return holderOf(own.state);
-    })();
-    expect(await registry.lookup(bId)).toMatchObject({ alive: true });
-    await b.kill('SIGTERM');
-    expect(await registry.lookup(bId)).toBeUndefined();
     db.close();
+  });
+
+  it('once the holder stopped cleanly, a replica started after it says so from the registry alone', async () => {
+    const held = round(await call(b.url, alice, {}));
+    await b.kill('SIGTERM');
+    const c = await serve(config, data);
+    try {
+      const started = performance.now();
+      const orphan = await call(c.url, alice, { inputResponses: confirm(held.key, 'alice'), requestState: held.state });
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(orphan.result?.['isError']).toBe(true);
+      expect(JSON.stringify(orphan.result?.content)).toContain(`Switchboard process ${holderOf(held.state)}, which is no longer running`);
+    } finally {
+      await c.kill();
+    }
   });
 });

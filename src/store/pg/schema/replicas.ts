@@ -8,7 +8,9 @@ CREATE TABLE replicas (
   id            TEXT PRIMARY KEY,
   url           TEXT NOT NULL,
   started_at    BIGINT NOT NULL,
-  heartbeat_at  BIGINT NOT NULL
+  heartbeat_at  BIGINT NOT NULL,
+  -- Set by a clean stop: a lookup then reads the replica as gone at once.
+  stopped_at    BIGINT
 );
 CREATE INDEX replicas_heartbeat ON replicas (heartbeat_at);
 `;

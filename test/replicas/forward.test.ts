@@ -1,0 +1,177 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { RetryForwarder } from '../../src/replicas/forward.js';
+import { SqliteReplicaRegistry } from '../../src/replicas/sqlite.js';
+import { openDb } from '../../src/store/db.js';
+
+/**
+ * The forwarder between two real HTTP servers on loopback: "B" (an express app handing every POST
+ * to the forwarder, as the HTTP face does) and "A" (the holder, here a plain server that records
+ * what reached it and answers as the test says).
+ */
+const SELF = 'host-b/2/bbbbbbbb';
+const HOLDER = 'host-a/1/aaaaaaaa';
+const alice = { tenant: 'default', user: 'alice' };
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+describe('RetryForwarder', () => {
+  const clock = manualClock();
+  let registry: SqliteReplicaRegistry;
+  let holder: SqliteReplicaRegistry;
+  let servers: Server[];
+  let seen: Array<{ headers: IncomingHttpHeaders; body: string; url: string | undefined }>;
+  let answer: (res: import('node:http').ServerResponse) => void;
+
+  beforeEach(() => {
+    const db = openDb({ file: ':memory:', clock });
+    registry = new SqliteReplicaRegistry(db, { clock });
+    holder = new SqliteReplicaRegistry(db, { clock });
+    servers = [];
+    seen = [];
+    answer = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":7,"result":{"content":[]}}');
+  });
+  afterEach(async () => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  });
+
+  /** Starts A, registered under HOLDER; returns its base URL. */
+  async function startHolder(): Promise<string> {
+    const a = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seen.push({ headers: req.headers, body, url: req.url });
+        answer(res);
+      });
+    });
+    servers.push(a);
+    const url = await listen(a);
+    await holder.register({ id: HOLDER, url, startedAt: clock.now() });
+    return url;
+  }
+
+  /** Starts B with a forwarder whose states all name `owner`; returns its /mcp URL. */
+  async function startReplica(owner: string | undefined, timeoutMs?: number): Promise<string> {
+    const forwarder = new RetryForwarder({
+      registry,
+      self: SELF,
+      ownerOf: async () => owner,
+      taskHolder: async (who, taskId) => (who.user === 'alice' && taskId === 'task_1' ? owner : undefined),
+      log: pino({ level: 'silent' }),
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+    const app = express();
+    app.use(express.json());
+    app.post('/mcp', async (req, res) => {
+      const who = req.get('authorization') === 'Bearer bob' ? { tenant: 'default', user: 'bob' } : alice;
+      if (!(await forwarder.handle(req, res, req.body, who))) res.status(418).json({ servedHere: true });
+    });
+    const b = createServer(app);
+    servers.push(b);
+    return `${await listen(b)}/mcp`;
+  }
+
+  const retry = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'v1h__transfer', requestState: 'v1.x.y', inputResponses: { k: {} } } };
+  const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer alice', 'mcp-protocol-version': '2026-07-28', cookie: 'c=1', ...headers },
+      body: JSON.stringify(body),
+    });
+
+  it("sends the retry as received, with the client's credentials and MCP headers only, and relays the answer", async () => {
+    const base = await startHolder();
+    const b = await startReplica(HOLDER);
+    const res = await post(b, retry, { 'mcp-method': 'tools/call', 'mcp-name': 'v1h__transfer', origin: 'http://127.0.0.1' });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ jsonrpc: '2.0', id: 7, result: { content: [] } });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]!.url).toBe('/mcp');
+    expect(JSON.parse(seen[0]!.body)).toEqual(retry);
+    expect(seen[0]!.headers).toMatchObject({
+      authorization: 'Bearer alice',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'tools/call',
+      'mcp-name': 'v1h__transfer',
+      'x-switchboard-forwarded': '1',
+      host: new URL(base).host,
+    });
+    expect(seen[0]!.headers).not.toHaveProperty('cookie');
+    expect(seen[0]!.headers).not.toHaveProperty('origin');
+  });
+
+  it('streams an event-stream answer as the holder writes it', async () => {
+    let finish: () => void = () => {};
+    answer = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress"}\n\n');
+      finish = () => res.end('event: message\ndata: {"jsonrpc":"2.0","id":7,"result":{}}\n\n');
+    };
+    await startHolder();
+    const res = await post(await startReplica(HOLDER), retry);
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    // The first event arrives while the holder still holds the stream open.
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('notifications/progress');
+    finish();
+    let rest = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    expect(rest).toContain('"id":7');
+  });
+
+  it('serves here what it must: its own state, a forwarded request, a holder never registered, another method', async () => {
+    await startHolder();
+    expect((await post(await startReplica(SELF), retry)).status).toBe(418);
+    const b = await startReplica(HOLDER);
+    expect((await post(b, retry, { 'x-switchboard-forwarded': '1' })).status).toBe(418);
+    expect((await post(b, { ...retry, method: 'tools/list' })).status).toBe(418);
+    expect((await post(b, { ...retry, params: { name: 'x' } })).status).toBe(418);
+    expect((await post(await startReplica('host-c/3/stdio'), retry)).status).toBe(418);
+    expect(seen).toHaveLength(0);
+  });
+
+  it('a stopped or unreachable holder: the retry is told at once that it is no longer running', async () => {
+    const base = await startHolder();
+    const b = await startReplica(HOLDER);
+    await holder.forget();
+    const stopped = await (await post(b, retry)).json();
+    expect(stopped).toMatchObject({ id: 7, result: { isError: true, resultType: 'complete' } });
+    expect(JSON.stringify(stopped)).toContain(`Switchboard process ${HOLDER}, which is no longer running`);
+    // Killed: its row still beats, but nothing listens at its address.
+    await holder.register({ id: HOLDER, url: base, startedAt: clock.now() });
+    await Promise.all(servers.splice(0, 1).map((s) => new Promise((r) => s.close(r))));
+    const killed = await (await post(b, retry)).json();
+    expect(JSON.stringify(killed)).toContain('no longer running (connect ECONNREFUSED');
+    // A prompts/get retry gets the SDK's answer for an unusable state.
+    const prompt = await post(b, { ...retry, method: 'prompts/get' });
+    expect(prompt.status).toBe(400);
+    expect(await prompt.json()).toMatchObject({ id: 7, error: { code: -32602 } });
+  });
+
+  it('a holder that does not answer in time ends the round with the error', async () => {
+    answer = () => {};
+    await startHolder();
+    const res = await (await post(await startReplica(HOLDER, 200), retry)).json();
+    expect(JSON.stringify(res)).toContain('the owner did not answer in time');
+  });
+
+  it("task requests go to the holder for the task's owner only, and are served here when the holder is gone", async () => {
+    await startHolder();
+    const b = await startReplica(HOLDER);
+    const get = { jsonrpc: '2.0', id: 3, method: 'tasks/get', params: { taskId: 'task_1' } };
+    expect((await post(b, get)).status).toBe(200);
+    expect((await post(b, get, { authorization: 'Bearer bob' })).status).toBe(418);
+    expect((await post(b, { ...get, method: 'tasks/list' })).status).toBe(418);
+    expect(seen).toHaveLength(1);
+    await holder.forget();
+    expect((await post(b, get)).status).toBe(418);
+  });
+});
