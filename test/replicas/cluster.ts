@@ -9,15 +9,16 @@
  * must know the balancer's URL; a restarted replica comes back on the same port.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
+import { describe } from 'vitest';
 import { type Balancer, startBalancer } from '../helpers/balancer.js';
 import { CLI, eventually, tmpDir } from '../helpers/hub.js';
-import { type FreshDatabase, freshDatabase } from '../helpers/postgres.js';
-import { startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
+import { type FreshDatabase, freshDatabase, PG_SKIP_REASON } from '../helpers/postgres.js';
+import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
 
 export interface Replica {
   /** `http://127.0.0.1:PORT`, reached directly (not through the balancer). */
@@ -204,4 +205,33 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 /** Which replica answered, by its base URL, from the balancer's counts: spread checks read it. */
 export function hitsByReplica(c: Cluster): number[] {
   return c.replicas.map((r) => c.balancer.hits.get(r.base) ?? 0);
+}
+
+/** A suite on a cluster needs both servers: skipped (with the reasons printed) where either is missing. */
+export const describeCluster = describe.skipIf(PG_SKIP_REASON !== null || redisSkip !== undefined);
+
+/**
+ * A Standard Webhooks delivery of one event (id, timestamp, `v1` signature over `id.ts.body`), as
+ * a provider sends it and re-sends it: a redelivery is the same id, body and a fresh timestamp.
+ */
+export function signedDelivery(secret: string, id: string, body: string): Record<string, string> {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const ts = Math.floor(Date.now() / 1000).toString();
+  const sig = createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64');
+  return { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': ts, 'webhook-signature': `v1,${sig}` };
+}
+
+/** Runs `jobs` with at most `width` at once; the results in order. */
+export async function inParallel<T>(jobs: ReadonlyArray<() => Promise<T>>, width: number): Promise<T[]> {
+  const out: T[] = new Array(jobs.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(width, jobs.length) }, async () => {
+      while (next < jobs.length) {
+        const i = next++;
+        out[i] = await jobs[i]!();
+      }
+    }),
+  );
+  return out;
 }
