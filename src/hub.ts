@@ -10,11 +10,9 @@ import type { Identity } from './identity/identity.js';
 import type { ApiTokens } from './identity/tokens.js';
 import { Catalog } from './mcp/catalog.js';
 import { Dispatcher } from './mcp/dispatch.js';
-import { TaskService } from './mcp/tasks/service.js';
-import { DownstreamTaskBacking } from './mcp/tasks/backings/downstream.js';
 import { registerBackings } from './mcp/tasks/backings/register.js';
+import { buildMcpTasks, downstreamServers } from './mcp/wire.js';
 import { REQUEST_STATE_KEY, RequestStates } from './mcp/request-state.js';
-import { DownstreamServer } from './mcp/downstream/server.js';
 import { createConformanceSource } from './mcp/fixtures/conformance.js';
 import type { HttpFace } from './mcp/http-face.js';
 import { serveStdioFace, type StdioFace } from './mcp/stdio-face.js';
@@ -153,11 +151,7 @@ export class Hub {
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
     const { keys } = this.integrations;
     // MCP Tasks (SEP-2663): records in the store, so any process on this data dir answers tasks/get.
-    const taskRepo = store.tasks;
-    const tasks = new TaskService({ repo: taskRepo, clock: this.clock, log: this.log });
-    // Downstream servers' own tasks, passed through behind hub task ids.
-    const downstreamTasks = new DownstreamTaskBacking({ repo: taskRepo, clock: this.clock, log: this.log });
-    tasks.use(downstreamTasks);
+    const { tasks, downstream } = buildMcpTasks({ store, clock: this.clock, log: this.log });
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) }), tasks);
     for (const s of this.integrations.sources) this.catalog.add(s);
     this.catalog.add(
@@ -182,23 +176,9 @@ export class Hub {
     this.agents = agents;
     if (agents.size > 0) this.catalog.add(agents);
     registerBackings(tasks, { outbox: this.outbox, integrations: this.integrations.sources, agents });
-    const { listCache } = store;
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
-    for (const [name, server] of Object.entries(opts.config.mcpServers)) {
-      const source = new DownstreamServer({
-        name,
-        listCache,
-        config: server,
-        clock: this.clock,
-        log: this.log,
-        metrics: this.metrics,
-        ...(opts.restartBaseMs === undefined ? {} : { restartBaseMs: opts.restartBaseMs }),
-        maxMessageBytes: opts.config.maxMessageBytes,
-        ...(this.processes ? { processes: this.processes } : {}),
-        tasks: downstreamTasks,
-      });
-      this.catalog.add(source);
-    }
+    const mcp = { config: opts.config, store, tasks: downstream, clock: this.clock, log: this.log, metrics: this.metrics };
+    for (const s of downstreamServers({ ...mcp, processes: this.processes, restartBaseMs: opts.restartBaseMs })) this.catalog.add(s);
     if (opts.config.fixtures.conformance) this.catalog.add(createConformanceSource());
     for (const s of opts.extraSources ?? []) this.catalog.add(s);
   }

@@ -10,6 +10,7 @@ import { HubError } from '../errors.js';
 import { SqliteApiTokens, type ApiTokens } from '../identity/tokens.js';
 import type { IntegrationsStore } from '../integrations/wiring.js';
 import { SqliteTasks } from '../mcp/tasks/sqlite.js';
+import type { McpStore } from '../mcp/wire.js';
 import type { TaskRepository } from '../mcp/tasks/types.js';
 import { SqliteFlows, type FlowRepository } from '../oauth/flow-store.js';
 import { SqliteLinkUses, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
@@ -36,23 +37,19 @@ export type StoreKind = 'sqlite' | 'postgres';
 /**
  * Every repository the hub and its builders use, on one engine: whoever opens it picks SQLite or
  * PostgreSQL, and nothing built on it knows which. Each builder names the part it needs
- * (IntegrationsStore, AgentsStore, AuthStore, PollersStore, InboxOpener): a builder sits below the
+ * (IntegrationsStore, AgentsStore, AuthStore, PollersStore, McpStore, InboxOpener): a builder sits below the
  * hub and cannot import this file, so those are declared where they are used and gathered here,
  * where a second engine must provide them all.
  *
  * An opened store is migrated. `vault` was built on `dataKeys` by the opener, and the
  * repositories that seal (connections, secrets, agent tasks, the outbox's results) use it.
  */
-export interface HubStore extends IntegrationsStore, AgentsStore, AuthStore, PollersStore, InboxOpener {
+export interface HubStore extends IntegrationsStore, AgentsStore, AuthStore, PollersStore, McpStore, InboxOpener {
   readonly kind: StoreKind;
   readonly dataKeys: DataKeyStore;
   readonly vault: Vault;
   readonly apiTokens: ApiTokens;
   readonly outbox: Outbox;
-  /** MCP Tasks' records: any process on the store answers tasks/get. */
-  readonly tasks: TaskRepository;
-  readonly pollers: PollerStore;
-  readonly listCache: ListCache;
   readonly eventReads: EventReads;
   /** One cheap query: whether the store answers now. Never throws. */
   health(): Promise<StoreHealth>;

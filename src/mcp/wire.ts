@@ -1,0 +1,58 @@
+import type { Clock } from '../clock.js';
+import type { HubConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { HubMetrics } from '../observability/metrics.js';
+import type { ListCache } from '../store/list-cache.js';
+import type { ProcessRegistry } from './downstream/process-registry.js';
+import { DownstreamServer } from './downstream/server.js';
+import { DownstreamTaskBacking } from './tasks/backings/downstream.js';
+import { TaskService } from './tasks/service.js';
+import type { TaskRepository } from './tasks/types.js';
+
+/** The repositories MCP Tasks and the downstream servers use (a part of the hub's store). */
+export interface McpStore {
+  /** MCP Tasks' records: any process on the store answers tasks/get. */
+  readonly tasks: TaskRepository;
+  /** Each downstream server's last lists, served at start-up before it answers. */
+  readonly listCache: ListCache;
+}
+
+/** MCP Tasks (SEP-2663) on the store, and the backing of downstream servers' own tasks, passed through behind hub task ids. */
+export function buildMcpTasks(d: { store: McpStore; clock: Clock; log: Logger }): { tasks: TaskService; downstream: DownstreamTaskBacking } {
+  const tasks = new TaskService({ repo: d.store.tasks, clock: d.clock, log: d.log });
+  const downstream = new DownstreamTaskBacking({ repo: d.store.tasks, clock: d.clock, log: d.log });
+  tasks.use(downstream);
+  return { tasks, downstream };
+}
+
+export interface DownstreamDeps {
+  config: HubConfig;
+  store: McpStore;
+  tasks: DownstreamTaskBacking;
+  clock: Clock;
+  log: Logger;
+  metrics: HubMetrics;
+  /** The stdio servers' pids, recorded in the data dir (none for an in-memory hub). */
+  processes?: ProcessRegistry | undefined;
+  /** Restart backoff base for supervised servers (tests crash them often). */
+  restartBaseMs?: number | undefined;
+}
+
+/** The configured downstream MCP servers (`mcpServers`), in config order, as tool sources. */
+export function downstreamServers(d: DownstreamDeps): DownstreamServer[] {
+  return Object.entries(d.config.mcpServers).map(
+    ([name, server]) =>
+      new DownstreamServer({
+        name,
+        listCache: d.store.listCache,
+        config: server,
+        clock: d.clock,
+        log: d.log,
+        metrics: d.metrics,
+        ...(d.restartBaseMs === undefined ? {} : { restartBaseMs: d.restartBaseMs }),
+        maxMessageBytes: d.config.maxMessageBytes,
+        ...(d.processes ? { processes: d.processes } : {}),
+        tasks: d.tasks,
+      }),
+  );
+}
