@@ -138,14 +138,16 @@ export class RetryForwarder {
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve) => {
       const upstream = send(target, { method: 'POST', headers, timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
+      // Small JSON-RPC messages: Nagle's algorithm would hold one back for the peer's delayed ACK.
+      upstream.once('socket', (socket) => socket.setNoDelay(true));
       // The client going away ends the forwarded round too, as it would end it on the owner.
       const cancel = () => upstream.destroy(new Error('the client closed the request'));
       res.once('close', cancel);
       upstream.once('timeout', () => upstream.destroy(new Error('the owner did not answer in time')));
       upstream.once('response', (answer: IncomingMessage) => {
         res.writeHead(answer.statusCode ?? 502, relayedHeaders(answer.headers));
-        // Headers go out at once: an SSE answer's events reach the client as the owner writes them.
-        res.flushHeaders();
+        // No flushHeaders: the headers leave with the first chunk, one write. Each chunk is written
+        // as it arrives, so an SSE answer's events reach the client as the owner writes them.
         answer.pipe(res);
         answer.once('error', () => res.destroy());
         answer.once('end', () => {
