@@ -5,6 +5,7 @@ import type { HubConfig } from '../src/config/schema.js';
 import { openIntegrations, type Integrations } from '../src/integrations/wiring.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
 import { openSqliteStore, type HubStore } from '../src/store/bundle.js';
+import { openPostgresStore, storeChoice } from '../src/store/pg-bundle.js';
 import { createVault } from '../src/vault/open.js';
 import type { Vault } from '../src/vault/vault.js';
 import { configFromFlags, type Flags } from './common.js';
@@ -26,17 +27,24 @@ export function openStoreContext(flags: Flags): Promise<StoreContext> {
 }
 
 /**
- * The data dir's store with its vault open (every data key unwrapped, a wrong master key an error
- * that says so), for a command that needs no hub. A command's moment needs no checkpoint thread.
+ * The store the config names (`storeChoice`, as the hub picks it: `store.url`, DATABASE_URL, else
+ * SQLite in the data dir), migrated, its vault built but not opened: for a command that reads no
+ * sealed value and so needs no master key. A command's moment needs no checkpoint thread and a
+ * pool of one or two connections.
+ */
+export async function openConfiguredStore(config: HubConfig, log: Logger): Promise<HubStore> {
+  const vault = (keys: Parameters<typeof createVault>[0]['keys']) => createVault({ keys, dataDir: config.dataDir, clock: systemClock, log });
+  const choice = storeChoice(config);
+  if (choice.kind === 'postgres') return openPostgresStore({ url: choice.url, clock: systemClock, log, vault, max: 2 });
+  return openSqliteStore({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock, log, checkpoints: false, vault });
+}
+
+/**
+ * The configured store with its vault open (every data key unwrapped, a wrong master key an error
+ * that says so), for a command that needs no hub.
  */
 export async function openDataDirStore(config: HubConfig, log: Logger): Promise<HubStore> {
-  const store = openSqliteStore({
-    file: resolve(config.dataDir, 'switchboard.db'),
-    clock: systemClock,
-    log,
-    checkpoints: false,
-    vault: (keys) => createVault({ keys, dataDir: config.dataDir, clock: systemClock, log }),
-  });
+  const store = await openConfiguredStore(config, log);
   try {
     await store.vault.open();
     return store;

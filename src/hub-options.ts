@@ -19,7 +19,7 @@ export interface HubOptions {
   dataDir?: string;
   /** Extra sources (tests, fixtures) added after the configured ones. */
   extraSources?: ToolSource[];
-  /** Environment for the master key (defaults to process.env). */
+  /** Environment for the master key and, in `Hub.open`, DATABASE_URL (defaults to process.env). */
   env?: NodeJS.ProcessEnv;
   /** Token refresh tuning (tests shorten leases and polls). */
   tokenOptions?: IntegrationsDeps['tokenOptions'];
@@ -48,8 +48,9 @@ export interface HubOptions {
   cimdCa?: string;
   /**
    * The store, opened and migrated, built with this hub's vault (`hubVault`, src/vault/open.ts): how a hub runs on an
-   * engine whose opening is asynchronous. The hub closes it when it stops. Without it, the hub opens
-   * SQLite in the data dir (`switchboard.db`), or in memory.
+   * engine whose opening is asynchronous. The hub closes it when it stops. Without it, `Hub.open`
+   * opens the store the config names (PostgreSQL for `store.url` or DATABASE_URL) and the
+   * constructor opens SQLite in the data dir (`switchboard.db`), or in memory.
    */
   store?: HubStore;
 }

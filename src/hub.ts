@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { publicUrlOf, urlNotYetKnown } from './config/public-url.js';
@@ -21,7 +22,8 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { HubMetrics } from './observability/metrics.js';
 import type { Db } from './store/db.js';
 import { openSqliteStore, sqliteOf, type HubStore, type SqliteHubStore } from './store/bundle.js';
-import { describeError } from './errors.js';
+import { openPostgresStore, storeChoice } from './store/pg-bundle.js';
+import { describeError, HubError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { buildIntegrations, type Integrations } from './integrations/wiring.js';
 import { watchConnections } from './integrations/watch.js';
@@ -81,7 +83,36 @@ export class Hub {
   private readonly processes: ProcessRegistry | undefined;
   private readonly cimdCa: string | undefined;
 
+  /**
+   * Builds a hub on the store its config names (`storeChoice`: `store.url`, DATABASE_URL, else
+   * SQLite in the data dir). PostgreSQL connects and migrates before the hub is built, since its
+   * repositories are built on an open pool; SQLite opens in the constructor as before.
+   */
+  static async open(opts: HubOptions): Promise<Hub> {
+    if (opts.store !== undefined) return new Hub(opts);
+    const choice = storeChoice(opts.config, opts.env ?? process.env);
+    if (choice.kind === 'sqlite') return new Hub(opts);
+    const clock = opts.clock ?? systemClock;
+    const log = opts.log ?? createLogger({ level: opts.config.logLevel });
+    const dataDir = opts.dataDir ?? resolve(opts.config.dataDir);
+    // The data dir stays each replica's own (master key file, process registry, the hosted sandbox):
+    // made private as SQLite's opener makes it (src/store/db.ts).
+    if (dataDir !== ':memory:' && mkdirSync(dataDir, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(dataDir, 0o700);
+    // The master keys stay the data dir's (or SWITCHBOARD_MASTER_KEY): every replica must be given the same ones.
+    const vault = hubVault({ dataDir, clock, log, ...(opts.env ? { env: opts.env } : {}) });
+    const store = await openPostgresStore({ url: choice.url, clock, log, vault });
+    log.info({ store: 'postgres', database: store.pg.safeUrl, from: choice.from }, 'store opened and migrated');
+    try {
+      return new Hub({ ...opts, clock, log, store });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+
   constructor(opts: HubOptions) {
+    if (opts.store === undefined && opts.config.store.url !== undefined)
+      throw new HubError('internal', 'store.url names PostgreSQL, whose pool opens asynchronously: build this hub with Hub.open()');
     this.config = opts.config;
     this.cimdCa = opts.cimdCa;
     this.clock = opts.clock ?? systemClock;
@@ -312,6 +343,7 @@ export class Hub {
         identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(listener.host) ? { dataDir: this.dataDir } : {}) }),
         pollers: () => this.pollers.status(),
         breakers: () => this.integrations.breakers.snapshot(),
+        store: () => this.store.health(),
       },
       webhooks: webhookHandler({
         integrations: this.integrations.webhooks,

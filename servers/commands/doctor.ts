@@ -8,6 +8,9 @@ import { DownstreamSource } from '../../src/mcp/downstream/source.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { HubMetrics } from '../../src/observability/metrics.js';
 import { appliedMigrations, openDb } from '../../src/store/db.js';
+import { openPostgresStore, redactedUrl, storeChoice } from '../../src/store/pg-bundle.js';
+import type { DataKeyStore } from '../../src/vault/data-keys.js';
+import { createVault } from '../../src/vault/open.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { MASTER_KEY_ENV } from '../../src/vault/master-keys.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
@@ -15,6 +18,55 @@ import { configFromFlags, parse, progress } from '../common.js';
 import { openStore } from '../store-context.js';
 
 type Check = { ok: boolean; line: string };
+
+/**
+ * The store the config names, as the hub would open it. PostgreSQL is opened without migrating,
+ * so pending migrations are reported (the next `serve` applies them); messages name the URL with
+ * its password replaced.
+ */
+async function storeCheck(config: HubConfig): Promise<Check> {
+  let choice: ReturnType<typeof storeChoice>;
+  try {
+    choice = storeChoice(config);
+  } catch (err) {
+    return { ok: false, line: `store: ${describeError(err)}` };
+  }
+  if (choice.kind === 'sqlite') {
+    try {
+      const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+      const applied = appliedMigrations(db);
+      const mode = db.pragma('journal_mode', { simple: true });
+      const tokens = (await new SqliteApiTokens(db, systemClock).list()).length;
+      db.close();
+      const latest = MIGRATIONS.at(-1)?.version ?? 0;
+      return {
+        ok: applied.at(-1)?.version === latest && mode === 'wal',
+        line: `database: sqlite, schema version ${applied.at(-1)?.version ?? 0}/${latest}, journal ${String(mode)}, ${tokens} active API token(s)`,
+      };
+    } catch (err) {
+      return { ok: false, line: `database: sqlite: ${describeError(err)}` };
+    }
+  }
+  const where = `postgres ${redactedUrl(choice.url)} (from ${choice.from})`;
+  try {
+    const vault = (keys: DataKeyStore) => createVault({ keys, dataDir: config.dataDir, clock: systemClock, log: silentLogger() });
+    const store = await openPostgresStore({ url: choice.url, clock: systemClock, log: silentLogger(), vault, migrate: false, max: 1 });
+    try {
+      const health = await store.health();
+      if (!health.ok) return { ok: false, line: `database: ${where}: not answering: ${health.error}` };
+      const { applied, pending } = await store.migrations();
+      const tokens = pending.length === 0 ? `, ${(await store.apiTokens.list()).length} active API token(s)` : '';
+      return {
+        ok: pending.length === 0,
+        line: `database: ${where}, reachable, ${applied} migration(s) applied, ${pending.length === 0 ? 'none pending' : `pending: ${pending.join(', ')} (the next \`switchboard serve\` applies them)`}${tokens}`,
+      };
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    return { ok: false, line: `database: ${where}: ${describeError(err)}` };
+  }
+}
 
 /** Checks the config, the data dir, the store and every downstream server, and says what is wrong. */
 export async function doctorCommand(argv: string[]): Promise<void> {
@@ -44,20 +96,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   } catch (err) {
     report({ ok: false, line: `data dir: ${dataDir}: ${describeError(err)}` });
   }
-  try {
-    const db = openDb({ file: resolve(dataDir, 'switchboard.db'), clock: systemClock });
-    const applied = appliedMigrations(db);
-    const mode = db.pragma('journal_mode', { simple: true });
-    const tokens = (await new SqliteApiTokens(db, systemClock).list()).length;
-    db.close();
-    const latest = MIGRATIONS.at(-1)?.version ?? 0;
-    report({
-      ok: applied.at(-1)?.version === latest && mode === 'wal',
-      line: `database: schema version ${applied.at(-1)?.version ?? 0}/${latest}, journal ${String(mode)}, ${tokens} active API token(s)`,
-    });
-  } catch (err) {
-    report({ ok: false, line: `database: ${describeError(err)}` });
-  }
+  report(await storeCheck(config));
   try {
     const store = await openStore(config, silentLogger());
     try {

@@ -1,11 +1,10 @@
-import { resolve } from 'node:path';
 import { z } from 'zod';
 import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
-import { SqliteOutbox } from '../../src/outbox/sqlite.js';
 import { FINAL_STATES, JOB_STATES, type Job, type ListFilter } from '../../src/outbox/types.js';
-import { openDb } from '../../src/store/db.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { configFromFlags, parse, progress, str } from '../common.js';
+import { openConfiguredStore } from '../store-context.js';
 
 const USAGE = `usage: switchboard queue list [--state ${JOB_STATES.join('|')}] [--integration I] [--json]
        switchboard queue retry <job-id>
@@ -62,9 +61,9 @@ export async function queueCommand(argv: string[]): Promise<void> {
   const olderThan = age === undefined ? 7 * UNITS.d : flagValue(ageFlag, 'older-than', age);
 
   const { config } = configFromFlags(flags);
-  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }));
   try {
-    const outbox = new SqliteOutbox(db, systemClock);
+    const { outbox } = store;
     if (sub === 'list') {
       const jobs = await outbox.list(filter);
       if (flags['json']) process.stdout.write(`${JSON.stringify(jobs.map(listed), null, 2)}\n`);
@@ -83,6 +82,6 @@ export async function queueCommand(argv: string[]): Promise<void> {
       process.stdout.write(`${id} queued\n`);
     }
   } finally {
-    db.close();
+    await store.close();
   }
 }

@@ -9,9 +9,11 @@ import { probeHub } from '../../src/oauth/hub-probe.js';
 import { ownerOf, PROCESS_ID } from '../../src/mcp/downstream/held-calls.js';
 import { RetryForwarder } from '../../src/replicas/forward.js';
 import { runReplica } from '../../src/replicas/heartbeat.js';
+import { PgReplicaRegistry } from '../../src/replicas/pg.js';
 import { SqliteReplicaRegistry } from '../../src/replicas/sqlite.js';
 import { taskHolders } from '../../src/replicas/tasks.js';
 import { isSqlite } from '../../src/store/bundle.js';
+import { isPostgres } from '../../src/store/pg-bundle.js';
 import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse } from '../common.js';
 import { onShutdown } from '../shutdown.js';
@@ -27,7 +29,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // Port 0: the OS picks the port as the listener binds, before the hub is built, so links, OAuth
   // redirects and the hosted sandbox's endpoints name the port it picked.
   const listener = urlAwaitsListen(config.server) ? await bindHttp(config.server) : undefined;
-  const hub = new Hub({ config, log, hosted: [hostedSandbox()], ...(listener ? { listener } : {}) });
+  const hub = await Hub.open({ config, log, hosted: [hostedSandbox()], ...(listener ? { listener } : {}) });
   // First start with an empty store: make an admin token and show it once, as Jupyter does.
   const firstToken =
     (await hub.tokens.count()) === 0 ? await hub.tokens.create({ user: 'admin', scopes: ['mcp', 'admin'], label: 'created on first start' }) : undefined;
@@ -35,8 +37,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // there the token goes to a file only its owner can read, written before anything can fail.
   const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
   // Replicas on this store find each other here: a retry whose call another one holds goes there.
-  // PgReplicaRegistry is the registry of a PostgreSQL store, once the hub opens one.
-  const replicas = isSqlite(hub.store) ? new SqliteReplicaRegistry(hub.store.db, { clock: hub.clock }) : undefined;
+  const replicas = isSqlite(hub.store)
+    ? new SqliteReplicaRegistry(hub.store.db, { clock: hub.clock })
+    : isPostgres(hub.store)
+      ? new PgReplicaRegistry(hub.store.pg, { clock: hub.clock })
+      : undefined;
   if (replicas)
     hub.forward = new RetryForwarder({
       registry: replicas,

@@ -1,11 +1,10 @@
 import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
-import { SqliteApiTokens } from '../../src/identity/tokens.js';
-import { openDb } from '../../src/store/db.js';
-import { resolve } from 'node:path';
+import { createLogger } from '../../src/observability/logger.js';
 import { z } from 'zod';
 import type { HubConfig } from '../../src/config/schema.js';
 import { configFromFlags, parse, str } from '../common.js';
+import { openConfiguredStore } from '../store-context.js';
 import { type AsStore, grantLine, openAsStore } from './clients-store.js';
 
 async function withAsStore<T>(config: HubConfig, fn: (s: AsStore) => Promise<T>): Promise<T> {
@@ -51,9 +50,9 @@ export async function tokensCommand(argv: string[]): Promise<void> {
     return;
   }
   const { config } = configFromFlags(flags);
-  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }));
   try {
-    const tokens = new SqliteApiTokens(db, systemClock);
+    const tokens = store.apiTokens;
     switch (sub) {
       case 'create': {
         const user = str(flags['user']);
@@ -79,7 +78,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
       }
       case 'list': {
         // OAuth grants are sealed in the vault: it is opened only when there are some.
-        const hasGrants = db.prepare("SELECT 1 FROM oauth_as_records WHERE model = 'Grant' LIMIT 1").get() !== undefined;
+        const hasGrants = (await store.asRecords.list('Grant')).length > 0;
         const grants = hasGrants ? await withAsStore(config, (s) => s.grants.list()) : [];
         if (flags['oauth']) {
           if (flags['json']) process.stdout.write(`${JSON.stringify(grants, null, 2)}\n`);
@@ -118,7 +117,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         // The grants a user signed in with this token end too: the credential that vouched for them is gone.
         // They are noted before the token is revoked: a hub on this data dir notices the revocation
         // within a second and may end them first, and the count said here must not depend on who won.
-        const signedIn = db.prepare("SELECT 1 FROM oauth_as_records WHERE model = 'GrantInfo' LIMIT 1").get() !== undefined;
+        const signedIn = (await store.asRecords.list('GrantInfo')).length > 0;
         const revoke = async (s: AsStore | undefined): Promise<string[]> => {
           const held = s ? await s.grants.signedInWithToken(id) : [];
           if (!(await tokens.revoke(id))) throw new HubError('not_found', `no active token ${id}`);
@@ -136,6 +135,6 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         throw new HubError('invalid_params', `unknown tokens command "${sub}"\n${USAGE}`);
     }
   } finally {
-    db.close();
+    await store.close();
   }
 }

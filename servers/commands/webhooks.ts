@@ -1,11 +1,9 @@
-import { resolve } from 'node:path';
 import { z } from 'zod';
-import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
-import { openDb } from '../../src/store/db.js';
-import { SqliteInbox } from '../../src/webhooks/inbox/sqlite.js';
-import { EVENT_STATES, envelopeOf, type InboxEvent, type ListFilter } from '../../src/webhooks/inbox/types.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { EVENT_STATES, envelopeOf, type Inbox, type InboxEvent, type ListFilter } from '../../src/webhooks/inbox/types.js';
 import { configFromFlags, parse, progress, str } from '../common.js';
+import { openConfiguredStore } from '../store-context.js';
 
 const USAGE = `usage: switchboard webhooks list [--state ${EVENT_STATES.join('|')}] [--integration I] [--user U] [--tenant T]
                                [--unroutable] [--limit N] [--json]
@@ -71,9 +69,9 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
   if (sub === 'replay' && !id) throw new HubError('invalid_params', `webhooks replay needs an event id\n${USAGE}`);
 
   const { config } = configFromFlags(flags);
-  const db = openDb({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock });
+  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }));
   try {
-    const inbox = new SqliteInbox(db, systemClock);
+    const inbox = store.openInbox();
     if (sub === 'list') {
       const events = await inbox.list(filter);
       if (flags['json']) {
@@ -86,11 +84,11 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
     }
     await replay(inbox, id!);
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
-async function replay(inbox: SqliteInbox, id: string): Promise<void> {
+async function replay(inbox: Inbox, id: string): Promise<void> {
   const before = await inbox.get(id);
   if (before) progress(`${id}: ${before.state} after ${before.attempts} attempts${before.lastError ? ` (last error: ${before.lastError})` : ''}`);
   const r = await inbox.replay(id);

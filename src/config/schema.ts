@@ -166,11 +166,33 @@ export const authConfigSchema = z.strictObject({
     .optional(),
 });
 
+/**
+ * A PostgreSQL connection URL (libpq accepts both schemes). The message never repeats the value:
+ * it holds the password, and config errors are printed and logged.
+ */
+export const pgUrlSchema = z.string().refine(
+  (v) => {
+    try {
+      const u = new URL(v);
+      return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a postgres:// or postgresql:// URL with a host (postgres://user:password@host:5432/db)' },
+);
+
 export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
     server: serverSchema.default(serverSchema.parse({})),
     dataDir: z.string().min(1).default('./data'),
+    /**
+     * Where the hub keeps its state. Absent (and no DATABASE_URL): SQLite in the data dir. A URL:
+     * PostgreSQL, which several replicas share (the data dir still holds each one's master key and
+     * process registry).
+     */
+    store: z.strictObject({ url: pgUrlSchema.optional() }).default({}),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /**
      * Largest JSON-RPC message in bytes: a stdin line of the stdio face, a stdout line of a stdio

@@ -15,7 +15,12 @@ export interface HealthDeps {
   pollers?: () => Promise<ReadonlyArray<{ integration: string; feed: string; connectionId: string; state: string; reason: string | null }>>;
   /** Each integration's circuit breaker; one that is not closed makes the hub "degraded" (its writes wait). */
   breakers?: () => readonly BreakerSnapshot[];
+  /** One cheap query to the store (`HubStore.health`); one that fails takes this replica out of the load balancer (503). */
+  store?: () => Promise<StoreReport>;
 }
+
+/** The store's answer as /readyz shows it: the engine always, the error (which may name the host) only to callers who see details. */
+export type StoreReport = { ok: true; kind: string } | { ok: false; kind: string; error: string };
 
 /** Per-integration breaker state for /readyz: no more than the state, the failure count and when it retries. */
 export function breakerReport(breakers: readonly BreakerSnapshot[]) {
@@ -54,7 +59,8 @@ export interface HealthAccess {
  * /healthz: the process answers. /readyz: 503 until start-up completes and while stopping;
  * afterwards 200 with status "ready", or "degraded" naming the sources that are not ready or the
  * integrations whose circuit breaker is not closed (their writes wait in the queue) — one broken
- * downstream server or provider must not take the whole hub out of a load balancer. Source names and
+ * downstream server or provider must not take the whole hub out of a load balancer. A store that
+ * does not answer is the exception: "degraded" with 503, since every request needs it. Source names and
  * errors describe the deployment, so beyond loopback only a metrics or admin token sees them.
  */
 export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess): void {
@@ -63,23 +69,34 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
   });
   app.get('/readyz', async (req, res) => {
     // Asked first: the token lookup may wait on the store, and phase and sources are read after it.
-    const details = await access.details(req);
+    // A token that cannot be looked up (the store is down) sees no details, as one without the scope.
+    const details = await Promise.resolve(access.details(req)).catch(() => false);
     const phase = deps.phase();
     const sources = sourceReport(deps.sources());
-    const pollers = (await deps.pollers?.()) ?? [];
+    const store = await deps.store?.();
+    // The pollers' states are rows in the store: not asked of a store that just failed to answer.
+    const pollers = store?.ok === false ? [] : ((await deps.pollers?.()) ?? []);
     const stalled = pollers.filter((p) => p.state === 'stalled');
     const breakers = deps.breakers?.() ?? [];
-    const shown = details
-      ? {
-          sources,
-          ...(breakers.length ? { breakers: breakerReport(breakers) } : {}),
-          ...(pollers.length
-            ? { pollers: pollers.map(({ integration, feed, connectionId, state, reason }) => ({ integration, feed, connectionId, state, reason })) }
-            : {}),
-        }
-      : {};
+    const shown = {
+      ...(store ? { store: store.ok || !details ? { kind: store.kind, ok: store.ok } : store } : {}),
+      ...(details
+        ? {
+            sources,
+            ...(breakers.length ? { breakers: breakerReport(breakers) } : {}),
+            ...(pollers.length
+              ? { pollers: pollers.map(({ integration, feed, connectionId, state, reason }) => ({ integration, feed, connectionId, state, reason })) }
+              : {}),
+          }
+        : {}),
+    };
     if (phase !== 'running') {
       res.status(503).json({ status: phase, ...shown });
+      return;
+    }
+    // Without its store a replica can answer nothing that matters: the balancer sends its clients elsewhere until it answers again.
+    if (store?.ok === false) {
+      res.status(503).json({ status: 'degraded', ...shown });
       return;
     }
     const degraded =
