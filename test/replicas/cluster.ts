@@ -235,3 +235,16 @@ export async function inParallel<T>(jobs: ReadonlyArray<() => Promise<T>>, width
   );
   return out;
 }
+
+/**
+ * The test authorization server's integration (test/fakes/oidc.ts) taking Standard Webhooks that
+ * name the provider account in `account_id`; the account id of a link is learned from the API's
+ * answer, so deliveries naming `alice@acme` reach alice's connection and her events.
+ */
+export function acmeWithWebhooks(integration: Record<string, unknown>, secret: string): Record<string, unknown> {
+  return {
+    ...integration,
+    account: { from: { request: '/things', at: 'account' } },
+    webhooks: { scheme: 'standard-webhooks', secrets: [secret], accountFrom: 'body:account_id', typeFrom: 'body:type' },
+  };
+}
