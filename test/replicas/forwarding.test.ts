@@ -96,7 +96,8 @@ describe('a retry reaching another replica than the one holding its call', () =>
     bob = await createToken(config, data, 'bob');
     a = await serve(config, data);
     b = await serve(config, data);
-  });
+    // Two hubs and a CLI run start up on two shared cores.
+  }, 90_000);
 
   afterAll(async () => {
     await a?.kill();

@@ -35,7 +35,8 @@ describe('task requests reaching another replica than the one holding the task',
     bob = await createToken(config, data, 'bob');
     a = await serve(config, data);
     b = await serve(config, data);
-  });
+    // Two hubs and a CLI run start up on two shared cores.
+  }, 90_000);
 
   afterAll(async () => {
     await a?.kill();
