@@ -75,10 +75,10 @@ function retryOf(body: unknown): Retry | undefined {
 /**
  * Sends a 2026-07-28 retry whose state another replica holds in memory to that replica, and relays
  * its answer (issue 13: never "not found" while the owner is alive); the same for a task request
- * whose answer needs the holder's memory. The owner's address comes
- * from the replica registry only, never from the request, so a client cannot point this replica
- * at an address of its choosing. The client's own credentials go along: the owner authenticates
- * the request and checks the state's binding to the caller as it does for any retry.
+ * whose answer needs the holder's memory. The owner's address comes from the replica registry
+ * only, never from the request, so a client cannot point this replica at an address of its
+ * choosing. The client's own credentials go along: the owner authenticates the request and checks
+ * the state's binding to the caller as it does for any retry.
  */
 export class RetryForwarder {
   constructor(private readonly opts: RetryForwarderOptions) {}
