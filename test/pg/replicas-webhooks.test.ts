@@ -26,7 +26,7 @@ describeCluster('three replicas, 100 webhooks delivered 10 times each', () => {
     await oidc.allowRedirectUri(`${cluster.url}/oauth/callback`);
     alice = await connectClient('v2-auto', { transport: 'http', url: cluster.mcpUrl, token: await cluster.token('alice') });
     await linkWithBrowser(new Browser(), linkIn(await alice.callTool(TOOL, {})), 'alice@acme');
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await alice?.close().catch(() => {});

@@ -127,16 +127,19 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     r.child = child;
     child.stdout!.on('data', (c: Buffer) => (r.output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (r.output += c.toString()));
+    let last = 'no answer';
+    // Generous: on two cores shared with other suites a replica has taken 30 s to come up.
     await eventually(
       async () => {
         if (child.exitCode !== null || child.signalCode !== null) throw new Error(`replica ${i} exited before it was ready:\n${r.output}`);
-        const ready = await fetch(`${r.base}/readyz`).catch(() => undefined);
-        return ready?.status === 200 ? true : undefined;
+        const ready = await fetch(`${r.base}/readyz`).catch((err: unknown) => new Error(String(err)));
+        last = ready instanceof Error ? ready.message : `${ready.status} ${await ready.text()}`;
+        return ready instanceof Error || ready.status !== 200 ? undefined : true;
       },
-      30_000,
-      50,
+      90_000,
+      100,
     ).catch((err: unknown) => {
-      throw new Error(`replica ${i} not ready: ${err instanceof Error ? err.message : String(err)}\n${r.output}`);
+      throw new Error(`replica ${i} not ready (${last}): ${err instanceof Error ? err.message : String(err)}\n${r.output}`);
     });
   };
 
