@@ -44,6 +44,12 @@ export interface HubOptions {
   breakers?: IntegrationsDeps['breakers'];
   /** The agents' breakers, waits between attempts and Retry-After cap (tests shorten them). */
   agents?: AgentOverrides;
+  /**
+   * How often this hub looks in the store for what other processes changed: connections (default
+   * 2 s) and token revocations (1 s). With Redis they are the fallback; tests lengthen them to show
+   * what Redis carries.
+   */
+  storePolls?: { connectionsMs?: number; revocationsMs?: number };
   /** Extra trusted CA certificates (PEM) for clients' metadata documents: a test's own HTTPS server. */
   cimdCa?: string;
   /**

@@ -26,6 +26,9 @@ import { openPostgresStore, storeChoice } from './store/pg-bundle.js';
 import { describeError, HubError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { buildIntegrations, type Integrations } from './integrations/wiring.js';
+import { RedisFanout } from './replicas/fanout.js';
+import { redisHealth, ReplicaEvents } from './replicas/hub-events.js';
+import { createRedisClient, type RedisHandle } from './store/redis/client.js';
 import { watchConnections } from './integrations/watch.js';
 import { hubVault } from './vault/open.js';
 import type { Vault } from './vault/vault.js';
@@ -69,6 +72,9 @@ export class Hub {
   readonly outbox: OutboxService;
   /** The configured agents (`agent__<name>`), and their async tasks' callback route. */
   readonly agents: AgentSource;
+  /** With `redis` in the config: the client of the state replicas share, and the events between them. */
+  readonly redis: RedisHandle | undefined;
+  private readonly replicaEvents: ReplicaEvents | undefined;
   private phaseValue: HubPhase = 'starting';
   private http?: { listener: HttpListener; face: HttpFace };
   /** Set before `listen()`: sends a 2026 retry whose state another replica holds there (src/replicas/forward.ts). */
@@ -82,6 +88,7 @@ export class Hub {
   /** The stdio servers this hub spawns, recorded in the data dir (none for an in-memory hub). */
   private readonly processes: ProcessRegistry | undefined;
   private readonly cimdCa: string | undefined;
+  private readonly storePolls: HubOptions['storePolls'];
 
   /**
    * Builds a hub on the store its config names (`storeChoice`: `store.url`, DATABASE_URL, else
@@ -115,10 +122,13 @@ export class Hub {
       throw new HubError('internal', 'store.url names PostgreSQL, whose pool opens asynchronously: build this hub with Hub.open()');
     this.config = opts.config;
     this.cimdCa = opts.cimdCa;
+    this.storePolls = opts.storePolls;
     this.clock = opts.clock ?? systemClock;
     this.log = opts.log ?? createLogger({ level: opts.config.logLevel });
     this.metrics = new HubMetrics({ defaultMetrics: true });
     this.dataDir = opts.dataDir ?? resolve(opts.config.dataDir);
+    // Connects in the background (ioredis); nothing waits on it before the `redis` part starts.
+    this.redis = opts.config.redis ? createRedisClient(opts.config.redis, { log: this.log }) : undefined;
     const file = this.dataDir === ':memory:' ? ':memory:' : resolve(this.dataDir, 'switchboard.db');
     const vault = hubVault({ dataDir: this.dataDir, clock: this.clock, log: this.log, ...(opts.env ? { env: opts.env } : {}) });
     let opened: SqliteHubStore | undefined;
@@ -140,6 +150,8 @@ export class Hub {
         { name: 'vault', start: async () => void (await this.vault.open()) },
         // Read once from the store; requests then read them from memory (links, request states, hosted clients).
         { name: 'keys', start: () => this.integrations.keys.load() },
+        // Before the workers and faces that use it, stopped after them: pacer, fan-out, then the client.
+        ...(this.redis ? [{ name: 'redis', start: () => this.replicaEvents?.start(), stop: () => this.stopRedis() }] : []),
         { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
         { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
@@ -175,7 +187,12 @@ export class Hub {
       outbox: this.outbox,
       ...(opts.breakers ? { breakers: opts.breakers } : {}),
       metrics: this.metrics,
+      ...(this.redis ? { redis: this.redis } : {}),
     });
+    const { feed, connections, accounts } = this.integrations;
+    this.replicaEvents =
+      this.redis &&
+      new ReplicaEvents({ fanout: new RedisFanout({ redis: this.redis, log: this.log, clock: this.clock }), feed, connections, accounts, log: this.log });
     const { provider, polling: tuning } = opts;
     const pollerDeps = { config: opts.config, store, clock: this.clock, log: this.log, metrics: this.metrics, inbox: this.inbox.inbox };
     this.pollers = buildPollers({ ...pollerDeps, integrations: this.integrations, ...(provider ? { provider } : {}), ...(tuning ? { tuning } : {}) });
@@ -264,7 +281,7 @@ export class Hub {
   private async watchConnections(): Promise<void> {
     if (this.integrations.sources.length === 0) return;
     await this.integrations.states.load();
-    this.stopWatching = watchConnections(this.integrations.connections, this.integrations.accounts);
+    this.stopWatching = watchConnections(this.integrations.connections, this.integrations.accounts, this.storePolls?.connectionsMs);
   }
 
   private startSources(): void {
@@ -324,8 +341,10 @@ export class Hub {
       maxBodyBytes: this.config.server.maxBodyBytes,
       limits: this.config.server.limits,
       // Hub tokens and OAuth grants: revoking either closes its sessions and streams.
-      tokens: authServer.revocations,
+      tokens: this.replicaEvents ? this.replicaEvents.revocations(authServer.revocations) : authServer.revocations,
       forward: this.forward,
+      ...(this.replicaEvents ? { replicas: this.replicaEvents.face() } : {}),
+      ...(this.storePolls?.revocationsMs === undefined ? {} : { revocationPollMs: this.storePolls.revocationsMs }),
     });
     const app = createHttpApp({
       config: this.config,
@@ -342,7 +361,9 @@ export class Hub {
         // The data dir is named only on loopback binds: a caller there is on this machine anyway.
         identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(listener.host) ? { dataDir: this.dataDir } : {}) }),
         pollers: () => this.pollers.status(),
-        breakers: () => this.integrations.breakers.snapshot(),
+        // Redis's circuits are the ones in use with it; one it cannot read is shown under `redis`.
+        breakers: this.redis ? () => this.integrations.circuits.snapshot().catch(() => []) : () => this.integrations.breakers.snapshot(),
+        ...(this.redis ? { redis: () => redisHealth(this.redis!, this.replicaEvents) } : {}),
         store: () => this.store.health(),
       },
       webhooks: webhookHandler({
@@ -395,6 +416,12 @@ export class Hub {
   async stop(): Promise<void> {
     this.phaseValue = 'stopping';
     await this.lifecycle.stop();
+  }
+
+  private async stopRedis(): Promise<void> {
+    await this.integrations.pacer?.stop();
+    await this.replicaEvents?.stop();
+    await this.redis?.close();
   }
 
   private async closeFaces(): Promise<void> {

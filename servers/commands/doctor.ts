@@ -14,10 +14,31 @@ import { createVault } from '../../src/vault/open.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { MASTER_KEY_ENV } from '../../src/vault/master-keys.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
+import { createRedisClient, type RedisConfig } from '../../src/store/redis/client.js';
 import { configFromFlags, parse, progress } from '../common.js';
 import { openStore } from '../store-context.js';
 
 type Check = { ok: boolean; line: string };
+
+/** One PING to the Redis the replicas share; the URL is shown with its password masked. */
+async function redisCheck(cfg: RedisConfig): Promise<Check> {
+  const h = createRedisClient(cfg);
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // A Redis that is down fails the PING after the client's few reconnects; one that hangs, here.
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no answer to PING within 5 s')), 5_000);
+    });
+    await Promise.race([h.redis.ping(), late]);
+    return { ok: true, line: `redis: ${h.where} answers (PING in ${Math.round(performance.now() - started)} ms)` };
+  } catch (err) {
+    return { ok: false, line: `redis: ${h.failure(err, 'answering PING').message}` };
+  } finally {
+    clearTimeout(timer);
+    await h.close();
+  }
+}
 
 /**
  * The store the config names, as the hub would open it. PostgreSQL is opened without migrating,
@@ -143,6 +164,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   } catch (err) {
     report({ ok: false, line: `vault/integrations: ${describeError(err)}` });
   }
+  if (config.redis) report(await redisCheck(config.redis));
   const names = Object.keys(config.mcpServers);
   if (names.length === 0) report({ ok: true, line: 'mcpServers: none configured' });
   const metrics = new HubMetrics();

@@ -2,6 +2,7 @@ import pRetry, { AbortError } from 'p-retry';
 import type { Clock } from '../clock.js';
 import { isHubError, type HubErrorCode } from '../errors.js';
 import type { AttemptOutcome, CircuitBreakers } from '../outbox/breaker.js';
+import type { Breakers } from '../outbox/redis/shapes.js';
 import type { Sleep } from '../providers/deadline.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest } from './adapter.js';
 
@@ -33,9 +34,10 @@ export class AgentCallError extends Error {
   }
 }
 
-export interface PolicyDeps {
-  /** One circuit per agent, keyed by its name (threshold 5 and 60 s cool-down unless configured). */
-  breakers: CircuitBreakers;
+/** `B`: this process's circuits by default; the agents' source hands in Redis's when replicas share them. */
+export interface PolicyDeps<B extends CircuitBreakers | Breakers = CircuitBreakers> {
+  /** One circuit per agent, keyed by its name (threshold 5 and 60 s cool-down unless configured): this process's, or shared on Redis. */
+  breakers: B;
   clock: Clock;
   sleep: Sleep;
   /** Pause before retry n (1-based) when the agent named none. */
@@ -63,32 +65,53 @@ function outcomeOf(e: AgentAttemptError): AttemptOutcome {
 }
 
 /**
+ * Tells the breaker an attempt's outcome. A shared breaker that cannot be reached loses this one
+ * verdict, not the answer: the agent did answer, and the next check names the Redis failure.
+ */
+async function tell(d: PolicyDeps<CircuitBreakers | Breakers>, name: string, outcome: AttemptOutcome): Promise<void> {
+  try {
+    await d.breakers.record(name, outcome);
+  } catch {
+    // see above: the caller's answer (or the agent's own error) stands
+  }
+}
+
+/**
  * One agent's attempts: the breaker before each, the adapter, retries with p-retry on the
  * injected sleep (Retry-After first, else the backoff). Answers the agent's answer, or throws
  * AgentCallError; a caller's cancel throws the signal's reason.
  */
-export async function runWithPolicy(name: string, retries: number, adapter: AgentAdapter, req: AgentRequest, d: PolicyDeps): Promise<AgentAnswer> {
+export async function runWithPolicy(
+  name: string,
+  retries: number,
+  adapter: AgentAdapter,
+  req: AgentRequest,
+  d: PolicyDeps<CircuitBreakers | Breakers>,
+): Promise<AgentAnswer> {
   const attempt = async (): Promise<AgentAnswer> => {
     try {
-      d.breakers.check(name);
+      // Awaited only when shared: this process's circuits answer in this tick, as they always did.
+      const checked = d.breakers.check(name);
+      if (checked instanceof Promise) await checked;
     } catch (err) {
       const message = isHubError(err) ? err.message : String(err);
       throw new AbortError(new AgentCallError(name, 'circuit_open', `agent ${name}: ${message}`));
     }
-    const probe = d.breakers.snapshot().find((c) => c.integration === name)?.state === 'half_open';
+    const circuits = d.breakers.snapshot();
+    const probe = (circuits instanceof Promise ? await circuits : circuits).find((c) => c.integration === name)?.state === 'half_open';
     try {
       const answer = await adapter.call(req);
-      d.breakers.record(name, { kind: 'status', status: 200 });
+      await tell(d, name, { kind: 'status', status: 200 });
       return answer;
     } catch (err) {
       if (err instanceof AgentAttemptError) {
-        d.breakers.record(name, outcomeOf(err));
+        await tell(d, name, outcomeOf(err));
         if (retryable(err) && !req.signal.aborted) throw err;
         throw new AbortError(new AgentCallError(name, err.kind, err.message));
       }
       // Cancelled by the caller: no verdict on the agent, but a probe must not hold the circuit
       // half-open forever, so it counts as a failed probe (open again for one cool-down).
-      if (probe) d.breakers.record(name, { kind: 'timeout' });
+      if (probe) await tell(d, name, { kind: 'timeout' });
       throw new AbortError(err instanceof Error ? err : new Error(String(err)));
     }
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { redisConfigSchema } from '../store/redis/client.js';
 import { agentConfigSchema, checkAgents } from '../definition/agents.js';
 import { apiLimitsSchema } from '../definition/api-limits.js';
 import { integrationBlocks } from '../definition/blocks.js';
@@ -193,6 +194,12 @@ export const configSchema = z
      * process registry).
      */
     store: z.strictObject({ url: pgUrlSchema.optional() }).default({}),
+    /**
+     * Shared state of several replicas (issue 13): rate-limit buckets, circuit breakers, and the
+     * events telling each replica's clients what changed on another. Absent: all of it stays in
+     * this process, as for a single hub.
+     */
+    redis: redisConfigSchema.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /**
      * Largest JSON-RPC message in bytes: a stdin line of the stdio face, a stdout line of a stdio

@@ -32,7 +32,7 @@ export interface ConnectDeps {
   /** The pollers of this hub, for a line per connection they read. */
   pollers?: { status(): Promise<PollerStatus[]> };
   /** The integrations' circuit breakers, for a line per integration whose writes are paused. */
-  breakers?: { snapshot(): BreakerSnapshot[] };
+  breakers?: { snapshot(): BreakerSnapshot[] | Promise<BreakerSnapshot[]> };
   links: LinkSigner;
   uses: LinkUses;
   sessions: ConnectSessions;
@@ -119,7 +119,8 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
         sessionEndsAt: s.payload.exp,
         notice: noticeFor(req.query['revoked'], req.query['confirmed']),
         pollers: (await deps.pollers?.status()) ?? [],
-        breakers: deps.breakers?.snapshot() ?? [],
+        // Shared circuits Redis cannot read now are left out: the page still lists the accounts.
+        breakers: (await Promise.resolve(deps.breakers?.snapshot()).catch(() => undefined)) ?? [],
         clients: (await deps.grants?.list({ tenant: s.identity.tenant, user: s.identity.user })) ?? [],
         clientRevoked: req.query['client'] === 'revoked',
       }),

@@ -37,7 +37,7 @@ export function mountIntegrations(app: Express, i: Integrations, extra: Pick<Lin
     clock: i.clock,
     log: i.log,
     secureCookies: secure,
-    breakers: i.breakers,
+    breakers: i.circuits,
     ...extra,
   });
   return close;

@@ -34,7 +34,8 @@ import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
 import { httpRequestOf, runHttpTool } from './http-tool.js';
 import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
 import type { Clock } from '../clock.js';
-import type { CircuitBreakers } from '../outbox/breaker.js';
+import type { AttemptOutcome, CircuitBreakers } from '../outbox/breaker.js';
+import type { Breakers } from '../outbox/redis/shapes.js';
 import { parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { OpenJob } from '../outbox/types.js';
@@ -69,7 +70,7 @@ export interface IntegrationSourceOptions {
    * With it, a write tool (not `readOnly`, a template or a handler) is queued in the outbox and sent
    * by its worker (paced, retried, behind the integration's breaker); without it, called directly.
    */
-  outbound?: { service: OutboxService; breakers: CircuitBreakers; clock: Clock; orderingSecret: () => Buffer };
+  outbound?: { service: OutboxService; breakers: CircuitBreakers | Breakers; clock: Clock; orderingSecret: () => Buffer };
 }
 
 /**
@@ -256,7 +257,7 @@ export class IntegrationSource implements ToolSource {
     const tool = d.tools[job.tool];
     if (tool === undefined) throw new HubError('tool_not_found', `${d.title} has no tool ${job.tool} to send`);
     if (tool.handler) return this.runHandlerJob(job, tool.handler, signal, beforeSend);
-    const { breakers, clock } = this.opts.outbound!;
+    const { clock } = this.opts.outbound!;
     const r = httpRequestOf(tool, job.arguments, signal);
     const headers = new Headers(r.init.headers);
     // The job id, not the caller's key: a caller's key is unique per user, the provider's per account.
@@ -267,13 +268,28 @@ export class IntegrationSource implements ToolSource {
       res = await fetch(r.target, { ...r.init, headers });
     } catch (err) {
       if (!signal.aborted && !(err instanceof JobNotSent))
-        breakers.record(this.name, isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
+        this.tell(isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
       throw err;
     }
-    breakers.record(this.name, { kind: 'status', status: res.status });
+    this.tell({ kind: 'status', status: res.status });
     const body = await res.text();
     const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
     return { status: res.status, body, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  }
+
+  /**
+   * Tells the breaker how an attempt went. A shared one's failure (Redis down) is logged, never
+   * the send's: the request went, and failing the job for it would send the write again.
+   */
+  private tell(outcome: AttemptOutcome): void {
+    const told = this.opts.outbound!.breakers.record(this.name, outcome);
+    if (told instanceof Promise)
+      told.catch((err: unknown) =>
+        this.opts.log.warn(
+          { integration: this.name, error: err instanceof Error ? err.message : String(err) },
+          'could not record an attempt on the shared circuit',
+        ),
+      );
   }
 
   /**
@@ -303,7 +319,7 @@ export class IntegrationSource implements ToolSource {
    */
   private async runHandlerJob(job: OpenJob, handler: ToolHandler, signal: AbortSignal, beforeSend?: () => Promise<void>): Promise<SendOutcome> {
     const d = this.opts.definition;
-    const { breakers, clock } = this.opts.outbound!;
+    const { clock } = this.opts.outbound!;
     const bound = this.jobFetch(job, signal, beforeSend);
     let applied = 0;
     let last: Response | undefined;
@@ -313,10 +329,10 @@ export class IntegrationSource implements ToolSource {
         res = await bound(path, init);
       } catch (err) {
         if (!signal.aborted && !(err instanceof JobNotSent))
-          breakers.record(this.name, isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
+          this.tell(isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
         throw err;
       }
-      breakers.record(this.name, { kind: 'status', status: res.status });
+      this.tell({ kind: 'status', status: res.status });
       last = res;
       if (res.ok && isWrite(init)) applied++;
       return res;

@@ -23,8 +23,12 @@ import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
 import type { IntegrationEvents } from './events.js';
 import { OUTBOX_ORDERING_KEY } from './outbound.js';
 import { IntegrationSource } from './source.js';
-import { BREAKER_GAUGE, CircuitBreakers, type BreakerOptions } from '../outbox/breaker.js';
+import { BREAKER_GAUGE, CircuitBreakers, type BreakerOptions, type BreakerSnapshot } from '../outbox/breaker.js';
 import { createBucketPacer } from '../outbox/pacing/index.js';
+import { RedisBreakers } from '../outbox/redis/breakers.js';
+import { RedisPacer } from '../outbox/redis/pacer.js';
+import { type Breakers, localBreakers, localPacer, type PacerWithState } from '../outbox/redis/shapes.js';
+import type { RedisHandle } from '../store/redis/client.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { RateLimitConfig } from '../definition/rate-limit.js';
 
@@ -65,11 +69,20 @@ export interface IntegrationsDeps {
   breakers?: BreakerOptions;
   /** Where the breakers' states are shown (`switchboard_breaker_state`). */
   metrics?: HubMetrics;
+  /** With it, the rate-limit buckets and the circuits are shared by every replica on this Redis (issue 13). */
+  redis?: RedisHandle;
 }
 
+/** How long a write waits when its circuit cannot be read (Redis down) before it is asked again. */
+const CIRCUIT_UNKNOWN_WAIT_MS = 5_000;
+
 export interface Integrations {
-  /** One circuit per integration, fed by the outbox's sends. */
+  /** This process's circuits: the ones in use without Redis (with it, `circuits` are Redis's and these stay closed). */
   breakers: CircuitBreakers;
+  /** One circuit per integration, fed by the outbox's sends: `breakers` lifted, or shared on Redis. */
+  circuits: Breakers;
+  /** The provider client's pacer, when an integration declares limits: its buckets' state, and its stop at shutdown. */
+  pacer: PacerWithState | undefined;
   accounts: Accounts;
   connections: ConnectionRepository;
   /** Every connection change this process makes or notices. */
@@ -162,10 +175,20 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   // Reads and writes of a connection share its buckets: the one client of the hub is paced.
   const rateLimits = new Map<string, RateLimitConfig>();
   for (const def of [...resolved, ...keyedIntegrations].map((r) => r.definition)) if (def.rateLimit) rateLimits.set(def.name, def.rateLimit);
-  const pacer = rateLimits.size > 0 ? createBucketPacer({ limits: (name) => rateLimits.get(name), clock: d.clock }) : undefined;
+  const limits = (name: string) => rateLimits.get(name);
+  const pacer: PacerWithState | undefined =
+    rateLimits.size === 0
+      ? undefined
+      : d.redis
+        ? new RedisPacer({ redis: d.redis, limits, clock: d.clock, log: d.log })
+        : localPacer(createBucketPacer({ limits, clock: d.clock }));
   const provider = createProviderClient({ clock: d.clock, ...(pacer ? { pacer } : {}), ...d.provider });
   const breakers = new CircuitBreakers({ clock: d.clock, ...d.breakers });
-  breakers.onChange((b) => {
+  const circuits = d.redis ? new RedisBreakers({ redis: d.redis, clock: d.clock, ...d.breakers }) : localBreakers(breakers);
+  // In one process the circuits are read synchronously, as before; Redis's need a round trip.
+  const inUse = d.redis ? circuits : breakers;
+  // Transitions this replica makes (another's are seen by admit and snapshot).
+  circuits.onChange((b) => {
     if (b.state === 'open')
       d.log.warn(
         { integration: b.integration, failures: b.failures, retryAt: b.retryAt === undefined ? undefined : new Date(b.retryAt).toISOString() },
@@ -176,12 +199,19 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   if (d.metrics) {
     const metrics = d.metrics;
     // Set on every change of state, and read again at each scrape (an open circuit half-opens by time alone).
-    const show = () => metrics.setBreakers(breakers.snapshot().map((b) => ({ integration: b.integration, value: BREAKER_GAUGE[b.state] })));
-    breakers.onChange(show);
+    const set = (all: readonly BreakerSnapshot[]) => metrics.setBreakers(all.map((b) => ({ integration: b.integration, value: BREAKER_GAUGE[b.state] })));
+    // Redis's state is shared: read at each scrape, a failure keeping the last values (the log and /readyz say why).
+    const show = d.redis
+      ? () =>
+          circuits
+            .snapshot()
+            .then(set, (err: unknown) => d.log.debug({ error: err instanceof Error ? err.message : String(err) }, 'breaker gauges not refreshed'))
+      : () => set(breakers.snapshot());
+    circuits.onChange(() => void show());
     metrics.beforeScrape(show);
   }
   const orderingSecret = () => keys.get(OUTBOX_ORDERING_KEY);
-  const outbound = d.outbox ? { outbound: { service: d.outbox, breakers, clock: d.clock, orderingSecret } } : {};
+  const outbound = d.outbox ? { outbound: { service: d.outbox, breakers: inUse, clock: d.clock, orderingSecret } } : {};
   for (const r of resolved) {
     const learn = accountLearner(r.definition, provider, d.log);
     if (learn) r.flow.accountOf = learn;
@@ -245,12 +275,24 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     );
   }
   // Shown as closed from the start, not only once a write was sent.
-  for (const s of sourceMap.values()) if (s.queuesWrites) breakers.add(s.name);
+  for (const s of sourceMap.values()) if (s.queuesWrites) circuits.add(s.name);
   // Asked before the worker spends an attempt: an open circuit keeps the job queued until it retries.
-  d.outbox?.worker.useReady((job) => {
-    const a = breakers.admit(job.integration);
-    return a.ok ? a : { ok: false, retryAt: a.retryAt };
-  });
+  d.outbox?.worker.useReady(
+    d.redis
+      ? (job) =>
+          circuits.admit(job.integration).then(
+            (a) => (a.ok ? a : { ok: false, retryAt: a.retryAt }),
+            (err: unknown) => {
+              // Not sent, not an attempt: the job waits, as for an open circuit, and the error names Redis.
+              d.log.warn({ integration: job.integration, error: err instanceof Error ? err.message : String(err) }, 'circuit unknown: queued write held');
+              return { ok: false, retryAt: d.clock.now() + CIRCUIT_UNKNOWN_WAIT_MS };
+            },
+          )
+      : (job) => {
+          const a = breakers.admit(job.integration);
+          return a.ok ? a : { ok: false, retryAt: a.retryAt };
+        },
+  );
   d.outbox?.useSender((job, signal, beforeSend) => {
     const source = sourceMap.get(job.integration);
     if (source === undefined) throw new HubError('tool_not_found', `integration ${job.integration} is no longer configured`);
@@ -259,6 +301,8 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const uses = d.store.linkUses;
   return {
     breakers,
+    circuits,
+    pacer,
     accounts: acc,
     linkUses: uses,
     sessions: uses,

@@ -17,6 +17,7 @@ import { webNodeHandler, type NodeServe } from './modern-node.js';
 import { checkParamHeaders } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
+import type { FaceReplicas } from '../replicas/hub-events.js';
 
 interface Session {
   id: string;
@@ -61,6 +62,8 @@ export interface HttpFaceOptions {
    * answering `res` and resolving true; false leaves the request to this process (src/replicas/forward.ts).
    */
   forward?: { handle(req: Request, res: Response, body: unknown, owner: Identity): Promise<boolean> };
+  /** Several replicas: per-user list changes and resource updates reach the sessions and streams every replica holds. */
+  replicas?: FaceReplicas;
 }
 
 /** The identity the auth middleware resolved, carried on AuthInfo.extra. */
@@ -114,6 +117,13 @@ export class HttpFace {
     this.modern = new ModernHandlers({ dispatcher: opts.dispatcher, log: opts.log, clock: opts.clock, maxBodyBytes: opts.maxBodyBytes });
     this.unsubscribe.push(opts.catalog.onChange((c) => this.announce(c)));
     this.unsubscribe.push(opts.catalog.onResourceUpdated((uri, identities) => this.resourceUpdated(uri, identities)));
+    if (opts.replicas) {
+      // Delivered here only: what another replica told is never shared again.
+      const off = opts.replicas.listen((e) =>
+        e.type === 'list_changed' ? this.deliverList({ kind: e.kind, identities: e.identities }) : this.deliverUpdate(e.uri, e.identities),
+      );
+      this.unsubscribe.push(off);
+    }
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
     this.limits = opts.limits ?? DEFAULT_LIMITS;
@@ -325,8 +335,13 @@ export class HttpFace {
       this.opts.log.info({ tokenId, sessions, streams: open?.size ?? 0 }, 'token revoked: closed its sessions and streams');
   }
 
-  /** Tells the clients that see a change to list again. */
+  /** Tells the clients that see a change to list again, here and (a per-user change) on the other replicas. */
   private announce(change: SourceChange): void {
+    this.deliverList(change);
+    if (change.identities) this.opts.replicas?.share({ type: 'list_changed', kind: change.kind, identities: change.identities });
+  }
+
+  private deliverList(change: SourceChange): void {
     const keys = change.identities ? new Set(change.identities.map(identityKey)) : undefined;
     for (const s of this.sessions.values()) {
       if (keys && !keys.has(identityKey(s.identity))) continue;
@@ -342,6 +357,11 @@ export class HttpFace {
   }
 
   private resourceUpdated(uri: string, identities: readonly Identity[] | undefined): void {
+    this.deliverUpdate(uri, identities);
+    if (identities) this.opts.replicas?.share({ type: 'resource_updated', uri, identities });
+  }
+
+  private deliverUpdate(uri: string, identities: readonly Identity[] | undefined): void {
     const keys = identities ? new Set(identities.map(identityKey)) : undefined;
     for (const s of this.sessions.values()) {
       if (keys && !keys.has(identityKey(s.identity))) continue;

@@ -26,7 +26,7 @@ interface Instruments {
 /** The hub's metrics, on a registry of its own so several hubs in one test process do not collide. */
 export class HubMetrics {
   private made: Instruments | undefined;
-  private readonly refreshers: Array<() => void> = [];
+  private readonly refreshers: Array<() => void | Promise<void>> = [];
 
   constructor(private readonly opts: { defaultMetrics?: boolean } = {}) {}
 
@@ -143,12 +143,13 @@ export class HubMetrics {
   }
 
   /** Runs before each scrape: for values that change with time alone (a breaker's cool-down ending). */
-  beforeScrape(refresh: () => void): void {
+  beforeScrape(refresh: () => void | Promise<void>): void {
     this.refreshers.push(refresh);
   }
 
-  text(): Promise<string> {
-    for (const r of this.refreshers) r();
+  async text(): Promise<string> {
+    // A refresher that reads shared state (breakers on Redis) is waited for; the others ran already.
+    await Promise.all(this.refreshers.map((r) => r()));
     return this.m.registry.metrics();
   }
 

@@ -58,9 +58,11 @@ export interface OutboxWorkerOptions {
   /**
    * Asked right before a claimed job is sent (the wiring answers from the integration's circuit
    * breaker). A job that may not go is released until `retryAt`: still `queued`, no attempt spent.
-   * Asked in claim order, synchronously, so a half-open breaker's one probe is the first job.
+   * Asked in claim order, synchronously, so a half-open breaker's one probe is the first job. A
+   * shared breaker answers with a Promise: its asks still leave in claim order on one Redis
+   * connection, which runs them in that order.
    */
-  ready?: (job: OpenJob) => Readiness;
+  ready?: (job: OpenJob) => Readiness | Promise<Readiness>;
   /** Jobs claimed by one claim at most, and so by `runOnce`. */
   batchSize?: number;
   /** Jobs held at once by the running worker (claimed and not yet recorded); default 2 × batchSize. */
@@ -81,7 +83,7 @@ export interface OutboxWorkerOptions {
 export class OutboxWorker {
   readonly owner: string;
   private send: SendFn | undefined;
-  private ready: ((job: OpenJob) => Readiness) | undefined;
+  private ready: ((job: OpenJob) => Readiness | Promise<Readiness>) | undefined;
   private readonly leaseMs: number;
   private readonly maxAttempts: number;
   private readonly maxSends: number;
@@ -124,7 +126,7 @@ export class OutboxWorker {
   }
 
   /** Sets the check asked before each send (see `OutboxWorkerOptions.ready`); the wiring hands it in with the sender. */
-  useReady(ready: (job: OpenJob) => Readiness): void {
+  useReady(ready: (job: OpenJob) => Readiness | Promise<Readiness>): void {
     this.ready = ready;
   }
 
@@ -226,7 +228,9 @@ export class OutboxWorker {
 
   /** Sends one claimed job and records its outcome; false when it was not sent (handed back, cancelled). */
   private async handle(job: OpenJob, send: SendFn, signal: AbortSignal): Promise<boolean> {
-    const gate = this.ready?.(job) ?? GO;
+    const asked = this.ready?.(job) ?? GO;
+    // Awaited only when it is a Promise: an in-process breaker's answer is used in this same tick, as always.
+    const gate = asked instanceof Promise ? await asked : asked;
     if (!gate.ok) {
       // Not sent, so not an attempt: the job goes back as it was, due again when the gate says.
       await this.o.queue.release(job.id, this.owner, Math.max(gate.retryAt, this.o.clock.now()));

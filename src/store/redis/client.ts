@@ -1,6 +1,7 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { HubError } from '../../errors.js';
+import { lazyRequire } from '../../lazy-require.js';
 import type { Logger } from '../../observability/logger.js';
 
 /**
@@ -16,6 +17,10 @@ export const redisConfigSchema = z.strictObject({
 });
 
 export type RedisConfig = z.input<typeof redisConfigSchema>;
+
+// Loaded when a client is made: the config schema imports this file, and a hub without Redis
+// (every stdio hub) must not pay for loading ioredis at start.
+const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
 
 /** A connected client and the namespace every key and channel of this hub lives in. */
 export interface RedisHandle {
@@ -68,7 +73,7 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
   const where = maskRedisUrl(cfg.url);
   const scrub = (m: string) => scrubPassword(m, cfg.url);
   const make = (role: string) => {
-    const r = new Redis(cfg.url, {
+    const r = new (ioredis().Redis)(cfg.url, {
       maxRetriesPerRequest: 3,
       connectionName: opts.name ? `${opts.name}:${role}` : role,
       // Reconnect backoff capped at 2 s: a replica must notice a restarted Redis quickly.
