@@ -14,7 +14,12 @@ export interface HealthDeps {
   /** Each poller's state; a stalled one makes the hub "degraded" (it is never reported as a success). */
   pollers?: () => Promise<ReadonlyArray<{ integration: string; feed: string; connectionId: string; state: string; reason: string | null }>>;
   /** Each integration's circuit breaker; one that is not closed makes the hub "degraded" (its writes wait). */
-  breakers?: () => readonly BreakerSnapshot[];
+  breakers?: () => readonly BreakerSnapshot[] | Promise<readonly BreakerSnapshot[]>;
+  /**
+   * Redis, when replicas share state there: one that cannot be reached makes the hub "degraded"
+   * (200: it still serves what needs no Redis, and its errors name Redis), with the reason and never its URL.
+   */
+  redis?: () => Promise<{ ok: true } | { ok: false; reason: string }>;
   /** One cheap query to the store (`HubStore.health`); one that fails takes this replica out of the load balancer (503). */
   store?: () => Promise<StoreReport>;
 }
@@ -77,12 +82,14 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
     // The pollers' states are rows in the store: not asked of a store that just failed to answer.
     const pollers = store?.ok === false ? [] : ((await deps.pollers?.()) ?? []);
     const stalled = pollers.filter((p) => p.state === 'stalled');
-    const breakers = deps.breakers?.() ?? [];
+    const breakers = (await deps.breakers?.()) ?? [];
+    const redis = await deps.redis?.();
     const shown = {
       ...(store ? { store: store.ok || !details ? { kind: store.kind, ok: store.ok } : store } : {}),
       ...(details
         ? {
             sources,
+            ...(redis ? { redis } : {}),
             ...(breakers.length ? { breakers: breakerReport(breakers) } : {}),
             ...(pollers.length
               ? { pollers: pollers.map(({ integration, feed, connectionId, state, reason }) => ({ integration, feed, connectionId, state, reason })) }
@@ -100,7 +107,10 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
       return;
     }
     const degraded =
-      stalled.length > 0 || breakers.some((b) => b.state !== 'closed') || Object.values(sources).some((s) => s.state !== 'ready' && s.state !== 'disabled');
+      redis?.ok === false ||
+      stalled.length > 0 ||
+      breakers.some((b) => b.state !== 'closed') ||
+      Object.values(sources).some((s) => s.state !== 'ready' && s.state !== 'disabled');
     res.json({ status: degraded ? 'degraded' : 'ready', ...shown });
   });
   app.get('/metrics', ...access.metricsGuard, async (_req, res) => {
