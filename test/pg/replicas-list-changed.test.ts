@@ -2,8 +2,10 @@
  * Issue 13, acceptance 4: an account linked through one replica changes its user's tool list on
  * every replica, and `notifications/tools/list_changed` reaches that user's clients connected to
  * the others — a 2025-era client on its session stream and a 2026-era client on its
- * subscriptions/listen stream — through the replicas' fan-out in Redis. Bob, connected to the
- * same replicas, hears nothing of alice's link.
+ * subscriptions/listen stream. Bob, connected to the same replicas, hears nothing of alice's link.
+ * Two paths carry the change between replicas: the Redis fan-out at once, and each replica's
+ * watch on the connections table every 2 s (src/integrations/watch.ts), so this passes with Redis
+ * left out too (checked with `withoutRedis`); what it proves is that the change crosses replicas.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Browser } from '../fakes/browser.js';

@@ -62,6 +62,8 @@ export interface ClusterOptions {
   config?: Record<string, unknown>;
   /** Route 2025-era sessions by Mcp-Session-Id, as the README's balancer does. */
   sticky?: boolean;
+  /** Leave Redis out of the config (each replica keeps buckets and fan-out to itself): shows what Redis is for. */
+  withoutRedis?: boolean;
 }
 
 function freePort(): Promise<number> {
@@ -152,7 +154,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ...opts.config,
       server: { publicUrl: balancer.url, ...((opts.config?.['server'] as Record<string, unknown> | undefined) ?? {}) },
       store: { url: db.url },
-      redis,
+      ...(opts.withoutRedis ? {} : { redis }),
     };
     writeFileSync(configFile, JSON.stringify(config, null, 2));
     await launch(0);
