@@ -40,8 +40,20 @@ export class SqliteReplicaRegistry implements ReplicaRegistry {
     const self = this.self;
     if (!self) throw new Error('heartbeat before register');
     const now = this.opts.clock.now();
-    const changed = this.db.prepare('UPDATE replicas SET heartbeat_at = ? WHERE id = ?').run(now, self.id).changes;
-    if (changed === 0) this.upsert(self, now);
+    // better-sqlite3 waits for another process's write lock on the event loop (busy_timeout): a
+    // beat that waited would stall every request of this hub, beat after beat, while a CLI command
+    // or another process holds the lock. A beat finding the store busy is skipped instead (liveness
+    // allows three missed beats); nothing else runs on this connection meanwhile, JS being one thread.
+    const wait = this.db.pragma('busy_timeout', { simple: true });
+    this.db.pragma('busy_timeout = 0');
+    try {
+      const changed = this.db.prepare('UPDATE replicas SET heartbeat_at = ? WHERE id = ?').run(now, self.id).changes;
+      if (changed === 0) this.upsert(self, now);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') throw err;
+    } finally {
+      this.db.pragma(`busy_timeout = ${Number(wait)}`);
+    }
   }
 
   async lookup(id: string): Promise<ReplicaLookup | undefined> {
