@@ -5,7 +5,7 @@ import type { HubConfig } from '../src/config/schema.js';
 import { openIntegrations, type Integrations } from '../src/integrations/wiring.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
 import { openSqliteStore, type HubStore } from '../src/store/bundle.js';
-import { openPostgresStore, storeChoice } from '../src/store/pg-bundle.js';
+import { storeChoice } from '../src/store/choice.js';
 import { createVault } from '../src/vault/open.js';
 import type { Vault } from '../src/vault/vault.js';
 import { configFromFlags, type Flags } from './common.js';
@@ -35,7 +35,11 @@ export function openStoreContext(flags: Flags): Promise<StoreContext> {
 export async function openConfiguredStore(config: HubConfig, log: Logger): Promise<HubStore> {
   const vault = (keys: Parameters<typeof createVault>[0]['keys']) => createVault({ keys, dataDir: config.dataDir, clock: systemClock, log });
   const choice = storeChoice(config);
-  if (choice.kind === 'postgres') return openPostgresStore({ url: choice.url, clock: systemClock, log, vault, max: 2 });
+  if (choice.kind === 'postgres') {
+    // Loaded on demand: the driver would add half a second to every command on SQLite.
+    const { openPostgresStore } = await import('../src/store/pg-bundle.js');
+    return openPostgresStore({ url: choice.url, clock: systemClock, log, vault, max: 2 });
+  }
   return openSqliteStore({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock, log, checkpoints: false, vault });
 }
 

@@ -22,7 +22,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { HubMetrics } from './observability/metrics.js';
 import type { Db } from './store/db.js';
 import { openSqliteStore, sqliteOf, type HubStore, type SqliteHubStore } from './store/bundle.js';
-import { openPostgresStore, storeChoice } from './store/pg-bundle.js';
+import { storeChoice } from './store/choice.js';
 import { describeError, HubError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { buildIntegrations, type Integrations } from './integrations/wiring.js';
@@ -107,6 +107,8 @@ export class Hub {
     if (dataDir !== ':memory:' && mkdirSync(dataDir, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(dataDir, 0o700);
     // The master keys stay the data dir's (or SWITCHBOARD_MASTER_KEY): every replica must be given the same ones.
     const vault = hubVault({ dataDir, clock, log, ...(opts.env ? { env: opts.env } : {}) });
+    // Loaded here only: the driver and the PostgreSQL repositories cost a SQLite hub's start-up nothing.
+    const { openPostgresStore } = await import('./store/pg-bundle.js');
     const store = await openPostgresStore({ url: choice.url, clock, log, vault });
     log.info({ store: 'postgres', database: store.pg.safeUrl, from: choice.from }, 'store opened and migrated');
     try {

@@ -8,7 +8,7 @@ import { DownstreamSource } from '../../src/mcp/downstream/source.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { HubMetrics } from '../../src/observability/metrics.js';
 import { appliedMigrations, openDb } from '../../src/store/db.js';
-import { openPostgresStore, redactedUrl, storeChoice } from '../../src/store/pg-bundle.js';
+import { redactedUrl, storeChoice } from '../../src/store/choice.js';
 import type { DataKeyStore } from '../../src/vault/data-keys.js';
 import { createVault } from '../../src/vault/open.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
@@ -71,6 +71,7 @@ async function storeCheck(config: HubConfig): Promise<Check> {
   const where = `postgres ${redactedUrl(choice.url)} (from ${choice.from})`;
   try {
     const vault = (keys: DataKeyStore) => createVault({ keys, dataDir: config.dataDir, clock: systemClock, log: silentLogger() });
+    const { openPostgresStore } = await import('../../src/store/pg-bundle.js');
     const store = await openPostgresStore({ url: choice.url, clock: systemClock, log: silentLogger(), vault, migrate: false, max: 1 });
     try {
       const health = await store.health();

@@ -24,7 +24,7 @@ export interface HealthDeps {
   store?: () => Promise<StoreReport>;
 }
 
-/** The store's answer as /readyz shows it: the engine always, the error (which may name the host) only to callers who see details. */
+/** The store's answer as /readyz shows it, to callers who see details (the engine and an error naming the host describe the deployment). */
 export type StoreReport = { ok: true; kind: string } | { ok: false; kind: string; error: string };
 
 /** Per-integration breaker state for /readyz: no more than the state, the failure count and when it retries. */
@@ -84,19 +84,17 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
     const stalled = pollers.filter((p) => p.state === 'stalled');
     const breakers = (await deps.breakers?.()) ?? [];
     const redis = await deps.redis?.();
-    const shown = {
-      ...(store ? { store: store.ok || !details ? { kind: store.kind, ok: store.ok } : store } : {}),
-      ...(details
-        ? {
-            sources,
-            ...(redis ? { redis } : {}),
-            ...(breakers.length ? { breakers: breakerReport(breakers) } : {}),
-            ...(pollers.length
-              ? { pollers: pollers.map(({ integration, feed, connectionId, state, reason }) => ({ integration, feed, connectionId, state, reason })) }
-              : {}),
-          }
-        : {}),
-    };
+    const shown = details
+      ? {
+          ...(store ? { store } : {}),
+          sources,
+          ...(redis ? { redis } : {}),
+          ...(breakers.length ? { breakers: breakerReport(breakers) } : {}),
+          ...(pollers.length
+            ? { pollers: pollers.map(({ integration, feed, connectionId, state, reason }) => ({ integration, feed, connectionId, state, reason })) }
+            : {}),
+        }
+      : {};
     if (phase !== 'running') {
       res.status(503).json({ status: phase, ...shown });
       return;
