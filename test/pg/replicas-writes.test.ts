@@ -1,0 +1,99 @@
+/**
+ * Issue 13, acceptance 3: 400 writes from clients on all three replicas (alice and bob side by
+ * side, a 2026 and a 2025 client each per replica) against an API that allows 20/s with a burst
+ * of 5 and answers 429 past that, as providers do (test/fixtures/bucket-api.ts). The replicas
+ * share one bucket in Redis, so none is refused; the outbox's idempotency key makes each write
+ * land once; and the run takes the time the bucket dictates, not three times less (three private
+ * buckets) or more (a pacer that stalls).
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type BucketApi, startBucketApi } from '../fixtures/bucket-api.js';
+import { type ClientKind, connectClient, type FaceClient, textOf } from '../helpers/clients.js';
+import { type Cluster, describeCluster, inParallel, startCluster } from '../replicas/cluster.js';
+
+const RATE = { perSecond: 20, burst: 5 };
+const WRITES = 400;
+
+describeCluster('three replicas, 400 writes against a 20/s API', () => {
+  let api: BucketApi;
+  let cluster: Cluster;
+  const clients: Array<{ user: string; client: FaceClient }> = [];
+
+  beforeAll(async () => {
+    api = await startBucketApi({ ...RATE, trace: true, echo: true });
+    cluster = await startCluster({
+      config: {
+        integrations: {
+          notes: {
+            type: 'custom',
+            title: 'Notes',
+            apiBaseUrl: api.url,
+            auth: { type: 'apiKey', header: 'x-api-key', value: 'k-notes' },
+            idempotencyHeader: 'Idempotency-Key',
+            // Declared as the provider documents it: the API's own limit, shared by every replica.
+            rateLimit: { perApp: RATE },
+            tools: {
+              create: {
+                description: 'Creates a note',
+                method: 'POST',
+                path: '/notes',
+                input: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
+              },
+            },
+          },
+        },
+        // Short: a caller whose job another replica sent hears of it only when its wait ends (the
+        // job's done event stays in the sending replica), and the 400 must keep the bucket busy.
+        outbox: { waitMs: 2_000 },
+      },
+    });
+    const tokens = { alice: await cluster.token('alice'), bob: await cluster.token('bob') };
+    const kinds: ClientKind[] = ['v2-auto', 'v2-legacy'];
+    for (const r of cluster.replicas)
+      for (const [user, token] of Object.entries(tokens))
+        for (const kind of kinds) clients.push({ user, client: await connectClient(kind, { transport: 'http', url: `${r.base}/mcp`, token }) });
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
+    await cluster?.close();
+    await api?.close();
+  });
+
+  it('0 × 429, each write applied once, in the time the bucket allows', { timeout: 90_000 }, async () => {
+    const calls = Array.from({ length: WRITES }, (_, i) => {
+      const { user, client } = clients[i % clients.length]!;
+      const text = `${user}-${i}`;
+      return async () => ({ text, user, result: await client.callTool('notes__create', { text }, {}) });
+    });
+    const started = performance.now();
+    const done = await inParallel(calls, 80);
+    const seconds = (performance.now() - started) / 1000;
+
+    expect(done.filter((d) => d.result.isError).map((d) => textOf(d.result))).toEqual([]);
+    expect(api.stats.tooMany).toBe(0);
+    expect(api.stats.applied).toBe(WRITES);
+    expect([...api.appliedByKey.values()].every((n) => n === 1)).toBe(true);
+    // Each caller got its own write back (the API echoes the body) or its job's status, never another's.
+    const answered = done.map((d) => {
+      const text = textOf(d.result);
+      if (text.includes(`"text": "${d.text}"`)) return 'result';
+      return /still in the outbound queue \(job job_\w+, (done|sending|queued)\)/.test(text) ? 'status' : `other: ${text}`;
+    });
+    expect(answered.filter((a) => a !== 'result' && a !== 'status')).toEqual([]);
+    const texts = api.arrivals.map((a) => (JSON.parse(a.body) as { text: string }).text).sort();
+    expect(texts).toEqual(done.map((d) => d.text).sort());
+
+    // The burst leaves at once, then one write per 1/20 s.
+    const ideal = (WRITES - RATE.burst) / RATE.perSecond;
+    const sent = (api.arrivals.at(-1)!.start - api.arrivals[0]!.start) / 1000;
+    const statuses = answered.filter((a) => a === 'status').length;
+    console.log(
+      `400 writes over 3 replicas at 20/s burst 5: API saw them over ${sent.toFixed(2)} s, clients over ${seconds.toFixed(2)} s; ideal ${ideal.toFixed(2)} s; ratio ${(sent / ideal).toFixed(3)}; ${statuses} callers got a status instead of their result`,
+    );
+    // Faster than the bucket is impossible without a 429 (checked above); the 5 % target is
+    // bench:store's figure — on two shared cores this bound only catches a pacer that stalls.
+    expect(sent).toBeGreaterThanOrEqual(ideal * 0.95);
+    expect(sent).toBeLessThan(ideal * 1.5);
+  });
+});
