@@ -28,7 +28,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // Port 0: the OS picks the port as the listener binds, before the hub is built, so links, OAuth
   // redirects and the hosted sandbox's endpoints name the port it picked.
   const listener = urlAwaitsListen(config.server) ? await bindHttp(config.server) : undefined;
-  const hub = await Hub.open({ config, log, hosted: [hostedSandbox()], ...(listener ? { listener } : {}) });
+  const hub = await Hub.open({ config, log, hosted: [hostedSandbox()], ...(listener ? { listener } : {}) }).catch(async (err: unknown) => {
+    // A store that cannot be opened ends start-up: the listener bound for it must not keep the process alive.
+    await listener?.close();
+    throw err;
+  });
   // First start with an empty store: make an admin token and show it once, as Jupyter does.
   const firstToken =
     (await hub.tokens.count()) === 0 ? await hub.tokens.create({ user: 'admin', scopes: ['mcp', 'admin'], label: 'created on first start' }) : undefined;

@@ -21,7 +21,11 @@ export async function stdioCommand(argv: string[]): Promise<void> {
   // Port 0: the OS picks the port as the listener binds, before the hub is built, so links and the
   // hosted sandbox name that port. Binding is cheap; the HTTP stack still loads a moment later.
   const listener = http && urlAwaitsListen(config.server) ? await import('../../src/http/listener.js').then((m) => m.bindHttp(config.server)) : undefined;
-  const hub = await Hub.open({ config, log, hosted: [hostedSandbox()], ...(listener ? { listener } : {}) });
+  const hub = await Hub.open({ config, log, hosted: [hostedSandbox()], ...(listener ? { listener } : {}) }).catch(async (err: unknown) => {
+    // A store that cannot be opened ends start-up: the listener bound for it must not keep the process alive.
+    await listener?.close();
+    throw err;
+  });
   const face = hub.serveStdio(localIdentity(str(flags['user']) ?? 'local'));
   await hub.start();
   const stop = onShutdown(() => hub.stop(), log);
