@@ -131,8 +131,11 @@ describePg('serve on PostgreSQL from DATABASE_URL', () => {
         status: 'degraded',
         store: { kind: 'postgres', ok: false, error: expect.stringMatching(/not currently accepting connections/) },
       });
+      // Waited for, not slept: the background workers have met the outage twice and go on retrying.
+      await eventually(() => (hub.output().match(/the outbox worker could not claim jobs/g)?.length ?? 0) >= 2, 15_000);
       expect(hub.child.exitCode).toBeNull();
       expect((await fetch(`${hub.origin}/healthz`)).status).toBe(200);
+      expect((await readyz(hub.origin)).status).toBe(503);
     } finally {
       await setDatabaseReachable(admin, db.name, true);
     }
@@ -141,6 +144,11 @@ describePg('serve on PostgreSQL from DATABASE_URL', () => {
       return r.status === 200 ? r : undefined;
     });
     expect(back.body).toMatchObject({ status: 'ready', store: { kind: 'postgres', ok: true } });
-    expect(hub.child.exitCode).toBeNull();
+    // Serving again on new connections: a token made now opens /mcp.
+    const made = await cli(['tokens', 'create', '--user', 'erin']);
+    expect(made.code, made.stderr).toBe(0);
+    const mcp = await connectMcp(hub.url, made.stdout.trim(), { era: 'auto' });
+    clients.push(mcp);
+    expect((await mcp.tools()).map((t) => t.name)).toContain('sandbox__whoami');
   });
 });
