@@ -12,7 +12,7 @@
  *    and the load generator share the same two CPUs: the figure shows what that machine gives,
  *    not what three machines would.
  *
- *   npm run bench:store -- [--ops 300] [--seconds 5] [--rounds 2] [--connections 48] [--json]
+ *   npm run bench:store -- [--ops 300] [--seconds 5] [--rounds 3] [--connections 48] [--json]
  */
 import { spawnSync } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -39,7 +39,7 @@ function options(argv: string[]) {
     options: {
       ops: { type: 'string', default: '300' },
       seconds: { type: 'string', default: '5' },
-      rounds: { type: 'string', default: '2' },
+      rounds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '48' },
       json: { type: 'boolean', default: false },
     },
