@@ -29,6 +29,8 @@ import { buildIntegrations, type Integrations } from './integrations/wiring.js';
 import { RedisFanout } from './replicas/fanout.js';
 import { redisHealth, ReplicaEvents } from './replicas/hub-events.js';
 import { createRedisClient, type RedisHandle } from './store/redis/client.js';
+import { RedisBreakers } from './outbox/redis/breakers.js';
+import type { BreakerOptions } from './outbox/breaker.js';
 import { watchConnections } from './integrations/watch.js';
 import { hubVault } from './vault/open.js';
 import type { Vault } from './vault/vault.js';
@@ -222,6 +224,7 @@ export class Hub {
       publicUrl: () => this.publicUrl,
       ...(opts.provider ? { provider: opts.provider } : {}),
       ...(opts.agents ? { overrides: opts.agents } : {}),
+      ...(this.redis ? { sharedBreakers: this.agentBreakersOn(this.redis, opts.agents?.breakers) } : {}),
     });
     this.agents = agents;
     if (agents.size > 0) this.catalog.add(agents);
@@ -418,6 +421,12 @@ export class Hub {
   async stop(): Promise<void> {
     this.phaseValue = 'stopping';
     await this.lifecycle.stop();
+  }
+
+  /** The agents' circuits on Redis, under keys of their own: an agent may bear an integration's name. */
+  private agentBreakersOn(redis: RedisHandle, tuning: BreakerOptions | undefined): RedisBreakers {
+    const scoped: RedisHandle = { ...redis, key: (...parts) => redis.key('agents', ...parts) };
+    return new RedisBreakers({ redis: scoped, threshold: 5, coolDownMs: 60_000, clock: this.clock, ...tuning });
   }
 
   private async stopRedis(): Promise<void> {

@@ -5,6 +5,8 @@ import { fallbacksOf } from '../definition/agents.js';
 import type { AgentAdapter, AgentAnswer, AgentCallback, AgentPartial } from './adapter.js';
 import { AgentCallError, runWithPolicy, type PolicyDeps } from './policy.js';
 import { sessionIdentity } from './session.js';
+import type { CircuitBreakers } from '../outbox/breaker.js';
+import type { Breakers } from '../outbox/redis/shapes.js';
 import type { OutputCheck } from './validate-output.js';
 
 /** One configured agent, ready to call. */
@@ -25,7 +27,7 @@ export interface InvokeContext {
   callback?: (agent: string) => AgentCallback | undefined;
 }
 
-export interface InvokeDeps extends PolicyDeps {
+export interface InvokeDeps extends PolicyDeps<CircuitBreakers | Breakers> {
   agents: ReadonlyMap<string, AgentRuntime>;
   /** The hub key session identities are derived from. */
   sessionKey: () => Buffer;

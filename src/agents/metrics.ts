@@ -47,7 +47,8 @@ export interface AgentMetricsOptions {
   clock: Clock;
   /** Every configured agent, so each shows (breaker 0, no errors) before its first call. */
   names: readonly string[];
-  breakers: () => readonly BreakerSnapshot[];
+  /** This process's circuits, or (a Promise) the ones replicas share on Redis. */
+  breakers: () => readonly BreakerSnapshot[] | Promise<readonly BreakerSnapshot[]>;
 }
 
 /**
@@ -245,10 +246,21 @@ export class AgentMetrics {
   }
 
   /** Before each scrape: the breakers (a cool-down ends by time alone) and the recent window. */
-  private refresh(): void {
-    const states = new Map(this.o.breakers().map((b) => [b.integration, b.state]));
+  private refresh(): void | Promise<void> {
+    const now = this.o.breakers();
+    // Shared circuits are read at each scrape; unreadable (Redis down), the last values stay.
+    if (now instanceof Promise)
+      return now.then(
+        (b) => this.show(b),
+        () => this.show(undefined),
+      );
+    this.show(now);
+  }
+
+  private show(breakers: readonly BreakerSnapshot[] | undefined): void {
+    const states = new Map((breakers ?? []).map((b) => [b.integration, b.state]));
     for (const agent of this.o.names) {
-      this.m.breaker.set({ agent }, BREAKER_GAUGE[states.get(agent) ?? 'closed']);
+      if (breakers) this.m.breaker.set({ agent }, BREAKER_GAUGE[states.get(agent) ?? 'closed']);
       const r = this.recentOf(agent);
       this.m.recentRequests.set({ agent }, r.requests);
       this.m.recentErrors.set({ agent }, r.errors);

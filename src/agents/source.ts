@@ -7,6 +7,7 @@ import { HubError } from '../errors.js';
 import type { CallContext, SourceChange, SourceStatus, ToolSource } from '../mcp/source.js';
 import type { CreateTaskResult } from '../mcp/tasks/wire.js';
 import { CircuitBreakers, type BreakerOptions, type BreakerSnapshot } from '../outbox/breaker.js';
+import type { Breakers } from '../outbox/redis/shapes.js';
 import type { ProviderClient } from '../providers/client.js';
 import { realSleep, type Sleep } from '../providers/deadline.js';
 import { defaultBackoff } from '../providers/retry.js';
@@ -35,6 +36,8 @@ export interface AgentSourceOptions {
   since: number;
   /** Per-agent circuits: 5 consecutive failures open one for 60 s unless told otherwise. */
   breakers?: BreakerOptions;
+  /** Per-agent circuits every replica shares (on Redis): used instead of this process's `breakers`. */
+  shared?: Breakers;
   /** Waits between attempts (tests pass one that does not wait). */
   sleep?: Sleep;
   backoffMs?: (attempt: number) => number;
@@ -73,7 +76,12 @@ export class AgentSource implements ToolSource {
     this.breakers = new CircuitBreakers({ threshold: 5, coolDownMs: 60_000, clock: o.clock, ...o.breakers });
     this.secretValues = secretsOf(o.agents);
     if (o.metrics) {
-      const m = new AgentMetrics({ metrics: o.metrics, clock: o.clock, names: [...this.agents.keys()], breakers: () => this.breakers.snapshot() });
+      const m = new AgentMetrics({
+        metrics: o.metrics,
+        clock: o.clock,
+        names: [...this.agents.keys()],
+        breakers: () => (o.shared ? o.shared.snapshot() : this.breakers.snapshot()),
+      });
       for (const a of this.agents.values()) a.adapter = m.meter(a.name, a.adapter);
       this.metered = m;
     }
@@ -88,7 +96,7 @@ export class AgentSource implements ToolSource {
     this.listed = [...[...this.agents.values()].map(toolOf), ...(async && this.tasks ? [this.tasks.tool] : [])];
     this.deps = {
       agents: this.agents,
-      breakers: this.breakers,
+      breakers: o.shared ?? this.breakers,
       clock: o.clock,
       sleep: o.sleep ?? realSleep,
       backoffMs: o.backoffMs ?? defaultBackoff,

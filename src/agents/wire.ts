@@ -8,6 +8,7 @@ import type { SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import type { InboxService } from '../webhooks/inbox/service.js';
 import { AgentSource, type AgentSourceOptions } from './source.js';
+import type { Breakers } from '../outbox/redis/shapes.js';
 import type { AgentTaskStore } from './tasks/types.js';
 
 /** What tests may shorten or replace: the breakers, the waits between attempts, the Retry-After cap, task timings. */
@@ -34,6 +35,8 @@ export interface AgentsDeps {
   publicUrl: () => string;
   provider?: ProviderClientOptions;
   overrides?: AgentOverrides;
+  /** Per-agent circuits the replicas share (on Redis); without them each process keeps its own. */
+  sharedBreakers?: Breakers;
 }
 
 /**
@@ -53,6 +56,7 @@ export function buildAgents(d: AgentsDeps): AgentSource {
     since: d.clock.now(),
     metrics: d.metrics,
     ...d.overrides,
+    ...(d.sharedBreakers ? { shared: d.sharedBreakers } : {}),
     tasks: {
       store: d.store.agentTasks,
       intake: d.inbox.inbox,

@@ -1,0 +1,50 @@
+/**
+ * The agents' circuits on Redis (issue 13, scope 2): failures of an agent called through hub A
+ * open its circuit on hub B too, so B refuses the call without sending it.
+ */
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostedSandbox } from '../../servers/sandbox/hosted.js';
+import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
+import { SB, TICKET, TRIAGE_IN } from '../agents/support.js';
+import { type Pair, type PairHub, startPair } from './redis-hub-pair.js';
+
+async function call(h: PairHub, token: string): Promise<{ isError: boolean; text: string }> {
+  const c = new Client({ name: 'redis-hub-agents', version: '1.0.0' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(h.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  try {
+    const r = await c.callTool({ name: 'agent__broken', arguments: TICKET });
+    return { isError: r.isError === true, text: (r.content as Array<{ text: string }>).map((x) => x.text).join('\n') };
+  } finally {
+    await c.close();
+  }
+}
+
+describe.skipIf(redisSkip !== undefined)('two hubs on one Redis: the agents share their circuits', () => {
+  let redis: TestRedis;
+  let pair: Pair;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    pair = await startPair(
+      {
+        integrations: { sandbox: {} },
+        agents: { broken: { ...SB, agentId: 'support_triage_v4', inputSchema: TRIAGE_IN, retries: 0, headers: { 'x-sandbox-fail': '503' } } },
+        redis: { url: redis.url, keyPrefix: testPrefix() },
+      },
+      { hosted: [hostedSandbox()], agents: { breakers: { threshold: 2, coolDownMs: 600_000 } } },
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await pair?.close();
+    await redis?.stop();
+  });
+
+  it('two 503s through A open the circuit; B answers "paused" at once, and its own in-process circuit never saw a failure', async () => {
+    const { token } = await pair.a.hub.tokens.create({ user: 'alice' });
+    for (let i = 0; i < 2; i++) expect(await call(pair.a, token)).toMatchObject({ isError: true, text: expect.not.stringMatching(/paused/) });
+    expect(await call(pair.b, token)).toMatchObject({ isError: true, text: expect.stringMatching(/calls are paused/) });
+    expect(pair.b.hub.agents.circuits().find((c) => c.integration === 'broken')?.state ?? 'closed').toBe('closed');
+  });
+});
