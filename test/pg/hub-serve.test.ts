@@ -95,7 +95,7 @@ describePg('serve on PostgreSQL from DATABASE_URL', () => {
   it('serves a 2026 client and a 2025 client, each calling a sandbox tool as its own user and seeing only its own connection', async () => {
     const alice = await linkedUser('alice', 'auto', 'alice-at-sandbox');
     const bob = await linkedUser('bob', 'legacy', 'bob-at-sandbox');
-    expect(alice.client.getNegotiatedProtocolVersion?.() ?? '').not.toBe(bob.client.getNegotiatedProtocolVersion?.() ?? '');
+    expect([alice.client.getNegotiatedProtocolVersion(), bob.client.getNegotiatedProtocolVersion()]).toEqual(['2026-07-28', '2025-11-25']);
 
     const who = async (m: McpUser) => {
       const r = await m.call('sandbox__whoami');
