@@ -27,7 +27,7 @@ export interface ReplicaEventsOptions {
   /** Announcing through `changed` records it as announced here, so the store watcher does not announce it again. */
   accounts: Pick<Accounts, 'changed'>;
   log: Logger;
-  /** Between attempts to subscribe while Redis cannot be reached (default 2 s). */
+  /** The first wait between attempts to subscribe while Redis cannot be reached (default 2 s, doubling to 30 s). */
   retryMs?: number;
 }
 
@@ -50,8 +50,10 @@ export class ReplicaEvents {
   private retry: NodeJS.Timeout | undefined;
   private stopped = false;
   private subscribedValue = false;
+  private retryDelayMs: number;
 
   constructor(private readonly o: ReplicaEventsOptions) {
+    this.retryDelayMs = o.retryMs ?? 2_000;
     this.off.push(o.feed.subscribe((c) => this.connectionChanged(c)));
     this.off.push(o.fanout.on((e) => this.received(e)));
   }
@@ -72,8 +74,10 @@ export class ReplicaEvents {
       await this.o.fanout.stop();
       if (this.stopped) return;
       this.o.log.warn({ error: describe(err) }, "cannot subscribe to the other replicas' events on Redis; trying again");
-      this.retry = setTimeout(() => void this.start(), this.o.retryMs ?? 2_000);
+      this.retry = setTimeout(() => void this.start(), this.retryDelayMs);
       this.retry.unref();
+      // Doubled up to 30 s: each attempt opens a connection, and a long outage need not open hundreds.
+      this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
     }
   }
 
