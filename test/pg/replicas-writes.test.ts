@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type BucketApi, startBucketApi } from '../fixtures/bucket-api.js';
 import { type ClientKind, connectClient, type FaceClient, textOf } from '../helpers/clients.js';
+import { eventually } from '../helpers/hub.js';
 import { type Cluster, describeCluster, inParallel, startCluster } from '../replicas/cluster.js';
 
 const RATE = { perSecond: 20, burst: 5 };
@@ -71,7 +72,17 @@ describeCluster('three replicas, 400 writes against a 20/s API', () => {
     const seconds = (performance.now() - started) / 1000;
 
     expect(done.filter((d) => d.result.isError).map((d) => textOf(d.result))).toEqual([]);
-    expect(api.stats.tooMany).toBe(0);
+    // A caller whose wait ended first holds its job's status: the queue drains at the bucket's pace.
+    await eventually(
+      async () => {
+        const [left] = await cluster.query<{ n: string }>("SELECT count(*) AS n FROM outbox_jobs WHERE state <> 'done'");
+        return Number(left!.n) === 0 ? true : undefined;
+      },
+      60_000,
+      200,
+    );
+    // Soft: the figures below are worth reading even when a replica's bucket let some through.
+    expect.soft(api.stats.tooMany, 'writes the API refused with 429').toBe(0);
     expect(api.stats.applied).toBe(WRITES);
     expect([...api.appliedByKey.values()].every((n) => n === 1)).toBe(true);
     // Each caller got its own write back (the API echoes the body) or its job's status, never another's.
