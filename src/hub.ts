@@ -196,7 +196,14 @@ export class Hub {
     const { feed, connections, accounts } = this.integrations;
     this.replicaEvents =
       this.redis &&
-      new ReplicaEvents({ fanout: new RedisFanout({ redis: this.redis, log: this.log, clock: this.clock }), feed, connections, accounts, log: this.log });
+      new ReplicaEvents({
+        fanout: new RedisFanout({ redis: this.redis, log: this.log, clock: this.clock }),
+        feed,
+        connections,
+        accounts,
+        jobs: this.outbox.events,
+        log: this.log,
+      });
     const { provider, polling: tuning } = opts;
     const pollerDeps = { config: opts.config, store, clock: this.clock, log: this.log, metrics: this.metrics, inbox: this.inbox.inbox };
     this.pollers = buildPollers({ ...pollerDeps, integrations: this.integrations, ...(provider ? { provider } : {}), ...(tuning ? { tuning } : {}) });

@@ -10,6 +10,8 @@ export type JobListener = (job: Job) => void;
 export class JobEvents {
   private readonly byJob = new Map<string, Set<JobListener>>();
   private readonly all = new Set<JobListener>();
+  /** Waiters' own re-reads, by job: another process settled the job (`poke`), and each waiter reads it as its owner. */
+  private readonly rereads = new Map<string, Set<() => void>>();
 
   constructor(private readonly onError: (err: unknown) => void = () => {}) {}
 
@@ -41,6 +43,20 @@ export class JobEvents {
   }
 
   /**
+   * Another process settled this job (a replica's worker sent it): each waiter here reads it again
+   * from the store, with its own owner's read, and is answered if it is final. Jobs nobody here
+   * waits for cost nothing.
+   */
+  poke(jobId: string): void {
+    for (const reread of [...(this.rereads.get(jobId) ?? [])]) reread();
+  }
+
+  /** Whether a call here waits for this job. */
+  waiting(jobId: string): boolean {
+    return this.rereads.has(jobId);
+  }
+
+  /**
    * The job once final, or undefined after `ms` (or on `signal`). Subscribes before it reads the
    * store through `read`, so a job that finishes between the read and the wait is not missed.
    */
@@ -49,12 +65,22 @@ export class JobEvents {
       let timer: NodeJS.Timeout | undefined;
       const finish = (job: Job | undefined) => {
         off();
+        offReread();
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         resolve(job);
       };
       const onAbort = () => finish(undefined);
       const off = this.on(jobId, finish);
+      const offReread = this.onReread(jobId, () => {
+        read().then(
+          (job) => {
+            if (job !== undefined && isFinal(job.state)) finish(job);
+          },
+          // A failed re-read leaves the wait as it was: the deadline still answers it.
+          () => {},
+        );
+      });
       timer = setTimeout(() => finish(undefined), ms);
       signal?.addEventListener('abort', onAbort, { once: true });
       read().then(
@@ -63,10 +89,21 @@ export class JobEvents {
         },
         (err: unknown) => {
           off();
+          offReread();
           clearTimeout(timer);
           reject(err);
         },
       );
     });
+  }
+
+  private onReread(jobId: string, reread: () => void): () => void {
+    const set = this.rereads.get(jobId) ?? new Set<() => void>();
+    this.rereads.set(jobId, set);
+    set.add(reread);
+    return () => {
+      set.delete(reread);
+      if (set.size === 0 && this.rereads.get(jobId) === set) this.rereads.delete(jobId);
+    };
   }
 }

@@ -19,6 +19,8 @@ export const hubEventSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('resource_updated'), uri: z.string().min(1), who: z.array(who).optional() }),
   /** A hub API token was revoked: whichever replica holds its sessions and streams closes them. */
   z.strictObject({ type: z.literal('token_revoked'), tokenId: z.string().min(1) }),
+  /** An outbox job reached a final state: a call waiting for it on another replica reads it again. */
+  z.strictObject({ type: z.literal('job_settled'), jobId: z.string().min(1) }),
   /** A connection was linked or changed state (src/connections/feed.ts ConnectionChange). */
   z.strictObject({
     type: z.literal('connection_changed'),

@@ -5,6 +5,7 @@ import type { Identity } from '../identity/identity.js';
 import type { RevocationSource } from '../identity/revocation-watch.js';
 import type { Accounts } from '../integrations/accounts.js';
 import type { Logger } from '../observability/logger.js';
+import type { JobEvents } from '../outbox/events.js';
 import type { RedisHandle } from '../store/redis/client.js';
 import type { HubEvent, RedisFanout } from './fanout.js';
 
@@ -26,6 +27,12 @@ export interface ReplicaEventsOptions {
   connections: Pick<ConnectionReads, 'get'>;
   /** Announcing through `changed` records it as announced here, so the store watcher does not announce it again. */
   accounts: Pick<Accounts, 'changed'>;
+  /**
+   * The outbox's job events: a job this replica's worker settles goes out as `job_settled`, and
+   * one another replica settled wakes the calls waiting for it here (a write queued through one
+   * replica is often sent by another's worker; without this its caller waited out `outbox.waitMs`).
+   */
+  jobs?: JobEvents;
   log: Logger;
   /** The first wait between attempts to subscribe while Redis cannot be reached (default 2 s, doubling to 30 s). */
   retryMs?: number;
@@ -56,6 +63,7 @@ export class ReplicaEvents {
     this.retryDelayMs = o.retryMs ?? 2_000;
     this.off.push(o.feed.subscribe((c) => this.connectionChanged(c)));
     this.off.push(o.fanout.on((e) => this.received(e)));
+    if (o.jobs) this.off.push(o.jobs.subscribe((job) => this.send({ type: 'job_settled', jobId: job.id })));
   }
 
   /** Whether events from the other replicas arrive now. */
@@ -133,6 +141,10 @@ export class ReplicaEvents {
         return;
       case 'token_revoked':
         for (const l of this.revokeListeners) l(e.tokenId);
+        return;
+      case 'job_settled':
+        // Only the waiters' own reads: nothing is published again, so it never bounces.
+        this.o.jobs?.poke(e.jobId);
         return;
       case 'list_changed':
       case 'resource_updated': {

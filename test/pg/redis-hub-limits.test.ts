@@ -159,6 +159,47 @@ describe.skipIf(PG_SKIP_REASON !== null)('control: the same writes through two h
   }, 60_000);
 });
 
+describe.skipIf(redisSkip !== undefined || PG_SKIP_REASON !== null)("a write sent by the other replica's worker answers its caller at once", () => {
+  let redis: TestRedis;
+  let api: BucketApi;
+  let pair: Pair;
+  const WAIT_MS = 20_000;
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    api = await startBucketApi(API);
+    pair = await startPair(
+      { integrations: { notes: notes(api.url) }, outbox: { waitMs: WAIT_MS }, redis: { url: redis.url, keyPrefix: testPrefix() } },
+      { postgres: true },
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await pair?.close();
+    await api?.close();
+    await redis?.stop();
+  });
+
+  it("20 writes through hub A whose worker is stopped: B's worker sends them, and each caller on A gets its result, not a job handle after outbox.waitMs", async () => {
+    // A takes the calls and queues the writes; only B's worker claims them.
+    await pair.a.hub.outbox.stop();
+    const { token } = await pair.a.hub.tokens.create({ user: 'waiter' });
+    const c = await client(pair.a, token);
+    try {
+      const started = Date.now();
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => c.callTool({ name: 'notes__create', arguments: { text: `w-${i}` } }, { timeout: 60_000 })),
+      );
+      const ms = Date.now() - started;
+      expect(results.filter((r) => r.isError || textOf(r).includes('still in the outbound queue')).map(textOf)).toEqual([]);
+      expect(ms).toBeLessThan(WAIT_MS);
+      expect(api.stats.applied).toBe(20);
+    } finally {
+      await c.close();
+    }
+  }, 60_000);
+});
+
 // Only with a Redis of its own: an external one (SWITCHBOARD_TEST_REDIS_URL) is not this test's to stop.
 describe.skipIf(redisSkip !== undefined || process.env[REDIS_URL_ENV] !== undefined)('a hub whose Redis goes away', () => {
   let redis: TestRedis;
