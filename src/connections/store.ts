@@ -97,8 +97,14 @@ export class ConnectionStore {
   list(filter: { tenant?: string; user?: string; includeRevoked?: boolean } = {}): Connection[] {
     const where: string[] = [];
     const args: Record<string, string> = {};
-    if (filter.tenant !== undefined) where.push('tenant_id = @tenant'), (args['tenant'] = filter.tenant);
-    if (filter.user !== undefined) where.push('user_id = @user'), (args['user'] = filter.user);
+    if (filter.tenant !== undefined) {
+      where.push('tenant_id = @tenant');
+      args['tenant'] = filter.tenant;
+    }
+    if (filter.user !== undefined) {
+      where.push('user_id = @user');
+      args['user'] = filter.user;
+    }
     if (!filter.includeRevoked) where.push("state <> 'revoked'");
     const sql = `SELECT * FROM connections ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY tenant_id, user_id, integration, created_at`;
     return this.db.prepare(sql).all(args).map(toConnection);

@@ -134,7 +134,10 @@ export async function postForm(
   const form = new URLSearchParams(params);
   if (auth === 'basic')
     headers['authorization'] = `Basic ${Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(client.secret)}`).toString('base64')}`;
-  if (auth === 'post') form.set('client_id', client.id), form.set('client_secret', client.secret);
+  if (auth === 'post') {
+    form.set('client_id', client.id);
+    form.set('client_secret', client.secret);
+  }
   const res = await fetch(url, { method: 'POST', headers, body: form });
   const text = await res.text();
   return { status: res.status, headers: res.headers, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) };
