@@ -25,6 +25,7 @@ import {
   type Outbox,
   type RetryResult,
 } from './types.js';
+import { equalsWhere, OWNER_AND_STATE } from '../store/pg/where.js';
 
 const MAX_ERROR_CHARS = 1000;
 const argsSchema = z.record(z.string(), z.unknown());
@@ -282,19 +283,8 @@ export class PgOutbox implements Outbox {
   }
 
   async list(filter: ListFilter = {}): Promise<Job[]> {
-    const where: string[] = [];
     const params: unknown[] = [];
-    for (const [k, column] of [
-      ['state', 'state'],
-      ['integration', 'integration'],
-      ['tenant', 'tenant_id'],
-      ['user', 'user_id'],
-    ] as const) {
-      const v = filter[k];
-      if (v === undefined) continue;
-      params.push(v);
-      where.push(`${column} = $${params.length}`);
-    }
+    const where = equalsWhere(filter, OWNER_AND_STATE, params);
     params.push(filter.limit ?? 100);
     const sql = `SELECT ${COLUMNS} FROM outbox_jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT $${params.length}`;
     return (await this.store.query(sql, params, rowOf)).map(jobOf);

@@ -21,6 +21,7 @@ import {
   type PurgeResult,
   type ReplayResult,
 } from './types.js';
+import { equalsWhere, OWNER_AND_STATE } from '../../store/pg/where.js';
 
 /** A handler's error text is kept for `webhooks list`, bounded (as on SQLite). */
 const MAX_ERROR_CHARS = 1000;
@@ -313,19 +314,8 @@ export class PgInbox implements Inbox {
   }
 
   async list(filter: ListFilter = {}): Promise<InboxEvent[]> {
-    const where: string[] = [];
     const params: unknown[] = [];
-    for (const [k, column] of [
-      ['state', 'state'],
-      ['integration', 'integration'],
-      ['tenant', 'tenant_id'],
-      ['user', 'user_id'],
-    ] as const) {
-      const v = filter[k];
-      if (v === undefined) continue;
-      params.push(v);
-      where.push(`${column} = $${params.length}`);
-    }
+    const where = equalsWhere(filter, OWNER_AND_STATE, params);
     if (filter.unroutable === true) where.push('connection_id IS NULL');
     params.push(filter.limit ?? 100);
     const sql = `SELECT ${COLUMNS} FROM inbox_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
