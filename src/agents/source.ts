@@ -58,6 +58,8 @@ export class AgentSource implements ToolSource {
   readonly name = 'agent';
   readonly kind = 'agent';
   readonly prefix = true;
+  /** Agents report progress and nothing else back to the caller (src/mcp/direct-call.ts). */
+  readonly directCalls = true;
   readonly breakers: CircuitBreakers;
   private readonly agents: Map<string, AgentRuntime>;
   private readonly listed: Tool[];

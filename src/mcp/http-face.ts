@@ -10,6 +10,7 @@ import type { HubMetrics } from '../observability/metrics.js';
 import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
 import { isLegacyInbound } from './classify-era.js';
+import { DirectCalls } from './direct-call.js';
 import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
 import { identityFromAuthInfo, ModernHandlers } from './modern-handlers.js';
@@ -30,6 +31,8 @@ interface Session {
   subscriptions: Set<string>;
   /** Requests in flight and streams open on the session: a busy session is never evicted. */
   busy: number;
+  /** Tool calls served without the SDK (src/mcp/direct-call.ts), by request id. */
+  inflight: Map<string | number, AbortController>;
 }
 
 /**
@@ -110,11 +113,13 @@ export class HttpFace {
   private readonly limits: IdentityLimits;
   private readonly stopRevocations: () => void = () => {};
   private readonly modern: ModernHandlers;
+  private readonly direct: DirectCalls;
   private readonly sweeper: NodeJS.Timeout;
   private readonly unsubscribe: Array<() => void> = [];
 
   constructor(private readonly opts: HttpFaceOptions) {
     this.modern = new ModernHandlers({ dispatcher: opts.dispatcher, log: opts.log, clock: opts.clock, maxBodyBytes: opts.maxBodyBytes });
+    this.direct = new DirectCalls(opts.dispatcher, opts.log);
     this.unsubscribe.push(opts.catalog.onChange((c) => this.announce(c)));
     this.unsubscribe.push(opts.catalog.onResourceUpdated((uri, identities) => this.resourceUpdated(uri, identities)));
     if (opts.replicas) {
@@ -186,6 +191,7 @@ export class HttpFace {
         session.busy--;
         session.lastSeen = this.opts.clock.now();
       });
+      if (req.method === 'POST' && this.direct.serve(session, req, res, parsed)) return;
       await session.serve(req, res, parsed);
       return;
     }
@@ -245,7 +251,7 @@ export class HttpFace {
       // the client knows how soon to come back with Last-Event-ID.
       retryInterval: 1_000,
       onsessioninitialized: (id) => {
-        const session: Session = { id, transport, serve, server, identity, lastSeen: this.opts.clock.now(), subscriptions, busy: 0 };
+        const session: Session = { id, transport, serve, server, identity, lastSeen: this.opts.clock.now(), subscriptions, busy: 0, inflight: new Map() };
         this.sessions.set(id, session);
         const key = identityKey(identity);
         const own = this.byIdentity.get(key) ?? new Set<Session>();

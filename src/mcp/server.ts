@@ -114,7 +114,7 @@ function callContext(server: Server, ctx: ServerContext, identity: Identity, era
     notify: (n) => {
       // Log messages go through the SDK's filter: the level a 2025 client set with
       // logging/setLevel, or on 2026-07-28 the request's logLevel (none given means no logs).
-      const log = asLogMessage(n.params);
+      const log = logMessageOf(n.params);
       if (n.method === 'notifications/message' && log) return ctx.mcpReq.log(log.level, log.data, log.logger);
       return ctx.mcpReq.notify(n);
     },
@@ -159,17 +159,18 @@ function callContext(server: Server, ctx: ServerContext, identity: Identity, era
  * downstream reached on 2026-07-28 needs the level in each request, so it is read where the SDK
  * keeps it (per session id, undefined for stdio).
  */
-function legacyLogLevel(server: Server, sessionId: string | undefined): unknown {
+export function legacyLogLevel(server: Server, sessionId: string | undefined): LoggingLevel | undefined {
   const levels: unknown = Reflect.get(server, '_loggingLevels');
   if (!(levels instanceof Map)) return undefined;
-  return levels.get(sessionId) ?? levels.get(undefined);
+  const level: unknown = levels.get(sessionId) ?? levels.get(undefined);
+  return isLoggingLevel(level) ? level : undefined;
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function asLogMessage(params: unknown): { level: LoggingLevel; data: unknown; logger?: string } | undefined {
+export function logMessageOf(params: unknown): { level: LoggingLevel; data: unknown; logger?: string } | undefined {
   if (!isRecord(params)) return undefined;
   const level = params['level'];
   if (!isLoggingLevel(level)) return undefined;
@@ -177,9 +178,11 @@ function asLogMessage(params: unknown): { level: LoggingLevel; data: unknown; lo
   return { level, data: params['data'], ...(typeof logger === 'string' ? { logger } : {}) };
 }
 
-/** RFC 5424 severities, as MCP names them. */
-const LOGGING_LEVELS: ReadonlySet<string> = new Set<LoggingLevel>(['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency']);
+/** RFC 5424 severities, as MCP names them, least severe first. */
+export const LOGGING_LEVELS: readonly LoggingLevel[] = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
+const LEVEL_NAMES: ReadonlySet<string> = new Set<string>(LOGGING_LEVELS);
 
 function isLoggingLevel(v: unknown): v is LoggingLevel {
-  return typeof v === 'string' && LOGGING_LEVELS.has(v);
+  return typeof v === 'string' && LEVEL_NAMES.has(v);
 }

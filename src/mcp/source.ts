@@ -114,6 +114,12 @@ export interface ToolSource {
   readonly kind: SourceKind;
   /** Whether tool names are prefixed with `<name>__`. */
   readonly prefix: boolean;
+  /**
+   * Its calls use nothing of a session but progress and log notifications: no server→client
+   * requests, no input_required, no task unless `ctx.tasks` is given. A 2025 session then serves
+   * them without the SDK's transport and Server (src/mcp/direct-call.ts).
+   */
+  readonly directCalls?: boolean;
   start(): Promise<void>;
   stop(): Promise<void>;
   status(): SourceStatus;
