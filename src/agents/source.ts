@@ -177,10 +177,13 @@ export class AgentSource implements ToolSource {
       if (inv.answer.kind !== 'output') throw new HubError('internal', `agent__${tool}: a queued answer reached the sync path`);
       const done = { ...inv, answer: inv.answer };
       const ms = Math.round(performance.now() - started);
-      const taskId = inv.answer.taskId;
-      this.metered?.answered(tool, inv, ms / 1000);
-      // Task ids, latency and token counts; never the input or the output (seed 000, "Common Integration Mistakes").
-      this.o.log.info({ agent: tool, answeredBy: inv.answeredBy, callId, taskId, ms, usage: inv.answer.usage }, 'agent answered');
+      const { taskId, usage } = inv.answer;
+      // Counted and logged once the answer is on its way: neither is on the caller's critical path.
+      setImmediate(() => {
+        this.metered?.answered(tool, inv, ms / 1000);
+        // Task ids, latency and token counts; never the input or the output (seed 000, "Common Integration Mistakes").
+        this.o.log.info({ agent: tool, answeredBy: inv.answeredBy, callId, taskId, ms, usage }, 'agent answered');
+      });
       return redact(successResult(tool, done, agent.config.outputSchema !== undefined), this.secretValues);
     } catch (err) {
       await progress?.flushed();

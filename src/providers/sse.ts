@@ -28,7 +28,10 @@ export async function* sseEvents(res: Response, o: SseOptions): AsyncGenerator<E
       pending = 0;
     },
   });
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  // Decoded here rather than through a TextDecoderStream: piping builds a transform stream and two
+  // queues per response, which cost a streamed agent call more than its parsing.
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
   let timer: NodeJS.Timeout | undefined;
   let fail: (err: unknown) => void = () => {};
   const idle = new Promise<never>((_, reject) => (fail = reject));
@@ -46,11 +49,14 @@ export async function* sseEvents(res: Response, o: SseOptions): AsyncGenerator<E
       const chunk = await Promise.race([reader.read(), idle]);
       if (chunk.done) break;
       arm();
-      pending += chunk.value.length;
-      parser.feed(chunk.value);
+      const text = decoder.decode(chunk.value, { stream: true });
+      pending += text.length;
+      parser.feed(text);
       if (pending > max) throw tooLarge(`${o.label} (one stream event)`, max);
       while (queue.length > 0) yield queue.shift()!;
     }
+    const rest = decoder.decode();
+    if (rest.length > 0) parser.feed(rest);
     parser.reset({ consume: true });
     while (queue.length > 0) yield queue.shift()!;
   } finally {
