@@ -292,9 +292,7 @@ async function main(): Promise<void> {
     }
   }
   for (const r of results) {
-    console.log(
-      `${r.mode}: new connections to the marketplace over ${r.calls} calls per path: ${PATHS.map((p) => `${p} ${r.connections[p]}`).join(', ')}`,
-    );
+    console.log(`${r.mode}: new connections to the marketplace over ${r.calls} calls per path: ${PATHS.map((p) => `${p} ${r.connections[p]}`).join(', ')}`);
   }
   for (const r of results) {
     console.log(
