@@ -135,14 +135,116 @@ function respond(r: IncomingMessage, method: string, signal: AbortSignal | undef
     return;
   }
   // A JSON answer is read whole by its reader anyway: gathered here it needs no web stream
-  // (Readable.toWeb and its reader were ~4 % of the hub's CPU per proxied call).
+  // (Readable.toWeb and its reader were ~4 % of the hub's CPU per proxied call). Only up to
+  // MAX_GATHERED_BYTES decoded: past that it streams from where gathering stopped, so the caller's
+  // size cap still bounds memory (a small gzip body may inflate to far more).
   const chunks: Buffer[] = [];
-  body.on('data', (chunk: Buffer) => chunks.push(chunk));
-  body.once('end', () => resolve(new Response((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>, init)));
-  body.once('error', (err) => reject(signal?.aborted ? signal.reason : new TypeError('terminated', { cause: err })));
-  r.once('close', () => {
-    if (!r.complete) reject(signal?.aborted ? signal.reason : new TypeError('terminated: the response ended before its body was complete'));
+  let size = 0;
+  let streaming = false;
+  const onData = (chunk: Buffer) => {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (size <= MAX_GATHERED_BYTES) return;
+    streaming = true;
+    body.off('data', onData);
+    body.pause();
+    resolve(new Response(Readable.toWeb(Readable.from(replayed(chunks, body))) as ReadableStream<Uint8Array>, init));
+  };
+  body.on('data', onData);
+  body.once('end', () => {
+    if (!streaming) resolve(new BufferedResponse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>, init));
   });
+  body.once('error', (err) => {
+    if (!streaming) reject(signal?.aborted ? signal.reason : new TypeError('terminated', { cause: err }));
+  });
+  r.once('close', () => {
+    if (!r.complete && !streaming) reject(signal?.aborted ? signal.reason : new TypeError('terminated: the response ended before its body was complete'));
+  });
+}
+
+/** What was gathered, then the rest of the body. */
+async function* replayed(first: readonly Buffer[], rest: Readable): AsyncGenerator<Buffer> {
+  yield* first;
+  for await (const chunk of rest) yield chunk as Buffer;
+}
+
+/** The most of a JSON body gathered whole (1 MiB, decoded); a larger one streams. */
+const MAX_GATHERED_BYTES = 1024 * 1024;
+
+/**
+ * A Response whose body is already in memory, read without a web stream: the Response
+ * constructor wraps any body in a ReadableStream, and reading it back went through that stream,
+ * which cost a sync agent call ~0.8 ms between its answer's headers and its parsed JSON on a
+ * small VM. `body` builds the stream only for a caller that asks for it.
+ */
+export class BufferedResponse extends Response {
+  #bytes: Uint8Array<ArrayBuffer> | undefined;
+  #stream: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+
+  constructor(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit) {
+    super(null, init);
+    this.#bytes = bytes;
+  }
+
+  /** The whole body, or undefined once read or streamed. */
+  get bytesLeft(): Uint8Array<ArrayBuffer> | undefined {
+    return this.#bytes;
+  }
+
+  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (this.#stream === undefined) {
+      // Read already (text(), json(), …): a stream with nothing left, as a read fetch body is.
+      const bytes = this.#bytes ?? new Uint8Array(0);
+      this.#bytes = undefined;
+      this.#stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
+        start(ctl) {
+          if (bytes.byteLength > 0) ctl.enqueue(bytes);
+          ctl.close();
+        },
+      });
+    }
+    return this.#stream;
+  }
+
+  override get bodyUsed(): boolean {
+    return this.#bytes === undefined && (this.#stream === undefined || this.#stream.locked);
+  }
+
+  override async arrayBuffer(): Promise<ArrayBuffer> {
+    const b = await this.bytes();
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  }
+
+  override async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#stream !== undefined) return new Uint8Array(await new Response(this.#stream).arrayBuffer());
+    // A copy, as fetch gives: the gathered chunk may be a view into a larger buffer.
+    return new Uint8Array(this.#take());
+  }
+
+  override async text(): Promise<string> {
+    if (this.#stream !== undefined) return new Response(this.#stream).text();
+    return new TextDecoder().decode(this.#take());
+  }
+
+  override async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  override async blob(): Promise<Blob> {
+    return new Blob([await this.bytes()], { type: this.headers.get('content-type') ?? '' });
+  }
+
+  override clone(): Response {
+    if (this.#bytes === undefined) throw new TypeError('Response.clone: Body has already been consumed.');
+    return new BufferedResponse(this.#bytes.slice(), { status: this.status, statusText: this.statusText, headers: this.headers });
+  }
+
+  #take(): Uint8Array<ArrayBuffer> {
+    const bytes = this.#bytes;
+    if (bytes === undefined) throw new TypeError('Body is unusable: Body has already been read');
+    this.#bytes = undefined;
+    return bytes;
+  }
 }
 
 function isJson(contentType: string | undefined): boolean {

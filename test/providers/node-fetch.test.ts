@@ -8,7 +8,8 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNodeFetch, type NodeFetchOptions } from '../../src/providers/node-fetch.js';
+import { capBody } from '../../src/providers/body-limit.js';
+import { BufferedResponse, createNodeFetch, type NodeFetchOptions } from '../../src/providers/node-fetch.js';
 
 interface Seen {
   method: string;
@@ -180,5 +181,54 @@ describe('the downstream fetch (redirects: any, as src/mcp/downstream/node-fetch
     const f = downstreamFetch();
     expect(await (await f(`${s.url}/gzip`, { method: 'POST', body: '{}' })).json()).toEqual({ jsonrpc: '2.0' });
     await expect(f(`${s.url}/cut`, { method: 'POST', body: '{}' })).rejects.toThrow(/terminated/);
+  });
+
+  it('answers a gathered JSON body as a BufferedResponse that reads like any fetch body, once', async () => {
+    const s = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}'));
+    const f = agentFetch();
+    const first = await f(`${s.url}/a`, post('{}'));
+    expect(first).toBeInstanceOf(BufferedResponse);
+    expect(first).toBeInstanceOf(Response);
+    const copy = first.clone();
+    expect([await first.json(), first.bodyUsed]).toEqual([{ ok: true }, true]);
+    await expect(first.text()).rejects.toThrow(/already been read/);
+    expect(await copy.text()).toBe('{"ok":true}');
+    expect(await new Response((await f(`${s.url}/b`, post('{}'))).body).text()).toBe('{"ok":true}');
+    const bytes = await (await f(`${s.url}/c`, post('{}'))).bytes();
+    const blob = await (await f(`${s.url}/d`, post('{}'))).blob();
+    expect([bytes.byteLength, (await (await f(`${s.url}/e`, post('{}'))).arrayBuffer()).byteLength, blob.size, blob.type]).toEqual([
+      11,
+      11,
+      11,
+      'application/json',
+    ]);
+  });
+
+  it('streams a JSON body past 1 MiB from where gathering stopped, whole and in order', async () => {
+    const part = `"${'x'.repeat(64 * 1024 - 3)}",`;
+    const s = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('[');
+      for (let i = 0; i < 48; i++) res.write(part);
+      res.end('"end"]');
+    });
+    const res = await agentFetch()(`${s.url}/big`, post('{}'));
+    expect(res).not.toBeInstanceOf(BufferedResponse);
+    const items = (await res.json()) as string[];
+    expect([items.length, items.at(-1), items[0]!.length]).toEqual([49, 'end', 64 * 1024 - 3]);
+  });
+
+  it('a gathered body past the caller\'s cap is refused at once, one within it passes as it is', async () => {
+    const s = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pad: 'y'.repeat(500) })));
+    const f = agentFetch();
+    const reasons: unknown[] = [];
+    const done = (reason?: unknown) => void reasons.push(reason);
+    const over = await f(`${s.url}/over`, post('{}'));
+    expect(() => capBody(over, 100, 'test api', done, (e) => e)).toThrow(/larger than 100 bytes/);
+    const within = await f(`${s.url}/within`, post('{}'));
+    const kept = capBody(within, 10_000, 'test api', done, (e) => e);
+    expect(kept).toBe(within);
+    expect(((await kept.json()) as { pad: string }).pad.length).toBe(500);
+    expect(reasons.map((r) => (r === undefined ? 'done' : 'failed'))).toEqual(['failed', 'done']);
   });
 });
