@@ -14,7 +14,7 @@
  *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--latency-ms 50] [--era legacy|modern] [--json]
  *                           [--hub-cpu-prof DIR]   (the hub's V8 CPU profile, written to DIR when it stops)
  */
-import type { Server } from 'node:http';
+import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     'hub-cpu-prof': { type: 'string' },
     'serve-marketplace': { type: 'boolean', default: false },
+    'serve-relay': { type: 'string' },
   },
   strict: true,
 });
@@ -47,8 +48,11 @@ if (values.era !== 'legacy' && values.era !== 'modern') throw new Error(`--era $
 const era = values.era;
 
 type Mode = 'sync' | 'stream';
-/** direct: the marketplace itself; hub: through the hub by a plain HTTP client; sdk: through the hub by the SDK's client. */
-const PATHS = ['direct', 'hub', 'sdk'] as const;
+/**
+ * direct: the marketplace itself; relay: through a bare relay (the floor of one more hop); hub:
+ * through the hub by a plain HTTP client; sdk: through the hub by the SDK's client.
+ */
+const PATHS = ['direct', 'relay', 'hub', 'sdk'] as const;
 type Path = (typeof PATHS)[number];
 
 /** The sandbox agents with the latency fixed in their id; the writer streams all its tokens at once after it. */
@@ -76,6 +80,32 @@ async function startMarketplace(): Promise<{ url: string; connections: () => Pro
     connections: async () => ((await (await fetch(`${origin}/_bench/connections`)).json()) as { connections: number }).connections,
     close: () => child.stop(),
   };
+}
+
+/**
+ * The floor: the least any hop between the client and the marketplace adds on this machine. A
+ * bare relay in its own process (this file with --serve-relay ORIGIN) passes each request to the
+ * marketplace over a kept-alive node:http agent and its answer back, piped, with no auth, no MCP
+ * and no parsing. The hub does all that a relay does and its own work on top.
+ */
+async function serveRelay(target: string): Promise<void> {
+  const agent = new HttpAgent({ keepAlive: true });
+  const server = createHttpServer((req, res) => {
+    const out = httpRequest(`${target}${req.url ?? '/'}`, { method: req.method, headers: req.headers, agent }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    out.on('error', () => res.destroy());
+    req.pipe(out);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
+}
+
+async function startRelay(marketUrl: string): Promise<{ url: string; close: () => Promise<void> }> {
+  const child = spawnNode([import.meta.filename, '--serve-relay', new URL(marketUrl).origin]);
+  const port = await waitForLine(child, (line) => Number(/^\{"port":(\d+)\}$/.exec(line)?.[1]) || undefined, 15_000, 'relay');
+  return { url: `http://127.0.0.1:${port}${new URL(marketUrl).pathname}`, close: () => child.stop() };
 }
 
 /** One call straight to the marketplace, read to its end (the stream's `complete` event closes it). */
@@ -199,6 +229,8 @@ interface ModeResult {
   mode: Mode;
   calls: number;
   direct: { p50: number; p99: number };
+  /** Through a bare relay: what one more hop costs at the least (no CPU figure: it is not the hub). */
+  relay: Latency;
   /** Through the hub by a plain HTTP client: what the hub adds. The targets apply here. */
   hub: Latency;
   /** Through the hub by the SDK's client: what a TypeScript SDK user sees end to end. */
@@ -217,6 +249,7 @@ interface ModeResult {
 
 async function main(): Promise<void> {
   const market = await startMarketplace();
+  const relay = await startRelay(market.url);
   const base = { protocol: 'upagents', baseUrl: market.url, apiKey: SANDBOX_AGENT_KEY, retries: 0, timeoutMs: 10_000 };
   const hub = await startHubProcess({
     config: { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } },
@@ -229,13 +262,14 @@ async function main(): Promise<void> {
     for (const mode of ['sync', 'stream'] as const) {
       const runs: Record<Path, (w: number, n: number) => Promise<void>> = {
         direct: (_w, n) => direct(market.url, mode, n),
+        relay: (_w, n) => direct(relay.url, mode, n),
         // The plain client speaks the 2025 session's wire; on --era modern only the SDK client runs.
         hub: era === 'legacy' ? (w, n) => viaHubRaw(hub, clients[w]!, mode, n) : (w, n) => viaHub(clients[w]!, mode, n),
         sdk: (w, n) => viaHub(clients[w]!, mode, n),
       };
       // Warm every path: connections, the hub's JIT, the marketplace's.
       for (const path of PATHS) await phase(runs[path], hubPid, 4 * concurrency, market.connections);
-      const seen: Record<Path, Phase[]> = { direct: [], hub: [], sdk: [] };
+      const seen: Record<Path, Phase[]> = { direct: [], relay: [], hub: [], sdk: [] };
       const order = Array.from({ length: rounds }, () => [...PATHS, ...[...PATHS].reverse()]).flat();
       for (const path of order) seen[path].push(await phase(runs[path], hubPid, calls, market.connections));
       const opened = (path: Path) => seen[path].reduce((s, p) => s + p.connections, 0);
@@ -252,6 +286,7 @@ async function main(): Promise<void> {
         mode,
         calls: all('hub').length,
         direct: d,
+        relay: through('relay'),
         hub: through('hub'),
         sdk: through('sdk'),
         hubCpuMsPerCall: cpu('hub'),
@@ -259,12 +294,13 @@ async function main(): Promise<void> {
         hubIdleCpuMsPerCall: cpu('direct'),
         hubWritesPerCall: per('hub', 'hubWrites') - per('direct', 'hubWrites'),
         hubReadsPerCall: per('hub', 'hubReads') - per('direct', 'hubReads'),
-        connections: { direct: opened('direct'), hub: opened('hub'), sdk: opened('sdk') },
+        connections: { direct: opened('direct'), relay: opened('relay'), hub: opened('hub'), sdk: opened('sdk') },
       });
     }
   } finally {
     await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
     await hub.stop();
+    await relay.close();
     await market.close();
   }
 
@@ -276,18 +312,19 @@ async function main(): Promise<void> {
   console.log(
     `agent calls: a sandbox agent answering in ${latencyMs} ms, ${concurrency} callers, ${calls} calls per phase and path, phases in the order ${PATHS.join(', ')} and back, x ${rounds} (${era} MCP session)`,
   );
-  console.log('mode     client        direct p50 / p99      hub p50 / p99         added p50          added p99          hub CPU per call (idle)');
+  console.log('mode     through           direct p50 / p99      p50 / p99             added p50          added p99          hub CPU per call (idle)');
   const ms = (v: number) => `${v.toFixed(1)} ms`;
   const signed = (v: number) => `${v >= 0 ? '+' : ''}${ms(v)}`;
   for (const r of results) {
-    const rows: Array<[string, Latency, number, boolean]> = [
-      [era === 'legacy' ? 'plain HTTP' : 'SDK', r.hub, r.hubCpuMsPerCall, true],
-      ...(era === 'legacy' ? [['SDK', r.sdk, r.sdkHubCpuMsPerCall, false] as [string, Latency, number, boolean]] : []),
+    const rows: Array<[string, Latency, number | undefined, boolean]> = [
+      ['bare relay', r.relay, undefined, false],
+      [era === 'legacy' ? 'hub, plain HTTP' : 'hub, SDK', r.hub, r.hubCpuMsPerCall, true],
+      ...(era === 'legacy' ? [['hub, SDK', r.sdk, r.sdkHubCpuMsPerCall, false] as [string, Latency, number | undefined, boolean]] : []),
     ];
     for (const [client, l, cpuMs, judged] of rows) {
       const mark = (v: number, max: number) => (judged ? ` ${verdict(v, max)}` : '');
       console.log(
-        `${r.mode.padEnd(7)}  ${client.padEnd(12)}  ${`${ms(r.direct.p50)} / ${ms(r.direct.p99)}`.padEnd(20)}  ${`${ms(l.p50)} / ${ms(l.p99)}`.padEnd(20)}  ${`${signed(l.addedP50)}${mark(l.addedP50, TARGETS.addedP50Ms)}`.padEnd(17)}  ${`${signed(l.addedP99)}${mark(l.addedP99, TARGETS.addedP99Ms)}`.padEnd(17)}  ${cpuMs.toFixed(2)} ms (${r.hubIdleCpuMsPerCall.toFixed(2)})`,
+        `${r.mode.padEnd(7)}  ${client.padEnd(16)}  ${`${ms(r.direct.p50)} / ${ms(r.direct.p99)}`.padEnd(20)}  ${`${ms(l.p50)} / ${ms(l.p99)}`.padEnd(20)}  ${`${signed(l.addedP50)}${mark(l.addedP50, TARGETS.addedP50Ms)}`.padEnd(17)}  ${`${signed(l.addedP99)}${mark(l.addedP99, TARGETS.addedP99Ms)}`.padEnd(17)}  ${cpuMs === undefined ? '-' : `${cpuMs.toFixed(2)} ms (${r.hubIdleCpuMsPerCall.toFixed(2)})`}`,
       );
     }
   }
@@ -300,9 +337,10 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `targets: added p50 <= ${TARGETS.addedP50Ms} ms, added p99 <= ${TARGETS.addedP99Ms} ms, judged with the plain client (the SDK client's own work is not the hub's; its row shows what an SDK user sees)`,
+    `targets: added p50 <= ${TARGETS.addedP50Ms} ms, added p99 <= ${TARGETS.addedP99Ms} ms, judged with the plain client (the SDK client's own work is not the hub's; its row shows what an SDK user sees); the bare relay is the floor of one more hop on this machine`,
   );
 }
 
-if (values['serve-marketplace']) await serveMarketplace();
+if (values['serve-relay'] !== undefined) await serveRelay(values['serve-relay']);
+else if (values['serve-marketplace']) await serveMarketplace();
 else await main();

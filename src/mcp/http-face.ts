@@ -300,6 +300,9 @@ export class HttpFace {
 
   private forget(session: Session): void {
     if (!this.sessions.delete(session.id)) return;
+    // A session closed (DELETE, revocation, eviction, idle) ends its direct calls, as the SDK's
+    // transport ends the streams it owns.
+    for (const call of session.inflight.values()) call.abort(new Error('the session was closed'));
     const key = identityKey(session.identity);
     const own = this.byIdentity.get(key);
     own?.delete(session);
