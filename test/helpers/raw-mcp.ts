@@ -49,6 +49,11 @@ function headers(token: string, extra: Record<string, string> = {}): Record<stri
   return { authorization: `Bearer ${token}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json', ...extra };
 }
 
+/** The headers of a POST on a 2025 session, as a client of that era sends them. */
+export function sessionHeaders(token: string, sessionId: string, extra: Record<string, string> = {}): Record<string, string> {
+  return headers(token, { 'mcp-session-id': sessionId, 'mcp-protocol-version': LEGACY, ...extra });
+}
+
 /** A 2025 initialize over plain HTTP, with JSON-RPC id `id`: no GET stream follows, so the session stays idle. */
 export async function rawInitialize(url: string, token: string, id = 1): Promise<{ status: number; sessionId: string | null; body: string }> {
   const res = await fetch(url, {

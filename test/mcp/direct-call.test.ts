@@ -7,7 +7,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../helpers/hub.js';
-import { rawInitialize } from '../helpers/raw-mcp.js';
+import { rawInitialize, sessionHeaders } from '../helpers/raw-mcp.js';
 import { SB, startAgentHub } from '../agents/support.js';
 
 const LEGACY = '2025-11-25';
@@ -109,14 +109,7 @@ describe('direct tools/call on a 2025 session', () => {
     const post = (body: unknown, extra: Record<string, string> = {}) =>
       fetch(hub.url, {
         method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          'mcp-session-id': sessionId,
-          'mcp-protocol-version': LEGACY,
-          ...extra,
-        },
+        headers: sessionHeaders(token, sessionId, extra),
         body: JSON.stringify(body),
       });
     const call = async (body: unknown, extra: Record<string, string> = {}) => {
@@ -207,13 +200,7 @@ describe('direct tools/call on a 2025 session', () => {
 
     const res = await fetch(hub.url, {
       method: 'POST',
-      headers: {
-        authorization: `Bearer ${bobToken}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': alice.sessionId(),
-        'mcp-protocol-version': LEGACY,
-      },
+      headers: sessionHeaders(bobToken, alice.sessionId()),
       body: JSON.stringify(toolsCall(1, 'agent__echo', { input: 'not mine' })),
     });
     expect(res.status).toBe(404);

@@ -15,6 +15,7 @@ import { type OidcServer, startOidcServer } from '../fakes/oidc.js';
 import { type BucketApi, startBucketApi } from '../fixtures/bucket-api.js';
 import { connectClient, type FaceClient } from '../helpers/clients.js';
 import { eventually } from '../helpers/hub.js';
+import { sessionHeaders } from '../helpers/raw-mcp.js';
 import { linkIn, linkWithBrowser, TOOL } from '../oauth/support.js';
 import { acmeWithWebhooks, type Cluster, describeCluster, inParallel, signedDelivery, startCluster } from '../replicas/cluster.js';
 
@@ -56,13 +57,7 @@ async function holderOf(cluster: Cluster, sessionId: string, token: string): Pro
   for (const [i, r] of cluster.replicas.entries()) {
     const res = await fetch(`${r.base}/mcp`, {
       method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-session-id': sessionId,
-        'mcp-protocol-version': '2025-11-25',
-      },
+      headers: sessionHeaders(token, sessionId),
       body: JSON.stringify({ jsonrpc: '2.0', id: 'probe', method: 'ping' }),
     }).catch(() => undefined);
     // A replica that is down holds nothing.
