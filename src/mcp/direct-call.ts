@@ -143,7 +143,7 @@ export class DirectCalls {
       notify: async (n: Notification) => {
         const log = n.method === 'notifications/message' ? logMessageOf(n.params) : undefined;
         if (log && severity(log.level) < severity(level)) return;
-        out.send({ jsonrpc: '2.0', method: n.method, ...(n.params === undefined ? {} : { params: n.params }) });
+        await out.send({ jsonrpc: '2.0', method: n.method, ...(n.params === undefined ? {} : { params: n.params }) });
       },
     };
     const caps = session.server.getClientCapabilities();
@@ -207,8 +207,13 @@ class CallStream {
     }, STREAM_START_HOLD_MS);
   }
 
-  send(message: JSONRPCMessage): void {
-    if (this.ended || this.res.destroyed) return;
+  /**
+   * Resolves once the event is written or, when the client reads slower than it comes, once the
+   * socket drains: a source that awaits it (the agents' progress reporter merges what arrives
+   * meanwhile) holds no more than a socket's buffer of unsent events.
+   */
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.ended || this.res.destroyed) return Promise.resolve();
     this.start();
     if (!this.corked) {
       this.corked = true;
@@ -218,7 +223,16 @@ class CallStream {
         this.res.uncork();
       });
     }
-    this.res.write(event(message));
+    if (this.res.write(event(message))) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
+      this.res.once('drain', done);
+      this.res.once('close', done);
+    });
   }
 
   end(message: JSONRPCMessage): void {
