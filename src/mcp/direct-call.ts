@@ -1,7 +1,12 @@
 import {
+  CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
   isInputRequiredResult,
+  LOG_LEVEL_META_KEY,
+  PROTOCOL_VERSION_META_KEY,
   ProtocolError,
   ProtocolErrorCode,
+  SERVER_INFO_META_KEY,
   SUPPORTED_PROTOCOL_VERSIONS,
   type CallToolResult,
   type JSONRPCMessage,
@@ -13,10 +18,11 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Identity } from '../identity/identity.js';
+import { type AnswerSink, EventStreamAnswer, JsonAnswer } from './direct/answer.js';
 import type { Dispatcher } from './dispatch.js';
-import { STREAM_START_HOLD_MS } from './modern-node.js';
-import { legacyLogLevel, logMessageOf, LOGGING_LEVELS } from './server.js';
+import { legacyLogLevel, LOGGING_LEVELS, logMessageOf, SERVER_INFO } from './server.js';
 import type { CallContext } from './source.js';
+import { declaresTasks } from './tasks/handlers.js';
 import { isCreateTaskResult } from './tasks/wire.js';
 
 /** The part of a 2025 session a direct call needs. */
@@ -28,25 +34,47 @@ export interface DirectSession {
   inflight: Map<string | number, AbortController>;
 }
 
+const MODERN = '2026-07-28';
+const RESERVED_META = 'io.modelcontextprotocol/';
+
 const requestId = z.union([z.string(), z.number().int()]);
+const progressToken = z.union([z.string(), z.number()]).optional();
 
 /**
- * The one request shape served directly: a single 2025-11-25 `tools/call`, not task-augmented.
- * Anything else (batches, tasks, unknown shapes) goes the SDK's way, which also answers its errors.
+ * The one request shape served directly: a single `tools/call` that is not task-augmented and
+ * carries no multi-round-trip material. Anything else (batches, tasks, retries, unknown shapes)
+ * goes the SDK's way, which also answers its errors.
  */
-const directCallSchema = z.object({
+const callSchema = z.object({
   jsonrpc: z.literal('2.0'),
   id: requestId,
   method: z.literal('tools/call'),
   params: z.looseObject({
     name: z.string(),
     arguments: z.record(z.string(), z.unknown()).optional(),
-    _meta: z.looseObject({ progressToken: z.union([z.string(), z.number()]).optional() }).optional(),
+    _meta: z.looseObject({ progressToken }).optional(),
     task: z.undefined().optional(),
+    requestState: z.undefined().optional(),
+    inputResponses: z.undefined().optional(),
   }),
 });
 
-type DirectCall = z.infer<typeof directCallSchema>;
+type DirectCall = z.infer<typeof callSchema>;
+
+/**
+ * A 2026-07-28 request's `_meta` envelope, complete and well formed. Stricter than the SDK's check
+ * on purpose: what this refuses goes the SDK's way and gets the SDK's 400.
+ */
+const envelopeSchema = z.looseObject({
+  progressToken,
+  [PROTOCOL_VERSION_META_KEY]: z.literal(MODERN),
+  [CLIENT_INFO_META_KEY]: z.looseObject({ name: z.string(), version: z.string() }),
+  [CLIENT_CAPABILITIES_META_KEY]: z.record(z.string(), z.looseObject({})),
+  [LOG_LEVEL_META_KEY]: z.enum(LOGGING_LEVELS as [LoggingLevel, ...LoggingLevel[]]).optional(),
+});
+
+/** Envelope keys the direct path knows; another reserved key sends the request the SDK's way. */
+const KNOWN_RESERVED: ReadonlySet<string> = new Set([PROTOCOL_VERSION_META_KEY, CLIENT_INFO_META_KEY, CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY]);
 
 const cancelSchema = z.object({
   jsonrpc: z.literal('2.0'),
@@ -54,19 +82,29 @@ const cancelSchema = z.object({
   params: z.looseObject({ requestId, reason: z.string().optional() }),
 });
 
+/** What differs between the eras once a call is accepted: its context, its answer's carrier and encoding. */
+interface Served {
+  call: DirectCall;
+  out: AnswerSink;
+  context: (signal: AbortSignal) => CallContext;
+  encode: (result: CallToolResult, outputSchema: Record<string, unknown> | undefined) => CallToolResult;
+  inflight?: Map<string | number, AbortController>;
+}
+
 /**
- * `tools/call` on a 2025 session, answered without the SDK's transport and Server when the tool's
- * source says its calls need nothing of a session but progress and log notifications
- * (`ToolSource.directCalls`: agents). The SDK's path builds a web Request, validates the message
- * and the result with zod in both layers, and pumps the answer through a web stream with an event
- * store; on a small VM that was most of the hub's CPU per agent call (`npm run bench:agents`).
+ * `tools/call` answered without the SDK's transport and Server when the tool's source says its
+ * calls need nothing but progress and log notifications (`ToolSource.directCalls`: agents), on a
+ * 2025 session and on a 2026-07-28 request alike. The SDK's path builds a web Request, validates
+ * the message and the result with zod in both layers, and pumps the answer through a web stream
+ * (with an event store on 2025 sessions); on a small VM that was most of the hub's CPU per agent
+ * call (`npm run bench:agents`).
  *
- * What the SDK's path does is kept: the session's client capabilities and log level reach the
- * source, progress goes out as it comes, `notifications/cancelled` and a closed connection abort
- * the call, errors keep their JSON-RPC codes, and the result is projected against the tool's
- * output schema by the session's Server. What is not kept: the answer's stream carries no event
- * ids, so it cannot be resumed after a disconnect; the call is cancelled instead, as a 2026-era
- * call would be, and an async agent's outcome stays readable with `agent__task_status`.
+ * What the SDK's path does is kept: the caller's capabilities and log level reach the source,
+ * progress goes out as it comes, `notifications/cancelled` (2025) and a closed connection abort
+ * the call, errors keep their JSON-RPC codes, and the result is shaped as the era's codec shapes
+ * it (a 2026 result carries `resultType` and the server's info). What is not kept: a 2025 answer's
+ * stream carries no event ids, so it cannot be resumed after a disconnect; the call is cancelled
+ * instead, as a 2026 call is, and an async agent's outcome stays readable with `agent__task_status`.
  */
 export class DirectCalls {
   constructor(
@@ -74,20 +112,65 @@ export class DirectCalls {
     private readonly log: Logger,
   ) {}
 
-  /** Serves the POST when it is a direct call or cancels one: true when it answered. */
+  /** A 2025 session's POST, served when it is a direct call or cancels one: true when answered. */
   serve(session: DirectSession, req: Request, res: Response, body: unknown): boolean {
     if (isMessage(body, 'notifications/cancelled')) return this.cancel(session, res, body);
     if (!isMessage(body, 'tools/call') || !acceptsBoth(req) || !knownVersion(req)) return false;
-    const parsed = directCallSchema.safeParse(body);
-    if (!parsed.success) return false;
-    const entry = this.dispatcher.catalog.resolveTool(session.identity, parsed.data.params.name);
-    if (!entry?.source.directCalls) return false;
+    const call = this.accept(session.identity, body);
     // The same id twice in flight: the SDK's way answers the way it always has.
-    if (session.inflight.has(parsed.data.id)) return false;
-    void this.run(session, parsed.data, res).catch((err: unknown) =>
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'direct tool call failed to answer'),
-    );
+    if (!call || session.inflight.has(call.id)) return false;
+    const meta = call.params._meta ?? {};
+    const level = legacyLogLevel(session.server, session.id) ?? 'debug';
+    const out = new EventStreamAnswer(res, { 'mcp-session-id': session.id });
+    const caps = session.server.getClientCapabilities();
+    this.start(res, {
+      call,
+      out,
+      inflight: session.inflight,
+      context: (signal) => context(session.identity, signal, out, meta, level, caps),
+      encode: (result, outputSchema) => {
+        const projected = session.server.projectCallToolResult(result, outputSchema);
+        return projected.content === undefined ? { ...projected, content: [] } : projected;
+      },
+    });
     return true;
+  }
+
+  /** A 2026-07-28 POST (its headers and Mcp-Param-* already checked by the face), served when it is a direct call. */
+  serveModern(identity: Identity, req: Request, res: Response, body: unknown): boolean {
+    if (!isMessage(body, 'tools/call') || !acceptsBoth(req) || req.headers['mcp-protocol-version'] !== MODERN || req.headers['mcp-method'] !== 'tools/call') {
+      return false;
+    }
+    const meta = (body as { params?: { _meta?: unknown } }).params?._meta;
+    const envelope = envelopeSchema.safeParse(meta);
+    if (!envelope.success || Object.keys(envelope.data).some((k) => k.startsWith(RESERVED_META) && !KNOWN_RESERVED.has(k))) return false;
+    const e = envelope.data;
+    const call = this.accept(identity, body, declaresTasks(e[CLIENT_CAPABILITIES_META_KEY]));
+    if (!call || req.headers['mcp-name'] !== call.params.name) return false;
+    // As the SDK's handler: an event stream when the caller asked for progress, else one JSON body.
+    const out = e.progressToken === undefined ? new JsonAnswer(res) : new EventStreamAnswer(res, {});
+    this.start(res, {
+      call,
+      out,
+      context: (signal) => context(identity, signal, out, withoutReserved(e), e[LOG_LEVEL_META_KEY], e[CLIENT_CAPABILITIES_META_KEY]),
+      encode: (result) => modernResult(result),
+    });
+    return true;
+  }
+
+  /**
+   * The call, when its shape is the direct one and its tool's source takes direct calls. `tasks`:
+   * whether a 2026 request declared the Tasks extension (a 2025 call asks with `params.task`,
+   * which the shape refuses): a call that may become a task, or must, is the task machinery's.
+   */
+  private accept(identity: Identity, body: unknown, tasks = false): DirectCall | undefined {
+    const parsed = callSchema.safeParse(body);
+    if (!parsed.success) return undefined;
+    const entry = this.dispatcher.catalog.resolveTool(identity, parsed.data.params.name);
+    if (!entry?.source.directCalls) return undefined;
+    const support = entry.listed.execution?.taskSupport;
+    if (support === 'required' || (tasks && support === 'optional')) return undefined;
+    return parsed.data;
   }
 
   private cancel(session: DirectSession, res: Response, body: unknown): boolean {
@@ -99,68 +182,104 @@ export class DirectCalls {
     return true;
   }
 
-  private async run(session: DirectSession, call: DirectCall, res: Response): Promise<void> {
+  private start(res: Response, s: Served): void {
+    void this.run(res, s).catch((err: unknown) =>
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'direct tool call failed to answer'),
+    );
+  }
+
+  private async run(res: Response, s: Served): Promise<void> {
     const abort = new AbortController();
-    session.inflight.set(call.id, abort);
-    const out = new CallStream(res, session.id);
+    s.inflight?.set(s.call.id, abort);
     const onClose = () => {
-      if (!out.ended) abort.abort(new Error('the client closed the connection'));
+      if (!s.out.ended) abort.abort(new Error('the client closed the connection'));
     };
     res.once('close', onClose);
     try {
-      const message = await this.answer(session, call, abort.signal, out);
+      const message = await this.answer(s, abort.signal);
       // As in the SDK: a cancelled request gets no answer.
-      if (!abort.signal.aborted) out.end(message);
+      if (!abort.signal.aborted) s.out.end(message);
     } finally {
-      session.inflight.delete(call.id);
+      s.inflight?.delete(s.call.id);
       res.off('close', onClose);
-      if (!out.ended) out.abandon();
+      if (!s.out.ended) s.out.abandon();
     }
   }
 
-  private async answer(session: DirectSession, call: DirectCall, signal: AbortSignal, out: CallStream): Promise<JSONRPCMessage> {
+  private async answer(s: Served, signal: AbortSignal): Promise<JSONRPCMessage> {
+    const { call } = s;
     try {
-      const { result, outputSchema } = await this.dispatcher.callTool(call.params, this.context(session, call, signal, out));
+      const { result, outputSchema } = await this.dispatcher.callTool(call.params, s.context(signal));
       // A source that takes direct calls answers neither (it gets no task starter); say so rather than send it half-done.
       if (isInputRequiredResult(result) || isCreateTaskResult(result)) {
         throw new ProtocolError(ProtocolErrorCode.InternalError, `${call.params.name} answered a direct call with an unfinished result`);
       }
-      const projected: CallToolResult = session.server.projectCallToolResult(result, outputSchema);
-      return { jsonrpc: '2.0', id: call.id, result: projected.content === undefined ? { ...projected, content: [] } : projected };
+      return { jsonrpc: '2.0', id: call.id, result: s.encode(result, outputSchema) };
     } catch (err) {
       return { jsonrpc: '2.0', id: call.id, error: errorOf(err) };
     }
   }
-
-  private context(session: DirectSession, call: DirectCall, signal: AbortSignal, out: CallStream): CallContext {
-    const { progressToken, ...meta } = call.params._meta ?? {};
-    const level = legacyLogLevel(session.server, session.id) ?? 'debug';
-    const ctx: CallContext = {
-      identity: session.identity,
-      signal,
-      meta,
-      logLevel: level,
-      notify: async (n: Notification) => {
-        const log = n.method === 'notifications/message' ? logMessageOf(n.params) : undefined;
-        if (log && severity(log.level) < severity(level)) return;
-        await out.send({ jsonrpc: '2.0', method: n.method, ...(n.params === undefined ? {} : { params: n.params }) });
-      },
-    };
-    const caps = session.server.getClientCapabilities();
-    if (caps) ctx.clientCapabilities = caps;
-    if (progressToken !== undefined) {
-      ctx.reportProgress = async (p) => out.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken, ...p } });
-    }
-    return ctx;
-  }
 }
 
-/** The JSON-RPC error the SDK's Protocol would send for a thrown error (2025 codes). */
+function context(
+  identity: Identity,
+  signal: AbortSignal,
+  out: AnswerSink,
+  meta: Record<string, unknown>,
+  level: LoggingLevel | undefined,
+  caps: Record<string, unknown> | undefined,
+): CallContext {
+  const { progressToken: token, ...rest } = meta;
+  const ctx: CallContext = {
+    identity,
+    signal,
+    meta: rest,
+    notify: async (n: Notification) => {
+      const log = n.method === 'notifications/message' ? logMessageOf(n.params) : undefined;
+      // No level: the caller wants no logs (2026 without logLevel); else those at or above it.
+      if (log && (level === undefined || severity(log.level) < severity(level))) return;
+      await out.send({ jsonrpc: '2.0', method: n.method, ...(n.params === undefined ? {} : { params: n.params }) });
+    },
+  };
+  if (level !== undefined) ctx.logLevel = level;
+  if (caps) ctx.clientCapabilities = caps;
+  if (typeof token === 'string' || typeof token === 'number') {
+    ctx.reportProgress = async (p) => out.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, ...p } });
+  }
+  return ctx;
+}
+
+/**
+ * A result as the SDK's 2026-07-28 codec writes it for tools/call: a text rendering appended when
+ * the structured content is not an object, `content` present, `resultType` stamped, and the
+ * server's info in `_meta` (spec: servers SHOULD include it on every response).
+ */
+function modernResult(result: CallToolResult): CallToolResult {
+  const sc = result.structuredContent as unknown;
+  const nonObject = sc !== undefined && (typeof sc !== 'object' || sc === null || Array.isArray(sc));
+  const content = result.content ?? [];
+  const withText = nonObject && !content.some((c) => c.type === 'text') ? [...content, { type: 'text' as const, text: JSON.stringify(sc) }] : content;
+  const meta = result._meta;
+  return {
+    ...result,
+    content: withText,
+    resultType: 'complete',
+    _meta: meta?.[SERVER_INFO_META_KEY] !== undefined ? meta : { ...meta, [SERVER_INFO_META_KEY]: SERVER_INFO },
+  } as CallToolResult;
+}
+
+function withoutReserved(meta: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(meta)) if (!k.startsWith(RESERVED_META)) out[k] = v;
+  return out;
+}
+
+/** The JSON-RPC error the SDK's Protocol would send for a thrown error. */
 function errorOf(err: unknown): { code: number; message: string; data?: unknown } {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; message?: unknown; data?: unknown };
   const code = typeof e.code === 'number' && Number.isSafeInteger(e.code) ? e.code : ProtocolErrorCode.InternalError;
   return {
-    // The 2025 codec's one translation: "resource not found" is an invalid-params error there.
+    // Both codecs' one translation: "resource not found" is sent as an invalid-params error.
     code: code === -32002 ? -32602 : code,
     message: typeof e.message === 'string' ? e.message : 'Internal error',
     ...(e.data !== undefined && { data: e.data }),
@@ -183,90 +302,4 @@ function acceptsBoth(req: Request): boolean {
 function knownVersion(req: Request): boolean {
   const v = req.headers['mcp-protocol-version'];
   return v === undefined || (typeof v === 'string' && SUPPORTED_PROTOCOL_VERSIONS.includes(v));
-}
-
-/**
- * The call's answer as an event stream shaped like the SDK's (same headers and events, no ids):
- * headers wait up to STREAM_START_HOLD_MS for the first event, events written in one tick leave
- * in one write, and the result leaves with the end of the response.
- */
-class CallStream {
-  ended = false;
-  private started = false;
-  private corked = false;
-  private readonly hold: NodeJS.Timeout;
-
-  constructor(
-    private readonly res: Response,
-    private readonly sessionId: string,
-  ) {
-    this.hold = setTimeout(() => {
-      // A call with nothing to say yet: its client learns the stream is open.
-      this.start();
-      this.res.flushHeaders();
-    }, STREAM_START_HOLD_MS);
-  }
-
-  /**
-   * Resolves once the event is written or, when the client reads slower than it comes, once the
-   * socket drains: a source that awaits it (the agents' progress reporter merges what arrives
-   * meanwhile) holds no more than a socket's buffer of unsent events.
-   */
-  send(message: JSONRPCMessage): Promise<void> {
-    if (this.ended || this.res.destroyed) return Promise.resolve();
-    this.start();
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      setImmediate(() => {
-        this.corked = false;
-        this.res.uncork();
-      });
-    }
-    if (this.res.write(event(message))) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
-        resolve();
-      };
-      this.res.once('drain', done);
-      this.res.once('close', done);
-    });
-  }
-
-  end(message: JSONRPCMessage): void {
-    if (this.ended) return;
-    this.ended = true;
-    clearTimeout(this.hold);
-    if (this.res.destroyed) return;
-    this.start();
-    this.res.end(event(message));
-  }
-
-  /** No answer (cancelled): the stream ends empty. */
-  abandon(): void {
-    this.ended = true;
-    clearTimeout(this.hold);
-    if (this.res.destroyed) return;
-    this.start();
-    this.res.end();
-  }
-
-  private start(): void {
-    if (this.started) return;
-    this.started = true;
-    clearTimeout(this.hold);
-    this.res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      'mcp-session-id': this.sessionId,
-    });
-  }
-}
-
-function event(message: JSONRPCMessage): string {
-  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
 }

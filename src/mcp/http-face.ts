@@ -167,6 +167,7 @@ export class HttpFace {
         return;
       }
       this.trackModern(identity, res);
+      if (req.method === 'POST' && this.direct.serveModern(identity, req, res, parsed)) return;
       const modern = this.modern.serve(identity, res);
       if (req.method === 'POST' && parsed !== undefined) await modern.parsed(req, res, parsed);
       else await modern.node(req, res, req.method === 'POST' ? parsed : undefined);
