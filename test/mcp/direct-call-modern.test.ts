@@ -124,7 +124,7 @@ describe('direct tools/call on 2026-07-28 requests', () => {
     const progress = direct.messages.slice(0, -1);
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.every((m) => m.method === 'notifications/progress' && m.params?.['progressToken'] === 'p1')).toBe(true);
-    const text = (m: Rpc | undefined) => (m?.result?.['content'] as Array<{ text: string }>)[0]!.text;
+    const text = (m: Rpc | undefined) => ((m?.result?.['content'] ?? []) as Array<{ text: string }>)[0]?.text;
     // The writer calls a tool first (said as progress), then streams its text word by word.
     const words = progress.map((m) => String(m.params?.['message'])).filter((t) => !t.startsWith('agent writer is calling'));
     expect(words.join('')).toBe(text(direct.messages.at(-1)));

@@ -218,7 +218,7 @@ describe('the downstream fetch (redirects: any, as src/mcp/downstream/node-fetch
     expect([items.length, items.at(-1), items[0]!.length]).toEqual([49, 'end', 64 * 1024 - 3]);
   });
 
-  it('a gathered body past the caller\'s cap is refused at once, one within it passes as it is', async () => {
+  it("a gathered body past the caller's cap is refused at once, one within it passes as it is", async () => {
     const s = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pad: 'y'.repeat(500) })));
     const f = agentFetch();
     const reasons: unknown[] = [];
