@@ -138,34 +138,35 @@ async function connect(hub: RunningHub): Promise<Caller> {
 }
 
 /**
- * One call through the hub by a plain HTTP client (the global fetch, like the direct path), on the
- * session the SDK client opened: a JSON-RPC `tools/call` POSTed with the session's headers and its
- * event stream read to the end. Side by side with `direct`, this is what the hub alone adds; the
+ * One call through the hub by a plain HTTP client (the global fetch, like the direct path): a
+ * JSON-RPC `tools/call` POSTed on the 2025 session the SDK client opened, or as a stateless
+ * 2026-07-28 request with its envelope, and its answer read to the end. Side by side with `direct`, this is what the hub alone adds; the
  * SDK client's own parsing and validation are not the hub's. A stream asks for progress and must
  * get some before its result.
  */
 async function viaHubRaw(hub: RunningHub, c: Caller, mode: Mode, n: number): Promise<void> {
   const id = c.nextId++;
+  const name = `agent__${mode}_agent`;
+  const progress = mode === 'stream' ? { progressToken: id } : {};
+  // A 2025 call names its session; a 2026 one is stateless and carries its envelope and method headers.
+  const headers: Record<string, string> =
+    era === 'legacy'
+      ? { 'mcp-session-id': c.transport.sessionId ?? '', 'mcp-protocol-version': c.transport.protocolVersion ?? '2025-11-25' }
+      : { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name };
+  const meta = era === 'legacy' ? progress : { ...progress, ...MODERN_ENVELOPE };
   const res = await fetch(hub.url, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${hub.token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-session-id': c.transport.sessionId ?? '',
-      'mcp-protocol-version': c.transport.protocolVersion ?? '2025-11-25',
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id,
-      method: 'tools/call',
-      params: { name: `agent__${mode}_agent`, arguments: { input: `ping ${n}` }, ...(mode === 'stream' ? { _meta: { progressToken: id } } : {}) },
-    }),
+    headers: { authorization: `Bearer ${hub.token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body: JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: { input: `ping ${n}` }, _meta: meta } }),
   });
-  const messages = (await res.text())
-    .split('\n')
-    .filter((line) => line.startsWith('data: ') && line.length > 6)
-    .map((line) => JSON.parse(line.slice(6)) as { id?: number; method?: string; result?: { isError?: boolean }; error?: unknown });
+  const text = await res.text();
+  type Message = { id?: number; method?: string; result?: { isError?: boolean }; error?: unknown };
+  const messages = (res.headers.get('content-type') ?? '').includes('text/event-stream')
+    ? text
+        .split('\n')
+        .filter((line) => line.startsWith('data: ') && line.length > 6)
+        .map((line) => JSON.parse(line.slice(6)) as Message)
+    : [JSON.parse(text) as Message];
   const answer = messages.findIndex((m) => m.id === id);
   const result = messages[answer]?.result;
   if (!res.ok || result === undefined || result.isError) throw new Error(`hub ${mode} (raw): ${res.status} ${JSON.stringify(messages).slice(0, 300)}`);
@@ -173,6 +174,13 @@ async function viaHubRaw(hub: RunningHub, c: Caller, mode: Mode, n: number): Pro
     throw new Error('hub stream (raw): no progress arrived before the result');
   }
 }
+
+/** What a 2026-07-28 client puts in every request's `_meta`. */
+const MODERN_ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+  'io.modelcontextprotocol/clientInfo': { name: 'bench-agents', version: '1.0.0' },
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
 
 /** One call through the hub; a stream's tokens arrive as progress notifications, which the client takes. */
 async function viaHub(c: Caller, mode: Mode, n: number): Promise<void> {
@@ -263,8 +271,7 @@ async function main(): Promise<void> {
       const runs: Record<Path, (w: number, n: number) => Promise<void>> = {
         direct: (_w, n) => direct(market.url, mode, n),
         relay: (_w, n) => direct(relay.url, mode, n),
-        // The plain client speaks the 2025 session's wire; on --era modern only the SDK client runs.
-        hub: era === 'legacy' ? (w, n) => viaHubRaw(hub, clients[w]!, mode, n) : (w, n) => viaHub(clients[w]!, mode, n),
+        hub: (w, n) => viaHubRaw(hub, clients[w]!, mode, n),
         sdk: (w, n) => viaHub(clients[w]!, mode, n),
       };
       // Warm every path: connections, the hub's JIT, the marketplace's.
@@ -318,8 +325,8 @@ async function main(): Promise<void> {
   for (const r of results) {
     const rows: Array<[string, Latency, number | undefined, boolean]> = [
       ['bare relay', r.relay, undefined, false],
-      [era === 'legacy' ? 'hub, plain HTTP' : 'hub, SDK', r.hub, r.hubCpuMsPerCall, true],
-      ...(era === 'legacy' ? [['hub, SDK', r.sdk, r.sdkHubCpuMsPerCall, false] as [string, Latency, number | undefined, boolean]] : []),
+      ['hub, plain HTTP', r.hub, r.hubCpuMsPerCall, true],
+      ['hub, SDK', r.sdk, r.sdkHubCpuMsPerCall, false],
     ];
     for (const [client, l, cpuMs, judged] of rows) {
       const mark = (v: number, max: number) => (judged ? ` ${verdict(v, max)}` : '');
