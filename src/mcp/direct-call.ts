@@ -141,6 +141,8 @@ export class DirectCalls {
     if (!isMessage(body, 'tools/call') || !acceptsBoth(req) || req.headers['mcp-protocol-version'] !== MODERN || req.headers['mcp-method'] !== 'tools/call') {
       return false;
     }
+    const name = (body as { params?: { name?: unknown } }).params?.name;
+    if (typeof name !== 'string' || !this.dispatcher.catalog.resolveTool(identity, name)?.source.directCalls) return false;
     const meta = (body as { params?: { _meta?: unknown } }).params?._meta;
     const envelope = envelopeSchema.safeParse(meta);
     if (!envelope.success || Object.keys(envelope.data).some((k) => k.startsWith(RESERVED_META) && !KNOWN_RESERVED.has(k))) return false;
@@ -164,13 +166,14 @@ export class DirectCalls {
    * which the shape refuses): a call that may become a task, or must, is the task machinery's.
    */
   private accept(identity: Identity, body: unknown, tasks = false): DirectCall | undefined {
-    const parsed = callSchema.safeParse(body);
-    if (!parsed.success) return undefined;
-    const entry = this.dispatcher.catalog.resolveTool(identity, parsed.data.params.name);
+    // The tool first: every other tools/call (a downstream server's) is left alone before any parsing.
+    const name = (body as { params?: { name?: unknown } }).params?.name;
+    const entry = typeof name === 'string' ? this.dispatcher.catalog.resolveTool(identity, name) : undefined;
     if (!entry?.source.directCalls) return undefined;
     const support = entry.listed.execution?.taskSupport;
     if (support === 'required' || (tasks && support === 'optional')) return undefined;
-    return parsed.data;
+    const parsed = callSchema.safeParse(body);
+    return parsed.success ? parsed.data : undefined;
   }
 
   private cancel(session: DirectSession, res: Response, body: unknown): boolean {
