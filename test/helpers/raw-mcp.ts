@@ -13,12 +13,24 @@ export function modernEnvelope(capabilities: Record<string, unknown> = { elicita
   };
 }
 
+/** A reply with the HTTP status and content type it came with. */
+export interface RawReply extends RpcReply {
+  status: number;
+  contentType: string;
+}
+
 /**
  * One 2026-07-28 tools/call on the wire, headers and envelope as a client of that era sends them,
  * so a test can echo (or alter) `requestState` and `inputResponses` itself. `params` may override
- * `_meta`; the reply may come as JSON or as an SSE stream whose last message is the answer.
+ * `_meta`, `extra` joins the headers; the reply may come as JSON or as an SSE stream whose last
+ * message is the answer.
  */
-export async function rawModernCall(url: string, token: string, params: Record<string, unknown> & { name: string }): Promise<RpcReply> {
+export async function rawModernCall(
+  url: string,
+  token: string,
+  params: Record<string, unknown> & { name: string },
+  extra: Record<string, string> = {},
+): Promise<RawReply> {
   const res = await fetch(url, {
     method: 'POST',
     headers: {
@@ -28,11 +40,13 @@ export async function rawModernCall(url: string, token: string, params: Record<s
       'mcp-protocol-version': '2026-07-28',
       'mcp-method': 'tools/call',
       'mcp-name': params.name,
+      ...extra,
     },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { arguments: {}, _meta: modernEnvelope(), ...params } }),
   });
+  const contentType = res.headers.get('content-type') ?? '';
   const text = await res.text();
-  const json = (res.headers.get('content-type') ?? '').includes('text/event-stream')
+  const json = contentType.includes('text/event-stream')
     ? text
         .split('\n')
         .filter((l) => l.startsWith('data:'))
@@ -40,7 +54,7 @@ export async function rawModernCall(url: string, token: string, params: Record<s
         .filter(Boolean)
         .at(-1)!
     : text;
-  return JSON.parse(json) as RpcReply;
+  return { ...(JSON.parse(json) as RpcReply), status: res.status, contentType };
 }
 
 const LEGACY = '2025-11-25';

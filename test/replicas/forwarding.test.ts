@@ -1,14 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { SqliteReplicaRegistry } from '../../src/replicas/sqlite.js';
 import { openDb } from '../../src/store/db.js';
-import { ROOT, tmpDir } from '../helpers/hub.js';
-import { modernEnvelope, type RpcReply } from '../helpers/raw-mcp.js';
-import { createToken, serve, type ServeProcess } from '../oauth/support.js';
+import { ROOT } from '../helpers/hub.js';
+import { modernEnvelope, rawModernCall, type RawReply } from '../helpers/raw-mcp.js';
+import { serve, type ServeProcess } from '../oauth/support.js';
+import { startServePair, type ServePair } from './serve-pair.js';
 
 /**
  * Two `serve` processes on one data dir, as two replicas: a 2026-07-28 client's call to a 2025-era
@@ -17,49 +17,17 @@ import { createToken, serve, type ServeProcess } from '../oauth/support.js';
  */
 const ASKING = join(ROOT, 'dist/test/fixtures/asking-server.js');
 
-interface Reply extends RpcReply {
-  status: number;
-  contentType: string;
-}
-
-/** A raw 2026-07-28 tools/call with the headers a client of that era sends, plus `extra`. */
-async function call(url: string, token: string, params: Record<string, unknown>, extra: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': 'v1h__transfer',
-      ...extra,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 7,
-      method: 'tools/call',
-      params: { name: 'v1h__transfer', arguments: { account: 'A-1' }, _meta: modernEnvelope({ elicitation: { form: {} }, sampling: {} }), ...params },
-    }),
-  });
-  const contentType = res.headers.get('content-type') ?? '';
-  const text = await res.text();
-  const json = contentType.includes('text/event-stream')
-    ? text
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trim())
-        .filter(Boolean)
-        .at(-1)!
-    : text;
-  return { ...(JSON.parse(json) as RpcReply), status: res.status, contentType };
+/** A raw 2026-07-28 call of the downstream's `transfer`, the client declaring elicitation and sampling; `extra` joins the headers. */
+function call(url: string, token: string, params: Record<string, unknown>, extra: Record<string, string> = {}) {
+  const envelope = modernEnvelope({ elicitation: { form: {} }, sampling: {} });
+  return rawModernCall(url, token, { name: 'v1h__transfer', arguments: { account: 'A-1' }, _meta: envelope, ...params }, extra);
 }
 
 const confirm = (key: string, who: string) => ({ [key]: { action: 'accept', content: { who } } });
 const sample = (key: string) => ({ [key]: { role: 'assistant', model: 'm', content: { type: 'text', text: 'ok' } } });
 
 /** The first round's input request key, and the state to send back with its answer. */
-function round(reply: Reply): { key: string; method: string; state: string } {
+function round(reply: RawReply): { key: string; method: string; state: string } {
   expect(reply.result).toMatchObject({ resultType: 'input_required' });
   const [key, request] = Object.entries(reply.result!.inputRequests as Record<string, { method: string }>)[0]!;
   return { key, method: request.method, state: String(reply.result!.requestState) };
@@ -73,8 +41,8 @@ function holderOf(state: string): string {
 }
 
 describe('a retry reaching another replica than the one holding its call', () => {
-  let dir: ReturnType<typeof tmpDir>;
   let downstream: ChildProcess;
+  let pair: ServePair;
   let a: ServeProcess;
   let b: ServeProcess;
   let alice: string;
@@ -83,27 +51,18 @@ describe('a retry reaching another replica than the one holding its call', () =>
   let config: string;
 
   beforeAll(async () => {
-    dir = tmpDir();
     downstream = spawn(process.execPath, [ASKING, '--v1-http'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const port = await new Promise<number>((res) =>
       createInterface({ input: downstream.stdout! }).once('line', (l) => res((JSON.parse(l) as { port: number }).port)),
     );
-    config = join(dir.path, 'switchboard.config.json');
-    writeFileSync(config, JSON.stringify({ mcpServers: { v1h: { url: `http://127.0.0.1:${port}/mcp` } } }));
-    data = join(dir.path, 'data');
-    mkdirSync(data);
-    alice = await createToken(config, data, 'alice');
-    bob = await createToken(config, data, 'bob');
-    a = await serve(config, data);
-    b = await serve(config, data);
+    pair = await startServePair({ mcpServers: { v1h: { url: `http://127.0.0.1:${port}/mcp` } } });
+    ({ a, b, alice, bob, data, config } = pair);
     // Two hubs and a CLI run start up on two shared cores.
   }, 90_000);
 
   afterAll(async () => {
-    await a?.kill();
-    await b?.kill();
+    await pair?.stop();
     downstream?.kill('SIGTERM');
-    dir?.remove();
   });
 
   it('is sent to the holder, and the call completes with every round answered through the other replica', async () => {

@@ -1,9 +1,9 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, ROOT, tmpDir } from '../helpers/hub.js';
+import { eventually, ROOT } from '../helpers/hub.js';
 import { taskClient } from '../mcp/tasks-helpers.js';
-import { createToken, serve, type ServeProcess } from '../oauth/support.js';
+import type { ServeProcess } from '../oauth/support.js';
+import { startServePair, type ServePair } from './serve-pair.js';
 
 /**
  * A downstream task (a 2025-era server's task, SEP-2663 on the caller's side) lives in the session
@@ -16,32 +16,20 @@ const TASK_SERVER = join(ROOT, 'dist/test/fixtures/task-server.js');
 const ELSEWHERE = 'This task runs on ts through another Switchboard process; ask that process.';
 
 describe('task requests reaching another replica than the one holding the task', () => {
-  let dir: ReturnType<typeof tmpDir>;
+  let pair: ServePair;
   let a: ServeProcess;
   let b: ServeProcess;
   let alice: string;
   let bob: string;
 
   beforeAll(async () => {
-    dir = tmpDir();
-    const config = join(dir.path, 'switchboard.config.json');
-    writeFileSync(
-      config,
-      JSON.stringify({ mcpServers: { ts: { command: process.execPath, args: [TASK_SERVER, '--stdio'] } }, fixtures: { conformance: true } }),
-    );
-    const data = join(dir.path, 'data');
-    mkdirSync(data);
-    alice = await createToken(config, data, 'alice');
-    bob = await createToken(config, data, 'bob');
-    a = await serve(config, data);
-    b = await serve(config, data);
+    pair = await startServePair({ mcpServers: { ts: { command: process.execPath, args: [TASK_SERVER, '--stdio'] } }, fixtures: { conformance: true } });
+    ({ a, b, alice, bob } = pair);
     // Two hubs and a CLI run start up on two shared cores.
   }, 90_000);
 
   afterAll(async () => {
-    await a?.kill();
-    await b?.kill();
-    dir?.remove();
+    await pair?.stop();
   });
 
   it('tasks/get shows the input the task asks for, tasks/update answers it, and the result is read, all on the other replica', async () => {
