@@ -13,6 +13,11 @@ export function modernEnvelope(capabilities: Record<string, unknown> = { elicita
   };
 }
 
+/** The headers of a 2026-07-28 request: its method, and its name for the methods that have one. */
+export function modernHeaders(token: string, method: string, name?: string, extra: Record<string, string> = {}): Record<string, string> {
+  return headers(token, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': method, ...(name === undefined ? {} : { 'mcp-name': name }), ...extra });
+}
+
 /** A reply with the HTTP status and content type it came with. */
 export interface RawReply extends RpcReply {
   status: number;
@@ -33,15 +38,7 @@ export async function rawModernCall(
 ): Promise<RawReply> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': params.name,
-      ...extra,
-    },
+    headers: modernHeaders(token, 'tools/call', params.name, extra),
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { arguments: {}, _meta: modernEnvelope(), ...params } }),
   });
   const contentType = res.headers.get('content-type') ?? '';

@@ -8,7 +8,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../helpers/hub.js';
-import { modernEnvelope } from '../helpers/raw-mcp.js';
+import { modernEnvelope, modernHeaders } from '../helpers/raw-mcp.js';
 import { SB, startAgentHub } from '../agents/support.js';
 
 const AGENTS = {
@@ -47,14 +47,7 @@ async function call(
 ): Promise<Raw> {
   const res = await fetch(hub.url, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': 'tools/call',
-      'mcp-name': name,
-    },
+    headers: modernHeaders(token, 'tools/call', name),
     body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args, _meta: { ...modernEnvelope({}), ...meta } } }),
     ...(signal ? { signal } : {}),
   });
@@ -159,14 +152,7 @@ describe('direct tools/call on 2026-07-28 requests', () => {
     const res = await fetch(hub.url, {
       method: 'POST',
       signal: gone.signal,
-      headers: {
-        authorization: `Bearer ${hub.token}`,
-        'content-type': 'application/json',
-        accept: 'application/json, text/event-stream',
-        'mcp-protocol-version': '2026-07-28',
-        'mcp-method': 'tools/call',
-        'mcp-name': 'agent__drip',
-      },
+      headers: modernHeaders(hub.token, 'tools/call', 'agent__drip'),
       body: JSON.stringify({
         jsonrpc: '2.0',
         id: 9,

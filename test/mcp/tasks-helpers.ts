@@ -1,4 +1,4 @@
-import { modernEnvelope, type RpcReply } from '../helpers/raw-mcp.js';
+import { modernEnvelope, modernHeaders, type RpcReply } from '../helpers/raw-mcp.js';
 
 /** Client capabilities that declare the Tasks extension (SEP-2663). */
 export const WITH_TASKS = { elicitation: {}, extensions: { 'io.modelcontextprotocol/tasks': {} } };
@@ -25,14 +25,7 @@ export async function modernRpc(
   const name = nameOf(method, params);
   const res = await fetch(url, {
     method: 'POST',
-    headers: {
-      authorization: `Bearer ${token}`,
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      'mcp-protocol-version': '2026-07-28',
-      'mcp-method': method,
-      ...(name === undefined ? {} : { 'mcp-name': name }),
-    },
+    headers: modernHeaders(token, method, name),
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { _meta: modernEnvelope(capabilities), ...params } }),
   });
   const text = await res.text();
