@@ -13,11 +13,13 @@ import {
   type LoggingLevel,
   type Notification,
   type Server,
+  type Tool,
 } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Identity } from '../identity/identity.js';
+import type { CatalogEntry } from './catalog.js';
 import { type AnswerSink, EventStreamAnswer, JsonAnswer } from './direct/answer.js';
 import type { Dispatcher } from './dispatch.js';
 import { legacyLogLevel, LOGGING_LEVELS, logMessageOf, SERVER_INFO } from './server.js';
@@ -116,7 +118,8 @@ export class DirectCalls {
   serve(session: DirectSession, req: Request, res: Response, body: unknown): boolean {
     if (isMessage(body, 'notifications/cancelled')) return this.cancel(session, res, body);
     if (!isMessage(body, 'tools/call') || !acceptsBoth(req) || !knownVersion(req)) return false;
-    const call = this.accept(session.identity, body);
+    const entry = this.directTool(session.identity, body);
+    const call = entry && this.accept(entry, body);
     // The same id twice in flight: the SDK's way answers the way it always has.
     if (!call || session.inflight.has(call.id)) return false;
     const meta = call.params._meta ?? {};
@@ -141,13 +144,13 @@ export class DirectCalls {
     if (!isMessage(body, 'tools/call') || !acceptsBoth(req) || req.headers['mcp-protocol-version'] !== MODERN || req.headers['mcp-method'] !== 'tools/call') {
       return false;
     }
-    const name = (body as { params?: { name?: unknown } }).params?.name;
-    if (typeof name !== 'string' || !this.dispatcher.catalog.resolveTool(identity, name)?.source.directCalls) return false;
+    const entry = this.directTool(identity, body);
+    if (!entry) return false;
     const meta = (body as { params?: { _meta?: unknown } }).params?._meta;
     const envelope = envelopeSchema.safeParse(meta);
     if (!envelope.success || Object.keys(envelope.data).some((k) => k.startsWith(RESERVED_META) && !KNOWN_RESERVED.has(k))) return false;
     const e = envelope.data;
-    const call = this.accept(identity, body, declaresTasks(e[CLIENT_CAPABILITIES_META_KEY]));
+    const call = this.accept(entry, body, declaresTasks(e[CLIENT_CAPABILITIES_META_KEY]));
     if (!call || req.headers['mcp-name'] !== call.params.name) return false;
     // As the SDK's handler: an event stream when the caller asked for progress, else one JSON body.
     const out = e.progressToken === undefined ? new JsonAnswer(res) : new EventStreamAnswer(res, {});
@@ -160,16 +163,19 @@ export class DirectCalls {
     return true;
   }
 
-  /**
-   * The call, when its shape is the direct one and its tool's source takes direct calls. `tasks`:
-   * whether a 2026 request declared the Tasks extension (a 2025 call asks with `params.task`,
-   * which the shape refuses): a call that may become a task, or must, is the task machinery's.
-   */
-  private accept(identity: Identity, body: unknown, tasks = false): DirectCall | undefined {
-    // The tool first: every other tools/call (a downstream server's) is left alone before any parsing.
+  /** The called tool, when its source takes direct calls: looked up before any parsing, so every other tools/call pays nothing more. */
+  private directTool(identity: Identity, body: unknown): CatalogEntry<Tool> | undefined {
     const name = (body as { params?: { name?: unknown } }).params?.name;
     const entry = typeof name === 'string' ? this.dispatcher.catalog.resolveTool(identity, name) : undefined;
-    if (!entry?.source.directCalls) return undefined;
+    return entry?.source.directCalls ? entry : undefined;
+  }
+
+  /**
+   * The call, when its shape is the direct one. `tasks`: whether a 2026 request declared the Tasks
+   * extension (a 2025 call asks with `params.task`, which the shape refuses): a call that may
+   * become a task, or must, is the task machinery's.
+   */
+  private accept(entry: CatalogEntry<Tool>, body: unknown, tasks = false): DirectCall | undefined {
     const support = entry.listed.execution?.taskSupport;
     if (support === 'required' || (tasks && support === 'optional')) return undefined;
     const parsed = callSchema.safeParse(body);
