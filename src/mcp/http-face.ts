@@ -15,7 +15,7 @@ import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
 import { identityFromAuthInfo, ModernHandlers } from './modern-handlers.js';
 import { webNodeHandler, type NodeServe } from './modern-node.js';
-import { checkParamHeaders } from './param-headers.js';
+import { paramHeaderMismatch } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
 import type { FaceReplicas } from '../replicas/hub-events.js';
@@ -161,7 +161,15 @@ export class HttpFace {
       });
     if (!legacy) {
       if (req.method === 'POST' && (await this.opts.forward?.handle(req, res, parsed, identity))) return;
-      if (req.method === 'POST' && this.rejectParamHeaders(identity, parsed, req, res)) return;
+      // SEP-2243: Mcp-Param-* headers that disagree with the arguments get 400, -32020.
+      const mismatch =
+        req.method === 'POST' &&
+        paramHeaderMismatch(
+          parsed,
+          (name) => this.opts.catalog.resolveTool(identity, name)?.listed.inputSchema,
+          (h) => req.get(h)?.trim(),
+        );
+      if (mismatch) return void sendError(res, mismatch);
       if (isListen(parsed) && !this.streams.acquire(identityKey(identity), res, this.limits.streamsPerIdentity)) {
         this.overLimit(res, identity, 'streamsPerIdentity', requestId(parsed), 'Close a subscriptions/listen stream first.');
         return;
@@ -224,21 +232,6 @@ export class HttpFace {
     }
     jsonRpcError(res, 'session_required', 'Bad Request: no valid session ID provided');
   };
-
-  /** SEP-2243: answers a tools/call whose Mcp-Param-* headers disagree with its arguments (400, -32020). */
-  private rejectParamHeaders(identity: Identity, body: unknown, req: Request, res: Response): boolean {
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
-    const msg = body as { method?: unknown; id?: unknown; params?: { name?: unknown; arguments?: unknown } };
-    if (msg.method !== 'tools/call' || typeof msg.params?.name !== 'string') return false;
-    const tool = this.opts.catalog.resolveTool(identity, msg.params.name);
-    if (!tool) return false;
-    const rejection = checkParamHeaders(tool.listed.inputSchema, msg.params.arguments, (h) => req.get(h)?.trim());
-    if (!rejection) return false;
-    const id = typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : null;
-    const message = `Bad Request: the request headers and body disagree: ${rejection.message}`;
-    sendError(res, jsonRpcHttpError('header_mismatch', message, { id, data: { mismatch: { header: rejection.header, body: rejection.message } } }));
-    return true;
-  }
 
   private async openSession(identity: Identity, req: Request, res: Response, body: unknown): Promise<void> {
     const subscriptions = new Set<string>();

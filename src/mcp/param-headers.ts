@@ -7,6 +7,8 @@
  * of many sources through a low-level Server, so the HTTP face checks them here.
  */
 
+import { jsonRpcHttpError } from '../errors.js';
+
 export const HEADER_MISMATCH = -32020;
 
 interface Declaration {
@@ -121,4 +123,21 @@ export function checkParamHeaders(inputSchema: unknown, args: unknown, header: (
     if (!same) return { header: name, message: `the ${name} header disagrees with ${decl.path.join('.')} in the body` };
   }
   return undefined;
+}
+
+/**
+ * The error answer (400, -32020) for a tools/call whose Mcp-Param-* headers disagree with its
+ * arguments, when they do; `inputSchema` is the called tool's as listed (undefined: not a tool
+ * this caller can see, nothing to check).
+ */
+export function paramHeaderMismatch(body: unknown, inputSchemaOf: (tool: string) => unknown, header: (name: string) => string | undefined) {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  const msg = body as { method?: unknown; id?: unknown; params?: { name?: unknown; arguments?: unknown } };
+  if (msg.method !== 'tools/call' || typeof msg.params?.name !== 'string') return undefined;
+  const schema = inputSchemaOf(msg.params.name);
+  const rejection = schema === undefined ? undefined : checkParamHeaders(schema, msg.params.arguments, header);
+  if (!rejection) return undefined;
+  const id = typeof msg.id === 'string' || typeof msg.id === 'number' ? msg.id : null;
+  const message = `Bad Request: the request headers and body disagree: ${rejection.message}`;
+  return jsonRpcHttpError('header_mismatch', message, { id, data: { mismatch: { header: rejection.header, body: rejection.message } } });
 }
