@@ -2,7 +2,6 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { publicUrlOf, urlNotYetKnown } from './config/public-url.js';
-import { isLoopbackHost } from './http/security.js';
 import { probeHub } from './oauth/hub-probe.js';
 import type { HubConfig } from './config/schema.js';
 import type { HttpListener } from './http/listener.js';
@@ -27,7 +26,7 @@ import { describeError, HubError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { buildIntegrations, type Integrations } from './integrations/wiring.js';
 import { RedisFanout } from './replicas/fanout.js';
-import { redisHealth, ReplicaEvents } from './replicas/hub-events.js';
+import { ReplicaEvents } from './replicas/hub-events.js';
 import { createRedisClient, type RedisHandle } from './store/redis/client.js';
 import { RedisBreakers } from './outbox/redis/breakers.js';
 import type { BreakerOptions } from './outbox/breaker.js';
@@ -312,14 +311,7 @@ export class Hub {
    */
   async listen(port = this.config.server.port, host = this.config.server.host): Promise<Listening> {
     // Loaded on demand: the stdio face starts faster without the HTTP stack (express and friends).
-    const [{ createHttpApp }, { bindHttp }, { HttpFace }, { mountIntegrations }, { webhookHandler }] = await Promise.all([
-      import('./http/app.js'),
-      import('./http/listener.js'),
-      import('./mcp/http-face.js'),
-      import('./integrations/mount.js'),
-      import('./webhooks/route.js'),
-      ...this.integrations.hosted.map(({ provider }) => provider.load?.()),
-    ]);
+    const [{ bindHttp }, { composeHubHttp }] = await Promise.all([import('./http/listener.js'), import('./hub-http.js')]);
     const listener =
       this.listener ??
       (await bindHttp(this.config.server, { port, host }).catch(async (err: NodeJS.ErrnoException) => {
@@ -332,66 +324,31 @@ export class Hub {
     if (this.urlValue !== bound && this.integrations.accounts.list().length > 0)
       // Links and OAuth redirects were built on the URL read before; say so rather than hand out dead links.
       this.log.warn({ configured: this.urlValue, bound }, 'listening on another port than configured: account links point at the configured one');
-    // The hub's own OAuth authorization server (src/auth/): issuer and resource are on the bound URL.
-    const { createAuthServer } = await import('./auth/server.js');
-    const authServer = await createAuthServer({
+    const { face, app, closeMounted } = await composeHubHttp({
+      config: this.config,
+      listener,
+      publicUrl: bound,
       store: this.store,
       vault: this.vault,
+      tokens: this.tokens,
       clock: this.clock,
       log: this.log,
-      tokens: this.tokens,
-      publicUrl: bound,
-      config: this.config.auth,
-      cimdCa: this.cimdCa,
-    });
-    const face = new HttpFace({
-      dispatcher: this.dispatcher,
-      catalog: this.catalog,
       metrics: this.metrics,
-      log: this.log,
-      clock: this.clock,
-      maxBodyBytes: this.config.server.maxBodyBytes,
-      limits: this.config.server.limits,
-      // Hub tokens and OAuth grants: revoking either closes its sessions and streams.
-      tokens: this.replicaEvents ? this.replicaEvents.revocations(authServer.revocations) : authServer.revocations,
+      catalog: this.catalog,
+      dispatcher: this.dispatcher,
+      integrations: this.integrations,
+      pollers: this.pollers,
+      inbox: this.inbox,
+      agents: this.agents,
+      dataDir: this.dataDir,
+      phase: () => this.phaseValue,
+      cimdCa: this.cimdCa,
+      redis: this.redis,
+      replicaEvents: this.replicaEvents,
       forward: this.forward,
-      ...(this.replicaEvents ? { replicas: this.replicaEvents.face() } : {}),
-      ...(this.storePolls?.revocationsMs === undefined ? {} : { revocationPollMs: this.storePolls.revocationsMs }),
+      revocationPollMs: this.storePolls?.revocationsMs,
     });
-    const app = createHttpApp({
-      config: this.config,
-      port: listener.port,
-      publicUrl: bound,
-      tokens: this.tokens,
-      authServer,
-      face,
-      log: this.log,
-      health: {
-        phase: () => this.phaseValue,
-        sources: () => this.catalog.sources(),
-        metrics: this.metrics,
-        // The data dir is named only on loopback binds: a caller there is on this machine anyway.
-        identity: () => ({ linkKeyId: this.integrations.links.keyId(), ...(isLoopbackHost(listener.host) ? { dataDir: this.dataDir } : {}) }),
-        pollers: () => this.pollers.status(),
-        // Redis's circuits are the ones in use with it; one it cannot read is shown under `redis`.
-        breakers: this.redis ? () => this.integrations.circuits.snapshot().catch(() => []) : () => this.integrations.breakers.snapshot(),
-        ...(this.redis ? { redis: () => redisHealth(this.redis!, this.replicaEvents) } : {}),
-        store: () => this.store.health(),
-      },
-      webhooks: webhookHandler({
-        integrations: this.integrations.webhooks,
-        connections: this.integrations.connections,
-        inbox: this.inbox.inbox,
-        clock: this.clock,
-        log: this.log,
-      }),
-      mount: (a) => {
-        this.closeMounted = mountIntegrations(a, this.integrations, { pollers: this.pollers, grants: authServer.grants });
-        // Public (signed by the agent platform, see public-routes.ts); the route reads the raw bytes itself.
-        const callback = this.agents.tasks?.route;
-        if (callback) a.post('/agents/callback/:taskId', (req, res) => void callback(req, res, req.params.taskId));
-      },
-    });
+    this.closeMounted = closeMounted;
     listener.serve(app);
     this.http = { listener, face };
     return { url: `${bound}/mcp`, port: listener.port, host: listener.host };

@@ -8,7 +8,7 @@ import { join, posix, relative } from 'node:path';
 export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }> = [
   { name: 'servers', folders: ['servers/'] },
   // The store bundle composes an engine's repositories as the hub composes its parts.
-  { name: 'hub', folders: ['src/hub.ts', 'src/hub-options.ts', 'src/store/bundle.ts', 'src/store/pg-bundle.ts'] },
+  { name: 'hub', folders: ['src/hub.ts', 'src/hub-options.ts', 'src/hub-http.ts', 'src/store/bundle.ts', 'src/store/pg-bundle.ts'] },
   {
     name: 'faces and workers',
     folders: ['src/mcp/', 'src/http/', 'src/auth/', 'src/agents/', 'src/outbox/', 'src/polling/', 'src/webhooks/', 'src/integrations/', 'src/replicas/'],
