@@ -58,7 +58,12 @@ const textOf = (r: Result) => (r.content as Array<{ text: string }>).map((c) => 
  * answers with its job handle after `outbox.waitMs` (1 s) when the other hub's worker sent its job:
  * the API's count, not the answers, says when the writes are done.
  */
-async function writeThroughBoth(pair: Pair, api: BucketApi, tag: string, perHub = 20): Promise<{ errors: string[]; applied: number; tooMany: number; ms: number }> {
+async function writeThroughBoth(
+  pair: Pair,
+  api: BucketApi,
+  tag: string,
+  perHub = 20,
+): Promise<{ errors: string[]; applied: number; tooMany: number; ms: number }> {
   const before = { ...api.stats };
   const { token } = await pair.a.hub.tokens.create({ user: `writer-${tag}` });
   const cs = [await client(pair.a, token), await client(pair.b, token)];
