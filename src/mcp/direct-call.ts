@@ -9,6 +9,7 @@ import {
   SERVER_INFO_META_KEY,
   SUPPORTED_PROTOCOL_VERSIONS,
   type CallToolResult,
+  type InputRequiredResult,
   type JSONRPCMessage,
   type LoggingLevel,
   type Notification,
@@ -20,7 +21,9 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Identity } from '../identity/identity.js';
 import type { CatalogEntry } from './catalog.js';
-import { type AnswerSink, EventStreamAnswer, JsonAnswer } from './direct/answer.js';
+import { type AnswerSink, EventStreamAnswer, JsonAnswer, STREAM_KEY_PREFIX } from './direct/answer.js';
+import { checkModernInputRequests, fulfilLegacy } from './direct/input-required.js';
+import type { SessionCalls } from './direct/session-calls.js';
 import type { Dispatcher } from './dispatch.js';
 import { legacyLogLevel, LOGGING_LEVELS, logMessageOf, SERVER_INFO } from './server.js';
 import type { CallContext } from './source.js';
@@ -32,9 +35,12 @@ export interface DirectSession {
   id: string;
   server: Server;
   identity: Identity;
-  /** Direct calls in flight by request id, for `notifications/cancelled`. */
-  inflight: Map<string | number, AbortController>;
+  /** Its direct calls in flight, their requests to the client, and streams the hub closed mid-call. */
+  calls: SessionCalls;
 }
+
+/** From this version on, a 2025 client resumes a stream the server closed (SEP-1699), as the SDK decides it. */
+const RESUMABLE_FROM = '2025-11-25';
 
 const MODERN = '2026-07-28';
 const RESERVED_META = 'io.modelcontextprotocol/';
@@ -87,9 +93,14 @@ const cancelSchema = z.object({
 /** What differs between the eras once a call is accepted: its context, its answer's carrier and encoding. */
 interface Served {
   call: DirectCall;
+  identity: Identity;
   out: AnswerSink;
   context: (signal: AbortSignal) => CallContext;
   encode: (result: CallToolResult, outputSchema: Record<string, unknown> | undefined) => CallToolResult;
+  /** The capabilities the caller declared, which its input requests must fit. */
+  declared: Record<string, unknown> | undefined;
+  /** 2025 sessions: input requests go to the client on the call's stream (else the result carries them, as 2026 wants). */
+  ask?: NonNullable<CallContext['request']>;
   inflight?: Map<string | number, AbortController>;
 }
 
@@ -116,21 +127,38 @@ export class DirectCalls {
 
   /** A 2025 session's POST, served when it is a direct call or cancels one: true when answered. */
   serve(session: DirectSession, req: Request, res: Response, body: unknown): boolean {
+    if (session.calls.answer(body)) {
+      res.status(202).end();
+      return true;
+    }
     if (isMessage(body, 'notifications/cancelled')) return this.cancel(session, res, body);
     if (!isMessage(body, 'tools/call') || !acceptsBoth(req) || !knownVersion(req)) return false;
     const entry = this.directTool(session.identity, body);
     const call = entry && this.accept(entry, body);
     // The same id twice in flight: the SDK's way answers the way it always has.
-    if (!call || session.inflight.has(call.id)) return false;
+    if (!call || session.calls.inflight.has(call.id)) return false;
     const meta = call.params._meta ?? {};
     const level = legacyLogLevel(session.server, session.id) ?? 'debug';
-    const out = new EventStreamAnswer(res, { 'mcp-session-id': session.id });
+    // As the SDK's transport: a client that resumes (2025-11-25 on) gets a priming event, and only its stream may be closed mid-call.
+    const version = req.headers['mcp-protocol-version'];
+    const resumable = typeof version === 'string' && version >= RESUMABLE_FROM;
+    const out = new EventStreamAnswer(res, { 'mcp-session-id': session.id }, resumable);
     const caps = session.server.getClientCapabilities();
-    this.start(res, {
+    const ask: NonNullable<CallContext['request']> = (r, opts) => session.calls.ask(out, r, opts);
+    const closeSSE = resumable
+      ? () => {
+          const key = out.detach();
+          if (key) session.calls.park(key, out);
+        }
+      : undefined;
+    this.start({
       call,
+      identity: session.identity,
       out,
-      inflight: session.inflight,
-      context: (signal) => context(session.identity, signal, out, meta, level, caps),
+      declared: caps,
+      ask,
+      inflight: session.calls.inflight,
+      context: (signal) => ({ ...context(session.identity, signal, out, meta, level, caps), request: ask, ...(closeSSE ? { closeSSE } : {}) }),
       encode: (result, outputSchema) => {
         const projected = session.server.projectCallToolResult(result, outputSchema);
         return projected.content === undefined ? { ...projected, content: [] } : projected;
@@ -154,9 +182,11 @@ export class DirectCalls {
     if (!call || req.headers['mcp-name'] !== call.params.name) return false;
     // As the SDK's handler: an event stream when the caller asked for progress, else one JSON body.
     const out = e.progressToken === undefined ? new JsonAnswer(res) : new EventStreamAnswer(res, {});
-    this.start(res, {
+    this.start({
       call,
+      identity,
       out,
+      declared: e[CLIENT_CAPABILITIES_META_KEY],
       context: (signal) => context(identity, signal, out, withoutReserved(e), e[LOG_LEVEL_META_KEY], e[CLIENT_CAPABILITIES_META_KEY]),
       encode: (result) => modernResult(result),
     });
@@ -182,35 +212,48 @@ export class DirectCalls {
     return parsed.success ? parsed.data : undefined;
   }
 
+  /**
+   * A 2025 session's GET with `Last-Event-ID` naming a stream the hub closed mid-call: the call's
+   * stream goes on on it. True when answered, also when the stream is one of the direct path's
+   * but no longer kept (the call ended unread, or the session's streams were dropped).
+   */
+  resume(session: DirectSession, req: Request, res: Response): boolean {
+    const last = req.get('last-event-id');
+    if (req.method !== 'GET' || last === undefined || !last.startsWith(STREAM_KEY_PREFIX)) return false;
+    if (session.calls.resume(last, res)) return true;
+    res
+      .status(404)
+      .json({
+        jsonrpc: '2.0',
+        id: null,
+        error: { code: ProtocolErrorCode.InvalidRequest, message: 'This stream cannot be resumed: its call has ended or was cancelled' },
+      });
+    return true;
+  }
+
   private cancel(session: DirectSession, res: Response, body: unknown): boolean {
     const parsed = cancelSchema.safeParse(body);
-    const call = parsed.success ? session.inflight.get(parsed.data.params.requestId) : undefined;
+    const call = parsed.success ? session.calls.inflight.get(parsed.data.params.requestId) : undefined;
     if (!parsed.success || !call) return false;
     call.abort(new Error(parsed.data.params.reason ?? 'cancelled by the client'));
     res.status(202).end();
     return true;
   }
 
-  private start(res: Response, s: Served): void {
-    void this.run(res, s).catch((err: unknown) =>
-      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'direct tool call failed to answer'),
-    );
+  private start(s: Served): void {
+    void this.run(s).catch((err: unknown) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'direct tool call failed to answer'));
   }
 
-  private async run(res: Response, s: Served): Promise<void> {
+  private async run(s: Served): Promise<void> {
     const abort = new AbortController();
     s.inflight?.set(s.call.id, abort);
-    const onClose = () => {
-      if (!s.out.ended) abort.abort(new Error('the client closed the connection'));
-    };
-    res.once('close', onClose);
+    s.out.onGone(() => abort.abort(new Error('the client closed the connection')));
     try {
       const message = await this.answer(s, abort.signal);
       // As in the SDK: a cancelled request gets no answer.
       if (!abort.signal.aborted) s.out.end(message);
     } finally {
       s.inflight?.delete(s.call.id);
-      res.off('close', onClose);
       if (!s.out.ended) s.out.abandon();
     }
   }
@@ -218,15 +261,43 @@ export class DirectCalls {
   private async answer(s: Served, signal: AbortSignal): Promise<JSONRPCMessage> {
     const { call } = s;
     try {
-      const { result, outputSchema } = await this.dispatcher.callTool(call.params, s.context(signal));
-      // A source that takes direct calls answers neither (it gets no task starter); say so rather than send it half-done.
-      if (isInputRequiredResult(result) || isCreateTaskResult(result)) {
+      const ctx = s.context(signal);
+      let { result, outputSchema } = await this.dispatcher.callTool(call.params, ctx);
+      // A source that takes direct calls gets no task starter; say so rather than send it half-done.
+      if (isCreateTaskResult(result)) {
         throw new ProtocolError(ProtocolErrorCode.InternalError, `${call.params.name} answered a direct call with an unfinished result`);
+      }
+      if (isInputRequiredResult(result)) {
+        if (!s.ask) return { jsonrpc: '2.0', id: call.id, result: await this.inputRequired(s, result) };
+        const rounds = await fulfilLegacy(result, {
+          again: async (round) => {
+            const next = await this.dispatcher.callTool(call.params, { ...ctx, ...round });
+            outputSchema = next.outputSchema;
+            if (isCreateTaskResult(next.result))
+              throw new ProtocolError(ProtocolErrorCode.InternalError, `${call.params.name} answered a direct call with a task`);
+            return next.result;
+          },
+          ask: s.ask,
+          declared: s.declared,
+          signal,
+        });
+        result = rounds;
       }
       return { jsonrpc: '2.0', id: call.id, result: s.encode(result, outputSchema) };
     } catch (err) {
       return { jsonrpc: '2.0', id: call.id, error: errorOf(err) };
     }
+  }
+
+  /**
+   * 2026-07-28: the result goes to the client as the SDK's handler sends it: its requests checked
+   * against the request's capabilities, its state sealed by the hub for this caller and tool (the
+   * retry then goes the SDK's way, which opens it), the server's info stamped.
+   */
+  private async inputRequired(s: Served, result: InputRequiredResult): Promise<InputRequiredResult> {
+    checkModernInputRequests(result, s.declared);
+    const sealed = await this.dispatcher.requestStates.seal(result, { identity: s.identity, method: 'tools/call', name: s.call.params.name });
+    return withServerInfo(sealed);
   }
 }
 
@@ -268,13 +339,13 @@ function modernResult(result: CallToolResult): CallToolResult {
   const nonObject = sc !== undefined && (typeof sc !== 'object' || sc === null || Array.isArray(sc));
   const content = result.content ?? [];
   const withText = nonObject && !content.some((c) => c.type === 'text') ? [...content, { type: 'text' as const, text: JSON.stringify(sc) }] : content;
+  return withServerInfo({ ...result, content: withText, resultType: 'complete' } as CallToolResult);
+}
+
+/** The server's info in a result's `_meta`, unless it holds one (the SDK's last encoding step on 2026-07-28). */
+function withServerInfo<T extends { _meta?: Record<string, unknown> }>(result: T): T {
   const meta = result._meta;
-  return {
-    ...result,
-    content: withText,
-    resultType: 'complete',
-    _meta: meta?.[SERVER_INFO_META_KEY] !== undefined ? meta : { ...meta, [SERVER_INFO_META_KEY]: SERVER_INFO },
-  } as CallToolResult;
+  return meta?.[SERVER_INFO_META_KEY] !== undefined ? result : { ...result, _meta: { ...meta, [SERVER_INFO_META_KEY]: SERVER_INFO } };
 }
 
 function withoutReserved(meta: Record<string, unknown>): Record<string, unknown> {

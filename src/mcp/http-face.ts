@@ -11,6 +11,7 @@ import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
 import { isLegacyInbound } from './classify-era.js';
 import { DirectCalls } from './direct-call.js';
+import { SessionCalls } from './direct/session-calls.js';
 import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
 import { identityFromAuthInfo, ModernHandlers } from './modern-handlers.js';
@@ -31,8 +32,8 @@ interface Session {
   subscriptions: Set<string>;
   /** Requests in flight and streams open on the session: a busy session is never evicted. */
   busy: number;
-  /** Tool calls served without the SDK (src/mcp/direct-call.ts), by request id. */
-  inflight: Map<string | number, AbortController>;
+  /** Tool calls served without the SDK (src/mcp/direct-call.ts): in flight, asking the client, or closed mid-call. */
+  calls: SessionCalls;
 }
 
 /**
@@ -200,7 +201,7 @@ export class HttpFace {
         session.busy--;
         session.lastSeen = this.opts.clock.now();
       });
-      if (req.method === 'POST' && this.direct.serve(session, req, res, parsed)) return;
+      if (req.method === 'POST' ? this.direct.serve(session, req, res, parsed) : this.direct.resume(session, req, res)) return;
       await session.serve(req, res, parsed);
       return;
     }
@@ -245,7 +246,7 @@ export class HttpFace {
       // the client knows how soon to come back with Last-Event-ID.
       retryInterval: 1_000,
       onsessioninitialized: (id) => {
-        const session: Session = { id, transport, serve, server, identity, lastSeen: this.opts.clock.now(), subscriptions, busy: 0, inflight: new Map() };
+        const session: Session = { id, transport, serve, server, identity, lastSeen: this.opts.clock.now(), subscriptions, busy: 0, calls: new SessionCalls() };
         this.sessions.set(id, session);
         const key = identityKey(identity);
         const own = this.byIdentity.get(key) ?? new Set<Session>();
@@ -296,7 +297,7 @@ export class HttpFace {
     if (!this.sessions.delete(session.id)) return;
     // A session closed (DELETE, revocation, eviction, idle) ends its direct calls, as the SDK's
     // transport ends the streams it owns.
-    for (const call of session.inflight.values()) call.abort(new Error('the session was closed'));
+    session.calls.close(new Error('the session was closed'));
     const key = identityKey(session.identity);
     const own = this.byIdentity.get(key);
     own?.delete(session);

@@ -115,9 +115,10 @@ export interface ToolSource {
   /** Whether tool names are prefixed with `<name>__`. */
   readonly prefix: boolean;
   /**
-   * Its calls use nothing of a session but progress and log notifications: no server→client
-   * requests, no input_required, no task unless `ctx.tasks` is given. A 2025 session then serves
-   * them without the SDK's transport and Server (src/mcp/direct-call.ts).
+   * Its tools/call requests may be served without the SDK's transport and Server
+   * (src/mcp/direct-call.ts), which gives the call what the SDK's path gives it (progress, log
+   * notifications, server→client requests and stream closes on 2025 sessions, input_required
+   * handled per era) except a task: a call that asks for one goes the SDK's way.
    */
   readonly directCalls?: boolean;
   start(): Promise<void>;

@@ -1,4 +1,5 @@
-import type { JSONRPCMessage } from '@modelcontextprotocol/server';
+import { randomUUID } from 'node:crypto';
+import { ProtocolErrorCode, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import type { Response } from 'express';
 import { STREAM_START_HOLD_MS } from '../modern-node.js';
 
@@ -10,28 +11,76 @@ export interface AnswerSink {
   end(message: JSONRPCMessage): void;
   /** No answer (the call was cancelled): the response ends empty. */
   abandon(): void;
+  /** Called once when the client goes away before the answer (not when the hub closed the stream). */
+  onGone(listener: () => void): void;
 }
+
+/** Events kept for a client to resume a stream the hub closed; past this, notifications are dropped (the answer never is). */
+const PARKED_BYTES = 4 * 1024 * 1024;
+
+/** The SSE `retry` a closed stream tells its client, as the SDK's sessions do (src/mcp/http-face.ts). */
+const RETRY_MS = 1_000;
+
+/** Names a stream of the direct path in its event ids, so its resumption comes back to it. */
+export const STREAM_KEY_PREFIX = 'direct-';
+
+const STREAM_HEADERS = {
+  'content-type': 'text/event-stream',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+};
 
 /**
  * The call's answer as an event stream shaped like the SDK's (same headers and events, no ids):
  * headers wait up to STREAM_START_HOLD_MS for the first event, events written in one tick leave
  * in one write, and the result leaves with the end of the response.
+ *
+ * The hub may close the stream mid-call (`detach`, SEP-1699 polling, when a downstream closed its
+ * own): the stream ends with an event whose id names it, and what the call says afterwards waits
+ * for the client's GET with that `Last-Event-ID` (`attach`).
  */
 export class EventStreamAnswer implements AnswerSink {
   ended = false;
+  private res: Response | undefined;
   private started = false;
   private corked = false;
-  private readonly hold: NodeJS.Timeout;
+  private hold: NodeJS.Timeout | undefined;
+  private gone: (() => void) | undefined;
+  /** Set once detached: the stream's name in its event ids, and what waits for the client. */
+  private key: string | undefined;
+  private detaches = 0;
+  private queue: string[] = [];
+  private queuedBytes = 0;
+  /** The answer came while detached: it leaves with the resumed stream. */
+  private finished = false;
+  /** The priming event, until it leaves with the stream's first write. */
+  private prefix = '';
 
+  /**
+   * `resumable`: the client resumes streams (2025-11-25 on), so the stream opens with the SDK's
+   * priming event (an id to resume from and the retry interval), sent with the first event.
+   */
   constructor(
-    private readonly res: Response,
+    res: Response,
     private readonly headers: Record<string, string>,
+    resumable = false,
   ) {
+    if (resumable) {
+      this.key = `${STREAM_KEY_PREFIX}${randomUUID()}`;
+      this.prefix = `id: ${this.key}::0\nretry: ${RETRY_MS}\ndata: \n\n`;
+    }
+    this.watch(res);
     this.hold = setTimeout(() => {
       // A call with nothing to say yet: its client learns the stream is open.
       this.start();
-      this.res.flushHeaders();
+      if (this.prefix) this.res?.write(this.take(''));
+      else this.res?.flushHeaders();
     }, STREAM_START_HOLD_MS);
+  }
+
+  onGone(listener: () => void): void {
+    this.gone = listener;
   }
 
   /**
@@ -40,25 +89,31 @@ export class EventStreamAnswer implements AnswerSink {
    * more than a socket's buffer of unsent events.
    */
   send(message: JSONRPCMessage): Promise<void> {
-    if (this.ended || this.res.destroyed) return Promise.resolve();
+    if (this.ended) return Promise.resolve();
+    const res = this.res;
+    if (!res) {
+      this.enqueue(event(message), false);
+      return Promise.resolve();
+    }
+    if (res.destroyed) return Promise.resolve();
     this.start();
     if (!this.corked) {
       this.corked = true;
-      this.res.cork();
+      res.cork();
       setImmediate(() => {
         this.corked = false;
-        this.res.uncork();
+        res.uncork();
       });
     }
-    if (this.res.write(event(message))) return Promise.resolve();
+    if (res.write(this.take(event(message)))) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
+        res.off('drain', done);
+        res.off('close', done);
         resolve();
       };
-      this.res.once('drain', done);
-      this.res.once('close', done);
+      res.once('drain', done);
+      res.once('close', done);
     });
   }
 
@@ -66,30 +121,89 @@ export class EventStreamAnswer implements AnswerSink {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.hold);
+    if (!this.res) {
+      this.enqueue(event(message), true);
+      this.finished = true;
+      return;
+    }
     if (this.res.destroyed) return;
     this.start();
-    this.res.end(event(message));
+    this.res.end(this.take(event(message)));
   }
 
   abandon(): void {
     this.ended = true;
     clearTimeout(this.hold);
-    if (this.res.destroyed) return;
+    this.drop();
+  }
+
+  /**
+   * Closes the client's stream while the call goes on; returns the stream's key, under which the
+   * session keeps it for the client's resumption. Ends with an event carrying the id to resume
+   * from and the retry interval, as the SDK's priming event does.
+   */
+  detach(): string | undefined {
+    const res = this.res;
+    if (this.ended || !res || res.destroyed) return undefined;
+    this.key ??= `${STREAM_KEY_PREFIX}${randomUUID()}`;
     this.start();
-    this.res.end();
+    this.res = undefined;
+    res.end(this.take(`id: ${this.key}::${++this.detaches}\nretry: ${RETRY_MS}\ndata: \n\n`));
+    return this.key;
+  }
+
+  /** The client's resumption: what waited goes out on `res`, then the call's stream goes on there (or ends, if it has). */
+  attach(res: Response): void {
+    this.watch(res);
+    this.started = false;
+    this.start();
+    const waiting = this.queue.join('');
+    this.queue = [];
+    this.queuedBytes = 0;
+    if (this.finished) {
+      res.end(waiting);
+      return;
+    }
+    if (waiting) res.write(waiting);
+    if (this.ended) res.end();
+  }
+
+  /** Nobody will read what waits: the response, if any, ends empty. */
+  drop(): void {
+    this.queue = [];
+    this.queuedBytes = 0;
+    const res = this.res;
+    if (!res || res.destroyed) return;
+    this.start();
+    res.end(this.take(''));
+  }
+
+  private watch(res: Response): void {
+    this.res = res;
+    res.once('close', () => {
+      // The hub's own close (detach) moved on from this response; the answer's end is not a loss.
+      if (this.res === res && !this.ended) this.gone?.();
+    });
+  }
+
+  private take(chunk: string): string {
+    if (!this.prefix) return chunk;
+    const out = this.prefix + chunk;
+    this.prefix = '';
+    return out;
+  }
+
+  private enqueue(chunk: string, answer: boolean): void {
+    if (!answer && this.queuedBytes + chunk.length > PARKED_BYTES) return;
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.length;
   }
 
   private start(): void {
-    if (this.started) return;
+    if (this.started || !this.res) return;
     this.started = true;
     clearTimeout(this.hold);
-    this.res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-      ...this.headers,
-    });
+    this.res.writeHead(200, { ...STREAM_HEADERS, ...this.headers });
   }
 }
 
@@ -102,6 +216,12 @@ export class JsonAnswer implements AnswerSink {
 
   constructor(private readonly res: Response) {}
 
+  onGone(listener: () => void): void {
+    this.res.once('close', () => {
+      if (!this.ended) listener();
+    });
+  }
+
   send(_message: JSONRPCMessage): Promise<void> {
     return Promise.resolve();
   }
@@ -110,7 +230,9 @@ export class JsonAnswer implements AnswerSink {
     if (this.ended) return;
     this.ended = true;
     if (this.res.destroyed) return;
-    this.res.writeHead(200, { 'content-type': 'application/json' });
+    // In-band errors are 200, but for the one the spec ties to 400 whatever its origin (-32021).
+    const missingCapability = 'error' in message && message.error.code === ProtocolErrorCode.MissingRequiredClientCapability;
+    this.res.writeHead(missingCapability ? 400 : 200, { 'content-type': 'application/json' });
     this.res.end(JSON.stringify(message));
   }
 

@@ -36,6 +36,7 @@ const SESSION_IDLE_MS = 5 * 60_000;
  */
 export class DownstreamServer implements ToolSource {
   readonly kind = 'mcp';
+  readonly directCalls = true;
   readonly name: string;
   readonly prefix: boolean;
   private readonly main: DownstreamSource;
