@@ -101,6 +101,8 @@ interface Served {
   declared: Record<string, unknown> | undefined;
   /** 2025 sessions: input requests go to the client on the call's stream (else the result carries them, as 2026 wants). */
   ask?: NonNullable<CallContext['request']>;
+  /** 2025 sessions: withdraws the call's requests still waiting at the client. */
+  withdraw?: (reason: unknown) => void;
   inflight?: Map<string | number, AbortController>;
 }
 
@@ -157,6 +159,7 @@ export class DirectCalls {
       out,
       declared: caps,
       ask,
+      withdraw: (reason) => session.calls.withdraw(out, reason),
       inflight: session.calls.inflight,
       context: (signal) => ({ ...context(session.identity, signal, out, meta, level, caps), request: ask, ...(closeSSE ? { closeSSE } : {}) }),
       encode: (result, outputSchema) => {
@@ -221,13 +224,11 @@ export class DirectCalls {
     const last = req.get('last-event-id');
     if (req.method !== 'GET' || last === undefined || !last.startsWith(STREAM_KEY_PREFIX)) return false;
     if (session.calls.resume(last, res)) return true;
-    res
-      .status(404)
-      .json({
-        jsonrpc: '2.0',
-        id: null,
-        error: { code: ProtocolErrorCode.InvalidRequest, message: 'This stream cannot be resumed: its call has ended or was cancelled' },
-      });
+    res.status(404).json({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: ProtocolErrorCode.InvalidRequest, message: 'This stream cannot be resumed: its call has ended or was cancelled' },
+    });
     return true;
   }
 
@@ -248,6 +249,10 @@ export class DirectCalls {
     const abort = new AbortController();
     s.inflight?.set(s.call.id, abort);
     s.out.onGone(() => abort.abort(new Error('the client closed the connection')));
+    if (s.withdraw) {
+      const withdraw = s.withdraw;
+      abort.signal.addEventListener('abort', () => withdraw(abort.signal.reason), { once: true });
+    }
     try {
       const message = await this.answer(s, abort.signal);
       // As in the SDK: a cancelled request gets no answer.

@@ -20,8 +20,12 @@ const AGENTS = {
   writer: { ...SB, agentId: 'writer_v2+token-ms=1', mode: 'stream' },
 };
 
-/** A direct call's answer: `event: message` events only, without the ids and priming event of the SDK's transport. */
-const DIRECT_BODY = /^(event: message\ndata: \{[^\n]*\}\n\n)+$/;
+/**
+ * A direct call's answer: its own priming event (an id naming the direct stream, as a 2025-11-25
+ * client expects one), then `event: message` events without the ids the SDK's transport stores.
+ */
+const PRIMING = 'id: direct-[0-9a-f-]{36}::0\nretry: 1000\ndata: \n\n';
+const DIRECT_BODY = new RegExp(`^${PRIMING}(event: message\ndata: \\{[^\n]*\\}\n\n)+$`);
 
 interface Rpc {
   jsonrpc: '2.0';
@@ -144,7 +148,7 @@ describe('direct tools/call on a 2025 session', () => {
       isError: true,
     });
     expect(stable(failed)).toEqual(stable(await viaSdk('agent__overflow')));
-    // Both went direct: no event ids, no priming event, as the SDK's transport would send.
+    // Both went direct: the direct stream's priming event, no stored event ids.
     expect(wire).toHaveLength(2);
     for (const body of await Promise.all(wire)) expect(body).toMatch(DIRECT_BODY);
   });
@@ -156,7 +160,7 @@ describe('direct tools/call on a 2025 session', () => {
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     expect(res.headers.get('mcp-session-id')).toBe(s.sessionId);
     const body = await res.text();
-    expect(body).toMatch(/^event: message\ndata: \{.*\}\n\n$/);
+    expect(body).toMatch(new RegExp(`^${PRIMING}event: message\ndata: \\{.*\\}\n\n$`));
     expect(body).toMatch(DIRECT_BODY);
     const messages = messagesOf(body, res.headers.get('content-type'));
     expect(messages).toEqual([
@@ -215,7 +219,7 @@ describe('direct tools/call on a 2025 session', () => {
     expect(res.headers.get('content-type')).toBe('text/event-stream');
     const cancel = await s.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 11, reason: 'test' } });
     expect(cancel.status).toBe(202);
-    expect(await res.text()).toBe('');
+    expect(await res.text()).toMatch(new RegExp(`^${PRIMING}$`)); // the priming event only: no answer
     expect(Date.now() - started).toBeLessThan(4_000);
   });
 
@@ -229,7 +233,7 @@ describe('direct tools/call on a 2025 session', () => {
     abort.abort(new Error('the user gave up'));
     await expect(call).rejects.toThrow();
     // The client's notifications/cancelled reached the call: its stream ended with no answer.
-    expect(await wire[0]).toBe('');
+    expect(await wire[0]).toMatch(new RegExp(`^${PRIMING}$`));
     const next = await client.callTool({ name: 'agent__echo', arguments: { input: 'after' } });
     expect(next.structuredContent).toMatchObject({ reply: 'echo: after' });
   });

@@ -361,10 +361,9 @@ describe('downstream tool calls on the direct path', () => {
     expect(textOf(stream.messages().at(-1)?.result)).toBe('User response: action=accept, content={"response":"ok"}');
   });
 
-  // BUG: the hub abandons the call's stream as soon as the call is aborted; the downstream's own
-  // cancellation of its elicitation arrives a few ms later, and SessionCalls.ask's
-  // notifications/cancelled is then dropped (the stream has ended). The client is never told.
-  it.fails('withdraws the elicitation at the client (notifications/cancelled for its switchboard- id) when the caller cancels the call', async () => {
+  // The call's own abort withdraws its requests while its stream is still open: the downstream's
+  // cancellation of its elicitation would arrive only after the stream ended.
+  it('withdraws the elicitation at the client (notifications/cancelled for its switchboard- id) when the caller cancels the call', async () => {
     const s = await rawSession();
     const { ask, messages } = await cancelWhileAsked(s, 44);
     expect(messages).toContainEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: expect.objectContaining({ requestId: ask.id }) });

@@ -15,6 +15,9 @@ export interface AskRequest {
 }
 
 interface Waiting {
+  out: EventStreamAnswer;
+  /** Withdraws it at the client (notifications/cancelled) and rejects with `reason`. */
+  cancel(reason: unknown): void;
   settle(message: { result?: unknown; error?: { code: number; message: string; data?: unknown } }): void;
   fail(err: Error): void;
 }
@@ -60,6 +63,8 @@ export class SessionCalls {
       }
       opts.signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.set(id, {
+        out,
+        cancel,
         settle: ({ result, error }) => {
           done();
           if (error) reject(new ProtocolError(error.code, error.message, error.data));
@@ -72,6 +77,15 @@ export class SessionCalls {
       });
       void out.send({ jsonrpc: '2.0', id, method: req.method, params: req.params ?? {} });
     });
+  }
+
+  /**
+   * The call these requests belong to ended (cancelled, or its client went away): they are
+   * withdrawn at once, while the call's stream can still say so, not when the downstream's own
+   * cancellation reaches them.
+   */
+  withdraw(out: EventStreamAnswer, reason: unknown): void {
+    for (const w of [...this.waiting.values()]) if (w.out === out) w.cancel(reason);
   }
 
   /** A client's response to one of `ask`'s requests: settles it and says true; anything else is not ours. */
