@@ -23,7 +23,7 @@ import type { Identity } from '../identity/identity.js';
 import type { CatalogEntry } from './catalog.js';
 import { type AnswerSink, EventStreamAnswer, JsonAnswer, STREAM_KEY_PREFIX } from './direct/answer.js';
 import { checkModernInputRequests, fulfilLegacy } from './direct/input-required.js';
-import type { SessionCalls } from './direct/session-calls.js';
+import { CancelledByClient, type SessionCalls } from './direct/session-calls.js';
 import type { Dispatcher } from './dispatch.js';
 import { legacyLogLevel, LOGGING_LEVELS, logMessageOf, SERVER_INFO } from './server.js';
 import type { CallContext } from './source.js';
@@ -101,6 +101,8 @@ interface Served {
   declared: Record<string, unknown> | undefined;
   /** 2025 sessions: input requests go to the client on the call's stream (else the result carries them, as 2026 wants). */
   ask?: NonNullable<CallContext['request']>;
+  /** 2025 sessions: leaves the stream of a call its client cancelled open, without an answer. */
+  keepOpen?: () => void;
   /** 2025 sessions: withdraws the call's requests still waiting at the client. */
   withdraw?: (reason: unknown) => void;
   inflight?: Map<string | number, AbortController>;
@@ -160,6 +162,7 @@ export class DirectCalls {
       declared: caps,
       ask,
       withdraw: (reason) => session.calls.withdraw(out, reason),
+      keepOpen: () => session.calls.keepOpen(out),
       inflight: session.calls.inflight,
       context: (signal) => ({ ...context(session.identity, signal, out, meta, level, caps), request: ask, ...(closeSSE ? { closeSSE } : {}) }),
       encode: (result, outputSchema) => {
@@ -224,7 +227,8 @@ export class DirectCalls {
     const last = req.get('last-event-id');
     if (req.method !== 'GET' || last === undefined || !last.startsWith(STREAM_KEY_PREFIX)) return false;
     if (session.calls.resume(last, res)) return true;
-    res.status(404).json({
+    // Not 404: on a session's endpoint that tells a client its session is gone.
+    res.status(400).json({
       jsonrpc: '2.0',
       id: null,
       error: { code: ProtocolErrorCode.InvalidRequest, message: 'This stream cannot be resumed: its call has ended or was cancelled' },
@@ -236,7 +240,7 @@ export class DirectCalls {
     const parsed = cancelSchema.safeParse(body);
     const call = parsed.success ? session.calls.inflight.get(parsed.data.params.requestId) : undefined;
     if (!parsed.success || !call) return false;
-    call.abort(new Error(parsed.data.params.reason ?? 'cancelled by the client'));
+    call.abort(new CancelledByClient(parsed.data.params.reason ?? 'cancelled by the client'));
     res.status(202).end();
     return true;
   }
@@ -259,7 +263,10 @@ export class DirectCalls {
       if (!abort.signal.aborted) s.out.end(message);
     } finally {
       s.inflight?.delete(s.call.id);
-      if (!s.out.ended) s.out.abandon();
+      if (!s.out.ended) {
+        if (abort.signal.reason instanceof CancelledByClient && s.keepOpen) s.keepOpen();
+        else s.out.abandon();
+      }
     }
   }
 

@@ -64,8 +64,8 @@ function readStream(res: Response) {
   let raw = '';
   let ended = false;
   let wake: (() => void) | undefined;
+  const reader = res.body!.getReader();
   const done = (async () => {
-    const reader = res.body!.getReader();
     const decoder = new TextDecoder();
     let buf = '';
     try {
@@ -97,7 +97,12 @@ function readStream(res: Response) {
       await new Promise<void>((r) => (wake = r));
     }
   };
-  return { done, messages, until };
+  /** Stops reading (a stream the hub leaves open, as it leaves a cancelled call's). */
+  const close = async () => {
+    await reader.cancel().catch(() => {});
+    return done;
+  };
+  return { done, messages, until, close };
 }
 
 interface Fixture {
@@ -277,7 +282,7 @@ describe('downstream tool calls on the direct path', () => {
 
     // The stream is the client's once: resumed, it is no longer kept.
     const again = await s.resume(last);
-    expect(again.status).toBe(404);
+    expect(again.status).toBe(400);
     await again.text();
   });
 
@@ -292,10 +297,11 @@ describe('downstream tool calls on the direct path', () => {
     expect(gets[0]!.endsWith('::1')).toBe(true);
   });
 
-  it('answers a GET resuming an unknown direct stream with 404 and a JSON-RPC error at once', async () => {
+  // 400, not 404: a 404 on the session's endpoint tells a client its session is gone.
+  it('answers a GET resuming an unknown direct stream with 400 and a JSON-RPC error at once', async () => {
     const s = await rawSession();
     const res = await s.resume(`direct-${randomUUID()}::0`);
-    expect(res.status).toBe(404);
+    expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     expect(await res.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.any(String) } });
     // The session is unharmed.
@@ -340,19 +346,21 @@ describe('downstream tool calls on the direct path', () => {
     expect(String(ask.id)).toMatch(/^switchboard-\d+$/);
     const cancel = await s.post({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'the user gave up' } });
     expect(cancel.status).toBe(202);
-    await stream.done;
-    return { ask, messages: stream.messages() };
+    // The call ended: its request to the client is withdrawn on its stream, which then stays open
+    // without an answer (as the SDK's does: a client that saw its priming id would otherwise try
+    // to resume it).
+    await stream.until((m) => m.method === 'notifications/cancelled');
+    return { ask, stream };
   }
 
   it('ends a call cancelled by its caller while the downstream’s elicitation waits: no answer, and the hub stays usable', async () => {
     const s = await rawSession();
-    const { messages } = await cancelWhileAsked(s, 41);
-    // A cancelled call gets no answer.
-    expect(messages.filter((m) => m.id === 41)).toEqual([]);
-    expect(messages[0]).toMatchObject({ method: 'elicitation/create' });
-
+    const { stream: cancelled } = await cancelWhileAsked(s, 41);
     const next = await readStream(await s.post(toolsCall(42, 'c25__test_simple_text'))).done;
     expect(JSON.parse(next.events.at(-1)!.data)).toMatchObject({ id: 42, result: { content: [{ text: 'This is a simple text response for testing.' }] } });
+    // A cancelled call gets no answer: its stream holds the request and its withdrawal only.
+    await cancelled.close();
+    expect(cancelled.messages().map((m) => m.method ?? m.id)).toEqual(['elicitation/create', 'notifications/cancelled']);
     // And a new elicitation on the same session is asked and answered as usual.
     const stream = readStream(await s.post(toolsCall(43, 'c25__test_elicitation', { message: 'Now answer' })));
     const ask = await stream.until((m) => m.method === 'elicitation/create');
@@ -365,8 +373,13 @@ describe('downstream tool calls on the direct path', () => {
   // cancellation of its elicitation would arrive only after the stream ended.
   it('withdraws the elicitation at the client (notifications/cancelled for its switchboard- id) when the caller cancels the call', async () => {
     const s = await rawSession();
-    const { ask, messages } = await cancelWhileAsked(s, 44);
-    expect(messages).toContainEqual({ jsonrpc: '2.0', method: 'notifications/cancelled', params: expect.objectContaining({ requestId: ask.id }) });
+    const { ask, stream } = await cancelWhileAsked(s, 44);
+    await stream.close();
+    expect(stream.messages()).toContainEqual({
+      jsonrpc: '2.0',
+      method: 'notifications/cancelled',
+      params: { requestId: ask.id, reason: 'the user gave up' },
+    });
   });
 
   it('fulfils a 2026 downstream’s input_required for a 2025 caller on the call’s stream; a caller without elicitation gets the downstream’s -32021, as on the SDK path', async () => {

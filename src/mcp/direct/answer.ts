@@ -168,6 +168,18 @@ export class EventStreamAnswer implements AnswerSink {
     if (this.ended) res.end();
   }
 
+  /** No answer will come (the client cancelled the call): the stream stays open, quiet, until its client closes it. */
+  silence(onClosed: () => void): void {
+    this.ended = true;
+    clearTimeout(this.hold);
+    const res = this.res;
+    if (!res || res.destroyed) return onClosed();
+    this.start();
+    if (this.prefix) res.write(this.take(''));
+    else res.flushHeaders();
+    res.once('close', onClosed);
+  }
+
   /** Nobody will read what waits: the response, if any, ends empty. */
   drop(): void {
     this.queue = [];

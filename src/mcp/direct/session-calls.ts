@@ -14,6 +14,9 @@ export interface AskRequest {
   params?: Record<string, unknown>;
 }
 
+/** Why a call was aborted when its client sent notifications/cancelled: its stream then stays open, as the SDK's does. */
+export class CancelledByClient extends Error {}
+
 interface Waiting {
   out: EventStreamAnswer;
   /** Withdraws it at the client (notifications/cancelled) and rejects with `reason`. */
@@ -32,6 +35,8 @@ export class SessionCalls {
   readonly inflight = new Map<string | number, AbortController>();
   private readonly waiting = new Map<string, Waiting>();
   private readonly parked = new Map<string, { out: EventStreamAnswer; timer: NodeJS.Timeout }>();
+  /** Streams of calls their client cancelled, left open without an answer until the client closes them. */
+  private readonly silent = new Set<EventStreamAnswer>();
   private seq = 0;
 
   /**
@@ -46,7 +51,11 @@ export class SessionCalls {
     return new Promise((resolve, reject) => {
       const cancel = (reason: unknown) => {
         done();
-        void out.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(reason) } });
+        void out.send({
+          jsonrpc: '2.0',
+          method: 'notifications/cancelled',
+          params: { requestId: id, reason: reason instanceof Error ? reason.message : String(reason) },
+        });
         reject(reason);
       };
       const onAbort = () => cancel(opts.signal.reason);
@@ -112,6 +121,16 @@ export class SessionCalls {
     this.parked.set(key, { out, timer });
   }
 
+  /**
+   * A call its client cancelled gets no answer, and its stream is not ended either: the SDK's
+   * transport leaves it open, and a client that saw the stream's priming id would otherwise take
+   * the end for a drop and try to resume it. It ends when the client closes it or the session goes.
+   */
+  keepOpen(out: EventStreamAnswer): void {
+    this.silent.add(out);
+    out.silence(() => this.silent.delete(out));
+  }
+
   /** A GET with `Last-Event-ID` of a parked stream: the call's stream goes on on this response. */
   resume(lastEventId: string, res: Response): boolean {
     const key = lastEventId.split('::')[0] ?? '';
@@ -126,6 +145,8 @@ export class SessionCalls {
     for (const call of this.inflight.values()) call.abort(reason);
     for (const w of [...this.waiting.values()]) w.fail(new SdkError(SdkErrorCode.ConnectionClosed, reason.message));
     for (const key of [...this.parked.keys()]) this.unpark(key)?.drop();
+    for (const out of [...this.silent]) out.drop();
+    this.silent.clear();
   }
 
   private unpark(key: string): EventStreamAnswer | undefined {
