@@ -173,7 +173,10 @@ export class EventStreamAnswer implements AnswerSink {
     this.ended = true;
     clearTimeout(this.hold);
     const res = this.res;
-    if (!res || res.destroyed) return onClosed();
+    if (!res || res.destroyed) {
+      onClosed();
+      return;
+    }
     this.start();
     if (this.prefix) res.write(this.take(''));
     else res.flushHeaders();
