@@ -99,13 +99,12 @@ interface Served {
   encode: (result: CallToolResult, outputSchema: Record<string, unknown> | undefined) => CallToolResult;
   /** The capabilities the caller declared, which its input requests must fit. */
   declared: Record<string, unknown> | undefined;
-  /** 2025 sessions: input requests go to the client on the call's stream (else the result carries them, as 2026 wants). */
-  ask?: NonNullable<CallContext['request']>;
-  /** 2025 sessions: leaves the stream of a call its client cancelled open, without an answer. */
-  keepOpen?: () => void;
-  /** 2025 sessions: withdraws the call's requests still waiting at the client. */
-  withdraw?: (reason: unknown) => void;
-  inflight?: Map<string | number, AbortController>;
+  /**
+   * 2025 sessions: the session's calls and this call's stream. Input requests then go to the
+   * client on the stream (else the result carries them, as 2026 wants), a cancel by the client
+   * leaves the stream open, and the call's waiting requests are withdrawn when it ends early.
+   */
+  legacy?: { calls: SessionCalls; out: EventStreamAnswer };
 }
 
 /**
@@ -148,11 +147,11 @@ export class DirectCalls {
     const resumable = typeof version === 'string' && version >= RESUMABLE_FROM;
     const out = new EventStreamAnswer(res, { 'mcp-session-id': session.id }, resumable);
     const caps = session.server.getClientCapabilities();
-    const ask: NonNullable<CallContext['request']> = (r, opts) => session.calls.ask(out, r, opts);
+    const calls = session.calls;
     const closeSSE = resumable
       ? () => {
           const key = out.detach();
-          if (key) session.calls.park(key, out);
+          if (key) calls.park(key, out);
         }
       : undefined;
     this.start({
@@ -160,11 +159,12 @@ export class DirectCalls {
       identity: session.identity,
       out,
       declared: caps,
-      ask,
-      withdraw: (reason) => session.calls.withdraw(out, reason),
-      keepOpen: () => session.calls.keepOpen(out),
-      inflight: session.calls.inflight,
-      context: (signal) => ({ ...context(session.identity, signal, out, meta, level, caps), request: ask, ...(closeSSE ? { closeSSE } : {}) }),
+      legacy: { calls, out },
+      context: (signal) => ({
+        ...context(session.identity, signal, out, meta, level, caps),
+        request: (r, opts) => calls.ask(out, r, opts),
+        ...(closeSSE ? { closeSSE } : {}),
+      }),
       encode: (result, outputSchema) => {
         const projected = session.server.projectCallToolResult(result, outputSchema);
         return projected.content === undefined ? { ...projected, content: [] } : projected;
@@ -251,20 +251,18 @@ export class DirectCalls {
 
   private async run(s: Served): Promise<void> {
     const abort = new AbortController();
-    s.inflight?.set(s.call.id, abort);
+    const legacy = s.legacy;
+    legacy?.calls.inflight.set(s.call.id, abort);
     s.out.onGone(() => abort.abort(new Error('the client closed the connection')));
-    if (s.withdraw) {
-      const withdraw = s.withdraw;
-      abort.signal.addEventListener('abort', () => withdraw(abort.signal.reason), { once: true });
-    }
+    if (legacy) abort.signal.addEventListener('abort', () => legacy.calls.withdraw(legacy.out, abort.signal.reason), { once: true });
     try {
       const message = await this.answer(s, abort.signal);
       // As in the SDK: a cancelled request gets no answer.
       if (!abort.signal.aborted) s.out.end(message);
     } finally {
-      s.inflight?.delete(s.call.id);
+      legacy?.calls.inflight.delete(s.call.id);
       if (!s.out.ended) {
-        if (abort.signal.reason instanceof CancelledByClient && s.keepOpen) s.keepOpen();
+        if (legacy && abort.signal.reason instanceof CancelledByClient) legacy.calls.keepOpen(legacy.out);
         else s.out.abandon();
       }
     }
@@ -280,8 +278,9 @@ export class DirectCalls {
         throw new ProtocolError(ProtocolErrorCode.InternalError, `${call.params.name} answered a direct call with an unfinished result`);
       }
       if (isInputRequiredResult(result)) {
-        if (!s.ask) return { jsonrpc: '2.0', id: call.id, result: await this.inputRequired(s, result) };
-        const rounds = await fulfilLegacy(result, {
+        const legacy = s.legacy;
+        if (!legacy) return { jsonrpc: '2.0', id: call.id, result: await this.inputRequired(s, result) };
+        result = await fulfilLegacy(result, {
           again: async (round) => {
             const next = await this.dispatcher.callTool(call.params, { ...ctx, ...round });
             outputSchema = next.outputSchema;
@@ -289,11 +288,10 @@ export class DirectCalls {
               throw new ProtocolError(ProtocolErrorCode.InternalError, `${call.params.name} answered a direct call with a task`);
             return next.result;
           },
-          ask: s.ask,
+          ask: (r, opts) => legacy.calls.ask(legacy.out, r, opts),
           declared: s.declared,
           signal,
         });
-        result = rounds;
       }
       return { jsonrpc: '2.0', id: call.id, result: s.encode(result, outputSchema) };
     } catch (err) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   MissingRequiredClientCapabilityError,
   ProtocolError,
@@ -160,7 +161,7 @@ export async function fulfilLegacy(first: InputRequiredResult, r: LegacyRounds):
         r.signal.removeEventListener('abort', onOuter);
       }
     } else {
-      await pause(STATE_ONLY_PACING_MS, r.signal);
+      await sleep(STATE_ONLY_PACING_MS, undefined, { signal: r.signal });
     }
     const next = await r.again({
       ...(inputResponses ? { inputResponses } : {}),
@@ -184,21 +185,6 @@ function withElicitationId(request: Embedded): Embedded {
 
 function failure(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
