@@ -25,11 +25,8 @@ import { storeChoice } from './store/choice.js';
 import { describeError, HubError } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { buildIntegrations, type Integrations } from './integrations/wiring.js';
-import { RedisFanout } from './replicas/fanout.js';
-import { ReplicaEvents } from './replicas/hub-events.js';
+import { HubRedis } from './replicas/hub-redis.js';
 import { createRedisClient, type RedisHandle } from './store/redis/client.js';
-import { RedisBreakers } from './outbox/redis/breakers.js';
-import type { BreakerOptions } from './outbox/breaker.js';
 import { watchConnections } from './integrations/watch.js';
 import { hubVault } from './vault/open.js';
 import type { Vault } from './vault/vault.js';
@@ -75,7 +72,7 @@ export class Hub {
   readonly agents: AgentSource;
   /** With `redis` in the config: the client of the state replicas share, and the events between them. */
   readonly redis: RedisHandle | undefined;
-  private readonly replicaEvents: ReplicaEvents | undefined;
+  private readonly replicas: HubRedis | undefined;
   private phaseValue: HubPhase = 'starting';
   private http?: { listener: HttpListener; face: HttpFace };
   /** Set before `listen()`: sends a 2026 retry whose state another replica holds there (src/replicas/forward.ts). */
@@ -154,7 +151,7 @@ export class Hub {
         // Read once from the store; requests then read them from memory (links, request states, hosted clients).
         { name: 'keys', start: () => this.integrations.keys.load() },
         // Before the workers and faces that use it, stopped after them: pacer, fan-out, then the client.
-        ...(this.redis ? [{ name: 'redis', start: () => this.replicaEvents?.start(), stop: () => this.stopRedis() }] : []),
+        ...(this.redis ? [{ name: 'redis', start: () => this.replicas?.start(), stop: () => this.replicas?.stop(this.integrations.pacer) }] : []),
         { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
         { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
@@ -193,16 +190,7 @@ export class Hub {
       ...(this.redis ? { redis: this.redis } : {}),
     });
     const { feed, connections, accounts } = this.integrations;
-    this.replicaEvents =
-      this.redis &&
-      new ReplicaEvents({
-        fanout: new RedisFanout({ redis: this.redis, log: this.log, clock: this.clock }),
-        feed,
-        connections,
-        accounts,
-        jobs: this.outbox.events,
-        log: this.log,
-      });
+    this.replicas = this.redis && new HubRedis(this.redis, { log: this.log, clock: this.clock, feed, connections, accounts, jobs: this.outbox.events });
     const { provider, polling: tuning } = opts;
     const pollerDeps = { config: opts.config, store, clock: this.clock, log: this.log, metrics: this.metrics, inbox: this.inbox.inbox };
     this.pollers = buildPollers({ ...pollerDeps, integrations: this.integrations, ...(provider ? { provider } : {}), ...(tuning ? { tuning } : {}) });
@@ -230,7 +218,7 @@ export class Hub {
       publicUrl: () => this.publicUrl,
       ...(opts.provider ? { provider: opts.provider } : {}),
       ...(opts.agents ? { overrides: opts.agents } : {}),
-      ...(this.redis ? { sharedBreakers: this.agentBreakersOn(this.redis, opts.agents?.breakers) } : {}),
+      ...(this.replicas ? { sharedBreakers: this.replicas.agentBreakers(opts.agents?.breakers) } : {}),
     });
     this.agents = agents;
     if (agents.size > 0) this.catalog.add(agents);
@@ -344,7 +332,7 @@ export class Hub {
       phase: () => this.phaseValue,
       cimdCa: this.cimdCa,
       redis: this.redis,
-      replicaEvents: this.replicaEvents,
+      replicaEvents: this.replicas?.events,
       forward: this.forward,
       revocationPollMs: this.storePolls?.revocationsMs,
     });
@@ -385,18 +373,6 @@ export class Hub {
   async stop(): Promise<void> {
     this.phaseValue = 'stopping';
     await this.lifecycle.stop();
-  }
-
-  /** The agents' circuits on Redis, under keys of their own: an agent may bear an integration's name. */
-  private agentBreakersOn(redis: RedisHandle, tuning: BreakerOptions | undefined): RedisBreakers {
-    const scoped: RedisHandle = { ...redis, key: (...parts) => redis.key('agents', ...parts) };
-    return new RedisBreakers({ redis: scoped, threshold: 5, coolDownMs: 60_000, clock: this.clock, ...tuning });
-  }
-
-  private async stopRedis(): Promise<void> {
-    await this.integrations.pacer?.stop();
-    await this.replicaEvents?.stop();
-    await this.redis?.close();
   }
 
   private async closeFaces(): Promise<void> {
