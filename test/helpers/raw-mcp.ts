@@ -111,3 +111,29 @@ export async function ping(url: string, token: string, sessionId: string): Promi
   const text = await res.text();
   return { status: res.status, body: res.headers.get('content-type')?.includes('json') ? (JSON.parse(text) as unknown) : text };
 }
+
+/**
+ * A fetch for an SDK client's transport that keeps what the client does not show: a copy of each
+ * tools/call answer body as it came off the wire (`calls`), and the `Last-Event-ID` of each GET
+ * that resumed a stream (`resumes`). `onCall` runs as each tools/call's response headers arrive.
+ */
+export function wireRecorder(onCall?: () => void) {
+  const calls: Array<Promise<string>> = [];
+  const resumes: string[] = [];
+  const recording = async (url: string | URL, init?: RequestInit): Promise<Response> => {
+    const res = await fetch(url, init);
+    const lastEventId = new Headers(init?.headers).get('last-event-id');
+    if ((init?.method ?? 'GET') === 'GET' && lastEventId !== null) resumes.push(lastEventId);
+    if (typeof init?.body === 'string' && init.body.includes('"tools/call"')) {
+      calls.push(
+        res
+          .clone()
+          .text()
+          .catch(() => ''),
+      );
+      onCall?.();
+    }
+    return res;
+  };
+  return { fetch: recording, calls, resumes };
+}

@@ -7,7 +7,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../helpers/hub.js';
-import { rawInitialize, sessionHeaders } from '../helpers/raw-mcp.js';
+import { rawInitialize, sessionHeaders, wireRecorder } from '../helpers/raw-mcp.js';
 import { SB, startAgentHub } from '../agents/support.js';
 
 const LEGACY = '2025-11-25';
@@ -83,26 +83,14 @@ describe('direct tools/call on a 2025 session', () => {
    */
   async function connect(token = hub.token, onCall?: () => void) {
     const client = new Client({ name: 'direct-test', version: '1.0.0' }, { versionNegotiation: { mode: 'legacy' } });
-    const wire: Array<Promise<string>> = [];
+    const recorder = wireRecorder(onCall);
     const transport = new StreamableHTTPClientTransport(new URL(hub.url), {
       requestInit: { headers: { authorization: `Bearer ${token}` } },
-      fetch: async (url, init) => {
-        const res = await fetch(url, init);
-        if (typeof init?.body === 'string' && init.body.includes('"tools/call"')) {
-          wire.push(
-            res
-              .clone()
-              .text()
-              .catch(() => ''),
-          );
-          onCall?.();
-        }
-        return res;
-      },
+      fetch: recorder.fetch,
     });
     await client.connect(transport);
     clients.push(client);
-    return { client, sessionId: () => transport.sessionId ?? '', wire };
+    return { client, sessionId: () => transport.sessionId ?? '', wire: recorder.calls };
   }
 
   /** How many calls to an agent ended cancelled, from /metrics. */

@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
-import { modernEnvelope, rawModernCall } from '../helpers/raw-mcp.js';
+import { modernEnvelope, rawModernCall, wireRecorder } from '../helpers/raw-mcp.js';
 
 const FIXTURE_SERVER = join(ROOT, 'dist/scripts/fixture-server.js');
 const SERVER_INFO_KEY = 'io.modelcontextprotocol/serverInfo';
@@ -204,29 +204,15 @@ describe('downstream tool calls on the direct path', () => {
   async function legacyClient(capabilities: Record<string, unknown>, onElicit?: (message: string) => Record<string, string>) {
     const client = new Client({ name: 'direct-downstream', version: '1.0.0' }, { capabilities, versionNegotiation: { mode: 'legacy' } });
     if (onElicit) client.setRequestHandler('elicitation/create', async (req) => ({ action: 'accept', content: onElicit(req.params.message) }));
-    const gets: string[] = [];
-    const calls: Array<Promise<string>> = [];
+    const wire = wireRecorder();
     const transport = new StreamableHTTPClientTransport(new URL(hub.url), {
       requestInit: { headers: { authorization: `Bearer ${hub.token}` } },
-      fetch: async (url, init) => {
-        const res = await fetch(url, init);
-        const lastEventId = new Headers(init?.headers).get('last-event-id');
-        if ((init?.method ?? 'GET') === 'GET' && lastEventId !== null) gets.push(lastEventId);
-        if (typeof init?.body === 'string' && init.body.includes('"tools/call"')) {
-          calls.push(
-            res
-              .clone()
-              .text()
-              .catch(() => ''),
-          );
-        }
-        return res;
-      },
+      fetch: wire.fetch,
     });
     await client.connect(transport);
     clients.push(client);
     expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
-    return { client, gets, calls };
+    return { client, gets: wire.resumes, calls: wire.calls };
   }
 
   it('opens a 2025-11-25 call’s stream with a priming event, and a 2025-06-18 call’s without one', async () => {
