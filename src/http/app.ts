@@ -7,6 +7,7 @@ import type { AuthServer } from '../auth/server.js';
 import type { HttpFace } from '../mcp/http-face.js';
 import { bearerAuth, holdsScope, mountResourceMetadata, resourceUrls } from './auth.js';
 import { BodyDeadlines, closeIfBodyUnread } from './limits.js';
+import { isMcpPost, plainJsonBody, routeWithoutRouter } from './mcp-route.js';
 import { tokenUnlessPublic } from './public-routes.js';
 import { mountHealth, type HealthDeps } from './routes.js';
 import { exposure, hostAndOriginGuard } from './security.js';
@@ -49,15 +50,12 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
 
   const urls = resourceUrls(deps.publicUrl);
   // The token is checked on the headers, before the body is read: a caller without one costs no body.
-  app.all(
-    '/mcp',
-    bearerAuth(tokens, urls, ['mcp'], deps.authServer?.access),
-    requireJsonPost,
-    express.json({ limit: config.server.maxBodyBytes, type: () => true }),
-    (req, res, next) => {
-      deps.face.handle(req, res).catch(next);
-    },
-  );
+  const mcpAuth = bearerAuth(tokens, urls, ['mcp'], deps.authServer?.access);
+  const mcpBody = express.json({ limit: config.server.maxBodyBytes, type: () => true });
+  const mcpHandle: RequestHandler = (req, res, next) => {
+    deps.face.handle(req, res).catch(next);
+  };
+  app.all('/mcp', mcpAuth, requireJsonPost, mcpBody, mcpHandle);
 
   if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls)));
   mountResourceMetadata(app, urls, deps.authServer?.issuer);
@@ -73,16 +71,23 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
     closeIfBodyUnread(req, res);
     sendError(res, httpError('not_found', 'no such route'));
   });
-  app.use(errorHandler(log));
+  const onError = errorHandler(log);
+  app.use(onError);
 
+  // The same steps as the route above, without express's router (src/http/mcp-route.ts).
+  const mcpPost = routeWithoutRouter(
+    app,
+    [deadlines.middleware, guard, mcpAuth, requireJsonPost, plainJsonBody(config.server.maxBodyBytes, mcpBody), mcpHandle],
+    onError,
+  );
   const webhooks = deps.webhooks;
-  if (!webhooks) return app;
   // Webhooks (public: signed by the sender, see public-routes.ts) are answered before express:
   // behind the same body deadline and Host/Origin checks, they need none of its routing, body
   // parsing or response helpers, which cost more than the delivery's own work (`bench:webhooks`).
   return (req, res) => {
-    const target = webhookTarget(req.method, req.url);
-    if (target === undefined) return void app(req, res);
+    if (isMcpPost(req)) return mcpPost(req, res);
+    const target = webhooks === undefined ? undefined : webhookTarget(req.method, req.url);
+    if (target === undefined || webhooks === undefined) return void app(req, res);
     deadlines.middleware(req, res, () => guard(req, res, () => void webhooks(req, res, target)));
   };
 }

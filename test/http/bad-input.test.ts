@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureStdio, startHub, type RunningHub } from '../helpers/hub.js';
@@ -187,6 +188,35 @@ describe('HTTP face under bad input', () => {
     const withCharset = await post(INITIALIZE, { 'content-type': 'application/json; charset=utf-8' });
     expect(withCharset.status).toBe(200);
     await withCharset.body?.cancel();
+  });
+
+  it('reads a POST body as body-parser does, on the plain path and off it (BOM, gzip, chunked, charsets)', async () => {
+    // A UTF-8 byte-order mark is dropped, as body-parser's decoder does.
+    const bom = await post(`\uFEFF${INITIALIZE}`);
+    expect(bom.status).toBe(200);
+    await bom.body?.cancel();
+    // A compressed body (body-parser inflates it) and a chunked one are read too.
+    const gz = await fetch(h.url, { method: 'POST', headers: { ...MCP_HEADERS, ...auth, 'content-encoding': 'gzip' }, body: gzipSync(INITIALIZE) });
+    expect(gz.status).toBe(200);
+    await gz.body?.cancel();
+    const chunked = await rawRequest({
+      port: h.port,
+      path: '/mcp',
+      method: 'POST',
+      headers: { ...MCP_HEADERS, ...auth, host: `127.0.0.1:${h.port}`, 'transfer-encoding': 'chunked' },
+      body: INITIALIZE,
+    });
+    expect(chunked.status).toBe(200);
+    // JSON is Unicode (RFC 7159 §8.1): a charset not spelled utf-… gets 415, as body-parser answers.
+    for (const charset of ['latin1', 'utf8']) {
+      const res = await post(INITIALIZE, { 'content-type': `application/json; charset=${charset}` });
+      expect(res.status, charset).toBe(415);
+      expect(await res.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+    }
+    // An empty body is read as {} (body-parser's special case), which is no JSON-RPC message.
+    const empty = await post('');
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32600 } });
   });
 
   for (const mode of ['auto', 'legacy'] as const) {
