@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-import { fail } from './common.js';
+// No static import of ours: `stdio` runs from the bundle (dist/bundle/stdio.js), which holds its
+// own copy of every module this file would otherwise load first (the config loader and zod among them).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 const USAGE = `switchboard — a self-hosted MCP hub
 
@@ -31,11 +34,24 @@ common flags:
 
 type Command = (argv: string[]) => Promise<void>;
 
+/** Built by `npm run build` (scripts/bundle-stdio.ts). */
+const STDIO_BUNDLE = new URL('../bundle/stdio.js', import.meta.url);
+
+/**
+ * `switchboard stdio` from the bundle: a desktop client waits for its first answer, and loading
+ * one bundle costs a fraction of loading its ~350 modules one by one. Without a bundle (a build by
+ * tsc alone) the same code runs from the modules.
+ */
+async function runStdio(argv: string[]): Promise<void> {
+  const entry: typeof import('./stdio-entry.js') = existsSync(fileURLToPath(STDIO_BUNDLE)) ? await import(STDIO_BUNDLE.href) : await import('./stdio-entry.js');
+  await entry.runStdio(argv);
+}
+
 /** Each command loads only its own modules: `stdio` start-up time is what a client waits for. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   init: async () => (await import('./commands/init.js')).initCommand,
   serve: async () => (await import('./commands/serve.js')).serveCommand,
-  stdio: async () => (await import('./commands/stdio.js')).stdioCommand,
+  stdio: async () => runStdio,
   tokens: async () => (await import('./commands/tokens.js')).tokensCommand,
   users: async () => (await import('./commands/users.js')).usersCommand,
   clients: async () => (await import('./commands/clients.js')).clientsCommand,
@@ -64,4 +80,4 @@ async function main(argv: string[]): Promise<void> {
   await run(rest);
 }
 
-main(process.argv.slice(2)).catch(fail);
+main(process.argv.slice(2)).catch(async (err: unknown) => (await import('./common.js')).fail(err));
