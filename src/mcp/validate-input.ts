@@ -55,8 +55,12 @@ export type InputValidator = (args: Record<string, unknown>) => void;
  */
 export function inputValidator(toolName: string, inputSchema: Schema): InputValidator {
   const closed = closeSchema({ type: 'object', ...inputSchema });
-  const check = fromJsonSchema(closed)['~standard'];
+  // Compiled on the first call: ajv's compile of a schema costs milliseconds, and a hub builds one
+  // validator per tool while it starts (agents, every integration's recent_events), before the
+  // stdio face can give its first tools/list.
+  let compiled: ReturnType<typeof fromJsonSchema>['~standard'] | undefined;
   return (args) => {
+    const check = (compiled ??= fromJsonSchema(closed)['~standard']);
     const extra = undeclared(closed, args, '');
     if (extra.length > 0) {
       const names = extra.map((k) => JSON.stringify(k)).join(', ');
