@@ -1,4 +1,4 @@
-import type { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client } from '@modelcontextprotocol/client';
 import {
   ProtocolError,
   ProtocolErrorCode,
@@ -27,7 +27,7 @@ import type { CallContext, InputRequired, SourceChange, SourceStatus, ToolSource
 import type { CreateTaskResult, DownstreamTaskBacking } from '../tasks/backings/downstream.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
-import type { RelatingFetch } from './relating-fetch.js';
+import type { HubHttpTransport } from './http-transport.js';
 import { fetchLists, fingerprint, NO_LISTS } from './lists.js';
 import { ResourceWatch } from './subscriptions.js';
 import { loadClientSdk } from './sdk.js';
@@ -246,8 +246,8 @@ export class DownstreamSource implements ToolSource {
     // The client half of the SDK loads with the first downstream server, not with every hub.
     const sdk = await loadClientSdk();
     // The HTTP client stack (node:https and its TLS) loads with the first HTTP server, not with every hub.
-    const relating = isStdioServer(config) ? undefined : (await import('./relating-fetch.js')).relatingFetch;
-    const transport = this.makeTransport(sdk.StreamableHTTPClientTransport, relating);
+    const http = isStdioServer(config) ? undefined : (await import('./http-transport.js')).HubHttpTransport;
+    const transport = this.makeTransport(http);
     const client = new sdk.Client(
       { name: SERVER_INFO.name, version: SERVER_INFO.version },
       {
@@ -314,7 +314,7 @@ export class DownstreamSource implements ToolSource {
     }
   }
 
-  private makeTransport(Http: typeof StreamableHTTPClientTransport, relating: ((onCut: (tag: string) => void) => RelatingFetch) | undefined): Transport {
+  private makeTransport(Http: typeof HubHttpTransport | undefined): Transport {
     const { config, log } = this.opts;
     if (isStdioServer(config)) {
       // stderr is read by the transport in bounded lines; the source only keeps a tail and logs.
@@ -332,8 +332,8 @@ export class DownstreamSource implements ToolSource {
         },
       });
     }
-    if (!relating) throw new Error('the HTTP client stack was not loaded');
-    return new Http(new URL(config.url), { requestInit: { headers: config.headers }, fetch: relating((tag) => this.calls.streamCut(tag)) });
+    if (!Http) throw new Error('the HTTP client stack was not loaded');
+    return new Http(new URL(config.url), { headers: config.headers, onCut: (tag) => this.calls.streamCut(tag) });
   }
 
   private async refresh(gen: number, kind: SourceChange['kind']): Promise<void> {

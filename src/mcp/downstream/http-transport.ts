@@ -1,0 +1,297 @@
+import {
+  isJSONRPCErrorResponse,
+  PROTOCOL_VERSION_META_KEY,
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  StreamableHTTPClientTransport,
+  type JSONRPCMessage,
+  type JSONRPCRequest,
+} from '@modelcontextprotocol/client';
+import { createParser } from 'eventsource-parser';
+import type { Readable } from 'node:stream';
+import { abortedOf, endpointOf, post, readText, type Endpoint, type PostAnswer } from './http-post.js';
+import { Inbox, parseMessage, stampCall } from './inbox.js';
+import { CALL_HEADER } from './relate.js';
+import { relatingFetch, type RelatingFetch } from './relating-fetch.js';
+
+type SendOptions = Parameters<StreamableHTTPClientTransport['send']>[1];
+
+/** What the SDK transport's `_scheduleReconnection` takes: the resumption of one answer stream. */
+interface Resumption {
+  resumptionToken: string | undefined;
+  onresumptiontoken: ((token: string) => void) | undefined;
+  replayMessageId: undefined;
+  requestSignal: AbortSignal | undefined;
+  onRequestStreamEnd: (() => void) | undefined;
+}
+
+/**
+ * The SDK transport's own reconnection of an answer stream that ended before its answer
+ * (SEP-1699): the GET with Last-Event-ID after the server's `retry` (or its backoff), its retry
+ * count, auth and errors. Private members of the pinned SDK version; the fast path is off when
+ * they are missing, so an SDK that renamed them is only slower, never wrong.
+ */
+interface SdkStreams {
+  _scheduleReconnection?: (options: Resumption, attempt: number) => void;
+  _serverRetryMs?: number;
+}
+
+/** Header names the transport derives itself; a call's own headers cannot override them (as in the SDK). */
+const RESERVED = new Set(['authorization', 'dpop', 'content-type', 'mcp-protocol-version', 'mcp-method', 'mcp-name', 'mcp-session-id']);
+const FIRST_MODERN_VERSION = '2026-07-28';
+
+export interface HubHttpTransportOptions {
+  /** The server's configured headers (`mcpServers.<name>.headers`). */
+  headers: Record<string, string>;
+  /** A call's answer stream that the server ended before the answer (the caller's is to end too). */
+  onCut: (tag: string) => void;
+  /** The fetch of the SDK transport's own requests; by default the hub's downstream pool, relating calls' streams. */
+  fetch?: RelatingFetch;
+}
+
+/**
+ * The hub's client transport to an HTTP downstream: the SDK's Streamable HTTP transport, with a
+ * tools/call — the hub's hot path — sent on node:http and its answer read once. The SDK transport
+ * parses every message with zod several times over (the request to pick its headers, the answer
+ * as it arrives), builds a fetch Request and Response around each call and decodes an SSE answer
+ * through two web streams; here the headers come from the message as built, a JSON answer is
+ * parsed once with a structural check of the common shapes (anything else takes the SDK's own
+ * parse and its errors), and an SSE answer is decoded by eventsource-parser on the socket's chunks.
+ *
+ * Everything else stays the SDK's: the handshake and version probe (the fast path starts once the
+ * protocol version is set), other methods, notifications and responses, the GET stream, DELETE,
+ * auth, and the reconnection of a cut answer stream. A fast-path POST answered with a redirect,
+ * 401 or 403 — which the server did not act on — is sent again through the SDK transport, which
+ * then follows or reports it exactly as it does for any request.
+ */
+export class HubHttpTransport extends StreamableHTTPClientTransport {
+  private readonly endpoint: Endpoint;
+  private readonly base: Record<string, string> = {};
+  private readonly accept: string;
+  private readonly onCut: (tag: string) => void;
+  private readonly inbox = new Inbox((m) => this.onmessage?.(m));
+  private readonly fast: boolean;
+  private life: AbortController | undefined;
+  private ready = false;
+
+  constructor(url: URL, opts: HubHttpTransportOptions) {
+    super(url, { requestInit: { headers: opts.headers }, fetch: opts.fetch ?? relatingFetch(opts.onCut) });
+    this.endpoint = endpointOf(url);
+    this.onCut = opts.onCut;
+    for (const [name, value] of Object.entries(opts.headers)) this.base[name.toLowerCase()] = value;
+    // As the SDK merges them: the configured accept types, then JSON and SSE, each once.
+    const types = [...(this.base['accept']?.split(',').map((s) => s.trim().toLowerCase()) ?? []), 'application/json', 'text/event-stream'];
+    this.accept = [...new Set(types)].join(', ');
+    this.fast = typeof this.streams()._scheduleReconnection === 'function';
+  }
+
+  override async start(): Promise<void> {
+    await super.start();
+    this.life = new AbortController();
+  }
+
+  override async close(): Promise<void> {
+    this.ready = false;
+    this.life?.abort();
+    return super.close();
+  }
+
+  /** The SDK sets the version once the handshake or probe has settled the era: calls may go fast from then on. */
+  override setProtocolVersion(version: string): void {
+    super.setProtocolVersion(version);
+    this.ready = true;
+  }
+
+  override async send(message: JSONRPCMessage | JSONRPCMessage[], options?: SendOptions): Promise<void> {
+    const life = this.life;
+    if (!this.fast || !this.ready || life === undefined || life.signal.aborted || !isToolCall(message) || options?.resumptionToken !== undefined) {
+      return super.send(message, options);
+    }
+    let outcome: 'done' | 'resend';
+    try {
+      outcome = await this.post(message, options, life.signal);
+    } catch (error) {
+      if (options?.requestSignal?.aborted !== true) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+      throw error;
+    }
+    // The server did not act on the POST (a redirect, 401, 403): the SDK transport sends it again
+    // and handles the answer its way, reporting its own errors.
+    if (outcome === 'resend') return super.send(message, options);
+  }
+
+  /** Sends a tools/call and takes in its answer; 'resend' when the SDK transport is to send it instead. */
+  private async post(message: JSONRPCRequest, options: SendOptions, life: AbortSignal): Promise<'done' | 'resend'> {
+    const headers: Record<string, string> = { ...this.base };
+    const session = this.sessionId;
+    if (session) headers['mcp-session-id'] = session;
+    const version = this.protocolVersion;
+    if (version) headers['mcp-protocol-version'] = version;
+    const claimed = envelopeVersion(message);
+    if (claimed !== undefined) {
+      headers['mcp-protocol-version'] = claimed;
+      headers['mcp-method'] = message.method;
+      const name = message.params?.['name'];
+      if (typeof name === 'string') headers['mcp-name'] = encodeFieldValue(name);
+    }
+    let tag: string | undefined;
+    for (const [name, value] of Object.entries(options?.headers ?? {})) {
+      const lower = name.toLowerCase();
+      if (lower === CALL_HEADER) tag = value;
+      else if (!RESERVED.has(lower)) headers[lower] = value;
+    }
+    headers['content-type'] = 'application/json';
+    headers['accept'] = this.accept;
+    const signals = options?.requestSignal ? [life, options.requestSignal] : [life];
+    const answer = await post(this.endpoint, headers, Buffer.from(JSON.stringify(message)), signals);
+    const { status } = answer;
+    if ((status >= 300 && status < 400 && status !== 304) || status === 401 || status === 403) {
+      answer.body.resume();
+      return 'resend';
+    }
+    if (status < 200 || status > 299) {
+      await this.refused(answer, message, claimed, signals);
+      return 'done';
+    }
+    if (status === 202) {
+      answer.body.resume();
+      return 'done';
+    }
+    const contentType = answer.headers['content-type'];
+    const type = mediaType(contentType);
+    if (type === 'text/event-stream') {
+      this.stream(answer.body, tag, options);
+      return 'done';
+    }
+    if (type !== 'application/json') {
+      answer.body.resume();
+      throw new SdkError(SdkErrorCode.ClientHttpUnexpectedContent, `Unexpected content type: ${contentType ?? null}`, { contentType: contentType ?? null });
+    }
+    const data: unknown = JSON.parse(await readText(answer.body, signals));
+    const messages = Array.isArray(data) ? data.map(parseMessage) : [parseMessage(data)];
+    for (const m of messages) this.inbox.push(m);
+    return 'done';
+  }
+
+  /** A 4xx or 5xx answer: a 2026-07-28 JSON-RPC error is delivered, anything else thrown as the SDK transport throws it. */
+  private async refused(answer: PostAnswer, message: JSONRPCRequest, claimed: string | undefined, signals: readonly AbortSignal[]): Promise<void> {
+    const text = await readText(answer.body, signals).catch(() => null);
+    // A 2026-07-28 server answers a request it rejects as such with 400 and the JSON-RPC error.
+    if (answer.status === 400 && text !== null && claimed !== undefined && claimed >= FIRST_MODERN_VERSION) {
+      try {
+        const parsed = parseMessage(JSON.parse(text));
+        if (isJSONRPCErrorResponse(parsed) && parsed.id === message.id) {
+          this.inbox.push(parsed);
+          return;
+        }
+      } catch {
+        // not a JSON-RPC error: reported below as the HTTP error it is
+      }
+    }
+    throw new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, {
+      status: answer.status,
+      statusText: answer.statusText,
+      text,
+    });
+  }
+
+  /**
+   * An SSE answer, read as the SDK reads one: each event's id is the resumption token; `message`
+   * events carry JSON-RPC messages; a stream that ends without the answer after a priming event is
+   * resumed by the SDK's reconnection. Requests and notifications of a related call get its tag
+   * (relate.ts), and a call whose stream ended unanswered is reported cut, as relating-fetch does.
+   */
+  private stream(body: Readable, tag: string | undefined, options: SendOptions): void {
+    const requestSignal = options?.requestSignal;
+    const intentional = () => this.life?.signal.aborted === true || requestSignal?.aborted === true;
+    let lastEventId: string | undefined;
+    let primed = false;
+    let answered = false;
+    let ended = false;
+    const parser = createParser({
+      onEvent: (event) => {
+        if (event.id) {
+          lastEventId = event.id;
+          primed = true;
+          options?.onresumptiontoken?.(event.id);
+        }
+        if (!event.data || (event.event && event.event !== 'message')) return;
+        try {
+          const m = parseMessage(JSON.parse(event.data));
+          if (!('method' in m)) answered = true;
+          this.inbox.push(tag === undefined ? m : stampCall(m, tag));
+        } catch (error) {
+          this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+        }
+      },
+      onRetry: (ms) => {
+        this.streams()._serverRetryMs = ms;
+      },
+    });
+    const end = (failure: unknown) => {
+      if (ended) return;
+      ended = true;
+      if (failure !== undefined) {
+        if (intentional()) return;
+        this.onerror?.(new Error(`SSE stream disconnected: ${String(failure)}`));
+      } else if (!answered && tag !== undefined) {
+        this.onCut(tag);
+      }
+      if (primed && !answered && !intentional()) {
+        this.streams()._scheduleReconnection?.(
+          {
+            resumptionToken: lastEventId,
+            onresumptiontoken: options?.onresumptiontoken,
+            replayMessageId: undefined,
+            requestSignal,
+            onRequestStreamEnd: options?.onRequestStreamEnd,
+          },
+          0,
+        );
+      } else if (!intentional()) options?.onRequestStreamEnd?.();
+    };
+    body.setEncoding('utf8');
+    body.on('data', (chunk: string) => parser.feed(chunk));
+    body.once('end', () => end(undefined));
+    body.once('error', (err) => end(err));
+    body.once('close', () => {
+      if (!body.readableEnded) end(abortedOf(requestSignal ? [requestSignal] : [])?.reason ?? new Error('terminated'));
+    });
+  }
+
+  private streams(): SdkStreams {
+    return this as unknown as SdkStreams;
+  }
+}
+
+function isToolCall(message: JSONRPCMessage | JSONRPCMessage[]): message is JSONRPCRequest {
+  return !Array.isArray(message) && 'method' in message && message.method === 'tools/call' && 'id' in message;
+}
+
+/** The protocol version a 2026-07-28 request claims in its envelope (the SDK derives its headers from it). */
+function envelopeVersion(message: JSONRPCRequest): string | undefined {
+  const meta = message.params?._meta;
+  const v: unknown = meta?.[PROTOCOL_VERSION_META_KEY];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/**
+ * An HTTP field value as SEP-2243 encodes one: visible ASCII as it is, anything else (and a value
+ * that looks encoded already, or has outer whitespace) as `=?base64?…?=` of its UTF-8.
+ */
+function encodeFieldValue(value: string): string {
+  const plain = value.length > 0 && value === value.trim() && /^[\t\x20-\x7e]*$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
+  return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
+/**
+ * The media type of a Content-Type, lowercased; undefined when there is none or the header is
+ * malformed enough to hold a list. The SDK parses it with the `content-type` package first; for a
+ * well-formed header the two agree.
+ */
+function mediaType(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const essence = (header.split(';', 1)[0] ?? '').trim().toLowerCase();
+  if (essence === '' || header.slice(essence.length).includes(',')) return undefined;
+  return essence;
+}
