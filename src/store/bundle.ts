@@ -29,6 +29,13 @@ import { migrate, openDb, type AppliedMigration, type Db } from './db.js';
 import { HubSecrets, type SecretStore } from './hub-secrets.js';
 import { SqliteListCache, type ListCache } from './list-cache.js';
 
+/**
+ * The checkpoint thread starts this long after the store opens: its start (~70 ms of CPU here, a
+ * Node environment of its own) competed with the first answer a stdio client waits for, on a
+ * machine of two cores. A starting hub writes little, and the fallback bounds the WAL meanwhile.
+ */
+const CHECKPOINT_THREAD_DELAY_MS = 2_000;
+
 /** Whether the store answered a query, or why not (never its URL or password): for /readyz and `doctor` to report. */
 export type StoreHealth = { ok: true; kind: StoreKind } | { ok: false; kind: StoreKind; error: string };
 
@@ -128,7 +135,8 @@ class SqliteStore implements SqliteHubStore {
     this.vault = opts.vault(this.dataKeys);
     const ping = db.prepare('SELECT 1');
     this.ping = () => ping.get();
-    if (opts.file !== ':memory:' && opts.checkpoints !== false) this.checkpointer = startCheckpointer(db, opts.file, opts.log);
+    if (opts.file !== ':memory:' && opts.checkpoints !== false)
+      this.checkpointer = startCheckpointer(db, opts.file, opts.log, undefined, undefined, CHECKPOINT_THREAD_DELAY_MS);
   }
 
   private lazy<K extends Lazy>(name: K, make: () => HubStore[K]): HubStore[K] {

@@ -46,14 +46,39 @@ export interface Checkpointer {
  * (`bench:webhooks`: 10–13 ms with it, 5–8 ms without). Here a thread with its own connection
  * checkpoints every `everyMs`; the main connection does only past `fallbackPages`. Should the
  * thread fail, the main connection checkpoints as before, so the WAL never grows without bound.
+ * With `delayMs` the thread starts that much later (the main connection holding to the fallback
+ * meanwhile): its start is a Node environment of its own, tens of milliseconds of CPU.
  */
-export function startCheckpointer(db: Db, file: string, log: Logger, everyMs = 1000, fallbackPages = FALLBACK_PAGES): Checkpointer {
-  const restore = () => db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+export function startCheckpointer(db: Db, file: string, log: Logger, everyMs = 1000, fallbackPages = FALLBACK_PAGES, delayMs = 0): Checkpointer {
+  if (delayMs <= 0) return startThread(db, file, log, everyMs, fallbackPages);
+  // The main connection holds to the fallback from now on, so the WAL stays bounded while no thread runs.
+  db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(fallbackPages))}`);
+  let running: Checkpointer | undefined;
+  const timer = setTimeout(() => {
+    running = startThread(db, file, log, everyMs, fallbackPages);
+  }, delayMs);
+  timer.unref();
+  return {
+    stop: async () => {
+      clearTimeout(timer);
+      if (running) await running.stop();
+      else restoreAutoCheckpoint(db);
+    },
+  };
+}
+
+function restoreAutoCheckpoint(db: Db): void {
+  db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+}
+
+function startThread(db: Db, file: string, log: Logger, everyMs: number, fallbackPages: number): Checkpointer {
+  const restore = () => restoreAutoCheckpoint(db);
   let worker: Worker;
   try {
     worker = new Worker(THREAD, { eval: true, workerData: { file, everyMs, driver: createRequire(import.meta.url).resolve('better-sqlite3') } });
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'WAL checkpoints stay on the main thread: the checkpoint thread did not start');
+    restore();
     return { stop: async () => {} };
   }
   db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(fallbackPages))}`);
