@@ -1,8 +1,7 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
-import { Readable, type Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import { decodedBody, keepAlivePool } from './keep-alive.js';
 
 /**
  * A fetch over node:http with keep-alive, for the hub's hot HTTP paths: the MCP client's traffic
@@ -42,19 +41,8 @@ const NULL_BODY = new Set([101, 204, 205, 304]);
 export function createNodeFetch(opts: NodeFetchOptions = {}): typeof globalThis.fetch {
   const fallback = opts.fallback ?? globalThis.fetch;
   const idleMs = opts.idleMs ?? 4_000;
-  // The agent's timeout caps a hint (undici's keepAliveMaxTimeout); below it node:http applies the hint itself.
-  const agentOpts = { keepAlive: true, timeout: 600_000, maxSockets: opts.maxSockets ?? Number.POSITIVE_INFINITY };
-  const hinted = new WeakSet<Socket>();
-  const agents = { 'http:': new HttpAgent(agentOpts), 'https:': new HttpsAgent(agentOpts) };
-  for (const agent of Object.values(agents)) {
-    // Typed as void in @types/node, it answers whether the socket may be kept (node:http's docs).
-    const keep = agent.keepSocketAlive.bind(agent) as unknown as (socket: Socket) => boolean;
-    agent.keepSocketAlive = ((socket: Socket) => {
-      const kept = keep(socket);
-      if (kept && !hinted.has(socket)) socket.setTimeout(idleMs);
-      return kept;
-    }) as unknown as HttpAgent['keepSocketAlive'];
-  }
+  const pool = keepAlivePool({ maxSockets: opts.maxSockets ?? Number.POSITIVE_INFINITY, idleMs });
+  const agents = pool.agents;
   const anyRedirect = opts.redirects === 'any';
 
   return (input, init) => {
@@ -92,8 +80,7 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof globalThis.
         const req = request(url, options, (r) => {
           res = r;
           r.once('close', done);
-          if (/^timeout=\d+/.test(String(r.headers['keep-alive'] ?? ''))) hinted.add(r.socket);
-          else hinted.delete(r.socket);
+          pool.noteHint(r);
           try {
             respond(r, method, signal, resolve, reject);
           } catch (err) {
@@ -129,7 +116,7 @@ function respond(r: IncomingMessage, method: string, signal: AbortSignal | undef
     resolve(new Response(null, init));
     return;
   }
-  const body = decoded(r);
+  const body = decodedBody(r);
   if (!isJson(r.headers['content-type'])) {
     resolve(new Response(Readable.toWeb(body) as ReadableStream<Uint8Array>, init));
     return;
@@ -249,20 +236,4 @@ export class BufferedResponse extends Response {
 
 function isJson(contentType: string | undefined): boolean {
   return contentType !== undefined && /^application\/json\b/i.test(contentType.trimStart());
-}
-
-/** Content codings fetch undoes (RFC 9110 §8.4.1); one it does not know is left as it is. */
-const DECODERS: Readonly<Record<string, () => Transform>> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
-
-/** The body with its content coding undone, as fetch does (one coding; a list of several is left as it is). */
-function decoded(r: IncomingMessage): Readable {
-  const make = DECODERS[(r.headers['content-encoding'] ?? '').trim().toLowerCase()];
-  if (make === undefined) return r;
-  const decoder = make();
-  r.once('error', (err) => decoder.destroy(err));
-  // A reader that stops early destroys the decoder: the socket under it must not stay half-read.
-  decoder.once('close', () => {
-    if (!r.complete) r.destroy();
-  });
-  return r.pipe(decoder);
 }

@@ -1,9 +1,8 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import type { Socket } from 'node:net';
-import type { Readable, Transform } from 'node:stream';
+import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import { urlToHttpOptions } from 'node:url';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { decodedBody, keepAlivePool } from '../../providers/keep-alive.js';
 
 /**
  * The POST of a downstream tools/call, on node:http without fetch's Request and Response objects:
@@ -26,19 +25,8 @@ export interface PostAnswer {
   message: IncomingMessage;
 }
 
-const IDLE_MS = 4_000;
-const AGENT_OPTS = { keepAlive: true, timeout: 600_000, maxSockets: 256 };
-const hinted = new WeakSet<Socket>();
-const agents = { 'http:': new HttpAgent(AGENT_OPTS), 'https:': new HttpsAgent(AGENT_OPTS) };
-for (const agent of Object.values(agents)) {
-  // Typed as void in @types/node, it answers whether the socket may be kept (node:http's docs).
-  const keep = agent.keepSocketAlive.bind(agent) as unknown as (socket: Socket) => boolean;
-  agent.keepSocketAlive = ((socket: Socket) => {
-    const kept = keep(socket);
-    if (kept && !hinted.has(socket)) socket.setTimeout(IDLE_MS);
-    return kept;
-  }) as unknown as HttpAgent['keepSocketAlive'];
-}
+const pool = keepAlivePool({ maxSockets: 256, idleMs: 4_000 });
+const agents = pool.agents;
 
 /** Where POSTs go: the endpoint's request options, worked out once rather than from its URL per call. */
 export interface Endpoint {
@@ -84,9 +72,8 @@ export function post(to: Endpoint, headers: Record<string, string>, body: Buffer
       const req = request(options, (res) => {
         answered = res;
         res.once('close', done);
-        if (/^timeout=\d+/.test(String(res.headers['keep-alive'] ?? ''))) hinted.add(res.socket);
-        else hinted.delete(res.socket);
-        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body: decoded(res), message: res });
+        pool.noteHint(res);
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body: decodedBody(res), message: res });
       });
       // One write for headers and body, sent at once (no Nagle wait for the server's ACK).
       req.setNoDelay(true);
@@ -120,18 +107,4 @@ export function readText(body: Readable, signals: readonly AbortSignal[]): Promi
       if (!body.readableEnded) fail(new Error('the response ended before its body was complete'));
     });
   });
-}
-
-/** Content codings fetch undoes (RFC 9110 §8.4.1); one it does not know is left as it is. */
-const DECODERS: Readonly<Record<string, () => Transform>> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
-
-function decoded(r: IncomingMessage): Readable {
-  const make = DECODERS[(r.headers['content-encoding'] ?? '').trim().toLowerCase()];
-  if (make === undefined) return r;
-  const decoder = make();
-  r.once('error', (err) => decoder.destroy(err));
-  decoder.once('close', () => {
-    if (!r.complete) r.destroy();
-  });
-  return r.pipe(decoder);
 }
