@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // No static import of ours: `stdio` runs from the bundle (dist/bundle/stdio.js), which holds its
 // own copy of every module this file would otherwise load first (the config loader and zod among them).
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const USAGE = `switchboard — a self-hosted MCP hub
@@ -34,16 +34,21 @@ common flags:
 
 type Command = (argv: string[]) => Promise<void>;
 
-/** Built by `npm run build` (scripts/bundle-stdio.ts). */
+/** Built by `npm run build` (scripts/bundle-stdio.ts) from the modules tsc wrote. */
 const STDIO_BUNDLE = new URL('../bundle/stdio.js', import.meta.url);
+const STDIO_MODULES = new URL('./stdio-entry.js', import.meta.url);
 
 /**
  * `switchboard stdio` from the bundle: a desktop client waits for its first answer, and loading
- * one bundle costs a fraction of loading its ~350 modules one by one. Without a bundle (a build by
- * tsc alone) the same code runs from the modules.
+ * one bundle costs a fraction of loading its ~350 modules one by one. Without a bundle, or with
+ * one older than the modules (a build by tsc alone after an earlier full one), the same code runs
+ * from the modules, so what runs is never older than what was compiled.
  */
 async function runStdio(argv: string[]): Promise<void> {
-  const entry: typeof import('./stdio-entry.js') = existsSync(fileURLToPath(STDIO_BUNDLE)) ? await import(STDIO_BUNDLE.href) : await import('./stdio-entry.js');
+  const bundled = statSync(fileURLToPath(STDIO_BUNDLE), { throwIfNoEntry: false });
+  const compiled = statSync(fileURLToPath(STDIO_MODULES), { throwIfNoEntry: false });
+  const fresh = bundled !== undefined && (compiled === undefined || bundled.mtimeMs >= compiled.mtimeMs);
+  const entry: typeof import('./stdio-entry.js') = fresh ? await import(STDIO_BUNDLE.href) : await import('./stdio-entry.js');
   await entry.runStdio(argv);
 }
 

@@ -14,10 +14,14 @@ export interface OutputRules {
 }
 
 export function outputCheck(r: OutputRules): OutputCheck {
-  const schema = r.outputSchema ? fromJsonSchema({ type: 'object', ...r.outputSchema })['~standard'] : undefined;
+  const declared = r.outputSchema;
+  // Compiled on the first output, as tool inputs are (src/mcp/validate-input.ts): ajv and its
+  // compile are not needed before the stdio face's first tools/list.
+  let schema: ReturnType<typeof fromJsonSchema>['~standard'] | undefined;
   const confidence = r.minConfidence;
   return (output) => {
-    if (schema) {
+    if (declared) {
+      schema ??= fromJsonSchema({ type: 'object', ...declared })['~standard'];
       // MCP: structuredContent is a JSON object; a string or array cannot be the tool's declared output.
       if (output === null || typeof output !== 'object' || Array.isArray(output)) return 'the output is not a JSON object, as the output schema asks';
       const v = schema.validate(output);

@@ -6,6 +6,7 @@ import { HubError } from '../errors.js';
 import { lazyRequire } from '../lazy-require.js';
 import { interpolateEnv } from './interpolate.js';
 import { configSchema, type HubConfig } from './schema.js';
+import { isRecord } from '../is-record.js';
 
 export const DEFAULT_CONFIG_FILE = 'switchboard.config.json';
 
@@ -199,10 +200,6 @@ function deprecatedKeys(raw: unknown): { path: string; instead: string }[] {
   return Object.entries(integrations)
     .filter(([, entry]) => isRecord(entry) && entry['webhookSecrets'] !== undefined)
     .map(([name]) => ({ path: `integrations.${name}.webhookSecrets`, instead: `integrations.${name}.webhooks.secrets` }));
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A bad record key (a reserved or malformed name) says what is wrong with it, not only "Invalid key in record". */

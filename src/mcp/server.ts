@@ -1,3 +1,4 @@
+import { isRecord } from '../is-record.js';
 import {
   CLIENT_CAPABILITIES_META_KEY,
   isInputRequiredResult,
@@ -164,10 +165,6 @@ export function legacyLogLevel(server: Server, sessionId: string | undefined): L
   if (!(levels instanceof Map)) return undefined;
   const level: unknown = levels.get(sessionId) ?? levels.get(undefined);
   return isLoggingLevel(level) ? level : undefined;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 export function logMessageOf(params: unknown): { level: LoggingLevel; data: unknown; logger?: string } | undefined {

@@ -60,7 +60,8 @@ export function inputValidator(toolName: string, inputSchema: Schema): InputVali
   // stdio face can give its first tools/list.
   let compiled: ReturnType<typeof fromJsonSchema>['~standard'] | undefined;
   return (args) => {
-    const check = (compiled ??= fromJsonSchema(closed)['~standard']);
+    compiled ??= fromJsonSchema(closed)['~standard'];
+    const check = compiled;
     const extra = undeclared(closed, args, '');
     if (extra.length > 0) {
       const names = extra.map((k) => JSON.stringify(k)).join(', ');

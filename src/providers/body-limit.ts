@@ -1,5 +1,5 @@
 import { HubError } from '../errors.js';
-import { BufferedResponse } from './node-fetch.js';
+import { bufferedBytesLeft } from './node-fetch.js';
 
 export function tooLarge(label: string, max: number): HubError {
   return new HubError('provider_response_too_large', `${label} sent a response larger than ${max} bytes; it was cut off`, { details: { maxBytes: max } });
@@ -21,7 +21,7 @@ export function capBody(res: Response, max: number, label: string, done: (reason
     throw err;
   }
   // Already whole in memory (node-fetch.ts): counted at once, no stream in between.
-  const whole = res instanceof BufferedResponse ? res.bytesLeft : undefined;
+  const whole = bufferedBytesLeft(res);
   if (whole !== undefined) {
     if (whole.byteLength > max) {
       const err = tooLarge(label, max);

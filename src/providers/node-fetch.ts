@@ -139,7 +139,7 @@ function respond(r: IncomingMessage, method: string, signal: AbortSignal | undef
   };
   body.on('data', onData);
   body.once('end', () => {
-    if (!streaming) resolve(new BufferedResponse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>, init));
+    if (!streaming) resolve(bufferedResponse((chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) as Uint8Array<ArrayBuffer>, init));
   });
   body.once('error', (err) => {
     if (!streaming) reject(signal?.aborted ? signal.reason : new TypeError('terminated', { cause: err }));
@@ -163,75 +163,94 @@ const MAX_GATHERED_BYTES = 1024 * 1024;
  * constructor wraps any body in a ReadableStream, and reading it back went through that stream,
  * which cost a sync agent call ~0.8 ms between its answer's headers and its parsed JSON on a
  * small VM. `body` builds the stream only for a caller that asks for it.
+ *
+ * Defined on first use: `extends Response` reads the global, which loads Node's fetch (undici,
+ * ~40 ms) in the middle of `switchboard stdio`'s start-up, before any request is sent.
  */
-export class BufferedResponse extends Response {
-  #bytes: Uint8Array<ArrayBuffer> | undefined;
-  #stream: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+function defineBufferedResponse() {
+  class BufferedResponse extends Response {
+    #bytes: Uint8Array<ArrayBuffer> | undefined;
+    #stream: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
 
-  constructor(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit) {
-    super(null, init);
-    this.#bytes = bytes;
-  }
-
-  /** The whole body, or undefined once read or streamed. */
-  get bytesLeft(): Uint8Array<ArrayBuffer> | undefined {
-    return this.#bytes;
-  }
-
-  override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
-    if (this.#stream === undefined) {
-      // Read already (text(), json(), …): a stream with nothing left, as a read fetch body is.
-      const bytes = this.#bytes ?? new Uint8Array(0);
-      this.#bytes = undefined;
-      this.#stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
-        start(ctl) {
-          if (bytes.byteLength > 0) ctl.enqueue(bytes);
-          ctl.close();
-        },
-      });
+    constructor(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit) {
+      super(null, init);
+      this.#bytes = bytes;
     }
-    return this.#stream;
-  }
 
-  override get bodyUsed(): boolean {
-    return this.#bytes === undefined && (this.#stream === undefined || this.#stream.locked);
-  }
+    /** The whole body, or undefined once read or streamed. */
+    get bytesLeft(): Uint8Array<ArrayBuffer> | undefined {
+      return this.#bytes;
+    }
 
-  override async arrayBuffer(): Promise<ArrayBuffer> {
-    const b = await this.bytes();
-    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-  }
+    override get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+      if (this.#stream === undefined) {
+        // Read already (text(), json(), …): a stream with nothing left, as a read fetch body is.
+        const bytes = this.#bytes ?? new Uint8Array(0);
+        this.#bytes = undefined;
+        this.#stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
+          start(ctl) {
+            if (bytes.byteLength > 0) ctl.enqueue(bytes);
+            ctl.close();
+          },
+        });
+      }
+      return this.#stream;
+    }
 
-  override async bytes(): Promise<Uint8Array<ArrayBuffer>> {
-    if (this.#stream !== undefined) return new Uint8Array(await new Response(this.#stream).arrayBuffer());
-    // A copy, as fetch gives: the gathered chunk may be a view into a larger buffer.
-    return new Uint8Array(this.#take());
-  }
+    override get bodyUsed(): boolean {
+      return this.#bytes === undefined && (this.#stream === undefined || this.#stream.locked);
+    }
 
-  override async text(): Promise<string> {
-    if (this.#stream !== undefined) return new Response(this.#stream).text();
-    return new TextDecoder().decode(this.#take());
-  }
+    override async arrayBuffer(): Promise<ArrayBuffer> {
+      const b = await this.bytes();
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    }
 
-  override async json(): Promise<unknown> {
-    return JSON.parse(await this.text());
-  }
+    override async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+      if (this.#stream !== undefined) return new Uint8Array(await new Response(this.#stream).arrayBuffer());
+      // A copy, as fetch gives: the gathered chunk may be a view into a larger buffer.
+      return new Uint8Array(this.#take());
+    }
 
-  override async blob(): Promise<Blob> {
-    return new Blob([await this.bytes()], { type: this.headers.get('content-type') ?? '' });
-  }
+    override async text(): Promise<string> {
+      if (this.#stream !== undefined) return new Response(this.#stream).text();
+      return new TextDecoder().decode(this.#take());
+    }
 
-  override clone(): Response {
-    if (this.#bytes === undefined) throw new TypeError('Response.clone: Body has already been consumed.');
-    return new BufferedResponse(this.#bytes.slice(), { status: this.status, statusText: this.statusText, headers: this.headers });
-  }
+    override async json(): Promise<unknown> {
+      return JSON.parse(await this.text());
+    }
 
-  #take(): Uint8Array<ArrayBuffer> {
-    const bytes = this.#bytes;
-    if (bytes === undefined) throw new TypeError('Body is unusable: Body has already been read');
-    this.#bytes = undefined;
-    return bytes;
+    override async blob(): Promise<Blob> {
+      return new Blob([await this.bytes()], { type: this.headers.get('content-type') ?? '' });
+    }
+
+    override clone(): Response {
+      if (this.#bytes === undefined) throw new TypeError('Response.clone: Body has already been consumed.');
+      return new BufferedResponse(this.#bytes.slice(), { status: this.status, statusText: this.statusText, headers: this.headers });
+    }
+
+    #take(): Uint8Array<ArrayBuffer> {
+      const bytes = this.#bytes;
+      if (bytes === undefined) throw new TypeError('Body is unusable: Body has already been read');
+      this.#bytes = undefined;
+      return bytes;
+    }
   }
+  return BufferedResponse;
+}
+
+let bufferedClass: ReturnType<typeof defineBufferedResponse> | undefined;
+
+/** A Response over bytes already read, without a web stream (see defineBufferedResponse). */
+export function bufferedResponse(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit): Response {
+  bufferedClass ??= defineBufferedResponse();
+  return new bufferedClass(bytes, init);
+}
+
+/** The whole body of a buffered response not read yet, else undefined (a streamed one, or one read). */
+export function bufferedBytesLeft(res: Response): Uint8Array<ArrayBuffer> | undefined {
+  return bufferedClass !== undefined && res instanceof bufferedClass ? res.bytesLeft : undefined;
 }
 
 function isJson(contentType: string | undefined): boolean {

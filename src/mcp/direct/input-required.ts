@@ -8,6 +8,7 @@ import {
   type InputRequiredResult,
 } from '@modelcontextprotocol/server';
 import type { AskRequest } from './session-calls.js';
+import { isRecord } from '../../is-record.js';
 
 /**
  * What the SDK does with a tool's `input_required` result before it leaves, for direct calls
@@ -185,8 +186,4 @@ function withElicitationId(request: Embedded): Embedded {
 
 function failure(text: string): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

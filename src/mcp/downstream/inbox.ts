@@ -1,5 +1,6 @@
 import { parseJSONRPCMessage, SERVER_INFO_META_KEY, type JSONRPCMessage } from '@modelcontextprotocol/client';
 import { CALL_TAG } from './relate.js';
+import { isRecord } from '../../is-record.js';
 
 /**
  * A downstream's answer as the SDK's message schema would give it. The answers of a tools/call —
@@ -49,10 +50,6 @@ function isId(id: unknown): boolean {
 function onlyKeys(o: Record<string, unknown>, allowed: ReadonlySet<string>): boolean {
   for (const k in o) if (!allowed.has(k)) return false;
   return true;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** A server→client request or notification of a related call, with the call's tag in its `_meta` (relate.ts). */

@@ -1,3 +1,5 @@
+import { isRecord } from '../../is-record.js';
+
 /**
  * Relates a downstream's server→client messages to the hub's call. A call the hub sends to an HTTP
  * server carries the hub's call id in a request header that this fetch takes off before the request
@@ -21,8 +23,4 @@ export function withoutCallTag<T>(params: T): T {
   const { [CALL_TAG]: _drop, ...meta } = params['_meta'];
   const { _meta: _old, ...rest } = params;
   return (Object.keys(meta).length ? { ...rest, _meta: meta } : rest) as T;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

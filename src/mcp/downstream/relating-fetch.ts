@@ -1,5 +1,6 @@
 import { nodeFetch } from './node-fetch.js';
 import { CALL_HEADER, CALL_TAG } from './relate.js';
+import { isRecord } from '../../is-record.js';
 
 export type RelatingFetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
@@ -74,8 +75,4 @@ function stampLine(line: string, tag: string): string {
   } catch {
     return line;
   }
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
