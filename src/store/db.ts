@@ -24,13 +24,15 @@ export function openDb(opts: OpenOptions): Db {
   } catch (err) {
     throw new HubError('store_failed', `cannot open database ${opts.file}: ${(err as Error).message}`, { cause: err });
   }
+  // A stdio and a serve process (and a CLI command) may share the file: wait for another's lock
+  // instead of failing. First of all: even `journal_mode = WAL` on a file already in WAL mode takes
+  // a lock, and met another process's checkpoint with SQLITE_BUSY ("database is locked") at once.
+  db.pragma('busy_timeout = 5000');
   if (!opts.readonly) {
     db.pragma('journal_mode = WAL');
     // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commit.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    // A stdio and a serve process may share the file: wait for the other's write lock instead of failing.
-    db.pragma('busy_timeout = 5000');
     migrate(db, opts.clock, opts.migrations ?? MIGRATIONS);
   }
   return db;

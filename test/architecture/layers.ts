@@ -27,6 +27,7 @@ export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }>
       'src/clock.ts',
       'src/lifecycle.ts',
       'src/lazy-require.ts',
+      'src/is-record.ts',
     ],
   },
 ];

@@ -76,7 +76,7 @@ describe('ending a grant closes its sessions and streams', () => {
     );
 
     const cli = await runCli(['clients', 'revoke', a.clientId, '--data', h.dataDir], h.dataDir);
-    expect(cli).toMatchObject({ code: 0, stdout: `revoked 1 grant of ${a.clientId}\n` });
+    expect(cli, `the CLI's stderr: ${cli.stderr}`).toMatchObject({ code: 0, stdout: `revoked 1 grant of ${a.clientId}\n` });
     const revokedAt = Date.now();
     expect(await a.raw.ended).toBe('ended');
     expect(await a.sub.closed).toBe('remote');
@@ -126,7 +126,7 @@ describe('revoking the hub token a user signed in with', () => {
   it('`switchboard tokens revoke` in another process says it ended the grant; the sessions close within 2 s', async () => {
     const i = await signedInClient('ivan');
     const cli = await runCli(['tokens', 'revoke', i.hubTokenId, '--data', h.dataDir], h.dataDir);
-    expect(cli).toMatchObject({ code: 0, stdout: `revoked ${i.hubTokenId}\nended 1 OAuth grant signed in with it\n` });
+    expect(cli, `the CLI's stderr: ${cli.stderr}`).toMatchObject({ code: 0, stdout: `revoked ${i.hubTokenId}\nended 1 OAuth grant signed in with it\n` });
     const revokedAt = Date.now();
     expect(await Promise.all([i.raw.ended, i.sub.closed])).toEqual(['ended', 'remote']);
     expect(Date.now() - revokedAt).toBeLessThan(2_500);
