@@ -128,7 +128,6 @@ describe('the bucket pacer in front of a token-bucket API', () => {
 describe('the per-app bucket', () => {
   it('serves connections in turn: a burst of 100 on one does not delay another’s single request past one slot', async () => {
     const rate = 50;
-    const slotMs = 1000 / rate;
     pacer = createBucketPacer({ limits: () => ({ perApp: { perSecond: rate, burst: 1 } }) });
     const p = pacer;
     const signal = new AbortController().signal;
@@ -142,13 +141,13 @@ describe('the per-app bucket', () => {
     );
     // Let A's burst start draining, so B arrives behind ~95 queued requests.
     while (grantedA < 5) await new Promise((r) => setTimeout(r, 5));
-    const asked = performance.now();
+    const aAtAsk = grantedA;
     await p.acquire('acme:b', signal);
-    const waited = performance.now() - asked;
     p.observe('acme:b', undefined);
     const aBefore = grantedA;
-    // One slot, plus the timer's lateness (a token is handed out on a timer tick).
-    expect(waited).toBeLessThanOrEqual(slotMs + 15);
+    // Counted in slots, not milliseconds (a loaded machine makes timers late): B gets the next
+    // slot, so A is granted at most one more (two if B asked just as a slot was being handed out).
+    expect(aBefore - aAtAsk).toBeLessThanOrEqual(2);
     expect(aBefore).toBeLessThan(10);
     p.stop();
     void Promise.allSettled(burstA);
