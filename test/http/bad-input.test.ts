@@ -65,6 +65,15 @@ describe('HTTP face under bad input', () => {
 
   const origin = () => new URL(h.url).origin;
   const post = (body: string, headers: Record<string, string> = {}) => fetch(h.url, { method: 'POST', headers: { ...MCP_HEADERS, ...auth, ...headers }, body });
+  /** A POST without Content-Length (Transfer-Encoding: chunked), through node:http. */
+  const postChunked = (body: string) =>
+    rawRequest({
+      port: h.port,
+      path: '/mcp',
+      method: 'POST',
+      headers: { ...MCP_HEADERS, ...auth, host: `127.0.0.1:${h.port}`, 'transfer-encoding': 'chunked' },
+      body,
+    });
 
   it('answers a request without a token with 401 pointing at the resource metadata', async () => {
     const res = await fetch(h.url, { method: 'POST', headers: MCP_HEADERS, body: INITIALIZE });
@@ -146,14 +155,7 @@ describe('HTTP face under bad input', () => {
     expect(isJsonRpcError(body) && body.error.code).toBe(-32600);
 
     // Without Content-Length (chunked) the limit is enforced while reading.
-    const chunked = await rawRequest({
-      port: h.port,
-      path: '/mcp',
-      method: 'POST',
-      headers: { ...MCP_HEADERS, ...auth, host: `127.0.0.1:${h.port}`, 'transfer-encoding': 'chunked' },
-      body: big,
-    });
-    expect(chunked.status).toBe(413);
+    expect((await postChunked(big)).status).toBe(413);
   });
 
   it('answers malformed JSON with a JSON-RPC parse error (-32700)', async () => {
@@ -199,14 +201,7 @@ describe('HTTP face under bad input', () => {
     const gz = await fetch(h.url, { method: 'POST', headers: { ...MCP_HEADERS, ...auth, 'content-encoding': 'gzip' }, body: gzipSync(INITIALIZE) });
     expect(gz.status).toBe(200);
     await gz.body?.cancel();
-    const chunked = await rawRequest({
-      port: h.port,
-      path: '/mcp',
-      method: 'POST',
-      headers: { ...MCP_HEADERS, ...auth, host: `127.0.0.1:${h.port}`, 'transfer-encoding': 'chunked' },
-      body: INITIALIZE,
-    });
-    expect(chunked.status).toBe(200);
+    expect((await postChunked(INITIALIZE)).status).toBe(200);
     // JSON is Unicode (RFC 7159 §8.1): a charset not spelled utf-… gets 415, as body-parser answers.
     for (const charset of ['latin1', 'utf8']) {
       const res = await post(INITIALIZE, { 'content-type': `application/json; charset=${charset}` });
