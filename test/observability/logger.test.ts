@@ -1,0 +1,65 @@
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/observability/logger.js';
+import { eventually, tmpDir } from '../helpers/hub.js';
+
+/** The compiled logger, as a hub process loads it. */
+const LOGGER = join(import.meta.dirname, '../../dist/src/observability/logger.js');
+
+/** The file's log lines, parsed. */
+function lines(file: string): Array<Record<string, unknown>> {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('the logger on a file descriptor', () => {
+  const fds: number[] = [];
+  const dirs: Array<{ remove: () => void }> = [];
+  afterEach(() => {
+    for (const fd of fds.splice(0)) closeSync(fd);
+    for (const d of dirs.splice(0)) d.remove();
+  });
+
+  function open(): { file: string; fd: number } {
+    const dir = tmpDir('logger-');
+    dirs.push(dir);
+    const file = join(dir.path, 'log.jsonl');
+    const fd = openSync(file, 'a');
+    fds.push(fd);
+    return { file, fd };
+  }
+
+  it('writes a lone line within its flush interval, with secrets redacted', async () => {
+    const { file, fd } = open();
+    const log = createLogger({ level: 'info', destination: fd });
+    log.info({ agent: 'a', apiKey: 'sk-secret-1', headers: { authorization: 'Bearer t' } }, 'agent answered');
+    const [line] = await eventually(() => (lines(file).length === 1 ? lines(file) : undefined), 5_000);
+    expect(line).toMatchObject({ msg: 'agent answered', agent: 'a', apiKey: '[redacted]', headers: { authorization: '[redacted]' } });
+    expect(readFileSync(file, 'utf8')).not.toContain('sk-secret-1');
+  });
+
+  it('writes a burst of lines complete and in order', async () => {
+    const { file, fd } = open();
+    const log = createLogger({ level: 'info', destination: fd });
+    for (let n = 0; n < 500; n++) log.info({ n }, 'line');
+    const all = await eventually(() => (lines(file).length === 500 ? lines(file) : undefined), 5_000);
+    expect(all.map((l) => l['n'])).toEqual(Array.from({ length: 500 }, (_, n) => n));
+  });
+
+  // A line logged just before the process exits must not wait for a flush that never comes.
+  it.each([
+    ['process.exit', 'process.exit(3)'],
+    ['an uncaught exception', "setImmediate(() => { throw new Error('boom') })"],
+  ])('writes the last lines before %s', async (_what, ending) => {
+    const script = `import { createLogger } from ${JSON.stringify(LOGGER)}; const log = createLogger({ destination: 2 }); for (let n = 0; n < 3; n++) log.info({ n }, 'last words'); ${ending};`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => void (err += c.toString()));
+    await new Promise((r) => child.once('close', r));
+    expect(err.split('\n').filter((l) => l.includes('"last words"'))).toHaveLength(3);
+  });
+});
