@@ -242,35 +242,40 @@ describe('downstream tool calls on the direct path', () => {
     ]);
   });
 
-  it('closes the caller’s stream when the downstream closed its own, and the result follows a GET with Last-Event-ID', async () => {
-    const s = await rawSession();
-    const res = await s.post(toolsCall(21, 'c25__test_reconnection'));
-    expect(res.headers.get('content-type')).toBe('text/event-stream');
-    const { events } = await readStream(res).done;
-    // Ended by the hub with no answer: a priming event, then the event to resume from.
-    expect(events.filter((e) => e.data !== '')).toEqual([]);
-    const ids = events.map((e) => e.id);
-    expect(ids).toHaveLength(2);
-    const [first, last] = ids as [string, string];
-    expect(first).toMatch(DIRECT_ID);
-    expect(last).toMatch(DIRECT_ID);
-    expect(first.endsWith('::0')).toBe(true);
-    expect(last.endsWith('::1')).toBe(true);
-    expect(last.split('::')[0]).toBe(first.split('::')[0]);
-    expect(events.at(-1)).toMatchObject({ retry: '1000', data: '' });
+  // c26 speaks 2026-07-28 to the hub's modern callers; a 2025 caller gets a 2025 session of its own
+  // there, so the server's close reaches it as it does from a 2025-only server.
+  it.each(['c25', 'c26'])(
+    '%s: closes the caller’s stream when the downstream closed its own, and the result follows a GET with Last-Event-ID',
+    async (server) => {
+      const s = await rawSession();
+      const res = await s.post(toolsCall(21, `${server}__test_reconnection`));
+      expect(res.headers.get('content-type')).toBe('text/event-stream');
+      const { events } = await readStream(res).done;
+      // Ended by the hub with no answer: a priming event, then the event to resume from.
+      expect(events.filter((e) => e.data !== '')).toEqual([]);
+      const ids = events.map((e) => e.id);
+      expect(ids).toHaveLength(2);
+      const [first, last] = ids as [string, string];
+      expect(first).toMatch(DIRECT_ID);
+      expect(last).toMatch(DIRECT_ID);
+      expect(first.endsWith('::0')).toBe(true);
+      expect(last.endsWith('::1')).toBe(true);
+      expect(last.split('::')[0]).toBe(first.split('::')[0]);
+      expect(events.at(-1)).toMatchObject({ retry: '1000', data: '' });
 
-    const resumed = await s.resume(last);
-    expect(resumed.status).toBe(200);
-    expect(resumed.headers.get('content-type')).toBe('text/event-stream');
-    const after = readStream(resumed);
-    await after.done;
-    expect(after.messages()).toEqual([{ jsonrpc: '2.0', id: 21, result: { content: [{ type: 'text', text: RECONNECTED }] } }]);
+      const resumed = await s.resume(last);
+      expect(resumed.status).toBe(200);
+      expect(resumed.headers.get('content-type')).toBe('text/event-stream');
+      const after = readStream(resumed);
+      await after.done;
+      expect(after.messages()).toEqual([{ jsonrpc: '2.0', id: 21, result: { content: [{ type: 'text', text: RECONNECTED }] } }]);
 
-    // The stream is the client's once: resumed, it is no longer kept.
-    const again = await s.resume(last);
-    expect(again.status).toBe(400);
-    await again.text();
-  });
+      // The stream is the client's once: resumed, it is no longer kept.
+      const again = await s.resume(last);
+      expect(again.status).toBe(400);
+      await again.text();
+    },
+  );
 
   it('lets the SDK client resume a stream the hub closed: callTool resolves with the result', async () => {
     const { client, gets } = await legacyClient({});
@@ -368,7 +373,7 @@ describe('downstream tool calls on the direct path', () => {
     });
   });
 
-  it('fulfils a 2026 downstream’s input_required for a 2025 caller on the call’s stream; a caller without elicitation gets the downstream’s -32021, as on the SDK path', async () => {
+  it('relays a 2026-capable downstream’s elicitation to a 2025 caller on the call’s stream; a caller without elicitation gets the -32021 the downstream answers such a client directly, as on the SDK path', async () => {
     const answering = await legacyClient({ elicitation: { form: {} } }, () => ({ name: 'Alice' }));
     const done = await answering.client.callTool({ name: 'c26__test_input_required_result_elicitation', arguments: {} });
     expect(done).toMatchObject({ content: [{ type: 'text', text: 'Hello, Alice!' }] });
@@ -378,12 +383,13 @@ describe('downstream tool calls on the direct path', () => {
     expect(wire).toMatch(/"method":"elicitation\/create","params"/);
     expect(wire).toMatch(/"id":"switchboard-\d+"/);
 
-    // The 2025 caller's capabilities ride to the 2026 downstream, which refuses before asking: the
-    // hub's legacy shim never sees an input request it could turn into an isError result.
+    // A 2025 caller reaches a server that also speaks 2026 on a 2025 session of its own (the
+    // server has sessions). One that declared no elicitation gets what the server answers such a
+    // client directly, -32021 naming the capability, and is never asked.
     const mute = await legacyClient({});
     await expect(mute.client.callTool({ name: 'c26__test_input_required_result_elicitation', arguments: {} })).rejects.toMatchObject({
       code: -32021,
-      data: { requiredCapabilities: { elicitation: { form: {} } } },
+      data: { requiredCapabilities: { elicitation: {} } },
     });
     expect(await mute.calls[0]).not.toContain('"method":"elicitation/create"');
     // The same call the SDK's way (a batch of one never goes direct) is answered alike.

@@ -124,13 +124,19 @@ export class DownstreamCalls {
     if (isModernClient(client)) return this.callModern(client, tool, args, ctx);
     if (!ctx.request) return this.startHeld(client, tool, args, ctx);
     const request = ctx.request;
-    return this.callLegacy(
-      client,
-      tool,
-      args,
-      ctx,
-      this.entry(ctx, ctx.notify, (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal })),
-    );
+    let refused: ProtocolError | undefined;
+    const entry: InFlight = {
+      ...this.entry(ctx, ctx.notify, (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal })),
+      refuse: (err) => {
+        refused ??= err;
+      },
+    };
+    const result = await this.callLegacy(client, tool, args, ctx, entry);
+    // The downstream asked for what the caller did not declare, and the hub refused it: the caller
+    // gets the error the server gives a client that lacks the capability (-32021), not the
+    // server's reaction to the hub's refusal.
+    if (refused) throw refused;
+    return result;
   }
 
   /**

@@ -51,6 +51,12 @@ export class DownstreamServer implements ToolSource {
   private readonly listable: Promise<void>;
   private markListable: () => void = () => {};
   private sweeper: NodeJS.Timeout | undefined;
+  /**
+   * The server answers 2025-era requests without sessions (each on its own, with no way to ask
+   * the client anything): its 2025 callers are served through the main connection instead, the
+   * hub translating its input_required into their server→client requests.
+   */
+  private statelessLegacy = false;
 
   constructor(private readonly opts: DownstreamServerOptions) {
     this.name = opts.name;
@@ -117,23 +123,23 @@ export class DownstreamServer implements ToolSource {
   }
 
   async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult> {
-    const link = await this.linkFor(ctx.identity, ctx.signal);
+    const link = await this.linkFor(ctx);
     if (typeof link === 'string') return toolError(link);
     return link.callTool(tool, args, ctx);
   }
 
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
-    const link = await this.linkFor(ctx.identity, ctx.signal);
+    const link = await this.linkFor(ctx);
     return typeof link === 'string' ? undefined : link.readResource(uri, ctx);
   }
 
   async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
-    const link = await this.linkFor(ctx.identity, ctx.signal);
+    const link = await this.linkFor(ctx);
     return (typeof link === 'string' ? this.main : link).getPrompt(name, args, ctx);
   }
 
   async complete(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult | undefined> {
-    const link = await this.linkFor(ctx.identity, ctx.signal);
+    const link = await this.linkFor(ctx);
     return typeof link === 'string' ? undefined : link.complete(params, ctx);
   }
 
@@ -164,29 +170,43 @@ export class DownstreamServer implements ToolSource {
     for (const l of this.listeners) l(change);
   }
 
-  /** Whether calls of different identities must not share a connection. */
-  private isolates(): boolean {
+  /**
+   * Whether calls of different identities must not share a connection; `legacyCaller`: the caller
+   * speaks 2025-11-25 or earlier.
+   */
+  private linkKind(legacyCaller: boolean): 'main' | 'session' | 'legacy-session' {
     const { config } = this.opts;
-    if (isStdioServer(config)) return config.isolation === 'user';
-    // A 2026-07-28 server has no sessions and no server→client requests: nothing to keep apart.
+    if (isStdioServer(config)) return config.isolation === 'user' ? 'session' : 'main';
     const version = this.main.status().protocolVersion;
-    return version === undefined || version < '2026';
+    if (version === undefined || version < '2026') return 'session';
+    // A 2026-07-28 server has no sessions and no server→client requests: nothing to keep apart
+    // between its modern callers. A 2025-era caller gets a 2025 session of its own instead, so
+    // what the server does on that era (requests on the call's stream, SEP-1699 stream closes)
+    // reaches it as sent, rather than translated from the 2026 era's answers.
+    return legacyCaller && !this.statelessLegacy ? 'legacy-session' : 'main';
   }
 
   /** The connection that serves this identity's calls, or why there is none. */
-  private async linkFor(identity: Identity, signal: AbortSignal): Promise<DownstreamSource | string> {
-    const started = await this.awaitStart(signal);
+  private async linkFor(ctx: CallContext): Promise<DownstreamSource | string> {
+    const started = await this.awaitStart(ctx.signal);
     if (started !== undefined) return started;
-    if (!this.isolates()) return this.main;
-    const key = identityKey(identity);
+    const kind = this.linkKind(isLegacyCaller(ctx));
+    if (kind === 'main') return this.main;
+    const key = `${kind}:${identityKey(ctx.identity)}`;
     let session = this.sessions.get(key);
     if (!session) {
-      const link = new DownstreamSource({ ...this.opts, role: 'session' });
+      const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session' });
       session = { link, started: link.start(), lastUsed: this.opts.clock.now() };
       this.sessions.set(key, session);
     }
     session.lastUsed = this.opts.clock.now();
     await session.started;
+    if (kind === 'legacy-session' && session.link.status().state === 'ready' && !session.link.hasSession) {
+      this.statelessLegacy = true;
+      this.sessions.delete(key);
+      void session.link.stop();
+      return this.main;
+    }
     return session.link;
   }
 
@@ -216,6 +236,14 @@ export class DownstreamServer implements ToolSource {
 /** Secrets in env or headers must not be stored: the key is a hash of the whole entry. */
 function hashConfig(config: unknown): string {
   return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 32);
+}
+
+/**
+ * A 2025-era caller: its connection carries server→client requests (a 2025 session or stdio),
+ * which a 2026-07-28 request never does.
+ */
+function isLegacyCaller(ctx: CallContext): boolean {
+  return ctx.request !== undefined;
 }
 
 function delay(ms: number): Promise<void> {

@@ -53,6 +53,12 @@ export interface DownstreamOptions {
    * so it neither reports to metrics nor announces list changes.
    */
   role?: 'main' | 'session';
+  /**
+   * Opens with the 2025-era handshake whatever the server speaks: the session of a 2025-era
+   * caller to a 2026-capable server, so the server's 2025 features (server→client requests on the
+   * call's stream, stream closes to resume from) reach that caller as the server sends them.
+   */
+  legacy?: boolean;
   /** Passes a task-augmented call through as the server's own task, where the server runs tools as tasks. */
   tasks?: DownstreamTaskBacking;
 }
@@ -92,6 +98,7 @@ export class DownstreamSource implements ToolSource {
     this.prefix = opts.config.prefix;
     this.state = { state: opts.config.disabled ? 'disabled' : 'starting', since: opts.clock.now(), restarts: 0 };
     this.watch = new ResourceWatch(opts.config.timeoutMs);
+    if (opts.legacy) this.verdict = { kind: 'legacy' };
     this.calls = new DownstreamCalls({
       name: opts.name,
       config: opts.config,
@@ -112,6 +119,15 @@ export class DownstreamSource implements ToolSource {
   /** Calls in flight or held between rounds: a connection with any is not idle. */
   get busy(): number {
     return this.calls.busy;
+  }
+
+  /**
+   * Whether the server gave this connection a session (an HTTP server's `Mcp-Session-Id`): a
+   * 2025-era face without one serves each request on its own and cannot ask the client anything.
+   */
+  get hasSession(): boolean {
+    const t = this.transport;
+    return this.state.state === 'ready' && t !== undefined && 'sessionId' in t && typeof t.sessionId === 'string';
   }
 
   /** Resolves once the first attempt has connected or failed; failures keep retrying in the background. */
