@@ -58,7 +58,9 @@ describe('the logger on a file descriptor', () => {
     const script = `import { createLogger } from ${JSON.stringify(LOGGER)}; const log = createLogger({ destination: 2 }); for (let n = 0; n < 3; n++) log.info({ n }, 'last words'); ${ending};`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (c: Buffer) => void (err += c.toString()));
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     await new Promise((r) => child.once('close', r));
     expect(err.split('\n').filter((l) => l.includes('"last words"'))).toHaveLength(3);
   });
