@@ -7,6 +7,7 @@ import { lazyRequire } from '../lazy-require.js';
 import { interpolateEnv } from './interpolate.js';
 import { configSchema, type HubConfig } from './schema.js';
 import { isRecord } from '../is-record.js';
+import { PARSED_ONCE } from '../parse-once.js';
 
 export const DEFAULT_CONFIG_FILE = 'switchboard.config.json';
 
@@ -126,7 +127,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   }
   const fallback = resolve(cwd, DEFAULT_CONFIG_FILE);
   if (existsSync(fallback)) return readConfigFile(fallback, env, warn);
-  return { config: configSchema.parse(EMBEDDED_DEFAULTS), file: undefined, dataDirSet: false };
+  return { config: configSchema.parse(EMBEDDED_DEFAULTS, PARSED_ONCE), file: undefined, dataDirSet: false };
 }
 
 function readConfigFile(file: string, env: NodeJS.ProcessEnv, warn: (message: string) => void): LoadedConfig {
@@ -183,7 +184,7 @@ function lineColumn(text: string, offset: number): { line: number; column: numbe
 }
 
 export function parseConfigValue(raw: unknown, file: string, warn: (message: string) => void = stderrWarn): HubConfig {
-  const result = configSchema.safeParse(raw);
+  const result = configSchema.safeParse(raw, PARSED_ONCE);
   if (result.success) {
     for (const key of deprecatedKeys(raw)) warn(`${file}: ${key.path} is deprecated: write ${key.instead}`);
     return result.data;

@@ -6,6 +6,7 @@ import { integrationToolNameSchema, sourceNameSchema } from '../definition/names
 import { oneAuthMode, staticAuthSchema } from '../definition/auth.js';
 import { oauthSchema } from '../definition/oauth.js';
 import { checkTool, toolShape } from '../definition/tools.js';
+import { PARSED_ONCE } from '../parse-once.js';
 import { webhookFormatSchema, type WebhooksConfig } from '../definition/webhooks.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -52,7 +53,7 @@ export type ToolDefinition = z.infer<typeof toolSchema>;
 
 /** Checks a provider definition once, where it is written; `z.infer` is its type. */
 export function defineIntegration(input: IntegrationInput): IntegrationDefinition {
-  const r = integrationSchema.safeParse(input);
+  const r = integrationSchema.safeParse(input, PARSED_ONCE);
   if (!r.success) {
     const where = typeof input === 'object' && input !== null && 'name' in input ? String(input.name) : '(unnamed)';
     throw new Error(`integration ${where}: ${describeIssues(r.error.issues)}`);

@@ -53,6 +53,7 @@ describe('the shared schemas are a leaf', () => {
       '../definition/auth.js',
       '../definition/oauth.js',
       '../definition/tools.js',
+      '../parse-once.js',
       '../definition/webhooks.js',
       '../observability/logger.js',
     ]);

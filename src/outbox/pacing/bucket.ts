@@ -1,5 +1,9 @@
-import Bottleneck from 'bottleneck';
+import type Bottleneck from 'bottleneck';
 import type { Clock } from '../../clock.js';
+import { lazyRequire } from '../../lazy-require.js';
+
+/** bottleneck (CommonJS, ~17 ms to load) loads with the first bucket, not before the stdio face's first answer. */
+const bottleneck = lazyRequire<typeof Bottleneck>('bottleneck');
 
 /** Timers a test can replace; production uses the global ones. */
 export interface Timers {
@@ -66,7 +70,7 @@ export class TokenBucket {
     this.rate = spec?.perSecond ?? 0;
     this.cap = spec ? capOf(spec.burst) : 0;
     this.last = clock.now();
-    this.limiter = new Bottleneck({ reservoir: spec ? this.cap : null, maxConcurrent: concurrency ?? null });
+    this.limiter = new (bottleneck())({ reservoir: spec ? this.cap : null, maxConcurrent: concurrency ?? null });
   }
 
   /** The rate and capacity in force now (after any live adjustment), for tests and /readyz. */
