@@ -52,11 +52,13 @@ export class DownstreamServer implements ToolSource {
   private markListable: () => void = () => {};
   private sweeper: NodeJS.Timeout | undefined;
   /**
-   * The server answers 2025-era requests without sessions (each on its own, with no way to ask
-   * the client anything): its 2025 callers are served through the main connection instead, the
-   * hub translating its input_required into their server→client requests.
+   * Set when a 2025 session of this server could not serve as one: the server answers 2025-era
+   * requests without sessions (each on its own, with no way to ask the client anything), or does
+   * not speak 2025 at all. Its 2025 callers then go through the main connection, the hub
+   * translating its 2026 answers. Holds while the main connection it was found on does (the
+   * `since` of its state): a restarted server is asked again.
    */
-  private statelessLegacy = false;
+  private noLegacySessions: number | undefined;
 
   constructor(private readonly opts: DownstreamServerOptions) {
     this.name = opts.name;
@@ -183,7 +185,7 @@ export class DownstreamServer implements ToolSource {
     // between its modern callers. A 2025-era caller gets a 2025 session of its own instead, so
     // what the server does on that era (requests on the call's stream, SEP-1699 stream closes)
     // reaches it as sent, rather than translated from the 2026 era's answers.
-    return legacyCaller && !this.statelessLegacy ? 'legacy-session' : 'main';
+    return legacyCaller && this.noLegacySessions !== this.main.status().since ? 'legacy-session' : 'main';
   }
 
   /** The connection that serves this identity's calls, or why there is none. */
@@ -201,8 +203,8 @@ export class DownstreamServer implements ToolSource {
     }
     session.lastUsed = this.opts.clock.now();
     await session.started;
-    if (kind === 'legacy-session' && session.link.status().state === 'ready' && !session.link.hasSession) {
-      this.statelessLegacy = true;
+    if (kind === 'legacy-session' && !session.link.hasSession) {
+      this.noLegacySessions = this.main.status().since;
       this.sessions.delete(key);
       void session.link.stop();
       return this.main;
