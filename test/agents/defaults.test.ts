@@ -76,7 +76,10 @@ describe('the default config: an agent of every protocol and mode, callable offl
     const story = await call('storyteller', { input: 'a lamp' });
     expect(textOf(story.r)).toBe('Once there was a lamp. It travelled far. And it came home.');
     expect(story.progress.length).toBeGreaterThanOrEqual(1);
-    expect(story.progress).toEqual(['Once there was a lamp. ', 'It travelled far. ', 'And it came home.'].slice(0, story.progress.length));
+    // Messages that arrive within the progress interval of each other share a notification
+    // (src/agents/progress.ts): in order and whole, from the start (the client may drop the last).
+    expect('Once there was a lamp. It travelled far. And it came home.'.startsWith(story.progress.join(''))).toBe(true);
+    expect(story.progress.join('')).toMatch(/^Once there was a lamp\. /);
   });
 
   it('http: the request built from the arguments, the answer mapped to the output schema', async () => {

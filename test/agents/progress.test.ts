@@ -1,7 +1,8 @@
 /**
  * An agent's partial output as progress (src/agents/progress.ts): one notification at a time, in
- * order; text that arrives while one is being sent joins the next, thoughts and tool calls never
- * do; secrets are scrubbed from the merged text; `flushed` waits for the last one.
+ * order; text that arrives while one is being sent, or within the pacing interval of the last,
+ * joins the next, thoughts and tool calls never do; secrets are scrubbed from the merged text;
+ * `flushed` sends what waits at once and waits for the last one.
  */
 import { describe, expect, it } from 'vitest';
 import { progressReporter } from '../../src/agents/progress.js';
@@ -58,5 +59,26 @@ describe('progress from an agent stream', () => {
     r.push('a', { kind: 'text', text: 'two' });
     await r.flushed();
     expect(sent).toEqual(['one', 'two']);
+  });
+
+  it('sends the first text at once and merges what follows within the interval; flushed sends it without waiting the interval out', async () => {
+    const t = transport();
+    // An interval no test outlasts: only flushed() can end the wait.
+    const r = progressReporter(t.report, [], 3_600_000);
+    r.push('w', { kind: 'text', text: 'a' });
+    expect(t.sent).toEqual([{ progress: 1, message: 'a' }]);
+    await t.deliver();
+    r.push('w', { kind: 'text', text: 'b' });
+    r.push('w', { kind: 'text', text: 'c' });
+    for (let i = 0; i < 3; i++) await t.deliver();
+    expect(t.sent).toHaveLength(1);
+    const flushed = r.flushed();
+    await t.deliver();
+    await t.deliver();
+    await flushed;
+    expect(t.sent).toEqual([
+      { progress: 1, message: 'a' },
+      { progress: 2, message: 'bc' },
+    ]);
   });
 });
