@@ -74,7 +74,6 @@ export interface DownstreamCallsOptions {
   config: McpServerConfig;
   /** Why calls cannot be made now, in words a user can act on. */
   unavailable: () => string;
-  /** Turns a failed call into its result (or rethrows a protocol error), naming what failed. */
   /** Throws the failure as a typed HubError (or the downstream's own ProtocolError). */
   failure: (err: unknown, ctx: CallContext, what: string, signal?: AbortSignal) => never;
 }

@@ -2,8 +2,6 @@ import type { Client } from '@modelcontextprotocol/client';
 import {
   ProtocolError,
   ProtocolErrorCode,
-  SdkError,
-  SdkErrorCode,
   type CallToolResult,
   type CompleteRequestParams,
   type CompleteResult,
@@ -18,7 +16,7 @@ import {
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
-import { HubError, describeError } from '../../errors.js';
+import { describeError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import type { HubMetrics } from '../../observability/metrics.js';
 import type { CachedLists } from '../../store/list-cache.js';
@@ -26,6 +24,7 @@ import { SERVER_INFO } from '../server.js';
 import type { CallContext, InputRequired, SourceChange, SourceStatus, ToolSource } from '../source.js';
 import type { CreateTaskResult, DownstreamTaskBacking } from '../tasks/backings/downstream.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
+import { callFailure } from './call-failure.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
 import type { HubHttpTransport } from './http-transport.js';
 import { fetchLists, fingerprint, NO_LISTS } from './lists.js';
@@ -103,7 +102,9 @@ export class DownstreamSource implements ToolSource {
       name: opts.name,
       config: opts.config,
       unavailable: () => `${this.name} is not available: ${this.state.detail ?? this.state.state}`,
-      failure: (err, ctx, what, signal) => this.callFailure(err, ctx, what, signal),
+      failure: (err, ctx, what, signal = ctx.signal) => {
+        throw callFailure(err, { server: this.name, what, timeoutMs: opts.config.timeoutMs, signal, exitSummary: () => this.exitSummary() });
+      },
     });
   }
 
@@ -235,22 +236,6 @@ export class DownstreamSource implements ToolSource {
   }
 
   /** Typed, so the dispatcher takes the result, the outcome metric and the log level from the error table. */
-  private callFailure(err: unknown, ctx: CallContext, what: string, signal: AbortSignal = ctx.signal): never {
-    // The downstream's own JSON-RPC error reaches the caller as the same error, as if called directly.
-    if (err instanceof ProtocolError) throw err;
-    if (signal.aborted) throw new HubError('cancelled', `${this.name}: ${what} was cancelled`, { cause: err });
-    if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) {
-      throw new HubError('source_timeout', `${this.name}: ${what} timed out after ${this.opts.config.timeoutMs} ms`, { cause: err });
-    }
-    if (
-      err instanceof SdkError &&
-      (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.NotConnected || err.code === SdkErrorCode.SendFailed)
-    ) {
-      throw new HubError('source_crashed', `${this.name}: the server stopped during the call (${this.exitSummary()}); it is being restarted`, { cause: err });
-    }
-    throw new HubError('downstream_error', `${this.name}: ${describeError(err)}`, { cause: err });
-  }
-
   private asProtocolError(err: unknown, what: string): ProtocolError {
     if (err instanceof ProtocolError) return err;
     return new ProtocolError(ProtocolErrorCode.InternalError, `${this.name}: ${what} failed: ${describeError(err)}`);

@@ -1,0 +1,35 @@
+import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
+import { HubError, describeError } from '../../errors.js';
+
+/** What a failed downstream call is judged by. */
+export interface FailedCall {
+  /** The server's name in the config. */
+  server: string;
+  /** What was asked, e.g. `tool search`. */
+  what: string;
+  timeoutMs: number;
+  /** The call's own signal: aborted means the caller cancelled. */
+  signal: AbortSignal;
+  /** How the server ended, for a call cut by its exit (exit code or signal, stderr). */
+  exitSummary: () => string;
+}
+
+/**
+ * A downstream call's failure as the error its caller gets: the server's own JSON-RPC error as it
+ * is (as if called directly), else the hub's error of the kind that happened (cancelled, timed
+ * out, the server stopped mid-call, anything else).
+ */
+export function callFailure(err: unknown, c: FailedCall): Error {
+  if (err instanceof ProtocolError) return err;
+  if (c.signal.aborted) return new HubError('cancelled', `${c.server}: ${c.what} was cancelled`, { cause: err });
+  if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) {
+    return new HubError('source_timeout', `${c.server}: ${c.what} timed out after ${c.timeoutMs} ms`, { cause: err });
+  }
+  if (
+    err instanceof SdkError &&
+    (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.NotConnected || err.code === SdkErrorCode.SendFailed)
+  ) {
+    return new HubError('source_crashed', `${c.server}: the server stopped during the call (${c.exitSummary()}); it is being restarted`, { cause: err });
+  }
+  return new HubError('downstream_error', `${c.server}: ${describeError(err)}`, { cause: err });
+}
