@@ -201,12 +201,12 @@ describe('downstream tool calls on the direct path', () => {
   }
 
   /** A v2 SDK client on a 2025 session; `gets` records the Last-Event-ID of each GET it sends. */
-  async function legacyClient(capabilities: Record<string, unknown>, onElicit?: (message: string) => Record<string, string>) {
+  async function legacyClient(capabilities: Record<string, unknown>, onElicit?: (message: string) => Record<string, string>, token = hub.token) {
     const client = new Client({ name: 'direct-downstream', version: '1.0.0' }, { capabilities, versionNegotiation: { mode: 'legacy' } });
     if (onElicit) client.setRequestHandler('elicitation/create', async (req) => ({ action: 'accept', content: onElicit(req.params.message) }));
     const wire = wireRecorder();
     const transport = new StreamableHTTPClientTransport(new URL(hub.url), {
-      requestInit: { headers: { authorization: `Bearer ${hub.token}` } },
+      requestInit: { headers: { authorization: `Bearer ${token}` } },
       fetch: wire.fetch,
     });
     await client.connect(transport);
@@ -371,6 +371,23 @@ describe('downstream tool calls on the direct path', () => {
       method: 'notifications/cancelled',
       params: { requestId: ask.id, reason: 'the user gave up' },
     });
+  });
+
+  it('gives two users’ 2025 clients each a 2025 session of their own on a two-era server: each elicitation reaches its own caller only', async () => {
+    const bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+    const seen: Record<string, string[]> = { alice: [], bob: [] };
+    const answering = (user: 'alice' | 'bob') => (message: string) => {
+      seen[user]!.push(message);
+      return { response: `${user} re ${message}` };
+    };
+    const alice = await legacyClient({ elicitation: { form: {} } }, answering('alice'));
+    const bob = await legacyClient({ elicitation: { form: {} } }, answering('bob'), bobToken);
+    const call = (c: typeof alice, message: string) => c.client.callTool({ name: 'c26__test_elicitation', arguments: { message } });
+    // At once, on one server: nothing tells the two calls apart but the session each came on.
+    const [a, b] = await Promise.all([call(alice, 'Confirm transfer for A-private-1234'), call(bob, 'Confirm transfer for B-5678')]);
+    expect(a.content).toEqual([{ type: 'text', text: 'User response: action=accept, content={"response":"alice re Confirm transfer for A-private-1234"}' }]);
+    expect(b.content).toEqual([{ type: 'text', text: 'User response: action=accept, content={"response":"bob re Confirm transfer for B-5678"}' }]);
+    expect(seen).toEqual({ alice: ['Confirm transfer for A-private-1234'], bob: ['Confirm transfer for B-5678'] });
   });
 
   it('relays a 2026-capable downstream’s elicitation to a 2025 caller on the call’s stream; a caller without elicitation gets the -32021 the downstream answers such a client directly, as on the SDK path', async () => {
