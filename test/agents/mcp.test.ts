@@ -76,7 +76,8 @@ describe('agents through the hub', () => {
       const text = textOf(r);
       expect(text).toMatch(/^Here is a short note on queues and breakers\./);
       const progress = seen.filter((s) => s.at === 'progress') as Array<{ message: string }>;
-      expect(progress.length).toBeGreaterThan(5);
+      // The tool call, then the text as it streams (tokens within 10 ms of each other share a notification).
+      expect(progress.length).toBeGreaterThanOrEqual(2);
       expect(seen.at(-1)).toEqual({ at: 'result' });
       expect(progress[0]!.message).toBe('agent writer is calling the tool lookup');
       // The tokens, in order, are the answer.
