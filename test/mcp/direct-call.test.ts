@@ -187,8 +187,9 @@ describe('direct tools/call on a 2025 session', () => {
       result: { content: [{ type: 'text', text: expect.stringMatching(/^Here is a short note on direct calls\./) }] },
     });
     for (const m of messages.slice(0, -1)) expect(m).toMatchObject({ method: 'notifications/progress', params: { progressToken: 'tok-3' } });
-    const progressText = messages.slice(1, -1).map((m) => (m as { params: { message: string } }).params.message);
-    expect(progressText.join('')).toBe((messages.at(-1) as { result: { content: Array<{ text: string }> } }).result.content[0]!.text);
+    const progressText = messages.slice(1, -1).map((m) => String(m.params?.['message']));
+    const answer = (messages.at(-1)!.result!['content'] as Array<{ text: string }>)[0]!.text;
+    expect(progressText.join('')).toBe(answer);
   });
 
   it('keeps two users’ concurrent calls apart, and one user’s session is not found with the other’s token', async () => {

@@ -64,4 +64,19 @@ describe('the logger on a file descriptor', () => {
     await new Promise((r) => child.once('close', r));
     expect(err.split('\n').filter((l) => l.includes('"last words"'))).toHaveLength(3);
   });
+
+  // A reader of stderr that has gone (a desktop client that quit) must not keep the hub from
+  // exiting: the write fails with EPIPE and the lines are dropped, not retried forever.
+  it('exits at once when its stderr reader has gone', async () => {
+    const script = `import { createLogger } from ${JSON.stringify(LOGGER)}; const log = createLogger({ destination: 2 }); process.stdout.write('ready\\n'); process.stdin.once('data', () => { log.info('shutting down'); process.exit(0); });`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+    await new Promise((r) => child.stdout.once('data', r));
+    child.stderr.destroy();
+    const started = Date.now();
+    child.stdin.write('go\n');
+    const exit = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    expect(exit).toBe(0);
+    // Generous for a loaded machine; the failure mode was never exiting at all.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
 });
