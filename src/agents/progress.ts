@@ -1,5 +1,6 @@
 import type { ProgressUpdate } from '../mcp/source.js';
 import type { AgentPartial } from './adapter.js';
+import { realSleep } from '../providers/deadline.js';
 import { redact } from './result.js';
 
 export interface ProgressReporter {
@@ -33,20 +34,8 @@ export function progressReporter(
   let n = 0;
   let pumping: Promise<void> | undefined;
   let lastSent = Number.NEGATIVE_INFINITY;
-  /** Set while the result waits: no more pacing. */
-  let hurried = false;
-  /** Ends the pacing wait in progress, if any. */
-  let hurry: (() => void) | undefined;
-  const pace = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        hurry = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      hurry = done;
-    });
+  /** Aborted once the result waits: the pacing wait in progress ends, and no other starts. */
+  const hurry = new AbortController();
   // A thought is marked as one, so a client can tell the agent's reasoning from its answer.
   const messageOf = (agent: string, p: AgentPartial): string =>
     p.kind === 'tool_call'
@@ -57,7 +46,7 @@ export function progressReporter(
   const pump = async () => {
     while (queue.length > 0) {
       const wait = lastSent + intervalMs - performance.now();
-      if (wait > 0 && !hurried) await pace(wait);
+      if (wait > 0 && !hurry.signal.aborted) await realSleep(wait, hurry.signal).catch(() => {});
       const next = queue.shift()!;
       lastSent = performance.now();
       await report({ progress: ++n, message: messageOf(next.agent, next.p) }).catch(() => {});
@@ -72,8 +61,7 @@ export function progressReporter(
       pumping ??= pump();
     },
     flushed: async () => {
-      hurried = true;
-      hurry?.();
+      hurry.abort();
       while (pumping) await pumping;
     },
   };

@@ -50,8 +50,7 @@ export class FdDestination {
   write(line: string): boolean {
     if (this.broken) return true;
     this.pending += line;
-    if (this.pending.length >= BATCH_BYTES) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+    this.flushOrArm();
     return true;
   }
 
@@ -85,6 +84,12 @@ export class FdDestination {
     }
   }
 
+  /** A full batch leaves now; a smaller one within FLUSH_MS of its first line. */
+  private flushOrArm(): void {
+    if (this.pending.length >= BATCH_BYTES) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
   private send(buf: Buffer, done?: (err?: Error) => void): void {
     write(this.fd, buf, 0, buf.length, null, (err, n) => {
       if (err?.code === 'EAGAIN') {
@@ -105,8 +110,7 @@ export class FdDestination {
       this.writing = false;
       done?.();
       // What came while this batch was being written.
-      if (this.pending.length >= BATCH_BYTES) this.flush();
-      else if (this.pending !== '') this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+      if (this.pending !== '') this.flushOrArm();
     });
   }
 }
