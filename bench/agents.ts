@@ -102,10 +102,10 @@ async function serveRelay(target: string): Promise<void> {
   server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
 }
 
-async function startRelay(marketUrl: string): Promise<{ url: string; close: () => Promise<void> }> {
+async function startRelay(marketUrl: string): Promise<{ url: string; pid: number; close: () => Promise<void> }> {
   const child = spawnNode([import.meta.filename, '--serve-relay', new URL(marketUrl).origin]);
   const port = await waitForLine(child, (line) => Number(/^\{"port":(\d+)\}$/.exec(line)?.[1]) || undefined, 15_000, 'relay');
-  return { url: `http://127.0.0.1:${port}${new URL(marketUrl).pathname}`, close: () => child.stop() };
+  return { url: `http://127.0.0.1:${port}${new URL(marketUrl).pathname}`, pid: child.process.pid!, close: () => child.stop() };
 }
 
 /** One call straight to the marketplace, read to its end (the stream's `complete` event closes it). */
@@ -196,6 +196,8 @@ async function viaHub(c: Caller, mode: Mode, n: number): Promise<void> {
 interface Phase {
   latencies: number[];
   hubCpuMs: number;
+  /** The bare relay's CPU over the phase. */
+  relayCpuMs: number;
   /** The hub's write and read system calls over the phase. */
   hubWrites: number;
   hubReads: number;
@@ -204,11 +206,18 @@ interface Phase {
 }
 
 /** `calls` calls from `concurrency` callers, each one at a time; latencies in ms and the hub's CPU over the phase. */
-async function phase(run: (worker: number, n: number) => Promise<void>, hubPid: number, count: number, connections: () => Promise<number>): Promise<Phase> {
+async function phase(
+  run: (worker: number, n: number) => Promise<void>,
+  pids: { hub: number; relay: number },
+  count: number,
+  connections: () => Promise<number>,
+): Promise<Phase> {
+  const hubPid = pids.hub;
   const latencies: number[] = [];
   let next = 0;
   const conn0 = await connections();
   const cpu0 = processCpuMs(hubPid) ?? Number.NaN;
+  const relay0 = processCpuMs(pids.relay) ?? Number.NaN;
   const io0 = processSyscalls(hubPid);
   await Promise.all(
     Array.from({ length: concurrency }, async (_, w) => {
@@ -220,10 +229,11 @@ async function phase(run: (worker: number, n: number) => Promise<void>, hubPid: 
     }),
   );
   const hubCpuMs = (processCpuMs(hubPid) ?? Number.NaN) - cpu0;
+  const relayCpuMs = (processCpuMs(pids.relay) ?? Number.NaN) - relay0;
   const io1 = processSyscalls(hubPid);
   const hubWrites = io0 && io1 ? io1.writes - io0.writes : Number.NaN;
   const hubReads = io0 && io1 ? io1.reads - io0.reads : Number.NaN;
-  return { latencies, hubCpuMs, hubWrites, hubReads, connections: (await connections()) - conn0 };
+  return { latencies, hubCpuMs, relayCpuMs, hubWrites, hubReads, connections: (await connections()) - conn0 };
 }
 
 interface Latency {
@@ -237,7 +247,7 @@ interface ModeResult {
   mode: Mode;
   calls: number;
   direct: { p50: number; p99: number };
-  /** Through a bare relay: what one more hop costs at the least (no CPU figure: it is not the hub). */
+  /** Through a bare relay: what one more hop costs at the least (its own CPU per call is the floor of any hop's). */
   relay: Latency;
   /** Through the hub by a plain HTTP client: what the hub adds. The targets apply here. */
   hub: Latency;
@@ -246,6 +256,8 @@ interface ModeResult {
   /** The hub's CPU per call, over the plain client's phases and over the SDK client's. */
   hubCpuMsPerCall: number;
   sdkHubCpuMsPerCall: number;
+  /** The bare relay's CPU per call through it: the floor of any hop's. */
+  relayCpuMsPerCall: number;
   /** The idle hub's CPU per call-time while the direct phases ran (timers, GC): the floor of the figure above. */
   hubIdleCpuMsPerCall: number;
   /** The hub's system calls per call through it, less those of the idle hub over the direct phases. */
@@ -263,7 +275,7 @@ async function main(): Promise<void> {
     config: { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } },
     ...(values['hub-cpu-prof'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', values['hub-cpu-prof']] } : {}),
   });
-  const hubPid = hub.child.process.pid!;
+  const pids = { hub: hub.child.process.pid!, relay: relay.pid };
   const clients = await Promise.all(Array.from({ length: concurrency }, () => connect(hub)));
   const results: ModeResult[] = [];
   try {
@@ -275,10 +287,10 @@ async function main(): Promise<void> {
         sdk: (w, n) => viaHub(clients[w]!, mode, n),
       };
       // Warm every path: connections, the hub's JIT, the marketplace's.
-      for (const path of PATHS) await phase(runs[path], hubPid, 4 * concurrency, market.connections);
+      for (const path of PATHS) await phase(runs[path], pids, 4 * concurrency, market.connections);
       const seen: Record<Path, Phase[]> = { direct: [], relay: [], hub: [], sdk: [] };
       const order = Array.from({ length: rounds }, () => [...PATHS, ...[...PATHS].reverse()]).flat();
-      for (const path of order) seen[path].push(await phase(runs[path], hubPid, calls, market.connections));
+      for (const path of order) seen[path].push(await phase(runs[path], pids, calls, market.connections));
       const opened = (path: Path) => seen[path].reduce((s, p) => s + p.connections, 0);
       const all = (path: Path) => seen[path].flatMap((p) => p.latencies);
       const cpu = (path: Path) => seen[path].reduce((s, p) => s + p.hubCpuMs, 0) / all(path).length;
@@ -298,6 +310,7 @@ async function main(): Promise<void> {
         sdk: through('sdk'),
         hubCpuMsPerCall: cpu('hub'),
         sdkHubCpuMsPerCall: cpu('sdk'),
+        relayCpuMsPerCall: seen.relay.reduce((s, p) => s + p.relayCpuMs, 0) / all('relay').length,
         hubIdleCpuMsPerCall: cpu('direct'),
         hubWritesPerCall: per('hub', 'hubWrites') - per('direct', 'hubWrites'),
         hubReadsPerCall: per('hub', 'hubReads') - per('direct', 'hubReads'),
@@ -319,19 +332,19 @@ async function main(): Promise<void> {
   console.log(
     `agent calls: a sandbox agent answering in ${latencyMs} ms, ${concurrency} callers, ${calls} calls per phase and path, phases in the order ${PATHS.join(', ')} and back, x ${rounds} (${era} MCP session)`,
   );
-  console.log('mode     through           direct p50 / p99      p50 / p99             added p50          added p99          hub CPU per call (idle)');
+  console.log('mode     through           direct p50 / p99      p50 / p99             added p50          added p99          CPU per call: hub (idle); relay');
   const ms = (v: number) => `${v.toFixed(1)} ms`;
   const signed = (v: number) => `${v >= 0 ? '+' : ''}${ms(v)}`;
   for (const r of results) {
-    const rows: Array<[string, Latency, number | undefined, boolean]> = [
-      ['bare relay', r.relay, undefined, false],
+    const rows: Array<[string, Latency, number, boolean]> = [
+      ['bare relay', r.relay, r.relayCpuMsPerCall, false],
       ['hub, plain HTTP', r.hub, r.hubCpuMsPerCall, true],
       ['hub, SDK', r.sdk, r.sdkHubCpuMsPerCall, false],
     ];
     for (const [client, l, cpuMs, judged] of rows) {
       const mark = (v: number, max: number) => (judged ? ` ${verdict(v, max)}` : '');
       console.log(
-        `${r.mode.padEnd(7)}  ${client.padEnd(16)}  ${`${ms(r.direct.p50)} / ${ms(r.direct.p99)}`.padEnd(20)}  ${`${ms(l.p50)} / ${ms(l.p99)}`.padEnd(20)}  ${`${signed(l.addedP50)}${mark(l.addedP50, TARGETS.addedP50Ms)}`.padEnd(17)}  ${`${signed(l.addedP99)}${mark(l.addedP99, TARGETS.addedP99Ms)}`.padEnd(17)}  ${cpuMs === undefined ? '-' : `${cpuMs.toFixed(2)} ms (${r.hubIdleCpuMsPerCall.toFixed(2)})`}`,
+        `${r.mode.padEnd(7)}  ${client.padEnd(16)}  ${`${ms(r.direct.p50)} / ${ms(r.direct.p99)}`.padEnd(20)}  ${`${ms(l.p50)} / ${ms(l.p99)}`.padEnd(20)}  ${`${signed(l.addedP50)}${mark(l.addedP50, TARGETS.addedP50Ms)}`.padEnd(17)}  ${`${signed(l.addedP99)}${mark(l.addedP99, TARGETS.addedP99Ms)}`.padEnd(17)}  ${client === 'bare relay' ? `${cpuMs.toFixed(2)} ms` : `${cpuMs.toFixed(2)} ms (${r.hubIdleCpuMsPerCall.toFixed(2)})`}`,
       );
     }
   }

@@ -1,19 +1,24 @@
 /**
- * Bundles `switchboard stdio` into dist/bundle/ (run by `npm run build` after tsc).
+ * Bundles `switchboard stdio` into dist/bundle/stdio.cjs (run by `npm run build` after tsc).
  *
  * A desktop client waits for the stdio face's first tools/list, and most of that wait was Node
- * loading ~350 ES modules one file at a time (resolve, stat, read, compile each): a bundle is a
- * handful of files, with every dynamic import() left a chunk of its own so what the first answer
- * does not need (the HTTP stack, the MCP client, PostgreSQL) is still not read. servers/cli.ts loads
- * it for `stdio` and falls back to the unbundled modules when it is missing (a tsc-only build).
+ * loading ~350 ES modules one file at a time (resolve, stat, read, compile each), then compiling
+ * what they run. The bundle is one CommonJS script so that servers/code-cache.ts can compile it
+ * with V8's code cache: the bytecode of what the last start ran, kept beside the bundle, saves the
+ * parse and most of the compilation (Node 20 caches no ES modules). Modules reached only by a
+ * dynamic import() (the HTTP stack, the MCP client, PostgreSQL) are in the script but stay
+ * uninitialised, and unparsed beyond a pre-parse, until something imports them. servers/cli.ts
+ * loads it for `stdio` and falls back to the unbundled modules when it is missing (a tsc-only
+ * build) or when Node cannot require ES modules (oidc-provider is one; Node 20.19 on can).
  *
  *   node dist/scripts/bundle-stdio.js
  *
- * dist/bundle/meta.json is esbuild's metafile: which module went into which file, and its size.
+ * dist/bundle/meta.json is esbuild's metafile: which module went into the script, and its size.
  *
- * Packages stay external when they are CommonJS (loaded through require, which a bundle gains
- * nothing on) or native (better-sqlite3): only the ES-module trees, ours, zod's and the MCP SDK's,
- * are bundled.
+ * Packages stay external when they are native (better-sqlite3) or not loaded before the first
+ * answer (express, PostgreSQL, Redis, ...: required from node_modules when used). The ES-module
+ * trees (ours, zod's, the MCP SDK's) and pino, which every start loads, are bundled: their
+ * compiled code then comes from the code cache too.
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,20 +27,8 @@ import { build, type Plugin } from 'esbuild';
 const ROOT = resolve(import.meta.dirname, '../..');
 const OUT = join(ROOT, 'dist/bundle');
 
-/** CommonJS or native dependencies: required at run time from node_modules, as without a bundle. */
-const EXTERNAL = [
-  'better-sqlite3',
-  'bottleneck',
-  'cookie',
-  'express',
-  'ioredis',
-  'jsonc-parser',
-  'oidc-provider',
-  'pg',
-  'pino',
-  'prom-client',
-  'simple-oauth2',
-];
+/** Native, or not needed before the first answer: required at run time from node_modules, as without a bundle. */
+const EXTERNAL = ['better-sqlite3', 'bottleneck', 'cookie', 'express', 'ioredis', 'jsonc-parser', 'oidc-provider', 'pg', 'prom-client', 'simple-oauth2'];
 
 /**
  * zod re-exports its ~40 error-message locales as `z.locales`, a third of its size (~370 kB that
@@ -61,21 +54,23 @@ const result = await build({
   absWorkingDir: ROOT,
   entryPoints: { stdio: 'dist/servers/stdio-entry.js' },
   outdir: OUT,
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  splitting: true,
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   external: EXTERNAL,
   plugins: [englishOnly],
-  // CommonJS code inside the bundled trees (the MCP client's cross-spawn) calls require.
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  // A CommonJS script has no import.meta: the bundled modules' uses of it name the script itself,
+  // as they named their chunk in an ES-module bundle (the script sits where the chunks did).
+  define: { 'import.meta.url': '__bundle_url', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
+  banner: { js: "const __bundle_url = require('node:url').pathToFileURL(__filename).href;" },
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',
 });
 writeFileSync(join(OUT, 'meta.json'), JSON.stringify(result.metafile));
 const bytes = Object.entries(result.metafile.outputs)
-  .filter(([file]) => file.endsWith('.js'))
+  .filter(([file]) => file.endsWith('.cjs'))
   .reduce((sum, [, o]) => sum + o.bytes, 0);
-process.stdout.write(`bundled switchboard stdio into dist/bundle (${Math.round(bytes / 1024)} kB of JavaScript)\n`);
+process.stdout.write(`bundled switchboard stdio into dist/bundle/stdio.cjs (${Math.round(bytes / 1024)} kB of JavaScript)\n`);

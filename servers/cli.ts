@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// No static import of ours: `stdio` runs from the bundle (dist/bundle/stdio.js), which holds its
+// No static import of ours: `stdio` runs from the bundle (dist/bundle/stdio.cjs), which holds its
 // own copy of every module this file would otherwise load first (the config loader and zod among them).
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -35,21 +35,27 @@ common flags:
 type Command = (argv: string[]) => Promise<void>;
 
 /** Built by `npm run build` (scripts/bundle-stdio.ts) from the modules tsc wrote. */
-const STDIO_BUNDLE = new URL('../bundle/stdio.js', import.meta.url);
-const STDIO_MODULES = new URL('./stdio-entry.js', import.meta.url);
+const STDIO_BUNDLE = fileURLToPath(new URL('../bundle/stdio.cjs', import.meta.url));
+const STDIO_MODULES = fileURLToPath(new URL('./stdio-entry.js', import.meta.url));
 
 /**
- * `switchboard stdio` from the bundle: a desktop client waits for its first answer, and loading
- * one bundle costs a fraction of loading its ~350 modules one by one. Without a bundle, or with
- * one older than the modules (a build by tsc alone after an earlier full one), the same code runs
- * from the modules, so what runs is never older than what was compiled.
+ * `switchboard stdio` from the bundle, compiled with V8's code cache (servers/code-cache.ts): a
+ * desktop client waits for its first answer, and loading one script whose bytecode is cached costs
+ * a fraction of loading its ~350 modules one by one. Without a bundle, with one older than the
+ * modules (a build by tsc alone after an earlier full one), or on a Node that cannot run it, the
+ * same code runs from the modules, so what runs is never older than what was compiled.
  */
 async function runStdio(argv: string[]): Promise<void> {
-  const bundled = statSync(fileURLToPath(STDIO_BUNDLE), { throwIfNoEntry: false });
-  const compiled = statSync(fileURLToPath(STDIO_MODULES), { throwIfNoEntry: false });
+  const bundled = statSync(STDIO_BUNDLE, { throwIfNoEntry: false });
+  const compiled = statSync(STDIO_MODULES, { throwIfNoEntry: false });
   const fresh = bundled !== undefined && (compiled === undefined || bundled.mtimeMs >= compiled.mtimeMs);
-  const entry: typeof import('./stdio-entry.js') = fresh ? await import(STDIO_BUNDLE.href) : await import('./stdio-entry.js');
-  await entry.runStdio(argv);
+  const loader = fresh ? await import('./code-cache.js') : undefined;
+  if (loader?.canLoadBundle()) {
+    const bundle = loader.loadScript<typeof import('./stdio-entry.js')>(STDIO_BUNDLE, loader.cacheFileFor(STDIO_BUNDLE));
+    await bundle.exports.runStdio(argv, { codeCache: bundle.cache, afterFirstList: () => bundle.save() });
+    return;
+  }
+  await (await import('./stdio-entry.js')).runStdio(argv);
 }
 
 /** Each command loads only its own modules: `stdio` start-up time is what a client waits for. */

@@ -8,7 +8,15 @@ import { onShutdown } from '../shutdown.js';
 
 const HTTP_DELAY_MS = 300;
 
-export async function stdioCommand(argv: string[]): Promise<void> {
+/** What the CLI's loader of the bundle (servers/cli.ts, servers/code-cache.ts) hands in. */
+export interface StdioHooks {
+  /** How the bundle was compiled: from the code cache, or why not. Logged at debug. */
+  codeCache?: string;
+  /** Called once the first tools/list answer has left: writing the code cache then delays no answer the client waits for. */
+  afterFirstList?: () => void;
+}
+
+export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Promise<void> {
   const { flags } = parse(argv, { 'no-http': { type: 'boolean' } });
   if (flags['help']) {
     process.stdout.write('usage: switchboard stdio [--config FILE] [--data DIR] [--user U] [--port N] [--no-http]\n');
@@ -27,6 +35,9 @@ export async function stdioCommand(argv: string[]): Promise<void> {
     throw err;
   });
   const face = hub.serveStdio(localIdentity(str(flags['user']) ?? 'local'));
+  if (hooks.codeCache !== undefined) log.debug({ codeCache: hooks.codeCache }, 'stdio bundle compiled');
+  const afterFirstList = hooks.afterFirstList;
+  if (afterFirstList) void face.listed.then(() => setImmediate(afterFirstList));
   await hub.start();
   const stop = onShutdown(() => hub.stop(), log);
   process.stdin.once('end', stop);

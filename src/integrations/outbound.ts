@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import { ProtocolError, ProtocolErrorCode, isCallToolResult, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { HubError } from '../errors.js';
+import { nodeHttp } from '../lazy-require.js';
 import type { CallContext } from '../mcp/source.js';
 import type { SendOutcome } from '../outbox/classify.js';
 import { canonicalJson } from '../outbox/hash.js';
@@ -211,7 +211,7 @@ function renderStored(title: string, request: Pick<HttpRequest, 'method' | 'path
     json = false;
   }
   const headers = new Headers(json ? { 'content-type': 'application/json' } : {});
-  return renderAnswer(title, request, { status: r.status, statusText: STATUS_CODES[r.status] ?? '', headers, text: r.body });
+  return renderAnswer(title, request, { status: r.status, statusText: nodeHttp().STATUS_CODES[r.status] ?? '', headers, text: r.body });
 }
 
 /** Parsed back, as every stored value is; a result cut at the outbox's cap is shown as the text kept. */

@@ -28,6 +28,8 @@ export interface StdioFace {
   close(): Promise<void>;
   /** Settles when the connection ends: stdin closed, stdout broken, or close() called. */
   readonly closed: Promise<void>;
+  /** Resolves once the first answer to a tools/list has been written (what a desktop client waits for at start). */
+  readonly listed: Promise<void>;
 }
 
 /**
@@ -69,6 +71,7 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
   });
   return {
     closed: wire.closed,
+    listed: wire.listed,
     async close() {
       offChange();
       offUpdated();
@@ -93,10 +96,14 @@ class BoundedStdioTransport implements Transport {
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
   readonly closed: Promise<void>;
+  readonly listed: Promise<void>;
 
   private readonly lines: LineSplitter;
   private isClosed = false;
   private resolveClosed: () => void = () => {};
+  /** Ids of tools/list requests read, until the first is answered. */
+  private lists: Set<JsonRpcId> | undefined = new Set();
+  private resolveListed: () => void = () => {};
 
   constructor(
     private readonly input: Readable,
@@ -105,6 +112,7 @@ class BoundedStdioTransport implements Transport {
     private readonly log: Logger,
   ) {
     this.closed = new Promise((res) => (this.resolveClosed = res));
+    this.listed = new Promise((res) => (this.resolveListed = res));
     this.lines = new LineSplitter({ maxLineBytes: maxBytes, onLine: (l) => this.receive(l), onOversize: (o) => this.refuse(o) });
   }
 
@@ -141,6 +149,7 @@ class BoundedStdioTransport implements Transport {
       this.reply({ id: requestIdOf(value), code: 'bad_request', message: 'Invalid Request: not a JSON-RPC 2.0 message' });
       return;
     }
+    if (this.lists && 'id' in message && 'method' in message && message.method === 'tools/list') this.lists.add(message.id);
     this.onmessage?.(message);
   }
 
@@ -168,7 +177,14 @@ class BoundedStdioTransport implements Transport {
     if (this.isClosed) return Promise.reject(new Error('stdio transport is closed'));
     const json = serializeMessage(message);
     const bytes = Buffer.byteLength(json) - 1;
-    if (bytes <= this.maxBytes) return this.write(json);
+    if (bytes <= this.maxBytes) {
+      const sent = this.write(json);
+      if (this.lists && 'id' in message && !('method' in message) && message.id !== undefined && this.lists.has(message.id)) {
+        this.lists = undefined;
+        void sent.then(this.resolveListed, () => {});
+      }
+      return sent;
+    }
     this.log.warn({ bytes, maxMessageBytes: this.maxBytes }, 'stdio: an outgoing message exceeded maxMessageBytes');
     const tooLarge = `the ${'method' in message ? 'message' : 'result'} (${formatBytes(bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})`;
     // The request still gets its answer: an error in place of the result.

@@ -1,8 +1,10 @@
-import { Agent as HttpAgent, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable, Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { lazyRequire, nodeHttp, nodeHttps } from '../lazy-require.js';
+
+// On first use, like node:http and node:https: nothing at start decodes a body.
+const zlib = lazyRequire<typeof import('node:zlib')>('node:zlib');
 
 /**
  * node:http's keep-alive agents as the hub's hot client paths use them (the node fetch of
@@ -12,7 +14,8 @@ import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
  * a hint, so a reused connection is not one the server is closing.
  */
 export interface KeepAlivePool {
-  agents: { 'http:': HttpAgent; 'https:': HttpsAgent };
+  /** The scheme's agent, made on its first request. */
+  agent(protocol: 'http:' | 'https:'): HttpAgent;
   /** Notes whether the answer on `res`'s socket gave a hint; call it when its headers arrive. */
   noteHint(res: IncomingMessage): void;
 }
@@ -21,8 +24,9 @@ export function keepAlivePool(opts: { maxSockets: number; idleMs: number }): Kee
   // The agent's timeout caps a hint (undici's keepAliveMaxTimeout); below it node:http applies the hint itself.
   const agentOpts = { keepAlive: true, timeout: 600_000, maxSockets: opts.maxSockets };
   const hinted = new WeakSet<Socket>();
-  const agents = { 'http:': new HttpAgent(agentOpts), 'https:': new HttpsAgent(agentOpts) };
-  for (const agent of Object.values(agents)) {
+  const made: { 'http:'?: HttpAgent; 'https:'?: HttpAgent } = {};
+  const make = (protocol: 'http:' | 'https:'): HttpAgent => {
+    const agent = protocol === 'https:' ? new (nodeHttps().Agent)(agentOpts) : new (nodeHttp().Agent)(agentOpts);
     // Typed as void in @types/node, it answers whether the socket may be kept (node:http's docs).
     const keep = agent.keepSocketAlive.bind(agent) as unknown as (socket: Socket) => boolean;
     agent.keepSocketAlive = ((socket: Socket) => {
@@ -30,9 +34,10 @@ export function keepAlivePool(opts: { maxSockets: number; idleMs: number }): Kee
       if (kept && !hinted.has(socket)) socket.setTimeout(opts.idleMs);
       return kept;
     }) as unknown as HttpAgent['keepSocketAlive'];
-  }
+    return agent;
+  };
   return {
-    agents,
+    agent: (protocol) => (made[protocol] ??= make(protocol)),
     noteHint(res) {
       if (/^timeout=\d+/.test(String(res.headers['keep-alive'] ?? ''))) hinted.add(res.socket);
       else hinted.delete(res.socket);
@@ -41,7 +46,12 @@ export function keepAlivePool(opts: { maxSockets: number; idleMs: number }): Kee
 }
 
 /** Content codings fetch undoes (RFC 9110 §8.4.1); one it does not know is left as it is. */
-const DECODERS: Readonly<Record<string, () => Transform>> = { gzip: createGunzip, 'x-gzip': createGunzip, deflate: createInflate, br: createBrotliDecompress };
+const DECODERS: Readonly<Record<string, () => Transform>> = {
+  gzip: () => zlib().createGunzip(),
+  'x-gzip': () => zlib().createGunzip(),
+  deflate: () => zlib().createInflate(),
+  br: () => zlib().createBrotliDecompress(),
+};
 
 /** The body with its content coding undone, as fetch does (one coding; a list of several is left as it is). */
 export function decodedBody(r: IncomingMessage): Readable {

@@ -1,6 +1,6 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { nodeHttp, nodeHttps } from '../lazy-require.js';
 import { decodedBody, keepAlivePool } from './keep-alive.js';
 
 /**
@@ -42,7 +42,6 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof globalThis.
   const fallback = opts.fallback ?? globalThis.fetch;
   const idleMs = opts.idleMs ?? 4_000;
   const pool = keepAlivePool({ maxSockets: opts.maxSockets ?? Number.POSITIVE_INFINITY, idleMs });
-  const agents = pool.agents;
   const anyRedirect = opts.redirects === 'any';
 
   return (input, init) => {
@@ -63,8 +62,9 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof globalThis.
     if (!headers.has('user-agent')) headers.set('user-agent', 'node');
     if (!headers.has('accept-encoding')) headers.set('accept-encoding', url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate');
     if (bytes !== undefined || !['GET', 'HEAD'].includes(method)) headers.set('content-length', String(bytes?.byteLength ?? 0));
-    const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const options = { method, headers: Object.fromEntries(headers), agent: agents[url.protocol as 'http:' | 'https:'] };
+    const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
+    const request = protocol === 'https:' ? nodeHttps().request : nodeHttp().request;
+    const options = { method, headers: Object.fromEntries(headers), agent: pool.agent(protocol) };
 
     return new Promise<Response>((resolve, reject) => {
       const send = (retried: boolean): void => {

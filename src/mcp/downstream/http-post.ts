@@ -26,7 +26,6 @@ export interface PostAnswer {
 }
 
 const pool = keepAlivePool({ maxSockets: 256, idleMs: 4_000 });
-const agents = pool.agents;
 
 /** Where POSTs go: the endpoint's request options, worked out once rather than from its URL per call. */
 export interface Endpoint {
@@ -36,7 +35,7 @@ export interface Endpoint {
 
 export function endpointOf(url: URL): Endpoint {
   const https = url.protocol === 'https:';
-  return { https, options: { ...urlToHttpOptions(url), method: 'POST', agent: agents[https ? 'https:' : 'http:'] } };
+  return { https, options: { ...urlToHttpOptions(url), method: 'POST', agent: pool.agent(https ? 'https:' : 'http:') } };
 }
 
 /** The first of `signals` that is aborted, if any. */
