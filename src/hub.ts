@@ -39,6 +39,9 @@ import type { AgentSource } from './agents/source.js';
 import { buildAgents } from './agents/wire.js';
 import type { HubOptions, Listening } from './hub-options.js';
 
+/** The longest a stdio server with a cached list waits for the stdio face's first answer before it starts. */
+const STDIO_GATE_MS = 250;
+
 export type { HubOptions, Listening } from './hub-options.js';
 
 /**
@@ -78,6 +81,13 @@ export class Hub {
   /** Set before `listen()`: sends a 2026 retry whose state another replica holds there (src/replicas/forward.ts). */
   forward: ConstructorParameters<typeof HttpFace>[0]['forward'];
   private stdio?: StdioFace;
+  /**
+   * Opens when the stdio face has answered its first tools/list, or STDIO_GATE_MS after the
+   * sources start (at once without a stdio face): stdio servers with a cached list start then
+   * (DownstreamServerOptions.startGate).
+   */
+  private readonly startGate: Promise<void>;
+  private openGate: () => void = () => {};
   private closeMounted: () => void = () => {};
   private stopWatching: () => void = () => {};
   private sourcesSettled: Promise<void> = Promise.resolve();
@@ -224,7 +234,8 @@ export class Hub {
     if (agents.size > 0) this.catalog.add(agents);
     registerBackings(tasks, { outbox: this.outbox, integrations: this.integrations.sources, agents });
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
-    const mcp = { config: opts.config, store, tasks: downstream, clock: this.clock, log: this.log, metrics: this.metrics };
+    this.startGate = new Promise((resolve) => (this.openGate = resolve));
+    const mcp = { config: opts.config, store, tasks: downstream, clock: this.clock, log: this.log, metrics: this.metrics, startGate: this.startGate };
     for (const s of downstreamServers({ ...mcp, processes: this.processes, restartBaseMs: opts.restartBaseMs })) this.catalog.add(s);
     if (opts.config.fixtures.conformance) this.catalog.add(createConformanceSource());
     for (const s of opts.extraSources ?? []) this.catalog.add(s);
@@ -284,6 +295,8 @@ export class Hub {
   }
 
   private startSources(): void {
+    if (this.stdio) setTimeout(this.openGate, STDIO_GATE_MS).unref();
+    else this.openGate();
     this.sourcesSettled = Promise.allSettled(this.catalog.sources().map((s) => s.start())).then(() => {
       if (this.phaseValue === 'starting') this.phaseValue = 'running';
     });
@@ -366,6 +379,7 @@ export class Hub {
       ...(io.input ? { input: io.input as import('node:stream').Readable } : {}),
       ...(io.output ? { output: io.output as import('node:stream').Writable } : {}),
     });
+    void this.stdio.listed.then(this.openGate);
     return this.stdio;
   }
 

@@ -36,6 +36,8 @@ export interface DownstreamDeps {
   processes?: ProcessRegistry | undefined;
   /** Restart backoff base for supervised servers (tests crash them often). */
   restartBaseMs?: number | undefined;
+  /** When stdio servers with a cached list start (DownstreamServerOptions.startGate). */
+  startGate?: Promise<void>;
 }
 
 /** The configured downstream MCP servers (`mcpServers`), in config order, as tool sources. */
@@ -53,6 +55,7 @@ export function downstreamServers(d: DownstreamDeps): DownstreamServer[] {
         maxMessageBytes: d.config.maxMessageBytes,
         ...(d.processes ? { processes: d.processes } : {}),
         tasks: d.tasks,
+        ...(d.startGate ? { startGate: d.startGate } : {}),
       }),
   );
 }

@@ -29,7 +29,8 @@ describe('the first tools/list over stdio', () => {
   });
   afterAll(() => dir?.remove());
 
-  async function firstList(): Promise<string[]> {
+  /** One session of Claude Desktop's: what `use` does with the client, then close. */
+  async function session<T>(use: (client: ClientV1) => Promise<T>): Promise<T> {
     const client = new ClientV1({ name: 'claude-desktop-like', version: '1.0.0' }, { capabilities: {} });
     // Claude Desktop starts servers with / as the working directory.
     const transport = new StdioClientTransportV1({
@@ -40,11 +41,15 @@ describe('the first tools/list over stdio', () => {
     });
     await client.connect(transport);
     try {
-      return (await client.listTools()).tools.map((t) => t.name);
+      return await use(client);
     } finally {
       await client.close();
     }
   }
+
+  const firstList = () => session(async (client) => (await client.listTools()).tools.map((t) => t.name));
+
+  const echo = async (client: ClientV1) => JSON.stringify((await client.callTool({ name: 'fx__echo', arguments: { text: 'hello' } })).content);
 
   it('waits for a server with no cached list', async () => {
     writeFileSync(delayFile, '1500');
@@ -57,5 +62,21 @@ describe('the first tools/list over stdio', () => {
     const names = await firstList();
     expect(names).toContain('fx__echo');
     expect(names).toContain('fx__add');
+  });
+
+  // With a cached list the server's process starts once the first list has been answered (or a
+  // moment after start): a call in between waits for it like a call to any server still starting.
+  it('answers a call made right after the cached list, once the server is up', async () => {
+    writeFileSync(delayFile, '0');
+    const text = await session(async (client) => {
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('fx__echo');
+      return echo(client);
+    });
+    expect(text).toContain('hello');
+  });
+
+  it('starts the server for a client that calls without listing first', async () => {
+    writeFileSync(delayFile, '0');
+    expect(await session(echo)).toContain('hello');
   });
 });

@@ -24,6 +24,13 @@ export interface DownstreamServerOptions extends DownstreamOptions {
   listCache?: ListCache;
   /** How long an identity's own connection stays open without calls. */
   sessionIdleMs?: number;
+  /**
+   * With a cached list, a stdio server's process starts once this settles (the hub's first answer
+   * to its stdio client, or a moment after start): that answer needs only the cache, and on a
+   * small machine the server's own start competed with the hub's for the CPU. A call meanwhile
+   * waits for the server as it waits for any server still starting.
+   */
+  startGate?: Promise<void>;
 }
 
 const SESSION_IDLE_MS = 5 * 60_000;
@@ -48,6 +55,8 @@ export class DownstreamServer implements ToolSource {
   /** What clients were last shown, so a reconnect that lists the same announces nothing. */
   private served: CachedLists | undefined;
   private firstAttempt: Promise<void> | undefined;
+  /** Set by stop(): a start still waiting at the gate does not happen. */
+  private stopped = false;
   private readonly listable: Promise<void>;
   private markListable: () => void = () => {};
   private sweeper: NodeJS.Timeout | undefined;
@@ -75,7 +84,8 @@ export class DownstreamServer implements ToolSource {
     if (this.opts.config.disabled) return this.markListable();
     this.cached = await this.opts.listCache?.get(this.name, this.configHash).catch(() => undefined);
     this.served = this.cached;
-    this.firstAttempt = this.main.start();
+    const gate = this.cached && isStdioServer(this.opts.config) ? this.opts.startGate : undefined;
+    this.firstAttempt = gate ? gate.then(() => (this.stopped ? undefined : this.main.start())) : this.main.start();
     if (this.cached) this.markListable();
     else void Promise.race([this.firstAttempt, delay(this.opts.config.startupTimeoutMs)]).then(this.markListable);
     this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, this.idleMs()));
@@ -92,6 +102,7 @@ export class DownstreamServer implements ToolSource {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.sweeper);
     const links = [...this.sessions.values()].map((s) => s.link);
     this.sessions.clear();
