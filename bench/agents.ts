@@ -14,14 +14,14 @@
  *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--latency-ms 50] [--era legacy|modern] [--json]
  *                           [--hub-cpu-prof DIR]   (the hub's V8 CPU profile, written to DIR when it stops)
  */
-import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import express from 'express';
 import { SANDBOX_AGENT_KEY, marketplaceRoutes } from '../servers/sandbox/agents.js';
 import { processCpuMs, processSyscalls } from './cpu.js';
-import { spawnNode, startHubProcess, waitForLine, type RunningHub } from './processes.js';
+import { spawnNode, startHubProcess, startRelay, waitForLine, type RunningHub } from './processes.js';
 import { percentile, positiveArg } from './stats.js';
 
 const TARGETS = { addedP50Ms: 2, addedP99Ms: 10 };
@@ -36,7 +36,6 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     'hub-cpu-prof': { type: 'string' },
     'serve-marketplace': { type: 'boolean', default: false },
-    'serve-relay': { type: 'string' },
   },
   strict: true,
 });
@@ -82,30 +81,10 @@ async function startMarketplace(): Promise<{ url: string; connections: () => Pro
   };
 }
 
-/**
- * The floor: the least any hop between the client and the marketplace adds on this machine. A
- * bare relay in its own process (this file with --serve-relay ORIGIN) passes each request to the
- * marketplace over a kept-alive node:http agent and its answer back, piped, with no auth, no MCP
- * and no parsing. The hub does all that a relay does and its own work on top.
- */
-async function serveRelay(target: string): Promise<void> {
-  const agent = new HttpAgent({ keepAlive: true });
-  const server = createHttpServer((req, res) => {
-    const out = httpRequest(`${target}${req.url ?? '/'}`, { method: req.method, headers: req.headers, agent }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    out.on('error', () => res.destroy());
-    req.pipe(out);
-  });
-  server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (server.address() as AddressInfo).port })));
-}
-
-async function startRelay(marketUrl: string): Promise<{ url: string; pid: number; close: () => Promise<void> }> {
-  const child = spawnNode([import.meta.filename, '--serve-relay', new URL(marketUrl).origin]);
-  const port = await waitForLine(child, (line) => Number(/^\{"port":(\d+)\}$/.exec(line)?.[1]) || undefined, 15_000, 'relay');
-  return { url: `http://127.0.0.1:${port}${new URL(marketUrl).pathname}`, pid: child.process.pid!, close: () => child.stop() };
+/** The bare relay (bench/relay.ts) in front of the marketplace: the floor of one more hop on this machine. */
+async function startMarketRelay(marketUrl: string): Promise<{ url: string; pid: number; close: () => Promise<void> }> {
+  const relay = await startRelay(new URL(marketUrl).origin);
+  return { url: `${relay.url}${new URL(marketUrl).pathname}`, pid: relay.child.process.pid!, close: () => relay.child.stop() };
 }
 
 /** One call straight to the marketplace, read to its end (the stream's `complete` event closes it). */
@@ -269,7 +248,7 @@ interface ModeResult {
 
 async function main(): Promise<void> {
   const market = await startMarketplace();
-  const relay = await startRelay(market.url);
+  const relay = await startMarketRelay(market.url);
   const base = { protocol: 'upagents', baseUrl: market.url, apiKey: SANDBOX_AGENT_KEY, retries: 0, timeoutMs: 10_000 };
   const hub = await startHubProcess({
     config: { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } },
@@ -361,6 +340,5 @@ async function main(): Promise<void> {
   );
 }
 
-if (values['serve-relay'] !== undefined) await serveRelay(values['serve-relay']);
-else if (values['serve-marketplace']) await serveMarketplace();
+if (values['serve-marketplace']) await serveMarketplace();
 else await main();

@@ -2,8 +2,8 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { cpuDelta, type CpuSnapshot } from './cpu.js';
 
 export type Era = 'legacy' | 'modern';
-/** `direct`: the fixture itself; `hub`: through Switchboard; `mcp-proxy`: through the npm bridge. */
-export type TargetKind = 'direct' | 'hub' | 'mcp-proxy';
+/** `direct`: the fixture itself; `hub`: through Switchboard; `mcp-proxy`: through the npm bridge; `relay`: through a bare relay (bench/relay.ts). */
+export type TargetKind = 'direct' | 'hub' | 'mcp-proxy' | 'relay';
 
 /** The protocol revision each era must negotiate; anything else would measure the wrong path. */
 const EXPECTED_VERSION: Record<Era, string> = { legacy: '2025-11-25', modern: '2026-07-28' };

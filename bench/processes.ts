@@ -11,6 +11,8 @@ export const FIXTURE = join(ROOT, 'dist/test/fixtures/downstream-server.js');
 /** The npm `mcp-proxy` bridge (a devDependency), run by its bin script as users run it with npx. */
 export const MCP_PROXY = join(ROOT, 'node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs');
 
+const RELAY = join(ROOT, 'dist/bench/relay.js');
+
 /** The fixture as a stdio server, in the shape of an `mcpServers` entry. */
 export const FIXTURE_STDIO = { command: process.execPath, args: [FIXTURE, '--stdio'] } as const;
 
@@ -106,6 +108,13 @@ export async function startFixtureHttp(): Promise<RunningFixture> {
     'fixture server',
   );
   return { child, url: `http://127.0.0.1:${port}/mcp` };
+}
+
+/** A bare relay (bench/relay.ts) in its own process, passing everything to `origin`; `url` is its own origin. */
+export async function startRelay(origin: string): Promise<{ child: Child; url: string }> {
+  const child = spawnNode([RELAY, origin]);
+  const port = await waitForLine(child, (line) => Number(/^\{"port":(\d+)\}$/.exec(line)?.[1]) || undefined, 15_000, 'relay');
+  return { child, url: `http://127.0.0.1:${port}` };
 }
 
 export interface RunningHub {

@@ -8,11 +8,13 @@
  * `node dist/bench/cpuprofile.js` summarises; `node dist/bench/startup.js` breaks the cold start down. Direct and hub phases alternate (ABBA across rounds) so that
  * background load on the machine hits both sides of each ratio.
  *
- * A third table puts the fixture behind both bridges as a stdio server: the hub (`mcpServers` with a
+ * Another table puts the fixture behind a bare relay (bench/relay.ts: node:http passing bytes), the
+ * floor of any HTTP hop's CPU and latency on the machine, shown beside the hub's and not judged. A
+ * last one puts the fixture behind both bridges as a stdio server: the hub (`mcpServers` with a
  * command) against `mcp-proxy` from npm (a devDependency), each spawning its own copy.
  *
  *   npm run bench:proxy -- [--clients 10] [--seconds 3] [--rounds 4] [--warmup 2]
- *                          [--cold-runs 10] [--no-load] [--no-bridge] [--no-cold] [--eras legacy,modern]
+ *                          [--cold-runs 10] [--no-load] [--no-bridge] [--no-relay] [--no-cold] [--eras legacy,modern]
  *                          [--placement shared,pinned]
  *                          [--hub-cpu-prof DIR] [--hub-cli dist/servers/cli.js of another build] [--json]
  */
@@ -23,9 +25,9 @@ import { parseArgs } from 'node:util';
 import { measureColdStarts, type ColdStartResult } from './cold-start.js';
 import { cpuSampler } from './cpu.js';
 import { connectPool, runPhase, type Era, type Pool, type Target } from './load.js';
-import { childPids, FIXTURE_STDIO, startFixtureHttp, startHubProcess, startMcpProxy } from './processes.js';
+import { childPids, FIXTURE_STDIO, startFixtureHttp, startHubProcess, startMcpProxy, startRelay } from './processes.js';
 import { positiveArg } from './stats.js';
-import { coldStartReport, summarise, throughputReport, type Baseline, type EraRun, type EraSummary } from './report.js';
+import { coldStartReport, summarise, throughputReport, type Baseline, type EraRun, type EraSummary, type InTheMiddle } from './report.js';
 
 const SOURCE = 'fx';
 
@@ -38,6 +40,8 @@ interface Options {
   load: boolean;
   /** The row with the fixture over stdio, bridged by the hub and by mcp-proxy. */
   bridge: boolean;
+  /** The row with the fixture over HTTP behind a bare relay: the floor of one more hop. */
+  relay: boolean;
   cold: boolean;
   hubCpuProf: string | undefined;
   hubCli: string | undefined;
@@ -70,6 +74,7 @@ function options(argv: string[]): Options {
       eras: { type: 'string', default: 'legacy,modern' },
       placement: { type: 'string', default: 'shared,pinned' },
       'no-bridge': { type: 'boolean', default: false },
+      'no-relay': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -82,6 +87,7 @@ function options(argv: string[]): Options {
     coldRuns: Math.round(num('cold-runs', values['cold-runs'], 100)),
     load: !values['no-load'],
     bridge: !values['no-bridge'],
+    relay: !values['no-relay'],
     cold: !values['no-cold'],
     hubCpuProf: values['hub-cpu-prof'] === undefined ? undefined : resolve(values['hub-cpu-prof']),
     hubCli: values['hub-cli'] === undefined ? undefined : resolve(values['hub-cli']),
@@ -102,9 +108,10 @@ function pin(pid: number, cpus: string): void {
   execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
 }
 
-/** Two targets measured side by side: the hub and what it is compared with, and whose CPU each phase costs. */
+/** Two targets measured side by side: the hub (or the bare relay) and what it is compared with, and whose CPU each phase costs. */
 interface Pair {
   baseline: Baseline;
+  proxy: InTheMiddle;
   targets: Record<'direct' | 'hub', Target>;
   /** Processes whose CPU a phase of each target spends (the load generator is always counted). */
   pids: Record<'direct' | 'hub', Record<string, number | undefined>>;
@@ -126,12 +133,42 @@ async function directPair(o: Options): Promise<Pair> {
     const fx = fixture.child.process.pid;
     return {
       baseline: 'direct',
+      proxy: 'hub',
       targets: { direct: { kind: 'direct', url: fixture.url, tool: 'echo', headers: {} }, hub: hubTarget(hub.url, hub.token) },
       pids: { direct: { fixture: fx }, hub: { hub: hub.child.process.pid, fixture: fx } },
       pin: () => {
         pin(hub.child.process.pid!, '1');
         pin(fx!, '0');
       },
+      cleanups,
+    };
+  } catch (err) {
+    for (const c of cleanups) await c().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * The fixture over Streamable HTTP, reached directly and through the bare relay (bench/relay.ts):
+ * what one more HTTP hop costs on this machine with no work of its own, beside the hub's figures.
+ */
+async function relayPair(): Promise<Pair> {
+  const fixture = await startFixtureHttp();
+  const cleanups: Array<() => Promise<void>> = [() => fixture.child.stop()];
+  try {
+    const relay = await startRelay(new URL(fixture.url).origin);
+    cleanups.unshift(() => relay.child.stop());
+    const fx = fixture.child.process.pid;
+    const relayPid = relay.child.process.pid;
+    return {
+      baseline: 'direct',
+      proxy: 'bare relay',
+      targets: {
+        direct: { kind: 'direct', url: fixture.url, tool: 'echo', headers: {} },
+        hub: { kind: 'relay', url: `${relay.url}${new URL(fixture.url).pathname}`, tool: 'echo', headers: {} },
+      },
+      pids: { direct: { fixture: fx }, hub: { relay: relayPid, fixture: fx } },
+      pin: () => {},
       cleanups,
     };
   } catch (err) {
@@ -154,6 +191,7 @@ async function bridgePair(o: Options): Promise<Pair> {
     const [bridgeFixture] = childPids(bridgePid);
     return {
       baseline: 'mcp-proxy',
+      proxy: 'hub',
       targets: { direct: { kind: 'mcp-proxy', url: bridge.url, tool: 'echo', headers: {} }, hub: hubTarget(hub.url, hub.token) },
       pids: { direct: { bridge: bridgePid, fixture: bridgeFixture }, hub: { hub: hubPid, fixture: hubFixture } },
       pin: () => {
@@ -195,8 +233,8 @@ async function measurePair(o: Options, placement: Placement, start: (o: Options)
     for (const era of eras) for (const kind of ['direct', 'hub'] as const) await runPhase(pool(era, kind), { warmupMs: o.warmup * 1000, durationMs: 0 });
 
     const runs: Record<Era, EraRun> = {
-      legacy: { era: 'legacy', baseline: pair.baseline, direct: [], hub: [] },
-      modern: { era: 'modern', baseline: pair.baseline, direct: [], hub: [] },
+      legacy: { era: 'legacy', baseline: pair.baseline, proxy: pair.proxy, direct: [], hub: [] },
+      modern: { era: 'modern', baseline: pair.baseline, proxy: pair.proxy, direct: [], hub: [] },
     };
     for (let round = 0; round < o.rounds; round++) {
       // ABBA: the target that goes first alternates, and so does the era, so drift cancels out.
@@ -205,7 +243,7 @@ async function measurePair(o: Options, placement: Placement, start: (o: Options)
         for (const kind of order) {
           const r = await runPhase(pool(era, kind), { warmupMs: 250, durationMs: o.seconds * 1000, cpu: cpu[kind] });
           runs[era][kind].push(r);
-          const label = kind === 'hub' ? 'hub' : pair.baseline;
+          const label = kind === 'hub' ? pair.proxy : pair.baseline;
           process.stderr.write(
             `  round ${round + 1}/${o.rounds} ${era.padEnd(6)} ${label.padEnd(9)} ${(r.calls / r.seconds).toFixed(0).padStart(6)} req/s${r.errors ? `, ${r.errors} errors` : ''}\n`,
           );
@@ -242,6 +280,14 @@ async function main(): Promise<void> {
           : 'placement: pinned — the hub on CPU 1; the load generator and the fixture on CPU 0 (the hub has a core of its own)';
       process.stderr.write(`  ${title}\n`);
       const s = await measurePair(o, placement, directPair);
+      summaries.push(...s);
+      process.stdout.write(`${title}\n${throughputReport(s)}\n\n`);
+    }
+    if (o.relay) {
+      const title =
+        'HTTP downstream through a bare relay, placement: shared — node:http passing bytes, no auth, no MCP, no parsing: the floor of one more hop here, not judged';
+      process.stderr.write(`  ${title}\n`);
+      const s = await measurePair(o, 'shared', relayPair);
       summaries.push(...s);
       process.stdout.write(`${title}\n${throughputReport(s)}\n\n`);
     }
