@@ -1,4 +1,4 @@
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script, constants } from 'node:vm';
@@ -15,10 +15,14 @@ import { Script, constants } from 'node:vm';
  * The cache file sits beside the script (dist/bundle/stdio.cjs.cache); SWITCHBOARD_CODE_CACHE
  * names another file, or `off`. A rebuild deletes it with the bundle. An install the hub cannot
  * write to starts as if there were none, every time.
+ *
+ * The cache is code the hub runs: V8 checks only that it fits the script, not who made it. So it
+ * is written readable and writable by its owner alone, and one that another user owns or may
+ * write (a file someone planted where SWITCHBOARD_CODE_CACHE points) is not read but replaced.
  */
 
-/** What this start found: a cache V8 took, one it refused (stale), none, or caching off. */
-export type CodeCacheState = 'used' | 'rejected' | 'absent' | 'off';
+/** What this start found: a cache V8 took, one it refused (stale), one not read (not this user's alone), none, or caching off. */
+export type CodeCacheState = 'used' | 'rejected' | 'untrusted' | 'absent' | 'off';
 
 export interface LoadedScript<T> {
   exports: T;
@@ -45,14 +49,16 @@ export function cacheFileFor(script: string, env: NodeJS.ProcessEnv = process.en
 /** Runs `file` as a CommonJS module of its own, compiled from `cacheFile` when V8 takes it. */
 export function loadScript<T>(file: string, cacheFile: string | undefined): LoadedScript<T> {
   const source = readFileSync(file, 'utf8');
-  const cached = cacheFile === undefined ? undefined : readOrUndefined(cacheFile);
+  const found = cacheFile === undefined ? undefined : readOwnFile(cacheFile);
+  const cached = found === 'untrusted' ? undefined : found;
   // Node's own CommonJS wrapper, on the script's first line so its line numbers stay true.
   const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, {
     filename: file,
     importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     ...(cached === undefined ? {} : { cachedData: cached }),
   });
-  const cache: CodeCacheState = cacheFile === undefined ? 'off' : cached === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used';
+  const cache: CodeCacheState =
+    cacheFile === undefined ? 'off' : found === 'untrusted' ? 'untrusted' : cached === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used';
   const module = { exports: {} as T };
   const wrapper = script.runInThisContext() as (exports: T, require: NodeJS.Require, module: { exports: T }, filename: string, dirname: string) => void;
   wrapper.call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
@@ -66,7 +72,7 @@ export function loadScript<T>(file: string, cacheFile: string | undefined): Load
       // Written aside and renamed: starts running side by side never read half a file.
       const aside = `${cacheFile}.${process.pid}.tmp`;
       try {
-        writeFileSync(aside, script.createCachedData());
+        writeFileSync(aside, script.createCachedData(), { mode: 0o600 });
         renameSync(aside, cacheFile);
       } catch {
         // A read-only install: the next start compiles, as it would without a cache.
@@ -76,10 +82,22 @@ export function loadScript<T>(file: string, cacheFile: string | undefined): Load
   };
 }
 
-function readOrUndefined(file: string): Buffer | undefined {
+/** The file's bytes when this user owns it and no one else may write it; `untrusted` otherwise; undefined when there is none. */
+function readOwnFile(file: string): Buffer | 'untrusted' | undefined {
+  let fd: number;
   try {
-    return readFileSync(file);
+    fd = openSync(file, 'r');
   } catch {
     return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    // Windows has no owners or modes to check here (process.getuid is absent there).
+    if (process.getuid && (st.uid !== process.getuid() || (st.mode & 0o022) !== 0)) return 'untrusted';
+    return readFileSync(fd);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as StdioClientTransportV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -75,6 +75,18 @@ describe('the stdio bundle and its code cache', () => {
     expect(refused.tools).toContain('sandbox__whoami');
     await vi.waitFor(() => expect(readFileSync(cache).length).toBeGreaterThan(100_000), { timeout: 15_000, interval: 50 });
 
+    expect((await start({ SWITCHBOARD_CODE_CACHE: cache }, false)).codeCache).toBe('used');
+  });
+
+  it('is neither read nor kept when others may write it, and is replaced by one of the owner alone', async () => {
+    expect((await start({ SWITCHBOARD_CODE_CACHE: cache }, false)).codeCache).toBe('used');
+    expect(statSync(cache).mode & 0o777).toBe(0o600);
+    chmodSync(cache, 0o666);
+    const r = await start({ SWITCHBOARD_CODE_CACHE: cache }, false);
+    expect(r.codeCache).toBe('untrusted');
+    expect(r.tools).toContain('sandbox__whoami');
+    // Replaced (written aside and renamed over it), not read: the new file is the owner's alone again.
+    await vi.waitFor(() => expect(statSync(cache).mode & 0o777).toBe(0o600), { timeout: 15_000, interval: 50 });
     expect((await start({ SWITCHBOARD_CODE_CACHE: cache }, false)).codeCache).toBe('used');
   });
 
