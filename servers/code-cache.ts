@@ -1,7 +1,8 @@
 import { closeSync, fstatSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import { Script, constants } from 'node:vm';
+// A namespace import: vm.constants is missing before Node 20.12, where a named import would not even link.
+import * as vm from 'node:vm';
 
 /**
  * A CommonJS script (the stdio bundle, scripts/bundle-stdio.ts) compiled with V8's code cache.
@@ -36,7 +37,10 @@ export interface LoadedScript<T> {
  * 20.19 on) and let a vm script import() through the main loader (20.12 on).
  */
 export function canLoadBundle(): boolean {
-  return (process.features as { require_module?: boolean }).require_module === true && constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER !== undefined;
+  return (
+    (process.features as { require_module?: boolean }).require_module === true &&
+    (vm.constants as typeof vm.constants | undefined)?.USE_MAIN_CONTEXT_DEFAULT_LOADER !== undefined
+  );
 }
 
 /** The cache file for `script`: SWITCHBOARD_CODE_CACHE, else beside it; undefined when off. */
@@ -52,9 +56,9 @@ export function loadScript<T>(file: string, cacheFile: string | undefined): Load
   const found = cacheFile === undefined ? undefined : readOwnFile(cacheFile);
   const cached = found === 'untrusted' ? undefined : found;
   // Node's own CommonJS wrapper, on the script's first line so its line numbers stay true.
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, {
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n})`, {
     filename: file,
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
     ...(cached === undefined ? {} : { cachedData: cached }),
   });
   const cache: CodeCacheState =

@@ -81,11 +81,7 @@ export class Hub {
   /** Set before `listen()`: sends a 2026 retry whose state another replica holds there (src/replicas/forward.ts). */
   forward: ConstructorParameters<typeof HttpFace>[0]['forward'];
   private stdio?: StdioFace;
-  /**
-   * Opens when the stdio face has answered its first tools/list, or STDIO_GATE_MS after the
-   * sources start (at once without a stdio face): stdio servers with a cached list start then
-   * (DownstreamServerOptions.startGate).
-   */
+  /** Stdio servers with a cached list start once it opens (DownstreamServerOptions.startGate): see startSources. */
   private readonly startGate: Promise<void>;
   private openGate: () => void = () => {};
   private closeMounted: () => void = () => {};
@@ -295,6 +291,7 @@ export class Hub {
   }
 
   private startSources(): void {
+    // The gate opens when the stdio face has answered its first tools/list, or STDIO_GATE_MS from now (at once without one).
     if (this.stdio) setTimeout(this.openGate, STDIO_GATE_MS).unref();
     else this.openGate();
     this.sourcesSettled = Promise.allSettled(this.catalog.sources().map((s) => s.start())).then(() => {
