@@ -7,7 +7,8 @@
  * with V8's code cache: the bytecode of what the last start ran, kept beside the bundle, saves the
  * parse and most of the compilation (Node 20 caches no ES modules). Modules reached only by a
  * dynamic import() (the HTTP stack, the MCP client, PostgreSQL) are in the script but stay
- * uninitialised, and unparsed beyond a pre-parse, until something imports them. servers/cli.ts
+ * uninitialised, and unparsed beyond a pre-parse, until something imports them. One warm-up start
+ * (warmUp, below) writes the cache, so the first real start finds it too. servers/cli.ts
  * loads it for `stdio` and falls back to the unbundled modules when it is missing (a tsc-only
  * build) or when Node cannot require ES modules (oidc-provider is one; Node 20.19 on can).
  *
@@ -20,8 +21,11 @@
  * trees (ours, zod's, the MCP SDK's) and pino, which every start loads, are bundled: their
  * compiled code then comes from the code cache too.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { build, type Plugin } from 'esbuild';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -74,3 +78,42 @@ const bytes = Object.entries(result.metafile.outputs)
   .filter(([file]) => file.endsWith('.cjs'))
   .reduce((sum, [, o]) => sum + o.bytes, 0);
 process.stdout.write(`bundled switchboard stdio into dist/bundle/stdio.cjs (${Math.round(bytes / 1024)} kB of JavaScript)\n`);
+process.stdout.write(`${await warmUp()}\n`);
+
+/**
+ * One start of the bundle as a desktop client makes it (the CLI, the embedded default config, a
+ * first tools/list), so that the first real start after a build already finds the code cache
+ * (servers/code-cache.ts) instead of writing it. A failure here costs that one start its cache,
+ * nothing else: it is reported, not fatal.
+ */
+async function warmUp(): Promise<string> {
+  const cache = join(OUT, 'stdio.cjs.cache');
+  const dir = mkdtempSync(join(tmpdir(), 'switchboard-warm-up-'));
+  const { SWITCHBOARD_CODE_CACHE: _elsewhere, ...env } = process.env;
+  // In a folder of its own: no config file of the repository is picked up, so the default config runs.
+  const child = spawn(process.execPath, [join(ROOT, 'dist/servers/cli.js'), 'stdio', '--no-http', '--data', join(dir, 'data')], {
+    cwd: dir,
+    env,
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
+  const lines = [
+    { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'build', version: '1' } } },
+    { jsonrpc: '2.0', method: 'notifications/initialized' },
+    { jsonrpc: '2.0', id: 2, method: 'tools/list', params: {} },
+  ];
+  child.stdin.on('error', () => {});
+  child.stdin.write(lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
+  try {
+    for (let waited = 0; waited < 15_000 && !existsSync(cache); waited += 50) {
+      if (child.exitCode !== null) return `no code cache: the warm-up start exited (code ${child.exitCode})`;
+      await sleep(50);
+    }
+    return existsSync(cache)
+      ? `wrote its code cache (${Math.round(statSync(cache).size / 1024)} kB)`
+      : 'no code cache: the warm-up start wrote none within 15 s';
+  } finally {
+    child.kill();
+    await new Promise((r) => (child.exitCode === null ? child.once('exit', r) : r(undefined)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
