@@ -17,8 +17,34 @@ export const COMMON_OPTIONS = {
 export type Flags = Record<string, string | boolean | undefined>;
 
 export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}): { flags: Flags; positionals: string[] } {
-  const { values, positionals } = parseArgs({ args: argv, options: { ...COMMON_OPTIONS, ...extra }, allowPositionals: true, strict: true });
+  const options = { ...COMMON_OPTIONS, ...extra };
+  const { values, positionals } = parseArgs({ args: bindValues(argv, options), options, allowPositionals: true, strict: true });
   return { flags: values as Flags, positionals };
+}
+
+/**
+ * `--grant -Abc…` as `--grant=-Abc…`: ids the hub prints (grants, tokens) are base64url and may
+ * begin with '-', which parseArgs would otherwise refuse as an ambiguous option value.
+ */
+function bindValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--') return [...out, ...argv.slice(i)];
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === 'string' && next?.startsWith('-') && !isOption(next, options)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
+function isOption(arg: string, options: NonNullable<ParseArgsConfig['options']>): boolean {
+  if (arg === '--') return true;
+  if (arg.startsWith('--')) return (arg.slice(2).split('=')[0] as string) in options;
+  return Object.values(options).some((o) => o.short !== undefined && arg === `-${o.short}`);
 }
 
 export interface CommandConfig extends LoadedConfig {

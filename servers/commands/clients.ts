@@ -3,7 +3,7 @@ import { configFromFlags, parse, str } from '../common.js';
 import { grantLine, openAsStore } from './clients-store.js';
 
 const USAGE = `usage: switchboard clients list [--user U] [--tenant T] [--json]
-       switchboard clients revoke <client_id>            end every grant of the client and forget its registration
+       switchboard clients revoke [--] <client_id>       end every grant of the client and forget its registration
        switchboard clients revoke --grant <grant_id>     end one grant`;
 
 /**

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import Provider, { errors } from 'oidc-provider';
 import type { Clock } from '../clock.js';
 import type { Vault } from '../vault/vault.js';
@@ -89,7 +90,14 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfo: { enabled: false },
       // Signing out of the hub's sign-in session is not offered: the session only carries a consent step.
       rpInitiatedLogout: { enabled: false },
-      registration: { enabled: true, initialAccessToken: false, issueRegistrationAccessToken: false },
+      // Client ids get a prefix: the library's bare nanoid may begin with '-', which a user then
+      // cannot pass to `switchboard clients revoke` without '--'.
+      registration: {
+        enabled: true,
+        initialAccessToken: false,
+        issueRegistrationAccessToken: false,
+        idFactory: () => `sbc_${randomBytes(24).toString('base64url')}`,
+      },
       // SEP-991: an HTTPS client_id is the URL of the client's metadata document. The library
       // checks the document (client_id equal to its URL, no shared-secret auth method, no secret)
       // and caches it by Cache-Control within these bounds (seconds).

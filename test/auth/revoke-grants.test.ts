@@ -75,6 +75,8 @@ describe('ending a grant closes its sessions and streams', () => {
       new RegExp(`default/alice  client=${a.clientId}  "Test client"  scopes=mcp  created=\\S+  last-used=\\S+Z  via=${a.hubTokenId}`),
     );
 
+    // Registered ids never begin with '-', so the id `clients list` prints is a valid argument as is.
+    expect(a.clientId).toMatch(/^sbc_[\w-]{32}$/);
     const cli = await runCli(['clients', 'revoke', a.clientId, '--data', h.dataDir], h.dataDir);
     expect(cli, `the CLI's stderr: ${cli.stderr}`).toMatchObject({ code: 0, stdout: `revoked 1 grant of ${a.clientId}\n` });
     const revokedAt = Date.now();
