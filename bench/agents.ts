@@ -11,7 +11,7 @@
  * and both paths keep their connections alive (the direct one by the global fetch, the hub by its
  * agents' fetch): the new connections the marketplace saw per phase are printed to show it.
  *
- *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--latency-ms 50] [--era legacy|modern] [--json]
+ *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--warmup 1000] [--latency-ms 50] [--era legacy|modern] [--json]
  *                           [--hub-cpu-prof DIR]   (the hub's V8 CPU profile, written to DIR when it stops)
  */
 import type { Server } from 'node:http';
@@ -31,6 +31,7 @@ const { values } = parseArgs({
     calls: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '4' },
     rounds: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '1000' },
     'latency-ms': { type: 'string', default: '50' },
     era: { type: 'string', default: 'legacy' },
     json: { type: 'boolean', default: false },
@@ -42,6 +43,9 @@ const { values } = parseArgs({
 const calls = Math.round(positiveArg('calls', values.calls, 100_000));
 const concurrency = Math.round(positiveArg('concurrency', values.concurrency, 100));
 const rounds = Math.round(positiveArg('rounds', values.rounds, 50));
+const warmup = Math.round(positiveArg('warmup', values.warmup, 100_000));
+/** Callers during the warm-up. */
+const WARM_WORKERS = 16;
 const latencyMs = Math.round(positiveArg('latency-ms', values['latency-ms'], 10_000));
 if (values.era !== 'legacy' && values.era !== 'modern') throw new Error(`--era ${values.era}: use legacy or modern`);
 const era = values.era;
@@ -190,6 +194,7 @@ async function phase(
   pids: { hub: number; relay: number },
   count: number,
   connections: () => Promise<number>,
+  workers = concurrency,
 ): Promise<Phase> {
   const hubPid = pids.hub;
   const latencies: number[] = [];
@@ -199,7 +204,7 @@ async function phase(
   const relay0 = processCpuMs(pids.relay) ?? Number.NaN;
   const io0 = processSyscalls(hubPid);
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, w) => {
+    Array.from({ length: workers }, async (_, w) => {
       for (let n = next++; n < count; n = next++) {
         const started = performance.now();
         await run(w, n);
@@ -255,7 +260,7 @@ async function main(): Promise<void> {
     ...(values['hub-cpu-prof'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', values['hub-cpu-prof']] } : {}),
   });
   const pids = { hub: hub.child.process.pid!, relay: relay.pid };
-  const clients = await Promise.all(Array.from({ length: concurrency }, () => connect(hub)));
+  const clients = await Promise.all(Array.from({ length: Math.max(concurrency, WARM_WORKERS) }, () => connect(hub)));
   const results: ModeResult[] = [];
   try {
     for (const mode of ['sync', 'stream'] as const) {
@@ -265,8 +270,10 @@ async function main(): Promise<void> {
         hub: (w, n) => viaHubRaw(hub, clients[w]!, mode, n),
         sdk: (w, n) => viaHub(clients[w]!, mode, n),
       };
-      // Warm every path: connections, the hub's JIT, the marketplace's.
-      for (const path of PATHS) await phase(runs[path], pids, 4 * concurrency, market.connections);
+      // Warm every path (connections, the hub's JIT, the marketplace's) as a hub that has run for a
+      // while is: V8 optimises a function after some thousands of runs, and until then compiles on
+      // helper threads the CPU figures would count. Many callers at once, so it takes seconds.
+      for (const path of PATHS) await phase(runs[path], pids, warmup, market.connections, Math.max(concurrency, WARM_WORKERS));
       const seen: Record<Path, Phase[]> = { direct: [], relay: [], hub: [], sdk: [] };
       const order = Array.from({ length: rounds }, () => [...PATHS, ...[...PATHS].reverse()]).flat();
       for (const path of order) seen[path].push(await phase(runs[path], pids, calls, market.connections));
