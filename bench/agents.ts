@@ -51,6 +51,7 @@ if (values.era !== 'legacy' && values.era !== 'modern') throw new Error(`--era $
 const era = values.era;
 
 type Mode = 'sync' | 'stream';
+const MODES: readonly Mode[] = ['sync', 'stream'];
 /**
  * direct: the marketplace itself; relay: through a bare relay (the floor of one more hop); hub:
  * through the hub by a plain HTTP client; sdk: through the hub by the SDK's client.
@@ -260,20 +261,25 @@ async function main(): Promise<void> {
     ...(values['hub-cpu-prof'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', values['hub-cpu-prof']] } : {}),
   });
   const pids = { hub: hub.child.process.pid!, relay: relay.pid };
-  const clients = await Promise.all(Array.from({ length: Math.max(concurrency, WARM_WORKERS) }, () => connect(hub)));
+  const clients = await Promise.all(Array.from({ length: concurrency }, () => connect(hub)));
   const results: ModeResult[] = [];
+  const runsOf = (mode: Mode, callers: readonly Caller[]): Record<Path, (w: number, n: number) => Promise<void>> => ({
+    direct: (_w, n) => direct(market.url, mode, n),
+    relay: (_w, n) => direct(relay.url, mode, n),
+    hub: (w, n) => viaHubRaw(hub, callers[w]!, mode, n),
+    sdk: (w, n) => viaHub(callers[w]!, mode, n),
+  });
   try {
-    for (const mode of ['sync', 'stream'] as const) {
-      const runs: Record<Path, (w: number, n: number) => Promise<void>> = {
-        direct: (_w, n) => direct(market.url, mode, n),
-        relay: (_w, n) => direct(relay.url, mode, n),
-        hub: (w, n) => viaHubRaw(hub, clients[w]!, mode, n),
-        sdk: (w, n) => viaHub(clients[w]!, mode, n),
-      };
-      // Warm every path (connections, the hub's JIT, the marketplace's) as a hub that has run for a
-      // while is: V8 optimises a function after some thousands of runs, and until then compiles on
-      // helper threads the CPU figures would count. Many callers at once, so it takes seconds.
-      for (const path of PATHS) await phase(runs[path], pids, warmup, market.connections, Math.max(concurrency, WARM_WORKERS));
+    // Warm every path (connections, the hub's JIT, the marketplace's) as a hub that has run for a
+    // while is: V8 optimises a function after some thousands of runs, and until then compiles on
+    // helper threads the CPU figures would count. Many callers at once, so it takes seconds; the
+    // extra sessions are closed before the measured phases, which see `concurrency` sessions.
+    const extra = await Promise.all(Array.from({ length: Math.max(0, WARM_WORKERS - concurrency) }, () => connect(hub)));
+    const warmers = [...clients, ...extra];
+    for (const mode of MODES) for (const path of PATHS) await phase(runsOf(mode, warmers)[path], pids, warmup, market.connections, warmers.length);
+    await Promise.all(extra.map((c) => c.client.close()));
+    for (const mode of MODES) {
+      const runs = runsOf(mode, clients);
       const seen: Record<Path, Phase[]> = { direct: [], relay: [], hub: [], sdk: [] };
       const order = Array.from({ length: rounds }, () => [...PATHS, ...[...PATHS].reverse()]).flat();
       for (const path of order) seen[path].push(await phase(runs[path], pids, calls, market.connections));
