@@ -268,6 +268,13 @@ async function main(): Promise<void> {
   const summaries: EraSummary[] = [];
   let cold: ColdStartResult[] = [];
   const pinnable = availableParallelism() >= 2 && hasTaskset();
+  /** One measured pair: its title on stderr as it starts, then its table under the title on stdout. */
+  const section = async (title: string, placement: Placement, start: (o: Options) => Promise<Pair>) => {
+    process.stderr.write(`  ${title}\n`);
+    const s = await measurePair(o, placement, start);
+    summaries.push(...s);
+    process.stdout.write(`${title}\n${throughputReport(s)}\n\n`);
+  };
   if (o.load) {
     for (const placement of o.placements) {
       if (placement === 'pinned' && !pinnable) {
@@ -278,27 +285,18 @@ async function main(): Promise<void> {
         placement === 'shared'
           ? 'placement: shared — load generator, hub and fixture compete for every CPU'
           : 'placement: pinned — the hub on CPU 1; the load generator and the fixture on CPU 0 (the hub has a core of its own)';
-      process.stderr.write(`  ${title}\n`);
-      const s = await measurePair(o, placement, directPair);
-      summaries.push(...s);
-      process.stdout.write(`${title}\n${throughputReport(s)}\n\n`);
+      await section(title, placement, directPair);
     }
     if (o.relay) {
       const title =
         'HTTP downstream through a bare relay, placement: shared — node:http passing bytes, no auth, no MCP, no parsing: the floor of one more hop here, not judged';
-      process.stderr.write(`  ${title}\n`);
-      const s = await measurePair(o, 'shared', relayPair);
-      summaries.push(...s);
-      process.stdout.write(`${title}\n${throughputReport(s)}\n\n`);
+      await section(title, 'shared', relayPair);
     }
   }
   if (o.bridge) {
     const title =
       'stdio downstream, placement: shared — the fixture over stdio, bridged to Streamable HTTP by the hub and by mcp-proxy (npm), each with its own copy';
-    process.stderr.write(`  ${title}\n`);
-    const s = await measurePair(o, 'shared', bridgePair);
-    summaries.push(...s);
-    process.stdout.write(`${title}\n${throughputReport(s)}\n\n`);
+    await section(title, 'shared', bridgePair);
   }
   if (o.cold) {
     process.stderr.write(`  stdio cold starts: ${o.coldRuns} × 4 processes\n`);
