@@ -23,7 +23,7 @@ export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}): {
 }
 
 /**
- * `--grant -Abc…` as `--grant=-Abc…`: ids the hub prints (grants, tokens) are base64url and may
+ * `--grant -Abc…` as `--grant=-Abc…`: ids the hub prints (grant ids, made by the OAuth library) may
  * begin with '-', which parseArgs would otherwise refuse as an ambiguous option value.
  */
 function bindValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
