@@ -166,6 +166,17 @@ describe('a custom integration calling its provider', () => {
   });
 
   describe('Retry-After', () => {
+    // The provider seeing the request is not enough: the clock may pass the retry time only once the
+    // worker has read the answer and set the job's next attempt, or that attempt lands after the
+    // advanced clock and the call ends queued.
+    const jobIds = async () => new Set((await hub.hub.outbox.outbox.list({ user: 'alice' })).map((j) => j.id));
+    const retryScheduled = async (tool: string, earlier: Set<string>) =>
+      eventually(async () =>
+        (await hub.hub.outbox.outbox.list({ user: 'alice', state: 'queued' })).find(
+          (j) => !earlier.has(j.id) && j.tool === tool && j.attempts > 0 && j.lastError !== null,
+        ),
+      );
+
     it('is honoured on GET, in seconds and as an HTTP-date', async () => {
       sleeps.length = 0;
       const before = api.seen.length;
@@ -185,8 +196,9 @@ describe('a custom integration calling its provider', () => {
       sleeps.length = 0;
       const before = api.seen.length;
       api.queue('POST /things', answer(429, { 'retry-after': '7' }, { error: 'slow down' }));
+      const earlier = await jobIds();
       const pending = alice.callTool('acme__create', { title: 'anvil' });
-      await eventually(() => api.seen.length > before || undefined);
+      await retryScheduled('create', earlier);
       clock.advance(7_000);
       hub.hub.outbox.worker.wake();
       const r = await pending;
@@ -199,8 +211,10 @@ describe('a custom integration calling its provider', () => {
       sleeps.length = 0;
       api.queue('PUT /things/t1', answer(503, { 'retry-after': '2' }, { error: 'busy' }));
       const before = api.seen.length;
+      const earlier = await jobIds();
       const pending = alice.callTool('acme__put_thing', { id: 't1', title: 'anvil' });
-      await eventually(() => api.seen.length > before || undefined);
+      await retryScheduled('put_thing', earlier);
+      expect(api.seen.length).toBe(before + 1);
       clock.advance(2_000);
       hub.hub.outbox.worker.wake();
       expect((await pending).structuredContent).toEqual({ method: 'PUT', path: '/v1/things/t1', query: {}, body: { title: 'anvil' } });
