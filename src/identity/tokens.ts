@@ -4,8 +4,12 @@ import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/db.js';
+import { WalVersion } from '../store/wal-version.js';
 import { DEFAULT_TENANT, HUB_SCOPES, type Identity } from './identity.js';
 import type { RevocationSource } from './revocation-watch.js';
+
+/** Valid tokens the SQLite store remembers between commits. */
+const MAX_REMEMBERED = 10_000;
 
 /** Prefix that lets secret scanners recognise a leaked hub token. */
 const TOKEN_PREFIX = 'sbt_';
@@ -137,11 +141,19 @@ export class SqliteApiTokens implements ApiTokens {
   private readonly touchStmt: Statement;
   private readonly revokedStmt: Statement;
   private readonly revokeListeners = new Set<(tokenId: string) => void>();
+  /**
+   * Tokens found valid, by hash, with the database's version when they were read: used while no
+   * commit has happened since (a revocation by any process is a commit), so a request costs one
+   * `pread` of the -shm file instead of a read transaction. Never a reason to refuse.
+   */
+  private readonly valid = new Map<string, { rec: ApiTokenRecord; version: string }>();
+  private readonly version: WalVersion;
 
   constructor(
     private readonly db: Db,
     private readonly clock: Clock,
   ) {
+    this.version = new WalVersion(db);
     this.byHash = db.prepare('SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL');
     this.touchStmt = db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?');
     // Primary-key lookups only: the revocation poll asks about the few tokens with open sessions.
@@ -211,15 +223,33 @@ export class SqliteApiTokens implements ApiTokens {
     return this.checkNow(token);
   }
 
-  /** One prepared statement; expiry is compared with the injected clock. */
+  /** One prepared statement, or none while nothing was committed since; expiry is compared with the injected clock. */
   private checkNow(token: string): TokenCheck {
     if (!mayBeToken(token)) return undefined;
-    const row = this.byHash.get(hashToken(token));
-    if (row === undefined) return undefined;
-    const rec = toRecord(row);
+    const hash = hashToken(token);
+    // Taken before the read: a commit between the two changes it, so the entry is not used again.
+    const version = this.version.read();
+    const known = version === undefined ? undefined : this.valid.get(hash);
+    let rec: ApiTokenRecord;
+    if (known !== undefined && known.version === version) rec = known.rec;
+    else {
+      const row = this.byHash.get(hash);
+      if (row === undefined) {
+        this.valid.delete(hash);
+        return undefined;
+      }
+      rec = toRecord(row);
+      if (version !== undefined) this.remember(hash, rec, version);
+    }
     if (rec.expiresAt !== undefined && this.clock.now() >= rec.expiresAt) return 'expired';
     this.touch(rec);
     return { tenant: rec.tenant, user: rec.user, scopes: rec.scopes, tokenId: rec.id };
+  }
+
+  private remember(hash: string, rec: ApiTokenRecord, version: string): void {
+    // Bounded: past the cap it starts again (a hub serves far fewer live tokens).
+    if (this.valid.size >= MAX_REMEMBERED && !this.valid.has(hash)) this.valid.clear();
+    this.valid.set(hash, { rec, version });
   }
 
   private read(id: string): ApiTokenRecord | undefined {

@@ -1,4 +1,10 @@
-import { classifyInboundRequest, isJSONRPCNotification, isJSONRPCRequest, PROTOCOL_VERSION_META_KEY } from '@modelcontextprotocol/server';
+import {
+  classifyInboundRequest,
+  isJSONRPCNotification,
+  isJSONRPCRequest,
+  PROTOCOL_VERSION_META_KEY,
+  RELATED_TASK_META_KEY,
+} from '@modelcontextprotocol/server';
 
 export interface InboundFields {
   httpMethod: string;
@@ -34,7 +40,28 @@ function plainLegacyMessage(body: unknown, versionHeader: string | undefined): b
   const params = body['params'];
   // The envelope claim is the reserved protocol-version key in params._meta, valid or not.
   if (isPlainObject(params) && isPlainObject(params['_meta']) && PROTOCOL_VERSION_META_KEY in params['_meta']) return false;
-  return isJSONRPCRequest(body) || isJSONRPCNotification(body);
+  return plainRequest(body) || isJSONRPCRequest(body) || isJSONRPCNotification(body);
+}
+
+/**
+ * A request every client sends, checked by hand: true only where the SDK's JSONRPCRequestSchema
+ * (a strict object: `jsonrpc`, a string or integer `id`, a string `method`, `params` an object
+ * whose `_meta` may carry a string or integer `progressToken`) accepts it too; anything it is not
+ * sure of goes to the SDK's predicates. That schema's parse was ~2 % of the hub's CPU per call.
+ */
+function plainRequest(body: Record<string, unknown>): boolean {
+  for (const key in body) if (key !== 'jsonrpc' && key !== 'id' && key !== 'method' && key !== 'params') return false;
+  if (body['jsonrpc'] !== '2.0' || typeof body['method'] !== 'string') return false;
+  const id = body['id'];
+  if (typeof id !== 'string' && !Number.isSafeInteger(id)) return false;
+  const params = body['params'];
+  if (params === undefined) return true;
+  if (!isPlainObject(params)) return false;
+  const meta = params['_meta'];
+  if (meta === undefined) return true;
+  if (!isPlainObject(meta) || RELATED_TASK_META_KEY in meta) return false;
+  const token = meta['progressToken'];
+  return token === undefined || typeof token === 'string' || Number.isSafeInteger(token);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

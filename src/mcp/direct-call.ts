@@ -22,6 +22,7 @@ import { z } from 'zod';
 import type { Identity } from '../identity/identity.js';
 import type { CatalogEntry } from './catalog.js';
 import { type AnswerSink, EventStreamAnswer, JsonAnswer, STREAM_KEY_PREFIX } from './direct/answer.js';
+import { type DirectCall, directCallOf, progressToken, requestId } from './direct/call-shape.js';
 import { checkModernInputRequests, fulfilLegacy } from './direct/input-required.js';
 import { CancelledByClient, type SessionCalls } from './direct/session-calls.js';
 import type { Dispatcher } from './dispatch.js';
@@ -44,30 +45,6 @@ const RESUMABLE_FROM = '2025-11-25';
 
 const MODERN = '2026-07-28';
 const RESERVED_META = 'io.modelcontextprotocol/';
-
-const requestId = z.union([z.string(), z.number().int()]);
-const progressToken = z.union([z.string(), z.number()]).optional();
-
-/**
- * The one request shape served directly: a single `tools/call` that is not task-augmented and
- * carries no multi-round-trip material. Anything else (batches, tasks, retries, unknown shapes)
- * goes the SDK's way, which also answers its errors.
- */
-const callSchema = z.object({
-  jsonrpc: z.literal('2.0'),
-  id: requestId,
-  method: z.literal('tools/call'),
-  params: z.looseObject({
-    name: z.string(),
-    arguments: z.record(z.string(), z.unknown()).optional(),
-    _meta: z.looseObject({ progressToken }).optional(),
-    task: z.undefined().optional(),
-    requestState: z.undefined().optional(),
-    inputResponses: z.undefined().optional(),
-  }),
-});
-
-type DirectCall = z.infer<typeof callSchema>;
 
 /**
  * A 2026-07-28 request's `_meta` envelope, complete and well formed. Stricter than the SDK's check
@@ -214,8 +191,7 @@ export class DirectCalls {
   private accept(entry: CatalogEntry<Tool>, body: unknown, tasks = false): DirectCall | undefined {
     const support = entry.listed.execution?.taskSupport;
     if (support === 'required' || (tasks && support === 'optional')) return undefined;
-    const parsed = callSchema.safeParse(body);
-    return parsed.success ? parsed.data : undefined;
+    return directCallOf(body);
   }
 
   /**

@@ -65,3 +65,36 @@ describe('API tokens on disk', () => {
     }
   });
 });
+
+describe('API tokens checked by two processes on one file', () => {
+  it('a token revoked or expired by another connection is refused on the next check, though the first remembered it', async () => {
+    const dir = tmpDir();
+    const clock = manualClock(T0);
+    const file = join(dir.path, 'switchboard.db');
+    const hub = openDb({ file, clock });
+    const cli = openDb({ file, clock });
+    try {
+      const tokens = new SqliteApiTokens(hub, clock);
+      const elsewhere = new SqliteApiTokens(cli, clock);
+      const a = await tokens.create({ user: 'alice' });
+      const b = await tokens.create({ user: 'bob' });
+      // Checked twice each: the second answer comes from what the first read, while nothing is committed.
+      for (let i = 0; i < 2; i++) {
+        expect(await tokens.check(a.token)).toMatchObject({ user: 'alice', tokenId: a.record.id });
+        expect(await tokens.check(b.token)).toMatchObject({ user: 'bob', tokenId: b.record.id });
+      }
+      expect(await elsewhere.revoke(a.record.id)).toBe(true);
+      expect(await tokens.check(a.token)).toBeUndefined();
+      expect(await tokens.check(b.token)).toMatchObject({ user: 'bob' });
+      cli.prepare('UPDATE api_tokens SET expires_at = ? WHERE id = ?').run(T0 + 1_000, b.record.id);
+      expect(await tokens.check(b.token)).toMatchObject({ user: 'bob' });
+      clock.advance(1_000);
+      expect(await tokens.check(b.token)).toBe('expired');
+      expect(await tokens.check('sbt_not-a-token-of-this-hub')).toBeUndefined();
+    } finally {
+      cli.close();
+      hub.close();
+      dir.remove();
+    }
+  });
+});
