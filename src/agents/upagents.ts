@@ -38,6 +38,22 @@ const streamDataSchema = z.looseObject({
   error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
 });
 
+type StreamData = z.infer<typeof streamDataSchema>;
+
+/**
+ * An event's data: the plain shape (string fields, no error) checked by hand, anything else by the
+ * schema. One schema parse per event was most of the hub's own work on a streamed token.
+ */
+function streamDataOf(raw: unknown): StreamData | undefined {
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    const r = raw as Record<string, unknown>;
+    const plain = r['error'] === undefined && ['type', 'content', 'tool_name', 'task_id'].every((k) => r[k] === undefined || typeof r[k] === 'string');
+    if (plain) return r as StreamData;
+  }
+  const parsed = streamDataSchema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}
+
 export interface UpagentsOptions {
   /** The config entry's name: errors and the pacer say it, never the key. */
   name: string;
@@ -95,9 +111,8 @@ export class UpagentsAdapter implements AgentAdapter {
       } catch {
         raw = { content: e.data };
       }
-      const parsed = streamDataSchema.safeParse(raw);
-      if (!parsed.success) continue;
-      const d = parsed.data;
+      const d = streamDataOf(raw);
+      if (d === undefined) continue;
       // The event name, else the data's `type` (seed 000's browser example reads `data.type`).
       const type = e.event ?? d.type ?? 'token';
       taskId ??= d.task_id;

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { nodeHttp, nodeHttps } from '../lazy-require.js';
 import { decodedBody, keepAlivePool } from './keep-alive.js';
+import { streamedResponse } from './streamed-response.js';
 
 /**
  * A fetch over node:http with keep-alive, for the hub's hot HTTP paths: the MCP client's traffic
@@ -118,7 +119,7 @@ function respond(r: IncomingMessage, method: string, signal: AbortSignal | undef
   }
   const body = decodedBody(r);
   if (!isJson(r.headers['content-type'])) {
-    resolve(new Response(Readable.toWeb(body) as ReadableStream<Uint8Array>, init));
+    resolve(streamedResponse(body, init));
     return;
   }
   // A JSON answer is read whole by its reader anyway: gathered here it needs no web stream

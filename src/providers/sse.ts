@@ -1,6 +1,9 @@
+import type { IncomingMessage } from 'node:http';
+import { finished } from 'node:stream/promises';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { HubError } from '../errors.js';
 import { tooLarge } from './body-limit.js';
+import { takeNodeBody } from './streamed-response.js';
 
 export type { EventSourceMessage };
 
@@ -18,7 +21,8 @@ export interface SseOptions {
  * after `idleMs` without a byte it fails with provider_timeout and the connection is closed.
  */
 export async function* sseEvents(res: Response, o: SseOptions): AsyncGenerator<EventSourceMessage> {
-  if (res.body === null) return;
+  const reader = chunksOf(res);
+  if (reader === undefined) return;
   const max = o.maxEventChars ?? 1024 * 1024;
   const queue: EventSourceMessage[] = [];
   let pending = 0;
@@ -29,8 +33,8 @@ export async function* sseEvents(res: Response, o: SseOptions): AsyncGenerator<E
     },
   });
   // Decoded here rather than through a TextDecoderStream: piping builds a transform stream and two
-  // queues per response, which cost a streamed agent call more than its parsing.
-  const reader = res.body.getReader();
+  // queues per response, which cost a streamed agent call more than its parsing. The hub's own
+  // fetch hands over its Node stream, read without a web stream in between (streamed-response.ts).
   const decoder = new TextDecoder();
   let timer: NodeJS.Timeout | undefined;
   let fail: (err: unknown) => void = () => {};
@@ -63,4 +67,29 @@ export async function* sseEvents(res: Response, o: SseOptions): AsyncGenerator<E
     clearTimeout(timer);
     await reader.cancel().catch(() => {});
   }
+}
+
+interface ChunkReader {
+  read(): Promise<IteratorResult<Uint8Array, unknown>>;
+  cancel(): Promise<void>;
+}
+
+/** The body's chunks: from the Node stream when the hub's fetch made the response, else from its web stream. */
+function chunksOf(res: Response): ChunkReader | undefined {
+  const node = takeNodeBody(res);
+  if (node !== undefined) {
+    const it = node[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    // A response received whole (its last event read, its end not yet) is drained, not destroyed:
+    // destroying it would close a connection that can serve the next request, which it does once
+    // the end is read (waited for here, so a call right after this one finds it free).
+    const cancel = async () => {
+      if ((node as Partial<IncomingMessage>).complete !== true) return void node.destroy();
+      node.resume();
+      await finished(node);
+    };
+    return { read: () => it.next(), cancel };
+  }
+  if (res.body === null) return undefined;
+  const web = res.body.getReader();
+  return { read: () => web.read() as Promise<IteratorResult<Uint8Array, unknown>>, cancel: () => web.cancel() };
 }

@@ -10,6 +10,8 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capBody } from '../../src/providers/body-limit.js';
 import { bufferedBytesLeft, createNodeFetch, type NodeFetchOptions } from '../../src/providers/node-fetch.js';
+import { sseEvents } from '../../src/providers/sse.js';
+import { takeNodeBody } from '../../src/providers/streamed-response.js';
 
 interface Seen {
   method: string;
@@ -231,5 +233,57 @@ describe('the downstream fetch (redirects: any, as src/mcp/downstream/node-fetch
     expect(kept).toBe(within);
     expect(((await kept.json()) as { pad: string }).pad.length).toBe(500);
     expect(reasons.map((r) => (r === undefined ? 'done' : 'failed'))).toEqual(['failed', 'done']);
+  });
+});
+
+describe('a streamed answer from the agents fetch', () => {
+  it('answers a streamed body as a Response that reads like any fetch body, its web stream made only when asked for', async () => {
+    const s = await serve((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('plain words'));
+    const f = agentFetch();
+    const first = await f(`${s.url}/a`, post('{}'));
+    expect(first).toBeInstanceOf(Response);
+    expect(first.bodyUsed).toBe(false);
+    const copy = first.clone();
+    expect([await first.text(), first.bodyUsed]).toEqual(['plain words', true]);
+    await expect(first.text()).rejects.toThrow(/already been read/);
+    expect(takeNodeBody(first)).toBeUndefined();
+    expect(await copy.text()).toBe('plain words');
+    expect(await new Response((await f(`${s.url}/b`, post('{}'))).body).text()).toBe('plain words');
+    const blob = await (await f(`${s.url}/c`, post('{}'))).blob();
+    expect([
+      (await (await f(`${s.url}/d`, post('{}'))).bytes()).byteLength,
+      await (await f(`${s.url}/e`, post('{}'))).json().catch(() => 'not json'),
+      blob.type,
+    ]).toEqual([11, 'not json', 'text/plain']);
+    // Taken as a Node stream, the body is no longer the Response's to read.
+    const taken = await f(`${s.url}/f`, post('{}'));
+    expect(takeNodeBody(taken)).toBeDefined();
+    expect(taken.bodyUsed).toBe(true);
+    await expect(taken.text()).rejects.toThrow(/already been read/);
+  });
+
+  it('an event stream read to its last event leaves its connection for the next call; one cut mid-stream closes it', async () => {
+    let open: ServerResponse | undefined;
+    const s = await serve((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const n of [1, 2, 3]) res.write(`event: token\ndata: ${n}\n\n`);
+      if (req.url === '/endless') open = res;
+      else res.end('event: complete\ndata: done\n\n');
+    });
+    const f = agentFetch();
+    const read = async (path: string, stopAt: string) => {
+      const got: string[] = [];
+      for await (const e of sseEvents(await f(`${s.url}${path}`, post('{}')), { label: 'test', idleMs: 5_000 })) {
+        got.push(e.data);
+        if (e.data === stopAt) break;
+      }
+      return got;
+    };
+    for (let i = 0; i < 3; i++) expect(await read('/whole', 'done')).toEqual(['1', '2', '3', 'done']);
+    expect(s.connections()).toBe(1);
+    expect(await read('/endless', '2')).toEqual(['1', '2']);
+    await new Promise<void>((r) => (open!.writableEnded ? r() : open!.once('close', () => r())));
+    expect(await read('/whole', 'done')).toEqual(['1', '2', '3', 'done']);
+    expect(s.connections()).toBe(2);
   });
 });
