@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
@@ -65,7 +65,8 @@ export function toRecord(row: unknown): ApiTokenRecord {
  * and a slow KDF would only slow every request.
  */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  // One-shot: no Hash object per request (this runs on every /mcp request).
+  return hash('sha256', token, 'hex');
 }
 
 /** What a presented token resolves to: an identity, or why it does not. */

@@ -108,8 +108,9 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof globalThis.
 }
 
 function respond(r: IncomingMessage, method: string, signal: AbortSignal | undefined, resolve: (r: Response) => void, reject: (e: unknown) => void): void {
-  const headers = new Headers();
-  for (let i = 0; i < r.rawHeaders.length; i += 2) headers.append(r.rawHeaders[i]!, r.rawHeaders[i + 1]!);
+  // As pairs: the Response builds its one Headers from them (a Headers here was copied again).
+  const headers: [string, string][] = [];
+  for (let i = 0; i < r.rawHeaders.length; i += 2) headers.push([r.rawHeaders[i]!, r.rawHeaders[i + 1]!]);
   const status = r.statusCode ?? 0;
   const init = { status, statusText: r.statusMessage ?? '', headers };
   if (NULL_BODY.has(status) || method === 'HEAD') {
