@@ -244,7 +244,8 @@ export class SqliteApiTokens implements ApiTokens {
     }
     if (rec.expiresAt !== undefined && this.clock.now() >= rec.expiresAt) return 'expired';
     this.touch(rec);
-    return { tenant: rec.tenant, user: rec.user, scopes: rec.scopes, tokenId: rec.id };
+    // A copy of the scopes: the record may be the remembered one, which no caller may change.
+    return { tenant: rec.tenant, user: rec.user, scopes: [...rec.scopes], tokenId: rec.id };
   }
 
   private remember(hash: string, rec: ApiTokenRecord, version: string): void {
