@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRecord } from '../is-record.js';
 import type { ProviderClient } from '../providers/client.js';
 import { apiKeyCredentials } from '../providers/credentials.js';
 import { sseEvents } from '../providers/sse.js';
@@ -45,11 +46,9 @@ type StreamData = z.infer<typeof streamDataSchema>;
  * schema. One schema parse per event was most of the hub's own work on a streamed token.
  */
 function streamDataOf(raw: unknown): StreamData | undefined {
-  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    const r = raw as Record<string, unknown>;
-    const plain = r['error'] === undefined && ['type', 'content', 'tool_name', 'task_id'].every((k) => r[k] === undefined || typeof r[k] === 'string');
-    if (plain) return r as StreamData;
-  }
+  const plain =
+    isRecord(raw) && raw['error'] === undefined && ['type', 'content', 'tool_name', 'task_id'].every((k) => raw[k] === undefined || typeof raw[k] === 'string');
+  if (plain) return raw as StreamData;
   const parsed = streamDataSchema.safeParse(raw);
   return parsed.success ? parsed.data : undefined;
 }

@@ -5,6 +5,7 @@ import {
   PROTOCOL_VERSION_META_KEY,
   RELATED_TASK_META_KEY,
 } from '@modelcontextprotocol/server';
+import { isRecord } from '../is-record.js';
 
 export interface InboundFields {
   httpMethod: string;
@@ -35,11 +36,11 @@ export function isLegacyInbound(fields: InboundFields): boolean {
 }
 
 function plainLegacyMessage(body: unknown, versionHeader: string | undefined): boolean {
-  if (!isPlainObject(body) || 'result' in body || 'error' in body || typeof body['method'] !== 'string') return false;
+  if (!isRecord(body) || 'result' in body || 'error' in body || typeof body['method'] !== 'string') return false;
   if (versionHeader !== undefined && !LEGACY_VERSIONS.has(versionHeader.trim())) return false;
   const params = body['params'];
   // The envelope claim is the reserved protocol-version key in params._meta, valid or not.
-  if (isPlainObject(params) && isPlainObject(params['_meta']) && PROTOCOL_VERSION_META_KEY in params['_meta']) return false;
+  if (isRecord(params) && isRecord(params['_meta']) && PROTOCOL_VERSION_META_KEY in params['_meta']) return false;
   return plainRequest(body) || isJSONRPCRequest(body) || isJSONRPCNotification(body);
 }
 
@@ -56,14 +57,10 @@ function plainRequest(body: Record<string, unknown>): boolean {
   if (typeof id !== 'string' && !Number.isSafeInteger(id)) return false;
   const params = body['params'];
   if (params === undefined) return true;
-  if (!isPlainObject(params)) return false;
+  if (!isRecord(params)) return false;
   const meta = params['_meta'];
   if (meta === undefined) return true;
-  if (!isPlainObject(meta) || RELATED_TASK_META_KEY in meta) return false;
+  if (!isRecord(meta) || RELATED_TASK_META_KEY in meta) return false;
   const token = meta['progressToken'];
   return token === undefined || typeof token === 'string' || Number.isSafeInteger(token);
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isRecord } from '../../is-record.js';
 
 export const requestId = z.union([z.string(), z.number().int()]);
 export const progressToken = z.union([z.string(), z.number()]).optional();
@@ -43,10 +44,6 @@ function byHand(body: unknown): DirectCall | undefined {
     if (token !== undefined && typeof token !== 'string' && !Number.isFinite(token)) return undefined;
   }
   return { jsonrpc: '2.0', id: id as string | number, method: 'tools/call', params: params as DirectCall['params'] };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** The call, when `body` is a direct call's shape. */
