@@ -115,19 +115,32 @@ export async function runWithPolicy(
       throw new AbortError(err instanceof Error ? err : new Error(String(err)));
     }
   };
+  const onFailed = async (error: unknown, attemptNumber: number, retriesLeft: number): Promise<void> => {
+    if (retriesLeft === 0 || !(error instanceof AgentAttemptError)) return;
+    const wait = error.extra.retryAfterMs ?? d.backoffMs(attemptNumber);
+    if (wait > d.maxRetryAfterMs) throw new AgentCallError(name, error.kind, `${error.message} (asked to wait ${wait} ms, more than ${d.maxRetryAfterMs})`);
+    await d.sleep(wait, req.signal);
+  };
   try {
-    return await pRetry(attempt, {
-      retries,
-      minTimeout: 0,
-      maxTimeout: 0,
-      signal: req.signal,
-      onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
-        if (retriesLeft === 0 || !(error instanceof AgentAttemptError)) return;
-        const wait = error.extra.retryAfterMs ?? d.backoffMs(attemptNumber);
-        if (wait > d.maxRetryAfterMs) throw new AgentCallError(name, error.kind, `${error.message} (asked to wait ${wait} ms, more than ${d.maxRetryAfterMs})`);
-        await d.sleep(wait, req.signal);
-      },
-    });
+    // The first attempt as p-retry would make it, without its per-call set-up: most calls need no other.
+    req.signal.throwIfAborted();
+    let answer: AgentAnswer;
+    try {
+      answer = await attempt();
+    } catch (err) {
+      if (err instanceof AbortError) throw err.originalError;
+      if (retries === 0) throw err;
+      await onFailed(err, 1, retries);
+      return await pRetry(attempt, {
+        retries: retries - 1,
+        minTimeout: 0,
+        maxTimeout: 0,
+        signal: req.signal,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => onFailed(error, attemptNumber + 1, retriesLeft),
+      });
+    }
+    req.signal.throwIfAborted();
+    return answer;
   } catch (err) {
     if (err instanceof AgentAttemptError) throw new AgentCallError(name, err.kind, err.message);
     throw err;

@@ -11,6 +11,7 @@ import type { Breakers } from '../outbox/redis/shapes.js';
 import type { ProviderClient } from '../providers/client.js';
 import { realSleep, type Sleep } from '../providers/deadline.js';
 import { defaultBackoff } from '../providers/retry.js';
+import { unredacted } from '../observability/logger.js';
 import type { HubMetrics } from '../observability/metrics.js';
 import type { SecretStore } from '../store/hub-secrets.js';
 import type { AgentCallback } from './adapter.js';
@@ -72,11 +73,14 @@ export class AgentSource implements ToolSource {
   private readonly async: boolean;
   /** Per-agent metrics, when the hub keeps any. */
   readonly metered: AgentMetrics | undefined;
+  /** The per-answer line: its fields are names, ids, a duration and token counts, so it skips redaction. */
+  private readonly answeredLog: Logger;
 
   constructor(private readonly o: AgentSourceOptions) {
     this.agents = buildAgents(o.agents, { provider: o.provider, clock: o.clock, publicUrl: o.publicUrl });
     this.breakers = new CircuitBreakers({ threshold: 5, coolDownMs: 60_000, clock: o.clock, ...o.breakers });
     this.secretValues = secretsOf(o.agents);
+    this.answeredLog = unredacted(o.log);
     if (o.metrics) {
       const m = new AgentMetrics({
         metrics: o.metrics,
@@ -182,7 +186,7 @@ export class AgentSource implements ToolSource {
       setImmediate(() => {
         this.metered?.answered(tool, inv, ms / 1000);
         // Task ids, latency and token counts; never the input or the output (seed 000, "Common Integration Mistakes").
-        this.o.log.info({ agent: tool, answeredBy: inv.answeredBy, callId, taskId, ms, usage }, 'agent answered');
+        this.answeredLog.info({ agent: tool, answeredBy: inv.answeredBy, callId, taskId, ms, usage }, 'agent answered');
       });
       return redact(successResult(tool, done, agent.config.outputSchema !== undefined), this.secretValues);
     } catch (err) {

@@ -55,6 +55,7 @@ export const defaultBackoff = (attempt: number) => Math.min(250 * 2 ** (attempt 
  * backoff) so they run on the injected sleep, and p-retry's own timeouts are zero.
  */
 export async function withRetries(attempt: () => Promise<Response>, p: RetryPolicy): Promise<Response> {
+  if (p.retries === 0) return once(attempt, p.signal);
   try {
     return await pRetry(
       async () => {
@@ -88,4 +89,23 @@ export async function withRetries(attempt: () => Promise<Response>, p: RetryPoli
     if (err instanceof RetryableFailure) throw err.failure;
     throw err;
   }
+}
+
+/**
+ * What p-retry does with no retries, without its per-call set-up (options copied and validated,
+ * listeners): the signal checked before and after a success, a retryable outcome handed back as
+ * p-retry's last attempt is. Every agent call and write goes this way (neither is repeated here).
+ */
+async function once(attempt: () => Promise<Response>, signal: AbortSignal): Promise<Response> {
+  signal.throwIfAborted();
+  let res: Response;
+  try {
+    res = await attempt();
+  } catch (err) {
+    if (err instanceof RetryableResponse) return err.response;
+    if (err instanceof RetryableFailure) throw err.failure;
+    throw err;
+  }
+  signal.throwIfAborted();
+  return res;
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, unredacted } from '../../src/observability/logger.js';
 import { eventually, tmpDir } from '../helpers/hub.js';
 
 /** The compiled logger, as a hub process loads it. */
@@ -40,6 +40,18 @@ describe('the logger on a file descriptor', () => {
     const [line] = await eventually(() => (lines(file).length === 1 ? lines(file) : undefined), 5_000);
     expect(line).toMatchObject({ msg: 'agent answered', agent: 'a', apiKey: '[redacted]', headers: { authorization: '[redacted]' } });
     expect(readFileSync(file, 'utf8')).not.toContain('sk-secret-1');
+  });
+
+  it("writes an unredacted child's hot line as given, while its parent keeps redacting", async () => {
+    const { file, fd } = open();
+    const log = createLogger({ level: 'info', destination: fd });
+    const hot = unredacted(log);
+    hot.info({ agent: 'a', callId: 'c-1', ms: 51, usage: { inputTokens: 3 } }, 'agent answered');
+    log.info({ agent: 'a', apiKey: 'sk-secret-2' }, 'agent gave no answer');
+    const got = await eventually(() => (lines(file).length === 2 ? lines(file) : undefined), 5_000);
+    expect(got[0]).toMatchObject({ msg: 'agent answered', name: 'switchboard', agent: 'a', callId: 'c-1', ms: 51, usage: { inputTokens: 3 } });
+    expect(got[1]).toMatchObject({ msg: 'agent gave no answer', apiKey: '[redacted]' });
+    expect(readFileSync(file, 'utf8')).not.toContain('sk-secret-2');
   });
 
   it('writes a burst of lines complete and in order', async () => {
