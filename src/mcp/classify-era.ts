@@ -32,7 +32,20 @@ const LEGACY_VERSIONS: ReadonlySet<string> = new Set(['2024-11-05', '2025-03-26'
 export function isLegacyInbound(fields: InboundFields): boolean {
   if (fields.httpMethod.toUpperCase() !== 'POST') return true;
   if (plainLegacyMessage(fields.body, fields.protocolVersionHeader)) return true;
+  if (plainModernClaim(fields.body)) return false;
   return classifyInboundRequest(fields).kind === 'legacy';
+}
+
+/**
+ * A plain request whose params carry the envelope claim: the SDK's classifier answers it `modern`
+ * or with a rejection (an invalid envelope, a header that disagrees), never `legacy`, whatever the
+ * headers say. `initialize` is left to it: without a valid modern claim it is a legacy handshake.
+ * Those three schema parses and the envelope's were ~3 % of the hub's CPU per 2026-07-28 call.
+ */
+function plainModernClaim(body: unknown): boolean {
+  if (!isRecord(body) || body['method'] === 'initialize' || !plainRequest(body)) return false;
+  const params = body['params'];
+  return isRecord(params) && isRecord(params['_meta']) && PROTOCOL_VERSION_META_KEY in params['_meta'];
 }
 
 function plainLegacyMessage(body: unknown, versionHeader: string | undefined): boolean {

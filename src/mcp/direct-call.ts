@@ -1,9 +1,7 @@
 import {
   CLIENT_CAPABILITIES_META_KEY,
-  CLIENT_INFO_META_KEY,
   isInputRequiredResult,
   LOG_LEVEL_META_KEY,
-  PROTOCOL_VERSION_META_KEY,
   ProtocolError,
   ProtocolErrorCode,
   SERVER_INFO_META_KEY,
@@ -22,7 +20,8 @@ import { z } from 'zod';
 import type { Identity } from '../identity/identity.js';
 import type { CatalogEntry } from './catalog.js';
 import { type AnswerSink, EventStreamAnswer, JsonAnswer, STREAM_KEY_PREFIX } from './direct/answer.js';
-import { type DirectCall, directCallOf, progressToken, requestId } from './direct/call-shape.js';
+import { type DirectCall, directCallOf, requestId } from './direct/call-shape.js';
+import { directEnvelopeOf, MODERN, withoutReserved } from './direct/envelope.js';
 import { checkModernInputRequests, fulfilLegacy } from './direct/input-required.js';
 import { CancelledByClient, type SessionCalls } from './direct/session-calls.js';
 import type { Dispatcher } from './dispatch.js';
@@ -42,24 +41,6 @@ export interface DirectSession {
 
 /** From this version on, a 2025 client resumes a stream the server closed (SEP-1699), as the SDK decides it. */
 const RESUMABLE_FROM = '2025-11-25';
-
-const MODERN = '2026-07-28';
-const RESERVED_META = 'io.modelcontextprotocol/';
-
-/**
- * A 2026-07-28 request's `_meta` envelope, complete and well formed. Stricter than the SDK's check
- * on purpose: what this refuses goes the SDK's way and gets the SDK's 400.
- */
-const envelopeSchema = z.looseObject({
-  progressToken,
-  [PROTOCOL_VERSION_META_KEY]: z.literal(MODERN),
-  [CLIENT_INFO_META_KEY]: z.looseObject({ name: z.string(), version: z.string() }),
-  [CLIENT_CAPABILITIES_META_KEY]: z.record(z.string(), z.looseObject({})),
-  [LOG_LEVEL_META_KEY]: z.enum(LOGGING_LEVELS as [LoggingLevel, ...LoggingLevel[]]).optional(),
-});
-
-/** Envelope keys the direct path knows; another reserved key sends the request the SDK's way. */
-const KNOWN_RESERVED: ReadonlySet<string> = new Set([PROTOCOL_VERSION_META_KEY, CLIENT_INFO_META_KEY, CLIENT_CAPABILITIES_META_KEY, LOG_LEVEL_META_KEY]);
 
 const cancelSchema = z.object({
   jsonrpc: z.literal('2.0'),
@@ -157,10 +138,8 @@ export class DirectCalls {
     }
     const entry = this.directTool(identity, body);
     if (!entry) return false;
-    const meta = (body as { params?: { _meta?: unknown } }).params?._meta;
-    const envelope = envelopeSchema.safeParse(meta);
-    if (!envelope.success || Object.keys(envelope.data).some((k) => k.startsWith(RESERVED_META) && !KNOWN_RESERVED.has(k))) return false;
-    const e = envelope.data;
+    const e = directEnvelopeOf((body as { params?: { _meta?: unknown } }).params?._meta);
+    if (e === undefined) return false;
     const call = this.accept(entry, body, declaresTasks(e[CLIENT_CAPABILITIES_META_KEY]));
     if (!call || req.headers['mcp-name'] !== call.params.name) return false;
     // As the SDK's handler: an event stream when the caller asked for progress, else one JSON body.
@@ -332,12 +311,6 @@ function modernResult(result: CallToolResult): CallToolResult {
 function withServerInfo<T extends { _meta?: Record<string, unknown> }>(result: T): T {
   const meta = result._meta;
   return meta?.[SERVER_INFO_META_KEY] !== undefined ? result : { ...result, _meta: { ...meta, [SERVER_INFO_META_KEY]: SERVER_INFO } };
-}
-
-function withoutReserved(meta: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(meta)) if (!k.startsWith(RESERVED_META)) out[k] = v;
-  return out;
 }
 
 /** The JSON-RPC error the SDK's Protocol would send for a thrown error. */

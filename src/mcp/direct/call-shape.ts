@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isRecord } from '../../is-record.js';
+import { isPlainRecord, isRecord } from '../../is-record.js';
 
 export const requestId = z.union([z.string(), z.number().int()]);
 export const progressToken = z.union([z.string(), z.number()]).optional();
@@ -34,12 +34,12 @@ function byHand(body: unknown): DirectCall | undefined {
   if (!isRecord(body) || body['jsonrpc'] !== '2.0' || body['method'] !== 'tools/call') return undefined;
   const id = body['id'];
   const params = body['params'];
-  if ((typeof id !== 'string' && !Number.isSafeInteger(id)) || !isRecord(params) || typeof params['name'] !== 'string') return undefined;
-  if (params['arguments'] !== undefined && !isRecord(params['arguments'])) return undefined;
+  if ((typeof id !== 'string' && !Number.isSafeInteger(id)) || !isPlainRecord(params) || typeof params['name'] !== 'string') return undefined;
+  if (params['arguments'] !== undefined && !isPlainRecord(params['arguments'])) return undefined;
   if (params['task'] !== undefined || params['requestState'] !== undefined || params['inputResponses'] !== undefined) return undefined;
   const meta = params['_meta'];
   if (meta !== undefined) {
-    if (!isRecord(meta)) return undefined;
+    if (!isPlainRecord(meta)) return undefined;
     const token = meta['progressToken'];
     if (token !== undefined && typeof token !== 'string' && !Number.isFinite(token)) return undefined;
   }
