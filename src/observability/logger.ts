@@ -63,11 +63,11 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 }
 
 /**
- * A child of `log` that skips redaction, for hot lines whose every field is set by the hub's own
- * code and can hold no secret (names, ids, timings, counts). pino's path redaction walks each line
- * it writes: ~40 µs a line on this machine against ~12 µs without, a tenth of the hub's CPU per
- * agent call (`npm run bench:agents -- --hub-cpu-prof DIR`). Any line carrying an error, a config
- * entry, headers or a body stays on the redacting logger.
+ * A child of `log` that skips redaction, for hot lines whose fields are names, ids, timings and
+ * counts, none at a path REDACT_PATHS names. pino's path redaction walks each line it writes:
+ * ~40 µs a line on this machine against ~12 µs without, ~2 % of the hub's CPU per agent call
+ * (`npm run bench:agents -- --hub-cpu-prof DIR`). Any line carrying an error, a config entry,
+ * headers or a body stays on the redacting logger.
  */
 export function unredacted(log: Logger): Logger {
   return log.child({}, { redact: { paths: [], censor: CENSOR } });

@@ -155,6 +155,23 @@ describe('the provider client', () => {
     expect(since(n).map((h) => h.method)).toEqual(['GET', 'GET', 'POST']);
   });
 
+  it('with no retries left, hands back a retryable answer at once and names a dropped connection', async () => {
+    sleeps.length = 0;
+    const n = hits.length;
+    const none = target({ limits: { retries: 0 } });
+    const res = await client.bind(none)('/later');
+    expect([res.status, await res.text()]).toEqual([429, '{"error":"later"}']);
+    flaky = 1;
+    await expect(client.bind(none)('/flaky')).rejects.toMatchObject({ code: 'provider_unreachable', message: 'Local could not be reached' });
+    expect([since(n).map((h) => [h.method, h.path]), sleeps]).toEqual([
+      [
+        ['GET', '/v1/later'],
+        ['GET', '/v1/flaky'],
+      ],
+      [],
+    ]);
+  });
+
   it('ends on the caller\u2019s cancel', async () => {
     const ctl = new AbortController();
     ctl.abort(new Error('the MCP request was cancelled'));
