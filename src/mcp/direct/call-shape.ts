@@ -4,6 +4,11 @@ import { isPlainRecord, isRecord } from '../../is-record.js';
 export const requestId = z.union([z.string(), z.number().int()]);
 export const progressToken = z.union([z.string(), z.number()]).optional();
 
+/** `progressToken` checked by hand: what it accepts, the schema accepts. */
+export function isProgressToken(v: unknown): boolean {
+  return v === undefined || typeof v === 'string' || Number.isFinite(v);
+}
+
 /**
  * The one request shape served directly: a single `tools/call` that is not task-augmented and
  * carries no multi-round-trip material. Anything else (batches, tasks, retries, unknown shapes)
@@ -40,8 +45,7 @@ function byHand(body: unknown): DirectCall | undefined {
   const meta = params['_meta'];
   if (meta !== undefined) {
     if (!isPlainRecord(meta)) return undefined;
-    const token = meta['progressToken'];
-    if (token !== undefined && typeof token !== 'string' && !Number.isFinite(token)) return undefined;
+    if (!isProgressToken(meta['progressToken'])) return undefined;
   }
   return { jsonrpc: '2.0', id: id as string | number, method: 'tools/call', params: params as DirectCall['params'] };
 }

@@ -8,7 +8,7 @@ import {
 import { z } from 'zod';
 import { isPlainRecord } from '../../is-record.js';
 import { LOGGING_LEVELS } from '../server.js';
-import { progressToken } from './call-shape.js';
+import { isProgressToken, progressToken } from './call-shape.js';
 
 export const MODERN = '2026-07-28';
 const RESERVED_META = 'io.modelcontextprotocol/';
@@ -38,8 +38,7 @@ const LEVELS: ReadonlySet<unknown> = new Set(LOGGING_LEVELS);
  */
 function byHand(meta: unknown): Envelope | undefined {
   if (!isPlainRecord(meta) || meta[PROTOCOL_VERSION_META_KEY] !== MODERN) return undefined;
-  const token = meta['progressToken'];
-  if (token !== undefined && typeof token !== 'string' && !Number.isFinite(token)) return undefined;
+  if (!isProgressToken(meta['progressToken'])) return undefined;
   const info = meta[CLIENT_INFO_META_KEY];
   if (!isPlainRecord(info) || typeof info['name'] !== 'string' || typeof info['version'] !== 'string') return undefined;
   const caps = meta[CLIENT_CAPABILITIES_META_KEY];
