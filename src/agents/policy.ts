@@ -1,9 +1,10 @@
-import pRetry, { AbortError } from 'p-retry';
+import { AbortError } from 'p-retry';
 import type { Clock } from '../clock.js';
 import { isHubError, type HubErrorCode } from '../errors.js';
 import type { AttemptOutcome, CircuitBreakers } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
 import type { Sleep } from '../providers/deadline.js';
+import { firstThenRetries } from '../providers/retry.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest } from './adapter.js';
 
 /** Why one agent gave no usable answer: the fallback chain and the final isError result say it. */
@@ -122,25 +123,7 @@ export async function runWithPolicy(
     await d.sleep(wait, req.signal);
   };
   try {
-    // The first attempt as p-retry would make it, without its per-call set-up: most calls need no other.
-    req.signal.throwIfAborted();
-    let answer: AgentAnswer;
-    try {
-      answer = await attempt();
-    } catch (err) {
-      if (err instanceof AbortError) throw err.originalError;
-      if (retries === 0) throw err;
-      await onFailed(err, 1, retries);
-      return await pRetry(attempt, {
-        retries: retries - 1,
-        minTimeout: 0,
-        maxTimeout: 0,
-        signal: req.signal,
-        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => onFailed(error, attemptNumber + 1, retriesLeft),
-      });
-    }
-    req.signal.throwIfAborted();
-    return answer;
+    return await firstThenRetries(attempt, { retries, signal: req.signal, onFailed });
   } catch (err) {
     if (err instanceof AgentAttemptError) throw new AgentCallError(name, err.kind, err.message);
     throw err;

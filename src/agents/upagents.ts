@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isRecord } from '../is-record.js';
+import { isPlainRecord } from '../is-record.js';
 import type { ProviderClient } from '../providers/client.js';
 import { apiKeyCredentials } from '../providers/credentials.js';
 import { sseEvents } from '../providers/sse.js';
@@ -47,7 +47,9 @@ type StreamData = z.infer<typeof streamDataSchema>;
  */
 function streamDataOf(raw: unknown): StreamData | undefined {
   const plain =
-    isRecord(raw) && raw['error'] === undefined && ['type', 'content', 'tool_name', 'task_id'].every((k) => raw[k] === undefined || typeof raw[k] === 'string');
+    isPlainRecord(raw) &&
+    raw['error'] === undefined &&
+    ['type', 'content', 'tool_name', 'task_id'].every((k) => raw[k] === undefined || typeof raw[k] === 'string');
   if (plain) return raw as StreamData;
   const parsed = streamDataSchema.safeParse(raw);
   return parsed.success ? parsed.data : undefined;

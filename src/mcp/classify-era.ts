@@ -44,16 +44,18 @@ export function isLegacyInbound(fields: InboundFields): boolean {
  */
 function plainModernClaim(body: unknown): boolean {
   if (!isRecord(body) || body['method'] === 'initialize' || !plainRequest(body)) return false;
-  const params = body['params'];
+  return claimsEnvelope(body['params']);
+}
+
+/** The envelope claim: the reserved protocol-version key in params._meta, valid or not (as the SDK's `hasEnvelopeClaim`). */
+function claimsEnvelope(params: unknown): boolean {
   return isRecord(params) && isRecord(params['_meta']) && PROTOCOL_VERSION_META_KEY in params['_meta'];
 }
 
 function plainLegacyMessage(body: unknown, versionHeader: string | undefined): boolean {
   if (!isRecord(body) || 'result' in body || 'error' in body || typeof body['method'] !== 'string') return false;
   if (versionHeader !== undefined && !LEGACY_VERSIONS.has(versionHeader.trim())) return false;
-  const params = body['params'];
-  // The envelope claim is the reserved protocol-version key in params._meta, valid or not.
-  if (isRecord(params) && isRecord(params['_meta']) && PROTOCOL_VERSION_META_KEY in params['_meta']) return false;
+  if (claimsEnvelope(body['params'])) return false;
   return plainRequest(body) || isJSONRPCRequest(body) || isJSONRPCNotification(body);
 }
 

@@ -55,9 +55,8 @@ export const defaultBackoff = (attempt: number) => Math.min(250 * 2 ** (attempt 
  * backoff) so they run on the injected sleep, and p-retry's own timeouts are zero.
  */
 export async function withRetries(attempt: () => Promise<Response>, p: RetryPolicy): Promise<Response> {
-  if (p.retries === 0) return once(attempt, p.signal);
   try {
-    return await pRetry(
+    return await firstThenRetries(
       async () => {
         try {
           return await attempt();
@@ -68,10 +67,8 @@ export async function withRetries(attempt: () => Promise<Response>, p: RetryPoli
       },
       {
         retries: p.retries,
-        minTimeout: 0,
-        maxTimeout: 0,
         signal: p.signal,
-        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+        onFailed: async (error, attemptNumber, retriesLeft) => {
           if (retriesLeft === 0) return;
           const res = error instanceof RetryableResponse ? error.response : undefined;
           const named = res ? retryAfterMs(res.headers, p.clock) : undefined;
@@ -91,21 +88,37 @@ export async function withRetries(attempt: () => Promise<Response>, p: RetryPoli
   }
 }
 
+export interface RetryRun {
+  /** Further attempts after the first. */
+  retries: number;
+  signal: AbortSignal;
+  /** p-retry's `onFailedAttempt`, for every attempt that failed with an error other than AbortError: it waits before the next, or throws to end. */
+  onFailed: (error: unknown, attemptNumber: number, retriesLeft: number) => Promise<void>;
+}
+
 /**
- * What p-retry does with no retries, without its per-call set-up (options copied and validated,
- * listeners): the signal checked before and after a success, a retryable outcome handed back as
- * p-retry's last attempt is. Every agent call and write goes this way (neither is repeated here).
+ * p-retry with waits of our own (p-retry's timeouts zero), its first attempt made as p-retry makes
+ * it (the signal checked before and after a success, an AbortError's cause thrown) without its
+ * per-call set-up: most calls need no other attempt, and agent calls and writes have none.
+ * `attempt` throws AbortError for what is not to be tried again.
  */
-async function once(attempt: () => Promise<Response>, signal: AbortSignal): Promise<Response> {
-  signal.throwIfAborted();
-  let res: Response;
+export async function firstThenRetries<T>(attempt: () => Promise<T>, o: RetryRun): Promise<T> {
+  o.signal.throwIfAborted();
+  let result: T;
   try {
-    res = await attempt();
+    result = await attempt();
   } catch (err) {
-    if (err instanceof RetryableResponse) return err.response;
-    if (err instanceof RetryableFailure) throw err.failure;
-    throw err;
+    if (err instanceof AbortError) throw err.originalError;
+    if (o.retries === 0) throw err;
+    await o.onFailed(err, 1, o.retries);
+    return await pRetry(attempt, {
+      retries: o.retries - 1,
+      minTimeout: 0,
+      maxTimeout: 0,
+      signal: o.signal,
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => o.onFailed(error, attemptNumber + 1, retriesLeft),
+    });
   }
-  signal.throwIfAborted();
-  return res;
+  o.signal.throwIfAborted();
+  return result;
 }
