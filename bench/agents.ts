@@ -13,16 +13,20 @@
  *
  *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--warmup 1000] [--latency-ms 50] [--era legacy|modern] [--json]
  *                           [--hub-cpu-prof DIR]   (the hub's V8 CPU profile, written to DIR when it stops)
+ *                           [--hub-timeline]       (the hub's own time on each call's way there and back: bench/timeline.ts)
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import express from 'express';
 import { SANDBOX_AGENT_KEY, marketplaceRoutes } from '../servers/sandbox/agents.js';
 import { processCpuMs, processSyscalls } from './cpu.js';
-import { spawnNode, startHubProcess, startRelay, waitForLine, type RunningHub } from './processes.js';
+import { ROOT, spawnNode, startHubProcess, startRelay, waitForLine, type RunningHub } from './processes.js';
 import { percentile, positiveArg } from './stats.js';
+import { hubLegs, readTimeline, type HubTimeline, type Leg } from './timeline.js';
 
 const TARGETS = { addedP50Ms: 2, addedP99Ms: 10 };
 
@@ -36,6 +40,7 @@ const { values } = parseArgs({
     era: { type: 'string', default: 'legacy' },
     json: { type: 'boolean', default: false },
     'hub-cpu-prof': { type: 'string' },
+    'hub-timeline': { type: 'boolean', default: false },
     'serve-marketplace': { type: 'boolean', default: false },
   },
   strict: true,
@@ -245,21 +250,35 @@ interface ModeResult {
   relayCpuMsPerCall: number;
   /** The idle hub's CPU per call-time while the direct phases ran (timers, GC): the floor of the figure above. */
   hubIdleCpuMsPerCall: number;
-  /** The hub's system calls per call through it, less those of the idle hub over the direct phases. */
+  /** The hub's system calls per call through it (median phase), less the idle hub's in its quietest direct phase. */
   hubWritesPerCall: number;
   hubReadsPerCall: number;
   /** New connections the marketplace saw over the measured phases, by path. */
   connections: Record<Path, number>;
+  /** With --hub-timeline: the hub's own time on each plain call's way there and back. */
+  timeline?: HubTimeline;
 }
+
+/** Now, in epoch ms: comparable with the instants the hub records (bench/hub-timeline.ts). */
+const epochNow = () => performance.timeOrigin + performance.now();
 
 async function main(): Promise<void> {
   const market = await startMarketplace();
   const relay = await startMarketRelay(market.url);
   const base = { protocol: 'upagents', baseUrl: market.url, apiKey: SANDBOX_AGENT_KEY, retries: 0, timeoutMs: 10_000 };
+  // The hub's environment is this process's when it is spawned: the timeline file goes with it.
+  const timelineFile = values['hub-timeline'] ? join(tmpdir(), `switchboard-bench-timeline-${process.pid}.json`) : undefined;
+  if (timelineFile) process.env.SWITCHBOARD_BENCH_TIMELINE_FILE = timelineFile;
+  const nodeFlags = [
+    ...(values['hub-cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['hub-cpu-prof']] : []),
+    ...(timelineFile ? ['--import', join(ROOT, 'dist/bench/hub-timeline.js')] : []),
+  ];
   const hub = await startHubProcess({
     config: { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } },
-    ...(values['hub-cpu-prof'] ? { nodeFlags: ['--cpu-prof', '--cpu-prof-dir', values['hub-cpu-prof']] } : {}),
+    ...(nodeFlags.length > 0 ? { nodeFlags } : {}),
   });
+  /** When each mode's plain-client hub phases ran. */
+  const hubWindows: Record<Mode, Array<[number, number]>> = { sync: [], stream: [] };
   const pids = { hub: hub.child.process.pid!, relay: relay.pid };
   const clients = await Promise.all(Array.from({ length: concurrency }, () => connect(hub)));
   const results: ModeResult[] = [];
@@ -282,11 +301,19 @@ async function main(): Promise<void> {
       const runs = runsOf(mode, clients);
       const seen: Record<Path, Phase[]> = { direct: [], relay: [], hub: [], sdk: [] };
       const order = Array.from({ length: rounds }, () => [...PATHS, ...[...PATHS].reverse()]).flat();
-      for (const path of order) seen[path].push(await phase(runs[path], pids, calls, market.connections));
+      for (const path of order) {
+        const from = epochNow();
+        seen[path].push(await phase(runs[path], pids, calls, market.connections));
+        if (path === 'hub') hubWindows[mode].push([from, epochNow()]);
+      }
       const opened = (path: Path) => seen[path].reduce((s, p) => s + p.connections, 0);
       const all = (path: Path) => seen[path].flatMap((p) => p.latencies);
       const cpu = (path: Path) => seen[path].reduce((s, p) => s + p.hubCpuMs, 0) / all(path).length;
-      const per = (path: Path, key: 'hubWrites' | 'hubReads') => seen[path].reduce((s, p) => s + p[key], 0) / all(path).length;
+      // Per phase, then the median through the hub less the quietest idle phase: a burst of the idle
+      // hub's own (a log flush, a store poll) in one phase would otherwise skew the difference, even
+      // below zero.
+      const perPhase = (path: Path, key: 'hubWrites' | 'hubReads') => seen[path].map((p) => p[key] / p.latencies.length);
+      const syscalls = (key: 'hubWrites' | 'hubReads') => percentile(perPhase('hub', key), 50) - Math.min(...perPhase('direct', key));
       const d = { p50: percentile(all('direct'), 50), p99: percentile(all('direct'), 99) };
       const through = (path: Path): Latency => {
         const p50 = percentile(all(path), 50);
@@ -304,8 +331,8 @@ async function main(): Promise<void> {
         sdkHubCpuMsPerCall: cpu('sdk'),
         relayCpuMsPerCall: seen.relay.reduce((s, p) => s + p.relayCpuMs, 0) / all('relay').length,
         hubIdleCpuMsPerCall: cpu('direct'),
-        hubWritesPerCall: per('hub', 'hubWrites') - per('direct', 'hubWrites'),
-        hubReadsPerCall: per('hub', 'hubReads') - per('direct', 'hubReads'),
+        hubWritesPerCall: syscalls('hubWrites'),
+        hubReadsPerCall: syscalls('hubReads'),
         connections: { direct: opened('direct'), relay: opened('relay'), hub: opened('hub'), sdk: opened('sdk') },
       });
     }
@@ -314,6 +341,11 @@ async function main(): Promise<void> {
     await hub.stop();
     await relay.close();
     await market.close();
+  }
+  // Written by the hub as it exited.
+  if (timelineFile) {
+    const events = readTimeline(timelineFile);
+    for (const r of results) r.timeline = hubLegs(events, hubWindows[r.mode]);
   }
 
   const verdict = (v: number, max: number) => (v <= max ? 'PASS' : 'MISS');
@@ -345,7 +377,14 @@ async function main(): Promise<void> {
   }
   for (const r of results) {
     console.log(
-      `${r.mode}: hub system calls per call (plain client): ${r.hubWritesPerCall.toFixed(1)} writes, ${r.hubReadsPerCall.toFixed(1)} reads (sockets, pipes and files; the idle hub's subtracted)`,
+      `${r.mode}: hub system calls per call (plain client): ${r.hubWritesPerCall.toFixed(1)} writes, ${r.hubReadsPerCall.toFixed(1)} reads (sockets, pipes and files; the median phase less the quietest idle one)`,
+    );
+  }
+  const leg = (l: Leg) => `p50 ${l.p50.toFixed(2)} ms, p90 ${l.p90.toFixed(2)} ms (${l.n} calls)`;
+  for (const r of results) {
+    if (!r.timeline) continue;
+    console.log(
+      `${r.mode}: in the hub (plain client): request in → agent request out ${leg(r.timeline.there)}; agent answer in → answer written ${leg(r.timeline.back)}`,
     );
   }
   console.log(
