@@ -16,11 +16,14 @@ export interface SseOptions {
 }
 
 /**
- * The events of a `text/event-stream` response (WHATWG HTML §9.2), parsed by eventsource-parser.
- * A stream has no overall deadline — an agent may work for minutes — so silence is what ends it:
- * after `idleMs` without a byte it fails with provider_timeout and the connection is closed.
+ * The events of a `text/event-stream` response (WHATWG HTML §9.2), parsed by eventsource-parser,
+ * in batches: the events each chunk of the body completes, together. An agent that streams its
+ * tokens in a burst delivers dozens in one chunk, and an async generator's step per event cost a
+ * streamed call more than reading them. A stream has no overall deadline — an agent may work for
+ * minutes — so silence is what ends it: after `idleMs` without a byte it fails with
+ * provider_timeout and the connection is closed.
  */
-export async function* sseEvents(res: Response, o: SseOptions): AsyncGenerator<EventSourceMessage> {
+export async function* sseEventBatches(res: Response, o: SseOptions): AsyncGenerator<EventSourceMessage[]> {
   const reader = chunksOf(res);
   if (reader === undefined) return;
   const max = o.maxEventChars ?? 1024 * 1024;
@@ -57,12 +60,12 @@ export async function* sseEvents(res: Response, o: SseOptions): AsyncGenerator<E
       pending += text.length;
       parser.feed(text);
       if (pending > max) throw tooLarge(`${o.label} (one stream event)`, max);
-      while (queue.length > 0) yield queue.shift()!;
+      if (queue.length > 0) yield queue.splice(0);
     }
     const rest = decoder.decode();
     if (rest.length > 0) parser.feed(rest);
     parser.reset({ consume: true });
-    while (queue.length > 0) yield queue.shift()!;
+    if (queue.length > 0) yield queue.splice(0);
   } finally {
     clearTimeout(timer);
     await reader.cancel().catch(() => {});

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { createProviderClient, type ProviderTarget } from '../../src/providers/client.js';
 import { apiKeyCredentials, noCredentials } from '../../src/providers/credentials.js';
-import { sseEvents } from '../../src/providers/sse.js';
+import { sseEventBatches } from '../../src/providers/sse.js';
 
 interface Hit {
   method: string;
@@ -57,6 +57,12 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
       res.write(': keep-alive\n\n');
       res.write('id: 2\ndata: done\n\n');
       // Then silence: the idle timeout must close it.
+      return;
+    case '/v1/burst':
+      // A burst of tokens in one write, an event split across two, then the end.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: a\n\ndata: b\n\ndata: c\n\ndata: d');
+      setTimeout(() => res.end('\n\n'), 20);
       return;
   }
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ method: req.method, path, body }));
@@ -183,12 +189,19 @@ describe('the provider client', () => {
     const seen: unknown[] = [];
     await expect(
       (async () => {
-        for await (const e of sseEvents(res, { label: 'Local', idleMs: 200 })) seen.push(e);
+        for await (const batch of sseEventBatches(res, { label: 'Local', idleMs: 200 })) seen.push(...batch);
       })(),
     ).rejects.toMatchObject({ code: 'provider_timeout', message: 'Local sent nothing for 200 ms; the stream was closed' });
     expect(seen).toEqual([
       { event: 'progress', id: undefined, data: '{"pct":50}' },
       { event: undefined, id: '2', data: 'done' },
     ]);
+  });
+
+  it('hands over the events each chunk completes together, and an event split across chunks once it is whole', async () => {
+    const res = await client.open(target(), '/burst');
+    const batches: string[][] = [];
+    for await (const batch of sseEventBatches(res, { label: 'Local', idleMs: 5_000 })) batches.push(batch.map((e) => e.data));
+    expect(batches).toEqual([['a', 'b', 'c'], ['d']]);
   });
 });

@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capBody } from '../../src/providers/body-limit.js';
 import { bufferedBytesLeft, createNodeFetch, type NodeFetchOptions } from '../../src/providers/node-fetch.js';
-import { sseEvents } from '../../src/providers/sse.js';
+import { sseEventBatches } from '../../src/providers/sse.js';
 import { takeNodeBody } from '../../src/providers/streamed-response.js';
 
 interface Seen {
@@ -273,9 +273,11 @@ describe('a streamed answer from the agents fetch', () => {
     const f = agentFetch();
     const read = async (path: string, stopAt: string) => {
       const got: string[] = [];
-      for await (const e of sseEvents(await f(`${s.url}${path}`, post('{}')), { label: 'test', idleMs: 5_000 })) {
-        got.push(e.data);
-        if (e.data === stopAt) break;
+      reading: for await (const batch of sseEventBatches(await f(`${s.url}${path}`, post('{}')), { label: 'test', idleMs: 5_000 })) {
+        for (const e of batch) {
+          got.push(e.data);
+          if (e.data === stopAt) break reading;
+        }
       }
       return got;
     };
