@@ -15,6 +15,7 @@
  *                           [--hub-cpu-prof DIR]   (the hub's V8 CPU profile, written to DIR when it stops)
  *                           [--hub-timeline]       (the hub's own time on each call's way there and back: bench/timeline.ts)
  */
+import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -345,6 +346,7 @@ async function main(): Promise<void> {
   // Written by the hub as it exited.
   if (timelineFile) {
     const events = readTimeline(timelineFile);
+    rmSync(timelineFile, { force: true });
     for (const r of results) r.timeline = hubLegs(events, hubWindows[r.mode]);
   }
 
