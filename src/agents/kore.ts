@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { KoreAgentConfig } from '../definition/agents.js';
-import { sseEventBatches } from '../providers/sse.js';
+import { untilAnswer } from '../providers/sse.js';
 import { type AgentAdapter, type AgentAnswer, AgentAttemptError, type AgentPartial, type AgentRequest } from './adapter.js';
 import { type AgentExchange, MAX_STREAMED_CHARS, type UrlAgentOptions, absoluteUrl, exchange, failure, jsonOf } from './http-attempt.js';
 
@@ -140,32 +140,31 @@ export class KoreAdapter implements AgentAdapter {
 
   private async readStream(res: Response, req: AgentRequest, structured: boolean): Promise<AgentAnswer> {
     let text = '';
-    for await (const batch of sseEventBatches(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs })) {
-      for (const e of batch) {
-        let raw: unknown;
-        try {
-          raw = JSON.parse(e.data);
-        } catch {
-          throw new AgentAttemptError('protocol', `agent ${this.o.name} streamed an event that is not JSON`);
-        }
-        const parsed = koreResponseSchema.safeParse(raw);
-        if (!parsed.success) continue;
-        const r = parsed.data;
-        passThoughts(r, req.onPartial);
-        // Seed 003: the last event stitches the whole output under sessionInfo; the others carry parts.
-        if (r.sessionInfo?.output !== undefined || r.sessionInfo?.status === 'error' || r.sessionInfo?.conversationState === 'ERROR') {
-          return koreAnswer({ ...r, debug: undefined, output: r.sessionInfo.output ? undefined : [{ type: 'text', content: text }] }, this.o.name, {
-            structured,
-          });
-        }
-        const part = textOf(r.output ?? []);
-        if (part === '') continue;
-        text += part;
-        if (text.length > MAX_STREAMED_CHARS)
-          throw new AgentAttemptError('protocol', `agent ${this.o.name} streamed more than ${MAX_STREAMED_CHARS} characters`);
-        req.onPartial?.({ kind: 'text', text: part });
+    const answer = await untilAnswer(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs }, (e): AgentAnswer | undefined => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(e.data);
+      } catch {
+        throw new AgentAttemptError('protocol', `agent ${this.o.name} streamed an event that is not JSON`);
       }
-    }
+      const parsed = koreResponseSchema.safeParse(raw);
+      if (!parsed.success) return undefined;
+      const r = parsed.data;
+      passThoughts(r, req.onPartial);
+      // Seed 003: the last event stitches the whole output under sessionInfo; the others carry parts.
+      if (r.sessionInfo?.output !== undefined || r.sessionInfo?.status === 'error' || r.sessionInfo?.conversationState === 'ERROR') {
+        return koreAnswer({ ...r, debug: undefined, output: r.sessionInfo.output ? undefined : [{ type: 'text', content: text }] }, this.o.name, {
+          structured,
+        });
+      }
+      const part = textOf(r.output ?? []);
+      if (part === '') return undefined;
+      text += part;
+      if (text.length > MAX_STREAMED_CHARS) throw new AgentAttemptError('protocol', `agent ${this.o.name} streamed more than ${MAX_STREAMED_CHARS} characters`);
+      req.onPartial?.({ kind: 'text', text: part });
+      return undefined;
+    });
+    if (answer !== undefined) return answer;
     // A stream that ends without its whole answer may have been cut anywhere: not an answer to trust.
     throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the whole answer`);
   }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { isPlainRecord } from '../is-record.js';
 import type { ProviderClient } from '../providers/client.js';
 import { apiKeyCredentials } from '../providers/credentials.js';
-import { sseEventBatches } from '../providers/sse.js';
+import { untilAnswer } from '../providers/sse.js';
 import type { Clock } from '../clock.js';
 import type { UpagentsAgentConfig } from '../definition/agents.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage } from './adapter.js';
@@ -105,40 +105,40 @@ export class UpagentsAdapter implements AgentAdapter {
   private async readStream(res: Response, req: AgentRequest): Promise<AgentAnswer> {
     let text = '';
     let taskId: string | undefined;
-    for await (const batch of sseEventBatches(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs })) {
-      for (const e of batch) {
-        let raw: unknown;
-        try {
-          raw = JSON.parse(e.data);
-        } catch {
-          raw = { content: e.data };
-        }
-        const d = streamDataOf(raw);
-        if (d === undefined) continue;
-        // The event name, else the data's `type` (seed 000's browser example reads `data.type`).
-        const type = e.event ?? d.type ?? 'token';
-        taskId ??= d.task_id;
-        if (type === 'token' && d.content !== undefined) {
-          text += d.content;
-          // A streamed answer has no body cap in the provider client (it ends at headers): this is it.
-          if (text.length > MAX_STREAMED_CHARS)
-            throw new AgentAttemptError('protocol', `agent ${this.o.name} streamed more than ${MAX_STREAMED_CHARS} characters`);
-          req.onPartial?.({ kind: 'text', text: d.content });
-        } else if (type === 'tool_call' && d.tool_name !== undefined) {
-          req.onPartial?.({ kind: 'tool_call', tool: d.tool_name });
-        } else if (type === 'error') {
-          return {
-            kind: 'agent_error',
-            type: d.error?.type ?? 'error',
-            message: d.error?.message ?? 'the agent reported an error',
-            ...(taskId ? { taskId } : {}),
-          };
-        } else if (type === 'complete') {
-          const usage = usageOf(d.usage ?? d.metrics);
-          return { kind: 'output', output: d.output ?? text, ...(taskId ? { taskId } : {}), ...(usage ? { usage } : {}) };
-        }
+    const answer = await untilAnswer(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs }, (e): AgentAnswer | undefined => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(e.data);
+      } catch {
+        raw = { content: e.data };
       }
-    }
+      const d = streamDataOf(raw);
+      if (d === undefined) return undefined;
+      // The event name, else the data's `type` (seed 000's browser example reads `data.type`).
+      const type = e.event ?? d.type ?? 'token';
+      taskId ??= d.task_id;
+      if (type === 'token' && d.content !== undefined) {
+        text += d.content;
+        // A streamed answer has no body cap in the provider client (it ends at headers): this is it.
+        if (text.length > MAX_STREAMED_CHARS)
+          throw new AgentAttemptError('protocol', `agent ${this.o.name} streamed more than ${MAX_STREAMED_CHARS} characters`);
+        req.onPartial?.({ kind: 'text', text: d.content });
+      } else if (type === 'tool_call' && d.tool_name !== undefined) {
+        req.onPartial?.({ kind: 'tool_call', tool: d.tool_name });
+      } else if (type === 'error') {
+        return {
+          kind: 'agent_error',
+          type: d.error?.type ?? 'error',
+          message: d.error?.message ?? 'the agent reported an error',
+          ...(taskId ? { taskId } : {}),
+        };
+      } else if (type === 'complete') {
+        const usage = usageOf(d.usage ?? d.metrics);
+        return { kind: 'output', output: d.output ?? text, ...(taskId ? { taskId } : {}), ...(usage ? { usage } : {}) };
+      }
+      return undefined;
+    });
+    if (answer !== undefined) return answer;
     // A stream that ends without `complete` may have been cut anywhere: not an answer to trust.
     throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the complete event`);
   }

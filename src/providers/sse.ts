@@ -72,6 +72,21 @@ export async function* sseEventBatches(res: Response, o: SseOptions): AsyncGener
   }
 }
 
+/**
+ * Reads a stream's events in order, each handed to `onEvent` as it arrives, until one gives an
+ * answer (the rest is then left unread and the stream closed) or the stream ends (undefined). An
+ * error `onEvent` throws ends the reading too.
+ */
+export async function untilAnswer<T>(res: Response, o: SseOptions, onEvent: (e: EventSourceMessage) => T | undefined): Promise<T | undefined> {
+  for await (const batch of sseEventBatches(res, o)) {
+    for (const e of batch) {
+      const answer = onEvent(e);
+      if (answer !== undefined) return answer;
+    }
+  }
+  return undefined;
+}
+
 interface ChunkReader {
   read(): Promise<IteratorResult<Uint8Array, unknown>>;
   cancel(): Promise<void>;
