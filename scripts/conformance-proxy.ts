@@ -86,6 +86,9 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
 
+/** Shorter than the fixture's test_reconnection (100 ms), so its stream is closed mid-call. */
+const POLL_CALL_STREAMS_MS = 50;
+
 /** Starts scripts/fixture-server.js over HTTP and reads the URL (and token) it prints. */
 async function startFixtureHttp(era: Era, allowHosts: readonly string[]): Promise<FixtureProcess> {
   const args = [FIXTURE_SERVER, '--transport', 'http', '--era', era, ...allowHosts.flatMap((h) => ['--allow-host', h])];
@@ -166,14 +169,23 @@ async function runThroughHub(pairing: Pairing, sets: readonly RequirementSet[], 
   const era = eraOf(pairing);
   const front = await openFront();
   const fixture = pairing.startsWith('http') ? await startFixtureHttp(era, []) : undefined;
-  // Everything else as a user's config leaves it: the defaults are part of what is measured.
+  // Everything else as a user's config leaves it: the defaults are part of what is measured. One
+  // setting is not a default: the hub polls its callers' streams (SEP-1699) after 50 ms, since the
+  // fixture's test_reconnection over stdio has no stream of its own to close (its caller's stream
+  // is the hub's), and the suite checks that the server closes it mid-call and resumes it.
   const downstream: z.input<typeof mcpServerSchema> = fixture
     ? { type: 'http', url: fixture.url, headers: fixture.token ? { authorization: `Bearer ${fixture.token}` } : {}, prefix: false }
     : { type: 'stdio', command: process.execPath, args: [FIXTURE_SERVER, '--transport', 'stdio', '--era', era], prefix: false };
   const config = configSchema.parse({
     logLevel: 'silent',
     mcpServers: { fixture: downstream },
-    server: { host: '127.0.0.1', port: 0, allowedHosts: front.hosts, allowedOrigins: front.hosts.map((h) => `http://${h}`) },
+    server: {
+      host: '127.0.0.1',
+      port: 0,
+      allowedHosts: front.hosts,
+      allowedOrigins: front.hosts.map((h) => `http://${h}`),
+      pollCallStreamsMs: POLL_CALL_STREAMS_MS,
+    },
   });
   const hub = new Hub({ config, log: silentLogger(), dataDir: ':memory:' });
   front.upstream.token = (await hub.tokens.create({ user: 'conformance' })).token;

@@ -204,7 +204,8 @@ export class Hub {
     const { keys } = this.integrations;
     // MCP Tasks (SEP-2663): records in the store, so any process on this data dir answers tasks/get.
     const { tasks, downstream } = buildMcpTasks({ store, clock: this.clock, log: this.log });
-    this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) }), tasks);
+    const states = new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) });
+    this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, states, tasks, opts.config.server.pollCallStreamsMs);
     for (const s of this.integrations.sources) this.catalog.add(s);
     this.catalog.add(
       new QueueSource(

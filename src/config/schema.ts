@@ -116,6 +116,13 @@ export const serverSchema = z.strictObject({
     .max(64 * 1024 * 1024)
     .default(1024 * 1024),
   /**
+   * SEP-1699 polling: a tools/call still running after this many milliseconds has its caller's POST
+   * stream closed, once, and the client comes back for the rest with `Last-Event-ID` on a GET
+   * (2025 sessions of 2025-11-25 clients and later; 2026-07-28 has no such streams). 0 (the
+   * default): a call's stream stays open until its answer.
+   */
+  pollCallStreamsMs: z.number().int().min(0).max(3_600_000).default(0),
+  /**
    * Per identity (tenant/user), so one token holder cannot use up what the hub holds for everyone.
    * Streams are 2026 `subscriptions/listen` and 2025 standalone GET streams. The upper bounds keep
    * each below the hub-wide caps (10,000 sessions, 10,000 listen streams).

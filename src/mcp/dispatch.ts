@@ -16,6 +16,7 @@ import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
 import type { Catalog, Page } from './catalog.js';
 import { RequestStates } from './request-state.js';
+import { pollStream } from './stream-polling.js';
 import { toolError, type CallContext, type InputRequired } from './source.js';
 import { tasksExtensionRequired } from './tasks/errors.js';
 import type { TaskService } from './tasks/service.js';
@@ -35,6 +36,8 @@ export class Dispatcher {
     readonly requestStates: RequestStates = new RequestStates(),
     /** The MCP Tasks registry; without one no call becomes a task. */
     readonly tasks?: TaskService,
+    /** Closes a call's SSE stream once it ran this long, so its client polls (`server.pollCallStreamsMs`, src/mcp/stream-polling.ts); 0: never. */
+    private readonly pollCallStreamsMs = 0,
   ) {}
 
   listTools(identity: Identity, cursor: string | undefined) {
@@ -67,8 +70,9 @@ export class Dispatcher {
     }
     const started = performance.now();
     let outcome: ToolOutcome = 'ok';
+    const polling = pollStream(ctx, this.pollCallStreamsMs);
     try {
-      const result = await entry.source.callTool(entry.original, args, { ...ctx, inputSchema: entry.listed.inputSchema });
+      const result = await entry.source.callTool(entry.original, args, { ...polling.ctx, inputSchema: entry.listed.inputSchema });
       if (isInputRequiredResult(result) || isCreateTaskResult(result)) return { result };
       if (result.isError) outcome = ctx.signal.aborted ? 'cancelled' : 'tool_error';
       const outputSchema = entry.listed.outputSchema as Record<string, unknown> | undefined;
@@ -91,6 +95,7 @@ export class Dispatcher {
       if (e.spec.mcp.kind === 'jsonrpc') throw new ProtocolError(e.spec.mcp.code, e.message);
       return { result: toolError(e.message) };
     } finally {
+      polling.stop();
       this.metrics.observeCall(entry.source.name, entry.original, outcome, (performance.now() - started) / 1000);
     }
   }
