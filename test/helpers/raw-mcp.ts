@@ -66,7 +66,7 @@ export function sessionHeaders(token: string, sessionId: string, extra: Record<s
 }
 
 /** A 2025 initialize over plain HTTP, with JSON-RPC id `id`: no GET stream follows, so the session stays idle. */
-export async function rawInitialize(url: string, token: string, id = 1): Promise<{ status: number; sessionId: string | null; body: string }> {
+export async function rawInitialize(url: string, token: string, id = 1, version = LEGACY): Promise<{ status: number; sessionId: string | null; body: string }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: headers(token),
@@ -74,7 +74,7 @@ export async function rawInitialize(url: string, token: string, id = 1): Promise
       jsonrpc: '2.0',
       id,
       method: 'initialize',
-      params: { protocolVersion: LEGACY, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+      params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
     }),
   });
   return { status: res.status, sessionId: res.headers.get('mcp-session-id'), body: await res.text() };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
-import { wireRecorder } from '../helpers/raw-mcp.js';
+import { rawInitialize, sessionHeaders, wireRecorder } from '../helpers/raw-mcp.js';
 
 const FIXTURE_SERVER = join(ROOT, 'dist/scripts/fixture-server.js');
 /** The fixture's tools that take 100 ms: a poll at 30 ms always comes first. */
@@ -87,20 +87,9 @@ describe('polling a running call’s stream (server.pollCallStreamsMs)', () => {
   });
 
   it('never closes the stream of a client that does not resume (2025-06-18): the result comes on the POST', async () => {
-    const base = { authorization: `Bearer ${hub.token}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
-    const init = await fetch(hub.url, {
-      method: 'POST',
-      headers: base,
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 0,
-        method: 'initialize',
-        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
-      }),
-    });
+    const init = await rawInitialize(hub.url, hub.token, 0, '2025-06-18');
     expect(init.status).toBe(200);
-    await init.text();
-    const headers = { ...base, 'mcp-session-id': init.headers.get('mcp-session-id') ?? '', 'mcp-protocol-version': '2025-06-18' };
+    const headers = sessionHeaders(hub.token, init.sessionId ?? '', { 'mcp-protocol-version': '2025-06-18' });
     const post = (message: unknown) => fetch(hub.url, { method: 'POST', headers, body: JSON.stringify(message) });
     expect((await post({ jsonrpc: '2.0', method: 'notifications/initialized' })).status).toBe(202);
     const res = await post({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'fx__test_reconnection', arguments: {} } });
