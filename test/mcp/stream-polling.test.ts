@@ -3,7 +3,8 @@
  * hub on loopback mounts the conformance fixture (scripts/fixture-server.ts) over stdio, where the
  * fixture has no stream of its own to close, and closes a 2025-11-25 caller's stream once its call
  * ran 30 ms. The SDK client comes back with Last-Event-ID and gets the rest: what the call said
- * after the close and its result, for two users calling at once.
+ * after the close and its result, for two users calling at once. The hub's own in-process
+ * conformance tools show the same on the SDK transport's path.
  */
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -27,6 +28,8 @@ describe('polling a running call’s stream (server.pollCallStreamsMs)', () => {
     hub = await startHub({
       mcpServers: { fx: { command: process.execPath, args: [FIXTURE_SERVER, '--transport', 'stdio', '--era', '2025'] } },
       server: { pollCallStreamsMs: POLL_MS },
+      // The hub's own conformance tools, in process: their calls go the SDK transport's way.
+      fixtures: { conformance: true },
     });
     expect(
       hub.hub.catalog
@@ -77,6 +80,16 @@ describe('polling a running call’s stream (server.pollCallStreamsMs)', () => {
     const r = await client.callTool({ name: 'fx__test_reconnection', arguments: {} });
     expect(r.content).toEqual([{ type: 'text', text: RECONNECTED }]);
     expect(resumes).toHaveLength(1);
+  });
+
+  it('polls a call served by the SDK’s transport too: the rest is replayed from its event store', async () => {
+    const { client, resumes } = await connect(bobToken);
+    const progress: number[] = [];
+    const r = await client.callTool({ name: 'test_tool_with_progress', arguments: {} }, { onprogress: (p) => progress.push(p.progress) });
+    expect(r.content).toEqual([{ type: 'text', text: 'Progress reported' }]);
+    expect(progress).toEqual([0, 50, 100]);
+    expect(resumes).toHaveLength(1);
+    expect(resumes[0]).not.toMatch(/^direct-/);
   });
 
   it('leaves the stream of a call that answers first alone', async () => {
