@@ -7,9 +7,10 @@ import type { CallContext } from './source.js';
  * mid-call, and a downstream that cannot close its caller's stream itself (a stdio server, whose
  * transport has no stream) still gets a caller that resumes.
  *
- * Once per call, and not at all once the source closed the stream itself (an HTTP downstream that
- * closed its own): closing a resumed stream again would race a client that reconnects at once
- * against an answer about to come. Only where the face offers `closeSSE` (2025 sessions of
+ * Once per call (per round, for a call the hub runs in rounds to fulfil a downstream's
+ * input_required for a 2025 client), and not at all once the source closed the stream itself (an
+ * HTTP downstream that closed its own): closing a resumed stream again would race a client that
+ * reconnects at once against an answer about to come. Only where the face offers `closeSSE` (2025 sessions of
  * 2025-11-25 clients and later). Returns the context to hand the source, and what stops the
  * timer when the call ends first.
  */
