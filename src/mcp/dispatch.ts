@@ -72,7 +72,7 @@ export class Dispatcher {
     let outcome: ToolOutcome = 'ok';
     const polling = pollStream(ctx, this.pollCallStreamsMs);
     try {
-      const result = await entry.source.callTool(entry.original, args, { ...polling.ctx, inputSchema: entry.listed.inputSchema });
+      const result = await entry.source.callTool(entry.original, args, { ...(polling?.ctx ?? ctx), inputSchema: entry.listed.inputSchema });
       if (isInputRequiredResult(result) || isCreateTaskResult(result)) return { result };
       if (result.isError) outcome = ctx.signal.aborted ? 'cancelled' : 'tool_error';
       const outputSchema = entry.listed.outputSchema as Record<string, unknown> | undefined;
@@ -95,7 +95,7 @@ export class Dispatcher {
       if (e.spec.mcp.kind === 'jsonrpc') throw new ProtocolError(e.spec.mcp.code, e.message);
       return { result: toolError(e.message) };
     } finally {
-      polling.stop();
+      polling?.stop();
       this.metrics.observeCall(entry.source.name, entry.original, outcome, (performance.now() - started) / 1000);
     }
   }

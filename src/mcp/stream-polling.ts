@@ -12,11 +12,12 @@ import type { CallContext } from './source.js';
  * HTTP downstream that closed its own): closing a resumed stream again would race a client that
  * reconnects at once against an answer about to come. Only where the face offers `closeSSE` (2025 sessions of
  * 2025-11-25 clients and later). Returns the context to hand the source, and what stops the
- * timer when the call ends first.
+ * timer when the call ends first; undefined when nothing is polled, so every other call (each
+ * call, with polling off) allocates nothing here.
  */
-export function pollStream(ctx: CallContext, afterMs: number | undefined): { ctx: CallContext; stop: () => void } {
+export function pollStream(ctx: CallContext, afterMs: number | undefined): { ctx: CallContext; stop: () => void } | undefined {
   const close = ctx.closeSSE;
-  if (!close || !afterMs) return { ctx, stop: () => {} };
+  if (!close || !afterMs) return undefined;
   const timer = setTimeout(close, afterMs);
   // A call's poll keeps no process alive on its own.
   timer.unref();
