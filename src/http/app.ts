@@ -13,7 +13,8 @@ import { mountHealth, type HealthDeps } from './routes.js';
 import { exposure, hostAndOriginGuard } from './security.js';
 import { webhookTarget, type WebhookHandler } from '../webhooks/route.js';
 import type { RequestListener } from 'node:http';
-import { ERROR_SPECS, httpError, isHubError, isJsonRpcCode, jsonRpcHttpError, sendError } from '../errors.js';
+import { ERROR_SPECS, HubError, httpError, isHubError, isJsonRpcCode, jsonRpcHttpError, sendError, type JsonRpcErrorCode } from '../errors.js';
+import { MAX_JSON_DEPTH, nestsTooDeep, TOO_DEEP_MESSAGE } from '../mcp/json-depth.js';
 
 export interface HttpAppDeps {
   config: HubConfig;
@@ -51,7 +52,13 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
   const urls = resourceUrls(deps.publicUrl);
   // The token is checked on the headers, before the body is read: a caller without one costs no body.
   const mcpAuth = bearerAuth(tokens, urls, ['mcp'], deps.authServer?.access);
-  const mcpBody = express.json({ limit: config.server.maxBodyBytes, type: () => true });
+  const mcpBody = express.json({
+    limit: config.server.maxBodyBytes,
+    type: () => true,
+    verify: (_req, _res, buf) => {
+      if (buf.length > MAX_JSON_DEPTH && nestsTooDeep(buf.toString('utf8'))) throw new HubError('bad_request', TOO_DEEP_MESSAGE);
+    },
+  });
   const mcpHandle: RequestHandler = (req, res, next) => {
     deps.face.handle(req, res).catch(next);
   };
@@ -113,34 +120,29 @@ function errorHandler(log: Logger): ErrorRequestHandler {
     }
     // A body cut off at the size cap is left unread: end the connection rather than drain it.
     closeIfBodyUnread(req, res);
-    if (e.type === 'entity.too.large') {
-      sendError(res, jsonRpcHttpError('body_too_large', 'Request body too large'));
-      return;
-    }
+    // /mcp answers a JSON-RPC error object; every other route the hub's `{ error: { code, message } }`.
+    const mcp = req.path === '/mcp';
+    const answer = (code: JsonRpcErrorCode, message: string) => sendError(res, mcp ? jsonRpcHttpError(code, message) : httpError(code, message));
+    if (e.type === 'entity.too.large') return answer('body_too_large', 'Request body too large');
     if (e.type === 'entity.parse.failed' && isJson(e.body)) {
       // The strict parser also refuses JSON that is not an object or array ("x", 5, null). JSON-RPC
       // 2.0 §5.1 calls that an Invalid Request (-32600); Parse error (-32700) is for invalid JSON.
-      sendError(res, jsonRpcHttpError('bad_request', 'Invalid Request: body is not a JSON-RPC message'));
-      return;
+      return answer('bad_request', 'Invalid Request: body is not a JSON-RPC message');
     }
-    if (e.type === 'entity.parse.failed') {
-      sendError(res, jsonRpcHttpError('parse_error', 'Parse error: body is not valid JSON'));
-      return;
-    }
+    if (e.type === 'entity.parse.failed') return answer('parse_error', 'Parse error: body is not valid JSON');
     if (isHubError(err)) {
       // A 5xx message may describe the deployment; the code says enough to the caller.
       const message = err.spec.http >= 500 ? 'Internal error' : err.message;
       log[err.spec.log]({ code: err.code, err: err.message }, 'HTTP route failed');
-      sendError(res, isJsonRpcCode(err.code) && req.path === '/mcp' ? jsonRpcHttpError(err.code, message) : httpError(err.code, message));
+      sendError(res, isJsonRpcCode(err.code) && mcp ? jsonRpcHttpError(err.code, message) : httpError(err.code, message));
       return;
     }
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      // body-parser's refusals: an unsupported charset or encoding (415), anything else malformed.
-      sendError(res, jsonRpcHttpError(e.status === 415 ? 'unsupported_media_type' : 'bad_request', e.message ?? 'Bad request'));
-      return;
-    }
+    // body-parser's refusals: an unsupported charset or encoding (415), anything else malformed
+    // (a path parameter that is not valid percent-encoding is express's 400).
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      return answer(e.status === 415 ? 'unsupported_media_type' : 'bad_request', e.message ?? 'Bad request');
     log[ERROR_SPECS.internal.log]({ err: e.message }, 'unhandled error in HTTP route');
-    sendError(res, jsonRpcHttpError('internal', 'Internal error'));
+    answer('internal', 'Internal error');
   };
 }
 

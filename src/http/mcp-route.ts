@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
+import { HubError } from '../errors.js';
+import { nestsTooDeep, TOO_DEEP_MESSAGE } from '../mcp/json-depth.js';
 
 /**
  * `POST /mcp`, the hub's hottest route, served without express's router: the same middlewares
@@ -89,6 +91,7 @@ export function plainJsonBody(limit: number, general: RequestHandler): RequestHa
       let text = buf.toString('utf8');
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       if (!objectOrArray(text)) return next(parseFailure(new SyntaxError('Unexpected token in JSON: strict mode wants an object or an array'), text));
+      if (nestsTooDeep(text)) return next(new HubError('bad_request', TOO_DEEP_MESSAGE));
       let body: unknown;
       try {
         body = JSON.parse(text);

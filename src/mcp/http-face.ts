@@ -16,6 +16,7 @@ import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
 import { identityFromAuthInfo, ModernHandlers } from './modern-handlers.js';
 import { webNodeHandler, type NodeServe } from './modern-node.js';
+import { initializeProblem } from './initialize-check.js';
 import { paramHeaderMismatch } from './param-headers.js';
 import { createHubServer } from './server.js';
 import type { SourceChange } from './source.js';
@@ -231,6 +232,8 @@ export class HttpFace {
       }
       return;
     }
+    const initialize = req.method === 'POST' ? initializeProblem(parsed) : undefined;
+    if (initialize) return void sendError(res, jsonRpcHttpError(initialize.code, initialize.message, { id: requestId(parsed) }));
     jsonRpcError(res, 'session_required', 'Bad Request: no valid session ID provided');
   };
 

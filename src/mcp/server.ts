@@ -3,14 +3,15 @@ import {
   CLIENT_CAPABILITIES_META_KEY,
   isInputRequiredResult,
   LOG_LEVEL_META_KEY,
-  Server,
   type Implementation,
+  type Server,
   type LoggingLevel,
   type RequestMethod,
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import type { Identity } from '../identity/identity.js';
 import type { Dispatcher } from './dispatch.js';
+import { HubServer } from './hub-server.js';
 import type { RequestStates, StateTarget } from './request-state.js';
 import type { CallContext } from './source.js';
 import { TASKS_EXTENSION } from './tasks/errors.js';
@@ -37,7 +38,7 @@ export interface ServerHooks {
  * per-request instance is cheap.
  */
 export function createHubServer(dispatcher: Dispatcher, identity: Identity, era: Era, hooks: ServerHooks = {}): Server {
-  const server = new Server(SERVER_INFO, {
+  const server = new HubServer(SERVER_INFO, {
     capabilities: {
       tools: { listChanged: true },
       resources: { subscribe: true, listChanged: true },

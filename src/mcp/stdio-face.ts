@@ -1,3 +1,4 @@
+import { nestsTooDeep, TOO_DEEP_MESSAGE } from './json-depth.js';
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { parseJSONRPCMessage, serializeMessage, type JSONRPCMessage, type Server, type Transport } from '@modelcontextprotocol/server';
 import type { Readable, Writable } from 'node:stream';
@@ -136,10 +137,16 @@ class BoundedStdioTransport implements Transport {
 
   private receive(line: Buffer): void {
     let value: unknown;
+    const text = line.toString('utf8');
     try {
-      value = JSON.parse(line.toString('utf8'));
+      value = JSON.parse(text);
     } catch {
       this.reply({ id: null, code: 'parse_error', message: 'Parse error: the line is not valid JSON' });
+      return;
+    }
+    // Parsed first (JSON.parse takes any depth) so that the refusal answers the request's id.
+    if (nestsTooDeep(text)) {
+      this.reply({ id: requestIdOf(value), code: 'bad_request', message: TOO_DEEP_MESSAGE });
       return;
     }
     let message: JSONRPCMessage;

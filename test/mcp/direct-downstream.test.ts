@@ -18,6 +18,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
 import { modernEnvelope, rawModernCall, wireRecorder } from '../helpers/raw-mcp.js';
+import { SILENT_PER_SESSION } from '../../src/mcp/direct/session-calls.js';
 
 const FIXTURE_SERVER = join(ROOT, 'dist/scripts/fixture-server.js');
 const SERVER_INFO_KEY = 'io.modelcontextprotocol/serverInfo';
@@ -358,6 +359,18 @@ describe('downstream tool calls on the direct path', () => {
     expect((await s.post({ jsonrpc: '2.0', id: ask.id, result: { action: 'accept', content: { response: 'ok' } } })).status).toBe(202);
     await stream.done;
     expect(textOf(stream.messages().at(-1)?.result)).toBe('User response: action=accept, content={"response":"ok"}');
+  });
+
+  it(`keeps at most ${SILENT_PER_SESSION} cancelled calls’ streams open per session: one more ends the oldest`, async () => {
+    const s = await rawSession();
+    const streams = [];
+    for (let i = 0; i < SILENT_PER_SESSION; i++) streams.push((await cancelWhileAsked(s, 60 + i)).stream);
+    const ends = streams.map((st, i) => st.done.then(() => i));
+    streams.push((await cancelWhileAsked(s, 60 + SILENT_PER_SESSION)).stream);
+    // The oldest ends (no answer in it), and it is the first of them to end.
+    expect(await Promise.race(ends)).toBe(0);
+    expect(streams[0]!.messages().map((m) => m.method ?? m.id)).toEqual(['elicitation/create', 'notifications/cancelled']);
+    await Promise.all(streams.slice(1).map((st) => st.close()));
   });
 
   // The call's own abort withdraws its requests while its stream is still open: the downstream's

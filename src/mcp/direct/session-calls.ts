@@ -7,6 +7,13 @@ export const DEFAULT_ASK_TIMEOUT_MS = 60_000;
 
 /** A stream the hub closed mid-call (SEP-1699) is kept this long for the client to resume it. */
 const PARKED_MS = 5 * 60_000;
+/**
+ * How long the stream of a cancelled call stays open, quiet, and how many a session keeps: each
+ * holds a connection the per-identity limits do not count, so a client that cancels call after
+ * call must not pile them up (past either bound the stream ends, as the session's close ends it).
+ */
+export const SILENT_MS = 30_000;
+export const SILENT_PER_SESSION = 8;
 
 /** A server→client request of a direct call, as the call context hands it over. */
 export interface AskRequest {
@@ -36,7 +43,8 @@ export class SessionCalls {
   private readonly waiting = new Map<string, Waiting>();
   private readonly parked = new Map<string, { out: EventStreamAnswer; timer: NodeJS.Timeout }>();
   /** Streams of calls their client cancelled, left open without an answer until the client closes them. */
-  private readonly silent = new Set<EventStreamAnswer>();
+  /** Streams of cancelled calls, oldest first, with the timer that ends each. */
+  private readonly silent = new Map<EventStreamAnswer, NodeJS.Timeout>();
   private seq = 0;
 
   /**
@@ -127,8 +135,19 @@ export class SessionCalls {
    * the end for a drop and try to resume it. It ends when the client closes it or the session goes.
    */
   keepOpen(out: EventStreamAnswer): void {
-    this.silent.add(out);
-    out.silence(() => this.silent.delete(out));
+    if (this.silent.size >= SILENT_PER_SESSION) this.unsilence(this.silent.keys().next().value)?.drop();
+    const timer = setTimeout(() => this.unsilence(out)?.drop(), SILENT_MS);
+    timer.unref();
+    this.silent.set(out, timer);
+    out.silence(() => this.unsilence(out));
+  }
+
+  private unsilence(out: EventStreamAnswer | undefined): EventStreamAnswer | undefined {
+    const timer = out && this.silent.get(out);
+    if (!out || timer === undefined) return undefined;
+    clearTimeout(timer);
+    this.silent.delete(out);
+    return out;
   }
 
   /** A GET with `Last-Event-ID` of a parked stream: the call's stream goes on on this response. */
@@ -145,8 +164,7 @@ export class SessionCalls {
     for (const call of this.inflight.values()) call.abort(reason);
     for (const w of [...this.waiting.values()]) w.fail(new SdkError(SdkErrorCode.ConnectionClosed, reason.message));
     for (const key of [...this.parked.keys()]) this.unpark(key)?.drop();
-    for (const out of [...this.silent]) out.drop();
-    this.silent.clear();
+    for (const out of [...this.silent.keys()]) this.unsilence(out)?.drop();
   }
 
   private unpark(key: string): EventStreamAnswer | undefined {

@@ -235,6 +235,9 @@ export class DownstreamCalls {
         `${this.opts.name}: this call is waiting for your answer in another Switchboard process (${held.process}) on the same data dir, and only that process can resume it. Call the tool again from the start.`,
       );
     }
+    // A malformed answer is refused before the call is taken: it keeps waiting for a good retry.
+    const problem = this.held.peek(held.id)?.problemWith(ctx.inputResponses);
+    if (problem) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `${this.opts.name}: ${problem}`);
     const call = this.held.take(held.id);
     const round = this.rounds.get(held.id);
     if (!call || !round)
@@ -262,6 +265,9 @@ export class DownstreamCalls {
       this.rounds.delete(call.id);
       call.abort.abort(err);
       if (err instanceof ProtocolError || isHubError(err)) throw err;
+      // The caller went away (or cancelled) while this round waited: the round fails with the
+      // caller's own reason, which is not the downstream's doing.
+      if (ctx.signal.aborted) throw new HubError('cancelled', `${this.opts.name}: the call was cancelled (${describeError(err)})`, { cause: err });
       throw new HubError('downstream_error', `${this.opts.name}: ${describeError(err)}`, { cause: err });
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);

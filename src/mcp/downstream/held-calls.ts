@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { RequestStates } from '../request-state.js';
+import { inputResponsesProblem } from './input-answers.js';
 
 /**
  * Names this process inside a held call's `requestState`. The state is signed with the store's
@@ -109,6 +110,11 @@ export class HeldCall {
     this.wake?.();
   }
 
+  /** Why `responses` cannot answer the last round's requests, or undefined when they can. */
+  problemWith(responses: unknown): string | undefined {
+    return inputResponsesProblem(new Map([...this.asked].map(([key, p]) => [key, p.request.method])), responses);
+  }
+
   /** Hands the client's answers to the requests of the last round; an unanswered one is refused. */
   answer(responses: Readonly<Record<string, unknown>> | undefined): void {
     for (const [key, p] of this.asked) {
@@ -144,6 +150,11 @@ export class HeldCalls {
     timer.unref();
     this.calls.set(call.id, { call, timer });
     return encodeHeldState(call.id);
+  }
+
+  /** A held call, left held. */
+  peek(id: string): HeldCall | undefined {
+    return this.calls.get(id)?.call;
   }
 
   /** Removes and returns a held call; a call is resumed once per round. */

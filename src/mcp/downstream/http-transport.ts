@@ -9,6 +9,7 @@ import {
   type JSONRPCRequest,
 } from '@modelcontextprotocol/client';
 import { createParser } from 'eventsource-parser';
+import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { abortedOf, endpointOf, post, readText, type Endpoint, type PostAnswer } from './http-post.js';
 import { Inbox, parseMessage, stampCall } from './inbox.js';
@@ -89,6 +90,8 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   override async start(): Promise<void> {
     await super.start();
     this.life = new AbortController();
+    // Every call in flight listens on it (one listener each): past ten, Node would warn of a leak.
+    setMaxListeners(0, this.life.signal);
   }
 
   override async close(): Promise<void> {
