@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { ERROR_SPECS } from '../errors.js';
+import { writeRefusal } from './json.js';
 
 /** The connection-level limits of `server.limits` (the per-identity ones live in src/mcp/identity-limits.ts). */
 export interface HttpLimits {
@@ -109,8 +109,6 @@ export class BodyDeadlines {
     }
     // With Connection: close Node ends the socket once the answer is flushed.
     res.setHeader('Connection', 'close');
-    res.statusCode = ERROR_SPECS.request_timeout.http;
-    res.setHeader('Content-Type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify({ error: { code: 'request_timeout', message: `the request body did not arrive within ${this.timeoutMs} ms` } }));
+    writeRefusal(req, res, 'request_timeout', `the request body did not arrive within ${this.timeoutMs} ms`);
   }
 }

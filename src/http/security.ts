@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HubConfig } from '../config/schema.js';
-import { httpError, type HubErrorCode } from '../errors.js';
-import { writeJson } from './json.js';
+import type { HubErrorCode } from '../errors.js';
+import { writeRefusal } from './json.js';
 import { closeIfBodyUnread } from './limits.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
@@ -42,8 +42,7 @@ export function exposure(config: HubConfig, port: number): Exposure {
 
 function reject(req: IncomingMessage, res: ServerResponse, code: HubErrorCode, message: string): void {
   closeIfBodyUnread(req, res);
-  const answer = httpError(code, message);
-  writeJson(res, answer.status, answer.body);
+  writeRefusal(req, res, code, message);
 }
 
 /**

@@ -120,7 +120,8 @@ describe('HTTP face under bad input', () => {
   it('refuses a foreign Origin with 403, even with a valid token', async () => {
     const res = await post(INITIALIZE, { origin: 'http://evil.example' });
     expect(res.status).toBe(403);
-    expect(await res.json()).toEqual({ error: { code: 'origin_rejected', message: 'Origin "http://evil.example" is not allowed' } });
+    // On /mcp the refusal is a JSON-RPC error object (docs/errors.md: origin_rejected is -32000 there).
+    expect(await res.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Origin "http://evil.example" is not allowed' } });
     // A same-host page on another port is another origin too.
     const otherPort = await post(INITIALIZE, { origin: `http://127.0.0.1:${h.port + 1}` });
     expect(otherPort.status).toBe(403);
@@ -140,7 +141,7 @@ describe('HTTP face under bad input', () => {
         body: path === '/mcp' ? INITIALIZE : undefined,
       });
       expect(res.status, path).toBe(403);
-      expect(JSON.parse(res.body)).toMatchObject({ error: { code: 'host_rejected' } });
+      expect(JSON.parse(res.body)).toMatchObject(path === '/mcp' ? { jsonrpc: '2.0', error: { code: -32000 } } : { error: { code: 'host_rejected' } });
     }
     // The same request with the hub's own Host is served.
     const ok = await rawRequest({ port: h.port, path: '/healthz', method: 'GET', headers: { host: `localhost:${h.port}` } });
