@@ -90,6 +90,10 @@ export function createProvider(deps: ProviderDeps): Provider {
       userinfo: { enabled: false },
       // Signing out of the hub's sign-in session is not offered: the session only carries a consent step.
       rpInitiatedLogout: { enabled: false },
+      // Pushed authorization requests (RFC 9126) are on in the library by default, but the hub
+      // routes only AS_ROUTES: advertising an endpoint that answers 404 would break the clients
+      // that use PAR whenever it is offered. MCP's authorization profile does not call for it.
+      pushedAuthorizationRequests: { enabled: false },
       // Client ids get a prefix: the library's bare nanoid may begin with '-', which a user then
       // cannot pass to `switchboard clients revoke` without '--'.
       registration: {

@@ -51,6 +51,8 @@ describe('discovery', () => {
     });
     expect(as['grant_types_supported']).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token']));
     expect(as['token_endpoint_auth_methods_supported']).toContain('none');
+    // Every endpoint it names is one the hub routes: no pushed-authorization endpoint it would 404.
+    for (const unrouted of ['pushed_authorization_request_endpoint', 'end_session_endpoint', 'userinfo_endpoint']) expect(as).not.toHaveProperty(unrouted);
     // The same document for OIDC clients; the JWKS has the one ES256 key and no private part.
     expect(await (await fetch(`${base}/.well-known/openid-configuration`)).json()).toMatchObject({ issuer: base, token_endpoint: `${base}/token` });
     const jwks = (await (await fetch(`${base}/jwks`)).json()) as { keys: Array<Record<string, unknown>> };
