@@ -25,6 +25,7 @@ import { resultOf } from './tasks/call.js';
 import { AgentTasks, isAsync, type AgentTasksOptions } from './tasks/service.js';
 import { TASK_STATUS, asyncOutputSchema } from './tasks/status-tool.js';
 import type { AgentTask } from './tasks/types.js';
+import { closeSchema } from '../mcp/validate-input.js';
 
 export interface AgentSourceOptions {
   agents: Record<string, AgentConfig>;
@@ -230,7 +231,8 @@ function toolOf(a: AgentRuntime): Tool {
   return {
     name: a.name,
     description: c.description ?? `Runs the agent ${a.name} (${c.protocol}${pinned}) and returns its answer.`,
-    inputSchema: { type: 'object', ...(c.inputSchema ?? DEFAULT_INPUT_SCHEMA) } as Tool['inputSchema'],
+    // As it is checked (validate-input.ts): an argument the schema does not declare is refused, so the list says so.
+    inputSchema: closeSchema({ type: 'object', ...(c.inputSchema ?? DEFAULT_INPUT_SCHEMA) }) as Tool['inputSchema'],
     ...(c.outputSchema
       ? { outputSchema: isAsync(a) ? asyncOutputSchema(c.outputSchema) : ({ type: 'object', ...c.outputSchema } as Tool['outputSchema']) }
       : {}),

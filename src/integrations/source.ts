@@ -26,7 +26,7 @@ import {
   type ToolSource,
 } from '../mcp/source.js';
 import type { CreateTaskResult } from '../mcp/tasks/wire.js';
-import { inputValidator, type InputValidator } from '../mcp/validate-input.js';
+import { closeSchema, inputValidator, type InputValidator } from '../mcp/validate-input.js';
 import { createProviderClient, type ProviderClient, type ProviderFetch, type ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
@@ -132,7 +132,8 @@ export class IntegrationSource implements ToolSource {
       name,
       ...(t.title ? { title: t.title } : {}),
       description: t.description + hint,
-      inputSchema: { type: 'object', ...t.input } as Tool['inputSchema'],
+      // As it is checked (validate-input.ts): an argument the schema does not declare is refused, so the list says so.
+      inputSchema: closeSchema({ type: 'object', ...t.input }) as Tool['inputSchema'],
       ...(t.output ? { outputSchema: this.queued(t) ? writeOutputSchema(t.output) : ({ type: 'object', ...t.output } as Tool['outputSchema']) } : {}),
       annotations: {
         readOnlyHint: t.readOnly,

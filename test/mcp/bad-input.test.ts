@@ -43,7 +43,10 @@ describe('bad input over HTTP', () => {
   let session: string;
 
   beforeAll(async () => {
-    hub = await startHub({ mcpServers: { ask: { command: process.execPath, args: [ASKING, '--v1-stdio'], isolation: 'user' } } });
+    hub = await startHub({
+      mcpServers: { ask: { command: process.execPath, args: [ASKING, '--v1-stdio'], isolation: 'user' } },
+      agents: { echo: { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local', agentId: 'echo_v1' } },
+    });
     const init = await rawInitialize(hub.url, hub.token);
     session = init.sessionId!;
   });
@@ -75,6 +78,14 @@ describe('bad input over HTTP', () => {
     expect(modern.error?.message).toMatch(/^Invalid params for tools\/list: params\.cursor: /);
     // The session serves on.
     expect((await legacy('tools/list', {})).result?.['tools']).toBeInstanceOf(Array);
+  });
+
+  it('lists an agent’s input schema closed, as it is checked: an undeclared argument is refused with -32602', async () => {
+    const list = await legacy('tools/list', {});
+    const echo = (list.result?.['tools'] as Array<{ name: string; inputSchema: Record<string, unknown> }>).find((t) => t.name === 'agent__echo');
+    expect(echo?.inputSchema['additionalProperties']).toBe(false);
+    const r = await legacy('tools/call', { name: 'agent__echo', arguments: { input: 'hi', extra: 1 } });
+    expect(r.error).toMatchObject({ code: -32602, message: expect.stringContaining('unknown argument "extra"') });
   });
 
   it('answers an initialize with bad params with -32602 naming the field, and one in a batch with -32600', async () => {
