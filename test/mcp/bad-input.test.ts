@@ -82,7 +82,7 @@ describe('bad input over HTTP', () => {
 
   it('lists an agent’s input schema closed, as it is checked: an undeclared argument is refused with -32602', async () => {
     const list = await legacy('tools/list', {});
-    const echo = (list.result?.['tools'] as Array<{ name: string; inputSchema: Record<string, unknown> }>).find((t) => t.name === 'agent__echo');
+    const echo = ((list.result?.['tools'] ?? []) as Array<{ name: string; inputSchema: Record<string, unknown> }>).find((t) => t.name === 'agent__echo');
     expect(echo?.inputSchema['additionalProperties']).toBe(false);
     const r = await legacy('tools/call', { name: 'agent__echo', arguments: { input: 'hi', extra: 1 } });
     expect(r.error).toMatchObject({ code: -32602, message: expect.stringContaining('unknown argument "extra"') });
