@@ -1,7 +1,10 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import express, { type Request, type Response, type Router } from 'express';
+import { randomUUID } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { injected, injectionOf, realWait, type Wait } from './agents-inject.js';
+import { pushAtMost, small } from './agents-bounds.js';
+import { diagnosticsOnly } from './agents-diagnostics.js';
+import { injected, injectionOf, oneOf, realWait, type Wait } from './agents-inject.js';
+import { clientFault } from './errors.js';
 
 /** The key the sandbox's plain-HTTP agent accepts in `X-Api-Key`: public, as the sandbox is local. */
 export const SANDBOX_HTTP_KEY = 'http_sandbox_local';
@@ -11,10 +14,18 @@ export interface HttpAgentOptions {
   wait?: Wait;
 }
 
-/** What the agent has seen (GET /_stats): each request's method, path, query and body. */
+/**
+ * What the agent has seen (GET /_stats, local callers with the key only): the last MAX_SEEN
+ * requests' method, path, query and body (a large body is noted by size).
+ */
 export interface HttpAgentStats {
   requests: Array<{ method: string; path: string; query: Record<string, unknown>; body: unknown }>;
 }
+
+const MAX_SEEN = 100;
+
+/** This API's error body, `{ error: "<message>" }`. */
+const refuse = (res: Response, status: number, message: string): void => void res.status(status).json({ error: message });
 
 const bodySchema = z.object({
   question: z.string().min(1),
@@ -40,20 +51,21 @@ export function httpAgentRoutes(o: HttpAgentOptions = {}): { router: Router; sta
   const stats: HttpAgentStats = { requests: [] };
   const router = express.Router();
   router.use(express.json({ limit: '256kb' }));
-  router.get('/_stats', (_req, res) => {
+  const diagnostics = diagnosticsOnly({ keyOk: (req) => oneOf(req.get('x-api-key') ?? '', keys), deny: refuse });
+  router.get('/_stats', diagnostics, (_req, res) => {
     res.json(stats);
   });
 
   router.post('/v1/:agent/:city', async (req: Request<{ agent: string; city: string }>, res: Response) => {
-    stats.requests.push({ method: req.method, path: req.path, query: { ...req.query }, body: req.body });
+    pushAtMost(stats.requests, MAX_SEEN, { method: req.method, path: req.path, query: { ...req.query }, body: small(req.body) });
     const given = req.get('x-api-key') ?? '';
-    if (!keys.some((k) => k.length === Buffer.byteLength(given) && timingSafeEqual(k, Buffer.from(given))))
-      return void res.status(401).json({ error: `the key "${given}" is not valid here` });
+    if (!oneOf(given, keys)) return refuse(res, 401, `the key "${given.slice(0, 200)}" is not valid here`);
     const inj = injectionOf(req, req.params.agent);
-    if (inj.id !== 'forecast') return void res.status(404).json({ error: `no agent ${inj.id}` });
+    if ('error' in inj) return refuse(res, 400, inj.error);
+    if (inj.id !== 'forecast') return refuse(res, 404, `no agent ${inj.id.slice(0, 100)}`);
     if (await injected(inj, res, { wait, failures })) return;
     const body = bodySchema.safeParse(req.body);
-    if (!body.success) return void res.status(400).json({ error: body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    if (!body.success) return refuse(res, 400, body.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
     const { question, days = 3, session } = body.data;
     const units = req.query['units'] === 'imperial' ? 'imperial' : 'metric';
     const request_id = `req_${randomUUID()}`;
@@ -65,8 +77,14 @@ export function httpAgentRoutes(o: HttpAgentOptions = {}): { router: Router; sta
       return units === 'metric' ? c : Math.round((c * 9) / 5 + 32);
     });
     const summary = `${req.params.city}: highs of ${highs.join(', ')} ${units === 'metric' ? '°C' : '°F'} over ${days} days (asked: ${question})`;
-    const echo = inj.get('echo-headers') === '1' ? { headers: req.headers } : {};
+    const echo = inj.knobs['echo-headers'] ? { headers: req.headers } : {};
     res.json({ request_id, data: { city: req.params.city, units, days, summary, highs, session: session ?? null, ...echo }, error: null });
   });
+  // A path parameter that is not valid percent-encoding, or a body that cannot be read, in this API's error shape.
+  router.use(((err, _req, res, next) => {
+    const fault = clientFault(err);
+    if (!fault) return next(err);
+    refuse(res, fault.status, fault.message);
+  }) satisfies ErrorRequestHandler);
   return { router, stats: () => stats };
 }

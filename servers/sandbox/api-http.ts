@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { z } from 'zod';
+import { clientFault } from './errors.js';
 
 /** The API's error body: a stable code a client can switch on, and a message for people. */
 export function fail(res: Response, status: number, code: string, message: string): void {
@@ -14,12 +15,13 @@ export function parse<T>(schema: z.ZodType<T>, input: unknown, res: Response): T
   return undefined;
 }
 
-/** Body-parser failures in the API's own error form; anything else goes on to the 500 handler. */
+/** The client's faults (an unreadable body, a bad path) in the API's own error form; anything else goes on to the 500 handler. */
 export const apiErrors: ErrorRequestHandler = (err: unknown, _req, res, next) => {
-  const type = (err as { type?: unknown }).type;
-  if (type === 'entity.parse.failed') return fail(res, 400, 'invalid_json', 'the body is not valid JSON');
-  if (type === 'entity.too.large') return fail(res, 413, 'too_large', 'the body is too large');
-  next(err);
+  const fault = clientFault(err);
+  if (!fault) return next(err);
+  const code =
+    fault.kind === 'json' ? 'invalid_json' : fault.kind === 'too_large' ? 'too_large' : fault.status === 415 ? 'unsupported_media_type' : 'invalid_request';
+  fail(res, fault.status, code, fault.message);
 };
 
 /**

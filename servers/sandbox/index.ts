@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { Clock } from '../../src/clock.js';
+import { createLogger } from '../../src/observability/logger.js';
 import { httpAgentRoutes } from './agents-http.js';
 import { koreMarketplaceRoutes } from './agents-kore.js';
 import { marketplaceRoutes } from './agents.js';
@@ -10,6 +11,7 @@ import type { SandboxClient } from './client-auth.js';
 import { SCOPES, type SandboxContext } from './context.js';
 import { openSandboxDb } from './db.js';
 import { type DeliveryStats, realSleep, type Sleep, WebhookDispatcher } from './delivery.js';
+import { clientFault, type SandboxLog, unexpectedErrors } from './errors.js';
 import { EventStore } from './events-store.js';
 import { TokenBuckets } from './rate-limit.js';
 import { revokeRoutes } from './revoke.js';
@@ -22,6 +24,7 @@ import { type DeliveryTarget, WebhookStore } from './webhooks-store.js';
 
 export type { SandboxClient } from './client-auth.js';
 export type { DeliveryStats, Sleep } from './delivery.js';
+export type { SandboxLog } from './errors.js';
 export type { EventType, SandboxEvent } from './events-store.js';
 export type { RateLimitOptions } from './rate-limit.js';
 
@@ -56,6 +59,8 @@ export type SandboxOptions = z.input<typeof optionsSchema> & {
   sleep?: Sleep;
   /** Sends the deliveries; node's fetch by default. */
   fetch?: typeof fetch;
+  /** Where unexpected errors are reported; a JSON logger on stderr (the hub's format) by default. */
+  log?: SandboxLog;
 };
 
 /** RFC 8414 §2 authorization server metadata. */
@@ -147,12 +152,15 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   router.use(authorizeRoutes(ctx), tokenRoutes(ctx), revokeRoutes(ctx));
   router.use('/api', apiRoutes(ctx, new TokenBuckets(opts.rateLimit, clock)));
   // The agent marketplace (upagents tasks API, seed 000) beside the provider: agents the default config lists.
-  router.use('/marketplace/v1', marketplaceRoutes().router);
+  // Its clock is the sandbox's: callbacks are signed, and held ones expire, by the time the hub reads.
+  router.use('/marketplace/v1', marketplaceRoutes({ now: () => clock.now() }).router);
   // A Kore-compatible proxy agent (seed 003) and an agent with an API of its own (the http protocol).
   router.use('/marketplace/kore', koreMarketplaceRoutes().router);
   router.use('/marketplace/http', httpAgentRoutes().router);
   router.use(adminRoutes(ctx));
   router.use(oauthErrors);
+  let log = options.log;
+  router.use(unexpectedErrors(() => (log ??= createLogger().child({ component: 'sandbox' }))));
 
   let closed = false;
   return {
@@ -170,13 +178,13 @@ export function createSandbox(options: SandboxOptions): Sandbox {
   };
 }
 
-/** Body-parser failures on the OAuth endpoints, in RFC 6749 §5.2 form; anything else is a 500. */
-const oauthErrors: ErrorRequestHandler = (err: unknown, _req, res, _next) => {
-  const type = (err as { type?: unknown }).type;
-  res.set('Cache-Control', 'no-store');
-  if (typeof type === 'string' && type.startsWith('entity.')) {
-    res.status(type === 'entity.too.large' ? 413 : 400).json({ error: 'invalid_request', error_description: 'the body could not be read' });
-    return;
-  }
-  res.status(500).json({ error: 'server_error', error_description: 'internal error' });
+/**
+ * The client's faults outside the API and the marketplace (a form body in an unknown charset or a
+ * broken content-encoding on the OAuth endpoints), in RFC 6749 §5.2 form: `invalid_request`, with
+ * 413 or 415 where HTTP has a status for the fault. Anything else goes on to `unexpectedErrors`.
+ */
+const oauthErrors: ErrorRequestHandler = (err: unknown, _req, res, next) => {
+  const fault = clientFault(err);
+  if (!fault) return next(err);
+  res.set('Cache-Control', 'no-store').status(fault.status).json({ error: 'invalid_request', error_description: fault.message });
 };

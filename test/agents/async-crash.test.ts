@@ -70,7 +70,9 @@ describe('async agent tasks survive a SIGKILL of the hub', () => {
     dir.remove();
   });
 
-  const held = async () => ((await (await fetch(`${marketUrl}/_callbacks`)).json()) as { held: Array<{ task_id: string; url: string }> }).held;
+  const auth = { authorization: `Bearer ${KEY}` };
+  const held = async () =>
+    ((await (await fetch(`${marketUrl}/_callbacks`, { headers: auth })).json()) as { held: Array<{ task_id: string; url: string }> }).held;
 
   it('callbacks that arrive after a restart complete their tasks, and task_status returns the results', { timeout: 120_000 }, async () => {
     const port = await freePort();
@@ -122,7 +124,7 @@ describe('async agent tasks survive a SIGKILL of the hub', () => {
     hub = await serve(config, data, port);
     // Each callback is signed and sent now, to the URL the dead hub gave: the restarted one takes it.
     for (const h of submitted) {
-      const r = (await (await fetch(`${marketUrl}/_callbacks/${h.task_id}/release`, { method: 'POST' })).json()) as { statuses: number[] };
+      const r = (await (await fetch(`${marketUrl}/_callbacks/${h.task_id}/release`, { method: 'POST', headers: auth })).json()) as { statuses: number[] };
       expect(r.statuses).toEqual([200]);
     }
     const taskIds = submitted.map((h) => h.url.split('/').at(-1)!);

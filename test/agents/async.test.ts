@@ -12,6 +12,8 @@ import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 const SECRET = 'whsec_async_sandbox_3b1f';
 const TTL_MS = 60_000;
 const SB = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local', mode: 'async', webhookSecret: SECRET, retries: 0 } as const;
+/** The marketplace's diagnostics (`/_callbacks`) take its key, from loopback. */
+const MARKET_AUTH = { authorization: `Bearer ${SB.apiKey}` };
 const ECHO_OUT = { type: 'object', properties: { reply: { type: 'string' }, session_id: { type: 'string' } }, required: ['reply', 'session_id'] };
 
 const AGENTS = {
@@ -61,11 +63,11 @@ describe('async agents through the hub', () => {
   };
   /** The platform's id of the held task whose callback goes to this hub task. */
   const heldRemoteId = async (taskId: string): Promise<string> => {
-    const r = (await (await fetch(`${base}${market}/_callbacks`)).json()) as { held: Array<{ task_id: string; url: string }> };
+    const r = (await (await fetch(`${base}${market}/_callbacks`, { headers: MARKET_AUTH })).json()) as { held: Array<{ task_id: string; url: string }> };
     return eventually(() => r.held.find((h) => h.url === callbackUrl(taskId))?.task_id, 2_000);
   };
   const release = async (remoteId: string) =>
-    (await post(`${base}${market}/_callbacks/${remoteId}/release`, '{}', { 'content-type': 'application/json' })).body;
+    (await post(`${base}${market}/_callbacks/${remoteId}/release`, '{}', { 'content-type': 'application/json', ...MARKET_AUTH })).body;
   const agentEvents = async (taskId: string) =>
     (await hub.hub.inbox.inbox.list({ integration: 'agent', limit: 1000 })).filter((e) => e.connection?.id === taskId);
 
@@ -238,7 +240,7 @@ describe('async agents through the hub', () => {
 
   /** The statuses the hub answered the platform's sends of this task's callback with. */
   async function sentTo(taskId: string): Promise<number[]> {
-    const r = (await (await fetch(`${base}${market}/_callbacks`)).json()) as { sent: Array<{ taskId: string; status: number }> };
+    const r = (await (await fetch(`${base}${market}/_callbacks`, { headers: MARKET_AUTH })).json()) as { sent: Array<{ taskId: string; status: number }> };
     const remote = hub.hub.db.prepare('SELECT remote_task_id FROM agent_tasks WHERE id = ?').pluck().get(taskId) as string;
     return r.sent.filter((s) => s.taskId === remote).map((s) => s.status);
   }

@@ -71,7 +71,10 @@ describe('a callback that reaches a hub whose config lacks its agent', () => {
     const handle = (await client.callTool({ name: 'agent__later', arguments: { input: 'elsewhere' } })) as { structuredContent: { taskId: string } };
     const { taskId } = handle.structuredContent;
     const aBase = a.url.replace(/\/mcp$/, '');
-    const held = (await (await fetch(`${aBase}/sandbox/marketplace/v1/_callbacks`)).json()) as { held: Array<{ task_id: string; url: string }> };
+    const market = `${aBase}/sandbox/marketplace/v1/_callbacks`;
+    const held = (await (await fetch(market, { headers: { authorization: 'Bearer ua_sandbox_local' } })).json()) as {
+      held: Array<{ task_id: string; url: string }>;
+    };
     const remoteId = held.held.find((h) => h.url.endsWith(`/agents/callback/${taskId}`))!.task_id;
     const body = JSON.stringify({ task_id: remoteId, status: 'completed', output: { reply: 'echo: elsewhere' } });
 

@@ -74,7 +74,7 @@ describe('http agents through the hub', () => {
   });
 
   const lastSeen = async (): Promise<Seen> => {
-    const stats = (await (await fetch(new URL('/sandbox/marketplace/http/_stats', hub.url))).json()) as { requests: Seen[] };
+    const stats = (await (await fetch(new URL('/sandbox/marketplace/http/_stats', hub.url), { headers: { 'x-api-key': KEY } })).json()) as { requests: Seen[] };
     return stats.requests.at(-1)!;
   };
 

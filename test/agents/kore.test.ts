@@ -58,7 +58,8 @@ describe('kore agents through the hub', () => {
 
   /** The last request the sandbox agent `id` received. */
   const lastSeen = async (id: string): Promise<KoreRequestSeen> => {
-    const res = await fetch(new URL('/sandbox/marketplace/kore/_stats', hub.url));
+    // Diagnostics answer loopback callers that send the agents' key (servers/sandbox/agents-diagnostics.ts).
+    const res = await fetch(new URL('/sandbox/marketplace/kore/_stats', hub.url), { headers: AUTH });
     const stats = (await res.json()) as { requests: Record<string, KoreRequestSeen[]> };
     return stats.requests[id]!.at(-1)!;
   };
@@ -189,7 +190,7 @@ describe('kore agents through the hub', () => {
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     try {
-      const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/agents/callback/task_1`;
+      const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/agents/callback/at_${'A'.repeat(22)}`;
       const origin = new URL(hub.url).origin;
       const config = koreAgentSchema.parse({ protocol: 'kore', url: `${KORE}/memory_v1`, headers: AUTH, async: true, outputSchema: MEMORY_OUT });
       const adapter = new KoreAdapter({ name: 'desk', config, provider: createProviderClient(), clock: systemClock, publicUrl: () => origin });

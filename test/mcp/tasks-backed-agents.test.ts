@@ -50,11 +50,13 @@ describe('agent calls as MCP Tasks', () => {
   };
   const release = async (agentTaskId: string): Promise<unknown> => {
     const market = `${base}/sandbox/marketplace/v1`;
+    // Its diagnostics take the marketplace's key, from loopback.
+    const auth = { authorization: 'Bearer ua_sandbox_local' };
     const remote = await eventually(async () => {
-      const r = (await (await fetch(`${market}/_callbacks`)).json()) as { held: Array<{ task_id: string; url: string }> };
+      const r = (await (await fetch(`${market}/_callbacks`, { headers: auth })).json()) as { held: Array<{ task_id: string; url: string }> };
       return r.held.find((h) => h.url === `${base}/agents/callback/${agentTaskId}`)?.task_id;
     }, 5_000);
-    return (await fetch(`${market}/_callbacks/${remote}/release`, { method: 'POST' })).json();
+    return (await fetch(`${market}/_callbacks/${remote}/release`, { method: 'POST', headers: auth })).json();
   };
   const connectV1 = async (token: string): Promise<{ client: Client; statuses: string[] }> => {
     const client = new Client({ name: 'v1-agent-tasks', version: '1.0.0' });

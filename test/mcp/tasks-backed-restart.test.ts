@@ -80,7 +80,9 @@ describe('an agent call as an MCP Task survives a restart of the hub', () => {
     dir.remove();
   });
 
-  const held = async () => ((await (await fetch(`${marketUrl}/_callbacks`)).json()) as { held: Array<{ task_id: string; url: string }> }).held;
+  const auth = { authorization: `Bearer ${KEY}` };
+  const held = async () =>
+    ((await (await fetch(`${marketUrl}/_callbacks`, { headers: auth })).json()) as { held: Array<{ task_id: string; url: string }> }).held;
 
   it('both eras: started as tasks, the clients gone, the hub killed and restarted, the results read by task id; another user gets not found', {
     timeout: 120_000,
@@ -128,7 +130,7 @@ describe('an agent call as an MCP Task survives a restart of the hub', () => {
     const c = taskClient(url, alice);
     expect(await c.ok('tasks/get', { taskId: modernTask })).toMatchObject({ status: 'working' });
     for (const h of submitted) {
-      const r = (await (await fetch(`${marketUrl}/_callbacks/${h.task_id}/release`, { method: 'POST' })).json()) as { statuses: number[] };
+      const r = (await (await fetch(`${marketUrl}/_callbacks/${h.task_id}/release`, { method: 'POST', headers: auth })).json()) as { statuses: number[] };
       expect(r.statuses).toEqual([200]);
     }
 
