@@ -76,6 +76,15 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
     }
   };
 
+  // Express answers HEAD with the GET handler, which spends an entry link and sets the session
+  // cookie: a link-preview fetcher's HEAD would use the link up before its user opens it. HEAD with
+  // a link answers 200 with the page headers and changes nothing, as /oauth/:integration/start does;
+  // without one, the GET handler serves it (showing the page changes nothing).
+  app.head('/connect', (req, res, next) => {
+    if (req.query['link'] === undefined) return next();
+    res.status(200).set(PAGE_HEADERS).type('html').end();
+  });
+
   app.get('/connect', async (req, res) => {
     const link = typeof req.query['link'] === 'string' ? req.query['link'] : undefined;
     if (link !== undefined) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import express, { type Express, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import { ERROR_SPECS, HubError, describeError, isHubError } from '../errors.js';
+import { ERROR_SPECS, HubError, describeError, isHubError, type HubErrorCode } from '../errors.js';
 import type { Accounts } from '../integrations/accounts.js';
 import type { Logger } from '../observability/logger.js';
 import { callbackQuery, FLOW_TTL_MS } from '../oauth/flows.js';
@@ -34,11 +34,22 @@ const REFUSED: Record<Exclude<LinkUseOutcome, 'ok'>, string> = {
 /** The per-link cookie that binds a link to the first browser that opened it. */
 const browserCookie = (link: LinkPayload) => `sb_link_${sha256(link.n).slice(0, 16)}`;
 
-function fail(res: Response, err: unknown, log: Logger): void {
-  // Only these carry a message written for the person at the browser; anything else is logged, not shown.
-  const known = isHubError(err) && (err.code === 'oauth_flow_failed' || err.code === 'forbidden');
-  if (!known) log.error({ err: describeError(err) }, 'linking failed unexpectedly');
+/** The codes whose message is written for the person at the browser; anything else is shown as `internal`. */
+const SHOWN: ReadonlySet<HubErrorCode> = new Set(['oauth_flow_failed', 'oauth_endpoint_unavailable', 'forbidden']);
+
+/**
+ * Answers a linking failure with a page, and logs it at its code's level with the integration.
+ * The messages name what went wrong, never a value sent along (link, state, code, token, secret):
+ * the redeem errors drop a code the provider echoes (flows.ts), and a library error's own fields
+ * (its request and response) are never logged.
+ */
+function fail(res: Response, err: unknown, log: Logger, name?: string): void {
+  const known = isHubError(err) && SHOWN.has(err.code);
   const code = known ? err.code : 'internal';
+  const detail = isHubError(err) ? err.details?.['integration'] : undefined;
+  const integration = name ?? (typeof detail === 'string' ? detail : undefined);
+  if (known) log[ERROR_SPECS[code].log]({ code, integration, why: err.message }, 'linking failed');
+  else log.error({ code, integration, err: describeError(err) }, 'linking failed unexpectedly');
   const message = known ? describeError(err) : 'Something went wrong while linking; nothing was changed. Try the link again.';
   res
     .status(ERROR_SPECS[code].http)
@@ -53,6 +64,12 @@ function fail(res: Response, err: unknown, log: Logger): void {
  */
 export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
   const { accounts, links, uses, log } = deps;
+
+  /** The integration a start request names, when it is a name at all (it is logged). */
+  const nameOf = (req: Request): string | undefined => {
+    const name = integrationParam.safeParse(req.params['integration']);
+    return name.success ? name.data : undefined;
+  };
 
   /** The link of a start request, checked against the integration named in the path. */
   const linkFor = (req: Request, token: string): { name: string; link: LinkPayload; title: string; providerOrigin: string } => {
@@ -90,7 +107,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
         .type('html')
         .send(confirmPage({ tenant: link.t, user: link.u, title, action: path, link: q.data.link, csrf: csrfToken(browser) }));
     } catch (err) {
-      fail(res, err, log);
+      fail(res, err, log, nameOf(req));
     }
   });
 
@@ -120,7 +137,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
       // RFC 9110 §15.4.4: 303 turns the post into a GET at the provider.
       res.set('Cache-Control', 'no-store').redirect(303, started.authorizeUrl);
     } catch (err) {
-      fail(res, err, log);
+      fail(res, err, log, nameOf(req));
     }
   });
 

@@ -22,6 +22,13 @@ export interface OAuthEndpoints {
 // simple-oauth2 (and joi, which it loads) is required on first use: a stdio start should not pay for it.
 const simpleOAuth2 = lazyRequire<typeof import('simple-oauth2')>('simple-oauth2');
 
+/**
+ * The most a token endpoint's answer may be. A token response is a few kilobytes even with JWT
+ * access tokens (RFC 9068) and an OpenID id_token; whatever passes is sealed and stored, so a
+ * runaway answer would fill the store. Past the cap the read stops and nothing is kept.
+ */
+export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+
 /** RFC 6749 §5.1. Numbers arrive as strings from some providers, hence the coercion. */
 const tokenResponse = z.looseObject({
   access_token: z.string().min(1),
@@ -75,12 +82,15 @@ export class OAuthClient {
   private readonly options: ModuleOptions;
   private grantValue: AuthorizationCode | undefined;
   private readonly revokePath: string | undefined;
+  private readonly http: WreckHttpOptions;
 
   constructor(
     private readonly endpoints: OAuthEndpoints,
     private readonly clock: Clock,
-    private readonly http: WreckHttpOptions = { timeout: 15_000 },
+    http: WreckHttpOptions = {},
   ) {
+    // wreck counts the body as it arrives and stops past maxBytes, so no more than that is read.
+    this.http = { timeout: 15_000, ...http, maxBytes: http.maxBytes ?? MAX_TOKEN_RESPONSE_BYTES };
     const token = new URL(endpoints.tokenUrl);
     const authorize = new URL(endpoints.authorizeUrl);
     const revoke = endpoints.revokeUrl ? new URL(endpoints.revokeUrl) : undefined;
@@ -175,7 +185,7 @@ export class OAuthClient {
     try {
       return await fn();
     } catch (err) {
-      throw classify(err);
+      throw classify(err, this.http.maxBytes);
     }
   }
 }
@@ -184,21 +194,41 @@ const boomShape = z.object({
   output: z.object({ statusCode: z.number() }).optional(),
   data: z
     .object({
+      /** Set by wreck on the error it makes of a 4xx/5xx answer; absent when reading the answer failed. */
+      isResponseError: z.boolean().optional(),
       payload: z.unknown().optional(),
-      res: z.object({ statusCode: z.number().optional(), headers: z.record(z.string(), z.unknown()).optional() }).optional(),
+      res: z
+        .object({
+          statusCode: z.number().optional(),
+          headers: z.record(z.string(), z.unknown()).optional(),
+          socket: z.object({ bytesRead: z.number() }).nullish(),
+        })
+        .optional(),
     })
     .nullish(),
 });
 const oauthErrorBody = z.object({ error: z.string(), error_description: z.string().optional() });
 
 /** Turns wreck/Boom errors into grant errors (permanent) or transient ones, the original kept as `cause`. */
-export function classify(err: unknown): OAuthGrantError | OAuthTransientError {
+export function classify(err: unknown, maxBytes = MAX_TOKEN_RESPONSE_BYTES): OAuthGrantError | OAuthTransientError {
   if (err instanceof OAuthGrantError || err instanceof OAuthTransientError) return err;
   const shape = boomShape.safeParse(err);
   // Only a real response has a status: Boom gives a dropped connection a 502 of its own making.
   const status = shape.success ? shape.data.data?.res?.statusCode : undefined;
   if (status === undefined)
     return new OAuthTransientError(`token endpoint unreachable: ${(err as Error).message ?? String(err)}`, undefined, undefined, { cause: err });
+  // wreck reads the body after the status line, and a failure doing so carries the response too:
+  // then the status is not the answer, and the error's own status says what went wrong.
+  const readFailed = shape.success && shape.data.data?.isResponseError !== true;
+  const own = shape.success ? shape.data.output?.statusCode : undefined;
+  // wreck 18 stops reading past maxBytes by destroying the response, whose 'aborted' event reports
+  // first, as the 500 of a dropped connection ("Payload stream closed prematurely") rather than its
+  // 413: the bytes the socket read tell the two apart.
+  const bytesRead = shape.success ? (shape.data.data?.res?.socket?.bytesRead ?? 0) : 0;
+  const tooLarge = readFailed && (own === 413 || (own === 500 && bytesRead > maxBytes));
+  // 408 is wreck's read timeout, 500 a body cut off by a dropped connection: no answer came.
+  if (readFailed && !tooLarge && (own === 408 || own === 500))
+    return new OAuthTransientError(`token endpoint stopped answering: ${(err as Error).message}`, undefined, undefined, { cause: err });
   let payload = shape.success ? shape.data.data?.payload : undefined;
   if (Buffer.isBuffer(payload)) {
     try {
@@ -213,6 +243,10 @@ export function classify(err: unknown): OAuthGrantError | OAuthTransientError {
     const seconds = typeof ra === 'string' ? Number(ra) : NaN;
     return new OAuthTransientError(`token endpoint answered ${status}`, status, Number.isFinite(seconds) ? seconds * 1000 : undefined, { cause: err });
   }
+  // A success whose body cannot be read is an answer no retry improves: as unusable as one that
+  // does not validate (toTokenSet), and after a refresh the old refresh token may be spent.
+  if (tooLarge && status < 400) return new OAuthGrantError('invalid_token_response', `the token response is over ${maxBytes} bytes`, status, { cause: err });
   if (body.success) return new OAuthGrantError(body.data.error, body.data.error_description, status, { cause: err });
+  if (status < 400) return new OAuthGrantError('invalid_token_response', `token endpoint answered ${status} without a JSON body`, status, { cause: err });
   return new OAuthGrantError('invalid_request', `token endpoint answered ${status}`, status, { cause: err });
 }

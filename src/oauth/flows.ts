@@ -38,6 +38,34 @@ export type CallbackQuery = z.infer<typeof callbackQuery>;
 const hash = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /**
+ * What a failed redemption tells the user. A provider that failed on its side, turned us away
+ * (429) or did not answer is worth another try, with a new link: the state is spent and a code
+ * works once (RFC 6749 §4.1.2). A refused code or an unusable answer is not. The message is shown
+ * on the page and logged, so a code the provider echoes in its description is taken out.
+ */
+function redeemFailure(err: OAuthGrantError | OAuthTransientError, code: string, i: FlowIntegration): HubError {
+  const details = { integration: i.name, status: err.status };
+  // Real codes are long random strings; a short one would match ordinary words in the message.
+  const scrub = (text: string) => (code.length >= 8 ? text.replaceAll(code, '[code]') : text);
+  const why = scrub(err.message);
+  if (err instanceof OAuthTransientError) {
+    const wait = err.retryAfterMs === undefined ? 'in a moment' : `in ${Math.ceil(err.retryAfterMs / 1000)} s`;
+    return new HubError(
+      'oauth_endpoint_unavailable',
+      `${i.title} could not be reached to finish linking (${why}); nothing was linked. Try again ${wait} with a new link: call the tool again, or run \`switchboard connect ${i.name}\`.`,
+      { cause: err, details },
+    );
+  }
+  if (err.error === 'invalid_token_response')
+    return new HubError(
+      'oauth_flow_failed',
+      `${i.title} answered the authorization code with a token response the hub cannot use: ${scrub(err.description ?? 'no details')}; nothing was linked`,
+      { cause: err, details },
+    );
+  return new HubError('oauth_flow_failed', `${i.title} refused the authorization code: ${why}`, { cause: err, details });
+}
+
+/**
  * Authorization-code flows with PKCE S256 (RFC 7636) and a one-time `state` that is bound to the
  * browser that started the flow: a callback opened anywhere else — another user's browser — is
  * refused, which closes the login-CSRF hole that state alone leaves open.
@@ -91,28 +119,28 @@ export class OAuthFlows {
 
   /** Completes a flow: every check before any change; the state is spent before the code is redeemed. */
   async complete(q: CallbackQuery, browserSecret: string | undefined, integration: FlowIntegration): Promise<Connection> {
-    if (!q.state) throw new HubError('oauth_flow_failed', 'the authorization response has no state');
+    // The integration rides along so the route can log which one failed.
+    const failed = (message: string) => new HubError('oauth_flow_failed', message, { details: { integration: integration.name } });
+    if (!q.state) throw failed('the authorization response has no state');
     const flow = await this.flows.find(hash(q.state));
-    if (flow === undefined) throw new HubError('oauth_flow_failed', 'this authorization response is unknown or too old; start linking again');
-    if (flow.usedAt !== null) throw new HubError('oauth_flow_failed', 'this authorization response was already used');
-    if (flow.expiresAt <= this.clock.now()) throw new HubError('oauth_flow_failed', 'this authorization took too long and expired; start linking again');
+    if (flow === undefined) throw failed('this authorization response is unknown or too old; start linking again');
+    if (flow.usedAt !== null) throw failed('this authorization response was already used');
+    if (flow.expiresAt <= this.clock.now()) throw failed('this authorization took too long and expired; start linking again');
     if (!browserSecret || hash(browserSecret) !== flow.browserHash) {
-      throw new HubError('oauth_flow_failed', 'this authorization was started in another browser or for another user; open your own link');
+      throw failed('this authorization was started in another browser or for another user; open your own link');
     }
     // RFC 9207 §2.4: when the server identifies itself, it must be the one we sent the user to (mix-up defence).
-    if (q.iss === undefined && integration.requireIss)
-      throw new HubError('oauth_flow_failed', 'the authorization response does not say which server issued it');
-    if (q.iss !== undefined && q.iss !== integration.issuer)
-      throw new HubError('oauth_flow_failed', `the authorization came back from an unexpected issuer (${q.iss})`);
-    if (!(await this.flows.spend(flow.stateHash, this.clock.now()))) throw new HubError('oauth_flow_failed', 'this authorization response was already used');
+    if (q.iss === undefined && integration.requireIss) throw failed('the authorization response does not say which server issued it');
+    if (q.iss !== undefined && q.iss !== integration.issuer) throw failed(`the authorization came back from an unexpected issuer (${q.iss})`);
+    if (!(await this.flows.spend(flow.stateHash, this.clock.now()))) throw failed('this authorization response was already used');
     if (q.error !== undefined) {
       const why =
         q.error === 'access_denied'
           ? 'access was denied at the provider'
           : `the provider answered ${q.error}${q.error_description ? `: ${q.error_description}` : ''}`;
-      throw new HubError('oauth_flow_failed', `${integration.title} was not linked: ${why}`);
+      throw failed(`${integration.title} was not linked: ${why}`);
     }
-    if (!q.code) throw new HubError('oauth_flow_failed', 'the authorization response has no code');
+    if (!q.code) throw failed('the authorization response has no code');
     // The flow may have been started by another process on this store, under a data key it created.
     const verifier = await this.vault.decrypting(() =>
       this.vault.decryptString({ tenant: flow.tenant, kind: 'pkce_verifier', id: flow.stateHash }, flow.sealedVerifier),
@@ -121,8 +149,7 @@ export class OAuthFlows {
     try {
       exchange = await integration.client.redeemCode({ code: q.code, redirectUri: flow.redirectUri, codeVerifier: verifier });
     } catch (err) {
-      if (err instanceof OAuthGrantError || err instanceof OAuthTransientError)
-        throw new HubError('oauth_flow_failed', `${integration.title} refused the authorization code: ${err.message}`, { cause: err });
+      if (err instanceof OAuthGrantError || err instanceof OAuthTransientError) throw redeemFailure(err, q.code, integration);
       throw err;
     }
     const { tokens } = exchange;

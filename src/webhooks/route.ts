@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import type { ConnectionWebhooks } from '../connections/webhooks.js';
 import type { Connection } from '../connections/types.js';
 import type { WebhooksConfig } from '../definition/webhooks.js';
-import { ERROR_SPECS, describeError, httpError, type HubErrorCode } from '../errors.js';
+import { ERROR_SPECS, describeError, httpError, isHubError, type HubErrorCode } from '../errors.js';
 import { writeJson } from '../http/json.js';
 import { closeIfBodyUnread } from '../http/limits.js';
 import type { Logger } from '../observability/logger.js';
@@ -70,11 +70,23 @@ function acknowledge(res: ServerResponse, results: readonly AcceptResult[], rout
 }
 
 /**
+ * What a failure past verification is. The stores throw store_failed, and the connection lookups
+ * their driver's own errors: nothing was kept, and a redelivery may well be stored. A delivery the
+ * inbox refuses as given (invalid_params) is a bad input, which no redelivery changes; any other
+ * hub error (a secret that does not decrypt, a fault of the hub) keeps its own code.
+ */
+function failureOf(err: unknown): HubErrorCode {
+  if (!isHubError(err) || err.code === 'store_failed') return 'inbox_unavailable';
+  return err.code === 'invalid_params' ? 'bad_body' : err.code;
+}
+
+/**
  * `POST /webhooks/:integration[/:endpoint]` (ARCHITECTURE.md, data flow 4): the raw bytes, capped
  * at the integration's `maxBodyBytes`, are verified before anything reads them, described with the
  * integration's selectors, routed to a connection and handed to the inbox; 200 only once the inbox
- * says the row is durable (never after processing). Every answer is 2xx or 4xx except one: a 503
- * with Retry-After when the store could not keep a verified delivery, so the provider sends it again.
+ * says the row is durable (never after processing). Every answer is 2xx or 4xx except a 503 with
+ * Retry-After when the store could not keep a verified delivery, so the provider sends it again
+ * (and a 500 for a fault of the hub's own).
  */
 export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
   const byName = new Map(deps.integrations.map((i) => [i.name, i.webhooks]));
@@ -151,12 +163,22 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
       );
       acknowledge(res, results, targets[0] === undefined ? 0 : targets.length);
     } catch (err) {
-      // Only the store can fail past verification (the schemes never throw): nothing was kept.
-      deps.log.error({ ...where, err: describeError(err) }, 'webhook delivery not stored: the inbox is unavailable');
+      // The schemes never throw: what fails here is the store, or what the store was handed.
+      const code = failureOf(err);
+      const unavailable = code === 'inbox_unavailable';
+      deps.log[ERROR_SPECS[code].log](
+        { ...where, code, err: describeError(err) },
+        unavailable ? 'webhook delivery not stored: the inbox is unavailable' : 'webhook delivery not stored',
+      );
       if (res.headersSent) return void res.end();
       closeIfBodyUnread(req, res);
-      res.setHeader('Retry-After', retryAfter);
-      writeJson(res, ERROR_SPECS.inbox_unavailable.http, httpError('inbox_unavailable', 'the delivery could not be stored; send it again later').body);
+      if (unavailable) res.setHeader('Retry-After', retryAfter);
+      const message = unavailable
+        ? 'the delivery could not be stored; send it again later'
+        : code === 'bad_body'
+          ? `the delivery cannot be stored as sent: ${describeError(err)}`
+          : 'the delivery could not be stored';
+      writeJson(res, ERROR_SPECS[code].http, httpError(code, message).body);
     }
   };
 }

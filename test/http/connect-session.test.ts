@@ -65,6 +65,22 @@ describe('/connect sessions', () => {
     }
   });
 
+  it('a HEAD of an entry link (a link-preview fetcher) spends nothing and sets no cookie; the user then enters with it', async () => {
+    const entry = entryFor(ALICE);
+    for (let i = 0; i < 2; i++) {
+      const head = await fetch(entry, { method: 'HEAD', redirect: 'manual' });
+      expect([head.status, head.headers.getSetCookie(), head.headers.get('cache-control')]).toEqual([200, [], 'no-store']);
+    }
+    const browser = new Browser();
+    const entered = await browser.get(entry);
+    expect(entered.status).toBe(303);
+    expect(entered.headers.getSetCookie()).toEqual([expect.stringMatching(/^sb_connect=/)]);
+    expect(await (await browser.get(`${origin}/connect`)).text()).toContain('<h1>Accounts of alice</h1>');
+    // Without a link, HEAD answers as the page does and opens nothing either.
+    const bare = await fetch(`${origin}/connect`, { method: 'HEAD' });
+    expect([bare.status, bare.headers.getSetCookie()]).toEqual([401, []]);
+  });
+
   it('the session cookie offered as ?link= is refused and renews nothing', async () => {
     const { cookie } = await enter(ALICE);
     const res = await new Browser().get(`${origin}/connect?link=${encodeURIComponent(cookie)}`);

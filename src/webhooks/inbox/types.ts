@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /** An inbox event's life: guarded transitions in SQL, one row changed or none (STYLE.md §12). */
@@ -18,19 +19,46 @@ export const routeSchema = z.strictObject({
 });
 export type EventRoute = z.infer<typeof routeSchema>;
 
+/** Ids up to this length are kept as sent; a longer one is kept as its digest (`boundedId`). */
+export const MAX_ID_CHARS = 512;
+/** Types are kept up to this length (`boundedType`). */
+export const MAX_TYPE_CHARS = 256;
+
+/**
+ * An id as the dedupe keys hold it: as sent when it fits, else `sha256:<hex>` of all of it. No
+ * provider promises a length, and a signed delivery refused for its id is lost (a 4xx stops the
+ * provider's retries). The digest keeps dedupe working: every redelivery of it maps to the same
+ * key, and the payload keeps the id whole.
+ */
+export function boundedId(id: string): string {
+  return id.length <= MAX_ID_CHARS ? id : `sha256:${createHash('sha256').update(id, 'utf8').digest('hex')}`;
+}
+
+/**
+ * A type cut to MAX_TYPE_CHARS, as a poller's item type is (polling/page.ts): a type is a label to
+ * list and filter by, not a key, and the payload keeps it whole. Never cut inside a surrogate pair,
+ * whose lone half would be stored as U+FFFD.
+ */
+export function boundedType(type: string): string {
+  if (type.length <= MAX_TYPE_CHARS) return type;
+  const last = type.charCodeAt(MAX_TYPE_CHARS - 1);
+  return type.slice(0, last >= 0xd800 && last <= 0xdbff ? MAX_TYPE_CHARS - 1 : MAX_TYPE_CHARS);
+}
+
 /**
  * What the webhook route (after the signature check) and a poller hand to the inbox. `deliveryId`
  * is the first layer of dedupe (a redelivery of one webhook), `providerEventId` the second (one
- * change arriving by webhook and by poll).
+ * change arriving by webhook and by poll). Over-long ids and types are bounded here, not refused:
+ * what the provider signed is kept whatever its size (the route caps the body).
  */
 export const deliverySchema = z.strictObject({
   integration: z.string().min(1).max(64),
   /** The per-connection endpoint of `/webhooks/:integration/:endpoint`; '' for the shared route. */
   endpoint: z.string().max(128).default(''),
-  deliveryId: z.string().min(1).max(512).optional(),
-  providerEventId: z.string().min(1).max(512).optional(),
+  deliveryId: z.string().min(1).transform(boundedId).optional(),
+  providerEventId: z.string().min(1).transform(boundedId).optional(),
   connection: routeSchema.optional(),
-  type: z.string().min(1).max(256),
+  type: z.string().min(1).transform(boundedType),
   source: z.enum(EVENT_SOURCES).default('webhook'),
   /** The provider's bytes as received (verified), or the JSON text of a polled item. */
   payload: z.union([z.instanceof(Uint8Array), z.string()]),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { HubError } from '../../../src/errors.js';
 import type { DeliveryInput, Inbox } from '../../../src/webhooks/inbox/types.js';
@@ -75,6 +76,32 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
       expect(stored.length).toBe(1);
       expect(new Set(results.map((r) => r.eventId))).toEqual(new Set([stored[0]!.eventId]));
       expect((await h.inbox.list()).length).toBe(1);
+    });
+
+    it('keeps over-long ids as their sha256 digest, so redeliveries still dedupe, and cuts an over-long type', async () => {
+      const digest = (s: string) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
+      const longDelivery = `d-${'x'.repeat(600)}`;
+      const longEvent = `e-${'y'.repeat(5000)}`;
+      const type = `${'t'.repeat(255)}\u{1F600}rest`;
+      const first = await h.inbox.accept(delivery({ deliveryId: longDelivery, providerEventId: longEvent, type }));
+      expect(first.outcome).toBe('stored');
+      // The same delivery again, on either instance: one event.
+      expect(await h.other.accept(delivery({ deliveryId: longDelivery, providerEventId: longEvent, type }))).toEqual({
+        outcome: 'duplicate',
+        eventId: first.eventId,
+      });
+      // Another delivery of the same provider event (a redelivery under a new id, or a poll): the same event.
+      expect(await h.inbox.accept(delivery({ deliveryId: 'd-other', providerEventId: longEvent }))).toEqual({ outcome: 'duplicate', eventId: first.eventId });
+      // Ids that differ only past the first 512 characters are different ids.
+      expect((await h.inbox.accept(delivery({ deliveryId: `${longDelivery}z`, providerEventId: `${longEvent}z` }))).outcome).toBe('stored');
+      const e = await h.inbox.get(first.eventId);
+      // Cut before the emoji rather than through it: no lone surrogate is stored.
+      expect(e).toMatchObject({ providerEventId: digest(longEvent), type: 't'.repeat(255) });
+      // At the limit an id is kept as sent.
+      const atLimit = 'z'.repeat(512);
+      const kept = await h.inbox.accept(delivery({ deliveryId: atLimit, providerEventId: atLimit }));
+      expect((await h.inbox.get(kept.eventId))?.providerEventId).toBe(atLimit);
+      expect(await h.inbox.accept(delivery({ deliveryId: atLimit }))).toEqual({ outcome: 'duplicate', eventId: kept.eventId });
     });
 
     it('refuses a malformed delivery with invalid_params, storing nothing', async () => {
