@@ -62,6 +62,35 @@ describe('discovery', () => {
   });
 });
 
+describe('wrong methods and oversized bodies', () => {
+  it('a method an endpoint does not answer gets 405 with Allow; a body over the library’s cap gets 413; both RFC 6749 errors', async () => {
+    for (const [method, path, allow] of [
+      ['DELETE', '/token', 'POST'],
+      ['GET', '/register', 'POST'],
+      ['GET', '/revoke', 'POST'],
+      ['PUT', '/jwks', 'GET, HEAD'],
+      ['PATCH', '/.well-known/oauth-authorization-server', 'GET, HEAD'],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { method });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow')).toBe(allow);
+      expect(await res.json()).toMatchObject({ error: 'invalid_request' });
+    }
+    const big = await fetch(`${base}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `grant_type=authorization_code&code=${'a'.repeat(60 * 1024)}`,
+    });
+    expect(big.status).toBe(413);
+    expect(await big.json()).toMatchObject({ error: 'invalid_request' });
+    // The endpoints still answer what they answer.
+    expect((await fetch(`${base}/jwks`)).status).toBe(200);
+    expect(
+      (await fetch(`${base}/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=x' })).status,
+    ).toBe(400);
+  });
+});
+
 describe('authorization requests', () => {
   let clientId: string;
   beforeAll(async () => {
