@@ -55,8 +55,10 @@ export function deliveriesOf(integration: string, name: string, feed: PollFeed, 
     return {
       integration,
       source: 'poll',
-      providerEventId: id.slice(0, 512),
-      type: (type ?? name).slice(0, 256),
+      // Bounded by the inbox as a webhook's are (an over-long id kept as its digest), so one
+      // change that arrives both ways deduplicates.
+      providerEventId: id,
+      type: type ?? name,
       connection: route,
       payload: JSON.stringify(item),
     };

@@ -3,11 +3,12 @@ import type { Clock } from '../clock.js';
 import type { ConnectionWebhooks } from '../connections/webhooks.js';
 import type { Connection } from '../connections/types.js';
 import type { WebhooksConfig } from '../definition/webhooks.js';
-import { ERROR_SPECS, describeError, httpError, isHubError, type HubErrorCode } from '../errors.js';
+import { ERROR_SPECS, httpError, type HubErrorCode } from '../errors.js';
 import { writeJson } from '../http/json.js';
 import { closeIfBodyUnread } from '../http/limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { AcceptResult, InboxIntake } from './inbox/types.js';
+import { answerNotStored } from './store-failure.js';
 import { readRawBody } from './raw-body.js';
 import { describeDelivery, verifyDelivery } from './schemes/index.js';
 
@@ -67,17 +68,6 @@ const UNKNOWN_TYPE = 'unknown';
 function acknowledge(res: ServerResponse, results: readonly AcceptResult[], routed: number): void {
   const first = results[0]!;
   writeJson(res, 200, { ok: true, id: first.eventId, duplicate: results.every((r) => r.outcome === 'duplicate'), routed });
-}
-
-/**
- * What a failure past verification is. The stores throw store_failed, and the connection lookups
- * their driver's own errors: nothing was kept, and a redelivery may well be stored. A delivery the
- * inbox refuses as given (invalid_params) is a bad input, which no redelivery changes; any other
- * hub error (a secret that does not decrypt, a fault of the hub) keeps its own code.
- */
-function failureOf(err: unknown): HubErrorCode {
-  if (!isHubError(err) || err.code === 'store_failed') return 'inbox_unavailable';
-  return err.code === 'invalid_params' ? 'bad_body' : err.code;
 }
 
 /**
@@ -164,21 +154,7 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
       acknowledge(res, results, targets[0] === undefined ? 0 : targets.length);
     } catch (err) {
       // The schemes never throw: what fails here is the store, or what the store was handed.
-      const code = failureOf(err);
-      const unavailable = code === 'inbox_unavailable';
-      deps.log[ERROR_SPECS[code].log](
-        { ...where, code, err: describeError(err) },
-        unavailable ? 'webhook delivery not stored: the inbox is unavailable' : 'webhook delivery not stored',
-      );
-      if (res.headersSent) return void res.end();
-      closeIfBodyUnread(req, res);
-      if (unavailable) res.setHeader('Retry-After', retryAfter);
-      const message = unavailable
-        ? 'the delivery could not be stored; send it again later'
-        : code === 'bad_body'
-          ? `the delivery cannot be stored as sent: ${describeError(err)}`
-          : 'the delivery could not be stored';
-      writeJson(res, ERROR_SPECS[code].http, httpError(code, message).body);
+      answerNotStored(req, res, err, { log: deps.log, where, what: 'delivery', retryAfter });
     }
   };
 }

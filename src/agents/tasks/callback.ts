@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AbortError } from 'p-retry';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
-import { ERROR_SPECS, describeError, httpError, type HubErrorCode } from '../../errors.js';
+import { ERROR_SPECS, httpError, type HubErrorCode } from '../../errors.js';
 import { writeJson } from '../../http/json.js';
 import { closeIfBodyUnread } from '../../http/limits.js';
 import type { Logger } from '../../observability/logger.js';
@@ -11,6 +11,7 @@ import type { AgentMetrics, TaskEnd } from '../metrics.js';
 import type { EventHandler } from '../../webhooks/inbox/handlers.js';
 import type { InboxIntake } from '../../webhooks/inbox/types.js';
 import { readRawBody } from '../../webhooks/raw-body.js';
+import { answerNotStored } from '../../webhooks/store-failure.js';
 import { verifyDelivery } from '../../webhooks/schemes/index.js';
 import type { TaskEvents } from './events.js';
 import type { CallbackBody, CallbackFormat } from './formats.js';
@@ -149,11 +150,7 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
       });
       writeJson(res, 200, { ok: true, id: r.eventId, duplicate: r.outcome === 'duplicate' });
     } catch (err) {
-      d.log.error({ ...where, err: describeError(err) }, 'agent callback not stored: the inbox is unavailable');
-      if (res.headersSent) return void res.end();
-      closeIfBodyUnread(req, res);
-      res.setHeader('Retry-After', '10');
-      writeJson(res, 503, httpError('inbox_unavailable', 'the callback could not be stored; send it again later').body);
+      answerNotStored(req, res, err, { log: d.log, where, what: 'callback', retryAfter: '10' });
     }
   };
 }
