@@ -213,6 +213,30 @@ describe('supervised stdio downstream', () => {
     for (const pid of pids) expect(isAlive(pid), `server ${pid}`).toBe(false);
   });
 
+  it('never shows a value of a server’s env that its stderr printed: /readyz and the source status say [redacted]', async () => {
+    const secret = 'ENVSECRET_3f9a';
+    const h = await startHub(
+      {
+        mcpServers: {
+          leaky: {
+            command: process.execPath,
+            args: ['-e', "console.error('bad key: ' + process.env.API_KEY); process.exit(3)"],
+            env: { API_KEY: secret, LEVEL: '1' },
+          },
+        },
+      },
+      { restartBaseMs: 50 },
+    );
+    try {
+      const detail = await eventually(() => status(h, 'leaky').detail?.includes('exit code 3') && status(h, 'leaky').detail);
+      expect(detail).toContain('bad key: [redacted]');
+      expect(detail).not.toContain(secret);
+      expect(JSON.stringify((await readyz(h)).body)).not.toContain(secret);
+    } finally {
+      await h.stop();
+    }
+  });
+
   it('keeps the hub up and reports a downstream whose command does not exist', async () => {
     const h = await startHub(
       { mcpServers: { ghost: { command: '/nonexistent/switchboard-test-no-such-command', args: ['--stdio'] }, fx: fixtureStdio() } },

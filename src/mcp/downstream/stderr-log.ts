@@ -6,6 +6,7 @@ export const STDERR_LINE_BYTES = 64 * 1024;
 const SUMMARY_CHARS = 500;
 const FIRST_LINES = 3;
 const LAST_LINES = 20;
+const MIN_SECRET_CHARS = 6;
 
 // npm and npx chatter that precedes the real error ("npm warn config …", "npm notice New version …").
 const NOISE = /^\s*npm (warn|notice)\b/i;
@@ -17,6 +18,7 @@ const NOISE = /^\s*npm (warn|notice)\b/i;
  */
 export class StderrLog {
   onLine: ((line: string) => void) | undefined;
+  private readonly secrets: readonly string[];
   private readonly first: string[] = [];
   private readonly last: string[] = [];
   private readonly lines = new LineSplitter({
@@ -26,6 +28,11 @@ export class StderrLog {
       if (!o.ended) this.add(`${o.head.toString('utf8')}… (line truncated)`);
     },
   });
+
+  /** `secrets`: values replaced by `[redacted]` in every line kept or handed on (shorter than 6 characters: left alone, too likely an ordinary word). */
+  constructor(secrets: readonly string[] = []) {
+    this.secrets = secrets.filter((s) => s.length >= MIN_SECRET_CHARS);
+  }
 
   push(chunk: Buffer): void {
     this.lines.push(chunk);
@@ -41,7 +48,9 @@ export class StderrLog {
     return this.last;
   }
 
-  private add(line: string): void {
+  private add(raw: string): void {
+    let line = raw;
+    for (const s of this.secrets) if (line.includes(s)) line = line.split(s).join('[redacted]');
     this.onLine?.(line);
     const short = line.slice(0, SUMMARY_CHARS).trimEnd();
     this.last.push(short);

@@ -62,10 +62,14 @@ export class ChildStdioTransport implements Transport {
   exitInfo?: ExitInfo;
   /** Why the hub ended this server, when it was the hub's doing (a protocol violation). */
   violation?: string;
-  /** The first meaningful and the last lines of the child's stderr, bounded. */
-  readonly stderrLog = new StderrLog();
+  /** The first meaningful and the last lines of the child's stderr, bounded, its env's values redacted. */
+  readonly stderrLog: StderrLog;
 
   constructor(private readonly params: ChildParams) {
+    // The env of a server's config is where its secrets go (API keys, tokens); a server that
+    // prints them on a failed start must not have them shown by /readyz, doctor, logs or a
+    // caller's error message.
+    this.stderrLog = new StderrLog(Object.values(params.env));
     this.maxBytes = params.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.stdoutLines = new LineSplitter({ maxLineBytes: this.maxBytes, onLine: (l) => this.readLine(l), onOversize: (o) => this.oversize(o) });
     this.stderrLog.onLine = params.onStderrLine;
