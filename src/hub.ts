@@ -1,4 +1,5 @@
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
+import { makeDir } from './make-dir.js';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { publicUrlOf, urlNotYetKnown } from './config/public-url.js';
@@ -108,7 +109,7 @@ export class Hub {
     const dataDir = opts.dataDir ?? resolve(opts.config.dataDir);
     // The data dir stays each replica's own (master key file, process registry, the hosted sandbox):
     // made private as SQLite's opener makes it (src/store/db.ts).
-    if (dataDir !== ':memory:' && mkdirSync(dataDir, { recursive: true, mode: 0o700 }) !== undefined) chmodSync(dataDir, 0o700);
+    if (dataDir !== ':memory:' && makeDir(dataDir, 0o700) !== undefined) chmodSync(dataDir, 0o700);
     // The master keys stay the data dir's (or SWITCHBOARD_MASTER_KEY): every replica must be given the same ones.
     const vault = hubVault({ dataDir, clock, log, ...(opts.env ? { env: opts.env } : {}) });
     // Loaded here only: the driver and the PostgreSQL repositories cost a SQLite hub's start-up nothing.

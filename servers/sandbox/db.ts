@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { makeDir } from '../../src/make-dir.js';
 import { dirname } from 'node:path';
 import type { Clock } from '../../src/clock.js';
 
@@ -104,7 +104,7 @@ const MIGRATIONS: readonly Migration[] = [
 
 /** Opens the provider's database (WAL) and applies its pending migrations. */
 export function openSandboxDb(file: string, clock: Clock): SandboxDb {
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (file !== ':memory:') makeDir(dirname(file));
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { makeDir } from '../make-dir.js';
 import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
@@ -46,7 +47,7 @@ export function openDb(opts: OpenOptions): Db {
  */
 function restrictFiles(file: string): void {
   const dir = dirname(file);
-  const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const created = makeDir(dir, 0o700);
   // mkdir's mode is filtered by the umask; set it exactly. A directory that already existed is the user's choice.
   if (created !== undefined) chmodSync(dir, 0o700);
   if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));

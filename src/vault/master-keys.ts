@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { makeDir } from '../make-dir.js';
 import { dirname, join } from 'node:path';
 import { HubError } from '../errors.js';
 
@@ -72,7 +73,7 @@ export function readKeyFile(file: string): Omit<MasterKeyRing, 'generated'> {
 /** Creates the key file only if none exists (link(2) fails on an existing name); false when one did. */
 function createKeyFileExclusive(file: string, key: Buffer): boolean {
   const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  mkdirSync(dirname(file), { recursive: true });
+  makeDir(dirname(file));
   writeFileSync(tmp, keyFileBody([key]), { mode: 0o600 });
   try {
     linkSync(tmp, file);
@@ -91,7 +92,7 @@ function keyFileBody(keys: Buffer[]): string {
 
 /** Writes atomically (temp file + rename) with mode 0600: a torn key file would lose every secret. */
 export function writeKeyFile(file: string, keys: Buffer[]): void {
-  mkdirSync(dirname(file), { recursive: true });
+  makeDir(dirname(file));
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, keyFileBody(keys), { mode: 0o600 });
   chmodSync(tmp, 0o600);

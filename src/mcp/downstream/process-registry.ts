@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { makeDir } from '../../make-dir.js';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
 import { allProcStats, bootId, procStat } from './proc-stat.js';
@@ -129,7 +130,7 @@ export class ProcessRegistry implements ChildRegistry {
   private append(entry: Entry): void {
     try {
       if (!this.created) {
-        mkdirSync(this.dir, { recursive: true });
+        makeDir(this.dir);
         const self = procStat(process.pid);
         appendFileSync(this.file, `${JSON.stringify({ op: 'owner', pid: process.pid, start: self?.startTime ?? null, boot: this.boot } satisfies Entry)}\n`);
         this.created = true;
