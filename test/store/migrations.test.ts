@@ -53,6 +53,15 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('refuses a database a newer version migrated further, naming both versions, and changes nothing', () => {
+    const db = new Database(':memory:');
+    const clock = manualClock(T0);
+    migrate(db, clock, steps);
+    expect(() => migrate(db, clock, steps.slice(0, 2))).toThrow(/schema version 3, newer than this Switchboard knows \(2\)/);
+    expect(appliedMigrations(db).map((m) => m.version)).toEqual([1, 2, 3]);
+    db.close();
+  });
+
   it('rolls back a failing migration and records nothing for it', () => {
     const db = new Database(':memory:');
     const clock = manualClock(T0);
