@@ -1,8 +1,9 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { resolve } from 'node:path';
 import { systemClock } from '../../src/clock.js';
 import type { HubConfig } from '../../src/config/schema.js';
 import { describeError } from '../../src/errors.js';
+import { makeDir } from '../../src/make-dir.js';
 import { SqliteApiTokens } from '../../src/identity/tokens.js';
 import { DownstreamSource } from '../../src/mcp/downstream/source.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -107,12 +108,14 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     report({ ok: true, line: `config: ${loaded.file ?? 'no config file, embedded defaults'}` });
   } catch (err) {
     report({ ok: false, line: `config: ${describeError(err)}` });
+    // A script reading --json gets its answer when the config fails too.
+    if (flags['json']) process.stdout.write(`${JSON.stringify({ ok: false, checks }, null, 2)}\n`);
     process.exitCode = 1;
     return;
   }
   const dataDir = config.dataDir;
   try {
-    mkdirSync(dataDir, { recursive: true });
+    makeDir(dataDir);
     accessSync(dataDir, constants.W_OK | constants.R_OK);
     report({ ok: true, line: `${dataLine}, writable` });
   } catch (err) {

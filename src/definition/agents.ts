@@ -51,21 +51,27 @@ const common = {
 };
 
 /** Seed 000's REST tasks API: `POST {baseUrl}/agents/{agentId}/tasks`. */
-export const upagentsAgentSchema = z.strictObject({
-  protocol: z.literal('upagents'),
-  baseUrl: baseUrlSchema,
-  agentId: z.string().min(1),
-  /** Sent as `Authorization: Bearer <apiKey>`. */
-  apiKey: z.string().min(1),
-  mode: z.enum(['sync', 'async', 'stream']).default('sync'),
-  /** Async: how long a call waits for the callback before it answers with a task handle. */
-  waitMs: z.number().int().min(0).max(600_000).default(20_000),
-  /** Async: the secret callbacks are signed with. */
-  webhookSecret: z.string().min(1).optional(),
-  /** Allows an `agentId` that follows a moving `latest` alias. */
-  allowLatest: z.boolean().default(false),
-  ...common,
-});
+export const upagentsAgentSchema = z
+  .strictObject({
+    protocol: z.literal('upagents'),
+    baseUrl: baseUrlSchema,
+    agentId: z.string().min(1),
+    /** Sent as `Authorization: Bearer <apiKey>`. */
+    apiKey: z.string().min(1),
+    mode: z.enum(['sync', 'async', 'stream']).default('sync'),
+    /** Async: how long a call waits for the callback before it answers with a task handle. */
+    waitMs: z.number().int().min(0).max(600_000).default(20_000),
+    /** Async: the secret callbacks are signed with. */
+    webhookSecret: z.string().min(1).optional(),
+    /** Allows an `agentId` that follows a moving `latest` alias. */
+    allowLatest: z.boolean().default(false),
+    ...common,
+  })
+  .superRefine((a, ctx) => {
+    // Checked with the config, so `doctor` and every start refuse it naming the file, not only the hub's build.
+    if (a.mode === 'async' && !a.webhookSecret && !a.disabled)
+      ctx.addIssue({ code: 'custom', path: ['webhookSecret'], message: 'required with mode "async" (the agent\'s callbacks are verified with it)' });
+  });
 
 /**
  * The URL of a kore or http agent: absolute http(s), or a path on the hub itself (the sandbox
