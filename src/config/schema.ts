@@ -1,4 +1,8 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+
+/** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens, 253 characters at most. */
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 import { redisConfigSchema } from '../store/redis/client.js';
 import { agentConfigSchema, checkAgents } from '../definition/agents.js';
 import { apiLimitsSchema } from '../definition/api-limits.js';
@@ -94,7 +98,18 @@ export type IntegrationConfig = z.infer<typeof integrationConfigSchema>;
 export type CustomIntegrationConfig = z.infer<typeof customIntegrationSchema>;
 
 export const serverSchema = z.strictObject({
-  host: z.string().min(1).default('127.0.0.1'),
+  // An address or a host name to listen on; checked here so a typo is named as this key, not as DNS's ENOTFOUND.
+  host: z
+    .string()
+    .min(1)
+    .refine(
+      // All digits and dots is an IPv4 address or nothing (999.1.1.1 is no host name).
+      (h) => isIP(h) !== 0 || (!/^[\d.]+$/.test(h) && HOST_NAME.test(h)),
+      {
+        message: 'must be an IP address or a host name (127.0.0.1, 0.0.0.0, ::, localhost)',
+      },
+    )
+    .default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8787),
   /** The URL clients reach the hub at; defaults to http://host:port. */
   publicUrl: z.url().optional(),

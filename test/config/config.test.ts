@@ -146,3 +146,15 @@ describe('loading config files', () => {
     expect(err.message).toContain('mcpServers.gh.headers.a');
   });
 });
+
+describe('server.host', () => {
+  it('takes IP addresses and host names, and refuses anything else as this key (not as a DNS failure at bind)', () => {
+    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'hub.example.com'])
+      expect(configSchema.parse({ server: { host } }).server.host).toBe(host);
+    for (const host of ['not a host!!', '999.1.1.1', 'a..b', '-x.example']) {
+      const r = configSchema.safeParse({ server: { host } });
+      expect(r.success, host).toBe(false);
+      expect(r.error?.issues[0]).toMatchObject({ path: ['server', 'host'], message: expect.stringContaining('IP address or a host name') });
+    }
+  });
+});
