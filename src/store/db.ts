@@ -73,10 +73,11 @@ export function migrate(db: Db, clock: Clock, migrations: readonly Migration[] =
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
   const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
   // A schema this build does not know was written by a newer one: its tables may mean what this
-  // code cannot read or would damage, so nothing runs on it.
+  // code cannot read or would damage, so nothing runs on it. (No migrations given: opened without
+  // migrating, for the caller to migrate next; the check comes then.)
   const known = Math.max(0, ...migrations.map((m) => m.version));
   const newest = Math.max(0, ...applied);
-  if (newest > known) {
+  if (migrations.length > 0 && newest > known) {
     throw new HubError(
       'store_failed',
       `the database ${db.name} has schema version ${newest}, newer than this Switchboard knows (${known}): it was written by a newer version. Run that version, or point --data at another data dir`,
