@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // No static import of ours: `stdio` runs from the bundle (dist/bundle/stdio.cjs), which holds its
 // own copy of every module this file would otherwise load first (the config loader and zod among them).
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const USAGE = `switchboard — a self-hosted MCP hub
@@ -24,6 +24,7 @@ commands:
   agents           list (version, breaker, error rate) | canary a candidate version on test cases
 
 common flags:
+  --version        print the version
   --config FILE    config file (default: switchboard.config.json if present)
   --data DIR       data directory (default: dataDir from the config, relative to its
                    folder; else ./data if it holds a store; else the per-user data dir)
@@ -75,10 +76,26 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   agents: async () => (await import('./commands/agents.js')).agentsCommand,
 };
 
+/** The version in package.json, two folders up from dist/servers/cli.js (npm ships package.json in every package). */
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+  if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
+    return;
+  }
+  if (command === '--version' || command === '-V') {
+    process.stdout.write(`switchboard ${version()}\n`);
+    return;
+  }
+  // A missing command is a usage mistake, as a missing subcommand is (exit 2, usage on stderr).
+  if (command === undefined) {
+    process.stderr.write(`switchboard: missing command\n\n${USAGE}`);
+    process.exitCode = 2;
     return;
   }
   const load = COMMANDS[command];

@@ -15,18 +15,99 @@ export const COMMON_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 export type Flags = Record<string, string | boolean | undefined>;
+type Options = NonNullable<ParseArgsConfig['options']>;
 
-export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}): { flags: Flags; positionals: string[] } {
-  const options = { ...COMMON_OPTIONS, ...extra };
-  const { values, positionals } = parseArgs({ args: bindValues(argv, options), options, allowPositionals: true, strict: true });
-  return { flags: values as Flags, positionals };
+/** What a command takes, so a mistake in its arguments fails before it does anything. */
+export interface CommandSpec {
+  /** The command as the user typed it (`tokens`), named by its usage errors. */
+  command: string;
+  usage?: string;
+  /**
+   * How many positionals the command takes, or for a command with subcommands how many each one
+   * takes after its name (`{ list: 0, revoke: 1 }`): one more is an error, never silently dropped.
+   */
+  takes: number | Record<string, number>;
+}
+
+/** A mistake in how a command was called: printed with the command's usage, exit code 2. */
+export class UsageError extends HubError {
+  constructor(
+    readonly command: string,
+    message: string,
+    readonly usage: string | undefined,
+  ) {
+    super('invalid_params', message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Parses a command's flags and positionals. With a `spec`, the positionals are checked too: a
+ * missing or unknown subcommand, or one argument more than the command takes, is a UsageError.
+ */
+export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}, spec?: CommandSpec): { flags: Flags; positionals: string[] } {
+  const options: Options = { ...COMMON_OPTIONS, ...extra };
+  const args = bindValues(argv, options);
+  const usageError = (message: string) => new UsageError(spec?.command ?? '', message, spec?.usage);
+  const mistake = flagMistake(args, options);
+  if (mistake !== undefined) throw usageError(mistake);
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    // flagMistake finds what parseArgs refuses; this is for a case it does not foresee.
+    throw usageError(describeError(err));
+  }
+  const flags = parsed.values as Flags;
+  const { positionals } = parsed;
+  if (spec !== undefined && flags['help'] !== true) {
+    const [sub, ...rest] = positionals;
+    const takes = typeof spec.takes === 'number' ? spec.takes : sub === undefined ? undefined : spec.takes[sub];
+    const given = typeof spec.takes === 'number' ? positionals : rest;
+    if (typeof spec.takes !== 'number' && sub === undefined) throw usageError(`missing subcommand (${Object.keys(spec.takes).join(', ')})`);
+    if (takes === undefined) throw usageError(`unknown subcommand "${sub}"`);
+    if (given.length > takes) throw usageError(`unexpected argument "${given[takes]}"`);
+  }
+  return { flags, positionals };
+}
+
+/**
+ * The first flag parseArgs would refuse, said plainly: its own messages name the flag in a
+ * sentence meant for a program's author (with an unbalanced quote, and "ambiguous" for a missing value).
+ */
+function flagMistake(args: string[], options: Options): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') return undefined;
+    if (arg === '-' || !arg.startsWith('-')) continue;
+    if (!arg.startsWith('--')) {
+      if (isOption(arg, options)) continue;
+      // Longer than a flag letter: more likely an id the hub printed (grant ids may begin with '-').
+      return `unknown flag ${arg}${arg.length > 2 ? ' (an argument that begins with "-" goes after --)' : ''}`;
+    }
+    const [name, inline] = splitOnce(arg.slice(2), '=');
+    const option = options[name];
+    if (option === undefined) return `unknown flag --${name}`;
+    if (option.type === 'boolean' && inline !== undefined) return `--${name} takes no value`;
+    if (option.type === 'string' && inline === undefined) {
+      const next = args[i + 1];
+      if (next === undefined || isOption(next, options)) return `--${name} needs a value`;
+      i++;
+    }
+  }
+  return undefined;
+}
+
+function splitOnce(s: string, sep: string): [string, string | undefined] {
+  const at = s.indexOf(sep);
+  return at < 0 ? [s, undefined] : [s.slice(0, at), s.slice(at + 1)];
 }
 
 /**
  * `--grant -Abc…` as `--grant=-Abc…`: ids the hub prints (grant ids, made by the OAuth library) may
  * begin with '-', which parseArgs would otherwise refuse as an ambiguous option value.
  */
-function bindValues(argv: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+function bindValues(argv: string[], options: Options): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -41,7 +122,7 @@ function bindValues(argv: string[], options: NonNullable<ParseArgsConfig['option
   return out;
 }
 
-function isOption(arg: string, options: NonNullable<ParseArgsConfig['options']>): boolean {
+function isOption(arg: string, options: Options): boolean {
   if (arg === '--') return true;
   if (arg.startsWith('--')) return (arg.slice(2).split('=')[0] as string) in options;
   return Object.values(options).some((o) => o.short !== undefined && arg === `-${o.short}`);
@@ -80,11 +161,42 @@ export function str(v: string | boolean | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-/** Prints a failure the user can act on and sets a non-zero exit code. */
+/**
+ * Prints a failure the user can act on and sets a non-zero exit code: 2 for a usage mistake, 1
+ * otherwise. Error texts may quote a provider or a remote client, so each line is made printable.
+ */
 export function fail(err: unknown): void {
+  if (err instanceof UsageError) {
+    const who = err.command === '' ? 'switchboard' : `switchboard ${err.command}`;
+    process.stderr.write(`${who}: ${printable(err.message)}\n${err.usage === undefined ? '' : `${err.usage}\n`}`);
+    process.exitCode = 2;
+    return;
+  }
   const prefix = err instanceof HubError ? `error (${err.code})` : 'error';
-  process.stderr.write(`switchboard: ${prefix}: ${describeError(err)}\n`);
+  const text = describeError(err).split('\n').map(printable).join('\n');
+  process.stderr.write(`switchboard: ${prefix}: ${text}\n`);
   process.exitCode = err instanceof HubError && err.code === 'invalid_params' ? 2 : 1;
+}
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+// C0 and DEL, C1, the line and paragraph separators, and the bidi embeddings, overrides and isolates.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `text` with the characters a terminal acts on instead of showing escaped, as JSON would write
+ * them (`\n`, `\u001b`). Labels, client names (RFC 7591 registration is open to anyone), account
+ * ids and error texts come from outside: unescaped, a newline fakes a row of a listing, ESC
+ * sequences recolour the screen, move the cursor or set the clipboard, and bidi overrides show
+ * text in another order than it is (CVE-2021-42574, "Trojan Source").
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/** One row of a text listing on stdout, printable: every list printer writes its rows through here. */
+export function listLine(line: string): void {
+  process.stdout.write(`${printable(line)}\n`);
 }
 
 /** Progress lines go to stderr so a command's stdout stays parseable. */

@@ -16,7 +16,7 @@ import { CircuitBreakers } from '../../src/outbox/breaker.js';
 import { createProviderClient } from '../../src/providers/client.js';
 import { realSleep } from '../../src/providers/deadline.js';
 import { defaultBackoff } from '../../src/providers/retry.js';
-import { configFromFlags, progress, str, type Flags } from '../common.js';
+import { configFromFlags, printable, progress, str, type Flags } from '../common.js';
 
 /**
  * One case of a canary file. `expect` maps JSON paths into the output (`category`,
@@ -156,7 +156,8 @@ export async function canary(positionals: string[], flags: Flags): Promise<numbe
       results[side].push(got[side]);
     }
     const show = (s: Side) => `${s} ${got[s].pass ? 'pass' : 'FAIL'} ${Math.round(got[s].ms)} ms${got[s].why ? ` (${got[s].why})` : ''}`;
-    progress(`case ${i + 1}/${cases.length} (${c.name ?? `line ${c.line}`}): ${show('pinned')}; ${show('candidate')}`);
+    // An agent's error message is the remote's text.
+    progress(printable(`case ${i + 1}/${cases.length} (${c.name ?? `line ${c.line}`}): ${show('pinned')}; ${show('candidate')}`));
   }
   const summary = (s: Side) => {
     const passed = results[s].filter((o) => o.pass).length;

@@ -1,7 +1,6 @@
 import type { AgentConfig } from '../../src/definition/agents.js';
 import { publicUrlOf } from '../../src/config/public-url.js';
-import { HubError } from '../../src/errors.js';
-import { configFromFlags, parse, progress, str } from '../common.js';
+import { configFromFlags, parse, printable, progress, str } from '../common.js';
 import { canary } from './agents-canary.js';
 import { scrapeAgents, type LiveAgent } from './agents-scrape.js';
 
@@ -29,25 +28,27 @@ export function modeOf(a: AgentConfig): string {
 }
 
 export async function agentsCommand(argv: string[]): Promise<void> {
-  const { flags, positionals } = parse(argv, {
-    url: { type: 'string' },
-    token: { type: 'string' },
-    json: { type: 'boolean' },
-    candidate: { type: 'string' },
-    cases: { type: 'string' },
-    threshold: { type: 'string' },
-  });
+  const { flags, positionals } = parse(
+    argv,
+    {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      json: { type: 'boolean' },
+      candidate: { type: 'string' },
+      cases: { type: 'string' },
+      threshold: { type: 'string' },
+    },
+    { command: 'agents', usage: AGENTS_USAGE, takes: { list: 0, canary: 1 } },
+  );
   const [sub, ...rest] = positionals;
-  if (flags['help'] || (sub !== 'list' && sub !== 'canary')) {
+  if (flags['help'] || sub === undefined) {
     process.stdout.write(`${AGENTS_USAGE}\n`);
-    if (!flags['help']) process.exitCode = 2;
     return;
   }
   if (sub === 'canary') {
     process.exitCode = await canary(rest, flags);
     return;
   }
-  if (rest.length > 0) throw new HubError('invalid_params', `agents list takes no arguments (got ${rest.join(' ')})\n${AGENTS_USAGE}`);
   await list(flags);
 }
 
@@ -74,7 +75,7 @@ async function list(flags: Record<string, string | boolean | undefined>): Promis
       : hubUrl === undefined
         ? { ok: false as const, url: '-', why: 'server.port is 0 and no server.publicUrl: pass --url of the running hub' }
         : await scrapeAgents(hubUrl, token);
-  if (live && !live.ok) progress(`breaker and error rate unknown: ${live.why}`);
+  if (live && !live.ok) progress(printable(`breaker and error rate unknown: ${live.why}`));
   const rows: Row[] = entries.map(([agent, a]) => {
     const seen: LiveAgent | undefined = live?.ok ? live.agents.get(agent) : undefined;
     return {
@@ -100,7 +101,8 @@ async function list(flags: Record<string, string | boolean | undefined>): Promis
   }
   const table = [
     ['AGENT', 'PROTOCOL', 'VERSION', 'MODE', 'BREAKER', 'ERRORS (5 MIN)'],
-    ...rows.map((r) => [r.agent, r.protocol, r.version, r.mode, r.breaker, recent(r)]),
+    // Escaped before the widths are measured: an escape is wider than the character it stands for.
+    ...rows.map((r) => [r.agent, r.protocol, r.version, r.mode, r.breaker, recent(r)].map(printable)),
   ];
   const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table) process.stdout.write(`${row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')}\n`);

@@ -1,5 +1,6 @@
+import { hashId } from '../../src/auth/ids.js';
 import { HubError } from '../../src/errors.js';
-import { configFromFlags, parse, str } from '../common.js';
+import { configFromFlags, listLine, parse, str } from '../common.js';
 import { grantLine, openAsStore } from './clients-store.js';
 
 const USAGE = `usage: switchboard clients list [--user U] [--tenant T] [--json]
@@ -13,12 +14,21 @@ const USAGE = `usage: switchboard clients list [--user U] [--tenant T] [--json]
  * (src/identity/revocation-watch.ts, every second).
  */
 export async function clientsCommand(argv: string[]): Promise<void> {
-  const { flags, positionals } = parse(argv, { tenant: { type: 'string' }, grant: { type: 'string' }, json: { type: 'boolean' } });
+  const { flags, positionals } = parse(
+    argv,
+    { tenant: { type: 'string' }, grant: { type: 'string' }, json: { type: 'boolean' } },
+    { command: 'clients', usage: USAGE, takes: { list: 0, revoke: 1 } },
+  );
   const [sub, ...rest] = positionals;
   if (flags['help'] || sub === undefined) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  const grantId = str(flags['grant']);
+  const clientId = rest[0];
+  if (sub === 'revoke' && grantId !== undefined && clientId !== undefined)
+    throw new HubError('invalid_params', `clients revoke takes a client id or --grant, not both\n${USAGE}`);
+  if (sub === 'revoke' && grantId === undefined && !clientId) throw new HubError('invalid_params', `clients revoke needs a client id or --grant\n${USAGE}`);
   const { config } = configFromFlags(flags);
   const store = await openAsStore(config);
   try {
@@ -29,25 +39,24 @@ export async function clientsCommand(argv: string[]): Promise<void> {
         const grants = await store.grants.list({ ...(user ? { user } : {}), ...(tenant ? { tenant } : {}) });
         if (flags['json']) process.stdout.write(`${JSON.stringify(grants, null, 2)}\n`);
         else if (grants.length === 0) process.stdout.write('no authorized clients\n');
-        else for (const g of grants) process.stdout.write(`${grantLine(g)}\n`);
+        else for (const g of grants) listLine(grantLine(g));
         return;
       }
       case 'revoke': {
-        const grantId = str(flags['grant']);
         if (grantId !== undefined) {
           if (!(await store.grants.revoke(grantId))) throw new HubError('not_found', `no grant ${grantId}`);
           process.stdout.write(`revoked grant ${grantId}\n`);
-        } else {
-          const clientId = rest[0];
-          if (!clientId) throw new HubError('invalid_params', `clients revoke needs a client id or --grant\n${USAGE}`);
+        } else if (clientId !== undefined) {
+          // Revoking forgets the registration, so a client revoked before is as unknown as one never
+          // registered: both are not_found (exit 1), as a second `tokens revoke` of a token is.
+          const registered = (await store.store.asRecords.find('Client', hashId(clientId))) !== undefined;
           const n = await store.grants.revokeClient(clientId);
+          if (!registered && n === 0) throw new HubError('not_found', `no registered client or grant of ${clientId} (never registered, or revoked already)`);
           process.stdout.write(`revoked ${n} grant${n === 1 ? '' : 's'} of ${clientId}\n`);
         }
         process.stderr.write('Hubs on this data dir refuse its tokens from now on and close its open sessions and streams within 2 s.\n');
         return;
       }
-      default:
-        throw new HubError('invalid_params', `unknown clients command "${sub}"\n${USAGE}`);
     }
   } finally {
     store.close();

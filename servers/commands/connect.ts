@@ -1,20 +1,24 @@
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { HubError } from '../../src/errors.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
-import { parse, progress, str } from '../common.js';
+import { parse, progress, str, UsageError } from '../common.js';
 import { openStoreContext } from '../store-context.js';
 
 const USAGE = 'usage: switchboard connect <integration> [--user U] [--tenant T] [--timeout SECONDS] [--no-wait]';
 
 /** Prints a signed link that links an account, then waits (with a progress line) until it is linked. */
 export async function connectCommand(argv: string[]): Promise<void> {
-  const { flags, positionals } = parse(argv, { tenant: { type: 'string' }, timeout: { type: 'string' }, 'no-wait': { type: 'boolean' } });
+  const { flags, positionals } = parse(
+    argv,
+    { tenant: { type: 'string' }, timeout: { type: 'string' }, 'no-wait': { type: 'boolean' } },
+    { command: 'connect', usage: USAGE, takes: 1 },
+  );
   const integration = positionals[0];
-  if (flags['help'] || !integration) {
+  if (flags['help']) {
     process.stdout.write(`${USAGE}\n`);
-    if (!flags['help']) process.exitCode = 2;
     return;
   }
+  if (!integration) throw new UsageError('connect', 'missing the integration to link', USAGE);
   const ctx = await openStoreContext(flags);
   try {
     const { accounts } = ctx.integrations;

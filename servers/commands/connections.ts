@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Connection } from '../../src/connections/types.js';
 import { HubError } from '../../src/errors.js';
-import { parse, str } from '../common.js';
+import { listLine, parse, printable, str } from '../common.js';
 import { openStoreContext, type StoreContext } from '../store-context.js';
 
 const USAGE = `usage: switchboard connections list [--user U] [--tenant T] [--all] [--json]
@@ -38,17 +38,20 @@ async function readStdin(): Promise<string> {
 }
 
 export async function connectionsCommand(argv: string[]): Promise<void> {
-  const { flags, positionals } = parse(argv, {
-    tenant: { type: 'string' },
-    all: { type: 'boolean' },
-    json: { type: 'boolean' },
-    secret: { type: 'string' },
-    clear: { type: 'boolean' },
-  });
+  const { flags, positionals } = parse(
+    argv,
+    {
+      tenant: { type: 'string' },
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
+      secret: { type: 'string' },
+      clear: { type: 'boolean' },
+    },
+    { command: 'connections', usage: USAGE, takes: { list: 0, revoke: 1, 'webhook-secret': 1 } },
+  );
   const [sub, id] = positionals;
-  if (flags['help'] || (sub !== 'list' && sub !== 'revoke' && sub !== 'webhook-secret')) {
+  if (flags['help'] || sub === undefined) {
     process.stdout.write(`${USAGE}\n`);
-    if (!flags['help']) process.exitCode = 2;
     return;
   }
   if (sub !== 'list' && !id) throw new HubError('invalid_params', `connections ${sub} needs a connection id\n${USAGE}`);
@@ -91,7 +94,7 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
               : 'access token expired (refreshed on next use)';
         const w = webhookFacts(ctx, c);
         const hooks = `  account=${w.accountId ?? '-'}  webhook secret ${w.webhookSecret}${w.webhookUrl ? `  webhook URL ${w.webhookUrl}` : ''}`;
-        process.stdout.write(`${c.id}  ${c.tenant}/${c.user}  ${c.integration}  ${c.state}  ${c.state === 'active' ? exp : (c.reason ?? '')}${hooks}\n`);
+        listLine(`${c.id}  ${c.tenant}/${c.user}  ${c.integration}  ${c.state}  ${c.state === 'active' ? exp : (c.reason ?? '')}${hooks}`);
       }
       return;
     }
@@ -106,7 +109,7 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
     }
     const r = await ctx.integrations.accounts.revoke(c);
     process.stdout.write(`revoked ${id}${r.providerRevoked ? ' (the provider confirmed)' : ''}\n`);
-    if (r.warning) process.stderr.write(`warning: ${r.warning}\n`);
+    if (r.warning) process.stderr.write(`warning: ${printable(r.warning)}\n`);
   } finally {
     ctx.close();
   }

@@ -93,7 +93,7 @@ async function storeCheck(config: HubConfig): Promise<Check> {
 
 /** Checks the config, the data dir, the store and every downstream server, and says what is wrong. */
 export async function doctorCommand(argv: string[]): Promise<void> {
-  const { flags } = parse(argv, { json: { type: 'boolean' } });
+  const { flags } = parse(argv, { json: { type: 'boolean' } }, { command: 'doctor', takes: 0 });
   const checks: Check[] = [];
   const report = (c: Check) => {
     checks.push(c);

@@ -22,7 +22,7 @@ export function desktopEntry(configFile: string): { mcpServers: { switchboard: {
 }
 
 export async function initCommand(argv: string[]): Promise<void> {
-  const { flags } = parse(argv);
+  const { flags } = parse(argv, {}, { command: 'init', usage: USAGE, takes: 0 });
   if (flags['help']) {
     process.stdout.write(`${USAGE}\n`);
     return;

@@ -13,10 +13,9 @@ under it (online: running hubs keep working), and drops old keys nothing uses an
 With ${MASTER_KEY_ENV}: set it to "NEW,OLD" (base64 keys, newest first), run this, then drop OLD.`;
 
 export async function keysCommand(argv: string[]): Promise<void> {
-  const { flags, positionals } = parse(argv);
-  if (flags['help'] || positionals[0] !== 'rotate') {
+  const { flags } = parse(argv, {}, { command: 'keys', usage: USAGE, takes: { rotate: 0 } });
+  if (flags['help']) {
     process.stdout.write(`${USAGE}\n`);
-    if (!flags['help']) process.exitCode = 2;
     return;
   }
   const { config } = configFromFlags(flags);

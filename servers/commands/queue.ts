@@ -3,7 +3,7 @@ import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
 import { FINAL_STATES, JOB_STATES, type Job, type ListFilter } from '../../src/outbox/types.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { configFromFlags, parse, progress, str } from '../common.js';
+import { configFromFlags, listLine, parse, progress, str } from '../common.js';
 import { openConfiguredStore } from '../store-context.js';
 
 const USAGE = `usage: switchboard queue list [--state ${JOB_STATES.join('|')}] [--integration I] [--json]
@@ -36,16 +36,19 @@ function line(j: Job): string {
 }
 
 export async function queueCommand(argv: string[]): Promise<void> {
-  const { flags, positionals } = parse(argv, {
-    state: { type: 'string' },
-    integration: { type: 'string' },
-    'older-than': { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const { flags, positionals } = parse(
+    argv,
+    {
+      state: { type: 'string' },
+      integration: { type: 'string' },
+      'older-than': { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    { command: 'queue', usage: USAGE, takes: { list: 0, retry: 1, purge: 0 } },
+  );
   const [sub, id] = positionals;
-  if (flags['help'] || (sub !== 'list' && sub !== 'retry' && sub !== 'purge')) {
+  if (flags['help'] || sub === undefined) {
     process.stdout.write(`${USAGE}\n`);
-    if (!flags['help']) process.exitCode = 2;
     return;
   }
   // Flags are checked before the store opens: a typo changes nothing.
@@ -69,7 +72,7 @@ export async function queueCommand(argv: string[]): Promise<void> {
       if (flags['json']) process.stdout.write(`${JSON.stringify(jobs.map(listed), null, 2)}\n`);
       else {
         if (jobs.length === 0) process.stdout.write('no jobs\n');
-        for (const j of jobs) process.stdout.write(`${line(j)}\n`);
+        for (const j of jobs) listLine(line(j));
       }
     } else if (sub === 'purge') {
       const n = await outbox.purge(purgeState!, systemClock.now() - olderThan);

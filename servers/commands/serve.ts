@@ -17,10 +17,12 @@ import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse } from '../common.js';
 import { onShutdown } from '../shutdown.js';
 
+const SERVE_USAGE = 'usage: switchboard serve [--config FILE] [--data DIR] [--port N] [--host H]';
+
 export async function serveCommand(argv: string[]): Promise<void> {
-  const { flags } = parse(argv);
+  const { flags } = parse(argv, {}, { command: 'serve', usage: SERVE_USAGE, takes: 0 });
   if (flags['help']) {
-    process.stdout.write('usage: switchboard serve [--config FILE] [--data DIR] [--port N] [--host H]\n');
+    process.stdout.write(`${SERVE_USAGE}\n`);
     return;
   }
   const { config, file } = configFromFlags(flags);

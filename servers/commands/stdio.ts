@@ -7,6 +7,7 @@ import { configFromFlags, parse, str } from '../common.js';
 import { onShutdown } from '../shutdown.js';
 
 const HTTP_DELAY_MS = 300;
+const STDIO_USAGE = 'usage: switchboard stdio [--config FILE] [--data DIR] [--user U] [--port N] [--no-http]';
 
 /** What the CLI's loader of the bundle (servers/cli.ts, servers/code-cache.ts) hands in. */
 export interface StdioHooks {
@@ -17,9 +18,9 @@ export interface StdioHooks {
 }
 
 export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Promise<void> {
-  const { flags } = parse(argv, { 'no-http': { type: 'boolean' } });
+  const { flags } = parse(argv, { 'no-http': { type: 'boolean' } }, { command: 'stdio', usage: STDIO_USAGE, takes: 0 });
   if (flags['help']) {
-    process.stdout.write('usage: switchboard stdio [--config FILE] [--data DIR] [--user U] [--port N] [--no-http]\n');
+    process.stdout.write(`${STDIO_USAGE}\n`);
     return;
   }
   const { config } = configFromFlags(flags);

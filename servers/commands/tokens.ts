@@ -3,7 +3,7 @@ import { HubError } from '../../src/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { z } from 'zod';
 import type { HubConfig } from '../../src/config/schema.js';
-import { configFromFlags, parse, str } from '../common.js';
+import { configFromFlags, listLine, parse, str } from '../common.js';
 import { openConfiguredStore } from '../store-context.js';
 import { type AsStore, grantLine, openAsStore } from './clients-store.js';
 
@@ -35,15 +35,19 @@ export function parseLifetime(value: string): number {
 }
 
 export async function tokensCommand(argv: string[]): Promise<void> {
-  const { flags, positionals } = parse(argv, {
-    tenant: { type: 'string' },
-    label: { type: 'string' },
-    scopes: { type: 'string' },
-    expires: { type: 'string' },
-    all: { type: 'boolean' },
-    json: { type: 'boolean' },
-    oauth: { type: 'boolean' },
-  });
+  const { flags, positionals } = parse(
+    argv,
+    {
+      tenant: { type: 'string' },
+      label: { type: 'string' },
+      scopes: { type: 'string' },
+      expires: { type: 'string' },
+      all: { type: 'boolean' },
+      json: { type: 'boolean' },
+      oauth: { type: 'boolean' },
+    },
+    { command: 'tokens', usage: USAGE, takes: { create: 0, list: 0, revoke: 1 } },
+  );
   const [sub, ...rest] = positionals;
   if (flags['help'] || sub === undefined) {
     process.stdout.write(`${USAGE}\n`);
@@ -83,7 +87,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         if (flags['oauth']) {
           if (flags['json']) process.stdout.write(`${JSON.stringify(grants, null, 2)}\n`);
           else if (grants.length === 0) process.stdout.write('no OAuth grants\n');
-          else for (const g of grants) process.stdout.write(`${grantLine(g)}\n`);
+          else for (const g of grants) listLine(grantLine(g));
           return;
         }
         const list = await tokens.list({ includeRevoked: flags['all'] === true });
@@ -101,13 +105,13 @@ export async function tokensCommand(argv: string[]): Promise<void> {
           const state = t.revokedAt ? `revoked ${new Date(t.revokedAt).toISOString()}` : expired ? 'expired' : 'active';
           const used = t.lastUsedAt ? new Date(t.lastUsedAt).toISOString() : 'never';
           const expiry = t.expiresAt === undefined ? 'never' : new Date(t.expiresAt).toISOString();
-          process.stdout.write(
-            `${t.id}  ${t.tenant}/${t.user}  scopes=${t.scopes.join(',')}  created=${new Date(t.createdAt).toISOString()}  expires=${expiry}  last-used=${used}  ${state}${t.label ? `  "${t.label}"` : ''}\n`,
+          listLine(
+            `${t.id}  ${t.tenant}/${t.user}  scopes=${t.scopes.join(',')}  created=${new Date(t.createdAt).toISOString()}  expires=${expiry}  last-used=${used}  ${state}${t.label ? `  "${t.label}"` : ''}`,
           );
         }
         if (grants.length > 0) {
           process.stdout.write(`\nOAuth grants (end one with: switchboard clients revoke --grant ID):\n`);
-          for (const g of grants) process.stdout.write(`${grantLine(g)}\n`);
+          for (const g of grants) listLine(grantLine(g));
         }
         return;
       }
@@ -131,8 +135,6 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         process.stderr.write('Hubs on this data dir refuse it from now on and close its open sessions and streams within 2 s.\n');
         return;
       }
-      default:
-        throw new HubError('invalid_params', `unknown tokens command "${sub}"\n${USAGE}`);
     }
   } finally {
     await store.close();

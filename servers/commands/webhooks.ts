@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { HubError } from '../../src/errors.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { EVENT_STATES, envelopeOf, type Inbox, type InboxEvent, type ListFilter } from '../../src/webhooks/inbox/types.js';
-import { configFromFlags, parse, progress, str } from '../common.js';
+import { configFromFlags, listLine, parse, printable, progress, str } from '../common.js';
 import { openConfiguredStore } from '../store-context.js';
 
 const USAGE = `usage: switchboard webhooks list [--state ${EVENT_STATES.join('|')}] [--integration I] [--user U] [--tenant T]
@@ -41,18 +41,21 @@ function line(e: InboxEvent): string {
 }
 
 export async function webhooksCommand(argv: string[]): Promise<void> {
-  const { flags, positionals } = parse(argv, {
-    state: { type: 'string' },
-    integration: { type: 'string' },
-    tenant: { type: 'string' },
-    unroutable: { type: 'boolean' },
-    limit: { type: 'string' },
-    json: { type: 'boolean' },
-  });
+  const { flags, positionals } = parse(
+    argv,
+    {
+      state: { type: 'string' },
+      integration: { type: 'string' },
+      tenant: { type: 'string' },
+      unroutable: { type: 'boolean' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    { command: 'webhooks', usage: USAGE, takes: { list: 0, replay: 1 } },
+  );
   const [sub, id] = positionals;
-  if (flags['help'] || (sub !== 'list' && sub !== 'replay')) {
+  if (flags['help'] || sub === undefined) {
     process.stdout.write(`${USAGE}\n`);
-    if (!flags['help']) process.exitCode = 2;
     return;
   }
   // Flags are checked before the store opens: a typo changes nothing.
@@ -79,7 +82,7 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
         return;
       }
       if (events.length === 0) process.stdout.write('no events\n');
-      for (const e of events) process.stdout.write(`${line(e)}\n`);
+      for (const e of events) listLine(line(e));
       return;
     }
     await replay(inbox, id!);
@@ -90,7 +93,7 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
 
 async function replay(inbox: Inbox, id: string): Promise<void> {
   const before = await inbox.get(id);
-  if (before) progress(`${id}: ${before.state} after ${before.attempts} attempts${before.lastError ? ` (last error: ${before.lastError})` : ''}`);
+  if (before) progress(printable(`${id}: ${before.state} after ${before.attempts} attempts${before.lastError ? ` (last error: ${before.lastError})` : ''}`));
   const r = await inbox.replay(id);
   switch (r.outcome) {
     case 'not_found':

@@ -30,12 +30,22 @@ describe('switchboard clients', () => {
     expect(await cli('clients', 'list', '--user', 'bob')).toMatchObject({ code: 0, stdout: 'no authorized clients\n' });
 
     expect(await cli('clients', 'revoke', '--grant', 'no-such-grant')).toMatchObject({ code: 1, stderr: expect.stringContaining('no grant no-such-grant') });
-    expect(await cli('clients', 'revoke', 'https://unknown.example/client.json')).toMatchObject({
-      code: 0,
-      stdout: 'revoked 0 grants of https://unknown.example/client.json\n',
+    // An unknown client fails as `tokens revoke` of an unknown token does, and says nothing was refused.
+    const unknown = await cli('clients', 'revoke', 'https://unknown.example/client.json');
+    expect(unknown).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: expect.stringContaining('no registered client or grant of https://unknown.example/client.json'),
     });
+    expect(unknown.stderr).not.toContain('refuse its tokens');
+    expect(await cli('clients', 'revoke', 'sbc_doesnotexist')).toMatchObject({ code: 1, stderr: expect.stringContaining('(not_found)') });
     expect(await cli('clients', 'revoke')).toMatchObject({ code: 2, stderr: expect.stringContaining('clients revoke needs a client id or --grant') });
     // The grant is untouched by the failed attempts.
     expect((await cli('clients', 'list')).stdout).toBe(listed.stdout);
+
+    // Revoking forgets the registration: a second revoke finds nothing, as a second `tokens revoke` does.
+    expect(await cli('clients', 'revoke', clientId)).toMatchObject({ code: 0, stdout: `revoked 1 grant of ${clientId}\n` });
+    expect(await cli('clients', 'revoke', clientId)).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining('revoked already') });
+    expect(await cli('clients', 'list')).toMatchObject({ code: 0, stdout: 'no authorized clients\n' });
   });
 });

@@ -9,8 +9,8 @@ describe('command-line parsing of ids that begin with a dash', () => {
   });
 
   it('still reads a known option after a string option as an option, so a missing value is an error', () => {
-    expect(() => parse(['--user', '--help'])).toThrow(/argument missing|ambiguous/);
-    expect(() => parse(['--user', '-h'])).toThrow(/argument missing|ambiguous/);
+    expect(() => parse(['--user', '--help'])).toThrow('--user needs a value');
+    expect(() => parse(['--user', '-h'])).toThrow('--user needs a value');
   });
 
   it('passes a positional that begins with "-" after "--"', () => {
@@ -19,6 +19,6 @@ describe('command-line parsing of ids that begin with a dash', () => {
   });
 
   it('still refuses an unknown option', () => {
-    expect(() => parse(['revoke', '-Nwj8bbL7Rn'])).toThrow(/Unknown option '-N'/);
+    expect(() => parse(['revoke', '-Nwj8bbL7Rn'])).toThrow(/^unknown flag -Nwj8bbL7Rn \(an argument that begins with "-" goes after --\)$/);
   });
 });

@@ -1,0 +1,103 @@
+/**
+ * Mistakes in how a command is called fail before the command does anything, with exit code 2, a
+ * message naming the mistake and the command's usage: an argument more than the command takes,
+ * an unknown or valueless flag, a missing or unknown subcommand.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { ROOT, runCli, tmpDir } from '../helpers/hub.js';
+
+let dir: ReturnType<typeof tmpDir>;
+let data: string;
+const cli = (...args: string[]) => runCli([...args, '--data', data], dir.path);
+beforeAll(() => {
+  dir = tmpDir('switchboard-usage-');
+  data = join(dir.path, 'data');
+});
+afterAll(() => dir.remove());
+
+const listed = z.array(z.object({ id: z.string(), revokedAt: z.number().nullable().optional() }));
+const tokenIds = async () => listed.parse(JSON.parse((await cli('tokens', 'list', '--json')).stdout)).map((t) => t.id);
+
+describe('extra positionals', () => {
+  it('tokens revoke A B revokes neither and names B; tokens create with an extra argument creates nothing', async () => {
+    const made = await cli('tokens', 'create', '--user', 'alice');
+    const id = /Created (tok_[0-9a-f]+)/.exec(made.stderr)?.[1] ?? '';
+    expect(id).toMatch(/^tok_/);
+
+    const both = await cli('tokens', 'revoke', id, 'tok_B');
+    expect(both).toMatchObject({ code: 2, stdout: '' });
+    expect(both.stderr).toMatch(/^switchboard tokens: unexpected argument "tok_B"\nusage: switchboard tokens create/);
+    const extra = await cli('tokens', 'create', '--user', 'bob', 'extra');
+    expect(extra).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('switchboard tokens: unexpected argument "extra"') });
+    expect(await tokenIds()).toEqual([id]);
+  });
+
+  it.each([
+    [['webhooks', 'replay', 'A', 'B'], 'webhooks', 'B'],
+    [['users', 'invite', 'alice', 'bob'], 'users', 'bob'],
+    [['queue', 'retry', 'a', 'b'], 'queue', 'b'],
+    [['queue', 'list', 'x'], 'queue', 'x'],
+    [['connections', 'revoke', 'id', 'extra'], 'connections', 'extra'],
+    [['clients', 'revoke', 'sbc_a', 'sbc_b'], 'clients', 'sbc_b'],
+    [['keys', 'rotate', 'extra'], 'keys', 'extra'],
+    [['agents', 'list', 'extra'], 'agents', 'extra'],
+    [['connect', 'acme', 'extra'], 'connect', 'extra'],
+    [['init', 'extra'], 'init', 'extra'],
+  ])('%j fails with exit 2 naming the argument, before opening anything', async (args, command, unexpected) => {
+    const r = await cli(...args);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(new RegExp(`^switchboard ${command}: unexpected argument "${unexpected}"\\nusage: switchboard ${command} `));
+    // Not even the data dir line: the command stopped before loading its config.
+    expect(r.stderr).not.toContain('data dir:');
+  });
+});
+
+describe('flags', () => {
+  it.each([
+    [['tokens', 'list', '--bogus'], 'switchboard tokens: unknown flag --bogus'],
+    [['tokens', 'list', '--bogus=1'], 'switchboard tokens: unknown flag --bogus'],
+    [['tokens', 'list', '-x'], 'switchboard tokens: unknown flag -x'],
+    [['tokens', 'list', '--json=yes'], 'switchboard tokens: --json takes no value'],
+    [['tokens', 'create', '--user', '--label', 'x'], 'switchboard tokens: --user needs a value'],
+    [['clients', 'revoke', '--grant', '-h'], 'switchboard clients: --grant needs a value'],
+    [['webhooks', 'list', '--state'], 'switchboard webhooks: --state needs a value'],
+  ])('%j exits 2: %s, then the usage', async (args, message) => {
+    const r = await cli(...args);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toMatch(/\nusage: switchboard /);
+    expect(r.stderr.startsWith(`${message}\n`)).toBe(true);
+  });
+
+  it('a valueless flag at the very end names it too', async () => {
+    const r = await runCli(['tokens', 'create', '--data', data, '--user'], dir.path);
+    expect(r).toMatchObject({ code: 2, stderr: expect.stringMatching(/^switchboard tokens: --user needs a value\n/) });
+  });
+});
+
+describe('subcommands and the version', () => {
+  it.each(['tokens', 'users', 'clients', 'connections', 'webhooks', 'queue', 'keys', 'agents'])(
+    '%s without a subcommand prints its usage on stderr and exits 2; with --help on stdout, 0',
+    async (command) => {
+      const r = await cli(command);
+      expect(r).toMatchObject({ code: 2, stdout: '' });
+      expect(r.stderr).toMatch(new RegExp(`^switchboard ${command}: missing subcommand \\(.+\\)\\nusage: switchboard ${command} `));
+      const help = await cli(command, '--help');
+      expect(help).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(/^usage: switchboard /) });
+    },
+  );
+
+  it('an unknown subcommand exits 2 naming it', async () => {
+    const r = await cli('queue', 'retyr', 'j1');
+    expect(r).toMatchObject({ code: 2, stdout: '', stderr: expect.stringMatching(/^switchboard queue: unknown subcommand "retyr"\nusage: /) });
+  });
+
+  it('no command at all prints the usage and exits 2; --version prints the package version', async () => {
+    const none = await runCli([], dir.path);
+    expect(none).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('usage: switchboard <command> [flags]') });
+    const { version } = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')));
+    expect(await runCli(['--version'], dir.path)).toEqual({ code: 0, stdout: `switchboard ${version}\n`, stderr: '' });
+  });
+});
