@@ -30,11 +30,14 @@ function alive(pid: number): boolean {
   return st !== undefined && st.state !== 'Z';
 }
 
-function stdioHub(config: string, data: string): ChildProcess {
+function stdioHub(config: string, data: string): ChildProcess & { log: () => string } {
   const hub = spawn(process.execPath, [CLI, 'stdio', '--no-http', '--config', config, '--data', data], { stdio: ['pipe', 'pipe', 'pipe'] });
   hub.stdout!.resume();
-  hub.stderr!.resume();
-  return hub;
+  let log = '';
+  hub.stderr!.on('data', (c: Buffer) => {
+    log += c.toString('utf8');
+  });
+  return Object.assign(hub, { log: () => log });
 }
 
 const cleanup: Array<() => void> = [];
@@ -43,7 +46,9 @@ afterEach(() => {
 });
 
 describe.runIf(process.platform === 'linux')('processes left by a hub killed with SIGKILL', () => {
-  it('are ended by the next start on the same data dir', async () => {
+  // Generous waits: under a full suite on two cores a hub's start alone can take seconds. The
+  // property is that the orphans end, not how fast.
+  it('are ended by the next start on the same data dir', { timeout: 120_000 }, async () => {
     const dir = tmpDir();
     cleanup.push(dir.remove);
     const marker = `REAPER_${randomUUID().replaceAll('-', '')}`;
@@ -85,7 +90,11 @@ describe.runIf(process.platform === 'linux')('processes left by a hub killed wit
     writeFileSync(emptyConfig, JSON.stringify({ mcpServers: {} }));
     const second = stdioHub(emptyConfig, data);
     cleanup.push(() => second.kill('SIGKILL'));
-    await eventually(() => marked(marker).length === 0 || undefined, 15_000, 50);
+    // On a miss, say what the second hub logged and what the registry held, not only that time ran out.
+    await eventually(() => marked(marker).length === 0 || undefined, 45_000, 50).catch((err: unknown) => {
+      const records = readdirSync(join(data, 'children')).map((f) => `${f}: ${readFileSync(join(data, 'children', f), 'utf8')}`);
+      throw new Error(`${String(err)}; still running: ${marked(marker).join(', ')}; second hub's log: ${second.log()}; records: ${records.join(' | ')}`);
+    });
     // The dead hub's record is cleared; the new hub, with no servers, has written none.
     await eventually(() => readdirSync(join(data, 'children')).length === 0 || undefined, 5_000, 20);
     second.stdin!.end();
