@@ -181,7 +181,9 @@ export async function canary(positionals: string[], flags: Flags): Promise<numbe
         `canary ${name}: ${cases.length} case(s)`,
         row('pinned', pinned),
         row('candidate', cand),
-        `candidate ${meets ? 'MEETS' : 'DOES NOT MEET'} the threshold: ${pct(cand.passRate)} ${meets ? '>=' : '<'} ${pct(required)} (${threshold} x the pinned pass rate)`,
+        cand.passed === 0
+          ? 'candidate DOES NOT MEET the threshold: it passed no case (a candidate that passes nothing never meets it)'
+          : `candidate ${meets ? 'MEETS' : 'DOES NOT MEET'} the threshold: ${pct(cand.passRate)} ${meets ? '>=' : '<'} ${pct(required)} (${threshold} x the pinned pass rate)`,
       ].join('\n')}\n`,
     );
   }

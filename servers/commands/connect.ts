@@ -19,6 +19,8 @@ export async function connectCommand(argv: string[]): Promise<void> {
     return;
   }
   if (!integration) throw new UsageError('connect', 'missing the integration to link', USAGE);
+  // Checked before the link is made: a mistake here must not leave a link nobody waits for.
+  const timeoutMs = timeoutSeconds(str(flags['timeout'])) * 1000;
   const ctx = await openStoreContext(flags);
   try {
     const { accounts } = ctx.integrations;
@@ -47,7 +49,6 @@ export async function connectCommand(argv: string[]): Promise<void> {
       progress(ctx.integrations.links.notice()!);
     }
     if (flags['no-wait']) return;
-    const timeoutMs = Number(str(flags['timeout']) ?? 900) * 1000;
     const deadline = started + timeoutMs;
     for (;;) {
       if (await accounts.linkedSince(who, integration, started)) {
@@ -66,4 +67,12 @@ export async function connectCommand(argv: string[]): Promise<void> {
   } finally {
     ctx.close();
   }
+}
+
+/** `--timeout`: whole seconds, 1 to 86,400 (default 900); anything else is refused, never a wait without end. */
+function timeoutSeconds(value: string | undefined): number {
+  if (value === undefined) return 900;
+  const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(n >= 1 && n <= 86_400)) throw new UsageError('connect', `--timeout ${value}: use whole seconds from 1 to 86400`, USAGE);
+  return n;
 }

@@ -116,6 +116,10 @@ describe('switchboard agents, on the default config (the sandbox agents)', () =>
     expect(out).toMatchObject({ agent: 'support_triage', meets: false, pinned: { passed: 3, total: 4 }, candidate: { passed: 0, total: 4, passRate: 0 } });
     expect(out.cases[0].candidate.why).toMatch(/^the output does not match the output schema/);
     expect(out.candidate.p50Ms).toEqual(expect.any(Number));
+    // In text, a candidate that passes nothing says so, not "0.0% < …".
+    const text = await cli('canary', 'support_triage', '--candidate', 'support_triage_v4+output=invalid', '--cases', cases);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain('candidate DOES NOT MEET the threshold: it passed no case');
   });
 
   it('canary: the threshold decides (3 of 4 against 4 of 4: meets 0.7, not 0.8)', async () => {

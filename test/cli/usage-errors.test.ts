@@ -101,3 +101,12 @@ describe('subcommands and the version', () => {
     expect(await runCli(['--version'], dir.path)).toEqual({ code: 0, stdout: `switchboard ${version}\n`, stderr: '' });
   });
 });
+
+describe('connect --timeout', () => {
+  it.each(['abc', '0', '-5', '1.5', '86401'])('--timeout %s is refused before any link is made (exit 2)', async (value) => {
+    const r = await cli('connect', 'sandbox', '--user', 'alice', `--timeout=${value}`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`switchboard connect: --timeout ${value}: use whole seconds from 1 to 86400`);
+    expect(r.stdout).toBe('');
+  });
+});
