@@ -11,6 +11,7 @@ export type HubErrorCode =
   | 'origin_rejected'
   | 'host_rejected'
   | 'body_too_large'
+  | 'headers_too_large'
   | 'result_too_large'
   | 'request_timeout'
   | 'bad_request'
@@ -86,6 +87,7 @@ export const ERROR_SPECS = {
   origin_rejected: { http: 403, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false, log: 'warn' },
   host_rejected: { http: 403, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false, log: 'warn' },
   body_too_large: { http: 413, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'info' },
+  headers_too_large: { http: 431, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'info' },
   // JSON-RPC 2.0 §5.1: the request was fine, the hub could not send its answer: an internal error (-32603).
   result_too_large: { http: 502, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'warn' },
   request_timeout: { http: 408, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: true, log: 'info' },

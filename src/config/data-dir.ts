@@ -36,15 +36,16 @@ export const STORE_FILE = 'switchboard.db';
  */
 export function resolveDataDir(input: DataDirInput): ResolvedDataDir {
   const cwd = input.cwd ?? process.cwd();
+  const home = input.home ?? homedir();
   if (input.flag !== undefined) {
-    const dir = resolve(cwd, input.flag);
+    const dir = resolve(cwd, expandHome(input.flag, home));
     return { dir, source: 'flag', line: `data dir: ${dir} (from --data)` };
   }
   if (input.configured !== undefined && input.configFile !== undefined) {
-    const dir = resolve(dirname(input.configFile), input.configured);
+    const dir = resolve(dirname(input.configFile), expandHome(input.configured, home));
     return { dir, source: 'config', line: `data dir: ${dir} (dataDir in ${input.configFile})` };
   }
-  const user = userDataDir(input.platform ?? process.platform, input.env ?? process.env, input.home ?? homedir());
+  const user = userDataDir(input.platform ?? process.platform, input.env ?? process.env, home);
   const legacy = resolve(cwd, 'data');
   if (existsSync(join(legacy, STORE_FILE))) {
     return {
@@ -54,6 +55,17 @@ export function resolveDataDir(input: DataDirInput): ResolvedDataDir {
     };
   }
   return { dir: user, source: 'user', line: `data dir: ${user} (the per-user default; --data or dataDir in the config changes it)` };
+}
+
+/**
+ * `~` and `~/…` (or `~\…`) as the user's home folder, the way a shell would have expanded them: a
+ * config file is read by no shell, and `--data=~/x` is one word the shell leaves alone. Without
+ * this the hub made a folder named `~` beside the config. `~other` stays a plain name.
+ */
+export function expandHome(path: string, home: string): string {
+  if (path === '~') return home;
+  if (path.startsWith('~/') || path.startsWith('~\\')) return join(home, path.slice(2));
+  return path;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HubConfig } from '../config/schema.js';
+import { answerClientErrors } from './client-error.js';
 import { applyServerLimits, connectionsCheckingInterval } from './limits.js';
 
 /** The hub's HTTP listener, bound: `port` is the one the OS gave it when 0 was asked for. */
@@ -25,6 +26,7 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
   const host = at.host ?? server.host;
   const http = createServer({ connectionsCheckingInterval: connectionsCheckingInterval(server.limits) });
   applyServerLimits(http, server.limits);
+  answerClientErrors(http);
   const starting: RequestListener = (_req, res) => {
     res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"status":"starting"}');
   };

@@ -41,6 +41,15 @@ describe('which data dir a command uses', () => {
     expect(resolveDataDir({ ...base(), configured: '/abs/state', configFile: file }).dir).toBe('/abs/state');
   });
 
+  it('~ means the home folder in dataDir and in --data, as a shell would have expanded it; ~name stays a name', () => {
+    const file = join(dir.path, 'conf', 'sb.json');
+    const home = join(dir.path, 'home');
+    expect(resolveDataDir({ ...base(), configured: '~/state', configFile: file }).dir).toBe(join(home, 'state'));
+    expect(resolveDataDir({ ...base(), configured: '~', configFile: file }).dir).toBe(home);
+    expect(resolveDataDir({ ...base(), flag: '~/mine' }).dir).toBe(join(home, 'mine'));
+    expect(resolveDataDir({ ...base(), configured: '~ann/state', configFile: file }).dir).toBe(join(dir.path, 'conf', '~ann', 'state'));
+  });
+
   it('then ./data when it already holds a store, with a notice; a bare ./data folder does not count', () => {
     const legacy = join(dir.path, 'cwd', 'data');
     mkdirSync(legacy, { recursive: true });

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,6 +31,17 @@ async function connectClient(url: string, token: string, mode: 'auto' | 'legacy'
   const client = new Client({ name: 'bad-input', version: '1' }, { versionNegotiation: { mode } });
   await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   return client;
+}
+
+/** Bytes written as they are on a fresh connection, and everything the hub sends back before it closes it. */
+function rawBytes(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(bytes));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+  });
 }
 
 /** A raw request through node:http, which, unlike fetch, lets a test choose the Host header. */
@@ -225,6 +237,21 @@ describe('HTTP face under bad input', () => {
       await client.close();
     });
   }
+
+  it('answers what Node cannot parse with a JSON body and a stable code, and closes the connection', async () => {
+    const answer = (raw: string) => {
+      const [head = '', body = ''] = raw.split('\r\n\r\n');
+      return { status: head.split(' ')[1], head: head.toLowerCase(), body: JSON.parse(body) as unknown };
+    };
+    const garbage = answer(await rawBytes(h.port, 'NOT AN HTTP REQUEST\r\n\r\n'));
+    expect(garbage.status).toBe('400');
+    expect(garbage.head).toContain('content-type: application/json');
+    expect(garbage.head).toContain('connection: close');
+    expect(garbage.body).toEqual({ error: { code: 'bad_request', message: expect.stringContaining('not valid HTTP/1.1') } });
+    const huge = answer(await rawBytes(h.port, `GET /healthz HTTP/1.1\r\nhost: 127.0.0.1:${h.port}\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`));
+    expect(huge.status).toBe('431');
+    expect(huge.body).toEqual({ error: { code: 'headers_too_large', message: expect.stringContaining('headers') } });
+  });
 
   it('is still healthy and serving after all of the above', async () => {
     const health = await fetch(`${origin()}/healthz`);
