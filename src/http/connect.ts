@@ -14,6 +14,7 @@ import type { BreakerSnapshot } from '../outbox/breaker.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { connectPage, noticeFor } from './connect-page.js';
 import { csrfMatches, csrfToken } from './csrf.js';
+import { answerLinkPreview, isLinkPreview } from './link-preview.js';
 import { PAGE_HEADERS, messagePage } from './pages.js';
 
 const SESSION_COOKIE = 'sb_connect';
@@ -88,6 +89,8 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
   app.get('/connect', async (req, res) => {
     const link = typeof req.query['link'] === 'string' ? req.query['link'] : undefined;
     if (link !== undefined) {
+      // A chat app unfurling the pasted link would otherwise spend it before its user opens it.
+      if (isLinkPreview(req)) return answerLinkPreview(res);
       try {
         const p = deps.links.verify(link, 'connect');
         // Once only: claimed and spent in one go by a browser no other request can name.

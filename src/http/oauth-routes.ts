@@ -11,6 +11,7 @@ import type { LinkPayload, LinkSigner } from '../oauth/links.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { csrfMatches, csrfToken } from './csrf.js';
 import { confirmPage, linkedPage } from './link-pages.js';
+import { answerLinkPreview, isLinkPreview } from './link-preview.js';
 import { PAGE_HEADERS, messagePage } from './pages.js';
 
 export interface OAuthRouteDeps {
@@ -88,6 +89,8 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
   });
 
   app.get('/oauth/:integration/start', async (req, res) => {
+    // Its GET claims the link for the browser that sends it: a chat app unfurling the pasted link must not be that browser.
+    if (isLinkPreview(req)) return answerLinkPreview(res);
     try {
       const q = startQuery.safeParse(req.query);
       if (!q.success) throw new HubError('oauth_flow_failed', 'this link is incomplete; use the whole link you were given');

@@ -81,6 +81,22 @@ describe('/connect sessions', () => {
     expect([bare.status, bare.headers.getSetCookie()]).toEqual([401, []]);
   });
 
+  it('a chat app unfurling an entry link (Slack, Teams, Discord) gets a page that spends nothing; the user then enters with it', async () => {
+    const entry = entryFor(ALICE);
+    for (const agent of [
+      'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)',
+      'Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)',
+      'SkypeUriPreview Preview/0.5',
+    ]) {
+      const unfurl = await fetch(entry, { headers: { 'user-agent': agent }, redirect: 'manual' });
+      expect([unfurl.status, unfurl.headers.getSetCookie(), unfurl.headers.get('x-robots-tag')]).toEqual([200, [], 'noindex, nofollow']);
+      expect(await unfurl.text()).toContain('Open it in your browser to continue.');
+    }
+    const entered = await new Browser().get(entry);
+    expect(entered.status).toBe(303);
+    expect(entered.headers.getSetCookie()).toEqual([expect.stringMatching(/^sb_connect=/)]);
+  });
+
   it('the session cookie offered as ?link= is refused and renews nothing', async () => {
     const { cookie } = await enter(ALICE);
     const res = await new Browser().get(`${origin}/connect?link=${encodeURIComponent(cookie)}`);

@@ -82,6 +82,9 @@ describe('links bound to their hub user', () => {
     const link = linkFor(dave);
     // A link-preview fetcher's HEAD claims nothing.
     expect((await fetch(link, { method: 'HEAD' })).status).toBe(200);
+    // Nor does the GET of a chat app unfurling the pasted link.
+    const unfurl = await fetch(link, { headers: { 'user-agent': 'Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)' } });
+    expect([unfurl.status, unfurl.headers.getSetCookie()]).toEqual([200, []]);
     const owner = new Browser();
     const mine = await open(owner, link);
     expect(mine.status).toBe(200);
