@@ -18,6 +18,8 @@ export interface StoreContext {
   integrations: Integrations;
   /** Where a hub on this config is reached; undefined when `server.port` is 0 (the OS picks it when a hub listens). */
   publicUrl: string | undefined;
+  /** Points the links made from now on at `url`: where a hub serving this store was found (servers/hub-at.ts). */
+  useUrl(url: string): void;
   close(): void;
 }
 
@@ -62,7 +64,7 @@ export async function openStore(config: HubConfig, log: Logger = createLogger({ 
   const store = await openDataDirStore(config, log);
   try {
     const { vault } = store;
-    const publicUrl = publicUrlOf(config.server);
+    let publicUrl = publicUrlOf(config.server);
     // The hosted sandbox's client is the hub's own: revoking a sandbox account needs its secret.
     const url = () => {
       if (publicUrl === undefined) throw urlNotYetKnown();
@@ -78,7 +80,19 @@ export async function openStore(config: HubConfig, log: Logger = createLogger({ 
       dataDir: config.dataDir,
       hosted: [hostedSandbox()],
     });
-    return { config, store, vault, integrations, publicUrl, close: () => void store.close() };
+    return {
+      config,
+      store,
+      vault,
+      integrations,
+      get publicUrl() {
+        return publicUrl;
+      },
+      useUrl: (url) => {
+        publicUrl = url;
+      },
+      close: () => void store.close(),
+    };
   } catch (err) {
     await store.close();
     throw err;

@@ -14,9 +14,9 @@ import type { DataKeyStore } from '../../src/vault/data-keys.js';
 import { createVault } from '../../src/vault/open.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { MASTER_KEY_ENV } from '../../src/vault/master-keys.js';
-import { probeHub } from '../../src/oauth/hub-probe.js';
 import { createRedisClient, type RedisConfig } from '../../src/store/redis/client.js';
 import { configFromFlags, parse, progress } from '../common.js';
+import { hubAt } from '../hub-at.js';
 import { openStore } from '../store-context.js';
 
 type Check = { ok: boolean; line: string };
@@ -150,16 +150,20 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       if (url === undefined) report({ ok: true, line: 'http: server.port is 0: a hub listens on the port the OS picks, and its links name that port' });
       else {
         // Links from this data dir are opened at the public URL: a hub there on another store rejects them.
-        const probe = await probeHub(url, store.integrations.links.keyId());
+        const { probe, url: at, movedFrom } = await hubAt(store, url);
         const http = {
           nothing: { ok: true, line: `http: nothing answers at ${url} (start \`switchboard serve\` to open links there)` },
+          moved: {
+            ok: true,
+            line: `http: nothing answers at ${url}, which the config names; the hub serving this data dir answers at ${at} (\`connect\` points its links there; --port ${new URL(at).port} or server.port makes every command agree)`,
+          },
           'same-keys': { ok: true, line: `http: ${url} is a hub on this data dir` },
           'not-a-hub': { ok: false, line: `http: something other than a Switchboard hub answers at ${url}; links will not open there` },
           'other-keys': {
             ok: false,
             line: `http: ${url} is a hub on another data dir (${probe.kind === 'other-keys' ? (probe.dataDir ?? 'not disclosed') : ''}); it rejects links from this one (${dataDir})`,
           },
-        }[probe.kind];
+        }[movedFrom === undefined ? probe.kind : 'moved'];
         report(http);
       }
     } finally {

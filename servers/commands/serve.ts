@@ -9,12 +9,10 @@ import { probeHub } from '../../src/oauth/hub-probe.js';
 import { ownerOf, PROCESS_ID } from '../../src/mcp/downstream/held-calls.js';
 import { RetryForwarder } from '../../src/replicas/forward.js';
 import { runReplica } from '../../src/replicas/heartbeat.js';
-import type { ReplicaRegistry } from '../../src/replicas/registry.js';
-import { SqliteReplicaRegistry } from '../../src/replicas/sqlite.js';
 import { taskHolders } from '../../src/replicas/tasks.js';
-import { isSqlite } from '../../src/store/bundle.js';
 import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse } from '../common.js';
+import { replicaRegistryOf } from '../replica-registry.js';
 import { onShutdown } from '../shutdown.js';
 
 const SERVE_USAGE = 'usage: switchboard serve [--config FILE] [--data DIR] [--port N] [--host H]';
@@ -42,11 +40,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // there the token goes to a file only its owner can read, written before anything can fail.
   const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
   // Replicas on this store find each other here: a retry whose call another one holds goes there.
-  const replicas = isSqlite(hub.store)
-    ? new SqliteReplicaRegistry(hub.store.db, { clock: hub.clock })
-    : hub.store.kind === 'postgres'
-      ? await pgReplicaRegistry(hub)
-      : undefined;
+  const replicas = await replicaRegistryOf(hub.store, hub.clock);
   if (replicas)
     hub.forward = new RetryForwarder({
       registry: replicas,
@@ -109,12 +103,6 @@ export async function serveCommand(argv: string[]): Promise<void> {
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-}
-
-/** The replica registry on a PostgreSQL store's pool; loaded on demand, as the hub loads that store. */
-async function pgReplicaRegistry(hub: Hub): Promise<ReplicaRegistry | undefined> {
-  const [{ isPostgres }, { PgReplicaRegistry }] = await Promise.all([import('../../src/store/pg-bundle.js'), import('../../src/replicas/pg.js')]);
-  return isPostgres(hub.store) ? new PgReplicaRegistry(hub.store.pg, { clock: hub.clock }) : undefined;
 }
 
 /** Writes the first admin token to `<dataDir>/admin-token`, 0600 even when a stale file was there. */

@@ -27,6 +27,11 @@ export interface ReplicaRegistry {
   /** Undefined for an id that never registered (a `stdio` hub) or whose row was pruned. */
   lookup(id: string): Promise<ReplicaLookup | undefined>;
   /**
+   * The base URLs of the replicas alive now, the most recently started first: where a command on
+   * this store finds a hub serving it (one started with another --port than the config says).
+   */
+  live(): Promise<string[]>;
+  /**
    * Marks this replica stopped (a clean stop): lookups of it answer `alive: false` at once. The
    * row stays until pruned, so a retry naming it can be told its holder stopped.
    */

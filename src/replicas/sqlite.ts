@@ -63,6 +63,16 @@ export class SqliteReplicaRegistry implements ReplicaRegistry {
     return { url: row.url, alive: isAlive(row.heartbeat_at, this.opts.clock.now(), this.heartbeatMs, row.stopped_at) };
   }
 
+  async live(): Promise<string[]> {
+    const now = this.opts.clock.now();
+    return this.db
+      .prepare('SELECT url, heartbeat_at, stopped_at FROM replicas WHERE stopped_at IS NULL ORDER BY started_at DESC')
+      .all()
+      .map((raw) => replicaRowSchema.parse(raw))
+      .filter((row) => isAlive(row.heartbeat_at, now, this.heartbeatMs, row.stopped_at))
+      .map((row) => row.url);
+  }
+
   async forget(): Promise<void> {
     const self = this.self;
     if (!self) return;

@@ -110,6 +110,30 @@ describe('switchboard connect', { retry: 2 }, () => {
     expect(connect.stderr(), connect.stderr()).toContain(`Note: nothing answers at http://127.0.0.1:${port} yet; start \`switchboard serve\``);
   });
 
+  it('finds the hub serving its data dir on another port than it was told, points the link there and says so', async () => {
+    serve = start(['serve', '--data', data, '--port', '0'], dir.path);
+    const served = await eventually(() => /serving MCP at (\S+)/.exec(serve!.stdout())?.[1], 20_000);
+    const port = Number(new URL(served).port);
+    // The command is told of a port where nothing answers, as a config saying 8787 would.
+    silent = await silentPort();
+    connect = start(['connect', 'sandbox', '--user', 'dan', '--data', data, '--port', String(silent.port), '--no-wait'], dir.path);
+    expect(await connect.exit).toBe(0);
+    const link = /^(\S+)\n$/.exec(connect.stdout())?.[1];
+    expect(link).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=\\S+$`));
+    expect(connect.stderr()).toContain(
+      `Note: nothing answers at http://127.0.0.1:${silent.port}, which the config names; the hub serving this data dir answers at http://127.0.0.1:${port}, so the link points there.`,
+    );
+    expect(connect.stderr()).toMatch(new RegExp(`Manage all accounts at: http://127\\.0\\.0\\.1:${port}/connect\\?link=`));
+    const doctor = start(['doctor', '--data', data, '--port', String(silent.port)], dir.path);
+    await doctor.exit;
+    expect(doctor.stderr()).toContain(
+      `ok   http: nothing answers at http://127.0.0.1:${silent.port}, which the config names; the hub serving this data dir answers at http://127.0.0.1:${port}`,
+    );
+    const done = await followLink(new Browser(), link!, 'dan-at-sandbox');
+    expect(done.status, done.html).toBe(200);
+    expect(done.html).toContain('Sandbox Tickets is linked');
+  });
+
   it('gives up after --timeout with a non-zero exit and a message to run it again', async () => {
     silent = await silentPort();
     const { port } = silent;

@@ -41,6 +41,17 @@ export function replicaRegistryContract(name: string, make: () => ReplicaHarness
       expect((await h.b.lookup(A.id))?.alive).toBe(true);
     });
 
+    it('live lists the replicas alive now, the last started first; a stopped or silent one is left out', async () => {
+      await h.a.register({ ...A, startedAt: h.clock.now() });
+      h.clock.advance(1);
+      await h.b.register({ ...B, startedAt: h.clock.now() });
+      expect(await h.a.live()).toEqual([B.url, A.url]);
+      await h.b.forget();
+      expect(await h.a.live()).toEqual([A.url]);
+      h.clock.advance(MISSED_BEATS * DEFAULT_HEARTBEAT_MS);
+      expect(await h.b.live()).toEqual([]);
+    });
+
     it('forget marks only its own row stopped, at once; registering again clears it', async () => {
       await h.a.register({ ...A, startedAt: h.clock.now() });
       await h.b.register({ ...B, startedAt: h.clock.now() });

@@ -1,0 +1,32 @@
+import { systemClock } from '../src/clock.js';
+import { probeHub, type ProbeResult } from '../src/oauth/hub-probe.js';
+import { replicaRegistryOf } from './replica-registry.js';
+import type { StoreContext } from './store-context.js';
+
+export interface HubAt {
+  /** Where the links a command prints should point. */
+  url: string;
+  /** What answers there. */
+  probe: ProbeResult;
+  /** Set when nothing answered at the configured URL and a hub serving this store was found elsewhere. */
+  movedFrom?: string;
+}
+
+/**
+ * Where the hub serving this store answers, for a command that prints a link to it. The
+ * configured URL when anything answers there, or when the config pins `server.publicUrl` (a proxy
+ * in front knows better than the registry). Else a live replica of this store that answers with
+ * this store's keys: `switchboard serve --port 9000` with a config that says 8787 — the link then
+ * goes where it can be opened, instead of to a port where nothing listens.
+ */
+export async function hubAt(ctx: StoreContext, configured: string): Promise<HubAt> {
+  const keyId = ctx.integrations.links.keyId();
+  const probe = await probeHub(configured, keyId);
+  if (probe.kind !== 'nothing' || ctx.config.server.publicUrl !== undefined) return { url: configured, probe };
+  const registry = await replicaRegistryOf(ctx.store, systemClock);
+  for (const url of (await registry?.live()) ?? []) {
+    if (url === configured) continue;
+    if ((await probeHub(url, keyId)).kind === 'same-keys') return { url, probe: { kind: 'same-keys' }, movedFrom: configured };
+  }
+  return { url: configured, probe };
+}
