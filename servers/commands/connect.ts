@@ -1,5 +1,6 @@
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { HubError } from '../../src/errors.js';
+import { identityName } from '../../src/identity/names.js';
 import { parse, progress, str, UsageError } from '../common.js';
 import { hubAt } from '../hub-at.js';
 import { openStoreContext } from '../store-context.js';
@@ -21,6 +22,7 @@ export async function connectCommand(argv: string[]): Promise<void> {
   if (!integration) throw new UsageError('connect', 'missing the integration to link', USAGE);
   // Checked before the link is made: a mistake here must not leave a link nobody waits for.
   const timeoutMs = timeoutSeconds(str(flags['timeout'])) * 1000;
+  const who = { tenant: identityName(str(flags['tenant']) ?? DEFAULT_TENANT, 'tenant'), user: identityName(str(flags['user']) ?? 'local', 'user'), scopes: [] };
   const ctx = await openStoreContext(flags);
   try {
     const { accounts } = ctx.integrations;
@@ -35,7 +37,6 @@ export async function connectCommand(argv: string[]): Promise<void> {
         })`,
       );
     }
-    const who = { tenant: str(flags['tenant']) ?? DEFAULT_TENANT, user: str(flags['user']) ?? 'local', scopes: [] };
     const started = Date.now();
     // Looked up before the link is made, so that it points where a hub serving this store answers.
     const { url, probe, movedFrom } = await hubAt(ctx, ctx.integrations.publicUrl);

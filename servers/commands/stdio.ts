@@ -5,6 +5,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse, str } from '../common.js';
 import { onShutdown } from '../shutdown.js';
+import { identityName } from '../../src/identity/names.js';
 
 const HTTP_DELAY_MS = 300;
 const STDIO_USAGE = 'usage: switchboard stdio [--config FILE] [--data DIR] [--user U] [--port N] [--no-http]';
@@ -23,6 +24,8 @@ export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Prom
     process.stdout.write(`${STDIO_USAGE}\n`);
     return;
   }
+  // Checked before anything starts: an identity the hub could not name everywhere else is refused.
+  const user = identityName(str(flags['user']) ?? 'local', 'user');
   const { config } = configFromFlags(flags);
   // stdout belongs to the protocol: the logger writes to stderr only.
   const log = createLogger({ level: config.logLevel, destination: 2 });
@@ -35,7 +38,7 @@ export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Prom
     await listener?.close();
     throw err;
   });
-  const face = hub.serveStdio(localIdentity(str(flags['user']) ?? 'local'));
+  const face = hub.serveStdio(localIdentity(user));
   if (hooks.codeCache !== undefined) log.debug({ codeCache: hooks.codeCache }, 'stdio bundle compiled');
   const afterFirstList = hooks.afterFirstList;
   if (afterFirstList) void face.listed.then(() => setImmediate(afterFirstList));

@@ -7,6 +7,7 @@ import type { Db } from '../store/db.js';
 import { WalVersion } from '../store/wal-version.js';
 import { DEFAULT_TENANT, HUB_SCOPES, type Identity } from './identity.js';
 import type { RevocationSource } from './revocation-watch.js';
+import { identityName } from './names.js';
 
 /** Valid tokens the SQLite store remembers between commits. */
 const MAX_REMEMBERED = 10_000;
@@ -77,8 +78,6 @@ const MAX_LIFETIME_MS = 10 * 365 * 86_400_000;
 const lifetimeSchema = z.number().int().positive().max(MAX_LIFETIME_MS);
 const scopesSchema = z.array(z.enum(HUB_SCOPES)).min(1);
 
-const nameSchema = z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/, 'use 1–128 characters from A-Z a-z 0-9 . _ @ -');
-
 export interface NewToken {
   user: string;
   tenant?: string | undefined;
@@ -107,11 +106,11 @@ export interface ApiTokens extends RevocationSource {
 
 /** A token about to be stored: validated input, the token shown once and the hash kept. Shared by every implementation. */
 export function newToken(input: NewToken, now: number): { token: string; record: Omit<ApiTokenRecord, 'lastUsedAt' | 'revokedAt'>; hash: string } {
-  const user = parseName(input.user, 'user');
+  const user = identityName(input.user, 'user');
   const lifetime = input.expiresInMs === undefined ? undefined : lifetimeSchema.safeParse(input.expiresInMs);
   if (lifetime && !lifetime.success)
     throw new HubError('invalid_params', `token lifetime ${input.expiresInMs} ms: must be a whole number of ms between 1 and ${MAX_LIFETIME_MS}`);
-  const tenant = parseName(input.tenant ?? DEFAULT_TENANT, 'tenant');
+  const tenant = identityName(input.tenant ?? DEFAULT_TENANT, 'tenant');
   const parsedScopes = scopesSchema.safeParse(input.scopes ?? ['mcp']);
   if (!parsedScopes.success) throw new HubError('invalid_params', `scopes ${JSON.stringify(input.scopes)}: use one or more of ${HUB_SCOPES.join(', ')}`);
   const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
@@ -269,10 +268,4 @@ export class SqliteApiTokens implements ApiTokens {
       // Bookkeeping only: a busy database must not fail the request.
     }
   }
-}
-
-function parseName(value: string, what: string): string {
-  const r = nameSchema.safeParse(value);
-  if (!r.success) throw new HubError('invalid_params', `${what} "${value}": ${r.error.issues[0]?.message ?? 'invalid'}`);
-  return r.data;
 }

@@ -110,3 +110,18 @@ describe('connect --timeout', () => {
     expect(r.stdout).toBe('');
   });
 });
+
+describe('user and tenant names', () => {
+  it.each([
+    [['connect', 'sandbox', '--user', ''], 'user ""'],
+    [['connect', 'sandbox', '--user', 'x/y'], 'user "x/y"'],
+    [['connect', 'sandbox', '--tenant', 'a b'], 'tenant "a b"'],
+    [['users', 'invite', 'a\u001b[31mb'], 'user "a\\u001b[31mb"'],
+    [['stdio', '--user', 'x/y', '--no-http'], 'user "x/y"'],
+  ])('%j is refused with exit 2 before any link, invite or hub is made, the name quoted', async (args, quoted) => {
+    const r = await cli(...args);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`${quoted}: use 1–128 characters from A-Z a-z 0-9 . _ @ -`);
+  });
+});
