@@ -16,6 +16,8 @@ export function makeDir(path: string, mode?: number): string | undefined {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' && statSync(path).isDirectory()) return undefined;
+    // Node's "EEXIST: file already exists, mkdir" reads as if the folder were there: say what is.
+    if (code === 'EEXIST') throw Object.assign(new Error(`${path} is a file, not a folder`), { code: 'ENOTDIR', path });
     // Only a missing parent is made first; ENOENT with the parent there (or at the root) is final.
     if (code !== 'ENOENT' || dirname(path) === path || exists(dirname(path))) throw err;
   }

@@ -18,7 +18,13 @@ export interface OpenOptions {
 
 /** Opens the database in WAL mode and applies pending migrations. */
 export function openDb(opts: OpenOptions): Db {
-  if (opts.file !== ':memory:' && !opts.readonly) restrictFiles(opts.file);
+  if (opts.file !== ':memory:' && !opts.readonly) {
+    try {
+      restrictFiles(opts.file);
+    } catch (err) {
+      throw new HubError('store_failed', `cannot make the database ${opts.file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
   let db: Db;
   try {
     db = new Database(opts.file, { readonly: opts.readonly ?? false });
@@ -30,7 +36,7 @@ export function openDb(opts: OpenOptions): Db {
   // a lock, and met another process's checkpoint with SQLITE_BUSY ("database is locked") at once.
   db.pragma('busy_timeout = 5000');
   if (!opts.readonly) {
-    db.pragma('journal_mode = WAL');
+    setWal(db, opts.file);
     // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the last commit.
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
@@ -102,4 +108,21 @@ export function migrate(db: Db, clock: Clock, migrations: readonly Migration[] =
 
 export function appliedMigrations(db: Db): AppliedMigration[] {
   return db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all() as AppliedMigration[];
+}
+
+/**
+ * WAL mode: the first statement that reads the file, so the one that finds it is not a database
+ * (another program's file, a truncated copy, a key file put in its place). SQLite's words alone,
+ * "file is not a database", name neither the file nor what to do.
+ */
+function setWal(db: Db, file: string): void {
+  try {
+    db.pragma('journal_mode = WAL');
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'SQLITE_NOTADB') throw err;
+    db.close();
+    throw new HubError('store_failed', `${file} is not a SQLite database (SQLite: ${(err as Error).message}); move it aside, or pick another --data`, {
+      cause: err,
+    });
+  }
 }
