@@ -136,10 +136,11 @@ export interface CommandConfig extends LoadedConfig {
 /**
  * Loads the config and applies --data/--port/--host over it. The data dir in use is printed on
  * stderr (one line) unless `quiet`: a hub started by a desktop client has no other way to tell
- * its user which store, and so which master key and tokens, it uses.
+ * its user which store, and so which master key and tokens, it uses. With `coldStart` (`stdio`,
+ * whose client waits for its first answer) keys written twice are not looked for.
  */
-export function configFromFlags(flags: Flags, opts: { quiet?: boolean } = {}): CommandConfig {
-  const loaded = loadConfig({ file: str(flags['config']) });
+export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart?: boolean } = {}): CommandConfig {
+  const loaded = loadConfig({ file: str(flags['config']), duplicates: opts.coldStart !== true });
   const c = loaded.config;
   const data = resolveDataDir({ flag: str(flags['data']), configured: loaded.dataDirSet ? c.dataDir : undefined, configFile: loaded.file });
   c.dataDir = data.dir;

@@ -26,7 +26,7 @@ export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Prom
   }
   // Checked before anything starts: an identity the hub could not name everywhere else is refused.
   const user = identityName(str(flags['user']) ?? 'local', 'user');
-  const { config } = configFromFlags(flags);
+  const { config } = configFromFlags(flags, { coldStart: true });
   // stdout belongs to the protocol: the logger writes to stderr only.
   const log = createLogger({ level: config.logLevel, destination: 2 });
   const http = flags['no-http'] !== true;

@@ -4,6 +4,7 @@ import type * as JsoncParser from 'jsonc-parser';
 import type { z } from 'zod';
 import { HubError } from '../errors.js';
 import { lazyRequire } from '../lazy-require.js';
+import { duplicateKeys } from './duplicate-keys.js';
 import { interpolateEnv } from './interpolate.js';
 import { configSchema, type HubConfig } from './schema.js';
 import { isRecord } from '../is-record.js';
@@ -109,6 +110,11 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Told once per load about each deprecated key in use; stderr by default (stdout may carry MCP). */
   warn?: (message: string) => void;
+  /**
+   * Also warn of keys written twice in one object (the last counts). Off where start-up time is
+   * what a client waits for (`stdio`): the check loads a JSON tokenizer (12–36 ms).
+   */
+  duplicates?: boolean;
 }
 
 const stderrWarn = (message: string): void => {
@@ -123,16 +129,18 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   if (opts.file !== undefined) {
     const file = resolve(cwd, opts.file);
     if (!existsSync(file)) throw new HubError('config_not_found', `config file not found: ${file}`, { details: { file } });
-    return readConfigFile(file, env, warn);
+    return readConfigFile(file, env, warn, opts.duplicates === true);
   }
   const fallback = resolve(cwd, DEFAULT_CONFIG_FILE);
-  if (existsSync(fallback)) return readConfigFile(fallback, env, warn);
+  if (existsSync(fallback)) return readConfigFile(fallback, env, warn, opts.duplicates === true);
   return { config: configSchema.parse(EMBEDDED_DEFAULTS, PARSED_ONCE), file: undefined, dataDirSet: false };
 }
 
-function readConfigFile(file: string, env: NodeJS.ProcessEnv, warn: (message: string) => void): LoadedConfig {
+function readConfigFile(file: string, env: NodeJS.ProcessEnv, warn: (message: string) => void, duplicates: boolean): LoadedConfig {
   // A byte-order mark (Windows editors write one) is not part of the JSON text.
-  const raw = parseJsoncText(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''), file);
+  const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  const raw = parseJsoncText(text, file);
+  if (duplicates) for (const d of duplicateKeys(text)) warn(`${file}:${d.line}:${d.column}: "${d.path}" is set twice in one object; only the last one counts`);
   const dataDirSet = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'dataDir' in raw;
   return { config: parseConfigValue(interpolateEnv(raw, env, file), file, warn), file, dataDirSet };
 }

@@ -25,6 +25,31 @@ describe('config files are JSONC', () => {
     expect(c).toEqual(configSchema.parse({ server: { port: 9000 }, logLevel: 'warn', mcpServers: { fx: { command: 'node', args: ['x.js'] } } }));
   });
 
+  it('warns of a key set twice in one object, with its line and column; the last one counts, and stdio does not look', () => {
+    dir = tmpDir();
+    const file = join(dir.path, 'switchboard.config.json');
+    writeFileSync(
+      file,
+      `{
+  "mcpServers": { "a": { "command": "node" } },
+  "logLevel": "warn",
+  "mcpServers": { "b": { "command": "node" }, "b": { "command": "python3" } }
+}
+`,
+    );
+    const warnings: string[] = [];
+    const loaded = loadConfig({ file, env: {}, warn: (m) => warnings.push(m), duplicates: true });
+    expect(Object.keys(loaded.config.mcpServers)).toEqual(['b']);
+    expect(loaded.config.mcpServers['b']).toMatchObject({ command: 'python3' });
+    expect(warnings).toEqual([
+      `${file}:4:3: "mcpServers" is set twice in one object; only the last one counts`,
+      `${file}:4:47: "mcpServers.b" is set twice in one object; only the last one counts`,
+    ]);
+    const quiet: string[] = [];
+    loadConfig({ file, env: {}, warn: (m) => quiet.push(m) });
+    expect(quiet).toEqual([]);
+  });
+
   it('keeps // inside strings (URLs) as text', () => {
     const c = parseConfigText('{ "server": { "publicUrl": "https://hub.example.test" } } // done', 'sb.json', {});
     expect(c.server.publicUrl).toBe('https://hub.example.test');
