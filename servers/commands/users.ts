@@ -6,7 +6,6 @@ import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { configFromFlags, parse, printable, str } from '../common.js';
 import { openAsStore } from './clients-store.js';
 import { parseLifetime } from './tokens.js';
-import { identityName } from '../../src/identity/names.js';
 
 const USAGE = `usage: switchboard users invite <user> [--tenant T] [--expires 24h]
 
@@ -24,8 +23,7 @@ export async function usersCommand(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  if (user === undefined) throw new HubError('invalid_params', `users invite needs a user name\n${USAGE}`);
-  const who = { user: identityName(user, 'user'), tenant: identityName(str(flags['tenant']) ?? DEFAULT_TENANT, 'tenant') };
+  if (!user) throw new HubError('invalid_params', `users invite needs a user name\n${USAGE}`);
   const { config } = configFromFlags(flags);
   const publicUrl = publicUrlOf(config.server);
   if (publicUrl === undefined) throw urlNotYetKnown();
@@ -33,9 +31,10 @@ export async function usersCommand(argv: string[]): Promise<void> {
   const store = await openAsStore(config);
   try {
     const invites = new Invites(store.store.asRecords, store.vault, systemClock);
-    const { code, expiresAt } = await invites.create(who, expires === undefined ? undefined : parseLifetime(expires));
+    const tenant = str(flags['tenant']) ?? DEFAULT_TENANT;
+    const { code, expiresAt } = await invites.create({ user, tenant }, expires === undefined ? undefined : parseLifetime(expires));
     process.stderr.write(
-      `A one-time sign-in link for ${printable(`${who.tenant}/${who.user}`)}, valid until ${new Date(expiresAt).toISOString()}. Send it to the user privately:\n`,
+      `A one-time sign-in link for ${printable(`${tenant}/${user}`)}, valid until ${new Date(expiresAt).toISOString()}. Send it to the user privately:\n`,
     );
     process.stdout.write(`${inviteLink(publicUrl, code)}\n`);
   } finally {
