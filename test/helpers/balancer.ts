@@ -34,7 +34,7 @@ export async function startBalancer(backends: readonly string[], opts: BalancerO
     return owner ? [owner, ...rotated.filter((b) => b !== owner)] : rotated;
   };
 
-  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, candidates: string[]): void => {
+  const forward = (req: IncomingMessage, res: ServerResponse, body: Buffer, candidates: string[], retried = false): void => {
     const target = candidates[0];
     if (target === undefined) {
       res.writeHead(502, { 'content-type': 'text/plain' }).end('no replica answered');
@@ -45,12 +45,20 @@ export async function startBalancer(backends: readonly string[], opts: BalancerO
       hits.set(target, (hits.get(target) ?? 0) + 1);
       const sid = answer.headers['mcp-session-id'];
       if (opts.sticky && typeof sid === 'string') sessions.set(sid, target);
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      // Hop-by-hop headers describe the replica's connection, not this one (RFC 9110 §7.6.1): passed on,
+      // the replica's `Keep-Alive: timeout=65` told clients to reuse connections this server closes after 5 s.
+      const { connection: _c, 'keep-alive': _k, ...headers } = answer.headers;
+      res.writeHead(answer.statusCode ?? 502, headers);
       answer.pipe(res);
     });
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       // Refused: the replica is down and never saw the request, so the next one may take it.
       if (err.code === 'ECONNREFUSED' && !res.headersSent) forward(req, res, body, candidates.slice(1));
+      // A kept-alive connection the replica closed while idle, reused before the close was seen:
+      // the replica never read the request, so it is sent once more on a new connection, as
+      // Node documents (ClientRequest#reusedSocket) and as the hub's own client does.
+      else if (!retried && !res.headersSent && upstream.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
+        forward(req, res, body, candidates, true);
       else res.destroy();
     });
     res.on('close', () => {
