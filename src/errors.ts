@@ -12,6 +12,7 @@ export type HubErrorCode =
   | 'host_rejected'
   | 'body_too_large'
   | 'headers_too_large'
+  | 'hub_starting'
   | 'result_too_large'
   | 'request_timeout'
   | 'bad_request'
@@ -88,6 +89,8 @@ export const ERROR_SPECS = {
   host_rejected: { http: 403, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: false, log: 'warn' },
   body_too_large: { http: 413, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'info' },
   headers_too_large: { http: 431, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'info' },
+  // JSON-RPC 2.0 §5.1: -32000 to -32099 are the server's own; nothing was done, and a retry a moment later is served.
+  hub_starting: { http: 503, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: true, log: 'info' },
   // JSON-RPC 2.0 §5.1: the request was fine, the hub could not send its answer: an internal error (-32603).
   result_too_large: { http: 502, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'warn' },
   request_timeout: { http: 408, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: true, log: 'info' },

@@ -2,7 +2,8 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HubConfig } from '../config/schema.js';
 import { answerClientErrors } from './client-error.js';
-import { applyServerLimits, connectionsCheckingInterval } from './limits.js';
+import { writeJson, writeRefusal } from './json.js';
+import { applyServerLimits, closeIfBodyUnread, connectionsCheckingInterval } from './limits.js';
 
 /** The hub's HTTP listener, bound: `port` is the one the OS gave it when 0 was asked for. */
 export interface HttpListener {
@@ -19,7 +20,8 @@ export interface HttpListener {
  * Binds the hub's listener on `server.host:server.port` (or `at`), with the connection limits Node
  * enforces. Port 0 lets the OS pick: the port is read from the bound socket, never probed first
  * (a port found free and released can be taken by another process before it is bound again).
- * Until `serve` is called, requests get what /readyz says while the hub starts: 503, `starting`.
+ * Until `serve` is called, requests get 503: what /readyz says while the hub starts (`starting`) on
+ * /healthz and /readyz, `hub_starting` in the route's error shape elsewhere.
  */
 export async function bindHttp(server: HubConfig['server'], at: { port?: number; host?: string } = {}): Promise<HttpListener> {
   const port = at.port ?? server.port;
@@ -27,8 +29,13 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
   const http = createServer({ connectionsCheckingInterval: connectionsCheckingInterval(server.limits) });
   applyServerLimits(http, server.limits);
   answerClientErrors(http);
-  const starting: RequestListener = (_req, res) => {
-    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"status":"starting"}');
+  const starting: RequestListener = (req, res) => {
+    res.setHeader('retry-after', '1');
+    closeIfBodyUnread(req, res);
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/healthz' || path === '/readyz') return writeJson(res, 503, { status: 'starting' });
+    // In the route's own shape: an MCP client reads a JSON-RPC error, any other caller the hub's.
+    writeRefusal(req, res, 'hub_starting', 'the hub is starting; try again in a second');
   };
   http.on('request', starting);
   await new Promise<void>((res, rej) => {

@@ -94,6 +94,16 @@ describe("the hub's URL on a port the OS picks", () => {
     const early = await fetch(`${base}/healthz`);
     expect(early.status).toBe(503);
     expect(await early.json()).toEqual({ status: 'starting' });
+    // Other routes say so in their own error shape, with a code: a JSON-RPC error where MCP clients read one.
+    const mcp = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
+    expect([mcp.status, mcp.headers.get('retry-after')]).toEqual([503, '1']);
+    expect(await mcp.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'the hub is starting; try again in a second' } });
+    const page = await fetch(`${base}/connect`);
+    expect(await page.json()).toEqual({ error: { code: 'hub_starting', message: 'the hub is starting; try again in a second' } });
 
     await hub.start();
     expect(await hub.listen()).toEqual({ url: `${base}/mcp`, port: listener.port, host: '127.0.0.1' });
