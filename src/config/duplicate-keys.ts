@@ -9,7 +9,8 @@ export interface DuplicateKey {
   column: number;
 }
 
-const jsoncParser = lazyRequire<typeof JsoncParser>('jsonc-parser');
+/** Loaded on first use: strict JSON configs (and the stdio face's cold start) never need it. */
+export const jsoncParser = lazyRequire<typeof JsoncParser>('jsonc-parser');
 
 /**
  * Keys written twice in one object. JSON.parse (and every JSON reader users know) silently keeps

@@ -3,8 +3,7 @@ import { resolve } from 'node:path';
 import type * as JsoncParser from 'jsonc-parser';
 import type { z } from 'zod';
 import { HubError } from '../errors.js';
-import { lazyRequire } from '../lazy-require.js';
-import { duplicateKeys } from './duplicate-keys.js';
+import { duplicateKeys, jsoncParser } from './duplicate-keys.js';
 import { interpolateEnv } from './interpolate.js';
 import { configSchema, type HubConfig } from './schema.js';
 import { isRecord } from '../is-record.js';
@@ -175,8 +174,6 @@ export function parseJsoncText(text: string, file: string): unknown {
   }
   return raw;
 }
-
-const jsoncParser = lazyRequire<typeof JsoncParser>('jsonc-parser');
 
 /** 1-based line and column (in UTF-16 code units, as editors count) of a character offset. */
 function lineColumn(text: string, offset: number): { line: number; column: number } {
