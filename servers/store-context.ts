@@ -6,6 +6,7 @@ import { openIntegrations, type Integrations } from '../src/integrations/wiring.
 import { createLogger, type Logger } from '../src/observability/logger.js';
 import { openSqliteStore, type HubStore } from '../src/store/bundle.js';
 import { storeChoice } from '../src/store/choice.js';
+import { requireExistingStore } from '../src/store/existing.js';
 import { createVault } from '../src/vault/open.js';
 import type { Vault } from '../src/vault/vault.js';
 import { configFromFlags, type Flags } from './common.js';
@@ -24,8 +25,13 @@ export interface StoreContext {
 }
 
 /** What the account commands need without starting a hub: the store, the vault and the integrations with their keys loaded. */
-export function openStoreContext(flags: Flags): Promise<StoreContext> {
-  return openStore(configFromFlags(flags).config);
+export function openStoreContext(flags: Flags, opts: OpenOptions = {}): Promise<StoreContext> {
+  return openStore(configFromFlags(flags).config, undefined, opts);
+}
+
+export interface OpenOptions {
+  /** Refuse a data dir with no store yet (`store_not_found`), creating nothing: for a command that only reads or removes. */
+  existing?: boolean;
 }
 
 /**
@@ -34,7 +40,8 @@ export function openStoreContext(flags: Flags): Promise<StoreContext> {
  * sealed value and so needs no master key. A command's moment needs no checkpoint thread and a
  * pool of one or two connections.
  */
-export async function openConfiguredStore(config: HubConfig, log: Logger): Promise<HubStore> {
+export async function openConfiguredStore(config: HubConfig, log: Logger, opts: OpenOptions = {}): Promise<HubStore> {
+  if (opts.existing) requireExistingStore(config);
   const vault = (keys: Parameters<typeof createVault>[0]['keys']) => createVault({ keys, dataDir: config.dataDir, clock: systemClock, log });
   const choice = storeChoice(config);
   if (choice.kind === 'postgres') {
@@ -49,8 +56,8 @@ export async function openConfiguredStore(config: HubConfig, log: Logger): Promi
  * The configured store with its vault open (every data key unwrapped, a wrong master key an error
  * that says so), for a command that needs no hub.
  */
-export async function openDataDirStore(config: HubConfig, log: Logger): Promise<HubStore> {
-  const store = await openConfiguredStore(config, log);
+export async function openDataDirStore(config: HubConfig, log: Logger, opts: OpenOptions = {}): Promise<HubStore> {
+  const store = await openConfiguredStore(config, log, opts);
   try {
     await store.vault.open();
     return store;
@@ -60,8 +67,8 @@ export async function openDataDirStore(config: HubConfig, log: Logger): Promise<
   }
 }
 
-export async function openStore(config: HubConfig, log: Logger = createLogger({ level: 'warn' })): Promise<StoreContext> {
-  const store = await openDataDirStore(config, log);
+export async function openStore(config: HubConfig, log: Logger = createLogger({ level: 'warn' }), opts: OpenOptions = {}): Promise<StoreContext> {
+  const store = await openDataDirStore(config, log, opts);
   try {
     const { vault } = store;
     let publicUrl = publicUrlOf(config.server);

@@ -6,6 +6,7 @@ export type HubErrorCode =
   | 'config_invalid'
   | 'config_not_found'
   | 'store_failed'
+  | 'store_not_found'
   | 'unauthorized'
   | 'forbidden'
   | 'origin_rejected'
@@ -82,6 +83,8 @@ export const ERROR_SPECS = {
   config_not_found: { http: 500, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'error' },
   // Inside a tool call (a refreshed token that could not be saved) the model may retry: a result, not a protocol error.
   store_failed: { http: 500, mcp: { kind: 'tool_result' }, retryable: true, log: 'error' },
+  // Only the CLI's reading commands say it: a data dir with no store is not one to create there.
+  store_not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'info' },
   unauthorized: { http: 401, mcp: { kind: 'jsonrpc', code: -32001 }, retryable: false, log: 'info' },
   // Inside a tool call a refusal is a result the model can read (ARCHITECTURE.md, data flow 1).
   forbidden: { http: 403, mcp: { kind: 'tool_result' }, retryable: false, log: 'info' },

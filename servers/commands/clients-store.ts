@@ -4,7 +4,7 @@ import type { HubConfig } from '../../src/config/schema.js';
 import { createLogger } from '../../src/observability/logger.js';
 import type { HubStore } from '../../src/store/bundle.js';
 import type { Vault } from '../../src/vault/vault.js';
-import { openDataDirStore } from '../store-context.js';
+import { openDataDirStore, type OpenOptions } from '../store-context.js';
 
 export interface AsStore {
   store: HubStore;
@@ -17,8 +17,8 @@ export interface AsStore {
  * The authorization server's records of a data dir, for the CLI: the store and the vault (its
  * records are sealed), without the library (oidc-provider) or the integrations.
  */
-export async function openAsStore(config: HubConfig): Promise<AsStore> {
-  const store = await openDataDirStore(config, createLogger({ level: 'warn' }));
+export async function openAsStore(config: HubConfig, opts: OpenOptions = {}): Promise<AsStore> {
+  const store = await openDataDirStore(config, createLogger({ level: 'warn' }), opts);
   const { vault } = store;
   return { store, vault, grants: new Grants({ records: store.asRecords, vault, clock: systemClock }), close: () => void store.close() };
 }

@@ -30,7 +30,7 @@ export async function clientsCommand(argv: string[]): Promise<void> {
     throw new HubError('invalid_params', `clients revoke takes a client id or --grant, not both\n${USAGE}`);
   if (sub === 'revoke' && grantId === undefined && !clientId) throw new HubError('invalid_params', `clients revoke needs a client id or --grant\n${USAGE}`);
   const { config } = configFromFlags(flags);
-  const store = await openAsStore(config);
+  const store = await openAsStore(config, { existing: true });
   try {
     switch (sub) {
       case 'list': {

@@ -66,7 +66,7 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
       secret = r.data;
     }
   }
-  const ctx = await openStoreContext(flags);
+  const ctx = await openStoreContext(flags, { existing: true });
   try {
     const store = ctx.integrations.accounts.connections;
     if (sub === 'list') {

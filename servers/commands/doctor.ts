@@ -1,15 +1,15 @@
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { systemClock } from '../../src/clock.js';
 import type { HubConfig } from '../../src/config/schema.js';
 import { describeError } from '../../src/errors.js';
-import { makeDir } from '../../src/make-dir.js';
 import { SqliteApiTokens } from '../../src/identity/tokens.js';
 import { DownstreamSource } from '../../src/mcp/downstream/source.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { HubMetrics } from '../../src/observability/metrics.js';
 import { appliedMigrations, openDb } from '../../src/store/db.js';
 import { redactedUrl, storeChoice } from '../../src/store/choice.js';
+import { sqliteStoreFile } from '../../src/store/existing.js';
 import type { DataKeyStore } from '../../src/vault/data-keys.js';
 import { createVault } from '../../src/vault/open.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
@@ -114,63 +114,70 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     return;
   }
   const dataDir = config.dataDir;
+  // A diagnosis makes nothing: a mistyped --data must not leave a new store and master key behind.
+  const storeFile = sqliteStoreFile(config);
+  const noStoreYet = storeFile !== undefined && !existsSync(storeFile);
   try {
-    makeDir(dataDir);
-    accessSync(dataDir, constants.W_OK | constants.R_OK);
-    report({ ok: true, line: `${dataLine}, writable` });
+    if (existsSync(dataDir)) {
+      accessSync(dataDir, constants.W_OK | constants.R_OK);
+      report({ ok: true, line: `${dataLine}, writable` });
+    } else report({ ok: true, line: `${dataLine}, not made yet (a hub makes it when it first starts)` });
   } catch (err) {
     report({ ok: false, line: `data dir: ${dataDir}: ${describeError(err)}` });
   }
-  report(await storeCheck(config));
-  try {
-    const store = await openStore(config, silentLogger());
+  if (noStoreYet) report({ ok: true, line: `database: sqlite, no store yet at ${storeFile} (a hub makes it, and the master key, when it first starts)` });
+  else report(await storeCheck(config));
+  if (!noStoreYet) {
     try {
-      const source = process.env[MASTER_KEY_ENV] ? MASTER_KEY_ENV : resolve(dataDir, 'master.key');
-      // Opening the store already unwrapped every data key (a damaged one fails it, named); this counts them.
-      const dataKeys = await store.vault.verify();
-      report({ ok: true, line: `vault: master key ${store.vault.activeMasterId} from ${source}; all ${dataKeys} stored data key(s) open` });
-      const { accounts } = store.integrations;
-      for (const i of accounts.list()) {
-        const states = (await accounts.connections.list()).filter((c) => c.integration === i.definition.name).map((c) => c.state);
-        const needs = states.filter((st) => st !== 'active').length;
-        report({
-          ok: true,
-          line: `integrations.${i.definition.name}: ${Object.keys(i.definition.tools).length} tools, ${states.length} connection(s)${needs ? `, ${needs} needing attention (see \`switchboard connections list\`)` : ''}`,
-        });
-      }
-      // Each poller of a live connection as the store has it: a stalled one is a problem to act on.
-      const live = new Map((await accounts.connections.list()).filter((c) => c.state === 'active').map((c) => [c.id, c.user]));
-      for (const p of await store.store.pollers.list({ connectionIds: [...live.keys()] })) {
-        const seen = p.lastPollAt === null ? 'not polled yet' : `last polled ${new Date(p.lastPollAt).toISOString()}`;
-        const state = p.state === 'stalled' ? `stalled: ${p.reason ?? 'no reason recorded'}` : `active, ${seen}, ${p.eventsTotal} event(s)`;
-        report({ ok: p.state !== 'stalled', line: `pollers.${p.integration}.${p.feed} (${live.get(p.connectionId)}): ${state}` });
-      }
-      const url = store.publicUrl;
-      // Port 0: each hub listens where the OS puts it, so there is no one URL to look at.
-      if (url === undefined) report({ ok: true, line: 'http: server.port is 0: a hub listens on the port the OS picks, and its links name that port' });
-      else {
-        // Links from this data dir are opened at the public URL: a hub there on another store rejects them.
-        const { probe, url: at, movedFrom } = await hubAt(store, url);
-        const http = {
-          nothing: { ok: true, line: `http: nothing answers at ${url} (start \`switchboard serve\` to open links there)` },
-          moved: {
+      const store = await openStore(config, silentLogger());
+      try {
+        const source = process.env[MASTER_KEY_ENV] ? MASTER_KEY_ENV : resolve(dataDir, 'master.key');
+        // Opening the store already unwrapped every data key (a damaged one fails it, named); this counts them.
+        const dataKeys = await store.vault.verify();
+        report({ ok: true, line: `vault: master key ${store.vault.activeMasterId} from ${source}; all ${dataKeys} stored data key(s) open` });
+        const { accounts } = store.integrations;
+        for (const i of accounts.list()) {
+          const states = (await accounts.connections.list()).filter((c) => c.integration === i.definition.name).map((c) => c.state);
+          const needs = states.filter((st) => st !== 'active').length;
+          report({
             ok: true,
-            line: `http: nothing answers at ${url}, which the config names; the hub serving this data dir answers at ${at} (\`connect\` points its links there; --port ${new URL(at).port} or server.port makes every command agree)`,
-          },
-          'same-keys': { ok: true, line: `http: ${url} is a hub on this data dir` },
-          'not-a-hub': { ok: false, line: `http: something other than a Switchboard hub answers at ${url}; links will not open there` },
-          'other-keys': {
-            ok: false,
-            line: `http: ${url} is a hub on another data dir (${probe.kind === 'other-keys' ? (probe.dataDir ?? 'not disclosed') : ''}); it rejects links from this one (${dataDir})`,
-          },
-        }[movedFrom === undefined ? probe.kind : 'moved'];
-        report(http);
+            line: `integrations.${i.definition.name}: ${Object.keys(i.definition.tools).length} tools, ${states.length} connection(s)${needs ? `, ${needs} needing attention (see \`switchboard connections list\`)` : ''}`,
+          });
+        }
+        // Each poller of a live connection as the store has it: a stalled one is a problem to act on.
+        const live = new Map((await accounts.connections.list()).filter((c) => c.state === 'active').map((c) => [c.id, c.user]));
+        for (const p of await store.store.pollers.list({ connectionIds: [...live.keys()] })) {
+          const seen = p.lastPollAt === null ? 'not polled yet' : `last polled ${new Date(p.lastPollAt).toISOString()}`;
+          const state = p.state === 'stalled' ? `stalled: ${p.reason ?? 'no reason recorded'}` : `active, ${seen}, ${p.eventsTotal} event(s)`;
+          report({ ok: p.state !== 'stalled', line: `pollers.${p.integration}.${p.feed} (${live.get(p.connectionId)}): ${state}` });
+        }
+        const url = store.publicUrl;
+        // Port 0: each hub listens where the OS puts it, so there is no one URL to look at.
+        if (url === undefined) report({ ok: true, line: 'http: server.port is 0: a hub listens on the port the OS picks, and its links name that port' });
+        else {
+          // Links from this data dir are opened at the public URL: a hub there on another store rejects them.
+          const { probe, url: at, movedFrom } = await hubAt(store, url);
+          const http = {
+            nothing: { ok: true, line: `http: nothing answers at ${url} (start \`switchboard serve\` to open links there)` },
+            moved: {
+              ok: true,
+              line: `http: nothing answers at ${url}, which the config names; the hub serving this data dir answers at ${at} (\`connect\` points its links there; --port ${new URL(at).port} or server.port makes every command agree)`,
+            },
+            'same-keys': { ok: true, line: `http: ${url} is a hub on this data dir` },
+            'not-a-hub': { ok: false, line: `http: something other than a Switchboard hub answers at ${url}; links will not open there` },
+            'other-keys': {
+              ok: false,
+              line: `http: ${url} is a hub on another data dir (${probe.kind === 'other-keys' ? (probe.dataDir ?? 'not disclosed') : ''}); it rejects links from this one (${dataDir})`,
+            },
+          }[movedFrom === undefined ? probe.kind : 'moved'];
+          report(http);
+        }
+      } finally {
+        store.close();
       }
-    } finally {
-      store.close();
+    } catch (err) {
+      report({ ok: false, line: `vault/integrations: ${describeError(err)}` });
     }
-  } catch (err) {
-    report({ ok: false, line: `vault/integrations: ${describeError(err)}` });
   }
   if (config.redis) report(await redisCheck(config.redis));
   const names = Object.keys(config.mcpServers);

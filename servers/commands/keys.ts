@@ -19,7 +19,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
     return;
   }
   const { config } = configFromFlags(flags);
-  const store = await openDataDirStore(config, createLogger({ level: 'warn' }));
+  const store = await openDataDirStore(config, createLogger({ level: 'warn' }), { existing: true });
   try {
     const { vault } = store;
     const env = process.env[MASTER_KEY_ENV];

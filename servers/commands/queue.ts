@@ -64,7 +64,7 @@ export async function queueCommand(argv: string[]): Promise<void> {
   const olderThan = age === undefined ? 7 * UNITS.d : flagValue(ageFlag, 'older-than', age);
 
   const { config } = configFromFlags(flags);
-  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }));
+  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }), { existing: true });
   try {
     const { outbox } = store;
     if (sub === 'list') {

@@ -54,7 +54,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
     return;
   }
   const { config } = configFromFlags(flags);
-  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }));
+  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }), { existing: sub !== 'create' });
   try {
     const tokens = store.apiTokens;
     switch (sub) {

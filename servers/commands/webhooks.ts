@@ -72,7 +72,7 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
   if (sub === 'replay' && !id) throw new HubError('invalid_params', `webhooks replay needs an event id\n${USAGE}`);
 
   const { config } = configFromFlags(flags);
-  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }));
+  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }), { existing: true });
   try {
     const inbox = store.openInbox();
     if (sub === 'list') {

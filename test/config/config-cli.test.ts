@@ -35,7 +35,7 @@ describe('config blocks through the CLI', () => {
 
   it('a command on a config with webhookSecrets warns once, without the secret, and runs', async () => {
     const file = write({ integrations: { sandbox: { webhookSecrets: ['hunter2-secret'] } } });
-    const r = await runCli(['tokens', 'list', '--config', file, '--data', join(dir.path, 'data')], dir.path);
+    const r = await runCli(['tokens', 'create', '--user', 'alice', '--config', file, '--data', join(dir.path, 'data')], dir.path);
     expect(r.code).toBe(0);
     expect(r.stderr.split('\n').filter((l) => l.includes('warning'))).toEqual([
       `switchboard: warning: ${file}: integrations.sandbox.webhookSecrets is deprecated: write integrations.sandbox.webhooks.secrets`,

@@ -30,7 +30,7 @@ describe('makeDir', () => {
   });
 
   it('a command given --data under /proc fails at once, naming the path, instead of hanging', async () => {
-    const r = await runCli(['tokens', 'list', '--data', '/proc/switchboard-no-such'], dir.path);
+    const r = await runCli(['tokens', 'create', '--user', 'alice', '--data', '/proc/switchboard-no-such'], dir.path);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('/proc/switchboard-no-such');
   });
@@ -38,7 +38,7 @@ describe('makeDir', () => {
   it('a data dir that is a file, or a store file that is not SQLite, fails with store_failed naming the file and what to do', async () => {
     const file = join(dir.path, 'not-a-dir');
     writeFileSync(file, 'x');
-    const asDir = await runCli(['tokens', 'list', '--data', file], dir.path);
+    const asDir = await runCli(['tokens', 'create', '--user', 'alice', '--data', file], dir.path);
     expect(asDir.code).toBe(1);
     expect(asDir.stderr).toContain(
       `switchboard: error (store_failed): cannot make the database ${join(file, 'switchboard.db')}: ${file} is a file, not a folder`,

@@ -1,0 +1,28 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { STORE_FILE } from '../config/data-dir.js';
+import type { HubConfig } from '../config/schema.js';
+import { HubError } from '../errors.js';
+import { storeChoice } from './choice.js';
+
+/** Where the data dir's SQLite store is, or undefined when the config names PostgreSQL (which always exists once reachable). */
+export function sqliteStoreFile(config: Pick<HubConfig, 'store' | 'dataDir'>): string | undefined {
+  return storeChoice(config).kind === 'sqlite' ? resolve(config.dataDir, STORE_FILE) : undefined;
+}
+
+/**
+ * Refuses, creating nothing, a data dir that holds no store yet: for a command that only reads or
+ * removes records. Such a command used to make the folder, a new database and a master key
+ * wherever `--data` pointed, so a mistyped path printed "no tokens" and left a second store
+ * behind. The commands that make records (`serve`, `stdio`, `tokens create`, `users invite`,
+ * `connect`) still create the store.
+ */
+export function requireExistingStore(config: Pick<HubConfig, 'store' | 'dataDir'>): void {
+  const file = sqliteStoreFile(config);
+  if (file === undefined || existsSync(file)) return;
+  throw new HubError(
+    'store_not_found',
+    `no hub data in ${config.dataDir}: ${STORE_FILE} is not there (a hub makes it when it first starts, and so do \`tokens create\` and \`users invite\`); check --data or dataDir`,
+    { details: { dataDir: config.dataDir } },
+  );
+}
