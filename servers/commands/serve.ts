@@ -1,9 +1,12 @@
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Hub } from '../../src/hub.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { HubError } from '../../src/errors.js';
-import { urlAwaitsListen, urlFor } from '../../src/config/public-url.js';
+import { publicUrlOf, urlFor } from '../../src/config/public-url.js';
+import type { HubConfig } from '../../src/config/schema.js';
+import { sqliteStoreFile } from '../../src/store/existing.js';
+import { openStore } from '../store-context.js';
 import { bindHttp } from '../../src/http/listener.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
 import { ownerOf, PROCESS_ID } from '../../src/mcp/downstream/held-calls.js';
@@ -25,20 +28,18 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }
   const { config, file } = configFromFlags(flags);
   const log = createLogger({ level: config.logLevel });
-  // Port 0: the OS picks the port as the listener binds, before the hub is built, so links, OAuth
+  // The port is bound before the store is opened: a port in use then stops start-up before a new
+  // data dir gets a database, a master key and a first admin token nobody was shown. Until the
+  // hub serves, requests get 503 (hub_starting). On port 0 the OS picks it here, so links, OAuth
   // redirects and the hosted sandbox's endpoints name the port it picked.
-  const listener = urlAwaitsListen(config.server) ? await bindHttp(config.server) : undefined;
-  const hub = await Hub.open({ config, log, hosted: [hostedSandbox()], ...(listener ? { listener } : {}) }).catch(async (err: unknown) => {
+  const listener = await bindHttp(config.server).catch(async (err: unknown) => {
+    throw await portInUse(err, config);
+  });
+  const hub = await Hub.open({ config, log, hosted: [hostedSandbox()], listener }).catch(async (err: unknown) => {
     // A store that cannot be opened ends start-up: the listener bound for it must not keep the process alive.
-    await listener?.close();
+    await listener.close();
     throw err;
   });
-  // First start with an empty store: make an admin token and show it once, as Jupyter does.
-  const firstToken =
-    (await hub.tokens.count()) === 0 ? await hub.tokens.create({ user: 'admin', scopes: ['mcp', 'admin'], label: 'created on first start' }) : undefined;
-  // stdout that is not a terminal is a log (systemd, docker, a CI job) that others read and keep:
-  // there the token goes to a file only its owner can read, written before anything can fail.
-  const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
   // Replicas on this store find each other here: a retry whose call another one holds goes there.
   const replicas = await replicaRegistryOf(hub.store, hub.clock);
   if (replicas)
@@ -50,25 +51,21 @@ export async function serveCommand(argv: string[]): Promise<void> {
       log,
     });
   else log.warn({ store: hub.store.kind }, 'no replica registry for this store: retries held by another replica are not forwarded');
-  await hub.start();
   let listening: Awaited<ReturnType<Hub['listen']>>;
   try {
+    await hub.start();
     listening = await hub.listen();
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const holder = e.code === 'EADDRINUSE' ? await probeHub(hub.publicUrl, hub.integrations.links.keyId()) : undefined;
     await hub.stop();
-    if (holder) {
-      const who =
-        holder.kind === 'same-keys'
-          ? ' by a Switchboard hub on this data dir (a `stdio` hub started by a client, perhaps): it already serves this store'
-          : holder.kind === 'other-keys'
-            ? ` by a Switchboard hub on another data dir (${holder.dataDir ?? 'not disclosed'}; this one is ${config.dataDir}): links from either would be rejected by the other`
-            : '';
-      throw new HubError('config_invalid', `port ${config.server.port} on ${config.server.host} is in use${who}; pass --port to pick another`);
-    }
     throw err;
   }
+  // First start with an empty store: make an admin token and show it once, as Jupyter does. Made
+  // once the hub serves, so a start that fails before cannot leave a token nobody saw.
+  const firstToken =
+    (await hub.tokens.count()) === 0 ? await hub.tokens.create({ user: 'admin', scopes: ['mcp', 'admin'], label: 'created on first start' }) : undefined;
+  // stdout that is not a terminal is a log (systemd, docker, a CI job) that others read and keep:
+  // there the token goes to a file only its owner can read.
+  const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
   const self = { id: PROCESS_ID, url: (config.server.internalUrl ?? urlFor(listening.host, listening.port)).replace(/\/+$/, ''), startedAt: hub.clock.now() };
   const replica = replicas ? await runReplica(replicas, self, { log }) : undefined;
   onShutdown(async () => {
@@ -103,6 +100,31 @@ export async function serveCommand(argv: string[]): Promise<void> {
     );
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/**
+ * A port in use, said with who holds it: a hub on this data dir (a `stdio` hub a client started,
+ * perhaps) or on another one. Whose keys this data dir has is read only from a store that exists:
+ * a new data dir is not made to tell.
+ */
+async function portInUse(err: unknown, config: HubConfig): Promise<unknown> {
+  if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') return err;
+  const url = publicUrlOf(config.server, { host: config.server.host, port: config.server.port });
+  const file = sqliteStoreFile(config);
+  let keyId = '';
+  if (url !== undefined && (file === undefined || existsSync(file))) {
+    const ctx = await openStore(config, silentLogger()).catch(() => undefined);
+    keyId = ctx?.integrations.links.keyId() ?? '';
+    ctx?.close();
+  }
+  const holder = url === undefined ? undefined : await probeHub(url, keyId);
+  const who =
+    holder?.kind === 'same-keys'
+      ? ' by a Switchboard hub on this data dir (a `stdio` hub started by a client, perhaps): it already serves this store'
+      : holder?.kind === 'other-keys'
+        ? ` by a Switchboard hub on another data dir (${holder.dataDir ?? 'not disclosed'}; this one is ${config.dataDir}): links from either would be rejected by the other`
+        : '';
+  return new HubError('config_invalid', `port ${config.server.port} on ${config.server.host} is in use${who}; pass --port to pick another`);
 }
 
 /** Writes the first admin token to `<dataDir>/admin-token`, 0600 even when a stale file was there. */

@@ -4,6 +4,7 @@ import type { HubConfig } from '../config/schema.js';
 import { answerClientErrors } from './client-error.js';
 import { writeJson, writeRefusal } from './json.js';
 import { applyServerLimits, closeIfBodyUnread, connectionsCheckingInterval } from './limits.js';
+import { exposure, hostAndOriginGuard } from './security.js';
 
 /** The hub's HTTP listener, bound: `port` is the one the OS gave it when 0 was asked for. */
 export interface HttpListener {
@@ -29,14 +30,18 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
   const http = createServer({ connectionsCheckingInterval: connectionsCheckingInterval(server.limits) });
   applyServerLimits(http, server.limits);
   answerClientErrors(http);
-  const starting: RequestListener = (req, res) => {
-    res.setHeader('retry-after', '1');
-    closeIfBodyUnread(req, res);
-    const path = (req.url ?? '').split('?')[0];
-    if (path === '/healthz' || path === '/readyz') return writeJson(res, 503, { status: 'starting' });
-    // In the route's own shape: an MCP client reads a JSON-RPC error, any other caller the hub's.
-    writeRefusal(req, res, 'hub_starting', 'the hub is starting; try again in a second');
-  };
+  // Host and Origin are checked first, as they are once the hub serves: a page rebound to this
+  // address learns nothing from a hub that is starting either.
+  let guard: ReturnType<typeof hostAndOriginGuard> | undefined;
+  const starting: RequestListener = (req, res) =>
+    guard?.(req, res, () => {
+      res.setHeader('retry-after', '1');
+      closeIfBodyUnread(req, res);
+      const path = (req.url ?? '').split('?')[0];
+      if (path === '/healthz' || path === '/readyz') return writeJson(res, 503, { status: 'starting' });
+      // In the route's own shape: an MCP client reads a JSON-RPC error, any other caller the hub's.
+      writeRefusal(req, res, 'hub_starting', 'the hub is starting; try again in a second');
+    });
   http.on('request', starting);
   await new Promise<void>((res, rej) => {
     http.once('error', rej);
@@ -45,10 +50,12 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
       res();
     });
   });
+  const bound = (http.address() as AddressInfo).port;
+  guard = hostAndOriginGuard(exposure({ server: { ...server, host } }, bound));
   return {
     server: http,
     host,
-    port: (http.address() as AddressInfo).port,
+    port: bound,
     serve(app) {
       http.off('request', starting);
       http.on('request', app);

@@ -20,7 +20,7 @@ export interface Exposure {
 }
 
 /** Derives what the HTTP face accepts from the bind address, the public URL and the config lists. */
-export function exposure(config: HubConfig, port: number): Exposure {
+export function exposure(config: Pick<HubConfig, 'server'>, port: number): Exposure {
   const { host, publicUrl, internalUrl, allowedHosts, allowedOrigins } = config.server;
   const hosts = new Set<string>();
   const origins = new Set<string>(allowedOrigins.map((o) => o.replace(/\/$/, '')));

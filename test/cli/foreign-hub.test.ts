@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -95,6 +96,15 @@ describe('two hubs on one port with different data dirs', () => {
     );
     const doctorSame = await runCliEnv(['doctor', '--data', serve.dataDir, '--port', String(serve.port)], other.path, env);
     expect(doctorSame.stderr).toContain(`ok   http: http://127.0.0.1:${serve.port} is a hub on this data dir\n`);
+
+    // A new data dir on a busy port: refused before anything is made there (no store, master key or admin token nobody saw).
+    const fresh = join(other.path, 'fresh');
+    const busy = await runCliEnv(['serve', '--data', fresh, '--port', String(serve.port)], other.path, env);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toContain(
+      `port ${serve.port} on 127.0.0.1 is in use by a Switchboard hub on another data dir (${serve.dataDir}; this one is ${fresh})`,
+    );
+    expect(existsSync(fresh)).toBe(false);
 
     const same = await runCliEnv(['serve', '--data', serve.dataDir, '--port', String(serve.port)], other.path, env);
     expect(same.stderr).toContain(

@@ -1,9 +1,9 @@
-import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixtureStdio, startHub, type RunningHub } from '../helpers/hub.js';
+import { rawRequest } from '../helpers/raw-http.js';
 
 /** What Streamable HTTP clients send with every POST. */
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -45,25 +45,6 @@ function rawBytes(port: number, bytes: string): Promise<string> {
 }
 
 /** A raw request through node:http, which, unlike fetch, lets a test choose the Host header. */
-function rawRequest(opts: {
-  port: number;
-  path: string;
-  method: string;
-  headers: Record<string, string>;
-  body?: string;
-}): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port: opts.port, path: opts.path, method: opts.method, headers: opts.headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
-
 describe('HTTP face under bad input', () => {
   let h: RunningHub;
   let auth: Record<string, string>;

@@ -5,6 +5,7 @@ import { bindHttp, type HttpListener } from '../../src/http/listener.js';
 import { Hub } from '../../src/hub.js';
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { rawRequest } from '../helpers/raw-http.js';
 
 /**
  * Port 0 means "the OS picks at listen()": the hub's URL, and everything built on it, names the
@@ -104,6 +105,19 @@ describe("the hub's URL on a port the OS picks", () => {
     expect(await mcp.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'the hub is starting; try again in a second' } });
     const page = await fetch(`${base}/connect`);
     expect(await page.json()).toEqual({ error: { code: 'hub_starting', message: 'the hub is starting; try again in a second' } });
+    // Host and Origin are checked before the hub says it is starting, as they are once it serves.
+    const rebound = await rawRequest({ port: listener.port, path: '/healthz', method: 'GET', headers: { host: 'evil.example' } });
+    expect([rebound.status, JSON.parse(rebound.body)]).toEqual([
+      403,
+      { error: { code: 'host_rejected', message: 'Host header "evil.example" is not allowed' } },
+    ]);
+    const crossSite = await fetch(`${base}/mcp`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: 'https://evil.example' },
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
+    expect(crossSite.status).toBe(403);
+    expect(((await crossSite.json()) as { error: { message: string } }).error.message).toBe('Origin "https://evil.example" is not allowed');
 
     await hub.start();
     expect(await hub.listen()).toEqual({ url: `${base}/mcp`, port: listener.port, host: '127.0.0.1' });
