@@ -8,7 +8,7 @@ import type { ApiTokens } from '../identity/tokens.js';
 import { accountId, parseAccountId } from './account.js';
 import type { Grants, SignedInWith } from './grants.js';
 import { INVITE_PATH, inviteCodeIn, type Invites } from './invites.js';
-import { consentPage, failurePage, invitePage, signInPage, type ClientView } from './pages.js';
+import { consentPage, failurePage, invitePage, PAGE_HEADERS, signInPage, type ClientView } from './pages.js';
 import { MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
 import { SSO_CALLBACK_PATH, type Sso, SsoError } from './sso.js';
 
@@ -20,6 +20,8 @@ export interface SignInDeps {
   grants: Grants;
   /** `auth.oidc`: users sign in with the company's identity provider instead of a hub credential. */
   sso?: Sso | undefined;
+  /** Whether the credential a session signed in with still stands (server.ts); consent is refused when not. */
+  signInStands: (amr: readonly string[] | undefined) => Promise<boolean>;
   /** Secret of the form's CSRF token (the cookie key). */
   formSecret: Buffer;
   issuer: string;
@@ -184,6 +186,9 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user denied access' }, { mergeWithLastSubmission: false });
       return;
     }
+    // Checked again here: the token may have been revoked since the authorization request began.
+    if (!(await deps.signInStands(details.session?.amr)))
+      return send(res, 401, failurePage('The hub token you signed in with has been revoked. Start again from your app, and sign in again.'));
     const clientId = String(details.params['client_id']);
     const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId: account, clientId });
     const missing = details.prompt.details;
@@ -210,10 +215,8 @@ function send(res: Response, status: number, body: string, client?: ClientView):
   res
     .status(status)
     .set({
-      'Cache-Control': 'no-store',
+      ...PAGE_HEADERS,
       'Content-Security-Policy': `default-src 'none'; style-src 'unsafe-inline'; form-action 'self'${target}; frame-ancestors 'none'; base-uri 'none'`,
-      'X-Content-Type-Options': 'nosniff',
-      'Referrer-Policy': 'same-origin',
     })
     .type('html')
     .send(body);

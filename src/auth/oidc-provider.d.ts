@@ -63,6 +63,16 @@ declare module 'oidc-provider' {
 
   export const errors: Record<string, new (description?: string) => Error>;
 
+  /** The library's interaction policy (prompts and the checks that request them); only what the hub extends. */
+  export const interactionPolicy: {
+    base(): { get(name: string): { checks: { add(check: unknown): void } } | undefined };
+    Check: {
+      new (reason: string, description: string, check: (ctx: never) => boolean | Promise<boolean>): unknown;
+      readonly REQUEST_PROMPT: true;
+      readonly NO_NEED_TO_PROMPT: false;
+    };
+  };
+
   export default class Provider {
     constructor(issuer: string, configuration: Record<string, unknown>);
     proxy: boolean;

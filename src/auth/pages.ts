@@ -1,5 +1,6 @@
 import { html } from '../http/html.js';
 import { messagePage, page } from '../http/pages.js';
+import { SPOOFING } from './registration-policy.js';
 
 export interface ClientView {
   clientId: string;
@@ -24,9 +25,30 @@ function redirectHost(uri: string): string {
   }
 }
 
+/** How many characters of a self-declared name are shown. */
+const NAME_SHOWN = 200;
+
+/**
+ * A client's self-declared name as the pages show it: such characters written as `\u202e`, and
+ * cut. Registration refuses them (registration-policy.ts); a metadata document's name or one
+ * registered before comes here too.
+ */
+export function shownName(name: string): string {
+  const visible = name.replace(new RegExp(SPOOFING.source, 'gu'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return visible.length > NAME_SHOWN ? `${visible.slice(0, NAME_SHOWN)}…` : visible;
+}
+
+/** The headers of every sign-in page, the library's error pages included. */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'Cache-Control': 'no-store',
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'same-origin',
+};
+
 function about(client: ClientView) {
   return html`<table>
-<tr><th>App</th><td>${client.name ?? client.clientId} <small>(as it calls itself)</small></td></tr>
+<tr><th>App</th><td>${client.name === undefined ? client.clientId : shownName(client.name)} <small>(as it calls itself)</small></td></tr>
 <tr><th>Sends you back to</th><td><code>${redirectHost(client.redirectUri)}</code></td></tr>
 </table>`;
 }
@@ -55,7 +77,9 @@ ${fail}
 }
 
 export function consentPage(client: ClientView, who: { tenant: string; user: string }, form: FormTarget): string {
-  const scopes = client.scopes.map((s) => html`<li><code>${s}</code>: ${SCOPE_MEANING[s] ?? 'as the app asked'}</li>`);
+  // Only what a token will carry: a scope the hub does not know is not granted, so not listed.
+  const granted = client.scopes.filter((s) => SCOPE_MEANING[s] !== undefined);
+  const scopes = (granted.length ? granted : ['mcp']).map((s) => html`<li><code>${s}</code>: ${SCOPE_MEANING[s]}</li>`);
   return page(
     'Allow access?',
     html`${about(client)}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import Provider, { errors } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 import type { Clock } from '../clock.js';
 import type { Vault } from '../vault/vault.js';
 import { hubAdapter } from './adapter.js';
@@ -7,6 +7,8 @@ import { parseAccountId } from './account.js';
 import type { AsKeys } from './keys.js';
 import type { AsRecords } from './records.js';
 import { escapeHtml } from '../http/html.js';
+import { PAGE_HEADERS } from './pages.js';
+import { registrationPolicy } from './registration-policy.js';
 import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
 
 export const TTL_SECONDS = {
@@ -31,6 +33,8 @@ export interface ProviderDeps {
   clock: Clock;
   /** How Client ID Metadata Documents are fetched (src/auth/cimd-fetch.ts: HTTPS, SSRF-guarded). */
   fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
+  /** Whether the credential a browser session signed in with (its `amr`) still stands: a revoked hub token does not. */
+  signInStands: (amr: readonly string[] | undefined) => Promise<boolean>;
 }
 
 interface ClientView {
@@ -58,7 +62,15 @@ export function createProvider(deps: ProviderDeps): Provider {
     scopes: ['openid', 'offline_access', MCP_SCOPE],
     responseTypes: ['code'],
     pkce: { required: () => true },
-    rotateRefreshToken: true,
+    // Rotated on every use. The resource asked for is checked here, before the library spends the
+    // old token: it checks it only after, so a refresh naming another resource was refused and
+    // still used the token up, and the client's next refresh ended the grant as a reuse.
+    rotateRefreshToken: async (ctx: { oidc: { params?: Record<string, unknown> } }) => {
+      const asked = ctx.oidc.params?.['resource'];
+      const named = asked === undefined ? [] : Array.isArray(asked) ? asked : [asked];
+      if (named.some((r) => r !== resource)) throw new errors['InvalidTarget']!(`this server issues tokens for ${resource} only`);
+      return true;
+    },
     // Refresh tokens for every client that registered the grant type, whether or not it asked for
     // offline_access: MCP clients keep a session across restarts and ask for the resource scope only.
     issueRefreshToken: async (_ctx: unknown, client: ClientView) => client.grantTypeAllowed('refresh_token'),
@@ -84,9 +96,22 @@ export function createProvider(deps: ProviderDeps): Provider {
     // (the library's default, stated so it is a decision and not a start-up warning).
     clientBasedCORS: (_ctx: unknown, origin: string, client: { clientAuthMethod: string; redirectUris: string[] }) =>
       origin !== 'null' && client.clientAuthMethod === 'none' && client.redirectUris.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${SIGN_IN_PATH}/${interaction.uid}` },
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${SIGN_IN_PATH}/${interaction.uid}`, policy: signInPolicy(deps.signInStands) },
+    // RFC 7591 registration beyond the library's checks (registration-policy.ts). The library calls
+    // a validator for each declared extra property only; `software_id` (RFC 7591 §2) carries it.
+    extraClientMetadata: {
+      properties: ['software_id', 'software_version'],
+      validator(ctx: { oidc?: { route?: string; body?: unknown } } | undefined, key: string, _value: unknown, metadata: Record<string, unknown>) {
+        if (key !== 'software_id' || ctx?.oidc?.route !== 'registration') return;
+        const refused = registrationPolicy(ctx.oidc.body, metadata);
+        if (refused) throw new errors[refused.error === 'invalid_redirect_uri' ? 'InvalidRedirectUri' : 'InvalidClientMetadata']!(refused.message);
+      },
+    },
     features: {
       devInteractions: { enabled: false },
+      // DPoP (RFC 9449) is on in the library by default, but /mcp checks bearer tokens only: a
+      // DPoP-bound token would be accepted there without its proof. Off, nothing advertises it.
+      dPoP: { enabled: false },
       userinfo: { enabled: false },
       // Signing out of the hub's sign-in session is not offered: the session only carries a consent step.
       rpInitiatedLogout: { enabled: false },
@@ -127,8 +152,9 @@ export function createProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    async renderError(ctx: { type: string; body: string }, out: Record<string, string>) {
+    async renderError(ctx: { type: string; body: string; set(h: Record<string, string>): void }, out: Record<string, string>) {
       ctx.type = 'html';
+      ctx.set(PAGE_HEADERS);
       const lines = Object.entries(out).map(([k, v]) => `<p><b>${escapeHtml(k)}</b>: ${escapeHtml(String(v))}</p>`);
       ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in failed</title><h1>Sign-in failed</h1>${lines.join('')}`;
     },
@@ -137,4 +163,27 @@ export function createProvider(deps: ProviderDeps): Provider {
   // library then reads the scheme from X-Forwarded-Proto to set Secure cookies and build URLs.
   provider.proxy = deps.issuer.startsWith('https:');
   return provider;
+}
+
+/**
+ * The library's prompts, and one more reason to ask the user to sign in again: the browser's
+ * session was signed in with a hub token that has since been revoked (or has expired). Without
+ * it that browser went on authorizing new clients as the user for the session's 24 hours, each
+ * grant vouched for by the revoked token.
+ */
+function signInPolicy(stands: ProviderDeps['signInStands']) {
+  const { base, Check } = interactionPolicy;
+  const policy = base();
+  policy.get('login')!.checks.add(
+    new Check(
+      'credential_revoked',
+      'the credential this session signed in with is no longer valid',
+      async (ctx: { oidc: { session?: { accountId?: string; amr?: string[] } } }) => {
+        const session = ctx.oidc.session;
+        if (!session?.accountId) return Check.NO_NEED_TO_PROMPT;
+        return (await stands(session.amr)) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+      },
+    ),
+  );
+  return policy;
 }

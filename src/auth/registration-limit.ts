@@ -13,7 +13,7 @@ export interface RegistrationLimitOptions {
 /**
  * Dynamic Client Registration (RFC 7591) is open to anyone who can reach the hub, so each client
  * IP gets a few registrations per window (default 10 an hour): enough for a user trying several
- * clients, not for filling the store. Answers 429 with `Retry-After` and an RFC 7591 §3.2.2-style
+ * clients, not for filling the store. Only registrations made (201) count. Answers 429 with `Retry-After` and an RFC 7591 §3.2.2-style
  * body. In-process: a second replica counts separately (the planned Redis store would share it).
  */
 export function registrationLimit(opts: RegistrationLimitOptions): RequestHandler {
@@ -39,7 +39,11 @@ export function registrationLimit(opts: RegistrationLimitOptions): RequestHandle
         .json({ error: 'too_many_requests', error_description: `at most ${perWindow} client registrations per ${windowMs / 60_000} minutes from one address` });
       return;
     }
-    w.count++;
+    // Only registrations made count: a malformed request (400) costs the store nothing, and
+    // counting it let a few bad requests from a shared address (a proxy) block everyone's clients.
+    res.once('finish', () => {
+      if (res.statusCode === 201) w.count++;
+    });
     next();
   };
 }

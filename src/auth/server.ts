@@ -75,13 +75,23 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     grants.endSignedInWith(tokenId).catch((err: unknown) => deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'ending grants failed'));
   });
   const fetch = guardedFetch({ allowLoopback: deps.config?.cimd.allowLoopback ?? false, ca: deps.cimdCa });
+  const oidc = deps.config?.oidc;
+  const sso = oidc && new Sso({ config: oidc, hubUrl: issuer, records: deps.store.asRecords, vault: deps.vault, clock: deps.clock });
+  // A browser session signed in with a hub token stands while the token does (an invite is spent
+  // once used; a company sign-in is the identity provider's to end).
+  const signInStands = async (amr: readonly string[] | undefined): Promise<boolean> => {
+    const how = await grants.signedInWith(amr, sso?.issuer);
+    if (how?.via !== 'token') return true;
+    const token = await deps.tokens.get(how.tokenId);
+    return token !== undefined && token.revokedAt === null && (token.expiresAt === undefined || token.expiresAt > deps.clock.now());
+  };
   // The library and its dependencies take 0.5 to 0.9 s of CPU to import: loaded by the first
   // request that needs it (an authorization-server route, or an OAuth token at /mcp), never on
   // start-up, where it would compete with a stdio client's first tools/list.
   let loading: Promise<Provider> | undefined;
   const provider = () =>
     (loading ??= importQuietly(() => import('./provider.js')).then(({ createProvider }) => {
-      const p = createProvider({ issuer, resource, keys, records, vault: deps.vault, clock: deps.clock, fetch });
+      const p = createProvider({ issuer, resource, keys, records, vault: deps.vault, clock: deps.clock, fetch, signInStands });
       p.on('server_error', (_ctx: unknown, err: unknown) =>
         deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'authorization server error'),
       );
@@ -92,8 +102,6 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const resume = `${AS_ROUTES.authorization}/`;
   const invites = new Invites(deps.store.asRecords, deps.vault, deps.clock);
   const access = accessTokens(provider, resource, deps.clock);
-  const oidc = deps.config?.oidc;
-  const sso = oidc && new Sso({ config: oidc, hubUrl: issuer, records: deps.store.asRecords, vault: deps.vault, clock: deps.clock });
   return {
     issuer,
     provider,
@@ -116,7 +124,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
         callback ??= provider().then((p) => p.callback());
         callback.then((handle) => handle(req, res), next);
       });
-      mountSignIn(app, { provider, tokens: deps.tokens, invites, grants, sso, formSecret: keys.formSecret, issuer, log: deps.log });
+      mountSignIn(app, { provider, tokens: deps.tokens, invites, grants, sso, signInStands, formSecret: keys.formSecret, issuer, log: deps.log });
     },
   };
 }

@@ -90,7 +90,7 @@ export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls, anyOf: readonl
         req.auth = auth;
         next();
       },
-      (err: unknown) => refuse(req, res, err, options, hint, howTo),
+      (err: unknown) => refuse(req, res, err, scoped, hint, howTo),
     );
   };
 }
@@ -115,7 +115,12 @@ function refuse(
       : err;
   closeIfBodyUnread(req, res);
   const response = bearerAuthChallengeResponse(error, options);
-  const challenge = response.headers.get('WWW-Authenticate');
+  // A request with no credentials at all gets a challenge without an error code (RFC 6750 §3.1),
+  // with the scope to ask for (the MCP authorization spec's scope selection).
+  const bare = req.headers.authorization === undefined && error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken;
+  const challenge = bare
+    ? `Bearer resource_metadata="${options.resourceMetadataUrl}", scope="${options.requiredScopes?.[0] ?? 'mcp'}"`
+    : response.headers.get('WWW-Authenticate');
   if (challenge !== null) res.set('WWW-Authenticate', challenge);
   const body = error instanceof OAuthError ? error.toResponseObject() : new OAuthError(OAuthErrorCode.ServerError, 'Internal Server Error').toResponseObject();
   res.status(response.status).json(error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken ? { ...body, how_to_authenticate: howTo } : body);

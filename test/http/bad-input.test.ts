@@ -73,7 +73,9 @@ describe('HTTP face under bad input', () => {
     expect(res.status).toBe(401);
     const challenge = res.headers.get('www-authenticate') ?? '';
     expect(challenge).toMatch(/^Bearer /);
-    expect(challenge).toContain('error="invalid_token"');
+    // No credentials at all: no error code (RFC 6750 §3.1), and the scope to ask for.
+    expect(challenge).not.toContain('error=');
+    expect(challenge).toContain('scope="mcp"');
     const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
     expect(metadataUrl).toBe(`${origin()}/.well-known/oauth-protected-resource/mcp`);
 

@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/** Hostnames of the loopback interface a native app's redirect may name with plain http (RFC 8252 §7.3, §8.3). */
+const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
+/** The longest `client_name` shown on the sign-in and consent pages. */
+export const MAX_CLIENT_NAME = 200;
+
+/** C0, DEL, C1, the line separators and the bidi controls: a name with them can pose as another on the consent page. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+export const SPOOFING = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
+const registered = z.looseObject({
+  redirect_uris: z.array(z.string()).optional(),
+  client_name: z.string().optional(),
+  application_type: z.string().optional(),
+});
+
+export type PolicyRefusal = { error: 'invalid_redirect_uri' | 'invalid_client_metadata'; message: string };
+
+/**
+ * What Dynamic Client Registration (RFC 7591) must not accept beyond the library's own checks,
+ * applied to the metadata a client sent (`sent`) and the metadata as the library reads it
+ * (`metadata`, with its defaults, changed in place):
+ * - a redirect URI over plain http to anything but loopback, or with a wildcard host: the MCP
+ *   authorization spec (Communication Security) allows only localhost or HTTPS, so a code never
+ *   travels in clear over a network;
+ * - a `client_name` that is long or carries control or bidi characters: the consent page shows it
+ *   as the app's name, and "My App ‮exe.tpircs‬" reads as "My App script.exe".
+ * A client that names no `application_type` and is sent back only to http loopback is a native
+ * app (RFC 8252): registered as one, so the library allows any port there (§7.3). SDK clients
+ * register that way and pick a new port each run.
+ */
+export function registrationPolicy(sent: unknown, metadata: Record<string, unknown>): PolicyRefusal | undefined {
+  const given = registered.safeParse(sent);
+  if (!given.success) return undefined; // the library refuses metadata of the wrong shape itself
+  const uris = given.data.redirect_uris ?? [];
+  for (const uri of uris) {
+    const u = URL.parse(uri);
+    if (u === null) continue; // the library says "must only contain valid uris"
+    if (u.hostname.includes('*')) return { error: 'invalid_redirect_uri', message: `redirect_uris: ${uri} has a wildcard host; register each URL as it is` };
+    if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname))
+      return {
+        error: 'invalid_redirect_uri',
+        message: `redirect_uris: ${uri} is plain http to another host than loopback; use https, or http://127.0.0.1 or localhost`,
+      };
+  }
+  const name = given.data.client_name;
+  if (name !== undefined && name.length > MAX_CLIENT_NAME)
+    return { error: 'invalid_client_metadata', message: `client_name is ${name.length} characters; at most ${MAX_CLIENT_NAME}` };
+  if (name !== undefined && SPOOFING.test(name))
+    return { error: 'invalid_client_metadata', message: 'client_name must not contain control or bidirectional-override characters' };
+  const loopbackOnly = uris.length > 0 && uris.every((uri) => URL.parse(uri)?.protocol === 'http:' && LOOPBACK.has(URL.parse(uri)!.hostname));
+  if (given.data.application_type === undefined && loopbackOnly) metadata['application_type'] = 'native';
+  return undefined;
+}

@@ -1,0 +1,143 @@
+/**
+ * The authorization server refuses what the RFCs and the MCP authorization spec say it must, found
+ * by driving it as clients and attackers do: plain-http redirects off loopback, names that pose as
+ * another app, a refresh that names another resource, a browser session whose hub token was
+ * revoked, DPoP it does not enforce; and it lets SDK clients on loopback change port.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Browser } from '../fakes/browser.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+import { authorizeUrl, formOf, obtainTokens, pkce, REDIRECT, register, signIn, tokenRequest } from './support.js';
+
+let hub: RunningHub;
+let base: string;
+beforeAll(async () => {
+  hub = await startHub({});
+  base = `http://127.0.0.1:${hub.port}`;
+});
+afterAll(() => hub?.stop());
+
+async function registerRaw(body: Record<string, unknown>): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+const publicClient = { token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] };
+
+describe('registration policy', () => {
+  it('refuses plain-http redirects off loopback and wildcard hosts with invalid_redirect_uri', async () => {
+    for (const uri of ['http://evil.example/cb', 'http://10.0.0.5:8080/cb', 'https://*.example.com/cb']) {
+      const r = await registerRaw({ ...publicClient, redirect_uris: [uri] });
+      expect([uri, r.status, r.body['error']]).toEqual([uri, 400, 'invalid_redirect_uri']);
+    }
+    const https = await registerRaw({ ...publicClient, redirect_uris: ['https://app.example.com/cb'], client_name: 'Web app' });
+    expect(https.status).toBe(201);
+    expect(https.body['application_type']).toBe('web');
+  });
+
+  it('refuses a client_name with bidi or control characters, or over 200 characters', async () => {
+    for (const name of ['My App \u202eexe.tpircs\u202c', 'two\nlines', 'x'.repeat(201)]) {
+      const r = await registerRaw({ ...publicClient, redirect_uris: [REDIRECT], client_name: name });
+      expect([r.status, r.body['error']]).toEqual([400, 'invalid_client_metadata']);
+    }
+  });
+
+  it('registers a loopback-only client that names no application_type as native, so any loopback port is accepted (RFC 8252 §7.3)', async () => {
+    const reg = await register(base, 'SDK client');
+    expect(reg.status).toBe(201);
+    expect(reg.body['application_type']).toBe('native');
+    const res = await fetch(authorizeUrl(base, String(reg.body['client_id']), pkce(), { redirect_uri: 'http://127.0.0.1:54321/callback' }), {
+      redirect: 'manual',
+    });
+    await res.body?.cancel();
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^\/sign-in\//);
+  });
+
+  it('counts only registrations made: malformed ones do not use up an address’s allowance', async () => {
+    for (let i = 0; i < 12; i++) expect((await registerRaw({ redirect_uris: 'not-an-array' })).status).toBe(400);
+    expect((await register(base, 'after bad ones')).status).toBe(201);
+  });
+});
+
+describe('tokens', () => {
+  it('advertises no DPoP, which /mcp does not check', async () => {
+    const meta = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
+    expect(meta).not.toHaveProperty('dpop_signing_alg_values_supported');
+  });
+
+  it('a refresh naming another resource is refused without spending the refresh token', async () => {
+    const { clientId, tokens } = await obtainTokens(base, hub.token);
+    const refresh = (resource: string) =>
+      tokenRequest(base, { grant_type: 'refresh_token', client_id: clientId, refresh_token: tokens.refresh_token!, resource });
+    const wrong = await refresh('https://evil.example/mcp');
+    expect([wrong.status, wrong.body['error']]).toEqual([400, 'invalid_target']);
+    const right = await refresh(`${base}/mcp`);
+    expect(right.status).toBe(200);
+    expect(right.body['access_token']).toEqual(expect.any(String));
+  });
+
+  it('a request with no credentials gets a challenge without an error code, naming the scope (RFC 6750 §3.1)', async () => {
+    const res = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    await res.body?.cancel();
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", scope="mcp"`);
+    const wrong = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer nope' }, body: '{}' });
+    await wrong.body?.cancel();
+    expect(wrong.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+  });
+});
+
+describe('sign-in sessions', () => {
+  it('a browser signed in with a hub token that is then revoked must sign in again; two users side by side', async () => {
+    const carol = await hub.hub.tokens.create({ user: 'carol' });
+    const dave = await hub.hub.tokens.create({ user: 'dave' });
+    const carolBrowser = new Browser();
+    const daveBrowser = new Browser();
+    const firstOf = async (browser: Browser, token: string) => {
+      const reg = await register(base, 'first');
+      const { callback } = await signIn(authorizeUrl(base, String(reg.body['client_id']), pkce()), token, { browser });
+      expect(callback.searchParams.get('code')).toEqual(expect.any(String));
+    };
+    await firstOf(carolBrowser, carol.token);
+    await firstOf(daveBrowser, dave.token);
+    await hub.hub.tokens.revoke(carol.record.id);
+
+    // A new client in carol's browser: the sign-in form again, not consent as carol.
+    const pageOf = async (browser: Browser) => {
+      const reg = await register(base, 'second');
+      let res = await browser.get(authorizeUrl(base, String(reg.body['client_id']), pkce()).href);
+      let url = `${base}/authorize`;
+      for (let i = 0; i < 6 && res.status >= 300 && res.status < 400; i++) {
+        url = new URL(res.headers.get('location')!, url).href;
+        await res.body?.cancel();
+        res = await browser.get(url);
+      }
+      return res.text();
+    };
+    const carolPage = await pageOf(carolBrowser);
+    expect(formOf(carolPage).action).toMatch(/\/login$/);
+    expect(carolPage).toContain('Sign in to Switchboard');
+    // Dave's session, signed in with a token that stands, goes on to consent.
+    const davePage = await pageOf(daveBrowser);
+    expect(formOf(davePage).action).toMatch(/\/consent$/);
+    expect(davePage).toContain('<b>dave</b>');
+    // And the revoked token cannot sign carol in again: the sign-in form answers 401.
+    const reg = await register(base, 'third');
+    await expect(signIn(authorizeUrl(base, String(reg.body['client_id']), pkce()), carol.token, { browser: carolBrowser })).rejects.toThrow(
+      /^401 from .*\/login/,
+    );
+  });
+
+  it('the consent page lists only scopes a token will carry; error pages carry the pages’ headers', async () => {
+    const reg = await register(base, 'scopes');
+    const { pages } = await signIn(authorizeUrl(base, String(reg.body['client_id']), pkce(), { scope: 'metrics mcp' }), hub.token);
+    const consent = pages.find((p) => p.includes('Allow access?'))!;
+    expect(consent).toContain('<code>mcp</code>');
+    expect(consent).not.toContain('metrics');
+    const failed = await fetch(authorizeUrl(base, 'sbc_unknown', pkce()));
+    expect(failed.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(failed.headers.get('x-content-type-options')).toBe('nosniff');
+    await failed.body?.cancel();
+  });
+});
