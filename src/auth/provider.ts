@@ -104,7 +104,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       validator(ctx: { oidc?: { route?: string; body?: unknown } } | undefined, key: string, _value: unknown, metadata: Record<string, unknown>) {
         if (key !== 'software_id' || ctx?.oidc?.route !== 'registration') return;
         const refused = registrationPolicy(ctx.oidc.body, metadata);
-        if (refused) throw new errors[refused.error === 'invalid_redirect_uri' ? 'InvalidRedirectUri' : 'InvalidClientMetadata']!(refused.message);
+        // The library answers `invalid_redirect_uri` for a message about redirect_uris, else `invalid_client_metadata`.
+        if (refused) throw new errors['InvalidClientMetadata']!(refused.message);
       },
     },
     features: {

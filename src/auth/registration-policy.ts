@@ -16,6 +16,7 @@ const registered = z.looseObject({
   application_type: z.string().optional(),
 });
 
+/** Why a registration is refused; a message that begins with `redirect_uris` is an `invalid_redirect_uri`. */
 export type PolicyRefusal = { error: 'invalid_redirect_uri' | 'invalid_client_metadata'; message: string };
 
 /**

@@ -29,6 +29,7 @@ describe('registration policy', () => {
     for (const uri of ['http://evil.example/cb', 'http://10.0.0.5:8080/cb', 'https://*.example.com/cb']) {
       const r = await registerRaw({ ...publicClient, redirect_uris: [uri] });
       expect([uri, r.status, r.body['error']]).toEqual([uri, 400, 'invalid_redirect_uri']);
+      expect(String(r.body['error_description'])).toContain(`redirect_uris: ${uri}`);
     }
     const https = await registerRaw({ ...publicClient, redirect_uris: ['https://app.example.com/cb'], client_name: 'Web app' });
     expect(https.status).toBe(201);
