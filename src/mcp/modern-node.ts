@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo, McpHttpHandler } from '@modelcontextprotocol/server';
+import { isRecord } from '../is-record.js';
 
 /** A web-standard MCP endpoint: the SDK's 2026-era handler, or a 2025 session's transport. */
 export type WebServe = (request: Request, extra: { authInfo?: AuthInfo; parsedBody?: unknown }) => Promise<Response>;
@@ -75,6 +76,29 @@ function isPrimingEvent(chunk: Uint8Array): boolean {
   return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1').endsWith('data: \n\n');
 }
 
+const LONE_EVENT = /^event: message\nid: [^\n]*\ndata: ([^\n]*)\n\n$/;
+
+/**
+ * A JSON-RPC error answer as an event without its id, or undefined for any other event. A 1.x SDK
+ * client waits for a result and resumes a stream that ended without one from its last event id:
+ * given an id on a POST stream whose only event is an error, it resumed the finished stream, then
+ * opened a second GET stream and got 409 Conflict, on every error (an unknown tool, a bad
+ * argument). With no id anywhere on that stream it has nothing to resume.
+ */
+function errorWithoutId(chunk: Uint8Array): Uint8Array | undefined {
+  if (chunk.length > 65_536) return undefined;
+  const m = LONE_EVENT.exec(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8'));
+  if (!m) return undefined;
+  let message: unknown;
+  try {
+    message = JSON.parse(m[1]!);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(message) || !('error' in message) || 'method' in message || 'result' in message) return undefined;
+  return Buffer.from(`event: message\ndata: ${m[1]}\n\n`);
+}
+
 function isEventStream(contentType: string | undefined): boolean {
   return contentType?.toLowerCase().includes('text/event-stream') === true;
 }
@@ -111,6 +135,13 @@ async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse, signa
   if (signal.aborted) cancel();
   let corked = false;
   let holding: NodeJS.Timeout | undefined;
+  /** The priming event, held back unwritten while the stream's start waits: an error answer next goes without it. */
+  let primed: Uint8Array | undefined;
+  let begun = false;
+  const writePrimed = () => {
+    if (primed) res.write(primed);
+    primed = undefined;
+  };
   const uncork = () => {
     if (!corked) return;
     corked = false;
@@ -128,6 +159,7 @@ async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse, signa
     res.cork();
     holding = setTimeout(() => {
       holding = undefined;
+      writePrimed();
       uncork();
       // A call with nothing to say yet: its client learns the stream is open.
       if (!res.headersSent) res.flushHeaders();
@@ -135,10 +167,25 @@ async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse, signa
   }
   try {
     for (;;) {
-      const { value, done } = await reader.read();
-      if (done || signal.aborted) break;
+      const read = await reader.read();
+      if (read.done || signal.aborted) break;
+      let value = read.value;
+      const first = !begun;
+      begun = true;
+      if (holding && first && isPrimingEvent(value)) {
+        primed = value;
+        continue;
+      }
+      if (primed) {
+        const lone = errorWithoutId(value);
+        if (lone) {
+          primed = undefined;
+          value = lone;
+        }
+      }
       // Only a priming event is held back for what follows it; anything else leaves this tick.
       if (holding && !isPrimingEvent(value)) release();
+      writePrimed();
       if (!corked) {
         corked = true;
         res.cork();
@@ -155,6 +202,8 @@ async function pump(body: ReadableStream<Uint8Array>, res: ServerResponse, signa
   } finally {
     signal.removeEventListener('abort', cancel);
     if (holding) clearTimeout(holding);
+    // A stream that ends with nothing after its priming event keeps it: the client resumes from it.
+    if (!signal.aborted) writePrimed();
     // The caller's end() uncorks fully (node's OutgoingMessage.end): what is still corked leaves
     // with the end of the stream, in one write.
     corked = false;

@@ -243,6 +243,26 @@ describe('downstream tool calls on the direct path', () => {
     ]);
   });
 
+  it('answers a 2025-11-25 call with a JSON-RPC error and no event id at all, on the direct path and the SDK’s', async () => {
+    // A 1.x SDK client waits for a result: with an id on the stream it resumed the finished stream
+    // after an error, then opened a second GET stream and got 409 Conflict, on every error.
+    const s = await rawSession('2025-11-25');
+    // An unknown tool is refused by the SDK's server; a tool that needs sampling the session lacks, by the downstream on the direct path.
+    for (const [id, name, code] of [
+      [31, 'c25__no_such_tool', -32602],
+      [32, 'c25__test_missing_capability', -32021],
+    ] as const) {
+      const res = await s.post(toolsCall(id, name));
+      expect(res.headers.get('content-type')).toBe('text/event-stream');
+      const { events, raw } = await readStream(res).done;
+      expect(raw, raw).not.toMatch(/^id:/m);
+      expect(events.map((e) => (JSON.parse(e.data) as Rpc).error?.code)).toEqual([code]);
+    }
+    // A result keeps its priming event: a client may resume a call that breaks off.
+    const ok = await readStream(await s.post(toolsCall(33, 'c25__test_simple_text'))).done;
+    expect(ok.raw).toMatch(/^id: direct-[^\n]+::0\nretry: 1000\ndata: \n\n/);
+  });
+
   // c26 speaks 2026-07-28 to the hub's modern callers; a 2025 caller gets a 2025 session of its own
   // there, so the server's close reaches it as it does from a 2025-only server.
   it.each(['c25', 'c26'])(

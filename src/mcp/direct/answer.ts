@@ -127,6 +127,10 @@ export class EventStreamAnswer implements AnswerSink {
       return;
     }
     if (this.res.destroyed) return;
+    // An error that is the stream's only event goes without the priming id: there is nothing to
+    // resume. A 1.x SDK client waits for a result, not an error: having an id it resumed the
+    // finished stream, then opened a second GET stream and got 409 Conflict, on every error.
+    if (!this.started && 'error' in message) this.prefix = '';
     this.start();
     this.res.end(this.take(event(message)));
   }
