@@ -106,6 +106,9 @@ describe('stdio face output', () => {
     expect(await s.request('tools/call', { name: 'fx__echo', arguments: { text: 'raw' } })).toMatchObject({
       result: { content: [{ type: 'text', text: 'raw' }] },
     });
+    // A tool added at run time: the hub announces the new list on stdout too.
+    await s.request('tools/call', { name: 'fx__add_tool', arguments: { name: 'late' } });
+    await eventually(() => s.messages.some((m) => m['method'] === 'notifications/tools/list_changed'));
     // A downstream crash makes the hub log warnings and restart it: the noisiest thing it does.
     expect(await s.request('tools/call', { name: 'fx__crash', arguments: {} })).toMatchObject({ result: { isError: true } });
     await eventually(() => s.stderrLines.some((l) => l.includes('downstream server disconnected')), 10_000);

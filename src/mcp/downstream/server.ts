@@ -14,7 +14,15 @@ import { isStdioServer } from '../../config/schema.js';
 import { describeError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
 import type { CachedLists, ListCache } from '../../store/list-cache.js';
-import { toolError, type CallContext, type InputRequired, type SourceChange, type SourceStatus, type ToolSource } from '../source.js';
+import {
+  toolError,
+  type CallContext,
+  type InputRequired,
+  type ResourceUpdatedListener,
+  type SourceChange,
+  type SourceStatus,
+  type ToolSource,
+} from '../source.js';
 import type { CreateTaskResult } from '../tasks/wire.js';
 import { fingerprint } from './lists.js';
 import { DownstreamSource, type DownstreamOptions } from './source.js';
@@ -36,6 +44,14 @@ export interface DownstreamServerOptions extends DownstreamOptions {
 const SESSION_IDLE_MS = 5 * 60_000;
 
 /**
+ * A call that finds the server restarting after a crash waits for a restart due within this
+ * long (within the call's own timeout): the first restarts come a few hundred ms after a crash,
+ * and failing the call then only made the client retry a moment later. A server in a crash loop,
+ * whose restarts are further apart, fails its calls at once.
+ */
+const RESTART_WAIT_MS = 5_000;
+
+/**
  * One configured downstream server as a tool source. Its main connection lists the server's tools
  * and watches for changes. Calls go over a connection of the caller's own wherever a connection
  * carries server→client traffic that must not reach another user: a session per identity for a
@@ -49,6 +65,7 @@ export class DownstreamServer implements ToolSource {
   private readonly main: DownstreamSource;
   private readonly sessions = new Map<string, { link: DownstreamSource; started: Promise<void>; lastUsed: number }>();
   private readonly listeners = new Set<(c: SourceChange) => void>();
+  private readonly resourceListeners = new Set<ResourceUpdatedListener>();
   private readonly configHash: string;
   /** Lists from the cache, served until the main connection has listed. */
   private cached: CachedLists | undefined;
@@ -59,6 +76,7 @@ export class DownstreamServer implements ToolSource {
   private stopped = false;
   private readonly listable: Promise<void>;
   private markListable: () => void = () => {};
+  private listableMarked = false;
   private sweeper: NodeJS.Timeout | undefined;
   /**
    * Set when a 2025 session of this server could not serve as one: the server answers 2025-era
@@ -75,8 +93,12 @@ export class DownstreamServer implements ToolSource {
     this.main = new DownstreamSource({ ...opts, role: 'main' });
     this.configHash = hashConfig(opts.config);
     this.main.onChange((change) => void this.mainChanged(change));
+    this.main.onResourceUpdated((uri) => this.updated(uri));
     this.listable = new Promise((resolve) => {
-      this.markListable = resolve;
+      this.markListable = () => {
+        this.listableMarked = true;
+        resolve();
+      };
     });
   }
 
@@ -113,17 +135,18 @@ export class DownstreamServer implements ToolSource {
     return this.main.status();
   }
 
+  // An identity with a process of its own sees what that process lists (a tool it added at run time).
   tools(identity: Identity): readonly Tool[] {
-    return this.listing().tools ?? this.main.tools(identity);
+    return this.ownLink(identity)?.tools(identity) ?? this.listing().tools ?? this.main.tools(identity);
   }
   resources(identity: Identity): readonly Resource[] {
-    return this.listing().resources ?? this.main.resources(identity);
+    return this.ownLink(identity)?.resources(identity) ?? this.listing().resources ?? this.main.resources(identity);
   }
   resourceTemplates(identity: Identity): readonly ResourceTemplate[] {
-    return this.listing().resourceTemplates ?? this.main.resourceTemplates(identity);
+    return this.ownLink(identity)?.resourceTemplates(identity) ?? this.listing().resourceTemplates ?? this.main.resourceTemplates(identity);
   }
   prompts(identity: Identity): readonly Prompt[] {
-    return this.listing().prompts ?? this.main.prompts(identity);
+    return this.ownLink(identity)?.prompts(identity) ?? this.listing().prompts ?? this.main.prompts(identity);
   }
 
   onChange(listener: (c: SourceChange) => void): () => void {
@@ -131,8 +154,9 @@ export class DownstreamServer implements ToolSource {
     return () => this.listeners.delete(listener);
   }
 
-  onResourceUpdated(listener: (uri: string) => void): () => void {
-    return this.main.onResourceUpdated(listener);
+  onResourceUpdated(listener: ResourceUpdatedListener): () => void {
+    this.resourceListeners.add(listener);
+    return () => this.resourceListeners.delete(listener);
   }
 
   async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult> {
@@ -156,12 +180,36 @@ export class DownstreamServer implements ToolSource {
     return typeof link === 'string' ? undefined : link.complete(params, ctx);
   }
 
-  subscribeResource(uri: string): Promise<boolean> {
-    return this.main.subscribeResource(uri);
+  /**
+   * With a process per identity the resource's state is in the identity's own process (its calls
+   * change it there): the subscription goes there, and its updates to that identity only.
+   */
+  async subscribeResource(uri: string, identity: Identity): Promise<boolean> {
+    if (!this.processPerIdentity()) return this.main.subscribeResource(uri);
+    await this.awaitStart(AbortSignal.timeout(this.opts.config.timeoutMs));
+    const link = await this.sessionLink('session', identity);
+    return link.subscribeResource(uri);
   }
 
-  unsubscribeResource(uri: string): Promise<boolean> {
-    return this.main.unsubscribeResource(uri);
+  async unsubscribeResource(uri: string, identity: Identity): Promise<boolean> {
+    if (!this.processPerIdentity()) return this.main.unsubscribeResource(uri);
+    const session = this.sessions.get(`session:${identityKey(identity)}`);
+    return session ? session.link.unsubscribeResource(uri) : false;
+  }
+
+  private processPerIdentity(): boolean {
+    return isStdioServer(this.opts.config) && this.opts.config.isolation === 'user';
+  }
+
+  /** The identity's own process, once it has listed (until then the server's main lists stand). */
+  private ownLink(identity: Identity): DownstreamSource | undefined {
+    if (this.sessions.size === 0 || !this.processPerIdentity()) return undefined;
+    const link = this.sessions.get(`session:${identityKey(identity)}`)?.link;
+    return link?.status().state === 'ready' ? link : undefined;
+  }
+
+  private updated(uri: string, identities?: readonly Identity[]): void {
+    for (const l of this.resourceListeners) l(uri, identities);
   }
 
   /** The cached lists while the main connection has not listed yet. */
@@ -175,10 +223,13 @@ export class DownstreamServer implements ToolSource {
       const served = this.served;
       this.cached = undefined;
       this.served = fresh;
-      if (served && fingerprint(served)[change.kind] === fingerprint(fresh)[change.kind]) return; // clients already hold this list
+      // Clients already hold this list; or none has listed yet (their first list waits for this
+      // server until it is listable), so the first lists are news to nobody.
+      const unchanged = served ? fingerprint(served)[change.kind] === fingerprint(fresh)[change.kind] : !this.listableMarked;
       await this.opts.listCache?.put(this.name, this.configHash, fresh).catch((err: unknown) => {
         this.opts.log.warn({ source: this.name, err: describeError(err) }, 'could not cache the downstream lists');
       });
+      if (unchanged) return;
     }
     for (const l of this.listeners) l(change);
   }
@@ -205,29 +256,60 @@ export class DownstreamServer implements ToolSource {
     if (started !== undefined) return started;
     const kind = this.linkKind(isLegacyCaller(ctx));
     if (kind === 'main') return this.main;
-    const key = `${kind}:${identityKey(ctx.identity)}`;
+    const link = await this.sessionLink(kind, ctx.identity);
+    if (kind === 'legacy-session' && !link.hasSession) {
+      this.noLegacySessions = this.main.status().since;
+      this.sessions.delete(`${kind}:${identityKey(ctx.identity)}`);
+      void link.stop();
+      return this.main;
+    }
+    await this.awaitRestart(link, ctx.signal);
+    return link;
+  }
+
+  /** The identity's own connection of that kind, opened (and started) on first use. */
+  private async sessionLink(kind: 'session' | 'legacy-session', identity: Identity): Promise<DownstreamSource> {
+    const key = `${kind}:${identityKey(identity)}`;
     let session = this.sessions.get(key);
     if (!session) {
       const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session' });
+      if (kind === 'session' && this.processPerIdentity()) this.followOwn(link, identity);
       session = { link, started: link.start(), lastUsed: this.opts.clock.now() };
       this.sessions.set(key, session);
     }
     session.lastUsed = this.opts.clock.now();
     await session.started;
-    if (kind === 'legacy-session' && !session.link.hasSession) {
-      this.noLegacySessions = this.main.status().since;
-      this.sessions.delete(key);
-      void session.link.stop();
-      return this.main;
-    }
     return session.link;
+  }
+
+  /**
+   * An identity's own process tells that identity (only) of its resource updates, and of list
+   * changes that differ from what the identity was shown (the server's main lists at first).
+   */
+  private followOwn(link: DownstreamSource, identity: Identity): void {
+    let shown = fingerprint(this.main.lists());
+    link.onResourceUpdated((uri) => this.updated(uri, [identity]));
+    link.onChange((change) => {
+      const now = fingerprint(link.lists());
+      if (now[change.kind] === shown[change.kind]) return;
+      shown = now;
+      for (const l of this.listeners) l({ ...change, identities: [identity] });
+    });
   }
 
   /** A call to a server that is still starting waits for it, within the call's own timeout. */
   private async awaitStart(signal: AbortSignal): Promise<string | undefined> {
+    if (this.main.status().state === 'restarting') return this.awaitRestart(this.main, signal);
     if (this.main.status().state !== 'starting' || !this.firstAttempt) return undefined;
     const waited = await Promise.race([this.firstAttempt.then(() => true), delay(this.opts.config.timeoutMs).then(() => false), aborted(signal)]);
     return waited ? undefined : `${this.name} is still starting after ${this.opts.config.timeoutMs} ms`;
+  }
+
+  /** A call just after a crash waits for a restart that is due soon (RESTART_WAIT_MS), within its own timeout; its outcome then decides. */
+  private async awaitRestart(link: DownstreamSource, signal: AbortSignal): Promise<undefined> {
+    if (!link.restartWithin(Math.min(RESTART_WAIT_MS, this.opts.config.timeoutMs))) return undefined;
+    await Promise.race([link.nextState(), delay(this.opts.config.timeoutMs), aborted(signal)]);
+    return undefined;
   }
 
   private idleMs(): number {
@@ -238,7 +320,8 @@ export class DownstreamServer implements ToolSource {
   private sweep(): void {
     const now = this.opts.clock.now();
     for (const [key, s] of this.sessions) {
-      if (s.link.busy === 0 && now - s.lastUsed >= this.idleMs()) {
+      // A connection a caller watches a resource through stays: its updates come over it.
+      if (s.link.busy === 0 && !s.link.watching && now - s.lastUsed >= this.idleMs()) {
         this.sessions.delete(key);
         void s.link.stop();
       }

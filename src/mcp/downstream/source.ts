@@ -26,12 +26,12 @@ import type { CreateTaskResult, DownstreamTaskBacking } from '../tasks/backings/
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { callFailure } from './call-failure.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
-import type { HubHttpTransport } from './http-transport.js';
 import { fetchLists, fingerprint, NO_LISTS } from './lists.js';
-import { ResourceWatch } from './subscriptions.js';
+import { claimsResource, ResourceWatch } from './subscriptions.js';
 import { loadClientSdk } from './sdk.js';
 import type { ChildRegistry } from './process-registry.js';
 import { ChildStdioTransport } from './stdio-transport.js';
+import { transportFor } from './transport-for.js';
 
 export interface DownstreamOptions {
   name: string;
@@ -64,8 +64,6 @@ export interface DownstreamOptions {
 
 type PriorVerdict = { kind: 'legacy' } | undefined;
 
-const STDERR_TAIL = 20;
-
 /**
  * One downstream MCP server as a tool source: connects as a client (version negotiation `auto`),
  * caches its lists, and supervises it — a crashed or unreachable server is restarted with backoff
@@ -88,6 +86,9 @@ export class DownstreamSource implements ToolSource {
   private failures = 0;
   private connectedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  /** When the restart scheduled last is due (epoch ms). */
+  private restartAt = 0;
+  private stateWaiters: Array<() => void> = [];
   private stopping = false;
   private verdict: PriorVerdict;
   private generation = 0;
@@ -179,7 +180,7 @@ export class DownstreamSource implements ToolSource {
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
     const client = this.readyClient();
     if (!client?.getServerCapabilities()?.resources) return undefined;
-    const known = this.listed.resources.some((r) => r.uri === uri);
+    const known = claimsResource(this.listed, uri);
     try {
       if (isModernClient(client)) {
         const params = { uri, ...modernParams(ctx) } as { uri: string };
@@ -195,7 +196,7 @@ export class DownstreamSource implements ToolSource {
 
   async subscribeResource(uri: string): Promise<boolean> {
     const client = this.readyClient();
-    if (!client?.getServerCapabilities()?.resources?.subscribe || !this.listed.resources.some((r) => r.uri === uri)) return false;
+    if (!client?.getServerCapabilities()?.resources?.subscribe || !claimsResource(this.listed, uri)) return false;
     await this.watch.subscribe(client, uri);
     return true;
   }
@@ -248,7 +249,7 @@ export class DownstreamSource implements ToolSource {
     const sdk = await loadClientSdk();
     // The HTTP client stack (node:https and its TLS) loads with the first HTTP server, not with every hub.
     const http = isStdioServer(config) ? undefined : (await import('./http-transport.js')).HubHttpTransport;
-    const transport = this.makeTransport(http);
+    const transport = transportFor({ ...this.opts, stderrTail: this.stderrTail, onCut: (tag) => this.calls.streamCut(tag) }, http);
     const client = new sdk.Client(
       { name: SERVER_INFO.name, version: SERVER_INFO.version },
       {
@@ -315,28 +316,6 @@ export class DownstreamSource implements ToolSource {
     }
   }
 
-  private makeTransport(Http: typeof HubHttpTransport | undefined): Transport {
-    const { config, log } = this.opts;
-    if (isStdioServer(config)) {
-      // stderr is read by the transport in bounded lines; the source only keeps a tail and logs.
-      return new ChildStdioTransport({
-        command: config.command,
-        args: config.args,
-        env: config.env,
-        cwd: config.cwd,
-        maxMessageBytes: this.opts.maxMessageBytes,
-        registry: this.opts.processes,
-        onStderrLine: (line) => {
-          this.stderrTail.push(line.slice(0, 500));
-          if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
-          log.debug({ source: this.name, stderr: line.slice(0, 2000) }, 'downstream stderr');
-        },
-      });
-    }
-    if (!Http) throw new Error('the HTTP client stack was not loaded');
-    return new Http(new URL(config.url), { headers: config.headers, onCut: (tag) => this.calls.streamCut(tag) });
-  }
-
   private async refresh(gen: number, kind: SourceChange['kind']): Promise<void> {
     const client = this.client;
     if (!client || gen !== this.generation) return;
@@ -366,6 +345,7 @@ export class DownstreamSource implements ToolSource {
     if (this.stopping) return;
     this.generation++;
     const delay = restartDelay(this.failures++, this.opts.restartBaseMs === undefined ? {} : { baseMs: this.opts.restartBaseMs });
+    this.restartAt = this.opts.clock.now() + delay;
     this.setState('restarting', `${detail}; restarting in ${delay} ms`);
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
@@ -392,6 +372,24 @@ export class DownstreamSource implements ToolSource {
     if (detail !== undefined) this.state.detail = detail;
     if (protocolVersion !== undefined) this.state.protocolVersion = protocolVersion;
     if (this.opts.role !== 'session') this.opts.metrics.sourceUp.set({ source: this.name }, state === 'ready' ? 1 : 0);
+    const waiting = this.stateWaiters;
+    this.stateWaiters = [];
+    for (const wake of waiting) wake();
+  }
+
+  /** Resolves at the next change of state: a restart that came up or failed again, a stop. */
+  nextState(): Promise<void> {
+    return new Promise((resolve) => this.stateWaiters.push(resolve));
+  }
+
+  /** Whether a restart is scheduled within `ms` from now. */
+  restartWithin(ms: number): boolean {
+    return this.state.state === 'restarting' && this.restartAt - this.opts.clock.now() <= ms;
+  }
+
+  /** Whether a caller watches a resource through this connection (it is not idle then). */
+  get watching(): boolean {
+    return this.watch.size > 0;
   }
 
   private emit(change: SourceChange): void {

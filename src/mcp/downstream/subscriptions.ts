@@ -1,5 +1,23 @@
 import type { Client } from '@modelcontextprotocol/client';
+import { UriTemplate } from '@modelcontextprotocol/server';
+import type { CachedLists } from '../../store/list-cache.js';
 import { isModernClient } from './calls.js';
+
+/**
+ * Whether a URI is one of this server's: listed, or matching one of its resource templates (RFC
+ * 6570). A URI from a template is never listed, and subscribing to one was answered as done and
+ * never forwarded, so its updates never came.
+ */
+export function claimsResource(listed: Pick<CachedLists, 'resources' | 'resourceTemplates'>, uri: string): boolean {
+  if (listed.resources.some((r) => r.uri === uri)) return true;
+  return listed.resourceTemplates.some((t) => {
+    try {
+      return new UriTemplate(t.uriTemplate).match(uri) !== null;
+    } catch {
+      return false; // a template the server wrote wrong claims nothing
+    }
+  });
+}
 
 /**
  * The resource URIs the hub's callers watch on one downstream server. Several callers may watch
@@ -12,6 +30,11 @@ export class ResourceWatch {
   private listening: { close: () => Promise<void> } | undefined;
 
   constructor(private readonly timeoutMs: number) {}
+
+  /** How many URIs are watched. */
+  get size(): number {
+    return this.watchers.size;
+  }
 
   async subscribe(client: Client, uri: string): Promise<void> {
     const count = this.watchers.get(uri) ?? 0;

@@ -1,0 +1,140 @@
+/**
+ * A downstream whose state lives in its process (test/fixtures/stateful-server.ts, a 1.x-SDK
+ * stdio server), shared and with `isolation: "user"`, driven by real clients of two users:
+ * subscriptions to a URI from a resource template reach the server and its updates come back;
+ * with a process per user, a user's subscriptions, updates and run-time tools are that user's
+ * own; a call just after a crash waits for the restart; and a first start announces no list
+ * change to a client that already has the lists.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, eventually, ROOT, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
+
+const STATEFUL = join(ROOT, 'dist/test/fixtures/stateful-server.js');
+
+interface Watcher {
+  client: Client;
+  updates: string[];
+  toolChanges: number;
+}
+
+async function connect(hub: RunningHub, token: string, era: 'legacy' | 'auto'): Promise<Watcher> {
+  const w: Watcher = { client: new Client({ name: `stateful-${era}`, version: '1.0.0' }, { versionNegotiation: { mode: era } }), updates: [], toolChanges: 0 };
+  w.client.setNotificationHandler('notifications/resources/updated', (n) => void w.updates.push(n.params.uri));
+  w.client.setNotificationHandler('notifications/tools/list_changed', () => void w.toolChanges++);
+  await w.client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return w;
+}
+
+const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
+
+async function readText(w: Watcher, uri: string): Promise<string> {
+  const first = (await w.client.readResource({ uri })).contents[0];
+  return first && 'text' in first ? first.text : '';
+}
+
+describe('a downstream with state in its process', () => {
+  let hub: RunningHub;
+  let bobToken: string;
+  const open: Client[] = [];
+
+  beforeAll(async () => {
+    hub = await startHub({
+      mcpServers: {
+        shared: { command: process.execPath, args: [STATEFUL, 'shared'] },
+        own: { command: process.execPath, args: [STATEFUL, 'own'], isolation: 'user' },
+      },
+    });
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((c) => c.close()));
+    await hub?.stop();
+  });
+
+  async function pair(era: 'legacy' | 'auto'): Promise<[Watcher, Watcher]> {
+    const ws = [await connect(hub, hub.token, era), await connect(hub, bobToken, era)] as [Watcher, Watcher];
+    open.push(...ws.map((w) => w.client));
+    return ws;
+  }
+
+  it('a subscription to a URI from a resource template reaches the server, and its updates come back', async () => {
+    const [alice, bob] = await pair('legacy');
+    await alice.client.subscribeResource({ uri: 'shared://a' });
+    await bob.client.subscribeResource({ uri: 'shared://b' });
+    await alice.client.callTool({ name: 'shared__bump', arguments: { name: 'a' } });
+    await eventually(() => alice.updates.includes('shared://a'));
+    await bob.client.callTool({ name: 'shared__bump', arguments: { name: 'b' } });
+    await eventually(() => bob.updates.includes('shared://b'));
+    expect(alice.updates).toEqual(['shared://a']);
+    expect(bob.updates).toEqual(['shared://b']);
+  });
+
+  it('with a process per user, each user’s subscription follows that user’s own process, side by side', async () => {
+    const [alice, bob] = await pair('legacy');
+    await alice.client.subscribeResource({ uri: 'own://x' });
+    await bob.client.subscribeResource({ uri: 'own://x' });
+    await alice.client.callTool({ name: 'own__bump', arguments: { name: 'x' } });
+    await alice.client.callTool({ name: 'own__bump', arguments: { name: 'x' } });
+    await eventually(() => alice.updates.length === 2);
+    await bob.client.callTool({ name: 'own__bump', arguments: { name: 'x' } });
+    await eventually(() => bob.updates.length === 1);
+    // Each read is of the reader's own process: alice bumped twice, bob once.
+    expect(await readText(alice, 'own://x')).toBe('2');
+    expect(await readText(bob, 'own://x')).toBe('1');
+    expect(alice.updates).toEqual(['own://x', 'own://x']);
+    expect(bob.updates).toEqual(['own://x']);
+  });
+
+  it('with a process per user, a tool a user’s process adds is that user’s to list and call', async () => {
+    const [alice, bob] = await pair('legacy');
+    await bob.client.callTool({ name: 'own__pid', arguments: {} });
+    await alice.client.callTool({ name: 'own__add_tool', arguments: { name: 'mine' } });
+    await eventually(() => alice.toolChanges > 0);
+    const names = async (w: Watcher) => (await w.client.listTools()).tools.map((t) => t.name);
+    expect(await names(alice)).toContain('own__mine');
+    expect(textOf(await alice.client.callTool({ name: 'own__mine', arguments: {} }))).toBe('I am mine');
+    expect(await names(bob)).not.toContain('own__mine');
+    expect(bob.toolChanges).toBe(0);
+  });
+
+  it('a call just after the server crashed waits for its restart instead of failing', async () => {
+    const [alice] = await pair('auto');
+    const before = textOf(await alice.client.callTool({ name: 'shared__pid', arguments: {} }));
+    const crashed = await alice.client.callTool({ name: 'shared__crash', arguments: {} });
+    expect(crashed.isError).toBe(true);
+    const after = await alice.client.callTool({ name: 'shared__pid', arguments: {} });
+    expect(after.isError).toBeFalsy();
+    expect(textOf(after)).not.toBe(before);
+  });
+});
+
+describe('a first start without cached lists', () => {
+  const dir = tmpDir();
+  afterAll(() => dir.remove());
+
+  it('announces no list change to a stdio client whose first list already held the tools; a real change is announced', async () => {
+    const config = join(dir.path, 'switchboard.json');
+    writeFileSync(config, JSON.stringify({ dataDir: join(dir.path, 'data'), mcpServers: { s: { command: process.execPath, args: [STATEFUL] } } }));
+    const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'stdio', '--config', config], cwd: '/', stderr: 'pipe' });
+    const client = new ClientV1({ name: 'desktop-like', version: '1.0.0' });
+    const changes: string[] = [];
+    let listed = false;
+    client.fallbackNotificationHandler = async (n) => void changes.push(`${n.method}${listed ? ' after' : ' before'}`);
+    await client.connect(transport);
+    try {
+      const first = (await client.listTools()).tools.map((t) => t.name);
+      expect(first).toContain('s__add_tool');
+      listed = true;
+      await client.callTool({ name: 's__add_tool', arguments: { name: 'later' } });
+      await eventually(() => changes.some((c) => c.startsWith('notifications/tools/list_changed')));
+      expect(changes.filter((c) => c.startsWith('notifications/tools/list_changed'))).toEqual(['notifications/tools/list_changed after']);
+    } finally {
+      await client.close();
+    }
+  });
+});
