@@ -13,12 +13,12 @@ export interface AccessTokens {
 
 /**
  * Opaque access tokens are looked up through the library (and so the hub's store): a token of a
- * revoked grant, or one revoked by RFC 7009, is gone at once. The audience must be the hub's /mcp
+ * revoked grant, or one revoked by RFC 7009, is gone at once. The audience must be the hub's /mcp (by any of its names)
  * (RFC 8707: a token for another resource is refused, RFC 9068 §4), and expiry is compared on the
  * hub's clock, as for hub API tokens. The identity's token id is the grant, which a refresh keeps,
  * so a session opened with one access token goes on with its successor.
  */
-export function accessTokens(provider: () => Promise<Provider>, resource: string, clock: Clock): AccessTokens {
+export function accessTokens(provider: () => Promise<Provider>, resources: readonly string[], clock: Clock): AccessTokens {
   return {
     async check(token) {
       if (token.length > 200) return undefined;
@@ -27,7 +27,7 @@ export function accessTokens(provider: () => Promise<Provider>, resource: string
       const who = parseAccountId(found.accountId);
       if (who === undefined) return undefined;
       const aud = Array.isArray(found.aud) ? found.aud : found.aud === undefined ? [] : [found.aud];
-      if (!aud.includes(resource)) return 'wrong_resource';
+      if (!aud.some((a) => resources.includes(a))) return 'wrong_resource';
       if (found.exp === undefined || found.exp * 1000 <= clock.now()) return 'expired';
       // The resource has one capability; a consent to it is a consent to that scope.
       return { identity: { ...who, scopes: [MCP_SCOPE], tokenId: `grant:${found.grantId}` }, clientId: found.clientId, expiresAt: found.exp };

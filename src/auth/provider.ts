@@ -25,8 +25,10 @@ export const TTL_SECONDS = {
 
 export interface ProviderDeps {
   issuer: string;
-  /** The hub's protected resource, `<publicUrl>/mcp` (RFC 8707): the only one tokens are issued for. */
+  /** The hub's protected resource, `<publicUrl>/mcp` (RFC 8707): the one tokens are issued for by default. */
   resource: string;
+  /** Every name of that resource a token may be asked for: it, and on a loopback hub its localhost and [::1] names. */
+  resources: readonly string[];
   keys: AsKeys;
   records: AsRecords;
   vault: Vault;
@@ -51,7 +53,7 @@ interface ClientView {
  * through the adapter, so a revoked grant stops working at once.
  */
 export function createProvider(deps: ProviderDeps): Provider {
-  const { resource } = deps;
+  const { resource, resources } = deps;
   const provider = new Provider(deps.issuer, {
     adapter: hubAdapter(deps),
     clients: [],
@@ -68,7 +70,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     rotateRefreshToken: async (ctx: { oidc: { params?: Record<string, unknown> } }) => {
       const asked = ctx.oidc.params?.['resource'];
       const named = asked === undefined ? [] : Array.isArray(asked) ? asked : [asked];
-      if (named.some((r) => r !== resource)) throw new errors['InvalidTarget']!(`this server issues tokens for ${resource} only`);
+      if (named.some((r) => typeof r !== 'string' || !resources.includes(r)))
+        throw new errors['InvalidTarget']!(`this server issues tokens for ${resource} only`);
       return true;
     },
     // Refresh tokens for every client that registered the grant type, whether or not it asked for
@@ -148,8 +151,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         defaultResource: async () => resource,
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx: unknown, indicator: string) => {
-          if (indicator !== resource) throw new errors['InvalidTarget']!(`this server issues tokens for ${resource} only`);
-          return { scope: MCP_SCOPE, audience: resource, accessTokenTTL: TTL_SECONDS.AccessToken, accessTokenFormat: 'opaque' };
+          if (!resources.includes(indicator)) throw new errors['InvalidTarget']!(`this server issues tokens for ${resource} only`);
+          return { scope: MCP_SCOPE, audience: indicator, accessTokenTTL: TTL_SECONDS.AccessToken, accessTokenFormat: 'opaque' };
         },
       },
     },

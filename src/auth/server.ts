@@ -19,6 +19,7 @@ import { Sso } from './sso.js';
 import { registrationLimit } from './registration-limit.js';
 import { authorizationRouteGuard } from './route-guard.js';
 import { AS_ROUTES, DISCOVERY_PATHS } from './routes.js';
+import { loopbackAliases } from '../http/security.js';
 
 export interface AuthServer {
   /** The issuer: the hub's public URL. */
@@ -65,6 +66,7 @@ export interface AuthServerDeps {
 export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer> {
   const issuer = deps.publicUrl.replace(/\/$/, '');
   const resource = `${issuer}/mcp`;
+  const resources = loopbackAliases(resource);
   const keys = await loadAsKeys(deps.store.secrets);
   const grants = new Grants({ records: deps.store.asRecords, vault: deps.vault, clock: deps.clock });
   // The library deletes a grant's records when a refresh token is reused or a token is revoked
@@ -91,7 +93,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   let loading: Promise<Provider> | undefined;
   const provider = () =>
     (loading ??= importQuietly(() => import('./provider.js')).then(({ createProvider }) => {
-      const p = createProvider({ issuer, resource, keys, records, vault: deps.vault, clock: deps.clock, fetch, signInStands });
+      const p = createProvider({ issuer, resource, resources, keys, records, vault: deps.vault, clock: deps.clock, fetch, signInStands });
       p.on('server_error', (_ctx: unknown, err: unknown) =>
         deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'authorization server error'),
       );
@@ -101,7 +103,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const handled = new Set<string>([...Object.values(AS_ROUTES), ...DISCOVERY_PATHS]);
   const resume = `${AS_ROUTES.authorization}/`;
   const invites = new Invites(deps.store.asRecords, deps.vault, deps.clock);
-  const access = accessTokens(provider, resource, deps.clock);
+  const access = accessTokens(provider, resources, deps.clock);
   return {
     issuer,
     provider,

@@ -5,6 +5,7 @@ import type { HubScope } from '../identity/identity.js';
 import { mayBeToken, type ApiTokens } from '../identity/tokens.js';
 import type { AccessTokens } from '../auth/access.js';
 import { closeIfBodyUnread } from './limits.js';
+import { loopbackAliases } from './security.js';
 
 export interface ResourceUrls {
   /** The protected resource: `<publicUrl>/mcp`. */
@@ -16,6 +17,17 @@ export interface ResourceUrls {
 export function resourceUrls(publicUrl: string): ResourceUrls {
   const base = publicUrl.replace(/\/$/, '');
   return { resource: `${base}/mcp`, metadata: `${base}/.well-known/oauth-protected-resource/mcp` };
+}
+
+/**
+ * The resource as the request reached it: on a loopback hub reached as `localhost` (or `[::1]`)
+ * rather than 127.0.0.1, the URLs under that name, since a client checks that the metadata names
+ * the URL it connected to (RFC 9728 §3.3). The Host was checked against the allowed ones before.
+ */
+export function resourceUrlsFor(urls: ResourceUrls, host: string | undefined): ResourceUrls {
+  if (host === undefined) return urls;
+  const asked = `http://${host.toLowerCase()}/mcp`;
+  return asked !== urls.resource && loopbackAliases(urls.resource).includes(asked) ? resourceUrls(`http://${host.toLowerCase()}`) : urls;
 }
 
 /** Resolves hub API tokens (and, with `oauth`, the hub's own OAuth access tokens) to identities for the SDK's bearer middleware. */
@@ -90,7 +102,7 @@ export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls, anyOf: readonl
         req.auth = auth;
         next();
       },
-      (err: unknown) => refuse(req, res, err, scoped, hint, howTo),
+      (err: unknown) => refuse(req, res, err, { ...scoped, resourceMetadataUrl: resourceUrlsFor(urls, req.headers.host).metadata }, hint, howTo),
     );
   };
 }
@@ -144,8 +156,9 @@ export function mountResourceMetadata(app: Express, urls: ResourceUrls, issuer?:
     resource_name: 'Switchboard MCP hub',
   };
   for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']) {
-    app.get(path, (_req, res) => {
-      res.set('Cache-Control', 'public, max-age=300').json(body);
+    app.get(path, (req, res) => {
+      // Varies with the name the hub was reached by (a loopback alias), so caches keep one per Host.
+      res.set({ 'Cache-Control': 'public, max-age=300', Vary: 'Host' }).json({ ...body, resource: resourceUrlsFor(urls, req.headers.host).resource });
     });
   }
   if (issuer !== undefined) return;

@@ -10,6 +10,19 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_NAMES.includes(host) || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * The URLs a loopback `http` URL is also reached at (127.0.0.1, localhost, [::1] on its port), the
+ * Host names the hub accepts there; any other URL is only itself. A client that connects to
+ * `http://localhost:8787/mcp` checks that the resource metadata names that URL (RFC 9728 §3.3)
+ * and asks for tokens for it (RFC 8707).
+ */
+export function loopbackAliases(url: string): string[] {
+  const u = new URL(url);
+  if (u.protocol !== 'http:' || !isLoopbackHost(u.hostname)) return [url];
+  const port = u.port ? `:${u.port}` : '';
+  return [...new Set([u.hostname, '127.0.0.1', 'localhost', '[::1]'])].map((h) => `http://${h}${port}${u.pathname}`);
+}
+
 export interface Exposure {
   /** Host header values (hostname[:port]) accepted; defends against DNS rebinding. */
   hosts: Set<string>;

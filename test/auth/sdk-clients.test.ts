@@ -15,8 +15,11 @@ import { MemoryOAuthClient, forgetAccessToken, initialize, signIn, tokenRequest 
 
 interface Line {
   /** Connects with the OAuth client; resolves false when the SDK stopped for the browser step. */
-  connect(oauth: MemoryOAuthClient): Promise<{ ok: boolean; listTools(): Promise<string[]>; echo(text: string): Promise<string>; close(): Promise<void> }>;
-  finish(oauth: MemoryOAuthClient, callback: URL): Promise<void>;
+  connect(
+    oauth: MemoryOAuthClient,
+    at?: string,
+  ): Promise<{ ok: boolean; listTools(): Promise<string[]>; echo(text: string): Promise<string>; close(): Promise<void> }>;
+  finish(oauth: MemoryOAuthClient, callback: URL, at?: string): Promise<void>;
 }
 
 const textOf = (r: object) =>
@@ -28,10 +31,10 @@ const textOf = (r: object) =>
 
 const lines: Record<string, Line> = {
   '2.x': {
-    async connect(oauth) {
+    async connect(oauth, at = url) {
       const client = new Client({ name: 'v2', version: '1.0.0' });
       try {
-        await client.connect(new StreamableHTTPClientTransport(new URL(url), { authProvider: oauth }));
+        await client.connect(new StreamableHTTPClientTransport(new URL(at), { authProvider: oauth }));
       } catch (err) {
         if (err instanceof UnauthorizedError) return { ok: false, listTools: async () => [], echo: async () => '', close: async () => {} };
         throw err;
@@ -43,13 +46,13 @@ const lines: Record<string, Line> = {
         close: () => client.close(),
       };
     },
-    finish: (oauth, callback) => new StreamableHTTPClientTransport(new URL(url), { authProvider: oauth }).finishAuth(callback.searchParams),
+    finish: (oauth, callback, at = url) => new StreamableHTTPClientTransport(new URL(at), { authProvider: oauth }).finishAuth(callback.searchParams),
   },
   '1.x': {
-    async connect(oauth) {
+    async connect(oauth, at = url) {
       const client = new V1Client({ name: 'v1', version: '1.0.0' });
       try {
-        await client.connect(new V1Transport(new URL(url), { authProvider: oauth as never }));
+        await client.connect(new V1Transport(new URL(at), { authProvider: oauth as never }));
       } catch (err) {
         if (err instanceof V1UnauthorizedError) return { ok: false, listTools: async () => [], echo: async () => '', close: async () => {} };
         throw err;
@@ -61,7 +64,7 @@ const lines: Record<string, Line> = {
         close: () => client.close(),
       };
     },
-    finish: (oauth, callback) => new V1Transport(new URL(url), { authProvider: oauth as never }).finishAuth(callback.searchParams.get('code')!),
+    finish: (oauth, callback, at = url) => new V1Transport(new URL(at), { authProvider: oauth as never }).finishAuth(callback.searchParams.get('code')!),
   },
 };
 
@@ -124,5 +127,20 @@ describe.each(Object.keys(lines))('MCP SDK %s OAuth client against the hub', (na
     const dead = await initialize(url, secondTokens.access_token);
     expect(dead.status).toBe(401);
     expect(dead.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token", error_description="unknown or revoked token\. Sign in with OAuth/);
+  });
+
+  it('signs in to a loopback hub reached as localhost: the metadata names that URL, and the token works there', async () => {
+    const local = url.replace('127.0.0.1', 'localhost');
+    const oauth = new MemoryOAuthClient(`SDK ${name} localhost client`);
+    expect((await line.connect(oauth, local)).ok).toBe(false);
+    expect(oauth.authorizationUrl!.searchParams.get('resource')).toBe(local);
+    const { callback } = await signIn(oauth.authorizationUrl!, hubToken);
+    await line.finish(oauth, callback, local);
+    const session = await line.connect(oauth, local);
+    expect(session.ok).toBe(true);
+    expect(await session.echo('by name')).toBe('by name');
+    await session.close();
+    // The same token is for the hub's /mcp by any of its loopback names.
+    expect((await initialize(url, oauth.saved!.access_token)).status).toBe(200);
   });
 });
