@@ -22,7 +22,12 @@ export interface AskRequest {
 }
 
 /** Why a call was aborted when its client sent notifications/cancelled: its stream then stays open, as the SDK's does. */
-export class CancelledByClient extends Error {}
+export class CancelledByClient extends Error {
+  /** The client's reason as it gave it: the SDK passes `String(reason)` on to the downstream's notifications/cancelled, which read "Error: …". */
+  override toString(): string {
+    return this.message;
+  }
+}
 
 interface Waiting {
   out: EventStreamAnswer;
