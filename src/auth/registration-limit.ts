@@ -24,7 +24,7 @@ export function registrationLimit(opts: RegistrationLimitOptions): RequestHandle
   return (req, res, next) => {
     if (req.method !== 'POST') return next();
     const now = opts.clock.now();
-    const ip = req.socket.remoteAddress ?? 'unknown';
+    const ip = callerAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     let w = windows.get(ip);
     if (w === undefined || now - w.start >= windowMs) {
       windows.delete(ip);
@@ -46,4 +46,16 @@ export function registrationLimit(opts: RegistrationLimitOptions): RequestHandle
     });
     next();
   };
+}
+
+/**
+ * The address a registration is counted against. Behind a reverse proxy on this machine (the
+ * peer is loopback) every caller would share the proxy's address, so one caller's registrations
+ * used up everyone's: there the last `X-Forwarded-For` entry, the one that proxy added, names the
+ * caller. From any other peer the header is the caller's own to forge and is ignored.
+ */
+export function callerAddress(peer: string | undefined, forwarded: string | string[] | undefined): string {
+  const last = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',').at(-1)?.trim();
+  const loopback = peer !== undefined && (peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.'));
+  return loopback && last ? last : (peer ?? 'unknown');
 }

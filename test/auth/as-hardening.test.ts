@@ -5,6 +5,7 @@
  * revoked, DPoP it does not enforce; and it lets SDK clients on loopback change port.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callerAddress } from '../../src/auth/registration-limit.js';
 import { Browser } from '../fakes/browser.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 import { authorizeUrl, formOf, obtainTokens, pkce, REDIRECT, register, signIn, tokenRequest } from './support.js';
@@ -58,6 +59,30 @@ describe('registration policy', () => {
   it('counts only registrations made: malformed ones do not use up an address’s allowance', async () => {
     for (let i = 0; i < 12; i++) expect((await registerRaw({ redirect_uris: 'not-an-array' })).status).toBe(400);
     expect((await register(base, 'after bad ones')).status).toBe(201);
+  });
+});
+
+describe('registration limit behind a reverse proxy on this machine', () => {
+  it('counts each caller by the address the proxy forwarded, not the proxy’s own', async () => {
+    const from = (address: string) =>
+      fetch(`${base}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': `198.51.100.9, ${address}` },
+        body: JSON.stringify({ ...publicClient, redirect_uris: [REDIRECT], client_name: `via proxy ${address}` }),
+      }).then(async (r) => {
+        await r.body?.cancel();
+        return r.status;
+      });
+    for (let i = 0; i < 10; i++) expect(await from('203.0.113.5')).toBe(201);
+    expect(await from('203.0.113.5')).toBe(429);
+    expect(await from('203.0.113.6')).toBe(201);
+  });
+
+  it('ignores X-Forwarded-For from a peer that is not loopback', () => {
+    expect(callerAddress('192.0.2.7', '203.0.113.5')).toBe('192.0.2.7');
+    expect(callerAddress('127.0.0.1', '198.51.100.9, 203.0.113.5')).toBe('203.0.113.5');
+    expect(callerAddress('::ffff:127.0.0.1', ['203.0.113.5'])).toBe('203.0.113.5');
+    expect(callerAddress('127.0.0.1', undefined)).toBe('127.0.0.1');
   });
 });
 
