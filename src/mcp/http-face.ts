@@ -301,6 +301,7 @@ export class HttpFace {
     // A session closed (DELETE, revocation, eviction, idle) ends its direct calls, as the SDK's
     // transport ends the streams it owns.
     session.calls.close(new Error('the session was closed'));
+    for (const uri of session.subscriptions) void this.opts.dispatcher.subscribe(uri, session.identity, false).catch(() => {}); // the server's watch too
     const key = identityKey(session.identity);
     const own = this.byIdentity.get(key);
     own?.delete(session);

@@ -18,15 +18,18 @@ const STATEFUL = join(ROOT, 'dist/test/fixtures/stateful-server.js');
 
 interface Watcher {
   client: Client;
+  transport: StreamableHTTPClientTransport;
   updates: string[];
   toolChanges: number;
 }
 
 async function connect(hub: RunningHub, token: string, era: 'legacy' | 'auto'): Promise<Watcher> {
-  const w: Watcher = { client: new Client({ name: `stateful-${era}`, version: '1.0.0' }, { versionNegotiation: { mode: era } }), updates: [], toolChanges: 0 };
+  const transport = new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  const client = new Client({ name: `stateful-${era}`, version: '1.0.0' }, { versionNegotiation: { mode: era } });
+  const w: Watcher = { client, transport, updates: [], toolChanges: 0 };
   w.client.setNotificationHandler('notifications/resources/updated', (n) => void w.updates.push(n.params.uri));
   w.client.setNotificationHandler('notifications/tools/list_changed', () => void w.toolChanges++);
-  await w.client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  await w.client.connect(transport);
   return w;
 }
 
@@ -88,6 +91,19 @@ describe('a downstream with state in its process', () => {
     expect(await readText(bob, 'own://x')).toBe('1');
     expect(alice.updates).toEqual(['own://x', 'own://x']);
     expect(bob.updates).toEqual(['own://x']);
+  });
+
+  it('a closed session lets go of its subscriptions at the server', async () => {
+    const alice = await connect(hub, hub.token, 'legacy');
+    await alice.client.subscribeResource({ uri: 'own://gone' });
+    const watched = async (w: Watcher) => JSON.parse(textOf(await w.client.callTool({ name: 'own__subscribed', arguments: {} }))) as string[];
+    expect(await watched(alice)).toContain('own://gone');
+    // The client ends its session (DELETE), as one does on closing; an idle session ends the same way.
+    await alice.transport.terminateSession();
+    await alice.client.close();
+    const again = await connect(hub, hub.token, 'legacy');
+    open.push(again.client);
+    await eventually(async () => !(await watched(again)).includes('own://gone'));
   });
 
   it('with a process per user, a tool a user’s process adds is that user’s to list and call', async () => {
