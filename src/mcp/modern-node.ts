@@ -76,6 +76,7 @@ function isPrimingEvent(chunk: Uint8Array): boolean {
   return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('latin1').endsWith('data: \n\n');
 }
 
+const ERROR_KEY = Buffer.from('"error":');
 const LONE_EVENT = /^event: message\nid: [^\n]*\ndata: ([^\n]*)\n\n$/;
 
 /**
@@ -87,7 +88,10 @@ const LONE_EVENT = /^event: message\nid: [^\n]*\ndata: ([^\n]*)\n\n$/;
  */
 function errorWithoutId(chunk: Uint8Array): Uint8Array | undefined {
   if (chunk.length > 65_536) return undefined;
-  const m = LONE_EVENT.exec(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString('utf8'));
+  const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  // Every POST stream's first event passes here: a result is told apart by a byte search, unparsed.
+  if (bytes.indexOf(ERROR_KEY) < 0) return undefined;
+  const m = LONE_EVENT.exec(bytes.toString('utf8'));
   if (!m) return undefined;
   let message: unknown;
   try {
