@@ -139,8 +139,14 @@ export class Dispatcher {
 
   async complete(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult> {
     const ref = params.ref;
+    const view = this.catalog.view(ctx.identity);
+    // An unknown prompt or template is the caller's mistake, answered as a server does directly
+    // (-32602), not with an empty list that reads as "no suggestions".
+    if (ref.type === 'ref/prompt' && !view.promptsByName.has(ref.name)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${ref.name}`);
+    if (ref.type === 'ref/resource' && !view.resourceTemplates.some((t) => t.uriTemplate === ref.uri) && !view.resourceOwner.has(ref.uri))
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown resource template: ${ref.uri}`);
     if (ref.type === 'ref/prompt') {
-      const entry = this.catalog.view(ctx.identity).promptsByName.get(ref.name);
+      const entry = view.promptsByName.get(ref.name);
       if (entry?.source.complete) {
         const r = await entry.source.complete({ ...params, ref: { ...ref, name: entry.original } }, ctx);
         if (r) return r;

@@ -39,7 +39,12 @@ describe('a 401 from /mcp says how to sign in or get and pass a hub token', () =
     const res = await initialize(hub.url, authorization);
     expect(res.status).toBe(401);
     const description = `${cause} ${OAUTH_HINT}`;
-    expect(res.headers.get('www-authenticate')).toBe(`Bearer error="invalid_token", error_description="${description}", resource_metadata="${metadata}"`);
+    // No credentials at all: a challenge without an error code (RFC 6750 §3.1); the body still says how to sign in.
+    expect(res.headers.get('www-authenticate')).toBe(
+      authorization === undefined
+        ? `Bearer resource_metadata="${metadata}", scope="mcp"`
+        : `Bearer error="invalid_token", error_description="${description}", scope="mcp", resource_metadata="${metadata}"`,
+    );
     expect(await res.json()).toEqual({ error: 'invalid_token', error_description: description, how_to_authenticate: { ...HOW_TO, oauth: metadata } });
   });
 

@@ -10,6 +10,9 @@ import { manualClock } from '../../src/clock.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite.js';
 import { openDb } from '../../src/store/db.js';
 import { printable } from '../../servers/common.js';
+import { createAuthServer } from '../../src/auth/server.js';
+import { systemClock } from '../../src/clock.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { authorizeUrl, pkce, register, signIn } from '../auth/support.js';
 import { runCli, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
 
@@ -38,9 +41,22 @@ describe('listings', () => {
     const made = await cli('tokens', 'create', '--user', 'bob', '--label', EVIL);
     expect(made.code).toBe(0);
     const base = `http://127.0.0.1:${h.port}`;
-    const reg = await register(base, EVIL);
+    // Registration refuses such a name now; one registered before, or read from a client's
+    // metadata document, is in the store all the same: put there as the library stores it.
+    const reg = await register(base, 'plain name');
     expect(reg.status).toBe(201);
     const clientId = String(reg.body['client_id']);
+    const other = await createAuthServer({
+      store: h.hub.store,
+      vault: h.hub.vault,
+      clock: systemClock,
+      log: silentLogger(),
+      tokens: h.hub.tokens,
+      publicUrl: base,
+    });
+    const provider = await other.provider();
+    const stored = (await provider.Client.find(clientId)) as unknown as { metadata(): Record<string, unknown> };
+    await provider.Client.adapter.upsert(clientId, { ...stored.metadata(), client_name: EVIL });
     await signIn(authorizeUrl(base, clientId, pkce()), h.token);
 
     const tokens = await cli('tokens', 'list');

@@ -118,6 +118,14 @@ describe('a downstream with state in its process', () => {
     expect(bob.toolChanges).toBe(0);
   });
 
+  it('completion for an unknown prompt or template is refused with -32602, as the server does directly; a known template completes', async () => {
+    const [alice] = await pair('legacy');
+    const argument = { name: 'name', value: 'a' };
+    await expect(alice.client.complete({ ref: { type: 'ref/prompt', name: 'no_such_prompt' }, argument })).rejects.toMatchObject({ code: -32602 });
+    await expect(alice.client.complete({ ref: { type: 'ref/resource', uri: 'nope://{x}' }, argument })).rejects.toMatchObject({ code: -32602 });
+    expect(await alice.client.complete({ ref: { type: 'ref/resource', uri: 'shared://{name}' }, argument })).toMatchObject({ completion: { values: [] } });
+  });
+
   it('a call just after the server crashed waits for its restart instead of failing', async () => {
     const [alice] = await pair('auto');
     const before = textOf(await alice.client.callTool({ name: 'shared__pid', arguments: {} }));
