@@ -97,6 +97,18 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       p.on('server_error', (_ctx: unknown, err: unknown) =>
         deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'authorization server error'),
       );
+      // A client's refused request, said by its RFC 6749 code and description (never a token,
+      // code or verifier: the library's messages name none); a reused refresh token shows here.
+      for (const event of ['grant.error', 'authorization.error', 'registration_create.error', 'revocation.error'])
+        p.on(event, (_ctx: unknown, err: unknown) => {
+          const e = err as { error?: unknown; error_description?: unknown; error_detail?: unknown };
+          const detail = e.error_detail === undefined ? {} : { detail: String(e.error_detail) };
+          deps.log.info(
+            { event, error: String(e.error ?? 'unknown'), description: String(e.error_description ?? ''), ...detail },
+            'authorization server refused a request',
+          );
+        });
+      p.on('grant.revoked', (_ctx: unknown, grantId: unknown) => deps.log.info({ grantId: String(grantId) }, 'OAuth grant ended'));
       return p;
     }));
   let callback: Promise<ReturnType<Provider['callback']>> | undefined;

@@ -7,13 +7,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerAddress } from '../../src/auth/registration-limit.js';
 import { Browser } from '../fakes/browser.js';
+import { manualClock } from '../../src/clock.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { capturedLogger } from '../helpers/log.js';
 import { authorizeUrl, formOf, obtainTokens, pkce, REDIRECT, register, signIn, tokenRequest } from './support.js';
 
 let hub: RunningHub;
 let base: string;
+const logLines: string[] = [];
+// Each describe registers clients from this one address: an hour passes between them, so none hits the limit.
+const clock = manualClock(Date.now());
 beforeAll(async () => {
-  hub = await startHub({});
+  hub = await startHub({}, { clock, log: capturedLogger(logLines, 'info') });
   base = `http://127.0.0.1:${hub.port}`;
 });
 afterAll(() => hub?.stop());
@@ -87,6 +92,8 @@ describe('registration limit behind a reverse proxy on this machine', () => {
 });
 
 describe('tokens', () => {
+  beforeAll(() => clock.advance(3_600_000));
+
   it('advertises no DPoP, which /mcp does not check', async () => {
     const meta = (await (await fetch(`${base}/.well-known/oauth-authorization-server`)).json()) as Record<string, unknown>;
     expect(meta).not.toHaveProperty('dpop_signing_alg_values_supported');
@@ -103,6 +110,18 @@ describe('tokens', () => {
     expect(right.body['access_token']).toEqual(expect.any(String));
   });
 
+  it('logs a reused refresh token and the grant it ended, naming neither token', async () => {
+    const { clientId, tokens } = await obtainTokens(base, hub.token);
+    const refresh = () => tokenRequest(base, { grant_type: 'refresh_token', client_id: clientId, refresh_token: tokens.refresh_token! });
+    expect((await refresh()).status).toBe(200);
+    expect((await refresh()).body['error']).toBe('invalid_grant');
+    const logged = logLines.join('');
+    expect(logged).toContain('"detail":"refresh token already used"');
+    expect(logged).toContain('OAuth grant ended');
+    expect(logged).not.toContain(tokens.refresh_token!);
+    expect(logged).not.toContain(tokens.access_token);
+  });
+
   it('a request with no credentials gets a challenge without an error code, naming the scope (RFC 6750 §3.1)', async () => {
     const res = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     await res.body?.cancel();
@@ -115,6 +134,8 @@ describe('tokens', () => {
 });
 
 describe('sign-in sessions', () => {
+  beforeAll(() => clock.advance(3_600_000));
+
   it('a browser signed in with a hub token that is then revoked must sign in again; two users side by side', async () => {
     const carol = await hub.hub.tokens.create({ user: 'carol' });
     const dave = await hub.hub.tokens.create({ user: 'dave' });
