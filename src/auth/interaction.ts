@@ -30,6 +30,9 @@ export interface SignInDeps {
 
 const loginForm = z.object({ csrf: z.string().max(100), token: z.string().trim().min(1).max(600) });
 
+/** The scopes a token may carry (provider.ts `scopes`). */
+const KNOWN_SCOPES = new Set([MCP_SCOPE, 'offline_access', 'openid']);
+
 const consentForm = z.object({ csrf: z.string().max(100), decision: z.enum(['allow', 'deny']) });
 const stringArray = z.array(z.string());
 
@@ -124,6 +127,18 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const details = await interaction(provider, req, res);
     if (!details) return;
     const client = await clientOf(provider, details);
+    // Scopes the hub does not know are dropped from a grant; asking for none it knows would end,
+    // after the user signed in, in a grant with nothing in it. Refused at once instead (RFC 6749 §4.1.2.1).
+    const asked = String(details.params['scope'] ?? '')
+      .split(' ')
+      .filter(Boolean);
+    if (asked.length > 0 && !asked.some((s) => KNOWN_SCOPES.has(s)))
+      return provider.interactionFinished(
+        req,
+        res,
+        { error: 'invalid_scope', error_description: `this hub grants the ${MCP_SCOPE} scope (and offline_access, openid); asked for: ${asked.join(' ')}` },
+        { mergeWithLastSubmission: false },
+      );
     if (details.prompt.name === 'login' && deps.sso) {
       try {
         return void res.set('Cache-Control', 'no-store').redirect(303, await deps.sso.begin(details.uid));

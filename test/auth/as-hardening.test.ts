@@ -176,6 +176,23 @@ describe('sign-in sessions', () => {
     );
   });
 
+  it('a request for no scope the hub knows goes back to the client with invalid_scope before any sign-in', async () => {
+    const reg = await register(base, 'admin scope');
+    const browser = new Browser();
+    let res = await browser.get(authorizeUrl(base, String(reg.body['client_id']), pkce(), { scope: 'admin' }).href);
+    let location = '';
+    for (let i = 0; i < 6 && res.status >= 300 && res.status < 400; i++) {
+      location = new URL(res.headers.get('location')!, base).href;
+      await res.body?.cancel();
+      if (location.startsWith(REDIRECT)) break;
+      res = await browser.get(location);
+    }
+    const back = new URL(location);
+    expect(back.href.startsWith(REDIRECT)).toBe(true);
+    expect(back.searchParams.get('error')).toBe('invalid_scope');
+    expect(back.searchParams.get('state')).toBe('st');
+  });
+
   it('the consent page lists only scopes a token will carry; error pages carry the pages’ headers', async () => {
     const reg = await register(base, 'scopes');
     const { pages } = await signIn(authorizeUrl(base, String(reg.body['client_id']), pkce(), { scope: 'metrics mcp' }), hub.token);
