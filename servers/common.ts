@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveDataDir, type ResolvedDataDir } from '../src/config/data-dir.js';
 import { loadConfig, type LoadedConfig } from '../src/config/load.js';
 import { HubError, describeError } from '../src/errors.js';
+import { printable } from '../src/printable.js';
 
 /** Flags every command accepts (the contract's common flags). */
 export const COMMON_OPTIONS = {
@@ -179,21 +180,8 @@ export function fail(err: unknown): void {
   process.exitCode = err instanceof HubError && err.code === 'invalid_params' ? 2 : 1;
 }
 
-const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-// C0 and DEL, C1, the line and paragraph separators, and the bidi embeddings, overrides and isolates.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-
-/**
- * `text` with the characters a terminal acts on instead of showing escaped, as JSON would write
- * them (`\n`, `\u001b`). Labels, client names (RFC 7591 registration is open to anyone), account
- * ids and error texts come from outside: unescaped, a newline fakes a row of a listing, ESC
- * sequences recolour the screen, move the cursor or set the clipboard, and bidi overrides show
- * text in another order than it is (CVE-2021-42574, "Trojan Source").
- */
-export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}
+// The CLI's listings and the hub's pages escape alike.
+export { printable };
 
 /** One row of a text listing on stdout, printable: every list printer writes its rows through here. */
 export function listLine(line: string): void {

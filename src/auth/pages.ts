@@ -1,6 +1,6 @@
 import { html } from '../http/html.js';
 import { messagePage, page } from '../http/pages.js';
-import { SPOOFING } from './registration-policy.js';
+import { printable } from '../printable.js';
 
 export interface ClientView {
   clientId: string;
@@ -34,7 +34,7 @@ const NAME_SHOWN = 200;
  * registered before comes here too.
  */
 export function shownName(name: string): string {
-  const visible = name.replace(new RegExp(SPOOFING.source, 'gu'), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const visible = printable(name);
   return visible.length > NAME_SHOWN ? `${visible.slice(0, NAME_SHOWN)}…` : visible;
 }
 

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
+import { isLoopbackHost } from '../http/security.js';
 
 export interface RegistrationLimitOptions {
   clock: Clock;
@@ -56,6 +57,6 @@ export function registrationLimit(opts: RegistrationLimitOptions): RequestHandle
  */
 export function callerAddress(peer: string | undefined, forwarded: string | string[] | undefined): string {
   const last = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',').at(-1)?.trim();
-  const loopback = peer !== undefined && (peer === '::1' || peer.startsWith('127.') || peer.startsWith('::ffff:127.'));
+  const loopback = peer !== undefined && isLoopbackHost(peer.replace(/^::ffff:/, ''));
   return loopback && last ? last : (peer ?? 'unknown');
 }

@@ -1,14 +1,12 @@
 import { z } from 'zod';
+import { isLoopbackHost } from '../http/security.js';
+import { printable } from '../printable.js';
 
-/** Hostnames of the loopback interface a native app's redirect may name with plain http (RFC 8252 §7.3, §8.3). */
-const LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
+/** The loopback names the library lets a native app's http redirect use (RFC 8252 §7.3, §8.3): not all of 127/8. */
+const NATIVE_LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /** The longest `client_name` shown on the sign-in and consent pages. */
 export const MAX_CLIENT_NAME = 200;
-
-/** C0, DEL, C1, the line separators and the bidi controls: a name with them can pose as another on the consent page. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
-export const SPOOFING = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
 
 const registered = z.looseObject({
   redirect_uris: z.array(z.string()).optional(),
@@ -36,11 +34,11 @@ export function registrationPolicy(sent: unknown, metadata: Record<string, unkno
   const given = registered.safeParse(sent);
   if (!given.success) return undefined; // the library refuses metadata of the wrong shape itself
   const uris = given.data.redirect_uris ?? [];
-  for (const uri of uris) {
-    const u = URL.parse(uri);
+  const parsed = uris.map((uri) => ({ uri, u: URL.parse(uri) }));
+  for (const { uri, u } of parsed) {
     if (u === null) continue; // the library says "must only contain valid uris"
     if (u.hostname.includes('*')) return { error: 'invalid_redirect_uri', message: `redirect_uris: ${uri} has a wildcard host; register each URL as it is` };
-    if (u.protocol === 'http:' && !LOOPBACK.has(u.hostname))
+    if (u.protocol === 'http:' && !isLoopbackHost(u.hostname))
       return {
         error: 'invalid_redirect_uri',
         message: `redirect_uris: ${uri} is plain http to another host than loopback; use https, or http://127.0.0.1 or localhost`,
@@ -49,9 +47,9 @@ export function registrationPolicy(sent: unknown, metadata: Record<string, unkno
   const name = given.data.client_name;
   if (name !== undefined && name.length > MAX_CLIENT_NAME)
     return { error: 'invalid_client_metadata', message: `client_name is ${name.length} characters; at most ${MAX_CLIENT_NAME}` };
-  if (name !== undefined && SPOOFING.test(name))
+  if (name !== undefined && printable(name) !== name)
     return { error: 'invalid_client_metadata', message: 'client_name must not contain control or bidirectional-override characters' };
-  const loopbackOnly = uris.length > 0 && uris.every((uri) => URL.parse(uri)?.protocol === 'http:' && LOOPBACK.has(URL.parse(uri)!.hostname));
+  const loopbackOnly = parsed.length > 0 && parsed.every(({ u }) => u?.protocol === 'http:' && NATIVE_LOOPBACK.has(u.hostname));
   if (given.data.application_type === undefined && loopbackOnly) metadata['application_type'] = 'native';
   return undefined;
 }

@@ -28,6 +28,7 @@ export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }>
       'src/lifecycle.ts',
       'src/lazy-require.ts',
       'src/is-record.ts',
+      'src/printable.ts',
       'src/make-dir.ts',
       'src/parse-once.ts',
     ],

@@ -299,17 +299,16 @@ export class DownstreamServer implements ToolSource {
 
   /** A call to a server that is still starting waits for it, within the call's own timeout. */
   private async awaitStart(signal: AbortSignal): Promise<string | undefined> {
-    if (this.main.status().state === 'restarting') return this.awaitRestart(this.main, signal);
+    if (this.main.status().state === 'restarting') await this.awaitRestart(this.main, signal);
     if (this.main.status().state !== 'starting' || !this.firstAttempt) return undefined;
     const waited = await Promise.race([this.firstAttempt.then(() => true), delay(this.opts.config.timeoutMs).then(() => false), aborted(signal)]);
     return waited ? undefined : `${this.name} is still starting after ${this.opts.config.timeoutMs} ms`;
   }
 
   /** A call just after a crash waits for a restart that is due soon (RESTART_WAIT_MS), within its own timeout; its outcome then decides. */
-  private async awaitRestart(link: DownstreamSource, signal: AbortSignal): Promise<undefined> {
-    if (!link.restartWithin(Math.min(RESTART_WAIT_MS, this.opts.config.timeoutMs))) return undefined;
+  private async awaitRestart(link: DownstreamSource, signal: AbortSignal): Promise<void> {
+    if (!link.restartWithin(Math.min(RESTART_WAIT_MS, this.opts.config.timeoutMs))) return;
     await Promise.race([link.nextState(), delay(this.opts.config.timeoutMs), aborted(signal)]);
-    return undefined;
   }
 
   private idleMs(): number {
