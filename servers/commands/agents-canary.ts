@@ -6,7 +6,7 @@ import type { AgentAnswer } from '../../src/agents/adapter.js';
 import { buildAgents, secretsOf } from '../../src/agents/build.js';
 import type { AgentRuntime } from '../../src/agents/invoke.js';
 import { AgentCallError, runWithPolicy, type PolicyDeps } from '../../src/agents/policy.js';
-import { redact } from '../../src/agents/result.js';
+import { redact } from '../../src/agents/scrub.js';
 import { atPath } from '../../src/agents/validate-output.js';
 import { systemClock } from '../../src/clock.js';
 import { publicUrlOf } from '../../src/config/public-url.js';

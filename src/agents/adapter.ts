@@ -53,7 +53,11 @@ export class AgentAttemptError extends Error {
   constructor(
     readonly kind: AttemptFailureKind,
     message: string,
-    readonly extra: { status?: number; retryAfterMs?: number; cause?: unknown } = {},
+    /**
+     * `sent`: the request may have reached the agent (the connection broke after it went out, or
+     * the answer was cut): not safe to send again, since the agent may be running the task.
+     */
+    readonly extra: { status?: number; retryAfterMs?: number; cause?: unknown; sent?: boolean } = {},
   ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'AgentAttemptError';
@@ -68,4 +72,18 @@ export interface AgentAdapter {
   readonly protocol: string;
   /** One attempt; answers or throws AgentAttemptError (a caller's cancel throws the signal's reason). */
   call(req: AgentRequest): Promise<AgentAnswer>;
+}
+
+/**
+ * Streamed text as the object it spells, for an agent whose tool declares an output schema (its
+ * structuredContent must be an object); the text itself when it is not one, which then fails the
+ * schema with a clear reason.
+ */
+export function objectIn(text: string): unknown {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : text;
+  } catch {
+    return text;
+  }
 }

@@ -69,11 +69,23 @@ export function buildAgents(agents: Record<string, AgentConfig>, d: BuildDeps): 
   return out;
 }
 
-/** Every secret of the agents' config, for scrubbing results: keys, webhook secrets, header values. */
+/**
+ * Header names that carry a credential: their values are scrubbed from results like keys are. Other
+ * headers (`X-Team: support`) are settings, and scrubbing their values would cut ordinary words out
+ * of every agent's answers.
+ */
+const CREDENTIAL_HEADER = /auth|key|token|secret|signature|password|cookie|session|credential/i;
+
+/** `Bearer abc`, `Basic abc`, `Token abc`, `Bot abc`: an agent that echoes the credential may echo it without its scheme. */
+const SCHEME = /^[A-Za-z][\w-]*\s+(\S.*)$/;
+
+/** Every secret of the agents' config, for scrubbing results: keys, webhook secrets, credential header values. */
 export function secretsOf(agents: Record<string, AgentConfig>): string[] {
   return Object.values(agents).flatMap((a) => [
     ...('apiKey' in a ? [a.apiKey] : []),
     ...('webhookSecret' in a && a.webhookSecret ? [a.webhookSecret] : []),
-    ...Object.values(a.headers),
+    ...Object.entries(a.headers)
+      .filter(([name]) => CREDENTIAL_HEADER.test(name))
+      .flatMap(([, value]) => [value, ...(SCHEME.exec(value)?.slice(1) ?? [])]),
   ]);
 }

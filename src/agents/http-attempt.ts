@@ -101,8 +101,25 @@ export function failure(x: AgentExchange, err: unknown): unknown {
   if (x.signal.aborted && !(isHubError(err) && err.code === 'provider_timeout')) return err;
   if (isHubError(err)) {
     if (err.code === 'provider_timeout') return new AgentAttemptError('timeout', err.message, { cause: err });
-    if (err.code === 'provider_unreachable') return new AgentAttemptError('transport', err.message, { cause: err });
+    if (err.code === 'provider_unreachable') return new AgentAttemptError('transport', err.message, { cause: err, sent: !neverConnected(err) });
     return new AgentAttemptError('protocol', err.message, { cause: err });
   }
-  return new AgentAttemptError('transport', `agent ${x.name}: ${describeError(err)}`, { cause: err });
+  return new AgentAttemptError('transport', `agent ${x.name}: ${describeError(err)}`, { cause: err, sent: !neverConnected(err) });
+}
+
+/** Failures before a connection carried anything: the name did not resolve, nothing listened, no route, TLS refused. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'ETIMEDOUT']);
+const TLS_REFUSED = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_)/;
+
+/**
+ * Whether the request surely never reached the agent, from the system error under the failure.
+ * Anything else (a reset after the request went out, a cut answer) may have started the task: a
+ * second attempt could run it twice, as a timeout could.
+ */
+function neverConnected(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && (NOT_CONNECTED.has(code) || TLS_REFUSED.test(code))) return true;
+  }
+  return false;
 }

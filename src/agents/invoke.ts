@@ -80,7 +80,7 @@ export async function invokeChain(name: string, input: Record<string, unknown>, 
       try {
         a.validateInput(input);
       } catch (err) {
-        failures.push(new AgentCallError(candidate, 'invalid_input', `fallback ${candidate} does not take these arguments: ${(err as Error).message}`));
+        failures.push(new AgentCallError(candidate, 'invalid_input', `agent ${candidate} does not take these arguments: ${(err as Error).message}`));
         continue;
       }
     }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { KoreAgentConfig } from '../definition/agents.js';
 import { untilAnswer } from '../providers/sse.js';
-import { type AgentAdapter, type AgentAnswer, AgentAttemptError, type AgentPartial, type AgentRequest } from './adapter.js';
+import { type AgentAdapter, type AgentAnswer, AgentAttemptError, type AgentPartial, type AgentRequest, objectIn } from './adapter.js';
 import { type AgentExchange, MAX_STREAMED_CHARS, type UrlAgentOptions, absoluteUrl, exchange, failure, jsonOf } from './http-attempt.js';
 
 /** An `output` or `debug` item of seed 003's response (`{type, content}`). */
@@ -89,15 +89,6 @@ export function koreAnswer(raw: unknown, name: string, o: { structured: boolean;
   return { kind: 'output', output: o.structured ? objectIn(text) : text, ...taskId };
 }
 
-function objectIn(text: string): unknown {
-  try {
-    const v: unknown = JSON.parse(text);
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : text;
-  } catch {
-    return text;
-  }
-}
-
 export type KoreOptions = UrlAgentOptions<KoreAgentConfig>;
 
 /**
@@ -166,6 +157,6 @@ export class KoreAdapter implements AgentAdapter {
     });
     if (answer !== undefined) return answer;
     // A stream that ends without its whole answer may have been cut anywhere: not an answer to trust.
-    throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the whole answer`);
+    throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the whole answer`, { sent: true });
   }
 }

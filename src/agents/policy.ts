@@ -49,11 +49,12 @@ export interface PolicyDeps<B extends CircuitBreakers | Breakers = CircuitBreake
 
 /**
  * Seed 000, "Transport-Level Errors": transport errors, 5xx and 429 are tried again. A timeout is
- * not: the task may still be running and is not safe to start twice; nor is a 4xx (the request is
- * wrong) or an answer that is not the protocol's.
+ * not: the task may still be running and is not safe to start twice; nor is a transport error
+ * after the request went out (a reset, a stream cut before its end) for the same reason, a 4xx
+ * (the request is wrong) or an answer that is not the protocol's.
  */
 function retryable(e: AgentAttemptError): boolean {
-  if (e.kind === 'transport') return true;
+  if (e.kind === 'transport') return e.extra.sent !== true;
   return e.kind === 'status' && (e.status! >= 500 || e.status === 429);
 }
 

@@ -1,6 +1,6 @@
 import type { ProgressUpdate } from '../mcp/source.js';
 import type { AgentPartial } from './adapter.js';
-import { redact } from './result.js';
+import { redact, streamScrubber } from './scrub.js';
 
 export interface ProgressReporter {
   push: (agent: string, p: AgentPartial) => void;
@@ -52,13 +52,29 @@ export function progressReporter(
         resolve();
       };
     });
-  // A thought is marked as one, so a client can tell the agent's reasoning from its answer.
+  // A thought is marked as one, so a client can tell the agent's reasoning from its answer. Text
+  // was scrubbed as it came (below); a thought or a tool call arrives whole.
   const messageOf = (agent: string, p: AgentPartial): string =>
     p.kind === 'tool_call'
-      ? `agent ${agent} is calling the tool ${p.tool}`
+      ? `agent ${agent} is calling the tool ${redact(p.tool, secrets)}`
       : p.kind === 'thought'
         ? `agent ${agent} thinks: ${redact(p.text, secrets)}`
-        : redact(p.text, secrets);
+        : p.text;
+  // A secret split across tokens is caught: the text that could begin one waits for the next token.
+  const scrubber = streamScrubber(secrets);
+  let textOf: string | undefined;
+  const enqueue = (agent: string, p: AgentPartial) => {
+    const last = queue.at(-1);
+    if (p.kind === 'text' && last?.p.kind === 'text' && last.agent === agent) last.p = { kind: 'text', text: last.p.text + p.text };
+    else queue.push({ agent, p });
+    pumping ??= pump();
+  };
+  /** Sends what the scrubber held back: the text ended, or another agent or kind of partial comes. */
+  const release = () => {
+    const rest = scrubber.end();
+    if (textOf !== undefined && rest !== '') enqueue(textOf, { kind: 'text', text: rest });
+    textOf = undefined;
+  };
   const pump = async () => {
     while (queue.length > 0) {
       const wait = lastSent + intervalMs - performance.now();
@@ -71,12 +87,14 @@ export function progressReporter(
   };
   return {
     push: (agent, p) => {
-      const last = queue.at(-1);
-      if (p.kind === 'text' && last?.p.kind === 'text' && last.agent === agent) last.p = { kind: 'text', text: last.p.text + p.text };
-      else queue.push({ agent, p });
-      pumping ??= pump();
+      if (p.kind !== 'text' || textOf !== agent) release();
+      if (p.kind !== 'text') return enqueue(agent, p);
+      textOf = agent;
+      const safe = scrubber.push(p.text);
+      if (safe !== '') enqueue(agent, { kind: 'text', text: safe });
     },
     flushed: async () => {
+      release();
       hurried = true;
       wake?.();
       while (pumping) await pumping;

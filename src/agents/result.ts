@@ -41,22 +41,3 @@ export function failureResult(called: string, failures: readonly AgentCallError[
   for (const f of rest) lines.push(`fallback ${f.message}`);
   return toolError(lines.join('\n'), { _meta: { [META_AGENT]: { agent: called, failures: failures.map(failureMeta) } } });
 }
-
-/**
- * Secrets (API keys, webhook secrets, header values) replaced wherever they appear in a result:
- * an agent that echoes its request, or an error body that quotes it, must not hand them to the
- * model. Walks the value only when its JSON holds one of them.
- */
-export function redact<T>(value: T, secrets: readonly string[]): T {
-  const live = secrets.filter((s) => s.length >= 4);
-  if (live.length === 0) return value;
-  const json = JSON.stringify(value);
-  if (!live.some((s) => json.includes(JSON.stringify(s).slice(1, -1)))) return value;
-  const scrub = (v: unknown): unknown => {
-    if (typeof v === 'string') return live.reduce((acc, s) => acc.split(s).join('[redacted]'), v);
-    if (Array.isArray(v)) return v.map(scrub);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x)]));
-    return v;
-  };
-  return scrub(value) as T;
-}

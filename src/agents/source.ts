@@ -18,10 +18,11 @@ import type { AgentCallback } from './adapter.js';
 import { DEFAULT_INPUT_SCHEMA, buildAgents, secretsOf } from './build.js';
 import { ChainFailed, invokeChain, type AgentRuntime, type InvokeDeps } from './invoke.js';
 import { AgentMetrics } from './metrics.js';
-import { failureResult, redact, successResult } from './result.js';
+import { failureResult, successResult } from './result.js';
+import { redact } from './scrub.js';
 import { type ProgressReporter, progressReporter } from './progress.js';
 import { AGENT_SESSION_KEY } from './session.js';
-import { resultOf } from './tasks/call.js';
+import { resultOf, unlessCallerGone } from './tasks/call.js';
 import { AgentTasks, isAsync, type AgentTasksOptions } from './tasks/service.js';
 import { TASK_STATUS, asyncOutputSchema } from './tasks/status-tool.js';
 import type { AgentTask } from './tasks/types.js';
@@ -97,7 +98,15 @@ export class AgentSource implements ToolSource {
     // Built whenever there is a task store, even with no async agent here: the callback route
     // and the inbox handler must answer for tasks another process on the data dir submitted.
     this.tasks = o.tasks
-      ? new AgentTasks({ ...o.tasks, agents: this.agents, publicUrl: o.publicUrl, clock: o.clock, log: o.log, metered: this.metered })
+      ? new AgentTasks({
+          ...o.tasks,
+          agents: this.agents,
+          publicUrl: o.publicUrl,
+          clock: o.clock,
+          log: o.log,
+          metered: this.metered,
+          secrets: this.secretValues,
+        })
       : undefined;
     this.async = async;
     this.listed = [...[...this.agents.values()].map(toolOf), ...(async && this.tasks ? [this.tasks.tool] : [])];
@@ -155,7 +164,7 @@ export class AgentSource implements ToolSource {
     const callId = randomUUID();
     if (this.tasks && isAsync(agent)) {
       // As an MCP Task the submission outlives the request, so the request's signal is not its own.
-      const signal = ctx.tasks ? new AbortController().signal : ctx.signal;
+      const signal = ctx.tasks ? new AbortController().signal : unlessCallerGone(ctx.signal);
       const run = (callback: (candidate: string) => AgentCallback | undefined) =>
         invokeChain(tool, input, { identity: ctx.identity, signal, callId, callback }, { ...this.deps, sessionKey: () => key });
       if (ctx.tasks) return ctx.tasks.backed('agent_task', (await this.tasks.start(agent, ctx.identity, run)).id);

@@ -5,7 +5,7 @@ import { apiKeyCredentials } from '../providers/credentials.js';
 import { untilAnswer } from '../providers/sse.js';
 import type { Clock } from '../clock.js';
 import type { UpagentsAgentConfig } from '../definition/agents.js';
-import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage } from './adapter.js';
+import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage, objectIn } from './adapter.js';
 import { type AgentExchange, MAX_STREAMED_CHARS, exchange, failure, jsonOf } from './http-attempt.js';
 
 /**
@@ -134,13 +134,15 @@ export class UpagentsAdapter implements AgentAdapter {
         };
       } else if (type === 'complete') {
         const usage = usageOf(d.usage ?? d.metrics);
-        return { kind: 'output', output: d.output ?? text, ...(taskId ? { taskId } : {}), ...(usage ? { usage } : {}) };
+        // Text streamed for a tool with an output schema is the object it spells, as with Kore.
+        const output = d.output ?? (this.o.config.outputSchema !== undefined ? objectIn(text) : text);
+        return { kind: 'output', output, ...(taskId ? { taskId } : {}), ...(usage ? { usage } : {}) };
       }
       return undefined;
     });
     if (answer !== undefined) return answer;
     // A stream that ends without `complete` may have been cut anywhere: not an answer to trust.
-    throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the complete event`);
+    throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the complete event`, { sent: true });
   }
 }
 

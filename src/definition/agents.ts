@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { firstPlaceholderAt, parsePath, placeholderProblems } from './agent-template.js';
+import { jsonSchemaProblems } from './json-schema-shape.js';
 
 /**
  * The `agents` block of the config (ARCHITECTURE.md, "Config file"): one entry per agent, keyed by
@@ -8,7 +9,21 @@ import { firstPlaceholderAt, parsePath, placeholderProblems } from './agent-temp
  * yet (see src/agents/build.ts). A leaf schema, here so src/config/ can import it.
  */
 
-const jsonSchemaObject = z.record(z.string(), z.unknown());
+/**
+ * A tool's schema: an object schema (MCP: `type` is "object", added when left out), whose shape a
+ * validator can compile (json-schema-shape.ts); each problem is an issue at its place.
+ */
+const toolSchema = (what: string) =>
+  z
+    .record(z.string(), z.unknown())
+    .superRefine((s, ctx) => {
+      if (s['type'] !== undefined && s['type'] !== 'object') {
+        ctx.addIssue({ code: 'custom', path: ['type'], message: `must be "object": ${what}` });
+        return;
+      }
+      for (const problem of jsonSchemaProblems(s)) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .transform((s) => (s['type'] === undefined ? { type: 'object', ...s } : s));
 
 /** Base URL of an agent API: absolute http(s), or a path on the hub itself (the sandbox marketplace). */
 const baseUrlSchema = z
@@ -24,7 +39,7 @@ const headersSchema = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/,
 /** An agent's answer is accepted only when the number at this JSON path is at least `min`. */
 const minConfidenceSchema = z.strictObject({
   /** `$.confidence`, `output.score` or `scores[0].value`. */
-  path: z.string().min(1),
+  path: z.string().refine((p) => parsePath(p) !== undefined, "is not a JSON path ($.confidence, output.score, scores[0].value, $['odd key'])"),
   min: z.number(),
 });
 
@@ -34,11 +49,9 @@ const fallbackSchema = z.union([z.string().min(1), z.array(z.string().min(1)).mi
 const common = {
   description: z.string().min(1).optional(),
   /** JSON Schema of the tool's arguments (an object); the arguments are the agent's input. */
-  inputSchema: jsonSchemaObject.optional(),
+  inputSchema: toolSchema("a tool's arguments are a JSON object").optional(),
   /** JSON Schema (an object) the agent's output must match; it is the result's structuredContent. */
-  outputSchema: jsonSchemaObject
-    .refine((s) => s['type'] === undefined || s['type'] === 'object', 'must describe an object (MCP structuredContent is an object)')
-    .optional(),
+  outputSchema: toolSchema('MCP structuredContent is a JSON object').optional(),
   minConfidence: minConfidenceSchema.optional(),
   /** How long one attempt may take: the answer (sync), or the first byte and each silence after it (stream). */
   timeoutMs: z.number().int().min(1).max(3_600_000).default(30_000),

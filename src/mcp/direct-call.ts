@@ -26,7 +26,7 @@ import { checkModernInputRequests, fulfilLegacy } from './direct/input-required.
 import { CancelledByClient, type SessionCalls } from './direct/session-calls.js';
 import type { Dispatcher } from './dispatch.js';
 import { legacyLogLevel, LOGGING_LEVELS, logMessageOf, SERVER_INFO } from './server.js';
-import type { CallContext } from './source.js';
+import { CallerGone, type CallContext } from './source.js';
 import { declaresTasks } from './tasks/handlers.js';
 import { isCreateTaskResult } from './tasks/wire.js';
 
@@ -208,7 +208,8 @@ export class DirectCalls {
     const abort = new AbortController();
     const legacy = s.legacy;
     legacy?.calls.inflight.set(s.call.id, abort);
-    s.out.onGone(() => abort.abort(new Error('the client closed the connection')));
+    // A 2025 client that wants a call cancelled says so (notifications/cancelled); its closed connection is not a cancel.
+    s.out.onGone(() => abort.abort(legacy ? new CallerGone('the client closed the connection') : new Error('the client closed the connection')));
     if (legacy) abort.signal.addEventListener('abort', () => legacy.calls.withdraw(legacy.out, abort.signal.reason), { once: true });
     try {
       const message = await this.answer(s, abort.signal);

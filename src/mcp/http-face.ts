@@ -19,7 +19,7 @@ import { webNodeHandler, type NodeServe } from './modern-node.js';
 import { initializeProblem } from './initialize-check.js';
 import { paramHeaderMismatch } from './param-headers.js';
 import { createHubServer } from './server.js';
-import type { SourceChange } from './source.js';
+import { CallerGone, type SourceChange } from './source.js';
 import type { FaceReplicas } from '../replicas/hub-events.js';
 
 interface Session {
@@ -300,7 +300,7 @@ export class HttpFace {
     if (!this.sessions.delete(session.id)) return;
     // A session closed (DELETE, revocation, eviction, idle) ends its direct calls, as the SDK's
     // transport ends the streams it owns.
-    session.calls.close(new Error('the session was closed'));
+    session.calls.close(new CallerGone('the session was closed'));
     for (const uri of session.subscriptions) void this.opts.dispatcher.subscribe(uri, session.identity, false).catch(() => {}); // the server's watch too
     const key = identityKey(session.identity);
     const own = this.byIdentity.get(key);

@@ -42,6 +42,17 @@ export interface ProgressUpdate {
   message?: string;
 }
 
+/**
+ * The reason a call's signal aborts when its caller went away without cancelling it: a 2025-era
+ * session's connection closed, or the session ended. The 2025 transports say a disconnect is not a
+ * cancel, so work the caller can read back later (an async agent's task, `agent__task_status`)
+ * goes on; work whose answer had nowhere else to go stops. On 2026-07-28 a closed stream is the
+ * cancel itself, and the reason is a plain abort.
+ */
+export class CallerGone extends Error {
+  override readonly name = 'CallerGone';
+}
+
 /** What a source gets for one call: who calls, how to report progress, how to be cancelled. */
 export interface CallContext {
   identity: Identity;

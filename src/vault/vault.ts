@@ -137,6 +137,11 @@ export class Vault {
     return `${PREFIX}.${id}.${sealed.toString('base64')}`;
   }
 
+  /** Whether a stored value is sealed (a column that once held plaintext tells old rows apart by it). */
+  static isSealed(value: string): boolean {
+    return value.startsWith(`${PREFIX}.`);
+  }
+
   decrypt(scope: SecretScope, envelope: string): Buffer {
     const [prefix, keyId, body] = envelope.split('.');
     if (prefix !== PREFIX || !keyId || body === undefined) throw this.decryptError(scope, 'not a vault envelope');

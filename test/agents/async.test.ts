@@ -8,6 +8,8 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KINDS, connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { capturedLogger } from '../helpers/log.js';
+import { rawInitialize, sessionHeaders } from '../helpers/raw-mcp.js';
 
 const SECRET = 'whsec_async_sandbox_3b1f';
 const TTL_MS = 60_000;
@@ -41,11 +43,12 @@ describe('async agents through the hub', () => {
   let hub: RunningHub;
   let base: string;
   let bob: FaceClient;
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     hub = await startHub(
       { integrations: { sandbox: {} }, agents: AGENTS },
-      { clock, agents: { sleep: async () => {}, tasks: { pollMs: 100, taskTtlMs: TTL_MS } } },
+      { clock, log: capturedLogger(logLines), agents: { sleep: async () => {}, tasks: { pollMs: 100, taskTtlMs: TTL_MS } } },
     );
     base = hub.url.replace(/\/mcp$/, '');
     bob = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: (await hub.hub.tokens.create({ user: 'bob' })).token });
@@ -215,6 +218,67 @@ describe('async agents through the hub', () => {
       expect((await status(id)).structuredContent).toMatchObject({ state: 'cancelled', error: 'the caller cancelled the call' });
       expect(await agentEvents(id)).toEqual([]);
     });
+  });
+
+  it('a 2025 caller whose connection closes has not cancelled: the task goes on and agent__task_status returns its result', async () => {
+    const init = await rawInitialize(hub.url, hub.token);
+    const session = init.sessionId!;
+    await fetch(hub.url, {
+      method: 'POST',
+      headers: sessionHeaders(hub.token, session),
+      body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+    });
+    const abort = new AbortController();
+    const res = await fetch(hub.url, {
+      method: 'POST',
+      headers: sessionHeaders(hub.token, session),
+      signal: abort.signal,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 7,
+        method: 'tools/call',
+        params: { name: 'agent__held_long', arguments: { input: 'keep me' }, _meta: { progressToken: 1 } },
+      }),
+    });
+    // Read up to the first progress notification, which names the task; then hang up without a cancel.
+    const reader = res.body!.getReader();
+    let seen = '';
+    while (!/at_[A-Za-z0-9_-]{22}/.test(seen)) seen += new TextDecoder().decode((await reader.read()).value);
+    const taskId = /(at_[A-Za-z0-9_-]{22})/.exec(seen)![1]!;
+    abort.abort();
+    const c = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
+    try {
+      const state = async () => ((await c.callTool('agent__task_status', { taskId })).structuredContent as { state: string; result?: unknown }).state;
+      // The hub saw the closed connection (its call ended), and did not cancel the task.
+      await eventually(() => logLines.some((l) => l.includes('goes on after its caller went away') && l.includes(taskId)) || undefined);
+      expect(await state()).toBe('running');
+      expect(await release(await heldRemoteId(taskId))).toEqual({ statuses: [200] });
+      const done = await eventually(async () => {
+        const s = (await c.callTool('agent__task_status', { taskId })).structuredContent as { state: string; result?: unknown };
+        return s.state === 'completed' ? s : undefined;
+      });
+      expect(done.result).toMatchObject({ reply: 'echo: keep me' });
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("a failed task's error is kept sealed, and scrubbed of the agents' secrets", async () => {
+    const c = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
+    try {
+      const r = await c.callTool('agent__failing', { input: 'x' });
+      expect(r.isError).toBe(true);
+      const taskId = await lastTaskOf('failing');
+      const stored = hub.hub.db.prepare('SELECT error FROM agent_tasks WHERE id = ?').pluck().get(taskId) as string;
+      expect(stored).toMatch(/^sbv1\./);
+      expect(stored).not.toContain('tool_unavailable');
+      expect((await c.callTool('agent__task_status', { taskId })).structuredContent).toMatchObject({
+        state: 'failed',
+        error: expect.stringContaining('tool_unavailable'),
+      });
+    } finally {
+      await c.close();
+    }
   });
 
   it('an unanswered task is timed_out once the hub clock passes its expiry; its late callback is dropped', async () => {

@@ -39,7 +39,23 @@ describe('bad agent config stops start-up with a message naming the agent and th
       'agents.a.fallback: fallbacks form a cycle: a → b → c → a',
     ],
     ['an agent its own fallback', { a: { ...ok, fallback: 'a' } }, 'agents.a.fallback: agent "a" cannot be its own fallback'],
-    ['an output schema that is not an object', { a: { ...ok, outputSchema: { type: 'string' } } }, 'agents.a.outputSchema: must describe an object'],
+    ['an output schema that is not an object', { a: { ...ok, outputSchema: { type: 'string' } } }, 'agents.a.outputSchema.type: must be "object"'],
+    ['an input schema that is not an object', { a: { ...ok, inputSchema: { type: 'string' } } }, 'agents.a.inputSchema.type: must be "object"'],
+    [
+      'a schema with a type no validator knows',
+      { a: { ...ok, outputSchema: { type: 'object', properties: { category: { type: 'nonsense' } } } } },
+      'agents.a.outputSchema: properties.category.type: "nonsense" is not a JSON type',
+    ],
+    [
+      'a schema referring to another document',
+      { a: { ...ok, inputSchema: { type: 'object', properties: { x: { $ref: 'http://example.com/s.json' } } } } },
+      'agents.a.inputSchema: properties.x.$ref: only references inside the schema',
+    ],
+    [
+      'a minConfidence path that is not a JSON path',
+      { a: { ...ok, minConfidence: { path: '$..x', min: 0.5 } } },
+      'agents.a.minConfidence.path: is not a JSON path',
+    ],
     ['the reserved name task_status', { task_status: ok }, 'agents.task_status'],
   ])('%s', (_what, agents, expected) => {
     const err = refusal(agents);
@@ -117,6 +133,17 @@ describe('session identities and JSON paths', () => {
     // Length-prefixed fields: moving a separator between fields gives another identity.
     expect(sessionIdentity(key, { tenant: 't:a', user: 'b', scopes: [] }, 'x')).not.toBe(sessionIdentity(key, { tenant: 't', user: 'a:b', scopes: [] }, 'x'));
     expect(a).not.toContain('alice');
+  });
+
+  it('a tool schema that leaves out its type is an object schema, as MCP clients check', () => {
+    const parsed = parseConfigValue(
+      { agents: { a: { ...ok, inputSchema: { properties: { q: { type: 'string' } } }, outputSchema: { required: ['x'] } } } },
+      FILE,
+    );
+    expect(parsed.agents['a']).toMatchObject({
+      inputSchema: { type: 'object', properties: { q: { type: 'string' } } },
+      outputSchema: { type: 'object', required: ['x'] },
+    });
   });
 
   it.each([

@@ -17,6 +17,8 @@ const AGENTS = {
   echo: { ...SB, agentId: 'echo_v1', outputSchema: ECHO_OUT, headers: { 'x-trace-secret': SECRET_HEADER } },
   writer: { ...SB, agentId: 'writer_v2', mode: 'stream', headers: { 'x-sandbox-token-ms': '3' } },
   slow: { ...SB, agentId: 'echo_v1', timeoutMs: 300, retries: 0, headers: { 'x-sandbox-latency-ms': '1500' } },
+  // A header that is a setting, not a credential (the README's example): its value is an ordinary word.
+  team: { ...SB, agentId: 'echo_v1', headers: { 'X-Team': 'support' } },
   ...FAILING_AGENTS,
 };
 
@@ -209,6 +211,9 @@ describe('agents through the hub', () => {
       const r = await c.callTool('agent__echo', { input: `the key is ${KEY} and ${SECRET_HEADER}` });
       expect(r.structuredContent).toMatchObject({ reply: 'echo: the key is [redacted] and [redacted]' });
       expect(JSON.stringify(r.content)).not.toContain(SECRET_HEADER);
+      // A setting's value is not a secret: an answer that says "support" keeps it.
+      const team = await c.callTool('agent__team', { input: 'please contact support about my order' });
+      expect(textOf(team)).toContain('echo: please contact support about my order');
     } finally {
       await c.close();
     }

@@ -3,7 +3,7 @@
  * errors, 5xx, 429 with its Retry-After), what is not (timeouts, 4xx), and what the breaker counts.
  * Waits run on an injected sleep that records them, and the breaker on a manual clock.
  */
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,17 +111,101 @@ describe('the agent policy', () => {
     expect(p.circuit()).toMatchObject({ failures: 1 });
   });
 
-  it('retries a refused connection, and counts each attempt', async () => {
-    const config = upagentsAgentSchema.parse({ protocol: 'upagents', baseUrl: 'http://127.0.0.1:1/v1', agentId: 'down_v1', apiKey: 'k', retries: 2 });
+  /** The agent `down` at `origin`, tried with 2 retries: its failure, the waits between attempts and its circuit. */
+  async function tryDown(origin: string, mode: 'sync' | 'stream' = 'sync') {
+    const config = upagentsAgentSchema.parse({ protocol: 'upagents', baseUrl: `${origin}/v1`, agentId: 'down_v1', apiKey: 'k', retries: 2, mode });
     const adapter = new UpagentsAdapter({ name: 'down', config, baseUrl: () => config.baseUrl, provider: createProviderClient({ clock }), clock });
     const waits: number[] = [];
     const breakers = new CircuitBreakers({ clock });
     const deps: PolicyDeps = { breakers, clock, sleep: async (ms) => void waits.push(ms), backoffMs: () => 5, maxRetryAfterMs: 1000 };
     const err = await runWithPolicy('down', 2, adapter, { input: {}, sessionId: 's', signal: new AbortController().signal }, deps).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AgentCallError);
-    expect((err as AgentCallError).reason).toBe('transport');
+    return { err: err as AgentCallError, waits, circuit: breakers.snapshot()[0] };
+  }
+
+  /** A raw TCP server that reads each request whole, counts it, then does `then` to the connection. */
+  async function rawAgent(then: (socket: Socket) => void): Promise<{ origin: string; requests: () => number; close: () => Promise<void> }> {
+    let requests = 0;
+    const server = createNetServer((socket) => {
+      let seen = '';
+      socket.on('data', (b) => {
+        seen += b.toString('latin1');
+        if (!seen.includes('\r\n\r\n') || !seen.endsWith('}')) return;
+        requests++;
+        then(socket);
+      });
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return {
+      origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      requests: () => requests,
+      close: () => new Promise<void>((r) => server.close(() => r())),
+    };
+  }
+
+  it('retries a refused connection (nothing reached the agent), and counts each attempt', async () => {
+    // A port nothing listens on: bound, then closed.
+    const gone = createNetServer();
+    await new Promise<void>((r) => gone.listen(0, '127.0.0.1', r));
+    const port = (gone.address() as AddressInfo).port;
+    await new Promise<void>((r) => gone.close(() => r()));
+    const { err, waits, circuit } = await tryDown(`http://127.0.0.1:${port}`);
+    expect(err.reason).toBe('transport');
     expect(waits).toEqual([5, 5]);
-    expect(breakers.snapshot()[0]).toMatchObject({ failures: 3 });
+    expect(circuit).toMatchObject({ failures: 3 });
+  });
+
+  it('does not retry a connection reset after the request went out: the agent may be running the task', async () => {
+    const agent = await rawAgent((socket) => socket.resetAndDestroy());
+    try {
+      const { err, waits, circuit } = await tryDown(agent.origin);
+      expect(err.reason).toBe('transport');
+      expect(waits).toEqual([]);
+      expect(agent.requests()).toBe(1);
+      expect(circuit).toMatchObject({ failures: 1 });
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('a streamed answer for a tool with an output schema is the object its text spells', async () => {
+    const sse = [
+      'event: token\ndata: {"content":"{\\"category\\""}\n\n',
+      'event: token\ndata: {"content":":\\"billing\\"}"}\n\n',
+      'event: complete\ndata: {}\n\n',
+    ].join('');
+    const agent = await rawAgent((socket) => socket.end(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n${sse}`));
+    try {
+      const config = upagentsAgentSchema.parse({
+        protocol: 'upagents',
+        baseUrl: `${agent.origin}/v1`,
+        agentId: 'triage_v1',
+        apiKey: 'k',
+        mode: 'stream',
+        outputSchema: { properties: { category: { type: 'string' } } },
+      });
+      const adapter = new UpagentsAdapter({ name: 'triage', config, baseUrl: () => config.baseUrl, provider: createProviderClient({ clock }), clock });
+      const answer = await adapter.call({ input: {}, sessionId: 's', signal: new AbortController().signal });
+      expect(answer).toEqual({ kind: 'output', output: { category: 'billing' } });
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('does not retry a stream cut before its complete event (the agent took the task)', async () => {
+    const agent = await rawAgent((socket) =>
+      socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\nevent: token\ndata: {"content":"one "}\n\n'),
+    );
+    try {
+      const { err, waits } = await tryDown(agent.origin, 'stream');
+      expect(err.reason).toBe('transport');
+      expect(err.message).toContain('closed its stream before the complete event');
+      expect(waits).toEqual([]);
+      expect(agent.requests()).toBe(1);
+    } finally {
+      await agent.close();
+    }
   });
 
   it('opens after 5 failures, fails fast while open, lets one probe through after the cool-down, and closes on success', async () => {

@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { progressReporter } from '../../src/agents/progress.js';
+import { streamScrubber } from '../../src/agents/scrub.js';
 import type { ProgressUpdate } from '../../src/mcp/source.js';
 
 function transport() {
@@ -46,6 +47,39 @@ describe('progress from an agent stream', () => {
       { progress: 3, message: 'agent writer thinks: pausing' },
       { progress: 4, message: 'a [redacted] time' },
     ]);
+  });
+
+  it('catches a secret split across notifications: the text that could begin one waits for the next token', async () => {
+    const sent: string[] = [];
+    // Interval 0 and every send finished before the next token: each token would go on its own.
+    const r = progressReporter(async (p) => void sent.push(p.message ?? ''), ['ua_SECRETKEY_1234', 'Bearer hdr_token_99'], 0);
+    for (const token of ['your key is ua_SECRETK', 'EY_1234', ' and ua_S', 'ECRETKEY_0 is not it']) {
+      r.push('echo', { kind: 'text', text: token });
+      await new Promise((res) => setImmediate(res));
+    }
+    r.push('echo', { kind: 'tool_call', tool: 'lookup Bearer hdr_token_99' });
+    r.push('echo', { kind: 'text', text: 'last ua_SEC' });
+    await r.flushed();
+    // No notification carries a piece of the key; "ua_SECRETKEY_0" only began like it.
+    expect(sent).toEqual([
+      'your key is ',
+      '[redacted]',
+      ' and ',
+      'ua_SECRETKEY_0 is not it',
+      'agent echo is calling the tool lookup [redacted]',
+      // What was held back at the end goes out before the result: a prefix that never became a secret.
+      'last ua_SEC',
+    ]);
+  });
+
+  it('the stream scrubber holds back only what could still become a secret', () => {
+    const s = streamScrubber(['abcdef', 'efgh']);
+    expect(s.push('xx abc')).toBe('xx ');
+    expect(s.push('dxx')).toBe('abcdxx');
+    // "abcdef" whole inside one piece, "efgh" overlapping its end: each found.
+    expect(s.push('abcdefgh ef')).toBe('[redacted]gh ');
+    expect(s.end()).toBe('ef');
+    expect(streamScrubber([]).push('anything')).toBe('anything');
   });
 
   it('sends each text on its own when nothing is in flight, and a failed send does not stop the next', async () => {

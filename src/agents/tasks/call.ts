@@ -1,7 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
-import type { CallContext } from '../../mcp/source.js';
+import { CallerGone, type CallContext } from '../../mcp/source.js';
 import type { Logger } from '../../observability/logger.js';
 import type { AgentCallback } from '../adapter.js';
 import { ChainFailed, type AgentRuntime, type Invocation } from '../invoke.js';
@@ -34,7 +34,8 @@ export interface AsyncCallDeps {
  * An async agent call (issue 10, "MCP behaviour"): the task is stored before it is submitted (its
  * callback URL names it), submitted with the signed-callback URL, and the call stays open with
  * progress until the callback lands or the agent's `waitMs` passes; then it answers with the
- * handle `{ taskId, state }` and the task goes on. A cancel before that cancels the task here:
+ * handle `{ taskId, state }` and the task goes on, as it does when the caller goes away without
+ * cancelling (a 2025 connection closed: CallerGone). A cancel before that cancels the task here:
  * seed 000's tasks API has no cancel endpoint, so the platform is not told, and its late callback
  * is acknowledged and dropped.
  */
@@ -68,7 +69,7 @@ export async function callAsync(
       d.metered?.failed(agent.name, err.failures, seconds());
       return failureResult(agent.name, err.failures);
     }
-    if (!ctx.signal.aborted) throw err;
+    if (!cancelledByCaller(ctx.signal)) throw err;
     await cancelled(task, d);
     d.metered?.cancelled(agent.name, seconds());
     throw new HubError('cancelled', `agent__${agent.name} was cancelled before the agent took the task`, { cause: err });
@@ -98,6 +99,12 @@ export async function callAsync(
     return resultOf(t, structured);
   };
   if (done !== undefined) return ended(done);
+  if (ctx.signal.aborted && !cancelledByCaller(ctx.signal)) {
+    // Nobody to answer, and nothing to cancel: the outcome is kept for agent__task_status.
+    d.metered?.taskCall(agent.name, inv.failures, 'pending', seconds());
+    d.log.info({ agent: agent.name, task: task.id }, 'agent task goes on after its caller went away');
+    throw new HubError('cancelled', `the caller of agent__${agent.name} went away; task ${task.id} goes on (agent__task_status returns its outcome)`);
+  }
   if (ctx.signal.aborted) {
     const c = await cancelled(task, d);
     if (c === undefined) {
@@ -120,6 +127,25 @@ export async function callAsync(
     structuredContent: { taskId: task.id, state },
     _meta: { [META_AGENT]: { agent: agent.name, answeredBy, taskId: task.id } },
   };
+}
+
+/** Aborted because the caller asked (not because it went away: see CallerGone). */
+function cancelledByCaller(signal: AbortSignal): boolean {
+  return signal.aborted && !(signal.reason instanceof CallerGone);
+}
+
+/**
+ * `signal`, except that the caller going away does not abort it: an async agent's submission goes
+ * on, so the task it starts can finish and be read back with agent__task_status.
+ */
+export function unlessCallerGone(signal: AbortSignal): AbortSignal {
+  const own = new AbortController();
+  const follow = () => {
+    if (!(signal.reason instanceof CallerGone)) own.abort(signal.reason);
+  };
+  if (signal.aborted) follow();
+  else signal.addEventListener('abort', follow, { once: true });
+  return own.signal;
 }
 
 /** Cancelled here; the task as it is when its callback won the race (undefined once cancelled). */

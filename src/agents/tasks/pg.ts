@@ -2,17 +2,8 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { Queryable } from '../../store/pg/pool.js';
 import type { Vault } from '../../vault/vault.js';
-import { COLUMNS, expiredSchema, openTask, RESULT_KIND, rowSchema } from './sqlite.js';
-import {
-  EXPIRED_ERROR,
-  MAX_TASK_ERROR_CHARS,
-  type AgentTask,
-  type AgentTaskStore,
-  type ExpiredTask,
-  type NewAgentTask,
-  type TaskOutcome,
-  type TaskOwner,
-} from './types.js';
+import { COLUMNS, expiredSchema, openTask, rowSchema, sealOutcome } from './sqlite.js';
+import { EXPIRED_ERROR, type AgentTask, type AgentTaskStore, type ExpiredTask, type NewAgentTask, type TaskOutcome, type TaskOwner } from './types.js';
 
 const tenantOf = z.object({ tenant_id: z.string() });
 const UNFINISHED = `state IN ('submitted', 'running')`;
@@ -60,14 +51,9 @@ export class PgAgentTasks implements AgentTaskStore {
   }
 
   async finish(id: string, outcome: TaskOutcome): Promise<boolean> {
-    let result: string | null = null;
-    if (outcome.state === 'completed') {
-      const row = await this.db.maybeOne('SELECT tenant_id FROM agent_tasks WHERE id = $1', [id], (r) => tenantOf.parse(r));
-      if (row === undefined) return false;
-      await this.vault.ensureDataKey(row.tenant_id);
-      result = this.vault.encrypt({ tenant: row.tenant_id, kind: RESULT_KIND, id }, JSON.stringify(outcome.result ?? null));
-    }
-    const error = outcome.state === 'completed' ? null : outcome.error.slice(0, MAX_TASK_ERROR_CHARS);
+    const row = await this.db.maybeOne('SELECT tenant_id FROM agent_tasks WHERE id = $1', [id], (r) => tenantOf.parse(r));
+    if (row === undefined) return false;
+    const { result, error } = await sealOutcome(this.vault, row.tenant_id, id, outcome);
     const changed = await this.db.exec(`UPDATE agent_tasks SET state = $2, result = $3, error = $4, updated_at = $5 WHERE id = $1 AND ${UNFINISHED}`, [
       id,
       outcome.state,

@@ -18,7 +18,8 @@ import { TaskEvents } from './events.js';
 import { UPAGENTS_CALLBACK, koreCallback } from './formats.js';
 import { DEFAULT_TASK_RETENTION_MS, TaskPurgeJob } from './purge.js';
 import { TASK_STATUS_TOOL, readTask, taskStatus } from './status-tool.js';
-import type { AgentTask, AgentTaskStore, TaskOwner } from './types.js';
+import { redact } from '../scrub.js';
+import type { AgentTask, AgentTaskStore, TaskOutcome, TaskOwner } from './types.js';
 
 /** An unanswered task is timed_out after a day unless told otherwise. */
 export const DEFAULT_TASK_TTL_MS = 24 * 60 * 60_000;
@@ -36,6 +37,23 @@ export interface AgentTasksOptions {
   retentionMs?: number;
 }
 
+/**
+ * The store with every error scrubbed of the agents' secrets before it is written: an agent's error
+ * body or a failed callback may quote the key or the callback secret, and what is on disk outlives
+ * a key's rotation (after which nothing would know to hide it).
+ */
+function scrubbingErrors(store: AgentTaskStore, secrets: readonly string[]): AgentTaskStore {
+  return {
+    create: (task) => store.create(task),
+    get: (id, owner) => store.get(id, owner),
+    accepted: (id, by) => store.accepted(id, by),
+    finish: (id: string, outcome: TaskOutcome) =>
+      store.finish(id, outcome.state === 'completed' ? outcome : { ...outcome, error: redact(outcome.error, secrets) }),
+    expire: (now, limit) => store.expire(now, limit),
+    purge: (before, limit) => store.purge(before, limit),
+  };
+}
+
 /** Whether an agent runs async: submitted with a callback URL on the hub. */
 export function isAsync(a: AgentRuntime): boolean {
   return (a.config.protocol === 'upagents' && a.config.mode === 'async') || (a.config.protocol === 'kore' && a.config.async);
@@ -51,6 +69,7 @@ export class AgentTasks {
   private readonly ownerProcess = newOwnerId();
   /** Times out expired tasks and deletes finished ones past their retention, hourly. */
   readonly purge: TaskPurgeJob;
+  private readonly store: AgentTaskStore;
 
   constructor(
     private readonly o: AgentTasksOptions & {
@@ -59,10 +78,13 @@ export class AgentTasks {
       clock: Clock;
       log: Logger;
       metered?: AgentMetrics | undefined;
+      /** Scrubbed from the errors the store keeps. */
+      secrets: readonly string[];
     },
   ) {
+    this.store = scrubbingErrors(o.store, o.secrets);
     const deps: CallbackDeps = {
-      tasks: o.store,
+      tasks: this.store,
       intake: o.intake,
       vault: o.vault,
       events: this.events,
@@ -83,7 +105,7 @@ export class AgentTasks {
       configured: (task) => this.secretOf(task.answeredBy ?? task.agent) !== undefined,
     };
     this.purge = new TaskPurgeJob({
-      store: o.store,
+      store: this.store,
       clock: o.clock,
       log: o.log,
       retentionMs: o.retentionMs ?? DEFAULT_TASK_RETENTION_MS,
@@ -119,24 +141,24 @@ export class AgentTasks {
   }
 
   status(args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
-    return taskStatus(args, ctx, { tasks: this.o.store, clock: this.o.clock });
+    return taskStatus(args, ctx, { tasks: this.store, clock: this.o.clock });
   }
 
   /** The owner's task, as agent__task_status reads it. */
   read(id: string, owner: TaskOwner): Promise<AgentTask | undefined> {
-    return readTask(id, owner, { tasks: this.o.store, clock: this.o.clock });
+    return readTask(id, owner, { tasks: this.store, clock: this.o.clock });
   }
 
   /** Cancelled here (seed 000 has no cancel endpoint): a late callback is acknowledged and dropped. */
   async cancel(id: string): Promise<boolean> {
-    const done = await this.o.store.finish(id, { state: 'cancelled', error: 'the caller cancelled the task' });
+    const done = await this.store.finish(id, { state: 'cancelled', error: 'the caller cancelled the task' });
     if (done) this.events.publish(id);
     return done;
   }
 
   private deps(): AsyncCallDeps {
     return {
-      tasks: this.o.store,
+      tasks: this.store,
       events: this.events,
       clock: this.o.clock,
       log: this.o.log,

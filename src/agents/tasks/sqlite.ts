@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import type { Db } from '../../store/db.js';
-import type { Vault } from '../../vault/vault.js';
+import { Vault } from '../../vault/vault.js';
 import {
   EXPIRED_ERROR,
   MAX_TASK_ERROR_CHARS,
@@ -37,6 +37,17 @@ export const expiredSchema = z.object({ id: z.string(), agent: z.string(), answe
 
 export const COLUMNS = 'id, tenant_id, user_id, agent, answered_by, remote_task_id, state, result, error, owner_process, created_at, updated_at, expires_at';
 export const RESULT_KIND = 'agent_task_result';
+export const ERROR_KIND = 'agent_task_error';
+
+/**
+ * What a finish writes: the output, or the error (an agent's error may quote what the user gave it
+ * too), sealed with the owner's tenant data key and bound to the task id.
+ */
+export async function sealOutcome(vault: Vault, tenant: string, id: string, outcome: TaskOutcome): Promise<{ result: string | null; error: string | null }> {
+  await vault.ensureDataKey(tenant);
+  if (outcome.state === 'completed') return { result: vault.encrypt({ tenant, kind: RESULT_KIND, id }, JSON.stringify(outcome.result ?? null)), error: null };
+  return { result: null, error: vault.encrypt({ tenant, kind: ERROR_KIND, id }, outcome.error.slice(0, MAX_TASK_ERROR_CHARS)) };
+}
 
 /**
  * Agent tasks on SQLite. An output is sealed with the owner's tenant data key, bound to the task
@@ -94,16 +105,10 @@ export class SqliteAgentTasks implements AgentTaskStore {
   }
 
   async finish(id: string, outcome: TaskOutcome): Promise<boolean> {
-    let result: string | null = null;
-    if (outcome.state === 'completed') {
-      const row = this.st.get.get(id);
-      if (row === undefined) return false;
-      const tenant = rowSchema.parse(row).tenant_id;
-      await this.vault.ensureDataKey(tenant);
-      result = this.vault.encrypt({ tenant, kind: RESULT_KIND, id }, JSON.stringify(outcome.result ?? null));
-    }
-    const error = outcome.state === 'completed' ? null : outcome.error.slice(0, MAX_TASK_ERROR_CHARS);
-    return this.st.finish.run({ id, to: outcome.state, result, error, now: this.clock.now() }).changes === 1;
+    const row = this.st.get.get(id);
+    if (row === undefined) return false;
+    const sealed = await sealOutcome(this.vault, rowSchema.parse(row).tenant_id, id, outcome);
+    return this.st.finish.run({ id, to: outcome.state, ...sealed, now: this.clock.now() }).changes === 1;
   }
 
   async expire(now: number, limit: number): Promise<ExpiredTask[]> {
@@ -124,6 +129,11 @@ export async function openTask(vault: Vault, r: Row): Promise<AgentTask> {
     r.result === null
       ? undefined
       : await vault.decrypting(() => JSON.parse(vault.decryptString({ tenant: r.tenant_id, kind: RESULT_KIND, id: r.id }, r.result!)) as unknown);
+  // The expiry sweep's fixed words, and rows written before errors were sealed, are plain.
+  const error =
+    r.error === null || !Vault.isSealed(r.error)
+      ? r.error
+      : await vault.decrypting(() => vault.decryptString({ tenant: r.tenant_id, kind: ERROR_KIND, id: r.id }, r.error!));
   return {
     id: r.id,
     owner: { tenant: r.tenant_id, user: r.user_id },
@@ -132,7 +142,7 @@ export async function openTask(vault: Vault, r: Row): Promise<AgentTask> {
     remoteTaskId: r.remote_task_id,
     state: r.state,
     result,
-    error: r.error,
+    error,
     ownerProcess: r.owner_process,
     createdAt: r.created_at,
     updatedAt: r.updated_at,

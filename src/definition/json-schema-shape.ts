@@ -1,0 +1,91 @@
+/**
+ * A quick check of a JSON Schema's shape, with the config: the mistakes that make a validator refuse
+ * to compile it (an unknown `type`, a `$ref` to another document, a keyword holding the wrong kind
+ * of value). A tool's schema is published in tools/list, and an SDK client compiles every schema it
+ * lists there: one it cannot compile makes the whole list fail for it, every other tool with it.
+ * The full compile (ajv) stays lazy, as for every tool (src/mcp/validate-input.ts): loading ajv at
+ * start-up would cost the stdio face's first answer ~20 ms.
+ */
+
+const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
+/** Keywords whose value is one schema. */
+const ONE = [
+  'items',
+  'additionalProperties',
+  'additionalItems',
+  'not',
+  'if',
+  'then',
+  'else',
+  'contains',
+  'propertyNames',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+];
+/** Keywords whose value is a list of schemas. */
+const LIST = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
+/** Keywords whose value maps names to schemas. */
+const MAP = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
+const NUMBERS = [
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
+  'minProperties',
+  'maxProperties',
+];
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** What is wrong with `schema`, each naming where (`properties.a.type`); empty when nothing is. */
+export function jsonSchemaProblems(schema: unknown, at = ''): string[] {
+  const where = (key: string) => (at ? `${at}.${key}` : key);
+  if (typeof schema === 'boolean') return [];
+  if (!isObject(schema)) return [`${at || 'the schema'}: must be a JSON Schema (an object)`];
+  const out: string[] = [];
+  const type = schema['type'];
+  if (type !== undefined) {
+    const types = Array.isArray(type) ? type : [type];
+    if (types.length === 0 || types.some((t) => typeof t !== 'string' || !TYPES.has(t)))
+      out.push(`${where('type')}: ${JSON.stringify(type)} is not a JSON type (${[...TYPES].join(', ')})`);
+  }
+  const ref = schema['$ref'];
+  if (ref !== undefined && (typeof ref !== 'string' || !ref.startsWith('#')))
+    out.push(`${where('$ref')}: only references inside the schema (#/...) can be resolved; ${JSON.stringify(ref)} cannot`);
+  const required = schema['required'];
+  if (required !== undefined && (!Array.isArray(required) || required.some((r) => typeof r !== 'string')))
+    out.push(`${where('required')}: must be a list of property names`);
+  const en = schema['enum'];
+  if (en !== undefined && !Array.isArray(en)) out.push(`${where('enum')}: must be a list of values`);
+  for (const k of NUMBERS) if (schema[k] !== undefined && typeof schema[k] !== 'number') out.push(`${where(k)}: must be a number`);
+  const pattern = schema['pattern'];
+  if (pattern !== undefined && (typeof pattern !== 'string' || !compiles(pattern))) out.push(`${where('pattern')}: is not a regular expression`);
+  for (const k of ONE) if (schema[k] !== undefined) out.push(...jsonSchemaProblems(schema[k], where(k)));
+  for (const k of LIST) {
+    const v = schema[k];
+    if (v === undefined) continue;
+    if (!Array.isArray(v)) out.push(`${where(k)}: must be a list of schemas`);
+    else for (const [i, item] of v.entries()) out.push(...jsonSchemaProblems(item, `${where(k)}[${i}]`));
+  }
+  for (const k of MAP) {
+    const v = schema[k];
+    if (v === undefined) continue;
+    if (!isObject(v)) out.push(`${where(k)}: must map names to schemas`);
+    else for (const [name, s] of Object.entries(v)) out.push(...jsonSchemaProblems(s, `${where(k)}.${name}`));
+  }
+  return out;
+}
+
+function compiles(pattern: string): boolean {
+  try {
+    new RegExp(pattern, 'u');
+    return true;
+  } catch {
+    return false;
+  }
+}
