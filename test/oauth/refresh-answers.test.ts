@@ -1,7 +1,8 @@
 /**
  * How a refresh ends on the token endpoint's less usual answers, against a local server speaking
  * GitHub's and Slack's wire formats: a Retry-After longer than the hub waits fails the refresh at
- * once (calls do not hang on it).
+ * once (calls do not hang on it), and a refresh after an API 401 is not charged to the API
+ * request's timeout.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -14,6 +15,8 @@ import type { Connection } from '../../src/connections/types.js';
 import { OAuthClient } from '../../src/oauth/client.js';
 import { TokenManager } from '../../src/oauth/token-manager.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { createProviderClient } from '../../src/providers/client.js';
+import { oauthCredentials } from '../../src/providers/credentials.js';
 import { openDb } from '../../src/store/db.js';
 import { SqliteDataKeys } from '../../src/vault/data-keys.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
@@ -152,5 +155,38 @@ describe('refreshing against a GitHub- or Slack-shaped token endpoint', () => {
     const renewed = await manager.accessToken(alice.id);
     expect(renewed).not.toBe(before);
     expect([tokenRequests, sleeps]).toEqual([3, [2_000]]);
+  });
+
+  it('resends the request with the renewed token when the refresh after a 401 outlasts the API timeout', async () => {
+    const alice = await linked('alice', 3_600_000);
+    const bob = await linked('bob', 3_600_000);
+    // The provider revoked Alice's token early: the API answers 401 although it has not expired.
+    access.delete(store.tokens(alice).accessToken);
+    // The token endpoint takes twice the API's timeout to answer.
+    nextAnswers = [
+      (res) => {
+        setTimeout(() => {
+          const pair = { access_token: 'ghu_alice_slow', refresh_token: 'ghr_alice_slow', expires_in: 28800, token_type: 'bearer' };
+          access.set(pair.access_token, 'alice');
+          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(pair));
+        }, 400);
+      },
+    ];
+    const provider = createProviderClient({ clock, sleep: async () => {}, limits: { timeoutMs: 200 } });
+    // The deadline covers the body too: each answer is read as it arrives.
+    const as = async (c: Connection) => {
+      const res = await provider.bind({ label: 'GitHub', apiBaseUrl: `${base}/api`, credentials: oauthCredentials(manager, c.id), paceKey: `github:${c.id}` })(
+        '/user',
+      );
+      return [res.status, await res.json()];
+    };
+    expect(await Promise.all([as(alice), as(bob)])).toEqual([
+      [200, { login: 'alice' }],
+      [200, { login: 'bob' }],
+    ]);
+    expect(apiHits.filter((h) => h.login !== 'bob')).toEqual([
+      { login: undefined, status: 401 },
+      { login: 'alice', status: 200 },
+    ]);
   });
 });
