@@ -34,12 +34,13 @@ export interface TokenManagerOptions {
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * 429 and 503 say the request was turned away. A dropped connection, a timeout or another 5xx
+ * 429 and 503 say the request was turned away, and so does a 200 naming an error (Slack's
+ * `ok:false` "ratelimited"): no token was issued. A dropped connection, a timeout or another 5xx
  * (a gateway's 502/504, a crash after the new tokens were stored) leaves open whether the
  * provider rotated the refresh token.
  */
 function answeredWithoutActing(err: OAuthTransientError): boolean {
-  return err.status === 429 || err.status === 503;
+  return err.status === 429 || err.status === 503 || err.status === 200;
 }
 
 export function unavailable(c: Connection): HubError {

@@ -1,8 +1,8 @@
 /**
  * How a refresh ends on the token endpoint's less usual answers, against a local server speaking
  * GitHub's and Slack's wire formats: a Retry-After longer than the hub waits fails the refresh at
- * once (calls do not hang on it), and a refresh after an API 401 is not charged to the API
- * request's timeout.
+ * once (calls do not hang on it), a refresh after an API 401 is not charged to the API request's
+ * timeout, and an error sent with HTTP 200 is read as the OAuth error it is.
  */
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -188,5 +188,46 @@ describe('refreshing against a GitHub- or Slack-shaped token endpoint', () => {
       { login: undefined, status: 401 },
       { login: 'alice', status: 200 },
     ]);
+  });
+
+  it("reads GitHub's and Slack's errors sent with HTTP 200 as the provider's OAuth errors", async () => {
+    const alice = await linked('alice', 1_000);
+    const bob = await linked('bob', 1_000);
+    clock.advance(2_000);
+    // GitHub: a spent refresh token (the fake answers so for any token it does not know).
+    refreshTokens.delete(store.tokens(alice).refreshToken!);
+    expect(await failure(manager.accessToken(alice.id))).toMatchObject({ code: 'connection_needs_reauth' });
+    expect(store.get(alice.id)).toMatchObject({
+      state: 'needs_reauth',
+      reason: 'the provider rejected the refresh token (bad_refresh_token: The refresh token passed is incorrect or expired.); link the account again',
+    });
+    // Slack: `ok:false` naming a passing trouble is worth another try and costs no connection...
+    const slack =
+      (error: string): TokenAnswer =>
+      (res) =>
+        void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, error }));
+    nextAnswers = [slack('ratelimited'), slack('ratelimited'), slack('ratelimited')];
+    expect(await failure(manager.accessToken(bob.id))).toMatchObject({
+      code: 'token_refresh_failed',
+      message: 'could not refresh the github token: token endpoint answered 200 with ratelimited; try again shortly',
+    });
+    expect(store.get(bob.id)).toMatchObject({ state: 'active' });
+    // ...and one naming a dead grant is that grant's end.
+    nextAnswers = [slack('invalid_refresh_token')];
+    expect(await failure(manager.accessToken(bob.id))).toMatchObject({ code: 'connection_needs_reauth' });
+    expect(store.get(bob.id)!.reason).toBe('the provider rejected the refresh token (invalid_refresh_token); link the account again');
+    // Redeeming a code: GitHub's bad_verification_code is the provider's refusal, named.
+    nextAnswers = [
+      (res) =>
+        void res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' })),
+    ];
+    expect(await failure(client.redeemCode({ code: 'c0de', redirectUri: `${base}/cb`, codeVerifier: 'v'.repeat(43) }))).toMatchObject({
+      code: 'oauth_grant_rejected',
+      error: 'bad_verification_code',
+      description: 'The code passed is incorrect or expired.',
+      status: 200,
+    });
   });
 });
