@@ -38,6 +38,14 @@ export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Prom
     await listener?.close();
     throw err;
   });
+  // The master key is checked before the face reads stdin: with a missing or wrong key the client
+  // must see start-up fail (exit 1), not an initialized server on a closed store. `start()` opens
+  // the vault first anyway and finds it open, so the first tools/list waits no longer.
+  await hub.vault.open().catch(async (err: unknown) => {
+    await hub.stop();
+    await listener?.close();
+    throw err;
+  });
   const face = hub.serveStdio(localIdentity(user));
   if (hooks.codeCache !== undefined) log.debug({ codeCache: hooks.codeCache }, 'stdio bundle compiled');
   const afterFirstList = hooks.afterFirstList;

@@ -168,6 +168,8 @@ export class OAuthClient {
   }
 
   private toTokenSet(raw: Record<string, unknown>, previousRefresh: string | undefined): TokenSet {
+    const refused = errorIn2xx(raw);
+    if (refused) throw refused;
     const r = tokenResponse.safeParse(raw);
     if (!r.success) throw new OAuthGrantError('invalid_token_response', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 200);
     const t = r.data;
@@ -208,6 +210,30 @@ const boomShape = z.object({
     .nullish(),
 });
 const oauthErrorBody = z.object({ error: z.string(), error_description: z.string().optional() });
+
+/** A 2xx token answer that is an error all the same: GitHub's `{"error":…}`, Slack's `{"ok":false,"error":…}`. */
+const errorBody2xx = z.looseObject({
+  error: z.string().min(1),
+  error_description: z.string().optional(),
+  ok: z.literal(false).optional(),
+  access_token: z.undefined().optional(),
+});
+
+/** Errors in such answers that say "not now" (Slack's Web API names), not that the grant is dead. */
+const TRANSIENT_2XX = new Set(['temporarily_unavailable', 'ratelimited', 'request_timeout', 'service_unavailable', 'internal_error', 'fatal_error']);
+
+/**
+ * Providers that answer errors with HTTP 200 (FACTS.md) name them in `error`: read it as the
+ * OAuth error it is rather than as a token response missing its `access_token`.
+ */
+function errorIn2xx(raw: Record<string, unknown>): OAuthGrantError | OAuthTransientError | undefined {
+  const e = errorBody2xx.safeParse(raw);
+  if (!e.success) return undefined;
+  const { error, error_description: description } = e.data;
+  if (TRANSIENT_2XX.has(error))
+    return new OAuthTransientError(`token endpoint answered 200 with ${error}${description ? `: ${description}` : ''}`, 200, undefined);
+  return new OAuthGrantError(error, description, 200);
+}
 
 /** Turns wreck/Boom errors into grant errors (permanent) or transient ones, the original kept as `cause`. */
 export function classify(err: unknown, maxBytes = MAX_TOKEN_RESPONSE_BYTES): OAuthGrantError | OAuthTransientError {

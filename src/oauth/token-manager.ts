@@ -21,6 +21,11 @@ export interface TokenManagerOptions {
   attempts?: number;
   /** Pause before retry n (1-based), unless the provider said Retry-After. */
   backoffMs?: (attempt: number) => number;
+  /**
+   * A longer Retry-After from the token endpoint is not waited out: every call on the connection
+   * waits on the refresh, so it fails (or goes on with a still-valid token) at once instead.
+   */
+  maxRetryAfterMs?: number;
   sleep?: (ms: number) => Promise<void>;
   /** Told when a connection changes state (e.g. to needs_reauth), so clients can be informed. */
   onStateChange?: (c: Connection) => void;
@@ -29,12 +34,13 @@ export interface TokenManagerOptions {
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
- * 429 and 503 say the request was turned away. A dropped connection, a timeout or another 5xx
+ * 429 and 503 say the request was turned away, and so does a 200 naming an error (Slack's
+ * `ok:false` "ratelimited"): no token was issued. A dropped connection, a timeout or another 5xx
  * (a gateway's 502/504, a crash after the new tokens were stored) leaves open whether the
  * provider rotated the refresh token.
  */
 function answeredWithoutActing(err: OAuthTransientError): boolean {
-  return err.status === 429 || err.status === 503;
+  return err.status === 429 || err.status === 503 || err.status === 200;
 }
 
 export function unavailable(c: Connection): HubError {
@@ -57,6 +63,7 @@ export class TokenManager {
   private readonly lease: number;
   private readonly poll: number;
   private readonly attempts: number;
+  private readonly maxRetryAfter: number;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(private readonly opts: TokenManagerOptions) {
@@ -64,6 +71,8 @@ export class TokenManager {
     this.lease = opts.leaseMs ?? 30_000;
     this.poll = opts.pollMs ?? 50;
     this.attempts = opts.attempts ?? 3;
+    // Well inside the lease, so a wait never lets another process take over a refresh still running.
+    this.maxRetryAfter = opts.maxRetryAfterMs ?? 10_000;
     this.sleep = opts.sleep ?? realSleep;
   }
 
@@ -165,8 +174,11 @@ export class TokenManager {
         if (err instanceof HubError && !(err instanceof OAuthTransientError)) throw err;
         const transient = err instanceof OAuthTransientError ? err : new OAuthTransientError(describeError(err), undefined, undefined, { cause: err });
         if (!answeredWithoutActing(transient)) uncertain = true;
-        if (attempt < this.attempts) {
-          await this.sleep(transient.retryAfterMs ?? this.backoff(attempt));
+        const wait = transient.retryAfterMs ?? this.backoff(attempt);
+        // Past the cap the provider's "not before" is the answer: no call should wait that long.
+        const tooLong = transient.retryAfterMs !== undefined && transient.retryAfterMs > this.maxRetryAfter;
+        if (attempt < this.attempts && !tooLong) {
+          await this.sleep(wait);
           continue;
         }
         // An attempt without a clear answer may have spent the refresh token: the lease keeps its
@@ -175,7 +187,15 @@ export class TokenManager {
         log.warn({ connection: c.id, integration: c.integration, err: transient.message }, 'token refresh failed; will retry on next use');
         // The connection stays usable while its current access token is still valid.
         if (current.expiresAt === undefined || current.expiresAt > this.opts.clock.now()) return current;
-        throw new HubError('token_refresh_failed', `could not refresh the ${c.integration} token: ${transient.message}; try again shortly`, { cause: err });
+        const later = tooLong ? ` and asked for ${Math.ceil(wait / 1000)} s before another try` : '';
+        throw new HubError(
+          'token_refresh_failed',
+          `could not refresh the ${c.integration} token: ${transient.message}${later}; try again ${tooLong ? 'later' : 'shortly'}`,
+          {
+            cause: err,
+            ...(tooLong ? { details: { retryAfterMs: wait } } : {}),
+          },
+        );
       }
       return this.commit(c, next);
     }

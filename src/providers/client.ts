@@ -130,11 +130,17 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
         res = await exchange(cred);
         if (res.status === 401 && t.credentials.mode !== 'none') {
           // RFC 6750 §3.1: a 401 says the request was refused before it was acted on, so resending
-          // it once with a renewed token is safe even for a write.
+          // it once with a renewed token is safe even for a write. The refresh is not the API's
+          // time: the timer stops while it runs (the token manager bounds it), and the resend
+          // gets a deadline of its own.
+          deadline.stopTimer();
           const renewed = await t.credentials.renew(cred);
-          // No newer credential (e.g. the token endpoint is down): the 401, body unread, is the
-          // answer, so the caller can show the provider's own words.
-          if (renewed === undefined) return res;
+          if (renewed === undefined) {
+            // No newer credential (e.g. the token endpoint is down): the 401, body unread, is the
+            // answer, so the caller can show the provider's own words, read under a deadline again.
+            deadline.arm();
+            return res;
+          }
           await res.body?.cancel().catch(() => {});
           res = await exchange(renewed);
           if (res.status === 401) throw await unauthorized(res);
