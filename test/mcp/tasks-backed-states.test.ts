@@ -178,4 +178,19 @@ describe('outbox job states as MCP Task states', () => {
     ] as const)
       await expect(tasks.list(who, cursor, 10)).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('invalid pagination cursor') });
   });
+
+  it('a job waiting to be sent again counts its attempts apart from its rate-limit answers', async () => {
+    const { job, taskId } = await sentTask('again');
+    expect(await outbox.fail(job.id, 'w', { error: 'the provider answered 429', retryAt: clock.now() + 1_000, paced: true })).toBe('queued');
+    expect((await tasks.get(owner, taskId)).statusMessage).toBe(
+      `waiting to be sent again after 1 rate-limit answer (job ${job.id}): the provider answered 429`,
+    );
+    clock.advance(1_000);
+    await outbox.claim({ owner: 'w', limit: 10, leaseMs: 60_000, maxAttempts: 3 });
+    expect(await outbox.markSent(job.id, 'w', 60_000)).toBe(true);
+    expect(await outbox.fail(job.id, 'w', { error: 'the provider answered 503', retryAt: clock.now() + 1_000 })).toBe('queued');
+    expect((await tasks.get(owner, taskId)).statusMessage).toBe(
+      `waiting to be sent again after 1 attempt and 1 rate-limit answer (job ${job.id}): the provider answered 503`,
+    );
+  });
 });

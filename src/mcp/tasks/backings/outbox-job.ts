@@ -89,7 +89,11 @@ export class OutboxJobBacking implements TaskBacking {
 
 function queuedMessage(job: OpenJob): string {
   if (job.attempts === 0) return `queued (job ${job.id})`;
-  return `waiting to be sent again after ${job.attempts} attempt${job.attempts === 1 ? '' : 's'} (job ${job.id})${job.lastError ? `: ${job.lastError}` : ''}`;
+  const spent = job.attempts - job.paced;
+  const parts: string[] = [];
+  if (spent > 0) parts.push(`${spent} attempt${spent === 1 ? '' : 's'}`);
+  if (job.paced > 0) parts.push(`${job.paced} rate-limit answer${job.paced === 1 ? '' : 's'}`);
+  return `waiting to be sent again after ${parts.join(' and ')} (job ${job.id})${job.lastError ? `: ${job.lastError}` : ''}`;
 }
 
 function failed(job: OpenJob, why: string): TaskState {
