@@ -36,7 +36,7 @@ import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, 
 import type { Clock } from '../clock.js';
 import type { AttemptOutcome, CircuitBreakers } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
-import { parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
+import { outcomeOf, parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { OpenJob } from '../outbox/types.js';
 import { JobNotSent } from '../outbox/worker.js';
@@ -273,9 +273,7 @@ export class IntegrationSource implements ToolSource {
       throw err;
     }
     this.tell({ kind: 'status', status: res.status });
-    const body = await res.text();
-    const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'), clock.now());
-    return { status: res.status, body, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+    return outcomeOf(res, await res.text(), clock.now());
   }
 
   /**

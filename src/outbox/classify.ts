@@ -6,6 +6,39 @@ export interface SendOutcome {
   status: number;
   body: string;
   retryAfterMs?: number;
+  /** The provider said its rate limit is spent (`X-RateLimit-Remaining: 0`): a 403 then is a rate limit. */
+  limitSpent?: true;
+}
+
+/**
+ * A provider's answer as the outbox keeps it: status, body, how long it asked to wait. Retry-After
+ * first; with none, a spent window (`X-RateLimit-Remaining: 0`) names its reset
+ * (`X-RateLimit-Reset`, epoch seconds at GitHub, seconds to wait elsewhere).
+ */
+export function outcomeOf(res: Response, body: string, now: number): SendOutcome {
+  const h = res.headers;
+  const spent = (h.get('x-ratelimit-remaining') ?? h.get('ratelimit-remaining'))?.trim() === '0';
+  let retryAfterMs = parseRetryAfter(h.get('retry-after'), now);
+  if (retryAfterMs === undefined && spent) {
+    const reset = h.get('x-ratelimit-reset') ?? h.get('ratelimit-reset');
+    if (reset !== null && /^\s*\d+\s*$/.test(reset)) {
+      const n = Number(reset);
+      const at = n >= 1e12 ? n : n >= 1e9 ? n * 1000 : now + n * 1000;
+      retryAfterMs = Math.max(0, at - now);
+    }
+  }
+  return { status: res.status, body, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(spent ? { limitSpent: true as const } : {}) };
+}
+
+/**
+ * A 403 that is a rate limit, not a refusal: GitHub answers its primary limit with 403 and
+ * `X-RateLimit-Remaining: 0`, its secondary limit with 403 and Retry-After; Google with 403
+ * `rateLimitExceeded` / `userRateLimitExceeded`, Salesforce with 403 `REQUEST_LIMIT_EXCEEDED`.
+ */
+const LIMIT_BODY = /\b(?:user)?rateLimitExceeded\b|\bREQUEST_LIMIT_EXCEEDED\b|rate limit exceeded|exceeded a (?:secondary|primary) rate limit/i;
+export function isRateLimited(o: SendOutcome): boolean {
+  if (o.status === 429) return true;
+  return o.status === 403 && (o.retryAfterMs !== undefined || o.limitSpent === true || LIMIT_BODY.test(o.body));
 }
 
 export type Verdict =
@@ -19,7 +52,8 @@ const MESSAGE_CHARS = 500;
 
 /**
  * 2xx: done. 408, 429 and 5xx: sent again later (RFC 9110 §15.5.9, RFC 6585 §4; a 5xx is taken as
- * not applied, as Stripe and GitHub document for theirs). Any other status is the provider refusing
+ * not applied, as Stripe and GitHub document for theirs); a 403 that is a rate limit (isRateLimited)
+ * is pacing, as a 429 is. Any other status is the provider refusing
  * this write: `failed` at once with its message, since sending it again gets the same answer.
  * `sensitive`: the error names the status only. A provider's message often echoes the arguments
  * ("recipient x@y is blocked"), and the error is stored in plaintext (`last_error`, `queue list`)
@@ -30,12 +64,13 @@ export function classifyResponse(o: SendOutcome, sensitive = false): Verdict {
   const error = sensitive
     ? `the provider answered ${o.status} (its answer is sealed with the job: sensitive)`
     : `the provider answered ${o.status}${o.body ? `: ${o.body.replace(/\s+/g, ' ').trim().slice(0, MESSAGE_CHARS)}` : ''}`;
-  if (o.status === 408 || o.status === 429 || o.status >= 500)
+  const limited = isRateLimited(o);
+  if (o.status === 408 || limited || o.status >= 500)
     return {
       kind: 'retry',
       error,
       ...(o.retryAfterMs === undefined ? {} : { retryAfterMs: o.retryAfterMs }),
-      ...(o.status === 429 ? { paced: true as const } : {}),
+      ...(limited ? { paced: true as const } : {}),
     };
   return { kind: 'fail', error };
 }

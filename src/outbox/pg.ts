@@ -241,6 +241,15 @@ export class PgOutbox implements Outbox {
     return n === 1;
   }
 
+  async renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
+    const n = await this.store.exec(`UPDATE outbox_jobs SET lease_until = $3 WHERE id = $1 AND state = 'sending' AND lease_owner = $2`, [
+      id,
+      owner,
+      this.clock.now() + leaseMs,
+    ]);
+    return n === 1;
+  }
+
   async release(id: string, owner: string, retryAt: number): Promise<boolean> {
     const n = await this.store.exec(
       `UPDATE outbox_jobs SET lease_owner = NULL, lease_until = NULL, next_attempt_at = $3, updated_at = $4

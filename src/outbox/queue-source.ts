@@ -63,7 +63,9 @@ export class QueueSource implements ToolSource {
       state: job.state,
       integration: job.integration,
       tool: job.tool,
+      // Every request sent; `paced` of them were rate-limited and spent no attempt of maxAttempts.
       attempts: job.attempts,
+      paced: job.paced,
       ...(job.lastError ? { lastError: job.lastError } : {}),
       ...(job.result ? { result: job.result } : {}),
     };

@@ -126,6 +126,7 @@ function prepare(db: Db) {
     abandon: db.prepare(`UPDATE outbox_jobs SET state = @to, lease_owner = NULL, lease_until = NULL, next_attempt_at = @now,
         last_error = @error, updated_at = @now
       WHERE id = @id AND state = 'sending' AND lease_until <= @now`),
+    renew: db.prepare(`UPDATE outbox_jobs SET lease_until = @until WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
     markSent: db.prepare(`UPDATE outbox_jobs SET state = 'sending', attempts = attempts + 1, lease_until = @until, updated_at = @now
       WHERE id = @id AND state = 'queued' AND lease_owner = @owner`),
     complete: db.prepare(`UPDATE outbox_jobs SET state = 'done', result = @result, lease_owner = NULL, lease_until = NULL,
@@ -261,6 +262,10 @@ export class SqliteOutbox implements Outbox {
       const now = this.clock.now();
       return this.st.markSent.run({ id, owner, until: now + leaseMs, now }).changes === 1;
     });
+  }
+
+  renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
+    return this.group.run(() => this.st.renew.run({ id, owner, until: this.clock.now() + leaseMs }).changes === 1);
   }
 
   release(id: string, owner: string, retryAt: number): Promise<boolean> {

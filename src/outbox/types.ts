@@ -155,6 +155,8 @@ export interface OutboxQueue {
   claim(opts: ClaimOptions): Promise<ClaimResult>;
   /** queued (leased to `owner`) → sending, committed after the pacing token, right before the request leaves; counts the attempt. */
   markSent(id: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** A `sending` job still leased to `owner` keeps its lease `leaseMs` longer: its request is still open. */
+  renew(id: string, owner: string, leaseMs: number): Promise<boolean>;
   /** Gives a claimed, unsent job back (a paused bucket, an open breaker, a stopping worker). */
   release(id: string, owner: string, retryAt: number): Promise<boolean>;
   /** sending → done with the provider's answer. */

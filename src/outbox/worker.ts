@@ -3,6 +3,7 @@ import { describeError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { newOwnerId, ownerIsDead } from '../oauth/owner.js';
 import { backoffMs } from './backoff.js';
+import { realTimers, type Timers } from './pacing/bucket.js';
 import { classifyError, classifyResponse, type SendOutcome, type Verdict } from './classify.js';
 import type { JobEvents } from './events.js';
 import type { Job, JobState, OpenJob, OutboxQueue } from './types.js';
@@ -50,8 +51,13 @@ export interface OutboxWorkerOptions {
   send?: SendFn;
   owner?: string;
   ownerIsDead?: (owner: string) => boolean;
-  /** A send must end within its lease, else the job is recovered as abandoned mid-send. */
+  /**
+   * How long a claim holds a job, and a `sending` job past its last renewal: while its request is
+   * open the worker renews the lease every third of it, so only a worker that stopped loses it.
+   */
   leaseMs?: number;
+  /** The renewal timer (tests pass ones driven by their clock). */
+  timers?: Timers;
   maxAttempts?: number;
   /** Sends in all, 429s included, after which a job is dead (DEFAULT_MAX_SENDS). */
   maxSends?: number;
@@ -250,8 +256,9 @@ export class OutboxWorker {
       }));
     let verdict: Verdict;
     let outcome: SendOutcome | undefined;
+    const renewing = this.renewWhileOpen(job.id, mark);
     try {
-      outcome = await send(sending, signal, beforeSend);
+      outcome = await send(sending, signal, beforeSend).finally(renewing);
       await beforeSend();
       verdict = classifyResponse(outcome, job.sensitive);
     } catch (err) {
@@ -272,6 +279,39 @@ export class OutboxWorker {
     }
     await this.record(sending, verdict, outcome);
     return true;
+  }
+
+  /**
+   * Keeps the lease of a job whose request is open, whatever the request's timeout (up to 10 min)
+   * or a handler's several requests take: a lease that ran out mid-send would have another worker
+   * recover a live send, resending it beside the open request or marking it `sent_unconfirmed`
+   * and dropping its answer. A renewal that finds the lease gone stops. Returns the stop.
+   */
+  private renewWhileOpen(id: string, mark: { is: 'none' | 'sending' | 'refused' }): () => void {
+    const timers = this.o.timers ?? realTimers;
+    let handle: unknown;
+    let stopped = false;
+    const tick = () => {
+      if (stopped) return;
+      if (mark.is !== 'sending') {
+        handle = timers.setTimeout(tick, this.leaseMs / 3);
+        return;
+      }
+      void this.o.queue.renew(id, this.owner, this.leaseMs).then(
+        (held) => {
+          if (held && !stopped) handle = timers.setTimeout(tick, this.leaseMs / 3);
+        },
+        (err: unknown) => {
+          this.o.log.warn({ err: describeError(err), job: id }, 'could not renew the lease of an outbound job in flight; it tries again');
+          if (!stopped) handle = timers.setTimeout(tick, this.leaseMs / 3);
+        },
+      );
+    };
+    handle = timers.setTimeout(tick, this.leaseMs / 3);
+    return () => {
+      stopped = true;
+      timers.clearTimeout(handle);
+    };
   }
 
   private async record(job: OpenJob, v: Verdict, outcome: SendOutcome | undefined): Promise<void> {

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, TaskStatusNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CreateTaskResultSchema, TaskStatusNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBucketApi, type BucketApi } from '../fixtures/bucket-api.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
@@ -141,16 +141,18 @@ describe('queued writes as MCP Tasks', () => {
     expect(await c.ok('tasks/get', { taskId: after })).toMatchObject({ status: 'completed' });
   });
 
-  it('a write the provider refuses fails its task with the reason; another user cannot see it', async () => {
+  it('a write the provider refuses ends its task with the isError answer the call gives; another user cannot see it', async () => {
     const c = taskClient(hub.url, hub.token);
     const taskId = String((await c.tool('strict__create', { text: 'far too long' }))['taskId']);
     const jobId = jobOf(taskId);
     const failed = await c.until(taskId, ['completed', 'failed', 'cancelled'], 20_000);
+    // SEP-2663: a tool's own isError answer is a completed task; failed is for JSON-RPC errors.
     expect(failed).toMatchObject({
-      status: 'failed',
-      error: { code: -32603, message: expect.stringContaining('text is too long'), data: { jobId, state: 'failed', providerStatus: 422 } },
+      status: 'completed',
+      statusMessage: expect.stringContaining(jobId),
+      result: { isError: true, content: [{ type: 'text', text: expect.stringContaining('text is too long') }] },
     });
-    expect(failed).not.toHaveProperty('result');
+    expect(failed).not.toHaveProperty('error');
     const bob = taskClient(hub.url, (await hub.hub.tokens.create({ user: 'bob' })).token);
     expect((await bob.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found' });
     expect((await bob.tool('queue__job_status', { jobId }))['isError']).toBe(true);
@@ -173,5 +175,17 @@ describe('queued writes as MCP Tasks', () => {
     const jobId = jobOf(taskId!);
     expect(result).toMatchObject({ structuredContent: { applied: true, key: jobId } });
     await eventually(() => statuses.includes(`${taskId}:completed`), 5_000);
+
+    // A refused write: failed (2025-11-25 counts isError as failed), and tasks/result gives the
+    // call's own isError answer, not a JSON-RPC error.
+    // (The SDK's callToolStream throws on a failed task without asking tasks/result: asked here.)
+    const created = await client.request(
+      { method: 'tools/call', params: { name: 'strict__create', arguments: { text: 'far too long' }, task: { ttl: 120_000 } } },
+      CreateTaskResultSchema,
+    );
+    const refusedId = created.task.taskId;
+    const refused = await client.request({ method: 'tasks/result', params: { taskId: refusedId } }, CallToolResultSchema);
+    expect(await client.experimental.tasks.getTask(refusedId)).toMatchObject({ status: 'failed', statusMessage: expect.stringContaining('job_') });
+    await eventually(() => statuses.includes(`${refusedId}:failed`), 5_000);
   });
 });

@@ -77,8 +77,8 @@ describe('outbox job states as MCP Task states', () => {
 
   it('sending is working and a cancel then is a no-op; done is completed with the rendered answer, and the watchers hear it', async () => {
     const { job, taskId } = await sentTask('hello');
-    expect(await tasks.get(owner, taskId)).toMatchObject({ status: 'working', statusMessage: expect.stringContaining('paced by its rate limit') });
-    await tasks.cancel(owner, taskId);
+    expect(await tasks.get(owner, taskId)).toMatchObject({ status: 'working', statusMessage: `sent to the provider, waiting for its answer (job ${job.id})` });
+    expect(await tasks.cancel(owner, taskId)).toBe('too_late');
     expect((await tasks.get(owner, taskId)).status).toBe('working');
     expect(await outbox.complete(job.id, 'w', { status: 201, body: '{"id":"n1","text":"hello"}' })).toBe(true);
     await settle(job);
@@ -93,10 +93,14 @@ describe('outbox job states as MCP Task states', () => {
     const dead = await sentTask('five hundred');
     expect(await outbox.fail(dead.job.id, 'w', { error: 'HTTP 503 from the provider', retryAt: 'never', exhausted: true })).toBe('dead');
     await settle(dead.job);
-    expect(await tasks.get(owner, dead.taskId)).toMatchObject({
+    // What the direct call answers (an isError result), not a JSON-RPC error: tasks/result returns it.
+    const deadView = await tasks.get(owner, dead.taskId);
+    expect(deadView).toMatchObject({
       status: 'failed',
-      error: { code: -32603, message: expect.stringMatching(/did not complete .*dead.*HTTP 503/), data: { jobId: dead.job.id, state: 'dead' } },
+      statusMessage: expect.stringMatching(new RegExp(`did not complete .*dead.*HTTP 503.*\\(job ${dead.job.id}\\)$`)),
+      result: { isError: true, content: [{ type: 'text', text: expect.stringMatching(/HTTP 503/) }] },
     });
+    expect(deadView.error).toBeUndefined();
 
     const cut = await sentTask('cut off');
     expect(await outbox.unconfirmed(cut.job.id, 'w', 'the connection ended')).toBe(true);
@@ -104,7 +108,7 @@ describe('outbox job states as MCP Task states', () => {
     expect(await tasks.get(owner, cut.taskId)).toMatchObject({
       status: 'failed',
       statusMessage: expect.stringContaining('may or may not have been applied'),
-      error: { data: { jobId: cut.job.id, state: 'sent_unconfirmed' } },
+      result: { isError: true },
     });
     expect(changed).toEqual([dead.taskId, cut.taskId]);
   });
@@ -121,5 +125,72 @@ describe('outbox job states as MCP Task states', () => {
     });
     // Another user: the one not-found error.
     await expect(tasks.get({ tenant: 'default', user: 'bob' }, task.id)).rejects.toMatchObject({ code: -32602, message: 'Task not found' });
+  });
+
+  it('a finished task never changes: a retried failed job, a purged done job; lastUpdatedAt is its last change', async () => {
+    const failed = await sentTask('refused');
+    const createdAt = clock.now();
+    clock.advance(2_000);
+    expect(await outbox.fail(failed.job.id, 'w', { error: 'the provider answered 422', retryAt: 'never' })).toBe('failed');
+    await settle(failed.job);
+    const before = await tasks.get(owner, failed.taskId);
+    expect(before).toMatchObject({ status: 'failed', createdAt, updatedAt: createdAt + 2_000 });
+    // `queue retry`, and the retried job sent and done: the task stays as it was told.
+    clock.advance(1_000);
+    expect(await outbox.retry(failed.job.id)).toMatchObject({ outcome: 'retried' });
+    await outbox.claim({ owner: 'w', limit: 10, leaseMs: 60_000, maxAttempts: 3 });
+    expect(await outbox.markSent(failed.job.id, 'w', 60_000)).toBe(true);
+    expect(await outbox.complete(failed.job.id, 'w', { status: 201, body: '{}' })).toBe(true);
+    await settle(failed.job);
+    expect(await tasks.get(owner, failed.taskId)).toEqual(before);
+    expect(await tasks.cancel(owner, failed.taskId)).toBe('terminal');
+
+    const done = await sentTask('kept');
+    clock.advance(500);
+    expect(await outbox.complete(done.job.id, 'w', { status: 201, body: '{"id":"n2","text":"kept"}' })).toBe(true);
+    await settle(done.job);
+    const completed = await tasks.get(owner, done.taskId);
+    expect(completed).toMatchObject({ status: 'completed', updatedAt: clock.now() });
+    clock.advance(1_000);
+    expect(await outbox.purge('done', clock.now())).toBeGreaterThan(0);
+    expect(await outbox.get(done.job.id, owner)).toBeUndefined();
+    expect(await tasks.get(owner, done.taskId)).toEqual(completed);
+    const listed = await tasks.list(owner, undefined, 10);
+    expect(listed.map((t) => [t.id, t.status])).toEqual([
+      [failed.taskId, 'failed'],
+      [done.taskId, 'completed'],
+    ]);
+  });
+
+  it('a list cursor naming no task of the caller’s is invalid, not an empty page', async () => {
+    const bob = { tenant: 'default', user: 'bob' };
+    const a = await sentTask('a');
+    clock.advance(1);
+    await sentTask('b');
+    const { job } = await outbox.enqueue({ ...bob, connectionId: 'app', integration: 'notes', tool: 'create', arguments: { text: 'c' } });
+    const bobs = await tasks.createBacked(bob, 'notes__create', { kind: 'outbox_job', id: job.id });
+    expect((await tasks.list(owner, a.taskId, 10)).length).toBe(1);
+    expect((await tasks.list(bob, undefined, 10)).map((t) => t.id)).toEqual([bobs.id]);
+    for (const [who, cursor] of [
+      [owner, bobs.id],
+      [bob, a.taskId],
+      [owner, 'task_doesnotexist'],
+    ] as const)
+      await expect(tasks.list(who, cursor, 10)).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('invalid pagination cursor') });
+  });
+
+  it('a job waiting to be sent again counts its attempts apart from its rate-limit answers', async () => {
+    const { job, taskId } = await sentTask('again');
+    expect(await outbox.fail(job.id, 'w', { error: 'the provider answered 429', retryAt: clock.now() + 1_000, paced: true })).toBe('queued');
+    expect((await tasks.get(owner, taskId)).statusMessage).toBe(
+      `waiting to be sent again after 1 rate-limit answer (job ${job.id}): the provider answered 429`,
+    );
+    clock.advance(1_000);
+    await outbox.claim({ owner: 'w', limit: 10, leaseMs: 60_000, maxAttempts: 3 });
+    expect(await outbox.markSent(job.id, 'w', 60_000)).toBe(true);
+    expect(await outbox.fail(job.id, 'w', { error: 'the provider answered 503', retryAt: clock.now() + 1_000 })).toBe('queued');
+    expect((await tasks.get(owner, taskId)).statusMessage).toBe(
+      `waiting to be sent again after 1 attempt and 1 rate-limit answer (job ${job.id}): the provider answered 503`,
+    );
   });
 });

@@ -82,7 +82,7 @@ describe('2025-11-25 experimental tasks (1.x SDK client over a 2025 session)', (
     expect(run.result).toMatchObject({ content: [{ type: 'text', text: 'delete old.log: accept {"confirm":true}' }] });
   });
 
-  it('lists only the caller’s tasks, cancels a running one, and answers a finished one’s cancel with its final state', async () => {
+  it('lists only the caller’s tasks, cancels a running one, refuses a finished one’s cancel (-32602) and a cursor naming none of its tasks', async () => {
     hub = await startHub({ fixtures: { conformance: true } });
     const alice = await connect(hub);
     const bob = await connect(hub, (await hub.hub.tokens.create({ user: 'bob' })).token);
@@ -102,6 +102,16 @@ describe('2025-11-25 experimental tasks (1.x SDK client over a 2025 session)', (
     await expect(bob.client.experimental.tasks.cancelTask(running)).rejects.toMatchObject({ code: -32602 });
 
     expect(await alice.client.experimental.tasks.cancelTask(running)).toMatchObject({ taskId: running, status: 'cancelled' });
-    expect(await alice.client.experimental.tasks.cancelTask(quick.taskId!)).toMatchObject({ taskId: quick.taskId, status: 'completed' });
+    // 2025-11-25: a task already terminal cannot be cancelled; it stays as it was.
+    await expect(alice.client.experimental.tasks.cancelTask(quick.taskId!)).rejects.toMatchObject({
+      code: -32602,
+      message: expect.stringContaining('terminal'),
+    });
+    await expect(alice.client.experimental.tasks.cancelTask(running)).rejects.toMatchObject({ code: -32602 });
+    expect(await alice.client.experimental.tasks.getTask(quick.taskId!)).toMatchObject({ status: 'completed' });
+    // A cursor of another user's task, or of none: invalid, not an empty page that ends the listing.
+    const cursorOf = (id: string) => Buffer.from(id).toString('base64url');
+    await expect(bob.client.experimental.tasks.listTasks(cursorOf(running))).rejects.toMatchObject({ code: -32602 });
+    await expect(alice.client.experimental.tasks.listTasks(cursorOf('task_doesnotexist'))).rejects.toMatchObject({ code: -32602 });
   });
 });

@@ -82,9 +82,13 @@ export function registerLegacyTaskMethods(server: Server, tasks: TaskService, id
     const last = shown.at(-1);
     return { tasks: shown.map(legacyTask), ...(page.length > PAGE_SIZE && last ? { nextCursor: encodeCursor(last.id) } : {}) };
   });
-  // Issue 11: cancelling a finished task is a no-op that answers with its final state.
+  // 2025-11-25: a task already terminal cannot be cancelled (-32602). Neither can a queued write
+  // whose request already left: calling it cancelled would hide a write the provider may apply.
   server.setRequestHandler('tasks/cancel', { params: taskIdParams }, async (params) => {
-    await tasks.cancel(identity, params.taskId);
+    const refused = await tasks.cancel(identity, params.taskId);
+    if (refused === 'terminal') throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Cannot cancel a task in a terminal status');
+    if (refused === 'too_late')
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Cannot cancel this task: its write was already sent to the provider; its outcome follows');
     return { ...legacyTask(await tasks.get(identity, params.taskId)) };
   });
   server.setRequestHandler('tasks/result', { params: taskIdParams }, async (params, ctx) => {
@@ -101,7 +105,8 @@ async function awaitOutcome(tasks: TaskService, identity: Identity, taskId: stri
   for (;;) {
     const view = await tasks.get(identity, taskId);
     if (isTerminal(view.status)) {
-      if (view.status === 'completed' && view.result) return view.result;
+      // A failed task with a result holds the call's own isError answer: what the call returns.
+      if ((view.status === 'completed' || view.status === 'failed') && view.result) return view.result;
       if (view.status === 'failed' && view.error) throw new ProtocolError(view.error.code, view.error.message, view.error.data);
       throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `The task ended ${view.status} without a result`);
     }

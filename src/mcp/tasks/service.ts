@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import { HubError } from '../../errors.js';
 import { taskNotFound } from './errors.js';
 import { LocalBacking, type LocalWork } from './local.js';
@@ -79,12 +80,19 @@ export class TaskService {
     }
   }
 
-  /** A page of the owner's tasks, oldest first; `after` is the last task id of the previous page. */
+  /**
+   * A page of the owner's tasks, oldest first; `after` is the last task id of the previous page.
+   * A cursor naming no task of the owner's (expired, purged, someone else's) is -32602: an empty
+   * page would end the listing silently, short of the tasks after it.
+   */
   async list(owner: TaskOwner, after: string | undefined, limit: number): Promise<TaskView[]> {
-    const records = await this.opts.repo.list(owner, this.opts.clock.now(), after === undefined ? { limit } : { after, limit });
+    const now = this.opts.clock.now();
+    if (after !== undefined && (await this.opts.repo.get(after, owner, now)) === undefined)
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'invalid pagination cursor: it names no task of yours (it may have expired)');
+    const records = await this.opts.repo.list(owner, now, after === undefined ? { limit } : { after, limit });
     // A record of a kind this process does not serve is left out, as get would not find it either.
     const served = records.filter((r) => this.backings.has(r.backing.kind));
-    return Promise.all(served.map(async (r) => this.view(r, await this.backingOf(r).state(r))));
+    return Promise.all(served.map(async (r) => this.read(r)));
   }
 
   /** Registers the backing of a kind (the agents' and the outbox's, from the composition root). */
@@ -112,24 +120,31 @@ export class TaskService {
     const record = await this.create(owner, tool, backing, ttlMs);
     const b = this.backingOf(record);
     // Its store's events, not polling, tell the watchers (status notifications, a waiting tasks/result).
-    const unfollow = b.follow?.(record, () => this.changed(record.id));
-    const state = await b.state(record);
-    if (isTerminal(state.status)) unfollow?.();
-    return this.view(record, state);
+    // Its final state is recorded as soon as it is reached, whoever reads the task first.
+    const unfollow = b.follow?.(record, () => {
+      this.changed(record.id);
+      void this.read(record).catch((err: unknown) => this.opts.log.warn({ task: record.id, err: String(err) }, 'could not record the final state of a task'));
+    });
+    const view = await this.read(record);
+    if (isTerminal(view.status)) unfollow?.();
+    return view;
   }
 
   /** The task as its owner sees it; anyone else, or an expired id, gets the one not-found error. */
   async get(owner: TaskOwner, id: string): Promise<TaskView> {
-    const record = await this.find(owner, id);
-    return this.view(record, await this.backingOf(record).state(record));
+    return this.read(await this.find(owner, id));
   }
 
-  /** Cancels an unfinished task; a finished one keeps its final state (a no-op, SEP-2663). */
-  async cancel(owner: TaskOwner, id: string): Promise<void> {
+  /**
+   * Cancels an unfinished task; a finished one keeps its final state. What the caller is told:
+   * 'terminal' (it had finished: a no-op, SEP-2663; 2025-11-25 answers -32602), 'too_late' (its
+   * work can no longer be stopped), else undefined.
+   */
+  async cancel(owner: TaskOwner, id: string): Promise<'terminal' | 'too_late' | undefined> {
     const record = await this.find(owner, id);
-    const state = await this.backingOf(record).state(record);
-    if (state.status === 'completed' || state.status === 'failed' || state.status === 'cancelled') return;
-    await this.backingOf(record).cancel(record);
+    const view = await this.read(record);
+    if (isTerminal(view.status)) return 'terminal';
+    return (await this.backingOf(record).cancel(record)) === 'too_late' ? 'too_late' : undefined;
   }
 
   /** Delivers answers to a task's input requests (tasks/update); answers to nothing pending are ignored. */
@@ -176,8 +191,33 @@ export class TaskService {
     return backing;
   }
 
+  /**
+   * The task's state now. A task is final once it reads terminal (spec: completed, failed and
+   * cancelled never change): the first terminal state a backing reports is recorded, and from then
+   * on the record answers, whatever later happens to the job or agent task behind it (a `queue
+   * retry`, a purge). Each change of status or message is recorded too, so `updatedAt` is the
+   * task's last change. A local task records its own changes (LocalBacking).
+   */
+  private async read(record: TaskRecord): Promise<TaskView> {
+    if (isTerminal(record.status)) return this.view(record, record);
+    const state = await this.backingOf(record).state(record);
+    if (record.backing.kind === 'local' || !changedFrom(record, state)) return this.view(record, state);
+    const now = this.opts.clock.now();
+    if (await this.opts.repo.update(record.id, state, now)) return this.view({ ...record, updatedAt: now }, state);
+    // Moved meanwhile (another reader recorded a final state first): that one stands.
+    const again = await this.opts.repo.get(record.id, record.owner, now);
+    if (again && isTerminal(again.status)) return this.view(again, again);
+    return this.view(record, state);
+  }
+
   private view(record: TaskRecord, state: TaskState): TaskView {
-    return { ...state, id: record.id, createdAt: record.createdAt, updatedAt: record.updatedAt, ttlMs: record.ttlMs, pollIntervalMs: POLL_INTERVAL_MS };
+    const { status, result, error, inputRequests, statusMessage } = state;
+    const shown: TaskState = { status };
+    if (result !== undefined) shown.result = result;
+    if (error !== undefined) shown.error = error;
+    if (inputRequests !== undefined) shown.inputRequests = inputRequests;
+    if (statusMessage !== undefined) shown.statusMessage = statusMessage;
+    return { ...shown, id: record.id, createdAt: record.createdAt, updatedAt: record.updatedAt, ttlMs: record.ttlMs, pollIntervalMs: POLL_INTERVAL_MS };
   }
 
   private async purge(now: number): Promise<void> {
@@ -186,4 +226,10 @@ export class TaskService {
     const purged = await this.opts.repo.purgeExpired(now);
     if (purged > 0) this.opts.log.debug({ purged }, 'expired tasks purged');
   }
+}
+
+/** Whether a backing's state differs from what the record last recorded (worth a write). */
+function changedFrom(record: TaskRecord, s: TaskState): boolean {
+  if (s.status !== record.status || s.statusMessage !== record.statusMessage) return true;
+  return s.status === 'input_required' && JSON.stringify(s.inputRequests) !== JSON.stringify(record.inputRequests);
 }

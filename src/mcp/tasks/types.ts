@@ -34,7 +34,10 @@ export interface TaskState {
   status: TaskStatus;
   /** The tool's result (a CallToolResult), set when completed. */
   result?: Record<string, unknown>;
-  /** Set when failed: a protocol-level error, never a tool's own isError result. */
+  /**
+   * Set when failed: a protocol-level error. A failed task without one carries the tool's own
+   * isError result in `result` (2025-11-25 counts it as failed, SEP-2663 as completed: wire.ts).
+   */
   error?: TaskError;
   /** Set when input_required: the still-unanswered requests, keyed by server-minted ids. */
   inputRequests?: Record<string, unknown>;
@@ -83,8 +86,12 @@ export interface TaskRepository {
 export interface TaskBacking {
   readonly kind: BackingKind;
   state(record: TaskRecord): Promise<TaskState>;
-  /** Asks the work to stop; the task settles to `cancelled` unless it finished first. */
-  cancel(record: TaskRecord): Promise<void>;
+  /**
+   * Asks the work to stop; the task settles to `cancelled` unless it finished first. 'too_late':
+   * the work can no longer be stopped (a queued write whose request already left); anything else
+   * means it was asked to stop.
+   */
+  cancel(record: TaskRecord): Promise<unknown>;
   /** Delivers answers to the task's pending input requests (tasks/update). */
   supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void>;
   /**

@@ -28,10 +28,15 @@ export function isCreateTaskResult(v: unknown): v is CreateTaskResult {
  * `ttl` / `pollInterval`), times as ISO 8601, and no `requestState` (the v2 Task has none).
  */
 
+/** SEP-2663 keeps `failed` for JSON-RPC errors: a tool's own isError answer is a completed task. */
+function statusOf(t: TaskView): TaskStatus {
+  return t.status === 'failed' && t.error === undefined && t.result !== undefined ? 'completed' : t.status;
+}
+
 function base(t: TaskView): TaskFields {
   const out: TaskFields = {
     taskId: t.id,
-    status: t.status,
+    status: statusOf(t),
     createdAt: new Date(t.createdAt).toISOString(),
     lastUpdatedAt: new Date(t.updatedAt).toISOString(),
     ttlMs: Math.round(t.ttlMs),
@@ -52,7 +57,7 @@ export function createTaskResult(t: TaskView): CreateTaskResult {
  */
 export function detailedTask(t: TaskView): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base(t) };
-  if (t.status === 'completed' && t.result !== undefined) out['result'] = withoutRelatedTaskMeta(t.result);
+  if (statusOf(t) === 'completed' && t.result !== undefined) out['result'] = withoutRelatedTaskMeta(t.result);
   if (t.status === 'failed' && t.error !== undefined) out['error'] = t.error;
   if (t.status === 'input_required' && t.inputRequests !== undefined) out['inputRequests'] = t.inputRequests;
   return out;

@@ -117,8 +117,9 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
       const bucket = answeredBy(key);
       if (bucket === undefined) return;
       const now = clock.now();
-      // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 or 503 with Retry-After says when to come back.
-      if (answer.status === 429 || answer.status === 503) {
+      // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 or 503 with Retry-After says when to come back; so
+      // does a 403 with one (GitHub's secondary rate limit).
+      if (answer.status === 429 || answer.status === 503 || answer.status === 403) {
         const wait = retryAfterMs(answer.headers, clock);
         if (wait !== undefined) bucket.pause(now + wait);
         // Without one, what is at hand was evidently too much: spend nothing until the next refill.
@@ -127,8 +128,11 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
       const budget = rateBudgetOf(answer.headers, clock) ?? sforceBudgetOf(answer.headers);
       if (budget === undefined) return;
       bucket.followLimit(budget.limit);
+      // A spent window stays spent until its reset, whatever the declared refill rate: a request
+      // before it only draws a 429 (or GitHub's 403), which the provider may hold against the app.
+      if (budget.remaining <= 0 && budget.resetAt !== undefined && budget.resetAt > now) bucket.pause(budget.resetAt);
       // Requests already granted will spend from what remains before they are answered.
-      bucket.atMost(budget.remaining - bucket.inflight);
+      else bucket.atMost(budget.remaining - bucket.inflight);
     },
 
     state(key) {

@@ -170,8 +170,9 @@ export class RedisPacer implements Pacer {
   /** The same reading of an answer as the in-process pacer's `observe`. */
   private adjustment(answer: PacedAnswer, bucket: BucketRef): Adjustment {
     const adj: Adjustment = {};
-    // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 or 503 with Retry-After says when to come back.
-    if (answer.status === 429 || answer.status === 503) {
+    // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 or 503 with Retry-After says when to come back; so
+    // does a 403 with one (GitHub's secondary rate limit).
+    if (answer.status === 429 || answer.status === 503 || answer.status === 403) {
       const wait = retryAfterMs(answer.headers, this.clock);
       if (wait !== undefined) adj.pauseMs = wait;
       // Without one, what is at hand was evidently too much: spend nothing until the next refill.
@@ -183,6 +184,9 @@ export class RedisPacer implements Pacer {
       // Requests already granted here will spend from what remains before they are answered.
       const left = budget.remaining - (this.inflight.get(bucket.key) ?? 0);
       adj.atMost = Math.min(adj.atMost ?? left, left);
+      // A spent window stays spent until its reset (see the in-process pacer).
+      const now = this.clock.now();
+      if (budget.remaining <= 0 && budget.resetAt !== undefined && budget.resetAt > now) adj.pauseMs = Math.max(adj.pauseMs ?? 0, budget.resetAt - now);
     }
     return adj;
   }

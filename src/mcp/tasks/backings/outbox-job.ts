@@ -30,33 +30,39 @@ export class OutboxJobBacking implements TaskBacking {
 
   async state(record: TaskRecord): Promise<TaskState> {
     const job = await this.port.get(record.backing.id, record.owner);
-    // Done and cancelled jobs are purged after the outbox's retention; a task kept longer reads as this.
+    // Done and cancelled jobs are purged after the outbox's retention; a task whose final state was
+    // recorded reads as that (TaskService keeps it), one never read before reads as this.
     if (job === undefined) return { status: 'failed', error: { code: ProtocolErrorCode.InternalError, message: 'The queued write is no longer kept' } };
     switch (job.state) {
       case 'queued':
         return { status: 'working', statusMessage: queuedMessage(job) };
       case 'sending':
-        // Also while it waits for a token of the integration's rate limit: pacing happens in the send.
-        return { status: 'working', statusMessage: `on its way to the provider, paced by its rate limit (job ${job.id})` };
+        // `sending` is committed once the pacing token is granted: the request has left.
+        return { status: 'working', statusMessage: `sent to the provider, waiting for its answer (job ${job.id})` };
       case 'cancelled':
         return { status: 'cancelled', statusMessage: `cancelled before it was sent (job ${job.id})` };
       case 'done': {
         const answered = this.answer(job);
-        if ('result' in answered) return { status: 'completed', result: { ...answered.result } };
+        if ('result' in answered) return { status: 'completed', statusMessage: `done (job ${job.id})`, result: { ...answered.result } };
         return failed(job, answered.message);
       }
       case 'failed':
       case 'dead':
       case 'sent_unconfirmed': {
         const answered = this.answer(job);
-        return failed(job, 'result' in answered ? (textOf(answered.result) ?? `job ${job.id} ${job.state}`) : answered.message);
+        if (!('result' in answered)) return failed(job, answered.message);
+        // The call's own answer (an isError result), as tasks/result must return what the call
+        // returns; the status is failed for 2025-11-25 clients (isError counts as failed there).
+        const why = textOf(answered.result) ?? job.state;
+        return { status: 'failed', statusMessage: `${why.slice(0, MAX_MESSAGE_CHARS)} (job ${job.id})`, result: { ...answered.result } };
       }
     }
   }
 
-  async cancel(record: TaskRecord): Promise<void> {
-    // 'busy' (being sent, or sent) leaves the task to the job's own outcome.
-    await this.port.cancel(record.backing.id, record.owner);
+  async cancel(record: TaskRecord): Promise<'too_late' | undefined> {
+    // 'busy': its request already left (or it finished); the task goes on to the job's own outcome.
+    const r = await this.port.cancel(record.backing.id, record.owner);
+    return r.outcome === 'busy' ? 'too_late' : undefined;
   }
 
   async supplyInput(): Promise<void> {
@@ -83,11 +89,15 @@ export class OutboxJobBacking implements TaskBacking {
 
 function queuedMessage(job: OpenJob): string {
   if (job.attempts === 0) return `queued (job ${job.id})`;
-  return `waiting to be sent again after ${job.attempts} attempt${job.attempts === 1 ? '' : 's'} (job ${job.id})${job.lastError ? `: ${job.lastError}` : ''}`;
+  const spent = job.attempts - job.paced;
+  const parts: string[] = [];
+  if (spent > 0) parts.push(`${spent} attempt${spent === 1 ? '' : 's'}`);
+  if (job.paced > 0) parts.push(`${job.paced} rate-limit answer${job.paced === 1 ? '' : 's'}`);
+  return `waiting to be sent again after ${parts.join(' and ')} (job ${job.id})${job.lastError ? `: ${job.lastError}` : ''}`;
 }
 
 function failed(job: OpenJob, why: string): TaskState {
-  const message = why.slice(0, MAX_MESSAGE_CHARS);
+  const message = `${why.slice(0, MAX_MESSAGE_CHARS)} (job ${job.id})`;
   const data = { jobId: job.id, state: job.state, ...(job.result ? { providerStatus: job.result.status } : {}) };
   return { status: 'failed', statusMessage: message, error: { code: ProtocolErrorCode.InternalError, message, data } };
 }
