@@ -185,6 +185,7 @@ describe('queued writes as MCP Tasks', () => {
     );
     const refusedId = created.task.taskId;
     const refused = await client.request({ method: 'tasks/result', params: { taskId: refusedId } }, CallToolResultSchema);
+    expect(refused.isError).toBe(true);
     expect(await client.experimental.tasks.getTask(refusedId)).toMatchObject({ status: 'failed', statusMessage: expect.stringContaining('job_') });
     await eventually(() => statuses.includes(`${refusedId}:failed`), 5_000);
   });
