@@ -204,7 +204,7 @@ export class Hub {
     // One signing key in the store: a 2026 client's retry may reach another process on this data dir.
     const { keys } = this.integrations;
     // MCP Tasks (SEP-2663): records in the store, so any process on this data dir answers tasks/get.
-    const { tasks, downstream } = buildMcpTasks({ store, clock: this.clock, log: this.log });
+    const { tasks, downstream } = buildMcpTasks({ store, vault: this.vault, clock: this.clock, log: this.log });
     const states = new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) });
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, states, tasks, opts.config.server.pollCallStreamsMs);
     for (const s of this.integrations.sources) this.catalog.add(s);

@@ -6,6 +6,8 @@ import type { ListCache } from '../store/list-cache.js';
 import type { ProcessRegistry } from './downstream/process-registry.js';
 import { DownstreamServer } from './downstream/server.js';
 import { DownstreamTaskBacking } from './tasks/backings/downstream.js';
+import type { Vault } from '../vault/vault.js';
+import { sealedTasks } from './tasks/sealed.js';
 import { TaskService } from './tasks/service.js';
 import type { TaskRepository } from './tasks/types.js';
 
@@ -18,9 +20,10 @@ export interface McpStore {
 }
 
 /** MCP Tasks (SEP-2663) on the store, and the backing of downstream servers' own tasks, passed through behind hub task ids. */
-export function buildMcpTasks(d: { store: McpStore; clock: Clock; log: Logger }): { tasks: TaskService; downstream: DownstreamTaskBacking } {
-  const tasks = new TaskService({ repo: d.store.tasks, clock: d.clock, log: d.log });
-  const downstream = new DownstreamTaskBacking({ repo: d.store.tasks, clock: d.clock, log: d.log });
+export function buildMcpTasks(d: { store: McpStore; vault: Vault; clock: Clock; log: Logger }): { tasks: TaskService; downstream: DownstreamTaskBacking } {
+  const repo = sealedTasks(d.store.tasks, d.vault);
+  const tasks = new TaskService({ repo, clock: d.clock, log: d.log });
+  const downstream = new DownstreamTaskBacking({ repo, clock: d.clock, log: d.log });
   tasks.use(downstream);
   return { tasks, downstream };
 }

@@ -147,6 +147,11 @@ describe('agent calls as MCP Tasks', () => {
     const done = await c.until(taskId, ['completed', 'failed', 'cancelled']);
     expect(done).toMatchObject({ status: 'completed', result: { content: [{ type: 'text', text: expect.any(String) }] } });
     expect((done['result'] as { isError?: boolean }).isError).toBeUndefined();
+    // At rest the result is sealed: the streamed answer is not in the store in the clear.
+    const text = (done['result'] as { content: Array<{ text: string }> }).content[0]!.text;
+    const stored = hub.hub.db.prepare('SELECT result FROM mcp_tasks WHERE id = ?').pluck().get(taskId) as string;
+    expect(stored).toContain('sbv1.');
+    expect(stored).not.toContain(text.slice(0, 20));
   });
 
   it('2025-11-25 session: the client’s ttl is honoured up to 24 h, status is announced, tasks/result gives the answer', async () => {
