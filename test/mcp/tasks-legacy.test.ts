@@ -72,6 +72,18 @@ describe('2025-11-25 experimental tasks (1.x SDK client over a 2025 session)', (
     expect(await taskClient(hub.url, hub.token).ok('tasks/get', { taskId })).toMatchObject({ status: 'completed' });
   });
 
+  it('a task asked of a tool that does not run as one is -32601, and the tool is not run', async () => {
+    hub = await startHub({ fixtures: { conformance: true } });
+    const { client } = await connect(hub);
+    const plain = (await client.listTools()).tools.find((t) => t.execution?.taskSupport === undefined && t.name === 'test_simple_text');
+    expect(plain).toBeDefined();
+    const asked = client.request({ method: 'tools/call', params: { name: 'test_simple_text', arguments: {}, task: { ttl: 60_000 } } }, CreateTaskResultSchema);
+    await expect(asked).rejects.toMatchObject({ code: -32601, message: expect.stringContaining('does not run as a task') });
+    expect(await client.experimental.tasks.listTasks()).toMatchObject({ tasks: [] });
+    // Without `task` the same tool answers as ever.
+    expect((await client.callTool({ name: 'test_simple_text', arguments: {} })).isError).toBeFalsy();
+  });
+
   it('delivers a task’s input request through tasks/result and finishes with the answer', async () => {
     hub = await startHub({ fixtures: { conformance: true } });
     const { client } = await connect(hub);
