@@ -33,9 +33,10 @@ export interface EventReads {
 }
 
 /**
- * Cursors are the row's insertion order (SQLite's rowid, which grows with each insert and is never
- * reused while a newer row exists), not its received_at: two processes stamp rows with their own
- * clocks, and a row committed later with an earlier stamp would slip behind a time cursor.
+ * Cursors are the row's insertion order (`seq`, an AUTOINCREMENT rowid: never handed out twice,
+ * even after the purge deleted the newest rows), not its received_at: two processes stamp rows
+ * with their own clocks, and a row committed later with an earlier stamp would slip behind a time
+ * cursor.
  */
 const cursorSchema = z
   .string()
