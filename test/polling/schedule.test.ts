@@ -84,6 +84,22 @@ describe('an inclusive cursor', () => {
   });
 });
 
+describe('numeric ids and cursors', () => {
+  it('past 2^53 they are kept as sent: two items one apart are two events, the payload and the cursor keep every digit', async () => {
+    server.intercept = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Raw literals: JSON.stringify of a number could not write them.
+      res.end('{"items":[{"id":9007199254740992,"kind":"k"},{"id":9007199254740993,"kind":"k"}],"cursor":9007199254740993,"has_more":false}');
+      return true;
+    };
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    expect(await stored()).toEqual(['9007199254740992', '9007199254740993']);
+    const events = await hub.hub.inbox.inbox.list({ integration: 'tickets', limit: 10 });
+    expect(events.map((e) => e.payload.toString()).sort()).toEqual(['{"id":9007199254740992,"kind":"k"}', '{"id":9007199254740993,"kind":"k"}']);
+    expect(await hub.hub.inbox.inbox.cursorOf(c.id, 'events')).toBe('9007199254740993');
+  });
+});
+
 describe('the schedule', () => {
   it('empty polls double the interval up to 15 min; activity resets it to the feed interval', async () => {
     const intervals: number[] = [];

@@ -57,6 +57,21 @@ describe('routing a verified delivery to a connection', () => {
     expect(bobs.map((e) => e.id)).not.toContain(a.json['id']);
   });
 
+  it('ids past 2^53 are read as sent: two events one apart are both stored, each routed to its own account', async () => {
+    const repo = hub.hub.integrations.connections;
+    const gina = await repo.link({ tenant: 'default', user: 'gina', integration: 'acme', tokens: tokens(7), scopes: [], accountId: '9007199254740993' });
+    const hank = await repo.link({ tenant: 'default', user: 'hank', integration: 'acme', tokens: tokens(6), scopes: [], accountId: '9007199254740992' });
+    // Raw literals: JSON.stringify of a number could not write them.
+    const body = (n: string) => `{"id":${n},"type":"ticket.updated","account_id":${n}}`;
+    const c = await deliver('/webhooks/acme', body('9007199254740993'));
+    const d = await deliver('/webhooks/acme', body('9007199254740992'));
+    expect([c.status, c.json['duplicate'], c.json['routed'], d.status, d.json['duplicate'], d.json['routed']]).toEqual([200, false, 1, 200, false, 1]);
+    expect(c.json['id']).not.toBe(d.json['id']);
+    const [ce, de] = [await stored(c.json['id']), await stored(d.json['id'])];
+    expect([ce.connection, ce.providerEventId]).toEqual([route(gina), '9007199254740993']);
+    expect([de.connection, de.providerEventId]).toEqual([route(hank), '9007199254740992']);
+  });
+
   it('an event for an account nobody linked is kept unroutable and listed, never dropped', async () => {
     const x = await deliver('/webhooks/acme', event('acct-nobody'));
     expect(x).toMatchObject({ status: 200, json: { ok: true, duplicate: false, routed: 0 } });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { parseExact, scalarText } from '../../definition/exact-json.js';
 import { parseSelector, type Selector } from '../../definition/selector.js';
 import { SCHEME_FACTS, type WebhookScheme } from '../../definition/webhooks.js';
 
@@ -31,7 +32,7 @@ export type Description =
       type?: string;
       eventId?: string;
       accountId?: string;
-      /** The body parsed as JSON once, here; undefined when it is not JSON. */
+      /** The body parsed as JSON once, here (parseExact: long integers kept as sent); undefined when it is not JSON. */
       payload: unknown;
     }
   /** Slack's Events API handshake: answer with `challenge`, store nothing. */
@@ -75,15 +76,14 @@ function queryText(url: string | undefined, name: string): string | undefined {
   return value === null || value === '' ? undefined : value;
 }
 
-/** A dotted path into parsed JSON, own properties only; strings and finite numbers are values. */
+/** A dotted path into parsed JSON, own properties only; strings and finite numbers (as sent) are values. */
 function bodyText(json: unknown, path: readonly string[]): string | undefined {
   let at: unknown = json;
   for (const segment of path) {
     if (typeof at !== 'object' || at === null || !Object.hasOwn(at, segment)) return undefined;
     at = (at as Record<string, unknown>)[segment];
   }
-  if (typeof at === 'string') return at === '' ? undefined : at;
-  return typeof at === 'number' && Number.isFinite(at) ? String(at) : undefined;
+  return scalarText(at);
 }
 
 const NOT_JSON = Symbol('not JSON');
@@ -99,7 +99,7 @@ export function describeDelivery(input: DeliveryToDescribe): Description {
   let parsed: unknown = NOT_JSON;
   if (input.body.length > 0) {
     try {
-      parsed = JSON.parse(input.body.toString('utf8'));
+      parsed = parseExact(input.body.toString('utf8'));
     } catch {
       parsed = NOT_JSON;
     }
