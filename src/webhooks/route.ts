@@ -9,7 +9,7 @@ import { closeIfBodyUnread } from '../http/limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { AcceptResult, InboxIntake } from './inbox/types.js';
 import { answerNotStored } from './store-failure.js';
-import { readRawBody } from './raw-body.js';
+import { discardRest, readRawBody } from './raw-body.js';
 import { describeDelivery, verifyDelivery } from './schemes/index.js';
 
 export interface WebhookRouteDeps {
@@ -103,9 +103,9 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
       if (!read.ok) {
         if (read.reason === 'aborted') return void req.socket.destroy();
         deps.log.info({ ...where, maxBodyBytes: w.maxBodyBytes }, 'webhook delivery refused: body too large');
-        // The rest of the body is read and dropped (the body deadline bounds it), so the sender hears the 413.
-        res.setHeader('Connection', 'close');
-        req.resume();
+        // The rest of the body is read and dropped before the answer (the body deadline and
+        // DISCARD_BYTES bound it): a sender still writing to a closed socket hears a reset, not the 413.
+        if (!(await discardRest(req))) res.setHeader('Connection', 'close');
         return writeJson(res, ERROR_SPECS.body_too_large.http, httpError('body_too_large', `the body is over ${w.maxBodyBytes} bytes`).body);
       }
       const body = read.body;

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type RunningHub } from '../helpers/hub.js';
@@ -89,6 +91,37 @@ describe('POST /webhooks/:integration: verified, then stored, then 200', () => {
       expect((await post(hub, `/webhooks/${hookName(c.scheme)}`, body, moved)).status).toBe(401);
     },
   );
+
+  it('a sender still writing a body of many MiB past the cap hears the 413, not a reset connection', async () => {
+    // The sender is its own process, as a provider is: sharing the hub's event loop, it could not
+    // be mid-write when the hub answers, and the reset it used to get never showed.
+    const sender = `
+      const { request } = await import('node:http');
+      const [url, ...sizes] = process.argv.slice(1);
+      const out = [];
+      for (const [i, mib] of sizes.map(Number).entries()) {
+        const bytes = mib * 1024 * 1024;
+        const announced = i % 3 !== 2;
+        out.push(await new Promise((resolve) => {
+          const headers = { 'content-type': 'application/json', ...(announced ? { 'content-length': String(bytes) } : {}) };
+          const req = request(url, { method: 'POST', headers }, (res) => {
+            let text = '';
+            res.on('data', (d) => (text += d));
+            res.on('end', () => resolve(res.statusCode + ' ' + JSON.parse(text).error.code));
+          });
+          req.on('error', (err) => resolve('error ' + err.code));
+          req.end(Buffer.alloc(bytes, 0x78));
+        }));
+      }
+      console.log(JSON.stringify(out));`;
+    const sizes = ['4', '8', '16', '4', '8', '16', '4', '8', '16'];
+    const child = spawn(process.execPath, ['--input-type=module', '-e', sender, `${new URL(hub.url).origin}/webhooks/${hookName('github')}`, ...sizes]);
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(sizes.map(() => '413 body_too_large'));
+  });
 
   it('a body over the integration maxBodyBytes is a 413 body_too_large, whether announced or streamed', async () => {
     const c = CASES.find((x) => x.scheme === 'github')!;
