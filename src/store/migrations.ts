@@ -1,4 +1,4 @@
-import { INBOX_EVENTS_SEQ_SQL } from './migration-18.js';
+import { EVENTS_MIGRATIONS } from './migrations-events.js';
 
 /**
  * Numbered migrations. Append only: a released migration is never edited, since databases in
@@ -388,11 +388,6 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX replicas_heartbeat ON replicas (heartbeat_at);
     `,
   },
-  {
-    version: 18,
-    name: 'inbox_events_seq',
-    // recent_events cursors are the row's insertion order: see INBOX_EVENTS_SEQ_SQL for why a
-    // plain rowid was not enough and how cursors issued before it keep their meaning.
-    sql: INBOX_EVENTS_SEQ_SQL,
-  },
+  // 18 and on: the inbox and pollers, in migrations-events.ts.
+  ...EVENTS_MIGRATIONS,
 ];

@@ -53,6 +53,34 @@ describe('an inclusive cursor', () => {
     expect(await row()).toMatchObject({ state: 'active', stuckPages: 0, failures: 0, eventsTotal: 12 });
   });
 
+  it('items the cursor still re-reads outlive the retention purge: a quiet feed never hands its last item out twice', async () => {
+    server.changes = [change('a', 1), change('b', 2)];
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    server.changes.push(change('c', 3));
+    await runNext();
+    // A quiet poll re-reads c at since=3: a duplicate.
+    await runNext();
+    expect(server.requests).toEqual(['', '?since=2', '?since=3']);
+    await hub.hub.inbox.worker.drain();
+    const c3 = (await hub.hub.inbox.inbox.list({ integration: 'tickets', limit: 10 })).find((e) => e.providerEventId === 'c')!;
+    // Eight days on (the token has expired by then, so the poller's next read is what it would
+    // store: c again, at the unchanged cursor), past the 7-day retention.
+    hub.clock.advance(8 * 86_400_000);
+    expect((await hub.hub.inbox.purge.runOnce()).events).toBe(2);
+    const reread = { integration: 'tickets', source: 'poll' as const, providerEventId: 'c', type: 'thing.changed', payload: '{}' };
+    const route = { id: c.id, tenant: c.tenant, user: c.user };
+    const at = { integration: 'tickets', connectionId: c.id, feed: 'events', from: '3', to: '3' };
+    const again = await hub.hub.inbox.inbox.acceptPolled([{ ...reread, connection: route }], at);
+    expect(again).toEqual({ outcome: 'committed', results: [{ outcome: 'duplicate', eventId: c3.id }] });
+    expect(await stored()).toEqual(['c']);
+    // Once the cursor moved on, c is only history: the next purge takes it (d, at the cursor, stays).
+    await hub.hub.inbox.inbox.acceptPolled([{ ...reread, providerEventId: 'd', connection: route }], { ...at, to: '4' });
+    await hub.hub.inbox.worker.drain();
+    hub.clock.advance(8 * 86_400_000);
+    expect((await hub.hub.inbox.purge.runOnce()).events).toBe(1);
+    expect(await stored()).toEqual(['d']);
+  });
+
   it('a run longer than a page stops the cursor while items keep coming: stalled with a reason, in /readyz, /metrics and doctor', async () => {
     server.pageSize = 3;
     server.changes = [1, 2, 3, 4, 5].map((n) => change(`s${n}`, 7));

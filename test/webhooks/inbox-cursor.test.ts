@@ -67,7 +67,7 @@ describe('recent_events cursors on a SQLite file (injected clock)', () => {
   });
 
   it('a store made before the sequence column keeps its rows, and cursors issued then keep their meaning', async () => {
-    const old = open(MIGRATIONS.filter((m) => m.version < 18));
+    const old = open(MIGRATIONS.filter((m) => m.version !== 18));
     for (const tag of ['a1', 'a2']) await accept(old, alice, tag);
     await accept(old, bob, 'b1');
     const cursor = (await read(old, 'alice')).nextCursor;

@@ -3,7 +3,7 @@ import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import type { PgStore, Queryable, Row } from '../../store/pg/pool.js';
 import { newEventId } from './intake.js';
-import { COLUMNS, eventOf } from './sqlite.js';
+import { AT_POLL_CURSOR, COLUMNS, eventOf } from './sqlite.js';
 import {
   deliverySchema,
   UNROUTABLE,
@@ -100,7 +100,7 @@ export class PgInbox implements Inbox {
             [c.connectionId, c.feed, c.integration, receivedAt],
           );
         const moved = await q.exec(
-          `UPDATE pollers SET cursor = $3, updated_at = $4
+          `UPDATE pollers SET cursor = $3, cursor_at = CASE WHEN cursor IS NOT DISTINCT FROM $3 THEN cursor_at ELSE $4 END, updated_at = $4
            WHERE connection_id = $1 AND feed = $2 AND cursor IS NOT DISTINCT FROM $5 AND ($6::text IS NULL OR lease_owner = $6)`,
           [c.connectionId, c.feed, c.to, receivedAt, c.from, c.owner ?? null],
         );
@@ -346,7 +346,7 @@ export class PgInbox implements Inbox {
       [before, limit],
     );
     const events = await this.store.exec(
-      `DELETE FROM inbox_events WHERE id IN (SELECT id FROM inbox_events WHERE received_at < $1 AND state = 'done' LIMIT $2)`,
+      `DELETE FROM inbox_events WHERE id IN (SELECT id FROM inbox_events e WHERE received_at < $1 AND state = 'done' AND NOT ${AT_POLL_CURSOR} LIMIT $2)`,
       [before, limit],
     );
     return { deliveries, events };

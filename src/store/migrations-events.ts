@@ -1,12 +1,14 @@
+import type { Migration } from './migrations.js';
+
 /**
- * SQLite migration 18 (its own file, so migrations.ts stays readable): inbox_events gets a
+ * SQLite migration 18: inbox_events gets a
  * `seq INTEGER PRIMARY KEY AUTOINCREMENT`. recent_events cursors are the row's insertion order; a
  * plain rowid is max(rowid)+1, so once the retention purge deleted the newest rows the next events
  * took their numbers again and a client's cursor skipped them. AUTOINCREMENT never hands a number
  * out twice. seq is each kept row's old rowid (and is the rowid from now on), so a cursor issued
  * before this migration still means the same. PostgreSQL's `seq` is an identity column already.
  */
-export const INBOX_EVENTS_SEQ_SQL = `
+const INBOX_EVENTS_SEQ_SQL = `
       CREATE TABLE inbox_events_next (
         seq                INTEGER PRIMARY KEY AUTOINCREMENT,
         id                 TEXT NOT NULL UNIQUE,
@@ -44,3 +46,18 @@ export const INBOX_EVENTS_SEQ_SQL = `
       CREATE INDEX inbox_events_feed ON inbox_events (tenant_id, user_id, integration) WHERE connection_id IS NOT NULL;
       CREATE INDEX inbox_events_done ON inbox_events (updated_at) WHERE state = 'done';
 `;
+
+/** SQLite migrations of the inbox and pollers from 18 on (their own file, so migrations.ts stays readable). Append only. */
+export const EVENTS_MIGRATIONS: readonly Migration[] = [
+  { version: 18, name: 'inbox_events_seq', sql: INBOX_EVENTS_SEQ_SQL },
+  {
+    version: 19,
+    name: 'poller_cursor_at',
+    // When a poller's cursor took its present value. An inclusive cursor (a timestamp) re-reads
+    // the items stored since then on every run, and only the provider event id dedupes them: the
+    // purge keeps those events however old, or each would come back as a new event once purged.
+    // NULL (pollers older than this): not known, so the purge keeps all of that poller's events
+    // until its cursor next moves.
+    sql: 'ALTER TABLE pollers ADD COLUMN cursor_at INTEGER;',
+  },
+];
