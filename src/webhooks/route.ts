@@ -64,9 +64,14 @@ export function serveWebhooks(handler: WebhookHandler): RequestListener {
 const ENDPOINT = /^[A-Za-z0-9_-]{1,128}$/;
 const UNKNOWN_TYPE = 'unknown';
 
-/** Answers 200 with what was stored: `{ ok, id, duplicate }` whether the delivery was new or seen before. */
-function acknowledge(res: ServerResponse, results: readonly AcceptResult[], routed: number): void {
+/**
+ * Answers 200 with what was stored: `{ ok, id, duplicate, routed }` whether the delivery was new or
+ * seen before; `routed` counts the connections that hold the event now (a redelivery of an event
+ * kept unroutable says 0, unless it was routed by this delivery).
+ */
+function acknowledge(res: ServerResponse, results: readonly AcceptResult[]): void {
   const first = results[0]!;
+  const routed = results.filter((r) => r.routed).length;
   writeJson(res, 200, { ok: true, id: first.eventId, duplicate: results.every((r) => r.outcome === 'duplicate'), routed });
 }
 
@@ -151,7 +156,7 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
           }),
         ),
       );
-      acknowledge(res, results, targets[0] === undefined ? 0 : targets.length);
+      acknowledge(res, results);
     } catch (err) {
       // The schemes never throw: what fails here is the store, or what the store was handed.
       answerNotStored(req, res, err, { log: deps.log, where, what: 'delivery', retryAfter });

@@ -80,6 +80,25 @@ describe('routing a verified delivery to a connection', () => {
     expect(unroutable.map((e) => e.id)).toContain(x.json['id']);
   });
 
+  it('an event that came before its account was linked: a redelivery says routed 0 until the link, then routes it to that user only', async () => {
+    const body = event('acct-late');
+    const id = `msg_${randomUUID()}`;
+    const first = await deliver('/webhooks/acme', body, ACME_SECRET, id);
+    const again = await deliver('/webhooks/acme', body, ACME_SECRET, id);
+    expect(again.json).toMatchObject({ ok: true, id: first.json['id'], duplicate: true, routed: 0 });
+    const repo = hub.hub.integrations.connections;
+    const ivy = await repo.link({ tenant: 'default', user: 'ivy', integration: 'acme', tokens: tokens(8), scopes: [], accountId: 'acct-late' });
+    const linked = await deliver('/webhooks/acme', body, ACME_SECRET, id);
+    expect(linked.json).toMatchObject({ ok: true, duplicate: false, routed: 1 });
+    const moved = await stored(linked.json['id']);
+    expect([moved.connection, moved.lastError, moved.payload.toString()]).toEqual([route(ivy), null, body]);
+    expect(await hub.hub.inbox.inbox.get(String(first.json['id']))).toBeUndefined();
+    // Once routed, later copies are its duplicates; nobody else got it.
+    expect((await deliver('/webhooks/acme', body, ACME_SECRET, id)).json).toMatchObject({ id: linked.json['id'], duplicate: true, routed: 1 });
+    expect((await hub.hub.inbox.inbox.list({ user: 'ivy', limit: 10 })).map((e) => e.id)).toEqual([linked.json['id']]);
+    expect((await hub.hub.inbox.inbox.list({ user: 'alice', limit: 10_000 })).map((e) => e.id)).not.toContain(linked.json['id']);
+  });
+
   it('by per-connection endpoint: the endpoint wins over the account in the body; its own secret verifies only its own endpoint', async () => {
     const repo = hub.hub.integrations.connections;
     const endpointA = await repo.ensureEndpoint(alice.id);
