@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/connections/types.js';
@@ -71,7 +74,7 @@ describe('an inclusive cursor', () => {
     const route = { id: c.id, tenant: c.tenant, user: c.user };
     const at = { integration: 'tickets', connectionId: c.id, feed: 'events', from: '3', to: '3' };
     const again = await hub.hub.inbox.inbox.acceptPolled([{ ...reread, connection: route }], at);
-    expect(again).toEqual({ outcome: 'committed', results: [{ outcome: 'duplicate', eventId: c3.id }] });
+    expect(again).toEqual({ outcome: 'committed', results: [{ outcome: 'duplicate', eventId: c3.id, routed: true }] });
     expect(await stored()).toEqual(['c']);
     // Once the cursor moved on, c is only history: the next purge takes it (d, at the cursor, stays).
     await hub.hub.inbox.inbox.acceptPolled([{ ...reread, providerEventId: 'd', connection: route }], { ...at, to: '4' });
@@ -125,6 +128,26 @@ describe('numeric ids and cursors', () => {
     const events = await hub.hub.inbox.inbox.list({ integration: 'tickets', limit: 10 });
     expect(events.map((e) => e.payload.toString()).sort()).toEqual(['{"id":9007199254740992,"kind":"k"}', '{"id":9007199254740993,"kind":"k"}']);
     expect(await hub.hub.inbox.inbox.cursorOf(c.id, 'events')).toBe('9007199254740993');
+  });
+});
+
+describe('a lease', () => {
+  it('held by a killed process on this host is taken at once; one held by a live process elsewhere waits for its end', async () => {
+    server.changes = [change('a', 1)];
+    const key = { connectionId: c.id, feed: 'events' };
+    const store = new SqlitePollerStore(hub.hub.db, hub.clock);
+    // A process that has exited: its pid is gone, as after a SIGKILL mid-poll.
+    const child = spawn(process.execPath, ['-e', '']);
+    await once(child, 'exit');
+    expect(await store.claim(key, `${hostname()}:${child.pid}:1:dead`, 5 * 60_000)).toBeDefined();
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    expect(await stored()).toEqual(['a']);
+    // Another host's process cannot be judged: its lease runs its course.
+    hub.clock.set((await row()).nextRunAt);
+    expect(await store.claim(key, 'elsewhere:4242:1:live', 5 * 60_000)).toBeDefined();
+    expect(await hub.hub.pollers.tick()).toBe(0);
+    hub.clock.advance(5 * 60_000);
+    expect(await hub.hub.pollers.tick()).toBe(1);
   });
 });
 
