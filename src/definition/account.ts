@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { scalarText } from './exact-json.js';
 import { jsonPathSchema } from './selector.js';
 
 /**
@@ -32,13 +33,13 @@ const identityRequest = z
 export const accountSchema = z.strictObject({ from: z.union([tokenField, identityRequest]) });
 export type AccountBlock = z.infer<typeof accountSchema>;
 
-/** A value at a dotted path of parsed JSON: own properties only; strings and finite numbers count. */
+/** A value at a dotted path of JSON (parseExact keeps 64-bit ids exact): own properties only; strings and finite numbers count. */
 export function valueAt(json: unknown, path: readonly string[]): string | undefined {
   let at: unknown = json;
   for (const segment of path) {
     if (typeof at !== 'object' || at === null || !Object.hasOwn(at, segment)) return undefined;
     at = (at as Record<string, unknown>)[segment];
   }
-  if (typeof at === 'string') return at === '' || at.length > 512 ? undefined : at;
-  return typeof at === 'number' && Number.isFinite(at) ? String(at) : undefined;
+  const text = scalarText(at);
+  return text !== undefined && text.length > 512 ? undefined : text;
 }

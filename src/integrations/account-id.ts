@@ -1,4 +1,5 @@
 import { valueAt } from '../definition/account.js';
+import { parseExact } from '../definition/exact-json.js';
 import { describeError } from '../errors.js';
 import type { CodeExchange } from '../oauth/client.js';
 import type { Logger } from '../observability/logger.js';
@@ -43,7 +44,7 @@ export function accountLearner(
         await res.body?.cancel();
         return warn(`GET ${from.path} answered ${res.status}`);
       }
-      const id = valueAt(await res.json(), from.at);
+      const id = valueAt(parseExact(await res.text()), from.at);
       return id ?? warn(`GET ${from.path} has no ${from.at.join('.')}`);
     } catch (err) {
       return warn(`GET ${from.path} failed: ${describeError(err)}`);

@@ -21,6 +21,12 @@ export interface IntegrationEvents {
 
 const DEFAULT_LIMIT = 20;
 const RESOURCE_LIMIT = 50;
+/**
+ * Bytes of events one answer carries at most (at least one event, whatever its size). A tool
+ * answer holds them twice (its text and structuredContent), so 4 MiB keeps even a page of 1 MiB
+ * payloads well inside the stdio face's maxMessageBytes (32 MiB by default).
+ */
+export const PAGE_BYTES = 4 * 1024 * 1024;
 
 const INPUT = {
   type: 'object',
@@ -80,7 +86,7 @@ export class EventsView {
       title: `Recent ${this.title} events`,
       description:
         `Events your ${this.title} account sent to the hub (webhooks, or polling where it has none), oldest first. ` +
-        'Pass next_cursor back as `after` to get only what arrived since.',
+        'Pass next_cursor back as `after` to get only what arrived since (an answer holds at most 4 MiB of events: page on with next_cursor).',
       inputSchema: INPUT as unknown as Tool['inputSchema'],
       outputSchema: OUTPUT as unknown as Tool['outputSchema'],
       annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
@@ -97,7 +103,7 @@ export class EventsView {
       ...(typeof args['after'] === 'string' ? { after: args['after'] } : {}),
       ...(typeof args['type'] === 'string' ? { type: args['type'] } : {}),
     });
-    const structured = shape(page);
+    const structured = shape(page, typeof args['after'] === 'string');
     return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
   }
 
@@ -106,7 +112,7 @@ export class EventsView {
       uri: this.uri,
       name: `${this.integration}-events`,
       title: `${this.title} events`,
-      description: `The latest ${RESOURCE_LIMIT} events of your ${this.title} account; subscribe to hear of new ones.`,
+      description: `The latest ${RESOURCE_LIMIT} events of your ${this.title} account (at most 4 MiB of them), with the next_cursor recent_events goes on from; subscribe to hear of new ones.`,
       mimeType: 'application/json',
     };
   }
@@ -114,7 +120,7 @@ export class EventsView {
   async read(uri: string, identity: Identity): Promise<ReadResourceResult | undefined> {
     if (uri !== this.uri) return undefined;
     const page = await this.events.reads.recent({ tenant: identity.tenant, user: identity.user, integration: this.integration, limit: RESOURCE_LIMIT });
-    return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(shape(page)) }] };
+    return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(shape(page, false)) }] };
   }
 
   /** Tells `listener` of each finished event of this integration, naming only its owner. */
@@ -126,6 +132,21 @@ export class EventsView {
   }
 }
 
-function shape(page: RecentPage): { events: RecentPage['events']; next_cursor: string } {
-  return { events: page.events, next_cursor: page.nextCursor };
+/**
+ * The page cut to PAGE_BYTES. Read from a cursor, the oldest events are kept and next_cursor is
+ * the last one kept, so `after` goes on from there; the latest events (no cursor) keep the newest.
+ */
+function shape(page: RecentPage, fromCursor: boolean): { events: RecentPage['events']; next_cursor: string } {
+  const sizes = page.events.map((e) => Buffer.byteLength(JSON.stringify(e)));
+  const order = fromCursor ? sizes.map((_, i) => i) : sizes.map((_, i) => sizes.length - 1 - i);
+  let total = 0;
+  let kept = 0;
+  for (const i of order) {
+    total += sizes[i]!;
+    if (kept > 0 && total > PAGE_BYTES) break;
+    kept++;
+  }
+  if (kept === page.events.length) return { events: page.events, next_cursor: page.nextCursor };
+  if (!fromCursor) return { events: page.events.slice(page.events.length - kept), next_cursor: page.nextCursor };
+  return { events: page.events.slice(0, kept), next_cursor: page.cursors[kept - 1] ?? page.nextCursor };
 }

@@ -1,3 +1,4 @@
+import { scalarText, stringifyExact } from '../definition/exact-json.js';
 import type { PollFeed } from '../definition/poll.js';
 import { HubError } from '../errors.js';
 import type { DeliveryInput, EventRoute } from '../webhooks/inbox/types.js';
@@ -21,16 +22,9 @@ export function valueAt(root: unknown, path: readonly string[]): unknown {
   return v;
 }
 
-/** A cursor or id as text: providers send numbers as often as strings. */
-function scalarText(v: unknown): string | undefined {
-  if (typeof v === 'string' && v !== '') return v;
-  if (typeof v === 'number' && Number.isFinite(v)) return String(v);
-  return undefined;
-}
-
 const bad = (feed: string, why: string) => new HubError('source_failed', `poll feed ${feed}: ${why}`);
 
-/** Reads a page off a parsed JSON body; a body the paths do not fit is an error that names the path. */
+/** Reads a page off a JSON body parsed by parseExact (ids and cursors past 2^53 kept as sent); a body the paths do not fit is an error that names the path. */
 export function readPage(name: string, feed: PollFeed, body: unknown): Page {
   const items = feed.itemsAt === undefined ? body : valueAt(body, feed.itemsAt);
   if (!Array.isArray(items)) throw bad(name, `no list at ${feed.itemsAt?.join('.') ?? 'the body'}`);
@@ -60,7 +54,7 @@ export function deliveriesOf(integration: string, name: string, feed: PollFeed, 
       providerEventId: id,
       type: type ?? name,
       connection: route,
-      payload: JSON.stringify(item),
+      payload: stringifyExact(item),
     };
   });
 }

@@ -1,11 +1,9 @@
-import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Queryable } from '../store/pg/pool.js';
-import { type PollerKey, type PollerRow, type PollerStore, type RunRecord, rowOf } from './store.js';
+import { claimable, type OwnerIsDead, type PollerKey, type PollerRow, type PollerStore, type RunRecord, rowOf } from './store.js';
 
 const COLUMNS = `connection_id, feed, integration, cursor, interval_ms, next_run_at, empty_polls, failures, stuck_pages, state, reason,
   paused_until, last_error, last_poll_at, last_event_at, events_total, lease_owner, lease_until, updated_at`;
-const keyRow = z.object({ connection_id: z.string(), feed: z.string() });
 /** Byte-wise, as SQLite orders text, whatever the database's locale. */
 const ORDER = 'ORDER BY integration COLLATE "C", connection_id COLLATE "C", feed COLLATE "C"';
 
@@ -29,23 +27,25 @@ export class PgPollerStore implements PollerStore {
     );
   }
 
-  async due(limit: number): Promise<PollerKey[]> {
+  async due(limit: number, dead?: OwnerIsDead): Promise<PollerKey[]> {
+    const now = this.clock.now();
     const rows = await this.db.query(
-      `SELECT connection_id, feed FROM pollers WHERE next_run_at <= $1 AND (lease_owner IS NULL OR lease_until <= $1)
-       ORDER BY next_run_at LIMIT $2`,
-      [this.clock.now(), limit],
-      (r) => keyRow.parse(r),
+      `SELECT connection_id, feed, lease_owner, lease_until FROM pollers WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2`,
+      [now, limit],
+      (r) => r,
     );
-    return rows.map((k) => ({ connectionId: k.connection_id, feed: k.feed }));
+    return claimable(rows, now, dead);
   }
 
-  async claim(key: PollerKey, owner: string, leaseMs: number): Promise<PollerRow | undefined> {
+  async claim(key: PollerKey, owner: string, leaseMs: number, dead?: OwnerIsDead): Promise<PollerRow | undefined> {
     const now = this.clock.now();
+    const held = dead === undefined ? undefined : (await this.get(key))?.leaseOwner;
+    const deadOwner = held !== undefined && held !== null && held !== owner && dead!(held) ? held : null;
     return this.db.maybeOne(
       `UPDATE pollers SET lease_owner = $3, lease_until = $4, last_poll_at = $5, updated_at = $5
-       WHERE connection_id = $1 AND feed = $2 AND next_run_at <= $5 AND (lease_owner IS NULL OR lease_until <= $5)
+       WHERE connection_id = $1 AND feed = $2 AND next_run_at <= $5 AND (lease_owner IS NULL OR lease_until <= $5 OR lease_owner = $6)
        RETURNING ${COLUMNS}`,
-      [key.connectionId, key.feed, owner, now + leaseMs, now],
+      [key.connectionId, key.feed, owner, now + leaseMs, now, deadOwner],
       rowOf,
     );
   }

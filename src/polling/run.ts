@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { PollFeed } from '../definition/poll.js';
+import { parseExact } from '../definition/exact-json.js';
 import { describeError } from '../errors.js';
 import type { ProviderFetch } from '../providers/client.js';
 import { pauseForBudget } from '../providers/rate-headers.js';
@@ -84,7 +85,7 @@ export async function runPoll(t: FeedTarget, row: PollerRow, d: RunDeps): Promis
         const said = (await res.text().catch(() => '')).slice(0, 200);
         return done('failed', pause, { error: `${t.feed.path} answered HTTP ${res.status}${said ? `: ${said}` : ''}` });
       }
-      const page = readPage(t.name, t.feed, await res.json());
+      const page = readPage(t.name, t.feed, parseExact(await res.text()));
       const next = page.next ?? cursor;
       const r = await d.inbox.acceptPolled(deliveriesOf(t.integration, t.name, t.feed, page.items, t.route), {
         integration: t.integration,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { newOwnerId, ownerIsDead } from '../oauth/owner.js';
 import type { Clock } from '../clock.js';
 import type { ConnectionChange, ConnectionFeed } from '../connections/feed.js';
 import type { ConnectionReads } from '../connections/repository.js';
@@ -47,6 +47,8 @@ export interface PollSchedulerOptions {
   metrics?: HubMetrics;
   /** This process's name on its leases. */
   owner?: string;
+  /** Whether a lease's owner is known dead (default: a process on this host that is gone). */
+  ownerIsDead?: (owner: string) => boolean;
   timer?: Timer;
   /** How often due pollers are looked for (other processes' changes included). */
   tickMs?: number;
@@ -99,6 +101,7 @@ export class PollScheduler implements Part {
   private readonly timer: Timer;
   private readonly tickMs: number;
   private readonly leaseMs: number;
+  private readonly ownerIsDead: (owner: string) => boolean;
   private readonly random: () => number;
   private readonly abort = new AbortController();
   private handle: unknown;
@@ -107,12 +110,14 @@ export class PollScheduler implements Part {
   private ticking: Promise<number> | undefined;
 
   constructor(private readonly o: PollSchedulerOptions) {
-    this.owner = o.owner ?? `poller-${process.pid}-${randomBytes(4).toString('hex')}`;
+    // host:pid:start:instance, so a restarted hub can tell its killed predecessor's leases (ownerIsDead).
+    this.owner = o.owner ?? newOwnerId();
     this.byName = new Map(o.integrations.filter((i) => Object.keys(i.poll).length > 0).map((i) => [i.name, i]));
     this.timer = o.timer ?? realTimer;
     this.tickMs = o.tickMs ?? 1_000;
     this.leaseMs = o.leaseMs ?? 5 * 60_000;
     this.random = o.random ?? Math.random;
+    this.ownerIsDead = o.ownerIsDead ?? ownerIsDead;
   }
 
   async start(): Promise<void> {
@@ -180,7 +185,7 @@ export class PollScheduler implements Part {
   private async tickOnce(): Promise<number> {
     let ran = 0;
     try {
-      const due = (await this.o.store.due(500)).filter((k) => this.pollers.has(keyOf(k)) && !this.running.has(keyOf(k)));
+      const due = (await this.o.store.due(500, this.ownerIsDead)).filter((k) => this.pollers.has(keyOf(k)) && !this.running.has(keyOf(k)));
       const limit = this.o.concurrency ?? 4;
       for (let i = 0; i < due.length && this.started; i += limit) {
         const batch = due.slice(i, i + limit).map((k) => this.runOne(this.pollers.get(keyOf(k))!));
@@ -194,7 +199,7 @@ export class PollScheduler implements Part {
 
   private async runOne(p: Poller): Promise<boolean> {
     const k = keyOf(p.key);
-    const row = await this.o.store.claim(p.key, this.owner, this.leaseMs);
+    const row = await this.o.store.claim(p.key, this.owner, this.leaseMs, this.ownerIsDead);
     if (row === undefined) return false;
     let release!: () => void;
     this.running.set(

@@ -96,14 +96,32 @@ export interface RunRecord {
   stored: number;
 }
 
+/** True only when a lease's owner is known dead (src/oauth/owner.ts): its lease need not run out. */
+export type OwnerIsDead = (owner: string) => boolean;
+
+/** Due rows as both stores read them: free ones, and held ones whose holder is dead. */
+export function claimable(rows: readonly unknown[], now: number, dead: OwnerIsDead | undefined): PollerKey[] {
+  return rows.flatMap((r) => {
+    const k = dueRow.parse(r);
+    const free = k.lease_owner === null || k.lease_until === null || k.lease_until <= now || dead?.(k.lease_owner) === true;
+    return free ? [{ connectionId: k.connection_id, feed: k.feed }] : [];
+  });
+}
+
+const dueRow = z.object({ connection_id: z.string(), feed: z.string(), lease_owner: z.string().nullable(), lease_until: z.coerce.number().nullable() });
+
 /** Pollers' rows behind a small interface (STYLE.md §10); the cursor itself moves through the inbox. */
 export interface PollerStore {
   /** Creates the row of a feed not seen before, due at once; an existing row is left alone. */
   ensure(key: PollerKey, integration: string): Promise<void>;
   /** Keys due now and not leased, read without the write lock. */
-  due(limit: number): Promise<PollerKey[]>;
-  /** Guarded: the row when this call took the lease, undefined when it is not due or another owner holds it. */
-  claim(key: PollerKey, owner: string, leaseMs: number): Promise<PollerRow | undefined>;
+  /** Due pollers nobody holds, or held by an owner `dead` says is dead (a killed process on this host). */
+  due(limit: number, dead?: OwnerIsDead): Promise<PollerKey[]>;
+  /**
+   * Guarded: the row when this call took the lease, undefined when it is not due or another owner
+   * holds it. A lease whose owner `dead` says is dead is taken at once, not after it runs out.
+   */
+  claim(key: PollerKey, owner: string, leaseMs: number, dead?: OwnerIsDead): Promise<PollerRow | undefined>;
   /** Guarded by the lease: records the run and lets the lease go; false when `owner` no longer held it. */
   finish(key: PollerKey, owner: string, run: RunRecord): Promise<boolean>;
   get(key: PollerKey): Promise<PollerRow | undefined>;
@@ -120,11 +138,13 @@ export class SqlitePollerStore implements PollerStore {
     this.st = {
       ensure: db.prepare(`INSERT OR IGNORE INTO pollers (connection_id, feed, integration, next_run_at, created_at, updated_at)
         VALUES (@connectionId, @feed, @integration, @now, @now, @now)`),
-      due: db.prepare(`SELECT connection_id, feed FROM pollers WHERE next_run_at <= @now AND (lease_owner IS NULL OR lease_until <= @now)
+      due: db.prepare(`SELECT connection_id, feed, lease_owner, lease_until FROM pollers WHERE next_run_at <= @now
         ORDER BY next_run_at LIMIT @limit`),
       // One statement, so the check and the take are one step: two processes cannot both see it free.
+      // @dead: the holder this process found dead, whose lease is taken as if it had run out.
       claim: db.prepare(`UPDATE pollers SET lease_owner = @owner, lease_until = @until, last_poll_at = @now, updated_at = @now
-        WHERE connection_id = @connectionId AND feed = @feed AND next_run_at <= @now AND (lease_owner IS NULL OR lease_until <= @now)`),
+        WHERE connection_id = @connectionId AND feed = @feed AND next_run_at <= @now
+          AND (lease_owner IS NULL OR lease_until <= @now OR lease_owner = @dead)`),
       finish: db.prepare(`UPDATE pollers SET interval_ms = @intervalMs, next_run_at = @nextRunAt, empty_polls = @emptyPolls,
           failures = @failures, stuck_pages = @stuckPages, state = @state, reason = @reason, paused_until = @pausedUntil,
           last_error = @lastError, events_total = events_total + @stored,
@@ -140,16 +160,16 @@ export class SqlitePollerStore implements PollerStore {
     this.st.ensure.run({ ...key, integration, now: this.clock.now() });
   }
 
-  async due(limit: number): Promise<PollerKey[]> {
-    return this.st.due.all({ now: this.clock.now(), limit }).map((r) => {
-      const k = z.object({ connection_id: z.string(), feed: z.string() }).parse(r);
-      return { connectionId: k.connection_id, feed: k.feed };
-    });
+  async due(limit: number, dead?: OwnerIsDead): Promise<PollerKey[]> {
+    const now = this.clock.now();
+    return claimable(this.st.due.all({ now, limit }), now, dead);
   }
 
-  async claim(key: PollerKey, owner: string, leaseMs: number): Promise<PollerRow | undefined> {
+  async claim(key: PollerKey, owner: string, leaseMs: number, dead?: OwnerIsDead): Promise<PollerRow | undefined> {
     const now = this.clock.now();
-    if (this.st.claim.run({ ...key, owner, until: now + leaseMs, now }).changes !== 1) return undefined;
+    const held = dead === undefined ? undefined : (await this.get(key))?.leaseOwner;
+    const deadOwner = held !== undefined && held !== null && held !== owner && dead!(held) ? held : null;
+    if (this.st.claim.run({ ...key, owner, until: now + leaseMs, now, dead: deadOwner }).changes !== 1) return undefined;
     return this.get(key);
   }
 

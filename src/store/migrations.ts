@@ -1,3 +1,5 @@
+import { EVENTS_MIGRATIONS } from './migrations-events.js';
+
 /**
  * Numbered migrations. Append only: a released migration is never edited, since databases in
  * the field have recorded it as applied.
@@ -386,4 +388,6 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX replicas_heartbeat ON replicas (heartbeat_at);
     `,
   },
+  // 18 and on: the inbox and pollers, in migrations-events.ts.
+  ...EVENTS_MIGRATIONS,
 ];

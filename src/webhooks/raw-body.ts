@@ -31,3 +31,40 @@ export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<Raw
     req.once('close', () => finish(req.complete ? { ok: true, body: Buffer.concat(chunks, size) } : { ok: false, reason: 'aborted' }));
   });
 }
+
+/**
+ * How much of a refused body is read and dropped so its sender hears the 413. Closing a socket
+ * the sender is still writing to resets it: the sender sees EPIPE or ECONNRESET, not the answer,
+ * and retries the delivery (Stripe for days). Past this the connection is closed all the same.
+ */
+export const DISCARD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads the rest of a body and drops it. True once the request ended within `maxBytes` (the
+ * connection can then answer and stay open); false when more was sent, or it was cut off. The
+ * body deadline of the HTTP layer bounds how long this waits.
+ */
+export function discardRest(req: IncomingMessage, maxBytes = DISCARD_BYTES): Promise<boolean> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (req.complete) return Promise.resolve(true);
+  if (declared > maxBytes || req.destroyed) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let size = 0;
+    const finish = (ended: boolean) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+      resolve(ended);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) finish(false);
+    };
+    const onEnd = () => finish(true);
+    const onClose = () => finish(req.complete);
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('close', onClose);
+    req.resume();
+  });
+}

@@ -9,7 +9,7 @@ import { closeIfBodyUnread } from '../http/limits.js';
 import type { Logger } from '../observability/logger.js';
 import type { AcceptResult, InboxIntake } from './inbox/types.js';
 import { answerNotStored } from './store-failure.js';
-import { readRawBody } from './raw-body.js';
+import { discardRest, readRawBody } from './raw-body.js';
 import { describeDelivery, verifyDelivery } from './schemes/index.js';
 
 export interface WebhookRouteDeps {
@@ -64,9 +64,14 @@ export function serveWebhooks(handler: WebhookHandler): RequestListener {
 const ENDPOINT = /^[A-Za-z0-9_-]{1,128}$/;
 const UNKNOWN_TYPE = 'unknown';
 
-/** Answers 200 with what was stored: `{ ok, id, duplicate }` whether the delivery was new or seen before. */
-function acknowledge(res: ServerResponse, results: readonly AcceptResult[], routed: number): void {
+/**
+ * Answers 200 with what was stored: `{ ok, id, duplicate, routed }` whether the delivery was new or
+ * seen before; `routed` counts the connections that hold the event now (a redelivery of an event
+ * kept unroutable says 0, unless it was routed by this delivery).
+ */
+function acknowledge(res: ServerResponse, results: readonly AcceptResult[]): void {
   const first = results[0]!;
+  const routed = results.filter((r) => r.routed).length;
   writeJson(res, 200, { ok: true, id: first.eventId, duplicate: results.every((r) => r.outcome === 'duplicate'), routed });
 }
 
@@ -103,9 +108,9 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
       if (!read.ok) {
         if (read.reason === 'aborted') return void req.socket.destroy();
         deps.log.info({ ...where, maxBodyBytes: w.maxBodyBytes }, 'webhook delivery refused: body too large');
-        // The rest of the body is read and dropped (the body deadline bounds it), so the sender hears the 413.
-        res.setHeader('Connection', 'close');
-        req.resume();
+        // The rest of the body is read and dropped before the answer (the body deadline and
+        // DISCARD_BYTES bound it): a sender still writing to a closed socket hears a reset, not the 413.
+        if (!(await discardRest(req))) res.setHeader('Connection', 'close');
         return writeJson(res, ERROR_SPECS.body_too_large.http, httpError('body_too_large', `the body is over ${w.maxBodyBytes} bytes`).body);
       }
       const body = read.body;
@@ -151,7 +156,7 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
           }),
         ),
       );
-      acknowledge(res, results, targets[0] === undefined ? 0 : targets.length);
+      acknowledge(res, results);
     } catch (err) {
       // The schemes never throw: what fails here is the store, or what the store was handed.
       answerNotStored(req, res, err, { log: deps.log, where, what: 'delivery', retryAfter });

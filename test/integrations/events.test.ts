@@ -57,6 +57,19 @@ async function arrive(user: string, type = 'ticket.updated'): Promise<string> {
   return r.eventId;
 }
 
+/** One event of about `bytes` for `user`'s connection. */
+async function arriveBig(user: string, bytes: number): Promise<string> {
+  seq++;
+  const r = await hub.hub.inbox.inbox.accept({
+    integration: 'acme',
+    deliveryId: `msg_${seq}`,
+    connection: { id: `conn-${user}`, tenant: 'default', user },
+    type: 'file.uploaded',
+    payload: Buffer.from(JSON.stringify({ id: `evt_${seq}`, owner: user, pad: 'x'.repeat(bytes) })),
+  });
+  return r.eventId;
+}
+
 async function recent(c: Client, args: Record<string, unknown> = {}) {
   const r = await c.callTool({ name: 'acme__recent_events', arguments: args });
   expect(r.isError ?? false).toBe(false);
@@ -121,6 +134,32 @@ describe('events as MCP resources and a tool', () => {
     const body = JSON.parse((read.contents[0] as { text: string }).text) as { events: Array<{ payload: { owner: string } }> };
     expect(body.events.length).toBeGreaterThan(0);
     expect(body.events.every((e) => e.payload.owner === 'bob')).toBe(true);
+  });
+
+  it('pages of large events stay within 4 MiB: the cursor goes on where a page stopped, the latest and the resource keep the newest', async () => {
+    const carol = await connect((await hub.hub.tokens.create({ user: 'carol' })).token, 'auto');
+    const bob = await connect(bobToken, 'auto');
+    const start = (await recent(carol.client)).next_cursor;
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await arriveBig('carol', 1_500_000));
+    await arrive('bob');
+    const seen: string[][] = [];
+    let cursor = start;
+    for (let n = 0; n < 5; n++) {
+      const page = await recent(carol.client, { after: cursor });
+      if (page.events.length === 0) break;
+      seen.push(page.events.map((e) => e.id));
+      cursor = page.next_cursor;
+    }
+    expect(seen).toEqual([ids.slice(0, 2), ids.slice(2, 4), ids.slice(4)]);
+    const latest = await recent(carol.client);
+    expect(latest.events.map((e) => e.id)).toEqual(ids.slice(3));
+    expect((await recent(carol.client, { after: latest.next_cursor })).events).toEqual([]);
+    const read = await carol.client.readResource({ uri: URI });
+    const body = JSON.parse((read.contents[0] as { text: string }).text) as { events: Array<{ id: string }>; next_cursor: string };
+    expect([body.events.map((e) => e.id), body.next_cursor]).toEqual([ids.slice(3), latest.next_cursor]);
+    // Bob's page is his own, and whole.
+    expect((await recent(bob.client)).events.every((e) => e.payload.owner === 'bob')).toBe(true);
   });
 
   it('refuses a cursor it did not hand out and undeclared arguments', async () => {

@@ -226,14 +226,14 @@ describePg('PostgreSQL repositories: inbox and outbox', () => {
     });
 
     it("the latest page oldest first, then what arrived since; never another user's, another tenant's or an unroutable event", async () => {
-      expect(await reads.recent(mine)).toEqual({ events: [], nextCursor: 'e0' });
+      expect(await reads.recent(mine)).toEqual({ events: [], nextCursor: 'e0', cursors: [] });
       for (const n of [1, 2, 3]) await inbox.accept(hook(n));
       await inbox.accept(hook(4, { connection: { id: 'con_bob', tenant: 'acme-corp', user: 'bob' } }));
       await inbox.accept(hook(5, { connection: { id: 'con_eve', tenant: 'globex', user: 'alice' } }));
       await inbox.accept(hook(6, { connection: undefined }));
       const latest = await reads.recent(mine);
       expect(latest.events.map((e) => e.payload)).toEqual([{ n: 2 }, { n: 3 }]);
-      expect(await reads.recent({ ...mine, after: latest.nextCursor })).toEqual({ events: [], nextCursor: latest.nextCursor });
+      expect(await reads.recent({ ...mine, after: latest.nextCursor })).toEqual({ events: [], nextCursor: latest.nextCursor, cursors: [] });
       await inbox.accept(hook(7, { type: 'ticket.closed' }));
       const since = await reads.recent({ ...mine, after: latest.nextCursor });
       expect(since.events.map((e) => [e.type, e.payload])).toEqual([['ticket.closed', { n: 7 }]]);

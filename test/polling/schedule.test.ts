@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Connection } from '../../src/connections/types.js';
@@ -53,6 +56,34 @@ describe('an inclusive cursor', () => {
     expect(await row()).toMatchObject({ state: 'active', stuckPages: 0, failures: 0, eventsTotal: 12 });
   });
 
+  it('items the cursor still re-reads outlive the retention purge: a quiet feed never hands its last item out twice', async () => {
+    server.changes = [change('a', 1), change('b', 2)];
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    server.changes.push(change('c', 3));
+    await runNext();
+    // A quiet poll re-reads c at since=3: a duplicate.
+    await runNext();
+    expect(server.requests).toEqual(['', '?since=2', '?since=3']);
+    await hub.hub.inbox.worker.drain();
+    const c3 = (await hub.hub.inbox.inbox.list({ integration: 'tickets', limit: 10 })).find((e) => e.providerEventId === 'c')!;
+    // Eight days on (the token has expired by then, so the poller's next read is what it would
+    // store: c again, at the unchanged cursor), past the 7-day retention.
+    hub.clock.advance(8 * 86_400_000);
+    expect((await hub.hub.inbox.purge.runOnce()).events).toBe(2);
+    const reread = { integration: 'tickets', source: 'poll' as const, providerEventId: 'c', type: 'thing.changed', payload: '{}' };
+    const route = { id: c.id, tenant: c.tenant, user: c.user };
+    const at = { integration: 'tickets', connectionId: c.id, feed: 'events', from: '3', to: '3' };
+    const again = await hub.hub.inbox.inbox.acceptPolled([{ ...reread, connection: route }], at);
+    expect(again).toEqual({ outcome: 'committed', results: [{ outcome: 'duplicate', eventId: c3.id, routed: true }] });
+    expect(await stored()).toEqual(['c']);
+    // Once the cursor moved on, c is only history: the next purge takes it (d, at the cursor, stays).
+    await hub.hub.inbox.inbox.acceptPolled([{ ...reread, providerEventId: 'd', connection: route }], { ...at, to: '4' });
+    await hub.hub.inbox.worker.drain();
+    hub.clock.advance(8 * 86_400_000);
+    expect((await hub.hub.inbox.purge.runOnce()).events).toBe(1);
+    expect(await stored()).toEqual(['d']);
+  });
+
   it('a run longer than a page stops the cursor while items keep coming: stalled with a reason, in /readyz, /metrics and doctor', async () => {
     server.pageSize = 3;
     server.changes = [1, 2, 3, 4, 5].map((n) => change(`s${n}`, 7));
@@ -81,6 +112,42 @@ describe('an inclusive cursor', () => {
     await runNext();
     expect(await row()).toMatchObject({ state: 'active', reason: null, stuckPages: 0 });
     expect(await stored()).toEqual(['s1', 's2', 's3', 's4', 's5', 't']);
+  });
+});
+
+describe('numeric ids and cursors', () => {
+  it('past 2^53 they are kept as sent: two items one apart are two events, the payload and the cursor keep every digit', async () => {
+    server.intercept = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Raw literals: JSON.stringify of a number could not write them.
+      res.end('{"items":[{"id":9007199254740992,"kind":"k"},{"id":9007199254740993,"kind":"k"}],"cursor":9007199254740993,"has_more":false}');
+      return true;
+    };
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    expect(await stored()).toEqual(['9007199254740992', '9007199254740993']);
+    const events = await hub.hub.inbox.inbox.list({ integration: 'tickets', limit: 10 });
+    expect(events.map((e) => e.payload.toString()).sort()).toEqual(['{"id":9007199254740992,"kind":"k"}', '{"id":9007199254740993,"kind":"k"}']);
+    expect(await hub.hub.inbox.inbox.cursorOf(c.id, 'events')).toBe('9007199254740993');
+  });
+});
+
+describe('a lease', () => {
+  it('held by a killed process on this host is taken at once; one held by a live process elsewhere waits for its end', async () => {
+    server.changes = [change('a', 1)];
+    const key = { connectionId: c.id, feed: 'events' };
+    const store = new SqlitePollerStore(hub.hub.db, hub.clock);
+    // A process that has exited: its pid is gone, as after a SIGKILL mid-poll.
+    const child = spawn(process.execPath, ['-e', '']);
+    await once(child, 'exit');
+    expect(await store.claim(key, `${hostname()}:${child.pid}:1:dead`, 5 * 60_000)).toBeDefined();
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    expect(await stored()).toEqual(['a']);
+    // Another host's process cannot be judged: its lease runs its course.
+    hub.clock.set((await row()).nextRunAt);
+    expect(await store.claim(key, 'elsewhere:4242:1:live', 5 * 60_000)).toBeDefined();
+    expect(await hub.hub.pollers.tick()).toBe(0);
+    hub.clock.advance(5 * 60_000);
+    expect(await hub.hub.pollers.tick()).toBe(1);
   });
 });
 

@@ -57,7 +57,7 @@ describe('the SQLite store bundle', () => {
     const inbox = store.openInbox({ groupCommit: true });
     const accepted = inbox.accept(delivery);
     await store.close();
-    expect(await accepted).toEqual({ outcome: 'stored', eventId: expect.stringMatching(/^evt_/) });
+    expect(await accepted).toEqual({ outcome: 'stored', eventId: expect.stringMatching(/^evt_/), routed: false });
     const db = openDb({ file, clock, readonly: true });
     cleanup.push(() => db.close());
     expect(db.prepare('SELECT count(*) FROM inbox_events').pluck().get()).toBe(1);

@@ -57,12 +57,46 @@ describe('routing a verified delivery to a connection', () => {
     expect(bobs.map((e) => e.id)).not.toContain(a.json['id']);
   });
 
+  it('ids past 2^53 are read as sent: two events one apart are both stored, each routed to its own account', async () => {
+    const repo = hub.hub.integrations.connections;
+    const gina = await repo.link({ tenant: 'default', user: 'gina', integration: 'acme', tokens: tokens(7), scopes: [], accountId: '9007199254740993' });
+    const hank = await repo.link({ tenant: 'default', user: 'hank', integration: 'acme', tokens: tokens(6), scopes: [], accountId: '9007199254740992' });
+    // Raw literals: JSON.stringify of a number could not write them.
+    const body = (n: string) => `{"id":${n},"type":"ticket.updated","account_id":${n}}`;
+    const c = await deliver('/webhooks/acme', body('9007199254740993'));
+    const d = await deliver('/webhooks/acme', body('9007199254740992'));
+    expect([c.status, c.json['duplicate'], c.json['routed'], d.status, d.json['duplicate'], d.json['routed']]).toEqual([200, false, 1, 200, false, 1]);
+    expect(c.json['id']).not.toBe(d.json['id']);
+    const [ce, de] = [await stored(c.json['id']), await stored(d.json['id'])];
+    expect([ce.connection, ce.providerEventId]).toEqual([route(gina), '9007199254740993']);
+    expect([de.connection, de.providerEventId]).toEqual([route(hank), '9007199254740992']);
+  });
+
   it('an event for an account nobody linked is kept unroutable and listed, never dropped', async () => {
     const x = await deliver('/webhooks/acme', event('acct-nobody'));
     expect(x).toMatchObject({ status: 200, json: { ok: true, duplicate: false, routed: 0 } });
     expect((await stored(x.json['id'])).connection).toBeNull();
     const unroutable = await hub.hub.inbox.inbox.list({ unroutable: true, integration: 'acme', limit: 10_000 });
     expect(unroutable.map((e) => e.id)).toContain(x.json['id']);
+  });
+
+  it('an event that came before its account was linked: a redelivery says routed 0 until the link, then routes it to that user only', async () => {
+    const body = event('acct-late');
+    const id = `msg_${randomUUID()}`;
+    const first = await deliver('/webhooks/acme', body, ACME_SECRET, id);
+    const again = await deliver('/webhooks/acme', body, ACME_SECRET, id);
+    expect(again.json).toMatchObject({ ok: true, id: first.json['id'], duplicate: true, routed: 0 });
+    const repo = hub.hub.integrations.connections;
+    const ivy = await repo.link({ tenant: 'default', user: 'ivy', integration: 'acme', tokens: tokens(8), scopes: [], accountId: 'acct-late' });
+    const linked = await deliver('/webhooks/acme', body, ACME_SECRET, id);
+    expect(linked.json).toMatchObject({ ok: true, duplicate: false, routed: 1 });
+    const moved = await stored(linked.json['id']);
+    expect([moved.connection, moved.lastError, moved.payload.toString()]).toEqual([route(ivy), null, body]);
+    expect(await hub.hub.inbox.inbox.get(String(first.json['id']))).toBeUndefined();
+    // Once routed, later copies are its duplicates; nobody else got it.
+    expect((await deliver('/webhooks/acme', body, ACME_SECRET, id)).json).toMatchObject({ id: linked.json['id'], duplicate: true, routed: 1 });
+    expect((await hub.hub.inbox.inbox.list({ user: 'ivy', limit: 10 })).map((e) => e.id)).toEqual([linked.json['id']]);
+    expect((await hub.hub.inbox.inbox.list({ user: 'alice', limit: 10_000 })).map((e) => e.id)).not.toContain(linked.json['id']);
   });
 
   it('by per-connection endpoint: the endpoint wins over the account in the body; its own secret verifies only its own endpoint', async () => {

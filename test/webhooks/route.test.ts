@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type RunningHub } from '../helpers/hub.js';
@@ -89,6 +91,62 @@ describe('POST /webhooks/:integration: verified, then stored, then 200', () => {
       expect((await post(hub, `/webhooks/${hookName(c.scheme)}`, body, moved)).status).toBe(401);
     },
   );
+
+  it('form-encoded deliveries (Slack slash commands and interactivity, GitHub form hooks) are read through the form, verified on their bytes', async () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const send = async (scheme: 'slack' | 'github', body: string) => {
+      const c = CASES.find((x) => x.scheme === scheme)!;
+      const res = await post(hub, `/webhooks/${hookName(scheme)}`, body, { ...(await signed(c, body)), ...form });
+      return { status: res.status, json: (await res.json()) as { id: string; duplicate: boolean } };
+    };
+    const slash = await send('slack', 'command=%2Fdeploy&text=api+now&team_id=T1&trigger_id=13345224609.738474920.8088930838d88f008e0');
+    expect([slash.status, slash.json.duplicate]).toEqual([200, false]);
+    // Interactivity: the JSON in `payload` is what body: selectors read (event_id, event.type here).
+    const tag = randomUUID();
+    const interactive = (n: number) => `payload=${encodeURIComponent(JSON.stringify({ event_id: `Ev${tag}`, event: { type: 'block_actions' }, n }))}`;
+    const first = await send('slack', interactive(1));
+    expect([first.status, first.json.duplicate]).toEqual([200, false]);
+    expect((await hub.hub.inbox.inbox.get(first.json.id))!.type).toBe('block_actions');
+    const retry = await send('slack', interactive(2));
+    expect([retry.status, retry.json]).toEqual([200, expect.objectContaining({ id: first.json.id, duplicate: true })]);
+    const gh = await send('github', `payload=${encodeURIComponent(bodyFor())}`);
+    expect([gh.status, gh.json.duplicate]).toEqual([200, false]);
+    // Verified on the bytes as sent: a form re-encoded after signing is refused.
+    const c = CASES.find((x) => x.scheme === 'slack')!;
+    const signedFor = await signed(c, 'command=%2Fdeploy&text=a');
+    expect((await post(hub, `/webhooks/${hookName('slack')}`, 'command=/deploy&text=a', { ...signedFor, ...form })).status).toBe(401);
+  });
+
+  it('a sender still writing a body of many MiB past the cap hears the 413, not a reset connection', async () => {
+    // The sender is its own process, as a provider is: sharing the hub's event loop, it could not
+    // be mid-write when the hub answers, and the reset it used to get never showed.
+    const sender = `
+      const { request } = await import('node:http');
+      const [url, ...sizes] = process.argv.slice(1);
+      const out = [];
+      for (const [i, mib] of sizes.map(Number).entries()) {
+        const bytes = mib * 1024 * 1024;
+        const announced = i % 3 !== 2;
+        out.push(await new Promise((resolve) => {
+          const headers = { 'content-type': 'application/json', ...(announced ? { 'content-length': String(bytes) } : {}) };
+          const req = request(url, { method: 'POST', headers }, (res) => {
+            let text = '';
+            res.on('data', (d) => (text += d));
+            res.on('end', () => resolve(res.statusCode + ' ' + JSON.parse(text).error.code));
+          });
+          req.on('error', (err) => resolve('error ' + err.code));
+          req.end(Buffer.alloc(bytes, 0x78));
+        }));
+      }
+      console.log(JSON.stringify(out));`;
+    const sizes = ['4', '8', '16', '4', '8', '16', '4', '8', '16'];
+    const child = spawn(process.execPath, ['--input-type=module', '-e', sender, `${new URL(hub.url).origin}/webhooks/${hookName('github')}`, ...sizes]);
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual(sizes.map(() => '413 body_too_large'));
+  });
 
   it('a body over the integration maxBodyBytes is a 413 body_too_large, whether announced or streamed', async () => {
     const c = CASES.find((x) => x.scheme === 'github')!;

@@ -130,7 +130,7 @@ describe('describeDelivery: selectors from config', () => {
     expect(describeDelivery({ format, body: form, headers: {} })).toEqual({
       ok: false,
       code: 'bad_body',
-      message: 'the body is not JSON, so body:task_id cannot be read',
+      message: 'the body is not JSON or a form, so body:task_id cannot be read',
     });
     expect(describeDelivery({ format: { scheme: 'github' }, body: form, headers: { 'x-github-delivery': 'g', 'x-github-event': 'ping' } })).toMatchObject({
       ok: true,

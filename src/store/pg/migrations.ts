@@ -17,6 +17,8 @@ import { REPLICAS_SQL } from './schema/replicas.js';
 export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 1, name: 'initial_schema', sql: IDENTITY_SQL + EVENTS_SQL + JOBS_SQL },
   { version: 5, name: 'replicas', sql: REPLICAS_SQL },
+  // SQLite migration 19: when a poller's cursor took its value, so the purge keeps what it re-reads.
+  { version: 6, name: 'poller_cursor_at', sql: 'ALTER TABLE pollers ADD COLUMN cursor_at BIGINT;' },
 ];
 
 /**

@@ -54,6 +54,9 @@ export class InboxIntakeWriter {
   private readonly insertEvent: Statement;
   private readonly providerEvent: Statement;
   private readonly pointDelivery: Statement;
+  private readonly eventConnection: Statement;
+  private readonly routeUnroutable: Statement;
+  private readonly dropEvent: Statement;
   private readonly writeBatch: (batch: readonly Queued[]) => AcceptResult[];
   private readonly writeGuarded: (batch: readonly Queued[], guard: () => boolean) => AcceptResult[] | 'refused';
 
@@ -74,6 +77,13 @@ export class InboxIntakeWriter {
        @state, 0, @receivedAt, @lastError, @receivedAt)`);
     this.providerEvent = db.prepare("SELECT id FROM inbox_events WHERE integration = ? AND ifnull(connection_id, '') = ? AND provider_event_id = ?").pluck();
     this.pointDelivery = db.prepare('UPDATE webhook_deliveries SET event_id = ? WHERE integration = ? AND endpoint = ? AND delivery_id = ?');
+    this.eventConnection = db.prepare('SELECT connection_id FROM inbox_events WHERE id = ?').pluck();
+    this.routeUnroutable = db.prepare(`INSERT OR IGNORE INTO inbox_events
+      (id, tenant_id, user_id, connection_id, integration, endpoint, type, provider_event_id, source, received_at, payload,
+       state, attempts, next_attempt_at, last_error, updated_at)
+      SELECT @id, @tenant, @user, @connectionId, integration, endpoint, type, provider_event_id, source, received_at, payload,
+       'pending', 0, @now, NULL, @now FROM inbox_events WHERE id = @from AND connection_id IS NULL`);
+    this.dropEvent = db.prepare('DELETE FROM inbox_events WHERE id = ?');
     // IMMEDIATE: the write lock first, so another process's accept of the same delivery waits for
     // this commit and then finds its row, instead of both reading "absent".
     const tx = db.transaction((batch: readonly Queued[]) => batch.map((q) => this.writeOne(q)));
@@ -149,7 +159,7 @@ export class InboxIntakeWriter {
     const key = [d.integration, d.endpoint, d.deliveryId] as const;
     if (d.deliveryId !== undefined) {
       const r = this.insertDelivery.run({ integration: d.integration, endpoint: d.endpoint, deliveryId: d.deliveryId, eventId: id, receivedAt });
-      if (r.changes === 0) return { outcome: 'duplicate', eventId: this.deliveryEvent.get(...key) as string };
+      if (r.changes === 0) return this.redelivered(this.deliveryEvent.get(...key) as string, d, id, receivedAt);
     }
     const payload = typeof d.payload === 'string' ? Buffer.from(d.payload, 'utf8') : Buffer.from(d.payload.buffer, d.payload.byteOffset, d.payload.byteLength);
     const stored = this.insertEvent.run({
@@ -169,11 +179,33 @@ export class InboxIntakeWriter {
       state: d.connection ? 'pending' : 'dead',
       lastError: d.connection ? null : UNROUTABLE,
     });
-    if (stored.changes === 1) return { outcome: 'stored', eventId: id };
+    if (stored.changes === 1) return { outcome: 'stored', eventId: id, routed: d.connection !== undefined };
     // Layer two: this change is already in (from a poll, or a webhook to another endpoint).
     const first = this.providerEvent.get(d.integration, d.connection?.id ?? '', d.providerEventId ?? null) as string | undefined;
     if (first === undefined) throw new HubError('internal', `inbox event ${id} was neither stored nor found`);
     if (d.deliveryId !== undefined) this.pointDelivery.run(first, ...key);
-    return { outcome: 'duplicate', eventId: first };
+    return { outcome: 'duplicate', eventId: first, routed: d.connection !== undefined };
+  }
+
+  /**
+   * A delivery id seen before. When its event was kept unroutable (it came before the account was
+   * linked) and the delivery now names a connection, the event is moved to that connection as a
+   * new row, so it is handled and its owner's cursors see it; otherwise the first event answers.
+   */
+  private redelivered(first: string, d: Delivery, id: string, now: number): AcceptResult {
+    const routedTo: unknown = this.eventConnection.get(first);
+    if (d.connection === undefined || routedTo !== null) return { outcome: 'duplicate', eventId: first, routed: typeof routedTo === 'string' };
+    const key = [d.integration, d.endpoint, d.deliveryId] as const;
+    const params = { id, from: first, tenant: d.connection.tenant, user: d.connection.user, connectionId: d.connection.id, now };
+    if (this.routeUnroutable.run(params).changes === 1) {
+      this.dropEvent.run(first);
+      this.pointDelivery.run(id, ...key);
+      return { outcome: 'stored', eventId: id, routed: true };
+    }
+    // That connection has this provider event already (by poll, say): the delivery is its duplicate.
+    const mine = this.providerEvent.get(d.integration, d.connection.id, d.providerEventId ?? null) as string | undefined;
+    if (mine === undefined) return { outcome: 'duplicate', eventId: first, routed: false };
+    this.pointDelivery.run(mine, ...key);
+    return { outcome: 'duplicate', eventId: mine, routed: true };
   }
 }

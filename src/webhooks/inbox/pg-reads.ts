@@ -41,8 +41,8 @@ export class PgEventReads implements EventReads {
         return (await tx.query(`SELECT seq, ${COLUMNS} FROM inbox_events WHERE ${where} ORDER BY seq DESC LIMIT $5`, params, rowOf)).reverse();
       return tx.query(`SELECT seq, ${COLUMNS} FROM inbox_events WHERE ${where} AND seq > $6 ORDER BY seq LIMIT $5`, [...params, after], rowOf);
     });
-    if (after !== undefined && rows.length === 0) return { events: [], nextCursor: q.after! };
+    if (after !== undefined && rows.length === 0) return { events: [], nextCursor: q.after!, cursors: [] };
     // With nothing stored yet, a cursor before every row: what arrives next is "since".
-    return { events: rows.map((r) => envelopeOf(r.event)), nextCursor: encode(rows.at(-1)?.seq ?? 0) };
+    return { events: rows.map((r) => envelopeOf(r.event)), nextCursor: encode(rows.at(-1)?.seq ?? 0), cursors: rows.map((r) => encode(r.seq)) };
   }
 }

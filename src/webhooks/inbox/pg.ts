@@ -3,7 +3,7 @@ import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import type { PgStore, Queryable, Row } from '../../store/pg/pool.js';
 import { newEventId } from './intake.js';
-import { COLUMNS, eventOf } from './sqlite.js';
+import { AT_POLL_CURSOR, COLUMNS, eventOf } from './sqlite.js';
 import {
   deliverySchema,
   UNROUTABLE,
@@ -100,7 +100,7 @@ export class PgInbox implements Inbox {
             [c.connectionId, c.feed, c.integration, receivedAt],
           );
         const moved = await q.exec(
-          `UPDATE pollers SET cursor = $3, updated_at = $4
+          `UPDATE pollers SET cursor = $3, cursor_at = CASE WHEN cursor IS NOT DISTINCT FROM $3 THEN cursor_at ELSE $4 END, updated_at = $4
            WHERE connection_id = $1 AND feed = $2 AND cursor IS NOT DISTINCT FROM $5 AND ($6::text IS NULL OR lease_owner = $6)`,
           [c.connectionId, c.feed, c.to, receivedAt, c.from, c.owner ?? null],
         );
@@ -137,7 +137,7 @@ export class PgInbox implements Inbox {
         const first = await q.maybeOne('SELECT event_id FROM webhook_deliveries WHERE integration = $1 AND endpoint = $2 AND delivery_id = $3', key, eventIdOf);
         // Purged between the two statements: a serialization failure, so the transaction runs again.
         if (first === undefined) throw Object.assign(new Error(`delivery ${d.deliveryId} vanished while it was deduplicated`), { code: '40001' });
-        return { outcome: 'duplicate', eventId: first };
+        return this.redelivered(q, first, d, id, receivedAt);
       }
     }
     const payload = typeof d.payload === 'string' ? Buffer.from(d.payload, 'utf8') : Buffer.from(d.payload.buffer, d.payload.byteOffset, d.payload.byteLength);
@@ -163,7 +163,7 @@ export class PgInbox implements Inbox {
         d.connection ? null : UNROUTABLE,
       ],
     );
-    if (stored.length === 1) return { outcome: 'stored', eventId: id };
+    if (stored.length === 1) return { outcome: 'stored', eventId: id, routed: d.connection !== undefined };
     // Layer two: this change is already in (from a poll, or a webhook to another endpoint).
     const first = await q.maybeOne(
       `SELECT id FROM inbox_events WHERE integration = $1 AND COALESCE(connection_id, '') = $2 AND provider_event_id = $3`,
@@ -173,7 +173,37 @@ export class PgInbox implements Inbox {
     if (first === undefined) throw Object.assign(new Error(`inbox event ${id} was neither stored nor found`), { code: '40001' });
     if (d.deliveryId !== undefined)
       await q.exec('UPDATE webhook_deliveries SET event_id = $4 WHERE integration = $1 AND endpoint = $2 AND delivery_id = $3', [...key, first]);
-    return { outcome: 'duplicate', eventId: first };
+    return { outcome: 'duplicate', eventId: first, routed: d.connection !== undefined };
+  }
+
+  /** A delivery id seen before: as on SQLite (intake.ts), an unroutable event moves to the connection the delivery now names. */
+  private async redelivered(q: Queryable, first: string, d: Delivery, id: string, now: number): Promise<AcceptResult> {
+    const routedTo = await q.maybeOne('SELECT connection_id FROM inbox_events WHERE id = $1', [first], (r) => z.string().nullable().parse(r.connection_id));
+    if (d.connection === undefined || routedTo !== null) return { outcome: 'duplicate', eventId: first, routed: typeof routedTo === 'string' };
+    const key = [d.integration, d.endpoint, d.deliveryId] as const;
+    const moved = await q.query(
+      `INSERT INTO inbox_events (id, tenant_id, user_id, connection_id, integration, endpoint, type, provider_event_id, source, received_at,
+         payload, state, attempts, next_attempt_at, last_error, updated_at)
+       SELECT $1, $2, $3, $4, integration, endpoint, type, provider_event_id, source, received_at, payload, 'pending', 0, $6, NULL, $6
+       FROM inbox_events WHERE id = $5 AND connection_id IS NULL
+       ON CONFLICT ${PROVIDER_KEY} DO NOTHING RETURNING id`,
+      [id, d.connection.tenant, d.connection.user, d.connection.id, first, now],
+    );
+    const point = (to: string) =>
+      q.exec('UPDATE webhook_deliveries SET event_id = $4 WHERE integration = $1 AND endpoint = $2 AND delivery_id = $3', [...key, to]);
+    if (moved.length === 1) {
+      await q.exec('DELETE FROM inbox_events WHERE id = $1', [first]);
+      await point(id);
+      return { outcome: 'stored', eventId: id, routed: true };
+    }
+    const mine = await q.maybeOne(
+      `SELECT id FROM inbox_events WHERE integration = $1 AND connection_id = $2 AND provider_event_id = $3`,
+      [d.integration, d.connection.id, d.providerEventId ?? null],
+      idOf,
+    );
+    if (mine === undefined) return { outcome: 'duplicate', eventId: first, routed: false };
+    await point(mine);
+    return { outcome: 'duplicate', eventId: mine, routed: true };
   }
 
   async claim(o: ClaimOptions): Promise<InboxEvent[]> {
@@ -346,7 +376,7 @@ export class PgInbox implements Inbox {
       [before, limit],
     );
     const events = await this.store.exec(
-      `DELETE FROM inbox_events WHERE id IN (SELECT id FROM inbox_events WHERE received_at < $1 AND state = 'done' LIMIT $2)`,
+      `DELETE FROM inbox_events WHERE id IN (SELECT id FROM inbox_events e WHERE received_at < $1 AND state = 'done' AND NOT ${AT_POLL_CURSOR} LIMIT $2)`,
       [before, limit],
     );
     return { deliveries, events };

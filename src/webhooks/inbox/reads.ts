@@ -21,6 +21,8 @@ export interface RecentPage {
   events: EventEnvelope[];
   /** Pass as `after` to get what arrived since; the same cursor when nothing did. */
   nextCursor: string;
+  /** Each event's own cursor (what `nextCursor` would be had the page ended at it), in the order of `events`. */
+  cursors: string[];
 }
 
 /**
@@ -33,9 +35,10 @@ export interface EventReads {
 }
 
 /**
- * Cursors are the row's insertion order (SQLite's rowid, which grows with each insert and is never
- * reused while a newer row exists), not its received_at: two processes stamp rows with their own
- * clocks, and a row committed later with an earlier stamp would slip behind a time cursor.
+ * Cursors are the row's insertion order (`seq`, an AUTOINCREMENT rowid: never handed out twice,
+ * even after the purge deleted the newest rows), not its received_at: two processes stamp rows
+ * with their own clocks, and a row committed later with an earlier stamp would slip behind a time
+ * cursor.
  */
 const cursorSchema = z
   .string()
@@ -68,10 +71,10 @@ export class SqliteEventReads implements EventReads {
       const after = cursorSchema.safeParse(q.after);
       if (!after.success) throw new HubError('invalid_params', 'after: not a cursor from recent_events (pass the next_cursor of an earlier answer)');
       rows = this.since.all({ ...params, after: after.data }) as Array<{ seq: number }>;
-      if (rows.length === 0) return { events: [], nextCursor: q.after };
+      if (rows.length === 0) return { events: [], nextCursor: q.after, cursors: [] };
     }
     const last = rows.at(-1);
     // With nothing stored yet, a cursor before every row: what arrives next is "since".
-    return { events: rows.map((r) => envelopeOf(eventOf(r))), nextCursor: encode(last?.seq ?? 0) };
+    return { events: rows.map((r) => envelopeOf(eventOf(r))), nextCursor: encode(last?.seq ?? 0), cursors: rows.map((r) => encode(r.seq)) };
   }
 }

@@ -40,6 +40,16 @@ const rowSchema = z.object({
   updated_at: z.number(),
 });
 
+/**
+ * A done event the purge keeps (`e` is inbox_events): a polled one its poller can read again. An
+ * inclusive cursor (a timestamp) re-reads every item stored since the cursor took its value
+ * (pollers.cursor_at; NULL: not known), and the provider event id is all that dedupes them, so
+ * purged they would come back as new events. A second of slack covers the event's stamp being
+ * taken a little before the cursor's. Shared with the PostgreSQL inbox.
+ */
+export const AT_POLL_CURSOR = `(e.source = 'poll' AND EXISTS (SELECT 1 FROM pollers p WHERE p.connection_id = e.connection_id
+  AND (p.cursor_at IS NULL OR e.received_at >= p.cursor_at - 1000)))`;
+
 /** A row of inbox_events (every column of COLUMNS), checked, as the event the rest of the hub reads. */
 export function eventOf(raw: unknown): InboxEvent {
   const r = rowSchema.parse(raw);
@@ -121,13 +131,13 @@ export class SqliteInbox implements Inbox {
       purgeDeliveries: db.prepare(`DELETE FROM webhook_deliveries WHERE (integration, endpoint, delivery_id) IN
         (SELECT integration, endpoint, delivery_id FROM webhook_deliveries WHERE received_at < @before LIMIT @limit)`),
       purgeEvents: db.prepare(`DELETE FROM inbox_events WHERE id IN
-        (SELECT id FROM inbox_events WHERE received_at < @before AND state = 'done' LIMIT @limit)`),
+        (SELECT id FROM inbox_events e WHERE received_at < @before AND state = 'done' AND NOT ${AT_POLL_CURSOR} LIMIT @limit)`),
     };
     this.cursors = {
       // The pollers table (migration 9) belongs to src/polling/; only the cursor is written here.
       create: db.prepare(`INSERT OR IGNORE INTO pollers (connection_id, feed, integration, created_at, updated_at)
         VALUES (@connectionId, @feed, @integration, @now, @now)`),
-      advance: db.prepare(`UPDATE pollers SET cursor = @to, updated_at = @now
+      advance: db.prepare(`UPDATE pollers SET cursor = @to, cursor_at = CASE WHEN cursor IS @to THEN cursor_at ELSE @now END, updated_at = @now
         WHERE connection_id = @connectionId AND feed = @feed AND cursor IS @from AND (@owner IS NULL OR lease_owner = @owner)`),
       get: db.prepare('SELECT cursor FROM pollers WHERE connection_id = ? AND feed = ?').pluck(),
     };

@@ -70,6 +70,8 @@ export type Delivery = z.output<typeof deliverySchema>;
 export interface AcceptResult {
   outcome: 'stored' | 'duplicate';
   eventId: string;
+  /** Whether that event is a connection's (false: kept unroutable). */
+  routed: boolean;
 }
 
 export interface InboxEvent {

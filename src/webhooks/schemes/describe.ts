@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { parseExact, scalarText } from '../../definition/exact-json.js';
 import { parseSelector, type Selector } from '../../definition/selector.js';
 import { SCHEME_FACTS, type WebhookScheme } from '../../definition/webhooks.js';
 
@@ -31,7 +32,7 @@ export type Description =
       type?: string;
       eventId?: string;
       accountId?: string;
-      /** The body parsed as JSON once, here; undefined when it is not JSON. */
+      /** The body parsed once, here (JSON by parseExact, or a form's fields); undefined when it is neither. */
       payload: unknown;
     }
   /** Slack's Events API handshake: answer with `challenge`, store nothing. */
@@ -75,18 +76,45 @@ function queryText(url: string | undefined, name: string): string | undefined {
   return value === null || value === '' ? undefined : value;
 }
 
-/** A dotted path into parsed JSON, own properties only; strings and finite numbers are values. */
+/** A dotted path into parsed JSON, own properties only; strings and finite numbers (as sent) are values. */
 function bodyText(json: unknown, path: readonly string[]): string | undefined {
   let at: unknown = json;
   for (const segment of path) {
     if (typeof at !== 'object' || at === null || !Object.hasOwn(at, segment)) return undefined;
     at = (at as Record<string, unknown>)[segment];
   }
-  if (typeof at === 'string') return at === '' ? undefined : at;
-  return typeof at === 'number' && Number.isFinite(at) ? String(at) : undefined;
+  return scalarText(at);
 }
 
 const NOT_JSON = Symbol('not JSON');
+
+function jsonOrNot(text: string): unknown {
+  try {
+    return parseExact(text);
+  } catch {
+    return NOT_JSON;
+  }
+}
+
+/**
+ * The body as `body:` selectors read it. JSON; or a form (application/x-www-form-urlencoded: Slack's
+ * slash commands, its interactivity `payload=<json>`, a GitHub hook set to the form content type):
+ * a `payload` field holding JSON is that JSON, else the fields are a flat object of strings. Only
+ * reading is decoded: the signature was checked on the bytes as they came.
+ */
+function parsedBody(body: Buffer, headers: IncomingHttpHeaders): unknown {
+  if (body.length === 0) return NOT_JSON;
+  const text = body.toString('utf8');
+  const type = headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return jsonOrNot(text);
+  const form = new URLSearchParams(text);
+  const payload = form.get('payload');
+  if (payload !== null) {
+    const json = jsonOrNot(payload);
+    if (json !== NOT_JSON) return json;
+  }
+  return Object.fromEntries(form);
+}
 
 /**
  * What a verified delivery is: its dedupe id, type, event id and account, read with the config's
@@ -96,14 +124,7 @@ const NOT_JSON = Symbol('not JSON');
 export function describeDelivery(input: DeliveryToDescribe): Description {
   const { format, headers } = input;
   const defaults = DEFAULTS.get(format.scheme);
-  let parsed: unknown = NOT_JSON;
-  if (input.body.length > 0) {
-    try {
-      parsed = JSON.parse(input.body.toString('utf8'));
-    } catch {
-      parsed = NOT_JSON;
-    }
-  }
+  const parsed = parsedBody(input.body, headers);
 
   // Slack sends this once, signed, when an Events API URL is saved; it has no event_id.
   if (format.scheme === 'slack' && parsed !== NOT_JSON && bodyText(parsed, ['type']) === 'url_verification') {
@@ -122,7 +143,7 @@ export function describeDelivery(input: DeliveryToDescribe): Description {
   for (const [field, selector] of Object.entries(selectors) as [keyof typeof selectors, Selector | undefined][]) {
     if (selector === undefined) continue;
     if (selector.in === 'body' && parsed === NOT_JSON) {
-      return { ok: false, code: 'bad_body', message: `the body is not JSON, so body:${selector.path.join('.')} cannot be read` };
+      return { ok: false, code: 'bad_body', message: `the body is not JSON or a form, so body:${selector.path.join('.')} cannot be read` };
     }
     const value =
       selector.in === 'header'

@@ -32,9 +32,9 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
 
     it('stores a delivery once; a redelivery is a duplicate naming the first event, per (integration, endpoint, delivery id)', async () => {
       const first = await h.inbox.accept(delivery());
-      expect(first).toEqual({ outcome: 'stored', eventId: expect.stringMatching(/^evt_[0-9a-z]{9}[0-9a-f]{16}$/) });
-      expect(await h.inbox.accept(delivery({ payload: 'a different body' }))).toEqual({ outcome: 'duplicate', eventId: first.eventId });
-      expect(await h.other.accept(delivery())).toEqual({ outcome: 'duplicate', eventId: first.eventId });
+      expect(first).toEqual({ outcome: 'stored', eventId: expect.stringMatching(/^evt_[0-9a-z]{9}[0-9a-f]{16}$/), routed: true });
+      expect(await h.inbox.accept(delivery({ payload: 'a different body' }))).toEqual({ outcome: 'duplicate', eventId: first.eventId, routed: true });
+      expect(await h.other.accept(delivery())).toEqual({ outcome: 'duplicate', eventId: first.eventId, routed: true });
       // The same id on another endpoint or integration is another delivery.
       expect((await h.inbox.accept(delivery({ endpoint: 'ep-2', connection: bob }))).outcome).toBe('stored');
       expect((await h.inbox.accept(delivery({ integration: 'other' }))).outcome).toBe('stored');
@@ -55,17 +55,25 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
     it('the same provider event from a webhook and a poll is one event per connection; unroutable ones dedupe too', async () => {
       const hook = await h.inbox.accept(delivery({ providerEventId: 'ev-9' }));
       const poll = await h.inbox.accept({ integration: 'acme', source: 'poll', providerEventId: 'ev-9', type: 't', connection: alice, payload: '{}' });
-      expect(poll).toEqual({ outcome: 'duplicate', eventId: hook.eventId });
+      expect(poll).toEqual({ outcome: 'duplicate', eventId: hook.eventId, routed: true });
       // A redelivery of a webhook whose event a poll stored first names that event.
       const polled = await h.inbox.accept({ integration: 'acme', source: 'poll', providerEventId: 'ev-10', type: 't', connection: alice, payload: '{}' });
-      expect(await h.inbox.accept(delivery({ deliveryId: 'd-2', providerEventId: 'ev-10' }))).toEqual({ outcome: 'duplicate', eventId: polled.eventId });
-      expect(await h.inbox.accept(delivery({ deliveryId: 'd-2', providerEventId: 'ev-10' }))).toEqual({ outcome: 'duplicate', eventId: polled.eventId });
+      expect(await h.inbox.accept(delivery({ deliveryId: 'd-2', providerEventId: 'ev-10' }))).toEqual({
+        outcome: 'duplicate',
+        eventId: polled.eventId,
+        routed: true,
+      });
+      expect(await h.inbox.accept(delivery({ deliveryId: 'd-2', providerEventId: 'ev-10' }))).toEqual({
+        outcome: 'duplicate',
+        eventId: polled.eventId,
+        routed: true,
+      });
       // Another connection's event of the same id is its own.
       expect((await h.inbox.accept(delivery({ deliveryId: 'd-3', providerEventId: 'ev-9', connection: bob }))).outcome).toBe('stored');
       const { connection: _, ...unrouted } = delivery({ deliveryId: 'd-4', providerEventId: 'ev-9' });
       const u = await h.inbox.accept(unrouted);
       expect(u.outcome).toBe('stored');
-      expect(await h.inbox.accept({ ...unrouted, deliveryId: 'd-5' })).toEqual({ outcome: 'duplicate', eventId: u.eventId });
+      expect(await h.inbox.accept({ ...unrouted, deliveryId: 'd-5' })).toEqual({ outcome: 'duplicate', eventId: u.eventId, routed: false });
       expect((await h.inbox.list()).length).toBe(4);
     });
 
@@ -89,9 +97,14 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
       expect(await h.other.accept(delivery({ deliveryId: longDelivery, providerEventId: longEvent, type }))).toEqual({
         outcome: 'duplicate',
         eventId: first.eventId,
+        routed: true,
       });
       // Another delivery of the same provider event (a redelivery under a new id, or a poll): the same event.
-      expect(await h.inbox.accept(delivery({ deliveryId: 'd-other', providerEventId: longEvent }))).toEqual({ outcome: 'duplicate', eventId: first.eventId });
+      expect(await h.inbox.accept(delivery({ deliveryId: 'd-other', providerEventId: longEvent }))).toEqual({
+        outcome: 'duplicate',
+        eventId: first.eventId,
+        routed: true,
+      });
       // Ids that differ only past the first 512 characters are different ids.
       expect((await h.inbox.accept(delivery({ deliveryId: `${longDelivery}z`, providerEventId: `${longEvent}z` }))).outcome).toBe('stored');
       const e = await h.inbox.get(first.eventId);
@@ -101,7 +114,7 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
       const atLimit = 'z'.repeat(512);
       const kept = await h.inbox.accept(delivery({ deliveryId: atLimit, providerEventId: atLimit }));
       expect((await h.inbox.get(kept.eventId))?.providerEventId).toBe(atLimit);
-      expect(await h.inbox.accept(delivery({ deliveryId: atLimit }))).toEqual({ outcome: 'duplicate', eventId: kept.eventId });
+      expect(await h.inbox.accept(delivery({ deliveryId: atLimit }))).toEqual({ outcome: 'duplicate', eventId: kept.eventId, routed: true });
     });
 
     it('refuses a malformed delivery with invalid_params, storing nothing', async () => {
@@ -235,7 +248,7 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
       expect((await h.inbox.list()).map((e) => e.id).sort()).toEqual([dead.eventId, failed.eventId, fresh.eventId].sort());
       // Past the window a redelivery is new; within it, still a duplicate.
       expect((await h.inbox.accept(delivery({ deliveryId: 'old-done' }))).outcome).toBe('stored');
-      expect(await h.inbox.accept(delivery({ deliveryId: 'fresh' }))).toEqual({ outcome: 'duplicate', eventId: fresh.eventId });
+      expect(await h.inbox.accept(delivery({ deliveryId: 'fresh' }))).toEqual({ outcome: 'duplicate', eventId: fresh.eventId, routed: true });
     });
     it('a polled page and its cursor commit together: the same page from the old cursor again is a conflict and stores nothing', async () => {
       const polled = (id: string, over: Partial<DeliveryInput> = {}): DeliveryInput => ({
@@ -253,8 +266,8 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
       expect(first).toEqual({
         outcome: 'committed',
         results: [
-          { outcome: 'stored', eventId: expect.any(String) },
-          { outcome: 'stored', eventId: expect.any(String) },
+          { outcome: 'stored', eventId: expect.any(String), routed: true },
+          { outcome: 'stored', eventId: expect.any(String), routed: true },
         ],
       });
       expect(await h.other.cursorOf(alice.id, 'events')).toBe('c1');

@@ -1,0 +1,63 @@
+import type { Migration } from './migrations.js';
+
+/**
+ * SQLite migration 18: inbox_events gets a
+ * `seq INTEGER PRIMARY KEY AUTOINCREMENT`. recent_events cursors are the row's insertion order; a
+ * plain rowid is max(rowid)+1, so once the retention purge deleted the newest rows the next events
+ * took their numbers again and a client's cursor skipped them. AUTOINCREMENT never hands a number
+ * out twice. seq is each kept row's old rowid (and is the rowid from now on), so a cursor issued
+ * before this migration still means the same. PostgreSQL's `seq` is an identity column already.
+ */
+const INBOX_EVENTS_SEQ_SQL = `
+      CREATE TABLE inbox_events_next (
+        seq                INTEGER PRIMARY KEY AUTOINCREMENT,
+        id                 TEXT NOT NULL UNIQUE,
+        tenant_id          TEXT,
+        user_id            TEXT,
+        connection_id      TEXT,
+        integration        TEXT NOT NULL,
+        endpoint           TEXT NOT NULL,
+        type               TEXT NOT NULL,
+        provider_event_id  TEXT,
+        source             TEXT NOT NULL CHECK (source IN ('webhook', 'poll')),
+        received_at        INTEGER NOT NULL,
+        payload            BLOB NOT NULL,
+        state              TEXT NOT NULL CHECK (state IN ('pending', 'processing', 'done', 'failed', 'dead')),
+        attempts           INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at    INTEGER NOT NULL,
+        lease_owner        TEXT,
+        lease_until        INTEGER,
+        last_error         TEXT,
+        updated_at         INTEGER NOT NULL
+      );
+      INSERT INTO inbox_events_next (seq, id, tenant_id, user_id, connection_id, integration, endpoint, type, provider_event_id,
+        source, received_at, payload, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, updated_at)
+        SELECT rowid, id, tenant_id, user_id, connection_id, integration, endpoint, type, provider_event_id,
+          source, received_at, payload, state, attempts, next_attempt_at, lease_owner, lease_until, last_error, updated_at
+        FROM inbox_events ORDER BY rowid;
+      DROP TABLE inbox_events;
+      ALTER TABLE inbox_events_next RENAME TO inbox_events;
+      CREATE UNIQUE INDEX inbox_events_provider_id ON inbox_events (integration, ifnull(connection_id, ''), provider_event_id)
+        WHERE provider_event_id IS NOT NULL;
+      CREATE INDEX inbox_events_due ON inbox_events (next_attempt_at) WHERE state IN ('pending', 'failed');
+      CREATE INDEX inbox_events_leased ON inbox_events (lease_until) WHERE state = 'processing';
+      CREATE INDEX inbox_events_received ON inbox_events (received_at);
+      CREATE INDEX inbox_events_owner ON inbox_events (tenant_id, user_id, received_at);
+      CREATE INDEX inbox_events_feed ON inbox_events (tenant_id, user_id, integration) WHERE connection_id IS NOT NULL;
+      CREATE INDEX inbox_events_done ON inbox_events (updated_at) WHERE state = 'done';
+`;
+
+/** SQLite migrations of the inbox and pollers from 18 on (their own file, so migrations.ts stays readable). Append only. */
+export const EVENTS_MIGRATIONS: readonly Migration[] = [
+  { version: 18, name: 'inbox_events_seq', sql: INBOX_EVENTS_SEQ_SQL },
+  {
+    version: 19,
+    name: 'poller_cursor_at',
+    // When a poller's cursor took its present value. An inclusive cursor (a timestamp) re-reads
+    // the items stored since then on every run, and only the provider event id dedupes them: the
+    // purge keeps those events however old, or each would come back as a new event once purged.
+    // NULL (pollers older than this): not known, so the purge keeps all of that poller's events
+    // until its cursor next moves.
+    sql: 'ALTER TABLE pollers ADD COLUMN cursor_at INTEGER;',
+  },
+];
