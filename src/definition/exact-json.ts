@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-
 /**
  * JSON with integers kept as sent. JSON.parse turns 9007199254740993 into 9007199254740992, so two
  * provider ids above 2^53 (Twitter/X ids, Shopify's) would read as one and dedupe each other away.
@@ -9,7 +7,8 @@ import { randomBytes } from 'node:crypto';
  * `stringifyExact` writes the literal back unquoted. A sender cannot forge the mark: it never
  * sees it. Bodies without such literals (nearly all) take JSON.parse alone.
  */
-const MARK = `__exact_${randomBytes(8).toString('hex')}:`;
+// Web Crypto's global, not node:crypto: src/definition/ is a leaf that imports only zod.
+const MARK = `__exact_${Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('')}:`;
 const MARKED = new RegExp(`"${MARK}(-?[0-9]+)"`, 'g');
 
 /** Where the long integer literals outside strings are, or [] when there are none. */
