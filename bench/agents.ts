@@ -11,7 +11,7 @@
  * and both paths keep their connections alive (the direct one by the global fetch, the hub by its
  * agents' fetch): the new connections the marketplace saw per phase are printed to show it.
  *
- *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--warmup 1000] [--latency-ms 50] [--era legacy|modern] [--json]
+ *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--warmup 1000] [--latency-ms 50] [--era legacy|modern] [--mode sync|stream|both] [--json]
  *                           [--hub-cpu-prof DIR]   (the hub's V8 CPU profile, written to DIR when it stops)
  *                           [--hub-timeline]       (the hub's own time on each call's way there and back: bench/timeline.ts)
  */
@@ -39,6 +39,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '1000' },
     'latency-ms': { type: 'string', default: '50' },
     era: { type: 'string', default: 'legacy' },
+    mode: { type: 'string', default: 'both' },
     json: { type: 'boolean', default: false },
     'hub-cpu-prof': { type: 'string' },
     'hub-timeline': { type: 'boolean', default: false },
@@ -57,7 +58,9 @@ if (values.era !== 'legacy' && values.era !== 'modern') throw new Error(`--era $
 const era = values.era;
 
 type Mode = 'sync' | 'stream';
-const MODES: readonly Mode[] = ['sync', 'stream'];
+if (!['sync', 'stream', 'both'].includes(values.mode)) throw new Error(`--mode ${values.mode}: use sync, stream or both`);
+/** The modes measured: both by default; one alone to profile it (--hub-cpu-prof). */
+const MODES: readonly Mode[] = values.mode === 'both' ? ['sync', 'stream'] : [values.mode as Mode];
 /**
  * direct: the marketplace itself; relay: through a bare relay (the floor of one more hop); hub:
  * through the hub by a plain HTTP client; sdk: through the hub by the SDK's client.
