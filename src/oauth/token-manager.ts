@@ -43,6 +43,15 @@ function answeredWithoutActing(err: OAuthTransientError): boolean {
   return err.status === 429 || err.status === 503 || err.status === 200;
 }
 
+/** A refresh the token endpoint asked to put off for `leftMs`: the caller is told how long. */
+function tooSoon(integration: string, why: string, leftMs: number, cause?: unknown): HubError {
+  return new HubError(
+    'token_refresh_failed',
+    `could not refresh the ${integration} token: ${why} and asked for ${Math.ceil(leftMs / 1000)} s before another try; try again later`,
+    { ...(cause === undefined ? {} : { cause }), details: { retryAfterMs: leftMs } },
+  );
+}
+
 export function unavailable(c: Connection): HubError {
   const code = c.state === 'revoked' ? 'connection_revoked' : 'connection_needs_reauth';
   return new HubError(code, `the ${c.integration} connection is ${c.state.replace('_', ' ')}${c.reason ? `: ${c.reason}` : ''}`, {
@@ -59,6 +68,13 @@ export function unavailable(c: Connection): HubError {
 export class TokenManager {
   readonly owner = newOwnerId();
   private readonly inflight = new Map<string, Promise<TokenSet>>();
+  /**
+   * Connection → until when the token endpoint asked not to be called for its token version (a
+   * Retry-After past the cap). Until then a refresh is answered here, without a request: every
+   * call on the connection would otherwise send one more refresh into the provider's rate limit.
+   * Kept in this process; another process learns it from its own first refused request.
+   */
+  private readonly notBefore = new Map<string, { at: number; version: number; why: string }>();
   private readonly margin: number;
   private readonly lease: number;
   private readonly poll: number;
@@ -128,6 +144,8 @@ export class TokenManager {
   private refresh(c: Connection): Promise<TokenSet> {
     const running = this.inflight.get(c.id);
     if (running) return running;
+    const held = this.heldBack(c);
+    if (held) return held;
     const p = this.claimAndRefresh(c.id, c.tokenVersion).finally(() => this.inflight.delete(c.id));
     this.inflight.set(c.id, p);
     return p;
@@ -184,18 +202,15 @@ export class TokenManager {
         // An attempt without a clear answer may have spent the refresh token: the lease keeps its
         // start time so that whoever refreshes next can say so if the provider refuses the token.
         await store.releaseLease(c.id, this.owner, { outcomeUnknown: uncertain });
-        log.warn({ connection: c.id, integration: c.integration, err: transient.message }, 'token refresh failed; will retry on next use');
+        log.warn(
+          { connection: c.id, integration: c.integration, err: transient.message, ...(tooLong ? { retryAfterMs: wait } : {}) },
+          tooLong ? 'token refresh failed; not retried before the wait the provider asked for' : 'token refresh failed; will retry on next use',
+        );
+        if (tooLong) this.notBefore.set(c.id, { at: this.opts.clock.now() + wait, version: c.tokenVersion, why: transient.message });
         // The connection stays usable while its current access token is still valid.
         if (current.expiresAt === undefined || current.expiresAt > this.opts.clock.now()) return current;
-        const later = tooLong ? ` and asked for ${Math.ceil(wait / 1000)} s before another try` : '';
-        throw new HubError(
-          'token_refresh_failed',
-          `could not refresh the ${c.integration} token: ${transient.message}${later}; try again ${tooLong ? 'later' : 'shortly'}`,
-          {
-            cause: err,
-            ...(tooLong ? { details: { retryAfterMs: wait } } : {}),
-          },
-        );
+        if (tooLong) throw tooSoon(c.integration, transient.message, wait, err);
+        throw new HubError('token_refresh_failed', `could not refresh the ${c.integration} token: ${transient.message}; try again shortly`, { cause: err });
       }
       return this.commit(c, next);
     }
@@ -231,6 +246,21 @@ export class TokenManager {
       log.info({ connection: c.id, integration: c.integration }, 'access token refreshed');
       return next;
     }
+  }
+
+  /** Within a wait the token endpoint asked for: the still-valid token, or token_refresh_failed at once. */
+  private heldBack(c: Connection): Promise<TokenSet> | undefined {
+    const wait = this.notBefore.get(c.id);
+    if (!wait) return undefined;
+    const left = wait.at - this.opts.clock.now();
+    if (left <= 0 || wait.version !== c.tokenVersion) {
+      this.notBefore.delete(c.id);
+      return undefined;
+    }
+    return this.opts.store.tokens(c).then((current) => {
+      if (current.expiresAt === undefined || current.expiresAt > this.opts.clock.now()) return current;
+      throw tooSoon(c.integration, wait.why, left);
+    });
   }
 
   private backoff(attempt: number): number {

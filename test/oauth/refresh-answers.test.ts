@@ -139,9 +139,23 @@ describe('refreshing against a GitHub- or Slack-shaped token endpoint', () => {
     expect(store.get(alice.id)).toMatchObject({ state: 'active', refreshOwner: null });
     // Bob's connection is another's: his still-valid token is handed out meanwhile.
     expect(await manager.accessToken(bob.id)).toBe(store.tokens(store.get(bob.id)!).accessToken);
-    // The endpoint is back: the next call refreshes.
     nextAnswers = [];
+    // Within the hour the endpoint is left alone: later calls fail at once, saying how long is left.
+    clock.advance(600_000);
+    const later = await failure(manager.accessToken(alice.id));
+    expect(later).toMatchObject({ code: 'token_refresh_failed', details: { retryAfterMs: 3_000_000 } });
+    expect((later as Error).message).toContain('asked for 3000 s before another try');
+    expect(tokenRequests).toBe(1);
+    // Bob's connection is not held back by Alice's wait: his expired token is refreshed.
+    clock.advance(3_600_000 - 600_000 - 1);
+    expect(await manager.accessToken(bob.id)).toMatch(/^ghu_bob_/);
+    expect(tokenRequests).toBe(2);
+    expect(await failure(manager.accessToken(alice.id))).toMatchObject({ code: 'token_refresh_failed' });
+    expect(tokenRequests).toBe(2);
+    // The hour is over: the next call refreshes.
+    clock.advance(1);
     expect(await manager.accessToken(alice.id)).toMatch(/^ghu_alice_/);
+    expect(tokenRequests).toBe(3);
   });
 
   it('goes on with a still-valid token, and waits out a Retry-After within the cap', async () => {
@@ -151,6 +165,11 @@ describe('refreshing against a GitHub- or Slack-shaped token endpoint', () => {
     nextAnswers = [tooManyRequests];
     expect(await manager.accessToken(alice.id)).toBe(before);
     expect([tokenRequests, sleeps]).toEqual([1, []]);
+    // Asked to wait an hour: the still-valid token is handed out without another request.
+    clock.advance(10_000);
+    expect(await manager.accessToken(alice.id)).toBe(before);
+    expect(tokenRequests).toBe(1);
+    clock.advance(3_600_000);
     nextAnswers = [(res) => void res.writeHead(503, { 'retry-after': '2' }).end()];
     const renewed = await manager.accessToken(alice.id);
     expect(renewed).not.toBe(before);
