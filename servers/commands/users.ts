@@ -1,10 +1,11 @@
 import { Invites, inviteLink } from '../../src/auth/invites.js';
 import { systemClock } from '../../src/clock.js';
-import { publicUrlOf, urlNotYetKnown } from '../../src/config/public-url.js';
+import { urlNotYetKnown } from '../../src/config/public-url.js';
 import { HubError } from '../../src/errors.js';
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
-import { configFromFlags, parse, printable, str } from '../common.js';
-import { openAsStore } from './clients-store.js';
+import { parse, printable, progress, str } from '../common.js';
+import { hubAt } from '../hub-at.js';
+import { openStoreContext } from '../store-context.js';
 import { parseLifetime } from './tokens.js';
 
 const USAGE = `usage: switchboard users invite <user> [--tenant T] [--expires 24h]
@@ -24,20 +25,24 @@ export async function usersCommand(argv: string[]): Promise<void> {
     return;
   }
   if (!user) throw new HubError('invalid_params', `users invite needs a user name\n${USAGE}`);
-  const { config } = configFromFlags(flags);
-  const publicUrl = publicUrlOf(config.server);
-  if (publicUrl === undefined) throw urlNotYetKnown();
   const expires = str(flags['expires']);
-  const store = await openAsStore(config);
+  const ctx = await openStoreContext(flags);
   try {
-    const invites = new Invites(store.store.asRecords, store.vault, systemClock);
+    if (ctx.publicUrl === undefined) throw urlNotYetKnown();
+    // The sign-in page of the hub serving this store, wherever it answers (as `connect` does).
+    const { url, probe, movedFrom } = await hubAt(ctx, ctx.publicUrl);
+    if (movedFrom !== undefined)
+      progress(`Note: nothing answers at ${movedFrom}, which the config names; the hub serving this data dir answers at ${url}, so the link points there.`);
+    if (probe.kind === 'nothing') progress(`Note: nothing answers at ${url} yet; start \`switchboard serve\` so the link can be opened.`);
+    if (probe.kind === 'other-keys') progress(`Note: the hub at ${url} runs on another data dir; this link will not work there.`);
+    const invites = new Invites(ctx.store.asRecords, ctx.vault, systemClock);
     const tenant = str(flags['tenant']) ?? DEFAULT_TENANT;
     const { code, expiresAt } = await invites.create({ user, tenant }, expires === undefined ? undefined : parseLifetime(expires));
     process.stderr.write(
       `A one-time sign-in link for ${printable(`${tenant}/${user}`)}, valid until ${new Date(expiresAt).toISOString()}. Send it to the user privately:\n`,
     );
-    process.stdout.write(`${inviteLink(publicUrl, code)}\n`);
+    process.stdout.write(`${inviteLink(url, code)}\n`);
   } finally {
-    store.close();
+    ctx.close();
   }
 }
