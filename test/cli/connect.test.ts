@@ -133,7 +133,9 @@ describe('switchboard connect', { retry: 2 }, () => {
     const invite = start(['users', 'invite', 'erin', '--data', data, '--port', String(silent.port)], dir.path);
     expect(await invite.exit).toBe(0);
     expect(invite.stdout()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/sign-in/invite#sbi_\\S+\\n$`));
-    expect(invite.stderr()).toContain(`Note: nothing answers at http://127.0.0.1:${silent.port}, which the config names; the hub serving this data dir answers at http://127.0.0.1:${port}, so the link points there.`);
+    expect(invite.stderr()).toContain(
+      `Note: nothing answers at http://127.0.0.1:${silent.port}, which the config names; the hub serving this data dir answers at http://127.0.0.1:${port}, so the link points there.`,
+    );
     const done = await followLink(new Browser(), link!, 'dan-at-sandbox');
     expect(done.status, done.html).toBe(200);
     expect(done.html).toContain('Sandbox Tickets is linked');
