@@ -115,7 +115,10 @@ export class InboxWorker {
     const error = describeError(err);
     const outcome = await this.o.queue.fail(e.id, this.owner, { error, retryAt: last ? 'never' : this.o.clock.now() + delay });
     const fields = { event: e.id, integration: e.integration, type: e.type, attempt: e.attempts, error };
-    if (outcome === 'dead') this.o.log.warn(fields, 'an inbox event is dead: `switchboard webhooks replay` runs it again');
+    // Replaying an unroutable event runs no handler (it has no connection): the provider's redelivery after the account is linked routes it.
+    if (outcome === 'dead' && e.connection === null)
+      this.o.log.warn(fields, 'an inbox event matched no connection: link the account it names, then have the provider redeliver it');
+    else if (outcome === 'dead') this.o.log.warn(fields, 'an inbox event is dead: `switchboard webhooks replay` runs it again');
     else if (outcome === 'failed') this.o.log.info({ ...fields, retryInMs: delay }, 'an inbox event failed; it will be retried');
   }
 
