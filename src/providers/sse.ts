@@ -99,11 +99,12 @@ function chunksOf(res: Response): ChunkReader | undefined {
     const it = node[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
     // A response received whole (its last event read, its end not yet) is drained, not destroyed:
     // destroying it would close a connection that can serve the next request, which it does once
-    // the end is read (waited for here, so a call right after this one finds it free).
+    // the end is read, a few ticks later. Not waited for: the answer is on the caller's critical
+    // path, the connection's return to the pool is not (a call in between opens another).
     const cancel = async () => {
       if ((node as Partial<IncomingMessage>).complete !== true) return void node.destroy();
       node.resume();
-      await finished(node);
+      finished(node).catch(() => {});
     };
     return { read: () => it.next(), cancel };
   }
