@@ -104,6 +104,26 @@ export function pollerStoreContract(name: string, make: () => PollersHarness | P
       expect(await h.store.claim(key('nope'), 'p1', 30_000)).toBeUndefined();
     });
 
+    it('a lease whose holder is dead is due and taken at once; one whose holder lives runs its course', async () => {
+      await h.store.ensure(key('c1'), 'github');
+      await h.store.ensure(key('c2'), 'github');
+      expect(await h.store.claim(key('c1'), 'killed', 300_000)).toMatchObject({ leaseOwner: 'killed' });
+      expect(await h.store.claim(key('c2'), 'alive', 300_000)).toMatchObject({ leaseOwner: 'alive' });
+      const dead = (owner: string) => owner === 'killed';
+      // Without the check both wait for their leases; with it the dead holder's row is free.
+      expect(await h.other.due(10)).toEqual([]);
+      expect(await h.other.due(10, dead)).toEqual([key('c1')]);
+      expect(await h.other.claim(key('c2'), 'p2', 30_000, dead)).toBeUndefined();
+      expect(await h.other.claim(key('c1'), 'p2', 30_000)).toBeUndefined();
+      expect(await h.other.claim(key('c1'), 'p2', 30_000, dead)).toMatchObject({ leaseOwner: 'p2', leaseUntil: h.now() + 30_000 });
+      // The dead holder's late finish is refused; the new holder's counts. A holder is never judged dead by itself.
+      expect(await h.store.finish(key('c1'), 'killed', run())).toBe(false);
+      expect(await h.other.claim(key('c1'), 'p2', 30_000, () => true)).toBeUndefined();
+      expect(await h.other.finish(key('c1'), 'p2', run({ nextRunAt: h.now() + 60_000 }))).toBe(true);
+      h.advance(300_000);
+      expect(await h.other.claim(key('c2'), 'p3', 30_000)).toMatchObject({ leaseOwner: 'p3' });
+    });
+
     it('finish records the run, adds its events, dates the last event only when there were some, and lets the lease go', async () => {
       await h.store.ensure(key('c1'), 'github');
       const t = h.now();
