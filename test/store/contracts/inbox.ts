@@ -288,6 +288,29 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
       expect(e!.payload.toString()).toBe('{"id":"ev-3"}');
     });
 
+    it('purge keeps done polled events stored since their cursor last moved (an inclusive cursor reads them again); once it moves on they go', async () => {
+      const polled = (id: string, connection = alice): DeliveryInput => ({ integration: 'acme', source: 'poll', providerEventId: id, type: 't', connection, payload: '{}' });
+      const cursor = { integration: 'acme', feed: 'events', from: null, to: 'c1' };
+      const a = await h.inbox.acceptPolled([polled('ev-1'), polled('ev-2')], { ...cursor, connectionId: alice.id });
+      const b = await h.inbox.acceptPolled([polled('ev-9', bob)], { ...cursor, connectionId: bob.id });
+      const webhook = await h.inbox.accept(delivery({ deliveryId: 'hook-1' }));
+      for (const e of await h.inbox.claim(claimOpts('w'))) await h.inbox.complete(e.id, 'w');
+      h.advance(60_000);
+      const cut = h.now();
+      // Alice's cursor has not moved since her events were stored, nor has Bob's: only the webhook's event goes.
+      expect((await h.inbox.purge(cut)).events).toBe(1);
+      expect(await h.inbox.get(webhook.eventId)).toBeUndefined();
+      const kept = (r: typeof a) => (r.outcome === 'committed' ? r.results.map((x) => x.eventId) : []);
+      for (const id of [...kept(a), ...kept(b)]) expect(await h.inbox.get(id)).toBeDefined();
+      // Alice's cursor moves on (the inclusive read of ev-2 is a duplicate): her old events are history now, Bob's are not.
+      h.advance(5_000);
+      const next = await h.inbox.acceptPolled([polled('ev-2'), polled('ev-3')], { ...cursor, connectionId: alice.id, from: 'c1', to: 'c2' });
+      expect(next.outcome === 'committed' && next.results.map((r) => r.outcome)).toEqual(['duplicate', 'stored']);
+      expect((await h.inbox.purge(cut)).events).toBe(2);
+      for (const id of kept(a)) expect(await h.inbox.get(id)).toBeUndefined();
+      for (const id of kept(b)) expect(await h.inbox.get(id)).toBeDefined();
+    });
+
     it("a polled page names a lease owner: refused unless that owner holds the poller's lease", async () => {
       const page = [{ integration: 'acme', source: 'poll' as const, providerEventId: 'ev-1', type: 't', connection: alice, payload: '{}' }];
       expect(await h.inbox.acceptPolled(page, { integration: 'acme', connectionId: alice.id, feed: 'events', from: null, to: 'c1', owner: 'nobody' })).toEqual({
