@@ -289,7 +289,14 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
     });
 
     it('purge keeps done polled events stored since their cursor last moved (an inclusive cursor reads them again); once it moves on they go', async () => {
-      const polled = (id: string, connection = alice): DeliveryInput => ({ integration: 'acme', source: 'poll', providerEventId: id, type: 't', connection, payload: '{}' });
+      const polled = (id: string, connection = alice): DeliveryInput => ({
+        integration: 'acme',
+        source: 'poll',
+        providerEventId: id,
+        type: 't',
+        connection,
+        payload: '{}',
+      });
       const cursor = { integration: 'acme', feed: 'events', from: null, to: 'c1' };
       const a = await h.inbox.acceptPolled([polled('ev-1'), polled('ev-2')], { ...cursor, connectionId: alice.id });
       const b = await h.inbox.acceptPolled([polled('ev-9', bob)], { ...cursor, connectionId: bob.id });
