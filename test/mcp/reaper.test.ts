@@ -70,7 +70,12 @@ describe.runIf(process.platform === 'linux')('processes left by a hub killed wit
     cleanup.push(() => first.kill('SIGKILL'));
     // Both spawned: the tree's server and sleep, the wrapper shell and its server.
     await eventually(() => marked(marker).length === 4 || undefined, 20_000, 50);
-    await eventually(() => readdirSync(join(data, 'children')).length === 1 || undefined, 5_000, 20);
+    // The precondition, checked rather than assumed: the registry holds both children before the kill.
+    const spawnRecords = () => {
+      const files = readdirSync(join(data, 'children'));
+      return files.length === 1 ? (readFileSync(join(data, 'children', files[0]!), 'utf8').match(/"op":"spawn"/g) ?? []).length : 0;
+    };
+    await eventually(() => spawnRecords() === 2 || undefined, 5_000, 20);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     // The hub is gone; stdin EOF ends the servers, but not the sleeps and the wrapper.

@@ -83,11 +83,14 @@ export class ProcessRegistry implements ChildRegistry {
       for (const rec of liveRecords(file)) {
         if (rec.start === null || rec.boot !== this.boot || this.boot === null) {
           report.skipped.push(rec.pid);
+          // Said, so that a process left running can be told from one never recorded.
+          this.log.info({ pid: rec.pid, command: rec.command }, 'a downstream process left by a hub that did not stop cannot be told from a newer one: left alone');
           continue;
         }
         const target = { pgid: rec.pgid, start: rec.start };
         if (groupMembers(target, rec.pid).length === 0) {
           if (procStat(rec.pid)) report.skipped.push(rec.pid);
+          this.log.info({ pid: rec.pid, pgid: rec.pgid, command: rec.command }, 'a downstream process left by a hub that did not stop has ended already');
           continue;
         }
         signalGroup(target, rec.pid, 'SIGTERM');
