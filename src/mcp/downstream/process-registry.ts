@@ -84,7 +84,10 @@ export class ProcessRegistry implements ChildRegistry {
         if (rec.start === null || rec.boot !== this.boot || this.boot === null) {
           report.skipped.push(rec.pid);
           // Said, so that a process left running can be told from one never recorded.
-          this.log.info({ pid: rec.pid, command: rec.command }, 'a downstream process left by a hub that did not stop cannot be told from a newer one: left alone');
+          this.log.info(
+            { pid: rec.pid, command: rec.command },
+            'a downstream process left by a hub that did not stop cannot be told from a newer one: left alone',
+          );
           continue;
         }
         const target = { pgid: rec.pgid, start: rec.start };
