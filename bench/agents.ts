@@ -58,9 +58,13 @@ if (values.era !== 'legacy' && values.era !== 'modern') throw new Error(`--era $
 const era = values.era;
 
 type Mode = 'sync' | 'stream';
-if (!['sync', 'stream', 'both'].includes(values.mode)) throw new Error(`--mode ${values.mode}: use sync, stream or both`);
 /** The modes measured: both by default; one alone to profile it (--hub-cpu-prof). */
-const MODES: readonly Mode[] = values.mode === 'both' ? ['sync', 'stream'] : [values.mode as Mode];
+const MODES: readonly Mode[] = (() => {
+  const m = values.mode;
+  if (m === 'both') return ['sync', 'stream'];
+  if (m === 'sync' || m === 'stream') return [m];
+  throw new Error(`--mode ${m}: use sync, stream or both`);
+})();
 /**
  * direct: the marketplace itself; relay: through a bare relay (the floor of one more hop); hub:
  * through the hub by a plain HTTP client; sdk: through the hub by the SDK's client.

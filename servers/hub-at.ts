@@ -30,3 +30,22 @@ export async function hubAt(ctx: StoreContext, configured: string): Promise<HubA
   }
   return { url: configured, probe };
 }
+
+/**
+ * What a command that prints a link says of where the link points (`connect`, `users invite`),
+ * a line each: moved to the hub found elsewhere, nothing or something else answering there, or
+ * a hub on another data dir (then also marked on the links, whose notice names both data dirs).
+ */
+export function notesOn(at: HubAt, ctx: StoreContext): string[] {
+  const { url, probe, movedFrom } = at;
+  const notes: string[] = [];
+  if (movedFrom !== undefined)
+    notes.push(`Note: nothing answers at ${movedFrom}, which the config names; the hub serving this data dir answers at ${url}, so the link points there.`);
+  if (probe.kind === 'nothing') notes.push(`Note: nothing answers at ${url} yet; start \`switchboard serve\` so the link can be opened.`);
+  if (probe.kind === 'not-a-hub') notes.push(`Note: something other than a Switchboard hub answers at ${url}; the link will not work there.`);
+  if (probe.kind === 'other-keys') {
+    ctx.integrations.links.foreign = { url, dataDir: probe.dataDir, ownDataDir: ctx.config.dataDir };
+    notes.push(ctx.integrations.links.notice()!);
+  }
+  return notes;
+}

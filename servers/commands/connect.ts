@@ -2,7 +2,7 @@ import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { HubError } from '../../src/errors.js';
 import { identityName } from '../../src/identity/names.js';
 import { parse, progress, str, UsageError } from '../common.js';
-import { hubAt } from '../hub-at.js';
+import { hubAt, notesOn } from '../hub-at.js';
 import { openStoreContext } from '../store-context.js';
 
 const USAGE = 'usage: switchboard connect <integration> [--user U] [--tenant T] [--timeout SECONDS] [--no-wait]';
@@ -39,18 +39,11 @@ export async function connectCommand(argv: string[]): Promise<void> {
     }
     const started = Date.now();
     // Looked up before the link is made, so that it points where a hub serving this store answers.
-    const { url, probe, movedFrom } = await hubAt(ctx, ctx.integrations.publicUrl);
-    if (movedFrom !== undefined) ctx.useUrl(url);
+    const at = await hubAt(ctx, ctx.integrations.publicUrl);
+    if (at.movedFrom !== undefined) ctx.useUrl(at.url);
     process.stdout.write(`${accounts.linkUrl(who, integration)}\n`);
     progress(`Open the link above in a browser to link ${integration} for ${who.tenant}/${who.user}. Manage all accounts at: ${accounts.connectUrl(who)}`);
-    if (movedFrom !== undefined)
-      progress(`Note: nothing answers at ${movedFrom}, which the config names; the hub serving this data dir answers at ${url}, so the link points there.`);
-    if (probe.kind === 'nothing') progress(`Note: nothing answers at ${url} yet; start \`switchboard serve\` so the link can be opened.`);
-    if (probe.kind === 'not-a-hub') progress(`Note: something other than a Switchboard hub answers at ${url}; the link will not work there.`);
-    if (probe.kind === 'other-keys') {
-      ctx.integrations.links.foreign = { url, dataDir: probe.dataDir, ownDataDir: ctx.config.dataDir };
-      progress(ctx.integrations.links.notice()!);
-    }
+    for (const note of notesOn(at, ctx)) progress(note);
     if (flags['no-wait']) return;
     const deadline = started + timeoutMs;
     for (;;) {

@@ -4,7 +4,7 @@ import { urlNotYetKnown } from '../../src/config/public-url.js';
 import { HubError } from '../../src/errors.js';
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { parse, printable, progress, str } from '../common.js';
-import { hubAt } from '../hub-at.js';
+import { hubAt, notesOn } from '../hub-at.js';
 import { openStoreContext } from '../store-context.js';
 import { parseLifetime } from './tokens.js';
 
@@ -30,18 +30,15 @@ export async function usersCommand(argv: string[]): Promise<void> {
   try {
     if (ctx.publicUrl === undefined) throw urlNotYetKnown();
     // The sign-in page of the hub serving this store, wherever it answers (as `connect` does).
-    const { url, probe, movedFrom } = await hubAt(ctx, ctx.publicUrl);
-    if (movedFrom !== undefined)
-      progress(`Note: nothing answers at ${movedFrom}, which the config names; the hub serving this data dir answers at ${url}, so the link points there.`);
-    if (probe.kind === 'nothing') progress(`Note: nothing answers at ${url} yet; start \`switchboard serve\` so the link can be opened.`);
-    if (probe.kind === 'other-keys') progress(`Note: the hub at ${url} runs on another data dir; this link will not work there.`);
+    const at = await hubAt(ctx, ctx.publicUrl);
+    for (const note of notesOn(at, ctx)) progress(note);
     const invites = new Invites(ctx.store.asRecords, ctx.vault, systemClock);
     const tenant = str(flags['tenant']) ?? DEFAULT_TENANT;
     const { code, expiresAt } = await invites.create({ user, tenant }, expires === undefined ? undefined : parseLifetime(expires));
     process.stderr.write(
       `A one-time sign-in link for ${printable(`${tenant}/${user}`)}, valid until ${new Date(expiresAt).toISOString()}. Send it to the user privately:\n`,
     );
-    process.stdout.write(`${inviteLink(url, code)}\n`);
+    process.stdout.write(`${inviteLink(at.url, code)}\n`);
   } finally {
     ctx.close();
   }

@@ -208,7 +208,7 @@ export class TokenManager {
         );
         if (tooLong) this.notBefore.set(c.id, { at: this.opts.clock.now() + wait, version: c.tokenVersion, why: transient.message });
         // The connection stays usable while its current access token is still valid.
-        if (current.expiresAt === undefined || current.expiresAt > this.opts.clock.now()) return current;
+        if (this.stillValid(current)) return current;
         if (tooLong) throw tooSoon(c.integration, transient.message, wait, err);
         throw new HubError('token_refresh_failed', `could not refresh the ${c.integration} token: ${transient.message}; try again shortly`, { cause: err });
       }
@@ -258,9 +258,14 @@ export class TokenManager {
       return undefined;
     }
     return this.opts.store.tokens(c).then((current) => {
-      if (current.expiresAt === undefined || current.expiresAt > this.opts.clock.now()) return current;
+      if (this.stillValid(current)) return current;
       throw tooSoon(c.integration, wait.why, left);
     });
+  }
+
+  /** An access token that has not expired yet (or never does): the connection goes on with it while a refresh cannot be had. */
+  private stillValid(tokens: TokenSet): boolean {
+    return tokens.expiresAt === undefined || tokens.expiresAt > this.opts.clock.now();
   }
 
   private backoff(attempt: number): number {
