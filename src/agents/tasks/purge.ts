@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
-import { describeError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { inChunks, Periodic } from '../../store/housekeeping.js';
 import type { AgentMetrics } from '../metrics.js';
 import type { AgentTaskStore } from './types.js';
 
@@ -27,45 +27,31 @@ export interface TaskPurgeOptions {
  * says the task is unknown.
  */
 export class TaskPurgeJob {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly periodic: Periodic;
 
-  constructor(private readonly o: TaskPurgeOptions) {}
+  constructor(private readonly o: TaskPurgeOptions) {
+    this.periodic = new Periodic(() => this.runOnce(), { everyMs: o.everyMs, log: o.log, what: 'the agent task purge' });
+  }
 
   async runOnce(): Promise<{ expired: number; purged: number }> {
     const chunk = this.o.chunk ?? 1_000;
     const now = this.o.clock.now();
-    let expired = 0;
-    for (;;) {
+    const expired = await inChunks(chunk, async () => {
       const ended = await this.o.store.expire(now, chunk);
       for (const t of ended) this.o.metered?.taskEnded(t.answeredBy ?? t.agent, { state: 'timed_out' });
-      expired += ended.length;
-      if (ended.length < chunk) break;
-      await new Promise((done) => setImmediate(done));
-    }
+      return ended.length;
+    });
     const before = now - this.o.retentionMs;
-    let purged = 0;
-    for (;;) {
-      const n = await this.o.store.purge(before, chunk);
-      purged += n;
-      if (n < chunk) break;
-      await new Promise((done) => setImmediate(done));
-    }
+    const purged = await inChunks(chunk, () => this.o.store.purge(before, chunk));
     if (expired + purged > 0) this.o.log.info({ expired, purged, before }, 'agent tasks: expired ones timed out, finished ones past their retention deleted');
     return { expired, purged };
   }
 
   start(): void {
-    const tick = () => {
-      this.running = this.runOnce().catch((err: unknown) => this.o.log.warn({ err: describeError(err) }, 'the agent task purge failed; it runs again later'));
-    };
-    tick();
-    this.timer = setInterval(tick, this.o.everyMs ?? 3_600_000);
-    this.timer.unref();
+    this.periodic.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 }

@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
-import { describeError } from '../../errors.js';
 import type { Logger } from '../../observability/logger.js';
+import { inChunks, Periodic } from '../../store/housekeeping.js';
 import type { InboxAdmin, PurgeResult } from './types.js';
 
 export const DAY_MS = 86_400_000;
@@ -21,37 +21,32 @@ export interface PurgeOptions {
  * done: it is what `webhooks list --state dead` shows.
  */
 export class PurgeJob {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private readonly periodic: Periodic;
 
-  constructor(private readonly o: PurgeOptions) {}
+  constructor(private readonly o: PurgeOptions) {
+    this.periodic = new Periodic(() => this.runOnce(), { everyMs: o.everyMs, log: o.log, what: 'the inbox purge' });
+  }
 
   async runOnce(): Promise<PurgeResult> {
     const before = this.o.clock.now() - this.o.retentionMs;
     const chunk = this.o.chunk ?? 5_000;
     const total: PurgeResult = { deliveries: 0, events: 0 };
-    for (;;) {
+    await inChunks(chunk, async () => {
       const r = await this.o.inbox.purge(before, chunk);
       total.deliveries += r.deliveries;
       total.events += r.events;
-      if (r.deliveries < chunk && r.events < chunk) break;
-      await new Promise((done) => setImmediate(done));
-    }
+      // Another chunk while either table filled this one.
+      return Math.max(r.deliveries, r.events);
+    });
     if (total.deliveries + total.events > 0) this.o.log.info({ ...total, before }, 'purged the inbox past its retention');
     return total;
   }
 
   start(): void {
-    const tick = () => {
-      this.running = this.runOnce().catch((err: unknown) => this.o.log.warn({ err: describeError(err) }, 'the inbox purge failed; it runs again later'));
-    };
-    tick();
-    this.timer = setInterval(tick, this.o.everyMs ?? 3_600_000);
-    this.timer.unref();
+    this.periodic.start();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  stop(): Promise<void> {
+    return this.periodic.stop();
   }
 }
