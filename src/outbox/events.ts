@@ -2,6 +2,9 @@ import { isFinal, type Job } from './types.js';
 
 export type JobListener = (job: Job) => void;
 
+/** How often a waiting call reads its job again (see JobEvents). */
+export const JOB_POLL_MS = 250;
+
 /**
  * Tells waiters when a job reaches a final state (done, failed, dead, sent_unconfirmed, cancelled):
  * a tool call waits here up to `outbox.waitMs`. A listener's failure goes to `onError` and never
@@ -13,7 +16,16 @@ export class JobEvents {
   /** Waiters' own re-reads, by job: another process settled the job (`poke`), and each waiter reads it as its owner. */
   private readonly rereads = new Map<string, Set<() => void>>();
 
-  constructor(private readonly onError: (err: unknown) => void = () => {}) {}
+  /**
+   * `pollMs`: how often a waiter reads its job again on its own. A job another process sent (a
+   * `serve` and a `stdio` on one SQLite data dir both run a worker on the one queue) is settled
+   * there; without Redis to tell this process (`poke`), the waiter would learn of it only at its
+   * deadline, and its caller got "still queued" for a write done long before.
+   */
+  constructor(
+    private readonly onError: (err: unknown) => void = () => {},
+    private readonly pollMs = JOB_POLL_MS,
+  ) {}
 
   subscribe(listener: JobListener): () => void {
     this.all.add(listener);
@@ -63,25 +75,29 @@ export class JobEvents {
   waitFor(jobId: string, read: () => Promise<Job | undefined>, ms: number, signal?: AbortSignal): Promise<Job | undefined> {
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      let poll: NodeJS.Timeout | undefined;
       const finish = (job: Job | undefined) => {
         off();
         offReread();
         clearTimeout(timer);
+        clearInterval(poll);
         signal?.removeEventListener('abort', onAbort);
         resolve(job);
       };
       const onAbort = () => finish(undefined);
       const off = this.on(jobId, finish);
-      const offReread = this.onReread(jobId, () => {
+      const reread = () => {
         read().then(
           (job) => {
             if (job !== undefined && isFinal(job.state)) finish(job);
           },
-          // A failed re-read leaves the wait as it was: the deadline still answers it.
+          // A failed re-read leaves the wait as it was: the next one, or the deadline, answers it.
           () => {},
         );
-      });
+      };
+      const offReread = this.onReread(jobId, reread);
       timer = setTimeout(() => finish(undefined), ms);
+      poll = setInterval(reread, this.pollMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       read().then(
         (job) => {
@@ -91,6 +107,7 @@ export class JobEvents {
           off();
           offReread();
           clearTimeout(timer);
+          clearInterval(poll);
           reject(err);
         },
       );
