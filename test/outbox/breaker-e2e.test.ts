@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import type { Identity } from '../../src/identity/identity.js';
 import type { BreakerSnapshot } from '../../src/outbox/breaker.js';
-import { startBucketApi, type BucketApi } from '../fixtures/bucket-api.js';
+import { notesIntegration, startBucketApi, type BucketApi } from '../fixtures/bucket-api.js';
 import { connectClient, type CallResult, type FaceClient } from '../helpers/clients.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { Browser } from '../integrations/browser.js';
@@ -34,21 +34,7 @@ describe('the circuit breaker through real MCP clients (503 for a while, then re
     hub = await startHub(
       {
         integrations: {
-          notes: {
-            type: 'custom',
-            title: 'Notes',
-            apiBaseUrl: api.url,
-            auth: { type: 'apiKey', header: 'x-api-key', value: 'k-notes-secret' },
-            idempotencyHeader: 'Idempotency-Key',
-            tools: {
-              create: {
-                description: 'Creates a note',
-                method: 'POST',
-                path: '/notes',
-                input: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
-              },
-            },
-          },
+          notes: notesIntegration(api, { key: 'k-notes-secret' }),
         },
         // The callers wait for their writes throughout: the answer they get is the provider's.
         outbox: { waitMs: 60_000 },

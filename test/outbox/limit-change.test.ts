@@ -8,7 +8,7 @@
  * change is made by the API itself when its Nth request is admitted, not by a timer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBucketApi, type BucketApi } from '../fixtures/bucket-api.js';
+import { notesIntegration, startBucketApi, type BucketApi } from '../fixtures/bucket-api.js';
 import { CLIENT_KINDS, connectClient, type FaceClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
@@ -38,23 +38,8 @@ describe('a provider lowering its limit mid-run, announced in its rate-limit hea
     });
     hub = await startHub({
       integrations: {
-        notes: {
-          type: 'custom',
-          title: 'Notes',
-          apiBaseUrl: api.url,
-          auth: { type: 'apiKey', header: 'x-api-key', value: 'k-notes' },
-          idempotencyHeader: 'Idempotency-Key',
-          // The API's own limits, as its documentation states them before the change.
-          rateLimit: { perApp: { perSecond: RATE, burst: BURST } },
-          tools: {
-            create: {
-              description: 'Creates a note',
-              method: 'POST',
-              path: '/notes',
-              input: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
-            },
-          },
-        },
+        // The API's own limits, as its documentation states them before the change.
+        notes: notesIntegration(api, { rateLimit: { perApp: { perSecond: RATE, burst: BURST } } }),
       },
       outbox: { waitMs: 60_000 },
     });

@@ -7,15 +7,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { startBucketApi, type BucketApi } from '../fixtures/bucket-api.js';
+import { notesIntegration, startBucketApi, type BucketApi } from '../fixtures/bucket-api.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
-
-const create = {
-  description: 'Creates a note',
-  method: 'POST',
-  path: '/notes',
-  input: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
-};
 
 const jobRow = z.object({ id: z.string(), state: z.string(), lease_owner: z.string().nullable(), attempts: z.number() });
 
@@ -28,17 +21,9 @@ describe('a write waiting for its pacing token', () => {
     api = await startBucketApi({ perSecond: 50, burst: 5, trace: true });
     hub = await startHub({
       integrations: {
-        notes: {
-          type: 'custom',
-          title: 'Notes',
-          apiBaseUrl: api.url,
-          auth: { type: 'apiKey', header: 'x-api-key', value: 'k-notes' },
-          idempotencyHeader: 'Idempotency-Key',
-          // One write every two seconds and no ordering key: the worker claims the second write at
-          // once, and it waits inside the pacer for the token after the first one's.
-          rateLimit: { perApp: { perSecond: 0.5, burst: 1 } },
-          tools: { create },
-        },
+        // One write every two seconds and no ordering key: the worker claims the second write at
+        // once, and it waits inside the pacer for the token after the first one's.
+        notes: notesIntegration(api, { rateLimit: { perApp: { perSecond: 0.5, burst: 1 } } }),
       },
       outbox: { waitMs: 30_000 },
     });

@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BucketApi, startBucketApi } from '../fixtures/bucket-api.js';
+import { type BucketApi, notesIntegration, startBucketApi } from '../fixtures/bucket-api.js';
 import { connectClient, type FaceClient, textOf } from '../helpers/clients.js';
 import { CLI, eventually, type RunningHub, startHub } from '../helpers/hub.js';
 
@@ -30,21 +30,7 @@ describe('a write queued by one hub process and sent by another on the same data
     api = await startBucketApi({ perSecond: 50, burst: 10, echo: true });
     const config = {
       integrations: {
-        notes: {
-          type: 'custom',
-          title: 'Notes',
-          apiBaseUrl: api.url,
-          auth: { type: 'apiKey', header: 'x-api-key', value: 'k-notes' },
-          idempotencyHeader: 'Idempotency-Key',
-          tools: {
-            create: {
-              description: 'Creates a note',
-              method: 'POST',
-              path: '/notes',
-              input: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
-            },
-          },
-        },
+        notes: notesIntegration(api),
       },
       outbox: { waitMs: WAIT_MS },
     };

@@ -7,7 +7,7 @@
  * buckets) or more (a pacer that stalls).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type BucketApi, startBucketApi } from '../fixtures/bucket-api.js';
+import { type BucketApi, notesIntegration, startBucketApi } from '../fixtures/bucket-api.js';
 import { type ClientKind, connectClient, type FaceClient, textOf } from '../helpers/clients.js';
 import { type Cluster, describeCluster, inParallel, startCluster } from '../replicas/cluster.js';
 
@@ -26,23 +26,8 @@ describeCluster('three replicas, 400 writes against a 20/s API', () => {
     cluster = await startCluster({
       config: {
         integrations: {
-          notes: {
-            type: 'custom',
-            title: 'Notes',
-            apiBaseUrl: api.url,
-            auth: { type: 'apiKey', header: 'x-api-key', value: 'k-notes' },
-            idempotencyHeader: 'Idempotency-Key',
-            // Declared as the provider documents it: the API's own limit, shared by every replica.
-            rateLimit: { perApp: RATE },
-            tools: {
-              create: {
-                description: 'Creates a note',
-                method: 'POST',
-                path: '/notes',
-                input: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
-              },
-            },
-          },
+          // Declared as the provider documents it: the API's own limit, shared by every replica.
+          notes: notesIntegration(api, { rateLimit: { perApp: RATE } }),
         },
         // Longer than any write waits for its token here (80 callers at 20/s: about 4 s), so every
         // caller gets its result, also when another replica's worker sent its job.
