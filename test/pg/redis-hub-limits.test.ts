@@ -7,7 +7,7 @@
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBucketApi, type BucketApi } from '../fixtures/bucket-api.js';
+import { notesIntegration, startBucketApi, type BucketApi } from '../fixtures/bucket-api.js';
 import { REDIS_URL_ENV } from '../../bench/services.js';
 import { eventually } from '../helpers/hub.js';
 import { PG_SKIP_REASON } from '../helpers/postgres.js';
@@ -19,29 +19,22 @@ const API = { perSecond: 20, burst: 5 };
 const DECLARED = { perSecond: 18, burst: 5 };
 
 function notes(apiBaseUrl: string, title = 'Notes') {
-  return {
-    type: 'custom',
-    title,
-    apiBaseUrl,
-    auth: { type: 'apiKey', header: 'x-api-key', value: 'k-notes' },
-    idempotencyHeader: 'Idempotency-Key',
-    rateLimit: { perApp: DECLARED },
-    tools: {
-      create: {
-        description: 'Creates a note',
-        method: 'POST',
-        path: '/notes',
-        input: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'], additionalProperties: false },
-      },
-      list: {
-        description: 'Lists notes',
-        method: 'GET',
-        path: '/notes',
-        readOnly: true,
-        input: { type: 'object', properties: {}, additionalProperties: false },
+  return notesIntegration(
+    { url: apiBaseUrl },
+    {
+      title,
+      rateLimit: { perApp: DECLARED },
+      moreTools: {
+        list: {
+          description: 'Lists notes',
+          method: 'GET',
+          path: '/notes',
+          readOnly: true,
+          input: { type: 'object', properties: {}, additionalProperties: false },
+        },
       },
     },
-  };
+  );
 }
 
 async function client(h: PairHub, token: string): Promise<Client> {
