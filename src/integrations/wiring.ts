@@ -27,6 +27,8 @@ import { BREAKER_GAUGE, CircuitBreakers, type BreakerOptions, type BreakerSnapsh
 import { createBucketPacer } from '../outbox/pacing/index.js';
 import { RedisBreakers } from '../outbox/redis/breakers.js';
 import { RedisPacer } from '../outbox/redis/pacer.js';
+import type { SharedBuckets } from '../outbox/pacing/shared.js';
+import { withSharedBuckets } from '../outbox/shared-gate.js';
 import { type Breakers, localBreakers, localPacer, type PacerWithState } from '../outbox/redis/shapes.js';
 import type { RedisHandle } from '../store/redis/client.js';
 import type { OutboxService } from '../outbox/service.js';
@@ -39,6 +41,8 @@ export interface IntegrationsStore {
   readonly flows: FlowRepository;
   /** Once-only links and /connect sessions: one table, both faces. */
   readonly linkUses: LinkUses & ConnectSessions;
+  /** Rate-limit buckets every process on the store shares (a SQLite file); absent: each process paces alone. */
+  readonly paceBuckets?: SharedBuckets;
 }
 
 export interface IntegrationsDeps {
@@ -181,7 +185,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
       ? undefined
       : d.redis
         ? new RedisPacer({ redis: d.redis, limits, clock: d.clock, log: d.log })
-        : localPacer(createBucketPacer({ limits, clock: d.clock }));
+        : withSharedBuckets(localPacer(createBucketPacer({ limits, clock: d.clock })), d.store.paceBuckets, { limits, clock: d.clock, log: d.log });
   const provider = createProviderClient({ clock: d.clock, ...(pacer ? { pacer } : {}), ...d.provider });
   const breakers = new CircuitBreakers({ clock: d.clock, ...d.breakers });
   const circuits = d.redis ? new RedisBreakers({ redis: d.redis, clock: d.clock, ...d.breakers }) : localBreakers(breakers);

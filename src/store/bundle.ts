@@ -15,6 +15,8 @@ import type { TaskRepository } from '../mcp/tasks/types.js';
 import { SqliteFlows, type FlowRepository } from '../oauth/flow-store.js';
 import { SqliteLinkUses, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
 import type { Logger } from '../observability/logger.js';
+import type { SharedBuckets } from '../outbox/pacing/shared.js';
+import { SqliteBuckets } from '../outbox/sqlite-buckets.js';
 import { SqliteOutbox } from '../outbox/sqlite.js';
 import type { Outbox } from '../outbox/types.js';
 import { SqlitePollerStore, type PollerStore } from '../polling/store.js';
@@ -112,7 +114,8 @@ type Lazy =
   | 'tasks'
   | 'pollers'
   | 'listCache'
-  | 'eventReads';
+  | 'eventReads'
+  | 'paceBuckets';
 
 /** Repositories are built on first use: a command that reads one table prepares no other's statements. */
 class SqliteStore implements SqliteHubStore {
@@ -123,6 +126,7 @@ class SqliteStore implements SqliteHubStore {
   private readonly ping: () => unknown;
   private readonly inboxes: SqliteInbox[] = [];
   private readonly checkpointer: Checkpointer | undefined;
+  private readonly shared: boolean;
   private closing: Promise<void> | undefined;
   private readonly r: { -readonly [K in Lazy]?: HubStore[K] } = {};
 
@@ -135,6 +139,8 @@ class SqliteStore implements SqliteHubStore {
     this.vault = opts.vault(this.dataKeys);
     const ping = db.prepare('SELECT 1');
     this.ping = () => ping.get();
+    // In memory the store has one process: there is no one to share the buckets with.
+    this.shared = opts.file !== ':memory:';
     if (opts.file !== ':memory:' && opts.checkpoints !== false)
       this.checkpointer = startCheckpointer(db, opts.file, opts.log, undefined, undefined, CHECKPOINT_THREAD_DELAY_MS);
   }
@@ -182,6 +188,9 @@ class SqliteStore implements SqliteHubStore {
   }
   get eventReads(): EventReads {
     return this.lazy('eventReads', () => new SqliteEventReads(this.db));
+  }
+  get paceBuckets(): SharedBuckets | undefined {
+    return this.shared ? this.lazy('paceBuckets', () => new SqliteBuckets(this.db, this.clock)) : undefined;
   }
 
   openInbox(o: InboxOpening = {}): SqliteInbox {

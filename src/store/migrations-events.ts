@@ -47,7 +47,7 @@ const INBOX_EVENTS_SEQ_SQL = `
       CREATE INDEX inbox_events_done ON inbox_events (updated_at) WHERE state = 'done';
 `;
 
-/** SQLite migrations of the inbox and pollers from 18 on (their own file, so migrations.ts stays readable). Append only. */
+/** SQLite migrations from 18 on: the inbox, pollers and later (their own file, so migrations.ts stays readable). Append only. */
 export const EVENTS_MIGRATIONS: readonly Migration[] = [
   { version: 18, name: 'inbox_events_seq', sql: INBOX_EVENTS_SEQ_SQL },
   {
@@ -59,5 +59,29 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
     // NULL (pollers older than this): not known, so the purge keeps all of that poller's events
     // until its cursor next moves.
     sql: 'ALTER TABLE pollers ADD COLUMN cursor_at INTEGER;',
+  },
+  {
+    version: 20,
+    name: 'pace_buckets',
+    // Token buckets every process on this data dir takes from (src/outbox/sqlite-buckets.ts), so a
+    // `stdio` and a `serve` together keep to an API's declared rate. Field names are the Redis
+    // script's (src/outbox/redis/bucket-script.ts); times are epoch ms.
+    sql: `
+      CREATE TABLE pace_buckets (
+        key         TEXT PRIMARY KEY,
+        tk          REAL NOT NULL,
+        ts          REAL NOT NULL,
+        pu          REAL NOT NULL,
+        r           REAL NOT NULL,
+        c           REAL NOT NULL,
+        b           REAL NOT NULL,
+        h           INTEGER NOT NULL,
+        fs          REAL NOT NULL,
+        dr          REAL NOT NULL,
+        db          REAL NOT NULL,
+        expires_at  INTEGER NOT NULL
+      ) WITHOUT ROWID;
+      CREATE INDEX pace_buckets_expiry ON pace_buckets (expires_at);
+    `,
   },
 ];

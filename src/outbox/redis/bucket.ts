@@ -1,26 +1,11 @@
 import { z } from 'zod';
-import type { BucketSpec, BucketState } from '../pacing/index.js';
+import type { BucketState } from '../pacing/index.js';
+import type { Adjustment, BucketRef, SharedBuckets, Take } from '../pacing/shared.js';
 import type { RedisHandle } from '../../store/redis/client.js';
 import { BUCKET_SCRIPT } from './bucket-script.js';
 import { LuaScript } from '../../store/redis/eval.js';
 
-/** A bucket in Redis: its full key and the bucket the config declares for it. */
-export interface BucketRef {
-  key: string;
-  spec: BucketSpec;
-}
-
-export type Take = { granted: true } | { granted: false; waitMs: number };
-
-/** What a provider's answer says about the bucket that answered it. */
-export interface Adjustment {
-  /** Retry-After, relative: every replica holds off this long, measured on Redis's clock. */
-  pauseMs?: number;
-  /** Never more tokens at hand than this (X-RateLimit-Remaining less the requests in flight). */
-  atMost?: number;
-  /** X-RateLimit-Limit: the declared bucket is scaled by limit ÷ the first limit seen, never above it. */
-  limit?: number;
-}
+export type { Adjustment, BucketRef, Take } from '../pacing/shared.js';
 
 export interface RedisBucketOptions {
   /** How long an untouched bucket is kept (default 1 h); one recreated full is the same bucket. */
@@ -37,7 +22,7 @@ const stateReply = z.array(z.string());
  * Token buckets shared by every replica, one Redis hash each (the script: bucket-script.ts).
  * Each call is one atomic script run, on one or two buckets at once.
  */
-export class RedisBuckets {
+export class RedisBuckets implements SharedBuckets {
   private readonly script: LuaScript;
   private readonly ttlMs: number;
   private readonly graceMs: number;

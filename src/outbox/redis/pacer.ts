@@ -3,11 +3,10 @@ import type { RateLimitConfig } from '../../definition/rate-limit.js';
 import type { Logger } from '../../observability/logger.js';
 import { realTimers, type BucketState, type Timers } from '../pacing/index.js';
 import type { PacedAnswer, Pacer } from '../../providers/pacing.js';
-import { rateBudgetOf, sforceBudgetOf } from '../../providers/rate-headers.js';
-import { retryAfterMs } from '../../providers/retry.js';
-import { type Adjustment, type BucketRef, RedisBuckets, type RedisBucketOptions } from './bucket.js';
+import { adjustmentOf, type BucketRef, takeShared } from '../pacing/shared.js';
+import { RedisBuckets, type RedisBucketOptions } from './bucket.js';
 import type { RedisHandle } from '../../store/redis/client.js';
-import { Line, sleep, Slots } from './waiting.js';
+import { Line, Slots } from './waiting.js';
 
 export interface RedisPacerOptions extends RedisBucketOptions {
   redis: RedisHandle;
@@ -98,7 +97,7 @@ export class RedisPacer implements Pacer {
         const line = this.lines.get(key) ?? new Line();
         this.lines.set(key, line);
         try {
-          await line.run(() => this.poll(refs, both), both);
+          await line.run(() => takeShared(this.buckets, refs, both, this.timers), both);
         } finally {
           if (line.size === 0) this.lines.delete(key);
         }
@@ -111,22 +110,6 @@ export class RedisPacer implements Pacer {
     const list = this.held.get(key) ?? [];
     list.push({ release, refs });
     this.held.set(key, list);
-  }
-
-  private async poll(refs: BucketRef[], signal: AbortSignal): Promise<void> {
-    for (;;) {
-      signal.throwIfAborted();
-      const t = await this.buckets.take(refs);
-      if (t.granted) {
-        if (signal.aborted) {
-          // Granted to a caller that left while the script ran: the token was not spent.
-          await this.buckets.refund(refs).catch(() => {});
-          signal.throwIfAborted();
-        }
-        return;
-      }
-      await sleep(t.waitMs, signal, this.timers);
-    }
   }
 
   /**
@@ -146,7 +129,7 @@ export class RedisPacer implements Pacer {
       else this.inflight.delete(r.key);
     }
     if (refs.length === 0) return Promise.resolve();
-    const adj = answer === undefined ? {} : this.adjustment(answer, refs[0]!);
+    const adj = answer === undefined ? {} : adjustmentOf(answer, this.inflight.get(refs[0]!.key) ?? 0, this.clock);
     if (Object.keys(adj).length === 0 && refs.every((r) => this.heard.has(r.key))) return Promise.resolve();
     const p = this.buckets
       .observe(refs, adj)
@@ -165,30 +148,6 @@ export class RedisPacer implements Pacer {
     const { integration, connection } = splitKey(key);
     const cfg = this.opts.limits(integration);
     return cfg ? this.refsOf(integration, connection, cfg) : [];
-  }
-
-  /** The same reading of an answer as the in-process pacer's `observe`. */
-  private adjustment(answer: PacedAnswer, bucket: BucketRef): Adjustment {
-    const adj: Adjustment = {};
-    // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 or 503 with Retry-After says when to come back; so
-    // does a 403 with one (GitHub's secondary rate limit).
-    if (answer.status === 429 || answer.status === 503 || answer.status === 403) {
-      const wait = retryAfterMs(answer.headers, this.clock);
-      if (wait !== undefined) adj.pauseMs = wait;
-      // Without one, what is at hand was evidently too much: spend nothing until the next refill.
-      else if (answer.status === 429) adj.atMost = 0;
-    }
-    const budget = rateBudgetOf(answer.headers, this.clock) ?? sforceBudgetOf(answer.headers);
-    if (budget !== undefined) {
-      adj.limit = budget.limit;
-      // Requests already granted here will spend from what remains before they are answered.
-      const left = budget.remaining - (this.inflight.get(bucket.key) ?? 0);
-      adj.atMost = Math.min(adj.atMost ?? left, left);
-      // A spent window stays spent until its reset (see the in-process pacer).
-      const now = this.clock.now();
-      if (budget.remaining <= 0 && budget.resetAt !== undefined && budget.resetAt > now) adj.pauseMs = Math.max(adj.pauseMs ?? 0, budget.resetAt - now);
-    }
-    return adj;
   }
 
   /** The buckets behind a key as they stand in Redis (rate, capacity, pause), for /readyz details and tests. */

@@ -1,21 +1,3 @@
-import type { Timers } from '../pacing/index.js';
-
-/** Resolves after `ms`, or rejects with the signal's reason at once when it aborts. */
-export function sleep(ms: number, signal: AbortSignal, timers: Timers): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      timers.clearTimeout(handle);
-      reject(signal.reason);
-    };
-    const handle = timers.setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
 /**
  * Callers of one key in this process, served one at a time in order. Only the head polls Redis:
  * 100 queued writes of one connection make one poll per refill, not 100 (each of which would

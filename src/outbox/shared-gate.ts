@@ -1,0 +1,114 @@
+import type { Clock } from '../clock.js';
+import { describeError } from '../errors.js';
+import type { RateLimitConfig } from '../definition/rate-limit.js';
+import type { Logger } from '../observability/logger.js';
+import type { PacedAnswer } from '../providers/pacing.js';
+import { realTimers, type Timers } from './pacing/index.js';
+import { adjustmentOf, type BucketRef, type SharedBuckets, takeShared } from './pacing/shared.js';
+import type { PacerWithState } from './redis/shapes.js';
+
+export interface SharedGateOptions {
+  /** The `rateLimit` block of an integration; undefined: that integration is not paced. */
+  limits(integration: string): RateLimitConfig | undefined;
+  clock: Clock;
+  timers?: Timers;
+  log?: Logger;
+}
+
+/** The app bucket of `<integration>:app`, a connection's of `<integration>:<connection id>`. */
+const APP = 'app';
+
+/**
+ * The in-process pacer, then the buckets every process on the store shares: a request goes once
+ * its own process's pacer lets it (in turn, FIFO per connection, within `concurrency`) and the
+ * shared buckets grant it a token, so processes on one data dir together keep to the declared rate
+ * while each keeps its own order and fairness. Alone, the shared buckets see the same requests as
+ * the process's own and grant at once. A store that cannot be asked (locked past its busy timeout)
+ * is logged and passed: the process's own pacing still holds.
+ */
+export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets | undefined, o: SharedGateOptions): PacerWithState {
+  if (buckets === undefined) return local;
+  const timers = o.timers ?? realTimers;
+  /** Granted here and not yet answered, per shared bucket key. */
+  const inflight = new Map<string, number>();
+  /** The shared buckets of granted requests per pace key, oldest first: `observe` ends the oldest. */
+  const held = new Map<string, BucketRef[][]>();
+  /** Buckets known to have heard an answer: observing them again is a no-op unless the answer adjusts. */
+  const heard = new Set<string>();
+  const stopped = new AbortController();
+  const pending = new Set<Promise<void>>();
+
+  const refsOf = (key: string): BucketRef[] => {
+    const i = key.indexOf(':');
+    const integration = i < 0 ? key : key.slice(0, i);
+    const connection = i < 0 ? APP : key.slice(i + 1);
+    const cfg = o.limits(integration);
+    const refs: BucketRef[] = [];
+    if (cfg === undefined) return refs;
+    // The connection's first: a provider's answer speaks of it (as in the in-process pacer).
+    if (connection !== APP && cfg.perConnection) refs.push({ key: `c\u0000${integration}\u0000${connection}`, spec: cfg.perConnection });
+    if (cfg.perApp) refs.push({ key: `a\u0000${integration}`, spec: cfg.perApp });
+    return refs;
+  };
+
+  const count = (refs: readonly BucketRef[], by: number) => {
+    for (const r of refs) {
+      const n = (inflight.get(r.key) ?? 0) + by;
+      if (n > 0) inflight.set(r.key, n);
+      else inflight.delete(r.key);
+    }
+  };
+
+  const unavailable = (err: unknown, key: string) =>
+    o.log?.warn({ key, err: describeError(err) }, 'the shared rate-limit buckets could not be read; this process paces on its own meanwhile');
+
+  return {
+    async acquire(key, signal) {
+      await local.acquire(key, signal);
+      const refs = refsOf(key);
+      if (refs.length > 0) {
+        try {
+          await takeShared(buckets, refs, AbortSignal.any([signal, stopped.signal]), timers);
+        } catch (err) {
+          if (signal.aborted || stopped.signal.aborted) {
+            // Let through locally and never sent: the local grant goes back.
+            local.observe?.(key, undefined);
+            throw signal.aborted ? signal.reason : err;
+          }
+          unavailable(err, key);
+        }
+      }
+      count(refs, 1);
+      const list = held.get(key) ?? [];
+      list.push(refs);
+      held.set(key, list);
+    },
+
+    observe(key, answer: PacedAnswer | undefined) {
+      local.observe?.(key, answer);
+      const list = held.get(key);
+      const refs = list?.shift() ?? refsOf(key);
+      if (list?.length === 0) held.delete(key);
+      if (list !== undefined) count(refs, -1);
+      if (refs.length === 0) return;
+      const adj = answer === undefined ? {} : adjustmentOf(answer, inflight.get(refs[0]!.key) ?? 0, o.clock);
+      if (Object.keys(adj).length === 0 && refs.every((r) => heard.has(r.key))) return;
+      const p = buckets
+        .observe(refs, adj)
+        .then(() => {
+          for (const r of refs) heard.add(r.key);
+        })
+        .catch((err: unknown) => unavailable(err, key))
+        .finally(() => pending.delete(p));
+      pending.add(p);
+    },
+
+    state: (key) => local.state(key),
+
+    async stop() {
+      stopped.abort(new Error('the pacer stopped'));
+      await Promise.all([...pending]);
+      await local.stop();
+    },
+  };
+}
