@@ -8,13 +8,11 @@
  * Hub A runs in this process with its worker stopped, so every job it queues is sent by B, the
  * real CLI (`switchboard serve`, built) on A's data dir. Alice and bob call side by side.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BucketApi, notesIntegration, startBucketApi } from '../fixtures/bucket-api.js';
 import { connectClient, type FaceClient, textOf } from '../helpers/clients.js';
-import { CLI, eventually, type RunningHub, startHub } from '../helpers/hub.js';
+import { type RunningHub, startHub } from '../helpers/hub.js';
+import { type ServeBeside, serveBeside } from './serve-beside.js';
 
 /** Past this a caller gets "still in the outbound queue": the answer when the job's end went unseen. */
 const WAIT_MS = 20_000;
@@ -22,8 +20,7 @@ const WAIT_MS = 20_000;
 describe('a write queued by one hub process and sent by another on the same data dir', () => {
   let api: BucketApi;
   let a: RunningHub;
-  let b: ChildProcess | undefined;
-  let bOutput = '';
+  let b: ServeBeside | undefined;
   const clients: FaceClient[] = [];
 
   beforeAll(async () => {
@@ -37,24 +34,14 @@ describe('a write queued by one hub process and sent by another on the same data
     a = await startHub(config);
     // A queues, B sends: A's worker takes nothing.
     await a.hub.outbox.worker.stop();
-    const file = join(a.dataDir, 'two-processes.config.json');
-    writeFileSync(file, JSON.stringify(config));
-    b = spawn(process.execPath, [CLI, 'serve', '--config', file, '--data', a.dataDir, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    b.stdout!.on('data', (c: Buffer) => (bOutput += c.toString()));
-    b.stderr!.on('data', (c: Buffer) => (bOutput += c.toString()));
-    const up = await eventually(() => (b!.exitCode !== null ? 'exited' : /serving MCP at/.test(bOutput) ? 'up' : undefined), 30_000);
-    if (up !== 'up') throw new Error(`serve exited before serving:\n${bOutput}`);
+    b = await serveBeside(a, config, 'two-processes');
     const bob = (await a.hub.tokens.create({ user: 'bob' })).token;
     for (const token of [a.token, bob]) clients.push(await connectClient('v2-auto', { transport: 'http', url: a.url, token }));
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
-    if (b && b.exitCode === null) {
-      const exited = new Promise<void>((r) => b!.once('exit', () => r()));
-      b.kill('SIGTERM');
-      await exited;
-    }
+    await b?.stop();
     await a?.stop();
     await api?.close();
   });
