@@ -45,9 +45,10 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
     const cfg = o.limits(integration);
     const refs: BucketRef[] = [];
     if (cfg === undefined) return refs;
-    // The connection's first: a provider's answer speaks of it (as in the in-process pacer).
-    if (connection !== APP && cfg.perConnection) refs.push({ key: `c\u0000${integration}\u0000${connection}`, spec: cfg.perConnection });
-    if (cfg.perApp) refs.push({ key: `a\u0000${integration}`, spec: cfg.perApp });
+    // The connection's first: a provider's answer speaks of it (as in the in-process pacer). Keys as
+    // JSON arrays: unambiguous whatever the names hold, and text any store takes (PostgreSQL refuses NUL).
+    if (connection !== APP && cfg.perConnection) refs.push({ key: JSON.stringify(['c', integration, connection]), spec: cfg.perConnection });
+    if (cfg.perApp) refs.push({ key: JSON.stringify(['a', integration]), spec: cfg.perApp });
     return refs;
   };
 
@@ -84,15 +85,16 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
       held.set(key, list);
     },
 
-    observe(key, answer: PacedAnswer | undefined) {
+    /** Returns the shared buckets' adjustment (for tests and shutdown); the client does not wait for it, and it never rejects. */
+    observe(key, answer: PacedAnswer | undefined): Promise<void> {
       local.observe?.(key, answer);
       const list = held.get(key);
       const refs = list?.shift() ?? refsOf(key);
       if (list?.length === 0) held.delete(key);
       if (list !== undefined) count(refs, -1);
-      if (refs.length === 0) return;
+      if (refs.length === 0) return Promise.resolve();
       const adj = answer === undefined ? {} : adjustmentOf(answer, inflight.get(refs[0]!.key) ?? 0, o.clock);
-      if (Object.keys(adj).length === 0 && refs.every((r) => heard.has(r.key))) return;
+      if (Object.keys(adj).length === 0 && refs.every((r) => heard.has(r.key))) return Promise.resolve();
       const p = buckets
         .observe(refs, adj)
         .then(() => {
@@ -101,6 +103,7 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
         .catch((err: unknown) => unavailable(err, key))
         .finally(() => pending.delete(p));
       pending.add(p);
+      return p;
     },
 
     state: (key) => local.state(key),

@@ -8,6 +8,7 @@ import { PgFlows, PgLinkUses } from '../oauth/pg.js';
 import type { Logger } from '../observability/logger.js';
 import { PgOutbox } from '../outbox/pg.js';
 import { PgPollerStore } from '../polling/pg.js';
+import { PgBuckets } from '../outbox/pg-buckets.js';
 import type { DataKeyStore } from '../vault/data-keys.js';
 import { PgDataKeys } from '../vault/pg-data-keys.js';
 import type { Vault } from '../vault/vault.js';
@@ -98,6 +99,7 @@ class PostgresStore implements PostgresHubStore {
   readonly pollers: PgPollerStore;
   readonly listCache: PgListCache;
   readonly eventReads: PgEventReads;
+  readonly paceBuckets: PgBuckets;
   private readonly clock: Clock;
   private readonly healthTimeoutMs: number;
   private closing: Promise<void> | undefined;
@@ -123,6 +125,7 @@ class PostgresStore implements PostgresHubStore {
     this.pollers = new PgPollerStore(pg, clock);
     this.listCache = new PgListCache(pg, clock);
     this.eventReads = new PgEventReads(pg);
+    this.paceBuckets = new PgBuckets(pg);
   }
 
   openInbox(o: InboxOpening = {}): PgServiceInbox {

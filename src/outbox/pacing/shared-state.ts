@@ -1,10 +1,10 @@
-import type { BucketSpec } from './bucket.js';
-import type { Adjustment } from './shared.js';
+import type { BucketSpec, BucketState } from './bucket.js';
+import type { Adjustment, BucketRef, SharedBuckets, Take } from './shared.js';
 
 /**
  * One shared bucket's stored state, and the steps every operation takes on it: the arithmetic of
  * the Redis script (src/outbox/redis/bucket-script.ts), for stores that run it in a transaction
- * of their own instead (SQLite). The two must agree; the field names are the script's.
+ * of their own instead (SQLite, PostgreSQL). They must agree; the field names are the script's.
  */
 export interface SharedBucketState {
   /** Tokens at hand (fractional). */
@@ -107,4 +107,58 @@ export function observed(all: SharedBucketState[], adj: Adjustment, now: number)
     }
   }
   if (adj.atMost !== undefined && Number.isFinite(adj.atMost)) s.tk = Math.min(s.tk, Math.max(0, Math.floor(adj.atMost)));
+}
+
+/** One operation on the buckets of a step, loaded and refilled to `now`: whether to save them, and its answer. */
+export type BucketOp<T> = (all: SharedBucketState[], now: number) => { save: boolean; out: T };
+
+/** Each stored bucket (or a new one) as the declared spec wants it, refilled to `now`. */
+export function prepared(stored: readonly (SharedBucketState | undefined)[], refs: readonly BucketRef[], now: number, graceMs: number): SharedBucketState[] {
+  return refs.map((ref, i) => {
+    const s = loaded(stored[i], ref.spec, now);
+    refilled(s, now, graceMs);
+    return s;
+  });
+}
+
+/** When a bucket saved at `now` may be forgotten: idle for `ttlMs`, and never before its pause ends. */
+export function expiresAt(s: SharedBucketState, now: number, ttlMs: number): number {
+  return Math.ceil(now + ttlMs + Math.max(0, s.pu - now));
+}
+
+/**
+ * The shared buckets' operations on any store that can run a step atomically: `step` loads the
+ * buckets of `refs` under a lock (prepared to its now), runs `op`, and saves them when it says so.
+ */
+export abstract class SteppedBuckets implements SharedBuckets {
+  protected abstract step<T>(refs: readonly BucketRef[], op: BucketOp<T>): Promise<T>;
+
+  take(refs: readonly BucketRef[]): Promise<Take> {
+    return this.step(refs, (all, now) => {
+      const wait = Math.max(0, ...all.map((s) => waitOf(s, now)));
+      if (wait === 0) for (const s of all) s.tk -= 1;
+      return { save: true, out: wait === 0 ? { granted: true } : { granted: false, waitMs: Math.max(1, Math.ceil(wait)) } };
+    });
+  }
+
+  async refund(refs: readonly BucketRef[]): Promise<void> {
+    await this.step(refs, (all) => {
+      for (const s of all) s.tk = Math.min(s.c, s.tk + 1);
+      return { save: true, out: undefined };
+    });
+  }
+
+  observe(refs: readonly BucketRef[], adj: Adjustment = {}): Promise<number> {
+    return this.step(refs, (all, now) => {
+      observed(all, adj, now);
+      return { save: true, out: Math.floor(all[0]?.pu ?? 0) };
+    });
+  }
+
+  state(refs: readonly BucketRef[]): Promise<(BucketState & { tokens: number })[]> {
+    return this.step(refs, (all) => ({
+      save: false,
+      out: all.map((s) => ({ tokens: s.tk, perSecond: s.r, capacity: s.c, pausedUntil: s.pu })),
+    }));
+  }
 }

@@ -7,6 +7,7 @@ import type { PgStore } from './pool.js';
 import { EVENTS_SQL } from './schema/events.js';
 import { IDENTITY_SQL } from './schema/identity.js';
 import { JOBS_SQL } from './schema/jobs.js';
+import { PACING_SQL } from './schema/pacing.js';
 import { REPLICAS_SQL } from './schema/replicas.js';
 
 /**
@@ -19,6 +20,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 5, name: 'replicas', sql: REPLICAS_SQL },
   // SQLite migration 19: when a poller's cursor took its value, so the purge keeps what it re-reads.
   { version: 6, name: 'poller_cursor_at', sql: 'ALTER TABLE pollers ADD COLUMN cursor_at BIGINT;' },
+  // SQLite migration 20: the rate-limit buckets processes share without Redis.
+  { version: 7, name: 'pace_buckets', sql: PACING_SQL },
 ];
 
 /**
