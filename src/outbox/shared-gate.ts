@@ -4,7 +4,7 @@ import type { RateLimitConfig } from '../definition/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 import type { PacedAnswer } from '../providers/pacing.js';
 import { realTimers, type Timers } from './pacing/index.js';
-import { adjustmentOf, type BucketRef, type SharedBuckets, takeShared } from './pacing/shared.js';
+import { adjustmentOf, APP, type BucketRef, type SharedBuckets, splitKey, takeShared } from './pacing/shared.js';
 import type { PacerWithState } from './redis/shapes.js';
 
 export interface SharedGateOptions {
@@ -14,9 +14,6 @@ export interface SharedGateOptions {
   timers?: Timers;
   log?: Logger;
 }
-
-/** The app bucket of `<integration>:app`, a connection's of `<integration>:<connection id>`. */
-const APP = 'app';
 
 /**
  * The in-process pacer, then the buckets every process on the store shares: a request goes once
@@ -39,9 +36,7 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
   const pending = new Set<Promise<void>>();
 
   const refsOf = (key: string): BucketRef[] => {
-    const i = key.indexOf(':');
-    const integration = i < 0 ? key : key.slice(0, i);
-    const connection = i < 0 ? APP : key.slice(i + 1);
+    const { integration, connection } = splitKey(key);
     const cfg = o.limits(integration);
     const refs: BucketRef[] = [];
     if (cfg === undefined) return refs;
@@ -60,8 +55,14 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
     }
   };
 
-  const unavailable = (err: unknown, key: string) =>
+  // Once a minute at most: a store locked for a while would otherwise log every paced request.
+  let warnedAt = Number.NEGATIVE_INFINITY;
+  const unavailable = (err: unknown, key: string) => {
+    const now = o.clock.now();
+    if (now - warnedAt < 60_000) return;
+    warnedAt = now;
     o.log?.warn({ key, err: describeError(err) }, 'the shared rate-limit buckets could not be read; this process paces on its own meanwhile');
+  };
 
   return {
     async acquire(key, signal) {

@@ -5,6 +5,7 @@ import { rateBudgetOf, sforceBudgetOf } from '../../providers/rate-headers.js';
 import { retryAfterMs } from '../../providers/retry.js';
 import { realTimers, TokenBucket, type BucketState, type Release, type Timers } from './bucket.js';
 import { AppTurns } from './turns.js';
+import { APP, splitKey } from './shared.js';
 
 export interface BucketPacerOptions {
   /** The `rateLimit` block of an integration; undefined: that integration is not paced. */
@@ -19,14 +20,6 @@ export interface BucketPacer extends Pacer {
   state(key: string): { connection?: BucketState; app?: BucketState } | undefined;
   /** Stops every refill timer and drops waiting requests (shutdown). */
   stop(): void;
-}
-
-/** The app bucket of `<integration>:app`, a connection's of `<integration>:<connection id>`. */
-const APP = 'app';
-
-function splitKey(key: string): { integration: string; connection: string } {
-  const i = key.indexOf(':');
-  return i < 0 ? { integration: key, connection: APP } : { integration: key.slice(0, i), connection: key.slice(i + 1) };
 }
 
 interface AppLimiter {

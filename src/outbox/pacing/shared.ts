@@ -4,6 +4,15 @@ import { rateBudgetOf, sforceBudgetOf } from '../../providers/rate-headers.js';
 import { retryAfterMs } from '../../providers/retry.js';
 import type { BucketSpec, BucketState, Timers } from './bucket.js';
 
+/** The app bucket of `<integration>:app`, a connection's of `<integration>:<connection id>`. */
+export const APP = 'app';
+
+/** A pace key's integration and connection (`app` for calls made as the app). */
+export function splitKey(key: string): { integration: string; connection: string } {
+  const i = key.indexOf(':');
+  return i < 0 ? { integration: key, connection: APP } : { integration: key.slice(0, i), connection: key.slice(i + 1) };
+}
+
 /**
  * Token buckets several processes take from (Redis for replicas, the SQLite file for processes
  * sharing one data dir): each call is one atomic step on one or two buckets at once.

@@ -3,7 +3,7 @@ import type { RateLimitConfig } from '../../definition/rate-limit.js';
 import type { Logger } from '../../observability/logger.js';
 import { realTimers, type BucketState, type Timers } from '../pacing/index.js';
 import type { PacedAnswer, Pacer } from '../../providers/pacing.js';
-import { adjustmentOf, type BucketRef, takeShared } from '../pacing/shared.js';
+import { adjustmentOf, APP, type BucketRef, splitKey, takeShared } from '../pacing/shared.js';
 import { RedisBuckets, type RedisBucketOptions } from './bucket.js';
 import type { RedisHandle } from '../../store/redis/client.js';
 import { Line, Slots } from './waiting.js';
@@ -16,14 +16,6 @@ export interface RedisPacerOptions extends RedisBucketOptions {
   clock?: Clock;
   timers?: Timers;
   log?: Logger;
-}
-
-/** The app bucket of `<integration>:app`, a connection's of `<integration>:<connection id>`. */
-const APP = 'app';
-
-function splitKey(key: string): { integration: string; connection: string } {
-  const i = key.indexOf(':');
-  return i < 0 ? { integration: key, connection: APP } : { integration: key.slice(0, i), connection: key.slice(i + 1) };
 }
 
 /**
