@@ -1,4 +1,4 @@
-import type { PgStore } from '../store/pg/pool.js';
+import type { PgStore, Queryable } from '../store/pg/pool.js';
 import type { BucketRef } from './pacing/shared.js';
 import { type BucketOp, expiresAt, loaded, prepared, type SharedBucketState, SteppedBuckets } from './pacing/shared-state.js';
 import { bucketRowSchema, PURGE_EVERY_MS, type SharedBucketOptions } from './sqlite-buckets.js';
@@ -26,16 +26,21 @@ export class PgBuckets extends SteppedBuckets {
     this.graceMs = opts.graceMs ?? 5_000;
   }
 
+  /** The database server's time, epoch ms. */
+  private now(q: Queryable): Promise<number> {
+    return q.one('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now', [], (r) => Number(r.now));
+  }
+
   protected step<T>(refs: readonly BucketRef[], op: BucketOp<T>): Promise<T> {
     return this.pg.tx(async (q) => {
-      const now = await q.one('SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now', [], (r) => Number(r.now));
+      const made = await this.now(q);
       const ordered = [...refs].sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
       for (const ref of ordered) {
-        const s = loaded(undefined, ref.spec, now);
+        const s = loaded(undefined, ref.spec, made);
         await q.exec(
           `INSERT INTO pace_buckets (key, ${COLUMNS.join(', ')}, expires_at) VALUES ($1, ${COLUMNS.map((_, i) => `$${i + 2}`).join(', ')}, $12)
            ON CONFLICT (key) DO NOTHING`,
-          [ref.key, ...COLUMNS.map((c) => s[c]), expiresAt(s, now, this.ttlMs)],
+          [ref.key, ...COLUMNS.map((c) => s[c]), expiresAt(s, made, this.ttlMs)],
         );
       }
       const rows = await q.query(
@@ -43,6 +48,9 @@ export class PgBuckets extends SteppedBuckets {
         [ordered.map((r) => r.key)],
         (r) => ({ key: String(r.key), state: bucketRowSchema.parse(r) }),
       );
+      // Read once the rows are ours: a time read before waiting for another step's lock would be
+      // older than what that step saved, and the refill would count the same span twice.
+      const now = await this.now(q);
       const byKey = new Map<string, SharedBucketState>(rows.map((r) => [r.key, r.state]));
       const all = prepared(
         refs.map((r) => byKey.get(r.key)),
