@@ -4,10 +4,12 @@
  * against the token-bucket API on loopback (20/s, burst 5; it announces X-RateLimit-* and answers
  * 429 past its bucket). Each worker takes jobs from the one queue, so a caller's write is often sent
  * by the other process. Prints the time from the first call to the last answer beside the ideal
- * (the burst at once, the rest at the rate), the API's 429 count and the writes applied. With
- * `--redis URL` the hubs share their buckets through Redis; without, each paces on its own.
+ * (the burst at once, the rest at the rate), the API's 429 count and the writes applied. The hubs
+ * share their buckets through the data dir's SQLite file, or with `--redis URL` through Redis.
+ * `--quiet-api`: the API sends no X-RateLimit-* headers (it announces nothing until its 429), so
+ * only the declared buckets pace.
  *
- *   npm run bench:shared-dir -- [--hubs 2] [--clients 10] [--writes 200] [--redis redis://127.0.0.1:6379]
+ *   npm run bench:shared-dir -- [--hubs 2] [--clients 10] [--writes 200] [--redis redis://127.0.0.1:6379] [--quiet-api]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '10' },
     writes: { type: 'string', default: '200' },
     redis: { type: 'string' },
+    'quiet-api': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -34,7 +37,7 @@ const hubs = Math.round(positiveArg('hubs', values.hubs, 8));
 const perHub = Math.round(positiveArg('clients', values.clients, 100));
 const writes = Math.round(positiveArg('writes', values.writes, 100_000));
 
-const api = await startBucketApi({ ...RATE, echo: true });
+const api = await startBucketApi({ ...RATE, echo: true, rateHeaders: !values['quiet-api'] });
 const dir = mkdtempSync(join(tmpdir(), 'switchboard-shared-dir-'));
 const config = join(dir, 'switchboard.config.json');
 const data = join(dir, 'data');
@@ -81,7 +84,7 @@ try {
   const seconds = (performance.now() - started) / 1000;
   const ideal = (writes - RATE.burst) / RATE.perSecond;
   console.log(
-    `${hubs} hubs on one data dir${values.redis ? ' sharing Redis' : ', no Redis'}: ${writes} writes in ${seconds.toFixed(2)} s (ideal ${ideal.toFixed(2)} s, ×${(seconds / ideal).toFixed(2)}); ` +
+    `${hubs} hubs on one data dir${values.redis ? ' sharing Redis' : ', no Redis'}${values['quiet-api'] ? ', an API without rate headers' : ''}: ${writes} writes in ${seconds.toFixed(2)} s (ideal ${ideal.toFixed(2)} s, ×${(seconds / ideal).toFixed(2)}); ` +
       `429 from the API: ${api.stats.tooMany}; applied ${api.stats.applied}; failed calls ${failed}`,
   );
 } finally {

@@ -158,7 +158,10 @@ export class Hub {
         // Read once from the store; requests then read them from memory (links, request states, hosted clients).
         { name: 'keys', start: () => this.integrations.keys.load() },
         // Before the workers and faces that use it, stopped after them: pacer, fan-out, then the client.
-        ...(this.redis ? [{ name: 'redis', start: () => this.replicas?.start(), stop: () => this.replicas?.stop(this.integrations.pacer) }] : []),
+        ...(this.redis
+          ? [{ name: 'redis', start: () => this.replicas?.start(), stop: () => this.replicas?.stop(this.integrations.pacer) }]
+          : // Its adjustments of the store's shared buckets land before the store closes.
+            [{ name: 'pacer', stop: () => this.integrations.pacer?.stop() }]),
         { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
         { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },

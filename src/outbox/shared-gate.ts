@@ -3,7 +3,7 @@ import { describeError } from '../errors.js';
 import type { RateLimitConfig } from '../definition/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 import type { PacedAnswer } from '../providers/pacing.js';
-import { realTimers, type Timers } from './pacing/index.js';
+import { type BucketState, realTimers, type Timers } from './pacing/index.js';
 import { adjustmentOf, APP, type BucketRef, type SharedBuckets, splitKey, takeShared } from './pacing/shared.js';
 import type { PacerWithState } from './redis/shapes.js';
 
@@ -35,16 +35,21 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
   const stopped = new AbortController();
   const pending = new Set<Promise<void>>();
 
-  const refsOf = (key: string): BucketRef[] => {
+  /** A key's shared buckets: its connection's (when it has one declared) and its app's. */
+  const bucketsOf = (key: string): { connection?: BucketRef; app?: BucketRef } => {
     const { integration, connection } = splitKey(key);
     const cfg = o.limits(integration);
-    const refs: BucketRef[] = [];
-    if (cfg === undefined) return refs;
-    // The connection's first: a provider's answer speaks of it (as in the in-process pacer). Keys as
-    // JSON arrays: unambiguous whatever the names hold, and text any store takes (PostgreSQL refuses NUL).
-    if (connection !== APP && cfg.perConnection) refs.push({ key: JSON.stringify(['c', integration, connection]), spec: cfg.perConnection });
-    if (cfg.perApp) refs.push({ key: JSON.stringify(['a', integration]), spec: cfg.perApp });
-    return refs;
+    if (cfg === undefined) return {};
+    // Keys as JSON arrays: unambiguous whatever the names hold, and text any store takes (PostgreSQL refuses NUL).
+    return {
+      ...(connection !== APP && cfg.perConnection ? { connection: { key: JSON.stringify(['c', integration, connection]), spec: cfg.perConnection } } : {}),
+      ...(cfg.perApp ? { app: { key: JSON.stringify(['a', integration]), spec: cfg.perApp } } : {}),
+    };
+  };
+  /** The connection's first: a provider's answer speaks of it (as in the in-process pacer). */
+  const refsOf = (key: string): BucketRef[] => {
+    const { connection, app } = bucketsOf(key);
+    return [connection, app].filter((r): r is BucketRef => r !== undefined);
   };
 
   const count = (refs: readonly BucketRef[], by: number) => {
@@ -107,7 +112,20 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
       return p;
     },
 
-    state: (key) => local.state(key),
+    /** The shared buckets as they stand (what every process is held to), else this process's own. */
+    async state(key) {
+      const { connection, app } = bucketsOf(key);
+      const refs = [connection, app].filter((r): r is BucketRef => r !== undefined);
+      if (refs.length === 0) return local.state(key);
+      let states: BucketState[];
+      try {
+        states = (await buckets.state(refs)).map(({ perSecond, capacity, pausedUntil }) => ({ perSecond, capacity, pausedUntil }));
+      } catch (err) {
+        unavailable(err, key);
+        return local.state(key);
+      }
+      return { ...(connection ? { connection: states[0]! } : {}), ...(app ? { app: states.at(-1)! } : {}) };
+    },
 
     async stop() {
       stopped.abort(new Error('the pacer stopped'));

@@ -185,14 +185,16 @@ describe('the shared gate: two processes, each with its own pacer', () => {
     const [a, b] = processes({ api: { perConnection: { perSecond: 20, burst: 5 } } });
     const never = new AbortController().signal;
     await a.acquire('api:c1', never);
-    a.observe?.('api:c1', { status: 429, headers: new Headers({ 'retry-after': '30' }) });
+    const answered = Date.now();
+    await a.observe?.('api:c1', { status: 429, headers: new Headers({ 'retry-after': '30' }) });
+    // Each process's state is the shared bucket's: B shows the pause only A was told of.
+    const paused = (await b.state('api:c1'))?.connection?.pausedUntil ?? 0;
+    expect(paused).toBeGreaterThanOrEqual(answered + 29_000);
     const leaving = new AbortController();
     const waiting = b.acquire('api:c1', leaving.signal);
     await new Promise((r) => setTimeout(r, 100));
     leaving.abort(new Error('the caller left'));
     await expect(waiting).rejects.toThrow('the caller left');
-    // B's own pacer got its grant back: it is free for B's next request (not left counted in flight).
-    expect((await b.state('api:c1'))?.connection?.pausedUntil).toBe(0);
   });
 
   it('an integration without limits is not paced and touches no row', async () => {
