@@ -128,6 +128,8 @@ describe('the hub declares its parts as one list', () => {
       'migrate',
       'vault',
       'keys',
+      // Without Redis: stopped after the workers, so its last adjustments reach the store before it closes.
+      'pacer',
       'processes',
       'connections',
       'sources',

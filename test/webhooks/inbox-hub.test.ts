@@ -12,7 +12,7 @@ describe('the inbox as a part of the hub', () => {
     const clock = manualClock();
     const config = configSchema.parse({ webhooks: { maxAttempts: 2, retentionDays: 30 } });
     const hub = new Hub({ config, clock, dataDir: ':memory:', log: silentLogger() });
-    expect(hub.parts()).toEqual(['store', 'migrate', 'vault', 'keys', 'processes', 'connections', 'sources', 'inbox', 'pollers', 'outbox', 'faces']);
+    expect(hub.parts()).toEqual(['store', 'migrate', 'vault', 'keys', 'pacer', 'processes', 'connections', 'sources', 'inbox', 'pollers', 'outbox', 'faces']);
     const seen: EventEnvelope[] = [];
     const first = new Promise<void>((resolve) =>
       hub.inbox.feed.subscribe((e) => {
