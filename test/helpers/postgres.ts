@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { describe, inject } from 'vitest';
+import { afterAll, beforeAll, describe, inject } from 'vitest';
 import { findPgBin, isRoot, PG_URL_ENV, type PgServer, postgresUser, startPostgres } from '../../bench/services.js';
 import { type Clock, manualClock } from '../../src/clock.js';
 import { migratePg } from '../../src/store/pg/migrations.js';
@@ -123,4 +123,22 @@ export async function migratedDatabase(clock: Clock = manualClock()): Promise<Mi
       await db.drop();
     },
   };
+}
+
+/**
+ * Inside a describe (a skipped suite runs none of its hooks): a migrated database for the whole
+ * file and a second pool on it, the other replica, handed to `set` once made; both closed after.
+ */
+export function migratedWithReplica(set: (pg: MigratedDatabase, replica: PgStore) => void): void {
+  let pg: MigratedDatabase | undefined;
+  let replica: PgStore | undefined;
+  beforeAll(async () => {
+    pg = await migratedDatabase();
+    replica = openPgStore({ url: pg.url });
+    set(pg, replica);
+  });
+  afterAll(async () => {
+    await replica?.close();
+    await pg?.drop();
+  });
 }

@@ -4,16 +4,16 @@
  * The same figures as the SQLite file's (test/outbox/shared-buckets.test.ts) and Redis's
  * (test/pg/redis-pacer.test.ts).
  */
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import type { RateLimitConfig } from '../../src/definition/rate-limit.js';
 import { createBucketPacer } from '../../src/outbox/pacing/index.js';
 import { PgBuckets } from '../../src/outbox/pg-buckets.js';
 import { localPacer, type PacerWithState } from '../../src/outbox/redis/shapes.js';
 import { withSharedBuckets } from '../../src/outbox/shared-gate.js';
-import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
+import type { PgStore } from '../../src/store/pg/pool.js';
 import { grantsIn, worstExcess } from '../helpers/grants.js';
 import { capturedLogger } from '../helpers/log.js';
-import { describePg, type MigratedDatabase, migratedDatabase } from '../helpers/postgres.js';
+import { describePg, type MigratedDatabase, migratedWithReplica } from '../helpers/postgres.js';
 
 const clock = { now: () => Date.now() };
 const never = new AbortController().signal;
@@ -25,13 +25,9 @@ describePg('PgBuckets: replicas without Redis share one bucket', () => {
   /** What the gates logged: a step that failed would pass the request unpaced, and say so here. */
   const logged: string[] = [];
 
-  beforeAll(async () => {
-    pg = await migratedDatabase();
-    replica = openPgStore({ url: pg.url });
-  });
-  afterAll(async () => {
-    await replica?.close();
-    await pg?.drop();
+  migratedWithReplica((p, r) => {
+    pg = p;
+    replica = r;
   });
   afterEach(async () => {
     await Promise.all(pacers.splice(0).map((p) => p.stop()));

@@ -2,11 +2,11 @@
  * The inbox and outbox contracts (test/store/contracts) against PostgreSQL, and what only several
  * replicas can break: two pools on one database racing on what must happen once.
  */
-import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { PgOutbox } from '../../src/outbox/pg.js';
 import type { JobInput } from '../../src/outbox/types.js';
-import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
+import type { PgStore } from '../../src/store/pg/pool.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { PgDataKeys } from '../../src/vault/pg-data-keys.js';
 import { Vault } from '../../src/vault/vault.js';
@@ -14,7 +14,7 @@ import { PgInbox } from '../../src/webhooks/inbox/pg.js';
 import { PgEventReads } from '../../src/webhooks/inbox/pg-reads.js';
 import type { DeliveryInput } from '../../src/webhooks/inbox/types.js';
 import { hubRejectionOf } from '../helpers/errors.js';
-import { describePg, type MigratedDatabase, migratedDatabase } from '../helpers/postgres.js';
+import { describePg, type MigratedDatabase, migratedWithReplica } from '../helpers/postgres.js';
 import { inboxContract } from '../store/contracts/inbox.js';
 import { outboxContract } from '../store/contracts/outbox.js';
 
@@ -23,14 +23,9 @@ let pg: MigratedDatabase;
 let replica: PgStore;
 
 describePg('PostgreSQL repositories: inbox and outbox', () => {
-  // Inside the describe: a skipped suite runs none of its hooks.
-  beforeAll(async () => {
-    pg = await migratedDatabase();
-    replica = openPgStore({ url: pg.url });
-  });
-  afterAll(async () => {
-    await replica?.close();
-    await pg?.drop();
+  migratedWithReplica((p, r) => {
+    pg = p;
+    replica = r;
   });
 
   /** An emptied database and a clock of the test's own. */

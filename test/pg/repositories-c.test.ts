@@ -4,7 +4,7 @@
  * another replica; then what a contract on one SQLite file cannot show — two pools racing on the
  * operation that must happen once, with two identities side by side.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PgAgentTasks } from '../../src/agents/tasks/pg.js';
 import { newTaskId, type TaskOutcome } from '../../src/agents/tasks/types.js';
 import { PgAsRecords } from '../../src/auth/pg.js';
@@ -18,11 +18,11 @@ import { PgPollerStore } from '../../src/polling/pg.js';
 import type { PollerKey } from '../../src/polling/store.js';
 import type { CachedLists } from '../../src/store/list-cache.js';
 import { PgListCache } from '../../src/store/pg/list-cache.js';
-import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
+import type { PgStore } from '../../src/store/pg/pool.js';
 import { ephemeralRing } from '../../src/vault/master-keys.js';
 import { PgDataKeys } from '../../src/vault/pg-data-keys.js';
 import { Vault } from '../../src/vault/vault.js';
-import { describePg, type MigratedDatabase, migratedDatabase } from '../helpers/postgres.js';
+import { describePg, type MigratedDatabase, migratedWithReplica } from '../helpers/postgres.js';
 import { agentTasksContract } from '../store/contracts/agent-tasks.js';
 import { apiTokensContract } from '../store/contracts/api-tokens.js';
 import { flowRepositoryContract } from '../store/contracts/flows.js';
@@ -59,14 +59,9 @@ function race<T>(n: number, call: (i: number, side: 'a' | 'b') => Promise<T>): P
 const count = <T>(xs: readonly T[], x: T) => xs.filter((y) => y === x).length;
 
 describePg('PostgreSQL repositories: tokens, OAuth, tasks, pollers, list cache', () => {
-  // Inside the describe: a skipped suite runs none of its hooks.
-  beforeAll(async () => {
-    pg = await migratedDatabase();
-    replica = openPgStore({ url: pg.url });
-  });
-  afterAll(async () => {
-    await replica?.close();
-    await pg?.drop();
+  migratedWithReplica((p, r) => {
+    pg = p;
+    replica = r;
   });
 
   apiTokensContract('PostgreSQL', async () => {
