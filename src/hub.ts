@@ -107,8 +107,7 @@ export class Hub {
     const clock = opts.clock ?? systemClock;
     const log = opts.log ?? createLogger({ level: opts.config.logLevel });
     const dataDir = opts.dataDir ?? resolve(opts.config.dataDir);
-    // The data dir stays each replica's own (master key file, process registry, the hosted sandbox):
-    // made private as SQLite's opener makes it (src/store/db.ts).
+    // Each replica's own (master key file, process registry, hosted sandbox), private as SQLite's opener makes it (src/store/db.ts).
     if (dataDir !== ':memory:' && makeDir(dataDir, 0o700) !== undefined) chmodSync(dataDir, 0o700);
     // The master keys stay the data dir's (or SWITCHBOARD_MASTER_KEY): every replica must be given the same ones.
     const vault = hubVault({ dataDir, clock, log, ...(opts.env ? { env: opts.env } : {}) });
@@ -152,16 +151,14 @@ export class Hub {
           stop: () => (opts.store ?? opened)?.close(),
         },
         { name: 'migrate', start: () => void opened?.migrate() },
-        // Built by the constructor, opened here: the master keys read and every data key unwrapped
-        // into memory (a wrong key stops start-up), so no encrypt or decrypt waits on the store.
+        // Opened here: every data key unwrapped now (a wrong master key stops start-up), so no crypto waits on the store.
         { name: 'vault', start: async () => void (await this.vault.open()) },
         // Read once from the store; requests then read them from memory (links, request states, hosted clients).
         { name: 'keys', start: () => this.integrations.keys.load() },
-        // Before the workers and faces that use it, stopped after them: pacer, fan-out, then the client.
-        ...(this.redis
-          ? [{ name: 'redis', start: () => this.replicas?.start(), stop: () => this.replicas?.stop(this.integrations.pacer) }]
-          : // Its adjustments of the store's shared buckets land before the store closes.
-            [{ name: 'pacer', stop: () => this.integrations.pacer?.stop() }]),
+        // Before the workers and faces that use them, stopped after them (the pacer's last adjustments land in the store or Redis).
+        this.redis
+          ? { name: 'redis', start: () => this.replicas?.start(), stop: () => this.replicas?.stop(this.integrations.pacer) }
+          : { name: 'pacer', stop: () => this.integrations.pacer?.stop() },
         { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
         { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
