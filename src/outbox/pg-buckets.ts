@@ -1,7 +1,16 @@
 import type { PgStore, Queryable } from '../store/pg/pool.js';
 import type { BucketRef } from './pacing/shared.js';
-import { type BucketOp, expiresAt, loaded, prepared, type SharedBucketState, SteppedBuckets } from './pacing/shared-state.js';
-import { bucketRowSchema, PURGE_EVERY_MS, type SharedBucketOptions } from './sqlite-buckets.js';
+import {
+  type BucketOp,
+  bucketRowSchema,
+  expiresAt,
+  loaded,
+  PURGE_EVERY_MS,
+  prepared,
+  type SharedBucketOptions,
+  type SharedBucketState,
+  SteppedBuckets,
+} from './pacing/shared-state.js';
 
 const COLUMNS = ['tk', 'ts', 'pu', 'r', 'c', 'b', 'h', 'fs', 'dr', 'db'] as const;
 

@@ -1,32 +1,17 @@
 import type { Statement } from 'better-sqlite3';
-import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { BucketRef } from './pacing/shared.js';
-import { type BucketOp, expiresAt, prepared, type SharedBucketState, SteppedBuckets } from './pacing/shared-state.js';
-
-export interface SharedBucketOptions {
-  /** How long an untouched bucket is kept (default 1 h); one recreated full is the same bucket. */
-  ttlMs?: number;
-  /** Refill starts at the first answer, or this long after the bucket was made (default 5 s). */
-  graceMs?: number;
-}
-
-export const bucketRowSchema = z.object({
-  tk: z.coerce.number(),
-  ts: z.coerce.number(),
-  pu: z.coerce.number(),
-  r: z.coerce.number(),
-  c: z.coerce.number(),
-  b: z.coerce.number(),
-  h: z.coerce.number(),
-  fs: z.coerce.number(),
-  dr: z.coerce.number(),
-  db: z.coerce.number(),
-});
-
-/** Expired buckets are deleted at most this often, by whichever step comes first after it. */
-export const PURGE_EVERY_MS = 60_000;
+import {
+  type BucketOp,
+  bucketRowSchema,
+  expiresAt,
+  prepared,
+  PURGE_EVERY_MS,
+  type SharedBucketOptions,
+  type SharedBucketState,
+  SteppedBuckets,
+} from './pacing/shared-state.js';
 
 /**
  * Token buckets in the SQLite file, shared by every process on one data dir (a `stdio` beside a

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { BucketSpec, BucketState } from './bucket.js';
 import type { Adjustment, BucketRef, SharedBuckets, Take } from './shared.js';
 
@@ -108,6 +109,29 @@ export function observed(all: SharedBucketState[], adj: Adjustment, now: number)
   }
   if (adj.atMost !== undefined && Number.isFinite(adj.atMost)) s.tk = Math.min(s.tk, Math.max(0, Math.floor(adj.atMost)));
 }
+
+export interface SharedBucketOptions {
+  /** How long an untouched bucket is kept (default 1 h); one recreated full is the same bucket. */
+  ttlMs?: number;
+  /** Refill starts at the first answer, or this long after the bucket was made (default 5 s). */
+  graceMs?: number;
+}
+
+export const bucketRowSchema = z.object({
+  tk: z.coerce.number(),
+  ts: z.coerce.number(),
+  pu: z.coerce.number(),
+  r: z.coerce.number(),
+  c: z.coerce.number(),
+  b: z.coerce.number(),
+  h: z.coerce.number(),
+  fs: z.coerce.number(),
+  dr: z.coerce.number(),
+  db: z.coerce.number(),
+});
+
+/** Expired buckets are deleted at most this often, by whichever step comes first after it (either store). */
+export const PURGE_EVERY_MS = 60_000;
 
 /** One operation on the buckets of a step, loaded and refilled to `now`: whether to save them, and its answer. */
 export type BucketOp<T> = (all: SharedBucketState[], now: number) => { save: boolean; out: T };

@@ -5,8 +5,6 @@ import type { RedisHandle } from '../../store/redis/client.js';
 import { BUCKET_SCRIPT } from './bucket-script.js';
 import { LuaScript } from '../../store/redis/eval.js';
 
-export type { Adjustment, BucketRef, Take } from '../pacing/shared.js';
-
 export interface RedisBucketOptions {
   /** How long an untouched bucket is kept (default 1 h); one recreated full is the same bucket. */
   ttlMs?: number;

@@ -1,4 +1,5 @@
-export { type Adjustment, type BucketRef, RedisBuckets, type RedisBucketOptions, type Take } from './bucket.js';
+export { RedisBuckets, type RedisBucketOptions } from './bucket.js';
+export type { Adjustment, BucketRef, Take } from '../pacing/shared.js';
 export { RedisPacer, type RedisPacerOptions } from './pacer.js';
 export { RedisBreakers, type RedisBreakerOptions } from './breakers.js';
 export { type Breakers, localBreakers, localPacer, type PacerWithState } from './shapes.js';
