@@ -121,6 +121,8 @@ export class DirectCalls {
       context: (signal) => ({
         ...context(session.identity, signal, out, meta, level, caps),
         request: (r, opts) => calls.ask(out, r, opts),
+        // The session's server, as the SDK's way names it (server.ts): both ways are one caller.
+        caller: session.server,
         ...(closeSSE ? { closeSSE } : {}),
       }),
       encode: (result, outputSchema) => {

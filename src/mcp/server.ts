@@ -156,6 +156,7 @@ function callContext(server: Server, ctx: ServerContext, identity: Identity, era
     out.reportProgress = (p) => ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, ...p } });
   }
   if (era === 'legacy') {
+    out.caller = server;
     // 2025-era connections keep the server→client request channel; 2026 has none (input_required instead).
     out.request = (req, opts) =>
       ctx.mcpReq.send(

@@ -67,6 +67,11 @@ export interface CallContext {
    */
   request?: (req: Request, opts: { signal: AbortSignal; timeoutMs?: number }) => Promise<unknown>;
   /**
+   * The client connection `request` reaches (one per 2025 session or stdio face): calls with the
+   * same one are one caller's, so a server→client request of either reaches the right client.
+   */
+  caller?: object;
+  /**
    * The least severe log level the caller wants to receive: set with logging/setLevel on 2025
    * connections (none set means every level), carried in each request on 2026-07-28 (none means no
    * logs). Undefined: send none.

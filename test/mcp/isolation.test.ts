@@ -193,3 +193,54 @@ describe('server→client requests reach only their own call', () => {
     });
   }
 });
+
+describe('one client’s parallel calls to a shared server', () => {
+  let hub: RunningHub;
+
+  beforeAll(async () => {
+    hub = await startHub({ mcpServers: { v1shared: { command: process.execPath, args: [ASKING, '--v1-stdio'] } } });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+  });
+
+  /** Starts a `hold` on `holder` and resolves once it is in flight (its first progress arrived); wrapped, or awaiting this would await the hold. */
+  async function holding(holder: UserClient): Promise<{ held: Promise<unknown> }> {
+    let started!: () => void;
+    const inFlight = new Promise<void>((r) => (started = r));
+    const held = holder.client.callTool({ name: 'v1shared__hold', arguments: { ms: 1500 } }, { onprogress: () => started() });
+    await inFlight;
+    return { held };
+  }
+
+  it('a request raised during one of them reaches that client: it answers whichever call it serves', async () => {
+    const alice = await connect(hub, hub.token, 'alice', 'legacy');
+    try {
+      const { held } = await holding(alice);
+      const a = await alice.client.callTool({ name: 'v1shared__transfer', arguments: { account: 'A-1' } });
+      expect(parsed(a)).toEqual(answered('alice', 'A-1'));
+      expect(alice.seen.sort()).toEqual(['Confirm transfer for A-1', 'Summarize A-1']);
+      expect(await held).toMatchObject({ content: [{ type: 'text', text: 'held' }] });
+    } finally {
+      await alice.client.close();
+    }
+  });
+
+  it('the same user’s two clients: still refused, since either client could be shown the other’s prompt', async () => {
+    const first = await connect(hub, hub.token, 'alice', 'legacy');
+    const second = await connect(hub, hub.token, 'alice', 'legacy');
+    try {
+      const { held } = await holding(first);
+      const a = await second.client.callTool({ name: 'v1shared__transfer', arguments: { account: 'A-2' } });
+      expect(a.isError).toBe(true);
+      expect(JSON.stringify(a.content)).toContain('cannot tell which one it belongs to');
+      expect(first.seen).toEqual([]);
+      expect(second.seen).toEqual([]);
+      await held;
+    } finally {
+      await first.client.close();
+      await second.client.close();
+    }
+  });
+});

@@ -40,6 +40,8 @@ interface InFlight {
   ask?: (req: InputRequest, signal: AbortSignal) => Promise<unknown>;
   /** Ends the caller's SSE stream so it reconnects: the downstream did so to the hub (SEP-1699). */
   closeSSE?: () => void;
+  /** The caller's client connection (CallContext.caller). */
+  caller: object | undefined;
   /** Ends the caller's call with this protocol error (a held call: the caller gets it, not the downstream's reaction). */
   refuse?: (err: ProtocolError) => void;
 }
@@ -168,6 +170,7 @@ export class DownstreamCalls {
       identity: ctx.identity,
       parked: 0,
       capabilities: ctx.clientCapabilities,
+      caller: ctx.caller,
       notify,
       ...(ask ? { ask } : {}),
       ...(ctx.closeSSE ? { closeSSE: ctx.closeSSE } : {}),
@@ -309,9 +312,11 @@ export class DownstreamCalls {
    * The one call a downstream's server→client request or log message belongs to. A 2025-era HTTP
    * server sends them on the call's own answer stream, which relates them exactly. Elsewhere (stdio,
    * a session's standalone stream) nothing on the wire says whose they are: a message is delivered
-   * when one call is in flight, or, when every call in flight is one identity's, to the only one
-   * not already waiting for its caller's answer. Otherwise it is refused: a guess could show one
-   * user what was meant for another.
+   * when one call is in flight; when every call in flight is one identity's, to the only one not
+   * already waiting for its caller's answer; when every call came on one client connection (a
+   * desktop client's parallel calls over stdio, one 2025 session's), to the latest of them not
+   * waiting, since that client is the one to answer whichever call it serves. Otherwise it is
+   * refused: a guess could show one user, or one user's other client, what was meant elsewhere.
    */
   private ownerOf(what: string, tag: string | undefined): InFlight {
     if (tag !== undefined) {
@@ -324,6 +329,8 @@ export class DownstreamCalls {
     if (calls.length === 0) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${what} refused: no call of this client is in progress to relate it to`);
     const free = calls.filter((c) => c.parked === 0);
     if (new Set(calls.map((c) => identityKey(c.identity))).size === 1 && free.length === 1) return free[0]!;
+    const caller = calls[0]!.caller;
+    if (caller !== undefined && calls.every((c) => c.caller === caller)) return free.at(-1) ?? calls.at(-1)!;
     throw new ProtocolError(
       ProtocolErrorCode.InvalidRequest,
       `${what} refused: ${calls.length} calls are in progress on this connection and the hub cannot tell which one it belongs to` +

@@ -185,8 +185,9 @@ export class DownstreamServer implements ToolSource {
    * change it there): the subscription goes there, and its updates to that identity only.
    */
   async subscribeResource(uri: string, identity: Identity): Promise<boolean> {
-    if (!this.processPerIdentity()) return this.main.subscribeResource(uri);
+    // A subscribe just after a first list answered from the cache finds the server still starting.
     await this.awaitStart(AbortSignal.timeout(this.opts.config.timeoutMs));
+    if (!this.processPerIdentity()) return this.main.subscribeResource(uri);
     const link = await this.sessionLink('session', identity);
     return link.subscribeResource(uri);
   }

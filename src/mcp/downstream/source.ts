@@ -194,16 +194,21 @@ export class DownstreamSource implements ToolSource {
     }
   }
 
+  /**
+   * While the server restarts, what its last connection listed and allowed decides, and the
+   * subscription is made when it is back (ResourceWatch.renew): answered as done and then never
+   * passed on, its updates would never come.
+   */
   async subscribeResource(uri: string): Promise<boolean> {
     const client = this.readyClient();
-    if (!client?.getServerCapabilities()?.resources?.subscribe || !claimsResource(this.listed, uri)) return false;
+    const last = client ?? this.client;
+    if (!last?.getServerCapabilities()?.resources?.subscribe || !claimsResource(this.listed, uri)) return false;
     await this.watch.subscribe(client, uri);
     return true;
   }
 
   async unsubscribeResource(uri: string): Promise<boolean> {
-    const client = this.readyClient();
-    return client ? this.watch.unsubscribe(client, uri) : false;
+    return this.watch.unsubscribe(this.readyClient(), uri);
   }
 
   async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {

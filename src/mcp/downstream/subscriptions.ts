@@ -36,16 +36,20 @@ export class ResourceWatch {
     return this.watchers.size;
   }
 
-  async subscribe(client: Client, uri: string): Promise<void> {
+  /**
+   * Without a client (the server is not connected now: restarting), the URI is only kept: `renew`
+   * subscribes to it once the server is connected again.
+   */
+  async subscribe(client: Client | undefined, uri: string): Promise<void> {
     const count = this.watchers.get(uri) ?? 0;
     this.watchers.set(uri, count + 1);
-    if (count > 0) return;
+    if (count > 0 || client === undefined) return;
     if (isModernClient(client)) await this.relisten(client);
     else await client.subscribeResource({ uri });
   }
 
-  /** False when no caller watches the URI here. */
-  async unsubscribe(client: Client, uri: string): Promise<boolean> {
+  /** False when no caller watches the URI here. Without a client, the URI is only dropped (the next connection never hears of it). */
+  async unsubscribe(client: Client | undefined, uri: string): Promise<boolean> {
     const count = this.watchers.get(uri);
     if (count === undefined) return false;
     if (count > 1) {
@@ -53,6 +57,7 @@ export class ResourceWatch {
       return true;
     }
     this.watchers.delete(uri);
+    if (client === undefined) return true;
     if (isModernClient(client)) await this.relisten(client);
     else await client.unsubscribeResource({ uri });
     return true;
