@@ -63,15 +63,22 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
     const target: StateTarget = { identity, method: 'tools/call', name: req.params.name };
     // 2026: the request declares the extension (or not); 2025: the client asks for a task with `task`.
     const tasks = !dispatcher.tasks ? undefined : era === 'modern' ? declaresTasks(envelopeCapabilities(ctx)) : req.params.task !== undefined || undefined;
-    // 2025-11-25 tasks: a task asked of a tool that does not run as one SHOULD be -32601, not run as
-    // a plain call (an unknown tool is left to the call, which names it).
-    if (tasks === true && era !== 'modern') {
+    // 2025-11-25 tasks: a task asked of a tool that does not run as one, and a plain call of a tool
+    // that runs only as one, are -32601, not run as a plain call (an unknown tool is left to the
+    // call, which names it).
+    if (era !== 'modern') {
       const entry = dispatcher.catalog.resolveTool(identity, req.params.name);
       const support = entry?.listed.execution?.taskSupport;
-      if (entry !== undefined && support !== 'optional' && support !== 'required') {
+      if (tasks === true && entry !== undefined && support !== 'optional' && support !== 'required') {
         throw new ProtocolError(
           ProtocolErrorCode.MethodNotFound,
           `The tool ${req.params.name} does not run as a task (its execution.taskSupport is ${support ?? 'unset'})`,
+        );
+      }
+      if (tasks !== true && support === 'required') {
+        throw new ProtocolError(
+          ProtocolErrorCode.MethodNotFound,
+          `The tool ${req.params.name} runs only as a task (execution.taskSupport is required): call it with params.task`,
         );
       }
     }

@@ -84,6 +84,21 @@ describe('2025-11-25 experimental tasks (1.x SDK client over a 2025 session)', (
     expect((await client.callTool({ name: 'test_simple_text', arguments: {} })).isError).toBeFalsy();
   });
 
+  it('a plain call of a tool that runs only as a task is -32601, and the tool is not run', async () => {
+    hub = await startHub({ fixtures: { conformance: true } });
+    const { client } = await connect(hub);
+    expect((await client.listTools()).tools.find((t) => t.name === 'failing_job')?.execution).toEqual({ taskSupport: 'required' });
+    // Sent as is: the 1.x client's callTool refuses it itself, other clients send it.
+    await expect(client.request({ method: 'tools/call', params: { name: 'failing_job', arguments: {} } }, CallToolResultSchema)).rejects.toMatchObject({
+      code: -32601,
+      message: expect.stringContaining('runs only as a task'),
+    });
+    expect(await client.experimental.tasks.listTasks()).toMatchObject({ tasks: [] });
+    // With `task` the same call runs.
+    const run = await drain(client.experimental.tasks.callToolStream({ name: 'failing_job', arguments: {} }, CallToolResultSchema, { task: {} }));
+    expect(run.types[0]).toBe('taskCreated');
+  });
+
   it('delivers a task’s input request through tasks/result and finishes with the answer', async () => {
     hub = await startHub({ fixtures: { conformance: true } });
     const { client } = await connect(hub);
