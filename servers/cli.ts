@@ -82,7 +82,30 @@ function version(): string {
   return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
-async function main(argv: string[]): Promise<void> {
+/** The common flags that take a value (README "CLI"): before the command, the next word is theirs. */
+const VALUED = new Set(['--config', '--data', '--port', '--host', '--user']);
+
+/**
+ * `switchboard --config F tokens list` as `switchboard tokens list --config F`: flags written before
+ * the command (as many CLIs allow) go after it, where its own parser reads them and refuses those
+ * it does not take. `--help` and `--version` stay where they are.
+ */
+function commandFirst(argv: readonly string[]): string[] {
+  const leading: string[] = [];
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('--') && argv[i] !== '--help' && argv[i] !== '--version') {
+    const flag = argv[i]!;
+    leading.push(flag);
+    i++;
+    if (VALUED.has(flag) && i < argv.length) leading.push(argv[i++]!);
+  }
+  // Flags and no command: the missing command is the mistake to name.
+  if (i === argv.length) return [];
+  return i === 0 ? [...argv] : [...argv.slice(i), ...leading];
+}
+
+async function main(args: string[]): Promise<void> {
+  const argv = commandFirst(args);
   const [command, ...rest] = argv;
   if (command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);

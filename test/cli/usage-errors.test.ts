@@ -71,6 +71,20 @@ describe('flags', () => {
     expect(r.stderr.startsWith(`${message}\n`)).toBe(true);
   });
 
+  it('common flags before the command are the command’s (switchboard --data D tokens create …); flags alone are a missing command', async () => {
+    const made = await runCli(['--data', data, 'tokens', 'create', '--user', 'carol', '--label', 'leading'], dir.path);
+    expect(made).toMatchObject({ code: 0, stderr: expect.stringMatching(/Created tok_[0-9a-f]+/) });
+    const labels = z.array(z.object({ label: z.string().nullable().optional() }));
+    const all = labels.parse(JSON.parse((await runCli(['--data=' + data, '--json', 'tokens', 'list'], dir.path)).stdout));
+    expect(all.map((t) => t.label)).toContain('leading');
+    // The command's own parser still judges them: one it does not take is refused as ever.
+    expect(await runCli(['--bogus', 'tokens', 'list', '--data', data], dir.path)).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^switchboard tokens: unknown flag --bogus\n/),
+    });
+    expect(await runCli(['--data', data], dir.path)).toMatchObject({ code: 2, stderr: expect.stringMatching(/^switchboard: missing command\n/) });
+  });
+
   it('a valueless flag at the very end names it too', async () => {
     const r = await runCli(['tokens', 'create', '--data', data, '--user'], dir.path);
     expect(r).toMatchObject({ code: 2, stderr: expect.stringMatching(/^switchboard tokens: --user needs a value\n/) });
