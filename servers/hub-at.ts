@@ -1,5 +1,8 @@
 import { systemClock } from '../src/clock.js';
+import { urlAwaitsListen } from '../src/config/public-url.js';
+import type { Hub } from '../src/hub.js';
 import { probeHub, type ProbeResult } from '../src/oauth/hub-probe.js';
+import { notePortHolder } from '../src/oauth/port-holder.js';
 import { replicaRegistryOf } from './replica-registry.js';
 import type { StoreContext } from './store-context.js';
 
@@ -19,7 +22,7 @@ export interface HubAt {
  * this store's keys: `switchboard serve --port 9000` with a config that says 8787 — the link then
  * goes where it can be opened, instead of to a port where nothing listens.
  */
-export async function hubAt(ctx: StoreContext, configured: string): Promise<HubAt> {
+export async function hubAt(ctx: Pick<StoreContext, 'config' | 'store' | 'integrations'>, configured: string): Promise<HubAt> {
   const keyId = ctx.integrations.links.keyId();
   const probe = await probeHub(configured, keyId);
   if (probe.kind !== 'nothing' || ctx.config.server.publicUrl !== undefined) return { url: configured, probe };
@@ -48,4 +51,22 @@ export function notesOn(at: HubAt, ctx: StoreContext): string[] {
     notes.push(ctx.integrations.links.notice()!);
   }
   return notes;
+}
+
+/**
+ * A `stdio --no-http` hub serves no link pages: its links go to the hub serving its data dir,
+ * where the config says or, when nothing answers there, wherever a live `serve` of this store
+ * answers (hubAt). What answers at the configured URL and would not take the links is said in the
+ * log and next to each link (notePortHolder).
+ */
+export async function aimLinks(hub: Hub): Promise<void> {
+  if (hub.dataDir === ':memory:' || hub.integrations.accounts.list().length === 0 || urlAwaitsListen(hub.config.server)) return;
+  const configured = hub.publicUrl;
+  const at = await hubAt(hub, configured);
+  if (at.movedFrom !== undefined) {
+    hub.pointLinksAt(at.url);
+    hub.log.info({ url: at.url, configured }, 'account links point at the hub serving this data dir');
+  } else if (at.probe.kind === 'nothing') {
+    hub.log.warn({ url: configured }, 'nothing answers at the URL account links point at: they open once `switchboard serve` runs on this data dir');
+  } else await notePortHolder(hub.integrations.links, configured, hub.dataDir, hub.log);
 }

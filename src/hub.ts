@@ -3,7 +3,7 @@ import { makeDir } from './make-dir.js';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
 import { publicUrlOf, urlNotYetKnown } from './config/public-url.js';
-import { probeHub } from './oauth/hub-probe.js';
+import { notePortHolder } from './oauth/port-holder.js';
 import type { HubConfig } from './config/schema.js';
 import type { HttpListener } from './http/listener.js';
 import type { HubPhase } from './http/routes.js';
@@ -315,7 +315,8 @@ export class Hub {
     const listener =
       this.listener ??
       (await bindHttp(this.config.server, { port, host }).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') await this.checkPortHolder();
+        if (err.code === 'EADDRINUSE' && this.dataDir !== ':memory:' && this.integrations.accounts.list().length > 0)
+          await notePortHolder(this.integrations.links, this.publicUrl, this.dataDir, this.log);
         throw err;
       }));
     this.listener = listener;
@@ -354,18 +355,9 @@ export class Hub {
     return { url: `${bound}/mcp`, port: listener.port, host: listener.host };
   }
 
-  /**
-   * The port is taken, typically by a `serve` while this is a `stdio` hub. Links this hub hands out
-   * point at that listener; if it signs with another key (another data dir) it will reject them,
-   * so say so in the log and next to every link rather than let the user find out in the browser.
-   */
-  private async checkPortHolder(): Promise<void> {
-    if (this.dataDir === ':memory:' || this.integrations.accounts.list().length === 0) return;
-    const { links } = this.integrations;
-    const probe = await probeHub(this.publicUrl, links.keyId());
-    if (probe.kind !== 'other-keys') return;
-    links.foreign = { url: this.publicUrl, dataDir: probe.dataDir, ownDataDir: this.dataDir };
-    this.log.warn({ url: this.publicUrl, theirDataDir: probe.dataDir, ourDataDir: this.dataDir }, links.notice());
+  /** Links made from now on point at `url`: where the hub serving this store answers (a `stdio --no-http` beside a `serve`). */
+  pointLinksAt(url: string): void {
+    this.urlValue = url;
   }
 
   serveStdio(identity: Identity, io: { input?: NodeJS.ReadableStream; output?: NodeJS.WritableStream } = {}): StdioFace {

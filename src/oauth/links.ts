@@ -79,13 +79,15 @@ export class LinkSigner {
     return createHmac('sha256', this.key()).update('switchboard/link-key-id').digest('base64url').slice(0, 16);
   }
 
-  /** Set when the hub answering at the public URL signs with another key (see probeHub). */
+  /** Set when what answers at the public URL would not take this hub's links: a hub with another key, or no hub (see probeHub). */
   foreign: ForeignHub | undefined;
 
   /** A sentence to show next to a link while the hub at the public URL would reject it. */
   notice(): string | undefined {
     const f = this.foreign;
     if (!f) return undefined;
+    if ('notAHub' in f)
+      return `Warning: something other than a Switchboard hub answers at ${f.url} (another program holds its port), so this link will not open there. Stop that program, or give this hub another port (server.port in the config, or --port), and start it again.`;
     return `Warning: the hub at ${f.url} will reject this link as from another hub: it runs on another data dir (${f.dataDir ?? 'not disclosed'}) than this one (${f.ownDataDir}). Stop one of them, or start both with the same --data or dataDir.`;
   }
 
@@ -95,8 +97,5 @@ export class LinkSigner {
   }
 }
 
-export interface ForeignHub {
-  url: string;
-  dataDir: string | undefined;
-  ownDataDir: string;
-}
+/** What answers at the public URL instead of this hub: a hub on another data dir, or a program that is no hub. */
+export type ForeignHub = { url: string; dataDir: string | undefined; ownDataDir: string } | { url: string; notAHub: true };

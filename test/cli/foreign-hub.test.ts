@@ -1,4 +1,7 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -7,10 +10,10 @@ import { CLI, eventually, startHub, tmpDir, type RunningHub } from '../helpers/h
 import { runCliEnv } from './run-env.js';
 
 /** A `switchboard stdio` on `data` whose HTTP port is `port`, driven by the 1.x SDK client. */
-async function stdioHub(data: string, port: number): Promise<{ client: Client; stderr: () => string; close: () => Promise<void> }> {
+async function stdioHub(data: string, port: number, more: string[] = []): Promise<{ client: Client; stderr: () => string; close: () => Promise<void> }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [CLI, 'stdio', '--data', data, '--port', String(port)],
+    args: [CLI, 'stdio', '--data', data, '--port', String(port), ...more],
     cwd: '/',
     stderr: 'pipe',
   });
@@ -110,5 +113,63 @@ describe('two hubs on one port with different data dirs', () => {
     expect(same.stderr).toContain(
       `is in use by a Switchboard hub on this data dir (a \`stdio\` hub started by a client, perhaps): it already serves this store; pass --port to pick another\n`,
     );
+  });
+});
+
+/** A port nothing listens on (bound by the OS, then let go). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+describe('a stdio hub whose configured port does not lead to it', () => {
+  let dir: ReturnType<typeof tmpDir>;
+  beforeAll(() => {
+    dir = tmpDir('switchboard-links-');
+  });
+  afterAll(() => dir.remove());
+
+  it('another program holds the port: the stdio hub warns on stderr and next to the link that it will not open there', { timeout: 30_000 }, async () => {
+    // Another dev server on the hub's port (which answers 404 to the hub's pages).
+    const squatter = createServer((_req, res) => res.writeHead(404).end('Not Found'));
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    const port = (squatter.address() as AddressInfo).port;
+    const hub = await stdioHub(join(dir.path, 'squatted'), port);
+    try {
+      const warning = `Warning: something other than a Switchboard hub answers at http://127.0.0.1:${port} (another program holds its port), so this link will not open there.`;
+      await eventually(() => hub.stderr().includes(warning) || undefined);
+      expect(await linkText(hub.client)).toContain(`\n${warning} Stop that program, or give this hub another port`);
+    } finally {
+      await hub.close();
+      await new Promise<void>((r) => squatter.close(() => r()));
+    }
+  });
+
+  it('stdio --no-http beside a serve on another port of the same data dir: links point at the serve, and it opens them', { timeout: 60_000 }, async () => {
+    const data = join(dir.path, 'shared');
+    const serve = spawn(process.execPath, [CLI, 'serve', '--data', data, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    serve.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+    serve.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+    try {
+      const mcp = await eventually(() => /serving MCP at (http:\/\/\S+)\/mcp/.exec(output)?.[1], 30_000);
+      const hub = await stdioHub(data, await freePort(), ['--no-http']);
+      try {
+        await eventually(() => hub.stderr().includes('account links point at the hub serving this data dir') || undefined, 10_000);
+        const text = await linkText(hub.client);
+        const link = new RegExp(`${mcp.replace(/[.:/]/g, '\\$&')}/oauth/sandbox/start\\?link=[\\w.-]+`).exec(text)?.[0];
+        expect(link).toBeDefined();
+        // The serve takes it as its own (a link from another data dir would be refused there).
+        const opened = await fetch(link!, { redirect: 'manual' });
+        expect(opened.status).toBeLessThan(400);
+      } finally {
+        await hub.close();
+      }
+    } finally {
+      serve.kill('SIGTERM');
+    }
   });
 });

@@ -75,7 +75,7 @@ describe('flags', () => {
     const made = await runCli(['--data', data, 'tokens', 'create', '--user', 'carol', '--label', 'leading'], dir.path);
     expect(made).toMatchObject({ code: 0, stderr: expect.stringMatching(/Created tok_[0-9a-f]+/) });
     const labels = z.array(z.object({ label: z.string().nullable().optional() }));
-    const all = labels.parse(JSON.parse((await runCli(['--data=' + data, '--json', 'tokens', 'list'], dir.path)).stdout));
+    const all = labels.parse(JSON.parse((await runCli([`--data=${data}`, '--json', 'tokens', 'list'], dir.path)).stdout));
     expect(all.map((t) => t.label)).toContain('leading');
     // The command's own parser still judges them: one it does not take is refused as ever.
     expect(await runCli(['--bogus', 'tokens', 'list', '--data', data], dir.path)).toMatchObject({
