@@ -210,9 +210,14 @@ export class DirectCalls {
     const abort = new AbortController();
     const legacy = s.legacy;
     legacy?.calls.inflight.set(s.call.id, abort);
-    // A 2025 client that wants a call cancelled says so (notifications/cancelled); its closed connection is not a cancel.
+    // A 2025 client that wants a call cancelled says so (notifications/cancelled); its closed
+    // connection is not a cancel: a client that resumes gets the stream back (EventStreamAnswer.onDrop),
+    // and only one that cannot (before 2025-11-25) has the call end with it.
     s.out.onGone(() => abort.abort(legacy ? new CallerGone('the client closed the connection') : new Error('the client closed the connection')));
-    if (legacy) abort.signal.addEventListener('abort', () => legacy.calls.withdraw(legacy.out, abort.signal.reason), { once: true });
+    if (legacy) {
+      legacy.out.onDrop = (key) => legacy.calls.park(key, legacy.out);
+      abort.signal.addEventListener('abort', () => legacy.calls.withdraw(legacy.out, abort.signal.reason), { once: true });
+    }
     try {
       const message = await this.answer(s, abort.signal);
       // As in the SDK: a cancelled request gets no answer.

@@ -249,8 +249,8 @@ describe('async agents through the hub', () => {
     const c = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
     try {
       const state = async () => ((await c.callTool('agent__task_status', { taskId })).structuredContent as { state: string; result?: unknown }).state;
-      // The hub saw the closed connection (its call ended), and did not cancel the task.
-      await eventually(() => logLines.some((l) => l.includes('goes on after its caller went away') && l.includes(taskId)) || undefined);
+      // The hub did not take the closed connection for a cancel: the task runs on (and so does the
+      // call, whose stream a 2025-11-25 client could resume).
       expect(await state()).toBe('running');
       expect(await release(await heldRemoteId(taskId))).toEqual({ statuses: [200] });
       const done = await eventually(async () => {

@@ -309,6 +309,25 @@ describe('downstream tool calls on the direct path', () => {
     expect(gets[0]!.endsWith('::1')).toBe(true);
   });
 
+  it('keeps a call whose 2025-11-25 stream the client lost (a disconnection is no cancel): its answer comes on the resumed stream', async () => {
+    const s = await rawSession();
+    const stream = readStream(await s.post(toolsCall(21, 'c25__test_elicitation', { message: 'Still there?' })));
+    const ask = await stream.until((m) => m.method === 'elicitation/create');
+    // The connection drops (a proxy's idle timeout, a network change) while the call waits.
+    const { events } = await stream.close();
+    const resumeFrom = events[0]!.id!;
+    expect(resumeFrom).toMatch(DIRECT_ID);
+    // The call goes on: the answer reaches the tool, and its result waits for the client.
+    const answered = await s.post({ jsonrpc: '2.0', id: ask.id, result: { action: 'accept', content: { response: 'yes' } } });
+    expect(answered.status).toBe(202);
+    const resumed = await s.resume(resumeFrom);
+    expect(resumed.status).toBe(200);
+    const back = await readStream(resumed).done;
+    expect(back.events.filter((e) => e.data !== '').map((e) => JSON.parse(e.data) as Rpc)).toEqual([
+      { jsonrpc: '2.0', id: 21, result: { content: [{ type: 'text', text: 'User response: action=accept, content={"response":"yes"}' }] } },
+    ]);
+  });
+
   // 400, not 404: a 404 on the session's endpoint tells a client its session is gone.
   it('answers a GET resuming an unknown direct stream with 400 and a JSON-RPC error at once', async () => {
     const s = await rawSession();

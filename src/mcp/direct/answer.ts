@@ -84,6 +84,12 @@ export class EventStreamAnswer implements AnswerSink {
   }
 
   /**
+   * Set by a 2025 session: where a resumable stream the client lost is kept (under its key) for
+   * the client to resume; without it, or for a client that does not resume, the loss is `onGone`'s.
+   */
+  onDrop: ((key: string) => void) | undefined;
+
+  /**
    * When the client reads slower than the events come, this resolves once the socket drains: a
    * source that awaits it (the agents' progress reporter merges what arrives meanwhile) holds no
    * more than a socket's buffer of unsent events.
@@ -201,7 +207,16 @@ export class EventStreamAnswer implements AnswerSink {
     this.res = res;
     res.once('close', () => {
       // The hub's own close (detach) moved on from this response; the answer's end is not a loss.
-      if (this.res === res && !this.ended) this.gone?.();
+      if (this.res !== res || this.ended) return;
+      // A client that resumes streams lost this one (a proxy's idle timeout, a network change):
+      // what the call says next waits for its GET with Last-Event-ID, as after a detach. The
+      // spec: a disconnection is not a cancellation.
+      if (this.key !== undefined && this.onDrop) {
+        this.res = undefined;
+        this.onDrop(this.key);
+        return;
+      }
+      this.gone?.();
     });
   }
 
