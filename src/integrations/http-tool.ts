@@ -38,7 +38,9 @@ export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown
   const rest: Record<string, unknown> = { ...args };
   const path = tool.path!.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
     const v = rest[key];
-    if (v === undefined || v === null || v === '') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `missing argument "${key}"`);
+    if (v === undefined || v === null) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `missing argument "${key}"`);
+    // An empty value would address the collection ("/tickets/") instead of one of its items.
+    if (v === '') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `argument "${key}" may not be empty (it fills the path ${tool.path})`);
     const segment = String(v);
     // RFC 3986 §5.2.4 removes dot-segments, so "/tickets/{id}" with id ".." would address "/"
     // instead; encoding cannot help, as URL parsing also reads %2E%2E as "..".

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Identity } from '../identity/identity.js';
 import type { CallContext, SourceChange, SourceStatus, ToolSource } from '../mcp/source.js';
 import type { OutboxService } from './service.js';
+import { describeIssues } from '../mcp/hub-server.js';
 
 const JOB_STATUS = 'job_status';
 const inputSchema = z.strictObject({ jobId: z.string().min(1).max(128) });
@@ -54,7 +55,8 @@ export class QueueSource implements ToolSource {
   async callTool(name: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
     if (name !== JOB_STATUS) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const parsed = inputSchema.safeParse(args ?? {});
-    if (!parsed.success) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `queue__job_status: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+    if (!parsed.success)
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid arguments for queue__job_status: ${describeIssues(parsed.error.issues)}`);
     const { jobId } = parsed.data;
     const job = await this.outbox.outbox.get(jobId, { tenant: ctx.identity.tenant, user: ctx.identity.user });
     if (job === undefined) return { content: [{ type: 'text', text: `No job ${jobId} of yours is known.` }], isError: true };

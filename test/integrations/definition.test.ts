@@ -273,6 +273,10 @@ describe('a custom integration from config, against the sandbox API', () => {
     const err = await rpcError(mcp.call('tickets__peek', {}));
     expect(err.code).toBe(-32602);
     expect(err.message).toContain('missing argument "id"');
+    // Present but empty: said as such (it would address the collection, not an item).
+    const empty = await rpcError(mcp.call('tickets__peek', { id: '' }));
+    expect(empty.code).toBe(-32602);
+    expect(empty.message).toContain('argument "id" may not be empty');
   });
 
   it('answers arguments that break the tool schema with -32602, before any request', async () => {

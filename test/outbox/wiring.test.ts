@@ -213,6 +213,11 @@ describe('a write that outlasts outbox.waitMs', () => {
       expect(api.appliedByKey.get(jobId)).toBe(1);
       const foreign = await bob.callTool({ name: 'queue__job_status', arguments: { jobId } });
       expect(foreign).toEqual({ content: [{ type: 'text', text: `No job ${jobId} of yours is known.` }], isError: true });
+      // Bad arguments name the argument, in the words every other tool uses.
+      await expect(alice.callTool({ name: 'queue__job_status', arguments: {} })).rejects.toMatchObject({
+        code: -32602,
+        message: expect.stringContaining('invalid arguments for queue__job_status: jobId: '),
+      });
     } finally {
       await alice.close();
       await bob.close();

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { CallContext } from '../../mcp/source.js';
 import { isFinalTask, type AgentTask, type AgentTaskStore, type TaskOwner } from './types.js';
+import { describeIssues } from '../../mcp/hub-server.js';
 
 /** `agent__task_status`: reserved, no agent may be named `task_status` (ARCHITECTURE.md). */
 export const TASK_STATUS = 'task_status';
@@ -50,7 +51,8 @@ export async function taskStatus(
   d: { tasks: AgentTaskStore; clock: Clock },
 ): Promise<CallToolResult> {
   const parsed = inputSchema.safeParse(args ?? {});
-  if (!parsed.success) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `agent__task_status: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  if (!parsed.success)
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid arguments for agent__task_status: ${describeIssues(parsed.error.issues)}`);
   const { taskId } = parsed.data;
   const t = await readTask(taskId, { tenant: ctx.identity.tenant, user: ctx.identity.user }, d);
   if (t === undefined) return { content: [{ type: 'text', text: `No agent task ${taskId} of yours is known.` }], isError: true };
