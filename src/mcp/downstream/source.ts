@@ -194,11 +194,7 @@ export class DownstreamSource implements ToolSource {
     }
   }
 
-  /**
-   * While the server restarts, what its last connection listed and allowed decides, and the
-   * subscription is made when it is back (ResourceWatch.renew): answered as done and then never
-   * passed on, its updates would never come.
-   */
+  /** While the server restarts, its last connection's lists decide, and the subscription is made once it is back (ResourceWatch.renew). */
   async subscribeResource(uri: string): Promise<boolean> {
     const client = this.readyClient();
     const last = client ?? this.client;
