@@ -3,6 +3,7 @@ import type { BucketRef } from './pacing/shared.js';
 import {
   type BucketOp,
   bucketRowSchema,
+  bucketTimes,
   expiresAt,
   loaded,
   PURGE_EVERY_MS,
@@ -31,8 +32,7 @@ export class PgBuckets extends SteppedBuckets {
     opts: SharedBucketOptions = {},
   ) {
     super();
-    this.ttlMs = opts.ttlMs ?? 3_600_000;
-    this.graceMs = opts.graceMs ?? 5_000;
+    ({ ttlMs: this.ttlMs, graceMs: this.graceMs } = bucketTimes(opts));
   }
 
   /** The database server's time, epoch ms. */

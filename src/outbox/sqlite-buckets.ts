@@ -5,6 +5,7 @@ import type { BucketRef } from './pacing/shared.js';
 import {
   type BucketOp,
   bucketRowSchema,
+  bucketTimes,
   expiresAt,
   prepared,
   PURGE_EVERY_MS,
@@ -36,8 +37,7 @@ export class SqliteBuckets extends SteppedBuckets {
     opts: SharedBucketOptions = {},
   ) {
     super();
-    this.ttlMs = opts.ttlMs ?? 3_600_000;
-    this.graceMs = opts.graceMs ?? 5_000;
+    ({ ttlMs: this.ttlMs, graceMs: this.graceMs } = bucketTimes(opts));
     this.read = db.prepare('SELECT tk, ts, pu, r, c, b, h, fs, dr, db FROM pace_buckets WHERE key = ?');
     this.write = db.prepare(
       `INSERT INTO pace_buckets (key, tk, ts, pu, r, c, b, h, fs, dr, db, expires_at)

@@ -117,6 +117,11 @@ export interface SharedBucketOptions {
   graceMs?: number;
 }
 
+/** The options with their defaults, as every store of shared buckets reads them. */
+export function bucketTimes(opts: SharedBucketOptions = {}): Required<SharedBucketOptions> {
+  return { ttlMs: opts.ttlMs ?? 3_600_000, graceMs: opts.graceMs ?? 5_000 };
+}
+
 export const bucketRowSchema = z.object({
   tk: z.coerce.number(),
   ts: z.coerce.number(),

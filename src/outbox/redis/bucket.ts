@@ -1,16 +1,13 @@
 import { z } from 'zod';
 import type { BucketState } from '../pacing/index.js';
 import type { Adjustment, BucketRef, SharedBuckets, Take } from '../pacing/shared.js';
+import { bucketTimes, type SharedBucketOptions } from '../pacing/shared-state.js';
 import type { RedisHandle } from '../../store/redis/client.js';
 import { BUCKET_SCRIPT } from './bucket-script.js';
 import { LuaScript } from '../../store/redis/eval.js';
 
-export interface RedisBucketOptions {
-  /** How long an untouched bucket is kept (default 1 h); one recreated full is the same bucket. */
-  ttlMs?: number;
-  /** Refill starts at the first answer, or this long after the bucket was made (default 5 s). */
-  graceMs?: number;
-}
+/** The same options as the store's buckets (their defaults too: bucketTimes). */
+export type RedisBucketOptions = SharedBucketOptions;
 
 const takeReply = z.tuple([z.number(), z.number()]);
 const observeReply = z.tuple([z.number()]);
@@ -27,8 +24,7 @@ export class RedisBuckets implements SharedBuckets {
 
   constructor(h: RedisHandle, opts: RedisBucketOptions = {}) {
     this.script = new LuaScript(h, BUCKET_SCRIPT, 'token bucket');
-    this.ttlMs = opts.ttlMs ?? 3_600_000;
-    this.graceMs = opts.graceMs ?? 5_000;
+    ({ ttlMs: this.ttlMs, graceMs: this.graceMs } = bucketTimes(opts));
   }
 
   private run(op: string, refs: readonly BucketRef[], extra: readonly (string | number)[] = []): Promise<unknown> {
