@@ -68,5 +68,5 @@ export async function aimLinks(hub: Hub): Promise<void> {
     hub.log.info({ url: at.url, configured }, 'account links point at the hub serving this data dir');
   } else if (at.probe.kind === 'nothing') {
     hub.log.warn({ url: configured }, 'nothing answers at the URL account links point at: they open once `switchboard serve` runs on this data dir');
-  } else await notePortHolder(hub.integrations.links, configured, hub.dataDir, hub.log);
+  } else await notePortHolder(hub.integrations.links, configured, hub.dataDir, hub.log, at.probe);
 }

@@ -57,11 +57,12 @@ export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Prom
   // Any end of the connection (stdin closed, stdout broken) stops the hub and its children, so a
   // host that has gone never leaves a silent hub behind.
   void face.closed.then(stop);
-  if (!http)
+  if (!http) {
+    // No HTTP face of its own: the links go where the hub serving this data dir answers.
     void import('../hub-at.js')
       .then((m) => m.aimLinks(hub))
       .catch((err: unknown) => log.warn({ err: String(err) }, 'could not find the hub serving this data dir'));
-  if (http) {
+  } else {
     // OAuth callbacks and webhooks need an HTTP listener; a `serve` on the same port already has one.
     // It starts a moment later so loading the HTTP stack does not delay the client's handshake.
     setTimeout(() => {

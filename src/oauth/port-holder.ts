@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { probeHub } from './hub-probe.js';
+import { type ProbeResult, probeHub } from './hub-probe.js';
 import type { LinkSigner } from './links.js';
 
 /**
@@ -9,8 +9,9 @@ import type { LinkSigner } from './links.js';
  * the same port) will not open them: say so in the log and next to every link, rather than let
  * the user find out in the browser. A hub with this hub's keys serves them: nothing to say.
  */
-export async function notePortHolder(links: LinkSigner, url: string, ownDataDir: string, log: Logger): Promise<void> {
-  const probe = await probeHub(url, links.keyId());
+export async function notePortHolder(links: LinkSigner, url: string, ownDataDir: string, log: Logger, known?: ProbeResult): Promise<void> {
+  // A caller that has just asked (servers/hub-at.ts) hands its answer in rather than ask again.
+  const probe = known ?? (await probeHub(url, links.keyId()));
   if (probe.kind === 'other-keys') links.foreign = { url, dataDir: probe.dataDir, ownDataDir };
   else if (probe.kind === 'not-a-hub') links.foreign = { url, notAHub: true };
   else return;

@@ -320,6 +320,11 @@ describe('downstream tool calls on the direct path', () => {
     // The call goes on: the answer reaches the tool, and its result waits for the client.
     const answered = await s.post({ jsonrpc: '2.0', id: ask.id, result: { action: 'accept', content: { response: 'yes' } } });
     expect(answered.status).toBe(202);
+    // The kept stream is its session's: another user's session naming its id gets nothing of it.
+    const bob = await rawSession('2025-11-25', { elicitation: {} }, (await hub.hub.tokens.create({ user: 'bob' })).token);
+    const foreign = await bob.resume(resumeFrom);
+    expect(foreign.status).toBe(400);
+    expect(await foreign.text()).not.toContain('User response');
     const resumed = await s.resume(resumeFrom);
     expect(resumed.status).toBe(200);
     const back = await readStream(resumed).done;

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { type CallToolResult, Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, ROOT, startHub, type RunningHub } from '../helpers/hub.js';
 
@@ -60,6 +60,15 @@ function parsed(result: unknown): unknown {
   } catch {
     return { raw: result };
   }
+}
+
+/** Starts a `hold` on `holder` and resolves once it is in flight (its first progress arrived); wrapped, or awaiting this would await the hold. */
+async function holding(holder: UserClient): Promise<{ held: Promise<CallToolResult> }> {
+  let started!: () => void;
+  const inFlight = new Promise<void>((r) => (started = r));
+  const held = holder.client.callTool({ name: 'v1shared__hold', arguments: { ms: 1500 } }, { onprogress: () => started() });
+  await inFlight;
+  return { held: held as Promise<CallToolResult> };
 }
 
 describe('server→client requests reach only their own call', () => {
@@ -121,10 +130,7 @@ describe('server→client requests reach only their own call', () => {
     const alice = await connect(hub, hub.token, 'alice', 'legacy');
     const bob = await connect(hub, bobToken, 'bob', 'legacy');
     try {
-      let started!: () => void;
-      const bobInFlight = new Promise<void>((r) => (started = r));
-      const held = bob.client.callTool({ name: 'v1shared__hold', arguments: { ms: 1500 } }, { onprogress: () => started() });
-      await bobInFlight;
+      const { held } = await holding(bob);
       const a = await alice.client.callTool({ name: 'v1shared__transfer', arguments: { account: 'A-private-account-1234' } });
       expect(a.isError).toBe(true);
       expect(JSON.stringify(a.content)).toContain('cannot tell which one it belongs to');
@@ -204,15 +210,6 @@ describe('one client’s parallel calls to a shared server', () => {
   afterAll(async () => {
     await hub?.stop();
   });
-
-  /** Starts a `hold` on `holder` and resolves once it is in flight (its first progress arrived); wrapped, or awaiting this would await the hold. */
-  async function holding(holder: UserClient): Promise<{ held: Promise<unknown> }> {
-    let started!: () => void;
-    const inFlight = new Promise<void>((r) => (started = r));
-    const held = holder.client.callTool({ name: 'v1shared__hold', arguments: { ms: 1500 } }, { onprogress: () => started() });
-    await inFlight;
-    return { held };
-  }
 
   it('a request raised during one of them reaches that client: it answers whichever call it serves', async () => {
     const alice = await connect(hub, hub.token, 'alice', 'legacy');
