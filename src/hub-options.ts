@@ -27,6 +27,8 @@ export interface HubOptions {
   provider?: IntegrationsDeps['provider'];
   /** Restart backoff base for supervised servers (tests crash them often). */
   restartBaseMs?: number;
+  /** How often a downstream HTTP server's session is checked (30 s; tests restart servers). */
+  keepaliveMs?: number;
   /** Providers this hub serves on its own listener (the demo sandbox), handed in by servers/. */
   hosted?: readonly HostedProvider[];
   /** Background workers (inbox, pollers, outbox): started after the sources, before the faces, stopped in reverse. */

@@ -39,6 +39,8 @@ export interface DownstreamDeps {
   processes?: ProcessRegistry | undefined;
   /** Restart backoff base for supervised servers (tests crash them often). */
   restartBaseMs?: number | undefined;
+  /** How often an HTTP server's session is checked (keepalive.ts). */
+  keepaliveMs?: number | undefined;
   /** When stdio servers with a cached list start (DownstreamServerOptions.startGate). */
   startGate?: Promise<void>;
 }
@@ -55,6 +57,7 @@ export function downstreamServers(d: DownstreamDeps): DownstreamServer[] {
         log: d.log,
         metrics: d.metrics,
         ...(d.restartBaseMs === undefined ? {} : { restartBaseMs: d.restartBaseMs }),
+        ...(d.keepaliveMs === undefined ? {} : { keepaliveMs: d.keepaliveMs }),
         maxMessageBytes: d.config.maxMessageBytes,
         ...(d.processes ? { processes: d.processes } : {}),
         tasks: d.tasks,

@@ -1,5 +1,6 @@
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
 import { HubError, describeError } from '../../errors.js';
+import { SessionEnded } from './session-ended.js';
 
 /** What a failed downstream call is judged by. */
 export interface FailedCall {
@@ -21,6 +22,8 @@ export interface FailedCall {
  */
 export function callFailure(err: unknown, c: FailedCall): Error {
   if (err instanceof ProtocolError) return err;
+  // Not the caller's yet: the source sends the call again on a new session.
+  if (err instanceof SessionEnded) return err;
   if (c.signal.aborted) return new HubError('cancelled', `${c.server}: ${c.what} was cancelled`, { cause: err });
   if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) {
     return new HubError('source_timeout', `${c.server}: ${c.what} timed out after ${c.timeoutMs} ms`, { cause: err });

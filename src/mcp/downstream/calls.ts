@@ -344,20 +344,25 @@ export class DownstreamCalls {
    * hub's debug log (messages).
    */
   install(client: Client, log: Logger): void {
-    client.setNotificationHandler('notifications/message', (n) => {
+    const relay = (n: { method: string; params?: Record<string, unknown> | undefined }): void => {
       let call: InFlight | undefined;
       try {
-        call = this.ownerOf('notifications/message', callTagOf(n.params));
+        call = this.ownerOf(n.method, callTagOf(n.params));
       } catch {
         call = undefined;
       }
       if (call) void call.notify({ method: n.method, params: withoutCallTag(n.params) }).catch(() => {});
       else
         log.debug(
-          { source: this.opts.name, level: n.params.level, calls: this.inflight.size },
-          'downstream log message not relayed: no single call to relate it to',
+          { source: this.opts.name, method: n.method, calls: this.inflight.size },
+          'downstream notification not relayed: no single call to relate it to',
         );
-    });
+    };
+    client.setNotificationHandler('notifications/message', relay);
+    // What the hub has no handler for goes where a log message goes, to the call it belongs to:
+    // a server's own extensions (fastmcp's notifications/tool/streamContent) and a URL
+    // elicitation's notifications/elicitation/complete while its call waits.
+    client.fallbackNotificationHandler = async (n) => relay(n);
     for (const method of ['sampling/createMessage', 'elicitation/create'] as const) {
       client.setRequestHandler(method, async (req, ctx) => {
         // A request of a downstream task (its related-task `_meta`) waits for that task's owner.

@@ -15,6 +15,7 @@ import { abortedOf, endpointOf, post, readText, type Endpoint, type PostAnswer }
 import { Inbox, parseMessage, stampCall } from './inbox.js';
 import { CALL_HEADER } from './relate.js';
 import { relatingFetch, type RelatingFetch } from './relating-fetch.js';
+import { sessionEndedOr, sessionWatchingFetch } from './session-ended.js';
 
 type SendOptions = Parameters<StreamableHTTPClientTransport['send']>[1];
 
@@ -49,6 +50,8 @@ export interface HubHttpTransportOptions {
   onCut: (tag: string) => void;
   /** The fetch of the SDK transport's own requests; by default the hub's downstream pool, relating calls' streams. */
   fetch?: RelatingFetch;
+  /** The server answered 404 to a request sent with the session: it ended the session (session-ended.ts). */
+  onSessionEnded?: () => void;
 }
 
 /**
@@ -73,11 +76,15 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   private readonly onCut: (tag: string) => void;
   private readonly inbox = new Inbox((m) => this.onmessage?.(m));
   private readonly fast: boolean;
+  private readonly onSessionEnded: (() => void) | undefined;
   private life: AbortController | undefined;
   private ready = false;
 
   constructor(url: URL, opts: HubHttpTransportOptions) {
-    super(url, { requestInit: { headers: opts.headers }, fetch: opts.fetch ?? relatingFetch(opts.onCut) });
+    const fetch = opts.fetch ?? relatingFetch(opts.onCut);
+    const ended = opts.onSessionEnded;
+    super(url, { requestInit: { headers: opts.headers }, fetch: ended ? sessionWatchingFetch(fetch, ended) : fetch });
+    this.onSessionEnded = ended;
     this.endpoint = endpointOf(url);
     this.onCut = opts.onCut;
     for (const [name, value] of Object.entries(opts.headers)) this.base[name.toLowerCase()] = value;
@@ -107,6 +114,15 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   }
 
   override async send(message: JSONRPCMessage | JSONRPCMessage[], options?: SendOptions): Promise<void> {
+    const hadSession = this.sessionId !== undefined;
+    try {
+      await this.sendNow(message, options);
+    } catch (error) {
+      throw sessionEndedOr(error, hadSession);
+    }
+  }
+
+  private async sendNow(message: JSONRPCMessage | JSONRPCMessage[], options?: SendOptions): Promise<void> {
     const life = this.life;
     if (!this.fast || !this.ready || life === undefined || life.signal.aborted || !isToolCall(message) || options?.resumptionToken !== undefined) {
       return super.send(message, options);
@@ -179,6 +195,7 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   /** A 4xx or 5xx answer: a 2026-07-28 JSON-RPC error is delivered, anything else thrown as the SDK transport throws it. */
   private async refused(answer: PostAnswer, message: JSONRPCRequest, claimed: string | undefined, signals: readonly AbortSignal[]): Promise<void> {
     const text = await readText(answer.body, signals).catch(() => null);
+    if (answer.status === 404 && this.sessionId !== undefined) this.onSessionEnded?.();
     // A 2026-07-28 server answers a request it rejects as such with 400 and the JSON-RPC error.
     if (answer.status === 400 && text !== null && claimed !== undefined && claimed >= FIRST_MODERN_VERSION) {
       try {

@@ -25,7 +25,8 @@ import {
 } from '../source.js';
 import type { CreateTaskResult } from '../tasks/wire.js';
 import { fingerprint } from './lists.js';
-import { DownstreamSource, type DownstreamOptions } from './source.js';
+import type { DownstreamOptions } from './source-options.js';
+import { DownstreamSource } from './source.js';
 
 export interface DownstreamServerOptions extends DownstreamOptions {
   /** Last-known lists, so the first tools/list holds this server's tools before it has answered. */

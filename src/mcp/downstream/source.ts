@@ -13,54 +13,25 @@ import {
   type Tool,
   type Transport,
 } from '@modelcontextprotocol/server';
-import type { Logger } from 'pino';
-import type { Clock } from '../../clock.js';
-import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
-import { describeError } from '../../errors.js';
+import { isStdioServer } from '../../config/schema.js';
+import { describeError, HubError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
-import type { HubMetrics } from '../../observability/metrics.js';
 import type { CachedLists } from '../../store/list-cache.js';
 import { SERVER_INFO } from '../server.js';
 import type { CallContext, InputRequired, SourceChange, SourceStatus, ToolSource } from '../source.js';
-import type { CreateTaskResult, DownstreamTaskBacking } from '../tasks/backings/downstream.js';
+import type { CreateTaskResult } from '../tasks/backings/downstream.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { callFailure } from './call-failure.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
+import { keepAlive } from './keepalive.js';
+import { ListChanges } from './list-changes.js';
 import { fetchLists, fingerprint, NO_LISTS } from './lists.js';
 import { claimsResource, ResourceWatch } from './subscriptions.js';
 import { loadClientSdk } from './sdk.js';
-import type { ChildRegistry } from './process-registry.js';
+import { againOnNewSession, SessionEnded } from './session-ended.js';
 import { ChildStdioTransport } from './stdio-transport.js';
-import { transportFor } from './transport-for.js';
-
-export interface DownstreamOptions {
-  name: string;
-  config: McpServerConfig;
-  clock: Clock;
-  log: Logger;
-  metrics: HubMetrics;
-  /** Time allowed for spawn + handshake + first listing. */
-  connectTimeoutMs?: number;
-  /** Restart backoff base, for tests that crash a server many times. */
-  restartBaseMs?: number;
-  /** Longest stdout line of a stdio server, in bytes (config `maxMessageBytes`). */
-  maxMessageBytes?: number;
-  /** Records spawned stdio servers so the next start can end them if this hub dies. */
-  processes?: ChildRegistry;
-  /**
-   * `session`: one identity's own connection beside the server's main one; it serves calls only,
-   * so it neither reports to metrics nor announces list changes.
-   */
-  role?: 'main' | 'session';
-  /**
-   * Opens with the 2025-era handshake whatever the server speaks: the session of a 2025-era
-   * caller to a 2026-capable server, so the server's 2025 features (server→client requests on the
-   * call's stream, stream closes to resume from) reach that caller as the server sends them.
-   */
-  legacy?: boolean;
-  /** Passes a task-augmented call through as the server's own task, where the server runs tools as tasks. */
-  tasks?: DownstreamTaskBacking;
-}
+import type { DownstreamOptions } from './source-options.js';
+import { exitSummary, transportFor } from './transport-for.js';
 
 type PriorVerdict = { kind: 'legacy' } | undefined;
 
@@ -86,6 +57,9 @@ export class DownstreamSource implements ToolSource {
   private failures = 0;
   private connectedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private stopKeepalive: (() => void) | undefined;
+  /** The connection a restart replaces, closed when the restart is due. */
+  private retired: Client | undefined;
   /** When the restart scheduled last is due (epoch ms). */
   private restartAt = 0;
   private stateWaiters: Array<() => void> = [];
@@ -123,10 +97,7 @@ export class DownstreamSource implements ToolSource {
     return this.calls.busy;
   }
 
-  /**
-   * Whether the server gave this connection a session (an HTTP server's `Mcp-Session-Id`): a
-   * 2025-era face without one serves each request on its own and cannot ask the client anything.
-   */
+  /** Whether an HTTP server gave this connection a session (`Mcp-Session-Id`): a 2025 face without one cannot ask the client anything. */
   get hasSession(): boolean {
     const t = this.transport;
     return this.state.state === 'ready' && t !== undefined && 'sessionId' in t && typeof t.sessionId === 'string';
@@ -143,6 +114,8 @@ export class DownstreamSource implements ToolSource {
     this.stopping = true;
     this.calls.abortAll();
     clearTimeout(this.restartTimer);
+    this.stopKeepalive?.();
+    await this.retire();
     const client = this.client;
     this.client = undefined;
     await client?.close().catch(() => {});
@@ -174,10 +147,16 @@ export class DownstreamSource implements ToolSource {
   }
 
   callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult> {
-    return this.calls.callTool(this.readyClient(), tool, args, ctx);
+    const send = () => this.calls.callTool(this.readyClient(), tool, args, ctx);
+    return againOnNewSession(this, ctx.signal, send, (e) => new HubError('downstream_error', `${this.name}: ${e.message}`, { cause: e }));
   }
 
-  async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
+  readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
+    const send = () => this.readOnce(uri, ctx);
+    return againOnNewSession(this, ctx.signal, send, (e) => this.asProtocolError(e, `resource ${uri}`));
+  }
+
+  private async readOnce(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
     const client = this.readyClient();
     if (!client?.getServerCapabilities()?.resources) return undefined;
     const known = claimsResource(this.listed, uri);
@@ -190,6 +169,7 @@ export class DownstreamSource implements ToolSource {
     } catch (err) {
       // An unknown URI is another source's; a failure on one we listed is ours to report.
       if (!known && err instanceof ProtocolError) return undefined;
+      if (err instanceof SessionEnded) throw err;
       throw this.asProtocolError(err, `resource ${uri}`);
     }
   }
@@ -199,7 +179,10 @@ export class DownstreamSource implements ToolSource {
     const client = this.readyClient();
     const last = client ?? this.client;
     if (!last?.getServerCapabilities()?.resources?.subscribe || !claimsResource(this.listed, uri)) return false;
-    await this.watch.subscribe(client, uri);
+    // A session the server ended: the URI is kept, and the new session subscribes to it (renew).
+    await this.watch.subscribe(client, uri).catch((err: unknown) => {
+      if (!(err instanceof SessionEnded)) throw err;
+    });
     return true;
   }
 
@@ -207,7 +190,12 @@ export class DownstreamSource implements ToolSource {
     return this.watch.unsubscribe(this.readyClient(), uri);
   }
 
-  async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
+  getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
+    const send = () => this.promptOnce(name, args, ctx);
+    return againOnNewSession(this, ctx.signal, send, (e) => this.asProtocolError(e, `prompt ${name}`));
+  }
+
+  private async promptOnce(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
     const client = this.readyClient();
     if (!client) throw new ProtocolError(ProtocolErrorCode.InternalError, `${this.name} is not available`);
     try {
@@ -217,7 +205,7 @@ export class DownstreamSource implements ToolSource {
       }
       return await client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, { signal: ctx.signal, timeout: this.opts.config.timeoutMs });
     } catch (err) {
-      throw this.asProtocolError(err, `prompt ${name}`);
+      throw err instanceof SessionEnded ? err : this.asProtocolError(err, `prompt ${name}`);
     }
   }
 
@@ -250,7 +238,16 @@ export class DownstreamSource implements ToolSource {
     const sdk = await loadClientSdk();
     // The HTTP client stack (node:https and its TLS) loads with the first HTTP server, not with every hub.
     const http = isStdioServer(config) ? undefined : (await import('./http-transport.js')).HubHttpTransport;
-    const transport = transportFor({ ...this.opts, stderrTail: this.stderrTail, onCut: (tag) => this.calls.streamCut(tag) }, http);
+    const transport = transportFor(
+      {
+        ...this.opts,
+        stderrTail: this.stderrTail,
+        onCut: (tag) => this.calls.streamCut(tag),
+        onSessionEnded: () => this.lost(gen, new SessionEnded().message),
+      },
+      http,
+    );
+    const changes = new ListChanges((kind) => this.refresh(gen, kind));
     const client = new sdk.Client(
       { name: SERVER_INFO.name, version: SERVER_INFO.version },
       {
@@ -258,11 +255,7 @@ export class DownstreamSource implements ToolSource {
         // A 2025-era stdio server that never answers the probe is legacy: fall back after 5 s, not
         // after the whole connect timeout.
         versionNegotiation: { mode: 'auto', probe: { timeoutMs: 5_000 } },
-        listChanged: {
-          tools: { autoRefresh: false, onChanged: () => void this.refresh(gen, 'tools') },
-          resources: { autoRefresh: false, onChanged: () => void this.refresh(gen, 'resources') },
-          prompts: { autoRefresh: false, onChanged: () => void this.refresh(gen, 'prompts') },
-        },
+        listChanged: changes.options(),
       },
     );
     this.calls.install(client, log);
@@ -272,7 +265,7 @@ export class DownstreamSource implements ToolSource {
     this.client = client;
     this.transport = transport;
     client.onclose = () => {
-      if (gen === this.generation) this.onDisconnect(gen);
+      if (gen === this.generation) this.lost(gen, `exited (${this.exitSummary()})`);
     };
     try {
       await client.connect(transport, {
@@ -280,6 +273,7 @@ export class DownstreamSource implements ToolSource {
         ...(this.verdict ? { prior: this.verdict } : {}),
       });
       if (gen !== this.generation || this.stopping) return;
+      changes.install(client);
       if (!client.getDiscoverResult()) this.verdict = { kind: 'legacy' };
       const before = fingerprint(this.listed);
       this.listed = await fetchLists(client, NO_LISTS, 'all', { timeout: this.opts.connectTimeoutMs ?? 30_000 });
@@ -289,6 +283,8 @@ export class DownstreamSource implements ToolSource {
       const pv = client.getNegotiatedProtocolVersion();
       this.calls.taskLink = this.opts.tasks?.attach(this.name, client, this.opts.config.timeoutMs);
       this.setState('ready', undefined, pv);
+      // A server holding this session for lists and their changes may restart or go: keepalive.ts.
+      if (this.opts.role !== 'session' && this.hasSession) this.stopKeepalive = keepAlive(client, (detail) => this.lost(gen, detail), this.opts.keepaliveMs);
       log[this.opts.role === 'session' ? 'debug' : 'info'](
         { source: this.name, protocolVersion: pv, tools: this.listed.tools.length },
         'downstream server ready',
@@ -330,19 +326,24 @@ export class DownstreamSource implements ToolSource {
     }
   }
 
-  private onDisconnect(gen: number): void {
+  /** The connection ended: the process exited, the HTTP server ended the session or stopped answering. */
+  private lost(gen: number, detail: string): void {
     if (this.stopping || gen !== this.generation) return;
     // A close before the handshake finished (a spawn ENOENT, an early exit) is connect()'s to
     // report: it holds the cause, and restarting here first would discard it.
     if (this.state.state !== 'ready') return;
-    const detail = `exited (${this.exitSummary()})`;
     this.opts.log.warn({ source: this.name, detail }, 'downstream server disconnected');
     if (this.opts.clock.now() - this.connectedAt >= STABLE_AFTER_MS) this.failures = 0;
+    // Closed when the restart is due, not now: the request that met the ended session is to fail
+    // as such (and be sent again), not as cut by the close. Already closed after an exit.
+    this.retired = this.client;
     this.client = undefined;
     this.scheduleRestart(detail);
   }
 
   private scheduleRestart(detail: string): void {
+    this.stopKeepalive?.();
+    this.stopKeepalive = undefined;
     if (this.stopping) return;
     this.generation++;
     const delay = restartDelay(this.failures++, this.opts.restartBaseMs === undefined ? {} : { baseMs: this.opts.restartBaseMs });
@@ -350,6 +351,7 @@ export class DownstreamSource implements ToolSource {
     this.setState('restarting', `${detail}; restarting in ${delay} ms`);
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
+      void this.retire();
       this.state.restarts++;
       if (this.opts.role !== 'session') this.opts.metrics.sourceRestarts.inc({ source: this.name });
       void this.connect();
@@ -357,15 +359,13 @@ export class DownstreamSource implements ToolSource {
     this.restartTimer.unref();
   }
 
-  private exitSummary(): string {
-    const t = this.transport instanceof ChildStdioTransport ? this.transport : undefined;
-    // A server the hub ended for breaking a limit: the limit is the cause, not the signal it got.
-    if (t?.violation) return `ended by the hub: ${t.violation}`;
-    const info = t?.exitInfo;
-    const how = info ? (info.signal ? `signal ${info.signal}` : `exit code ${info.code}`) : 'connection closed';
-    const stderr = t ? t.stderrLog.summary() : this.stderrTail.at(-1);
-    return stderr ? `${how}; stderr: ${stderr}` : how;
+  private async retire(): Promise<void> {
+    const client = this.retired;
+    this.retired = undefined;
+    await client?.close().catch(() => {});
   }
+
+  private exitSummary = (): string => exitSummary(this.transport, this.stderrTail);
 
   private setState(state: SourceStatus['state'], detail?: string, protocolVersion?: string): void {
     const restarts = this.state.restarts;

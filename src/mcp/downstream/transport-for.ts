@@ -18,6 +18,8 @@ export interface TransportFor {
   stderrTail: string[];
   /** A stream the HTTP transport cut, by the tag of the call it carried. */
   onCut: (tag: string) => void;
+  /** An HTTP server ended the connection's session (session-ended.ts). */
+  onSessionEnded?: () => void;
 }
 
 /**
@@ -43,5 +45,16 @@ export function transportFor(o: TransportFor, Http: typeof HubHttpTransport | un
     });
   }
   if (!Http) throw new Error('the HTTP client stack was not loaded');
-  return new Http(new URL(config.url), { headers: config.headers, onCut: o.onCut });
+  return new Http(new URL(config.url), { headers: config.headers, onCut: o.onCut, ...(o.onSessionEnded ? { onSessionEnded: o.onSessionEnded } : {}) });
+}
+
+/** How a connection ended, for the reason a source gives: the stdio process's exit and stderr, or the connection's close. */
+export function exitSummary(transport: Transport | undefined, stderrTail: readonly string[]): string {
+  const t = transport instanceof ChildStdioTransport ? transport : undefined;
+  // A server the hub ended for breaking a limit: the limit is the cause, not the signal it got.
+  if (t?.violation) return `ended by the hub: ${t.violation}`;
+  const info = t?.exitInfo;
+  const how = info ? (info.signal ? `signal ${info.signal}` : `exit code ${info.code}`) : 'connection closed';
+  const stderr = t ? t.stderrLog.summary() : stderrTail.at(-1);
+  return stderr ? `${how}; stderr: ${stderr}` : how;
 }

@@ -1,0 +1,38 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../../clock.js';
+import type { McpServerConfig } from '../../config/schema.js';
+import type { HubMetrics } from '../../observability/metrics.js';
+import type { DownstreamTaskBacking } from '../tasks/backings/downstream.js';
+import type { ChildRegistry } from './process-registry.js';
+
+/** What one connection to a downstream server is made with (source.ts). */
+export interface DownstreamOptions {
+  name: string;
+  config: McpServerConfig;
+  clock: Clock;
+  log: Logger;
+  metrics: HubMetrics;
+  /** Time allowed for spawn + handshake + first listing. */
+  connectTimeoutMs?: number;
+  /** Restart backoff base, for tests that crash a server many times. */
+  restartBaseMs?: number;
+  /** Longest stdout line of a stdio server, in bytes (config `maxMessageBytes`). */
+  maxMessageBytes?: number;
+  /** Records spawned stdio servers so the next start can end them if this hub dies. */
+  processes?: ChildRegistry;
+  /**
+   * `session`: one identity's own connection beside the server's main one; it serves calls only,
+   * so it neither reports to metrics nor announces list changes.
+   */
+  role?: 'main' | 'session';
+  /**
+   * Opens with the 2025-era handshake whatever the server speaks: the session of a 2025-era
+   * caller to a 2026-capable server, so the server's 2025 features (server→client requests on the
+   * call's stream, stream closes to resume from) reach that caller as the server sends them.
+   */
+  legacy?: boolean;
+  /** How often a main HTTP connection's session is checked (keepalive.ts); 30 s by default. */
+  keepaliveMs?: number;
+  /** Passes a task-augmented call through as the server's own task, where the server runs tools as tasks. */
+  tasks?: DownstreamTaskBacking;
+}

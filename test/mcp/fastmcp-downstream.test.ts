@@ -1,0 +1,172 @@
+/**
+ * A downstream built with fastmcp (test/fixtures/fastmcp-server.ts), driven through the hub by
+ * real clients of two users: the tools it adds and removes at run time reach both users although
+ * it never declares `listChanged`; its streamed content reaches the caller only; and a restart of
+ * the server behind an HTTP URL (which forgets every session) is met with a new session, the
+ * calls of both users going on as if nothing happened and the tools of the new server listed.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, ROOT, startHub, type RunningHub } from '../helpers/hub.js';
+
+const FASTMCP = join(ROOT, 'dist/test/fixtures/fastmcp-server.js');
+
+interface Watcher {
+  client: Client;
+  toolChanges: number;
+  /** Notifications the hub has no handler of its own for, by method. */
+  other: { method: string; params?: unknown }[];
+}
+
+async function connect(hub: RunningHub, token: string, era: 'legacy' | 'auto'): Promise<Watcher> {
+  const transport = new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  const client = new Client({ name: `fastmcp-${era}`, version: '1.0.0' }, { versionNegotiation: { mode: era } });
+  const w: Watcher = { client, toolChanges: 0, other: [] };
+  client.setNotificationHandler('notifications/tools/list_changed', () => void w.toolChanges++);
+  client.fallbackNotificationHandler = async (n) => void w.other.push({ method: n.method, params: n.params });
+  await client.connect(transport);
+  return w;
+}
+
+const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
+const names = async (w: Watcher) => (await w.client.listTools()).tools.map((t) => t.name);
+
+describe('a fastmcp server over stdio, shared by two users', () => {
+  let hub: RunningHub;
+  let bobToken: string;
+  const open: Client[] = [];
+
+  beforeAll(async () => {
+    hub = await startHub({ mcpServers: { fm: { command: process.execPath, args: [FASTMCP] } } });
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((c) => c.close()));
+    await hub?.stop();
+  });
+
+  async function pair(): Promise<[Watcher, Watcher]> {
+    const ws = [await connect(hub, hub.token, 'legacy'), await connect(hub, bobToken, 'legacy')] as [Watcher, Watcher];
+    open.push(...ws.map((w) => w.client));
+    return ws;
+  }
+
+  it('a tool it adds or removes at run time is announced to both users, listed and callable, though it declares no listChanged', async () => {
+    const [alice, bob] = await pair();
+    expect(await names(bob)).not.toContain('fm__late');
+    expect(textOf(await alice.client.callTool({ name: 'fm__add_tool', arguments: { name: 'late' } }))).toBe('added late');
+    await eventually(() => alice.toolChanges > 0 && bob.toolChanges > 0);
+    expect(await names(bob)).toContain('fm__late');
+    expect(textOf(await bob.client.callTool({ name: 'fm__late', arguments: {} }))).toBe('I am late');
+    const changes = bob.toolChanges;
+    await alice.client.callTool({ name: 'fm__remove_tool', arguments: { name: 'late' } });
+    await eventually(() => bob.toolChanges > changes);
+    expect(await names(alice)).not.toContain('fm__late');
+    expect(await names(bob)).not.toContain('fm__late');
+  });
+
+  it('its streamed content reaches the calling client only, before the answer', async () => {
+    const [alice, bob] = await pair();
+    const result = await alice.client.callTool({ name: 'fm__stream', arguments: {} });
+    expect(textOf(result)).toBe('streamed');
+    const streamed = alice.other.filter((n) => n.method === 'notifications/tool/streamContent');
+    expect(streamed.map((n) => (n.params as { content: { text: string }[] }).content[0]!.text)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(bob.other).toEqual([]);
+  });
+});
+
+describe('a fastmcp server behind an HTTP URL that restarts', () => {
+  let hub: RunningHub;
+  let bobToken: string;
+  let port: number;
+  let server: ChildProcess | undefined;
+  const open: Client[] = [];
+
+  async function startServer(...args: string[]): Promise<void> {
+    const child = spawn(process.execPath, [FASTMCP, '--http', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    server = child;
+    await new Promise<void>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`the fastmcp server exited (${code})`)));
+      const ready = (chunk: Buffer) => void (chunk.toString().includes('server is running') && resolve());
+      child.stdout!.on('data', ready);
+      child.stderr!.on('data', ready);
+    });
+  }
+
+  async function stopServer(): Promise<void> {
+    const child = server;
+    server = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  beforeAll(async () => {
+    port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = probe.address() as { port: number };
+        probe.close(() => resolve(p));
+      });
+    });
+    await startServer();
+    hub = await startHub({ mcpServers: { fm: { url: `http://127.0.0.1:${port}/mcp` } } }, { keepaliveMs: 200, restartBaseMs: 50 });
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  });
+  afterEach(async () => {
+    await Promise.allSettled(open.splice(0).map((c) => c.close()));
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    await stopServer();
+  });
+
+  it('both users’ calls go on in a new session, and the restarted server’s tools are listed and announced', async () => {
+    const alice = await connect(hub, hub.token, 'legacy');
+    const bob = await connect(hub, bobToken, 'auto');
+    open.push(alice.client, bob.client);
+    const before = textOf(await alice.client.callTool({ name: 'fm__pid', arguments: {} }));
+    expect(textOf(await bob.client.callTool({ name: 'fm__pid', arguments: {} }))).toBe(before);
+
+    await stopServer();
+    await startServer('--extra', 'fresh');
+    // The sessions the hub held for each user are gone with the old process: each call meets a
+    // 404, opens a new session and is sent again on it.
+    const afterAlice = await alice.client.callTool({ name: 'fm__pid', arguments: {} });
+    expect(afterAlice.isError).toBeFalsy();
+    expect(textOf(afterAlice)).not.toBe(before);
+    const afterBob = await bob.client.callTool({ name: 'fm__pid', arguments: {} });
+    expect(textOf(afterBob)).toBe(textOf(afterAlice));
+    // The hub's own session (lists, list changes) is found gone by its keepalive, opened again,
+    // and the lists read again: the new tool is listed and announced.
+    await eventually(async () => (await names(alice)).includes('fm__fresh'));
+    await eventually(() => alice.toolChanges > 0);
+    expect(textOf(await bob.client.callTool({ name: 'fm__fresh', arguments: {} }))).toBe('fresh');
+  });
+
+  it('a server that stays away is reported restarting, and taken back when it returns', async () => {
+    await stopServer();
+    await eventually(
+      () =>
+        hub.hub.catalog
+          .sources()
+          .find((s) => s.name === 'fm')
+          ?.status().state === 'restarting',
+    );
+    await startServer();
+    await eventually(
+      () =>
+        hub.hub.catalog
+          .sources()
+          .find((s) => s.name === 'fm')
+          ?.status().state === 'ready',
+    );
+    const alice = await connect(hub, hub.token, 'legacy');
+    open.push(alice.client);
+    expect((await alice.client.callTool({ name: 'fm__pid', arguments: {} })).isError).toBeFalsy();
+    await eventually(async () => !(await names(alice)).includes('fm__fresh'));
+  });
+});
