@@ -3,7 +3,8 @@
  * real clients of two users: the tools it adds and removes at run time reach both users although
  * it never declares `listChanged`; its streamed content reaches the caller only; and a restart of
  * the server behind an HTTP URL (which forgets every session) is met with a new session, the
- * calls of both users going on as if nothing happened and the tools of the new server listed.
+ * calls of both users going on as if nothing happened and the tools of the new server listed;
+ * without sessions (no stream to announce anything on), its run-time tools are still found.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -29,6 +30,27 @@ async function connect(hub: RunningHub, token: string, era: 'legacy' | 'auto'): 
   client.fallbackNotificationHandler = async (n) => void w.other.push({ method: n.method, params: n.params });
   await client.connect(transport);
   return w;
+}
+
+/** A fastmcp server on HTTP, once it says it is running. */
+async function startFastmcp(port: number, ...args: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [FASTMCP, '--http', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the fastmcp server exited (${code})`)));
+    const ready = (chunk: Buffer) => void (/HTTP Stream at http/.test(chunk.toString()) && resolve());
+    child.stdout!.on('data', ready);
+    child.stderr!.on('data', ready);
+  });
+  return child;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
 }
 
 const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
@@ -86,14 +108,7 @@ describe('a fastmcp server behind an HTTP URL that restarts', () => {
   const open: Client[] = [];
 
   async function startServer(...args: string[]): Promise<void> {
-    const child = spawn(process.execPath, [FASTMCP, '--http', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    server = child;
-    await new Promise<void>((resolve, reject) => {
-      child.once('exit', (code) => reject(new Error(`the fastmcp server exited (${code})`)));
-      const ready = (chunk: Buffer) => void (chunk.toString().includes('server is running') && resolve());
-      child.stdout!.on('data', ready);
-      child.stderr!.on('data', ready);
-    });
+    server = await startFastmcp(port, ...args);
   }
 
   async function stopServer(): Promise<void> {
@@ -106,12 +121,7 @@ describe('a fastmcp server behind an HTTP URL that restarts', () => {
   }
 
   beforeAll(async () => {
-    port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const { port: p } = probe.address() as { port: number };
-        probe.close(() => resolve(p));
-      });
-    });
+    port = await freePort();
     await startServer();
     hub = await startHub({ mcpServers: { fm: { url: `http://127.0.0.1:${port}/mcp` } } }, { keepaliveMs: 200, restartBaseMs: 50 });
     bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
@@ -168,5 +178,32 @@ describe('a fastmcp server behind an HTTP URL that restarts', () => {
     open.push(alice.client);
     expect((await alice.client.callTool({ name: 'fm__pid', arguments: {} })).isError).toBeFalsy();
     await eventually(async () => !(await names(alice)).includes('fm__fresh'));
+  });
+});
+
+describe('a fastmcp server over HTTP without sessions', () => {
+  let hub: RunningHub;
+  let child: ChildProcess;
+  const open: Client[] = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    child = await startFastmcp(port, '--stateless');
+    hub = await startHub({ mcpServers: { fm: { url: `http://127.0.0.1:${port}/mcp` } } }, { keepaliveMs: 200 });
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((c) => c.close()));
+    await hub?.stop();
+    child?.kill('SIGKILL');
+  });
+
+  it('a tool it adds at run time is listed and announced, though it has no stream to announce it on', async () => {
+    const alice = await connect(hub, hub.token, 'legacy');
+    open.push(alice.client);
+    expect(await names(alice)).not.toContain('fm__later');
+    await alice.client.callTool({ name: 'fm__add_tool', arguments: { name: 'later' } });
+    await eventually(() => alice.toolChanges > 0);
+    expect(await names(alice)).toContain('fm__later');
+    expect(textOf(await alice.client.callTool({ name: 'fm__later', arguments: {} }))).toBe('I am later');
   });
 });

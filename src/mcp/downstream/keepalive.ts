@@ -1,27 +1,52 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import { describeError } from '../../errors.js';
+import type { ChangeKind } from '../source.js';
 import { SessionEnded } from './session-ended.js';
 
-/** How often the hub pings an HTTP server whose session it holds for lists and list changes. */
+/** How often the hub checks on an HTTP server it holds lists of. */
 export const KEEPALIVE_MS = 30_000;
 const PING_TIMEOUT_MS = 10_000;
+const KINDS = ['tools', 'resources', 'prompts'] as const satisfies readonly ChangeKind[];
+
+export interface KeepAlive {
+  client: Client;
+  /** Whether the server gave the connection a session (2025-era HTTP). */
+  session: boolean;
+  /** Reads a list again and announces it if it moved; rejects as the request did. */
+  reread: (kind: ChangeKind) => Promise<void>;
+  /** The server is unreachable: the source reconnects. */
+  onLost: (detail: string) => void;
+  intervalMs?: number | undefined;
+}
 
 /**
- * Pings the server every `intervalMs` on a connection that otherwise only listens: the hub answers
- * tools/list from its copy, so without this a server that restarted (and forgot the session) or
- * went away would never be heard from again, and the tools it adds or drops never shown. A 404
- * reaches the source through the transport (session-ended.ts); an unreachable server is `onLost`.
- * A server that answers at all, even with an error, or is only slow, is alive. Returns the stop.
+ * Checks on an HTTP server every 30 s, since the hub answers tools/list from its copy and would
+ * otherwise never hear from it again: a server that restarted (forgetting the session), was
+ * redeployed with other tools, or went away. The lists the server will not announce changes of
+ * are read again — those it does not declare `listChanged` for, or all of them on a 2025 server
+ * without a session, which has no stream to announce them on; with none such, a ping. A 404 to
+ * the session reaches the source through the transport (session-ended.ts); a server that answers
+ * at all, even with an error, or is only slow, is alive; any other failure is `onLost`. Returns
+ * the stop; nothing at all is run where there is nothing to learn (a 2026 server that announces
+ * every list it has).
  */
-export function keepAlive(client: Client, onLost: (detail: string) => void, intervalMs = KEEPALIVE_MS): () => void {
+export function keepAlive(k: KeepAlive): (() => void) | undefined {
+  const caps = k.client.getServerCapabilities();
+  const legacy = k.client.getProtocolEra() !== 'modern';
+  const unannounced = KINDS.filter((kind) => caps?.[kind] && (caps[kind].listChanged !== true || (legacy && !k.session)));
+  if (unannounced.length === 0 && !(legacy && k.session)) return undefined;
+  const check = async () => {
+    if (unannounced.length === 0) await k.client.ping({ timeout: PING_TIMEOUT_MS });
+    for (const kind of unannounced) await k.reread(kind);
+  };
   const timer = setInterval(() => {
-    client.ping({ timeout: PING_TIMEOUT_MS }).catch((err: unknown) => {
+    check().catch((err: unknown) => {
       if (err instanceof SessionEnded || err instanceof ProtocolError) return;
       if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) return;
-      onLost(`unreachable: ${describeError(err)}`);
+      k.onLost(`unreachable: ${describeError(err)}`);
     });
-  }, intervalMs);
+  }, k.intervalMs ?? KEEPALIVE_MS);
   timer.unref();
   return () => clearInterval(timer);
 }

@@ -18,7 +18,7 @@ import { describeError, HubError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import type { CachedLists } from '../../store/list-cache.js';
 import { SERVER_INFO } from '../server.js';
-import type { CallContext, InputRequired, SourceChange, SourceStatus, ToolSource } from '../source.js';
+import type { CallContext, ChangeKind, InputRequired, SourceChange, SourceStatus, ToolSource } from '../source.js';
 import type { CreateTaskResult } from '../tasks/backings/downstream.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { callFailure } from './call-failure.js';
@@ -247,7 +247,9 @@ export class DownstreamSource implements ToolSource {
       },
       http,
     );
-    const changes = new ListChanges((kind) => this.refresh(gen, kind));
+    const changes = new ListChanges((kind) =>
+      this.refresh(gen, kind).catch((err: unknown) => log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list')),
+    );
     const client = new sdk.Client(
       { name: SERVER_INFO.name, version: SERVER_INFO.version },
       {
@@ -264,9 +266,7 @@ export class DownstreamSource implements ToolSource {
     });
     this.client = client;
     this.transport = transport;
-    client.onclose = () => {
-      if (gen === this.generation) this.lost(gen, `exited (${this.exitSummary()})`);
-    };
+    client.onclose = () => this.lost(gen, `exited (${this.exitSummary()})`);
     try {
       await client.connect(transport, {
         timeout: this.opts.connectTimeoutMs ?? 30_000,
@@ -283,8 +283,11 @@ export class DownstreamSource implements ToolSource {
       const pv = client.getNegotiatedProtocolVersion();
       this.calls.taskLink = this.opts.tasks?.attach(this.name, client, this.opts.config.timeoutMs);
       this.setState('ready', undefined, pv);
-      // A server holding this session for lists and their changes may restart or go: keepalive.ts.
-      if (this.opts.role !== 'session' && this.hasSession) this.stopKeepalive = keepAlive(client, (detail) => this.lost(gen, detail), this.opts.keepaliveMs);
+      // An HTTP server whose lists the hub holds may restart, change them unannounced or go: keepalive.ts.
+      if (this.opts.role !== 'session' && !isStdioServer(config)) {
+        const reread = (kind: ChangeKind) => this.refresh(gen, kind, true);
+        this.stopKeepalive = keepAlive({ client, session: this.hasSession, reread, onLost: (d) => this.lost(gen, d), intervalMs: this.opts.keepaliveMs });
+      }
       log[this.opts.role === 'session' ? 'debug' : 'info'](
         { source: this.name, protocolVersion: pv, tools: this.listed.tools.length },
         'downstream server ready',
@@ -313,17 +316,15 @@ export class DownstreamSource implements ToolSource {
     }
   }
 
-  private async refresh(gen: number, kind: SourceChange['kind']): Promise<void> {
+  /** Reads a list again: announced when the server said it changed, or (`ifMoved`) when it did. */
+  private async refresh(gen: number, kind: SourceChange['kind'], ifMoved = false): Promise<void> {
     const client = this.client;
     if (!client || gen !== this.generation) return;
-    try {
-      const fresh = await fetchLists(client, this.listed, kind, { timeout: this.opts.connectTimeoutMs ?? 30_000, cache: 'refresh' });
-      if (gen !== this.generation) return;
-      this.listed = fresh;
-      this.emit({ kind });
-    } catch (err) {
-      this.opts.log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list');
-    }
+    const fresh = await fetchLists(client, this.listed, kind, { timeout: this.opts.connectTimeoutMs ?? 30_000, cache: 'refresh' });
+    if (gen !== this.generation) return;
+    const moved = fingerprint(this.listed)[kind] !== fingerprint(fresh)[kind];
+    this.listed = fresh;
+    if (moved || !ifMoved) this.emit({ kind });
   }
 
   /** The connection ended: the process exited, the HTTP server ended the session or stopped answering. */
