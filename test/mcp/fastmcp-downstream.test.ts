@@ -7,6 +7,7 @@
  * without sessions (no stream to announce anything on), its run-time tools are still found.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -100,7 +101,10 @@ describe('a fastmcp server over stdio, shared by two users', () => {
   });
 });
 
-describe('a fastmcp server behind an HTTP URL that restarts', () => {
+describe.each([
+  { keepaliveMs: 600_000, when: 'found by the first call after it' },
+  { keepaliveMs: 200, when: 'found by the keepalive' },
+])('a fastmcp server behind an HTTP URL that restarts ($when)', ({ keepaliveMs }) => {
   let hub: RunningHub;
   let bobToken: string;
   let port: number;
@@ -123,7 +127,7 @@ describe('a fastmcp server behind an HTTP URL that restarts', () => {
   beforeAll(async () => {
     port = await freePort();
     await startServer();
-    hub = await startHub({ mcpServers: { fm: { url: `http://127.0.0.1:${port}/mcp` } } }, { keepaliveMs: 200, restartBaseMs: 50 });
+    hub = await startHub({ mcpServers: { fm: { url: `http://127.0.0.1:${port}/mcp` } } }, { keepaliveMs, restartBaseMs: 50 });
     bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
   });
   afterEach(async () => {
@@ -150,35 +154,51 @@ describe('a fastmcp server behind an HTTP URL that restarts', () => {
     expect(textOf(afterAlice)).not.toBe(before);
     const afterBob = await bob.client.callTool({ name: 'fm__pid', arguments: {} });
     expect(textOf(afterBob)).toBe(textOf(afterAlice));
-    // The hub's own session (lists, list changes) is found gone by its keepalive, opened again,
-    // and the lists read again: the new tool is listed and announced.
+    // The hub's own session (lists, list changes) is found gone too — checked at once when a
+    // user's session met the restart, else by the keepalive — opened again, and the lists read
+    // again: the new tool is listed and announced.
     await eventually(async () => (await names(alice)).includes('fm__fresh'));
     await eventually(() => alice.toolChanges > 0);
     expect(textOf(await bob.client.callTool({ name: 'fm__fresh', arguments: {} }))).toBe('fresh');
   });
 
-  it('a server that stays away is reported restarting, and taken back when it returns', async () => {
-    await stopServer();
-    await eventually(
-      () =>
-        hub.hub.catalog
-          .sources()
-          .find((s) => s.name === 'fm')
-          ?.status().state === 'restarting',
-    );
-    await startServer();
-    await eventually(
-      () =>
-        hub.hub.catalog
-          .sources()
-          .find((s) => s.name === 'fm')
-          ?.status().state === 'ready',
-    );
+  it('with nobody calling, a restarted server’s new tools are listed and announced all the same', async () => {
     const alice = await connect(hub, hub.token, 'legacy');
     open.push(alice.client);
-    expect((await alice.client.callTool({ name: 'fm__pid', arguments: {} })).isError).toBeFalsy();
-    await eventually(async () => !(await names(alice)).includes('fm__fresh'));
+    expect(await names(alice)).not.toContain('fm__again');
+    await stopServer();
+    await startServer('--extra', 'again');
+    // The hub's stream from the server drops with it; reopened, it meets a 404, and a request tells
+    // the hub whether that is an ended session (it is) or a server that serves no GET.
+    await eventually(async () => (await names(alice)).includes('fm__again'));
+    await eventually(() => alice.toolChanges > 0);
   });
+
+  // Only a keepalive finds a server that is away while nobody calls it.
+  if (keepaliveMs < 10_000) {
+    it('a server that stays away is reported restarting, and taken back when it returns', async () => {
+      await stopServer();
+      await eventually(
+        () =>
+          hub.hub.catalog
+            .sources()
+            .find((s) => s.name === 'fm')
+            ?.status().state === 'restarting',
+      );
+      await startServer();
+      await eventually(
+        () =>
+          hub.hub.catalog
+            .sources()
+            .find((s) => s.name === 'fm')
+            ?.status().state === 'ready',
+      );
+      const alice = await connect(hub, hub.token, 'legacy');
+      open.push(alice.client);
+      expect((await alice.client.callTool({ name: 'fm__pid', arguments: {} })).isError).toBeFalsy();
+      await eventually(async () => !(await names(alice)).includes('fm__fresh'));
+    });
+  }
 });
 
 describe('a fastmcp server over HTTP without sessions', () => {
@@ -205,5 +225,51 @@ describe('a fastmcp server over HTTP without sessions', () => {
     await eventually(() => alice.toolChanges > 0);
     expect(await names(alice)).toContain('fm__later');
     expect(textOf(await alice.client.callTool({ name: 'fm__later', arguments: {} }))).toBe('I am later');
+  });
+});
+
+describe('a server whose app routes only POST', () => {
+  let hub: RunningHub;
+  let child: ChildProcess;
+  let front: Server;
+  const seen = { gets: 0, posts: 0 };
+
+  beforeAll(async () => {
+    const port = await freePort();
+    child = await startFastmcp(port);
+    // In front of it, what an express app with only app.post('/mcp') does: 404 to the GET that
+    // opens the standalone stream (where the spec has 405), the rest passed on.
+    front = createHttpServer((req, res) => {
+      seen[req.method === 'GET' ? 'gets' : 'posts']++;
+      if (req.method === 'GET') return void res.writeHead(404, { 'content-type': 'text/html' }).end('Cannot GET /mcp');
+      const ahead = httpRequest({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(ahead);
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const { port: frontPort } = front.address() as { port: number };
+    hub = await startHub({ mcpServers: { fm: { url: `http://127.0.0.1:${frontPort}/mcp` } } }, { keepaliveMs: 100 });
+  });
+  afterAll(async () => {
+    await hub?.stop();
+    front?.close();
+    child?.kill('SIGKILL');
+  });
+
+  it('its 404 to GET is not taken for a lost session: the hub stays connected and its calls work', async () => {
+    const alice = await connect(hub, hub.token, 'legacy');
+    expect(textOf(await alice.client.callTool({ name: 'fm__add_tool', arguments: { name: 'x' } }))).toBe('added x');
+    // Its GETs refused, and several keepalive rounds (each reads the tools it does not announce).
+    const posts = seen.posts;
+    await eventually(() => seen.gets > 0 && seen.posts >= posts + 5);
+    const status = hub.hub.catalog
+      .sources()
+      .find((s) => s.name === 'fm')
+      ?.status();
+    expect(status).toMatchObject({ state: 'ready', restarts: 0 });
+    expect(textOf(await alice.client.callTool({ name: 'fm__x', arguments: {} }))).toBe('I am x');
+    await alice.client.close();
   });
 });

@@ -18,6 +18,7 @@ import { HubError, describeError, isHubError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
 import { toolError, type CallContext, type InputRequired, type ProgressUpdate } from '../source.js';
 import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
+import { SessionEnded } from './session-ended.js';
 import { CALL_HEADER, callTagOf, withoutCallTag } from './relate.js';
 import { withoutReservedMeta } from './results.js';
 import { paramHeadersFor } from '../param-headers.js';
@@ -267,7 +268,8 @@ export class DownstreamCalls {
     } catch (err) {
       this.rounds.delete(call.id);
       call.abort.abort(err);
-      if (err instanceof ProtocolError || isHubError(err)) throw err;
+      // A session the server ended is the source's to renew, and the call its to send again.
+      if (err instanceof ProtocolError || isHubError(err) || err instanceof SessionEnded) throw err;
       // The caller went away (or cancelled) while this round waited: the round fails with the
       // caller's own reason, which is not the downstream's doing.
       if (ctx.signal.aborted) throw new HubError('cancelled', `${this.opts.name}: the call was cancelled (${describeError(err)})`, { cause: err });

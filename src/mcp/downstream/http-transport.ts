@@ -52,6 +52,8 @@ export interface HubHttpTransportOptions {
   fetch?: RelatingFetch;
   /** The server answered 404 to a request sent with the session: it ended the session (session-ended.ts). */
   onSessionEnded?: () => void;
+  /** It answered 404 to the session's GET: it ended the session, or serves no GET (session-ended.ts). */
+  onSessionDoubt?: () => void;
 }
 
 /**
@@ -83,7 +85,7 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   constructor(url: URL, opts: HubHttpTransportOptions) {
     const fetch = opts.fetch ?? relatingFetch(opts.onCut);
     const ended = opts.onSessionEnded;
-    super(url, { requestInit: { headers: opts.headers }, fetch: ended ? sessionWatchingFetch(fetch, ended) : fetch });
+    super(url, { requestInit: { headers: opts.headers }, fetch: ended ? sessionWatchingFetch(fetch, ended, opts.onSessionDoubt ?? (() => {})) : fetch });
     this.onSessionEnded = ended;
     this.endpoint = endpointOf(url);
     this.onCut = opts.onCut;

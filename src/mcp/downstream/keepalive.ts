@@ -9,6 +9,12 @@ export const KEEPALIVE_MS = 30_000;
 const PING_TIMEOUT_MS = 10_000;
 const KINDS = ['tools', 'resources', 'prompts'] as const satisfies readonly ChangeKind[];
 
+/** Stops the checks, or runs one now. */
+export interface KeepAliveHandle {
+  stop(): void;
+  check(): void;
+}
+
 export interface KeepAlive {
   client: Client;
   /** Whether the server gave the connection a session (2025-era HTTP). */
@@ -27,11 +33,10 @@ export interface KeepAlive {
  * are read again — those it does not declare `listChanged` for, or all of them on a 2025 server
  * without a session, which has no stream to announce them on; with none such, a ping. A 404 to
  * the session reaches the source through the transport (session-ended.ts); a server that answers
- * at all, even with an error, or is only slow, is alive; any other failure is `onLost`. Returns
- * the stop; nothing at all is run where there is nothing to learn (a 2026 server that announces
- * every list it has).
+ * at all, even with an error, or is only slow, is alive; any other failure is `onLost`. Nothing
+ * at all is run where there is nothing to learn (a 2026 server that announces every list it has).
  */
-export function keepAlive(k: KeepAlive): (() => void) | undefined {
+export function keepAlive(k: KeepAlive): KeepAliveHandle | undefined {
   const caps = k.client.getServerCapabilities();
   const legacy = k.client.getProtocolEra() !== 'modern';
   const unannounced = KINDS.filter((kind) => caps?.[kind] && (caps[kind].listChanged !== true || (legacy && !k.session)));
@@ -40,13 +45,14 @@ export function keepAlive(k: KeepAlive): (() => void) | undefined {
     if (unannounced.length === 0) await k.client.ping({ timeout: PING_TIMEOUT_MS });
     for (const kind of unannounced) await k.reread(kind);
   };
-  const timer = setInterval(() => {
+  const run = () => {
     check().catch((err: unknown) => {
       if (err instanceof SessionEnded || err instanceof ProtocolError) return;
       if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) return;
       k.onLost(`unreachable: ${describeError(err)}`);
     });
-  }, k.intervalMs ?? KEEPALIVE_MS);
+  };
+  const timer = setInterval(run, k.intervalMs ?? KEEPALIVE_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return { stop: () => clearInterval(timer), check: run };
 }

@@ -274,7 +274,9 @@ export class DownstreamServer implements ToolSource {
     const key = `${kind}:${identityKey(identity)}`;
     let session = this.sessions.get(key);
     if (!session) {
-      const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session' });
+      // A restart this identity's session meets is the main connection's too: it is checked at once.
+      const onSessionEnded = () => this.main.checkNow();
+      const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded });
       if (kind === 'session' && this.processPerIdentity()) this.followOwn(link, identity);
       session = { link, started: link.start(), lastUsed: this.opts.clock.now() };
       this.sessions.set(key, session);

@@ -21,12 +21,18 @@ export function sessionEndedOr(error: unknown, hadSession: boolean): unknown {
   return error;
 }
 
-/** The SDK transport's fetch, telling `onEnded` of each 404 to a request sent with a session (its standalone GET's retries too). */
-export function sessionWatchingFetch(fetch: RelatingFetch, onEnded: () => void): RelatingFetch {
+/**
+ * The SDK transport's fetch, telling `onEnded` of each 404 to a POST sent with a session, and
+ * `onDoubt` of a 404 to a GET sent with one (its standalone stream, reopened after a drop): a
+ * server that restarted answers so, but so does one that routes only POST (a hand-written express
+ * app, where the spec has 405), which a GET's 404 alone would have reconnected to for ever. A POST
+ * then tells which (keepalive.ts).
+ */
+export function sessionWatchingFetch(fetch: RelatingFetch, onEnded: () => void, onDoubt: () => void): RelatingFetch {
   return async (input, init) => {
     const sent = new Headers(init?.headers).has('mcp-session-id');
     const response = await fetch(input, init);
-    if (sent && response.status === 404) onEnded();
+    if (sent && response.status === 404) (init?.method === 'POST' ? onEnded : onDoubt)();
     return response;
   };
 }

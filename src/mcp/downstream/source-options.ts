@@ -31,6 +31,8 @@ export interface DownstreamOptions {
    * call's stream, stream closes to resume from) reach that caller as the server sends them.
    */
   legacy?: boolean;
+  /** The server ended this connection's session: it restarted (the server's other connections are then checked at once). */
+  onSessionEnded?: () => void;
   /** How often a main HTTP connection's session is checked (keepalive.ts); 30 s by default. */
   keepaliveMs?: number;
   /** Passes a task-augmented call through as the server's own task, where the server runs tools as tasks. */

@@ -23,7 +23,7 @@ import type { CreateTaskResult } from '../tasks/backings/downstream.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { callFailure } from './call-failure.js';
 import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
-import { keepAlive } from './keepalive.js';
+import { keepAlive, type KeepAliveHandle } from './keepalive.js';
 import { ListChanges } from './list-changes.js';
 import { fetchLists, fingerprint, NO_LISTS } from './lists.js';
 import { claimsResource, ResourceWatch } from './subscriptions.js';
@@ -31,7 +31,7 @@ import { loadClientSdk } from './sdk.js';
 import { againOnNewSession, SessionEnded } from './session-ended.js';
 import { ChildStdioTransport } from './stdio-transport.js';
 import type { DownstreamOptions } from './source-options.js';
-import { exitSummary, transportFor } from './transport-for.js';
+import { exitSummary, hasSessionId, transportFor } from './transport-for.js';
 
 type PriorVerdict = { kind: 'legacy' } | undefined;
 
@@ -57,7 +57,7 @@ export class DownstreamSource implements ToolSource {
   private failures = 0;
   private connectedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
-  private stopKeepalive: (() => void) | undefined;
+  private keepalive: KeepAliveHandle | undefined;
   /** The connection a restart replaces, closed when the restart is due. */
   private retired: Client | undefined;
   /** When the restart scheduled last is due (epoch ms). */
@@ -99,8 +99,12 @@ export class DownstreamSource implements ToolSource {
 
   /** Whether an HTTP server gave this connection a session (`Mcp-Session-Id`): a 2025 face without one cannot ask the client anything. */
   get hasSession(): boolean {
-    const t = this.transport;
-    return this.state.state === 'ready' && t !== undefined && 'sessionId' in t && typeof t.sessionId === 'string';
+    return this.state.state === 'ready' && hasSessionId(this.transport);
+  }
+
+  /** Checks on the server now rather than at the next keepalive (another connection to it found it restarted). */
+  checkNow(): void {
+    this.keepalive?.check();
   }
 
   /** Resolves once the first attempt has connected or failed; failures keep retrying in the background. */
@@ -114,11 +118,9 @@ export class DownstreamSource implements ToolSource {
     this.stopping = true;
     this.calls.abortAll();
     clearTimeout(this.restartTimer);
-    this.stopKeepalive?.();
-    await this.retire();
-    const client = this.client;
-    this.client = undefined;
-    await client?.close().catch(() => {});
+    this.keepalive?.stop();
+    for (const client of [this.retired, this.client]) await client?.close().catch(() => {});
+    this.retired = this.client = undefined;
     await this.transport?.close().catch(() => {});
     this.setState('stopped');
   }
@@ -238,15 +240,9 @@ export class DownstreamSource implements ToolSource {
     const sdk = await loadClientSdk();
     // The HTTP client stack (node:https and its TLS) loads with the first HTTP server, not with every hub.
     const http = isStdioServer(config) ? undefined : (await import('./http-transport.js')).HubHttpTransport;
-    const transport = transportFor(
-      {
-        ...this.opts,
-        stderrTail: this.stderrTail,
-        onCut: (tag) => this.calls.streamCut(tag),
-        onSessionEnded: () => this.lost(gen, new SessionEnded().message),
-      },
-      http,
-    );
+    const onSessionEnded = () => this.lost(gen, new SessionEnded().message, this.opts.onSessionEnded);
+    const [onCut, onSessionDoubt] = [(tag: string) => this.calls.streamCut(tag), () => this.checkNow()];
+    const transport = transportFor({ ...this.opts, stderrTail: this.stderrTail, onCut, onSessionEnded, onSessionDoubt }, http);
     const changes = new ListChanges((kind) =>
       this.refresh(gen, kind).catch((err: unknown) => log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list')),
     );
@@ -286,7 +282,7 @@ export class DownstreamSource implements ToolSource {
       // An HTTP server whose lists the hub holds may restart, change them unannounced or go: keepalive.ts.
       if (this.opts.role !== 'session' && !isStdioServer(config)) {
         const reread = (kind: ChangeKind) => this.refresh(gen, kind, true);
-        this.stopKeepalive = keepAlive({ client, session: this.hasSession, reread, onLost: (d) => this.lost(gen, d), intervalMs: this.opts.keepaliveMs });
+        this.keepalive = keepAlive({ client, session: this.hasSession, reread, onLost: (d) => this.lost(gen, d), intervalMs: this.opts.keepaliveMs });
       }
       log[this.opts.role === 'session' ? 'debug' : 'info'](
         { source: this.name, protocolVersion: pv, tools: this.listed.tools.length },
@@ -327,8 +323,8 @@ export class DownstreamSource implements ToolSource {
     if (moved || !ifMoved) this.emit({ kind });
   }
 
-  /** The connection ended: the process exited, the HTTP server ended the session or stopped answering. */
-  private lost(gen: number, detail: string): void {
+  /** The connection ended: the process exited, the HTTP server ended the session or stopped answering (`then`, once, if so). */
+  private lost(gen: number, detail: string, then?: () => void): void {
     if (this.stopping || gen !== this.generation) return;
     // A close before the handshake finished (a spawn ENOENT, an early exit) is connect()'s to
     // report: it holds the cause, and restarting here first would discard it.
@@ -340,11 +336,12 @@ export class DownstreamSource implements ToolSource {
     this.retired = this.client;
     this.client = undefined;
     this.scheduleRestart(detail);
+    then?.();
   }
 
   private scheduleRestart(detail: string): void {
-    this.stopKeepalive?.();
-    this.stopKeepalive = undefined;
+    this.keepalive?.stop();
+    this.keepalive = undefined;
     if (this.stopping) return;
     this.generation++;
     const delay = restartDelay(this.failures++, this.opts.restartBaseMs === undefined ? {} : { baseMs: this.opts.restartBaseMs });

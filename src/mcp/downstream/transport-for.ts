@@ -18,8 +18,9 @@ export interface TransportFor {
   stderrTail: string[];
   /** A stream the HTTP transport cut, by the tag of the call it carried. */
   onCut: (tag: string) => void;
-  /** An HTTP server ended the connection's session (session-ended.ts). */
+  /** An HTTP server ended the connection's session, or (doubt) may have (session-ended.ts). */
   onSessionEnded?: () => void;
+  onSessionDoubt?: () => void;
 }
 
 /**
@@ -45,7 +46,12 @@ export function transportFor(o: TransportFor, Http: typeof HubHttpTransport | un
     });
   }
   if (!Http) throw new Error('the HTTP client stack was not loaded');
-  return new Http(new URL(config.url), { headers: config.headers, onCut: o.onCut, ...(o.onSessionEnded ? { onSessionEnded: o.onSessionEnded } : {}) });
+  return new Http(new URL(config.url), {
+    headers: config.headers,
+    onCut: o.onCut,
+    ...(o.onSessionEnded ? { onSessionEnded: o.onSessionEnded } : {}),
+    ...(o.onSessionDoubt ? { onSessionDoubt: o.onSessionDoubt } : {}),
+  });
 }
 
 /** How a connection ended, for the reason a source gives: the stdio process's exit and stderr, or the connection's close. */
@@ -57,4 +63,9 @@ export function exitSummary(transport: Transport | undefined, stderrTail: readon
   const how = info ? (info.signal ? `signal ${info.signal}` : `exit code ${info.code}`) : 'connection closed';
   const stderr = t ? t.stderrLog.summary() : stderrTail.at(-1);
   return stderr ? `${how}; stderr: ${stderr}` : how;
+}
+
+/** Whether the transport holds an HTTP server's session (`Mcp-Session-Id`). */
+export function hasSessionId(transport: Transport | undefined): boolean {
+  return transport !== undefined && 'sessionId' in transport && typeof transport.sessionId === 'string';
 }
