@@ -54,6 +54,13 @@ function freePort(): Promise<number> {
   });
 }
 
+/** The `fm` server's state as `doctor` and /readyz show it. */
+const stateOfFm = (hub: RunningHub) =>
+  hub.hub.catalog
+    .sources()
+    .find((s) => s.name === 'fm')
+    ?.status().state;
+
 const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
 const names = async (w: Watcher) => (await w.client.listTools()).tools.map((t) => t.name);
 
@@ -178,21 +185,9 @@ describe.each([
   if (keepaliveMs < 10_000) {
     it('a server that stays away is reported restarting, and taken back when it returns', async () => {
       await stopServer();
-      await eventually(
-        () =>
-          hub.hub.catalog
-            .sources()
-            .find((s) => s.name === 'fm')
-            ?.status().state === 'restarting',
-      );
+      await eventually(() => stateOfFm(hub) === 'restarting');
       await startServer();
-      await eventually(
-        () =>
-          hub.hub.catalog
-            .sources()
-            .find((s) => s.name === 'fm')
-            ?.status().state === 'ready',
-      );
+      await eventually(() => stateOfFm(hub) === 'ready');
       const alice = await connect(hub, hub.token, 'legacy');
       open.push(alice.client);
       expect((await alice.client.callTool({ name: 'fm__pid', arguments: {} })).isError).toBeFalsy();
