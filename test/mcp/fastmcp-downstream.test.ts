@@ -268,3 +268,43 @@ describe('a server whose app routes only POST', () => {
     await alice.client.close();
   });
 });
+
+describe('a fastmcp server over HTTP that tells each session of its own updates', () => {
+  let hub: RunningHub;
+  let child: ChildProcess;
+  let bobToken: string;
+  const open: Client[] = [];
+
+  beforeAll(async () => {
+    const port = await freePort();
+    child = await startFastmcp(port);
+    hub = await startHub({ mcpServers: { fm: { url: `http://127.0.0.1:${port}/mcp` } } });
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((c) => c.close()));
+    await hub?.stop();
+    child?.kill('SIGKILL');
+  });
+
+  it('a user’s subscription is made on that user’s session, so the updates its calls cause reach that user, and only that user', async () => {
+    const [alice, bob] = [await connect(hub, hub.token, 'legacy'), await connect(hub, bobToken, 'legacy')];
+    open.push(alice.client, bob.client);
+    const updates = { alice: [] as string[], bob: [] as string[] };
+    alice.client.setNotificationHandler('notifications/resources/updated', (n) => void updates.alice.push(n.params.uri));
+    bob.client.setNotificationHandler('notifications/resources/updated', (n) => void updates.bob.push(n.params.uri));
+    await alice.client.subscribeResource({ uri: 'note://board' });
+    await bob.client.subscribeResource({ uri: 'note://board' });
+    await alice.client.callTool({ name: 'fm__touch', arguments: {} });
+    await eventually(() => updates.alice.length === 1);
+    await bob.client.callTool({ name: 'fm__touch', arguments: {} });
+    await eventually(() => updates.bob.length === 1);
+    expect(updates).toEqual({ alice: ['note://board'], bob: ['note://board'] });
+    // Unsubscribed, alice hears no more of her own touches; bob still does of his.
+    await alice.client.unsubscribeResource({ uri: 'note://board' });
+    await alice.client.callTool({ name: 'fm__touch', arguments: {} });
+    await bob.client.callTool({ name: 'fm__touch', arguments: {} });
+    await eventually(() => updates.bob.length === 2);
+    expect(updates.alice).toEqual(['note://board']);
+  });
+});

@@ -182,21 +182,29 @@ export class DownstreamServer implements ToolSource {
   }
 
   /**
-   * With a process per identity the resource's state is in the identity's own process (its calls
-   * change it there): the subscription goes there, and its updates to that identity only.
+   * A subscription goes where the identity's calls go, since what they change is kept there: its
+   * own process (isolation "user"), or its own session with a 2025-era HTTP server, which may tell
+   * a session only of what that session did (server-everything's simulated updates, a fastmcp
+   * session's). Its updates from there go to that identity only. Elsewhere, the main connection.
    */
   async subscribeResource(uri: string, identity: Identity): Promise<boolean> {
     // A subscribe just after a first list answered from the cache finds the server still starting.
     await this.awaitStart(AbortSignal.timeout(this.opts.config.timeoutMs));
-    if (!this.processPerIdentity()) return this.main.subscribeResource(uri);
+    if (!this.subscribesOnOwnLink()) return this.main.subscribeResource(uri);
     const link = await this.sessionLink('session', identity);
     return link.subscribeResource(uri);
   }
 
   async unsubscribeResource(uri: string, identity: Identity): Promise<boolean> {
-    if (!this.processPerIdentity()) return this.main.unsubscribeResource(uri);
     const session = this.sessions.get(`session:${identityKey(identity)}`);
-    return session ? session.link.unsubscribeResource(uri) : false;
+    if (session && (await session.link.unsubscribeResource(uri))) return true;
+    return this.processPerIdentity() ? false : this.main.unsubscribeResource(uri);
+  }
+
+  private subscribesOnOwnLink(): boolean {
+    if (this.processPerIdentity()) return true;
+    const version = this.main.status().protocolVersion;
+    return !isStdioServer(this.opts.config) && version !== undefined && version < '2026';
   }
 
   private processPerIdentity(): boolean {
@@ -278,6 +286,7 @@ export class DownstreamServer implements ToolSource {
       const onSessionEnded = () => this.main.checkNow();
       const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded });
       if (kind === 'session' && this.processPerIdentity()) this.followOwn(link, identity);
+      else if (kind === 'session') link.onResourceUpdated((uri) => this.updated(uri, [identity]));
       session = { link, started: link.start(), lastUsed: this.opts.clock.now() };
       this.sessions.set(key, session);
     }
