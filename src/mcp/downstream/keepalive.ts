@@ -33,7 +33,7 @@ export interface KeepAlive {
  * are read again — those it does not declare `listChanged` for, or all of them on a 2025 server
  * without a session, which has no stream to announce them on; with none such, a ping. A 404 to
  * the session reaches the source through the transport (session-ended.ts); a server that answers
- * at all, even with an error, or is only slow, is alive; any other failure is `onLost`. Nothing
+ * at all, even with an error, or is only slow, is alive; two other failures running are `onLost`. Nothing
  * at all is run where there is nothing to learn (a 2026 server that announces every list it has).
  */
 export function keepAlive(k: KeepAlive): KeepAliveHandle | undefined {
@@ -45,12 +45,19 @@ export function keepAlive(k: KeepAlive): KeepAliveHandle | undefined {
     if (unannounced.length === 0) await k.client.ping({ timeout: PING_TIMEOUT_MS });
     for (const kind of unannounced) await k.reread(kind);
   };
+  // Two failures running, not one: a lone reset on a healthy server would cut the calls in flight.
+  let failed = 0;
   const run = () => {
-    check().catch((err: unknown) => {
-      if (err instanceof SessionEnded || err instanceof ProtocolError) return;
-      if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) return;
-      k.onLost(`unreachable: ${describeError(err)}`);
-    });
+    check().then(
+      () => {
+        failed = 0;
+      },
+      (err: unknown) => {
+        const answered = err instanceof SessionEnded || err instanceof ProtocolError || (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout);
+        failed = answered ? 0 : failed + 1;
+        if (failed >= 2) k.onLost(`unreachable: ${describeError(err)}`);
+      },
+    );
   };
   const timer = setInterval(run, k.intervalMs ?? KEEPALIVE_MS);
   timer.unref();
