@@ -2,12 +2,12 @@ import type { Client } from '@modelcontextprotocol/client';
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import { describeError } from '../../errors.js';
 import type { ChangeKind } from '../source.js';
+import { KINDS } from './list-changes.js';
 import { SessionEnded } from './session-ended.js';
 
 /** How often the hub checks on an HTTP server it holds lists of. */
 export const KEEPALIVE_MS = 30_000;
 const PING_TIMEOUT_MS = 10_000;
-const KINDS = ['tools', 'resources', 'prompts'] as const satisfies readonly ChangeKind[];
 
 /** Stops the checks, or runs one now. */
 export interface KeepAliveHandle {

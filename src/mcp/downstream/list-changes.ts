@@ -1,7 +1,8 @@
 import type { Client } from '@modelcontextprotocol/client';
 import type { ChangeKind } from '../source.js';
 
-const KINDS = ['tools', 'resources', 'prompts'] as const satisfies readonly ChangeKind[];
+/** The lists a server may have, each with its own change notification. */
+export const KINDS = ['tools', 'resources', 'prompts'] as const satisfies readonly ChangeKind[];
 const METHOD = {
   tools: 'notifications/tools/list_changed',
   resources: 'notifications/resources/list_changed',

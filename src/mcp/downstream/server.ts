@@ -190,7 +190,9 @@ export class DownstreamServer implements ToolSource {
   async subscribeResource(uri: string, identity: Identity): Promise<boolean> {
     // A subscribe just after a first list answered from the cache finds the server still starting.
     await this.awaitStart(AbortSignal.timeout(this.opts.config.timeoutMs));
-    if (!this.subscribesOnOwnLink()) return this.main.subscribeResource(uri);
+    // Where a 2026-era caller's calls go (a 2025 caller's own session with a 2026 server is for what
+    // that era does on a call's stream; subscriptions there go through the main connection's listen).
+    if (this.linkKind(false) !== 'session') return this.main.subscribeResource(uri);
     const link = await this.sessionLink('session', identity);
     return link.subscribeResource(uri);
   }
@@ -199,12 +201,6 @@ export class DownstreamServer implements ToolSource {
     const session = this.sessions.get(`session:${identityKey(identity)}`);
     if (session && (await session.link.unsubscribeResource(uri))) return true;
     return this.processPerIdentity() ? false : this.main.unsubscribeResource(uri);
-  }
-
-  private subscribesOnOwnLink(): boolean {
-    if (this.processPerIdentity()) return true;
-    const version = this.main.status().protocolVersion;
-    return !isStdioServer(this.opts.config) && version !== undefined && version < '2026';
   }
 
   private processPerIdentity(): boolean {
