@@ -131,4 +131,15 @@ async function main(args: string[]): Promise<void> {
   await run(rest);
 }
 
-main(process.argv.slice(2)).catch(async (err: unknown) => (await import('./common.js')).fail(err));
+let settled = false;
+main(process.argv.slice(2))
+  .catch(async (err: unknown) => (await import('./common.js')).fail(err))
+  .finally(() => (settled = true));
+// Node exits 0 when nothing is left to wait on, even with the command's own promise unsettled
+// (an awaited request whose socket died without a word): that would print nothing and report
+// success. Say so and fail instead.
+process.once('beforeExit', () => {
+  if (settled) return;
+  process.stderr.write('switchboard: the command stopped before it finished (it was left waiting on nothing); run it again\n');
+  process.exitCode = 1;
+});

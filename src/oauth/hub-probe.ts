@@ -16,14 +16,23 @@ export type ProbeResult = { kind: 'nothing' } | { kind: 'not-a-hub' } | { kind: 
  * `SWITCHBOARD_MASTER_KEY` hubs may share keys across hosts), and it needs no token.
  */
 export async function probeHub(baseUrl: string, ownKeyId: string, timeoutMs = 1500): Promise<ProbeResult> {
-  let res: Response;
+  // A timer that holds the process open, unlike AbortSignal.timeout's: were a reset connection
+  // to leave the request unsettled, a CLI would otherwise run out of work and exit 0 in silence
+  // before the deadline aborts it.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error(`no answer from ${baseUrl} within ${timeoutMs} ms`)), timeoutMs);
   try {
-    res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
-  } catch {
-    return { kind: 'nothing' };
+    let res: Response;
+    try {
+      res = await fetch(`${baseUrl}/healthz`, { signal: deadline.signal });
+    } catch {
+      return { kind: 'nothing' };
+    }
+    const body: unknown = await res.json().catch(() => undefined);
+    const parsed = z.object({ hub: hubIdentitySchema }).safeParse(body);
+    if (!res.ok || !parsed.success) return { kind: 'not-a-hub' };
+    return parsed.data.hub.linkKeyId === ownKeyId ? { kind: 'same-keys' } : { kind: 'other-keys', dataDir: parsed.data.hub.dataDir };
+  } finally {
+    clearTimeout(timer);
   }
-  const body: unknown = await res.json().catch(() => undefined);
-  const parsed = z.object({ hub: hubIdentitySchema }).safeParse(body);
-  if (!res.ok || !parsed.success) return { kind: 'not-a-hub' };
-  return parsed.data.hub.linkKeyId === ownKeyId ? { kind: 'same-keys' } : { kind: 'other-keys', dataDir: parsed.data.hub.dataDir };
 }

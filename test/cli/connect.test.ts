@@ -119,7 +119,7 @@ describe('switchboard connect', { retry: 2 }, () => {
     connect = start(['connect', 'sandbox', '--user', 'dan', '--data', data, '--port', String(silent.port), '--no-wait'], dir.path);
     expect(await connect.exit).toBe(0);
     const link = /^(\S+)\n$/.exec(connect.stdout())?.[1];
-    expect(link).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=\\S+$`));
+    expect(link, connect.stderr()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=\\S+$`));
     expect(connect.stderr()).toContain(
       `Note: nothing answers at http://127.0.0.1:${silent.port}, which the config names; the hub serving this data dir answers at http://127.0.0.1:${port}, so the link points there.`,
     );
@@ -131,8 +131,8 @@ describe('switchboard connect', { retry: 2 }, () => {
     );
     // `users invite` points its sign-in link there too.
     const invite = start(['users', 'invite', 'erin', '--data', data, '--port', String(silent.port)], dir.path);
-    expect(await invite.exit).toBe(0);
-    expect(invite.stdout()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/sign-in/invite#sbi_\\S+\\n$`));
+    expect(await invite.exit, invite.stderr()).toBe(0);
+    expect(invite.stdout(), invite.stderr()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/sign-in/invite#sbi_\\S+\\n$`));
     expect(invite.stderr()).toContain(
       `Note: nothing answers at http://127.0.0.1:${silent.port}, which the config names; the hub serving this data dir answers at http://127.0.0.1:${port}, so the link points there.`,
     );
