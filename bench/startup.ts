@@ -3,7 +3,7 @@
  * of `switchboard stdio` with timing marks: Node's own bootstrap, each module group in the order
  * the CLI loads it (marginal cost: what is already loaded is not counted twice), the store, and
  * the handshake. A second table times each heavy package alone in a fresh process, and the bundle
- * the CLI really runs `stdio` from (dist/bundle/stdio.js, scripts/bundle-stdio.ts): the first table
+ * the CLI really runs `stdio` from (dist/bundle/stdio.cjs, scripts/bundle-stdio.ts): the first table
  * loads the modules one by one, which is what the bundle saves.
  *
  *   node dist/bench/startup.js [--runs 7]
@@ -106,12 +106,19 @@ const PACKAGES = [
   'express',
   '@modelcontextprotocol/node',
   '@modelcontextprotocol/express',
-  // Everything `switchboard stdio` loads before it runs, in the one bundle the CLI imports.
-  new URL('../bundle/stdio.js', import.meta.url).href,
+  // Everything `switchboard stdio` loads before it runs, in the one bundle the CLI loads (with its code cache).
+  new URL('../bundle/stdio.cjs', import.meta.url).href,
 ];
 
+/** Loads the bundle as servers/cli.ts does: compiled with its code cache beside it, when there is one. */
+function loadBundle(url: string): string {
+  const loader = JSON.stringify(new URL('../servers/code-cache.js', import.meta.url).href);
+  return `const { loadScript, cacheFileFor } = await import(${loader}); const f = new URL(${JSON.stringify(url)}).pathname; loadScript(f, cacheFileFor(f));`;
+}
+
 function importAlone(pkg: string): number {
-  const code = `const t = performance.now(); await import(${JSON.stringify(pkg)}); process.stdout.write(String(performance.now() - t));`;
+  const load = pkg.endsWith('.cjs') ? loadBundle(pkg) : `await import(${JSON.stringify(pkg)});`;
+  const code = `const t = performance.now(); ${load} process.stdout.write(String(performance.now() - t));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: import.meta.dirname, encoding: 'utf8', timeout: 30_000 });
   const ms = Number(r.stdout);
   if (r.status !== 0 || !Number.isFinite(ms)) throw new Error(`importing ${pkg} failed: ${r.stderr.slice(0, 300)}`);

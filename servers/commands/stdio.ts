@@ -57,19 +57,20 @@ export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Prom
   // Any end of the connection (stdin closed, stdout broken) stops the hub and its children, so a
   // host that has gone never leaves a silent hub behind.
   void face.closed.then(stop);
-  if (!http) {
-    // No HTTP face of its own: the links go where the hub serving this data dir answers.
-    void import('../hub-at.js')
-      .then((m) => m.aimLinks(hub))
-      .catch((err: unknown) => log.warn({ err: String(err) }, 'could not find the hub serving this data dir'));
-  } else {
+  // A moment later, so neither loading the HTTP stack nor probing for a hub (fetch loads undici)
+  // delays the handshake a desktop client waits for.
+  setTimeout(() => {
+    if (!http) {
+      // No HTTP face of its own: the links go where the hub serving this data dir answers.
+      void import('../hub-at.js')
+        .then((m) => m.aimLinks(hub))
+        .catch((err: unknown) => log.warn({ err: String(err) }, 'could not find the hub serving this data dir'));
+      return;
+    }
     // OAuth callbacks and webhooks need an HTTP listener; a `serve` on the same port already has one.
-    // It starts a moment later so loading the HTTP stack does not delay the client's handshake.
-    setTimeout(() => {
-      hub.listen().then(
-        (l) => log.info({ url: l.url }, 'stdio hub also listening on HTTP'),
-        (err: NodeJS.ErrnoException) => log.info({ code: err.code }, 'HTTP port busy; stdio only'),
-      );
-    }, HTTP_DELAY_MS).unref();
-  }
+    hub.listen().then(
+      (l) => log.info({ url: l.url }, 'stdio hub also listening on HTTP'),
+      (err: NodeJS.ErrnoException) => log.info({ code: err.code }, 'HTTP port busy; stdio only'),
+    );
+  }, HTTP_DELAY_MS).unref();
 }
