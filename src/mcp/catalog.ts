@@ -2,7 +2,7 @@ import type { Prompt, Resource, ResourceTemplateType as ResourceTemplate, Tool }
 import { HubError } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
 import { assignNames, type NameClaim } from './naming.js';
-import type { ResourceUpdatedListener, SourceChange, ToolSource } from './source.js';
+import type { ResourceUpdatedListener, SourceChange, StrayListener, ToolSource } from './source.js';
 
 /** `_meta` keys under which the hub tells a client where a tool comes from. */
 export const META_SOURCE = 'switchboard/source';
@@ -49,6 +49,7 @@ export class Catalog {
   private readonly list: ToolSource[] = [];
   private readonly listeners = new Set<CatalogListener>();
   private readonly resourceListeners = new Set<ResourceUpdatedListener>();
+  private readonly strayListeners = new Set<StrayListener>();
   private readonly views = new Map<string, CatalogView>();
   private versionCounter = 0;
   private listableAll: Promise<void> | true | undefined;
@@ -74,6 +75,9 @@ export class Catalog {
     source.onChange((change) => this.changed(change));
     source.onResourceUpdated?.((uri, identities) => {
       for (const l of this.resourceListeners) l(uri, identities);
+    });
+    source.onStray?.((n, identities) => {
+      for (const l of this.strayListeners) l(n, identities);
     });
     this.changed({ kind: 'tools' });
   }
@@ -103,6 +107,12 @@ export class Catalog {
   onResourceUpdated(listener: ResourceUpdatedListener): () => void {
     this.resourceListeners.add(listener);
     return () => this.resourceListeners.delete(listener);
+  }
+
+  /** What a server said outside any call on one identity's own connection (ToolSource.onStray). */
+  onStray(listener: StrayListener): () => void {
+    this.strayListeners.add(listener);
+    return () => this.strayListeners.delete(listener);
   }
 
   /** Called by sources (through onChange) and by the hub when something a view depends on moved. */

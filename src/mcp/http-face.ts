@@ -20,6 +20,7 @@ import { initializeProblem } from './initialize-check.js';
 import { paramHeaderMismatch } from './param-headers.js';
 import { createHubServer } from './server.js';
 import { CallerGone, type SourceChange } from './source.js';
+import { strayTo } from './stray.js';
 import type { FaceReplicas } from '../replicas/hub-events.js';
 
 interface Session {
@@ -124,6 +125,7 @@ export class HttpFace {
     this.direct = new DirectCalls(opts.dispatcher, opts.log);
     this.unsubscribe.push(opts.catalog.onChange((c) => this.announce(c)));
     this.unsubscribe.push(opts.catalog.onResourceUpdated((uri, identities) => this.resourceUpdated(uri, identities)));
+    this.unsubscribe.push(opts.catalog.onStray(strayTo((who) => this.byIdentity.get(identityKey(who)))));
     if (opts.replicas) {
       // Delivered here only: what another replica told is never shared again.
       const off = opts.replicas.listen((e) =>
@@ -381,9 +383,7 @@ export class HttpFace {
   private sweep(): void {
     const idle = this.opts.sessionIdleMs ?? 60 * 60_000;
     const now = this.opts.clock.now();
-    for (const s of this.sessions.values()) {
-      if (now - s.lastSeen > idle) void s.transport.close().catch(() => {});
-    }
+    for (const s of this.sessions.values()) if (now - s.lastSeen > idle) void s.transport.close().catch(() => {});
     this.modern.sweep();
   }
 

@@ -119,6 +119,15 @@ export type ChangeKind = 'tools' | 'resources' | 'prompts';
 
 export type ResourceUpdatedListener = (uri: string, identities?: readonly Identity[]) => void;
 
+/** A notification a downstream server sent outside any call the hub can name (a log message, a URL elicitation's completion). */
+export interface StrayNotification {
+  method: string;
+  params?: Record<string, unknown>;
+}
+
+/** Told of a stray notification and the identities whose own connection it came on: it is for their sessions alone. */
+export type StrayListener = (n: StrayNotification, identities: readonly Identity[]) => void;
+
 export interface SourceChange {
   kind: ChangeKind;
   /** Identities that see the change; undefined means everyone. */
@@ -158,6 +167,11 @@ export interface ToolSource {
    * behind one URI); undefined means every subscriber of the URI may hear of it.
    */
   onResourceUpdated?(listener: ResourceUpdatedListener): () => void;
+  /**
+   * Told of what a server says outside any call on a connection of one identity's own (a 2025 HTTP
+   * server's session per identity, a process per identity): that identity's clients hear it.
+   */
+  onStray?(listener: StrayListener): () => void;
   prompts?(identity: Identity): readonly Prompt[];
   getPrompt?(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired>;
   complete?(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult | undefined>;

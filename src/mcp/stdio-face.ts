@@ -10,6 +10,7 @@ import type { Dispatcher } from './dispatch.js';
 import { LineSplitter, type OversizeLine } from './downstream/line-splitter.js';
 import { formatBytes, peekOversize, type JsonRpcId } from './downstream/oversize.js';
 import { createHubServer } from './server.js';
+import { strayTo } from './stray.js';
 
 /** The default of the config's `maxMessageBytes`, for callers that build a face without a config. */
 const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
@@ -39,6 +40,7 @@ export interface StdioFace {
  */
 export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
   let live: Server | undefined;
+  let legacy = false;
   const subscriptions = new Set<string>();
   const wire = new BoundedStdioTransport(
     opts.input ?? process.stdin,
@@ -49,6 +51,7 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
   const handle = serveStdio(
     (ctx) => {
       // The SDK may build a probe instance for server/discover and discard it; the last one built is live.
+      legacy = ctx.era === 'legacy';
       live = createHubServer(opts.dispatcher, opts.identity, ctx.era, {
         onSubscribe: (uri, on) => (on ? subscriptions.add(uri) : subscriptions.delete(uri)),
       });
@@ -70,12 +73,15 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
     if (!live || !subscriptions.has(uri) || (identities && !identities.some((i) => identityKey(i) === me))) return;
     live.sendResourceUpdated({ uri }).catch(() => {});
   });
+  // A 2025 connection hears what a server said outside any call on this identity's own connection to it.
+  const offStray = opts.catalog.onStray(strayTo((who) => (live && legacy && identityKey(who) === me ? [{ server: live, id: undefined }] : undefined)));
   return {
     closed: wire.closed,
     listed: wire.listed,
     async close() {
       offChange();
       offUpdated();
+      offStray();
       await handle.close();
     },
   };

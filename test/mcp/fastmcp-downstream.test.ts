@@ -64,6 +64,26 @@ const stateOfFm = (hub: RunningHub) =>
 const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
 const names = async (w: Watcher) => (await w.client.listTools()).tools.map((t) => t.name);
 
+/**
+ * alice (level `warning`) and bob (no level) each call `log_later`, which logs at info and at
+ * warning to the calling session once the call has ended: each hears their own, as filtered by
+ * their own level, and nothing of the other's.
+ */
+async function logsReachTheirUser(hub: RunningHub, bobToken: string, open: Client[]): Promise<void> {
+  const [alice, bob] = [await connect(hub, hub.token, 'legacy'), await connect(hub, bobToken, 'legacy')];
+  open.push(alice.client, bob.client);
+  const heard = { alice: [] as unknown[], bob: [] as unknown[] };
+  alice.client.setNotificationHandler('notifications/message', (n) => void heard.alice.push(n.params.data));
+  bob.client.setNotificationHandler('notifications/message', (n) => void heard.bob.push(n.params.data));
+  await alice.client.setLoggingLevel('warning');
+  expect(textOf(await alice.client.callTool({ name: 'fm__log_later', arguments: {} }))).toBe('logged later');
+  await eventually(() => heard.alice.length === 1);
+  await bob.client.callTool({ name: 'fm__log_later', arguments: {} });
+  await eventually(() => heard.bob.length === 2);
+  const said = (message: string) => ({ message });
+  expect(heard).toEqual({ alice: [said('later warning')], bob: [said('later info'), said('later warning')] });
+}
+
 describe('a fastmcp server over stdio, shared by two users', () => {
   let hub: RunningHub;
   let bobToken: string;
@@ -306,5 +326,28 @@ describe('a fastmcp server over HTTP that tells each session of its own updates'
     await bob.client.callTool({ name: 'fm__touch', arguments: {} });
     await eventually(() => updates.bob.length === 2);
     expect(updates.alice).toEqual(['note://board']);
+  });
+
+  it('what it logs to a user’s session after the call reaches that user, at the level the user set, and nobody else', async () => {
+    await logsReachTheirUser(hub, bobToken, open);
+  });
+});
+
+describe('a fastmcp server over stdio, a process per user', () => {
+  let hub: RunningHub;
+  let bobToken: string;
+  const open: Client[] = [];
+
+  beforeAll(async () => {
+    hub = await startHub({ mcpServers: { fm: { command: process.execPath, args: [FASTMCP], isolation: 'user' } } });
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((c) => c.close()));
+    await hub?.stop();
+  });
+
+  it('what a user’s own process logs after the call reaches that user, at the level the user set, and nobody else', async () => {
+    await logsReachTheirUser(hub, bobToken, open);
   });
 });

@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
 import { HubError, describeError, isHubError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
-import { toolError, type CallContext, type InputRequired, type ProgressUpdate } from '../source.js';
+import { toolError, type CallContext, type InputRequired, type ProgressUpdate, type StrayNotification } from '../source.js';
 import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
 import { SessionEnded } from './session-ended.js';
 import { CALL_HEADER, callTagOf, withoutCallTag } from './relate.js';
@@ -79,6 +79,8 @@ export interface DownstreamCallsOptions {
   unavailable: () => string;
   /** Throws the failure as a typed HubError (or the downstream's own ProtocolError). */
   failure: (err: unknown, ctx: CallContext, what: string, signal?: AbortSignal) => never;
+  /** Where a notification goes that no call owns, on a connection of one identity's own. */
+  stray?: (n: StrayNotification) => void;
 }
 
 /**
@@ -342,8 +344,8 @@ export class DownstreamCalls {
 
   /**
    * Routes a downstream's sampling/elicitation requests and log messages to the client of the
-   * call they belong to; what belongs to no call it can name is refused (requests) or kept in the
-   * hub's debug log (messages).
+   * call they belong to. A message that belongs to no call it can name goes to the identity whose
+   * own connection this is (`stray`), or else stays in the hub's debug log; such a request is refused.
    */
   install(client: Client, log: Logger): void {
     const relay = (n: { method: string; params?: Record<string, unknown> | undefined }): void => {
@@ -353,7 +355,9 @@ export class DownstreamCalls {
       } catch {
         call = undefined;
       }
-      if (call) void call.notify({ method: n.method, params: withoutCallTag(n.params) }).catch(() => {});
+      const params = withoutCallTag(n.params);
+      if (call) void call.notify({ method: n.method, params }).catch(() => {});
+      else if (this.opts.stray) this.opts.stray({ method: n.method, ...(params ? { params } : {}) });
       else
         log.debug(
           { source: this.opts.name, method: n.method, calls: this.inflight.size },

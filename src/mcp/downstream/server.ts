@@ -19,6 +19,8 @@ import {
   type CallContext,
   type InputRequired,
   type ResourceUpdatedListener,
+  type StrayListener,
+  type StrayNotification,
   type SourceChange,
   type SourceStatus,
   type ToolSource,
@@ -67,6 +69,7 @@ export class DownstreamServer implements ToolSource {
   private readonly sessions = new Map<string, { link: DownstreamSource; started: Promise<void>; lastUsed: number }>();
   private readonly listeners = new Set<(c: SourceChange) => void>();
   private readonly resourceListeners = new Set<ResourceUpdatedListener>();
+  private readonly strayListeners = new Set<StrayListener>();
   private readonly configHash: string;
   /** Lists from the cache, served until the main connection has listed. */
   private cached: CachedLists | undefined;
@@ -158,6 +161,11 @@ export class DownstreamServer implements ToolSource {
   onResourceUpdated(listener: ResourceUpdatedListener): () => void {
     this.resourceListeners.add(listener);
     return () => this.resourceListeners.delete(listener);
+  }
+
+  onStray(listener: StrayListener): () => void {
+    this.strayListeners.add(listener);
+    return () => this.strayListeners.delete(listener);
   }
 
   async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult> {
@@ -280,7 +288,11 @@ export class DownstreamServer implements ToolSource {
     if (!session) {
       // A restart this identity's session meets is the main connection's too: it is checked at once.
       const onSessionEnded = () => this.main.checkNow();
-      const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded });
+      // What the server says outside any call on this connection is this identity's to hear.
+      const onStray = (n: StrayNotification) => {
+        for (const l of this.strayListeners) l(n, [identity]);
+      };
+      const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded, onStray });
       if (kind === 'session' && this.processPerIdentity()) this.followOwn(link, identity);
       else if (kind === 'session') link.onResourceUpdated((uri) => this.updated(uri, [identity]));
       session = { link, started: link.start(), lastUsed: this.opts.clock.now() };

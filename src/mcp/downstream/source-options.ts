@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import type { McpServerConfig } from '../../config/schema.js';
 import type { HubMetrics } from '../../observability/metrics.js';
+import type { StrayNotification } from '../source.js';
 import type { DownstreamTaskBacking } from '../tasks/backings/downstream.js';
 import type { ChildRegistry } from './process-registry.js';
 
@@ -33,6 +34,8 @@ export interface DownstreamOptions {
   legacy?: boolean;
   /** The server ended this connection's session: it restarted (the server's other connections are then checked at once). */
   onSessionEnded?: () => void;
+  /** A notification no call in flight owns, on a connection of one identity's own (server.ts sends it to that identity). */
+  onStray?: (n: StrayNotification) => void;
   /** How often a main HTTP connection's session is checked (keepalive.ts); 30 s by default. */
   keepaliveMs?: number;
   /** Passes a task-augmented call through as the server's own task, where the server runs tools as tasks. */

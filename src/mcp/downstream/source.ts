@@ -80,6 +80,7 @@ export class DownstreamSource implements ToolSource {
       failure: (err, ctx, what, signal = ctx.signal) => {
         throw callFailure(err, { server: this.name, what, timeoutMs: opts.config.timeoutMs, signal, exitSummary: () => this.exitSummary() });
       },
+      ...(opts.onStray ? { stray: opts.onStray } : {}),
     });
   }
 
