@@ -4,15 +4,21 @@
  * it never declares `listChanged`; its streamed content reaches the caller only; and a restart of
  * the server behind an HTTP URL (which forgets every session) is met with a new session, the
  * calls of both users going on as if nothing happened and the tools of the new server listed;
- * without sessions (no stream to announce anything on), its run-time tools are still found.
+ * without sessions (no stream to announce anything on), its run-time tools are still found; and
+ * what it logs to a session after the call (an HTTP session per user, a process per user, a
+ * desktop client over `switchboard stdio`) reaches that user alone, at the level it set.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer as createHttpServer, request as httpRequest, type Server } from 'node:http';
 import { createServer } from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport as StdioClientTransportV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, ROOT, startHub, type RunningHub } from '../helpers/hub.js';
+import { CLI, eventually, ROOT, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
 
 const FASTMCP = join(ROOT, 'dist/test/fixtures/fastmcp-server.js');
 
@@ -349,5 +355,44 @@ describe('a fastmcp server over stdio, a process per user', () => {
 
   it('what a user’s own process logs after the call reaches that user, at the level the user set, and nobody else', async () => {
     await logsReachTheirUser(hub, bobToken, open);
+  });
+});
+
+describe('a desktop client over `switchboard stdio`, a fastmcp server behind HTTP', () => {
+  let child: ChildProcess;
+  let dir: ReturnType<typeof tmpDir>;
+  let desktop: ClientV1 | undefined;
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    child = await startFastmcp(port);
+    dir = tmpDir();
+  });
+  afterAll(async () => {
+    await desktop?.close();
+    child?.kill('SIGKILL');
+    dir?.remove();
+  });
+
+  it('what the server logs to the session after the call reaches the desktop client, at the level it set', async () => {
+    const config = join(dir.path, 'switchboard.config.json');
+    writeFileSync(config, JSON.stringify({ mcpServers: { fm: { url: `http://127.0.0.1:${port}/mcp` } } }));
+    desktop = new ClientV1({ name: 'desktop', version: '1.0.0' }, { capabilities: {} });
+    const heard: unknown[] = [];
+    desktop.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void heard.push(n.params.data));
+    await desktop.connect(
+      new StdioClientTransportV1({
+        command: process.execPath,
+        args: [CLI, 'stdio', '--no-http', '--config', config, '--data', join(dir.path, 'data')],
+        cwd: '/',
+        stderr: 'ignore',
+      }),
+    );
+    await desktop.setLoggingLevel('warning');
+    await eventually(async () => (await desktop!.listTools()).tools.some((t) => t.name === 'fm__log_later'), 20_000, 50);
+    await desktop.callTool({ name: 'fm__log_later', arguments: {} });
+    await eventually(() => heard.length === 1);
+    expect(heard).toEqual([{ message: 'later warning' }]);
   });
 });
