@@ -71,13 +71,38 @@ const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]
 const names = async (w: Watcher) => (await w.client.listTools()).tools.map((t) => t.name);
 
 /**
+ * For the describe it is called in: a hub on these `mcpServers` (or those `servers` starts), used by alice
+ * (the hub's admin token) and bob over 2025 sessions; `pair` connects both, and their clients are
+ * closed with the hub after the describe.
+ */
+function twoUsers(servers: Record<string, unknown> | (() => Promise<Record<string, unknown>>)): { pair: () => Promise<[Watcher, Watcher]> } {
+  let hub: RunningHub | undefined;
+  let bobToken = '';
+  const open: Client[] = [];
+  beforeAll(async () => {
+    hub = await startHub({ mcpServers: typeof servers === 'function' ? await servers() : servers });
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((c) => c.close()));
+    await hub?.stop();
+  });
+  return {
+    pair: async () => {
+      const ws = [await connect(hub!, hub!.token, 'legacy'), await connect(hub!, bobToken, 'legacy')] as [Watcher, Watcher];
+      open.push(...ws.map((w) => w.client));
+      return ws;
+    },
+  };
+}
+
+/**
  * alice (level `warning`) and bob (no level) each call `log_later`, which logs at info and at
  * warning to the calling session once the call has ended: each hears their own, as filtered by
  * their own level, and nothing of the other's.
  */
-async function logsReachTheirUser(hub: RunningHub, bobToken: string, open: Client[]): Promise<void> {
-  const [alice, bob] = [await connect(hub, hub.token, 'legacy'), await connect(hub, bobToken, 'legacy')];
-  open.push(alice.client, bob.client);
+async function logsReachTheirUser(pair: () => Promise<[Watcher, Watcher]>): Promise<void> {
+  const [alice, bob] = await pair();
   const heard = { alice: [] as unknown[], bob: [] as unknown[] };
   alice.client.setNotificationHandler('notifications/message', (n) => void heard.alice.push(n.params.data));
   bob.client.setNotificationHandler('notifications/message', (n) => void heard.bob.push(n.params.data));
@@ -91,24 +116,7 @@ async function logsReachTheirUser(hub: RunningHub, bobToken: string, open: Clien
 }
 
 describe('a fastmcp server over stdio, shared by two users', () => {
-  let hub: RunningHub;
-  let bobToken: string;
-  const open: Client[] = [];
-
-  beforeAll(async () => {
-    hub = await startHub({ mcpServers: { fm: { command: process.execPath, args: [FASTMCP] } } });
-    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
-  });
-  afterAll(async () => {
-    await Promise.allSettled(open.map((c) => c.close()));
-    await hub?.stop();
-  });
-
-  async function pair(): Promise<[Watcher, Watcher]> {
-    const ws = [await connect(hub, hub.token, 'legacy'), await connect(hub, bobToken, 'legacy')] as [Watcher, Watcher];
-    open.push(...ws.map((w) => w.client));
-    return ws;
-  }
+  const { pair } = twoUsers({ fm: { command: process.execPath, args: [FASTMCP] } });
 
   it('a tool it adds or removes at run time is announced to both users, listed and callable, though it declares no listChanged', async () => {
     const [alice, bob] = await pair();
@@ -296,26 +304,16 @@ describe('a server whose app routes only POST', () => {
 });
 
 describe('a fastmcp server over HTTP that tells each session of its own updates', () => {
-  let hub: RunningHub;
-  let child: ChildProcess;
-  let bobToken: string;
-  const open: Client[] = [];
-
-  beforeAll(async () => {
+  let child: ChildProcess | undefined;
+  const { pair } = twoUsers(async () => {
     const port = await freePort();
     child = await startFastmcp(port);
-    hub = await startHub({ mcpServers: { fm: { url: `http://127.0.0.1:${port}/mcp` } } });
-    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+    return { fm: { url: `http://127.0.0.1:${port}/mcp` } };
   });
-  afterAll(async () => {
-    await Promise.allSettled(open.map((c) => c.close()));
-    await hub?.stop();
-    child?.kill('SIGKILL');
-  });
+  afterAll(() => void child?.kill('SIGKILL'));
 
   it('a user’s subscription is made on that user’s session, so the updates its calls cause reach that user, and only that user', async () => {
-    const [alice, bob] = [await connect(hub, hub.token, 'legacy'), await connect(hub, bobToken, 'legacy')];
-    open.push(alice.client, bob.client);
+    const [alice, bob] = await pair();
     const updates = { alice: [] as string[], bob: [] as string[] };
     alice.client.setNotificationHandler('notifications/resources/updated', (n) => void updates.alice.push(n.params.uri));
     bob.client.setNotificationHandler('notifications/resources/updated', (n) => void updates.bob.push(n.params.uri));
@@ -335,26 +333,15 @@ describe('a fastmcp server over HTTP that tells each session of its own updates'
   });
 
   it('what it logs to a user’s session after the call reaches that user, at the level the user set, and nobody else', async () => {
-    await logsReachTheirUser(hub, bobToken, open);
+    await logsReachTheirUser(pair);
   });
 });
 
 describe('a fastmcp server over stdio, a process per user', () => {
-  let hub: RunningHub;
-  let bobToken: string;
-  const open: Client[] = [];
-
-  beforeAll(async () => {
-    hub = await startHub({ mcpServers: { fm: { command: process.execPath, args: [FASTMCP], isolation: 'user' } } });
-    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
-  });
-  afterAll(async () => {
-    await Promise.allSettled(open.map((c) => c.close()));
-    await hub?.stop();
-  });
+  const { pair } = twoUsers({ fm: { command: process.execPath, args: [FASTMCP], isolation: 'user' } });
 
   it('what a user’s own process logs after the call reaches that user, at the level the user set, and nobody else', async () => {
-    await logsReachTheirUser(hub, bobToken, open);
+    await logsReachTheirUser(pair);
   });
 });
 
