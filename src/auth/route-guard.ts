@@ -7,7 +7,9 @@ import { AS_ROUTES, DISCOVERY_PATHS } from './routes.js';
  * used the wrong method. OPTIONS is the library's own (CORS preflight).
  */
 const METHODS: Readonly<Record<string, readonly string[]>> = {
-  [AS_ROUTES.authorization]: ['GET', 'HEAD', 'POST'],
+  // POST too would need the library's `enableHttpPostMethods`, off because its interaction cookies
+  // are SameSite=Lax and a cross-site POST arrives without them; OAuth 2.1 clients use GET.
+  [AS_ROUTES.authorization]: ['GET', 'HEAD'],
   [AS_ROUTES.token]: ['POST'],
   [AS_ROUTES.registration]: ['POST'],
   [AS_ROUTES.revocation]: ['POST'],

@@ -1,15 +1,19 @@
 import '@modelcontextprotocol/express';
+import { isUtf8 } from 'node:buffer';
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { HubConfig } from '../config/schema.js';
 import type { ApiTokens } from '../identity/tokens.js';
 import type { AuthServer } from '../auth/server.js';
 import type { HttpFace } from '../mcp/http-face.js';
-import { bearerAuth, holdsScope, mountResourceMetadata, resourceUrls } from './auth.js';
-import { BodyDeadlines, closeIfBodyUnread } from './limits.js';
-import { isMcpPost, plainJsonBody, routeWithoutRouter } from './mcp-route.js';
+import { bearerAuth, holdsScope, mountResourceMetadata, RESOURCE_METADATA_PATHS, resourceUrls } from './auth.js';
+import { corsForAllowedOrigins } from './cors.js';
+import { BodyDeadlines, closeIfBodyUnread, refuseDeclaredOversize } from './limits.js';
+import { isMcpPost, NOT_UTF8_MESSAGE, plainJsonBody, routeWithoutRouter } from './mcp-route.js';
 import { tokenUnlessPublic } from './public-routes.js';
 import { mountHealth, type HealthDeps } from './routes.js';
+import { refusalLog } from './refusal-log.js';
+import { refusedTarget } from './request-target.js';
 import { exposure, hostAndOriginGuard } from './security.js';
 import { webhookTarget, type WebhookHandler } from '../webhooks/route.js';
 import type { RequestListener } from 'node:http';
@@ -45,26 +49,30 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
   app.set('etag', false);
   const exp = exposure({ ...config, server: { ...config.server, publicUrl: deps.publicUrl } }, deps.port);
   const deadlines = new BodyDeadlines(config.server.limits.bodyTimeoutMs);
-  const guard = hostAndOriginGuard(exp);
+  const refusals = refusalLog(log);
+  const guard = hostAndOriginGuard(exp, refusals);
   app.use(deadlines.middleware);
   app.use(guard);
 
   const urls = resourceUrls(deps.publicUrl);
   // The token is checked on the headers, before the body is read: a caller without one costs no body.
-  const mcpAuth = bearerAuth(tokens, urls, ['mcp'], deps.authServer?.access);
+  const mcpAuth = bearerAuth(tokens, urls, ['mcp'], deps.authServer?.access, refusals);
+  const oversize = refuseDeclaredOversize(config.server.maxBodyBytes);
   const mcpBody = express.json({
     limit: config.server.maxBodyBytes,
     type: () => true,
-    verify: (_req, _res, buf) => {
+    verify: (req, _res, buf) => {
+      if (declaresUtf8(req.headers['content-type']) && !isUtf8(buf)) throw new HubError('parse_error', NOT_UTF8_MESSAGE);
       if (buf.length > MAX_JSON_DEPTH && nestsTooDeep(buf.toString('utf8'))) throw new HubError('bad_request', TOO_DEEP_MESSAGE);
     },
   });
   const mcpHandle: RequestHandler = (req, res, next) => {
     deps.face.handle(req, res).catch(next);
   };
-  app.all('/mcp', mcpAuth, requireJsonPost, mcpBody, mcpHandle);
+  app.all('/mcp', corsForAllowedOrigins, mcpAuth, requireJsonPost, oversize, mcpBody, mcpHandle);
 
-  if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls)));
+  if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls, [], undefined, refusals)));
+  app.use(RESOURCE_METADATA_PATHS, corsForAllowedOrigins);
   mountResourceMetadata(app, urls, deps.authServer?.issuer);
   deps.authServer?.mount(app);
   mountHealth(app, deps.health, {
@@ -84,7 +92,7 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
   // The same steps as the route above, without express's router (src/http/mcp-route.ts).
   const mcpPost = routeWithoutRouter(
     app,
-    [deadlines.middleware, guard, mcpAuth, requireJsonPost, plainJsonBody(config.server.maxBodyBytes, mcpBody), mcpHandle],
+    [deadlines.middleware, guard, corsForAllowedOrigins, mcpAuth, requireJsonPost, oversize, plainJsonBody(config.server.maxBodyBytes, mcpBody), mcpHandle],
     onError,
   );
   const webhooks = deps.webhooks;
@@ -92,6 +100,7 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
   // behind the same body deadline and Host/Origin checks, they need none of its routing, body
   // parsing or response helpers, which cost more than the delivery's own work (`bench:webhooks`).
   return (req, res) => {
+    if (refusedTarget(req, res, refusals)) return;
     if (isMcpPost(req)) return mcpPost(req, res);
     const target = webhooks === undefined ? undefined : webhookTarget(req.method, req.url);
     if (target === undefined || webhooks === undefined) return void app(req, res);
@@ -154,4 +163,10 @@ function isJson(body: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/** No charset (JSON's default) or UTF-8: body-parser also decodes UTF-16 and UTF-32 bodies, which are checked as such. */
+function declaresUtf8(contentType: string | undefined): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
 }

@@ -5,6 +5,7 @@ import type { HubScope } from '../identity/identity.js';
 import { mayBeToken, type ApiTokens } from '../identity/tokens.js';
 import type { AccessTokens } from '../auth/access.js';
 import { closeIfBodyUnread } from './limits.js';
+import type { RefusalLog } from './refusal-log.js';
 import { loopbackAliases } from './security.js';
 
 export interface ResourceUrls {
@@ -86,25 +87,46 @@ const HOW_TO = {
  * `insufficient_scope` naming the first of them (RFC 6750 §3.1); the SDK's own `requiredScopes`
  * wants all of them, which cannot say "metrics or admin".
  */
-export function bearerAuth(tokens: ApiTokens, urls: ResourceUrls, anyOf: readonly HubScope[] = [], oauth?: AccessTokens): RequestHandler {
+export function bearerAuth(
+  tokens: ApiTokens,
+  urls: ResourceUrls,
+  anyOf: readonly HubScope[] = [],
+  oauth?: AccessTokens,
+  refusals?: RefusalLog,
+): RequestHandler {
   const options = { verifier: hubTokenVerifier(tokens, oauth), resourceMetadataUrl: urls.metadata };
   const hint = oauth ? OAUTH_HINT : TOKEN_HINT;
   const howTo = oauth ? { ...HOW_TO, oauth: urls.metadata } : HOW_TO;
   const scoped = { ...options, requiredScopes: anyOf.slice(0, 1) };
   const lacking = `This token lacks the ${anyOf.join(' or ')} scope; create one with \`switchboard tokens create --user NAME --scopes ${anyOf[0] ?? 'mcp'}\`.`;
   return (req, res, next) => {
-    verifyBearerToken(req.headers.authorization, options).then(
+    verifyBearerToken(singleSpaced(req.headers.authorization), options).then(
       (auth) => {
         if (anyOf.length > 0 && !holdsAny(auth.scopes, anyOf)) {
+          refusals?.('forbidden', { method: req.method, path: req.path, client: auth.clientId, lacking: anyOf.join(' or ') });
           refuse(req, res, new OAuthError(OAuthErrorCode.InsufficientScope, lacking), scoped, hint, howTo);
           return;
         }
         req.auth = auth;
         next();
       },
-      (err: unknown) => refuse(req, res, err, { ...scoped, resourceMetadataUrl: resourceUrlsFor(urls, req.headers.host).metadata }, hint, howTo),
+      (err: unknown) => {
+        // Why, never the token: none sent, or the verifier's words ("unknown or revoked token", "expired").
+        const why = req.headers.authorization === undefined ? 'no token' : err instanceof OAuthError ? err.message : 'the token could not be checked';
+        refusals?.('unauthorized', { method: req.method, path: req.path, why });
+        refuse(req, res, err, { ...scoped, resourceMetadataUrl: resourceUrlsFor(urls, req.headers.host).metadata }, hint, howTo);
+      },
     );
   };
+}
+
+/**
+ * RFC 6750 §2.1 allows one or more spaces after `Bearer` (`1*SP`); the SDK's parser splits on one.
+ * The common single-spaced header is returned as it is, without a copy.
+ */
+function singleSpaced(authorization: string | undefined): string | undefined {
+  if (authorization === undefined || authorization.charCodeAt(6) !== 0x20 || authorization.charCodeAt(7) !== 0x20) return authorization;
+  return authorization.replace(/^(\S+) +/, '$1 ');
 }
 
 /** A loop rather than `some` with a closure: this runs on every /mcp request. */
@@ -142,6 +164,9 @@ function withStop(s: string): string {
   return /[.!?]$/.test(s) ? s : `${s}.`;
 }
 
+/** Where the resource metadata is served: the root and the path-suffixed location. */
+export const RESOURCE_METADATA_PATHS = ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp'];
+
 /**
  * RFC 9728 protected-resource metadata, at both the root and the path-suffixed location the MCP
  * authorization spec tells clients to try. It names the hub's own authorization server when one
@@ -155,10 +180,12 @@ export function mountResourceMetadata(app: Express, urls: ResourceUrls, issuer?:
     bearer_methods_supported: ['header'],
     resource_name: 'Switchboard MCP hub',
   };
-  for (const path of ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']) {
+  for (const path of RESOURCE_METADATA_PATHS) {
     app.get(path, (req, res) => {
       // Varies with the name the hub was reached by (a loopback alias), so caches keep one per Host.
-      res.set({ 'Cache-Control': 'public, max-age=300', Vary: 'Host' }).json({ ...body, resource: resourceUrlsFor(urls, req.headers.host).resource });
+      res
+        .set({ 'Cache-Control': 'public, max-age=300', Vary: req.headers.origin === undefined ? 'Host' : 'Host, Origin' })
+        .json({ ...body, resource: resourceUrlsFor(urls, req.headers.host).resource });
     });
   }
   if (issuer !== undefined) return;

@@ -112,3 +112,20 @@ export class BodyDeadlines {
     writeRefusal(req, res, 'request_timeout', `the request body did not arrive within ${this.timeoutMs} ms`);
   }
 }
+
+/**
+ * A body whose declared length is over `limit` is refused at once, before a byte of it is read:
+ * body-parser, given one, reads it to its end (or waits out the body deadline for a sender that
+ * stalls) before saying 413. The error is body-parser's own, for the app's error handler, which
+ * closes the connection rather than drain the rest.
+ */
+export function refuseDeclaredOversize(limit: number) {
+  return (req: IncomingMessage, _res: ServerResponse, next: (err?: unknown) => void): void => {
+    const length = req.headers['content-length'];
+    if (length !== undefined && Number(length) > limit) {
+      next(Object.assign(new Error(`the request body is declared as ${length} bytes, over the limit of ${limit}`), { status: 413, type: 'entity.too.large' }));
+      return;
+    }
+    next();
+  };
+}

@@ -4,6 +4,7 @@ import type { HubConfig } from '../config/schema.js';
 import { answerClientErrors } from './client-error.js';
 import { writeJson, writeRefusal } from './json.js';
 import { applyServerLimits, closeIfBodyUnread, connectionsCheckingInterval } from './limits.js';
+import { refusedTarget } from './request-target.js';
 import { exposure, hostAndOriginGuard } from './security.js';
 
 /** The hub's HTTP listener, bound: `port` is the one the OS gave it when 0 was asked for. */
@@ -27,13 +28,15 @@ export interface HttpListener {
 export async function bindHttp(server: HubConfig['server'], at: { port?: number; host?: string } = {}): Promise<HttpListener> {
   const port = at.port ?? server.port;
   const host = at.host ?? server.host;
-  const http = createServer({ connectionsCheckingInterval: connectionsCheckingInterval(server.limits) });
+  // Without Host, Node answers 400 with an empty body; the guard says why, in the hub's shape.
+  const http = createServer({ connectionsCheckingInterval: connectionsCheckingInterval(server.limits), requireHostHeader: false });
   applyServerLimits(http, server.limits);
   answerClientErrors(http);
   // Host and Origin are checked first, as they are once the hub serves: a page rebound to this
   // address learns nothing from a hub that is starting either.
   let guard: ReturnType<typeof hostAndOriginGuard> | undefined;
-  const starting: RequestListener = (req, res) =>
+  const starting: RequestListener = (req, res) => {
+    if (refusedTarget(req, res)) return;
     guard?.(req, res, () => {
       res.setHeader('retry-after', '1');
       closeIfBodyUnread(req, res);
@@ -42,6 +45,7 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
       // In the route's own shape: an MCP client reads a JSON-RPC error, any other caller the hub's.
       writeRefusal(req, res, 'hub_starting', 'the hub is starting; try again in a second');
     });
+  };
   http.on('request', starting);
   await new Promise<void>((res, rej) => {
     http.once('error', rej);

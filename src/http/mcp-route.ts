@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, Express, Request, RequestHandler, Response } from 'express';
 import { HubError } from '../errors.js';
@@ -49,6 +50,12 @@ function adopt(app: Express, req: IncomingMessage, res: ServerResponse): { req: 
   return { req: r, res: s };
 }
 
+/**
+ * Decoding would turn bytes that are not UTF-8 into U+FFFD and pass the call on with its text
+ * changed; JSON text exchanged between systems must be UTF-8 (RFC 8259 §8.1).
+ */
+export const NOT_UTF8_MESSAGE = 'Parse error: the body is not valid UTF-8';
+
 /** body-parser's strict mode: a JSON body is an object or an array (after JSON's whitespace: space, tab, LF, CR). */
 function objectOrArray(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
@@ -87,6 +94,7 @@ export function plainJsonBody(limit: number, general: RequestHandler): RequestHa
     req.once('error', (err) => next(Object.assign(err, { status: 400, type: 'request.aborted' })));
     req.once('end', () => {
       const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      if (!isUtf8(buf)) return next(new HubError('parse_error', NOT_UTF8_MESSAGE));
       // iconv-lite, body-parser's decoder, drops a byte-order mark.
       let text = buf.toString('utf8');
       if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);

@@ -3,6 +3,7 @@ import type { HubConfig } from '../config/schema.js';
 import type { HubErrorCode } from '../errors.js';
 import { writeRefusal } from './json.js';
 import { closeIfBodyUnread } from './limits.js';
+import type { RefusalLog } from './refusal-log.js';
 
 const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
 
@@ -58,21 +59,31 @@ function reject(req: IncomingMessage, res: ServerResponse, code: HubErrorCode, m
   writeRefusal(req, res, code, message);
 }
 
+/** At most this much of a refused value goes into the log (a header may be kilobytes). */
+const LOGGED_CHARS = 200;
+
 /**
  * Host and Origin checks in front of every route. Per the MCP transport spec a server MUST
  * validate Origin to prevent DNS rebinding; Host is checked too because a rebound page sends
- * the attacker's hostname there.
+ * the attacker's hostname there. Each refusal is logged (rate-limited, see refusal-log.ts).
  */
-export function hostAndOriginGuard(exp: Exposure) {
+export function hostAndOriginGuard(exp: Exposure, refusals?: RefusalLog) {
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const host = req.headers.host;
-    if (!host || !exp.hosts.has(host.toLowerCase())) {
-      reject(req, res, 'host_rejected', `Host header ${JSON.stringify(host ?? '')} is not allowed`);
+    if (host === undefined) {
+      refusals?.('bad_request', { method: req.method, problem: 'no Host header' });
+      reject(req, res, 'bad_request', 'the request has no Host header; HTTP/1.1 requires one');
+      return;
+    }
+    if (!exp.hosts.has(host.toLowerCase())) {
+      refusals?.('host_rejected', { method: req.method, host: host.slice(0, LOGGED_CHARS) });
+      reject(req, res, 'host_rejected', `Host header ${JSON.stringify(host.slice(0, LOGGED_CHARS))} is not allowed`);
       return;
     }
     const origin = req.headers.origin;
     if (origin !== undefined && !exp.origins.has(origin.toLowerCase().replace(/\/$/, ''))) {
-      reject(req, res, 'origin_rejected', `Origin ${JSON.stringify(origin)} is not allowed`);
+      refusals?.('origin_rejected', { method: req.method, origin: origin.slice(0, LOGGED_CHARS) });
+      reject(req, res, 'origin_rejected', `Origin ${JSON.stringify(origin.slice(0, LOGGED_CHARS))} is not allowed`);
       return;
     }
     next();

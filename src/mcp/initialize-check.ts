@@ -4,10 +4,19 @@ import { isRecord } from '../is-record.js';
 import { describeIssues } from './hub-server.js';
 
 /** What an initialize request must carry (MCP 2025-06-18 and 2025-11-25 alike); more is allowed. */
+const Capability = z.record(z.string(), z.unknown());
 const InitializeParams = z.looseObject({
   protocolVersion: z.string(),
-  capabilities: z.record(z.string(), z.unknown()),
+  // Each capability the spec defines is an object (empty when it has no options), as the SDK checks.
+  capabilities: z.looseObject({
+    experimental: z.record(z.string(), Capability).optional(),
+    roots: z.looseObject({ listChanged: z.boolean().optional() }).optional(),
+    sampling: Capability.optional(),
+    elicitation: Capability.optional(),
+    tasks: Capability.optional(),
+  }),
   clientInfo: z.looseObject({ name: z.string(), version: z.string() }),
+  _meta: Capability.optional(),
 });
 
 /**
@@ -29,5 +38,7 @@ export function initializeProblem(body: unknown): { code: JsonRpcErrorCode; mess
       code: 'invalid_params',
       message: `Invalid params for initialize: ${describeIssues(params.error.issues.map((i) => ({ ...i, path: ['params', ...i.path] })))}`,
     };
-  return { code: 'bad_request', message: 'initialize is not a JSON-RPC request: it needs "jsonrpc": "2.0" and an "id"' };
+  if (body['jsonrpc'] !== '2.0' || (typeof body['id'] !== 'string' && typeof body['id'] !== 'number'))
+    return { code: 'bad_request', message: 'initialize is not a JSON-RPC request: it needs "jsonrpc": "2.0" and an "id"' };
+  return { code: 'invalid_params', message: 'Invalid params for initialize: they do not match the MCP schema of the requested protocol version' };
 }
