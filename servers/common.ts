@@ -28,6 +28,12 @@ export interface CommandSpec {
    * takes after its name (`{ list: 0, revoke: 1 }`): one more is an error, never silently dropped.
    */
   takes: number | Record<string, number>;
+  /**
+   * The command's own flags (beyond the common ones) each subcommand reads: any other of them given
+   * to that subcommand is a UsageError, never accepted and ignored (`tokens list --json` reads
+   * `--json`, `tokens create --json` would print a bare token to a script expecting JSON).
+   */
+  flags?: Record<string, readonly string[]>;
 }
 
 /** A mistake in how a command was called: printed with the command's usage, exit code 2. */
@@ -61,6 +67,8 @@ export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}, sp
   }
   const flags = parsed.values as Flags;
   const { positionals } = parsed;
+  // `--data ""` would be the working directory, `--port ""` a port the OS picks: neither is what was meant.
+  for (const [name, value] of Object.entries(flags)) if (value === '') throw usageError(`--${name} needs a value, and "" is none`);
   if (spec !== undefined && flags['help'] !== true) {
     const [sub, ...rest] = positionals;
     const takes = typeof spec.takes === 'number' ? spec.takes : sub === undefined ? undefined : spec.takes[sub];
@@ -68,6 +76,10 @@ export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}, sp
     if (typeof spec.takes !== 'number' && sub === undefined) throw usageError(`missing subcommand (${Object.keys(spec.takes).join(', ')})`);
     if (takes === undefined) throw usageError(`unknown subcommand "${sub}"`);
     if (given.length > takes) throw usageError(`unexpected argument "${given[takes]}"`);
+    const own = sub === undefined ? undefined : spec.flags?.[sub];
+    if (own !== undefined)
+      for (const name of Object.keys(flags))
+        if (!(name in COMMON_OPTIONS) && !own.includes(name)) throw usageError(`--${name} is not a flag of "${spec.command} ${sub}"`);
   }
   return { flags, positionals };
 }
@@ -138,15 +150,16 @@ export interface CommandConfig extends LoadedConfig {
  * Loads the config and applies --data/--port/--host over it. The data dir in use is printed on
  * stderr (one line) unless `quiet`: a hub started by a desktop client has no other way to tell
  * its user which store, and so which master key and tokens, it uses. With `coldStart` (`stdio`,
- * whose client waits for its first answer) keys written twice are not looked for.
+ * whose client waits for its first answer) keys written twice are not looked for. With
+ * `makeNothing` (`doctor`) the per-user data dir is not made.
  */
-export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart?: boolean } = {}): CommandConfig {
+export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart?: boolean; makeNothing?: boolean } = {}): CommandConfig {
   const loaded = loadConfig({ file: str(flags['config']), duplicates: opts.coldStart !== true });
   const c = loaded.config;
   const data = resolveDataDir({ flag: str(flags['data']), configured: loaded.dataDirSet ? c.dataDir : undefined, configFile: loaded.file });
   c.dataDir = data.dir;
   // A folder the hub chose itself is private to the user, as the XDG spec asks of its base dirs.
-  if (data.source === 'user') mkdirSync(data.dir, { recursive: true, mode: 0o700 });
+  if (data.source === 'user' && opts.makeNothing !== true) mkdirSync(data.dir, { recursive: true, mode: 0o700 });
   if (!opts.quiet) progress(data.line);
   const port = str(flags['port']);
   if (port !== undefined) {

@@ -38,7 +38,12 @@ export async function agentsCommand(argv: string[]): Promise<void> {
       cases: { type: 'string' },
       threshold: { type: 'string' },
     },
-    { command: 'agents', usage: AGENTS_USAGE, takes: { list: 0, canary: 1 } },
+    {
+      command: 'agents',
+      usage: AGENTS_USAGE,
+      takes: { list: 0, canary: 1 },
+      flags: { list: ['url', 'token', 'json'], canary: ['candidate', 'cases', 'threshold', 'json'] },
+    },
   );
   const [sub, ...rest] = positionals;
   if (flags['help'] || sub === undefined) {

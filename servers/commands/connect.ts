@@ -46,18 +46,25 @@ export async function connectCommand(argv: string[]): Promise<void> {
     for (const note of notesOn(at, ctx)) progress(note);
     if (flags['no-wait']) return;
     const deadline = started + timeoutMs;
+    let nextNote = 0;
     for (;;) {
       if (await accounts.linkedSince(who, integration, started)) {
         const c = (await accounts.connections.find(who.tenant, who.user, integration))!;
-        process.stderr.write('\n');
+        if (process.stderr.isTTY) process.stderr.write('\n');
         process.stdout.write(`linked: ${c.id}\n`);
         return;
       }
       if (Date.now() > deadline) {
-        process.stderr.write('\n');
+        if (process.stderr.isTTY) process.stderr.write('\n');
         throw new HubError('oauth_flow_failed', `not linked within ${Math.round(timeoutMs / 1000)} s; run the command again for a new link`);
       }
-      process.stderr.write(`\rwaiting for ${integration} to be linked… ${Math.round((Date.now() - started) / 1000)} s `);
+      const waited = Math.round((Date.now() - started) / 1000);
+      // A terminal gets a counter rewritten in place; a file or a pipe one line every half minute, not a `\r` line per check.
+      if (process.stderr.isTTY) process.stderr.write(`\rwaiting for ${integration} to be linked… ${waited} s `);
+      else if (waited >= nextNote) {
+        process.stderr.write(`waiting for ${integration} to be linked… ${waited} s\n`);
+        nextNote = waited + 30;
+      }
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {

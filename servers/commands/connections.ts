@@ -47,7 +47,12 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
       secret: { type: 'string' },
       clear: { type: 'boolean' },
     },
-    { command: 'connections', usage: USAGE, takes: { list: 0, revoke: 1, 'webhook-secret': 1 } },
+    {
+      command: 'connections',
+      usage: USAGE,
+      takes: { list: 0, revoke: 1, 'webhook-secret': 1 },
+      flags: { list: ['tenant', 'all', 'json'], revoke: [], 'webhook-secret': ['secret', 'clear'] },
+    },
   );
   const [sub, id] = positionals;
   if (flags['help'] || sub === undefined) {

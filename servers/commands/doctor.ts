@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { systemClock } from '../../src/clock.js';
 import type { HubConfig } from '../../src/config/schema.js';
@@ -92,8 +92,19 @@ async function storeCheck(config: HubConfig): Promise<Check> {
 }
 
 /** Checks the config, the data dir, the store and every downstream server, and says what is wrong. */
+/** For a server with `startupTimeoutMs: 0` (the hub never waits for it): how long doctor gives it. */
+const DEFAULT_STARTUP_TIMEOUT_MS = 10_000;
+
+const USAGE = `usage: switchboard doctor [--json] [--config FILE] [--data DIR]
+       checks the config, the data dir, the store and vault, the HTTP address and every
+       downstream server (each given its startupTimeoutMs); it makes and changes nothing`;
+
 export async function doctorCommand(argv: string[]): Promise<void> {
-  const { flags } = parse(argv, { json: { type: 'boolean' } }, { command: 'doctor', takes: 0 });
+  const { flags } = parse(argv, { json: { type: 'boolean' } }, { command: 'doctor', usage: USAGE, takes: 0 });
+  if (flags['help']) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const checks: Check[] = [];
   const report = (c: Check) => {
     checks.push(c);
@@ -102,7 +113,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   let config: HubConfig;
   let dataLine: string;
   try {
-    const loaded = configFromFlags(flags, { quiet: true });
+    const loaded = configFromFlags(flags, { quiet: true, makeNothing: true });
     config = loaded.config;
     dataLine = loaded.data.line;
     report({ ok: true, line: `config: ${loaded.file ?? 'no config file, embedded defaults'}` });
@@ -119,6 +130,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   const noStoreYet = storeFile !== undefined && !existsSync(storeFile);
   try {
     if (existsSync(dataDir)) {
+      if (!statSync(dataDir).isDirectory()) throw new Error('it is a file, not a folder');
       accessSync(dataDir, constants.W_OK | constants.R_OK);
       report({ ok: true, line: `${dataLine}, writable` });
     } else report({ ok: true, line: `${dataLine}, not made yet (a hub makes it when it first starts)` });
@@ -191,7 +203,9 @@ export async function doctorCommand(argv: string[]): Promise<void> {
         return;
       }
       const started = performance.now();
-      const source = new DownstreamSource({ name, config: cfg, clock: systemClock, log: silentLogger(), metrics, connectTimeoutMs: 20_000 });
+      // The hub waits this long for a server before its first tools/list goes without it.
+      const timeoutMs = cfg.startupTimeoutMs > 0 ? cfg.startupTimeoutMs : DEFAULT_STARTUP_TIMEOUT_MS;
+      const source = new DownstreamSource({ name, config: cfg, clock: systemClock, log: silentLogger(), metrics, connectTimeoutMs: timeoutMs });
       progress(`...  mcpServers.${name}: connecting`);
       await source.start();
       const st = source.status();
@@ -204,7 +218,9 @@ export async function doctorCommand(argv: string[]): Promise<void> {
         });
       } else {
         // doctor runs each server once and stops it: the supervisor's restart plan is not for it to show.
-        report({ ok: false, line: `mcpServers.${name}: ${st.detail?.replace(/; restarting in \d+ ms$/, '') ?? st.state}` });
+        const said = st.detail?.replace(/; restarting in \d+ ms$/, '') ?? st.state;
+        const late = ms >= timeoutMs ? ` (not ready within startupTimeoutMs, ${timeoutMs} ms: a client's first tools/list would go without it)` : '';
+        report({ ok: false, line: `mcpServers.${name}: ${said}${late}` });
       }
     }),
   );

@@ -44,7 +44,12 @@ export async function queueCommand(argv: string[]): Promise<void> {
       'older-than': { type: 'string' },
       json: { type: 'boolean' },
     },
-    { command: 'queue', usage: USAGE, takes: { list: 0, retry: 1, purge: 0 } },
+    {
+      command: 'queue',
+      usage: USAGE,
+      takes: { list: 0, retry: 1, purge: 0 },
+      flags: { list: ['state', 'integration', 'json'], retry: [], purge: ['state', 'older-than'] },
+    },
   );
   const [sub, id] = positionals;
   if (flags['help'] || sub === undefined) {

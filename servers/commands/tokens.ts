@@ -17,8 +17,8 @@ async function withAsStore<T>(config: HubConfig, fn: (s: AsStore) => Promise<T>)
 }
 
 const USAGE = `usage: switchboard tokens create --user U [--tenant T] [--label L] [--scopes "mcp metrics admin"] [--expires 30d]
-       switchboard tokens list [--all] [--json]      hub API tokens, then the grants OAuth clients hold
-       switchboard tokens list --oauth [--json]      the grants only (see also: switchboard clients)
+       switchboard tokens list [--user U] [--tenant T] [--all] [--json]   hub API tokens, then the grants OAuth clients hold
+       switchboard tokens list --oauth [--user U] [--tenant T] [--json]   the grants only (see also: switchboard clients)
        switchboard tokens revoke <token-id>`;
 
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
@@ -46,21 +46,27 @@ export async function tokensCommand(argv: string[]): Promise<void> {
       json: { type: 'boolean' },
       oauth: { type: 'boolean' },
     },
-    { command: 'tokens', usage: USAGE, takes: { create: 0, list: 0, revoke: 1 } },
+    {
+      command: 'tokens',
+      usage: USAGE,
+      takes: { create: 0, list: 0, revoke: 1 },
+      flags: { create: ['tenant', 'label', 'scopes', 'expires'], list: ['tenant', 'all', 'json', 'oauth'], revoke: [] },
+    },
   );
   const [sub, ...rest] = positionals;
   if (flags['help'] || sub === undefined) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  // A usage mistake changes nothing: checked before the store is opened (or made).
+  if (sub === 'create' && !str(flags['user'])) throw new HubError('invalid_params', `tokens create needs --user\n${USAGE}`);
   const { config } = configFromFlags(flags);
   const store = await openConfiguredStore(config, createLogger({ level: 'warn' }), { existing: sub !== 'create' });
   try {
     const tokens = store.apiTokens;
     switch (sub) {
       case 'create': {
-        const user = str(flags['user']);
-        if (!user) throw new HubError('invalid_params', `tokens create needs --user\n${USAGE}`);
+        const user = str(flags['user'])!;
         const scopes = str(flags['scopes'])
           ?.split(/[\s,]+/)
           .filter(Boolean);
@@ -81,19 +87,25 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         return;
       }
       case 'list': {
+        // --user and --tenant narrow the list to whose tokens and grants they are.
+        const [user, tenant] = [str(flags['user']), str(flags['tenant'])];
+        const whose = (t: { user: string; tenant: string }) => (user === undefined || t.user === user) && (tenant === undefined || t.tenant === tenant);
         // OAuth grants are sealed in the vault: it is opened only when there are some.
         const hasGrants = (await store.asRecords.list('Grant')).length > 0;
-        const grants = hasGrants ? await withAsStore(config, (s) => s.grants.list()) : [];
+        const grants = (hasGrants ? await withAsStore(config, (s) => s.grants.list()) : []).filter(whose);
         if (flags['oauth']) {
           if (flags['json']) process.stdout.write(`${JSON.stringify(grants, null, 2)}\n`);
           else if (grants.length === 0) process.stdout.write('no OAuth grants\n');
           else for (const g of grants) listLine(grantLine(g));
           return;
         }
-        const list = await tokens.list({ includeRevoked: flags['all'] === true });
+        const list = (await tokens.list({ includeRevoked: flags['all'] === true })).filter(whose);
         const now = systemClock.now();
+        const stateOf = (t: (typeof list)[number]) => (t.revokedAt ? 'revoked' : t.expiresAt !== undefined && t.expiresAt <= now ? 'expired' : 'active');
         if (flags['json']) {
-          process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+          // Every key on every token (null when unset), and the state the text list shows.
+          const shown = list.map((t) => ({ ...t, expiresAt: t.expiresAt ?? null, state: stateOf(t) }));
+          process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
           return;
         }
         if (list.length === 0 && grants.length === 0) {
@@ -101,8 +113,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
           return;
         }
         for (const t of list) {
-          const expired = t.expiresAt !== undefined && t.expiresAt <= now;
-          const state = t.revokedAt ? `revoked ${new Date(t.revokedAt).toISOString()}` : expired ? 'expired' : 'active';
+          const state = t.revokedAt ? `revoked ${new Date(t.revokedAt).toISOString()}` : stateOf(t);
           const used = t.lastUsedAt ? new Date(t.lastUsedAt).toISOString() : 'never';
           const expiry = t.expiresAt === undefined ? 'never' : new Date(t.expiresAt).toISOString();
           listLine(

@@ -17,7 +17,7 @@ export async function usersCommand(argv: string[]): Promise<void> {
   const { flags, positionals } = parse(
     argv,
     { tenant: { type: 'string' }, expires: { type: 'string' } },
-    { command: 'users', usage: USAGE, takes: { invite: 1 } },
+    { command: 'users', usage: USAGE, takes: { invite: 1 }, flags: { invite: ['tenant', 'expires'] } },
   );
   const [sub, user] = positionals;
   if (flags['help'] || sub === undefined) {

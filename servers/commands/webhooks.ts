@@ -51,7 +51,12 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
       limit: { type: 'string' },
       json: { type: 'boolean' },
     },
-    { command: 'webhooks', usage: USAGE, takes: { list: 0, replay: 1 } },
+    {
+      command: 'webhooks',
+      usage: USAGE,
+      takes: { list: 0, replay: 1 },
+      flags: { list: ['state', 'integration', 'tenant', 'unroutable', 'limit', 'json'], replay: [] },
+    },
   );
   const [sub, id] = positionals;
   if (flags['help'] || sub === undefined) {

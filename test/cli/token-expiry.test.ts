@@ -3,7 +3,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { runCli, tmpDir } from '../helpers/hub.js';
 
-const listed = z.array(z.object({ id: z.string(), user: z.string(), scopes: z.array(z.string()), createdAt: z.number(), expiresAt: z.number().optional() }));
+const listed = z.array(
+  z.object({
+    id: z.string(),
+    user: z.string(),
+    scopes: z.array(z.string()),
+    createdAt: z.number(),
+    expiresAt: z.number().nullable(),
+    state: z.enum(['active', 'expired', 'revoked']),
+  }),
+);
 
 describe('tokens create --expires and --scopes', () => {
   let dir: ReturnType<typeof tmpDir>;
@@ -28,7 +37,11 @@ describe('tokens create --expires and --scopes', () => {
       ['bob', ['mcp']],
     ]);
     expect(json[0]!.expiresAt! - json[0]!.createdAt).toBe(30 * 86_400_000);
-    expect(json[1]!.expiresAt).toBeUndefined();
+    expect(json[1]!.expiresAt).toBeNull();
+    expect(json.map((t) => t.state)).toEqual(['active', 'active']);
+    // --user narrows the list to that user's tokens.
+    const bobs = listed.parse(JSON.parse((await runCli(['tokens', 'list', '--json', '--user', 'bob', '--data', data], dir.path)).stdout));
+    expect(bobs.map((t) => t.user)).toEqual(['bob']);
 
     const text = (await runCli(['tokens', 'list', '--data', data], dir.path)).stdout.split('\n');
     expect(text[0]).toContain(`expires=${new Date(json[0]!.expiresAt!).toISOString()}`);

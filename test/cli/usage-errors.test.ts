@@ -3,7 +3,7 @@
  * message naming the mistake and the command's usage: an argument more than the command takes,
  * an unknown or valueless flag, a missing or unknown subcommand.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -125,16 +125,45 @@ describe('connect --timeout', () => {
   });
 });
 
-describe('user and tenant names', () => {
+describe('a flag of another subcommand', () => {
   it.each([
-    [['connect', 'sandbox', '--user', ''], 'user ""'],
-    [['connect', 'sandbox', '--user', 'x/y'], 'user "x/y"'],
-    [['connect', 'sandbox', '--tenant', 'a b'], 'tenant "a b"'],
-    [['stdio', '--user', 'x/y', '--no-http'], 'user "x/y"'],
-  ])('%j is refused with exit 2 before any link or hub is made, the name quoted', async (args, quoted) => {
+    [['tokens', 'create', '--user', 'q', '--json'], '--json is not a flag of "tokens create"'],
+    [['tokens', 'list', '--expires', '5x'], '--expires is not a flag of "tokens list"'],
+    [['queue', 'purge', '--state', 'dead', '--json'], '--json is not a flag of "queue purge"'],
+    [['connections', 'list', '--secret', 'x'], '--secret is not a flag of "connections list"'],
+    [['clients', 'list', '--grant', 'g'], '--grant is not a flag of "clients list"'],
+    [['agents', 'list', '--candidate', 'x'], '--candidate is not a flag of "agents list"'],
+  ])('%j is refused with exit 2, not accepted and ignored', async (args, said) => {
+    const r = await cli(...args);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toContain(said);
+  });
+
+  it('tokens create without --user makes no store; an empty --data is no data dir', async () => {
+    const fresh = join(dir.path, 'never-made');
+    const r = await runCli(['tokens', 'create', '--data', fresh], dir.path);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toContain('tokens create needs --user');
+    expect(existsSync(fresh)).toBe(false);
+    const empty = await runCli(['tokens', 'create', '--user', 'x', '--data', ''], dir.path);
+    expect(empty).toMatchObject({ code: 2, stdout: '' });
+    expect(empty.stderr).toContain('--data needs a value, and "" is none');
+    expect(existsSync(join(dir.path, 'switchboard.db'))).toBe(false);
+  });
+});
+
+describe('user and tenant names', () => {
+  const NAME_RULE = ': use 1–128 characters from A-Z a-z 0-9 . _ @ -';
+  it.each([
+    // An empty value is no value, for every flag (common.ts).
+    [['connect', 'sandbox', '--user', ''], '--user needs a value, and "" is none'],
+    [['connect', 'sandbox', '--user', 'x/y'], `user "x/y"${NAME_RULE}`],
+    [['connect', 'sandbox', '--tenant', 'a b'], `tenant "a b"${NAME_RULE}`],
+    [['stdio', '--user', 'x/y', '--no-http'], `user "x/y"${NAME_RULE}`],
+  ])('%j is refused with exit 2 before any link or hub is made, the name quoted', async (args, said) => {
     const r = await cli(...args);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(`${quoted}: use 1–128 characters from A-Z a-z 0-9 . _ @ -`);
+    expect(r.stderr).toContain(said);
   });
 });
