@@ -159,7 +159,7 @@ export class Hub {
         this.redis
           ? { name: 'redis', start: () => this.replicas?.start(), stop: () => this.replicas?.stop(this.integrations.pacer) }
           : { name: 'pacer', stop: () => this.integrations.pacer?.stop() },
-        { name: 'processes', start: () => this.reapOrphans(), stop: () => this.processes?.close() },
+        { name: 'processes', start: () => this.reapOrphans(), stop: async () => this.processes?.close() },
         { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
         { name: 'inbox', start: () => this.inbox.start(), stop: () => this.inbox.stop() },

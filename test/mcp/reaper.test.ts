@@ -156,6 +156,24 @@ describe.runIf(process.platform === 'linux')('ProcessRegistry', () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  it('a hub that stops within the grace time SIGKILLs what ignored SIGTERM before it goes, rather than leave it running', async () => {
+    const dir = tmpDir();
+    cleanup.push(dir.remove);
+    const stubborn = spawn('/bin/sh', ['-c', "trap '' TERM; echo ready; sleep 300 & wait"], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    cleanup.push(() => stubborn.kill('SIGKILL'));
+    await new Promise((r) => stubborn.stdout!.once('data', r));
+    await eventually(() => procStat(stubborn.pid!), 2_000, 10);
+    const file = leftRecord(dir.path, { pid: process.pid, start: '1' }, [{ pid: stubborn.pid!, start: procStat(stubborn.pid!)!.startTime }]);
+    const exited = new Promise((r) => stubborn.once('exit', (_code, signal) => r(signal)));
+    // A grace no test would wait out: only close() can end the reap in time.
+    const registry = new ProcessRegistry(dir.path, silentLogger(), 10 * 60_000);
+    const reaping = registry.reapOrphans();
+    await registry.close();
+    expect(await exited).toBe('SIGKILL');
+    expect(await reaping).toEqual({ ended: [stubborn.pid], skipped: [] });
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('leaves the record of a hub that is still running alone', async () => {
     const dir = tmpDir();
     cleanup.push(dir.remove);

@@ -43,6 +43,9 @@ export class ProcessRegistry implements ChildRegistry {
   private readonly file: string;
   private readonly boot = bootId() ?? null;
   private created = false;
+  /** The reap in progress (reapOrphans), for `close` to finish it rather than leave its SIGKILLs unsent. */
+  private reaping: Promise<ReapReport> | undefined;
+  private hurried = false;
 
   constructor(
     dataDir: string,
@@ -64,8 +67,14 @@ export class ProcessRegistry implements ChildRegistry {
     this.append({ op: 'exit', pid });
   }
 
-  /** Removes this hub's record once its children are stopped. */
-  close(): void {
+  /**
+   * Removes this hub's record once its children are stopped. A reap still in its grace time ends
+   * now: what did not take SIGTERM gets SIGKILL before this hub exits, rather than outliving it
+   * (a process that ignores SIGTERM, and a hub that stops within the grace time).
+   */
+  async close(): Promise<void> {
+    this.hurried = true;
+    await this.reaping?.catch(() => undefined);
     if (this.created) rmSync(this.file, { force: true });
     this.created = false;
   }
@@ -75,7 +84,12 @@ export class ProcessRegistry implements ChildRegistry {
    * once (synchronously, before any new child is spawned), then SIGKILLs what is left after the
    * grace time; resolves when done.
    */
-  async reapOrphans(): Promise<ReapReport> {
+  reapOrphans(): Promise<ReapReport> {
+    this.reaping ??= this.reap();
+    return this.reaping;
+  }
+
+  private async reap(): Promise<ReapReport> {
     const report: ReapReport = { ended: [], skipped: [] };
     const files = this.deadOwnersFiles();
     const targets: Array<{ pgid: number; start: string }> = [];
@@ -104,7 +118,7 @@ export class ProcessRegistry implements ChildRegistry {
     }
     const deadline = Date.now() + this.graceMs;
     let left = targets;
-    while (left.length > 0 && Date.now() < deadline) {
+    while (left.length > 0 && Date.now() < deadline && !this.hurried) {
       await new Promise((r) => setTimeout(r, POLL_MS));
       left = left.filter((t) => groupMembers(t, t.pgid).length > 0);
     }
