@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveDataDir, type ResolvedDataDir } from '../src/config/data-dir.js';
 import { loadConfig, type LoadedConfig } from '../src/config/load.js';
 import { HubError, describeError } from '../src/errors.js';
+import { createLogger, type Logger } from '../src/observability/logger.js';
 import { printable } from '../src/printable.js';
 
 /** Flags every command accepts (the contract's common flags). */
@@ -168,7 +170,13 @@ export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart
     c.server.port = n;
   }
   const host = str(flags['host']);
-  if (host !== undefined) c.server.host = host;
+  if (host !== undefined) {
+    // Checked here, or the first to fail is whatever URL is built from it (an integration's) with words that do not name --host.
+    const literal = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    if (!URL.canParse(`http://${literal}/`) || new URL(`http://${literal}/`).port !== '')
+      throw new HubError('config_invalid', `--host ${JSON.stringify(host)}: expected a host name or an IP address to bind (127.0.0.1, ::1, 0.0.0.0)`);
+    c.server.host = host;
+  }
   return { ...loaded, data };
 }
 
@@ -204,4 +212,33 @@ export function listLine(line: string): void {
 /** Progress lines go to stderr so a command's stdout stays parseable. */
 export function progress(line: string): void {
   process.stderr.write(`${line}\n`);
+}
+
+const LEVEL_WORDS: Record<number, string> = { 40: 'warning', 50: 'error', 60: 'fatal' };
+
+/**
+ * The log of a one-shot command (`tokens`, `queue`, `keys`…), read by a person at a terminal: its
+ * warnings as `switchboard: warning: <message> (key: value)` lines, not the JSON lines a serving
+ * hub writes for a log collector. The hub's redaction applies as everywhere.
+ */
+export function commandLogger(): Logger {
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line === '') continue;
+        let entry: Record<string, unknown>;
+        try {
+          entry = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          process.stderr.write(`${line}\n`);
+          continue;
+        }
+        const { level, time: _t, name: _n, msg, ...fields } = entry;
+        const said = Object.entries(fields).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`);
+        process.stderr.write(`switchboard: ${LEVEL_WORDS[Number(level)] ?? 'note'}: ${String(msg ?? '')}${said.length ? ` (${said.join(', ')})` : ''}\n`);
+      }
+      done();
+    },
+  });
+  return createLogger({ level: 'warn', destination });
 }

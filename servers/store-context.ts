@@ -3,13 +3,13 @@ import { systemClock } from '../src/clock.js';
 import { publicUrlOf, urlNotYetKnown } from '../src/config/public-url.js';
 import type { HubConfig } from '../src/config/schema.js';
 import { openIntegrations, type Integrations } from '../src/integrations/wiring.js';
-import { createLogger, type Logger } from '../src/observability/logger.js';
+import type { Logger } from '../src/observability/logger.js';
 import { openSqliteStore, type HubStore } from '../src/store/bundle.js';
 import { storeChoice } from '../src/store/choice.js';
 import { requireExistingStore } from '../src/store/existing.js';
 import { createVault } from '../src/vault/open.js';
 import type { Vault } from '../src/vault/vault.js';
-import { configFromFlags, type Flags } from './common.js';
+import { commandLogger, configFromFlags, type Flags } from './common.js';
 import { hostedSandbox } from './sandbox/hosted.js';
 
 export interface StoreContext {
@@ -67,7 +67,7 @@ export async function openDataDirStore(config: HubConfig, log: Logger, opts: Ope
   }
 }
 
-export async function openStore(config: HubConfig, log: Logger = createLogger({ level: 'warn' }), opts: OpenOptions = {}): Promise<StoreContext> {
+export async function openStore(config: HubConfig, log: Logger = commandLogger(), opts: OpenOptions = {}): Promise<StoreContext> {
   const store = await openDataDirStore(config, log, opts);
   try {
     const { vault } = store;

@@ -1,9 +1,9 @@
 import { Grants, type GrantView } from '../../src/auth/grants.js';
 import { systemClock } from '../../src/clock.js';
 import type { HubConfig } from '../../src/config/schema.js';
-import { createLogger } from '../../src/observability/logger.js';
 import type { HubStore } from '../../src/store/bundle.js';
 import type { Vault } from '../../src/vault/vault.js';
+import { commandLogger } from '../common.js';
 import { openDataDirStore, type OpenOptions } from '../store-context.js';
 
 export interface AsStore {
@@ -18,7 +18,7 @@ export interface AsStore {
  * records are sealed), without the library (oidc-provider) or the integrations.
  */
 export async function openAsStore(config: HubConfig, opts: OpenOptions = {}): Promise<AsStore> {
-  const store = await openDataDirStore(config, createLogger({ level: 'warn' }), opts);
+  const store = await openDataDirStore(config, commandLogger(), opts);
   const { vault } = store;
   return { store, vault, grants: new Grants({ records: store.asRecords, vault, clock: systemClock }), close: () => void store.close() };
 }

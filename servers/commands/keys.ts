@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { HubError } from '../../src/errors.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { MASTER_KEY_ENV, readKeyFile, writeKeyFile } from '../../src/vault/master-keys.js';
-import { configFromFlags, parse, progress } from '../common.js';
+import { commandLogger, configFromFlags, parse, progress } from '../common.js';
 import { openDataDirStore } from '../store-context.js';
 
 const USAGE = `usage: switchboard keys rotate
@@ -19,7 +18,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
     return;
   }
   const { config } = configFromFlags(flags);
-  const store = await openDataDirStore(config, createLogger({ level: 'warn' }), { existing: true });
+  const store = await openDataDirStore(config, commandLogger(), { existing: true });
   try {
     const { vault } = store;
     const env = process.env[MASTER_KEY_ENV];

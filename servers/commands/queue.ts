@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
 import { FINAL_STATES, JOB_STATES, type Job, type ListFilter } from '../../src/outbox/types.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { configFromFlags, listLine, parse, progress, str } from '../common.js';
+import { commandLogger, configFromFlags, listLine, parse, progress, str } from '../common.js';
 import { openConfiguredStore } from '../store-context.js';
 
 const USAGE = `usage: switchboard queue list [--state ${JOB_STATES.join('|')}] [--integration I] [--json]
@@ -69,7 +68,7 @@ export async function queueCommand(argv: string[]): Promise<void> {
   const olderThan = age === undefined ? 7 * UNITS.d : flagValue(ageFlag, 'older-than', age);
 
   const { config } = configFromFlags(flags);
-  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }), { existing: true });
+  const store = await openConfiguredStore(config, commandLogger(), { existing: true });
   try {
     const { outbox } = store;
     if (sub === 'list') {

@@ -1,9 +1,8 @@
 import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { z } from 'zod';
 import type { HubConfig } from '../../src/config/schema.js';
-import { configFromFlags, listLine, parse, str } from '../common.js';
+import { commandLogger, configFromFlags, listLine, parse, str } from '../common.js';
 import { openConfiguredStore } from '../store-context.js';
 import { type AsStore, grantLine, openAsStore } from './clients-store.js';
 
@@ -61,7 +60,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
   // A usage mistake changes nothing: checked before the store is opened (or made).
   if (sub === 'create' && !str(flags['user'])) throw new HubError('invalid_params', `tokens create needs --user\n${USAGE}`);
   const { config } = configFromFlags(flags);
-  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }), { existing: sub !== 'create' });
+  const store = await openConfiguredStore(config, commandLogger(), { existing: sub !== 'create' });
   try {
     const tokens = store.apiTokens;
     switch (sub) {

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { HubError } from '../../src/errors.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { EVENT_STATES, envelopeOf, type Inbox, type InboxEvent, type ListFilter } from '../../src/webhooks/inbox/types.js';
-import { configFromFlags, listLine, parse, printable, progress, str } from '../common.js';
+import { commandLogger, configFromFlags, listLine, parse, printable, progress, str } from '../common.js';
 import { openConfiguredStore } from '../store-context.js';
 
 const USAGE = `usage: switchboard webhooks list [--state ${EVENT_STATES.join('|')}] [--integration I] [--user U] [--tenant T]
@@ -77,7 +76,7 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
   if (sub === 'replay' && !id) throw new HubError('invalid_params', `webhooks replay needs an event id\n${USAGE}`);
 
   const { config } = configFromFlags(flags);
-  const store = await openConfiguredStore(config, createLogger({ level: 'warn' }), { existing: true });
+  const store = await openConfiguredStore(config, commandLogger(), { existing: true });
   try {
     const inbox = store.openInbox();
     if (sub === 'list') {

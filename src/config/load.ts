@@ -137,7 +137,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
 
 function readConfigFile(file: string, env: NodeJS.ProcessEnv, warn: (message: string) => void, duplicates: boolean): LoadedConfig {
   // A byte-order mark (Windows editors write one) is not part of the JSON text.
-  const text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  const text = readText(file);
   const raw = parseJsoncText(text, file);
   if (duplicates) for (const d of duplicateKeys(text)) warn(`${file}:${d.line}:${d.column}: "${d.path}" is set twice in one object; only the last one counts`);
   const dataDirSet = raw !== null && typeof raw === 'object' && !Array.isArray(raw) && 'dataDir' in raw;
@@ -224,4 +224,15 @@ function formatIssues(issues: z.core.$ZodIssue[]): string {
       return `${path || '(root)'}: ${messageOf(i)}`;
     })
     .join('; ');
+}
+
+/** The file's text; a folder or an unreadable file is a config error naming it, not a bare EISDIR or EACCES. */
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EISDIR' ? 'is a folder, not a file' : code === 'EACCES' ? 'cannot be read (permission denied)' : `cannot be read (${code ?? String(err)})`;
+    throw new HubError('config_invalid', `config file ${file} ${why}`, { details: { file } });
+  }
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { resolveDataDir, userDataDir } from '../../src/config/data-dir.js';
@@ -88,9 +88,14 @@ describe('which data dir a command uses', () => {
 
   it('without config or ./data a command uses the per-user dir and doctor shows it', async () => {
     const env = { XDG_DATA_HOME: join(dir.path, 'xdg') };
-    const r = await runCli(['doctor', '--json'], dir.path, env);
     const user = join(dir.path, 'xdg', 'switchboard');
-    expect(r.stderr).toContain(`ok   data dir: ${user} (the per-user default; --data or dataDir in the config changes it), writable\n`);
+    // doctor names it and makes nothing; the first command that keeps something makes it, private.
+    const before = await runCli(['doctor', '--json'], dir.path, env);
+    expect(before.stderr).toContain(`ok   data dir: ${user} (the per-user default; --data or dataDir in the config changes it), not made yet`);
+    expect(existsSync(user)).toBe(false);
+    expect((await runCli(['tokens', 'create', '--user', 'alice'], dir.path, env)).code).toBe(0);
     expect(statSync(user).mode & 0o777).toBe(0o700);
+    const after = await runCli(['doctor', '--json'], dir.path, env);
+    expect(after.stderr).toContain(`ok   data dir: ${user} (the per-user default; --data or dataDir in the config changes it), writable\n`);
   });
 });
