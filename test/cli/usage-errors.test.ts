@@ -152,6 +152,22 @@ describe('a flag of another subcommand', () => {
   });
 });
 
+describe('bad values said plainly', () => {
+  it('--host that is no host, a config that is a folder: one line naming the flag or the file; warnings as lines, not JSON', async () => {
+    const host = await cli('users', 'invite', 'bob', '--host', 'a b');
+    expect(host.code).toBe(1);
+    expect(host.stderr).toContain('--host "a b": expected a host name or an IP address to bind');
+    const folder = await cli('tokens', 'list', '--config', dir.path);
+    expect(folder.code).toBe(1);
+    expect(folder.stderr).toContain(`config file ${dir.path} is a folder, not a file`);
+    // A new data dir: the master key it makes is a warning a person reads.
+    const fresh = await runCli(['users', 'invite', 'bob', '--data', join(dir.path, 'fresh')], dir.path);
+    expect(fresh.code).toBe(0);
+    expect(fresh.stderr).toMatch(/^switchboard: warning: generated a master key file; back it up, .* \(file: .*master\.key\)$/m);
+    expect(fresh.stderr).not.toContain('{"level"');
+  });
+});
+
 describe('user and tenant names', () => {
   const NAME_RULE = ': use 1–128 characters from A-Z a-z 0-9 . _ @ -';
   it.each([
