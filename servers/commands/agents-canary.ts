@@ -105,8 +105,14 @@ export async function canary(positionals: string[], flags: Flags): Promise<numbe
   const [name, ...extra] = positionals;
   const candidate = str(flags['candidate']);
   const casesFile = str(flags['cases']);
-  if (name === undefined || extra.length > 0 || candidate === undefined || casesFile === undefined)
-    throw new HubError('invalid_params', 'usage: switchboard agents canary <agent> --candidate <agent-id> --cases cases.jsonl [--threshold 0.95]');
+  const missing = [name === undefined ? 'the agent' : '', candidate === undefined ? '--candidate' : '', casesFile === undefined ? '--cases' : ''].filter(
+    Boolean,
+  );
+  if (name === undefined || candidate === undefined || casesFile === undefined || extra.length > 0)
+    throw new HubError(
+      'invalid_params',
+      `${missing.length > 0 ? `agents canary needs ${missing.join(' and ')}` : `unexpected argument "${extra[0]}"`}\nusage: switchboard agents canary <agent> --candidate <agent-id> --cases cases.jsonl [--threshold 0.95]`,
+    );
   const t = thresholdFlag.safeParse(str(flags['threshold']) ?? '0.95');
   if (!t.success) throw new HubError('invalid_params', `--threshold ${String(flags['threshold'])}: ${t.error.issues[0]?.message ?? 'invalid'}`);
   const threshold = t.data;
