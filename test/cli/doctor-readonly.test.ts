@@ -4,32 +4,21 @@
  * `startupTimeoutMs` (the time the hub waits before a first tools/list goes without it), and
  * `--help` prints its usage instead of running the checks.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { CLI, tmpDir } from '../helpers/hub.js';
+import { tmpDir } from '../helpers/hub.js';
+import { runCliEnv } from './run-env.js';
 
 const report = z.object({ ok: z.boolean(), checks: z.array(z.object({ ok: z.boolean(), line: z.string() })) });
 
-/** The CLI with HOME (and so the per-user data dir) inside the test's folder. */
-function doctor(args: string[], cwd: string, home: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const { XDG_DATA_HOME: _xdg, ...env } = process.env;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'doctor', ...args], { cwd, env: { ...env, HOME: home, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** The CLI with the per-user data dir (XDG_DATA_HOME on Linux) inside the test's folder. */
+const doctor = (args: string[], cwd: string, xdg: string) => runCliEnv(['doctor', ...args], cwd, { XDG_DATA_HOME: xdg });
 
 describe('doctor makes nothing', () => {
   const dir = tmpDir();
-  const home = join(dir.path, 'home');
+  const home = join(dir.path, 'xdg');
   const cwd = join(dir.path, 'work');
   mkdirSync(home);
   mkdirSync(cwd);
@@ -45,8 +34,8 @@ describe('doctor makes nothing', () => {
   it('leaves the per-user data dir unmade, saying so', async () => {
     const r = await doctor(['--json'], cwd, home);
     const out = report.parse(JSON.parse(r.stdout));
-    expect(out.checks.map((c) => c.line)).toContainEqual(expect.stringMatching(/^data dir: .*\.local\/share\/switchboard .*not made yet/));
-    expect(existsSync(join(home, '.local'))).toBe(false);
+    expect(out.checks.map((c) => c.line)).toContainEqual(expect.stringMatching(/^data dir: .*\/xdg\/switchboard .*not made yet/));
+    expect(existsSync(join(home, 'switchboard'))).toBe(false);
   });
 
   it('fails a data dir that is a file', async () => {

@@ -127,6 +127,17 @@ describe.runIf(process.platform === 'linux')('ProcessRegistry', () => {
     return file;
   }
 
+  /** A process left by a dead hub (its record written) that ignores SIGTERM; `exited` resolves with the signal that ended it. */
+  async function stubbornOrphan(data: string): Promise<{ stubborn: ChildProcess; file: string; exited: Promise<unknown> }> {
+    const stubborn = spawn('/bin/sh', ['-c', "trap '' TERM; echo ready; sleep 300 & wait"], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+    cleanup.push(() => stubborn.kill('SIGKILL'));
+    // Only once the trap is set does SIGTERM do nothing (a loaded machine once sent it earlier).
+    await new Promise((r) => stubborn.stdout!.once('data', r));
+    await eventually(() => procStat(stubborn.pid!), 2_000, 10);
+    const file = leftRecord(data, { pid: process.pid, start: '1' }, [{ pid: stubborn.pid!, start: procStat(stubborn.pid!)!.startTime }]);
+    return { stubborn, file, exited: new Promise((r) => stubborn.once('exit', (_code, signal) => r(signal))) };
+  }
+
   it('never signals a recorded pid that now names another process (start time differs)', async () => {
     const dir = tmpDir();
     cleanup.push(dir.remove);
@@ -143,13 +154,7 @@ describe.runIf(process.platform === 'linux')('ProcessRegistry', () => {
   it('ends a recorded child whose start time matches, SIGKILLing it if SIGTERM is ignored', async () => {
     const dir = tmpDir();
     cleanup.push(dir.remove);
-    const stubborn = spawn('/bin/sh', ['-c', "trap '' TERM; echo ready; sleep 300 & wait"], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
-    cleanup.push(() => stubborn.kill('SIGKILL'));
-    // Only once the trap is set does SIGTERM do nothing (a loaded machine once sent it earlier).
-    await new Promise((r) => stubborn.stdout!.once('data', r));
-    await eventually(() => procStat(stubborn.pid!), 2_000, 10);
-    const file = leftRecord(dir.path, { pid: process.pid, start: '1' }, [{ pid: stubborn.pid!, start: procStat(stubborn.pid!)!.startTime }]);
-    const exited = new Promise((r) => stubborn.once('exit', (_code, signal) => r(signal)));
+    const { stubborn, file, exited } = await stubbornOrphan(dir.path);
     const report = await new ProcessRegistry(dir.path, silentLogger(), 300).reapOrphans();
     expect(report).toEqual({ ended: [stubborn.pid], skipped: [] });
     expect(await exited).toBe('SIGKILL');
@@ -159,12 +164,7 @@ describe.runIf(process.platform === 'linux')('ProcessRegistry', () => {
   it('a hub that stops within the grace time SIGKILLs what ignored SIGTERM before it goes, rather than leave it running', async () => {
     const dir = tmpDir();
     cleanup.push(dir.remove);
-    const stubborn = spawn('/bin/sh', ['-c', "trap '' TERM; echo ready; sleep 300 & wait"], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
-    cleanup.push(() => stubborn.kill('SIGKILL'));
-    await new Promise((r) => stubborn.stdout!.once('data', r));
-    await eventually(() => procStat(stubborn.pid!), 2_000, 10);
-    const file = leftRecord(dir.path, { pid: process.pid, start: '1' }, [{ pid: stubborn.pid!, start: procStat(stubborn.pid!)!.startTime }]);
-    const exited = new Promise((r) => stubborn.once('exit', (_code, signal) => r(signal)));
+    const { stubborn, file, exited } = await stubbornOrphan(dir.path);
     // A grace no test would wait out: only close() can end the reap in time.
     const registry = new ProcessRegistry(dir.path, silentLogger(), 10 * 60_000);
     const reaping = registry.reapOrphans();
