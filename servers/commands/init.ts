@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/load.js';
-import { parse, progress, str } from '../common.js';
+import { parse, progress, str, UsageError } from '../common.js';
 
 const USAGE = `usage: switchboard init [--config FILE]
 
@@ -21,12 +21,19 @@ export function desktopEntry(configFile: string): { mcpServers: { switchboard: {
   return { mcpServers: { switchboard: { command: process.execPath, args: [CLI_ENTRY, 'stdio', '--config', configFile] } } };
 }
 
+/** Where each common flag's setting lives in the config file. */
+const IN_FILE = { data: 'dataDir', port: 'server.port', host: 'server.host', user: "the client entry's `--user` (stdio)" } as const;
+
 export async function initCommand(argv: string[]): Promise<void> {
   const { flags } = parse(argv, {}, { command: 'init', usage: USAGE, takes: 0 });
   if (flags['help']) {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
+  // The common flags init has no use for would be lost silently: the entry it prints runs with the file alone.
+  const ignored = (['data', 'port', 'host', 'user'] as const).find((f) => flags[f] !== undefined);
+  if (ignored !== undefined)
+    throw new UsageError('init', `--${ignored} is not a flag of "init": set ${IN_FILE[ignored]} in the file it writes, which the printed entry names`, USAGE);
   const target = resolve(str(flags['config']) ?? DEFAULT_CONFIG_FILE);
   const text = readFileSync(EXAMPLE_CONFIG, 'utf8');
   if (existsSync(target)) {
