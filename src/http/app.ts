@@ -9,7 +9,7 @@ import type { HttpFace } from '../mcp/http-face.js';
 import { bearerAuth, holdsScope, mountResourceMetadata, RESOURCE_METADATA_PATHS, resourceUrls } from './auth.js';
 import { corsForAllowedOrigins } from './cors.js';
 import { BodyDeadlines, closeIfBodyUnread, refuseDeclaredOversize } from './limits.js';
-import { isMcpPost, NOT_UTF8_MESSAGE, plainJsonBody, routeWithoutRouter } from './mcp-route.js';
+import { declaresUtf8, isMcpPost, NOT_UTF8_MESSAGE, plainJsonBody, routeWithoutRouter } from './mcp-route.js';
 import { tokenUnlessPublic } from './public-routes.js';
 import { mountHealth, type HealthDeps } from './routes.js';
 import { refusalLog } from './refusal-log.js';
@@ -163,10 +163,4 @@ function isJson(body: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-/** No charset (JSON's default) or UTF-8: body-parser also decodes UTF-16 and UTF-32 bodies, which are checked as such. */
-function declaresUtf8(contentType: string | undefined): boolean {
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1]?.toLowerCase();
-  return charset === undefined || charset === 'utf-8' || charset === 'utf8';
 }

@@ -112,14 +112,20 @@ export function plainJsonBody(limit: number, general: RequestHandler): RequestHa
   };
 }
 
-/** `application/json` with no charset or a UTF-8 one (requireJsonPost has checked the type itself). */
+/**
+ * Whether a body of this Content-Type is read as UTF-8: no charset (JSON's default) or `utf-8`.
+ * body-parser also decodes UTF-16 and UTF-32 bodies (and refuses other charsets with 415).
+ */
+export function declaresUtf8(contentType: string | undefined): boolean {
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1]?.toLowerCase();
+  return charset === undefined || charset === 'utf-8';
+}
+
+/** `application/json` with no parameter but a UTF-8 charset (requireJsonPost has checked the type itself). */
 function utf8(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
   const params = contentType.split(';').slice(1);
-  return params.every((p) => {
-    const [name, value] = p.split('=').map((s) => s.trim().toLowerCase());
-    return name === 'charset' ? value === 'utf-8' || value === '"utf-8"' : false;
-  });
+  return params.every((p) => p.split('=')[0]!.trim().toLowerCase() === 'charset') && declaresUtf8(contentType);
 }
 
 function parseFailure(err: unknown, body: string): Error {
