@@ -29,8 +29,11 @@ export function accessTokens(provider: () => Promise<Provider>, resources: reado
       const aud = Array.isArray(found.aud) ? found.aud : found.aud === undefined ? [] : [found.aud];
       if (!aud.some((a) => resources.includes(a))) return 'wrong_resource';
       if (found.exp === undefined || found.exp * 1000 <= clock.now()) return 'expired';
-      // The resource has one capability; a consent to it is a consent to that scope.
-      return { identity: { ...who, scopes: [MCP_SCOPE], tokenId: `grant:${found.grantId}` }, clientId: found.clientId, expiresAt: found.exp };
+      // The scope the token carries, not the resource it names: a client that asked for `openid`
+      // alone was told on the consent page it would learn the user's name, and its token (scope
+      // "") must not use tools; /mcp answers it 403 insufficient_scope.
+      const scopes = (found.scope ?? '').split(' ').includes(MCP_SCOPE) ? [MCP_SCOPE] : [];
+      return { identity: { ...who, scopes, tokenId: `grant:${found.grantId}` }, clientId: found.clientId, expiresAt: found.exp };
     },
   };
 }

@@ -9,7 +9,7 @@ import { accountId, parseAccountId } from './account.js';
 import type { Grants, SignedInWith } from './grants.js';
 import { INVITE_PATH, inviteCodeIn, type Invites } from './invites.js';
 import { consentPage, failurePage, invitePage, PAGE_HEADERS, signInPage, type ClientView } from './pages.js';
-import { MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
+import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
 import { SSO_CALLBACK_PATH, type Sso, SsoError } from './sso.js';
 
 export interface SignInDeps {
@@ -33,7 +33,7 @@ const loginForm = z.object({ csrf: z.string().max(100), token: z.string().trim()
 /** The scopes a token may carry (provider.ts `scopes`). */
 const KNOWN_SCOPES = new Set([MCP_SCOPE, 'offline_access', 'openid']);
 
-const consentForm = z.object({ csrf: z.string().max(100), decision: z.enum(['allow', 'deny']) });
+const consentForm = z.object({ csrf: z.string().max(100), decision: z.enum(['allow', 'deny', 'switch']) });
 const stringArray = z.array(z.string());
 
 /**
@@ -201,6 +201,16 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user denied access' }, { mergeWithLastSubmission: false });
       return;
     }
+    // "Not you?": the browser signed in as someone else within the day (a shared machine). That
+    // session ends (the library would otherwise ask the browser to sign out through an end-session
+    // endpoint the hub does not offer), and the same authorization request starts again asking for
+    // a sign-in: whoever signs in then is the one asked to consent.
+    if (body.data.decision === 'switch') {
+      const uid = details.session?.uid;
+      if (uid !== undefined) await (await provider.Session.findByUid(uid))?.destroy();
+      deps.log.info({ account, clientId: details.params['client_id'] }, 'OAuth sign-in: the user chose to sign in as someone else');
+      return void res.set('Cache-Control', 'no-store').redirect(303, signInAgain(deps.issuer, details.params));
+    }
     // Checked again here: the token may have been revoked since the authorization request began.
     if (!(await deps.signInStands(details.session?.amr)))
       return send(res, 401, failurePage('The hub token you signed in with has been revoked. Start again from your app, and sign in again.'));
@@ -219,6 +229,17 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     deps.log.info({ account, clientId }, 'OAuth consent given');
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   });
+}
+
+/** The authorization request of an interaction, asking for a sign-in (OIDC `prompt=login`) whatever the session holds. */
+function signInAgain(issuer: string, params: InteractionDetails['params']): string {
+  const url = new URL(AS_ROUTES.authorization, issuer);
+  for (const [name, value] of Object.entries(params)) {
+    if (name === 'prompt') continue;
+    for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string') url.searchParams.append(name, v);
+  }
+  url.searchParams.set('prompt', 'login');
+  return url.pathname + url.search;
 }
 
 /**

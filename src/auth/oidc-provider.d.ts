@@ -94,6 +94,10 @@ declare module 'oidc-provider' {
       new (fields: { accountId: string; clientId: string }): GrantModel;
       find(id: string): Promise<GrantModel | undefined>;
     };
+    /** The browser's sign-in session, by its uid (the interaction's `session.uid`). */
+    Session: {
+      findByUid(uid: string): Promise<{ destroy(): Promise<void> } | undefined>;
+    };
     /** Clients kept in the provider's store (not its static list): metadata upserted by client id. */
     Client: {
       find(id: string): Promise<ClientModel | undefined>;

@@ -89,6 +89,10 @@ export function consentPage(client: ClientView, who: { tenant: string; user: str
 <input type="hidden" name="csrf" value="${form.csrf}">
 <button type="submit" name="decision" value="allow">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
+</form>
+<form method="post" action="${form.action}">
+<input type="hidden" name="csrf" value="${form.csrf}">
+<p>Not ${who.user}? <button type="submit" name="decision" value="switch">Sign in as someone else</button></p>
 </form>`,
   );
 }

@@ -8,7 +8,7 @@ import type { AsKeys } from './keys.js';
 import type { AsRecords } from './records.js';
 import { escapeHtml } from '../http/html.js';
 import { PAGE_HEADERS } from './pages.js';
-import { registrationPolicy } from './registration-policy.js';
+import { documentPolicy, registrationPolicy } from './registration-policy.js';
 import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
 
 export const TTL_SECONDS = {
@@ -105,7 +105,8 @@ export function createProvider(deps: ProviderDeps): Provider {
     extraClientMetadata: {
       properties: ['software_id', 'software_version'],
       validator(ctx: { oidc?: { route?: string; body?: unknown } } | undefined, key: string, _value: unknown, metadata: Record<string, unknown>) {
-        if (key !== 'software_id' || ctx?.oidc?.route !== 'registration') return;
+        if (key !== 'software_id') return;
+        if (ctx?.oidc?.route !== 'registration') return documentPolicy(metadata);
         const refused = registrationPolicy(ctx.oidc.body, metadata);
         // The library answers `invalid_redirect_uri` for a message about redirect_uris, else `invalid_client_metadata`.
         if (refused) throw new errors['InvalidClientMetadata']!(refused.message);

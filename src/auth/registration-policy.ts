@@ -49,7 +49,32 @@ export function registrationPolicy(sent: unknown, metadata: Record<string, unkno
     return { error: 'invalid_client_metadata', message: `client_name is ${name.length} characters; at most ${MAX_CLIENT_NAME}` };
   if (name !== undefined && printable(name) !== name)
     return { error: 'invalid_client_metadata', message: 'client_name must not contain control or bidirectional-override characters' };
-  const loopbackOnly = parsed.length > 0 && parsed.every(({ u }) => u?.protocol === 'http:' && NATIVE_LOOPBACK.has(u.hostname));
-  if (given.data.application_type === undefined && loopbackOnly) metadata['application_type'] = 'native';
+  if (given.data.application_type === undefined && loopbackOnly(uris)) metadata['application_type'] = 'native';
   return undefined;
+}
+
+/** Whether every redirect URI is plain http to a loopback name: where only a native app listens. */
+function loopbackOnly(uris: readonly string[]): boolean {
+  return (
+    uris.length > 0 &&
+    uris.every((uri) => {
+      const u = URL.parse(uri);
+      return u?.protocol === 'http:' && NATIVE_LOOPBACK.has(u.hostname);
+    })
+  );
+}
+
+/**
+ * A client whose id is the URL of its metadata document (SEP-991) and which is sent back only to
+ * http loopback is a native app too, whatever `application_type` the document names or the library
+ * defaults (`web`, which it cannot tell apart from one the document left out): RFC 8252 §7.3 says
+ * the server MUST allow any port there, and CLI clients publish `http://127.0.0.1/callback` with
+ * no port and listen on whichever is free. Only a browser page could hold a loopback origin, and
+ * PKCE still binds the code to the client that asked. Changes `metadata` in place.
+ */
+export function documentPolicy(metadata: Record<string, unknown>): void {
+  const id = metadata['client_id'];
+  const uris = metadata['redirect_uris'];
+  if (typeof id !== 'string' || !id.startsWith('https://') || !Array.isArray(uris)) return;
+  if (uris.every((u): u is string => typeof u === 'string') && loopbackOnly(uris)) metadata['application_type'] = 'native';
 }

@@ -17,6 +17,7 @@ import { importQuietly } from './load.js';
 import type { AsRecords } from './records.js';
 import { Sso } from './sso.js';
 import { registrationLimit } from './registration-limit.js';
+import { defaultScope } from './default-scope.js';
 import { authorizationRouteGuard } from './route-guard.js';
 import { AS_ROUTES, DISCOVERY_PATHS } from './routes.js';
 import { loopbackAliases } from '../http/security.js';
@@ -132,6 +133,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     },
     mount(app) {
       app.use(authorizationRouteGuard);
+      app.use(defaultScope);
       app.post(AS_ROUTES.registration, registrationLimit({ clock: deps.clock }));
       app.use((req, res, next) => {
         if (!handled.has(req.path) && !req.path.startsWith(resume)) return next();

@@ -58,7 +58,7 @@ async function verifyOAuth(oauth: AccessTokens, token: string): Promise<AuthInfo
   if (r === 'expired') throw new OAuthError(OAuthErrorCode.InvalidToken, 'the access token has expired; refresh it or sign in again');
   if (r === 'wrong_resource') throw new OAuthError(OAuthErrorCode.InvalidToken, 'the access token was issued for another resource, not this /mcp');
   if (r === undefined) throw new OAuthError(OAuthErrorCode.InvalidToken, 'unknown or revoked token');
-  return { token, clientId: r.clientId, scopes: [...r.identity.scopes], expiresAt: r.expiresAt, extra: { identity: r.identity } };
+  return { token, clientId: r.clientId, scopes: [...r.identity.scopes], expiresAt: r.expiresAt, extra: { identity: r.identity, oauth: true } };
 }
 
 /**
@@ -99,12 +99,15 @@ export function bearerAuth(
   const howTo = oauth ? { ...HOW_TO, oauth: urls.metadata } : HOW_TO;
   const scoped = { ...options, requiredScopes: anyOf.slice(0, 1) };
   const lacking = `This token lacks the ${anyOf.join(' or ')} scope; create one with \`switchboard tokens create --user NAME --scopes ${anyOf[0] ?? 'mcp'}\`.`;
+  // An OAuth access token's scope is what its client asked for: only a new sign-in changes it.
+  const lackingGrant = `This access token lacks the ${anyOf.join(' or ')} scope: sign in again asking for scope=${anyOf[0] ?? 'mcp'}.`;
   return (req, res, next) => {
     verifyBearerToken(singleSpaced(req.headers.authorization), options).then(
       (auth) => {
         if (anyOf.length > 0 && !holdsAny(auth.scopes, anyOf)) {
           refusals?.('forbidden', { method: req.method, path: req.path, client: auth.clientId, lacking: anyOf.join(' or ') });
-          refuse(req, res, new OAuthError(OAuthErrorCode.InsufficientScope, lacking), scoped, hint, howTo);
+          const why = auth.extra?.['oauth'] === true ? lackingGrant : lacking;
+          refuse(req, res, new OAuthError(OAuthErrorCode.InsufficientScope, why), scoped, hint, howTo);
           return;
         }
         req.auth = auth;

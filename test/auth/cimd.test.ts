@@ -113,6 +113,35 @@ describe('development mode (auth.cimd.allowLoopback)', () => {
     expect(hits).toBe(1);
   });
 
+  it('a document sent back only to loopback is a native app: any port there is allowed (RFC 8252 §7.3), however the document is written', async () => {
+    // The no-port form CLI clients publish, one with another fixed port, and one that says "web".
+    for (const [path, over] of [
+      ['/clients/cli-noport.json', { redirect_uris: ['http://127.0.0.1/callback'] }],
+      ['/clients/cli-port.json', { redirect_uris: ['http://127.0.0.1:18150/callback'] }],
+      ['/clients/cli-web.json', { redirect_uris: ['http://127.0.0.1/callback'], application_type: 'web' }],
+    ] as const) {
+      const clientId = publish(path, over);
+      const p = pkce();
+      // REDIRECT is http://127.0.0.1:9/callback: the document's URL on a port it did not name.
+      const { callback } = await signIn(authorizeUrl(base, clientId, p), hubToken);
+      const code = callback.searchParams.get('code');
+      expect([path, code]).toEqual([path, expect.any(String)]);
+      const token = await tokenRequest(base, {
+        grant_type: 'authorization_code',
+        client_id: clientId,
+        code: code!,
+        redirect_uri: REDIRECT,
+        code_verifier: p.verifier,
+      });
+      expect([path, token.status]).toEqual([path, 200]);
+    }
+    // A document sent back to an https URL gets exactly its URLs, as before.
+    const web = publish('/clients/web.json', { redirect_uris: ['https://app.example/callback'] });
+    const r = await authorizeOnce(base, web);
+    expect(r.status).toBe(400);
+    expect(r.location).toBeNull();
+  });
+
   it('a document whose client_id is not its own URL is refused before any redirect', async () => {
     const clientId = publish('/clients/liar.json', { client_id: `${docBase}/clients/other.json` });
     const r = await authorizeOnce(base, clientId);
