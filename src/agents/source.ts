@@ -196,7 +196,11 @@ export class AgentSource implements ToolSource {
       setImmediate(() => {
         this.metered?.answered(tool, inv, ms / 1000);
         // Task ids, latency and token counts; never the input or the output (seed 000, "Common Integration Mistakes").
-        this.answeredLog.info({ agent: tool, answeredBy: inv.answeredBy, callId, taskId, ms, usage }, 'agent answered');
+        // The platform's id is the agent's text: one that echoes its request may carry the key.
+        this.answeredLog.info(
+          { agent: tool, answeredBy: inv.answeredBy, callId, taskId: taskId === undefined ? undefined : redact(taskId, this.secretValues), ms, usage },
+          'agent answered',
+        );
       });
       return redact(successResult(tool, done, agent.config.outputSchema !== undefined), this.secretValues);
     } catch (err) {

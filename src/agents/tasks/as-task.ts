@@ -41,7 +41,7 @@ async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d
     } else {
       // A cancel that came first keeps its `cancelled`: `accepted` only binds the platform's id then.
       await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy: inv.answeredBy });
-      d.log.info({ agent: task.agent, answeredBy: inv.answeredBy, task: task.id, remoteTask: inv.answer.taskId }, 'agent task submitted');
+      d.log.info({ agent: task.agent, answeredBy: inv.answeredBy, task: task.id, remoteTask: d.scrub(inv.answer.taskId) }, 'agent task submitted');
     }
   } catch (err) {
     // The failures' reasons only: an agent's error text is kept on the row for its owner, not logged.

@@ -16,6 +16,8 @@ export interface AsyncCallDeps {
   events: TaskEvents;
   clock: Clock;
   log: Logger;
+  /** Text with the agents' secrets replaced: a platform's task id goes into the log only so. */
+  scrub: (text: string) => string;
   /** This hub process, recorded on the tasks it submits. */
   ownerProcess: string;
   /** The hub's callback URL for a task. */
@@ -82,7 +84,7 @@ export async function callAsync(
   }
   const { answeredBy } = inv;
   await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy });
-  d.log.info({ agent: agent.name, answeredBy, task: task.id, remoteTask: inv.answer.taskId }, 'agent task submitted');
+  d.log.info({ agent: agent.name, answeredBy, task: task.id, remoteTask: d.scrub(inv.answer.taskId) }, 'agent task submitted');
   const progress = ctx.reportProgress;
   let n = 0;
   const say = (message: string) => void progress?.({ progress: ++n, message }).catch(() => {});

@@ -39,6 +39,8 @@ export interface CallbackDeps {
   checkOutput: (task: AgentTask, output: unknown) => string | undefined;
   clock: Clock;
   log: Logger;
+  /** Text with the agents' secrets replaced, as the stored platform task id is (service.ts). */
+  scrub: (text: string) => string;
   /** Per-agent metrics: a task's agent is counted when its callback ends the task. */
   metered?: Pick<AgentMetrics, 'taskEnded'> | undefined;
   /**
@@ -132,7 +134,7 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
         d.log.info({ ...where, agent: task.agent, state: task.state, status: body.status }, 'agent callback for a finished task acknowledged and dropped');
         return writeJson(res, 200, { ok: true, dropped: true, state: task.state });
       }
-      if (task.remoteTaskId !== null && task.remoteTaskId !== body.remoteId)
+      if (task.remoteTaskId !== null && task.remoteTaskId !== d.scrub(body.remoteId))
         return writeJson(res, 400, httpError('bad_body', 'this callback names another task than the one this URL is for').body);
       const { tenant, user } = task.owner;
       await d.vault.ensureDataKey(tenant);

@@ -38,15 +38,17 @@ export interface AgentTasksOptions {
 }
 
 /**
- * The store with every error scrubbed of the agents' secrets before it is written: an agent's error
- * body or a failed callback may quote the key or the callback secret, and what is on disk outlives
- * a key's rotation (after which nothing would know to hide it).
+ * The store with every error, and the platform's task id, scrubbed of the agents' secrets before
+ * it is written: an agent's error body or a failed callback may quote the key or the callback
+ * secret, an agent that echoes its request may build its task id from it, and what is on disk
+ * outlives a key's rotation (after which nothing would know to hide it). A callback's id is
+ * compared with the stored one scrubbed the same way (callback.ts).
  */
 function scrubbingErrors(store: AgentTaskStore, secrets: readonly string[]): AgentTaskStore {
   return {
     create: (task) => store.create(task),
     get: (id, owner) => store.get(id, owner),
-    accepted: (id, by) => store.accepted(id, by),
+    accepted: (id, by) => store.accepted(id, { ...by, remoteTaskId: redact(by.remoteTaskId, secrets) }),
     finish: (id: string, outcome: TaskOutcome) =>
       store.finish(id, outcome.state === 'completed' ? outcome : { ...outcome, error: redact(outcome.error, secrets) }),
     expire: (now, limit) => store.expire(now, limit),
@@ -101,6 +103,7 @@ export class AgentTasks {
       },
       clock: o.clock,
       log: o.log,
+      scrub: (text) => redact(text, o.secrets),
       metered: o.metered,
       configured: (task) => this.secretOf(task.answeredBy ?? task.agent) !== undefined,
     };
@@ -162,6 +165,7 @@ export class AgentTasks {
       events: this.events,
       clock: this.o.clock,
       log: this.o.log,
+      scrub: (text) => redact(text, this.o.secrets),
       ownerProcess: this.ownerProcess,
       callbackUrl: (id) => `${this.o.publicUrl().replace(/\/+$/, '')}${CALLBACK_PREFIX}${id}`,
       secretOf: (n) => this.secretOf(n),
