@@ -121,6 +121,11 @@ export async function canary(positionals: string[], flags: Flags): Promise<numbe
   if (entry === undefined) throw new HubError('invalid_params', `no agent ${name} in the config (agents: ${Object.keys(config.agents).join(', ') || 'none'})`);
   if (entry.protocol !== 'upagents')
     throw new HubError('invalid_params', `agent ${name} is a ${entry.protocol} agent: a canary compares agent ids, which upagents agents send`);
+  if (entry.mode === 'async')
+    throw new HubError(
+      'invalid_params',
+      `agent ${name} runs async: its answers come to a running hub's callback URL, which a canary does not wait on; canary a sync or stream agent`,
+    );
   if (isUnpinned(candidate) && !entry.allowLatest)
     throw new HubError('invalid_params', `--candidate ${candidate} follows a latest alias: pin a version (or set allowLatest on the agent)`);
   const hubUrl = str(flags['url']) ?? publicUrlOf(config.server);

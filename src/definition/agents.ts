@@ -178,6 +178,11 @@ export function isUnpinned(agentId: string): boolean {
   return /(^|[:@/_-])latest$/i.test(agentId);
 }
 
+/** Whether an agent's answer comes to the hub's callback URL (upagents `mode: "async"`, kore `async: true`). */
+export function runsAsync(a: AgentConfig): boolean {
+  return (a.protocol === 'upagents' && a.mode === 'async') || (a.protocol === 'kore' && a.async);
+}
+
 /** The agents a fallback entry names, in order. */
 export function fallbacksOf(a: { fallback?: string | string[] | undefined }): string[] {
   return a.fallback === undefined ? [] : typeof a.fallback === 'string' ? [a.fallback] : a.fallback;
@@ -200,6 +205,14 @@ export function checkAgents(agents: Record<string, AgentConfig>, ctx: z.Refineme
       const path = typeof a.fallback === 'string' ? [name, 'fallback'] : [name, 'fallback', i];
       if (f === name) ctx.addIssue({ code: 'custom', path, message: `agent "${name}" cannot be its own fallback` });
       else if (!(f in agents)) ctx.addIssue({ code: 'custom', path, message: `names "${f}", which is not a configured agent` });
+      // An async agent is submitted with the hub's callback URL only by an async call: a sync or
+      // stream call that fell back to it would hand the platform a task nobody collects.
+      else if (!runsAsync(a) && runsAsync(agents[f]!))
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `names "${f}", which runs async: "${name}" answers within its call, so its fallbacks must too; name a sync or stream agent, or make "${name}" async as well`,
+        });
     });
   }
   const cycle = findCycle(agents);

@@ -39,6 +39,16 @@ describe('bad agent config stops start-up with a message naming the agent and th
       'agents.a.fallback: fallbacks form a cycle: a → b → c → a',
     ],
     ['an agent its own fallback', { a: { ...ok, fallback: 'a' } }, 'agents.a.fallback: agent "a" cannot be its own fallback'],
+    [
+      'a sync agent falling back to an async one (it would be sent a task with no callback)',
+      { a: { ...ok, fallback: 'b' }, b: { ...ok, mode: 'async', webhookSecret: 'whsec_x' } },
+      'agents.a.fallback: names "b", which runs async: "a" answers within its call, so its fallbacks must too',
+    ],
+    [
+      'a stream agent falling back to an async kore one',
+      { a: { ...ok, mode: 'stream', fallback: ['k'] }, k: { protocol: 'kore', url: 'https://kore.example/agent', async: true } },
+      'agents.a.fallback.0: names "k", which runs async',
+    ],
     ['an output schema that is not an object', { a: { ...ok, outputSchema: { type: 'string' } } }, 'agents.a.outputSchema.type: must be "object"'],
     ['an input schema that is not an object', { a: { ...ok, inputSchema: { type: 'string' } } }, 'agents.a.inputSchema.type: must be "object"'],
     [
@@ -62,6 +72,12 @@ describe('bad agent config stops start-up with a message naming the agent and th
     expect(err.code).toBe('config_invalid');
     expect(err.message).toContain(expected);
     expect(JSON.stringify({ m: err.message, d: err.details })).not.toContain(KEY);
+  });
+
+  it('an async agent may fall back to an async or a sync one (its call carries a callback URL for each)', () => {
+    const asyncOk = { ...ok, mode: 'async', webhookSecret: 'whsec_x' };
+    const c = parseConfigValue({ agents: { a: { ...asyncOk, fallback: ['b', 'c'] }, b: asyncOk, c: ok } }, FILE);
+    expect(c.agents['a']).toMatchObject({ fallback: ['b', 'c'] });
   });
 
   it('a latest alias is accepted when the entry allows it', () => {

@@ -169,6 +169,11 @@ describe('switchboard agents, on the default config (the sandbox agents)', () =>
     ],
     ['a threshold above 1', ['canary', 'echo', '--candidate', 'echo_v2', '--cases', 'x.jsonl', '--threshold', '1.5'], /--threshold 1\.5: use a number up to 1/],
     ['a latest candidate', ['canary', 'echo', '--candidate', 'echo@latest', '--cases', 'x.jsonl'], /follows a latest alias/],
+    [
+      'an async agent',
+      ['canary', 'echo_async', '--candidate', 'echo_v2', '--cases', 'x.jsonl'],
+      /agent echo_async runs async: .*canary a sync or stream agent/,
+    ],
     ['a missing cases file', ['canary', 'echo', '--candidate', 'echo_v2', '--cases', 'missing.jsonl'], /--cases missing\.jsonl: .*ENOENT/],
     ['an unknown subcommand', ['bogus'], /usage: switchboard agents list/],
   ])('%s is bad usage (exit 2)', async (_what, args, message) => {
