@@ -110,6 +110,10 @@ export class UpagentsAdapter implements AgentAdapter {
       try {
         raw = JSON.parse(e.data);
       } catch {
+        // A token may come as plain text; the end of the answer may not: a `complete` (or `error`)
+        // whose data is not JSON is a stream gone wrong, and its fallbacks get their chance.
+        if ((e.event === 'complete' || e.event === 'error') && e.data.trim() !== '')
+          throw new AgentAttemptError('protocol', `agent ${this.o.name} sent a ${e.event} event whose data is not JSON`, { sent: true });
         raw = { content: e.data };
       }
       const d = streamDataOf(raw);
@@ -134,8 +138,10 @@ export class UpagentsAdapter implements AgentAdapter {
         };
       } else if (type === 'complete') {
         const usage = usageOf(d.usage ?? d.metrics);
-        // Text streamed for a tool with an output schema is the object it spells, as with Kore.
-        const output = d.output ?? (this.o.config.outputSchema !== undefined ? objectIn(text) : text);
+        // Text streamed for a tool with an output schema is the object it spells, as with Kore; so
+        // is an `output` sent as that text (the JSON string of the object, as some platforms do).
+        const given = d.output ?? text;
+        const output = this.o.config.outputSchema !== undefined && typeof given === 'string' ? objectIn(given) : given;
         return { kind: 'output', output, ...(taskId ? { taskId } : {}), ...(usage ? { usage } : {}) };
       }
       return undefined;

@@ -193,6 +193,43 @@ describe('the agent policy', () => {
     }
   });
 
+  /** One stream request to an agent that answers `sse` whole, for a tool with a `{ category }` output schema. */
+  async function streamOnce(sse: string) {
+    const agent = await rawAgent((socket) => socket.end(`HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n${sse}`));
+    try {
+      const config = upagentsAgentSchema.parse({
+        protocol: 'upagents',
+        baseUrl: `${agent.origin}/v1`,
+        agentId: 'triage_v1',
+        apiKey: 'k',
+        mode: 'stream',
+        outputSchema: { properties: { category: { type: 'string' } } },
+      });
+      const adapter = new UpagentsAdapter({ name: 'triage', config, baseUrl: () => config.baseUrl, provider: createProviderClient({ clock }), clock });
+      return await adapter.call({ input: {}, sessionId: 's', signal: new AbortController().signal }).then(
+        (answer) => ({ answer }),
+        (err: unknown) => ({ err }),
+      );
+    } finally {
+      await agent.close();
+    }
+  }
+
+  it('a complete event whose output is the JSON text of the object (as the sandbox writer sends) is that object', async () => {
+    const r = await streamOnce('event: token\ndata: {"content":"{\\"category\\":"}\n\nevent: complete\ndata: {"output":"{\\"category\\":\\"billing\\"}"}\n\n');
+    expect(r).toEqual({ answer: { kind: 'output', output: { category: 'billing' } } });
+  });
+
+  it('a complete event whose data is not JSON is a protocol failure, not an empty answer', async () => {
+    for (const sse of [
+      'event: complete\ndata: <html>oops</html>\n\n',
+      'data: {not json\n\nevent: token\ndata: x\n\nevent: complete\ndata: {"output": {"categ\n\n',
+    ]) {
+      const r = await streamOnce(sse);
+      expect(r).toMatchObject({ err: { kind: 'protocol', message: 'agent triage sent a complete event whose data is not JSON' } });
+    }
+  });
+
   it('does not retry a stream cut before its complete event (the agent took the task)', async () => {
     const agent = await rawAgent((socket) =>
       socket.end('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\nevent: token\ndata: {"content":"one "}\n\n'),
