@@ -85,6 +85,27 @@ export function placeholderProblems(value: unknown, at: PathStep[] = []): Array<
 }
 
 /**
+ * Each placeholder naming an argument the tool never takes (`{{input.city}}` when the arguments
+ * are `fields` and `city` is not one), with where it is: such a placeholder is always empty.
+ */
+export function unfillablePlaceholders(value: unknown, fields: ReadonlySet<string>, at: PathStep[] = []): Array<{ path: PathStep[]; message: string }> {
+  if (typeof value === 'string') {
+    return [...value.matchAll(PLACEHOLDER)].flatMap((m) => {
+      const p = parsePlaceholder(m[1]!);
+      const first = p?.name === 'input' ? p.steps[0] : undefined;
+      if (typeof first !== 'string' || fields.has(first)) return [];
+      const takes = [...fields].join(', ') || 'none';
+      return [
+        { path: at, message: `${m[0]} names the argument "${first}", which the tool does not take (its arguments: ${takes}); declare it in inputSchema` },
+      ];
+    });
+  }
+  if (Array.isArray(value)) return value.flatMap((v, i) => unfillablePlaceholders(v, fields, [...at, i]));
+  if (value !== null && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => unfillablePlaceholders(v, fields, [...at, k]));
+  return [];
+}
+
+/**
  * A body template filled in. A string that is one placeholder and nothing else becomes the value
  * itself, its JSON type kept (a number stays a number, an object an object); when the value is
  * absent (an optional argument not given) the object key is left out, an array item becomes null.

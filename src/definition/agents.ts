@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { firstPlaceholderAt, parsePath, placeholderProblems } from './agent-template.js';
-import { jsonSchemaProblems } from './json-schema-shape.js';
+import { firstPlaceholderAt, parsePath, placeholderProblems, unfillablePlaceholders } from './agent-template.js';
+import { closedProperties, jsonSchemaProblems } from './json-schema-shape.js';
 
 /**
  * The `agents` block of the config (ARCHITECTURE.md, "Config file"): one entry per agent, keyed by
@@ -155,6 +155,12 @@ export const httpAgentSchema = z
   .superRefine((a, ctx) => {
     for (const p of placeholderProblems(a.url)) ctx.addIssue({ code: 'custom', path: ['url'], message: p.message });
     for (const p of placeholderProblems(a.body)) ctx.addIssue({ code: 'custom', path: ['body', ...p.path], message: p.message });
+    // Without an inputSchema the tool takes `{ input }` alone; with a closed one, its properties.
+    const fields = a.inputSchema === undefined ? new Set(['input']) : closedProperties(a.inputSchema);
+    if (fields) {
+      for (const p of unfillablePlaceholders(a.url, fields)) ctx.addIssue({ code: 'custom', path: ['url'], message: p.message });
+      for (const p of unfillablePlaceholders(a.body, fields)) ctx.addIssue({ code: 'custom', path: ['body', ...p.path], message: p.message });
+    }
     // The caller's arguments may choose the path and query, never the host the headers go to.
     const fixed = a.url.slice(0, firstPlaceholderAt(a.url));
     if (!fixed.startsWith('/') && !/^https?:\/\/[^/?#]+\//.test(fixed))

@@ -7,6 +7,19 @@
  * start-up would cost the stdio face's first answer ~20 ms.
  */
 
+/** Keywords through which a schema lets more properties in; a node with any of them is left open (src/mcp/validate-input.ts). */
+export const OPENING = ['additionalProperties', 'patternProperties', 'unevaluatedProperties', 'allOf', 'anyOf', 'oneOf', '$ref', 'if', 'dependentSchemas'];
+
+/**
+ * The arguments an object schema takes when it is closed (its `properties`, with none of OPENING),
+ * undefined when it takes others too.
+ */
+export function closedProperties(schema: Record<string, unknown>): Set<string> | undefined {
+  const props = schema['properties'];
+  if (OPENING.some((k) => k in schema)) return undefined;
+  return new Set(typeof props === 'object' && props !== null && !Array.isArray(props) ? Object.keys(props) : []);
+}
+
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
 /** Keywords whose value is one schema. */
 const ONE = [

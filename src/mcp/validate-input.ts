@@ -1,9 +1,7 @@
 import { ProtocolError, ProtocolErrorCode, fromJsonSchema } from '@modelcontextprotocol/server';
+import { OPENING } from '../definition/json-schema-shape.js';
 
 type Schema = Record<string, unknown>;
-
-/** Keywords through which a schema lets more properties in; a node with any of them is left open. */
-const OPENING = ['additionalProperties', 'patternProperties', 'unevaluatedProperties', 'allOf', 'anyOf', 'oneOf', '$ref', 'if', 'dependentSchemas'];
 
 const isSchema = (v: unknown): v is Schema => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -67,6 +67,23 @@ describe('bad agent config stops start-up with a message naming the agent and th
       'agents.a.minConfidence.path: is not a JSON path',
     ],
     ['the reserved name task_status', { task_status: ok }, 'agents.task_status'],
+    [
+      'an http agent whose placeholder names an argument the tool never takes (no inputSchema: it takes { input })',
+      { h: { protocol: 'http', url: 'https://api.example/forecast/{{input.city}}' } },
+      'agents.h.url: {{input.city}} names the argument "city", which the tool does not take (its arguments: input); declare it in inputSchema',
+    ],
+    [
+      'an http agent whose body names an argument its closed inputSchema lacks',
+      {
+        h: {
+          protocol: 'http',
+          url: 'https://api.example/x',
+          body: { q: '{{input.query}}', n: '{{ input.limt }}' },
+          inputSchema: { type: 'object', properties: { query: { type: 'string' }, limit: { type: 'integer' } } },
+        },
+      },
+      'agents.h.body.n: {{ input.limt }} names the argument "limt", which the tool does not take (its arguments: query, limit)',
+    ],
   ])('%s', (_what, agents, expected) => {
     const err = refusal(agents);
     expect(err.code).toBe('config_invalid');
@@ -78,6 +95,19 @@ describe('bad agent config stops start-up with a message naming the agent and th
     const asyncOk = { ...ok, mode: 'async', webhookSecret: 'whsec_x' };
     const c = parseConfigValue({ agents: { a: { ...asyncOk, fallback: ['b', 'c'] }, b: asyncOk, c: ok } }, FILE);
     expect(c.agents['a']).toMatchObject({ fallback: ['b', 'c'] });
+  });
+
+  it('an http agent may name {{input.input}} without an inputSchema, and any argument of an open one', () => {
+    const c = parseConfigValue(
+      {
+        agents: {
+          plain: { protocol: 'http', url: 'https://api.example/q/{{input.input}}' },
+          open: { protocol: 'http', url: 'https://api.example/q/{{input.anything}}', inputSchema: { type: 'object', additionalProperties: true } },
+        },
+      },
+      FILE,
+    );
+    expect(Object.keys(c.agents)).toEqual(['plain', 'open']);
   });
 
   it('a latest alias is accepted when the entry allows it', () => {
