@@ -3,9 +3,10 @@ import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
 import { FINAL_STATES, JOB_STATES, type Job, type ListFilter } from '../../src/outbox/types.js';
 import { commandLogger, configFromFlags, listLine, parse, progress, str } from '../common.js';
+import { flagValue, limitFlag, noteIfCut } from '../list-flags.js';
 import { openConfiguredStore } from '../store-context.js';
 
-const USAGE = `usage: switchboard queue list [--state ${JOB_STATES.join('|')}] [--integration I] [--json]
+const USAGE = `usage: switchboard queue list [--state ${JOB_STATES.join('|')}] [--integration I] [--limit N] [--json]
        switchboard queue retry <job-id>
        switchboard queue purge --state ${FINAL_STATES.join('|')} [--older-than 7d]`;
 
@@ -16,12 +17,6 @@ const ageFlag = z
   .string()
   .regex(/^\d+[smhd]$/, 'use a number and a unit: 30m, 12h, 7d')
   .transform((v) => Number(v.slice(0, -1)) * UNITS[v.at(-1) as keyof typeof UNITS]);
-
-function flagValue<T>(schema: z.ZodType<T, string>, name: string, value: string): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new HubError('invalid_params', `--${name} ${value}: ${r.error.issues[0]?.message ?? 'invalid'}`);
-  return r.data;
-}
 
 /** Never the arguments or the provider's answer: they may be sealed, and they are the user's. */
 function listed(j: Job) {
@@ -41,13 +36,14 @@ export async function queueCommand(argv: string[]): Promise<void> {
       state: { type: 'string' },
       integration: { type: 'string' },
       'older-than': { type: 'string' },
+      limit: { type: 'string' },
       json: { type: 'boolean' },
     },
     {
       command: 'queue',
       usage: USAGE,
       takes: { list: 0, retry: 1, purge: 0 },
-      flags: { list: ['state', 'integration', 'json'], retry: [], purge: ['state', 'older-than'] },
+      flags: { list: ['state', 'integration', 'limit', 'json'], retry: [], purge: ['state', 'older-than'] },
     },
   );
   const [sub, id] = positionals;
@@ -61,6 +57,8 @@ export async function queueCommand(argv: string[]): Promise<void> {
   if (sub === 'list' && state !== undefined) filter.state = flagValue(stateFlag, 'state', state);
   const integration = str(flags['integration']);
   if (integration !== undefined) filter.integration = integration;
+  const limit = str(flags['limit']);
+  if (limit !== undefined) filter.limit = flagValue(limitFlag, 'limit', limit);
   if (sub === 'retry' && !id) throw new HubError('invalid_params', `queue retry needs a job id\n${USAGE}`);
   if (sub === 'purge' && state === undefined) throw new HubError('invalid_params', `queue purge needs --state\n${USAGE}`);
   const purgeState = sub === 'purge' ? flagValue(finalFlag, 'state', state!) : undefined;
@@ -73,6 +71,7 @@ export async function queueCommand(argv: string[]): Promise<void> {
     const { outbox } = store;
     if (sub === 'list') {
       const jobs = await outbox.list(filter);
+      noteIfCut(jobs.length, filter.limit, 'jobs');
       if (flags['json']) process.stdout.write(`${JSON.stringify(jobs.map(listed), null, 2)}\n`);
       else {
         if (jobs.length === 0) process.stdout.write('no jobs\n');

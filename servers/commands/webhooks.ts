@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { HubError } from '../../src/errors.js';
-import { EVENT_STATES, envelopeOf, type Inbox, type InboxEvent, type ListFilter } from '../../src/webhooks/inbox/types.js';
+import { EVENT_STATES, UNROUTABLE, envelopeOf, type Inbox, type InboxEvent, type ListFilter } from '../../src/webhooks/inbox/types.js';
 import { commandLogger, configFromFlags, listLine, parse, printable, progress, str } from '../common.js';
+import { flagValue, limitFlag, noteIfCut } from '../list-flags.js';
 import { openConfiguredStore } from '../store-context.js';
 
 const USAGE = `usage: switchboard webhooks list [--state ${EVENT_STATES.join('|')}] [--integration I] [--user U] [--tenant T]
@@ -9,13 +10,6 @@ const USAGE = `usage: switchboard webhooks list [--state ${EVENT_STATES.join('|'
        switchboard webhooks replay <event-id>`;
 
 const stateFlag = z.enum(EVENT_STATES, { error: `use one of ${EVENT_STATES.join(', ')}` });
-const limitFlag = z.coerce.number({ error: 'use a whole number' }).int('use a whole number').min(1).max(10_000);
-
-function flagValue<T>(schema: z.ZodType<T>, name: string, value: string): T {
-  const r = schema.safeParse(value);
-  if (!r.success) throw new HubError('invalid_params', `--${name} ${value}: ${r.error.issues[0]?.message ?? 'invalid'}`);
-  return r.data;
-}
 
 /** `list --json`: the event envelope plus what an operator needs to act on it; never a lease owner. */
 function listed(e: InboxEvent) {
@@ -81,6 +75,7 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
     const inbox = store.openInbox();
     if (sub === 'list') {
       const events = await inbox.list(filter);
+      noteIfCut(events.length, filter.limit, 'events');
       if (flags['json']) {
         process.stdout.write(`${JSON.stringify(events.map(listed), null, 2)}\n`);
         return;
@@ -105,7 +100,12 @@ async function replay(inbox: Inbox, id: string): Promise<void> {
     case 'busy':
       throw new HubError('bad_request', `event ${id} is ${r.state}: only done, failed or dead events are replayed`);
     case 'replayed':
-      progress(`${id}: pending again, attempts reset; a running hub's worker takes it within a second`);
+      // An unroutable event is routed again, not handled: it goes to a connection linked since, or back to dead.
+      progress(
+        before?.lastError === UNROUTABLE
+          ? `${id}: pending again; a running hub's worker routes it within a second to a connection linked since for its account, or it goes back to dead (unroutable)`
+          : `${id}: pending again, attempts reset; a running hub's worker takes it within a second`,
+      );
       process.stdout.write(`${id} pending\n`);
   }
 }

@@ -50,4 +50,19 @@ describe('switchboard queue list | retry | purge', () => {
     expect((await cli('purge', '--state', 'done', '--older-than', '0s')).stdout).toBe('purged 1 done jobs\n');
     expect((await cli('list')).stdout).toBe('no jobs\n');
   });
+
+  it('list shows the newest 100 by default, says when there may be more, and takes --limit', async () => {
+    outbox = new SqliteOutbox(db, manualClock(Date.now() - 60_000));
+    for (let i = 0; i < 101; i++)
+      await outbox.enqueue({ tenant: 'default', user: 'alice', connectionId: 'c', integration: 'acme', tool: 'create', arguments: { i } });
+    const first = await cli('list', '--json');
+    expect(JSON.parse(first.stdout)).toHaveLength(100);
+    expect(first.stderr).toContain('showing the newest 100 jobs; there may be more: --limit N (up to 10000) shows more');
+    const all = await cli('list', '--limit', '1000', '--json');
+    expect(JSON.parse(all.stdout)).toHaveLength(101);
+    expect(all.stderr).not.toContain('there may be more');
+    const bad = await cli('list', '--limit', '0');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--limit 0: use a whole number from 1 to 10000');
+  });
 });

@@ -107,7 +107,18 @@ describe('switchboard webhooks list | replay', () => {
     const unroutable = listedSchema.parse(JSON.parse((await cli('list', '--unroutable', '--json')).stdout));
     expect(unroutable.map((e) => [e.id, e.connectionId, e.user])).toEqual([[ids.lost, null, null]]);
     expect((await cli('list', '--integration', 'other')).stdout).toBe('no events\n');
-    expect((await cli('list', '--limit', '1')).stdout.trimEnd().split('\n').length).toBe(1);
+    // A listing that fills its limit says there may be more, on stderr (stdout stays the listing).
+    const cut = await cli('list', '--limit', '1');
+    expect(cut.stdout.trimEnd().split('\n').length).toBe(1);
+    expect(cut.stderr).toContain('showing the newest 1 events; there may be more: --limit N (up to 10000) shows more');
+    const whole = await cli('list', '--limit', '3', '--json');
+    expect(JSON.parse(whole.stdout)).toHaveLength(3);
+    expect(whole.stderr).toContain('showing the newest 3 events');
+    expect((await cli('list', '--limit', '4')).stderr).not.toContain('there may be more');
+    for (const n of ['0', '100000', 'ten']) {
+      const r = await cli('list', '--limit', n);
+      expect([n, r.code, r.stderr]).toEqual([n, 2, expect.stringContaining(`--limit ${n}: use a whole number from 1 to 10000`)]);
+    }
 
     const bad = await cli('list', '--state', 'stuck');
     expect(bad.code).toBe(2);
@@ -116,6 +127,10 @@ describe('switchboard webhooks list | replay', () => {
 
   it('replay puts a dead event back; the worker on the store runs it once; replaying a pending or unknown one is refused', { timeout: 90_000 }, async () => {
     const ids = await seed();
+    // An unroutable event is routed again, not handled: the message says where it goes.
+    const lost = await cli('replay', ids.lost);
+    expect(lost.code).toBe(0);
+    expect(lost.stderr).toContain('routes it within a second to a connection linked since for its account, or it goes back to dead (unroutable)');
     const r = await cli('replay', ids.alice);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${ids.alice} pending\n`);
@@ -129,8 +144,10 @@ describe('switchboard webhooks list | replay', () => {
 
     healthy = true;
     clock.set(Date.now()); // the CLI stamped the replay with the system clock
-    expect(await worker.drain()).toBe(1);
+    // Both replayed events are taken: alice's is handled, the unroutable one goes back to dead.
+    expect(await worker.drain()).toBe(2);
     expect(handled).toEqual([ids.alice]);
+    expect(await inbox.get(ids.lost)).toMatchObject({ state: 'dead' });
     const done = listedSchema.parse(JSON.parse((await cli('list', '--state', 'done', '--json')).stdout));
     expect(done.map((e) => e.id)).toEqual([ids.alice]);
 
