@@ -126,6 +126,10 @@ export class PollScheduler implements Part {
     // Subscribed before listing, so a link made in between is not missed (adding twice is harmless).
     this.unsubscribe = this.o.feed.subscribe((c) => void this.changed(c));
     for (const c of await this.o.connections.list()) if (c.state === 'active') await this.add(c);
+    // The gauges from the states the store keeps, at once: a poller stalled before a restart, whose
+    // stored backoff puts its next run minutes away, must not vanish from /metrics until then.
+    await this.status().catch((err: unknown) => this.o.log.warn({ err: describeError(err) }, 'could not read the pollers’ states'));
+    this.publishStates();
     this.schedule(0);
   }
 

@@ -4,12 +4,16 @@ import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { configSchema } from '../../src/config/schema.js';
 import type { Connection } from '../../src/connections/types.js';
+import { bindHttp } from '../../src/http/listener.js';
+import { Hub } from '../../src/hub.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { MAX_INTERVAL_MS, nextRun } from '../../src/polling/schedule.js';
 import { SqlitePollerStore, type PollerRow } from '../../src/polling/store.js';
 import { runCli } from '../helpers/hub.js';
 import { CHANGES_FEED, startChangesServer, type Change, type ChangesServer } from './changes-server.js';
-import { linkUser, pollingHub, polledIntegration, type PollingHub } from './harness.js';
+import { linkUser, manualTimer, pollingHub, polledIntegration, type PollingHub } from './harness.js';
 
 /**
  * The schedule and the cursor against a local provider that speaks an inclusive timestamp cursor
@@ -112,6 +116,29 @@ describe('an inclusive cursor', () => {
     await runNext();
     expect(await row()).toMatchObject({ state: 'active', reason: null, stuckPages: 0 });
     expect(await stored()).toEqual(['s1', 's2', 's3', 's4', 's5', 't']);
+  });
+});
+
+describe('after a restart', () => {
+  it('/metrics shows a stalled poller at once, from the state the store kept, not only after its next run', async () => {
+    server.pageSize = 3;
+    server.changes = [1, 2, 3, 4, 5].map((n) => change(`s${n}`, 7));
+    for (let n = 0; n < 3; n++) await runNext();
+    expect(await row()).toMatchObject({ state: 'stalled' });
+    // Another hub process starts on the data dir (the restarted one): its scheduler's next run of
+    // this poller is far off (the stored backoff), and its timer never fires here.
+    const config = configSchema.parse({ integrations: { tickets: polledIntegration(server.issuer, CHANGES_FEED) }, dataDir: hub.dataDir, server: { port: 0 } });
+    const listener = await bindHttp(config.server, { host: '127.0.0.1' });
+    const again = new Hub({ config, log: silentLogger(), listener, clock: hub.clock, polling: { timer: manualTimer(), random: () => 0.5 } });
+    try {
+      again.start();
+      await again.ready();
+      const origin = new URL((await again.listen()).url).origin;
+      const metrics = await (await fetch(`${origin}/metrics`)).text();
+      expect(metrics).toContain('switchboard_pollers{integration="tickets",feed="events",state="stalled"} 1');
+    } finally {
+      await again.stop();
+    }
   });
 });
 
