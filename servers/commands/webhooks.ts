@@ -100,10 +100,10 @@ async function replay(inbox: Inbox, id: string): Promise<void> {
     case 'busy':
       throw new HubError('bad_request', `event ${id} is ${r.state}: only done, failed or dead events are replayed`);
     case 'replayed':
-      // An unroutable event is routed again, not handled: it goes to a connection linked since, or back to dead.
+      // A replay runs handlers; an event no connection matched has none, so it is dead again at once.
       progress(
         before?.lastError === UNROUTABLE
-          ? `${id}: pending again; a running hub's worker routes it within a second to a connection linked since for its account, or it goes back to dead (unroutable)`
+          ? `${id}: pending again, but no connection matched it, so a running hub's worker marks it dead (unroutable) again; the provider's next delivery of it reaches a connection linked since for its account`
           : `${id}: pending again, attempts reset; a running hub's worker takes it within a second`,
       );
       process.stdout.write(`${id} pending\n`);

@@ -127,10 +127,11 @@ describe('switchboard webhooks list | replay', () => {
 
   it('replay puts a dead event back; the worker on the store runs it once; replaying a pending or unknown one is refused', { timeout: 90_000 }, async () => {
     const ids = await seed();
-    // An unroutable event is routed again, not handled: the message says where it goes.
+    // A replay runs handlers: an unroutable event has none, and the message says so.
     const lost = await cli('replay', ids.lost);
     expect(lost.code).toBe(0);
-    expect(lost.stderr).toContain('routes it within a second to a connection linked since for its account, or it goes back to dead (unroutable)');
+    expect(lost.stderr).toContain('but no connection matched it, so a running hub');
+    expect(lost.stderr).toContain('marks it dead (unroutable) again');
     const r = await cli('replay', ids.alice);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${ids.alice} pending\n`);
