@@ -135,6 +135,10 @@ export class Dispatcher {
       const handled = on ? await source.subscribeResource?.(uri, identity) : await source.unsubscribeResource?.(uri, identity);
       if (handled) return;
     }
+    // No source serves updates of this URI (a typo, a resource no server lists, or one whose
+    // server does not offer subscriptions): said at once, as resources/read says it, rather than a
+    // subscription that never hears anything. Ending one that is not there is no mistake.
+    if (on) throw new ResourceNotFoundError(uri);
   }
 
   async complete(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult> {

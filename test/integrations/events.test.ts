@@ -167,6 +167,22 @@ describe('events as MCP resources and a tool', () => {
     await expect(alice.client.callTool({ name: 'acme__recent_events', arguments: { after: 'x; DROP TABLE' } })).rejects.toThrow(/cursor/);
     await expect(alice.client.callTool({ name: 'acme__recent_events', arguments: { since: 1 } })).rejects.toThrow();
   });
+
+  it('a subscription to a resource nothing serves is refused as resources/read refuses it; ending one is no mistake', async () => {
+    const alice = await connect(hub.token, 'legacy');
+    for (const uri of ['switchboard://events/nope', 'switchboard://events/', `${URI}?x=1`, URI.toUpperCase()]) {
+      const read = await alice.client.readResource({ uri }).then(
+        () => 'read',
+        (err: { code?: number; message?: string }) => err.code,
+      );
+      const sub = await alice.client.subscribeResource({ uri }).then(
+        () => 'subscribed',
+        (err: { code?: number; message?: string }) => [err.code, err.message],
+      );
+      expect([uri, sub]).toEqual([uri, [read, expect.stringContaining('Resource not found')]]);
+    }
+    await expect(alice.client.unsubscribeResource({ uri: 'switchboard://events/nope' })).resolves.toEqual({});
+  });
 });
 
 describe('events another process on the data dir finished', () => {
