@@ -131,3 +131,40 @@ export function guardedFetch(opts: GuardedFetchOptions): (url: string | URL, ini
       req.end();
     });
 }
+
+/** How long a fetched document (or the failure to fetch it) answers the same URL again. */
+const RECENT_MS = 5_000;
+const RECENT_MAX = 100;
+
+type Fetched = { status: number; headers: [string, string][]; body: Uint8Array | null };
+
+/**
+ * `fetch` answering a URL fetched in the last few seconds from that fetch, whether it succeeded
+ * or failed. The library fetches a document it then refuses a second time within the same
+ * authorization request (its error handler looks the client up again): a slow or refused document
+ * cost the user twice the wait (5 s against the 2.5 s limit), and its server two requests. A
+ * document it accepts is cached by the library itself, as its Cache-Control says.
+ */
+export function recentlyFetched(
+  fetch: (url: string | URL, init?: RequestInit) => Promise<Response>,
+  now: () => number = () => performance.now(),
+): (url: string | URL, init?: RequestInit) => Promise<Response> {
+  const recent = new Map<string, { at: number; fetched: Promise<Fetched> }>();
+  return async (input, init) => {
+    const key = String(input);
+    const t = now();
+    let hit = recent.get(key);
+    if (hit === undefined || t - hit.at > RECENT_MS) {
+      for (const [k, v] of recent) if (t - v.at > RECENT_MS || recent.size >= RECENT_MAX) recent.delete(k);
+      const fetched = fetch(input, init).then(async (res) => ({
+        status: res.status,
+        headers: [...res.headers.entries()],
+        body: res.body === null ? null : new Uint8Array(await res.arrayBuffer()),
+      }));
+      hit = { at: t, fetched };
+      recent.set(key, hit);
+    }
+    const f = await hit.fetched;
+    return new Response(f.body === null ? null : f.body.slice(), { status: f.status, headers: f.headers });
+  };
+}

@@ -8,7 +8,7 @@ import type { ApiTokens } from '../identity/tokens.js';
 import type { SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { accessTokens, type AccessTokens } from './access.js';
-import { guardedFetch } from './cimd-fetch.js';
+import { guardedFetch, recentlyFetched } from './cimd-fetch.js';
 import { Grants, revocationSource } from './grants.js';
 import { mountSignIn } from './interaction.js';
 import { Invites } from './invites.js';
@@ -77,7 +77,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   deps.tokens.onRevoked((tokenId) => {
     grants.endSignedInWith(tokenId).catch((err: unknown) => deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'ending grants failed'));
   });
-  const fetch = guardedFetch({ allowLoopback: deps.config?.cimd.allowLoopback ?? false, ca: deps.cimdCa });
+  const fetch = recentlyFetched(guardedFetch({ allowLoopback: deps.config?.cimd.allowLoopback ?? false, ca: deps.cimdCa }));
   const oidc = deps.config?.oidc;
   const sso = oidc && new Sso({ config: oidc, hubUrl: issuer, records: deps.store.asRecords, vault: deps.vault, clock: deps.clock });
   // A browser session signed in with a hub token stands while the token does (an invite is spent

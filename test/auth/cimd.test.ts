@@ -142,12 +142,15 @@ describe('development mode (auth.cimd.allowLoopback)', () => {
     expect(r.location).toBeNull();
   });
 
-  it('a document whose client_id is not its own URL is refused before any redirect', async () => {
+  it('a document whose client_id is not its own URL is refused before any redirect, fetched once', async () => {
     const clientId = publish('/clients/liar.json', { client_id: `${docBase}/clients/other.json` });
+    hits = 0;
     const r = await authorizeOnce(base, clientId);
     expect(r.status).toBe(400);
     expect(r.location).toBeNull();
     expect(r.body).toContain('invalid_client');
+    // The library looks a refused client up again for its error page: answered from the first fetch.
+    expect(hits).toBe(1);
   });
 
   it('a document asking for a shared-secret token endpoint auth method is refused before any redirect', async () => {
