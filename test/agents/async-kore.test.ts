@@ -4,10 +4,10 @@
  * Kore response comes later to `/agents/callback/:taskId`. Real MCP clients of both eras, the
  * hub's hosted sandbox Kore agents, real HTTP.
  */
-import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KINDS, connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { signedCallback } from './support.js';
 
 const AUTH = { authorization: 'Bearer kore_sandbox_local' };
 const KORE = '/sandbox/marketplace/kore/agents';
@@ -73,10 +73,10 @@ describe('Kore agents in asynchronous mode', () => {
       expect(unsigned.status).toBe(401);
       expect((await state(taskId)).state).toBe('running');
       const other = JSON.stringify({ messageId: 'msg-not-this-task', output: [{ type: 'text', content: 'crossed' }] });
-      const crossed = await fetch(callbackUrl(taskId), { method: 'POST', headers: sign(other), body: other });
+      const crossed = await fetch(callbackUrl(taskId), { method: 'POST', headers: signedCallback(SECRET, other), body: other });
       expect(crossed.status).toBe(400);
       expect((await state(taskId)).state).toBe('running');
-      const signed = await fetch(callbackUrl(taskId), { method: 'POST', headers: sign(body), body });
+      const signed = await fetch(callbackUrl(taskId), { method: 'POST', headers: signedCallback(SECRET, body), body });
       expect(signed.status).toBe(200);
       const done = await eventually(async () => {
         const st = await state(taskId);
@@ -86,12 +86,3 @@ describe('Kore agents in asynchronous mode', () => {
     });
   });
 });
-
-function sign(body: string): Record<string, string> {
-  const ts = Math.floor(Date.now() / 1000);
-  return {
-    'content-type': 'application/json',
-    'x-webhook-timestamp': String(ts),
-    'x-webhook-signature': createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex'),
-  };
-}

@@ -5,7 +5,6 @@
  * loopback speaks the upagents wire (seed 000) and echoes the bearer key into every id; the hub
  * is the real one, called by a real MCP client, with its SQLite store read afterwards.
  */
-import { createHmac } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectClient, type FaceClient } from '../helpers/clients.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { capturedLogger } from '../helpers/log.js';
+import { signedCallback } from './support.js';
 
 const KEY = 'ua_live_echoed_into_ids_5b1f';
 const SECRET = 'whsec_echoed_ids_c0ffee';
@@ -35,15 +35,6 @@ function echoingMarketplace(): Server {
       res.end(JSON.stringify({ task_id: `id-${key}`, status: 'completed', output: { reply: 'done' } }));
     });
   });
-}
-
-function signed(body: string): Record<string, string> {
-  const ts = Math.floor(Date.now() / 1000);
-  return {
-    'content-type': 'application/json',
-    'x-webhook-timestamp': String(ts),
-    'x-webhook-signature': createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex'),
-  };
 }
 
 /** Every byte of the hub's SQLite files (the database and its write-ahead log). */
@@ -94,7 +85,7 @@ describe('task ids an agent builds from its key', () => {
     // The platform's callback names its own id, key and all: matched against the stored one.
     const body = JSON.stringify({ task_id: `q-${KEY}`, status: 'completed', output: { reply: 'later' } });
     const base = hub.url.replace(/\/mcp$/, '');
-    const res = await fetch(`${base}/agents/callback/${taskId}`, { method: 'POST', headers: signed(body), body });
+    const res = await fetch(`${base}/agents/callback/${taskId}`, { method: 'POST', headers: signedCallback(SECRET, body), body });
     expect(res.status).toBe(200);
     await res.body?.cancel();
     const done = await eventually(async () => {
@@ -106,7 +97,7 @@ describe('task ids an agent builds from its key', () => {
     const other = JSON.stringify({ task_id: 'q-someone-else', status: 'completed', output: { reply: 'x' } });
     const second = await client.callTool('agent__later', { input: 'z' });
     const otherTask = (second as { structuredContent: { taskId: string } }).structuredContent.taskId;
-    const refused = await fetch(`${base}/agents/callback/${otherTask}`, { method: 'POST', headers: signed(other), body: other });
+    const refused = await fetch(`${base}/agents/callback/${otherTask}`, { method: 'POST', headers: signedCallback(SECRET, other), body: other });
     expect(refused.status).toBe(400);
     await refused.body?.cancel();
     expect(logLines.join('')).not.toContain(KEY);

@@ -7,7 +7,6 @@
  * worker applies it; once the task is final, the other hub acknowledges and drops a redelivery.
  * Real hubs on loopback, real SQLite, a real MCP client.
  */
-import { createHmac } from 'node:crypto';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
@@ -16,6 +15,7 @@ import { Hub } from '../../src/hub.js';
 import { hostedSandbox } from '../../servers/sandbox/hosted.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { capturedLogger } from '../helpers/log.js';
+import { signedCallback } from './support.js';
 
 const SECRET = 'whsec_foreign_callback_7d2a';
 const AGENTS = {
@@ -29,15 +29,6 @@ const AGENTS = {
     waitMs: 100,
   },
 };
-
-function signed(body: string): Record<string, string> {
-  const ts = Math.floor(Date.now() / 1000);
-  return {
-    'content-type': 'application/json',
-    'x-webhook-timestamp': String(ts),
-    'x-webhook-signature': createHmac('sha256', SECRET).update(`${ts}.${body}`).digest('hex'),
-  };
-}
 
 describe('a callback that reaches a hub whose config lacks its agent', () => {
   let a: RunningHub;
@@ -78,7 +69,7 @@ describe('a callback that reaches a hub whose config lacks its agent', () => {
     const remoteId = held.held.find((h) => h.url.endsWith(`/agents/callback/${taskId}`))!.task_id;
     const body = JSON.stringify({ task_id: remoteId, status: 'completed', output: { reply: 'echo: elsewhere' } });
 
-    const refused = await fetch(`${bBase}/agents/callback/${taskId}`, { method: 'POST', headers: signed(body), body });
+    const refused = await fetch(`${bBase}/agents/callback/${taskId}`, { method: 'POST', headers: signedCallback(SECRET, body), body });
     expect(refused.status).toBe(409);
     expect(await refused.json()).toMatchObject({
       error: {
@@ -90,15 +81,15 @@ describe('a callback that reaches a hub whose config lacks its agent', () => {
     expect(logLines.join('')).not.toContain(SECRET);
     expect(await status(taskId)).toMatchObject({ state: 'running' });
 
-    const unknown = await fetch(`${bBase}/agents/callback/at_${'A'.repeat(22)}`, { method: 'POST', headers: signed(body), body });
+    const unknown = await fetch(`${bBase}/agents/callback/at_${'A'.repeat(22)}`, { method: 'POST', headers: signedCallback(SECRET, body), body });
     expect(unknown.status).toBe(404);
 
-    const accepted = await fetch(`${aBase}/agents/callback/${taskId}`, { method: 'POST', headers: signed(body), body });
+    const accepted = await fetch(`${aBase}/agents/callback/${taskId}`, { method: 'POST', headers: signedCallback(SECRET, body), body });
     expect(accepted.status).toBe(200);
     await eventually(async () => ((await status(taskId)).state === 'completed' ? true : undefined), 10_000, 50);
     expect(await status(taskId)).toMatchObject({ state: 'completed', result: { reply: 'echo: elsewhere' } });
 
-    const late = await fetch(`${bBase}/agents/callback/${taskId}`, { method: 'POST', headers: signed(body), body });
+    const late = await fetch(`${bBase}/agents/callback/${taskId}`, { method: 'POST', headers: signedCallback(SECRET, body), body });
     expect([late.status, await late.json()]).toEqual([200, { ok: true, dropped: true }]);
   });
 });

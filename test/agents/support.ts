@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { capturedLogger } from '../helpers/log.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
@@ -61,4 +62,14 @@ export async function startAgentHub(agents: Record<string, unknown>): Promise<Ag
   );
   const bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
   return { hub, logLines, bobToken };
+}
+
+/** The headers of a callback signed as seed 000 says (HMAC-SHA256 of `timestamp.body` under the agent's webhook secret). */
+export function signedCallback(secret: string, body: string): Record<string, string> {
+  const ts = Math.floor(Date.now() / 1000);
+  return {
+    'content-type': 'application/json',
+    'x-webhook-timestamp': String(ts),
+    'x-webhook-signature': createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex'),
+  };
 }

@@ -10,7 +10,7 @@ import { Browser } from '../fakes/browser.js';
 import { manualClock } from '../../src/clock.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 import { capturedLogger } from '../helpers/log.js';
-import { authorizeUrl, formOf, obtainTokens, pkce, REDIRECT, register, signIn, tokenRequest } from './support.js';
+import { authorizeUrl, formOf, obtainTokens, pageAfterRedirects, pkce, REDIRECT, register, signIn, tokenRequest } from './support.js';
 
 let hub: RunningHub;
 let base: string;
@@ -153,14 +153,7 @@ describe('sign-in sessions', () => {
     // A new client in carol's browser: the sign-in form again, not consent as carol.
     const pageOf = async (browser: Browser) => {
       const reg = await register(base, 'second');
-      let res = await browser.get(authorizeUrl(base, String(reg.body['client_id']), pkce()).href);
-      let url = `${base}/authorize`;
-      for (let i = 0; i < 6 && res.status >= 300 && res.status < 400; i++) {
-        url = new URL(res.headers.get('location')!, url).href;
-        await res.body?.cancel();
-        res = await browser.get(url);
-      }
-      return res.text();
+      return (await pageAfterRedirects(browser, authorizeUrl(base, String(reg.body['client_id']), pkce()))).html;
     };
     const carolPage = await pageOf(carolBrowser);
     expect(formOf(carolPage).action).toMatch(/\/login$/);

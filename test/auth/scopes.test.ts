@@ -9,7 +9,7 @@ import { Grants } from '../../src/auth/grants.js';
 import { manualClock } from '../../src/clock.js';
 import { Browser } from '../fakes/browser.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { authorizeUrl, formOf, initialize, pkce, REDIRECT, register, signIn, tokenRequest, type Pkce } from './support.js';
+import { authorizeUrl, formOf, initialize, pageAfterRedirects, pkce, REDIRECT, register, signIn, tokenRequest, type Pkce } from './support.js';
 
 let hub: RunningHub;
 let base: string;
@@ -104,14 +104,7 @@ describe('"Not you?" on the consent page', () => {
     const reg = await register(base, 'bob app');
     const clientId = String(reg.body['client_id']);
     const p = pkce();
-    let res = await browser.get(authorizeUrl(base, clientId, p, { state: 'bob-state' }).href);
-    let url = `${base}/authorize`;
-    for (let i = 0; i < 6 && res.status >= 300 && res.status < 400; i++) {
-      url = new URL(res.headers.get('location')!, url).href;
-      await res.body?.cancel();
-      res = await browser.get(url);
-    }
-    const asAlice = await res.text();
+    const { html: asAlice, url } = await pageAfterRedirects(browser, authorizeUrl(base, clientId, p, { state: 'bob-state' }));
     expect(asAlice).toContain('<b>alice</b>');
     expect(asAlice).toContain('Not alice?');
     const form = formOf(asAlice);
@@ -146,14 +139,8 @@ describe('"Not you?" on the consent page', () => {
     const browser = new Browser();
     await tokensFor(alice, {}, browser);
     const reg = await register(base, 'csrf');
-    let res = await browser.get(authorizeUrl(base, String(reg.body['client_id']), pkce()).href);
-    let url = `${base}/authorize`;
-    for (let i = 0; i < 6 && res.status >= 300 && res.status < 400; i++) {
-      url = new URL(res.headers.get('location')!, url).href;
-      await res.body?.cancel();
-      res = await browser.get(url);
-    }
-    const form = formOf(await res.text());
+    const { html, url } = await pageAfterRedirects(browser, authorizeUrl(base, String(reg.body['client_id']), pkce()));
+    const form = formOf(html);
     const forged = await browser.post(new URL(form.action, url).href, { csrf: 'x'.repeat(43), decision: 'switch' });
     expect(forged.status).toBe(403);
     await forged.body?.cancel();

@@ -110,6 +110,18 @@ export function formOf(html: string): { action: string; csrf: string } {
   return { action: unescapeHtml(action), csrf: unescapeHtml(csrf) };
 }
 
+/** Opens `url` in `browser` and follows redirects to the first page: its HTML and where it is. */
+export async function pageAfterRedirects(browser: Browser, url: URL | string): Promise<{ html: string; url: string }> {
+  let at = new URL(url).href;
+  let res = await browser.get(at);
+  for (let i = 0; i < 6 && res.status >= 300 && res.status < 400; i++) {
+    at = new URL(res.headers.get('location')!, at).href;
+    await res.body?.cancel();
+    res = await browser.get(at);
+  }
+  return { html: await res.text(), url: at };
+}
+
 /**
  * Opens the authorization URL as a browser does and walks the hub's pages: paste the hub token,
  * then allow (or deny). Returns the redirect to the client's callback, unopened, and the pages
