@@ -378,7 +378,14 @@ export class Hub {
   /** Stops every started part, faces first and the store last. */
   async stop(): Promise<void> {
     this.phaseValue = 'stopping';
+    const redisStopsWithItsPart = this.lifecycle.running().includes('redis');
     await this.lifecycle.stop();
+    // What the constructor made is this hub's to close even when start-up failed before the part
+    // that closes it started (a wrong master key stops at `vault`): the Redis client's socket kept
+    // a `stdio` hub alive after it printed the error, and the listener handed in, answering 503
+    // hub_starting, kept `serve` alive for good. Closing either twice is harmless.
+    if (!redisStopsWithItsPart) await this.redis?.close();
+    await this.listener?.close();
   }
 
   private async closeFaces(): Promise<void> {

@@ -67,6 +67,21 @@ describe('switchboard stdio without its master key', () => {
     expect(run.stderr).toMatch(/switchboard: error \(vault_key_missing\)/);
   });
 
+  it('serve with the wrong key exits 1 too, its port closed (it answered 503 starting for good)', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--data', data, '--port', '0'], {
+      cwd: dir.path,
+      env: { ...env, [MASTER_KEY_ENV]: randomBytes(32).toString('base64') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const guard = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+    clearTimeout(guard);
+    expect([code, child.signalCode]).toEqual([1, null]);
+    expect(stderr).toMatch(/switchboard: error \(vault_key_missing\)/);
+  });
+
   it('exits 1 before answering initialize when the key file is gone', async () => {
     rmSync(join(data, 'master.key'));
     const run = await stdio(data, dir.path, 'alice', env, false);

@@ -30,8 +30,9 @@ async function connect(hub: RunningHub, token: string, user: string, era: 'legac
   const seen: string[] = [];
   const client = new Client(
     { name: `${user}-${era}`, version: '1.0.0' },
-    { capabilities: { elicitation: { form: {} }, sampling: {} }, versionNegotiation: { mode: era } },
+    { capabilities: { elicitation: { form: {} }, sampling: {}, roots: {} }, versionNegotiation: { mode: era } },
   );
+  client.setRequestHandler('roots/list', async () => ({ roots: [{ uri: `file:///home/${user}/project`, name: `${user}'s project` }] }));
   client.setRequestHandler('elicitation/create', async (req) => {
     seen.push(req.params.message);
     // The answer names what it answers, so a test can tell two calls of one user apart.
@@ -124,6 +125,31 @@ describe('server→client requests reach only their own call', () => {
         }
       });
     }
+  }
+
+  // A 2025-era server asks its caller's roots during the call: each user's call hears its own, in
+  // both eras (a 2026-07-28 caller answers them as input_required). A stdio process all users
+  // share is not told of roots at all: it would keep the first answer for everyone.
+  for (const p of pairings) {
+    it(`roots: v1h and v1s, alice on ${p.alice}, bob on ${p.bob}; v1shared declines`, async () => {
+      const alice = await connect(hub, hub.token, 'alice', p.alice);
+      const bob = await connect(hub, bobToken, 'bob', p.bob);
+      try {
+        for (const server of ['v1h', 'v1s']) {
+          const [a, b] = await Promise.all([
+            alice.client.callTool({ name: `${server}__roots`, arguments: {} }),
+            bob.client.callTool({ name: `${server}__roots`, arguments: {} }),
+          ]);
+          expect([server, parsed(a), parsed(b)]).toEqual([server, ['file:///home/alice/project'], ['file:///home/bob/project']]);
+        }
+        const shared = (await alice.client.callTool({ name: 'v1shared__roots', arguments: {} })) as CallToolResult;
+        expect(shared.isError).toBe(true);
+        expect(JSON.stringify(shared)).not.toContain('file:///home/');
+      } finally {
+        await alice.client.close();
+        await bob.client.close();
+      }
+    });
   }
 
   it('a shared stdio server with calls of two users in flight: the request is refused, never guessed', async () => {

@@ -48,7 +48,7 @@ interface InFlight {
 }
 
 /** The client capability a server→client request needs. */
-const CAPABILITY_OF = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation' } as const;
+const CAPABILITY_OF = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation', 'roots/list': 'roots' } as const;
 
 /**
  * What a 2026-07-28 request carries for its caller: the caller's capabilities and log level in
@@ -347,7 +347,7 @@ export class DownstreamCalls {
    * call they belong to. A message that belongs to no call it can name goes to the identity whose
    * own connection this is (`stray`), or else stays in the hub's debug log; such a request is refused.
    */
-  install(client: Client, log: Logger): void {
+  install(client: Client, log: Logger, declared: { roots: boolean }): void {
     const relay = (n: { method: string; params?: Record<string, unknown> | undefined }): void => {
       let call: InFlight | undefined;
       try {
@@ -369,7 +369,11 @@ export class DownstreamCalls {
     // a server's own extensions (fastmcp's notifications/tool/streamContent) and a URL
     // elicitation's notifications/elicitation/complete while its call waits.
     client.fallbackNotificationHandler = async (n) => relay(n);
-    for (const method of ['sampling/createMessage', 'elicitation/create'] as const) {
+    // A handler of roots/list only where `roots` was declared (the SDK refuses one otherwise).
+    const methods = declared.roots
+      ? (['sampling/createMessage', 'elicitation/create', 'roots/list'] as const)
+      : (['sampling/createMessage', 'elicitation/create'] as const);
+    for (const method of methods) {
       client.setRequestHandler(method, async (req, ctx) => {
         // A request of a downstream task (its related-task `_meta`) waits for that task's owner.
         const forTask = this.taskLink?.request(method, withoutCallTag(req.params as Record<string, unknown> | undefined), ctx.mcpReq.signal);

@@ -178,6 +178,17 @@ export class DownstreamSource implements ToolSource {
   }
 
   /** While the server restarts, its last connection's lists decide, and the subscription is made once it is back (ResourceWatch.renew). */
+  /**
+   * Whether this connection declares `roots` to its server, which then asks the calling client's
+   * roots (roots/list) during a call. Not a stdio process all users share: servers keep the first
+   * answer for the session (server-everything caches it), which would hand one user's roots to the
+   * next. A connection of one identity (a session or process of its own), or one only listed on,
+   * may: an ask outside any call is refused, as a sampling request is.
+   */
+  private servesRoots(config: DownstreamOptions['config']): boolean {
+    return this.opts.role === 'session' || !(isStdioServer(config) && config.isolation === 'shared');
+  }
+
   async subscribeResource(uri: string): Promise<boolean> {
     const client = this.readyClient();
     const last = client ?? this.client;
@@ -247,17 +258,18 @@ export class DownstreamSource implements ToolSource {
     const changes = new ListChanges((kind) =>
       this.refresh(gen, kind).catch((err: unknown) => log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list')),
     );
+    const roots = this.servesRoots(config);
     const client = new sdk.Client(
       { name: SERVER_INFO.name, version: SERVER_INFO.version },
       {
-        capabilities: { sampling: {}, elicitation: { form: {}, url: {} } },
+        capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, ...(roots ? { roots: {} } : {}) },
         // A 2025-era stdio server that never answers the probe is legacy: fall back after 5 s, not
         // after the whole connect timeout.
         versionNegotiation: { mode: 'auto', probe: { timeoutMs: 5_000 } },
         listChanged: changes.options(),
       },
     );
-    this.calls.install(client, log);
+    this.calls.install(client, log, { roots });
     client.setNotificationHandler('notifications/resources/updated', (n) => {
       for (const l of this.resourceListeners) l(n.params.uri);
     });
