@@ -7,6 +7,7 @@ import { jsonRpcHttpError, sendError, type JsonRpcErrorCode } from '../errors.js
 import { identityKey, type Identity } from '../identity/identity.js';
 import { watchRevocations, type RevocationSource } from '../identity/revocation-watch.js';
 import type { HubMetrics } from '../observability/metrics.js';
+import { isListen, watchWhileOpen } from './listen-watch.js';
 import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
 import { isLegacyInbound } from './classify-era.js';
@@ -89,10 +90,6 @@ function jsonRpcError(res: Response, code: JsonRpcErrorCode, message: string): v
 function requestId(body: unknown): string | number | null {
   const id = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { id?: unknown }).id : undefined;
   return typeof id === 'string' || typeof id === 'number' ? id : null;
-}
-
-function isListen(body: unknown): boolean {
-  return typeof body === 'object' && body !== null && (body as { method?: unknown }).method === 'subscriptions/listen';
 }
 
 /** A session is used only with the token that opened it, so revoking that token ends its use. */
@@ -178,6 +175,7 @@ export class HttpFace {
         this.overLimit(res, identity, 'streamsPerIdentity', requestId(parsed), 'Close a subscriptions/listen stream first.');
         return;
       }
+      if (isListen(parsed)) watchWhileOpen(this.opts.dispatcher, identity, parsed, res, this.opts.log);
       this.trackModern(identity, res);
       if (req.method === 'POST' && this.direct.serveModern(identity, req, res, parsed)) return;
       const modern = this.modern.serve(identity, res);

@@ -93,6 +93,27 @@ describe('a downstream with state in its process', () => {
     expect(bob.updates).toEqual(['own://x']);
   });
 
+  it('a 2026-07-28 subscriptions/listen naming a resource subscribes at the server while it is open, side by side', async () => {
+    const [alice, bob] = await pair('auto');
+    const watched = async (w: Watcher) => JSON.parse(textOf(await w.client.callTool({ name: 'own__subscribed', arguments: {} }))) as string[];
+    const aliceListen = await alice.client.listen({ resourceSubscriptions: ['own://y'] });
+    const bobListen = await bob.client.listen({ resourceSubscriptions: ['own://z'] });
+    // Each user's own process was asked to watch what that user's stream names, and nothing else.
+    await eventually(async () => (await watched(alice)).includes('own://y'));
+    await eventually(async () => (await watched(bob)).includes('own://z'));
+    expect(await watched(alice)).not.toContain('own://z');
+    await alice.client.callTool({ name: 'own__bump', arguments: { name: 'y' } });
+    await eventually(() => alice.updates.includes('own://y'));
+    await bob.client.callTool({ name: 'own__bump', arguments: { name: 'z' } });
+    await eventually(() => bob.updates.includes('own://z'));
+    expect(alice.updates).toEqual(['own://y']);
+    expect(bob.updates).toEqual(['own://z']);
+    // Closing the stream lets go of the subscription at the server.
+    await aliceListen.close();
+    await eventually(async () => !(await watched(alice)).includes('own://y'));
+    await bobListen.close();
+  });
+
   it('a closed session lets go of its subscriptions at the server', async () => {
     const alice = await connect(hub, hub.token, 'legacy');
     await alice.client.subscribeResource({ uri: 'own://gone' });
