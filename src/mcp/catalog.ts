@@ -175,13 +175,19 @@ export class Catalog {
     const resources: Resource[] = [];
     const resourceTemplates: ResourceTemplate[] = [];
     const resourceOwner = new Map<string, ToolSource>();
+    const templated = new Set<string>();
     for (const s of usable) {
       for (const r of s.resources?.(identity) ?? []) {
         if (resourceOwner.has(r.uri)) continue; // the first source to list a URI serves it
         resourceOwner.set(r.uri, s);
         resources.push(r);
       }
-      resourceTemplates.push(...(s.resourceTemplates?.(identity) ?? []));
+      // Likewise a template two sources list: the first serves its URIs, so the second copy is not listed.
+      for (const t of s.resourceTemplates?.(identity) ?? []) {
+        if (templated.has(t.uriTemplate)) continue;
+        templated.add(t.uriTemplate);
+        resourceTemplates.push(t);
+      }
     }
     return {
       version: this.versionCounter,

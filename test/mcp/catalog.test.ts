@@ -168,6 +168,23 @@ describe('catalog', () => {
     expect(catalog.resolveTool(bob, 's__bobs')?.original).toBe('bobs');
   });
 
+  it('lists a resource or a template two sources list once, from the first (which serves it)', () => {
+    const withResources = (name: string) =>
+      Object.assign(new MemorySource(name, []), {
+        resources: () => [{ uri: 'demo://static', name: `static of ${name}` }],
+        resourceTemplates: () => [
+          { uriTemplate: 'demo://dynamic/{id}', name: `dynamic of ${name}` },
+          { uriTemplate: `${name}://{id}`, name: `own of ${name}` },
+        ],
+      });
+    const catalog = new Catalog();
+    catalog.add(withResources('a'));
+    catalog.add(withResources('b'));
+    const view = catalog.view(alice);
+    expect(view.resources.map((r) => r.name)).toEqual(['static of a']);
+    expect(view.resourceTemplates.map((t) => t.name)).toEqual(['dynamic of a', 'own of a', 'own of b']);
+  });
+
   it('refuses two sources with the same name', () => {
     const catalog = new Catalog();
     catalog.add(new MemorySource('dup', []));
