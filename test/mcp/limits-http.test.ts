@@ -43,4 +43,13 @@ describe('large results over the HTTP face', () => {
     expect((err as ProtocolError).message).toBe('the result was too large: 17 MiB exceeds maxMessageBytes (16 MiB)');
     expect(performance.now() - started).toBeLessThan(10_000);
   });
+
+  it('a call made right after the too-large result waits for the restarted server, not the ended one', async () => {
+    const pidOf = async () => textContent.parse((await client.callTool({ name: 'lim__pid', arguments: {} })).content)[0]!.text;
+    const before = await pidOf();
+    await expect(client.callTool({ name: 'lim__big', arguments: { bytes: 17 * MiB } }, { timeout: 60_000 })).rejects.toThrow(/too large/);
+    // At once, as a caller does: answered by the new process.
+    const after = await pidOf();
+    expect(after).not.toBe(before);
+  });
 });

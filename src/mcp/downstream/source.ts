@@ -254,7 +254,10 @@ export class DownstreamSource implements ToolSource {
     const http = isStdioServer(config) ? undefined : (await import('./http-transport.js')).HubHttpTransport;
     const onSessionEnded = () => this.lost(gen, new SessionEnded().message, this.opts.onSessionEnded);
     const [onCut, onSessionDoubt] = [(tag: string) => this.calls.streamCut(tag), () => this.checkNow()];
-    const transport = transportFor({ ...this.opts, stderrTail: this.stderrTail, onCut, onSessionEnded, onSessionDoubt }, http);
+    // Ended by the hub (a message over maxMessageBytes): restarting from now, before the failed call is
+    // answered, so a call its caller makes at once waits for the new process instead of meeting the old one's end.
+    const onViolation = (why: string) => this.lost(gen, `ended by the hub: ${why}`);
+    const transport = transportFor({ ...this.opts, stderrTail: this.stderrTail, onCut, onSessionEnded, onSessionDoubt, onViolation }, http);
     const changes = new ListChanges((kind) =>
       this.refresh(gen, kind).catch((err: unknown) => log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list')),
     );

@@ -18,6 +18,11 @@ export interface ChildParams {
   registry?: ChildRegistry | undefined;
   /** Each stderr line, at most STDERR_LINE_BYTES long. */
   onStderrLine?: ((line: string) => void) | undefined;
+  /**
+   * The hub is ending this server for a violation (why), called before the failed call is
+   * answered: a call its caller makes at once must wait for the restart, not go to this process.
+   */
+  onViolation?: ((why: string) => void) | undefined;
 }
 
 export interface ExitInfo {
@@ -156,6 +161,7 @@ export class ChildStdioTransport implements Transport {
     if (this.violation === undefined) {
       this.violation = `it wrote a message over maxMessageBytes (${formatBytes(this.maxBytes)}) on stdout`;
       this.onerror?.(new Error(`stdout line over maxMessageBytes (${this.maxBytes} bytes)`));
+      this.params.onViolation?.(this.violation);
     }
     const peek = peekOversize(line);
     if (peek.kind === 'response' && peek.id !== undefined && this.pending.delete(peek.id)) {

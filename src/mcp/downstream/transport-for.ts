@@ -21,6 +21,8 @@ export interface TransportFor {
   /** An HTTP server ended the connection's session, or (doubt) may have (session-ended.ts). */
   onSessionEnded?: () => void;
   onSessionDoubt?: () => void;
+  /** A stdio server the hub is ending for a violation: from now on its calls wait for the restart. */
+  onViolation?: (why: string) => void;
 }
 
 /**
@@ -38,6 +40,7 @@ export function transportFor(o: TransportFor, Http: typeof HubHttpTransport | un
       cwd: config.cwd,
       maxMessageBytes: o.maxMessageBytes,
       registry: o.processes,
+      onViolation: o.onViolation,
       onStderrLine: (line) => {
         o.stderrTail.push(line.slice(0, 500));
         if (o.stderrTail.length > STDERR_TAIL) o.stderrTail.shift();
