@@ -78,7 +78,7 @@ export interface DownstreamCallsOptions {
   /** Why calls cannot be made now, in words a user can act on. */
   unavailable: () => string;
   /** Throws the failure as a typed HubError (or the downstream's own ProtocolError). */
-  failure: (err: unknown, ctx: CallContext, what: string, signal?: AbortSignal) => never;
+  failure: (err: unknown, ctx: CallContext, what: string, signal?: AbortSignal, client?: Client) => never;
   /** Where a notification goes that no call owns, on a connection of one identity's own. */
   stray?: (n: StrayNotification) => void;
 }
@@ -161,7 +161,7 @@ export class DownstreamCalls {
       if (isInputRequiredResult(result)) return result;
       return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
-      return this.opts.failure(err, ctx, `tool ${tool}`);
+      return this.opts.failure(err, ctx, `tool ${tool}`, ctx.signal, client);
     } finally {
       this.inflight.delete(entry.id);
     }
@@ -198,7 +198,7 @@ export class DownstreamCalls {
       const result = await this.forwardProgress(ctx, (onprogress) => sendToolCall(client, params, { ...this.callOptions(signal, entry), ...onprogress }));
       return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
-      return this.opts.failure(err, ctx, `tool ${tool}`, signal);
+      return this.opts.failure(err, ctx, `tool ${tool}`, signal, client);
     } finally {
       this.inflight.delete(entry.id);
     }

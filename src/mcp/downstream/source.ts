@@ -62,6 +62,8 @@ export class DownstreamSource implements ToolSource {
   private retired: Client | undefined;
   /** When the restart scheduled last is due (epoch ms). */
   private restartAt = 0;
+  /** Each connection's transport, for how a call cut by its end was ended. */
+  private readonly transportOf = new WeakMap<Client, Transport>();
   private stateWaiters: Array<() => void> = [];
   private stopping = false;
   private verdict: PriorVerdict;
@@ -77,8 +79,11 @@ export class DownstreamSource implements ToolSource {
       name: opts.name,
       config: opts.config,
       unavailable: () => `${this.name} is not available: ${this.state.detail ?? this.state.state}`,
-      failure: (err, ctx, what, signal = ctx.signal) => {
-        throw callFailure(err, { server: this.name, what, timeoutMs: opts.config.timeoutMs, signal, exitSummary: () => this.exitSummary() });
+      failure: (err, ctx, what, signal = ctx.signal, client) => {
+        // How the call's own connection ended: by then a restart may have made another.
+        const ended = client && this.transportOf.get(client);
+        const exitSummaryOf = ended ? () => exitSummary(ended, this.stderrTail) : () => this.exitSummary();
+        throw callFailure(err, { server: this.name, what, timeoutMs: opts.config.timeoutMs, signal, exitSummary: exitSummaryOf });
       },
       ...(opts.onStray ? { stray: opts.onStray } : {}),
     });
@@ -256,7 +261,7 @@ export class DownstreamSource implements ToolSource {
     const [onCut, onSessionDoubt] = [(tag: string) => this.calls.streamCut(tag), () => this.checkNow()];
     // Ended by the hub (a message over maxMessageBytes): restarting from now, before the failed call is
     // answered, so a call its caller makes at once waits for the new process instead of meeting the old one's end.
-    const onViolation = (why: string) => this.lost(gen, `ended by the hub: ${why}`);
+    const onViolation = () => this.lost(gen, `exited (${exitSummary(transport, this.stderrTail)})`);
     const transport = transportFor({ ...this.opts, stderrTail: this.stderrTail, onCut, onSessionEnded, onSessionDoubt, onViolation }, http);
     const changes = new ListChanges((kind) =>
       this.refresh(gen, kind).catch((err: unknown) => log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list')),
@@ -273,6 +278,7 @@ export class DownstreamSource implements ToolSource {
       },
     );
     this.calls.install(client, log, { roots });
+    this.transportOf.set(client, transport);
     client.setNotificationHandler('notifications/resources/updated', (n) => {
       for (const l of this.resourceListeners) l(n.params.uri);
     });
