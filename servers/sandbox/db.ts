@@ -1,6 +1,5 @@
 import Database from 'better-sqlite3';
-import { makeDir } from '../../src/make-dir.js';
-import { dirname } from 'node:path';
+import { restrictFiles } from '../../src/store/db.js';
 import type { Clock } from '../../src/clock.js';
 
 export type SandboxDb = Database.Database;
@@ -104,7 +103,8 @@ const MIGRATIONS: readonly Migration[] = [
 
 /** Opens the provider's database (WAL) and applies its pending migrations. */
 export function openSandboxDb(file: string, clock: Clock): SandboxDb {
-  if (file !== ':memory:') makeDir(dirname(file));
+  // Its users' tickets and token hashes: private to the hub's user, as the hub's own database is.
+  if (file !== ':memory:') restrictFiles(file);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

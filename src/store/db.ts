@@ -51,7 +51,7 @@ export function openDb(opts: OpenOptions): Db {
  * SQLite opens it, and SQLite gives its -wal and -shm files the database file's permissions
  * (sqlite.org/src, os_unix.c findCreateFileMode). A file left looser by an older version is tightened.
  */
-function restrictFiles(file: string): void {
+export function restrictFiles(file: string): void {
   const dir = dirname(file);
   const created = makeDir(dir, 0o700);
   // mkdir's mode is filtered by the umask; set it exactly. A directory that already existed is the user's choice.

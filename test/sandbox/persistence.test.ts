@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -22,6 +22,8 @@ describe('sandbox state on disk', () => {
     const t = await link(h, 'alice');
     const created = (await (await api(h, 'POST', '/tickets', t.access_token, { title: 'survives' })).json()) as { id: string };
     await h.close();
+    // Private to its user, as the hub's own database: a folder it made 0700, the file 0600.
+    expect([statSync(join(dir, 'nested')).mode & 0o777, statSync(dbFile).mode & 0o777]).toEqual([0o700, 0o600]);
 
     h = await startSandbox({ dbFile });
     const got = await api(h, 'GET', `/tickets/${created.id}`, t.access_token);
