@@ -9,7 +9,7 @@ export function isListen(body: unknown): boolean {
 }
 
 /** The resource URIs a listen request's filter names (`params.notifications.resourceSubscriptions`). */
-function listenedUris(body: unknown): string[] {
+export function listenedUris(body: unknown): string[] {
   const params = (body as { params?: { notifications?: { resourceSubscriptions?: unknown } } }).params;
   const uris = params?.notifications?.resourceSubscriptions;
   return Array.isArray(uris) ? [...new Set(uris.filter((u): u is string => typeof u === 'string'))] : [];
@@ -25,12 +25,25 @@ function listenedUris(body: unknown): string[] {
  * filter (the acknowledgement still names it).
  */
 export function watchWhileOpen(dispatcher: Dispatcher, identity: Identity, body: unknown, res: Response, log: Logger): void {
-  const uris = listenedUris(body);
-  if (uris.length === 0) return;
+  watchUntil(dispatcher, identity, listenedUris(body), (end) => res.once('close', end), log);
+}
+
+/**
+ * The same for a stream whose end is told by `onEnd` (over stdio: the client's cancel of the
+ * listen request, or the connection's end). Returns the URIs watched.
+ */
+export function watchUntil(
+  dispatcher: Dispatcher,
+  identity: Identity,
+  uris: readonly string[],
+  onEnd: (end: () => void) => void,
+  log: Logger,
+): readonly string[] {
+  if (uris.length === 0) return uris;
   const held: string[] = [];
   let closed = false;
   const drop = (uri: string) => void dispatcher.subscribe(uri, identity, false).catch(() => {});
-  res.once('close', () => {
+  onEnd(() => {
     closed = true;
     for (const uri of held.splice(0)) drop(uri);
   });
@@ -39,4 +52,5 @@ export function watchWhileOpen(dispatcher: Dispatcher, identity: Identity, body:
       () => (closed ? drop(uri) : void held.push(uri)),
       (err: unknown) => log.debug({ uri, err: err instanceof Error ? err.message : String(err) }, 'a listened resource is served by no source'),
     );
+  return uris;
 }

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { jsonRpcCodeOf, type JsonRpcErrorCode } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
 import type { Catalog } from './catalog.js';
+import { listenedUris, watchUntil } from './listen-watch.js';
 import type { Dispatcher } from './dispatch.js';
 import { LineSplitter, type OversizeLine } from './downstream/line-splitter.js';
 import { formatBytes, peekOversize, type JsonRpcId } from './downstream/oversize.js';
@@ -48,6 +49,25 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
     opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     opts.log,
   );
+  // A 2026-07-28 client's listen streams, by request id: each ends with the client's cancel of it.
+  const listens = new Map<string | number, { uris: readonly string[]; end: () => void }>();
+  const watched = () => new Set([...listens.values()].flatMap((l) => l.uris));
+  wire.observe = (m) => {
+    if ('method' in m && 'id' in m && m.method === 'subscriptions/listen') {
+      let end = () => {};
+      const uris = watchUntil(opts.dispatcher, opts.identity, listenedUris(m), (fn) => (end = fn), opts.log);
+      if (uris.length > 0) listens.set(m.id, { uris, end });
+      for (const uri of uris) subscriptions.add(uri);
+    } else if ('method' in m && !('id' in m) && m.method === 'notifications/cancelled') {
+      const id = (m.params as { requestId?: string | number } | undefined)?.requestId;
+      const listen = id === undefined ? undefined : listens.get(id);
+      if (!listen || id === undefined) return;
+      listens.delete(id);
+      listen.end();
+      const still = watched();
+      for (const uri of listen.uris) if (!still.has(uri)) subscriptions.delete(uri);
+    }
+  };
   const handle = serveStdio(
     (ctx) => {
       // The SDK may build a probe instance for server/discover and discard it; the last one built is live.
@@ -82,6 +102,8 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
       offChange();
       offUpdated();
       offStray();
+      for (const l of listens.values()) l.end();
+      listens.clear();
       await handle.close();
     },
   };
@@ -102,6 +124,8 @@ class BoundedStdioTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
+  /** Sees each message the client sent before the SDK does (the face follows listen streams by it). */
+  observe?: (message: JSONRPCMessage) => void;
   readonly closed: Promise<void>;
   readonly listed: Promise<void>;
 
@@ -163,6 +187,7 @@ class BoundedStdioTransport implements Transport {
       return;
     }
     if (this.lists && 'id' in message && 'method' in message && message.method === 'tools/list') this.lists.add(message.id);
+    this.observe?.(message);
     this.onmessage?.(message);
   }
 

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StdioClientTransport as StdioTransportV2 } from '@modelcontextprotocol/client/stdio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, eventually, ROOT, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
 
@@ -178,6 +179,29 @@ describe('a first start without cached lists', () => {
       await client.callTool({ name: 's__add_tool', arguments: { name: 'later' } });
       await eventually(() => changes.some((c) => c.startsWith('notifications/tools/list_changed')));
       expect(changes.filter((c) => c.startsWith('notifications/tools/list_changed'))).toEqual(['notifications/tools/list_changed after']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('a 2026-07-28 stdio client’s subscriptions/listen subscribes at the server, hears its updates, and lets go when it ends', async () => {
+    const config = join(dir.path, 'listen.json');
+    writeFileSync(config, JSON.stringify({ dataDir: join(dir.path, 'data-listen'), mcpServers: { s: { command: process.execPath, args: [STATEFUL] } } }));
+    const transport = new StdioTransportV2({ command: process.execPath, args: [CLI, 'stdio', '--no-http', '--config', config], cwd: '/', stderr: 'pipe' });
+    const client = new Client({ name: 'stdio-2026', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    const updates: string[] = [];
+    client.setNotificationHandler('notifications/resources/updated', (n) => void updates.push(n.params.uri));
+    await client.connect(transport);
+    try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('s__subscribed');
+      const watched = async () => JSON.parse(textOf(await client.callTool({ name: 's__subscribed', arguments: {} }))) as string[];
+      const listen = await client.listen({ resourceSubscriptions: ['counter://q'] });
+      await eventually(async () => (await watched()).includes('counter://q'));
+      await client.callTool({ name: 's__bump', arguments: { name: 'q' } });
+      await eventually(() => updates.includes('counter://q'));
+      await listen.close();
+      await eventually(async () => !(await watched()).includes('counter://q'));
     } finally {
       await client.close();
     }
