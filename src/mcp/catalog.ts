@@ -91,6 +91,9 @@ export class Catalog {
     if (this.listableAll === true) return undefined;
     this.listableAll ??= Promise.all(this.list.map((s) => s.whenListable?.())).then(() => {
       this.listableAll = true;
+      // A view built while a server was still starting (a call that came before any list) may not
+      // have its tools yet, and the server's change event can come a turn later: built again.
+      this.views.clear();
     });
     return this.listableAll;
   }

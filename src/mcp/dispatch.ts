@@ -56,7 +56,14 @@ export class Dispatcher {
     ctx: CallContext,
     tasks?: boolean,
   ): Promise<{ result: CallToolResult | InputRequired | CreateTaskResult; outputSchema?: Record<string, unknown> }> {
-    const entry = this.catalog.resolveTool(ctx.identity, params.name);
+    let entry = this.catalog.resolveTool(ctx.identity, params.name);
+    // A call before any list, on a first start with no cached list (a client that knows its tool
+    // names): the tool may be a server's still starting. Waited for as a first tools/list waits.
+    const waiting = entry ? undefined : this.catalog.whenListable();
+    if (waiting) {
+      await waiting;
+      entry = this.catalog.resolveTool(ctx.identity, params.name);
+    }
     if (!entry) throw new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${params.name}`);
     const taskSupport = entry.listed.execution?.taskSupport;
     // SEP-2663 "Required Capabilities": a tool that only runs as a task, from a client that cannot take one.

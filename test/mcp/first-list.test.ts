@@ -30,12 +30,12 @@ describe('the first tools/list over stdio', () => {
   afterAll(() => dir?.remove());
 
   /** One session of Claude Desktop's: what `use` does with the client, then close. */
-  async function session<T>(use: (client: ClientV1) => Promise<T>): Promise<T> {
+  async function session<T>(use: (client: ClientV1) => Promise<T>, data = 'data'): Promise<T> {
     const client = new ClientV1({ name: 'claude-desktop-like', version: '1.0.0' }, { capabilities: {} });
     // Claude Desktop starts servers with / as the working directory.
     const transport = new StdioClientTransportV1({
       command: process.execPath,
-      args: [CLI, 'stdio', '--no-http', '--config', config, '--data', join(dir.path, 'data')],
+      args: [CLI, 'stdio', '--no-http', '--config', config, '--data', join(dir.path, data)],
       cwd: '/',
       stderr: 'ignore',
     });
@@ -50,6 +50,11 @@ describe('the first tools/list over stdio', () => {
   const firstList = () => session(async (client) => (await client.listTools()).tools.map((t) => t.name));
 
   const echo = async (client: ClientV1) => JSON.stringify((await client.callTool({ name: 'fx__echo', arguments: { text: 'hello' } })).content);
+
+  it('a call before any list, with no cached list, waits for the server instead of "Unknown tool"', async () => {
+    writeFileSync(delayFile, '1500');
+    expect(await session(echo, 'data-call-first')).toContain('hello');
+  });
 
   it('waits for a server with no cached list', async () => {
     writeFileSync(delayFile, '1500');
