@@ -1,9 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import {
-  CLIENT_CAPABILITIES_META_KEY,
   inputRequired,
   isInputRequiredResult,
-  LOG_LEVEL_META_KEY,
   MissingRequiredClientCapabilityError,
   ProtocolError,
   ProtocolErrorCode,
@@ -25,6 +23,7 @@ import { paramHeadersFor } from '../param-headers.js';
 import type { DownstreamTaskLink } from '../tasks/backings/downstream-link.js';
 import type { ModernTaskLink } from '../tasks/backings/downstream-link-2026.js';
 import type { CreateTaskResult } from '../tasks/wire.js';
+import { isModernClient, modernParams } from './modern.js';
 import { sendToolCall } from './tool-call.js';
 
 /** A call in flight on this connection: whose it is and how to reach its caller. */
@@ -49,28 +48,6 @@ interface InFlight {
 
 /** The client capability a server→client request needs. */
 const CAPABILITY_OF = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation', 'roots/list': 'roots' } as const;
-
-/**
- * What a 2026-07-28 request carries for its caller: the caller's capabilities and log level in
- * the envelope (they override the hub's own, which the SDK adds beneath), and on a retry the
- * caller's answers with the downstream's own `requestState`.
- */
-export function modernParams(ctx: CallContext): Record<string, unknown> {
-  return {
-    _meta: {
-      ...ctx.meta,
-      [CLIENT_CAPABILITIES_META_KEY]: ctx.clientCapabilities ?? {},
-      ...(ctx.logLevel === undefined ? {} : { [LOG_LEVEL_META_KEY]: ctx.logLevel }),
-    },
-    ...(ctx.inputResponses === undefined ? {} : { inputResponses: ctx.inputResponses }),
-    ...(ctx.requestState === undefined ? {} : { requestState: ctx.requestState }),
-  };
-}
-
-/** A connection negotiated on 2026-07-28 or later: no sessions, input arrives as input_required. */
-export function isModernClient(client: Client): boolean {
-  return client.getProtocolEra() === 'modern';
-}
 
 export interface DownstreamCallsOptions {
   name: string;

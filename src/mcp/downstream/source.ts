@@ -17,17 +17,17 @@ import { isStdioServer } from '../../config/schema.js';
 import { describeError, HubError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import type { CachedLists } from '../../store/list-cache.js';
-import { SERVER_INFO } from '../server.js';
 import type { CallContext, ChangeKind, InputRequired, SourceChange, SourceStatus, ToolSource } from '../source.js';
 import type { CreateTaskResult } from '../tasks/backings/downstream.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { callFailure } from './call-failure.js';
-import { DownstreamCalls, isModernClient, modernParams } from './calls.js';
+import { DownstreamCalls } from './calls.js';
+import { isModernClient, modernParams } from './modern.js';
 import { keepAlive, type KeepAliveHandle } from './keepalive.js';
+import { declaresRoots, hubClient } from './hub-client.js';
 import { ListChanges } from './list-changes.js';
 import { fetchLists, fingerprint, NO_LISTS } from './lists.js';
 import { claimsResource, ResourceWatch } from './subscriptions.js';
-import { loadClientSdk } from './sdk.js';
 import { againOnNewSession, SessionEnded } from './session-ended.js';
 import { ChildStdioTransport } from './stdio-transport.js';
 import type { DownstreamOptions } from './source-options.js';
@@ -183,17 +183,6 @@ export class DownstreamSource implements ToolSource {
   }
 
   /** While the server restarts, its last connection's lists decide, and the subscription is made once it is back (ResourceWatch.renew). */
-  /**
-   * Whether this connection declares `roots` to its server, which then asks the calling client's
-   * roots (roots/list) during a call. Not a stdio process all users share: servers keep the first
-   * answer for the session (server-everything caches it), which would hand one user's roots to the
-   * next. A connection of one identity (a session or process of its own), or one only listed on,
-   * may: an ask outside any call is refused, as a sampling request is.
-   */
-  private servesRoots(config: DownstreamOptions['config']): boolean {
-    return this.opts.role === 'session' || !(isStdioServer(config) && config.isolation === 'shared');
-  }
-
   async subscribeResource(uri: string): Promise<boolean> {
     const client = this.readyClient();
     const last = client ?? this.client;
@@ -253,8 +242,6 @@ export class DownstreamSource implements ToolSource {
   private async connect(): Promise<void> {
     const gen = ++this.generation;
     const { config, log } = this.opts;
-    // The client half of the SDK loads with the first downstream server, not with every hub.
-    const sdk = await loadClientSdk();
     // The HTTP client stack (node:https and its TLS) loads with the first HTTP server, not with every hub.
     const http = isStdioServer(config) ? undefined : (await import('./http-transport.js')).HubHttpTransport;
     const onSessionEnded = () => this.lost(gen, new SessionEnded().message, this.opts.onSessionEnded);
@@ -266,17 +253,8 @@ export class DownstreamSource implements ToolSource {
     const changes = new ListChanges((kind) =>
       this.refresh(gen, kind).catch((err: unknown) => log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list')),
     );
-    const roots = this.servesRoots(config);
-    const client = new sdk.Client(
-      { name: SERVER_INFO.name, version: SERVER_INFO.version },
-      {
-        capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, ...(roots ? { roots: {} } : {}) },
-        // A 2025-era stdio server that never answers the probe is legacy: fall back after 5 s, not
-        // after the whole connect timeout.
-        versionNegotiation: { mode: 'auto', probe: { timeoutMs: 5_000 } },
-        listChanged: changes.options(),
-      },
-    );
+    const roots = declaresRoots(this.opts);
+    const client = await hubClient(roots, changes);
     this.calls.install(client, log, { roots });
     this.transportOf.set(client, transport);
     client.setNotificationHandler('notifications/resources/updated', (n) => {

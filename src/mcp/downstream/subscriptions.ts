@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { UriTemplate } from '@modelcontextprotocol/server';
 import type { CachedLists } from '../../store/list-cache.js';
-import { isModernClient } from './calls.js';
+import { isModernClient } from './modern.js';
 
 /**
  * Whether a URI is one of this server's: listed, or matching one of its resource templates (RFC

@@ -3,7 +3,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { CLIENT_CAPABILITIES_META_KEY, isInputRequiredResult, type CallToolResult, type JSONRPCMessage } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Clock } from '../../../clock.js';
-import { modernParams } from '../../downstream/calls.js';
+import { modernParams } from '../../downstream/modern.js';
 import { paramHeadersFor } from '../../param-headers.js';
 import type { CallContext, InputRequired } from '../../source.js';
 import { TASKS_EXTENSION } from '../errors.js';

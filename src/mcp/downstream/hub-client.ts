@@ -1,0 +1,33 @@
+import type { Client } from '@modelcontextprotocol/client';
+import { isStdioServer } from '../../config/schema.js';
+import { SERVER_INFO } from '../server.js';
+import type { ListChanges } from './list-changes.js';
+import { loadClientSdk } from './sdk.js';
+import type { DownstreamOptions } from './source-options.js';
+
+/**
+ * Whether a connection declares `roots` to its server, which then asks the calling client's roots
+ * (roots/list) during a call. Not a stdio process all users share: servers keep the first answer
+ * for the session (server-everything caches it), which would hand one user's roots to the next. A
+ * connection of one identity (a session or process of its own), or one only listed on, may: an ask
+ * outside any call is refused, as a sampling request is.
+ */
+export function declaresRoots(opts: Pick<DownstreamOptions, 'role' | 'config'>): boolean {
+  return opts.role === 'session' || !(isStdioServer(opts.config) && opts.config.isolation === 'shared');
+}
+
+/** The hub's MCP client of one downstream connection: it answers for its callers what they can answer. */
+export async function hubClient(roots: boolean, changes: ListChanges): Promise<Client> {
+  // The client half of the SDK loads with the first downstream server, not with every hub.
+  const sdk = await loadClientSdk();
+  return new sdk.Client(
+    { name: SERVER_INFO.name, version: SERVER_INFO.version },
+    {
+      capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, ...(roots ? { roots: {} } : {}) },
+      // A 2025-era stdio server that never answers the probe is legacy: fall back after 5 s, not
+      // after the whole connect timeout.
+      versionNegotiation: { mode: 'auto', probe: { timeoutMs: 5_000 } },
+      listChanged: changes.options(),
+    },
+  );
+}
