@@ -36,6 +36,9 @@ async function connect(hub: RunningHub, token: string, era: 'legacy' | 'auto'): 
 
 const textOf = (r: unknown) => (r as { content: { text: string }[] }).content[0]!.text;
 
+/** The URIs the user's own process (`own`, isolation user) was asked to watch. */
+const watched = async (w: Watcher) => JSON.parse(textOf(await w.client.callTool({ name: 'own__subscribed', arguments: {} }))) as string[];
+
 async function readText(w: Watcher, uri: string): Promise<string> {
   const first = (await w.client.readResource({ uri })).contents[0];
   return first && 'text' in first ? first.text : '';
@@ -96,7 +99,6 @@ describe('a downstream with state in its process', () => {
 
   it('a 2026-07-28 subscriptions/listen naming a resource subscribes at the server while it is open, side by side', async () => {
     const [alice, bob] = await pair('auto');
-    const watched = async (w: Watcher) => JSON.parse(textOf(await w.client.callTool({ name: 'own__subscribed', arguments: {} }))) as string[];
     const aliceListen = await alice.client.listen({ resourceSubscriptions: ['own://y'] });
     const bobListen = await bob.client.listen({ resourceSubscriptions: ['own://z'] });
     // Each user's own process was asked to watch what that user's stream names, and nothing else.
@@ -118,7 +120,6 @@ describe('a downstream with state in its process', () => {
   it('a closed session lets go of its subscriptions at the server', async () => {
     const alice = await connect(hub, hub.token, 'legacy');
     await alice.client.subscribeResource({ uri: 'own://gone' });
-    const watched = async (w: Watcher) => JSON.parse(textOf(await w.client.callTool({ name: 'own__subscribed', arguments: {} }))) as string[];
     expect(await watched(alice)).toContain('own://gone');
     // The client ends its session (DELETE), as one does on closing; an idle session ends the same way.
     await alice.transport.terminateSession();

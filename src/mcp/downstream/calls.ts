@@ -347,9 +347,7 @@ export class DownstreamCalls {
     // elicitation's notifications/elicitation/complete while its call waits.
     client.fallbackNotificationHandler = async (n) => relay(n);
     // A handler of roots/list only where `roots` was declared (the SDK refuses one otherwise).
-    const methods = declared.roots
-      ? (['sampling/createMessage', 'elicitation/create', 'roots/list'] as const)
-      : (['sampling/createMessage', 'elicitation/create'] as const);
+    const methods = ['sampling/createMessage', 'elicitation/create', ...(declared.roots ? (['roots/list'] as const) : [])] as const;
     for (const method of methods) {
       client.setRequestHandler(method, async (req, ctx) => {
         // A request of a downstream task (its related-task `_meta`) waits for that task's owner.
