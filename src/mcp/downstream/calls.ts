@@ -25,6 +25,7 @@ import type { ModernTaskLink } from '../tasks/backings/downstream-link-2026.js';
 import type { CreateTaskResult } from '../tasks/wire.js';
 import { isModernClient, modernParams } from './modern.js';
 import { sendToolCall } from './tool-call.js';
+import { linksForModernCaller, linksOf } from './url-elicitation.js';
 
 /** A call in flight on this connection: whose it is and how to reach its caller. */
 interface InFlight {
@@ -247,6 +248,8 @@ export class DownstreamCalls {
     } catch (err) {
       this.rounds.delete(call.id);
       call.abort.abort(err);
+      const links = linksOf(err);
+      if (links) return linksForModernCaller(links, ctx);
       // A session the server ended is the source's to renew, and the call its to send again.
       if (err instanceof ProtocolError || isHubError(err) || err instanceof SessionEnded) throw err;
       // The caller went away (or cancelled) while this round waited: the round fails with the
