@@ -1,24 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { type CallToolResult, Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, ROOT, startHub, type RunningHub } from '../helpers/hub.js';
+import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { ASKING, spawnAskingHttp } from '../helpers/asking.js';
 
 /**
  * Two users call one downstream at the same time and each answers the elicitation and sampling
  * its own call raises: every answer must reach its own call, and no user sees the other's prompt.
  */
-const ASKING = join(ROOT, 'dist/test/fixtures/asking-server.js');
-
-async function spawnHttp(mode: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [ASKING, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((res, rej) => {
-    createInterface({ input: child.stdout! }).once('line', (l) => res((JSON.parse(l) as { port: number }).port));
-    child.once('exit', (code) => rej(new Error(`asking server exited with ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/mcp`, child };
-}
 
 interface UserClient {
   client: Client;
@@ -78,8 +67,8 @@ describe('server→client requests reach only their own call', () => {
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    const v1 = await spawnHttp('--v1-http');
-    const v2 = await spawnHttp('--v2-http');
+    const v1 = await spawnAskingHttp('--v1-http');
+    const v2 = await spawnAskingHttp('--v2-http');
     children.push(v1.child, v2.child);
     hub = await startHub({
       mcpServers: {

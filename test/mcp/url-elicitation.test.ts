@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import type { ChildProcess } from 'node:child_process';
 import { type CallToolResult, Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+import { ASKING, spawnAskingHttp } from '../helpers/asking.js';
 
 /**
  * A downstream asks its user to open a link before a call can go on (URL elicitation): a 2025-era
@@ -11,17 +10,7 @@ import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
  * hub, each caller is asked the way its own era asks, follows the link, calls again and gets the
  * answer; two users side by side each see only their own link.
  */
-const ASKING = join(ROOT, 'dist/test/fixtures/asking-server.js');
 const linkOf = (account: string) => `https://accounts.example.test/link/${encodeURIComponent(account)}`;
-
-async function spawnHttp(mode: string): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [ASKING, mode], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((res, rej) => {
-    createInterface({ input: child.stdout! }).once('line', (l) => res((JSON.parse(l) as { port: number }).port));
-    child.once('exit', (code) => rej(new Error(`asking server exited with ${code}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/mcp`, child };
-}
 
 interface UserClient {
   client: Client;
@@ -72,8 +61,8 @@ describe('a server’s URL elicitation through the hub, every era pairing', () =
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    const v1 = await spawnHttp('--v1-http');
-    const v2 = await spawnHttp('--v2-http');
+    const v1 = await spawnAskingHttp('--v1-http');
+    const v2 = await spawnAskingHttp('--v2-http');
     children.push(v1.child, v2.child);
     hub = await startHub({
       mcpServers: {
