@@ -45,7 +45,8 @@ export function buildPollers(d: PollersDeps): PollScheduler {
     feed: d.integrations.feed,
     store: d.store.pollers,
     inbox: d.inbox,
-    provider: createProviderClient({ clock: d.clock, ...d.provider }),
+    // The tools' pacer: a poll's pages and the tools' calls of a connection spend one budget.
+    provider: createProviderClient({ clock: d.clock, ...(d.integrations.pacer ? { pacer: d.integrations.pacer } : {}), ...d.provider }),
     tokens: d.integrations.tokens,
     clock: d.clock,
     log: d.log,
