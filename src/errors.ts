@@ -58,6 +58,12 @@ export type HubErrorCode =
   | 'vault_decrypt_failed'
   | 'internal';
 
+/**
+ * Where a failed tool call's result names its code (`_meta`, a key of the hub's own namespace):
+ * `{ code, retryable }`. A JSON-RPC error carries `{ code }` as its `data`.
+ */
+export const ERROR_META_KEY = 'switchboard/error';
+
 export interface ErrorSpec {
   /** HTTP status when the error answers an HTTP request. */
   http: number;
@@ -216,6 +222,11 @@ export function sendError<B>(res: { status(code: number): { json(body: B): unkno
 export function toHubError(err: unknown, fallback: HubErrorCode, prefix = ''): HubError {
   if (isHubError(err)) return err;
   return new HubError(fallback, `${prefix}${describeError(err)}`, { cause: err });
+}
+
+/** Whether a stored string names one of the table's codes (a code read back from the store). */
+export function isHubErrorCode(code: string | null | undefined): code is HubErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_SPECS, code);
 }
 
 /** The tool-call outcome label for an error, from the table. */

@@ -1,6 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, isCallToolResult, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
-import { HubError } from '../errors.js';
+import { HubError, isHubErrorCode } from '../errors.js';
 import { nodeHttp } from '../lazy-require.js';
 import type { CallContext } from '../mcp/source.js';
 import type { SendOutcome } from '../outbox/classify.js';
@@ -189,8 +189,12 @@ export function answerOfJob(definition: IntegrationDefinition, job: OpenJob): Ca
 export function answerOf(title: string, qualified: string, request: Pick<HttpRequest, 'method' | 'path'> | undefined, job: OpenJob): CallToolResult {
   if (job.result && (job.state === 'done' || job.state === 'failed'))
     return request ? renderStored(title, request, job.result) : storedHandlerResult(qualified, job.result);
-  // Refused before an answer came (a redirect out of the API base, a revoked connection): as the direct call threw it.
-  if (job.state === 'failed') throw new HubError('source_failed', `${title}: ${job.lastError ?? 'the write was refused'}`);
+  // Refused before an answer came (a redirect out of the API base, a revoked connection): as the
+  // direct call threw it, under the code the send failed with (kept with the job).
+  if (job.state === 'failed') {
+    const code = isHubErrorCode(job.lastErrorCode) ? job.lastErrorCode : 'source_failed';
+    throw new HubError(code, `${title}: ${job.lastError ?? 'the write was refused'}`);
+  }
   const why = job.lastError ? `: ${job.lastError}` : '';
   if (job.state === 'sent_unconfirmed')
     return errorResult(`${qualified} may or may not have been applied (job ${job.id}): the connection ended after it was sent${why}`);

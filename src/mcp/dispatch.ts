@@ -11,7 +11,7 @@ import {
   type ReadResourceResult,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
-import { HubError, describeError, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
+import { ERROR_META_KEY, HubError, describeError, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
 import type { Catalog, Page } from './catalog.js';
@@ -99,8 +99,9 @@ export class Dispatcher {
       outcome = outcomeOf(e);
       this.metrics.observeError(entry.source.name, e.code);
       this.log[e.spec.log]({ source: entry.source.name, tool: entry.original, code: e.code, err: e.message }, 'tool call failed');
-      if (e.spec.mcp.kind === 'jsonrpc') throw new ProtocolError(e.spec.mcp.code, e.message);
-      return { result: toolError(e.message) };
+      // The code rides with the failure, so a client tells one kind from another without reading the text.
+      if (e.spec.mcp.kind === 'jsonrpc') throw new ProtocolError(e.spec.mcp.code, e.message, { code: e.code });
+      return { result: toolError(e.message, { _meta: { [ERROR_META_KEY]: { code: e.code, retryable: e.spec.retryable } } }) };
     } finally {
       polling?.stop();
       this.metrics.observeCall(entry.source.name, entry.original, outcome, (performance.now() - started) / 1000);
@@ -192,7 +193,7 @@ function wrap<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (isHubError(err) && err.spec.mcp.kind === 'jsonrpc') throw new ProtocolError(err.spec.mcp.code, err.message);
+    if (isHubError(err) && err.spec.mcp.kind === 'jsonrpc') throw new ProtocolError(err.spec.mcp.code, err.message, { code: err.code });
     throw err;
   }
 }

@@ -45,7 +45,8 @@ export type Verdict =
   | { kind: 'done' }
   /** `paced`: the provider asked to slow down (429); not a failure, so it spends no attempt (STYLE.md §7). */
   | { kind: 'retry'; error: string; retryAfterMs?: number; paced?: true }
-  | { kind: 'fail'; error: string }
+  /** `code`: the hub's error code, when a hub error (not the provider's answer) made it fail. */
+  | { kind: 'fail'; error: string; code?: HubErrorCode }
   | { kind: 'unconfirmed'; error: string };
 
 const MESSAGE_CHARS = 500;
@@ -104,7 +105,7 @@ function codeOf(err: unknown): string {
 export function classifyError(err: unknown, replaySafe: boolean, sensitive = false): Verdict {
   const error = sensitive ? `the send failed (${codeOf(err)}; details withheld: sensitive)` : describeError(err);
   if (err instanceof AbortError) return { kind: 'fail', error };
-  if (isHubError(err) && !err.spec.retryable) return { kind: 'fail', error };
+  if (isHubError(err) && !err.spec.retryable) return { kind: 'fail', error, code: err.code };
   if (neverSent(err) || (isHubError(err) && !AMBIGUOUS.has(err.code))) return { kind: 'retry', error };
   return replaySafe
     ? { kind: 'retry', error }

@@ -99,7 +99,16 @@ export class PgOutbox implements Outbox {
       if (inserted !== undefined) {
         const { tenant, user, connectionId, integration, tool, sensitive, replaySafe } = j;
         const fields = { idempotencyKey: key, keyFromCaller: fromCaller, argsHash: hash, orderingKey: inserted.orderingKey, sensitive, replaySafe };
-        const life = { state: 'queued', attempts: 0, paced: 0, nextAttemptAt: now, lastError: null, createdAt: now, updatedAt: now } as const;
+        const life = {
+          state: 'queued',
+          attempts: 0,
+          paced: 0,
+          nextAttemptAt: now,
+          lastError: null,
+          lastErrorCode: null,
+          createdAt: now,
+          updatedAt: now,
+        } as const;
         return { outcome: 'queued', job: { id, tenant, user, connectionId, integration, tool, ...fields, ...life } };
       }
       const row = await this.store.maybeOne(
@@ -221,7 +230,7 @@ export class PgOutbox implements Outbox {
     for (const r of expired) {
       const { to, error } = abandonedOutcome(r, o.maxAttempts);
       const moved = await q.maybeOne(
-        `UPDATE outbox_jobs SET state = $2, lease_owner = NULL, lease_until = NULL, next_attempt_at = $3, last_error = $4, updated_at = $3
+        `UPDATE outbox_jobs SET state = $2, lease_owner = NULL, lease_until = NULL, next_attempt_at = $3, last_error = $4, last_error_code = NULL, updated_at = $3
          WHERE id = $1 AND state = 'sending' AND lease_until <= $3 RETURNING ${COLUMNS}`,
         [r.id, to, now, error],
         rowOf,
@@ -262,7 +271,7 @@ export class PgOutbox implements Outbox {
   async complete(id: string, owner: string, result: JobResult): Promise<boolean> {
     const sealed = await this.sealResult(id, result);
     const n = await this.store.exec(
-      `UPDATE outbox_jobs SET state = 'done', result = $3, lease_owner = NULL, lease_until = NULL, last_error = NULL, updated_at = $4
+      `UPDATE outbox_jobs SET state = 'done', result = $3, lease_owner = NULL, lease_until = NULL, last_error = NULL, last_error_code = NULL, updated_at = $4
        WHERE id = $1 AND state = 'sending' AND lease_owner = $2`,
       [id, owner, sealed, this.clock.now()],
     );
@@ -275,16 +284,16 @@ export class PgOutbox implements Outbox {
     const now = this.clock.now();
     const n = await this.store.exec(
       `UPDATE outbox_jobs SET state = $3, next_attempt_at = $4, result = $5, paced = paced + $6, lease_owner = NULL, lease_until = NULL,
-         last_error = $7, updated_at = $8
+         last_error = $7, last_error_code = $9, updated_at = $8
        WHERE id = $1 AND state = 'sending' AND lease_owner = $2`,
-      [id, owner, to, o.retryAt === 'never' ? now : o.retryAt, result, o.paced ? 1 : 0, o.error.slice(0, MAX_ERROR_CHARS), now],
+      [id, owner, to, o.retryAt === 'never' ? now : o.retryAt, result, o.paced ? 1 : 0, o.error.slice(0, MAX_ERROR_CHARS), now, o.code ?? null],
     );
     return n === 1 ? to : false;
   }
 
   async unconfirmed(id: string, owner: string, error: string): Promise<boolean> {
     const n = await this.store.exec(
-      `UPDATE outbox_jobs SET state = 'sent_unconfirmed', lease_owner = NULL, lease_until = NULL, last_error = $3, updated_at = $4
+      `UPDATE outbox_jobs SET state = 'sent_unconfirmed', lease_owner = NULL, lease_until = NULL, last_error = $3, last_error_code = NULL, updated_at = $4
        WHERE id = $1 AND state = 'sending' AND lease_owner = $2`,
       [id, owner, error.slice(0, MAX_ERROR_CHARS), this.clock.now()],
     );
@@ -306,7 +315,7 @@ export class PgOutbox implements Outbox {
       const { state } = row;
       if (state !== 'dead' && state !== 'failed' && state !== 'sent_unconfirmed') return { outcome: 'busy', state };
       const n = await q.exec(
-        `UPDATE outbox_jobs SET state = 'queued', attempts = 0, paced = 0, next_attempt_at = $3, last_error = NULL, lease_owner = NULL,
+        `UPDATE outbox_jobs SET state = 'queued', attempts = 0, paced = 0, next_attempt_at = $3, last_error = NULL, last_error_code = NULL, lease_owner = NULL,
            lease_until = NULL, updated_at = $3
          WHERE id = $1 AND state = $2`,
         [id, state, this.clock.now()],

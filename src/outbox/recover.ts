@@ -36,7 +36,7 @@ export function recoverAbandoned(st: Record<RecoveryStatement, Statement>, now: 
     const r = raw as AbandonedRow;
     const { to, error } = abandonedOutcome(r, o.maxAttempts);
     if (st.abandon.run({ id: r.id, to, error, now }).changes === 1 && to !== 'queued')
-      settled.push({ ...r, state: to, last_error: error, lease_owner: null, lease_until: null, updated_at: now });
+      settled.push({ ...r, state: to, last_error: error, last_error_code: null, lease_owner: null, lease_until: null, updated_at: now });
   }
   return settled;
 }

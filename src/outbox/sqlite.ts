@@ -50,6 +50,7 @@ export const rowSchema = z.object({
   lease_until: z.number().nullable(),
   result: z.string().nullable(),
   last_error: z.string().nullable(),
+  last_error_code: z.string().nullable(),
   created_at: z.number(),
   updated_at: z.number(),
 });
@@ -58,7 +59,7 @@ const sealingSchema = z.object({ tenant_id: z.string(), sensitive: z.number() })
 const argsSchema = z.record(z.string(), z.unknown());
 
 export const COLUMNS = `id, tenant_id, user_id, connection_id, integration, tool, idempotency_key, key_from_caller, args_hash, args,
-  sensitive, replay_safe, ordering_key, state, attempts, paced, next_attempt_at, lease_owner, lease_until, result, last_error, created_at, updated_at`;
+  sensitive, replay_safe, ordering_key, state, attempts, paced, next_attempt_at, lease_owner, lease_until, result, last_error, last_error_code, created_at, updated_at`;
 
 /** The provider's answer is kept for the caller, not as an archive: a write's answer is small. */
 export const MAX_RESULT_BODY_CHARS = 64 * 1024;
@@ -83,6 +84,7 @@ export function jobOf(r: Row): Job {
     paced: r.paced,
     nextAttemptAt: r.next_attempt_at,
     lastError: r.last_error,
+    lastErrorCode: r.last_error_code,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -124,23 +126,23 @@ function prepare(db: Db) {
       WHERE id = @id AND state = 'queued' AND lease_owner = @owner`),
     endLease: db.prepare(`UPDATE outbox_jobs SET lease_until = @now WHERE id = @id AND state IN ('queued', 'sending') AND lease_owner = @owner`),
     abandon: db.prepare(`UPDATE outbox_jobs SET state = @to, lease_owner = NULL, lease_until = NULL, next_attempt_at = @now,
-        last_error = @error, updated_at = @now
+        last_error = @error, last_error_code = NULL, updated_at = @now
       WHERE id = @id AND state = 'sending' AND lease_until <= @now`),
     renew: db.prepare(`UPDATE outbox_jobs SET lease_until = @until WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
     markSent: db.prepare(`UPDATE outbox_jobs SET state = 'sending', attempts = attempts + 1, lease_until = @until, updated_at = @now
       WHERE id = @id AND state = 'queued' AND lease_owner = @owner`),
     complete: db.prepare(`UPDATE outbox_jobs SET state = 'done', result = @result, lease_owner = NULL, lease_until = NULL,
-        last_error = NULL, updated_at = @now
+        last_error = NULL, last_error_code = NULL, updated_at = @now
       WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
     fail: db.prepare(`UPDATE outbox_jobs SET state = @to, next_attempt_at = @retryAt, result = @result, paced = paced + @paced, lease_owner = NULL,
-        lease_until = NULL, last_error = @error, updated_at = @now
+        lease_until = NULL, last_error = @error, last_error_code = @code, updated_at = @now
       WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
     unconfirmed: db.prepare(`UPDATE outbox_jobs SET state = 'sent_unconfirmed', lease_owner = NULL, lease_until = NULL,
-        last_error = @error, updated_at = @now
+        last_error = @error, last_error_code = NULL, updated_at = @now
       WHERE id = @id AND state = 'sending' AND lease_owner = @owner`),
     cancel: db.prepare(`UPDATE outbox_jobs SET state = 'cancelled', lease_owner = NULL, lease_until = NULL, updated_at = @now
       WHERE id = @id AND state = 'queued'`),
-    retry: db.prepare(`UPDATE outbox_jobs SET state = 'queued', attempts = 0, paced = 0, next_attempt_at = @now, last_error = NULL,
+    retry: db.prepare(`UPDATE outbox_jobs SET state = 'queued', attempts = 0, paced = 0, next_attempt_at = @now, last_error = NULL, last_error_code = NULL,
         lease_owner = NULL, lease_until = NULL, updated_at = @now
       WHERE id = @id AND state = @from`),
     active: db.prepare(`SELECT 1 FROM outbox_jobs WHERE state IN ('queued', 'sending') LIMIT 1`),
@@ -197,7 +199,16 @@ export class SqliteOutbox implements Outbox {
       const { tenant, user, connectionId, integration, tool, sensitive, replaySafe } = j;
       const keyFromCaller = j.idempotencyKey !== undefined;
       const fields = { idempotencyKey: key, keyFromCaller, argsHash: hash, orderingKey, sensitive, replaySafe };
-      const life = { state: 'queued', attempts: 0, paced: 0, nextAttemptAt: now, lastError: null, createdAt: now, updatedAt: now } as const;
+      const life = {
+        state: 'queued',
+        attempts: 0,
+        paced: 0,
+        nextAttemptAt: now,
+        lastError: null,
+        lastErrorCode: null,
+        createdAt: now,
+        updatedAt: now,
+      } as const;
       return { outcome: 'queued', job: { id, tenant, user, connectionId, integration, tool, ...fields, ...life } };
     }
     const row = rowSchema.parse(this.st.byKey.get(params));
@@ -283,7 +294,17 @@ export class SqliteOutbox implements Outbox {
     return this.group.run(() => {
       const now = this.clock.now();
       const retryAt = o.retryAt === 'never' ? now : o.retryAt;
-      const r = this.st.fail.run({ id, owner, to, retryAt, result, paced: o.paced ? 1 : 0, error: o.error.slice(0, MAX_ERROR_CHARS), now });
+      const r = this.st.fail.run({
+        id,
+        owner,
+        to,
+        retryAt,
+        result,
+        paced: o.paced ? 1 : 0,
+        error: o.error.slice(0, MAX_ERROR_CHARS),
+        code: o.code ?? null,
+        now,
+      });
       return r.changes === 1 ? to : false;
     });
   }

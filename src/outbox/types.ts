@@ -80,6 +80,8 @@ export interface Job {
   paced: number;
   nextAttemptAt: number;
   lastError: string | null;
+  /** The hub's error code when the job failed on a hub error before the provider answered (a refused redirect…); else null. */
+  lastErrorCode: string | null;
   createdAt: number;
   updatedAt: number;
 }
@@ -128,6 +130,8 @@ export interface FailOptions {
   paced?: boolean;
   /** The provider's answer that made it fail, kept for the caller. */
   result?: JobResult;
+  /** The hub's error code, when a hub error made it fail before an answer. */
+  code?: string;
 }
 
 export interface ListFilter {

@@ -333,7 +333,7 @@ export class OutboxWorker {
     const kept = result ? { result } : {};
     if (v.kind === 'done') to = (await q.complete(job.id, this.owner, result!)) && 'done';
     else if (v.kind === 'unconfirmed') to = (await q.unconfirmed(job.id, this.owner, v.error)) && 'sent_unconfirmed';
-    else if (v.kind === 'fail') to = await q.fail(job.id, this.owner, { error: v.error, retryAt: 'never', ...kept });
+    else if (v.kind === 'fail') to = await q.fail(job.id, this.owner, { error: v.error, retryAt: 'never', ...(v.code ? { code: v.code } : {}), ...kept });
     else if (exhausted) to = await q.fail(job.id, this.owner, { error: error!, retryAt: 'never', exhausted: true, ...(paced ? { paced } : {}), ...kept });
     else {
       const delay = v.retryAfterMs !== undefined ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, v.retryAfterMs)) : (this.o.backoffMs ?? backoffMs)(job.attempts);
@@ -351,7 +351,7 @@ export class OutboxWorker {
     if (to === 'dead' || to === 'failed' || to === 'sent_unconfirmed')
       this.o.log.warn({ job: job.id, integration: job.integration, tool: job.tool, state: to, error }, 'an outbound write did not complete');
     const { arguments: _a, result: _r, ...plain } = job;
-    const finished: Job = { ...plain, state: to, lastError: error, updatedAt: this.o.clock.now() };
+    const finished: Job = { ...plain, state: to, lastError: error, lastErrorCode: v.kind === 'fail' ? (v.code ?? null) : null, updatedAt: this.o.clock.now() };
     this.o.events.publish(finished);
   }
 

@@ -84,4 +84,11 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pace_buckets_expiry ON pace_buckets (expires_at);
     `,
   },
+  {
+    version: 21,
+    name: 'outbox_error_code',
+    // The hub's error code of a write that failed before the provider answered (a refused redirect,
+    // credentials refused again after a refresh), so its caller gets that code, not a generic one.
+    sql: 'ALTER TABLE outbox_jobs ADD COLUMN last_error_code TEXT;',
+  },
 ];

@@ -40,6 +40,14 @@ export interface CallResult {
   content: unknown[];
   structuredContent: unknown;
   isError: boolean;
+  /** The hub's error code of a failed call (`_meta["switchboard/error"].code`); undefined for any other result. */
+  errorCode?: string;
+}
+
+/** The hub's error code a failed call's result carries, if any. */
+function errorCodeOf(meta: Record<string, unknown> | undefined): string | undefined {
+  const e = meta?.['switchboard/error'];
+  return typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 }
 
 export interface CallOptions {
@@ -105,7 +113,7 @@ async function connectV2(kind: 'v2-auto' | 'v2-legacy', endpoint: Endpoint): Pro
     },
     async callTool(name, args, opts = {}) {
       const r = await client.callTool({ name, arguments: args }, opts);
-      return { content: r.content, structuredContent: r.structuredContent, isError: r.isError === true };
+      return { content: r.content, structuredContent: r.structuredContent, isError: r.isError === true, errorCode: errorCodeOf(r._meta) };
     },
     stderrTail: () => stderrTail(),
     close: () => client.close(),
@@ -150,7 +158,7 @@ async function connectV1(endpoint: Endpoint): Promise<FaceClient> {
       const r = await client.callTool({ name, arguments: args }, undefined, opts);
       if (!('content' in r) || !Array.isArray(r.content)) throw new Error(`not a CallToolResult: ${JSON.stringify(r)}`);
       const content: unknown[] = r.content;
-      return { content, structuredContent: r.structuredContent, isError: r.isError === true };
+      return { content, structuredContent: r.structuredContent, isError: r.isError === true, errorCode: errorCodeOf(r._meta) };
     },
     stderrTail: () => stderrTail(),
     close: () => client.close(),

@@ -49,7 +49,8 @@ const tools = {
   huge: { description: 'Answers 200 MB', method: 'GET', path: '/huge', readOnly: true },
 };
 
-const failure = (text: string) => ({ content: [{ type: 'text', text }], isError: true });
+/** A failed call as the caller sees it: the text for the model, the hub's error code for the client. */
+const failure = (text: string, errorCode: string) => ({ content: [{ type: 'text', text }], isError: true, errorCode });
 const answer = (status: number, headers: Record<string, string>, body: unknown) => (res: ServerResponse) =>
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 
@@ -121,10 +122,18 @@ describe('a custom integration calling its provider', () => {
   describe('redirects', () => {
     it('refuses a redirect to another origin: the foreign host gets neither the request, the body nor the token', async () => {
       const get = await alice.callTool('acme__hop', { kind: 'foreign' });
-      expect(get).toEqual(failure(`Acme: Acme redirected GET /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`));
+      expect(get).toEqual(
+        failure(
+          `Acme: Acme redirected GET /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`,
+          'provider_redirect_refused',
+        ),
+      );
       const post = await alice.callTool('acme__post_hop', { kind: 'foreign', note: 'private' });
       expect(post).toEqual(
-        failure(`Acme: Acme redirected POST /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`),
+        failure(
+          `Acme: Acme redirected POST /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`,
+          'provider_redirect_refused',
+        ),
       );
       expect(foreign.hits).toEqual([]);
     });
@@ -132,7 +141,12 @@ describe('a custom integration calling its provider', () => {
     it('refuses a same-origin redirect outside the base path, sending no token there', async () => {
       const before = api.seen.length;
       const r = await alice.callTool('acme__hop', { kind: 'outside' });
-      expect(r).toEqual(failure(`Acme: Acme redirected GET /v1/hop/outside (302) to ${api.origin}/admin/export, which is outside the API base; not followed`));
+      expect(r).toEqual(
+        failure(
+          `Acme: Acme redirected GET /v1/hop/outside (302) to ${api.origin}/admin/export, which is outside the API base; not followed`,
+          'provider_redirect_refused',
+        ),
+      );
       expect(api.seen.slice(before).map((s) => s.path)).toEqual(['/v1/hop/outside']);
     });
 
@@ -153,14 +167,14 @@ describe('a custom integration calling its provider', () => {
     const started = performance.now();
     const r = await alice.callTool('stuck__slow', {});
     const took = performance.now() - started;
-    expect(r).toEqual(failure(`Stuck: Stuck did not answer within ${TIMEOUT_MS} ms`));
+    expect(r).toEqual(failure(`Stuck: Stuck did not answer within ${TIMEOUT_MS} ms`, 'provider_timeout'));
     expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(took).toBeLessThan(TIMEOUT_MS + 2_000);
   });
 
   it('cuts a 200 MB answer at the cap and stops reading it', async () => {
     const r = await alice.callTool('acme__huge', {});
-    expect(r).toEqual(failure(`Acme: Acme sent a response larger than ${CAP} bytes; it was cut off`));
+    expect(r).toEqual(failure(`Acme: Acme sent a response larger than ${CAP} bytes; it was cut off`, 'provider_response_too_large'));
     // The connection was closed: the provider stopped well short of 200 MB (socket buffers aside).
     expect(api.hugeBytesSent()).toBeLessThan(CAP + 8 * 1024 * 1024);
   });
@@ -245,7 +259,9 @@ describe('a custom integration calling its provider', () => {
       api.rejectAll = true;
       try {
         const r = await alice.callTool('acme__things', {});
-        expect(r).toEqual(failure('Acme: Acme refused the credentials again after they were refreshed (401): {"error":"invalid_token"}'));
+        expect(r).toEqual(
+          failure('Acme: Acme refused the credentials again after they were refreshed (401): {"error":"invalid_token"}', 'provider_unauthorized'),
+        );
       } finally {
         api.rejectAll = false;
       }

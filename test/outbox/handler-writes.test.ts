@@ -152,7 +152,11 @@ describe('handler write tools through the outbox', () => {
   it('a handler that throws fails its job at once, and the caller reads why, as from the direct call', async () => {
     const before = api.stats.applied;
     const r = await alice.callTool({ name: 'handy__explode', arguments: {} });
-    expect(r).toEqual({ content: [{ type: 'text', text: 'Handy: no quota left' }], isError: true });
+    expect(r).toEqual({
+      content: [{ type: 'text', text: 'Handy: no quota left' }],
+      isError: true,
+      _meta: { 'switchboard/error': { code: 'source_failed', retryable: false } },
+    });
     const [job] = await hub.hub.outbox.outbox.list({ integration: 'handy', limit: 1 });
     expect(job).toMatchObject({ tool: 'explode', state: 'failed', attempts: 1, lastError: 'no quota left' });
     expect(api.stats.applied - before).toBe(1);
@@ -179,7 +183,11 @@ describe('handler write tools through the outbox', () => {
   it('without an idempotency key, a handler that had a write applied is not run again: its job fails at once', async () => {
     const applied = api.stats.applied;
     const r = await alice.callTool({ name: 'bare__two_writes', arguments: { text: 'once' } });
-    expect(r).toEqual({ content: [{ type: 'text', text: 'Bare: tags answered 503' }], isError: true });
+    expect(r).toEqual({
+      content: [{ type: 'text', text: 'Bare: tags answered 503' }],
+      isError: true,
+      _meta: { 'switchboard/error': { code: 'source_failed', retryable: false } },
+    });
     const [job] = await hub.hub.outbox.outbox.list({ integration: 'bare', limit: 1 });
     expect(job).toMatchObject({ tool: 'two_writes', state: 'failed', attempts: 1, replaySafe: false });
     expect(api.stats.applied - applied).toBe(1);

@@ -20,6 +20,7 @@ const job = (id: string, state: JobState): Job => ({
   paced: 0,
   nextAttemptAt: 0,
   lastError: null,
+  lastErrorCode: null,
   createdAt: 0,
   updatedAt: 0,
 });

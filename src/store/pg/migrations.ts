@@ -22,6 +22,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 6, name: 'poller_cursor_at', sql: 'ALTER TABLE pollers ADD COLUMN cursor_at BIGINT;' },
   // SQLite migration 20: the rate-limit buckets processes share without Redis.
   { version: 7, name: 'pace_buckets', sql: PACING_SQL },
+  // SQLite migration 21: the hub's error code of a write that failed before the provider answered.
+  { version: 8, name: 'outbox_error_code', sql: 'ALTER TABLE outbox_jobs ADD COLUMN last_error_code TEXT;' },
 ];
 
 /**

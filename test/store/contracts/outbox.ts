@@ -165,6 +165,16 @@ export function outboxContract(name: string, make: () => OutboxHarness | Promise
       expect(await h.outbox.list()).toEqual([]);
     });
 
+    it("a job failed on a hub error keeps that error's code, for its caller; a retry clears it", async () => {
+      const { job: j } = await h.outbox.enqueue(job());
+      await h.outbox.claim(claimOpts('w1'));
+      await h.outbox.markSent(j.id, 'w1', 60_000);
+      expect(await h.outbox.fail(j.id, 'w1', { error: 'redirected outside the API base', retryAt: 'never', code: 'provider_redirect_refused' })).toBe('failed');
+      expect(await h.outbox.find(j.id)).toMatchObject({ state: 'failed', lastErrorCode: 'provider_redirect_refused' });
+      expect(await h.other.retry(j.id)).toEqual({ outcome: 'retried', from: 'failed' });
+      expect(await h.outbox.find(j.id)).toMatchObject({ state: 'queued', lastError: null, lastErrorCode: null });
+    });
+
     it('list filters by state and integration', async () => {
       await h.outbox.enqueue(job());
       await h.outbox.enqueue(job({ integration: 'other' }));
