@@ -229,6 +229,11 @@ export function isHubErrorCode(code: string | null | undefined): code is HubErro
   return typeof code === 'string' && Object.hasOwn(ERROR_SPECS, code);
 }
 
+/** A call's failure that a new link of the account mends: the connection's refresh was refused, or it was revoked. */
+export function needsNewLink(err: unknown): boolean {
+  return isHubError(err) && (err.code === 'connection_needs_reauth' || err.code === 'connection_revoked');
+}
+
 /** The tool-call outcome label for an error, from the table. */
 export function outcomeOf(err: HubError): ErrorOutcome {
   return err.spec.outcome ?? 'error';

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
 import type { ConnectionReads } from '../connections/repository.js';
 import type { Connection } from '../connections/types.js';
-import { HubError, describeError, isHubError } from '../errors.js';
+import { HubError, describeError, isHubError, needsNewLink } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { TokenManager } from '../oauth/token-manager.js';
 import {
@@ -180,7 +180,12 @@ export class IntegrationSource implements ToolSource {
     const keyed = this.opts.credentials;
     const c = keyed ? undefined : await this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
     if (!keyed && c?.state !== 'active') return this.needsLink(ctx, c);
-    if (this.queued(tool)) return this.queueWrite(name, tool, input, ctx, c?.id ?? 'app');
+    if (this.queued(tool)) {
+      // A write that found the connection needing a new link (its refresh was refused) gets the link, as a read does.
+      return this.queueWrite(name, tool, input, ctx, c?.id ?? 'app').catch((err: unknown) =>
+        c && needsNewLink(err) ? this.relink(ctx, c) : Promise.reject(err),
+      );
+    }
     const fetch = this.provider.bind({
       label: this.opts.definition.title,
       apiBaseUrl: this.opts.definition.apiBaseUrl,
@@ -196,10 +201,7 @@ export class IntegrationSource implements ToolSource {
       return await runHttpTool(this.opts.definition.title, tool, input, fetch, ctx.signal);
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
-      if (c && isHubError(err) && (err.code === 'connection_needs_reauth' || err.code === 'connection_revoked')) {
-        this.connectionChanged(ctx.identity);
-        return this.needsLink(ctx, await this.opts.connections.get(c.id));
-      }
+      if (c && needsNewLink(err)) return this.relink(ctx, c);
       if (ctx.signal.aborted) throw new HubError('cancelled', `${this.name}__${name} was cancelled`, { cause: err });
       // Typed for the dispatcher, which takes the result, outcome and log level from the error table.
       const title = this.opts.definition.title;
@@ -358,6 +360,12 @@ export class IntegrationSource implements ToolSource {
       // Its own decision otherwise: failed at once. Without the title: the caller's answer adds it (answerOf).
       throw new HubError('source_failed', describeError(err), { cause: err });
     }
+  }
+
+  /** The connection needs a new link (found during the call): its clients learn of it, the caller gets the link. */
+  private async relink(ctx: CallContext, c: Connection): Promise<CallToolResult | InputRequired> {
+    this.connectionChanged(ctx.identity);
+    return this.needsLink(ctx, await this.opts.connections.get(c.id));
   }
 
   private needsLink(ctx: CallContext, c: Connection | undefined): CallToolResult | InputRequired {

@@ -185,11 +185,12 @@ describe('sandbox integration from an MCP client', () => {
     }
   });
 
-  it('access revoked at the provider: the next call marks the connection for re-linking and gives the link; re-linking restores it', async () => {
+  /** A linked user whose grant the provider then ends (the app removed in its settings): every token of it is dead. */
+  async function linkedThenRevoked() {
     const username = `revoked-${randomUUID().slice(0, 8)}`;
     const { mcp, identity } = await newUser({ era: 'legacy' });
     const first = linkIn(textOf(await mcp.call('sandbox__whoami')));
-    let changes = mcp.toolListChanges;
+    const changes = mcp.toolListChanges;
     expect((await followLink(new Browser(), first, username)).status).toBe(200);
     await eventually(() => mcp.toolListChanges > changes);
     const c = (await connectionOf(identity))!;
@@ -207,6 +208,12 @@ describe('sandbox integration from an MCP client', () => {
     });
     expect(revoked.status).toBe(200);
 
+    return { mcp, identity, c, username };
+  }
+
+  it('access revoked at the provider: the next call marks the connection for re-linking and gives the link; re-linking restores it', async () => {
+    const { mcp, identity, c, username } = await linkedThenRevoked();
+    let changes: number;
     changes = mcp.toolListChanges;
     const r = await mcp.call('sandbox__whoami');
     expect(r.isError).toBe(true);
@@ -221,6 +228,14 @@ describe('sandbox integration from an MCP client', () => {
     expect((await followLink(new Browser(), linkIn(textOf(r)), username)).status).toBe(200);
     await expectWorkingLink(mcp, identity, username, changes);
     expect((await connectionOf(identity))?.id).toBe(c.id);
+  });
+
+  it('access revoked at the provider: a write (sent through the outbound queue) gives the link too, not a bare failure', async () => {
+    const { mcp, identity, c } = await linkedThenRevoked();
+    const r = await mcp.call('sandbox__create_ticket', { title: 'after the grant ended' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/^Your Sandbox Tickets connection needs to be linked again \(.*\)\. Open this link to re-link it, then call the tool again: /);
+    expect(await connectionOf(identity)).toMatchObject({ id: c.id, state: 'needs_reauth' });
   });
 
   it('checks arguments against the tool schema before asking for a link', async () => {
