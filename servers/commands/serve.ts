@@ -8,6 +8,7 @@ import type { HubConfig } from '../../src/config/schema.js';
 import { sqliteStoreFile } from '../../src/store/existing.js';
 import { openStore } from '../store-context.js';
 import { bindHttp } from '../../src/http/listener.js';
+import { isLoopbackHost } from '../../src/http/security.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
 import { ownerOf, PROCESS_ID } from '../../src/mcp/downstream/held-calls.js';
 import { RetryForwarder } from '../../src/replicas/forward.js';
@@ -75,6 +76,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }, log);
   log.info({ url: listening.url, config: file ?? 'embedded defaults', dataDir: config.dataDir }, 'switchboard is serving');
   const lines = [`Switchboard is serving MCP at ${listening.url}`];
+  const elsewhere = pinnedElsewhere(config.server.publicUrl, listening.port);
+  if (elsewhere) {
+    log.warn({ publicUrl: config.server.publicUrl, port: listening.port }, elsewhere);
+    lines.push(`  ${elsewhere}`);
+  }
   if (tokenFile) {
     lines.push(
       '',
@@ -133,4 +139,17 @@ function writeTokenFile(dataDir: string, token: string): string {
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
   return file;
+}
+
+/**
+ * A publicUrl on this machine naming another port than the one the hub listens on (`--port` beside
+ * a config that pins the URL): the banner, the links and the OAuth metadata would all point where
+ * this hub is not, so it is said at start.
+ */
+function pinnedElsewhere(publicUrl: string | undefined, port: number): string | undefined {
+  if (publicUrl === undefined) return undefined;
+  const u = new URL(publicUrl);
+  const named = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  if (!isLoopbackHost(u.hostname) || named === port) return undefined;
+  return `server.publicUrl (${publicUrl}) names port ${named} on this machine, but this hub listens on ${port}: its links and OAuth metadata point there. Remove publicUrl from the config, or set it to http://127.0.0.1:${port}.`;
 }

@@ -206,4 +206,13 @@ describe('switchboard CLI', () => {
     expect(second.stdout + second.stderr).not.toMatch(/sbt_/);
     expect(second.code).toBe(0);
   });
+
+  it('serve says so when the config pins a publicUrl on this machine at another port than --port', { timeout: 60_000 }, async () => {
+    const file = join(dir.path, 'pinned.jsonc');
+    writeFileSync(file, '{ "server": { "publicUrl": "http://127.0.0.1:8787" } }');
+    const r = await serveOnce(['--config', file, '--data', data], dir.path, async () => {});
+    expect(r.url).toBe('http://127.0.0.1:8787/mcp');
+    expect(r.stdout).toMatch(/server\.publicUrl \(http:\/\/127\.0\.0\.1:8787\) names port 8787 on this machine, but this hub listens on \d+/);
+    expect(r.stderr).toContain('names port 8787 on this machine');
+  });
 });

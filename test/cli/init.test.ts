@@ -25,8 +25,9 @@ describe('switchboard init', () => {
     const loaded = loadConfig({ file: EXAMPLE, env: {} });
     expect(loaded).toMatchObject({
       file: EXAMPLE,
-      dataDirSet: true,
-      config: { dataDir: './data', server: { host: '127.0.0.1', port: 8787 }, integrations: { sandbox: {} } },
+      // No dataDir: the store `npm start` made before the file existed stays the one in use.
+      dataDirSet: false,
+      config: { server: { host: '127.0.0.1', port: 8787 }, integrations: { sandbox: {} } },
     });
     expect(loaded.config.mcpServers['everything']).toMatchObject({ command: 'npx', disabled: true });
   });
@@ -45,9 +46,9 @@ describe('switchboard init', () => {
     writeFileSync(file, config);
     const { tools, stderr } = await listToolsLikeDesktop(entry.mcpServers.switchboard, env);
     expect(tools).toEqual(expect.arrayContaining(['sandbox__list_tickets']));
-    // dataDir "./data" is resolved against the config's folder, not the client's working directory.
-    expect(stderr).toContain(`data dir: ${join(dir.path, 'data')} (dataDir in ${file})`);
-    expect(existsSync(join(dir.path, 'data', 'switchboard.db'))).toBe(true);
+    // The per-user data dir, not one relative to the client's working directory (/).
+    expect(stderr).toContain(`data dir: ${join(dir.path, 'xdg', 'switchboard')} (the per-user default`);
+    expect(existsSync(join(dir.path, 'xdg', 'switchboard', 'switchboard.db'))).toBe(true);
 
     writeFileSync(file, '{ "logLevel": "warn" } // mine');
     const again = await runCliEnv(['init'], dir.path, env);
