@@ -113,7 +113,18 @@ export class DownstreamServer implements ToolSource {
     const gate = this.cached && isStdioServer(this.opts.config) ? this.opts.startGate : undefined;
     this.firstAttempt = gate ? gate.then(() => (this.stopped ? undefined : this.main.start())) : this.main.start();
     if (this.cached) this.markListable();
-    else void Promise.race([this.firstAttempt, delay(this.opts.config.startupTimeoutMs)]).then(this.markListable);
+    else {
+      const waitMs = this.opts.config.startupTimeoutMs;
+      void Promise.race([this.firstAttempt.then(() => true), delay(waitMs).then(() => false)]).then((ready) => {
+        // Said, since a client that lists once per session (Claude Desktop) will not see these tools until it lists again.
+        if (!ready && !this.stopped)
+          this.opts.log.warn(
+            { source: this.name, startupTimeoutMs: waitMs },
+            'not ready within startupTimeoutMs: the first lists go out without its tools, which follow with list_changed',
+          );
+        this.markListable();
+      });
+    }
     this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, this.idleMs()));
     this.sweeper.unref();
     await this.firstAttempt;
