@@ -37,6 +37,8 @@ interface Outcome {
   pass: boolean;
   ms: number;
   why?: string;
+  /** The agent could not be reached at all (a transport failure), which says nothing of its version. */
+  unreached?: true;
 }
 
 /** Reads the cases, naming the line of the first bad one; each input is checked against the agent's input schema. */
@@ -149,6 +151,7 @@ export async function canary(positionals: string[], flags: Flags): Promise<numbe
       const r = runtimes[side];
       const started = performance.now();
       let why: string | undefined;
+      let unreached = false;
       try {
         // A session of its own per case and version: a multi-turn agent must not carry one case into the next.
         const answer = await runWithPolicy(
@@ -161,9 +164,15 @@ export async function canary(positionals: string[], flags: Flags): Promise<numbe
         why = judge(answer, r, c);
       } catch (err) {
         why = err instanceof AgentCallError ? err.message : describeError(err);
+        unreached = err instanceof AgentCallError && err.reason === 'transport';
       }
       const ms = performance.now() - started;
-      got[side] = { pass: why === undefined, ms, ...(why === undefined ? {} : { why: redact(why, secrets) }) };
+      got[side] = {
+        pass: why === undefined,
+        ms,
+        ...(why === undefined ? {} : { why: redact(why, secrets) }),
+        ...(unreached ? { unreached: true as const } : {}),
+      };
       results[side].push(got[side]);
     }
     const show = (s: Side) => `${s} ${got[s].pass ? 'pass' : 'FAIL'} ${Math.round(got[s].ms)} ms${got[s].why ? ` (${got[s].why})` : ''}`;
@@ -175,6 +184,14 @@ export async function canary(positionals: string[], flags: Flags): Promise<numbe
     const ms = results[s].map((o) => o.ms);
     return { agentId: ids[s], passed, total: cases.length, passRate: passed / cases.length, p50Ms: percentile(ms, 50), p95Ms: percentile(ms, 95) };
   };
+  // Neither version was reached on any case: nothing was compared, which is no verdict on the candidate.
+  if ([...results.pinned, ...results.candidate].every((o) => o.unreached)) {
+    const where = entry.baseUrl.startsWith('/')
+      ? ` A baseUrl on the hub needs the hub running at ${hubUrl ?? '(server.port is 0)'}: start it, or pass --url of the one that runs.`
+      : '';
+    process.stderr.write(`switchboard: agent ${name} could not be reached on any case, so nothing was compared.${where}\n`);
+    return 2;
+  }
   const pinned = summary('pinned');
   const cand = summary('candidate');
   const required = pinned.passRate * threshold;

@@ -122,6 +122,17 @@ describe('switchboard agents, on the default config (the sandbox agents)', () =>
     expect(text.stdout).toContain('candidate DOES NOT MEET the threshold: it passed no case');
   });
 
+  it('canary with no hub where the sandbox agent lives: nothing compared, exit 2 (not a failed candidate)', async () => {
+    const r = await runCli(
+      ['agents', 'canary', 'support_triage', '--candidate', 'support_triage_v4', '--cases', cases, '--data', join(dir.path, 'data'), '--port', '1'],
+      dir.path,
+    );
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('agent support_triage could not be reached on any case, so nothing was compared.');
+    expect(r.stderr).toContain('needs the hub running at http://127.0.0.1:1');
+  });
+
   it('canary: the threshold decides (3 of 4 against 4 of 4: meets 0.7, not 0.8)', async () => {
     const good = join(dir.path, 'good.jsonl');
     writeFileSync(good, `${TICKETS.map((t) => JSON.stringify(t)).join('\n')}\n`);
