@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { scalarText } from './exact-json.js';
-import { jsonPathSchema } from './selector.js';
+import { jsonAt, jsonPathSchema } from './selector.js';
 
 /**
  * Where a linked account's provider id is learned at link time, so webhooks that name the account
@@ -35,11 +35,6 @@ export type AccountBlock = z.infer<typeof accountSchema>;
 
 /** A value at a dotted path of JSON (parseExact keeps 64-bit ids exact): own properties only; strings and finite numbers count. */
 export function valueAt(json: unknown, path: readonly string[]): string | undefined {
-  let at: unknown = json;
-  for (const segment of path) {
-    if (typeof at !== 'object' || at === null || !Object.hasOwn(at, segment)) return undefined;
-    at = (at as Record<string, unknown>)[segment];
-  }
-  const text = scalarText(at);
+  const text = scalarText(jsonAt(json, path));
   return text !== undefined && text.length > 512 ? undefined : text;
 }

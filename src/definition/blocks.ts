@@ -1,6 +1,7 @@
 import { accountSchema } from './account.js';
 import { pollSchema } from './poll.js';
 import { idempotencyHeaderSchema, rateLimitSchema } from './rate-limit.js';
+import { refusalSchema } from './refusal.js';
 
 /**
  * The blocks the outbox and the poller read, with one schema whether a built-in definition
@@ -13,4 +14,6 @@ export const integrationBlocks = {
   poll: pollSchema.optional(),
   /** How a linked account's provider id is learned, for routing webhooks to it. */
   account: accountSchema.optional(),
+  /** How a provider says "refused" in a 2xx answer (Slack's `ok: false`). */
+  refusal: refusalSchema.optional(),
 };

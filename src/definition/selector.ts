@@ -26,6 +26,16 @@ function pathProblem(path: string): string | undefined {
   return undefined;
 }
 
+/** The value at a dotted path's segments in parsed JSON (array indexes are segments too); own properties only. */
+export function jsonAt(root: unknown, path: readonly string[]): unknown {
+  let v = root;
+  for (const key of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
+    v = (v as Record<string, unknown>)[key];
+  }
+  return v;
+}
+
 /** A dotted path into a JSON value (`events`, `data.event_id`, `items.0.id`), as its segments. */
 export const jsonPathSchema = z
   .string()

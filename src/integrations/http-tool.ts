@@ -1,4 +1,5 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
+import { refusedBecause, type Refusal } from '../definition/refusal.js';
 import type { ProviderFetch } from '../providers/client.js';
 import type { ToolDefinition } from './definition.js';
 
@@ -16,12 +17,13 @@ export async function runHttpTool(
   args: Record<string, unknown>,
   fetch: ProviderFetch,
   signal: AbortSignal,
+  refusal?: Refusal,
 ): Promise<CallToolResult> {
   const r = httpRequestOf(tool, args, signal);
   const res = await fetch(r.target, r.init);
   // The provider client cuts the body while it streams (provider_response_too_large past its cap).
   const text = await res.text();
-  return renderAnswer(title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text });
+  return renderAnswer(title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, refusal);
 }
 
 /** A template tool's request: where it goes and how (the outbox sends it later, the direct path now). */
@@ -72,8 +74,11 @@ export interface HttpAnswer {
   text: string;
 }
 
-/** The provider's answer as the tool result: a failure names the status, the request and the provider's message. */
-export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'path'>, a: HttpAnswer): CallToolResult {
+/**
+ * The provider's answer as the tool result: a failure (a status outside 2xx, or a 2xx the
+ * integration's `refusal` reads as refused) names the status, the request and the provider's message.
+ */
+export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'path'>, a: HttpAnswer, refusal?: Refusal): CallToolResult {
   const { text } = a;
   let parsed: unknown;
   if ((a.headers.get('content-type') ?? '').includes('json') && text) {
@@ -96,6 +101,9 @@ export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'pat
       isError: true,
     };
   }
+  const refused = refusedBecause(refusal, parsed);
+  if (refused !== undefined)
+    return { content: [{ type: 'text', text: `${title} refused ${r.method} ${r.path} (${refused}): ${text.slice(0, 2000)}` }], isError: true };
   const shown = parsed === undefined ? text || `${a.status} ${a.statusText}` : JSON.stringify(parsed, null, 2);
   const result: CallToolResult = { content: [{ type: 'text', text: shown }] };
   if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) result.structuredContent = parsed as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, isCallToolResult, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import type { Refusal } from '../definition/refusal.js';
 import { HubError, isHubErrorCode } from '../errors.js';
 import { nodeHttp } from '../lazy-require.js';
 import type { CallContext } from '../mcp/source.js';
@@ -128,6 +129,8 @@ export interface WaitOptions {
   qualified: string;
   /** A template tool's request; undefined for a handler, whose stored answer is its tool result. */
   request: Pick<HttpRequest, 'method' | 'path'> | undefined;
+  /** How the provider says "refused" in a 2xx answer, if it does. */
+  refusal?: Refusal | undefined;
 }
 
 /**
@@ -167,7 +170,7 @@ export async function awaitWrite(o: WaitOptions): Promise<CallToolResult> {
   }
   const open = await outbox.outbox.get(job.id, owner);
   if (open === undefined) throw new HubError('internal', `${o.qualified}: job ${job.id} vanished`);
-  return answerOf(o.title, o.qualified, o.request, open);
+  return answerOf(o.title, o.qualified, o.request, open, o.refusal);
 }
 
 function handle(jobId: string, state: string, text: string): CallToolResult {
@@ -182,13 +185,19 @@ export function answerOfJob(definition: IntegrationDefinition, job: OpenJob): Ca
   const tool = definition.tools[job.tool];
   // The template's method and path only (for the answer's words); a handler's stored answer is its result.
   const request = tool && !tool.handler ? httpRequestOf(tool, job.arguments) : undefined;
-  return answerOf(definition.title, `${definition.name}__${job.tool}`, request, job);
+  return answerOf(definition.title, `${definition.name}__${job.tool}`, request, job, definition.refusal);
 }
 
 /** A final job as the tool result the direct call would have given. */
-export function answerOf(title: string, qualified: string, request: Pick<HttpRequest, 'method' | 'path'> | undefined, job: OpenJob): CallToolResult {
+export function answerOf(
+  title: string,
+  qualified: string,
+  request: Pick<HttpRequest, 'method' | 'path'> | undefined,
+  job: OpenJob,
+  refusal?: Refusal,
+): CallToolResult {
   if (job.result && (job.state === 'done' || job.state === 'failed'))
-    return request ? renderStored(title, request, job.result) : storedHandlerResult(qualified, job.result);
+    return request ? renderStored(title, request, job.result, refusal) : storedHandlerResult(qualified, job.result);
   // Refused before an answer came (a redirect out of the API base, a revoked connection): as the
   // direct call threw it, under the code the send failed with (kept with the job).
   if (job.state === 'failed') {
@@ -206,7 +215,7 @@ export function answerOf(title: string, qualified: string, request: Pick<HttpReq
  * The stored answer keeps the status and body only: a body that parses as JSON is shown as the
  * JSON answer it was (the direct call read the content type for that).
  */
-function renderStored(title: string, request: Pick<HttpRequest, 'method' | 'path'>, r: { status: number; body: string }): CallToolResult {
+function renderStored(title: string, request: Pick<HttpRequest, 'method' | 'path'>, r: { status: number; body: string }, refusal?: Refusal): CallToolResult {
   let json = false;
   try {
     JSON.parse(r.body);
@@ -215,7 +224,7 @@ function renderStored(title: string, request: Pick<HttpRequest, 'method' | 'path
     json = false;
   }
   const headers = new Headers(json ? { 'content-type': 'application/json' } : {});
-  return renderAnswer(title, request, { status: r.status, statusText: nodeHttp().STATUS_CODES[r.status] ?? '', headers, text: r.body });
+  return renderAnswer(title, request, { status: r.status, statusText: nodeHttp().STATUS_CODES[r.status] ?? '', headers, text: r.body }, refusal);
 }
 
 /** Parsed back, as every stored value is; a result cut at the outbox's cap is shown as the text kept. */

@@ -198,7 +198,7 @@ export class IntegrationSource implements ToolSource {
     });
     try {
       if (tool.handler) return normalise(await tool.handler(input, { fetch, signal: ctx.signal, log: this.opts.log }));
-      return await runHttpTool(this.opts.definition.title, tool, input, fetch, ctx.signal);
+      return await runHttpTool(this.opts.definition.title, tool, input, fetch, ctx.signal, this.opts.definition.refusal);
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       if (c && needsNewLink(err)) return this.relink(ctx, c);
@@ -244,7 +244,8 @@ export class IntegrationSource implements ToolSource {
     service.worker.wake();
     // As an MCP Task the job is the task's state, so the call answers at once (backings/outbox-job.ts).
     if (ctx.tasks) return ctx.tasks.backed('outbox_job', job.id);
-    return awaitWrite({ outbox: service, job, ctx, title: this.opts.definition.title, qualified: `${this.name}__${name}`, request });
+    const { title, refusal } = this.opts.definition;
+    return awaitWrite({ outbox: service, job, ctx, title, qualified: `${this.name}__${name}`, request, refusal });
   }
 
   /**
@@ -275,7 +276,7 @@ export class IntegrationSource implements ToolSource {
       throw err;
     }
     this.tell({ kind: 'status', status: res.status });
-    return outcomeOf(res, await res.text(), clock.now());
+    return outcomeOf(res, await res.text(), clock.now(), d.refusal);
   }
 
   /**

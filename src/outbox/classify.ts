@@ -1,4 +1,5 @@
 import { AbortError } from 'p-retry';
+import { refusedBecause, type Refusal } from '../definition/refusal.js';
 import { describeError, isHubError, type HubErrorCode } from '../errors.js';
 
 /** What a send function reports: the provider's answer, and how long it asked to wait (Retry-After). */
@@ -8,6 +9,8 @@ export interface SendOutcome {
   retryAfterMs?: number;
   /** The provider said its rate limit is spent (`X-RateLimit-Remaining: 0`): a 403 then is a rate limit. */
   limitSpent?: true;
+  /** A 2xx answer whose body says the request was refused (the integration's `refusal`, Slack's `ok: false`): its reason. */
+  refused?: string;
 }
 
 /**
@@ -15,7 +18,7 @@ export interface SendOutcome {
  * first; with none, a spent window (`X-RateLimit-Remaining: 0`) names its reset
  * (`X-RateLimit-Reset`, epoch seconds at GitHub, seconds to wait elsewhere).
  */
-export function outcomeOf(res: Response, body: string, now: number): SendOutcome {
+export function outcomeOf(res: Response, body: string, now: number, refusal?: Refusal): SendOutcome {
   const h = res.headers;
   const spent = (h.get('x-ratelimit-remaining') ?? h.get('ratelimit-remaining'))?.trim() === '0';
   let retryAfterMs = parseRetryAfter(h.get('retry-after'), now);
@@ -27,7 +30,24 @@ export function outcomeOf(res: Response, body: string, now: number): SendOutcome
       retryAfterMs = Math.max(0, at - now);
     }
   }
-  return { status: res.status, body, ...(retryAfterMs === undefined ? {} : { retryAfterMs }), ...(spent ? { limitSpent: true as const } : {}) };
+  const refused = refusal === undefined ? undefined : refusedIn(res, body, refusal);
+  return {
+    status: res.status,
+    body,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    ...(spent ? { limitSpent: true as const } : {}),
+    ...(refused === undefined ? {} : { refused }),
+  };
+}
+
+/** Why a 2xx JSON answer says the request was refused (the integration's `refusal`), or undefined. */
+function refusedIn(res: Response, body: string, refusal: Refusal): string | undefined {
+  if (res.status < 200 || res.status > 299 || !(res.headers.get('content-type') ?? '').includes('json')) return undefined;
+  try {
+    return refusedBecause(refusal, JSON.parse(body));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -61,7 +81,16 @@ const MESSAGE_CHARS = 500;
  * and logged; the whole answer is kept sealed in the job's result, where its owner reads it.
  */
 export function classifyResponse(o: SendOutcome, sensitive = false): Verdict {
-  if (o.status >= 200 && o.status < 300) return { kind: 'done' };
+  if (o.status >= 200 && o.status < 300) {
+    if (o.refused === undefined) return { kind: 'done' };
+    // Refused in a 2xx: as a 4xx, failed at once (the same request would be refused again).
+    return {
+      kind: 'fail',
+      error: sensitive
+        ? `the provider refused it (${o.status}; its answer is sealed with the job: sensitive)`
+        : `the provider refused it: ${o.refused.slice(0, MESSAGE_CHARS)}`,
+    };
+  }
   const error = sensitive
     ? `the provider answered ${o.status} (its answer is sealed with the job: sensitive)`
     : `the provider answered ${o.status}${o.body ? `: ${o.body.replace(/\s+/g, ' ').trim().slice(0, MESSAGE_CHARS)}` : ''}`;

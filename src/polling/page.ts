@@ -1,5 +1,6 @@
 import { scalarText, stringifyExact } from '../definition/exact-json.js';
 import type { PollFeed } from '../definition/poll.js';
+import { jsonAt } from '../definition/selector.js';
 import { HubError } from '../errors.js';
 import type { DeliveryInput, EventRoute } from '../webhooks/inbox/types.js';
 
@@ -12,26 +13,16 @@ export interface Page {
   hasMore: boolean | undefined;
 }
 
-/** The value at a dotted path (array indexes are path segments too); own properties only. */
-export function valueAt(root: unknown, path: readonly string[]): unknown {
-  let v = root;
-  for (const key of path) {
-    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, key)) return undefined;
-    v = (v as Record<string, unknown>)[key];
-  }
-  return v;
-}
-
 const bad = (feed: string, why: string) => new HubError('source_failed', `poll feed ${feed}: ${why}`);
 
 /** Reads a page off a JSON body parsed by parseExact (ids and cursors past 2^53 kept as sent); a body the paths do not fit is an error that names the path. */
 export function readPage(name: string, feed: PollFeed, body: unknown): Page {
-  const items = feed.itemsAt === undefined ? body : valueAt(body, feed.itemsAt);
+  const items = feed.itemsAt === undefined ? body : jsonAt(body, feed.itemsAt);
   if (!Array.isArray(items)) throw bad(name, `no list at ${feed.itemsAt?.join('.') ?? 'the body'}`);
-  const raw = valueAt(body, feed.cursorFrom);
+  const raw = jsonAt(body, feed.cursorFrom);
   const next = scalarText(raw);
   if (raw !== undefined && raw !== null && next === undefined) throw bad(name, `the cursor at ${feed.cursorFrom.join('.')} is not a string or number`);
-  const flag = valueAt(body, ['has_more']) ?? valueAt(body, ['hasMore']);
+  const flag = jsonAt(body, ['has_more']) ?? jsonAt(body, ['hasMore']);
   return { items, next, hasMore: typeof flag === 'boolean' ? flag : undefined };
 }
 
@@ -43,9 +34,9 @@ export function readPage(name: string, feed: PollFeed, body: unknown): Page {
  */
 export function deliveriesOf(integration: string, name: string, feed: PollFeed, items: readonly unknown[], route: EventRoute): DeliveryInput[] {
   return items.map((item, i) => {
-    const id = scalarText(valueAt(item, feed.idAt));
+    const id = scalarText(jsonAt(item, feed.idAt));
     if (id === undefined) throw bad(name, `item ${i} has no id at ${feed.idAt.join('.')}`);
-    const type = feed.typeFrom === undefined ? undefined : scalarText(valueAt(item, feed.typeFrom));
+    const type = feed.typeFrom === undefined ? undefined : scalarText(jsonAt(item, feed.typeFrom));
     return {
       integration,
       source: 'poll',

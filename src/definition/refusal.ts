@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { jsonAt, jsonPathSchema } from './selector.js';
+
+/**
+ * A provider that refuses a request with a 2xx answer and a flag in its JSON body, as Slack's Web
+ * API does (`{"ok": false, "error": "channel_not_found"}` with HTTP 200): `okAt` names the flag,
+ * `messageAt` the provider's reason. Such an answer is a failure like a 4xx: an `isError` result,
+ * and a queued write fails (it is not sent again, as the same request would be refused again).
+ */
+export const refusalSchema = z.strictObject({ okAt: jsonPathSchema, messageAt: jsonPathSchema.optional() });
+export type Refusal = z.infer<typeof refusalSchema>;
+
+/** The provider's reason when `body` (parsed JSON) says the request was refused; undefined when it was not. */
+export function refusedBecause(refusal: Refusal | undefined, body: unknown): string | undefined {
+  if (refusal === undefined || jsonAt(body, refusal.okAt) !== false) return undefined;
+  const why = refusal.messageAt === undefined ? undefined : jsonAt(body, refusal.messageAt);
+  return typeof why === 'string' && why !== '' ? why : `${refusal.okAt.join('.')} is false`;
+}
