@@ -2,6 +2,7 @@ import { accountSchema } from './account.js';
 import { pollSchema } from './poll.js';
 import { idempotencyHeaderSchema, rateLimitSchema } from './rate-limit.js';
 import { refusalSchema } from './refusal.js';
+import { bodyEncodingSchema } from './tools.js';
 
 /**
  * The blocks the outbox and the poller read, with one schema whether a built-in definition
@@ -16,4 +17,6 @@ export const integrationBlocks = {
   account: accountSchema.optional(),
   /** How a provider says "refused" in a 2xx answer (Slack's `ok: false`). */
   refusal: refusalSchema.optional(),
+  /** How templates send their bodies unless a tool says otherwise: `json` (the default) or `form` (Stripe). */
+  bodyEncoding: bodyEncodingSchema.optional(),
 };

@@ -1,5 +1,12 @@
 import { z } from 'zod';
 
+/**
+ * How a template's body is sent: JSON, or an HTML form (`application/x-www-form-urlencoded`) with
+ * nested values in brackets (`metadata[order]=7`, `items[0][price]=p_1`), as Stripe takes them.
+ */
+export const bodyEncodingSchema = z.enum(['json', 'form']);
+export type BodyEncoding = z.infer<typeof bodyEncodingSchema>;
+
 const jsonSchemaObject = z
   .record(z.string(), z.unknown())
   .refine((s) => s['type'] === undefined || s['type'] === 'object', 'a tool input schema must be of type "object"');
@@ -18,6 +25,8 @@ export const toolShape = {
   /** An HTTP request template: `{name}` in the path takes that argument; the rest go to the query (GET, DELETE) or the JSON body. */
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).optional(),
   path: z.string().startsWith('/').optional(),
+  /** This tool's body encoding, over the integration's `bodyEncoding` (default JSON). */
+  bodyEncoding: bodyEncodingSchema.optional(),
   /**
    * A write's arguments and the provider's answer are stored sealed with the tenant's data key.
    * Absent means false (left out, so a parsed tool shows only what was declared).

@@ -83,7 +83,14 @@ export function definitionFromConfig(
     apiBaseUrl: entry.apiBaseUrl,
     tools: entry.tools,
   });
-  const blocks = { rateLimit: entry.rateLimit, idempotencyHeader: entry.idempotencyHeader, poll: entry.poll, account: entry.account, refusal: entry.refusal };
+  const blocks = {
+    rateLimit: entry.rateLimit,
+    idempotencyHeader: entry.idempotencyHeader,
+    poll: entry.poll,
+    account: entry.account,
+    refusal: entry.refusal,
+    bodyEncoding: entry.bodyEncoding,
+  };
   const format = entry.webhooks === undefined ? undefined : (({ secrets: _s, ...f }) => f)(entry.webhooks);
   const definition: IntegrationDefinition = { ...base, ...dropUndefined(blocks), ...(format ? { webhooks: format } : {}) };
   return { definition, webhooks: entry.webhooks };

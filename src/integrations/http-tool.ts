@@ -1,7 +1,9 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
 import { refusedBecause, type Refusal } from '../definition/refusal.js';
 import type { ProviderFetch } from '../providers/client.js';
-import type { ToolDefinition } from './definition.js';
+import { stringify as formEncode } from 'qs';
+import type { BodyEncoding } from '../definition/tools.js';
+import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 
 const WITHOUT_BODY = new Set(['GET', 'DELETE']);
 
@@ -12,18 +14,17 @@ const WITHOUT_BODY = new Set(['GET', 'DELETE']);
  * Arguments were checked against the input schema before this runs (undeclared ones refused).
  */
 export async function runHttpTool(
-  title: string,
+  def: Pick<IntegrationDefinition, 'title' | 'refusal' | 'bodyEncoding'>,
   tool: ToolDefinition,
   args: Record<string, unknown>,
   fetch: ProviderFetch,
   signal: AbortSignal,
-  refusal?: Refusal,
 ): Promise<CallToolResult> {
-  const r = httpRequestOf(tool, args, signal);
+  const r = httpRequestOf(tool, args, signal, def.bodyEncoding);
   const res = await fetch(r.target, r.init);
   // The provider client cuts the body while it streams (provider_response_too_large past its cap).
   const text = await res.text();
-  return renderAnswer(title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, refusal);
+  return renderAnswer(def.title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, def.refusal);
 }
 
 /** A template tool's request: where it goes and how (the outbox sends it later, the direct path now). */
@@ -35,7 +36,7 @@ export interface HttpRequest {
   init: RequestInit;
 }
 
-export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown>, signal?: AbortSignal): HttpRequest {
+export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown>, signal?: AbortSignal, encoding?: BodyEncoding): HttpRequest {
   const method = tool.method!;
   const rest: Record<string, unknown> = { ...args };
   const path = tool.path!.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
@@ -59,6 +60,10 @@ export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown
       for (const item of Array.isArray(v) ? v : [v]) q.append(k, typeof item === 'object' ? JSON.stringify(item) : String(item));
     }
     if ([...q].length) target += `${target.includes('?') ? '&' : '?'}${q}`;
+  } else if ((tool.bodyEncoding ?? encoding) === 'form') {
+    // Brackets for nested values and indexes for lists, as Stripe reads them; null sends an empty value (unsets the field).
+    init.body = formEncode(rest, { arrayFormat: 'indices' });
+    init.headers = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
   } else {
     init.body = JSON.stringify(rest);
     init.headers = { accept: 'application/json', 'content-type': 'application/json' };

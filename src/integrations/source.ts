@@ -198,7 +198,7 @@ export class IntegrationSource implements ToolSource {
     });
     try {
       if (tool.handler) return normalise(await tool.handler(input, { fetch, signal: ctx.signal, log: this.opts.log }));
-      return await runHttpTool(this.opts.definition.title, tool, input, fetch, ctx.signal, this.opts.definition.refusal);
+      return await runHttpTool(this.opts.definition, tool, input, fetch, ctx.signal);
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       if (c && needsNewLink(err)) return this.relink(ctx, c);
@@ -262,7 +262,7 @@ export class IntegrationSource implements ToolSource {
     if (tool === undefined) throw new HubError('tool_not_found', `${d.title} has no tool ${job.tool} to send`);
     if (tool.handler) return this.runHandlerJob(job, tool.handler, signal, beforeSend);
     const { clock } = this.opts.outbound!;
-    const r = httpRequestOf(tool, job.arguments, signal);
+    const r = httpRequestOf(tool, job.arguments, signal, d.bodyEncoding);
     const headers = new Headers(r.init.headers);
     // The job id, not the caller's key: a caller's key is unique per user, the provider's per account.
     if (d.idempotencyHeader) headers.set(d.idempotencyHeader, job.id);
