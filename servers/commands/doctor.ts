@@ -173,7 +173,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
             nothing: { ok: true, line: `http: nothing answers at ${url} (start \`switchboard serve\` to open links there)` },
             moved: {
               ok: true,
-              line: `http: nothing answers at ${url}, which the config names; the hub serving this data dir answers at ${at} (\`connect\` points its links there; --port ${new URL(at).port} or server.port makes every command agree)`,
+              line: `http: nothing answers at ${url}, which the config (or its default) names; the hub serving this data dir answers at ${at} (\`connect\` points its links there; --port ${new URL(at).port} or server.port makes every command agree)`,
             },
             'same-keys': { ok: true, line: `http: ${url} is a hub on this data dir` },
             'not-a-hub': { ok: false, line: `http: something other than a Switchboard hub answers at ${url}; links will not open there` },

@@ -121,20 +121,20 @@ describe('switchboard connect', { retry: 2 }, () => {
     const link = /^(\S+)\n$/.exec(connect.stdout())?.[1];
     expect(link, connect.stderr()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=\\S+$`));
     expect(connect.stderr()).toContain(
-      `Note: nothing answers at http://127.0.0.1:${silent.port}, which the config names; the hub serving this data dir answers at http://127.0.0.1:${port}, so the link points there.`,
+      `Note: nothing answers at http://127.0.0.1:${silent.port}, which the config (or its default) names; the hub serving this data dir answers at http://127.0.0.1:${port}, so the link points there.`,
     );
     expect(connect.stderr()).toMatch(new RegExp(`Manage all accounts at: http://127\\.0\\.0\\.1:${port}/connect\\?link=`));
     const doctor = start(['doctor', '--data', data, '--port', String(silent.port)], dir.path);
     await doctor.exit;
     expect(doctor.stderr()).toContain(
-      `ok   http: nothing answers at http://127.0.0.1:${silent.port}, which the config names; the hub serving this data dir answers at http://127.0.0.1:${port}`,
+      `ok   http: nothing answers at http://127.0.0.1:${silent.port}, which the config (or its default) names; the hub serving this data dir answers at http://127.0.0.1:${port}`,
     );
     // `users invite` points its sign-in link there too.
     const invite = start(['users', 'invite', 'erin', '--data', data, '--port', String(silent.port)], dir.path);
     expect(await invite.exit, invite.stderr()).toBe(0);
     expect(invite.stdout(), invite.stderr()).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/sign-in/invite#sbi_\\S+\\n$`));
     expect(invite.stderr()).toContain(
-      `Note: nothing answers at http://127.0.0.1:${silent.port}, which the config names; the hub serving this data dir answers at http://127.0.0.1:${port}, so the link points there.`,
+      `Note: nothing answers at http://127.0.0.1:${silent.port}, which the config (or its default) names; the hub serving this data dir answers at http://127.0.0.1:${port}, so the link points there.`,
     );
     const done = await followLink(new Browser(), link!, 'dan-at-sandbox');
     expect(done.status, done.html).toBe(200);

@@ -34,6 +34,14 @@ describe('environment interpolation', () => {
     expect(err.details).toEqual({ file: '/etc/sb.json', path: 'mcpServers.gh.headers.authorization', variable: 'GH_TOKEN' });
   });
 
+  it('names every unset variable in one error, each at its key path', () => {
+    const err = hubErrorOf(() => interpolateEnv({ a: { id: '${ID_A}', secret: '${SECRET_A}' }, b: ['${ID_A}', '${SET:-x}'] }, {}, 'c.json'));
+    expect(err.message).toBe(
+      'c.json: a.id: environment variable ID_A is not set; a.secret: environment variable SECRET_A is not set; b.0: environment variable ID_A is not set',
+    );
+    expect(err.details).toEqual({ file: 'c.json', path: 'a.id', variable: 'ID_A', unset: ['ID_A', 'SECRET_A'] });
+  });
+
   it('includes array indexes in the key path', () => {
     const err = hubErrorOf(() => interpolateEnv({ mcpServers: { fs: { args: ['ok', '${NOPE}'] } } }, {}, 'f.json'));
     expect(err.message).toContain('mcpServers.fs.args.1');
