@@ -43,7 +43,9 @@ export function notesOn(at: HubAt, ctx: StoreContext): string[] {
   const { url, probe, movedFrom } = at;
   const notes: string[] = [];
   if (movedFrom !== undefined)
-    notes.push(`Note: nothing answers at ${movedFrom}, which the config (or its default) names; the hub serving this data dir answers at ${url}, so the link points there.`);
+    notes.push(
+      `Note: nothing answers at ${movedFrom}, which the config (or its default) names; the hub serving this data dir answers at ${url}, so the link points there.`,
+    );
   if (probe.kind === 'nothing') notes.push(`Note: nothing answers at ${url} yet; start \`switchboard serve\` so the link can be opened.`);
   if (probe.kind === 'not-a-hub') notes.push(`Note: something other than a Switchboard hub answers at ${url}; the link will not work there.`);
   if (probe.kind === 'other-keys') {
