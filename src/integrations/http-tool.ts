@@ -4,6 +4,10 @@ import type { ProviderFetch } from '../providers/client.js';
 import { stringify as formEncode } from 'qs';
 import type { BodyEncoding } from '../definition/tools.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
+import { nextPageQuery } from './link-header.js';
+
+/** Where a paged answer names its next page's query (from the provider's `Link: <…>; rel="next"`). */
+export const NEXT_PAGE_META_KEY = 'switchboard/nextPage';
 
 const WITHOUT_BODY = new Set(['GET', 'DELETE']);
 
@@ -112,5 +116,11 @@ export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'pat
   const shown = parsed === undefined ? text || `${a.status} ${a.statusText}` : JSON.stringify(parsed, null, 2);
   const result: CallToolResult = { content: [{ type: 'text', text: shown }] };
   if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) result.structuredContent = parsed as Record<string, unknown>;
+  // A page of a list: the body does not say there is more (GitHub's arrays), the Link header does.
+  const next = nextPageQuery(a.headers.get('link'));
+  if (next) {
+    result.content.push({ type: 'text', text: `More results: the next page is ${new URLSearchParams(next)} (call again with those arguments).` });
+    result._meta = { [NEXT_PAGE_META_KEY]: next };
+  }
   return result;
 }

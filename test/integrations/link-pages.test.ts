@@ -1,0 +1,93 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nextPageQuery } from '../../src/integrations/link-header.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+
+/**
+ * A list the provider pages with a `Link` header, as GitHub's REST API does (the body is a bare
+ * array that cannot say there is more): the tool result names the next page's arguments, in its
+ * text for the model and in `_meta["switchboard/nextPage"]` for the client, until the last page.
+ */
+describe('pages named by a Link header (GitHub)', () => {
+  let api: Server;
+  let hub: RunningHub;
+  let bobToken: string;
+  const ISSUES = Array.from({ length: 5 }, (_, i) => ({ number: i + 1, title: `issue ${i + 1}` }));
+
+  beforeAll(async () => {
+    api = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const page = Number(url.searchParams.get('page') ?? '1');
+      const perPage = Number(url.searchParams.get('per_page') ?? '2');
+      const items = ISSUES.slice((page - 1) * perPage, page * perPage);
+      const origin = `http://${req.headers.host}`;
+      const last = Math.ceil(ISSUES.length / perPage);
+      const links = [
+        page < last ? `<${origin}/repos/o/r/issues?per_page=${perPage}&page=${page + 1}>; rel="next"` : undefined,
+        `<${origin}/repos/o/r/issues?per_page=${perPage}&page=${last}>; rel="last"`,
+      ].filter(Boolean);
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', link: links.join(', ') }).end(JSON.stringify(items));
+    });
+    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    const input = { type: 'object', properties: { page: { type: 'integer' }, per_page: { type: 'integer' } } };
+    hub = await startHub({
+      integrations: {
+        gh: {
+          type: 'custom',
+          title: 'GitHub',
+          apiBaseUrl: base,
+          auth: { type: 'apiKey', prefix: 'Bearer ', value: 'ghp_test' },
+          tools: { list_issues: { description: 'Lists issues', method: 'GET', path: '/repos/o/r/issues', readOnly: true, input } },
+        },
+      },
+    });
+    bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    await new Promise<void>((r) => api.close(() => r()));
+  });
+
+  async function client(token: string): Promise<Client> {
+    const c = new Client({ name: 'link-pages-test', version: '1.0.0' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    return c;
+  }
+
+  it('two users each page through to the last page by the arguments the result names', async () => {
+    const [alice, bob] = await Promise.all([client(hub.token), client(bobToken)]);
+    try {
+      for (const c of [alice, bob]) {
+        const numbers: number[] = [];
+        let args: Record<string, unknown> = { per_page: 2 };
+        for (let pages = 0; pages < 5; pages++) {
+          const r = await c.callTool({ name: 'gh__list_issues', arguments: args });
+          const content = r.content as Array<{ type: string; text: string }>;
+          numbers.push(...(JSON.parse(content[0]!.text) as Array<{ number: number }>).map((i) => i.number));
+          const next = r._meta?.['switchboard/nextPage'] as Record<string, string> | undefined;
+          if (!next) {
+            expect(content).toHaveLength(1);
+            break;
+          }
+          expect(content[1]?.text).toBe(`More results: the next page is ${new URLSearchParams(next)} (call again with those arguments).`);
+          args = Object.fromEntries(Object.entries(next).map(([k, v]) => [k, Number(v)]));
+        }
+        expect(numbers).toEqual([1, 2, 3, 4, 5]);
+      }
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
+
+  it('reads rel lists, bare rels and relative links; nothing without a next', () => {
+    expect(nextPageQuery('<https://api.github.com/x?page=3>; rel="next last"')).toEqual({ page: '3' });
+    expect(nextPageQuery('</x?cursor=abc>; title="more"; rel=next')).toEqual({ cursor: 'abc' });
+    expect(nextPageQuery('<https://api.github.com/x?page=1>; rel="prev", <https://api.github.com/x?page=9>; rel="last"')).toBeUndefined();
+    expect(nextPageQuery(null)).toBeUndefined();
+  });
+});
