@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -172,6 +173,21 @@ describe.runIf(process.platform === 'linux')('ProcessRegistry', () => {
     expect(await exited).toBe('SIGKILL');
     expect(await reaping).toEqual({ ended: [stubborn.pid], skipped: [] });
     expect(existsSync(file)).toBe(false);
+  });
+
+  it('a server that starts while the hub stops leaves no record once it has ended', async () => {
+    const dir = tmpDir();
+    cleanup.push(dir.remove);
+    const registry = new ProcessRegistry(dir.path, silentLogger(), 200);
+    await registry.close();
+    const child = sleeper();
+    registry.spawned(child.pid!, 'late-server');
+    const children = join(dir.path, 'children');
+    expect(readdirSync(children)).toHaveLength(1);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    registry.exited(child.pid!);
+    expect(readdirSync(children)).toEqual([]);
   });
 
   it('leaves the record of a hub that is still running alone', async () => {

@@ -46,6 +46,8 @@ export class ProcessRegistry implements ChildRegistry {
   /** The reap in progress (reapOrphans), for `close` to finish it rather than leave its SIGKILLs unsent. */
   private reaping: Promise<ReapReport> | undefined;
   private hurried = false;
+  /** Set by close(): a process that ends afterwards may leave the record with nothing live, to be removed. */
+  private closed = false;
 
   constructor(
     dataDir: string,
@@ -65,6 +67,10 @@ export class ProcessRegistry implements ChildRegistry {
 
   exited(pid: number): void {
     this.append({ op: 'exit', pid });
+    // A server still starting when the hub stopped was recorded after close() removed the file:
+    // once it has ended too, nothing is left for the next start to find (it said "left by a hub
+    // that did not stop" of a hub that did).
+    if (this.closed && liveRecords(this.file).length === 0) this.remove();
   }
 
   /**
@@ -74,7 +80,12 @@ export class ProcessRegistry implements ChildRegistry {
    */
   async close(): Promise<void> {
     this.hurried = true;
+    this.closed = true;
     await this.reaping?.catch(() => undefined);
+    this.remove();
+  }
+
+  private remove(): void {
     if (this.created) rmSync(this.file, { force: true });
     this.created = false;
   }
