@@ -5,7 +5,7 @@ import type { PgStore, Queryable, Row as PgRow } from '../store/pg/pool.js';
 import type { Vault } from '../vault/vault.js';
 import { argsHash, canonicalJson, newIdempotencyKey, newJobId } from './hash.js';
 import { abandonedOutcome } from './recover.js';
-import { boundResult, COLUMNS, jobOf, type Row, rowSchema } from './sqlite.js';
+import { boundResult, COLUMNS, jobOf, queuedLife, type Row, rowSchema } from './sqlite.js';
 import {
   jobInputSchema,
   jobResultSchema,
@@ -99,16 +99,7 @@ export class PgOutbox implements Outbox {
       if (inserted !== undefined) {
         const { tenant, user, connectionId, integration, tool, sensitive, replaySafe } = j;
         const fields = { idempotencyKey: key, keyFromCaller: fromCaller, argsHash: hash, orderingKey: inserted.orderingKey, sensitive, replaySafe };
-        const life = {
-          state: 'queued',
-          attempts: 0,
-          paced: 0,
-          nextAttemptAt: now,
-          lastError: null,
-          lastErrorCode: null,
-          createdAt: now,
-          updatedAt: now,
-        } as const;
+        const life = queuedLife(now);
         return { outcome: 'queued', job: { id, tenant, user, connectionId, integration, tool, ...fields, ...life } };
       }
       const row = await this.store.maybeOne(

@@ -90,6 +90,11 @@ export function jobOf(r: Row): Job {
   };
 }
 
+/** What a job just queued has for its life fields: queued at `now`, nothing sent, nothing failed. */
+export function queuedLife(now: number) {
+  return { state: 'queued', attempts: 0, paced: 0, nextAttemptAt: now, lastError: null, lastErrorCode: null, createdAt: now, updatedAt: now } as const;
+}
+
 export function boundResult(result: JobResult): JobResult {
   if (result.body.length <= MAX_RESULT_BODY_CHARS) return jobResultSchema.parse(result);
   return { status: result.status, body: result.body.slice(0, MAX_RESULT_BODY_CHARS), truncated: true };
@@ -199,16 +204,7 @@ export class SqliteOutbox implements Outbox {
       const { tenant, user, connectionId, integration, tool, sensitive, replaySafe } = j;
       const keyFromCaller = j.idempotencyKey !== undefined;
       const fields = { idempotencyKey: key, keyFromCaller, argsHash: hash, orderingKey, sensitive, replaySafe };
-      const life = {
-        state: 'queued',
-        attempts: 0,
-        paced: 0,
-        nextAttemptAt: now,
-        lastError: null,
-        lastErrorCode: null,
-        createdAt: now,
-        updatedAt: now,
-      } as const;
+      const life = queuedLife(now);
       return { outcome: 'queued', job: { id, tenant, user, connectionId, integration, tool, ...fields, ...life } };
     }
     const row = rowSchema.parse(this.st.byKey.get(params));

@@ -68,6 +68,13 @@ export interface FaceClient {
   close(): Promise<void>;
 }
 
+/** The v2 SDK's own Client on the hub's /mcp with a bearer token, the era negotiated as the SDK does by default. */
+export async function bearerClient(url: string, token: string, name = 'test-client'): Promise<Client> {
+  const c = new Client({ name, version: '1.0.0' });
+  await c.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return c;
+}
+
 export async function connectClient(kind: ClientKind, endpoint: Endpoint): Promise<FaceClient> {
   return kind === 'v1' ? connectV1(endpoint) : connectV2(kind, endpoint);
 }

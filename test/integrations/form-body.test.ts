@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { parse as parseForm } from 'qs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -64,11 +64,7 @@ describe('form-encoded bodies (bodyEncoding: "form")', () => {
     await new Promise<void>((r) => api.close(() => r()));
   });
 
-  async function client(token: string): Promise<Client> {
-    const c = new Client({ name: 'form-test', version: '1.0.0' });
-    await c.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-    return c;
-  }
+  const client = (token: string) => bearerClient(hub.url, token, 'form-test');
 
   it('two users’ writes arrive as forms with nested values and their own idempotency keys', async () => {
     const [alice, bob] = await Promise.all([client(hub.token), client(bobToken)]);

@@ -1,8 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
+import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -38,11 +38,7 @@ describe('custom integrations with an API key or no credentials', () => {
     await new Promise<void>((r) => api.close(() => r()));
   });
 
-  async function client(token: string): Promise<Client> {
-    const c = new Client({ name: 'keyed-test', version: '1.0.0' });
-    await c.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-    return c;
-  }
+  const client = (token: string) => bearerClient(hub.url, token, 'keyed-test');
 
   it('two users call at once with the configured key; the tools need no linking', async () => {
     const [alice, bob] = await Promise.all([client(hub.token), client(bobToken)]);

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextPageQuery } from '../../src/integrations/link-header.js';
+import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -52,11 +52,7 @@ describe('pages named by a Link header (GitHub)', () => {
     await new Promise<void>((r) => api.close(() => r()));
   });
 
-  async function client(token: string): Promise<Client> {
-    const c = new Client({ name: 'link-pages-test', version: '1.0.0' });
-    await c.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-    return c;
-  }
+  const client = (token: string) => bearerClient(hub.url, token, 'link-pages-test');
 
   it('two users each page through to the last page by the arguments the result names', async () => {
     const [alice, bob] = await Promise.all([client(hub.token), client(bobToken)]);

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -60,11 +60,7 @@ describe("a provider's refusal in a 2xx answer (Slack's ok:false)", () => {
     await new Promise<void>((r) => api.close(() => r()));
   });
 
-  async function client(token: string): Promise<Client> {
-    const c = new Client({ name: 'refusal-test', version: '1.0.0' });
-    await c.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
-    return c;
-  }
+  const client = (token: string) => bearerClient(hub.url, token, 'refusal-test');
 
   const text = (r: unknown) => ((r as { content: Array<{ text: string }> }).content[0]?.text ?? '').split('\n')[0];
 
