@@ -59,6 +59,8 @@ export interface DownstreamCallsOptions {
   failure: (err: unknown, ctx: CallContext, what: string, signal?: AbortSignal, client?: Client) => never;
   /** Where a notification goes that no call owns, on a connection of one identity's own. */
   stray?: (n: StrayNotification) => void;
+  /** How long a call waits for a 2026-07-28 caller's next round (default 10 minutes). */
+  heldTtlMs?: number;
 }
 
 /**
@@ -70,12 +72,14 @@ export interface DownstreamCallsOptions {
 export class DownstreamCalls {
   private readonly inflight = new Map<string, InFlight>();
   private callSeq = 0;
-  private readonly held = new HeldCalls();
+  private readonly held: HeldCalls;
   private readonly rounds = new Map<string, { notify: CallContext['notify']; reportProgress: CallContext['reportProgress'] }>();
   /** Set while the connection is to a server that runs tools as tasks: a caller's task-augmented call goes there. */
   taskLink: DownstreamTaskLink | ModernTaskLink | undefined;
 
-  constructor(private readonly opts: DownstreamCallsOptions) {}
+  constructor(private readonly opts: DownstreamCallsOptions) {
+    this.held = new HeldCalls(opts.heldTtlMs);
+  }
 
   /** Calls in flight or held between rounds: a connection with any is not idle. */
   get busy(): number {
@@ -208,7 +212,15 @@ export class DownstreamCalls {
     };
     const abort = new AbortController();
     call = new HeldCall(this.callLegacy(client, tool, args, roundCtx, entry, abort.signal));
-    call.abort.signal.addEventListener('abort', () => abort.abort(call.abort.signal.reason), { once: true });
+    call.abort.signal.addEventListener(
+      'abort',
+      () => {
+        abort.abort(call.abort.signal.reason);
+        // Ended however (its hold expired, the hub stops): the connection is no longer busy with it.
+        this.rounds.delete(call.id);
+      },
+      { once: true },
+    );
     this.rounds.set(call.id, round);
     return this.nextRound(call, ctx);
   }
