@@ -81,6 +81,12 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   private readonly onSessionEnded: (() => void) | undefined;
   private life: AbortController | undefined;
   private ready = false;
+  /**
+   * Closes the answer stream of a fast-path call still open, by its request id. A 2025-era server
+   * never answers a request it was told is cancelled, and keeps its stream (and with it one of the
+   * pool's sockets) open: after 256 cancels every call to it waited for a socket for good.
+   */
+  private readonly openStreams = new Map<string | number, () => void>();
 
   constructor(url: URL, opts: HubHttpTransportOptions) {
     const fetch = opts.fetch ?? relatingFetch(opts.onCut);
@@ -121,6 +127,10 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
       await this.sendNow(message, options);
     } catch (error) {
       throw sessionEndedOr(error, hadSession);
+    } finally {
+      // Told (or at least tried): the cancelled call's stream will bring nothing more.
+      const cancelled = cancelledRequestOf(message);
+      if (cancelled !== undefined) this.openStreams.get(cancelled)?.();
     }
   }
 
@@ -181,7 +191,7 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
     const contentType = answer.headers['content-type'];
     const type = mediaType(contentType);
     if (type === 'text/event-stream') {
-      this.stream(answer.body, tag, options);
+      this.stream(answer.body, tag, options, message.id);
       return 'done';
     }
     if (type !== 'application/json') {
@@ -223,9 +233,14 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
    * resumed by the SDK's reconnection. Requests and notifications of a related call get its tag
    * (relate.ts), and a call whose stream ended unanswered is reported cut, as relating-fetch does.
    */
-  private stream(body: Readable, tag: string | undefined, options: SendOptions): void {
+  private stream(body: Readable, tag: string | undefined, options: SendOptions, id: string | number): void {
     const requestSignal = options?.requestSignal;
-    const intentional = () => this.life?.signal.aborted === true || requestSignal?.aborted === true;
+    let cancelled = false;
+    this.openStreams.set(id, () => {
+      cancelled = true;
+      body.destroy();
+    });
+    const intentional = () => cancelled || this.life?.signal.aborted === true || requestSignal?.aborted === true;
     let lastEventId: string | undefined;
     let primed = false;
     let answered = false;
@@ -253,6 +268,7 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
     const end = (failure: unknown) => {
       if (ended) return;
       ended = true;
+      this.openStreams.delete(id);
       if (failure !== undefined) {
         if (intentional()) return;
         this.onerror?.(new Error(`SSE stream disconnected: ${String(failure)}`));
@@ -284,6 +300,13 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   private streams(): SdkStreams {
     return this as unknown as SdkStreams;
   }
+}
+
+/** The request a `notifications/cancelled` names. */
+function cancelledRequestOf(message: JSONRPCMessage | JSONRPCMessage[]): string | number | undefined {
+  if (Array.isArray(message) || !('method' in message) || message.method !== 'notifications/cancelled' || 'id' in message) return undefined;
+  const id: unknown = message.params?.['requestId'];
+  return typeof id === 'string' || typeof id === 'number' ? id : undefined;
 }
 
 function isToolCall(message: JSONRPCMessage | JSONRPCMessage[]): message is JSONRPCRequest {
