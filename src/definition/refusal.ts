@@ -10,6 +10,16 @@ import { jsonAt, jsonPathSchema } from './selector.js';
 export const refusalSchema = z.strictObject({ okAt: jsonPathSchema, messageAt: jsonPathSchema.optional() });
 export type Refusal = z.infer<typeof refusalSchema>;
 
+/** An answer's body as parsed JSON when its Content-Type says JSON and it parses; undefined otherwise. */
+export function jsonAnswer(contentType: string | null, text: string): unknown {
+  if (!(contentType ?? '').includes('json') || text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The provider's reason when `body` (parsed JSON) says the request was refused; undefined when it was not. */
 export function refusedBecause(refusal: Refusal | undefined, body: unknown): string | undefined {
   if (refusal === undefined || jsonAt(body, refusal.okAt) !== false) return undefined;

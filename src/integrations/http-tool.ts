@@ -1,5 +1,5 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
-import { refusedBecause, type Refusal } from '../definition/refusal.js';
+import { jsonAnswer, refusedBecause, type Refusal } from '../definition/refusal.js';
 import type { ProviderFetch } from '../providers/client.js';
 import { stringify as formEncode } from 'qs';
 import type { BodyEncoding } from '../definition/tools.js';
@@ -89,14 +89,7 @@ export interface HttpAnswer {
  */
 export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'path'>, a: HttpAnswer, refusal?: Refusal): CallToolResult {
   const { text } = a;
-  let parsed: unknown;
-  if ((a.headers.get('content-type') ?? '').includes('json') && text) {
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-  }
+  const parsed = jsonAnswer(a.headers.get('content-type'), text);
   if (a.status < 200 || a.status > 299) {
     const retry = a.headers.get('retry-after');
     const detail = text ? `: ${text.slice(0, 2000)}` : '';

@@ -1,5 +1,5 @@
 import { AbortError } from 'p-retry';
-import { refusedBecause, type Refusal } from '../definition/refusal.js';
+import { jsonAnswer, refusedBecause, type Refusal } from '../definition/refusal.js';
 import { describeError, isHubError, type HubErrorCode } from '../errors.js';
 
 /** What a send function reports: the provider's answer, and how long it asked to wait (Retry-After). */
@@ -30,7 +30,10 @@ export function outcomeOf(res: Response, body: string, now: number, refusal?: Re
       retryAfterMs = Math.max(0, at - now);
     }
   }
-  const refused = refusal === undefined ? undefined : refusedIn(res, body, refusal);
+  // A refusal is read from a 2xx only (any other status already fails as what it is), and only
+  // from an integration that declares one: no other write's body is parsed here.
+  const declared = refusal !== undefined && res.status >= 200 && res.status <= 299;
+  const refused = declared ? refusedBecause(refusal, jsonAnswer(h.get('content-type'), body)) : undefined;
   return {
     status: res.status,
     body,
@@ -38,16 +41,6 @@ export function outcomeOf(res: Response, body: string, now: number, refusal?: Re
     ...(spent ? { limitSpent: true as const } : {}),
     ...(refused === undefined ? {} : { refused }),
   };
-}
-
-/** Why a 2xx JSON answer says the request was refused (the integration's `refusal`), or undefined. */
-function refusedIn(res: Response, body: string, refusal: Refusal): string | undefined {
-  if (res.status < 200 || res.status > 299 || !(res.headers.get('content-type') ?? '').includes('json')) return undefined;
-  try {
-    return refusedBecause(refusal, JSON.parse(body));
-  } catch {
-    return undefined;
-  }
 }
 
 /**
