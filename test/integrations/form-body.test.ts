@@ -1,9 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { parse as parseForm } from 'qs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { localApi, type LocalApi } from '../helpers/local-api.js';
 
 /**
  * A provider that takes form-encoded bodies with nested values in brackets, as Stripe's API does
@@ -12,25 +11,20 @@ import { startHub, type RunningHub } from '../helpers/hub.js';
  * the job's Idempotency-Key; a tool may still send JSON.
  */
 describe('form-encoded bodies (bodyEncoding: "form")', () => {
-  let api: Server;
+  let api: LocalApi;
   const seen: Array<{ path: string; type: string | undefined; key: string | undefined; body: unknown; raw: string }> = [];
   let hub: RunningHub;
   let bobToken: string;
 
   beforeAll(async () => {
-    api = createServer((req, res) => {
-      let raw = '';
-      req.on('data', (c: Buffer) => (raw += c.toString()));
-      req.on('end', () => {
-        const type = req.headers['content-type'];
-        const body = type?.startsWith('application/x-www-form-urlencoded') ? parseForm(raw) : JSON.parse(raw || '{}');
-        const key = req.headers['idempotency-key'];
-        seen.push({ path: req.url ?? '', type, key: typeof key === 'string' ? key : undefined, body, raw });
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `cus_${seen.length}`, object: 'customer', ...body }));
-      });
+    api = await localApi((req, raw, res) => {
+      const type = req.headers['content-type'];
+      const body = type?.startsWith('application/x-www-form-urlencoded') ? parseForm(raw) : JSON.parse(raw || '{}');
+      const key = req.headers['idempotency-key'];
+      seen.push({ path: req.url ?? '', type, key: typeof key === 'string' ? key : undefined, body, raw });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: `cus_${seen.length}`, object: 'customer', ...body }));
     });
-    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}/v1`;
+    const base = `${api.origin}/v1`;
     const customer = {
       type: 'object',
       properties: {
@@ -61,7 +55,7 @@ describe('form-encoded bodies (bodyEncoding: "form")', () => {
 
   afterAll(async () => {
     await hub?.stop();
-    await new Promise<void>((r) => api.close(() => r()));
+    await api?.close();
   });
 
   const client = (token: string) => bearerClient(hub.url, token, 'form-test');

@@ -1,27 +1,26 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { localApi, type LocalApi } from '../helpers/local-api.js';
 
 /**
  * An API called with one key from config (or none) instead of each user's OAuth account: its tools
  * work for every user at once, the key travels only to the API, and there is nothing to link.
  */
 describe('custom integrations with an API key or no credentials', () => {
-  let api: Server;
+  let api: LocalApi;
   const seen: IncomingHttpHeaders[] = [];
   let hub: RunningHub;
   let bobToken: string;
 
   beforeAll(async () => {
-    api = createServer((req, res) => {
+    api = await localApi((req, _body, res) => {
       seen.push(req.headers);
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ path: req.url }));
     });
-    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}/v1`;
+    const base = `${api.origin}/v1`;
     const tool = { description: 'Lists things', method: 'GET', path: '/things', readOnly: true };
     hub = await startHub({
       integrations: {
@@ -35,7 +34,7 @@ describe('custom integrations with an API key or no credentials', () => {
 
   afterAll(async () => {
     await hub?.stop();
-    await new Promise<void>((r) => api.close(() => r()));
+    await api?.close();
   });
 
   const client = (token: string) => bearerClient(hub.url, token, 'keyed-test');

@@ -1,9 +1,8 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nextPageQuery } from '../../src/integrations/link-header.js';
 import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { localApi, type LocalApi } from '../helpers/local-api.js';
 
 /**
  * A list the provider pages with a `Link` header, as GitHub's REST API does (the body is a bare
@@ -11,13 +10,13 @@ import { startHub, type RunningHub } from '../helpers/hub.js';
  * text for the model and in `_meta["switchboard/nextPage"]` for the client, until the last page.
  */
 describe('pages named by a Link header (GitHub)', () => {
-  let api: Server;
+  let api: LocalApi;
   let hub: RunningHub;
   let bobToken: string;
   const ISSUES = Array.from({ length: 5 }, (_, i) => ({ number: i + 1, title: `issue ${i + 1}` }));
 
   beforeAll(async () => {
-    api = createServer((req, res) => {
+    api = await localApi((req, _body, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
       const page = Number(url.searchParams.get('page') ?? '1');
       const perPage = Number(url.searchParams.get('per_page') ?? '2');
@@ -30,8 +29,7 @@ describe('pages named by a Link header (GitHub)', () => {
       ].filter(Boolean);
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', link: links.join(', ') }).end(JSON.stringify(items));
     });
-    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+    const base = api.origin;
     const input = { type: 'object', properties: { page: { type: 'integer' }, per_page: { type: 'integer' } } };
     hub = await startHub({
       integrations: {
@@ -49,7 +47,7 @@ describe('pages named by a Link header (GitHub)', () => {
 
   afterAll(async () => {
     await hub?.stop();
-    await new Promise<void>((r) => api.close(() => r()));
+    await api?.close();
   });
 
   const client = (token: string) => bearerClient(hub.url, token, 'link-pages-test');

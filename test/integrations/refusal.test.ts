@@ -1,8 +1,7 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { localApi, type LocalApi } from '../helpers/local-api.js';
 
 /**
  * A provider that refuses with HTTP 200 and `"ok": false`, as Slack's Web API does
@@ -11,26 +10,21 @@ import { startHub, type RunningHub } from '../helpers/hub.js';
  * (sent once, never again) and its caller reads why, and an `ok: true` answer is a success.
  */
 describe("a provider's refusal in a 2xx answer (Slack's ok:false)", () => {
-  let api: Server;
+  let api: LocalApi;
   /** Every request the provider got: method, path and body. */
   const seen: Array<{ method: string; path: string; body: string }> = [];
   let hub: RunningHub;
   let bobToken: string;
 
   beforeAll(async () => {
-    api = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        const url = new URL(req.url ?? '/', 'http://x');
-        seen.push({ method: req.method ?? '', path: url.pathname, body });
-        const channel = url.searchParams.get('channel') ?? (body ? (JSON.parse(body) as { channel?: string }).channel : undefined);
-        const answer = channel === 'general' ? { ok: true, channel: { id: 'C1', name: channel }, ts: '1.0' } : { ok: false, error: 'channel_not_found' };
-        res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer));
-      });
+    api = await localApi((req, body, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      seen.push({ method: req.method ?? '', path: url.pathname, body });
+      const channel = url.searchParams.get('channel') ?? (body ? (JSON.parse(body) as { channel?: string }).channel : undefined);
+      const answer = channel === 'general' ? { ok: true, channel: { id: 'C1', name: channel }, ts: '1.0' } : { ok: false, error: 'channel_not_found' };
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(answer));
     });
-    await new Promise<void>((r) => api.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(api.address() as AddressInfo).port}/api`;
+    const base = `${api.origin}/api`;
     const channel = { type: 'object', properties: { channel: { type: 'string' } }, required: ['channel'] };
     hub = await startHub({
       integrations: {
@@ -57,7 +51,7 @@ describe("a provider's refusal in a 2xx answer (Slack's ok:false)", () => {
 
   afterAll(async () => {
     await hub?.stop();
-    await new Promise<void>((r) => api.close(() => r()));
+    await api?.close();
   });
 
   const client = (token: string) => bearerClient(hub.url, token, 'refusal-test');
