@@ -67,11 +67,17 @@ export function createProvider(deps: ProviderDeps): Provider {
     // Rotated on every use. The resource asked for is checked here, before the library spends the
     // old token: it checks it only after, so a refresh naming another resource was refused and
     // still used the token up, and the client's next refresh ended the grant as a reuse.
-    rotateRefreshToken: async (ctx: { oidc: { params?: Record<string, unknown> } }) => {
-      const asked = ctx.oidc.params?.['resource'];
+    // Another loopback name of the granted resource (a client that signed in at 127.0.0.1 and now
+    // reaches the hub as localhost) is the same resource: the refresh is for the granted name,
+    // whose tokens /mcp takes under every loopback name. The library knows the grant's name only.
+    rotateRefreshToken: async (ctx: { oidc: { params?: Record<string, unknown>; entities?: { RefreshToken?: { resource?: unknown } } } }) => {
+      const params = ctx.oidc.params;
+      const asked = params?.['resource'];
       const named = asked === undefined ? [] : Array.isArray(asked) ? asked : [asked];
       if (named.some((r) => typeof r !== 'string' || !resources.includes(r)))
         throw new errors['InvalidTarget']!(`this server issues tokens for ${resource} only`);
+      const granted = ctx.oidc.entities?.RefreshToken?.resource;
+      if (params && typeof asked === 'string' && typeof granted === 'string' && asked !== granted && resources.includes(granted)) params['resource'] = granted;
       return true;
     },
     // Refresh tokens for every client that registered the grant type, whether or not it asked for

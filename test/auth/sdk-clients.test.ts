@@ -11,7 +11,7 @@ import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextproto
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { fixtureStdio, startHub, type RunningHub } from '../helpers/hub.js';
-import { MemoryOAuthClient, forgetAccessToken, initialize, signIn, tokenRequest } from './support.js';
+import { MemoryOAuthClient, forgetAccessToken, initialize, obtainTokens, signIn, tokenRequest } from './support.js';
 
 interface Line {
   /** Connects with the OAuth client; resolves false when the SDK stopped for the browser step. */
@@ -142,5 +142,20 @@ describe.each(Object.keys(lines))('MCP SDK %s OAuth client against the hub', (na
     await session.close();
     // The same token is for the hub's /mcp by any of its loopback names.
     expect((await initialize(url, oauth.saved!.access_token)).status).toBe(200);
+  });
+});
+
+describe('a grant made at 127.0.0.1, refreshed by a client that now names the hub as localhost', () => {
+  it('is refreshed for the granted name (not refused after spending the token), and the new token works under both names', async () => {
+    const { clientId, tokens } = await obtainTokens(base, hubToken);
+    const local = url.replace('127.0.0.1', 'localhost');
+    const first = await tokenRequest(base, { grant_type: 'refresh_token', client_id: clientId, refresh_token: tokens.refresh_token!, resource: local });
+    expect(first.status).toBe(200);
+    // The rotated token is the one in use: its refresh is not taken for a reuse that ends the grant.
+    const next = await tokenRequest(base, { grant_type: 'refresh_token', client_id: clientId, refresh_token: String(first.body['refresh_token']) });
+    expect(next.status).toBe(200);
+    const token = String(next.body['access_token']);
+    expect((await initialize(url, token)).status).toBe(200);
+    expect((await initialize(local, token)).status).toBe(200);
   });
 });
