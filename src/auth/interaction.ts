@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import express, { type Express, type Request, type Response } from 'express';
+import type { Express, Request, Response } from 'express';
+import { formBody } from '../http/form-body.js';
 import type { InteractionDetails } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
@@ -45,7 +46,7 @@ const stringArray = z.array(z.string());
  */
 export function mountSignIn(app: Express, deps: SignInDeps): void {
   const origin = new URL(deps.issuer).origin;
-  const form = express.urlencoded({ extended: false, limit: '4kb' });
+  const form = formBody(4096);
   const csrf = (uid: string) => createHmac('sha256', deps.formSecret).update(`sign-in\0${uid}`).digest('base64url');
   const csrfOk = (given: string, uid: string) => {
     const a = Buffer.from(given);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import express, { type Express, type Request, type Response } from 'express';
+import type { Express, Request, Response } from 'express';
+import { formBody } from './form-body.js';
 import { z } from 'zod';
 import type { GrantView } from '../auth/grants.js';
 import type { Clock } from '../clock.js';
@@ -139,7 +140,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
     );
   });
 
-  const form = express.urlencoded({ extended: false, limit: 4096 });
+  const form = formBody(4096);
   const checked = (s: Session | 'none' | 'ended', csrf: string | undefined): s is Session =>
     typeof s === 'object' && csrf !== undefined && csrfMatches(csrf, s.token);
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import express, { type Express, type Request, type Response } from 'express';
+import type { Express, Request, Response } from 'express';
+import { formBody } from './form-body.js';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { ERROR_SPECS, HubError, describeError, isHubError, type HubErrorCode } from '../errors.js';
@@ -114,7 +115,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
     }
   });
 
-  app.post('/oauth/:integration/start', express.urlencoded({ extended: false, limit: 8192 }), async (req, res) => {
+  app.post('/oauth/:integration/start', formBody(8192), async (req, res) => {
     try {
       const form = confirmForm.safeParse(req.body);
       if (!form.success) throw new HubError('forbidden', 'this form did not come from the confirmation page; open the link again');

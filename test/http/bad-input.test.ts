@@ -154,6 +154,20 @@ describe('HTTP face under bad input', () => {
     expect((await postChunked(big)).status).toBe(413);
   });
 
+  it('refuses a form body declared over its limit at once, before reading any of it, on every form route', async () => {
+    // No body follows the headers: a route that waited for it would answer only at the body deadline.
+    for (const path of ['/sign-in/some-interaction/login', '/connect/revoke', '/oauth/sandbox/start']) {
+      const raw = await rawBytes(
+        h.port,
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${h.port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 99999999\r\n\r\n`,
+      );
+      const [head = '', body = ''] = raw.split('\r\n\r\n');
+      expect([path, head.split(' ')[1]]).toEqual([path, '413']);
+      expect(head.toLowerCase()).toContain('connection: close');
+      expect(JSON.parse(body)).toMatchObject({ error: { code: 'body_too_large' } });
+    }
+  });
+
   it('answers malformed JSON with a JSON-RPC parse error (-32700)', async () => {
     for (const body of ['{"jsonrpc": "2.0", "method": ', '{not json}', '\u0000\u0001']) {
       const res = await post(body);
