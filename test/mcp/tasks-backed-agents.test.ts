@@ -134,10 +134,13 @@ describe('agent calls as MCP Tasks', () => {
 
     const failing = String((await c.tool('agent__failing', { input: 'x' }))['taskId']);
     const failed = await c.until(failing, ['completed', 'failed', 'cancelled']);
+    // The direct call's isError answer, inlined: SEP-2663 keeps `failed` for JSON-RPC errors.
     expect(failed).toMatchObject({
-      status: 'failed',
-      error: { code: -32603, message: expect.stringContaining('failed'), data: { agentTask: backingOf(failing).id, state: 'failed' } },
+      status: 'completed',
+      statusMessage: expect.stringContaining(`task ${backingOf(failing).id} failed`),
+      result: { isError: true, content: [{ type: 'text', text: expect.stringContaining(`task ${backingOf(failing).id} failed`) }] },
     });
+    expect(failed).not.toHaveProperty('error');
   });
 
   it('a stream call runs as a local task and completes with the streamed answer', async () => {

@@ -7,6 +7,9 @@ import type { InputRequired } from '../source.js';
 import { toTaskError } from './errors.js';
 import type { TaskBacking, TaskOwner, TaskRecord, TaskRepository, TaskState } from './types.js';
 
+/** A failure's words in a status message are bounded: a tool's error may quote a long body. */
+const MAX_MESSAGE_CHARS = 2000;
+
 function ownerKey(o: TaskOwner): string {
   return `${o.tenant}/${o.user}`;
 }
@@ -138,7 +141,7 @@ export class LocalBacking implements TaskBacking {
         else runner.requestState = out.requestState;
         next = { status: 'input_required', inputRequests: { ...runner.pending } };
       } else {
-        next = { status: 'completed', result: out };
+        next = finished(out);
       }
     } catch (err) {
       next = { status: 'failed', error: toTaskError(err) };
@@ -152,4 +155,17 @@ export class LocalBacking implements TaskBacking {
     }
     if (next.status !== 'input_required') this.runners.delete(id);
   }
+}
+
+/**
+ * A round's final answer as the task's state. A tool's own isError answer stays its result with
+ * the status `failed`: 2025-11-25 counts isError as failed and its tasks/result returns that
+ * result, while the 2026-07-28 wire shows it as `completed` with it inlined (wire.ts), as a queued
+ * write's failure is (outbox-job.ts).
+ */
+function finished(out: Record<string, unknown>): TaskState {
+  if (out['isError'] !== true) return { status: 'completed', result: out };
+  const first: unknown = Array.isArray(out['content']) ? out['content'][0] : undefined;
+  const text = typeof first === 'object' && first !== null && 'text' in first && typeof first.text === 'string' ? first.text : undefined;
+  return { status: 'failed', result: out, ...(text ? { statusMessage: text.slice(0, MAX_MESSAGE_CHARS) } : {}) };
 }

@@ -12,6 +12,9 @@ export interface AgentTaskPort {
   render(task: AgentTask): CallToolResult;
 }
 
+/** A failure's words in a status message are bounded: an agent's error may be long. */
+const MAX_MESSAGE_CHARS = 2000;
+
 /**
  * The `agent_task` backing: an async agent call run as an MCP Task reads its state from the agent
  * task row (one record, not a copy), so a restarted hub, or another process on the data dir,
@@ -37,14 +40,14 @@ export class AgentTaskBacking implements TaskBacking {
         return { status: 'cancelled', statusMessage: `cancelled (agent task ${t.id}); a late answer is dropped` };
       case 'failed':
       case 'timed_out': {
-        // The words the direct call's isError result has: the reason, secrets already redacted.
-        const first = this.port.render(t).content[0];
+        // The direct call's isError result, the reason in its words (secrets already redacted):
+        // tasks/result returns it as the call would have, and 2025-11-25 shows the task failed.
+        // Not a JSON-RPC error: the agent's failure is the tool's answer, not a protocol fault
+        // (SEP-2663 then shows it completed with the result inlined, as a queued write's failure).
+        const result = this.port.render(t);
+        const first = result.content[0];
         const message = first?.type === 'text' ? first.text : `agent task ${t.id} ${t.state}`;
-        return {
-          status: 'failed',
-          statusMessage: message,
-          error: { code: ProtocolErrorCode.InternalError, message, data: { agentTask: t.id, state: t.state } },
-        };
+        return { status: 'failed', statusMessage: message.slice(0, MAX_MESSAGE_CHARS), result: { ...result } };
       }
     }
   }
