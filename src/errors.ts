@@ -195,13 +195,17 @@ export interface HttpErrorAnswer<B> {
   body: B;
 }
 
-/** An answer on the JSON-RPC endpoint (/mcp) before any message is handled: the status and the error code from the table. */
+/**
+ * An answer on the JSON-RPC endpoint (/mcp) before any message is handled: the status and the
+ * error code from the table, the hub's own code in `data.code` as on every other JSON-RPC error
+ * (docs/errors.md), beside what `data` says more.
+ */
 export function jsonRpcHttpError(
   code: JsonRpcErrorCode,
   message: string,
-  opts: { id?: string | number | null; data?: unknown } = {},
-): HttpErrorAnswer<{ jsonrpc: '2.0'; id: string | number | null; error: { code: number; message: string; data?: unknown } }> {
-  const error = { code: jsonRpcCodeOf(code), message, ...(opts.data === undefined ? {} : { data: opts.data }) };
+  opts: { id?: string | number | null; data?: Record<string, unknown> } = {},
+): HttpErrorAnswer<{ jsonrpc: '2.0'; id: string | number | null; error: { code: number; message: string; data: Record<string, unknown> } }> {
+  const error = { code: jsonRpcCodeOf(code), message, data: { code, ...opts.data } };
   return { status: ERROR_SPECS[code].http, body: { jsonrpc: '2.0', id: opts.id ?? null, error } };
 }
 

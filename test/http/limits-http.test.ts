@@ -18,7 +18,7 @@ function limitBody(limit: 'sessionsPerIdentity' | 'streamsPerIdentity', id: stri
     error: {
       code: LIMIT_REACHED,
       message: `Too many open ${what} for this identity: the limit is 3 (server.limits.${limit}). ${hint}`,
-      data: { limit, setting: `server.limits.${limit}`, max: 3 },
+      data: { code: 'limit_reached', limit, setting: `server.limits.${limit}`, max: 3 },
     },
   };
 }

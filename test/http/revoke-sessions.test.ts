@@ -107,13 +107,13 @@ describe('revoking a token closes what it holds open', () => {
     const s = await rawSessionWithStream(h.url, first.token);
     expect(await ping(h.url, second.token, s.sessionId)).toEqual({
       status: 404,
-      body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } },
+      body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found', data: { code: 'session_not_found' } } },
     });
     await h.hub.tokens.revoke(first.id);
     expect(await s.ended).toBe('ended');
     expect(await ping(h.url, second.token, s.sessionId)).toEqual({
       status: 404,
-      body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found' } },
+      body: { jsonrpc: '2.0', id: null, error: { code: -32001, message: 'Session not found', data: { code: 'session_not_found' } } },
     });
   });
 });
