@@ -100,6 +100,8 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
   // behind the same body deadline and Host/Origin checks, they need none of its routing, body
   // parsing or response helpers, which cost more than the delivery's own work (`bench:webhooks`).
   return (req, res) => {
+    // Every answer is JSON, HTML or an event stream of the type it names: no browser may sniff one into another.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
     if (refusedTarget(req, res, refusals)) return;
     if (isMcpPost(req)) return mcpPost(req, res);
     const target = webhooks === undefined ? undefined : webhookTarget(req.method, req.url);

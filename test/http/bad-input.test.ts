@@ -154,6 +154,19 @@ describe('HTTP face under bad input', () => {
     expect((await postChunked(big)).status).toBe(413);
   });
 
+  it('marks every answer nosniff: JSON routes, /mcp (its refusals too), webhooks', async () => {
+    const answers = [
+      await fetch(`${origin()}/healthz`),
+      await post(INITIALIZE),
+      await post(INITIALIZE, { authorization: 'Bearer nope' }),
+      await fetch(`${origin()}/webhooks/nothing-here`, { method: 'POST', body: '{}' }),
+    ];
+    for (const res of answers) {
+      await res.body?.cancel();
+      expect([res.url, res.status, res.headers.get('x-content-type-options')]).toEqual([res.url, res.status, 'nosniff']);
+    }
+  });
+
   it('refuses a form body declared over its limit at once, before reading any of it, on every form route', async () => {
     // No body follows the headers: a route that waited for it would answer only at the body deadline.
     for (const path of ['/sign-in/some-interaction/login', '/connect/revoke', '/oauth/sandbox/start']) {
