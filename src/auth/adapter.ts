@@ -61,7 +61,9 @@ export function hubAdapter(deps: AdapterDeps): new (model: string) => Adapter {
       const expiresAt = typeof expiresIn === 'number' ? now + expiresIn * 1000 : this.model === 'Client' ? now + CLIENT_IDLE_MS : undefined;
       const grantId = typeof payload['grantId'] === 'string' ? payload['grantId'] : this.model === 'Grant' ? id : undefined;
       const uid = typeof payload['uid'] === 'string' && this.model === 'Session' ? hashId(payload['uid']) : undefined;
-      const sealed = vault.encrypt(scope(this.model, key), JSON.stringify(payload));
+      // A public client's secret is never asked for (see withoutUnusableSecret): none is kept.
+      const kept = this.model === 'Client' && payload['token_endpoint_auth_method'] === 'none' ? withoutSecret(payload) : payload;
+      const sealed = vault.encrypt(scope(this.model, key), JSON.stringify(kept));
       await records.upsert({ model: this.model, key, payload: sealed, grantId, uidKey: uid, expiresAt });
       if (now - lastPurge >= PURGE_EVERY_MS) {
         lastPurge = now;
@@ -109,4 +111,9 @@ export function hubAdapter(deps: AdapterDeps): new (model: string) => Adapter {
       await records.revokeGrant(grantId);
     }
   };
+}
+
+function withoutSecret(payload: Record<string, unknown>): Record<string, unknown> {
+  const { client_secret: _secret, client_secret_expires_at: _expires, ...rest } = payload;
+  return rest;
 }

@@ -14,7 +14,7 @@ declare module 'oidc-provider' {
     req: IncomingMessage;
     res: ServerResponse;
     /** Set by the provider while it handles a request; `body` is the parsed form. */
-    oidc?: { body?: Record<string, unknown> };
+    oidc?: { body?: Record<string, unknown>; route?: string };
   }
 
   export interface AccessTokenModel {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import Provider, { errors, interactionPolicy } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type ProviderContext } from 'oidc-provider';
 import type { Clock } from '../clock.js';
 import type { Vault } from '../vault/vault.js';
 import { hubAdapter } from './adapter.js';
@@ -170,10 +170,26 @@ export function createProvider(deps: ProviderDeps): Provider {
       ctx.body = `<!doctype html><meta charset="utf-8"><title>Sign-in failed</title><h1>Sign-in failed</h1>${lines.join('')}`;
     },
   });
+  provider.use(withoutUnusableSecret);
   // Behind a TLS-terminating proxy the public URL is https while the listener speaks http: the
   // library then reads the scheme from X-Forwarded-Proto to set Secure cookies and build URLs.
   provider.proxy = deps.issuer.startsWith('https:');
   return provider;
+}
+
+/**
+ * A registration that names no `token_endpoint_auth_method` is a public client here (the hub's
+ * default, `none`), but the library decides whether to issue a secret before that default applies
+ * (RFC 7591's is `client_secret_basic`): the answer carried a secret the client could not use, and
+ * a client that sends a secret whenever it has one was refused at /token. It is left out.
+ */
+async function withoutUnusableSecret(ctx: ProviderContext, next: () => Promise<void>): Promise<void> {
+  await next();
+  if (ctx.oidc?.route !== 'registration' || ctx.status !== 201 || typeof ctx.body !== 'object' || ctx.body === null) return;
+  const body = ctx.body as Record<string, unknown>;
+  if (body['token_endpoint_auth_method'] !== 'none') return;
+  delete body['client_secret'];
+  delete body['client_secret_expires_at'];
 }
 
 /**

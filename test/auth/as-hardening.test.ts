@@ -61,6 +61,18 @@ describe('registration policy', () => {
     expect(res.headers.get('location')).toMatch(/^\/sign-in\//);
   });
 
+  it('a registration naming no token_endpoint_auth_method is a public client, answered without a secret it could not use', async () => {
+    const r = await registerRaw({ redirect_uris: [REDIRECT], client_name: 'No method named' });
+    expect(r.status).toBe(201);
+    expect(r.body['token_endpoint_auth_method']).toBe('none');
+    expect(r.body).not.toHaveProperty('client_secret');
+    expect(r.body).not.toHaveProperty('client_secret_expires_at');
+    // A confidential client still gets its secret.
+    const confidential = await registerRaw({ redirect_uris: [REDIRECT], client_name: 'Confidential', token_endpoint_auth_method: 'client_secret_basic' });
+    expect(confidential.status).toBe(201);
+    expect(confidential.body['client_secret']).toEqual(expect.any(String));
+  });
+
   it('counts only registrations made: malformed ones do not use up an address’s allowance', async () => {
     for (let i = 0; i < 12; i++) expect((await registerRaw({ redirect_uris: 'not-an-array' })).status).toBe(400);
     expect((await register(base, 'after bad ones')).status).toBe(201);
