@@ -8,7 +8,8 @@ import { firstThenRetries } from '../providers/retry.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest } from './adapter.js';
 
 /** Why one agent gave no usable answer: the fallback chain and the final isError result say it. */
-export type AgentFailureReason = 'circuit_open' | 'timeout' | 'transport' | 'status' | 'protocol' | 'agent_error' | 'invalid_output' | 'invalid_input';
+export const FAILURE_REASONS = ['circuit_open', 'timeout', 'transport', 'status', 'protocol', 'agent_error', 'invalid_output', 'invalid_input'] as const;
+export type AgentFailureReason = (typeof FAILURE_REASONS)[number];
 
 /** The error table's code for each reason (stable codes in results' `_meta`, src/errors.ts). */
 export const REASON_CODES: Readonly<Record<AgentFailureReason, HubErrorCode>> = {

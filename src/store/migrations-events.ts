@@ -91,4 +91,12 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
     // credentials refused again after a refresh), so its caller gets that code, not a generic one.
     sql: 'ALTER TABLE outbox_jobs ADD COLUMN last_error_code TEXT;',
   },
+  {
+    version: 22,
+    name: 'agent_task_failures',
+    // The agents of an async call's chain that gave no answer while it was submitted (sealed JSON),
+    // so the task's result names them and why as the direct call's would: a fallback's result says
+    // why it answered, a failure names each agent (src/agents/tasks/sqlite.ts).
+    sql: 'ALTER TABLE agent_tasks ADD COLUMN failures TEXT;',
+  },
 ];

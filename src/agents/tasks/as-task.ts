@@ -2,7 +2,7 @@ import { describeError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import type { AgentCallback } from '../adapter.js';
 import { ChainFailed, type AgentRuntime, type Invocation } from '../invoke.js';
-import type { AsyncCallDeps } from './call.js';
+import { storedFailures, type AsyncCallDeps } from './call.js';
 import { newTaskId, type AgentTask } from './types.js';
 
 /**
@@ -37,16 +37,17 @@ async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d
     });
     if (inv.answer.kind === 'output') {
       // A fallback that runs sync, or a platform that answered at once: done already.
-      await d.tasks.finish(task.id, { state: 'completed', result: inv.answer.output });
+      await d.tasks.finish(task.id, { state: 'completed', result: inv.answer.output, failures: storedFailures(inv.failures) });
     } else {
       // A cancel that came first keeps its `cancelled`: `accepted` only binds the platform's id then.
-      await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy: inv.answeredBy });
+      await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy: inv.answeredBy, failures: storedFailures(inv.failures) });
       d.log.info({ agent: task.agent, answeredBy: inv.answeredBy, task: task.id, remoteTask: d.scrub(inv.answer.taskId) }, 'agent task submitted');
     }
   } catch (err) {
     // The failures' reasons only: an agent's error text is kept on the row for its owner, not logged.
     const why = err instanceof ChainFailed ? err.message : describeError(err);
-    await d.tasks.finish(task.id, { state: 'failed', error: why }).catch(() => false);
+    const failures = err instanceof ChainFailed ? storedFailures(err.failures) : [];
+    await d.tasks.finish(task.id, { state: 'failed', error: why, failures }).catch(() => false);
     d.log.warn(
       { agent: task.agent, task: task.id, failures: err instanceof ChainFailed ? err.failures.map((f) => f.reason) : undefined },
       'agent task not submitted',

@@ -9,7 +9,7 @@ import type { AgentCallStatus, AgentMetrics } from '../metrics.js';
 import { AgentCallError } from '../policy.js';
 import { META_AGENT, failureResult, successResult } from '../result.js';
 import type { TaskEvents } from './events.js';
-import { newTaskId, type AgentTask, type AgentTaskStore } from './types.js';
+import { newTaskId, type AgentTask, type AgentTaskStore, type TaskFailure } from './types.js';
 
 export interface AsyncCallDeps {
   tasks: AgentTaskStore;
@@ -67,7 +67,7 @@ export async function callAsync(
     });
   } catch (err) {
     if (err instanceof ChainFailed) {
-      await d.tasks.finish(task.id, { state: 'failed', error: err.message });
+      await d.tasks.finish(task.id, { state: 'failed', error: err.message, failures: storedFailures(err.failures) });
       d.metered?.failed(agent.name, err.failures, seconds());
       return failureResult(agent.name, err.failures);
     }
@@ -78,12 +78,12 @@ export async function callAsync(
   }
   if (inv.answer.kind === 'output') {
     // A fallback that runs sync, or a platform that answered at once: the task is done already.
-    await d.tasks.finish(task.id, { state: 'completed', result: inv.answer.output });
+    await d.tasks.finish(task.id, { state: 'completed', result: inv.answer.output, failures: storedFailures(inv.failures) });
     d.metered?.answered(agent.name, inv, seconds());
     return successResult(agent.name, { ...inv, answer: inv.answer }, structured);
   }
   const { answeredBy } = inv;
-  await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy });
+  await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy, failures: storedFailures(inv.failures) });
   d.log.info({ agent: agent.name, answeredBy, task: task.id, remoteTask: d.scrub(inv.answer.taskId) }, 'agent task submitted');
   const progress = ctx.reportProgress;
   let n = 0;
@@ -160,18 +160,31 @@ async function cancelled(task: AgentTask, d: AsyncCallDeps): Promise<AgentTask |
   return now?.state === 'completed' || now?.state === 'failed' ? now : undefined;
 }
 
-/** A finished task as the tool result a sync call would have given. */
+/** The failures a submission met, as the task keeps them. */
+export function storedFailures(failures: readonly AgentCallError[]): TaskFailure[] {
+  return failures.map((f) => ({ agent: f.agent, reason: f.reason, message: f.message, ...(f.detail === undefined ? {} : { detail: f.detail }) }));
+}
+
+/**
+ * A finished task as the tool result a sync call would have given: a fallback's answer says why
+ * the agents before it gave none, and a failure names each agent of the chain and why, those the
+ * submission met (kept with the task) and then the one that took it.
+ */
 export function resultOf(t: AgentTask, structured: boolean): CallToolResult {
   const answeredBy = t.answeredBy ?? t.agent;
+  const before = t.failures.map((f) => new AgentCallError(f.agent, f.reason, f.message, f.detail));
   if (t.state === 'completed') {
     const r = successResult(
       t.agent,
-      { answeredBy, answer: { kind: 'output', output: t.result, ...(t.remoteTaskId ? { taskId: t.remoteTaskId } : {}) }, failures: [] },
+      { answeredBy, answer: { kind: 'output', output: t.result, ...(t.remoteTaskId ? { taskId: t.remoteTaskId } : {}) }, failures: before },
       structured,
     );
     return { ...r, _meta: { [META_AGENT]: { ...(r._meta?.[META_AGENT] as object), hubTaskId: t.id } } };
   }
+  // No agent took it (the platform never bound its id): the submission's failures are the whole story.
+  if (t.state === 'failed' && t.remoteTaskId === null && before.length > 0) return failureResult(t.agent, before);
   return failureResult(t.agent, [
+    ...before,
     new AgentCallError(answeredBy, 'agent_error', `agent ${answeredBy}: task ${t.id} ${t.state}${t.error ? `: ${t.error}` : ''}`),
   ]);
 }

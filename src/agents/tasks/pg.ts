@@ -2,8 +2,17 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { Queryable } from '../../store/pg/pool.js';
 import type { Vault } from '../../vault/vault.js';
-import { COLUMNS, expiredSchema, openTask, rowSchema, sealOutcome } from './sqlite.js';
-import { EXPIRED_ERROR, type AgentTask, type AgentTaskStore, type ExpiredTask, type NewAgentTask, type TaskOutcome, type TaskOwner } from './types.js';
+import { COLUMNS, expiredSchema, openTask, rowSchema, sealFailures, sealOutcome } from './sqlite.js';
+import {
+  EXPIRED_ERROR,
+  type AgentTask,
+  type AgentTaskStore,
+  type ExpiredTask,
+  type NewAgentTask,
+  type TaskOutcome,
+  type TaskOwner,
+  type TaskTaker,
+} from './types.js';
 
 const tenantOf = z.object({ tenant_id: z.string() });
 const UNFINISHED = `state IN ('submitted', 'running')`;
@@ -39,28 +48,32 @@ export class PgAgentTasks implements AgentTaskStore {
     return openTask(this.vault, r);
   }
 
-  async accepted(id: string, by: { remoteTaskId: string; answeredBy?: string }): Promise<boolean> {
+  async accepted(id: string, by: TaskTaker): Promise<boolean> {
+    const failures = by.failures?.length ? await this.sealedFailures(id, by.failures) : null;
     // Bound once: the first verified callback or the submission's answer, whichever comes first.
     const changed = await this.db.exec(
-      `UPDATE agent_tasks SET remote_task_id = $2, answered_by = coalesce($3, answered_by),
+      `UPDATE agent_tasks SET remote_task_id = $2, answered_by = coalesce($3, answered_by), failures = coalesce($5, failures),
          state = CASE state WHEN 'submitted' THEN 'running' ELSE state END, updated_at = $4
        WHERE id = $1 AND (remote_task_id IS NULL OR remote_task_id = $2)`,
-      [id, by.remoteTaskId, by.answeredBy ?? null, this.clock.now()],
+      [id, by.remoteTaskId, by.answeredBy ?? null, this.clock.now(), failures],
     );
     return changed === 1;
+  }
+
+  private async sealedFailures(id: string, failures: TaskTaker['failures']): Promise<string | null> {
+    const row = await this.db.maybeOne('SELECT tenant_id FROM agent_tasks WHERE id = $1', [id], (r) => tenantOf.parse(r));
+    return row === undefined ? null : sealFailures(this.vault, row.tenant_id, id, failures);
   }
 
   async finish(id: string, outcome: TaskOutcome): Promise<boolean> {
     const row = await this.db.maybeOne('SELECT tenant_id FROM agent_tasks WHERE id = $1', [id], (r) => tenantOf.parse(r));
     if (row === undefined) return false;
     const { result, error } = await sealOutcome(this.vault, row.tenant_id, id, outcome);
-    const changed = await this.db.exec(`UPDATE agent_tasks SET state = $2, result = $3, error = $4, updated_at = $5 WHERE id = $1 AND ${UNFINISHED}`, [
-      id,
-      outcome.state,
-      result,
-      error,
-      this.clock.now(),
-    ]);
+    const failures = await sealFailures(this.vault, row.tenant_id, id, outcome.failures);
+    const changed = await this.db.exec(
+      `UPDATE agent_tasks SET state = $2, result = $3, error = $4, failures = coalesce($6, failures), updated_at = $5 WHERE id = $1 AND ${UNFINISHED}`,
+      [id, outcome.state, result, error, this.clock.now(), failures],
+    );
     return changed === 1;
   }
 

@@ -19,7 +19,7 @@ import { UPAGENTS_CALLBACK, koreCallback } from './formats.js';
 import { DEFAULT_TASK_RETENTION_MS, TaskPurgeJob } from './purge.js';
 import { TASK_STATUS_TOOL, readTask, taskStatus } from './status-tool.js';
 import { redact } from '../scrub.js';
-import type { AgentTask, AgentTaskStore, TaskOutcome, TaskOwner } from './types.js';
+import type { AgentTask, AgentTaskStore, TaskFailure, TaskOutcome, TaskOwner } from './types.js';
 
 /** An unanswered task is timed_out after a day unless told otherwise. */
 export const DEFAULT_TASK_TTL_MS = 24 * 60 * 60_000;
@@ -45,12 +45,19 @@ export interface AgentTasksOptions {
  * compared with the stored one scrubbed the same way (callback.ts).
  */
 function scrubbingErrors(store: AgentTaskStore, secrets: readonly string[]): AgentTaskStore {
+  const scrubbed = (failures: readonly TaskFailure[] | undefined) =>
+    failures?.map((f) => ({ ...f, message: redact(f.message, secrets), ...(f.detail === undefined ? {} : { detail: redact(f.detail, secrets) }) }));
   return {
     create: (task) => store.create(task),
     get: (id, owner) => store.get(id, owner),
-    accepted: (id, by) => store.accepted(id, { ...by, remoteTaskId: redact(by.remoteTaskId, secrets) }),
+    accepted: (id, by) => store.accepted(id, { ...by, remoteTaskId: redact(by.remoteTaskId, secrets), failures: scrubbed(by.failures) }),
     finish: (id: string, outcome: TaskOutcome) =>
-      store.finish(id, outcome.state === 'completed' ? outcome : { ...outcome, error: redact(outcome.error, secrets) }),
+      store.finish(
+        id,
+        outcome.state === 'completed'
+          ? { ...outcome, failures: scrubbed(outcome.failures) }
+          : { ...outcome, error: redact(outcome.error, secrets), failures: scrubbed(outcome.failures) },
+      ),
     expire: (now, limit) => store.expire(now, limit),
     purge: (before, limit) => store.purge(before, limit),
   };

@@ -4,6 +4,7 @@ import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import type { Db } from '../../store/db.js';
 import { Vault } from '../../vault/vault.js';
+import { FAILURE_REASONS } from '../policy.js';
 import {
   EXPIRED_ERROR,
   MAX_TASK_ERROR_CHARS,
@@ -12,8 +13,10 @@ import {
   type AgentTaskStore,
   type ExpiredTask,
   type NewAgentTask,
+  type TaskFailure,
   type TaskOutcome,
   type TaskOwner,
+  type TaskTaker,
 } from './types.js';
 
 export const rowSchema = z.object({
@@ -26,6 +29,7 @@ export const rowSchema = z.object({
   state: z.enum(TASK_STATES),
   result: z.string().nullable(),
   error: z.string().nullable(),
+  failures: z.string().nullable(),
   owner_process: z.string(),
   created_at: z.number(),
   updated_at: z.number(),
@@ -35,9 +39,33 @@ export type Row = z.infer<typeof rowSchema>;
 
 export const expiredSchema = z.object({ id: z.string(), agent: z.string(), answered_by: z.string().nullable() });
 
-export const COLUMNS = 'id, tenant_id, user_id, agent, answered_by, remote_task_id, state, result, error, owner_process, created_at, updated_at, expires_at';
+export const COLUMNS =
+  'id, tenant_id, user_id, agent, answered_by, remote_task_id, state, result, error, failures, owner_process, created_at, updated_at, expires_at';
 export const RESULT_KIND = 'agent_task_result';
 export const ERROR_KIND = 'agent_task_error';
+export const FAILURES_KIND = 'agent_task_failures';
+
+const failuresSchema = z.array(
+  z.object({ agent: z.string(), reason: z.enum(FAILURE_REASONS), message: z.string(), detail: z.string().optional() }).transform(
+    (f): TaskFailure => ({
+      agent: f.agent,
+      reason: f.reason,
+      message: f.message.slice(0, MAX_TASK_ERROR_CHARS),
+      ...(f.detail === undefined ? {} : { detail: f.detail }),
+    }),
+  ),
+);
+
+/**
+ * The failures a submission met, sealed as the error is (an agent's error text may quote what the
+ * user gave it); null when there are none to write, so a write keeps what is there.
+ */
+export async function sealFailures(vault: Vault, tenant: string, id: string, failures: readonly TaskFailure[] | undefined): Promise<string | null> {
+  if (failures === undefined || failures.length === 0) return null;
+  await vault.ensureDataKey(tenant);
+  const bounded = failures.map((f) => ({ ...f, message: f.message.slice(0, MAX_TASK_ERROR_CHARS) }));
+  return vault.encrypt({ tenant, kind: FAILURES_KIND, id }, JSON.stringify(bounded));
+}
 
 /**
  * What a finish writes: the output, or the error (an agent's error may quote what the user gave it
@@ -69,9 +97,10 @@ export class SqliteAgentTasks implements AgentTaskStore {
       // Bound once: the first verified callback or the submission's answer, whichever comes first
       // (a fast platform's callback can outrun its own answer); another id is refused after.
       accepted: db.prepare(`UPDATE agent_tasks SET remote_task_id = @remoteTaskId, answered_by = coalesce(@answeredBy, answered_by),
+          failures = coalesce(@failures, failures),
           state = CASE state WHEN 'submitted' THEN 'running' ELSE state END, updated_at = @now
         WHERE id = @id AND (remote_task_id IS NULL OR remote_task_id = @remoteTaskId)`),
-      finish: db.prepare(`UPDATE agent_tasks SET state = @to, result = @result, error = @error, updated_at = @now
+      finish: db.prepare(`UPDATE agent_tasks SET state = @to, result = @result, error = @error, failures = coalesce(@failures, failures), updated_at = @now
         WHERE id = @id AND state IN ('submitted', 'running')`),
       // The same guarded transition as finish: a callback that wins the race keeps its outcome.
       expire: db.prepare(`UPDATE agent_tasks SET state = 'timed_out', error = @error, updated_at = @now
@@ -100,15 +129,24 @@ export class SqliteAgentTasks implements AgentTaskStore {
     return openTask(this.vault, r);
   }
 
-  async accepted(id: string, by: { remoteTaskId: string; answeredBy?: string }): Promise<boolean> {
-    return this.st.accepted.run({ id, remoteTaskId: by.remoteTaskId, answeredBy: by.answeredBy ?? null, now: this.clock.now() }).changes === 1;
+  async accepted(id: string, by: TaskTaker): Promise<boolean> {
+    const failures = await this.sealedFailures(id, by.failures);
+    return this.st.accepted.run({ id, remoteTaskId: by.remoteTaskId, answeredBy: by.answeredBy ?? null, failures, now: this.clock.now() }).changes === 1;
   }
 
   async finish(id: string, outcome: TaskOutcome): Promise<boolean> {
     const row = this.st.get.get(id);
     if (row === undefined) return false;
-    const sealed = await sealOutcome(this.vault, rowSchema.parse(row).tenant_id, id, outcome);
-    return this.st.finish.run({ id, to: outcome.state, ...sealed, now: this.clock.now() }).changes === 1;
+    const tenant = rowSchema.parse(row).tenant_id;
+    const sealed = await sealOutcome(this.vault, tenant, id, outcome);
+    const failures = await sealFailures(this.vault, tenant, id, outcome.failures);
+    return this.st.finish.run({ id, to: outcome.state, ...sealed, failures, now: this.clock.now() }).changes === 1;
+  }
+
+  private async sealedFailures(id: string, failures: readonly TaskFailure[] | undefined): Promise<string | null> {
+    if (failures === undefined || failures.length === 0) return null;
+    const row = this.st.get.get(id);
+    return row === undefined ? null : sealFailures(this.vault, rowSchema.parse(row).tenant_id, id, failures);
   }
 
   async expire(now: number, limit: number): Promise<ExpiredTask[]> {
@@ -134,6 +172,13 @@ export async function openTask(vault: Vault, r: Row): Promise<AgentTask> {
     r.error === null || !Vault.isSealed(r.error)
       ? r.error
       : await vault.decrypting(() => vault.decryptString({ tenant: r.tenant_id, kind: ERROR_KIND, id: r.id }, r.error!));
+  // Rows written before failures were kept have none.
+  const failures =
+    r.failures === null
+      ? []
+      : await vault.decrypting(() =>
+          failuresSchema.parse(JSON.parse(vault.decryptString({ tenant: r.tenant_id, kind: FAILURES_KIND, id: r.id }, r.failures!))),
+        );
   return {
     id: r.id,
     owner: { tenant: r.tenant_id, user: r.user_id },
@@ -143,6 +188,7 @@ export async function openTask(vault: Vault, r: Row): Promise<AgentTask> {
     state: r.state,
     result,
     error,
+    failures,
     ownerProcess: r.owner_process,
     createdAt: r.created_at,
     updatedAt: r.updated_at,

@@ -63,6 +63,8 @@ export async function taskStatus(
     ...(t.answeredBy ? { answeredBy: t.answeredBy } : {}),
     ...(t.state === 'completed' ? { result: t.result } : {}),
     ...(t.error ? { error: t.error } : {}),
+    // The agents tried before (or, when none took the task, every one), and why each gave no answer.
+    ...(t.failures.length > 0 ? { failures: t.failures.map((f) => ({ agent: f.agent, reason: f.reason, message: f.message })) } : {}),
     createdAt: new Date(t.createdAt).toISOString(),
     updatedAt: new Date(t.updatedAt).toISOString(),
   };

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { AgentFailureReason } from '../policy.js';
 
 /**
  * An async agent task's life (issue 10): submitted (row made, request on its way), running (the
@@ -33,12 +34,25 @@ export interface AgentTask {
   /** The agent's output once completed (kept sealed in the store). */
   result: unknown;
   error: string | null;
+  /**
+   * The agents of the chain that gave no answer while the task was submitted, and why: the ones
+   * tried before the agent that took it, or every one when none did. Its result names them.
+   */
+  failures: TaskFailure[];
   /** The hub process that submitted it (and whose call may still be waiting). */
   ownerProcess: string;
   createdAt: number;
   updatedAt: number;
   /** Unanswered by then, the task is timed_out. */
   expiresAt: number;
+}
+
+/** One agent's failure as a task keeps it (policy.ts's AgentCallError, stored). */
+export interface TaskFailure {
+  agent: string;
+  reason: AgentFailureReason;
+  message: string;
+  detail?: string;
 }
 
 export interface NewAgentTask {
@@ -49,7 +63,10 @@ export interface NewAgentTask {
   expiresAt: number;
 }
 
-export type TaskOutcome = { state: 'completed'; result: unknown } | { state: 'failed' | 'cancelled' | 'timed_out'; error: string };
+/** A final state; `failures` when the submission ends it (a fallback that answered at once, or none that answered). */
+export type TaskOutcome = ({ state: 'completed'; result: unknown } | { state: 'failed' | 'cancelled' | 'timed_out'; error: string }) & {
+  failures?: readonly TaskFailure[];
+};
 
 /** Async agent tasks (STYLE.md §10): a tiny interface, one contract test, SQLite behind it. */
 export interface AgentTaskStore {
@@ -61,13 +78,20 @@ export interface AgentTaskStore {
    * submitted → running. True when the task is bound to this id, now or before; false when it is
    * bound to another (a callback for this task's URL that names another task) or unknown.
    */
-  accepted(id: string, by: { remoteTaskId: string; answeredBy?: string }): Promise<boolean>;
-  /** submitted | running → a final state; false when it was final already (exactly one finish wins). */
+  accepted(id: string, by: TaskTaker): Promise<boolean>;
+  /** submitted | running → a final state (its `failures` kept with it); false when it was final already (exactly one finish wins). */
   finish(id: string, outcome: TaskOutcome): Promise<boolean>;
   /** Up to `limit` unfinished tasks past their expiry, timed_out now; the ones this call ended. */
   expire(now: number, limit: number): Promise<ExpiredTask[]>;
   /** Deletes up to `limit` finished tasks last changed before `before`; how many it deleted. */
   purge(before: number, limit: number): Promise<number>;
+}
+
+/** Who took a task: the platform's id, and from the submission the agent and the failures before it. */
+export interface TaskTaker {
+  remoteTaskId: string;
+  answeredBy?: string;
+  failures?: readonly TaskFailure[];
 }
 
 /** A task the expiry sweep ended: whose it was, for the metrics. */

@@ -24,6 +24,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 7, name: 'pace_buckets', sql: PACING_SQL },
   // SQLite migration 21: the hub's error code of a write that failed before the provider answered.
   { version: 8, name: 'outbox_error_code', sql: 'ALTER TABLE outbox_jobs ADD COLUMN last_error_code TEXT;' },
+  // SQLite migration 22: the failures an async agent task's submission met, sealed, for its result.
+  { version: 9, name: 'agent_task_failures', sql: 'ALTER TABLE agent_tasks ADD COLUMN failures TEXT;' },
 ];
 
 /**

@@ -89,6 +89,22 @@ export function agentTasksContract(name: string, make: () => AgentTasksHarness |
       expect((await h.other.get(t.id, ALICE))?.result).toEqual(output);
     });
 
+    it('keeps the failures a submission met, sealed, with the taker or the final state; later writes without any keep them', async () => {
+      const before = [{ agent: 'triage', reason: 'status' as const, message: 'agent triage answered 503: the secret plan' }];
+      const t = await h.tasks.create(fresh());
+      expect(await h.tasks.accepted(t.id, { remoteTaskId: 'task_A', answeredBy: 'basic', failures: before })).toBe(true);
+      expect(await h.other.finish(t.id, { state: 'completed', result: 'ok' })).toBe(true);
+      expect(await h.tasks.get(t.id)).toMatchObject({ state: 'completed', answeredBy: 'basic', failures: before });
+      const none = await h.tasks.create(fresh());
+      const all = [
+        ...before,
+        { agent: 'basic', reason: 'agent_error' as const, message: 'agent basic reported tool_unavailable: down', detail: 'tool_unavailable' },
+      ];
+      expect(await h.tasks.finish(none.id, { state: 'failed', error: 'no agent answered', failures: all })).toBe(true);
+      expect((await h.other.get(none.id, ALICE))?.failures).toEqual(all);
+      expect((await h.tasks.get((await h.tasks.create(fresh())).id))?.failures).toEqual([]);
+    });
+
     it('keeps a bounded error text', async () => {
       const t = await h.tasks.create(fresh());
       expect(await h.tasks.finish(t.id, { state: 'failed', error: 'x'.repeat(5000) })).toBe(true);
