@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import type { HubConfig } from '../config/schema.js';
 import type { HubErrorCode } from '../errors.js';
 import { writeRefusal } from './json.js';
@@ -38,7 +39,11 @@ export function exposure(config: Pick<HubConfig, 'server'>, port: number): Expos
   const { host, publicUrl, internalUrl, allowedHosts, allowedOrigins } = config.server;
   const hosts = new Set<string>();
   const origins = new Set<string>(allowedOrigins.map((o) => o.replace(/\/$/, '')));
-  const names = isLoopbackHost(host) ? ['localhost', '127.0.0.1', '[::1]'] : host === '0.0.0.0' || host === '::' ? [] : [host];
+  // A wildcard bind is reached by this machine's own names: its loopback names (a container's
+  // published port: `localhost:8787` on the host) and its addresses. An IP literal or a loopback
+  // name in Host cannot be a DNS-rebinding attacker's; a host name needs publicUrl or allowedHosts.
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const names = isLoopbackHost(host) ? LOOPBACK_HOSTS : wildcard ? [...LOOPBACK_HOSTS, ...interfaceAddresses()] : [host];
   for (const n of names) {
     hosts.add(`${n}:${port}`);
     origins.add(`http://${n}:${port}`);
@@ -52,6 +57,20 @@ export function exposure(config: Pick<HubConfig, 'server'>, port: number): Expos
   if (internalUrl) hosts.add(new URL(internalUrl).host);
   for (const h of allowedHosts) hosts.add(h);
   return { hosts, origins, public: !isLoopbackHost(host) };
+}
+
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
+/** This machine's interface addresses as a Host header names them (IPv6 in brackets), link-local ones aside. */
+function interfaceAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal || (a.family === 'IPv6' && a.scopeid !== 0)) continue;
+      out.push(a.family === 'IPv6' ? `[${a.address}]` : a.address);
+    }
+  }
+  return out;
 }
 
 function reject(req: IncomingMessage, res: ServerResponse, code: HubErrorCode, message: string): void {

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { PUBLIC_ROUTES } from '../../src/http/public-routes.js';
 import { fixtureStdio, ROOT, startHub, type RunningHub } from '../helpers/hub.js';
+import { rawRequest } from '../helpers/raw-http.js';
 
 const T0 = Date.UTC(2026, 4, 1);
 const MCP_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
@@ -52,6 +54,25 @@ describe('token scopes, public routes and expiry over HTTP', () => {
     expiringId = expiring.record.id;
   });
   afterAll(async () => h.stop());
+
+  it('is reached by this machine’s loopback names and addresses (a published container port), not by a host name it was not given', async () => {
+    const own = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
+    const hosts = ['127.0.0.1', 'localhost', '[::1]', ...(own === undefined ? [] : [own])];
+    for (const host of hosts) {
+      const res = await rawRequest({
+        port: h.port,
+        path: '/mcp',
+        method: 'POST',
+        headers: { ...MCP_HEADERS, ...bearer(tok.aliceMcp), host: `${host}:${h.port}` },
+        body: INITIALIZE,
+      });
+      expect([host, res.status]).toEqual([host, 200]);
+    }
+    const named = await rawRequest({ port: h.port, path: '/healthz', method: 'GET', headers: { host: `hub.example.test:${h.port}` } });
+    expect(named.status).toBe(403);
+  });
 
   it('refuses /mcp to a token without mcp with 403 insufficient_scope, while mcp tokens of two users work side by side', async () => {
     const res = await initialize(tok.bobMetrics);
