@@ -6,6 +6,8 @@ export interface RegistrationLimitOptions {
   clock: Clock;
   /** Registrations one client IP may make per window. */
   perWindow?: number;
+  /** The same for a caller on this machine (a loopback peer that no proxy speaks for). */
+  localPerWindow?: number;
   windowMs?: number;
   /** Callers remembered at most; the oldest windows are dropped first. */
   maxTracked?: number;
@@ -14,11 +16,14 @@ export interface RegistrationLimitOptions {
 /**
  * Dynamic Client Registration (RFC 7591) is open to anyone who can reach the hub, so each client
  * IP gets a few registrations per window (default 10 an hour): enough for a user trying several
- * clients, not for filling the store. Only registrations made (201) count. Answers 429 with `Retry-After` and an RFC 7591 §3.2.2-style
+ * clients, not for filling the store. Every client on the hub's own machine shares one loopback
+ * address (mcp-remote, the Inspector, an SDK script, each signing in afresh while the user tries
+ * them): those get 100. Only registrations made (201) count. Answers 429 with `Retry-After` and an RFC 7591 §3.2.2-style
  * body. In-process: a second replica counts separately (the planned Redis store would share it).
  */
 export function registrationLimit(opts: RegistrationLimitOptions): RequestHandler {
-  const perWindow = opts.perWindow ?? 10;
+  const remoteLimit = opts.perWindow ?? 10;
+  const localLimit = opts.localPerWindow ?? 100;
   const windowMs = opts.windowMs ?? 3_600_000;
   const maxTracked = opts.maxTracked ?? 10_000;
   const windows = new Map<string, { start: number; count: number }>();
@@ -26,6 +31,7 @@ export function registrationLimit(opts: RegistrationLimitOptions): RequestHandle
     if (req.method !== 'POST') return next();
     const now = opts.clock.now();
     const ip = callerAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
+    const perWindow = isLoopbackHost(ip.replace(/^::ffff:/, '')) ? localLimit : remoteLimit;
     let w = windows.get(ip);
     if (w === undefined || now - w.start >= windowMs) {
       windows.delete(ip);

@@ -95,6 +95,10 @@ describe('registration limit behind a reverse proxy on this machine', () => {
     expect(await from('203.0.113.6')).toBe(201);
   });
 
+  it('lets the clients on the hub’s own machine, which share one loopback address, register more than a remote address may', async () => {
+    for (let i = 0; i < 15; i++) expect((await register(base, `local client ${i}`)).status).toBe(201);
+  });
+
   it('ignores X-Forwarded-For from a peer that is not loopback', () => {
     expect(callerAddress('192.0.2.7', '203.0.113.5')).toBe('192.0.2.7');
     expect(callerAddress('127.0.0.1', '198.51.100.9, 203.0.113.5')).toBe('203.0.113.5');
