@@ -24,7 +24,7 @@ export interface InvokeContext {
   callId?: string;
   onPartial?: (agent: string, p: AgentPartial) => void;
   /** Async: the callback each agent of the chain is submitted with (undefined for one that is not async). */
-  callback?: (agent: string) => AgentCallback | undefined;
+  callback?: CallbackFor;
 }
 
 export interface InvokeDeps extends PolicyDeps<CircuitBreakers | Breakers> {
@@ -32,6 +32,12 @@ export interface InvokeDeps extends PolicyDeps<CircuitBreakers | Breakers> {
   /** The hub key session identities are derived from. */
   sessionKey: () => Buffer;
 }
+
+/**
+ * The callback an agent of the chain is submitted with, asked right before it is tried: the task
+ * notes which agent it is, so a callback is verified under that agent's secret alone.
+ */
+export type CallbackFor = (agent: string) => Promise<AgentCallback | undefined>;
 
 /** An answer that ends the call: an output that passed its checks, or (async, later) a task handle. */
 export interface Invocation {
@@ -85,7 +91,7 @@ export async function invokeChain(name: string, input: Record<string, unknown>, 
       }
     }
     let answer: AgentAnswer;
-    const callback = ctx.callback?.(candidate);
+    const callback = await ctx.callback?.(candidate);
     try {
       answer = await runWithPolicy(
         candidate,

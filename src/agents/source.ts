@@ -14,9 +14,8 @@ import { defaultBackoff } from '../providers/retry.js';
 import { unredacted } from '../observability/logger.js';
 import type { HubMetrics } from '../observability/metrics.js';
 import type { SecretStore } from '../store/hub-secrets.js';
-import type { AgentCallback } from './adapter.js';
 import { DEFAULT_INPUT_SCHEMA, buildAgents, secretsOf } from './build.js';
-import { ChainFailed, invokeChain, type AgentRuntime, type InvokeDeps } from './invoke.js';
+import { ChainFailed, invokeChain, type AgentRuntime, type CallbackFor, type InvokeDeps } from './invoke.js';
 import { AgentMetrics } from './metrics.js';
 import { failureResult, successResult } from './result.js';
 import { redact } from './scrub.js';
@@ -165,7 +164,7 @@ export class AgentSource implements ToolSource {
     if (this.tasks && isAsync(agent)) {
       // As an MCP Task the submission outlives the request, so the request's signal is not its own.
       const signal = ctx.tasks ? new AbortController().signal : unlessCallerGone(ctx.signal);
-      const run = (callback: (candidate: string) => AgentCallback | undefined) =>
+      const run = (callback: CallbackFor) =>
         invokeChain(tool, input, { identity: ctx.identity, signal, callId, callback }, { ...this.deps, sessionKey: () => key });
       if (ctx.tasks) return ctx.tasks.backed('agent_task', (await this.tasks.start(agent, ctx.identity, run)).id);
       return redact(await this.tasks.call(agent, ctx, run), this.secretValues);

@@ -12,7 +12,8 @@ import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextproto
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client as ClientV2 } from '@modelcontextprotocol/client';
 import { bearerClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
+import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { signedCallback } from './support.js';
 
 const SB = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local', mode: 'async', retries: 0, waitMs: 15_000 } as const;
 const AGENTS = {
@@ -23,6 +24,8 @@ const AGENTS = {
   failing: { ...SB, agentId: 'echo_v1+callback=failed', webhookSecret: 'whsec_failing_5e6f' },
   refusing_to_refusing: { ...SB, agentId: 'echo_v1+fail=503', webhookSecret: 'whsec_refusing_1a2b', fallback: 'also_refusing' },
   also_refusing: { ...SB, agentId: 'echo_v1+fail=502', webhookSecret: 'whsec_refusing_7a8b' },
+  refusing_to_held: { ...SB, agentId: 'echo_v1+fail=503', webhookSecret: 'whsec_refusing_1a2b', fallback: 'held', waitMs: 100 },
+  held: { ...SB, agentId: 'echo_v1+callback=hold', webhookSecret: 'whsec_held_9c0d' },
 };
 const REFUSED = 'agent refusing_to_failing answered 503';
 
@@ -120,5 +123,28 @@ describe('an async agent whose fallback takes the task', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('a callback for the task is verified under the secret of the agent that took it, not another of its chain', async () => {
+    const r = await call(alice, 'agent__refusing_to_held', 'whose answer?');
+    const { taskId } = r.structuredContent as { taskId: string };
+    const base = hub.url.replace(/\/mcp$/, '');
+    const url = `${base}/agents/callback/${taskId}`;
+    const market = { authorization: 'Bearer ua_sandbox_local' };
+    const remote = await eventually(async () => {
+      const held = (await (await fetch(`${base}/sandbox/marketplace/v1/_callbacks`, { headers: market })).json()) as {
+        held: Array<{ task_id: string; url: string }>;
+      };
+      return held.held.find((h) => h.url === url)?.task_id;
+    });
+    const body = JSON.stringify({ task_id: remote, status: 'completed', output: { reply: 'signed answer' } });
+    const post = (secret: string) => fetch(url, { method: 'POST', headers: signedCallback(secret, body), body }).then((res) => res.status);
+    // The refusing agent was handed this URL when it was tried; its secret signs nothing for the task.
+    expect(await post('whsec_refusing_1a2b')).toBe(401);
+    const status = async () => (await alice.callTool({ name: 'agent__task_status', arguments: { taskId } })).structuredContent;
+    expect(await status()).toMatchObject({ state: 'running', answeredBy: 'held' });
+    expect(await post('whsec_held_9c0d')).toBe(200);
+    await eventually(async () => ((await status()) as { state: string }).state === 'completed' || undefined);
+    expect(await status()).toMatchObject({ state: 'completed', answeredBy: 'held', result: { reply: 'signed answer' } });
   });
 });

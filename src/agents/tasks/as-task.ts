@@ -1,8 +1,7 @@
 import { describeError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
-import type { AgentCallback } from '../adapter.js';
-import { ChainFailed, type AgentRuntime, type Invocation } from '../invoke.js';
-import { storedFailures, type AsyncCallDeps } from './call.js';
+import { ChainFailed, type AgentRuntime, type CallbackFor, type Invocation } from '../invoke.js';
+import { callbackFor, storedFailures, type AsyncCallDeps } from './call.js';
 import { newTaskId, type AgentTask } from './types.js';
 
 /**
@@ -14,7 +13,7 @@ import { newTaskId, type AgentTask } from './types.js';
 export async function startAsTask(
   agent: AgentRuntime,
   identity: Identity,
-  run: (callback: (candidate: string) => AgentCallback | undefined) => Promise<Invocation>,
+  run: (callback: CallbackFor) => Promise<Invocation>,
   d: AsyncCallDeps,
 ): Promise<AgentTask> {
   const task = await d.tasks.create({
@@ -29,12 +28,8 @@ export async function startAsTask(
 }
 
 async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d: AsyncCallDeps): Promise<void> {
-  const url = d.callbackUrl(task.id);
   try {
-    const inv = await run((candidate) => {
-      const secret = d.secretOf(candidate);
-      return secret === undefined ? undefined : { url, secret };
-    });
+    const inv = await run(callbackFor(task.id, d));
     if (inv.answer.kind === 'output') {
       // A fallback that runs sync, or a platform that answered at once: done already.
       await d.tasks.finish(task.id, { state: 'completed', result: inv.answer.output, failures: storedFailures(inv.failures) });

@@ -3,8 +3,7 @@ import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import { CallerGone, type CallContext } from '../../mcp/source.js';
 import type { Logger } from '../../observability/logger.js';
-import type { AgentCallback } from '../adapter.js';
-import { ChainFailed, type AgentRuntime, type Invocation } from '../invoke.js';
+import { ChainFailed, type AgentRuntime, type CallbackFor, type Invocation } from '../invoke.js';
 import type { AgentCallStatus, AgentMetrics } from '../metrics.js';
 import { AgentCallError } from '../policy.js';
 import { META_AGENT, failureResult, successResult } from '../result.js';
@@ -44,7 +43,7 @@ export interface AsyncCallDeps {
 export async function callAsync(
   agent: AgentRuntime,
   ctx: CallContext,
-  run: (callback: (candidate: string) => AgentCallback | undefined) => Promise<Invocation>,
+  run: (callback: CallbackFor) => Promise<Invocation>,
   d: AsyncCallDeps,
 ): Promise<CallToolResult> {
   const owner = { tenant: ctx.identity.tenant, user: ctx.identity.user };
@@ -55,16 +54,12 @@ export async function callAsync(
     ownerProcess: d.ownerProcess,
     expiresAt: d.clock.now() + d.taskTtlMs,
   });
-  const url = d.callbackUrl(task.id);
   const structured = agent.config.outputSchema !== undefined;
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
   let inv: Invocation;
   try {
-    inv = await run((candidate) => {
-      const secret = d.secretOf(candidate);
-      return secret === undefined ? undefined : { url, secret };
-    });
+    inv = await run(callbackFor(task.id, d));
   } catch (err) {
     if (err instanceof ChainFailed) {
       await d.tasks.finish(task.id, { state: 'failed', error: err.message, failures: storedFailures(err.failures) });
@@ -128,6 +123,21 @@ export async function callAsync(
     ],
     structuredContent: { taskId: task.id, state },
     _meta: { [META_AGENT]: { agent: agent.name, answeredBy, taskId: task.id } },
+  };
+}
+
+/**
+ * The callback each agent of the chain is submitted with. The task notes the agent first, so the
+ * callback route verifies a callback under that agent's secret alone (callback.ts), even one that
+ * outruns the submission's answer: an agent tried before it, which was handed the same URL, cannot
+ * sign an answer for the task.
+ */
+export function callbackFor(taskId: string, d: AsyncCallDeps): CallbackFor {
+  const url = d.callbackUrl(taskId);
+  return async (candidate) => {
+    await d.tasks.trying(taskId, candidate);
+    const secret = d.secretOf(candidate);
+    return secret === undefined ? undefined : { url, secret };
   };
 }
 

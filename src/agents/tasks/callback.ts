@@ -33,8 +33,8 @@ export interface CallbackDeps {
   events: TaskEvents;
   /** How a callback for this task is written and whether it must be signed (its agent's protocol). */
   formatOf: (task: AgentTask) => CallbackFormat;
-  /** The webhook secrets that may sign a callback for a task of this tool (its chain's async agents). */
-  secretsFor: (agent: string) => string[];
+  /** The webhook secrets that may sign a callback for this task: its taker's (service.ts). */
+  secretsFor: (task: AgentTask) => string[];
   /** Why an output may not be accepted for this task (the agents' output checks); undefined when it passes. */
   checkOutput: (task: AgentTask, output: unknown) => string | undefined;
   clock: Clock;
@@ -122,7 +122,7 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
       }
       const format = d.formatOf(task);
       const verdict = format.signed
-        ? verifyDelivery({ scheme: 'upagents', body: read.body, headers: req.headers, secrets: d.secretsFor(task.agent), now: d.clock.now() })
+        ? verifyDelivery({ scheme: 'upagents', body: read.body, headers: req.headers, secrets: d.secretsFor(task), now: d.clock.now() })
         : ({ ok: true } as const);
       if (!verdict.ok) {
         d.log[ERROR_SPECS[verdict.code].log]({ ...where, agent: task.agent, code: verdict.code, why: verdict.message }, 'agent callback refused');

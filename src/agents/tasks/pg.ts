@@ -48,6 +48,15 @@ export class PgAgentTasks implements AgentTaskStore {
     return openTask(this.vault, r);
   }
 
+  async trying(id: string, agent: string): Promise<boolean> {
+    // Only before any platform took it: after, answered_by is the taker and stays so.
+    const changed = await this.db.exec(
+      `UPDATE agent_tasks SET answered_by = $2, updated_at = $3 WHERE id = $1 AND state = 'submitted' AND remote_task_id IS NULL`,
+      [id, agent, this.clock.now()],
+    );
+    return changed === 1;
+  }
+
   async accepted(id: string, by: TaskTaker): Promise<boolean> {
     const failures = by.failures?.length ? await this.sealedFailures(id, by.failures) : null;
     // Bound once: the first verified callback or the submission's answer, whichever comes first.

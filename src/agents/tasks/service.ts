@@ -8,8 +8,7 @@ import { newOwnerId } from '../../oauth/owner.js';
 import type { Vault } from '../../vault/vault.js';
 import type { HandlerRegistry } from '../../webhooks/inbox/handlers.js';
 import type { InboxIntake } from '../../webhooks/inbox/types.js';
-import type { AgentCallback } from '../adapter.js';
-import { chainOf, type AgentRuntime, type Invocation } from '../invoke.js';
+import type { AgentRuntime, CallbackFor, Invocation } from '../invoke.js';
 import type { AgentMetrics } from '../metrics.js';
 import { startAsTask } from './as-task.js';
 import { callAsync, type AsyncCallDeps } from './call.js';
@@ -50,6 +49,7 @@ function scrubbingErrors(store: AgentTaskStore, secrets: readonly string[]): Age
   return {
     create: (task) => store.create(task),
     get: (id, owner) => store.get(id, owner),
+    trying: (id, agent) => store.trying(id, agent),
     accepted: (id, by) => store.accepted(id, { ...by, remoteTaskId: redact(by.remoteTaskId, secrets), failures: scrubbed(by.failures) }),
     finish: (id: string, outcome: TaskOutcome) =>
       store.finish(
@@ -102,7 +102,12 @@ export class AgentTasks {
         if (a?.config.protocol !== 'kore') return UPAGENTS_CALLBACK;
         return koreCallback(a.name, { structured: a.config.outputSchema !== undefined, signed: a.config.webhookSecret !== undefined });
       },
-      secretsFor: (agent) => chainOf(agent, o.agents).flatMap((n) => this.secretOf(n) || []),
+      // The agent that took the task (or is being submitted it) alone: another agent of its chain
+      // was handed the same URL when it was tried, and its secret must not sign this task's answer.
+      secretsFor: (task) => {
+        const secret = this.secretOf(task.answeredBy ?? task.agent);
+        return secret ? [secret] : [];
+      },
       checkOutput: (task, output) => {
         const answered = o.agents.get(task.answeredBy ?? task.agent);
         const called = o.agents.get(task.agent);
@@ -137,16 +142,12 @@ export class AgentTasks {
     return rest === '' || rest.includes('/') ? undefined : rest;
   }
 
-  call(
-    agent: AgentRuntime,
-    ctx: CallContext,
-    run: (callback: (candidate: string) => AgentCallback | undefined) => Promise<Invocation>,
-  ): Promise<CallToolResult> {
+  call(agent: AgentRuntime, ctx: CallContext, run: (callback: CallbackFor) => Promise<Invocation>): Promise<CallToolResult> {
     return callAsync(agent, ctx, run, this.deps());
   }
 
   /** The call as an MCP Task: the stored task at once, its submission after (as-task.ts). */
-  start(agent: AgentRuntime, identity: Identity, run: (callback: (candidate: string) => AgentCallback | undefined) => Promise<Invocation>): Promise<AgentTask> {
+  start(agent: AgentRuntime, identity: Identity, run: (callback: CallbackFor) => Promise<Invocation>): Promise<AgentTask> {
     return startAsTask(agent, identity, run, this.deps());
   }
 

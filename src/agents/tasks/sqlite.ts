@@ -83,7 +83,7 @@ export async function sealOutcome(vault: Vault, tenant: string, id: string, outc
  * clear). `now` comes from the injected clock and goes into SQL as a parameter.
  */
 export class SqliteAgentTasks implements AgentTaskStore {
-  private readonly st: Record<'insert' | 'get' | 'accepted' | 'finish' | 'expire' | 'purge', Statement>;
+  private readonly st: Record<'insert' | 'get' | 'trying' | 'accepted' | 'finish' | 'expire' | 'purge', Statement>;
 
   constructor(
     db: Db,
@@ -94,6 +94,9 @@ export class SqliteAgentTasks implements AgentTaskStore {
       insert: db.prepare(`INSERT INTO agent_tasks (id, tenant_id, user_id, agent, state, owner_process, created_at, updated_at, expires_at)
         VALUES (@id, @tenant, @user, @agent, 'submitted', @ownerProcess, @now, @now, @expiresAt)`),
       get: db.prepare(`SELECT ${COLUMNS} FROM agent_tasks WHERE id = ?`),
+      // Only before any platform took it: after, answered_by is the taker and stays so.
+      trying: db.prepare(`UPDATE agent_tasks SET answered_by = @agent, updated_at = @now
+        WHERE id = @id AND state = 'submitted' AND remote_task_id IS NULL`),
       // Bound once: the first verified callback or the submission's answer, whichever comes first
       // (a fast platform's callback can outrun its own answer); another id is refused after.
       accepted: db.prepare(`UPDATE agent_tasks SET remote_task_id = @remoteTaskId, answered_by = coalesce(@answeredBy, answered_by),
@@ -127,6 +130,10 @@ export class SqliteAgentTasks implements AgentTaskStore {
     const r = rowSchema.parse(raw);
     if (owner !== undefined && (r.tenant_id !== owner.tenant || r.user_id !== owner.user)) return undefined;
     return openTask(this.vault, r);
+  }
+
+  async trying(id: string, agent: string): Promise<boolean> {
+    return this.st.trying.run({ id, agent, now: this.clock.now() }).changes === 1;
   }
 
   async accepted(id: string, by: TaskTaker): Promise<boolean> {

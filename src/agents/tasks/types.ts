@@ -26,7 +26,10 @@ export interface AgentTask {
   owner: TaskOwner;
   /** The tool called (`agent__<agent>`). */
   agent: string;
-  /** The agent of the chain that took the task (a fallback, perhaps); null until one did. */
+  /**
+   * The agent of the chain that took the task (a fallback, perhaps); while it is being submitted,
+   * the agent being tried (whose secret alone may sign its callback); null before the first.
+   */
   answeredBy: string | null;
   /** The platform's own id of the task: a callback must carry it. */
   remoteTaskId: string | null;
@@ -73,6 +76,8 @@ export interface AgentTaskStore {
   create(task: NewAgentTask): Promise<AgentTask>;
   /** With `owner`, another identity's task is undefined: ids reveal nothing across users. */
   get(id: string, owner?: TaskOwner): Promise<AgentTask | undefined>;
+  /** Notes the agent of the chain being tried, while no platform has taken the task; false otherwise. */
+  trying(id: string, agent: string): Promise<boolean>;
   /**
    * Binds the task to the platform's id (and, from the submission, the agent that took it);
    * submitted → running. True when the task is bound to this id, now or before; false when it is

@@ -53,6 +53,16 @@ export function agentTasksContract(name: string, make: () => AgentTasksHarness |
       expect((await h.tasks.get(t.id))?.remoteTaskId).toBe('task_A');
     });
 
+    it('notes the agent being tried while no platform took the task; the taker stays once bound', async () => {
+      const t = await h.tasks.create(fresh());
+      expect(await h.tasks.trying(t.id, 'triage')).toBe(true);
+      expect(await h.other.trying(t.id, 'basic')).toBe(true);
+      expect(await h.tasks.get(t.id)).toMatchObject({ state: 'submitted', answeredBy: 'basic' });
+      expect(await h.other.accepted(t.id, { remoteTaskId: 'task_A' })).toBe(true);
+      expect(await h.tasks.trying(t.id, 'triage')).toBe(false);
+      expect(await h.tasks.get(t.id)).toMatchObject({ state: 'running', answeredBy: 'basic', remoteTaskId: 'task_A' });
+    });
+
     it('a callback that outruns the submission binds first; the submission then names the agent', async () => {
       const t = await h.tasks.create(fresh());
       expect(await h.other.accepted(t.id, { remoteTaskId: 'task_A' })).toBe(true);
