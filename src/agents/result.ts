@@ -1,4 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
+import { ERROR_META_KEY, ERROR_SPECS } from '../errors.js';
 import { toolError } from '../mcp/source.js';
 import type { Invocation } from './invoke.js';
 import { REASON_CODES, type AgentCallError } from './policy.js';
@@ -34,10 +35,18 @@ export function successResult(called: string, inv: Answered, structured: boolean
   };
 }
 
-/** Every agent of the chain failed: one isError result naming each and why (timeout, open circuit, agent-level error…). */
+/**
+ * Every agent of the chain failed: one isError result naming each and why (timeout, open circuit,
+ * agent-level error…). Its `_meta["switchboard/error"]` is the code of the last failure, the one
+ * that ended the call (README, HTTP routes), with that code's retryability from the error table.
+ */
 export function failureResult(called: string, failures: readonly AgentCallError[]): CallToolResult {
   const [first, ...rest] = failures;
   const lines = [first ? first.message : `agent ${called} gave no answer`];
   for (const f of rest) lines.push(`fallback ${f.message}`);
-  return toolError(lines.join('\n'), { _meta: { [META_AGENT]: { agent: called, failures: failures.map(failureMeta) } } });
+  const last = failures.at(-1);
+  const code = last ? REASON_CODES[last.reason] : 'downstream_error';
+  return toolError(lines.join('\n'), {
+    _meta: { [META_AGENT]: { agent: called, failures: failures.map(failureMeta) }, [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } },
+  });
 }
