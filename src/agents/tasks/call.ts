@@ -5,10 +5,10 @@ import { CallerGone, type CallContext } from '../../mcp/source.js';
 import type { Logger } from '../../observability/logger.js';
 import { ChainFailed, type AgentRuntime, type CallbackFor, type Invocation } from '../invoke.js';
 import type { AgentCallStatus, AgentMetrics } from '../metrics.js';
-import { AgentCallError } from '../policy.js';
+import { AgentCallError, type AgentFailureReason } from '../policy.js';
 import { META_AGENT, failureResult, successResult } from '../result.js';
 import type { TaskEvents } from './events.js';
-import { newTaskId, type AgentTask, type AgentTaskStore, type TaskFailure } from './types.js';
+import { INVALID_OUTPUT_ERROR, newTaskId, type AgentTask, type AgentTaskStore, type TaskFailure } from './types.js';
 
 export interface AsyncCallDeps {
   tasks: AgentTaskStore;
@@ -195,6 +195,16 @@ export function resultOf(t: AgentTask, structured: boolean): CallToolResult {
   if (t.state === 'failed' && t.remoteTaskId === null && before.length > 0) return failureResult(t.agent, before);
   return failureResult(t.agent, [
     ...before,
-    new AgentCallError(answeredBy, 'agent_error', `agent ${answeredBy}: task ${t.id} ${t.state}${t.error ? `: ${t.error}` : ''}`),
+    new AgentCallError(answeredBy, finalReason(t), `agent ${answeredBy}: task ${t.id} ${t.state}${t.error ? `: ${t.error}` : ''}`),
   ]);
+}
+
+/**
+ * Why the agent that took the task gave no answer, in the words a sync call's failure uses (and
+ * the metrics count it by): an output that failed its checks, no answer before the task expired,
+ * else the failure its platform reported (or a cancel).
+ */
+function finalReason(t: AgentTask): AgentFailureReason {
+  if (t.state === 'timed_out') return 'timeout';
+  return t.state === 'failed' && t.error?.startsWith(INVALID_OUTPUT_ERROR) ? 'invalid_output' : 'agent_error';
 }

@@ -15,7 +15,7 @@ import { answerNotStored } from '../../webhooks/store-failure.js';
 import { verifyDelivery } from '../../webhooks/schemes/index.js';
 import type { TaskEvents } from './events.js';
 import type { CallbackBody, CallbackFormat } from './formats.js';
-import { isFinalTask, type AgentTask, type AgentTaskStore, type TaskOutcome } from './types.js';
+import { INVALID_OUTPUT_ERROR, isFinalTask, type AgentTask, type AgentTaskStore, type TaskOutcome } from './types.js';
 
 /** The inbox's name for agent callbacks: reserved (no integration or source is named `agent`). */
 export const CALLBACK_INTEGRATION = 'agent';
@@ -168,7 +168,7 @@ function outcomeOf(task: AgentTask, body: CallbackBody, d: CallbackDeps): { outc
   const why = d.checkOutput(task, body.output);
   return why === undefined
     ? { outcome: { state: 'completed', result: body.output ?? null }, end: { state: 'completed' } }
-    : { outcome: { state: 'failed', error: `invalid output: ${why}` }, end: { state: 'failed', invalidOutput: why } };
+    : { outcome: { state: 'failed', error: `${INVALID_OUTPUT_ERROR}${why}` }, end: { state: 'failed', invalidOutput: why } };
 }
 
 /**

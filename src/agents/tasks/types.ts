@@ -106,6 +106,12 @@ export interface ExpiredTask {
   answeredBy: string | null;
 }
 
+/**
+ * How the error of a task whose taker's output failed its checks begins (callback.ts): its result
+ * reads it back as the reason `invalid_output`, as a sync call's failure says (call.ts).
+ */
+export const INVALID_OUTPUT_ERROR = 'invalid output: ';
+
 /** The error an expired task keeps (agent__task_status and the sweep write the same). */
 export const EXPIRED_ERROR = 'no answer came before the task expired';
 
