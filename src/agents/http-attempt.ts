@@ -101,10 +101,32 @@ export function failure(x: AgentExchange, err: unknown): unknown {
   if (x.signal.aborted && !(isHubError(err) && err.code === 'provider_timeout')) return err;
   if (isHubError(err)) {
     if (err.code === 'provider_timeout') return new AgentAttemptError('timeout', err.message, { cause: err });
-    if (err.code === 'provider_unreachable') return new AgentAttemptError('transport', err.message, { cause: err, sent: !neverConnected(err) });
+    if (err.code === 'provider_unreachable') return transport(x, err, err.message);
     return new AgentAttemptError('protocol', err.message, { cause: err });
   }
-  return new AgentAttemptError('transport', `agent ${x.name}: ${describeError(err)}`, { cause: err, sent: !neverConnected(err) });
+  return transport(x, err, `agent ${x.name}: ${describeError(err)}`);
+}
+
+/**
+ * A connection that failed. One never made is the agent not reached (and is retried); one that
+ * broke after the request went out is not retried because the agent may have the task (policy.ts),
+ * and its message says so: "could not be reached" would tell the caller nothing started.
+ */
+function transport(x: AgentExchange, err: unknown, unreached: string): AgentAttemptError {
+  if (neverConnected(err)) return new AgentAttemptError('transport', unreached, { cause: err, sent: false });
+  const why = rootCause(err);
+  return new AgentAttemptError(
+    'transport',
+    `the connection to agent ${x.name} broke after the request was sent${why ? ` (${why})` : ''}; agent ${x.name} may be running the task, so it was not sent again`,
+    { cause: err, sent: true },
+  );
+}
+
+/** The innermost error's words (fetch's own "fetch failed" says nothing of what happened). */
+function rootCause(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && e.cause instanceof Error && depth < 5; depth++) e = e.cause;
+  return e instanceof Error ? e.message || (e as NodeJS.ErrnoException).code : undefined;
 }
 
 /** Failures before a connection carried anything: the name did not resolve, nothing listened, no route, TLS refused. */
