@@ -116,7 +116,11 @@ describe('HTTP face under bad input', () => {
     const res = await post(INITIALIZE, { origin: 'http://evil.example' });
     expect(res.status).toBe(403);
     // On /mcp the refusal is a JSON-RPC error object (docs/errors.md: origin_rejected is -32000 there).
-    expect(await res.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Origin "http://evil.example" is not allowed', data: { code: 'origin_rejected' } } });
+    expect(await res.json()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: 'Origin "http://evil.example" is not allowed', data: { code: 'origin_rejected' } },
+    });
     // A same-host page on another port is another origin too.
     const otherPort = await post(INITIALIZE, { origin: `http://127.0.0.1:${h.port + 1}` });
     expect(otherPort.status).toBe(403);

@@ -102,7 +102,11 @@ describe("the hub's URL on a port the OS picks", () => {
       body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
     });
     expect([mcp.status, mcp.headers.get('retry-after')]).toEqual([503, '1']);
-    expect(await mcp.json()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'the hub is starting; try again in a second', data: { code: 'hub_starting' } } });
+    expect(await mcp.json()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32000, message: 'the hub is starting; try again in a second', data: { code: 'hub_starting' } },
+    });
     const page = await fetch(`${base}/connect`);
     expect(await page.json()).toEqual({ error: { code: 'hub_starting', message: 'the hub is starting; try again in a second' } });
     // Host and Origin are checked before the hub says it is starting, as they are once it serves.
