@@ -15,7 +15,7 @@ import { abortedOf, endpointOf, post, readText, type Endpoint, type PostAnswer }
 import { Inbox, parseMessage, stampCall } from './inbox.js';
 import { CALL_HEADER } from './relate.js';
 import { relatingFetch, type RelatingFetch } from './relating-fetch.js';
-import { sessionEndedOr, sessionWatchingFetch } from './session-ended.js';
+import { endsSession, sessionEndedOr, sessionWatchingFetch } from './session-ended.js';
 
 type SendOptions = Parameters<StreamableHTTPClientTransport['send']>[1];
 
@@ -50,9 +50,9 @@ export interface HubHttpTransportOptions {
   onCut: (tag: string) => void;
   /** The fetch of the SDK transport's own requests; by default the hub's downstream pool, relating calls' streams. */
   fetch?: RelatingFetch;
-  /** The server answered 404 to a request sent with the session: it ended the session (session-ended.ts). */
+  /** The server refused a request sent with the session as one it does not know: it ended the session (session-ended.ts). */
   onSessionEnded?: () => void;
-  /** It answered 404 to the session's GET: it ended the session, or serves no GET (session-ended.ts). */
+  /** It refused the session's GET so: it ended the session, or (a 404) serves no GET (session-ended.ts). */
   onSessionDoubt?: () => void;
 }
 
@@ -207,9 +207,11 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   /** A 4xx or 5xx answer: a 2026-07-28 JSON-RPC error is delivered, anything else thrown as the SDK transport throws it. */
   private async refused(answer: PostAnswer, message: JSONRPCRequest, claimed: string | undefined, signals: readonly AbortSignal[]): Promise<void> {
     const text = await readText(answer.body, signals).catch(() => null);
-    if (answer.status === 404 && this.sessionId !== undefined) this.onSessionEnded?.();
+    // The session refused (session-ended.ts): `send` makes the error thrown below SessionEnded.
+    const ended = this.sessionId !== undefined && endsSession(answer.status, text);
+    if (ended) this.onSessionEnded?.();
     // A 2026-07-28 server answers a request it rejects as such with 400 and the JSON-RPC error.
-    if (answer.status === 400 && text !== null && claimed !== undefined && claimed >= FIRST_MODERN_VERSION) {
+    if (!ended && answer.status === 400 && text !== null && claimed !== undefined && claimed >= FIRST_MODERN_VERSION) {
       try {
         const parsed = parseMessage(JSON.parse(text));
         if (isJSONRPCErrorResponse(parsed) && parsed.id === message.id) {

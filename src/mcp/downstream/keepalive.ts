@@ -31,8 +31,9 @@ export interface KeepAlive {
  * otherwise never hear from it again: a server that restarted (forgetting the session), was
  * redeployed with other tools, or went away. The lists the server will not announce changes of
  * are read again — those it does not declare `listChanged` for, or all of them on a 2025 server
- * without a session, which has no stream to announce them on; with none such, a ping. A 404 to
- * the session reaches the source through the transport (session-ended.ts); a server that answers
+ * without a session, which has no stream to announce them on; with none such, a ping. A refusal
+ * of the session — a 404, or the 400 naming it that servers built on the SDK examples send — reaches
+ * the source through the transport (session-ended.ts) and ends the session there; a server that answers
  * at all, even with an error, or is only slow, is alive; two other failures running are `onLost`. Nothing
  * at all is run where there is nothing to learn (a 2026 server that announces every list it has).
  */
