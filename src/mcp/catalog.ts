@@ -4,6 +4,9 @@ import { identityKey, type Identity } from '../identity/identity.js';
 import { assignNames, type NameClaim } from './naming.js';
 import type { ResourceUpdatedListener, SourceChange, StrayListener, ToolSource } from './source.js';
 
+/** The longest a list or a call by name waits for a server's list being read again (a slow server). */
+const CURRENT_WAIT_MS = 5_000;
+
 /** `_meta` keys under which the hub tells a client where a tool comes from. */
 export const META_SOURCE = 'switchboard/source';
 export const META_ORIGINAL_NAME = 'switchboard/originalName';
@@ -96,6 +99,21 @@ export class Catalog {
       this.views.clear();
     });
     return this.listableAll;
+  }
+
+  /**
+   * Resolves once no source is reading again a list its server said changed (undefined when none
+   * is), after CURRENT_WAIT_MS at the latest: a server that adds a tool and then answers the call
+   * that added it has the tool listed and callable by its caller's next request.
+   */
+  whenCurrent(): Promise<void> | undefined {
+    const pending = this.list.map((s) => s.whenCurrent?.()).filter((p) => p !== undefined);
+    if (pending.length === 0) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const cap = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CURRENT_WAIT_MS);
+    });
+    return Promise.race([Promise.all(pending).then(() => {}), cap]).finally(() => clearTimeout(timer));
   }
 
   source(name: string): ToolSource | undefined {

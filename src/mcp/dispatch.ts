@@ -41,8 +41,9 @@ export class Dispatcher {
   ) {}
 
   listTools(identity: Identity, cursor: string | undefined) {
-    // The first list waits for servers still starting, since some clients (Claude Desktop) list once.
-    const waiting = this.catalog.whenListable();
+    // The first list waits for servers still starting, since some clients (Claude Desktop) list once;
+    // any list waits for a list a server said changed to be read again.
+    const waiting = this.catalog.whenListable() ?? this.catalog.whenCurrent();
     if (waiting) return waiting.then(() => listed('tools', () => this.catalog.listTools(identity, cursor)));
     return listed('tools', () => this.catalog.listTools(identity, cursor));
   }
@@ -62,6 +63,12 @@ export class Dispatcher {
     const waiting = entry ? undefined : this.catalog.whenListable();
     if (waiting) {
       await waiting;
+      entry = this.catalog.resolveTool(ctx.identity, params.name);
+    }
+    // A tool its server added a moment ago, its list still being read again.
+    const current = entry ? undefined : this.catalog.whenCurrent();
+    if (current) {
+      await current;
       entry = this.catalog.resolveTool(ctx.identity, params.name);
     }
     if (!entry) throw new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${params.name}`);
@@ -109,6 +116,8 @@ export class Dispatcher {
   }
 
   listPrompts(identity: Identity, cursor: string | undefined) {
+    const waiting = this.catalog.whenCurrent();
+    if (waiting) return waiting.then(() => listed('prompts', () => this.catalog.listPrompts(identity, cursor)));
     return listed('prompts', () => this.catalog.listPrompts(identity, cursor));
   }
 
@@ -119,6 +128,8 @@ export class Dispatcher {
   }
 
   listResources(identity: Identity, cursor: string | undefined) {
+    const waiting = this.catalog.whenCurrent();
+    if (waiting) return waiting.then(() => listed('resources', () => this.catalog.listResources(identity, cursor)));
     return listed('resources', () => this.catalog.listResources(identity, cursor));
   }
 

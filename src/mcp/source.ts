@@ -155,6 +155,11 @@ export interface ToolSource {
   onChange(listener: (change: SourceChange) => void): () => void;
   /** Resolves when the source's lists may be served (a downstream server that is still starting). */
   whenListable?(): Promise<void>;
+  /**
+   * Resolves once the source has read again the lists its server said changed (undefined when it
+   * is not reading any): what a caller asks right after such a change is answered from the new lists.
+   */
+  whenCurrent?(): Promise<void> | undefined;
 
   resources?(identity: Identity): readonly Resource[];
   resourceTemplates?(identity: Identity): readonly ResourceTemplate[];

@@ -24,9 +24,13 @@ export class ListChanges {
 
   constructor(private readonly refresh: (kind: ChangeKind) => Promise<void>) {}
 
-  /** The client's `listChanged` option: the hub refreshes its copy itself (no auto-refresh). */
-  options(): Record<ChangeKind, { autoRefresh: false; onChanged: () => void }> {
-    const entry = (kind: ChangeKind) => ({ autoRefresh: false as const, onChanged: () => this.changed(kind) });
+  /**
+   * The client's `listChanged` option: the hub refreshes its copy itself (no auto-refresh), at once
+   * (the SDK waits 300 ms by default): a server that adds a tool and then answers the call that
+   * added it has its new tool listed, and callable, by the caller's next request (see `settled`).
+   */
+  options(): Record<ChangeKind, { autoRefresh: false; debounceMs: 0; onChanged: () => void }> {
+    const entry = (kind: ChangeKind) => ({ autoRefresh: false as const, debounceMs: 0 as const, onChanged: () => this.changed(kind) });
     return { tools: entry('tools'), resources: entry('resources'), prompts: entry('prompts') };
   }
 
@@ -36,6 +40,15 @@ export class ListChanges {
     for (const kind of KINDS) {
       if (caps?.[kind]?.listChanged !== true) client.setNotificationHandler(METHOD[kind], () => this.changed(kind));
     }
+  }
+
+  /**
+   * Resolves once no refresh is running or due (undefined when none is): a list or a call by name
+   * answered meanwhile would see the copy from before the change the server announced.
+   */
+  settled(): Promise<void> | undefined {
+    if (this.running.size === 0) return undefined;
+    return Promise.all(this.running.values()).then(() => this.settled());
   }
 
   private changed(kind: ChangeKind): void {

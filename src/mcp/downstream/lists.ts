@@ -29,6 +29,17 @@ export async function fetchLists(
   return next;
 }
 
+/**
+ * `current` with the lists of `kind` taken from `fresh`. Refreshes of different kinds overlap (a
+ * server that adds a tool and a resource at once announces both): each writes back its own kind
+ * only, or the slower one would put back the other's list as it was before.
+ */
+export function withKind(current: CachedLists, fresh: CachedLists, kind: ChangeKind): CachedLists {
+  if (kind === 'tools') return { ...current, tools: fresh.tools };
+  if (kind === 'resources') return { ...current, resources: fresh.resources, resourceTemplates: fresh.resourceTemplates };
+  return { ...current, prompts: fresh.prompts };
+}
+
 /** One comparable string per kind: what a change announcement is about. */
 export function fingerprint(l: CachedLists): Record<ChangeKind, string> {
   return { tools: JSON.stringify(l.tools), resources: JSON.stringify([l.resources, l.resourceTemplates]), prompts: JSON.stringify(l.prompts) };

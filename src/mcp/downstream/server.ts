@@ -26,6 +26,7 @@ import {
   type ToolSource,
 } from '../source.js';
 import type { CreateTaskResult } from '../tasks/wire.js';
+import { CallBudget } from './call-budget.js';
 import { fingerprint } from './lists.js';
 import type { DownstreamOptions } from './source-options.js';
 import { DownstreamSource } from './source.js';
@@ -138,6 +139,13 @@ export class DownstreamServer implements ToolSource {
     return this.listable;
   }
 
+  /** Resolves once the list refreshes this server announced have ended, on each connection; undefined when none runs. */
+  whenCurrent(): Promise<void> | undefined {
+    const links = [this.main, ...[...this.sessions.values()].map((s) => s.link)];
+    const pending = links.map((l) => l.listsSettled()).filter((p) => p !== undefined);
+    return pending.length === 0 ? undefined : Promise.all(pending).then(() => {});
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweeper);
@@ -179,25 +187,34 @@ export class DownstreamServer implements ToolSource {
     return () => this.strayListeners.delete(listener);
   }
 
+  // Each sends its request in what the waits for the server left of the call's timeout (call-budget.ts).
   async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult> {
-    const link = await this.linkFor(ctx);
+    const budget = new CallBudget(this.opts);
+    const link = await this.linkFor(ctx, budget);
     if (typeof link === 'string') return toolError(link);
-    return link.callTool(tool, args, ctx);
+    return budget.run(ctx.signal, (signal) => link.callTool(tool, args, { ...ctx, signal }), () => budget.toolTimeout(this.name, `tool ${tool}`));
   }
 
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
-    const link = await this.linkFor(ctx);
-    return typeof link === 'string' ? undefined : link.readResource(uri, ctx);
+    const budget = new CallBudget(this.opts);
+    const link = await this.linkFor(ctx, budget);
+    if (typeof link === 'string') return undefined;
+    return budget.run(ctx.signal, (signal) => link.readResource(uri, { ...ctx, signal }), () => budget.rpcTimeout(this.name, `resource ${uri}`));
   }
 
   async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
-    const link = await this.linkFor(ctx);
-    return (typeof link === 'string' ? this.main : link).getPrompt(name, args, ctx);
+    const budget = new CallBudget(this.opts);
+    const link = await this.linkFor(ctx, budget);
+    const to = typeof link === 'string' ? this.main : link;
+    return budget.run(ctx.signal, (signal) => to.getPrompt(name, args, { ...ctx, signal }), () => budget.rpcTimeout(this.name, `prompt ${name}`));
   }
 
   async complete(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult | undefined> {
-    const link = await this.linkFor(ctx);
-    return typeof link === 'string' ? undefined : link.complete(params, ctx);
+    const budget = new CallBudget(this.opts);
+    const link = await this.linkFor(ctx, budget);
+    if (typeof link === 'string') return undefined;
+    // A completion that failed has no suggestions (source.ts), one out of time neither.
+    return budget.run(ctx.signal, (signal) => link.complete(params, { ...ctx, signal }), () => budget.rpcTimeout(this.name, 'completion')).catch(() => undefined);
   }
 
   /**
@@ -208,7 +225,7 @@ export class DownstreamServer implements ToolSource {
    */
   async subscribeResource(uri: string, identity: Identity): Promise<boolean> {
     // A subscribe just after a first list answered from the cache finds the server still starting.
-    await this.awaitStart(AbortSignal.timeout(this.opts.config.timeoutMs));
+    await this.awaitStart(AbortSignal.timeout(this.opts.config.timeoutMs), new CallBudget(this.opts));
     // Where a 2026-era caller's calls go (a 2025 caller's own session with a 2026 server is for what
     // that era does on a call's stream; subscriptions there go through the main connection's listen).
     if (this.linkKind(false) !== 'session') return this.main.subscribeResource(uri);
@@ -251,10 +268,13 @@ export class DownstreamServer implements ToolSource {
       // Clients already hold this list; or none has listed yet (their first list waits for this
       // server until it is listable), so the first lists are news to nobody.
       const unchanged = served ? fingerprint(served)[change.kind] === fingerprint(fresh)[change.kind] : !this.listableMarked;
+      // Told before the cache is written: a caller waiting for the refresh (whenCurrent) is
+      // answered from the catalog as soon as the refresh ends, and must find it rebuilt.
+      if (!unchanged) for (const l of this.listeners) l(change);
       await this.opts.listCache?.put(this.name, this.configHash, fresh).catch((err: unknown) => {
         this.opts.log.warn({ source: this.name, err: describeError(err) }, 'could not cache the downstream lists');
       });
-      if (unchanged) return;
+      return;
     }
     for (const l of this.listeners) l(change);
   }
@@ -276,8 +296,8 @@ export class DownstreamServer implements ToolSource {
   }
 
   /** The connection that serves this identity's calls, or why there is none. */
-  private async linkFor(ctx: CallContext): Promise<DownstreamSource | string> {
-    const started = await this.awaitStart(ctx.signal);
+  private async linkFor(ctx: CallContext, budget: CallBudget): Promise<DownstreamSource | string> {
+    const started = await this.awaitStart(ctx.signal, budget);
     if (started !== undefined) return started;
     const kind = this.linkKind(isLegacyCaller(ctx));
     if (kind === 'main') return this.main;
@@ -288,7 +308,7 @@ export class DownstreamServer implements ToolSource {
       void link.stop();
       return this.main;
     }
-    await this.awaitRestart(link, ctx.signal);
+    await this.awaitRestart(link, ctx.signal, budget);
     return link;
   }
 
@@ -330,17 +350,16 @@ export class DownstreamServer implements ToolSource {
   }
 
   /** A call to a server that is still starting waits for it, within the call's own timeout. */
-  private async awaitStart(signal: AbortSignal): Promise<string | undefined> {
-    if (this.main.status().state === 'restarting') await this.awaitRestart(this.main, signal);
+  private async awaitStart(signal: AbortSignal, budget: CallBudget): Promise<string | undefined> {
+    if (this.main.status().state === 'restarting') await this.awaitRestart(this.main, signal, budget);
     if (this.main.status().state !== 'starting' || !this.firstAttempt) return undefined;
-    const waited = await Promise.race([this.firstAttempt.then(() => true), delay(this.opts.config.timeoutMs).then(() => false), aborted(signal)]);
-    return waited ? undefined : `${this.name} is still starting after ${this.opts.config.timeoutMs} ms`;
+    return (await budget.waitFor(this.firstAttempt, signal)) ? undefined : `${this.name} is still starting after ${budget.totalMs} ms`;
   }
 
   /** A call just after a crash waits for a restart that is due soon (RESTART_WAIT_MS), within its own timeout; its outcome then decides. */
-  private async awaitRestart(link: DownstreamSource, signal: AbortSignal): Promise<void> {
-    if (!link.restartWithin(Math.min(RESTART_WAIT_MS, this.opts.config.timeoutMs))) return;
-    await Promise.race([link.nextState(), delay(this.opts.config.timeoutMs), aborted(signal)]);
+  private async awaitRestart(link: DownstreamSource, signal: AbortSignal, budget: CallBudget): Promise<void> {
+    if (!link.restartWithin(Math.min(RESTART_WAIT_MS, budget.leftMs))) return;
+    await budget.waitFor(link.nextState(), signal);
   }
 
   private idleMs(): number {
@@ -375,11 +394,4 @@ function isLegacyCaller(ctx: CallContext): boolean {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-function aborted(signal: AbortSignal): Promise<false> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve(false);
-    else signal.addEventListener('abort', () => resolve(false), { once: true });
-  });
 }

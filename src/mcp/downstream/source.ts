@@ -26,7 +26,7 @@ import { isModernClient, modernParams } from './modern.js';
 import { keepAlive, type KeepAliveHandle } from './keepalive.js';
 import { declaresRoots, hubClient } from './hub-client.js';
 import { ListChanges } from './list-changes.js';
-import { fetchLists, fingerprint, NO_LISTS } from './lists.js';
+import { fetchLists, fingerprint, NO_LISTS, withKind } from './lists.js';
 import { claimsResource, ResourceWatch } from './subscriptions.js';
 import { againOnNewSession, SessionEnded } from './session-ended.js';
 import { ChildStdioTransport } from './stdio-transport.js';
@@ -58,6 +58,7 @@ export class DownstreamSource implements ToolSource {
   private connectedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private keepalive: KeepAliveHandle | undefined;
+  private changes: ListChanges | undefined;
   /** The connection a restart replaces, closed when the restart is due. */
   private retired: Client | undefined;
   /** When the restart scheduled last is due (epoch ms). */
@@ -87,6 +88,11 @@ export class DownstreamSource implements ToolSource {
       },
       ...(opts.onStray ? { stray: opts.onStray } : {}),
     });
+  }
+
+  /** Resolves once the list refreshes the server announced have ended; undefined when none runs. */
+  listsSettled(): Promise<void> | undefined {
+    return this.changes?.settled();
   }
 
   status(): SourceStatus {
@@ -253,6 +259,7 @@ export class DownstreamSource implements ToolSource {
     const changes = new ListChanges((kind) =>
       this.refresh(gen, kind).catch((err: unknown) => log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list')),
     );
+    this.changes = changes;
     const roots = declaresRoots(this.opts);
     const client = await hubClient(roots, changes);
     this.calls.install(client, log, { roots });
@@ -319,7 +326,7 @@ export class DownstreamSource implements ToolSource {
     const fresh = await fetchLists(client, this.listed, kind, { timeout: this.opts.connectTimeoutMs ?? 30_000, cache: 'refresh' });
     if (gen !== this.generation) return;
     const moved = fingerprint(this.listed)[kind] !== fingerprint(fresh)[kind];
-    this.listed = fresh;
+    this.listed = withKind(this.listed, fresh, kind);
     if (moved || !ifMoved) this.emit({ kind });
   }
 
@@ -349,18 +356,13 @@ export class DownstreamSource implements ToolSource {
     this.setState('restarting', `${detail}; restarting in ${delay} ms`);
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
-      void this.retire();
+      void this.retired?.close().catch(() => {});
+      this.retired = undefined;
       this.state.restarts++;
       if (this.opts.role !== 'session') this.opts.metrics.sourceRestarts.inc({ source: this.name });
       void this.connect();
     }, delay);
     this.restartTimer.unref();
-  }
-
-  private async retire(): Promise<void> {
-    const client = this.retired;
-    this.retired = undefined;
-    await client?.close().catch(() => {});
   }
 
   private exitSummary = (): string => exitSummary(this.transport, this.stderrTail);
