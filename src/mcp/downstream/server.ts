@@ -192,21 +192,21 @@ export class DownstreamServer implements ToolSource {
     const budget = new CallBudget(this.opts);
     const link = await this.linkFor(ctx, budget);
     if (typeof link === 'string') return toolError(link);
-    return budget.run(ctx.signal, (signal) => link.callTool(tool, args, { ...ctx, signal }), () => budget.toolTimeout(this.name, `tool ${tool}`));
+    return budget.run(ctx, { tool }, (c) => link.callTool(tool, args, c));
   }
 
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
     const budget = new CallBudget(this.opts);
     const link = await this.linkFor(ctx, budget);
     if (typeof link === 'string') return undefined;
-    return budget.run(ctx.signal, (signal) => link.readResource(uri, { ...ctx, signal }), () => budget.rpcTimeout(this.name, `resource ${uri}`));
+    return budget.run(ctx, { other: `resource ${uri}` }, (c) => link.readResource(uri, c));
   }
 
   async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
     const budget = new CallBudget(this.opts);
     const link = await this.linkFor(ctx, budget);
     const to = typeof link === 'string' ? this.main : link;
-    return budget.run(ctx.signal, (signal) => to.getPrompt(name, args, { ...ctx, signal }), () => budget.rpcTimeout(this.name, `prompt ${name}`));
+    return budget.run(ctx, { other: `prompt ${name}` }, (c) => to.getPrompt(name, args, c));
   }
 
   async complete(params: CompleteRequestParams, ctx: CallContext): Promise<CompleteResult | undefined> {
@@ -214,7 +214,7 @@ export class DownstreamServer implements ToolSource {
     const link = await this.linkFor(ctx, budget);
     if (typeof link === 'string') return undefined;
     // A completion that failed has no suggestions (source.ts), one out of time neither.
-    return budget.run(ctx.signal, (signal) => link.complete(params, { ...ctx, signal }), () => budget.rpcTimeout(this.name, 'completion')).catch(() => undefined);
+    return budget.run(ctx, { other: 'completion' }, (c) => link.complete(params, c)).catch(() => undefined);
   }
 
   /**
