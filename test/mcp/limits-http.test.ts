@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ROOT, eventually, startHub, type RunningHub } from '../helpers/hub.js';
@@ -32,22 +32,21 @@ describe('large results over the HTTP face', () => {
     expect(block?.text).toBe('x'.repeat(12 * MiB));
   });
 
-  it('fails a result over maxMessageBytes at once with an error that says so', async () => {
+  it('fails a result over maxMessageBytes at once with an isError result that names the server and says why', async () => {
     const started = performance.now();
-    const err = await client.callTool({ name: 'lim__big', arguments: { bytes: 17 * MiB } }, { timeout: 60_000 }).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ProtocolError);
-    expect((err as ProtocolError).code).toBe(-32603);
-    expect((err as ProtocolError).message).toBe('the result was too large: 17 MiB exceeds maxMessageBytes (16 MiB)');
+    const r = await client.callTool({ name: 'lim__big', arguments: { bytes: 17 * MiB } }, { timeout: 60_000 });
+    expect(r.isError).toBe(true);
+    expect(textContent.parse(r.content)[0]?.text).toBe('lim: tool big: the result was too large: 17 MiB exceeds maxMessageBytes (16 MiB)');
+    expect(r._meta?.['switchboard/error']).toEqual({ code: 'downstream_error', retryable: false });
     expect(performance.now() - started).toBeLessThan(10_000);
   });
 
   it('a call made right after the too-large result waits for the restarted server, not the ended one', async () => {
     const pidOf = async () => textContent.parse((await client.callTool({ name: 'lim__pid', arguments: {} })).content)[0]!.text;
     const before = await pidOf();
-    await expect(client.callTool({ name: 'lim__big', arguments: { bytes: 17 * MiB } }, { timeout: 60_000 })).rejects.toThrow(/too large/);
+    expect(textContent.parse((await client.callTool({ name: 'lim__big', arguments: { bytes: 17 * MiB } }, { timeout: 60_000 })).content)[0]?.text).toMatch(
+      /too large/,
+    );
     // At once, as a caller does: answered by the new process.
     const after = await pidOf();
     expect(after).not.toBe(before);

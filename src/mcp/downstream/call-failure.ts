@@ -16,11 +16,19 @@ export interface FailedCall {
 }
 
 /**
+ * Marks the error response the hub puts in place of a result the server wrote over
+ * maxMessageBytes (stdio-transport.ts): that failure is the hub's, not the server's own error.
+ */
+export const OVERSIZE_MARK = { switchboard: 'result_over_maxMessageBytes' } as const;
+
+/**
  * A downstream call's failure as the error its caller gets: the server's own JSON-RPC error as it
  * is (as if called directly), else the hub's error of the kind that happened (cancelled, timed
- * out, the server stopped mid-call, anything else).
+ * out, the server stopped mid-call, its result over maxMessageBytes, anything else), which a tool
+ * call answers with an `isError` result naming the server.
  */
 export function callFailure(err: unknown, c: FailedCall): Error {
+  if (err instanceof ProtocolError && isOversize(err.data)) return new HubError('downstream_error', `${c.server}: ${c.what}: ${err.message}`, { cause: err });
   if (err instanceof ProtocolError) return err;
   // Not the caller's yet: the source sends the call again on a new session.
   if (err instanceof SessionEnded) return err;
@@ -35,4 +43,8 @@ export function callFailure(err: unknown, c: FailedCall): Error {
     return new HubError('source_crashed', `${c.server}: the server stopped during the call (${c.exitSummary()}); it is being restarted`, { cause: err });
   }
   return new HubError('downstream_error', `${c.server}: ${describeError(err)}`, { cause: err });
+}
+
+function isOversize(data: unknown): boolean {
+  return typeof data === 'object' && data !== null && (data as Record<string, unknown>)['switchboard'] === OVERSIZE_MARK.switchboard;
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { PassThrough, type Writable } from 'node:stream';
 import { SdkError, SdkErrorCode, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
+import { OVERSIZE_MARK } from './call-failure.js';
 import { parseMessage } from './inbox.js';
 import { LineSplitter, type OversizeLine } from './line-splitter.js';
 import { formatBytes, peekOversize, type JsonRpcId } from './oversize.js';
@@ -169,7 +170,7 @@ export class ChildStdioTransport implements Transport {
       this.inbox.push({
         jsonrpc: '2.0',
         id: peek.id,
-        error: { code: -32603, message: `the result was too large: ${bytes} exceeds maxMessageBytes (${formatBytes(this.maxBytes)})` },
+        error: { code: -32603, message: `the result was too large: ${bytes} exceeds maxMessageBytes (${formatBytes(this.maxBytes)})`, data: OVERSIZE_MARK },
       });
       if (!this.drainScheduled) this.drain();
     }
