@@ -89,6 +89,9 @@ const LOGGED_CHARS = 200;
 export function hostAndOriginGuard(exp: Exposure, refusals?: RefusalLog) {
   return (req: IncomingMessage, res: ServerResponse, next: () => void): void => {
     const host = req.headers.host;
+    // A load balancer's health check (HAProxy's `option httpchk`) is HTTP/1.0, where Host is
+    // optional (RFC 1945); a browser always sends one, so no rebinding page gets through here.
+    if (host === undefined && isHealthCheck(req)) return next();
     if (host === undefined) {
       refusals?.('bad_request', { method: req.method, problem: 'no Host header' });
       reject(req, res, 'bad_request', 'the request has no Host header; HTTP/1.1 requires one');
@@ -107,4 +110,11 @@ export function hostAndOriginGuard(exp: Exposure, refusals?: RefusalLog) {
     }
     next();
   };
+}
+
+/** An HTTP/1.0 GET or HEAD of /healthz or /readyz. */
+function isHealthCheck(req: IncomingMessage): boolean {
+  if (req.httpVersion !== '1.0' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
+  const path = (req.url ?? '').split('?')[0];
+  return path === '/healthz' || path === '/readyz';
 }

@@ -81,6 +81,17 @@ describe('the request line and its framing headers', () => {
     expect(JSON.parse(noHost.body)).toEqual({ error: { code: 'bad_request', message: 'the request has no Host header; HTTP/1.1 requires one' } });
   });
 
+  it('answers a load balancer’s HTTP/1.0 health check without Host (HAProxy’s option httpchk), and nothing else without one', async () => {
+    for (const line of ['GET /readyz HTTP/1.0', 'GET /healthz HTTP/1.0']) {
+      const check = await raw(h.port, `${line}\r\n\r\n`);
+      expect([line, check.status]).toEqual([line, 200]);
+    }
+    for (const line of ['GET /mcp HTTP/1.0', 'GET /connect HTTP/1.0', 'POST /readyz HTTP/1.0']) {
+      const other = await raw(h.port, `${line}\r\n\r\n`);
+      expect([line, other.status]).toEqual([line, 400]);
+    }
+  });
+
   it('refuses a body declared over the limit at once, without waiting for it', async () => {
     // Headers announce 50 MB and only a few bytes follow: before, the hub waited for the rest (408 after 30 s).
     const answer = await raw(
