@@ -91,7 +91,10 @@ export function hostAndOriginGuard(exp: Exposure, refusals?: RefusalLog) {
     const host = req.headers.host;
     // A load balancer's health check (HAProxy's `option httpchk`) is HTTP/1.0, where Host is
     // optional (RFC 1945); a browser always sends one, so no rebinding page gets through here.
-    if (host === undefined && isHealthCheck(req)) return next();
+    if (host === undefined && isHealthCheck(req)) {
+      next();
+      return;
+    }
     if (host === undefined) {
       refusals?.('bad_request', { method: req.method, problem: 'no Host header' });
       reject(req, res, 'bad_request', 'the request has no Host header; HTTP/1.1 requires one');
