@@ -68,6 +68,18 @@ export interface HealthAccess {
  * does not answer is the exception: "degraded" with 503, since every request needs it. Source names and
  * errors describe the deployment, so beyond loopback only a metrics or admin token sees them.
  */
+/** How long /readyz waits for the breakers' state; past it they are left out (the Redis check says why). */
+const BREAKERS_WAIT_MS = 500;
+
+/** `promise`'s value, or `fallback` once `ms` passed (or it failed). */
+function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback), ms);
+  });
+  return Promise.race([promise.catch(() => fallback), late]).finally(() => clearTimeout(timer));
+}
+
 export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess): void {
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', ...(deps.identity ? { hub: deps.identity() } : {}) });
@@ -79,11 +91,16 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
     const phase = deps.phase();
     const sources = sourceReport(deps.sources());
     const store = await deps.store?.();
-    // The pollers' states are rows in the store: not asked of a store that just failed to answer.
-    const pollers = store?.ok === false ? [] : ((await deps.pollers?.()) ?? []);
+    // Asked together, the breakers within a bound: with Redis down their shared state waits on the
+    // client's reconnects (seconds), and a balancer's check times out and takes out every replica
+    // of one that still serves what needs no Redis. Redis's own check answers within 1 s.
+    const [pollers, breakers, redis] = await Promise.all([
+      // The pollers' states are rows in the store: not asked of a store that just failed to answer.
+      store?.ok === false ? [] : (deps.pollers?.() ?? []),
+      within(Promise.resolve(deps.breakers?.() ?? []), BREAKERS_WAIT_MS, []),
+      deps.redis?.(),
+    ]);
     const stalled = pollers.filter((p) => p.state === 'stalled');
-    const breakers = (await deps.breakers?.()) ?? [];
-    const redis = await deps.redis?.();
     const shown = details
       ? {
           ...(store ? { store } : {}),
