@@ -49,6 +49,7 @@ export type HubErrorCode =
   | 'stale_timestamp'
   | 'bad_body'
   | 'inbox_unavailable'
+  | 'auth_unavailable'
   | 'idempotency_conflict'
   | 'agent_not_configured'
   | 'oauth_flow_failed'
@@ -100,6 +101,8 @@ export const ERROR_SPECS = {
   headers_too_large: { http: 431, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'info' },
   // JSON-RPC 2.0 §5.1: -32000 to -32099 are the server's own; nothing was done, and a retry a moment later is served.
   hub_starting: { http: 503, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: true, log: 'info' },
+  // The token was not judged (the store did not answer): nothing was done, a retry later is served.
+  auth_unavailable: { http: 503, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: true, log: 'error' },
   // JSON-RPC 2.0 §5.1: the request was fine, the hub could not send its answer: an internal error (-32603).
   result_too_large: { http: 502, mcp: { kind: 'jsonrpc', code: -32603 }, retryable: false, log: 'warn' },
   request_timeout: { http: 408, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: true, log: 'info' },

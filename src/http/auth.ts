@@ -4,6 +4,8 @@ import type { Express, Request, RequestHandler, Response } from 'express';
 import type { HubScope } from '../identity/identity.js';
 import { mayBeToken, type ApiTokens } from '../identity/tokens.js';
 import type { AccessTokens } from '../auth/access.js';
+import { describeError } from '../errors.js';
+import { writeRefusal } from './json.js';
 import { closeIfBodyUnread } from './limits.js';
 import type { RefusalLog } from './refusal-log.js';
 import { loopbackAliases } from './security.js';
@@ -114,6 +116,7 @@ export function bearerAuth(
         next();
       },
       (err: unknown) => {
+        if (req.headers.authorization !== undefined && !(err instanceof OAuthError)) return void unavailable(req, res, err, refusals);
         // Why, never the token: none sent, or the verifier's words ("unknown or revoked token", "expired").
         const why = req.headers.authorization === undefined ? 'no token' : err instanceof OAuthError ? err.message : 'the token could not be checked';
         refusals?.('unauthorized', { method: req.method, path: req.path, why });
@@ -161,6 +164,18 @@ function refuse(
   if (challenge !== null) res.set('WWW-Authenticate', challenge);
   const body = error instanceof OAuthError ? error.toResponseObject() : new OAuthError(OAuthErrorCode.ServerError, 'Internal Server Error').toResponseObject();
   res.status(response.status).json(error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken ? { ...body, how_to_authenticate: howTo } : body);
+}
+
+/**
+ * The token could not be looked up (the store did not answer): not the token's fault, so not 401,
+ * which tells a client to sign in anew, nor a bare 500 without a code: 503 with Retry-After, which
+ * a client and a load balancer take as "try again shortly".
+ */
+function unavailable(req: Request, res: Response, err: unknown, refusals: RefusalLog | undefined): void {
+  refusals?.('auth_unavailable', { method: req.method, path: req.path, why: describeError(err) });
+  closeIfBodyUnread(req, res);
+  res.setHeader('Retry-After', '5');
+  writeRefusal(req, res, 'auth_unavailable', "the token could not be checked: the hub's store did not answer; try again shortly");
 }
 
 function withStop(s: string): string {

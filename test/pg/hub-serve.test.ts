@@ -141,6 +141,15 @@ describePg('serve on PostgreSQL from DATABASE_URL', () => {
       expect(hub.child.exitCode).toBeNull();
       expect((await fetch(`${hub.origin}/healthz`)).status).toBe(200);
       expect((await readyz(hub.origin)).status).toBe(503);
+      // A token that cannot be looked up is not judged invalid (401 would send the client to sign in
+      // anew): 503 with Retry-After and the hub's code, as every refusal of /mcp has.
+      const unchecked = await fetch(`${hub.origin}/mcp`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer sbt_${'x'.repeat(43)}` },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+      });
+      expect([unchecked.status, unchecked.headers.get('retry-after')]).toEqual([503, '5']);
+      expect(await unchecked.json()).toMatchObject({ error: { code: -32000, data: { code: 'auth_unavailable' } } });
     } finally {
       await setDatabaseReachable(admin, db.name, true);
     }
