@@ -76,7 +76,8 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }, log);
   log.info({ url: listening.url, config: file ?? 'embedded defaults', dataDir: config.dataDir }, 'switchboard is serving');
   const lines = [`Switchboard is serving MCP at ${listening.url}`];
-  const elsewhere = pinnedElsewhere(config.server.publicUrl, listening.port);
+  // A replica (internalUrl set) behind a balancer on this machine names the balancer's port on purpose.
+  const elsewhere = config.server.internalUrl === undefined ? pinnedElsewhere(config.server.publicUrl, listening.port) : undefined;
   if (elsewhere) {
     log.warn({ publicUrl: config.server.publicUrl, port: listening.port }, elsewhere);
     lines.push(`  ${elsewhere}`);

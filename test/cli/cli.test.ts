@@ -214,5 +214,10 @@ describe('switchboard CLI', () => {
     expect(r.url).toBe('http://127.0.0.1:8787/mcp');
     expect(r.stdout).toMatch(/server\.publicUrl \(http:\/\/127\.0\.0\.1:8787\) names port 8787 on this machine, but this hub listens on \d+/);
     expect(r.stderr).toContain('names port 8787 on this machine');
+    // A replica behind a balancer on this machine (internalUrl set) names the balancer's port on purpose.
+    const replica = join(dir.path, 'replica.jsonc');
+    writeFileSync(replica, '{ "server": { "publicUrl": "http://127.0.0.1:8787", "internalUrl": "http://127.0.0.1:9701" } }');
+    const quiet = await serveOnce(['--config', replica, '--data', data], dir.path, async () => {});
+    expect(quiet.stdout + quiet.stderr).not.toContain('names port 8787');
   });
 });
