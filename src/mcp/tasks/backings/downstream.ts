@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../../../clock.js';
 import { taskHolderId } from '../../downstream/held-calls.js';
+import { SessionEnded } from '../../downstream/session-ended.js';
 import { describeError } from '../../../errors.js';
 import type { CallContext } from '../../source.js';
 import { DEFAULT_TTL_MS } from '../service.js';
@@ -249,7 +250,8 @@ export class DownstreamTaskBacking implements TaskBacking {
     const why = scrub(describeError(err), ref, record);
     // The server answered that it has no such task (it restarted, the session or the task expired).
     if (err instanceof ProtocolError) return this.settle(record, failed(`${ref.server} no longer knows this task: ${why}`));
-    if (err instanceof SdkHttpError && (err.data?.status === 404 || err.data?.status === 400)) {
+    // Its session is gone: a 404 or a 400 that says so (session-ended.ts), however the transport reported it.
+    if (err instanceof SessionEnded || (err instanceof SdkHttpError && (err.data?.status === 404 || err.data?.status === 400))) {
       return this.settle(record, failed(`${ref.server} ended the session this task ran in (it restarted or expired the session): ${why}`));
     }
     // No answer (a timeout, a network error) is not an outcome: the task may still be running, and
