@@ -3,7 +3,7 @@ import { ProtocolError, ProtocolErrorCode, isCallToolResult, type CallToolResult
 import type { Refusal } from '../definition/refusal.js';
 import { HubError, isHubErrorCode } from '../errors.js';
 import { nodeHttp } from '../lazy-require.js';
-import type { CallContext } from '../mcp/source.js';
+import { CallerGone, type CallContext } from '../mcp/source.js';
 import type { SendOutcome } from '../outbox/classify.js';
 import { canonicalJson } from '../outbox/hash.js';
 import type { OutboxService } from '../outbox/service.js';
@@ -135,12 +135,16 @@ export interface WaitOptions {
 
 /**
  * Waits for a queued write up to `outbox.waitMs`, telling a caller that asked for progress that it
- * is still queued, and answers as the direct call did. Cancelled before it was sent, the job is
- * cancelled; after, the answer says it was sent. Past the wait: the job's handle.
+ * is still queued, and answers as the direct call did. Cancelled by its caller before it was sent,
+ * the job is cancelled; after, the answer says it was sent. Past the wait: the job's handle. A
+ * caller that went away without cancelling (a 2025 connection closed: CallerGone, "a disconnection
+ * is not a cancellation") and a hub that stops leave the job queued, to be sent by this or another
+ * process, and get the handle where an answer can still be written.
  */
 export async function awaitWrite(o: WaitOptions): Promise<CallToolResult> {
   const owner = { tenant: o.ctx.identity.tenant, user: o.ctx.identity.user };
   const { outbox, job, ctx } = o;
+  const stop = outbox.stopSignal;
   let ticks = 0;
   const progress = ctx.reportProgress;
   const timer = progress
@@ -149,13 +153,28 @@ export async function awaitWrite(o: WaitOptions): Promise<CallToolResult> {
         PROGRESS_EVERY_MS,
       )
     : undefined;
+  // Either ends the wait. Listeners removed after it rather than `AbortSignal.any`, which would
+  // hang one signal per write call on the process's long-lived stop signal.
+  const ended = new AbortController();
+  const end = () => ended.abort();
+  for (const s of [ctx.signal, stop]) s.addEventListener('abort', end, { once: true });
+  if (ctx.signal.aborted || stop.aborted) end();
   let done: Job | undefined;
   try {
-    done = await outbox.events.waitFor(job.id, () => outbox.outbox.get(job.id, owner), outbox.waitMs, ctx.signal);
+    done = await outbox.events.waitFor(job.id, () => outbox.outbox.get(job.id, owner), outbox.waitMs, ended.signal);
   } finally {
     clearInterval(timer);
+    for (const s of [ctx.signal, stop]) s.removeEventListener('abort', end);
   }
-  if (done === undefined && ctx.signal.aborted) {
+  if (done === undefined && stop.aborted) {
+    // No read of the store: the answer must be written before the stopping hub closes the connection.
+    return handle(
+      job.id,
+      job.state,
+      `${o.qualified} is still in the outbound queue (job ${job.id}): this Switchboard process is stopping, and the job stays queued for the next one to send. Call queue__job_status with {"jobId":"${job.id}"} to see its outcome.`,
+    );
+  }
+  if (done === undefined && ctx.signal.aborted && !(ctx.signal.reason instanceof CallerGone)) {
     const c = await outbox.cancel(job.id, owner);
     if (c.outcome === 'cancelled' || c.outcome === 'not_found') throw new HubError('cancelled', `${o.qualified} was cancelled before it was sent`);
     return handle(job.id, c.state, `${o.qualified} was already sent when it was cancelled (job ${job.id}, ${c.state})`);

@@ -35,6 +35,7 @@ export class OutboxService implements Part {
   readonly worker: OutboxWorker;
   readonly waitMs: number;
   private purgeTimer: NodeJS.Timeout | undefined;
+  private readonly stopping = new AbortController();
 
   constructor(private readonly o: OutboxServiceOptions) {
     this.outbox = o.outbox;
@@ -47,6 +48,27 @@ export class OutboxService implements Part {
       maxAttempts: o.settings?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     });
     this.waitMs = o.settings?.waitMs ?? 10_000;
+  }
+
+  /**
+   * Aborted once this process begins to stop. A write call's wait ends on it with its job's handle
+   * and leaves the job queued: the stop closes the callers' connections, and that is no cancel of
+   * theirs (README, Outbound writes: "a hub that stops loses none").
+   */
+  get stopSignal(): AbortSignal {
+    return this.stopping.signal;
+  }
+
+  /**
+   * The hub begins to stop: to be called before its faces close their connections, so the write
+   * calls still waiting answer with their job's handle (`queue__job_status` follows it) rather than
+   * read the closing connection as their caller's cancel. Resolves after one turn of the event
+   * loop, which lets those answers be written first.
+   */
+  async beginStop(): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    this.stopping.abort();
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   useSender(send: SendFn): void {
@@ -75,6 +97,8 @@ export class OutboxService implements Part {
   }
 
   async stop(): Promise<void> {
+    // Where the hub did not say so before closing its faces, a wait still under way (a stdio face's) ends here as at a stop.
+    this.stopping.abort();
     clearInterval(this.purgeTimer);
     await this.worker.stop();
   }
