@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { jsonRpcHttpError, sendError } from '../errors.js';
 import type { TaskOwner } from '../mcp/tasks/types.js';
 import type { ReplicaRegistry } from './registry.js';
-import { TASK_METHODS } from './tasks.js';
+import { TASK_METHODS, type TaskHolderLookup } from './tasks.js';
 
 /**
  * Marks a request one replica sent on to another. A marked request is never sent on again: if the
@@ -39,7 +39,7 @@ export interface RetryForwarderOptions {
    * The PROCESS_ID whose memory a 2026 task request needs (tasks.ts `taskHolders`), or undefined
    * when any replica can answer it from the store. Without it, task requests are served here.
    */
-  taskHolder?: (owner: TaskOwner, taskId: string, method: string) => Promise<string | undefined>;
+  taskHolder?: TaskHolderLookup;
   log: Logger;
   timeoutMs?: number;
 }
@@ -96,11 +96,24 @@ export class RetryForwarder {
       const holder = await this.opts.taskHolder(owner, task.taskId, task.method);
       if (holder === undefined || holder === this.opts.self) return false;
       const replica = await this.opts.registry.lookup(holder);
-      // A holder gone is served here: the task's record in the store says what is known of it.
-      if (!replica?.alive) return false;
-      return (await this.forward(req, res, body, holder, replica.url, task.method)) === 'relayed';
+      // Never registered (a `stdio` hub): served here, from the record, which names where it runs.
+      if (replica === undefined) return false;
+      if (replica.alive && (await this.forward(req, res, body, holder, replica.url, task.method)) === 'relayed') return true;
+      // Gone (stopped, killed, no heartbeat; or refusing connections, as a SIGKILLed one does before
+      // its heartbeat ages): the task is served here from its record, which must say so first.
+      await this.holderGone(owner, task.taskId, holder);
+      return false;
     }
     return false;
+  }
+
+  private async holderGone(owner: TaskOwner, taskId: string, holder: string): Promise<void> {
+    try {
+      await this.opts.taskHolder?.gone?.(owner, taskId);
+      this.opts.log.info({ holder, task: taskId }, 'a task request names a process that is no longer running');
+    } catch (err) {
+      this.opts.log.warn({ holder, task: taskId, err: (err as Error).message }, 'could not record that a task lost the process running it');
+    }
   }
 
   private async handleRetry(req: Request, res: Response, body: unknown, retry: Retry): Promise<boolean> {

@@ -4,7 +4,9 @@ import express from 'express';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
+import type { TaskOwner } from '../../src/mcp/tasks/types.js';
 import { RetryForwarder } from '../../src/replicas/forward.js';
+import { DEFAULT_HEARTBEAT_MS, MISSED_BEATS } from '../../src/replicas/registry.js';
 import { SqliteReplicaRegistry } from '../../src/replicas/sqlite.js';
 import { openDb } from '../../src/store/db.js';
 
@@ -28,6 +30,8 @@ describe('RetryForwarder', () => {
   let holder: SqliteReplicaRegistry;
   let servers: Server[];
   let seen: Array<{ headers: IncomingHttpHeaders; body: string; url: string | undefined }>;
+  /** The tasks the forwarder recorded as having lost their holder. */
+  let goneTasks: string[];
   let answer: (res: import('node:http').ServerResponse) => void;
 
   beforeEach(() => {
@@ -36,6 +40,7 @@ describe('RetryForwarder', () => {
     holder = new SqliteReplicaRegistry(db, { clock });
     servers = [];
     seen = [];
+    goneTasks = [];
     answer = (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"jsonrpc":"2.0","id":7,"result":{"content":[]}}');
   });
   afterEach(async () => {
@@ -64,7 +69,9 @@ describe('RetryForwarder', () => {
       registry,
       self: SELF,
       ownerOf: async () => owner,
-      taskHolder: async (who, taskId) => (who.user === 'alice' && taskId === 'task_1' ? owner : undefined),
+      taskHolder: Object.assign(async (who: TaskOwner, taskId: string) => (who.user === 'alice' && taskId === 'task_1' ? owner : undefined), {
+        gone: async (who: TaskOwner, taskId: string) => void goneTasks.push(`${who.user}/${taskId}`),
+      }),
       log: pino({ level: 'silent' }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
     });
@@ -171,7 +178,23 @@ describe('RetryForwarder', () => {
     expect((await post(b, get, { authorization: 'Bearer bob' })).status).toBe(418);
     expect((await post(b, { ...get, method: 'tasks/list' })).status).toBe(418);
     expect(seen).toHaveLength(1);
+    expect(goneTasks).toEqual([]);
     await holder.forget();
     expect((await post(b, get)).status).toBe(418);
+    // Served here once the record says the task lost its holder.
+    expect(goneTasks).toEqual(['alice/task_1']);
+  });
+
+  it('a task whose holder has not beaten for three intervals is recorded as having lost it, and served here', async () => {
+    await startHolder();
+    const b = await startReplica(HOLDER);
+    const get = { jsonrpc: '2.0', id: 3, method: 'tasks/get', params: { taskId: 'task_1' } };
+    clock.advance(MISSED_BEATS * DEFAULT_HEARTBEAT_MS - 1);
+    expect((await post(b, get)).status).toBe(200);
+    expect(goneTasks).toEqual([]);
+    clock.advance(1);
+    expect((await post(b, get)).status).toBe(418);
+    expect(seen).toHaveLength(1);
+    expect(goneTasks).toEqual(['alice/task_1']);
   });
 });

@@ -282,6 +282,25 @@ export class DownstreamTaskBacking implements TaskBacking {
   }
 }
 
+/**
+ * What an unfinished downstream task is once the Switchboard process holding its connection is gone
+ * (stopped, killed, or silent past the replica registry's heartbeat rule): no process can reach the
+ * downstream task again, so it fails, saying why, and a task request is answered from the record
+ * from then on. Undefined for a record that is not such a task.
+ */
+export function holderStopped(record: TaskRecord): TaskState | undefined {
+  if (record.backing.kind !== 'downstream' || isTerminal(record.status)) return undefined;
+  let ref: Ref;
+  try {
+    ref = parseRef(record);
+  } catch {
+    return undefined;
+  }
+  return failed(
+    `The Switchboard process running this task on ${ref.server} stopped, and the task could be reached only through that process's connection to ${ref.server}. Call the tool again.`,
+  );
+}
+
 function lost(server: string): TaskState {
   return failed(
     `${server} stopped or restarted after this task began, and a downstream task lives only as long as the connection that started it. Call the tool again.`,
