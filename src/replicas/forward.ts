@@ -2,7 +2,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage,
 import { request as httpsRequest } from 'node:https';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { jsonRpcHttpError, sendError } from '../errors.js';
+import { ERROR_META_KEY, ERROR_SPECS, jsonRpcHttpError, sendError } from '../errors.js';
 import type { TaskOwner } from '../mcp/tasks/types.js';
 import type { ReplicaRegistry } from './registry.js';
 import { TASK_METHODS, type TaskHolderLookup } from './tasks.js';
@@ -16,6 +16,9 @@ export const FORWARDED_HEADER = 'x-switchboard-forwarded';
 
 /** The methods whose retry carries a `requestState` (the 2026-07-28 multi-round-trip pattern). */
 const RETRY_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
+
+/** Why a forwarded round ended unanswered, in the hub's own words: the one reason a client is told. */
+const NO_ANSWER = 'the owner did not answer in time';
 
 /** The longest a forwarded round may take: a held round lasts at most its hold (held-calls.ts, 10 min). */
 const DEFAULT_TIMEOUT_MS = 600_000;
@@ -129,7 +132,7 @@ export class RetryForwarder {
       return true;
     }
     const outcome = await this.forward(req, res, body, owner, replica.url, retry.method);
-    if (outcome !== 'relayed') this.gone(res, retry, owner, outcome.unreachable);
+    if (outcome !== 'relayed') this.gone(res, retry, owner, outcome.unreachable === NO_ANSWER ? NO_ANSWER : undefined);
     return true;
   }
 
@@ -156,7 +159,7 @@ export class RetryForwarder {
       // The client going away ends the forwarded round too, as it would end it on the owner.
       const cancel = () => upstream.destroy(new Error('the client closed the request'));
       res.once('close', cancel);
-      upstream.once('timeout', () => upstream.destroy(new Error('the owner did not answer in time')));
+      upstream.once('timeout', () => upstream.destroy(new Error(NO_ANSWER)));
       upstream.once('response', (answer: IncomingMessage) => {
         res.writeHead(answer.statusCode ?? 502, relayedHeaders(answer.headers));
         // No flushHeaders: the headers leave with the first chunk, one write. Each chunk is written
@@ -184,13 +187,23 @@ export class RetryForwarder {
     });
   }
 
-  /** The answer when the holder is gone: the state cannot be resumed anywhere, so the caller starts over. */
-  private gone(res: Response, retry: Retry, owner: string, why?: string): void {
+  /**
+   * The answer when the holder is gone: the state cannot be resumed anywhere, so the caller starts
+   * over. Coded `source_crashed` (retryable: calling again is the remedy), as a call whose server
+   * stopped during it is. Why it could not be reached stays in the log (a refused connection names
+   * the holder's internal address, which is no client's business); only the hub's own reason is said.
+   */
+  private gone(res: Response, retry: Retry, owner: string, why?: typeof NO_ANSWER): void {
     const text = `This call was waiting for your answer in Switchboard process ${owner}, which is no longer running${
       why ? ` (${why})` : ''
     }, so it cannot be resumed. Call it again from the start.`;
     if (retry.method === 'tools/call') {
-      res.status(200).json({ jsonrpc: '2.0', id: retry.id, result: { content: [{ type: 'text', text }], isError: true, resultType: 'complete' } });
+      const error = { code: 'source_crashed', retryable: ERROR_SPECS.source_crashed.retryable };
+      res.status(200).json({
+        jsonrpc: '2.0',
+        id: retry.id,
+        result: { content: [{ type: 'text', text }], isError: true, _meta: { [ERROR_META_KEY]: error }, resultType: 'complete' },
+      });
       return;
     }
     // What the SDK answers for any state that cannot be used: -32602.

@@ -149,14 +149,28 @@ describe('RetryForwarder', () => {
     const base = await startHolder();
     const b = await startReplica(HOLDER);
     await holder.forget();
-    const stopped = await (await post(b, retry)).json();
-    expect(stopped).toMatchObject({ id: 7, result: { isError: true, resultType: 'complete' } });
-    expect(JSON.stringify(stopped)).toContain(`Switchboard process ${HOLDER}, which is no longer running`);
-    // Killed: its row still beats, but nothing listens at its address.
+    const gone = {
+      id: 7,
+      result: {
+        content: [
+          {
+            type: 'text',
+            text: `This call was waiting for your answer in Switchboard process ${HOLDER}, which is no longer running, so it cannot be resumed. Call it again from the start.`,
+          },
+        ],
+        isError: true,
+        _meta: { 'switchboard/error': { code: 'source_crashed', retryable: true } },
+        resultType: 'complete',
+      },
+    };
+    expect(await (await post(b, retry)).json()).toEqual({ jsonrpc: '2.0', ...gone });
+    // Killed: its row still beats, but nothing listens at its address. The same answer: the
+    // refused connection names the holder's internal address, which stays in the log.
     await holder.register({ id: HOLDER, url: base, startedAt: clock.now() });
     await Promise.all(servers.splice(0, 1).map((s) => new Promise((r) => s.close(r))));
     const killed = await (await post(b, retry)).json();
-    expect(JSON.stringify(killed)).toContain('no longer running (connect ECONNREFUSED');
+    expect(killed).toEqual({ jsonrpc: '2.0', ...gone });
+    expect(JSON.stringify(killed)).not.toContain(new URL(base).host);
     // A prompts/get retry gets the SDK's answer for an unusable state.
     const prompt = await post(b, { ...retry, method: 'prompts/get' });
     expect(prompt.status).toBe(400);

@@ -119,6 +119,9 @@ describe('a retry reaching another replica than the one holding its call', () =>
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(orphan.result?.['isError']).toBe(true);
     expect(JSON.stringify(orphan.result?.content)).toContain(`Switchboard process ${holder}, which is no longer running`);
+    // Coded as every failed call is; the holder's internal address stays in B's log.
+    expect(orphan.result?.['_meta']).toEqual({ 'switchboard/error': { code: 'source_crashed', retryable: true } });
+    expect(JSON.stringify(orphan)).not.toContain(`127.0.0.1:${a.port}`);
 
     db.close();
   });
