@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ERROR_META_KEY, ERROR_SPECS, jsonRpcHttpError, sendError } from '../errors.js';
 import type { TaskOwner } from '../mcp/tasks/types.js';
-import type { ReplicaRegistry } from './registry.js';
+import { DEFAULT_HEARTBEAT_MS, type ReplicaRegistry } from './registry.js';
 import { TASK_METHODS, type TaskHolderLookup } from './tasks.js';
 
 /**
@@ -19,6 +19,9 @@ const RETRY_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
 
 /** Why a forwarded round ended unanswered, in the hub's own words: the one reason a client is told. */
 const NO_ANSWER = 'the owner did not answer in time';
+const NO_HEARTBEAT = 'it stopped sending heartbeats while the call waited';
+/** The reasons a client may be told. */
+type OwnReason = typeof NO_ANSWER | typeof NO_HEARTBEAT;
 
 /** The longest a forwarded round may take: a held round lasts at most its hold (held-calls.ts, 10 min). */
 const DEFAULT_TIMEOUT_MS = 600_000;
@@ -45,6 +48,8 @@ export interface RetryForwarderOptions {
   taskHolder?: TaskHolderLookup;
   log: Logger;
   timeoutMs?: number;
+  /** How often a forwarded round checks that its holder is still alive; the heartbeat interval unless told. */
+  checkEveryMs?: number;
 }
 
 /** A 2026 task request: tasks/get, tasks/update or tasks/cancel naming a task id. */
@@ -84,7 +89,11 @@ function retryOf(body: unknown): Retry | undefined {
  * the state's binding to the caller as it does for any retry.
  */
 export class RetryForwarder {
-  constructor(private readonly opts: RetryForwarderOptions) {}
+  private readonly checkEveryMs: number;
+
+  constructor(private readonly opts: RetryForwarderOptions) {
+    this.checkEveryMs = opts.checkEveryMs ?? DEFAULT_HEARTBEAT_MS;
+  }
 
   /**
    * Answers `res` and resolves true when the request belongs elsewhere; false leaves it to this
@@ -132,7 +141,7 @@ export class RetryForwarder {
       return true;
     }
     const outcome = await this.forward(req, res, body, owner, replica.url, retry.method);
-    if (outcome !== 'relayed') this.gone(res, retry, owner, outcome.unreachable === NO_ANSWER ? NO_ANSWER : undefined);
+    if (outcome !== 'relayed') this.gone(res, retry, owner, ownReason(outcome.unreachable));
     return true;
   }
 
@@ -152,27 +161,37 @@ export class RetryForwarder {
     const bytes = Buffer.from(JSON.stringify(body));
     const headers: OutgoingHttpHeaders = { ...forwardedHeaders(req.headers), [FORWARDED_HEADER]: '1', 'content-length': String(bytes.byteLength) };
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    return new Promise((resolve) => {
+    return new Promise((done) => {
       const upstream = send(target, { method: 'POST', headers, timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
       // Small JSON-RPC messages: Nagle's algorithm would hold one back for the peer's delayed ACK.
       upstream.once('socket', (socket) => socket.setNoDelay(true));
       // The client going away ends the forwarded round too, as it would end it on the owner.
       const cancel = () => upstream.destroy(new Error('the client closed the request'));
       res.once('close', cancel);
+      // A holder that stops beating while the round waits (frozen: SIGSTOP, a hung event loop) is
+      // gone by the registry's rule, and a retry to a gone holder is answered at once (README,
+      // Operations: several replicas), not after the round's timeout.
+      const watch = setInterval(() => void this.stillAlive(owner).then((alive) => alive || upstream.destroy(new Error(NO_HEARTBEAT))), this.checkEveryMs);
+      watch.unref();
+      const resolve = (outcome: 'relayed' | { unreachable: string }) => {
+        clearInterval(watch);
+        res.off('close', cancel);
+        done(outcome);
+      };
       upstream.once('timeout', () => upstream.destroy(new Error(NO_ANSWER)));
       upstream.once('response', (answer: IncomingMessage) => {
         res.writeHead(answer.statusCode ?? 502, relayedHeaders(answer.headers));
         // No flushHeaders: the headers leave with the first chunk, one write. Each chunk is written
         // as it arrives, so an SSE answer's events reach the client as the owner writes them.
         answer.pipe(res);
-        answer.once('error', () => res.destroy());
-        answer.once('end', () => {
-          res.off('close', cancel);
+        // Cut mid-answer (the holder went away, or was given up): the client's stream ends with it.
+        answer.once('error', () => {
+          res.destroy();
           resolve('relayed');
         });
+        answer.once('end', () => resolve('relayed'));
       });
       upstream.once('error', (err) => {
-        res.off('close', cancel);
         if (res.headersSent || res.writableEnded || res.destroyed) {
           res.destroy();
           resolve('relayed');
@@ -187,13 +206,22 @@ export class RetryForwarder {
     });
   }
 
+  /** Whether the holder still counts as alive; a registry that cannot be read says nothing, so the round goes on. */
+  private async stillAlive(owner: string): Promise<boolean> {
+    try {
+      return (await this.opts.registry.lookup(owner))?.alive === true;
+    } catch {
+      return true;
+    }
+  }
+
   /**
    * The answer when the holder is gone: the state cannot be resumed anywhere, so the caller starts
    * over. Coded `source_crashed` (retryable: calling again is the remedy), as a call whose server
    * stopped during it is. Why it could not be reached stays in the log (a refused connection names
    * the holder's internal address, which is no client's business); only the hub's own reason is said.
    */
-  private gone(res: Response, retry: Retry, owner: string, why?: typeof NO_ANSWER): void {
+  private gone(res: Response, retry: Retry, owner: string, why?: OwnReason): void {
     const text = `This call was waiting for your answer in Switchboard process ${owner}, which is no longer running${
       why ? ` (${why})` : ''
     }, so it cannot be resumed. Call it again from the start.`;
@@ -209,6 +237,10 @@ export class RetryForwarder {
     // What the SDK answers for any state that cannot be used: -32602.
     sendError(res, jsonRpcHttpError('invalid_params', text, { id: retry.id }));
   }
+}
+
+function ownReason(why: string): OwnReason | undefined {
+  return why === NO_ANSWER || why === NO_HEARTBEAT ? why : undefined;
 }
 
 function forwardedHeaders(h: IncomingHttpHeaders): OutgoingHttpHeaders {

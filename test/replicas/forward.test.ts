@@ -4,6 +4,7 @@ import express from 'express';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
+import { eventually } from '../helpers/hub.js';
 import type { TaskOwner } from '../../src/mcp/tasks/types.js';
 import { RetryForwarder } from '../../src/replicas/forward.js';
 import { DEFAULT_HEARTBEAT_MS, MISSED_BEATS } from '../../src/replicas/registry.js';
@@ -64,7 +65,7 @@ describe('RetryForwarder', () => {
   }
 
   /** Starts B with a forwarder whose states all name `owner`; returns its /mcp URL. */
-  async function startReplica(owner: string | undefined, timeoutMs?: number): Promise<string> {
+  async function startReplica(owner: string | undefined, timeoutMs?: number, checkEveryMs?: number): Promise<string> {
     const forwarder = new RetryForwarder({
       registry,
       self: SELF,
@@ -74,6 +75,7 @@ describe('RetryForwarder', () => {
       }),
       log: pino({ level: 'silent' }),
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      ...(checkEveryMs === undefined ? {} : { checkEveryMs }),
     });
     const app = express();
     app.use(express.json());
@@ -182,6 +184,30 @@ describe('RetryForwarder', () => {
     await startHolder();
     const res = await (await post(await startReplica(HOLDER, 200), retry)).json();
     expect(JSON.stringify(res)).toContain('the owner did not answer in time');
+  });
+
+  it('a holder that stops beating while the round waits (frozen) is given up as gone, not waited for', async () => {
+    let held: import('node:http').ServerResponse | undefined;
+    answer = (res) => {
+      held = res;
+    };
+    await startHolder();
+    const b = await startReplica(HOLDER, undefined, 10);
+    const pending = post(b, retry);
+    // The holder has the round and keeps it (a SIGSTOPped process's socket accepts and says nothing).
+    await eventually(() => (seen.length === 1 ? true : undefined));
+    clock.advance(MISSED_BEATS * DEFAULT_HEARTBEAT_MS);
+    const res = await pending;
+    expect(await res.json()).toMatchObject({
+      id: 7,
+      result: {
+        content: [{ type: 'text', text: expect.stringContaining('which is no longer running (it stopped sending heartbeats while the call waited)') }],
+        isError: true,
+        _meta: { 'switchboard/error': { code: 'source_crashed', retryable: true } },
+      },
+    });
+    // The round on the holder is dropped with it, not left open.
+    expect(await eventually(() => (held?.destroyed ? true : undefined))).toBe(true);
   });
 
   it("task requests go to the holder for the task's owner only, and are served here when the holder is gone", async () => {
