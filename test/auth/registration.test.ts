@@ -9,7 +9,7 @@ import { loadAsKeys } from '../../src/auth/keys.js';
 import { manualClock } from '../../src/clock.js';
 import { HubSecrets } from '../../src/store/hub-secrets.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { authorizeUrl, obtainTokens, pkce, register } from './support.js';
+import { authorizeUrl, MemoryOAuthClient, obtainTokens, pkce, register } from './support.js';
 
 const clock = manualClock(Date.now());
 let hub: RunningHub;
@@ -22,16 +22,28 @@ afterAll(() => hub?.stop());
 
 describe('client registration (RFC 7591)', () => {
   it('allows 10 registrations an hour from one address, then 429 with Retry-After until the hour is over', async () => {
+    // A remote caller, as a reverse proxy on this machine names it (the hub's own machine gets 100).
+    const remote = { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.7' };
+    const registerRemote = async (name: string) => {
+      const res = await fetch(`${base}/register`, {
+        method: 'POST',
+        headers: remote,
+        body: JSON.stringify({ ...new MemoryOAuthClient(name).clientMetadata }),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
     const t0 = clock.now();
-    for (let i = 0; i < 10; i++) expect((await register(base, `client ${i}`)).status).toBe(201);
-    const res = await fetch(`${base}/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    for (let i = 0; i < 10; i++) expect((await registerRemote(`client ${i}`)).status).toBe(201);
+    const res = await fetch(`${base}/register`, { method: 'POST', headers: remote, body: '{}' });
     expect(res.status).toBe(429);
     expect(res.headers.get('retry-after')).toBe('3600');
     expect(await res.json()).toMatchObject({ error: 'too_many_requests' });
+    // Another address is not held back by this one's registrations.
+    expect((await register(base, 'from this machine')).status).toBe(201);
     clock.set(t0 + 3_599_000);
-    expect((await register(base)).status).toBe(429);
+    expect((await registerRemote('late')).status).toBe(429);
     clock.set(t0 + 3_600_000);
-    const again = await register(base, 'after the hour');
+    const again = await registerRemote('after the hour');
     expect(again.status).toBe(201);
     expect(again.body).toMatchObject({ client_name: 'after the hour', token_endpoint_auth_method: 'none', redirect_uris: ['http://127.0.0.1:9/callback'] });
     // No registration access token: registrations are not managed afterwards.
