@@ -378,6 +378,9 @@ export class Hub {
   /** Stops every started part, faces first and the store last. */
   async stop(): Promise<void> {
     this.phaseValue = 'stopping';
+    // Before the faces close their callers' connections: a write call still waiting answers with its
+    // job's handle and leaves the job queued, rather than take the closing connection for a cancel.
+    await this.outbox.beginStop();
     const redisStopsWithItsPart = this.lifecycle.running().includes('redis');
     await this.lifecycle.stop();
     // What the constructor made is this hub's to close even when start-up failed before the part
