@@ -194,8 +194,9 @@ export function parseConfigValue(raw: unknown, file: string, warn: (message: str
     for (const key of deprecatedKeys(raw)) warn(`${file}: ${key.path} is deprecated: write ${key.instead}`);
     return result.data;
   }
-  throw new HubError('config_invalid', `${file}: ${formatIssues(result.error.issues)}`, {
-    details: { file, issues: result.error.issues.map((i) => ({ path: i.path.join('.'), message: messageOf(i) })) },
+  const issues = closestBranches(result.error.issues);
+  throw new HubError('config_invalid', `${file}: ${formatIssues(issues)}`, {
+    details: { file, issues: issues.map((i) => ({ path: i.path.join('.'), message: messageOf(i) })) },
   });
 }
 
@@ -206,6 +207,19 @@ function deprecatedKeys(raw: unknown): { path: string; instead: string }[] {
   return Object.entries(integrations)
     .filter(([, entry]) => isRecord(entry) && entry['webhookSecrets'] !== undefined)
     .map(([name]) => ({ path: `integrations.${name}.webhookSecrets`, instead: `integrations.${name}.webhooks.secrets` }));
+}
+
+/**
+ * A value that fits none of a union's shapes (an mcpServers entry is a stdio or an HTTP server)
+ * is said by the shape it came closest to, the one with the fewest issues, not only "Invalid
+ * input": `"isolation": "per-user"` on a stdio entry names isolation and its allowed values.
+ */
+function closestBranches(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  return issues.flatMap((i) => {
+    if (i.code !== 'invalid_union' || i.errors.length === 0) return [i];
+    const closest = i.errors.reduce((a, b) => (b.length < a.length ? b : a));
+    return closestBranches(closest.map((e) => ({ ...e, path: [...i.path, ...e.path] })));
+  });
 }
 
 /** A bad record key (a reserved or malformed name) says what is wrong with it, not only "Invalid key in record". */

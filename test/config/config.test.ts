@@ -91,6 +91,16 @@ describe('config parsing', () => {
     expect(err.details).toEqual({ file: 'sb.json', issues: [{ path: 'mcpServers.fs.timeoutMs', message: expect.any(String) }] });
   });
 
+  it('names what is wrong in a server entry by the kind of server it came closest to, not "Invalid input"', () => {
+    const err = hubErrorOf(() =>
+      parseConfigText(JSON.stringify({ mcpServers: { fs: { command: 'node', isolation: 'per-user' }, web: { url: 'ftp://example.com/mcp' } } }), 'sb.json', {}),
+    );
+    expect(err.message).toMatch(/mcpServers\.fs\.isolation: .*"shared"\|"user"/);
+    expect(err.message).toContain('mcpServers.web.url: ');
+    expect(err.message).not.toContain('Invalid input');
+    expect(err.details).toMatchObject({ issues: [{ path: 'mcpServers.fs.isolation' }, { path: 'mcpServers.web.url' }] });
+  });
+
   it('names an unknown key inside a server entry', () => {
     const err = hubErrorOf(() => parseConfigText(JSON.stringify({ mcpServers: { fs: { command: 'node', bogus: 1 } } }), 'sb.json', {}));
     expect(err.message).toContain('unknown key mcpServers.fs.bogus');
