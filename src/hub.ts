@@ -250,9 +250,8 @@ export class Hub {
   }
 
   /**
-   * Where clients and browsers reach this hub; links and OAuth redirects are built on it.
-   * `server.publicUrl`, else the bound listener's address, else the configured host:port. Fixed
-   * once read: what was built on it stays valid. On port 0 it throws until the listener is bound.
+   * Where clients and browsers reach this hub (links, OAuth redirects): `server.publicUrl`, else the bound listener's
+   * address, else host:port. Fixed once read, so what was built on it stays valid; on port 0 it throws until bound.
    */
   get publicUrl(): string {
     this.urlValue ??= publicUrlOf(this.config.server, this.listener);
@@ -378,20 +377,18 @@ export class Hub {
   /** Stops every started part, faces first and the store last. */
   async stop(): Promise<void> {
     this.phaseValue = 'stopping';
-    // Before the faces close their callers' connections: a write call still waiting answers with its
-    // job's handle and leaves the job queued, rather than take the closing connection for a cancel.
-    await this.outbox.beginStop();
     const redisStopsWithItsPart = this.lifecycle.running().includes('redis');
     await this.lifecycle.stop();
-    // What the constructor made is this hub's to close even when start-up failed before the part
-    // that closes it started (a wrong master key stops at `vault`): the Redis client's socket kept
-    // a `stdio` hub alive after it printed the error, and the listener handed in, answering 503
-    // hub_starting, kept `serve` alive for good. Closing either twice is harmless.
+    // What the constructor made is this hub's to close even when start-up failed before the part that closes it
+    // started (a wrong master key stops at `vault`): the Redis client's socket kept a `stdio` hub alive after it
+    // printed the error, and the listener handed in, answering 503 hub_starting, kept `serve` alive for good.
     if (!redisStopsWithItsPart) await this.redis?.close();
     await this.listener?.close();
   }
 
   private async closeFaces(): Promise<void> {
+    // Write calls still waiting answer with their job's handle, the job left queued: not the closing connection's cancel.
+    await this.outbox.beginStop();
     await this.http?.face.close();
     // No request can reach a task now: the work this process runs as tasks stops with the faces.
     await this.dispatcher.tasks?.close();
