@@ -216,7 +216,8 @@ function deprecatedKeys(raw: unknown): { path: string; instead: string }[] {
  */
 function closestBranches(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
   return issues.flatMap((i) => {
-    if (i.code !== 'invalid_union' || i.errors.length === 0) return [i];
+    // A union that says what it takes in its own words (`ordering`) keeps them.
+    if (i.code !== 'invalid_union' || i.errors.length === 0 || i.message !== 'Invalid input') return [i];
     const closest = i.errors.reduce((a, b) => (b.length < a.length ? b : a));
     return closestBranches(closest.map((e) => ({ ...e, path: [...i.path, ...e.path] })));
   });
