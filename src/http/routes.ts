@@ -2,6 +2,7 @@ import type { Express, Request, RequestHandler } from 'express';
 import type { HubMetrics } from '../observability/metrics.js';
 import type { ToolSource } from '../mcp/source.js';
 import type { BreakerSnapshot } from '../outbox/breaker.js';
+import { within } from '../within.js';
 
 export type HubPhase = 'starting' | 'running' | 'stopping';
 
@@ -70,15 +71,6 @@ export interface HealthAccess {
  */
 /** How long /readyz waits for the breakers' state; past it they are left out (the Redis check says why). */
 const BREAKERS_WAIT_MS = 500;
-
-/** `promise`'s value, or `fallback` once `ms` passed (or it failed). */
-function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback), ms);
-  });
-  return Promise.race([promise.catch(() => fallback), late]).finally(() => clearTimeout(timer));
-}
 
 export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess): void {
   app.get('/healthz', (_req, res) => {

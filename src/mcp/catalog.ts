@@ -1,6 +1,7 @@
 import type { Prompt, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
 import { HubError } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
+import { within } from '../within.js';
 import { assignNames, type NameClaim } from './naming.js';
 import type { ResourceUpdatedListener, SourceChange, StrayListener, ToolSource } from './source.js';
 
@@ -109,11 +110,11 @@ export class Catalog {
   whenCurrent(): Promise<void> | undefined {
     const pending = this.list.map((s) => s.whenCurrent?.()).filter((p) => p !== undefined);
     if (pending.length === 0) return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const cap = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, CURRENT_WAIT_MS);
-    });
-    return Promise.race([Promise.all(pending).then(() => {}), cap]).finally(() => clearTimeout(timer));
+    return within(
+      Promise.all(pending).then(() => {}),
+      CURRENT_WAIT_MS,
+      undefined,
+    );
   }
 
   source(name: string): ToolSource | undefined {

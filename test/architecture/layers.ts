@@ -31,6 +31,7 @@ export const LAYERS: ReadonlyArray<{ name: string; folders: readonly string[] }>
       'src/printable.ts',
       'src/make-dir.ts',
       'src/parse-once.ts',
+      'src/within.ts',
     ],
   },
 ];

@@ -1,5 +1,6 @@
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
 import { HubError, describeError } from '../../errors.js';
+import { isRecord } from '../../is-record.js';
 import { SessionEnded } from './session-ended.js';
 
 /** What a failed downstream call is judged by. */
@@ -46,5 +47,5 @@ export function callFailure(err: unknown, c: FailedCall): Error {
 }
 
 function isOversize(data: unknown): boolean {
-  return typeof data === 'object' && data !== null && (data as Record<string, unknown>)['switchboard'] === OVERSIZE_MARK.switchboard;
+  return isRecord(data) && data['switchboard'] === OVERSIZE_MARK.switchboard;
 }
