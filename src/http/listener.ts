@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HubConfig } from '../config/schema.js';
 import { answerClientErrors } from './client-error.js';
@@ -14,9 +14,20 @@ export interface HttpListener {
   readonly port: number;
   /** Hands requests to `app` instead of the "starting" answer given until then. */
   serve(app: RequestListener): void;
-  /** Closes the listener and every connection on it. */
+  /**
+   * Stops accepting connections and closes the idle ones at once; a request being served gets up to
+   * `DRAIN_MS` to finish (its answer says `Connection: close`), then every connection is cut.
+   */
   close(): Promise<void>;
 }
+
+/**
+ * How long a stopping hub lets requests under way finish. A webhook delivery being read when
+ * SIGTERM came was cut with no answer (a reset the provider counts against its retries) though the
+ * store was still open to keep it; long-lived MCP streams are ended by the face before this, so
+ * what is left is short work, and a stop is never held longer than this by a request that is not.
+ */
+export const DRAIN_MS = 2_000;
 
 /**
  * Binds the hub's listener on `server.host:server.port` (or `at`), with the connection limits Node
@@ -46,6 +57,17 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
       writeRefusal(req, res, 'hub_starting', 'the hub is starting; try again in a second');
     });
   };
+  let draining = false;
+  // Once stopping, an answer ends its connection: a keep-alive client would otherwise send its next
+  // request on it. Answers under way are told when the stop begins, later ones as they come.
+  const underWay = new Set<ServerResponse>();
+  http.on('request', (_req, res: ServerResponse) => {
+    if (draining) res.shouldKeepAlive = false;
+    else {
+      underWay.add(res);
+      res.once('close', () => underWay.delete(res));
+    }
+  });
   http.on('request', starting);
   await new Promise<void>((res, rej) => {
     http.once('error', rej);
@@ -66,8 +88,20 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
     },
     close: () =>
       new Promise<void>((res) => {
-        http.closeAllConnections();
-        http.close(() => res());
+        if (draining || !http.listening) {
+          http.closeAllConnections();
+          return res();
+        }
+        draining = true;
+        for (const res of underWay) if (!res.headersSent) res.shouldKeepAlive = false;
+        underWay.clear();
+        const cut = setTimeout(() => http.closeAllConnections(), DRAIN_MS);
+        cut.unref();
+        http.close(() => {
+          clearTimeout(cut);
+          res();
+        });
+        http.closeIdleConnections();
       }),
   };
 }
