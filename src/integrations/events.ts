@@ -53,6 +53,7 @@ const OUTPUT = {
           source: { enum: ['webhook', 'poll'] },
           receivedAt: { type: 'number' },
           payload: {},
+          payloadEncoding: { const: 'base64', description: 'present when the body was not UTF-8 text: payload is its bytes in base64' },
         },
         required: ['id', 'type', 'integration', 'connectionId', 'source', 'receivedAt', 'payload'],
       },

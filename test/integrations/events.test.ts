@@ -136,6 +136,28 @@ describe('events as MCP resources and a tool', () => {
     expect(body.events.every((e) => e.payload.owner === 'bob')).toBe(true);
   });
 
+  it('a body that is not UTF-8 text reaches the client as the provider sent it, in base64, marked so', async () => {
+    const dave = await connect((await hub.hub.tokens.create({ user: 'dave' })).token, 'legacy');
+    const bytes = Buffer.from([0xff, 0xfe, 0x7b, 0x7d]);
+    await hub.hub.inbox.inbox.accept({
+      integration: 'acme',
+      deliveryId: `msg_bytes_${++seq}`,
+      connection: { id: 'conn-dave', tenant: 'default', user: 'dave' },
+      type: 'blob',
+      payload: bytes,
+    });
+    const got = await eventually(async () => {
+      const r = (await recent(dave.client)) as unknown as { events: Array<{ payload: unknown; payloadEncoding?: string }> };
+      return r.events[0];
+    });
+    expect(got.payloadEncoding).toBe('base64');
+    expect(Buffer.from(got.payload as string, 'base64').equals(bytes)).toBe(true);
+    // Text keeps its shape, unmarked.
+    await arrive('dave');
+    const both = (await recent(dave.client)) as unknown as { events: Array<{ payloadEncoding?: string }> };
+    expect(both.events.map((e) => e.payloadEncoding)).toEqual(['base64', undefined]);
+  });
+
   it('pages of large events stay within 4 MiB: the cursor goes on where a page stopped, the latest and the resource keep the newest', async () => {
     const carol = await connect((await hub.hub.tokens.create({ user: 'carol' })).token, 'auto');
     const bob = await connect(bobToken, 'auto');

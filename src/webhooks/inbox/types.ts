@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
@@ -100,10 +101,18 @@ export interface EventEnvelope {
   source: EventSource;
   receivedAt: number;
   payload: unknown;
+  /** Set when the body was not UTF-8 text: `payload` is then its bytes in base64. */
+  payloadEncoding?: 'base64';
 }
 
-/** The payload as the provider sent it: JSON when it is JSON, else its text. */
+/**
+ * The payload as the provider sent it: JSON when it is JSON, else its text; bytes that are not
+ * UTF-8 go as base64 (marked), since decoding them as text would replace them with U+FFFD and
+ * the signed body could not be recovered.
+ */
 export function envelopeOf(e: InboxEvent): EventEnvelope {
+  const head = { id: e.id, type: e.type, integration: e.integration, connectionId: e.connection?.id ?? null, source: e.source, receivedAt: e.receivedAt };
+  if (!isUtf8(e.payload)) return { ...head, payload: e.payload.toString('base64'), payloadEncoding: 'base64' };
   const text = e.payload.toString('utf8');
   let payload: unknown = text;
   try {
@@ -111,7 +120,7 @@ export function envelopeOf(e: InboxEvent): EventEnvelope {
   } catch {
     // Not JSON (a form-encoded Slack command, say): the text as received.
   }
-  return { id: e.id, type: e.type, integration: e.integration, connectionId: e.connection?.id ?? null, source: e.source, receivedAt: e.receivedAt, payload };
+  return { ...head, payload };
 }
 
 export interface ClaimOptions {
