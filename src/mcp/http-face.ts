@@ -175,7 +175,7 @@ export class HttpFace {
         this.overLimit(res, identity, 'streamsPerIdentity', requestId(parsed), 'Close a subscriptions/listen stream first.');
         return;
       }
-      if (isListen(parsed)) watchWhileOpen(this.opts.dispatcher, identity, parsed, res, this.opts.log);
+      if (isListen(parsed)) await watchWhileOpen(this.opts.dispatcher, identity, parsed, res, this.opts.log);
       this.trackModern(identity, res);
       if (req.method === 'POST' && this.direct.serveModern(identity, req, res, parsed)) return;
       const modern = this.modern.serve(identity, res);

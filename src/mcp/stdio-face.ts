@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { jsonRpcCodeOf, type JsonRpcErrorCode } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
 import type { Catalog } from './catalog.js';
-import { listenedUris, watchUntil } from './listen-watch.js';
+import { listenedUris, narrowListen, watchUntil } from './listen-watch.js';
 import type { Dispatcher } from './dispatch.js';
 import { LineSplitter, type OversizeLine } from './downstream/line-splitter.js';
 import { formatBytes, peekOversize, type JsonRpcId } from './downstream/oversize.js';
@@ -50,23 +50,35 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
     opts.log,
   );
   // A 2026-07-28 client's listen streams, by request id: each ends with the client's cancel of it.
-  const listens = new Map<string | number, { uris: readonly string[]; end: () => void }>();
+  const listens = new Map<string | number, { uris: readonly string[]; end: () => void; cancelled: boolean }>();
   const watched = () => new Set([...listens.values()].flatMap((l) => l.uris));
   wire.observe = (m) => {
     if ('method' in m && 'id' in m && m.method === 'subscriptions/listen') {
+      const asked = listenedUris(m);
+      if (asked.length === 0) return undefined;
       let end = () => {};
-      const uris = watchUntil(opts.dispatcher, opts.identity, listenedUris(m), (fn) => (end = fn), opts.log);
-      if (uris.length > 0) listens.set(m.id, { uris, end });
-      for (const uri of uris) subscriptions.add(uri);
-    } else if ('method' in m && !('id' in m) && m.method === 'notifications/cancelled') {
+      const listen = { uris: asked as readonly string[], end: () => end(), cancelled: false };
+      listens.set(m.id, listen);
+      // The SDK gets the listen once its subscriptions are made, narrowed to the URIs served.
+      return watchUntil(opts.dispatcher, opts.identity, asked, (fn) => (end = fn), opts.log).then((served) => {
+        if (listen.cancelled) return false;
+        listen.uris = served;
+        for (const uri of served) subscriptions.add(uri);
+        narrowListen(m, served);
+        return true;
+      });
+    }
+    if ('method' in m && !('id' in m) && m.method === 'notifications/cancelled') {
       const id = (m.params as { requestId?: string | number } | undefined)?.requestId;
       const listen = id === undefined ? undefined : listens.get(id);
-      if (!listen || id === undefined) return;
+      if (!listen || id === undefined) return undefined;
       listens.delete(id);
+      listen.cancelled = true;
       listen.end();
       const still = watched();
       for (const uri of listen.uris) if (!still.has(uri)) subscriptions.delete(uri);
     }
+    return undefined;
   };
   const handle = serveStdio(
     (ctx) => {
@@ -124,8 +136,11 @@ class BoundedStdioTransport implements Transport {
   onclose?: () => void;
   onerror?: (error: Error) => void;
   onmessage?: (message: JSONRPCMessage) => void;
-  /** Sees each message the client sent before the SDK does (the face follows listen streams by it). */
-  observe?: (message: JSONRPCMessage) => void;
+  /**
+   * Sees each message the client sent before the SDK does (the face follows listen streams by it).
+   * A promise holds that message back until it settles, and drops it if it resolves false.
+   */
+  observe?: (message: JSONRPCMessage) => Promise<boolean> | undefined;
   readonly closed: Promise<void>;
   readonly listed: Promise<void>;
 
@@ -187,8 +202,14 @@ class BoundedStdioTransport implements Transport {
       return;
     }
     if (this.lists && 'id' in message && 'method' in message && message.method === 'tools/list') this.lists.add(message.id);
-    this.observe?.(message);
-    this.onmessage?.(message);
+    const held = this.observe?.(message);
+    if (!held) return void this.onmessage?.(message);
+    held.then(
+      (deliver) => {
+        if (deliver && !this.isClosed) this.onmessage?.(message);
+      },
+      (err: unknown) => this.onerror?.(err as Error),
+    );
   }
 
   private refuse(line: OversizeLine): void {

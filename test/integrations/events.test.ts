@@ -93,6 +93,10 @@ describe('events as MCP resources and a tool', () => {
     expect((await c.client.listResources()).resources.map((r) => r.uri)).toContain(URI);
     const tool = (await c.client.listTools()).tools.find((t) => t.name === 'acme__recent_events');
     expect(tool?.annotations?.readOnlyHint).toBe(true);
+    // An integration's events are served; a URI nothing serves is left out of the acknowledgement.
+    const listen = await c.client.listen({ resourceSubscriptions: [URI, 'switchboard://events/nope'] });
+    expect(listen.honoredFilter.resourceSubscriptions).toEqual([URI]);
+    await listen.close();
   });
 
   it("tells each user's clients of their own events only, on both eras", async () => {

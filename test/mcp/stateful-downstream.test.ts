@@ -99,7 +99,9 @@ describe('a downstream with state in its process', () => {
 
   it('a 2026-07-28 subscriptions/listen naming a resource subscribes at the server while it is open, side by side', async () => {
     const [alice, bob] = await pair('auto');
-    const aliceListen = await alice.client.listen({ resourceSubscriptions: ['own://y'] });
+    // A URI no server serves is left out of the acknowledgement, not honoured and never heard.
+    const aliceListen = await alice.client.listen({ resourceSubscriptions: ['own://y', 'nothing://here'] });
+    expect(aliceListen.honoredFilter.resourceSubscriptions).toEqual(['own://y']);
     const bobListen = await bob.client.listen({ resourceSubscriptions: ['own://z'] });
     // Each user's own process was asked to watch what that user's stream names, and nothing else.
     await eventually(async () => (await watched(alice)).includes('own://y'));
@@ -197,7 +199,8 @@ describe('a first start without cached lists', () => {
       expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
       expect((await client.listTools()).tools.map((t) => t.name)).toContain('s__subscribed');
       const watched = async () => JSON.parse(textOf(await client.callTool({ name: 's__subscribed', arguments: {} }))) as string[];
-      const listen = await client.listen({ resourceSubscriptions: ['counter://q'] });
+      const listen = await client.listen({ resourceSubscriptions: ['counter://q', 'nothing://here'] });
+      expect(listen.honoredFilter.resourceSubscriptions).toEqual(['counter://q']);
       await eventually(async () => (await watched()).includes('counter://q'));
       await client.callTool({ name: 's__bump', arguments: { name: 'q' } });
       await eventually(() => updates.includes('counter://q'));
