@@ -34,7 +34,7 @@ import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
 import { httpRequestOf, runHttpTool } from './http-tool.js';
 import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
 import type { Clock } from '../clock.js';
-import type { AttemptOutcome, CircuitBreakers } from '../outbox/breaker.js';
+import { outcomeOfThrown, type AttemptOutcome, type CircuitBreakers } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
 import { outcomeOf, parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
 import type { OutboxService } from '../outbox/service.js';
@@ -271,8 +271,7 @@ export class IntegrationSource implements ToolSource {
     try {
       res = await fetch(r.target, { ...r.init, headers });
     } catch (err) {
-      if (!signal.aborted && !(err instanceof JobNotSent))
-        this.tell(isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
+      if (!signal.aborted && !(err instanceof JobNotSent)) this.tell(outcomeOfThrown(err));
       throw err;
     }
     this.tell({ kind: 'status', status: res.status });
@@ -330,8 +329,7 @@ export class IntegrationSource implements ToolSource {
       try {
         res = await bound(path, init);
       } catch (err) {
-        if (!signal.aborted && !(err instanceof JobNotSent))
-          this.tell(isHubError(err) && err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'network' });
+        if (!signal.aborted && !(err instanceof JobNotSent)) this.tell(outcomeOfThrown(err));
         throw err;
       }
       this.tell({ kind: 'status', status: res.status });

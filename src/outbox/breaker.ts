@@ -1,10 +1,14 @@
 import { systemClock, type Clock } from '../clock.js';
-import { HubError } from '../errors.js';
+import { HubError, isHubError } from '../errors.js';
 
 export type BreakerState = 'closed' | 'open' | 'half_open';
 
-/** What an attempt came to, as far as the breaker cares. */
-export type AttemptOutcome = { kind: 'status'; status: number } | { kind: 'timeout' } | { kind: 'network' };
+/**
+ * What an attempt came to, as far as the breaker cares. `refused`: it never reached the API for a
+ * reason of one connection or one request (the account must be linked again, the token endpoint
+ * refused a refresh, a redirect was refused), as a 4xx is.
+ */
+export type AttemptOutcome = { kind: 'status'; status: number } | { kind: 'timeout' } | { kind: 'network' } | { kind: 'refused' };
 
 export interface BreakerOptions {
   /** Consecutive failures that open the circuit. */
@@ -36,7 +40,18 @@ export interface BreakerSnapshot {
  * user's broken connection shut the integration for everyone. A 429 is pacing's business.
  */
 export function countsAgainst(o: AttemptOutcome): boolean {
-  return o.kind !== 'status' || o.status >= 500;
+  return o.kind === 'status' ? o.status >= 500 : o.kind !== 'refused';
+}
+
+/**
+ * How a send that threw counts: a failure to reach the provider (`provider_unreachable`, or one the
+ * hub did not name) and a timeout are the provider's trouble; any other error the hub raised is
+ * about one connection or request. A revoked account's calls once counted as network failures,
+ * and ten of them opened the circuit and held every other user's writes for its cool-down.
+ */
+export function outcomeOfThrown(err: unknown): AttemptOutcome {
+  if (!isHubError(err) || err.code === 'provider_unreachable') return { kind: 'network' };
+  return err.code === 'provider_timeout' ? { kind: 'timeout' } : { kind: 'refused' };
 }
 
 interface Circuit {

@@ -238,6 +238,19 @@ describe('sandbox integration from an MCP client', () => {
     expect(await connectionOf(identity)).toMatchObject({ id: c.id, state: 'needs_reauth' });
   });
 
+  it("one user's revoked account does not open the integration's circuit: another user's write goes at once", async () => {
+    const { mcp } = await linkedThenRevoked();
+    // Queued before the connection is known to need re-linking: each send meets the refused refresh.
+    const failed = await Promise.all(Array.from({ length: 8 }, (_, i) => mcp.call('sandbox__create_ticket', { title: `revoked ${i}` })));
+    expect(failed.every((r) => r.isError === true)).toBe(true);
+    expect(hub.hub.integrations.breakers.snapshot().find((b) => b.integration === 'sandbox') ?? { state: 'closed' }).toMatchObject({ state: 'closed' });
+    const other = await newUser({ era: 'auto' });
+    const link = linkIn(textOf(await other.mcp.call('sandbox__whoami')));
+    expect((await followLink(new Browser(), link, `healthy-${randomUUID().slice(0, 8)}`)).status).toBe(200);
+    const r = await other.mcp.call('sandbox__create_ticket', { title: 'not held by anyone else' });
+    expect(json(ticket, r)).toMatchObject({ title: 'not held by anyone else' });
+  });
+
   it('checks arguments against the tool schema before asking for a link', async () => {
     const { mcp } = await newUser({ era: 'auto' });
     const err = await rejection(mcp.call('sandbox__create_ticket', { title: 'x', priority: 'whenever' }));
