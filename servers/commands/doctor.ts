@@ -13,11 +13,11 @@ import { sqliteStoreFile } from '../../src/store/existing.js';
 import type { DataKeyStore } from '../../src/vault/data-keys.js';
 import { createVault } from '../../src/vault/open.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
-import { MASTER_KEY_ENV } from '../../src/vault/master-keys.js';
+import { MASTER_KEY_ENV, MASTER_KEY_FILE } from '../../src/vault/master-keys.js';
 import { createRedisClient, type RedisConfig } from '../../src/store/redis/client.js';
 import { configFromFlags, parse, progress } from '../common.js';
 import { hubAt } from '../hub-at.js';
-import { openStore } from '../store-context.js';
+import { openConfiguredStore, openStore } from '../store-context.js';
 
 type Check = { ok: boolean; line: string };
 
@@ -46,6 +46,26 @@ async function redisCheck(cfg: RedisConfig): Promise<Check> {
  * so pending migrations are reported (the next `serve` applies them); messages name the URL with
  * its password replaced.
  */
+/** The vault of a store with no master key at hand: fine while nothing is sealed, else the key is missing. */
+async function keylessVaultCheck(config: HubConfig, keyFile: string): Promise<Check> {
+  try {
+    const store = await openConfiguredStore(config, silentLogger(), { existing: true });
+    try {
+      const sealed = (await store.dataKeys.all()).length;
+      if (sealed === 0)
+        return {
+          ok: true,
+          line: `vault: no master key yet (a hub makes ${keyFile} when it first starts, unless ${MASTER_KEY_ENV} is set); nothing is sealed yet`,
+        };
+      return { ok: false, line: `vault: ${sealed} stored data key(s) and no master key: set ${MASTER_KEY_ENV} or restore ${keyFile}` };
+    } finally {
+      await store.close();
+    }
+  } catch (err) {
+    return { ok: false, line: `vault: ${describeError(err)}` };
+  }
+}
+
 async function storeCheck(config: HubConfig): Promise<Check> {
   let choice: ReturnType<typeof storeChoice>;
   try {
@@ -139,11 +159,17 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   }
   if (noStoreYet) report({ ok: true, line: `database: sqlite, no store yet at ${storeFile} (a hub makes it, and the master key, when it first starts)` });
   else report(await storeCheck(config));
-  if (!noStoreYet) {
+  // Without a master key, opening the store would make one (and a data key, sealing the hosted
+  // sandbox's secret): a hub later started with the intended SWITCHBOARD_MASTER_KEY then refused
+  // the data dir. A diagnosis makes nothing, so the vault is judged from its stored data keys.
+  const keyFile = resolve(dataDir, MASTER_KEY_FILE);
+  const keyless = !noStoreYet && (process.env[MASTER_KEY_ENV] ?? '').trim() === '' && !existsSync(keyFile);
+  if (keyless) report(await keylessVaultCheck(config, keyFile));
+  if (!noStoreYet && !keyless) {
     try {
       const store = await openStore(config, silentLogger());
       try {
-        const source = process.env[MASTER_KEY_ENV] ? MASTER_KEY_ENV : resolve(dataDir, 'master.key');
+        const source = process.env[MASTER_KEY_ENV] ? MASTER_KEY_ENV : keyFile;
         // Opening the store already unwrapped every data key (a damaged one fails it, named); this counts them.
         const dataKeys = await store.vault.verify();
         report({ ok: true, line: `vault: master key ${store.vault.activeMasterId} from ${source}; all ${dataKeys} stored data key(s) open` });

@@ -38,6 +38,30 @@ describe('doctor makes nothing', () => {
     expect(existsSync(join(home, 'switchboard'))).toBe(false);
   });
 
+  it("makes no master key for a store that has none; once secrets are sealed under the environment's key, says it is missing without it", {
+    timeout: 30_000,
+  }, async () => {
+    const data = join(dir.path, 'keyed-by-env');
+    const key = { SWITCHBOARD_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') };
+    expect((await runCliEnv(['tokens', 'create', '--user', 'ops', '--data', data], cwd, { ...key, XDG_DATA_HOME: home })).code).toBe(0);
+    const r = await doctor(['--json', '--data', data], cwd, home);
+    expect(report.parse(JSON.parse(r.stdout)).checks).toContainEqual({
+      ok: true,
+      line: expect.stringMatching(/^vault: no master key yet .*nothing is sealed yet$/),
+    });
+    expect(existsSync(join(data, 'master.key'))).toBe(false);
+    // A command that opens the vault with the environment's key seals under it (the hosted sandbox's client secret).
+    expect((await runCliEnv(['connections', 'list', '--data', data], cwd, { ...key, XDG_DATA_HOME: home })).code).toBe(0);
+    // Sealed now under the environment's key: without it, doctor says the key is missing, and still makes none.
+    const without = await doctor(['--json', '--data', data], cwd, home);
+    expect(without.code).toBe(1);
+    expect(report.parse(JSON.parse(without.stdout)).checks).toContainEqual({
+      ok: false,
+      line: expect.stringMatching(/^vault: 1 stored data key\(s\) and no master key: set SWITCHBOARD_MASTER_KEY/),
+    });
+    expect(existsSync(join(data, 'master.key'))).toBe(false);
+  });
+
   it('fails a data dir that is a file', async () => {
     const file = join(dir.path, 'a-file');
     writeFileSync(file, 'x');
