@@ -29,7 +29,7 @@ import { ListChanges } from './list-changes.js';
 import { fetchLists, fingerprint, NO_LISTS, withKind } from './lists.js';
 import { claimsResource, ResourceWatch } from './subscriptions.js';
 import { againOnNewSession, SessionEnded } from './session-ended.js';
-import { ChildStdioTransport } from './stdio-transport.js';
+import { startFailure } from './start-failure.js';
 import type { DownstreamOptions } from './source-options.js';
 import { exitSummary, hasSessionId, transportFor } from './transport-for.js';
 
@@ -302,15 +302,8 @@ export class DownstreamSource implements ToolSource {
       if (before.prompts !== after.prompts) this.emit({ kind: 'prompts' });
     } catch (err) {
       if (gen !== this.generation || this.stopping) return;
-      // A process that exited says more by its exit code and first stderr lines than the SDK's
-      // message about the handshake it interrupted.
-      const info = transport instanceof ChildStdioTransport ? transport.exitInfo : undefined;
-      // A spawn failure (ENOENT) has no exit code or signal; the SDK's error names it.
-      const exited = info !== undefined && (info.code !== null || info.signal !== null);
-      const detail = exited
-        ? `could not start: ${this.exitSummary()}`
-        : `could not connect: ${describeError(err)}${this.stderrTail.length ? ` (stderr: ${this.stderrTail.at(-1)})` : ''}`;
-      log.warn({ source: this.name, err: describeError(err) }, 'downstream server failed to start');
+      const detail = startFailure(err, transport, this.stderrTail);
+      log.warn({ source: this.name, detail }, 'downstream server failed to start');
       // A server that dies on the version probe gets the plain 2025 handshake next time.
       if (this.verdict === undefined && isStdioServer(config)) this.verdict = { kind: 'legacy' };
       await client.close().catch(() => {});
