@@ -11,6 +11,7 @@ import {
   type ReadResourceResult,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
+import { isRecord } from '../is-record.js';
 import { ERROR_META_KEY, HubError, describeError, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
@@ -71,7 +72,7 @@ export class Dispatcher {
       await current;
       entry = this.catalog.resolveTool(ctx.identity, params.name);
     }
-    if (!entry) throw new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${params.name}`);
+    if (!entry) throw new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${params.name}`, { code: 'tool_not_found' });
     const taskSupport = entry.listed.execution?.taskSupport;
     // SEP-2663 "Required Capabilities": a tool that only runs as a task, from a client that cannot take one.
     if (tasks === false && taskSupport === 'required') throw tasksExtensionRequired(`the tool ${params.name}`);
@@ -80,7 +81,7 @@ export class Dispatcher {
     }
     const args = params.arguments;
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'tools/call arguments must be an object');
+      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'tools/call arguments must be an object', { code: 'invalid_params' });
     }
     const started = performance.now();
     let outcome: ToolOutcome = 'ok';
@@ -94,7 +95,8 @@ export class Dispatcher {
     } catch (err) {
       if (err instanceof ProtocolError) {
         outcome = 'error';
-        throw err;
+        // A downstream server's own error passes as it sent it.
+        throw entry.source.kind === 'mcp' ? err : withHubCode(err);
       }
       // The error table decides the rest: the metric outcome, the log level, and whether MCP shows
       // it as a tool result the model can read and recover from or as a JSON-RPC error.
@@ -123,7 +125,7 @@ export class Dispatcher {
 
   async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
     const entry = this.catalog.view(ctx.identity).promptsByName.get(name);
-    if (!entry?.source.getPrompt) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+    if (!entry?.source.getPrompt) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`, { code: 'invalid_params' });
     return entry.source.getPrompt(entry.original, args, ctx);
   }
 
@@ -197,6 +199,18 @@ function listed<K extends string, T>(key: K, list: () => Page<T>): Record<K, T[]
   const out = { [key]: page.items } as Record<K, T[]> & { nextCursor?: string };
   if (page.nextCursor !== undefined) out.nextCursor = page.nextCursor;
   return out;
+}
+
+/**
+ * A source's invalid-params error (arguments that do not match the tool's schema, an unknown
+ * tool of an agent or the queue) with the hub's code in `data`, as every JSON-RPC error of the
+ * hub carries it (docs/errors.md); what `data` said already is kept.
+ */
+function withHubCode(err: ProtocolError): ProtocolError {
+  if (err.code !== ProtocolErrorCode.InvalidParams) return err;
+  const data: unknown = err.data;
+  if (data !== undefined && (!isRecord(data) || data['code'] !== undefined)) return err;
+  return new ProtocolError(err.code, err.message, { ...(isRecord(data) ? data : {}), code: 'invalid_params' });
 }
 
 /** Turns hub errors raised while listing (a bad cursor) into JSON-RPC errors. */

@@ -227,8 +227,8 @@ class BoundedStdioTransport implements Transport {
   }
 
   private reply(r: Reply): void {
-    this.write(`${JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: jsonRpcCodeOf(r.code), message: r.message } })}\n`).catch((err: unknown) =>
-      this.onerror?.(err as Error),
+    this.write(`${JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: jsonRpcCodeOf(r.code), message: r.message, data: { code: r.code } } })}\n`).catch(
+      (err: unknown) => this.onerror?.(err as Error),
     );
   }
 
@@ -249,7 +249,11 @@ class BoundedStdioTransport implements Transport {
     // The request still gets its answer: an error in place of the result.
     if ('id' in message && !('method' in message))
       return this.write(
-        serializeMessage({ jsonrpc: '2.0', id: message.id, error: { code: jsonRpcCodeOf('result_too_large'), message: `Internal error: ${tooLarge}` } }),
+        serializeMessage({
+          jsonrpc: '2.0',
+          id: message.id,
+          error: { code: jsonRpcCodeOf('result_too_large'), message: `Internal error: ${tooLarge}`, data: { code: 'result_too_large' } },
+        }),
       );
     return Promise.reject(new Error(tooLarge));
   }

@@ -256,6 +256,13 @@ describe('sandbox integration from an MCP client', () => {
     const err = await rejection(mcp.call('sandbox__create_ticket', { title: 'x', priority: 'whenever' }));
     expect(err.code).toBe(-32602);
     expect(err.message).toContain('priority');
+    // The hub's code rides in data, on both eras, as on every JSON-RPC error of the hub (docs/errors.md).
+    expect(err.data).toEqual({ code: 'invalid_params' });
+    const legacy = await newUser({ era: 'legacy' });
+    const extra = await rejection(legacy.mcp.call('sandbox__create_ticket', { title: 'x', evil: 1 }));
+    expect([extra.code, extra.data]).toEqual([-32602, { arguments: ['evil'], code: 'invalid_params' }]);
+    const unknown = await rejection(legacy.mcp.call('sandbox__no_such_tool', {}));
+    expect([unknown.code, unknown.data]).toEqual([-32602, { code: 'tool_not_found' }]);
   });
 });
 

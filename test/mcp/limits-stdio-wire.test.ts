@@ -52,12 +52,20 @@ describe('stdio face wire: malformed and oversize input', () => {
 
   it('answers a line that is not JSON with -32700 and id null', async () => {
     input.write('{"jsonrpc":"2.0","id":2,"method":\n');
-    expect(await next()).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error: the line is not valid JSON' } });
+    expect(await next()).toEqual({
+      jsonrpc: '2.0',
+      id: null,
+      error: { code: -32700, message: 'Parse error: the line is not valid JSON', data: { code: 'parse_error' } },
+    });
   });
 
   it('answers JSON that is not a JSON-RPC message with -32600 and its id', async () => {
     input.write('{"id":3,"hello":"world"}\n');
-    expect(await next()).toEqual({ jsonrpc: '2.0', id: 3, error: { code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 message' } });
+    expect(await next()).toEqual({
+      jsonrpc: '2.0',
+      id: 3,
+      error: { code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 message', data: { code: 'bad_request' } },
+    });
   });
 
   it('answers an oversize request with -32600, with its id when written first or last', async () => {
@@ -66,7 +74,7 @@ describe('stdio face wire: malformed and oversize input', () => {
     expect(await next()).toEqual({
       jsonrpc: '2.0',
       id: 4,
-      error: { code: -32600, message: 'Invalid Request: the message (64.1 KiB) exceeded maxMessageBytes (64 KiB)' },
+      error: { code: -32600, message: 'Invalid Request: the message (64.1 KiB) exceeded maxMessageBytes (64 KiB)', data: { code: 'body_too_large' } },
     });
     input.write(`{"method":"tools/list","params":{"_pad":"${pad}"},"jsonrpc":"2.0","id":"five"}\n`);
     expect(await next()).toMatchObject({ id: 'five', error: { code: -32600 } });
@@ -79,7 +87,7 @@ describe('stdio face wire: malformed and oversize input', () => {
     expect(await next()).toEqual({
       jsonrpc: '2.0',
       id: null,
-      error: { code: -32600, message: 'Invalid Request: the message (256 KiB) exceeded maxMessageBytes (64 KiB)' },
+      error: { code: -32600, message: 'Invalid Request: the message (256 KiB) exceeded maxMessageBytes (64 KiB)', data: { code: 'body_too_large' } },
     });
     input.write(`${JSON.stringify({ jsonrpc: '2.0', id: 6, method: 'ping' })}\n`);
     expect(await next()).toEqual({ jsonrpc: '2.0', id: 6, result: {} });
