@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthInfo, McpHttpHandler } from '@modelcontextprotocol/server';
 import { isRecord } from '../is-record.js';
+import { withHubErrorCode } from './http-error-code.js';
 
 /** A web-standard MCP endpoint: the SDK's 2026-era handler, or a 2025 session's transport. */
 export type WebServe = (request: Request, extra: { authInfo?: AuthInfo; parsedBody?: unknown }) => Promise<Response>;
@@ -51,19 +52,25 @@ export function webNodeHandler(serve: WebServe, onerror: (err: Error) => void): 
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of response.headers) headers[name] = value;
-    res.writeHead(response.status, headers);
     if (response.body === null) {
+      res.writeHead(response.status, headers);
       finished = true;
       res.end();
       return;
     }
     if (!isEventStream(headers['content-type'])) {
       // A complete answer (JSON): one write, no stream reader.
-      const bytes = Buffer.from(await response.arrayBuffer());
+      let bytes: Buffer = Buffer.from(await response.arrayBuffer());
+      if (response.status >= 400) {
+        bytes = withHubErrorCode(bytes, response.status);
+        if (headers['content-length'] !== undefined) headers['content-length'] = String(bytes.byteLength);
+      }
+      res.writeHead(response.status, headers);
       finished = true;
       res.end(bytes);
       return;
     }
+    res.writeHead(response.status, headers);
     await pump(response.body, res, abort.signal, req.method === 'GET');
     finished = true;
     res.end();

@@ -203,8 +203,19 @@ describe('HTTP face under bad input', () => {
         const parsed: unknown = await res.json();
         expect(isJsonRpcError(parsed), body).toBe(true);
         expect(isJsonRpcError(parsed) && parsed.error.code, body).toBe(-32600);
+        // The hub's code rides in data, whichever layer refused it (docs/errors.md).
+        expect(parsed, body).toMatchObject({ error: { data: { code: 'bad_request' } } });
       }
     }
+    // An empty batch, and an Accept header that lacks text/event-stream, are refused by the SDK's transport: coded too.
+    const batch = await post('[]', { 'mcp-protocol-version': '2026-07-28' });
+    expect([batch.status, await batch.json()]).toEqual([
+      400,
+      expect.objectContaining({ error: expect.objectContaining({ code: -32600, data: { code: 'bad_request' } }) }),
+    ]);
+    const accept = await post(INITIALIZE, { accept: 'application/json' });
+    expect(accept.status).toBe(406);
+    expect(await accept.json()).toMatchObject({ error: { data: { code: 'bad_request' } } });
   });
 
   it('refuses a POST that is not application/json with 415', async () => {
@@ -246,7 +257,7 @@ describe('HTTP face under bad input', () => {
       const client = await connectClient(h.url, h.token, mode);
       const call = client.callTool({ name: 'fx__no_such_tool', arguments: {} });
       await expect(call).rejects.toBeInstanceOf(ProtocolError);
-      await expect(call).rejects.toMatchObject({ code: -32602 });
+      await expect(call).rejects.toMatchObject({ code: -32602, data: { code: 'tool_not_found' } });
       await expect(call).rejects.toThrow(/fx__no_such_tool/);
       await client.close();
     });
