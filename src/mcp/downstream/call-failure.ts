@@ -1,6 +1,7 @@
-import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
 import { HubError, describeError } from '../../errors.js';
 import { isRecord } from '../../is-record.js';
+import { networkCause } from './connect-error.js';
 import { SessionEnded } from './session-ended.js';
 
 /** What a failed downstream call is judged by. */
@@ -37,6 +38,13 @@ export function callFailure(err: unknown, c: FailedCall): Error {
   if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) {
     return new HubError('source_timeout', `${c.server}: ${c.what} timed out after ${c.timeoutMs} ms`, { cause: err });
   }
+  // The server could not be reached (refused, reset): retryable, named by its cause rather than
+  // fetch's bare "fetch failed"; the source is reconnecting by now (source.ts).
+  const net = networkCause(err);
+  if (net) {
+    const code = net.refused ? 'source_unavailable' : 'source_crashed';
+    return new HubError(code, `${c.server}: ${net.text}; the hub is reconnecting to it`, { cause: err });
+  }
   if (
     err instanceof SdkError &&
     (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.NotConnected || err.code === SdkErrorCode.SendFailed)
@@ -44,6 +52,12 @@ export function callFailure(err: unknown, c: FailedCall): Error {
     return new HubError('source_crashed', `${c.server}: the server stopped during the call (${c.exitSummary()}); it is being restarted`, { cause: err });
   }
   return new HubError('downstream_error', `${c.server}: ${describeError(err)}`, { cause: err });
+}
+
+/** A failed resource read or prompt, typed, so the dispatcher takes the result, the outcome metric and the log level from the error table. */
+export function asProtocolError(server: string, err: unknown, what: string): ProtocolError {
+  if (err instanceof ProtocolError) return err;
+  return new ProtocolError(ProtocolErrorCode.InternalError, `${server}: ${what} failed: ${describeError(err)}`);
 }
 
 function isOversize(data: unknown): boolean {

@@ -20,7 +20,12 @@ export interface NetworkCause {
   code: string;
   /** e.g. `connection refused (ECONNREFUSED 127.0.0.1:8080)` */
   text: string;
+  /** No connection was made: the request never reached the server. */
+  refused: boolean;
 }
+
+/** Codes of a connection that was never made (as against one that broke). */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
  * The network failure an error wraps: fetch's `TypeError('fetch failed')` keeps it as `cause`, the
@@ -34,7 +39,8 @@ export function networkCause(err: unknown): NetworkCause | undefined {
     if (seen.has(e) || !isRecord(e)) continue;
     seen.add(e);
     const code = e['code'];
-    if (typeof code === 'string' && Object.hasOwn(NETWORK_CODES, code)) return { code, text: `${NETWORK_CODES[code]} (${code}${where(e)})` };
+    if (typeof code === 'string' && Object.hasOwn(NETWORK_CODES, code))
+      return { code, text: `${NETWORK_CODES[code]} (${code}${where(e)})`, refused: NOT_CONNECTED.has(code) };
     if (Array.isArray(e['errors'])) queue.push(...(e['errors'] as unknown[]));
     if ('cause' in e) queue.push(e['cause']);
   }

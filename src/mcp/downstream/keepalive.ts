@@ -2,6 +2,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { ProtocolError, SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
 import { describeError } from '../../errors.js';
 import type { ChangeKind } from '../source.js';
+import { networkCause } from './connect-error.js';
 import { KINDS } from './list-changes.js';
 import { SessionEnded } from './session-ended.js';
 
@@ -56,7 +57,9 @@ export function keepAlive(k: KeepAlive): KeepAliveHandle | undefined {
       (err: unknown) => {
         const answered = err instanceof SessionEnded || err instanceof ProtocolError || (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout);
         failed = answered ? 0 : failed + 1;
-        if (failed >= 2) k.onLost(`unreachable: ${describeError(err)}`);
+        // A refused connection is no passing reset: nothing listens there now.
+        const net = networkCause(err);
+        if (failed >= 2 || net?.refused) k.onLost(`unreachable: ${net?.text ?? describeError(err)}`);
       },
     );
   };

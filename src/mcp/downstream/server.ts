@@ -323,7 +323,8 @@ export class DownstreamServer implements ToolSource {
       const onStray = (n: StrayNotification) => {
         for (const l of this.strayListeners) l(n, [identity]);
       };
-      const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded, onStray });
+      const onUnreachable = (detail: string) => this.main.unreachable(detail);
+      const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded, onStray, onUnreachable });
       if (kind === 'session' && this.processPerIdentity()) this.followOwn(link, identity);
       else if (kind === 'session') link.onResourceUpdated((uri) => this.updated(uri, [identity]));
       session = { link, started: link.start(), lastUsed: this.opts.clock.now() };

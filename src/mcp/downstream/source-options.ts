@@ -34,6 +34,8 @@ export interface DownstreamOptions {
   legacy?: boolean;
   /** The server ended this connection's session: it restarted (the server's other connections are then checked at once). */
   onSessionEnded?: () => void;
+  /** A call or connect on this connection found the HTTP server unreachable (the main connection then reconnects at once). */
+  onUnreachable?: (detail: string) => void;
   /** A notification no call in flight owns, on a connection of one identity's own (server.ts sends it to that identity). */
   onStray?: (n: StrayNotification) => void;
   /** How often a main HTTP connection's session is checked (keepalive.ts); 30 s by default. */

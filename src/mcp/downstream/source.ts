@@ -20,7 +20,7 @@ import type { CachedLists } from '../../store/list-cache.js';
 import type { CallContext, ChangeKind, InputRequired, SourceChange, SourceStatus, ToolSource } from '../source.js';
 import type { CreateTaskResult } from '../tasks/backings/downstream.js';
 import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
-import { callFailure } from './call-failure.js';
+import { asProtocolError, callFailure } from './call-failure.js';
 import { DownstreamCalls } from './calls.js';
 import { isModernClient, modernParams } from './modern.js';
 import { keepAlive, type KeepAliveHandle } from './keepalive.js';
@@ -30,6 +30,7 @@ import { fetchLists, fingerprint, NO_LISTS, withKind } from './lists.js';
 import { claimsResource, ResourceWatch } from './subscriptions.js';
 import { againOnNewSession, SessionEnded } from './session-ended.js';
 import { startFailure } from './start-failure.js';
+import { describeConnectError, isUnreachable } from './connect-error.js';
 import type { DownstreamOptions } from './source-options.js';
 import { exitSummary, hasSessionId, transportFor } from './transport-for.js';
 
@@ -84,6 +85,7 @@ export class DownstreamSource implements ToolSource {
         // How the call's own connection ended: by then a restart may have made another.
         const ended = client && this.transportOf.get(client);
         const exitSummaryOf = ended ? () => exitSummary(ended, this.stderrTail) : () => this.exitSummary();
+        if (client && client === this.client && isUnreachable(err)) this.unreachable(describeConnectError(err));
         throw callFailure(err, { server: this.name, what, timeoutMs: opts.config.timeoutMs, signal, exitSummary: exitSummaryOf });
       },
       ...(opts.onStray ? { stray: opts.onStray } : {}),
@@ -117,6 +119,13 @@ export class DownstreamSource implements ToolSource {
   /** Checks on the server now rather than at the next keepalive (another connection to it found it restarted). */
   checkNow(): void {
     this.keepalive?.check();
+  }
+
+  /** A call found the HTTP server unreachable: reconnect now, not at the keepalive's second miss; the server's other connections are told. */
+  unreachable(detail: string): void {
+    if (isStdioServer(this.opts.config)) return;
+    this.lost(this.generation, `unreachable: ${detail}`);
+    this.opts.onUnreachable?.(detail);
   }
 
   /** Resolves once the first attempt has connected or failed; failures keep retrying in the background. */
@@ -167,7 +176,7 @@ export class DownstreamSource implements ToolSource {
 
   readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
     const send = () => this.readOnce(uri, ctx);
-    return againOnNewSession(this, ctx.signal, send, (e) => this.asProtocolError(e, `resource ${uri}`));
+    return againOnNewSession(this, ctx.signal, send, (e) => asProtocolError(this.name, e, `resource ${uri}`));
   }
 
   private async readOnce(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired | undefined> {
@@ -184,7 +193,7 @@ export class DownstreamSource implements ToolSource {
       // An unknown URI is another source's; a failure on one we listed is ours to report.
       if (!known && err instanceof ProtocolError) return undefined;
       if (err instanceof SessionEnded) throw err;
-      throw this.asProtocolError(err, `resource ${uri}`);
+      throw asProtocolError(this.name, err, `resource ${uri}`);
     }
   }
 
@@ -206,7 +215,7 @@ export class DownstreamSource implements ToolSource {
 
   getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
     const send = () => this.promptOnce(name, args, ctx);
-    return againOnNewSession(this, ctx.signal, send, (e) => this.asProtocolError(e, `prompt ${name}`));
+    return againOnNewSession(this, ctx.signal, send, (e) => asProtocolError(this.name, e, `prompt ${name}`));
   }
 
   private async promptOnce(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
@@ -219,7 +228,7 @@ export class DownstreamSource implements ToolSource {
       }
       return await client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, { signal: ctx.signal, timeout: this.opts.config.timeoutMs });
     } catch (err) {
-      throw err instanceof SessionEnded ? err : this.asProtocolError(err, `prompt ${name}`);
+      throw err instanceof SessionEnded ? err : asProtocolError(this.name, err, `prompt ${name}`);
     }
   }
 
@@ -237,12 +246,6 @@ export class DownstreamSource implements ToolSource {
 
   private readyClient(): Client | undefined {
     return this.state.state === 'ready' ? this.client : undefined;
-  }
-
-  /** Typed, so the dispatcher takes the result, the outcome metric and the log level from the error table. */
-  private asProtocolError(err: unknown, what: string): ProtocolError {
-    if (err instanceof ProtocolError) return err;
-    return new ProtocolError(ProtocolErrorCode.InternalError, `${this.name}: ${what} failed: ${describeError(err)}`);
   }
 
   private async connect(): Promise<void> {
@@ -303,6 +306,7 @@ export class DownstreamSource implements ToolSource {
     } catch (err) {
       if (gen !== this.generation || this.stopping) return;
       const detail = startFailure(err, transport, this.stderrTail);
+      if (isUnreachable(err)) this.opts.onUnreachable?.(describeConnectError(err));
       log.warn({ source: this.name, detail }, 'downstream server failed to start');
       // A server that dies on the version probe gets the plain 2025 handshake next time.
       if (this.verdict === undefined && isStdioServer(config)) this.verdict = { kind: 'legacy' };
