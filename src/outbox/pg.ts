@@ -32,6 +32,8 @@ const argsSchema = z.record(z.string(), z.unknown());
 const sealingSchema = z.object({ tenant_id: z.string(), sensitive: z.number() });
 const rowOf = (r: PgRow): Row => rowSchema.parse(r);
 const withSeq = (r: PgRow): { seq: number; row: Row } => ({ seq: z.number().parse(r.seq), row: rowSchema.parse(r) });
+/** A claimed row with its turn among the connections (a bigint, so text on the wire). */
+const withTurn = (r: PgRow): { turn: number; seq: number; row: Row } => ({ turn: z.coerce.number().parse(r.turn), ...withSeq(r) });
 
 /**
  * The outbox on PostgreSQL, for several replicas on one database. A caller's idempotency key is
@@ -168,20 +170,25 @@ export class PgOutbox implements Outbox {
     const now = this.clock.now();
     const settled = await this.recoverAbandoned(q, o, now);
     // FIFO per (connection, ordering key): a job waits while an earlier one of its order is unfinished
-    // (leased by any replica or not, it is still queued or sending).
+    // (leased by any replica or not, it is still queued or sending). Connections in turn, as on
+    // SQLite (src/outbox/sqlite.ts `due`): a job's turn counts the jobs its connection already holds.
+    // The turns are ranked in a subquery: PostgreSQL locks no rows of a query with window functions.
     const claimed = await q.query(
       `UPDATE outbox_jobs SET lease_owner = $3, lease_until = $4, updated_at = $1
-       FROM (SELECT j.id AS pick FROM outbox_jobs j WHERE j.state = 'queued' AND j.next_attempt_at <= $1
-               AND (j.lease_until IS NULL OR j.lease_until <= $1)
-               AND (j.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox_jobs e WHERE e.connection_id = j.connection_id
-                 AND e.ordering_key = j.ordering_key AND e.seq < j.seq AND e.state IN ('queued', 'sending')))
-             ORDER BY j.next_attempt_at, j.seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED) c
+       FROM (SELECT j.id AS pick, r.turn FROM outbox_jobs j JOIN (
+               SELECT d.id, coalesce(h.n, 0) + row_number() OVER (PARTITION BY d.connection_id ORDER BY d.next_attempt_at, d.seq) AS turn
+               FROM outbox_jobs d LEFT JOIN (SELECT connection_id, count(*) AS n FROM outbox_jobs
+                 WHERE state IN ('queued', 'sending') AND lease_until > $1 GROUP BY connection_id) h ON h.connection_id = d.connection_id
+               WHERE d.state = 'queued' AND d.next_attempt_at <= $1 AND (d.lease_until IS NULL OR d.lease_until <= $1)
+                 AND (d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox_jobs e WHERE e.connection_id = d.connection_id
+                   AND e.ordering_key = d.ordering_key AND e.seq < d.seq AND e.state IN ('queued', 'sending')))) r ON r.id = j.id
+             ORDER BY r.turn, j.next_attempt_at, j.seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED) c
        WHERE id = c.pick AND state = 'queued' AND (lease_until IS NULL OR lease_until <= $1)
-       RETURNING seq, ${COLUMNS}`,
+       RETURNING c.turn, seq, ${COLUMNS}`,
       [now, o.limit, o.owner, now + o.leaseMs],
-      withSeq,
+      withTurn,
     );
-    claimed.sort((a, b) => a.row.next_attempt_at - b.row.next_attempt_at || a.seq - b.seq);
+    claimed.sort((a, b) => a.turn - b.turn || a.row.next_attempt_at - b.row.next_attempt_at || a.seq - b.seq);
     return { rows: claimed.map((c) => c.row), settled };
   }
 

@@ -4,7 +4,8 @@ import type { RateLimitConfig } from '../definition/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 import type { PacedAnswer } from '../providers/pacing.js';
 import { type BucketState, realTimers, type Timers } from './pacing/index.js';
-import { adjustmentOf, APP, type BucketRef, type SharedBuckets, splitKey, takeShared } from './pacing/shared.js';
+import { adjustmentOf, APP, type BucketRef, type SharedBuckets, splitKey } from './pacing/shared.js';
+import { SharedTurns } from './pacing/shared-turns.js';
 import type { PacerWithState } from './redis/shapes.js';
 
 export interface SharedGateOptions {
@@ -18,14 +19,15 @@ export interface SharedGateOptions {
 /**
  * The in-process pacer, then the buckets every process on the store shares: a request goes once
  * its own process's pacer lets it (in turn, FIFO per connection, within `concurrency`) and the
- * shared buckets grant it a token, so processes on one data dir together keep to the declared rate
- * while each keeps its own order and fairness. Alone, the shared buckets see the same requests as
+ * shared buckets grant it a token, taken in the same turns (./pacing/shared-turns.ts), so
+ * processes on one data dir together keep to the declared rate while each keeps its own order and
+ * fairness. Alone, the shared buckets see the same requests as
  * the process's own and grant at once. A store that cannot be asked (locked past its busy timeout)
  * is logged and passed: the process's own pacing still holds.
  */
 export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets | undefined, o: SharedGateOptions): PacerWithState {
   if (buckets === undefined) return local;
-  const timers = o.timers ?? realTimers;
+  const turns = new SharedTurns(buckets, o.timers ?? realTimers);
   /** Granted here and not yet answered, per shared bucket key. */
   const inflight = new Map<string, number>();
   /** The shared buckets of granted requests per pace key, oldest first: `observe` ends the oldest. */
@@ -72,10 +74,11 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
   return {
     async acquire(key, signal) {
       await local.acquire(key, signal);
-      const refs = refsOf(key);
+      const { connection: own, app } = bucketsOf(key);
+      const refs = [own, app].filter((r): r is BucketRef => r !== undefined);
       if (refs.length > 0) {
         try {
-          await takeShared(buckets, refs, AbortSignal.any([signal, stopped.signal]), timers);
+          await turns.take(splitKey(key).connection, own, app, AbortSignal.any([signal, stopped.signal]));
         } catch (err) {
           if (signal.aborted || stopped.signal.aborted) {
             // Let through locally and never sent: the local grant goes back.

@@ -118,10 +118,17 @@ function prepare(db: Db) {
     sealing: db.prepare('SELECT tenant_id, sensitive FROM outbox_jobs WHERE id = ?'),
     byOwner: db.prepare(`${sel} WHERE id = @id AND tenant_id = @tenant AND user_id = @user`),
     // FIFO per (connection, ordering key): a job waits while an earlier one of its order is unfinished.
-    due: db.prepare(`${sel} AS j WHERE state = 'queued' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
-      AND (ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox_jobs e WHERE e.connection_id = j.connection_id
-        AND e.ordering_key = j.ordering_key AND e.seq < j.seq AND e.state IN ('queued', 'sending')))
-      ORDER BY next_attempt_at, seq LIMIT @limit`),
+    // Connections in turn: a job's turn is its place among its connection's due jobs, counted after
+    // the jobs that connection already holds (leased by any worker: waiting for a token, or sent).
+    // By seq alone, one user's 40 queued writes would fill every free slot before another's first.
+    due: db.prepare(`WITH held AS (SELECT connection_id, count(*) AS n FROM outbox_jobs
+        WHERE state IN ('queued', 'sending') AND lease_until > @now GROUP BY connection_id)
+      SELECT ${COLUMNS} FROM (SELECT j.*, coalesce(h.n, 0) + row_number() OVER (PARTITION BY j.connection_id ORDER BY j.next_attempt_at, j.seq) AS turn
+        FROM outbox_jobs j LEFT JOIN held h ON h.connection_id = j.connection_id
+        WHERE j.state = 'queued' AND j.next_attempt_at <= @now AND (j.lease_until IS NULL OR j.lease_until <= @now)
+        AND (j.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox_jobs e WHERE e.connection_id = j.connection_id
+          AND e.ordering_key = j.ordering_key AND e.seq < j.seq AND e.state IN ('queued', 'sending'))))
+      ORDER BY turn, next_attempt_at, seq LIMIT @limit`),
     held: db.prepare(`SELECT id, state, lease_owner FROM outbox_jobs WHERE state IN ('queued', 'sending') AND lease_until > @now
       ORDER BY lease_until LIMIT @limit`),
     expired: db.prepare(`${sel} WHERE state = 'sending' AND lease_until <= @now ORDER BY lease_until LIMIT @limit`),

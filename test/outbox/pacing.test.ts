@@ -153,6 +153,28 @@ describe('the per-app bucket', () => {
     void Promise.allSettled(burstA);
   });
 
+  it('serves in turn a connection whose own bucket lets its requests out one at a time, at the app rate', async () => {
+    // Each of alice's requests reaches the app bucket alone, just before its next token: were she
+    // put first whenever she had nothing waiting, she would take every token and bob none.
+    pacer = createBucketPacer({ limits: () => ({ perConnection: { perSecond: 20, burst: 5 }, perApp: { perSecond: 20, burst: 5 } }) });
+    const p = pacer;
+    const order: string[] = [];
+    const one = (who: string) =>
+      p.acquire(`acme:${who}`, new AbortController().signal).then(() => {
+        order.push(who);
+        p.observe(`acme:${who}`, undefined);
+      });
+    const all = Array.from({ length: 30 }, () => one('a'));
+    while (order.length < 8) await new Promise((r) => setTimeout(r, 5));
+    const at = order.length;
+    all.push(...Array.from({ length: 5 }, () => one('b')));
+    await Promise.all(all);
+    const seen = order.join('');
+    // Counted in grants: bob's first within two of his asking, his five within alice's next six.
+    expect(seen.indexOf('b') - at, seen).toBeLessThanOrEqual(2);
+    expect(seen.lastIndexOf('b') - at, seen).toBeLessThanOrEqual(11);
+  });
+
   it('a key made as the app takes from the app bucket, and an unpaced integration waits for nothing', async () => {
     pacer = createBucketPacer({ limits: (i) => (i === 'acme' ? { perApp: { perSecond: 10, burst: 1 } } : undefined) });
     const signal = new AbortController().signal;

@@ -3,10 +3,11 @@ import type { RateLimitConfig } from '../../definition/rate-limit.js';
 import type { Logger } from '../../observability/logger.js';
 import { realTimers, type BucketState, type Timers } from '../pacing/index.js';
 import type { PacedAnswer, Pacer } from '../../providers/pacing.js';
-import { adjustmentOf, APP, type BucketRef, splitKey, takeShared } from '../pacing/shared.js';
+import { adjustmentOf, APP, type BucketRef, splitKey } from '../pacing/shared.js';
+import { SharedTurns } from '../pacing/shared-turns.js';
 import { RedisBuckets, type RedisBucketOptions } from './bucket.js';
 import type { RedisHandle } from '../../store/redis/client.js';
-import { Line, Slots } from './waiting.js';
+import { Slots } from './waiting.js';
 
 export interface RedisPacerOptions extends RedisBucketOptions {
   redis: RedisHandle;
@@ -21,9 +22,10 @@ export interface RedisPacerOptions extends RedisBucketOptions {
 /**
  * The provider client's pacer (src/providers/pacing.ts) on buckets every replica shares: the
  * same keys, knobs and answers as the in-process `createBucketPacer`, so the hub can take either.
- * A request of `<integration>:<connection>` takes one token of the connection's bucket and one
- * of the app's in one atomic step (both or neither), waiting between tries as long as the script
- * says, on an abortable timer.
+ * A request of `<integration>:<connection>` takes one token of the connection's bucket, then one
+ * of the app's, which this replica hands out to its connections in turn as the in-process pacer
+ * does (../pacing/shared-turns.ts), waiting between tries as long as the script says, on an
+ * abortable timer.
  *
  * Per process still: `concurrency` (requests in flight per connection; a per-replica cap, so N
  * replicas allow N × concurrency: a shared semaphore would need leases that outlive a crashed
@@ -37,7 +39,7 @@ export class RedisPacer implements Pacer {
   private readonly buckets: RedisBuckets;
   private readonly clock: Clock;
   private readonly timers: Timers;
-  private readonly lines = new Map<string, Line>();
+  private readonly turns: SharedTurns;
   private readonly slots = new Map<string, Slots>();
   /** Releases of granted requests per pace key, oldest first: `observe` ends the oldest. */
   private readonly held = new Map<string, { release: (() => void) | undefined; refs: BucketRef[] }[]>();
@@ -52,6 +54,7 @@ export class RedisPacer implements Pacer {
     this.buckets = new RedisBuckets(opts.redis, opts);
     this.clock = opts.clock ?? systemClock;
     this.timers = opts.timers ?? realTimers;
+    this.turns = new SharedTurns(this.buckets, this.timers);
   }
 
   /** The buckets of a key, the one a provider's answer speaks of first (the connection's, when it has one). */
@@ -85,15 +88,8 @@ export class RedisPacer implements Pacer {
         if (slots && !slots.busy && this.slots.get(key) === slots) this.slots.delete(key);
       });
     try {
-      if (refs.length > 0) {
-        const line = this.lines.get(key) ?? new Line();
-        this.lines.set(key, line);
-        try {
-          await line.run(() => takeShared(this.buckets, refs, both, this.timers), both);
-        } finally {
-          if (line.size === 0) this.lines.delete(key);
-        }
-      }
+      const own = connection !== APP && cfg.perConnection ? refs[0] : undefined;
+      if (refs.length > 0) await this.turns.take(connection, own, cfg.perApp ? refs.at(-1) : undefined, both);
     } catch (err) {
       release?.();
       throw err;
