@@ -14,7 +14,7 @@ import type { Logger } from 'pino';
 import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
 import { HubError, describeError, isHubError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
-import { toolError, type CallContext, type InputRequired, type ProgressUpdate, type StrayNotification } from '../source.js';
+import { toolError, type CallContext, type InputRequired, type StrayNotification } from '../source.js';
 import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
 import { SessionEnded } from './session-ended.js';
 import { CALL_HEADER, callTagOf, withoutCallTag } from './relate.js';
@@ -25,6 +25,8 @@ import type { ModernTaskLink } from '../tasks/backings/downstream-link-2026.js';
 import type { CreateTaskResult } from '../tasks/wire.js';
 import { isModernClient, modernParams } from './modern.js';
 import { sendToolCall } from './tool-call.js';
+import { forwardProgress } from './progress.js';
+import { RootsSync } from './roots-sync.js';
 import { linksForModernCaller, linksOf } from './url-elicitation.js';
 
 /** A call in flight on this connection: whose it is and how to reach its caller. */
@@ -73,6 +75,8 @@ export class DownstreamCalls {
   private readonly inflight = new Map<string, InFlight>();
   private callSeq = 0;
   private readonly held: HeldCalls;
+  private readonly roots = new RootsSync<InFlight>();
+  private rootsDeclared = false;
   private readonly rounds = new Map<string, { notify: CallContext['notify']; reportProgress: CallContext['reportProgress'] }>();
   /** Set while the connection is to a server that runs tools as tasks: a caller's task-augmented call goes there. */
   taskLink: DownstreamTaskLink | ModernTaskLink | undefined;
@@ -117,6 +121,7 @@ export class DownstreamCalls {
         refused ??= err;
       },
     };
+    if (this.rootsDeclared && this.roots.stale(entry.caller)) await this.roots.show(client, entry, ctx.signal);
     const result = await this.callLegacy(client, tool, args, ctx, entry);
     // The downstream asked for what the caller did not declare, and the hub refused it: the caller
     // gets the error the server gives a client that lacks the capability (-32021), not the
@@ -137,7 +142,7 @@ export class DownstreamCalls {
     this.inflight.set(entry.id, entry);
     try {
       const headers = paramHeadersFor(ctx.inputSchema, args);
-      const result = await this.forwardProgress(ctx, (onprogress) =>
+      const result = await forwardProgress(ctx, (onprogress) =>
         sendToolCall(client, params as CallToolRequestParams, { ...this.callOptions(ctx.signal, entry, headers), allowInputRequired: true, ...onprogress }),
       );
       if (isInputRequiredResult(result)) return result;
@@ -177,7 +182,7 @@ export class DownstreamCalls {
         ...(args === undefined ? {} : { arguments: args }),
         ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}),
       };
-      const result = await this.forwardProgress(ctx, (onprogress) => sendToolCall(client, params, { ...this.callOptions(signal, entry), ...onprogress }));
+      const result = await forwardProgress(ctx, (onprogress) => sendToolCall(client, params, { ...this.callOptions(signal, entry), ...onprogress }));
       return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
       return this.opts.failure(err, ctx, `tool ${tool}`, signal, client);
@@ -210,6 +215,8 @@ export class DownstreamCalls {
         await round.reportProgress?.(p);
       },
     };
+    // A 2026-07-28 caller's roots come only as a round of its call: the server is shown none rather than another client's.
+    if (this.rootsDeclared && this.roots.stale(undefined)) await this.roots.show(client, { ...entry, capabilities: {}, caller: undefined }, ctx.signal);
     const abort = new AbortController();
     call = new HeldCall(this.callLegacy(client, tool, args, roundCtx, entry, abort.signal));
     call.abort.signal.addEventListener(
@@ -273,25 +280,6 @@ export class DownstreamCalls {
     }
   }
 
-  /** Progress is forwarded in order and flushed before the result, so none arrives after it. */
-  private async forwardProgress<T>(ctx: CallContext, run: (opts: { onprogress?: (p: ProgressUpdate) => void }) => Promise<T>): Promise<T> {
-    const report = ctx.reportProgress;
-    if (!report) return run({});
-    let forwarded = Promise.resolve();
-    const result = await run({
-      onprogress: (p) => {
-        const update = {
-          progress: p.progress,
-          ...(p.total === undefined ? {} : { total: p.total }),
-          ...(p.message === undefined ? {} : { message: p.message }),
-        };
-        forwarded = forwarded.then(() => report(update)).catch(() => {});
-      },
-    });
-    await forwarded;
-    return result;
-  }
-
   callOptions(
     signal: AbortSignal,
     entry?: InFlight,
@@ -315,6 +303,7 @@ export class DownstreamCalls {
    * refused: a guess could show one user, or one user's other client, what was meant elsewhere.
    */
   private ownerOf(what: string, tag: string | undefined): InFlight {
+    if (tag === undefined && what === 'roots/list' && this.roots.owner) return this.roots.owner;
     if (tag !== undefined) {
       const call = this.inflight.get(tag);
       if (call) return call;
@@ -340,6 +329,7 @@ export class DownstreamCalls {
    * own connection this is (`stray`), or else stays in the hub's debug log; such a request is refused.
    */
   install(client: Client, log: Logger, declared: { roots: boolean }): void {
+    this.rootsDeclared = declared.roots;
     const relay = (n: { method: string; params?: Record<string, unknown> | undefined }): void => {
       let call: InFlight | undefined;
       try {
@@ -370,6 +360,7 @@ export class DownstreamCalls {
         if (forTask) return (await forTask) as never;
         const call = this.ownerOf(method, callTagOf(req.params));
         const needed = CAPABILITY_OF[method];
+        if (method === 'roots/list' && call === this.roots.owner && !(call.capabilities && needed in call.capabilities)) return this.roots.none(call) as never;
         if (call.capabilities && !(needed in call.capabilities)) {
           // What the downstream would answer the caller directly (SEP-2575): the caller learns
           // which capability it lacks, rather than reading the downstream's reaction to a refusal.
@@ -384,7 +375,8 @@ export class DownstreamCalls {
         const params = withoutCallTag((req as { params?: Record<string, unknown> }).params);
         call.parked++;
         try {
-          return (await call.ask({ method, ...(params ? { params } : {}) }, ctx.mcpReq.signal)) as never;
+          const answer = call.ask({ method, ...(params ? { params } : {}) }, ctx.mcpReq.signal);
+          return (await (method === 'roots/list' ? this.roots.track(call, answer) : answer)) as never;
         } finally {
           call.parked--;
         }

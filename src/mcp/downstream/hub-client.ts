@@ -23,7 +23,7 @@ export async function hubClient(roots: boolean, changes: ListChanges): Promise<C
   return new sdk.Client(
     { name: SERVER_INFO.name, version: SERVER_INFO.version },
     {
-      capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, ...(roots ? { roots: {} } : {}) },
+      capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, ...(roots ? { roots: { listChanged: true } } : {}) },
       // A 2025-era stdio server that never answers the probe is legacy: fall back after 5 s, not
       // after the whole connect timeout.
       versionNegotiation: { mode: 'auto', probe: { timeoutMs: 5_000 } },
