@@ -324,6 +324,8 @@ export class DownstreamSource implements ToolSource {
     if (gen !== this.generation) return;
     const moved = fingerprint(this.listed)[kind] !== fingerprint(fresh)[kind];
     this.listed = withKind(this.listed, fresh, kind);
+    // Announced during the handshake (server-everything adds tools once initialized): connect() tells of its lists once ready.
+    if (this.state.state !== 'ready') return;
     if (moved || !ifMoved) this.emit({ kind });
   }
 
