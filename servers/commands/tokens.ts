@@ -1,5 +1,5 @@
 import { systemClock } from '../../src/clock.js';
-import { HubError } from '../../src/errors.js';
+import { HubError, isHubError } from '../../src/errors.js';
 import { z } from 'zod';
 import type { HubConfig } from '../../src/config/schema.js';
 import { commandLogger, configFromFlags, listLine, parse, str } from '../common.js';
@@ -62,6 +62,13 @@ export async function tokensCommand(argv: string[]): Promise<void> {
   const { config } = configFromFlags(flags);
   const store = await openConfiguredStore(config, commandLogger(), { existing: sub !== 'create' });
   try {
+    // A command that makes the store makes its master key too (README, Data dir), unless the
+    // environment holds it: a later `doctor` then finds the data dir whole, and makes nothing. A
+    // token needs no sealed secret, so a data dir whose key is elsewhere still gets its token.
+    if (sub === 'create')
+      await store.vault.open().catch((err: unknown) => {
+        if (!(isHubError(err) && err.code === 'vault_key_missing')) throw err;
+      });
     const tokens = store.apiTokens;
     switch (sub) {
       case 'create': {
