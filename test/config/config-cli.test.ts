@@ -37,9 +37,11 @@ describe('config blocks through the CLI', () => {
     const file = write({ integrations: { sandbox: { webhookSecrets: ['hunter2-secret'] } } });
     const r = await runCli(['tokens', 'create', '--user', 'alice', '--config', file, '--data', join(dir.path, 'data')], dir.path);
     expect(r.code).toBe(0);
-    expect(r.stderr.split('\n').filter((l) => l.includes('warning'))).toEqual([
+    expect(r.stderr.split('\n').filter((l) => l.includes('webhookSecrets'))).toEqual([
       `switchboard: warning: ${file}: integrations.sandbox.webhookSecrets is deprecated: write integrations.sandbox.webhooks.secrets`,
     ]);
+    // The first command to make the store makes its master key, and says to back it up.
+    expect(r.stderr).toContain('switchboard: warning: generated a master key file; back it up');
     expect(r.stderr + r.stdout).not.toContain('hunter2-secret');
   });
 });

@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CallToolResult, Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { RootsListChangedNotificationSchema, type Root } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sdk1SessionsListener } from '../fixtures/sdk1-sessions.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -15,7 +14,6 @@ import { startHub, type RunningHub } from '../helpers/hub.js';
  * still see its own client's roots — one client's never handed to the next.
  */
 function rootsCachingServer(): Promise<{ url: string; server: Server }> {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
   const roots = new Map<string, Root[]>();
   const build = () => {
     const s = new McpServer({ name: 'everything-like', version: '1.0.0' });
@@ -33,18 +31,7 @@ function rootsCachingServer(): Promise<{ url: string; server: Server }> {
     s.registerTool('echo', { description: 'Answers at once' }, async () => ({ content: [{ type: 'text', text: 'echo' }] }));
     return s;
   };
-  const server = createServer((req, res) => {
-    const id = req.headers['mcp-session-id'];
-    const existing = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (existing) return void existing.handleRequest(req, res);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => void sessions.set(sid, transport),
-    });
-    void build()
-      .connect(transport)
-      .then(() => transport.handleRequest(req, res));
-  });
+  const server = createServer(sdk1SessionsListener(build));
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => resolve({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, server })),
   );
