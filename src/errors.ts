@@ -251,3 +251,29 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/**
+ * The errors under a failure, itself first: its `cause` chain and an AggregateError's `errors`
+ * (fetch's `TypeError('fetch failed')` keeps the socket error as its cause, and Node's connect to
+ * a name with several addresses, `localhost` say, rejects with one error per address). Bounded, so
+ * a cycle or a deep chain costs nothing.
+ */
+export function errorsUnder(err: unknown): Array<Record<string, unknown>> {
+  const found: Array<Record<string, unknown>> = [];
+  const queue: unknown[] = [err];
+  for (let e = queue.shift(); e !== undefined && found.length < 16; e = queue.shift()) {
+    if (typeof e !== 'object' || e === null || found.includes(e as Record<string, unknown>)) continue;
+    const r = e as Record<string, unknown>;
+    found.push(r);
+    if (Array.isArray(r['errors'])) queue.push(...(r['errors'] as unknown[]));
+    if ('cause' in r) queue.push(r['cause']);
+  }
+  return found;
+}
+
+/** The system error codes (`ECONNREFUSED`, …) under a failure, outermost first. */
+export function errorCodesUnder(err: unknown): string[] {
+  const codes: string[] = [];
+  for (const e of errorsUnder(err)) if (typeof e['code'] === 'string') codes.push(e['code']);
+  return codes;
+}

@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import { describeError, isHubError } from '../errors.js';
+import { describeError, errorCodesUnder, isHubError } from '../errors.js';
 import { readSome, type ProviderClient, type ProviderTarget } from '../providers/client.js';
 import { type Credentials, noCredentials } from '../providers/credentials.js';
 import { retryAfterMs } from '../providers/retry.js';
@@ -139,9 +139,5 @@ const TLS_REFUSED = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNE
  * second attempt could run it twice, as a timeout could.
  */
 function neverConnected(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && (NOT_CONNECTED.has(code) || TLS_REFUSED.test(code))) return true;
-  }
-  return false;
+  return errorCodesUnder(err).some((code) => NOT_CONNECTED.has(code) || TLS_REFUSED.test(code));
 }

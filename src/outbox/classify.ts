@@ -1,6 +1,6 @@
 import { AbortError } from 'p-retry';
 import { jsonAnswer, refusedBecause, type Refusal } from '../definition/refusal.js';
-import { describeError, isHubError, type HubErrorCode } from '../errors.js';
+import { describeError, errorCodesUnder, isHubError, type HubErrorCode } from '../errors.js';
 
 /** What a send function reports: the provider's answer, and how long it asked to wait (Retry-After). */
 export interface SendOutcome {
@@ -104,11 +104,7 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH
 const AMBIGUOUS: ReadonlySet<HubErrorCode> = new Set(['provider_timeout', 'provider_unreachable']);
 
 function neverSent(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== undefined && NOT_SENT.has(code)) return true;
-  }
-  return false;
+  return errorCodesUnder(err).some((code) => NOT_SENT.has(code));
 }
 
 /** A thrown error without its message (which may quote a URL or a handler's arguments): its code only. */

@@ -1,5 +1,4 @@
-import { describeError } from '../../errors.js';
-import { isRecord } from '../../is-record.js';
+import { describeError, errorsUnder } from '../../errors.js';
 
 /** Node's network error codes a downstream connection meets, as a person would say them. */
 const NETWORK_CODES: Readonly<Record<string, string>> = {
@@ -33,16 +32,10 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'E
  * (localhost: ::1 and 127.0.0.1) rejects with an AggregateError of one per address.
  */
 export function networkCause(err: unknown): NetworkCause | undefined {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  for (let e = queue.shift(); e !== undefined && seen.size < 16; e = queue.shift()) {
-    if (seen.has(e) || !isRecord(e)) continue;
-    seen.add(e);
+  for (const e of errorsUnder(err)) {
     const code = e['code'];
     if (typeof code === 'string' && Object.hasOwn(NETWORK_CODES, code))
       return { code, text: `${NETWORK_CODES[code]} (${code}${where(e)})`, refused: NOT_CONNECTED.has(code) };
-    if (Array.isArray(e['errors'])) queue.push(...(e['errors'] as unknown[]));
-    if ('cause' in e) queue.push(e['cause']);
   }
   return undefined;
 }
