@@ -22,12 +22,17 @@ export function accessTokens(provider: () => Promise<Provider>, resources: reado
   return {
     async check(token) {
       if (token.length > 200) return undefined;
-      const found = await (await provider()).AccessToken.find(token, { ignoreExpiration: true });
+      const p = await provider();
+      const found = await p.AccessToken.find(token, { ignoreExpiration: true });
       if (found === undefined) return undefined;
       const who = parseAccountId(found.accountId);
       if (who === undefined) return undefined;
       const aud = Array.isArray(found.aud) ? found.aud : found.aud === undefined ? [] : [found.aud];
       if (!aud.some((a) => resources.includes(a))) return 'wrong_resource';
+      // Its grant must still stand, as the library's own resource endpoints require: a refresh that
+      // raced its own reuse on another replica may have saved its new token after reuse detection
+      // deleted the grant's rows, and that token must die with the grant (RFC 9700 §4.14.2).
+      if (found.grantId === undefined || (await p.Grant.find(found.grantId)) === undefined) return undefined;
       if (found.exp === undefined || found.exp * 1000 <= clock.now()) return 'expired';
       // The scope the token carries, not the resource it names: a client that asked for `openid`
       // alone was told on the consent page it would learn the user's name, and its token (scope

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Vault } from '../vault/vault.js';
 import type { AsRecords, StoredAsRecord } from './records.js';
+import { stored } from './store-unavailable.js';
 
 import { HUB_TENANT, hashId } from './ids.js';
 
@@ -37,9 +38,13 @@ const payloadSchema = z.record(z.string(), z.unknown());
 export function hubAdapter(deps: AdapterDeps): new (model: string) => Adapter {
   const { records, vault, clock } = deps;
   let lastPurge = Number.NEGATIVE_INFINITY;
-  const ready = vault.ensureDataKey(HUB_TENANT);
-  // Awaited by every write; a failure surfaces there, not as an unhandled rejection.
-  ready.catch(() => {});
+  // Loaded by the first write; a failure (the store away) is tried again by the next one, not kept.
+  let ready: Promise<void> | undefined;
+  const dataKey = () =>
+    (ready ??= vault.ensureDataKey(HUB_TENANT).catch((err: unknown) => {
+      ready = undefined;
+      throw err;
+    }));
 
   const scope = (model: string, key: string) => ({ tenant: HUB_TENANT, kind: 'oauth_as', id: `${model}:${key}` });
 
@@ -55,7 +60,7 @@ export function hubAdapter(deps: AdapterDeps): new (model: string) => Adapter {
     constructor(private readonly model: string) {}
 
     async upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
-      await ready;
+      await stored(dataKey);
       const now = clock.now();
       const key = hashId(id);
       const expiresAt = typeof expiresIn === 'number' ? now + expiresIn * 1000 : this.model === 'Client' ? now + CLIENT_IDLE_MS : undefined;
@@ -64,28 +69,28 @@ export function hubAdapter(deps: AdapterDeps): new (model: string) => Adapter {
       // A public client's secret is never asked for (see withoutUnusableSecret): none is kept.
       const kept = this.model === 'Client' && payload['token_endpoint_auth_method'] === 'none' ? withoutSecret(payload) : payload;
       const sealed = vault.encrypt(scope(this.model, key), JSON.stringify(kept));
-      await records.upsert({ model: this.model, key, payload: sealed, grantId, uidKey: uid, expiresAt });
+      await stored(() => records.upsert({ model: this.model, key, payload: sealed, grantId, uidKey: uid, expiresAt }));
       if (now - lastPurge >= PURGE_EVERY_MS) {
         lastPurge = now;
-        await records.purgeExpired(now);
+        await stored(() => records.purgeExpired(now));
       }
     }
 
     async find(id: string): Promise<Record<string, unknown> | undefined> {
       const key = hashId(id);
-      const row = await records.find(this.model, key);
+      const row = await stored(() => records.find(this.model, key));
       if (row === undefined) return undefined;
       if (this.model === 'Client' && row.expiresAt !== undefined) {
         // An idle registration is gone even before the sweep; a used one lives on.
         const now = clock.now();
         if (row.expiresAt <= now) return undefined;
-        if (now + CLIENT_IDLE_MS - row.expiresAt >= CLIENT_TOUCH_MS) await records.extend(this.model, key, now + CLIENT_IDLE_MS);
+        if (now + CLIENT_IDLE_MS - row.expiresAt >= CLIENT_TOUCH_MS) await stored(() => records.extend(this.model, key, now + CLIENT_IDLE_MS));
       }
       return open(row);
     }
 
     async findByUid(uid: string): Promise<Record<string, unknown> | undefined> {
-      return open(await records.findByUid(this.model, hashId(uid)));
+      return open(await stored(() => records.findByUid(this.model, hashId(uid))));
     }
 
     async findByUserCode(): Promise<undefined> {
@@ -95,20 +100,20 @@ export function hubAdapter(deps: AdapterDeps): new (model: string) => Adapter {
 
     async consume(id: string): Promise<void> {
       const key = hashId(id);
-      if (await records.consume(this.model, key, clock.now())) return;
+      if (await stored(() => records.consume(this.model, key, clock.now()))) return;
       // The library read it unspent, but another request (or process) spent it since: that is
       // reuse too, so the grant ends as the library would end it (RFC 9700 §4.14.2).
-      const row = await records.find(this.model, key);
-      if (row?.grantId !== undefined) await records.revokeGrant(row.grantId);
+      const grantId = (await stored(() => records.find(this.model, key)))?.grantId;
+      if (grantId !== undefined) await stored(() => records.revokeGrant(grantId));
       throw new errors['InvalidGrant']!(`${this.model === 'RefreshToken' ? 'refresh token' : 'authorization code'} already used`);
     }
 
     async destroy(id: string): Promise<void> {
-      await records.destroy(this.model, hashId(id));
+      await stored(() => records.destroy(this.model, hashId(id)));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await records.revokeGrant(grantId);
+      await stored(() => records.revokeGrant(grantId));
     }
   };
 }

@@ -13,6 +13,7 @@ declare module 'oidc-provider' {
     body: unknown;
     req: IncomingMessage;
     res: ServerResponse;
+    set(field: string, value: string): void;
     /** Set by the provider while it handles a request; `body` is the parsed form. */
     oidc?: { body?: Record<string, unknown>; route?: string };
   }
@@ -61,7 +62,7 @@ declare module 'oidc-provider' {
     redirectUris: string[];
   }
 
-  export const errors: Record<string, new (description?: string) => Error>;
+  export const errors: Record<string, new (description?: string, options?: { detail?: string }) => Error>;
 
   /** The library's interaction policy (prompts and the checks that request them); only what the hub extends. */
   export const interactionPolicy: {

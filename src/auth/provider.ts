@@ -10,6 +10,7 @@ import { escapeHtml } from '../http/html.js';
 import { PAGE_HEADERS } from './pages.js';
 import { documentPolicy, registrationPolicy } from './registration-policy.js';
 import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
+import { STORE_RETRY_AFTER } from './store-unavailable.js';
 
 export const TTL_SECONDS = {
   AccessToken: 3600,
@@ -171,6 +172,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
   });
   provider.use(withoutUnusableSecret);
+  provider.use(retryAfterWhileUnavailable);
   // Behind a TLS-terminating proxy the public URL is https while the listener speaks http: the
   // library then reads the scheme from X-Forwarded-Proto to set Secure cookies and build URLs.
   provider.proxy = deps.issuer.startsWith('https:');
@@ -190,6 +192,12 @@ async function withoutUnusableSecret(ctx: ProviderContext, next: () => Promise<v
   if (body['token_endpoint_auth_method'] !== 'none') return;
   delete body['client_secret'];
   delete body['client_secret_expires_at'];
+}
+
+/** A 503 (the store away, see store-unavailable.ts) says when to try again, as /mcp's does. */
+async function retryAfterWhileUnavailable(ctx: ProviderContext, next: () => Promise<void>): Promise<void> {
+  await next();
+  if (ctx.status === 503) ctx.set('Retry-After', STORE_RETRY_AFTER);
 }
 
 /**

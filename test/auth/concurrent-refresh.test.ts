@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type RunningHub } from '../helpers/hub.js';
+import { hashId } from '../../src/auth/ids.js';
 import { initialize, obtainTokens, tokenRequest } from './support.js';
 
 let hub: RunningHub;
@@ -31,5 +32,19 @@ describe('concurrent refreshes with one refresh token', () => {
       body: { error: 'invalid_grant' },
     });
     expect((await initialize(hub.url, String(winner['access_token']))).status).toBe(401);
+  });
+
+  it('a token saved after reuse ended its grant is refused: the refresh that won on another replica', async () => {
+    // On PostgreSQL the winner of two refreshes can save its new access token after the loser's
+    // reuse detection deleted the grant's rows; the row is put back here as that late save would.
+    const alice = (await hub.hub.tokens.create({ user: 'alice' })).token;
+    const { tokens } = await obtainTokens(base, alice);
+    const records = hub.hub.store.asRecords;
+    const row = await records.find('AccessToken', hashId(tokens.access_token));
+    expect(row?.grantId).toBeDefined();
+    expect((await initialize(hub.url, tokens.access_token)).status).toBe(200);
+    await records.revokeGrant(row!.grantId!);
+    await records.upsert(row!);
+    expect((await initialize(hub.url, tokens.access_token)).status).toBe(401);
   });
 });

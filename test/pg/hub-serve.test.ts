@@ -150,6 +150,23 @@ describePg('serve on PostgreSQL from DATABASE_URL', () => {
       });
       expect([unchecked.status, unchecked.headers.get('retry-after')]).toEqual([503, '5']);
       expect(await unchecked.json()).toMatchObject({ error: { code: -32000, data: { code: 'auth_unavailable' } } });
+      // The authorization server's endpoints say the same in OAuth's words (RFC 6749 §4.1.2.1), not
+      // the library's bare 500 "oops! something went wrong".
+      const form = (body: Record<string, string>) => ({
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(body),
+      });
+      const token = await fetch(`${hub.origin}/token`, form({ grant_type: 'refresh_token', client_id: 'some-client', refresh_token: 'x'.repeat(43) }));
+      const registered = await fetch(`${hub.origin}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:9/callback'], token_endpoint_auth_method: 'none' }),
+      });
+      for (const r of [token, registered]) {
+        expect([r.status, r.headers.get('retry-after')]).toEqual([503, '5']);
+        expect(await r.json()).toEqual({ error: 'temporarily_unavailable', error_description: "the hub's store did not answer; try again shortly" });
+      }
     } finally {
       await setDatabaseReachable(admin, db.name, true);
     }
