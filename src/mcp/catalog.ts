@@ -117,6 +117,12 @@ export class Catalog {
     );
   }
 
+  /** Resolves once every source that serves a cached list while starting has started; undefined when none is. */
+  whenStarted(): Promise<void> | undefined {
+    const pending = this.list.map((s) => s.whenStarted?.()).filter((p) => p !== undefined);
+    return pending.length === 0 ? undefined : Promise.all(pending).then(() => {});
+  }
+
   source(name: string): ToolSource | undefined {
     return this.list.find((s) => s.name === name);
   }

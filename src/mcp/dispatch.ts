@@ -72,6 +72,13 @@ export class Dispatcher {
       await current;
       entry = this.catalog.resolveTool(ctx.identity, params.name);
     }
+    // A tool that a server still starting has gained since its cached list was written (an upgrade
+    // of an `npx -y` package): looked up again once that server is up.
+    const starting = entry ? undefined : this.catalog.whenStarted();
+    if (starting) {
+      await Promise.race([starting, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))]);
+      entry = this.catalog.resolveTool(ctx.identity, params.name);
+    }
     if (!entry) throw new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${params.name}`, { code: 'tool_not_found' });
     const taskSupport = entry.listed.execution?.taskSupport;
     // SEP-2663 "Required Capabilities": a tool that only runs as a task, from a client that cannot take one.

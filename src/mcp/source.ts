@@ -132,6 +132,11 @@ export interface SourceChange {
   kind: ChangeKind;
   /** Identities that see the change; undefined means everyone. */
   identities?: readonly Identity[];
+  /**
+   * A server announced it after a tool was called over the connection: maybe that call's doing
+   * (a tool added at run time), so not what a fresh start of the server lists.
+   */
+  afterCall?: boolean;
 }
 
 export interface ToolSource {
@@ -160,6 +165,11 @@ export interface ToolSource {
    * is not reading any): what a caller asks right after such a change is answered from the new lists.
    */
   whenCurrent?(): Promise<void> | undefined;
+  /**
+   * While a source serves a cached list because it is still starting, resolves once it started
+   * (undefined otherwise): a call to a tool that list lacks looks again then.
+   */
+  whenStarted?(): Promise<void> | undefined;
 
   resources?(identity: Identity): readonly Resource[];
   resourceTemplates?(identity: Identity): readonly ResourceTemplate[];

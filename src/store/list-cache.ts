@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Prompt, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
@@ -15,6 +16,11 @@ export interface CachedLists {
 export interface ListCache {
   get(server: string, configHash: string): Promise<CachedLists | undefined>;
   put(server: string, configHash: string, lists: CachedLists): Promise<void>;
+}
+
+/** A server's key in the cache. Secrets in env or headers must not be stored: it is a hash of the whole config entry. */
+export function listCacheKey(config: unknown): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 32);
 }
 
 // The shapes are the downstream's and were validated by the SDK when it listed them; this checks

@@ -29,6 +29,16 @@ function rootsCachingServer(): Promise<{ url: string; server: Server }> {
       return { content: [{ type: 'text', text: JSON.stringify((roots.get(sid) ?? []).map((r) => r.uri)) }] };
     });
     s.registerTool('echo', { description: 'Answers at once' }, async () => ({ content: [{ type: 'text', text: 'echo' }] }));
+    // The session's own ask while a call runs, on its stream and related to no request, as
+    // server-everything asks 350 ms after initialize: directly, a client without roots makes the
+    // SDK refuse it before it is sent, and the call goes on.
+    s.registerTool('busy', { description: 'Asks the session its roots on the side' }, async () => {
+      const asked = await s.server.listRoots().then(
+        () => 'answered',
+        () => 'refused',
+      );
+      return { content: [{ type: 'text', text: asked }] };
+    });
     return s;
   };
   const server = createServer(sdk1SessionsListener(build));
@@ -86,6 +96,19 @@ describe('roots through one identity’s session with a server that caches them'
     const echoed = (await carolB.callTool({ name: 'ev__echo', arguments: {} })) as CallToolResult;
     expect(echoed.content).toEqual([{ type: 'text', text: 'echo' }]);
     expect(await rootsSeen(carolC)).toEqual(['file:///carol2']);
+  });
+
+  it('an ask on the side during a new user’s first call, from a client without roots, is refused to the server and the call goes on', async () => {
+    for (const [user, era] of [
+      ['erin', 'legacy'],
+      ['frank', 'auto'],
+    ] as const) {
+      const client = await connect(hub, (await hub.hub.tokens.create({ user })).token, undefined, era);
+      open.push(client);
+      const r = (await client.callTool({ name: 'ev__busy', arguments: {} })) as CallToolResult;
+      expect(r.isError, user).toBeFalsy();
+      expect(r.content).toEqual([{ type: 'text', text: 'refused' }]);
+    }
   });
 
   it('a 2026-07-28 client of the same user is not shown the 2025 client’s roots', async () => {

@@ -14,17 +14,22 @@ describe('the first tools/list over stdio', () => {
   let dir: ReturnType<typeof tmpDir>;
   let config: string;
   let delayFile: string;
+  let toolsFile: string;
 
   beforeAll(() => {
     dir = tmpDir();
     delayFile = join(dir.path, 'delay');
+    toolsFile = join(dir.path, 'tools');
+    writeFileSync(toolsFile, '0');
     config = join(dir.path, 'switchboard.config.json');
-    // The downstream starts after the delay written in a file, so the config (and with it the
-    // cache key) stays the same while the start-up time changes between runs.
-    const boot = "setTimeout(() => import(process.argv[1]), Number(require('fs').readFileSync(process.argv[2], 'utf8')))";
+    // The downstream starts after the delay written in a file, with as many bulk tools as another
+    // says, so the config (and with it the cache key) stays the same while the start-up time and
+    // the server's tools change between runs (an `npx -y` package upgraded, say).
+    const boot =
+      "const fs = require('fs'); process.env.FIXTURE_TOOLS = fs.readFileSync(process.argv[3], 'utf8'); setTimeout(() => import(process.argv[1]), Number(fs.readFileSync(process.argv[2], 'utf8')))";
     writeFileSync(
       config,
-      JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: ['-e', boot, FIXTURE, delayFile], startupTimeoutMs: 15_000 } } }),
+      JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: ['-e', boot, FIXTURE, delayFile, toolsFile], startupTimeoutMs: 15_000 } } }),
     );
   });
   afterAll(() => dir?.remove());
@@ -83,5 +88,30 @@ describe('the first tools/list over stdio', () => {
   it('starts the server for a client that calls without listing first', async () => {
     writeFileSync(delayFile, '0');
     expect(await session(echo)).toContain('hello');
+  });
+
+  it('a tool the server gained since its list was cached is called once the server is up, not refused as unknown', async () => {
+    writeFileSync(delayFile, '0');
+    writeFileSync(toolsFile, '0');
+    expect(await firstList()).not.toContain('fx__bulk_000');
+    writeFileSync(delayFile, '1500');
+    writeFileSync(toolsFile, '1');
+    const called = await session(async (client) => JSON.stringify((await client.callTool({ name: 'fx__bulk_000', arguments: {} })).content));
+    expect(called).toContain('bulk_000');
+    writeFileSync(toolsFile, '0');
+  });
+
+  it('tools a server added at run time are not cached: the next session lists what a fresh start lists', async () => {
+    writeFileSync(delayFile, '0');
+    await session(async (client) => {
+      await client.callTool({ name: 'fx__add_tool', arguments: { name: 'ghost' } });
+      // The hub has read the list again: the tool is there for this session.
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('fx__ghost');
+    });
+    // Longer than startupTimeoutMs: this first list is the cache's.
+    writeFileSync(delayFile, '25000');
+    const names = await firstList();
+    expect(names).toContain('fx__echo');
+    expect(names).not.toContain('fx__ghost');
   });
 });

@@ -77,6 +77,8 @@ export class DownstreamCalls {
   private readonly held: HeldCalls;
   private readonly roots = new RootsSync<InFlight>();
   private rootsDeclared = false;
+  /** Whether a tool was called since the connection became ready (its owner resets it then): a list the server changed after may be that call's doing. */
+  calledSinceReady = false;
   private readonly rounds = new Map<string, { notify: CallContext['notify']; reportProgress: CallContext['reportProgress'] }>();
   /** Set while the connection is to a server that runs tools as tasks: a caller's task-augmented call goes there. */
   taskLink: DownstreamTaskLink | ModernTaskLink | undefined;
@@ -110,6 +112,7 @@ export class DownstreamCalls {
     const held = decodeHeldState(ctx.requestState);
     if (held) return this.resumeHeld(held, ctx);
     if (!client) throw new HubError('source_unavailable', this.opts.unavailable());
+    this.calledSinceReady = true;
     if (ctx.tasks && this.taskLink) return this.taskLink.start(tool, args, ctx).catch((err: unknown) => this.opts.failure(err, ctx, `tool ${tool}`));
     if (isModernClient(client)) return this.callModern(client, tool, args, ctx);
     if (!ctx.request) return this.startHeld(client, tool, args, ctx);
@@ -358,17 +361,21 @@ export class DownstreamCalls {
         // A request of a downstream task (its related-task `_meta`) waits for that task's owner.
         const forTask = this.taskLink?.request(method, withoutCallTag(req.params as Record<string, unknown> | undefined), ctx.mcpReq.signal);
         if (forTask) return (await forTask) as never;
-        const call = this.ownerOf(method, callTagOf(req.params));
+        const tag = callTagOf(req.params);
+        const call = this.ownerOf(method, tag);
         const needed = CAPABILITY_OF[method];
         if (method === 'roots/list' && call === this.roots.owner && !(call.capabilities && needed in call.capabilities)) return this.roots.none(call) as never;
         if (call.capabilities && !(needed in call.capabilities)) {
-          // What the downstream would answer the caller directly (SEP-2575): the caller learns
-          // which capability it lacks, rather than reading the downstream's reaction to a refusal.
           const err = new MissingRequiredClientCapabilityError(
             { requiredCapabilities: { [needed]: {} } },
             `${method}: the request's client capabilities do not declare ${needed}`,
           );
-          call.refuse?.(err);
+          // What the downstream would answer the caller directly (SEP-2575): the caller learns
+          // which capability it lacks, rather than reading the downstream's reaction to a refusal.
+          // Not for a roots ask related to no request: servers ask roots of their own (server-everything
+          // 350 ms after initialize, during a new user's first call), which directly a client without
+          // roots never sees, and that call must not fail for it.
+          if (method !== 'roots/list' || tag !== undefined) call.refuse?.(err);
           throw err;
         }
         if (!call.ask) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${method} is not available: the calling client cannot answer it`);

@@ -9,11 +9,10 @@ import type {
   ResourceTemplateType as ResourceTemplate,
   Tool,
 } from '@modelcontextprotocol/server';
-import { createHash } from 'node:crypto';
 import { isStdioServer } from '../../config/schema.js';
 import { describeError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
-import type { CachedLists, ListCache } from '../../store/list-cache.js';
+import { type CachedLists, type ListCache, listCacheKey } from '../../store/list-cache.js';
 import {
   toolError,
   type CallContext,
@@ -96,7 +95,7 @@ export class DownstreamServer implements ToolSource {
     this.name = opts.name;
     this.prefix = opts.config.prefix;
     this.main = new DownstreamSource({ ...opts, role: 'main' });
-    this.configHash = hashConfig(opts.config);
+    this.configHash = listCacheKey(opts.config);
     this.main.onChange((change) => void this.mainChanged(change));
     this.main.onResourceUpdated((uri) => this.updated(uri));
     this.listable = new Promise((resolve) => {
@@ -137,6 +136,12 @@ export class DownstreamServer implements ToolSource {
    */
   whenListable(): Promise<void> {
     return this.listable;
+  }
+
+  /** While it starts with its cached list served: resolves once started, failed, or `startupTimeoutMs` passed. */
+  whenStarted(): Promise<void> | undefined {
+    if (this.cached === undefined || this.main.status().state !== 'starting' || !this.firstAttempt) return undefined;
+    return Promise.race([this.firstAttempt.catch(() => {}), delay(this.opts.config.startupTimeoutMs)]);
   }
 
   /** Resolves once the list refreshes this server announced have ended, on each connection; undefined when none runs. */
@@ -271,6 +276,8 @@ export class DownstreamServer implements ToolSource {
       // Told before the cache is written: a caller waiting for the refresh (whenCurrent) is
       // answered from the catalog as soon as the refresh ends, and must find it rebuilt.
       if (!unchanged) for (const l of this.listeners) l(change);
+      // The cache is what a fresh start lists (a warm start's first list): not a session's own additions.
+      if (change.afterCall) return;
       await this.opts.listCache?.put(this.name, this.configHash, fresh).catch((err: unknown) => {
         this.opts.log.warn({ source: this.name, err: describeError(err) }, 'could not cache the downstream lists');
       });
@@ -378,11 +385,6 @@ export class DownstreamServer implements ToolSource {
       }
     }
   }
-}
-
-/** Secrets in env or headers must not be stored: the key is a hash of the whole entry. */
-function hashConfig(config: unknown): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 32);
 }
 
 /**

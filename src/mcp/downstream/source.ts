@@ -288,6 +288,7 @@ export class DownstreamSource implements ToolSource {
       void this.watch.renew(client).catch((err: unknown) => log.warn({ source: this.name, err: describeError(err) }, 'could not renew resource subscriptions'));
       const pv = client.getNegotiatedProtocolVersion();
       this.calls.taskLink = this.opts.tasks?.attach(this.name, client, this.opts.config.timeoutMs);
+      this.calls.calledSinceReady = false;
       this.setState('ready', undefined, pv);
       // An HTTP server whose lists the hub holds may restart, change them unannounced or go: keepalive.ts.
       if (this.opts.role !== 'session' && !isStdioServer(config)) {
@@ -326,7 +327,7 @@ export class DownstreamSource implements ToolSource {
     this.listed = withKind(this.listed, fresh, kind);
     // Announced during the handshake (server-everything adds tools once initialized): connect() tells of its lists once ready.
     if (this.state.state !== 'ready') return;
-    if (moved || !ifMoved) this.emit({ kind });
+    if (moved || !ifMoved) this.emit({ kind, ...(!ifMoved && this.calls.calledSinceReady ? { afterCall: true } : {}) });
   }
 
   /** The connection ended: the process exited, the HTTP server ended the session or stopped answering (`then`, once, if so). */
