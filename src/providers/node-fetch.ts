@@ -36,6 +36,13 @@ export interface NodeFetchOptions {
   redirects?: 'manual' | 'any';
 }
 
+/**
+ * RFC 9110 §9.2.2: the methods whose repeat has the effect of one request, so a request the server
+ * may have read can be sent again. Any other carries an `Idempotency-Key` to be resent
+ * (draft-ietf-httpapi-idempotency-key-header: the server applies a key once).
+ */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
 /** RFC 9110 §15: these never carry content, and `new Response` refuses a body with them. */
 const NULL_BODY = new Set([101, 204, 205, 304]);
 
@@ -66,6 +73,7 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof globalThis.
     const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
     const request = protocol === 'https:' ? nodeHttps().request : nodeHttp().request;
     const options = { method, headers: Object.fromEntries(headers), agent: pool.agent(protocol) };
+    const resendable = IDEMPOTENT.has(method) || headers.has('idempotency-key');
 
     return new Promise<Response>((resolve, reject) => {
       const send = (retried: boolean): void => {
@@ -95,8 +103,11 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof globalThis.
           done();
           // A kept-alive socket the server closed while idle fails the next request sent on it
           // (ECONNRESET, EPIPE) before the server read it; Node's documented remedy is to send it
-          // again once on a new connection (http.ClientRequest#reusedSocket).
-          if (!retried && res === undefined && req.reusedSocket && !signal?.aborted && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) send(true);
+          // again once on a new connection (http.ClientRequest#reusedSocket), for idempotent
+          // requests only: the same errors come from a server that read the request and then
+          // dropped the connection, and a second POST (an agent's task submit) would run it twice.
+          if (!retried && resendable && res === undefined && req.reusedSocket && !signal?.aborted && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
+            send(true);
           else reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err }));
         });
         signal?.addEventListener('abort', onAbort, { once: true });

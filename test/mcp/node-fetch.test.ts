@@ -30,7 +30,7 @@ async function resettingServer(): Promise<{ url: string; seen: string[] }> {
         req.socket.resetAndDestroy();
         return;
       }
-      seen.push(body);
+      seen.push(`${req.method} ${body}`);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ echo: body }));
     });
@@ -40,14 +40,22 @@ async function resettingServer(): Promise<{ url: string; seen: string[] }> {
 }
 
 describe('nodeFetch', () => {
-  it('sends a request again once on a new connection when a reused keep-alive socket was reset', async () => {
+  it('sends an idempotent request again once on a new connection when a reused keep-alive socket was reset', async () => {
+    const { url, seen } = await resettingServer();
+    const first = await nodeFetch(url);
+    expect({ status: first.status, body: await first.json() }).toEqual({ status: 200, body: { echo: '' } });
+    const second = await nodeFetch(url, { method: 'DELETE' });
+    expect({ status: second.status, body: await second.json() }).toEqual({ status: 200, body: { echo: '' } });
+    expect(seen).toEqual(['GET ', 'DELETE ']);
+  });
+
+  it('does not send a POST again when a reused socket was reset: the server may have read it (a tools/call would run twice)', async () => {
     const { url, seen } = await resettingServer();
     const post = (text: string) => nodeFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
     const first = await post('one');
     expect({ status: first.status, body: await first.json() }).toEqual({ status: 200, body: { echo: 'one' } });
-    const second = await post('two');
-    expect({ status: second.status, body: await second.json() }).toEqual({ status: 200, body: { echo: 'two' } });
-    expect(seen).toEqual(['one', 'two']);
+    await expect(post('two')).rejects.toMatchObject({ message: 'fetch failed', cause: { code: 'ECONNRESET' } });
+    expect(seen).toEqual(['POST one']);
   });
 
   it('does not send again when the first request on a connection fails', async () => {

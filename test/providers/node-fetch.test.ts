@@ -130,6 +130,42 @@ describe('the agents fetch', () => {
     expect(((err as TypeError).cause as NodeJS.ErrnoException).code).toBe('ECONNREFUSED');
   });
 
+  it('a request read on a kept-alive connection the server then drops is sent again only when idempotent: a POST reaches it once and fails', async () => {
+    // Each server answers its first request (so the next one goes out on a reused socket), reads
+    // the second and drops the connection before answering, and answers any later one.
+    const dropsSecond = () => {
+      let n = 0;
+      return serve((req, res) => {
+        if (++n === 2) req.socket.destroy();
+        else res.end(`answer to ${n}`);
+      });
+    };
+    const f = agentFetch();
+
+    const posts = await dropsSecond();
+    await (await f(`${posts.url}/warm`, post('{}'))).text();
+    const err = await f(`${posts.url}/task`, post('{"task":1}')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as TypeError).message).toBe('fetch failed');
+    expect(((err as TypeError).cause as NodeJS.ErrnoException).code).toBe('ECONNRESET');
+    expect(posts.seen.map((x) => `${x.method} ${x.url}`)).toEqual(['POST /warm', 'POST /task']);
+
+    const gets = await dropsSecond();
+    await (await f(`${gets.url}/warm`, { redirect: 'manual' })).text();
+    expect(await (await f(`${gets.url}/read`, { redirect: 'manual' })).text()).toBe('answer to 3');
+    expect(gets.seen.map((x) => `${x.method} ${x.url}`)).toEqual(['GET /warm', 'GET /read', 'GET /read']);
+
+    const keyed = await dropsSecond();
+    await (await f(`${keyed.url}/warm`, post('{}'))).text();
+    const again = await f(`${keyed.url}/write`, post('{}', { headers: { 'Idempotency-Key': 'k-1' } }));
+    expect(await again.text()).toBe('answer to 3');
+    expect(keyed.seen.map((x) => `${x.method} ${x.url} ${x.headers['idempotency-key']}`)).toEqual([
+      'POST /warm undefined',
+      'POST /write k-1',
+      'POST /write k-1',
+    ]);
+  });
+
   it('keeps an idle connection for the server Keep-Alive hint, else for idleMs; a slow call on a kept one still answers', async () => {
     const idle = () => new Promise((r) => setTimeout(r, 150));
     const hinting = await serve((req, res) => setTimeout(() => res.end(`answer to ${req.url}`), req.url === '/slow' ? 300 : 0));
