@@ -10,7 +10,7 @@ import type { Vault } from '../../vault/vault.js';
 import type { AgentMetrics, TaskEnd } from '../metrics.js';
 import type { EventHandler } from '../../webhooks/inbox/handlers.js';
 import type { InboxIntake } from '../../webhooks/inbox/types.js';
-import { readRawBody } from '../../webhooks/raw-body.js';
+import { discardRest, readRawBody } from '../../webhooks/raw-body.js';
 import { answerNotStored } from '../../webhooks/store-failure.js';
 import { verifyDelivery } from '../../webhooks/schemes/index.js';
 import type { TaskEvents } from './events.js';
@@ -116,9 +116,10 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
       const read = await readRawBody(req, MAX_CALLBACK_BYTES);
       if (!read.ok) {
         if (read.reason === 'aborted') return void req.socket.destroy();
-        res.setHeader('Connection', 'close');
-        req.resume();
-        return writeJson(res, 413, httpError('body_too_large', `the body is over ${MAX_CALLBACK_BYTES} bytes`).body);
+        // As the webhook route: the rest is read and dropped before the answer (the body deadline
+        // and DISCARD_BYTES bound it), else the platform, still writing, hears a reset, not the 413.
+        if (!(await discardRest(req))) res.setHeader('Connection', 'close');
+        return writeJson(res, ERROR_SPECS.body_too_large.http, httpError('body_too_large', `the body is over ${MAX_CALLBACK_BYTES} bytes`).body);
       }
       const format = d.formatOf(task);
       const verdict = format.signed
