@@ -23,19 +23,28 @@ export async function startAsTask(
     ownerProcess: d.ownerProcess,
     expiresAt: d.clock.now() + d.taskTtlMs,
   });
-  void submit(task, run, d);
+  void submit(task, run, d, performance.now());
   return task;
 }
 
-async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d: AsyncCallDeps): Promise<void> {
+/**
+ * The submission, counted in the per-agent metrics as a waiting call is (call.ts): a task the agent
+ * took is `pending` once submitted, as a waiting call whose caller went away is — its agent's answer
+ * is counted when the callback ends the task (callback.ts), in whichever process takes it — and one
+ * the submission settled is counted by how it ended, the agents tried before included.
+ */
+async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d: AsyncCallDeps, started: number): Promise<void> {
+  const seconds = () => (performance.now() - started) / 1000;
   try {
     const inv = await run(callbackFor(task.id, d));
     if (inv.answer.kind === 'output') {
       // A fallback that runs sync, or a platform that answered at once: done already.
       await d.tasks.finish(task.id, { state: 'completed', result: inv.answer.output, failures: storedFailures(inv.failures) });
+      d.metered?.answered(task.agent, inv, seconds());
     } else {
       // A cancel that came first keeps its `cancelled`: `accepted` only binds the platform's id then.
       await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy: inv.answeredBy, failures: storedFailures(inv.failures) });
+      d.metered?.taskCall(task.agent, inv.failures, 'pending', seconds());
       d.log.info({ agent: task.agent, answeredBy: inv.answeredBy, task: task.id, remoteTask: d.scrub(inv.answer.taskId) }, 'agent task submitted');
     }
   } catch (err) {
@@ -43,6 +52,7 @@ async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d
     const why = err instanceof ChainFailed ? err.message : describeError(err);
     const failures = err instanceof ChainFailed ? storedFailures(err.failures) : [];
     await d.tasks.finish(task.id, { state: 'failed', error: why, failures }).catch(() => false);
+    d.metered?.failed(task.agent, err instanceof ChainFailed ? err.failures : [], seconds());
     d.log.warn(
       { agent: task.agent, task: task.id, failures: err instanceof ChainFailed ? err.failures.map((f) => f.reason) : undefined },
       'agent task not submitted',
