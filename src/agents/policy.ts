@@ -30,10 +30,34 @@ export class AgentCallError extends Error {
     message: string,
     /** The agent's own error type (`tool_unavailable`, `context_overflow`, `timeout`) or the failed check. */
     readonly detail?: string,
+    /** The agent's HTTP status, for a `status` failure: it picks the code (codeOf). */
+    readonly status?: number,
   ) {
     super(message);
     this.name = 'AgentCallError';
   }
+}
+
+/**
+ * The error table's code for a failure. A status says more than its reason: a 5xx or 429 that
+ * outlasted the retries (or asked for a longer wait than the hub's) is the agent unavailable for
+ * now, worth a try later; a 401 or 403 is the hub's credentials refused, which only a config change
+ * mends; any other 4xx is the request refused.
+ */
+export function codeOf(f: AgentCallError): HubErrorCode {
+  const s = f.status;
+  if (f.reason === 'status' && s !== undefined) {
+    if (s === 401 || s === 403) return 'provider_unauthorized';
+    if (s >= 500 || s === 429) return 'source_unavailable';
+  }
+  return REASON_CODES[f.reason];
+}
+
+/** An attempt's failure as the call's; a refusal of the credentials says so, and where they are set. */
+function callError(name: string, e: AgentAttemptError, message = e.message): AgentCallError {
+  const refused = e.kind === 'status' && (e.status === 401 || e.status === 403);
+  const said = refused ? `${message}; agent ${name} refused the hub's credentials: check the key configured for agents.${name}` : message;
+  return new AgentCallError(name, e.kind, said, undefined, e.status);
 }
 
 /** `B`: this process's circuits by default; the agents' source hands in Redis's when replicas share them. */
@@ -110,7 +134,7 @@ export async function runWithPolicy(
       if (err instanceof AgentAttemptError) {
         await tell(d, name, outcomeOf(err));
         if (retryable(err) && !req.signal.aborted) throw err;
-        throw new AbortError(new AgentCallError(name, err.kind, err.message));
+        throw new AbortError(callError(name, err));
       }
       // Cancelled by the caller: no verdict on the agent, but a probe must not hold the circuit
       // half-open forever, so it counts as a failed probe (open again for one cool-down).
@@ -121,13 +145,13 @@ export async function runWithPolicy(
   const onFailed = async (error: unknown, attemptNumber: number, retriesLeft: number): Promise<void> => {
     if (retriesLeft === 0 || !(error instanceof AgentAttemptError)) return;
     const wait = error.extra.retryAfterMs ?? d.backoffMs(attemptNumber);
-    if (wait > d.maxRetryAfterMs) throw new AgentCallError(name, error.kind, `${error.message} (asked to wait ${wait} ms, more than ${d.maxRetryAfterMs})`);
+    if (wait > d.maxRetryAfterMs) throw callError(name, error, `${error.message} (asked to wait ${wait} ms, more than ${d.maxRetryAfterMs})`);
     await d.sleep(wait, req.signal);
   };
   try {
     return await firstThenRetries(attempt, { retries, signal: req.signal, onFailed });
   } catch (err) {
-    if (err instanceof AgentAttemptError) throw new AgentCallError(name, err.kind, err.message);
+    if (err instanceof AgentAttemptError) throw callError(name, err);
     throw err;
   }
 }

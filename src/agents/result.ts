@@ -2,12 +2,12 @@ import type { CallToolResult } from '@modelcontextprotocol/server';
 import { ERROR_META_KEY, ERROR_SPECS } from '../errors.js';
 import { toolError } from '../mcp/source.js';
 import type { Invocation } from './invoke.js';
-import { REASON_CODES, type AgentCallError } from './policy.js';
+import { codeOf, type AgentCallError } from './policy.js';
 
 /** The `_meta` key of every agent result: who answered, which agents failed first and why. */
 export const META_AGENT = 'switchboard/agent';
 
-const failureMeta = (f: AgentCallError) => ({ agent: f.agent, reason: f.reason, code: REASON_CODES[f.reason], ...(f.detail ? { detail: f.detail } : {}) });
+const failureMeta = (f: AgentCallError) => ({ agent: f.agent, reason: f.reason, code: codeOf(f), ...(f.detail ? { detail: f.detail } : {}) });
 
 /** An invocation that ended with an output (a queued task is the task store's to wait for: tasks/call.ts). */
 export type Answered = Omit<Invocation, 'answer'> & { answer: Extract<Invocation['answer'], { kind: 'output' }> };
@@ -45,7 +45,7 @@ export function failureResult(called: string, failures: readonly AgentCallError[
   const lines = [first ? first.message : `agent ${called} gave no answer`];
   for (const f of rest) lines.push(`fallback ${f.message}`);
   const last = failures.at(-1);
-  const code = last ? REASON_CODES[last.reason] : 'downstream_error';
+  const code = last ? codeOf(last) : 'downstream_error';
   return toolError(lines.join('\n'), {
     _meta: { [META_AGENT]: { agent: called, failures: failures.map(failureMeta) }, [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } },
   });

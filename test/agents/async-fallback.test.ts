@@ -63,7 +63,7 @@ describe('an async agent whose fallback takes the task', () => {
       expect(r._meta?.['switchboard/agent']).toMatchObject({
         agent: 'refusing',
         answeredBy: 'taker',
-        fallbackFrom: [{ agent: 'refusing', reason: 'status', code: 'downstream_error' }],
+        fallbackFrom: [{ agent: 'refusing', reason: 'status', code: 'source_unavailable' }],
       });
     }
     const status = await alice.callTool({ name: 'agent__task_status', arguments: { taskId: taskIdIn(a) } });

@@ -157,7 +157,9 @@ describe('http agents through the hub', () => {
       // The agent refuses a wrong key and quotes it in its 401.
       const refused = await c.callTool('agent__wrong_key', { city: 'Rome', question: 'sun?' });
       expect(refused.isError).toBe(true);
-      expect(textOf(refused)).toBe('agent wrong_key answered 401: {"error":"the key \\"[redacted]\\" is not valid here"}');
+      expect(textOf(refused)).toBe(
+        'agent wrong_key answered 401: {"error":"the key \\"[redacted]\\" is not valid here"}; agent wrong_key refused the hub\'s credentials: check the key configured for agents.wrong_key',
+      );
       expect(JSON.stringify(refused)).not.toContain(WRONG_KEY);
     } finally {
       await c.close();

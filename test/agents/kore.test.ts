@@ -166,7 +166,9 @@ describe('kore agents through the hub', () => {
       expect(textOf(stopped)).toBe('agent stopped reported error: the agent stopped: context_overflow');
       const unkeyed = await c.callTool('agent__unkeyed', { input: 'x' });
       expect(unkeyed.isError).toBe(true);
-      expect(textOf(unkeyed)).toBe('agent unkeyed answered 401: {"error":{"message":"a valid bearer key is required"}}');
+      expect(textOf(unkeyed)).toBe(
+        'agent unkeyed answered 401: {"error":{"message":"a valid bearer key is required"}}; agent unkeyed refused the hub\'s credentials: check the key configured for agents.unkeyed',
+      );
     } finally {
       await c.close();
     }

@@ -172,7 +172,13 @@ async function cancelled(task: AgentTask, d: AsyncCallDeps): Promise<AgentTask |
 
 /** The failures a submission met, as the task keeps them. */
 export function storedFailures(failures: readonly AgentCallError[]): TaskFailure[] {
-  return failures.map((f) => ({ agent: f.agent, reason: f.reason, message: f.message, ...(f.detail === undefined ? {} : { detail: f.detail }) }));
+  return failures.map((f) => ({
+    agent: f.agent,
+    reason: f.reason,
+    message: f.message,
+    ...(f.detail === undefined ? {} : { detail: f.detail }),
+    ...(f.status === undefined ? {} : { status: f.status }),
+  }));
 }
 
 /**
@@ -182,7 +188,7 @@ export function storedFailures(failures: readonly AgentCallError[]): TaskFailure
  */
 export function resultOf(t: AgentTask, structured: boolean): CallToolResult {
   const answeredBy = t.answeredBy ?? t.agent;
-  const before = t.failures.map((f) => new AgentCallError(f.agent, f.reason, f.message, f.detail));
+  const before = t.failures.map((f) => new AgentCallError(f.agent, f.reason, f.message, f.detail, f.status));
   if (t.state === 'completed') {
     const r = successResult(
       t.agent,

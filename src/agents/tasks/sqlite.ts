@@ -46,14 +46,17 @@ export const ERROR_KIND = 'agent_task_error';
 export const FAILURES_KIND = 'agent_task_failures';
 
 const failuresSchema = z.array(
-  z.object({ agent: z.string(), reason: z.enum(FAILURE_REASONS), message: z.string(), detail: z.string().optional() }).transform(
-    (f): TaskFailure => ({
-      agent: f.agent,
-      reason: f.reason,
-      message: f.message.slice(0, MAX_TASK_ERROR_CHARS),
-      ...(f.detail === undefined ? {} : { detail: f.detail }),
-    }),
-  ),
+  z
+    .object({ agent: z.string(), reason: z.enum(FAILURE_REASONS), message: z.string(), detail: z.string().optional(), status: z.number().int().optional() })
+    .transform(
+      (f): TaskFailure => ({
+        agent: f.agent,
+        reason: f.reason,
+        message: f.message.slice(0, MAX_TASK_ERROR_CHARS),
+        ...(f.detail === undefined ? {} : { detail: f.detail }),
+        ...(f.status === undefined ? {} : { status: f.status }),
+      }),
+    ),
 );
 
 /**

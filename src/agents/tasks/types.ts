@@ -56,6 +56,8 @@ export interface TaskFailure {
   reason: AgentFailureReason;
   message: string;
   detail?: string;
+  /** The agent's HTTP status, for a `status` failure: it picks the error code (policy.ts codeOf). */
+  status?: number;
 }
 
 export interface NewAgentTask {
