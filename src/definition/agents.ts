@@ -178,10 +178,29 @@ export type HttpAgentConfig = z.infer<typeof httpAgentSchema>;
 
 /**
  * Seed 000, "Version Pinning": never point at latest. An id that is `latest` or ends in
- * `:latest`, `@latest`, `/latest`, `_latest` or `-latest` follows whatever the vendor ships next.
+ * `:latest`, `@latest`, `/latest`, `_latest`, `-latest` or `.latest` follows whatever the vendor
+ * ships next. An id with no version at all is not refused: too many vendors' ids have none.
  */
 export function isUnpinned(agentId: string): boolean {
-  return /(^|[:@/_-])latest$/i.test(agentId);
+  return /(^|[:@/_.-])latest$/i.test(agentId);
+}
+
+/**
+ * The segment of a kore or http agent's URL path that follows a latest alias
+ * (`https://host/agents/x/latest`, `/latest/run`, `/agents/x@latest`), if any: such a URL is the
+ * id of an unpinned agent. Only the path is read; a query or a placeholder's value is not.
+ */
+export function unpinnedSegment(url: string): string | undefined {
+  const path = url.startsWith('/') ? url.split(/[?#]/, 1)[0]! : URL.canParse(url) ? new URL(url).pathname : '';
+  return path.split('/').map(decodedSegment).find(isUnpinned);
+}
+
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /** Whether an agent's answer comes to the hub's callback URL (upagents `mode: "async"`, kore `async: true`). */
@@ -205,6 +224,15 @@ export function checkAgents(agents: Record<string, AgentConfig>, ctx: z.Refineme
         code: 'custom',
         path: [name, 'agentId'],
         message: `"${a.agentId}" follows a latest alias: pin a version (seed 000, "Version Pinning"), or set allowLatest: true`,
+      });
+    }
+    // The segment alone in the message: a URL's query may carry a key.
+    const segment = a.protocol === 'upagents' || a.allowLatest ? undefined : unpinnedSegment(a.url);
+    if (segment !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [name, 'url'],
+        message: `its path segment "${segment}" follows a latest alias: pin a version in the URL (seed 000, "Version Pinning"), or set allowLatest: true`,
       });
     }
     fallbacksOf(a).forEach((f, i) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { sessionIdentity } from '../../src/agents/session.js';
 import { atPath } from '../../src/agents/validate-output.js';
-import { isUnpinned } from '../../src/definition/agents.js';
+import { isUnpinned, unpinnedSegment } from '../../src/definition/agents.js';
 import { loadConfig, parseConfigValue } from '../../src/config/load.js';
 import { HubError } from '../../src/errors.js';
 import { startHub, tmpDir } from '../helpers/hub.js';
@@ -30,6 +30,22 @@ describe('bad agent config stops start-up with a message naming the agent and th
       'an unpinned id',
       { triage: { ...ok, agentId: 'agent_support_triage_latest' } },
       'agents.triage.agentId: "agent_support_triage_latest" follows a latest alias',
+    ],
+    ['an id following latest after a dot', { triage: { ...ok, agentId: 'triage.latest' } }, 'agents.triage.agentId: "triage.latest" follows a latest alias'],
+    [
+      'a kore URL ending in a latest segment',
+      { helpdesk: { protocol: 'kore', url: 'https://kore.example/agents/helpdesk/latest?key=k' } },
+      'agents.helpdesk.url: its path segment "latest" follows a latest alias: pin a version in the URL',
+    ],
+    [
+      'a kore URL on the hub with a latest segment inside its path',
+      { helpdesk: { protocol: 'kore', url: '/sandbox/kore/latest/run', agentId: 'helpdesk_v2' } },
+      'agents.helpdesk.url: its path segment "latest" follows a latest alias',
+    ],
+    [
+      'an http URL whose path follows a latest alias',
+      { weather: { protocol: 'http', url: 'https://api.example/agents/forecast@latest/q?city={{input}}' } },
+      'agents.weather.url: its path segment "forecast@latest" follows a latest alias',
     ],
     ['a fallback naming no agent', { triage: { ...ok, fallback: 'basic' } }, 'agents.triage.fallback: names "basic", which is not a configured agent'],
     ['a fallback in a list naming no agent', { triage: { ...ok, fallback: ['triage2', 'nope'] }, triage2: ok }, 'agents.triage.fallback.1: names "nope"'],
@@ -113,6 +129,43 @@ describe('bad agent config stops start-up with a message naming the agent and th
   it('a latest alias is accepted when the entry allows it', () => {
     const c = parseConfigValue({ agents: { triage: { ...ok, agentId: 'triage@latest', allowLatest: true } } }, FILE);
     expect(c.agents['triage']).toMatchObject({ agentId: 'triage@latest', mode: 'sync', timeoutMs: 30_000, retries: 2, waitMs: 20_000 });
+    const urls = parseConfigValue(
+      {
+        agents: {
+          helpdesk: { protocol: 'kore', url: 'https://kore.example/agents/helpdesk/latest', allowLatest: true },
+          weather: { protocol: 'http', url: 'https://api.example/latest/q', allowLatest: true },
+        },
+      },
+      FILE,
+    );
+    expect(Object.keys(urls.agents)).toEqual(['helpdesk', 'weather']);
+  });
+
+  it('an id or URL with no version at all is not refused (too many vendors have none)', () => {
+    const c = parseConfigValue(
+      {
+        agents: {
+          triage: { ...ok, agentId: 'agent_support_triage' },
+          helpdesk: { protocol: 'kore', url: 'https://kore.example/agents/helpdesk' },
+          news: { protocol: 'http', url: 'https://api.example/latest-news/q?version=latest' },
+        },
+      },
+      FILE,
+    );
+    expect(Object.keys(c.agents)).toEqual(['triage', 'helpdesk', 'news']);
+  });
+
+  it.each([
+    ['https://kore.example/agents/x/latest', 'latest'],
+    ['https://kore.example/latest/agents/x', 'latest'],
+    ['https://kore.example/agents/x@latest/run', 'x@latest'],
+    ['https://kore.example/agents/%6Catest', 'latest'],
+    ['/sandbox/kore/v1.latest', 'v1.latest'],
+    ['https://kore.example/agents/x/v3', undefined],
+    ['https://kore.example/agents/latest-news', undefined],
+    ['https://kore.example/agents/x?version=latest', undefined],
+  ])('the latest segment of %s is %s', (url, segment) => {
+    expect(unpinnedSegment(url)).toBe(segment);
   });
 
   it.each([
@@ -120,6 +173,9 @@ describe('bad agent config stops start-up with a message naming the agent and th
     ['triage:latest', true],
     ['triage@latest', true],
     ['agent_support_triage_latest', true],
+    ['a.latest', true],
+    ['triage-2.LATEST', true],
+    ['agent_support_triage', false],
     ['agent_support_triage_v4', false],
     ['triage@1.4.2', false],
     ['latest_news_v2', false],
