@@ -16,6 +16,9 @@ import type { Knobs, Wait } from './agents-inject.js';
  * - `callback: hold`          keep the callback until `POST /_callbacks/:taskId/release` (tests, demos)
  * - `callback: never`         never send one (a platform that lost the task)
  * - `callback-duplicates: N`  send the same callback N more times (a platform's redelivery; at most 5)
+ *
+ * The Kore agents (agents-kore.ts) send their async answers through the same deliveries
+ * (`schedule`), so the same knobs apply to them, unsigned unless a secret is given.
  */
 
 export interface AsyncTask {
@@ -26,9 +29,23 @@ export interface AsyncTask {
   knobs: Knobs;
 }
 
+/** One task's callback, for `schedule`: sent, held or dropped as its knobs say. */
+export interface Callback {
+  /** The key a held callback is listed and released by: the platform's id of the task. */
+  taskId: string;
+  url: string;
+  /** Signed as seed 000 says when given; else sent unsigned (a Kore agent's answer). */
+  secret?: string | undefined;
+  /** The body: the task's answer, or with `callback: failed` its failure. */
+  body: (failed: boolean) => string;
+  knobs: Knobs;
+  /** The wait before sending when `callback-ms` names none. */
+  defaultMs: number;
+}
+
 interface Pending {
   url: string;
-  secret: string;
+  secret: string | undefined;
   body: string;
   copies: number;
   /** When it was held (ms of the injected clock). */
@@ -79,23 +96,37 @@ export class AsyncDeliveries {
   /** Answers 202 with the queued task; the callback follows in the background. */
   submit(res: Response, t: AsyncTask): void {
     res.status(202).json({ task_id: t.taskId, status: 'queued' });
-    const mode = t.knobs.callback;
+    void this.schedule({
+      taskId: t.taskId,
+      url: t.webhook.url,
+      secret: t.webhook.secret,
+      body: (failed) =>
+        JSON.stringify(
+          failed
+            ? { task_id: t.taskId, status: 'failed', error: { type: 'tool_unavailable', message: 'a tool the agent needs is down' } }
+            : { task_id: t.taskId, status: 'completed', output: t.output, usage: t.usage },
+        ),
+      knobs: t.knobs,
+      defaultMs: 20,
+    });
+  }
+
+  /**
+   * Sends a task's callback as its knobs say (`callback`, `callback-ms`, `callback-duplicates`):
+   * after the wait, held until released, or never. Settles once it is sent, held or dropped.
+   */
+  async schedule(c: Callback): Promise<void> {
+    const mode = c.knobs.callback;
     if (mode === 'never') return;
-    const body = JSON.stringify(
-      mode === 'failed'
-        ? { task_id: t.taskId, status: 'failed', error: { type: 'tool_unavailable', message: 'a tool the agent needs is down' } }
-        : { task_id: t.taskId, status: 'completed', output: t.output, usage: t.usage },
-    );
-    const p: Pending = { url: t.webhook.url, secret: t.webhook.secret, body, copies: 1 + (t.knobs['callback-duplicates'] ?? 0), heldAt: this.now() };
-    if (mode === 'hold') {
-      this.hold(t.taskId, p);
-      return;
-    }
+    const p: Pending = { url: c.url, secret: c.secret, body: c.body(mode === 'failed'), copies: 1 + (c.knobs['callback-duplicates'] ?? 0), heldAt: this.now() };
+    if (mode === 'hold') return this.hold(c.taskId, p);
     this.scheduled++;
-    void this.o
-      .wait(t.knobs['callback-ms'] ?? 20)
-      .then(() => this.deliver(t.taskId, p))
-      .finally(() => this.scheduled--);
+    try {
+      await this.o.wait(c.knobs['callback-ms'] ?? c.defaultMs);
+      await this.deliver(c.taskId, p);
+    } finally {
+      this.scheduled--;
+    }
   }
 
   private hold(taskId: string, p: Pending): void {
@@ -138,7 +169,7 @@ export class AsyncDeliveries {
       let status = 0;
       for (let attempt = 0; attempt < 3 && (status === 0 || status >= 500); attempt++) {
         if (attempt > 0) await this.o.wait(100);
-        const headers = signCallback(p.secret, Math.floor(this.now() / 1000), p.body);
+        const headers = p.secret === undefined ? { 'content-type': 'application/json' } : signCallback(p.secret, Math.floor(this.now() / 1000), p.body);
         // Redirects are not followed: the URL was checked, where it points to was not.
         status = await (this.o.fetch ?? fetch)(p.url, { method: 'POST', headers, body: p.body, redirect: 'manual' }).then(
           async (r) => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import express, { type ErrorRequestHandler, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
+import { AsyncDeliveries } from './agents-async.js';
 import { clip, keepAtMost, pushAtMost, small } from './agents-bounds.js';
 import { callbackUrlProblem } from './agents-callback-url.js';
 import { diagnosticsOnly } from './agents-diagnostics.js';
@@ -30,8 +31,6 @@ const MAX_SEEN = 100;
 const MAX_SESSIONS = 1_000;
 const MAX_REMEMBERED = 20;
 const MAX_REMEMBERED_CHARS = 1_000;
-/** Async answers waiting for their `callback-ms` or being posted; past it a request is answered 429. */
-const MAX_CALLBACKS = 100;
 const AGENT_IDS = ['memory_v1', 'storyteller_v1'];
 
 /** The Kore agents' error body, `{ error: { message } }`. */
@@ -91,19 +90,22 @@ function agentTurn(id: string, memory: Map<string, Memory>, session: string, tex
  * per message (`output`), then one whose `sessionInfo.output` holds the whole answer; with
  * `debug.enable` the thoughts come in `debug`. With `metadata.callbackUrl` (a hub's callback URL
  * only, agents-callback-url.ts; anything else is a 400) it answers 202 and posts the response
- * there after `callback-ms`. Failure injection as in agents-inject.ts, plus `agent-error`.
+ * there, unsigned, through the upagents marketplace's deliveries (agents-async.ts), so its
+ * `callback`, `callback-ms` and `callback-duplicates` apply here too; a held answer is listed
+ * under `/_callbacks` by its `messageId` and released as there. Failure injection as in
+ * agents-inject.ts, plus `agent-error`.
  */
 export function koreMarketplaceRoutes(o: KoreMarketplaceOptions = {}): { router: Router; stats: () => KoreStats } {
   const keys = (o.apiKeys ?? [SANDBOX_KORE_KEY]).map((k) => Buffer.from(k));
   const wait = o.wait ?? realWait;
-  const post = o.fetch ?? globalThis.fetch;
   const failures = new Map<string, number>();
   const memory = new Map<string, Memory>();
   const stats: KoreStats = { requests: {} };
-  let callbacks = 0;
   const router = express.Router();
   router.use(express.json({ limit: '256kb' }));
+  const deliveries = new AsyncDeliveries({ wait, ...(o.fetch ? { fetch: o.fetch } : {}) });
   const diagnostics = diagnosticsOnly({ keyOk: (req) => authorized(req.get('authorization'), keys), deny: refuse });
+  deliveries.mount(router, diagnostics);
   router.get('/_stats', diagnostics, (_req, res) => {
     res.json(stats);
   });
@@ -134,7 +136,7 @@ export function koreMarketplaceRoutes(o: KoreMarketplaceOptions = {}): { router:
     }
     if (await injected(inj, res, { wait, failures })) return;
     // Checked after the injected latency and before any await, so the count cannot overshoot.
-    if (typeof callbackUrl === 'string' && callbacks >= MAX_CALLBACKS) {
+    if (typeof callbackUrl === 'string' && deliveries.busy) {
       res.set('retry-after', '1');
       return refuse(res, 429, 'too many answers waiting to be posted; retry in a second');
     }
@@ -158,19 +160,19 @@ export function koreMarketplaceRoutes(o: KoreMarketplaceOptions = {}): { router:
         };
     if (typeof callbackUrl === 'string') {
       res.status(202).json({ messageId, sessionInfo: { ...info, status: 'busy', conversationState: 'ACTIVE' } });
-      callbacks++;
-      try {
-        await wait(inj.knobs['callback-ms'] ?? 0);
-        // Redirects are not followed: the URL was checked, where it points to was not.
-        const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(final), redirect: 'manual' } as const;
-        await post(callbackUrl, init).then(
-          (r) => r.body?.cancel(),
-          () => {},
-        );
-      } finally {
-        callbacks--;
-      }
-      return;
+      // `callback: failed` is the agent's error state, as `agent-error` answers it.
+      const failed = {
+        messageId,
+        output: [{ type: 'text', content: 'a tool the agent needs is down' }],
+        sessionInfo: { ...info, status: 'error', conversationState: 'ERROR' },
+      };
+      return deliveries.schedule({
+        taskId: messageId,
+        url: callbackUrl,
+        body: (fails) => JSON.stringify(fails ? failed : final),
+        knobs: inj.knobs,
+        defaultMs: 0,
+      });
     }
     if (!streamed || agentError) return void res.json(final);
     res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
