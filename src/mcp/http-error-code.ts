@@ -1,8 +1,18 @@
 import type { JsonRpcErrorCode } from '../errors.js';
 import { isRecord } from '../is-record.js';
 
-/** The hub's code for a JSON-RPC error the SDK's HTTP transport answered by itself, by its JSON-RPC code. */
-const BY_RPC_CODE: Readonly<Record<number, JsonRpcErrorCode>> = { [-32700]: 'parse_error', [-32600]: 'bad_request', [-32602]: 'invalid_params' };
+/**
+ * The hub's code for a JSON-RPC error the SDK's HTTP transport answered by itself, by its JSON-RPC
+ * code. -32601 is a 2026-07-28 request for a method the hub does not serve (`tasks/list`,
+ * `tasks/result`, a typo): SEP-2575 has it answered with HTTP 404, which must not read as the
+ * 404 of an unknown session.
+ */
+const BY_RPC_CODE: Readonly<Record<number, JsonRpcErrorCode>> = {
+  [-32700]: 'parse_error',
+  [-32600]: 'bad_request',
+  [-32601]: 'not_found',
+  [-32602]: 'invalid_params',
+};
 
 /** …else by the HTTP status (the SDK's transport answers -32000 with these). */
 const BY_STATUS: Readonly<Record<number, JsonRpcErrorCode>> = {
