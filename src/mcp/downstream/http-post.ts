@@ -10,7 +10,8 @@ import { decodedBody, keepAlivePool } from '../../providers/keep-alive.js';
  * stream, and a Response per call (its Headers, its body stream) was a good part of the hub's CPU
  * per proxied call. It keeps what the hub's node fetch (src/providers/node-fetch.ts) does on this
  * path: keep-alive sockets capped per origin, an idle socket kept no longer than the server's
- * `Keep-Alive: timeout` hint less a second (undici's rule) or 4 s without one, the headers fetch
+ * `Keep-Alive: timeout` hint less a second (undici's rule) or 4 s without one, one resend on a new
+ * socket when a reused one was closed by the server before it read the request, the headers fetch
  * adds (user-agent, accept-encoding, content-length) and the body's content coding undone.
  * A connection failure rejects as fetch's `TypeError('fetch failed')`, an abort with the signal's reason.
  */
@@ -56,35 +57,37 @@ export function post(to: Endpoint, headers: Record<string, string>, body: Buffer
   const options: RequestOptions = { ...to.options, headers: sent };
   const request = to.https ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    let answered: IncomingMessage | undefined;
-    const done = () => {
-      for (const s of signals) s.removeEventListener('abort', onAbort);
+    const send = (retried: boolean): void => {
+      let answered: IncomingMessage | undefined;
+      const done = () => {
+        for (const s of signals) s.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        const reason = abortedOf(signals)?.reason;
+        req.destroy(reason);
+        answered?.destroy(reason);
+        reject(reason);
+      };
+      const req = request(options, (res) => {
+        answered = res;
+        res.once('close', done);
+        pool.noteHint(res);
+        resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body: decodedBody(res), message: res });
+      });
+      // One write for headers and body, sent at once (no Nagle wait for the server's ACK).
+      req.setNoDelay(true);
+      req.once('error', (err: NodeJS.ErrnoException) => {
+        done();
+        // A kept-alive socket the server closed while idle fails the next request on it before the
+        // server read it; Node's documented remedy is one resend on a new connection (reusedSocket).
+        const aborted = abortedOf(signals);
+        if (!retried && answered === undefined && req.reusedSocket && !aborted && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) send(true);
+        else reject(aborted ? aborted.reason : new TypeError('fetch failed', { cause: err }));
+      });
+      for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
+      req.end(body);
     };
-    const onAbort = () => {
-      const reason = abortedOf(signals)?.reason;
-      req.destroy(reason);
-      answered?.destroy(reason);
-      reject(reason);
-    };
-    const req = request(options, (res) => {
-      answered = res;
-      res.once('close', done);
-      pool.noteHint(res);
-      resolve({ status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body: decodedBody(res), message: res });
-    });
-    // One write for headers and body, sent at once (no Nagle wait for the server's ACK).
-    req.setNoDelay(true);
-    req.once('error', (err: NodeJS.ErrnoException) => {
-      done();
-      // Not sent again on a new socket, although a kept-alive one the server closed while idle
-      // fails the same way: Node's remedy (reusedSocket) is for idempotent requests, and a server
-      // that read the tools/call and then dropped the connection would run the tool twice.
-      // The SDK's own fetch does not resend a POST either; the idle timing above keeps the race rare.
-      const aborted = abortedOf(signals);
-      reject(aborted ? aborted.reason : new TypeError('fetch failed', { cause: err }));
-    });
-    for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
-    req.end(body);
+    send(false);
   });
 }
 
