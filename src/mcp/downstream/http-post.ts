@@ -78,8 +78,12 @@ export function post(to: Endpoint, headers: Record<string, string>, body: Buffer
       req.setNoDelay(true);
       req.once('error', (err: NodeJS.ErrnoException) => {
         done();
-        // A kept-alive socket the server closed while idle fails the next request on it before the
-        // server read it; Node's documented remedy is one resend on a new connection (reusedSocket).
+        // A kept-alive socket the server closed while idle (or a server that restarted) fails the next
+        // request on it before the server read it; Node's documented remedy is one resend on a new
+        // connection (reusedSocket). Kept for this POST although it is not idempotent (an agent's is
+        // not sent again: src/providers/node-fetch.ts): a server that read the call and dropped the
+        // connection has crashed, and a 2025 session it forgot has the call sent again on a new one
+        // anyway, while a restarted server's stale socket is the common case.
         const aborted = abortedOf(signals);
         if (!retried && answered === undefined && req.reusedSocket && !aborted && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) send(true);
         else reject(aborted ? aborted.reason : new TypeError('fetch failed', { cause: err }));
