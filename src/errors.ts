@@ -26,6 +26,7 @@ export type HubErrorCode =
   | 'limit_reached'
   | 'not_found'
   | 'tool_not_found'
+  | 'task_not_found'
   | 'invalid_params'
   | 'source_unavailable'
   | 'source_timeout'
@@ -119,6 +120,8 @@ export const ERROR_SPECS = {
   limit_reached: { http: 429, mcp: { kind: 'jsonrpc', code: -32029 }, retryable: true, log: 'info' },
   not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32601 }, retryable: false, log: 'debug' },
   tool_not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false, log: 'info' },
+  // SEP-2663: a task id that is unknown, expired or another user's is -32602, as an unknown tool is.
+  task_not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false, log: 'info' },
   invalid_params: { http: 400, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false, log: 'info' },
   source_unavailable: { http: 503, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'unavailable' },
   source_timeout: { http: 504, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'timeout' },

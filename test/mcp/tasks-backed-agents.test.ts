@@ -118,8 +118,8 @@ describe('agent calls as MCP Tasks', () => {
 
     // Another user: the one not-found error, on tasks/get and tasks/cancel alike.
     const bob = taskClient(hub.url, bobToken);
-    expect((await bob.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found' });
-    expect((await bob.call('tasks/cancel', { taskId })).error).toEqual({ code: -32602, message: 'Task not found' });
+    expect((await bob.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found', data: { code: 'task_not_found' } });
+    expect((await bob.call('tasks/cancel', { taskId })).error).toEqual({ code: -32602, message: 'Task not found', data: { code: 'task_not_found' } });
   });
 
   it('a cancelled agent task stays cancelled when its callback comes late; a failed one carries the reason', async () => {
@@ -191,7 +191,7 @@ describe('agent calls as MCP Tasks', () => {
     const c = taskClient(hub.url, hub.token);
     await c.until(taskId, ['completed']);
     skew += 5_000;
-    expect((await c.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found' });
+    expect((await c.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found', data: { code: 'task_not_found' } });
     await expect(client.experimental.tasks.getTask(taskId)).rejects.toMatchObject({ code: -32602 });
     // The purge runs on the way of a create, at most once a minute.
     skew += 61_000;

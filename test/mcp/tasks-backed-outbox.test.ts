@@ -154,7 +154,7 @@ describe('queued writes as MCP Tasks', () => {
     });
     expect(failed).not.toHaveProperty('error');
     const bob = taskClient(hub.url, (await hub.hub.tokens.create({ user: 'bob' })).token);
-    expect((await bob.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found' });
+    expect((await bob.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found', data: { code: 'task_not_found' } });
     expect((await bob.tool('queue__job_status', { jobId }))['isError']).toBe(true);
   });
 

@@ -168,7 +168,7 @@ describe('an agent call as an MCP Task survives a restart of the hub', () => {
     // Someone else: the one not-found answer, for either era's id, on either era.
     const other = taskClient(url, bob);
     for (const taskId of [modernTask, legacyTask])
-      expect((await other.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found' });
+      expect((await other.call('tasks/get', { taskId })).error).toEqual({ code: -32602, message: 'Task not found', data: { code: 'task_not_found' } });
     const bobV1 = await v1Client(url, bob);
     try {
       await expect(bobV1.experimental.tasks.getTask(legacyTask)).rejects.toMatchObject({ code: -32602, message: expect.stringContaining('Task not found') });

@@ -27,7 +27,7 @@ it("one user cannot get, cancel or update another's task, and cannot tell it exi
   const bobId = String(bobTask['taskId']);
   await bob.until(bobId, ['input_required']);
 
-  const notFound = { code: -32602, message: 'Task not found' };
+  const notFound = { code: -32602, message: 'Task not found', data: { code: 'task_not_found' } };
   const never = await bob.call('tasks/get', { taskId: 'task_AAAAAAAAAAAAAAAAAAAAAA' });
   expect(never.error).toEqual(notFound);
   expect((await bob.call('tasks/get', { taskId: aliceId })).error).toEqual(notFound);

@@ -138,7 +138,7 @@ describe('MCP Tasks on 2026-07-28 requests', () => {
     clock.advance(1);
     const expired = await c.call('tasks/get', { taskId });
     const unknown = await c.call('tasks/get', { taskId: 'task_never_issued_000000000' });
-    expect(expired.error).toEqual({ code: -32602, message: 'Task not found' });
+    expect(expired.error).toEqual({ code: -32602, message: 'Task not found', data: { code: 'task_not_found' } });
     expect(expired.error).toEqual(unknown.error);
   });
 

@@ -47,7 +47,7 @@ describe('task requests reaching another replica than the one holding the task',
 
     // Bob names alice's task on B: it is not his, so nothing is looked up, sent on, or changed.
     const bobs = await taskClient(b.url, bob).call('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { meaning: 'snake' } } } });
-    expect(bobs.error).toEqual({ code: -32602, message: 'Task not found' });
+    expect(bobs.error).toEqual({ code: -32602, message: 'Task not found', data: { code: 'task_not_found' } });
 
     await onB.ok('tasks/update', { taskId, inputResponses: { [key]: { action: 'accept', content: { meaning: 'language' } } } });
     expect(await onB.until(taskId, ['completed', 'failed'])).toMatchObject({

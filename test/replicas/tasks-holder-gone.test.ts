@@ -53,6 +53,6 @@ describe('downstream tasks whose holder replica stopped', () => {
     expect(await onB.bob.ok('tasks/cancel', { taskId: bob })).toMatchObject({ resultType: 'complete' });
     expect(await onB.bob.ok('tasks/get', { taskId: bob })).toMatchObject(stopped);
     // Each sees only their own task.
-    expect((await onB.bob.call('tasks/get', { taskId: alice })).error).toEqual({ code: -32602, message: 'Task not found' });
+    expect((await onB.bob.call('tasks/get', { taskId: alice })).error).toEqual({ code: -32602, message: 'Task not found', data: { code: 'task_not_found' } });
   });
 });

@@ -1,5 +1,8 @@
 import { MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import { z } from 'zod';
 import { toHubError } from '../../errors.js';
+import { isRecord } from '../../is-record.js';
+import { describeIssues } from '../hub-server.js';
 import type { TaskError } from './types.js';
 
 /** The extension's id, in capabilities and in the -32021 error's data. */
@@ -7,10 +10,11 @@ export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
 
 /**
  * SEP-2663: an unknown, expired or foreign task id is -32602 with one message for all three, so a
- * caller cannot probe for other users' task ids.
+ * caller cannot probe for other users' task ids. The hub's code rides in `data`, as on every
+ * JSON-RPC error of the hub (docs/errors.md), so a client tells it from bad params without reading text.
  */
 export function taskNotFound(): ProtocolError {
-  return new ProtocolError(ProtocolErrorCode.InvalidParams, 'Task not found');
+  return new ProtocolError(ProtocolErrorCode.InvalidParams, 'Task not found', { code: 'task_not_found' });
 }
 
 /**
@@ -36,4 +40,33 @@ export function toTaskError(err: unknown): TaskError {
   }
   const e = toHubError(err, 'internal');
   return { code: e.spec.mcp.kind === 'jsonrpc' ? e.spec.mcp.code : ProtocolErrorCode.InternalError, message: e.message };
+}
+
+/**
+ * What the SDK is given to check a tasks/* request's params against: any object. They are checked
+ * by `taskParams` instead, since the SDK's own -32602 carries no hub code.
+ */
+export const ANY_PARAMS = { params: z.looseObject({}) };
+
+/** A tasks/* request's params, or -32602 worded as HubServer words the SDK's checks. */
+export function taskParams<S extends z.ZodType>(method: string, schema: S, params: unknown): z.output<S> {
+  const parsed = schema.safeParse(params);
+  if (!parsed.success) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Invalid params for ${method}: ${describeIssues(parsed.error.issues)}`);
+  return parsed.data;
+}
+
+/**
+ * Runs a tasks/* handler's work with its refusals coded: a -32602 without a hub code (bad params,
+ * a bad cursor, a cancel refused, tasks/update on a task that takes no input) gets `invalid_params`,
+ * as tools/call's do; `task_not_found` and anything else go as they are.
+ */
+export async function withTaskCodes<R>(work: () => Promise<R>): Promise<R> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof ProtocolError) || err.code !== ProtocolErrorCode.InvalidParams) throw err;
+    const data: unknown = err.data;
+    if (data !== undefined && (!isRecord(data) || data['code'] !== undefined)) throw err;
+    throw new ProtocolError(err.code, err.message, { ...(isRecord(data) ? data : {}), code: 'invalid_params' });
+  }
 }

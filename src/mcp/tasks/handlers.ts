@@ -1,7 +1,7 @@
 import { CLIENT_CAPABILITIES_META_KEY, type Server, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Identity } from '../../identity/identity.js';
-import { TASKS_EXTENSION, tasksExtensionRequired } from './errors.js';
+import { ANY_PARAMS, TASKS_EXTENSION, taskParams, tasksExtensionRequired, withTaskCodes } from './errors.js';
 import type { TaskService } from './service.js';
 import { detailedTask } from './wire.js';
 
@@ -31,22 +31,31 @@ export function registerTaskMethods(server: Server, tasks: TaskService, identity
   const gate = (ctx: ServerContext, method: string): void => {
     if (!declaresTasks(envelopeCapabilities(ctx))) throw tasksExtensionRequired(method);
   };
-  server.setRequestHandler('tasks/get', { params: taskIdParams }, async (params, ctx) => {
-    gate(ctx, 'tasks/get');
-    return detailedTask(await tasks.get(identity, params.taskId));
-  });
+  server.setRequestHandler('tasks/get', ANY_PARAMS, (raw, ctx) =>
+    withTaskCodes(async () => {
+      const params = taskParams('tasks/get', taskIdParams, raw);
+      gate(ctx, 'tasks/get');
+      return detailedTask(await tasks.get(identity, params.taskId));
+    }),
+  );
   // The acks are empty results; the SDK adds `resultType: "complete"`. The task's new state is
   // read with the next tasks/get.
-  server.setRequestHandler('tasks/update', { params: taskIdParams }, async (params, ctx) => {
-    gate(ctx, 'tasks/update');
-    // The SDK lifts `inputResponses` off the params (as on a tools/call retry) and keeps only the
-    // entries shaped like responses; those are the ones a task can use.
-    await tasks.supplyInput(identity, params.taskId, ctx.mcpReq.inputResponses ?? {});
-    return {};
-  });
-  server.setRequestHandler('tasks/cancel', { params: taskIdParams }, async (params, ctx) => {
-    gate(ctx, 'tasks/cancel');
-    await tasks.cancel(identity, params.taskId);
-    return {};
-  });
+  server.setRequestHandler('tasks/update', ANY_PARAMS, (raw, ctx) =>
+    withTaskCodes(async () => {
+      const params = taskParams('tasks/update', taskIdParams, raw);
+      gate(ctx, 'tasks/update');
+      // The SDK lifts `inputResponses` off the params (as on a tools/call retry) and keeps only the
+      // entries shaped like responses; those are the ones a task can use.
+      await tasks.supplyInput(identity, params.taskId, ctx.mcpReq.inputResponses ?? {});
+      return {};
+    }),
+  );
+  server.setRequestHandler('tasks/cancel', ANY_PARAMS, (raw, ctx) =>
+    withTaskCodes(async () => {
+      const params = taskParams('tasks/cancel', taskIdParams, raw);
+      gate(ctx, 'tasks/cancel');
+      await tasks.cancel(identity, params.taskId);
+      return {};
+    }),
+  );
 }

@@ -1,8 +1,9 @@
 import { ProtocolError, ProtocolErrorCode, RELATED_TASK_META_KEY, type RequestMethod, type Server, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Identity } from '../../identity/identity.js';
+import { ANY_PARAMS, taskParams, withTaskCodes } from './errors.js';
 import type { TaskService, TaskView } from './service.js';
-import { isTerminal } from './types.js';
+import { isTerminal, type TaskError } from './types.js';
 import type { CreateTaskResult } from './wire.js';
 
 /**
@@ -73,27 +74,42 @@ function decodeCursor(cursor: string | undefined): string | undefined {
 const taskIdParams = z.looseObject({ taskId: z.string().min(1).max(200) });
 const listParams = z.looseObject({ cursor: z.string().max(200).optional() });
 
-/** The SDK types only its own methods' handlers; these are registered with their params schemas. */
+/**
+ * The SDK types only its own methods' handlers; these take any params and check them themselves
+ * (`taskParams`), so that every refusal carries the hub's code (`withTaskCodes`).
+ */
 export function registerLegacyTaskMethods(server: Server, tasks: TaskService, identity: Identity): void {
-  server.setRequestHandler('tasks/get', { params: taskIdParams }, async (params) => ({ ...legacyTask(await tasks.get(identity, params.taskId)) }));
-  server.setRequestHandler('tasks/list', { params: listParams }, async (params) => {
-    const page = await tasks.list(identity, decodeCursor(params.cursor), PAGE_SIZE + 1);
-    const shown = page.slice(0, PAGE_SIZE);
-    const last = shown.at(-1);
-    return { tasks: shown.map(legacyTask), ...(page.length > PAGE_SIZE && last ? { nextCursor: encodeCursor(last.id) } : {}) };
-  });
+  server.setRequestHandler('tasks/get', ANY_PARAMS, (raw) =>
+    withTaskCodes(async () => ({ ...legacyTask(await tasks.get(identity, taskParams('tasks/get', taskIdParams, raw).taskId)) })),
+  );
+  server.setRequestHandler('tasks/list', ANY_PARAMS, (raw) =>
+    withTaskCodes(async () => {
+      const params = taskParams('tasks/list', listParams, raw);
+      const page = await tasks.list(identity, decodeCursor(params.cursor), PAGE_SIZE + 1);
+      const shown = page.slice(0, PAGE_SIZE);
+      const last = shown.at(-1);
+      return { tasks: shown.map(legacyTask), ...(page.length > PAGE_SIZE && last ? { nextCursor: encodeCursor(last.id) } : {}) };
+    }),
+  );
   // 2025-11-25: a task already terminal cannot be cancelled (-32602). Neither can a queued write
   // whose request already left: calling it cancelled would hide a write the provider may apply.
-  server.setRequestHandler('tasks/cancel', { params: taskIdParams }, async (params) => {
-    const refused = await tasks.cancel(identity, params.taskId);
-    if (refused === 'terminal') throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Cannot cancel a task in a terminal status');
-    if (refused === 'too_late')
-      throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Cannot cancel this task: its write was already sent to the provider; its outcome follows');
-    return { ...legacyTask(await tasks.get(identity, params.taskId)) };
-  });
-  server.setRequestHandler('tasks/result', { params: taskIdParams }, async (params, ctx) => {
-    const result = await awaitOutcome(tasks, identity, params.taskId, ctx);
-    return { ...result, _meta: { ...(result['_meta'] as object | undefined), [RELATED_TASK_META_KEY]: { taskId: params.taskId } } };
+  server.setRequestHandler('tasks/cancel', ANY_PARAMS, (raw) =>
+    withTaskCodes(async () => {
+      const { taskId } = taskParams('tasks/cancel', taskIdParams, raw);
+      const refused = await tasks.cancel(identity, taskId);
+      if (refused === 'terminal') throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Cannot cancel a task in a terminal status');
+      if (refused === 'too_late')
+        throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'Cannot cancel this task: its write was already sent to the provider; its outcome follows');
+      return { ...legacyTask(await tasks.get(identity, taskId)) };
+    }),
+  );
+  server.setRequestHandler('tasks/result', ANY_PARAMS, async (raw, ctx) => {
+    const outcome = await withTaskCodes(() => awaitOutcome(tasks, identity, taskParams('tasks/result', taskIdParams, raw).taskId, ctx));
+    // A task that failed with a protocol error answers with that error as it is (a downstream
+    // server's passes as it sent it), outside withTaskCodes.
+    if ('error' in outcome) throw new ProtocolError(outcome.error.code, outcome.error.message, outcome.error.data);
+    const result = outcome.result;
+    return { ...result, _meta: { ...(result['_meta'] as object | undefined), [RELATED_TASK_META_KEY]: { taskId: outcome.taskId } } };
   });
 }
 
@@ -101,13 +117,18 @@ export function registerLegacyTaskMethods(server: Server, tasks: TaskService, id
  * tasks/result: waits for the task to finish. While it needs input, its requests go to the client
  * on this request's stream (the v1 side channel) and the answers feed the task.
  */
-async function awaitOutcome(tasks: TaskService, identity: Identity, taskId: string, ctx: ServerContext): Promise<Record<string, unknown>> {
+async function awaitOutcome(
+  tasks: TaskService,
+  identity: Identity,
+  taskId: string,
+  ctx: ServerContext,
+): Promise<{ taskId: string } & ({ result: Record<string, unknown> } | { error: TaskError })> {
   for (;;) {
     const view = await tasks.get(identity, taskId);
     if (isTerminal(view.status)) {
       // A failed task with a result holds the call's own isError answer: what the call returns.
-      if ((view.status === 'completed' || view.status === 'failed') && view.result) return view.result;
-      if (view.status === 'failed' && view.error) throw new ProtocolError(view.error.code, view.error.message, view.error.data);
+      if ((view.status === 'completed' || view.status === 'failed') && view.result) return { taskId, result: view.result };
+      if (view.status === 'failed' && view.error) return { taskId, error: view.error };
       throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `The task ended ${view.status} without a result`);
     }
     if (view.status === 'input_required' && view.inputRequests) {
