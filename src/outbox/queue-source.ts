@@ -1,8 +1,9 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
+import { ERROR_META_KEY, ERROR_SPECS } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
-import type { CallContext, SourceChange, SourceStatus, ToolSource } from '../mcp/source.js';
+import { toolError, type CallContext, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
 import type { OutboxService } from './service.js';
 import { describeIssues } from '../mcp/hub-server.js';
 
@@ -59,7 +60,11 @@ export class QueueSource implements ToolSource {
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid arguments for queue__job_status: ${describeIssues(parsed.error.issues)}`);
     const { jobId } = parsed.data;
     const job = await this.outbox.outbox.get(jobId, { tenant: ctx.identity.tenant, user: ctx.identity.user });
-    if (job === undefined) return { content: [{ type: 'text', text: `No job ${jobId} of yours is known.` }], isError: true };
+    // A failed call carries its code as every other one does (README, HTTP routes): `not_found`, not retryable.
+    if (job === undefined)
+      return toolError(`No job ${jobId} of yours is known.`, {
+        _meta: { [ERROR_META_KEY]: { code: 'not_found', retryable: ERROR_SPECS.not_found.retryable } },
+      });
     const status = {
       jobId: job.id,
       state: job.state,

@@ -212,7 +212,11 @@ describe('a write that outlasts outbox.waitMs', () => {
       expect(done.structuredContent).toMatchObject({ jobId, state: 'done', integration: 'notes', tool: 'create', result: { status: 200 } });
       expect(api.appliedByKey.get(jobId)).toBe(1);
       const foreign = await bob.callTool({ name: 'queue__job_status', arguments: { jobId } });
-      expect(foreign).toEqual({ content: [{ type: 'text', text: `No job ${jobId} of yours is known.` }], isError: true });
+      expect(foreign).toEqual({
+        content: [{ type: 'text', text: `No job ${jobId} of yours is known.` }],
+        isError: true,
+        _meta: { 'switchboard/error': { code: 'not_found', retryable: false } },
+      });
       // Bad arguments name the argument, in the words every other tool uses.
       await expect(alice.callTool({ name: 'queue__job_status', arguments: {} })).rejects.toMatchObject({
         code: -32602,

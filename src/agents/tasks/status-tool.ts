@@ -1,7 +1,8 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
-import type { CallContext } from '../../mcp/source.js';
+import { ERROR_META_KEY, ERROR_SPECS } from '../../errors.js';
+import { toolError, type CallContext } from '../../mcp/source.js';
 import { isFinalTask, type AgentTask, type AgentTaskStore, type TaskOwner } from './types.js';
 import { describeIssues } from '../../mcp/hub-server.js';
 
@@ -55,7 +56,11 @@ export async function taskStatus(
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid arguments for agent__task_status: ${describeIssues(parsed.error.issues)}`);
   const { taskId } = parsed.data;
   const t = await readTask(taskId, { tenant: ctx.identity.tenant, user: ctx.identity.user }, d);
-  if (t === undefined) return { content: [{ type: 'text', text: `No agent task ${taskId} of yours is known.` }], isError: true };
+  // A failed call carries its code as every other one does (README, HTTP routes): `not_found`, not retryable.
+  if (t === undefined)
+    return toolError(`No agent task ${taskId} of yours is known.`, {
+      _meta: { [ERROR_META_KEY]: { code: 'not_found', retryable: ERROR_SPECS.not_found.retryable } },
+    });
   const status = {
     taskId: t.id,
     state: t.state,
