@@ -195,15 +195,20 @@ export class TaskService {
    * The task's state now. A task is final once it reads terminal (spec: completed, failed and
    * cancelled never change): the first terminal state a backing reports is recorded, and from then
    * on the record answers, whatever later happens to the job or agent task behind it (a `queue
-   * retry`, a purge). Each change of status or message is recorded too, so `updatedAt` is the
-   * task's last change. A local task records its own changes (LocalBacking).
+   * retry`, a purge). Each change of status or message is recorded too, at the time the backing
+   * says it changed, so `updatedAt` is the task's last change. A local task records its own
+   * changes (LocalBacking).
    */
   private async read(record: TaskRecord): Promise<TaskView> {
     if (isTerminal(record.status)) return this.view(record, record);
     const state = await this.backingOf(record).state(record);
     if (record.backing.kind === 'local' || !changedFrom(record, state)) return this.view(record, state);
     const now = this.opts.clock.now();
-    if (await this.opts.repo.update(record.id, state, now)) return this.view({ ...record, updatedAt: now }, state);
+    // Recorded as made when its backing record moved, not when this read noticed it (a restart, a
+    // callback another process applied), bounded by the record's last change and now. The update's
+    // expiry guard then looks at that time: a record that expired since only gets a state nobody reads.
+    const at = Math.min(now, Math.max(record.updatedAt, state.changedAt ?? now));
+    if (await this.opts.repo.update(record.id, state, at)) return this.view({ ...record, updatedAt: at }, state);
     // Moved meanwhile (another reader recorded a final state first): that one stands.
     const again = await this.opts.repo.get(record.id, record.owner, now);
     if (again && isTerminal(again.status)) return this.view(again, again);

@@ -43,6 +43,12 @@ export interface TaskState {
   inputRequests?: Record<string, unknown>;
   /** Words for a person, e.g. why it failed. */
   statusMessage?: string;
+  /**
+   * When the backing record last changed (the agent task's or the job's own update time), as a
+   * backing reports it: a change first read later (after a restart, or applied by another process)
+   * is recorded as made then. Never stored as such.
+   */
+  changedAt?: number;
 }
 
 export interface TaskRecord extends TaskState {

@@ -28,6 +28,11 @@ export class AgentTaskBacking implements TaskBacking {
   async state(record: TaskRecord): Promise<TaskState> {
     const t = await this.port.read(record.backing.id, record.owner);
     if (t === undefined) return { status: 'failed', error: { code: ProtocolErrorCode.InternalError, message: 'The agent task is no longer kept' } };
+    // The row's own time: a change read later (the callback landed in another process) is dated so.
+    return { ...this.stateOf(t), changedAt: t.updatedAt };
+  }
+
+  private stateOf(t: AgentTask): TaskState {
     const who = t.answeredBy ?? t.agent;
     switch (t.state) {
       case 'submitted':

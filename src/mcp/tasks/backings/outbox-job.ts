@@ -33,6 +33,11 @@ export class OutboxJobBacking implements TaskBacking {
     // Done and cancelled jobs are purged after the outbox's retention; a task whose final state was
     // recorded reads as that (TaskService keeps it), one never read before reads as this.
     if (job === undefined) return { status: 'failed', error: { code: ProtocolErrorCode.InternalError, message: 'The queued write is no longer kept' } };
+    // The job's own time: a change read later (another process sent it) is dated so.
+    return { ...this.stateOf(job), changedAt: job.updatedAt };
+  }
+
+  private stateOf(job: OpenJob): TaskState {
     switch (job.state) {
       case 'queued':
         return { status: 'working', statusMessage: queuedMessage(job) };
