@@ -142,7 +142,7 @@ describe('MCP Tasks on 2026-07-28 requests', () => {
     expect(expired.error).toEqual(unknown.error);
   });
 
-  it('answers tasks/get from the record after the hub that ran the task restarted; one cut short reads as failed', async () => {
+  it('answers tasks/get from the record after the hub that ran the task restarted; one cut short reads as a failed call', async () => {
     const first = await startHub({ fixtures: { conformance: true } });
     const c1 = taskClient(first.url, first.token);
     const taskId = String((await c1.tool('slow_compute', { seconds: 0, label: 'kept' }))['taskId']);
@@ -155,10 +155,13 @@ describe('MCP Tasks on 2026-07-28 requests', () => {
       const again = await second.hub.tokens.create({ user: 'alice' });
       const c2 = taskClient(second.url, again.token);
       expect(await c2.ok('tasks/get', { taskId })).toMatchObject({ status: 'completed', result: { content: [{ text: 'kept: computed after 0 s' }] } });
-      // The work does not outlive its process; the stopping hub said so in the record.
+      // The work does not outlive its process; the stopping hub said so in the record, as a failed
+      // call reads: on 2026-07-28 a completed task with the isError result inlined.
+      const stopped = 'The hub stopped while the task ran: slow_compute did not finish. Call it again.';
       expect(await c2.ok('tasks/get', { taskId: cut })).toMatchObject({
-        status: 'failed',
-        error: { code: -32603, message: 'The hub stopped while the task ran' },
+        status: 'completed',
+        statusMessage: stopped,
+        result: { isError: true, content: [{ type: 'text', text: stopped }] },
       });
     } finally {
       await Promise.all(hubs.splice(0).map((h) => h.stop()));

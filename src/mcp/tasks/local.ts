@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isInputRequiredResult } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
+import { ERROR_META_KEY, ERROR_SPECS } from '../../errors.js';
 import { taskHolderId } from '../downstream/held-calls.js';
 import type { InputRequired } from '../source.js';
 import { toTaskError } from './errors.js';
@@ -34,6 +35,8 @@ export type LocalWork = (ctx: LocalWorkContext) => Promise<Record<string, unknow
 interface Runner {
   /** `tenant/user`, to bound how many tasks one owner runs at once. */
   owner: string;
+  /** The tool the task runs, named when the hub's stop cuts it off. */
+  tool: string;
   work: LocalWork;
   abort: AbortController;
   /** Requests of the current round not answered yet. */
@@ -60,7 +63,7 @@ export class LocalBacking implements TaskBacking {
 
   /** Starts `work` for a task whose record was just created. */
   start(record: TaskRecord, work: LocalWork): void {
-    const runner: Runner = { owner: ownerKey(record.owner), work, abort: new AbortController(), pending: {}, answers: {} };
+    const runner: Runner = { owner: ownerKey(record.owner), tool: record.tool, work, abort: new AbortController(), pending: {}, answers: {} };
     this.runners.set(record.id, runner);
     void this.round(record.id, runner);
   }
@@ -121,8 +124,7 @@ export class LocalBacking implements TaskBacking {
     this.runners.clear();
     for (const [id, runner] of running) {
       runner.abort.abort();
-      const failed: TaskState = { status: 'failed', error: { code: -32603, message: 'The hub stopped while the task ran' } };
-      await this.opts.repo.update(id, failed, this.opts.clock.now()).catch(() => false);
+      await this.opts.repo.update(id, stopped(runner.tool), this.opts.clock.now()).catch(() => false);
     }
   }
 
@@ -155,6 +157,24 @@ export class LocalBacking implements TaskBacking {
     }
     if (next.status !== 'input_required') this.runners.delete(id);
   }
+}
+
+/**
+ * A task the hub's stop cut off, as a failed call reads (README, "Long calls as MCP Tasks"): the
+ * isError result naming the tool, its words the status message too, so 2025-11-25 shows it
+ * `failed` with the reason and tasks/result returns that result, and 2026-07-28 shows it completed
+ * with the result inlined. Not a JSON-RPC error: the request was fine, its work was cut off. Coded
+ * `source_crashed` (retryable), as a call whose process stopped under it is (replicas/forward.ts):
+ * calling again is the remedy.
+ */
+function stopped(tool: string): TaskState {
+  const text = `The hub stopped while the task ran: ${tool} did not finish. Call it again.`;
+  const code = 'source_crashed';
+  return {
+    status: 'failed',
+    statusMessage: text,
+    result: { content: [{ type: 'text', text }], isError: true, _meta: { [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } } },
+  };
 }
 
 /**
