@@ -146,6 +146,8 @@ export const serverSchema = z.strictObject({
     .strictObject({
       sessionsPerIdentity: z.number().int().positive().max(5_000).default(100),
       streamsPerIdentity: z.number().int().positive().max(5_000).default(100),
+      /** POST /mcp requests being answered at once (calls, lists): one identity's flood cannot take every connection (maxConnections). */
+      requestsPerIdentity: z.number().int().positive().max(5_000).default(100),
       /** A request's headers must arrive within this (Node's headersTimeout). */
       headersTimeoutMs: z.number().int().min(100).max(600_000).default(30_000),
       /** A request's body must arrive within this of its headers, else 408 and the connection closes. */
@@ -153,7 +155,14 @@ export const serverSchema = z.strictObject({
       /** Open connections at most; more are closed on arrival. Keep it under `ulimit -n`. */
       maxConnections: z.number().int().positive().max(1_000_000).default(512),
     })
-    .default({ sessionsPerIdentity: 100, streamsPerIdentity: 100, headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, maxConnections: 512 }),
+    .default({
+      sessionsPerIdentity: 100,
+      streamsPerIdentity: 100,
+      requestsPerIdentity: 100,
+      headersTimeoutMs: 30_000,
+      bodyTimeoutMs: 30_000,
+      maxConnections: 512,
+    }),
 });
 
 /**

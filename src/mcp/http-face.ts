@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type AuthInfo, type Server } from '@modelcontextprotocol/server';
+import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
@@ -18,6 +18,7 @@ import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, ty
 import { identityFromAuthInfo, ModernHandlers } from './modern-handlers.js';
 import { webNodeHandler, type NodeServe } from './modern-node.js';
 import { initializeProblem } from './initialize-check.js';
+import { isRequest, requestIdOf } from './json-rpc-id.js';
 import { paramHeaderMismatch } from './param-headers.js';
 import { createHubServer } from './server.js';
 import { CallerGone, type SourceChange } from './source.js';
@@ -73,11 +74,6 @@ export interface HttpFaceOptions {
   replicas?: FaceReplicas;
 }
 
-/** The identity the auth middleware resolved, carried on AuthInfo.extra. */
-export function identityFromAuth(auth: AuthInfo | undefined): Identity {
-  return identityFromAuthInfo(auth);
-}
-
 function header<K extends string>(req: Request, name: string, key: K): Partial<Record<K, string>> {
   const v = req.headers[name];
   return typeof v === 'string' ? ({ [key]: v } as Record<K, string>) : {};
@@ -85,11 +81,6 @@ function header<K extends string>(req: Request, name: string, key: K): Partial<R
 
 function jsonRpcError(res: Response, code: JsonRpcErrorCode, message: string): void {
   sendError(res, jsonRpcHttpError(code, message));
-}
-
-function requestId(body: unknown): string | number | null {
-  const id = typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as { id?: unknown }).id : undefined;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
 }
 
 /** A session is used only with the token that opened it, so revoking that token ends its use. */
@@ -108,6 +99,7 @@ export class HttpFace {
   /** Sessions being initialized, per identity, so concurrent initializes cannot overshoot the limit. */
   private readonly opening = new Map<string, number>();
   private readonly streams = new StreamCounter();
+  private readonly inFlight = new StreamCounter();
   /** 2026-era responses in flight (listen streams and calls), per token, for revocation to end. */
   private readonly modernByToken = new Map<string, Set<Response>>();
   private readonly limits: IdentityLimits;
@@ -148,8 +140,13 @@ export class HttpFace {
   }
 
   readonly handle = async (req: Request, res: Response): Promise<void> => {
-    const identity = identityFromAuth(req.auth);
+    // The identity the auth middleware resolved, carried on AuthInfo.extra.
+    const identity = identityFromAuthInfo(req.auth);
     const parsed: unknown = req.body;
+    // One identity's requests in flight are bounded, so its flood cannot take every connection the hub
+    // has. Not its notifications and answers: a cancel, or an elicitation's answer, ends a call.
+    if (isRequest(parsed) && !isListen(parsed) && !this.inFlight.acquire(identityKey(identity), res, this.limits.requestsPerIdentity))
+      return void this.overLimit(res, identity, 'requestsPerIdentity', requestIdOf(parsed), 'Wait for one of them to finish.');
     // The SDK's own classifier (with its answer for plain 2025 messages known up front), fed the few fields it reads.
     const legacy =
       req.method !== 'POST' ||
@@ -172,7 +169,7 @@ export class HttpFace {
         );
       if (mismatch) return void sendError(res, mismatch);
       if (isListen(parsed) && !this.streams.acquire(identityKey(identity), res, this.limits.streamsPerIdentity)) {
-        this.overLimit(res, identity, 'streamsPerIdentity', requestId(parsed), 'Close a subscriptions/listen stream first.');
+        this.overLimit(res, identity, 'streamsPerIdentity', requestIdOf(parsed), 'Close a subscriptions/listen stream first.');
         return;
       }
       if (isListen(parsed)) await watchWhileOpen(this.opts.dispatcher, identity, parsed, res, this.opts.log);
@@ -217,7 +214,7 @@ export class HttpFace {
           res,
           identity,
           'sessionsPerIdentity',
-          requestId(parsed),
+          requestIdOf(parsed),
           'Every open session is in use; close one (DELETE /mcp with its Mcp-Session-Id) first.',
         );
         return;
@@ -233,7 +230,7 @@ export class HttpFace {
       return;
     }
     const initialize = req.method === 'POST' ? initializeProblem(parsed) : undefined;
-    if (initialize) return void sendError(res, jsonRpcHttpError(initialize.code, initialize.message, { id: requestId(parsed) }));
+    if (initialize) return void sendError(res, jsonRpcHttpError(initialize.code, initialize.message, { id: requestIdOf(parsed) }));
     jsonRpcError(res, 'session_required', 'Bad Request: no valid session ID provided');
   };
 

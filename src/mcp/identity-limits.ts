@@ -7,24 +7,27 @@ export const LIMIT_REACHED = jsonRpcCodeOf('limit_reached');
 export interface IdentityLimits {
   sessionsPerIdentity: number;
   streamsPerIdentity: number;
+  /** POST /mcp requests being answered (calls, lists, reads; listen streams count as streams). */
+  requestsPerIdentity: number;
 }
 
 export type LimitName = keyof IdentityLimits;
 
-export const DEFAULT_LIMITS: IdentityLimits = { sessionsPerIdentity: 100, streamsPerIdentity: 100 };
+export const DEFAULT_LIMITS: IdentityLimits = { sessionsPerIdentity: 100, streamsPerIdentity: 100, requestsPerIdentity: 100 };
 
-const WHAT: Record<LimitName, string> = { sessionsPerIdentity: 'sessions', streamsPerIdentity: 'streams' };
+const WHAT: Record<LimitName, string> = { sessionsPerIdentity: 'open sessions', streamsPerIdentity: 'open streams', requestsPerIdentity: 'requests in flight' };
 
 /** Answers 429 with a body that names the limit and the setting that raises it. */
 export function refuseOverLimit(res: Response, limit: LimitName, max: number, id: string | number | null, hint: string): void {
   const setting = `server.limits.${limit}`;
-  const message = `Too many open ${WHAT[limit]} for this identity: the limit is ${max} (${setting}). ${hint}`;
+  const message = `Too many ${WHAT[limit]} for this identity: the limit is ${max} (${setting}). ${hint}`;
   sendError(res, jsonRpcHttpError('limit_reached', message, { id, data: { limit, setting, max } }));
 }
 
 /**
- * Open long-lived streams per identity. A stream is counted from `acquire` until its response
- * closes, however it ends (client gone, session closed, revocation), so the count cannot leak.
+ * Open long-lived streams (or requests in flight) per identity. One is counted from `acquire` until
+ * its response closes, however it ends (answered, client gone, session closed, revocation), so the
+ * count cannot leak.
  */
 export class StreamCounter {
   private readonly open = new Map<string, number>();

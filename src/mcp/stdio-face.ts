@@ -9,6 +9,7 @@ import type { Catalog } from './catalog.js';
 import { listenedUris, narrowListen, watchUntil } from './listen-watch.js';
 import type { Dispatcher } from './dispatch.js';
 import { LineSplitter, type OversizeLine } from './downstream/line-splitter.js';
+import { requestIdOf } from './json-rpc-id.js';
 import { formatBytes, peekOversize, type JsonRpcId } from './downstream/oversize.js';
 import { createHubServer } from './server.js';
 import { strayTo } from './stray.js';
@@ -276,11 +277,4 @@ class BoundedStdioTransport implements Transport {
     this.onclose?.();
     this.resolveClosed();
   }
-}
-
-/** The id of a request that failed validation, when it has a usable one (JSON-RPC 2.0 §5: else null). */
-function requestIdOf(value: unknown): JsonRpcId | null {
-  if (typeof value !== 'object' || value === null || !('id' in value)) return null;
-  const id = (value as { id: unknown }).id;
-  return typeof id === 'string' || typeof id === 'number' ? id : null;
 }

@@ -44,13 +44,14 @@ async function modernClient(url: string, token: string): Promise<{ client: Clien
 }
 
 describe('server.limits in the config', () => {
-  it('defaults to 100 sessions and 100 streams per identity', () => {
+  it('defaults to 100 sessions, 100 streams and 100 requests in flight per identity', () => {
     // With the connection limits that share server.limits (src/http/limits.ts).
     const connection = { headersTimeoutMs: 30_000, bodyTimeoutMs: 30_000, maxConnections: 512 };
-    expect(configSchema.parse({}).server.limits).toEqual({ sessionsPerIdentity: 100, streamsPerIdentity: 100, ...connection });
+    expect(configSchema.parse({}).server.limits).toEqual({ sessionsPerIdentity: 100, streamsPerIdentity: 100, requestsPerIdentity: 100, ...connection });
     expect(configSchema.parse({ server: { limits: { streamsPerIdentity: 3 } } }).server.limits).toEqual({
       sessionsPerIdentity: 100,
       streamsPerIdentity: 3,
+      requestsPerIdentity: 100,
       ...connection,
     });
   });

@@ -1,6 +1,8 @@
 import type { OversizeLine } from './line-splitter.js';
 
-export type JsonRpcId = string | number;
+import type { JsonRpcId } from '../json-rpc-id.js';
+
+export type { JsonRpcId };
 
 /** What the edges of a dropped message say about it. */
 export interface OversizePeek {
