@@ -158,6 +158,10 @@ export class Dispatcher {
     throw new ResourceNotFoundError(uri);
   }
 
+  /**
+   * Takes (`on`) or lets go of one hold of the identity on the URI. A source lets go only of a
+   * hold the identity has (downstream/subscriptions.ts): one it has none of is nobody's to end.
+   */
   async subscribe(uri: string, identity: Identity, on: boolean): Promise<void> {
     for (const source of this.catalog.sources()) {
       const handled = on ? await source.subscribeResource?.(uri, identity) : await source.unsubscribeResource?.(uri, identity);

@@ -30,7 +30,10 @@ const INSTRUCTIONS =
   'Tool names are <source>__<tool>; _meta["switchboard/source"] names where a tool comes from.';
 
 export interface ServerHooks {
-  /** Told of resource subscriptions, so a session can route `resources/updated` to its client. */
+  /**
+   * Told of resource subscriptions, so a session can route `resources/updated` to its client (and
+   * let go of them when it closes): once per URI the session holds, and once when it lets go.
+   */
   onSubscribe?: (uri: string, on: boolean) => void;
 }
 
@@ -110,14 +113,40 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
     const result = await dispatcher.readResource(req.params.uri, context(ctx, target));
     return isInputRequiredResult(result) ? states.seal(result, target) : result;
   });
+  // What this session (or connection) holds, each URI once: a second subscribe to a URI is the
+  // first one's, and an unsubscribe of a URI it does not hold is answered as done (the spec's
+  // empty result) without reaching the sources, whose holds are another session's or user's.
+  const held = new Map<string, Promise<void>>();
   server.setRequestHandler('resources/subscribe', async (req) => {
-    await dispatcher.subscribe(req.params.uri, identity, true);
-    hooks.onSubscribe?.(req.params.uri, true);
+    const uri = req.params.uri;
+    const already = held.get(uri);
+    if (already) return already.then(() => ({}));
+    const made = dispatcher.subscribe(uri, identity, true);
+    held.set(uri, made);
+    try {
+      await made;
+    } catch (err) {
+      if (held.get(uri) === made) held.delete(uri);
+      throw err;
+    }
+    // Not when an unsubscribe came while it was being made: that one let go of it already.
+    if (held.get(uri) === made) hooks.onSubscribe?.(uri, true);
     return {};
   });
   server.setRequestHandler('resources/unsubscribe', async (req) => {
-    await dispatcher.subscribe(req.params.uri, identity, false);
-    hooks.onSubscribe?.(req.params.uri, false);
+    const uri = req.params.uri;
+    const made = held.get(uri);
+    if (!made) return {};
+    held.delete(uri);
+    // Told first, so a session that closes meanwhile does not let go of it a second time.
+    hooks.onSubscribe?.(uri, false);
+    if (
+      await made.then(
+        () => true,
+        () => false,
+      )
+    )
+      await dispatcher.subscribe(uri, identity, false);
     return {};
   });
   server.setRequestHandler('completion/complete', (req, ctx) => dispatcher.complete(req.params, context(ctx)));

@@ -26,9 +26,11 @@ import {
 } from '../source.js';
 import type { CreateTaskResult } from '../tasks/wire.js';
 import { CallBudget } from './call-budget.js';
+import { isLegacyCaller } from './legacy-caller.js';
 import { fingerprint } from './lists.js';
 import type { DownstreamOptions } from './source-options.js';
 import { DownstreamSource } from './source.js';
+import { holdsOf } from './subscriptions.js';
 
 export interface DownstreamServerOptions extends DownstreamOptions {
   /** Last-known lists, so the first tools/list holds this server's tools before it has answered. */
@@ -233,15 +235,16 @@ export class DownstreamServer implements ToolSource {
     await this.awaitStart(AbortSignal.timeout(this.opts.config.timeoutMs), new CallBudget(this.opts));
     // Where a 2026-era caller's calls go (a 2025 caller's own session with a 2026 server is for what
     // that era does on a call's stream; subscriptions there go through the main connection's listen).
-    if (this.linkKind(false) !== 'session') return this.main.subscribeResource(uri);
-    const link = await this.sessionLink('session', identity);
-    return link.subscribeResource(uri);
+    const link = this.linkKind(false) !== 'session' ? this.main : await this.sessionLink('session', identity);
+    return holdsOf(link).take(uri, identityKey(identity));
   }
 
+  /** Lets go of the identity's own hold only (subscriptions.ts): one that holds nothing ends nobody's subscription. */
   async unsubscribeResource(uri: string, identity: Identity): Promise<boolean> {
-    const session = this.sessions.get(`session:${identityKey(identity)}`);
-    if (session && (await session.link.unsubscribeResource(uri))) return true;
-    return this.processPerIdentity() ? false : this.main.unsubscribeResource(uri);
+    const key = identityKey(identity);
+    const session = this.sessions.get(`session:${key}`);
+    if (session && (await holdsOf(session.link).release(uri, key))) return true;
+    return this.processPerIdentity() ? false : holdsOf(this.main).release(uri, key);
   }
 
   private processPerIdentity(): boolean {
@@ -385,14 +388,6 @@ export class DownstreamServer implements ToolSource {
       }
     }
   }
-}
-
-/**
- * A 2025-era caller: its connection carries server→client requests (a 2025 session or stdio),
- * which a 2026-07-28 request never does.
- */
-function isLegacyCaller(ctx: CallContext): boolean {
-  return ctx.request !== undefined;
 }
 
 function delay(ms: number): Promise<void> {

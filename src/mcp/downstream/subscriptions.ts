@@ -79,3 +79,61 @@ export class ResourceWatch {
     await previous?.close().catch(() => {});
   }
 }
+
+/** A connection's own subscribe and unsubscribe of a URI at its server. */
+interface Watchable {
+  subscribeResource(uri: string): Promise<boolean>;
+  unsubscribeResource(uri: string): Promise<boolean>;
+}
+
+/**
+ * Who holds each URI watched through one connection, by identity (identityKey): the sessions and
+ * listen streams of one identity each hold a URI once (the faces see to that), so an identity's
+ * count is its own holders'. The connection subscribes on the first hold and unsubscribes when the
+ * last one lets go; a release by an identity that holds nothing here is refused (false) and
+ * touches nobody's hold, where a bare count let one user's unsubscribe end another's updates.
+ */
+export class ResourceHolds {
+  private readonly uris = new Map<string, { holders: Map<string, number>; made: Promise<boolean> }>();
+
+  constructor(private readonly link: Watchable) {}
+
+  /** Resolves as the connection's subscribe did: false when the URI is not its server's. */
+  async take(uri: string, holder: string): Promise<boolean> {
+    let entry = this.uris.get(uri);
+    if (!entry) {
+      const made = this.link.subscribeResource(uri);
+      const fresh = { holders: new Map<string, number>(), made };
+      const forget = () => this.uris.get(uri) === fresh && this.uris.delete(uri);
+      made.then((ok) => ok || forget(), forget);
+      this.uris.set(uri, fresh);
+      entry = fresh;
+    }
+    entry.holders.set(holder, (entry.holders.get(holder) ?? 0) + 1);
+    return entry.made;
+  }
+
+  /** False when the holder holds nothing of the URI here. */
+  async release(uri: string, holder: string): Promise<boolean> {
+    const entry = this.uris.get(uri);
+    const count = entry?.holders.get(holder);
+    if (!entry || count === undefined) return false;
+    if (count > 1) entry.holders.set(holder, count - 1);
+    else entry.holders.delete(holder);
+    if (entry.holders.size > 0) return true;
+    this.uris.delete(uri);
+    if (await entry.made.catch(() => false)) await this.link.unsubscribeResource(uri);
+    return true;
+  }
+}
+
+const holdsByLink = new WeakMap<Watchable, ResourceHolds>();
+
+/** The holds of one connection, made on first use. */
+export function holdsOf(link: Watchable): ResourceHolds {
+  const known = holdsByLink.get(link);
+  if (known) return known;
+  const holds = new ResourceHolds(link);
+  holdsByLink.set(link, holds);
+  return holds;
+}
