@@ -6,6 +6,7 @@ import type { WebhooksConfig } from '../definition/webhooks.js';
 import { ERROR_SPECS, httpError, type HubErrorCode } from '../errors.js';
 import { writeJson } from '../http/json.js';
 import { closeIfBodyUnread } from '../http/limits.js';
+import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
 import type { Logger } from '../observability/logger.js';
 import type { AcceptResult, InboxIntake } from './inbox/types.js';
 import { answerNotStored } from './store-failure.js';
@@ -128,7 +129,12 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
         deps.log[ERROR_SPECS[verdict.code].log]({ ...where, code: verdict.code, why: verdict.message, bytes: body.length }, 'webhook delivery refused');
         return writeJson(res, ERROR_SPECS[verdict.code].http, httpError(verdict.code, verdict.message).body);
       }
-      const d = describeDelivery({ format: w, body, headers: req.headers, url: req.url ?? '/' });
+      // Kept, a body nesting past what JSON.stringify survives would break every later read of its
+      // user's events (recent_events, the events resource) until newer events pushed it out.
+      const tooDeep = body.length > MAX_JSON_DEPTH && nestsTooDeep(body.toString('utf8'));
+      const d = tooDeep
+        ? ({ ok: false, code: 'bad_body', message: `the body nests deeper than ${MAX_JSON_DEPTH} levels` } as const)
+        : describeDelivery({ format: w, body, headers: req.headers, url: req.url ?? '/' });
       if (!d.ok) {
         deps.log.warn({ ...where, code: d.code, why: d.message }, 'webhook delivery refused');
         return writeJson(res, ERROR_SPECS[d.code].http, httpError(d.code, d.message).body);

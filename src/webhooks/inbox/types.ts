@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { nestsTooDeep } from '../../mcp/json-depth.js';
 
 /** An inbox event's life: guarded transitions in SQL, one row changed or none (STYLE.md §12). */
 export const EVENT_STATES = ['pending', 'processing', 'done', 'failed', 'dead'] as const;
@@ -108,13 +109,15 @@ export interface EventEnvelope {
 /**
  * The payload as the provider sent it: JSON when it is JSON, else its text; bytes that are not
  * UTF-8 go as base64 (marked), since decoding them as text would replace them with U+FFFD and
- * the signed body could not be recovered.
+ * the signed body could not be recovered. JSON nesting deeper than MAX_JSON_DEPTH goes as its text.
  */
 export function envelopeOf(e: InboxEvent): EventEnvelope {
   const head = { id: e.id, type: e.type, integration: e.integration, connectionId: e.connection?.id ?? null, source: e.source, receivedAt: e.receivedAt };
   if (!isUtf8(e.payload)) return { ...head, payload: e.payload.toString('base64'), payloadEncoding: 'base64' };
   const text = e.payload.toString('utf8');
   let payload: unknown = text;
+  // Nesting no tool result could be written with (the route refuses it; a row kept before it did): the text.
+  if (nestsTooDeep(text)) return { ...head, payload };
   try {
     payload = JSON.parse(text);
   } catch {
