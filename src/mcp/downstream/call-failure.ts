@@ -13,7 +13,10 @@ export interface FailedCall {
   timeoutMs: number;
   /** The call's own signal: aborted means the caller cancelled. */
   signal: AbortSignal;
-  /** How the server ended, for a call cut by its exit (exit code or signal, stderr). */
+  /**
+   * How the server ended, for a call cut by its exit, as the caller is told it: the exit code or
+   * signal, and the stderr only from a process of the caller's own (transport-for.ts exitSummary).
+   */
   exitSummary: () => string;
 }
 

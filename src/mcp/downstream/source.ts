@@ -32,7 +32,7 @@ import { againOnNewSession, SessionEnded } from './session-ended.js';
 import { startFailure } from './start-failure.js';
 import { describeConnectError, isUnreachable } from './connect-error.js';
 import type { DownstreamOptions } from './source-options.js';
-import { exitSummary, hasSessionId, transportFor } from './transport-for.js';
+import { exitSummary, hasSessionId, reason, type Reason, sharedProcess, transportFor, framed } from './transport-for.js';
 
 type PriorVerdict = { kind: 'legacy' } | undefined;
 
@@ -54,7 +54,8 @@ export class DownstreamSource implements ToolSource {
   private readonly resourceListeners = new Set<(uri: string) => void>();
   private readonly calls: DownstreamCalls;
   private readonly watch: ResourceWatch;
-  private readonly stderrTail: string[] = [];
+  /** The state's detail as callers are told it (state.detail, whole, is for /readyz and doctor). */
+  private callerDetail: string | undefined;
   private failures = 0;
   private connectedAt = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -80,11 +81,10 @@ export class DownstreamSource implements ToolSource {
     this.calls = new DownstreamCalls({
       name: opts.name,
       config: opts.config,
-      unavailable: () => `${this.name} is not available: ${this.state.detail ?? this.state.state}`,
+      unavailable: () => `${this.name} is not available: ${this.callerDetail ?? this.state.state}`,
       failure: (err, ctx, what, signal = ctx.signal, client) => {
-        // How the call's own connection ended: by then a restart may have made another.
-        const ended = client && this.transportOf.get(client);
-        const exitSummaryOf = ended ? () => exitSummary(ended, this.stderrTail) : () => this.exitSummary();
+        // How the call's own connection ended (by then a restart may have made another), as its caller is told.
+        const exitSummaryOf = () => exitSummary((client && this.transportOf.get(client)) ?? this.transport, sharedProcess(this.opts)).caller;
         if (client && client === this.client && isUnreachable(err)) this.unreachable(describeConnectError(err));
         throw callFailure(err, { server: this.name, what, timeoutMs: opts.config.timeoutMs, signal, exitSummary: exitSummaryOf });
       },
@@ -124,7 +124,7 @@ export class DownstreamSource implements ToolSource {
   /** A call found the HTTP server unreachable: reconnect now, not at the keepalive's second miss; the server's other connections are told. */
   unreachable(detail: string): void {
     if (isStdioServer(this.opts.config)) return;
-    this.lost(this.generation, `unreachable: ${detail}`);
+    this.lost(this.generation, reason(`unreachable: ${detail}`));
     this.opts.onUnreachable?.(detail);
   }
 
@@ -253,12 +253,12 @@ export class DownstreamSource implements ToolSource {
     const { config, log } = this.opts;
     // The HTTP client stack (node:https and its TLS) loads with the first HTTP server, not with every hub.
     const http = isStdioServer(config) ? undefined : (await import('./http-transport.js')).HubHttpTransport;
-    const onSessionEnded = () => this.lost(gen, new SessionEnded().message, this.opts.onSessionEnded);
+    const onSessionEnded = () => this.lost(gen, reason(new SessionEnded().message), this.opts.onSessionEnded);
     const [onCut, onSessionDoubt] = [(tag: string) => this.calls.streamCut(tag), () => this.checkNow()];
     // Ended by the hub (a message over maxMessageBytes): restarting from now, before the failed call is
     // answered, so a call its caller makes at once waits for the new process instead of meeting the old one's end.
-    const onViolation = () => this.lost(gen, `exited (${exitSummary(transport, this.stderrTail)})`);
-    const transport = transportFor({ ...this.opts, stderrTail: this.stderrTail, onCut, onSessionEnded, onSessionDoubt, onViolation }, http);
+    const onViolation = () => this.lost(gen, framed(exitSummary(transport, sharedProcess(this.opts)), 'exited (', ')'));
+    const transport = transportFor({ ...this.opts, onCut, onSessionEnded, onSessionDoubt, onViolation }, http);
     const changes = new ListChanges((kind) =>
       this.refresh(gen, kind).catch((err: unknown) => log.warn({ source: this.name, kind, err: describeError(err) }, 'could not refresh a downstream list')),
     );
@@ -272,7 +272,7 @@ export class DownstreamSource implements ToolSource {
     });
     this.client = client;
     this.transport = transport;
-    client.onclose = () => this.lost(gen, `exited (${this.exitSummary()})`);
+    client.onclose = () => this.lost(gen, framed(exitSummary(this.transport, sharedProcess(this.opts)), 'exited (', ')'));
     try {
       await client.connect(transport, {
         timeout: this.opts.connectTimeoutMs ?? 30_000,
@@ -293,7 +293,7 @@ export class DownstreamSource implements ToolSource {
       // An HTTP server whose lists the hub holds may restart, change them unannounced or go: keepalive.ts.
       if (this.opts.role !== 'session' && !isStdioServer(config)) {
         const reread = (kind: ChangeKind) => this.refresh(gen, kind, true);
-        this.keepalive = keepAlive({ client, session: this.hasSession, reread, onLost: (d) => this.lost(gen, d), intervalMs: this.opts.keepaliveMs });
+        this.keepalive = keepAlive({ client, session: this.hasSession, reread, onLost: (d) => this.lost(gen, reason(d)), intervalMs: this.opts.keepaliveMs });
       }
       log[this.opts.role === 'session' ? 'debug' : 'info'](
         { source: this.name, protocolVersion: pv, tools: this.listed.tools.length },
@@ -306,14 +306,14 @@ export class DownstreamSource implements ToolSource {
       if (before.prompts !== after.prompts) this.emit({ kind: 'prompts' });
     } catch (err) {
       if (gen !== this.generation || this.stopping) return;
-      const detail = startFailure(err, transport, this.stderrTail);
+      const why = startFailure(err, transport, sharedProcess(this.opts));
       if (isUnreachable(err)) this.opts.onUnreachable?.(describeConnectError(err));
-      log.warn({ source: this.name, detail }, 'downstream server failed to start');
+      log.warn({ source: this.name, detail: why.detail }, 'downstream server failed to start');
       // A server that dies on the version probe gets the plain 2025 handshake next time.
       if (this.verdict === undefined && isStdioServer(config)) this.verdict = { kind: 'legacy' };
       await client.close().catch(() => {});
       await transport.close().catch(() => {});
-      this.scheduleRestart(detail);
+      this.scheduleRestart(why);
     }
   }
 
@@ -331,12 +331,12 @@ export class DownstreamSource implements ToolSource {
   }
 
   /** The connection ended: the process exited, the HTTP server ended the session or stopped answering (`then`, once, if so). */
-  private lost(gen: number, detail: string, then?: () => void): void {
+  private lost(gen: number, detail: Reason, then?: () => void): void {
     if (this.stopping || gen !== this.generation) return;
     // A close before the handshake finished (a spawn ENOENT, an early exit) is connect()'s to
     // report: it holds the cause, and restarting here first would discard it.
     if (this.state.state !== 'ready') return;
-    this.opts.log.warn({ source: this.name, detail }, 'downstream server disconnected');
+    this.opts.log.warn({ source: this.name, detail: detail.detail }, 'downstream server disconnected');
     if (this.opts.clock.now() - this.connectedAt >= STABLE_AFTER_MS) this.failures = 0;
     // Closed when the restart is due, not now: the request that met the ended session is to fail
     // as such (and be sent again), not as cut by the close. Already closed after an exit.
@@ -346,14 +346,14 @@ export class DownstreamSource implements ToolSource {
     then?.();
   }
 
-  private scheduleRestart(detail: string): void {
+  private scheduleRestart(detail: Reason): void {
     this.keepalive?.stop();
     this.keepalive = undefined;
     if (this.stopping) return;
     this.generation++;
     const delay = restartDelay(this.failures++, this.opts.restartBaseMs === undefined ? {} : { baseMs: this.opts.restartBaseMs });
     this.restartAt = this.opts.clock.now() + delay;
-    this.setState('restarting', `${detail}; restarting in ${delay} ms`);
+    this.setState('restarting', framed(detail, '', `; restarting in ${delay} ms`));
     clearTimeout(this.restartTimer);
     this.restartTimer = setTimeout(() => {
       void this.retired?.close().catch(() => {});
@@ -365,12 +365,11 @@ export class DownstreamSource implements ToolSource {
     this.restartTimer.unref();
   }
 
-  private exitSummary = (): string => exitSummary(this.transport, this.stderrTail);
-
-  private setState(state: SourceStatus['state'], detail?: string, protocolVersion?: string): void {
+  private setState(state: SourceStatus['state'], detail?: Reason, protocolVersion?: string): void {
     const restarts = this.state.restarts;
     this.state = { state, since: this.opts.clock.now(), restarts };
-    if (detail !== undefined) this.state.detail = detail;
+    this.callerDetail = detail?.caller;
+    if (detail !== undefined) this.state.detail = detail.detail;
     if (protocolVersion !== undefined) this.state.protocolVersion = protocolVersion;
     if (this.opts.role !== 'session') this.opts.metrics.sourceUp.set({ source: this.name }, state === 'ready' ? 1 : 0);
     const waiting = this.stateWaiters;

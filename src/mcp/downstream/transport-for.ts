@@ -5,17 +5,12 @@ import type { HubHttpTransport } from './http-transport.js';
 import type { ChildRegistry } from './process-registry.js';
 import { ChildStdioTransport } from './stdio-transport.js';
 
-/** Lines of a stdio server's stderr a source keeps, for the reason it gives when the server fails. */
-export const STDERR_TAIL = 20;
-
 export interface TransportFor {
   name: string;
   config: McpServerConfig;
   log: Logger;
   maxMessageBytes?: number | undefined;
   processes?: ChildRegistry | undefined;
-  /** The stderr lines kept (the last STDERR_TAIL, each cut at 500 characters). */
-  stderrTail: string[];
   /** A stream the HTTP transport cut, by the tag of the call it carried. */
   onCut: (tag: string) => void;
   /** An HTTP server ended the connection's session, or (doubt) may have (session-ended.ts). */
@@ -28,7 +23,7 @@ export interface TransportFor {
 /**
  * The transport of one connection to a downstream server: a child process over stdio, or the
  * hub's HTTP client (`Http`, loaded with the first HTTP server). stderr is read by the stdio
- * transport in bounded lines; the source keeps a tail and logs each at debug.
+ * transport in bounded lines, kept per process (its StderrLog) and each logged at debug.
  */
 export function transportFor(o: TransportFor, Http: typeof HubHttpTransport | undefined): Transport {
   const { config, log } = o;
@@ -41,11 +36,7 @@ export function transportFor(o: TransportFor, Http: typeof HubHttpTransport | un
       maxMessageBytes: o.maxMessageBytes,
       registry: o.processes,
       onViolation: o.onViolation,
-      onStderrLine: (line) => {
-        o.stderrTail.push(line.slice(0, 500));
-        if (o.stderrTail.length > STDERR_TAIL) o.stderrTail.shift();
-        log.debug({ source: o.name, stderr: line.slice(0, 2000) }, 'downstream stderr');
-      },
+      onStderrLine: (line) => log.debug({ source: o.name, stderr: line.slice(0, 2000) }, 'downstream stderr'),
     });
   }
   if (!Http) throw new Error('the HTTP client stack was not loaded');
@@ -57,15 +48,46 @@ export function transportFor(o: TransportFor, Http: typeof HubHttpTransport | un
   });
 }
 
-/** How a connection ended, for the reason a source gives: the stdio process's exit and stderr, or the connection's close. */
-export function exitSummary(transport: Transport | undefined, stderrTail: readonly string[]): string {
+/**
+ * A reason a source gives, twice: `detail` whole, for operators (/readyz, `doctor`, the log), and
+ * `caller` as a caller is shown it (a refused call, a call the server's exit cut).
+ */
+export interface Reason {
+  detail: string;
+  caller: string;
+}
+
+/** What a caller is told in place of the stderr of a process that serves more than one identity. */
+export const STDERR_IN_LOG = "its stderr is in the hub's log";
+
+/** Whether a connection is a stdio process not of one identity's own (role 'session'): its stderr may hold any of its callers' input. */
+export const sharedProcess = (o: { config: McpServerConfig; role?: 'main' | 'session' | undefined }): boolean =>
+  isStdioServer(o.config) && o.role !== 'session';
+
+/** The same reason for both: nothing in it is one caller's. */
+export const reason = (text: string): Reason => ({ detail: text, caller: text });
+
+/** A reason put into a sentence, both ways. */
+export const framed = (r: Reason, before: string, after = ''): Reason => ({ detail: `${before}${r.detail}${after}`, caller: `${before}${r.caller}${after}` });
+
+/** The stderr part of a reason: a process that serves more than one identity (`shared`) may have printed another caller's input. */
+export function withStderr(how: string, stderr: string | undefined, shared: boolean, say = (s: string) => `${how}; ${s}`): Reason {
+  if (!stderr) return reason(how);
+  return { detail: say(`stderr: ${stderr}`), caller: say(shared ? STDERR_IN_LOG : `stderr: ${stderr}`) };
+}
+
+/**
+ * How a connection ended, for the reason a source gives: the stdio process's exit and its own
+ * stderr (that process's, not an earlier one's), or the connection's close. `shared`: the process
+ * serves more than one identity, and its callers are not shown its stderr.
+ */
+export function exitSummary(transport: Transport | undefined, shared: boolean): Reason {
   const t = transport instanceof ChildStdioTransport ? transport : undefined;
   // A server the hub ended for breaking a limit: the limit is the cause, not the signal it got.
-  if (t?.violation) return `ended by the hub: ${t.violation}`;
+  if (t?.violation) return reason(`ended by the hub: ${t.violation}`);
   const info = t?.exitInfo;
   const how = info ? (info.signal ? `signal ${info.signal}` : `exit code ${info.code}`) : 'connection closed';
-  const stderr = t ? t.stderrLog.summary() : stderrTail.at(-1);
-  return stderr ? `${how}; stderr: ${stderr}` : how;
+  return withStderr(how, t?.stderrLog.summary(), shared);
 }
 
 /** Whether the transport holds an HTTP server's session (`Mcp-Session-Id`). */
