@@ -165,8 +165,9 @@ export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart
   if (!opts.quiet) progress(data.line);
   const port = str(flags['port']);
   if (port !== undefined) {
-    const n = Number(port);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new HubError('config_invalid', `--port ${port}: expected a port number 0–65535`);
+    // Digits only: Number() also reads " " as 0, "0x1F90" and "1e4".
+    const n = /^\d{1,5}$/.test(port) ? Number(port) : Number.NaN;
+    if (!(n >= 0 && n <= 65535)) throw new HubError('config_invalid', `--port ${port}: expected a port number 0–65535`);
     c.server.port = n;
   }
   const host = str(flags['host']);

@@ -97,6 +97,23 @@ export const integrationConfigSchema = z.discriminatedUnion('type', [customInteg
 export type IntegrationConfig = z.infer<typeof integrationConfigSchema>;
 export type CustomIntegrationConfig = z.infer<typeof customIntegrationSchema>;
 
+/**
+ * A base URL the hub builds others on (`<url>/mcp`, the OAuth issuer, link and webhook URLs): http
+ * or https, with no credentials, query or fragment, which would end up inside every URL made from it.
+ */
+const baseUrl = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).refine(
+  (u) => {
+    const url = new URL(u);
+    return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  },
+  { message: 'must have no query, fragment or credentials: other URLs are built on it' },
+);
+
+/** A browser origin as the Origin header sends it: scheme, host and port only. */
+const origin = z.string().refine((o) => URL.canParse(o) && new URL(o).origin === o.replace(/\/$/, ''), {
+  message: 'must be an origin such as https://app.example.com (scheme, host and port, nothing else)',
+});
+
 export const serverSchema = z.strictObject({
   // An address or a host name to listen on; checked here so a typo is named as this key, not as DNS's ENOTFOUND.
   host: z
@@ -112,15 +129,15 @@ export const serverSchema = z.strictObject({
     .default('127.0.0.1'),
   port: z.number().int().min(0).max(65535).default(8787),
   /** The URL clients reach the hub at; defaults to http://host:port. */
-  publicUrl: z.url().optional(),
+  publicUrl: baseUrl.optional(),
   /**
    * The base URL other replicas reach this one's `/mcp` at, to send it a retry whose state it
    * holds (src/replicas/). Defaults to the bound listener's own address, which suits replicas on
    * one host; replicas on several hosts must set it to an address the others can reach.
    */
-  internalUrl: z.url().optional(),
+  internalUrl: baseUrl.optional(),
   /** Extra browser origins allowed to call /mcp (the hub's own origin always is). */
-  allowedOrigins: z.array(z.string()).default([]),
+  allowedOrigins: z.array(origin).default([]),
   /** Extra Host header values accepted (the bind address and publicUrl's host always are). */
   allowedHosts: z.array(z.string()).default([]),
   /** Largest accepted request body, in bytes. */

@@ -66,6 +66,14 @@ describe('switchboard CLI', () => {
   });
   afterEach(() => dir.remove());
 
+  it('serve refuses a --port that is not digits (" ", hex, an exponent) instead of binding where Number() reads it', async () => {
+    for (const port of [' ', '0x1F90', '1e4', '-1', '65536']) {
+      const r = await runCli(['serve', '--port', port, '--data', data], dir.path);
+      expect(r.code, port).toBe(1);
+      expect(r.stderr).toContain(`--port ${port}: expected a port number 0–65535`);
+    }
+  });
+
   it('tokens create prints only the token on stdout, and it verifies', async () => {
     const r = await runCli(['tokens', 'create', '--user', 'alice', '--label', 'ci', '--data', data], dir.path);
     expect(r.code).toBe(0);

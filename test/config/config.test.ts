@@ -176,3 +176,23 @@ describe('server.host', () => {
     }
   });
 });
+
+describe('server.publicUrl, internalUrl and allowedOrigins', () => {
+  it('take http(s) base URLs and origins, and refuse what other URLs cannot be built on', () => {
+    for (const url of ['https://hub.example.com', 'http://127.0.0.1:8787', 'https://hub.example.com/switchboard'])
+      expect(configSchema.parse({ server: { publicUrl: url, internalUrl: url } }).server.publicUrl).toBe(url);
+    const refused = (server: Record<string, unknown>) => configSchema.safeParse({ server }).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(refused({ publicUrl: 'javascript:alert(1)' })).toEqual(['server.publicUrl: must be an http or https URL']);
+    expect(refused({ publicUrl: 'ftp://hub.example.com' })).toEqual(['server.publicUrl: must be an http or https URL']);
+    for (const publicUrl of ['http://hub.example.com/p?x=1', 'https://hub.example.com/#frag', 'https://user:pw@hub.example.com'])
+      expect(refused({ publicUrl })).toEqual(['server.publicUrl: must have no query, fragment or credentials: other URLs are built on it']);
+    expect(refused({ internalUrl: 'http://10.0.0.2:8787/?a=b' })).toEqual([
+      'server.internalUrl: must have no query, fragment or credentials: other URLs are built on it',
+    ]);
+    expect(configSchema.parse({ server: { allowedOrigins: ['https://app.example', 'http://localhost:3000/'] } }).server.allowedOrigins).toHaveLength(2);
+    for (const o of ['not a url', 'https://app.example/path', 'null'])
+      expect(refused({ allowedOrigins: [o] })).toEqual([
+        'server.allowedOrigins.0: must be an origin such as https://app.example.com (scheme, host and port, nothing else)',
+      ]);
+  });
+});
