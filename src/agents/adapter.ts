@@ -1,3 +1,5 @@
+import { nestsTooDeep } from '../mcp/json-depth.js';
+
 /**
  * What every protocol adapter (upagents.ts, kore.ts, http.ts) gives the policy: one attempt
  * at one task. Retries, the breaker, fallbacks and validation wrap it (policy.ts, invoke.ts), so
@@ -80,6 +82,7 @@ export interface AgentAdapter {
  * schema with a clear reason.
  */
 export function objectIn(text: string): unknown {
+  if (nestsTooDeep(text)) return text;
   try {
     const v: unknown = JSON.parse(text);
     return v !== null && typeof v === 'object' && !Array.isArray(v) ? v : text;

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { describeError, errorCodesUnder, isHubError } from '../errors.js';
+import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
 import { readSome, type ProviderClient, type ProviderTarget } from '../providers/client.js';
 import { type Credentials, noCredentials } from '../providers/credentials.js';
 import { retryAfterMs } from '../providers/retry.js';
@@ -78,11 +79,18 @@ export async function jsonOf(x: AgentExchange, res: Response): Promise<unknown> 
   } catch (err) {
     throw failure(x, err);
   }
+  // JSON.parse takes any depth; what is written of the answer after it (results, stored tasks) does not.
+  if (nestsTooDeep(text)) throw tooDeep(x.name);
   try {
     return text === '' ? null : JSON.parse(text);
   } catch {
     throw new AgentAttemptError('protocol', `agent ${x.name} answered with a body that is not JSON`);
   }
+}
+
+/** JSON nesting past what the hub's results can be written with: an answer no tool result can carry. */
+export function tooDeep(name: string): AgentAttemptError {
+  return new AgentAttemptError('protocol', `agent ${name} answered with JSON nesting deeper than ${MAX_JSON_DEPTH} levels`);
 }
 
 /** A non-2xx answer, classified; a little of its body explains it (agents put the reason there). */

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import type { KoreAgentConfig } from '../definition/agents.js';
 import { untilAnswer } from '../providers/sse.js';
 import { type AgentAdapter, type AgentAnswer, AgentAttemptError, type AgentPartial, type AgentRequest, objectIn } from './adapter.js';
-import { type AgentExchange, MAX_STREAMED_CHARS, type UrlAgentOptions, absoluteUrl, exchange, failure, jsonOf } from './http-attempt.js';
+import { type AgentExchange, MAX_STREAMED_CHARS, type UrlAgentOptions, absoluteUrl, exchange, failure, jsonOf, tooDeep } from './http-attempt.js';
+import { nestsTooDeep } from '../mcp/json-depth.js';
 
 /** An `output` or `debug` item of seed 003's response (`{type, content}`). */
 const itemSchema = z.looseObject({ type: z.string().optional(), content: z.unknown().optional() });
@@ -133,6 +134,7 @@ export class KoreAdapter implements AgentAdapter {
     let text = '';
     const answer = await untilAnswer(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs }, (e): AgentAnswer | undefined => {
       let raw: unknown;
+      if (nestsTooDeep(e.data)) throw tooDeep(this.o.name);
       try {
         raw = JSON.parse(e.data);
       } catch {

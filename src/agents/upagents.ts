@@ -6,7 +6,8 @@ import { untilAnswer } from '../providers/sse.js';
 import type { Clock } from '../clock.js';
 import type { UpagentsAgentConfig } from '../definition/agents.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage, objectIn } from './adapter.js';
-import { type AgentExchange, MAX_STREAMED_CHARS, exchange, failure, jsonOf } from './http-attempt.js';
+import { type AgentExchange, MAX_STREAMED_CHARS, exchange, failure, jsonOf, tooDeep } from './http-attempt.js';
+import { nestsTooDeep } from '../mcp/json-depth.js';
 
 /**
  * Seed 000's task body. Fields beyond these are kept out of the answer (parse, never cast): the
@@ -107,6 +108,7 @@ export class UpagentsAdapter implements AgentAdapter {
     let taskId: string | undefined;
     const answer = await untilAnswer(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs }, (e): AgentAnswer | undefined => {
       let raw: unknown;
+      if (nestsTooDeep(e.data)) throw tooDeep(this.o.name);
       try {
         raw = JSON.parse(e.data);
       } catch {

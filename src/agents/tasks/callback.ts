@@ -5,6 +5,7 @@ import type { Clock } from '../../clock.js';
 import { ERROR_SPECS, httpError, type HubErrorCode } from '../../errors.js';
 import { writeJson } from '../../http/json.js';
 import { closeIfBodyUnread } from '../../http/limits.js';
+import { MAX_JSON_DEPTH, nestsTooDeep } from '../../mcp/json-depth.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Vault } from '../../vault/vault.js';
 import type { AgentMetrics, TaskEnd } from '../metrics.js';
@@ -129,7 +130,10 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
         d.log[ERROR_SPECS[verdict.code].log]({ ...where, agent: task.agent, code: verdict.code, why: verdict.message }, 'agent callback refused');
         return writeJson(res, ERROR_SPECS[verdict.code].http, httpError(verdict.code, verdict.message).body);
       }
-      const body = format.parse(read.body.toString('utf8'));
+      const text = read.body.toString('utf8');
+      // Deeper JSON could not be sealed (JSON.stringify overflows): a body no retry changes, not a store fault.
+      if (nestsTooDeep(text)) return writeJson(res, 400, httpError('bad_body', `the body nests deeper than ${MAX_JSON_DEPTH} levels`).body);
+      const body = format.parse(text);
       if (body === undefined) return writeJson(res, 400, httpError('bad_body', "the body is not a task callback of this agent's protocol").body);
       if (isFinalTask(task.state)) {
         d.log.info({ ...where, agent: task.agent, state: task.state, status: body.status }, 'agent callback for a finished task acknowledged and dropped');
