@@ -9,7 +9,7 @@ import type { HttpFace } from '../mcp/http-face.js';
 import { bearerAuth, holdsScope, mountResourceMetadata, RESOURCE_METADATA_PATHS, resourceUrls } from './auth.js';
 import { corsForAllowedOrigins } from './cors.js';
 import { BodyDeadlines, closeIfBodyUnread, refuseDeclaredOversize } from './limits.js';
-import { declaresUtf8, isMcpPost, NOT_UTF8_MESSAGE, plainJsonBody, routeWithoutRouter } from './mcp-route.js';
+import { declaresUtf8, isMcpPath, isMcpPost, NOT_UTF8_MESSAGE, plainJsonBody, routeWithoutRouter } from './mcp-route.js';
 import { tokenUnlessPublic } from './public-routes.js';
 import { mountHealth, type HealthDeps } from './routes.js';
 import { refusalLog } from './refusal-log.js';
@@ -132,7 +132,7 @@ function errorHandler(log: Logger): ErrorRequestHandler {
     // A body cut off at the size cap is left unread: end the connection rather than drain it.
     closeIfBodyUnread(req, res);
     // /mcp answers a JSON-RPC error object; every other route the hub's `{ error: { code, message } }`.
-    const mcp = req.path === '/mcp';
+    const mcp = isMcpPath(req.path);
     const answer = (code: JsonRpcErrorCode, message: string) => sendError(res, mcp ? jsonRpcHttpError(code, message) : httpError(code, message));
     if (e.type === 'entity.too.large') return answer('body_too_large', 'Request body too large');
     if (e.type === 'entity.parse.failed' && isJson(e.body)) {

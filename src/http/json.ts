@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { httpError, isJsonRpcCode, jsonRpcHttpError, type HubErrorCode } from '../errors.js';
+import { isMcpPath } from './mcp-route.js';
 
 /**
  * A JSON answer on Node's own response, for the paths that answer before express (the webhook
@@ -16,6 +17,6 @@ export function writeJson(res: ServerResponse, status: number, body: unknown): v
  * which MCP clients read, and the hub's `{ error: { code, message } }` on every other route.
  */
 export function writeRefusal(req: IncomingMessage, res: ServerResponse, code: HubErrorCode, message: string): void {
-  const answer = (req.url ?? '').split('?')[0] === '/mcp' && isJsonRpcCode(code) ? jsonRpcHttpError(code, message) : httpError(code, message);
+  const answer = isMcpPath((req.url ?? '').split('?')[0]!) && isJsonRpcCode(code) ? jsonRpcHttpError(code, message) : httpError(code, message);
   writeJson(res, answer.status, answer.body);
 }

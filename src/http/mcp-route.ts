@@ -16,6 +16,14 @@ export function isMcpPost(req: IncomingMessage): boolean {
   return req.method === 'POST' && req.url === '/mcp';
 }
 
+/**
+ * Whether a path is the one express routes to `/mcp`: its router ignores case and a trailing
+ * slash, so `/MCP` and `/mcp/` are served as MCP too and must be refused in MCP's shape.
+ */
+export function isMcpPath(path: string): boolean {
+  return /^\/mcp\/?$/i.test(path);
+}
+
 type Step = (req: Request, res: Response, next: (err?: unknown) => void) => void;
 
 /** Calls `steps` in order, as express's router would for one route: an error (passed or thrown) goes to `onError`. */

@@ -193,6 +193,24 @@ describe('HTTP face under bad input', () => {
     }
   });
 
+  it('refuses in JSON-RPC shape on /mcp/ and /MCP too, which express routes to /mcp', async () => {
+    for (const path of ['/mcp/', '/MCP']) {
+      const url = `${origin()}${path}`;
+      const bad = await fetch(url, { method: 'POST', headers: { ...MCP_HEADERS, ...auth }, body: '{bad' });
+      expect([path, bad.status, await bad.json()]).toEqual([
+        path,
+        400,
+        { jsonrpc: '2.0', error: { code: -32700, message: expect.any(String), data: { code: 'parse_error' } }, id: null },
+      ]);
+      const foreign = await fetch(url, { method: 'POST', headers: { ...MCP_HEADERS, ...auth, origin: 'http://evil.example' }, body: INITIALIZE });
+      expect([path, foreign.status, await foreign.json()]).toEqual([
+        path,
+        403,
+        { jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Origin "http://evil.example" is not allowed', data: { code: 'origin_rejected' } } },
+      ]);
+    }
+  });
+
   it('answers JSON that is not a JSON-RPC message with an Invalid Request error (-32600)', async () => {
     // Both protocol eras: the 2026 header routes the body to another handler.
     const eras: Record<string, string>[] = [{}, { 'mcp-protocol-version': '2026-07-28' }];
