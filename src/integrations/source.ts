@@ -1,14 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import {
-  ProtocolError,
-  ProtocolErrorCode,
-  UrlElicitationRequiredError,
-  inputRequired,
-  type CallToolResult,
-  type ReadResourceResult,
-  type Resource,
-  type Tool,
-} from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ReadResourceResult, type Resource, type Tool } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
 import type { ConnectionReads } from '../connections/repository.js';
@@ -16,15 +6,7 @@ import type { Connection } from '../connections/types.js';
 import { HubError, describeError, isHubError, needsNewLink } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { TokenManager } from '../oauth/token-manager.js';
-import {
-  toolError,
-  type CallContext,
-  type InputRequired,
-  type ResourceUpdatedListener,
-  type SourceChange,
-  type SourceStatus,
-  type ToolSource,
-} from '../mcp/source.js';
+import type { CallContext, InputRequired, ResourceUpdatedListener, SourceChange, SourceStatus, ToolSource } from '../mcp/source.js';
 import type { CreateTaskResult } from '../mcp/tasks/wire.js';
 import { closeSchema, inputValidator, type InputValidator } from '../mcp/validate-input.js';
 import { createProviderClient, type ProviderClient, type ProviderFetch, type ProviderLimits } from '../providers/client.js';
@@ -32,6 +14,7 @@ import { oauthCredentials, type Credentials } from '../providers/credentials.js'
 import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
 import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
 import { httpRequestOf, runHttpTool } from './http-tool.js';
+import { linkNeeded } from './link-needed.js';
 import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
 import type { Clock } from '../clock.js';
 import { outcomeOfThrown, type AttemptOutcome, type CircuitBreakers } from '../outbox/breaker.js';
@@ -368,23 +351,8 @@ export class IntegrationSource implements ToolSource {
   }
 
   private needsLink(ctx: CallContext, c: Connection | undefined): CallToolResult | InputRequired {
-    const url = this.opts.linkUrl(ctx.identity);
-    const title = this.opts.definition.title;
-    let message = c
-      ? `Your ${title} connection needs to be linked again${c.reason ? ` (${c.reason})` : ''}. Open this link to re-link it, then call the tool again: ${url}`
-      : `Link your ${title} account to use this tool. Open this link, approve access, then call the tool again: ${url}`;
     const notice = this.opts.linkNotice?.();
-    if (notice) message = `${message}\n${notice}`;
-    const caps = ctx.clientCapabilities as { elicitation?: { url?: unknown } } | undefined;
-    // A retry after the user was shown the link, still unlinked: say so instead of asking again.
-    if (ctx.inputResponses !== undefined || caps?.elicitation?.url === undefined) return toolError(message);
-    if (ctx.request !== undefined) {
-      // 2025-11-25: URLElicitationRequiredError (-32042) tells the client to open the link and retry.
-      const elicitationId = randomBytes(12).toString('base64url');
-      throw new UrlElicitationRequiredError([{ mode: 'url', message, url, elicitationId }], message);
-    }
-    // 2026-07-28: an input_required result; the client shows the link and retries with the response.
-    return inputRequired({ inputRequests: { link: inputRequired.elicitUrl({ url, message }) } });
+    return linkNeeded(ctx, { connection: c, title: this.opts.definition.title, url: this.opts.linkUrl(ctx.identity), notice });
   }
 
   private validator(name: string, tool: ToolDefinition): InputValidator {

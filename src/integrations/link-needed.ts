@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import { UrlElicitationRequiredError, inputRequired, type CallToolResult } from '@modelcontextprotocol/server';
+import type { Connection } from '../connections/types.js';
+import { ERROR_META_KEY, ERROR_SPECS } from '../errors.js';
+import { toolError, type CallContext, type InputRequired } from '../mcp/source.js';
+
+export interface LinkNeeded {
+  /** The caller's connection when it has one (it must be linked again), else undefined (never linked). */
+  connection: Connection | undefined;
+  /** The integration's title, as the message names it. */
+  title: string;
+  /** Where the caller links (or re-links) the account. */
+  url: string;
+  /** A line added to the message (the hub's link notice), when there is one. */
+  notice?: string | undefined;
+}
+
+/**
+ * What a call that needs an account link answers: the link, as a URL elicitation when the client
+ * can show one (2025-11-25 throws URLElicitationRequiredError, 2026-07-28 returns input_required),
+ * else as an isError result coded `connection_required` (never linked) or `connection_needs_reauth`
+ * (linked, must be linked again), so a client can tell it from a failure of the tool.
+ */
+export function linkNeeded(ctx: CallContext, o: LinkNeeded): CallToolResult | InputRequired {
+  const { connection: c, title, url } = o;
+  let message = c
+    ? `Your ${title} connection needs to be linked again${c.reason ? ` (${c.reason})` : ''}. Open this link to re-link it, then call the tool again: ${url}`
+    : `Link your ${title} account to use this tool. Open this link, approve access, then call the tool again: ${url}`;
+  if (o.notice) message = `${message}\n${o.notice}`;
+  const caps = ctx.clientCapabilities as { elicitation?: { url?: unknown } } | undefined;
+  // A retry after the user was shown the link, still unlinked: say so instead of asking again.
+  if (ctx.inputResponses !== undefined || caps?.elicitation?.url === undefined) {
+    const code = c ? 'connection_needs_reauth' : 'connection_required';
+    return toolError(message, { _meta: { [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } } });
+  }
+  if (ctx.request !== undefined) {
+    // 2025-11-25: URLElicitationRequiredError (-32042) tells the client to open the link and retry.
+    const elicitationId = randomBytes(12).toString('base64url');
+    throw new UrlElicitationRequiredError([{ mode: 'url', message, url, elicitationId }], message);
+  }
+  // 2026-07-28: an input_required result; the client shows the link and retries with the response.
+  return inputRequired({ inputRequests: { link: inputRequired.elicitUrl({ url, message }) } });
+}
