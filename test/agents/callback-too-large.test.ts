@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
-import { SB, signedCallback } from './support.js';
+import { SB, agentTaskStatus, heldRemoteTaskId, signedCallback } from './support.js';
 
 const SECRET = 'whsec_callback_too_large_41c9';
 
@@ -54,19 +54,13 @@ describe('an agent callback over the size cap', () => {
     await hub?.stop();
   });
 
-  const status = async (taskId: string) =>
-    ((await client.callTool({ name: 'agent__task_status', arguments: { taskId } })) as { structuredContent: { state: string; result?: unknown } })
-      .structuredContent;
+  const status = (taskId: string) => agentTaskStatus(client, taskId);
 
   it('is answered 413 body_too_large, not a reset connection, and leaves the task for a callback within the cap', async () => {
     const handle = (await client.callTool({ name: 'agent__later', arguments: { input: 'big answer' } })) as { structuredContent: { taskId: string } };
     const { taskId } = handle.structuredContent;
     const base = hub.url.replace(/\/mcp$/, '');
-    const market = `${base}/sandbox/marketplace/v1/_callbacks`;
-    const held = (await (await fetch(market, { headers: { authorization: 'Bearer ua_sandbox_local' } })).json()) as {
-      held: Array<{ task_id: string; url: string }>;
-    };
-    const remoteId = held.held.find((h) => h.url.endsWith(`/agents/callback/${taskId}`))!.task_id;
+    const remoteId = await heldRemoteTaskId(base, taskId);
     const url = `${base}/agents/callback/${taskId}`;
 
     const sizes = ['6', '12', '6', '6', '12', '12'];

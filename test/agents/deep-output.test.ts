@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { SB, signedCallback } from './support.js';
+import { SB, agentTaskStatus, heldRemoteTaskId, signedCallback } from './support.js';
 
 const SECRET = 'whsec_deep_output_7f3a';
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
@@ -60,18 +60,13 @@ describe('agent output nesting too deeply', () => {
     await new Promise((resolve) => platform?.close(resolve));
   });
 
-  const status = async (taskId: string) =>
-    ((await client.callTool({ name: 'agent__task_status', arguments: { taskId } })) as { structuredContent: { state: string; result?: unknown } })
-      .structuredContent;
+  const status = (taskId: string) => agentTaskStatus(client, taskId);
 
   it('a signed callback nesting 5,000 levels is refused 400 bad_body, not 503, and the task waits for a good one', async () => {
     const handle = (await client.callTool({ name: 'agent__later', arguments: { input: 'deep answer' } })) as { structuredContent: { taskId: string } };
     const { taskId } = handle.structuredContent;
     const base = hub.url.replace(/\/mcp$/, '');
-    const held = (await (await fetch(`${base}/sandbox/marketplace/v1/_callbacks`, { headers: { authorization: 'Bearer ua_sandbox_local' } })).json()) as {
-      held: Array<{ task_id: string; url: string }>;
-    };
-    const remoteId = held.held.find((h) => h.url.endsWith(`/agents/callback/${taskId}`))!.task_id;
+    const remoteId = await heldRemoteTaskId(base, taskId);
     const url = `${base}/agents/callback/${taskId}`;
 
     const body = `{"task_id":"${remoteId}","status":"completed","output":{"x":${nested(5_000)}}}`;

@@ -15,7 +15,7 @@ import { Hub } from '../../src/hub.js';
 import { hostedSandbox } from '../../servers/sandbox/hosted.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { capturedLogger } from '../helpers/log.js';
-import { signedCallback } from './support.js';
+import { agentTaskStatus, heldRemoteTaskId, signedCallback } from './support.js';
 
 const SECRET = 'whsec_foreign_callback_7d2a';
 const AGENTS = {
@@ -54,19 +54,13 @@ describe('a callback that reaches a hub whose config lacks its agent', () => {
     await a?.stop();
   });
 
-  const status = async (taskId: string) =>
-    ((await client.callTool({ name: 'agent__task_status', arguments: { taskId } })) as { structuredContent: { state: string; result?: unknown } })
-      .structuredContent;
+  const status = (taskId: string) => agentTaskStatus(client, taskId);
 
   it('409 there with the task unchanged, 404 for an unknown task; the hub with the agent completes it; a redelivery there is dropped', async () => {
     const handle = (await client.callTool({ name: 'agent__later', arguments: { input: 'elsewhere' } })) as { structuredContent: { taskId: string } };
     const { taskId } = handle.structuredContent;
     const aBase = a.url.replace(/\/mcp$/, '');
-    const market = `${aBase}/sandbox/marketplace/v1/_callbacks`;
-    const held = (await (await fetch(market, { headers: { authorization: 'Bearer ua_sandbox_local' } })).json()) as {
-      held: Array<{ task_id: string; url: string }>;
-    };
-    const remoteId = held.held.find((h) => h.url.endsWith(`/agents/callback/${taskId}`))!.task_id;
+    const remoteId = await heldRemoteTaskId(aBase, taskId);
     const body = JSON.stringify({ task_id: remoteId, status: 'completed', output: { reply: 'echo: elsewhere' } });
 
     const refused = await fetch(`${bBase}/agents/callback/${taskId}`, { method: 'POST', headers: signedCallback(SECRET, body), body });

@@ -73,3 +73,18 @@ export function signedCallback(secret: string, body: string): Record<string, str
     'x-webhook-signature': createHmac('sha256', secret).update(`${ts}.${body}`).digest('hex'),
   };
 }
+
+/** The marketplace's id of the task it holds for the hub's task `taskId` (a `callback=hold` agent lists what it holds), on the hub at `base`. */
+export async function heldRemoteTaskId(base: string, taskId: string): Promise<string> {
+  const res = await fetch(`${base}/sandbox/marketplace/v1/_callbacks`, { headers: { authorization: `Bearer ${SB.apiKey}` } });
+  const { held } = (await res.json()) as { held: Array<{ task_id: string; url: string }> };
+  const found = held.find((h) => h.url.endsWith(`/agents/callback/${taskId}`));
+  if (!found) throw new Error(`the marketplace holds no callback for task ${taskId}`);
+  return found.task_id;
+}
+
+/** What `agent__task_status` says of a task, to the client asking. */
+export async function agentTaskStatus(client: { callTool(p: { name: string; arguments: Record<string, unknown> }): Promise<unknown> }, taskId: string) {
+  const r = (await client.callTool({ name: 'agent__task_status', arguments: { taskId } })) as { structuredContent: { state: string; result?: unknown } };
+  return r.structuredContent;
+}
