@@ -20,6 +20,7 @@ import { registrationLimit } from './registration-limit.js';
 import { defaultScope } from './default-scope.js';
 import { authorizationRouteGuard } from './route-guard.js';
 import { AS_ROUTES, DISCOVERY_PATHS } from './routes.js';
+import { throttledLog } from '../http/refusal-log.js';
 import { loopbackAliases } from '../http/security.js';
 
 export interface AuthServer {
@@ -100,14 +101,15 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       );
       // A client's refused request, said by its RFC 6749 code and description (never a token,
       // code or verifier: the library's messages name none); a reused refresh token shows here.
+      // Anyone can send the endpoints junk: throttled per event and error.
+      const refused = throttledLog(deps.log);
       for (const event of ['grant.error', 'authorization.error', 'registration_create.error', 'revocation.error'])
         p.on(event, (_ctx: unknown, err: unknown) => {
           const e = err as { error?: unknown; error_description?: unknown; error_detail?: unknown };
           const detail = e.error_detail === undefined ? {} : { detail: String(e.error_detail) };
-          deps.log.info(
-            { event, error: String(e.error ?? 'unknown'), description: String(e.error_description ?? ''), ...detail },
-            'authorization server refused a request',
-          );
+          const error = String(e.error ?? 'unknown');
+          const fields = { event, error, description: String(e.error_description ?? ''), ...detail };
+          refused(`${event}:${error}`, 'info', fields, 'authorization server refused a request');
         });
       p.on('grant.revoked', (_ctx: unknown, grantId: unknown) => deps.log.info({ grantId: String(grantId) }, 'OAuth grant ended'));
       return p;

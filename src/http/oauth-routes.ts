@@ -14,6 +14,7 @@ import { csrfMatches, csrfToken } from './csrf.js';
 import { confirmPage, linkedPage } from './link-pages.js';
 import { answerLinkPreview, isLinkPreview } from './link-preview.js';
 import { PAGE_HEADERS, messagePage } from './pages.js';
+import { refusalLog, type RefusalLog } from './refusal-log.js';
 
 export interface OAuthRouteDeps {
   accounts: Accounts;
@@ -45,12 +46,13 @@ const SHOWN: ReadonlySet<HubErrorCode> = new Set(['oauth_flow_failed', 'oauth_en
  * the redeem errors drop a code the provider echoes (flows.ts), and a library error's own fields
  * (its request and response) are never logged.
  */
-function fail(res: Response, err: unknown, log: Logger, name?: string): void {
+function fail(res: Response, err: unknown, log: Logger, refused: RefusalLog, name?: string): void {
   const known = isHubError(err) && SHOWN.has(err.code);
   const code = known ? err.code : 'internal';
   const detail = isHubError(err) ? err.details?.['integration'] : undefined;
   const integration = name ?? (typeof detail === 'string' ? detail : undefined);
-  if (known) log[ERROR_SPECS[code].log]({ code, integration, why: err.message }, 'linking failed');
+  // A link's junk (a made-up state, a replayed callback) is anyone's to send: throttled per code.
+  if (known) refused(code, { integration, why: err.message }, 'linking failed');
   else log.error({ code, integration, err: describeError(err) }, 'linking failed unexpectedly');
   const message = known ? describeError(err) : 'Something went wrong while linking; nothing was changed. Try the link again.';
   res
@@ -66,6 +68,7 @@ function fail(res: Response, err: unknown, log: Logger, name?: string): void {
  */
 export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
   const { accounts, links, uses, log } = deps;
+  const refused = refusalLog(log);
 
   /** The integration a start request names, when it is a name at all (it is logged). */
   const nameOf = (req: Request): string | undefined => {
@@ -111,7 +114,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
         .type('html')
         .send(confirmPage({ tenant: link.t, user: link.u, title, action: path, link: q.data.link, csrf: csrfToken(browser) }));
     } catch (err) {
-      fail(res, err, log, nameOf(req));
+      fail(res, err, log, refused, nameOf(req));
     }
   });
 
@@ -141,13 +144,13 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
       // RFC 9110 §15.4.4: 303 turns the post into a GET at the provider.
       res.set('Cache-Control', 'no-store').redirect(303, started.authorizeUrl);
     } catch (err) {
-      fail(res, err, log, nameOf(req));
+      fail(res, err, log, refused, nameOf(req));
     }
   });
 
   app.get('/oauth/callback', async (req, res) => {
     const q = callbackQuery.safeParse(req.query);
-    if (!q.success) return fail(res, new HubError('oauth_flow_failed', 'the authorization response is malformed'), log);
+    if (!q.success) return fail(res, new HubError('oauth_flow_failed', 'the authorization response is malformed'), log, refused);
     const cookie = q.data.state ? accounts.cookieName(q.data.state) : undefined;
     try {
       const { connection, title } = await accounts.complete(q.data, cookie ? readCookie(req, cookie) : undefined);
@@ -157,7 +160,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
         .type('html')
         .send(linkedPage({ tenant: connection.tenant, user: connection.user, title }));
     } catch (err) {
-      fail(res, err, log);
+      fail(res, err, log, refused);
     }
   });
 }

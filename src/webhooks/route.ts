@@ -6,6 +6,7 @@ import type { WebhooksConfig } from '../definition/webhooks.js';
 import { ERROR_SPECS, httpError, type HubErrorCode } from '../errors.js';
 import { writeJson } from '../http/json.js';
 import { closeIfBodyUnread } from '../http/limits.js';
+import { refusalLog } from '../http/refusal-log.js';
 import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
 import type { Logger } from '../observability/logger.js';
 import type { AcceptResult, InboxIntake } from './inbox/types.js';
@@ -88,6 +89,8 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
   const byName = new Map(deps.integrations.map((i) => [i.name, i.webhooks]));
   const retryAfter = String(deps.retryAfterSeconds ?? 10);
 
+  // Anyone on the network can send junk here: its refusals are logged throttled per code.
+  const refused = refusalLog(deps.log);
   const refuse = (req: IncomingMessage, res: ServerResponse, code: HubErrorCode, message: string) => {
     closeIfBodyUnread(req, res);
     const answer = httpError(code, message);
@@ -108,7 +111,7 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
       const read = await readRawBody(req, w.maxBodyBytes);
       if (!read.ok) {
         if (read.reason === 'aborted') return void req.socket.destroy();
-        deps.log.info({ ...where, maxBodyBytes: w.maxBodyBytes }, 'webhook delivery refused: body too large');
+        refused('body_too_large', { ...where, maxBodyBytes: w.maxBodyBytes }, 'webhook delivery refused');
         // The rest of the body is read and dropped before the answer (the body deadline and
         // DISCARD_BYTES bound it): a sender still writing to a closed socket hears a reset, not the 413.
         if (!(await discardRest(req))) res.setHeader('Connection', 'close');
@@ -126,7 +129,7 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
         ...(w.toleranceSeconds === undefined ? {} : { toleranceSeconds: w.toleranceSeconds }),
       });
       if (!verdict.ok) {
-        deps.log[ERROR_SPECS[verdict.code].log]({ ...where, code: verdict.code, why: verdict.message, bytes: body.length }, 'webhook delivery refused');
+        refused(verdict.code, { ...where, why: verdict.message, bytes: body.length }, 'webhook delivery refused');
         return writeJson(res, ERROR_SPECS[verdict.code].http, httpError(verdict.code, verdict.message).body);
       }
       // Kept, a body nesting past what JSON.stringify survives would break every later read of its
@@ -136,7 +139,7 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
         ? ({ ok: false, code: 'bad_body', message: `the body nests deeper than ${MAX_JSON_DEPTH} levels` } as const)
         : describeDelivery({ format: w, body, headers: req.headers, url: req.url ?? '/' });
       if (!d.ok) {
-        deps.log.warn({ ...where, code: d.code, why: d.message }, 'webhook delivery refused');
+        refused(d.code, { ...where, why: d.message }, 'webhook delivery refused');
         return writeJson(res, ERROR_SPECS[d.code].http, httpError(d.code, d.message).body);
       }
       // Slack's Events API handshake: the challenge back in a JSON body (api.slack.com/events/url_verification).
