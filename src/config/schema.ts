@@ -103,6 +103,8 @@ export type CustomIntegrationConfig = z.infer<typeof customIntegrationSchema>;
  */
 const baseUrl = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).refine(
   (u) => {
+    // Checks go on after a failed one: what is not a URL at all was said above.
+    if (!URL.canParse(u)) return true;
     const url = new URL(u);
     return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
   },
