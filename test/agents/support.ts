@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { capturedLogger } from '../helpers/log.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
+import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 
 /** An upagents entry on the sandbox marketplace the hub hosts. */
 export const SB = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local' } as const;
@@ -74,13 +74,27 @@ export function signedCallback(secret: string, body: string): Record<string, str
   };
 }
 
-/** The marketplace's id of the task it holds for the hub's task `taskId` (a `callback=hold` agent lists what it holds), on the hub at `base`. */
-export async function heldRemoteTaskId(base: string, taskId: string): Promise<string> {
-  const res = await fetch(`${base}/sandbox/marketplace/v1/_callbacks`, { headers: { authorization: `Bearer ${SB.apiKey}` } });
+/** Its diagnostics take the marketplace's key, from loopback. */
+const MARKET_AUTH = { authorization: `Bearer ${SB.apiKey}` };
+
+/** The marketplace's id of the answer it holds (a `callback=hold` agent) for the hub's task `taskId`, on the hub at `base`; undefined while it holds none. */
+async function heldFor(base: string, taskId: string): Promise<string | undefined> {
+  const res = await fetch(`${base}/sandbox/marketplace/v1/_callbacks`, { headers: MARKET_AUTH });
   const { held } = (await res.json()) as { held: Array<{ task_id: string; url: string }> };
-  const found = held.find((h) => h.url.endsWith(`/agents/callback/${taskId}`));
-  if (!found) throw new Error(`the marketplace holds no callback for task ${taskId}`);
-  return found.task_id;
+  return held.find((h) => h.url === `${base}/agents/callback/${taskId}`)?.task_id;
+}
+
+/** The marketplace's id of the task it holds for the hub's task `taskId`, which it must hold already. */
+export async function heldRemoteTaskId(base: string, taskId: string): Promise<string> {
+  const found = await heldFor(base, taskId);
+  if (found === undefined) throw new Error(`the marketplace holds no callback for task ${taskId}`);
+  return found;
+}
+
+/** Sends the answer the marketplace holds for the hub's task `taskId`, once it holds it; resolves to the marketplace's report. */
+export async function releaseHeld(base: string, taskId: string): Promise<unknown> {
+  const remote = await eventually(() => heldFor(base, taskId), 5_000);
+  return (await fetch(`${base}/sandbox/marketplace/v1/_callbacks/${remote}/release`, { method: 'POST', headers: MARKET_AUTH })).json();
 }
 
 /** What `agent__task_status` says of a task, to the client asking. */

@@ -13,6 +13,7 @@ import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextproto
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheus, sumOf } from '../../servers/commands/agents-scrape.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { releaseHeld } from './support.js';
 import { taskClient } from '../mcp/tasks-helpers.js';
 
 const SB = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local', retries: 0 } as const;
@@ -38,15 +39,7 @@ describe('async agent calls as MCP Tasks in the per-agent metrics', () => {
 
   const scrape = async () => parsePrometheus(await (await fetch(new URL('/metrics', hub.url))).text());
   const agentTaskOf = (taskId: string): string => hub.hub.db.prepare('SELECT backing_id FROM mcp_tasks WHERE id = ?').pluck().get(taskId) as string;
-  const release = async (agentTaskId: string): Promise<unknown> => {
-    const market = `${base}/sandbox/marketplace/v1`;
-    const auth = { authorization: 'Bearer ua_sandbox_local' };
-    const remote = await eventually(async () => {
-      const r = (await (await fetch(`${market}/_callbacks`, { headers: auth })).json()) as { held: Array<{ task_id: string; url: string }> };
-      return r.held.find((h) => h.url === `${base}/agents/callback/${agentTaskId}`)?.task_id;
-    }, 5_000);
-    return (await fetch(`${market}/_callbacks/${remote}/release`, { method: 'POST', headers: auth })).json();
-  };
+  const release = (agentTaskId: string) => releaseHeld(base, agentTaskId);
 
   it('counts a task call of each era once, pending when the agent took it, and its answer when the callback lands', async () => {
     const before = await scrape();

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TTL_MS } from '../../src/mcp/tasks/service.js';
 import { connectClient } from '../helpers/clients.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { releaseHeld } from '../agents/support.js';
 import { taskClient } from './tasks-helpers.js';
 
 const SB = { protocol: 'upagents', baseUrl: '/sandbox/marketplace/v1', apiKey: 'ua_sandbox_local', retries: 0 } as const;
@@ -48,16 +49,7 @@ describe('agent calls as MCP Tasks', () => {
     const row = hub.hub.db.prepare('SELECT backing_kind AS kind, backing_id AS id FROM mcp_tasks WHERE id = ?').get(taskId) as { kind: string; id: string };
     return row;
   };
-  const release = async (agentTaskId: string): Promise<unknown> => {
-    const market = `${base}/sandbox/marketplace/v1`;
-    // Its diagnostics take the marketplace's key, from loopback.
-    const auth = { authorization: 'Bearer ua_sandbox_local' };
-    const remote = await eventually(async () => {
-      const r = (await (await fetch(`${market}/_callbacks`, { headers: auth })).json()) as { held: Array<{ task_id: string; url: string }> };
-      return r.held.find((h) => h.url === `${base}/agents/callback/${agentTaskId}`)?.task_id;
-    }, 5_000);
-    return (await fetch(`${market}/_callbacks/${remote}/release`, { method: 'POST', headers: auth })).json();
-  };
+  const release = (agentTaskId: string) => releaseHeld(base, agentTaskId);
   const connectV1 = async (token: string): Promise<{ client: Client; statuses: string[] }> => {
     const client = new Client({ name: 'v1-agent-tasks', version: '1.0.0' });
     const statuses: string[] = [];
