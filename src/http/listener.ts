@@ -1,6 +1,7 @@
 import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HubConfig } from '../config/schema.js';
+import { HubError } from '../errors.js';
 import { answerClientErrors } from './client-error.js';
 import { writeJson, writeRefusal } from './json.js';
 import { applyServerLimits, closeIfBodyUnread, connectionsCheckingInterval } from './limits.js';
@@ -28,6 +29,28 @@ export interface HttpListener {
  * what is left is short work, and a stop is never held longer than this by a request that is not.
  */
 export const DRAIN_MS = 2_000;
+
+/**
+ * A bind that no retry mends, said in the flags' words rather than as the bare system error
+ * (`getaddrinfo ENOTFOUND x`): the host is no name or address of this machine, or the port needs
+ * privileges. A port in use stays the system error: its callers look for who holds it.
+ */
+function unbindable(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  const why =
+    err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN' || err.code === 'EAI_NONAME'
+      ? `the host name ${host} does not resolve`
+      : err.code === 'EADDRNOTAVAIL'
+        ? `${host} is not an address of this machine`
+        : err.code === 'EACCES'
+          ? `listening on port ${port} needs privileges this process does not have`
+          : undefined;
+  if (why === undefined) return err;
+  return new HubError(
+    'config_invalid',
+    `cannot listen on ${host}:${port}: ${why} (${err.code}); pass --host with an address of this machine (127.0.0.1 by default) or --port with another port`,
+    { cause: err },
+  );
+}
 
 /**
  * Binds the hub's listener on `server.host:server.port` (or `at`), with the connection limits Node
@@ -70,9 +93,10 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
   });
   http.on('request', starting);
   await new Promise<void>((res, rej) => {
-    http.once('error', rej);
+    const failed = (err: NodeJS.ErrnoException) => rej(unbindable(err, host, port));
+    http.once('error', failed);
     http.listen(port, host, () => {
-      http.off('error', rej);
+      http.off('error', failed);
       res();
     });
   });

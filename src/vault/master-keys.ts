@@ -61,7 +61,15 @@ export function loadMasterKeys(opts: { env: NodeJS.ProcessEnv; dataDir: string; 
 }
 
 export function readKeyFile(file: string): Omit<MasterKeyRing, 'generated'> {
-  const lines = readFileSync(file, 'utf8')
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    // A directory or a file this user may not read, named: the bare `EISDIR: …, read` names neither.
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new HubError('vault_key_missing', `cannot read the master key file ${file} (${code}): it must be a file this user can read`, { cause: err });
+  }
+  const lines = text
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));

@@ -140,4 +140,17 @@ describe("the hub's URL on a port the OS picks", () => {
     expect(proxied.publicUrl).toBe('https://hub.example.test');
     expect(proxied.integrations.accounts.integration('sandbox')?.definition.oauth?.authorizeUrl).toBe('https://hub.example.test/sandbox/oauth/authorize');
   });
+
+  it('a host that does not resolve or is not this machine refuses to bind with config_invalid naming the flag', async () => {
+    const server = configSchema.parse({}).server;
+    await expect(bindHttp(server, { port: 0, host: 'no-such-host.invalid' })).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: expect.stringMatching(/^cannot listen on no-such-host\.invalid:0: the host name no-such-host\.invalid does not resolve .*--host/),
+    });
+    // TEST-NET-1 (RFC 5737): never an address of this machine.
+    await expect(bindHttp(server, { port: 0, host: '192.0.2.1' })).rejects.toMatchObject({
+      code: 'config_invalid',
+      message: expect.stringContaining('192.0.2.1 is not an address of this machine (EADDRNOTAVAIL)'),
+    });
+  });
 });

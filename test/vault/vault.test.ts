@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
@@ -140,5 +140,14 @@ describe('vault', () => {
     expect(second.generated).toBe(false);
     expect(second.active.id).toBe(first.active.id);
     expect(readKeyFile(join(dir.path, 'master.key')).active.id).toBe(first.active.id);
+  });
+
+  it('a master key path that is a directory is named in the error, not a bare EISDIR', () => {
+    const dir = tmpDir('switchboard-vault-');
+    dirs.push(dir);
+    mkdirSync(join(dir.path, 'master.key'));
+    expect(() => loadMasterKeys({ env: {}, dataDir: dir.path, mayGenerate: true })).toThrow(
+      expect.objectContaining({ code: 'vault_key_missing', message: expect.stringContaining(`${join(dir.path, 'master.key')} (EISDIR)`) }),
+    );
   });
 });
