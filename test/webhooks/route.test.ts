@@ -210,6 +210,31 @@ describe('POST /webhooks/:integration: verified, then stored, then 200', () => {
     expect((await hub.hub.inbox.inbox.list({ integration: hookName('slack'), limit: 10_000 })).length).toBe(before);
   });
 
+  it('Svix-branded Standard Webhooks headers (svix-id, svix-timestamp, svix-signature) are verified and deduplicated on svix-id', async () => {
+    const c = CASES.find((x) => x.scheme === 'standard-webhooks')!;
+    const body = bodyFor();
+    const id = `msg_${randomUUID()}`;
+    // What Svix (and Clerk, Resend, … sending through it) puts on the wire: the spec's headers, branded.
+    const svix = Object.fromEntries(Object.entries(standardHeaders(c.secrets[0], id, body)).map(([k, v]) => [k.replace(/^webhook-/, 'svix-'), v]));
+    expect(Object.keys(svix).sort()).toEqual(['content-type', 'svix-id', 'svix-signature', 'svix-timestamp']);
+    const path = `/webhooks/${hookName(c.scheme)}`;
+    const first = await post(hub, path, body, svix);
+    expect(first.status).toBe(200);
+    const answer = (await first.json()) as { id: string; duplicate: boolean };
+    expect(answer.duplicate).toBe(false);
+    // A redelivery carries the same svix-id and a new signature time: the first event's id, once.
+    const again = Object.fromEntries(
+      Object.entries(standardHeaders(c.secrets[0], id, body, Math.floor(Date.now() / 1000) - 5)).map(([k, v]) => [k.replace(/^webhook-/, 'svix-'), v]),
+    );
+    expect(await (await post(hub, path, body, again)).json()).toMatchObject({ id: answer.id, duplicate: true });
+    const { 'svix-signature': _dropped, ...unsigned } = svix;
+    const missing = await post(hub, path, body, unsigned);
+    expect(missing.status).toBe(401);
+    expect(await missing.json()).toEqual({ error: { code: 'missing_header', message: 'the webhook-signature (or svix-signature) header is missing' } });
+    const tampered = await post(hub, path, body.replace('thing', 'thong'), svix);
+    expect([tampered.status, await tampered.json()]).toEqual([401, errorBody('bad_signature')]);
+  });
+
   it('a verified body a selector cannot read (not JSON) is a 400 bad_body, never a 5xx', async () => {
     const body = 'not json at all';
     const res = await post(hub, '/webhooks/acme', body, standardHeaders(ACME_SECRET, `msg_${randomUUID()}`, body));

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { parseExact, scalarText } from '../../definition/exact-json.js';
 import { parseSelector, type Selector } from '../../definition/selector.js';
 import { SCHEME_FACTS, type WebhookScheme } from '../../definition/webhooks.js';
+import { standardHeader } from './table.js';
 
 /** Where each value of a delivery is read; absent selectors fall back to the scheme's (SCHEME_FACTS). */
 export interface DeliveryFormat {
@@ -147,7 +148,9 @@ export function describeDelivery(input: DeliveryToDescribe): Description {
     }
     const value =
       selector.in === 'header'
-        ? headerText(headers, selector.name)
+        ? format.scheme === 'standard-webhooks' && selector.name.startsWith('webhook-')
+          ? standardHeader((name) => headerText(headers, name), selector.name.slice('webhook-'.length))
+          : headerText(headers, selector.name)
         : selector.in === 'query'
           ? queryText(input.url, selector.name)
           : bodyText(parsed, selector.path);

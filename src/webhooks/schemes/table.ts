@@ -47,13 +47,24 @@ function prefixed(header: HeaderReader, name: string, method: string): SignedPar
   return { signatures: [value.slice(eq + 1)], prefix: '' };
 }
 
+/**
+ * Svix, which wrote Standard Webhooks, and the services that send through it (Clerk, Resend, …)
+ * name the headers `svix-id`, `svix-timestamp` and `svix-signature`, as Svix's own verifier reads
+ * them; the spec's names are `webhook-*`. Either is read, the spec's first.
+ */
+export function standardHeader(header: HeaderReader, name: string): string | undefined {
+  return header(`webhook-${name}`) ?? header(`svix-${name}`);
+}
+
 /** The Standard Webhooks signature list: space-delimited `<version>,<signature>` entries. */
 function standardWebhooks(header: HeaderReader): SignedParts | ReadProblem {
-  const id = header('webhook-id');
-  const timestamp = header('webhook-timestamp');
-  const list = header('webhook-signature');
-  const absent = [id === undefined ? 'webhook-id' : '', timestamp === undefined ? 'webhook-timestamp' : '', list === undefined ? 'webhook-signature' : ''];
-  if (id === undefined || timestamp === undefined || list === undefined) return missing(...absent.filter((n) => n !== ''));
+  const id = standardHeader(header, 'id');
+  const timestamp = standardHeader(header, 'timestamp');
+  const list = standardHeader(header, 'signature');
+  if (id === undefined || timestamp === undefined || list === undefined) {
+    const absent = (['id', 'timestamp', 'signature'] as const).filter((n) => standardHeader(header, n) === undefined);
+    return missing(...absent.map((n) => `webhook-${n} (or svix-${n})`));
+  }
   const signatures: string[] = [];
   for (const entry of list.split(' ')) {
     const comma = entry.indexOf(',');
