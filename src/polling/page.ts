@@ -7,7 +7,7 @@ import type { DeliveryInput, EventRoute } from '../webhooks/inbox/types.js';
 /** One page as the feed's paths read it. */
 export interface Page {
   items: unknown[];
-  /** The cursor to resume from; undefined when the body names none (the current one stays). */
+  /** The cursor to resume from; undefined when the body names none, null or "" (the current one stays). */
   next: string | undefined;
   /** The body's own `has_more` (or `hasMore`); undefined when it says nothing. */
   hasMore: boolean | undefined;
@@ -21,7 +21,10 @@ export function readPage(name: string, feed: PollFeed, body: unknown): Page {
   if (!Array.isArray(items)) throw bad(name, `no list at ${feed.itemsAt?.join('.') ?? 'the body'}`);
   const raw = jsonAt(body, feed.cursorFrom);
   const next = scalarText(raw);
-  if (raw !== undefined && raw !== null && next === undefined) throw bad(name, `the cursor at ${feed.cursorFrom.join('.')} is not a string or number`);
+  // An empty string is "no next page" where Slack (`response_metadata.next_cursor`) and others
+  // page by cursor: like null, it leaves the current cursor where it is.
+  if (raw !== undefined && raw !== null && raw !== '' && next === undefined)
+    throw bad(name, `the cursor at ${feed.cursorFrom.join('.')} is not a string or number`);
   const flag = jsonAt(body, ['has_more']) ?? jsonAt(body, ['hasMore']);
   return { items, next, hasMore: typeof flag === 'boolean' ? flag : undefined };
 }

@@ -156,6 +156,22 @@ describe('numeric ids and cursors', () => {
     expect(events.map((e) => e.payload.toString()).sort()).toEqual(['{"id":9007199254740992,"kind":"k"}', '{"id":9007199254740993,"kind":"k"}']);
     expect(await hub.hub.inbox.inbox.cursorOf(c.id, 'events')).toBe('9007199254740993');
   });
+
+  it('an empty cursor on the last page (Slack\'s next_cursor: "") keeps its items and the cursor where it was', async () => {
+    server.intercept = (_req, res, n) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(
+          n === 1 ? { items: [{ id: 'i1', kind: 'k' }], cursor: '7', has_more: true } : { items: [{ id: 'i2', kind: 'k' }], cursor: '', has_more: false },
+        ),
+      );
+      return true;
+    };
+    expect(await hub.hub.pollers.tick()).toBe(1);
+    expect(await stored()).toEqual(['i1', 'i2']);
+    expect(await hub.hub.inbox.inbox.cursorOf(c.id, 'events')).toBe('7');
+    expect(await row()).toMatchObject({ failures: 0, lastError: null });
+  });
 });
 
 describe('a lease', () => {
