@@ -192,6 +192,10 @@ export function parseConfigValue(raw: unknown, file: string, warn: (message: str
   const result = configSchema.safeParse(raw, PARSED_ONCE);
   if (result.success) {
     for (const key of deprecatedKeys(raw)) warn(`${file}: ${key.path} is deprecated: write ${key.instead}`);
+    for (const name of pollsWithoutEventIds(raw))
+      warn(
+        `${file}: integrations.${name} has webhooks and poll but no webhooks.eventIdFrom: a change that arrives both ways is stored twice; set it to where a delivery carries the id the poll reads at idAt (e.g. "body:id")`,
+      );
     return result.data;
   }
   const issues = closestBranches(result.error.issues);
@@ -207,6 +211,18 @@ function deprecatedKeys(raw: unknown): { path: string; instead: string }[] {
   return Object.entries(integrations)
     .filter(([, entry]) => isRecord(entry) && entry['webhookSecrets'] !== undefined)
     .map(([name]) => ({ path: `integrations.${name}.webhookSecrets`, instead: `integrations.${name}.webhooks.secrets` }));
+}
+
+/**
+ * Entries that declare both inbound paths but nothing to join them on: a webhook delivery is
+ * deduplicated against a polled item only by the event id (`eventIdFrom` beside the poll's `idAt`).
+ */
+function pollsWithoutEventIds(raw: unknown): string[] {
+  const integrations = isRecord(raw) ? raw['integrations'] : undefined;
+  if (!isRecord(integrations)) return [];
+  return Object.entries(integrations)
+    .filter(([, e]) => isRecord(e) && isRecord(e['webhooks']) && e['poll'] !== undefined && e['webhooks']['eventIdFrom'] === undefined)
+    .map(([name]) => name);
 }
 
 /**

@@ -202,6 +202,15 @@ describe('a built-in integration’s webhooks block', () => {
     }
   });
 
+  it('warns when webhooks and poll are both declared with nothing to join them on (no eventIdFrom), and only then', () => {
+    const warnings: string[] = [];
+    const { eventIdFrom: _dropped, ...webhooks } = acme().webhooks;
+    parse({ integrations: { acme: acme({ webhooks }), joined: acme(), hooksOnly: acme({ webhooks, poll: undefined }) } }, (m) => warnings.push(m));
+    expect(warnings).toEqual([
+      `${FILE}: integrations.acme has webhooks and poll but no webhooks.eventIdFrom: a change that arrives both ways is stored twice; set it to where a delivery carries the id the poll reads at idAt (e.g. "body:id")`,
+    ]);
+  });
+
   it('says nothing when only the new spelling is used', () => {
     const warnings: string[] = [];
     parse({ integrations: { sandbox: { webhooks: { secrets: ['s'] } } } }, (m) => warnings.push(m));
