@@ -8,6 +8,8 @@ import { onShutdown } from '../shutdown.js';
 import { identityName } from '../../src/identity/names.js';
 
 const HTTP_DELAY_MS = 300;
+/** The longest a link waits for the hub to know where links open. */
+const LINKS_SETTLE_MAX_MS = 5_000;
 const STDIO_USAGE = 'usage: switchboard stdio [--config FILE] [--data DIR] [--user U] [--port N] [--no-http]';
 
 /** What the CLI's loader of the bundle (servers/cli.ts, servers/code-cache.ts) hands in. */
@@ -58,19 +60,29 @@ export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Prom
   // host that has gone never leaves a silent hub behind.
   void face.closed.then(stop);
   // A moment later, so neither loading the HTTP stack nor probing for a hub (fetch loads undici)
-  // delays the handshake a desktop client waits for.
+  // delays the handshake a desktop client waits for. A link asked for meanwhile waits until it is
+  // known where links open (LinkSigner.settled): bound here, or the hub serving this data dir.
+  let settle = () => {};
+  const settled = new Promise<void>((res) => (settle = res));
+  hub.integrations.links.settled = settled;
   setTimeout(() => {
+    // Bounded: a probe that hangs must not hold a link for longer than a client's patience.
+    setTimeout(settle, LINKS_SETTLE_MAX_MS).unref();
     if (!http) {
       // No HTTP face of its own: the links go where the hub serving this data dir answers.
       void import('../hub-at.js')
         .then((m) => m.aimLinks(hub))
-        .catch((err: unknown) => log.warn({ err: String(err) }, 'could not find the hub serving this data dir'));
+        .catch((err: unknown) => log.warn({ err: String(err) }, 'could not find the hub serving this data dir'))
+        .finally(settle);
       return;
     }
     // OAuth callbacks and webhooks need an HTTP listener; a `serve` on the same port already has one.
-    hub.listen().then(
-      (l) => log.info({ url: l.url }, 'stdio hub also listening on HTTP'),
-      (err: NodeJS.ErrnoException) => log.info({ code: err.code }, 'HTTP port busy; stdio only'),
-    );
+    hub
+      .listen()
+      .then(
+        (l) => log.info({ url: l.url }, 'stdio hub also listening on HTTP'),
+        (err: NodeJS.ErrnoException) => log.info({ code: err.code }, 'HTTP port busy; stdio only'),
+      )
+      .finally(settle);
   }, HTTP_DELAY_MS).unref();
 }

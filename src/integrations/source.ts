@@ -34,6 +34,8 @@ export interface IntegrationSourceOptions {
   tokens: TokenManager;
   /** A signed link that starts linking this integration for this identity. */
   linkUrl: (identity: Identity) => string;
+  /** Settles once links name where they open (LinkSigner.settled). */
+  linksSettled?: () => Promise<void>;
   /** A warning to show with the link while the hub at the public URL would reject it. */
   linkNotice?: () => string | undefined;
   log: Logger;
@@ -350,7 +352,8 @@ export class IntegrationSource implements ToolSource {
     return this.needsLink(ctx, await this.opts.connections.get(c.id));
   }
 
-  private needsLink(ctx: CallContext, c: Connection | undefined): CallToolResult | InputRequired {
+  private async needsLink(ctx: CallContext, c: Connection | undefined): Promise<CallToolResult | InputRequired> {
+    await this.opts.linksSettled?.();
     const notice = this.opts.linkNotice?.();
     return linkNeeded(ctx, { connection: c, title: this.opts.definition.title, url: this.opts.linkUrl(ctx.identity), notice });
   }

@@ -245,6 +245,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
         tokens,
         linkUrl: (who) => acc.linkUrl(who, r.definition.name),
         linkNotice: () => links.notice(),
+        linksSettled: () => links.settled,
         log: d.log,
         since: d.clock.now(),
         provider,

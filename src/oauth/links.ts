@@ -82,6 +82,14 @@ export class LinkSigner {
   /** Set when what answers at the public URL would not take this hub's links: a hub with another key, or no hub (see probeHub). */
   foreign: ForeignHub | undefined;
 
+  /**
+   * Settles once the hub knows where its links open. A stdio hub binds its HTTP port, or looks for
+   * the hub serving its data dir, a moment after the handshake; a link handed out before then
+   * pointed at a port that did not answer yet (or at the wrong hub), and a client that opens URL
+   * elicitations at once met a refused connection. Links wait for it (integrations/source.ts).
+   */
+  settled: Promise<void> = Promise.resolve();
+
   /** A sentence to show next to a link while the hub at the public URL would reject it. */
   notice(): string | undefined {
     const f = this.foreign;

@@ -148,6 +148,21 @@ describe('a stdio hub whose configured port does not lead to it', () => {
     }
   });
 
+  it('a link asked for at once, before the stdio hub has bound its HTTP port, opens when opened at once', { timeout: 30_000 }, async () => {
+    const port = await freePort();
+    const hub = await stdioHub(join(dir.path, 'early'), port);
+    try {
+      // The first call right after the handshake: the hub binds its port a moment later.
+      const link = new RegExp(`http://127\\.0\\.0\\.1:${port}/oauth/sandbox/start\\?link=[\\w.-]+`).exec(await linkText(hub.client))?.[0];
+      expect(link).toBeDefined();
+      // HEAD, as link previews do: it does not spend the link, and it needs the port to answer.
+      const opened = await fetch(link!, { method: 'HEAD', redirect: 'manual' });
+      expect(opened.status).toBe(200);
+    } finally {
+      await hub.close();
+    }
+  });
+
   it('stdio --no-http beside a serve on another port of the same data dir: links point at the serve, and it opens them', { timeout: 60_000 }, async () => {
     const data = join(dir.path, 'shared');
     const serve = spawn(process.execPath, [CLI, 'serve', '--data', data, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
