@@ -2,7 +2,7 @@ import { chmodSync } from 'node:fs';
 import { makeDir } from './make-dir.js';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
-import { publicUrlOf, urlNotYetKnown } from './config/public-url.js';
+import { loopbackOnlyUrl, publicUrlOf, urlNotYetKnown } from './config/public-url.js';
 import { notePortHolder } from './oauth/port-holder.js';
 import type { HubConfig } from './config/schema.js';
 import type { HttpListener } from './http/listener.js';
@@ -321,6 +321,8 @@ export class Hub {
       }));
     this.listener = listener;
     const bound = publicUrlOf(this.config.server, listener)!;
+    const unreachable = loopbackOnlyUrl(this.config.server, listener);
+    if (unreachable) this.log.warn({ host: listener.host, url: bound }, unreachable);
     this.urlValue ??= bound;
     if (this.urlValue !== bound && this.integrations.accounts.list().length > 0)
       // Links and OAuth redirects were built on the URL read before; say so rather than hand out dead links.

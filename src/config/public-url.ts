@@ -18,6 +18,17 @@ export function publicUrlOf(server: HubConfig['server'], bound?: { host: string;
   return server.port === 0 ? undefined : urlFor(server.host, server.port);
 }
 
+/**
+ * Why the hub's URL will not open from elsewhere, when it is bound on every interface without
+ * `server.publicUrl`: links, OAuth redirects and the protected-resource metadata are built on its
+ * URL, which is then loopback — another machine's browser opens itself, and its OAuth client
+ * refuses metadata naming another resource than the URL it called.
+ */
+export function loopbackOnlyUrl(server: HubConfig['server'], bound: { host: string }): string | undefined {
+  if (server.publicUrl !== undefined || (bound.host !== '0.0.0.0' && bound.host !== '::')) return undefined;
+  return 'listening on every interface without server.publicUrl: links, OAuth redirects and metadata name loopback, which other machines cannot open; set server.publicUrl to the URL they reach the hub at';
+}
+
 /** Whether the hub's URL is known only once its listener is bound (port 0 and no `server.publicUrl`). */
 export function urlAwaitsListen(server: HubConfig['server']): boolean {
   return publicUrlOf(server) === undefined;

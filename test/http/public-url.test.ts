@@ -5,6 +5,7 @@ import { bindHttp, type HttpListener } from '../../src/http/listener.js';
 import { Hub } from '../../src/hub.js';
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { capturedLogger } from '../helpers/log.js';
 import { rawRequest } from '../helpers/raw-http.js';
 
 /**
@@ -152,5 +153,21 @@ describe("the hub's URL on a port the OS picks", () => {
       code: 'config_invalid',
       message: expect.stringContaining('192.0.2.1 is not an address of this machine (EADDRNOTAVAIL)'),
     });
+  });
+
+  it('bound on every interface without server.publicUrl, the hub warns that its links name loopback; with publicUrl it does not', async () => {
+    for (const publicUrl of [undefined, 'https://hub.example.test']) {
+      const lines: string[] = [];
+      const parsed = configSchema.parse({ server: { host: '0.0.0.0', port: 0, ...(publicUrl ? { publicUrl } : {}) } });
+      const hub = new Hub({ config: parsed, dataDir: ':memory:', log: capturedLogger(lines), hosted: [] });
+      hubs.push(hub);
+      const { port } = await hub.listen();
+      const warned = lines.filter((l) => l.includes('listening on every interface without server.publicUrl'));
+      if (publicUrl) expect(warned).toEqual([]);
+      else {
+        expect(warned).toHaveLength(1);
+        expect(JSON.parse(warned[0]!)).toMatchObject({ level: 40, host: '0.0.0.0', url: `http://127.0.0.1:${port}` });
+      }
+    }
   });
 });
