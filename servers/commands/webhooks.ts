@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { stringifyExact } from '../../src/definition/exact-json.js';
 import { HubError } from '../../src/errors.js';
 import { EVENT_STATES, UNROUTABLE, envelopeOf, type Inbox, type InboxEvent, type ListFilter } from '../../src/webhooks/inbox/types.js';
 import { commandLogger, configFromFlags, listLine, parse, printable, progress, str } from '../common.js';
@@ -77,7 +78,8 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
       const events = await inbox.list(filter);
       noteIfCut(events.length, filter.limit, 'events');
       if (flags['json']) {
-        process.stdout.write(`${JSON.stringify(events.map(listed), null, 2)}\n`);
+        // stringifyExact: a payload's integers past 2^53 are printed digit for digit, as the provider sent them.
+        process.stdout.write(`${stringifyExact(events.map(listed), 2)}\n`);
         return;
       }
       if (events.length === 0) process.stdout.write('no events\n');

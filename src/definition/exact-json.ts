@@ -56,7 +56,18 @@ export function scalarText(v: unknown): string | undefined {
 }
 
 /** JSON.stringify of what parseExact read, the long integers written back as the numbers they were. */
-export function stringifyExact(v: unknown): string {
-  const text = JSON.stringify(v);
+export function stringifyExact(v: unknown, space?: number): string {
+  const text = JSON.stringify(v, null, space);
   return text.includes(MARK) ? text.replace(MARKED, '$1') : text;
+}
+
+/**
+ * What parseExact read, as plain data for a reader that takes a JS value and not text (an MCP
+ * tool's structuredContent): each long integer becomes a string of its digits. A number would be
+ * rounded again on the way out, and the mark is this process's secret, not data.
+ */
+export function plainExact(v: unknown): unknown {
+  const text = JSON.stringify(v);
+  // undefined for a value JSON has no text for (undefined itself): nothing to rewrite.
+  return text?.includes(MARK) ? JSON.parse(text.replace(MARKED, '"$1"')) : v;
 }

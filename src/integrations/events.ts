@@ -1,4 +1,5 @@
 import type { CallToolResult, ReadResourceResult, Resource, Tool } from '@modelcontextprotocol/server';
+import { plainExact, stringifyExact } from '../definition/exact-json.js';
 import type { Identity } from '../identity/identity.js';
 import type { ResourceUpdatedListener } from '../mcp/source.js';
 import { inputValidator, type InputValidator } from '../mcp/validate-input.js';
@@ -105,7 +106,9 @@ export class EventsView {
       ...(typeof args['type'] === 'string' ? { type: args['type'] } : {}),
     });
     const structured = shape(page, typeof args['after'] === 'string');
-    return { content: [{ type: 'text', text: JSON.stringify(structured) }], structuredContent: structured };
+    // The text carries payload integers past 2^53 as the numbers they were; structuredContent is a
+    // JS value, where such a number would be rounded, so it carries them as strings of their digits.
+    return { content: [{ type: 'text', text: stringifyExact(structured) }], structuredContent: plainExact(structured) as Record<string, unknown> };
   }
 
   resource(): Resource {
@@ -121,7 +124,7 @@ export class EventsView {
   async read(uri: string, identity: Identity): Promise<ReadResourceResult | undefined> {
     if (uri !== this.uri) return undefined;
     const page = await this.events.reads.recent({ tenant: identity.tenant, user: identity.user, integration: this.integration, limit: RESOURCE_LIMIT });
-    return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(shape(page, false)) }] };
+    return { contents: [{ uri, mimeType: 'application/json', text: stringifyExact(shape(page, false)) }] };
   }
 
   /** Tells `listener` of each finished event of this integration, naming only its owner. */
@@ -138,7 +141,7 @@ export class EventsView {
  * the last one kept, so `after` goes on from there; the latest events (no cursor) keep the newest.
  */
 function shape(page: RecentPage, fromCursor: boolean): { events: RecentPage['events']; next_cursor: string } {
-  const sizes = page.events.map((e) => Buffer.byteLength(JSON.stringify(e)));
+  const sizes = page.events.map((e) => Buffer.byteLength(stringifyExact(e)));
   const order = fromCursor ? sizes.map((_, i) => i) : sizes.map((_, i) => sizes.length - 1 - i);
   let total = 0;
   let kept = 0;

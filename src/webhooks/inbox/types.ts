@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { parseExact } from '../../definition/exact-json.js';
 import { nestsTooDeep } from '../../mcp/json-depth.js';
 
 /** An inbox event's life: guarded transitions in SQL, one row changed or none (STYLE.md §12). */
@@ -101,6 +102,11 @@ export interface EventEnvelope {
   connectionId: string | null;
   source: EventSource;
   receivedAt: number;
+  /**
+   * Read by parseExact: an integer past 2^53 is held as its marked text, so write an envelope out
+   * with stringifyExact (the digits as sent) or hand it out as data with plainExact, never with
+   * JSON.stringify.
+   */
   payload: unknown;
   /** Set when the body was not UTF-8 text: `payload` is then its bytes in base64. */
   payloadEncoding?: 'base64';
@@ -119,7 +125,8 @@ export function envelopeOf(e: InboxEvent): EventEnvelope {
   // Nesting no tool result could be written with (the route refuses it; a row kept before it did): the text.
   if (nestsTooDeep(text)) return { ...head, payload };
   try {
-    payload = JSON.parse(text);
+    // README: "the payload as the provider sent it": a tweet id past 2^53 keeps its digits.
+    payload = parseExact(text);
   } catch {
     // Not JSON (a form-encoded Slack command, say): the text as received.
   }
