@@ -85,11 +85,12 @@ export class PgConnections implements ConnectionRepository {
     const scopes = input.scopes.join(' ');
     const account = input.accountId ?? null;
     if (existing !== undefined) {
-      // An account id not learned this time (the identity request failed) keeps the one learned before.
+      // The account id learned by this link, or none when its lookup failed: the user may have linked
+      // another account, whose events the old id would keep routing here (commitRefresh leaves it alone).
       return q.one(
         `UPDATE connections SET state = 'active', reason = NULL, tokens = $2, token_version = token_version + 1,
            access_expires_at = $3, scopes = $4, refresh_owner = NULL, refresh_until = NULL, refresh_started_at = NULL,
-           refresh_failures = 0, account_id = coalesce($5, account_id), updated_at = $6
+           refresh_failures = 0, account_id = $5, updated_at = $6
          WHERE id = $1 RETURNING *`,
         [id, sealed, exp, scopes, account, now],
         toConnection,

@@ -129,9 +129,11 @@ export class ConnectionStore {
             .prepare(
               `UPDATE connections SET state = 'active', reason = NULL, tokens = @sealed, token_version = token_version + 1,
                access_expires_at = @exp, scopes = @scopes, refresh_owner = NULL, refresh_until = NULL,
-               refresh_started_at = NULL, refresh_failures = 0, account_id = coalesce(@account, account_id), updated_at = @now WHERE id = @id`,
+               refresh_started_at = NULL, refresh_failures = 0, account_id = @account, updated_at = @now WHERE id = @id`,
             )
-            // An account id not learned this time (the identity request failed) keeps the one learned before.
+            // The account id learned by this link, or none when its lookup failed: the user may have linked
+            // another account, whose events the old id would keep routing here (a refresh never comes here:
+            // commitRefresh leaves account_id alone).
             .run({ id, sealed, exp: input.tokens.expiresAt ?? null, scopes: input.scopes.join(' '), account: input.accountId ?? null, now });
         } else {
           this.db
