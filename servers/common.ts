@@ -153,15 +153,14 @@ export interface CommandConfig extends LoadedConfig {
  * stderr (one line) unless `quiet`: a hub started by a desktop client has no other way to tell
  * its user which store, and so which master key and tokens, it uses. With `coldStart` (`stdio`,
  * whose client waits for its first answer) keys written twice are not looked for. With
- * `makeNothing` (`doctor`) the per-user data dir is not made.
+ * `makeNothing` (`doctor`, or a command with arguments still to check against the config, which
+ * then calls makeDataDir) the per-user data dir is not made.
  */
 export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart?: boolean; makeNothing?: boolean } = {}): CommandConfig {
   const loaded = loadConfig({ file: str(flags['config']), duplicates: opts.coldStart !== true });
   const c = loaded.config;
   const data = resolveDataDir({ flag: str(flags['data']), configured: loaded.dataDirSet ? c.dataDir : undefined, configFile: loaded.file });
   c.dataDir = data.dir;
-  // A folder the hub chose itself is private to the user, as the XDG spec asks of its base dirs.
-  if (data.source === 'user' && opts.makeNothing !== true) mkdirSync(data.dir, { recursive: true, mode: 0o700 });
   if (!opts.quiet) progress(data.line);
   const port = str(flags['port']);
   if (port !== undefined) {
@@ -178,7 +177,18 @@ export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart
       throw new HubError('config_invalid', `--host ${JSON.stringify(host)}: expected a host name or an IP address to bind (127.0.0.1, ::1, 0.0.0.0)`);
     c.server.host = host;
   }
+  // Made once every flag is known good: a mistyped one leaves no folder behind.
+  if (opts.makeNothing !== true) makeDataDir(data);
   return { ...loaded, data };
+}
+
+/**
+ * The data dir of `configFromFlags(flags, { makeNothing: true })`, made for a command that has
+ * checked its arguments against the config and goes on to open the store.
+ */
+export function makeDataDir(data: ResolvedDataDir): void {
+  // A folder the hub chose itself is private to the user, as the XDG spec asks of its base dirs.
+  if (data.source === 'user') mkdirSync(data.dir, { recursive: true, mode: 0o700 });
 }
 
 export function str(v: string | boolean | undefined): string | undefined {

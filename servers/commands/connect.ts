@@ -1,9 +1,11 @@
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { HubError } from '../../src/errors.js';
 import { identityName } from '../../src/identity/names.js';
-import { parse, progress, str, UsageError } from '../common.js';
+import { urlAwaitsListen, urlNotYetKnown } from '../../src/config/public-url.js';
+import type { HubConfig } from '../../src/config/schema.js';
+import { configFromFlags, makeDataDir, parse, progress, str, UsageError } from '../common.js';
 import { hubAt, notesOn } from '../hub-at.js';
-import { openStoreContext } from '../store-context.js';
+import { openStore } from '../store-context.js';
 
 const USAGE = 'usage: switchboard connect <integration> [--user U] [--tenant T] [--timeout SECONDS] [--no-wait]';
 
@@ -23,20 +25,17 @@ export async function connectCommand(argv: string[]): Promise<void> {
   // Checked before the link is made: a mistake here must not leave a link nobody waits for.
   const timeoutMs = timeoutSeconds(str(flags['timeout'])) * 1000;
   const who = { tenant: identityName(str(flags['tenant']) ?? DEFAULT_TENANT, 'tenant'), user: identityName(str(flags['user']) ?? 'local', 'user'), scopes: [] };
-  const ctx = await openStoreContext(flags);
+  // The config alone says whether the integration can be linked: a name it does not declare must
+  // not leave a new data dir with a master key behind (README, CLI: a mistake changes nothing).
+  const loaded = configFromFlags(flags, { makeNothing: true });
+  const linkable = linkableIntegrations(loaded.config);
+  if (!linkable.includes(integration))
+    throw new HubError('invalid_params', `no integration "${integration}" is configured (configured: ${linkable.join(', ') || 'none'})`);
+  if (urlAwaitsListen(loaded.config.server)) throw urlNotYetKnown();
+  makeDataDir(loaded.data);
+  const ctx = await openStore(loaded.config);
   try {
     const { accounts } = ctx.integrations;
-    if (!accounts.integration(integration)) {
-      throw new HubError(
-        'invalid_params',
-        `no integration "${integration}" is configured (configured: ${
-          accounts
-            .list()
-            .map((i) => i.definition.name)
-            .join(', ') || 'none'
-        })`,
-      );
-    }
     const started = Date.now();
     // Looked up before the link is made, so that it points where a hub serving this store answers.
     const at = await hubAt(ctx, ctx.integrations.publicUrl);
@@ -70,6 +69,16 @@ export async function connectCommand(argv: string[]): Promise<void> {
   } finally {
     ctx.close();
   }
+}
+
+/**
+ * The integrations an account is linked to, as `resolveIntegrations` (src/integrations/registry.ts)
+ * builds them from the config: every enabled one but a custom API called with a key (or none).
+ */
+function linkableIntegrations(config: HubConfig): string[] {
+  return Object.entries(config.integrations)
+    .filter(([, entry]) => !entry.disabled && (entry.type !== 'custom' || entry.oauth !== undefined))
+    .map(([name]) => name);
 }
 
 /** `--timeout`: whole seconds, 1 to 86,400 (default 900); anything else is refused, never a wait without end. */

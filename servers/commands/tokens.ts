@@ -2,7 +2,8 @@ import { systemClock } from '../../src/clock.js';
 import { HubError, isHubError } from '../../src/errors.js';
 import { z } from 'zod';
 import type { HubConfig } from '../../src/config/schema.js';
-import { commandLogger, configFromFlags, listLine, parse, str } from '../common.js';
+import { commandLogger, configFromFlags, type Flags, listLine, parse, str } from '../common.js';
+import { type NewToken, newToken } from '../../src/identity/tokens.js';
 import { openConfiguredStore } from '../store-context.js';
 import { type AsStore, grantLine, openAsStore } from './clients-store.js';
 
@@ -33,6 +34,28 @@ export function parseLifetime(value: string): number {
   return r.data;
 }
 
+/**
+ * What `tokens create` asks the store for, checked as the store checks it (`newToken`: the user and
+ * tenant names, the scopes, the lifetime) before any store is opened: `--scopes bogus` or
+ * `--user bad/name` must not leave a new data dir with a master key behind (README, CLI).
+ */
+function newTokenInput(flags: Flags): NewToken {
+  const scopes = str(flags['scopes'])
+    ?.split(/[\s,]+/)
+    .filter(Boolean);
+  const expires = str(flags['expires']);
+  const input: NewToken = {
+    user: str(flags['user'])!,
+    tenant: str(flags['tenant']),
+    label: str(flags['label']),
+    expiresInMs: expires === undefined ? undefined : parseLifetime(expires),
+    ...(scopes ? { scopes } : {}),
+  };
+  // Throws what tokens.create would; the token it makes is dropped unseen.
+  newToken(input, systemClock.now());
+  return input;
+}
+
 export async function tokensCommand(argv: string[]): Promise<void> {
   const { flags, positionals } = parse(
     argv,
@@ -57,8 +80,10 @@ export async function tokensCommand(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  // A usage mistake changes nothing: checked before the store is opened (or made).
+  // A usage mistake changes nothing: every argument is checked before the store is opened (or made).
   if (sub === 'create' && !str(flags['user'])) throw new HubError('invalid_params', `tokens create needs --user\n${USAGE}`);
+  const created = sub === 'create' ? newTokenInput(flags) : undefined;
+  if (sub === 'revoke' && !rest[0]) throw new HubError('invalid_params', `tokens revoke needs a token id\n${USAGE}`);
   const { config } = configFromFlags(flags);
   const store = await openConfiguredStore(config, commandLogger(), { existing: sub !== 'create' });
   try {
@@ -72,19 +97,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
     const tokens = store.apiTokens;
     switch (sub) {
       case 'create': {
-        const user = str(flags['user'])!;
-        const scopes = str(flags['scopes'])
-          ?.split(/[\s,]+/)
-          .filter(Boolean);
-        const expires = str(flags['expires']);
-        const expiresInMs = expires === undefined ? undefined : parseLifetime(expires);
-        const { token, record } = await tokens.create({
-          user,
-          tenant: str(flags['tenant']),
-          label: str(flags['label']),
-          expiresInMs,
-          ...(scopes ? { scopes } : {}),
-        });
+        const { token, record } = await tokens.create(created!);
         const until = record.expiresAt === undefined ? '' : ` It expires ${new Date(record.expiresAt).toISOString()}.`;
         process.stderr.write(
           `Created ${record.id} for ${record.tenant}/${record.user} with scopes ${record.scopes.join(',')}.${until} The token is shown once; store it now:\n`,
@@ -133,8 +146,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         return;
       }
       case 'revoke': {
-        const id = rest[0];
-        if (!id) throw new HubError('invalid_params', `tokens revoke needs a token id\n${USAGE}`);
+        const id = rest[0]!;
         // The grants a user signed in with this token end too: the credential that vouched for them is gone.
         // They are noted before the token is revoked: a hub on this data dir notices the revocation
         // within a second and may end them first, and the count said here must not depend on who won.

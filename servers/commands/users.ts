@@ -1,11 +1,12 @@
-import { Invites, inviteLink } from '../../src/auth/invites.js';
+import { accountId, parseAccountId } from '../../src/auth/account.js';
+import { Invites, inviteLink, MAX_INVITE_MS } from '../../src/auth/invites.js';
 import { systemClock } from '../../src/clock.js';
-import { urlNotYetKnown } from '../../src/config/public-url.js';
+import { publicUrlOf, urlNotYetKnown } from '../../src/config/public-url.js';
 import { HubError } from '../../src/errors.js';
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
-import { parse, printable, progress, str } from '../common.js';
+import { configFromFlags, makeDataDir, parse, printable, progress, str } from '../common.js';
 import { hubAt, notesOn } from '../hub-at.js';
-import { openStoreContext } from '../store-context.js';
+import { openStore } from '../store-context.js';
 import { parseLifetime } from './tokens.js';
 
 const USAGE = `usage: switchboard users invite <user> [--tenant T] [--expires 24h]
@@ -25,21 +26,34 @@ export async function usersCommand(argv: string[]): Promise<void> {
     return;
   }
   if (!user) throw new HubError('invalid_params', `users invite needs a user name\n${USAGE}`);
+  // Everything the config and the arguments decide is checked before the store is opened (or
+  // made): `--expires 40d` must not leave a new data dir with a master key behind (README, CLI).
+  const loaded = configFromFlags(flags, { makeNothing: true });
+  const url = publicUrlOf(loaded.config.server);
+  if (url === undefined) throw urlNotYetKnown();
+  const who = { user, tenant: str(flags['tenant']) ?? DEFAULT_TENANT };
   const expires = str(flags['expires']);
-  const ctx = await openStoreContext(flags);
+  const lifetimeMs = expires === undefined ? undefined : parseLifetime(expires);
+  checkInvite(who, lifetimeMs);
+  makeDataDir(loaded.data);
+  const ctx = await openStore(loaded.config);
   try {
-    if (ctx.publicUrl === undefined) throw urlNotYetKnown();
     // The sign-in page of the hub serving this store, wherever it answers (as `connect` does).
-    const at = await hubAt(ctx, ctx.publicUrl);
+    const at = await hubAt(ctx, url);
     for (const note of notesOn(at, ctx)) progress(note);
     const invites = new Invites(ctx.store.asRecords, ctx.vault, systemClock);
-    const tenant = str(flags['tenant']) ?? DEFAULT_TENANT;
-    const { code, expiresAt } = await invites.create({ user, tenant }, expires === undefined ? undefined : parseLifetime(expires));
+    const { code, expiresAt } = await invites.create(who, lifetimeMs);
     process.stderr.write(
-      `A one-time sign-in link for ${printable(`${tenant}/${user}`)}, valid until ${new Date(expiresAt).toISOString()}. Send it to the user privately:\n`,
+      `A one-time sign-in link for ${printable(`${who.tenant}/${who.user}`)}, valid until ${new Date(expiresAt).toISOString()}. Send it to the user privately:\n`,
     );
     process.stdout.write(`${inviteLink(at.url, code)}\n`);
   } finally {
     ctx.close();
   }
+}
+
+/** What `Invites.create` refuses, in its words, asked before the store exists; it checks again. */
+function checkInvite(who: { tenant: string; user: string }, lifetimeMs: number | undefined): void {
+  if (lifetimeMs !== undefined && !(lifetimeMs > 0 && lifetimeMs <= MAX_INVITE_MS)) throw new HubError('invalid_params', 'an invite lives at most 30 days');
+  if (parseAccountId(accountId(who)) === undefined) throw new HubError('invalid_params', `"${who.tenant}/${who.user}" is not a hub user name`);
 }

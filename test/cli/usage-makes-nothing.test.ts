@@ -1,0 +1,65 @@
+/**
+ * README (CLI): "A usage mistake … changes nothing and exits 2". An argument the store would refuse
+ * (a lifetime, a scope, a name, an integration the config does not declare) is refused before the
+ * store is opened, so a new --data (or the per-user data dir) is left as it was: no folder, no
+ * master key, no database.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli, tmpDir } from '../helpers/hub.js';
+import { runCliEnv } from './run-env.js';
+
+let dir: ReturnType<typeof tmpDir>;
+beforeAll(() => {
+  dir = tmpDir('switchboard-makes-nothing-');
+});
+afterAll(() => dir.remove());
+
+const NAME_RULE = 'use 1–128 characters from A-Z a-z 0-9 . _ @ -';
+
+describe('a mistake the store would refuse leaves no data dir behind', () => {
+  it.each([
+    [['tokens', 'create', '--user', 'x', '--expires', '5y'], '--expires 5y: use a whole number and a unit'],
+    [['tokens', 'create', '--user', 'x', '--expires', '99999d'], 'token lifetime 8639913600000 ms: must be a whole number of ms'],
+    [['tokens', 'create', '--user', 'x', '--scopes', 'bogus'], 'scopes ["bogus"]: use one or more of'],
+    [['tokens', 'create', '--user', 'bad/name'], `user "bad/name": ${NAME_RULE}`],
+    [['tokens', 'create', '--user', 'x', '--tenant', 'a b'], `tenant "a b": ${NAME_RULE}`],
+    [['tokens', 'revoke'], 'tokens revoke needs a token id'],
+    [['users', 'invite', 'bob', '--expires', '40d'], 'an invite lives at most 30 days'],
+    [['users', 'invite', 'bob', '--expires', '5y'], '--expires 5y: use a whole number and a unit'],
+    [['users', 'invite', 'bad/name'], '"default/bad/name" is not a hub user name'],
+    [['connect', 'nope', '--no-wait'], 'no integration "nope" is configured (configured: sandbox)'],
+  ])('%j exits 2 with its message and makes nothing', async (args, said) => {
+    const data = join(dir.path, `never-${args.join('-').replace(/[^a-z0-9-]/gi, '_')}`);
+    const r = await runCli([...args, '--data', data], dir.path);
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toContain(said);
+    expect(existsSync(data)).toBe(false);
+  });
+
+  it('the per-user data dir is not made either (no --data, no config, no ./data)', async () => {
+    const cwd = join(dir.path, 'empty-cwd');
+    const xdg = join(dir.path, 'xdg');
+    mkdirSync(cwd);
+    for (const args of [
+      ['tokens', 'create', '--user', 'x', '--expires', '5y'],
+      ['users', 'invite', 'bob', '--expires', '40d'],
+      ['connect', 'nope', '--no-wait'],
+    ]) {
+      const r = await runCliEnv(args, cwd, { XDG_DATA_HOME: xdg });
+      expect(r.code, r.stderr).toBe(2);
+      expect(existsSync(xdg), args.join(' ')).toBe(false);
+    }
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
+  it('with its arguments right, connect makes the store and prints the link (control)', async () => {
+    const data = join(dir.path, 'made');
+    // Port 1: nothing listens there, so the link is printed with a note and --no-wait returns.
+    const r = await runCli(['connect', 'sandbox', '--no-wait', '--port', '1', '--data', data], dir.path);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^http:\/\/127\.0\.0\.1:1\/oauth\/sandbox\/start\?link=/);
+    expect(readdirSync(data)).toEqual(expect.arrayContaining(['master.key', 'switchboard.db']));
+  });
+});
