@@ -21,9 +21,22 @@ export function rateBudgetOf(headers: Headers, clock: Clock): RateBudget | undef
   const limit = count(headers.get('x-ratelimit-limit') ?? headers.get('ratelimit-limit'));
   const remaining = count(headers.get('x-ratelimit-remaining') ?? headers.get('ratelimit-remaining'));
   if (limit === undefined || remaining === undefined || limit === 0) return undefined;
+  return { limit, remaining, resetAt: resetAtOf(headers, clock) };
+}
+
+function resetAtOf(headers: Headers, clock: Clock): number | undefined {
   const reset = count(headers.get('x-ratelimit-reset') ?? headers.get('ratelimit-reset'));
-  const resetAt = reset === undefined ? undefined : reset >= 1e12 ? reset : reset >= 1e9 ? reset * 1000 : clock.now() + reset * 1000;
-  return { limit, remaining, resetAt };
+  return reset === undefined ? undefined : reset >= 1e12 ? reset : reset >= 1e9 ? reset * 1000 : clock.now() + reset * 1000;
+}
+
+/**
+ * When a spent window reopens, read from `Remaining: 0` and its reset alone: a provider that sends
+ * no `Limit` beside them (rateBudgetOf needs it) still says nothing may go before the reset, and
+ * requests sent into the window only draw refusals. Undefined unless remaining is 0 and a reset is named.
+ */
+export function spentUntil(headers: Headers, clock: Clock): number | undefined {
+  const remaining = count(headers.get('x-ratelimit-remaining') ?? headers.get('ratelimit-remaining'));
+  return remaining === 0 ? resetAtOf(headers, clock) : undefined;
 }
 
 /**

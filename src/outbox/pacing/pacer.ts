@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../../clock.js';
 import type { RateLimitConfig } from '../../definition/rate-limit.js';
 import type { Pacer, PacedAnswer } from '../../providers/pacing.js';
-import { rateBudgetOf, sforceBudgetOf } from '../../providers/rate-headers.js';
+import { rateBudgetOf, sforceBudgetOf, spentUntil } from '../../providers/rate-headers.js';
 import { retryAfterMs } from '../../providers/retry.js';
 import { realTimers, TokenBucket, type BucketState, type Release, type Timers } from './bucket.js';
 import { AppTurns } from './turns.js';
@@ -119,7 +119,11 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
         else if (answer.status === 429) bucket.atMost(0);
       }
       const budget = rateBudgetOf(answer.headers, clock) ?? sforceBudgetOf(answer.headers);
-      if (budget === undefined) return;
+      if (budget === undefined) {
+        const until = spentUntil(answer.headers, clock);
+        if (until !== undefined && until > now) bucket.pause(until);
+        return;
+      }
       bucket.followLimit(budget.limit);
       // A spent window stays spent until its reset, whatever the declared refill rate: a request
       // before it only draws a 429 (or GitHub's 403), which the provider may hold against the app.

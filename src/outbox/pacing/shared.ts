@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import type { PacedAnswer } from '../../providers/pacing.js';
-import { rateBudgetOf, sforceBudgetOf } from '../../providers/rate-headers.js';
+import { rateBudgetOf, sforceBudgetOf, spentUntil } from '../../providers/rate-headers.js';
 import { retryAfterMs } from '../../providers/retry.js';
 import type { BucketSpec, BucketState, Timers } from './bucket.js';
 
@@ -72,6 +72,10 @@ export function adjustmentOf(answer: PacedAnswer, inflight: number, clock: Clock
     // A spent window stays spent until its reset (see the in-process pacer).
     const now = clock.now();
     if (budget.remaining <= 0 && budget.resetAt !== undefined && budget.resetAt > now) adj.pauseMs = Math.max(adj.pauseMs ?? 0, budget.resetAt - now);
+  } else {
+    const until = spentUntil(answer.headers, clock);
+    const now = clock.now();
+    if (until !== undefined && until > now) adj.pauseMs = Math.max(adj.pauseMs ?? 0, until - now);
   }
   return adj;
 }
