@@ -57,6 +57,18 @@ export class OAuthGrantError extends HubError {
   }
 }
 
+/**
+ * A refresh asked of a connection the provider issued no refresh token for (GitHub OAuth Apps: no
+ * expiry, no refresh token). Nothing is sent to the token endpoint, so no OAuth error is reported
+ * as its answer: only a new link gets a new access token.
+ */
+export class NoRefreshTokenError extends HubError {
+  constructor() {
+    super('connection_needs_reauth', 'no refresh token was issued for this connection, so no new access token can be had without linking again');
+    this.name = 'NoRefreshTokenError';
+  }
+}
+
 /** The endpoint could not be reached or failed on its side (network, 5xx, 429): worth retrying. */
 export class OAuthTransientError extends HubError {
   constructor(
@@ -150,7 +162,8 @@ export class OAuthClient {
 
   /** Refreshes; the old refresh token is kept when the response carries none (RFC 6749 §6). */
   async refresh(current: TokenSet): Promise<TokenSet> {
-    if (!current.refreshToken) throw new OAuthGrantError('invalid_grant', 'no refresh token was issued for this connection', 400);
+    // Not an invalid_grant: the provider was not asked, and said nothing.
+    if (!current.refreshToken) throw new NoRefreshTokenError();
     const token = this.grant.createToken({ access_token: current.accessToken, refresh_token: current.refreshToken, token_type: current.tokenType });
     const next = await this.call(() => token.refresh({}, this.http));
     return this.toTokenSet(next.token, current.refreshToken);

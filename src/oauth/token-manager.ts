@@ -33,6 +33,19 @@ export interface TokenManagerOptions {
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Why a refresh is wanted: the access token is (about to be) expired, or the API refused it with a 401. */
+type RefreshTrigger = 'expiring' | 'unauthorized';
+
+/**
+ * What happened when there is no refresh token to send: said as it is, since the token endpoint
+ * was never called (an "invalid_grant" here would send an operator looking for a refusal that
+ * never happened).
+ */
+function noRefreshTokenReason(trigger: RefreshTrigger): string {
+  const what = trigger === 'unauthorized' ? 'the provider refused the access token (HTTP 401)' : 'the access token has expired';
+  return `${what} and there is no refresh token to get a new one (the provider issued none); link the account again`;
+}
+
 /**
  * 429 and 503 say the request was turned away, and so does a 200 naming an error (Slack's
  * `ok:false` "ratelimited"): no token was issued. A dropped connection, a timeout or another 5xx
@@ -102,7 +115,9 @@ export class TokenManager {
     const c = await this.active(connectionId);
     const current = await this.opts.store.tokens(c);
     if (!this.expiring(c, current)) return { accessToken: current.accessToken, version: c.tokenVersion };
-    await this.refresh(c);
+    // Nothing to refresh with: the token serves until it expires (or the API refuses it), not a margin less.
+    if (!current.refreshToken && this.stillValid(current)) return { accessToken: current.accessToken, version: c.tokenVersion };
+    await this.refresh(c, 'expiring');
     return this.latest(connectionId);
   }
 
@@ -114,7 +129,7 @@ export class TokenManager {
    */
   async afterUnauthorized(connectionId: string, version: number): Promise<{ accessToken: string; version: number }> {
     const c = await this.active(connectionId);
-    if (c.tokenVersion === version) await this.refresh(c);
+    if (c.tokenVersion === version) await this.refresh(c, 'unauthorized');
     return this.latest(connectionId);
   }
 
@@ -141,20 +156,20 @@ export class TokenManager {
     return c.accessExpiresAt - margin <= this.opts.clock.now();
   }
 
-  private refresh(c: Connection): Promise<TokenSet> {
+  private refresh(c: Connection, trigger: RefreshTrigger): Promise<TokenSet> {
     const running = this.inflight.get(c.id);
     if (running) return running;
     const held = this.heldBack(c);
     if (held) return held;
-    const p = this.claimAndRefresh(c.id, c.tokenVersion).finally(() => this.inflight.delete(c.id));
+    const p = this.claimAndRefresh(c.id, c.tokenVersion, trigger).finally(() => this.inflight.delete(c.id));
     this.inflight.set(c.id, p);
     return p;
   }
 
-  private async claimAndRefresh(id: string, seenVersion: number): Promise<TokenSet> {
+  private async claimAndRefresh(id: string, seenVersion: number, trigger: RefreshTrigger): Promise<TokenSet> {
     for (;;) {
       const r = await this.opts.store.tryLease(id, seenVersion, this.owner, this.lease, ownerIsDead);
-      if (r.kind === 'acquired') return this.perform(r.connection, r.interrupted);
+      if (r.kind === 'acquired') return this.perform(r.connection, r.interrupted, trigger);
       if (r.kind === 'moved') {
         // Someone committed a new token set (or the connection left 'active') while we looked.
         if (r.connection.state !== 'active') throw unavailable(r.connection);
@@ -164,9 +179,13 @@ export class TokenManager {
     }
   }
 
-  private async perform(c: Connection, interrupted: boolean): Promise<TokenSet> {
+  private async perform(c: Connection, interrupted: boolean, trigger: RefreshTrigger): Promise<TokenSet> {
     const { store, log } = this.opts;
     const current = await store.tokens(c);
+    if (!current.refreshToken) {
+      log.warn({ connection: c.id, integration: c.integration, trigger }, 'connection needs re-authorization: no refresh token was issued');
+      return this.needsReauth(c, noRefreshTokenReason(trigger));
+    }
     const client = this.opts.clientFor(c.integration);
     // Set once an attempt failed without a clear answer: the provider may have rotated the token anyway.
     let uncertain = false;
@@ -182,11 +201,8 @@ export class TokenManager {
             : uncertain
               ? `${why} after an earlier refresh attempt failed without a clear answer (the provider may have rotated the token then); link the account again`
               : `${why}; link the account again`;
-          await store.markNeedsReauth(c.id, reason);
           log.warn({ connection: c.id, integration: c.integration, error: err.error, interrupted, uncertain }, 'connection needs re-authorization');
-          const latest = (await store.get(c.id))!;
-          this.opts.onStateChange?.(latest);
-          throw unavailable(latest);
+          return this.needsReauth(c, reason);
         }
         // Other hub errors (a vault or store failure) are not the token endpoint's answer.
         if (err instanceof HubError && !(err instanceof OAuthTransientError)) throw err;
@@ -214,6 +230,14 @@ export class TokenManager {
       }
       return this.commit(c, next);
     }
+  }
+
+  /** needs_reauth with why, told to listeners; throws what the caller is answered with. */
+  private async needsReauth(c: Connection, reason: string): Promise<never> {
+    await this.opts.store.markNeedsReauth(c.id, reason);
+    const latest = (await this.opts.store.get(c.id))!;
+    this.opts.onStateChange?.(latest);
+    throw unavailable(latest);
   }
 
   /**

@@ -97,9 +97,10 @@ describe('OAuthClient.refresh: a refresh response without refresh_token keeps th
   it('refuses to refresh a token set that never had a refresh token, without calling the provider', async () => {
     peer = await startPeer();
     const before = peer.issued();
+    // Not an invalid_grant: the provider was not asked, so no answer of its is reported.
     await expect(peer.client().refresh({ accessToken: 'sbx_at_x', tokenType: 'Bearer' })).rejects.toMatchObject({
-      name: 'OAuthGrantError',
-      error: 'invalid_grant',
+      name: 'NoRefreshTokenError',
+      code: 'connection_needs_reauth',
     });
     expect(peer.issued()).toEqual(before);
   });
