@@ -112,6 +112,9 @@ async function main(args: string[]): Promise<void> {
     return;
   }
   if (command === '--version' || command === '-V') {
+    // It takes no argument and no flag but the common ones (`switchboard --config F --version`):
+    // anything else is a usage mistake (exit 2, usage), never printed over as if it were fine.
+    if (rest.length > 0) (await import('./common.js')).parse(rest, {}, { command: '', usage: USAGE.trimEnd(), takes: 0 });
     process.stdout.write(`switchboard ${version()}\n`);
     return;
   }

@@ -71,6 +71,9 @@ export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}, sp
   const { positionals } = parsed;
   // `--data ""` would be the working directory, `--port ""` a port the OS picks: neither is what was meant.
   for (const [name, value] of Object.entries(flags)) if (value === '') throw usageError(`--${name} needs a value, and "" is none`);
+  // A port that is no port is a mistake in the call, like an unknown flag (README, CLI): exit 2 with the usage.
+  const port = str(flags['port']);
+  if (port !== undefined && portNumber(port) === undefined) throw usageError(portMistake(port));
   if (spec !== undefined && flags['help'] !== true) {
     const [sub, ...rest] = positionals;
     const takes = typeof spec.takes === 'number' ? spec.takes : sub === undefined ? undefined : spec.takes[sub];
@@ -164,9 +167,9 @@ export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart
   if (!opts.quiet) progress(data.line);
   const port = str(flags['port']);
   if (port !== undefined) {
-    // Digits only: Number() also reads " " as 0, "0x1F90" and "1e4".
-    const n = /^\d{1,5}$/.test(port) ? Number(port) : Number.NaN;
-    if (!(n >= 0 && n <= 65535)) throw new HubError('config_invalid', `--port ${port}: expected a port number 0–65535`);
+    // parse() refused a bad one already; this is for a caller that built its flags itself.
+    const n = portNumber(port);
+    if (n === undefined) throw new UsageError('', portMistake(port), undefined);
     c.server.port = n;
   }
   const host = str(flags['host']);
@@ -189,6 +192,17 @@ export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart
 export function makeDataDir(data: ResolvedDataDir): void {
   // A folder the hub chose itself is private to the user, as the XDG spec asks of its base dirs.
   if (data.source === 'user') mkdirSync(data.dir, { recursive: true, mode: 0o700 });
+}
+
+/** `--port N` as a number, or undefined unless it is one (0–65535). */
+export function portNumber(value: string): number | undefined {
+  // Digits only: Number() also reads " " as 0, "0x1F90" and "1e4".
+  const n = /^\d{1,5}$/.test(value) ? Number(value) : Number.NaN;
+  return n >= 0 && n <= 65535 ? n : undefined;
+}
+
+function portMistake(value: string): string {
+  return `--port ${value}: expected a port number 0–65535`;
 }
 
 export function str(v: string | boolean | undefined): string | undefined {

@@ -69,8 +69,9 @@ describe('switchboard CLI', () => {
   it('serve refuses a --port that is not digits (" ", hex, an exponent) instead of binding where Number() reads it', async () => {
     for (const port of [' ', '0x1F90', '1e4', '-1', '65536']) {
       const r = await runCli(['serve', '--port', port, '--data', data], dir.path);
-      expect(r.code, port).toBe(1);
-      expect(r.stderr).toContain(`--port ${port}: expected a port number 0–65535`);
+      // A usage mistake (README, CLI): exit 2 with the usage.
+      expect(r.code, port).toBe(2);
+      expect(r.stderr).toContain(`--port ${port}: expected a port number 0–65535\nusage: switchboard serve`);
     }
   });
 
