@@ -2,6 +2,7 @@ import type { AuthorizationCode, ModuleOptions, WreckHttpOptions } from 'simple-
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { TokenSet } from '../connections/types.js';
+import { parseExact } from '../definition/exact-json.js';
 import { HubError } from '../errors.js';
 import { lazyRequire } from '../lazy-require.js';
 
@@ -93,6 +94,7 @@ export class OAuthTransientError extends HubError {
 export class OAuthClient {
   private readonly options: ModuleOptions;
   private grantValue: AuthorizationCode | undefined;
+  private redeemGrantValue: AuthorizationCode | undefined;
   private readonly revokePath: string | undefined;
   private readonly http: WreckHttpOptions;
 
@@ -136,6 +138,20 @@ export class OAuthClient {
     return this.grantValue;
   }
 
+  /**
+   * The grant code redemption uses: asked with `json: false`, whose answer getToken hands to
+   * createToken as the body's bytes, kept as they are. The account id a definition reads off the
+   * token response (`token:team.id`) must keep its digits past 2^53, and wreck's JSON.parse rounds them.
+   */
+  private get redeemGrant(): AuthorizationCode {
+    if (this.redeemGrantValue === undefined) {
+      const grant = new (simpleOAuth2().AuthorizationCode)(this.options);
+      (grant as unknown as { createToken: (raw: unknown) => unknown }).createToken = (raw) => raw;
+      this.redeemGrantValue = grant;
+    }
+    return this.redeemGrantValue;
+  }
+
   authorizeUrl(p: { redirectUri: string; state: string; codeChallenge: string }): string {
     const params: Parameters<AuthorizationCode['authorizeURL']>[0] & Record<string, string | string[]> = {
       ...this.endpoints.extraAuthorizeParams,
@@ -156,8 +172,9 @@ export class OAuthClient {
   /** The token set and the token response it came from (some providers name the account there, e.g. Slack's `team.id`). */
   async redeemCode(p: { code: string; redirectUri: string; codeVerifier: string }): Promise<CodeExchange> {
     const params = { code: p.code, redirect_uri: p.redirectUri, code_verifier: p.codeVerifier };
-    const token = await this.call(() => this.grant.getToken(params, this.http));
-    return { tokens: this.toTokenSet(token.token, undefined), response: token.token };
+    const body: unknown = await this.call(() => this.redeemGrant.getToken(params, { ...this.http, json: false }));
+    const raw = tokenBody(body);
+    return { tokens: this.toTokenSet(raw, undefined), response: raw };
   }
 
   /** Refreshes; the old refresh token is kept when the response carries none (RFC 6749 §6). */
@@ -203,6 +220,22 @@ export class OAuthClient {
       throw classify(err, this.http.maxBytes);
     }
   }
+}
+
+/**
+ * A successful token answer's bytes read as JSON, integers past 2^53 kept (parseExact). Not JSON,
+ * or not an object, is an answer no retry improves, as one that does not validate.
+ */
+function tokenBody(body: unknown): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = Buffer.isBuffer(body) ? parseExact(body.toString('utf8')) : undefined;
+  } catch {
+    // not JSON: refused below
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new OAuthGrantError('invalid_token_response', 'the token endpoint answered without a JSON object', 200);
+  return parsed as Record<string, unknown>;
 }
 
 const boomShape = z.object({
