@@ -66,14 +66,15 @@ const MESSAGE_CHARS = 500;
 
 /**
  * 2xx: done. 408, 429 and 5xx: sent again later (RFC 9110 §15.5.9, RFC 6585 §4; a 5xx is taken as
- * not applied, as Stripe and GitHub document for theirs); a 403 that is a rate limit (isRateLimited)
+ * not applied, as Stripe and GitHub document for theirs, except a gateway's 502 or 504 for a job
+ * that cannot be replayed safely: `sent_unconfirmed`); a 403 that is a rate limit (isRateLimited)
  * is pacing, as a 429 is. Any other status is the provider refusing
  * this write: `failed` at once with its message, since sending it again gets the same answer.
  * `sensitive`: the error names the status only. A provider's message often echoes the arguments
  * ("recipient x@y is blocked"), and the error is stored in plaintext (`last_error`, `queue list`)
  * and logged; the whole answer is kept sealed in the job's result, where its owner reads it.
  */
-export function classifyResponse(o: SendOutcome, sensitive = false): Verdict {
+export function classifyResponse(o: SendOutcome, sensitive = false, replaySafe = true): Verdict {
   if (o.status >= 200 && o.status < 300) {
     if (o.refused === undefined) return { kind: 'done' };
     // Refused in a 2xx: as a 4xx, failed at once (the same request would be refused again).
@@ -88,6 +89,11 @@ export function classifyResponse(o: SendOutcome, sensitive = false): Verdict {
     ? `the provider answered ${o.status} (its answer is sealed with the job: sensitive)`
     : `the provider answered ${o.status}${o.body ? `: ${o.body.replace(/\s+/g, ' ').trim().slice(0, MESSAGE_CHARS)}` : ''}`;
   const limited = isRateLimited(o);
+  // A gateway's 502 or 504 says the origin behind it did not answer in time or sanely, not that it
+  // did nothing: the write may have been applied, as after a timeout or a reset connection, so a
+  // job that cannot be replayed safely is not sent again. The origin's own 500 or 503 is taken as
+  // not applied (below).
+  if ((o.status === 502 || o.status === 504) && !replaySafe) return { kind: 'unconfirmed', error: `${error}${UNCONFIRMED}` };
   if (o.status === 408 || limited || o.status >= 500)
     return {
       kind: 'retry',
@@ -97,6 +103,8 @@ export function classifyResponse(o: SendOutcome, sensitive = false): Verdict {
     };
   return { kind: 'fail', error };
 }
+
+const UNCONFIRMED = ' (the provider may have applied it; it takes no idempotency key, so it is not sent again)';
 
 /** Socket errors raised before a byte of the request left: sending again cannot write twice. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
@@ -125,9 +133,7 @@ export function classifyError(err: unknown, replaySafe: boolean, sensitive = fal
   if (err instanceof AbortError) return { kind: 'fail', error };
   if (isHubError(err) && !err.spec.retryable) return { kind: 'fail', error, code: err.code };
   if (neverSent(err) || (isHubError(err) && !AMBIGUOUS.has(err.code))) return { kind: 'retry', error };
-  return replaySafe
-    ? { kind: 'retry', error }
-    : { kind: 'unconfirmed', error: `${error} (the provider may have applied it; it takes no idempotency key, so it is not sent again)` };
+  return replaySafe ? { kind: 'retry', error } : { kind: 'unconfirmed', error: `${error}${UNCONFIRMED}` };
 }
 
 /** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from `now`; undefined when unreadable. */

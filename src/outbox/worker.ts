@@ -41,6 +41,8 @@ export type Readiness = { ok: true } | { ok: false; retryAt: number };
 const GO: Readiness = { ok: true };
 /** A provider's Retry-After is honoured up to this; past it the job waits this long and asks again. */
 const MAX_RETRY_AFTER_MS = 3_600_000;
+/** A shorter Retry-After is no wait at all: the job backs off as without one. */
+const MIN_RETRY_AFTER_MS = 1_000;
 
 export interface OutboxWorkerOptions {
   queue: OutboxQueue;
@@ -260,7 +262,7 @@ export class OutboxWorker {
     try {
       outcome = await send(sending, signal, beforeSend).finally(renewing);
       await beforeSend();
-      verdict = classifyResponse(outcome, job.sensitive);
+      verdict = classifyResponse(outcome, job.sensitive, job.replaySafe);
     } catch (err) {
       const leftBefore = marking !== undefined;
       if (!leftBefore && signal.aborted) {
@@ -336,7 +338,11 @@ export class OutboxWorker {
     else if (v.kind === 'fail') to = await q.fail(job.id, this.owner, { error: v.error, retryAt: 'never', ...(v.code ? { code: v.code } : {}), ...kept });
     else if (exhausted) to = await q.fail(job.id, this.owner, { error: error!, retryAt: 'never', exhausted: true, ...(paced ? { paced } : {}), ...kept });
     else {
-      const delay = v.retryAfterMs !== undefined ? Math.min(MAX_RETRY_AFTER_MS, Math.max(0, v.retryAfterMs)) : (this.o.backoffMs ?? backoffMs)(job.attempts);
+      // A Retry-After under a second (`0`, as a provider rounding its last second down says it)
+      // names no wait: honoured, it sent the job again at once, over and over, until the cap on
+      // sends killed it within a second. The backoff is used instead.
+      const named = v.retryAfterMs !== undefined && v.retryAfterMs >= MIN_RETRY_AFTER_MS ? v.retryAfterMs : undefined;
+      const delay = named !== undefined ? Math.min(MAX_RETRY_AFTER_MS, named) : (this.o.backoffMs ?? backoffMs)(job.attempts);
       to = await q.fail(job.id, this.owner, { error: v.error, retryAt: this.o.clock.now() + delay, ...(paced ? { paced } : {}) });
       if (to)
         this.o.log.info(

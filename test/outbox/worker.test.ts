@@ -77,6 +77,28 @@ describe('OutboxWorker on a SQLite file', () => {
     expect(clock.now() - t0).toBe(13_000);
   });
 
+  it('a 429 with Retry-After: 0 backs off as one without it, rather than sending again at once', async () => {
+    answers = [
+      async () => ({ status: 429, body: 'slow down', retryAfterMs: 0 }),
+      async () => ({ status: 429, body: 'slow down', retryAfterMs: 0 }),
+      async () => ({ status: 201, body: '{"id":1}' }),
+    ];
+    const w = worker();
+    const { job } = await outbox.enqueue(input);
+    const waits: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      await w.drain();
+      const j = (await outbox.find(job.id))!;
+      expect(j.state).toBe('queued');
+      waits.push(j.nextAttemptAt - clock.now());
+      clock.set(j.nextAttemptAt);
+    }
+    // The backoff of sends 1 and 2 (1 s, 2 s), not 0 and 0.
+    expect(waits).toEqual([1_000, 2_000]);
+    await w.drain();
+    expect(await outbox.get(job.id, alice)).toMatchObject({ state: 'done', attempts: 3, paced: 2 });
+  });
+
   it('another 4xx fails at once with the provider message; attempts exhausted is dead', async () => {
     answers = [async () => ({ status: 422, body: '{"message":"title is too long"}' })];
     const a = (await outbox.enqueue(input)).job;
@@ -109,6 +131,25 @@ describe('OutboxWorker on a SQLite file', () => {
     await worker().drain();
     expect((await outbox.find(unsafe.id))?.state).toBe('sent_unconfirmed');
     expect((await outbox.find(safe.id))?.state).toBe('queued');
+  });
+
+  it('a gateway 502 or 504 to a job without an idempotency key is sent_unconfirmed, not resent; with one, and a 500 or 503, it is retried', async () => {
+    answers = [502, 504, 502, 500, 503].map((status) => async () => ({ status, body: 'upstream' }));
+    const unsafe502 = (await outbox.enqueue({ ...input, arguments: { t: 1 } })).job;
+    const unsafe504 = (await outbox.enqueue({ ...input, arguments: { t: 2 } })).job;
+    const safe502 = (await outbox.enqueue({ ...input, arguments: { t: 3 }, replaySafe: true })).job;
+    const unsafe500 = (await outbox.enqueue({ ...input, arguments: { t: 4 } })).job;
+    const unsafe503 = (await outbox.enqueue({ ...input, arguments: { t: 5 } })).job;
+    await worker({ maxInFlight: 1 }).drain();
+    expect(await outbox.find(unsafe502.id)).toMatchObject({
+      state: 'sent_unconfirmed',
+      lastError: expect.stringContaining('502: upstream (the provider may have applied it'),
+    });
+    expect((await outbox.find(unsafe504.id))?.state).toBe('sent_unconfirmed');
+    expect((await outbox.find(safe502.id))?.state).toBe('queued');
+    expect((await outbox.find(unsafe500.id))?.state).toBe('queued');
+    expect((await outbox.find(unsafe503.id))?.state).toBe('queued');
+    expect(sent).toBe(5);
   });
 
   it('waitFor resolves when the job is final, and at once for a job already final', async () => {
