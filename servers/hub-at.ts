@@ -38,19 +38,31 @@ export async function hubAt(ctx: Pick<StoreContext, 'config' | 'store' | 'integr
  * What a command that prints a link says of where the link points (`connect`, `users invite`),
  * a line each: moved to the hub found elsewhere, nothing or something else answering there, or
  * a hub on another data dir (then also marked on the links, whose notice names both data dirs).
+ * With `about: 'webhook'` (`connections`) the same of the webhook URLs it prints: a provider posts
+ * to them, and a hub on another data dir knows none of this one's endpoints.
  */
-export function notesOn(at: HubAt, ctx: StoreContext): string[] {
+export function notesOn(at: HubAt, ctx: StoreContext, about: 'link' | 'webhook' = 'link'): string[] {
   const { url, probe, movedFrom } = at;
+  const what = about === 'link' ? 'the link' : 'the webhook URL';
   const notes: string[] = [];
   if (movedFrom !== undefined)
     notes.push(
-      `Note: nothing answers at ${movedFrom}, which the config (or its default) names; the hub serving this data dir answers at ${url}, so the link points there.`,
+      `Note: nothing answers at ${movedFrom}, which the config (or its default) names; the hub serving this data dir answers at ${url}, so ${what} points there.`,
     );
-  if (probe.kind === 'nothing') notes.push(`Note: nothing answers at ${url} yet; start \`switchboard serve\` so the link can be opened.`);
-  if (probe.kind === 'not-a-hub') notes.push(`Note: something other than a Switchboard hub answers at ${url}; the link will not work there.`);
+  if (probe.kind === 'nothing')
+    notes.push(
+      `Note: nothing answers at ${url} yet; start \`switchboard serve\` so ${about === 'link' ? 'the link can be opened' : "the provider's deliveries are received"}.`,
+    );
+  if (probe.kind === 'not-a-hub') notes.push(`Note: something other than a Switchboard hub answers at ${url}; ${what} will not work there.`);
   if (probe.kind === 'other-keys') {
-    ctx.integrations.links.foreign = { url, dataDir: probe.dataDir, ownDataDir: ctx.config.dataDir };
-    notes.push(ctx.integrations.links.notice()!);
+    if (about === 'webhook')
+      notes.push(
+        `Warning: the hub at ${url} runs on another data dir (${probe.dataDir ?? 'not disclosed'}) than this one (${ctx.config.dataDir}), so ${what} will not work there. Stop one of them, or start both with the same --data or dataDir.`,
+      );
+    else {
+      ctx.integrations.links.foreign = { url, dataDir: probe.dataDir, ownDataDir: ctx.config.dataDir };
+      notes.push(ctx.integrations.links.notice()!);
+    }
   }
   return notes;
 }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Connection } from '../../src/connections/types.js';
 import { HubError } from '../../src/errors.js';
-import { listLine, parse, printable, str } from '../common.js';
+import { listLine, parse, printable, progress, str } from '../common.js';
+import { hubAt, notesOn } from '../hub-at.js';
 import { openStoreContext, type StoreContext } from '../store-context.js';
 
 const USAGE = `usage: switchboard connections list [--user U] [--tenant T] [--all] [--json]
@@ -23,6 +24,19 @@ function webhookFacts(ctx: StoreContext, c: Connection) {
   const path = `/webhooks/${c.integration}/${c.webhookEndpoint}`;
   const url = c.webhookEndpoint === null ? null : ctx.publicUrl === undefined ? path : (ctx.integrations.accounts.webhookUrl(c) ?? path);
   return { accountId: c.accountId, webhookUrl: url, webhookSecret: c.hasWebhookSecret ? 'set' : 'not set' };
+}
+
+/**
+ * Points the webhook URLs printed from now on where the hub serving this store answers, as
+ * `connect` points its links (servers/hub-at.ts): with `serve --port 9000` and a config that says
+ * 8787, a provider told 8787 would post where nothing listens. What answers there is said on stderr.
+ */
+async function aimWebhookUrls(ctx: StoreContext): Promise<void> {
+  // Port 0 and no publicUrl: there is no one URL to look at, and the path alone is printed.
+  if (ctx.publicUrl === undefined) return;
+  const at = await hubAt(ctx, ctx.publicUrl);
+  if (at.movedFrom !== undefined) ctx.useUrl(at.url);
+  for (const note of notesOn(at, ctx, 'webhook')) progress(note);
 }
 
 async function readStdin(): Promise<string> {
@@ -78,6 +92,7 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
       const tenant = str(flags['tenant']);
       const user = str(flags['user']);
       const list = await store.list({ ...(tenant ? { tenant } : {}), ...(user ? { user } : {}), includeRevoked: flags['all'] === true });
+      if (list.some((c) => c.webhookEndpoint !== null)) await aimWebhookUrls(ctx);
       if (flags['json']) {
         process.stdout.write(
           `${JSON.stringify(
@@ -108,6 +123,7 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
     if (sub === 'webhook-secret') {
       const updated = await store.setWebhookSecret(c.id, secret!);
       if (!updated) throw new HubError('not_found', `no live connection ${id}`);
+      if (secret !== null) await aimWebhookUrls(ctx);
       const { webhookUrl } = webhookFacts(ctx, updated);
       process.stdout.write(secret === null ? `webhook secret of ${id} removed\n` : `webhook secret of ${id} set; point the provider at ${webhookUrl}\n`);
       return;
