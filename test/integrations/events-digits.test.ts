@@ -1,6 +1,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { EVENTS_ACME, EVENTS_URI } from './events-acme.js';
 
 /**
  * README: an event's payload reaches MCP clients "as the provider sent it", ids "kept digit for
@@ -8,22 +9,13 @@ import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
  * 1460323737035677700: another tweet's id.
  */
 
-const ACME = {
-  type: 'custom',
-  title: 'Acme',
-  apiBaseUrl: 'https://api.acme.test',
-  auth: { type: 'none' },
-  webhooks: { scheme: 'standard-webhooks', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] },
-  tools: { ping: { description: 'ping', method: 'GET', path: '/ping', readOnly: true } },
-};
-const URI = 'switchboard://events/acme';
 const BODY = '{"type":"tweet_create","tweet":{"id":1460323737035677698,"id_str":"1460323737035677698","n":-98765432109876543210,"small":42}}';
 
 let hub: RunningHub;
 let client: Client;
 
 beforeAll(async () => {
-  hub = await startHub({ integrations: { acme: ACME } });
+  hub = await startHub({ integrations: { acme: EVENTS_ACME } });
   client = new Client({ name: 'digits', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${hub.token}` } } }));
   await hub.hub.inbox.inbox.accept({
@@ -56,7 +48,7 @@ describe('event payloads with integers past 2^53', () => {
   });
 
   it('the events resource holds the numbers as sent', async () => {
-    const read = await client.readResource({ uri: URI });
+    const read = await client.readResource({ uri: EVENTS_URI });
     const text = (read.contents[0] as { text: string }).text;
     expect(text).toContain(`"payload":${BODY}`);
     expect(text).not.toContain('__exact_');

@@ -4,6 +4,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { Hub } from '../../src/hub.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
+import { EVENTS_ACME, EVENTS_URI } from './events-acme.js';
 
 /**
  * Inbound events reach MCP clients as the subscribable resource `switchboard://events/<integration>`
@@ -11,17 +12,6 @@ import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
  * over both protocol eras, with two users side by side. Events enter through the inbox the webhook
  * route and the pollers accept into, and reach clients once the worker has finished them.
  */
-
-const URI = 'switchboard://events/acme';
-
-const ACME = {
-  type: 'custom',
-  title: 'Acme',
-  apiBaseUrl: 'https://api.acme.test',
-  auth: { type: 'none' },
-  webhooks: { scheme: 'standard-webhooks', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] },
-  tools: { ping: { description: 'ping', method: 'GET', path: '/ping', readOnly: true } },
-};
 
 interface Seen {
   client: Client;
@@ -37,8 +27,8 @@ async function connect(token: string, mode: 'auto' | 'legacy'): Promise<Seen> {
   client.setNotificationHandler('notifications/resources/updated', (n) => void updates.push(n.params.uri));
   await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
   open.push(client);
-  if (mode === 'legacy') await client.subscribeResource({ uri: URI });
-  else await client.listen({ resourceSubscriptions: [URI] });
+  if (mode === 'legacy') await client.subscribeResource({ uri: EVENTS_URI });
+  else await client.listen({ resourceSubscriptions: [EVENTS_URI] });
   return { client, updates };
 }
 
@@ -80,7 +70,7 @@ describe('events as MCP resources and a tool', () => {
   let bobToken: string;
 
   beforeAll(async () => {
-    hub = await startHub({ integrations: { acme: ACME } });
+    hub = await startHub({ integrations: { acme: EVENTS_ACME } });
     bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
   });
   afterAll(async () => {
@@ -90,12 +80,12 @@ describe('events as MCP resources and a tool', () => {
 
   it('lists the resource and the tool beside the integration', async () => {
     const c = await connect(hub.token, 'auto');
-    expect((await c.client.listResources()).resources.map((r) => r.uri)).toContain(URI);
+    expect((await c.client.listResources()).resources.map((r) => r.uri)).toContain(EVENTS_URI);
     const tool = (await c.client.listTools()).tools.find((t) => t.name === 'acme__recent_events');
     expect(tool?.annotations?.readOnlyHint).toBe(true);
     // An integration's events are served; a URI nothing serves is left out of the acknowledgement.
-    const listen = await c.client.listen({ resourceSubscriptions: [URI, 'switchboard://events/nope'] });
-    expect(listen.honoredFilter.resourceSubscriptions).toEqual([URI]);
+    const listen = await c.client.listen({ resourceSubscriptions: [EVENTS_URI, 'switchboard://events/nope'] });
+    expect(listen.honoredFilter.resourceSubscriptions).toEqual([EVENTS_URI]);
     await listen.close();
   });
 
@@ -108,15 +98,15 @@ describe('events as MCP resources and a tool', () => {
     ]);
     await arrive('alice');
     await eventually(() => alice25.updates.length > 0 && alice26.updates.length > 0);
-    expect(alice25.updates).toEqual([URI]);
-    expect(alice26.updates).toEqual([URI]);
+    expect(alice25.updates).toEqual([EVENTS_URI]);
+    expect(alice26.updates).toEqual([EVENTS_URI]);
     // Bob's own event is the barrier: once his clients hear of it, they would have heard of Alice's.
     await arrive('bob');
     await eventually(() => bob25.updates.length > 0 && bob26.updates.length > 0);
-    expect(bob25.updates).toEqual([URI]);
-    expect(bob26.updates).toEqual([URI]);
-    expect(alice25.updates).toEqual([URI]);
-    expect(alice26.updates).toEqual([URI]);
+    expect(bob25.updates).toEqual([EVENTS_URI]);
+    expect(bob26.updates).toEqual([EVENTS_URI]);
+    expect(alice25.updates).toEqual([EVENTS_URI]);
+    expect(alice26.updates).toEqual([EVENTS_URI]);
   });
 
   it('reads and lists only the caller’s events, with a cursor for what arrived since', async () => {
@@ -134,7 +124,7 @@ describe('events as MCP resources and a tool', () => {
     expect((await recent(alice.client, { after: since.next_cursor })).events).toEqual([]);
     expect((await recent(alice.client, { type: 'ticket.created' })).events.map((e) => e.id)).toEqual([later]);
 
-    const read = await bob.client.readResource({ uri: URI });
+    const read = await bob.client.readResource({ uri: EVENTS_URI });
     const body = JSON.parse((read.contents[0] as { text: string }).text) as { events: Array<{ payload: { owner: string } }> };
     expect(body.events.length).toBeGreaterThan(0);
     expect(body.events.every((e) => e.payload.owner === 'bob')).toBe(true);
@@ -181,7 +171,7 @@ describe('events as MCP resources and a tool', () => {
     const latest = await recent(carol.client);
     expect(latest.events.map((e) => e.id)).toEqual(ids.slice(3));
     expect((await recent(carol.client, { after: latest.next_cursor })).events).toEqual([]);
-    const read = await carol.client.readResource({ uri: URI });
+    const read = await carol.client.readResource({ uri: EVENTS_URI });
     const body = JSON.parse((read.contents[0] as { text: string }).text) as { events: Array<{ id: string }>; next_cursor: string };
     expect([body.events.map((e) => e.id), body.next_cursor]).toEqual([ids.slice(3), latest.next_cursor]);
     // Bob's page is his own, and whole.
@@ -196,7 +186,7 @@ describe('events as MCP resources and a tool', () => {
 
   it('a subscription to a resource nothing serves is refused as resources/read refuses it; ending one is no mistake', async () => {
     const alice = await connect(hub.token, 'legacy');
-    for (const uri of ['switchboard://events/nope', 'switchboard://events/', `${URI}?x=1`, URI.toUpperCase()]) {
+    for (const uri of ['switchboard://events/nope', 'switchboard://events/', `${EVENTS_URI}?x=1`, EVENTS_URI.toUpperCase()]) {
       const read = await alice.client.readResource({ uri }).then(
         () => 'read',
         (err: { code?: number; message?: string }) => err.code,
@@ -213,10 +203,10 @@ describe('events as MCP resources and a tool', () => {
 
 describe('events another process on the data dir finished', () => {
   it('reach this process’s subscribers once, naming only their owner', { timeout: 30_000 }, async () => {
-    const a = await startHub({ integrations: { acme: ACME } });
+    const a = await startHub({ integrations: { acme: EVENTS_ACME } });
     // A second hub on the same files, as a stdio hub beside the serve that takes the webhooks.
     const b = new Hub({
-      config: configSchema.parse({ integrations: { acme: ACME }, dataDir: a.dataDir, server: { port: 0 } }),
+      config: configSchema.parse({ integrations: { acme: EVENTS_ACME }, dataDir: a.dataDir, server: { port: 0 } }),
       log: silentLogger(),
     });
     b.start();
@@ -236,12 +226,12 @@ describe('events another process on the data dir finished', () => {
         payload: Buffer.from('{"owner":"alice"}'),
       });
       await eventually(() => heardByB.length > 0);
-      expect(heardByB).toEqual([{ uri: URI, users: ['alice'] }]);
+      expect(heardByB).toEqual([{ uri: EVENTS_URI, users: ['alice'] }]);
       // A heard of its own event once: from its worker, not again from its watch of the store.
       await eventually(() => heardByA.length > 0);
       // A's watch of the store runs every second: past one of its looks, it has seen the event too.
       await new Promise((r) => setTimeout(r, 1_500));
-      expect(heardByA).toEqual([URI]);
+      expect(heardByA).toEqual([EVENTS_URI]);
       expect(heardByB).toHaveLength(1);
     } finally {
       await b.stop();
