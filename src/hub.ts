@@ -2,7 +2,7 @@ import { chmodSync } from 'node:fs';
 import { makeDir } from './make-dir.js';
 import { resolve } from 'node:path';
 import { systemClock, type Clock } from './clock.js';
-import { loopbackOnlyUrl, publicUrlOf, urlNotYetKnown } from './config/public-url.js';
+import { boundUrlWarnings, publicUrlOf, urlNotYetKnown } from './config/public-url.js';
 import { notePortHolder } from './oauth/port-holder.js';
 import type { HubConfig } from './config/schema.js';
 import type { HttpListener } from './http/listener.js';
@@ -321,12 +321,9 @@ export class Hub {
       }));
     this.listener = listener;
     const bound = publicUrlOf(this.config.server, listener)!;
-    const unreachable = loopbackOnlyUrl(this.config.server, listener);
-    if (unreachable) this.log.warn({ host: listener.host, url: bound }, unreachable);
     this.urlValue ??= bound;
-    if (this.urlValue !== bound && this.integrations.accounts.list().length > 0)
-      // Links and OAuth redirects were built on the URL read before; say so rather than hand out dead links.
-      this.log.warn({ configured: this.urlValue, bound }, 'listening on another port than configured: account links point at the configured one');
+    for (const [fields, message] of boundUrlWarnings(this.config.server, listener, this.urlValue, this.integrations.accounts.list().length > 0))
+      this.log.warn(fields, message);
     const { face, app, closeMounted } = await composeHubHttp({
       config: this.config,
       listener,

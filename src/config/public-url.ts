@@ -19,14 +19,30 @@ export function publicUrlOf(server: HubConfig['server'], bound?: { host: string;
 }
 
 /**
- * Why the hub's URL will not open from elsewhere, when it is bound on every interface without
- * `server.publicUrl`: links, OAuth redirects and the protected-resource metadata are built on its
- * URL, which is then loopback — another machine's browser opens itself, and its OAuth client
- * refuses metadata naming another resource than the URL it called.
+ * What the hub warns of once its listener is bound, as [log fields, message] pairs. Links, OAuth
+ * redirects and the protected-resource metadata are built on the hub's URL:
+ * - bound on every interface without `server.publicUrl`, that URL is loopback, which another
+ *   machine cannot open (its browser opens itself; its OAuth client refuses metadata naming
+ *   another resource than the URL it called);
+ * - when links were already built on a URL read before the bind (`configured`) and the bind gave
+ *   another, they point at the configured one (said only when there are accounts to link).
  */
-export function loopbackOnlyUrl(server: HubConfig['server'], bound: { host: string }): string | undefined {
-  if (server.publicUrl !== undefined || (bound.host !== '0.0.0.0' && bound.host !== '::')) return undefined;
-  return 'listening on every interface without server.publicUrl: links, OAuth redirects and metadata name loopback, which other machines cannot open; set server.publicUrl to the URL they reach the hub at';
+export function boundUrlWarnings(
+  server: HubConfig['server'],
+  bound: { host: string; port: number },
+  configured: string,
+  linksMatter: boolean,
+): Array<[Record<string, unknown>, string]> {
+  const url = publicUrlOf(server, bound)!;
+  const out: Array<[Record<string, unknown>, string]> = [];
+  if (server.publicUrl === undefined && (bound.host === '0.0.0.0' || bound.host === '::'))
+    out.push([
+      { host: bound.host, url },
+      'listening on every interface without server.publicUrl: links, OAuth redirects and metadata name loopback, which other machines cannot open; set server.publicUrl to the URL they reach the hub at',
+    ]);
+  if (configured !== url && linksMatter)
+    out.push([{ configured, bound: url }, 'listening on another port than configured: account links point at the configured one']);
+  return out;
 }
 
 /** Whether the hub's URL is known only once its listener is bound (port 0 and no `server.publicUrl`). */
