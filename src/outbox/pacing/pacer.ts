@@ -1,11 +1,9 @@
 import { systemClock, type Clock } from '../../clock.js';
 import type { RateLimitConfig } from '../../definition/rate-limit.js';
 import type { Pacer, PacedAnswer } from '../../providers/pacing.js';
-import { rateBudgetOf, sforceBudgetOf, spentUntil } from '../../providers/rate-headers.js';
-import { retryAfterMs } from '../../providers/retry.js';
 import { realTimers, TokenBucket, type BucketState, type Release, type Timers } from './bucket.js';
 import { AppTurns } from './turns.js';
-import { APP, splitKey } from './shared.js';
+import { adjustmentOf, APP, splitKey } from './shared.js';
 
 export interface BucketPacerOptions {
   /** The `rateLimit` block of an integration; undefined: that integration is not paced. */
@@ -109,27 +107,11 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
       if (answer === undefined) return;
       const bucket = answeredBy(key);
       if (bucket === undefined) return;
-      const now = clock.now();
-      // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 or 503 with Retry-After says when to come back; so
-      // does a 403 with one (GitHub's secondary rate limit).
-      if (answer.status === 429 || answer.status === 503 || answer.status === 403) {
-        const wait = retryAfterMs(answer.headers, clock);
-        if (wait !== undefined) bucket.pause(now + wait);
-        // Without one, what is at hand was evidently too much: spend nothing until the next refill.
-        else if (answer.status === 429) bucket.atMost(0);
-      }
-      const budget = rateBudgetOf(answer.headers, clock) ?? sforceBudgetOf(answer.headers);
-      if (budget === undefined) {
-        const until = spentUntil(answer.headers, clock);
-        if (until !== undefined && until > now) bucket.pause(until);
-        return;
-      }
-      bucket.followLimit(budget.limit);
-      // A spent window stays spent until its reset, whatever the declared refill rate: a request
-      // before it only draws a 429 (or GitHub's 403), which the provider may hold against the app.
-      if (budget.remaining <= 0 && budget.resetAt !== undefined && budget.resetAt > now) bucket.pause(budget.resetAt);
-      // Requests already granted will spend from what remains before they are answered.
-      else bucket.atMost(budget.remaining - bucket.inflight);
+      // The same reading of the answer as the shared buckets' (shared.ts), applied to this one.
+      const adj = adjustmentOf(answer, bucket.inflight, clock);
+      if (adj.limit !== undefined) bucket.followLimit(adj.limit);
+      if (adj.atMost !== undefined) bucket.atMost(adj.atMost);
+      if (adj.pauseMs !== undefined) bucket.pause(clock.now() + adj.pauseMs);
     },
 
     state(key) {

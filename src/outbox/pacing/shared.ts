@@ -50,8 +50,8 @@ export interface Adjustment {
 }
 
 /**
- * The in-process pacer's reading of an answer (src/outbox/pacing/pacer.ts `observe`), as an
- * adjustment of a shared bucket. `inflight`: requests this process let through under the bucket
+ * What an answer says of the bucket that answered it, read alike by the in-process pacer
+ * (src/outbox/pacing/pacer.ts `observe`) and the shared buckets. `inflight`: requests this process let through under the bucket
  * and not yet answered, which will spend from what the provider says remains.
  */
 export function adjustmentOf(answer: PacedAnswer, inflight: number, clock: Clock): Adjustment {
