@@ -1,5 +1,4 @@
-import { accountId, parseAccountId } from '../../src/auth/account.js';
-import { Invites, inviteLink, MAX_INVITE_MS } from '../../src/auth/invites.js';
+import { checkInvite, DEFAULT_INVITE_MS, Invites, inviteLink } from '../../src/auth/invites.js';
 import { systemClock } from '../../src/clock.js';
 import { publicUrlOf, urlNotYetKnown } from '../../src/config/public-url.js';
 import { HubError } from '../../src/errors.js';
@@ -34,7 +33,7 @@ export async function usersCommand(argv: string[]): Promise<void> {
   const who = { user, tenant: str(flags['tenant']) ?? DEFAULT_TENANT };
   const expires = str(flags['expires']);
   const lifetimeMs = expires === undefined ? undefined : parseLifetime(expires);
-  checkInvite(who, lifetimeMs);
+  checkInvite(who, lifetimeMs ?? DEFAULT_INVITE_MS);
   makeDataDir(loaded.data);
   const ctx = await openStore(loaded.config);
   try {
@@ -50,10 +49,4 @@ export async function usersCommand(argv: string[]): Promise<void> {
   } finally {
     ctx.close();
   }
-}
-
-/** What `Invites.create` refuses, in its words, asked before the store exists; it checks again. */
-function checkInvite(who: { tenant: string; user: string }, lifetimeMs: number | undefined): void {
-  if (lifetimeMs !== undefined && !(lifetimeMs > 0 && lifetimeMs <= MAX_INVITE_MS)) throw new HubError('invalid_params', 'an invite lives at most 30 days');
-  if (parseAccountId(accountId(who)) === undefined) throw new HubError('invalid_params', `"${who.tenant}/${who.user}" is not a hub user name`);
 }

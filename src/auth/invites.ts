@@ -22,6 +22,12 @@ const KEEP_MS = 7 * 86_400_000;
 
 export type Redeemed = { tenant: string; user: string } | 'expired' | 'used' | undefined;
 
+/** What an invite may not be: refused alike by `Invites.create` and by `users invite` before it opens (or makes) a store. */
+export function checkInvite(who: { tenant: string; user: string }, lifetimeMs: number): void {
+  if (!(lifetimeMs > 0 && lifetimeMs <= MAX_INVITE_MS)) throw new HubError('invalid_params', 'an invite lives at most 30 days');
+  if (parseAccountId(accountId(who)) === undefined) throw new HubError('invalid_params', `"${who.tenant}/${who.user}" is not a hub user name`);
+}
+
 /**
  * One-time sign-in links (`switchboard users invite`): the operator hands a user a link instead
  * of a hub token. The code is kept hashed, beside the authorization server's records; redeeming
@@ -40,8 +46,7 @@ export class Invites {
   }
 
   async create(who: { tenant: string; user: string }, lifetimeMs = DEFAULT_INVITE_MS): Promise<{ code: string; expiresAt: number }> {
-    if (!(lifetimeMs > 0 && lifetimeMs <= MAX_INVITE_MS)) throw new HubError('invalid_params', 'an invite lives at most 30 days');
-    if (parseAccountId(accountId(who)) === undefined) throw new HubError('invalid_params', `"${who.tenant}/${who.user}" is not a hub user name`);
+    checkInvite(who, lifetimeMs);
     const code = `sbi_${randomBytes(32).toString('base64url')}`;
     const expiresAt = this.clock.now() + lifetimeMs;
     const key = hashId(code);
