@@ -2,7 +2,7 @@ import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { HubError } from '../../src/errors.js';
 import { identityName } from '../../src/identity/names.js';
 import { urlAwaitsListen, urlNotYetKnown } from '../../src/config/public-url.js';
-import type { HubConfig } from '../../src/config/schema.js';
+import { linkableIntegrations } from '../../src/integrations/registry.js';
 import { configFromFlags, makeDataDir, parse, progress, str, UsageError } from '../common.js';
 import { hubAt, notesOn } from '../hub-at.js';
 import { openStore } from '../store-context.js';
@@ -69,16 +69,6 @@ export async function connectCommand(argv: string[]): Promise<void> {
   } finally {
     ctx.close();
   }
-}
-
-/**
- * The integrations an account is linked to, as `resolveIntegrations` (src/integrations/registry.ts)
- * builds them from the config: every enabled one but a custom API called with a key (or none).
- */
-function linkableIntegrations(config: HubConfig): string[] {
-  return Object.entries(config.integrations)
-    .filter(([, entry]) => !entry.disabled && (entry.type !== 'custom' || entry.oauth !== undefined))
-    .map(([name]) => name);
 }
 
 /** `--timeout`: whole seconds, 1 to 86,400 (default 900); anything else is refused, never a wait without end. */

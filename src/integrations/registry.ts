@@ -29,18 +29,29 @@ export interface ResolveContext {
   hostedClient?: (integration: string) => { id: string; secret: () => string; webhookSecret?: () => string } | undefined;
 }
 
+/**
+ * The integrations of the config an account is linked to: every enabled one but a custom API
+ * called with a key (or none). `connect` reads it from the config alone, before any store exists.
+ */
+export function linkableIntegrations(config: HubConfig): string[] {
+  return Object.entries(config.integrations)
+    .filter(([, entry]) => !entry.disabled && (entry.type !== 'custom' || entry.oauth !== undefined))
+    .map(([name]) => name);
+}
+
 /** Builds every enabled integration of the config: built-ins by name, and custom APIs declared in config. */
 export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): ResolvedIntegration[] {
   const out: ResolvedIntegration[] = [];
-  for (const [name, entry] of Object.entries(config.integrations)) {
-    if (entry.disabled) continue;
+  for (const name of linkableIntegrations(config)) {
+    const entry = config.integrations[name]!;
     let definition: IntegrationDefinition;
     let clientId: string;
     let clientSecret: string | (() => string);
     let scopes: string[];
     let webhooks: WebhooksConfig | undefined;
     if (entry.type === 'custom') {
-      // An API called with one key (or none) has nothing to link: resolveKeyedIntegrations has it.
+      // Left out by linkableIntegrations: an API called with one key (or none) has nothing to link
+      // (resolveKeyedIntegrations has it). Said again for the type.
       if (!entry.oauth) continue;
       ({ definition, webhooks } = definitionFromConfig(name, entry));
       clientId = entry.oauth.clientId;
