@@ -16,9 +16,45 @@ export const TASK_HANDLE_SCHEMA = {
   required: ['taskId', 'state'],
 } as const;
 
-/** An async agent's declared output widened to accept the handle too (MCP wants an object schema on top). */
+/**
+ * An async agent's declared output widened to accept the handle too (MCP wants an object schema on
+ * top). The declared schema moves to `anyOf[0]`, so what its local references point at must still
+ * be found from the new root, where clients resolve them (the 1.x SDK compiles every listed output
+ * schema; one that fails to compile makes it refuse every call): its `$defs`/`definitions` (and
+ * `$schema`) go to the root, and any other `#…` reference is moved under `/anyOf/0`.
+ */
 export function asyncOutputSchema(output: Record<string, unknown>): Tool['outputSchema'] {
-  return { type: 'object', anyOf: [{ type: 'object', ...output }, TASK_HANDLE_SCHEMA] } as Tool['outputSchema'];
+  const { $defs, definitions, $schema, ...rest } = output;
+  const declared = rebased(rest) as Record<string, unknown>;
+  return {
+    ...($schema === undefined ? {} : { $schema }),
+    type: 'object',
+    anyOf: [{ type: 'object', ...declared }, TASK_HANDLE_SCHEMA],
+    ...($defs === undefined ? {} : { $defs: rebased($defs) }),
+    ...(definitions === undefined ? {} : { definitions: rebased(definitions) }),
+  } as Tool['outputSchema'];
+}
+
+/** Keywords whose values are data, not schemas: a `$ref` inside them is not a reference. */
+const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples']);
+
+/** A copy with each local `$ref` into the declared schema itself pointed under `/anyOf/0`. */
+function rebased(schema: unknown): unknown {
+  if (Array.isArray(schema)) return schema.map(rebased);
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(schema)) {
+    if (k === '$ref' && typeof v === 'string') out[k] = rebasedRef(v);
+    else out[k] = DATA_KEYWORDS.has(k) ? v : rebased(v);
+  }
+  return out;
+}
+
+function rebasedRef(ref: string): string {
+  // Definitions stay at the root; another pointer (or the root itself) now lives under anyOf/0.
+  if (ref === '#' || ref === '#/') return '#/anyOf/0';
+  if (!ref.startsWith('#/') || ref.startsWith('#/$defs/') || ref.startsWith('#/definitions/')) return ref;
+  return `#/anyOf/0${ref.slice(1)}`;
 }
 
 const inputSchema = z.strictObject({ taskId: z.string().min(1).max(128) });
