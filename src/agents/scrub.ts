@@ -30,7 +30,8 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
   const scrub = (v: unknown): unknown => {
     if (typeof v === 'string') return scrubString(v, live);
     if (Array.isArray(v)) return v.map(scrub);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, scrub(x)]));
+    // Names too: an answer may key a map by what it was sent (usage per API key).
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [scrubString(k, live), scrub(x)]));
     return v;
   };
   return scrub(value) as T;
