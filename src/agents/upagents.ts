@@ -120,8 +120,10 @@ export class UpagentsAdapter implements AgentAdapter {
       }
       const d = streamDataOf(raw);
       if (d === undefined) return undefined;
-      // The event name, else the data's `type` (seed 000's browser example reads `data.type`).
-      const type = e.event ?? d.type ?? 'token';
+      // The event name, else the data's `type` (seed 000's browser example reads `data.type`). An
+      // event named `message` is SSE's unnamed default (WHATWG HTML §9.2.6), as many SSE libraries write every event.
+      const named = e.event === 'message' ? undefined : e.event;
+      const type = named ?? d.type ?? 'token';
       taskId ??= d.task_id;
       if (type === 'token' && d.content !== undefined) {
         text += d.content;
