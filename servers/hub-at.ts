@@ -74,7 +74,7 @@ export function notesOn(at: HubAt, ctx: StoreContext, about: 'link' | 'webhook' 
  * log and next to each link (notePortHolder).
  */
 export async function aimLinks(hub: Hub): Promise<void> {
-  if (hub.dataDir === ':memory:' || hub.integrations.accounts.list().length === 0 || urlAwaitsListen(hub.config.server)) return;
+  if (hub.dataDir === ':memory:' || !hub.takesInbound || urlAwaitsListen(hub.config.server)) return;
   const configured = hub.publicUrl;
   const at = await hubAt(hub, configured);
   if (at.movedFrom !== undefined) {

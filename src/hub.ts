@@ -208,13 +208,8 @@ export class Hub {
     const states = new RequestStates({ key: () => keys.get(REQUEST_STATE_KEY) });
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, states, tasks, opts.config.server.pollCallStreamsMs);
     for (const s of this.integrations.sources) this.catalog.add(s);
-    this.catalog.add(
-      new QueueSource(
-        this.outbox,
-        this.clock,
-        this.integrations.sources.some((s) => s.queuesWrites),
-      ),
-    );
+    const queuesWrites = this.integrations.sources.some((s) => s.queuesWrites);
+    this.catalog.add(new QueueSource(this.outbox, this.clock, queuesWrites));
     const agents = buildAgents({
       config: opts.config,
       store,
@@ -224,6 +219,7 @@ export class Hub {
       metrics: this.metrics,
       inbox: this.inbox,
       publicUrl: () => this.publicUrl,
+      reach: this.integrations.links,
       ...(opts.provider ? { provider: opts.provider } : {}),
       ...(opts.agents ? { overrides: opts.agents } : {}),
       ...(this.replicas ? { sharedBreakers: this.replicas.agentBreakers(opts.agents?.breakers) } : {}),
@@ -315,15 +311,14 @@ export class Hub {
     const listener =
       this.listener ??
       (await bindHttp(this.config.server, { port, host }).catch(async (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE' && this.dataDir !== ':memory:' && this.integrations.accounts.list().length > 0)
+        if (err.code === 'EADDRINUSE' && this.dataDir !== ':memory:' && this.takesInbound)
           await notePortHolder(this.integrations.links, this.publicUrl, this.dataDir, this.log);
         throw err;
       }));
     this.listener = listener;
     const bound = publicUrlOf(this.config.server, listener)!;
     this.urlValue ??= bound;
-    for (const [fields, message] of boundUrlWarnings(this.config.server, listener, this.urlValue, this.integrations.accounts.list().length > 0))
-      this.log.warn(fields, message);
+    for (const [fields, message] of boundUrlWarnings(this.config.server, listener, this.urlValue, this.takesInbound)) this.log.warn(fields, message);
     const { face, app, closeMounted } = await composeHubHttp({
       config: this.config,
       listener,
@@ -354,7 +349,12 @@ export class Hub {
     return { url: `${bound}/mcp`, port: listener.port, host: listener.host };
   }
 
-  /** Links made from now on point at `url`: where the hub serving this store answers (a `stdio --no-http` beside a `serve`). */
+  /** Whether something comes back to this hub's URL: account links (their OAuth callbacks), async agents' callbacks. */
+  get takesInbound(): boolean {
+    return this.integrations.accounts.list().length > 0 || this.agents.runsAsync;
+  }
+
+  /** Links (and async agents' callbacks) made from now on point at `url`: where the hub serving this store answers (a `stdio --no-http` beside a `serve`). */
   pointLinksAt(url: string): void {
     this.urlValue = url;
   }

@@ -24,6 +24,7 @@ import { AGENT_SESSION_KEY } from './session.js';
 import { resultOf, unlessCallerGone } from './tasks/call.js';
 import { AgentTasks, isAsync, type AgentTasksOptions } from './tasks/service.js';
 import { TASK_STATUS, asyncOutputSchema } from './tasks/status-tool.js';
+import { assertCallbackReaches, type CallbackReach } from './callback-reach.js';
 import type { AgentTask } from './tasks/types.js';
 import { closeSchema } from '../mcp/validate-input.js';
 
@@ -48,6 +49,8 @@ export interface AgentSourceOptions {
   tasks?: AgentTasksOptions;
   /** The hub's metrics: per-agent instruments are added to its registry (src/agents/metrics.ts). */
   metrics?: HubMetrics;
+  /** Whether async agents' callbacks can come back to this hub (callback-reach.ts). */
+  reach?: CallbackReach;
 }
 
 /**
@@ -119,6 +122,11 @@ export class AgentSource implements ToolSource {
     };
   }
 
+  /** Whether some agent runs async: its callbacks need this hub reachable at its public URL. */
+  get runsAsync(): boolean {
+    return this.async;
+  }
+
   /** Whether any agent is configured (the hub mounts the source only then). */
   get size(): number {
     return this.agents.size;
@@ -162,6 +170,7 @@ export class AgentSource implements ToolSource {
     const started = performance.now();
     const callId = randomUUID();
     if (this.tasks && isAsync(agent)) {
+      await assertCallbackReaches(this.o.reach, tool);
       // As an MCP Task the submission outlives the request, so the request's signal is not its own.
       const signal = ctx.tasks ? new AbortController().signal : unlessCallerGone(ctx.signal);
       const run = (callback: CallbackFor) =>

@@ -10,6 +10,7 @@ import type { InboxService } from '../webhooks/inbox/service.js';
 import { AgentSource, type AgentSourceOptions } from './source.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
 import type { AgentTaskStore } from './tasks/types.js';
+import type { CallbackReach } from './callback-reach.js';
 
 /** What tests may shorten or replace: the breakers, the waits between attempts, the Retry-After cap, task timings. */
 export type AgentOverrides = Pick<AgentSourceOptions, 'breakers' | 'sleep' | 'backoffMs' | 'maxRetryAfterMs'> & {
@@ -37,6 +38,8 @@ export interface AgentsDeps {
   overrides?: AgentOverrides;
   /** Per-agent circuits the replicas share (on Redis); without them each process keeps its own. */
   sharedBreakers?: Breakers;
+  /** What holds the public URL's port, as the links know it: an async call is refused when its callback could not come back. */
+  reach?: CallbackReach;
 }
 
 /**
@@ -57,6 +60,7 @@ export function buildAgents(d: AgentsDeps): AgentSource {
     metrics: d.metrics,
     ...d.overrides,
     ...(d.sharedBreakers ? { shared: d.sharedBreakers } : {}),
+    ...(d.reach ? { reach: d.reach } : {}),
     tasks: {
       store: d.store.agentTasks,
       intake: d.inbox.inbox,

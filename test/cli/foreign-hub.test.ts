@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -142,6 +142,44 @@ describe('a stdio hub whose configured port does not lead to it', () => {
       const warning = `Warning: something other than a Switchboard hub answers at http://127.0.0.1:${port} (another program holds its port), so this link will not open there.`;
       await eventually(() => hub.stderr().includes(warning) || undefined);
       expect(await linkText(hub.client)).toContain(`\n${warning} Stop that program, or give this hub another port`);
+    } finally {
+      await hub.close();
+      await new Promise<void>((r) => squatter.close(() => r()));
+    }
+  });
+
+  it('another program holds the port: an async agent call is refused before anything is sent, since its answer could not come back', {
+    timeout: 30_000,
+  }, async () => {
+    const seen: string[] = [];
+    const squatter = createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(404).end('Not Found');
+    });
+    await new Promise<void>((r) => squatter.listen(0, '127.0.0.1', r));
+    const port = (squatter.address() as AddressInfo).port;
+    // Agents only, no integration: the hub still looks at what holds its port, for the callbacks.
+    const data = join(dir.path, 'agents-only');
+    const config = join(dir.path, 'agents-only.json');
+    const later = {
+      protocol: 'upagents',
+      baseUrl: `http://127.0.0.1:${port}/v1`,
+      apiKey: 'ua_agents_only_key',
+      agentId: 'echo_v1',
+      mode: 'async',
+      webhookSecret: 'whsec_agents_only',
+    };
+    writeFileSync(config, JSON.stringify({ agents: { later } }));
+    const hub = await stdioHub(data, port, ['--config', config]);
+    try {
+      await eventually(() => hub.stderr().includes('something other than a Switchboard hub answers') || undefined);
+      const r = await hub.client.callTool({ name: 'agent__later', arguments: { input: 'hello' } });
+      expect(r.isError).toBe(true);
+      expect((r.content as { text: string }[])[0]!.text).toContain(
+        `agent__later runs async, and its answer would come back to http://127.0.0.1:${port}, where it cannot reach this hub: something other than a Switchboard hub answers there`,
+      );
+      expect(r._meta?.['switchboard/error']).toMatchObject({ code: 'agent_not_configured', retryable: false });
+      expect(seen.filter((line) => line.startsWith('POST /v1'))).toEqual([]);
     } finally {
       await hub.close();
       await new Promise<void>((r) => squatter.close(() => r()));
