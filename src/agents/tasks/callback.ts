@@ -135,6 +135,12 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
       if (nestsTooDeep(text)) return writeJson(res, 400, httpError('bad_body', `the body nests deeper than ${MAX_JSON_DEPTH} levels`).body);
       const body = format.parse(text);
       if (body === undefined) return writeJson(res, 400, httpError('bad_body', "the body is not a task callback of this agent's protocol").body);
+      if ('refused' in body) {
+        // Answered 4xx, not 200: the platform's delivery log shows its mistake, and the answer is not lost as progress.
+        const why = d.scrub(body.refused);
+        d.log.warn({ ...where, agent: task.agent, why }, 'agent callback refused');
+        return writeJson(res, 400, httpError('bad_body', why).body);
+      }
       if (isFinalTask(task.state)) {
         d.log.info({ ...where, agent: task.agent, state: task.state, status: body.status }, 'agent callback for a finished task acknowledged and dropped');
         return writeJson(res, 200, { ok: true, dropped: true, state: task.state });
@@ -218,6 +224,7 @@ function legacy(task: AgentTask, text: string, d: CallbackDeps): Sealed {
   if (!d.configured(task)) throw new Error(`the agent ${task.agent} is not configured on this hub process`);
   const body = d.formatOf(task).parse(text);
   if (body === undefined) throw new AbortError('the callback body is not a task callback');
+  if ('refused' in body) throw new AbortError(d.scrub(body.refused));
   const o = outcomeOf(task, body, d);
   return { v: 2, remoteId: body.remoteId, ...(o ? { outcome: o.outcome, ...(o.end ? { end: o.end } : {}) } : {}) };
 }

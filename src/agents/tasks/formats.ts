@@ -13,13 +13,19 @@ export interface CallbackBody {
   errorType?: string;
 }
 
+/** A body of the protocol the hub will not apply (a status it does not know): refused with 400 `bad_body`, the task unchanged. */
+export interface CallbackRefusal {
+  refused: string;
+}
+
 export interface CallbackFormat {
   /**
    * Whether the body must carry a valid `X-Webhook-Signature` (seed 000's scheme). Unsigned, the
    * URL is the only credential: 128 random bits naming one task, as seed 003's callback URL is.
    */
   signed: boolean;
-  parse(text: string): CallbackBody | undefined;
+  /** undefined when the body is no callback of this protocol at all. */
+  parse(text: string): CallbackBody | CallbackRefusal | undefined;
 }
 
 function json(text: string): unknown {
@@ -38,24 +44,47 @@ const upagentsSchema = z.looseObject({
   error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
 });
 
+/**
+ * The statuses a upagents callback may carry. Seed 000's webhook handler reads `completed` and
+ * `failed`; its sync answer reports `error`, its stream ends with `complete`, its submission
+ * answers `queued` (read as `pending` and `running` too, upagents.ts). A status outside these is
+ * refused rather than taken for progress: acknowledged, the platform would never send the answer
+ * again and the task would wait for its expiry.
+ */
+const UPAGENTS_STATUSES: Record<string, CallbackBody['status']> = {
+  completed: 'completed',
+  complete: 'completed',
+  succeeded: 'completed',
+  success: 'completed',
+  failed: 'failed',
+  error: 'failed',
+  cancelled: 'cancelled',
+  canceled: 'cancelled',
+  queued: 'running',
+  pending: 'running',
+  running: 'running',
+};
+
 export const UPAGENTS_CALLBACK: CallbackFormat = {
   signed: true,
   parse(text) {
     const r = upagentsSchema.safeParse(json(text));
     if (!r.success) return undefined;
     const b = r.data;
-    const s = b.status.toLowerCase();
+    const status = Object.hasOwn(UPAGENTS_STATUSES, b.status.toLowerCase()) ? UPAGENTS_STATUSES[b.status.toLowerCase()] : undefined;
     const base = { remoteId: b.task_id };
-    if (s === 'completed' || s === 'succeeded' || s === 'success') return { ...base, status: 'completed', output: b.output ?? null };
-    if (s === 'failed' || s === 'error')
+    if (status === undefined)
+      return { refused: `the callback's status ${JSON.stringify(b.status)} is none the hub knows (${Object.keys(UPAGENTS_STATUSES).join(', ')})` };
+    if (status === 'completed') return { ...base, status, output: b.output ?? null };
+    if (status === 'failed')
       return {
         ...base,
-        status: 'failed',
+        status,
         error: `${b.error?.type ?? 'error'}: ${b.error?.message ?? 'the agent reported an error'}`,
         errorType: b.error?.type ?? 'error',
       };
-    if (s === 'cancelled' || s === 'canceled') return { ...base, status: 'cancelled', error: 'the agent platform cancelled the task' };
-    return { ...base, status: 'running' };
+    if (status === 'cancelled') return { ...base, status, error: 'the agent platform cancelled the task' };
+    return { ...base, status };
   },
 };
 
