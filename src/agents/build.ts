@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { AgentConfig } from '../definition/agents.js';
+import { webhookSecretsOf, type AgentConfig } from '../definition/agents.js';
 import { HubError } from '../errors.js';
 import { inputValidator } from '../mcp/validate-input.js';
 import type { ProviderClient } from '../providers/client.js';
@@ -79,11 +79,11 @@ const CREDENTIAL_HEADER = /auth|key|token|secret|signature|password|cookie|sessi
 /** `Bearer abc`, `Basic abc`, `Token abc`, `Bot abc`: an agent that echoes the credential may echo it without its scheme. */
 const SCHEME = /^[A-Za-z][\w-]*\s+(\S.*)$/;
 
-/** Every secret of the agents' config, for scrubbing results: keys, webhook secrets, credential header values. */
+/** Every secret of the agents' config, for scrubbing results: keys, webhook secrets (each of a rotation's), credential header values. */
 export function secretsOf(agents: Record<string, AgentConfig>): string[] {
   return Object.values(agents).flatMap((a) => [
     ...('apiKey' in a ? [a.apiKey] : []),
-    ...('webhookSecret' in a && a.webhookSecret ? [a.webhookSecret] : []),
+    ...webhookSecretsOf(a),
     ...Object.entries(a.headers)
       .filter(([name]) => CREDENTIAL_HEADER.test(name))
       .flatMap(([, value]) => [value, ...(SCHEME.exec(value)?.slice(1) ?? [])]),

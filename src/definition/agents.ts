@@ -45,6 +45,17 @@ const minConfidenceSchema = z.strictObject({
 
 const fallbackSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
+// Messages never echo a secret: config errors are printed and logged.
+const callbackSecretSchema = z.string().min(1, 'a secret is empty (is its ${VARIABLE} set?)');
+
+/**
+ * The secret an async agent's callbacks are signed with, or several while it is rotated (as a
+ * webhook's `secrets`): the first is handed to the platform with each new task, and every one
+ * verifies callbacks, so a task submitted before the rotation, signed with the secret it was
+ * handed, still completes.
+ */
+const webhookSecretSchema = z.union([callbackSecretSchema, z.array(callbackSecretSchema).min(1, 'list at least one secret').max(10)]);
+
 /** Keys every protocol shares: how the tool is described and how calls to it are guarded. */
 const common = {
   description: z.string().min(1).optional(),
@@ -74,8 +85,8 @@ export const upagentsAgentSchema = z
     mode: z.enum(['sync', 'async', 'stream']).default('sync'),
     /** Async: how long a call waits for the callback before it answers with a task handle. */
     waitMs: z.number().int().min(0).max(600_000).default(20_000),
-    /** Async: the secret callbacks are signed with. */
-    webhookSecret: z.string().min(1).optional(),
+    /** Async: the secret callbacks are signed with (a list while it is rotated). */
+    webhookSecret: webhookSecretSchema.optional(),
     /** Allows an `agentId` that follows a moving `latest` alias. */
     allowLatest: z.boolean().default(false),
     ...common,
@@ -111,7 +122,7 @@ export const koreAgentSchema = z
     /** Seed 003's `stream` (`streamMode: "messages"`): each message arrives as progress before the result. */
     stream: z.boolean().default(false),
     waitMs: z.number().int().min(0).max(600_000).default(20_000),
-    webhookSecret: z.string().min(1).optional(),
+    webhookSecret: webhookSecretSchema.optional(),
     /** Ask the agent for its thoughts (`debugMode: "thoughts"`) when the caller listens for progress, and pass them on. */
     debug: z.boolean().default(false),
     allowLatest: z.boolean().default(false),
@@ -175,6 +186,12 @@ export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type UpagentsAgentConfig = z.infer<typeof upagentsAgentSchema>;
 export type KoreAgentConfig = z.infer<typeof koreAgentSchema>;
 export type HttpAgentConfig = z.infer<typeof httpAgentSchema>;
+
+/** An agent's callback secrets, the one new tasks are handed first; none when it has no `webhookSecret`. */
+export function webhookSecretsOf(a: AgentConfig): string[] {
+  const s = 'webhookSecret' in a ? a.webhookSecret : undefined;
+  return s === undefined ? [] : typeof s === 'string' ? [s] : s;
+}
 
 /**
  * Seed 000, "Version Pinning": never point at latest. An id that is `latest` or ends in

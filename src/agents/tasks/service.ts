@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import type { Clock } from '../../clock.js';
+import { webhookSecretsOf } from '../../definition/agents.js';
 import type { Identity } from '../../identity/identity.js';
 import type { CallContext } from '../../mcp/source.js';
 import type { Logger } from '../../observability/logger.js';
@@ -104,9 +105,10 @@ export class AgentTasks {
       },
       // The agent that took the task (or is being submitted it) alone: another agent of its chain
       // was handed the same URL when it was tried, and its secret must not sign this task's answer.
+      // Each of its secrets: a task submitted before a rotation was handed one listed after the first.
       secretsFor: (task) => {
-        const secret = this.secretOf(task.answeredBy ?? task.agent);
-        return secret ? [secret] : [];
+        const a = o.agents.get(task.answeredBy ?? task.agent);
+        return a === undefined || !isAsync(a) ? [] : webhookSecretsOf(a.config);
       },
       checkOutput: (task, output) => {
         const answered = o.agents.get(task.answeredBy ?? task.agent);
@@ -183,10 +185,10 @@ export class AgentTasks {
     };
   }
 
-  /** An async agent's callback secret; '' for a Kore agent configured without one (it sends unsigned). */
+  /** The callback secret an async agent's new tasks are handed (its first); '' for a Kore agent configured without one (it sends unsigned). */
   private secretOf(name: string): string | undefined {
     const a = this.o.agents.get(name);
     if (a === undefined || !isAsync(a)) return undefined;
-    return ('webhookSecret' in a.config ? a.config.webhookSecret : undefined) ?? '';
+    return webhookSecretsOf(a.config)[0] ?? '';
   }
 }
