@@ -8,14 +8,13 @@ import {
   type CallToolRequestParams,
   type CallToolResult,
   type InputRequests,
-  type Notification,
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { isStdioServer, type McpServerConfig } from '../../config/schema.js';
 import { HubError, describeError, isHubError } from '../../errors.js';
-import { identityKey, type Identity } from '../../identity/identity.js';
 import { toolError, type CallContext, type InputRequired, type StrayNotification } from '../source.js';
-import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID, type InputRequest } from './held-calls.js';
+import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID } from './held-calls.js';
+import { brokenStream, follow, ownerOf, type InFlight } from './in-flight.js';
 import { SessionEnded } from './session-ended.js';
 import { CALL_HEADER, callTagOf, withoutCallTag } from './relate.js';
 import { withoutReservedMeta } from './results.js';
@@ -28,26 +27,6 @@ import { sendToolCall } from './tool-call.js';
 import { forwardProgress } from './progress.js';
 import { RootsSync } from './roots-sync.js';
 import { linksForModernCaller, linksOf } from './url-elicitation.js';
-
-/** A call in flight on this connection: whose it is and how to reach its caller. */
-interface InFlight {
-  /** Stamped on the call's answer stream by a 2025-era HTTP server, so its messages relate to it. */
-  id: string;
-  identity: Identity;
-  /** Server→client requests of this call still waiting for the caller's answer. */
-  parked: number;
-  /** What the caller declared; undefined when its face does not know. */
-  capabilities: Record<string, unknown> | undefined;
-  notify: (n: Notification) => Promise<void>;
-  /** Puts a downstream server→client request to the caller; absent when the caller cannot answer one. */
-  ask?: (req: InputRequest, signal: AbortSignal) => Promise<unknown>;
-  /** Ends the caller's SSE stream so it reconnects: the downstream did so to the hub (SEP-1699). */
-  closeSSE?: () => void;
-  /** The caller's client connection (CallContext.caller). */
-  caller: object | undefined;
-  /** Ends the caller's call with this protocol error (a held call: the caller gets it, not the downstream's reaction). */
-  refuse?: (err: ProtocolError) => void;
-}
 
 /** The client capability a server→client request needs. */
 const CAPABILITY_OF = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation', 'roots/list': 'roots' } as const;
@@ -97,9 +76,16 @@ export class DownstreamCalls {
     this.held.abortAll();
   }
 
-  /** The downstream ended this call's answer stream early (SEP-1699): end the caller's too. */
-  streamCut(tag: string): void {
-    this.inflight.get(tag)?.closeSSE?.();
+  /**
+   * The downstream ended this call's answer stream early. Ended to be resumed (SEP-1699), the
+   * caller's stream is ended too, so it comes back as the hub does; broken with no resumption to
+   * come (`cause`, the network error), the call fails now with that cause rather than wait out its
+   * timeout for an answer nothing can bring. A call already answered is gone from here.
+   */
+  streamCut(tag: string, cause?: unknown): void {
+    const call = this.inflight.get(tag);
+    if (cause === undefined) call?.closeSSE?.();
+    else call?.request.abort(brokenStream(cause));
   }
 
   /** One tools/call over `client` (undefined while the server is not ready), or the next round of a held one. */
@@ -143,16 +129,22 @@ export class DownstreamCalls {
     const params = { name: tool, ...(args === undefined ? {} : { arguments: args }), ...modernParams(ctx) };
     const entry = this.entry(ctx, ctx.notify);
     this.inflight.set(entry.id, entry);
+    const unfollow = follow(ctx.signal, entry.request);
     try {
       const headers = paramHeadersFor(ctx.inputSchema, args);
       const result = await forwardProgress(ctx, (onprogress) =>
-        sendToolCall(client, params as CallToolRequestParams, { ...this.callOptions(ctx.signal, entry, headers), allowInputRequired: true, ...onprogress }),
+        sendToolCall(client, params as CallToolRequestParams, {
+          ...this.callOptions(entry.request.signal, entry, headers),
+          allowInputRequired: true,
+          ...onprogress,
+        }),
       );
       if (isInputRequiredResult(result)) return result;
       return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
       return this.opts.failure(err, ctx, `tool ${tool}`, ctx.signal, client);
     } finally {
+      unfollow();
       this.inflight.delete(entry.id);
     }
   }
@@ -165,6 +157,7 @@ export class DownstreamCalls {
       capabilities: ctx.clientCapabilities,
       caller: ctx.caller,
       notify,
+      request: new AbortController(),
       ...(ask ? { ask } : {}),
       ...(ctx.closeSSE ? { closeSSE: ctx.closeSSE } : {}),
     };
@@ -179,17 +172,21 @@ export class DownstreamCalls {
     signal: AbortSignal = ctx.signal,
   ): Promise<CallToolResult> {
     this.inflight.set(entry.id, entry);
+    const unfollow = follow(signal, entry.request);
     try {
       const params = {
         name: tool,
         ...(args === undefined ? {} : { arguments: args }),
         ...(ctx.meta && Object.keys(ctx.meta).length ? { _meta: ctx.meta } : {}),
       };
-      const result = await forwardProgress(ctx, (onprogress) => sendToolCall(client, params, { ...this.callOptions(signal, entry), ...onprogress }));
+      const result = await forwardProgress(ctx, (onprogress) =>
+        sendToolCall(client, params, { ...this.callOptions(entry.request.signal, entry), ...onprogress }),
+      );
       return withoutReservedMeta(result as CallToolResult);
     } catch (err) {
       return this.opts.failure(err, ctx, `tool ${tool}`, signal, client);
     } finally {
+      unfollow();
       this.inflight.delete(entry.id);
     }
   }
@@ -295,35 +292,10 @@ export class DownstreamCalls {
     return { signal, timeout, headers: { ...extraHeaders, ...(entry ? { [CALL_HEADER]: entry.id } : {}) } };
   }
 
-  /**
-   * The one call a downstream's server→client request or log message belongs to. A 2025-era HTTP
-   * server sends them on the call's own answer stream, which relates them exactly. Elsewhere (stdio,
-   * a session's standalone stream) nothing on the wire says whose they are: a message is delivered
-   * when one call is in flight; when every call in flight is one identity's, to the only one not
-   * already waiting for its caller's answer; when every call came on one client connection (a
-   * desktop client's parallel calls over stdio, one 2025 session's), to the latest of them not
-   * waiting, since that client is the one to answer whichever call it serves. Otherwise it is
-   * refused: a guess could show one user, or one user's other client, what was meant elsewhere.
-   */
+  /** The one call a server→client request or log message belongs to (in-flight.ts), or the call whose caller's roots are being shown. */
   private ownerOf(what: string, tag: string | undefined): InFlight {
     if (tag === undefined && what === 'roots/list' && this.roots.owner) return this.roots.owner;
-    if (tag !== undefined) {
-      const call = this.inflight.get(tag);
-      if (call) return call;
-      throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${what} refused: the call it belongs to has ended`);
-    }
-    const calls = [...this.inflight.values()];
-    if (calls.length === 1) return calls[0]!;
-    if (calls.length === 0) throw new ProtocolError(ProtocolErrorCode.InvalidRequest, `${what} refused: no call of this client is in progress to relate it to`);
-    const free = calls.filter((c) => c.parked === 0);
-    if (new Set(calls.map((c) => identityKey(c.identity))).size === 1 && free.length === 1) return free[0]!;
-    const caller = calls[0]!.caller;
-    if (caller !== undefined && calls.every((c) => c.caller === caller)) return free.at(-1) ?? calls.at(-1)!;
-    throw new ProtocolError(
-      ProtocolErrorCode.InvalidRequest,
-      `${what} refused: ${calls.length} calls are in progress on this connection and the hub cannot tell which one it belongs to` +
-        (isStdioServer(this.opts.config) && this.opts.config.isolation === 'shared' ? ' (isolation "user" gives each user a process of their own)' : ''),
-    );
+    return ownerOf(this.inflight, what, tag, isStdioServer(this.opts.config) && this.opts.config.isolation === 'shared');
   }
 
   /**

@@ -14,7 +14,7 @@ import type { Readable } from 'node:stream';
 import { abortedOf, endpointOf, post, readText, type Endpoint, type PostAnswer } from './http-post.js';
 import { Inbox, parseMessage, stampCall } from './inbox.js';
 import { CALL_HEADER } from './relate.js';
-import { relatingFetch, type RelatingFetch } from './relating-fetch.js';
+import { reachWatchingFetch, relatingFetch, type RelatingFetch } from './relating-fetch.js';
 import { endsSession, sessionEndedOr, sessionWatchingFetch } from './session-ended.js';
 
 type SendOptions = Parameters<StreamableHTTPClientTransport['send']>[1];
@@ -46,8 +46,11 @@ const FIRST_MODERN_VERSION = '2026-07-28';
 export interface HubHttpTransportOptions {
   /** The server's configured headers (`mcpServers.<name>.headers`). */
   headers: Record<string, string>;
-  /** A call's answer stream that the server ended before the answer (the caller's is to end too). */
-  onCut: (tag: string) => void;
+  /**
+   * A call's answer stream that the server ended before the answer: to be resumed (the caller's is
+   * to end too), or, with `cause`, broken with no resumption to come (the call is to fail with it).
+   */
+  onCut: (tag: string, cause?: unknown) => void;
   /** The fetch of the SDK transport's own requests; by default the hub's downstream pool, relating calls' streams. */
   fetch?: RelatingFetch;
   /** The server refused a request sent with the session as one it does not know: it ended the session (session-ended.ts). */
@@ -75,12 +78,14 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   private readonly endpoint: Endpoint;
   private readonly base: Record<string, string> = {};
   private readonly accept: string;
-  private readonly onCut: (tag: string) => void;
+  private readonly onCut: (tag: string, cause?: unknown) => void;
   private readonly inbox = new Inbox((m) => this.onmessage?.(m));
   private readonly fast: boolean;
   private readonly onSessionEnded: (() => void) | undefined;
   private life: AbortController | undefined;
   private ready = false;
+  /** The failure of the latest request of the SDK transport's that could not reach the server (cleared by one that could). */
+  private readonly reach: { failure: unknown };
   /**
    * Closes the answer stream of a fast-path call still open, by its request id. A 2025-era server
    * never answers a request it was told is cancelled, and keeps its stream (and with it one of the
@@ -89,9 +94,11 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   private readonly openStreams = new Map<string | number, () => void>();
 
   constructor(url: URL, opts: HubHttpTransportOptions) {
-    const fetch = opts.fetch ?? relatingFetch(opts.onCut);
+    const reach: { failure: unknown } = { failure: undefined };
+    const fetch = reachWatchingFetch(opts.fetch ?? relatingFetch(opts.onCut), reach);
     const ended = opts.onSessionEnded;
     super(url, { requestInit: { headers: opts.headers }, fetch: ended ? sessionWatchingFetch(fetch, ended, opts.onSessionDoubt ?? (() => {})) : fetch });
+    this.reach = reach;
     this.onSessionEnded = ended;
     this.endpoint = endpointOf(url);
     this.onCut = opts.onCut;
@@ -137,7 +144,7 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   private async sendNow(message: JSONRPCMessage | JSONRPCMessage[], options?: SendOptions): Promise<void> {
     const life = this.life;
     if (!this.fast || !this.ready || life === undefined || life.signal.aborted || !isToolCall(message) || options?.resumptionToken !== undefined) {
-      return super.send(message, options);
+      return super.send(message, this.resumable(message, options));
     }
     let outcome: 'done' | 'resend';
     try {
@@ -148,7 +155,32 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
     }
     // The server did not act on the POST (a redirect, 401, 403): the SDK transport sends it again
     // and handles the answer its way, reporting its own errors.
-    if (outcome === 'resend') return super.send(message, options);
+    if (outcome === 'resend') return super.send(message, this.resumable(message, options));
+  }
+
+  /**
+   * A related tools/call as the SDK transport sends it: once it gives up resuming the call's answer
+   * stream (SEP-1699) because the server could not be reached, the call is failed with that cause
+   * (a broken stream it will not resume is reported by relating-fetch.ts).
+   */
+  private resumable(message: JSONRPCMessage | JSONRPCMessage[], options: SendOptions): SendOptions {
+    const tag = isToolCall(message) ? tagOf(options) : undefined;
+    if (tag === undefined) return options;
+    return { ...options, onRequestStreamEnd: this.unresumed(tag, undefined, options?.onRequestStreamEnd) };
+  }
+
+  /**
+   * What runs when the SDK transport's resumption of a call's answer stream ends: after the answer,
+   * or when it gave up (its retries spent). A call that has no answer by then never will: it fails
+   * with what kept the stream from being resumed — the server unreachable, or the stream's own
+   * break — and a call already answered is not failed by it (calls.ts).
+   */
+  private unresumed(tag: string, broken: unknown, next: (() => void) | undefined): () => void {
+    return () => {
+      next?.();
+      const cause = this.reach.failure ?? broken;
+      if (cause !== undefined) this.onCut(tag, cause);
+    };
   }
 
   /** Sends a tools/call and takes in its answer; 'resend' when the SDK transport is to send it instead. */
@@ -233,7 +265,9 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
    * An SSE answer, read as the SDK reads one: each event's id is the resumption token; `message`
    * events carry JSON-RPC messages; a stream that ends without the answer after a priming event is
    * resumed by the SDK's reconnection. Requests and notifications of a related call get its tag
-   * (relate.ts), and a call whose stream ended unanswered is reported cut, as relating-fetch does.
+   * (relate.ts), and a call whose stream ended unanswered is reported cut, as relating-fetch does:
+   * to be resumed, or broken (the connection reset or closed mid-answer) with no resumption to come,
+   * when the call is to fail at once rather than wait out its timeout.
    */
   private stream(body: Readable, tag: string | undefined, options: SendOptions, id: string | number): void {
     const requestSignal = options?.requestSignal;
@@ -284,11 +318,15 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
             onresumptiontoken: options?.onresumptiontoken,
             replayMessageId: undefined,
             requestSignal,
-            onRequestStreamEnd: options?.onRequestStreamEnd,
+            onRequestStreamEnd: tag === undefined ? options?.onRequestStreamEnd : this.unresumed(tag, failure, options?.onRequestStreamEnd),
           },
           0,
         );
-      } else if (!intentional()) options?.onRequestStreamEnd?.();
+      } else if (!intentional()) {
+        options?.onRequestStreamEnd?.();
+        // Broken before any event id: there is nothing to resume from, and no answer can come.
+        if (failure !== undefined && !answered && tag !== undefined) this.onCut(tag, failure);
+      }
     };
     body.setEncoding('utf8');
     body.on('data', (chunk: string) => parser.feed(chunk));
@@ -309,6 +347,12 @@ function cancelledRequestOf(message: JSONRPCMessage | JSONRPCMessage[]): string 
   if (Array.isArray(message) || !('method' in message) || message.method !== 'notifications/cancelled' || 'id' in message) return undefined;
   const id: unknown = message.params?.['requestId'];
   return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+}
+
+/** The hub's call a request is related to (relate.ts), from the header the hub sends it with. */
+function tagOf(options: SendOptions): string | undefined {
+  for (const [name, value] of Object.entries(options?.headers ?? {})) if (name.toLowerCase() === CALL_HEADER) return value;
+  return undefined;
 }
 
 function isToolCall(message: JSONRPCMessage | JSONRPCMessage[]): message is JSONRPCRequest {

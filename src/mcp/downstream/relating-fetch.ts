@@ -1,3 +1,4 @@
+import { isUnreachable } from './connect-error.js';
 import { nodeFetch } from './node-fetch.js';
 import { CALL_HEADER, CALL_TAG } from './relate.js';
 import { isRecord } from '../../is-record.js';
@@ -7,36 +8,67 @@ export type RelatingFetch = (input: string | URL | Request, init?: RequestInit) 
 /**
  * A fetch for a downstream HTTP client that relates each call's SSE answer stream to the call.
  * `onCut` hears of a call whose stream the server ended before the answer (SEP-1699 polling: the
- * client is to reconnect), so the hub can end its own caller's stream the same way.
+ * client is to reconnect), so the hub can end its own caller's stream the same way; and, with the
+ * cause, of one that broke (the connection reset or closed mid-answer) before any event id, which
+ * the SDK transport cannot resume: the call is to fail with that cause rather than wait out its
+ * timeout. A break after an event id is the SDK's to resume (http-transport.ts hears if it cannot).
  */
-export function relatingFetch(onCut: (tag: string) => void): RelatingFetch {
+export function relatingFetch(onCut: (tag: string, cause?: unknown) => void): RelatingFetch {
   return async (input, init = {}) => {
     const headers = init.headers;
     const tag = headers instanceof Headers ? headers.get(CALL_HEADER) : null;
     if (tag === null || !(headers instanceof Headers)) return nodeFetch(input, init);
-    headers.delete(CALL_HEADER);
-    const response = await nodeFetch(input, init);
+    // A copy without the tag: the SDK sends these same headers again to follow a redirect.
+    const sent = new Headers(headers);
+    sent.delete(CALL_HEADER);
+    const response = await nodeFetch(input, { ...init, headers: sent });
     if (!response.body || !response.headers.get('content-type')?.includes('text/event-stream')) return response;
-    const stamped = response.body.pipeThrough(stampStream(tag, () => onCut(tag)));
-    return new Response(stamped, { status: response.status, statusText: response.statusText, headers: response.headers });
+    const stamp = stampStream(tag, () => onCut(tag));
+    // Piped by hand, not pipeThrough, to hear of a break: the SDK transport reading the stream
+    // reports it only to onerror. One the SDK's reader caused (an abort) is no break.
+    response.body.pipeTo(stamp.writable).catch((err: unknown) => {
+      if (!stamp.answered() && !stamp.primed() && init.signal?.aborted !== true) onCut(tag, err);
+    });
+    return new Response(stamp.readable, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
+}
+
+/**
+ * `fetch`, noting in `reach` the network failure of its latest request that could not reach the
+ * server (one that could clears it): what kept the SDK transport from resuming a stream.
+ */
+export function reachWatchingFetch(fetch: RelatingFetch, reach: { failure: unknown }): RelatingFetch {
+  return (input, init) =>
+    fetch(input, init).then(
+      (response) => {
+        reach.failure = undefined;
+        return response;
+      },
+      (err: unknown) => {
+        reach.failure = isUnreachable(err) ? err : undefined;
+        throw err;
+      },
+    );
 }
 
 /**
  * Stamps every request and notification on an SSE stream with the call's tag. Servers write each
  * message as one `data:` line (JSON has no raw newlines); any other line passes through as is.
  */
-function stampStream(tag: string, onCut: () => void): TransformStream<Uint8Array, Uint8Array> {
+function stampStream(tag: string, onCut: () => void): TransformStream<Uint8Array, Uint8Array> & { answered: () => boolean; primed: () => boolean } {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let pending = '';
   let answered = false;
+  // An event id seen: the SDK transport resumes the stream from it after a break.
+  let primed = false;
   const stamp = (line: string): string => {
     // A POST's stream answers that POST's one request: any response on it is the answer.
     if (!answered && line.startsWith('data:') && !line.includes('"method"') && isResponse(line.slice(5))) answered = true;
+    if (!primed && line.startsWith('id:') && line.slice(3).trim() !== '') primed = true;
     return stampLine(line, tag);
   };
-  return new TransformStream({
+  const stream = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       pending += decoder.decode(chunk, { stream: true });
       const end = pending.lastIndexOf('\n');
@@ -51,6 +83,7 @@ function stampStream(tag: string, onCut: () => void): TransformStream<Uint8Array
       if (!answered) onCut();
     },
   });
+  return Object.assign(stream, { answered: () => answered, primed: () => primed });
 }
 
 function isResponse(raw: string): boolean {

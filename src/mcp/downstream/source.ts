@@ -254,7 +254,7 @@ export class DownstreamSource implements ToolSource {
     // The HTTP client stack (node:https and its TLS) loads with the first HTTP server, not with every hub.
     const http = isStdioServer(config) ? undefined : (await import('./http-transport.js')).HubHttpTransport;
     const onSessionEnded = () => this.lost(gen, reason(new SessionEnded().message), this.opts.onSessionEnded);
-    const [onCut, onSessionDoubt] = [(tag: string) => this.calls.streamCut(tag), () => this.checkNow()];
+    const [onCut, onSessionDoubt] = [(tag: string, cause?: unknown) => this.calls.streamCut(tag, cause), () => this.checkNow()];
     // Ended by the hub (a message over maxMessageBytes): restarting from now, before the failed call is
     // answered, so a call its caller makes at once waits for the new process instead of meeting the old one's end.
     const onViolation = () => this.lost(gen, framed(exitSummary(transport, sharedProcess(this.opts)), 'exited (', ')'));

@@ -11,8 +11,8 @@ export interface TransportFor {
   log: Logger;
   maxMessageBytes?: number | undefined;
   processes?: ChildRegistry | undefined;
-  /** A stream the HTTP transport cut, by the tag of the call it carried. */
-  onCut: (tag: string) => void;
+  /** A stream the HTTP transport cut, by the tag of the call it carried; `cause`: broken, not to be resumed. */
+  onCut: (tag: string, cause?: unknown) => void;
   /** An HTTP server ended the connection's session, or (doubt) may have (session-ended.ts). */
   onSessionEnded?: () => void;
   onSessionDoubt?: () => void;
