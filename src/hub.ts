@@ -197,7 +197,8 @@ export class Hub {
       ...(this.redis ? { redis: this.redis } : {}),
     });
     const { feed, connections, accounts } = this.integrations;
-    this.replicas = this.redis && new HubRedis(this.redis, { log: this.log, clock: this.clock, feed, connections, accounts, jobs: this.outbox.events });
+    const [jobs, inboxEvents] = [this.outbox.events, this.inbox.feed];
+    this.replicas = this.redis && new HubRedis(this.redis, { log: this.log, clock: this.clock, feed, connections, accounts, jobs, inboxEvents });
     const { provider, polling: tuning } = opts;
     const pollerDeps = { config: opts.config, store, clock: this.clock, log: this.log, metrics: this.metrics, inbox: this.inbox.inbox };
     this.pollers = buildPollers({ ...pollerDeps, integrations: this.integrations, ...(provider ? { provider } : {}), ...(tuning ? { tuning } : {}) });

@@ -131,7 +131,7 @@ export class EventsView {
   onUpdated(listener: ResourceUpdatedListener): () => void {
     return this.events.feed.subscribe((_envelope, event) => {
       if (event.integration !== this.integration || event.connection === null) return;
-      listener(this.uri, [{ tenant: event.connection.tenant, user: event.connection.user, scopes: [] }]);
+      listener(this.uri, [{ tenant: event.connection.tenant, user: event.connection.user, scopes: [] }], event.id);
     });
   }
 }

@@ -77,8 +77,8 @@ export class Catalog {
     this.list.push(source);
     this.listableAll = undefined;
     source.onChange((change) => this.changed(change));
-    source.onResourceUpdated?.((uri, identities) => {
-      for (const l of this.resourceListeners) l(uri, identities);
+    source.onResourceUpdated?.((uri, identities, eventId) => {
+      for (const l of this.resourceListeners) l(uri, identities, eventId);
     });
     source.onStray?.((n, identities) => {
       for (const l of this.strayListeners) l(n, identities);

@@ -113,7 +113,7 @@ export class HttpFace {
     this.modern = new ModernHandlers({ dispatcher: opts.dispatcher, log: opts.log, clock: opts.clock, maxBodyBytes: opts.maxBodyBytes });
     this.direct = new DirectCalls(opts.dispatcher, opts.log);
     this.unsubscribe.push(opts.catalog.onChange((c) => this.announce(c)));
-    this.unsubscribe.push(opts.catalog.onResourceUpdated((uri, identities) => this.resourceUpdated(uri, identities)));
+    this.unsubscribe.push(opts.catalog.onResourceUpdated((uri, identities, eventId) => this.resourceUpdated(uri, identities, eventId)));
     this.unsubscribe.push(opts.catalog.onStray(strayTo((who) => this.byIdentity.get(identityKey(who)))));
     if (opts.replicas) {
       // Delivered here only: what another replica told is never shared again.
@@ -361,9 +361,9 @@ export class HttpFace {
     this.modern.listChanged(change.kind, change.identities);
   }
 
-  private resourceUpdated(uri: string, identities: readonly Identity[] | undefined): void {
+  private resourceUpdated(uri: string, identities: readonly Identity[] | undefined, eventId: string | undefined): void {
     this.deliverUpdate(uri, identities);
-    if (identities) this.opts.replicas?.share({ type: 'resource_updated', uri, identities });
+    if (identities) this.opts.replicas?.share({ type: 'resource_updated', uri, identities, ...(eventId === undefined ? {} : { eventId }) });
   }
 
   private deliverUpdate(uri: string, identities: readonly Identity[] | undefined): void {

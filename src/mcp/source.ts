@@ -117,7 +117,8 @@ export type InputRequired = InputRequiredResult;
 
 export type ChangeKind = 'tools' | 'resources' | 'prompts';
 
-export type ResourceUpdatedListener = (uri: string, identities?: readonly Identity[]) => void;
+/** `eventId`: the inbox event the update tells of, when it is one (the replicas tell each event once: src/replicas/hub-events.ts). */
+export type ResourceUpdatedListener = (uri: string, identities?: readonly Identity[], eventId?: string) => void;
 
 /** A notification a downstream server sent outside any call the hub can name (a log message, a URL elicitation's completion). */
 export interface StrayNotification {

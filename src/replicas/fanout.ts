@@ -16,7 +16,13 @@ export const hubEventSchema = z.discriminatedUnion('type', [
   /** A list changed for these users (absent: for everyone): their clients should list again. */
   z.strictObject({ type: z.literal('list_changed'), kind: z.enum(['tools', 'resources', 'prompts']), who: z.array(who).optional() }),
   /** A resource changed: subscribers among these users (absent: all) get `notifications/resources/updated`. */
-  z.strictObject({ type: z.literal('resource_updated'), uri: z.string().min(1), who: z.array(who).optional() }),
+  z.strictObject({
+    type: z.literal('resource_updated'),
+    uri: z.string().min(1),
+    who: z.array(who).optional(),
+    /** The inbox event it tells of, when it is one: a replica tells its subscribers of each event once. */
+    event: z.string().min(1).max(200).optional(),
+  }),
   /** A hub API token was revoked: whichever replica holds its sessions and streams closes them. */
   z.strictObject({ type: z.literal('token_revoked'), tokenId: z.string().min(1) }),
   /** An outbox job reached a final state: a call waiting for it on another replica reads it again. */

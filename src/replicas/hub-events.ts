@@ -8,11 +8,12 @@ import type { Logger } from '../observability/logger.js';
 import type { JobEvents } from '../outbox/events.js';
 import type { RedisHandle } from '../store/redis/client.js';
 import type { HubEvent, RedisFanout } from './fanout.js';
+import type { EventFeed } from '../webhooks/inbox/handlers.js';
 
 /** A change the HTTP face hears of for some users: shared with, and heard from, the other replicas. */
 export type FaceEvent =
   | { type: 'list_changed'; kind: 'tools' | 'resources' | 'prompts'; identities: readonly Identity[] }
-  | { type: 'resource_updated'; uri: string; identities: readonly Identity[] };
+  | { type: 'resource_updated'; uri: string; identities: readonly Identity[]; eventId?: string };
 
 /** What the HTTP face is handed: it shares the changes it was told of here, and delivers the others' without sharing them again. */
 export interface FaceReplicas {
@@ -33,6 +34,8 @@ export interface ReplicaEventsOptions {
    * replica is often sent by another's worker; without this its caller waited out `outbox.waitMs`).
    */
   jobs?: JobEvents;
+  /** The inbox's feed: an event another replica announced is told here once, not again when the store's watch reads it. */
+  inboxEvents?: Pick<EventFeed, 'claim'>;
   log: Logger;
   /** The first wait between attempts to subscribe while Redis cannot be reached (default 2 s, doubling to 30 s). */
   retryMs?: number;
@@ -94,7 +97,11 @@ export class ReplicaEvents {
       share: (e) => {
         // A tool list changed by a connection change: the change itself went out (connectionChanged).
         if (e.type === 'list_changed' && this.o.feed.publishing) return;
-        this.send(e.type === 'list_changed' ? { type: e.type, kind: e.kind, who: who(e.identities) } : { type: e.type, uri: e.uri, who: who(e.identities) });
+        this.send(
+          e.type === 'list_changed'
+            ? { type: e.type, kind: e.kind, who: who(e.identities) }
+            : { type: e.type, uri: e.uri, who: who(e.identities), ...(e.eventId === undefined ? {} : { event: e.eventId }) },
+        );
       },
       listen: (on) => {
         this.faceListeners.add(on);
@@ -149,6 +156,9 @@ export class ReplicaEvents {
       case 'list_changed':
       case 'resource_updated': {
         if (e.who === undefined) return; // only per-user changes are shared (src/mcp/http-face.ts)
+        // An event this replica told its subscribers of already (its watch of the store read it first) is not told twice;
+        // one it had not is noted, so the watch does not tell it again when it reads it a moment later.
+        if (e.type === 'resource_updated' && e.event !== undefined && this.o.inboxEvents && !this.o.inboxEvents.claim(e.event)) return;
         const identities = e.who.map(({ tenant, user }) => ({ tenant, user, scopes: [] }));
         const ev: FaceEvent = e.type === 'list_changed' ? { type: e.type, kind: e.kind, identities } : { type: e.type, uri: e.uri, identities };
         for (const l of this.faceListeners) l(ev);

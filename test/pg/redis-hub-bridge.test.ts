@@ -9,6 +9,8 @@ import { ConnectionFeed } from '../../src/connections/feed.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { RedisFanout } from '../../src/replicas/fanout.js';
 import { type FaceEvent, ReplicaEvents } from '../../src/replicas/hub-events.js';
+import { EventFeed } from '../../src/webhooks/inbox/handlers.js';
+import type { InboxEvent } from '../../src/webhooks/inbox/types.js';
 import { createRedisClient, type RedisHandle } from '../../src/store/redis/client.js';
 import { eventually } from '../helpers/hub.js';
 import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
@@ -35,9 +37,11 @@ describe.skipIf(redisSkip !== undefined)('ReplicaEvents between two replicas', (
     const feed = new ConnectionFeed();
     const fanout = new RedisFanout({ redis: h, replicaId: id });
     const announced: string[] = [];
+    const inbox = new EventFeed();
     const events = new ReplicaEvents({
       fanout,
       feed,
+      inboxEvents: inbox,
       // The store has no such connection: the change is published on the feed as it came.
       connections: { get: async () => undefined },
       accounts: { changed: async (c) => void announced.push(c.id) },
@@ -50,7 +54,10 @@ describe.skipIf(redisSkip !== undefined)('ReplicaEvents between two replicas', (
     face.listen((e) => heard.push(e));
     const fed: string[] = [];
     feed.subscribe((c) => fed.push(`${c.id}:${c.state}`));
-    return { events, face, feed, fanout, heard, fed, announced };
+    // What the events resource does: each inbox event this replica is told of is one update for its owner.
+    const told: string[] = [];
+    inbox.subscribe((_envelope, e) => told.push(e.id));
+    return { events, face, feed, fanout, heard, fed, announced, inbox, told };
   }
 
   it("B's face hears A's per-user resource update and list change with the users named; A hears nothing back", async () => {
@@ -95,5 +102,42 @@ describe.skipIf(redisSkip !== undefined)('ReplicaEvents between two replicas', (
       aHeard: ['resource_updated'],
     });
     expect(a.fanout.counts.received).toBe(1);
+  });
+
+  it('an inbox event is told once on each replica: not again when the store watch reads it after the word from another replica, nor when the word comes after', async () => {
+    const prefix = testPrefix();
+    const a = await replica(prefix, 'a');
+    const b = await replica(prefix, 'b');
+    const event = (id: string): InboxEvent => ({
+      id,
+      integration: 'acme',
+      endpoint: 'default',
+      type: 'issue.created',
+      providerEventId: null,
+      source: 'webhook',
+      receivedAt: 0,
+      connection: { id: 'conn_1', tenant: 'acme', user: 'alice' },
+      payload: Buffer.from('{}'),
+      state: 'done',
+      attempts: 1,
+      nextAttemptAt: 0,
+      lastError: null,
+      updatedAt: 0,
+    });
+    // A's worker finished evt_1: A's face tells its own subscribers and shares the update naming the event.
+    a.face.share({ type: 'resource_updated', uri: 'switchboard://events/acme', identities: [alice], eventId: 'evt_1' });
+    await eventually(() => b.heard.length >= 1, 5_000);
+    expect(b.heard).toEqual([{ type: 'resource_updated', uri: 'switchboard://events/acme', identities: [alice] }]);
+    // B's watch of the store then reads evt_1 (another process finished it): nothing is told again.
+    b.inbox.publish(event('evt_1'));
+    expect(b.told).toEqual([]);
+    // B's watch read evt_2 first and told it; A's word of it, arriving after, is not delivered again on B.
+    b.inbox.publish(event('evt_2'));
+    expect(b.told).toEqual(['evt_2']);
+    a.face.share({ type: 'resource_updated', uri: 'switchboard://events/acme', identities: [alice], eventId: 'evt_2' });
+    // A round trip behind it: once B has heard the later word, A's word of evt_2 has been handled.
+    a.face.share({ type: 'resource_updated', uri: 'switchboard://events/acme', identities: [alice], eventId: 'evt_3' });
+    await eventually(() => b.heard.length >= 2, 5_000);
+    expect(b.heard).toHaveLength(2);
   });
 });

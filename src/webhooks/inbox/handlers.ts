@@ -57,15 +57,23 @@ export class EventFeed {
     return () => void this.listeners.delete(listener);
   }
 
-  publish(event: InboxEvent): void {
-    if (this.listeners.size === 0) return;
+  /**
+   * Notes the event as told here: false when it was already (by this process's worker, the watch
+   * for other processes' events, or another replica's word that its subscribers were told).
+   */
+  claim(id: string): boolean {
     const now = this.now();
-    for (const [id, at] of this.told) {
+    for (const [told, at] of this.told) {
       if (now - at < REMEMBER_MS) break;
-      this.told.delete(id);
+      this.told.delete(told);
     }
-    if (this.told.has(event.id)) return;
-    this.told.set(event.id, now);
+    if (this.told.has(id)) return false;
+    this.told.set(id, now);
+    return true;
+  }
+
+  publish(event: InboxEvent): void {
+    if (this.listeners.size === 0 || !this.claim(event.id)) return;
     const envelope = envelopeOf(event);
     for (const l of this.listeners) {
       try {
