@@ -32,6 +32,8 @@ export interface CatalogView {
   resourceTemplates: readonly ResourceTemplate[];
   /** Which source serves a resource URI listed in this view. */
   resourceOwner: ReadonlyMap<string, ToolSource>;
+  /** Which source serves the URIs of each resource template listed in this view. */
+  templateOwner: ReadonlyMap<string, ToolSource>;
 }
 
 export interface Page<T> {
@@ -203,7 +205,7 @@ export class Catalog {
     const resources: Resource[] = [];
     const resourceTemplates: ResourceTemplate[] = [];
     const resourceOwner = new Map<string, ToolSource>();
-    const templated = new Set<string>();
+    const templated = new Map<string, ToolSource>();
     for (const s of usable) {
       for (const r of s.resources?.(identity) ?? []) {
         if (resourceOwner.has(r.uri)) continue; // the first source to list a URI serves it
@@ -213,7 +215,7 @@ export class Catalog {
       // Likewise a template two sources list: the first serves its URIs, so the second copy is not listed.
       for (const t of s.resourceTemplates?.(identity) ?? []) {
         if (templated.has(t.uriTemplate)) continue;
-        templated.add(t.uriTemplate);
+        templated.set(t.uriTemplate, s);
         resourceTemplates.push(t);
       }
     }
@@ -226,6 +228,7 @@ export class Catalog {
       resources,
       resourceTemplates,
       resourceOwner,
+      templateOwner: templated,
     };
   }
 }

@@ -15,6 +15,7 @@ import { isRecord } from '../is-record.js';
 import { ERROR_META_KEY, HubError, describeError, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
+import { templateMatches } from './template-match.js';
 import type { Catalog, Page } from './catalog.js';
 import { RequestStates } from './request-state.js';
 import { pollStream } from './stream-polling.js';
@@ -148,8 +149,10 @@ export class Dispatcher {
 
   async readResource(uri: string, ctx: CallContext): Promise<ReadResourceResult | InputRequired> {
     const view = this.catalog.view(ctx.identity);
-    const owner = view.resourceOwner.get(uri);
-    // Templated URIs are not listed; ask each source in order until one claims the URI.
+    // A listed URI is its lister's, a templated one its template's (never another server's, which
+    // would be handed a URI that is not its own and might answer it); one nobody claims is asked
+    // of each source in order until one serves it.
+    const owner = view.resourceOwner.get(uri) ?? [...view.templateOwner].find(([t]) => templateMatches(t, uri))?.[1];
     const candidates = owner ? [owner] : this.catalog.sources().filter((s) => s.status().state === 'ready');
     for (const source of candidates) {
       const result = await source.readResource?.(uri, ctx);

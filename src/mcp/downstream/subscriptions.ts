@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
-import { UriTemplate } from '@modelcontextprotocol/server';
 import type { CachedLists } from '../../store/list-cache.js';
 import { isModernClient } from './modern.js';
+import { templateMatches } from '../template-match.js';
 
 /**
  * Whether a URI is one of this server's: listed, or matching one of its resource templates (RFC
@@ -10,13 +10,7 @@ import { isModernClient } from './modern.js';
  */
 export function claimsResource(listed: Pick<CachedLists, 'resources' | 'resourceTemplates'>, uri: string): boolean {
   if (listed.resources.some((r) => r.uri === uri)) return true;
-  return listed.resourceTemplates.some((t) => {
-    try {
-      return new UriTemplate(t.uriTemplate).match(uri) !== null;
-    } catch {
-      return false; // a template the server wrote wrong claims nothing
-    }
-  });
+  return listed.resourceTemplates.some((t) => templateMatches(t.uriTemplate, uri));
 }
 
 /**
