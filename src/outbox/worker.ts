@@ -6,6 +6,7 @@ import { backoffMs } from './backoff.js';
 import { realTimers, type Timers } from './pacing/bucket.js';
 import { classifyError, classifyResponse, type SendOutcome, type Verdict } from './classify.js';
 import type { JobEvents } from './events.js';
+import { JobLease, type LeaseDeps } from './lease.js';
 import type { Job, JobState, OpenJob, OutboxQueue } from './types.js';
 
 /**
@@ -106,12 +107,14 @@ export class OutboxWorker {
   private again = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private jobsClaimedOnIdle = 0;
+  private readonly leases: LeaseDeps;
 
   constructor(private readonly o: OutboxWorkerOptions) {
     this.owner = o.owner ?? newOwnerId();
     this.send = o.send;
     this.ready = o.ready;
     this.leaseMs = o.leaseMs ?? 120_000;
+    this.leases = { queue: o.queue, owner: this.owner, leaseMs: this.leaseMs, clock: o.clock, timers: o.timers ?? realTimers, log: o.log };
     this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.maxSends = Math.max(this.maxAttempts, o.maxSends ?? DEFAULT_MAX_SENDS);
     this.batchSize = o.batchSize ?? 16;
@@ -221,7 +224,10 @@ export class OutboxWorker {
       },
       (err: unknown) => {
         this.inFlight.delete(task);
-        this.o.log.error({ err: describeError(err), job: job.id }, 'the outbox worker could not record a job; its lease returns it');
+        this.o.log.error(
+          { err: describeError(err), job: job.id },
+          'the outbox worker could not record a job while its lease lasted; the lease returns it, as after a crash',
+        );
       },
     );
     this.inFlight.set(task, ac);
@@ -248,17 +254,15 @@ export class OutboxWorker {
     // Committed once the pacing token is granted, right before the request leaves (the sender calls
     // it): a crash from then on is recovered as "maybe sent", a crash before it as never sent. A token
     // granted to a job cancelled while it waited is spent unused: the bucket cannot take it back.
-    // An object, not a `let`: it is set in the callback, after narrowing would have fixed it here.
-    const mark: { is: 'none' | 'sending' | 'refused' } = { is: 'none' };
+    const lease = new JobLease(this.leases, job.id);
     let marking: Promise<void> | undefined;
     const beforeSend = () =>
-      (marking ??= this.o.queue.markSent(job.id, this.owner, this.leaseMs).then((ok) => {
-        mark.is = ok ? 'sending' : 'refused';
+      (marking ??= lease.markSent().then((ok) => {
         if (!ok) throw new JobNotSent(job.id);
       }));
     let verdict: Verdict;
     let outcome: SendOutcome | undefined;
-    const renewing = this.renewWhileOpen(job.id, mark);
+    const renewing = lease.renewWhileOpen();
     try {
       outcome = await send(sending, signal, beforeSend).finally(renewing);
       await beforeSend();
@@ -276,50 +280,17 @@ export class OutboxWorker {
       });
       // Cancelled or taken by another worker before anything left (even if the sender wrapped the
       // refusal): the job is theirs to record and publish.
-      if (mark.is !== 'sending') return true;
+      if (lease.mark !== 'sending') return true;
       verdict = classifyError(err, job.replaySafe || !leftBefore, job.sensitive);
     }
-    await this.record(sending, verdict, outcome);
+    await this.record(sending, verdict, outcome, lease, signal);
     return true;
   }
 
-  /**
-   * Keeps the lease of a job whose request is open, whatever the request's timeout (up to 10 min)
-   * or a handler's several requests take: a lease that ran out mid-send would have another worker
-   * recover a live send, resending it beside the open request or marking it `sent_unconfirmed`
-   * and dropping its answer. A renewal that finds the lease gone stops. Returns the stop.
-   */
-  private renewWhileOpen(id: string, mark: { is: 'none' | 'sending' | 'refused' }): () => void {
-    const timers = this.o.timers ?? realTimers;
-    let handle: unknown;
-    let stopped = false;
-    const tick = () => {
-      if (stopped) return;
-      if (mark.is !== 'sending') {
-        handle = timers.setTimeout(tick, this.leaseMs / 3);
-        return;
-      }
-      void this.o.queue.renew(id, this.owner, this.leaseMs).then(
-        (held) => {
-          if (held && !stopped) handle = timers.setTimeout(tick, this.leaseMs / 3);
-        },
-        (err: unknown) => {
-          this.o.log.warn({ err: describeError(err), job: id }, 'could not renew the lease of an outbound job in flight; it tries again');
-          if (!stopped) handle = timers.setTimeout(tick, this.leaseMs / 3);
-        },
-      );
-    };
-    handle = timers.setTimeout(tick, this.leaseMs / 3);
-    return () => {
-      stopped = true;
-      timers.clearTimeout(handle);
-    };
-  }
-
-  private async record(job: OpenJob, v: Verdict, outcome: SendOutcome | undefined): Promise<void> {
+  /** Records the outcome (retried while the lease lasts: see JobLease.record) and tells waiters. */
+  private async record(job: OpenJob, v: Verdict, outcome: SendOutcome | undefined, lease: JobLease, signal: AbortSignal): Promise<void> {
     const q = this.o.queue;
     const result = outcome === undefined ? undefined : { status: outcome.status, body: outcome.body };
-    let to: JobState | false;
     const paced = v.kind === 'retry' && v.paced === true;
     // The job's stored 429s (from any process, before any restart), and this answer when it is one.
     const spent = job.attempts - job.paced - (paced ? 1 : 0);
@@ -333,23 +304,27 @@ export class OutboxWorker {
             ? `${v.error} (send ${job.attempts} of at most ${this.maxSends}, 429s included; no more retries)`
             : `${v.error} (attempt ${spent} of ${this.maxAttempts}; no more retries)`;
     const kept = result ? { result } : {};
-    if (v.kind === 'done') to = (await q.complete(job.id, this.owner, result!)) && 'done';
-    else if (v.kind === 'unconfirmed') to = (await q.unconfirmed(job.id, this.owner, v.error)) && 'sent_unconfirmed';
-    else if (v.kind === 'fail') to = await q.fail(job.id, this.owner, { error: v.error, retryAt: 'never', ...(v.code ? { code: v.code } : {}), ...kept });
-    else if (exhausted) to = await q.fail(job.id, this.owner, { error: error!, retryAt: 'never', exhausted: true, ...(paced ? { paced } : {}), ...kept });
+    let write: () => Promise<JobState | false>;
+    let delay: number | undefined;
+    if (v.kind === 'done') write = async () => (await q.complete(job.id, this.owner, result!)) && 'done';
+    else if (v.kind === 'unconfirmed') write = async () => (await q.unconfirmed(job.id, this.owner, v.error)) && 'sent_unconfirmed';
+    else if (v.kind === 'fail') write = () => q.fail(job.id, this.owner, { error: v.error, retryAt: 'never', ...(v.code ? { code: v.code } : {}), ...kept });
+    else if (exhausted) write = () => q.fail(job.id, this.owner, { error: error!, retryAt: 'never', exhausted: true, ...(paced ? { paced } : {}), ...kept });
     else {
       // A Retry-After under a second (`0`, as a provider rounding its last second down says it)
       // names no wait: honoured, it sent the job again at once, over and over, until the cap on
       // sends killed it within a second. The backoff is used instead.
       const named = v.retryAfterMs !== undefined && v.retryAfterMs >= MIN_RETRY_AFTER_MS ? v.retryAfterMs : undefined;
-      const delay = named !== undefined ? Math.min(MAX_RETRY_AFTER_MS, named) : (this.o.backoffMs ?? backoffMs)(job.attempts);
-      to = await q.fail(job.id, this.owner, { error: v.error, retryAt: this.o.clock.now() + delay, ...(paced ? { paced } : {}) });
-      if (to)
-        this.o.log.info(
-          { job: job.id, integration: job.integration, attempt: spent, sends: job.attempts, retryInMs: delay, error },
-          'an outbound write will be sent again',
-        );
+      delay = named !== undefined ? Math.min(MAX_RETRY_AFTER_MS, named) : (this.o.backoffMs ?? backoffMs)(job.attempts);
+      const retryAt = this.o.clock.now() + delay;
+      write = () => q.fail(job.id, this.owner, { error: v.error, retryAt, ...(paced ? { paced } : {}) });
     }
+    const to = await lease.record(write, signal);
+    if (to === 'queued')
+      this.o.log.info(
+        { job: job.id, integration: job.integration, attempt: spent, sends: job.attempts, retryInMs: delay, error },
+        'an outbound write will be sent again',
+      );
     if (to === false) {
       this.o.log.warn({ job: job.id, integration: job.integration }, 'an outbound job was finished after its lease passed to another worker');
       return;
