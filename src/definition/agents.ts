@@ -25,12 +25,21 @@ const toolSchema = (what: string) =>
     })
     .transform((s) => (s['type'] === undefined ? { type: 'object', ...s } : s));
 
+/**
+ * Whether a URL carries credentials (`user:password@` before the host), as `server.publicUrl` may
+ * not: the URL is shown where secrets are not (`agents list`, logs), and the Basic credential built
+ * from it would not be scrubbed from answers as `apiKey` and credential headers are.
+ */
+const hasUserinfo = (s: string) => /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*@/i.test(s);
+const NO_USERINFO = 'must have no credentials (user:password@): the URL is shown in lists and logs';
+
 /** Base URL of an agent API: absolute http(s), or a path on the hub itself (the sandbox marketplace). */
 const baseUrlSchema = z
   .string()
   .min(1)
   .refine((s) => s.startsWith('/') || /^https?:\/\/[^/]/.test(s), 'must be an http(s) URL, or a path on the hub starting with /')
   .refine((s) => !s.includes('?') && !s.includes('#'), 'must have no query or fragment')
+  .refine((s) => !hasUserinfo(s), `${NO_USERINFO}; give the key as apiKey, other credentials in headers, which are kept secret`)
   .transform((s) => s.replace(/\/+$/, ''));
 
 /** Header values are secrets (ARCHITECTURE.md): they are sent, never shown. Names are plain tokens (RFC 9110 §5.1). */
@@ -108,7 +117,8 @@ const agentUrlSchema = z
     (s) => s.startsWith('/') || (URL.canParse(s) && /^https?:$/.test(new URL(s).protocol)),
     'must be an http(s) URL, or a path on the hub starting with /',
   )
-  .refine((s) => !s.includes('#'), 'must have no fragment');
+  .refine((s) => !s.includes('#'), 'must have no fragment')
+  .refine((s) => !hasUserinfo(s), `${NO_USERINFO}; send them in headers (e.g. "Authorization": "Basic …"), which are kept secret`);
 
 /** Seed 003's Kore proxy-agent protocol: one URL, the proxy request and response formats. */
 export const koreAgentSchema = z
