@@ -15,10 +15,15 @@ canary   runs the pinned and the candidate agent id on each case (JSONL: {"input
          when the candidate's pass rate is at least --threshold × the pinned one's, 1 when not,
          2 on bad usage or input`;
 
-/** The version an entry is pinned to: its agent id, else (kore, http without one) its URL. */
+/**
+ * The version an entry is pinned to: its agent id, else (kore, http without one) its URL without
+ * its query, which may carry a key (`?key=…`): the list is printed, pasted and logged.
+ */
 export function pinnedOf(a: AgentConfig): string {
   if (a.agentId !== undefined) return a.agentId;
-  return 'url' in a ? a.url : '-';
+  if (!('url' in a)) return '-';
+  const q = a.url.search(/[?#]/);
+  return q < 0 ? a.url : `${a.url.slice(0, q)}?…`;
 }
 
 export function modeOf(a: AgentConfig): string {

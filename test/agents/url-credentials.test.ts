@@ -69,4 +69,15 @@ describe('an agent URL with credentials', () => {
     expect(r.stderr).toContain('agents.helpdesk.url: must have no credentials');
     expect(r.stdout + r.stderr).not.toContain(PASSWORD);
   });
+
+  it('`switchboard agents list` shows an unpinned URL without its query, which may carry a key', async () => {
+    writeFileSync(
+      join(dir.path, 'switchboard.config.json'),
+      JSON.stringify({ agents: { weather: { protocol: 'http', url: 'http://127.0.0.1:9/forecast/{{input.input}}?key=wk_live_5e1f9a', retries: 0 } } }),
+    );
+    const r = await runCli(['agents', 'list', '--data', join(dir.path, 'data'), '--port', '1'], dir.path);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^weather\s+http\s+http:\/\/127\.0\.0\.1:9\/forecast\/\{\{input\.input\}\}\?…\s+sync/m);
+    expect(r.stdout + r.stderr).not.toContain('wk_live_5e1f9a');
+  });
 });
