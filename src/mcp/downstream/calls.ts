@@ -300,21 +300,25 @@ export class DownstreamCalls {
 
   /**
    * Routes a downstream's sampling/elicitation requests and log messages to the client of the
-   * call they belong to. A message that belongs to no call it can name goes to the identity whose
-   * own connection this is (`stray`), or else stays in the hub's debug log; such a request is refused.
+   * call they belong to. A message said outside any call (none in flight, or the call it names has
+   * ended) goes to the identity whose own connection this is (`stray`); one that may be any of
+   * several calls in flight, which ownerOf will not guess between, reaches none of their clients
+   * (one user's two clients are two connections: neither is shown what may be the other's). What
+   * reaches no client stays in the hub's debug log; such a request is refused.
    */
   install(client: Client, log: Logger, declared: { roots: boolean }): void {
     this.rootsDeclared = declared.roots;
     const relay = (n: { method: string; params?: Record<string, unknown> | undefined }): void => {
+      const tag = callTagOf(n.params);
       let call: InFlight | undefined;
       try {
-        call = this.ownerOf(n.method, callTagOf(n.params));
+        call = this.ownerOf(n.method, tag);
       } catch {
         call = undefined;
       }
       const params = withoutCallTag(n.params);
       if (call) void call.notify({ method: n.method, params }).catch(() => {});
-      else if (this.opts.stray) this.opts.stray({ method: n.method, ...(params ? { params } : {}) });
+      else if (this.opts.stray && (tag !== undefined || this.inflight.size === 0)) this.opts.stray({ method: n.method, ...(params ? { params } : {}) });
       else
         log.debug(
           { source: this.opts.name, method: n.method, calls: this.inflight.size },
