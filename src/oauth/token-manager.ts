@@ -13,7 +13,10 @@ export interface TokenManagerOptions {
   clientFor: (integration: string) => OAuthClient;
   /** Refresh this long before the access token expires. */
   marginMs?: number;
-  /** How long a refresh claim holds before others may take over. */
+  /**
+   * How long a refresh claim holds before others may take over. It covers the token endpoint's
+   * answer and then the saving of the new token set, retried while the claim holds (see `commit`).
+   */
   leaseMs?: number;
   /** How often a waiter re-reads a connection another process is refreshing. */
   pollMs?: number;
@@ -32,6 +35,17 @@ export interface TokenManagerOptions {
 }
 
 const realSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/**
+ * The claim on a refresh: a minute, so that after the token endpoint's answer (usually within a
+ * second or two) the new token set can still be saved through a PostgreSQL restart or failover
+ * (tens of seconds) before any other caller may send the refresh token it replaced.
+ */
+const DEFAULT_LEASE_MS = 60_000;
+/** Saves stop this long before the claim ends: the last one lands before another replica may claim. */
+const SAVE_MARGIN_MS = 2_000;
+/** The longest pause between saves: the store is tried again every few seconds once it is back. */
+const SAVE_RETRY_MAX_MS = 2_000;
 
 /** Why a refresh is wanted: the access token is (about to be) expired, or the API refused it with a 401. */
 type RefreshTrigger = 'expiring' | 'unauthorized';
@@ -97,7 +111,7 @@ export class TokenManager {
 
   constructor(private readonly opts: TokenManagerOptions) {
     this.margin = opts.marginMs ?? 60_000;
-    this.lease = opts.leaseMs ?? 30_000;
+    this.lease = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.poll = opts.pollMs ?? 50;
     this.attempts = opts.attempts ?? 3;
     // Well inside the lease, so a wait never lets another process take over a refresh still running.
@@ -243,18 +257,27 @@ export class TokenManager {
   /**
    * Saves a token set the provider has issued. With rotation the old refresh token is spent from
    * here on (RFC 9700 §4.14.2): sending it again would revoke the grant, so a store failure (e.g.
-   * SQLITE_BUSY after busy_timeout) retries the save, never the refresh.
+   * SQLITE_BUSY after busy_timeout, a PostgreSQL restart) retries the save, never the refresh. It
+   * retries for as long as this claim holds (`c` is the connection as claimed): until then no other
+   * caller, in this process (they wait on this refresh) or another (they wait on the claim), sends
+   * the spent token, and the set held here is the connection's only usable one.
    */
   private async commit(c: Connection, next: TokenSet): Promise<TokenSet> {
-    const { store, log } = this.opts;
+    const { store, log, clock } = this.opts;
+    const saveUntil = (c.refreshUntil ?? clock.now()) - SAVE_MARGIN_MS;
     for (let attempt = 1; ; attempt++) {
       let saved: boolean;
       try {
         saved = await store.commitRefresh(c, this.owner, next);
       } catch (err) {
-        if (attempt < this.attempts) {
-          log.warn({ connection: c.id, integration: c.integration, err: describeError(err), attempt }, 'could not save the refreshed token set; retrying');
-          await this.sleep(this.backoff(attempt));
+        const left = saveUntil - clock.now();
+        if (left > 0) {
+          const wait = Math.min(left, SAVE_RETRY_MAX_MS, this.backoff(attempt));
+          log.warn(
+            { connection: c.id, integration: c.integration, err: describeError(err), attempt, retryInMs: wait, claimLeftMs: left },
+            'could not save the refreshed token set; retrying while the refresh claim holds',
+          );
+          await this.sleep(wait);
           continue;
         }
         // The lease row still records the refresh as started: the next refresh reports it as interrupted.
