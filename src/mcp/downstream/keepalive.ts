@@ -8,6 +8,7 @@ import { SessionEnded } from './session-ended.js';
 
 /** How often the hub checks on an HTTP server it holds lists of. */
 export const KEEPALIVE_MS = 30_000;
+/** How long a ping waits for its answer: 10 s, or less where checks come more often (a test's). */
 const PING_TIMEOUT_MS = 10_000;
 
 /** Stops the checks, or runs one now. */
@@ -35,16 +36,21 @@ export interface KeepAlive {
  * without a session, which has no stream to announce them on; with none such, a ping. A refusal
  * of the session — a 404, or the 400 naming it that servers built on the SDK examples send — reaches
  * the source through the transport (session-ended.ts) and ends the session there; a server that answers
- * at all, even with an error, or is only slow, is alive; two other failures running are `onLost`. Nothing
- * at all is run where there is nothing to learn (a 2026 server that announces every list it has).
+ * at all, even with an error, is alive. One that answers nothing within the check's timeout has missed
+ * it (a frozen or deadlocked process: its port still accepts, nothing answers), as has one that cannot be
+ * reached; two misses running are `onLost`. Nothing at all is run where there is nothing to learn (a
+ * 2026 server that announces every list it has).
  */
 export function keepAlive(k: KeepAlive): KeepAliveHandle | undefined {
   const caps = k.client.getServerCapabilities();
   const legacy = k.client.getProtocolEra() !== 'modern';
   const unannounced = KINDS.filter((kind) => caps?.[kind] && (caps[kind].listChanged !== true || (legacy && !k.session)));
   if (unannounced.length === 0 && !(legacy && k.session)) return undefined;
+  const intervalMs = k.intervalMs ?? KEEPALIVE_MS;
+  // A ping still unanswered when the next check is due has missed.
+  const pingTimeoutMs = Math.min(PING_TIMEOUT_MS, intervalMs);
   const check = async () => {
-    if (unannounced.length === 0) await k.client.ping({ timeout: PING_TIMEOUT_MS });
+    if (unannounced.length === 0) await k.client.ping({ timeout: pingTimeoutMs });
     for (const kind of unannounced) await k.reread(kind);
   };
   // Two failures running, not one: a lone reset on a healthy server would cut the calls in flight.
@@ -55,15 +61,16 @@ export function keepAlive(k: KeepAlive): KeepAliveHandle | undefined {
         failed = 0;
       },
       (err: unknown) => {
-        const answered = err instanceof SessionEnded || err instanceof ProtocolError || (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout);
+        const answered = err instanceof SessionEnded || err instanceof ProtocolError;
         failed = answered ? 0 : failed + 1;
         // A refused connection is no passing reset: nothing listens there now.
         const net = networkCause(err);
-        if (failed >= 2 || net?.refused) k.onLost(`unreachable: ${net?.text ?? describeError(err)}`);
+        const silent = err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout;
+        if (failed >= 2 || net?.refused) k.onLost(silent ? 'not answering: a check got no answer in time' : `unreachable: ${net?.text ?? describeError(err)}`);
       },
     );
   };
-  const timer = setInterval(run, k.intervalMs ?? KEEPALIVE_MS);
+  const timer = setInterval(run, intervalMs);
   timer.unref();
   return { stop: () => clearInterval(timer), check: run };
 }
