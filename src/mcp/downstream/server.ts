@@ -129,7 +129,10 @@ export class DownstreamServer implements ToolSource {
     }
     this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, this.idleMs()));
     this.sweeper.unref();
-    await this.firstAttempt;
+    // Started once connected, failed, or past startupTimeoutMs: a server that hangs in its handshake
+    // (until the connect timeout, 30 s) must not hold the hub in `starting` (/readyz 503) meanwhile;
+    // it is shown not ready in `degraded` and goes on trying.
+    await Promise.race([this.firstAttempt, delay(this.opts.config.startupTimeoutMs)]);
   }
 
   /**
