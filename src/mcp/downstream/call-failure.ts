@@ -48,6 +48,17 @@ export function callFailure(err: unknown, c: FailedCall): Error {
     const code = net.refused ? 'source_unavailable' : 'source_crashed';
     return new HubError(code, `${c.server}: ${net.text}; the hub is reconnecting to it`, { cause: err });
   }
+  // The server answered the request with an HTTP error (its body, if any, rarely says why): the status names the cause.
+  const http = httpStatusOf(err);
+  if (http) {
+    const refused = http.status === 401 || http.status === 403;
+    const said = http.text ? ` (${http.text.length > 300 ? `${http.text.slice(0, 300)}…` : http.text})` : '';
+    const why = `${said}${refused ? `: it refused the credentials the hub sends (mcpServers.${c.server}.headers)` : ''}`;
+    const code = http.status >= 500 || http.status === 429 ? 'source_unavailable' : 'downstream_error';
+    return new HubError(code, `${c.server}: ${c.what}: the server answered HTTP ${http.status}${http.statusText ? ` ${http.statusText}` : ''}${why}`, {
+      cause: err,
+    });
+  }
   if (
     err instanceof SdkError &&
     (err.code === SdkErrorCode.ConnectionClosed || err.code === SdkErrorCode.NotConnected || err.code === SdkErrorCode.SendFailed)
@@ -65,4 +76,13 @@ export function asProtocolError(server: string, err: unknown, what: string): Pro
 
 function isOversize(data: unknown): boolean {
   return isRecord(data) && data['switchboard'] === OVERSIZE_MARK.switchboard;
+}
+
+/** An SDK transport's HTTP error (SdkHttpError, from either SDK package's copy): its status and status text. */
+function httpStatusOf(err: unknown): { status: number; statusText: string | undefined; text: string | undefined } | undefined {
+  if (!(err instanceof Error) || !('data' in err) || !isRecord(err.data)) return undefined;
+  const { status, statusText, text } = err.data;
+  if (typeof status !== 'number' || status < 400 || status > 599) return undefined;
+  const nonEmpty = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+  return { status, statusText: nonEmpty(statusText), text: nonEmpty(text) };
 }
