@@ -1,5 +1,7 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
-import { jsonAnswer, refusedBecause, type Refusal } from '../definition/refusal.js';
+import { jsonAnswer, type Refusal } from '../definition/refusal.js';
+import { ERROR_META_KEY, ERROR_SPECS, type HubErrorCode } from '../errors.js';
+import { classifyResponse, outcomeOf, type SendOutcome } from '../outbox/classify.js';
 import type { ProviderFetch } from '../providers/client.js';
 import { stringify as formEncode } from 'qs';
 import type { BodyEncoding } from '../definition/tools.js';
@@ -90,22 +92,18 @@ export interface HttpAnswer {
 export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'path'>, a: HttpAnswer, refusal?: Refusal): CallToolResult {
   const { text } = a;
   const parsed = jsonAnswer(a.headers.get('content-type'), text);
+  // Read as the outbox reads a write's answer (one reading of statuses, rate limits and refusals).
+  // Only the definedness of its Retry-After matters here, so its `now` is the wall clock's.
+  const outcome = outcomeOf(new Response(null, { status: a.status, headers: a.headers }), text, Date.now(), refusal);
   if (a.status < 200 || a.status > 299) {
     const retry = a.headers.get('retry-after');
     const detail = text ? `: ${text.slice(0, 2000)}` : '';
-    return {
-      content: [
-        {
-          type: 'text',
-          text: `${title} answered ${a.status} ${a.statusText} to ${r.method} ${r.path}${retry ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})` : ''}${detail}`,
-        },
-      ],
-      isError: true,
-    };
+    return failed(
+      `${title} answered ${a.status} ${a.statusText} to ${r.method} ${r.path}${retry ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})` : ''}${detail}`,
+      outcome,
+    );
   }
-  const refused = refusedBecause(refusal, parsed);
-  if (refused !== undefined)
-    return { content: [{ type: 'text', text: `${title} refused ${r.method} ${r.path} (${refused}): ${text.slice(0, 2000)}` }], isError: true };
+  if (outcome.refused !== undefined) return failed(`${title} refused ${r.method} ${r.path} (${outcome.refused}): ${text.slice(0, 2000)}`, outcome);
   const shown = parsed === undefined ? text || `${a.status} ${a.statusText}` : JSON.stringify(parsed, null, 2);
   const result: CallToolResult = { content: [{ type: 'text', text: shown }] };
   if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) result.structuredContent = parsed as Record<string, unknown>;
@@ -116,4 +114,16 @@ export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'pat
     result._meta = { [NEXT_PAGE_META_KEY]: next };
   }
   return result;
+}
+
+/**
+ * A provider's failed answer as a result carrying the hub's code, as its own failures do, by the
+ * outbox's verdict on the same answer (the agents' mapping, src/agents/policy.ts): what the outbox
+ * would send again (a 429, a 403 that is a rate limit, 408, 5xx) is the provider unavailable for
+ * now; a 401 or 403 its refusal of the credentials; any other refusal (a 4xx, a 2xx with `ok: false`) final.
+ */
+function failed(text: string, o: SendOutcome): CallToolResult {
+  const code: HubErrorCode =
+    classifyResponse(o).kind === 'retry' ? 'source_unavailable' : o.status === 401 || o.status === 403 ? 'provider_unauthorized' : 'downstream_error';
+  return { content: [{ type: 'text', text }], isError: true, _meta: { [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } } };
 }

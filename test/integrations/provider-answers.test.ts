@@ -1,0 +1,83 @@
+import type { ServerResponse } from 'node:http';
+import type { Client } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearerClient } from '../helpers/clients.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+import { localApi, type LocalApi } from '../helpers/local-api.js';
+
+/**
+ * What a template tool's caller gets from the provider's answer, through a real MCP client
+ * against a local provider: a failure carries the hub's `{ code, retryable }` as the hub's own
+ * failures do.
+ */
+const routes: Record<string, (res: ServerResponse, url: URL) => void> = {
+  '/api/r429': (res) => res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '120' }).end('{"message":"slow down"}'),
+  '/api/r500': (res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"boom"}'),
+  '/api/r401': (res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"Bad credentials"}'),
+  '/api/r403': (res) => res.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"Resource not accessible by integration"}'),
+  '/api/r403limit': (res) => res.writeHead(403, { 'content-type': 'application/json', 'retry-after': '60' }).end('{"message":"secondary rate limit"}'),
+  '/api/r404': (res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}'),
+  '/api/refused': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":false,"error":"channel_not_found"}'),
+};
+
+const read = (path: string, properties: Record<string, unknown> = {}, required: string[] = []) => ({
+  description: path,
+  method: 'GET',
+  path,
+  readOnly: true,
+  input: { type: 'object', properties, required },
+});
+
+describe("a template tool's answer from its provider", () => {
+  let api: LocalApi;
+  let hub: RunningHub;
+  let client: Client;
+
+  beforeAll(async () => {
+    api = await localApi((req, _body, res) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const route = routes[url.pathname];
+      if (route) route(res, url);
+      else res.writeHead(404).end();
+    });
+    hub = await startHub({
+      integrations: {
+        p: {
+          type: 'custom',
+          title: 'P',
+          apiBaseUrl: `${api.origin}/api`,
+          auth: { type: 'apiKey', value: 'k' },
+          // Not sent again: each answer is the call's.
+          api: { retries: 0 },
+          refusal: { okAt: 'ok', messageAt: 'error' },
+          tools: Object.fromEntries(Object.keys(routes).map((p) => [p.slice('/api/'.length), read(p.slice('/api'.length))])),
+        },
+      },
+    });
+    client = await bearerClient(hub.url, hub.token, 'provider-answers-test');
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await hub?.stop();
+    await api?.close();
+  });
+
+  it("a provider's failure carries the hub's code: retryable for 429, 5xx and a rate-limit 403, final for a refusal", async () => {
+    const codes: Record<string, unknown> = {};
+    for (const name of ['r429', 'r500', 'r401', 'r403', 'r403limit', 'r404', 'refused']) {
+      const r = await client.callTool({ name: `p__${name}`, arguments: {} });
+      expect(r.isError).toBe(true);
+      codes[name] = r._meta?.['switchboard/error'];
+    }
+    expect(codes).toEqual({
+      r429: { code: 'source_unavailable', retryable: true },
+      r500: { code: 'source_unavailable', retryable: true },
+      r401: { code: 'provider_unauthorized', retryable: false },
+      r403: { code: 'provider_unauthorized', retryable: false },
+      r403limit: { code: 'source_unavailable', retryable: true },
+      r404: { code: 'downstream_error', retryable: false },
+      refused: { code: 'downstream_error', retryable: false },
+    });
+  });
+});
