@@ -113,8 +113,7 @@ export function createProvider(deps: ProviderDeps): Provider {
       properties: ['software_id', 'software_version'],
       validator(ctx: { oidc?: { route?: string; body?: unknown } } | undefined, key: string, _value: unknown, metadata: Record<string, unknown>) {
         if (key !== 'software_id') return;
-        if (ctx?.oidc?.route !== 'registration') return documentPolicy(metadata);
-        const refused = registrationPolicy(ctx.oidc.body, metadata);
+        const refused = ctx?.oidc?.route === 'registration' ? registrationPolicy(ctx.oidc.body, metadata) : documentPolicy(metadata);
         // The library answers `invalid_redirect_uri` for a message about redirect_uris, else `invalid_client_metadata`.
         if (refused) throw new errors['InvalidClientMetadata']!(refused.message);
       },

@@ -34,8 +34,21 @@ export function registrationPolicy(sent: unknown, metadata: Record<string, unkno
   const given = registered.safeParse(sent);
   if (!given.success) return undefined; // the library refuses metadata of the wrong shape itself
   const uris = given.data.redirect_uris ?? [];
-  const parsed = uris.map((uri) => ({ uri, u: URL.parse(uri) }));
-  for (const { uri, u } of parsed) {
+  const redirect = redirectUriRefusal(uris);
+  if (redirect) return redirect;
+  const name = given.data.client_name;
+  if (name !== undefined && name.length > MAX_CLIENT_NAME)
+    return { error: 'invalid_client_metadata', message: `client_name is ${name.length} characters; at most ${MAX_CLIENT_NAME}` };
+  if (name !== undefined && printable(name) !== name)
+    return { error: 'invalid_client_metadata', message: 'client_name must not contain control or bidirectional-override characters' };
+  if (given.data.application_type === undefined && loopbackOnly(uris)) metadata['application_type'] = 'native';
+  return undefined;
+}
+
+/** The first redirect URI no client may be sent back to, from DCR or a metadata document alike. */
+function redirectUriRefusal(uris: readonly string[]): PolicyRefusal | undefined {
+  for (const uri of uris) {
+    const u = URL.parse(uri);
     if (u === null) continue; // the library says "must only contain valid uris"
     if (u.hostname.includes('*')) return { error: 'invalid_redirect_uri', message: `redirect_uris: ${uri} has a wildcard host; register each URL as it is` };
     if (u.protocol === 'http:' && !isLoopbackHost(u.hostname))
@@ -44,12 +57,6 @@ export function registrationPolicy(sent: unknown, metadata: Record<string, unkno
         message: `redirect_uris: ${uri} is plain http to another host than loopback; use https, or http://127.0.0.1 or localhost`,
       };
   }
-  const name = given.data.client_name;
-  if (name !== undefined && name.length > MAX_CLIENT_NAME)
-    return { error: 'invalid_client_metadata', message: `client_name is ${name.length} characters; at most ${MAX_CLIENT_NAME}` };
-  if (name !== undefined && printable(name) !== name)
-    return { error: 'invalid_client_metadata', message: 'client_name must not contain control or bidirectional-override characters' };
-  if (given.data.application_type === undefined && loopbackOnly(uris)) metadata['application_type'] = 'native';
   return undefined;
 }
 
@@ -65,16 +72,24 @@ function loopbackOnly(uris: readonly string[]): boolean {
 }
 
 /**
- * A client whose id is the URL of its metadata document (SEP-991) and which is sent back only to
- * http loopback is a native app too, whatever `application_type` the document names or the library
+ * A client whose id is the URL of its metadata document (SEP-991) is sent back only where a
+ * registered one may be (the redirect-URI rules of `registrationPolicy`): the library checks a
+ * document's redirect URIs for form only, and one naming `http://attacker.example/cb` got its
+ * codes sent there in clear. Such a document is refused (the client is invalid) before any redirect.
+ * A document client sent back only to http loopback is a native app too, whatever
+ * `application_type` the document names or the library
  * defaults (`web`, which it cannot tell apart from one the document left out): RFC 8252 §7.3 says
  * the server MUST allow any port there, and CLI clients publish `http://127.0.0.1/callback` with
  * no port and listen on whichever is free. Only a browser page could hold a loopback origin, and
  * PKCE still binds the code to the client that asked. Changes `metadata` in place.
  */
-export function documentPolicy(metadata: Record<string, unknown>): void {
+export function documentPolicy(metadata: Record<string, unknown>): PolicyRefusal | undefined {
   const id = metadata['client_id'];
   const uris = metadata['redirect_uris'];
-  if (typeof id !== 'string' || !id.startsWith('https://') || !Array.isArray(uris)) return;
-  if (uris.every((u): u is string => typeof u === 'string') && loopbackOnly(uris)) metadata['application_type'] = 'native';
+  if (typeof id !== 'string' || !id.startsWith('https://') || !Array.isArray(uris)) return undefined;
+  if (!uris.every((u): u is string => typeof u === 'string')) return undefined; // the library refuses it
+  const refused = redirectUriRefusal(uris);
+  if (refused) return refused;
+  if (loopbackOnly(uris)) metadata['application_type'] = 'native';
+  return undefined;
 }
