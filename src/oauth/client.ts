@@ -86,7 +86,7 @@ export class OAuthTransientError extends HubError {
 /**
  * simple-oauth2 with its defects wrapped (FACTS.md, OAuth):
  * 1. a refresh response without `refresh_token` would leave the stored one undefined — we keep the old one (RFC 6749 §6);
- * 2. `revoke()` fails with 406 on the spec-normal empty 200 body (RFC 7009 §2.2) — we read the body leniently;
+ * 2. `revoke()` fails with 406 on the spec-normal empty 200 body (RFC 7009 §2.2) and counts a 3xx as success — we revoke with fetch;
  * 3. `expired()` is always false without `expires_in` — we never use it; expiry is ours, from an injected clock,
  *    and unknown expiry means "valid until the API answers 401".
  * It has no PKCE helpers: challenge and verifier are passed through as extra parameters.
@@ -124,7 +124,6 @@ export class OAuthClient {
         tokenPath: token.pathname + token.search,
         authorizeHost: authorize.origin,
         authorizePath: authorize.pathname + authorize.search,
-        ...(this.revokePath ? { revokePath: this.revokePath } : {}),
       },
       options: {
         authorizationMethod: endpoints.tokenAuth === 'body' ? 'body' : 'header',
@@ -186,15 +185,41 @@ export class OAuthClient {
     return this.toTokenSet(next.token, current.refreshToken);
   }
 
-  /** RFC 7009 revocation; an empty 200 is success. False when the provider has no revocation endpoint. */
+  /**
+   * RFC 7009 revocation. Only a 200 says the token was revoked (or was already invalid, §2.2): any
+   * other answer throws, so the caller does not report as revoked tokens the provider still honours.
+   * Sent with fetch, not simple-oauth2, whose wreck returns only the body of any answer under 400 —
+   * a 302 to a login page would read as success. False when the provider has no revocation endpoint.
+   */
   async revoke(tokens: TokenSet): Promise<boolean> {
     if (!this.revokePath) return false;
-    const token = this.grant.createToken({ access_token: tokens.accessToken, refresh_token: tokens.refreshToken, token_type: tokens.tokenType });
-    // `json: true` parses JSON when the response says so and otherwise accepts the body as it is.
-    const lenient: WreckHttpOptions = { ...this.http, json: true };
     // Revoking the refresh token ends the grant at providers that rotate; revoke the access token as well where there is none.
-    await this.call(() => token.revoke(tokens.refreshToken ? 'refresh_token' : 'access_token', lenient));
-    return true;
+    const hint = tokens.refreshToken ? 'refresh_token' : 'access_token';
+    const form = new URLSearchParams({ token: tokens.refreshToken ?? tokens.accessToken, token_type_hint: hint });
+    const headers: Record<string, string> = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
+    const { clientId, clientSecret } = this.endpoints;
+    const secret = typeof clientSecret === 'string' ? clientSecret : clientSecret();
+    // Client authentication as at the token endpoint (RFC 7009 §2.1, RFC 6749 §2.3.1).
+    if (this.endpoints.tokenAuth === 'body') {
+      form.set('client_id', clientId);
+      form.set('client_secret', secret);
+    } else headers.authorization = `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(secret)}`).toString('base64')}`;
+    let res: Response;
+    let body: string;
+    try {
+      // A redirect is not followed: it would carry the token elsewhere, and it is no revocation.
+      const signal = AbortSignal.timeout(Number(this.http.timeout ?? 15_000));
+      res = await fetch(new URL(this.revokePath, this.options.auth.tokenHost), { method: 'POST', headers, body: form, redirect: 'manual', signal });
+      body = res.status === 200 ? '' : await readCapped(res, this.http.maxBytes ?? MAX_TOKEN_RESPONSE_BYTES);
+      if (res.status === 200) await res.body?.cancel();
+    } catch (err) {
+      throw new OAuthTransientError(`revocation endpoint unreachable: ${(err as Error).message ?? String(err)}`, undefined, undefined, { cause: err });
+    }
+    if (res.status === 200) return true;
+    if (res.status === 429 || res.status >= 500) throw new OAuthTransientError(`revocation endpoint answered ${res.status}`, res.status, undefined);
+    const refusal = oauthErrorBody.safeParse(parseOrUndefined(body));
+    if (res.status >= 400 && refusal.success) throw new OAuthGrantError(refusal.data.error, refusal.data.error_description, res.status);
+    throw new OAuthGrantError('revocation_not_confirmed', `revocation endpoint answered ${res.status}, not 200`, res.status);
   }
 
   private toTokenSet(raw: Record<string, unknown>, previousRefresh: string | undefined): TokenSet {
@@ -279,6 +304,34 @@ function errorIn2xx(raw: Record<string, unknown>): OAuthGrantError | OAuthTransi
   if (TRANSIENT_2XX.has(error))
     return new OAuthTransientError(`token endpoint answered 200 with ${error}${description ? `: ${description}` : ''}`, 200, undefined);
   return new OAuthGrantError(error, description, 200);
+}
+
+/** RFC 6749 Appendix B form-urlencoding of Basic credentials, as simple-oauth2 does for the token endpoint. */
+function formEncode(value: string): string {
+  return encodeURIComponent(value)
+    .replace(/%20/g, '+')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+function parseOrUndefined(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A refusal's body, read no further than `max` bytes: it is only searched for an OAuth error. */
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (size > max) break;
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Turns wreck/Boom errors into grant errors (permanent) or transient ones, the original kept as `cause`. */
