@@ -1,5 +1,6 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
-import { jsonAnswer, type Refusal } from '../definition/refusal.js';
+import { parseExact, plainExact, stringifyExact } from '../definition/exact-json.js';
+import type { Refusal } from '../definition/refusal.js';
 import { ERROR_META_KEY, ERROR_SPECS, type HubErrorCode } from '../errors.js';
 import { classifyResponse, outcomeOf, type SendOutcome } from '../outbox/classify.js';
 import type { ProviderFetch } from '../providers/client.js';
@@ -91,7 +92,7 @@ export interface HttpAnswer {
  */
 export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'path'>, a: HttpAnswer, refusal?: Refusal): CallToolResult {
   const { text } = a;
-  const parsed = jsonAnswer(a.headers.get('content-type'), text);
+  const parsed = exactJsonAnswer(a.headers.get('content-type'), text);
   // Read as the outbox reads a write's answer (one reading of statuses, rate limits and refusals).
   // Only the definedness of its Retry-After matters here, so its `now` is the wall clock's.
   const outcome = outcomeOf(new Response(null, { status: a.status, headers: a.headers }), text, Date.now(), refusal);
@@ -104,9 +105,11 @@ export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'pat
     );
   }
   if (outcome.refused !== undefined) return failed(`${title} refused ${r.method} ${r.path} (${outcome.refused}): ${text.slice(0, 2000)}`, outcome);
-  const shown = parsed === undefined ? text || `${a.status} ${a.statusText}` : JSON.stringify(parsed, null, 2);
+  // The text keeps a long integer as the number it was; structuredContent, a JS value the SDK
+  // serialises again, as the string of its digits (as events do): a number would be rounded there.
+  const shown = parsed === undefined ? text || `${a.status} ${a.statusText}` : stringifyExact(parsed, 2);
   const result: CallToolResult = { content: [{ type: 'text', text: shown }] };
-  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) result.structuredContent = parsed as Record<string, unknown>;
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) result.structuredContent = plainExact(parsed) as Record<string, unknown>;
   // A page of a list: the body does not say there is more (GitHub's arrays), the Link header does.
   const next = nextPageQuery(a.headers.get('link'));
   if (next) {
@@ -114,6 +117,19 @@ export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'pat
     result._meta = { [NEXT_PAGE_META_KEY]: next };
   }
   return result;
+}
+
+/**
+ * The body as JSON when its Content-Type says JSON and it parses (refusal.ts's jsonAnswer), its
+ * integers past 2^53 kept digit for digit: an id of Discord's or X's rounded is another item's.
+ */
+function exactJsonAnswer(contentType: string | null, text: string): unknown {
+  if (!(contentType ?? '').includes('json') || text === '') return undefined;
+  try {
+    return parseExact(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

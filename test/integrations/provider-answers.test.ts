@@ -17,6 +17,8 @@ const routes: Record<string, (res: ServerResponse, url: URL) => void> = {
   '/api/r403': (res) => res.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"Resource not accessible by integration"}'),
   '/api/r403limit': (res) => res.writeHead(403, { 'content-type': 'application/json', 'retry-after': '60' }).end('{"message":"secondary rate limit"}'),
   '/api/r404': (res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}'),
+  // A Discord/X snowflake past 2^53 (JSON.parse reads it as 1234567890123456800).
+  '/api/msgs': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"messages":[{"id":1234567890123456789,"n":7}]}'),
   '/api/refused': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":false,"error":"channel_not_found"}'),
 };
 
@@ -79,5 +81,12 @@ describe("a template tool's answer from its provider", () => {
       r404: { code: 'downstream_error', retryable: false },
       refused: { code: 'downstream_error', retryable: false },
     });
+  });
+
+  it("keeps an id past 2^53 digit for digit: the text as the provider's number, structuredContent as its digits", async () => {
+    const r = await client.callTool({ name: 'p__msgs', arguments: {} });
+    expect(r.isError).toBeFalsy();
+    expect((r.content as Array<{ text: string }>)[0]?.text).toBe('{\n  "messages": [\n    {\n      "id": 1234567890123456789,\n      "n": 7\n    }\n  ]\n}');
+    expect(r.structuredContent).toEqual({ messages: [{ id: '1234567890123456789', n: 7 }] });
   });
 });
