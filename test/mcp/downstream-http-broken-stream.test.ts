@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { type CallToolResult, Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { InMemoryEventStore } from '@modelcontextprotocol/sdk/examples/shared/inMemoryEventStore.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHub, type RunningHub } from '../helpers/hub.js';
@@ -13,7 +13,8 @@ import { startHub, type RunningHub } from '../helpers/hub.js';
  * answer stream breaks and the port refuses from then on. The caller is told at once, retryably
  * and by the cause, and the server is shown restarting — not left to wait out the server's
  * `timeoutMs` (a minute here: the test's own timeout ends a call that waits for it). A stream the
- * server ends cleanly to be resumed (SEP-1699) still brings its answer after the resumption.
+ * server ends cleanly to be resumed (SEP-1699) still brings its answer after the resumption. A
+ * resource read (a request of no call, sent the SDK transport's way) whose answer breaks fails the same.
  */
 interface Downstream {
   url: string;
@@ -43,6 +44,10 @@ async function downstream(o: Options): Promise<Downstream> {
     const s = new McpServer({ name: 'dying', version: '1.0.0' });
     s.registerTool('ping', { description: 'Answers at once' }, async () => ({ content: [{ type: 'text', text: 'pong' }] }));
     s.registerTool('crash', { description: 'Dies while answering' }, async () => {
+      setTimeout(die, 20);
+      return new Promise<never>(() => {});
+    });
+    s.registerResource('crash', new ResourceTemplate('crash://{why}', { list: undefined }), { mimeType: 'text/plain' }, async () => {
       setTimeout(die, 20);
       return new Promise<never>(() => {});
     });
@@ -135,6 +140,17 @@ describe('an HTTP downstream that dies while answering a call', () => {
     expect(errorMeta(r)).toMatchObject({ code: c.code, retryable: true });
     expect(await readyz()).toMatchObject({ state: 'restarting' });
   });
+
+  it.each([false, true])(
+    'a resource read fails without waiting out timeoutMs, naming the cause, when its answer stream breaks; redirected: %s',
+    { timeout: 15_000 },
+    async (redirect) => {
+      const caller = await setUp({ eventStore: false, redirect });
+      await expect(caller.readResource({ uri: 'crash://now' }, { timeout: 60_000 })).rejects.toThrow(
+        "the server's answer broke off: connection reset (ECONNRESET); the hub is reconnecting to it",
+      );
+    },
+  );
 
   it.each([false, true])(
     'still answers a call whose primed stream the server ended to be resumed (SEP-1699), redirected: %s',

@@ -95,10 +95,13 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
 
   constructor(url: URL, opts: HubHttpTransportOptions) {
     const reach: { failure: unknown } = { failure: undefined };
-    const fetch = reachWatchingFetch(opts.fetch ?? relatingFetch(opts.onCut), reach);
+    // Set once constructed: a request whose answer stream broke is answered with the cause (relating-fetch.ts).
+    const broken = { answer: (_m: JSONRPCMessage) => {} };
+    const fetch = reachWatchingFetch(opts.fetch ?? relatingFetch(opts.onCut, (m) => broken.answer(m)), reach);
     const ended = opts.onSessionEnded;
     super(url, { requestInit: { headers: opts.headers }, fetch: ended ? sessionWatchingFetch(fetch, ended, opts.onSessionDoubt ?? (() => {})) : fetch });
     this.reach = reach;
+    broken.answer = (m) => this.inbox.push(m);
     this.onSessionEnded = ended;
     this.endpoint = endpointOf(url);
     this.onCut = opts.onCut;

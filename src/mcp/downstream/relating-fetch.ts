@@ -1,4 +1,5 @@
-import { isUnreachable } from './connect-error.js';
+import { type JSONRPCMessage, ProtocolErrorCode } from '@modelcontextprotocol/client';
+import { describeConnectError, isUnreachable } from './connect-error.js';
 import { nodeFetch } from './node-fetch.js';
 import { CALL_HEADER, CALL_TAG } from './relate.js';
 import { isRecord } from '../../is-record.js';
@@ -13,11 +14,11 @@ export type RelatingFetch = (input: string | URL | Request, init?: RequestInit) 
  * the SDK transport cannot resume: the call is to fail with that cause rather than wait out its
  * timeout. A break after an event id is the SDK's to resume (http-transport.ts hears if it cannot).
  */
-export function relatingFetch(onCut: (tag: string, cause?: unknown) => void): RelatingFetch {
+export function relatingFetch(onCut: (tag: string, cause?: unknown) => void, onBroken?: (answer: JSONRPCMessage) => void): RelatingFetch {
   return async (input, init = {}) => {
     const headers = init.headers;
     const tag = headers instanceof Headers ? headers.get(CALL_HEADER) : null;
-    if (tag === null || !(headers instanceof Headers)) return nodeFetch(input, init);
+    if (tag === null || !(headers instanceof Headers)) return watched(input, init, onBroken);
     // A copy without the tag: the SDK sends these same headers again to follow a redirect.
     const sent = new Headers(headers);
     sent.delete(CALL_HEADER);
@@ -31,6 +32,37 @@ export function relatingFetch(onCut: (tag: string, cause?: unknown) => void): Re
     });
     return new Response(stamp.readable, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
+}
+
+/**
+ * A request of no call (a resource read, a prompt, a completion, a list) whose SSE answer breaks
+ * before its answer and before any event id: the SDK transport reports that to onerror only, and
+ * the request waited out its timeout. `onBroken` is handed the error to answer it with, naming the
+ * cause. A break after an event id is the SDK's to resume.
+ */
+async function watched(input: string | URL | Request, init: RequestInit, onBroken: ((answer: JSONRPCMessage) => void) | undefined): Promise<Response> {
+  const id = onBroken && typeof init.body === 'string' ? requestIdOf(init.body) : undefined;
+  const response = await nodeFetch(input, init);
+  if (id === undefined || !response.body || !response.headers.get('content-type')?.includes('text/event-stream')) return response;
+  const watch = stampStream(undefined, () => {});
+  response.body.pipeTo(watch.writable).catch((err: unknown) => {
+    if (watch.answered() || watch.primed() || init.signal?.aborted === true) return;
+    const message = `the server's answer broke off: ${describeConnectError(err)}; the hub is reconnecting to it`;
+    onBroken!({ jsonrpc: '2.0', id, error: { code: ProtocolErrorCode.InternalError, message } });
+  });
+  return new Response(watch.readable, { status: response.status, statusText: response.statusText, headers: response.headers });
+}
+
+/** The id of the one JSON-RPC request a POST body carries; undefined for a notification, a response or a batch. */
+function requestIdOf(body: string): string | number | undefined {
+  try {
+    const m: unknown = JSON.parse(body);
+    if (!isRecord(m) || typeof m['method'] !== 'string') return undefined;
+    const id = m['id'];
+    return typeof id === 'string' || typeof id === 'number' ? id : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -55,7 +87,7 @@ export function reachWatchingFetch(fetch: RelatingFetch, reach: { failure: unkno
  * Stamps every request and notification on an SSE stream with the call's tag. Servers write each
  * message as one `data:` line (JSON has no raw newlines); any other line passes through as is.
  */
-function stampStream(tag: string, onCut: () => void): TransformStream<Uint8Array, Uint8Array> & { answered: () => boolean; primed: () => boolean } {
+function stampStream(tag: string | undefined, onCut: () => void): TransformStream<Uint8Array, Uint8Array> & { answered: () => boolean; primed: () => boolean } {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   let pending = '';
@@ -66,7 +98,7 @@ function stampStream(tag: string, onCut: () => void): TransformStream<Uint8Array
     // A POST's stream answers that POST's one request: any response on it is the answer.
     if (!answered && line.startsWith('data:') && !line.includes('"method"') && isResponse(line.slice(5))) answered = true;
     if (!primed && line.startsWith('id:') && line.slice(3).trim() !== '') primed = true;
-    return stampLine(line, tag);
+    return tag === undefined ? line : stampLine(line, tag);
   };
   const stream = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
