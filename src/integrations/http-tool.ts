@@ -31,7 +31,7 @@ export async function runHttpTool(
   const res = await fetch(r.target, r.init);
   // The provider client cuts the body while it streams (provider_response_too_large past its cap).
   const text = await res.text();
-  return renderAnswer(def.title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, def.refusal);
+  return renderAnswer(def.title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, def.refusal, tool.input);
 }
 
 /** A template tool's request: where it goes and how (the outbox sends it later, the direct path now). */
@@ -90,7 +90,14 @@ export interface HttpAnswer {
  * The provider's answer as the tool result: a failure (a status outside 2xx, or a 2xx the
  * integration's `refusal` reads as refused) names the status, the request and the provider's message.
  */
-export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'path'>, a: HttpAnswer, refusal?: Refusal): CallToolResult {
+export function renderAnswer(
+  title: string,
+  r: Pick<HttpRequest, 'method' | 'path'>,
+  a: HttpAnswer,
+  refusal?: Refusal,
+  /** The tool's input schema: the next page's arguments are given in the types it declares. */
+  input?: Record<string, unknown>,
+): CallToolResult {
   const { text } = a;
   const parsed = exactJsonAnswer(a.headers.get('content-type'), text);
   // Read as the outbox reads a write's answer (one reading of statuses, rate limits and refusals).
@@ -111,9 +118,10 @@ export function renderAnswer(title: string, r: Pick<HttpRequest, 'method' | 'pat
   const result: CallToolResult = { content: [{ type: 'text', text: shown }] };
   if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) result.structuredContent = plainExact(parsed) as Record<string, unknown>;
   // A page of a list: the body does not say there is more (GitHub's arrays), the Link header does.
-  const next = nextPageQuery(a.headers.get('link'));
+  const next = nextPageQuery(a.headers.get('link'), input);
   if (next) {
-    result.content.push({ type: 'text', text: `More results: the next page is ${new URLSearchParams(next)} (call again with those arguments).` });
+    const query = new URLSearchParams(Object.entries(next).map(([k, v]) => [k, String(v)]));
+    result.content.push({ type: 'text', text: `More results: the next page is ${query} (call again with those arguments).` });
     result._meta = { [NEXT_PAGE_META_KEY]: next };
   }
   return result;

@@ -3,14 +3,32 @@
  * others page their lists: `<https://api.github.com/…/issues?page=2&per_page=30>; rel="next", <…>; rel="last"`.
  * Only the query is read (what a tool's arguments can say); the link itself is never followed.
  */
-export function nextPageQuery(link: string | null): Record<string, string> | undefined {
+export function nextPageQuery(link: string | null, input?: Record<string, unknown>): Record<string, unknown> | undefined {
   if (!link) return undefined;
   for (const m of link.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
     const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(m[2] ?? '');
     if (!(rel?.[1] ?? rel?.[2] ?? '').toLowerCase().split(/\s+/).includes('next')) continue;
     if (!URL.canParse(m[1] ?? '', 'http://relative.invalid')) return undefined;
     const query = Object.fromEntries(new URL(m[1] ?? '', 'http://relative.invalid').searchParams);
-    return Object.keys(query).length > 0 ? query : undefined;
+    if (Object.keys(query).length === 0) return undefined;
+    const props = input?.['properties'];
+    const declared = typeof props === 'object' && props !== null ? (props as Record<string, unknown>) : {};
+    return Object.fromEntries(Object.entries(query).map(([k, v]) => [k, asDeclared(v, declared[k])]));
   }
   return undefined;
+}
+
+/**
+ * A query value in the type the tool's input schema declares for that argument, so that calling
+ * again with it validates: GitHub documents `page` and `per_page` as integers, and a query has
+ * strings only. A value that does not read as the declared type stays the string it was.
+ */
+function asDeclared(value: string, schema: unknown): unknown {
+  const type = typeof schema === 'object' && schema !== null ? (schema as { type?: unknown }).type : undefined;
+  const types = Array.isArray(type) ? type : [type];
+  if (types.includes('string')) return value;
+  if (types.includes('integer') && /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+  if (types.includes('number') && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  if (types.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
+  return value;
 }

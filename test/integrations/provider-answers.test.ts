@@ -19,6 +19,14 @@ const routes: Record<string, (res: ServerResponse, url: URL) => void> = {
   '/api/r404': (res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}'),
   // A Discord/X snowflake past 2^53 (JSON.parse reads it as 1234567890123456800).
   '/api/msgs': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"messages":[{"id":1234567890123456789,"n":7}]}'),
+  // A page of a list; the next one named with arguments of several declared types.
+  '/api/list': (res, url) =>
+    res
+      .writeHead(200, {
+        'content-type': 'application/json',
+        ...(url.searchParams.get('page') === '2' ? {} : { link: '</api/list?page=2&per_page=1&cursor=0042&draft=true&q=x>; rel="next"' }),
+      })
+      .end(`[{"page":${url.searchParams.get('page') ?? 1}}]`),
   '/api/refused': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":false,"error":"channel_not_found"}'),
 };
 
@@ -52,7 +60,16 @@ describe("a template tool's answer from its provider", () => {
           // Not sent again: each answer is the call's.
           api: { retries: 0 },
           refusal: { okAt: 'ok', messageAt: 'error' },
-          tools: Object.fromEntries(Object.keys(routes).map((p) => [p.slice('/api/'.length), read(p.slice('/api'.length))])),
+          tools: {
+            ...Object.fromEntries(Object.keys(routes).map((p) => [p.slice('/api/'.length), read(p.slice('/api'.length))])),
+            list: read('/list', {
+              page: { type: 'integer' },
+              per_page: { type: ['integer', 'null'] },
+              cursor: { type: 'string' },
+              draft: { type: 'boolean' },
+              q: {},
+            }),
+          },
         },
       },
     });
@@ -88,5 +105,14 @@ describe("a template tool's answer from its provider", () => {
     expect(r.isError).toBeFalsy();
     expect((r.content as Array<{ text: string }>)[0]?.text).toBe('{\n  "messages": [\n    {\n      "id": 1234567890123456789,\n      "n": 7\n    }\n  ]\n}');
     expect(r.structuredContent).toEqual({ messages: [{ id: '1234567890123456789', n: 7 }] });
+  });
+
+  it('names the next page in the types the input schema declares, and calling again with them is served', async () => {
+    const first = await client.callTool({ name: 'p__list', arguments: {} });
+    const next = first._meta?.['switchboard/nextPage'] as Record<string, unknown>;
+    expect(next).toEqual({ page: 2, per_page: 1, cursor: '0042', draft: true, q: 'x' });
+    const second = await client.callTool({ name: 'p__list', arguments: next });
+    expect(second.isError).toBeFalsy();
+    expect(second.content).toEqual([{ type: 'text', text: '[\n  {\n    "page": 2\n  }\n]' }]);
   });
 });
