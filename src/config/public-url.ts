@@ -40,6 +40,13 @@ export function boundUrlWarnings(
       { host: bound.host, url },
       'listening on every interface without server.publicUrl: links, OAuth redirects and metadata name loopback, which other machines cannot open; set server.publicUrl to the URL they reach the hub at',
     ]);
+  // MCP's authorization spec wants the authorization server on HTTPS off loopback, and clients
+  // (mcp-remote, the SDKs) refuse its token endpoint otherwise, after the user has signed in.
+  if (offLoopbackHttp(url))
+    out.push([
+      { url },
+      'the public URL is plain http off loopback: MCP clients refuse to sign in with an authorization server there (its token endpoint must be https), and codes and tokens would cross the network in clear; put the hub behind TLS and set server.publicUrl to its https:// URL',
+    ]);
   if (configured !== url && linksMatter)
     out.push([{ configured, bound: url }, 'listening on another port than configured: account links point at the configured one']);
   return out;
@@ -56,4 +63,12 @@ export function urlNotYetKnown(): HubError {
     'config_invalid',
     'server.port is 0: the OS picks the port when the hub listens, so no link or OAuth redirect can name it before then; set server.publicUrl or a port (--port)',
   );
+}
+
+/** An http: URL whose host is not loopback (127.0.0.0/8, ::1, localhost). */
+function offLoopbackHttp(url: string): boolean {
+  const u = URL.parse(url);
+  if (u === null || u.protocol !== 'http:') return false;
+  const host = u.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return !(host === 'localhost' || host.endsWith('.localhost') || host === '::1' || /^127\./.test(host));
 }

@@ -170,4 +170,21 @@ describe("the hub's URL on a port the OS picks", () => {
       }
     }
   });
+
+  it('a plain-http public URL off loopback is warned of (clients refuse an authorization server there); https or loopback is not', async () => {
+    for (const [publicUrl, warns] of [
+      ['http://192.0.2.7:8787', true],
+      ['http://hub.lan:8787', true],
+      ['https://hub.example.test', false],
+      ['http://localhost:8787', false],
+      ['http://127.0.0.1:8787', false],
+    ] as const) {
+      const lines: string[] = [];
+      const hub = new Hub({ config: configSchema.parse({ server: { port: 0, publicUrl } }), dataDir: ':memory:', log: capturedLogger(lines), hosted: [] });
+      hubs.push(hub);
+      await hub.listen();
+      const warned = lines.filter((l) => l.includes('the public URL is plain http off loopback'));
+      expect({ publicUrl, warned: warned.length }).toEqual({ publicUrl, warned: warns ? 1 : 0 });
+    }
+  });
 });
