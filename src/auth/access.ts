@@ -18,7 +18,12 @@ export interface AccessTokens {
  * hub's clock, as for hub API tokens. The identity's token id is the grant, which a refresh keeps,
  * so a session opened with one access token goes on with its successor.
  */
-export function accessTokens(provider: () => Promise<Provider>, resources: readonly string[], clock: Clock): AccessTokens {
+export function accessTokens(
+  provider: () => Promise<Provider>,
+  resources: readonly string[],
+  clock: Clock,
+  grantStands: (grantId: string) => Promise<boolean>,
+): AccessTokens {
   return {
     async check(token) {
       if (token.length > 200) return undefined;
@@ -34,6 +39,9 @@ export function accessTokens(provider: () => Promise<Provider>, resources: reado
       // deleted the grant's rows, and that token must die with the grant (RFC 9700 §4.14.2).
       if (found.grantId === undefined || (await p.Grant.find(found.grantId)) === undefined) return undefined;
       if (found.exp === undefined || found.exp * 1000 <= clock.now()) return 'expired';
+      // And the hub token the user signed in with must still stand: an expired one ends the
+      // grant as a revoked one does (grants.ts `signInStands`), checked here at use.
+      if (!(await grantStands(found.grantId))) return undefined;
       // The scope the token carries, not the resource it names: a client that asked for `openid`
       // alone was told on the consent page it would learn the user's name, and its token (scope
       // "") must not use tools; /mcp answers it 403 insufficient_scope.

@@ -6,6 +6,21 @@ import { HUB_TENANT, hashId } from './ids.js';
 import { parseAccountId } from './account.js';
 import type { AsRecords, StoredAsRecord } from './records.js';
 
+/** What of a hub API token decides whether it still vouches for a user (src/identity/tokens.ts). */
+export interface SignInToken {
+  revokedAt?: number | null | undefined;
+  expiresAt?: number | undefined;
+}
+
+/**
+ * Whether a hub token a user signed in with still stands at `now`: not revoked and not expired.
+ * A grant (and a browser's sign-in session) lasts no longer than the credential that vouched for
+ * the user: a token made with `--expires` for a contractor must not become a 90-day grant.
+ */
+export function tokenStands(token: SignInToken | undefined, now: number): boolean {
+  return token !== undefined && !token.revokedAt && (token.expiresAt === undefined || token.expiresAt > now);
+}
+
 /** The prefix of an OAuth identity's token id (src/auth/access.ts): sessions are held per grant. */
 export const GRANT_TOKEN_PREFIX = 'grant:';
 
@@ -220,6 +235,16 @@ export class Grants {
     return out;
   }
 
+  /**
+   * Whether a grant's sign-in still stands, checked at each use (src/auth/access.ts, a refresh):
+   * one signed in with a hub token ends when that token is revoked or expires. `token` reads the
+   * hub token (the CLI and the HTTP face each have their own).
+   */
+  async signInStands(grantId: string, token: (tokenId: string) => Promise<SignInToken | undefined>): Promise<boolean> {
+    const tokenId = (await this.signInTokens([grantId])).get(grantId);
+    return tokenId === undefined || tokenStands(await token(tokenId), this.deps.clock.now());
+  }
+
   /** The hub token each of these grants was signed in with, where one was. */
   async signInTokens(grantIds: readonly string[]): Promise<Map<string, string>> {
     const out = new Map<string, string>();
@@ -256,8 +281,9 @@ export class Grants {
  * (`grant:<id>`). A revoked hub token ends the grants it signed in, so their sessions close too.
  */
 export function revocationSource(
-  tokens: RevocationSource & { get(id: string): Promise<{ revokedAt?: number | null | undefined } | undefined> },
+  tokens: RevocationSource & { get(id: string): Promise<SignInToken | undefined> },
   grants: Grants,
+  clock: Clock,
 ): RevocationSource {
   return {
     onRevoked(fn) {
@@ -273,11 +299,14 @@ export function revocationSource(
       const grantIds = ids.filter((id) => id.startsWith(GRANT_TOKEN_PREFIX)).map((id) => id.slice(GRANT_TOKEN_PREFIX.length));
       const [revoked, ended] = await Promise.all([tokens.revokedAmong(plain), grants.endedAmong(grantIds)]);
       // A grant whose sign-in token was revoked by a process that did not end it (one that
-      // stopped in between): ended here, by whichever hub sees it first.
+      // stopped in between), or has expired since: ended here, by whichever hub sees it first,
+      // so the grant's open sessions and streams close as the token's own do.
       const alive = grantIds.filter((id) => !ended.includes(id));
       const signIns = await grants.signInTokens(alive);
-      // Revoked, not expired: a grant outlives the short-lived token it was signed in with.
-      for (const [grantId, tokenId] of signIns) if ((await tokens.get(tokenId))?.revokedAt && (await grants.revoke(grantId))) ended.push(grantId);
+      for (const [grantId, tokenId] of signIns) {
+        const token = await tokens.get(tokenId);
+        if (token !== undefined && !tokenStands(token, clock.now()) && (await grants.revoke(grantId))) ended.push(grantId);
+      }
       return [...revoked, ...ended.map((id) => `${GRANT_TOKEN_PREFIX}${id}`)];
     },
   };

@@ -38,6 +38,8 @@ export interface ProviderDeps {
   fetch: (url: string | URL, init?: RequestInit) => Promise<Response>;
   /** Whether the credential a browser session signed in with (its `amr`) still stands: a revoked hub token does not. */
   signInStands: (amr: readonly string[] | undefined) => Promise<boolean>;
+  /** Whether the hub token a grant was signed in with (if one was) still stands: not revoked, not expired. */
+  grantStands: (grantId: string) => Promise<boolean>;
 }
 
 interface ClientView {
@@ -71,7 +73,14 @@ export function createProvider(deps: ProviderDeps): Provider {
     // Another loopback name of the granted resource (a client that signed in at 127.0.0.1 and now
     // reaches the hub as localhost) is the same resource: the refresh is for the granted name,
     // whose tokens /mcp takes under every loopback name. The library knows the grant's name only.
-    rotateRefreshToken: async (ctx: { oidc: { params?: Record<string, unknown>; entities?: { RefreshToken?: { resource?: unknown } } } }) => {
+    // A grant signed in with a hub token that has expired (or been revoked) is refused here too,
+    // before the token is spent: the grant lasts no longer than the credential that vouched for the user.
+    rotateRefreshToken: async (ctx: {
+      oidc: { params?: Record<string, unknown>; entities?: { RefreshToken?: { resource?: unknown; grantId?: string | undefined } } };
+    }) => {
+      const grantId = ctx.oidc.entities?.RefreshToken?.grantId;
+      if (grantId !== undefined && !(await deps.grantStands(grantId)))
+        throw new errors['InvalidGrant']!('the hub token this grant was signed in with has expired or been revoked; sign in again');
       const params = ctx.oidc.params;
       const asked = params?.['resource'];
       const named = asked === undefined ? [] : Array.isArray(asked) ? asked : [asked];

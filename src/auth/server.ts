@@ -9,7 +9,7 @@ import type { SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { accessTokens, type AccessTokens } from './access.js';
 import { guardedFetch, recentlyFetched } from './cimd-fetch.js';
-import { Grants, revocationSource } from './grants.js';
+import { Grants, revocationSource, tokenStands } from './grants.js';
 import { mountSignIn } from './interaction.js';
 import { Invites } from './invites.js';
 import { loadAsKeys } from './keys.js';
@@ -86,16 +86,17 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const signInStands = async (amr: readonly string[] | undefined): Promise<boolean> => {
     const how = await grants.signedInWith(amr, sso?.issuer);
     if (how?.via !== 'token') return true;
-    const token = await deps.tokens.get(how.tokenId);
-    return token !== undefined && token.revokedAt === null && (token.expiresAt === undefined || token.expiresAt > deps.clock.now());
+    return tokenStands(await deps.tokens.get(how.tokenId), deps.clock.now());
   };
+  // A grant likewise, at each use of its tokens (access.ts, a refresh): an expiring hub token's grants end with it.
+  const grantStands = (grantId: string) => grants.signInStands(grantId, (tokenId) => deps.tokens.get(tokenId));
   // The library and its dependencies take 0.5 to 0.9 s of CPU to import: loaded by the first
   // request that needs it (an authorization-server route, or an OAuth token at /mcp), never on
   // start-up, where it would compete with a stdio client's first tools/list.
   let loading: Promise<Provider> | undefined;
   const provider = () =>
     (loading ??= importQuietly(() => import('./provider.js')).then(({ createProvider }) => {
-      const p = createProvider({ issuer, resource, resources, keys, records, vault: deps.vault, clock: deps.clock, fetch, signInStands });
+      const p = createProvider({ issuer, resource, resources, keys, records, vault: deps.vault, clock: deps.clock, fetch, signInStands, grantStands });
       p.on('server_error', (_ctx: unknown, err: unknown) =>
         deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'authorization server error'),
       );
@@ -118,14 +119,14 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   const handled = new Set<string>([...Object.values(AS_ROUTES), ...DISCOVERY_PATHS]);
   const resume = `${AS_ROUTES.authorization}/`;
   const invites = new Invites(deps.store.asRecords, deps.vault, deps.clock);
-  const access = accessTokens(provider, resources, deps.clock);
+  const access = accessTokens(provider, resources, deps.clock, grantStands);
   return {
     issuer,
     provider,
     loaded: () => loading !== undefined,
     grants,
     invites,
-    revocations: revocationSource(deps.tokens, grants),
+    revocations: revocationSource(deps.tokens, grants, deps.clock),
     access: {
       async check(token) {
         const found = await access.check(token);
