@@ -52,6 +52,7 @@ export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown
     // An empty value would address the collection ("/tickets/") instead of one of its items.
     if (v === '') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `argument "${key}" may not be empty (it fills the path ${tool.path})`);
     const segment = String(v);
+    refuseLoneSurrogate(key, segment);
     // RFC 3986 §5.2.4 removes dot-segments, so "/tickets/{id}" with id ".." would address "/"
     // instead; encoding cannot help, as URL parsing also reads %2E%2E as "..".
     if (segment === '.' || segment === '..') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `argument "${key}" may not be "${segment}"`);
@@ -60,6 +61,9 @@ export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown
   });
   let target = path;
   const init: RequestInit = { method, headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) };
+  const form = !WITHOUT_BODY.has(method) && (tool.bodyEncoding ?? encoding) === 'form';
+  // A JSON body sends a lone surrogate as its \uD800 escape; a query or a form would send U+FFFD.
+  if (WITHOUT_BODY.has(method) || form) for (const [k, v] of Object.entries(rest)) refuseLoneSurrogate(k, v);
   if (WITHOUT_BODY.has(method)) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(rest)) {
@@ -67,7 +71,7 @@ export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown
       for (const item of Array.isArray(v) ? v : [v]) q.append(k, typeof item === 'object' ? JSON.stringify(item) : String(item));
     }
     if ([...q].length) target += `${target.includes('?') ? '&' : '?'}${q}`;
-  } else if ((tool.bodyEncoding ?? encoding) === 'form') {
+  } else if (form) {
     // Brackets for nested values and indexes for lists, as Stripe reads them; null sends an empty value (unsets the field).
     init.body = formEncode(rest, { arrayFormat: 'indices' });
     init.headers = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
@@ -76,6 +80,25 @@ export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown
     init.headers = { accept: 'application/json', 'content-type': 'application/json' };
   }
   return { method, path, target, init };
+}
+
+/** An unpaired UTF-16 surrogate: valid in a JSON string, but no character UTF-8 (so a URL) can carry. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Refuses an argument whose text (nested too) holds a lone surrogate, as invalid params naming it:
+ * percent-encoding throws on one (URIError), and URLSearchParams and qs silently send U+FFFD instead.
+ */
+function refuseLoneSurrogate(key: string, v: unknown): void {
+  if (holdsLoneSurrogate(v))
+    throw new ProtocolError(ProtocolErrorCode.InvalidParams, `argument "${key}" holds a lone UTF-16 surrogate, which is not text a URL can carry`);
+}
+
+function holdsLoneSurrogate(v: unknown): boolean {
+  if (typeof v === 'string') return LONE_SURROGATE.test(v);
+  if (Array.isArray(v)) return v.some(holdsLoneSurrogate);
+  if (typeof v === 'object' && v !== null) return Object.entries(v).some(([k, x]) => LONE_SURROGATE.test(k) || holdsLoneSurrogate(x));
+  return false;
 }
 
 /** What came back, as far as the tool result shows it. */

@@ -42,10 +42,13 @@ describe("a template tool's answer from its provider", () => {
   let api: LocalApi;
   let hub: RunningHub;
   let client: Client;
+  /** Paths of every request the provider got. */
+  const seen: string[] = [];
 
   beforeAll(async () => {
     api = await localApi((req, _body, res) => {
       const url = new URL(req.url ?? '/', 'http://x');
+      seen.push(url.pathname);
       const route = routes[url.pathname];
       if (route) route(res, url);
       else res.writeHead(404).end();
@@ -62,6 +65,7 @@ describe("a template tool's answer from its provider", () => {
           refusal: { okAt: 'ok', messageAt: 'error' },
           tools: {
             ...Object.fromEntries(Object.keys(routes).map((p) => [p.slice('/api/'.length), read(p.slice('/api'.length))])),
+            item: read('/items/{id}', { id: { type: 'string' }, q: { type: 'string' } }, ['id']),
             list: read('/list', {
               page: { type: 'integer' },
               per_page: { type: ['integer', 'null'] },
@@ -114,5 +118,14 @@ describe("a template tool's answer from its provider", () => {
     const second = await client.callTool({ name: 'p__list', arguments: next });
     expect(second.isError).toBeFalsy();
     expect(second.content).toEqual([{ type: 'text', text: '[\n  {\n    "page": 2\n  }\n]' }]);
+  });
+
+  it('refuses an argument with a lone surrogate as invalid params naming it, in the path and in the query, sending nothing', async () => {
+    seen.length = 0;
+    const call = (args: Record<string, unknown>) => client.callTool({ name: 'p__item', arguments: args });
+    const refusal = (key: string) => ({ code: -32602, message: expect.stringContaining(`argument "${key}" holds a lone UTF-16 surrogate`) });
+    await expect(call({ id: 'a\uD800b' })).rejects.toMatchObject(refusal('id'));
+    await expect(call({ id: 'a', q: 'x\uDC00' })).rejects.toMatchObject(refusal('q'));
+    expect(seen).toEqual([]);
   });
 });
