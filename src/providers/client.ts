@@ -3,7 +3,7 @@ import { HubError, isHubError } from '../errors.js';
 import { capBody } from './body-limit.js';
 import type { Credential, Credentials } from './credentials.js';
 import { Deadline, realSleep, type Sleep } from './deadline.js';
-import { noPacing, type Pacer } from './pacing.js';
+import { PacingTooLong, acquireWithin, noPacing, type Pacer } from './pacing.js';
 import { nextHop, tooManyRedirects, type Hop } from './redirects.js';
 import { RETRY_STATUSES, RetryableFailure, RetryableResponse, defaultBackoff, withRetries } from './retry.js';
 import { resolveInScope, scopeOf } from './scope.js';
@@ -113,8 +113,23 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
       });
     };
 
+    // A caller waiting for the answer is not held for its pacing token longer than it would wait
+    // out a Retry-After, nor than its deadline (not yet armed): it hears when to try again. A
+    // queued job (`beforeSend`) waits for its token, still unsent.
+    const bounded = t.beforeSend === undefined;
+    const paceWithin = Math.min(limits.maxRetryAfterMs, limits.timeoutMs);
+    const acquire = async (): Promise<void> => {
+      if (!bounded) return pacer.acquire(t.paceKey, signal);
+      try {
+        await acquireWithin(pacer, t.paceKey, signal, paceWithin, limits.timeoutMs);
+      } catch (err) {
+        if (!(err instanceof PacingTooLong)) throw err;
+        throw pacingRefusal(t.label, err.waitMs, limits.timeoutMs, clock.now());
+      }
+    };
+
     const attempt = async (): Promise<Response> => {
-      await pacer.acquire(t.paceKey, signal);
+      await acquire();
       if (t.beforeSend !== undefined) {
         try {
           await t.beforeSend();
@@ -197,6 +212,20 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
     },
     open: (t, path, init = {}) => call(t, path, init, true),
   };
+}
+
+/**
+ * A call refused before it was sent: the provider's rate limit (as it last answered) grants no
+ * request for longer than the call may wait. Retryable, as the provider's own 429 would be.
+ */
+function pacingRefusal(label: string, waitMs: number | undefined, withinMs: number, now: number): HubError {
+  const when =
+    waitMs === undefined
+      ? `no request may be sent within ${withinMs} ms`
+      : `no request may be sent before ${new Date(now + waitMs).toISOString()}; retry after ${Math.ceil(waitMs / 1000)} s`;
+  return new HubError('source_unavailable', `the rate limit of ${label} is spent: ${when} (nothing was sent)`, {
+    details: waitMs === undefined ? { waitedMs: withinMs } : { retryAfterMs: waitMs },
+  });
 }
 
 /** Up to `max` characters of a body (an error's explanation), the rest cancelled. */

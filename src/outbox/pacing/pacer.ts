@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../../clock.js';
 import type { RateLimitConfig } from '../../definition/rate-limit.js';
-import type { Pacer, PacedAnswer } from '../../providers/pacing.js';
+import { PacingTooLong, type Pacer, type PacedAnswer } from '../../providers/pacing.js';
 import { realTimers, TokenBucket, type BucketState, type Release, type Timers } from './bucket.js';
 import { AppTurns } from './turns.js';
 import { adjustmentOf, APP, splitKey } from './shared.js';
@@ -73,13 +73,17 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
   };
 
   return {
-    async acquire(key, signal) {
+    async acquire(key, signal, withinMs) {
       signal.throwIfAborted();
       const { integration, connection } = splitKey(key);
       const cfg = opts.limits(integration);
       if (cfg === undefined) return;
       const own = connection === APP ? undefined : connectionOf(key, cfg);
       const app = appOf(integration, cfg);
+      // A bucket paused until a provider's reset grants nothing before it: a caller that may not
+      // wait that long hears so now rather than when its own patience runs out.
+      const pausedMs = Math.max(own?.current.pausedUntil ?? 0, app?.bucket.current.pausedUntil ?? 0) - clock.now();
+      if (withinMs !== undefined && pausedMs > withinMs) throw new PacingTooLong(pausedMs);
       const first = own ? await own.take(signal) : undefined;
       let second: Release | undefined;
       try {
