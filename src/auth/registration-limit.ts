@@ -18,7 +18,7 @@ export interface RegistrationLimitOptions {
  * IP gets a few registrations per window (default 10 an hour): enough for a user trying several
  * clients, not for filling the store. Every client on the hub's own machine shares one loopback
  * address (mcp-remote, the Inspector, an SDK script, each signing in afresh while the user tries
- * them): those get 100. Only registrations made (201) count. Answers 429 with `Retry-After` and an RFC 7591 §3.2.2-style
+ * them): those get 100. A request holds a slot while answered and keeps it only if it made a registration (201). Answers 429 with `Retry-After` and an RFC 7591 §3.2.2-style
  * body. In-process: a second replica counts separately (the planned Redis store would share it).
  */
 export function registrationLimit(opts: RegistrationLimitOptions): RequestHandler {
@@ -46,10 +46,15 @@ export function registrationLimit(opts: RegistrationLimitOptions): RequestHandle
         .json({ error: 'too_many_requests', error_description: `at most ${perWindow} client registrations per ${windowMs / 60_000} minutes from one address` });
       return;
     }
-    // Only registrations made count: a malformed request (400) costs the store nothing, and
-    // counting it let a few bad requests from a shared address (a proxy) block everyone's clients.
-    res.once('finish', () => {
-      if (res.statusCode === 201) w.count++;
+    // A request takes its slot when admitted: counted only once answered, any number sent at once
+    // passed the check before the first was counted. Only registrations made keep theirs: a
+    // malformed request (400) costs the store nothing, and counting it let a few bad requests from
+    // a shared address (a proxy) block everyone's clients. 'close' comes after 'finish', and
+    // alone when the caller went away first: a 201 being sent then was still a registration made.
+    const slot = w;
+    slot.count++;
+    res.once('close', () => {
+      if (res.statusCode !== 201) slot.count--;
     });
     next();
   };
