@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { jsonSchemaProblems } from './json-schema-shape.js';
 
 /**
  * How a template's body is sent: JSON, or an HTML form (`application/x-www-form-urlencoded`) with
@@ -7,9 +8,18 @@ import { z } from 'zod';
 export const bodyEncodingSchema = z.enum(['json', 'form']);
 export type BodyEncoding = z.infer<typeof bodyEncodingSchema>;
 
-const jsonSchemaObject = z
-  .record(z.string(), z.unknown())
-  .refine((s) => s['type'] === undefined || s['type'] === 'object', 'a tool input schema must be of type "object"');
+/**
+ * A tool's schema, checked at load as agents' are (json-schema-shape.ts): a schema a validator
+ * cannot compile would otherwise fail every call of the tool, and an SDK client listing it would
+ * fail its whole tools/list. Each problem is an issue at its place (`properties.a.type`).
+ */
+const jsonSchemaObject = z.record(z.string(), z.unknown()).superRefine((s, ctx) => {
+  if (s['type'] !== undefined && s['type'] !== 'object') {
+    ctx.addIssue({ code: 'custom', message: 'a tool input schema must be of type "object"' });
+    return;
+  }
+  for (const problem of jsonSchemaProblems(s)) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 /** The fields of a tool, whether declared in config (a template) or in code (which may add a handler). */
 export const toolShape = {
