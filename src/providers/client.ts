@@ -3,6 +3,7 @@ import { HubError, isHubError } from '../errors.js';
 import { capBody } from './body-limit.js';
 import type { Credential, Credentials } from './credentials.js';
 import { Deadline, realSleep, type Sleep } from './deadline.js';
+import { bufferedBytesLeft, bufferedResponse } from './node-fetch.js';
 import { PacingTooLong, acquireWithin, noPacing, type Pacer } from './pacing.js';
 import { nextHop, tooManyRedirects, type Hop } from './redirects.js';
 import { RETRY_STATUSES, RetryableFailure, RetryableResponse, defaultBackoff, withRetries } from './retry.js';
@@ -170,7 +171,29 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
         pacer.observe?.(t.paceKey, res && { status: res.status, headers: res.headers });
       }
       if (repeatable && RETRY_STATUSES.has(res.status)) throw new RetryableResponse(res);
-      return res;
+      return repeatable && !streamed ? await whole(res) : res;
+    };
+
+    // A connection dropped mid-body (or a body that does not decode) is a dropped connection, as
+    // one dropped before the headers: not the caller's failure, and worth another try.
+    const dropped = (err: unknown): unknown =>
+      signal.aborted || isHubError(err)
+        ? err
+        : new HubError('provider_unreachable', `${t.label} dropped the connection while sending its answer`, { cause: err });
+
+    // A repeatable request's body is read within its attempt (under the size cap), so a connection
+    // dropped mid-body is retried like one dropped before the headers.
+    const whole = async (res: Response): Promise<Response> => {
+      if (bufferedBytesLeft(res) !== undefined) return res;
+      try {
+        const capped = capBody(res, limits.maxResponseBytes, t.label, () => {}, dropped);
+        const bytes = new Uint8Array(await capped.arrayBuffer());
+        return bufferedResponse(bytes, { status: res.status, statusText: res.statusText, headers: res.headers });
+      } catch (err) {
+        await res.body?.cancel().catch(() => {});
+        const why = dropped(err);
+        throw isHubError(why) && why.code === 'provider_unreachable' ? new RetryableFailure(why) : why;
+      }
     };
 
     try {
@@ -193,7 +216,7 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
         limits.maxResponseBytes,
         t.label,
         (reason) => deadline.finish(reason),
-        (err) => deadline.explain(err),
+        (err) => dropped(deadline.explain(err)),
       );
     } catch (err) {
       const why = deadline.explain(err);
