@@ -115,6 +115,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       return send(res, 401, failurePage(`The company sign-in did not complete: ${err instanceof SsoError ? err.message : 'its answer was not understood'}.`));
     }
     deps.log.info({ user: who.user, tenant: who.tenant, via: 'sso' }, 'OAuth sign-in');
+    await endOtherSession(provider, req, res, details, accountId(who));
     await provider.interactionFinished(
       req,
       res,
@@ -167,6 +168,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const retry = (why: string) => send(res, 401, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
     const login = async (who: { tenant: string; user: string }, how: SignedInWith) => {
       deps.log.info({ user: who.user, tenant: who.tenant, clientId: client.clientId, via: how.via }, 'OAuth sign-in');
+      await endOtherSession(provider, req, res, details, accountId(who));
       await provider.interactionFinished(
         req,
         res,
@@ -230,6 +232,25 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     deps.log.info({ account, clientId }, 'OAuth consent given');
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   });
+}
+
+/**
+ * Someone else signs in on a browser whose session is another account's (a shared machine: asked
+ * to sign in again because that account's hub token was revoked, or by `prompt=login`, or someone
+ * signed in in another tab since this sign-in page opened). That session ends first, as "Not you?"
+ * ends it: finishing a login over it, the library answers with a form posting to its end-session
+ * endpoint, which the hub does not offer (provider.ts), and the sign-in never reached consent.
+ * The interaction forgets the session it began in, or resuming it in a new one is refused as a
+ * mismatch. The same account signing in again keeps its session.
+ */
+async function endOtherSession(provider: Provider, req: Request, res: Response, details: InteractionDetails, account: string): Promise<void> {
+  const session = await provider.Session.get({ req, res });
+  if (session.accountId === undefined || session.accountId === account) return;
+  await session.destroy();
+  if (details.session === undefined) return;
+  delete details.session;
+  // Seconds left of the library's own expiry, which it keeps on the real clock.
+  await details.save(details.exp - Math.floor(Date.now() / 1000));
 }
 
 /** The authorization request of an interaction, asking for a sign-in (OIDC `prompt=login`) whatever the session holds. */

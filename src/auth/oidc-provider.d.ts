@@ -54,6 +54,9 @@ declare module 'oidc-provider' {
     params: Record<string, unknown>;
     session?: { accountId?: string; uid?: string; amr?: string[] };
     grantId?: string;
+    /** When the interaction expires (seconds since the epoch); `save` takes the seconds left. */
+    exp: number;
+    save(ttl: number): Promise<string>;
   }
 
   export interface ClientModel {
@@ -98,6 +101,8 @@ declare module 'oidc-provider' {
     /** The browser's sign-in session, by its uid (the interaction's `session.uid`). */
     Session: {
       findByUid(uid: string): Promise<{ destroy(): Promise<void> } | undefined>;
+      /** The session the request's cookie names (a new, unsaved one when none). */
+      get(ctx: { req: IncomingMessage; res: ServerResponse }): Promise<{ accountId?: string; destroy(): Promise<void> }>;
     };
     /** Clients kept in the provider's store (not its static list): metadata upserted by client id. */
     Client: {
