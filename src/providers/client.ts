@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../clock.js';
 import { HubError, isHubError } from '../errors.js';
+import { isRateLimited, outcomeOf } from '../outbox/classify.js';
 import { capBody } from './body-limit.js';
 import type { Credential, Credentials } from './credentials.js';
 import { Deadline, realSleep, type Sleep } from './deadline.js';
@@ -171,7 +172,15 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
         pacer.observe?.(t.paceKey, res && { status: res.status, headers: res.headers });
       }
       if (repeatable && RETRY_STATUSES.has(res.status)) throw new RetryableResponse(res);
-      return repeatable && !streamed ? await whole(res) : res;
+      if (!repeatable || streamed) return res;
+      const read = await whole(res);
+      // A 403 may be a rate limit (GitHub's secondary limit: 403 with Retry-After), read as the
+      // outbox reads it: tried again as a 429 is, after the wait it names (a spent window's reset too).
+      if (read.status === 403) {
+        const answer = outcomeOf(read, new TextDecoder().decode(bufferedBytesLeft(read)), clock.now());
+        if (isRateLimited(answer)) throw new RetryableResponse(read, answer.retryAfterMs);
+      }
+      return read;
     };
 
     // A connection dropped mid-body (or a body that does not decode) is a dropped connection, as

@@ -22,7 +22,11 @@ export const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
 
 /** A response worth another attempt; when none is left it is handed back as the answer. */
 export class RetryableResponse extends Error {
-  constructor(readonly response: Response) {
+  /** `retryAfterMs`: the wait the answer asks for, when read from more than its Retry-After (a spent window's reset). */
+  constructor(
+    readonly response: Response,
+    readonly retryAfterMs?: number,
+  ) {
     super(`provider answered ${response.status}`);
   }
 }
@@ -71,7 +75,7 @@ export async function withRetries(attempt: () => Promise<Response>, p: RetryPoli
         onFailed: async (error, attemptNumber, retriesLeft) => {
           if (retriesLeft === 0) return;
           const res = error instanceof RetryableResponse ? error.response : undefined;
-          const named = res ? retryAfterMs(res.headers, p.clock) : undefined;
+          const named = res ? ((error as RetryableResponse).retryAfterMs ?? retryAfterMs(res.headers, p.clock)) : undefined;
           const wait = named ?? p.backoffMs(attemptNumber);
           // Past the limit the answer is this response now: a queue can reschedule, a model can say so.
           if (wait > p.maxRetryAfterMs) throw error;
