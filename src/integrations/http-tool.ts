@@ -4,9 +4,11 @@ import type { Refusal } from '../definition/refusal.js';
 import { ERROR_META_KEY, ERROR_SPECS, type HubErrorCode } from '../errors.js';
 import { classifyResponse, outcomeOf, type SendOutcome } from '../outbox/classify.js';
 import type { ProviderFetch } from '../providers/client.js';
+import { resolveInScope, scopeOf, shown } from '../providers/scope.js';
 import { stringify as formEncode } from 'qs';
 import type { BodyEncoding } from '../definition/tools.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
+import { answerBody, binaryContent } from './answer-body.js';
 import { nextPageQuery } from './link-header.js';
 
 /** Where a paged answer names its next page's query (from the provider's `Link: <…>; rel="next"`). */
@@ -21,7 +23,7 @@ const WITHOUT_BODY = new Set(['GET', 'DELETE']);
  * Arguments were checked against the input schema before this runs (undeclared ones refused).
  */
 export async function runHttpTool(
-  def: Pick<IntegrationDefinition, 'title' | 'refusal' | 'bodyEncoding'>,
+  def: Pick<IntegrationDefinition, 'title' | 'refusal' | 'bodyEncoding' | 'apiBaseUrl'>,
   tool: ToolDefinition,
   args: Record<string, unknown>,
   fetch: ProviderFetch,
@@ -30,8 +32,17 @@ export async function runHttpTool(
   const r = httpRequestOf(tool, args, signal, def.bodyEncoding);
   const res = await fetch(r.target, r.init);
   // The provider client cuts the body while it streams (provider_response_too_large past its cap).
-  const text = await res.text();
+  const body = answerBody(res.headers.get('content-type'), new Uint8Array(await res.arrayBuffer()));
+  if (body.kind === 'binary' && res.ok)
+    return { content: binaryContent(`${def.title} answered ${r.method} ${r.path}`, uriOf(def.apiBaseUrl, r.path), body.mimeType, body.bytes) };
+  // A failure's bytes are no message: its status says what happened.
+  const text = body.kind === 'text' ? body.text : `(${body.bytes.byteLength} bytes of ${body.mimeType})`;
   return renderAnswer(def.title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, def.refusal, tool.input);
+}
+
+/** Where an answer came from, as a binary answer's resource names it: the API's URL without the query (tokens, signatures). */
+function uriOf(apiBaseUrl: string, path: string): string {
+  return shown(resolveInScope(scopeOf(apiBaseUrl), path));
 }
 
 /** A template tool's request: where it goes and how (the outbox sends it later, the direct path now). */

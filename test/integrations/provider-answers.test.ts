@@ -10,6 +10,10 @@ import { localApi, type LocalApi } from '../helpers/local-api.js';
  * against a local provider: a failure carries the hub's `{ code, retryable }` as the hub's own
  * failures do.
  */
+/** A PNG's signature and the start of its header chunk: not UTF-8 (0x89, 0xff). */
+const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0xff, 0xd8]);
+const PDF = Buffer.from('%PDF-1.7\n\xe2\xe3\xcf\xd3', 'latin1');
+
 const routes: Record<string, (res: ServerResponse, url: URL) => void> = {
   '/api/r429': (res) => res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '120' }).end('{"message":"slow down"}'),
   '/api/r500': (res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"boom"}'),
@@ -27,6 +31,9 @@ const routes: Record<string, (res: ServerResponse, url: URL) => void> = {
         ...(url.searchParams.get('page') === '2' ? {} : { link: '</api/list?page=2&per_page=1&cursor=0042&draft=true&q=x>; rel="next"' }),
       })
       .end(`[{"page":${url.searchParams.get('page') ?? 1}}]`),
+  '/api/png': (res) => res.writeHead(200, { 'content-type': 'image/png' }).end(PNG),
+  '/api/pdf': (res) => res.writeHead(200, { 'content-type': 'application/pdf' }).end(PDF),
+  '/api/latin': (res) => res.writeHead(200, { 'content-type': 'text/plain; charset=ISO-8859-1' }).end(Buffer.from('café crème', 'latin1')),
   '/api/refused': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":false,"error":"channel_not_found"}'),
 };
 
@@ -127,5 +134,22 @@ describe("a template tool's answer from its provider", () => {
     await expect(call({ id: 'a\uD800b' })).rejects.toMatchObject(refusal('id'));
     await expect(call({ id: 'a', q: 'x\uDC00' })).rejects.toMatchObject(refusal('q'));
     expect(seen).toEqual([]);
+  });
+
+  it('gives an image as an image block, other bytes as an embedded blob, and text in its declared charset', async () => {
+    const [png, pdf, latin] = await Promise.all(['png', 'pdf', 'latin'].map((n) => client.callTool({ name: `p__${n}`, arguments: {} })));
+    expect(png).toEqual({
+      content: [
+        { type: 'text', text: `P answered GET /png: ${PNG.length} bytes of image/png` },
+        { type: 'image', data: PNG.toString('base64'), mimeType: 'image/png' },
+      ],
+    });
+    expect(pdf).toEqual({
+      content: [
+        { type: 'text', text: `P answered GET /pdf: ${PDF.length} bytes of application/pdf` },
+        { type: 'resource', resource: { uri: `${api.origin}/api/pdf`, mimeType: 'application/pdf', blob: PDF.toString('base64') } },
+      ],
+    });
+    expect(latin).toEqual({ content: [{ type: 'text', text: 'café crème' }] });
   });
 });
