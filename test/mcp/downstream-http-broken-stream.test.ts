@@ -51,6 +51,7 @@ async function downstream(o: Options): Promise<Downstream> {
       setTimeout(die, 20);
       return new Promise<never>(() => {});
     });
+    s.registerTool('vanish', { description: 'Its answer stream ends at once, unanswered (see the server below)' }, async () => ({ content: [] }));
     s.registerTool('cut', { description: 'Ends its stream to be resumed, answers after the resumption' }, async (extra) => {
       const back = new Promise<void>((r) => (resumed = r));
       extra.closeSSEStream?.();
@@ -59,15 +60,24 @@ async function downstream(o: Options): Promise<Downstream> {
     });
     return s;
   };
-  server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     if (o.redirect && req.url === '/mcp') return void res.writeHead(307, { location: '/mcp/' }).end();
+    // `vanish`: an answer stream opened and ended at once, with no answer and no event id to resume from.
+    let parsed: unknown;
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const p = parsed as { method?: string; params?: { name?: string } };
+      if (p.method === 'tools/call' && p.params?.name === 'vanish') return void res.writeHead(200, { 'content-type': 'text/event-stream' }).end();
+    }
     if (req.method === 'GET' && req.headers['last-event-id']) {
       seen.push('resume');
       setTimeout(() => resumed(), 20);
     } else seen.push(req.method ?? '');
     const id = req.headers['mcp-session-id'];
     const existing = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (existing) return void existing.handleRequest(req, res);
+    if (existing) return void existing.handleRequest(req, res, parsed);
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => void sessions.set(sid, transport),
@@ -75,7 +85,7 @@ async function downstream(o: Options): Promise<Downstream> {
     });
     void build()
       .connect(transport)
-      .then(() => transport.handleRequest(req, res));
+      .then(() => transport.handleRequest(req, res, parsed));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`, seen, stop: die };
@@ -139,6 +149,13 @@ describe('an HTTP downstream that dies while answering a call', () => {
     expect(textOf(r)).toContain('the hub is reconnecting to it');
     expect(errorMeta(r)).toMatchObject({ code: c.code, retryable: true });
     expect(await readyz()).toMatchObject({ state: 'restarting' });
+  });
+
+  it('a call whose answer stream the server ends with no answer and no event id fails at once: nothing could resume it', { timeout: 15_000 }, async () => {
+    const caller = await setUp({ eventStore: false, redirect: false });
+    const r = await caller.callTool({ name: 'web__vanish', arguments: {} }, { timeout: 60_000 });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toBe("web: the server ended the call's answer stream before the answer, with no event id to resume from");
   });
 
   it.each([false, true])(

@@ -2,6 +2,7 @@ import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@model
 import { HubError, describeError } from '../../errors.js';
 import { isRecord } from '../../is-record.js';
 import { networkCause } from './connect-error.js';
+import { UnresumableEnd } from './in-flight.js';
 import { SessionEnded } from './session-ended.js';
 
 /** What a failed downstream call is judged by. */
@@ -41,6 +42,7 @@ export function callFailure(err: unknown, c: FailedCall): Error {
   if (err instanceof SdkError && err.code === SdkErrorCode.RequestTimeout) {
     return new HubError('source_timeout', `${c.server}: ${c.what} timed out after ${c.timeoutMs} ms`, { cause: err });
   }
+  if (err instanceof UnresumableEnd) return new HubError('downstream_error', `${c.server}: ${err.message}`, { cause: err });
   // The server could not be reached (refused, reset): retryable, named by its cause rather than
   // fetch's bare "fetch failed"; the source is reconnecting by now (source.ts).
   const net = networkCause(err);

@@ -13,6 +13,7 @@ import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { abortedOf, endpointOf, post, readText, type Endpoint, type PostAnswer } from './http-post.js';
 import { Inbox, parseMessage, stampCall } from './inbox.js';
+import { UnresumableEnd } from './in-flight.js';
 import { CALL_HEADER } from './relate.js';
 import { reachWatchingFetch, relatingFetch, type RelatingFetch } from './relating-fetch.js';
 import { endsSession, sessionEndedOr, sessionWatchingFetch } from './session-ended.js';
@@ -327,8 +328,8 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
         );
       } else if (!intentional()) {
         options?.onRequestStreamEnd?.();
-        // Broken before any event id: there is nothing to resume from, and no answer can come.
-        if (failure !== undefined && !answered && tag !== undefined) this.onCut(tag, failure);
+        // Broken, or ended, before any event id: there is nothing to resume from, and no answer can come.
+        if (!answered && tag !== undefined) this.onCut(tag, failure ?? new UnresumableEnd());
       }
     };
     body.setEncoding('utf8');

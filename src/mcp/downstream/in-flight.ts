@@ -65,7 +65,9 @@ export function ownerOf(calls: ReadonlyMap<string, InFlight>, what: string, tag:
  * error as its cause, so the caller is told that cause, retryably, and the source reconnects
  * (call-failure.ts, source.ts).
  */
-export function brokenStream(cause: unknown): SdkError {
+export function brokenStream(cause: unknown): Error {
+  // Ended whole, not broken: no network cause to tell; the call fails as the server's doing.
+  if (cause instanceof UnresumableEnd) return cause;
   const err = new SdkError(SdkErrorCode.ConnectionClosed, `the call's answer stream broke: ${describeConnectError(cause)}`);
   err.cause = cause;
   return err;
@@ -80,4 +82,16 @@ export function follow(signal: AbortSignal, request: AbortController): () => voi
   const onAbort = () => request.abort(signal.reason);
   signal.addEventListener('abort', onAbort, { once: true });
   return () => signal.removeEventListener('abort', onAbort);
+}
+
+/**
+ * A call's answer stream the server ended whole, before the answer and with no event id to resume
+ * from: no answer can come, so the call fails at once (a downstream_error naming this) rather than
+ * wait out its timeout.
+ */
+export class UnresumableEnd extends SdkError {
+  constructor() {
+    // An SdkError: the SDK rejects an aborted request with its signal's reason only when it is one.
+    super(SdkErrorCode.ConnectionClosed, "the server ended the call's answer stream before the answer, with no event id to resume from");
+  }
 }

@@ -47,20 +47,27 @@ export function keepAlive(k: KeepAlive): KeepAliveHandle | undefined {
   const unannounced = KINDS.filter((kind) => caps?.[kind] && (caps[kind].listChanged !== true || (legacy && !k.session)));
   if (unannounced.length === 0 && !(legacy && k.session)) return undefined;
   const intervalMs = k.intervalMs ?? KEEPALIVE_MS;
-  // A ping still unanswered when the next check is due has missed.
-  const pingTimeoutMs = Math.min(PING_TIMEOUT_MS, intervalMs);
+  // A ping still unanswered when the next check is due has missed; never under a second, which a
+  // busy machine may take to answer (checks a fraction of a second apart would read that as a miss).
+  const pingTimeoutMs = Math.min(PING_TIMEOUT_MS, Math.max(intervalMs, 1_000));
   const check = async () => {
     if (unannounced.length === 0) await k.client.ping({ timeout: pingTimeoutMs });
     for (const kind of unannounced) await k.reread(kind);
   };
   // Two failures running, not one: a lone reset on a healthy server would cut the calls in flight.
   let failed = 0;
+  // One check at a time: one still waiting for its answer is not counted again by the next.
+  let checking = false;
   const run = () => {
+    if (checking) return;
+    checking = true;
     check().then(
       () => {
+        checking = false;
         failed = 0;
       },
       (err: unknown) => {
+        checking = false;
         const answered = err instanceof SessionEnded || err instanceof ProtocolError;
         failed = answered ? 0 : failed + 1;
         // A refused connection is no passing reset: nothing listens there now.
