@@ -46,11 +46,32 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
   'Referrer-Policy': 'same-origin',
 };
 
+/**
+ * Who the app is, as far as the hub can vouch: its self-declared name, the host that serves its
+ * metadata document (a Client ID Metadata Document client: its client_id is that URL, which the
+ * name cannot fake), and where it sends the user back, with a warning when that is this machine:
+ * any program here could listen on a loopback port and pose as the app (MCP 2025-11-25, security
+ * considerations of client ID metadata documents).
+ */
 function about(client: ClientView) {
+  const documentHost = client.clientId.startsWith('https://') ? URL.parse(client.clientId)?.host : undefined;
+  const described = documentHost
+    ? html`<tr><th>Described by</th><td><code>${documentHost}</code> <small>(where its metadata is published)</small></td></tr>`
+    : '';
+  const local = isLoopback(client.redirectUri)
+    ? html`<p class="notice">This app sends you back to a program on this computer: allow it only if you started it yourself just now.</p>`
+    : '';
   return html`<table>
 <tr><th>App</th><td>${client.name === undefined ? client.clientId : shownName(client.name)} <small>(as it calls itself)</small></td></tr>
-<tr><th>Sends you back to</th><td><code>${redirectHost(client.redirectUri)}</code></td></tr>
-</table>`;
+${described}<tr><th>Sends you back to</th><td><code>${redirectHost(client.redirectUri)}</code></td></tr>
+</table>${local}`;
+}
+
+function isLoopback(uri: string): boolean {
+  const host = URL.parse(uri)
+    ?.hostname.replace(/^\[|\]$/g, '')
+    .toLowerCase();
+  return host !== undefined && (host === 'localhost' || host === '::1' || /^127\./.test(host));
 }
 
 /** Where a page's form posts, and its CSRF token. */

@@ -98,6 +98,10 @@ describe('development mode (auth.cimd.allowLoopback)', () => {
     // The pages name the client as its document does, and where it sends the user back.
     expect(pages[0]).toContain('Metadata document client');
     expect(pages[1]).toContain('<code>127.0.0.1:9</code>');
+    // And what the name cannot fake: the host that publishes its document; and, sent back to this
+    // machine, a warning that only an app the user started should be allowed.
+    expect(pages[1]).toContain(`<tr><th>Described by</th><td><code>${new URL(clientId).host}</code>`);
+    expect(pages[1]).toContain('This app sends you back to a program on this computer');
     await new StreamableHTTPClientTransport(url, { authProvider: oauth }).finishAuth(callback.searchParams);
     expect(oauth.saved?.refresh_token).toEqual(expect.any(String));
 
