@@ -72,8 +72,9 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
   };
 
   return {
-    async acquire(key, signal) {
-      await local.acquire(key, signal);
+    async acquire(key, signal, withinMs) {
+      // A call that may wait only so long is refused at once by this process's own bucket when it knows the wait is longer.
+      await local.acquire(key, signal, withinMs);
       const { connection: own, app } = bucketsOf(key);
       const refs = [own, app].filter((r): r is BucketRef => r !== undefined);
       if (refs.length > 0) {

@@ -171,6 +171,7 @@ describe('integration writes through the outbox', () => {
     expect(refused).toEqual({
       content: [{ type: 'text', text: 'Strict answered 422 Unprocessable Entity to POST /notes: {"message":"text is too long"}' }],
       isError: true,
+      _meta: { 'switchboard/error': { code: 'downstream_error', retryable: false } },
     });
     expect(Date.now() - started).toBeLessThan(2_000);
     const queued = (await hub.hub.outbox.outbox.list()).length;
