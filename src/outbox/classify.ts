@@ -1,58 +1,9 @@
 import { AbortError } from 'p-retry';
-import { jsonAnswer, refusedBecause, type Refusal } from '../definition/refusal.js';
 import { describeError, errorCodesUnder, isHubError, type HubErrorCode } from '../errors.js';
+import { isRateLimited, type SendOutcome } from '../providers/answer-outcome.js';
 
-/** What a send function reports: the provider's answer, and how long it asked to wait (Retry-After). */
-export interface SendOutcome {
-  status: number;
-  body: string;
-  retryAfterMs?: number;
-  /** The provider said its rate limit is spent (`X-RateLimit-Remaining: 0`): a 403 then is a rate limit. */
-  limitSpent?: true;
-  /** A 2xx answer whose body says the request was refused (the integration's `refusal`, Slack's `ok: false`): its reason. */
-  refused?: string;
-}
-
-/**
- * A provider's answer as the outbox keeps it: status, body, how long it asked to wait. Retry-After
- * first; with none, a spent window (`X-RateLimit-Remaining: 0`) names its reset
- * (`X-RateLimit-Reset`, epoch seconds at GitHub, seconds to wait elsewhere).
- */
-export function outcomeOf(res: Response, body: string, now: number, refusal?: Refusal): SendOutcome {
-  const h = res.headers;
-  const spent = (h.get('x-ratelimit-remaining') ?? h.get('ratelimit-remaining'))?.trim() === '0';
-  let retryAfterMs = parseRetryAfter(h.get('retry-after'), now);
-  if (retryAfterMs === undefined && spent) {
-    const reset = h.get('x-ratelimit-reset') ?? h.get('ratelimit-reset');
-    if (reset !== null && /^\s*\d+\s*$/.test(reset)) {
-      const n = Number(reset);
-      const at = n >= 1e12 ? n : n >= 1e9 ? n * 1000 : now + n * 1000;
-      retryAfterMs = Math.max(0, at - now);
-    }
-  }
-  // A refusal is read from a 2xx only (any other status already fails as what it is), and only
-  // from an integration that declares one: no other write's body is parsed here.
-  const declared = refusal !== undefined && res.status >= 200 && res.status <= 299;
-  const refused = declared ? refusedBecause(refusal, jsonAnswer(h.get('content-type'), body)) : undefined;
-  return {
-    status: res.status,
-    body,
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-    ...(spent ? { limitSpent: true as const } : {}),
-    ...(refused === undefined ? {} : { refused }),
-  };
-}
-
-/**
- * A 403 that is a rate limit, not a refusal: GitHub answers its primary limit with 403 and
- * `X-RateLimit-Remaining: 0`, its secondary limit with 403 and Retry-After; Google with 403
- * `rateLimitExceeded` / `userRateLimitExceeded`, Salesforce with 403 `REQUEST_LIMIT_EXCEEDED`.
- */
-const LIMIT_BODY = /\b(?:user)?rateLimitExceeded\b|\bREQUEST_LIMIT_EXCEEDED\b|rate limit exceeded|exceeded a (?:secondary|primary) rate limit/i;
-export function isRateLimited(o: SendOutcome): boolean {
-  if (o.status === 429) return true;
-  return o.status === 403 && (o.retryAfterMs !== undefined || o.limitSpent === true || LIMIT_BODY.test(o.body));
-}
+// Read where the provider client reads them too (a lower layer); named here for the outbox's callers.
+export { isRateLimited, outcomeOf, parseRetryAfter, type SendOutcome } from '../providers/answer-outcome.js';
 
 export type Verdict =
   | { kind: 'done' }
@@ -134,13 +85,4 @@ export function classifyError(err: unknown, replaySafe: boolean, sensitive = fal
   if (isHubError(err) && !err.spec.retryable) return { kind: 'fail', error, code: err.code };
   if (neverSent(err) || (isHubError(err) && !AMBIGUOUS.has(err.code))) return { kind: 'retry', error };
   return replaySafe ? { kind: 'retry', error } : { kind: 'unconfirmed', error: `${error}${UNCONFIRMED}` };
-}
-
-/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from `now`; undefined when unreadable. */
-export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
-  if (value === null || value === undefined || value.trim() === '') return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -1,6 +1,6 @@
 import { systemClock, type Clock } from '../clock.js';
 import { HubError, isHubError } from '../errors.js';
-import { isRateLimited, outcomeOf } from '../outbox/classify.js';
+import { isRateLimited, outcomeOf } from './answer-outcome.js';
 import { capBody } from './body-limit.js';
 import type { Credential, Credentials } from './credentials.js';
 import { Deadline, realSleep, type Sleep } from './deadline.js';
