@@ -53,11 +53,26 @@ async function watched(input: string | URL | Request, init: RequestInit, onBroke
   return new Response(watch.readable, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
-/** The id of the one JSON-RPC request a POST body carries; undefined for a notification, a response or a batch. */
+/**
+ * The requests whose caller waits for one answer and has nothing else to learn from: a task's
+ * requests (tasks/get, tasks/result) are the task link's, which reads a server gone mid-task
+ * itself (it tells an unreachable server from an ended session), so they are not answered here.
+ */
+const ANSWERED_WHOLE = new Set([
+  'resources/read',
+  'prompts/get',
+  'completion/complete',
+  'resources/list',
+  'resources/templates/list',
+  'prompts/list',
+  'tools/list',
+]);
+
+/** The id of the one JSON-RPC request a POST body carries, when it is one of ANSWERED_WHOLE; else undefined. */
 function requestIdOf(body: string): string | number | undefined {
   try {
     const m: unknown = JSON.parse(body);
-    if (!isRecord(m) || typeof m['method'] !== 'string') return undefined;
+    if (!isRecord(m) || typeof m['method'] !== 'string' || !ANSWERED_WHOLE.has(m['method'])) return undefined;
     const id = m['id'];
     return typeof id === 'string' || typeof id === 'number' ? id : undefined;
   } catch {
