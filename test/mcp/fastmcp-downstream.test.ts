@@ -217,11 +217,12 @@ describe.each([
 
   // Only a keepalive finds a server that is away while nobody calls it.
   if (keepaliveMs < 10_000) {
-    it('a server that stays away is reported restarting, and taken back when it returns', async () => {
+    it('a server that stays away is reported restarting, and taken back when it returns', { timeout: 60_000 }, async () => {
       await stopServer();
-      await eventually(() => stateOfFm(hub) === 'restarting');
+      // Waits for the hub's own checks and restart backoff, which a loaded machine (two test files on two cores) slows.
+      await eventually(() => stateOfFm(hub) === 'restarting', 20_000);
       await startServer();
-      await eventually(() => stateOfFm(hub) === 'ready');
+      await eventually(() => stateOfFm(hub) === 'ready', 20_000);
       const alice = await connect(hub, hub.token, 'legacy');
       open.push(alice.client);
       expect((await alice.client.callTool({ name: 'fm__pid', arguments: {} })).isError).toBeFalsy();
