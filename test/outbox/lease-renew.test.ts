@@ -5,38 +5,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { JobEvents } from '../../src/outbox/events.js';
-import type { Timers } from '../../src/outbox/pacing/bucket.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite.js';
 import { OutboxWorker, type SendFn } from '../../src/outbox/worker.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { eventually, tmpDir } from '../helpers/hub.js';
-
-/** Timers a test fires by hand, with the manual clock. */
-function handTimers() {
-  const due = new Map<number, () => void>();
-  let n = 0;
-  const timers: Timers = {
-    setTimeout: (fn) => {
-      due.set(++n, fn);
-      return n;
-    },
-    clearTimeout: (h) => {
-      due.delete(h as number);
-    },
-  };
-  const fire = () => {
-    const fns = [...due.values()];
-    due.clear();
-    for (const f of fns) f();
-  };
-  return {
-    timers,
-    fire,
-    get pending() {
-      return due.size;
-    },
-  };
-}
+import { handTimers } from '../helpers/hand-timers.js';
 
 describe('a write slower than the outbox lease', () => {
   let dir: ReturnType<typeof tmpDir>;

@@ -13,42 +13,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { JobEvents } from '../../src/outbox/events.js';
-import type { Timers } from '../../src/outbox/pacing/bucket.js';
 import { SqliteOutbox } from '../../src/outbox/sqlite.js';
 import type { FailOptions, Job, JobResult, JobState, OutboxQueue } from '../../src/outbox/types.js';
 import { OutboxWorker, type SendFn } from '../../src/outbox/worker.js';
 import { openDb, type Db } from '../../src/store/db.js';
 import { eventually, tmpDir } from '../helpers/hub.js';
-
-/** Timers a test fires by hand, with the manual clock. */
-function handTimers() {
-  const due = new Map<number, { fn: () => void; ms: number }>();
-  let n = 0;
-  const timers: Timers = {
-    setTimeout: (fn, ms) => {
-      due.set(++n, { fn, ms });
-      return n;
-    },
-    clearTimeout: (h) => {
-      due.delete(h as number);
-    },
-  };
-  return {
-    timers,
-    /** Advances the clock by the shortest wait pending and fires what is due by then. */
-    step(clock: ReturnType<typeof manualClock>): number {
-      const ms = Math.min(...[...due.values()].map((d) => d.ms));
-      clock.advance(ms);
-      const fns = [...due.entries()].filter(([, d]) => d.ms === ms);
-      for (const [id] of fns) due.delete(id);
-      for (const [, d] of fns) d.fn();
-      return ms;
-    },
-    get pending() {
-      return due.size;
-    },
-  };
-}
+import { handTimers } from '../helpers/hand-timers.js';
 
 /** The real SQLite outbox, whose writes of outcomes fail with SQLITE_BUSY while `down`. */
 class BusyOutcomes implements OutboxQueue {

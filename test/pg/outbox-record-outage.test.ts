@@ -12,42 +12,13 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { JobEvents } from '../../src/outbox/events.js';
-import type { Timers } from '../../src/outbox/pacing/bucket.js';
 import { PgOutbox } from '../../src/outbox/pg.js';
 import type { Job } from '../../src/outbox/types.js';
 import { OutboxWorker, type SendFn } from '../../src/outbox/worker.js';
 import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
 import { eventually } from '../helpers/hub.js';
 import { describePg, type MigratedDatabase, migratedDatabase } from '../helpers/postgres.js';
-
-/** Timers fired by hand: each step advances the clock by the shortest wait pending and fires it. */
-function handTimers(clock: ReturnType<typeof manualClock>) {
-  const due = new Map<number, { fn: () => void; ms: number }>();
-  let n = 0;
-  const timers: Timers = {
-    setTimeout: (fn, ms) => {
-      due.set(++n, { fn, ms });
-      return n;
-    },
-    clearTimeout: (h) => {
-      due.delete(h as number);
-    },
-  };
-  return {
-    timers,
-    step(): number {
-      const ms = Math.min(...[...due.values()].map((d) => d.ms));
-      clock.advance(ms);
-      const fire = [...due.entries()].filter(([, d]) => d.ms === ms);
-      for (const [id] of fire) due.delete(id);
-      for (const [, d] of fire) d.fn();
-      return ms;
-    },
-    get pending() {
-      return due.size;
-    },
-  };
-}
+import { handTimers } from '../helpers/hand-timers.js';
 
 const refusals: string[] = [];
 
@@ -111,7 +82,7 @@ describePg('PostgreSQL away while a write is at the provider', () => {
       await takeDatabaseAway();
       return answer;
     };
-    const hand = handTimers(clock);
+    const hand = handTimers();
     const events = new JobEvents();
     const told: Job[] = [];
     const worker = new OutboxWorker({ queue: outbox, events, clock, log: silentLogger(), send, timers: hand.timers, owner: 'a' });
@@ -126,11 +97,11 @@ describePg('PostgreSQL away while a write is at the provider', () => {
     while (away < 5_000) {
       await eventually(() => (refusals.length > seen && hand.pending > 0 ? true : undefined));
       seen = refusals.length;
-      away += hand.step();
+      away += hand.step(clock);
     }
     await eventually(() => (refusals.length > seen && hand.pending > 0 ? true : undefined));
     await admin.query(`ALTER DATABASE ${db.name} WITH ALLOW_CONNECTIONS true`);
-    hand.step();
+    hand.step(clock);
     await running;
 
     expect(refusals.length).toBeGreaterThanOrEqual(3);
