@@ -143,7 +143,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       );
     if (details.prompt.name === 'login' && deps.sso) {
       try {
-        return void res.set('Cache-Control', 'no-store').redirect(303, await deps.sso.begin(details.uid));
+        return void res.set('Cache-Control', 'no-store').redirect(303, await deps.sso.begin(details.uid, { reauthenticate: asksForLogin(details.params) }));
       } catch (err) {
         deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'single sign-on unavailable');
         return send(res, 502, failurePage('The company sign-in is unavailable right now. Try again later, or ask the hub operator.'));
@@ -254,6 +254,13 @@ async function endOtherSession(provider: Provider, req: Request, res: Response, 
 }
 
 /** The authorization request of an interaction, asking for a sign-in (OIDC `prompt=login`) whatever the session holds. */
+/** Whether the app (or "sign in as someone else", which sends `prompt=login`) asked for a fresh sign-in. */
+function asksForLogin(params: InteractionDetails['params']): boolean {
+  return String(params['prompt'] ?? '')
+    .split(' ')
+    .includes('login');
+}
+
 function signInAgain(issuer: string, params: InteractionDetails['params']): string {
   const url = new URL(AS_ROUTES.authorization, issuer);
   for (const [name, value] of Object.entries(params)) {

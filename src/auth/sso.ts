@@ -20,9 +20,10 @@ const discoverySchema = z.looseObject({
   issuer: z.string(),
   authorization_endpoint: z.url(),
   token_endpoint: z.url(),
+  userinfo_endpoint: z.url().optional(),
   authorization_response_iss_parameter_supported: z.boolean().optional(),
 });
-const tokenSchema = z.looseObject({ id_token: z.string(), token_type: z.string() });
+const tokenSchema = z.looseObject({ id_token: z.string(), token_type: z.string(), access_token: z.string().optional() });
 const claimsSchema = z.looseObject({
   iss: z.string(),
   sub: z.string(),
@@ -33,6 +34,7 @@ const claimsSchema = z.looseObject({
   email: z.string().optional(),
   email_verified: z.boolean().optional(),
 });
+const userInfoSchema = z.looseObject({ sub: z.string(), email: z.string().optional(), email_verified: z.boolean().optional() });
 const pendingSchema = z.object({ uid: z.string(), verifier: z.string(), nonce: z.string() });
 
 export class SsoError extends Error {}
@@ -86,8 +88,12 @@ export class Sso {
     return { tenant: HUB_TENANT, kind: 'oauth_as', id: `${MODEL}:${key}` };
   }
 
-  /** The identity provider's authorization URL for this sign-in interaction. */
-  async begin(uid: string): Promise<string> {
+  /**
+   * The identity provider's authorization URL for this sign-in interaction. `reauthenticate`
+   * (the app asked for `prompt=login`, or the user chose "sign in as someone else") asks the
+   * provider for a fresh sign-in too: its own session would otherwise answer for the same person.
+   */
+  async begin(uid: string, opts: { reauthenticate?: boolean } = {}): Promise<string> {
     const m = await this.metadata();
     const state = randomBytes(32).toString('base64url');
     const verifier = randomBytes(32).toString('base64url');
@@ -106,6 +112,7 @@ export class Sso {
       nonce,
       code_challenge: createHash('sha256').update(verifier).digest('base64url'),
       code_challenge_method: 'S256',
+      ...(opts.reauthenticate ? { prompt: 'login' } : {}),
     }))
       url.searchParams.set(k, v);
     return url.href;
@@ -156,10 +163,32 @@ export class Sso {
       throw new SsoError('the ID token was not issued to this hub');
     if (claims.exp * 1000 <= this.deps.clock.now()) throw new SsoError('the ID token has expired');
     if (claims.nonce !== pending.nonce) throw new SsoError('the ID token belongs to another sign-in');
-    const name = this.deps.config.userFrom === 'email' ? (claims.email_verified === true ? claims.email : undefined) : claims.sub;
-    if (name === undefined) throw new SsoError('the identity provider did not vouch for an email address');
+    const name = this.deps.config.userFrom === 'email' ? await this.verifiedEmail(claims, m, token.access_token) : claims.sub;
     const who = parseAccountId(`${this.deps.config.tenant}/${name}`);
     if (who === undefined) throw new SsoError(`"${name}" cannot be a hub user name (letters, digits and . _ @ - only)`);
     return who;
+  }
+  /**
+   * The user's verified email, lower-cased (one person, one hub user, however the address is typed).
+   * Providers that follow OpenID Connect Core §5.4 for the code flow put scope claims in UserInfo
+   * rather than the ID token, so it is asked when the ID token has none; its `sub` must be the ID
+   * token's (§5.3.2), or it describes someone else.
+   */
+  private async verifiedEmail(claims: z.infer<typeof claimsSchema>, m: z.infer<typeof discoverySchema>, accessToken: string | undefined): Promise<string> {
+    let said: { email?: string | undefined; email_verified?: boolean | undefined } = claims;
+    if (claims.email === undefined && m.userinfo_endpoint !== undefined && accessToken !== undefined) {
+      const res = await this.fetch(m.userinfo_endpoint, {
+        redirect: 'error',
+        signal: AbortSignal.timeout(10_000),
+        headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
+      });
+      if (!res.ok) throw new SsoError(`the identity provider's UserInfo answered ${res.status}`);
+      const info = userInfoSchema.safeParse(await res.json().catch(() => undefined));
+      if (!info.success) throw new SsoError("the identity provider's UserInfo answer is not a JSON object with a sub");
+      if (info.data.sub !== claims.sub) throw new SsoError("the identity provider's UserInfo describes another subject than its ID token");
+      said = info.data;
+    }
+    if (said.email === undefined || said.email_verified !== true) throw new SsoError('the identity provider did not vouch for an email address');
+    return said.email.toLowerCase();
   }
 }

@@ -25,6 +25,8 @@ interface Idp {
   metadataIssuer?: string;
   claims?: (nonce: string) => Record<string, unknown>;
   issParam?: boolean;
+  /** What UserInfo answers (it is listed in the metadata only when given). */
+  userinfo?: Record<string, unknown>;
 }
 
 /** An Sso against a provider answering as `idp` says; `tokenRequests` records what the hub sent. */
@@ -38,6 +40,7 @@ function sso(idp: Idp = {}, config: Partial<{ userFrom: 'sub' | 'email' }> = {})
         issuer: idp.metadataIssuer ?? ISSUER,
         authorization_endpoint: `${ISSUER}/authorize`,
         token_endpoint: `${ISSUER}/token`,
+        ...(idp.userinfo ? { userinfo_endpoint: `${ISSUER}/userinfo` } : {}),
         authorization_response_iss_parameter_supported: idp.issParam ?? true,
       });
     if (url === `${ISSUER}/token`) {
@@ -45,6 +48,7 @@ function sso(idp: Idp = {}, config: Partial<{ userFrom: 'sub' | 'email' }> = {})
       const claims = idp.claims?.(nonce) ?? { iss: ISSUER, sub: 'alice', aud: 'hub', exp: Math.floor(clock.now() / 1000) + 300, nonce };
       return Response.json({ token_type: 'Bearer', access_token: 'at', id_token: `${b64({ alg: 'RS256' })}.${b64(claims)}.sig` });
     }
+    if (url === `${ISSUER}/userinfo` && idp.userinfo && new Headers(init?.headers).get('authorization') === 'Bearer at') return Response.json(idp.userinfo);
     return new Response('not found', { status: 404 });
   }) as typeof globalThis.fetch;
   const s = new Sso({
@@ -124,6 +128,19 @@ describe('single sign-on refusals', () => {
     );
     const b = await no.start('uid');
     await refused(no.s.finish('uid', { code: 'c', state: b.state, iss: ISSUER }), /did not vouch for an email/);
+  });
+
+  it('userFrom email without an email in the ID token: UserInfo is asked, and must describe the same subject', async () => {
+    const noEmail = (n: string) => ({ iss: ISSUER, sub: 'x1', aud: 'hub', exp: 9e9, nonce: n });
+    const ok = sso({ claims: noEmail, userinfo: { sub: 'x1', email: 'Alice@ACME.example', email_verified: true } }, { userFrom: 'email' });
+    const a = await ok.start('uid');
+    expect(await ok.s.finish('uid', { code: 'c', state: a.state, iss: ISSUER })).toEqual({ tenant: 'default', user: 'alice@acme.example' });
+    const other = sso({ claims: noEmail, userinfo: { sub: 'x2', email: 'mallory@acme.example', email_verified: true } }, { userFrom: 'email' });
+    const b = await other.start('uid');
+    await refused(other.s.finish('uid', { code: 'c', state: b.state, iss: ISSUER }), /UserInfo describes another subject/);
+    const none = sso({ claims: noEmail }, { userFrom: 'email' });
+    const c = await none.start('uid');
+    await refused(none.s.finish('uid', { code: 'c', state: c.state, iss: ISSUER }), /did not vouch for an email/);
   });
 
   it('a state past its ten minutes', async () => {

@@ -10,7 +10,7 @@ import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { runCli, type RunningHub } from '../helpers/hub.js';
 import { TOOL, linkIn, linkWithBrowser, startOidcHub } from '../oauth/support.js';
-import { REDIRECT, authorizeUrl, pkce, register, signIn, tokenRequest } from './support.js';
+import { REDIRECT, authorizeUrl, formOf, pageAfterRedirects, pkce, register, signIn, tokenRequest } from './support.js';
 
 let oidc: OidcServer;
 let hub: RunningHub;
@@ -34,11 +34,10 @@ afterAll(async () => {
  * Walks the company sign-in as `login` and stops at the hub's consent page; returns the browser,
  * that page's URL and every redirect seen on the way.
  */
-async function throughCompany(login: string, p = pkce()) {
-  const browser = new Browser();
+async function throughCompany(login: string, p = pkce(), browser = new Browser(), start = authorizeUrl(base, clientId, p).href) {
   const seen: URL[] = [];
   let resumed = false;
-  const consent = await browser.authorize(authorizeUrl(base, clientId, p).href, {
+  const consent = await browser.authorize(start, {
     login,
     stopAt: (url) => {
       seen.push(url);
@@ -107,5 +106,21 @@ describe('single sign-on with the company identity provider', () => {
 
     const grants = JSON.parse((await runCli(['clients', 'list', '--json', '--user', 'alice', '--data', hub.dataDir], hub.dataDir)).stdout);
     expect(grants).toEqual([expect.objectContaining({ user: 'alice', clientId, signedInWith: { via: 'sso', issuer: oidc.issuer } })]);
+  });
+
+  it('"sign in as someone else" asks the company for a fresh sign-in too, so the next person is not signed in as the last', async () => {
+    const { browser, consent } = await throughCompany('carol');
+    const { html: asCarol, url } = await pageAfterRedirects(browser, consent);
+    expect(asCarol).toContain('<b>carol</b>');
+    const form = formOf(asCarol);
+    const switched = await browser.post(new URL(form.action, url).href, { csrf: form.csrf, decision: 'switch' });
+    expect(switched.status).toBe(303);
+    const again = new URL(switched.headers.get('location')!, base);
+    await switched.body?.cancel();
+
+    // The company still has carol's session; without prompt=login it would answer for her again.
+    const next = await throughCompany('dave', pkce(), browser, again.href);
+    expect(next.seen.find((u) => u.origin === oidc.issuer && u.pathname === '/auth')?.searchParams.get('prompt')).toBe('login');
+    expect((await pageAfterRedirects(browser, next.consent)).html).toContain('<b>dave</b>');
   });
 });

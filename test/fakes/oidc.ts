@@ -22,6 +22,8 @@ export interface OidcServerOptions {
   clientSecret?: string;
   /** Access token lifetime at the server, in seconds. */
   accessTokenTtl?: number;
+  /** The verified email an account's UserInfo gives (default `login@acme.example`). */
+  emailOf?: (login: string) => string;
 }
 
 export interface IssuedTokens {
@@ -86,9 +88,13 @@ const tokenBody = z.looseObject({ access_token: z.string(), refresh_token: z.str
 const tokenResponse = z.object({ access_token: z.string(), refresh_token: z.string(), token_type: z.string(), expires_in: z.number() });
 export type TokenResponse = z.infer<typeof tokenResponse>;
 
-/** The accounts this server knows: any login is accepted, as devInteractions does. */
-async function findAccount(_ctx: unknown, sub: string) {
-  return { accountId: sub, claims: async () => ({ sub }) };
+/**
+ * The accounts this server knows: any login is accepted, as devInteractions does. The email scope
+ * gives `emailOf(login)`, verified; the server follows OpenID Connect Core §5.4 for the code flow
+ * (oidc-provider's default), so it appears in UserInfo and not in the ID token.
+ */
+function accounts(emailOf: (login: string) => string) {
+  return async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub, email: emailOf(sub), email_verified: true }) });
 }
 
 interface ClientView {
@@ -129,7 +135,8 @@ export async function startOidcServer(opts: OidcServerOptions = {}): Promise<Oid
       },
     },
     cookies: { keys: [randomBytes(32).toString('base64url')] },
-    findAccount,
+    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+    findAccount: accounts(opts.emailOf ?? ((login) => `${login}@acme.example`)),
   });
 
   // The client is kept in the provider's store rather than its static list, so its redirect URIs can
