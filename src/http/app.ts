@@ -4,6 +4,7 @@ import express, { type ErrorRequestHandler, type Express, type RequestHandler } 
 import type { Logger } from 'pino';
 import type { HubConfig } from '../config/schema.js';
 import type { ApiTokens } from '../identity/tokens.js';
+import { AS_ROUTES } from '../auth/routes.js';
 import type { AuthServer } from '../auth/server.js';
 import type { HttpFace } from '../mcp/http-face.js';
 import { bearerAuth, holdsScope, mountResourceMetadata, RESOURCE_METADATA_PATHS, resourceUrls } from './auth.js';
@@ -73,6 +74,9 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
 
   if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls, [], undefined, refusals)));
   app.use(RESOURCE_METADATA_PATHS, corsForAllowedOrigins);
+  // The library answers CORS on its discovery and token endpoints but not on registration, which a
+  // browser client (the Inspector's web UI) calls first: without this its sign-in stops there.
+  if (deps.authServer) app.use(AS_ROUTES.registration, corsForAllowedOrigins);
   mountResourceMetadata(app, urls, deps.authServer?.issuer);
   deps.authServer?.mount(app);
   mountHealth(app, deps.health, {

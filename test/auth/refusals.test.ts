@@ -62,6 +62,34 @@ describe('discovery', () => {
   });
 });
 
+describe('a browser client on an allowed origin (the Inspector’s web UI)', () => {
+  it('can register, as it does first: the preflight and the registration answer carry CORS for its origin', async () => {
+    const preflight = await fetch(`${base}/register`, {
+      method: 'OPTIONS',
+      headers: { origin: API_ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe(API_ORIGIN);
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type');
+    const registered = await fetch(`${base}/register`, {
+      method: 'POST',
+      headers: { origin: API_ORIGIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [`${API_ORIGIN}/oauth/callback`], token_endpoint_auth_method: 'none', client_name: 'Web UI' }),
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.headers.get('access-control-allow-origin')).toBe(API_ORIGIN);
+    // And the next steps of its sign-in, answered by the library itself.
+    for (const path of ['/.well-known/oauth-authorization-server', '/token']) {
+      const res = await fetch(`${base}${path}`, {
+        method: 'OPTIONS',
+        headers: { origin: API_ORIGIN, 'access-control-request-method': path === '/token' ? 'POST' : 'GET' },
+      });
+      expect(res.headers.get('access-control-allow-origin'), path).toBe(API_ORIGIN);
+    }
+  });
+});
+
 describe('wrong methods and oversized bodies', () => {
   it('a method an endpoint does not answer gets 405 with Allow; a body over the library’s cap gets 413; both RFC 6749 errors', async () => {
     for (const [method, path, allow] of [
