@@ -1,6 +1,8 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { resolveDataDir } from '../../src/config/data-dir.js';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/load.js';
+import { describeError, HubError } from '../../src/errors.js';
 import { parse, progress, str, UsageError } from '../common.js';
 
 const USAGE = `usage: switchboard init [--config FILE]
@@ -35,16 +37,49 @@ export async function initCommand(argv: string[]): Promise<void> {
   if (ignored !== undefined)
     throw new UsageError('init', `--${ignored} is not a flag of "init": set ${IN_FILE[ignored]} in the file it writes, which the printed entry names`, USAGE);
   const target = resolve(str(flags['config']) ?? DEFAULT_CONFIG_FILE);
-  const text = readFileSync(EXAMPLE_CONFIG, 'utf8');
   if (existsSync(target)) {
     // Not overwritten, but checked, and the entry still printed: running init again is how to
     // see the entry for an existing config.
-    loadConfig({ file: target });
+    const loaded = loadConfig({ file: target });
     progress(`${target} exists and was left as it is (it loads).`);
+    const configured = loaded.dataDirSet ? loaded.config.dataDir : undefined;
+    const here = resolveDataDir({ configured, configFile: target });
+    const fromRoot = resolveDataDir({ configured, configFile: target, cwd: '/' });
+    if (here.dir !== fromRoot.dir)
+      progress(
+        `Note: here the hub uses ${here.dir}, but the entry below (Claude Desktop starts it in /) would use ${fromRoot.dir}: set "dataDir": "${here.dir}" in ${target} so both use one store.`,
+      );
   } else {
-    writeFileSync(target, text, { flag: 'wx' });
+    write(target, withExistingStore(readFileSync(EXAMPLE_CONFIG, 'utf8'), target));
     progress(`Wrote ${target}; edit it, then start \`switchboard serve\` or a client with the entry below.`);
   }
   progress('Claude Desktop: merge this into claude_desktop_config.json (Settings → Developer → Edit Config):');
   process.stdout.write(`${JSON.stringify(desktopEntry(target), null, 2)}\n`);
+}
+
+/**
+ * A store already in `./data` (an install from before the data-dir rule) is kept only for commands
+ * started in this folder; Claude Desktop starts the printed entry in `/`. The written config names
+ * it, so both meet in that store rather than the desktop client making a second one with its own
+ * master key.
+ */
+function withExistingStore(text: string, target: string): string {
+  const here = resolveDataDir({});
+  if (here.source !== 'working-dir') return text;
+  const rel = relative(dirname(target), here.dir);
+  const dataDir = rel === '' || rel.startsWith('..') || isAbsolute(rel) ? here.dir : `./${rel}`;
+  progress(`Found a store in ${here.dir}: the config names it as dataDir, so every command (and Claude Desktop) uses it.`);
+  const line = `  "dataDir": ${JSON.stringify(dataDir)},`;
+  const commented = /^ {2}\/\/ "dataDir": .*$/m;
+  return commented.test(text) ? text.replace(commented, line) : text.replace('{\n', `{\n${line}\n`);
+}
+
+/** Writes a new file, making its folder (a fresh machine has no ~/.config/switchboard yet). */
+function write(target: string, text: string): void {
+  try {
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, text, { flag: 'wx' });
+  } catch (err) {
+    throw new HubError('config_invalid', `cannot write the config file ${target}: ${describeError(err)}`, { cause: err });
+  }
 }

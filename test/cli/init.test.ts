@@ -58,6 +58,37 @@ describe('switchboard init', () => {
     expect(entrySchema.parse(JSON.parse(again.stdout))).toEqual(entry);
   });
 
+  it('a store already in ./data (an install from before the data-dir rule) is named in the config it writes, so the entry started in / meets it', async () => {
+    const made = await runCliEnv(['tokens', 'create', '--user', 'alice', '--data', './data'], dir.path, env);
+    expect(made.code).toBe(0);
+    const r = await runCliEnv(['init'], dir.path, env);
+    expect(r.code).toBe(0);
+    const file = join(dir.path, 'switchboard.config.json');
+    expect(r.stderr).toContain(`Found a store in ${join(dir.path, 'data')}`);
+    const loaded = loadConfig({ file, env: {} });
+    expect(loaded.dataDirSet).toBe(true);
+    // As the desktop client starts it: from /, with the file alone.
+    const fromRoot = await runCliEnv(['tokens', 'list', '--json', '--config', file], '/', env);
+    expect(fromRoot.code).toBe(0);
+    expect(JSON.parse(fromRoot.stdout)).toEqual([expect.objectContaining({ user: 'alice' })]);
+  });
+
+  it('an existing config that leaves ./data behind for the desktop entry says so', async () => {
+    await runCliEnv(['tokens', 'create', '--user', 'alice', '--data', './data'], dir.path, env);
+    const file = join(dir.path, 'switchboard.config.json');
+    writeFileSync(file, '{ "logLevel": "warn" }');
+    const r = await runCliEnv(['init'], dir.path, env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`would use ${join(dir.path, 'xdg', 'switchboard')}: set "dataDir": "${join(dir.path, 'data')}"`);
+  });
+
+  it('makes the folder of a config written where none exists yet (~/.config/switchboard on a fresh machine)', async () => {
+    const file = join(dir.path, 'config', 'switchboard', 'config.jsonc');
+    const r = await runCliEnv(['init', '--config', file], dir.path, env);
+    expect(r.code).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(readFileSync(EXAMPLE, 'utf8'));
+  });
+
   it('refuses to vouch for an existing config that does not load, naming line and column', async () => {
     const file = join(dir.path, 'switchboard.config.json');
     writeFileSync(file, '{\n  "logLevel": "warn"\n  "dataDir": "x"\n}\n');
