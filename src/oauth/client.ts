@@ -45,16 +45,25 @@ export interface CodeExchange {
   response: Readonly<Record<string, unknown>>;
 }
 
-/** The token endpoint said the grant is dead (RFC 6749 §5.2): only a new link can fix it. */
+/**
+ * The token endpoint refused the request or gave an answer no retry improves (RFC 6749 §5.2). Most
+ * such refusals of a refresh mean the grant is dead, and only a new link can fix it; those about
+ * the hub's client or its configuration do not (src/oauth/refusal.ts tells them apart).
+ */
 export class OAuthGrantError extends HubError {
+  /** False when `error` is the hub's name for an answer that named none (no OAuth error body). */
+  readonly named: boolean;
+
   constructor(
     readonly error: string,
     readonly description: string | undefined,
     readonly status: number,
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; named?: boolean } = {},
   ) {
-    super('oauth_grant_rejected', `${error}${description ? `: ${description}` : ''}`, { ...options, details: { error, status } });
+    const { named = true, ...rest } = options;
+    super('oauth_grant_rejected', `${error}${description ? `: ${description}` : ''}`, { ...rest, details: { error, status } });
     this.name = 'OAuthGrantError';
+    this.named = named;
   }
 }
 
@@ -219,14 +228,15 @@ export class OAuthClient {
     if (res.status === 429 || res.status >= 500) throw new OAuthTransientError(`revocation endpoint answered ${res.status}`, res.status, undefined);
     const refusal = oauthErrorBody.safeParse(parseOrUndefined(body));
     if (res.status >= 400 && refusal.success) throw new OAuthGrantError(refusal.data.error, refusal.data.error_description, res.status);
-    throw new OAuthGrantError('revocation_not_confirmed', `revocation endpoint answered ${res.status}, not 200`, res.status);
+    throw new OAuthGrantError('revocation_not_confirmed', `revocation endpoint answered ${res.status}, not 200`, res.status, { named: false });
   }
 
   private toTokenSet(raw: Record<string, unknown>, previousRefresh: string | undefined): TokenSet {
     const refused = errorIn2xx(raw);
     if (refused) throw refused;
     const r = tokenResponse.safeParse(raw);
-    if (!r.success) throw new OAuthGrantError('invalid_token_response', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 200);
+    if (!r.success)
+      throw new OAuthGrantError('invalid_token_response', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 200, { named: false });
     const t = r.data;
     const refreshToken = t.refresh_token ?? previousRefresh;
     return {
@@ -259,7 +269,7 @@ function tokenBody(body: unknown): Record<string, unknown> {
     // not JSON: refused below
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new OAuthGrantError('invalid_token_response', 'the token endpoint answered without a JSON object', 200);
+    throw new OAuthGrantError('invalid_token_response', 'the token endpoint answered without a JSON object', 200, { named: false });
   return parsed as Record<string, unknown>;
 }
 
@@ -370,8 +380,10 @@ export function classify(err: unknown, maxBytes = MAX_TOKEN_RESPONSE_BYTES): OAu
   }
   // A success whose body cannot be read is an answer no retry improves: as unusable as one that
   // does not validate (toTokenSet), and after a refresh the old refresh token may be spent.
-  if (tooLarge && status < 400) return new OAuthGrantError('invalid_token_response', `the token response is over ${maxBytes} bytes`, status, { cause: err });
+  if (tooLarge && status < 400)
+    return new OAuthGrantError('invalid_token_response', `the token response is over ${maxBytes} bytes`, status, { cause: err, named: false });
   if (body.success) return new OAuthGrantError(body.data.error, body.data.error_description, status, { cause: err });
-  if (status < 400) return new OAuthGrantError('invalid_token_response', `token endpoint answered ${status} without a JSON body`, status, { cause: err });
-  return new OAuthGrantError('invalid_request', `token endpoint answered ${status}`, status, { cause: err });
+  if (status < 400)
+    return new OAuthGrantError('invalid_token_response', `token endpoint answered ${status} without a JSON body`, status, { cause: err, named: false });
+  return new OAuthGrantError('invalid_request', `token endpoint answered ${status}`, status, { cause: err, named: false });
 }

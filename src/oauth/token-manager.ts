@@ -5,6 +5,7 @@ import type { Connection, TokenSet } from '../connections/types.js';
 import { HubError, describeError } from '../errors.js';
 import { OAuthGrantError, OAuthTransientError, type OAuthClient } from './client.js';
 import { newOwnerId, ownerIsDead } from './owner.js';
+import { refusalNotAboutGrant } from './refusal.js';
 
 export interface TokenManagerOptions {
   store: ConnectionRepository;
@@ -209,6 +210,8 @@ export class TokenManager {
         next = await client.refresh(current);
       } catch (err) {
         if (err instanceof OAuthGrantError) {
+          const notGrant = refusalNotAboutGrant(err);
+          if (notGrant !== undefined) return this.keptAfterRefusal(c, current, notGrant, err, interrupted || uncertain);
           const why = `the provider rejected the refresh token (${err.error}${err.description ? `: ${err.description}` : ''})`;
           const reason = interrupted
             ? `${why} after an earlier refresh was interrupted before its result was saved; link the account again`
@@ -244,6 +247,30 @@ export class TokenManager {
       }
       return this.commit(c, next);
     }
+  }
+
+  /**
+   * The token endpoint refused the hub's client or the request, not the grant: the connection is
+   * kept, and works again once the operator fixes the client or the provider recovers. A refresh
+   * still unresolved (interrupted, or an attempt without a clear answer) stays on record in the
+   * lease's start time, so a later refusal of the token can say so.
+   */
+  private async keptAfterRefusal(c: Connection, current: TokenSet, why: string, err: OAuthGrantError, outcomeUnknown: boolean): Promise<TokenSet> {
+    await this.opts.store.releaseLease(c.id, this.owner, { outcomeUnknown });
+    this.opts.log.warn(
+      { connection: c.id, integration: c.integration, error: err.error, status: err.status },
+      `token refresh refused, not for the grant; the connection is kept: ${why}`,
+    );
+    // As after a transient failure, the connection goes on with an access token still valid.
+    if (this.stillValid(current)) return current;
+    throw new HubError(
+      'token_refresh_failed',
+      `could not refresh the ${c.integration} token: ${why}; the account stays linked and works again once that is fixed`,
+      {
+        cause: err,
+        details: { error: err.error, status: err.status },
+      },
+    );
   }
 
   /** needs_reauth with why, told to listeners; throws what the caller is answered with. */
