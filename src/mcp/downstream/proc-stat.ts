@@ -3,6 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 /** What /proc/<pid>/stat says of a process that identifies it beyond its reusable pid. */
 export interface ProcStat {
   pid: number;
+  /** Parent's pid (field 4): how a helper that left its parent's process group is still found. */
+  ppid: number;
   /** Process group id (field 5). */
   pgid: number;
   /** Start time in clock ticks after boot (field 22): with the pid, unique until reboot. */
@@ -26,7 +28,7 @@ export function procStat(pid: number): ProcStat | undefined {
   return parseStat(pid, text);
 }
 
-/** Every visible process, for finding the members of a process group whose leader has exited. */
+/** Every visible process: for the members of a process group whose leader has exited, and for a child's descendants. */
 export function allProcStats(): ProcStat[] {
   if (!HAS_PROC) return [];
   const out: ProcStat[] = [];
@@ -53,8 +55,9 @@ function parseStat(pid: number, text: string): ProcStat | undefined {
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 of proc(5).
   const state = fields[0];
+  const ppid = Number(fields[1]);
   const pgid = Number(fields[2]);
   const startTime = fields[19];
-  if (state === undefined || startTime === undefined || !Number.isInteger(pgid)) return undefined;
-  return { pid, pgid, startTime, state };
+  if (state === undefined || startTime === undefined || !Number.isInteger(pgid) || !Number.isInteger(ppid)) return undefined;
+  return { pid, ppid, pgid, startTime, state };
 }

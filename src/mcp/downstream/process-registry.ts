@@ -3,11 +3,16 @@ import { appendFileSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { makeDir } from '../../make-dir.js';
 import { basename, join } from 'node:path';
 import type { Logger } from 'pino';
-import { allProcStats, bootId, procStat } from './proc-stat.js';
+import { allProcStats, bootId, HAS_PROC, procStat, type ProcStat } from './proc-stat.js';
+import { signalEach, stillRunning, strayDescendants, withNew, type KnownProcess } from './process-tree.js';
 
-/** Where a spawner records its children; ChildStdioTransport calls it on spawn and on exit. */
+/** Where a spawner records its children; ChildStdioTransport calls it on spawn, on finding strays, and on exit. */
 export interface ChildRegistry {
   spawned(pid: number, command: string): void;
+  /** Descendants of a running child that left its process group (process-tree.ts), to be ended with it. */
+  strayed(pid: number, found: readonly KnownProcess[]): void;
+  /** The strays known of a child: found by `strayed` or by the registry's own look while it ran. */
+  strays(pid: number): KnownProcess[];
   exited(pid: number): void;
 }
 
@@ -15,7 +20,19 @@ export interface ChildRegistry {
 type Entry =
   | { op: 'owner'; pid: number; start: string | null; boot: string | null }
   | { op: 'spawn'; pid: number; pgid: number; start: string | null; boot: string | null; command: string }
+  | { op: 'stray'; pid: number; of: number; start: string }
   | { op: 'exit'; pid: number };
+
+/** A recorded child, with the strays recorded of it. */
+type Spawned = Extract<Entry, { op: 'spawn' }> & { strays: KnownProcess[] };
+
+/** What a reap ends: a recorded child's process group and its strays. */
+interface Target {
+  leader: number;
+  pgid: number;
+  start: string;
+  strays: KnownProcess[];
+}
 
 export interface ReapReport {
   /** Process groups of a dead hub that were still running and were signalled. */
@@ -28,15 +45,24 @@ const DIR = 'children';
 /** SIGTERM first, as a graceful stop would; SIGKILL what still runs after this long. */
 const REAP_GRACE_MS = 2000;
 const POLL_MS = 50;
+/**
+ * How often the running children's strays are looked for. A look lists /proc once for all of them
+ * (about 2 ms for 100 processes, so ~15 ms on a desktop with 800: a small fraction of one core at
+ * this rate), and runs only while stdio children run on Linux. A stray started less than this
+ * before its server crashes, or before the hub is killed with SIGKILL, is missed; a stop or a
+ * restart the hub makes looks at that moment instead (ChildStdioTransport.close).
+ */
+const LOOK_MS = 5000;
 
 /**
  * Records the downstream processes this hub spawns in `<dataDir>/children/`, one append-only file
  * per hub process, so that after a `kill -9` of the hub the next start on the data dir can end
  * what it left (Node has no PR_SET_PDEATHSIG, and our children run in their own process groups, so
  * nothing else would). A record holds the pid, its process group and its start time
- * (/proc/<pid>/stat field 22): a pid the kernel has since given to another process has another
- * start time and is never signalled. Without /proc (macOS, Windows) nothing is killed; records
- * are only cleared.
+ * (/proc/<pid>/stat field 22), and the child's strays (descendants that left its group, looked for
+ * while it runs: process-tree.ts) by pid and start time: a pid the kernel has since given to
+ * another process has another start time and is never signalled. Without /proc (macOS, Windows)
+ * nothing is killed; records are only cleared.
  */
 export class ProcessRegistry implements ChildRegistry {
   private readonly dir: string;
@@ -48,6 +74,9 @@ export class ProcessRegistry implements ChildRegistry {
   private hurried = false;
   /** Set by close(): a process that ends afterwards may leave the record with nothing live, to be removed. */
   private closed = false;
+  /** This hub's running children, with the strays known of each. */
+  private readonly running = new Map<number, KnownProcess[]>();
+  private looking: NodeJS.Timeout | undefined;
 
   constructor(
     dataDir: string,
@@ -63,9 +92,48 @@ export class ProcessRegistry implements ChildRegistry {
   spawned(pid: number, command: string): void {
     const st = procStat(pid);
     this.append({ op: 'spawn', pid, pgid: st?.pgid ?? pid, start: st?.startTime ?? null, boot: this.boot, command: basename(command) });
+    this.running.set(pid, []);
+    if (HAS_PROC && !this.closed) this.looking ??= setInterval(() => this.lookForStrays(), LOOK_MS).unref();
+  }
+
+  strayed(pid: number, found: readonly KnownProcess[]): void {
+    const known = this.running.get(pid);
+    if (!known) return;
+    const all = withNew(known, found);
+    for (const p of all.slice(known.length)) this.append({ op: 'stray', pid: p.pid, of: pid, start: p.start });
+    this.running.set(pid, all);
+  }
+
+  strays(pid: number): KnownProcess[] {
+    return this.running.get(pid) ?? [];
+  }
+
+  /**
+   * Looks for the strays of every running child in one listing of /proc, so that those of a child
+   * that exits on its own (a crash), or that outlives a hub killed with SIGKILL, can still be ended:
+   * after the child's exit they can no longer be found. Strays that have ended are forgotten.
+   */
+  lookForStrays(): void {
+    if (this.running.size === 0) return;
+    try {
+      const stats = allProcStats();
+      const alive = new Set(stats.map((p) => `${p.pid}:${p.startTime}`));
+      const found = strayDescendants([...this.running.keys()], stats);
+      for (const [pid, known] of this.running) {
+        this.running.set(
+          pid,
+          known.filter((k) => alive.has(`${k.pid}:${k.start}`)),
+        );
+        this.strayed(pid, found.get(pid) ?? []);
+      }
+    } catch (err) {
+      this.log.warn({ err: String(err) }, 'could not look for the processes downstream servers started');
+    }
   }
 
   exited(pid: number): void {
+    this.running.delete(pid);
+    if (this.running.size === 0) this.stopLooking();
     this.append({ op: 'exit', pid });
     // A server still starting when the hub stopped was recorded after close() removed the file:
     // once it has ended too, nothing is left for the next start to find (it said "left by a hub
@@ -81,8 +149,14 @@ export class ProcessRegistry implements ChildRegistry {
   async close(): Promise<void> {
     this.hurried = true;
     this.closed = true;
+    this.stopLooking();
     await this.reaping?.catch(() => undefined);
     this.remove();
+  }
+
+  private stopLooking(): void {
+    clearInterval(this.looking);
+    this.looking = undefined;
   }
 
   private remove(): void {
@@ -103,7 +177,8 @@ export class ProcessRegistry implements ChildRegistry {
   private async reap(): Promise<ReapReport> {
     const report: ReapReport = { ended: [], skipped: [] };
     const files = this.deadOwnersFiles();
-    const targets: Array<{ pgid: number; start: string }> = [];
+    const targets: Target[] = [];
+    let stats: ProcStat[] | undefined;
     for (const file of files) {
       for (const rec of liveRecords(file)) {
         if (rec.start === null || rec.boot !== this.boot || this.boot === null) {
@@ -115,25 +190,31 @@ export class ProcessRegistry implements ChildRegistry {
           );
           continue;
         }
-        const target = { pgid: rec.pgid, start: rec.start };
-        if (groupMembers(target, rec.pid).length === 0) {
+        const target: Target = { leader: rec.pid, pgid: rec.pgid, start: rec.start, strays: rec.strays };
+        // A server that outlived its hub still knows its children: strays it started after the
+        // dead hub's last look are found now, before any signal orphans them.
+        if (procStat(rec.pid)?.startTime === rec.start) {
+          stats ??= allProcStats();
+          target.strays = withNew(target.strays, strayDescendants([rec.pid], stats).get(rec.pid) ?? []);
+        }
+        if (!targetRuns(target)) {
           if (procStat(rec.pid)) report.skipped.push(rec.pid);
           this.log.info({ pid: rec.pid, pgid: rec.pgid, command: rec.command }, 'a downstream process left by a hub that did not stop has ended already');
           continue;
         }
-        signalGroup(target, rec.pid, 'SIGTERM');
+        signalTarget(target, 'SIGTERM');
         targets.push(target);
         report.ended.push(rec.pgid);
-        this.log.info({ pid: rec.pid, command: rec.command }, 'ending a downstream process left by a hub that did not stop');
+        this.log.info({ pid: rec.pid, command: rec.command, strays: target.strays.length }, 'ending a downstream process left by a hub that did not stop');
       }
     }
     const deadline = Date.now() + this.graceMs;
     let left = targets;
     while (left.length > 0 && Date.now() < deadline && !this.hurried) {
       await new Promise((r) => setTimeout(r, POLL_MS));
-      left = left.filter((t) => groupMembers(t, t.pgid).length > 0);
+      left = left.filter(targetRuns);
     }
-    for (const t of left) signalGroup(t, t.pgid, 'SIGKILL');
+    for (const t of left) signalTarget(t, 'SIGKILL');
     for (const file of files) rmSync(file, { force: true });
     return report;
   }
@@ -202,6 +283,7 @@ function isEntry(e: unknown): e is Entry {
   const boot = r['boot'] === null || typeof r['boot'] === 'string';
   if (r['op'] === 'exit') return true;
   if (r['op'] === 'owner') return start && boot;
+  if (r['op'] === 'stray') return Number.isInteger(r['of']) && typeof r['start'] === 'string';
   return r['op'] === 'spawn' && Number.isInteger(r['pgid']) && start && boot && typeof r['command'] === 'string';
 }
 
@@ -209,10 +291,11 @@ function ownerOf(file: string): Extract<Entry, { op: 'owner' }> | undefined {
   return readEntries(file).find((e): e is Extract<Entry, { op: 'owner' }> => e.op === 'owner');
 }
 
-function liveRecords(file: string): Array<Extract<Entry, { op: 'spawn' }>> {
-  const live = new Map<number, Extract<Entry, { op: 'spawn' }>>();
+function liveRecords(file: string): Spawned[] {
+  const live = new Map<number, Spawned>();
   for (const e of readEntries(file)) {
-    if (e.op === 'spawn') live.set(e.pid, e);
+    if (e.op === 'spawn') live.set(e.pid, { ...e, strays: [] });
+    else if (e.op === 'stray') live.get(e.of)?.strays.push({ pid: e.pid, start: e.start });
     else if (e.op === 'exit') live.delete(e.pid);
   }
   return [...live.values()];
@@ -248,8 +331,13 @@ function groupMembers(t: { pgid: number; start: string }, leader: number): numbe
     .map((p) => p.pid);
 }
 
-function signalGroup(t: { pgid: number; start: string }, leader: number, signal: NodeJS.Signals): void {
-  if (groupMembers(t, leader).length === 0) return;
+function targetRuns(t: Target): boolean {
+  return groupMembers(t, t.leader).length > 0 || t.strays.some(stillRunning);
+}
+
+function signalTarget(t: Target, signal: NodeJS.Signals): void {
+  signalEach(t.strays, signal);
+  if (groupMembers(t, t.leader).length === 0) return;
   try {
     process.kill(-t.pgid, signal);
   } catch {

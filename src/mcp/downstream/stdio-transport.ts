@@ -6,6 +6,7 @@ import { parseMessage } from './inbox.js';
 import { LineSplitter, type OversizeLine } from './line-splitter.js';
 import { formatBytes, peekOversize, type JsonRpcId } from './oversize.js';
 import type { ChildRegistry } from './process-registry.js';
+import { signalEach, strayDescendants, withNew, type KnownProcess } from './process-tree.js';
 import { StderrLog } from './stderr-log.js';
 
 export interface ChildParams {
@@ -31,7 +32,7 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
 }
 
-/** How long a child gets to exit on SIGTERM before the whole group is SIGKILLed. */
+/** How long a child gets to exit on SIGTERM before its whole tree is SIGKILLed. */
 const KILL_GRACE_MS = 2000;
 const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
 /**
@@ -43,9 +44,11 @@ const OVERSIZE_END_WAIT_MS = 1000;
 
 /**
  * A stdio client transport that puts the child in its own process group, so that shutdown kills
- * the whole tree (`npx` → `node` → grandchildren), not only the direct child, and reaps it.
- * The SDK's transport kills only the direct child. It exposes `pid` and `stderr` like the SDK's,
- * which is how the client recognises a stdio transport during version negotiation.
+ * the whole tree (`npx` → `node` → grandchildren), not only the direct child, and reaps it;
+ * descendants that left the group (a helper in its own session, as puppeteer starts Chrome) are
+ * found by parentage and ended with it (process-tree.ts). The SDK's transport kills only the
+ * direct child. It exposes `pid` and `stderr` like the SDK's, which is how the client recognises
+ * a stdio transport during version negotiation.
  */
 export class ChildStdioTransport implements Transport {
   onclose?: () => void;
@@ -66,6 +69,8 @@ export class ChildStdioTransport implements Transport {
   private oversizeTimer: NodeJS.Timeout | undefined;
   private readonly maxBytes: number;
   exitInfo?: ExitInfo;
+  /** Descendants found outside the child's process group (at close), ended with it. */
+  private strays: KnownProcess[] = [];
   /** Why the hub ended this server, when it was the hub's doing (a protocol violation). */
   violation?: string;
   /** The first meaningful and the last lines of the child's stderr, bounded, its env's values redacted. */
@@ -108,8 +113,9 @@ export class ChildStdioTransport implements Transport {
         child.once('exit', (code, signal) => {
           this.exitInfo = { code, signal };
           clearTimeout(this.oversizeTimer);
-          // The leader is gone; anything it left in its group is an orphan of ours.
-          killGroup(child.pid, 'SIGKILL');
+          // The leader is gone; anything it left in its group, and the strays found while it ran
+          // (here or by the registry's look), are orphans of ours.
+          this.signalTree(child.pid, 'SIGKILL');
           if (pid !== undefined) this.params.registry?.exited(pid);
           res(this.exitInfo);
           this.emitClose();
@@ -236,20 +242,38 @@ export class ChildStdioTransport implements Transport {
     });
   }
 
-  /** Closes stdin, asks the group to stop, and kills it if it has not exited within the grace time. */
+  /** Closes stdin, asks the tree to stop, and kills it if it has not exited within the grace time. */
   async close(): Promise<void> {
     const child = this.child;
     if (!child) return;
     if (this.exitInfo === undefined) {
+      // Before stdin's EOF or any signal, while the child runs: once it has exited, its children
+      // belong to init and can no longer be told from anyone else's.
+      this.findStrays(child.pid);
       child.stdin?.end();
-      killGroup(child.pid, 'SIGTERM');
-      const timer = setTimeout(() => killGroup(child.pid, 'SIGKILL'), KILL_GRACE_MS);
+      this.signalTree(child.pid, 'SIGTERM');
+      const timer = setTimeout(() => this.signalTree(child.pid, 'SIGKILL'), KILL_GRACE_MS);
       await this.exited;
       clearTimeout(timer);
     }
     this.stdoutLines.clear();
     this.inbox.length = 0;
     this.emitClose();
+  }
+
+  private findStrays(pid: number | undefined): void {
+    if (pid === undefined) return;
+    const found = strayDescendants([pid]).get(pid) ?? [];
+    if (found.length === 0) return;
+    this.strays = withNew(this.strays, found);
+    // Recorded too, so that a hub killed during the grace time leaves them to the next start's reap.
+    this.params.registry?.strayed(pid, found);
+  }
+
+  /** Signals the child's process group and the strays found here or by the registry's look. */
+  private signalTree(pid: number | undefined, signal: NodeJS.Signals): void {
+    killGroup(pid, signal);
+    if (pid !== undefined) signalEach(withNew(this.strays, this.params.registry?.strays(pid) ?? []), signal);
   }
 
   private emitClose(): void {
