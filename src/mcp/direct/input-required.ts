@@ -9,6 +9,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { AskRequest } from './session-calls.js';
 import { isRecord } from '../../is-record.js';
+import { type Capabilities, missing, requiredFor, type Embedded } from '../client-capabilities.js';
 
 /**
  * What the SDK does with a tool's `input_required` result before it leaves, for direct calls
@@ -20,44 +21,6 @@ import { isRecord } from '../../is-record.js';
 const MAX_ROUNDS = 8;
 const LEG_TIMEOUT_MS = 600_000;
 const STATE_ONLY_PACING_MS = 250;
-
-type Capabilities = Record<string, unknown>;
-
-interface Embedded {
-  method: string;
-  params?: Record<string, unknown>;
-}
-
-/** The capabilities a client must declare to answer an embedded request (undefined: not a kind the protocol embeds). */
-function requiredFor(e: Embedded): Record<string, Record<string, unknown>> | undefined {
-  switch (e.method) {
-    case 'elicitation/create':
-      return e.params?.['mode'] === 'url' ? { elicitation: { url: {} } } : { elicitation: { form: {} } };
-    case 'sampling/createMessage':
-      return e.params?.['tools'] !== undefined || e.params?.['toolChoice'] !== undefined ? { sampling: { tools: {} } } : { sampling: {} };
-    case 'roots/list':
-      return { roots: {} };
-    default:
-      return undefined;
-  }
-}
-
-/** What of `required` the client did not declare; a bare `elicitation: {}` declares the form mode, as in 2025. */
-function missing(required: Record<string, Record<string, unknown>>, declared: Capabilities | undefined): Capabilities | undefined {
-  const out: Capabilities = {};
-  for (const [cap, members] of Object.entries(required)) {
-    const have = declared?.[cap];
-    if (!isRecord(have)) {
-      out[cap] = members;
-      continue;
-    }
-    const lacking = Object.fromEntries(
-      Object.entries(members).filter(([m]) => have[m] === undefined && !(cap === 'elicitation' && m === 'form' && have['url'] === undefined)),
-    );
-    if (Object.keys(lacking).length) out[cap] = lacking;
-  }
-  return Object.keys(out).length ? out : undefined;
-}
 
 function embedded(key: string, entry: unknown): { request: Embedded; required: Record<string, Record<string, unknown>> } {
   if (!isRecord(entry) || typeof entry['method'] !== 'string') {

@@ -19,6 +19,7 @@ import { SessionEnded } from './session-ended.js';
 import { CALL_HEADER, callTagOf, withoutCallTag } from './relate.js';
 import { withoutReservedMeta } from './results.js';
 import { paramHeadersFor } from '../param-headers.js';
+import { describeLacking, missing, requiredFor } from '../client-capabilities.js';
 import type { DownstreamTaskLink } from '../tasks/backings/downstream-link.js';
 import type { ModernTaskLink } from '../tasks/backings/downstream-link-2026.js';
 import type { CreateTaskResult } from '../tasks/wire.js';
@@ -197,6 +198,9 @@ export class DownstreamCalls {
    * until the caller retries with its answers.
    */
   private async startHeld(client: Client, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    // Cancelled while the server was starting: nothing is sent (the round's abort link below only hears later aborts).
+    if (ctx.signal.aborted)
+      throw new HubError('cancelled', `${this.opts.name}: the call was cancelled before it was sent (${describeError(ctx.signal.reason)})`);
     let call: HeldCall | undefined;
     const entry: InFlight = {
       ...this.entry(
@@ -255,7 +259,8 @@ export class DownstreamCalls {
     // The caller going away while this round waits cancels the downstream call; a round that
     // ends with input_required leaves it running for the next round.
     const onAbort = () => call.abort.abort(ctx.signal.reason);
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
       const outcome = await call.next(call.abort.signal);
       if ('result' in outcome) {
@@ -341,10 +346,13 @@ export class DownstreamCalls {
         const call = this.ownerOf(method, tag);
         const needed = CAPABILITY_OF[method];
         if (method === 'roots/list' && call === this.roots.owner && !(call.capabilities && needed in call.capabilities)) return this.roots.none(call) as never;
-        if (call.capabilities && !(needed in call.capabilities)) {
+        // By kind and mode: a form-only client (a bare `elicitation: {}`) is never sent a URL elicitation.
+        const params = withoutCallTag((req as { params?: Record<string, unknown> }).params);
+        const lacking = call.capabilities && missing(requiredFor({ method, ...(params ? { params } : {}) }) ?? { [needed]: {} }, call.capabilities);
+        if (lacking) {
           const err = new MissingRequiredClientCapabilityError(
-            { requiredCapabilities: { [needed]: {} } },
-            `${method}: the request's client capabilities do not declare ${needed}`,
+            { requiredCapabilities: lacking },
+            `${method}: the request's client capabilities do not declare ${describeLacking(lacking)}`,
           );
           // What the downstream would answer the caller directly (SEP-2575): the caller learns
           // which capability it lacks, rather than reading the downstream's reaction to a refusal.
@@ -355,7 +363,6 @@ export class DownstreamCalls {
           throw err;
         }
         if (!call.ask) throw new ProtocolError(ProtocolErrorCode.MethodNotFound, `${method} is not available: the calling client cannot answer it`);
-        const params = withoutCallTag((req as { params?: Record<string, unknown> }).params);
         call.parked++;
         try {
           const answer = call.ask({ method, ...(params ? { params } : {}) }, ctx.mcpReq.signal);
