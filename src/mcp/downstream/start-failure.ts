@@ -1,18 +1,21 @@
 import type { Transport } from '@modelcontextprotocol/server';
+import { describeError } from '../../errors.js';
 import { describeConnectError } from './connect-error.js';
 import { ChildStdioTransport } from './stdio-transport.js';
-import { exitSummary, type Reason, withStderr, framed } from './transport-for.js';
+import { exitSummary, type Reason, withStderr, framed, reason } from './transport-for.js';
 
 /**
  * Why a connection attempt failed, as `/readyz`, `doctor` and the log say it (`detail`) and as a
  * caller is told (`caller`: without the stderr of a process that serves more than one identity,
  * `shared`). A process that exited says more by its exit code and first meaningful stderr lines
  * than the SDK's message about the handshake it interrupted (its version probe's "connection
- * closed", then a bare "Connection closed" on each retry); a spawn failure (ENOENT) has neither,
- * and the error names it. The stderr is this attempt's process's own, never an earlier one's.
+ * closed", then a bare "Connection closed" on each retry); a process that could not be spawned
+ * (a missing command or working directory) has neither, and its spawn error names the cause. The
+ * stderr is this attempt's process's own, never an earlier one's.
  */
 export function startFailure(err: unknown, transport: Transport, shared: boolean): Reason {
   const child = transport instanceof ChildStdioTransport ? transport : undefined;
+  if (child?.spawnError) return reason(`could not start: ${describeError(child.spawnError)}`);
   const info = child?.exitInfo;
   if (info !== undefined && (info.code !== null || info.signal !== null)) return framed(exitSummary(transport, shared), 'could not start: ');
   const how = `could not connect: ${describeConnectError(err)}`;

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, statSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { SdkError, SdkErrorCode, serializeMessage, type JSONRPCMessage, type Transport } from '@modelcontextprotocol/server';
 import { OVERSIZE_MARK } from './call-failure.js';
@@ -69,6 +71,8 @@ export class ChildStdioTransport implements Transport {
   private oversizeTimer: NodeJS.Timeout | undefined;
   private readonly maxBytes: number;
   exitInfo?: ExitInfo;
+  /** Why the process could not be started at all (no exit code follows), as start-failure.ts says it. */
+  spawnError?: Error;
   /** Descendants found outside the child's process group (at close), ended with it. */
   private strays: KnownProcess[] = [];
   /** Why the hub ended this server, when it was the hub's doing (a protocol violation). */
@@ -99,13 +103,30 @@ export class ChildStdioTransport implements Transport {
     // The SDK's list of variables safe to inherit (PATH, HOME, …), as Claude Desktop passes them.
     const { getDefaultEnvironment } = await import('@modelcontextprotocol/client/stdio');
     return new Promise((resolve, reject) => {
-      const child = spawn(this.params.command, this.params.args, {
-        env: { ...getDefaultEnvironment(), ...this.params.env },
-        cwd: this.params.cwd,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        detached: true,
-        windowsHide: true,
-      });
+      let spawned = false;
+      const failed = (err: Error): void => {
+        // ENOENT and friends: no 'exit' follows a failed spawn.
+        this.exitInfo ??= { code: null, signal: null };
+        const why = spawned ? err : (cwdProblem(this.params.cwd, err) ?? err);
+        if (!spawned) this.spawnError = why;
+        reject(why);
+        this.onerror?.(why);
+        this.emitClose();
+      };
+      let child: ChildProcess;
+      try {
+        child = spawn(this.params.command, this.params.args, {
+          env: { ...getDefaultEnvironment(), ...this.params.env },
+          cwd: this.params.cwd,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          detached: true,
+          windowsHide: true,
+        });
+      } catch (err) {
+        // A cwd that is a file is thrown (`spawn ENOTDIR`) rather than emitted.
+        failed(err as Error);
+        return;
+      }
       this.child = child;
       const pid = child.pid;
       if (pid !== undefined) this.params.registry?.spawned(pid, this.params.command);
@@ -121,14 +142,11 @@ export class ChildStdioTransport implements Transport {
           this.emitClose();
         });
       });
-      child.once('error', (err) => {
-        // ENOENT and friends: no 'exit' follows a failed spawn.
-        this.exitInfo ??= { code: null, signal: null };
-        reject(err);
-        this.onerror?.(err);
-        this.emitClose();
+      child.once('error', failed);
+      child.once('spawn', () => {
+        spawned = true;
+        resolve();
       });
-      child.once('spawn', () => resolve());
       child.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
       child.stdout!.on('error', (err) => this.onerror?.(err));
       child.stdin!.on('error', (err) => this.onerror?.(err));
@@ -283,6 +301,28 @@ export class ChildStdioTransport implements Transport {
     for (let m = this.inbox.shift(); m !== undefined; m = this.inbox.shift()) this.onmessage?.(m);
     this.onclose?.();
   }
+}
+
+/**
+ * A working directory the child could not be started in, said as such: Node reports a missing
+ * `cwd` as the command's failure (`spawn /usr/bin/node ENOENT`, which sends a user looking for a
+ * command that is there) and one that is a file as a bare `spawn ENOTDIR`. Looked at only once a
+ * spawn has failed, so a start costs no extra system call.
+ */
+function cwdProblem(cwd: string | undefined, err: Error): Error | undefined {
+  if (cwd === undefined) return undefined;
+  let problem: string | undefined;
+  try {
+    if (!statSync(cwd).isDirectory()) problem = 'is not a directory';
+    else accessSync(cwd, constants.X_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') problem = 'does not exist';
+    else if (code === 'EACCES' || code === 'EPERM') problem = 'cannot be entered (permission denied)';
+  }
+  if (problem === undefined) return undefined;
+  const full = resolvePath(cwd);
+  return new Error(`the working directory ${full === cwd ? cwd : `${cwd} (${full})`} (cwd) ${problem}`, { cause: err });
 }
 
 function killGroup(pid: number | undefined, signal: NodeJS.Signals): void {
