@@ -140,8 +140,7 @@ export class Hub {
     let opened: SqliteHubStore | undefined;
     this.lifecycle = new Lifecycle(
       [
-        // The store and its migrations are opened by this constructor (every other part is built on
-        // them); the rest start in `start()`.
+        // The store and its migrations are opened by this constructor (every other part is built on them); the rest start in `start()`.
         // A store handed in was opened and migrated by its opener; the hub's own is migrated here.
         {
           name: 'store',
@@ -160,7 +159,8 @@ export class Hub {
           ? { name: 'redis', start: () => this.replicas?.start(), stop: () => this.replicas?.stop(this.integrations.pacer) }
           : { name: 'pacer', stop: () => this.integrations.pacer?.stop() },
         { name: 'processes', start: () => this.reapOrphans(), stop: async () => this.processes?.close() },
-        { name: 'connections', start: () => this.watchConnections(), stop: () => this.stopWatching() },
+        // Stopped after every part that asks for tokens: a token set a refresh in flight gets is saved before the store closes.
+        { name: 'connections', start: () => this.watchConnections(), stop: () => this.integrations.tokens.drain().finally(() => this.stopWatching()) },
         { name: 'sources', start: () => this.startSources(), stop: () => this.stopSources() },
         { name: 'inbox', start: () => this.inbox.start(), stop: () => this.inbox.stop() },
         { name: 'pollers', start: () => this.pollers.start(), stop: () => this.pollers.stop() },

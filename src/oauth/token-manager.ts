@@ -48,6 +48,13 @@ const SAVE_MARGIN_MS = 2_000;
 /** The longest pause between saves: the store is tried again every few seconds once it is back. */
 const SAVE_RETRY_MAX_MS = 2_000;
 
+/**
+ * How long a stopping hub waits for refreshes in flight (`drain`): a token endpoint answers within
+ * a second or two, and it comes after the outbox's 15 s grace, within the 20 s servers/shutdown.ts
+ * gives a stop.
+ */
+const DRAIN_MS = 4_000;
+
 /** Why a refresh is wanted: the access token is (about to be) expired, or the API refused it with a 401. */
 type RefreshTrigger = 'expiring' | 'unauthorized';
 
@@ -109,6 +116,7 @@ export class TokenManager {
   private readonly attempts: number;
   private readonly maxRetryAfter: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private stopping = false;
 
   constructor(private readonly opts: TokenManagerOptions) {
     this.margin = opts.marginMs ?? 60_000;
@@ -176,9 +184,36 @@ export class TokenManager {
     if (running) return running;
     const held = this.heldBack(c);
     if (held) return held;
+    // Not started once the store may close under it: a refresh the provider answered then would be lost.
+    if (this.stopping)
+      return Promise.reject(
+        new HubError('token_refresh_failed', `could not refresh the ${c.integration} token: the hub is stopping; try again once it is back`),
+      );
     const p = this.claimAndRefresh(c.id, c.tokenVersion, trigger).finally(() => this.inflight.delete(c.id));
     this.inflight.set(c.id, p);
     return p;
+  }
+
+  /**
+   * The hub is stopping: the refreshes in flight are waited for, at most `graceMs`, so that a token
+   * set the provider has issued is saved before the store closes. With rotation the refresh token
+   * it replaced is spent (RFC 9700 §4.14.2): a set dropped here costs the user the connection.
+   * Refreshes asked for from now on are refused rather than started.
+   */
+  async drain(graceMs = DRAIN_MS): Promise<void> {
+    this.stopping = true;
+    const running = [...this.inflight.values()];
+    if (running.length === 0) return;
+    this.opts.log.info({ refreshes: running.length }, 'waiting for the token refreshes in flight to be saved');
+    let timer: NodeJS.Timeout | undefined;
+    const outOfTime = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)));
+    const late = await Promise.race([Promise.allSettled(running).then(() => false), outOfTime]);
+    clearTimeout(timer);
+    if (late)
+      this.opts.log.warn(
+        { refreshes: this.inflight.size, waitedMs: graceMs },
+        'stopping with token refreshes still in flight; the next start finds them interrupted',
+      );
   }
 
   private async claimAndRefresh(id: string, seenVersion: number, trigger: RefreshTrigger): Promise<TokenSet> {
