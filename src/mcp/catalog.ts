@@ -2,7 +2,8 @@ import type { Prompt, Resource, ResourceTemplateType as ResourceTemplate, Tool }
 import { HubError } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
 import { within } from '../within.js';
-import { assignNames, type NameClaim } from './naming.js';
+import { HeldNames } from './held-names.js';
+import type { NameClaim } from './naming.js';
 import type { ResourceUpdatedListener, SourceChange, StrayListener, ToolSource } from './source.js';
 
 /** The longest a list or a call by name waits for a server's list being read again (a slow server). */
@@ -58,6 +59,9 @@ export class Catalog {
   private readonly strayListeners = new Set<StrayListener>();
   private readonly views = new Map<string, CatalogView>();
   private versionCounter = 0;
+  // Names once handed out keep meaning the same tool (or prompt): held-names.ts.
+  private readonly toolNames = new HeldNames();
+  private readonly promptNames = new HeldNames();
   private listableAll: Promise<void> | true | undefined;
 
   constructor(private readonly opts: { pageSize?: number } = {}) {}
@@ -192,15 +196,18 @@ export class Catalog {
     // A restarting source keeps its last-known tools listed (calls answer isError until it is
     // back), so a crash loop does not make tools flicker in and out of every client's list.
     const usable = this.list.filter((s) => LISTED_STATES.has(s.status().state));
+    const key = identityKey(identity);
     const tools = named(
       usable,
       (s) => s.tools(identity),
       (t) => t.name,
+      (claims) => this.toolNames.assign(key, claims),
     );
     const prompts = named(
       usable,
       (s) => s.prompts?.(identity) ?? [],
       (p) => p.name,
+      (claims) => this.promptNames.assign(key, claims),
     );
     const resources: Resource[] = [];
     const resourceTemplates: ResourceTemplate[] = [];
@@ -237,11 +244,12 @@ function named<T extends { name: string; _meta?: Record<string, unknown> | undef
   sources: readonly ToolSource[],
   items: (s: ToolSource) => readonly T[],
   nameOf: (t: T) => string,
+  assign: (claims: readonly NameClaim[]) => string[],
 ): CatalogEntry<T>[] {
   const pairs: { source: ToolSource; item: T }[] = [];
   for (const source of sources) for (const item of items(source)) pairs.push({ source, item });
   const claims: NameClaim[] = pairs.map((p) => ({ source: p.source.name, tool: nameOf(p.item), prefix: p.source.prefix }));
-  const names = assignNames(claims);
+  const names = assign(claims);
   return pairs.map((p, i) => {
     const name = names[i]!;
     const original = nameOf(p.item);

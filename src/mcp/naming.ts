@@ -39,24 +39,46 @@ export interface NameClaim {
   prefix: boolean;
 }
 
+/** What a claim is: the tool `tool` of the source `source`, whichever name it is shown under. */
+export function claimKey(c: NameClaim): string {
+  return `${c.source}\0${c.tool}`;
+}
+
 /**
- * Assigns exposed names to claims in order: the first claimant of a name keeps it; later ones get
- * the stable hash suffix. Because claims come in a fixed order (sources in config order, tools in
- * the order the source lists them), the result is the same on every run.
+ * Assigns exposed names to claims. A name in `held` (exposed name → claim key: names handed out
+ * before) goes to the claim it was handed to and to no other, present or not: a client that
+ * listed once (Claude Desktop never lists again) must not reach another tool by an old name. The
+ * others are assigned in order: the first claimant of a free name keeps it; later ones get the
+ * stable hash suffix. Because claims come in a fixed order (sources in config order, tools in the
+ * order the source lists them), the result with nothing held is the same on every run.
  */
-export function assignNames(claims: readonly NameClaim[]): string[] {
+export function assignNames(claims: readonly NameClaim[], held: ReadonlyMap<string, string> = new Map()): string[] {
+  const heldBy = new Map<string, string[]>();
+  for (const [name, key] of held) {
+    const names = heldBy.get(key);
+    if (names) names.push(name);
+    else heldBy.set(key, [name]);
+  }
+  const keys = claims.map(claimKey);
   const taken = new Set<string>();
-  const out: string[] = [];
-  for (const c of claims) {
+  const out: (string | undefined)[] = keys.map((key) => {
+    // A key holds more than one name only when its source lists the tool twice.
+    const name = heldBy.get(key)?.shift();
+    if (name !== undefined) taken.add(name);
+    return name;
+  });
+  const free = (name: string, key: string) => !taken.has(name) && (held.get(name) ?? key) === key;
+  claims.forEach((c, i) => {
+    if (out[i] !== undefined) return;
     const { name } = preferredName(c.source, c.tool, c.prefix);
     let chosen = name;
-    if (taken.has(chosen)) {
+    if (!free(chosen, keys[i]!)) {
       chosen = withSuffix(name, stableHash(c.source, c.tool));
       // A suffix can itself collide only by hash collision or a tool literally named so; salt until free.
-      for (let salt = 1; taken.has(chosen); salt++) chosen = withSuffix(name, stableHash(c.source, `${c.tool}#${salt}`));
+      for (let salt = 1; !free(chosen, keys[i]!); salt++) chosen = withSuffix(name, stableHash(c.source, `${c.tool}#${salt}`));
     }
     taken.add(chosen);
-    out.push(chosen);
-  }
-  return out;
+    out[i] = chosen;
+  });
+  return out as string[];
 }
