@@ -27,7 +27,11 @@ export async function keysCommand(argv: string[]): Promise<void> {
       const { rewrapped } = await vault.rewrap(report);
       process.stdout.write(`${rewrapped} data key(s) re-wrapped under ${vault.activeMasterId}.\n`);
       if ((await vault.masterIdsInUse()).every((id) => id === vault.activeMasterId)) {
-        process.stdout.write(`Nothing uses an older key now: ${MASTER_KEY_ENV} can hold the new key alone.\n`);
+        // A running hub keeps the value it was started with: until restarted it can create no new tenant's data key (src/vault/vault.ts).
+        process.stdout.write(
+          `Nothing uses an older key now. Hubs already running were given the old ${MASTER_KEY_ENV}: restart each with the new value before you drop the old key ` +
+            `(until then they refuse to create data keys for new tenants); ${MASTER_KEY_ENV} can then hold the new key alone.\n`,
+        );
       }
       return;
     }

@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { HubError, isHubError } from '../errors.js';
 import type { DataKeyStore, WrappedDataKey } from './data-keys.js';
 import { open, seal } from './envelope.js';
-import type { MasterKey, MasterKeyRing } from './master-keys.js';
+import { MASTER_KEY_ENV, type MasterKey, type MasterKeyRing } from './master-keys.js';
 
 /** Which record a ciphertext belongs to; bound into it as associated data. */
 export interface SecretScope {
@@ -191,12 +191,33 @@ export class Vault {
     // The master key may have been rotated by another process since this one started: wrap new
     // data keys with the newest key on file, never with one a rotation is retiring.
     if (this.opts.reload) this.ring = this.opts.reload();
-    const master = this.loadedRing().active;
+    const ring = this.loadedRing();
+    const master = ring.active;
+    await this.refuseRetiredMaster(ring);
     const id = `dk_${randomBytes(8).toString('hex')}`;
     const key = randomBytes(32);
     const stored = await this.opts.keys.create({ id, tenant, wrapped: wrap(master, tenant, id, key), masterId: master.id }, this.opts.clock.now());
     // Another process created the tenant's key first: use theirs.
     this.remember(stored, stored.id === id ? key : this.unwrap(stored));
+  }
+
+  /**
+   * Every stored data key opened with this process's keys when it started (`verify`), so one
+   * wrapped under a master key it was not given shows that the store was rotated since (`keys
+   * rotate`): its active key is one the rotation retired. A data key wrapped under it would not
+   * open once the old key is dropped, so none is. Keys from the environment are fixed for the
+   * process, and only a restart with the new key helps; a key file was re-read just before.
+   */
+  private async refuseRetiredMaster(ring: MasterKeyRing): Promise<void> {
+    const known = new Set(ring.keys.map((k) => k.id));
+    const newer = (await this.opts.keys.all()).find((k) => !known.has(k.masterId));
+    if (newer === undefined) return;
+    const restart = ring.source === 'env' ? `${MASTER_KEY_ENV} set to the new key` : `the new key in ${ring.file ?? 'the master key file'}`;
+    throw new HubError(
+      'vault_key_missing',
+      `the master key was rotated: stored data keys are wrapped under master key ${newer.masterId}, which this hub was not given (it has ${[...known].join(', ')}); ` +
+        `no data key is created under the retired key ${ring.active.id}. Restart the hub with ${restart}`,
+    );
   }
 
   /** Reads the keys this process does not have yet; concurrent callers share one read. */
