@@ -10,7 +10,7 @@ import { accountId, parseAccountId } from './account.js';
 import type { Grants, SignedInWith } from './grants.js';
 import { INVITE_PATH, inviteCodeIn, type Invites } from './invites.js';
 import { consentPage, failurePage, invitePage, PAGE_HEADERS, signInPage, type ClientView } from './pages.js';
-import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
+import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH, publicPathOf } from './routes.js';
 import { SSO_CALLBACK_PATH, type Sso, SsoError } from './sso.js';
 
 export interface SignInDeps {
@@ -46,6 +46,9 @@ const stringArray = z.array(z.string());
  */
 export function mountSignIn(app: Express, deps: SignInDeps): void {
   const origin = new URL(deps.issuer).origin;
+  // The routes are the hub's own; the forms and redirects the browser follows are under the public
+  // URL's path, which a proxy serving the hub there strips (routes.ts).
+  const signInPath = `${publicPathOf(deps.issuer)}${SIGN_IN_PATH}`;
   const form = formBody(4096);
   const csrf = (uid: string) => createHmac('sha256', deps.formSecret).update(`sign-in\0${uid}`).digest('base64url');
   const csrfOk = (given: string, uid: string) => {
@@ -98,7 +101,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     if (!q.success || uid === undefined) return send(res, 400, failurePage('This sign-in has expired or is unknown. Start again from your app.'));
     if (q.data.code === undefined) return send(res, 401, failurePage('The company sign-in did not sign you in. Start again from your app.'));
     const on = new URLSearchParams({ state: q.data.state, code: q.data.code, ...(q.data.iss === undefined ? {} : { iss: q.data.iss }) });
-    res.set('Cache-Control', 'no-store').redirect(303, `${SIGN_IN_PATH}/${uid}/sso?${on}`);
+    res.set('Cache-Control', 'no-store').redirect(303, `${signInPath}/${uid}/sso?${on}`);
   });
 
   app.get(`${SIGN_IN_PATH}/:uid/sso`, async (req, res) => {
@@ -150,10 +153,10 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       }
     }
     if (details.prompt.name === 'login')
-      return send(res, 200, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }), client);
+      return send(res, 200, signInPage(client, { action: `${signInPath}/${details.uid}/login`, csrf: csrf(details.uid) }), client);
     const who = parseAccountId(details.session?.accountId ?? '');
     if (details.prompt.name === 'consent' && who)
-      return send(res, 200, consentPage(client, who, { action: `${SIGN_IN_PATH}/${details.uid}/consent`, csrf: csrf(details.uid) }), client);
+      return send(res, 200, consentPage(client, who, { action: `${signInPath}/${details.uid}/consent`, csrf: csrf(details.uid) }), client);
     send(res, 400, failurePage(`This sign-in asks for "${details.prompt.name}", which this hub does not offer.`));
   });
 
@@ -165,7 +168,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid))
       return send(res, 403, failurePage('This form was not sent from its own page.'));
     const client = await clientOf(provider, details);
-    const retry = (why: string) => send(res, 401, signInPage(client, { action: `${SIGN_IN_PATH}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
+    const retry = (why: string) => send(res, 401, signInPage(client, { action: `${signInPath}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
     const login = async (who: { tenant: string; user: string }, how: SignedInWith) => {
       deps.log.info({ user: who.user, tenant: who.tenant, clientId: client.clientId, via: how.via }, 'OAuth sign-in');
       await endOtherSession(provider, req, res, details, accountId(who));
@@ -262,7 +265,8 @@ function asksForLogin(params: InteractionDetails['params']): boolean {
 }
 
 function signInAgain(issuer: string, params: InteractionDetails['params']): string {
-  const url = new URL(AS_ROUTES.authorization, issuer);
+  // On the issuer's path (a proxy's prefix), kept root-relative: the browser stays on the host it used.
+  const url = new URL(`${issuer}${AS_ROUTES.authorization}`);
   for (const [name, value] of Object.entries(params)) {
     if (name === 'prompt') continue;
     for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string') url.searchParams.append(name, v);

@@ -9,7 +9,7 @@ import type { AsRecords } from './records.js';
 import { escapeHtml } from '../http/html.js';
 import { PAGE_HEADERS } from './pages.js';
 import { documentPolicy, registrationPolicy } from './registration-policy.js';
-import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH } from './routes.js';
+import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH, publicPathOf } from './routes.js';
 import { STORE_RETRY_AFTER } from './store-unavailable.js';
 
 export const TTL_SECONDS = {
@@ -57,6 +57,8 @@ interface ClientView {
  */
 export function createProvider(deps: ProviderDeps): Provider {
   const { resource, resources } = deps;
+  // Behind a proxy that serves the hub under a path (server.ts), the browser is sent there.
+  const signInPath = `${publicPathOf(deps.issuer)}${SIGN_IN_PATH}`;
   const provider = new Provider(deps.issuer, {
     adapter: hubAdapter(deps),
     clients: [],
@@ -103,7 +105,9 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     enabledJWA: { idTokenSigningAlgValues: ['ES256'] },
     jwks: { keys: [deps.keys.signing] },
-    cookies: { keys: deps.keys.cookies },
+    // The sign-in session's cookie goes to the hub only: under its path behind a proxy, where
+    // another app (or another hub) on the same host would otherwise get it, or overwrite it.
+    cookies: { keys: deps.keys.cookies, long: { path: publicPathOf(deps.issuer) || '/' } },
     routes: AS_ROUTES,
     // Whatever the library fetches for a client (its metadata document, a jwks_uri, a sector
     // identifier) goes through the guarded fetch, in place of the library's own dispatcher.
@@ -115,7 +119,7 @@ export function createProvider(deps: ProviderDeps): Provider {
     // (the library's default, stated so it is a decision and not a start-up warning).
     clientBasedCORS: (_ctx: unknown, origin: string, client: { clientAuthMethod: string; redirectUris: string[] }) =>
       origin !== 'null' && client.clientAuthMethod === 'none' && client.redirectUris.some((uri) => URL.canParse(uri) && new URL(uri).origin === origin),
-    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${SIGN_IN_PATH}/${interaction.uid}`, policy: signInPolicy(deps.signInStands) },
+    interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `${signInPath}/${interaction.uid}`, policy: signInPolicy(deps.signInStands) },
     // RFC 7591 registration beyond the library's checks (registration-policy.ts). The library calls
     // a validator for each declared extra property only; `software_id` (RFC 7591 §2) carries it.
     extraClientMetadata: {

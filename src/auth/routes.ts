@@ -19,3 +19,13 @@ export const SIGN_IN_PATH = '/sign-in';
 
 /** RFC 8414 and OpenID discovery, both served by the library from one configuration. */
 export const DISCOVERY_PATHS = ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'] as const;
+
+/**
+ * The path the hub is reached under, from its public URL (`https://proxy.example/hub` → `/hub`,
+ * '' at the root). A reverse proxy that serves the hub under a path strips it (nginx's
+ * `location /hub/ { proxy_pass http://hub/; }`), so the hub's routes never see it, but every URL
+ * handed to a browser or a client, and every cookie's Path, must carry it.
+ */
+export function publicPathOf(publicUrl: string): string {
+  return new URL(publicUrl).pathname.replace(/\/$/, '');
+}

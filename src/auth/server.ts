@@ -19,7 +19,7 @@ import { Sso } from './sso.js';
 import { registrationLimit } from './registration-limit.js';
 import { defaultScope } from './default-scope.js';
 import { authorizationRouteGuard } from './route-guard.js';
-import { AS_ROUTES, DISCOVERY_PATHS } from './routes.js';
+import { AS_ROUTES, DISCOVERY_PATHS, publicPathOf } from './routes.js';
 import { throttledLog } from '../http/refusal-log.js';
 import { loopbackAliases } from '../http/security.js';
 
@@ -118,6 +118,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
   let callback: Promise<ReturnType<Provider['callback']>> | undefined;
   const handled = new Set<string>([...Object.values(AS_ROUTES), ...DISCOVERY_PATHS]);
   const resume = `${AS_ROUTES.authorization}/`;
+  const mountPath = publicPathOf(issuer);
   const invites = new Invites(deps.store.asRecords, deps.vault, deps.clock);
   const access = accessTokens(provider, resources, deps.clock, grantStands);
   return {
@@ -141,7 +142,14 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       app.use((req, res, next) => {
         if (!handled.has(req.path) && !req.path.startsWith(resume)) return next();
         callback ??= provider().then((p) => p.callback());
-        callback.then((handle) => handle(req, res), next);
+        // The library builds its endpoint URLs (discovery, the resume step after sign-in) and its
+        // cookies' Path on the path it is mounted at, which it reads from Express's `baseUrl`
+        // when `originalUrl` is the request's own URL (oidc_context.js `urlFor`): behind a proxy
+        // that strips the public URL's path, that path, as if the hub were mounted there.
+        callback.then((handle) => {
+          req.baseUrl = mountPath;
+          handle(req, res);
+        }, next);
       });
       mountSignIn(app, { provider, tokens: deps.tokens, invites, grants, sso, signInStands, formSecret: keys.formSecret, issuer, log: deps.log });
     },
