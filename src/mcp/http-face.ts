@@ -18,7 +18,7 @@ import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, ty
 import { identityFromAuthInfo, ModernHandlers } from './modern-handlers.js';
 import { webNodeHandler, type NodeServe } from './modern-node.js';
 import { initializeProblem } from './initialize-check.js';
-import { isRequest, requestIdOf } from './json-rpc-id.js';
+import { hasRoundedId, isRequest, requestIdOf, ROUNDED_ID_MESSAGE } from './json-rpc-id.js';
 import { paramHeaderMismatch } from './param-headers.js';
 import { createHubServer } from './server.js';
 import { CallerGone, type SourceChange } from './source.js';
@@ -143,6 +143,9 @@ export class HttpFace {
     // The identity the auth middleware resolved, carried on AuthInfo.extra.
     const identity = identityFromAuthInfo(req.auth);
     const parsed: unknown = req.body;
+    // The SDK's refusal of such an id, in either era, would echo the rounded number: another
+    // request's id. Without the text JSON.parse read it from, null (JSON-RPC 2.0 §5).
+    if (req.method === 'POST' && hasRoundedId(parsed)) return void sendError(res, jsonRpcHttpError('bad_request', ROUNDED_ID_MESSAGE));
     // One identity's requests in flight are bounded, so its flood cannot take every connection the hub
     // has. Not its notifications and answers: a cancel, or an elicitation's answer, ends a call.
     if (isRequest(parsed) && !isListen(parsed) && !this.inFlight.acquire(identityKey(identity), res, this.limits.requestsPerIdentity))

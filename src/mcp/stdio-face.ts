@@ -9,7 +9,7 @@ import type { Catalog } from './catalog.js';
 import { listenedUris, narrowListen, watchUntil } from './listen-watch.js';
 import type { Dispatcher } from './dispatch.js';
 import { LineSplitter, type OversizeLine } from './downstream/line-splitter.js';
-import { requestIdOf } from './json-rpc-id.js';
+import { hasRoundedId, requestIdJson, requestIdOf, ROUNDED_ID_MESSAGE } from './json-rpc-id.js';
 import { formatBytes, peekOversize, type JsonRpcId } from './downstream/oversize.js';
 import { createHubServer } from './server.js';
 import { strayTo } from './stray.js';
@@ -122,7 +122,8 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
   };
 }
 
-type Reply = { id: JsonRpcId | null; code: JsonRpcErrorCode; message: string };
+/** `id`: the request's id as JSON text (requestIdJson), `null` when it has none. */
+type Reply = { id: string; code: JsonRpcErrorCode; message: string };
 
 /**
  * The stdio wire of the face: newline-delimited JSON-RPC on stdin/stdout, like the SDK's
@@ -187,19 +188,24 @@ class BoundedStdioTransport implements Transport {
     try {
       value = JSON.parse(text);
     } catch {
-      this.reply({ id: null, code: 'parse_error', message: 'Parse error: the line is not valid JSON' });
+      this.reply({ id: 'null', code: 'parse_error', message: 'Parse error: the line is not valid JSON' });
       return;
     }
     // Parsed first (JSON.parse takes any depth) so that the refusal answers the request's id.
     if (nestsTooDeep(text)) {
-      this.reply({ id: requestIdOf(value), code: 'bad_request', message: TOO_DEEP_MESSAGE });
+      this.reply({ id: requestIdJson(text, value), code: 'bad_request', message: TOO_DEEP_MESSAGE });
+      return;
+    }
+    // The SDK's schema refuses such an id too, but its refusal would carry the rounded number.
+    if (hasRoundedId(value)) {
+      this.reply({ id: requestIdJson(text, value), code: 'bad_request', message: ROUNDED_ID_MESSAGE });
       return;
     }
     let message: JSONRPCMessage;
     try {
       message = parseJSONRPCMessage(value);
     } catch {
-      this.reply({ id: requestIdOf(value), code: 'bad_request', message: 'Invalid Request: not a JSON-RPC 2.0 message' });
+      this.reply({ id: requestIdJson(text, value), code: 'bad_request', message: 'Invalid Request: not a JSON-RPC 2.0 message' });
       return;
     }
     if (this.lists && 'id' in message && 'method' in message && message.method === 'tools/list') this.lists.add(message.id);
@@ -217,20 +223,19 @@ class BoundedStdioTransport implements Transport {
     // Answer once the line has ended, when an id written last can be read too.
     if (!line.ended) return;
     const peek = peekOversize(line);
-    const id = peek.kind === 'request' ? (peek.id ?? null) : null;
+    const id = peek.kind === 'request' ? requestIdOf({ id: peek.id }) : null;
     this.log.warn({ bytes: line.bytes, maxMessageBytes: this.maxBytes, id }, 'stdio: dropped an input message over maxMessageBytes');
-    // JSON-RPC 2.0 §5: when the id cannot be read, the error carries id null.
+    // JSON-RPC 2.0 §5: when the id cannot be read (or was read rounded), the error carries id null.
     this.reply({
-      id,
+      id: JSON.stringify(id),
       code: 'body_too_large',
       message: `Invalid Request: the message (${formatBytes(line.bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})`,
     });
   }
 
   private reply(r: Reply): void {
-    this.write(`${JSON.stringify({ jsonrpc: '2.0', id: r.id, error: { code: jsonRpcCodeOf(r.code), message: r.message, data: { code: r.code } } })}\n`).catch(
-      (err: unknown) => this.onerror?.(err as Error),
-    );
+    const error = { code: jsonRpcCodeOf(r.code), message: r.message, data: { code: r.code } };
+    this.write(`{"jsonrpc":"2.0","id":${r.id},"error":${JSON.stringify(error)}}\n`).catch((err: unknown) => this.onerror?.(err as Error));
   }
 
   send(message: JSONRPCMessage): Promise<void> {
