@@ -8,6 +8,8 @@ import { page } from './pages.js';
 
 export interface ConnectView {
   identity: Identity;
+  /** The page's path as the browser sees it, under the public URL's path; its forms post below it. Default `/connect`. */
+  path?: string;
   rows: IntegrationStatus[];
   now: number;
   /** A fresh link per integration (each works once). */
@@ -27,10 +29,12 @@ export interface ConnectView {
 
 /** The /connect page: one row per integration with its state, its health and its actions. */
 export function connectPage(v: ConnectView): string {
-  const logout = html`<form method="post" action="/connect/logout"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Log out</button></form>`;
+  const logout = html`<form method="post" action="${formsAt(v)}/logout"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Log out</button></form>`;
   const footer = html`<p><small>This page stays open for ${ago(v.sessionEndsAt - v.now)} more, then needs a new link.</small> ${logout}</p>`;
   return page(`Accounts of ${v.identity.user}`, html`${v.notice}${pausedElsewhere(v)}${table(v)}${apps(v)}${footer}`);
 }
+
+const formsAt = (v: ConnectView) => v.path ?? '/connect';
 
 /** Apps that signed in to the hub as this user (OAuth), and a button that ends each one's access. */
 function apps(v: ConnectView): Html | '' {
@@ -38,7 +42,7 @@ function apps(v: ConnectView): Html | '' {
   if (!v.clients?.length) return done;
   const rows = v.clients.map(
     (g) =>
-      html`<tr><td><strong>${g.clientName ?? g.clientId}</strong><br><small>${g.clientId}</small></td><td>${g.scopes.join(' ')}</td><td>Authorized ${ago(v.now - g.createdAt)} ago; ${g.lastUsedAt === undefined ? 'not used yet' : `last used ${ago(v.now - g.lastUsedAt)} ago`}.</td><td><form method="post" action="/connect/revoke-client"><input type="hidden" name="grant" value="${g.grantId}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form></td></tr>\n`,
+      html`<tr><td><strong>${g.clientName ?? g.clientId}</strong><br><small>${g.clientId}</small></td><td>${g.scopes.join(' ')}</td><td>Authorized ${ago(v.now - g.createdAt)} ago; ${g.lastUsedAt === undefined ? 'not used yet' : `last used ${ago(v.now - g.lastUsedAt)} ago`}.</td><td><form method="post" action="${formsAt(v)}/revoke-client"><input type="hidden" name="grant" value="${g.grantId}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form></td></tr>\n`,
   );
   return html`<h2>Apps signed in as you</h2>${done}<table><thead><tr><th>App</th><th>Scopes</th><th>Use</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
 }
@@ -50,7 +54,7 @@ function table(v: ConnectView): Html {
     const state = c?.state ?? 'unlinked';
     const revoke =
       c && c.state !== 'revoked'
-        ? html` <form method="post" action="/connect/revoke"><input type="hidden" name="integration" value="${r.name}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form>`
+        ? html` <form method="post" action="${formsAt(v)}/revoke"><input type="hidden" name="integration" value="${r.name}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form>`
         : '';
     const hook = r.webhookUrl && c?.state !== 'revoked' ? html`<br><small>Webhook URL: <code>${r.webhookUrl}</code></small>` : '';
     return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}${hook}${polling(v, c?.id)}${breaker(v, r)}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;

@@ -8,6 +8,7 @@ import { ERROR_SPECS, describeError, isHubError, type HubErrorCode } from '../er
 import type { Identity } from '../identity/identity.js';
 import type { Accounts } from '../integrations/accounts.js';
 import type { PollerStatus } from '../polling/scheduler.js';
+import { publicPathOf } from '../auth/routes.js';
 import { sha256, type ConnectSessions, type LinkUses } from '../oauth/link-uses.js';
 import type { LinkPayload, LinkSigner } from '../oauth/links.js';
 import type { Logger } from '../observability/logger.js';
@@ -41,6 +42,8 @@ export interface ConnectDeps {
   clock: Clock;
   log: Logger;
   secureCookies: boolean;
+  /** Where browsers reach the hub (`server.publicUrl`, without a trailing slash): the pages are under its path. */
+  publicUrl: string;
   /** OAuth clients the user authorized on the hub's authorization server (src/auth/grants.ts). */
   grants?: {
     list(filter: { tenant: string; user: string }): Promise<GrantView[]>;
@@ -64,7 +67,10 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
   const send = (res: Response, status: number, html: string) => res.status(status).set(PAGE_HEADERS).type('html').send(html);
   const refuse = (res: Response, code: HubErrorCode, title: string, message: string) =>
     send(res, ERROR_SPECS[code].http, messagePage(title, message, { failure: true, code }));
-  const cookieOptions = { path: '/connect', sameSite: 'strict', secure: deps.secureCookies } as const;
+  // The route is the hub's own; the browser reaches it under the public URL's path, which a proxy
+  // serving the hub there strips (auth/routes.ts): redirects, forms and the cookie's Path carry it.
+  const here = `${publicPathOf(deps.publicUrl)}/connect`;
+  const cookieOptions = { path: here, sameSite: 'strict', secure: deps.secureCookies } as const;
 
   const session = async (req: Request): Promise<Session | 'none' | 'ended'> => {
     const token = readCookie(req, SESSION_COOKIE);
@@ -103,7 +109,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
         await deps.sessions.open(deps.links.verify(token, 'session'));
         setCookie(res, SESSION_COOKIE, token, { ...cookieOptions, maxAgeSeconds: SESSION_TTL_MS / 1000 });
         // Drop the link from the address bar and history.
-        return void res.set('Cache-Control', 'no-store').redirect(303, '/connect');
+        return void res.set('Cache-Control', 'no-store').redirect(303, here);
       } catch (err) {
         return refuse(res, 'oauth_flow_failed', 'Link not valid', describeError(err));
       }
@@ -127,6 +133,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
         identity: s.identity,
         rows: await a.status(s.identity),
         now: deps.clock.now(),
+        path: here,
         linkUrl: (name) => a.linkUrl(s.identity, name),
         csrf: csrfToken(s.token),
         sessionEndsAt: s.payload.exp,
@@ -154,7 +161,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
     try {
       const r = await deps.accounts.revoke(c);
       if (r.warning) deps.log.warn({ integration: body.data.integration, warning: r.warning }, 'revoked locally; the provider did not confirm');
-      res.redirect(303, `/connect?revoked=${encodeURIComponent(body.data.integration)}&confirmed=${r.warning ? 'no' : 'yes'}`);
+      res.redirect(303, `${here}?revoked=${encodeURIComponent(body.data.integration)}&confirmed=${r.warning ? 'no' : 'yes'}`);
     } catch (err) {
       deps.log.error({ err: describeError(err) }, 'revoke failed');
       refuse(res, isHubError(err) ? err.code : 'internal', 'Revoke failed', describeError(err));
@@ -170,7 +177,7 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
     const own = (await deps.grants?.list({ tenant: s.identity.tenant, user: s.identity.user }))?.find((g) => g.grantId === body.data.grant);
     if (!own || !(await deps.grants!.revoke(own.grantId))) return refuse(res, 'not_found', 'Nothing to revoke', 'That app no longer has access.');
     deps.log.info({ user: s.identity.user, tenant: s.identity.tenant, clientId: own.clientId }, 'OAuth grant revoked on /connect');
-    res.redirect(303, '/connect?client=revoked');
+    res.redirect(303, `${here}?client=revoked`);
   });
 
   app.post('/connect/logout', form, async (req, res) => {

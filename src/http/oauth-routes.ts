@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import { formBody } from './form-body.js';
 import { z } from 'zod';
+import { publicPathOf } from '../auth/routes.js';
 import type { Clock } from '../clock.js';
 import { ERROR_SPECS, HubError, describeError, isHubError, type HubErrorCode } from '../errors.js';
 import type { Accounts } from '../integrations/accounts.js';
@@ -23,6 +24,8 @@ export interface OAuthRouteDeps {
   clock: Clock;
   log: Logger;
   secureCookies: boolean;
+  /** Where browsers reach the hub (`server.publicUrl`, without a trailing slash): the pages are under its path. */
+  publicUrl: string;
 }
 
 const integrationParam = z.string().regex(/^[A-Za-z0-9_-]{1,48}$/);
@@ -69,6 +72,11 @@ function fail(res: Response, err: unknown, log: Logger, refused: RefusalLog, nam
 export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
   const { accounts, links, uses, log } = deps;
   const refused = refusalLog(log);
+  // The routes are the hub's own; the browser reaches them under the public URL's path, which a
+  // proxy serving the hub there strips (auth/routes.ts): the form and the cookies' Paths carry it.
+  // The redirect URI is an absolute URL on the public URL already (integrations/wiring.ts).
+  const root = publicPathOf(deps.publicUrl);
+  const callbackPath = `${root}/oauth/callback`;
 
   /** The integration a start request names, when it is a name at all (it is logged). */
   const nameOf = (req: Request): string | undefined => {
@@ -103,7 +111,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
       const browser = readCookie(req, cookie) ?? randomBytes(32).toString('base64url');
       const claimed = await uses.claim(link, sha256(browser));
       if (claimed !== 'ok') throw new HubError('oauth_flow_failed', REFUSED[claimed]);
-      const path = `/oauth/${name}/start`;
+      const path = `${root}/oauth/${name}/start`;
       // Lax: the link is opened from a client or a chat, a top-level navigation from elsewhere.
       setCookie(res, cookie, browser, { path, maxAgeSeconds: (link.exp - deps.clock.now()) / 1000, sameSite: 'lax', secure: deps.secureCookies });
       // CSP Level 3 checks form-action on the redirects that follow a post too: allow the provider.
@@ -136,7 +144,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
       // The link cookie stays until the link expires, so a replayed confirmation hears "already used".
       // The flow is bound to this browser too: the callback must come back with this cookie.
       setCookie(res, accounts.cookieName(started.state), started.browserSecret, {
-        path: '/oauth/callback',
+        path: callbackPath,
         maxAgeSeconds: FLOW_TTL_MS / 1000,
         sameSite: 'lax',
         secure: deps.secureCookies,
@@ -154,7 +162,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
     const cookie = q.data.state ? accounts.cookieName(q.data.state) : undefined;
     try {
       const { connection, title } = await accounts.complete(q.data, cookie ? readCookie(req, cookie) : undefined);
-      if (cookie) clearCookie(res, cookie, { path: '/oauth/callback', sameSite: 'lax', secure: deps.secureCookies });
+      if (cookie) clearCookie(res, cookie, { path: callbackPath, sameSite: 'lax', secure: deps.secureCookies });
       res
         .set(PAGE_HEADERS)
         .type('html')

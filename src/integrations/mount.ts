@@ -37,6 +37,7 @@ export function mountIntegrations(app: Express, i: Integrations, extra: Pick<Lin
     clock: i.clock,
     log: i.log,
     secureCookies: secure,
+    publicUrl: i.publicUrl,
     breakers: i.circuits,
     ...extra,
   });
