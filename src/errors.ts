@@ -14,6 +14,7 @@ export type HubErrorCode =
   | 'body_too_large'
   | 'headers_too_large'
   | 'hub_starting'
+  | 'hub_stopping'
   | 'result_too_large'
   | 'request_timeout'
   | 'bad_request'
@@ -102,6 +103,8 @@ export const ERROR_SPECS = {
   headers_too_large: { http: 431, mcp: { kind: 'jsonrpc', code: -32600 }, retryable: false, log: 'info' },
   // JSON-RPC 2.0 §5.1: -32000 to -32099 are the server's own; nothing was done, and a retry a moment later is served.
   hub_starting: { http: 503, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: true, log: 'info' },
+  // A call the hub's stop cut short: cancelled at its server, to be made again once the hub is back.
+  hub_stopping: { http: 503, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: true, log: 'info' },
   // The token was not judged (the store did not answer): nothing was done, a retry later is served.
   auth_unavailable: { http: 503, mcp: { kind: 'jsonrpc', code: -32000 }, retryable: true, log: 'error' },
   // JSON-RPC 2.0 §5.1: the request was fine, the hub could not send its answer: an internal error (-32603).

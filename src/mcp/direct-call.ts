@@ -17,13 +17,14 @@ import {
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { ERROR_SPECS } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { CatalogEntry } from './catalog.js';
 import { type AnswerSink, EventStreamAnswer, JsonAnswer, STREAM_KEY_PREFIX } from './direct/answer.js';
 import { type DirectCall, directCallOf, requestId } from './direct/call-shape.js';
 import { directEnvelopeOf, MODERN, withoutReserved } from './direct/envelope.js';
 import { checkModernInputRequests, fulfilLegacy } from './direct/input-required.js';
-import { CancelledByClient, type SessionCalls } from './direct/session-calls.js';
+import { CancelledByClient, HubStopping, type SessionCalls } from './direct/session-calls.js';
 import type { Dispatcher } from './dispatch.js';
 import { legacyLogLevel, LOGGING_LEVELS, logMessageOf, SERVER_INFO } from './server.js';
 import { CallerGone, type CallContext } from './source.js';
@@ -220,8 +221,10 @@ export class DirectCalls {
     }
     try {
       const message = await this.answer(s, abort.signal);
-      // As in the SDK: a cancelled request gets no answer.
+      // As in the SDK: a cancelled request gets no answer. One the hub's stop cut short does: told
+      // nothing, a client would try to resume its stream at a hub that is gone, then time out.
       if (!abort.signal.aborted) s.out.end(message);
+      else if (abort.signal.reason instanceof HubStopping) s.out.end({ jsonrpc: '2.0', id: s.call.id, error: stopping(s.call.params.name) });
     } finally {
       legacy?.calls.inflight.delete(s.call.id);
       if (!s.out.ended) {
@@ -319,6 +322,13 @@ function modernResult(result: CallToolResult): CallToolResult {
 function withServerInfo<T extends { _meta?: Record<string, unknown> }>(result: T): T {
   const meta = result._meta;
   return meta?.[SERVER_INFO_META_KEY] !== undefined ? result : { ...result, _meta: { ...meta, [SERVER_INFO_META_KEY]: SERVER_INFO } };
+}
+
+/** `hub_stopping`, as the JSON-RPC error its row in the error table gives. */
+function stopping(tool: string): { code: number; message: string; data: { code: 'hub_stopping' } } {
+  const message = `the hub stopped before ${tool} finished (it was cancelled at its server); call it again once the hub is back`;
+  const spec = ERROR_SPECS.hub_stopping.mcp;
+  return { code: spec.kind === 'jsonrpc' ? spec.code : ProtocolErrorCode.InternalError, message, data: { code: 'hub_stopping' } };
 }
 
 /** The JSON-RPC error the SDK's Protocol would send for a thrown error. */

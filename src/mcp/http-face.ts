@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { DRAIN_MS } from '../http/listener.js';
 import type { Clock } from '../clock.js';
 import { jsonRpcHttpError, sendError, type JsonRpcErrorCode } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
@@ -12,7 +13,7 @@ import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
 import { isLegacyInbound } from './classify-era.js';
 import { DirectCalls } from './direct-call.js';
-import { SessionCalls } from './direct/session-calls.js';
+import { HubStopping, SessionCalls } from './direct/session-calls.js';
 import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
 import { identityFromAuthInfo, ModernHandlers } from './modern-handlers.js';
@@ -65,10 +66,7 @@ export interface HttpFaceOptions {
   tokens?: RevocationSource;
   /** How often other processes' revocations are looked for. */
   revocationPollMs?: number;
-  /**
-   * Sends a 2026-07-28 retry or task request whose state another replica holds to that replica,
-   * answering `res` and resolving true; false leaves the request to this process (src/replicas/forward.ts).
-   */
+  /** Sends a 2026-07-28 retry or task request whose state another replica holds there, answering `res` (true); false leaves it here (src/replicas/forward.ts). */
   forward?: { handle(req: Request, res: Response, body: unknown, owner: Identity): Promise<boolean> };
   /** Several replicas: per-user list changes and resource updates reach the sessions and streams every replica holds. */
   replicas?: FaceReplicas;
@@ -389,6 +387,11 @@ export class HttpFace {
     clearInterval(this.sweeper);
     this.stopRevocations();
     for (const u of this.unsubscribe) u();
+    // A stop is no cancel: requests under way get the listener's drain to finish; a 2025 session's
+    // call still running is then answered hub_stopping as it unwinds, before its stream closes.
+    await this.inFlight.settled(DRAIN_MS);
+    for (const s of this.sessions.values()) s.calls.close(new HubStopping());
+    await this.inFlight.settled(500);
     await Promise.all([...this.sessions.values()].map((s) => s.transport.close().catch(() => {})));
     this.sessions.clear();
     this.byIdentity.clear();

@@ -31,17 +31,34 @@ export function refuseOverLimit(res: Response, limit: LimitName, max: number, id
  */
 export class StreamCounter {
   private readonly open = new Map<string, number>();
+  private total = 0;
+  private readonly idle: Array<() => void> = [];
 
   acquire(key: string, res: Response, max: number): boolean {
     const n = this.open.get(key) ?? 0;
     if (n >= max) return false;
     this.open.set(key, n + 1);
+    this.total++;
     res.once('close', () => {
       const left = (this.open.get(key) ?? 1) - 1;
       if (left > 0) this.open.set(key, left);
       else this.open.delete(key);
+      if (--this.total === 0) for (const done of this.idle.splice(0)) done();
     });
     return true;
+  }
+
+  /** Resolves once nothing counted is open, or after `ms`, whichever comes first. */
+  settled(ms: number): Promise<void> {
+    if (this.total === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      timer.unref();
+      this.idle.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   count(key: string): number {

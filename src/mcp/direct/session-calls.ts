@@ -22,6 +22,14 @@ export interface AskRequest {
 }
 
 /** Why a call was aborted when its client sent notifications/cancelled: its stream then stays open, as the SDK's does. */
+/** The hub is stopping: a call still under way is answered `hub_stopping`, not left without an answer. */
+export class HubStopping extends Error {
+  override readonly name = 'HubStopping';
+  constructor() {
+    super('the hub is stopping');
+  }
+}
+
 export class CancelledByClient extends Error {
   /** The client's reason as it gave it: the SDK passes `String(reason)` on to the downstream's notifications/cancelled, which read "Error: …". */
   override toString(): string {

@@ -1,0 +1,51 @@
+/**
+ * A hub that stops (SIGTERM, stdin closed) while a 2025 session's calls are under way: a call that
+ * ends within the 2 s a stop gives requests is answered, and one still running after that is
+ * answered `hub_stopping` — never left with a closed stream and no answer, which a client would
+ * try to resume at a hub that is gone and then wait out its own timeout.
+ */
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ASKING } from '../helpers/asking.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+
+let hub: RunningHub | undefined;
+afterEach(async () => {
+  await hub?.stop();
+  hub = undefined;
+});
+
+async function legacyClient(running: RunningHub): Promise<Client> {
+  const client = new Client({ name: 'stop-test', version: '1.0.0' }, { versionNegotiation: { mode: 'legacy' } });
+  await client.connect(new StreamableHTTPClientTransport(new URL(running.url), { requestInit: { headers: { authorization: `Bearer ${running.token}` } } }));
+  return client;
+}
+
+/** Calls `hold` for `ms` and resolves once the call runs at the server (its first progress arrived). */
+async function holding(client: Client, ms: number): Promise<{ outcome: Promise<unknown> }> {
+  let running!: () => void;
+  const started = new Promise<void>((r) => (running = r));
+  const outcome = client.callTool({ name: 'a__hold', arguments: { ms } }, { onprogress: () => running(), timeout: 60_000 }).then(
+    (result) => ({ result }),
+    (error: unknown) => ({ error }),
+  );
+  await started;
+  return { outcome };
+}
+
+describe('a stopping hub and the calls of 2025 sessions', () => {
+  it('answers the call that ends within the drain, and tells the one that does not that the hub stopped', async () => {
+    hub = await startHub({ mcpServers: { a: { command: process.execPath, args: [ASKING, '--v1-stdio'] } } });
+    const running = hub;
+    const client = await legacyClient(running);
+    const short = await holding(client, 500);
+    const long = await holding(client, 30_000);
+    const stopping = running.hub.stop();
+    expect(await short.outcome).toEqual({ result: expect.objectContaining({ content: [{ type: 'text', text: 'held' }] }) });
+    expect(await long.outcome).toEqual({
+      error: expect.objectContaining({ code: -32000, message: expect.stringContaining('the hub stopped before a__hold finished') }),
+    });
+    await stopping;
+    hub = undefined;
+  });
+});
