@@ -4,58 +4,13 @@
  * client and the user's browser only ever reach the hub through the proxy, so every endpoint the
  * metadata lists, every redirect, form and cookie Path of the sign-in must be under `/base`.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { fixtureStdio, startHub, type RunningHub } from '../helpers/hub.js';
+import { PREFIX, prefixProxy, type PrefixProxy } from '../helpers/prefix-proxy.js';
 import { MemoryOAuthClient, REDIRECT, authorizeUrl, formOf, initialize, pageAfterRedirects, pkce, register, signIn, tokenRequest } from './support.js';
-
-const PREFIX = '/base';
-
-interface PrefixProxy {
-  /** `http://127.0.0.1:PORT/base`: the hub's public URL, without the trailing slash. */
-  base: string;
-  /** Where it forwards to, once the hub listens. */
-  upstream: number;
-  /** Paths it refused because they are not under the prefix. */
-  unrouted: string[];
-  close(): Promise<void>;
-}
-
-/**
- * A reverse proxy on loopback: `/base/*` goes to the hub with `/base` stripped, Host kept; anything
- * else is 404. `host` is the name clients and the browser use for it.
- */
-async function prefixProxy(host = '127.0.0.1'): Promise<PrefixProxy> {
-  const unrouted: string[] = [];
-  const proxy: PrefixProxy = { base: '', upstream: 0, unrouted, close: async () => {} };
-  const server = http.createServer((req, res) => {
-    const url = req.url ?? '/';
-    if (!url.startsWith(`${PREFIX}/`)) {
-      unrouted.push(url);
-      req.resume();
-      res.writeHead(404).end('not routed by the proxy');
-      return;
-    }
-    const up = http.request({ host: '127.0.0.1', port: proxy.upstream, method: req.method, path: url.slice(PREFIX.length), headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
-    });
-    up.on('error', () => res.writeHead(502).end());
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  proxy.base = `http://${host}:${(server.address() as AddressInfo).port}${PREFIX}`;
-  proxy.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return proxy;
-}
 
 /** A hub whose public URL is the proxy's `/base/`, behind it. */
 async function hubBehind(proxy: PrefixProxy, config: Record<string, unknown> = {}): Promise<RunningHub> {

@@ -11,7 +11,7 @@ import { Browser, hubConfirmation } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { PREFIX, prefixProxy, type PrefixProxy } from './prefix-proxy.js';
+import { PREFIX, prefixProxy, type PrefixProxy } from '../helpers/prefix-proxy.js';
 import { TOOL, hubConfig, linkIn } from './support.js';
 
 const ALICE: Identity = { tenant: 'default', user: 'alice', scopes: [] };
