@@ -23,7 +23,9 @@ export class HeldNames {
 
   constructor(limits: HeldNamesLimits = {}) {
     this.maxAbsent = limits.maxAbsent ?? 1000;
-    this.maxIdentities = limits.maxIdentities ?? 10_000;
+    // Each identity holds every name it listed (~140 bytes each: 300 tools are ~40 KiB), so a
+    // thousand identities that listed recently cost tens of MB at most.
+    this.maxIdentities = limits.maxIdentities ?? 1_000;
   }
 
   /** The exposed names of `claims` for this identity; the names given are held from now on. */
