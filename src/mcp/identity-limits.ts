@@ -1,3 +1,4 @@
+import { within } from '../within.js';
 import type { Response } from 'express';
 import { jsonRpcCodeOf, jsonRpcHttpError, sendError } from '../errors.js';
 
@@ -51,14 +52,7 @@ export class StreamCounter {
   /** Resolves once nothing counted is open, or after `ms`, whichever comes first. */
   settled(ms: number): Promise<void> {
     if (this.total === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      timer.unref();
-      this.idle.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return within(new Promise<void>((resolve) => this.idle.push(resolve)), ms, undefined);
   }
 
   count(key: string): number {

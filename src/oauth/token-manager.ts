@@ -6,6 +6,7 @@ import { HubError, describeError } from '../errors.js';
 import { OAuthGrantError, OAuthTransientError, type OAuthClient } from './client.js';
 import { newOwnerId, ownerIsDead } from './owner.js';
 import { refusalNotAboutGrant } from './refusal.js';
+import { within } from '../within.js';
 
 export interface TokenManagerOptions {
   store: ConnectionRepository;
@@ -205,10 +206,11 @@ export class TokenManager {
     const running = [...this.inflight.values()];
     if (running.length === 0) return;
     this.opts.log.info({ refreshes: running.length }, 'waiting for the token refreshes in flight to be saved');
-    let timer: NodeJS.Timeout | undefined;
-    const outOfTime = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), graceMs)));
-    const late = await Promise.race([Promise.allSettled(running).then(() => false), outOfTime]);
-    clearTimeout(timer);
+    const late = await within(
+      Promise.allSettled(running).then(() => false),
+      graceMs,
+      true,
+    );
     if (late)
       this.opts.log.warn(
         { refreshes: this.inflight.size, waitedMs: graceMs },
