@@ -71,20 +71,26 @@ describe('a hub stopped while a token refresh is in flight', () => {
     }
   }
 
+  /** Expires alice's access token and starts a call whose refresh the provider holds; resolves once it is held. */
+  async function callHeldMidRefresh(dataDir: string, client: FaceClient) {
+    const db = openHubDb(dataDir);
+    const [before] = connectionRows(db);
+    expireAccessToken(db, before!.id);
+    db.close();
+    const refreshes = oidc.tokenRequests('refresh_token');
+    const hold = holdRefresh(oidc);
+    const call = client.callTool(TOOL, {}).catch((err: unknown) => err);
+    await hold.reached;
+    return { before, refreshes, hold, call };
+  }
+
   it('stdio: the client closing stdin mid-refresh lets the refresh commit before the hub exits', async () => {
     const { dir, config } = await linkedDataDir();
     try {
       const args = [CLI, 'stdio', '--config', config, '--data', dir.path, '--user', 'alice', '--no-http'];
       // The 1.x SDK's stdio client, as desktop clients use: its close is the one the README describes.
       const stdio: FaceClient = await connectClient('v1', { transport: 'stdio', command: process.execPath, args });
-      const db = openHubDb(dir.path);
-      const [before] = connectionRows(db);
-      expireAccessToken(db, before!.id);
-      db.close();
-      const refreshes = oidc.tokenRequests('refresh_token');
-      const hold = holdRefresh(oidc);
-      const call = stdio.callTool(TOOL, {}).catch((err: unknown) => err);
-      await hold.reached;
+      const { before, refreshes, hold, call } = await callHeldMidRefresh(dir.path, stdio);
       // The SDK's close ends stdin and waits for the process (SIGTERM after 2 s, SIGKILL after 4 s).
       const closed = stdio.close();
       await eventually(() => stdio.stderrTail().includes('shutting down'));
@@ -112,14 +118,7 @@ describe('a hub stopped while a token refresh is in flight', () => {
     try {
       const hub = await serve(config, dir.path, oidc);
       const client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token });
-      const db = openHubDb(dir.path);
-      const [before] = connectionRows(db);
-      expireAccessToken(db, before!.id);
-      db.close();
-      const refreshes = oidc.tokenRequests('refresh_token');
-      const hold = holdRefresh(oidc);
-      const call = client.callTool(TOOL, {}).catch((err: unknown) => err);
-      await hold.reached;
+      const { before, refreshes, hold, call } = await callHeldMidRefresh(dir.path, client);
       const stopped = hub.kill('SIGTERM');
       await eventually(() => hub.output().includes('shutting down'));
       hold.release();
