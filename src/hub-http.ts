@@ -1,7 +1,7 @@
-import type { RequestListener } from 'node:http';
 import type { Clock } from './clock.js';
 import type { HubConfig } from './config/schema.js';
 import type { AgentSource } from './agents/source.js';
+import type { HttpApp } from './http/express-born.js';
 import type { HttpListener } from './http/listener.js';
 import type { HubPhase } from './http/routes.js';
 import { isLoopbackHost } from './http/security.js';
@@ -48,7 +48,7 @@ export interface HubHttpDeps {
 
 export interface HubHttp {
   face: HttpFace;
-  app: RequestListener;
+  app: HttpApp;
   /** Ends what the integrations' routes keep running. */
   closeMounted: () => void;
 }

@@ -17,7 +17,7 @@ import { refusalLog } from './refusal-log.js';
 import { refusedTarget } from './request-target.js';
 import { exposure, hostAndOriginGuard } from './security.js';
 import { webhookTarget, type WebhookHandler } from '../webhooks/route.js';
-import type { RequestListener } from 'node:http';
+import type { HttpApp } from './express-born.js';
 import { ERROR_SPECS, HubError, httpError, isHubError, isJsonRpcCode, jsonRpcHttpError, sendError, type JsonRpcErrorCode } from '../errors.js';
 import { MAX_JSON_DEPTH, nestsTooDeep, TOO_DEEP_MESSAGE } from '../mcp/json-depth.js';
 
@@ -43,7 +43,7 @@ export interface HttpAppDeps {
  * token auth. Order matters: /mcp checks its own token and scope first; then, beyond loopback,
  * every path not in PUBLIC_ROUTES needs a token; only then come the routes that need none.
  */
-export function createHttpApp(deps: HttpAppDeps): RequestListener {
+export function createHttpApp(deps: HttpAppDeps): HttpApp {
   const { config, log, tokens } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -103,7 +103,7 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
   // Webhooks (public: signed by the sender, see public-routes.ts) are answered before express:
   // behind the same body deadline and Host/Origin checks, they need none of its routing, body
   // parsing or response helpers, which cost more than the delivery's own work (`bench:webhooks`).
-  return (req, res) => {
+  const handle: HttpApp['handle'] = (req, res) => {
     // Every answer is JSON, HTML or an event stream of the type it names: no browser may sniff one into another.
     res.setHeader('X-Content-Type-Options', 'nosniff');
     if (refusedTarget(req, res, refusals)) return;
@@ -112,6 +112,7 @@ export function createHttpApp(deps: HttpAppDeps): RequestListener {
     if (target === undefined || webhooks === undefined) return void app(req, res);
     deadlines.middleware(req, res, () => guard(req, res, () => void webhooks(req, res, target)));
   };
+  return { handle, prototypes: { request: app.request, response: app.response } };
 }
 
 /** Per the Streamable HTTP transport, POST bodies are JSON; anything else is refused before parsing. */

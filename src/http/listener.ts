@@ -6,6 +6,7 @@ import { answerClientErrors } from './client-error.js';
 import { writeJson, writeRefusal } from './json.js';
 import { applyServerLimits, closeIfBodyUnread, connectionsCheckingInterval } from './limits.js';
 import { refusedTarget } from './request-target.js';
+import { expressBornMessages, type HttpApp } from './express-born.js';
 import { exposure, hostAndOriginGuard } from './security.js';
 
 /** The hub's HTTP listener, bound: `port` is the one the OS gave it when 0 was asked for. */
@@ -13,8 +14,8 @@ export interface HttpListener {
   readonly server: Server;
   readonly host: string;
   readonly port: number;
-  /** Hands requests to `app` instead of the "starting" answer given until then. */
-  serve(app: RequestListener): void;
+  /** Hands requests to `app` instead of the "starting" answer given until then; they are born with its prototypes. */
+  serve(app: HttpApp): void;
   /**
    * Stops accepting connections and closes the idle ones at once; a request being served gets up to
    * `DRAIN_MS` to finish (its answer says `Connection: close`), then every connection is cut.
@@ -63,7 +64,13 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
   const port = at.port ?? server.port;
   const host = at.host ?? server.host;
   // Without Host, Node answers 400 with an empty body; the guard says why, in the hub's shape.
-  const http = createServer({ connectionsCheckingInterval: connectionsCheckingInterval(server.limits), requireHostHeader: false });
+  const born = expressBornMessages();
+  const http = createServer({
+    connectionsCheckingInterval: connectionsCheckingInterval(server.limits),
+    requireHostHeader: false,
+    IncomingMessage: born.IncomingMessage,
+    ServerResponse: born.ServerResponse,
+  });
   applyServerLimits(http, server.limits);
   answerClientErrors(http);
   // Host and Origin are checked first, as they are once the hub serves: a page rebound to this
@@ -107,8 +114,9 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
     host,
     port: bound,
     serve(app) {
+      born.adopt(app.prototypes);
       http.off('request', starting);
-      http.on('request', app);
+      http.on('request', app.handle);
     },
     close: () =>
       new Promise<void>((res) => {
