@@ -9,11 +9,11 @@ import {
   type JSONRPCRequest,
 } from '@modelcontextprotocol/client';
 import { createParser } from 'eventsource-parser';
-import { setMaxListeners } from 'node:events';
 import type { Readable } from 'node:stream';
 import { abortedOf, endpointOf, post, readText, type Endpoint, type PostAnswer } from './http-post.js';
 import { Inbox, parseMessage, stampCall } from './inbox.js';
 import { UnresumableEnd } from './in-flight.js';
+import { Lifetime } from './lifetime.js';
 import { CALL_HEADER } from './relate.js';
 import { reachWatchingFetch, relatingFetch, type RelatingFetch } from './relating-fetch.js';
 import { endsSession, sessionEndedOr, sessionWatchingFetch } from './session-ended.js';
@@ -83,7 +83,7 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   private readonly inbox = new Inbox((m) => this.onmessage?.(m));
   private readonly fast: boolean;
   private readonly onSessionEnded: (() => void) | undefined;
-  private life: AbortController | undefined;
+  private life: Lifetime | undefined;
   private ready = false;
   /** The failure of the latest request of the SDK transport's that could not reach the server (cleared by one that could). */
   private readonly reach: { failure: unknown };
@@ -115,14 +115,12 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
 
   override async start(): Promise<void> {
     await super.start();
-    this.life = new AbortController();
-    // Every call in flight listens on it (one listener each): past ten, Node would warn of a leak.
-    setMaxListeners(0, this.life.signal);
+    this.life = new Lifetime();
   }
 
   override async close(): Promise<void> {
     this.ready = false;
-    this.life?.abort();
+    this.life?.end();
     return super.close();
   }
 
@@ -147,12 +145,12 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
 
   private async sendNow(message: JSONRPCMessage | JSONRPCMessage[], options?: SendOptions): Promise<void> {
     const life = this.life;
-    if (!this.fast || !this.ready || life === undefined || life.signal.aborted || !isToolCall(message) || options?.resumptionToken !== undefined) {
+    if (!this.fast || !this.ready || life === undefined || life.ended || !isToolCall(message) || options?.resumptionToken !== undefined) {
       return super.send(message, this.resumable(message, options));
     }
     let outcome: 'done' | 'resend';
     try {
-      outcome = await this.post(message, options, life.signal);
+      outcome = await this.post(message, options, life);
     } catch (error) {
       if (options?.requestSignal?.aborted !== true) this.onerror?.(error instanceof Error ? error : new Error(String(error)));
       throw error;
@@ -188,7 +186,7 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   }
 
   /** Sends a tools/call and takes in its answer; 'resend' when the SDK transport is to send it instead. */
-  private async post(message: JSONRPCRequest, options: SendOptions, life: AbortSignal): Promise<'done' | 'resend'> {
+  private async post(message: JSONRPCRequest, options: SendOptions, life: Lifetime): Promise<'done' | 'resend'> {
     const headers: Record<string, string> = { ...this.base };
     const session = this.sessionId;
     if (session) headers['mcp-session-id'] = session;
@@ -209,8 +207,16 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
     }
     headers['content-type'] = 'application/json';
     headers['accept'] = this.accept;
-    const signals = options?.requestSignal ? [life, options.requestSignal] : [life];
-    const answer = await post(this.endpoint, headers, Buffer.from(JSON.stringify(message)), signals);
+    const call = life.join();
+    const signals = options?.requestSignal ? [call.signal, options.requestSignal] : [call.signal];
+    let answer: PostAnswer;
+    try {
+      answer = await post(this.endpoint, headers, Buffer.from(JSON.stringify(message)), signals);
+    } catch (err) {
+      call.leave();
+      throw err;
+    }
+    answer.message.once('close', call.leave);
     const { status } = answer;
     if ((status >= 300 && status < 400 && status !== 304) || status === 401 || status === 403) {
       answer.body.resume();
@@ -280,7 +286,7 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
       cancelled = true;
       body.destroy();
     });
-    const intentional = () => cancelled || this.life?.signal.aborted === true || requestSignal?.aborted === true;
+    const intentional = () => cancelled || this.life?.ended === true || requestSignal?.aborted === true;
     let lastEventId: string | undefined;
     let primed = false;
     let answered = false;
