@@ -78,6 +78,20 @@ function secretsOf(url: string): { safeUrl: string; secrets: string[] } {
   }
 }
 
+/**
+ * `url` asking node-postgres for libpq's meaning of `sslmode`, which `store.url` promises (README
+ * "PostgreSQL"): `require` encrypts without verifying the certificate, `verify-ca` checks the CA
+ * but not the host name (libpq docs, 34.19.1). node-postgres 8 reads prefer, require and verify-ca
+ * as verify-full instead (refusing a self-signed or private-CA server that psql reaches) and
+ * prints a SECURITY WARNING about it, unless the URL carries pg-connection-string's (≥ 2.9)
+ * `uselibpqcompat=true`; pg 9 is to make libpq's the default. A URL naming the parameter itself
+ * keeps its own choice.
+ */
+export function withLibpqSslModes(url: string): string {
+  if (/[?&]uselibpqcompat=/.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}uselibpqcompat=true`;
+}
+
 export function openPgStore(opts: PgStoreOptions): PgStore {
   const { safeUrl, secrets } = secretsOf(opts.url);
   const scrub = (text: string): string => secrets.reduce((t, s) => t.split(s).join('***'), text);
@@ -96,7 +110,7 @@ export function openPgStore(opts: PgStoreOptions): PgStore {
   // The pool's own parsers: setting them on pg.types would change every other pg user in the process.
   const types = new pg.TypeOverrides();
   types.setTypeParser(INT8_OID, parseInt8);
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.max ?? 10, types, application_name: 'switchboard' });
+  const pool = new pg.Pool({ connectionString: withLibpqSslModes(opts.url), max: opts.max ?? 10, types, application_name: 'switchboard' });
   pool.on('error', (err) => opts.onIdleError?.(fail('an idle database connection failed', err)));
 
   const queryable = (run: (sql: string, params: readonly unknown[]) => Promise<pg.QueryResult>): Queryable => {
