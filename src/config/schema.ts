@@ -217,21 +217,42 @@ export const authConfigSchema = z.strictObject({
     .optional(),
 });
 
+const PG_URL = 'expected a postgres:// or postgresql:// URL';
+const PG_EXAMPLE = 'postgres://user:password@host:5432/db';
+const PG_SOCKET_HOST = 'a Unix socket directory percent-encoded as the host (postgres://user:password@%2Frun%2Fpostgresql/db)';
+const PG_SOCKET = `a Unix socket directory goes in ?host=/run/postgresql, or is ${PG_SOCKET_HOST}`;
+const PG_ENCODE = `a user name or password holding #, /, ?, @, : or % must be percent-encoded (# as %23, / as %2F, ? as %3F, @ as %40, : as %3A, % as %25)`;
+
 /**
- * A PostgreSQL connection URL (libpq accepts both schemes). The message never repeats the value:
- * it holds the password, and config errors are printed and logged.
+ * What is wrong with a PostgreSQL connection URL, if anything. libpq's URL form (both schemes)
+ * takes the host from the authority or from a `host` query parameter (libpq docs, 34.1.1:
+ * `postgresql:///db?host=/var/lib/postgresql`), as node-postgres does. An unencoded #, / or ?
+ * in the password ends the authority early: the URL then fails to parse or names a host that is
+ * part of the password, so both get the same advice. No message repeats the value: it holds the
+ * password, and config errors are printed and logged.
  */
-export const pgUrlSchema = z.string().refine(
-  (v) => {
-    try {
-      const u = new URL(v);
-      return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.hostname !== '';
-    } catch {
-      return false;
-    }
-  },
-  { message: 'expected a postgres:// or postgresql:// URL with a host (postgres://user:password@host:5432/db)' },
-);
+function pgUrlProblem(v: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    if (!/^postgres(?:ql)?:\/\//i.test(v)) return `${PG_URL} (${PG_EXAMPLE})`;
+    // `user:password@/db?host=…` (the Cloud SQL proxy's examples): the WHATWG parser wants a host after user info.
+    if (/^postgres(?:ql)?:\/\/[^/?#]*@\//i.test(v)) return `${PG_URL} with a host after the user info: ${PG_SOCKET_HOST}`;
+    return `${PG_URL}, and this does not parse as one: ${PG_ENCODE}`;
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') return `${PG_URL} (${PG_EXAMPLE})`;
+  // libpq's URLs have no fragment, and an @ in the path is a password's, cut short.
+  if (u.hash !== '' || u.pathname.includes('@')) return `${PG_URL}, and this one parses as another host than meant: ${PG_ENCODE}`;
+  if (u.hostname === '' && !u.searchParams.get('host')) return `${PG_URL} with a host (${PG_EXAMPLE}); ${PG_SOCKET}`;
+  return undefined;
+}
+
+/** A PostgreSQL connection URL, in libpq's URL form (checked by `pgUrlProblem`). */
+export const pgUrlSchema = z.string().superRefine((v, ctx) => {
+  const problem = pgUrlProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const configSchema = z
   .strictObject({
