@@ -4,7 +4,7 @@ import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { ERROR_META_KEY, ERROR_SPECS, jsonRpcHttpError, sendError } from '../errors.js';
 import type { TaskOwner } from '../mcp/tasks/types.js';
-import { DEFAULT_HEARTBEAT_MS, type ReplicaRegistry } from './registry.js';
+import { DEFAULT_HEARTBEAT_MS, MISSED_BEATS, type ReplicaRegistry } from './registry.js';
 import { TASK_METHODS, type TaskHolderLookup } from './tasks.js';
 
 /**
@@ -110,9 +110,11 @@ export class RetryForwarder {
       const replica = await this.opts.registry.lookup(holder);
       // Never registered (a `stdio` hub): served here, from the record, which names where it runs.
       if (replica === undefined) return false;
-      if (replica.alive && (await this.forward(req, res, body, holder, replica.url, task.method)) === 'relayed') return true;
-      // Gone (stopped, killed, no heartbeat; or refusing connections, as a SIGKILLed one does before
-      // its heartbeat ages): the task is served here from its record, which must say so first.
+      // Tried even when its heartbeat is stale (see `forward`): a failed state is final, so the
+      // record says the holder is gone only once its address showed it.
+      if ((await this.forward(req, res, body, holder, replica.url, task.method)) === 'relayed') return true;
+      // Gone (stopped or killed: refusing connections; frozen: not beating): the task is served
+      // here from its record, which must say so first.
       await this.holderGone(owner, task.taskId, holder);
       return false;
     }
@@ -135,11 +137,6 @@ export class RetryForwarder {
     // Never registered (a `stdio` hub, which serves no HTTP): served here, where the source says
     // which process holds the call and that only it can resume it.
     if (replica === undefined) return false;
-    if (!replica.alive) {
-      this.opts.log.info({ owner }, 'a retry names a process that is no longer running');
-      this.gone(res, retry, owner);
-      return true;
-    }
     const outcome = await this.forward(req, res, body, owner, replica.url, retry.method);
     if (outcome !== 'relayed') this.gone(res, retry, owner, ownReason(outcome.unreachable));
     return true;
@@ -148,6 +145,11 @@ export class RetryForwarder {
   /**
    * Sends the request to `<base>/mcp` and relays the answer. Resolves `unreachable` (with why)
    * when nothing was answered yet, so the caller still decides what the client hears.
+   *
+   * Sent whatever the holder's heartbeat says: a stale one is no proof of death, since every
+   * replica's beats go stale while the store itself is away (a PostgreSQL restart or failover).
+   * What proves the holder gone is its address: refused (stopped, killed), or silent while it stops
+   * beating (frozen; see `heartbeatWatch`).
    */
   private forward(req: Request, res: Response, body: unknown, owner: string, base: string, method: string): Promise<'relayed' | { unreachable: string }> {
     let target: URL;
@@ -169,9 +171,10 @@ export class RetryForwarder {
       const cancel = () => upstream.destroy(new Error('the client closed the request'));
       res.once('close', cancel);
       // A holder that stops beating while the round waits (frozen: SIGSTOP, a hung event loop) is
-      // gone by the registry's rule, and a retry to a gone holder is answered at once (README,
-      // Operations: several replicas), not after the round's timeout.
-      const watch = setInterval(() => void this.stillAlive(owner).then((alive) => alive || upstream.destroy(new Error(NO_HEARTBEAT))), this.checkEveryMs);
+      // gone, and a retry to a gone holder is answered at once (README, Operations: several
+      // replicas), not after the round's timeout.
+      const stale = heartbeatWatch(this.opts.registry, owner);
+      const watch = setInterval(() => void stale().then((gone) => gone && upstream.destroy(new Error(NO_HEARTBEAT))), this.checkEveryMs);
       watch.unref();
       const resolve = (outcome: 'relayed' | { unreachable: string }) => {
         clearInterval(watch);
@@ -206,15 +209,6 @@ export class RetryForwarder {
     });
   }
 
-  /** Whether the holder still counts as alive; a registry that cannot be read says nothing, so the round goes on. */
-  private async stillAlive(owner: string): Promise<boolean> {
-    try {
-      return (await this.opts.registry.lookup(owner))?.alive === true;
-    } catch {
-      return true;
-    }
-  }
-
   /**
    * The answer when the holder is gone: the state cannot be resumed anywhere, so the caller starts
    * over. Coded `source_crashed` (retryable: calling again is the remedy), as a call whose server
@@ -237,6 +231,39 @@ export class RetryForwarder {
     // What the SDK answers for any state that cannot be used: -32602.
     sendError(res, jsonRpcHttpError('invalid_params', text, { id: retry.id }));
   }
+}
+
+/**
+ * One forwarded round's check of its holder's heartbeat, run every interval: resolves true once the
+ * holder counts as gone. A beat missed while the store itself was away proves nothing (every
+ * replica missed it), so the holder is given up when it stops beating after a beat was seen, or
+ * when it shows none in MISSED_BEATS checks in a row that read the store (stale from the start:
+ * frozen before the round, or not yet beating again since the store came back). A check that
+ * cannot read the store starts the count over.
+ */
+function heartbeatWatch(registry: ReplicaRegistry, owner: string): () => Promise<boolean> {
+  let beating = false;
+  let misses = 0;
+  let checking = false;
+  return async () => {
+    if (checking) return false;
+    checking = true;
+    try {
+      if ((await registry.lookup(owner))?.alive === true) {
+        beating = true;
+        misses = 0;
+        return false;
+      }
+      misses += 1;
+      return beating || misses >= MISSED_BEATS;
+    } catch {
+      beating = false;
+      misses = 0;
+      return false;
+    } finally {
+      checking = false;
+    }
+  };
 }
 
 function ownReason(why: string): OwnReason | undefined {
