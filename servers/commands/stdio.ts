@@ -6,10 +6,19 @@ import { hostedSandbox } from '../sandbox/hosted.js';
 import { configFromFlags, parse, str } from '../common.js';
 import { onShutdown } from '../shutdown.js';
 import { identityName } from '../../src/identity/names.js';
+import { createServer } from 'node:net';
+import type { Logger } from 'pino';
 
 const HTTP_DELAY_MS = 300;
 /** The longest a link waits for the hub to know where links open. */
 const LINKS_SETTLE_MAX_MS = 5_000;
+/**
+ * Between attempts to bind an HTTP port another process holds: doubling from the first, capped so
+ * that once the holder quits (another desktop client's hub) this hub takes the port within seconds.
+ * A webhook sent meanwhile is refused, and GitHub does not redeliver a failed delivery on its own.
+ */
+const PORT_RETRY_FIRST_MS = 500;
+const PORT_RETRY_MAX_MS = 5_000;
 const STDIO_USAGE = 'usage: switchboard stdio [--config FILE] [--data DIR] [--user U] [--port N] [--no-http]';
 
 /** What the CLI's loader of the bundle (servers/cli.ts, servers/code-cache.ts) hands in. */
@@ -81,8 +90,51 @@ export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Prom
       .listen()
       .then(
         (l) => log.info({ url: l.url }, 'stdio hub also listening on HTTP'),
-        (err: NodeJS.ErrnoException) => log.info({ code: err.code }, 'HTTP port busy; stdio only'),
+        (err: NodeJS.ErrnoException) => {
+          log.info({ code: err.code }, 'HTTP port busy; stdio only until it is free');
+          if (err.code === 'EADDRINUSE') takePortWhenFree(hub, log);
+        },
       )
       .finally(settle);
   }, HTTP_DELAY_MS).unref();
+}
+
+/**
+ * Binds the HTTP port once its holder lets go of it, so OAuth callbacks and webhooks keep reaching a
+ * hub on this data dir while one runs. Quiet while the port stays taken: each attempt is a bare bind
+ * probe, not `hub.listen()`, which asks the holder who it is and warns again each time.
+ */
+function takePortWhenFree(hub: Hub, log: Logger): void {
+  const { port, host } = hub.config.server;
+  let waitMs = PORT_RETRY_FIRST_MS;
+  const attempt = async (): Promise<void> => {
+    if (hub.phase === 'stopping') return;
+    if (await portFree(port, host)) {
+      try {
+        const l = await hub.listen();
+        // The links' warning named whatever held the port; they now open on this hub.
+        hub.integrations.links.foreign = undefined;
+        log.info({ url: l.url }, 'HTTP port free again: stdio hub now listening on HTTP');
+        return;
+      } catch (err) {
+        // Taken again between the probe and the bind: wait on; anything else no retry mends.
+        if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+          log.warn({ err: String(err) }, 'could not listen on HTTP; stdio only');
+          return;
+        }
+      }
+    }
+    waitMs = Math.min(waitMs * 2, PORT_RETRY_MAX_MS);
+    setTimeout(() => void attempt(), waitMs).unref();
+  };
+  setTimeout(() => void attempt(), waitMs).unref();
+}
+
+/** Whether `host:port` can be bound now: binds and releases it at once. */
+function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
+  });
 }
