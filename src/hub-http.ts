@@ -77,6 +77,7 @@ export async function composeHubHttp(d: HubHttpDeps): Promise<HubHttp> {
     publicUrl: d.publicUrl,
     config: config.auth,
     cimdCa: d.cimdCa,
+    redis,
   });
   const face = new HttpFace({
     dispatcher: d.dispatcher,

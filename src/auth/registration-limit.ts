@@ -1,6 +1,10 @@
 import type { RequestHandler } from 'express';
+import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { isLoopbackHost } from '../http/security.js';
+import type { Logger } from '../observability/logger.js';
+import type { RedisHandle } from '../store/redis/client.js';
+import { LuaScript } from '../store/redis/eval.js';
 
 export interface RegistrationLimitOptions {
   clock: Clock;
@@ -11,6 +15,17 @@ export interface RegistrationLimitOptions {
   windowMs?: number;
   /** Callers remembered at most; the oldest windows are dropped first. */
   maxTracked?: number;
+  /** With `redis` in the config: the count every replica shares. Without it, or while it cannot be reached, this process's. */
+  redis?: RedisHandle | undefined;
+  log?: Logger | undefined;
+}
+
+/** A slot taken, given back when the request made no registration; or, refused, when the window ends. */
+type Taken = { ok: true; release(): void } | { ok: false; retryAt: number };
+
+/** Where the registrations per address and window are counted. */
+interface Counts {
+  take(ip: string, limit: number, now: number): Promise<Taken>;
 }
 
 /**
@@ -18,45 +33,130 @@ export interface RegistrationLimitOptions {
  * IP gets a few registrations per window (default 10 an hour): enough for a user trying several
  * clients, not for filling the store. Every client on the hub's own machine shares one loopback
  * address (mcp-remote, the Inspector, an SDK script, each signing in afresh while the user tries
- * them): those get 100. A request holds a slot while answered and keeps it only if it made a registration (201). Answers 429 with `Retry-After` and an RFC 7591 §3.2.2-style
- * body. In-process: a second replica counts separately (the planned Redis store would share it).
+ * them): those get 100. A request holds a slot while answered and keeps it only if it made a
+ * registration (201). Answers 429 with `Retry-After` and an RFC 7591 §3.2.2-style body. With
+ * Redis the count is shared, so N replicas allow what one does, not N times as much.
  */
 export function registrationLimit(opts: RegistrationLimitOptions): RequestHandler {
   const remoteLimit = opts.perWindow ?? 10;
   const localLimit = opts.localPerWindow ?? 100;
   const windowMs = opts.windowMs ?? 3_600_000;
-  const maxTracked = opts.maxTracked ?? 10_000;
-  const windows = new Map<string, { start: number; count: number }>();
+  const local = localCounts(windowMs, opts.maxTracked ?? 10_000);
+  const counts = opts.redis ? redisCounts(opts.redis, windowMs, local, opts.log) : local;
   return (req, res, next) => {
     if (req.method !== 'POST') return next();
     const now = opts.clock.now();
     const ip = callerAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     const perWindow = isLoopbackHost(ip.replace(/^::ffff:/, '')) ? localLimit : remoteLimit;
-    let w = windows.get(ip);
-    if (w === undefined || now - w.start >= windowMs) {
-      windows.delete(ip);
-      if (windows.size >= maxTracked) windows.delete(windows.keys().next().value!);
-      w = { start: now, count: 0 };
-      windows.set(ip, w);
-    }
-    if (w.count >= perWindow) {
-      res
-        .status(429)
-        .set('Retry-After', String(Math.ceil((w.start + windowMs - now) / 1000)))
-        .json({ error: 'too_many_requests', error_description: `at most ${perWindow} client registrations per ${windowMs / 60_000} minutes from one address` });
-      return;
-    }
-    // A request takes its slot when admitted: counted only once answered, any number sent at once
-    // passed the check before the first was counted. Only registrations made keep theirs: a
-    // malformed request (400) costs the store nothing, and counting it let a few bad requests from
-    // a shared address (a proxy) block everyone's clients. 'close' comes after 'finish', and
-    // alone when the caller went away first: a 201 being sent then was still a registration made.
-    const slot = w;
-    slot.count++;
-    res.once('close', () => {
-      if (res.statusCode !== 201) slot.count--;
-    });
-    next();
+    counts.take(ip, perWindow, now).then((taken) => {
+      if (!taken.ok) {
+        res
+          .status(429)
+          .set('Retry-After', String(Math.ceil((taken.retryAt - now) / 1000)))
+          .json({
+            error: 'too_many_requests',
+            error_description: `at most ${perWindow} client registrations per ${windowMs / 60_000} minutes from one address`,
+          });
+        return;
+      }
+      // Only registrations made keep their slot: a malformed request (400) costs the store
+      // nothing, and counting it let a few bad requests from a shared address (a proxy) block
+      // everyone's clients. 'close' comes after 'finish', and alone when the caller went away
+      // first: a 201 being sent then was still a registration made.
+      res.once('close', () => {
+        if (res.statusCode !== 201) taken.release();
+      });
+      next();
+    }, next);
+  };
+}
+
+/**
+ * This process's count: a window per address from its first registration. A request takes its
+ * slot when admitted: counted only once answered, any number sent at once passed the check
+ * before the first was counted.
+ */
+function localCounts(windowMs: number, maxTracked: number): Counts {
+  const windows = new Map<string, { start: number; count: number }>();
+  return {
+    async take(ip, limit, now) {
+      let w = windows.get(ip);
+      if (w === undefined || now - w.start >= windowMs) {
+        windows.delete(ip);
+        if (windows.size >= maxTracked) windows.delete(windows.keys().next().value!);
+        w = { start: now, count: 0 };
+        windows.set(ip, w);
+      }
+      if (w.count >= limit) return { ok: false, retryAt: w.start + windowMs };
+      const slot = w;
+      slot.count++;
+      return {
+        ok: true,
+        release: () => {
+          slot.count--;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * The same window in one Redis hash per address (s its start, c the slots taken), checked and
+ * taken by one script, so requests at once on several replicas cannot all pass the check. A slot
+ * given back is taken off only the window it was taken in (ARGV[4]). Times come from the callers'
+ * clock, as the breakers' do (src/outbox/redis/breakers.ts): skew of a few ms moves an hour's
+ * window by as much.
+ *
+ * ARGV: op (take | release), now, windowMs, limit or the window's start. Reply: {1, start} taken,
+ * {0, start} refused.
+ */
+const WINDOW_SCRIPT = `
+local now = tonumber(ARGV[2])
+local win = tonumber(ARGV[3])
+local v = redis.call('HMGET', KEYS[1], 's', 'c')
+local s = tonumber(v[1])
+local c = tonumber(v[2]) or 0
+if ARGV[1] == 'release' then
+  if s == tonumber(ARGV[4]) and c > 0 then redis.call('HINCRBY', KEYS[1], 'c', -1) end
+  return {1, s or 0}
+end
+if s == nil or now - s >= win then s = now; c = 0 end
+if c >= tonumber(ARGV[4]) then return {0, s} end
+redis.call('HSET', KEYS[1], 's', s, 'c', c + 1)
+redis.call('PEXPIRE', KEYS[1], math.max(1, s + win - now))
+return {1, s}
+`;
+
+const reply = z.tuple([z.number(), z.number()]);
+
+/** The count on Redis; this process's while Redis cannot be reached, said once per outage in the log. */
+function redisCounts(redis: RedisHandle, windowMs: number, fallback: Counts, log: Logger | undefined): Counts {
+  const script = new LuaScript(redis, WINDOW_SCRIPT, 'registration limit');
+  let down = false;
+  return {
+    async take(ip, limit, now) {
+      const key = redis.key('registrations', ip);
+      let start: number;
+      try {
+        // Not connected: ioredis would hold the command through its reconnect attempts (seconds
+        // each), and a sign-in must not wait on an outage the process count covers.
+        if (redis.redis.status !== 'ready') throw new Error(`connection ${redis.redis.status}`);
+        const [ok, s] = reply.parse(await script.run([key], ['take', now, windowMs, limit]));
+        if (ok === 0) return { ok: false, retryAt: s + windowMs };
+        start = s;
+      } catch (err) {
+        if (!down)
+          log?.warn(
+            { error: err instanceof Error ? err.message : String(err) },
+            'Redis is not answering: client registrations are counted per process until it does',
+          );
+        down = true;
+        return fallback.take(ip, limit, now);
+      }
+      if (down) log?.info('Redis answers again: client registrations are counted across replicas');
+      down = false;
+      return { ok: true, release: () => void script.run([key], ['release', now, windowMs, start]).catch(() => {}) };
+    },
   };
 }
 

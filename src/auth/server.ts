@@ -6,6 +6,7 @@ import type { AuthConfig } from '../config/schema.js';
 import type { RevocationSource } from '../identity/revocation-watch.js';
 import type { ApiTokens } from '../identity/tokens.js';
 import type { SecretStore } from '../store/hub-secrets.js';
+import type { RedisHandle } from '../store/redis/client.js';
 import type { Vault } from '../vault/vault.js';
 import { accessTokens, type AccessTokens } from './access.js';
 import { guardedFetch, recentlyFetched } from './cimd-fetch.js';
@@ -59,6 +60,8 @@ export interface AuthServerDeps {
   config?: AuthConfig | undefined;
   /** Trusted CA certificates (PEM) for metadata documents, beside the system's: tests' own HTTPS servers. */
   cimdCa?: string | undefined;
+  /** With `redis` in the config: the registration limit is counted across replicas there. */
+  redis?: RedisHandle | undefined;
 }
 
 /**
@@ -138,7 +141,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
     mount(app) {
       app.use(authorizationRouteGuard);
       app.use(defaultScope);
-      app.post(AS_ROUTES.registration, registrationLimit({ clock: deps.clock }));
+      app.post(AS_ROUTES.registration, registrationLimit({ clock: deps.clock, redis: deps.redis, log: deps.log }));
       app.use((req, res, next) => {
         if (!handled.has(req.path) && !req.path.startsWith(resume)) return next();
         callback ??= provider().then((p) => p.callback());
