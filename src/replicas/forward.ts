@@ -8,11 +8,17 @@ import { DEFAULT_HEARTBEAT_MS, MISSED_BEATS, type ReplicaRegistry } from './regi
 import { TASK_METHODS, type TaskHolderLookup } from './tasks.js';
 
 /**
- * Marks a request one replica sent on to another. A marked request is never sent on again: if the
- * owner it was sent to does not hold the state after all (it restarted under the same address),
- * it answers with the error the state gets today instead of bouncing between replicas.
+ * Marks a request one replica sent on to another, naming the process it is meant for (its
+ * PROCESS_ID). A marked request is never sent on again. A process at that address that is not the
+ * one named (the holder was restarted under the same `internalUrl`) holds none of its state and
+ * answers 421 Misdirected Request (RFC 9110 §15.5.20): the sender then answers as for a holder
+ * that is gone, rather than relaying what a process that never held the state says of it.
  */
 export const FORWARDED_HEADER = 'x-switchboard-forwarded';
+/** The mark of replicas that named no process (during a rolling upgrade): served where it lands, as they expect. */
+const UNNAMED = '1';
+/** What a process answers a request meant for another one: only the replica that sent it reads it. */
+const MISDIRECTED = { jsonrpc: '2.0', id: null, error: { code: -32600, message: 'the Switchboard process this request was sent to does not run here' } };
 
 /** The methods whose retry carries a `requestState` (the 2026-07-28 multi-round-trip pattern). */
 const RETRY_METHODS = new Set(['tools/call', 'prompts/get', 'resources/read']);
@@ -100,7 +106,15 @@ export class RetryForwarder {
    * replica. `owner` is the authenticated caller, whose tasks alone are looked up.
    */
   async handle(req: Request, res: Response, body: unknown, owner: TaskOwner): Promise<boolean> {
-    if (req.method !== 'POST' || req.headers[FORWARDED_HEADER] !== undefined) return false;
+    if (req.method !== 'POST') return false;
+    const meantFor = req.headers[FORWARDED_HEADER];
+    if (meantFor !== undefined) {
+      // Sent here by another replica: served here when meant for this process; meant for another,
+      // that process no longer runs (this one took its address), which the sender says in its stead.
+      if (meantFor === UNNAMED || meantFor === this.opts.self) return false;
+      res.status(421).json(MISDIRECTED);
+      return true;
+    }
     const retry = retryOf(body);
     if (retry) return this.handleRetry(req, res, body, retry);
     const task = this.opts.taskHolder ? taskRequestOf(body) : undefined;
@@ -113,8 +127,8 @@ export class RetryForwarder {
       // Tried even when its heartbeat is stale (see `forward`): a failed state is final, so the
       // record says the holder is gone only once its address showed it.
       if ((await this.forward(req, res, body, holder, replica.url, task.method)) === 'relayed') return true;
-      // Gone (stopped or killed: refusing connections; frozen: not beating): the task is served
-      // here from its record, which must say so first.
+      // Gone (stopped or killed: refusing connections; restarted: another process at its address;
+      // frozen: not beating): the task is served here from its record, which must say so first.
       await this.holderGone(owner, task.taskId, holder);
       return false;
     }
@@ -148,8 +162,8 @@ export class RetryForwarder {
    *
    * Sent whatever the holder's heartbeat says: a stale one is no proof of death, since every
    * replica's beats go stale while the store itself is away (a PostgreSQL restart or failover).
-   * What proves the holder gone is its address: refused (stopped, killed), or silent while it stops
-   * beating (frozen; see `heartbeatWatch`).
+   * What proves the holder gone is its address: refused (stopped, killed), answered 421 by another
+   * process (restarted there), or silent while it stops beating (frozen; see `heartbeatWatch`).
    */
   private forward(req: Request, res: Response, body: unknown, owner: string, base: string, method: string): Promise<'relayed' | { unreachable: string }> {
     let target: URL;
@@ -161,7 +175,7 @@ export class RetryForwarder {
       return Promise.resolve({ unreachable: 'its registered address cannot be used' });
     }
     const bytes = Buffer.from(JSON.stringify(body));
-    const headers: OutgoingHttpHeaders = { ...forwardedHeaders(req.headers), [FORWARDED_HEADER]: '1', 'content-length': String(bytes.byteLength) };
+    const headers: OutgoingHttpHeaders = { ...forwardedHeaders(req.headers), [FORWARDED_HEADER]: owner, 'content-length': String(bytes.byteLength) };
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((done) => {
       const upstream = send(target, { method: 'POST', headers, timeout: this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS });
@@ -183,6 +197,13 @@ export class RetryForwarder {
       };
       upstream.once('timeout', () => upstream.destroy(new Error(NO_ANSWER)));
       upstream.once('response', (answer: IncomingMessage) => {
+        // Another process at the holder's address (it was restarted there) answers 421: the holder is gone.
+        if (answer.statusCode === 421) {
+          answer.resume();
+          this.opts.log.info({ owner, method }, 'another process answers at the address of the process holding a request');
+          resolve({ unreachable: 'another process answers at its address' });
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, relayedHeaders(answer.headers));
         // No flushHeaders: the headers leave with the first chunk, one write. Each chunk is written
         // as it arrives, so an SSE answer's events reach the client as the owner writes them.

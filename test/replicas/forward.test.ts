@@ -123,7 +123,8 @@ describe('RetryForwarder', () => {
       'mcp-protocol-version': '2026-07-28',
       'mcp-method': 'tools/call',
       'mcp-name': 'v1h__transfer',
-      'x-switchboard-forwarded': '1',
+      // Naming the process it is meant for: another one at that address answers it 421.
+      'x-switchboard-forwarded': HOLDER,
       host: new URL(base).host,
     });
     expect(seen[0]!.headers).not.toHaveProperty('cookie');
