@@ -8,8 +8,10 @@ export interface RunningReplica {
 
 /**
  * Registers this replica and keeps its row fresh. A failed beat is logged and the next one tries
- * again: three missed beats make other replicas treat this one as gone, which is the truth when
- * its store is out of reach. The timer is unref'd, so it never keeps a stopping process alive.
+ * again. A stale row alone does not make other replicas treat this one as gone (beats are missed
+ * while the store itself is away): they still try its address, and give up on it when that refuses,
+ * when another process answers there, or when it stays silent with no beat while the store answers
+ * (forward.ts). The timer is unref'd, so it never keeps a stopping process alive.
  */
 export async function runReplica(registry: ReplicaRegistry, self: ReplicaSelf, opts: { log: Logger; everyMs?: number }): Promise<RunningReplica> {
   await registry.register(self);

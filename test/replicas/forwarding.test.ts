@@ -126,7 +126,7 @@ describe('a retry reaching another replica than the one holding its call', () =>
     db.close();
   });
 
-  it('once the holder stopped cleanly, a replica started after it says so from the registry alone', async () => {
+  it('once the holder stopped cleanly, a replica started after it says so at once (its address refuses)', async () => {
     const held = round(await call(b.url, alice, {}));
     await b.kill('SIGTERM');
     const c = await serve(config, data);
