@@ -28,13 +28,28 @@ interface SchemeFacts {
   /** The provider's delivery id, kept for dedupe: retries carry the same id. */
   idFrom?: string;
   typeFrom?: string;
+  /**
+   * Where a provider that posts several shapes of delivery to one URL keeps the type and the
+   * account in its other shapes: tried in order when the configured (or default) selector reads
+   * nothing from a delivery.
+   */
+  otherShapes?: { typeFrom?: readonly string[]; accountFrom?: readonly string[] };
 }
 
 export const SCHEME_FACTS = {
   'standard-webhooks': { signsTimestamp: true, idFrom: 'header:webhook-id', typeFrom: 'body:type' },
   stripe: { signsTimestamp: true, idFrom: 'body:id', typeFrom: 'body:type' },
   github: { signsTimestamp: false, idFrom: 'header:x-github-delivery', typeFrom: 'header:x-github-event' },
-  slack: { signsTimestamp: true, idFrom: 'body:event_id', typeFrom: 'body:event.type' },
+  // A Slack app has one request URL per feature for every workspace, and its shapes differ
+  // (docs.slack.dev): the Events API has `team_id` and `event.type`; interactivity's `payload` JSON
+  // has `team.id` and its own `type` (block_actions, view_submission, …); a slash command's form
+  // has `team_id` and `command`. With one selector, one of them could never be routed.
+  slack: {
+    signsTimestamp: true,
+    idFrom: 'body:event_id',
+    typeFrom: 'body:event.type',
+    otherShapes: { typeFrom: ['body:type', 'body:command'], accountFrom: ['body:team_id', 'body:team.id'] },
+  },
   shopify: { signsTimestamp: false, idFrom: 'header:x-shopify-event-id', typeFrom: 'header:x-shopify-topic' },
   jira: { signsTimestamp: false, idFrom: 'header:x-atlassian-webhook-identifier', typeFrom: 'body:webhookEvent' },
   upagents: { signsTimestamp: true },
@@ -119,6 +134,15 @@ const SCHEME_DEFAULTS = Object.fromEntries(
     return [scheme, { idFrom: builtinSelector(facts.idFrom), typeFrom: builtinSelector(facts.typeFrom) }];
   }),
 ) as Record<WebhookScheme, { idFrom?: Selector | undefined; typeFrom?: Selector | undefined }>;
+
+/** The scheme's selectors for its other delivery shapes (SchemeFacts.otherShapes), parsed once. */
+export const SCHEME_OTHER_SHAPES = Object.fromEntries(
+  WEBHOOK_SCHEMES.map((scheme) => {
+    const facts: SchemeFacts = SCHEME_FACTS[scheme];
+    const parsed = (texts: readonly string[] | undefined) => (texts ?? []).map((t) => builtinSelector(t)!);
+    return [scheme, { typeFrom: parsed(facts.otherShapes?.typeFrom), accountFrom: parsed(facts.otherShapes?.accountFrom) }];
+  }),
+) as Record<WebhookScheme, { typeFrom: Selector[]; accountFrom: Selector[] }>;
 
 type Format = FormatInput & { typeFrom?: Selector | undefined; maxBodyBytes?: number | undefined };
 

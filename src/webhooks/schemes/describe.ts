@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { parseExact, scalarText } from '../../definition/exact-json.js';
 import { parseSelector, type Selector } from '../../definition/selector.js';
-import { SCHEME_FACTS, type WebhookScheme } from '../../definition/webhooks.js';
+import { SCHEME_FACTS, SCHEME_OTHER_SHAPES, type WebhookScheme } from '../../definition/webhooks.js';
 import { standardHeader } from './table.js';
 
 /** Where each value of a delivery is read; absent selectors fall back to the scheme's (SCHEME_FACTS). */
@@ -140,20 +140,26 @@ export function describeDelivery(input: DeliveryToDescribe): Description {
     eventId: format.eventIdFrom,
     accountId: format.accountFrom,
   };
+  // The scheme's other delivery shapes, read when the selector above reads nothing (Slack's interactivity, slash commands).
+  const other = SCHEME_OTHER_SHAPES[format.scheme];
+  const fallbacks: Partial<Record<keyof typeof selectors, Selector[]>> = { type: other.typeFrom, accountId: other.accountFrom };
+  const read = (selector: Selector): string | undefined =>
+    selector.in === 'header'
+      ? format.scheme === 'standard-webhooks' && selector.name.startsWith('webhook-')
+        ? standardHeader((name) => headerText(headers, name), selector.name.slice('webhook-'.length))
+        : headerText(headers, selector.name)
+      : selector.in === 'query'
+        ? queryText(input.url, selector.name)
+        : parsed === NOT_JSON
+          ? undefined
+          : bodyText(parsed, selector.path);
   const values: Partial<Record<keyof typeof selectors, string>> = {};
   for (const [field, selector] of Object.entries(selectors) as [keyof typeof selectors, Selector | undefined][]) {
-    if (selector === undefined) continue;
-    if (selector.in === 'body' && parsed === NOT_JSON) {
+    if (selector?.in === 'body' && parsed === NOT_JSON) {
       return { ok: false, code: 'bad_body', message: `the body is not JSON or a form, so body:${selector.path.join('.')} cannot be read` };
     }
-    const value =
-      selector.in === 'header'
-        ? format.scheme === 'standard-webhooks' && selector.name.startsWith('webhook-')
-          ? standardHeader((name) => headerText(headers, name), selector.name.slice('webhook-'.length))
-          : headerText(headers, selector.name)
-        : selector.in === 'query'
-          ? queryText(input.url, selector.name)
-          : bodyText(parsed, selector.path);
+    let value = selector === undefined ? undefined : read(selector);
+    for (const f of fallbacks[field] ?? []) value ??= read(f);
     if (value !== undefined) values[field] = value;
   }
 
