@@ -83,6 +83,9 @@ export class AgentSource implements ToolSource {
   constructor(private readonly o: AgentSourceOptions) {
     this.agents = buildAgents(o.agents, { provider: o.provider, clock: o.clock, publicUrl: o.publicUrl });
     this.breakers = new CircuitBreakers({ threshold: 5, coolDownMs: 60_000, clock: o.clock, ...o.breakers });
+    // Shared circuits show the agents this replica serves, as Redis holds them, before it calls one:
+    // its gauge and `agents list` say open when another replica opened the circuit.
+    for (const name of this.agents.keys()) o.shared?.add(name);
     this.secretValues = secretsOf(o.agents);
     this.answeredLog = unredacted(o.log);
     if (o.metrics) {

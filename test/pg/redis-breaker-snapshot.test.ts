@@ -4,55 +4,11 @@
  * state"; `switchboard_agent_breaker_state` and `agents list`, which reads it, the same).
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostedSandbox } from '../../servers/sandbox/hosted.js';
-import { manualClock } from '../../src/clock.js';
-import { RedisBreakers } from '../../src/outbox/redis/breakers.js';
-import { createRedisClient, type RedisHandle } from '../../src/store/redis/client.js';
 import { SB, TICKET, TRIAGE_IN } from '../agents/support.js';
 import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
 import { type Pair, type PairHub, startPair } from './redis-hub-pair.js';
-
-const fail = { kind: 'status', status: 503 } as const;
-
-describe.skipIf(redisSkip !== undefined)('RedisBreakers.snapshot on a replica that never touched the circuit', () => {
-  let server: TestRedis;
-  const handles: RedisHandle[] = [];
-
-  beforeAll(async () => {
-    server = await startRedis();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
-  afterEach(async () => {
-    await Promise.all(handles.splice(0).map((h) => h.close()));
-  });
-
-  it('shows a circuit another replica opened, and drops it again once closed unless it knows the name itself', async () => {
-    const prefix = testPrefix();
-    const clock = manualClock();
-    const [a, b, c] = Array.from({ length: 3 }, () => {
-      const h = createRedisClient({ url: server.url, keyPrefix: prefix });
-      handles.push(h);
-      return new RedisBreakers({ redis: h, clock, threshold: 2, coolDownMs: 30_000 });
-    });
-    b!.add('mine');
-    for (let i = 0; i < 2; i++) {
-      await a!.admit('flaky');
-      await a!.record('flaky', fail);
-    }
-    const open = { integration: 'flaky', state: 'open', failures: 2, retryAt: clock.now() + 30_000 };
-    expect(await b!.snapshot()).toEqual([{ integration: 'mine', state: 'closed', failures: 0, retryAt: undefined }, open]);
-    expect(await c!.snapshot()).toEqual([open]);
-    // Past the cool-down the probe succeeds: closed everywhere, and no longer listed where it is unknown.
-    clock.advance(30_000);
-    expect(await a!.admit('flaky')).toEqual({ ok: true });
-    await a!.record('flaky', { kind: 'status', status: 200 });
-    expect(await c!.snapshot()).toEqual([]);
-    expect(await a!.snapshot()).toEqual([{ integration: 'flaky', state: 'closed', failures: 0, retryAt: undefined }]);
-  });
-});
 
 async function callAgent(h: PairHub, token: string): Promise<{ isError: boolean; text: string }> {
   const c = new Client({ name: 'redis-breaker-snapshot', version: '1.0.0' });

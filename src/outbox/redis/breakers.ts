@@ -95,8 +95,6 @@ export interface RedisBreakerOptions extends BreakerOptions {
 export class RedisBreakers {
   private readonly script: LuaScript;
   private readonly known = new Set<string>();
-  /** The set of the names whose circuit left closed on some replica (names only: each state is read from its own hash). */
-  private readonly named: string;
   private readonly listeners = new Set<(s: BreakerSnapshot) => void>();
   private readonly threshold: number;
   private readonly coolDownMs: number;
@@ -111,7 +109,6 @@ export class RedisBreakers {
     this.probeWaitMs = Math.min(opts.probeWaitMs ?? 1_000, this.coolDownMs);
     this.ttlMs = opts.ttlMs ?? 86_400_000;
     this.clock = opts.clock ?? systemClock;
-    this.named = opts.redis.key('breakers');
   }
 
   /** Tracks an integration, so `snapshot` shows it (closed) before its first send. */
@@ -125,7 +122,7 @@ export class RedisBreakers {
   }
 
   private async run(op: 'admit' | 'record' | 'view', integration: string, counted = false) {
-    if (op !== 'view') this.known.add(integration);
+    this.known.add(integration);
     const now = this.clock.now();
     const raw = await this.script.run(
       [this.opts.redis.key('breaker', `{${integration}}`)],
@@ -133,9 +130,6 @@ export class RedisBreakers {
     );
     const [ok, retryAt, st, failures, from] = reply.parse(raw);
     if (from !== st && op !== 'view') {
-      // Named where every replica's snapshot reads it: one that never called this integration (or
-      // agent) must still show the circuit others opened (its gauge, `agents list`, /readyz).
-      if (st !== 'closed') await this.opts.redis.redis.sadd(this.named, integration).catch(() => {});
       const snap = this.view(integration, st, failures, retryAt);
       for (const l of this.listeners) l(snap);
     }
@@ -169,22 +163,13 @@ export class RedisBreakers {
     await this.run('record', integration, countsAgainst(outcome));
   }
 
-  /** Every integration this replica knows of, and every other one whose circuit is not closed now, as Redis holds them. */
+  /** Every integration this replica knows of, as Redis holds it now. */
   async snapshot(): Promise<BreakerSnapshot[]> {
-    let opened: string[];
-    try {
-      opened = await this.opts.redis.redis.smembers(this.named);
-    } catch (err) {
-      throw this.opts.redis.failure(err, 'reading the circuits');
-    }
-    const views = await Promise.all(
-      [...new Set([...this.known, ...opened])].map(async (i) => {
+    return Promise.all(
+      [...this.known].map(async (i) => {
         const v = await this.run('view', i);
         return this.view(i, v.state, v.failures, v.retryAt);
       }),
     );
-    // A name stays in the set once opened: one closed since that this replica does not know (an
-    // integration of another replica's config) is not shown.
-    return views.filter((v) => v.state !== 'closed' || this.known.has(v.integration));
   }
 }
