@@ -177,7 +177,7 @@ export class Hub {
     this.tokens = store.apiTokens;
     this.inbox = new InboxService({ store, clock: this.clock, log: this.log, settings: opts.config.webhooks });
     this.outbox = new OutboxService({ outbox: store.outbox, clock: this.clock, log: this.log, settings: opts.config.outbox });
-    this.catalog = new Catalog();
+    this.catalog = new Catalog({ heldNames: store.heldNames });
     this.listener = opts.listener;
     this.integrations = buildIntegrations({
       config: opts.config,

@@ -1,6 +1,7 @@
 import type { Prompt, Resource, ResourceTemplateType as ResourceTemplate, Tool } from '@modelcontextprotocol/server';
 import { HubError } from '../errors.js';
 import { identityKey, type Identity } from '../identity/identity.js';
+import type { HeldNamesStore } from '../store/held-names.js';
 import { within } from '../within.js';
 import { HeldNames } from './held-names.js';
 import type { NameClaim } from './naming.js';
@@ -60,11 +61,21 @@ export class Catalog {
   private readonly views = new Map<string, CatalogView>();
   private versionCounter = 0;
   // Names once handed out keep meaning the same tool (or prompt): held-names.ts.
-  private readonly toolNames = new HeldNames();
-  private readonly promptNames = new HeldNames();
+  private readonly toolNames: HeldNames;
+  private readonly promptNames: HeldNames;
   private listableAll: Promise<void> | true | undefined;
 
-  constructor(private readonly opts: { pageSize?: number } = {}) {}
+  /** `heldNames`: replicas on one store hold the names they hand out there, so each name means one tool on all of them. */
+  constructor(private readonly opts: { pageSize?: number; heldNames?: HeldNamesStore | undefined } = {}) {
+    const shared = (kind: 'tool' | 'prompt') =>
+      opts.heldNames && {
+        store: opts.heldNames,
+        kind,
+        settled: (identity: string | undefined, moved: boolean) => this.namesSettled(identity, moved, kind === 'tool' ? 'tools' : 'prompts'),
+      };
+    this.toolNames = new HeldNames({}, shared('tool'));
+    this.promptNames = new HeldNames({}, shared('prompt'));
+  }
 
   get pageSize(): number {
     return this.opts.pageSize ?? 100;
@@ -99,12 +110,21 @@ export class Catalog {
   /** Resolves when every source can be listed; settled once, so later lists pay nothing. */
   whenListable(): Promise<void> | undefined {
     if (this.listableAll === true) return undefined;
-    this.listableAll ??= Promise.all(this.list.map((s) => s.whenListable?.())).then(() => {
-      this.listableAll = true;
-      // A view built while a server was still starting (a call that came before any list) may not
-      // have its tools yet, and the server's change event can come a turn later: built again.
-      this.views.clear();
-    });
+    // With replicas, also the names the others handed out: read once from the store, then kept here.
+    const names = [this.toolNames.load(), this.promptNames.load()];
+    this.listableAll ??= Promise.all([...this.list.map((s) => s.whenListable?.()), ...names]).then(
+      () => {
+        this.listableAll = true;
+        // A view built while a server was still starting (a call that came before any list) may not
+        // have its tools yet, and the server's change event can come a turn later: built again.
+        this.views.clear();
+      },
+      (err: unknown) => {
+        // The store could not be read: this list fails, and the next one tries again.
+        this.listableAll = undefined;
+        throw err;
+      },
+    );
     return this.listableAll;
   }
 
@@ -114,7 +134,9 @@ export class Catalog {
    * that added it has the tool listed and callable by its caller's next request.
    */
   whenCurrent(): Promise<void> | undefined {
-    const pending = this.list.map((s) => s.whenCurrent?.()).filter((p) => p !== undefined);
+    // With replicas, also the names the others handed out since, and this one's being stored.
+    const names = [this.toolNames.sync(), this.promptNames.sync()];
+    const pending = [...this.list.map((s) => s.whenCurrent?.()), ...names].filter((p) => p !== undefined);
     if (pending.length === 0) return undefined;
     return within(
       Promise.all(pending).then(() => {}),
@@ -160,6 +182,13 @@ export class Catalog {
         // A listener belongs to a face; one failing must not stop the others from hearing it.
       }
     }
+  }
+
+  /** An identity's names were stored or replaced (held-names.ts): its view is built again, and clients are told if a name moved. */
+  private namesSettled(identity: string | undefined, moved: boolean, kind: 'tools' | 'prompts'): void {
+    if (moved) this.changed({ kind });
+    else if (identity === undefined) this.views.clear();
+    else this.views.delete(identity);
   }
 
   view(identity: Identity): CatalogView {
@@ -226,12 +255,13 @@ export class Catalog {
         resourceTemplates.push(t);
       }
     }
+    // A name not yet stored (replicas) is listed but resolves nothing: a call waits for it in whenCurrent.
     return {
       version: this.versionCounter,
       tools,
-      toolsByName: new Map(tools.map((e) => [e.name, e])),
+      toolsByName: new Map(tools.filter((e) => this.toolNames.resolves(key, e.name)).map((e) => [e.name, e])),
       prompts,
-      promptsByName: new Map(prompts.map((e) => [e.name, e])),
+      promptsByName: new Map(prompts.filter((e) => this.promptNames.resolves(key, e.name)).map((e) => [e.name, e])),
       resources,
       resourceTemplates,
       resourceOwner,

@@ -28,6 +28,7 @@ import type { InboxOpener, InboxOpening } from '../webhooks/inbox/service.js';
 import { SqliteInbox } from '../webhooks/inbox/sqlite.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { migrate, openDb, type AppliedMigration, type Db } from './db.js';
+import type { HeldNamesStore } from './held-names.js';
 import { HubSecrets, type SecretStore } from './hub-secrets.js';
 import { SqliteListCache, type ListCache } from './list-cache.js';
 
@@ -60,6 +61,8 @@ export interface HubStore extends IntegrationsStore, AgentsStore, AuthStore, Pol
   readonly apiTokens: ApiTokens;
   readonly outbox: Outbox;
   readonly eventReads: EventReads;
+  /** The tool names replicas hand out (PostgreSQL); absent on SQLite, where one process holds them in memory. */
+  readonly heldNames?: HeldNamesStore;
   /** One cheap query: whether the store answers now. Never throws. */
   health(): Promise<StoreHealth>;
   /** Commits what is queued and closes the connections; the hub's `store` part stops with it. */

@@ -99,4 +99,23 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
     // why it answered, a failure names each agent (src/agents/tasks/sqlite.ts).
     sql: 'ALTER TABLE agent_tasks ADD COLUMN failures TEXT;',
   },
+  {
+    version: 23,
+    name: 'held_names',
+    // PostgreSQL migration 10's tables, so both stores have one schema. A single process holds its
+    // tool names in memory (src/mcp/held-names.ts) and leaves them empty: only replicas share them.
+    sql: `
+      CREATE TABLE held_names (
+        kind      TEXT NOT NULL CHECK (kind IN ('tool', 'prompt')),
+        identity  TEXT NOT NULL,
+        version   INTEGER NOT NULL,
+        names     TEXT NOT NULL,
+        PRIMARY KEY (kind, identity)
+      ) WITHOUT ROWID;
+      CREATE TABLE held_names_version (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        version  INTEGER NOT NULL
+      );
+    `,
+  },
 ];

@@ -388,6 +388,6 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX replicas_heartbeat ON replicas (heartbeat_at);
     `,
   },
-  // 18 and on: the inbox, pollers and shared pacing buckets, in migrations-events.ts.
+  // 18 and on: the inbox, pollers and shared pacing buckets (and 23, the replicas' held names), in migrations-events.ts.
   ...EVENTS_MIGRATIONS,
 ];

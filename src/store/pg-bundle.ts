@@ -18,6 +18,7 @@ import { PgEventReads } from '../webhooks/inbox/pg-reads.js';
 import type { HubStore, StoreHealth } from './bundle.js';
 import type { AppliedMigration } from './db.js';
 import { PgHubSecrets } from './pg-hub-secrets.js';
+import { PgHeldNames } from './pg/held-names.js';
 import { PgListCache } from './pg/list-cache.js';
 import { appliedPgMigrations, migratePg, PG_MIGRATIONS } from './pg/migrations.js';
 import { openPgStore, type PgStore } from './pg/pool.js';
@@ -100,6 +101,7 @@ class PostgresStore implements PostgresHubStore {
   readonly listCache: PgListCache;
   readonly eventReads: PgEventReads;
   readonly paceBuckets: PgBuckets;
+  readonly heldNames: PgHeldNames;
   private readonly clock: Clock;
   private readonly healthTimeoutMs: number;
   private closing: Promise<void> | undefined;
@@ -126,6 +128,7 @@ class PostgresStore implements PostgresHubStore {
     this.listCache = new PgListCache(pg, clock);
     this.eventReads = new PgEventReads(pg);
     this.paceBuckets = new PgBuckets(pg);
+    this.heldNames = new PgHeldNames(pg);
   }
 
   openInbox(o: InboxOpening = {}): PgServiceInbox {

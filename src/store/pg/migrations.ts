@@ -5,6 +5,7 @@ import type { AppliedMigration } from '../db.js';
 import type { Migration } from '../migrations.js';
 import type { PgStore } from './pool.js';
 import { EVENTS_SQL } from './schema/events.js';
+import { HELD_NAMES_SQL } from './schema/held-names.js';
 import { IDENTITY_SQL } from './schema/identity.js';
 import { JOBS_SQL } from './schema/jobs.js';
 import { PACING_SQL } from './schema/pacing.js';
@@ -26,6 +27,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 8, name: 'outbox_error_code', sql: 'ALTER TABLE outbox_jobs ADD COLUMN last_error_code TEXT;' },
   // SQLite migration 22: the failures an async agent task's submission met, sealed, for its result.
   { version: 9, name: 'agent_task_failures', sql: 'ALTER TABLE agent_tasks ADD COLUMN failures TEXT;' },
+  // SQLite migration 23: the tool names replicas hand out, shared so a name means one tool on all of them.
+  { version: 10, name: 'held_names', sql: HELD_NAMES_SQL },
 ];
 
 /**
