@@ -5,6 +5,7 @@ import { HubError, isHubErrorCode } from '../errors.js';
 import { nodeHttp } from '../lazy-require.js';
 import { CallerGone, type CallContext } from '../mcp/source.js';
 import type { SendOutcome } from '../outbox/classify.js';
+import { circuitHold, type CircuitHold, type CircuitView } from '../outbox/queue-source.js';
 import { canonicalJson } from '../outbox/hash.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { Job, OpenJob } from '../outbox/types.js';
@@ -131,6 +132,8 @@ export interface WaitOptions {
   request: Pick<HttpRequest, 'method' | 'path'> | undefined;
   /** How the provider says "refused" in a 2xx answer, if it does. */
   refusal?: Refusal | undefined;
+  /** The integrations' circuits, read (never admitted through) to say why a write is still queued. */
+  circuits?: CircuitView | undefined;
 }
 
 /**
@@ -181,10 +184,14 @@ export async function awaitWrite(o: WaitOptions): Promise<CallToolResult> {
   }
   if (done === undefined) {
     const now = await outbox.outbox.get(job.id, owner);
+    const state = now?.state ?? job.state;
+    const hold = state === 'queued' ? await circuitHold(o.circuits, job.integration) : undefined;
+    const why = hold ? `: ${hold.message}` : '';
     return handle(
       job.id,
-      now?.state ?? job.state,
-      `${o.qualified} is still in the outbound queue (job ${job.id}, ${now?.state ?? job.state}). Call queue__job_status with {"jobId":"${job.id}"} to see its outcome.`,
+      state,
+      `${o.qualified} is still in the outbound queue (job ${job.id}, ${state})${why}. Call queue__job_status with {"jobId":"${job.id}"} to see its outcome.`,
+      hold,
     );
   }
   const open = await outbox.outbox.get(job.id, owner);
@@ -192,8 +199,8 @@ export async function awaitWrite(o: WaitOptions): Promise<CallToolResult> {
   return answerOf(o.title, o.qualified, o.request, open, o.refusal);
 }
 
-function handle(jobId: string, state: string, text: string): CallToolResult {
-  return { content: [{ type: 'text', text }], structuredContent: { jobId, state } };
+function handle(jobId: string, state: string, text: string, hold?: CircuitHold): CallToolResult {
+  return { content: [{ type: 'text', text }], structuredContent: { jobId, state, ...(hold ? { circuit: hold } : {}) } };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Identity } from '../identity/identity.js';
 import { toolError, type CallContext, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
 import type { OutboxService } from './service.js';
 import { describeIssues } from '../mcp/hub-server.js';
+import type { BreakerSnapshot } from './breaker.js';
 
 const JOB_STATUS = 'job_status';
 const inputSchema = z.strictObject({ jobId: z.string().min(1).max(128) });
@@ -18,6 +19,40 @@ const TOOL: Tool = {
   inputSchema: { type: 'object', properties: { jobId: { type: 'string', minLength: 1, maxLength: 128 } }, required: ['jobId'], additionalProperties: false },
   annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
 };
+
+/** What a queued write's answer reads of the circuits: `CircuitBreakers` in one process, the shared `Breakers` on Redis. */
+export interface CircuitView {
+  snapshot(): readonly BreakerSnapshot[] | Promise<readonly BreakerSnapshot[]>;
+}
+
+/** An open (or probing) circuit holding an integration's queued writes, as a job's handle and status show it. */
+export interface CircuitHold {
+  state: 'open' | 'half_open';
+  failures: number;
+  /** When an open circuit lets its probe through (ISO 8601); absent while a probe is under way. */
+  retryAt?: string;
+  message: string;
+}
+
+/**
+ * Why a queued write has not gone, when its integration's circuit holds it: the worker gives such a
+ * job back unsent until the circuit retries (README, "The circuit breaker"), and a caller told only
+ * "still queued" could not tell an outage from a slow queue (issue 9: "says why and when it
+ * retries"). Undefined when the circuit is closed or cannot be read.
+ */
+export async function circuitHold(circuits: CircuitView | undefined, integration: string): Promise<CircuitHold | undefined> {
+  const all = await Promise.resolve(circuits?.snapshot()).catch(() => undefined);
+  const c = all?.find((b) => b.integration === integration);
+  if (c === undefined || c.state === 'closed') return undefined;
+  const retryAt = c.retryAt === undefined ? undefined : new Date(c.retryAt).toISOString();
+  const when = retryAt === undefined ? 'a probe is under way' : `it retries at ${retryAt}`;
+  return {
+    state: c.state,
+    failures: c.failures,
+    ...(retryAt === undefined ? {} : { retryAt }),
+    message: `${integration} is failing (its circuit is ${c.state === 'open' ? 'open' : 'half-open'} after ${c.failures} consecutive 5xx answers, timeouts or network errors), so its writes are paused; ${when}`,
+  };
+}
 
 /**
  * The hub's own `queue` source: `queue__job_status` shows a job to its owner only; another user's
@@ -34,6 +69,8 @@ export class QueueSource implements ToolSource {
     clock: Clock,
     /** Listed only where some write is queued: elsewhere there is no job to ask about. */
     private readonly listed: boolean,
+    /** The integrations' circuits: a queued job whose circuit is open says so, and when it retries. */
+    private readonly circuits?: CircuitView,
   ) {
     this.since = clock.now();
   }
@@ -65,6 +102,7 @@ export class QueueSource implements ToolSource {
       return toolError(`No job ${jobId} of yours is known.`, {
         _meta: { [ERROR_META_KEY]: { code: 'not_found', retryable: ERROR_SPECS.not_found.retryable } },
       });
+    const hold = job.state === 'queued' ? await circuitHold(this.circuits, job.integration) : undefined;
     const status = {
       jobId: job.id,
       state: job.state,
@@ -75,6 +113,7 @@ export class QueueSource implements ToolSource {
       paced: job.paced,
       ...(job.lastError ? { lastError: job.lastError } : {}),
       ...(job.result ? { result: job.result } : {}),
+      ...(hold ? { circuit: hold } : {}),
     };
     return { content: [{ type: 'text', text: JSON.stringify(status, null, 2) }], structuredContent: status };
   }
