@@ -1,6 +1,7 @@
 /**
  * The agents' circuits on Redis (issue 13, scope 2): failures of an agent called through hub A
- * open its circuit on hub B too, so B refuses the call without sending it.
+ * open its circuit on hub B too, so B refuses the call without sending it, and B's
+ * `switchboard_agent_breaker_state` (which `agents list` reads) says so before B calls the agent.
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,9 @@ async function call(h: PairHub, token: string): Promise<{ isError: boolean; text
     await c.close();
   }
 }
+
+const gauge = async (h: PairHub): Promise<string | undefined> =>
+  /^switchboard_agent_breaker_state\{agent="broken"\} (\d)$/m.exec(await (await fetch(`${h.base}/metrics`)).text())?.[1];
 
 describe.skipIf(redisSkip !== undefined)('two hubs on one Redis: the agents share their circuits', () => {
   let redis: TestRedis;
@@ -42,8 +46,12 @@ describe.skipIf(redisSkip !== undefined)('two hubs on one Redis: the agents shar
   });
 
   it('two 503s through A open the circuit; B answers "paused" at once, and its own in-process circuit never saw a failure', async () => {
+    expect(await gauge(pair.b)).toBe('0');
     const { token } = await pair.a.hub.tokens.create({ user: 'alice' });
     for (let i = 0; i < 2; i++) expect(await call(pair.a, token)).toMatchObject({ isError: true, text: expect.not.stringMatching(/paused/) });
+    // Shown open (2) on B before B ever called the agent: its gauge reads the shared circuit.
+    expect(await gauge(pair.a)).toBe('2');
+    expect(await gauge(pair.b)).toBe('2');
     expect(await call(pair.b, token)).toMatchObject({ isError: true, text: expect.stringMatching(/calls are paused/) });
     expect(pair.b.hub.agents.circuits().find((c) => c.integration === 'broken')?.state ?? 'closed').toBe('closed');
   });
