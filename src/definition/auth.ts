@@ -20,9 +20,23 @@ export const staticAuthConfigSchema = z.discriminatedUnion('type', [
 ]);
 export type StaticAuthConfig = z.infer<typeof staticAuthConfigSchema>;
 
-/** Exactly one of `oauth` and `auth`: an integration is linked per user, or called with one key. */
-export function oneAuthMode(v: { oauth?: unknown; auth?: unknown }, ctx: z.RefinementCtx): void {
+/**
+ * Exactly one of `oauth` and `auth`: an integration is linked per user, or called with one key.
+ * With one key there is no linked account to route an event to (webhooks go to the connection whose
+ * account they name, pollers run per connection), so `webhooks` and `poll` there would load and then
+ * keep every event unroutable, and `<name>__recent_events` empty for everyone, forever: refused.
+ */
+export function oneAuthMode(v: { oauth?: unknown; auth?: { type: string } | undefined; webhooks?: unknown; poll?: unknown }, ctx: z.RefinementCtx): void {
   if ((v.oauth === undefined) === (v.auth === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['auth'], message: 'give either "oauth" (each user links an account) or "auth" (one API key, or none)' });
+  }
+  if (v.auth?.type !== 'apiKey') return;
+  for (const key of ['webhooks', 'poll'] as const) {
+    if (v[key] === undefined) continue;
+    ctx.addIssue({
+      code: 'custom',
+      path: [key],
+      message: `an integration called with one API key ("auth") has no linked accounts, so its ${key === 'webhooks' ? 'webhook events' : 'polled events'} could reach no one; give "oauth" so each user links an account, or remove "${key}"`,
+    });
   }
 }
