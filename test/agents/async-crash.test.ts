@@ -1,11 +1,3 @@
-/**
- * Crash safety of async agent tasks (issue 10): the real CLI (`switchboard serve`, built) is
- * SIGKILLed while calls wait on their callbacks, then started again on the same data dir and port.
- * The marketplace runs in this process and holds each callback until the test releases it, so
- * every callback arrives after the kill: each must complete its task, and `agent__task_status`
- * must return its result to its owner.
- */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,7 +6,8 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { marketplaceRoutes } from '../../servers/sandbox/agents.js';
 import { connectClient, type FaceClient } from '../helpers/clients.js';
-import { CLI, eventually, runCli, tmpDir } from '../helpers/hub.js';
+import { eventually, runCli, tmpDir } from '../helpers/hub.js';
+import { serveProcess as serve, type Serving } from '../helpers/serve-process.js';
 
 const KEY = 'ua_crash_test_key';
 const SECRET = 'whsec_crash_test_9d2e';
@@ -26,26 +19,6 @@ async function freePort(): Promise<number> {
   const { port } = s.address() as AddressInfo;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-interface Serving {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<void>;
-}
-
-async function serve(config: string, data: string, port: number): Promise<Serving> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--data', data, '--port', String(port)], {
-    cwd: data,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const up = await eventually(() => (child.exitCode !== null ? 'exited' : /serving MCP at/.test(out) ? 'up' : undefined), 30_000);
-  if (up !== 'up') throw new Error(`serve exited before serving:\n${out}`);
-  return { child, output: () => out, exited };
 }
 
 describe('async agent tasks survive a SIGKILL of the hub', () => {

@@ -1,13 +1,3 @@
-/**
- * An async agent call run as an MCP Task outlives the hub process that started it (issue 11,
- * acceptance): the task's state is the agent task row in the store, so the restarted hub answers
- * tasks/get and tasks/result for it. The real CLI (`switchboard serve`, built) is SIGKILLed while
- * both tasks wait on callbacks the marketplace (in this process) holds, then started again on the
- * same data dir and port; the callbacks are released only then. Clients of both eras: 2026-07-28
- * requests over fetch and the 1.x SDK client over a 2025 session; then a `switchboard stdio`
- * beside the serve, on the same data dir, answers for the same tasks.
- */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +10,7 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { marketplaceRoutes } from '../../servers/sandbox/agents.js';
 import { CLI, eventually, runCli, tmpDir } from '../helpers/hub.js';
+import { serveProcess as serve, type Serving } from '../helpers/serve-process.js';
 import { taskClient } from './tasks-helpers.js';
 
 const KEY = 'ua_tasks_restart_key';
@@ -31,25 +22,6 @@ async function freePort(): Promise<number> {
   const { port } = s.address() as AddressInfo;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-interface Serving {
-  child: ChildProcess;
-  exited: Promise<void>;
-}
-
-async function serve(config: string, data: string, port: number): Promise<Serving> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--data', data, '--port', String(port)], {
-    cwd: data,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const up = await eventually(() => (child.exitCode !== null ? 'exited' : /serving MCP at/.test(out) ? 'up' : undefined), 30_000);
-  if (up !== 'up') throw new Error(`serve exited before serving:\n${out}`);
-  return { child, exited };
 }
 
 async function v1Client(url: string, token: string): Promise<Client> {

@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, eventually, ROOT } from '../helpers/hub.js';
+import { ROOT } from '../helpers/hub.js';
+import { serveProcess } from '../helpers/serve-process.js';
 import { modernEnvelope, type RawReply, rawModernCall } from '../helpers/raw-mcp.js';
 import { taskClient } from '../mcp/tasks-helpers.js';
 import { startServePair, type ServePair } from './serve-pair.js';
@@ -18,18 +19,7 @@ const ASKING = join(ROOT, 'dist/test/fixtures/asking-server.js');
 const TASK_SERVER = join(ROOT, 'dist/test/fixtures/task-server.js');
 
 /** `switchboard serve` on `port`; resolves once it serves. */
-async function serveOn(config: string, data: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, '--data', data, '--port', String(port)], {
-    cwd: data,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const up = await eventually(() => (/serving MCP at/.test(out) ? true : child.exitCode !== null ? false : undefined), 20_000);
-  if (!up) throw new Error(`serve exited before serving:\n${out}`);
-  return child;
-}
+const serveOn = async (config: string, data: string, port: number): Promise<ChildProcess> => (await serveProcess(config, data, port)).child;
 
 describe('a replica restarted under the same address', () => {
   let downstream: ChildProcess;
