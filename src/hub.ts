@@ -210,7 +210,7 @@ export class Hub {
     this.dispatcher = new Dispatcher(this.catalog, this.metrics, this.log, states, tasks, opts.config.server.pollCallStreamsMs);
     for (const s of this.integrations.sources) this.catalog.add(s);
     const queuesWrites = this.integrations.sources.some((s) => s.queuesWrites);
-    this.catalog.add(new QueueSource(this.outbox, this.clock, queuesWrites));
+    this.catalog.add(new QueueSource(this.outbox, this.clock, queuesWrites, this.integrations.circuits));
     const agents = buildAgents({
       config: opts.config,
       store,

@@ -206,7 +206,7 @@ export class IntegrationSource implements ToolSource {
   }
 
   private async queueWrite(name: string, tool: ToolDefinition, input: Record<string, unknown>, ctx: CallContext, connectionId: string) {
-    const { service, orderingSecret } = this.opts.outbound!;
+    const { service, orderingSecret, breakers } = this.opts.outbound!;
     // Built now only to refuse a bad path argument before anything is queued (a handler has none).
     const request = tool.handler ? undefined : httpRequestOf(tool, input);
     const key = callerKey(ctx);
@@ -230,7 +230,7 @@ export class IntegrationSource implements ToolSource {
     // As an MCP Task the job is the task's state, so the call answers at once (backings/outbox-job.ts).
     if (ctx.tasks) return ctx.tasks.backed('outbox_job', job.id);
     const { title, refusal } = this.opts.definition;
-    return awaitWrite({ outbox: service, job, ctx, title, qualified: `${this.name}__${name}`, request, refusal });
+    return awaitWrite({ outbox: service, job, ctx, title, qualified: `${this.name}__${name}`, request, refusal, circuits: breakers });
   }
 
   /**
