@@ -68,11 +68,19 @@ function hubConfig(apiUrl: string, shared?: { db: string; redis: string }): Reco
         idempotencyHeader: 'Idempotency-Key',
         // Far above what the bench sends: pacing must not be what is measured.
         rateLimit: { perApp: { perSecond: 5_000, burst: 500 } },
-        webhooks: { scheme: 'standard-webhooks', secrets: [SECRET], typeFrom: 'body:type' },
         tools: {
           list: { description: 'Lists notes', method: 'GET', path: '/notes', readOnly: true },
           create: { description: 'Creates a note', method: 'POST', path: '/notes', input: { type: 'object', properties: { text: { type: 'string' } } } },
         },
+      },
+      // The deliveries' own integration: one called with an API key has no linked accounts to route
+      // events to, and the hub refuses webhooks beside it; the cost measured is the delivery's intake.
+      hooks: {
+        type: 'custom',
+        apiBaseUrl: apiUrl,
+        auth: { type: 'none' },
+        tools: {},
+        webhooks: { scheme: 'standard-webhooks', secrets: [SECRET], typeFrom: 'body:type' },
       },
     },
   };
@@ -180,7 +188,7 @@ async function perOperation(h: Hub, ops: number): Promise<Record<'toolCall' | 'w
     const idle = { cpuPerMs: ((processCpuMs(h.pid) ?? Number.NaN) - c0) / ms, queriesPerMs: ((await queries(h)) - q0) / ms };
     const hook = async () => {
       const d = delivery();
-      const res = await fetch(`${h.base}/webhooks/notes`, { method: 'POST', headers: d.headers, body: d.body });
+      const res = await fetch(`${h.base}/webhooks/hooks`, { method: 'POST', headers: d.headers, body: d.body });
       await res.arrayBuffer();
       if (!res.ok) throw new Error(`webhook answered ${res.status}`);
     };
@@ -199,7 +207,7 @@ async function acceptance(urls: readonly string[], connections: number, seconds:
   const runs = await Promise.all(
     urls.map((url) =>
       autocannon({
-        url: `${url}/webhooks/notes`,
+        url: `${url}/webhooks/hooks`,
         method: 'POST',
         connections: each,
         duration: seconds,
