@@ -73,6 +73,8 @@ export class JobEvents {
    * store through `read`, so a job that finishes between the read and the wait is not missed.
    */
   waitFor(jobId: string, read: () => Promise<Job | undefined>, ms: number, signal?: AbortSignal): Promise<Job | undefined> {
+    // A caller gone (or a hub stopping) before the wait began: nothing to wait for.
+    if (signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       let poll: NodeJS.Timeout | undefined;

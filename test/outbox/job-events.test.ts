@@ -63,4 +63,21 @@ describe('JobEvents: a job another process settled', () => {
     expect(reads).toBe(1);
     expect(events.waiting('j2')).toBe(false);
   });
+
+  it('a wait whose signal was aborted before it began answers at once and reads nothing', async () => {
+    const events = new JobEvents();
+    let reads = 0;
+    const waiting = events.waitFor(
+      'j3',
+      async () => {
+        reads++;
+        return job('j3', 'queued');
+      },
+      60_000,
+      AbortSignal.abort(),
+    );
+    expect(events.waiting('j3')).toBe(false);
+    expect(await waiting).toBeUndefined();
+    expect(reads).toBe(0);
+  });
 });
