@@ -1,5 +1,6 @@
 import { pgUrlSchema, type HubConfig } from '../config/schema.js';
 import { HubError } from '../errors.js';
+import { urlSecrets } from './url-secrets.js';
 
 /** The environment variable naming the PostgreSQL store when the config has no `store.url` (Heroku's and most platforms' name). */
 export const DATABASE_URL_ENV = 'DATABASE_URL';
@@ -27,7 +28,5 @@ export function storeChoice(config: Pick<HubConfig, 'store'>, env: NodeJS.Proces
 
 /** A validated store URL with its password replaced, for `doctor` and logs (the pool's `safeUrl`, before any pool exists). */
 export function redactedUrl(url: string): string {
-  const u = new URL(url);
-  if (u.password !== '') u.password = '***';
-  return u.toString();
+  return urlSecrets(url).safeUrl;
 }

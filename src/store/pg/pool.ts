@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { HubError } from '../../errors.js';
+import { urlSecrets } from '../url-secrets.js';
 
 /** A row as the driver returns it; repositories parse it (STYLE.md §3). */
 export type Row = Record<string, unknown>;
@@ -64,20 +65,6 @@ function parseInt8(text: string): number | string {
 
 const INT8_OID = 20;
 
-/** `url` without its password, and the password itself (raw and decoded) to scrub from messages. */
-function secretsOf(url: string): { safeUrl: string; secrets: string[] } {
-  try {
-    const u = new URL(url);
-    if (u.password === '') return { safeUrl: url, secrets: [] };
-    const raw = u.password;
-    u.password = '***';
-    return { safeUrl: u.toString(), secrets: [raw, decodeURIComponent(raw)].filter((s) => s.length > 0) };
-  } catch {
-    // Not a URL we can parse: name none of it, it may hold the password anywhere.
-    return { safeUrl: '(unparseable database URL)', secrets: [url] };
-  }
-}
-
 /**
  * `url` asking node-postgres for libpq's meaning of `sslmode`, which `store.url` promises (README
  * "PostgreSQL"): `require` encrypts without verifying the certificate, `verify-ca` checks the CA
@@ -93,7 +80,7 @@ export function withLibpqSslModes(url: string): string {
 }
 
 export function openPgStore(opts: PgStoreOptions): PgStore {
-  const { safeUrl, secrets } = secretsOf(opts.url);
+  const { safeUrl, secrets } = urlSecrets(opts.url);
   const scrub = (text: string): string => secrets.reduce((t, s) => t.split(s).join('***'), text);
   const fail = (what: string, err: unknown): HubError => {
     if (err instanceof HubError) return err;
