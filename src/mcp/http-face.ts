@@ -253,7 +253,7 @@ export class HttpFace {
         const own = this.byIdentity.get(key) ?? new Set<Session>();
         own.add(session);
         this.byIdentity.set(key, own);
-        this.opts.metrics.mcpSessions.set({ era: 'legacy' }, this.sessions.size);
+        this.opts.metrics.setSessions('legacy', this.sessions.size);
       },
     });
     transport.onclose = () => {
@@ -304,7 +304,7 @@ export class HttpFace {
     const own = this.byIdentity.get(key);
     own?.delete(session);
     if (own?.size === 0) this.byIdentity.delete(key);
-    this.opts.metrics.mcpSessions.set({ era: 'legacy' }, this.sessions.size);
+    this.opts.metrics.setSessions('legacy', this.sessions.size);
   }
 
   private trackModern(identity: Identity, res: Response): void {

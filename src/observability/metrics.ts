@@ -27,12 +27,30 @@ interface Instruments {
 export class HubMetrics {
   private made: Instruments | undefined;
   private readonly refreshers: Array<() => void | Promise<void>> = [];
+  /**
+   * Gauge values set before the instruments exist, by key: applied when they are made (the first
+   * scrape or the first metric that counts something). The pollers and breakers set theirs as
+   * the hub starts, and making the instruments then loaded prom-client (about 50 ms here) before
+   * a stdio hub's first tools/list answer.
+   */
+  private readonly early = new Map<string, (m: Instruments) => void>();
 
   constructor(private readonly opts: { defaultMetrics?: boolean } = {}) {}
 
   private get m(): Instruments {
-    this.made ??= this.create();
+    if (this.made === undefined) {
+      const made = this.create();
+      this.made = made;
+      for (const set of this.early.values()) set(made);
+      this.early.clear();
+    }
     return this.made;
+  }
+
+  /** Sets a gauge now if the instruments exist, else when they are made (the latest value per key wins). */
+  private setGauge(key: string, set: (m: Instruments) => void): void {
+    if (this.made) set(this.made);
+    else this.early.set(key, set);
   }
 
   private create(): Instruments {
@@ -104,14 +122,8 @@ export class HubMetrics {
   get toolLatency() {
     return this.m.toolLatency;
   }
-  get sourceUp() {
-    return this.m.sourceUp;
-  }
   get sourceRestarts() {
     return this.m.sourceRestarts;
-  }
-  get mcpSessions() {
-    return this.m.mcpSessions;
   }
   /** The registry, for instruments defined beside their domain (src/agents/metrics.ts). */
   get registry(): Registry {
@@ -136,12 +148,24 @@ export class HubMetrics {
 
   /** How many pollers of a feed are in each state (every state set, so a recovered one reads 0). */
   setPollers(integration: string, feed: string, counts: Readonly<Record<'active' | 'stalled', number>>): void {
-    for (const [state, n] of Object.entries(counts)) this.m.pollers.set({ integration, feed, state }, n);
+    for (const [state, n] of Object.entries(counts)) {
+      this.setGauge(`pollers\u0000${integration}\u0000${feed}\u0000${state}`, (m) => m.pollers.set({ integration, feed, state }, n));
+    }
+  }
+
+  /** Whether a downstream server is ready (1) or not (0): set as servers start, so applied once the instruments exist. */
+  setSourceUp(source: string, up: boolean): void {
+    this.setGauge(`sourceUp\u0000${source}`, (m) => m.sourceUp.set({ source }, up ? 1 : 0));
+  }
+
+  /** Open MCP sessions of an era. */
+  setSessions(era: string, open: number): void {
+    this.setGauge(`sessions\u0000${era}`, (m) => m.mcpSessions.set({ era }, open));
   }
 
   /** Each integration's breaker, as the gauge value of its state (see BREAKER_GAUGE in src/outbox/breaker.ts). */
   setBreakers(states: ReadonlyArray<{ integration: string; value: number }>): void {
-    for (const { integration, value } of states) this.m.breakers.set({ integration }, value);
+    for (const { integration, value } of states) this.setGauge(`breakers\u0000${integration}`, (m) => m.breakers.set({ integration }, value));
   }
 
   /** Runs before each scrape: for values that change with time alone (a breaker's cool-down ending). */

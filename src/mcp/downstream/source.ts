@@ -371,7 +371,7 @@ export class DownstreamSource implements ToolSource {
     this.callerDetail = detail?.caller;
     if (detail !== undefined) this.state.detail = detail.detail;
     if (protocolVersion !== undefined) this.state.protocolVersion = protocolVersion;
-    if (this.opts.role !== 'session') this.opts.metrics.sourceUp.set({ source: this.name }, state === 'ready' ? 1 : 0);
+    if (this.opts.role !== 'session') this.opts.metrics.setSourceUp(this.name, state === 'ready');
     const waiting = this.stateWaiters;
     this.stateWaiters = [];
     for (const wake of waiting) wake();
