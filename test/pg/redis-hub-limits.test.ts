@@ -185,8 +185,9 @@ describe.skipIf(redisSkip !== undefined || PG_SKIP_REASON !== null)("a write sen
   });
 
   it("20 writes through hub A whose worker is stopped: B's worker sends them, and each caller on A gets its result, not a job handle after outbox.waitMs", async () => {
-    // A takes the calls and queues the writes; only B's worker claims them.
-    await pair.a.hub.outbox.stop();
+    // A takes the calls and queues the writes; only B's worker claims them. Only A's worker stops:
+    // A itself is not stopping (a stopping hub answers its write calls with their job handles at once).
+    await pair.a.hub.outbox.worker.stop();
     const { token } = await pair.a.hub.tokens.create({ user: 'waiter' });
     const c = await client(pair.a, token);
     try {
