@@ -68,7 +68,10 @@ const EMBEDDED_DEFAULTS = {
       protocol: 'kore',
       url: '/sandbox/marketplace/kore/agents/storyteller_v1',
       agentId: 'storyteller_v1',
-      headers: { authorization: 'Bearer kore_sandbox_local' },
+      // A message every 100 ms, as a streaming agent's come: the story is seen arriving, and its
+      // first lines reach the client well before the answer (a client that reads a progress
+      // notification in the same chunk as the result may drop it, typescript-sdk#2580).
+      headers: { authorization: 'Bearer kore_sandbox_local', 'x-sandbox-token-ms': '100' },
       stream: true,
       description: 'Sandbox Kore agent: tells a three-line story about the input, streamed message by message.',
     },
