@@ -2,7 +2,7 @@
  * What the OAuth acceptance tests share: a hub config that uses the test authorization server,
  * linking through a browser, reading links out of tool results, and spawned hub processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -11,7 +11,8 @@ import type { Clock } from '../../src/clock.js';
 import type { Browser } from '../fakes/browser.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import { connectClient, textOf, type CallResult, type FaceClient } from '../helpers/clients.js';
-import { CLI, eventually, runCli, startHub, type RunningHub } from '../helpers/hub.js';
+import { runCli, startHub, type RunningHub } from '../helpers/hub.js';
+import { serveProcess } from '../helpers/serve-process.js';
 
 export const TOOL = 'acme__list_things';
 
@@ -105,28 +106,13 @@ export async function createToken(configFile: string, dataDir: string, user: str
  * `oidc`, the hub's callback is registered there before anything links.
  */
 export async function serve(configFile: string, dataDir: string, oidc?: OidcServer): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--config', configFile, '--data', dataDir, '--port', '0'], {
-    cwd: dataDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((res) => child.once('exit', () => res()));
-  const started = await eventually(() => {
-    if (child.exitCode !== null || child.signalCode !== null) return { url: undefined };
-    const url = /serving MCP at (\S+)/.exec(out)?.[1];
-    return url === undefined ? undefined : { url };
-  }, 20_000);
-  if (started.url === undefined) throw new Error(`serve exited before serving:\n${out}`);
-  const url = started.url;
-  const port = Number(new URL(url).port);
+  const { child, url, port, output, exited } = await serveProcess(configFile, dataDir, 0);
   await oidc?.allowRedirectUri(callbackOf(port));
   return {
     child,
     port,
     url,
-    output: () => out,
+    output,
     async kill(signal = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);
