@@ -79,6 +79,12 @@ const CREDENTIAL_HEADER = /auth|key|token|secret|signature|password|cookie|sessi
 /** `Bearer abc`, `Basic abc`, `Token abc`, `Bot abc`: an agent that echoes the credential may echo it without its scheme. */
 const SCHEME = /^[A-Za-z][\w-]*\s+(\S.*)$/;
 
+/**
+ * Query parameters and body fields that carry a credential, for APIs that take their key there
+ * rather than in a header (OpenWeather's `appid`, Google's `key`, `api_key`, `access_token`).
+ */
+const CREDENTIAL_FIELD = /auth|key|token|secret|signature|password|credential|appid|^sig$/i;
+
 /** Every secret of the agents' config, for scrubbing results: keys, webhook secrets (each of a rotation's), credential header values. */
 export function secretsOf(agents: Record<string, AgentConfig>): string[] {
   return Object.values(agents).flatMap((a) => [
@@ -87,5 +93,39 @@ export function secretsOf(agents: Record<string, AgentConfig>): string[] {
     ...Object.entries(a.headers)
       .filter(([name]) => CREDENTIAL_HEADER.test(name))
       .flatMap(([, value]) => [value, ...(SCHEME.exec(value)?.slice(1) ?? [])]),
+    ...('url' in a ? querySecretsOf(a.url) : []),
+    ...('body' in a ? bodySecretsOf(a.body) : []),
   ]);
+}
+
+/**
+ * The configured values of a URL's credential parameters (`?appid=${WEATHER_KEY}`), as written and
+ * decoded: an API that refuses the key quotes it ("Invalid API key …"), and one may echo its URL.
+ * A value filled from the call's arguments (`{{input.city}}`) is the caller's own, not a secret.
+ */
+function querySecretsOf(url: string): string[] {
+  const query = url.split('#')[0]!.split('?').slice(1).join('?');
+  return query.split('&').flatMap((pair) => {
+    const at = pair.indexOf('=');
+    if (at < 0 || !CREDENTIAL_FIELD.test(decoded(pair.slice(0, at)))) return [];
+    const value = pair.slice(at + 1);
+    return value === '' || value.includes('{{') ? [] : [value, decoded(value)];
+  });
+}
+
+/** The configured string values of a body template's credential fields, at any depth. */
+function bodySecretsOf(body: unknown): string[] {
+  if (Array.isArray(body)) return body.flatMap(bodySecretsOf);
+  if (body === null || typeof body !== 'object') return [];
+  return Object.entries(body).flatMap(([name, value]) =>
+    typeof value === 'string' ? (CREDENTIAL_FIELD.test(name) && !value.includes('{{') ? [value] : []) : bodySecretsOf(value),
+  );
+}
+
+function decoded(text: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    return text;
+  }
 }
