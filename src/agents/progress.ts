@@ -24,12 +24,18 @@ export const PROGRESS_INTERVAL_MS = 10;
  * resumption and writes); each message is still what arrived since the previous one. A thought
  * or a tool call is never merged. `flushed` sends what waits at once: the result goes next.
  */
+/** Marks where a fallback's partials begin. */
+interface Switch {
+  kind: 'switch';
+  from: string;
+}
+
 export function progressReporter(
   report: (p: ProgressUpdate) => Promise<void>,
   secrets: readonly string[],
   intervalMs = PROGRESS_INTERVAL_MS,
 ): ProgressReporter {
-  const queue: Array<{ agent: string; p: AgentPartial }> = [];
+  const queue: Array<{ agent: string; p: AgentPartial | Switch }> = [];
   let n = 0;
   let pumping: Promise<void> | undefined;
   let lastSent = Number.NEGATIVE_INFINITY;
@@ -54,16 +60,20 @@ export function progressReporter(
     });
   // A thought is marked as one, so a client can tell the agent's reasoning from its answer. Text
   // was scrubbed as it came (below); a thought or a tool call arrives whole.
-  const messageOf = (agent: string, p: AgentPartial): string =>
-    p.kind === 'tool_call'
-      ? `agent ${agent} is calling the tool ${redact(p.tool, secrets)}`
-      : p.kind === 'thought'
-        ? `agent ${agent} thinks: ${redact(p.text, secrets)}`
-        : p.text;
+  const messageOf = (agent: string, p: AgentPartial | Switch): string =>
+    p.kind === 'switch'
+      ? `agent ${p.from} stopped without an answer; agent ${agent} answers instead, from the start`
+      : p.kind === 'tool_call'
+        ? `agent ${agent} is calling the tool ${redact(p.tool, secrets)}`
+        : p.kind === 'thought'
+          ? `agent ${agent} thinks: ${redact(p.text, secrets)}`
+          : p.text;
   // A secret split across tokens is caught: the text that could begin one waits for the next token.
   const scrubber = streamScrubber(secrets);
   let textOf: string | undefined;
-  const enqueue = (agent: string, p: AgentPartial) => {
+  /** The agent whose partials came last: another one's are a fallback's, after that one failed. */
+  let streaming: string | undefined;
+  const enqueue = (agent: string, p: AgentPartial | Switch) => {
     const last = queue.at(-1);
     if (p.kind === 'text' && last?.p.kind === 'text' && last.agent === agent) last.p = { kind: 'text', text: last.p.text + p.text };
     else queue.push({ agent, p });
@@ -88,6 +98,9 @@ export function progressReporter(
   return {
     push: (agent, p) => {
       if (p.kind !== 'text' || textOf !== agent) release();
+      // A fallback starts its answer anew: said, so a client does not read its text as going on from the failed agent's.
+      if (streaming !== undefined && streaming !== agent) enqueue(agent, { kind: 'switch', from: streaming });
+      streaming = agent;
       if (p.kind !== 'text') return enqueue(agent, p);
       textOf = agent;
       const safe = scrubber.push(p.text);

@@ -115,4 +115,19 @@ describe('progress from an agent stream', () => {
       { progress: 2, message: 'bc' },
     ]);
   });
+  it("says where a fallback's text begins, so the failed agent's discarded text does not run into its answer", async () => {
+    const t = transport();
+    const r = progressReporter(t.report, [], 0);
+    r.push('primary', { kind: 'text', text: 'Primary partial text ' });
+    await t.deliver();
+    r.push('fallback', { kind: 'text', text: 'Fallback full answer' });
+    const flushed = r.flushed();
+    for (let i = 0; i < 3; i++) await t.deliver();
+    await flushed;
+    expect(t.sent.map((s) => s.message)).toEqual([
+      'Primary partial text ',
+      'agent primary stopped without an answer; agent fallback answers instead, from the start',
+      'Fallback full answer',
+    ]);
+  });
 });
