@@ -48,6 +48,14 @@ export function absoluteUrl(url: string, publicUrl: () => string): string {
   return url.startsWith('/') ? `${publicUrl().replace(/\/+$/, '')}${url}` : url;
 }
 
+/**
+ * Whether an answer is a server-sent event stream. Media type tokens are case-insensitive (RFC 9110
+ * §8.3.1): `Text/Event-Stream; charset=utf-8` is one as well.
+ */
+export function isEventStream(res: Response): boolean {
+  return (res.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase() === 'text/event-stream';
+}
+
 /** Sends `init` to `url`; `streamed` ends the deadline at the headers (an SSE answer). A non-2xx is thrown classified. */
 export async function exchange(x: AgentExchange, url: string, init: RequestInit, streamed: boolean, scope?: ExchangeScope): Promise<Response> {
   const u = new URL(url);

@@ -2,7 +2,17 @@ import { z } from 'zod';
 import type { KoreAgentConfig } from '../definition/agents.js';
 import { untilAnswer } from '../providers/sse.js';
 import { type AgentAdapter, type AgentAnswer, AgentAttemptError, type AgentPartial, type AgentRequest, objectIn } from './adapter.js';
-import { type AgentExchange, MAX_STREAMED_CHARS, type UrlAgentOptions, absoluteUrl, exchange, failure, jsonOf, tooDeep } from './http-attempt.js';
+import {
+  type AgentExchange,
+  MAX_STREAMED_CHARS,
+  type UrlAgentOptions,
+  absoluteUrl,
+  exchange,
+  failure,
+  isEventStream,
+  jsonOf,
+  tooDeep,
+} from './http-attempt.js';
 import { nestsTooDeep } from '../mcp/json-depth.js';
 
 /** An `output` or `debug` item of seed 003's response (`{type, content}`). */
@@ -121,7 +131,7 @@ export class KoreAdapter implements AgentAdapter {
     const res = await exchange(x, absoluteUrl(c.url, this.o.publicUrl), { method: 'POST', headers, body: JSON.stringify(body) }, stream);
     const structured = c.outputSchema !== undefined;
     try {
-      if (stream && (res.headers.get('content-type') ?? '').startsWith('text/event-stream')) return await this.readStream(res, req, structured);
+      if (stream && isEventStream(res)) return await this.readStream(res, req, structured);
       const raw = await jsonOf(x, res);
       passThoughts(koreResponseSchema.safeParse(raw).data ?? {}, req.onPartial);
       return koreAnswer(raw, this.o.name, { structured, async: callbackUrl !== undefined || res.status === 202 });

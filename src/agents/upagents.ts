@@ -6,7 +6,7 @@ import { untilAnswer } from '../providers/sse.js';
 import type { Clock } from '../clock.js';
 import type { UpagentsAgentConfig } from '../definition/agents.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage, objectIn } from './adapter.js';
-import { type AgentExchange, MAX_STREAMED_CHARS, exchange, failure, jsonOf, tooDeep } from './http-attempt.js';
+import { type AgentExchange, MAX_STREAMED_CHARS, exchange, failure, isEventStream, jsonOf, tooDeep } from './http-attempt.js';
 import { nestsTooDeep } from '../mcp/json-depth.js';
 
 /**
@@ -96,7 +96,7 @@ export class UpagentsAdapter implements AgentAdapter {
     const scope = { apiBaseUrl: base, credentials: apiKeyCredentials({ header: 'authorization', prefix: 'Bearer ', value: c.apiKey }) };
     const res = await exchange(x, `${base}/agents/${encodeURIComponent(c.agentId)}/tasks`, init, stream, scope);
     try {
-      if (stream && (res.headers.get('content-type') ?? '').startsWith('text/event-stream')) return await this.readStream(res, req);
+      if (stream && isEventStream(res)) return await this.readStream(res, req);
       return answerOf(taskSchema.safeParse(await jsonOf(x, res)), this.o.name);
     } catch (err) {
       throw failure(x, err);
