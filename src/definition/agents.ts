@@ -52,6 +52,20 @@ const minConfidenceSchema = z.strictObject({
   min: z.number(),
 });
 
+/**
+ * `minConfidence` reads its number from the structured output. A Kore answer, or a streamed
+ * upagents one, stays text unless the entry declares an `outputSchema` (the text is then read as the
+ * JSON object it spells), so without one the check could never pass: refused with the config.
+ */
+function checkConfidenceReadable(a: { minConfidence?: unknown; outputSchema?: unknown }, answersText: string, ctx: z.RefinementCtx): void {
+  if (a.minConfidence === undefined || a.outputSchema !== undefined) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['minConfidence'],
+    message: `needs an outputSchema: the confidence is read from the structured output, and ${answersText} is text without one, where no number is found`,
+  });
+}
+
 const fallbackSchema = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 // Messages never echo a secret: config errors are printed and logged.
@@ -104,6 +118,7 @@ export const upagentsAgentSchema = z
     // Checked with the config, so `doctor` and every start refuse it naming the file, not only the hub's build.
     if (a.mode === 'async' && !a.webhookSecret && !a.disabled)
       ctx.addIssue({ code: 'custom', path: ['webhookSecret'], message: 'required with mode "async" (the agent\'s callbacks are verified with it)' });
+    if (a.mode === 'stream') checkConfidenceReadable(a, 'a streamed answer', ctx);
   });
 
 /**
@@ -141,6 +156,7 @@ export const koreAgentSchema = z
   .superRefine((a, ctx) => {
     if (a.async && a.stream)
       ctx.addIssue({ code: 'custom', path: ['stream'], message: 'cannot be true with async: true (an answer either streams or comes to the callback)' });
+    checkConfidenceReadable(a, 'a Kore answer', ctx);
   });
 
 const jsonPathSchema = z.string().refine((p) => parsePath(p) !== undefined, "is not a JSON path ($, $.a.b, items[0].name, $['odd key'])");
