@@ -73,16 +73,19 @@ export function chainOf(name: string, agents: ReadonlyMap<string, AgentRuntime>)
 
 /**
  * Calls `name` and, when it gives no usable answer (failure, open circuit, agent-level error,
- * invalid output), each fallback in turn. A fallback's output must pass its own checks and those
- * of the agent called, since it is returned as that tool's result. The caller's cancel ends the
- * chain at once and is thrown as is.
+ * invalid output), each fallback in turn. A fallback is sent the arguments the called tool took:
+ * one that declares an `inputSchema` is checked against it first, one that declares none takes
+ * them as they are (its implicit `{ input }` schema describes it only as a tool of its own, and
+ * seed 000's orchestrator hands a fallback the same payload). A fallback's output must pass its
+ * own checks and those of the agent called, since it is returned as that tool's result. The
+ * caller's cancel ends the chain at once and is thrown as is.
  */
 export async function invokeChain(name: string, input: Record<string, unknown>, ctx: InvokeContext, d: InvokeDeps): Promise<Invocation> {
   const called = d.agents.get(name)!;
   const failures: AgentCallError[] = [];
   for (const candidate of chainOf(name, d.agents)) {
     const a = d.agents.get(candidate)!;
-    if (candidate !== name) {
+    if (candidate !== name && a.config.inputSchema !== undefined) {
       try {
         a.validateInput(input);
       } catch (err) {

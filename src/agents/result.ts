@@ -37,14 +37,16 @@ export function successResult(called: string, inv: Answered, structured: boolean
 
 /**
  * Every agent of the chain failed: one isError result naming each and why (timeout, open circuit,
- * agent-level error…). Its `_meta["switchboard/error"]` is the code of the last failure, the one
- * that ended the call (README, HTTP routes), with that code's retryability from the error table.
+ * agent-level error…). Its `_meta["switchboard/error"]` is the code of the last agent tried, the
+ * one that ended the call (README, HTTP routes), with that code's retryability from the error
+ * table. A fallback refused for the arguments was not tried: its invalid_params would blame the
+ * caller for arguments the called tool took, so it gives the code only when no agent was tried.
  */
 export function failureResult(called: string, failures: readonly AgentCallError[]): CallToolResult {
   const [first, ...rest] = failures;
   const lines = [first ? first.message : `agent ${called} gave no answer`];
   for (const f of rest) lines.push(`fallback ${f.message}`);
-  const last = failures.at(-1);
+  const last = failures.findLast((f) => f.reason !== 'invalid_input') ?? failures.at(-1);
   const code = last ? codeOf(last) : 'downstream_error';
   return toolError(lines.join('\n'), {
     _meta: { [META_AGENT]: { agent: called, failures: failures.map(failureMeta) }, [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } },
