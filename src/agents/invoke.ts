@@ -7,7 +7,7 @@ import { AgentCallError, runWithPolicy, type PolicyDeps } from './policy.js';
 import { sessionIdentity } from './session.js';
 import type { CircuitBreakers } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
-import type { OutputCheck } from './validate-output.js';
+import { acceptAnswer, type OutputCheck } from './validate-output.js';
 
 /** One configured agent, ready to call. */
 export interface AgentRuntime {
@@ -77,8 +77,8 @@ export function chainOf(name: string, agents: ReadonlyMap<string, AgentRuntime>)
  * one that declares an `inputSchema` is checked against it first, one that declares none takes
  * them as they are (its implicit `{ input }` schema describes it only as a tool of its own, and
  * seed 000's orchestrator hands a fallback the same payload). A fallback's output must pass its
- * own checks and those of the agent called, since it is returned as that tool's result. The
- * caller's cancel ends the chain at once and is thrown as is.
+ * own checks and the called tool's output schema, since it is returned as that tool's result
+ * (validate-output.ts `acceptAnswer`). The caller's cancel ends the chain at once and is thrown as is.
  */
 export async function invokeChain(name: string, input: Record<string, unknown>, ctx: InvokeContext, d: InvokeDeps): Promise<Invocation> {
   const called = d.agents.get(name)!;
@@ -134,11 +134,12 @@ export async function invokeChain(name: string, input: Record<string, unknown>, 
       continue;
     }
     if (answer.kind === 'output') {
-      const why = a.checkOutput(answer.output) ?? (candidate === name ? undefined : called.checkOutput(answer.output));
-      if (why !== undefined) {
-        failures.push(new AgentCallError(candidate, 'invalid_output', `agent ${candidate}: ${why}`));
+      const accepted = acceptAnswer(a, called, answer.output);
+      if ('refused' in accepted) {
+        failures.push(new AgentCallError(candidate, 'invalid_output', `agent ${candidate}: ${accepted.refused}`));
         continue;
       }
+      answer = { ...answer, output: accepted.output };
     }
     return { answeredBy: candidate, answer, failures };
   }

@@ -63,6 +63,7 @@ type Result = Awaited<ReturnType<Client['callTool']>>;
 const agentMeta = (r: Result) => r._meta?.['switchboard/agent'];
 const errorMeta = (r: Result) => r._meta?.['switchboard/error'];
 const textOf = (r: Result) => (r.content as Array<{ text?: string }>).map((c) => c.text ?? '').join('\n');
+const secondBlock = (r: Result) => (r.content as Array<{ text?: string }>)[1]?.text;
 
 describe('what a fallback is held to', () => {
   let hub: RunningHub;
@@ -92,5 +93,28 @@ describe('what a fallback is held to', () => {
       /^agent picky_primary answered 503.*\nfallback agent picky does not take these arguments: .*unknown arguments "ticket_subject", "ticket_body"/s,
     );
     expect(errorMeta(r)).toEqual({ code: 'source_unavailable', retryable: true });
+  });
+
+  it("a fallback's answer is held to its own minConfidence, not the called agent's", async () => {
+    const r = await call('agent__unsure', TICKET);
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent).toBeUndefined();
+    expect(JSON.parse(textOf(r).split('\n')[0]!)).toMatchObject({ category: 'billing', confidence_score: 0.1 });
+    expect(agentMeta(r)).toMatchObject({
+      answeredBy: 'fb_plain',
+      fallbackFrom: [
+        { agent: 'unsure', reason: 'invalid_output' },
+        { agent: 'fb_strict', reason: 'invalid_output' },
+      ],
+    });
+    expect(secondBlock(r)).toBe(
+      'Answered by fallback agent fb_plain because agent unsure: the confidence at $.confidence_score is 0.1, below 0.7; agent fb_strict: the confidence at $.confidence_score is 0.1, below 0.5',
+    );
+  });
+
+  it("a fallback's answer must still match the called tool's output schema", async () => {
+    const r = await call('agent__shaped', { input: 'hello' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toMatch(/\nfallback agent echo_plain: the output does not match the output schema/);
   });
 });

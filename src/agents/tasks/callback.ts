@@ -9,6 +9,7 @@ import { MAX_JSON_DEPTH, nestsTooDeep } from '../../mcp/json-depth.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Vault } from '../../vault/vault.js';
 import type { AgentMetrics, TaskEnd } from '../metrics.js';
+import type { Accepted } from '../validate-output.js';
 import type { EventHandler } from '../../webhooks/inbox/handlers.js';
 import type { InboxIntake } from '../../webhooks/inbox/types.js';
 import { discardRest, readRawBody } from '../../webhooks/raw-body.js';
@@ -36,8 +37,8 @@ export interface CallbackDeps {
   formatOf: (task: AgentTask) => CallbackFormat;
   /** The webhook secrets that may sign a callback for this task: its taker's (service.ts). */
   secretsFor: (task: AgentTask) => string[];
-  /** Why an output may not be accepted for this task (the agents' output checks); undefined when it passes. */
-  checkOutput: (task: AgentTask, output: unknown) => string | undefined;
+  /** The output as this task's result (validate-output.ts `acceptAnswer`), or why it may not be accepted. */
+  acceptOutput: (task: AgentTask, output: unknown) => Accepted;
   clock: Clock;
   log: Logger;
   /** Text with the agents' secrets replaced, as the stored platform task id is (service.ts). */
@@ -176,10 +177,10 @@ function outcomeOf(task: AgentTask, body: CallbackBody, d: CallbackDeps): { outc
     // The platform cancelled it: no answer of the agent's to count.
     return { outcome, end: body.status === 'failed' ? { state: 'failed', agentError: body.errorType ?? 'error' } : undefined };
   }
-  const why = d.checkOutput(task, body.output);
-  return why === undefined
-    ? { outcome: { state: 'completed', result: body.output ?? null }, end: { state: 'completed' } }
-    : { outcome: { state: 'failed', error: `${INVALID_OUTPUT_ERROR}${why}` }, end: { state: 'failed', invalidOutput: why } };
+  const a = d.acceptOutput(task, body.output);
+  return 'refused' in a
+    ? { outcome: { state: 'failed', error: `${INVALID_OUTPUT_ERROR}${a.refused}` }, end: { state: 'failed', invalidOutput: a.refused } }
+    : { outcome: { state: 'completed', result: a.output ?? null }, end: { state: 'completed' } };
 }
 
 /**

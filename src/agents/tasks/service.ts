@@ -19,6 +19,7 @@ import { UPAGENTS_CALLBACK, koreCallback } from './formats.js';
 import { DEFAULT_TASK_RETENTION_MS, TaskPurgeJob } from './purge.js';
 import { TASK_STATUS_TOOL, readTask, taskStatus } from './status-tool.js';
 import { redact } from '../scrub.js';
+import { acceptAnswer } from '../validate-output.js';
 import type { AgentTask, AgentTaskStore, TaskFailure, TaskOutcome, TaskOwner } from './types.js';
 
 /** An unanswered task is timed_out after a day unless told otherwise. */
@@ -110,10 +111,11 @@ export class AgentTasks {
         const a = o.agents.get(task.answeredBy ?? task.agent);
         return a === undefined || !isAsync(a) ? [] : webhookSecretsOf(a.config);
       },
-      checkOutput: (task, output) => {
-        const answered = o.agents.get(task.answeredBy ?? task.agent);
+      // As a sync answer is (invoke.ts): a fallback's text read as the called tool's object, held to its own checks and that tool's schema.
+      acceptOutput: (task, output) => {
         const called = o.agents.get(task.agent);
-        return answered?.checkOutput(output) ?? (called === answered ? undefined : called?.checkOutput(output));
+        const answered = o.agents.get(task.answeredBy ?? task.agent) ?? called;
+        return answered === undefined || called === undefined ? { output } : acceptAnswer(answered, called, output);
       },
       clock: o.clock,
       log: o.log,
