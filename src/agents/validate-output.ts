@@ -1,5 +1,6 @@
 import { fromJsonSchema } from '@modelcontextprotocol/server';
 import { readPath } from '../definition/agent-template.js';
+import { objectIn } from './adapter.js';
 
 /** Why an output is refused; undefined means valid. */
 export type OutputRule = (output: unknown) => string | undefined;
@@ -60,15 +61,18 @@ export type Accepted = { output: unknown } | { refused: string };
 /**
  * The answer of `answered` as the result of the tool `called`. The called agent's own answer passes
  * its own checks. A fallback's passes its own checks and the called tool's schema, not the called
- * agent's minConfidence.
+ * agent's minConfidence. A fallback that declares no schema of its own answers text as it is (Kore,
+ * a stream); where the called tool declares one, that text is read as the JSON object it spells,
+ * as the called agent's own text is (its structuredContent must be an object).
  */
 export function acceptAnswer(answered: CheckedAgent, called: CheckedAgent, output: unknown): Accepted {
   if (answered.name === called.name) {
     const why = answered.checkOutput(output);
     return why === undefined ? { output } : { refused: why };
   }
-  const why = answered.checkOutput(output) ?? called.checkOutput.asTool(output);
-  return why === undefined ? { output } : { refused: why };
+  const read = typeof output === 'string' && called.config.outputSchema !== undefined && answered.config.outputSchema === undefined ? objectIn(output) : output;
+  const why = answered.checkOutput(read) ?? called.checkOutput.asTool(read);
+  return why === undefined ? { output: read } : { refused: why };
 }
 
 /** The value at a small JSON path: `$.a.b`, `a.b`, `scores[0].value`, `$['odd key']` (src/definition/agent-template.ts). */

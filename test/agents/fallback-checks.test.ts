@@ -117,4 +117,25 @@ describe('what a fallback is held to', () => {
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(/\nfallback agent echo_plain: the output does not match the output schema/);
   });
+
+  it("a Kore fallback's JSON text is read as the object the called tool's schema asks, and returned as its structuredContent", async () => {
+    const r = await call('agent__remember', { input: 'my order is late' });
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent).toMatchObject({ turn: 1, reply: 'noted: my order is late' });
+    expect(JSON.parse(textOf(r).split('\n')[0]!)).toEqual(r.structuredContent);
+    expect(agentMeta(r)).toMatchObject({ answeredBy: 'memory_text' });
+  });
+
+  it("a Kore fallback's text that is not a JSON object is still refused for the called tool's schema", async () => {
+    const r = await call('agent__tell', { input: 'a lighthouse' });
+    expect(r.isError).toBe(true);
+    expect(textOf(r)).toContain('fallback agent story_text: the output is not a JSON object, as the output schema asks');
+  });
+
+  it("an async Kore fallback's JSON text, in its callback, is read for the called tool's schema too", async () => {
+    const r = await call('agent__remember_later', { input: 'call me back' });
+    expect(r.isError).toBeFalsy();
+    expect(r.structuredContent).toMatchObject({ turn: 1, reply: 'noted: call me back' });
+    expect(agentMeta(r)).toMatchObject({ answeredBy: 'memory_async' });
+  });
 });
