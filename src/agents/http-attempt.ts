@@ -5,6 +5,7 @@ import { readSome, type ProviderClient, type ProviderTarget } from '../providers
 import { type Credentials, noCredentials } from '../providers/credentials.js';
 import { retryAfterMs } from '../providers/retry.js';
 import { AgentAttemptError } from './adapter.js';
+import { AgentCallError } from './policy.js';
 
 /**
  * One HTTP exchange with an agent (every protocol), classified the way the policy reads it
@@ -73,7 +74,7 @@ export async function exchange(x: AgentExchange, url: string, init: RequestInit,
   try {
     res = streamed ? await x.provider.open(target, u.href, init) : await x.provider.bind(target)(u.href, init);
   } catch (err) {
-    throw failure(x, err);
+    throw neverBuilt(err) ? unbuilt(x) : failure(x, err);
   }
   if (!res.ok) throw await refusal(x, res);
   return res;
@@ -113,7 +114,7 @@ async function refusal(x: AgentExchange, res: Response): Promise<AgentAttemptErr
 
 /** A thrown error, classified; the caller's own cancel is passed on as it is (not the agent's failure). */
 export function failure(x: AgentExchange, err: unknown): unknown {
-  if (err instanceof AgentAttemptError) return err;
+  if (err instanceof AgentAttemptError || err instanceof AgentCallError) return err;
   if (x.signal.aborted && !(isHubError(err) && err.code === 'provider_timeout')) return err;
   if (isHubError(err)) {
     if (err.code === 'provider_timeout') return new AgentAttemptError('timeout', err.message, { cause: err });
@@ -156,4 +157,33 @@ const TLS_REFUSED = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNE
  */
 function neverConnected(err: unknown): boolean {
   return errorCodesUnder(err).some((code) => NOT_CONNECTED.has(code) || TLS_REFUSED.test(code));
+}
+
+/**
+ * Errors of a request refused before it was sent: Node's checks of header names and values, and
+ * undici's of its arguments. fetch refuses its arguments (a header value past U+00FF, a line
+ * break in one) with a TypeError of no cause (WHATWG Fetch, the Headers and Request
+ * constructors), where a failed connection is a TypeError "fetch failed" with the network error
+ * as its cause.
+ */
+const NOT_BUILT = new Set(['ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_HEADER_VALUE', 'UND_ERR_INVALID_ARG']);
+
+function neverBuilt(err: unknown): boolean {
+  if (errorCodesUnder(err).some((code) => NOT_BUILT.has(code))) return true;
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && e.cause !== undefined && depth < 5; depth++) e = e.cause;
+  return e instanceof TypeError && e.cause === undefined && e.message !== 'fetch failed';
+}
+
+/**
+ * A request the hub could not make: its own config's fault, not the agent's, so no attempt is
+ * retried and the breaker is told nothing (policy.ts). The error's words are not passed on: fetch's
+ * say the header value, a secret.
+ */
+function unbuilt(x: AgentExchange): AgentCallError {
+  return new AgentCallError(
+    x.name,
+    'config',
+    `the hub could not make the request to agent ${x.name}, so nothing was sent: a header holds a character HTTP cannot carry; check the key and headers configured for agents.${x.name}`,
+  );
 }

@@ -8,7 +8,17 @@ import { firstThenRetries } from '../providers/retry.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest } from './adapter.js';
 
 /** Why one agent gave no usable answer: the fallback chain and the final isError result say it. */
-export const FAILURE_REASONS = ['circuit_open', 'timeout', 'transport', 'status', 'protocol', 'agent_error', 'invalid_output', 'invalid_input'] as const;
+export const FAILURE_REASONS = [
+  'circuit_open',
+  'timeout',
+  'transport',
+  'status',
+  'protocol',
+  'agent_error',
+  'invalid_output',
+  'invalid_input',
+  'config',
+] as const;
 export type AgentFailureReason = (typeof FAILURE_REASONS)[number];
 
 /** The error table's code for each reason (stable codes in results' `_meta`, src/errors.ts). */
@@ -21,6 +31,8 @@ export const REASON_CODES: Readonly<Record<AgentFailureReason, HubErrorCode>> = 
   agent_error: 'downstream_error',
   invalid_output: 'downstream_error',
   invalid_input: 'invalid_params',
+  // A request the hub could not make from its config (http-attempt.ts): only a config change mends it.
+  config: 'config_invalid',
 };
 
 export class AgentCallError extends Error {
@@ -131,6 +143,12 @@ export async function runWithPolicy(
       await tell(d, name, { kind: 'status', status: 200 });
       return answer;
     } catch (err) {
+      // The adapter's own verdict: a request the hub could not make, never sent. Not the agent's
+      // failure, so the breaker hears nothing (but a probe, as below), and not worth another try.
+      if (err instanceof AgentCallError) {
+        if (probe) await tell(d, name, { kind: 'timeout' });
+        throw new AbortError(err);
+      }
       if (err instanceof AgentAttemptError) {
         await tell(d, name, outcomeOf(err));
         if (retryable(err) && !req.signal.aborted) throw err;

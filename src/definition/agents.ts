@@ -42,8 +42,25 @@ const baseUrlSchema = z
   .refine((s) => !hasUserinfo(s), `${NO_USERINFO}; give the key as apiKey, other credentials in headers, which are kept secret`)
   .transform((s) => s.replace(/\/+$/, ''));
 
+/**
+ * A value HTTP can carry in a header (RFC 9110 §5.5: visible characters, spaces and tabs, and the
+ * obsolete octets 0x80–0xFF). Anything else, such as a zero-width space pasted with a key, would
+ * make every request fail before it is sent. The message names the character, never the value: it
+ * is a secret.
+ */
+const headerValueSchema = (s: z.ZodString) =>
+  s.superRefine((v, ctx) => {
+    const at = v.search(/[^\t\x20-\x7e\x80-\xff]/);
+    if (at < 0) return;
+    const char = `U+${v.codePointAt(at)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    ctx.addIssue({
+      code: 'custom',
+      message: `holds ${char} at character ${at + 1}, which an HTTP header cannot carry (is it pasted with an invisible character?)`,
+    });
+  });
+
 /** Header values are secrets (ARCHITECTURE.md): they are sent, never shown. Names are plain tokens (RFC 9110 §5.1). */
-const headersSchema = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a valid header name'), z.string());
+const headersSchema = z.record(z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'is not a valid header name'), headerValueSchema(z.string()));
 
 /** An agent's answer is accepted only when the number at this JSON path is at least `min`. */
 const minConfidenceSchema = z.strictObject({
@@ -104,7 +121,7 @@ export const upagentsAgentSchema = z
     baseUrl: baseUrlSchema,
     agentId: z.string().min(1),
     /** Sent as `Authorization: Bearer <apiKey>`. */
-    apiKey: z.string().min(1),
+    apiKey: headerValueSchema(z.string().min(1)),
     mode: z.enum(['sync', 'async', 'stream']).default('sync'),
     /** Async: how long a call waits for the callback before it answers with a task handle. */
     waitMs: z.number().int().min(0).max(600_000).default(20_000),
