@@ -161,18 +161,19 @@ function neverConnected(err: unknown): boolean {
 
 /**
  * Errors of a request refused before it was sent: Node's checks of header names and values, and
- * undici's of its arguments. fetch refuses its arguments (a header value past U+00FF, a line
- * break in one) with a TypeError of no cause (WHATWG Fetch, the Headers and Request
- * constructors), where a failed connection is a TypeError "fetch failed" with the network error
- * as its cause.
+ * undici's of its arguments. The Headers constructor (WHATWG Fetch) refuses a value past U+00FF
+ * ("Cannot convert argument to a ByteString …") or with a line break ("… is an invalid header
+ * value") with a TypeError of no code, told apart by its words: other TypeErrors without a cause
+ * (a body cut short after the headers, "terminated: …") come after the request was sent.
  */
 const NOT_BUILT = new Set(['ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_HEADER_VALUE', 'UND_ERR_INVALID_ARG']);
+const HEADER_REFUSED = /to a ByteString|is an invalid header (value|name)/;
 
 function neverBuilt(err: unknown): boolean {
   if (errorCodesUnder(err).some((code) => NOT_BUILT.has(code))) return true;
   let e: unknown = err;
   for (let depth = 0; e instanceof Error && e.cause !== undefined && depth < 5; depth++) e = e.cause;
-  return e instanceof TypeError && e.cause === undefined && e.message !== 'fetch failed';
+  return e instanceof TypeError && e.cause === undefined && HEADER_REFUSED.test(e.message);
 }
 
 /**

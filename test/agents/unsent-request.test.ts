@@ -13,6 +13,7 @@ import { AgentCallError, codeOf, runWithPolicy, type PolicyDeps } from '../../sr
 import { UpagentsAdapter } from '../../src/agents/upagents.js';
 import { CircuitBreakers } from '../../src/outbox/breaker.js';
 import { createProviderClient } from '../../src/providers/client.js';
+import { createNodeFetch } from '../../src/providers/node-fetch.js';
 
 const SECRET = 'ua_live_abc123_never_shown';
 
@@ -26,6 +27,13 @@ describe('a key HTTP cannot carry', () => {
     server = createServer((req, res) => {
       received++;
       req.resume();
+      // /cut answers part of its body and closes: the request was sent, and the agent may hold the task.
+      if (req.url?.includes('/cut/')) {
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"status":"comp');
+        res.socket?.end();
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"completed","output":{"reply":"hi"}}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -76,5 +84,20 @@ describe('a key HTTP cannot carry', () => {
       state: 'closed',
       failures: 0,
     });
+  });
+  it('an answer cut short after its headers is not taken for a request never made: it was sent', async () => {
+    const cutBase = `${base}/cut`;
+    const config = upagentsAgentSchema.parse({ protocol: 'upagents', baseUrl: cutBase, agentId: 'triage_v4', apiKey: SECRET, retries: 0 });
+    // The hub's own fetch (src/agents/wire.ts), whose errors for a body cut short carry no cause.
+    const provider = createProviderClient({ clock, fetch: createNodeFetch({ redirects: 'manual' }) });
+    const adapter = new UpagentsAdapter({ name: 'triage', config, baseUrl: () => cutBase, provider, clock });
+    const before = received;
+    const err = await adapter.call({ input: { input: 'hi' }, sessionId: 's', signal: new AbortController().signal }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(received - before).toBe(1);
+    expect(err).not.toBeInstanceOf(AgentCallError);
+    expect((err as Error).message).toMatch(/broke after the request was sent|not JSON|ended/);
   });
 });
