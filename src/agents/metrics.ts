@@ -6,7 +6,7 @@ import { BREAKER_GAUGE, type BreakerSnapshot } from '../outbox/breaker.js';
 import type { AgentAdapter, AgentAnswer, AgentRequest, AgentUsage } from './adapter.js';
 import { AgentAttemptError } from './adapter.js';
 import type { Invocation } from './invoke.js';
-import type { AgentCallError } from './policy.js';
+import { AgentCallError } from './policy.js';
 
 const prom = lazyRequire<typeof import('prom-client')>('prom-client');
 
@@ -20,7 +20,7 @@ export type AgentCallStatus = 'ok' | 'fallback' | 'error' | 'cancelled' | 'pendi
 export type TaskEnd = { state: 'completed' } | { state: 'failed'; invalidOutput?: string; agentError?: string } | { state: 'timed_out' };
 
 /** One HTTP attempt at an agent, as the adapter ended it. */
-export type AttemptLabel = 'ok' | 'agent_error' | 'submitted' | 'timeout' | 'transport' | 'status' | 'protocol' | 'cancelled';
+export type AttemptLabel = 'ok' | 'agent_error' | 'submitted' | 'timeout' | 'transport' | 'status' | 'protocol' | 'config' | 'cancelled';
 
 /** The window `agents list` reports an error rate over: recent enough to mean "now", long enough to hold a few calls. */
 export const RECENT_WINDOW_MS = 5 * 60_000;
@@ -149,7 +149,9 @@ export class AgentMetrics {
           if (answer.kind === 'output' && answer.usage) this.usage(agent, answer.usage);
           return answer;
         } catch (err) {
-          const outcome: AttemptLabel = err instanceof AgentAttemptError ? err.kind : 'cancelled';
+          // A request the hub could not make from its config (http-attempt.ts) is not a cancel.
+          const outcome: AttemptLabel =
+            err instanceof AgentAttemptError ? err.kind : err instanceof AgentCallError && err.reason === 'config' ? 'config' : 'cancelled';
           this.m.attemptSeconds.observe({ agent, outcome }, (performance.now() - started) / 1000);
           throw err;
         }
