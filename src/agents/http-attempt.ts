@@ -3,6 +3,7 @@ import { describeError, errorCodesUnder, isHubError } from '../errors.js';
 import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
 import { readSome, type ProviderClient, type ProviderTarget } from '../providers/client.js';
 import { type Credentials, noCredentials } from '../providers/credentials.js';
+import { mediaType } from '../providers/media-type.js';
 import { retryAfterMs } from '../providers/retry.js';
 import { AgentAttemptError } from './adapter.js';
 import { AgentCallError } from './policy.js';
@@ -54,7 +55,7 @@ export function absoluteUrl(url: string, publicUrl: () => string): string {
  * §8.3.1): `Text/Event-Stream; charset=utf-8` is one as well.
  */
 export function isEventStream(res: Response): boolean {
-  return (res.headers.get('content-type') ?? '').split(';', 1)[0]!.trim().toLowerCase() === 'text/event-stream';
+  return mediaType(res.headers.get('content-type')) === 'text/event-stream';
 }
 
 /** Sends `init` to `url`; `streamed` ends the deadline at the headers (an SSE answer). A non-2xx is thrown classified. */

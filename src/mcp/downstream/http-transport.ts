@@ -17,6 +17,7 @@ import { Lifetime } from './lifetime.js';
 import { CALL_HEADER } from './relate.js';
 import { reachWatchingFetch, relatingFetch, type RelatingFetch } from './relating-fetch.js';
 import { endsSession, sessionEndedOr, sessionWatchingFetch } from './session-ended.js';
+import { mediaType } from '../../providers/media-type.js';
 
 type SendOptions = Parameters<StreamableHTTPClientTransport['send']>[1];
 
@@ -383,16 +384,4 @@ function envelopeVersion(message: JSONRPCRequest): string | undefined {
 function encodeFieldValue(value: string): string {
   const plain = value.length > 0 && value === value.trim() && /^[\t\x20-\x7e]*$/.test(value) && !(value.startsWith('=?base64?') && value.endsWith('?='));
   return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
-}
-
-/**
- * The media type of a Content-Type, lowercased; undefined when there is none or the header is
- * malformed enough to hold a list. The SDK parses it with the `content-type` package first; for a
- * well-formed header the two agree.
- */
-function mediaType(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const essence = (header.split(';', 1)[0] ?? '').trim().toLowerCase();
-  if (essence === '' || header.slice(essence.length).includes(',')) return undefined;
-  return essence;
 }
