@@ -74,7 +74,8 @@ export function buildAgents(agents: Record<string, AgentConfig>, d: BuildDeps): 
  * headers (`X-Team: support`) are settings, and scrubbing their values would cut ordinary words out
  * of every agent's answers.
  */
-const CREDENTIAL_HEADER = /auth|key|token|secret|signature|password|cookie|session|credential/i;
+const CREDENTIAL_WORDS = 'auth|key|token|secret|signature|password|credential';
+const CREDENTIAL_HEADER = new RegExp(`${CREDENTIAL_WORDS}|cookie|session`, 'i');
 
 /** `Bearer abc`, `Basic abc`, `Token abc`, `Bot abc`: an agent that echoes the credential may echo it without its scheme. */
 const SCHEME = /^[A-Za-z][\w-]*\s+(\S.*)$/;
@@ -83,7 +84,7 @@ const SCHEME = /^[A-Za-z][\w-]*\s+(\S.*)$/;
  * Query parameters and body fields that carry a credential, for APIs that take their key there
  * rather than in a header (OpenWeather's `appid`, Google's `key`, `api_key`, `access_token`).
  */
-const CREDENTIAL_FIELD = /auth|key|token|secret|signature|password|credential|appid|^sig$/i;
+const CREDENTIAL_FIELD = new RegExp(`${CREDENTIAL_WORDS}|appid|^sig$`, 'i');
 
 /** Every secret of the agents' config, for scrubbing results: keys, webhook secrets (each of a rotation's), credential header values. */
 export function secretsOf(agents: Record<string, AgentConfig>): string[] {
