@@ -14,6 +14,7 @@ import { UpagentsAdapter } from '../../src/agents/upagents.js';
 import { CircuitBreakers } from '../../src/outbox/breaker.js';
 import { createProviderClient } from '../../src/providers/client.js';
 import { SANDBOX_AGENT_KEY, marketplaceRoutes, type MarketplaceStats } from '../../servers/sandbox/agents.js';
+import { recordingPolicyDeps } from './support.js';
 
 describe('the agent policy', () => {
   let server: Server;
@@ -39,14 +40,7 @@ describe('the agent policy', () => {
   function setup(agentId: string, extra: Record<string, unknown> = {}) {
     const config = upagentsAgentSchema.parse({ protocol: 'upagents', baseUrl: base, agentId, apiKey: SANDBOX_AGENT_KEY, ...extra });
     const adapter = new UpagentsAdapter({ name: agentId, config, baseUrl: () => base, provider: createProviderClient({ clock }), clock });
-    const waits: number[] = [];
-    const deps: PolicyDeps = {
-      breakers: new CircuitBreakers({ threshold: 5, coolDownMs: 60_000, clock }),
-      clock,
-      sleep: async (ms) => void waits.push(ms),
-      backoffMs: (n) => 100 * n,
-      maxRetryAfterMs: 10_000,
-    };
+    const { deps, waits } = recordingPolicyDeps(clock);
     const run = () => runWithPolicy(agentId, config.retries, adapter, { input: { input: 'hi' }, sessionId: 's', signal: new AbortController().signal }, deps);
     const failure = async () => {
       const err = await run().then(

@@ -1,4 +1,7 @@
 import { createHmac } from 'node:crypto';
+import type { PolicyDeps } from '../../src/agents/policy.js';
+import type { Clock } from '../../src/clock.js';
+import { CircuitBreakers } from '../../src/outbox/breaker.js';
 import { capturedLogger } from '../helpers/log.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 
@@ -101,4 +104,20 @@ export async function releaseHeld(base: string, taskId: string): Promise<unknown
 export async function agentTaskStatus(client: { callTool(p: { name: string; arguments: Record<string, unknown> }): Promise<unknown> }, taskId: string) {
   const r = (await client.callTool({ name: 'agent__task_status', arguments: { taskId } })) as { structuredContent: { state: string; result?: unknown } };
   return r.structuredContent;
+}
+
+/**
+ * A policy's dependencies for adapter-level tests: the breaker on the given clock, and waits
+ * recorded instead of slept (`waits`), each retry's backoff 100 ms × its number.
+ */
+export function recordingPolicyDeps(clock: Clock): { deps: PolicyDeps; waits: number[] } {
+  const waits: number[] = [];
+  const deps: PolicyDeps = {
+    breakers: new CircuitBreakers({ threshold: 5, coolDownMs: 60_000, clock }),
+    clock,
+    sleep: async (ms) => void waits.push(ms),
+    backoffMs: (n) => 100 * n,
+    maxRetryAfterMs: 10_000,
+  };
+  return { deps, waits };
 }

@@ -9,11 +9,11 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { upagentsAgentSchema } from '../../src/definition/agents.js';
-import { AgentCallError, codeOf, runWithPolicy, type PolicyDeps } from '../../src/agents/policy.js';
+import { AgentCallError, codeOf, runWithPolicy } from '../../src/agents/policy.js';
 import { UpagentsAdapter } from '../../src/agents/upagents.js';
-import { CircuitBreakers } from '../../src/outbox/breaker.js';
 import { createProviderClient } from '../../src/providers/client.js';
 import { createNodeFetch } from '../../src/providers/node-fetch.js';
+import { recordingPolicyDeps } from './support.js';
 
 const SECRET = 'ua_live_abc123_never_shown';
 
@@ -50,14 +50,7 @@ describe('a key HTTP cannot carry', () => {
     const parsed = upagentsAgentSchema.parse({ protocol: 'upagents', baseUrl: base, agentId: 'triage_v4', apiKey: SECRET, retries: 3 });
     const config = { ...parsed, apiKey };
     const adapter = new UpagentsAdapter({ name: 'triage', config, baseUrl: () => base, provider: createProviderClient({ clock }), clock });
-    const waits: number[] = [];
-    const deps: PolicyDeps = {
-      breakers: new CircuitBreakers({ threshold: 5, coolDownMs: 60_000, clock }),
-      clock,
-      sleep: async (ms) => void waits.push(ms),
-      backoffMs: (n) => 100 * n,
-      maxRetryAfterMs: 10_000,
-    };
+    const { deps, waits } = recordingPolicyDeps(clock);
     const before = received;
     for (let i = 0; i < 6; i++) {
       const err = await runWithPolicy(
