@@ -27,7 +27,7 @@ const KNOBS = {
   'fail-times': whole(0, 1_000),
   'fail-key': z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/, 'must be 1-100 letters, digits, dots, colons, dashes or underscores'),
   'retry-after': z.string().refine((v) => (/^\d{1,5}$/.test(v) && Number(v) <= 86_400) || IMF_FIXDATE.test(v), 'must be seconds (0-86400) or an HTTP-date'),
-  output: z.enum(['invalid', 'low_confidence']),
+  output: z.enum(['invalid', 'low_confidence', 'json_text']),
   'agent-error': z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be an error type in lower case, e.g. tool_unavailable'),
   queue: z.enum(['', '1', 'true']).transform(() => true),
   callback: z.enum(['failed', 'hold', 'never']),

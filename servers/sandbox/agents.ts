@@ -61,7 +61,8 @@ const refuse = (res: Response, status: number, type: string, message: string): v
  * - `x-sandbox-fail: S`        answer status S (400-599: 503, 500, 429, 400…) instead of the task
  * - `x-sandbox-fail-times: N`  only the first N requests of `x-sandbox-fail-key` (default: the agent id) fail
  * - `x-sandbox-retry-after: N` send Retry-After: N (seconds, or an HTTP-date) with the failure
- * - `x-sandbox-output: invalid | low_confidence`  an output that breaks the agent's declared shape or confidence
+ * - `x-sandbox-output: invalid | low_confidence | json_text`  an output that breaks the agent's declared shape or
+ *                                 confidence, or the output sent as its JSON string (as some platforms do)
  * - `x-sandbox-agent-error: T` a 200 whose status is error of type T (tool_unavailable, context_overflow, timeout)
  * - `x-sandbox-queue: 1`       a sync task answered 202 `queued` all the same
  */
@@ -115,6 +116,7 @@ export function marketplaceRoutes(o: MarketplaceOptions = {}): { router: Router;
     const bend = knobs.output;
     if (bend === 'invalid') output = { unexpected: 'this is not the declared output' };
     if (bend === 'low_confidence' && output !== null && typeof output === 'object') output = { ...output, confidence: 0.1, confidence_score: 0.1 };
+    if (bend === 'json_text') output = JSON.stringify(output);
     const usage = { input_tokens: tokensOf(JSON.stringify(input)).length, output_tokens: tokensOf(text).length };
     // A platform that queues a task even when asked to answer at once (the hub must not wait for a callback it never offered).
     if (mode === 'sync' && knobs.queue) return void res.status(202).json({ task_id: taskId, status: 'queued' });

@@ -61,17 +61,15 @@ export type Accepted = { output: unknown } | { refused: string };
 /**
  * The answer of `answered` as the result of the tool `called`. The called agent's own answer passes
  * its own checks. A fallback's passes its own checks and the called tool's schema, not the called
- * agent's minConfidence. A fallback that declares no schema of its own answers text as it is (Kore,
- * a stream); where the called tool declares one, that text is read as the JSON object it spells,
- * as the called agent's own text is (its structuredContent must be an object).
+ * agent's minConfidence. Where a schema applies (the answering agent's or the called tool's), text
+ * is read as the JSON object it spells: its structuredContent must be an object, and agents answer
+ * text (Kore, a stream) or the JSON string of the object (some platforms' sync and callback
+ * `output`); text that spells no object then fails the schema with a clear reason.
  */
 export function acceptAnswer(answered: CheckedAgent, called: CheckedAgent, output: unknown): Accepted {
-  if (answered.name === called.name) {
-    const why = answered.checkOutput(output);
-    return why === undefined ? { output } : { refused: why };
-  }
-  const read = typeof output === 'string' && called.config.outputSchema !== undefined && answered.config.outputSchema === undefined ? objectIn(output) : output;
-  const why = answered.checkOutput(read) ?? called.checkOutput.asTool(read);
+  const schema = answered.config.outputSchema !== undefined || called.config.outputSchema !== undefined;
+  const read = typeof output === 'string' && schema ? objectIn(output) : output;
+  const why = answered.name === called.name ? answered.checkOutput(read) : (answered.checkOutput(read) ?? called.checkOutput.asTool(read));
   return why === undefined ? { output: read } : { refused: why };
 }
 
