@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport as StdioClientTransportV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { PromptListChangedNotificationSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, FIXTURE, tmpDir, eventually } from '../helpers/hub.js';
 
@@ -22,11 +23,11 @@ describe('the first tools/list over stdio', () => {
     toolsFile = join(dir.path, 'tools');
     writeFileSync(toolsFile, '0');
     config = join(dir.path, 'switchboard.config.json');
-    // The downstream starts after the delay written in a file, with as many bulk tools as another
-    // says, so the config (and with it the cache key) stays the same while the start-up time and
+    // The downstream starts after the delay written in a file, with as many bulk tools and prompts
+    // as another says, so the config (and with it the cache key) stays the same while the start-up time and
     // the server's tools change between runs (an `npx -y` package upgraded, say).
     const boot =
-      "const fs = require('fs'); process.env.FIXTURE_TOOLS = fs.readFileSync(process.argv[3], 'utf8'); setTimeout(() => import(process.argv[1]), Number(fs.readFileSync(process.argv[2], 'utf8')))";
+      "const fs = require('fs'); process.env.FIXTURE_TOOLS = process.env.FIXTURE_PROMPTS = fs.readFileSync(process.argv[3], 'utf8'); setTimeout(() => import(process.argv[1]), Number(fs.readFileSync(process.argv[2], 'utf8')))";
     writeFileSync(
       config,
       JSON.stringify({ mcpServers: { fx: { command: process.execPath, args: ['-e', boot, FIXTURE, delayFile, toolsFile], startupTimeoutMs: 15_000 } } }),
@@ -98,6 +99,28 @@ describe('the first tools/list over stdio', () => {
     writeFileSync(toolsFile, '1');
     const called = await session(async (client) => JSON.stringify((await client.callTool({ name: 'fx__bulk_000', arguments: {} })).content));
     expect(called).toContain('bulk_000');
+    writeFileSync(toolsFile, '0');
+  });
+
+  it('every list that differs from the cached ones is announced once the server is up, not only the tools', async () => {
+    writeFileSync(delayFile, '0');
+    writeFileSync(toolsFile, '0');
+    // A data dir of its own, whose cache holds the lists of this first session's server.
+    await session(echo, 'data-lists');
+    // The server upgraded: one more tool and one more prompt than the cached lists hold.
+    writeFileSync(delayFile, '1500');
+    writeFileSync(toolsFile, '1');
+    const announced = await session(async (client) => {
+      const changed = new Set<string>();
+      client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changed.add('tools'));
+      client.setNotificationHandler(PromptListChangedNotificationSchema, () => void changed.add('prompts'));
+      // Both from the cache: the server is still starting.
+      expect((await client.listTools()).tools.map((t) => t.name)).not.toContain('fx__bulk_000');
+      expect((await client.listPrompts()).prompts.map((p) => p.name)).not.toContain('fx__bulk_prompt_000');
+      await eventually(async () => (changed.has('tools') && changed.has('prompts')) || undefined);
+      return (await client.listPrompts()).prompts.map((p) => p.name);
+    }, 'data-lists');
+    expect(announced).toContain('fx__bulk_prompt_000');
     writeFileSync(toolsFile, '0');
   });
 

@@ -40,6 +40,8 @@ export function withKind(current: CachedLists, fresh: CachedLists, kind: ChangeK
   return { ...current, prompts: fresh.prompts };
 }
 
+export const CHANGE_KINDS: readonly ChangeKind[] = ['tools', 'resources', 'prompts'];
+
 /** One comparable string per kind: what a change announcement is about. */
 export function fingerprint(l: CachedLists): Record<ChangeKind, string> {
   return { tools: JSON.stringify(l.tools), resources: JSON.stringify([l.resources, l.resourceTemplates]), prompts: JSON.stringify(l.prompts) };

@@ -27,7 +27,7 @@ import {
 import type { CreateTaskResult } from '../tasks/wire.js';
 import { CallBudget } from './call-budget.js';
 import { isLegacyCaller } from './legacy-caller.js';
-import { fingerprint } from './lists.js';
+import { CHANGE_KINDS, fingerprint } from './lists.js';
 import type { DownstreamOptions } from './source-options.js';
 import { DownstreamSource } from './source.js';
 import { holdsOf } from './subscriptions.js';
@@ -276,12 +276,17 @@ export class DownstreamServer implements ToolSource {
       const served = this.served;
       this.cached = undefined;
       this.served = fresh;
-      // Clients already hold this list; or none has listed yet (their first list waits for this
-      // server until it is listable), so the first lists are news to nobody.
-      const unchanged = served ? fingerprint(served)[change.kind] === fingerprint(fresh)[change.kind] : !this.listableMarked;
+      // Every list that differs from what clients were served is news, whichever change came
+      // first: the first one after the cached lists makes the fresh lists the ones served, so the
+      // server's resources and prompts, announced after its tools, would compare fresh with fresh.
+      // With nothing served yet, none has listed (their first list waits for this server until it
+      // is listable), so the first lists are news to nobody.
+      const was = served ? fingerprint(served) : undefined;
+      const now = fingerprint(fresh);
+      const moved = was ? CHANGE_KINDS.filter((k) => was[k] !== now[k]) : this.listableMarked ? [change.kind] : [];
       // Told before the cache is written: a caller waiting for the refresh (whenCurrent) is
       // answered from the catalog as soon as the refresh ends, and must find it rebuilt.
-      if (!unchanged) for (const l of this.listeners) l(change);
+      for (const kind of moved) for (const l of this.listeners) l(kind === change.kind ? change : { ...change, kind });
       // The cache is what a fresh start lists (a warm start's first list): not a session's own additions.
       if (change.afterCall) return;
       await this.opts.listCache?.put(this.name, this.configHash, fresh).catch((err: unknown) => {
