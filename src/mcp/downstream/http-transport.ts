@@ -16,6 +16,7 @@ import { UnresumableEnd } from './in-flight.js';
 import { Lifetime } from './lifetime.js';
 import { CALL_HEADER } from './relate.js';
 import { reachWatchingFetch, relatingFetch, type RelatingFetch } from './relating-fetch.js';
+import { deleteSession } from './session-delete.js';
 import { endsSession, sessionEndedOr, sessionWatchingFetch } from './session-ended.js';
 import { mediaType } from '../../providers/media-type.js';
 
@@ -86,6 +87,8 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   private readonly onSessionEnded: (() => void) | undefined;
   private life: Lifetime | undefined;
   private ready = false;
+  /** The DELETE of the session, sent by the first close (the source closes a transport more than once). */
+  private deleting: Promise<void> | undefined;
   /** The failure of the latest request of the SDK transport's that could not reach the server (cleared by one that could). */
   private readonly reach: { failure: unknown };
   /**
@@ -122,6 +125,9 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   override async close(): Promise<void> {
     this.ready = false;
     this.life?.end();
+    // Before the SDK's close, which aborts every request of the transport's, this one too.
+    this.deleting ??= deleteSession(this);
+    await this.deleting;
     return super.close();
   }
 

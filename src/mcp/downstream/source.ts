@@ -140,7 +140,8 @@ export class DownstreamSource implements ToolSource {
     this.calls.abortAll();
     clearTimeout(this.restartTimer);
     this.keepalive?.stop();
-    for (const client of [this.retired, this.client]) await client?.close().catch(() => {});
+    // Together: each close of an HTTP connection may wait a moment for the DELETE of its session (session-delete.ts).
+    await Promise.all([this.retired, this.client].map((client) => client?.close().catch(() => {})));
     this.retired = this.client = undefined;
     await this.transport?.close().catch(() => {});
     this.setState('stopped');
