@@ -18,6 +18,7 @@ import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
 import { templateMatches } from './template-match.js';
 import type { Catalog, Page } from './catalog.js';
 import { RequestStates } from './request-state.js';
+import { withoutReservedMeta } from './reserved-meta.js';
 import { pollStream } from './stream-polling.js';
 import { toolError, type CallContext, type InputRequired } from './source.js';
 import { tasksExtensionRequired } from './tasks/errors.js';
@@ -134,7 +135,7 @@ export class Dispatcher {
   async getPrompt(name: string, args: Record<string, string> | undefined, ctx: CallContext): Promise<GetPromptResult | InputRequired> {
     const entry = this.catalog.view(ctx.identity).promptsByName.get(name);
     if (!entry?.source.getPrompt) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown prompt: ${name}`, { code: 'invalid_params' });
-    return entry.source.getPrompt(entry.original, args, ctx);
+    return withoutReservedMeta(await entry.source.getPrompt(entry.original, args, ctx));
   }
 
   listResources(identity: Identity, cursor: string | undefined) {
@@ -156,7 +157,7 @@ export class Dispatcher {
     const candidates = owner ? [owner] : this.catalog.sources().filter((s) => s.status().state === 'ready');
     for (const source of candidates) {
       const result = await source.readResource?.(uri, ctx);
-      if (result) return result;
+      if (result) return withoutReservedMeta(result);
     }
     throw new ResourceNotFoundError(uri);
   }
@@ -188,12 +189,12 @@ export class Dispatcher {
       const entry = view.promptsByName.get(ref.name);
       if (entry?.source.complete) {
         const r = await entry.source.complete({ ...params, ref: { ...ref, name: entry.original } }, ctx);
-        if (r) return r;
+        if (r) return withoutReservedMeta(r);
       }
     } else {
       for (const source of this.catalog.sources()) {
         const r = await source.complete?.(params, ctx);
-        if (r) return r;
+        if (r) return withoutReservedMeta(r);
       }
     }
     return { completion: { values: [], hasMore: false } };

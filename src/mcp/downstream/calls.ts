@@ -17,7 +17,7 @@ import { decodeHeldState, HeldCall, HeldCalls, PROCESS_ID } from './held-calls.j
 import { brokenStream, follow, ownerOf, type InFlight } from './in-flight.js';
 import { SessionEnded } from './session-ended.js';
 import { CALL_HEADER, callTagOf, withoutCallTag } from './relate.js';
-import { withoutReservedMeta } from './results.js';
+import { withoutReservedMeta } from '../reserved-meta.js';
 import { paramHeadersFor } from '../param-headers.js';
 import { describeLacking, missing, requiredFor } from '../client-capabilities.js';
 import type { DownstreamTaskLink } from '../tasks/backings/downstream-link.js';
