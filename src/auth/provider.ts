@@ -185,9 +185,11 @@ export function createProvider(deps: ProviderDeps): Provider {
   });
   provider.use(withoutUnusableSecret);
   provider.use(retryAfterWhileUnavailable);
-  // Behind a TLS-terminating proxy the public URL is https while the listener speaks http: the
-  // library then reads the scheme from X-Forwarded-Proto to set Secure cookies and build URLs.
-  provider.proxy = deps.issuer.startsWith('https:');
+  provider.use(uncachedMetadata);
+  // The library builds every URL it hands out, and decides whether its cookies are Secure, from
+  // the request's X-Forwarded-Host and X-Forwarded-Proto: server.ts sets both to the issuer's on
+  // each request it hands over, whatever the client or the proxy sent (issuerBound there).
+  provider.proxy = true;
   return provider;
 }
 
@@ -204,6 +206,17 @@ async function withoutUnusableSecret(ctx: ProviderContext, next: () => Promise<v
   if (body['token_endpoint_auth_method'] !== 'none') return;
   delete body['client_secret'];
   delete body['client_secret_expires_at'];
+}
+
+/**
+ * The metadata tells every client where to send its codes, verifiers and refresh tokens, and the
+ * library sends it with no Cache-Control: a cache in front of the hub could have kept a copy built
+ * from another request's headers, and could keep one again if anything in it came to depend on
+ * the request. Each client asks for it once per sign-in, so it is never stored.
+ */
+async function uncachedMetadata(ctx: ProviderContext, next: () => Promise<void>): Promise<void> {
+  await next();
+  if (ctx.oidc?.route === 'discovery') ctx.set('Cache-Control', 'no-store');
 }
 
 /** A 503 (the store away, see store-unavailable.ts) says when to try again, as /mcp's does. */

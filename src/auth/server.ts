@@ -144,7 +144,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       app.post(AS_ROUTES.registration, registrationLimit({ clock: deps.clock, redis: deps.redis, log: deps.log }));
       app.use((req, res, next) => {
         if (!handled.has(req.path) && !req.path.startsWith(resume)) return next();
-        callback ??= provider().then((p) => p.callback());
+        callback ??= provider().then((p) => issuerBound(p.callback(), issuer));
         // The library builds its endpoint URLs (discovery, the resume step after sign-in) and its
         // cookies' Path on the path it is mounted at, which it reads from Express's `baseUrl`
         // when `originalUrl` is the request's own URL (oidc_context.js `urlFor`): behind a proxy
@@ -156,6 +156,24 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       });
       mountSignIn(app, { provider, tokens: deps.tokens, invites, grants, sso, signInStands, formSecret: keys.formSecret, issuer, log: deps.log });
     },
+  };
+}
+
+/**
+ * The library's handler, each request presented to it as made to the issuer: it reads the scheme
+ * and host from X-Forwarded-Proto and X-Forwarded-Host (provider.ts turns that on), builds every
+ * URL it hands out from them (the metadata's endpoints and jwks_uri, the resume step after
+ * sign-in) and sets its cookies Secure by the scheme. Those headers are the client's own unless a
+ * proxy overwrites them (nginx passes them through unless told otherwise), and a proxy that sends
+ * none would get http:// endpoints under an https issuer: both are set to the issuer's here, so
+ * every URL is under the public URL whatever the request says.
+ */
+function issuerBound(handle: ReturnType<Provider['callback']>, issuer: string): ReturnType<Provider['callback']> {
+  const { host, protocol } = new URL(issuer);
+  return (req, res) => {
+    req.headers['x-forwarded-host'] = host;
+    req.headers['x-forwarded-proto'] = protocol.slice(0, -1);
+    handle(req, res);
   };
 }
 
