@@ -291,10 +291,10 @@ export class DownstreamSource implements ToolSource {
       this.calls.taskLink = this.opts.tasks?.attach(this.name, client, this.opts.config.timeoutMs);
       this.calls.calledSinceReady = false;
       this.setState('ready', undefined, pv);
-      // An HTTP server whose lists the hub holds may restart, change them unannounced or go: keepalive.ts.
-      if (this.opts.role !== 'session' && !isStdioServer(config)) {
+      // An HTTP server whose lists the hub holds may restart, change them unannounced or go, and any process may hang: keepalive.ts.
+      if (this.opts.role !== 'session' || isStdioServer(config)) {
         const reread = (kind: ChangeKind) => this.refresh(gen, kind, true);
-        this.keepalive = keepAlive({ client, session: this.hasSession, reread, onLost: (d) => this.lost(gen, reason(d)), intervalMs: this.opts.keepaliveMs });
+        this.keepalive = keepAlive({ client, transport, reread, onLost: (d) => this.lost(gen, reason(d)), intervalMs: this.opts.keepaliveMs });
       }
       log[this.opts.role === 'session' ? 'debug' : 'info'](
         { source: this.name, protocolVersion: pv, tools: this.listed.tools.length },

@@ -75,7 +75,7 @@ export class ChildStdioTransport implements Transport {
   spawnError?: Error;
   /** Descendants found outside the child's process group (at close), ended with it. */
   private strays: KnownProcess[] = [];
-  /** Why the hub ended this server, when it was the hub's doing (a protocol violation). */
+  /** Why the hub ended this server, when it was the hub's doing (a protocol violation, no answer to its checks). */
   violation?: string;
   /** The first meaningful and the last lines of the child's stderr, bounded, its env's values redacted. */
   readonly stderrLog: StderrLog;
@@ -200,6 +200,15 @@ export class ChildStdioTransport implements Transport {
     }
     if (line.ended || (peek.kind === 'response' && peek.id !== undefined)) this.endForViolation();
     else this.oversizeTimer ??= setTimeout(() => this.endForViolation(), OVERSIZE_END_WAIT_MS);
+  }
+
+  /**
+   * Ends the server for `why` (it stopped answering, keepalive.ts): nothing more is sent to it, and
+   * a call its end cuts is told why (transport-for.ts exitSummary) rather than only the signal.
+   */
+  async end(why: string): Promise<void> {
+    this.violation ??= why;
+    await this.close();
   }
 
   private endForViolation(): void {
