@@ -33,6 +33,13 @@ const loginForm = z.object({ csrf: z.string().max(100), token: z.string().trim()
 
 /** The scopes a token may carry (provider.ts `scopes`). */
 const KNOWN_SCOPES = new Set([MCP_SCOPE, 'offline_access', 'openid']);
+/** The identity provider's answer at the callback: a code, or its `error` (OpenID Connect Core §3.1.2.6). */
+const ssoAnswerSchema = z.object({
+  state: z.string().max(200),
+  code: z.string().max(2000).optional(),
+  iss: z.string().max(500).optional(),
+  error: z.string().max(100).optional(),
+});
 
 const consentForm = z.object({ csrf: z.string().max(100), decision: z.enum(['allow', 'deny', 'switch']) });
 const stringArray = z.array(z.string());
@@ -96,12 +103,14 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
   app.get(SSO_CALLBACK_PATH, async (req, res) => {
     const sso = deps.sso;
     if (!sso) return send(res, 404, failurePage('Single sign-on is not configured on this hub.'));
-    const q = z.object({ state: z.string().max(200), code: z.string().max(2000).optional(), iss: z.string().max(500).optional() }).safeParse(req.query);
+    const q = ssoAnswerSchema.safeParse(req.query);
     const uid = q.success ? await sso.interactionOf(q.data.state) : undefined;
     if (!q.success || uid === undefined) return send(res, 400, failurePage('This sign-in has expired or is unknown. Start again from your app.'));
-    if (q.data.code === undefined) return send(res, 401, failurePage('The company sign-in did not sign you in. Start again from your app.'));
-    const on = new URLSearchParams({ state: q.data.state, code: q.data.code, ...(q.data.iss === undefined ? {} : { iss: q.data.iss }) });
-    res.set('Cache-Control', 'no-store').redirect(303, `${signInPath}/${uid}/sso?${on}`);
+    // A code, or the identity provider's refusal (the user pressed Cancel there): either goes on
+    // to the interaction, whose client is then told (a refusal as RFC 6749 §4.1.2.1 says).
+    const { state, code, iss, error } = q.data;
+    const answer: Record<string, string> = code !== undefined ? { code, ...(iss === undefined ? {} : { iss }) } : { error: error ?? 'access_denied' };
+    res.set('Cache-Control', 'no-store').redirect(303, `${signInPath}/${uid}/sso?${new URLSearchParams({ state, ...answer })}`);
   });
 
   app.get(`${SIGN_IN_PATH}/:uid/sso`, async (req, res) => {
@@ -110,12 +119,22 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const provider = await deps.provider();
     const details = await interaction(provider, req, res);
     if (!details) return;
+    // From here the client is known and waits on its redirect URI: a sign-in that fails is its
+    // answer (RFC 6749 §4.1.2.1), not a page that leaves it waiting until it gives up.
+    const refuse = (error: string, description: string) =>
+      provider.interactionFinished(req, res, { error, error_description: description }, { mergeWithLastSubmission: false });
+    const q = ssoAnswerSchema.safeParse(req.query);
+    if (q.success && q.data.code === undefined && (await sso.interactionOf(q.data.state)) === details.uid) {
+      deps.log.info({ error: q.data.error }, 'single sign-on: the identity provider did not sign the user in');
+      return refuse(q.data.error === 'temporarily_unavailable' ? q.data.error : 'access_denied', 'the company sign-in did not sign the user in');
+    }
     let who: { tenant: string; user: string };
     try {
       who = await sso.finish(details.uid, req.query);
     } catch (err) {
       deps.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'single sign-on refused');
-      return send(res, 401, failurePage(`The company sign-in did not complete: ${err instanceof SsoError ? err.message : 'its answer was not understood'}.`));
+      if (err instanceof SsoError) return refuse('access_denied', `the company sign-in did not complete: ${err.message}`);
+      return refuse('temporarily_unavailable', 'the company sign-in did not complete: its answer was not understood or did not come');
     }
     deps.log.info({ user: who.user, tenant: who.tenant, via: 'sso' }, 'OAuth sign-in');
     await endOtherSession(provider, req, res, details, accountId(who));
@@ -149,7 +168,13 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
         return void res.set('Cache-Control', 'no-store').redirect(303, await deps.sso.begin(details.uid, { reauthenticate: asksForLogin(details.params) }));
       } catch (err) {
         deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'single sign-on unavailable');
-        return send(res, 502, failurePage('The company sign-in is unavailable right now. Try again later, or ask the hub operator.'));
+        // The client waits on its redirect URI: told, as RFC 6749 §4.1.2.1 says, rather than left waiting.
+        return provider.interactionFinished(
+          req,
+          res,
+          { error: 'temporarily_unavailable', error_description: 'the company sign-in is unavailable right now; try again later, or ask the hub operator' },
+          { mergeWithLastSubmission: false },
+        );
       }
     }
     if (details.prompt.name === 'login')

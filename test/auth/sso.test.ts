@@ -108,6 +108,27 @@ describe('single sign-on with the company identity provider', () => {
     expect(grants).toEqual([expect.objectContaining({ user: 'alice', clientId, signedInWith: { via: 'sso', issuer: oidc.issuer } })]);
   });
 
+  it("a user who cancels at the company's sign-in sends the client access_denied with its state, instead of leaving it waiting", async () => {
+    const p = pkce();
+    const start = authorizeUrl(base, clientId, p);
+    const seen: URL[] = [];
+    const back = new URL(
+      await new Browser().authorize(start.href, {
+        login: 'erin',
+        consent: 'deny',
+        stopAt: (url) => {
+          seen.push(url);
+          return url.href.startsWith(REDIRECT);
+        },
+      }),
+    );
+    // The company said no at its own consent step; the hub passed that on to the client.
+    expect(seen.some((u) => u.pathname === '/sign-in/sso/callback' && u.searchParams.get('error') === 'access_denied')).toBe(true);
+    expect(back.searchParams.get('error')).toBe('access_denied');
+    expect(back.searchParams.get('state')).toBe(start.searchParams.get('state'));
+    expect(back.searchParams.get('code')).toBeNull();
+  });
+
   it('"sign in as someone else" asks the company for a fresh sign-in too, so the next person is not signed in as the last', async () => {
     const { browser, consent } = await throughCompany('carol');
     const { html: asCarol, url } = await pageAfterRedirects(browser, consent);
