@@ -13,6 +13,15 @@ import { oauthSchema } from '../definition/oauth.js';
 import { templateToolSchema } from '../definition/tools.js';
 import { webhookSettingsSchema, webhooksSchema } from '../definition/webhooks.js';
 
+/** An identity provider reached over TLS, or on this machine (127.0.0.0/8, ::1, localhost). */
+function isSecureIssuer(url: string): boolean {
+  if (!URL.canParse(url)) return true; // z.url() has said why already
+  const u = new URL(url);
+  if (u.protocol === 'https:') return true;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return u.protocol === 'http:' && (host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host));
+}
+
 const common = {
   /** Mount the server's tools as `<server>__<tool>` (default) or under their own names. */
   prefix: z.boolean().default(true),
@@ -203,7 +212,10 @@ export const authConfigSchema = z.strictObject({
   /** Single sign-on: users sign in with the company's OpenID Connect provider instead of a hub credential. */
   oidc: z
     .strictObject({
-      issuer: z.url(),
+      issuer: z.url().refine(isSecureIssuer, {
+        message:
+          'must be an https URL (http only on a loopback address, for development): the ID token is trusted because it comes over TLS from this issuer (OpenID Connect Core §3.1.3.7), and the client secret goes there',
+      }),
       clientId: z.string().min(1),
       clientSecret: z.string().min(1),
       /** Which claim names the hub user: the subject, or the (verified) email address. */

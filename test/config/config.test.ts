@@ -84,6 +84,17 @@ describe('config parsing', () => {
     expect(err.message).toContain('unknown key server.prot');
   });
 
+  it('refuses a single sign-on issuer over plain http unless it is on this machine (its ID token is trusted for coming over TLS)', () => {
+    const oidc = (issuer: string) => JSON.stringify({ auth: { oidc: { issuer, clientId: 'hub', clientSecret: 's3cret' } } });
+    const err = hubErrorOf(() => parseConfigText(oidc('http://idp.corp.example'), 'sb.json', {}));
+    expect(err.code).toBe('config_invalid');
+    expect(err.message).toMatch(/^sb\.json: auth\.oidc\.issuer: must be an https URL/);
+    expect(err.message).not.toContain('s3cret');
+    for (const ok of ['https://idp.corp.example', 'http://127.0.0.1:9000', 'http://localhost:9000', 'http://[::1]:9000']) {
+      expect(parseConfigText(oidc(ok), 'sb.json', {}).auth.oidc?.issuer).toBe(ok);
+    }
+  });
+
   it('names the path of a bad value', () => {
     const err = hubErrorOf(() => parseConfigText(JSON.stringify({ mcpServers: { fs: { command: 'node', timeoutMs: -5 } } }), 'sb.json', {}));
     expect(err.code).toBe('config_invalid');
