@@ -159,6 +159,13 @@ export function createProvider(deps: ProviderDeps): Provider {
         enabled: true,
         ack: 'draft-02',
         cacheDuration: { min: 60, max: 86_400 },
+        // The draft (§3) says a client identifier URL MUST contain a path component; the library
+        // fetches `https://host` as `https://host/`. Refused before any request leaves the hub.
+        allowFetch: async (_ctx: unknown, clientId: string) => {
+          if (!/^https:\/\/[^/?#]+\//i.test(clientId))
+            throw new errors['InvalidClient']!('a client_id that is a URL must name its metadata document by a path, as in https://app.example/client.json');
+          return true;
+        },
         allowClient: async (_ctx: unknown, client: { clientAuthMethod: string }) => client.clientAuthMethod === 'none',
       },
       revocation: {
