@@ -27,6 +27,7 @@ import {
 import type { CreateTaskResult } from '../tasks/wire.js';
 import { CallBudget } from './call-budget.js';
 import { isLegacyCaller } from './legacy-caller.js';
+import { IdentityLinks, type LinkKind } from './identity-links.js';
 import { CHANGE_KINDS, fingerprint } from './lists.js';
 import type { DownstreamOptions } from './source-options.js';
 import { DownstreamSource } from './source.js';
@@ -68,7 +69,7 @@ export class DownstreamServer implements ToolSource {
   readonly name: string;
   readonly prefix: boolean;
   private readonly main: DownstreamSource;
-  private readonly sessions = new Map<string, { link: DownstreamSource; started: Promise<void>; lastUsed: number }>();
+  private readonly links: IdentityLinks;
   private readonly listeners = new Set<(c: SourceChange) => void>();
   private readonly resourceListeners = new Set<ResourceUpdatedListener>();
   private readonly strayListeners = new Set<StrayListener>();
@@ -100,6 +101,8 @@ export class DownstreamServer implements ToolSource {
     this.configHash = listCacheKey(opts.config);
     this.main.onChange((change) => void this.mainChanged(change));
     this.main.onResourceUpdated((uri) => this.updated(uri));
+    const idleMs = opts.sessionIdleMs ?? SESSION_IDLE_MS;
+    this.links = new IdentityLinks({ name: opts.name, clock: opts.clock, log: opts.log, idleMs, open: (kind, identity) => this.openLink(kind, identity) });
     this.listable = new Promise((resolve) => {
       this.markListable = () => {
         this.listableMarked = true;
@@ -127,8 +130,9 @@ export class DownstreamServer implements ToolSource {
         this.markListable();
       });
     }
-    this.sweeper = setInterval(() => this.sweep(), Math.min(60_000, this.idleMs()));
+    this.sweeper = setInterval(() => this.links.sweep(), Math.min(60_000, this.opts.sessionIdleMs ?? SESSION_IDLE_MS));
     this.sweeper.unref();
+    void this.followMain();
     // Started once connected, failed, or past startupTimeoutMs: a server that hangs in its handshake
     // (until the connect timeout, 30 s) must not hold the hub in `starting` (/readyz 503) meanwhile;
     // it is shown not ready in `degraded` and goes on trying.
@@ -151,7 +155,7 @@ export class DownstreamServer implements ToolSource {
 
   /** Resolves once the list refreshes this server announced have ended, on each connection; undefined when none runs. */
   whenCurrent(): Promise<void> | undefined {
-    const links = [this.main, ...[...this.sessions.values()].map((s) => s.link)];
+    const links = [this.main, ...this.links.all()];
     const pending = links.map((l) => l.listsSettled()).filter((p) => p !== undefined);
     return pending.length === 0 ? undefined : Promise.all(pending).then(() => {});
   }
@@ -159,9 +163,7 @@ export class DownstreamServer implements ToolSource {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.sweeper);
-    const links = [...this.sessions.values()].map((s) => s.link);
-    this.sessions.clear();
-    await Promise.allSettled([this.main.stop(), ...links.map((l) => l.stop())]);
+    await Promise.allSettled([this.main.stop(), this.links.stop()]);
   }
 
   status(): SourceStatus {
@@ -238,15 +240,15 @@ export class DownstreamServer implements ToolSource {
     await this.awaitStart(AbortSignal.timeout(this.opts.config.timeoutMs), new CallBudget(this.opts));
     // Where a 2026-era caller's calls go (a 2025 caller's own session with a 2026 server is for what
     // that era does on a call's stream; subscriptions there go through the main connection's listen).
-    const link = this.linkKind(false) !== 'session' ? this.main : await this.sessionLink('session', identity);
+    const link = this.linkKind(false) !== 'session' ? this.main : await this.links.use('session', identity);
     return holdsOf(link).take(uri, identityKey(identity));
   }
 
   /** Lets go of the identity's own hold only (subscriptions.ts): one that holds nothing ends nobody's subscription. */
   async unsubscribeResource(uri: string, identity: Identity): Promise<boolean> {
     const key = identityKey(identity);
-    const session = this.sessions.get(`session:${key}`);
-    if (session && (await holdsOf(session.link).release(uri, key))) return true;
+    const session = this.links.get('session', identity);
+    if (session && (await holdsOf(session).release(uri, key))) return true;
     return this.processPerIdentity() ? false : holdsOf(this.main).release(uri, key);
   }
 
@@ -256,8 +258,8 @@ export class DownstreamServer implements ToolSource {
 
   /** The identity's own process, once it has listed (until then the server's main lists stand). */
   private ownLink(identity: Identity): DownstreamSource | undefined {
-    if (this.sessions.size === 0 || !this.processPerIdentity()) return undefined;
-    const link = this.sessions.get(`session:${identityKey(identity)}`)?.link;
+    if (this.links.size === 0 || !this.processPerIdentity()) return undefined;
+    const link = this.links.get('session', identity);
     return link?.status().state === 'ready' ? link : undefined;
   }
 
@@ -298,6 +300,21 @@ export class DownstreamServer implements ToolSource {
   }
 
   /**
+   * Follows the main connection's state: a new connection after a lost one is a server that
+   * restarted (or may have), and the identities' sessions and their subscriptions went with it.
+   */
+  private async followMain(): Promise<void> {
+    let restarts = this.main.status().restarts;
+    while (!this.stopped) {
+      await this.main.nextState();
+      const { state, restarts: now } = this.main.status();
+      if (state !== 'ready' || now === restarts) continue;
+      restarts = now;
+      if (!isStdioServer(this.opts.config)) void this.links.renewWatching();
+    }
+  }
+
+  /**
    * Whether calls of different identities must not share a connection; `legacyCaller`: the caller
    * speaks 2025-11-25 or earlier.
    */
@@ -319,38 +336,29 @@ export class DownstreamServer implements ToolSource {
     if (started !== undefined) return started;
     const kind = this.linkKind(isLegacyCaller(ctx));
     if (kind === 'main') return this.main;
-    const link = await this.sessionLink(kind, ctx.identity);
+    const link = await this.links.use(kind, ctx.identity);
     if (kind === 'legacy-session' && !link.hasSession) {
       this.noLegacySessions = this.main.status().since;
-      this.sessions.delete(`${kind}:${identityKey(ctx.identity)}`);
-      void link.stop();
+      this.links.drop(kind, ctx.identity);
       return this.main;
     }
     await this.awaitRestart(link, ctx.signal, budget);
     return link;
   }
 
-  /** The identity's own connection of that kind, opened (and started) on first use. */
-  private async sessionLink(kind: 'session' | 'legacy-session', identity: Identity): Promise<DownstreamSource> {
-    const key = `${kind}:${identityKey(identity)}`;
-    let session = this.sessions.get(key);
-    if (!session) {
-      // A restart this identity's session meets is the main connection's too: it is checked at once.
-      const onSessionEnded = () => this.main.checkNow();
-      // What the server says outside any call on this connection is this identity's to hear.
-      const onStray = (n: StrayNotification) => {
-        for (const l of this.strayListeners) l(n, [identity]);
-      };
-      const onUnreachable = (detail: string) => this.main.unreachable(detail);
-      const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded, onStray, onUnreachable });
-      if (kind === 'session' && this.processPerIdentity()) this.followOwn(link, identity);
-      else if (kind === 'session') link.onResourceUpdated((uri) => this.updated(uri, [identity]));
-      session = { link, started: link.start(), lastUsed: this.opts.clock.now() };
-      this.sessions.set(key, session);
-    }
-    session.lastUsed = this.opts.clock.now();
-    await session.started;
-    return session.link;
+  /** A connection of the identity's own, wired to tell this server's listeners what comes on it, and its start. */
+  private openLink(kind: LinkKind, identity: Identity): { link: DownstreamSource; started: Promise<void> } {
+    // A restart this identity's session meets is the main connection's too: it is checked at once.
+    const onSessionEnded = () => this.main.checkNow();
+    // What the server says outside any call on this connection is this identity's to hear.
+    const onStray = (n: StrayNotification) => {
+      for (const l of this.strayListeners) l(n, [identity]);
+    };
+    const onUnreachable = (detail: string) => this.main.unreachable(detail);
+    const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded, onStray, onUnreachable });
+    if (kind === 'session' && this.processPerIdentity()) this.followOwn(link, identity);
+    else if (kind === 'session') link.onResourceUpdated((uri) => this.updated(uri, [identity]));
+    return { link, started: link.start() };
   }
 
   /**
@@ -379,22 +387,6 @@ export class DownstreamServer implements ToolSource {
   private async awaitRestart(link: DownstreamSource, signal: AbortSignal, budget: CallBudget): Promise<void> {
     if (!link.restartWithin(Math.min(RESTART_WAIT_MS, budget.leftMs))) return;
     await budget.waitFor(link.nextState(), signal);
-  }
-
-  private idleMs(): number {
-    return this.opts.sessionIdleMs ?? SESSION_IDLE_MS;
-  }
-
-  /** Closes identities' connections that have been idle for a while. */
-  private sweep(): void {
-    const now = this.opts.clock.now();
-    for (const [key, s] of this.sessions) {
-      // A connection a caller watches a resource through stays: its updates come over it.
-      if (s.link.busy === 0 && !s.link.watching && now - s.lastUsed >= this.idleMs()) {
-        this.sessions.delete(key);
-        void s.link.stop();
-      }
-    }
   }
 }
 

@@ -119,6 +119,19 @@ export class ResourceHolds {
     if (await entry.made.catch(() => false)) await this.link.unsubscribeResource(uri);
     return true;
   }
+
+  /**
+   * Hands every hold to another connection's holds, which subscribes to each URI there, and lets
+   * go of them here (this connection hears of them no more). Resolves with whether each URI was
+   * taken; a release the server refuses (its session is gone) is nothing to report.
+   */
+  async moveTo(target: ResourceHolds): Promise<Array<[string, boolean]>> {
+    const held = [...this.uris].flatMap(([uri, e]) => [...e.holders].flatMap(([holder, count]) => Array.from({ length: count }, () => [uri, holder] as const)));
+    const taken = held.map(([uri, holder]) => target.take(uri, holder).then((ok): [string, boolean] => [uri, ok]));
+    for (const [uri, holder] of held) void this.release(uri, holder).catch(() => {});
+    const results = await Promise.all(taken.map((t, i) => t.catch((): [string, boolean] => [held[i]![0], false])));
+    return [...new Map(results)];
+  }
 }
 
 const holdsByLink = new WeakMap<Watchable, ResourceHolds>();
