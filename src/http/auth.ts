@@ -135,6 +135,11 @@ function singleSpaced(authorization: string | undefined): string | undefined {
   return authorization.replace(/^(\S+) +/, '$1 ');
 }
 
+/** Whether the header offers a bearer token at all (`Bearer <something>`, the scheme in any case). */
+function carriesBearerToken(authorization: string | undefined): boolean {
+  return authorization !== undefined && /^bearer +\S/i.test(authorization);
+}
+
 /** A loop rather than `some` with a closure: this runs on every /mcp request. */
 function holdsAny(scopes: readonly string[], anyOf: readonly HubScope[]): boolean {
   for (let i = 0; i < anyOf.length; i++) if (scopes.includes(anyOf[i]!)) return true;
@@ -155,9 +160,11 @@ function refuse(
       : err;
   closeIfBodyUnread(req, res);
   const response = bearerAuthChallengeResponse(error, options);
-  // A request with no credentials at all gets a challenge without an error code (RFC 6750 §3.1),
-  // with the scope to ask for (the MCP authorization spec's scope selection).
-  const bare = req.headers.authorization === undefined && error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken;
+  // A request with no credentials at all, or only in another scheme than Bearer (Basic, a bare
+  // `Bearer`), gets a challenge without an error code (RFC 6750 §3.1: "lacks any authentication
+  // information … or attempted using an unsupported authentication method"), with the scope to
+  // ask for (the MCP authorization spec's scope selection).
+  const bare = !carriesBearerToken(req.headers.authorization) && error instanceof OAuthError && error.code === OAuthErrorCode.InvalidToken;
   const challenge = bare
     ? `Bearer resource_metadata="${options.resourceMetadataUrl}", scope="${options.requiredScopes?.[0] ?? 'mcp'}"`
     : response.headers.get('WWW-Authenticate');

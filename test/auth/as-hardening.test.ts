@@ -147,6 +147,21 @@ describe('tokens', () => {
     await wrong.body?.cancel();
     expect(wrong.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
   });
+
+  it('credentials in another scheme than Bearer, or a Bearer without a token, are no credentials: the same challenge without an error code', async () => {
+    for (const authorization of ['Basic YWxpY2U6c2VjcmV0', 'Token abc', 'Bearer', 'Bearer   ']) {
+      const res = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: '{}' });
+      await res.body?.cancel();
+      expect(res.status, authorization).toBe(401);
+      expect(res.headers.get('www-authenticate'), authorization).toBe(
+        `Bearer resource_metadata="${base}/.well-known/oauth-protected-resource/mcp", scope="mcp"`,
+      );
+    }
+    // The scheme is case-insensitive (RFC 9110 §11.1): a lower-case bearer token is checked as one.
+    const lower = await fetch(`${base}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'bearer nope' }, body: '{}' });
+    await lower.body?.cancel();
+    expect(lower.headers.get('www-authenticate')).toMatch(/^Bearer error="invalid_token"/);
+  });
 });
 
 describe('sign-in sessions', () => {
