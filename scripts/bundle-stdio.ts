@@ -53,6 +53,32 @@ const englishOnly: Plugin = {
   },
 };
 
+/**
+ * The external packages that are ES modules (oidc-provider): the bundle require()s them, and Node
+ * (20.19 on) returns the module namespace, marked `__esModule`. esbuild's interop for an importer
+ * in a "type": "module" package ignores that mark and makes `default` the whole namespace, as
+ * Node does for a CommonJS module's module.exports, so `import Provider from 'oidc-provider'` was
+ * the namespace and every authorization-server request of a `stdio` hub answered 500 ("is not a
+ * constructor"). Their imports go through a module of the plugin's own, outside any package, whose
+ * interop reads the mark: `default` is the module's default export, as under Node's own loader.
+ */
+const esModuleExternals: Plugin = {
+  name: 'es-module-externals',
+  setup(b) {
+    const names = EXTERNAL.filter((name) => JSON.parse(readFileSync(join(ROOT, 'node_modules', name, 'package.json'), 'utf8')).type === 'module');
+    // npm names hold no regular-expression syntax but the dot.
+    const filter = new RegExp(`^(?:${names.map((n) => n.replaceAll('.', '\\.')).join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'es-module-external' ? { path: args.path, external: true } : { path: args.path, namespace: 'es-module-external' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'es-module-external' }, (args) => ({
+      contents: `export * from ${JSON.stringify(args.path)};\nexport { default } from ${JSON.stringify(args.path)};`,
+      resolveDir: ROOT,
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(OUT, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: ROOT,
@@ -64,7 +90,7 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   external: EXTERNAL,
-  plugins: [englishOnly],
+  plugins: [englishOnly, esModuleExternals],
   // A CommonJS script has no import.meta: the bundled modules' uses of it name the script itself,
   // as they named their chunk in an ES-module bundle (the script sits where the chunks did).
   define: { 'import.meta.url': '__bundle_url', 'import.meta.dirname': '__dirname', 'import.meta.filename': '__filename' },
