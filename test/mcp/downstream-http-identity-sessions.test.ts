@@ -123,6 +123,8 @@ async function connect(hub: RunningHub, token: string, era: 'legacy' | 'auto'): 
   return w;
 }
 
+const names = async (w: Watcher) => (await w.client.listTools()).tools.map((t) => t.name);
+
 describe('a 2025-era HTTP server with a session per identity', () => {
   const server = new PerSessionServer();
   let hub: RunningHub;
@@ -131,7 +133,8 @@ describe('a 2025-era HTTP server with a session per identity', () => {
 
   beforeAll(async () => {
     await server.start();
-    // The keepalive checks often, so the hub finds the restart at once.
+    // The keepalive checks often, so the hub finds the restart at once; it only pings a server
+    // that declares `listChanged` for its tools, so it never reads the tool list again itself.
     hub = await startHub({ mcpServers: { w: { url: server.url } } }, { keepaliveMs: 200, restartBaseMs: 50 });
     bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
   });
@@ -139,6 +142,19 @@ describe('a 2025-era HTTP server with a session per identity', () => {
     await Promise.allSettled(open.map((c) => c.close()));
     await hub?.stop();
     await server.stop();
+  });
+
+  it('a tool list change announced on one identity’s session is listed to everyone, who are told', async () => {
+    const alice = await connect(hub, hub.token, 'legacy');
+    const bob = await connect(hub, bobToken, 'legacy');
+    open.push(alice.client, bob.client);
+    expect(await names(bob)).toEqual(['w__grow']);
+    // Over alice's own session with the server, which announces the new tool there.
+    await alice.client.callTool({ name: 'w__grow', arguments: {} });
+    expect(await names(alice)).toEqual(['w__grow', 'w__grown1']);
+    await eventually(() => bob.toolChanges > 0);
+    expect(await names(bob)).toEqual(['w__grow', 'w__grown1']);
+    expect((await bob.client.callTool({ name: 'w__grown1', arguments: {} })).content).toEqual([{ type: 'text', text: 'grown1 ok' }]);
   });
 
   it('subscriptions made on identities’ sessions are made again when the server restarts, with their holders sending nothing', async () => {

@@ -12,7 +12,7 @@ import type {
 import { isStdioServer } from '../../config/schema.js';
 import { describeError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
-import { type CachedLists, type ListCache, listCacheKey } from '../../store/list-cache.js';
+import { type ListCache, listCacheKey } from '../../store/list-cache.js';
 import {
   toolError,
   type CallContext,
@@ -28,7 +28,8 @@ import type { CreateTaskResult } from '../tasks/wire.js';
 import { CallBudget } from './call-budget.js';
 import { isLegacyCaller } from './legacy-caller.js';
 import { IdentityLinks, type LinkKind } from './identity-links.js';
-import { CHANGE_KINDS, fingerprint } from './lists.js';
+import { fingerprint } from './lists.js';
+import { ServedLists } from './served-lists.js';
 import type { DownstreamOptions } from './source-options.js';
 import { DownstreamSource } from './source.js';
 import { holdsOf } from './subscriptions.js';
@@ -74,10 +75,7 @@ export class DownstreamServer implements ToolSource {
   private readonly resourceListeners = new Set<ResourceUpdatedListener>();
   private readonly strayListeners = new Set<StrayListener>();
   private readonly configHash: string;
-  /** Lists from the cache, served until the main connection has listed. */
-  private cached: CachedLists | undefined;
-  /** What clients were last shown, so a reconnect that lists the same announces nothing. */
-  private served: CachedLists | undefined;
+  private readonly shown: ServedLists;
   private firstAttempt: Promise<void> | undefined;
   /** Set by stop(): a start still waiting at the gate does not happen. */
   private stopped = false;
@@ -99,6 +97,9 @@ export class DownstreamServer implements ToolSource {
     this.prefix = opts.config.prefix;
     this.main = new DownstreamSource({ ...opts, role: 'main' });
     this.configHash = listCacheKey(opts.config);
+    this.shown = new ServedLists(this.main, (change) => {
+      for (const l of this.listeners) l(change);
+    });
     this.main.onChange((change) => void this.mainChanged(change));
     this.main.onResourceUpdated((uri) => this.updated(uri));
     const idleMs = opts.sessionIdleMs ?? SESSION_IDLE_MS;
@@ -113,11 +114,11 @@ export class DownstreamServer implements ToolSource {
 
   async start(): Promise<void> {
     if (this.opts.config.disabled) return this.markListable();
-    this.cached = await this.opts.listCache?.get(this.name, this.configHash).catch(() => undefined);
-    this.served = this.cached;
-    const gate = this.cached && isStdioServer(this.opts.config) ? this.opts.startGate : undefined;
+    const cached = await this.opts.listCache?.get(this.name, this.configHash).catch(() => undefined);
+    this.shown.setCached(cached);
+    const gate = cached && isStdioServer(this.opts.config) ? this.opts.startGate : undefined;
     this.firstAttempt = gate ? gate.then(() => (this.stopped ? undefined : this.main.start())) : this.main.start();
-    if (this.cached) this.markListable();
+    if (cached) this.markListable();
     else {
       const waitMs = this.opts.config.startupTimeoutMs;
       void Promise.race([this.firstAttempt.then(() => true), delay(waitMs).then(() => false)]).then((ready) => {
@@ -149,7 +150,7 @@ export class DownstreamServer implements ToolSource {
 
   /** While it starts with its cached list served: resolves once started, failed, or `startupTimeoutMs` passed. */
   whenStarted(): Promise<void> | undefined {
-    if (this.cached === undefined || this.main.status().state !== 'starting' || !this.firstAttempt) return undefined;
+    if (!this.shown.hasCached || this.main.status().state !== 'starting' || !this.firstAttempt) return undefined;
     return Promise.race([this.firstAttempt.catch(() => {}), delay(this.opts.config.startupTimeoutMs)]);
   }
 
@@ -172,16 +173,16 @@ export class DownstreamServer implements ToolSource {
 
   // An identity with a process of its own sees what that process lists (a tool it added at run time).
   tools(identity: Identity): readonly Tool[] {
-    return this.ownLink(identity)?.tools(identity) ?? this.listing().tools ?? this.main.tools(identity);
+    return this.ownLink(identity)?.tools(identity) ?? this.shown.now().tools;
   }
   resources(identity: Identity): readonly Resource[] {
-    return this.ownLink(identity)?.resources(identity) ?? this.listing().resources ?? this.main.resources(identity);
+    return this.ownLink(identity)?.resources(identity) ?? this.shown.now().resources;
   }
   resourceTemplates(identity: Identity): readonly ResourceTemplate[] {
-    return this.ownLink(identity)?.resourceTemplates(identity) ?? this.listing().resourceTemplates ?? this.main.resourceTemplates(identity);
+    return this.ownLink(identity)?.resourceTemplates(identity) ?? this.shown.now().resourceTemplates;
   }
   prompts(identity: Identity): readonly Prompt[] {
-    return this.ownLink(identity)?.prompts(identity) ?? this.listing().prompts ?? this.main.prompts(identity);
+    return this.ownLink(identity)?.prompts(identity) ?? this.shown.now().prompts;
   }
 
   onChange(listener: (c: SourceChange) => void): () => void {
@@ -267,31 +268,14 @@ export class DownstreamServer implements ToolSource {
     for (const l of this.resourceListeners) l(uri, identities);
   }
 
-  /** The cached lists while the main connection has not listed yet. */
-  private listing(): Partial<CachedLists> {
-    return this.cached && this.main.status().state !== 'ready' ? this.cached : {};
-  }
-
   private async mainChanged(change: SourceChange): Promise<void> {
     if (this.main.status().state === 'ready') {
-      const fresh = this.main.lists();
-      const served = this.served;
-      this.cached = undefined;
-      this.served = fresh;
-      // Every list that differs from what clients were served is news, whichever change came
-      // first: the first one after the cached lists makes the fresh lists the ones served, so the
-      // server's resources and prompts, announced after its tools, would compare fresh with fresh.
-      // With nothing served yet, none has listed (their first list waits for this server until it
-      // is listable), so the first lists are news to nobody.
-      const was = served ? fingerprint(served) : undefined;
-      const now = fingerprint(fresh);
-      const moved = was ? CHANGE_KINDS.filter((k) => was[k] !== now[k]) : this.listableMarked ? [change.kind] : [];
       // Told before the cache is written: a caller waiting for the refresh (whenCurrent) is
       // answered from the catalog as soon as the refresh ends, and must find it rebuilt.
-      for (const kind of moved) for (const l of this.listeners) l(kind === change.kind ? change : { ...change, kind });
+      this.shown.mainRead(change, this.listableMarked);
       // The cache is what a fresh start lists (a warm start's first list): not a session's own additions.
       if (change.afterCall) return;
-      await this.opts.listCache?.put(this.name, this.configHash, fresh).catch((err: unknown) => {
+      await this.opts.listCache?.put(this.name, this.configHash, this.main.lists()).catch((err: unknown) => {
         this.opts.log.warn({ source: this.name, err: describeError(err) }, 'could not cache the downstream lists');
       });
       return;
@@ -310,6 +294,7 @@ export class DownstreamServer implements ToolSource {
       const { state, restarts: now } = this.main.status();
       if (state !== 'ready' || now === restarts) continue;
       restarts = now;
+      this.shown.reconnected();
       if (!isStdioServer(this.opts.config)) void this.links.renewWatching();
     }
   }
@@ -357,7 +342,13 @@ export class DownstreamServer implements ToolSource {
     const onUnreachable = (detail: string) => this.main.unreachable(detail);
     const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded, onStray, onUnreachable });
     if (kind === 'session' && this.processPerIdentity()) this.followOwn(link, identity);
-    else if (kind === 'session') link.onResourceUpdated((uri) => this.updated(uri, [identity]));
+    else if (kind === 'session') {
+      link.onResourceUpdated((uri) => this.updated(uri, [identity]));
+      // Its lists as it connects are no news; what it reads after the server announced a change is.
+      let up = false;
+      link.onChange((change) => up && this.shown.sessionRead(change, link.lists()));
+      return { link, started: link.start().finally(() => (up = true)) };
+    }
     return { link, started: link.start() };
   }
 
