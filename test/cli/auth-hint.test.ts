@@ -39,9 +39,10 @@ describe('a 401 from /mcp says how to sign in or get and pass a hub token', () =
     const res = await initialize(hub.url, authorization);
     expect(res.status).toBe(401);
     const description = `${cause} ${OAUTH_HINT}`;
-    // No credentials at all: a challenge without an error code (RFC 6750 §3.1); the body still says how to sign in.
+    // No credentials at all, or only in another scheme: a challenge without an error code (RFC 6750
+    // §3.1, "attempted using an unsupported authentication method"); the body still says how to sign in.
     expect(res.headers.get('www-authenticate')).toBe(
-      authorization === undefined
+      !authorization?.startsWith('Bearer ')
         ? `Bearer resource_metadata="${metadata}", scope="mcp"`
         : `Bearer error="invalid_token", error_description="${description}", scope="mcp", resource_metadata="${metadata}"`,
     );
