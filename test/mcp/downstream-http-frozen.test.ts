@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CallToolResult, Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sdk1SessionsListener } from '../fixtures/sdk1-sessions.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -24,25 +23,13 @@ interface Frozen {
 }
 
 async function freezable(): Promise<Frozen> {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
   let held: Array<() => void> | undefined;
   const build = () => {
     const s = new McpServer({ name: 'freezable', version: '1.0.0' }, { capabilities: { tools: { listChanged: true } } });
     s.registerTool('ping', { description: 'Answers at once' }, async () => ({ content: [{ type: 'text', text: 'pong' }] }));
     return s;
   };
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const id = req.headers['mcp-session-id'];
-    const existing = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (existing) return void existing.handleRequest(req, res);
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => void sessions.set(sid, transport),
-    });
-    void build()
-      .connect(transport)
-      .then(() => transport.handleRequest(req, res));
-  };
+  const handle = sdk1SessionsListener(build);
   const server: Server = createServer((req, res) => {
     if (held) held.push(() => handle(req, res));
     else handle(req, res);

@@ -7,19 +7,19 @@
  * not answer holds the close about a second, a 405 is no error, and a redirect to another origin
  * is not followed.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import type { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
 import { configSchema } from '../../src/config/schema.js';
 import { DownstreamSource } from '../../src/mcp/downstream/source.js';
 import { HubMetrics } from '../../src/observability/metrics.js';
+import { sdk1SessionsListener } from '../fixtures/sdk1-sessions.js';
 import { startHub } from '../helpers/hub.js';
 
 /** How the server answers a DELETE: as the SDK does (ends the session), never, 405, or a redirect elsewhere. */
@@ -53,26 +53,16 @@ async function downstream(onDelete: OnDelete = 'end'): Promise<Downstream> {
     return s;
   };
   const d: Downstream = { url: '', open: () => sessions.size, deletes: [], requests: 0, stop: () => {} };
+  const serve = sdk1SessionsListener(build, { sessions, unknownIs404: true });
   const server = createServer((req, res) => {
     d.requests++;
-    const id = req.headers['mcp-session-id'];
-    const existing = typeof id === 'string' ? sessions.get(id) : undefined;
     if (req.method === 'DELETE') {
       d.deletes.push(req.headers);
       if (onDelete === 'hang') return;
       if (onDelete === 405) return void res.writeHead(405, { allow: 'GET, POST' }).end();
       if (typeof onDelete === 'object') return void res.writeHead(307, { location: onDelete.redirectTo }).end();
-      if (existing && typeof id === 'string') sessions.delete(id);
     }
-    if (existing) return void existing.handleRequest(req, res);
-    if (typeof id === 'string') return void res.writeHead(404).end();
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => void sessions.set(sid, transport),
-    });
-    void build()
-      .connect(transport)
-      .then(() => transport.handleRequest(req, res));
+    serve(req, res);
   });
   listening.add(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
