@@ -1,6 +1,7 @@
 import type { Client } from '@modelcontextprotocol/client';
 import type { CachedLists } from '../../store/list-cache.js';
 import type { ChangeKind } from '../source.js';
+import { KINDS } from './list-changes.js';
 import { serverDeclaresTasks } from '../tasks/backings/downstream-link-2026.js';
 
 export const NO_LISTS: CachedLists = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
@@ -40,11 +41,19 @@ export function withKind(current: CachedLists, fresh: CachedLists, kind: ChangeK
   return { ...current, prompts: fresh.prompts };
 }
 
-export const CHANGE_KINDS: readonly ChangeKind[] = ['tools', 'resources', 'prompts'];
-
 /** One comparable string per kind: what a change announcement is about. */
 export function fingerprint(l: CachedLists): Record<ChangeKind, string> {
   return { tools: JSON.stringify(l.tools), resources: JSON.stringify([l.resources, l.resourceTemplates]), prompts: JSON.stringify(l.prompts) };
+}
+
+/**
+ * The kinds whose lists differ between what a client was shown and what it would be shown now:
+ * every one of them is news, whichever change was announced first (a server that comes up with
+ * other tools and other prompts announces its tools first, and the prompts compared after the
+ * lists shown were renewed would look unchanged).
+ */
+export function movedKinds(was: Record<ChangeKind, string>, now: Record<ChangeKind, string>): ChangeKind[] {
+  return KINDS.filter((k) => was[k] !== now[k]);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { CachedLists } from '../../store/list-cache.js';
 import type { ChangeKind, SourceChange, SourceStatus } from '../source.js';
-import { CHANGE_KINDS, fingerprint, withKind } from './lists.js';
+import { fingerprint, movedKinds, withKind } from './lists.js';
 
 /** What of the main connection the lists served follow. */
 interface MainLists {
@@ -71,18 +71,15 @@ export class ServedLists {
   }
 
   /**
-   * Tells clients of every list that differs from what they were served, whichever change came
-   * first: the first one after the cached lists makes the fresh lists the ones served, so the
-   * server's resources and prompts, announced after its tools, would compare fresh with fresh.
-   * With nothing served yet, none has listed (their first list waits for this server until it is
+   * Tells clients of every list that differs from what they were served (`movedKinds`). With
+   * nothing served yet, none has listed (their first list waits for this server until it is
    * listable), so the first lists are news to nobody unless `firstIsNews`.
    */
   private announce(change: SourceChange, firstIsNews: boolean): void {
     const fresh = this.now();
     const was = this.served ? fingerprint(this.served) : undefined;
     this.served = fresh;
-    const now = fingerprint(fresh);
-    const moved = was ? CHANGE_KINDS.filter((k) => was[k] !== now[k]) : firstIsNews ? [change.kind] : [];
+    const moved = was ? movedKinds(was, fingerprint(fresh)) : firstIsNews ? [change.kind] : [];
     for (const kind of moved) this.tell(kind === change.kind ? change : { ...change, kind });
   }
 }

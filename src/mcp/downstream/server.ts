@@ -28,7 +28,7 @@ import type { CreateTaskResult } from '../tasks/wire.js';
 import { CallBudget } from './call-budget.js';
 import { isLegacyCaller } from './legacy-caller.js';
 import { IdentityLinks, type LinkKind } from './identity-links.js';
-import { fingerprint } from './lists.js';
+import { fingerprint, movedKinds } from './lists.js';
 import { ServedLists } from './served-lists.js';
 import type { DownstreamOptions } from './source-options.js';
 import { DownstreamSource } from './source.js';
@@ -361,9 +361,9 @@ export class DownstreamServer implements ToolSource {
     link.onResourceUpdated((uri) => this.updated(uri, [identity]));
     link.onChange((change) => {
       const now = fingerprint(link.lists());
-      if (now[change.kind] === shown[change.kind]) return;
+      const moved = movedKinds(shown, now);
       shown = now;
-      for (const l of this.listeners) l({ ...change, identities: [identity] });
+      for (const kind of moved) for (const l of this.listeners) l({ ...change, kind, identities: [identity] });
     });
   }
 
