@@ -38,6 +38,16 @@ const REFUSED: Record<Exclude<LinkUseOutcome, 'ok'>, string> = {
 };
 
 /** The per-link cookie that binds a link to the first browser that opened it. */
+/**
+ * The confirm page's policy has no `form-action`. Browsers that enforce it (Chrome, Safari) check
+ * every redirect that follows the post, and a provider's authorize endpoint often sends the
+ * browser on to a sign-in origin of its own (Atlassian: auth.atlassian.com → id.atlassian.com;
+ * Salesforce: login → my.salesforce.com; Microsoft to a federated identity provider), which no
+ * list made here can know: Continue would do nothing. The form's target is the hub's own path,
+ * and the page runs no script and takes no markup from outside, so nothing could retarget it.
+ */
+const CONFIRM_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'";
+
 const browserCookie = (link: LinkPayload) => `sb_link_${sha256(link.n).slice(0, 16)}`;
 
 /** The codes whose message is written for the person at the browser; anything else is shown as `internal`. */
@@ -85,13 +95,13 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
   };
 
   /** The link of a start request, checked against the integration named in the path. */
-  const linkFor = (req: Request, token: string): { name: string; link: LinkPayload; title: string; providerOrigin: string } => {
+  const linkFor = (req: Request, token: string): { name: string; link: LinkPayload; title: string } => {
     const name = integrationParam.safeParse(req.params['integration']);
     if (!name.success) throw new HubError('oauth_flow_failed', 'this link is incomplete; use the whole link you were given');
     const link = links.verify(token, 'link');
     const i = accounts.integration(name.data);
     if (!i || link.i !== name.data) throw new HubError('oauth_flow_failed', 'this link is for another integration');
-    return { name: name.data, link, title: i.definition.title, providerOrigin: new URL(i.definition.oauth?.authorizeUrl ?? i.definition.apiBaseUrl).origin };
+    return { name: name.data, link, title: i.definition.title };
   };
 
   // Express answers HEAD with the GET handler; link-preview fetchers often send HEAD, and must not
@@ -106,7 +116,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
     try {
       const q = startQuery.safeParse(req.query);
       if (!q.success) throw new HubError('oauth_flow_failed', 'this link is incomplete; use the whole link you were given');
-      const { name, link, title, providerOrigin } = linkFor(req, q.data.link);
+      const { name, link, title } = linkFor(req, q.data.link);
       const cookie = browserCookie(link);
       const browser = readCookie(req, cookie) ?? randomBytes(32).toString('base64url');
       const claimed = await uses.claim(link, sha256(browser));
@@ -114,11 +124,9 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
       const path = `${root}/oauth/${name}/start`;
       // Lax: the link is opened from a client or a chat, a top-level navigation from elsewhere.
       setCookie(res, cookie, browser, { path, maxAgeSeconds: (link.exp - deps.clock.now()) / 1000, sameSite: 'lax', secure: deps.secureCookies });
-      // CSP Level 3 checks form-action on the redirects that follow a post too: allow the provider.
-      const csp = PAGE_HEADERS['Content-Security-Policy']!.replace("form-action 'self'", `form-action 'self' ${providerOrigin}`);
       res
         .set(PAGE_HEADERS)
-        .set('Content-Security-Policy', csp)
+        .set('Content-Security-Policy', CONFIRM_PAGE_CSP)
         .type('html')
         .send(confirmPage({ tenant: link.t, user: link.u, title, action: path, link: q.data.link, csrf: csrfToken(browser) }));
     } catch (err) {
