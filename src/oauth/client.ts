@@ -104,7 +104,12 @@ export class OAuthClient {
   private readonly options: ModuleOptions;
   private grantValue: AuthorizationCode | undefined;
   private redeemGrantValue: AuthorizationCode | undefined;
-  private readonly revokePath: string | undefined;
+  /**
+   * The whole revocation URL, as configured: RFC 7009 and RFC 8414 put it wherever the provider
+   * likes, and some put it on another host than the token endpoint (Intuit: token at
+   * oauth.platform.intuit.com, revocation at developer.api.intuit.com).
+   */
+  private readonly revokeUrl: URL | undefined;
   private readonly http: WreckHttpOptions;
 
   constructor(
@@ -116,9 +121,7 @@ export class OAuthClient {
     this.http = { timeout: 15_000, ...http, maxBytes: http.maxBytes ?? MAX_TOKEN_RESPONSE_BYTES };
     const token = new URL(endpoints.tokenUrl);
     const authorize = new URL(endpoints.authorizeUrl);
-    const revoke = endpoints.revokeUrl ? new URL(endpoints.revokeUrl) : undefined;
-    if (revoke && revoke.origin !== token.origin) throw new HubError('config_invalid', 'the revocation endpoint must share the token endpoint origin');
-    this.revokePath = revoke ? revoke.pathname + revoke.search : undefined;
+    this.revokeUrl = endpoints.revokeUrl ? new URL(endpoints.revokeUrl) : undefined;
     const secret = endpoints.clientSecret;
     this.options = {
       client: {
@@ -201,7 +204,7 @@ export class OAuthClient {
    * a 302 to a login page would read as success. False when the provider has no revocation endpoint.
    */
   async revoke(tokens: TokenSet): Promise<boolean> {
-    if (!this.revokePath) return false;
+    if (!this.revokeUrl) return false;
     // Revoking the refresh token ends the grant at providers that rotate; revoke the access token as well where there is none.
     const hint = tokens.refreshToken ? 'refresh_token' : 'access_token';
     const form = new URLSearchParams({ token: tokens.refreshToken ?? tokens.accessToken, token_type_hint: hint });
@@ -216,9 +219,10 @@ export class OAuthClient {
     let res: Response;
     let body: string;
     try {
-      // A redirect is not followed: it would carry the token elsewhere, and it is no revocation.
+      // The client credentials go only where the config sends them. A redirect is not followed: it
+      // would carry them and the token elsewhere, and it is no revocation.
       const signal = AbortSignal.timeout(Number(this.http.timeout ?? 15_000));
-      res = await fetch(new URL(this.revokePath, this.options.auth.tokenHost), { method: 'POST', headers, body: form, redirect: 'manual', signal });
+      res = await fetch(this.revokeUrl, { method: 'POST', headers, body: form, redirect: 'manual', signal });
       body = res.status === 200 ? '' : await readCapped(res, this.http.maxBytes ?? MAX_TOKEN_RESPONSE_BYTES);
       if (res.status === 200) await res.body?.cancel();
     } catch (err) {
