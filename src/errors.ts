@@ -181,6 +181,17 @@ export class HubError extends Error {
   }
 }
 
+/**
+ * What a failed tool call's result carries under ERROR_META_KEY: its code, whether a retry may
+ * work and, when the error knows it, how long to wait first (`retryAfterMs`), so that a client
+ * need not read the text to schedule its retry.
+ */
+export function errorMeta(e: HubError): { code: HubErrorCode; retryable: boolean; retryAfterMs?: number } {
+  const wait = e.details?.['retryAfterMs'];
+  const retryAfterMs = typeof wait === 'number' && Number.isFinite(wait) && wait >= 0 ? Math.ceil(wait) : undefined;
+  return { code: e.code, retryable: e.spec.retryable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+}
+
 export function isHubError(err: unknown): err is HubError {
   return err instanceof HubError;
 }

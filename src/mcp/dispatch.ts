@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { isRecord } from '../is-record.js';
-import { ERROR_META_KEY, HubError, describeError, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
+import { ERROR_META_KEY, HubError, describeError, errorMeta, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
 import { templateMatches } from './template-match.js';
@@ -119,7 +119,7 @@ export class Dispatcher {
       this.log[e.spec.log]({ source: entry.source.name, tool: entry.original, code: e.code, err: e.message }, 'tool call failed');
       // The code rides with the failure, so a client tells one kind from another without reading the text.
       if (e.spec.mcp.kind === 'jsonrpc') throw new ProtocolError(e.spec.mcp.code, e.message, { code: e.code });
-      return { result: toolError(e.message, { _meta: { [ERROR_META_KEY]: { code: e.code, retryable: e.spec.retryable } } }) };
+      return { result: toolError(e.message, { _meta: { [ERROR_META_KEY]: errorMeta(e) } }) };
     } finally {
       polling?.stop();
       this.metrics.observeCall(entry.source.name, entry.original, outcome, (performance.now() - started) / 1000);
