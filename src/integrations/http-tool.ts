@@ -2,6 +2,7 @@ import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcon
 import { parseExact, plainExact, stringifyExact } from '../definition/exact-json.js';
 import type { Refusal } from '../definition/refusal.js';
 import { ERROR_META_KEY, ERROR_SPECS, type HubErrorCode } from '../errors.js';
+import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
 import { classifyResponse, outcomeOf, type SendOutcome } from '../outbox/classify.js';
 import type { ProviderFetch } from '../providers/client.js';
 import { resolveInScope, scopeOf, shown } from '../providers/scope.js';
@@ -133,7 +134,6 @@ export function renderAnswer(
   input?: Record<string, unknown>,
 ): CallToolResult {
   const { text } = a;
-  const parsed = exactJsonAnswer(a.headers.get('content-type'), text);
   // Read as the outbox reads a write's answer (one reading of statuses, rate limits and refusals).
   // Only the definedness of its Retry-After matters here, so its `now` is the wall clock's.
   const outcome = outcomeOf(new Response(null, { status: a.status, headers: a.headers }), text, Date.now(), refusal);
@@ -146,6 +146,14 @@ export function renderAnswer(
     );
   }
   if (outcome.refused !== undefined) return failed(`${title} refused ${r.method} ${r.path} (${outcome.refused}): ${text.slice(0, 2000)}`, outcome);
+  const parsed = exactJsonAnswer(a.headers.get('content-type'), text);
+  // Parsed, it would overflow the stack when written out again (src/mcp/json-depth.ts); the hub
+  // refuses such JSON wherever it arrives (MCP requests, webhook bodies), and says so here too.
+  if (parsed === TOO_DEEP)
+    return toolError(
+      `${title} answered ${r.method} ${r.path} with JSON that nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects, which the hub does not read`,
+      'downstream_error',
+    );
   // The text keeps a long integer as the number it was; structuredContent, a JS value the SDK
   // serialises again, as the string of its digits (as events do): a number would be rounded there.
   const shown = parsed === undefined ? text || `${a.status} ${a.statusText}` : stringifyExact(parsed, 2);
@@ -161,12 +169,16 @@ export function renderAnswer(
   return result;
 }
 
+/** What exactJsonAnswer gives for JSON that nests too deep to be read. */
+const TOO_DEEP = Symbol('too deep');
+
 /**
  * The body as JSON when its Content-Type says JSON and it parses (refusal.ts's jsonAnswer), its
  * integers past 2^53 kept digit for digit: an id of Discord's or X's rounded is another item's.
  */
 function exactJsonAnswer(contentType: string | null, text: string): unknown {
   if (!(contentType ?? '').includes('json') || text === '') return undefined;
+  if (nestsTooDeep(text)) return TOO_DEEP;
   try {
     return parseExact(text);
   } catch {
@@ -183,5 +195,10 @@ function exactJsonAnswer(contentType: string | null, text: string): unknown {
 function failed(text: string, o: SendOutcome): CallToolResult {
   const code: HubErrorCode =
     classifyResponse(o).kind === 'retry' ? 'source_unavailable' : o.status === 401 || o.status === 403 ? 'provider_unauthorized' : 'downstream_error';
+  return toolError(text, code);
+}
+
+/** An isError result carrying the hub's code, as the dispatcher shows the hub's own failures. */
+function toolError(text: string, code: HubErrorCode): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true, _meta: { [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } } };
 }
