@@ -10,7 +10,7 @@ import { stringify as formEncode } from 'qs';
 import type { BodyEncoding } from '../definition/tools.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { answerBody, binaryContent } from './answer-body.js';
-import { nextPageQuery } from './link-header.js';
+import { nextPageQuery, refusedArguments, withoutFixedQuery } from './link-header.js';
 
 /** Where a paged answer names its next page's query (from the provider's `Link: <…>; rel="next"`). */
 export const NEXT_PAGE_META_KEY = 'switchboard/nextPage';
@@ -162,11 +162,33 @@ export function renderAnswer(
   // A page of a list: the body does not say there is more (GitHub's arrays), the Link header does.
   const next = nextPageQuery(a.headers.get('link'), input);
   if (next) {
-    const query = new URLSearchParams(Object.entries(next).map(([k, v]) => [k, String(v)]));
-    result.content.push({ type: 'text', text: `More results: the next page is ${query} (call again with those arguments).` });
-    result._meta = { [NEXT_PAGE_META_KEY]: next };
+    const hint = nextPageHint(next, withoutFixedQuery(next, r.path), input);
+    result.content.push({ type: 'text', text: hint.text });
+    if (hint.args) result._meta = { [NEXT_PAGE_META_KEY]: hint.args };
   }
   return result;
+}
+
+/**
+ * The line naming the next page, and its arguments for the client. "Call again with those
+ * arguments" only where the tool's input takes them (those its path template sends itself left
+ * out): otherwise that call would be refused (-32602), so the line says there are more results
+ * this tool cannot ask for.
+ */
+function nextPageHint(
+  next: Record<string, unknown>,
+  args: Record<string, unknown>,
+  input: Record<string, unknown> | undefined,
+): { text: string; args?: Record<string, unknown> } {
+  const query = (q: Record<string, unknown>) => new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)]));
+  // Without the tool's input schema (a stored answer rendered on its own) no call can be promised.
+  if (input === undefined) return { text: `More results: the provider has a next page (${query(next)}).` };
+  const refused = refusedArguments(args, input);
+  if (Object.keys(args).length === 0 || refused.length > 0) {
+    const why = refused.length > 0 ? `: its input does not take ${refused.join(', ')}` : '';
+    return { text: `More results: the provider has a next page (${query(next)}), which this tool cannot ask for${why}.` };
+  }
+  return { text: `More results: the next page is ${query(args)} (call again with those arguments).`, args };
 }
 
 /** What exactJsonAnswer gives for JSON that nests too deep to be read. */

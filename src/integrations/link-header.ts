@@ -1,3 +1,5 @@
+import { closedProperties } from '../definition/json-schema-shape.js';
+
 /**
  * The query of a response's `rel="next"` link (RFC 8288 `Link` header), as GitHub, GitLab and
  * others page their lists: `<https://api.github.com/…/issues?page=2&per_page=30>; rel="next", <…>; rel="last"`.
@@ -31,4 +33,38 @@ function asDeclared(value: string, schema: unknown): unknown {
   if (types.includes('number') && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
   if (types.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
   return value;
+}
+
+/**
+ * The arguments of a next page (nextPageQuery's) that the tool's input would refuse: undeclared in
+ * a closed schema (src/mcp/validate-input.ts refuses those, -32602), or not of the type declared for
+ * them. Empty when calling again with them is served.
+ */
+export function refusedArguments(next: Record<string, unknown>, input: Record<string, unknown>): string[] {
+  const taken = closedProperties({ type: 'object', ...input });
+  const props = input['properties'];
+  const declared = typeof props === 'object' && props !== null ? (props as Record<string, unknown>) : {};
+  return Object.entries(next)
+    .filter(([k, v]) => (taken !== undefined && !taken.has(k)) || !ofDeclaredType(v, declared[k]))
+    .map(([k]) => k);
+}
+
+function ofDeclaredType(v: unknown, schema: unknown): boolean {
+  const type = typeof schema === 'object' && schema !== null ? (schema as { type?: unknown }).type : undefined;
+  if (type === undefined) return true;
+  const types = Array.isArray(type) ? type : [type];
+  if (typeof v === 'string') return types.includes('string');
+  if (typeof v === 'boolean') return types.includes('boolean');
+  return typeof v === 'number' && (types.includes('number') || (types.includes('integer') && Number.isInteger(v)));
+}
+
+/**
+ * The next page's arguments without those the tool's path template sends itself with the same
+ * value (`/issues?state=all` has GitHub repeat `state=all` in its link): each call sends them anyway.
+ */
+export function withoutFixedQuery(next: Record<string, unknown>, path: string): Record<string, unknown> {
+  const at = path.indexOf('?');
+  if (at < 0) return next;
+  const fixed = new URLSearchParams(path.slice(at + 1));
+  return Object.fromEntries(Object.entries(next).filter(([k, v]) => !fixed.getAll(k).includes(String(v))));
 }

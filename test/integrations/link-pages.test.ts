@@ -23,9 +23,11 @@ describe('pages named by a Link header (GitHub)', () => {
       const items = ISSUES.slice((page - 1) * perPage, page * perPage);
       const origin = `http://${req.headers.host}`;
       const last = Math.ceil(ISSUES.length / perPage);
+      // As GitHub does, the links repeat the request's other query arguments.
+      const state = url.searchParams.has('state') ? `state=${url.searchParams.get('state')}&` : '';
       const links = [
-        page < last ? `<${origin}/repos/o/r/issues?per_page=${perPage}&page=${page + 1}>; rel="next"` : undefined,
-        `<${origin}/repos/o/r/issues?per_page=${perPage}&page=${last}>; rel="last"`,
+        page < last ? `<${origin}/repos/o/r/issues?${state}per_page=${perPage}&page=${page + 1}>; rel="next"` : undefined,
+        `<${origin}/repos/o/r/issues?${state}per_page=${perPage}&page=${last}>; rel="last"`,
       ].filter(Boolean);
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', link: links.join(', ') }).end(JSON.stringify(items));
     });
@@ -38,7 +40,21 @@ describe('pages named by a Link header (GitHub)', () => {
           title: 'GitHub',
           apiBaseUrl: base,
           auth: { type: 'apiKey', prefix: 'Bearer ', value: 'ghp_test' },
-          tools: { list_issues: { description: 'Lists issues', method: 'GET', path: '/repos/o/r/issues', readOnly: true, input } },
+          tools: {
+            list_issues: { description: 'Lists issues', method: 'GET', path: '/repos/o/r/issues', readOnly: true, input },
+            // Its path sends `state=all` itself: the next page is asked for by page and per_page alone.
+            all_issues: { description: 'Lists all issues', method: 'GET', path: '/repos/o/r/issues?state=all', readOnly: true, input },
+            // Declares no arguments, so it cannot ask for another page.
+            first_issues: { description: 'Lists the first issues', method: 'GET', path: '/repos/o/r/issues', readOnly: true },
+            // Declares `page` only: the next page also names per_page, which it does not take.
+            paged_issues: {
+              description: 'Lists issues by page',
+              method: 'GET',
+              path: '/repos/o/r/issues',
+              readOnly: true,
+              input: { type: 'object', properties: { page: { type: 'integer' } } },
+            },
+          },
         },
       },
     });
@@ -75,6 +91,30 @@ describe('pages named by a Link header (GitHub)', () => {
     } finally {
       await alice.close();
       await bob.close();
+    }
+  });
+
+  it('names arguments to call again with only when the tool takes them, leaving out those its path sends itself', async () => {
+    const c = await client(hub.token);
+    try {
+      const call = async (name: string, args: Record<string, unknown> = {}) => {
+        const r = await c.callTool({ name, arguments: args });
+        return { more: (r.content as Array<{ text: string }>)[1]?.text, next: r._meta?.['switchboard/nextPage'] };
+      };
+      expect(await call('gh__first_issues')).toEqual({
+        more: 'More results: the provider has a next page (per_page=2&page=2), which this tool cannot ask for: its input does not take per_page, page.',
+        next: undefined,
+      });
+      expect(await call('gh__paged_issues')).toEqual({
+        more: 'More results: the provider has a next page (per_page=2&page=2), which this tool cannot ask for: its input does not take per_page.',
+        next: undefined,
+      });
+      const all = await call('gh__all_issues', { per_page: 2 });
+      expect(all).toEqual({ more: 'More results: the next page is per_page=2&page=2 (call again with those arguments).', next: { per_page: 2, page: 2 } });
+      const second = await c.callTool({ name: 'gh__all_issues', arguments: all.next as Record<string, unknown> });
+      expect(JSON.parse((second.content as Array<{ text: string }>)[0]!.text)).toEqual(ISSUES.slice(2, 4));
+    } finally {
+      await c.close();
     }
   });
 
