@@ -15,7 +15,10 @@ import { createVault } from '../../src/vault/open.js';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { MASTER_KEY_ENV, MASTER_KEY_FILE } from '../../src/vault/master-keys.js';
 import { createRedisClient, type RedisConfig } from '../../src/store/redis/client.js';
+import { publicUrlOf } from '../../src/config/public-url.js';
+import { resolveIntegrations, resolveKeyedIntegrations } from '../../src/integrations/registry.js';
 import { configFromFlags, parse, progress } from '../common.js';
+import { hostedSandbox } from '../sandbox/hosted.js';
 import { hubAt } from '../hub-at.js';
 import { openConfiguredStore, openStore } from '../store-context.js';
 
@@ -111,6 +114,32 @@ async function storeCheck(config: HubConfig): Promise<Check> {
   }
 }
 
+/**
+ * The integrations block built as `serve` builds it, from the config alone: a built-in name that
+ * does not exist or a missing client secret stops a hub at start, so doctor says so even on a
+ * data dir no hub has used yet (its store checks come after, and only with a store).
+ */
+function integrationsCheck(config: HubConfig): Check {
+  const hosted = new Map([hostedSandbox()].map((p) => [p.integration, p]));
+  try {
+    const linked = resolveIntegrations(config, {
+      publicUrl: publicUrlOf(config.server) ?? 'http://127.0.0.1',
+      clock: systemClock,
+      // A hosted provider's secret is the store's: only its presence matters here.
+      hostedClient: (name) => {
+        const p = hosted.get(name);
+        return p && { id: p.clientId, secret: () => '' };
+      },
+    });
+    const keyed = resolveKeyedIntegrations(config);
+    if (linked.length + keyed.length === 0) return { ok: true, line: 'integrations: none configured' };
+    const names = [...linked.map((i) => `${i.definition.name} (linked by OAuth)`), ...keyed.map((i) => `${i.definition.name} (a key from config)`)];
+    return { ok: true, line: `integrations: ${names.join(', ')}` };
+  } catch (err) {
+    return { ok: false, line: describeError(err) };
+  }
+}
+
 /** Checks the config, the data dir, the store and every downstream server, and says what is wrong. */
 /** For a server with `startupTimeoutMs: 0` (the hub never waits for it): how long doctor gives it. */
 const DEFAULT_STARTUP_TIMEOUT_MS = 10_000;
@@ -157,6 +186,8 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   } catch (err) {
     report({ ok: false, line: `data dir: ${dataDir}: ${describeError(err)}` });
   }
+  const integrations = integrationsCheck(config);
+  report(integrations);
   if (noStoreYet) report({ ok: true, line: `database: sqlite, no store yet at ${storeFile} (a hub makes it, and the master key, when it first starts)` });
   else report(await storeCheck(config));
   // Without a master key, opening the store would make one (and a data key, sealing the hosted
@@ -165,7 +196,8 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   const keyFile = resolve(dataDir, MASTER_KEY_FILE);
   const keyless = !noStoreYet && (process.env[MASTER_KEY_ENV] ?? '').trim() === '' && !existsSync(keyFile);
   if (keyless) report(await keylessVaultCheck(config, keyFile));
-  if (!noStoreYet && !keyless) {
+  // An integrations block the hub refuses fails opening the store the same way: said once, above.
+  if (!noStoreYet && !keyless && integrations.ok) {
     try {
       const store = await openStore(config, silentLogger());
       try {

@@ -37,4 +37,23 @@ describe('doctor and the config', () => {
     expect(serve.stderr).toContain('agents.late.webhookSecret');
     expect(serve.stderr).toContain(file);
   });
+
+  it('refuses, on a data dir no hub has used yet, an integrations block serve refuses, and lists the ones it takes', async () => {
+    const file = join(dir.path, 'integrations.json');
+    const data = join(dir.path, 'fresh-data');
+    writeFileSync(file, JSON.stringify({ dataDir: data, integrations: { github: { clientId: 'Iv1.abc', clientSecret: 's3cret' } } }));
+    const r = await runCli(['doctor', '--json', '--config', file], dir.path);
+    expect(r.code).toBe(1);
+    const failed = report.parse(JSON.parse(r.stdout)).checks.filter((c) => !c.ok);
+    expect(failed.map((c) => c.line)).toEqual([expect.stringContaining('integrations.github: there is no built-in integration by that name')]);
+    const serve = await runCli(['serve', '--config', file, '--port', '0'], dir.path);
+    expect(serve.code).not.toBe(0);
+    expect(serve.stderr).toContain('integrations.github: there is no built-in integration by that name');
+
+    const good = join(dir.path, 'integrations-good.json');
+    const acme = { type: 'custom', apiBaseUrl: 'https://api.acme.test', auth: { type: 'apiKey', header: 'x-api-key', value: 'k' }, tools: {} };
+    writeFileSync(good, JSON.stringify({ dataDir: data, integrations: { acme } }));
+    const ok = report.parse(JSON.parse((await runCli(['doctor', '--json', '--config', good], dir.path)).stdout));
+    expect(ok.checks.find((c) => c.line.startsWith('integrations:'))).toEqual({ ok: true, line: 'integrations: acme (a key from config)' });
+  });
 });
