@@ -1,3 +1,4 @@
+import type { HubConfig } from '../../src/config/schema.js';
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { HubError } from '../../src/errors.js';
 import { identityName } from '../../src/identity/names.js';
@@ -29,8 +30,7 @@ export async function connectCommand(argv: string[]): Promise<void> {
   // not leave a new data dir with a master key behind (README, CLI: a mistake changes nothing).
   const loaded = configFromFlags(flags, { makeNothing: true });
   const linkable = linkableIntegrations(loaded.config);
-  if (!linkable.includes(integration))
-    throw new HubError('invalid_params', `no integration "${integration}" is configured (configured: ${linkable.join(', ') || 'none'})`);
+  if (!linkable.includes(integration)) throw new HubError('invalid_params', notLinkable(loaded.config, integration, linkable));
   if (urlAwaitsListen(loaded.config.server)) throw urlNotYetKnown();
   makeDataDir(loaded.data);
   const ctx = await openStore(loaded.config);
@@ -77,4 +77,17 @@ function timeoutSeconds(value: string | undefined): number {
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(n >= 1 && n <= 86_400)) throw new UsageError('connect', `--timeout ${value}: use whole seconds from 1 to 86400`, USAGE);
   return n;
+}
+
+/** Why an integration cannot be linked: not declared, disabled, or an API called with a key from config. */
+function notLinkable(config: HubConfig, integration: string, linkable: readonly string[]): string {
+  const entry = Object.hasOwn(config.integrations, integration) ? config.integrations[integration] : undefined;
+  const others = `(configured: ${linkable.join(', ') || 'none'})`;
+  if (entry?.disabled) return `integrations.${integration} is disabled in the config ${others}`;
+  if (entry?.type === 'custom' && entry.oauth === undefined) {
+    return entry.auth
+      ? `integrations.${integration} is called with the key its "auth" gives in the config: there is no account to link, its tools work for every user as they are`
+      : `integrations.${integration} declares neither "oauth" nor "auth": its API is called without credentials and there is no account to link`;
+  }
+  return `no integration "${integration}" is configured ${others}`;
 }

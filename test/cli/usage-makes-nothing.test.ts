@@ -4,7 +4,7 @@
  * store is opened, so a new --data (or the per-user data dir) is left as it was: no folder, no
  * master key, no database.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, tmpDir } from '../helpers/hub.js';
@@ -36,6 +36,22 @@ describe('a mistake the store would refuse leaves no data dir behind', () => {
     expect(r).toMatchObject({ code: 2, stdout: '' });
     expect(r.stderr).toContain(said);
     expect(existsSync(data)).toBe(false);
+  });
+
+  it('connect names why an integration the config declares cannot be linked: a key from config, or disabled', async () => {
+    const file = join(dir.path, 'keyed.json');
+    const acme = { type: 'custom', apiBaseUrl: 'https://api.acme.test', auth: { type: 'apiKey', header: 'x-api-key', value: 'k' }, tools: {} };
+    writeFileSync(file, JSON.stringify({ integrations: { acme, sandbox: { disabled: true } } }));
+    for (const [name, said] of [
+      ['acme', 'integrations.acme is called with the key its "auth" gives in the config: there is no account to link'],
+      ['sandbox', 'integrations.sandbox is disabled in the config (configured: none)'],
+    ] as const) {
+      const data = join(dir.path, `never-keyed-${name}`);
+      const r = await runCli(['connect', name, '--no-wait', '--config', file, '--data', data], dir.path);
+      expect(r).toMatchObject({ code: 2, stdout: '' });
+      expect(r.stderr).toContain(said);
+      expect(existsSync(data)).toBe(false);
+    }
   });
 
   it('the per-user data dir is not made either (no --data, no config, no ./data)', async () => {
