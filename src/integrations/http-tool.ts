@@ -1,5 +1,5 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
-import { parseExact, plainExact, stringifyExact } from '../definition/exact-json.js';
+import { parseExact, stringifyExact } from '../definition/exact-json.js';
 import type { Refusal } from '../definition/refusal.js';
 import { ERROR_META_KEY, ERROR_SPECS, type HubErrorCode } from '../errors.js';
 import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
@@ -11,6 +11,7 @@ import type { BodyEncoding } from '../definition/tools.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { answerBody, binaryContent } from './answer-body.js';
 import { nextPageQuery, refusedArguments, withoutFixedQuery } from './link-header.js';
+import { structuredExact } from './structured-exact.js';
 
 /** Where a paged answer names its next page's query (from the provider's `Link: <…>; rel="next"`). */
 export const NEXT_PAGE_META_KEY = 'switchboard/nextPage';
@@ -38,7 +39,7 @@ export async function runHttpTool(
     return { content: binaryContent(`${def.title} answered ${r.method} ${r.path}`, uriOf(def.apiBaseUrl, r.path), body.mimeType, body.bytes) };
   // A failure's bytes are no message: its status says what happened.
   const text = body.kind === 'text' ? body.text : `(${body.bytes.byteLength} bytes of ${body.mimeType})`;
-  return renderAnswer(def.title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, def.refusal, tool.input);
+  return renderAnswer(def.title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, def.refusal, tool);
 }
 
 /** Where an answer came from, as a binary answer's resource names it: the API's URL without the query (tokens, signatures). */
@@ -130,9 +131,13 @@ export function renderAnswer(
   r: Pick<HttpRequest, 'method' | 'path'>,
   a: HttpAnswer,
   refusal?: Refusal,
-  /** The tool's input schema: the next page's arguments are given in the types it declares. */
-  input?: Record<string, unknown>,
+  /**
+   * The tool's schemas: the next page's arguments are given in the types its input declares, and
+   * structuredContent in those its output declares. Absent for a stored answer rendered on its own.
+   */
+  schemas?: Pick<ToolDefinition, 'input' | 'output'>,
 ): CallToolResult {
+  const input = schemas?.input;
   const { text } = a;
   // Read as the outbox reads a write's answer (one reading of statuses, rate limits and refusals).
   // Only the definedness of its Retry-After matters here, so its `now` is the wall clock's.
@@ -155,10 +160,13 @@ export function renderAnswer(
       'downstream_error',
     );
   // The text keeps a long integer as the number it was; structuredContent, a JS value the SDK
-  // serialises again, as the string of its digits (as events do): a number would be rounded there.
+  // serialises again, as the string of its digits (as events do), or as the number the output
+  // schema declares there (structured-exact.ts).
   const shown = parsed === undefined ? text || `${a.status} ${a.statusText}` : stringifyExact(parsed, 2);
   const result: CallToolResult = { content: [{ type: 'text', text: shown }] };
-  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) result.structuredContent = plainExact(parsed) as Record<string, unknown>;
+  const output = schemas?.output === undefined ? undefined : { type: 'object', ...schemas.output };
+  if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed))
+    result.structuredContent = structuredExact(parsed, output) as Record<string, unknown>;
   // A page of a list: the body does not say there is more (GitHub's arrays), the Link header does.
   const next = nextPageQuery(a.headers.get('link'), input);
   if (next) {

@@ -1,0 +1,81 @@
+import type { ServerResponse } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLIENT_KINDS, connectClient, type FaceClient } from '../helpers/clients.js';
+import { startHub, type RunningHub } from '../helpers/hub.js';
+import { localApi, type LocalApi } from '../helpers/local-api.js';
+
+/** Answers as a provider sends them: ids past 2^53 as JSON numbers. */
+const routes: Record<string, (res: ServerResponse) => void> = {
+  '/api/repo': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": 9007199254740993, "name": "big"}'),
+  '/api/refs': (res) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"items": [{"id": 12345678901234567891, "snowflake": 12345678901234567892}]}'),
+};
+
+const read = (path: string, output: Record<string, unknown>) => ({ description: path, method: 'GET', path, readOnly: true, output });
+
+/**
+ * A template tool that declares an `output` schema, through the MCP SDK clients that check a
+ * result's structuredContent against the outputSchema the hub lists (MCP: a tool with an output
+ * schema must return structured results that conform to it).
+ */
+describe("a template tool's declared output schema", () => {
+  let api: LocalApi;
+  let hub: RunningHub;
+
+  beforeAll(async () => {
+    api = await localApi((req, _body, res) => {
+      const route = routes[new URL(req.url ?? '/', 'http://x').pathname];
+      if (route) route(res);
+      else res.writeHead(404).end();
+    });
+    hub = await startHub({
+      integrations: {
+        p: {
+          type: 'custom',
+          title: 'P',
+          apiBaseUrl: `${api.origin}/api`,
+          auth: { type: 'apiKey', value: 'k' },
+          tools: {
+            repo: read('/repo', { type: 'object', properties: { id: { type: 'integer' }, name: { type: 'string' } }, required: ['id', 'name'] }),
+            // An integer by reference, and one a schema declares as a string (the digits kept).
+            refs: read('/refs', {
+              $defs: { id: { type: 'integer' } },
+              properties: {
+                items: { type: 'array', items: { type: 'object', properties: { id: { $ref: '#/$defs/id' }, snowflake: { type: ['string', 'integer'] } } } },
+              },
+            }),
+          },
+        },
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await hub?.stop();
+    await api?.close();
+  });
+
+  for (const kind of CLIENT_KINDS) {
+    it(`gives an integer past 2^53 as the number its schema declares, its digits kept in the text (${kind} client)`, async () => {
+      const c: FaceClient = await connectClient(kind, { transport: 'http', url: hub.url, token: hub.token });
+      try {
+        // The clients compile the listed output schemas as they list the tools.
+        await c.listPage();
+        const repo = await c.callTool('p__repo', {});
+        expect(repo).toEqual({
+          content: [{ type: 'text', text: '{\n  "id": 9007199254740993,\n  "name": "big"\n}' }],
+          structuredContent: { id: 9007199254740992, name: 'big' },
+          isError: false,
+          errorCode: undefined,
+        });
+        const refs = await c.callTool('p__refs', {});
+        expect(refs.structuredContent).toEqual({ items: [{ id: 12345678901234567000, snowflake: '12345678901234567892' }] });
+        expect(refs.content).toEqual([
+          { type: 'text', text: '{\n  "items": [\n    {\n      "id": 12345678901234567891,\n      "snowflake": 12345678901234567892\n    }\n  ]\n}' },
+        ]);
+      } finally {
+        await c.close();
+      }
+    });
+  }
+});
