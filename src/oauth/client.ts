@@ -1,10 +1,13 @@
 import type { AuthorizationCode, ModuleOptions, WreckHttpOptions } from 'simple-oauth2';
-import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { TokenSet } from '../connections/types.js';
-import { parseExact } from '../definition/exact-json.js';
-import { HubError } from '../errors.js';
 import { lazyRequire } from '../lazy-require.js';
+import { classify, MAX_TOKEN_RESPONSE_BYTES, oauthErrorBody, STOP_REDIRECTS, tokenBody, tokenSetOf } from './token-answer.js';
+import { NoRefreshTokenError, OAuthGrantError, OAuthTransientError } from './token-errors.js';
+
+// The client's errors and cap, named where its callers look for them.
+export { MAX_TOKEN_RESPONSE_BYTES } from './token-answer.js';
+export { NoRefreshTokenError, OAuthGrantError, OAuthTransientError } from './token-errors.js';
 
 export interface OAuthEndpoints {
   authorizeUrl: string;
@@ -23,73 +26,15 @@ export interface OAuthEndpoints {
 // simple-oauth2 (and joi, which it loads) is required on first use: a stdio start should not pay for it.
 const simpleOAuth2 = lazyRequire<typeof import('simple-oauth2')>('simple-oauth2');
 
-/**
- * The most a token endpoint's answer may be. A token response is a few kilobytes even with JWT
- * access tokens (RFC 9068) and an OpenID id_token; whatever passes is sealed and stored, so a
- * runaway answer would fill the store. Past the cap the read stops and nothing is kept.
- */
-export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
-
-/** RFC 6749 §5.1. Numbers arrive as strings from some providers, hence the coercion. */
-const tokenResponse = z.looseObject({
-  access_token: z.string().min(1),
-  token_type: z.string().default('Bearer'),
-  expires_in: z.coerce.number().positive().optional(),
-  refresh_token: z.string().min(1).optional(),
-  scope: z.string().optional(),
-});
-
 /** A redeemed authorization code: the token set kept, and the response it was read from (never stored). */
 export interface CodeExchange {
   tokens: TokenSet;
   response: Readonly<Record<string, unknown>>;
 }
 
-/**
- * The token endpoint refused the request or gave an answer no retry improves (RFC 6749 §5.2). Most
- * such refusals of a refresh mean the grant is dead, and only a new link can fix it; those about
- * the hub's client or its configuration do not (src/oauth/refusal.ts tells them apart).
- */
-export class OAuthGrantError extends HubError {
-  /** False when `error` is the hub's name for an answer that named none (no OAuth error body). */
-  readonly named: boolean;
-
-  constructor(
-    readonly error: string,
-    readonly description: string | undefined,
-    readonly status: number,
-    options: { cause?: unknown; named?: boolean } = {},
-  ) {
-    const { named = true, ...rest } = options;
-    super('oauth_grant_rejected', `${error}${description ? `: ${description}` : ''}`, { ...rest, details: { error, status } });
-    this.name = 'OAuthGrantError';
-    this.named = named;
-  }
-}
-
-/**
- * A refresh asked of a connection the provider issued no refresh token for (GitHub OAuth Apps: no
- * expiry, no refresh token). Nothing is sent to the token endpoint, so no OAuth error is reported
- * as its answer: only a new link gets a new access token.
- */
-export class NoRefreshTokenError extends HubError {
-  constructor() {
-    super('connection_needs_reauth', 'no refresh token was issued for this connection, so no new access token can be had without linking again');
-    this.name = 'NoRefreshTokenError';
-  }
-}
-
-/** The endpoint could not be reached or failed on its side (network, 5xx, 429): worth retrying. */
-export class OAuthTransientError extends HubError {
-  constructor(
-    message: string,
-    readonly status: number | undefined,
-    readonly retryAfterMs: number | undefined,
-    options: { cause?: unknown } = {},
-  ) {
-    super('oauth_endpoint_unavailable', message, { ...options, ...(status === undefined ? {} : { details: { status } }) });
-    this.name = 'OAuthTransientError';
-  }
+/** simple-oauth2's getToken once its createToken hands back what it is given: the answer's body. */
+interface TokenPoster {
+  getToken(params: Record<string, string>, http: WreckHttpOptions): Promise<unknown>;
 }
 
 /**
@@ -103,7 +48,7 @@ export class OAuthTransientError extends HubError {
 export class OAuthClient {
   private readonly options: ModuleOptions;
   private grantValue: AuthorizationCode | undefined;
-  private redeemGrantValue: AuthorizationCode | undefined;
+  private tokenGrantValue: TokenPoster | undefined;
   /**
    * The whole revocation URL, as configured: RFC 7009 and RFC 8414 put it wherever the provider
    * likes, and some put it on another host than the token endpoint (Intuit: token at
@@ -150,17 +95,29 @@ export class OAuthClient {
   }
 
   /**
-   * The grant code redemption uses: asked with `json: false`, whose answer getToken hands to
-   * createToken as the body's bytes, kept as they are. The account id a definition reads off the
-   * token response (`token:team.id`) must keep its digits past 2^53, and wreck's JSON.parse rounds them.
+   * The grant every token request goes through: asked with `json: false`, whose answer getToken
+   * hands to createToken as the body's bytes, kept as they are, so that every answer is read one
+   * way (tokenBody), whatever its Content-Type. The account id a definition reads off the token
+   * response (`token:team.id`) must keep its digits past 2^53, and wreck's JSON.parse rounds them;
+   * and some token endpoints send their JSON as text/plain, which wreck's default `json: 'strict'`
+   * refuses — after a refresh, with the old refresh token already spent.
    */
-  private get redeemGrant(): AuthorizationCode {
-    if (this.redeemGrantValue === undefined) {
+  private get tokenGrant(): TokenPoster {
+    if (this.tokenGrantValue === undefined) {
       const grant = new (simpleOAuth2().AuthorizationCode)(this.options);
       (grant as unknown as { createToken: (raw: unknown) => unknown }).createToken = (raw) => raw;
-      this.redeemGrantValue = grant;
+      this.tokenGrantValue = grant as unknown as TokenPoster;
     }
-    return this.redeemGrantValue;
+    return this.tokenGrantValue;
+  }
+
+  /**
+   * One request to the token endpoint, its answer read as a JSON object. simple-oauth2 lets the
+   * parameters given set `grant_type` over getToken's own `authorization_code`, so a refresh is
+   * sent with this grant as well: the same client authentication and the same reading.
+   */
+  private async tokenRequest(params: Record<string, string>): Promise<Record<string, unknown>> {
+    return tokenBody(await this.call(() => this.tokenGrant.getToken(params, { ...this.http, ...STOP_REDIRECTS, json: false })));
   }
 
   authorizeUrl(p: { redirectUri: string; state: string; codeChallenge: string }): string {
@@ -182,19 +139,16 @@ export class OAuthClient {
 
   /** The token set and the token response it came from (some providers name the account there, e.g. Slack's `team.id`). */
   async redeemCode(p: { code: string; redirectUri: string; codeVerifier: string }): Promise<CodeExchange> {
-    const params = { code: p.code, redirect_uri: p.redirectUri, code_verifier: p.codeVerifier };
-    const body: unknown = await this.call(() => this.redeemGrant.getToken(params, { ...this.http, json: false }));
-    const raw = tokenBody(body);
-    return { tokens: this.toTokenSet(raw, undefined), response: raw };
+    const raw = await this.tokenRequest({ code: p.code, redirect_uri: p.redirectUri, code_verifier: p.codeVerifier });
+    return { tokens: tokenSetOf(raw, undefined, this.clock.now()), response: raw };
   }
 
   /** Refreshes; the old refresh token is kept when the response carries none (RFC 6749 §6). */
   async refresh(current: TokenSet): Promise<TokenSet> {
     // Not an invalid_grant: the provider was not asked, and said nothing.
     if (!current.refreshToken) throw new NoRefreshTokenError();
-    const token = this.grant.createToken({ access_token: current.accessToken, refresh_token: current.refreshToken, token_type: current.tokenType });
-    const next = await this.call(() => token.refresh({}, this.http));
-    return this.toTokenSet(next.token, current.refreshToken);
+    const raw = await this.tokenRequest({ grant_type: 'refresh_token', refresh_token: current.refreshToken });
+    return tokenSetOf(raw, current.refreshToken, this.clock.now());
   }
 
   /**
@@ -235,23 +189,6 @@ export class OAuthClient {
     throw new OAuthGrantError('revocation_not_confirmed', `revocation endpoint answered ${res.status}, not 200`, res.status, { named: false });
   }
 
-  private toTokenSet(raw: Record<string, unknown>, previousRefresh: string | undefined): TokenSet {
-    const refused = errorIn2xx(raw);
-    if (refused) throw refused;
-    const r = tokenResponse.safeParse(raw);
-    if (!r.success)
-      throw new OAuthGrantError('invalid_token_response', r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '), 200, { named: false });
-    const t = r.data;
-    const refreshToken = t.refresh_token ?? previousRefresh;
-    return {
-      accessToken: t.access_token,
-      tokenType: t.token_type,
-      ...(refreshToken ? { refreshToken } : {}),
-      ...(t.scope ? { scope: t.scope } : {}),
-      ...(t.expires_in ? { expiresAt: this.clock.now() + t.expires_in * 1000, obtainedAt: this.clock.now() } : {}),
-    };
-  }
-
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -259,65 +196,6 @@ export class OAuthClient {
       throw classify(err, this.http.maxBytes);
     }
   }
-}
-
-/**
- * A successful token answer's bytes read as JSON, integers past 2^53 kept (parseExact). Not JSON,
- * or not an object, is an answer no retry improves, as one that does not validate.
- */
-function tokenBody(body: unknown): Record<string, unknown> {
-  let parsed: unknown;
-  try {
-    parsed = Buffer.isBuffer(body) ? parseExact(body.toString('utf8')) : undefined;
-  } catch {
-    // not JSON: refused below
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new OAuthGrantError('invalid_token_response', 'the token endpoint answered without a JSON object', 200, { named: false });
-  return parsed as Record<string, unknown>;
-}
-
-const boomShape = z.object({
-  output: z.object({ statusCode: z.number() }).optional(),
-  data: z
-    .object({
-      /** Set by wreck on the error it makes of a 4xx/5xx answer; absent when reading the answer failed. */
-      isResponseError: z.boolean().optional(),
-      payload: z.unknown().optional(),
-      res: z
-        .object({
-          statusCode: z.number().optional(),
-          headers: z.record(z.string(), z.unknown()).optional(),
-          socket: z.object({ bytesRead: z.number() }).nullish(),
-        })
-        .optional(),
-    })
-    .nullish(),
-});
-const oauthErrorBody = z.object({ error: z.string(), error_description: z.string().optional() });
-
-/** A 2xx token answer that is an error all the same: GitHub's `{"error":…}`, Slack's `{"ok":false,"error":…}`. */
-const errorBody2xx = z.looseObject({
-  error: z.string().min(1),
-  error_description: z.string().optional(),
-  ok: z.literal(false).optional(),
-  access_token: z.undefined().optional(),
-});
-
-/** Errors in such answers that say "not now" (Slack's Web API names), not that the grant is dead. */
-const TRANSIENT_2XX = new Set(['temporarily_unavailable', 'ratelimited', 'request_timeout', 'service_unavailable', 'internal_error', 'fatal_error']);
-
-/**
- * Providers that answer errors with HTTP 200 (FACTS.md) name them in `error`: read it as the
- * OAuth error it is rather than as a token response missing its `access_token`.
- */
-function errorIn2xx(raw: Record<string, unknown>): OAuthGrantError | OAuthTransientError | undefined {
-  const e = errorBody2xx.safeParse(raw);
-  if (!e.success) return undefined;
-  const { error, error_description: description } = e.data;
-  if (TRANSIENT_2XX.has(error))
-    return new OAuthTransientError(`token endpoint answered 200 with ${error}${description ? `: ${description}` : ''}`, 200, undefined);
-  return new OAuthGrantError(error, description, 200);
 }
 
 /** RFC 6749 Appendix B form-urlencoding of Basic credentials, as simple-oauth2 does for the token endpoint. */
@@ -346,48 +224,4 @@ async function readCapped(res: Response, max: number): Promise<string> {
     if (size > max) break;
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-/** Turns wreck/Boom errors into grant errors (permanent) or transient ones, the original kept as `cause`. */
-export function classify(err: unknown, maxBytes = MAX_TOKEN_RESPONSE_BYTES): OAuthGrantError | OAuthTransientError {
-  if (err instanceof OAuthGrantError || err instanceof OAuthTransientError) return err;
-  const shape = boomShape.safeParse(err);
-  // Only a real response has a status: Boom gives a dropped connection a 502 of its own making.
-  const status = shape.success ? shape.data.data?.res?.statusCode : undefined;
-  if (status === undefined)
-    return new OAuthTransientError(`token endpoint unreachable: ${(err as Error).message ?? String(err)}`, undefined, undefined, { cause: err });
-  // wreck reads the body after the status line, and a failure doing so carries the response too:
-  // then the status is not the answer, and the error's own status says what went wrong.
-  const readFailed = shape.success && shape.data.data?.isResponseError !== true;
-  const own = shape.success ? shape.data.output?.statusCode : undefined;
-  // wreck 18 stops reading past maxBytes by destroying the response, whose 'aborted' event reports
-  // first, as the 500 of a dropped connection ("Payload stream closed prematurely") rather than its
-  // 413: the bytes the socket read tell the two apart.
-  const bytesRead = shape.success ? (shape.data.data?.res?.socket?.bytesRead ?? 0) : 0;
-  const tooLarge = readFailed && (own === 413 || (own === 500 && bytesRead > maxBytes));
-  // 408 is wreck's read timeout, 500 a body cut off by a dropped connection: no answer came.
-  if (readFailed && !tooLarge && (own === 408 || own === 500))
-    return new OAuthTransientError(`token endpoint stopped answering: ${(err as Error).message}`, undefined, undefined, { cause: err });
-  let payload = shape.success ? shape.data.data?.payload : undefined;
-  if (Buffer.isBuffer(payload)) {
-    try {
-      payload = JSON.parse(payload.toString('utf8'));
-    } catch {
-      // not JSON: leave it as it is
-    }
-  }
-  const body = oauthErrorBody.safeParse(payload);
-  if (status === 429 || status >= 500) {
-    const ra = shape.success ? shape.data.data?.res?.headers?.['retry-after'] : undefined;
-    const seconds = typeof ra === 'string' ? Number(ra) : NaN;
-    return new OAuthTransientError(`token endpoint answered ${status}`, status, Number.isFinite(seconds) ? seconds * 1000 : undefined, { cause: err });
-  }
-  // A success whose body cannot be read is an answer no retry improves: as unusable as one that
-  // does not validate (toTokenSet), and after a refresh the old refresh token may be spent.
-  if (tooLarge && status < 400)
-    return new OAuthGrantError('invalid_token_response', `the token response is over ${maxBytes} bytes`, status, { cause: err, named: false });
-  if (body.success) return new OAuthGrantError(body.data.error, body.data.error_description, status, { cause: err });
-  if (status < 400)
-    return new OAuthGrantError('invalid_token_response', `token endpoint answered ${status} without a JSON body`, status, { cause: err, named: false });
-  return new OAuthGrantError('invalid_request', `token endpoint answered ${status}`, status, { cause: err, named: false });
 }

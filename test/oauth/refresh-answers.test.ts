@@ -209,6 +209,26 @@ describe('refreshing against a GitHub- or Slack-shaped token endpoint', () => {
     ]);
   });
 
+  it('reads a refresh answer of JSON sent as text/plain as the code exchange reads it: the rotated token set is kept', async () => {
+    const alice = await linked('alice', 1_000);
+    clock.advance(2_000);
+    // Some token endpoints label their JSON text/plain; this one rotates, so the old refresh token is spent.
+    const spent = store.tokens(store.get(alice.id)!).refreshToken!;
+    nextAnswers = [
+      (res) => {
+        refreshTokens.delete(spent);
+        const pair = { access_token: 'ghu_alice_plain', refresh_token: 'ghr_alice_plain', expires_in: 28800, token_type: 'bearer' };
+        access.set(pair.access_token, 'alice');
+        refreshTokens.set(pair.refresh_token, 'alice');
+        res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end(JSON.stringify(pair));
+      },
+    ];
+    expect(await manager.accessToken(alice.id)).toBe('ghu_alice_plain');
+    const after = store.get(alice.id)!;
+    expect(after).toMatchObject({ state: 'active', refreshOwner: null, accessExpiresAt: clock.now() + 28_800_000 });
+    expect(store.tokens(after)).toMatchObject({ accessToken: 'ghu_alice_plain', refreshToken: 'ghr_alice_plain' });
+  });
+
   it("reads GitHub's and Slack's errors sent with HTTP 200 as the provider's OAuth errors", async () => {
     const alice = await linked('alice', 1_000);
     const bob = await linked('bob', 1_000);

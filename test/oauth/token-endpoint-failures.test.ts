@@ -142,6 +142,20 @@ describe('linking when the token endpoint fails', () => {
     expectNothingSecretLogged();
   });
 
+  it.each([302, 303, 307])('a %i is 400 oauth_flow_failed naming the redirect, which is not followed', async (status) => {
+    const paths: string[] = [];
+    const r = await linkWith((req, res) => {
+      paths.push(req.url ?? '');
+      res.writeHead(status, { location: '/elsewhere' }).end();
+    });
+    expect(r.status).toBe(400);
+    expect(r.html).toContain(`a token response the hub cannot use: token endpoint answered ${status}, a redirect, not followed; nothing was linked`);
+    expect(paths).toEqual(['/token']);
+    expect(connections()).toBe(0);
+    expect(failures()).toEqual([{ level: 40, code: 'oauth_flow_failed', integration: 'acme' }]);
+    expectNothingSecretLogged();
+  });
+
   it('a token response over the cap is refused while it streams (400 oauth_flow_failed) and nothing is stored', async () => {
     let written: (n: number) => void = () => {};
     const out = new Promise<number>((r) => (written = r));
