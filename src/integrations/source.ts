@@ -7,7 +7,7 @@ import { HubError, describeError, isHubError, needsNewLink } from '../errors.js'
 import type { Identity } from '../identity/identity.js';
 import type { TokenManager } from '../oauth/token-manager.js';
 import type { CallContext, InputRequired, ResourceUpdatedListener, SourceChange, SourceStatus, ToolSource } from '../mcp/source.js';
-import type { CreateTaskResult } from '../mcp/tasks/wire.js';
+import { isCreateTaskResult, type CreateTaskResult } from '../mcp/tasks/wire.js';
 import { closeSchema, inputValidator, type InputValidator } from '../mcp/validate-input.js';
 import { createProviderClient, type ProviderClient, type ProviderFetch, type ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
@@ -15,6 +15,8 @@ import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './defin
 import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
 import { httpRequestOf, runHttpTool } from './http-tool.js';
 import { linkNeeded } from './link-needed.js';
+import { outputRule, unfitResult } from './output-fit.js';
+import type { OutputRule } from '../agents/validate-output.js';
 import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
 import type { Clock } from '../clock.js';
 import { outcomeOfThrown, type AttemptOutcome, type CircuitBreakers } from '../outbox/breaker.js';
@@ -69,6 +71,7 @@ export class IntegrationSource implements ToolSource {
   readonly name: string;
   private readonly listeners = new Set<(c: SourceChange) => void>();
   private readonly validators = new Map<string, InputValidator>();
+  private readonly outputRules = new Map<string, OutputRule>();
   private readonly provider: ProviderClient;
   private readonly events: EventsView | undefined;
 
@@ -109,6 +112,11 @@ export class IntegrationSource implements ToolSource {
     for (const l of this.listeners) l({ kind: 'tools', identities: [identity] });
   }
 
+  /** The output schema a tool is listed with: a queued write's also takes its job's handle. */
+  private outputSchemaOf(t: ToolDefinition & { output: Record<string, unknown> }): NonNullable<Tool['outputSchema']> {
+    return (this.queued(t) ? writeOutputSchema(t.output) : { type: 'object', ...t.output }) as NonNullable<Tool['outputSchema']>;
+  }
+
   tools(identity: Identity): readonly Tool[] {
     const state = this.opts.credentials ? 'not_required' : this.opts.states.stateOf(identity, this.name);
     const hint =
@@ -119,7 +127,7 @@ export class IntegrationSource implements ToolSource {
       description: t.description + hint,
       // As it is checked (validate-input.ts): an argument the schema does not declare is refused, so the list says so.
       inputSchema: closeSchema({ type: 'object', ...t.input }) as Tool['inputSchema'],
-      ...(t.output ? { outputSchema: this.queued(t) ? writeOutputSchema(t.output) : ({ type: 'object', ...t.output } as Tool['outputSchema']) } : {}),
+      ...(t.output ? { outputSchema: this.outputSchemaOf({ ...t, output: t.output }) } : {}),
       annotations: {
         readOnlyHint: t.readOnly,
         ...(t.destructive === undefined ? {} : { destructiveHint: t.destructive }),
@@ -167,8 +175,9 @@ export class IntegrationSource implements ToolSource {
     if (!keyed && c?.state !== 'active') return this.needsLink(ctx, c);
     if (this.queued(tool)) {
       // A write that found the connection needing a new link (its refresh was refused) gets the link, as a read does.
-      return this.queueWrite(name, tool, input, ctx, c?.id ?? 'app').catch((err: unknown) =>
-        c && needsNewLink(err) ? this.relink(ctx, c) : Promise.reject(err),
+      return this.queueWrite(name, tool, input, ctx, c?.id ?? 'app').then(
+        (r) => (isCreateTaskResult(r) ? r : this.fitted(name, tool, r)),
+        (err: unknown) => (c && needsNewLink(err) ? this.relink(ctx, c) : Promise.reject(err)),
       );
     }
     const fetch = this.provider.bind({
@@ -182,8 +191,8 @@ export class IntegrationSource implements ToolSource {
       signal: ctx.signal,
     });
     try {
-      if (tool.handler) return normalise(await tool.handler(input, { fetch, signal: ctx.signal, log: this.opts.log }));
-      return await runHttpTool(this.opts.definition, tool, input, fetch, ctx.signal);
+      if (tool.handler) return this.fitted(name, tool, normalise(await tool.handler(input, { fetch, signal: ctx.signal, log: this.opts.log })));
+      return this.fitted(name, tool, await runHttpTool(this.opts.definition, tool, input, fetch, ctx.signal));
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       if (c && needsNewLink(err)) return this.relink(ctx, c);
@@ -356,6 +365,24 @@ export class IntegrationSource implements ToolSource {
     await this.opts.linksSettled?.();
     const notice = this.opts.linkNotice?.();
     return linkNeeded(ctx, { connection: c, title: this.opts.definition.title, url: this.opts.linkUrl(ctx.identity), notice });
+  }
+
+  /**
+   * A successful result held to the output schema the tool is listed with (output-fit.ts): one that
+   * does not fit is a tool error naming the mismatch, never a result the client refuses.
+   */
+  private fitted(name: string, tool: ToolDefinition, result: CallToolResult): CallToolResult {
+    if (tool.output === undefined || result.isError) return result;
+    let rule = this.outputRules.get(name);
+    if (!rule) {
+      rule = outputRule(this.outputSchemaOf({ ...tool, output: tool.output }));
+      this.outputRules.set(name, rule);
+    }
+    const why = rule(result.structuredContent);
+    if (why === undefined) return result;
+    // The reason names paths and types, never the answer's values.
+    this.opts.log.warn({ integration: this.name, tool: name, why }, "a provider's answer does not fit the tool's output schema");
+    return unfitResult({ qualified: `${this.name}__${name}`, title: this.opts.definition.title, why, write: !tool.readOnly }, result);
   }
 
   private validator(name: string, tool: ToolDefinition): InputValidator {

@@ -9,7 +9,11 @@ const routes: Record<string, (res: ServerResponse) => void> = {
   '/api/repo': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"id": 9007199254740993, "name": "big"}'),
   '/api/refs': (res) =>
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"items": [{"id": 12345678901234567891, "snowflake": 12345678901234567892}]}'),
+  '/api/list': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[{"id":1},{"id":2}]'),
+  '/api/wrong': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"x","name":"n"}'),
 };
+
+const REPO = { type: 'object', properties: { id: { type: 'integer' }, name: { type: 'string' } }, required: ['id', 'name'] };
 
 const read = (path: string, output: Record<string, unknown>) => ({ description: path, method: 'GET', path, readOnly: true, output });
 
@@ -36,7 +40,9 @@ describe("a template tool's declared output schema", () => {
           apiBaseUrl: `${api.origin}/api`,
           auth: { type: 'apiKey', value: 'k' },
           tools: {
-            repo: read('/repo', { type: 'object', properties: { id: { type: 'integer' }, name: { type: 'string' } }, required: ['id', 'name'] }),
+            repo: read('/repo', REPO),
+            list: read('/list', { type: 'object', properties: { items: { type: 'array' } } }),
+            wrong: read('/wrong', REPO),
             // An integer by reference, and one a schema declares as a string (the digits kept).
             refs: read('/refs', {
               $defs: { id: { type: 'integer' } },
@@ -72,6 +78,38 @@ describe("a template tool's declared output schema", () => {
         expect(refs.structuredContent).toEqual({ items: [{ id: 12345678901234567000, snowflake: '12345678901234567892' }] });
         expect(refs.content).toEqual([
           { type: 'text', text: '{\n  "items": [\n    {\n      "id": 12345678901234567891,\n      "snowflake": 12345678901234567892\n    }\n  ]\n}' },
+        ]);
+      } finally {
+        await c.close();
+      }
+    });
+
+    it(`answers an answer that does not fit the schema with a tool error naming the mismatch (${kind} client)`, async () => {
+      const c: FaceClient = await connectClient(kind, { transport: 'http', url: hub.url, token: hub.token });
+      try {
+        await c.listPage();
+        expect(await c.callTool('p__list', {})).toEqual({
+          content: [
+            {
+              type: 'text',
+              text:
+                "p__list: P's answer does not fit the tool's output schema (the output is not a JSON object, as the output schema asks)." +
+                ' The answer: [\n  {\n    "id": 1\n  },\n  {\n    "id": 2\n  }\n]',
+            },
+          ],
+          structuredContent: undefined,
+          isError: true,
+          errorCode: 'downstream_error',
+        });
+        const wrong = await c.callTool('p__wrong', {});
+        expect(wrong).toMatchObject({ isError: true, errorCode: 'downstream_error' });
+        expect(wrong.content).toEqual([
+          {
+            type: 'text',
+            text: expect.stringMatching(
+              /^p__wrong: P's answer does not fit the tool's output schema \(the output does not match the output schema: .*id.*integer.*\)\. The answer: \{/,
+            ),
+          },
         ]);
       } finally {
         await c.close();
