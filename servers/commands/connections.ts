@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Connection } from '../../src/connections/types.js';
+import { secretProblem } from '../../src/definition/webhooks.js';
 import { HubError } from '../../src/errors.js';
 import { listLine, parse, printable, progress, str } from '../common.js';
 import { hubAt, notesOn } from '../hub-at.js';
@@ -121,6 +122,19 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
     const c = await store.get(id!);
     if (!c || c.state === 'revoked') throw new HubError('not_found', `no live connection ${id}`);
     if (sub === 'webhook-secret') {
+      // Only a secret the webhook route can verify with is kept, so no URL is handed out that answers 404 or 401 forever.
+      if (typeof secret === 'string') {
+        const hooks = ctx.integrations.webhooks.find((w) => w.name === c.integration)?.webhooks;
+        if (hooks === undefined) {
+          throw new HubError(
+            'invalid_params',
+            `integrations.${c.integration} takes no webhooks here (the config gives it no "webhooks"), so a secret would verify nothing`,
+          );
+        }
+        const problem = secretProblem(hooks.scheme, secret);
+        if (problem !== undefined)
+          throw new HubError('invalid_params', `webhook secret: ${problem} (integrations.${c.integration} is verified with ${hooks.scheme})`);
+      }
       const updated = await store.setWebhookSecret(c.id, secret!);
       if (!updated) throw new HubError('not_found', `no live connection ${id}`);
       if (secret !== null) await aimWebhookUrls(ctx);

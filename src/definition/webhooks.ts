@@ -106,16 +106,22 @@ function checkFormat(w: FormatInput, ctx: z.RefinementCtx): void {
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
-/** Catches a secret pasted from the wrong field, without echoing it. */
+/**
+ * Why a secret cannot verify deliveries of this scheme, without echoing it: catches one pasted
+ * from the wrong field. The config and `connections webhook-secret` both ask it.
+ */
+export function secretProblem(scheme: WebhookScheme, secret: string): string | undefined {
+  // Standard Webhooks: the key is the base64 after `whsec_`. Stripe: the whole `whsec_…` string.
+  if (scheme === 'standard-webhooks' && !BASE64.test(secret.replace(/^whsec_/, '')))
+    return 'a standard-webhooks secret is base64, after an optional whsec_ prefix';
+  if (scheme === 'stripe' && !secret.startsWith('whsec_')) return 'a Stripe endpoint secret starts with whsec_ (an API key does not verify webhooks)';
+  return undefined;
+}
+
 function checkSecrets(w: { scheme: WebhookScheme; secrets: string[] }, ctx: z.RefinementCtx): void {
   w.secrets.forEach((s, i) => {
-    // Standard Webhooks: the key is the base64 after `whsec_`. Stripe: the whole `whsec_…` string.
-    if (w.scheme === 'standard-webhooks' && !BASE64.test(s.replace(/^whsec_/, ''))) {
-      ctx.addIssue({ code: 'custom', path: ['secrets', i], message: 'a standard-webhooks secret is base64, after an optional whsec_ prefix' });
-    }
-    if (w.scheme === 'stripe' && !s.startsWith('whsec_')) {
-      ctx.addIssue({ code: 'custom', path: ['secrets', i], message: 'a Stripe endpoint secret starts with whsec_ (an API key does not verify webhooks)' });
-    }
+    const problem = secretProblem(w.scheme, s);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['secrets', i], message: problem });
   });
 }
 

@@ -5,7 +5,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { openStore } from '../../servers/store-context.js';
 import { CLI, runCli, tmpDir, type CliResult } from '../helpers/hub.js';
 
-const SECRET = 'gh-hook-secret-Zq81';
+// The sandbox signs as Standard Webhooks: its secrets are base64 after an optional whsec_.
+const SECRET = 'whsec_c2FuZGJveC1ob29rLVpxODE=';
 
 /** Runs the CLI with `input` on its stdin (a secret typed or piped in, never on the command line). */
 function runWithStdin(args: string[], cwd: string, input: string): Promise<CliResult> {
