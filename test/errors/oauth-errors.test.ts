@@ -76,17 +76,6 @@ describe('OAuth errors are typed hub errors', () => {
     expect((e.cause as NodeJS.ErrnoException).code ?? (e.cause as Error).message).toMatch(/ECONNREFUSED/);
   });
 
-  it('a misconfigured revocation endpoint is config_invalid', () => {
-    const err = (() => {
-      try {
-        new OAuthClient({ ...endpoints, revokeUrl: 'https://elsewhere.test/revoke' }, h.clock);
-      } catch (e) {
-        return e;
-      }
-    })();
-    expect(err).toMatchObject({ code: 'config_invalid', message: 'the revocation endpoint must share the token endpoint origin' });
-  });
-
   it('through the token manager: an expired token that cannot be refreshed is token_refresh_failed with the endpoint error as cause', async () => {
     const db = openDb({ file: ':memory:', clock: h.clock });
     const store = new ConnectionStore(db, new Vault({ keys: new SqliteDataKeys(db), ring: ephemeralRing(), clock: h.clock }), h.clock);
