@@ -193,7 +193,7 @@ export class OAuthClient {
     try {
       return await fn();
     } catch (err) {
-      throw classify(err, this.http.maxBytes);
+      throw classify(err, this.clock.now(), this.http.maxBytes);
     }
   }
 }

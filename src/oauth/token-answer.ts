@@ -2,6 +2,7 @@ import type { WreckHttpOptions } from 'simple-oauth2';
 import { z } from 'zod';
 import type { TokenSet } from '../connections/types.js';
 import { parseExact } from '../definition/exact-json.js';
+import { parseRetryAfter } from '../providers/answer-outcome.js';
 import { OAuthGrantError, OAuthTransientError } from './token-errors.js';
 
 /*
@@ -129,8 +130,11 @@ export const STOP_REDIRECTS: Pick<WreckHttpOptions, 'redirects' | 'redirect303' 
   beforeRedirect: (_method, status, _location, _headers, _options, next) => (next as (err: Error) => void)(new RedirectAnswer(status)),
 };
 
-/** Turns wreck/Boom errors into grant errors (permanent) or transient ones, the original kept as `cause`. */
-export function classify(err: unknown, maxBytes = MAX_TOKEN_RESPONSE_BYTES): OAuthGrantError | OAuthTransientError {
+/**
+ * Turns wreck/Boom errors into grant errors (permanent) or transient ones, the original kept as
+ * `cause`. `now` (the hub's clock) reads a Retry-After given as a date.
+ */
+export function classify(err: unknown, now: number, maxBytes = MAX_TOKEN_RESPONSE_BYTES): OAuthGrantError | OAuthTransientError {
   if (err instanceof OAuthGrantError || err instanceof OAuthTransientError) return err;
   // wreck makes what beforeRedirect stopped with its 502 "Invalid redirect" (Boom.boomify).
   if (err instanceof RedirectAnswer)
@@ -166,8 +170,9 @@ export function classify(err: unknown, maxBytes = MAX_TOKEN_RESPONSE_BYTES): OAu
   const body = oauthErrorBody.safeParse(payload);
   if (status === 429 || status >= 500) {
     const ra = shape.success ? shape.data.data?.res?.headers?.['retry-after'] : undefined;
-    const seconds = typeof ra === 'string' ? Number(ra) : NaN;
-    return new OAuthTransientError(`token endpoint answered ${status}`, status, Number.isFinite(seconds) ? seconds * 1000 : undefined, { cause: err });
+    // Delay-seconds or an HTTP-date (RFC 9110 §10.2.3), read as the provider client and the outbox read it.
+    const retryAfterMs = parseRetryAfter(typeof ra === 'string' ? ra : undefined, now);
+    return new OAuthTransientError(`token endpoint answered ${status}`, status, retryAfterMs, { cause: err });
   }
   // A success whose body cannot be read is an answer no retry improves: as unusable as one that
   // does not validate (tokenSetOf), and after a refresh the old refresh token may be spent.

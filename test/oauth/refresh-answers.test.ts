@@ -158,6 +158,27 @@ describe('refreshing against a GitHub- or Slack-shaped token endpoint', () => {
     expect(tokenRequests).toBe(3);
   });
 
+  it('reads a Retry-After given as an HTTP-date (RFC 9110 §10.2.3) as the same wait given in seconds', async () => {
+    const alice = await linked('alice', 1_000);
+    // An HTTP-date has whole seconds: the hub's clock is put on one, and the date is an hour on.
+    clock.advance(2_000 + 1_000 - (clock.now() % 1_000));
+    const until = clock.now() + 3_600_000;
+    tokenRequests = 0;
+    nextAnswers = [(res) => void res.writeHead(429, { 'retry-after': new Date(until).toUTCString() }).end()];
+    expect(await failure(manager.accessToken(alice.id))).toMatchObject({
+      code: 'token_refresh_failed',
+      message: 'could not refresh the github token: token endpoint answered 429 and asked for 3600 s before another try; try again later',
+    });
+    expect([tokenRequests, sleeps]).toEqual([1, []]);
+    // The token endpoint is left alone until that date, and asked again once it has passed.
+    clock.advance(until - clock.now() - 1);
+    expect(await failure(manager.accessToken(alice.id))).toMatchObject({ code: 'token_refresh_failed', details: { retryAfterMs: 1 } });
+    expect(tokenRequests).toBe(1);
+    clock.advance(1);
+    expect(await manager.accessToken(alice.id)).toMatch(/^ghu_alice_/);
+    expect(tokenRequests).toBe(2);
+  });
+
   it('goes on with a still-valid token, and waits out a Retry-After within the cap', async () => {
     const alice = await linked('alice', 30_000);
     const before = store.tokens(alice).accessToken;
