@@ -26,7 +26,9 @@ describe('a refresh the token endpoint puts off', () => {
   beforeAll(async () => {
     provider = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => void (body += c.toString()));
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
       req.once('end', () => {
         if (req.url === '/token' && new URLSearchParams(body).get('grant_type') === 'refresh_token') {
           refreshes++;
