@@ -27,6 +27,12 @@ export class JobNotSent extends Error {
   }
 }
 
+/** A send of the running worker: `marked` once it began to commit `sending` (its request may leave). */
+interface InFlight {
+  ac: AbortController;
+  marked: boolean;
+}
+
 export const DEFAULT_MAX_ATTEMPTS = 8;
 /**
  * A 429 is the provider pacing the hub, not a failure (STYLE.md §7), so it spends no attempt of
@@ -99,8 +105,11 @@ export class OutboxWorker {
   private readonly batchSize: number;
   private readonly maxInFlight: number;
   private readonly idleMs: number;
-  /** The running worker's sends, each with its own signal: a stop past its grace aborts them. */
-  private readonly inFlight = new Map<Promise<void>, AbortController>();
+  /**
+   * The running worker's sends, each with its own signal and whether it has begun to commit
+   * `sending`: a stop aborts the others at once, those past its grace.
+   */
+  private readonly inFlight = new Map<Promise<void>, InFlight>();
   private started = false;
   /** The claim under way; a wake meanwhile sets `again`, so it is never dropped nor run twice at once. */
   private claiming: Promise<void> | undefined;
@@ -214,8 +223,8 @@ export class OutboxWorker {
   }
 
   private spawn(job: OpenJob, send: SendFn): void {
-    const ac = new AbortController();
-    const task: Promise<void> = this.handle(job, send, ac.signal).then(
+    const slot: InFlight = { ac: new AbortController(), marked: false };
+    const task: Promise<void> = this.handle(job, send, slot.ac.signal, slot).then(
       (recorded) => {
         this.inFlight.delete(task);
         // A recorded job frees its slot, and may free the next of its ordering key: claim now, not at
@@ -230,7 +239,7 @@ export class OutboxWorker {
         );
       },
     );
-    this.inFlight.set(task, ac);
+    this.inFlight.set(task, slot);
   }
 
   /** Runs batches until nothing is due (tests; a hub catching up). */
@@ -241,7 +250,7 @@ export class OutboxWorker {
   }
 
   /** Sends one claimed job and records its outcome; false when it was not sent (handed back, cancelled). */
-  private async handle(job: OpenJob, send: SendFn, signal: AbortSignal): Promise<boolean> {
+  private async handle(job: OpenJob, send: SendFn, signal: AbortSignal, slot?: InFlight): Promise<boolean> {
     const asked = this.ready?.(job) ?? GO;
     // Awaited only when it is a Promise: an in-process breaker's answer is used in this same tick, as always.
     const gate = asked instanceof Promise ? await asked : asked;
@@ -256,16 +265,21 @@ export class OutboxWorker {
     // granted to a job cancelled while it waited is spent unused: the bucket cannot take it back.
     const lease = new JobLease(this.leases, job.id);
     let marking: Promise<void> | undefined;
-    const beforeSend = () =>
-      (marking ??= lease.markSent().then((ok) => {
+    const mark = () => {
+      if (slot) slot.marked = true;
+      marking ??= lease.markSent().then((ok) => {
         if (!ok) throw new JobNotSent(job.id);
-      }));
+      });
+      return marking;
+    };
+    // A stop that came while the token was on its way: the job stays queued, as if it had come later.
+    const beforeSend = () => (marking === undefined && signal.aborted ? Promise.reject(signal.reason as unknown) : mark());
     let verdict: Verdict;
     let outcome: SendOutcome | undefined;
     const renewing = lease.renewWhileOpen();
     try {
       outcome = await send(sending, signal, beforeSend).finally(renewing);
-      await beforeSend();
+      await mark();
       verdict = classifyResponse(outcome, job.sensitive, job.replaySafe);
     } catch (err) {
       const leftBefore = marking !== undefined;
@@ -275,7 +289,7 @@ export class OutboxWorker {
         return false;
       }
       // A failure before its request left is recorded like any other, but sending again cannot write twice.
-      await beforeSend().catch((e: unknown) => {
+      await mark().catch((e: unknown) => {
         if (!(e instanceof JobNotSent)) throw e;
       });
       // Cancelled or taken by another worker before anything left (even if the sender wrapped the
@@ -347,16 +361,26 @@ export class OutboxWorker {
     this.pump();
   }
 
-  /** Stops claiming and lets the sends in flight finish, aborting them after the grace period. */
+  /**
+   * Stops claiming, gives back at once the jobs still waiting for their turn (a pacing token can
+   * take longer than a supervisor waits for the exit, and a send begun while stopping may be cut
+   * mid-request), and lets the sends in flight finish, aborting them after the grace period.
+   */
   async stop(): Promise<void> {
     this.started = false;
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
+    const abortUnsent = () => {
+      for (const s of this.inFlight.values()) if (!s.marked) s.ac.abort();
+    };
+    abortUnsent();
     const grace = setTimeout(() => {
-      for (const ac of this.inFlight.values()) ac.abort();
+      for (const s of this.inFlight.values()) s.ac.abort();
     }, this.o.stopGraceMs ?? 15_000);
     grace.unref();
     await this.claiming;
+    // A claim under way when the stop came spawned its jobs after the first pass.
+    abortUnsent();
     await Promise.all(this.inFlight.keys());
     clearTimeout(grace);
   }
