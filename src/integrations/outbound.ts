@@ -122,6 +122,9 @@ export function handlerOutcome(value: unknown): SendOutcome {
   return { status: 200, body: JSON.stringify(normalise(value)) };
 }
 
+/** What of a tool's definition shapes its answer: the types of the next page's arguments and of structuredContent. */
+type ToolSchemas = Pick<ToolDefinition, 'input' | 'output'>;
+
 export interface WaitOptions {
   outbox: OutboxService;
   job: Job;
@@ -132,6 +135,8 @@ export interface WaitOptions {
   request: Pick<HttpRequest, 'method' | 'path'> | undefined;
   /** How the provider says "refused" in a 2xx answer, if it does. */
   refusal?: Refusal | undefined;
+  /** The tool's schemas: the answer is shaped by them as a direct call's is (renderAnswer). */
+  schemas?: ToolSchemas | undefined;
   /** The integrations' circuits, read (never admitted through) to say why a write is still queued. */
   circuits?: CircuitView | undefined;
 }
@@ -196,7 +201,7 @@ export async function awaitWrite(o: WaitOptions): Promise<CallToolResult> {
   }
   const open = await outbox.outbox.get(job.id, owner);
   if (open === undefined) throw new HubError('internal', `${o.qualified}: job ${job.id} vanished`);
-  return answerOf(o.title, o.qualified, o.request, open, o.refusal);
+  return answerOf(o.title, o.qualified, o.request, open, o.refusal, o.schemas);
 }
 
 function handle(jobId: string, state: string, text: string, hold?: CircuitHold): CallToolResult {
@@ -211,7 +216,7 @@ export function answerOfJob(definition: IntegrationDefinition, job: OpenJob): Ca
   const tool = definition.tools[job.tool];
   // The template's method and path only (for the answer's words); a handler's stored answer is its result.
   const request = tool && !tool.handler ? httpRequestOf(tool, job.arguments) : undefined;
-  return answerOf(definition.title, `${definition.name}__${job.tool}`, request, job, definition.refusal);
+  return answerOf(definition.title, `${definition.name}__${job.tool}`, request, job, definition.refusal, tool);
 }
 
 /** A final job as the tool result the direct call would have given. */
@@ -221,9 +226,10 @@ export function answerOf(
   request: Pick<HttpRequest, 'method' | 'path'> | undefined,
   job: OpenJob,
   refusal?: Refusal,
+  schemas?: ToolSchemas,
 ): CallToolResult {
   if (job.result && (job.state === 'done' || job.state === 'failed'))
-    return request ? renderStored(title, request, job.result, refusal) : storedHandlerResult(qualified, job.result);
+    return request ? renderStored(title, request, job.result, refusal, schemas) : storedHandlerResult(qualified, job.result);
   // Refused before an answer came (a redirect out of the API base, a revoked connection): as the
   // direct call threw it, under the code the send failed with (kept with the job).
   if (job.state === 'failed') {
@@ -241,7 +247,13 @@ export function answerOf(
  * The stored answer keeps the status and body only: a body that parses as JSON is shown as the
  * JSON answer it was (the direct call read the content type for that).
  */
-function renderStored(title: string, request: Pick<HttpRequest, 'method' | 'path'>, r: { status: number; body: string }, refusal?: Refusal): CallToolResult {
+function renderStored(
+  title: string,
+  request: Pick<HttpRequest, 'method' | 'path'>,
+  r: { status: number; body: string },
+  refusal?: Refusal,
+  schemas?: ToolSchemas,
+): CallToolResult {
   let json = false;
   try {
     JSON.parse(r.body);
@@ -250,7 +262,7 @@ function renderStored(title: string, request: Pick<HttpRequest, 'method' | 'path
     json = false;
   }
   const headers = new Headers(json ? { 'content-type': 'application/json' } : {});
-  return renderAnswer(title, request, { status: r.status, statusText: nodeHttp().STATUS_CODES[r.status] ?? '', headers, text: r.body }, refusal);
+  return renderAnswer(title, request, { status: r.status, statusText: nodeHttp().STATUS_CODES[r.status] ?? '', headers, text: r.body }, refusal, schemas);
 }
 
 /** Parsed back, as every stored value is; a result cut at the outbox's cap is shown as the text kept. */

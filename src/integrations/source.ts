@@ -239,7 +239,7 @@ export class IntegrationSource implements ToolSource {
     // As an MCP Task the job is the task's state, so the call answers at once (backings/outbox-job.ts).
     if (ctx.tasks) return ctx.tasks.backed('outbox_job', job.id);
     const { title, refusal } = this.opts.definition;
-    return awaitWrite({ outbox: service, job, ctx, title, qualified: `${this.name}__${name}`, request, refusal, circuits: breakers });
+    return awaitWrite({ outbox: service, job, ctx, title, qualified: `${this.name}__${name}`, request, refusal, schemas: tool, circuits: breakers });
   }
 
   /**

@@ -10,6 +10,7 @@ const routes: Record<string, (res: ServerResponse) => void> = {
   '/api/refs': (res) =>
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"items": [{"id": 12345678901234567891, "snowflake": 12345678901234567892}]}'),
   '/api/list': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('[{"id":1},{"id":2}]'),
+  '/api/repos': (res) => res.writeHead(201, { 'content-type': 'application/json' }).end('{"id": 9007199254740995, "name": "made"}'),
   '/api/wrong': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"id":"x","name":"n"}'),
 };
 
@@ -43,6 +44,8 @@ describe("a template tool's declared output schema", () => {
             repo: read('/repo', REPO),
             list: read('/list', { type: 'object', properties: { items: { type: 'array' } } }),
             wrong: read('/wrong', REPO),
+            // A write: queued in the outbox, its stored answer rendered as a direct call's.
+            create: { description: 'create', method: 'POST', path: '/repos', output: REPO },
             // An integer by reference, and one a schema declares as a string (the digits kept).
             refs: read('/refs', {
               $defs: { id: { type: 'integer' } },
@@ -74,6 +77,9 @@ describe("a template tool's declared output schema", () => {
           isError: false,
           errorCode: undefined,
         });
+        const made = await c.callTool('p__create', {});
+        expect(made).toMatchObject({ structuredContent: { id: 9007199254740996, name: 'made' }, isError: false });
+        expect(made.content).toEqual([{ type: 'text', text: '{\n  "id": 9007199254740995,\n  "name": "made"\n}' }]);
         const refs = await c.callTool('p__refs', {});
         expect(refs.structuredContent).toEqual({ items: [{ id: 12345678901234567000, snowflake: '12345678901234567892' }] });
         expect(refs.content).toEqual([
