@@ -96,7 +96,16 @@ export function resolveIntegrations(config: HubConfig, ctx: ResolveContext): Res
         return typeof secretOf === 'string' ? secretOf : secretOf();
       },
       ...(webhooks ? { webhooks } : {}),
-      flow: { name, title: definition.title, client, issuer, scopes, requireIss: oauth.requireIss },
+      flow: {
+        name,
+        title: definition.title,
+        client,
+        issuer,
+        // Only a custom integration's issuer is the config's to change.
+        ...(entry.type === 'custom' ? { issuerSetting: { key: `integrations.${name}.oauth.issuer`, defaulted: oauth.issuer === undefined } } : {}),
+        scopes,
+        requireIss: oauth.requireIss,
+      },
     });
   }
   return out;

@@ -19,6 +19,11 @@ export interface FlowIntegration {
   client: OAuthClient;
   /** Expected `iss` on the callback (RFC 9207). */
   issuer: string;
+  /**
+   * Where the config sets `issuer`, named when a callback brings another; `defaulted` when it is
+   * unset and the issuer is the authorize URL's origin. Absent for a built-in, whose issuer is its own.
+   */
+  issuerSetting?: { key: string; defaulted: boolean };
   /** Refuse a callback without `iss` (the server is known to send it). */
   requireIss?: boolean;
   scopes: string[];
@@ -63,6 +68,20 @@ function redeemFailure(err: OAuthGrantError | OAuthTransientError, code: string,
       { cause: err, details },
     );
   return new HubError('oauth_flow_failed', `${i.title} refused the authorization code: ${why}`, { cause: err, details });
+}
+
+/**
+ * Why a callback's `iss` is refused, and what to change when the server is the one configured:
+ * servers whose issuer has a path (Keycloak's …/realms/<realm>, Okta's …/oauth2/default) send it
+ * on every authorization response (RFC 9207), and it is not the authorize URL's origin the hub
+ * expects by default.
+ */
+function unexpectedIssuer(iss: string, i: FlowIntegration): string {
+  const refused = `the authorization came back from an unexpected issuer (${iss})`;
+  const setting = i.issuerSetting;
+  if (setting === undefined) return `${refused}; ${i.title} is expected to answer as ${i.issuer}`;
+  const expected = setting.defaulted ? `the authorize URL's origin, as ${setting.key} is not set` : `set in ${setting.key}`;
+  return `${refused}; the hub expects ${i.issuer}, ${expected}. If ${iss} is the issuer of the authorization server configured for ${i.title}, set ${setting.key} to it`;
 }
 
 /**
@@ -131,7 +150,7 @@ export class OAuthFlows {
     }
     // RFC 9207 §2.4: when the server identifies itself, it must be the one we sent the user to (mix-up defence).
     if (q.iss === undefined && integration.requireIss) throw failed('the authorization response does not say which server issued it');
-    if (q.iss !== undefined && q.iss !== integration.issuer) throw failed(`the authorization came back from an unexpected issuer (${q.iss})`);
+    if (q.iss !== undefined && q.iss !== integration.issuer) throw failed(unexpectedIssuer(q.iss, integration));
     if (!(await this.flows.spend(flow.stateHash, this.clock.now()))) throw failed('this authorization response was already used');
     if (q.error !== undefined) {
       const why =

@@ -9,6 +9,8 @@ import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import type { RunningHub } from '../helpers/hub.js';
 import { linkWithBrowser, startOidcHub } from './support.js';
 
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 const ALICE = { tenant: 'default', user: 'alice', scopes: [] };
 const BOB = { tenant: 'default', user: 'bob', scopes: [] };
 
@@ -81,7 +83,10 @@ describe('bad links and authorization responses', () => {
     expect(callback.searchParams.get('iss')).toBe(oidc.issuer);
     callback.searchParams.set('iss', 'https://attacker.example');
     const codes = oidc.tokenRequests('authorization_code');
-    await errorPage(await browser.get(callback.href), /unexpected issuer \(https:\/\/attacker\.example\)/);
+    // The page names the issuer expected and the setting that says so: a server that is the one
+    // configured, with another issuer, is fixed there.
+    const expected = `unexpected issuer (https://attacker.example); the hub expects ${oidc.issuer}, set in integrations.acme.oauth.issuer. If https://attacker.example is the issuer of the authorization server configured for Acme, set integrations.acme.oauth.issuer to it`;
+    await errorPage(await browser.get(callback.href), new RegExp(escapeRegExp(expected)));
     expect(oidc.tokenRequests('authorization_code')).toBe(codes);
   });
 
