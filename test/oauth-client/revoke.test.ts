@@ -66,10 +66,9 @@ describe('OAuthClient.revoke against an empty-200 revocation endpoint', () => {
     expect((await whoami(peer, tokens.accessToken)).status).toBe(200);
   });
 
-  it('returns false without a revocation endpoint, and refuses one on another origin than the token endpoint', async () => {
+  it('returns false without a revocation endpoint', async () => {
     const tokens = await linkThrough(peer, peer.client());
     await expect(peer.client({ revokeUrl: undefined }).revoke(tokens)).resolves.toBe(false);
     expect((await whoami(peer, tokens.accessToken)).status).toBe(200);
-    expect(() => peer.client({ revokeUrl: 'http://127.0.0.2:1/revoke' })).toThrow(/must share the token endpoint origin/);
   });
 });
