@@ -32,6 +32,11 @@ export class Rotation<T> {
     return true;
   }
 
+  /** Every waiter, with its connection, in turn order (a copy: removing while iterating is safe). */
+  all(): { connection: string; item: T }[] {
+    return [...this.queues].flatMap(([connection, q]) => q.map((item) => ({ connection, item })));
+  }
+
   /** The waiter whose turn it is (undefined: nobody waits); its connection goes to the back. */
   next(): T | undefined {
     const first = this.queues.entries().next();

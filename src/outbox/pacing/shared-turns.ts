@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from '../../clock.js';
+import { PacingTooLong } from '../../providers/pacing.js';
 import type { Timers } from './bucket.js';
 import { Line } from './line.js';
 import { Rotation } from './rotation.js';
@@ -6,6 +8,8 @@ import { type BucketRef, type SharedBuckets, sleep, takeShared } from './shared.
 interface Waiter {
   grant(): void;
   fail(err: unknown): void;
+  /** How long it may wait for its token (undefined: as long as it takes). */
+  withinMs: number | undefined;
 }
 
 /**
@@ -20,22 +24,51 @@ interface Waiter {
 export class SharedTurns {
   private readonly lines = new Map<string, Line>();
   private readonly rounds = new Map<string, Round>();
+  /**
+   * Per bucket key, the time before which its last take said it grants nothing (a provider's
+   * pause, a refill): a bounded caller behind a waiter that sleeps on it is refused now, not in
+   * line when its own patience runs out.
+   */
+  private readonly closedUntil = new Map<string, number>();
+  private readonly buckets: SharedBuckets;
 
   constructor(
-    private readonly buckets: SharedBuckets,
+    buckets: SharedBuckets,
     private readonly timers: Timers,
-  ) {}
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.buckets = {
+      take: async (refs) => {
+        const t = await buckets.take(refs);
+        for (const r of refs) {
+          if (t.granted) this.closedUntil.delete(r.key);
+          else this.closedUntil.set(r.key, this.clock.now() + t.waitMs);
+        }
+        return t;
+      },
+      refund: (refs) => buckets.refund(refs),
+      observe: (refs, adj) => buckets.observe(refs, adj),
+      state: (refs) => buckets.state(refs),
+    };
+  }
 
   /**
    * Resolves once `own` (the connection's bucket, if it has one) and then `app` (if declared)
-   * have each granted a token. An abort after the first grant gives that token back.
+   * have each granted a token. An abort after the first grant gives that token back. With
+   * `withinMs`, rejects with a PacingTooLong naming the wait as soon as a bucket says its next
+   * token comes later than that (src/providers/pacing.ts), as the in-process pacer does.
    */
-  async take(connection: string, own: BucketRef | undefined, app: BucketRef | undefined, signal: AbortSignal): Promise<void> {
+  async take(connection: string, own: BucketRef | undefined, app: BucketRef | undefined, signal: AbortSignal, withinMs?: number): Promise<void> {
+    if (withinMs !== undefined) {
+      const now = this.clock.now();
+      const waitMs = Math.max(...[own, app].map((r) => (r ? (this.closedUntil.get(r.key) ?? now) : now))) - now;
+      if (waitMs > withinMs) throw new PacingTooLong(waitMs);
+    }
     if (own) {
       const line = this.lines.get(own.key) ?? new Line();
       this.lines.set(own.key, line);
       try {
-        await line.run(() => takeShared(this.buckets, [own], signal, this.timers), signal);
+        await line.run(() => takeShared(this.buckets, [own], signal, this.timers, withinMs), signal);
       } finally {
         if (line.size === 0 && this.lines.get(own.key) === line) this.lines.delete(own.key);
       }
@@ -50,10 +83,10 @@ export class SharedTurns {
       this.rounds.set(app.key, round);
     }
     try {
-      await round.wait(connection, signal);
+      await round.wait(connection, signal, withinMs);
     } catch (err) {
       // Taken and never used: the connection's token goes back (a store that failed keeps it: it is unknown).
-      if (own && signal.aborted) await this.buckets.refund([own]).catch(() => {});
+      if (own && (signal.aborted || err instanceof PacingTooLong)) await this.buckets.refund([own]).catch(() => {});
       throw err;
     }
   }
@@ -76,10 +109,11 @@ class Round {
     private readonly ended: () => void,
   ) {}
 
-  wait(connection: string, signal: AbortSignal): Promise<void> {
+  wait(connection: string, signal: AbortSignal, withinMs: number | undefined): Promise<void> {
     signal.throwIfAborted();
     return new Promise<void>((resolve, reject) => {
       const waiter: Waiter = {
+        withinMs,
         grant: () => {
           signal.removeEventListener('abort', onAbort);
           resolve();
@@ -112,6 +146,13 @@ class Round {
           else await this.buckets.refund([this.ref]);
           continue;
         }
+        // Those who may not wait that long hear so now; the others wait on.
+        for (const w of this.waiting.all()) {
+          if (w.item.withinMs === undefined || t.waitMs <= w.item.withinMs) continue;
+          this.waiting.remove(w.connection, w.item);
+          w.item.fail(new PacingTooLong(t.waitMs));
+        }
+        if (this.waiting.size === 0) break;
         if (this.idle.signal.aborted) this.idle = new AbortController();
         await sleep(t.waitMs, this.idle.signal, this.timers).catch(() => {});
       }

@@ -1,5 +1,5 @@
 import type { Clock } from '../../clock.js';
-import type { PacedAnswer } from '../../providers/pacing.js';
+import { type PacedAnswer, PacingTooLong } from '../../providers/pacing.js';
 import { rateBudgetOf, sforceBudgetOf, spentUntil } from '../../providers/rate-headers.js';
 import { retryAfterMs } from '../../providers/retry.js';
 import type { BucketSpec, BucketState, Timers } from './bucket.js';
@@ -98,9 +98,10 @@ export function sleep(ms: number, signal: AbortSignal, timers: Timers): Promise<
 
 /**
  * Takes a token of every bucket given, asking again as long as the buckets say to wait. A caller
- * that leaves while a take is under way gets the token given back (it was not spent).
+ * that leaves while a take is under way gets the token given back (it was not spent). With
+ * `withinMs`, a wait longer than that rejects at once with a PacingTooLong naming it.
  */
-export async function takeShared(buckets: SharedBuckets, refs: readonly BucketRef[], signal: AbortSignal, timers: Timers): Promise<void> {
+export async function takeShared(buckets: SharedBuckets, refs: readonly BucketRef[], signal: AbortSignal, timers: Timers, withinMs?: number): Promise<void> {
   for (;;) {
     signal.throwIfAborted();
     const t = await buckets.take(refs);
@@ -111,6 +112,7 @@ export async function takeShared(buckets: SharedBuckets, refs: readonly BucketRe
       }
       return;
     }
+    if (withinMs !== undefined && t.waitMs > withinMs) throw new PacingTooLong(t.waitMs);
     await sleep(t.waitMs, signal, timers);
   }
 }

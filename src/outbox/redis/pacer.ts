@@ -54,7 +54,7 @@ export class RedisPacer implements Pacer {
     this.buckets = new RedisBuckets(opts.redis, opts);
     this.clock = opts.clock ?? systemClock;
     this.timers = opts.timers ?? realTimers;
-    this.turns = new SharedTurns(this.buckets, this.timers);
+    this.turns = new SharedTurns(this.buckets, this.timers, this.clock);
   }
 
   /** The buckets of a key, the one a provider's answer speaks of first (the connection's, when it has one). */
@@ -67,7 +67,11 @@ export class RedisPacer implements Pacer {
     return refs;
   }
 
-  async acquire(key: string, signal: AbortSignal): Promise<void> {
+  /**
+   * With `withinMs` (a caller waiting for the answer), a bucket whose next token comes later than
+   * that (a provider's pause any replica heard) refuses at once with a PacingTooLong naming the wait.
+   */
+  async acquire(key: string, signal: AbortSignal, withinMs?: number): Promise<void> {
     signal.throwIfAborted();
     const { integration, connection } = splitKey(key);
     const cfg = this.opts.limits(integration);
@@ -89,7 +93,7 @@ export class RedisPacer implements Pacer {
       });
     try {
       const own = connection !== APP && cfg.perConnection ? refs[0] : undefined;
-      if (refs.length > 0) await this.turns.take(connection, own, cfg.perApp ? refs.at(-1) : undefined, both);
+      if (refs.length > 0) await this.turns.take(connection, own, cfg.perApp ? refs.at(-1) : undefined, both, withinMs);
     } catch (err) {
       release?.();
       throw err;

@@ -37,7 +37,7 @@ export function localBreakers(b: CircuitBreakers): Breakers {
 /** The in-process bucket pacer as `PacerWithState`. */
 export function localPacer(p: BucketPacer): PacerWithState {
   return {
-    acquire: (key, signal) => p.acquire(key, signal),
+    acquire: (key, signal, withinMs) => p.acquire(key, signal, withinMs),
     observe: (key, answer) => p.observe(key, answer),
     state: async (key) => p.state(key),
     stop: async () => p.stop(),
