@@ -1,7 +1,8 @@
+import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { PollFeed } from '../definition/poll.js';
 import { parseExact } from '../definition/exact-json.js';
-import { describeError } from '../errors.js';
+import { describeError, HubError } from '../errors.js';
 import type { ProviderFetch } from '../providers/client.js';
 import { pauseForBudget } from '../providers/rate-headers.js';
 import type { EventRoute, PolledIntake } from '../webhooks/inbox/types.js';
@@ -112,6 +113,23 @@ export async function runPoll(t: FeedTarget, row: PollerRow, d: RunDeps): Promis
       if (pause > 0) return done('more', pause);
     }
   } catch (err) {
+    const wait = pacingWaitOf(err);
+    // The provider's rate limit, as it last answered, grants no request for longer than a page
+    // waits: "not now", as its own 429 would be. The poller pauses until then; nothing failed.
+    if (wait !== undefined) return done('more', wait);
     return done('failed', 0, { error: describeError(err) });
   }
+}
+
+/**
+ * What the provider client's refusal to send under a spent rate limit says (src/providers/client.ts
+ * `pacingRefusal`): the wait it knows, else how long it waited for a token in vain.
+ */
+const pacingRefusal = z.union([z.object({ retryAfterMs: z.number().nonnegative() }), z.object({ waitedMs: z.number().nonnegative() })]);
+
+function pacingWaitOf(err: unknown): number | undefined {
+  if (!(err instanceof HubError) || err.code !== 'source_unavailable') return undefined;
+  const d = pacingRefusal.safeParse(err.details);
+  if (!d.success) return undefined;
+  return 'retryAfterMs' in d.data ? d.data.retryAfterMs : d.data.waitedMs;
 }
