@@ -51,7 +51,10 @@ const CONFIRM_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-a
 const browserCookie = (link: LinkPayload) => `sb_link_${sha256(link.n).slice(0, 16)}`;
 
 /** The codes whose message is written for the person at the browser; anything else is shown as `internal`. */
-const SHOWN: ReadonlySet<HubErrorCode> = new Set(['oauth_flow_failed', 'oauth_endpoint_unavailable', 'forbidden']);
+const SHOWN: ReadonlySet<HubErrorCode> = new Set(['oauth_flow_failed', 'oauth_endpoint_unavailable', 'forbidden', 'vault_key_missing', 'vault_decrypt_failed']);
+
+/** How long a browser is asked to wait when the store did not answer (a database restart, a failover). */
+const STORE_RETRY_AFTER_SECONDS = 5;
 
 /**
  * Answers a linking failure with a page, and logs it at its code's level with the integration.
@@ -60,10 +63,27 @@ const SHOWN: ReadonlySet<HubErrorCode> = new Set(['oauth_flow_failed', 'oauth_en
  * (its request and response) are never logged.
  */
 function fail(res: Response, err: unknown, log: Logger, refused: RefusalLog, name?: string): void {
-  const known = isHubError(err) && SHOWN.has(err.code);
-  const code = known ? err.code : 'internal';
   const detail = isHubError(err) ? err.details?.['integration'] : undefined;
   const integration = name ?? (typeof detail === 'string' ? detail : undefined);
+  // The store did not answer (a PostgreSQL restart, a locked SQLite file): nothing was decided, and
+  // the same page, reloaded once it is back, goes on where it stopped. The store's own words stay in the log.
+  if (isHubError(err) && err.code === 'store_failed') {
+    log.warn({ code: err.code, integration, err: describeError(err) }, 'linking waits for the store');
+    res
+      .status(503)
+      .set(PAGE_HEADERS)
+      .set('Retry-After', String(STORE_RETRY_AFTER_SECONDS))
+      .type('html')
+      .send(
+        messagePage('Linking paused', "The hub's database did not answer just now; nothing was changed. Reload this page in a few seconds.", {
+          failure: true,
+          code: err.code,
+        }),
+      );
+    return;
+  }
+  const known = isHubError(err) && SHOWN.has(err.code);
+  const code = known ? err.code : 'internal';
   // A link's junk (a made-up state, a replayed callback) is anyone's to send: throttled per code.
   if (known) refused(code, { integration, why: err.message }, 'linking failed');
   else log.error({ code, integration, err: describeError(err) }, 'linking failed unexpectedly');
