@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { HubError } from '../../src/errors.js';
+import { storeChoice } from '../../src/store/choice.js';
 import { MASTER_KEY_ENV, readKeyFile, writeKeyFile } from '../../src/vault/master-keys.js';
 import { commandLogger, configFromFlags, parse, progress } from '../common.js';
 import { openDataDirStore } from '../store-context.js';
@@ -18,12 +19,23 @@ export async function keysCommand(argv: string[]): Promise<void> {
     return;
   }
   const { config } = configFromFlags(flags);
+  const env = process.env[MASTER_KEY_ENV];
+  const withFile = env === undefined || env.trim() === '';
+  // On PostgreSQL every replica reads the data keys with its own copy of the master keys: a new
+  // key in this data dir's file alone would leave the others unable to open what it re-wraps (a
+  // running replica fails a new tenant's link; stopped, it no longer starts). Refused before anything is made or changed.
+  if (withFile && storeChoice(config).kind === 'postgres') {
+    throw new HubError(
+      'invalid_params',
+      `keys rotate: this store is PostgreSQL, shared by every replica, and the new key would be in ${resolve(config.dataDir, 'master.key')} alone. ` +
+        `Rotate with ${MASTER_KEY_ENV} instead: give every replica "NEW,OLD" (newest first) and restart each, run this command with the same value, then give them NEW alone`,
+    );
+  }
   const store = await openDataDirStore(config, commandLogger(), { existing: true });
   try {
     const { vault } = store;
-    const env = process.env[MASTER_KEY_ENV];
     const report = (done: number, total: number) => progress(`re-wrapped ${done}/${total} data keys`);
-    if (env !== undefined && env.trim() !== '') {
+    if (!withFile) {
       const { rewrapped } = await vault.rewrap(report);
       process.stdout.write(`${rewrapped} data key(s) re-wrapped under ${vault.activeMasterId}.\n`);
       if ((await vault.masterIdsInUse()).every((id) => id === vault.activeMasterId)) {

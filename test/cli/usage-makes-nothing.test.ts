@@ -54,6 +54,19 @@ describe('a mistake the store would refuse leaves no data dir behind', () => {
     }
   });
 
+  it('keys rotate on a PostgreSQL store with a master key file refuses, naming the way every replica keeps its key', async () => {
+    const data = join(dir.path, 'never-keys-pg');
+    // Nothing listens there: the refusal comes before any store is opened.
+    const r = await runCliEnv(['keys', 'rotate', '--data', data], dir.path, {
+      DATABASE_URL: 'postgres://u:p@127.0.0.1:1/switchboard',
+      SWITCHBOARD_MASTER_KEY: '',
+    });
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toContain('keys rotate: this store is PostgreSQL, shared by every replica');
+    expect(r.stderr).toContain('Rotate with SWITCHBOARD_MASTER_KEY instead');
+    expect(existsSync(data)).toBe(false);
+  });
+
   it('the per-user data dir is not made either (no --data, no config, no ./data)', async () => {
     const cwd = join(dir.path, 'empty-cwd');
     const xdg = join(dir.path, 'xdg');
