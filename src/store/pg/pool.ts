@@ -47,7 +47,31 @@ export interface PgStoreOptions {
    * either way.
    */
   onIdleError?: (err: HubError) => void;
+  /** How long to wait for a connection (a new one, or a free one when all are busy); default CONNECT_TIMEOUT_MS. */
+  connectTimeoutMs?: number;
+  /** How long a query through this store may go unanswered; default QUERY_TIMEOUT_MS. */
+  queryTimeoutMs?: number;
 }
+
+/**
+ * A server that stops answering without refusing (hung, partitioned away, an old failover address
+ * gone silent) sends no RST, so without these bounds a request waits on it for ever, while a
+ * refusing server fails it at once. Connecting takes milliseconds on a live server, TLS and a
+ * distant region included; 5 s is the Retry-After /mcp's `auth_unavailable` gives, so a client
+ * told to come back is not kept longer than that by the connect alone.
+ */
+export const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * The store's queries are point reads and writes, batched purges (LIMIT) and short transactions:
+ * none holds a row lock across a provider call (refreshes take a lease instead), so 10 s is far
+ * beyond a healthy answer, even behind a checkpoint or a lock queue, and still inside a client's
+ * request timeout. Migrations are not bounded: they run on a client of their own
+ * (src/store/pg/migrations.ts), whose queries wait on the advisory lock for as long as another
+ * replica migrates.
+ */
+export const QUERY_TIMEOUT_MS = 10_000;
+/** TCP keep-alive on idle pooled connections, so a peer gone silent is found and the connection dropped (Node's default is off). */
+const KEEPALIVE_DELAY_MS = 10_000;
 
 /** SQLSTATEs PostgreSQL documents as "retry the transaction" (Appendix A: class 40). */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -64,6 +88,9 @@ function parseInt8(text: string): number | string {
 }
 
 const INT8_OID = 20;
+
+/** node-postgres reads `query_timeout` on a query's config; @types/pg does not declare it. */
+type TimedQuery = pg.QueryConfig & { query_timeout: number };
 
 /**
  * `url` asking node-postgres for libpq's meaning of `sslmode`, which `store.url` promises (README
@@ -97,7 +124,17 @@ export function openPgStore(opts: PgStoreOptions): PgStore {
   // The pool's own parsers: setting them on pg.types would change every other pg user in the process.
   const types = new pg.TypeOverrides();
   types.setTypeParser(INT8_OID, parseInt8);
-  const pool = new pg.Pool({ connectionString: withLibpqSslModes(opts.url), max: opts.max ?? 10, types, application_name: 'switchboard' });
+  const queryTimeout = opts.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
+  const pool = new pg.Pool({
+    connectionString: withLibpqSslModes(opts.url),
+    max: opts.max ?? 10,
+    types,
+    application_name: 'switchboard',
+    // Bounds checking out a client too: waiting for a free one when every client is stuck on a silent server.
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_DELAY_MS,
+  });
   pool.on('error', (err) => opts.onIdleError?.(fail('an idle database connection failed', err)));
 
   const queryable = (run: (sql: string, params: readonly unknown[]) => Promise<pg.QueryResult>): Queryable => {
@@ -137,7 +174,10 @@ export function openPgStore(opts: PgStoreOptions): PgStore {
     };
   };
 
-  const onPool = queryable((sql, params) => pool.query(sql, params as unknown[]));
+  // Per query, not the pool's `query_timeout`: that would also bound the migrations' advisory lock wait.
+  // pool.query releases a client whose query timed out with the error, which closes it.
+  const bounded = (sql: string, params: readonly unknown[]): TimedQuery => ({ text: sql, values: params as unknown[], query_timeout: queryTimeout });
+  const onPool = queryable((sql, params) => pool.query(bounded(sql, params)));
 
   async function tx<R>(fn: (q: Queryable) => Promise<R>, o: { isolation?: Isolation; attempts?: number } = {}): Promise<R> {
     const attempts = Math.max(1, o.attempts ?? DEFAULT_ATTEMPTS);
@@ -149,17 +189,29 @@ export function openPgStore(opts: PgStoreOptions): PgStore {
         throw fail('cannot connect to the database', err);
       }
       let broken: Error | undefined;
+      // An error the server did not send (a timeout, a cut socket) leaves the connection in an
+      // unknown state: a ROLLBACK would wait out a second timeout behind the first, so it is closed instead.
+      const run = async (sql: string, params: readonly unknown[] = []): Promise<pg.QueryResult> => {
+        try {
+          return await client.query(bounded(sql, params));
+        } catch (err) {
+          if (!(err instanceof pg.DatabaseError)) broken ??= err as Error;
+          throw err;
+        }
+      };
       try {
-        await client.query(`BEGIN ISOLATION LEVEL ${(o.isolation ?? 'read committed').toUpperCase()}`);
-        const result = await fn(queryable((sql, params) => client.query(sql, params as unknown[])));
-        await client.query('COMMIT');
+        await run(`BEGIN ISOLATION LEVEL ${(o.isolation ?? 'read committed').toUpperCase()}`);
+        const result = await fn(queryable(run));
+        await run('COMMIT');
         return result;
       } catch (err) {
-        try {
-          await client.query('ROLLBACK');
-        } catch (rollbackErr) {
-          // A connection that cannot roll back is not returned to the pool for the next caller.
-          broken = rollbackErr as Error;
+        if (broken === undefined) {
+          try {
+            await run('ROLLBACK');
+          } catch (rollbackErr) {
+            // A connection that cannot roll back is not returned to the pool for the next caller.
+            broken = rollbackErr as Error;
+          }
         }
         const sqlstate = sqlstateOf(err);
         if (sqlstate !== undefined && RETRYABLE.has(sqlstate) && attempt < attempts && broken === undefined) continue;
