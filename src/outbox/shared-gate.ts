@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
 import type { RateLimitConfig } from '../definition/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
-import type { PacedAnswer } from '../providers/pacing.js';
+import { type PacedAnswer, PacingTooLong } from '../providers/pacing.js';
 import { type BucketState, realTimers, type Timers } from './pacing/index.js';
 import { adjustmentOf, APP, type BucketRef, type SharedBuckets, splitKey } from './pacing/shared.js';
 import { SharedTurns } from './pacing/shared-turns.js';
@@ -79,8 +79,13 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
       const refs = [own, app].filter((r): r is BucketRef => r !== undefined);
       if (refs.length > 0) {
         try {
-          await turns.take(splitKey(key).connection, own, app, AbortSignal.any([signal, stopped.signal]));
+          // Another process may have heard the pause: a call that may wait only so long is refused by the shared buckets too.
+          await turns.take(splitKey(key).connection, own, app, AbortSignal.any([signal, stopped.signal]), withinMs);
         } catch (err) {
+          if (err instanceof PacingTooLong) {
+            local.observe?.(key, undefined);
+            throw err;
+          }
           if (signal.aborted || stopped.signal.aborted) {
             // Let through locally and never sent: the local grant goes back.
             local.observe?.(key, undefined);

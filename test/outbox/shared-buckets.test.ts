@@ -11,6 +11,7 @@ import type { RateLimitConfig } from '../../src/definition/rate-limit.js';
 import { createBucketPacer } from '../../src/outbox/pacing/index.js';
 import type { BucketRef } from '../../src/outbox/pacing/shared.js';
 import { localPacer, type PacerWithState } from '../../src/outbox/redis/shapes.js';
+import { PacingTooLong } from '../../src/providers/pacing.js';
 import { withSharedBuckets } from '../../src/outbox/shared-gate.js';
 import { SqliteBuckets } from '../../src/outbox/sqlite-buckets.js';
 import { openDb, type Db } from '../../src/store/db.js';
@@ -195,6 +196,22 @@ describe('the shared gate: two processes, each with its own pacer', () => {
     await new Promise((r) => setTimeout(r, 100));
     leaving.abort(new Error('the caller left'));
     await expect(waiting).rejects.toThrow('the caller left');
+  });
+
+  it('a call that may wait only so long is refused at once, naming the wait, by a pause only the other process heard', async () => {
+    const [a, b] = processes({ api: { perConnection: { perSecond: 20, burst: 5 } } });
+    const never = new AbortController().signal;
+    await a.acquire('api:c1', never);
+    await a.observe?.('api:c1', { status: 429, headers: new Headers({ 'retry-after': '120' }) });
+    const refused = await b.acquire('api:c1', never, 2_000).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(PacingTooLong);
+    // The wait the shared bucket named (not "no token came within 2 s" after waiting them out).
+    expect((refused as PacingTooLong).waitMs).toBeGreaterThan(100_000);
+    // The pause stays for the next caller.
+    expect((await b.state('api:c1'))?.connection?.pausedUntil ?? 0).toBeGreaterThan(Date.now() + 100_000);
   });
 
   it('an integration without limits is not paced and touches no row', async () => {
