@@ -76,8 +76,10 @@ export async function serveCommand(argv: string[]): Promise<void> {
   }, log);
   log.info({ url: listening.url, config: file ?? 'embedded defaults', dataDir: config.dataDir }, 'switchboard is serving');
   const lines = [`Switchboard is serving MCP at ${listening.url}`];
-  // A replica (internalUrl set) behind a balancer on this machine names the balancer's port on purpose.
-  const elsewhere = config.server.internalUrl === undefined ? pinnedElsewhere(config.server.publicUrl, listening.port) : undefined;
+  // A replica (internalUrl set) behind a balancer on this machine names the balancer's port on purpose;
+  // so does one without internalUrl, when the balancer there already answers with this store's keys.
+  let elsewhere = config.server.internalUrl === undefined ? pinnedElsewhere(config.server.publicUrl, listening.port) : undefined;
+  if (elsewhere && (await probeHub(config.server.publicUrl!, hub.integrations.links.keyId())).kind === 'same-keys') elsewhere = undefined;
   if (elsewhere) {
     log.warn({ publicUrl: config.server.publicUrl, port: listening.port }, elsewhere);
     lines.push(`  ${elsewhere}`);

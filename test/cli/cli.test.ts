@@ -229,4 +229,19 @@ describe('switchboard CLI', () => {
     const quiet = await serveOnce(['--config', replica, '--data', data], dir.path, async () => {});
     expect(quiet.stdout + quiet.stderr).not.toContain('names port 8787');
   });
+
+  it('serve says nothing of a publicUrl at another port on this machine when a hub on its own store answers there (a balancer in front)', {
+    timeout: 60_000,
+  }, async () => {
+    await serveOnce(['--data', data], dir.path, async (front) => {
+      const origin = new URL(front).origin;
+      const file = join(dir.path, 'behind.jsonc');
+      writeFileSync(file, JSON.stringify({ server: { publicUrl: origin } }));
+      const behind = await serveOnce(['--config', file, '--data', data], dir.path, async () => {});
+      expect(behind.stdout + behind.stderr).not.toContain('names port');
+      // A hub on another store answering there is no front of this one: said as before.
+      const other = await serveOnce(['--config', file, '--data', join(dir.path, 'other-data')], dir.path, async () => {});
+      expect(other.stdout).toContain(`server.publicUrl (${origin}) names port ${new URL(origin).port} on this machine`);
+    });
+  });
 });
