@@ -8,6 +8,7 @@ import { jsonRpcHttpError, sendError, type JsonRpcErrorCode } from '../errors.js
 import { identityKey, type Identity } from '../identity/identity.js';
 import { watchRevocations, type RevocationSource } from '../identity/revocation-watch.js';
 import type { HubMetrics } from '../observability/metrics.js';
+import { followNotices } from './http-notices.js';
 import { isListen, watchWhileOpen } from './listen-watch.js';
 import type { Catalog } from './catalog.js';
 import type { Dispatcher } from './dispatch.js';
@@ -22,7 +23,7 @@ import { initializeProblem } from './initialize-check.js';
 import { hasRoundedId, isRequest, requestIdOf, ROUNDED_ID_MESSAGE } from './json-rpc-id.js';
 import { paramHeaderMismatch } from './param-headers.js';
 import { createHubServer } from './server.js';
-import { CallerGone, type SourceChange } from './source.js';
+import { CallerGone } from './source.js';
 import { strayTo } from './stray.js';
 import type { FaceReplicas } from '../replicas/hub-events.js';
 
@@ -110,16 +111,9 @@ export class HttpFace {
   constructor(private readonly opts: HttpFaceOptions) {
     this.modern = new ModernHandlers({ dispatcher: opts.dispatcher, log: opts.log, clock: opts.clock, maxBodyBytes: opts.maxBodyBytes });
     this.direct = new DirectCalls(opts.dispatcher, opts.log);
-    this.unsubscribe.push(opts.catalog.onChange((c) => this.announce(c)));
-    this.unsubscribe.push(opts.catalog.onResourceUpdated((uri, identities, eventId) => this.resourceUpdated(uri, identities, eventId)));
+    const sessions = () => this.sessions.values();
+    this.unsubscribe.push(followNotices({ catalog: opts.catalog, sessions, modern: this.modern, ...(opts.replicas ? { replicas: opts.replicas } : {}) }));
     this.unsubscribe.push(opts.catalog.onStray(strayTo((who) => this.byIdentity.get(identityKey(who)))));
-    if (opts.replicas) {
-      // Delivered here only: what another replica told is never shared again.
-      const off = opts.replicas.listen((e) =>
-        e.type === 'list_changed' ? this.deliverList({ kind: e.kind, identities: e.identities }) : this.deliverUpdate(e.uri, e.identities),
-      );
-      this.unsubscribe.push(off);
-    }
     this.sweeper = setInterval(() => this.sweep(), 60_000);
     this.sweeper.unref();
     this.limits = opts.limits ?? DEFAULT_LIMITS;
@@ -339,41 +333,6 @@ export class HttpFace {
     for (const res of open ?? []) res.destroy();
     if (sessions > 0 || (open?.size ?? 0) > 0)
       this.opts.log.info({ tokenId, sessions, streams: open?.size ?? 0 }, 'token revoked: closed its sessions and streams');
-  }
-
-  /** Tells the clients that see a change to list again, here and (a per-user change) on the other replicas. */
-  private announce(change: SourceChange): void {
-    this.deliverList(change);
-    if (change.identities) this.opts.replicas?.share({ type: 'list_changed', kind: change.kind, identities: change.identities });
-  }
-
-  private deliverList(change: SourceChange): void {
-    const keys = change.identities ? new Set(change.identities.map(identityKey)) : undefined;
-    for (const s of this.sessions.values()) {
-      if (keys && !keys.has(identityKey(s.identity))) continue;
-      const send =
-        change.kind === 'tools'
-          ? s.server.sendToolListChanged()
-          : change.kind === 'prompts'
-            ? s.server.sendPromptListChanged()
-            : s.server.sendResourceListChanged();
-      send.catch(() => {});
-    }
-    this.modern.listChanged(change.kind, change.identities);
-  }
-
-  private resourceUpdated(uri: string, identities: readonly Identity[] | undefined, eventId: string | undefined): void {
-    this.deliverUpdate(uri, identities);
-    if (identities) this.opts.replicas?.share({ type: 'resource_updated', uri, identities, ...(eventId === undefined ? {} : { eventId }) });
-  }
-
-  private deliverUpdate(uri: string, identities: readonly Identity[] | undefined): void {
-    const keys = identities ? new Set(identities.map(identityKey)) : undefined;
-    for (const s of this.sessions.values()) {
-      if (keys && !keys.has(identityKey(s.identity))) continue;
-      if (s.subscriptions.has(uri)) s.server.sendResourceUpdated({ uri }).catch(() => {});
-    }
-    this.modern.resourceUpdated(uri, identities);
   }
 
   private sweep(): void {
