@@ -23,3 +23,11 @@ export async function localApi(handle: LocalHandler): Promise<LocalApi> {
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
+
+/**
+ * The integration `P` the answer tests declare against a stand-in API: a custom one called with a
+ * key from config (no linking), its tools and any other keys (`api`, `refusal`) given.
+ */
+export function keyedIntegration(api: LocalApi, tools: Record<string, unknown>, more: Record<string, unknown> = {}) {
+  return { type: 'custom', title: 'P', apiBaseUrl: `${api.origin}/api`, auth: { type: 'apiKey', value: 'k' }, ...more, tools };
+}

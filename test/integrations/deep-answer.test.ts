@@ -2,7 +2,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { localApi, type LocalApi } from '../helpers/local-api.js';
+import { keyedIntegration, localApi, type LocalApi } from '../helpers/local-api.js';
 
 /** JSON of `levels` nested arrays: 100 000 of them are 200 kB, far under the response cap. */
 const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
@@ -23,15 +23,7 @@ describe('a provider answer that nests too deep', () => {
     });
     const read = (path: string) => ({ description: path, method: 'GET', path, readOnly: true });
     hub = await startHub({
-      integrations: {
-        p: {
-          type: 'custom',
-          title: 'P',
-          apiBaseUrl: `${api.origin}/api`,
-          auth: { type: 'apiKey', value: 'k' },
-          tools: { deep: read('/deep'), shallow: read('/shallow') },
-        },
-      },
+      integrations: { p: keyedIntegration(api, { deep: read('/deep'), shallow: read('/shallow') }) },
     });
     client = await bearerClient(hub.url, hub.token, 'deep-answer-test');
   });

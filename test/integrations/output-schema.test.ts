@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLIENT_KINDS, connectClient, type FaceClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { localApi, type LocalApi } from '../helpers/local-api.js';
+import { keyedIntegration, localApi, type LocalApi } from '../helpers/local-api.js';
 
 /** Answers as a provider sends them: ids past 2^53 as JSON numbers. */
 const routes: Record<string, (res: ServerResponse) => void> = {
@@ -35,26 +35,20 @@ describe("a template tool's declared output schema", () => {
     });
     hub = await startHub({
       integrations: {
-        p: {
-          type: 'custom',
-          title: 'P',
-          apiBaseUrl: `${api.origin}/api`,
-          auth: { type: 'apiKey', value: 'k' },
-          tools: {
-            repo: read('/repo', REPO),
-            list: read('/list', { type: 'object', properties: { items: { type: 'array' } } }),
-            wrong: read('/wrong', REPO),
-            // A write: queued in the outbox, its stored answer rendered as a direct call's.
-            create: { description: 'create', method: 'POST', path: '/repos', output: REPO },
-            // An integer by reference, and one a schema declares as a string (the digits kept).
-            refs: read('/refs', {
-              $defs: { id: { type: 'integer' } },
-              properties: {
-                items: { type: 'array', items: { type: 'object', properties: { id: { $ref: '#/$defs/id' }, snowflake: { type: ['string', 'integer'] } } } },
-              },
-            }),
-          },
-        },
+        p: keyedIntegration(api, {
+          repo: read('/repo', REPO),
+          list: read('/list', { type: 'object', properties: { items: { type: 'array' } } }),
+          wrong: read('/wrong', REPO),
+          // A write: queued in the outbox, its stored answer rendered as a direct call's.
+          create: { description: 'create', method: 'POST', path: '/repos', output: REPO },
+          // An integer by reference, and one a schema declares as a string (the digits kept).
+          refs: read('/refs', {
+            $defs: { id: { type: 'integer' } },
+            properties: {
+              items: { type: 'array', items: { type: 'object', properties: { id: { $ref: '#/$defs/id' }, snowflake: { type: ['string', 'integer'] } } } },
+            },
+          }),
+        }),
       },
     });
   });

@@ -3,7 +3,7 @@ import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearerClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { localApi, type LocalApi } from '../helpers/local-api.js';
+import { keyedIntegration, localApi, type LocalApi } from '../helpers/local-api.js';
 
 /**
  * What a template tool's caller gets from the provider's answer, through a real MCP client
@@ -62,15 +62,9 @@ describe("a template tool's answer from its provider", () => {
     });
     hub = await startHub({
       integrations: {
-        p: {
-          type: 'custom',
-          title: 'P',
-          apiBaseUrl: `${api.origin}/api`,
-          auth: { type: 'apiKey', value: 'k' },
-          // Not sent again: each answer is the call's.
-          api: { retries: 0 },
-          refusal: { okAt: 'ok', messageAt: 'error' },
-          tools: {
+        p: keyedIntegration(
+          api,
+          {
             ...Object.fromEntries(Object.keys(routes).map((p) => [p.slice('/api/'.length), read(p.slice('/api'.length))])),
             item: read('/items/{id}', { id: { type: 'string' }, q: { type: 'string' } }, ['id']),
             list: read('/list', {
@@ -81,7 +75,9 @@ describe("a template tool's answer from its provider", () => {
               q: {},
             }),
           },
-        },
+          // Not sent again: each answer is the call's.
+          { api: { retries: 0 }, refusal: { okAt: 'ok', messageAt: 'error' } },
+        ),
       },
     });
     client = await bearerClient(hub.url, hub.token, 'provider-answers-test');
