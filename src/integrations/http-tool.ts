@@ -140,15 +140,18 @@ export function renderAnswer(
   const input = schemas?.input;
   const { text } = a;
   // Read as the outbox reads a write's answer (one reading of statuses, rate limits and refusals).
-  // Only the definedness of its Retry-After matters here, so its `now` is the wall clock's.
+  // Its `now` is the wall clock's: a provider's X-RateLimit-Reset is an instant on that clock.
   const outcome = outcomeOf(new Response(null, { status: a.status, headers: a.headers }), text, Date.now(), refusal);
   if (a.status < 200 || a.status > 299) {
     const retry = a.headers.get('retry-after');
     const detail = text ? `: ${text.slice(0, 2000)}` : '';
-    return failed(
-      `${title} answered ${a.status} ${a.statusText} to ${r.method} ${r.path}${retry ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})` : ''}${detail}`,
-      outcome,
-    );
+    // Without a Retry-After, a spent window's X-RateLimit-Reset (GitHub's primary limit) says when.
+    const when = retry
+      ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})`
+      : outcome.retryAfterMs !== undefined
+        ? ` (its rate limit resets in ${Math.ceil(outcome.retryAfterMs / 1000)} s)`
+        : '';
+    return failed(`${title} answered ${a.status} ${a.statusText} to ${r.method} ${r.path}${when}${detail}`, outcome);
   }
   if (outcome.refused !== undefined) return failed(`${title} refused ${r.method} ${r.path} (${outcome.refused}): ${text.slice(0, 2000)}`, outcome);
   const parsed = exactJsonAnswer(a.headers.get('content-type'), text);
@@ -223,9 +226,12 @@ function exactJsonAnswer(contentType: string | null, text: string): unknown {
  * now; a 401 or 403 its refusal of the credentials; any other refusal (a 4xx, a 2xx with `ok: false`) final.
  */
 function failed(text: string, o: SendOutcome): CallToolResult {
-  const code: HubErrorCode =
-    classifyResponse(o).kind === 'retry' ? 'source_unavailable' : o.status === 401 || o.status === 403 ? 'provider_unauthorized' : 'downstream_error';
-  return toolError(text, code);
+  const retry = classifyResponse(o).kind === 'retry';
+  const code: HubErrorCode = retry ? 'source_unavailable' : o.status === 401 || o.status === 403 ? 'provider_unauthorized' : 'downstream_error';
+  const result = toolError(text, code);
+  // The wait the provider named, as the hub's own errors carry it (errorMeta): a client schedules its retry without reading the text.
+  if (retry && o.retryAfterMs !== undefined) result._meta = { [ERROR_META_KEY]: { code, retryable: true, retryAfterMs: Math.ceil(o.retryAfterMs) } };
+  return result;
 }
 
 /** An isError result carrying the hub's code, as the dispatcher shows the hub's own failures. */

@@ -19,6 +19,15 @@ const routes: Record<string, (res: ServerResponse, url: URL) => void> = {
   '/api/r500': (res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"boom"}'),
   '/api/r401': (res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"Bad credentials"}'),
   '/api/r403': (res) => res.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"Resource not accessible by integration"}'),
+  // GitHub's primary limit: 403, the window spent, its reset an instant in epoch seconds.
+  '/api/r403primary': (res) =>
+    res
+      .writeHead(403, {
+        'content-type': 'application/json',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + 90),
+      })
+      .end('{"message":"API rate limit exceeded"}'),
   '/api/r403limit': (res) => res.writeHead(403, { 'content-type': 'application/json', 'retry-after': '60' }).end('{"message":"secondary rate limit"}'),
   '/api/r404': (res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}'),
   // A Discord/X snowflake past 2^53 (JSON.parse reads it as 1234567890123456800).
@@ -91,20 +100,28 @@ describe("a template tool's answer from its provider", () => {
 
   it("a provider's failure carries the hub's code: retryable for 429, 5xx and a rate-limit 403, final for a refusal", async () => {
     const codes: Record<string, unknown> = {};
-    for (const name of ['r429', 'r500', 'r401', 'r403', 'r403limit', 'r404', 'refused']) {
+    for (const name of ['r429', 'r500', 'r401', 'r403', 'r403limit', 'r403primary', 'r404', 'refused']) {
       const r = await client.callTool({ name: `p__${name}`, arguments: {} });
       expect(r.isError).toBe(true);
       codes[name] = r._meta?.['switchboard/error'];
     }
     expect(codes).toEqual({
-      r429: { code: 'source_unavailable', retryable: true },
+      // The wait the provider named rides along, as the hub's own errors carry it.
+      r429: { code: 'source_unavailable', retryable: true, retryAfterMs: 120_000 },
       r500: { code: 'source_unavailable', retryable: true },
       r401: { code: 'provider_unauthorized', retryable: false },
       r403: { code: 'provider_unauthorized', retryable: false },
-      r403limit: { code: 'source_unavailable', retryable: true },
+      r403limit: { code: 'source_unavailable', retryable: true, retryAfterMs: 60_000 },
+      r403primary: { code: 'source_unavailable', retryable: true, retryAfterMs: expect.any(Number) },
       r404: { code: 'downstream_error', retryable: false },
       refused: { code: 'downstream_error', retryable: false },
     });
+    // Up to a second less than the 90 s: the reset is whole epoch seconds.
+    const primary = (codes['r403primary'] as { retryAfterMs: number }).retryAfterMs;
+    expect(primary).toBeGreaterThan(88_000);
+    expect(primary).toBeLessThanOrEqual(90_000);
+    const r = await client.callTool({ name: 'p__r403primary', arguments: {} });
+    expect((r.content as Array<{ text: string }>)[0]?.text).toMatch(/^P answered 403 Forbidden to GET \/r403primary \(its rate limit resets in (89|90) s\): /);
   });
 
   it("keeps an id past 2^53 digit for digit: the text as the provider's number, structuredContent as its digits", async () => {
