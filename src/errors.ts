@@ -186,10 +186,20 @@ export class HubError extends Error {
  * work and, when the error knows it, how long to wait first (`retryAfterMs`), so that a client
  * need not read the text to schedule its retry.
  */
-export function errorMeta(e: HubError): { code: HubErrorCode; retryable: boolean; retryAfterMs?: number } {
-  const wait = e.details?.['retryAfterMs'];
+export function errorMeta(e: HubError): ErrorMeta {
+  return errorMetaOf(e.code, e.details?.['retryAfterMs']);
+}
+
+export interface ErrorMeta {
+  code: HubErrorCode;
+  retryable: boolean;
+  retryAfterMs?: number;
+}
+
+/** The same for a failure that is no HubError (a provider's answer turned into a tool result). */
+export function errorMetaOf(code: HubErrorCode, wait?: unknown): ErrorMeta {
   const retryAfterMs = typeof wait === 'number' && Number.isFinite(wait) && wait >= 0 ? Math.ceil(wait) : undefined;
-  return { code: e.code, retryable: e.spec.retryable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  return { code, retryable: ERROR_SPECS[code].retryable, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
 }
 
 export function isHubError(err: unknown): err is HubError {

@@ -1,7 +1,7 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
 import { parseExact, stringifyExact } from '../definition/exact-json.js';
 import type { Refusal } from '../definition/refusal.js';
-import { ERROR_META_KEY, ERROR_SPECS, type HubErrorCode } from '../errors.js';
+import { ERROR_META_KEY, errorMetaOf, type HubErrorCode } from '../errors.js';
 import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
 import { classifyResponse, outcomeOf, type SendOutcome } from '../outbox/classify.js';
 import type { ProviderFetch } from '../providers/client.js';
@@ -228,13 +228,11 @@ function exactJsonAnswer(contentType: string | null, text: string): unknown {
 function failed(text: string, o: SendOutcome): CallToolResult {
   const retry = classifyResponse(o).kind === 'retry';
   const code: HubErrorCode = retry ? 'source_unavailable' : o.status === 401 || o.status === 403 ? 'provider_unauthorized' : 'downstream_error';
-  const result = toolError(text, code);
-  // The wait the provider named, as the hub's own errors carry it (errorMeta): a client schedules its retry without reading the text.
-  if (retry && o.retryAfterMs !== undefined) result._meta = { [ERROR_META_KEY]: { code, retryable: true, retryAfterMs: Math.ceil(o.retryAfterMs) } };
-  return result;
+  // The wait the provider named, as the hub's own errors carry it: a client schedules its retry without reading the text.
+  return toolError(text, code, retry ? o.retryAfterMs : undefined);
 }
 
 /** An isError result carrying the hub's code, as the dispatcher shows the hub's own failures. */
-function toolError(text: string, code: HubErrorCode): CallToolResult {
-  return { content: [{ type: 'text', text }], isError: true, _meta: { [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } } };
+function toolError(text: string, code: HubErrorCode, retryAfterMs?: number): CallToolResult {
+  return { content: [{ type: 'text', text }], isError: true, _meta: { [ERROR_META_KEY]: errorMetaOf(code, retryAfterMs) } };
 }

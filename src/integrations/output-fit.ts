@@ -1,6 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { outputCheck, type OutputRule } from '../agents/validate-output.js';
-import { ERROR_META_KEY, ERROR_SPECS } from '../errors.js';
+import { ERROR_META_KEY, errorMetaOf } from '../errors.js';
 
 /**
  * The check of a tool's results against the output schema it lists, with the SDK's JSON Schema
@@ -40,6 +40,6 @@ export function unfitResult(u: Unfit, answered: CallToolResult): CallToolResult 
       },
     ],
     isError: true,
-    _meta: { [ERROR_META_KEY]: { code: 'downstream_error', retryable: ERROR_SPECS.downstream_error.retryable } },
+    _meta: { [ERROR_META_KEY]: errorMetaOf('downstream_error') },
   };
 }

@@ -113,8 +113,8 @@ export class IntegrationSource implements ToolSource {
   }
 
   /** The output schema a tool is listed with: a queued write's also takes its job's handle. */
-  private outputSchemaOf(t: ToolDefinition & { output: Record<string, unknown> }): NonNullable<Tool['outputSchema']> {
-    return (this.queued(t) ? writeOutputSchema(t.output) : { type: 'object', ...t.output }) as NonNullable<Tool['outputSchema']>;
+  private outputSchemaOf(t: ToolDefinition, output: Record<string, unknown>): NonNullable<Tool['outputSchema']> {
+    return (this.queued(t) ? writeOutputSchema(output) : { type: 'object', ...output }) as NonNullable<Tool['outputSchema']>;
   }
 
   tools(identity: Identity): readonly Tool[] {
@@ -127,7 +127,7 @@ export class IntegrationSource implements ToolSource {
       description: t.description + hint,
       // As it is checked (validate-input.ts): an argument the schema does not declare is refused, so the list says so.
       inputSchema: closeSchema({ type: 'object', ...t.input }) as Tool['inputSchema'],
-      ...(t.output ? { outputSchema: this.outputSchemaOf({ ...t, output: t.output }) } : {}),
+      ...(t.output ? { outputSchema: this.outputSchemaOf(t, t.output) } : {}),
       annotations: {
         readOnlyHint: t.readOnly,
         ...(t.destructive === undefined ? {} : { destructiveHint: t.destructive }),
@@ -375,7 +375,7 @@ export class IntegrationSource implements ToolSource {
     if (tool.output === undefined || result.isError) return result;
     let rule = this.outputRules.get(name);
     if (!rule) {
-      rule = outputRule(this.outputSchemaOf({ ...tool, output: tool.output }));
+      rule = outputRule(this.outputSchemaOf(tool, tool.output));
       this.outputRules.set(name, rule);
     }
     const why = rule(result.structuredContent);
