@@ -56,6 +56,8 @@ export function followNotices(o: HttpNoticesOptions): () => void {
     o.catalog.onChange((change) => {
       deliverList(change);
       if (change.identities) o.replicas?.share({ type: 'list_changed', kind: change.kind, identities: change.identities });
+      // Not the change itself: each replica's clients list what its own connections read (reread).
+      if (change.readOnSession !== undefined) o.replicas?.share({ type: 'server_list_changed', server: change.readOnSession, kind: change.kind });
     }),
     o.catalog.onResourceUpdated((uri, identities, eventId) => {
       deliverUpdate(uri, identities);
@@ -67,7 +69,12 @@ export function followNotices(o: HttpNoticesOptions): () => void {
   ];
   if (o.replicas)
     off.push(
-      o.replicas.listen((e) => (e.type === 'list_changed' ? deliverList({ kind: e.kind, identities: e.identities }) : deliverUpdate(e.uri, e.identities))),
+      o.replicas.listen((e) => {
+        // What this replica reads of it is told here as a change of its own, without readOnSession: never shared again.
+        if (e.type === 'server_list_changed') void o.catalog.source(e.server)?.reread?.(e.kind);
+        else if (e.type === 'list_changed') deliverList({ kind: e.kind, identities: e.identities });
+        else deliverUpdate(e.uri, e.identities);
+      }),
     );
   return () => {
     for (const f of off) f();

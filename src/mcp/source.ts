@@ -138,6 +138,13 @@ export interface SourceChange {
    * (a tool added at run time), so not what a fresh start of the server lists.
    */
   afterCall?: boolean;
+  /**
+   * The server's name, when one identity's own session with it read this list after the server
+   * announced a change there (a 1.x-SDK server with a Server per session). Another replica's
+   * connections to that server did not hear it: the HTTP face tells them to read it again
+   * (`server_list_changed`, src/mcp/http-notices.ts).
+   */
+  readOnSession?: string;
 }
 
 export interface ToolSource {
@@ -161,6 +168,11 @@ export interface ToolSource {
   onChange(listener: (change: SourceChange) => void): () => void;
   /** Resolves when the source's lists may be served (a downstream server that is still starting). */
   whenListable?(): Promise<void>;
+  /**
+   * Reads this list again on a fresh connection of its own: another replica's session with the
+   * same server read it after the server announced a change there only (`readOnSession`).
+   */
+  reread?(kind: ChangeKind): Promise<void>;
   /**
    * Resolves once the source has read again the lists its server said changed (undefined when it
    * is not reading any): what a caller asks right after such a change is answered from the new lists.

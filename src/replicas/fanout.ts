@@ -15,6 +15,11 @@ const who = z.strictObject({ tenant: z.string().min(1), user: z.string().min(1) 
 export const hubEventSchema = z.discriminatedUnion('type', [
   /** A list changed for these users (absent: for everyone): their clients should list again. */
   z.strictObject({ type: z.literal('list_changed'), kind: z.enum(['tools', 'resources', 'prompts']), who: z.array(who).optional() }),
+  /**
+   * One identity's session with this downstream server read a changed list, which the other
+   * replicas' connections did not hear: each reads it again on a fresh session of its own.
+   */
+  z.strictObject({ type: z.literal('server_list_changed'), server: z.string().min(1).max(200), kind: z.enum(['tools', 'resources', 'prompts']) }),
   /** A resource changed: subscribers among these users (absent: all) get `notifications/resources/updated`. */
   z.strictObject({
     type: z.literal('resource_updated'),

@@ -13,7 +13,8 @@ import type { EventFeed } from '../webhooks/inbox/handlers.js';
 /** A change the HTTP face hears of for some users: shared with, and heard from, the other replicas. */
 export type FaceEvent =
   | { type: 'list_changed'; kind: 'tools' | 'resources' | 'prompts'; identities: readonly Identity[] }
-  | { type: 'resource_updated'; uri: string; identities: readonly Identity[]; eventId?: string };
+  | { type: 'resource_updated'; uri: string; identities: readonly Identity[]; eventId?: string }
+  | { type: 'server_list_changed'; server: string; kind: 'tools' | 'resources' | 'prompts' };
 
 /** What the HTTP face is handed: it shares the changes it was told of here, and delivers the others' without sharing them again. */
 export interface FaceReplicas {
@@ -98,9 +99,11 @@ export class ReplicaEvents {
         // A tool list changed by a connection change: the change itself went out (connectionChanged).
         if (e.type === 'list_changed' && this.o.feed.publishing) return;
         this.send(
-          e.type === 'list_changed'
-            ? { type: e.type, kind: e.kind, who: who(e.identities) }
-            : { type: e.type, uri: e.uri, who: who(e.identities), ...(e.eventId === undefined ? {} : { event: e.eventId }) },
+          e.type === 'server_list_changed'
+            ? e
+            : e.type === 'list_changed'
+              ? { type: e.type, kind: e.kind, who: who(e.identities) }
+              : { type: e.type, uri: e.uri, who: who(e.identities), ...(e.eventId === undefined ? {} : { event: e.eventId }) },
         );
       },
       listen: (on) => {
@@ -152,6 +155,9 @@ export class ReplicaEvents {
       case 'job_settled':
         // Only the waiters' own reads: nothing is published again, so it never bounces.
         this.o.jobs?.poke(e.jobId);
+        return;
+      case 'server_list_changed':
+        for (const l of this.faceListeners) l(e);
         return;
       case 'list_changed':
       case 'resource_updated': {

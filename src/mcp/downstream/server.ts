@@ -16,6 +16,7 @@ import { type ListCache, listCacheKey } from '../../store/list-cache.js';
 import {
   toolError,
   type CallContext,
+  type ChangeKind,
   type InputRequired,
   type ResourceUpdatedListener,
   type StrayListener,
@@ -28,6 +29,7 @@ import type { CreateTaskResult } from '../tasks/wire.js';
 import { CallBudget } from './call-budget.js';
 import { isLegacyCaller } from './legacy-caller.js';
 import { IdentityLinks, type LinkKind } from './identity-links.js';
+import { FreshReads } from './fresh-reads.js';
 import { fingerprint, movedKinds } from './lists.js';
 import { ServedLists } from './served-lists.js';
 import type { DownstreamOptions } from './source-options.js';
@@ -76,6 +78,7 @@ export class DownstreamServer implements ToolSource {
   private readonly strayListeners = new Set<StrayListener>();
   private readonly configHash: string;
   private readonly shown: ServedLists;
+  private readonly fresh: FreshReads;
   private firstAttempt: Promise<void> | undefined;
   /** Set by stop(): a start still waiting at the gate does not happen. */
   private stopped = false;
@@ -100,6 +103,7 @@ export class DownstreamServer implements ToolSource {
     this.shown = new ServedLists(this.main, (change) => {
       for (const l of this.listeners) l(change);
     });
+    this.fresh = new FreshReads({ open: () => new DownstreamSource({ ...opts, role: 'session' }), into: this.shown, name: this.name, log: opts.log });
     this.main.onChange((change) => void this.mainChanged(change));
     this.main.onResourceUpdated((uri) => this.updated(uri));
     const idleMs = opts.sessionIdleMs ?? SESSION_IDLE_MS;
@@ -159,6 +163,15 @@ export class DownstreamServer implements ToolSource {
     const links = [this.main, ...this.links.all()];
     const pending = links.map((l) => l.listsSettled()).filter((p) => p !== undefined);
     return pending.length === 0 ? undefined : Promise.all(pending).then(() => {});
+  }
+
+  /**
+   * Another replica's session read a changed list (`readOnSession`): read here on a fresh session,
+   * where this replica's own may be sessions the server never told. A stdio server is each replica's own.
+   */
+  reread(kind: ChangeKind): Promise<void> {
+    if (this.stopped || this.opts.config.disabled || isStdioServer(this.opts.config)) return Promise.resolve();
+    return this.fresh.request(kind);
   }
 
   async stop(): Promise<void> {
@@ -346,7 +359,7 @@ export class DownstreamServer implements ToolSource {
       link.onResourceUpdated((uri) => this.updated(uri, [identity]));
       // Its lists as it connects are no news; what it reads after the server announced a change is.
       let up = false;
-      link.onChange((change) => up && this.shown.sessionRead(change, link.lists()));
+      link.onChange((change) => up && this.shown.sessionRead({ ...change, readOnSession: this.name }, link.lists()));
       return { link, started: link.start().finally(() => (up = true)) };
     }
     return { link, started: link.start() };
