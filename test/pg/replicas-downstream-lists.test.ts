@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type GrowingServer, startGrowingServer } from '../fixtures/growing-server.js';
-import { type ClientKind, connectClient, type FaceClient, textOf, walkTools } from '../helpers/clients.js';
+import { type FaceClient, textOf, walkTools } from '../helpers/clients.js';
 import { eventually } from '../helpers/hub.js';
-import { type Cluster, describeCluster, startCluster } from '../replicas/cluster.js';
+import { type Cluster, clientsOnReplicas, describeCluster, type ReplicaClient, startCluster } from '../replicas/cluster.js';
 
 const names = async (c: FaceClient) => (await walkTools(c)).flat().filter((n) => n.startsWith('w__'));
 
@@ -14,21 +14,13 @@ const names = async (c: FaceClient) => (await walkTools(c)).flat().filter((n) =>
 describeCluster("a downstream server's tool added on one replica's session", () => {
   let downstream: GrowingServer;
   let cluster: Cluster;
-  const watchers: Array<{ user: string; kind: ClientKind; replica: number; client: FaceClient }> = [];
+  const watchers: ReplicaClient[] = [];
 
   beforeAll(async () => {
     downstream = await startGrowingServer();
     cluster = await startCluster({ replicas: 2, config: { mcpServers: { w: { url: downstream.url } } } });
     const tokens = { alice: await cluster.token('alice'), bob: await cluster.token('bob') };
-    for (const replica of [0, 1])
-      for (const [user, token] of Object.entries(tokens))
-        for (const kind of ['v2-legacy', 'v2-auto'] as const)
-          watchers.push({
-            user,
-            kind,
-            replica,
-            client: await connectClient(kind, { transport: 'http', url: `${cluster.replicas[replica]!.base}/mcp`, token }),
-          });
+    watchers.push(...(await clientsOnReplicas(cluster, [0, 1], tokens)));
   }, 180_000);
   afterAll(async () => {
     await Promise.all(watchers.map((w) => w.client.close().catch(() => {})));

@@ -10,10 +10,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Browser } from '../fakes/browser.js';
 import { type OidcServer, startOidcServer } from '../fakes/oidc.js';
-import { type ClientKind, connectClient, type FaceClient } from '../helpers/clients.js';
+import { connectClient, type FaceClient } from '../helpers/clients.js';
 import { eventually } from '../helpers/hub.js';
 import { linkIn, TOOL } from '../oauth/support.js';
-import { type Cluster, describeCluster, startCluster } from '../replicas/cluster.js';
+import { type Cluster, clientsOnReplicas, describeCluster, type ReplicaClient, startCluster } from '../replicas/cluster.js';
 
 /** The same URL on a replica directly, not through the balancer the hub names in its links. */
 function onReplica(url: string, base: string): string {
@@ -26,7 +26,7 @@ function onReplica(url: string, base: string): string {
 describeCluster('three replicas, a link on one of them', () => {
   let oidc: OidcServer;
   let cluster: Cluster;
-  const listeners: Array<{ user: string; kind: ClientKind; replica: number; client: FaceClient }> = [];
+  const listeners: ReplicaClient[] = [];
   let linking: FaceClient;
 
   beforeAll(async () => {
@@ -35,15 +35,7 @@ describeCluster('three replicas, a link on one of them', () => {
     await oidc.allowRedirectUri(`${cluster.url}/oauth/callback`);
     const tokens = { alice: await cluster.token('alice'), bob: await cluster.token('bob') };
     linking = await connectClient('v2-auto', { transport: 'http', url: `${cluster.replicas[0]!.base}/mcp`, token: tokens.alice });
-    for (const replica of [1, 2])
-      for (const [user, token] of Object.entries(tokens))
-        for (const kind of ['v2-legacy', 'v2-auto'] as const)
-          listeners.push({
-            user,
-            kind,
-            replica,
-            client: await connectClient(kind, { transport: 'http', url: `${cluster.replicas[replica]!.base}/mcp`, token }),
-          });
+    listeners.push(...(await clientsOnReplicas(cluster, [1, 2], tokens)));
   }, 180_000);
 
   afterAll(async () => {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { describe } from 'vitest';
 import { type Balancer, startBalancer } from '../helpers/balancer.js';
+import { type ClientKind, connectClient, type FaceClient } from '../helpers/clients.js';
 import { CLI, eventually, tmpDir } from '../helpers/hub.js';
 import { type FreshDatabase, freshDatabase, PG_SKIP_REASON } from '../helpers/postgres.js';
 import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
@@ -252,4 +253,22 @@ export function acmeWithWebhooks(integration: Record<string, unknown>, secret: s
     account: { from: { request: '/things', at: 'account' } },
     webhooks: { scheme: 'standard-webhooks', secrets: [secret], accountFrom: 'body:account_id', typeFrom: 'body:type' },
   };
+}
+
+/** A client of one user, of one kind, connected to one replica directly. */
+export interface ReplicaClient {
+  user: string;
+  kind: ClientKind;
+  replica: number;
+  client: FaceClient;
+}
+
+/** A 2025-era and a 2026-era client of each user (name → hub API token) on each of the given replicas. */
+export async function clientsOnReplicas(c: Cluster, replicas: readonly number[], tokens: Record<string, string>): Promise<ReplicaClient[]> {
+  const out: ReplicaClient[] = [];
+  for (const replica of replicas)
+    for (const [user, token] of Object.entries(tokens))
+      for (const kind of ['v2-legacy', 'v2-auto'] as const)
+        out.push({ user, kind, replica, client: await connectClient(kind, { transport: 'http', url: `${c.replicas[replica]!.base}/mcp`, token }) });
+  return out;
 }
