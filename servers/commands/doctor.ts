@@ -20,6 +20,7 @@ import { resolveIntegrations, resolveKeyedIntegrations } from '../../src/integra
 import { configFromFlags, parse, progress } from '../common.js';
 import { hostedSandbox } from '../sandbox/hosted.js';
 import { hubAt } from '../hub-at.js';
+import { agentChecks } from './doctor-agents.js';
 import { openConfiguredStore, openStore } from '../store-context.js';
 
 type Check = { ok: boolean; line: string };
@@ -250,6 +251,8 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     }
   }
   if (config.redis) report(await redisCheck(config.redis));
+  if (Object.keys(config.agents).length > 0) progress('...  agents: connecting to their hosts');
+  for (const c of await agentChecks(config.agents, publicUrlOf(config.server))) report(c);
   const names = Object.keys(config.mcpServers);
   if (names.length === 0) report({ ok: true, line: 'mcpServers: none configured' });
   const metrics = new HubMetrics();
