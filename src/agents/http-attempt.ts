@@ -117,12 +117,25 @@ async function refusal(x: AgentExchange, res: Response): Promise<AgentAttemptErr
 export function failure(x: AgentExchange, err: unknown): unknown {
   if (err instanceof AgentAttemptError || err instanceof AgentCallError) return err;
   if (x.signal.aborted && !(isHubError(err) && err.code === 'provider_timeout')) return err;
+  // The answer arrived in an encoding that does not decode: the agent's fault, not the connection's.
+  const zlib = zlibCode(err);
+  if (zlib !== undefined) return new AgentAttemptError('protocol', `agent ${x.name} answered with a body its Content-Encoding does not decode (${zlib})`, { cause: err });
   if (isHubError(err)) {
     if (err.code === 'provider_timeout') return new AgentAttemptError('timeout', err.message, { cause: err });
     if (err.code === 'provider_unreachable') return transport(x, err, err.message);
     return new AgentAttemptError('protocol', err.message, { cause: err });
   }
   return transport(x, err, `agent ${x.name}: ${describeError(err)}`);
+}
+
+/** The zlib error code (Z_DATA_ERROR, Z_BUF_ERROR, …) under a failure, when decoding the body failed. */
+function zlibCode(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code.startsWith('Z_')) return code;
+  }
+  return undefined;
 }
 
 /**

@@ -143,6 +143,9 @@ export class KoreAdapter implements AgentAdapter {
   private async readStream(res: Response, req: AgentRequest, structured: boolean): Promise<AgentAnswer> {
     let text = '';
     const answer = await untilAnswer(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs }, (e): AgentAnswer | undefined => {
+      // A keep-alive (`event: ping` with empty data, a named event of the server's own) carries no
+      // Kore response, which comes as SSE's unnamed default event (`message`, WHATWG HTML §9.2.6).
+      if (e.data.trim() === '' || (e.event !== undefined && e.event !== 'message')) return undefined;
       let raw: unknown;
       if (nestsTooDeep(e.data)) throw tooDeep(this.o.name);
       try {
