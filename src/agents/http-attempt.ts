@@ -119,7 +119,8 @@ export function failure(x: AgentExchange, err: unknown): unknown {
   if (x.signal.aborted && !(isHubError(err) && err.code === 'provider_timeout')) return err;
   // The answer arrived in an encoding that does not decode: the agent's fault, not the connection's.
   const zlib = zlibCode(err);
-  if (zlib !== undefined) return new AgentAttemptError('protocol', `agent ${x.name} answered with a body its Content-Encoding does not decode (${zlib})`, { cause: err });
+  if (zlib !== undefined)
+    return new AgentAttemptError('protocol', `agent ${x.name} answered with a body its Content-Encoding does not decode (${zlib})`, { cause: err });
   if (isHubError(err)) {
     if (err.code === 'provider_timeout') return new AgentAttemptError('timeout', err.message, { cause: err });
     if (err.code === 'provider_unreachable') return transport(x, err, err.message);
