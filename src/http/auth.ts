@@ -98,8 +98,13 @@ export function bearerAuth(
 ): RequestHandler {
   const options = { verifier: hubTokenVerifier(tokens, oauth), resourceMetadataUrl: urls.metadata };
   const hint = oauth ? OAUTH_HINT : TOKEN_HINT;
-  const howTo = oauth ? { ...HOW_TO, oauth: urls.metadata } : HOW_TO;
-  const scoped = { ...options, requiredScopes: anyOf.slice(0, 1) };
+  const requiredScopes = anyOf.slice(0, 1);
+  // Every answer that points a client at the metadata (a 401, a 403 asking for another scope: a
+  // step-up sign-in) names it under the name the client reached the hub by (RFC 9728 §3.3).
+  const pointers = (req: Request) => {
+    const metadata = resourceUrlsFor(urls, req.headers.host).metadata;
+    return { options: { resourceMetadataUrl: metadata, requiredScopes }, howTo: oauth ? { ...HOW_TO, oauth: metadata } : HOW_TO };
+  };
   const lacking = `This token lacks the ${anyOf.join(' or ')} scope; create one with \`switchboard tokens create --user NAME --scopes ${anyOf[0] ?? 'mcp'}\`.`;
   // An OAuth access token's scope is what its client asked for: only a new sign-in changes it.
   const lackingGrant = `This access token lacks the ${anyOf.join(' or ')} scope: sign in again asking for scope=${anyOf[0] ?? 'mcp'}.`;
@@ -109,7 +114,8 @@ export function bearerAuth(
         if (anyOf.length > 0 && !holdsAny(auth.scopes, anyOf)) {
           refusals?.('forbidden', { method: req.method, path: req.path, client: auth.clientId, lacking: anyOf.join(' or ') });
           const why = auth.extra?.['oauth'] === true ? lackingGrant : lacking;
-          refuse(req, res, new OAuthError(OAuthErrorCode.InsufficientScope, why), scoped, hint, howTo);
+          const { options: here, howTo } = pointers(req);
+          refuse(req, res, new OAuthError(OAuthErrorCode.InsufficientScope, why), here, hint, howTo);
           return;
         }
         req.auth = auth;
@@ -120,7 +126,8 @@ export function bearerAuth(
         // Why, never the token: none sent, or the verifier's words ("unknown or revoked token", "expired").
         const why = req.headers.authorization === undefined ? 'no token' : err instanceof OAuthError ? err.message : 'the token could not be checked';
         refusals?.('unauthorized', { method: req.method, path: req.path, why });
-        refuse(req, res, err, { ...scoped, resourceMetadataUrl: resourceUrlsFor(urls, req.headers.host).metadata }, hint, howTo);
+        const { options: here, howTo } = pointers(req);
+        refuse(req, res, err, here, hint, howTo);
       },
     );
   };
