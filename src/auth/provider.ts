@@ -193,6 +193,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.use(withoutUnusableSecret);
   provider.use(retryAfterWhileUnavailable);
   provider.use(uncachedMetadata);
+  provider.use(revocationAuthMethods);
   // The library builds every URL it hands out, and decides whether its cookies are Secure, from
   // the request's X-Forwarded-Host and X-Forwarded-Proto: server.ts sets both to the issuer's on
   // each request it hands over, whatever the client or the proxy sent (issuerBound there).
@@ -224,6 +225,24 @@ async function withoutUnusableSecret(ctx: ProviderContext, next: () => Promise<v
 async function uncachedMetadata(ctx: ProviderContext, next: () => Promise<void>): Promise<void> {
   await next();
   if (ctx.oidc?.route === 'discovery') ctx.set('Cache-Control', 'no-store');
+}
+
+/**
+ * The library authenticates a client at /revoke as at /token (its registered method, one of the
+ * same configured set), but its metadata names the token endpoint's methods only, and RFC 8414 §2
+ * reads a missing `revocation_endpoint_auth_methods_supported` as `client_secret_basic` alone:
+ * every public client (`none`, the hub's default) would read that it cannot revoke. Named from the
+ * token endpoint's list, so both say what the library really takes.
+ */
+async function revocationAuthMethods(ctx: ProviderContext, next: () => Promise<void>): Promise<void> {
+  await next();
+  if (ctx.oidc?.route !== 'discovery' || typeof ctx.body !== 'object' || ctx.body === null) return;
+  const body = ctx.body as Record<string, unknown>;
+  if (body['revocation_endpoint'] === undefined) return;
+  body['revocation_endpoint_auth_methods_supported'] = body['token_endpoint_auth_methods_supported'];
+  // RFC 8414 §2: present whenever a JWT method (private_key_jwt, client_secret_jwt) is listed.
+  if (body['token_endpoint_auth_signing_alg_values_supported'] !== undefined)
+    body['revocation_endpoint_auth_signing_alg_values_supported'] = body['token_endpoint_auth_signing_alg_values_supported'];
 }
 
 /** A 503 (the store away, see store-unavailable.ts) says when to try again, as /mcp's does. */
