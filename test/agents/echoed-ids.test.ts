@@ -1,7 +1,8 @@
 /**
  * An agent that builds its task id from what it was sent (its API key among it) must not put the
  * key into the hub's log or store: the sync answer's id, the async submission's id (logged and
- * kept on the task row to match its callback) and the callback that names it. A marketplace on
+ * kept on the task row to match its callback) and the callback that names it (its delivery
+ * record too). The log names a task only by a prefix of its id, the callback URL's secret part. A marketplace on
  * loopback speaks the upagents wire (seed 000) and echoes the bearer key into every id; the hub
  * is the real one, called by a real MCP client, with its SQLite store read afterwards.
  */
@@ -93,6 +94,11 @@ describe('task ids an agent builds from its key', () => {
       return s.structuredContent.state === 'completed' ? s.structuredContent : undefined;
     }, 10_000);
     expect(done.result).toMatchObject({ reply: 'later' });
+    // Nor after the callback: its delivery is recorded under the id as the task keeps it.
+    expect(storeBytes(hub.dataDir)).not.toContain(KEY);
+    // The task id is an unsigned callback's only credential: the log names a prefix of it.
+    expect(logLines.join('')).not.toContain(taskId);
+    expect(logLines.find((l) => l.includes('"agent task finished by its callback"'))).toContain(`"task":"${taskId.slice(0, 8)}…"`);
     // A callback naming another id is still refused.
     const other = JSON.stringify({ task_id: 'q-someone-else', status: 'completed', output: { reply: 'x' } });
     const second = await client.callTool('agent__later', { input: 'z' });

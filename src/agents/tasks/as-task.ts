@@ -2,7 +2,7 @@ import { describeError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import { ChainFailed, type AgentRuntime, type CallbackFor, type Invocation } from '../invoke.js';
 import { callbackFor, storedFailures, type AsyncCallDeps } from './call.js';
-import { newTaskId, type AgentTask } from './types.js';
+import { loggedTaskId, newTaskId, type AgentTask } from './types.js';
 
 /**
  * An async agent call as an MCP Task (issue 11): the agent task row is the task's state, so it is
@@ -45,7 +45,10 @@ async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d
       // A cancel that came first keeps its `cancelled`: `accepted` only binds the platform's id then.
       await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy: inv.answeredBy, failures: storedFailures(inv.failures) });
       d.metered?.taskCall(task.agent, inv.failures, 'pending', seconds());
-      d.log.info({ agent: task.agent, answeredBy: inv.answeredBy, task: task.id, remoteTask: d.scrub(inv.answer.taskId) }, 'agent task submitted');
+      d.log.info(
+        { agent: task.agent, answeredBy: inv.answeredBy, task: loggedTaskId(task.id), remoteTask: d.scrub(inv.answer.taskId) },
+        'agent task submitted',
+      );
     }
   } catch (err) {
     // The failures' reasons only: an agent's error text is kept on the row for its owner, not logged.
@@ -54,7 +57,7 @@ async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d
     await d.tasks.finish(task.id, { state: 'failed', error: why, failures }).catch(() => false);
     d.metered?.failed(task.agent, err instanceof ChainFailed ? err.failures : [], seconds());
     d.log.warn(
-      { agent: task.agent, task: task.id, failures: err instanceof ChainFailed ? err.failures.map((f) => f.reason) : undefined },
+      { agent: task.agent, task: loggedTaskId(task.id), failures: err instanceof ChainFailed ? err.failures.map((f) => f.reason) : undefined },
       'agent task not submitted',
     );
   }

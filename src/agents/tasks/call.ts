@@ -8,7 +8,7 @@ import type { AgentCallStatus, AgentMetrics } from '../metrics.js';
 import { AgentCallError, type AgentFailureReason } from '../policy.js';
 import { META_AGENT, failureResult, successResult } from '../result.js';
 import type { TaskEvents } from './events.js';
-import { INVALID_OUTPUT_ERROR, newTaskId, type AgentTask, type AgentTaskStore, type TaskFailure } from './types.js';
+import { INVALID_OUTPUT_ERROR, loggedTaskId, newTaskId, type AgentTask, type AgentTaskStore, type TaskFailure } from './types.js';
 
 export interface AsyncCallDeps {
   tasks: AgentTaskStore;
@@ -79,7 +79,7 @@ export async function callAsync(
   }
   const { answeredBy } = inv;
   await d.tasks.accepted(task.id, { remoteTaskId: inv.answer.taskId, answeredBy, failures: storedFailures(inv.failures) });
-  d.log.info({ agent: agent.name, answeredBy, task: task.id, remoteTask: d.scrub(inv.answer.taskId) }, 'agent task submitted');
+  d.log.info({ agent: agent.name, answeredBy, task: loggedTaskId(task.id), remoteTask: d.scrub(inv.answer.taskId) }, 'agent task submitted');
   const progress = ctx.reportProgress;
   let n = 0;
   const say = (message: string) => void progress?.({ progress: ++n, message }).catch(() => {});
@@ -99,7 +99,7 @@ export async function callAsync(
   if (ctx.signal.aborted && !cancelledByCaller(ctx.signal)) {
     // Nobody to answer, and nothing to cancel: the outcome is kept for agent__task_status.
     d.metered?.taskCall(agent.name, inv.failures, 'pending', seconds());
-    d.log.info({ agent: agent.name, task: task.id }, 'agent task goes on after its caller went away');
+    d.log.info({ agent: agent.name, task: loggedTaskId(task.id) }, 'agent task goes on after its caller went away');
     throw new HubError('cancelled', `the caller of agent__${agent.name} went away; task ${task.id} goes on (agent__task_status returns its outcome)`);
   }
   if (ctx.signal.aborted) {
@@ -163,7 +163,7 @@ export function unlessCallerGone(signal: AbortSignal): AbortSignal {
 /** Cancelled here; the task as it is when its callback won the race (undefined once cancelled). */
 async function cancelled(task: AgentTask, d: AsyncCallDeps): Promise<AgentTask | undefined> {
   if (await d.tasks.finish(task.id, { state: 'cancelled', error: 'the caller cancelled the call' })) {
-    d.log.info({ agent: task.agent, task: task.id }, 'agent task cancelled by its caller');
+    d.log.info({ agent: task.agent, task: loggedTaskId(task.id) }, 'agent task cancelled by its caller');
     return undefined;
   }
   const now = await d.tasks.get(task.id);

@@ -17,7 +17,7 @@ import { answerNotStored } from '../../webhooks/store-failure.js';
 import { verifyDelivery } from '../../webhooks/schemes/index.js';
 import type { TaskEvents } from './events.js';
 import type { CallbackBody, CallbackFormat } from './formats.js';
-import { INVALID_OUTPUT_ERROR, isFinalTask, type AgentTask, type AgentTaskStore, type TaskOutcome } from './types.js';
+import { INVALID_OUTPUT_ERROR, isFinalTask, loggedTaskId, type AgentTask, type AgentTaskStore, type TaskOutcome } from './types.js';
 
 /** The inbox's name for agent callbacks: reserved (no integration or source is named `agent`). */
 export const CALLBACK_INTEGRATION = 'agent';
@@ -97,7 +97,7 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
   };
   return async (req, res, taskId) => {
     // Logged: a prefix of the task id, never the body, a header value or a secret.
-    const where = { task: `${taskId.slice(0, 8)}…` };
+    const where = { task: loggedTaskId(taskId) };
     try {
       const task = TASK_ID.test(taskId) ? await d.tasks.get(taskId) : undefined;
       if (task === undefined) return refuse(req, res, 'not_found', 'no such agent task');
@@ -156,7 +156,8 @@ export function callbackRoute(d: CallbackDeps): (req: IncomingMessage, res: Serv
       const r = await d.intake.accept({
         integration: CALLBACK_INTEGRATION,
         endpoint: '',
-        deliveryId: `${task.id}:${body.remoteId}:${body.status}`,
+        // The platform's id as the task keeps it: one that echoes a key is stored scrubbed.
+        deliveryId: `${task.id}:${d.scrub(body.remoteId)}:${body.status}`,
         connection: { id: task.id, tenant, user },
         type: `agent.task.${body.status}`,
         source: 'webhook',
@@ -193,7 +194,8 @@ export function callbackEventHandler(d: CallbackDeps): EventHandler {
   return async (e) => {
     const taskId = e.connection?.id;
     const task = taskId === undefined ? undefined : await d.tasks.get(taskId);
-    if (task === undefined) throw new AbortError(`no agent task ${taskId ?? '(none)'}`);
+    // Its words reach the log: a prefix of the id only (loggedTaskId).
+    if (task === undefined) throw new AbortError(`no agent task ${taskId === undefined ? '(none)' : loggedTaskId(taskId)}`);
     if (isFinalTask(task.state)) return;
     const text = await d.vault.decrypting(() =>
       d.vault.decryptString({ tenant: task.owner.tenant, kind: PAYLOAD_KIND, id: task.id }, e.payload.toString('utf8')),
@@ -204,7 +206,10 @@ export function callbackEventHandler(d: CallbackDeps): EventHandler {
     const outcome = read.outcome;
     if (await d.tasks.finish(task.id, outcome)) {
       if (read.end) d.metered?.taskEnded(task.answeredBy ?? task.agent, read.end);
-      d.log.info({ task: task.id, agent: task.agent, state: outcome.state, ms: d.clock.now() - task.createdAt }, 'agent task finished by its callback');
+      d.log.info(
+        { task: loggedTaskId(task.id), agent: task.agent, state: outcome.state, ms: d.clock.now() - task.createdAt },
+        'agent task finished by its callback',
+      );
       d.events.publish(task.id);
     }
   };

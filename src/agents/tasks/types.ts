@@ -122,5 +122,13 @@ export function newTaskId(): string {
   return `at_${randomBytes(16).toString('base64url')}`;
 }
 
+/**
+ * A task id as logs carry it: its first characters, enough to find the task, too few to post to
+ * its callback URL, which is an unsigned Kore callback's only credential.
+ */
+export function loggedTaskId(id: string): string {
+  return `${id.slice(0, 8)}…`;
+}
+
 /** An error text kept on a task is bounded: an agent's message may be long. */
 export const MAX_TASK_ERROR_CHARS = 1000;
