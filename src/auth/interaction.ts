@@ -319,7 +319,13 @@ function send(res: Response, status: number, body: string, client?: ClientView):
 function formTarget(redirectUri: string): string {
   try {
     const u = new URL(redirectUri);
-    return u.protocol === 'http:' || u.protocol === 'https:' ? ` ${u.origin}` : ` ${u.protocol}`;
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return ` ${u.protocol}`;
+    // CSP's host-source grammar has no IPv6 literal (host-char is ALPHA / DIGIT / "-", CSP3 §2.3.1;
+    // w3c/webappsec-csp#224): browsers drop `http://[::1]:PORT` as invalid and then block the
+    // redirect that carries the code. The scheme is the narrowest source they accept; only the
+    // pages of a client sent back to such a host get it, and the pages run no script.
+    if (u.hostname.startsWith('[')) return ` ${u.protocol}`;
+    return ` ${u.origin}`;
   } catch {
     return '';
   }
