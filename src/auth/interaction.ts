@@ -63,6 +63,11 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const b = Buffer.from(csrf(uid));
     return a.length === b.length && timingSafeEqual(a, b);
   };
+  // One grant per interaction: a consent posted twice (a double click on Allow, a resent form, two
+  // replicas each taking one post) saves the same grant, not a second one no token is ever issued
+  // under. Derived with the form secret so that it cannot be guessed from the interaction's uid.
+  const consentGrantId = (uid: string, account: string, clientId: string) =>
+    createHmac('sha256', deps.formSecret).update(`grant\0${uid}\0${account}\0${clientId}`).digest('hex').slice(0, 32);
 
   /** The interaction this browser is in, or a page saying why not. */
   async function interaction(provider: Provider, req: Request, res: Response): Promise<InteractionDetails | undefined> {
@@ -246,7 +251,12 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     if (!(await deps.signInStands(details.session?.amr)))
       return send(res, 401, failurePage('The hub token you signed in with has been revoked. Start again from your app, and sign in again.'));
     const clientId = String(details.params['client_id']);
-    const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId: account, clientId });
+    // The grant this interaction consents to: the client's existing one, else the one an earlier
+    // post of this form saved, else a new one under that same id (`jti` is the library's id field).
+    const ownId = consentGrantId(details.uid, account, clientId);
+    const fields = { jti: ownId, accountId: account, clientId };
+    const grant =
+      (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? (await provider.Grant.find(ownId)) ?? new provider.Grant(fields);
     const missing = details.prompt.details;
     const oidcScopes = stringArray.safeParse(missing['missingOIDCScope']);
     if (oidcScopes.success) grant.addOIDCScope(oidcScopes.data.join(' '));
