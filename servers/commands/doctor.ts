@@ -273,10 +273,14 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       const ms = Math.round(performance.now() - started);
       await source.stop();
       if (st.state === 'ready') {
-        report({
-          ok: true,
-          line: `mcpServers.${name}: ready in ${ms} ms, ${source.tools({ tenant: 'default', user: 'doctor', scopes: [] }).length} tools, protocol ${st.protocolVersion ?? '?'}`,
-        });
+        const ready = `mcpServers.${name}: ready in ${ms} ms, ${source.tools({ tenant: 'default', user: 'doctor', scopes: [] }).length} tools, protocol ${st.protocolVersion ?? '?'}`;
+        // Ready, but later than a client's first tools/list waits: without a cached list that list goes without its tools.
+        if (ms >= timeoutMs)
+          report({
+            ok: false,
+            line: `${ready}, past its startupTimeoutMs (${timeoutMs} ms): a client's first tools/list with no cached list goes without its tools; raise startupTimeoutMs`,
+          });
+        else report({ ok: true, line: ready });
       } else {
         // doctor runs each server once and stops it: the supervisor's restart plan is not for it to show.
         const said = st.detail?.replace(/; restarting in \d+ ms$/, '') ?? st.state;

@@ -82,4 +82,29 @@ describe('doctor makes nothing', () => {
       line: expect.stringContaining("(not ready within startupTimeoutMs, 1500 ms: a client's first tools/list would go without it)"),
     });
   });
+
+  it('fails a server that answers, but later than its startupTimeoutMs', { timeout: 20_000 }, async () => {
+    const config = join(dir.path, 'late.json');
+    // Reads nothing for 2 s, then answers as a 2025 server with one tool.
+    const script = `setTimeout(() => {
+      const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+      require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => {
+        const m = JSON.parse(l);
+        if (m.method === 'initialize') send({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'late', version: '1' } } });
+        else if (m.method === 'tools/list') send({ jsonrpc: '2.0', id: m.id, result: { tools: [{ name: 't', inputSchema: { type: 'object' } }] } });
+        else if (m.id !== undefined) send({ jsonrpc: '2.0', id: m.id, result: {} });
+      });
+    }, 2000)`;
+    const late = { command: process.execPath, args: ['-e', script], startupTimeoutMs: 500 };
+    writeFileSync(config, JSON.stringify({ dataDir: join(dir.path, 'data'), mcpServers: { late } }));
+    const r = await doctor(['--json', '--config', config], cwd, home);
+    expect(r.code).toBe(1);
+    const line = report.parse(JSON.parse(r.stdout)).checks.find((c) => c.line.startsWith('mcpServers.late:'));
+    expect(line).toEqual({
+      ok: false,
+      line: expect.stringMatching(
+        /^mcpServers\.late: ready in \d+ ms, 1 tools, protocol 2025-06-18, past its startupTimeoutMs \(500 ms\): a client's first tools\/list with no cached list goes without its tools; raise startupTimeoutMs$/,
+      ),
+    });
+  });
 });
