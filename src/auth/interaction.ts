@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Express, Request, Response } from 'express';
 import { formBody } from '../http/form-body.js';
+import { refusalLog } from '../http/refusal-log.js';
 import type { InteractionDetails } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
@@ -68,6 +69,13 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
   // under. Derived with the form secret so that it cannot be guessed from the interaction's uid.
   const consentGrantId = (uid: string, account: string, clientId: string) =>
     createHmac('sha256', deps.formSecret).update(`grant\0${uid}\0${account}\0${clientId}`).digest('hex').slice(0, 32);
+  // Anyone who opens a sign-in page can post guesses at it: refusals are logged (README, HTTP
+  // routes) at their code's level and throttled per code, with why, never with what was pasted.
+  const refused = refusalLog(deps.log);
+  const refuseForm = (res: Response, step: 'login' | 'consent') => {
+    refused('forbidden', { method: 'POST', path: `${SIGN_IN_PATH}/:uid/${step}`, why: 'form not sent from its own page' }, 'sign-in refused');
+    send(res, 403, failurePage('This form was not sent from its own page.'));
+  };
 
   /** The interaction this browser is in, or a page saying why not. */
   async function interaction(provider: Provider, req: Request, res: Response): Promise<InteractionDetails | undefined> {
@@ -195,10 +203,12 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const details = await interaction(provider, req, res);
     if (!details) return;
     const body = loginForm.safeParse(req.body);
-    if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid))
-      return send(res, 403, failurePage('This form was not sent from its own page.'));
+    if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid)) return refuseForm(res, 'login');
     const client = await clientOf(provider, details);
-    const retry = (why: string) => send(res, 401, signInPage(client, { action: `${signInPath}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
+    const retry = (why: string, fields: Record<string, unknown> = {}) => {
+      refused('unauthorized', { method: 'POST', path: `${SIGN_IN_PATH}/:uid/login`, clientId: client.clientId, why, ...fields }, 'sign-in refused');
+      send(res, 401, signInPage(client, { action: `${signInPath}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
+    };
     const login = async (who: { tenant: string; user: string }, how: SignedInWith) => {
       deps.log.info({ user: who.user, tenant: who.tenant, clientId: client.clientId, via: how.via }, 'OAuth sign-in');
       await endOtherSession(provider, req, res, details, accountId(who));
@@ -220,7 +230,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const checked = await deps.tokens.check(body.data.token);
     if (checked === 'expired') return retry('That token has expired. Create a new one.');
     if (checked === undefined) return retry('That is not a valid hub token (unknown or revoked).');
-    if (!checked.scopes.includes(MCP_SCOPE)) return retry('That token lacks the mcp scope, so it cannot use tools.');
+    if (!checked.scopes.includes(MCP_SCOPE)) return retry('That token lacks the mcp scope, so it cannot use tools.', { tokenId: checked.tokenId });
     await login(checked, { via: 'token', tokenId: checked.tokenId! });
   });
 
@@ -229,8 +239,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const details = await interaction(provider, req, res);
     if (!details) return;
     const body = consentForm.safeParse(req.body);
-    if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid))
-      return send(res, 403, failurePage('This form was not sent from its own page.'));
+    if (fromElsewhere(req) || !body.success || !csrfOk(body.data.csrf, details.uid)) return refuseForm(res, 'consent');
     const account = details.session?.accountId;
     if (details.prompt.name !== 'consent' || account === undefined) return send(res, 400, failurePage('There is nothing to consent to here.'));
     if (body.data.decision === 'deny') {
@@ -248,8 +257,14 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       return void res.set('Cache-Control', 'no-store').redirect(303, signInAgain(deps.issuer, details.params));
     }
     // Checked again here: the token may have been revoked since the authorization request began.
-    if (!(await deps.signInStands(details.session?.amr)))
+    if (!(await deps.signInStands(details.session?.amr))) {
+      refused(
+        'unauthorized',
+        { method: 'POST', path: `${SIGN_IN_PATH}/:uid/consent`, why: 'the hub token the user signed in with was revoked' },
+        'sign-in refused',
+      );
       return send(res, 401, failurePage('The hub token you signed in with has been revoked. Start again from your app, and sign in again.'));
+    }
     const clientId = String(details.params['client_id']);
     // The grant this interaction consents to: the client's existing one, else the one an earlier
     // post of this form saved, else a new one under that same id (`jti` is the library's id field).
