@@ -82,10 +82,18 @@ interface Served {
  * instead, as a 2026 call is, and an async agent's outcome stays readable with `agent__task_status`.
  */
 export class DirectCalls {
+  /** 2026-07-28 calls under way (a 2025 session's are its SessionCalls'): the hub's stop answers them. */
+  private readonly modernInflight = new Set<AbortController>();
+
   constructor(
     private readonly dispatcher: Dispatcher,
     private readonly log: Logger,
   ) {}
+
+  /** The hub is stopping: each 2026-07-28 call still under way is cancelled at its source and answered `hub_stopping`. */
+  stopModern(): void {
+    for (const abort of this.modernInflight) abort.abort(new HubStopping());
+  }
 
   /** A 2025 session's POST, served when it is a direct call or cancels one: true when answered. */
   serve(session: DirectSession, req: Request, res: Response, body: unknown): boolean {
@@ -211,6 +219,7 @@ export class DirectCalls {
     const abort = new AbortController();
     const legacy = s.legacy;
     legacy?.calls.inflight.set(s.call.id, abort);
+    if (!legacy) this.modernInflight.add(abort);
     // A 2025 client that wants a call cancelled says so (notifications/cancelled); its closed
     // connection is not a cancel: a client that resumes gets the stream back (EventStreamAnswer.onDrop),
     // and only one that cannot (before 2025-11-25) has the call end with it.
@@ -227,6 +236,7 @@ export class DirectCalls {
       else if (abort.signal.reason instanceof HubStopping) s.out.end({ jsonrpc: '2.0', id: s.call.id, error: stopping(s.call.params.name) });
     } finally {
       legacy?.calls.inflight.delete(s.call.id);
+      this.modernInflight.delete(abort);
       if (!s.out.ended) {
         if (legacy && abort.signal.reason instanceof CancelledByClient) legacy.calls.keepOpen(legacy.out);
         else s.out.abandon();

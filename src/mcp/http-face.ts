@@ -346,10 +346,12 @@ export class HttpFace {
     clearInterval(this.sweeper);
     this.stopRevocations();
     for (const u of this.unsubscribe) u();
-    // A stop is no cancel: requests under way get the listener's drain to finish; a 2025 session's
-    // call still running is then answered hub_stopping as it unwinds, before its stream closes.
+    // A stop is no cancel: requests under way get the listener's drain to finish; a call still
+    // running then (a 2025 session's, or a 2026 request's) is answered hub_stopping as it unwinds,
+    // before its stream closes: told nothing, a client waits out its timeout on a hub that is gone.
     await this.inFlight.settled(DRAIN_MS);
     for (const s of this.sessions.values()) s.calls.close(new HubStopping());
+    this.direct.stopModern();
     await this.inFlight.settled(500);
     await Promise.all([...this.sessions.values()].map((s) => s.transport.close().catch(() => {})));
     this.sessions.clear();

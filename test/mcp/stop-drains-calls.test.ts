@@ -1,5 +1,6 @@
 /**
- * A hub that stops (SIGTERM, stdin closed) while a 2025 session's calls are under way: a call that
+ * A hub that stops (SIGTERM, stdin closed) while calls are under way, a 2025 session's or 2026-07-28
+ * requests (whose closed stream would be their cancel, without a word): a call that
  * ends within the 2 s a stop gives requests is answered, and one still running after that is
  * answered `hub_stopping` — never left with a closed stream and no answer, which a client would
  * try to resume at a hub that is gone and then wait out its own timeout.
@@ -15,8 +16,8 @@ afterEach(async () => {
   hub = undefined;
 });
 
-async function legacyClient(running: RunningHub): Promise<Client> {
-  const client = new Client({ name: 'stop-test', version: '1.0.0' }, { versionNegotiation: { mode: 'legacy' } });
+async function eraClient(running: RunningHub, mode: 'legacy' | 'auto'): Promise<Client> {
+  const client = new Client({ name: 'stop-test', version: '1.0.0' }, { versionNegotiation: { mode } });
   await client.connect(new StreamableHTTPClientTransport(new URL(running.url), { requestInit: { headers: { authorization: `Bearer ${running.token}` } } }));
   return client;
 }
@@ -33,19 +34,22 @@ async function holding(client: Client, ms: number): Promise<{ outcome: Promise<u
   return { outcome };
 }
 
-describe('a stopping hub and the calls of 2025 sessions', () => {
-  it('answers the call that ends within the drain, and tells the one that does not that the hub stopped', async () => {
-    hub = await startHub({ mcpServers: { a: { command: process.execPath, args: [ASKING, '--v1-stdio'] } } });
-    const running = hub;
-    const client = await legacyClient(running);
-    const short = await holding(client, 500);
-    const long = await holding(client, 30_000);
-    const stopping = running.hub.stop();
-    expect(await short.outcome).toEqual({ result: expect.objectContaining({ content: [{ type: 'text', text: 'held' }] }) });
-    expect(await long.outcome).toEqual({
-      error: expect.objectContaining({ code: -32000, message: expect.stringContaining('the hub stopped before a__hold finished') }),
-    });
-    await stopping;
-    hub = undefined;
-  });
+describe('a stopping hub and the calls under way', () => {
+  it.each(['legacy', 'auto'] as const)(
+    '%s era: answers the call that ends within the drain, and tells the one that does not that the hub stopped',
+    async (mode) => {
+      hub = await startHub({ mcpServers: { a: { command: process.execPath, args: [ASKING, '--v1-stdio'] } } });
+      const running = hub;
+      const client = await eraClient(running, mode);
+      const short = await holding(client, 500);
+      const long = await holding(client, 30_000);
+      const stopping = running.hub.stop();
+      expect(await short.outcome).toEqual({ result: expect.objectContaining({ content: [{ type: 'text', text: 'held' }] }) });
+      expect(await long.outcome).toEqual({
+        error: expect.objectContaining({ code: -32000, message: expect.stringContaining('the hub stopped before a__hold finished') }),
+      });
+      await stopping;
+      hub = undefined;
+    },
+  );
 });
