@@ -1,4 +1,5 @@
 import type { Client } from '@modelcontextprotocol/client';
+import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import type { CachedLists } from '../../store/list-cache.js';
 import type { ChangeKind } from '../source.js';
 import { KINDS } from './list-changes.js';
@@ -6,28 +7,57 @@ import { serverDeclaresTasks } from '../tasks/backings/downstream-link-2026.js';
 
 export const NO_LISTS: CachedLists = { tools: [], resources: [], resourceTemplates: [], prompts: [] };
 
+/** A list a server declares (a `prompts` or `resources` capability) and answers with -32601. */
+export type UnimplementedList = 'resources/list' | 'prompts/list';
+
+export interface FetchOptions {
+  timeout: number;
+  cache?: 'refresh';
+  /** Told once per connection and method of a declared list the server does not implement. */
+  unimplemented?: (method: UnimplementedList) => void;
+}
+
+/** The methods each connection was found not to implement, so a refresh that meets it again says nothing. */
+const told = new WeakMap<Client, Set<UnimplementedList>>();
+
 /**
  * A server's lists of one kind (or all), fetched anew; the other kinds are kept from `current`.
  * Only what the server advertises is asked for, and templates are optional (older servers answer
  * resources/templates/list with an error).
  */
-export async function fetchLists(
-  client: Client,
-  current: CachedLists,
-  kind: ChangeKind | 'all',
-  opts: { timeout: number; cache?: 'refresh' },
-): Promise<CachedLists> {
+export async function fetchLists(client: Client, current: CachedLists, kind: ChangeKind | 'all', opts: FetchOptions): Promise<CachedLists> {
   const caps = client.getServerCapabilities();
+  const req = { timeout: opts.timeout, ...(opts.cache ? { cache: opts.cache } : {}) };
   const next = { ...current };
-  if (kind === 'all' || kind === 'tools') next.tools = caps?.tools ? withTaskSupport(client, (await client.listTools(undefined, opts)).tools) : [];
+  if (kind === 'all' || kind === 'tools') next.tools = caps?.tools ? withTaskSupport(client, (await client.listTools(undefined, req)).tools) : [];
   if (kind === 'all' || kind === 'resources') {
-    next.resources = caps?.resources ? (await client.listResources(undefined, opts)).resources : [];
+    next.resources = caps?.resources ? ((await orEmpty(client, 'resources/list', opts, () => client.listResources(undefined, req)))?.resources ?? []) : [];
     next.resourceTemplates = caps?.resources
-      ? (await client.listResourceTemplates(undefined, opts).catch(() => ({ resourceTemplates: [] }))).resourceTemplates
+      ? (await client.listResourceTemplates(undefined, req).catch(() => ({ resourceTemplates: [] }))).resourceTemplates
       : [];
   }
-  if (kind === 'all' || kind === 'prompts') next.prompts = caps?.prompts ? (await client.listPrompts(undefined, opts)).prompts : [];
+  if (kind === 'all' || kind === 'prompts')
+    next.prompts = caps?.prompts ? ((await orEmpty(client, 'prompts/list', opts, () => client.listPrompts(undefined, req)))?.prompts ?? []) : [];
   return next;
+}
+
+/**
+ * A declared list's answer, or undefined when the server does not implement it (-32601): hand-
+ * written servers often declare `prompts` or `resources` with no list handler, and SDK clients
+ * connected to them directly list and call their tools regardless. Any other error still fails
+ * the listing, as a server that cannot list its tools does.
+ */
+async function orEmpty<T>(client: Client, method: UnimplementedList, opts: FetchOptions, list: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await list();
+  } catch (err) {
+    if (!(err instanceof ProtocolError) || err.code !== ProtocolErrorCode.MethodNotFound) throw err;
+    const methods = told.get(client) ?? new Set();
+    told.set(client, methods);
+    if (!methods.has(method)) opts.unimplemented?.(method);
+    methods.add(method);
+    return undefined;
+  }
 }
 
 /**
