@@ -209,8 +209,9 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       refused('unauthorized', { method: 'POST', path: `${SIGN_IN_PATH}/:uid/login`, clientId: client.clientId, why, ...fields }, 'sign-in refused');
       send(res, 401, signInPage(client, { action: `${signInPath}/${details.uid}/login`, csrf: csrf(details.uid) }, why), client);
     };
-    const login = async (who: { tenant: string; user: string }, how: SignedInWith) => {
-      deps.log.info({ user: who.user, tenant: who.tenant, clientId: client.clientId, via: how.via }, 'OAuth sign-in');
+    const login = async (who: { tenant: string; user: string }, how: SignedInWith, again = false) => {
+      const said = again ? 'OAuth sign-in: the form was sent again with the link this sign-in spent; it goes on' : 'OAuth sign-in';
+      deps.log.info({ user: who.user, tenant: who.tenant, clientId: client.clientId, via: how.via }, said);
       await endOtherSession(provider, req, res, details, accountId(who));
       await provider.interactionFinished(
         req,
@@ -221,11 +222,13 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     };
     const code = inviteCodeIn(body.data.token);
     if (code !== undefined) {
-      const invited = await deps.invites.redeem(code);
+      // The interaction that spends a link may send it again (a double click on "Sign in", a
+      // resent post): the browser shows the answer to the last post, which goes on as the first did.
+      const invited = await deps.invites.redeem(code, details.uid);
       if (invited === 'used') return retry('That sign-in link was already used. Ask the hub operator for a new one.');
       if (invited === 'expired') return retry('That sign-in link has expired. Ask the hub operator for a new one.');
       if (invited === undefined) return retry('That is not a sign-in link of this hub.');
-      return login(invited, { via: 'invite' });
+      return login(invited, { via: 'invite' }, invited.again);
     }
     const checked = await deps.tokens.check(body.data.token);
     if (checked === 'expired') return retry('That token has expired. Create a new one.');

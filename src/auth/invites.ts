@@ -9,6 +9,8 @@ import type { AsRecords } from './records.js';
 import { SIGN_IN_PATH } from './routes.js';
 
 const MODEL = 'Invite';
+/** Which interaction spent an invite (hashed), kept as long as the invite's own row. */
+const SPENT_BY = 'InviteSpentBy';
 /** `sbi_` and 32 random bytes: recognisable in a paste, and as hard to guess as a hub token. */
 const CODE = /^sbi_[A-Za-z0-9_-]{43}$/;
 export const INVITE_PATH = `${SIGN_IN_PATH}/invite`;
@@ -20,7 +22,8 @@ const payload = z.object({ account: z.string(), expiresAt: z.number() });
 /** A spent or expired invite is kept this long, so the page can say which it was rather than "unknown". */
 const KEEP_MS = 7 * 86_400_000;
 
-export type Redeemed = { tenant: string; user: string } | 'expired' | 'used' | undefined;
+/** `again`: the interaction that spent the link sent it again (a double click, a resent form). */
+export type Redeemed = { tenant: string; user: string; again: boolean } | 'expired' | 'used' | undefined;
 
 /** What an invite may not be: refused alike by `Invites.create` and by `users invite` before it opens (or makes) a store. */
 export function checkInvite(who: { tenant: string; user: string }, lifetimeMs: number): void {
@@ -41,8 +44,18 @@ export class Invites {
     private readonly clock: Clock,
   ) {}
 
-  private scope(key: string) {
-    return { tenant: HUB_TENANT, kind: 'oauth_as', id: `${MODEL}:${key}` };
+  private scope(key: string, model = MODEL) {
+    return { tenant: HUB_TENANT, kind: 'oauth_as', id: `${model}:${key}` };
+  }
+
+  private async open(key: string, model: string, sealed: string): Promise<string> {
+    return this.vault.decrypting(() => this.vault.decryptString(this.scope(key, model), sealed));
+  }
+
+  /** Whether this interaction is the one that spent the invite. */
+  private async spentBy(key: string, interaction: string): Promise<boolean> {
+    const row = await this.records.find(SPENT_BY, key);
+    return row !== undefined && (await this.open(key, SPENT_BY, row.payload)) === hashId(interaction);
   }
 
   async create(who: { tenant: string; user: string }, lifetimeMs = DEFAULT_INVITE_MS): Promise<{ code: string; expiresAt: number }> {
@@ -60,19 +73,32 @@ export class Invites {
     return { code, expiresAt };
   }
 
-  /** Spends the invite once. */
-  async redeem(code: string): Promise<Redeemed> {
+  /**
+   * Spends the invite once, for the sign-in `interaction` (the library's uid). That interaction
+   * sending it again gets the user again (its browser shows the answer to the last of two posts);
+   * any other is refused. The winner notes itself after its guarded consume: a post of the same
+   * interaction read between the two writes is refused as used, as every post was before.
+   */
+  async redeem(code: string, interaction: string): Promise<Redeemed> {
     if (!CODE.test(code)) return undefined;
     const key = hashId(code);
     const row = await this.records.find(MODEL, key);
     if (row === undefined) return undefined;
     const now = this.clock.now();
-    if (row.consumedAt !== undefined) return 'used';
-    const sealed = await this.vault.decrypting(() => this.vault.decryptString(this.scope(key), row.payload));
-    const invite = payload.parse(JSON.parse(sealed));
+    const invite = payload.parse(JSON.parse(await this.open(key, MODEL, row.payload)));
+    const who = parseAccountId(invite.account);
+    if (who === undefined) return undefined;
+    const again = async () => ((await this.spentBy(key, interaction)) ? { ...who, again: true } : 'used');
+    if (row.consumedAt !== undefined) return again();
     if (invite.expiresAt <= now) return 'expired';
-    if (!(await this.records.consume(MODEL, key, now))) return 'used';
-    return parseAccountId(invite.account);
+    if (!(await this.records.consume(MODEL, key, now))) return again();
+    await this.records.upsert({
+      model: SPENT_BY,
+      key,
+      payload: this.vault.encrypt(this.scope(key, SPENT_BY), hashId(interaction)),
+      expiresAt: row.expiresAt,
+    });
+    return { ...who, again: false };
   }
 }
 
