@@ -3,6 +3,7 @@ import Provider, { errors, interactionPolicy, type ProviderContext } from 'oidc-
 import type { Clock } from '../clock.js';
 import type { Vault } from '../vault/vault.js';
 import { hubAdapter } from './adapter.js';
+import { answerOversizeAs413 } from './oversize-body.js';
 import { parseAccountId } from './account.js';
 import type { AsKeys } from './keys.js';
 import type { AsRecords } from './records.js';
@@ -194,6 +195,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   provider.use(retryAfterWhileUnavailable);
   provider.use(uncachedMetadata);
   provider.use(revocationAuthMethods);
+  answerOversizeAs413(provider);
   // The library builds every URL it hands out, and decides whether its cookies are Secure, from
   // the request's X-Forwarded-Host and X-Forwarded-Proto: server.ts sets both to the issuer's on
   // each request it hands over, whatever the client or the proxy sent (issuerBound there).

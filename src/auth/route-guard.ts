@@ -20,10 +20,14 @@ const METHODS: Readonly<Record<string, readonly string[]>> = {
 /** The library's own cap on a form or JSON body (its body parser's `56kb`). */
 export const AS_BODY_LIMIT = 56 * 1024;
 
+/** The answer, with 413, to a body over that cap, whether it declared its length or not (oversize-body.ts). */
+export const OVERSIZE_BODY = { error: 'invalid_request', error_description: `the request body is over ${AS_BODY_LIMIT} bytes` } as const;
+
 /**
- * In front of the library: a wrong method gets 405 with `Allow`, and a body over the library's cap
- * gets 413 (the library reads it as malformed: 400 "failed to parse the request body"), each with
- * an RFC 6749 error object, as the endpoints' other errors are.
+ * In front of the library: a wrong method gets 405 with `Allow`, and a body declared over the
+ * library's cap gets 413 (the library reads it as malformed: 400 "failed to parse the request
+ * body"), each with an RFC 6749 error object, as the endpoints' other errors are. One sent chunked
+ * declares no length: the library counts it, and oversize-body.ts turns its answer into this one.
  */
 export const authorizationRouteGuard: RequestHandler = (req, res, next) => {
   const allowed = METHODS[req.path];
@@ -36,7 +40,7 @@ export const authorizationRouteGuard: RequestHandler = (req, res, next) => {
   const length = Number(req.headers['content-length'] ?? 0);
   if (length > AS_BODY_LIMIT) {
     res.set('Connection', 'close');
-    res.status(413).json({ error: 'invalid_request', error_description: `the request body is over ${AS_BODY_LIMIT} bytes` });
+    res.status(413).json(OVERSIZE_BODY);
     return;
   }
   next();
