@@ -1,9 +1,11 @@
 /**
  * The hub's transport to a stdio downstream, against a real child process: what one loop turn
- * sends leaves in one write, and what the child prints comes back parsed.
+ * sends leaves in one write, what the child prints comes back parsed, and what it wrote before it
+ * exited is read before the connection closes.
  */
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildStdioTransport } from '../../src/mcp/downstream/stdio-transport.js';
@@ -45,6 +47,24 @@ function countWrites(t: ChildStdioTransport): Array<{ chunks: number }> {
   return calls;
 }
 
+/** Answers the first request and says on stderr why it stops, then exits once both are written. */
+const ANSWER_AND_EXIT = `
+process.stdin.once('data', (chunk) => {
+  const id = JSON.parse(String(chunk).split('\\n')[0]).id;
+  process.stderr.write('Error: API_KEY is not set\\n', () =>
+    process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id, result: { content: [] } }) + '\\n', () => process.exit(1)));
+});
+`;
+
+/** Starts a helper in its own session that keeps the leader's stdout and stderr open, says its pid, and exits. */
+const LEAVE_HELPER = `
+const { spawn } = require('node:child_process');
+const helper = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: ['ignore', 'inherit', 'inherit'] });
+process.stderr.write('helper ' + helper.pid + '\\n', () => process.exit(0));
+`;
+
+const childOf = (t: ChildStdioTransport): ChildProcess => (t as unknown as { child: ChildProcess }).child;
+
 const request = (id: number): JSONRPCMessage => ({ jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'echo', arguments: {} } });
 
 describe('the stdio downstream transport', () => {
@@ -71,5 +91,47 @@ describe('the stdio downstream transport', () => {
     expect(reads.get(4)).toBe(2);
     // The notification before the answers is parsed and delivered in its place.
     expect(first[0]).toMatchObject({ method: 'notifications/message', params: { data: 'read 1' } });
+  });
+
+  it('delivers the answer and stderr a server wrote before it exited, then closes', async () => {
+    const t = new ChildStdioTransport({ command: process.execPath, args: ['-e', ANSWER_AND_EXIT], env: {} });
+    open.push(t);
+    const got: JSONRPCMessage[] = [];
+    t.onmessage = (m) => got.push(m);
+    const closed = new Promise((resolve) => {
+      t.onclose = () => resolve({ answers: got.length, stderr: t.stderrLog.summary() });
+    });
+    await t.start();
+    const child = childOf(t);
+    // The hub is busy elsewhere when the server exits (8 servers starting at once): Node reports
+    // the exit before what the server wrote has been read.
+    child.stdout?.pause();
+    t.stderr.pause();
+    const exited = once(child, 'exit');
+    await t.send(request(1));
+    await exited;
+    child.stdout?.resume();
+    t.stderr.resume();
+    expect(await closed).toEqual({ answers: 1, stderr: 'Error: API_KEY is not set' });
+    expect(t.exitInfo).toEqual({ code: 1, signal: null });
+  });
+
+  it('closes soon after the exit though a helper outside its process group keeps the pipes open', async () => {
+    const t = new ChildStdioTransport({ command: process.execPath, args: ['-e', LEAVE_HELPER], env: {} });
+    open.push(t);
+    const closed = new Promise<void>((resolve) => {
+      t.onclose = () => resolve();
+    });
+    await t.start();
+    const exited = once(childOf(t), 'exit');
+    const helper = Number(/^helper (\d+)$/.exec(await eventually(() => t.stderrLog.tail()[0], 5_000))?.[1]);
+    try {
+      await exited;
+      const exitedAt = Date.now();
+      await closed;
+      expect(Date.now() - exitedAt).toBeLessThan(3_000);
+    } finally {
+      process.kill(helper, 'SIGKILL');
+    }
   });
 });

@@ -43,6 +43,12 @@ const DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024;
  * without newlines does not hold calls for long. Its bytes are dropped meanwhile, never buffered.
  */
 const OVERSIZE_END_WAIT_MS = 1000;
+/**
+ * How long the close waits after the child's exit for its stdout and stderr to end. Node reports
+ * the exit before it has read what the child wrote last; the pipes end as soon as that is read,
+ * unless a descendant outside the process group that the exit's kill did not reach holds them open.
+ */
+const STDIO_END_WAIT_MS = 1000;
 
 /**
  * A stdio client transport that puts the child in its own process group, so that shutdown kills
@@ -69,6 +75,7 @@ export class ChildStdioTransport implements Transport {
   /** Ids of our requests still unanswered: an oversize response may fail one of them, and only them. */
   private readonly pending = new Set<JsonRpcId>();
   private oversizeTimer: NodeJS.Timeout | undefined;
+  private stdioEndTimer: NodeJS.Timeout | undefined;
   private readonly maxBytes: number;
   exitInfo?: ExitInfo;
   /** Why the process could not be started at all (no exit code follows), as start-failure.ts says it. */
@@ -139,9 +146,19 @@ export class ChildStdioTransport implements Transport {
           this.signalTree(child.pid, 'SIGKILL');
           if (pid !== undefined) this.params.registry?.exited(pid);
           res(this.exitInfo);
-          this.emitClose();
+          // Not closed yet: an answer the server wrote just before it exited, and the stderr line
+          // that says why it failed, are still in the pipes (a 1 MB answer was lost so).
+          if (!this.closedEmitted) this.stdioEndTimer = setTimeout(() => this.emitClose(), STDIO_END_WAIT_MS);
         });
       });
+      // 'close' comes once the exit is in and stdout and stderr have ended; stderr is read
+      // through its PassThrough, whose end follows the pipe's.
+      let ends = 0;
+      const ended = (): void => {
+        if (++ends === 2) this.emitClose();
+      };
+      child.once('close', ended);
+      this.stderrStream.once('end', ended);
       child.once('error', failed);
       child.once('spawn', () => {
         spawned = true;
@@ -243,7 +260,8 @@ export class ChildStdioTransport implements Transport {
   send(message: JSONRPCMessage): Promise<void> {
     const stdin = this.child?.stdin;
     // An SdkError, as the SDK's own transport would give, so the caller is told the server stopped.
-    if (!stdin || stdin.destroyed || this.violation !== undefined) return Promise.reject(new SdkError(SdkErrorCode.NotConnected, 'not connected'));
+    if (!stdin || stdin.destroyed || this.violation !== undefined || this.exitInfo !== undefined)
+      return Promise.reject(new SdkError(SdkErrorCode.NotConnected, 'not connected'));
     if ('method' in message && 'id' in message) this.pending.add(message.id);
     this.coalesce(stdin);
     return new Promise((resolve) => {
@@ -306,6 +324,7 @@ export class ChildStdioTransport implements Transport {
   private emitClose(): void {
     if (this.closedEmitted) return;
     this.closedEmitted = true;
+    clearTimeout(this.stdioEndTimer);
     // Messages held back by drain() were read before the exit: deliver them before the close.
     for (let m = this.inbox.shift(); m !== undefined; m = this.inbox.shift()) this.onmessage?.(m);
     this.onclose?.();
