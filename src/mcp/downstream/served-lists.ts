@@ -1,6 +1,6 @@
 import type { CachedLists } from '../../store/list-cache.js';
 import type { ChangeKind, SourceChange, SourceStatus } from '../source.js';
-import { fingerprint, movedKinds, withKind } from './lists.js';
+import { fingerprint, movedKinds, NO_LISTS, withKind } from './lists.js';
 
 /** What of the main connection the lists served follow. */
 interface MainLists {
@@ -73,13 +73,15 @@ export class ServedLists {
   /**
    * Tells clients of every list that differs from what they were served (`movedKinds`). With
    * nothing served yet, none has listed (their first list waits for this server until it is
-   * listable), so the first lists are news to nobody unless `firstIsNews`.
+   * listable), so the first lists are news to nobody unless `firstIsNews`: then clients may have
+   * listed without this server, and were shown none of its lists. Every kind it has is news, not
+   * only the one announced first, which stores the others as served too.
    */
   private announce(change: SourceChange, firstIsNews: boolean): void {
     const fresh = this.now();
-    const was = this.served ? fingerprint(this.served) : undefined;
+    const was = this.served ?? (firstIsNews ? NO_LISTS : undefined);
     this.served = fresh;
-    const moved = was ? movedKinds(was, fingerprint(fresh)) : firstIsNews ? [change.kind] : [];
-    for (const kind of moved) this.tell(kind === change.kind ? change : { ...change, kind });
+    if (!was) return;
+    for (const kind of movedKinds(fingerprint(was), fingerprint(fresh))) this.tell(kind === change.kind ? change : { ...change, kind });
   }
 }
