@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Vault } from '../vault/vault.js';
 import { hubAdapter } from './adapter.js';
 import { answerOversizeAs413 } from './oversize-body.js';
+import { checkingCodeResource } from './code-resource.js';
 import { parseAccountId } from './account.js';
 import type { AsKeys } from './keys.js';
 import type { AsRecords } from './records.js';
@@ -61,7 +62,8 @@ export function createProvider(deps: ProviderDeps): Provider {
   // Behind a proxy that serves the hub under a path (server.ts), the browser is sent there.
   const signInPath = `${publicPathOf(deps.issuer)}${SIGN_IN_PATH}`;
   const provider = new Provider(deps.issuer, {
-    adapter: hubAdapter(deps),
+    // The code exchange's resource is checked as the code is looked up, before it is spent (code-resource.ts).
+    adapter: checkingCodeResource(hubAdapter(deps), resource, resources),
     clients: [],
     async findAccount(_ctx: unknown, sub: string) {
       if (parseAccountId(sub) === undefined) return undefined;
