@@ -1,7 +1,9 @@
 import { hashId } from '../../src/auth/ids.js';
 import { HubError } from '../../src/errors.js';
 import { configFromFlags, listLine, parse, str } from '../common.js';
+import { systemClock } from '../../src/clock.js';
 import { grantLine, openAsStore } from './clients-store.js';
+import { grantJson } from './grant-json.js';
 
 const USAGE = `usage: switchboard clients list [--user U] [--tenant T] [--json]
        switchboard clients revoke [--] <client_id>       end every grant of the client and forget its registration
@@ -37,8 +39,10 @@ export async function clientsCommand(argv: string[]): Promise<void> {
         const user = str(flags['user']);
         const tenant = str(flags['tenant']);
         const grants = await store.grants.list({ ...(user ? { user } : {}), ...(tenant ? { tenant } : {}) });
-        if (flags['json']) process.stdout.write(`${JSON.stringify(grants, null, 2)}\n`);
-        else if (grants.length === 0) process.stdout.write('no authorized clients\n');
+        if (flags['json']) {
+          const shown = grants.map((g) => grantJson(g, systemClock.now()));
+          process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+        } else if (grants.length === 0) process.stdout.write('no authorized clients\n');
         else for (const g of grants) listLine(grantLine(g));
         return;
       }

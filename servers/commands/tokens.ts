@@ -6,6 +6,7 @@ import { commandLogger, configFromFlags, type Flags, listLine, parse, str } from
 import { type NewToken, newToken } from '../../src/identity/tokens.js';
 import { openConfiguredStore } from '../store-context.js';
 import { type AsStore, grantLine, openAsStore } from './clients-store.js';
+import { grantJson } from './grant-json.js';
 
 async function withAsStore<T>(config: HubConfig, fn: (s: AsStore) => Promise<T>): Promise<T> {
   const store = await openAsStore(config);
@@ -112,18 +113,21 @@ export async function tokensCommand(argv: string[]): Promise<void> {
         // OAuth grants are sealed in the vault: it is opened only when there are some.
         const hasGrants = (await store.asRecords.list('Grant')).length > 0;
         const grants = (hasGrants ? await withAsStore(config, (s) => s.grants.list()) : []).filter(whose);
+        const now = systemClock.now();
+        const shownGrants = grants.map((g) => grantJson(g, now));
         if (flags['oauth']) {
-          if (flags['json']) process.stdout.write(`${JSON.stringify(grants, null, 2)}\n`);
+          if (flags['json']) process.stdout.write(`${JSON.stringify(shownGrants, null, 2)}\n`);
           else if (grants.length === 0) process.stdout.write('no OAuth grants\n');
           else for (const g of grants) listLine(grantLine(g));
           return;
         }
         const list = (await tokens.list({ includeRevoked: flags['all'] === true })).filter(whose);
-        const now = systemClock.now();
         const stateOf = (t: (typeof list)[number]) => (t.revokedAt ? 'revoked' : t.expiresAt !== undefined && t.expiresAt <= now ? 'expired' : 'active');
         if (flags['json']) {
-          // Every key on every token (null when unset), and the state the text list shows.
-          const shown = list.map((t) => ({ ...t, expiresAt: t.expiresAt ?? null, state: stateOf(t) }));
+          // Every key on every token (null when unset), and the state the text list shows; then the
+          // grants, as the text list shows them. One array, so a reader of the tokens alone reads
+          // on; `kind` tells the two apart (a grant has a grantId, never an id `tokens revoke` takes).
+          const shown = [...list.map((t) => ({ kind: 'token' as const, ...t, expiresAt: t.expiresAt ?? null, state: stateOf(t) })), ...shownGrants];
           process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
           return;
         }
