@@ -1,3 +1,4 @@
+import { titled } from './titled.js';
 import { createHash, createHmac } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, isCallToolResult, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import type { Refusal } from '../definition/refusal.js';
@@ -234,7 +235,7 @@ export function answerOf(
   // direct call threw it, under the code the send failed with (kept with the job).
   if (job.state === 'failed') {
     const code = isHubErrorCode(job.lastErrorCode) ? job.lastErrorCode : 'source_failed';
-    throw new HubError(code, `${title}: ${job.lastError ?? 'the write was refused'}`);
+    throw new HubError(code, titled(title, job.lastError ?? 'the write was refused'));
   }
   const why = job.lastError ? `: ${job.lastError}` : '';
   if (job.state === 'sent_unconfirmed')

@@ -1,3 +1,4 @@
+import { titled } from './titled.js';
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ReadResourceResult, type Resource, type Tool } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
@@ -199,8 +200,8 @@ export class IntegrationSource implements ToolSource {
       if (ctx.signal.aborted) throw new HubError('cancelled', `${this.name}__${name} was cancelled`, { cause: err });
       // Typed for the dispatcher, which takes the result, outcome and log level from the error table.
       const title = this.opts.definition.title;
-      if (!isHubError(err)) throw new HubError('source_failed', `${title}: ${describeError(err)}`, { cause: err });
-      throw new HubError(err.code, `${title}: ${err.message}`, { cause: err, ...(err.details ? { details: { ...err.details } } : {}) });
+      if (!isHubError(err)) throw new HubError('source_failed', titled(title, describeError(err)), { cause: err });
+      throw new HubError(err.code, titled(title, err.message), { cause: err, ...(err.details ? { details: { ...err.details } } : {}) });
     }
   }
 

@@ -124,14 +124,14 @@ describe('a custom integration calling its provider', () => {
       const get = await alice.callTool('acme__hop', { kind: 'foreign' });
       expect(get).toEqual(
         failure(
-          `Acme: Acme redirected GET /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`,
+          `Acme redirected GET /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`,
           'provider_redirect_refused',
         ),
       );
       const post = await alice.callTool('acme__post_hop', { kind: 'foreign', note: 'private' });
       expect(post).toEqual(
         failure(
-          `Acme: Acme redirected POST /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`,
+          `Acme redirected POST /v1/hop/foreign (307) to ${foreign.origin}/collect, which is outside the API base; not followed`,
           'provider_redirect_refused',
         ),
       );
@@ -143,7 +143,7 @@ describe('a custom integration calling its provider', () => {
       const r = await alice.callTool('acme__hop', { kind: 'outside' });
       expect(r).toEqual(
         failure(
-          `Acme: Acme redirected GET /v1/hop/outside (302) to ${api.origin}/admin/export, which is outside the API base; not followed`,
+          `Acme redirected GET /v1/hop/outside (302) to ${api.origin}/admin/export, which is outside the API base; not followed`,
           'provider_redirect_refused',
         ),
       );
@@ -167,14 +167,14 @@ describe('a custom integration calling its provider', () => {
     const started = performance.now();
     const r = await alice.callTool('stuck__slow', {});
     const took = performance.now() - started;
-    expect(r).toEqual(failure(`Stuck: Stuck did not answer within ${TIMEOUT_MS} ms`, 'provider_timeout'));
+    expect(r).toEqual(failure(`Stuck did not answer within ${TIMEOUT_MS} ms`, 'provider_timeout'));
     expect(took).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
     expect(took).toBeLessThan(TIMEOUT_MS + 2_000);
   });
 
   it('cuts a 200 MB answer at the cap and stops reading it', async () => {
     const r = await alice.callTool('acme__huge', {});
-    expect(r).toEqual(failure(`Acme: Acme sent a response larger than ${CAP} bytes; it was cut off`, 'provider_response_too_large'));
+    expect(r).toEqual(failure(`Acme sent a response larger than ${CAP} bytes; it was cut off`, 'provider_response_too_large'));
     // The connection was closed: the provider stopped well short of 200 MB (socket buffers aside).
     expect(api.hugeBytesSent()).toBeLessThan(CAP + 8 * 1024 * 1024);
   });
@@ -260,7 +260,7 @@ describe('a custom integration calling its provider', () => {
       try {
         const r = await alice.callTool('acme__things', {});
         expect(r).toEqual(
-          failure('Acme: Acme refused the credentials again after they were refreshed (401): {"error":"invalid_token"}', 'provider_unauthorized'),
+          failure('Acme refused the credentials again after they were refreshed (401): {"error":"invalid_token"}', 'provider_unauthorized'),
         );
       } finally {
         api.rejectAll = false;
