@@ -259,9 +259,7 @@ describe('a custom integration calling its provider', () => {
       api.rejectAll = true;
       try {
         const r = await alice.callTool('acme__things', {});
-        expect(r).toEqual(
-          failure('Acme refused the credentials again after they were refreshed (401): {"error":"invalid_token"}', 'provider_unauthorized'),
-        );
+        expect(r).toEqual(failure('Acme refused the credentials again after they were refreshed (401): {"error":"invalid_token"}', 'provider_unauthorized'));
       } finally {
         api.rejectAll = false;
       }
