@@ -14,21 +14,44 @@ interface Unset {
  */
 export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, file: string): unknown {
   const unset: Unset[] = [];
-  const out = walk(value, env, [], unset);
+  const put: string[] = [];
+  const out = walk(value, env, [], { unset, put });
   const [first, ...more] = unset;
-  if (first === undefined) return out;
+  if (first === undefined) {
+    for (const v of put) substituted.add(v);
+    return out;
+  }
   const where = (u: Unset) => `${u.path || '(root)'}: environment variable ${u.variable} is not set`;
   throw new HubError('config_invalid', `${file}: ${[first, ...more].map(where).join('; ')}`, {
     details: { file, path: first.path, variable: first.variable, ...(more.length > 0 ? { unset: [...new Set(unset.map((u) => u.variable))] } : {}) },
   });
 }
 
-function walk(value: unknown, env: NodeJS.ProcessEnv, path: string[], unset: Unset[]): unknown {
-  if (typeof value === 'string') return interpolateString(value, env, path, unset);
-  if (Array.isArray(value)) return value.map((v, i) => walk(v, env, [...path, String(i)], unset));
+/**
+ * Every value a `${NAME}` (or its default) put into a config this process loaded: the operator's
+ * way of keeping keys out of the file, so a downstream server's stderr or error page that quotes
+ * one is scrubbed before a caller, /readyz or the log sees it (`substitutedIn`). Never logged.
+ * It only grows, by the distinct values of the environment and the defaults written in configs.
+ */
+const substituted = new Set<string>();
+
+/** The values interpolation substituted that occur in any of `texts` (a server's entry: its args, env, url, headers). */
+export function substitutedIn(texts: readonly string[]): string[] {
+  return [...substituted].filter((v) => texts.some((t) => t.includes(v)));
+}
+
+/** What a walk collects: the variables unset, and the values put in. */
+interface Found {
+  unset: Unset[];
+  put: string[];
+}
+
+function walk(value: unknown, env: NodeJS.ProcessEnv, path: string[], found: Found): unknown {
+  if (typeof value === 'string') return interpolateString(value, env, path, found);
+  if (Array.isArray(value)) return value.map((v, i) => walk(v, env, [...path, String(i)], found));
   if (value !== null && typeof value === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = walk(v, env, [...path, k], unset);
+    for (const [k, v] of Object.entries(value)) out[k] = walk(v, env, [...path, k], found);
     return out;
   }
   return value;
@@ -36,13 +59,16 @@ function walk(value: unknown, env: NodeJS.ProcessEnv, path: string[], unset: Uns
 
 const PATTERN = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
-function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string[], unset: Unset[]): string {
+function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string[], found: Found): string {
   return s.replace(PATTERN, (whole, escaped: string, name: string, fallback: string | undefined) => {
     if (escaped) return whole.slice(1);
     const v = env[name];
-    if (v !== undefined && v !== '') return v;
-    if (fallback !== undefined) return fallback;
-    unset.push({ path: path.join('.'), variable: name });
-    return '';
+    const value = v !== undefined && v !== '' ? v : fallback;
+    if (value === undefined) {
+      found.unset.push({ path: path.join('.'), variable: name });
+      return '';
+    }
+    if (value !== '') found.put.push(value);
+    return value;
   });
 }

@@ -1,4 +1,5 @@
 import { LineSplitter } from './line-splitter.js';
+import { scrubberOf } from './server-secrets.js';
 
 /** Longest stderr line kept whole; longer ones keep their first bytes and a note. */
 export const STDERR_LINE_BYTES = 64 * 1024;
@@ -6,7 +7,6 @@ export const STDERR_LINE_BYTES = 64 * 1024;
 const SUMMARY_CHARS = 500;
 const FIRST_LINES = 3;
 const LAST_LINES = 20;
-const MIN_SECRET_CHARS = 6;
 
 // npm and npx chatter that precedes the real error ("npm warn config …", "npm notice New version …").
 const NOISE = /^\s*npm (warn|notice)\b/i;
@@ -18,7 +18,7 @@ const NOISE = /^\s*npm (warn|notice)\b/i;
  */
 export class StderrLog {
   onLine: ((line: string) => void) | undefined;
-  private readonly secrets: readonly string[];
+  private readonly scrub: (line: string) => string;
   private readonly first: string[] = [];
   private readonly last: string[] = [];
   private readonly lines = new LineSplitter({
@@ -29,9 +29,9 @@ export class StderrLog {
     },
   });
 
-  /** `secrets`: values replaced by `[redacted]` in every line kept or handed on (shorter than 6 characters: left alone, too likely an ordinary word). */
+  /** `secrets`: values replaced by `[redacted]` in every line kept or handed on (server-secrets.ts says which). */
   constructor(secrets: readonly string[] = []) {
-    this.secrets = secrets.filter((s) => s.length >= MIN_SECRET_CHARS);
+    this.scrub = scrubberOf(secrets);
   }
 
   push(chunk: Buffer): void {
@@ -49,8 +49,7 @@ export class StderrLog {
   }
 
   private add(raw: string): void {
-    let line = raw;
-    for (const s of this.secrets) if (line.includes(s)) line = line.split(s).join('[redacted]');
+    const line = this.scrub(raw);
     this.onLine?.(line);
     const short = line.slice(0, SUMMARY_CHARS).trimEnd();
     this.last.push(short);

@@ -9,6 +9,7 @@ import { LineSplitter, type OversizeLine } from './line-splitter.js';
 import { formatBytes, peekOversize, type JsonRpcId } from './oversize.js';
 import type { ChildRegistry } from './process-registry.js';
 import { signalEach, strayDescendants, withNew, type KnownProcess } from './process-tree.js';
+import { stdioSecrets } from './server-secrets.js';
 import { StderrLog } from './stderr-log.js';
 
 export interface ChildParams {
@@ -84,14 +85,14 @@ export class ChildStdioTransport implements Transport {
   private strays: KnownProcess[] = [];
   /** Why the hub ended this server, when it was the hub's doing (a protocol violation, no answer to its checks). */
   violation?: string;
-  /** The first meaningful and the last lines of the child's stderr, bounded, its env's values redacted. */
+  /** The first meaningful and the last lines of the child's stderr, bounded, its config's secrets redacted. */
   readonly stderrLog: StderrLog;
 
   constructor(private readonly params: ChildParams) {
-    // The env of a server's config is where its secrets go (API keys, tokens); a server that
-    // prints them on a failed start must not have them shown by /readyz, doctor, logs or a
-    // caller's error message.
-    this.stderrLog = new StderrLog(Object.values(params.env));
+    // The env of a server's config, and what `${NAME}` put into its args, is where its secrets go
+    // (API keys, tokens, connection URLs); a server that prints them on a failed start must not
+    // have them shown by /readyz, doctor, logs or a caller's error message.
+    this.stderrLog = new StderrLog(stdioSecrets(params));
     this.maxBytes = params.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.stdoutLines = new LineSplitter({ maxLineBytes: this.maxBytes, onLine: (l) => this.readLine(l), onOversize: (o) => this.oversize(o) });
     this.stderrLog.onLine = params.onStderrLine;
