@@ -2,7 +2,7 @@ import Provider, { type Adapter, errors } from 'oidc-provider';
 
 /** The request the library is handling, which it keeps in async local storage (`Provider.ctx`). */
 function currentRequest(): unknown {
-  return (Provider as unknown as { readonly ctx?: unknown }).ctx;
+  return Provider.ctx;
 }
 
 /** The parsed parameters of a code exchange at /token, in place (the library reads them after). */

@@ -272,9 +272,10 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     // The grant this interaction consents to: the client's existing one, else the one an earlier
     // post of this form saved, else a new one under that same id (`jti` is the library's id field).
     const ownId = consentGrantId(details.uid, account, clientId);
-    const fields = { jti: ownId, accountId: account, clientId };
     const grant =
-      (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? (await provider.Grant.find(ownId)) ?? new provider.Grant(fields);
+      (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ??
+      (await provider.Grant.find(ownId)) ??
+      new provider.Grant({ jti: ownId, accountId: account, clientId });
     const missing = details.prompt.details;
     const oidcScopes = stringArray.safeParse(missing['missingOIDCScope']);
     if (oidcScopes.success) grant.addOIDCScope(oidcScopes.data.join(' '));

@@ -78,6 +78,8 @@ declare module 'oidc-provider' {
   };
 
   export default class Provider {
+    /** The request the library is handling (its async local storage), undefined outside one. */
+    static readonly ctx: unknown;
     constructor(issuer: string, configuration: Record<string, unknown>);
     proxy: boolean;
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
@@ -95,7 +97,8 @@ declare module 'oidc-provider' {
       find(value: string, options?: { ignoreExpiration?: boolean }): Promise<AccessTokenModel | undefined>;
     };
     Grant: {
-      new (fields: { accountId: string; clientId: string }): GrantModel;
+      /** `jti`: the grant's id, when the hub chooses it (one consent per interaction). */
+      new (fields: { accountId: string; clientId: string; jti?: string }): GrantModel;
       find(id: string): Promise<GrantModel | undefined>;
     };
     /** The browser's sign-in session, by its uid (the interaction's `session.uid`). */
