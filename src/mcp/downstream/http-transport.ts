@@ -16,6 +16,8 @@ import { UnresumableEnd } from './in-flight.js';
 import { Lifetime } from './lifetime.js';
 import { CALL_HEADER } from './relate.js';
 import { reachWatchingFetch, relatingFetch, type RelatingFetch } from './relating-fetch.js';
+import { scrubbingFetch } from './scrubbing-fetch.js';
+import { httpSecrets, scrubberOf } from './server-secrets.js';
 import { deleteSession } from './session-delete.js';
 import { endsSession, sessionEndedOr, sessionWatchingFetch } from './session-ended.js';
 import { mediaType } from '../../providers/media-type.js';
@@ -85,6 +87,8 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
   private readonly inbox = new Inbox((m) => this.onmessage?.(m));
   private readonly fast: boolean;
   private readonly onSessionEnded: (() => void) | undefined;
+  /** Replaces the server's secrets in an error answer's body, which the error thrown with it carries to callers, /readyz and the log. */
+  private readonly scrub: (text: string) => string;
   private life: Lifetime | undefined;
   private ready = false;
   /** The DELETE of the session, sent by the first close (the source closes a transport more than once). */
@@ -102,10 +106,12 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
     const reach: { failure: unknown } = { failure: undefined };
     // Set once constructed: a request whose answer stream broke is answered with the cause (relating-fetch.ts).
     const broken = { answer: (_m: JSONRPCMessage) => {} };
-    const fetch = reachWatchingFetch(opts.fetch ?? relatingFetch(opts.onCut, (m) => broken.answer(m)), reach);
+    const secrets = httpSecrets(url, opts.headers);
+    const fetch = reachWatchingFetch(scrubbingFetch(opts.fetch ?? relatingFetch(opts.onCut, (m) => broken.answer(m)), secrets), reach);
     const ended = opts.onSessionEnded;
     super(url, { requestInit: { headers: opts.headers }, fetch: ended ? sessionWatchingFetch(fetch, ended, opts.onSessionDoubt ?? (() => {})) : fetch });
     this.reach = reach;
+    this.scrub = scrubberOf(secrets);
     broken.answer = (m) => this.inbox.push(m);
     this.onSessionEnded = ended;
     this.endpoint = endpointOf(url);
@@ -255,7 +261,8 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
 
   /** A 4xx or 5xx answer: a 2026-07-28 JSON-RPC error is delivered, anything else thrown as the SDK transport throws it. */
   private async refused(answer: PostAnswer, message: JSONRPCRequest, claimed: string | undefined, signals: readonly AbortSignal[]): Promise<void> {
-    const text = await readText(answer.body, signals).catch(() => null);
+    const read = await readText(answer.body, signals).catch(() => null);
+    const text = read === null ? null : this.scrub(read);
     // The session refused (session-ended.ts): `send` makes the error thrown below SessionEnded.
     const ended = this.sessionId !== undefined && endsSession(answer.status, text);
     if (ended) this.onSessionEnded?.();
@@ -273,7 +280,7 @@ export class HubHttpTransport extends StreamableHTTPClientTransport {
     }
     throw new SdkHttpError(SdkErrorCode.ClientHttpNotImplemented, `Error POSTing to endpoint: ${text}`, {
       status: answer.status,
-      statusText: answer.statusText,
+      statusText: this.scrub(answer.statusText),
       text,
     });
   }
