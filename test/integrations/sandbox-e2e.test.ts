@@ -215,6 +215,11 @@ describe('sandbox integration from an MCP client', () => {
     const { mcp, identity, c, username } = await linkedThenRevoked();
     let changes: number;
     changes = mcp.toolListChanges;
+    // What the hub tells this user's clients, as its catalog hears it.
+    const told: string[] = [];
+    const stopHearing = hub.hub.catalog.onChange((ch) => {
+      if (ch.identities?.some((i) => i.user === identity.user)) told.push(ch.kind);
+    });
     const r = await mcp.call('sandbox__whoami');
     expect(r.isError).toBe(true);
     expect(textOf(r)).toMatch(
@@ -223,6 +228,9 @@ describe('sandbox integration from an MCP client', () => {
     expect(await connectionOf(identity)).toMatchObject({ id: c.id, state: 'needs_reauth' });
     await eventually(() => mcp.toolListChanges > changes);
     expect(connectionStates(await mcp.tools())).toEqual(allIn('needs_reauth'));
+    // Once: the connection's change, not again by the call that met it.
+    stopHearing();
+    expect(told).toEqual(['tools']);
 
     changes = mcp.toolListChanges;
     expect((await followLink(new Browser(), linkIn(textOf(r)), username)).status).toBe(200);
