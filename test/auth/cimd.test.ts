@@ -11,7 +11,7 @@ import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@model
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addressAllowed, guardedFetch } from '../../src/auth/cimd-fetch.js';
 import { fixtureStdio, startHub, type RunningHub } from '../helpers/hub.js';
-import { MemoryOAuthClient, REDIRECT, authorizeUrl, pkce, signIn, tokenRequest } from './support.js';
+import { MemoryOAuthClient, REDIRECT, authorizeUrl, exchangeCode, pkce, signIn, tokenRequest } from './support.js';
 import { TLS_CERT, TLS_KEY } from './tls.js';
 
 /** Documents by path; `hits` counts fetches, to see the hub's cache at work. */
@@ -130,13 +130,7 @@ describe('development mode (auth.cimd.allowLoopback)', () => {
       const { callback } = await signIn(authorizeUrl(base, clientId, p), hubToken);
       const code = callback.searchParams.get('code');
       expect([path, code]).toEqual([path, expect.any(String)]);
-      const token = await tokenRequest(base, {
-        grant_type: 'authorization_code',
-        client_id: clientId,
-        code: code!,
-        redirect_uri: REDIRECT,
-        code_verifier: p.verifier,
-      });
+      const token = await exchangeCode(base, clientId, code!, p.verifier);
       expect([path, token.status]).toEqual([path, 200]);
     }
     // A document sent back to an https URL gets exactly its URLs, as before.

@@ -8,7 +8,7 @@ import { Grants } from '../../src/auth/grants.js';
 import { manualClock } from '../../src/clock.js';
 import { Browser } from '../fakes/browser.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { authorizeUrl, formOf, pkce, REDIRECT, register, tokenRequest } from './support.js';
+import { authorizeUrl, exchangeCode, formOf, pkce, REDIRECT, register } from './support.js';
 
 let hub: RunningHub;
 let base: string;
@@ -49,13 +49,7 @@ describe('consent posted twice', () => {
     // The browser shows the answer to the last post: it goes on to the client.
     const callback = await follow(browser, posts[1]!);
     const code = new URL(callback.headers.get('location')!).searchParams.get('code');
-    const token = await tokenRequest(base, {
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code: code!,
-      redirect_uri: REDIRECT,
-      code_verifier: p.verifier,
-    });
+    const token = await exchangeCode(base, clientId, code!, p.verifier);
     expect(token.status).toBe(200);
 
     const grants = await new Grants({ records: hub.hub.store.asRecords, vault: hub.hub.vault, clock }).list({ clientId });

@@ -10,7 +10,7 @@ import { Invites } from '../../src/auth/invites.js';
 import { manualClock } from '../../src/clock.js';
 import { Browser } from '../fakes/browser.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { authorizeUrl, formOf, pkce, REDIRECT, register, tokenRequest } from './support.js';
+import { authorizeUrl, exchangeCode, formOf, pkce, REDIRECT, register } from './support.js';
 
 let hub: RunningHub;
 let base: string;
@@ -66,13 +66,7 @@ describe('a sign-in link posted twice', () => {
     const consent = formOf(html);
     const callback = await follow(browser, await browser.post(new URL(consent.action, base).href, { csrf: consent.csrf, decision: 'allow' }));
     const code = new URL(callback.headers.get('location')!).searchParams.get('code');
-    const token = await tokenRequest(base, {
-      grant_type: 'authorization_code',
-      client_id: clientId,
-      code: code!,
-      redirect_uri: REDIRECT,
-      code_verifier: p.verifier,
-    });
+    const token = await exchangeCode(base, clientId, code!, p.verifier);
     expect(token.status).toBe(200);
     const grants = await new Grants({ records: hub.hub.store.asRecords, vault: hub.hub.vault, clock }).list({ user: 'dora' });
     expect(grants.map((g) => [g.user, g.signedInWith])).toEqual([['dora', { via: 'invite' }]]);

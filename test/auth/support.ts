@@ -173,6 +173,17 @@ export async function tokenRequest(base: string, form: Record<string, string>): 
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
+/** The code exchange of a public client that registered REDIRECT (`extra`: more form fields, e.g. `resource`). */
+export function exchangeCode(
+  base: string,
+  clientId: string,
+  code: string,
+  verifier: string,
+  extra: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return tokenRequest(base, { grant_type: 'authorization_code', client_id: clientId, code, redirect_uri: REDIRECT, code_verifier: verifier, ...extra });
+}
+
 /** RFC 7009 revocation by a public client. */
 export async function revoke(base: string, clientId: string, token: string): Promise<number> {
   const res = await fetch(`${base}/revoke`, {
@@ -249,14 +260,7 @@ export async function obtainTokens(base: string, hubToken: string): Promise<{ cl
   const { callback } = await signIn(authorizeUrl(base, clientId, p), hubToken);
   const code = callback.searchParams.get('code');
   if (code === null) throw new Error(`no code in ${callback.href}`);
-  const res = await tokenRequest(base, {
-    grant_type: 'authorization_code',
-    client_id: clientId,
-    code,
-    redirect_uri: REDIRECT,
-    code_verifier: p.verifier,
-    resource: `${base}/mcp`,
-  });
+  const res = await exchangeCode(base, clientId, code, p.verifier, { resource: `${base}/mcp` });
   if (res.status !== 200) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
   return { clientId, tokens: res.body as unknown as TokenSet };
 }
