@@ -63,10 +63,10 @@ export async function stdioCommand(argv: string[], hooks: StdioHooks = {}): Prom
   if (afterFirstList) void face.listed.then(() => setImmediate(afterFirstList));
   await hub.start();
   const stop = onShutdown(() => hub.stop(), log);
-  process.stdin.once('end', stop);
-  process.stdin.once('close', stop);
   // Any end of the connection (stdin closed, stdout broken) stops the hub and its children, so a
-  // host that has gone never leaves a silent hub behind.
+  // host that has gone never leaves a silent hub behind. Not stdin's end itself: the face first
+  // answers the requests read before it (a script pipes its requests, then closes stdin), and
+  // closes at once when none is under way (a desktop client closes stdin to stop the hub).
   void face.closed.then(stop);
   // A moment later, so neither loading the HTTP stack nor probing for a hub (fetch loads undici)
   // delays the handshake a desktop client waits for. A link asked for meanwhile waits until it is

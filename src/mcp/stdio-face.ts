@@ -11,6 +11,7 @@ import type { Dispatcher } from './dispatch.js';
 import { LineSplitter, type OversizeLine } from './downstream/line-splitter.js';
 import { hasRoundedId, requestIdJson, requestIdOf, ROUNDED_ID_MESSAGE } from './json-rpc-id.js';
 import { formatBytes, peekOversize, type JsonRpcId } from './downstream/oversize.js';
+import { ANSWER_GRACE_MS, describeRequest, OwedAnswers } from './owed-answers.js';
 import { createHubServer } from './server.js';
 import { strayTo } from './stray.js';
 
@@ -29,8 +30,12 @@ export interface StdioFaceOptions {
 }
 
 export interface StdioFace {
+  /** Gives the requests read up to ANSWER_GRACE_MS to be answered, answers the rest hub_stopping, and closes. */
   close(): Promise<void>;
-  /** Settles when the connection ends: stdin closed, stdout broken, or close() called. */
+  /**
+   * Settles when the connection ends: stdout broken, close() called, or stdin closed and the
+   * requests read before answered (or, after ANSWER_GRACE_MS, told hub_stopping).
+   */
   readonly closed: Promise<void>;
   /** Resolves once the first answer to a tools/list has been written (what a desktop client waits for at start). */
   readonly listed: Promise<void>;
@@ -112,6 +117,7 @@ export function serveStdioFace(opts: StdioFaceOptions): StdioFace {
     closed: wire.closed,
     listed: wire.listed,
     async close() {
+      await wire.drain();
       offChange();
       offUpdated();
       offStray();
@@ -132,7 +138,8 @@ type Reply = { id: string; code: JsonRpcErrorCode; message: string };
  * which the hub never sees EOF and hangs with its children alive. Here an oversize line is dropped
  * and answered with body_too_large, unparsable input with parse_error (their JSON-RPC codes from
  * ERROR_SPECS: -32600 and -32700, JSON-RPC 2.0 §5.1), and the face keeps serving; a result too
- * large to send becomes a result_too_large error response for its request.
+ * large to send becomes a result_too_large error response for its request. When stdin ends, the
+ * requests read before are still answered (drain), as those of a script that pipes them and closes.
  */
 class BoundedStdioTransport implements Transport {
   onclose?: () => void;
@@ -152,6 +159,8 @@ class BoundedStdioTransport implements Transport {
   /** Ids of tools/list requests read, until the first is answered. */
   private lists: Set<JsonRpcId> | undefined = new Set();
   private resolveListed: () => void = () => {};
+  private readonly owed = new OwedAnswers();
+  private draining: Promise<void> | undefined;
 
   constructor(
     private readonly input: Readable,
@@ -166,7 +175,7 @@ class BoundedStdioTransport implements Transport {
 
   private readonly onData = (chunk: Buffer | string) => this.lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   private readonly onInputError = (err: Error) => this.onerror?.(err);
-  private readonly onInputEnd = () => void this.close();
+  private readonly onInputEnd = () => void this.drain();
   private readonly onOutputError = (err: Error) => {
     if (this.isClosed) return;
     this.onerror?.(err);
@@ -208,6 +217,11 @@ class BoundedStdioTransport implements Transport {
       this.reply({ id: requestIdJson(text, value), code: 'bad_request', message: 'Invalid Request: not a JSON-RPC 2.0 message' });
       return;
     }
+    if (this.draining && 'id' in message && 'method' in message) {
+      this.reply({ id: JSON.stringify(message.id), code: 'hub_stopping', message: stoppedBefore(describeRequest(message.method, message.params)) });
+      return;
+    }
+    this.owed.read(message);
     if (this.lists && 'id' in message && 'method' in message && message.method === 'tools/list') this.lists.add(message.id);
     const held = this.observe?.(message);
     if (!held) return void this.onmessage?.(message);
@@ -234,16 +248,16 @@ class BoundedStdioTransport implements Transport {
   }
 
   private reply(r: Reply): void {
-    const error = { code: jsonRpcCodeOf(r.code), message: r.message, data: { code: r.code } };
-    this.write(`{"jsonrpc":"2.0","id":${r.id},"error":${JSON.stringify(error)}}\n`).catch((err: unknown) => this.onerror?.(err as Error));
+    this.write(errorLine(r)).catch((err: unknown) => this.onerror?.(err as Error));
   }
 
   send(message: JSONRPCMessage): Promise<void> {
     if (this.isClosed) return Promise.reject(new Error('stdio transport is closed'));
     const json = serializeMessage(message);
     const bytes = Buffer.byteLength(json) - 1;
+    const answers = 'id' in message && !('method' in message) ? message.id : undefined;
     if (bytes <= this.maxBytes) {
-      const sent = this.write(json);
+      const sent = this.answering(answers, this.write(json));
       if (this.lists && 'id' in message && !('method' in message) && message.id !== undefined && this.lists.has(message.id)) {
         this.lists = undefined;
         void sent.then(this.resolveListed, () => {});
@@ -254,12 +268,15 @@ class BoundedStdioTransport implements Transport {
     const tooLarge = `the ${'method' in message ? 'message' : 'result'} (${formatBytes(bytes)}) exceeded maxMessageBytes (${formatBytes(this.maxBytes)})`;
     // The request still gets its answer: an error in place of the result.
     if ('id' in message && !('method' in message))
-      return this.write(
-        serializeMessage({
-          jsonrpc: '2.0',
-          id: message.id,
-          error: { code: jsonRpcCodeOf('result_too_large'), message: `Internal error: ${tooLarge}`, data: { code: 'result_too_large' } },
-        }),
+      return this.answering(
+        answers,
+        this.write(
+          serializeMessage({
+            jsonrpc: '2.0',
+            id: message.id,
+            error: { code: jsonRpcCodeOf('result_too_large'), message: `Internal error: ${tooLarge}`, data: { code: 'result_too_large' } },
+          }),
+        ),
       );
     return Promise.reject(new Error(tooLarge));
   }
@@ -271,6 +288,34 @@ class BoundedStdioTransport implements Transport {
     });
   }
 
+  /** `written`, after which the request `id` (if any) is owed no answer: it is on stdout. */
+  private answering(id: JsonRpcId | undefined, written: Promise<void>): Promise<void> {
+    if (id === undefined) return written;
+    return written.finally(() => this.owed.answered(id));
+  }
+
+  /**
+   * The client will send nothing more (stdin ended), or the hub stops: the requests already read
+   * get up to ANSWER_GRACE_MS to be answered, as `serve` gives those under way, and the rest are
+   * answered hub_stopping rather than dropped (a script that pipes its requests and closes stdin
+   * reads every answer after). Requests read meanwhile are answered hub_stopping at once. With
+   * nothing owed it closes at once: a desktop client closes stdin to stop the hub.
+   */
+  drain(): Promise<void> {
+    this.draining ??= (async () => {
+      await this.owed.settled(ANSWER_GRACE_MS);
+      const left = this.owed.take();
+      if (this.isClosed) return;
+      const told = left.map(({ id, what }) =>
+        this.write(errorLine({ id: JSON.stringify(id), code: 'hub_stopping', message: stoppedBefore(what) })).catch(() => {}),
+      );
+      // Closed in the same turn as those lines go out: an answer the SDK sends later is refused, not a second one.
+      await this.close();
+      await Promise.all(told);
+    })();
+    return this.draining;
+  }
+
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
@@ -279,7 +324,20 @@ class BoundedStdioTransport implements Transport {
     this.input.off('end', this.onInputEnd);
     this.input.off('close', this.onInputEnd);
     this.lines.clear();
+    // Nothing more can be written: a drain waiting for answers has none to wait for.
+    this.owed.take();
     this.onclose?.();
     this.resolveClosed();
   }
+}
+
+/** An error response, as one line: its JSON-RPC code and `data.code` from the hub's error table. */
+function errorLine(r: Reply): string {
+  const error = { code: jsonRpcCodeOf(r.code), message: r.message, data: { code: r.code } };
+  return `{"jsonrpc":"2.0","id":${r.id},"error":${JSON.stringify(error)}}\n`;
+}
+
+/** hub_stopping's message for a request the hub stopped before answering: ERROR_SPECS has it retryable. */
+function stoppedBefore(what: string): string {
+  return `the hub stopped before it answered ${what}; send it again once the hub is back`;
 }
