@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { fetchLists, NO_LISTS, type UnimplementedList } from '../../src/mcp/downstream/lists.js';
 import { bearerClient } from '../helpers/clients.js';
 import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
+import { capturedLogger } from '../helpers/log.js';
 
 /** A 1.x SDK low-level Server declaring tools, prompts and resources, with tools only (and prompts/list failing, if told to). */
 const server = (promptsFail: boolean) => `
@@ -40,8 +41,9 @@ describe('a server that declares a list it does not implement', () => {
     return client;
   }
 
-  it('has its tools listed and called through the hub', async () => {
-    hub = await startHub({ mcpServers: { np: command() } });
+  it('has its tools listed and called through the hub, which warns once of each list it reads as empty', async () => {
+    const lines: string[] = [];
+    hub = await startHub({ mcpServers: { np: command() } }, { log: capturedLogger(lines) });
     expect(
       hub.hub.catalog
         .sources()
@@ -54,6 +56,11 @@ describe('a server that declares a list it does not implement', () => {
     expect((await client.listPrompts()).prompts).toEqual([]);
     const result = await client.callTool({ name: 'np__hello', arguments: {} });
     expect(result.content).toEqual([{ type: 'text', text: 'hello back' }]);
+    const warned = lines.filter((l) => l.includes('does not implement')).map((l) => JSON.parse(l) as { level: number; source: string; method: string });
+    expect(warned.map((w) => [w.level, w.source, w.method]).sort()).toEqual([
+      [40, 'np', 'prompts/list'],
+      [40, 'np', 'resources/list'],
+    ]);
   });
 
   it('reads as empty lists, each method told once however often it is read again', async () => {

@@ -1,5 +1,6 @@
 import type { Client } from '@modelcontextprotocol/client';
 import { ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
+import type { Logger } from '../../observability/logger.js';
 import type { CachedLists } from '../../store/list-cache.js';
 import type { ChangeKind } from '../source.js';
 import { KINDS } from './list-changes.js';
@@ -15,6 +16,19 @@ export interface FetchOptions {
   cache?: 'refresh';
   /** Told once per connection and method of a declared list the server does not implement. */
   unimplemented?: (method: UnimplementedList) => void;
+}
+
+/**
+ * How a connection reads its server's lists: within its connect timeout, and a declared list the
+ * server does not implement said once, as a warning by the main connection (each identity's
+ * session would say it again).
+ */
+export function listReading(o: { name: string; log: Logger; role?: 'main' | 'session'; connectTimeoutMs?: number }): FetchOptions {
+  return {
+    timeout: o.connectTimeoutMs ?? 30_000,
+    unimplemented: (method) =>
+      o.log[o.role === 'session' ? 'debug' : 'warn']({ source: o.name, method }, 'the server declares a list it does not implement (-32601): read as empty'),
+  };
 }
 
 /** The methods each connection was found not to implement, so a refresh that meets it again says nothing. */

@@ -26,7 +26,7 @@ import { isModernClient, modernParams } from './modern.js';
 import { keepAlive, type KeepAliveHandle } from './keepalive.js';
 import { declaresRoots, hubClient } from './hub-client.js';
 import { ListChanges } from './list-changes.js';
-import { fetchLists, fingerprint, NO_LISTS, withKind } from './lists.js';
+import { fetchLists, fingerprint, listReading, NO_LISTS, withKind } from './lists.js';
 import { claimsResource, ResourceWatch } from './subscriptions.js';
 import { againOnNewSession, SessionEnded } from './session-ended.js';
 import { startFailure } from './start-failure.js';
@@ -283,7 +283,7 @@ export class DownstreamSource implements ToolSource {
       changes.install(client);
       if (!client.getDiscoverResult()) this.verdict = { kind: 'legacy' };
       const before = fingerprint(this.listed);
-      this.listed = await fetchLists(client, NO_LISTS, 'all', { timeout: this.opts.connectTimeoutMs ?? 30_000 });
+      this.listed = await fetchLists(client, NO_LISTS, 'all', listReading(this.opts));
       if (gen !== this.generation || this.stopping) return;
       this.connectedAt = this.opts.clock.now();
       void this.watch.renew(client).catch((err: unknown) => log.warn({ source: this.name, err: describeError(err) }, 'could not renew resource subscriptions'));
@@ -322,7 +322,7 @@ export class DownstreamSource implements ToolSource {
   private async refresh(gen: number, kind: SourceChange['kind'], ifMoved = false): Promise<void> {
     const client = this.client;
     if (!client || gen !== this.generation) return;
-    const fresh = await fetchLists(client, this.listed, kind, { timeout: this.opts.connectTimeoutMs ?? 30_000, cache: 'refresh' });
+    const fresh = await fetchLists(client, this.listed, kind, { ...listReading(this.opts), cache: 'refresh' });
     if (gen !== this.generation) return;
     const moved = fingerprint(this.listed)[kind] !== fingerprint(fresh)[kind];
     this.listed = withKind(this.listed, fresh, kind);
