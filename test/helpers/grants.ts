@@ -42,3 +42,12 @@ export function worstExcess(grants: readonly Grant[], perSecond: number): number
     for (let j = i; j < at.length; j++) worst = Math.max(worst, j - i + 1 - Math.ceil((perSecond * (at[j]! - at[i]!)) / 1000));
   return worst;
 }
+
+/**
+ * The fewest grants a pacer at `perSecond` should make in `windowMs` under load: 70 % of the rate.
+ * A loaded machine (the suite's other files, a database on the same cores) delays the callers'
+ * loops; a gate that serialises the replicas or waits a refill too many still falls below it.
+ */
+export function fewestGrants(perSecond: number, windowMs: number): number {
+  return Math.floor((0.7 * perSecond * windowMs) / 1000);
+}
