@@ -12,7 +12,7 @@ import { corsForAllowedOrigins } from './cors.js';
 import { BodyDeadlines, closeIfBodyUnread, refuseDeclaredOversize } from './limits.js';
 import { declaresUtf8, isMcpPath, isMcpPost, NOT_UTF8_MESSAGE, plainJsonBody, routeWithoutRouter } from './mcp-route.js';
 import { tokenUnlessPublic } from './public-routes.js';
-import { mountHealth, type HealthDeps } from './routes.js';
+import { METRICS_PATH, mountHealth, type HealthDeps } from './routes.js';
 import { refusalLog } from './refusal-log.js';
 import { refusedTarget } from './request-target.js';
 import { exposure, hostAndOriginGuard } from './security.js';
@@ -72,7 +72,8 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   };
   app.all('/mcp', corsForAllowedOrigins, mcpAuth, requireJsonPost, oversize, mcpBody, mcpHandle);
 
-  if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls, [], undefined, refusals)));
+  // /metrics has a guard of its own there (mountHealth below), which names the scope it takes.
+  if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls, [], undefined, refusals), [METRICS_PATH]));
   app.use(RESOURCE_METADATA_PATHS, corsForAllowedOrigins);
   // The library answers CORS on its discovery and token endpoints but not on registration, which a
   // browser client (the Inspector's web UI) calls first: without this its sign-in stops there.

@@ -69,8 +69,12 @@ async function verifyOAuth(oauth: AccessTokens, token: string): Promise<AuthInfo
  * cannot do OAuth shows a bare 401 and the user never learns the hub wants one of its own tokens.
  * RFC 6750 §3 limits error_description to printable ASCII without `"` or `\`, so the text avoids both.
  */
-export const TOKEN_HINT =
-  'This hub takes its own API tokens: create one with `switchboard tokens create --user NAME` and send it as the header Authorization: Bearer TOKEN (mcp-remote: --header Authorization:Bearer TOKEN; MCP Inspector: --header Authorization: Bearer TOKEN).';
+export const TOKEN_HINT = tokenHint('switchboard tokens create --user NAME');
+
+/** The hint with the command that creates the token a route takes (`--scopes metrics` at /metrics: a plain token holds `mcp` only). */
+function tokenHint(create: string): string {
+  return `This hub takes its own API tokens: create one with \`${create}\` and send it as the header Authorization: Bearer TOKEN (mcp-remote: --header Authorization:Bearer TOKEN; MCP Inspector: --header Authorization: Bearer TOKEN).`;
+}
 
 /** The hint at /mcp, where the hub is also an OAuth authorization server. */
 export const OAUTH_HINT = `Sign in with OAuth: this hub is its own authorization server (follow resource_metadata), or use a hub token. ${TOKEN_HINT}`;
@@ -97,13 +101,16 @@ export function bearerAuth(
   refusals?: RefusalLog,
 ): RequestHandler {
   const options = { verifier: hubTokenVerifier(tokens, oauth), resourceMetadataUrl: urls.metadata };
-  const hint = oauth ? OAUTH_HINT : TOKEN_HINT;
+  // A route that wants another scope than mcp says how to make a token that holds it.
+  const create = anyOf.length > 0 && !anyOf.includes('mcp') ? `${HOW_TO.create} --scopes ${anyOf[0]}` : HOW_TO.create;
+  const hint = oauth ? OAUTH_HINT : tokenHint(create);
+  const howToHere = { ...HOW_TO, create };
   const requiredScopes = anyOf.slice(0, 1);
   // Every answer that points a client at the metadata (a 401, a 403 asking for another scope: a
   // step-up sign-in) names it under the name the client reached the hub by (RFC 9728 §3.3).
   const pointers = (req: Request) => {
     const metadata = resourceUrlsFor(urls, req.headers.host).metadata;
-    return { options: { resourceMetadataUrl: metadata, requiredScopes }, howTo: oauth ? { ...HOW_TO, oauth: metadata } : HOW_TO };
+    return { options: { resourceMetadataUrl: metadata, requiredScopes }, howTo: oauth ? { ...howToHere, oauth: metadata } : howToHere };
   };
   const lacking = `This token lacks the ${anyOf.join(' or ')} scope; create one with \`switchboard tokens create --user NAME --scopes ${anyOf[0] ?? 'mcp'}\`.`;
   // An OAuth access token's scope is what its client asked for: only a new sign-in changes it.

@@ -52,9 +52,9 @@ export function isPublicPath(path: string): boolean {
 }
 
 /** Lets listed paths through and sends every other one to `auth`. */
-export function tokenUnlessPublic(auth: RequestHandler): RequestHandler {
+export function tokenUnlessPublic(auth: RequestHandler, guardedElsewhere: readonly string[] = []): RequestHandler {
   return (req, res, next) => {
-    if (isPublicPath(req.path)) next();
+    if (isPublicPath(req.path) || guardedElsewhere.includes(req.path)) next();
     else auth(req, res, next);
   };
 }

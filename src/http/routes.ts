@@ -4,6 +4,9 @@ import type { ToolSource } from '../mcp/source.js';
 import type { BreakerSnapshot } from '../outbox/breaker.js';
 import { within } from '../within.js';
 
+/** Where the Prometheus metrics are served; beyond loopback its own guard takes a `metrics` or `admin` token. */
+export const METRICS_PATH = '/metrics';
+
 export type HubPhase = 'starting' | 'running' | 'stopping';
 
 export interface HealthDeps {
@@ -120,7 +123,7 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
       Object.values(sources).some((s) => s.state !== 'ready' && s.state !== 'disabled');
     res.json({ status: degraded ? 'degraded' : 'ready', ...shown });
   });
-  app.get('/metrics', ...access.metricsGuard, async (_req, res) => {
+  app.get(METRICS_PATH, ...access.metricsGuard, async (_req, res) => {
     res.type(deps.metrics.contentType).send(await deps.metrics.text());
   });
 }

@@ -103,7 +103,12 @@ describe('token scopes, public routes and expiry over HTTP', () => {
     expect(await mcpOnly.json()).toMatchObject({ error: 'insufficient_scope' });
     const none = await fetch(`${origin}/metrics`);
     expect(none.status).toBe(401);
-    expect(await none.json()).toMatchObject({ error: 'invalid_token' });
+    // The challenge and the hint name the scope this route takes: a plain `tokens create` holds mcp only.
+    expect(none.headers.get('www-authenticate')).toMatch(/ scope="metrics"$/);
+    const body = (await none.json()) as { error: string; error_description: string; how_to_authenticate: { create: string } };
+    expect(body.error).toBe('invalid_token');
+    expect(body.error_description).toContain('`switchboard tokens create --user NAME --scopes metrics`');
+    expect(body.how_to_authenticate.create).toBe('switchboard tokens create --user NAME --scopes metrics');
   });
 
   it('needs a token on a route that is not listed as public, and answers listed ones without one', async () => {
