@@ -26,7 +26,7 @@ export interface StoreContext {
 
 /** What the account commands need without starting a hub: the store, the vault and the integrations with their keys loaded. */
 export function openStoreContext(flags: Flags, opts: OpenOptions = {}): Promise<StoreContext> {
-  return openStore(configFromFlags(flags).config, undefined, opts);
+  return openStore(configFromFlags(flags, { makeNothing: opts.existing === true }).config, undefined, opts);
 }
 
 export interface OpenOptions {

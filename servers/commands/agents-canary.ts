@@ -118,7 +118,8 @@ export async function canary(positionals: string[], flags: Flags): Promise<numbe
   const t = thresholdFlag.safeParse(str(flags['threshold']) ?? '0.95');
   if (!t.success) throw new HubError('invalid_params', `--threshold ${String(flags['threshold'])}: ${t.error.issues[0]?.message ?? 'invalid'}`);
   const threshold = t.data;
-  const { config } = configFromFlags(flags, { quiet: true });
+  // It calls the agents, and opens no store: the per-user data dir is not made.
+  const { config } = configFromFlags(flags, { quiet: true, makeNothing: true });
   const entry = config.agents[name];
   if (entry === undefined) throw new HubError('invalid_params', `no agent ${name} in the config (agents: ${Object.keys(config.agents).join(', ') || 'none'})`);
   if (entry.protocol !== 'upagents')

@@ -75,7 +75,8 @@ interface Row {
 }
 
 async function list(flags: Record<string, string | boolean | undefined>): Promise<void> {
-  const { config } = configFromFlags(flags, { quiet: true });
+  // It reads the config and a running hub's /metrics, no store: the per-user data dir is not made.
+  const { config } = configFromFlags(flags, { quiet: true, makeNothing: true });
   const entries = Object.entries(config.agents);
   const hubUrl = str(flags['url']) ?? publicUrlOf(config.server);
   const token = str(flags['token']) ?? process.env['SWITCHBOARD_TOKEN'];

@@ -31,7 +31,8 @@ export async function clientsCommand(argv: string[]): Promise<void> {
   if (sub === 'revoke' && grantId !== undefined && clientId !== undefined)
     throw new HubError('invalid_params', `clients revoke takes a client id or --grant, not both\n${USAGE}`);
   if (sub === 'revoke' && grantId === undefined && !clientId) throw new HubError('invalid_params', `clients revoke needs a client id or --grant\n${USAGE}`);
-  const { config } = configFromFlags(flags);
+  // On a store that is there only (store_not_found otherwise): nothing to make, not even the per-user data dir.
+  const { config } = configFromFlags(flags, { makeNothing: true });
   const store = await openAsStore(config, { existing: true });
   try {
     switch (sub) {

@@ -18,7 +18,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const { config } = configFromFlags(flags);
+  const { config } = configFromFlags(flags, { makeNothing: true });
   const env = process.env[MASTER_KEY_ENV];
   const withFile = env === undefined || env.trim() === '';
   // On PostgreSQL every replica reads the data keys with its own copy of the master keys: a new

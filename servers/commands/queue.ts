@@ -65,7 +65,7 @@ export async function queueCommand(argv: string[]): Promise<void> {
   const age = str(flags['older-than']);
   const olderThan = age === undefined ? 7 * UNITS.d : flagValue(ageFlag, 'older-than', age);
 
-  const { config } = configFromFlags(flags);
+  const { config } = configFromFlags(flags, { makeNothing: true });
   const store = await openConfiguredStore(config, commandLogger(), { existing: true });
   try {
     const { outbox } = store;

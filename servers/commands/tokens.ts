@@ -85,7 +85,8 @@ export async function tokensCommand(argv: string[]): Promise<void> {
   if (sub === 'create' && !str(flags['user'])) throw new HubError('invalid_params', `tokens create needs --user\n${USAGE}`);
   const created = sub === 'create' ? newTokenInput(flags) : undefined;
   if (sub === 'revoke' && !rest[0]) throw new HubError('invalid_params', `tokens revoke needs a token id\n${USAGE}`);
-  const { config } = configFromFlags(flags);
+  // Only `create` makes the store, and so the per-user data dir; the others need one that is there.
+  const { config } = configFromFlags(flags, { makeNothing: sub !== 'create' });
   const store = await openConfiguredStore(config, commandLogger(), { existing: sub !== 'create' });
   try {
     // A command that makes the store makes its master key too (README, Data dir), unless the

@@ -70,7 +70,7 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
   if (flags['unroutable'] === true) filter.unroutable = true;
   if (sub === 'replay' && !id) throw new HubError('invalid_params', `webhooks replay needs an event id\n${USAGE}`);
 
-  const { config } = configFromFlags(flags);
+  const { config } = configFromFlags(flags, { makeNothing: true });
   const store = await openConfiguredStore(config, commandLogger(), { existing: true });
   try {
     const inbox = store.openInbox();

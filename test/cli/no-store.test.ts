@@ -4,10 +4,11 @@
  * a new database and a master key there, and print "no tokens". `doctor` reports it as a state,
  * not a failure; the commands that make records still create the store.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tmpDir } from '../helpers/hub.js';
+import { runCliEnv } from './run-env.js';
 
 const READERS: readonly string[][] = [
   ['tokens', 'list'],
@@ -31,6 +32,17 @@ describe('commands on a data dir with no store', () => {
       expect({ args, code: r.code }).toEqual({ args, code: 1 });
       expect(r.stderr).toContain(`switchboard: error (store_not_found): no hub data in ${data}: switchboard.db is not there`);
       expect(existsSync(join(dir.path, 'typo'))).toBe(false);
+    }
+  });
+
+  it('on the per-user data dir (no --data), they and `agents list` make no folder either', async () => {
+    const home = join(dir.path, 'xdg');
+    const cwd = join(dir.path, 'elsewhere');
+    mkdirSync(cwd);
+    for (const args of [...READERS, ['agents', 'list']]) {
+      const r = await runCliEnv(args, cwd, { XDG_DATA_HOME: home });
+      expect({ args, code: r.code }).toEqual({ args, code: args[0] === 'agents' ? 0 : 1 });
+      expect({ args, made: existsSync(join(home, 'switchboard')) }).toEqual({ args, made: false });
     }
   });
 
