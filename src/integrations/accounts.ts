@@ -122,7 +122,11 @@ export class Accounts {
     const i = this.byName.get(c.integration);
     let providerRevoked = false;
     let warning: string | undefined;
-    if (c.state !== 'revoked' && i) {
+    if (c.state !== 'revoked' && !i) {
+      // Without the integration's definition the hub does not know the revocation endpoint, so the
+      // provider still honours the tokens: the operator has to hear that, as with any unconfirmed revocation.
+      warning = `integration ${c.integration} is not in the config: the provider was not asked to revoke the account's tokens; revoke the app's access at the provider`;
+    } else if (c.state !== 'revoked' && i) {
       try {
         providerRevoked = await i.client.revoke(await this.opts.connections.tokens(c));
       } catch (err) {
