@@ -12,6 +12,7 @@ import { StdioClientTransport as StdioClientTransportV1 } from '@modelcontextpro
 import { StreamableHTTPClientTransport as StreamableHTTPClientTransportV1 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport as TransportV1 } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { expect, it } from 'vitest';
+import { z } from 'zod';
 import { eventually } from './hub.js';
 
 export const CLIENT_KINDS = ['v2-auto', 'v2-legacy', 'v1'] as const;
@@ -190,6 +191,15 @@ export async function walkTools(c: FaceClient): Promise<string[][]> {
     if (pages.length > 50) throw new Error('tools/list did not converge');
   } while (cursor !== undefined);
   return pages;
+}
+
+/** Every text block of a tool result as an SDK client got it, one per line (other blocks as empty lines). */
+export function allTextOf(result: unknown): string {
+  return z
+    .object({ content: z.array(z.object({ text: z.string().optional() })) })
+    .parse(result)
+    .content.map((c) => c.text ?? '')
+    .join('\n');
 }
 
 export function textOf(result: CallResult): string {

@@ -1,13 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { Client } from '@modelcontextprotocol/client';
-import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { parseConfigText } from '../../src/config/load.js';
-import { bearerClient } from '../helpers/clients.js';
+import { allTextOf, bearerClient } from '../helpers/clients.js';
 import { eventually, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
+import { capturedLogger } from '../helpers/log.js';
 
 /**
  * A key the operator gives a stdio server on its command line through `${NAME}` (`--api-key
@@ -34,25 +32,6 @@ readline.createInterface({ input: process.stdin }).on('line', (l) => {
 });
 `;
 
-/** A logger whose lines the test reads, stderr lines (debug) included. */
-function capturedLog(): { log: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), lines };
-}
-
-const textOf = (r: unknown): string =>
-  z
-    .object({ content: z.array(z.object({ text: z.string().optional() })) })
-    .parse(r)
-    .content.map((c) => c.text ?? '')
-    .join('\n');
-
 describe("a stdio server's secrets given through ${NAME} in its args", () => {
   let dir: ReturnType<typeof tmpDir> | undefined;
   let h: RunningHub | undefined;
@@ -77,14 +56,15 @@ describe("a stdio server's secrets given through ${NAME} in its args", () => {
     const text = JSON.stringify({ mcpServers: { k: entry({}, 'user'), broken: entry({ FAIL_START: '1' }, 'shared') } });
     const env = { OPERATOR_KEY: ARGS_KEY, OPERATOR_ENV_KEY: ENV_KEY, REGION: 'eu1' };
     const { mcpServers } = parseConfigText(text, join(dir.path, 'switchboard.config.json'), env, () => {});
-    const { log, lines } = capturedLog();
+    const lines: string[] = [];
+    const log = capturedLogger(lines);
     h = await startHub({ mcpServers }, { restartBaseMs: 60_000, log });
     const said = 'fatal: upstream refused --api-key [redacted] --region eu1 and env key [redacted]';
 
     client = await bearerClient(h.url, (await h.hub.tokens.create({ user: 'mallory' })).token, 'mallory');
     const failed = await client.callTool({ name: 'k__query', arguments: {} });
     expect(failed.isError).toBe(true);
-    expect(textOf(failed)).toBe(`k: the server stopped during the call (exit code 1; stderr: ${said}); it is being restarted`);
+    expect(allTextOf(failed)).toBe(`k: the server stopped during the call (exit code 1; stderr: ${said}); it is being restarted`);
 
     const hub = h.hub;
     const detail = await eventually(() => {

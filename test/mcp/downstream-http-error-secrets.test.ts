@@ -1,13 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import type { Client } from '@modelcontextprotocol/client';
-import { pino, type Logger } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { parseConfigText } from '../../src/config/load.js';
-import { bearerClient } from '../helpers/clients.js';
+import { allTextOf, bearerClient } from '../helpers/clients.js';
 import { eventually, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
+import { capturedLogger } from '../helpers/log.js';
 
 /**
  * The credentials the operator configures for an HTTP downstream (`headers`, from `${NAME}` or
@@ -57,25 +56,6 @@ async function gateway(): Promise<{ base: string; status: (s: number) => void; s
   };
 }
 
-/** A logger whose lines the test reads. */
-function capturedLog(): { log: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), lines };
-}
-
-const textOf = (r: unknown): string =>
-  z
-    .object({ content: z.array(z.object({ text: z.string().optional() })) })
-    .parse(r)
-    .content.map((c) => c.text ?? '')
-    .join('\n');
-
 const secretIn = (text: string) => [TOKEN, LITERAL_KEY, URL_KEY].some((s) => text.includes(s));
 
 describe("an HTTP downstream's error page quoting the hub's credentials for it", () => {
@@ -92,9 +72,8 @@ describe("an HTTP downstream's error page quoting the hub's credentials for it",
       mcpServers: { w: { url: `${gw.base}/mcp`, headers }, down: { url: `${gw.base}/down?key=\${UPSTREAM_URL_KEY}`, headers } },
     });
     const config = parseConfigText(text, `${dir.path}/switchboard.config.json`, { UPSTREAM_TOKEN: TOKEN, UPSTREAM_URL_KEY: URL_KEY }, () => {});
-    const captured = capturedLog();
-    lines = captured.lines;
-    h = await startHub({ mcpServers: config.mcpServers }, { restartBaseMs: 60_000, log: captured.log });
+    lines = [];
+    h = await startHub({ mcpServers: config.mcpServers }, { restartBaseMs: 60_000, log: capturedLogger(lines) });
     client = await bearerClient(h.url, (await h.hub.tokens.create({ user: 'mallory' })).token, 'mallory');
   });
   afterAll(async () => {
@@ -109,7 +88,7 @@ describe("an HTTP downstream's error page quoting the hub's credentials for it",
     [401, 'Unauthorized'],
   ])('HTTP %i to a call: the caller is shown the page with them redacted', async (status, statusText) => {
     gw.status(status);
-    const text = textOf(await client.callTool({ name: 'w__x', arguments: {} }));
+    const text = allTextOf(await client.callTool({ name: 'w__x', arguments: {} }));
     expect(text).toMatch(
       new RegExp(
         `^w: tool x: the server answered HTTP ${status} ${statusText} \\(bad gateway for /mcp with authorization: \\[redacted\\] and x-api-key: \\[redacted\\]\\)`,
