@@ -9,7 +9,7 @@ import type { SendOutcome } from '../outbox/classify.js';
 import { circuitHold, type CircuitHold, type CircuitView } from '../outbox/queue-source.js';
 import { canonicalJson } from '../outbox/hash.js';
 import type { OutboxService } from '../outbox/service.js';
-import type { Job, OpenJob } from '../outbox/types.js';
+import { isFinal, type Job, type JobState, type OpenJob } from '../outbox/types.js';
 import type { ProviderFetch } from '../providers/client.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { httpRequestOf, renderAnswer, type HttpRequest } from './http-tool.js';
@@ -176,11 +176,14 @@ export async function awaitWrite(o: WaitOptions): Promise<CallToolResult> {
     for (const s of [ctx.signal, stop]) s.removeEventListener('abort', end);
   }
   if (done === undefined && stop.aborted) {
-    // No read of the store: the answer must be written before the stopping hub closes the connection.
+    // One point read, so the answer tells the job's state at the stop, not the one it was queued in:
+    // a job already at the provider must not be said to wait for the next process.
+    const now = await outbox.outbox.get(job.id, owner).catch(() => undefined);
+    if (now && isFinal(now.state)) return answerOf(o.title, o.qualified, o.request, now, o.refusal, o.schemas);
     return handle(
       job.id,
-      job.state,
-      `${o.qualified} is still in the outbound queue (job ${job.id}): this Switchboard process is stopping, and the job stays queued for the next one to send. Call queue__job_status with {"jobId":"${job.id}"} to see its outcome.`,
+      now?.state ?? job.state,
+      `${o.qualified} ${stoppedWording(now?.state, job.id)}. Call queue__job_status with {"jobId":"${job.id}"} to see its outcome.`,
     );
   }
   if (done === undefined && ctx.signal.aborted && !(ctx.signal.reason instanceof CallerGone)) {
@@ -203,6 +206,18 @@ export async function awaitWrite(o: WaitOptions): Promise<CallToolResult> {
   const open = await outbox.outbox.get(job.id, owner);
   if (open === undefined) throw new HubError('internal', `${o.qualified}: job ${job.id} vanished`);
   return answerOf(o.title, o.qualified, o.request, open, o.refusal, o.schemas);
+}
+
+/** What became of a job whose wait the stopping hub cut short, `undefined` when the store did not answer. */
+function stoppedWording(state: JobState | undefined, id: string): string {
+  switch (state) {
+    case 'queued':
+      return `is still in the outbound queue (job ${id}): this Switchboard process is stopping, and the job stays queued for the next one to send`;
+    case 'sending':
+      return `was being sent when this Switchboard process stopped (job ${id})`;
+    default:
+      return `was in the outbound queue when this Switchboard process stopped (job ${id}), and its state could not be read`;
+  }
 }
 
 function handle(jobId: string, state: string, text: string, hold?: CircuitHold): CallToolResult {

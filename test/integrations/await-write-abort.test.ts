@@ -23,12 +23,14 @@ describe('a write call whose wait is cut short', () => {
   let dir: ReturnType<typeof tmpDir>;
   let db: Db;
   let service: OutboxService;
+  let box: SqliteOutbox;
 
   beforeEach(() => {
     dir = tmpDir();
     const clock = manualClock();
     db = openDb({ file: join(dir.path, 'switchboard.db'), clock });
-    service = new OutboxService({ outbox: new SqliteOutbox(db, clock), clock, log: silentLogger(), settings: { waitMs: 60_000 } });
+    box = new SqliteOutbox(db, clock);
+    service = new OutboxService({ outbox: box, clock, log: silentLogger(), settings: { waitMs: 60_000 } });
   });
   afterEach(() => {
     db.close();
@@ -94,5 +96,30 @@ describe('a write call whose wait is cut short', () => {
       });
       expect(await stateOf(c.job.id, c.user)).toBe('queued');
     }
+  });
+
+  it('tells a call whose job was already at the provider when the hub began to stop that it was being sent, not that it stays queued', async () => {
+    const calls = await waitBoth(() => new AbortController().signal);
+    const [alice, bob] = calls;
+    await box.claim({ owner: 'worker', limit: 10, leaseMs: 60_000, maxAttempts: 3 });
+    expect(await box.markSent(alice!.job.id, 'worker', 60_000)).toBe(true);
+    await service.beginStop();
+    expect(await alice!.call).toEqual({
+      ok: {
+        content: [
+          {
+            type: 'text',
+            text: `notes__create was being sent when this Switchboard process stopped (job ${alice!.job.id}). Call queue__job_status with {"jobId":"${alice!.job.id}"} to see its outcome.`,
+          },
+        ],
+        structuredContent: { jobId: alice!.job.id, state: 'sending' },
+      },
+    });
+    expect(await bob!.call).toEqual({
+      ok: {
+        content: [{ type: 'text', text: expect.stringContaining('the job stays queued for the next one to send') }],
+        structuredContent: { jobId: bob!.job.id, state: 'queued' },
+      },
+    });
   });
 });
