@@ -37,7 +37,9 @@ function holdRefresh(oidc: OidcServer): { reached: Promise<void>; release: () =>
   return { reached, release };
 }
 
-describe('a hub stopped while a token refresh is in flight', () => {
+// Each test starts two or three hub processes and links an account through a browser: about 20 s
+// on an idle 2-core machine, so the default 30 s leaves too little room on a loaded one.
+describe('a hub stopped while a token refresh is in flight', { timeout: 90_000 }, () => {
   let oidc: OidcServer;
 
   beforeAll(async () => {
