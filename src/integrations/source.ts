@@ -26,6 +26,7 @@ import { outcomeOf, parseRetryAfter, type SendOutcome } from '../outbox/classify
 import type { OutboxService } from '../outbox/service.js';
 import type { OpenJob } from '../outbox/types.js';
 import { JobNotSent } from '../outbox/worker.js';
+import { storeFailureOf } from '../store/failure.js';
 
 export const META_CONNECTION = 'switchboard/connection';
 
@@ -200,7 +201,8 @@ export class IntegrationSource implements ToolSource {
       if (ctx.signal.aborted) throw new HubError('cancelled', `${this.name}__${name} was cancelled`, { cause: err });
       // Typed for the dispatcher, which takes the result, outcome and log level from the error table.
       const title = this.opts.definition.title;
-      if (!isHubError(err)) throw new HubError('source_failed', titled(title, describeError(err)), { cause: err });
+      if (!isHubError(err))
+        throw storeFailureOf(err, `calling ${this.name}__${name}`) ?? new HubError('source_failed', titled(title, describeError(err)), { cause: err });
       throw new HubError(err.code, titled(title, err.message), { cause: err, ...(err.details ? { details: { ...err.details } } : {}) });
     }
   }

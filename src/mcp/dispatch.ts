@@ -15,6 +15,7 @@ import { isRecord } from '../is-record.js';
 import { ERROR_META_KEY, HubError, describeError, errorMeta, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
+import { storeFailureOf } from '../store/failure.js';
 import { templateMatches } from './template-match.js';
 import type { Catalog, Page } from './catalog.js';
 import { RequestStates } from './request-state.js';
@@ -110,10 +111,11 @@ export class Dispatcher {
       // The error table decides the rest: the metric outcome, the log level, and whether MCP shows
       // it as a tool result the model can read and recover from or as a JSON-RPC error.
       const prefix = `${entry.source.name}: `;
+      // The hub's own store failing (locked past busy_timeout, a full disk) is neither the source's fault nor final.
       const e =
         !isHubError(err) && ctx.signal.aborted
           ? new HubError('cancelled', `${prefix}${describeError(err)}`, { cause: err })
-          : toHubError(err, 'source_failed', prefix);
+          : (storeFailureOf(err, `calling ${params.name}`) ?? toHubError(err, 'source_failed', prefix));
       outcome = outcomeOf(e);
       this.metrics.observeError(entry.source.name, e.code);
       this.log[e.spec.log]({ source: entry.source.name, tool: entry.original, code: e.code, err: e.message }, 'tool call failed');
