@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { HubError } from '../../src/errors.js';
 import { storeChoice } from '../../src/store/choice.js';
 import { MASTER_KEY_ENV, readKeyFile, writeKeyFile } from '../../src/vault/master-keys.js';
+import { takeRotationLock } from '../../src/vault/rotation-lock.js';
 import { commandLogger, configFromFlags, parse, progress } from '../common.js';
 import { openDataDirStore } from '../store-context.js';
 
@@ -31,7 +33,16 @@ export async function keysCommand(argv: string[]): Promise<void> {
         `Rotate with ${MASTER_KEY_ENV} instead: give every replica "NEW,OLD" (newest first) and restart each, run this command with the same value, then give them NEW alone`,
     );
   }
-  const store = await openDataDirStore(config, commandLogger(), { existing: true });
+  // Held from before the store's vault reads master.key to the last prune: a second rotation fails
+  // here, changing nothing. No data dir: opening the store below says so (store_not_found).
+  const lock = withFile && existsSync(config.dataDir) ? takeRotationLock(config.dataDir) : undefined;
+  let store: Awaited<ReturnType<typeof openDataDirStore>>;
+  try {
+    store = await openDataDirStore(config, commandLogger(), { existing: true });
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   try {
     const { vault } = store;
     const report = (done: number, total: number) => progress(`re-wrapped ${done}/${total} data keys`);
@@ -55,9 +66,10 @@ export async function keysCommand(argv: string[]): Promise<void> {
     vault.useRing({ ...readKeyFile(file), generated: false });
     progress(`new master key ${vault.activeMasterId}`);
     const { rewrapped } = await vault.rewrap(report);
-    const inUse = new Set(await vault.masterIdsInUse());
     const ring = readKeyFile(file);
-    const keep = ring.keys.filter((k, i) => i === 0 || inUse.has(k.id));
+    // What is in use is read just before the file is written, so no key a stored data key needs is dropped.
+    const inUse = new Set(await vault.masterIdsInUse());
+    let keep = ring.keys.filter((k, i) => i === 0 || inUse.has(k.id));
     writeKeyFile(
       file,
       keep.map((k) => k.key),
@@ -67,6 +79,17 @@ export async function keysCommand(argv: string[]): Promise<void> {
     // holds the retired keys, so re-wrap whatever appeared meanwhile.
     const late = (await vault.rewrap()).rewrapped;
     if (late > 0) progress(`re-wrapped ${late} data key(s) created during the rotation`);
+    // Should a data key still be wrapped under a dropped key (one created after the re-wrap above), that key goes back on file.
+    const stillUsed = new Set(await vault.masterIdsInUse());
+    const restore = ring.keys.filter((k) => stillUsed.has(k.id) && !keep.some((kept) => kept.id === k.id));
+    if (restore.length > 0) {
+      keep = [...keep, ...restore];
+      writeKeyFile(
+        file,
+        keep.map((k) => k.key),
+      );
+      progress(`kept ${restore.length} old key(s) still in use: run keys rotate again to drop them`);
+    }
     process.stdout.write(
       `Rotated: ${rewrapped} data key(s) re-wrapped under ${vault.activeMasterId}; ${ring.keys.length - keep.length} old key(s) removed from ${file}.\n`,
     );
@@ -74,6 +97,7 @@ export async function keysCommand(argv: string[]): Promise<void> {
     if (err instanceof HubError) throw err;
     throw new HubError('internal', `key rotation failed: ${(err as Error).message}`, { cause: err });
   } finally {
+    lock?.release();
     await store.close();
   }
 }
