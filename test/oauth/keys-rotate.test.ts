@@ -26,7 +26,9 @@ import {
   type ServeProcess,
 } from './support.js';
 
-describe('master key rotation under load', () => {
+// Hub processes, a rotation and a restart per test: 12–20 s on an idle 2-core machine, so the
+// default 30 s leaves too little room on a loaded one.
+describe('master key rotation under load', { timeout: 90_000 }, () => {
   const dir = tmpDir();
   const keyFile = join(dir.path, 'master.key');
   let oidc: OidcServer;
