@@ -359,12 +359,7 @@ export class IntegrationSource implements ToolSource {
   }
 
   /** The connection needs a new link (found during the call): its clients learn of it, the caller gets the link. */
-  /**
-   * A call that found the account needing a new link. Its clients are not told here: the change
-   * reaches them once, from the feed (this process marked it, or another did and the store's watch
-   * reads it), and with this process's listed state updated, where telling them now had them list
-   * the same state again.
-   */
+  /** A call that found the account needing a new link: its clients hear of it once, from the feed, with the listed state updated. */
   private async relink(ctx: CallContext, c: Connection): Promise<CallToolResult | InputRequired> {
     return this.needsLink(ctx, await this.opts.connections.get(c.id));
   }
