@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import { storeFailure } from './sqlite-failure.js';
 
 export type Db = Database.Database;
 
@@ -29,8 +30,21 @@ export function openDb(opts: OpenOptions): Db {
   try {
     db = new Database(opts.file, { readonly: opts.readonly ?? false });
   } catch (err) {
-    throw new HubError('store_failed', `cannot open database ${opts.file}: ${(err as Error).message}`, { cause: err });
+    const failure = storeFailure(opts.file, err);
+    // better-sqlite3 throws a TypeError of its own for a directory that is not there.
+    throw failure instanceof HubError ? failure : new HubError('store_failed', `cannot open database ${opts.file}: ${(err as Error).message}`, { cause: err });
   }
+  try {
+    prepare(db, opts);
+  } catch (err) {
+    // A damaged, full or unwritable database shows itself at the first read or write, here.
+    if (db.open) db.close();
+    throw storeFailure(opts.file, err);
+  }
+  return db;
+}
+
+function prepare(db: Db, opts: OpenOptions): void {
   // A stdio and a serve process (and a CLI command) may share the file: wait for another's lock
   // instead of failing. First of all: even `journal_mode = WAL` on a file already in WAL mode takes
   // a lock, and met another process's checkpoint with SQLITE_BUSY ("database is locked") at once.
@@ -42,7 +56,6 @@ export function openDb(opts: OpenOptions): Db {
     db.pragma('foreign_keys = ON');
     migrate(db, opts.clock, opts.migrations ?? MIGRATIONS);
   }
-  return db;
 }
 
 /**

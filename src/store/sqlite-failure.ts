@@ -1,0 +1,31 @@
+import Database from 'better-sqlite3';
+import { dirname } from 'node:path';
+import { HubError } from '../errors.js';
+
+/**
+ * SQLite's own words ("database disk image is malformed", "database or disk is full", "unable to
+ * open database file") name neither the file nor what to do; every failure carries a code. This
+ * turns an error SQLite raised while opening or migrating `file` into store_failed with both.
+ * Anything else (a HubError already, a bug) is returned unchanged.
+ */
+export function storeFailure(file: string, err: unknown): unknown {
+  if (!(err instanceof Database.SqliteError)) return err;
+  return new HubError('store_failed', `${file}: ${err.message}; ${adviceFor(err.code, file)}`, { cause: err, details: { sqlite: err.code } });
+}
+
+/** Primary result codes (the part before any "_EXTENDED" suffix): sqlite.org/rescode.html. */
+function adviceFor(code: string, file: string): string {
+  const dir = dirname(file);
+  if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
+    return `the file is damaged: restore it from a backup, or save what is readable with \`sqlite3 ${file} .recover | sqlite3 recovered.db\` and put recovered.db in its place while no hub runs`;
+  }
+  if (code.startsWith('SQLITE_FULL')) return `the disk holding ${dir} is full: free space there and run this again`;
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) {
+    return `check that this user may read and write ${dir} and the files in it (switchboard.db and its -wal and -shm files), and that the file system is not mounted read-only`;
+  }
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
+    return 'another process kept it locked longer than the 5 s wait: run this again once that process is done';
+  }
+  if (code.startsWith('SQLITE_IOERR')) return `the disk reported an I/O error: check the disk and the file system holding ${dir}`;
+  return `check the file and its data dir ${dir}`;
+}
