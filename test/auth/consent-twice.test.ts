@@ -8,7 +8,7 @@ import { Grants } from '../../src/auth/grants.js';
 import { manualClock } from '../../src/clock.js';
 import { Browser } from '../fakes/browser.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { authorizeUrl, exchangeCode, formOf, pkce, REDIRECT, register } from './support.js';
+import { authorizeUrl, exchangeCode, followHub, formOf, pkce, register } from './support.js';
 
 let hub: RunningHub;
 let base: string;
@@ -19,17 +19,6 @@ beforeAll(async () => {
 });
 afterAll(() => hub?.stop());
 
-/** Follows the hub's redirects in `browser`; stops at a page or at the client's callback. */
-async function follow(browser: Browser, res: Response): Promise<Response> {
-  for (let i = 0; i < 6 && res.status === 303; i++) {
-    const next = new URL(res.headers.get('location')!, base);
-    if (next.href.startsWith(REDIRECT)) return res;
-    await res.body?.cancel();
-    res = await browser.get(next.href);
-  }
-  return res;
-}
-
 describe('consent posted twice', () => {
   it.each([
     ['at once', true],
@@ -38,16 +27,16 @@ describe('consent posted twice', () => {
     const clientId = String((await register(base, 'Double click')).body['client_id']);
     const p = pkce();
     const browser = new Browser();
-    const page = await follow(browser, await browser.get(authorizeUrl(base, clientId, p).href));
+    const page = await followHub(browser, base, await browser.get(authorizeUrl(base, clientId, p).href));
     const login = formOf(await page.text());
-    const consentPage = await follow(browser, await browser.post(new URL(login.action, base).href, { csrf: login.csrf, token: hub.token }));
+    const consentPage = await followHub(browser, base, await browser.post(new URL(login.action, base).href, { csrf: login.csrf, token: hub.token }));
     const consent = formOf(await consentPage.text());
     const allow = () => browser.post(new URL(consent.action, base).href, { csrf: consent.csrf, decision: 'allow' });
     const posts = together ? await Promise.all([allow(), allow()]) : [await allow(), await allow()];
     expect(posts.map((r) => r.status)).toEqual([303, 303]);
     await posts[0]!.body?.cancel();
     // The browser shows the answer to the last post: it goes on to the client.
-    const callback = await follow(browser, posts[1]!);
+    const callback = await followHub(browser, base, posts[1]!);
     const code = new URL(callback.headers.get('location')!).searchParams.get('code');
     const token = await exchangeCode(base, clientId, code!, p.verifier);
     expect(token.status).toBe(200);

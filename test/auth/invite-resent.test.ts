@@ -10,7 +10,7 @@ import { Invites } from '../../src/auth/invites.js';
 import { manualClock } from '../../src/clock.js';
 import { Browser } from '../fakes/browser.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { authorizeUrl, exchangeCode, formOf, pkce, REDIRECT, register } from './support.js';
+import { authorizeUrl, exchangeCode, followHub, formOf, pkce, register } from './support.js';
 
 let hub: RunningHub;
 let base: string;
@@ -26,20 +26,9 @@ afterAll(() => hub?.stop());
 const invite = async (user: string) =>
   `${base}/sign-in/invite#${(await new Invites(hub.hub.store.asRecords, hub.hub.vault, clock).create({ tenant: 'default', user })).code}`;
 
-/** Follows the hub's redirects in `browser`; stops at a page or at the client's callback. */
-async function follow(browser: Browser, res: Response): Promise<Response> {
-  for (let i = 0; i < 6 && res.status === 303; i++) {
-    const next = new URL(res.headers.get('location')!, base);
-    if (next.href.startsWith(REDIRECT)) return res;
-    await res.body?.cancel();
-    res = await browser.get(next.href);
-  }
-  return res;
-}
-
 /** A sign-in page opened in `browser`: a function posting what is pasted into its form. */
 async function signInPage(browser: Browser, params: Record<string, string> = {}): Promise<(pasted: string) => Promise<Response>> {
-  const page = await follow(browser, await browser.get(authorizeUrl(base, clientId, pkce(), params).href));
+  const page = await followHub(browser, base, await browser.get(authorizeUrl(base, clientId, pkce(), params).href));
   const form = formOf(await page.text());
   return (pasted) => browser.post(new URL(form.action, base).href, { csrf: form.csrf, token: pasted });
 }
@@ -51,7 +40,7 @@ describe('a sign-in link posted twice', () => {
     const link = await invite('dora');
     const browser = new Browser();
     const p = pkce();
-    const page = await follow(browser, await browser.get(authorizeUrl(base, clientId, p).href));
+    const page = await followHub(browser, base, await browser.get(authorizeUrl(base, clientId, p).href));
     const form = formOf(await page.text());
     const post = () => browser.post(new URL(form.action, base).href, { csrf: form.csrf, token: link });
     const first = await post();
@@ -60,11 +49,11 @@ describe('a sign-in link posted twice', () => {
     expect(second.headers.get('location')).toBe(first.headers.get('location'));
     await first.body?.cancel();
 
-    const consentPage = await follow(browser, second);
+    const consentPage = await followHub(browser, base, second);
     const html = await consentPage.text();
     expect(html).toContain('<b>dora</b>');
     const consent = formOf(html);
-    const callback = await follow(browser, await browser.post(new URL(consent.action, base).href, { csrf: consent.csrf, decision: 'allow' }));
+    const callback = await followHub(browser, base, await browser.post(new URL(consent.action, base).href, { csrf: consent.csrf, decision: 'allow' }));
     const code = new URL(callback.headers.get('location')!).searchParams.get('code');
     const token = await exchangeCode(base, clientId, code!, p.verifier);
     expect(token.status).toBe(200);

@@ -251,6 +251,18 @@ export function authorizeUrl(base: string, clientId: string, p: Pkce, params: Re
   return url;
 }
 
+/** Follows the hub's redirects in `browser` from `res`; stops at a page or at the client's callback (REDIRECT), not followed. */
+export async function followHub(browser: Browser, base: string, res: Response): Promise<Response> {
+  let at = res;
+  for (let i = 0; i < 6 && at.status === 303; i++) {
+    const next = new URL(at.headers.get('location')!, base);
+    if (next.href.startsWith(REDIRECT)) return at;
+    await at.body?.cancel();
+    at = await browser.get(next.href);
+  }
+  return at;
+}
+
 /** The whole flow without an SDK: register, sign in as the hub token's user, redeem the code. */
 export async function obtainTokens(base: string, hubToken: string): Promise<{ clientId: string; tokens: TokenSet }> {
   const reg = await register(base);
