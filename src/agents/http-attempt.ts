@@ -131,12 +131,7 @@ export function failure(x: AgentExchange, err: unknown): unknown {
 
 /** The zlib error code (Z_DATA_ERROR, Z_BUF_ERROR, …) under a failure, when decoding the body failed. */
 function zlibCode(err: unknown): string | undefined {
-  let e: unknown = err;
-  for (let depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code.startsWith('Z_')) return code;
-  }
-  return undefined;
+  return errorCodesUnder(err).find((code) => code.startsWith('Z_'));
 }
 
 /**
