@@ -26,7 +26,7 @@ import { outcomeOf, parseRetryAfter, type SendOutcome } from '../outbox/classify
 import type { OutboxService } from '../outbox/service.js';
 import type { OpenJob } from '../outbox/types.js';
 import { JobNotSent } from '../outbox/worker.js';
-import { storeFailureOf } from '../store/failure.js';
+import { storeFailureOf } from '../store/sqlite-failure.js';
 
 export const META_CONNECTION = 'switchboard/connection';
 

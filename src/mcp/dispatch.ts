@@ -15,7 +15,7 @@ import { isRecord } from '../is-record.js';
 import { ERROR_META_KEY, HubError, describeError, errorMeta, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
-import { storeFailureOf } from '../store/failure.js';
+import { storeFailureOf } from '../store/sqlite-failure.js';
 import { templateMatches } from './template-match.js';
 import type { Catalog, Page } from './catalog.js';
 import { RequestStates } from './request-state.js';

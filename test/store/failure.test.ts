@@ -1,7 +1,7 @@
 /** Which SQLite errors are the store's failure (`store_failed`, retryable) rather than the caller's or the hub's defect. */
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { storeFailureOf } from '../../src/store/failure.js';
+import { storeFailureOf } from '../../src/store/sqlite-failure.js';
 
 describe('storeFailureOf', () => {
   it.each(['SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_IOERR_WRITE', 'SQLITE_READONLY_DBMOVED', 'SQLITE_CANTOPEN'])('maps %s to store_failed', (code) => {
