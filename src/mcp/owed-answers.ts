@@ -15,7 +15,8 @@ export const ANSWER_GRACE_MS = 2_000;
  * script pipes its requests and closes stdin at once, and reads the answers after.
  */
 export class OwedAnswers {
-  private readonly owed = new Map<JsonRpcId, string>();
+  /** What each asked, worded only for the few a stop answers hub_stopping: a read costs a map entry. */
+  private readonly owed = new Map<JsonRpcId, { method: string; params: unknown }>();
   /** Listen streams (2026-07-28 subscriptions/listen): answered only as they end, so never waited for. */
   private readonly lasting = new Set<JsonRpcId>();
   private wake: (() => void) | undefined;
@@ -24,7 +25,7 @@ export class OwedAnswers {
   read(m: JSONRPCMessage): void {
     if (!('method' in m)) return;
     if ('id' in m) {
-      this.owed.set(m.id, describeRequest(m.method, m.params));
+      this.owed.set(m.id, { method: m.method, params: m.params });
       if (m.method === 'subscriptions/listen') this.lasting.add(m.id);
       return;
     }
@@ -53,7 +54,7 @@ export class OwedAnswers {
 
   /** The requests still owed an answer, each with what it asked, taken: each is answered once. */
   take(): Array<{ id: JsonRpcId; what: string }> {
-    const left = [...this.owed].map(([id, asked]) => ({ id, what: asked }));
+    const left = [...this.owed].map(([id, asked]) => ({ id, what: describeRequest(asked.method, asked.params) }));
     this.owed.clear();
     this.lasting.clear();
     this.wake?.();
