@@ -146,6 +146,32 @@ export function firstPlaceholderAt(template: string): number {
  * would still be a dot-segment (§5.2.4, encoded or not) and is refused.
  */
 export function renderUrl(template: string, v: TemplateVars): string {
+  return fillUrl(withoutAbsentParams(template, v), v);
+}
+
+/**
+ * The template without the query parameters whose value is one placeholder of an absent value (an
+ * optional argument not given): left out, as such a key is left out of the body, rather than sent
+ * empty (`?units=`), which an API may read as a value it refuses.
+ */
+function withoutAbsentParams(template: string, v: TemplateVars): string {
+  const q = template.indexOf('?');
+  if (q < 0) return template;
+  const hash = template.indexOf('#', q);
+  const end = hash < 0 ? template.length : hash;
+  const kept = template
+    .slice(q + 1, end)
+    .split('&')
+    .filter((pair) => {
+      const value = pair.slice(pair.indexOf('=') + 1);
+      const whole = pair.includes('=') ? WHOLE.exec(value) : null;
+      const p = whole ? parsePlaceholder(whole[1]!) : undefined;
+      return p === undefined || lookup(p, v) !== undefined;
+    });
+  return `${template.slice(0, q)}${kept.length > 0 ? `?${kept.join('&')}` : ''}${template.slice(end)}`;
+}
+
+function fillUrl(template: string, v: TemplateVars): string {
   return template.replace(PLACEHOLDER, (m, inner: string) => {
     const p = parsePlaceholder(inner);
     if (!p) return m;
