@@ -43,7 +43,7 @@ export function exposure(config: Pick<HubConfig, 'server'>, port: number): Expos
   // published port: `localhost:8787` on the host) and its addresses. An IP literal or a loopback
   // name in Host cannot be a DNS-rebinding attacker's; a host name needs publicUrl or allowedHosts.
   const wildcard = host === '0.0.0.0' || host === '::';
-  const names = isLoopbackHost(host) ? LOOPBACK_HOSTS : wildcard ? [...LOOPBACK_HOSTS, ...interfaceAddresses()] : [host];
+  const names = isLoopbackHost(host.toLowerCase()) ? LOOPBACK_HOSTS : wildcard ? [...LOOPBACK_HOSTS, ...interfaceAddresses()] : [host.toLowerCase()];
   for (const n of names) {
     hosts.add(`${n}:${port}`);
     origins.add(`http://${n}:${port}`);
@@ -55,8 +55,10 @@ export function exposure(config: Pick<HubConfig, 'server'>, port: number): Expos
   }
   // Other replicas send retries to this address (src/replicas/forward.ts): no browser uses it.
   if (internalUrl) hosts.add(new URL(internalUrl).host);
-  for (const h of allowedHosts) hosts.add(h);
-  return { hosts, origins, public: !isLoopbackHost(host) };
+  // Host names are case-insensitive (RFC 9110 §4.2.3) and the guard compares the Host header
+  // lower-cased: a configured `Hub.Example.com` is kept as `hub.example.com`, or it never matches.
+  for (const h of allowedHosts) hosts.add(h.toLowerCase());
+  return { hosts, origins, public: !isLoopbackHost(host.toLowerCase()) };
 }
 
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
