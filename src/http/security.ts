@@ -47,6 +47,12 @@ export function exposure(config: Pick<HubConfig, 'server'>, port: number): Expos
   for (const n of names) {
     hosts.add(`${n}:${port}`);
     origins.add(`http://${n}:${port}`);
+    // On port 80 clients leave the port out of Host (`curl http://localhost/mcp` sends
+    // `localhost`), and browsers always leave the default port out of Origin (RFC 6454 §6.1).
+    if (port === 80) {
+      hosts.add(n);
+      origins.add(`http://${n}`);
+    }
   }
   if (publicUrl) {
     const u = new URL(publicUrl);
