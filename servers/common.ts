@@ -33,10 +33,14 @@ export interface CommandSpec {
   /**
    * The command's own flags (beyond the common ones) each subcommand reads: any other of them given
    * to that subcommand is a UsageError, never accepted and ignored (`tokens list --json` reads
-   * `--json`, `tokens create --json` would print a bare token to a script expecting JSON).
+   * `--json`, `tokens create --json` would print a bare token to a script expecting JSON). The
+   * common `--user` is refused too unless listed: ignored, it would widen what the command acts on.
    */
   flags?: Record<string, readonly string[]>;
 }
+
+/** Why a subcommand that takes no --user refuses it. */
+const USER_REFUSED = "it acts on every user's records alike (an id names one, whoever's it is), so --user would narrow nothing";
 
 /** A mistake in how a command was called: printed with the command's usage, exit code 2. */
 export class UsageError extends HubError {
@@ -83,8 +87,14 @@ export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}, sp
     if (given.length > takes) throw usageError(`unexpected argument "${given[takes]}"`);
     const own = sub === undefined ? undefined : spec.flags?.[sub];
     if (own !== undefined)
-      for (const name of Object.keys(flags))
-        if (!(name in COMMON_OPTIONS) && !own.includes(name)) throw usageError(`--${name} is not a flag of "${spec.command} ${sub}"`);
+      for (const name of Object.keys(flags)) {
+        if (own.includes(name)) continue;
+        // --user is common, but a subcommand that does not list it would ignore it, and with two users
+        // side by side `tokens revoke <alice's id> --user bob` revoked alice's token and
+        // `queue list --user bob` listed everyone's jobs: refused, like a flag of another subcommand.
+        if (name === 'user') throw usageError(`--user is not a flag of "${spec.command} ${sub}": ${USER_REFUSED}`);
+        if (!(name in COMMON_OPTIONS)) throw usageError(`--${name} is not a flag of "${spec.command} ${sub}"`);
+      }
   }
   return { flags, positionals };
 }

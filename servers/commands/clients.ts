@@ -19,7 +19,7 @@ export async function clientsCommand(argv: string[]): Promise<void> {
   const { flags, positionals } = parse(
     argv,
     { tenant: { type: 'string' }, grant: { type: 'string' }, json: { type: 'boolean' } },
-    { command: 'clients', usage: USAGE, takes: { list: 0, revoke: 1 }, flags: { list: ['tenant', 'json'], revoke: ['grant'] } },
+    { command: 'clients', usage: USAGE, takes: { list: 0, revoke: 1 }, flags: { list: ['user', 'tenant', 'json'], revoke: ['grant'] } },
   );
   const [sub, ...rest] = positionals;
   if (flags['help'] || sub === undefined) {

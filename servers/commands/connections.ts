@@ -66,7 +66,7 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
       command: 'connections',
       usage: USAGE,
       takes: { list: 0, revoke: 1, 'webhook-secret': 1 },
-      flags: { list: ['tenant', 'all', 'json'], revoke: [], 'webhook-secret': ['secret', 'clear'] },
+      flags: { list: ['user', 'tenant', 'all', 'json'], revoke: [], 'webhook-secret': ['secret', 'clear'] },
     },
   );
   const [sub, id] = positionals;

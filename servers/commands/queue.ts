@@ -6,7 +6,7 @@ import { commandLogger, configFromFlags, listLine, parse, progress, str } from '
 import { flagValue, limitFlag, noteIfCut } from '../list-flags.js';
 import { openConfiguredStore } from '../store-context.js';
 
-const USAGE = `usage: switchboard queue list [--state ${JOB_STATES.join('|')}] [--integration I] [--limit N] [--json]
+const USAGE = `usage: switchboard queue list [--state ${JOB_STATES.join('|')}] [--integration I] [--user U] [--tenant T] [--limit N] [--json]
        switchboard queue retry <job-id>
        switchboard queue purge --state ${FINAL_STATES.join('|')} [--older-than 7d]`;
 
@@ -35,6 +35,7 @@ export async function queueCommand(argv: string[]): Promise<void> {
     {
       state: { type: 'string' },
       integration: { type: 'string' },
+      tenant: { type: 'string' },
       'older-than': { type: 'string' },
       limit: { type: 'string' },
       json: { type: 'boolean' },
@@ -43,7 +44,7 @@ export async function queueCommand(argv: string[]): Promise<void> {
       command: 'queue',
       usage: USAGE,
       takes: { list: 0, retry: 1, purge: 0 },
-      flags: { list: ['state', 'integration', 'limit', 'json'], retry: [], purge: ['state', 'older-than'] },
+      flags: { list: ['state', 'integration', 'user', 'tenant', 'limit', 'json'], retry: [], purge: ['state', 'older-than'] },
     },
   );
   const [sub, id] = positionals;
@@ -55,8 +56,11 @@ export async function queueCommand(argv: string[]): Promise<void> {
   const filter: ListFilter = {};
   const state = str(flags['state']);
   if (sub === 'list' && state !== undefined) filter.state = flagValue(stateFlag, 'state', state);
-  const integration = str(flags['integration']);
-  if (integration !== undefined) filter.integration = integration;
+  // --user and --tenant narrow the list to whose writes they are, as `webhooks list` does.
+  for (const k of ['integration', 'user', 'tenant'] as const) {
+    const v = str(flags[k]);
+    if (v !== undefined) filter[k] = v;
+  }
   const limit = str(flags['limit']);
   if (limit !== undefined) filter.limit = flagValue(limitFlag, 'limit', limit);
   if (sub === 'retry' && !id) throw new HubError('invalid_params', `queue retry needs a job id\n${USAGE}`);

@@ -73,7 +73,7 @@ export async function tokensCommand(argv: string[]): Promise<void> {
       command: 'tokens',
       usage: USAGE,
       takes: { create: 0, list: 0, revoke: 1 },
-      flags: { create: ['tenant', 'label', 'scopes', 'expires'], list: ['tenant', 'all', 'json', 'oauth'], revoke: [] },
+      flags: { create: ['user', 'tenant', 'label', 'scopes', 'expires'], list: ['user', 'tenant', 'all', 'json', 'oauth'], revoke: [] },
     },
   );
   const [sub, ...rest] = positionals;

@@ -49,7 +49,7 @@ export async function webhooksCommand(argv: string[]): Promise<void> {
       command: 'webhooks',
       usage: USAGE,
       takes: { list: 0, replay: 1 },
-      flags: { list: ['state', 'integration', 'tenant', 'unroutable', 'limit', 'json'], replay: [] },
+      flags: { list: ['state', 'integration', 'user', 'tenant', 'unroutable', 'limit', 'json'], replay: [] },
     },
   );
   const [sub, id] = positionals;
