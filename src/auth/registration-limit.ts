@@ -1,4 +1,5 @@
 import type { RequestHandler } from 'express';
+import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { isLoopbackHost } from '../http/security.js';
@@ -48,7 +49,7 @@ export function registrationLimit(opts: RegistrationLimitOptions): RequestHandle
     const now = opts.clock.now();
     const ip = callerAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     const perWindow = isLoopbackHost(ip.replace(/^::ffff:/, '')) ? localLimit : remoteLimit;
-    counts.take(ip, perWindow, now).then((taken) => {
+    counts.take(countedAs(ip), perWindow, now).then((taken) => {
       if (!taken.ok) {
         res
           .status(429)
@@ -170,4 +171,34 @@ export function callerAddress(peer: string | undefined, forwarded: string | stri
   const last = (Array.isArray(forwarded) ? forwarded.join(',') : (forwarded ?? '')).split(',').at(-1)?.trim();
   const loopback = peer !== undefined && isLoopbackHost(peer.replace(/^::ffff:/, ''));
   return loopback && last ? last : (peer ?? 'unknown');
+}
+
+/**
+ * What one caller's registrations are counted under: an IPv4 address as it is (an IPv4-mapped IPv6
+ * one as its IPv4 address), an IPv6 address by its /64 prefix. A single host is handed a whole /64
+ * (RFC 6177, SLAAC, every cloud VM) and picks any address in it: counted per address, it could
+ * register without limit by changing the last 64 bits on each request.
+ */
+export function countedAs(address: string): string {
+  const plain = address.replace(/%.*$/, '');
+  const mapped = plain.replace(/^::ffff:/i, '');
+  if (isIPv4(mapped)) return mapped;
+  if (!isIPv6(plain)) return address;
+  const [head = '', tail] = plain.split('::');
+  const groups = (part: string | undefined): string[] =>
+    part === undefined || part === ''
+      ? []
+      : part.split(':').flatMap((g) => {
+          // An embedded IPv4 tail (64:ff9b::192.0.2.1) is two groups.
+          if (!g.includes('.')) return [g];
+          const [a = 0, b = 0, c = 0, d = 0] = g.split('.').map(Number);
+          return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+        });
+  const first = groups(head);
+  const last = groups(tail);
+  const all = tail === undefined ? first : [...first, ...Array<string>(8 - first.length - last.length).fill('0'), ...last];
+  return `${all
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }
