@@ -20,7 +20,7 @@ import { z } from 'zod';
 import { ERROR_SPECS } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { CatalogEntry } from './catalog.js';
-import { type AnswerSink, EventStreamAnswer, JsonAnswer, STREAM_KEY_PREFIX } from './direct/answer.js';
+import { type AnswerSink, AutoAnswer, EventStreamAnswer, STREAM_KEY_PREFIX } from './direct/answer.js';
 import { type DirectCall, directCallOf, requestId } from './direct/call-shape.js';
 import { directEnvelopeOf, MODERN, withoutReserved } from './direct/envelope.js';
 import { checkModernInputRequests, fulfilLegacy } from './direct/input-required.js';
@@ -153,8 +153,9 @@ export class DirectCalls {
     if (e === undefined) return false;
     const call = this.accept(entry, body, declaresTasks(e[CLIENT_CAPABILITIES_META_KEY]));
     if (!call || req.headers['mcp-name'] !== call.params.name) return false;
-    // As the SDK's handler: an event stream when the caller asked for progress, else one JSON body.
-    const out = e.progressToken === undefined ? new JsonAnswer(res) : new EventStreamAnswer(res, {});
+    // As the SDK's handler: an event stream when the caller asked for progress, else one JSON body
+    // unless the call says something before its answer (its log messages, at the request's logLevel).
+    const out = e.progressToken === undefined ? new AutoAnswer(res) : new EventStreamAnswer(res, {});
     this.start({
       call,
       identity,

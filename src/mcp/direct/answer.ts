@@ -242,8 +242,8 @@ export class EventStreamAnswer implements AnswerSink {
 }
 
 /**
- * The answer as one JSON body, as the SDK's 2026-07-28 handler gives a call that asked for no
- * progress. Notifications have nowhere to go in it and are dropped, as there.
+ * The answer as one JSON body: a call's sink only until it says something before its answer (see
+ * AutoAnswer). Notifications have nowhere to go in it and are dropped.
  */
 export class JsonAnswer implements AnswerSink {
   ended = false;
@@ -273,6 +273,48 @@ export class JsonAnswer implements AnswerSink {
   abandon(): void {
     this.ended = true;
     if (!this.res.destroyed) this.res.destroy();
+  }
+}
+
+/**
+ * A 2026-07-28 call that asked for no progress, answered as the SDK's handler answers it (its
+ * default `responseMode: 'auto'`): one JSON body when the call says nothing before its answer, an
+ * event stream from the first notification on (a log message at the request's `logLevel`, a
+ * server's own notification), so none is dropped.
+ */
+export class AutoAnswer implements AnswerSink {
+  private readonly json: JsonAnswer;
+  private stream: EventStreamAnswer | undefined;
+
+  constructor(private readonly res: Response) {
+    this.json = new JsonAnswer(res);
+  }
+
+  get ended(): boolean {
+    return this.stream?.ended ?? this.json.ended;
+  }
+
+  onGone(listener: () => void): void {
+    // Watched here, not by either sink: the JSON sink never ends once the stream took over.
+    this.res.once('close', () => {
+      if (!this.ended) listener();
+    });
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    this.stream ??= new EventStreamAnswer(this.res, {});
+    return this.stream.send(message);
+  }
+
+  end(message: JSONRPCMessage): void {
+    if (this.stream) this.stream.end(message);
+    else this.json.end(message);
+  }
+
+  abandon(): void {
+    if (this.stream) this.stream.abandon();
+    else this.json.abandon();
   }
 }
 
