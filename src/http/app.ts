@@ -15,7 +15,7 @@ import { tokenUnlessPublic } from './public-routes.js';
 import { METRICS_PATH, mountHealth, type HealthDeps } from './routes.js';
 import { refusalLog } from './refusal-log.js';
 import { refusedTarget } from './request-target.js';
-import { exposure, hostAndOriginGuard } from './security.js';
+import { exposure, fromThisMachine, hostAndOriginGuard } from './security.js';
 import { webhookTarget, type WebhookHandler } from '../webhooks/route.js';
 import type { HttpApp } from './express-born.js';
 import { ERROR_SPECS, HubError, httpError, isHubError, isJsonRpcCode, jsonRpcHttpError, sendError, type JsonRpcErrorCode } from '../errors.js';
@@ -82,7 +82,8 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   deps.authServer?.mount(app);
   mountHealth(app, deps.health, {
     metricsGuard: exp.public ? [bearerAuth(tokens, urls, ['metrics', 'admin'])] : [],
-    details: exp.public ? (req) => holdsScope(tokens, req.headers.authorization, ['metrics', 'admin']) : () => true,
+    // On loopback a caller on this machine sees them; one a proxy on it forwarded needs the token.
+    details: (req) => (!exp.public && fromThisMachine(req)) || holdsScope(tokens, req.headers.authorization, ['metrics', 'admin']),
   });
 
   deps.mount?.(app);

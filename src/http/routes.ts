@@ -3,6 +3,7 @@ import type { HubMetrics } from '../observability/metrics.js';
 import type { ToolSource } from '../mcp/source.js';
 import type { BreakerSnapshot } from '../outbox/breaker.js';
 import { within } from '../within.js';
+import { fromThisMachine } from './security.js';
 
 /** Where the Prometheus metrics are served; beyond loopback its own guard takes a `metrics` or `admin` token. */
 export const METRICS_PATH = '/metrics';
@@ -76,8 +77,11 @@ export interface HealthAccess {
 const BREAKERS_WAIT_MS = 500;
 
 export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess): void {
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', ...(deps.identity ? { hub: deps.identity() } : {}) });
+  app.get('/healthz', (req, res) => {
+    const identity = deps.identity?.();
+    // The data dir is for a second hub on this machine; a request a proxy on it forwarded may come from anywhere.
+    const shown = identity !== undefined && !fromThisMachine(req) ? { linkKeyId: identity.linkKeyId } : identity;
+    res.json({ status: 'ok', ...(shown ? { hub: shown } : {}) });
   });
   app.get('/readyz', async (req, res) => {
     // Asked first: the token lookup may wait on the store, and phase and sources are read after it.

@@ -123,6 +123,19 @@ export function hostAndOriginGuard(exp: Exposure, refusals?: RefusalLog) {
   };
 }
 
+/**
+ * Whether a request to a loopback-bound hub came from this machine itself rather than through a
+ * reverse proxy on it (the README's nginx setup), which makes the hub reachable from anywhere:
+ * its Host is a loopback name and it carries no forwarding header. What the hub tells only to
+ * callers on its machine (the data dir, /readyz details) is told to no other.
+ */
+export function fromThisMachine(req: IncomingMessage): boolean {
+  const h = req.headers;
+  if (h['x-forwarded-for'] !== undefined || h['forwarded'] !== undefined || h['x-real-ip'] !== undefined) return false;
+  const host = URL.parse(`http://${h.host ?? ''}`)?.hostname;
+  return host !== undefined && isLoopbackHost(host);
+}
+
 /** An HTTP/1.0 GET or HEAD of /healthz or /readyz. */
 function isHealthCheck(req: IncomingMessage): boolean {
   if (req.httpVersion !== '1.0' || (req.method !== 'GET' && req.method !== 'HEAD')) return false;
