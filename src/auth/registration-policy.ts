@@ -7,6 +7,13 @@ const NATIVE_LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
 /** The longest `client_name` shown on the sign-in and consent pages. */
 export const MAX_CLIENT_NAME = 200;
+/**
+ * The most redirect URIs one registration may name, and the longest one. Clients register one or
+ * two (a loopback port, a web callback); without a bound a registration could store thousands,
+ * kept (sealed) for 30 days and read on every authorization request of that client.
+ */
+export const MAX_REDIRECT_URIS = 20;
+export const MAX_REDIRECT_URI_LENGTH = 2048;
 
 const registered = z.looseObject({
   redirect_uris: z.array(z.string()).optional(),
@@ -34,6 +41,11 @@ export function registrationPolicy(sent: unknown, metadata: Record<string, unkno
   const given = registered.safeParse(sent);
   if (!given.success) return undefined; // the library refuses metadata of the wrong shape itself
   const uris = given.data.redirect_uris ?? [];
+  if (uris.length > MAX_REDIRECT_URIS)
+    return { error: 'invalid_redirect_uri', message: `redirect_uris names ${uris.length} URIs; at most ${MAX_REDIRECT_URIS}` };
+  const long = uris.find((u) => u.length > MAX_REDIRECT_URI_LENGTH);
+  if (long !== undefined)
+    return { error: 'invalid_redirect_uri', message: `redirect_uris: a URI is ${long.length} characters; at most ${MAX_REDIRECT_URI_LENGTH}` };
   const redirect = redirectUriRefusal(uris);
   if (redirect) return redirect;
   const name = given.data.client_name;
