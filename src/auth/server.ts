@@ -17,6 +17,7 @@ import { loadAsKeys } from './keys.js';
 import { importQuietly } from './load.js';
 import type { AsRecords } from './records.js';
 import { Sso } from './sso.js';
+import { authorizationLimit } from './authorization-limit.js';
 import { registrationLimit } from './registration-limit.js';
 import { defaultScope } from './default-scope.js';
 import { authorizationRouteGuard } from './route-guard.js';
@@ -142,6 +143,7 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       app.use(authorizationRouteGuard);
       app.use(defaultScope);
       app.post(AS_ROUTES.registration, registrationLimit({ clock: deps.clock, redis: deps.redis, log: deps.log }));
+      app.all(AS_ROUTES.authorization, authorizationLimit({ clock: deps.clock }));
       app.use((req, res, next) => {
         if (!handled.has(req.path) && !req.path.startsWith(resume)) return next();
         callback ??= provider().then((p) => issuerBound(p.callback(), issuer));
