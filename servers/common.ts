@@ -1,9 +1,9 @@
-import { mkdirSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { resolveDataDir, type ResolvedDataDir } from '../src/config/data-dir.js';
 import { loadConfig, type LoadedConfig } from '../src/config/load.js';
 import { HubError, describeError } from '../src/errors.js';
+import { makeDir } from '../src/make-dir.js';
 import { createLogger, type Logger } from '../src/observability/logger.js';
 import { printable } from '../src/printable.js';
 
@@ -201,7 +201,19 @@ export function configFromFlags(flags: Flags, opts: { quiet?: boolean; coldStart
  */
 export function makeDataDir(data: ResolvedDataDir): void {
   // A folder the hub chose itself is private to the user, as the XDG spec asks of its base dirs.
-  if (data.source === 'user') mkdirSync(data.dir, { recursive: true, mode: 0o700 });
+  // makeDir, not Node's recursive mkdir: that one spins for ever when XDG_DATA_HOME is under /proc.
+  if (data.source !== 'user') return;
+  try {
+    makeDir(data.dir, 0o700);
+  } catch (err) {
+    throw new HubError(
+      'store_failed',
+      `cannot make the data dir ${data.dir}: ${describeError(err)}; set XDG_DATA_HOME, dataDir or --data to a folder you can write`,
+      {
+        cause: err,
+      },
+    );
+  }
 }
 
 /** `--port N` as a number, or undefined unless it is one (0–65535). */

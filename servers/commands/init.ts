@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { resolveDataDir } from '../../src/config/data-dir.js';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/load.js';
 import { describeError, HubError } from '../../src/errors.js';
+import { makeDir } from '../../src/make-dir.js';
 import { parse, progress, str, UsageError } from '../common.js';
 
 const USAGE = `usage: switchboard init [--config FILE]
@@ -77,7 +78,8 @@ function withExistingStore(text: string, target: string): string {
 /** Writes a new file, making its folder (a fresh machine has no ~/.config/switchboard yet). */
 function write(target: string, text: string): void {
   try {
-    mkdirSync(dirname(target), { recursive: true });
+    // Not Node's recursive mkdir, which retries for ever under /proc and some FUSE mounts (src/make-dir.ts).
+    makeDir(dirname(target));
     writeFileSync(target, text, { flag: 'wx' });
   } catch (err) {
     throw new HubError('config_invalid', `cannot write the config file ${target}: ${describeError(err)}`, { cause: err });
