@@ -21,7 +21,7 @@ import { authorizationLimit } from './authorization-limit.js';
 import { registrationLimit } from './registration-limit.js';
 import { defaultScope } from './default-scope.js';
 import { authorizationRouteGuard } from './route-guard.js';
-import { AS_ROUTES, DISCOVERY_PATHS, publicPathOf } from './routes.js';
+import { AS_ROUTES, DISCOVERY_PATHS, publicPathOf, SIGN_IN_PATH } from './routes.js';
 import { throttledLog } from '../http/refusal-log.js';
 import { loopbackAliases } from '../http/security.js';
 
@@ -143,7 +143,11 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       app.use(authorizationRouteGuard);
       app.use(defaultScope);
       app.post(AS_ROUTES.registration, registrationLimit({ clock: deps.clock, redis: deps.redis, log: deps.log }));
-      app.all(AS_ROUTES.authorization, authorizationLimit({ clock: deps.clock }));
+      const limit = authorizationLimit({ clock: deps.clock });
+      app.all(AS_ROUTES.authorization, limit);
+      // With single sign-on each visit of the sign-in step stores a state for the company's
+      // provider: one pending sign-in, reloaded in a loop, would otherwise store without bound.
+      if (sso) app.get(`${SIGN_IN_PATH}/:uid`, limit);
       app.use((req, res, next) => {
         if (!handled.has(req.path) && !req.path.startsWith(resume)) return next();
         callback ??= provider().then((p) => issuerBound(p.callback(), issuer));
