@@ -1,7 +1,8 @@
 import type { RequestHandler } from 'express';
 import type { Clock } from '../clock.js';
 import { isLoopbackHost } from '../http/security.js';
-import { failurePage, PAGE_HEADERS } from './pages.js';
+import { messagePage } from '../http/pages.js';
+import { PAGE_HEADERS } from './pages.js';
 import { callerAddress, countedAs } from './registration-limit.js';
 
 export interface AuthorizationLimitOptions {
@@ -49,7 +50,16 @@ export function authorizationLimit(opts: AuthorizationLimitOptions): RequestHand
         .set(PAGE_HEADERS)
         .set('Retry-After', String(seconds))
         .type('html')
-        .send(failurePage(`Too many sign-in requests came from your address (at most ${limit} in ${windowMs / 1000} s). Try again in ${seconds} s.`));
+        .send(
+          messagePage(
+            'Sign-in failed',
+            `Too many sign-in requests came from your address (at most ${limit} in ${windowMs / 1000} s). Try again in ${seconds} s.`,
+            {
+              failure: true,
+              code: 'too_many_requests',
+            },
+          ),
+        );
       return;
     }
     w.count++;

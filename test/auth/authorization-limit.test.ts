@@ -46,6 +46,7 @@ describe('authorization requests per caller', () => {
     const refused = await authorizeFrom('203.0.113.50');
     expect([refused.status, refused.retryAfter]).toEqual([429, '60']);
     expect(refused.body).toContain('Too many sign-in requests');
+    expect(refused.body).toContain('too_many_requests');
     for (let i = 0; i < 20; i++) expect((await authorizeFrom('203.0.113.50')).status).toBe(429);
     expect(pendingSignIns()).toBe(before);
     expect((await authorizeFrom('203.0.113.51')).status).toBe(303);
