@@ -23,6 +23,7 @@ import { restartDelay, STABLE_AFTER_MS } from './backoff.js';
 import { asProtocolError, callFailure } from './call-failure.js';
 import { DownstreamCalls } from './calls.js';
 import { isModernClient, modernParams } from './modern.js';
+import { forwardProgress } from './progress.js';
 import { keepAlive, type KeepAliveHandle } from './keepalive.js';
 import { declaresRoots, hubClient } from './hub-client.js';
 import { ListChanges } from './list-changes.js';
@@ -185,11 +186,11 @@ export class DownstreamSource implements ToolSource {
     if (!client?.getServerCapabilities()?.resources) return undefined;
     const known = claimsResource(this.listed, uri);
     try {
-      if (isModernClient(client)) {
-        const params = { uri, ...modernParams(ctx) } as { uri: string };
-        return (await client.readResource(params, { ...this.calls.callOptions(ctx.signal), allowInputRequired: true })) as ReadResourceResult | InputRequired;
-      }
-      return await client.readResource({ uri }, { signal: ctx.signal, timeout: this.opts.config.timeoutMs });
+      // The caller's progress token is mapped back: what the server reports reaches it, as directly.
+      const modern = isModernClient(client);
+      const params = { uri, ...(modern ? modernParams(ctx) : {}) } as { uri: string };
+      const opts = modern ? { ...this.calls.callOptions(ctx.signal), allowInputRequired: true } : { signal: ctx.signal, timeout: this.opts.config.timeoutMs };
+      return (await forwardProgress(ctx, (p) => client.readResource(params, { ...opts, ...p }))) as ReadResourceResult | InputRequired;
     } catch (err) {
       // An unknown URI is another source's; a failure on one we listed is ours to report.
       if (!known && err instanceof ProtocolError) return undefined;
@@ -223,11 +224,10 @@ export class DownstreamSource implements ToolSource {
     const client = this.readyClient();
     if (!client) throw new ProtocolError(ProtocolErrorCode.InternalError, `${this.name} is not available`);
     try {
-      if (isModernClient(client)) {
-        const params = { name, ...(args ? { arguments: args } : {}), ...modernParams(ctx) } as { name: string };
-        return (await client.getPrompt(params, { ...this.calls.callOptions(ctx.signal), allowInputRequired: true })) as GetPromptResult | InputRequired;
-      }
-      return await client.getPrompt({ name, ...(args ? { arguments: args } : {}) }, { signal: ctx.signal, timeout: this.opts.config.timeoutMs });
+      const modern = isModernClient(client);
+      const params = { name, ...(args ? { arguments: args } : {}), ...(modern ? modernParams(ctx) : {}) } as { name: string };
+      const opts = modern ? { ...this.calls.callOptions(ctx.signal), allowInputRequired: true } : { signal: ctx.signal, timeout: this.opts.config.timeoutMs };
+      return (await forwardProgress(ctx, (p) => client.getPrompt(params, { ...opts, ...p }))) as GetPromptResult | InputRequired;
     } catch (err) {
       throw err instanceof SessionEnded ? err : asProtocolError(this.name, err, `prompt ${name}`);
     }
