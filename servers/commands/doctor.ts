@@ -256,6 +256,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   const names = Object.keys(config.mcpServers);
   if (names.length === 0) report({ ok: true, line: 'mcpServers: none configured' });
   const metrics = new HubMetrics();
+  const stopOnSignal = stopServersOnSignal();
   await Promise.all(
     names.map(async (name) => {
       const cfg = config.mcpServers[name]!;
@@ -268,10 +269,12 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       const timeoutMs = cfg.startupTimeoutMs > 0 ? cfg.startupTimeoutMs : DEFAULT_STARTUP_TIMEOUT_MS;
       const source = new DownstreamSource({ name, config: cfg, clock: systemClock, log: silentLogger(), metrics, connectTimeoutMs: timeoutMs });
       progress(`...  mcpServers.${name}: connecting`);
+      stopOnSignal.live.add(source);
       await source.start();
       const st = source.status();
       const ms = Math.round(performance.now() - started);
       await source.stop();
+      stopOnSignal.live.delete(source);
       if (st.state === 'ready') {
         const ready = `mcpServers.${name}: ready in ${ms} ms, ${source.tools({ tenant: 'default', user: 'doctor', scopes: [] }).length} tools, protocol ${st.protocolVersion ?? '?'}`;
         // Ready, but later than a client's first tools/list waits: without a cached list that list goes without its tools.
@@ -289,8 +292,32 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       }
     }),
   );
+  stopOnSignal.done();
   const failed = checks.filter((c) => !c.ok).length;
   if (flags['json']) process.stdout.write(`${JSON.stringify({ ok: failed === 0, checks }, null, 2)}\n`);
   else process.stdout.write(failed === 0 ? 'doctor: everything looks right\n' : `doctor: ${failed} problem(s) found\n`);
   if (failed > 0) process.exitCode = 1;
+}
+
+/**
+ * Ctrl-C (or SIGTERM) while servers are being tried stops the ones started, then exits 130 (143):
+ * a stdio server runs in a process group of its own, which the terminal's SIGINT does not reach,
+ * and exiting at once left it running. A second signal exits at once.
+ */
+function stopServersOnSignal(): { live: Set<DownstreamSource>; done: () => void } {
+  const live = new Set<DownstreamSource>();
+  const stop = (signal: NodeJS.Signals) => {
+    done();
+    progress(`doctor: ${signal}: stopping the servers it started`);
+    const force = () => process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.once('SIGINT', force).once('SIGTERM', force);
+    void Promise.all([...live].map((s) => s.stop().catch(() => {}))).finally(force);
+  };
+  const onInt = () => stop('SIGINT');
+  const onTerm = () => stop('SIGTERM');
+  process.once('SIGINT', onInt).once('SIGTERM', onTerm);
+  const done = () => {
+    process.off('SIGINT', onInt).off('SIGTERM', onTerm);
+  };
+  return { live, done };
 }
