@@ -108,6 +108,18 @@ async function main(args: string[]): Promise<void> {
   const argv = commandFirst(args);
   const [command, ...rest] = argv;
   if (command === 'help' || command === '--help' || command === '-h') {
+    // `switchboard help tokens` is `switchboard tokens --help`, as git and npm read it, not the overview.
+    const [topic, ...more] = rest;
+    if (command === 'help' && topic !== undefined && more.length === 0) {
+      const load = COMMANDS[topic];
+      if (!load) {
+        process.stderr.write(`switchboard: unknown command "${topic}"\n\n${USAGE}`);
+        process.exitCode = 2;
+        return;
+      }
+      await (await load())(['--help']);
+      return;
+    }
     process.stdout.write(USAGE);
     return;
   }
