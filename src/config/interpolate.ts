@@ -4,6 +4,8 @@ import { HubError } from '../errors.js';
 interface Unset {
   path: string;
   variable: string;
+  /** Set, but to "" (`export T=`): said so, since `env` shows it and "not set" would be a puzzle. */
+  empty: boolean;
 }
 
 /**
@@ -21,7 +23,8 @@ export function interpolateEnv(value: unknown, env: NodeJS.ProcessEnv, file: str
     for (const v of put) substituted.add(v);
     return out;
   }
-  const where = (u: Unset) => `${u.path || '(root)'}: environment variable ${u.variable} is not set`;
+  const where = (u: Unset) =>
+    `${u.path || '(root)'}: environment variable ${u.variable} is ${u.empty ? `empty (set it to a value, or write \${${u.variable}:-default})` : 'not set'}`;
   throw new HubError('config_invalid', `${file}: ${[first, ...more].map(where).join('; ')}`, {
     details: { file, path: first.path, variable: first.variable, ...(more.length > 0 ? { unset: [...new Set(unset.map((u) => u.variable))] } : {}) },
   });
@@ -65,7 +68,7 @@ function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string[], fo
     const v = env[name];
     const value = v !== undefined && v !== '' ? v : fallback;
     if (value === undefined) {
-      found.unset.push({ path: path.join('.'), variable: name });
+      found.unset.push({ path: path.join('.'), variable: name, empty: v === '' });
       return '';
     }
     if (value !== '') found.put.push(value);
