@@ -121,6 +121,22 @@ export class DownstreamCalls {
   }
 
   /**
+   * A prompts/get or resources/read, in flight as a call is: what the server says during it (its
+   * log messages, related as a call's are: the only request in flight, or all one client's)
+   * reaches its caller, as directly, rather than no one or every session of the identity.
+   */
+  async track<T>(ctx: CallContext, send: (opts: ReturnType<DownstreamCalls['callOptions']>) => Promise<T>): Promise<T> {
+    const entry = this.entry(ctx, ctx.notify);
+    this.inflight.set(entry.id, entry);
+    try {
+      // Untagged: a broken answer stream fails the request as its own (source.ts), not as a call's.
+      return await send(this.callOptions(ctx.signal));
+    } finally {
+      this.inflight.delete(entry.id);
+    }
+  }
+
+  /**
    * A 2026-07-28 downstream asks for input in the call's own result: it goes back to the caller as
    * is (the hub seals the downstream's `requestState` inside its own), and the caller's answers
    * come back as the retry's `inputResponses`. The caller's capabilities ride in each request's

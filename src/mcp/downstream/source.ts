@@ -189,8 +189,8 @@ export class DownstreamSource implements ToolSource {
       // The caller's progress token is mapped back: what the server reports reaches it, as directly.
       const modern = isModernClient(client);
       const params = { uri, ...(modern ? modernParams(ctx) : {}) } as { uri: string };
-      const opts = modern ? { ...this.calls.callOptions(ctx.signal), allowInputRequired: true } : { signal: ctx.signal, timeout: this.opts.config.timeoutMs };
-      return (await forwardProgress(ctx, (p) => client.readResource(params, { ...opts, ...p }))) as ReadResourceResult | InputRequired;
+      const send = (o: object) => forwardProgress(ctx, (p) => client.readResource(params, { ...o, ...(modern ? { allowInputRequired: true } : {}), ...p }));
+      return (await this.calls.track(ctx, send)) as ReadResourceResult | InputRequired;
     } catch (err) {
       // An unknown URI is another source's; a failure on one we listed is ours to report.
       if (!known && err instanceof ProtocolError) return undefined;
@@ -226,8 +226,8 @@ export class DownstreamSource implements ToolSource {
     try {
       const modern = isModernClient(client);
       const params = { name, ...(args ? { arguments: args } : {}), ...(modern ? modernParams(ctx) : {}) } as { name: string };
-      const opts = modern ? { ...this.calls.callOptions(ctx.signal), allowInputRequired: true } : { signal: ctx.signal, timeout: this.opts.config.timeoutMs };
-      return (await forwardProgress(ctx, (p) => client.getPrompt(params, { ...opts, ...p }))) as GetPromptResult | InputRequired;
+      const send = (o: object) => forwardProgress(ctx, (p) => client.getPrompt(params, { ...o, ...(modern ? { allowInputRequired: true } : {}), ...p }));
+      return (await this.calls.track(ctx, send)) as GetPromptResult | InputRequired;
     } catch (err) {
       throw err instanceof SessionEnded ? err : asProtocolError(this.name, err, `prompt ${name}`);
     }
