@@ -5,12 +5,10 @@
  * saying so, and nothing more is stored; another caller is not held back, and the caller goes on
  * once its minute is over.
  */
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { authorizeUrl, pkce, register } from './support.js';
+import { asRecordCount, authorizeUrl, pkce, register } from './support.js';
 
 const clock = manualClock(Date.now());
 let hub: RunningHub;
@@ -30,12 +28,7 @@ async function authorizeFrom(address: string): Promise<{ status: number; retryAf
 }
 
 function pendingSignIns(): number {
-  const db = new Database(join(hub.dataDir, 'switchboard.db'), { readonly: true });
-  try {
-    return db.prepare("SELECT count(*) FROM oauth_as_records WHERE model = 'Interaction'").pluck().get() as number;
-  } finally {
-    db.close();
-  }
+  return asRecordCount(hub.dataDir, 'Interaction');
 }
 
 describe('authorization requests per caller', () => {

@@ -5,14 +5,12 @@
  * authorization requests (60 a minute), past which it answers 429 with Retry-After and stores
  * nothing. A person's sign-in, which visits it once or twice, is not affected.
  */
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { startOidcServer, type OidcServer } from '../fakes/oidc.js';
 import type { RunningHub } from '../helpers/hub.js';
 import { startOidcHub } from '../oauth/support.js';
-import { authorizeUrl, pkce, register } from './support.js';
+import { asRecordCount, authorizeUrl, pkce, register } from './support.js';
 
 const clock = manualClock(Date.now());
 let oidc: OidcServer;
@@ -30,12 +28,7 @@ afterAll(async () => {
 });
 
 function ssoStates(): number {
-  const db = new Database(join(hub.dataDir, 'switchboard.db'), { readonly: true });
-  try {
-    return db.prepare("SELECT count(*) FROM oauth_as_records WHERE model = 'SsoState'").pluck().get() as number;
-  } finally {
-    db.close();
-  }
+  return asRecordCount(hub.dataDir, 'SsoState');
 }
 
 describe('the sign-in page with single sign-on', () => {

@@ -4,6 +4,8 @@
  * disk, and a browser that signs in on the hub's pages with a hub token and consents.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { hashId } from '../../src/auth/adapter.js';
 import type { Db } from '../../src/store/db.js';
 import { Browser } from '../fakes/browser.js';
@@ -275,4 +277,14 @@ export async function obtainTokens(base: string, hubToken: string): Promise<{ cl
   const res = await exchangeCode(base, clientId, code, p.verifier, { resource: `${base}/mcp` });
   if (res.status !== 200) throw new Error(`token: ${res.status} ${JSON.stringify(res.body)}`);
   return { clientId, tokens: res.body as unknown as TokenSet };
+}
+
+/** How many records of one model (Interaction, SsoState, …) the authorization server holds in a data dir, read as another process would. */
+export function asRecordCount(dataDir: string, model: string): number {
+  const db = new Database(join(dataDir, 'switchboard.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT count(*) FROM oauth_as_records WHERE model = ?').pluck().get(model) as number;
+  } finally {
+    db.close();
+  }
 }

@@ -42,16 +42,41 @@ export async function rawModernCall(
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { arguments: {}, _meta: modernEnvelope(), ...params } }),
   });
   const contentType = res.headers.get('content-type') ?? '';
-  const text = await res.text();
-  const json = contentType.includes('text/event-stream')
-    ? text
-        .split('\n')
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).trim())
-        .filter(Boolean)
-        .at(-1)!
-    : text;
-  return { ...(JSON.parse(json) as RpcReply), status: res.status, contentType };
+  const messages = messagesOf<RpcReply>(contentType, await res.text());
+  return { ...messages.at(-1)!, status: res.status, contentType };
+}
+
+/** The JSON-RPC messages of an answer, in order: each SSE event's data, or the one JSON body. */
+function messagesOf<T>(contentType: string, text: string): T[] {
+  if (!contentType.includes('text/event-stream')) return [JSON.parse(text) as T];
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('data:'))
+    .map((l) => l.slice(5).trim())
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as T);
+}
+
+/**
+ * One 2026-07-28 tools/call of `name` as a client of that era sends it (`meta` joins the
+ * envelope), with every message of its answer: the SSE events before the result, or the one JSON body.
+ */
+export async function rawModernCallMessages<T>(
+  url: string,
+  token: string,
+  name: string,
+  args: Record<string, unknown>,
+  meta: Record<string, unknown> = {},
+  signal?: AbortSignal,
+): Promise<{ status: number; contentType: string; messages: T[] }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: modernHeaders(token, 'tools/call', name),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args, _meta: { ...modernEnvelope({}), ...meta } } }),
+    ...(signal ? { signal } : {}),
+  });
+  const contentType = res.headers.get('content-type') ?? '';
+  return { status: res.status, contentType, messages: messagesOf<T>(contentType, await res.text()) };
 }
 
 const LEGACY = '2025-11-25';

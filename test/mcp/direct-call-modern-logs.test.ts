@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
-import { modernEnvelope, modernHeaders } from '../helpers/raw-mcp.js';
+import { rawModernCallMessages } from '../helpers/raw-mcp.js';
 
 const CHATTY = join(ROOT, 'dist/test/fixtures/chatty-server.js');
 /** An envelope key the direct path does not know: the request goes the SDK's way. */
@@ -22,26 +22,8 @@ interface Rpc {
   result?: { content?: { type: string; text?: string }[] };
 }
 
-async function call(
-  hub: RunningHub,
-  name: string,
-  args: Record<string, unknown>,
-  meta: Record<string, unknown>,
-): Promise<{ contentType: string; messages: Rpc[] }> {
-  const res = await fetch(hub.url, {
-    method: 'POST',
-    headers: modernHeaders(hub.token, 'tools/call', name),
-    body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name, arguments: args, _meta: { ...modernEnvelope({}), ...meta } } }),
-  });
-  const contentType = res.headers.get('content-type') ?? '';
-  const text = await res.text();
-  const messages = contentType.includes('text/event-stream')
-    ? text
-        .split('\n')
-        .filter((l) => l.startsWith('data:') && l.length > 6)
-        .map((l) => JSON.parse(l.slice(5)) as Rpc)
-    : [JSON.parse(text) as Rpc];
-  return { contentType, messages };
+function call(hub: RunningHub, name: string, args: Record<string, unknown>, meta: Record<string, unknown>): Promise<{ contentType: string; messages: Rpc[] }> {
+  return rawModernCallMessages<Rpc>(hub.url, hub.token, name, args, meta);
 }
 
 /** What a client reads: the log messages' data, then the result's text. */

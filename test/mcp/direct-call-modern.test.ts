@@ -8,7 +8,7 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningHub } from '../helpers/hub.js';
-import { modernEnvelope, modernHeaders } from '../helpers/raw-mcp.js';
+import { modernEnvelope, modernHeaders, rawModernCallMessages } from '../helpers/raw-mcp.js';
 import { SB, startAgentHub } from '../agents/support.js';
 
 const AGENTS = {
@@ -37,7 +37,7 @@ interface Raw {
 }
 
 /** One 2026-07-28 tools/call as a client of that era sends it; `meta` joins the envelope. */
-async function call(
+function call(
   hub: RunningHub,
   token: string,
   name: string,
@@ -45,21 +45,7 @@ async function call(
   meta: Record<string, unknown> = {},
   signal?: AbortSignal,
 ): Promise<Raw> {
-  const res = await fetch(hub.url, {
-    method: 'POST',
-    headers: modernHeaders(token, 'tools/call', name),
-    body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args, _meta: { ...modernEnvelope({}), ...meta } } }),
-    ...(signal ? { signal } : {}),
-  });
-  const contentType = res.headers.get('content-type') ?? '';
-  const text = await res.text();
-  const messages = contentType.includes('text/event-stream')
-    ? text
-        .split('\n')
-        .filter((l) => l.startsWith('data:') && l.length > 6)
-        .map((l) => JSON.parse(l.slice(5)) as Rpc)
-    : [JSON.parse(text) as Rpc];
-  return { status: res.status, contentType, messages };
+  return rawModernCallMessages<Rpc>(hub.url, token, name, args, meta, signal);
 }
 
 /** A message with the ids that differ from call to call blanked, and its keys in one order. */
