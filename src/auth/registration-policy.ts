@@ -28,7 +28,8 @@ export type PolicyRefusal = { error: 'invalid_redirect_uri' | 'invalid_client_me
  * What Dynamic Client Registration (RFC 7591) must not accept beyond the library's own checks,
  * applied to the metadata a client sent (`sent`) and the metadata as the library reads it
  * (`metadata`, with its defaults, changed in place):
- * - a redirect URI over plain http to anything but loopback, or with a wildcard host: the MCP
+ * - a redirect URI over plain http to anything but loopback, with a wildcard host, or with a user
+ *   name or password before its host (which a reader takes for the host): the MCP
  *   authorization spec (Communication Security) allows only localhost or HTTPS, so a code never
  *   travels in clear over a network;
  * - a `client_name` that is long or carries control or bidi characters: the consent page shows it
@@ -63,6 +64,10 @@ function redirectUriRefusal(uris: readonly string[]): PolicyRefusal | undefined 
     const u = URL.parse(uri);
     if (u === null) continue; // the library says "must only contain valid uris"
     if (u.hostname.includes('*')) return { error: 'invalid_redirect_uri', message: `redirect_uris: ${uri} has a wildcard host; register each URL as it is` };
+    // `https://app.example.com@evil.example/cb` sends the code to evil.example while a user (or a
+    // log reader) sees the name before the `@`; no redirect needs a user name or password.
+    if (u.username !== '' || u.password !== '')
+      return { error: 'invalid_redirect_uri', message: `redirect_uris: ${uri} carries a user name or password before its host; register the URL without them` };
     if (u.protocol === 'http:' && !isLoopbackHost(u.hostname))
       return {
         error: 'invalid_redirect_uri',

@@ -31,8 +31,14 @@ async function registerRaw(body: Record<string, unknown>): Promise<{ status: num
 const publicClient = { token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] };
 
 describe('registration policy', () => {
-  it('refuses plain-http redirects off loopback and wildcard hosts with invalid_redirect_uri', async () => {
-    for (const uri of ['http://evil.example/cb', 'http://10.0.0.5:8080/cb', 'https://*.example.com/cb']) {
+  it('refuses plain-http redirects off loopback, wildcard hosts and user info before the host with invalid_redirect_uri', async () => {
+    for (const uri of [
+      'http://evil.example/cb',
+      'http://10.0.0.5:8080/cb',
+      'https://*.example.com/cb',
+      'https://app.example.com@evil.example/cb',
+      'http://user:pw@127.0.0.1:9/cb',
+    ]) {
       const r = await registerRaw({ ...publicClient, redirect_uris: [uri] });
       expect([uri, r.status, r.body['error']]).toEqual([uri, 400, 'invalid_redirect_uri']);
       expect(String(r.body['error_description'])).toContain(`redirect_uris: ${uri}`);

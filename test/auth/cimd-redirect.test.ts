@@ -43,6 +43,7 @@ describe('a metadata document client', () => {
   it.each([
     ['plain http to a network host', 'http://attacker.example/cb', 'plain http to another host than loopback'],
     ['a wildcard host', 'https://*.example.com/cb', 'wildcard host'],
+    ['a user name before the host', 'https://app.example@attacker.example/cb', 'user name or password'],
   ])('with %s as a redirect URI is refused before any redirect, as by DCR', async (_what, uri, reason) => {
     const dcr = await fetch(`${base}/register`, {
       method: 'POST',
