@@ -202,8 +202,8 @@ export function parseConfigValue(raw: unknown, file: string, warn: (message: str
     return result.data;
   }
   const issues = closestBranches(result.error.issues);
-  throw new HubError('config_invalid', `${file}: ${formatIssues(issues)}`, {
-    details: { file, issues: issues.map((i) => ({ path: i.path.join('.'), message: messageOf(i) })) },
+  throw new HubError('config_invalid', `${file}: ${formatIssues(issues, raw)}`, {
+    details: { file, issues: issues.map((i) => ({ path: i.path.join('.'), message: messageOf(i, raw) })) },
   });
 }
 
@@ -243,11 +243,27 @@ function closestBranches(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
 }
 
 /** A bad record key (a reserved or malformed name) says what is wrong with it, not only "Invalid key in record". */
-function messageOf(i: z.core.$ZodIssue): string {
-  return i.code === 'invalid_key' && i.issues.length > 0 ? i.issues.map((k) => k.message).join('; ') : i.message;
+function messageOf(i: z.core.$ZodIssue, raw: unknown): string {
+  if (i.code === 'invalid_key' && i.issues.length > 0) return i.issues.map((k) => k.message).join('; ');
+  // `"port": "8787"` or `"port": "${PORT}"`: the README says every *string* may use ${ENV}, which a
+  // user reads as "every value"; a number or boolean in quotes is said so, not only "received string".
+  if (i.code === 'invalid_type' && (i.expected === 'number' || i.expected === 'boolean') && quotedScalar(valueAt(raw, i.path), i.expected))
+    return `${i.message} (write the ${i.expected} without quotes: \${ENV} is read in strings only)`;
+  return i.message;
 }
 
-function formatIssues(issues: z.core.$ZodIssue[]): string {
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let at = raw;
+  for (const key of path) at = isRecord(at) || Array.isArray(at) ? (at as Record<PropertyKey, unknown>)[key] : undefined;
+  return at;
+}
+
+function quotedScalar(value: unknown, expected: string): boolean {
+  if (typeof value !== 'string') return false;
+  return expected === 'number' ? value.trim() !== '' && Number.isFinite(Number(value)) : value === 'true' || value === 'false';
+}
+
+function formatIssues(issues: z.core.$ZodIssue[], raw: unknown): string {
   return issues
     .map((i) => {
       const path = i.path.map(String).join('.');
@@ -255,7 +271,7 @@ function formatIssues(issues: z.core.$ZodIssue[]): string {
         const keys = i.keys.map((k) => (path ? `${path}.${k}` : k));
         return `unknown key${keys.length > 1 ? 's' : ''} ${keys.join(', ')}`;
       }
-      return `${path || '(root)'}: ${messageOf(i)}`;
+      return `${path || '(root)'}: ${messageOf(i, raw)}`;
     })
     .join('; ');
 }
