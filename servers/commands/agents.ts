@@ -1,6 +1,6 @@
 import type { AgentConfig } from '../../src/definition/agents.js';
 import { publicUrlOf } from '../../src/config/public-url.js';
-import { configFromFlags, parse, printable, progress, str } from '../common.js';
+import { configFromFlags, parse, printable, progress, str, UsageError } from '../common.js';
 import { canary } from './agents-canary.js';
 import { scrapeAgents, type LiveAgent } from './agents-scrape.js';
 
@@ -59,6 +59,8 @@ export async function agentsCommand(argv: string[]): Promise<void> {
     process.exitCode = await canary(rest, flags);
     return;
   }
+  const url = str(flags['url']);
+  if (url !== undefined) checkHubUrl(url);
   await list(flags);
 }
 
@@ -123,4 +125,20 @@ function recent(r: Row): string {
   if (r.recentRequests === null || r.recentErrors === null) return '-';
   if (r.recentRequests === 0) return 'no calls';
   return `${r.recentErrors}/${r.recentRequests} (${((r.recentErrors / r.recentRequests) * 100).toFixed(1)}%)`;
+}
+
+/**
+ * `--url` is the hub's base URL, as `server.publicUrl` is: `/metrics` is put after it, so a query,
+ * a fragment or credentials (which fetch refuses, and the error then echoed) would make no URL to
+ * scrape, and a word that is no URL only "no hub answers". A usage mistake (exit 2) instead.
+ */
+function checkHubUrl(url: string): void {
+  const u = URL.canParse(url) ? new URL(url) : undefined;
+  const why =
+    u === undefined || (u.protocol !== 'http:' && u.protocol !== 'https:')
+      ? "expected the running hub's http(s) URL (http://127.0.0.1:8787)"
+      : u.search !== '' || u.hash !== '' || u.username !== '' || u.password !== ''
+        ? 'the hub URL takes no query, fragment or credentials (a token goes in --token or SWITCHBOARD_TOKEN)'
+        : undefined;
+  if (why !== undefined) throw new UsageError('agents', `--url ${u === undefined ? url : `${u.protocol}//${u.host}${u.pathname}`}: ${why}`, AGENTS_USAGE);
 }
