@@ -24,6 +24,9 @@ export async function connectCommand(argv: string[]): Promise<void> {
   }
   if (!integration) throw new UsageError('connect', 'missing the integration to link', USAGE);
   // Checked before the link is made: a mistake here must not leave a link nobody waits for.
+  // --no-wait exits once the link is printed: a --timeout beside it would be ignored, not obeyed.
+  if (flags['no-wait'] === true && flags['timeout'] !== undefined)
+    throw new UsageError('connect', '--timeout has no use with --no-wait (which exits once the link is printed): give one of them', USAGE);
   const timeoutMs = timeoutSeconds(str(flags['timeout'])) * 1000;
   const who = { tenant: identityName(str(flags['tenant']) ?? DEFAULT_TENANT, 'tenant'), user: identityName(str(flags['user']) ?? 'local', 'user'), scopes: [] };
   // The config alone says whether the integration can be linked: a name it does not declare must
