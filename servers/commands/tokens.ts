@@ -2,7 +2,7 @@ import { systemClock } from '../../src/clock.js';
 import { HubError, isHubError } from '../../src/errors.js';
 import { z } from 'zod';
 import type { HubConfig } from '../../src/config/schema.js';
-import { commandLogger, configFromFlags, type Flags, listLine, parse, str } from '../common.js';
+import { commandLogger, configFromFlags, type Flags, listLine, parse, str, UsageError } from '../common.js';
 import { type NewToken, newToken } from '../../src/identity/tokens.js';
 import { openConfiguredStore } from '../store-context.js';
 import { type AsStore, grantLine, openAsStore } from './clients-store.js';
@@ -84,6 +84,9 @@ export async function tokensCommand(argv: string[]): Promise<void> {
   // A usage mistake changes nothing: every argument is checked before the store is opened (or made).
   if (sub === 'create' && !str(flags['user'])) throw new HubError('invalid_params', `tokens create needs --user\n${USAGE}`);
   const created = sub === 'create' ? newTokenInput(flags) : undefined;
+  // Revoked grants are not kept, so --all (which adds revoked tokens) would be ignored beside --oauth.
+  if (sub === 'list' && flags['oauth'] === true && flags['all'] === true)
+    throw new UsageError('tokens', '--all has no use with --oauth: a revoked grant is not kept, so every grant listed is active or expired', USAGE);
   if (sub === 'revoke' && !rest[0]) throw new HubError('invalid_params', `tokens revoke needs a token id\n${USAGE}`);
   // Only `create` makes the store, and so the per-user data dir; the others need one that is there.
   const { config } = configFromFlags(flags, { makeNothing: sub !== 'create' });
