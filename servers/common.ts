@@ -37,8 +37,6 @@ export interface CommandSpec {
    * common `--user` is refused too unless listed: ignored, it would widen what the command acts on.
    */
   flags?: Record<string, readonly string[]>;
-  /** For a command without subcommands that reads no --user: why it refuses one (it would be ignored). */
-  refusesUser?: string;
 }
 
 /** Why a subcommand that takes no --user refuses it. */
@@ -81,7 +79,6 @@ export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}, sp
   const port = str(flags['port']);
   if (port !== undefined && portNumber(port) === undefined) throw usageError(portMistake(port));
   if (spec !== undefined && flags['help'] !== true) {
-    if (spec.refusesUser !== undefined && flags['user'] !== undefined) throw usageError(`--user is not a flag of "${spec.command}": ${spec.refusesUser}`);
     const [sub, ...rest] = positionals;
     const takes = typeof spec.takes === 'number' ? spec.takes : sub === undefined ? undefined : spec.takes[sub];
     const given = typeof spec.takes === 'number' ? positionals : rest;

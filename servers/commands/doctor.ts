@@ -150,11 +150,7 @@ const USAGE = `usage: switchboard doctor [--json] [--config FILE] [--data DIR]
        downstream server (each given its startupTimeoutMs); it makes and changes nothing`;
 
 export async function doctorCommand(argv: string[]): Promise<void> {
-  const { flags } = parse(
-    argv,
-    { json: { type: 'boolean' } },
-    { command: 'doctor', usage: USAGE, takes: 0, refusesUser: 'it checks the hub every user shares' },
-  );
+  const { flags } = parse(argv, { json: { type: 'boolean' } }, { command: 'doctor', usage: USAGE, takes: 0 });
   if (flags['help']) {
     process.stdout.write(`${USAGE}\n`);
     return;

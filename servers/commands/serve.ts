@@ -22,16 +22,7 @@ import { onShutdown } from '../shutdown.js';
 const SERVE_USAGE = 'usage: switchboard serve [--config FILE] [--data DIR] [--port N] [--host H]';
 
 export async function serveCommand(argv: string[]): Promise<void> {
-  const { flags } = parse(
-    argv,
-    {},
-    {
-      command: 'serve',
-      usage: SERVE_USAGE,
-      takes: 0,
-      refusesUser: 'the served hub answers each user by the token or sign-in they come with (--user names the identity of stdio)',
-    },
-  );
+  const { flags } = parse(argv, {}, { command: 'serve', usage: SERVE_USAGE, takes: 0 });
   if (flags['help']) {
     process.stdout.write(`${SERVE_USAGE}\n`);
     return;

@@ -60,16 +60,6 @@ describe('--user with two users', () => {
     expect(r.stderr).not.toContain('data dir:');
   });
 
-  it.each([
-    [['serve', '--port', '0'], 'serve'],
-    [['doctor'], 'doctor'],
-  ])('%j --user bob exits 2 before loading anything: it would serve or check every user alike', async (args, named) => {
-    const r = await cli(...args, '--user', 'bob');
-    expect(r).toMatchObject({ code: 2, stdout: '' });
-    expect(r.stderr).toMatch(new RegExp(`^switchboard ${named}: --user is not a flag of "${named}": `));
-    expect(r.stderr).not.toContain('data dir:');
-  });
-
   it('queue list --user and --tenant list that user’s writes only', async () => {
     const db = openDb({ file: join(data, 'switchboard.db'), clock: manualClock(Date.now() - 60_000) });
     try {
