@@ -47,7 +47,8 @@ export async function agentsCommand(argv: string[]): Promise<void> {
       command: 'agents',
       usage: AGENTS_USAGE,
       takes: { list: 0, canary: 1 },
-      flags: { list: ['url', 'token', 'json'], canary: ['candidate', 'cases', 'threshold', 'json'] },
+      // --user, common to every command, is taken and changes nothing: the agents are every user's.
+      flags: { list: ['url', 'token', 'json', 'user'], canary: ['candidate', 'cases', 'threshold', 'json', 'user'] },
     },
   );
   const [sub, ...rest] = positionals;

@@ -15,7 +15,8 @@ under it (online: running hubs keep working), and drops old keys nothing uses an
 With ${MASTER_KEY_ENV}: set it to "NEW,OLD" (base64 keys, newest first), run this, then drop OLD.`;
 
 export async function keysCommand(argv: string[]): Promise<void> {
-  const { flags } = parse(argv, {}, { command: 'keys', usage: USAGE, takes: { rotate: 0 }, flags: { rotate: [] } });
+  // --user, common to every command, is taken and changes nothing: the master key is every user's.
+  const { flags } = parse(argv, {}, { command: 'keys', usage: USAGE, takes: { rotate: 0 }, flags: { rotate: ['user'] } });
   if (flags['help']) {
     process.stdout.write(`${USAGE}\n`);
     return;

@@ -50,9 +50,7 @@ describe('--user with two users', () => {
     [['webhooks', 'replay', 'evt_x'], 'webhooks replay'],
     [['queue', 'retry', 'job_x'], 'queue retry'],
     [['queue', 'purge', '--state', 'done'], 'queue purge'],
-    [['keys', 'rotate'], 'keys rotate'],
     [['users', 'invite', 'alice'], 'users invite'],
-    [['agents', 'list'], 'agents list'],
   ])('%j --user bob exits 2 before opening anything', async (args, named) => {
     const r = await cli(...args, '--user', 'bob');
     expect(r).toMatchObject({ code: 2, stdout: '' });
