@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { STORE_FILE } from '../config/data-dir.js';
 import type { HubConfig } from '../config/schema.js';
@@ -19,10 +19,34 @@ export function sqliteStoreFile(config: Pick<HubConfig, 'store' | 'dataDir'>): s
  */
 export function requireExistingStore(config: Pick<HubConfig, 'store' | 'dataDir'>): void {
   const file = sqliteStoreFile(config);
-  if (file === undefined || existsSync(file)) return;
-  throw new HubError(
-    'store_not_found',
-    `no hub data in ${config.dataDir}: ${STORE_FILE} is not there (a hub makes it when it first starts, and so do \`tokens create\` and \`users invite\`); check --data or dataDir`,
-    { details: { dataDir: config.dataDir } },
-  );
+  if (file === undefined) return;
+  const problem = whyUnreadable(file);
+  if (problem === undefined) return;
+  if (problem === 'missing')
+    throw new HubError(
+      'store_not_found',
+      `no hub data in ${config.dataDir}: ${STORE_FILE} is not there (a hub makes it when it first starts, and so do \`tokens create\` and \`users invite\`); check --data or dataDir`,
+      { details: { dataDir: config.dataDir } },
+    );
+  throw new HubError('store_failed', `cannot open the hub data in ${config.dataDir}: ${file} ${problem}; check --data or dataDir`, {
+    details: { dataDir: config.dataDir },
+  });
+}
+
+/**
+ * Why the store file cannot be opened, or undefined when it is there: 'missing' only when it is
+ * not there. A file the user may not read is not a missing one (`existsSync` says false for both,
+ * and sent a user who ran a command as the wrong user looking for a typo in --data).
+ */
+function whyUnreadable(file: string): string | undefined {
+  try {
+    statSync(file);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return 'missing';
+    if (code === 'EACCES' || code === 'EPERM') return 'cannot be read by this user (permission denied): run as the user who owns the data dir';
+    if (code === 'ENOTDIR') return 'cannot be there: a part of its path is a file, not a folder';
+    return `cannot be read (${code ?? String(err)})`;
+  }
 }

@@ -4,7 +4,7 @@
  * a new database and a master key there, and print "no tokens". `doctor` reports it as a state,
  * not a failure; the commands that make records still create the store.
  */
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli, tmpDir } from '../helpers/hub.js';
@@ -54,6 +54,17 @@ describe('commands on a data dir with no store', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('store_not_found');
     expect(readdirSync(data)).toEqual(['other']);
+  });
+
+  it('a data dir that is a file is said to be one (store_failed), not a store that is missing', async () => {
+    const data = join(dir.path, 'a-file');
+    writeFileSync(data, 'not a folder');
+    const r = await runCli(['tokens', 'list', '--data', data], dir.path);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `switchboard: error (store_failed): cannot open the hub data in ${data}: ${join(data, 'switchboard.db')} cannot be there: a part of its path is a file, not a folder`,
+    );
+    expect(r.stderr).not.toContain('store_not_found');
   });
 
   it('doctor says there is no store yet, passes, and makes nothing', async () => {
