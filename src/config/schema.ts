@@ -120,10 +120,21 @@ const baseUrl = z.url({ protocol: /^https?$/, error: 'must be an http or https U
   { message: 'must have no query, fragment or credentials: other URLs are built on it' },
 );
 
-/** A browser origin as the Origin header sends it: scheme, host and port only. */
-const origin = z.string().refine((o) => URL.canParse(o) && new URL(o).origin === o.replace(/\/$/, ''), {
-  message: 'must be an origin such as https://app.example.com (scheme, host and port, nothing else)',
+/**
+ * A browser origin as the Origin header sends it: scheme, host and port only. A browser extension's
+ * pages send their own scheme and id (`chrome-extension://<id>`, `moz-extension://<uuid>`), whose
+ * URL origin is "null" (not a special scheme): those are taken as scheme and host alone.
+ */
+const origin = z.string().refine((o) => URL.canParse(o) && originOf(new URL(o)) === o.replace(/\/$/, ''), {
+  message: 'must be an origin such as https://app.example.com or chrome-extension://<id> (scheme, host and port, nothing else)',
 });
+
+function originOf(url: URL): string {
+  if (url.origin !== 'null') return url.origin;
+  const bare =
+    url.host !== '' && (url.pathname === '' || url.pathname === '/') && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+  return bare ? `${url.protocol}//${url.host}` : 'null';
+}
 
 export const serverSchema = z.strictObject({
   // An address or a host name to listen on; checked here so a typo is named as this key, not as DNS's ENOTFOUND.

@@ -38,7 +38,8 @@ export interface Exposure {
 export function exposure(config: Pick<HubConfig, 'server'>, port: number): Exposure {
   const { host, publicUrl, internalUrl, allowedHosts, allowedOrigins } = config.server;
   const hosts = new Set<string>();
-  const origins = new Set<string>(allowedOrigins.map((o) => o.replace(/\/$/, '')));
+  // Compared as the guard compares a request's Origin: lower case, without a trailing slash.
+  const origins = new Set<string>(allowedOrigins.map((o) => o.toLowerCase().replace(/\/$/, '')));
   // A wildcard bind is reached by this machine's own names: its loopback names (a container's
   // published port: `localhost:8787` on the host) and its addresses. An IP literal or a loopback
   // name in Host cannot be a DNS-rebinding attacker's; a host name needs publicUrl or allowedHosts.

@@ -201,9 +201,12 @@ describe('server.publicUrl, internalUrl and allowedOrigins', () => {
       'server.internalUrl: must have no query, fragment or credentials: other URLs are built on it',
     ]);
     expect(configSchema.parse({ server: { allowedOrigins: ['https://app.example', 'http://localhost:3000/'] } }).server.allowedOrigins).toHaveLength(2);
-    for (const o of ['not a url', 'https://app.example/path', 'null'])
+    // A browser extension's pages send their scheme and id as their Origin.
+    const extensions = ['chrome-extension://abcdefghijklmnopabcdefghijklmnop', 'moz-extension://1b2c3d4e-aaaa-bbbb-cccc-123456789abc'];
+    expect(configSchema.parse({ server: { allowedOrigins: extensions } }).server.allowedOrigins).toEqual(extensions);
+    for (const o of ['not a url', 'https://app.example/path', 'null', 'chrome-extension://abc/popup.html', 'file:///tmp/x', 'foo:bar'])
       expect(refused({ allowedOrigins: [o] })).toEqual([
-        'server.allowedOrigins.0: must be an origin such as https://app.example.com (scheme, host and port, nothing else)',
+        'server.allowedOrigins.0: must be an origin such as https://app.example.com or chrome-extension://<id> (scheme, host and port, nothing else)',
       ]);
   });
 });
