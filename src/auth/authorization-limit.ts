@@ -3,7 +3,7 @@ import type { Clock } from '../clock.js';
 import { isLoopbackHost } from '../http/security.js';
 import { messagePage } from '../http/pages.js';
 import { PAGE_HEADERS } from './pages.js';
-import { callerAddress, countedAs } from './registration-limit.js';
+import { callerAddress, countedAs, fixedWindows } from './registration-limit.js';
 
 export interface AuthorizationLimitOptions {
   clock: Clock;
@@ -29,20 +29,13 @@ export function authorizationLimit(opts: AuthorizationLimitOptions): RequestHand
   const local = opts.localPerWindow ?? 600;
   const windowMs = opts.windowMs ?? 60_000;
   const maxTracked = opts.maxTracked ?? 10_000;
-  const windows = new Map<string, { start: number; count: number }>();
+  const windows = fixedWindows(windowMs, maxTracked);
   return (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'POST') return next();
     const ip = callerAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     const limit = isLoopbackHost(ip.replace(/^::ffff:/, '')) ? local : remote;
-    const key = countedAs(ip);
     const now = opts.clock.now();
-    let w = windows.get(key);
-    if (w === undefined || now - w.start >= windowMs) {
-      windows.delete(key);
-      if (windows.size >= maxTracked) windows.delete(windows.keys().next().value!);
-      w = { start: now, count: 0 };
-      windows.set(key, w);
-    }
+    const w = windows.at(countedAs(ip), now);
     if (w.count >= limit) {
       const seconds = Math.ceil((w.start + windowMs - now) / 1000);
       res

@@ -72,24 +72,35 @@ export function registrationLimit(opts: RegistrationLimitOptions): RequestHandle
   };
 }
 
+/** A fixed window of counts per key in this process, the oldest keys dropped past `maxTracked`. */
+export function fixedWindows(windowMs: number, maxTracked: number) {
+  const windows = new Map<string, { start: number; count: number }>();
+  return {
+    /** The key's window at `now` (a new one once the last ended), and its count so far. */
+    at(key: string, now: number): { start: number; count: number } {
+      let w = windows.get(key);
+      if (w === undefined || now - w.start >= windowMs) {
+        windows.delete(key);
+        if (windows.size >= maxTracked) windows.delete(windows.keys().next().value!);
+        w = { start: now, count: 0 };
+        windows.set(key, w);
+      }
+      return w;
+    },
+  };
+}
+
 /**
  * This process's count: a window per address from its first registration. A request takes its
  * slot when admitted: counted only once answered, any number sent at once passed the check
  * before the first was counted.
  */
 function localCounts(windowMs: number, maxTracked: number): Counts {
-  const windows = new Map<string, { start: number; count: number }>();
+  const windows = fixedWindows(windowMs, maxTracked);
   return {
     async take(ip, limit, now) {
-      let w = windows.get(ip);
-      if (w === undefined || now - w.start >= windowMs) {
-        windows.delete(ip);
-        if (windows.size >= maxTracked) windows.delete(windows.keys().next().value!);
-        w = { start: now, count: 0 };
-        windows.set(ip, w);
-      }
-      if (w.count >= limit) return { ok: false, retryAt: w.start + windowMs };
-      const slot = w;
+      const slot = windows.at(ip, now);
+      if (slot.count >= limit) return { ok: false, retryAt: slot.start + windowMs };
       slot.count++;
       return {
         ok: true,
