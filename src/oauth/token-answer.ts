@@ -18,13 +18,28 @@ import { OAuthGrantError, OAuthTransientError } from './token-errors.js';
  */
 export const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
 
-/** RFC 6749 §5.1. Numbers arrive as strings from some providers, hence the coercion. */
+/**
+ * An optional member sent as `null` (or, for a refresh token, as `""`) is one not sent: servers
+ * that serialise every field of their response type write absent ones so. Refusing the answer
+ * for it failed the link, or, after a refresh, dropped a token set the provider had just issued
+ * (the old refresh token possibly spent) and sent the account to needs_reauth.
+ */
+const absentWhen =
+  (...empty: unknown[]) =>
+  (v: unknown) =>
+    v === null || empty.includes(v) ? undefined : v;
+
+/**
+ * RFC 6749 §5.1. Numbers arrive as strings from some providers, hence the coercion. An
+ * `expires_in` of 0 names no lifetime the hub can plan a refresh by: the expiry is unknown, and
+ * the token is used until the API answers 401 (then refreshed), as when it is absent.
+ */
 const tokenResponse = z.looseObject({
   access_token: z.string().min(1),
-  token_type: z.string().default('Bearer'),
-  expires_in: z.coerce.number().positive().optional(),
-  refresh_token: z.string().min(1).optional(),
-  scope: z.string().optional(),
+  token_type: z.preprocess(absentWhen(''), z.string().default('Bearer')),
+  expires_in: z.preprocess(absentWhen('', 0, '0'), z.coerce.number().positive().optional()),
+  refresh_token: z.preprocess(absentWhen(''), z.string().min(1).optional()),
+  scope: z.preprocess(absentWhen(), z.string().optional()),
 });
 
 /**
