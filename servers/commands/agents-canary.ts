@@ -10,6 +10,7 @@ import { redact } from '../../src/agents/scrub.js';
 import { atPath } from '../../src/agents/validate-output.js';
 import { systemClock } from '../../src/clock.js';
 import { publicUrlOf } from '../../src/config/public-url.js';
+import { parsePath } from '../../src/definition/agent-template.js';
 import { isUnpinned, type AgentConfig } from '../../src/definition/agents.js';
 import { HubError, describeError } from '../../src/errors.js';
 import { CircuitBreakers } from '../../src/outbox/breaker.js';
@@ -65,6 +66,11 @@ export function readCases(file: string, validate: (input: Record<string, unknown
       const at = issue.path.length ? `${issue.path.join('.')}: ` : '';
       throw new HubError('invalid_params', `${file}:${line}: ${at}${issue.message} (a case is {"input": {...}, "expect"?: {...}, "name"?: "..."})`);
     }
+    // A key that is no JSON path reads nothing from any output: both versions would fail the case
+    // and the candidate be judged on the file's mistake, so the file is refused instead.
+    const badPath = Object.keys(parsed.data.expect ?? {}).find((p) => parsePath(p) === undefined);
+    if (badPath !== undefined)
+      throw new HubError('invalid_params', `${file}:${line}: expect: ${JSON.stringify(badPath)} is not a JSON path ($, $.a.b, items[0].name, $['odd key'])`);
     try {
       validate(parsed.data.input);
     } catch (err) {
