@@ -58,7 +58,7 @@ export class InboxIntakeWriter {
   private readonly routeUnroutable: Statement;
   private readonly dropEvent: Statement;
   private readonly writeBatch: (batch: readonly Queued[]) => AcceptResult[];
-  private readonly writeGuarded: (batch: readonly Queued[], guard: () => boolean) => AcceptResult[] | 'refused';
+  private readonly writeGuarded: (batch: readonly Queued[], guard: () => boolean, after: (r: AcceptResult[]) => void) => AcceptResult[] | 'refused';
 
   constructor(
     db: Db,
@@ -88,15 +88,21 @@ export class InboxIntakeWriter {
     // this commit and then finds its row, instead of both reading "absent".
     const tx = db.transaction((batch: readonly Queued[]) => batch.map((q) => this.writeOne(q)));
     this.writeBatch = (batch) => tx.immediate(batch);
-    const guarded = db.transaction((batch: readonly Queued[], guard: () => boolean) => (guard() ? batch.map((q) => this.writeOne(q)) : 'refused'));
-    this.writeGuarded = (batch, guard) => guarded.immediate(batch, guard);
+    const guarded = db.transaction((batch: readonly Queued[], guard: () => boolean, after: (r: AcceptResult[]) => void) => {
+      if (!guard()) return 'refused';
+      const results = batch.map((q) => this.writeOne(q));
+      after(results);
+      return results;
+    });
+    this.writeGuarded = (batch, guard, after) => guarded.immediate(batch, guard, after);
   }
 
   /**
    * Stores deliveries now, in one transaction with `guard` (a poller's cursor move), which runs
-   * first: when it says no, nothing is written. Not grouped with other accepts: a page is a batch.
+   * first: when it says no, nothing is written. `after` sees the results in that transaction. Not
+   * grouped with other accepts: a page is a batch.
    */
-  acceptWith(inputs: readonly DeliveryInput[], guard: () => boolean): AcceptResult[] | 'refused' {
+  acceptWith(inputs: readonly DeliveryInput[], guard: () => boolean, after: (results: AcceptResult[]) => void = () => {}): AcceptResult[] | 'refused' {
     const receivedAt = this.clock.now();
     const batch = inputs.map((input, i): Queued => {
       const parsed = deliverySchema.safeParse(input);
@@ -108,7 +114,7 @@ export class InboxIntakeWriter {
     });
     let results: AcceptResult[] | 'refused';
     try {
-      results = this.writeGuarded(batch, guard);
+      results = this.writeGuarded(batch, guard, after);
     } catch (err) {
       throw new HubError('store_failed', `the inbox could not store a page of ${batch.length} events: ${(err as Error).message}`, { cause: err });
     }

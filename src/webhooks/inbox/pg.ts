@@ -3,7 +3,7 @@ import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import type { PgStore, Queryable, Row } from '../../store/pg/pool.js';
 import { newEventId } from './intake.js';
-import { AT_POLL_CURSOR, COLUMNS, eventOf } from './sqlite.js';
+import { AT_POLL_CURSOR, COLUMNS, eventOf, rereadIds } from './sqlite.js';
 import {
   deliverySchema,
   UNROUTABLE,
@@ -107,6 +107,14 @@ export class PgInbox implements Inbox {
         if (moved !== 1) return 'refused';
         const out: AcceptResult[] = [];
         for (const p of batch) out.push(await this.writeOne(q, p));
+        const reread = rereadIds(out);
+        // See AT_POLL_CURSOR. LEAST skips NULLs, so a cursor_at not known (NULL: everything kept) is left alone.
+        if (reread.length > 0)
+          await q.exec(
+            `UPDATE pollers SET cursor_at = LEAST(cursor_at, (SELECT MIN(received_at) FROM inbox_events WHERE id = ANY($3::text[]) AND source <> 'poll'))
+             WHERE connection_id = $1 AND feed = $2 AND cursor_at IS NOT NULL`,
+            [c.connectionId, c.feed, reread],
+          );
         return out;
       });
     } catch (err) {

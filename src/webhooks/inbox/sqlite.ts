@@ -41,14 +41,21 @@ const rowSchema = z.object({
 });
 
 /**
- * A done event the purge keeps (`e` is inbox_events): a polled one its poller can read again. An
- * inclusive cursor (a timestamp) re-reads every item stored since the cursor took its value
+ * A done event the purge keeps (`e` is inbox_events): one its poller can read again. An inclusive
+ * cursor (a timestamp) re-reads every item stored since the cursor took its value
  * (pollers.cursor_at; NULL: not known), and the provider event id is all that dedupes them, so
- * purged they would come back as new events. A second of slack covers the event's stamp being
+ * purged they would come back as new events. A page that found items a webhook had stored (polling
+ * backs webhooks up) moves cursor_at back to the oldest of them (the `cover` statement), so those
+ * are kept as well. A second of slack covers the event's stamp being
  * taken a little before the cursor's. Shared with the PostgreSQL inbox.
  */
-export const AT_POLL_CURSOR = `(e.source = 'poll' AND EXISTS (SELECT 1 FROM pollers p WHERE p.connection_id = e.connection_id
+export const AT_POLL_CURSOR = `(e.provider_event_id IS NOT NULL AND EXISTS (SELECT 1 FROM pollers p WHERE p.connection_id = e.connection_id
   AND (p.cursor_at IS NULL OR e.received_at >= p.cursor_at - 1000)))`;
+
+/** The ids of the stored events a polled page found again: the inbox keeps them while the cursor can re-read them. */
+export function rereadIds(results: readonly AcceptResult[]): string[] {
+  return results.filter((r) => r.outcome === 'duplicate').map((r) => r.eventId);
+}
 
 /** A row of inbox_events (every column of COLUMNS), checked, as the event the rest of the hub reads. */
 export function eventOf(raw: unknown): InboxEvent {
@@ -90,7 +97,7 @@ export class SqliteInbox implements Inbox {
     Statement
   >;
   private readonly claimTx: Transaction<(opts: ClaimOptions) => InboxEvent[]>;
-  private readonly cursors: Record<'create' | 'advance' | 'get', Statement>;
+  private readonly cursors: Record<'create' | 'advance' | 'get' | 'cover', Statement>;
   private readonly replayTx: Transaction<(id: string) => ReplayResult>;
   private readonly completeAllTx: Transaction<(ids: readonly string[], owner: string) => string[]>;
 
@@ -140,6 +147,9 @@ export class SqliteInbox implements Inbox {
       advance: db.prepare(`UPDATE pollers SET cursor = @to, cursor_at = CASE WHEN cursor IS @to THEN cursor_at ELSE @now END, updated_at = @now
         WHERE connection_id = @connectionId AND feed = @feed AND cursor IS @from AND (@owner IS NULL OR lease_owner = @owner)`),
       get: db.prepare('SELECT cursor FROM pollers WHERE connection_id = ? AND feed = ?').pluck(),
+      // See AT_POLL_CURSOR. min() of a NULL is NULL: a cursor_at not known stays so (everything is kept).
+      cover: db.prepare(`UPDATE pollers SET cursor_at = min(cursor_at, ifnull((SELECT min(received_at) FROM inbox_events
+        WHERE id IN (SELECT value FROM json_each(@ids)) AND source <> 'poll'), cursor_at)) WHERE connection_id = @connectionId AND feed = @feed`),
     };
     this.claimTx = db.transaction((o: ClaimOptions) => this.claimIn(o));
     this.replayTx = db.transaction((id: string) => this.replayIn(id));
@@ -164,10 +174,17 @@ export class SqliteInbox implements Inbox {
         throw new HubError('invalid_params', `a polled page of ${c.integration}/${c.feed} holds an event for another connection`);
     const now = this.clock.now();
     const params = { ...c, owner: c.owner ?? null, now };
-    const results = this.intake.acceptWith(deliveries, () => {
-      if (c.from === null) this.cursors.create.run(params);
-      return this.cursors.advance.run(params).changes === 1;
-    });
+    const results = this.intake.acceptWith(
+      deliveries,
+      () => {
+        if (c.from === null) this.cursors.create.run(params);
+        return this.cursors.advance.run(params).changes === 1;
+      },
+      (written) => {
+        const ids = rereadIds(written);
+        if (ids.length > 0) this.cursors.cover.run({ connectionId: c.connectionId, feed: c.feed, ids: JSON.stringify(ids) });
+      },
+    );
     return results === 'refused' ? { outcome: 'conflict' } : { outcome: 'committed', results };
   }
 

@@ -318,6 +318,22 @@ export function inboxContract(name: string, make: () => InboxHarness | Promise<I
       for (const id of kept(b)) expect(await h.inbox.get(id)).toBeDefined();
     });
 
+    it('purge keeps a webhook event a polled page found again while that cursor stands (it reads it again); once it moves on it goes', async () => {
+      const hook = await h.inbox.accept(delivery({ deliveryId: 'hook-5', providerEventId: 'ev-5' }));
+      h.advance(60_000);
+      const polled = (id: string): DeliveryInput => ({ integration: 'acme', source: 'poll', providerEventId: id, type: 't', connection: alice, payload: '{}' });
+      const cursor = { integration: 'acme', connectionId: alice.id, feed: 'events', from: null, to: 'c1' };
+      const first = await h.inbox.acceptPolled([polled('ev-5')], cursor);
+      expect(first).toEqual({ outcome: 'committed', results: [{ outcome: 'duplicate', eventId: hook.eventId, routed: true }] });
+      for (const e of await h.inbox.claim(claimOpts('w'))) await h.inbox.complete(e.id, 'w');
+      h.advance(60_000);
+      expect((await h.inbox.purge(h.now())).events).toBe(0);
+      // The cursor moves on to a page without it: history now.
+      await h.inbox.acceptPolled([polled('ev-6')], { ...cursor, from: 'c1', to: 'c2' });
+      expect((await h.inbox.purge(h.now())).events).toBe(1);
+      expect(await h.inbox.get(hook.eventId)).toBeUndefined();
+    });
+
     it("a polled page names a lease owner: refused unless that owner holds the poller's lease", async () => {
       const page = [{ integration: 'acme', source: 'poll' as const, providerEventId: 'ev-1', type: 't', connection: alice, payload: '{}' }];
       expect(await h.inbox.acceptPolled(page, { integration: 'acme', connectionId: alice.id, feed: 'events', from: null, to: 'c1', owner: 'nobody' })).toEqual({
