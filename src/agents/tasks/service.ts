@@ -156,12 +156,12 @@ export class AgentTasks {
   }
 
   status(args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
-    return taskStatus(args, ctx, { tasks: this.store, clock: this.o.clock });
+    return taskStatus(args, ctx, { tasks: this.store, clock: this.o.clock, metered: this.o.metered });
   }
 
   /** The owner's task, as agent__task_status reads it. */
   read(id: string, owner: TaskOwner): Promise<AgentTask | undefined> {
-    return readTask(id, owner, { tasks: this.store, clock: this.o.clock });
+    return readTask(id, owner, { tasks: this.store, clock: this.o.clock, metered: this.o.metered });
   }
 
   /** Cancelled here (seed 000 has no cancel endpoint): a late callback is acknowledged and dropped. */

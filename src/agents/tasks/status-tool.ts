@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { ERROR_META_KEY, ERROR_SPECS } from '../../errors.js';
 import { toolError, type CallContext } from '../../mcp/source.js';
-import { isFinalTask, type AgentTask, type AgentTaskStore, type TaskOwner } from './types.js';
+import type { AgentMetrics } from '../metrics.js';
+import { EXPIRED_ERROR, isFinalTask, type AgentTask, type AgentTaskStore, type TaskOwner } from './types.js';
 import { describeIssues } from '../../mcp/hub-server.js';
 
 /** `agent__task_status`: reserved, no agent may be named `task_status` (ARCHITECTURE.md). */
@@ -71,22 +72,27 @@ export const TASK_STATUS_TOOL: Tool = {
  * The owner's task as it is now; an unanswered one past its expiry is timed_out first. The one
  * read of both `agent__task_status` and MCP Tasks' tasks/get.
  */
-export async function readTask(id: string, owner: TaskOwner, d: { tasks: AgentTaskStore; clock: Clock }): Promise<AgentTask | undefined> {
+export async function readTask(id: string, owner: TaskOwner, d: TaskReadDeps): Promise<AgentTask | undefined> {
   const t = await d.tasks.get(id, owner);
   if (t === undefined || isFinalTask(t.state) || d.clock.now() < t.expiresAt) return t;
-  await d.tasks.finish(t.id, { state: 'timed_out', error: 'no answer came before the task expired' });
+  // Counted as its agent's timeout by whoever ends it (README, Monitoring): the hourly sweep only
+  // counts the tasks it ends itself, so one its owner read past expiry first was never counted.
+  if (await d.tasks.finish(t.id, { state: 'timed_out', error: EXPIRED_ERROR })) d.metered?.taskEnded(t.answeredBy ?? t.agent, { state: 'timed_out' });
   return d.tasks.get(id, owner);
+}
+
+/** What reading a task needs: the store, the clock its expiry is read off, and the metrics an expiry is counted in. */
+export interface TaskReadDeps {
+  tasks: AgentTaskStore;
+  clock: Clock;
+  metered?: Pick<AgentMetrics, 'taskEnded'> | undefined;
 }
 
 /**
  * A task shown to its owner only: another user's id answers as an unknown one. An unanswered task
  * past its expiry is timed_out here, with the same guarded update a callback would race.
  */
-export async function taskStatus(
-  args: Record<string, unknown> | undefined,
-  ctx: CallContext,
-  d: { tasks: AgentTaskStore; clock: Clock },
-): Promise<CallToolResult> {
+export async function taskStatus(args: Record<string, unknown> | undefined, ctx: CallContext, d: TaskReadDeps): Promise<CallToolResult> {
   const parsed = inputSchema.safeParse(args ?? {});
   if (!parsed.success)
     throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid arguments for agent__task_status: ${describeIssues(parsed.error.issues)}`);
