@@ -59,19 +59,29 @@ export interface HttpRequest {
 export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown>, signal?: AbortSignal, encoding?: BodyEncoding): HttpRequest {
   const method = tool.method!;
   const rest: Record<string, unknown> = { ...args };
+  // A placeholder may appear more than once (`/orgs/{org}/members?org={org}`): each takes the same
+  // value, and the argument leaves the query or body only once all of them are filled.
+  const filled = new Set<string>();
   const path = tool.path!.replace(/\{([A-Za-z0-9_]+)\}/g, (_, key: string) => {
-    const v = rest[key];
+    const v = args[key];
     if (v === undefined || v === null) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `missing argument "${key}"`);
     // An empty value would address the collection ("/tickets/") instead of one of its items.
     if (v === '') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `argument "${key}" may not be empty (it fills the path ${tool.path})`);
+    // String() of an object is "[object Object]": the provider would be sent that, not the value.
+    if (typeof v === 'object' && !Array.isArray(v))
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `argument "${key}" fills the path ${tool.path}, so it must be a string, a number or a boolean, not an object`,
+      );
     const segment = String(v);
     refuseLoneSurrogate(key, segment);
     // RFC 3986 §5.2.4 removes dot-segments, so "/tickets/{id}" with id ".." would address "/"
     // instead; encoding cannot help, as URL parsing also reads %2E%2E as "..".
     if (segment === '.' || segment === '..') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `argument "${key}" may not be "${segment}"`);
-    delete rest[key];
+    filled.add(key);
     return encodeURIComponent(segment);
   });
+  for (const key of filled) delete rest[key];
   let target = path;
   const init: RequestInit = { method, headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) };
   const form = !WITHOUT_BODY.has(method) && (tool.bodyEncoding ?? encoding) === 'form';
