@@ -47,10 +47,12 @@ const rowSchema = z.object({
  * purged they would come back as new events. A page that found items a webhook had stored (polling
  * backs webhooks up) moves cursor_at back to the oldest of them (the `cover` statement), so those
  * are kept as well. A second of slack covers the event's stamp being
- * taken a little before the cursor's. Shared with the PostgreSQL inbox.
+ * taken a little before the cursor's. A revoked connection's poller never reads again (its cursor
+ * would never move on, and its events would be kept forever). Shared with the PostgreSQL inbox.
  */
 export const AT_POLL_CURSOR = `(e.provider_event_id IS NOT NULL AND EXISTS (SELECT 1 FROM pollers p WHERE p.connection_id = e.connection_id
-  AND (p.cursor_at IS NULL OR e.received_at >= p.cursor_at - 1000)))`;
+  AND (p.cursor_at IS NULL OR e.received_at >= p.cursor_at - 1000))
+  AND NOT EXISTS (SELECT 1 FROM connections c WHERE c.id = e.connection_id AND c.state = 'revoked'))`;
 
 /** The ids of the stored events a polled page found again: the inbox keeps them while the cursor can re-read them. */
 export function rereadIds(results: readonly AcceptResult[]): string[] {
