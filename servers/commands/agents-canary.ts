@@ -46,7 +46,8 @@ interface Outcome {
 export function readCases(file: string, validate: (input: Record<string, unknown>) => void): Case[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // A byte order mark (an editor on Windows writes one) is no part of the first case, as the config loader reads it too.
+    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
     throw new HubError('invalid_params', `--cases ${file}: ${describeError(err)}`);
   }

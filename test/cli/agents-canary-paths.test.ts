@@ -1,7 +1,9 @@
 /**
- * `agents canary` refuses a case whose `expect` key is no JSON path (exit 2, naming the line and the
- * key) before any agent is called: such a key reads nothing from any output, so both versions failed
- * the case and the candidate was judged (exit 1) on the file's mistake.
+ * `agents canary` reading its case file: a case whose `expect` key is no JSON path is refused (exit
+ * 2, naming the line and the key) before any agent is called: such a key reads nothing from any
+ * output, so both versions failed the case and the candidate was judged (exit 1) on the file's
+ * mistake. A file that begins with a byte order mark is read as its cases (the mark was read as
+ * part of the first one, "line 1: not JSON").
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -61,6 +63,14 @@ describe('agents canary: an expect key that is no JSON path', () => {
     writeFileSync(cases, `${JSON.stringify({ input: { input: 'x' }, expect: { category: 'billing', "$['category']": 'billing' } })}\n`);
     const r = await canary(cases);
     expect(r.stderr).not.toContain('is not a JSON path');
+    expect(r.code).toBe(0);
+  });
+
+  it('reads a file that begins with a byte order mark and ends its lines with CRLF', async () => {
+    const cases = join(dir.path, 'bom.jsonl');
+    writeFileSync(cases, `\uFEFF${JSON.stringify({ input: { input: 'x' }, expect: { category: 'billing' } })}\r\n`);
+    const r = await canary(cases);
+    expect(r.stderr).not.toContain('not JSON');
     expect(r.code).toBe(0);
   });
 });
