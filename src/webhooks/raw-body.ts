@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import zlib from 'node:zlib';
 
 export type RawBody = { ok: true; body: Buffer<ArrayBuffer> } | { ok: false; reason: 'too_large' | 'aborted' };
 
@@ -67,4 +68,41 @@ export function discardRest(req: IncomingMessage, maxBytes = DISCARD_BYTES): Pro
     req.once('close', onClose);
     req.resume();
   });
+}
+
+export type DecodedBody =
+  | { ok: true; body: Buffer<ArrayBuffer> }
+  | { ok: false; code: 'unsupported_media_type' | 'bad_body' | 'body_too_large'; message: string };
+
+const DECODERS = {
+  gzip: zlib.gunzipSync,
+  'x-gzip': zlib.gunzipSync,
+  deflate: zlib.inflateSync,
+  br: zlib.brotliDecompressSync,
+} as const;
+
+/**
+ * The body a sender compressed, as the bytes it signed: a signature is over the payload, not over
+ * its transfer form (RFC 9110 §8.4: Content-Encoding is a property of the representation). The
+ * codings are undone last first, each cut at `maxBytes`, so a small compressed body cannot grow past
+ * the limit an uncompressed one is held to. `identity` or no header leaves the bytes as they came.
+ */
+export function decodeBody(body: Buffer<ArrayBuffer>, contentEncoding: string | undefined, maxBytes: number): DecodedBody {
+  const codings = (contentEncoding ?? '')
+    .split(',')
+    .map((c) => c.trim().toLowerCase())
+    .filter((c) => c !== '' && c !== 'identity');
+  let out: Buffer<ArrayBuffer> = body;
+  for (const coding of codings.reverse()) {
+    const decode = Object.hasOwn(DECODERS, coding) ? DECODERS[coding as keyof typeof DECODERS] : undefined;
+    if (decode === undefined)
+      return { ok: false, code: 'unsupported_media_type', message: `the content-encoding ${coding} is not supported (identity, gzip, deflate or br)` };
+    try {
+      out = decode(out, { maxOutputLength: maxBytes }) as Buffer<ArrayBuffer>;
+    } catch (err) {
+      if (err instanceof RangeError) return { ok: false, code: 'body_too_large', message: `the body decoded is over ${maxBytes} bytes` };
+      return { ok: false, code: 'bad_body', message: `the body does not decode as its content-encoding ${coding} says` };
+    }
+  }
+  return { ok: true, body: out };
 }

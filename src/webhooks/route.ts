@@ -11,7 +11,7 @@ import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
 import type { Logger } from '../observability/logger.js';
 import type { AcceptResult, InboxIntake } from './inbox/types.js';
 import { answerNotStored } from './store-failure.js';
-import { discardRest, readRawBody } from './raw-body.js';
+import { decodeBody, discardRest, readRawBody } from './raw-body.js';
 import { describeDelivery, verifyDelivery } from './schemes/index.js';
 
 export interface WebhookRouteDeps {
@@ -117,7 +117,13 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
         if (!(await discardRest(req))) res.setHeader('Connection', 'close');
         return writeJson(res, ERROR_SPECS.body_too_large.http, httpError('body_too_large', `the body is over ${w.maxBodyBytes} bytes`).body);
       }
-      const body = read.body;
+      // A compressed body is verified, read and kept as the bytes its sender signed.
+      const decoded = decodeBody(read.body, req.headers['content-encoding'], w.maxBodyBytes);
+      if (!decoded.ok) {
+        refused(decoded.code, { ...where, why: decoded.message }, 'webhook delivery refused');
+        return writeJson(res, ERROR_SPECS[decoded.code].http, httpError(decoded.code, decoded.message).body);
+      }
+      const body = decoded.body;
       // A connection's own secret verifies only its own endpoint, tried after the integration's.
       const own = connection?.hasWebhookSecret ? await deps.connections.webhookSecret(connection) : undefined;
       const verdict = verifyDelivery({
