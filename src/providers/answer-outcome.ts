@@ -57,11 +57,17 @@ export function isRateLimited(o: SendOutcome): boolean {
   return o.status === 403 && (o.retryAfterMs !== undefined || o.limitSpent === true || LIMIT_BODY.test(o.body));
 }
 
-/** Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from `now`; undefined when unreadable. */
+/**
+ * Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from `now`; undefined when
+ * unreadable. Seconds with a fraction are read as such (Shopify sends `Retry-After: 2.0`). A date
+ * names its day or month in letters in each of the three forms RFC 9110 §5.6.7 allows: without
+ * one, Date.parse reads a number as a date ("1.5" as 5 January 2001), a wait of nothing.
+ */
 export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
   if (value === null || value === undefined || value.trim() === '') return undefined;
   const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  if (/^\d+(?:\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
+  if (!/[A-Za-z]{3}/.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

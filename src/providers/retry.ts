@@ -1,5 +1,6 @@
 import pRetry, { AbortError } from 'p-retry';
 import type { Clock } from '../clock.js';
+import { parseRetryAfter } from './answer-outcome.js';
 import type { Sleep } from './deadline.js';
 
 /**
@@ -7,11 +8,8 @@ import type { Sleep } from './deadline.js';
  * Returns undefined when the header is absent or unreadable.
  */
 export function retryAfterMs(headers: Headers, clock: Clock): number | undefined {
-  const raw = headers.get('retry-after')?.trim();
-  if (!raw) return undefined;
-  if (/^\d+$/.test(raw)) return Number(raw) * 1000;
-  const at = Date.parse(raw);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - clock.now());
+  // One reading of the header for the client, the outbox and the token endpoint (answer-outcome.ts).
+  return parseRetryAfter(headers.get('retry-after'), clock.now());
 }
 
 /**
