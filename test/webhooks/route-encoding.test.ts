@@ -22,7 +22,7 @@ afterAll(() => hub.stop());
 /** Posts `sent` signed over `signed` (the payload), with this Content-Encoding. */
 async function deliver(id: string, signed: string, sent: Buffer, encoding: string) {
   const headers = { ...standardHeaders(ACME_SECRET, id, signed), 'content-encoding': encoding };
-  const res = await fetch(`${new URL(hub.url).origin}/webhooks/acme`, { method: 'POST', headers, body: sent });
+  const res = await fetch(`${new URL(hub.url).origin}/webhooks/acme`, { method: 'POST', headers, body: new Uint8Array(sent) });
   return { status: res.status, json: (await res.json()) as { id?: string; routed?: number; error?: { code: string; message: string } } };
 }
 
