@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { parseExact } from '../../definition/exact-json.js';
 import { nestsTooDeep } from '../../mcp/json-depth.js';
+import { withoutBom } from '../bom.js';
 
 /** An inbox event's life: guarded transitions in SQL, one row changed or none (STYLE.md §12). */
 export const EVENT_STATES = ['pending', 'processing', 'done', 'failed', 'dead'] as const;
@@ -126,7 +127,7 @@ export function envelopeOf(e: InboxEvent): EventEnvelope {
   if (nestsTooDeep(text)) return { ...head, payload };
   try {
     // README: "the payload as the provider sent it": a tweet id past 2^53 keeps its digits.
-    payload = parseExact(text);
+    payload = parseExact(withoutBom(text));
   } catch {
     // Not JSON (a form-encoded Slack command, say): the text as received.
   }

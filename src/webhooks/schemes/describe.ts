@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { parseExact, scalarText } from '../../definition/exact-json.js';
 import { parseSelector, type Selector } from '../../definition/selector.js';
 import { SCHEME_FACTS, SCHEME_OTHER_SHAPES, type WebhookScheme } from '../../definition/webhooks.js';
+import { withoutBom } from '../bom.js';
 import { standardHeader } from './table.js';
 
 /** Where each value of a delivery is read; absent selectors fall back to the scheme's (SCHEME_FACTS). */
@@ -91,7 +92,7 @@ const NOT_JSON = Symbol('not JSON');
 
 function jsonOrNot(text: string): unknown {
   try {
-    return parseExact(text);
+    return parseExact(withoutBom(text));
   } catch {
     return NOT_JSON;
   }
