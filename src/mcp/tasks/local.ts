@@ -6,10 +6,16 @@ import { ERROR_META_KEY, ERROR_SPECS } from '../../errors.js';
 import { taskHolderId } from '../downstream/held-calls.js';
 import type { InputRequired } from '../source.js';
 import { toTaskError } from './errors.js';
-import type { TaskBacking, TaskOwner, TaskRecord, TaskRepository, TaskState } from './types.js';
+import { isTerminal, type TaskBacking, type TaskOwner, type TaskRecord, type TaskRepository, type TaskState } from './types.js';
 
 /** A failure's words in a status message are bounded: a tool's error may quote a long body. */
 const MAX_MESSAGE_CHARS = 2000;
+/**
+ * How often the records of the tasks this process runs are read back while any runs: another
+ * process on the data dir (a `stdio` beside a `serve`) may have cancelled one, and its work must
+ * stop here, where it runs, rather than stream on to its end.
+ */
+export const CANCEL_CHECK_MS = 1000;
 
 function ownerKey(o: TaskOwner): string {
   return `${o.tenant}/${o.user}`;
@@ -35,6 +41,8 @@ export type LocalWork = (ctx: LocalWorkContext) => Promise<Record<string, unknow
 interface Runner {
   /** `tenant/user`, to bound how many tasks one owner runs at once. */
   owner: string;
+  /** Whose task it is: its record is read back as its owner's. */
+  ownedBy: TaskOwner;
   /** The tool the task runs, named when the hub's stop cuts it off. */
   tool: string;
   work: LocalWork;
@@ -58,14 +66,59 @@ export class LocalBacking implements TaskBacking {
    * this one in the replica registry (src/replicas/tasks.ts); the suffix tells two hubs in one process apart.
    */
   readonly processId = taskHolderId(randomUUID());
+  /** Reads the running tasks' records back while any runs (CANCEL_CHECK_MS). */
+  private checking: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly opts: { repo: TaskRepository; clock: Clock; log: Logger; onChange?: (id: string) => void }) {}
+  constructor(private readonly opts: { repo: TaskRepository; clock: Clock; log: Logger; onChange?: (id: string) => void; cancelCheckMs?: number }) {}
 
   /** Starts `work` for a task whose record was just created. */
   start(record: TaskRecord, work: LocalWork): void {
-    const runner: Runner = { owner: ownerKey(record.owner), tool: record.tool, work, abort: new AbortController(), pending: {}, answers: {} };
+    const runner: Runner = {
+      owner: ownerKey(record.owner),
+      ownedBy: { tenant: record.owner.tenant, user: record.owner.user },
+      tool: record.tool,
+      work,
+      abort: new AbortController(),
+      pending: {},
+      answers: {},
+    };
     this.runners.set(record.id, runner);
+    this.checkWhileRunning();
     void this.round(record.id, runner);
+  }
+
+  private checkWhileRunning(): void {
+    if (this.checking !== undefined) return;
+    this.checking = setInterval(() => void this.stopEnded(), this.opts.cancelCheckMs ?? CANCEL_CHECK_MS);
+    // A running task does not keep a stopping process alive: close() records it as cut off.
+    this.checking.unref();
+  }
+
+  /**
+   * Stops the work of each task whose record ended elsewhere: cancelled by another process on the
+   * store (its tasks/cancel could only write the record, the work runs here), or expired (nobody
+   * may read its result any more). The timer stops once nothing runs.
+   */
+  private async stopEnded(): Promise<void> {
+    if (this.runners.size === 0) {
+      clearInterval(this.checking);
+      this.checking = undefined;
+      return;
+    }
+    const now = this.opts.clock.now();
+    for (const [id, runner] of [...this.runners]) {
+      let record: TaskRecord | undefined;
+      try {
+        record = await this.opts.repo.get(id, runner.ownedBy, now);
+      } catch {
+        continue; // the store is busy: the next look decides
+      }
+      if (record !== undefined && !isTerminal(record.status)) continue;
+      if (this.runners.get(id) !== runner) continue; // it finished meanwhile
+      runner.abort.abort();
+      this.runners.delete(id);
+      this.opts.onChange?.(id);
+    }
   }
 
   /** How many unfinished tasks this process runs for `owner`. */
@@ -120,6 +173,8 @@ export class LocalBacking implements TaskBacking {
    * on the data dir answers tasks/get with an outcome instead of a task that never moves again.
    */
   async close(): Promise<void> {
+    clearInterval(this.checking);
+    this.checking = undefined;
     const running = [...this.runners.entries()];
     this.runners.clear();
     for (const [id, runner] of running) {
