@@ -139,16 +139,40 @@ export class OAuthClient {
 
   /** The token set and the token response it came from (some providers name the account there, e.g. Slack's `team.id`). */
   async redeemCode(p: { code: string; redirectUri: string; codeVerifier: string }): Promise<CodeExchange> {
-    const raw = await this.tokenRequest({ code: p.code, redirect_uri: p.redirectUri, code_verifier: p.codeVerifier });
-    return { tokens: tokenSetOf(raw, undefined, this.clock.now()), response: raw };
+    try {
+      const raw = await this.tokenRequest({ code: p.code, redirect_uri: p.redirectUri, code_verifier: p.codeVerifier });
+      return { tokens: tokenSetOf(raw, undefined, this.clock.now()), response: raw };
+    } catch (err) {
+      // The code is taken out where the failure is told (flows.ts), as "[code]".
+      throw withoutSecrets(err, this.sentSecrets());
+    }
   }
 
   /** Refreshes; the old refresh token is kept when the response carries none (RFC 6749 §6). */
   async refresh(current: TokenSet): Promise<TokenSet> {
     // Not an invalid_grant: the provider was not asked, and said nothing.
     if (!current.refreshToken) throw new NoRefreshTokenError();
-    const raw = await this.tokenRequest({ grant_type: 'refresh_token', refresh_token: current.refreshToken });
-    return tokenSetOf(raw, current.refreshToken, this.clock.now());
+    const refreshToken = current.refreshToken;
+    try {
+      const raw = await this.tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken });
+      return tokenSetOf(raw, refreshToken, this.clock.now());
+    } catch (err) {
+      throw withoutSecrets(err, this.sentSecrets(refreshToken));
+    }
+  }
+
+  /**
+   * What the hub sent the provider that its error may quote back ("refresh token rt_… is invalid",
+   * "client auth failed for Basic …"): the token, the client secret and the Basic credentials made
+   * of it. A refusal's text becomes the tool result a model reads, the connection's stored reason
+   * and log lines; after `invalid_client` the refresh token is still good. Short values are left,
+   * as they would match ordinary words of the message.
+   */
+  private sentSecrets(token?: string): string[] {
+    const { clientId, clientSecret } = this.endpoints;
+    const secret = typeof clientSecret === 'string' ? clientSecret : clientSecret();
+    const basic = Buffer.from(`${formEncode(clientId)}:${formEncode(secret)}`).toString('base64');
+    return [token ?? '', secret, basic].filter((s) => s.length >= 8);
   }
 
   /**
@@ -185,7 +209,8 @@ export class OAuthClient {
     if (res.status === 200) return true;
     if (res.status === 429 || res.status >= 500) throw new OAuthTransientError(`revocation endpoint answered ${res.status}`, res.status, undefined);
     const refusal = oauthErrorBody.safeParse(parseOrUndefined(body));
-    if (res.status >= 400 && refusal.success) throw new OAuthGrantError(refusal.data.error, refusal.data.error_description, res.status);
+    if (res.status >= 400 && refusal.success)
+      throw withoutSecrets(new OAuthGrantError(refusal.data.error, refusal.data.error_description, res.status), this.sentSecrets(form.get('token') ?? ''));
     throw new OAuthGrantError('revocation_not_confirmed', `revocation endpoint answered ${res.status}, not 200`, res.status, { named: false });
   }
 
@@ -196,6 +221,25 @@ export class OAuthClient {
       throw classify(err, this.clock.now(), this.http.maxBytes);
     }
   }
+}
+
+/**
+ * The error with every one of `secrets` taken out of its text. A changed error loses its cause,
+ * which holds the answer's body as it came.
+ */
+function withoutSecrets(err: unknown, secrets: readonly string[]): unknown {
+  const clean = (text: string) => secrets.reduce((t, s) => t.replaceAll(s, '[redacted]'), text);
+  if (err instanceof OAuthGrantError) {
+    const description = err.description === undefined ? undefined : clean(err.description);
+    const error = clean(err.error);
+    if (description === err.description && error === err.error) return err;
+    return new OAuthGrantError(error, description, err.status, { named: err.named });
+  }
+  if (err instanceof OAuthTransientError) {
+    const message = clean(err.message);
+    return message === err.message ? err : new OAuthTransientError(message, err.status, err.retryAfterMs);
+  }
+  return err;
 }
 
 /** RFC 6749 Appendix B form-urlencoding of Basic credentials, as simple-oauth2 does for the token endpoint. */
