@@ -59,15 +59,15 @@ export function isRateLimited(o: SendOutcome): boolean {
 
 /**
  * Retry-After as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in ms from `now`; undefined when
- * unreadable. Seconds with a fraction are read as such (Shopify sends `Retry-After: 2.0`). A date
- * names its day or month in letters in each of the three forms RFC 9110 §5.6.7 allows: without
- * one, Date.parse reads a number as a date ("1.5" as 5 January 2001), a wait of nothing.
+ * unreadable. Seconds with a fraction are read as such (Shopify sends `Retry-After: 2.0`). Any other
+ * number (a negative one) is no date, though Date.parse reads one ("1.5" as 5 January 2001, "-1" as
+ * 2001): a wait of nothing, so the retry went at once into the rate limit.
  */
 export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
   if (value === null || value === undefined || value.trim() === '') return undefined;
   const v = value.trim();
   if (/^\d+(?:\.\d+)?$/.test(v)) return Math.ceil(Number(v) * 1000);
-  if (!/[A-Za-z]{3}/.test(v)) return undefined;
+  if (/^[-+\d.\s]*$/.test(v)) return undefined;
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

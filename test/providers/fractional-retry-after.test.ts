@@ -93,6 +93,7 @@ describe('a Retry-After with a fraction of a second', () => {
     expect(parseRetryAfter('1.5', now)).toBe(1_500);
     expect(parseRetryAfter('-1', now)).toBeUndefined();
     expect(parseRetryAfter('10 ', now)).toBe(10_000);
+    expect(parseRetryAfter('1.5.2', now)).toBeUndefined();
     expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:30 GMT', now)).toBe(30_000);
   });
 });
