@@ -1,7 +1,7 @@
 import { describeError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import { ChainFailed, type AgentRuntime, type CallbackFor, type Invocation } from '../invoke.js';
-import { callbackFor, storedFailures, type AsyncCallDeps } from './call.js';
+import { SubmissionStopped, callbackFor, storedFailures, type AsyncCallDeps } from './call.js';
 import { loggedTaskId, newTaskId, type AgentTask } from './types.js';
 
 /**
@@ -51,6 +51,13 @@ async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d
       );
     }
   } catch (err) {
+    if (err instanceof SubmissionStopped) {
+      // Its caller cancelled it while the chain was being submitted: counted as the direct call's cancel is.
+      d.metered?.taskCall(task.agent, [], 'cancelled', seconds());
+      d.log.info({ agent: task.agent, task: loggedTaskId(task.id), next: err.agent }, 'agent task ended before its next agent was sent it');
+      d.events.publish(task.id);
+      return;
+    }
     // The failures' reasons only: an agent's error text is kept on the row for its owner, not logged.
     const why = err instanceof ChainFailed ? err.message : describeError(err);
     const failures = err instanceof ChainFailed ? storedFailures(err.failures) : [];

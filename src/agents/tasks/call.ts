@@ -8,7 +8,7 @@ import type { AgentCallStatus, AgentMetrics } from '../metrics.js';
 import { AgentCallError, type AgentFailureReason } from '../policy.js';
 import { META_AGENT, failureResult, successResult } from '../result.js';
 import type { TaskEvents } from './events.js';
-import { INVALID_OUTPUT_ERROR, loggedTaskId, newTaskId, type AgentTask, type AgentTaskStore, type TaskFailure } from './types.js';
+import { INVALID_OUTPUT_ERROR, isFinalTask, loggedTaskId, newTaskId, type AgentTask, type AgentTaskStore, type TaskFailure } from './types.js';
 
 export interface AsyncCallDeps {
   tasks: AgentTaskStore;
@@ -135,10 +135,26 @@ export async function callAsync(
 export function callbackFor(taskId: string, d: AsyncCallDeps): CallbackFor {
   const url = d.callbackUrl(taskId);
   return async (candidate) => {
-    await d.tasks.trying(taskId, candidate);
+    if (!(await d.tasks.trying(taskId, candidate))) {
+      // Cancelled while the chain was being submitted (an MCP Task's tasks/cancel, whose submission
+      // has no request to abort): the next agent is not sent a task nobody waits for, to run and bill.
+      const now = await d.tasks.get(taskId);
+      if (now === undefined || isFinalTask(now.state)) throw new SubmissionStopped(taskId, candidate, now?.state);
+    }
     const secret = d.secretOf(candidate);
     return secret === undefined ? undefined : { url, secret };
   };
+}
+
+/** The chain stopped before `agent` was tried: its task had ended (cancelled) meanwhile. */
+export class SubmissionStopped extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly agent: string,
+    readonly state: string | undefined,
+  ) {
+    super(`task ${taskId} ended ${state ?? 'and is gone'} before agent ${agent} was sent it; nothing was sent to it`);
+  }
 }
 
 /** Aborted because the caller asked (not because it went away: see CallerGone). */
