@@ -220,7 +220,8 @@ const TOO_DEEP = Symbol('too deep');
  * integers past 2^53 kept digit for digit: an id of Discord's or X's rounded is another item's.
  */
 function exactJsonAnswer(contentType: string | null, text: string): unknown {
-  if (!(contentType ?? '').includes('json') || text === '') return undefined;
+  // RFC 9110 §8.3.1: a media type is case-insensitive (`Application/JSON` is JSON too).
+  if (!(contentType ?? '').toLowerCase().includes('json') || text === '') return undefined;
   if (nestsTooDeep(text)) return TOO_DEEP;
   try {
     return parseExact(text);

@@ -36,7 +36,8 @@ export function outcomeOf(res: Response, body: string, now: number, refusal?: Re
   // A refusal is read from a 2xx only (any other status already fails as what it is), and only
   // from an integration that declares one: no other write's body is parsed here.
   const declared = refusal !== undefined && res.status >= 200 && res.status <= 299;
-  const refused = declared ? refusedBecause(refusal, jsonAnswer(h.get('content-type'), body)) : undefined;
+  // RFC 9110 §8.3.1: a media type is case-insensitive (`Application/JSON` is JSON too).
+  const refused = declared ? refusedBecause(refusal, jsonAnswer(h.get('content-type')?.toLowerCase() ?? null, body)) : undefined;
   return {
     status: res.status,
     body,
