@@ -2,7 +2,7 @@ import type { AuthorizationCode, ModuleOptions, WreckHttpOptions } from 'simple-
 import type { Clock } from '../clock.js';
 import type { TokenSet } from '../connections/types.js';
 import { lazyRequire } from '../lazy-require.js';
-import { classify, MAX_TOKEN_RESPONSE_BYTES, oauthErrorBody, STOP_REDIRECTS, tokenBody, tokenSetOf } from './token-answer.js';
+import { classify, MAX_TOKEN_RESPONSE_BYTES, oauthErrorBody, STOP_REDIRECTS, tokenBody, tokenSetOf, utf8Text } from './token-answer.js';
 import { NoRefreshTokenError, OAuthGrantError, OAuthTransientError } from './token-errors.js';
 
 // The client's errors and cap, named where its callers look for them.
@@ -267,5 +267,5 @@ async function readCapped(res: Response, max: number): Promise<string> {
     size += chunk.byteLength;
     if (size > max) break;
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return utf8Text(Buffer.concat(chunks));
 }

@@ -43,13 +43,22 @@ const tokenResponse = z.looseObject({
 });
 
 /**
+ * A body's bytes as text, a leading UTF-8 byte order mark dropped (RFC 8259 §8.1 lets a reader
+ * ignore it), as TextDecoder does: servers on IIS/ASP.NET put one before their JSON, and read with
+ * it the answer was no JSON, so a link failed and a refresh dropped the tokens it had just issued.
+ */
+export function utf8Text(bytes: Uint8Array): string {
+  return new TextDecoder('utf-8').decode(bytes);
+}
+
+/**
  * A successful token answer's bytes read as JSON, integers past 2^53 kept (parseExact). Not JSON,
  * or not an object, is an answer no retry improves, as one that does not validate.
  */
 export function tokenBody(body: unknown): Record<string, unknown> {
   let parsed: unknown;
   try {
-    parsed = Buffer.isBuffer(body) ? parseExact(body.toString('utf8')) : undefined;
+    parsed = Buffer.isBuffer(body) ? parseExact(utf8Text(body)) : undefined;
   } catch {
     // not JSON: refused below
   }
@@ -177,7 +186,7 @@ export function classify(err: unknown, now: number, maxBytes = MAX_TOKEN_RESPONS
   let payload = shape.success ? shape.data.data?.payload : undefined;
   if (Buffer.isBuffer(payload)) {
     try {
-      payload = JSON.parse(payload.toString('utf8'));
+      payload = JSON.parse(utf8Text(payload));
     } catch {
       // not JSON: leave it as it is
     }
