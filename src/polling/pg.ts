@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Queryable } from '../store/pg/pool.js';
-import { claimable, type OwnerIsDead, type PollerKey, type PollerRow, type PollerStore, type RunRecord, rowOf } from './store.js';
+import { claimable, type DueFilter, type OwnerIsDead, type PollerKey, type PollerRow, type PollerStore, type RunRecord, rowOf } from './store.js';
 
 const COLUMNS = `connection_id, feed, integration, cursor, interval_ms, next_run_at, empty_polls, failures, stuck_pages, state, reason,
   paused_until, last_error, last_poll_at, last_event_at, events_total, lease_owner, lease_until, updated_at`;
@@ -27,13 +27,23 @@ export class PgPollerStore implements PollerStore {
     );
   }
 
-  async due(limit: number, dead?: OwnerIsDead): Promise<PollerKey[]> {
+  async due(limit: number, dead?: OwnerIsDead, only?: DueFilter): Promise<PollerKey[]> {
     const now = this.clock.now();
-    const rows = await this.db.query(
-      `SELECT connection_id, feed, lease_owner, lease_until FROM pollers WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2`,
-      [now, limit],
-      (r) => r,
-    );
+    const rows =
+      only === undefined
+        ? await this.db.query(
+            `SELECT connection_id, feed, lease_owner, lease_until FROM pollers WHERE next_run_at <= $1 ORDER BY next_run_at LIMIT $2`,
+            [now, limit],
+            (r) => r,
+          )
+        : await this.db.query(
+            `SELECT connection_id, feed, lease_owner, lease_until FROM pollers p WHERE next_run_at <= $1
+               AND (integration, feed) IN (SELECT * FROM unnest($3::text[], $4::text[]))
+               AND EXISTS (SELECT 1 FROM connections c WHERE c.id = p.connection_id AND c.state = 'active')
+             ORDER BY next_run_at LIMIT $2`,
+            [now, limit, only.feeds.map((f) => f.integration), only.feeds.map((f) => f.feed)],
+            (r) => r,
+          );
     return claimable(rows, now, dead);
   }
 

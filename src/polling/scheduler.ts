@@ -12,7 +12,7 @@ import { oauthCredentials, type ConnectionTokens } from '../providers/credential
 import type { EventRoute, PolledIntake } from '../webhooks/inbox/types.js';
 import { runPoll, type FeedTarget, type RunResult } from './run.js';
 import { STALL_AFTER_FAILURES, STALL_AFTER_STUCK_PAGES, nextRun } from './schedule.js';
-import type { PollerKey, PollerRow, PollerState, PollerStore, RunRecord } from './store.js';
+import type { DueFilter, PollerKey, PollerRow, PollerState, PollerStore, RunRecord } from './store.js';
 
 /** An integration whose definition declares `poll`, with how its API is reached. */
 export interface PolledIntegration {
@@ -95,6 +95,8 @@ export class PollScheduler implements Part {
   readonly name = 'pollers';
   readonly owner: string;
   private readonly byName: Map<string, PolledIntegration>;
+  /** The feeds this process polls: the only due rows it reads (see DueFilter). */
+  private readonly feeds: DueFilter;
   private readonly pollers = new Map<string, Poller>();
   private readonly running = new Map<string, Promise<void>>();
   private readonly states = new Map<string, PollerState>();
@@ -113,6 +115,7 @@ export class PollScheduler implements Part {
     // host:pid:start:instance, so a restarted hub can tell its killed predecessor's leases (ownerIsDead).
     this.owner = o.owner ?? newOwnerId();
     this.byName = new Map(o.integrations.filter((i) => Object.keys(i.poll).length > 0).map((i) => [i.name, i]));
+    this.feeds = { feeds: [...this.byName.values()].flatMap((i) => Object.keys(i.poll).map((feed) => ({ integration: i.name, feed }))) };
     this.timer = o.timer ?? realTimer;
     this.tickMs = o.tickMs ?? 1_000;
     this.leaseMs = o.leaseMs ?? 5 * 60_000;
@@ -189,7 +192,7 @@ export class PollScheduler implements Part {
   private async tickOnce(): Promise<number> {
     let ran = 0;
     try {
-      const due = (await this.o.store.due(500, this.ownerIsDead)).filter((k) => this.pollers.has(keyOf(k)) && !this.running.has(keyOf(k)));
+      const due = (await this.o.store.due(500, this.ownerIsDead, this.feeds)).filter((k) => this.pollers.has(keyOf(k)) && !this.running.has(keyOf(k)));
       const limit = this.o.concurrency ?? 4;
       for (let i = 0; i < due.length && this.started; i += limit) {
         const batch = due.slice(i, i + limit).map((k) => this.runOne(this.pollers.get(keyOf(k))!));

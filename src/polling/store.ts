@@ -99,6 +99,16 @@ export interface RunRecord {
 /** True only when a lease's owner is known dead (src/oauth/owner.ts): its lease need not run out. */
 export type OwnerIsDead = (owner: string) => boolean;
 
+/**
+ * The pollers a process runs: of the feeds its config declares, of active connections. A poller
+ * stopped with its connection (revoked, to be linked again) or its feed keeps its row, due since its
+ * last run: left in, enough of them would fill every read of due rows, oldest first, and no live
+ * poller would be read as due again.
+ */
+export interface DueFilter {
+  feeds: ReadonlyArray<{ integration: string; feed: string }>;
+}
+
 /** Due rows as both stores read them: free ones, and held ones whose holder is dead. */
 export function claimable(rows: readonly unknown[], now: number, dead: OwnerIsDead | undefined): PollerKey[] {
   return rows.flatMap((r) => {
@@ -114,9 +124,12 @@ const dueRow = z.object({ connection_id: z.string(), feed: z.string(), lease_own
 export interface PollerStore {
   /** Creates the row of a feed not seen before, due at once; an existing row is left alone. */
   ensure(key: PollerKey, integration: string): Promise<void>;
-  /** Keys due now and not leased, read without the write lock. */
-  /** Due pollers nobody holds, or held by an owner `dead` says is dead (a killed process on this host). */
-  due(limit: number, dead?: OwnerIsDead): Promise<PollerKey[]>;
+  /**
+   * Keys due now and not leased, read without the write lock: nobody holds them, or an owner `dead`
+   * says is dead (a killed process on this host) does. With `only`, just the pollers such a process
+   * runs (see DueFilter).
+   */
+  due(limit: number, dead?: OwnerIsDead, only?: DueFilter): Promise<PollerKey[]>;
   /**
    * Guarded: the row when this call took the lease, undefined when it is not due or another owner
    * holds it. A lease whose owner `dead` says is dead is taken at once, not after it runs out.
@@ -129,7 +142,7 @@ export interface PollerStore {
 }
 
 export class SqlitePollerStore implements PollerStore {
-  private readonly st: Record<'ensure' | 'due' | 'claim' | 'finish' | 'get' | 'all', Statement>;
+  private readonly st: Record<'ensure' | 'due' | 'dueOf' | 'claim' | 'finish' | 'get' | 'all', Statement>;
 
   constructor(
     db: Db,
@@ -139,6 +152,10 @@ export class SqlitePollerStore implements PollerStore {
       ensure: db.prepare(`INSERT OR IGNORE INTO pollers (connection_id, feed, integration, next_run_at, created_at, updated_at)
         VALUES (@connectionId, @feed, @integration, @now, @now, @now)`),
       due: db.prepare(`SELECT connection_id, feed, lease_owner, lease_until FROM pollers WHERE next_run_at <= @now
+        ORDER BY next_run_at LIMIT @limit`),
+      dueOf: db.prepare(`SELECT connection_id, feed, lease_owner, lease_until FROM pollers p WHERE next_run_at <= @now
+          AND EXISTS (SELECT 1 FROM json_each(@feeds) f WHERE json_extract(f.value, '$[0]') = p.integration AND json_extract(f.value, '$[1]') = p.feed)
+          AND EXISTS (SELECT 1 FROM connections c WHERE c.id = p.connection_id AND c.state = 'active')
         ORDER BY next_run_at LIMIT @limit`),
       // One statement, so the check and the take are one step: two processes cannot both see it free.
       // @dead: the holder this process found dead, whose lease is taken as if it had run out.
@@ -160,9 +177,11 @@ export class SqlitePollerStore implements PollerStore {
     this.st.ensure.run({ ...key, integration, now: this.clock.now() });
   }
 
-  async due(limit: number, dead?: OwnerIsDead): Promise<PollerKey[]> {
+  async due(limit: number, dead?: OwnerIsDead, only?: DueFilter): Promise<PollerKey[]> {
     const now = this.clock.now();
-    return claimable(this.st.due.all({ now, limit }), now, dead);
+    if (only === undefined) return claimable(this.st.due.all({ now, limit }), now, dead);
+    const feeds = JSON.stringify(only.feeds.map((f) => [f.integration, f.feed]));
+    return claimable(this.st.dueOf.all({ now, limit, feeds }), now, dead);
   }
 
   async claim(key: PollerKey, owner: string, leaseMs: number, dead?: OwnerIsDead): Promise<PollerRow | undefined> {

@@ -104,7 +104,18 @@ describePg('PostgreSQL repositories: tokens, OAuth, tasks, pollers, list cache',
 
   pollerStoreContract('PostgreSQL', async () => {
     const clock = await fresh();
-    return { store: new PgPollerStore(pg.store, clock), other: new PgPollerStore(replica, clock), advance: (ms) => clock.advance(ms), now: () => clock.now() };
+    return {
+      store: new PgPollerStore(pg.store, clock),
+      other: new PgPollerStore(replica, clock),
+      advance: (ms) => clock.advance(ms),
+      now: () => clock.now(),
+      connection: async (id, state) => {
+        await pg.store.exec(
+          "INSERT INTO connections (id, tenant_id, user_id, integration, state, created_at, updated_at) VALUES ($1, 'default', $1, 'acme', $2, 0, 0)",
+          [id, state],
+        );
+      },
+    };
   });
 
   listCacheContract('PostgreSQL', async () => {

@@ -124,7 +124,19 @@ asRecordsContract('SQLite', () => {
 pollerStoreContract('SQLite', () => {
   const { clock, db } = sqlite();
   // Two instances on one database, as two hub processes polling one data dir.
-  return { store: new SqlitePollerStore(db, clock), other: new SqlitePollerStore(db, clock), advance: (ms) => clock.advance(ms), now: () => clock.now() };
+  return {
+    store: new SqlitePollerStore(db, clock),
+    other: new SqlitePollerStore(db, clock),
+    advance: (ms) => clock.advance(ms),
+    now: () => clock.now(),
+    connection: async (id, state) => {
+      db.prepare("INSERT INTO connections (id, tenant_id, user_id, integration, state, created_at, updated_at) VALUES (?, 'default', ?, 'acme', ?, 0, 0)").run(
+        id,
+        id,
+        state,
+      );
+    },
+  };
 });
 
 listCacheContract('SQLite', () => {

@@ -7,6 +7,8 @@ export interface PollersHarness {
   other: PollerStore;
   advance(ms: number): void;
   now(): number;
+  /** A connection row in this state, as linking (and revoking) leaves one. */
+  connection(id: string, state: 'active' | 'needs_reauth' | 'revoked' | 'error'): Promise<void>;
 }
 
 const key = (connectionId: string, feed = 'issues'): PollerKey => ({ connectionId, feed });
@@ -35,6 +37,21 @@ export function pollerStoreContract(name: string, make: () => PollersHarness | P
     let h: PollersHarness;
     beforeEach(async () => {
       h = await make();
+    });
+
+    it('due with a filter reads only the feeds named, of active connections: stopped pollers never fill the page', async () => {
+      await h.connection('gone1', 'revoked');
+      await h.connection('gone2', 'needs_reauth');
+      await h.connection('live', 'active');
+      await h.store.ensure(key('gone1'), 'acme');
+      await h.store.ensure(key('gone2'), 'acme');
+      h.advance(1_000);
+      await h.store.ensure(key('live', 'dropped'), 'acme');
+      await h.store.ensure(key('live'), 'acme');
+      // Unfiltered, the oldest rows fill the page.
+      expect(await h.store.due(2)).toEqual([key('gone1'), key('gone2')]);
+      expect(await h.other.due(2, undefined, { feeds: [{ integration: 'acme', feed: 'issues' }] })).toEqual([key('live')]);
+      expect(await h.other.due(2, undefined, { feeds: [{ integration: 'other', feed: 'issues' }] })).toEqual([]);
     });
 
     it('ensure makes a feed’s row once, due at once; an existing row is left alone', async () => {
