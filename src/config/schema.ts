@@ -82,6 +82,25 @@ export const builtinIntegrationSchema = z
   })
   .transform(({ webhookSecrets, ...b }) => (webhookSecrets === undefined ? b : { ...b, webhooks: { ...b.webhooks, secrets: webhookSecrets } }));
 
+/**
+ * A base URL others are built on: http or https, with no credentials, query or fragment, which
+ * would end up inside every URL made from it (or, for a query, be dropped from each).
+ */
+function baseUrlSchema(builtOn: string) {
+  return z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).refine(
+    (u) => {
+      // Checks go on after a failed one: what is not a URL at all was said above.
+      if (!URL.canParse(u)) return true;
+      const url = new URL(u);
+      return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
+    },
+    { message: `must have no query, fragment or credentials: ${builtOn}` },
+  );
+}
+
+/** The hub's own URL (`<url>/mcp`, the OAuth issuer, link and webhook URLs are built on it). */
+const baseUrl = baseUrlSchema('other URLs are built on it');
+
 /** An API declared in config alone: OAuth endpoints, a base URL and tools as HTTP request templates. */
 export const customIntegrationSchema = z
   .strictObject({
@@ -91,7 +110,9 @@ export const customIntegrationSchema = z
     oauth: oauthSchema.extend({ clientId: z.string().min(1), clientSecret: z.string() }).optional(),
     /** Instead of `oauth`: one API key for every user (or none), sent as this says. */
     auth: staticAuthConfigSchema.optional(),
-    apiBaseUrl: z.url(),
+    // A tool's path is resolved under it: a query here would be lost (a path may carry its own),
+    // credentials sent nowhere, another scheme never reached.
+    apiBaseUrl: baseUrlSchema("each tool's URL is its path under it (a tool's path may carry a query)"),
     /** Timeout, response cap and retries of calls to this API. */
     api: apiLimitsSchema.optional(),
     // The same block schemas as a built-in definition's (src/definition/), secrets included here.
@@ -105,20 +126,6 @@ export const customIntegrationSchema = z
 export const integrationConfigSchema = z.discriminatedUnion('type', [customIntegrationSchema, builtinIntegrationSchema]);
 export type IntegrationConfig = z.infer<typeof integrationConfigSchema>;
 export type CustomIntegrationConfig = z.infer<typeof customIntegrationSchema>;
-
-/**
- * A base URL the hub builds others on (`<url>/mcp`, the OAuth issuer, link and webhook URLs): http
- * or https, with no credentials, query or fragment, which would end up inside every URL made from it.
- */
-const baseUrl = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).refine(
-  (u) => {
-    // Checks go on after a failed one: what is not a URL at all was said above.
-    if (!URL.canParse(u)) return true;
-    const url = new URL(u);
-    return url.search === '' && url.hash === '' && url.username === '' && url.password === '';
-  },
-  { message: 'must have no query, fragment or credentials: other URLs are built on it' },
-);
 
 /**
  * A browser origin as the Origin header sends it: scheme, host and port only. A browser extension's
