@@ -85,7 +85,12 @@ function timeoutSeconds(value: string | undefined): number {
 /** Why an integration cannot be linked: not declared, disabled, or an API called with a key from config. */
 function notLinkable(config: HubConfig, integration: string, linkable: readonly string[]): string {
   const entry = Object.hasOwn(config.integrations, integration) ? config.integrations[integration] : undefined;
-  const others = `(configured: ${linkable.join(', ') || 'none'})`;
+  // Integrations called with a key from the config (or none) are configured too, with nothing to link.
+  const keyed = Object.entries(config.integrations)
+    .filter(([, e]) => !e.disabled && e.type === 'custom' && e.oauth === undefined)
+    .map(([name]) => name);
+  const unlinked = keyed.length === 0 ? '' : `; ${keyed.join(', ')} ${keyed.length === 1 ? 'needs' : 'need'} no linking: called with what the config gives`;
+  const others = `(configured: ${linkable.join(', ') || 'none'}${unlinked})`;
   if (entry?.disabled) return `integrations.${integration} is disabled in the config ${others}`;
   if (entry?.type === 'custom' && entry.oauth === undefined) {
     return entry.auth

@@ -38,13 +38,14 @@ describe('a mistake the store would refuse leaves no data dir behind', () => {
     expect(existsSync(data)).toBe(false);
   });
 
-  it('connect names why an integration the config declares cannot be linked: a key from config, or disabled', async () => {
+  it('connect names why an integration the config declares cannot be linked: a key from config, or disabled; and the keyed ones among those configured', async () => {
     const file = join(dir.path, 'keyed.json');
     const acme = { type: 'custom', apiBaseUrl: 'https://api.acme.test', auth: { type: 'apiKey', header: 'x-api-key', value: 'k' }, tools: {} };
     writeFileSync(file, JSON.stringify({ integrations: { acme, sandbox: { disabled: true } } }));
     for (const [name, said] of [
       ['acme', 'integrations.acme is called with the key its "auth" gives in the config: there is no account to link'],
-      ['sandbox', 'integrations.sandbox is disabled in the config (configured: none)'],
+      ['sandbox', 'integrations.sandbox is disabled in the config (configured: none; acme needs no linking: called with what the config gives)'],
+      ['github', 'no integration "github" is configured (configured: none; acme needs no linking: called with what the config gives)'],
     ] as const) {
       const data = join(dir.path, `never-keyed-${name}`);
       const r = await runCli(['connect', name, '--no-wait', '--config', file, '--data', data], dir.path);
