@@ -5,7 +5,7 @@ import { HubError } from '../errors.js';
 import { type PgStore, type Queryable, sqlstateOf } from '../store/pg/pool.js';
 import type { Vault } from '../vault/vault.js';
 import type { ConnectionRepository, LinkInput } from './repository.js';
-import { type LeaseResult, toConnection } from './store.js';
+import { accountChanged, type LeaseResult, RESTART_POLLERS_SQL, toConnection } from './store.js';
 import { type Connection, tokenSetSchema, type TokenSet } from './types.js';
 import { newEndpointId } from './webhooks.js';
 
@@ -74,17 +74,19 @@ export class PgConnections implements ConnectionRepository {
     const now = this.clock.now();
     // The lock keeps a concurrent revoke or re-link from interleaving; a row revoked meanwhile no
     // longer matches when the lock is granted (READ COMMITTED re-checks), so a new one is made.
-    const existing = await q.maybeOne(
-      "SELECT id FROM connections WHERE tenant_id = $1 AND user_id = $2 AND integration = $3 AND state <> 'revoked' FOR UPDATE",
+    const live = await q.maybeOne(
+      "SELECT id, account_id FROM connections WHERE tenant_id = $1 AND user_id = $2 AND integration = $3 AND state <> 'revoked' FOR UPDATE",
       [input.tenant, input.user, input.integration],
-      (r) => z.object({ id: z.string() }).parse(r).id,
+      (r) => z.object({ id: z.string(), account_id: z.string().nullable() }).parse(r),
     );
+    const existing = live?.id;
     const id = existing ?? `conn_${randomBytes(9).toString('base64url')}`;
     const sealed = this.seal({ tenant: input.tenant, id }, input.tokens);
     const exp = input.tokens.expiresAt ?? null;
     const scopes = input.scopes.join(' ');
     const account = input.accountId ?? null;
     if (existing !== undefined) {
+      if (accountChanged(live!.account_id, account)) await q.exec(RESTART_POLLERS_SQL('$1', '$2'), [id, now]);
       // The account id learned by this link, or none when its lookup failed: the user may have linked
       // another account, whose events the old id would keep routing here (commitRefresh leaves it alone).
       return q.one(

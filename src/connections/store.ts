@@ -30,6 +30,24 @@ const row = z.object({
 });
 
 /** A connections row as a Connection, parsed (a damaged row is an error). */
+/**
+ * Whether a re-link moved the connection to another provider account: both lookups named one, and
+ * not the same. (A lookup that failed says nothing about which account it is.)
+ */
+export function accountChanged(before: string | null, after: string | undefined | null): boolean {
+  return before !== null && after !== undefined && after !== null && before !== after;
+}
+
+/**
+ * A connection's pollers read the account's feeds from their start, at once, as for a first link:
+ * a cursor is the old account's (another account's id or timestamp), which the new account's feed
+ * refuses or reads past. The pollers table belongs to src/polling/; only its cursor and schedule
+ * move here, in the re-link's transaction. The same statement serves SQLite and PostgreSQL.
+ */
+export const RESTART_POLLERS_SQL = (id: string, now: string) =>
+  `UPDATE pollers SET cursor = NULL, cursor_at = NULL, stuck_pages = 0, next_run_at = ${now}, updated_at = ${now} WHERE connection_id = ${id}`;
+const RESTART_POLLERS = RESTART_POLLERS_SQL('@id', '@now');
+
 export function toConnection(r: unknown): Connection {
   const x = row.parse(r);
   return {
@@ -116,7 +134,10 @@ export class ConnectionStore {
     return tokenSetSchema.parse(JSON.parse(this.vault.decryptString(this.scope(c), r)));
   }
 
-  /** Stores a freshly linked token set: re-links the live connection if there is one, else creates it. */
+  /**
+   * Stores a freshly linked token set: re-links the live connection if there is one, else creates it.
+   * Re-linked to another provider account, its pollers start that account's feeds afresh.
+   */
   link(input: { tenant: string; user: string; integration: string; tokens: TokenSet; scopes: string[]; accountId?: string | undefined }): Connection {
     const now = this.clock.now();
     return this.db
@@ -135,6 +156,7 @@ export class ConnectionStore {
             // another account, whose events the old id would keep routing here (a refresh never comes here:
             // commitRefresh leaves account_id alone).
             .run({ id, sealed, exp: input.tokens.expiresAt ?? null, scopes: input.scopes.join(' '), account: input.accountId ?? null, now });
+          if (accountChanged(existing.accountId, input.accountId)) this.db.prepare(RESTART_POLLERS).run({ id, now });
         } else {
           this.db
             .prepare(
