@@ -25,7 +25,10 @@ export interface LinkInput {
 }
 
 export interface ConnectionWrites {
-  /** Stores a freshly linked token set: re-links the live connection if there is one, else creates it. */
+  /**
+   * Stores a freshly linked token set: re-links the live connection if there is one, else creates it.
+   * A re-link to another provider account restarts the connection's pollers from the feeds' start.
+   */
   link(input: LinkInput): Promise<Connection>;
   /** The decrypted token set; a damaged row is an error, never a guess. */
   tokens(c: Connection): Promise<TokenSet>;
