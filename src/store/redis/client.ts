@@ -37,23 +37,50 @@ export interface RedisHandle {
   close(): Promise<void>;
 }
 
-/** `redis://user:secret@host` → `redis://user:***@host`. */
+/**
+ * Query parameters ioredis reads as connection options that hold a secret: it copies every query
+ * parameter into its options, so `redis://host:6379?password=…` authenticates as the userinfo
+ * form does, and must be masked and scrubbed the same way.
+ */
+const SECRET_PARAMS = new Set(['password', 'sentinelpassword']);
+
+const isSecretParam = (name: string) => SECRET_PARAMS.has(name.toLowerCase());
+
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** `redis://user:secret@host` → `redis://user:***@host`; `?password=secret` → `?password=***`. */
 export function maskRedisUrl(url: string): string {
   if (!URL.canParse(url)) return '(an unparseable Redis URL)';
   const u = new URL(url);
   if (u.password) u.password = '***';
+  for (const name of [...u.searchParams.keys()]) if (isSecretParam(name)) u.searchParams.set(name, '***');
   return u.toString();
 }
 
+/** The URL's secrets as a message may quote them: as written in the URL and decoded. */
+function secretsOf(url: string): string[] {
+  if (!URL.canParse(url)) return [];
+  const u = new URL(url);
+  const found = [u.password, safeDecode(u.password)];
+  for (const [name, value] of u.searchParams) if (isSecretParam(name)) found.push(value, encodeURIComponent(value));
+  // Longest first, so a secret that contains another is replaced whole.
+  return [...new Set(found.filter((s) => s !== ''))].sort((a, b) => b.length - a.length);
+}
+
 /**
- * Removes the password (raw and URL-encoded) from a message. ioredis does not put it in its own
- * errors, but a server's reply or a wrapped socket error can echo what it was sent.
+ * Removes the password (raw and URL-encoded, from the userinfo or a query parameter) from a
+ * message. ioredis does not put it in its own errors, but a server's reply or a wrapped socket
+ * error can echo what it was sent.
  */
 export function scrubPassword(text: string, url: string): string {
-  const pw = URL.canParse(url) ? new URL(url).password : '';
-  if (!pw) return text;
   let out = text;
-  for (const s of new Set([pw, decodeURIComponent(pw)])) if (s) out = out.split(s).join('***');
+  for (const s of secretsOf(url)) out = out.split(s).join('***');
   return out;
 }
 
