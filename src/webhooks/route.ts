@@ -126,14 +126,18 @@ export function webhookHandler(deps: WebhookRouteDeps): WebhookHandler {
       const body = decoded.body;
       // A connection's own secret verifies only its own endpoint, tried after the integration's.
       const own = connection?.hasWebhookSecret ? await deps.connections.webhookSecret(connection) : undefined;
-      const verdict = verifyDelivery({
-        scheme: w.scheme,
-        body,
-        headers: req.headers,
-        secrets: own === undefined ? w.secrets : [...w.secrets, own],
-        now: deps.clock.now(),
-        ...(w.toleranceSeconds === undefined ? {} : { toleranceSeconds: w.toleranceSeconds }),
-      });
+      const verify = (signed: Buffer) =>
+        verifyDelivery({
+          scheme: w.scheme,
+          body: signed,
+          headers: req.headers,
+          secrets: own === undefined ? w.secrets : [...w.secrets, own],
+          now: deps.clock.now(),
+          ...(w.toleranceSeconds === undefined ? {} : { toleranceSeconds: w.toleranceSeconds }),
+        });
+      let verdict = verify(body);
+      // A sender that signed its compressed bytes as they went out is verified on those.
+      if (!verdict.ok && verdict.code === 'bad_signature' && body !== read.body) verdict = verify(read.body);
       if (!verdict.ok) {
         refused(verdict.code, { ...where, why: verdict.message, bytes: body.length }, 'webhook delivery refused');
         return writeJson(res, ERROR_SPECS[verdict.code].http, httpError(verdict.code, verdict.message).body);

@@ -1,10 +1,11 @@
 /**
  * A delivery whose body comes compressed (`Content-Encoding: gzip`, `deflate`, `br`: HTTP lets any
  * sender or proxy on the way compress a request body) is verified against the bytes its sender
- * signed, the payload, and kept as that payload; a coding the hub does not read is a 415, a body
+ * signed, the payload (or, failing that, the compressed bytes as they went out), and kept as the payload; a coding the hub does not read is a 415, a body
  * that does not decode as its header says a 400, and one that decodes past `maxBodyBytes` a 413,
  * as the sandbox's endpoints answer them. Real HTTP on loopback, signed as Standard Webhooks signs.
  */
+import { createHmac } from 'node:crypto';
 import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHub, type RunningHub } from '../helpers/hub.js';
@@ -40,6 +41,26 @@ describe('a compressed webhook delivery', () => {
     const event = await hub.hub.inbox.inbox.get(r.json.id!);
     expect(event).toMatchObject({ providerEventId: `ev-${encoding}`, type: 'ticket.updated', connection: { user: 'alice' } });
     expect(event!.payload.toString('utf8')).toBe(body);
+  });
+
+  it('signed over its compressed bytes as they went out, it is verified on those and kept decoded', async () => {
+    const body = payload('ev-wire');
+    const sent = gzipSync(Buffer.from(body));
+    // Standard Webhooks' scheme over the bytes on the wire: HMAC-SHA256 of `id.timestamp.` and the gzip bytes.
+    const seconds = String(Math.floor(Date.now() / 1000));
+    const key = Buffer.from(ACME_SECRET.slice('whsec_'.length), 'base64');
+    const mac = createHmac('sha256', key).update(`msg-wire.${seconds}.`).update(sent).digest('base64');
+    const headers = {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      'webhook-id': 'msg-wire',
+      'webhook-timestamp': seconds,
+      'webhook-signature': `v1,${mac}`,
+    };
+    const res = await fetch(`${new URL(hub.url).origin}/webhooks/acme`, { method: 'POST', headers, body: new Uint8Array(sent) });
+    expect(res.status).toBe(200);
+    const { id } = (await res.json()) as { id: string };
+    expect((await hub.hub.inbox.inbox.get(id))!.payload.toString('utf8')).toBe(body);
   });
 
   it('a coding the hub does not read is 415, a body that does not decode 400, one that decodes past maxBodyBytes 413; nothing is stored', async () => {
