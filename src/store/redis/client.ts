@@ -99,6 +99,10 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
   const cfg = redisConfigSchema.parse(config);
   const where = maskRedisUrl(cfg.url);
   const scrub = (m: string) => scrubPassword(m, cfg.url);
+  // Why the main connection last failed: ioredis gives up on a command with "Reached the max
+  // retries per request limit … Refer to "maxRetriesPerRequest" option", an option the hub does not
+  // expose, so the error names what the connection met instead (ECONNREFUSED, WRONGPASS, …).
+  let lastConnectError: string | undefined;
   const make = (role: string) => {
     const r = new (ioredis().Redis)(cfg.url, {
       maxRetriesPerRequest: 3,
@@ -109,11 +113,13 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
     let down = false;
     // Without a listener ioredis prints every reconnect failure to stderr, unscrubbed.
     r.on('error', (err: Error) => {
+      if (role === 'main') lastConnectError = scrub(err.message);
       if (down) return;
       down = true;
       opts.log?.warn({ redis: where, role, error: scrub(err.message) }, 'Redis connection failed; reconnecting');
     });
     r.on('ready', () => {
+      if (role === 'main') lastConnectError = undefined;
       if (down) opts.log?.info({ redis: where, role }, 'Redis connection restored');
       down = false;
     });
@@ -132,7 +138,12 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
       return r;
     },
     failure(err, doing) {
-      const msg = err instanceof Error ? err.message : String(err);
+      const gaveUp = err instanceof Error && err.name === 'MaxRetriesPerRequestError';
+      const msg = gaveUp
+        ? `Redis is not reachable${lastConnectError === undefined ? '' : ` (${lastConnectError})`}`
+        : err instanceof Error
+          ? err.message
+          : String(err);
       // The cause is dropped on purpose: it may carry the unscrubbed message.
       return new HubError('store_failed', `Redis (${where}) failed while ${doing}: ${scrub(msg)}`);
     },
