@@ -9,12 +9,42 @@ import type { Logger } from '../../observability/logger.js';
  * and channel the hub uses starts with `keyPrefix`, so hubs (or test runs) can share one server.
  */
 export const redisConfigSchema = z.strictObject({
-  url: z.string().refine((u) => URL.canParse(u) && ['redis:', 'rediss:'].includes(new URL(u).protocol), { message: 'expected a redis:// or rediss:// URL' }),
+  url: z.string().superRefine((v, ctx) => {
+    const problem = redisUrlProblem(v);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }),
   keyPrefix: z
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _ . : - only')
     .default('switchboard:'),
 });
+
+const REDIS_ENCODE = 'percent-encode %, #, /, ? and @ in the user name and password (% as %25, # as %23)';
+
+/**
+ * Why a `redis.url` cannot be used as meant, or undefined. ioredis decodes the user info with
+ * `decodeURIComponent` (a stray `%` stopped start-up with a bare "URI malformed"), selects the
+ * path as a database number (a non-number or a database the server lacks fails and ioredis goes
+ * on in database 0, sharing it unasked), and a `#` in a password given as a query parameter cuts
+ * it short, leaving the rest of it in the URL the hub shows.
+ */
+function redisUrlProblem(v: string): string | undefined {
+  if (!URL.canParse(v))
+    return /^rediss?:\/\//i.test(v)
+      ? `expected a redis:// or rediss:// URL, and this does not parse as one: ${REDIS_ENCODE}`
+      : 'expected a redis:// or rediss:// URL';
+  const u = new URL(v);
+  if (!['redis:', 'rediss:'].includes(u.protocol)) return 'expected a redis:// or rediss:// URL';
+  if (u.hash !== '') return `expected a redis:// or rediss:// URL without a #: ${REDIS_ENCODE}`;
+  try {
+    decodeURIComponent(u.username);
+    decodeURIComponent(u.password);
+  } catch {
+    return `expected a redis:// or rediss:// URL whose user name and password decode: ${REDIS_ENCODE}`;
+  }
+  if (!/^\/?(?:\d{1,5})?$/.test(u.pathname)) return 'expected a redis:// or rediss:// URL whose path, if any, is a database number (redis://host:6379/0)';
+  return undefined;
+}
 
 export type RedisConfig = z.input<typeof redisConfigSchema>;
 
