@@ -45,6 +45,9 @@ export function classifyResponse(o: SendOutcome, sensitive = false, replaySafe =
   // job that cannot be replayed safely is not sent again. The origin's own 500 or 503 is taken as
   // not applied (below).
   if ((o.status === 502 || o.status === 504) && !replaySafe) return { kind: 'unconfirmed', error: `${error}${UNCONFIRMED}` };
+  // The provider keeps the first answer to an idempotency key and replays it (Stripe, for 24 h, 5xx
+  // included): every resend under the job's key would get this 5xx again until the job is dead.
+  if (o.replayed === true && o.status >= 500) return { kind: 'fail', error: `${error}${REPLAYED}` };
   if (o.status === 408 || limited || o.status >= 500)
     return {
       kind: 'retry',
@@ -56,6 +59,8 @@ export function classifyResponse(o: SendOutcome, sensitive = false, replaySafe =
 }
 
 const UNCONFIRMED = ' (the provider may have applied it; it takes no idempotency key, so it is not sent again)';
+const REPLAYED =
+  " (the provider replayed the answer it saved for this write's idempotency key, so sending it again would get the same one; it was not sent again)";
 
 /** Socket errors raised before a byte of the request left: sending again cannot write twice. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);

@@ -14,6 +14,11 @@ export interface SendOutcome {
   limitSpent?: true;
   /** A 2xx answer whose body says the request was refused (the integration's `refusal`, Slack's `ok: false`): its reason. */
   refused?: string;
+  /**
+   * The provider answered with what it saved for this request's idempotency key, not by running it
+   * again (`Idempotent-Replayed: true`, Stripe): the same key gets the same answer, 5xx included.
+   */
+  replayed?: true;
 }
 
 /**
@@ -38,12 +43,14 @@ export function outcomeOf(res: Response, body: string, now: number, refusal?: Re
   const declared = refusal !== undefined && res.status >= 200 && res.status <= 299;
   // RFC 9110 §8.3.1: a media type is case-insensitive (`Application/JSON` is JSON too).
   const refused = declared ? refusedBecause(refusal, jsonAnswer(h.get('content-type')?.toLowerCase() ?? null, body)) : undefined;
+  const replayed = h.get('idempotent-replayed')?.trim().toLowerCase() === 'true';
   return {
     status: res.status,
     body,
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     ...(spent ? { limitSpent: true as const } : {}),
     ...(refused === undefined ? {} : { refused }),
+    ...(replayed ? { replayed: true as const } : {}),
   };
 }
 
