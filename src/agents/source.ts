@@ -142,6 +142,7 @@ export class AgentSource implements ToolSource {
 
   async stop(): Promise<void> {
     await this.tasks?.purge.stop();
+    await this.tasks?.stopSubmissions();
   }
 
   status(): SourceStatus {
@@ -174,12 +175,12 @@ export class AgentSource implements ToolSource {
     const callId = randomUUID();
     if (this.tasks && isAsync(agent)) {
       await assertCallbackReaches(this.o.reach, tool);
-      // As an MCP Task the submission outlives the request, so the request's signal is not its own.
-      const signal = ctx.tasks ? new AbortController().signal : unlessCallerGone(ctx.signal);
-      const run = (callback: CallbackFor) =>
+      const run = (callback: CallbackFor, signal: AbortSignal) =>
         invokeChain(tool, input, { identity: ctx.identity, signal, callId, callback }, { ...this.deps, sessionKey: () => key });
+      // As an MCP Task the submission outlives the request: its signal is the task's own (its cancel's).
       if (ctx.tasks) return ctx.tasks.backed('agent_task', (await this.tasks.start(agent, ctx.identity, run)).id);
-      return redact(await this.tasks.call(agent, ctx, run), this.secretValues);
+      const signal = unlessCallerGone(ctx.signal);
+      return redact(await this.tasks.call(agent, ctx, (callback) => run(callback, signal)), this.secretValues);
     }
     // A stream runs in this process: as a task it is a local one, ended failed if the hub stops mid-stream.
     if (ctx.tasks && isStream(agent)) {

@@ -10,11 +10,18 @@ import { loggedTaskId, newTaskId, type AgentTask } from './types.js';
  * CreateTaskResult has gone out, and lands on the row with the guarded moves a waiting call uses;
  * the callback finishes the task later, as it does for any async call.
  */
+/** Told when a task's submission starts and when it has settled (the service keeps its cancel by them). */
+export interface SubmissionHooks {
+  started(taskId: string): void;
+  settled(taskId: string): void;
+}
+
 export async function startAsTask(
   agent: AgentRuntime,
   identity: Identity,
   run: (callback: CallbackFor) => Promise<Invocation>,
   d: AsyncCallDeps,
+  hooks?: SubmissionHooks,
 ): Promise<AgentTask> {
   const task = await d.tasks.create({
     id: newTaskId(),
@@ -23,7 +30,8 @@ export async function startAsTask(
     ownerProcess: d.ownerProcess,
     expiresAt: d.clock.now() + d.taskTtlMs,
   });
-  void submit(task, run, d, performance.now());
+  hooks?.started(task.id);
+  void submit(task, run, d, performance.now()).finally(() => hooks?.settled(task.id));
   return task;
 }
 
@@ -51,10 +59,13 @@ async function submit(task: AgentTask, run: Parameters<typeof startAsTask>[2], d
       );
     }
   } catch (err) {
-    if (err instanceof SubmissionStopped) {
+    // A cancel aborts the submission under way (service.ts): the task is cancelled already.
+    const cancelledMeanwhile = !(err instanceof SubmissionStopped) && (await d.tasks.get(task.id).catch(() => undefined))?.state === 'cancelled';
+    if (err instanceof SubmissionStopped || cancelledMeanwhile) {
       // Its caller cancelled it while the chain was being submitted: counted as the direct call's cancel is.
       d.metered?.taskCall(task.agent, [], 'cancelled', seconds());
-      d.log.info({ agent: task.agent, task: loggedTaskId(task.id), next: err.agent }, 'agent task ended before its next agent was sent it');
+      const next = err instanceof SubmissionStopped ? err.agent : undefined;
+      d.log.info({ agent: task.agent, task: loggedTaskId(task.id), next }, 'agent task ended before its submission did');
       d.events.publish(task.id);
       return;
     }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import type { Clock } from '../../clock.js';
 import { webhookSecretsOf } from '../../definition/agents.js';
+import { HubError } from '../../errors.js';
 import type { Identity } from '../../identity/identity.js';
 import type { CallContext } from '../../mcp/source.js';
 import type { Logger } from '../../observability/logger.js';
@@ -78,6 +79,11 @@ export class AgentTasks {
   readonly events = new TaskEvents();
   readonly route: (req: IncomingMessage, res: ServerResponse, taskId: string) => Promise<void>;
   private readonly ownerProcess = newOwnerId();
+  /**
+   * The submissions of MCP Tasks this process is running, by task id: a cancel aborts one (its
+   * request in flight and its retries' waits), and a hub that stops ends them failed.
+   */
+  private readonly submitting = new Map<string, AbortController>();
   /** Times out expired tasks and deletes finished ones past their retention, hourly. */
   readonly purge: TaskPurgeJob;
   private readonly store: AgentTaskStore;
@@ -150,9 +156,34 @@ export class AgentTasks {
     return callAsync(agent, ctx, run, this.deps());
   }
 
-  /** The call as an MCP Task: the stored task at once, its submission after (as-task.ts). */
-  start(agent: AgentRuntime, identity: Identity, run: (callback: CallbackFor) => Promise<Invocation>): Promise<AgentTask> {
-    return startAsTask(agent, identity, run, this.deps());
+  /**
+   * The call as an MCP Task: the stored task at once, its submission after (as-task.ts). The
+   * submission outlives the request, so its signal is its own: aborted by the task's cancel.
+   */
+  start(agent: AgentRuntime, identity: Identity, run: (callback: CallbackFor, signal: AbortSignal) => Promise<Invocation>): Promise<AgentTask> {
+    const ctl = new AbortController();
+    return startAsTask(agent, identity, (callback) => run(callback, ctl.signal), this.deps(), {
+      started: (id) => this.submitting.set(id, ctl),
+      settled: (id) => this.submitting.delete(id),
+    });
+  }
+
+  /**
+   * A hub that stops ends the submissions it is running as failed, saying so: nobody would finish
+   * them, and their tasks would read `working` until their ttl. A task an agent already took is
+   * not one of them (its callback finishes it, in whichever process takes it).
+   */
+  async stopSubmissions(): Promise<void> {
+    const running = [...this.submitting];
+    this.submitting.clear();
+    await Promise.all(
+      running.map(async ([id, ctl]) => {
+        const task = await this.store.get(id).catch(() => undefined);
+        const error = `the hub stopped while the task was being submitted${task ? ` to agent ${task.agent}` : ''}; call it again`;
+        if (await this.store.finish(id, { state: 'failed', error }).catch(() => false)) this.events.publish(id);
+        ctl.abort(new HubError('cancelled', error));
+      }),
+    );
   }
 
   status(args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
@@ -168,6 +199,8 @@ export class AgentTasks {
   async cancel(id: string): Promise<boolean> {
     const done = await this.store.finish(id, { state: 'cancelled', error: 'the caller cancelled the task' });
     if (done) this.events.publish(id);
+    // A submission under way stops here: its request in flight and any retry's wait with it.
+    if (done) this.submitting.get(id)?.abort(new HubError('cancelled', 'the caller cancelled the task'));
     return done;
   }
 
