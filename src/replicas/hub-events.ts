@@ -2,6 +2,7 @@ import type { ConnectionChange, ConnectionFeed } from '../connections/feed.js';
 import type { ConnectionReads } from '../connections/repository.js';
 import type { ConnectionState } from '../connections/types.js';
 import type { Identity } from '../identity/identity.js';
+import { isHubError } from '../errors.js';
 import type { RevocationSource } from '../identity/revocation-watch.js';
 import type { Accounts } from '../integrations/accounts.js';
 import type { Logger } from '../observability/logger.js';
@@ -62,12 +63,19 @@ export class ReplicaEvents {
   private stopped = false;
   private subscribedValue = false;
   private retryDelayMs: number;
+  /** The server's error word when it refused the last subscribe (NOPERM: an ACL user without the channel), for /readyz. */
+  private refusedWith: string | undefined;
 
   constructor(private readonly o: ReplicaEventsOptions) {
     this.retryDelayMs = o.retryMs ?? 2_000;
     this.off.push(o.feed.subscribe((c) => this.connectionChanged(c)));
     this.off.push(o.fanout.on((e) => this.received(e)));
     if (o.jobs) this.off.push(o.jobs.subscribe((job) => this.send({ type: 'job_settled', jobId: job.id })));
+  }
+
+  /** Why Redis refused the last attempt to subscribe (its error word), while not subscribed. */
+  get refusal(): string | undefined {
+    return this.subscribedValue ? undefined : this.refusedWith;
   }
 
   /** Whether events from the other replicas arrive now. */
@@ -81,7 +89,10 @@ export class ReplicaEvents {
     try {
       await this.o.fanout.start();
       this.subscribedValue = true;
+      this.refusedWith = undefined;
     } catch (err) {
+      const reply = isHubError(err) ? err.details?.['redisReply'] : undefined;
+      this.refusedWith = typeof reply === 'string' ? reply : undefined;
       // A failed subscribe leaves a half-made connection: dropped, so the next attempt starts clean.
       await this.o.fanout.stop();
       if (this.stopped) return;
@@ -213,8 +224,20 @@ export async function redisHealth(h: RedisHandle, events?: ReplicaEvents, timeou
   } finally {
     clearTimeout(timer);
   }
-  if (events && !events.subscribed) return { ok: false, reason: "not subscribed to the other replicas' events on Redis yet" };
+  if (events && !events.subscribed) return { ok: false, reason: notSubscribed(h, events.refusal) };
   return { ok: true };
+}
+
+/**
+ * Why the events are not heard. A Redis 7 ACL user is made with no channels unless given `&…`
+ * (acl-pubsub-default resetchannels), so one that reads and writes keys may still be refused the
+ * events channel: the operator is told which channel to grant, not only "not subscribed yet".
+ */
+function notSubscribed(h: RedisHandle, refusal: string | undefined): string {
+  if (refusal === 'NOPERM')
+    return `not subscribed to the other replicas' events on Redis: its user may not use the channel ${h.key('events')} (NOPERM; grant it, e.g. ACL SETUSER <user> &${h.prefix}*)`;
+  if (refusal !== undefined) return `not subscribed to the other replicas' events on Redis: it refused the subscription (${refusal})`;
+  return "not subscribed to the other replicas' events on Redis yet";
 }
 
 function describe(err: unknown): string {

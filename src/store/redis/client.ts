@@ -174,8 +174,14 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
         : err instanceof Error
           ? err.message
           : String(err);
-      // The cause is dropped on purpose: it may carry the unscrubbed message.
-      return new HubError('store_failed', `Redis (${where}) failed while ${doing}: ${scrub(msg)}`);
+      // The cause is dropped on purpose: it may carry the unscrubbed message. The server's error
+      // word (NOPERM, WRONGPASS, …) is kept apart: /readyz may show it, never the URL.
+      const reply = err instanceof Error && err.name === 'ReplyError' ? /^[A-Z][A-Z_]+\b/.exec(err.message)?.[0] : undefined;
+      return new HubError(
+        'store_failed',
+        `Redis (${where}) failed while ${doing}: ${scrub(msg)}`,
+        reply === undefined ? undefined : { details: { redisReply: reply } },
+      );
     },
     async close() {
       await Promise.all([redis, ...extra].map((r) => r.quit().catch(() => r.disconnect())));
