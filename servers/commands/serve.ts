@@ -41,6 +41,15 @@ export async function serveCommand(argv: string[]): Promise<void> {
     await listener.close();
     throw err;
   });
+  // Signals are taken from here on, not once the hub serves: the downstream servers start with
+  // the hub, and a SIGTERM before the handler was set (a `systemctl restart`, a `docker stop` in
+  // the first second) killed the hub at once, leaving them running until the next start reaped them.
+  let replica: Awaited<ReturnType<typeof runReplica>> | undefined;
+  onShutdown(async () => {
+    // Unregistered first: a retry naming this process is answered at once from then on, not sent here.
+    await replica?.stop();
+    await hub.stop();
+  }, log);
   // Replicas on this store find each other here: a retry whose call another one holds goes there.
   const replicas = await replicaRegistryOf(hub.store, hub.clock);
   if (replicas)
@@ -57,9 +66,12 @@ export async function serveCommand(argv: string[]): Promise<void> {
     await hub.start();
     listening = await hub.listen();
   } catch (err) {
+    // A signal during start-up is stopping the hub already, and its exit says how that went.
+    if (hub.phase === 'stopping') return;
     await hub.stop();
     throw err;
   }
+  if (hub.phase === 'stopping') return;
   // First start with an empty store: make an admin token and show it once, as Jupyter does. Made
   // once the hub serves, so a start that fails before cannot leave a token nobody saw.
   const firstToken =
@@ -68,12 +80,7 @@ export async function serveCommand(argv: string[]): Promise<void> {
   // there the token goes to a file only its owner can read.
   const tokenFile = firstToken && !process.stdout.isTTY ? writeTokenFile(config.dataDir, firstToken.token) : undefined;
   const self = { id: PROCESS_ID, url: (config.server.internalUrl ?? urlFor(listening.host, listening.port)).replace(/\/+$/, ''), startedAt: hub.clock.now() };
-  const replica = replicas ? await runReplica(replicas, self, { log }) : undefined;
-  onShutdown(async () => {
-    // Unregistered first: a retry naming this process is answered at once from then on, not sent here.
-    await replica?.stop();
-    await hub.stop();
-  }, log);
+  replica = replicas ? await runReplica(replicas, self, { log }) : undefined;
   log.info({ url: listening.url, config: file ?? 'embedded defaults', dataDir: config.dataDir }, 'switchboard is serving');
   const lines = [`Switchboard is serving MCP at ${listening.url}`];
   // A replica (internalUrl set) behind a balancer on this machine names the balancer's port on purpose;
