@@ -103,7 +103,27 @@ type TimedQuery = pg.QueryConfig & { query_timeout: number };
  */
 export function withLibpqSslModes(url: string): string {
   if (/[?&]uselibpqcompat=/.test(url)) return url;
-  return `${url}${url.includes('?') ? '&' : '?'}uselibpqcompat=true`;
+  return `${libpqSslMode(url)}${url.includes('?') ? '&' : '?'}uselibpqcompat=true`;
+}
+
+const LIBPQ_SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+/**
+ * Under `uselibpqcompat` node-postgres reads a mode it does not know as verify-full: node-postgres's
+ * own `no-verify` (what many hosting guides give Node users) and a typo alike were refused with
+ * "unable to verify the first certificate", the opposite of what was asked and nothing naming the
+ * parameter. `no-verify` is read as what it means there, libpq's `require` (encrypt, do not
+ * verify); any other unknown mode stops with a message naming it, as libpq does.
+ */
+function libpqSslMode(url: string): string {
+  if (!URL.canParse(url)) return url;
+  const modes = new URL(url).searchParams.getAll('sslmode');
+  for (const mode of modes) {
+    if (mode !== 'no-verify' && !LIBPQ_SSL_MODES.includes(mode)) {
+      throw new HubError('config_invalid', `the database URL's sslmode=${mode} is not one of libpq's: ${LIBPQ_SSL_MODES.join(', ')}`);
+    }
+  }
+  return modes.includes('no-verify') ? url.replace(/([?&])sslmode=no-verify(?=&|#|$)/g, '$1sslmode=require') : url;
 }
 
 export function openPgStore(opts: PgStoreOptions): PgStore {

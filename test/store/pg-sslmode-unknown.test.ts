@@ -1,0 +1,87 @@
+/**
+ * `sslmode` values libpq does not have. node-postgres's own `no-verify` (what hosting guides give
+ * Node users) means libpq's `require`: encrypt, do not verify; under libpq compatibility it was
+ * read as verify-full and a self-signed server refused. A typo stops with a message naming the
+ * mode, not "self-signed certificate". The server is the same TLS-speaking stub as
+ * pg-sslmode.test.ts: its refusal of the startup reaching the client proves the encrypted connection.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
+import { TLS_CERT, TLS_KEY } from '../auth/tls.js';
+
+const SSL_REQUEST = 80877103;
+const REFUSAL = 'test server: encrypted startup received';
+
+/** A backend ErrorResponse (protocol 55.7): severity, SQLSTATE, message. */
+function errorResponse(message: string): Buffer {
+  const fields = Buffer.from(`SFATAL\0C28000\0M${message}\0\0`);
+  const head = Buffer.alloc(5);
+  head.write('E');
+  head.writeInt32BE(fields.length + 4, 1);
+  return Buffer.concat([head, fields]);
+}
+
+let server: net.Server;
+let port = 0;
+let handshakes = 0;
+const warnings: string[] = [];
+const onWarning = (w: Error) => warnings.push(w.message);
+const stores: PgStore[] = [];
+
+beforeAll(async () => {
+  process.on('warning', onWarning);
+  server = net.createServer((socket) => {
+    socket.once('data', (first) => {
+      if (first.length !== 8 || first.readInt32BE(4) !== SSL_REQUEST) return socket.destroy();
+      socket.write('S');
+      const secure = new tls.TLSSocket(socket, { isServer: true, cert: TLS_CERT, key: TLS_KEY });
+      secure.on('error', () => socket.destroy());
+      secure.once('secure', () => handshakes++);
+      secure.once('data', () => secure.end(errorResponse(REFUSAL)));
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as net.AddressInfo).port;
+});
+
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((s) => s.close()));
+});
+
+afterAll(async () => {
+  process.off('warning', onWarning);
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function firstQueryError(query: string): Promise<string> {
+  const store = openPgStore({ url: `postgres://sb:pw@127.0.0.1:${port}/sb?${query}` });
+  stores.push(store);
+  return store.query('SELECT 1').then(
+    () => 'no error',
+    (err: unknown) => (err instanceof Error ? err.message : String(err)),
+  );
+}
+
+function openError(query: string): string {
+  try {
+    stores.push(openPgStore({ url: `postgres://sb:secret-pw@127.0.0.1:${port}/sb?${query}` }));
+    return 'no error';
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+it("sslmode=no-verify encrypts without verifying the self-signed certificate, as node-postgres's no-verify does", async () => {
+  const before = handshakes;
+  expect(await firstQueryError('sslmode=no-verify')).toBe(`a database query failed: ${REFUSAL}`);
+  expect(handshakes).toBe(before + 1);
+});
+
+it('an sslmode libpq does not know is refused, naming it and the modes there are, never the password', () => {
+  const message = openError('sslmode=verify_full');
+  expect(message).toBe("the database URL's sslmode=verify_full is not one of libpq's: disable, allow, prefer, require, verify-ca, verify-full");
+  expect(message).not.toContain('secret-pw');
+});
