@@ -1,5 +1,6 @@
 /**
- * `sslmode` values libpq does not have. node-postgres's own `no-verify` (what hosting guides give
+ * `sslmode` values node-postgres reads otherwise than libpq. `allow` (libpq: plain text first, no
+ * verification either way) was read as verify-full. And values libpq does not have. node-postgres's own `no-verify` (what hosting guides give
  * Node users) means libpq's `require`: encrypt, do not verify; under libpq compatibility it was
  * read as verify-full and a self-signed server refused. A typo stops with a message naming the
  * mode, not "self-signed certificate". The server is the same TLS-speaking stub as
@@ -13,6 +14,7 @@ import { TLS_CERT, TLS_KEY } from '../auth/tls.js';
 
 const SSL_REQUEST = 80877103;
 const REFUSAL = 'test server: encrypted startup received';
+const PLAIN = 'test server: plain startup received';
 
 /** A backend ErrorResponse (protocol 55.7): severity, SQLSTATE, message. */
 function errorResponse(message: string): Buffer {
@@ -34,7 +36,8 @@ beforeAll(async () => {
   process.on('warning', onWarning);
   server = net.createServer((socket) => {
     socket.once('data', (first) => {
-      if (first.length !== 8 || first.readInt32BE(4) !== SSL_REQUEST) return socket.destroy();
+      // A plain startup (no SSLRequest first) is refused with an error of its own.
+      if (first.length !== 8 || first.readInt32BE(4) !== SSL_REQUEST) return void socket.end(errorResponse(PLAIN));
       socket.write('S');
       const secure = new tls.TLSSocket(socket, { isServer: true, cert: TLS_CERT, key: TLS_KEY });
       secure.on('error', () => socket.destroy());
@@ -78,6 +81,12 @@ it("sslmode=no-verify encrypts without verifying the self-signed certificate, as
   const before = handshakes;
   expect(await firstQueryError('sslmode=no-verify')).toBe(`a database query failed: ${REFUSAL}`);
   expect(handshakes).toBe(before + 1);
+});
+
+it('sslmode=allow starts in plain text, as libpq tries first, instead of demanding a verified certificate', async () => {
+  const before = handshakes;
+  expect(await firstQueryError('sslmode=allow')).toBe(`a database query failed: ${PLAIN}`);
+  expect(handshakes).toBe(before);
 });
 
 it('an sslmode libpq does not know is refused, naming it and the modes there are, never the password', () => {

@@ -112,7 +112,7 @@ const LIBPQ_SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', '
  * Under `uselibpqcompat` node-postgres reads a mode it does not know as verify-full: node-postgres's
  * own `no-verify` (what many hosting guides give Node users) and a typo alike were refused with
  * "unable to verify the first certificate", the opposite of what was asked and nothing naming the
- * parameter. `no-verify` is read as what it means there, libpq's `require` (encrypt, do not
+ * parameter; so was libpq's `allow`. `no-verify` is read as what it means there, libpq's `require` (encrypt, do not
  * verify); any other unknown mode stops with a message naming it, as libpq does.
  */
 function libpqSslMode(url: string): string {
@@ -123,7 +123,9 @@ function libpqSslMode(url: string): string {
       throw new HubError('config_invalid', `the database URL's sslmode=${mode} is not one of libpq's: ${LIBPQ_SSL_MODES.join(', ')}`);
     }
   }
-  return modes.includes('no-verify') ? url.replace(/([?&])sslmode=no-verify(?=&|#|$)/g, '$1sslmode=require') : url;
+  // `allow` is libpq's "plain text first, encryption only if the server insists, never verified";
+  // node-postgres cannot fall back from one to the other, so it takes libpq's first attempt.
+  return url.replace(/([?&])sslmode=no-verify(?=&|#|$)/g, '$1sslmode=require').replace(/([?&])sslmode=allow(?=&|#|$)/g, '$1sslmode=disable');
 }
 
 export function openPgStore(opts: PgStoreOptions): PgStore {
