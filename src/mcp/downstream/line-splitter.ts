@@ -49,6 +49,14 @@ export class LineSplitter {
     }
   }
 
+  /**
+   * The stream ended: a last line without its newline is a line too (a server that writes
+   * `Error: API_KEY is not set` with no newline and exits would otherwise say nothing).
+   */
+  end(): void {
+    if (this.oversize || this.size > 0) this.endLine();
+  }
+
   /** Bytes held for the current unfinished line. */
   get buffered(): number {
     return this.size;

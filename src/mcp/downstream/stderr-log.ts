@@ -38,6 +38,11 @@ export class StderrLog {
     this.lines.push(chunk);
   }
 
+  /** stderr ended: what followed its last newline is its last line. */
+  end(): void {
+    this.lines.end();
+  }
+
   /** The first meaningful lines joined for a one-line detail, or undefined if there were none. */
   summary(): string | undefined {
     return this.first.length ? this.first.join(' | ') : undefined;

@@ -159,7 +159,10 @@ export class ChildStdioTransport implements Transport {
         if (++ends === 2) this.emitClose();
       };
       child.once('close', ended);
-      this.stderrStream.once('end', ended);
+      this.stderrStream.once('end', () => {
+        this.stderrLog.end();
+        ended();
+      });
       child.once('error', failed);
       child.once('spawn', () => {
         spawned = true;
