@@ -25,12 +25,12 @@ export class StderrLog {
     maxLineBytes: STDERR_LINE_BYTES,
     onLine: (l) => this.add(l.toString('utf8')),
     onOversize: (o) => {
-      if (!o.ended) this.add(`${o.head.toString('utf8')}… (line truncated)`);
+      if (!o.ended) this.add(`${this.cutSecretStart(this.scrub(o.head.toString('utf8')))}… (line truncated)`);
     },
   });
 
   /** `secrets`: values replaced by `[redacted]` in every line kept or handed on (server-secrets.ts says which). */
-  constructor(secrets: readonly string[] = []) {
+  constructor(private readonly secrets: readonly string[] = []) {
     this.scrub = scrubberOf(secrets);
   }
 
@@ -51,6 +51,23 @@ export class StderrLog {
   /** The last lines, oldest first. */
   tail(): readonly string[] {
     return this.last;
+  }
+
+  /**
+   * A truncated line's head may end inside a secret, whose first characters no scrub would know
+   * as one: they are cut, so a key that straddles the cut is not shown in part.
+   */
+  private cutSecretStart(head: string): string {
+    let cut = 0;
+    for (const secret of this.secrets) {
+      for (let n = Math.min(secret.length - 1, head.length); n > cut; n--) {
+        if (head.endsWith(secret.slice(0, n))) {
+          cut = n;
+          break;
+        }
+      }
+    }
+    return cut === 0 ? head : head.slice(0, head.length - cut);
   }
 
   private add(raw: string): void {
