@@ -20,6 +20,7 @@ import { resolveIntegrations, resolveKeyedIntegrations } from '../../src/integra
 import { configFromFlags, parse, progress } from '../common.js';
 import { hostedSandbox } from '../sandbox/hosted.js';
 import { hubAt } from '../hub-at.js';
+import { probeHub } from '../../src/oauth/hub-probe.js';
 import { agentChecks } from './doctor-agents.js';
 import { openConfiguredStore, openStore } from '../store-context.js';
 
@@ -141,6 +142,23 @@ function integrationsCheck(config: HubConfig): Check {
   }
 }
 
+/**
+ * What answers at the URL a first `serve` on a data dir with no store would take. No store means
+ * no link key, so a hub answering there is on another data dir: that `serve` stops at once on the
+ * port in use, which a diagnosis reporting "everything looks right" hid until it was started.
+ */
+async function freshHttpCheck(url: string): Promise<Check> {
+  const probe = await probeHub(url, '');
+  if (probe.kind === 'nothing') return { ok: true, line: `http: nothing answers at ${url} yet (\`switchboard serve\` listens there)` };
+  if (probe.kind === 'not-a-hub')
+    return { ok: false, line: `http: something other than a Switchboard hub answers at ${url}; \`switchboard serve\` cannot listen there` };
+  const other = probe.kind === 'other-keys' ? (probe.dataDir ?? 'not disclosed') : 'unknown';
+  return {
+    ok: false,
+    line: `http: ${url} is a hub on another data dir (${other}); \`switchboard serve\` on this one cannot listen there: stop that hub, use its data dir, or pick another port`,
+  };
+}
+
 /** Checks the config, the data dir, the store and every downstream server, and says what is wrong. */
 /** For a server with `startupTimeoutMs: 0` (the hub never waits for it): how long doctor gives it. */
 const DEFAULT_STARTUP_TIMEOUT_MS = 10_000;
@@ -189,8 +207,11 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   }
   const integrations = integrationsCheck(config);
   report(integrations);
-  if (noStoreYet) report({ ok: true, line: `database: sqlite, no store yet at ${storeFile} (a hub makes it, and the master key, when it first starts)` });
-  else report(await storeCheck(config));
+  if (noStoreYet) {
+    report({ ok: true, line: `database: sqlite, no store yet at ${storeFile} (a hub makes it, and the master key, when it first starts)` });
+    const url = publicUrlOf(config.server);
+    if (url !== undefined) report(await freshHttpCheck(url));
+  } else report(await storeCheck(config));
   // Without a master key, opening the store would make one (and a data key, sealing the hosted
   // sandbox's secret): a hub later started with the intended SWITCHBOARD_MASTER_KEY then refused
   // the data dir. A diagnosis makes nothing, so the vault is judged from its stored data keys.
