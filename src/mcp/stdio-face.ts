@@ -175,7 +175,11 @@ class BoundedStdioTransport implements Transport {
 
   private readonly onData = (chunk: Buffer | string) => this.lines.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   private readonly onInputError = (err: Error) => this.onerror?.(err);
-  private readonly onInputEnd = () => void this.drain();
+  private readonly onInputEnd = () => {
+    // A script's last request written without its newline (`printf '%s'`, a write then close) is read too.
+    if (!this.draining) this.lines.end();
+    void this.drain();
+  };
   private readonly onOutputError = (err: Error) => {
     if (this.isClosed) return;
     this.onerror?.(err);
