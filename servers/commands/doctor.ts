@@ -71,12 +71,12 @@ async function keylessVaultCheck(config: HubConfig, keyFile: string): Promise<Ch
   }
 }
 
-async function storeCheck(config: HubConfig): Promise<Check> {
+async function storeCheck(config: HubConfig): Promise<Check & { opened: boolean }> {
   let choice: ReturnType<typeof storeChoice>;
   try {
     choice = storeChoice(config);
   } catch (err) {
-    return { ok: false, line: `store: ${describeError(err)}` };
+    return { ok: false, line: `store: ${describeError(err)}`, opened: false };
   }
   if (choice.kind === 'sqlite') {
     try {
@@ -89,9 +89,10 @@ async function storeCheck(config: HubConfig): Promise<Check> {
       return {
         ok: applied.at(-1)?.version === latest && mode === 'wal',
         line: `database: sqlite, schema version ${applied.at(-1)?.version ?? 0}/${latest}, journal ${String(mode)}, ${tokens} active API token(s)`,
+        opened: true,
       };
     } catch (err) {
-      return { ok: false, line: `database: sqlite: ${describeError(err)}` };
+      return { ok: false, line: `database: sqlite: ${describeError(err)}`, opened: false };
     }
   }
   const where = `postgres ${redactedUrl(choice.url)} (from ${choice.from})`;
@@ -101,18 +102,19 @@ async function storeCheck(config: HubConfig): Promise<Check> {
     const store = await openPostgresStore({ url: choice.url, clock: systemClock, log: silentLogger(), vault, migrate: false, max: 1 });
     try {
       const health = await store.health();
-      if (!health.ok) return { ok: false, line: `database: ${where}: not answering: ${health.error}` };
+      if (!health.ok) return { ok: false, line: `database: ${where}: not answering: ${health.error}`, opened: false };
       const { applied, pending } = await store.migrations();
       const tokens = pending.length === 0 ? `, ${(await store.apiTokens.list()).length} active API token(s)` : '';
       return {
         ok: pending.length === 0,
         line: `database: ${where}, reachable, ${applied} migration(s) applied, ${pending.length === 0 ? 'none pending' : `pending: ${pending.join(', ')} (the next \`switchboard serve\` applies them)`}${tokens}`,
+        opened: true,
       };
     } finally {
       await store.close();
     }
   } catch (err) {
-    return { ok: false, line: `database: ${where}: ${describeError(err)}` };
+    return { ok: false, line: `database: ${where}: ${describeError(err)}`, opened: false };
   }
 }
 
@@ -211,15 +213,20 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     report({ ok: true, line: `database: sqlite, no store yet at ${storeFile} (a hub makes it, and the master key, when it first starts)` });
     const url = publicUrlOf(config.server);
     if (url !== undefined) report(await freshHttpCheck(url));
-  } else report(await storeCheck(config));
+  }
+  // A store that did not open is one problem: the vault and integration checks below open it
+  // again and failed with the same words, counted twice ("2 problem(s)" for one unreachable database).
+  const stored = noStoreYet ? undefined : await storeCheck(config);
+  if (stored) report({ ok: stored.ok, line: stored.line });
+  const storeOpens = stored?.opened !== false;
   // Without a master key, opening the store would make one (and a data key, sealing the hosted
   // sandbox's secret): a hub later started with the intended SWITCHBOARD_MASTER_KEY then refused
   // the data dir. A diagnosis makes nothing, so the vault is judged from its stored data keys.
   const keyFile = resolve(dataDir, MASTER_KEY_FILE);
-  const keyless = !noStoreYet && (process.env[MASTER_KEY_ENV] ?? '').trim() === '' && !existsSync(keyFile);
+  const keyless = !noStoreYet && storeOpens && (process.env[MASTER_KEY_ENV] ?? '').trim() === '' && !existsSync(keyFile);
   if (keyless) report(await keylessVaultCheck(config, keyFile));
   // An integrations block the hub refuses fails opening the store the same way: said once, above.
-  if (!noStoreYet && !keyless && integrations.ok) {
+  if (!noStoreYet && storeOpens && !keyless && integrations.ok) {
     try {
       const store = await openStore(config, silentLogger());
       try {

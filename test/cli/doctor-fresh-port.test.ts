@@ -1,7 +1,7 @@
 /**
  * `doctor` on a data dir no hub has used yet still looks at the URL its first `serve` would take:
  * a hub on another data dir, or another program, answering there makes that `serve` stop at once,
- * and "everything looks right" hid it.
+ * and "everything looks right" hid it. A store that does not open is one problem, said once.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -64,5 +64,16 @@ describe('doctor on a data dir with no store yet', () => {
     const free = await doctorOn(port, 'free');
     expect(free.out.checks).toContainEqual({ ok: true, line: expect.stringMatching(/^http: nothing answers at http:\/\/127\.0\.0\.1:\d+ yet/) });
     expect(free.code).toBe(0);
+  });
+
+  it('a store that does not open is one problem, not a second one for the vault that could not be read from it', { timeout: 30_000 }, async () => {
+    const data = join(dir.path, 'garbage-data');
+    mkdirSync(data);
+    writeFileSync(join(data, 'switchboard.db'), 'not a database at all\n');
+    const r = await runCliEnv(['doctor', '--json', '--data', data, '--port', '0'], dir.path, {});
+    const out = report.parse(JSON.parse(r.stdout));
+    const failed = out.checks.filter((c) => !c.ok).map((c) => c.line);
+    expect(failed).toEqual([expect.stringMatching(/^database: sqlite: .*is not a SQLite database/)]);
+    expect(r.code).toBe(1);
   });
 });
