@@ -8,6 +8,7 @@ import { classifyError, classifyResponse, type SendOutcome, type Verdict } from 
 import type { JobEvents } from './events.js';
 import { JobLease, type LeaseDeps } from './lease.js';
 import type { Job, JobState, OpenJob, OutboxQueue } from './types.js';
+import { RepeatedFailure } from '../observability/repeated-failure.js';
 
 /**
  * Sends one job to its provider (the wiring passes one that sends the job id in the integration's
@@ -105,6 +106,8 @@ export class OutboxWorker {
   private readonly batchSize: number;
   private readonly maxInFlight: number;
   private readonly idleMs: number;
+  /** A claim that fails on every tick (the store away) is logged when it starts and when it ends. */
+  private readonly claimFailures: RepeatedFailure;
   /**
    * The running worker's sends, each with its own signal and whether it has begun to commit
    * `sending`: a stop aborts the others at once, those past its grace.
@@ -129,6 +132,7 @@ export class OutboxWorker {
     this.batchSize = o.batchSize ?? 16;
     this.maxInFlight = Math.max(1, o.maxInFlight ?? this.batchSize * 2);
     this.idleMs = o.idleMs ?? 1_000;
+    this.claimFailures = new RepeatedFailure(o.log, 'the outbox worker could not claim jobs');
   }
 
   /**
@@ -212,13 +216,14 @@ export class OutboxWorker {
         const free = Math.min(this.batchSize, this.maxInFlight - this.inFlight.size);
         if (!this.started || send === undefined || free <= 0) return;
         const { jobs } = await this.claim(free);
+        this.claimFailures.succeeded();
         if (onIdle) this.jobsClaimedOnIdle += jobs.length;
         onIdle = false;
         for (const j of jobs) this.spawn(j, send);
         if (jobs.length < free) return;
       }
     } catch (err) {
-      this.o.log.error({ err: describeError(err) }, 'the outbox worker could not claim jobs; it tries again');
+      this.claimFailures.failed(err);
     }
   }
 

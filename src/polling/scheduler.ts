@@ -13,6 +13,7 @@ import type { EventRoute, PolledIntake } from '../webhooks/inbox/types.js';
 import { runPoll, type FeedTarget, type RunResult } from './run.js';
 import { STALL_AFTER_FAILURES, STALL_AFTER_STUCK_PAGES, nextRun } from './schedule.js';
 import type { DueFilter, PollerKey, PollerRow, PollerState, PollerStore, RunRecord } from './store.js';
+import { RepeatedFailure } from '../observability/repeated-failure.js';
 
 /** An integration whose definition declares `poll`, with how its API is reached. */
 export interface PolledIntegration {
@@ -99,6 +100,8 @@ export class PollScheduler implements Part {
   private readonly feeds: DueFilter;
   private readonly pollers = new Map<string, Poller>();
   private readonly running = new Map<string, Promise<void>>();
+  /** A read that fails on every tick (the store away) is logged when it starts and when it ends. */
+  private readonly readFailures: RepeatedFailure;
   private readonly states = new Map<string, PollerState>();
   private readonly timer: Timer;
   private readonly tickMs: number;
@@ -115,6 +118,7 @@ export class PollScheduler implements Part {
     // host:pid:start:instance, so a restarted hub can tell its killed predecessor's leases (ownerIsDead).
     this.owner = o.owner ?? newOwnerId();
     this.byName = new Map(o.integrations.filter((i) => Object.keys(i.poll).length > 0).map((i) => [i.name, i]));
+    this.readFailures = new RepeatedFailure(o.log, 'the poll scheduler could not read its pollers');
     this.feeds = { feeds: [...this.byName.values()].flatMap((i) => Object.keys(i.poll).map((feed) => ({ integration: i.name, feed }))) };
     this.timer = o.timer ?? realTimer;
     this.tickMs = o.tickMs ?? 1_000;
@@ -193,13 +197,14 @@ export class PollScheduler implements Part {
     let ran = 0;
     try {
       const due = (await this.o.store.due(500, this.ownerIsDead, this.feeds)).filter((k) => this.pollers.has(keyOf(k)) && !this.running.has(keyOf(k)));
+      this.readFailures.succeeded();
       const limit = this.o.concurrency ?? 4;
       for (let i = 0; i < due.length && this.started; i += limit) {
         const batch = due.slice(i, i + limit).map((k) => this.runOne(this.pollers.get(keyOf(k))!));
         ran += (await Promise.all(batch)).filter(Boolean).length;
       }
     } catch (err) {
-      this.o.log.error({ err: describeError(err) }, 'the poll scheduler could not read its pollers; it tries again');
+      this.readFailures.failed(err);
     }
     return ran;
   }

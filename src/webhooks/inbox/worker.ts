@@ -7,6 +7,7 @@ import { newOwnerId, ownerIsDead } from '../../oauth/owner.js';
 import { backoffMs } from './backoff.js';
 import type { EventFeed, HandlerRegistry } from './handlers.js';
 import { UNROUTABLE, type InboxEvent, type InboxQueue } from './types.js';
+import { RepeatedFailure } from '../../observability/repeated-failure.js';
 
 export { UNROUTABLE } from './types.js';
 
@@ -44,6 +45,8 @@ export class InboxWorker {
   private readonly batchSize: number;
   private readonly idleMs: number;
   private readonly loop: WakeLoop;
+  /** A claim that fails on every tick (the store away) is logged when it starts and when it ends. */
+  private readonly claimFailures: RepeatedFailure;
 
   constructor(private readonly o: WorkerOptions) {
     // host:pid:start:instance, so a restarted hub can tell its dead predecessor's leases (ownerIsDead).
@@ -52,11 +55,12 @@ export class InboxWorker {
     this.maxAttempts = o.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
     this.batchSize = o.batchSize ?? 64;
     this.idleMs = o.idleMs ?? 1_000;
+    this.claimFailures = new RepeatedFailure(o.log, 'the inbox worker could not claim or record events');
     this.loop = new WakeLoop({
       runOnce: () => this.runOnce(),
       batchSize: this.batchSize,
       idleMs: this.idleMs,
-      onError: (err) => this.o.log.error({ err: describeError(err) }, 'the inbox worker could not claim or record events; it tries again'),
+      onError: (err) => this.claimFailures.failed(err),
     });
   }
 
@@ -69,6 +73,7 @@ export class InboxWorker {
       maxAttempts: this.maxAttempts,
       ownerIsDead: this.o.ownerIsDead ?? ownerIsDead,
     });
+    this.claimFailures.succeeded();
     const handled: InboxEvent[] = [];
     for (const e of events) if (await this.handle(e)) handled.push(e);
     if (handled.length === 0) return events.length;
