@@ -1,4 +1,6 @@
 import { describeError, errorsUnder } from '../../errors.js';
+import { isRecord } from '../../is-record.js';
+import { describeIssues } from '../hub-server.js';
 
 /** Node's network error codes a downstream connection meets, as a person would say them. */
 const NETWORK_CODES: Readonly<Record<string, string>> = {
@@ -53,7 +55,24 @@ export function isUnreachable(err: unknown): boolean {
 export function describeConnectError(err: unknown): string {
   const net = networkCause(err);
   if (net) return net.text;
-  return describeError(err).replace(/ \(this transport probed in place[^)]*\)/, '');
+  return withIssuesOnOneLine(describeError(err).replace(/ \(this transport probed in place[^)]*\)/, ''));
+}
+
+/**
+ * The SDK words an answer that fails its schema (an initialize result without `capabilities`) as
+ * `Invalid result for initialize: ` and zod's issues as indented JSON: a dozen lines in /readyz,
+ * doctor and the log. Said on one line instead: `capabilities: Invalid input: expected object, …`.
+ */
+function withIssuesOnOneLine(text: string): string {
+  const at = text.indexOf(': [');
+  if (at === -1) return text;
+  try {
+    const parsed: unknown = JSON.parse(text.slice(at + 2));
+    if (!Array.isArray(parsed) || parsed.length === 0 || !parsed.every(isRecord)) return text;
+    return `${text.slice(0, at)}: ${describeIssues(parsed)}`;
+  } catch {
+    return text;
+  }
 }
 
 function where(e: Record<string, unknown>): string {
