@@ -14,7 +14,7 @@ import { bindHttp } from '../../src/http/listener.js';
 import { Hub } from '../../src/hub.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { modernEnvelope, modernHeaders } from '../helpers/raw-mcp.js';
+import { modernTasksRpc } from '../helpers/raw-mcp.js';
 
 /** A upagents stream agent that sends a token every 100 ms for a minute and notes when its stream is closed. */
 function slowStreamAgent(): { server: Server; requests: IncomingMessage[]; closedAt: Array<number | undefined> } {
@@ -69,15 +69,7 @@ describe('a stream task cancelled from another process on the data dir', () => {
     await new Promise((r) => agent.server.close(r));
   });
 
-  const tasks = { extensions: { 'io.modelcontextprotocol/tasks': {} } };
-  async function rpc(url: string, method: string, params: Record<string, unknown>, name: string) {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: modernHeaders(a.token, method, name),
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { ...params, _meta: modernEnvelope(tasks) } }),
-    });
-    return (await res.json()) as { result?: Record<string, unknown>; error?: unknown };
-  }
+  const rpc = (url: string, method: string, params: Record<string, unknown>, name: string) => modernTasksRpc(url, a.token, method, params, name);
 
   it('stops the work where it runs: the agent stream is closed and the task stays cancelled', async () => {
     const created = await rpc(a.url, 'tools/call', { name: 'agent__teller', arguments: { input: 'a long story' } }, 'agent__teller');

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { capturedLogger } from '../helpers/log.js';
-import { modernEnvelope, modernHeaders } from '../helpers/raw-mcp.js';
+import { modernTasksRpc } from '../helpers/raw-mcp.js';
 
 /** A marketplace of two async agents: `slow_v1` answers 503 after a pause, `steady_v1` queues every task. */
 function marketplace(): { server: Server; sent: string[]; answered: string[]; release: () => void } {
@@ -64,19 +64,7 @@ describe('an MCP Task cancelled while its fallback chain is being submitted', ()
     await new Promise((r) => market.server.close(r));
   });
 
-  async function rpc(method: string, params: Record<string, unknown>, name: string) {
-    const res = await fetch(hub.url, {
-      method: 'POST',
-      headers: modernHeaders(hub.token, method, name),
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method,
-        params: { ...params, _meta: modernEnvelope({ extensions: { 'io.modelcontextprotocol/tasks': {} } }) },
-      }),
-    });
-    return (await res.json()) as { result?: Record<string, unknown>; error?: unknown };
-  }
+  const rpc = (method: string, params: Record<string, unknown>, name: string) => modernTasksRpc(hub.url, hub.token, method, params, name);
 
   it('sends the fallback nothing once the task is cancelled, and the task stays cancelled', async () => {
     const created = await rpc('tools/call', { name: 'agent__first', arguments: { input: 'never mind' } }, 'agent__first');

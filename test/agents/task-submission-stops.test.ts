@@ -15,7 +15,7 @@ import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { capturedLogger } from '../helpers/log.js';
-import { modernEnvelope, modernHeaders } from '../helpers/raw-mcp.js';
+import { modernTasksRpc } from '../helpers/raw-mcp.js';
 
 /** An agent that is always busy: 503 with Retry-After, so the hub waits and tries again. */
 function busyAgent(): { server: Server; sent: string[] } {
@@ -70,19 +70,7 @@ describe('the submission of an agent task run as an MCP Task', () => {
     await new Promise((r) => agent.server.close(r));
   });
 
-  async function rpc(method: string, params: Record<string, unknown>, name: string) {
-    const res = await fetch(hub.url, {
-      method: 'POST',
-      headers: modernHeaders(hub.token, method, name),
-      body: JSON.stringify({
-        jsonrpc: '2.0',
-        id: 1,
-        method,
-        params: { ...params, _meta: modernEnvelope({ extensions: { 'io.modelcontextprotocol/tasks': {} } }) },
-      }),
-    });
-    return (await res.json()) as { result?: Record<string, unknown>; error?: unknown };
-  }
+  const rpc = (method: string, params: Record<string, unknown>, name: string) => modernTasksRpc(hub.url, hub.token, method, params, name);
 
   async function startTask(): Promise<string> {
     const created = await rpc('tools/call', { name: 'agent__busy', arguments: { input: 'please' } }, 'agent__busy');

@@ -46,6 +46,24 @@ export async function rawModernCall(
   return { ...messages.at(-1)!, status: res.status, contentType };
 }
 
+/**
+ * One 2026-07-28 request of a client that declared the tasks extension (tools/call run as a task,
+ * tasks/get, tasks/cancel…), as JSON; `name` is the tool for tools/call, else the task id.
+ */
+export async function modernTasksRpc(url: string, token: string, method: string, params: Record<string, unknown>, name: string): Promise<RpcReply> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: modernHeaders(token, method, name),
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method,
+      params: { ...params, _meta: modernEnvelope({ extensions: { 'io.modelcontextprotocol/tasks': {} } }) },
+    }),
+  });
+  return (await res.json()) as RpcReply;
+}
+
 /** The JSON-RPC messages of an answer, in order: each SSE event's data, or the one JSON body. */
 function messagesOf<T>(contentType: string, text: string): T[] {
   if (!contentType.includes('text/event-stream')) return [JSON.parse(text) as T];
