@@ -39,6 +39,24 @@ export function breakerReport(breakers: readonly BreakerSnapshot[]) {
   );
 }
 
+/** A source that keeps a circuit per tool (the agents): each one's, as `circuits()` gives them. */
+interface WithCircuits {
+  circuits(): readonly BreakerSnapshot[] | Promise<readonly BreakerSnapshot[]>;
+}
+
+function hasCircuits(s: ToolSource): s is ToolSource & WithCircuits {
+  return typeof (s as Partial<WithCircuits>).circuits === 'function';
+}
+
+/**
+ * The agents' circuits, from the sources that keep them. An agent whose circuit is open fails
+ * every call at once with circuit_open; /readyz said "ready" then, and never named it.
+ */
+async function agentCircuits(sources: readonly ToolSource[]): Promise<readonly BreakerSnapshot[]> {
+  const all = await Promise.all(sources.filter(hasCircuits).map((s) => Promise.resolve(s.circuits()).catch(() => [])));
+  return all.flat();
+}
+
 /** Per-source state for /readyz and doctor. */
 export function sourceReport(sources: readonly ToolSource[]) {
   return Object.fromEntries(
@@ -68,7 +86,7 @@ export interface HealthAccess {
 /**
  * /healthz: the process answers. /readyz: 503 until start-up completes and while stopping;
  * afterwards 200 with status "ready", or "degraded" naming the sources that are not ready or the
- * integrations whose circuit breaker is not closed (their writes wait in the queue) — one broken
+ * integrations or agents whose circuit breaker is not closed (writes wait in the queue; an agent's calls fail at once) — one broken
  * downstream server or provider must not take the whole hub out of a load balancer. A store that
  * does not answer is the exception: "degraded" with 503, since every request needs it. Source names and
  * errors describe the deployment, so beyond loopback only a metrics or admin token sees them.
@@ -93,10 +111,11 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
     // Asked together, the breakers within a bound: with Redis down their shared state waits on the
     // client's reconnects (seconds), and a balancer's check times out and takes out every replica
     // of one that still serves what needs no Redis. Redis's own check answers within 1 s.
-    const [pollers, breakers, redis] = await Promise.all([
+    const [pollers, breakers, agents, redis] = await Promise.all([
       // The pollers' states are rows in the store: not asked of a store that just failed to answer.
       store?.ok === false ? [] : (deps.pollers?.() ?? []),
       within(Promise.resolve(deps.breakers?.() ?? []), BREAKERS_WAIT_MS, []),
+      within(agentCircuits(deps.sources()), BREAKERS_WAIT_MS, []),
       deps.redis?.(),
     ]);
     const stalled = pollers.filter((p) => p.state === 'stalled');
@@ -106,6 +125,7 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
           sources,
           ...(redis ? { redis } : {}),
           ...(breakers.length ? { breakers: breakerReport(breakers) } : {}),
+          ...(agents.length ? { agents: breakerReport(agents) } : {}),
           ...(pollers.length
             ? { pollers: pollers.map(({ integration, feed, connectionId, state, reason }) => ({ integration, feed, connectionId, state, reason })) }
             : {}),
@@ -124,6 +144,7 @@ export function mountHealth(app: Express, deps: HealthDeps, access: HealthAccess
       redis?.ok === false ||
       stalled.length > 0 ||
       breakers.some((b) => b.state !== 'closed') ||
+      agents.some((b) => b.state !== 'closed') ||
       Object.values(sources).some((s) => s.state !== 'ready' && s.state !== 'disabled');
     res.json({ status: degraded ? 'degraded' : 'ready', ...shown });
   });
