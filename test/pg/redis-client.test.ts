@@ -14,6 +14,13 @@ describe('the Redis URL and password', () => {
     expect(scrubPassword('AUTH hub s3cr/t failed; s3cr%2Ft', 'redis://hub:s3cr%2Ft@h')).toBe('AUTH hub *** failed; ***');
   });
 
+  // ioredis reads every query parameter as a connection option: `?password=…` authenticates too.
+  it('masks and scrubs a password given as a query parameter as it does the user info one', () => {
+    expect(maskRedisUrl('redis://db.internal:6380/2?password=s3cr%2Ft&family=6')).toBe('redis://db.internal:6380/2?password=***&family=6');
+    expect(maskRedisUrl('redis://db.internal?sentinelPassword=sp1')).toBe('redis://db.internal?sentinelPassword=***');
+    expect(scrubPassword('AUTH s3cr/t failed; s3cr%2Ft', 'redis://h?password=s3cr%2Ft')).toBe('AUTH *** failed; ***');
+  });
+
   it('takes only redis:// and rediss:// URLs, and a key prefix of plain characters', () => {
     expect(redisConfigSchema.parse({ url: 'rediss://h:6380' })).toEqual({ url: 'rediss://h:6380', keyPrefix: 'switchboard:' });
     expect(redisConfigSchema.safeParse({ url: 'http://h' }).success).toBe(false);
@@ -41,6 +48,7 @@ describe.skipIf(redisSkip !== undefined)('a client with a password', () => {
   });
 
   const withAuth = (pw: string) => server.url.replace('redis://', `redis://${user}:${encodeURIComponent(pw)}@`);
+  const withQuery = (pw: string) => `${server.url.replace(/\/$/, '')}/?username=${user}&password=${encodeURIComponent(pw)}`;
 
   it('connects with the right password and prefixes its keys', async () => {
     const prefix = testPrefix();
@@ -51,7 +59,21 @@ describe.skipIf(redisSkip !== undefined)('a client with a password', () => {
     await h.close();
   });
 
-  it('with a wrong password, neither the log nor the error carries it', async () => {
+  it('connects with the password as a query parameter, and never shows it where the URL is named', async () => {
+    const h = createRedisClient({ url: withQuery(password), keyPrefix: testPrefix() });
+    try {
+      expect(await h.redis.ping()).toBe('PONG');
+      expect(h.where).not.toContain(password);
+      expect(h.where).toContain('password=***');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it.each([
+    ['in the user info', withAuth],
+    ['as a query parameter', withQuery],
+  ])('with a wrong password %s, neither the log nor the error carries it', async (_where, url) => {
     const lines: string[] = [];
     const log = pino(
       { level: 'debug' },
@@ -63,7 +85,7 @@ describe.skipIf(redisSkip !== undefined)('a client with a password', () => {
       }),
     );
     const wrong = `wrong-${randomUUID()}`;
-    const h = createRedisClient({ url: withAuth(wrong), keyPrefix: testPrefix() }, { log });
+    const h = createRedisClient({ url: url(wrong), keyPrefix: testPrefix() }, { log });
     const f = new RedisFanout({ redis: h, replicaId: 'a' });
     const err = await f.publish({ type: 'token_revoked', tokenId: 'x' }).then(
       () => undefined,
