@@ -119,8 +119,12 @@ export class IdentityLinks {
       void link.stop();
     }
     for (const [key, e] of this.entries) {
+      // Idle is counted from its last call's end, not its start: a process that served a call
+      // longer than idleMs (and keeps state, a browser's session) is not ended as it answers.
+      // Seen busy here, it is idle from no earlier than now.
+      if (e.link.busy > 0) e.lastUsed = now;
       // A connection a caller watches a resource through stays: its updates come over it.
-      if (e.link.busy === 0 && !e.link.watching && now - e.lastUsed >= this.o.idleMs) {
+      else if (!e.link.watching && now - e.lastUsed >= this.o.idleMs) {
         this.entries.delete(key);
         void e.link.stop();
       }
