@@ -1,6 +1,10 @@
 import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ErrorOutcome, HubErrorCode } from '../errors.js';
 import { lazyRequire } from '../lazy-require.js';
+import { within } from '../within.js';
+
+/** How long a scrape waits for the values read before it (the breakers' shared state); as /readyz waits for them. */
+const REFRESH_WAIT_MS = 500;
 
 /** `ok`, a result the tool itself marked isError, or the outcome the error table gives the failure. */
 export type ToolOutcome = 'ok' | 'tool_error' | ErrorOutcome;
@@ -174,8 +178,11 @@ export class HubMetrics {
   }
 
   async text(): Promise<string> {
-    // A refresher that reads shared state (breakers on Redis) is waited for; the others ran already.
-    await Promise.all(this.refreshers.map((r) => r()));
+    // A refresher that reads shared state (breakers on Redis) is waited for, within a bound: with
+    // Redis away each read waits on the client's reconnects, and scrapes took 8 s, past many a
+    // Prometheus scrape_timeout, so every metric went missing while Redis was. Past the bound the
+    // last values stay (/readyz says why), as when the read fails.
+    await Promise.all(this.refreshers.map((r) => within(Promise.resolve().then(r), REFRESH_WAIT_MS, undefined)));
     return this.m.registry.metrics();
   }
 
