@@ -224,6 +224,8 @@ export async function redisHealth(h: RedisHandle, events?: ReplicaEvents, timeou
   } finally {
     clearTimeout(timer);
   }
+  const refused = h.databaseRefusal();
+  if (refused !== undefined) return { ok: false, reason: `Redis refused the database redis.url names (${refused}); the hub uses database 0 instead` };
   if (events && !events.subscribed) return { ok: false, reason: notSubscribed(h, events.refusal) };
   return { ok: true };
 }

@@ -64,6 +64,12 @@ export interface RedisHandle {
   duplicate(): Redis;
   /** Turns any failure of a Redis call into `store_failed`, with the password scrubbed from it. */
   failure(err: unknown, doing: string): HubError;
+  /**
+   * The server's refusal of the database `redis.url` names (SELECT: a number past its `databases`,
+   * or a cluster), while it lasts: ioredis then goes on in database 0, shared with whoever uses it.
+   * A function, not a value: the handle is copied with a scoped `key` (hub-redis.ts).
+   */
+  databaseRefusal(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -133,6 +139,10 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
   // retries per request limit … Refer to "maxRetriesPerRequest" option", an option the hub does not
   // expose, so the error names what the connection met instead (ECONNREFUSED, WRONGPASS, …).
   let lastConnectError: string | undefined;
+  // The database the URL names, if any but 0: ioredis SELECTs it on each connect, and goes on in
+  // database 0 when the server refuses (an error event after 'ready', not a failed connection).
+  const database = Number(new URL(cfg.url).pathname.slice(1) || '0');
+  let databaseRefused: string | undefined;
   const make = (role: string) => {
     const r = new (ioredis().Redis)(cfg.url, {
       maxRetriesPerRequest: 3,
@@ -143,10 +153,23 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
     let down = false;
     // Without a listener ioredis prints every reconnect failure to stderr, unscrubbed.
     r.on('error', (err: Error) => {
+      if (database !== 0 && err.name === 'ReplyError' && /\b(DB index|SELECT)\b/i.test(err.message)) {
+        if (role === 'main' && databaseRefused === undefined)
+          opts.log?.error(
+            { redis: where, refused: scrub(err.message) },
+            `Redis refused database ${database} (redis.url); the hub is in database 0 instead, shared with whoever uses it`,
+          );
+        if (role === 'main') databaseRefused = scrub(err.message);
+        return;
+      }
       if (role === 'main') lastConnectError = scrub(err.message);
       if (down) return;
       down = true;
       opts.log?.warn({ redis: where, role, error: scrub(err.message) }, 'Redis connection failed; reconnecting');
+    });
+    // Each connection SELECTs again after 'connect' (and before 'ready'): a refusal is told anew.
+    r.on('connect', () => {
+      if (role === 'main') databaseRefused = undefined;
     });
     r.on('ready', () => {
       if (role === 'main') lastConnectError = undefined;
@@ -161,6 +184,7 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
     redis,
     prefix: cfg.keyPrefix,
     where,
+    databaseRefusal: () => (databaseRefused === undefined ? undefined : `database ${database}: ${databaseRefused}`),
     key: (...parts) => cfg.keyPrefix + parts.join(':'),
     duplicate() {
       const r = make(`sub${extra.length + 1}`);
