@@ -70,6 +70,11 @@ export class StderrLog {
     return cut === 0 ? head : head.slice(0, head.length - cut);
   }
 
+  /** One whole line, read elsewhere (what a server printed on stdout that is not JSON-RPC). */
+  line(raw: string): void {
+    this.add(raw);
+  }
+
   private add(raw: string): void {
     const line = this.scrub(raw);
     this.onLine?.(line);

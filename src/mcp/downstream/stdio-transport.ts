@@ -87,12 +87,18 @@ export class ChildStdioTransport implements Transport {
   violation?: string;
   /** The first meaningful and the last lines of the child's stderr, bounded, its config's secrets redacted. */
   readonly stderrLog: StderrLog;
+  /**
+   * What the child printed on stdout that is not JSON-RPC (a usage text, a banner), kept as its
+   * stderr is: a server that exits at once saying why only there is shown by it.
+   */
+  readonly stdoutText: StderrLog;
 
   constructor(private readonly params: ChildParams) {
     // The env of a server's config, and what `${NAME}` put into its args, is where its secrets go
     // (API keys, tokens, connection URLs); a server that prints them on a failed start must not
     // have them shown by /readyz, doctor, logs or a caller's error message.
     this.stderrLog = new StderrLog(stdioSecrets(params));
+    this.stdoutText = new StderrLog(stdioSecrets(params));
     this.maxBytes = params.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.stdoutLines = new LineSplitter({ maxLineBytes: this.maxBytes, onLine: (l) => this.readLine(l), onOversize: (o) => this.oversize(o) });
     this.stderrLog.onLine = params.onStderrLine;
@@ -191,6 +197,7 @@ export class ChildStdioTransport implements Transport {
     } catch (err) {
       // Servers print banners and debug text on stdout; like the SDK, skip what is not JSON-RPC.
       if (!(err instanceof SyntaxError)) this.onerror?.(err as Error);
+      else this.stdoutText.line(line.toString('utf8'));
       return;
     }
     if (!('method' in message) && 'id' in message && message.id !== undefined) this.pending.delete(message.id);

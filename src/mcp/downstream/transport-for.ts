@@ -71,9 +71,16 @@ export const reason = (text: string): Reason => ({ detail: text, caller: text })
 export const framed = (r: Reason, before: string, after = ''): Reason => ({ detail: `${before}${r.detail}${after}`, caller: `${before}${r.caller}${after}` });
 
 /** The stderr part of a reason: a process that serves more than one identity (`shared`) may have printed another caller's input. */
-export function withStderr(how: string, stderr: string | undefined, shared: boolean, say = (s: string) => `${how}; ${s}`): Reason {
+export function withStderr(
+  how: string,
+  stderr: string | undefined,
+  shared: boolean,
+  say = (s: string) => `${how}; ${s}`,
+  stream: 'stderr' | 'stdout' = 'stderr',
+): Reason {
   if (!stderr) return reason(how);
-  return { detail: say(`stderr: ${stderr}`), caller: say(shared ? STDERR_IN_LOG : `stderr: ${stderr}`) };
+  const inLog = stream === 'stderr' ? STDERR_IN_LOG : "its stdout is in the hub's log";
+  return { detail: say(`${stream}: ${stderr}`), caller: say(shared ? inLog : `${stream}: ${stderr}`) };
 }
 
 /**
@@ -87,7 +94,10 @@ export function exitSummary(transport: Transport | undefined, shared: boolean): 
   if (t?.violation) return reason(`ended by the hub: ${t.violation}`);
   const info = t?.exitInfo;
   const how = info ? (info.signal ? `signal ${info.signal}` : `exit code ${info.code}`) : 'connection closed';
-  return withStderr(how, t?.stderrLog.summary(), shared);
+  const stderr = t?.stderrLog.summary();
+  // Silent on stderr: a server that printed its usage (or why it quit) on stdout is shown by that.
+  if (stderr === undefined && t) return withStderr(how, t.stdoutText.summary(), shared, undefined, 'stdout');
+  return withStderr(how, stderr, shared);
 }
 
 /** Whether the transport holds an HTTP server's session (`Mcp-Session-Id`). */
