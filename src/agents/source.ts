@@ -159,8 +159,9 @@ export class AgentSource implements ToolSource {
   }
 
   /** Each agent's circuit, for `agents list` and `/readyz`. */
-  circuits(): BreakerSnapshot[] {
-    return this.breakers.snapshot();
+  circuits(): BreakerSnapshot[] | Promise<BreakerSnapshot[]> {
+    // With Redis the calls go through the circuits every replica shares: those are the ones to show.
+    return this.o.shared ? this.o.shared.snapshot() : this.breakers.snapshot();
   }
 
   async callTool(tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | CreateTaskResult> {

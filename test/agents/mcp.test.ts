@@ -104,11 +104,7 @@ describe('agents through the hub', () => {
       await expect(c.callTool('agent__echo', { input: 'x', extra: 1 })).rejects.toMatchObject({ code: -32602 });
       await expect(c.callTool('agent__broken', { ticket_subject: 'no body' })).rejects.toMatchObject({ code: -32602 });
       // The refused call never reached the agent: its circuit has no record of it.
-      expect(
-        source()
-          .circuits()
-          .find((b) => b.integration === 'broken'),
-      ).toBeUndefined();
+      expect((await source().circuits()).find((b) => b.integration === 'broken')).toBeUndefined();
     } finally {
       await c.close();
     }
@@ -153,11 +149,7 @@ describe('agents through the hub', () => {
           'Answered by fallback agent triage_ok because agent broken answered 503: {"error":{"type":"injected","message":"the sandbox was asked to answer 503"}}',
         );
       }
-      expect(
-        source()
-          .circuits()
-          .find((b) => b.integration === 'broken'),
-      ).toMatchObject({ state: 'open', failures: 5 });
+      expect((await source().circuits()).find((b) => b.integration === 'broken')).toMatchObject({ state: 'open', failures: 5 });
       const r = await c.callTool('agent__broken', TICKET);
       expect(r.isError).toBe(false);
       expect(r.structuredContent).toBeUndefined();

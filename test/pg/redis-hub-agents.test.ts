@@ -45,7 +45,7 @@ describe.skipIf(redisSkip !== undefined)('two hubs on one Redis: the agents shar
     await redis?.stop();
   });
 
-  it('two 503s through A open the circuit; B answers "paused" at once, and its own in-process circuit never saw a failure', async () => {
+  it('two 503s through A open the circuit; B answers "paused" at once, and B\'s /readyz names it open', async () => {
     expect(await gauge(pair.b)).toBe('0');
     const { token } = await pair.a.hub.tokens.create({ user: 'alice' });
     for (let i = 0; i < 2; i++) expect(await call(pair.a, token)).toMatchObject({ isError: true, text: expect.not.stringMatching(/paused/) });
@@ -53,6 +53,9 @@ describe.skipIf(redisSkip !== undefined)('two hubs on one Redis: the agents shar
     expect(await gauge(pair.a)).toBe('2');
     expect(await gauge(pair.b)).toBe('2');
     expect(await call(pair.b, token)).toMatchObject({ isError: true, text: expect.stringMatching(/calls are paused/) });
-    expect(pair.b.hub.agents.circuits().find((c) => c.integration === 'broken')?.state ?? 'closed').toBe('closed');
+    // What B shows of its agents' circuits is the shared one: /readyz names it open there too.
+    expect((await pair.b.hub.agents.circuits()).find((c) => c.integration === 'broken')?.state).toBe('open');
+    const ready = (await (await fetch(`${pair.b.base}/readyz`)).json()) as { status: string; agents?: Record<string, { state: string }> };
+    expect(ready).toMatchObject({ status: 'degraded', agents: { broken: { state: 'open' } } });
   });
 });
