@@ -242,9 +242,12 @@ export class ProcessRegistry implements ChildRegistry {
   private append(entry: Entry): void {
     try {
       if (!this.created) {
-        makeDir(this.dir);
+        // Private like the rest of the data dir: the records name the commands the hub runs.
+        makeDir(this.dir, 0o700);
         const self = procStat(process.pid);
-        appendFileSync(this.file, `${JSON.stringify({ op: 'owner', pid: process.pid, start: self?.startTime ?? null, boot: this.boot } satisfies Entry)}\n`);
+        appendFileSync(this.file, `${JSON.stringify({ op: 'owner', pid: process.pid, start: self?.startTime ?? null, boot: this.boot } satisfies Entry)}\n`, {
+          mode: 0o600,
+        });
         this.created = true;
       }
       appendFileSync(this.file, `${JSON.stringify(entry)}\n`);
