@@ -93,6 +93,8 @@ function sameHolder(a: Identity, b: Identity): boolean {
  * a per-request Server from the SDK's handler. Routing uses the SDK's own classifier.
  */
 export class HttpFace {
+  /** Set when the hub starts to stop: new work is refused from then on (refuseStopping). */
+  private closing = false;
   private readonly sessions = new Map<string, Session>();
   private readonly byIdentity = new Map<string, Set<Session>>();
   /** Sessions being initialized, per identity, so concurrent initializes cannot overshoot the limit. */
@@ -135,6 +137,9 @@ export class HttpFace {
     // The identity the auth middleware resolved, carried on AuthInfo.extra.
     const identity = identityFromAuthInfo(req.auth);
     const parsed: unknown = req.body;
+    // A stopping hub takes no new work (a session, a stream, a request) — it would be cut off within
+    // the drain — but still takes what ends work under way: answers, cancels, a session's DELETE.
+    if (this.closing && (req.method === 'GET' || (req.method === 'POST' && isRequest(parsed)))) return void this.refuseStopping(res, parsed);
     // The SDK's refusal of such an id, in either era, would echo the rounded number: another
     // request's id. Without the text JSON.parse read it from, null (JSON-RPC 2.0 §5).
     if (req.method === 'POST' && hasRoundedId(parsed)) return void sendError(res, jsonRpcHttpError('bad_request', ROUNDED_ID_MESSAGE));
@@ -342,7 +347,24 @@ export class HttpFace {
     this.modern.sweep();
   }
 
+  /** 503 with Retry-After, as /readyz says `stopping`: a balancer's other replicas (or this hub restarted) take it. */
+  private refuseStopping(res: Response, parsed: unknown): void {
+    res.setHeader('Retry-After', '1');
+    res.setHeader('Connection', 'close');
+    sendError(
+      res,
+      jsonRpcHttpError(
+        'hub_stopping',
+        'the hub is stopping and takes no new requests; send it again in a moment (to the hub once restarted, or another replica)',
+        {
+          id: requestIdOf(parsed),
+        },
+      ),
+    );
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.sweeper);
     this.stopRevocations();
     for (const u of this.unsubscribe) u();
