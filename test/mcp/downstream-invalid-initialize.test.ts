@@ -1,9 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport as StdioClientTransportV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, eventually, tmpDir } from '../helpers/hub.js';
+import { desktopHub, type DesktopHub } from '../helpers/desktop-stdio.js';
+import { eventually, tmpDir } from '../helpers/hub.js';
 
 /**
  * A server whose initialize answer fails the schema (no `capabilities`) is shown failing with what
@@ -11,9 +10,9 @@ import { CLI, eventually, tmpDir } from '../helpers/hub.js';
  */
 describe('a downstream whose initialize answer is invalid', () => {
   let dir: ReturnType<typeof tmpDir> | undefined;
-  let client: ClientV1 | undefined;
+  let hub: DesktopHub | undefined;
   afterEach(async () => {
-    await client?.close();
+    await hub?.close();
     dir?.remove();
   });
 
@@ -30,24 +29,9 @@ describe('a downstream whose initialize answer is invalid', () => {
         process.stdout.write(JSON.stringify({ jsonrpc: '2.0', id: m.id, ...answer }) + '\\n');
       });\n`,
     );
-    const config = join(dir.path, 'switchboard.config.json');
-    writeFileSync(config, JSON.stringify({ mcpServers: { odd: { command: process.execPath, args: [script] } } }));
-    const transport = new StdioClientTransportV1({
-      command: process.execPath,
-      args: [CLI, 'stdio', '--no-http', '--config', config, '--data', join(dir.path, 'data')],
-      cwd: '/',
-      stderr: 'pipe',
-    });
-    let log = '';
-    transport.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
-    client = new ClientV1({ name: 'desktop', version: '1.0.0' });
-    await client.connect(transport);
-    const failed = () =>
-      log
-        .split('\n')
-        .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l) as Record<string, unknown>)
-        .find((l) => l['source'] === 'odd' && l['msg'] === 'downstream server failed to start');
+    const h = await desktopHub(dir.path, { mcpServers: { odd: { command: process.execPath, args: [script] } } });
+    hub = h;
+    const failed = () => h.about('odd').find((l) => l['msg'] === 'downstream server failed to start');
     const line = await eventually(async () => failed(), 10_000, 50);
     expect(line['detail']).toBe('could not connect: Invalid result for initialize: capabilities: Invalid input: expected object, received undefined');
   });

@@ -1,9 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport as StdioClientTransportV1 } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, eventually, tmpDir } from '../helpers/hub.js';
+import { desktopHub, type DesktopHub } from '../helpers/desktop-stdio.js';
+import { eventually, tmpDir } from '../helpers/hub.js';
 
 const KEY = 'sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -14,9 +13,9 @@ const KEY = 'sk-live-ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
  */
 describe('a downstream stderr line truncated inside a secret', () => {
   let dir: ReturnType<typeof tmpDir> | undefined;
-  let client: ClientV1 | undefined;
+  let hub: DesktopHub | undefined;
   afterEach(async () => {
-    await client?.close();
+    await hub?.close();
     dir?.remove();
   });
 
@@ -25,21 +24,11 @@ describe('a downstream stderr line truncated inside a secret', () => {
     const script = join(dir.path, 'dumps-env.js');
     // The key starts 1004 bytes in: the kept head (1024 bytes) ends 20 characters into it.
     writeFileSync(script, "process.stderr.write('x'.repeat(1000) + 'key=' + process.env.API_KEY + ' ' + 'y'.repeat(70000) + '\\n');\nprocess.exitCode = 1;\n");
-    const config = join(dir.path, 'switchboard.config.json');
     const entry = { command: process.execPath, args: [script], env: { API_KEY: KEY } };
-    writeFileSync(config, JSON.stringify({ logLevel: 'debug', mcpServers: { dumps: entry } }));
-    const transport = new StdioClientTransportV1({
-      command: process.execPath,
-      args: [CLI, 'stdio', '--no-http', '--config', config, '--data', join(dir.path, 'data')],
-      cwd: '/',
-      stderr: 'pipe',
-    });
-    let log = '';
-    transport.stderr?.on('data', (chunk: Buffer) => (log += chunk.toString('utf8')));
-    client = new ClientV1({ name: 'desktop', version: '1.0.0' });
-    await client.connect(transport);
-    await eventually(async () => log.includes('downstream server failed to start'), 10_000, 50);
-    expect(log).not.toContain(KEY.slice(0, 8));
-    expect(log).toContain('key=… (line truncated)');
+    const h = await desktopHub(dir.path, { logLevel: 'debug', mcpServers: { dumps: entry } });
+    hub = h;
+    await eventually(async () => h.log().includes('downstream server failed to start'), 10_000, 50);
+    expect(h.log()).not.toContain(KEY.slice(0, 8));
+    expect(h.log()).toContain('key=… (line truncated)');
   });
 });
