@@ -26,20 +26,30 @@ import { openConfiguredStore, openStore } from '../store-context.js';
 
 type Check = { ok: boolean; line: string };
 
-/** One PING to the Redis the replicas share; the URL is shown with its password masked. */
+/**
+ * The Redis the replicas share, as they use it: a PING, the database the URL names, and the events
+ * channel (a Redis 7 ACL user made for the keys alone is refused it, and the replicas then never
+ * hear each other). The URL is shown with its password masked.
+ */
 async function redisCheck(cfg: RedisConfig): Promise<Check> {
   const h = createRedisClient(cfg);
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
+  let doing = 'answering PING';
   try {
     // A Redis that is down fails the PING after the client's few reconnects; one that hangs, here.
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('no answer to PING within 5 s')), 5_000);
+      timer = setTimeout(() => reject(new Error(`no answer within 5 s (${doing})`)), 5_000);
     });
     await Promise.race([h.redis.ping(), late]);
-    return { ok: true, line: `redis: ${h.where} answers (PING in ${Math.round(performance.now() - started)} ms)` };
+    const ms = Math.round(performance.now() - started);
+    const refused = h.databaseRefusal();
+    if (refused !== undefined) return { ok: false, line: `redis: ${h.where} refused the database the URL names (${refused})` };
+    doing = `subscribing to ${h.key('events')}`;
+    await Promise.race([h.duplicate().subscribe(h.key('events')), late]);
+    return { ok: true, line: `redis: ${h.where} answers (PING in ${ms} ms; the events channel ${h.key('events')} may be used)` };
   } catch (err) {
-    return { ok: false, line: `redis: ${h.failure(err, 'answering PING').message}` };
+    return { ok: false, line: `redis: ${h.failure(err, doing).message}` };
   } finally {
     clearTimeout(timer);
     await h.close();
