@@ -8,28 +8,22 @@ import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedisClient } from '../../src/store/redis/client.js';
 import { runCli, tmpDir } from '../helpers/hub.js';
-import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
+import { redisSkip, redisUser, startRedis, type TestRedis, type TestRedisUser, testPrefix } from '../helpers/redis.js';
 
 describe.skipIf(redisSkip !== undefined)('doctor and Redis', () => {
   let server: TestRedis;
+  let user: TestRedisUser;
   const dir = tmpDir();
-  const user = `sbd-${randomUUID().slice(0, 8)}`;
-  const password = `pwd-${randomUUID()}`;
   const prefix = testPrefix();
 
   beforeAll(async () => {
     server = await startRedis();
-    const admin = createRedisClient({ url: server.url });
     // Keys under the prefix, every command, and no channels.
-    await admin.redis.acl('SETUSER', user, 'on', `>${password}`, `~${prefix}*`, 'resetchannels', '+@all');
-    await admin.close();
+    user = await redisUser(server, [`~${prefix}*`, 'resetchannels', '+@all']);
   });
   afterAll(async () => {
-    const admin = server && createRedisClient({ url: server.url });
-    await admin?.redis.acl('DELUSER', user);
-    await admin?.close();
+    await user?.drop();
     await server?.stop();
     dir.remove();
   });
@@ -42,10 +36,10 @@ describe.skipIf(redisSkip !== undefined)('doctor and Redis', () => {
   }
 
   it('fails a user refused the events channel, naming it and not the password', async () => {
-    const r = await doctor(server.url.replace('redis://', `redis://${user}:${password}@`));
+    const r = await doctor(user.url);
     expect(r.code).toBe(1);
     expect(r.redis).toMatch(new RegExp(`^FAIL +redis: .*subscribing to ${prefix}events.*NOPERM`));
-    expect(r.stdout + r.stderr).not.toContain(password);
+    expect(r.stdout + r.stderr).not.toContain(user.password);
   });
 
   it('fails a database the server refuses', async () => {

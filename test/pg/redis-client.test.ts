@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHubError } from '../../src/errors.js';
 import { createRedisClient, maskRedisUrl, redisConfigSchema, scrubPassword } from '../../src/store/redis/client.js';
 import { RedisFanout } from '../../src/replicas/fanout.js';
-import { redisSkip, startRedis, type TestRedis, testPrefix } from '../helpers/redis.js';
+import { redisSkip, redisUser, startRedis, type TestRedis, type TestRedisUser, testPrefix } from '../helpers/redis.js';
 
 describe('the Redis URL and password', () => {
   it('masks the password of a URL and scrubs it (raw and URL-encoded) from text', () => {
@@ -30,25 +30,21 @@ describe('the Redis URL and password', () => {
 
 describe.skipIf(redisSkip !== undefined)('a client with a password', () => {
   let server: TestRedis;
-  const user = `sb-${randomUUID().slice(0, 8)}`;
-  const password = `pw-${randomUUID()}`;
+  let acl: TestRedisUser;
+  let password = '';
 
   beforeAll(async () => {
     server = await startRedis();
-    // An ACL user of its own, so a shared server's default user is left alone.
-    const admin = createRedisClient({ url: server.url });
-    await admin.redis.acl('SETUSER', user, 'on', `>${password}`, '~*', '&*', '+@all');
-    await admin.close();
+    acl = await redisUser(server, ['~*', '&*', '+@all']);
+    password = acl.password;
   });
   afterAll(async () => {
-    const admin = server && createRedisClient({ url: server.url });
-    await admin?.redis.acl('DELUSER', user);
-    await admin?.close();
+    await acl?.drop();
     await server?.stop();
   });
 
-  const withAuth = (pw: string) => server.url.replace('redis://', `redis://${user}:${encodeURIComponent(pw)}@`);
-  const withQuery = (pw: string) => `${server.url.replace(/\/$/, '')}/?username=${user}&password=${encodeURIComponent(pw)}`;
+  const withAuth = (pw: string) => server.url.replace('redis://', `redis://${acl.user}:${encodeURIComponent(pw)}@`);
+  const withQuery = (pw: string) => `${server.url.replace(/\/$/, '')}/?username=${acl.user}&password=${encodeURIComponent(pw)}`;
 
   it('connects with the right password and prefixes its keys', async () => {
     const prefix = testPrefix();
