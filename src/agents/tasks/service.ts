@@ -83,7 +83,7 @@ export class AgentTasks {
    * The submissions of MCP Tasks this process is running, by task id: a cancel aborts one (its
    * request in flight and its retries' waits), and a hub that stops ends them failed.
    */
-  private readonly submitting = new Map<string, AbortController>();
+  private readonly submitting = new Map<string, { ctl: AbortController; agent: string }>();
   /** Times out expired tasks and deletes finished ones past their retention, hourly. */
   readonly purge: TaskPurgeJob;
   private readonly store: AgentTaskStore;
@@ -163,7 +163,7 @@ export class AgentTasks {
   start(agent: AgentRuntime, identity: Identity, run: (callback: CallbackFor, signal: AbortSignal) => Promise<Invocation>): Promise<AgentTask> {
     const ctl = new AbortController();
     return startAsTask(agent, identity, (callback) => run(callback, ctl.signal), this.deps(), {
-      started: (id) => this.submitting.set(id, ctl),
+      started: (id) => this.submitting.set(id, { ctl, agent: agent.name }),
       settled: (id) => this.submitting.delete(id),
     });
   }
@@ -177,9 +177,8 @@ export class AgentTasks {
     const running = [...this.submitting];
     this.submitting.clear();
     await Promise.all(
-      running.map(async ([id, ctl]) => {
-        const task = await this.store.get(id).catch(() => undefined);
-        const error = `the hub stopped while the task was being submitted${task ? ` to agent ${task.agent}` : ''}; call it again`;
+      running.map(async ([id, { ctl, agent }]) => {
+        const error = `the hub stopped while the task was being submitted to agent ${agent}; call it again`;
         if (await this.store.finish(id, { state: 'failed', error }).catch(() => false)) this.events.publish(id);
         ctl.abort(new HubError('cancelled', error));
       }),
@@ -200,7 +199,7 @@ export class AgentTasks {
     const done = await this.store.finish(id, { state: 'cancelled', error: 'the caller cancelled the task' });
     if (done) this.events.publish(id);
     // A submission under way stops here: its request in flight and any retry's wait with it.
-    if (done) this.submitting.get(id)?.abort(new HubError('cancelled', 'the caller cancelled the task'));
+    if (done) this.submitting.get(id)?.ctl.abort(new HubError('cancelled', 'the caller cancelled the task'));
     return done;
   }
 

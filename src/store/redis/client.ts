@@ -154,12 +154,13 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
     // Without a listener ioredis prints every reconnect failure to stderr, unscrubbed.
     r.on('error', (err: Error) => {
       if (database !== 0 && err.name === 'ReplyError' && /\b(DB index|SELECT)\b/i.test(err.message)) {
-        if (role === 'main' && databaseRefused === undefined)
-          opts.log?.error(
-            { redis: where, refused: scrub(err.message) },
-            `Redis refused database ${database} (redis.url); the hub is in database 0 instead, shared with whoever uses it`,
-          );
-        if (role === 'main') databaseRefused = scrub(err.message);
+        // Told by the main connection, once per connect: the others SELECT the same database.
+        if (role !== 'main' || databaseRefused !== undefined) return;
+        databaseRefused = scrub(err.message);
+        opts.log?.error(
+          { redis: where, refused: databaseRefused },
+          `Redis refused database ${database} (redis.url); the hub is in database 0 instead, shared with whoever uses it`,
+        );
         return;
       }
       if (role === 'main') lastConnectError = scrub(err.message);
