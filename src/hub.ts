@@ -231,8 +231,8 @@ export class Hub {
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
     this.startGate = new Promise((resolve) => (this.openGate = resolve));
     const mcp = { config: opts.config, store, tasks: downstream, clock: this.clock, log: this.log, metrics: this.metrics, startGate: this.startGate };
-    for (const s of downstreamServers({ ...mcp, processes: this.processes, restartBaseMs: opts.restartBaseMs, keepaliveMs: opts.keepaliveMs }))
-      this.catalog.add(s);
+    const timing = { restartBaseMs: opts.restartBaseMs, keepaliveMs: opts.keepaliveMs };
+    for (const s of downstreamServers({ ...mcp, ...timing, processes: this.processes, dataDir: this.dataDir })) this.catalog.add(s);
     if (opts.config.fixtures.conformance) this.catalog.add(createConformanceSource());
     for (const s of opts.extraSources ?? []) this.catalog.add(s);
   }

@@ -1,4 +1,5 @@
 import { HubError } from '../errors.js';
+import { isIdentityPlaceholder } from './identity-placeholders.js';
 
 /** A `${NAME}` without default whose variable is unset, and where it was. */
 interface Unset {
@@ -65,6 +66,8 @@ const PATTERN = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string[], found: Found): string {
   return s.replace(PATTERN, (whole, escaped: string, name: string, fallback: string | undefined) => {
     if (escaped) return whole.slice(1);
+    // Filled per identity when a server's process starts (identity-placeholders.ts), never from the environment.
+    if (isIdentityPlaceholder(name)) return whole;
     const v = env[name];
     const value = v !== undefined && v !== '' ? v : fallback;
     if (value === undefined) {

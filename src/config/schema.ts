@@ -12,6 +12,7 @@ import { oneAuthMode, staticAuthConfigSchema } from '../definition/auth.js';
 import { oauthSchema } from '../definition/oauth.js';
 import { templateToolSchema } from '../definition/tools.js';
 import { webhookSettingsSchema, webhooksSchema } from '../definition/webhooks.js';
+import { misplacedPlaceholders } from './identity-placeholders.js';
 
 /** An identity provider reached over TLS, or on this machine (127.0.0.0/8, ::1, localhost). */
 function isSecureIssuer(url: string): boolean {
@@ -348,7 +349,10 @@ export const configSchema = z
     /** Built-in sources for testing clients against the hub; off by default. */
     fixtures: z.strictObject({ conformance: z.boolean().default(false) }).default({ conformance: false }),
   })
-  .superRefine(checkSourceNames);
+  .superRefine(checkSourceNames)
+  .superRefine((c, ctx) => {
+    for (const m of misplacedPlaceholders(c)) ctx.addIssue({ code: 'custom', path: m.path, message: m.message });
+  });
 
 /**
  * Downstream servers and integrations are tool sources in one namespace (`<source>__<tool>`), so

@@ -5,6 +5,7 @@ import type { HubMetrics } from '../observability/metrics.js';
 import type { ListCache } from '../store/list-cache.js';
 import type { ProcessRegistry } from './downstream/process-registry.js';
 import { DownstreamServer } from './downstream/server.js';
+import { ServerDirs } from './downstream/identity-config.js';
 import { DownstreamTaskBacking } from './tasks/backings/downstream.js';
 import type { Vault } from '../vault/vault.js';
 import { sealedTasks } from './tasks/sealed.js';
@@ -41,12 +42,15 @@ export interface DownstreamDeps {
   restartBaseMs?: number | undefined;
   /** How often an HTTP server's session is checked (keepalive.ts). */
   keepaliveMs?: number | undefined;
+  /** The hub's data dir: `${SWITCHBOARD_USER_DIR}` folders go under it (identity-config.ts). */
+  dataDir?: string;
   /** When stdio servers with a cached list start (DownstreamServerOptions.startGate). */
   startGate?: Promise<void>;
 }
 
 /** The configured downstream MCP servers (`mcpServers`), in config order, as tool sources. */
 export function downstreamServers(d: DownstreamDeps): DownstreamServer[] {
+  const serverDirs = new ServerDirs(d.dataDir);
   return Object.entries(d.config.mcpServers).map(
     ([name, server]) =>
       new DownstreamServer({
@@ -61,6 +65,7 @@ export function downstreamServers(d: DownstreamDeps): DownstreamServer[] {
         maxMessageBytes: d.config.maxMessageBytes,
         ...(d.processes ? { processes: d.processes } : {}),
         tasks: d.tasks,
+        serverDirs,
         ...(d.startGate ? { startGate: d.startGate } : {}),
       }),
   );

@@ -9,10 +9,11 @@ import type {
   ResourceTemplateType as ResourceTemplate,
   Tool,
 } from '@modelcontextprotocol/server';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isStdioServer } from '../../config/schema.js';
 import { describeError } from '../../errors.js';
 import { identityKey, type Identity } from '../../identity/identity.js';
-import { type ListCache, listCacheKey } from '../../store/list-cache.js';
+import { listCacheKey } from '../../store/list-cache.js';
 import {
   toolError,
   type CallContext,
@@ -32,25 +33,14 @@ import { IdentityLinks, type LinkKind } from './identity-links.js';
 import { FreshReads } from './fresh-reads.js';
 import { fingerprint, movedKinds } from './lists.js';
 import { ServedLists } from './served-lists.js';
-import type { DownstreamOptions } from './source-options.js';
+import type { DownstreamServerOptions } from './source-options.js';
 import { DownstreamSource } from './source.js';
 import { holdsOf } from './subscriptions.js';
-
-export interface DownstreamServerOptions extends DownstreamOptions {
-  /** Last-known lists, so the first tools/list holds this server's tools before it has answered. */
-  listCache?: ListCache;
-  /** How long an identity's own connection stays open without calls. */
-  sessionIdleMs?: number;
-  /**
-   * With a cached list, a stdio server's process starts once this settles (the hub's first answer
-   * to its stdio client, or a moment after start): that answer needs only the cache, and on a
-   * small machine the server's own start competed with the hub's for the CPU. A call meanwhile
-   * waits for the server as it waits for any server still starting.
-   */
-  startGate?: Promise<void>;
-}
+import { configFor } from './identity-config.js';
 
 const SESSION_IDLE_MS = 5 * 60_000;
+/** Waits that never hold the process open. */
+const delay = (ms: number) => sleep(ms, undefined, { ref: false });
 
 /**
  * A call that finds the server restarting after a crash waits for a restart due within this
@@ -98,12 +88,13 @@ export class DownstreamServer implements ToolSource {
   constructor(private readonly opts: DownstreamServerOptions) {
     this.name = opts.name;
     this.prefix = opts.config.prefix;
-    this.main = new DownstreamSource({ ...opts, role: 'main' });
+    const lister = { ...opts, config: configFor(opts.config, opts.name, undefined, opts.serverDirs) };
+    this.main = new DownstreamSource({ ...lister, role: 'main' });
     this.configHash = listCacheKey(opts.config);
     this.shown = new ServedLists(this.main, (change) => {
       for (const l of this.listeners) l(change);
     });
-    this.fresh = new FreshReads({ open: () => new DownstreamSource({ ...opts, role: 'session' }), into: this.shown, name: this.name, log: opts.log });
+    this.fresh = new FreshReads({ open: () => new DownstreamSource({ ...lister, role: 'session' }), into: this.shown, name: this.name, log: opts.log });
     this.main.onChange((change) => void this.mainChanged(change));
     this.main.onResourceUpdated((uri) => this.updated(uri));
     const idleMs = opts.sessionIdleMs ?? SESSION_IDLE_MS;
@@ -353,7 +344,8 @@ export class DownstreamServer implements ToolSource {
       for (const l of this.strayListeners) l(n, [identity]);
     };
     const onUnreachable = (detail: string) => this.main.unreachable(detail);
-    const link = new DownstreamSource({ ...this.opts, role: 'session', legacy: kind === 'legacy-session', onSessionEnded, onStray, onUnreachable });
+    const own = { ...this.opts, config: configFor(this.opts.config, this.name, identity, this.opts.serverDirs) };
+    const link = new DownstreamSource({ ...own, role: 'session', legacy: kind === 'legacy-session', onSessionEnded, onStray, onUnreachable });
     if (kind === 'session' && this.processPerIdentity()) this.followOwn(link, identity);
     else if (kind === 'session') {
       link.onResourceUpdated((uri) => this.updated(uri, [identity]));
@@ -392,8 +384,4 @@ export class DownstreamServer implements ToolSource {
     if (!link.restartWithin(Math.min(RESTART_WAIT_MS, budget.leftMs))) return;
     await budget.waitFor(link.nextState(), signal);
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -4,6 +4,8 @@ import type { McpServerConfig } from '../../config/schema.js';
 import type { HubMetrics } from '../../observability/metrics.js';
 import type { StrayNotification } from '../source.js';
 import type { DownstreamTaskBacking } from '../tasks/backings/downstream.js';
+import type { ListCache } from '../../store/list-cache.js';
+import type { ServerDirs } from './identity-config.js';
 import type { ChildRegistry } from './process-registry.js';
 
 /** What one connection to a downstream server is made with (source.ts). */
@@ -42,4 +44,21 @@ export interface DownstreamOptions {
   keepaliveMs?: number;
   /** Passes a task-augmented call through as the server's own task, where the server runs tools as tasks. */
   tasks?: DownstreamTaskBacking;
+}
+
+/** What a configured server (server.ts) is made with: its connections' options and its own. */
+export interface DownstreamServerOptions extends DownstreamOptions {
+  /** Last-known lists, so the first tools/list holds this server's tools before it has answered. */
+  listCache?: ListCache;
+  /** How long an identity's own connection stays open without calls. */
+  sessionIdleMs?: number;
+  /**
+   * With a cached list, a stdio server's process starts once this settles (the hub's first answer
+   * to its stdio client, or a moment after start): that answer needs only the cache, and on a
+   * small machine the server's own start competed with the hub's for the CPU. A call meanwhile
+   * waits for the server as it waits for any server still starting.
+   */
+  startGate?: Promise<void>;
+  /** Where `${SWITCHBOARD_USER_DIR}` points for each identity's process (identity-config.ts). */
+  serverDirs?: ServerDirs;
 }
