@@ -79,7 +79,10 @@ describe('${SWITCHBOARD_USER_DIR} and ${SWITCHBOARD_USER}: a process per identit
 });
 
 describe('placeholders where nothing fills them are refused when the config loads', () => {
-  const load = (config: object, env: NodeJS.ProcessEnv = {}) => () => parseConfigText(JSON.stringify(config), 'switchboard.config.json', env, () => {});
+  const load =
+    (config: object, env: NodeJS.ProcessEnv = {}) =>
+    () =>
+      parseConfigText(JSON.stringify(config), 'switchboard.config.json', env, () => {});
 
   it('a shared process has no one user to fill them for', () => {
     expect(load({ mcpServers: { memory: { command: 'node', env: { MEMORY_FILE_PATH: '${SWITCHBOARD_USER_DIR}/m.jsonl' } } } })).toThrow(
