@@ -171,7 +171,10 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
       } finally {
         pacer.observe?.(t.paceKey, res && { status: res.status, headers: res.headers });
       }
-      if (repeatable && RETRY_STATUSES.has(res.status)) throw new RetryableResponse(res);
+      // Without a Retry-After, a spent window's reset (GitHub answers its primary limit with 429 and
+      // X-RateLimit-Remaining: 0, the reset an hour off) is the wait: a retry after the backoff would
+      // only be refused again. Read from the headers alone, as the 403 below is.
+      if (repeatable && RETRY_STATUSES.has(res.status)) throw new RetryableResponse(res, outcomeOf(res, '', clock.now()).retryAfterMs);
       if (!repeatable || streamed) return res;
       const read = await whole(res);
       // A 403 may be a rate limit (GitHub's secondary limit: 403 with Retry-After), read as the
