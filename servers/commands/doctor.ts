@@ -1,10 +1,13 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { accessSync, constants, existsSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { systemClock } from '../../src/clock.js';
 import type { HubConfig } from '../../src/config/schema.js';
 import { describeError } from '../../src/errors.js';
 import { SqliteApiTokens } from '../../src/identity/tokens.js';
 import { DownstreamSource } from '../../src/mcp/downstream/source.js';
+import { ServerDirs, configFor } from '../../src/mcp/downstream/identity-config.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { HubMetrics } from '../../src/observability/metrics.js';
 import { appliedMigrations, openDb } from '../../src/store/db.js';
@@ -295,6 +298,9 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   if (names.length === 0) report({ ok: true, line: 'mcpServers: none configured' });
   const metrics = new HubMetrics();
   const stopOnSignal = stopServersOnSignal();
+  // doctor makes nothing in the data dir: a server's folder (`${SWITCHBOARD_USER_DIR}`) is a temporary one, removed after.
+  const scratch = join(tmpdir(), `switchboard-doctor-${randomUUID()}`);
+  const serverDirs = new ServerDirs(scratch);
   await Promise.all(
     names.map(async (name) => {
       const cfg = config.mcpServers[name]!;
@@ -305,7 +311,15 @@ export async function doctorCommand(argv: string[]): Promise<void> {
       const started = performance.now();
       // The hub waits this long for a server before its first tools/list goes without it.
       const timeoutMs = cfg.startupTimeoutMs > 0 ? cfg.startupTimeoutMs : DEFAULT_STARTUP_TIMEOUT_MS;
-      const source = new DownstreamSource({ name, config: cfg, clock: systemClock, log: silentLogger(), metrics, connectTimeoutMs: timeoutMs });
+      // Started as the hub starts the process it lists a server with: its placeholders filled.
+      let listed: typeof cfg;
+      try {
+        listed = configFor(cfg, name, undefined, serverDirs);
+      } catch (err) {
+        report({ ok: false, line: `mcpServers.${name}: ${describeError(err)}` });
+        return;
+      }
+      const source = new DownstreamSource({ name, config: listed, clock: systemClock, log: silentLogger(), metrics, connectTimeoutMs: timeoutMs });
       progress(`...  mcpServers.${name}: connecting`);
       stopOnSignal.live.add(source);
       await source.start();
@@ -331,6 +345,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
     }),
   );
   stopOnSignal.done();
+  rmSync(scratch, { recursive: true, force: true });
   const failed = checks.filter((c) => !c.ok).length;
   if (flags['json']) process.stdout.write(`${JSON.stringify({ ok: failed === 0, checks }, null, 2)}\n`);
   else process.stdout.write(failed === 0 ? 'doctor: everything looks right\n' : `doctor: ${failed} problem(s) found\n`);

@@ -107,4 +107,31 @@ describe('doctor makes nothing', () => {
       ),
     });
   });
+
+  it('starts a server with per-identity placeholders as the hub lists it, making nothing in the data dir', async () => {
+    const config = join(dir.path, 'placeholders.json');
+    // Ready only when the placeholders were filled: an absolute folder that exists, an empty user name.
+    const script = `const fs = require('node:fs');
+      const d = process.env.HOME_OF_USER;
+      if (!d.startsWith('/') || !fs.statSync(d).isDirectory() || process.env.WHO !== '') { console.error('unfilled: ' + d + ' ' + process.env.WHO); process.exit(3); }
+      const send = (m) => process.stdout.write(JSON.stringify(m) + '\\n');
+      require('node:readline').createInterface({ input: process.stdin }).on('line', (l) => {
+        const m = JSON.parse(l);
+        if (m.method === 'initialize') send({ jsonrpc: '2.0', id: m.id, result: { protocolVersion: '2025-06-18', capabilities: { tools: {} }, serverInfo: { name: 'own', version: '1' } } });
+        else if (m.method === 'tools/list') send({ jsonrpc: '2.0', id: m.id, result: { tools: [] } });
+        else if (m.id !== undefined) send({ jsonrpc: '2.0', id: m.id, result: {} });
+      });`;
+    const own = {
+      command: process.execPath,
+      args: ['-e', script],
+      env: { HOME_OF_USER: '${SWITCHBOARD_USER_DIR}', WHO: '${SWITCHBOARD_USER}' },
+      isolation: 'user',
+    };
+    const data = join(dir.path, 'placeholder-data');
+    writeFileSync(config, JSON.stringify({ dataDir: data, mcpServers: { own } }));
+    const r = await doctor(['--json', '--config', config], cwd, home);
+    const line = report.parse(JSON.parse(r.stdout)).checks.find((c) => c.line.startsWith('mcpServers.own:'));
+    expect(line).toEqual({ ok: true, line: expect.stringMatching(/^mcpServers\.own: ready in \d+ ms, 0 tools/) });
+    expect(existsSync(data)).toBe(false);
+  });
 });
