@@ -21,6 +21,11 @@ export interface SendOutcome {
   replayed?: true;
 }
 
+/** GitHub's words for its secondary rate limit ("You have exceeded a secondary rate limit. Please wait a few minutes…"). */
+const SECONDARY_LIMIT = /exceeded a secondary rate limit/i;
+/** "Otherwise, wait for at least one minute before retrying" (GitHub's REST API docs, rate limits). */
+export const SECONDARY_LIMIT_WAIT_MS = 60_000;
+
 /**
  * A provider's answer as the outbox keeps it: status, body, how long it asked to wait. Retry-After
  * first; with none, a spent window (`X-RateLimit-Remaining: 0`) names its reset
@@ -38,6 +43,10 @@ export function outcomeOf(res: Response, body: string, now: number, refusal?: Re
       retryAfterMs = Math.max(0, at - now);
     }
   }
+  // GitHub's secondary limit may name no wait at all; its docs then ask for at least a minute
+  // before the next request (a retry after a short backoff is refused again, and continuing to
+  // send while limited may get the integration banned).
+  if (retryAfterMs === undefined && !spent && (res.status === 403 || res.status === 429) && SECONDARY_LIMIT.test(body)) retryAfterMs = SECONDARY_LIMIT_WAIT_MS;
   // A refusal is read from a 2xx only (any other status already fails as what it is), and only
   // from an integration that declares one: no other write's body is parsed here.
   const declared = refusal !== undefined && res.status >= 200 && res.status <= 299;

@@ -171,19 +171,21 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
       } finally {
         pacer.observe?.(t.paceKey, res && { status: res.status, headers: res.headers });
       }
-      // Without a Retry-After, a spent window's reset (GitHub answers its primary limit with 429 and
-      // X-RateLimit-Remaining: 0, the reset an hour off) is the wait: a retry after the backoff would
-      // only be refused again. Read from the headers alone, as the 403 below is.
-      if (repeatable && RETRY_STATUSES.has(res.status)) throw new RetryableResponse(res, outcomeOf(res, '', clock.now()).retryAfterMs);
-      if (!repeatable || streamed) return res;
-      const read = await whole(res);
-      // A 403 may be a rate limit (GitHub's secondary limit: 403 with Retry-After), read as the
-      // outbox reads it: tried again as a 429 is, after the wait it names (a spent window's reset too).
-      if (read.status === 403) {
+      if (!repeatable) return res;
+      // A 429 or 403 may be a rate limit whose wait only its body names (GitHub's secondary limit:
+      // "wait at least one minute"), and a 403 may be one at all: read whole as the outbox reads it
+      // and tried again after the wait it names (a spent window's reset too), not after a backoff.
+      if (!streamed && (res.status === 429 || res.status === 403)) {
+        const read = await whole(res);
         const answer = outcomeOf(read, new TextDecoder().decode(bufferedBytesLeft(read)), clock.now());
         if (isRateLimited(answer)) throw new RetryableResponse(read, answer.retryAfterMs);
+        return read;
       }
-      return read;
+      // Without a Retry-After, a spent window's reset (GitHub answers its primary limit with 429 and
+      // X-RateLimit-Remaining: 0, the reset an hour off) is the wait: a retry after the backoff would
+      // only be refused again.
+      if (RETRY_STATUSES.has(res.status)) throw new RetryableResponse(res, outcomeOf(res, '', clock.now()).retryAfterMs);
+      return streamed ? res : whole(res);
     };
 
     // A connection dropped mid-body (or a body that does not decode) is a dropped connection, as
