@@ -22,7 +22,7 @@ import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, 
 import type { Clock } from '../clock.js';
 import { outcomeOfThrown, type AttemptOutcome, type CircuitBreakers } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
-import { outcomeOf, parseRetryAfter, type SendOutcome } from '../outbox/classify.js';
+import { outcomeOf, type SendOutcome } from '../outbox/classify.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { OpenJob } from '../outbox/types.js';
 import { JobNotSent } from '../outbox/worker.js';
@@ -350,7 +350,8 @@ export class IntegrationSource implements ToolSource {
       // The handler gave up on a provider's 408, 429 or 5xx: the job is sent again later, as a template's would be.
       const status = last?.status ?? 0;
       if (rerunSafe && (status === 408 || status === 429 || status >= 500)) {
-        const retryAfterMs = parseRetryAfter(last?.headers.get('retry-after'), clock.now());
+        // As a template's answer is read (outcomeOf): a spent window's reset is the wait too, not a backoff into it.
+        const retryAfterMs = last === undefined ? undefined : outcomeOf(last, '', clock.now()).retryAfterMs;
         return { status, body: describeError(err), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
       }
       // Its own decision otherwise: failed at once. Without the title: the caller's answer adds it (answerOf).
