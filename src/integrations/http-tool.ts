@@ -9,7 +9,7 @@ import { resolveInScope, scopeOf, shown } from '../providers/scope.js';
 import { stringify as formEncode } from 'qs';
 import type { BodyEncoding } from '../definition/tools.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
-import { answerBody, binaryContent } from './answer-body.js';
+import { type AnswerBody, answerBody, binaryContent } from './answer-body.js';
 import { nextPageQuery, refusedArguments, withoutFixedQuery } from './link-header.js';
 import { structuredExact } from './structured-exact.js';
 
@@ -38,8 +38,21 @@ export async function runHttpTool(
   if (body.kind === 'binary' && res.ok)
     return { content: binaryContent(`${def.title} answered ${r.method} ${r.path}`, uriOf(def.apiBaseUrl, r.path), body.mimeType, body.bytes) };
   // A failure's bytes are no message: its status says what happened.
-  const text = body.kind === 'text' ? body.text : `(${body.bytes.byteLength} bytes of ${body.mimeType})`;
+  const text = textOf(body);
   return renderAnswer(def.title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, def.refusal, tool);
+}
+
+/**
+ * A queued write's answer as its job keeps it (status and text): decoded in the charset its
+ * Content-Type declares, as a direct call's answer is, where UTF-8 made Latin-1 text and any
+ * bytes replacement characters; bytes that are no text are named by their size and type.
+ */
+export function answerText(contentType: string | null, bytes: Uint8Array): string {
+  return textOf(answerBody(contentType, bytes));
+}
+
+function textOf(body: AnswerBody): string {
+  return body.kind === 'text' ? body.text : `(${body.bytes.byteLength} bytes of ${body.mimeType})`;
 }
 
 /** Where an answer came from, as a binary answer's resource names it: the API's URL without the query (tokens, signatures). */

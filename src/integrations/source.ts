@@ -14,7 +14,7 @@ import { createProviderClient, type ProviderClient, type ProviderFetch, type Pro
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
 import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
-import { httpRequestOf, runHttpTool } from './http-tool.js';
+import { answerText, httpRequestOf, runHttpTool } from './http-tool.js';
 import { linkNeeded } from './link-needed.js';
 import { outputRule, unfitResult } from './output-fit.js';
 import type { OutputRule } from '../agents/validate-output.js';
@@ -272,7 +272,7 @@ export class IntegrationSource implements ToolSource {
       throw err;
     }
     this.tell({ kind: 'status', status: res.status });
-    return outcomeOf(res, await res.text(), clock.now(), d.refusal);
+    return outcomeOf(res, answerText(res.headers.get('content-type'), new Uint8Array(await res.arrayBuffer())), clock.now(), d.refusal);
   }
 
   /**
