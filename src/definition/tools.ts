@@ -13,22 +13,28 @@ export type BodyEncoding = z.infer<typeof bodyEncodingSchema>;
  * cannot compile would otherwise fail every call of the tool, and an SDK client listing it would
  * fail its whole tools/list. Each problem is an issue at its place (`properties.a.type`).
  */
-const jsonSchemaObject = z.record(z.string(), z.unknown()).superRefine((s, ctx) => {
-  if (s['type'] !== undefined && s['type'] !== 'object') {
-    ctx.addIssue({ code: 'custom', message: 'a tool input schema must be of type "object"' });
-    return;
-  }
-  for (const problem of jsonSchemaProblems(s)) ctx.addIssue({ code: 'custom', message: problem });
-});
+const jsonSchemaObject = (which: 'input' | 'output') =>
+  z.record(z.string(), z.unknown()).superRefine((s, ctx) => {
+    if (s['type'] !== undefined && s['type'] !== 'object') {
+      // MCP lists both as object schemas (a tool's arguments and its structuredContent are objects).
+      const message =
+        which === 'input'
+          ? 'a tool input schema must be of type "object"'
+          : 'a tool output schema must be of type "object", as MCP structured results are objects (leave "output" out for an API that answers with a list)';
+      ctx.addIssue({ code: 'custom', message });
+      return;
+    }
+    for (const problem of jsonSchemaProblems(s)) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** The fields of a tool, whether declared in config (a template) or in code (which may add a handler). */
 export const toolShape = {
   description: z.string().min(1),
   title: z.string().optional(),
   /** JSON Schema of the arguments. */
-  input: jsonSchemaObject.default({ type: 'object', properties: {} }),
+  input: jsonSchemaObject('input').default({ type: 'object', properties: {} }),
   /** JSON Schema of the structured result, when there is one. */
-  output: jsonSchemaObject.optional(),
+  output: jsonSchemaObject('output').optional(),
   readOnly: z.boolean().default(false),
   destructive: z.boolean().optional(),
   idempotent: z.boolean().optional(),

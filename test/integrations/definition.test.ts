@@ -46,6 +46,10 @@ describe('defineIntegration', () => {
       { tools: { t: { description: 'd', method: 'GET', path: '/x', input: { type: 'array' } } } },
       'integration acme: tools.t.input: a tool input schema must be of type "object"',
     ],
+    [
+      { tools: { t: { description: 'd', method: 'GET', path: '/x', output: { type: 'array' } } } },
+      'integration acme: tools.t.output: a tool output schema must be of type "object", as MCP structured results are objects (leave "output" out for an API that answers with a list)',
+    ],
     [{ tools: { t: { description: 'd', handler: 'not a function' } } }, 'integration acme: tools.t.handler: handler must be a function'],
     [{ tools: { t: { description: 'd', method: 'GET', path: '/x', timeout: 5 } } }, 'integration acme: tools.t: Unrecognized key: "timeout"'],
     [
