@@ -80,11 +80,12 @@ export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown
     if (v === undefined || v === null) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `missing argument "${key}"`);
     // An empty value would address the collection ("/tickets/") instead of one of its items.
     if (v === '') throw new ProtocolError(ProtocolErrorCode.InvalidParams, `argument "${key}" may not be empty (it fills the path ${tool.path})`);
-    // String() of an object is "[object Object]": the provider would be sent that, not the value.
-    if (typeof v === 'object' && !Array.isArray(v))
+    // String() of an object is "[object Object]", and of a list its items joined by commas (of an
+    // empty list "", which would address the collection): the provider would be sent that, not the value.
+    if (typeof v === 'object')
       throw new ProtocolError(
         ProtocolErrorCode.InvalidParams,
-        `argument "${key}" fills the path ${tool.path}, so it must be a string, a number or a boolean, not an object`,
+        `argument "${key}" fills the path ${tool.path}, so it must be a string, a number or a boolean, not ${Array.isArray(v) ? 'a list' : 'an object'}`,
       );
     const segment = String(v);
     refuseLoneSurrogate(key, segment);

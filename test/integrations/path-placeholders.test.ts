@@ -69,7 +69,7 @@ describe('path placeholders', () => {
     expect(seen).toEqual(['GET /v1/orgs/my%20org/members/ann?org=my%20org&page=2']);
   });
 
-  it('refuses an object for a placeholder, sending nothing', async () => {
+  it('refuses an object or a list for a placeholder, sending nothing', async () => {
     seen.length = 0;
     const err = await mcp.call('acme__anything', { id: { a: 1 } }).then(
       () => undefined,
@@ -77,6 +77,16 @@ describe('path placeholders', () => {
     );
     expect(err?.code).toBe(-32602);
     expect(err?.message).toContain('argument "id" fills the path /things/{id}, so it must be a string, a number or a boolean, not an object');
+    expect(seen).toEqual([]);
+    // Nor a list: an empty one would address the collection (/things/), one of objects send "[object Object]".
+    for (const id of [[], [{ a: 1 }], ['a', 'b']]) {
+      const list = await mcp.call('acme__anything', { id }).then(
+        () => undefined,
+        (e: unknown) => e as { code: number; message: string },
+      );
+      expect(list?.code).toBe(-32602);
+      expect(list?.message).toContain('argument "id" fills the path /things/{id}, so it must be a string, a number or a boolean, not a list');
+    }
     expect(seen).toEqual([]);
     // A scalar of any type still fills it.
     const r = await mcp.call('acme__anything', { id: 42 });
