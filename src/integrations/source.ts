@@ -1,4 +1,4 @@
-import { titled } from './titled.js';
+import { titled, withCause } from './titled.js';
 import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ReadResourceResult, type Resource, type Tool } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
@@ -203,7 +203,7 @@ export class IntegrationSource implements ToolSource {
       const title = this.opts.definition.title;
       if (!isHubError(err))
         throw storeFailureOf(err, `calling ${this.name}__${name}`) ?? new HubError('source_failed', titled(title, describeError(err)), { cause: err });
-      throw new HubError(err.code, titled(title, err.message), { cause: err, ...(err.details ? { details: { ...err.details } } : {}) });
+      throw new HubError(err.code, titled(title, withCause(err)), { cause: err, ...(err.details ? { details: { ...err.details } } : {}) });
     }
   }
 
