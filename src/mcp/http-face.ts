@@ -82,6 +82,20 @@ function jsonRpcError(res: Response, code: JsonRpcErrorCode, message: string): v
   sendError(res, jsonRpcHttpError(code, message));
 }
 
+/**
+ * A GET without a session has no stream to be given: the spec answers a GET with a stream or 405
+ * ("no SSE stream at this endpoint"), and 405 is what clients that open their GET stream before
+ * initializing (the AI SDK's MCP client, on 2025 sessions) take quietly, where a 400 was reported
+ * as "GET SSE failed: 400 Bad Request" at every connect. They open it again with the session.
+ */
+function refuseSessionlessGet(res: Response): void {
+  const answer = jsonRpcHttpError(
+    'bad_request',
+    'Method Not Allowed: a GET stream belongs to a session: POST initialize first, then GET with its Mcp-Session-Id (2026-07-28 clients use subscriptions/listen)',
+  );
+  res.status(405).set('Allow', 'POST').json(answer.body);
+}
+
 /** A session is used only with the token that opened it, so revoking that token ends its use. */
 function sameHolder(a: Identity, b: Identity): boolean {
   return identityKey(a) === identityKey(b) && a.tokenId === b.tokenId;
@@ -231,6 +245,7 @@ export class HttpFace {
     }
     const initialize = req.method === 'POST' ? initializeProblem(parsed) : undefined;
     if (initialize) return void sendError(res, jsonRpcHttpError(initialize.code, initialize.message, { id: requestIdOf(parsed) }));
+    if (req.method === 'GET') return void refuseSessionlessGet(res);
     jsonRpcError(res, 'session_required', 'Bad Request: no valid session ID provided');
   };
 
