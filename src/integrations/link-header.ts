@@ -41,7 +41,10 @@ function asDeclared(value: string, schema: unknown): unknown {
  * them. Empty when calling again with them is served.
  */
 export function refusedArguments(next: Record<string, unknown>, input: Record<string, unknown>): string[] {
-  const taken = closedProperties({ type: 'object', ...input });
+  // `additionalProperties: false` closes the schema as much as leaving it out does (the input is
+  // closed either way: validate-input.ts); closedProperties counts any value of it as opening.
+  const { additionalProperties, ...rest } = input;
+  const taken = additionalProperties === false ? closedProperties({ type: 'object', ...rest }) : closedProperties({ type: 'object', ...input });
   const props = input['properties'];
   const declared = typeof props === 'object' && props !== null ? (props as Record<string, unknown>) : {};
   return Object.entries(next)

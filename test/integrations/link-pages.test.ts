@@ -54,6 +54,14 @@ describe('pages named by a Link header (GitHub)', () => {
               readOnly: true,
               input: { type: 'object', properties: { page: { type: 'integer' } } },
             },
+            // The same, closed explicitly, as the sandbox's tools are: per_page is refused all the same.
+            closed_issues: {
+              description: 'Lists issues by page',
+              method: 'GET',
+              path: '/repos/o/r/issues',
+              readOnly: true,
+              input: { type: 'object', properties: { page: { type: 'integer' } }, additionalProperties: false },
+            },
           },
         },
       },
@@ -106,6 +114,10 @@ describe('pages named by a Link header (GitHub)', () => {
         next: undefined,
       });
       expect(await call('gh__paged_issues')).toEqual({
+        more: 'More results: the provider has a next page (per_page=2&page=2), which this tool cannot ask for: its input does not take per_page.',
+        next: undefined,
+      });
+      expect(await call('gh__closed_issues')).toEqual({
         more: 'More results: the provider has a next page (per_page=2&page=2), which this tool cannot ask for: its input does not take per_page.',
         next: undefined,
       });
