@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/client';
-import { ProtocolError, SdkHttpError } from '@modelcontextprotocol/server';
+import { isInputRequiredResult, ProtocolError, SdkHttpError } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../../../clock.js';
@@ -112,7 +112,18 @@ export class DownstreamTaskBacking implements TaskBacking {
     const starter = ctx.tasks;
     if (!starter) throw new Error('not a task-augmented call');
     const answer = await link.call(tool, args, ctx);
-    if (answer.kind === 'result') return answer.result;
+    if (answer.kind === 'result') {
+      // A 2025-11-25 caller (the era with a server→client request channel) asked for a task of a
+      // tool listed `taskSupport: "optional"`, and its SDK reads the answer as a CreateTaskResult:
+      // a plain result there fails the call. So the server's direct answer becomes a task that has
+      // already its outcome. An input round stays one: that era's transport asks the client and
+      // calls again. A 2026-07-28 caller takes a plain result (SEP-2663: the server decides).
+      if (ctx.request !== undefined && !isInputRequiredResult(answer.result)) {
+        const result = answer.result;
+        return starter.runLocal(async () => ({ ...result }));
+      }
+      return answer.result;
+    }
     const ref: Ref = { process: this.processId, link: link.id, server: link.server, task: answer.taskId, era: '2026' };
     return starter.backed('downstream', JSON.stringify(ref));
   }
