@@ -12,6 +12,7 @@ import { sha256, type LinkUseOutcome, type LinkUses } from '../oauth/link-uses.j
 import type { LinkPayload, LinkSigner } from '../oauth/links.js';
 import { clearCookie, readCookie, setCookie } from './cookies.js';
 import { csrfMatches, csrfToken } from './csrf.js';
+import { html, type Html } from './html.js';
 import { confirmPage, linkedPage } from './link-pages.js';
 import { answerLinkPreview, isLinkPreview } from './link-preview.js';
 import { PAGE_HEADERS, messagePage } from './pages.js';
@@ -33,9 +34,20 @@ const startQuery = z.object({ link: z.string().min(1).max(4096) });
 const confirmForm = z.object({ link: z.string().min(1).max(4096), csrf: z.string().min(1).max(128) });
 
 const REFUSED: Record<Exclude<LinkUseOutcome, 'ok'>, string> = {
-  used: 'this link was already used; a link works once. Ask for a new one (call the tool again, or run `switchboard connect`).',
-  other_browser: 'this link was opened in another browser first; a link works only in the browser that opened it. Ask for a new one.',
+  used: 'this link was already used; a link works once.',
+  other_browser: 'this link was opened in another browser first; a link works only in the browser that opened it.',
 };
+
+/**
+ * What a person whose linking failed can do next, under every such page: a denied consent, an
+ * expired or spent link and a provider's refusal all end the same way, with a new link, which the
+ * page otherwise never said how to get.
+ */
+function howToRetry(integration: string | undefined, title: string | undefined): Html {
+  const what = title ?? 'the account';
+  const command = `switchboard connect ${integration ?? '<integration>'} --user <you>`;
+  return html`To link ${what}, call one of its tools again in your MCP client: it answers with a new link. Or run <code>${command}</code>, which prints one.`;
+}
 
 /** The per-link cookie that binds a link to the first browser that opened it. */
 /**
@@ -62,7 +74,7 @@ const STORE_RETRY_AFTER_SECONDS = 5;
  * the redeem errors drop a code the provider echoes (flows.ts), and a library error's own fields
  * (its request and response) are never logged.
  */
-function fail(res: Response, err: unknown, log: Logger, refused: RefusalLog, name?: string): void {
+function fail(res: Response, err: unknown, log: Logger, refused: RefusalLog, name?: string, titleOf?: (integration: string) => string | undefined): void {
   const detail = isHubError(err) ? err.details?.['integration'] : undefined;
   const integration = name ?? (typeof detail === 'string' ? detail : undefined);
   // The store did not answer (a PostgreSQL restart, a locked SQLite file): nothing was decided, and
@@ -88,11 +100,14 @@ function fail(res: Response, err: unknown, log: Logger, refused: RefusalLog, nam
   if (known) refused(code, { integration, why: err.message }, 'linking failed');
   else log.error({ code, integration, err: describeError(err) }, 'linking failed unexpectedly');
   const message = known ? describeError(err) : 'Something went wrong while linking; nothing was changed. Try the link again.';
+  // Only an integration the hub has is named: the path's segment is anyone's to write.
+  const title = integration === undefined ? undefined : titleOf?.(integration);
+  const next = code === 'oauth_flow_failed' ? howToRetry(title === undefined ? undefined : integration, title) : undefined;
   res
     .status(ERROR_SPECS[code].http)
     .set(PAGE_HEADERS)
     .type('html')
-    .send(messagePage('Linking failed', message, { failure: true, code }));
+    .send(messagePage('Linking failed', message, { failure: true, code, ...(next === undefined ? {} : { next }) }));
 }
 
 /**
@@ -107,6 +122,8 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
   // The redirect URI is an absolute URL on the public URL already (integrations/wiring.ts).
   const root = publicPathOf(deps.publicUrl);
   const callbackPath = `${root}/oauth/callback`;
+
+  const titleOf = (integration: string): string | undefined => accounts.integration(integration)?.definition.title;
 
   /** The integration a start request names, when it is a name at all (it is logged). */
   const nameOf = (req: Request): string | undefined => {
@@ -150,7 +167,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
         .type('html')
         .send(confirmPage({ tenant: link.t, user: link.u, title, action: path, link: q.data.link, csrf: csrfToken(browser) }));
     } catch (err) {
-      fail(res, err, log, refused, nameOf(req));
+      fail(res, err, log, refused, nameOf(req), titleOf);
     }
   });
 
@@ -180,13 +197,13 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
       // RFC 9110 §15.4.4: 303 turns the post into a GET at the provider.
       res.set('Cache-Control', 'no-store').redirect(303, started.authorizeUrl);
     } catch (err) {
-      fail(res, err, log, refused, nameOf(req));
+      fail(res, err, log, refused, nameOf(req), titleOf);
     }
   });
 
   app.get('/oauth/callback', async (req, res) => {
     const q = callbackQuery.safeParse(req.query);
-    if (!q.success) return fail(res, new HubError('oauth_flow_failed', 'the authorization response is malformed'), log, refused);
+    if (!q.success) return fail(res, new HubError('oauth_flow_failed', 'the authorization response is malformed'), log, refused, undefined, titleOf);
     const cookie = q.data.state ? accounts.cookieName(q.data.state) : undefined;
     try {
       const { connection, title } = await accounts.complete(q.data, cookie ? readCookie(req, cookie) : undefined);
@@ -196,7 +213,7 @@ export function mountOAuthRoutes(app: Express, deps: OAuthRouteDeps): void {
         .type('html')
         .send(linkedPage({ tenant: connection.tenant, user: connection.user, title }));
     } catch (err) {
-      fail(res, err, log, refused);
+      fail(res, err, log, refused, undefined, titleOf);
     }
   });
 }

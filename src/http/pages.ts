@@ -17,9 +17,11 @@ ${body}
 </body></html>`.toString();
 }
 
-export function messagePage(title: string, message: string | Html, opts: { failure?: boolean; code?: string } = {}): string {
+/** `next` says what the reader can do about it, under the notice. */
+export function messagePage(title: string, message: string | Html, opts: { failure?: boolean; code?: string; next?: string | Html } = {}): string {
+  const next = opts.next === undefined ? '' : html`<p>${opts.next}</p>`;
   const code = opts.code ? html`<p><small>Error code: <code>${opts.code}</code></small></p>` : '';
-  return page(title, html`<p class="notice${opts.failure ? ' fail' : ''}">${message}</p>${code}`);
+  return page(title, html`<p class="notice${opts.failure ? ' fail' : ''}">${message}</p>${next}${code}`);
 }
 
 /** Headers for every page: no caching of pages that carry links, no framing, no scripts. */
