@@ -175,7 +175,7 @@ export function renderAnswer(
       : outcome.retryAfterMs !== undefined
         ? ` (its rate limit resets in ${Math.ceil(outcome.retryAfterMs / 1000)} s)`
         : '';
-    return failed(`${title} answered ${a.status} ${a.statusText} to ${r.method} ${r.path}${when}${detail}`, outcome);
+    return failed(`${title} answered ${a.status} ${a.statusText} to ${r.method} ${r.path}${when}${detail}${scopeHint(a)}`, outcome);
   }
   if (outcome.refused !== undefined) return failed(`${title} refused ${r.method} ${r.path} (${outcome.refused}): ${text.slice(0, 2000)}`, outcome);
   const parsed = exactJsonAnswer(a.headers.get('content-type'), text);
@@ -202,6 +202,29 @@ export function renderAnswer(
     if (hint.args) result._meta = { [NEXT_PAGE_META_KEY]: hint.args };
   }
   return result;
+}
+
+/**
+ * What a refusal's headers say the token lacks, as GitHub says it on a 403 (or the 404 it answers
+ * for what the token may not see): the OAuth scopes the endpoint accepts (`X-Accepted-OAuth-Scopes`)
+ * when the token has none of them (`X-OAuth-Scopes`), or a GitHub App's permissions
+ * (`X-Accepted-GitHub-Permissions`). The provider's own message ("Not Found", "Resource not
+ * accessible by integration") does not say that the way forward is a scope and a new link.
+ */
+function scopeHint(a: HttpAnswer): string {
+  if (a.status !== 403 && a.status !== 404) return '';
+  const list = (name: string) =>
+    (a.headers.get(name) ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
+  const accepted = list('x-accepted-oauth-scopes');
+  const granted = list('x-oauth-scopes');
+  if (accepted.length > 0 && a.headers.has('x-oauth-scopes') && !accepted.some((x) => granted.includes(x)))
+    return ` (the token was granted ${granted.length > 0 ? granted.join(', ') : 'no scopes'}; this endpoint accepts ${accepted.join(' or ')}: a linked account needs one added to the integration's oauth scopes and a new link)`;
+  const permissions = a.headers.get('x-accepted-github-permissions')?.trim();
+  if (permissions) return ` (this endpoint needs the app permission ${permissions}: grant it to the app, then have the account approve it)`;
+  return '';
 }
 
 /**

@@ -30,6 +30,16 @@ const routes: Record<string, (res: ServerResponse, url: URL) => void> = {
       .end('{"message":"API rate limit exceeded"}'),
   '/api/r403limit': (res) => res.writeHead(403, { 'content-type': 'application/json', 'retry-after': '60' }).end('{"message":"secondary rate limit"}'),
   '/api/r404': (res) => res.writeHead(404, { 'content-type': 'application/json' }).end('{"message":"Not Found"}'),
+  // GitHub's 404 for what the token may not see, naming the scopes the endpoint accepts and those the token has.
+  '/api/r404scope': (res) =>
+    res
+      .writeHead(404, { 'content-type': 'application/json', 'x-accepted-oauth-scopes': 'repo', 'x-oauth-scopes': 'read:user, public_repo' })
+      .end('{"message":"Not Found"}'),
+  // A GitHub App's token: the permission the endpoint needs.
+  '/api/r403app': (res) =>
+    res
+      .writeHead(403, { 'content-type': 'application/json', 'x-accepted-github-permissions': 'issues=write' })
+      .end('{"message":"Resource not accessible by integration"}'),
   // A Discord/X snowflake past 2^53 (JSON.parse reads it as 1234567890123456800).
   '/api/msgs': (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"messages":[{"id":1234567890123456789,"n":7}]}'),
   // A page of a list; the next one named with arguments of several declared types.
@@ -122,6 +132,18 @@ describe("a template tool's answer from its provider", () => {
     expect(primary).toBeLessThanOrEqual(90_000);
     const r = await client.callTool({ name: 'p__r403primary', arguments: {} });
     expect((r.content as Array<{ text: string }>)[0]?.text).toMatch(/^P answered 403 Forbidden to GET \/r403primary \(its rate limit resets in (89|90) s\): /);
+  });
+
+  it('says which scope or app permission a refused token lacks, as GitHub names them, so the way forward is plain', async () => {
+    const text = async (name: string) => ((await client.callTool({ name, arguments: {} })).content as Array<{ text: string }>)[0]?.text;
+    expect(await text('p__r404scope')).toBe(
+      'P answered 404 Not Found to GET /r404scope: {"message":"Not Found"} (the token was granted read:user, public_repo; this endpoint accepts repo: a linked account needs one added to the integration\'s oauth scopes and a new link)',
+    );
+    expect(await text('p__r403app')).toBe(
+      'P answered 403 Forbidden to GET /r403app: {"message":"Resource not accessible by integration"} (this endpoint needs the app permission issues=write: grant it to the app, then have the account approve it)',
+    );
+    // A plain 404 says nothing more.
+    expect(await text('p__r404')).toBe('P answered 404 Not Found to GET /r404: {"message":"Not Found"}');
   });
 
   it("keeps an id past 2^53 digit for digit: the text as the provider's number, structuredContent as its digits", async () => {
