@@ -98,10 +98,18 @@ export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown
   for (const key of filled) delete rest[key];
   let target = path;
   const init: RequestInit = { method, headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) };
-  const form = !WITHOUT_BODY.has(method) && (tool.bodyEncoding ?? encoding) === 'form';
+  const formEncoded = (tool.bodyEncoding ?? encoding) === 'form';
+  const form = !WITHOUT_BODY.has(method) && formEncoded;
   // A JSON body sends a lone surrogate as its \uD800 escape; a query or a form would send U+FFFD.
   if (WITHOUT_BODY.has(method) || form) for (const [k, v] of Object.entries(rest)) refuseLoneSurrogate(k, v);
-  if (WITHOUT_BODY.has(method)) {
+  if (WITHOUT_BODY.has(method) && formEncoded) {
+    // The query nests as the form body does (`created[gte]=1&expand[0]=customer`): an API that reads
+    // brackets in its bodies (Stripe) reads them in its queries too, and refuses a list sent as
+    // repeated keys or an object sent as JSON text. Absent values are left out, as below.
+    const present = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== null));
+    const query = formEncode(present, { arrayFormat: 'indices' });
+    if (query) target += `${target.includes('?') ? '&' : '?'}${query}`;
+  } else if (WITHOUT_BODY.has(method)) {
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(rest)) {
       if (v === undefined || v === null) continue;
