@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isInputRequiredResult } from '@modelcontextprotocol/server';
+import { isInputRequiredResult, ProtocolError, ProtocolErrorCode } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import { ERROR_META_KEY, ERROR_SPECS } from '../../errors.js';
@@ -149,8 +149,17 @@ export class LocalBacking implements TaskBacking {
   }
 
   async supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void> {
+    if (record.status !== 'input_required') return;
     const runner = this.runners.get(record.id);
-    if (!runner || record.status !== 'input_required') return;
+    // The work that asked runs in another process on the data dir, or in one that was killed: the
+    // answers cannot reach it. Taking them in silence left the task asking forever, and a 2025
+    // tasks/result, which asks the client again after each delivery, flooded it with the question.
+    if (!runner) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `The work of this task runs in another Switchboard process (or one that stopped without closing it), so it cannot take answers here; call ${record.tool} again`,
+      );
+    }
     // Keys the task did not ask for (or that were answered already) are ignored, per SEP-2663.
     for (const [key, answer] of Object.entries(responses)) {
       if (!(key in runner.pending)) continue;
