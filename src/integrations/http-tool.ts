@@ -179,7 +179,7 @@ export function renderAnswer(
     const detail = text ? `: ${text.slice(0, 2000)}` : '';
     // Without a Retry-After, a spent window's X-RateLimit-Reset (GitHub's primary limit) says when.
     const when = retry
-      ? ` (retry after ${/^\d+$/.test(retry) ? `${retry} s` : retry})`
+      ? ` (retry after ${/^\d+(?:\.\d+)?$/.test(retry.trim()) ? `${retry.trim()} s` : retry})`
       : outcome.retryAfterMs !== undefined
         ? ` (its rate limit resets in ${Math.ceil(outcome.retryAfterMs / 1000)} s)`
         : '';

@@ -16,6 +16,8 @@ const PDF = Buffer.from('%PDF-1.7\n\xe2\xe3\xcf\xd3', 'latin1');
 
 const routes: Record<string, (res: ServerResponse, url: URL) => void> = {
   '/api/r429': (res) => res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '120' }).end('{"message":"slow down"}'),
+  // Seconds with a fraction, as Shopify sends them.
+  '/api/r429frac': (res) => res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '2.0' }).end('{"errors":"Exceeded 2 calls per second"}'),
   '/api/r500': (res) => res.writeHead(500, { 'content-type': 'application/json' }).end('{"message":"boom"}'),
   '/api/r401': (res) => res.writeHead(401, { 'content-type': 'application/json' }).end('{"message":"Bad credentials"}'),
   '/api/r403': (res) => res.writeHead(403, { 'content-type': 'application/json' }).end('{"message":"Resource not accessible by integration"}'),
@@ -144,6 +146,13 @@ describe("a template tool's answer from its provider", () => {
     );
     // A plain 404 says nothing more.
     expect(await text('p__r404')).toBe('P answered 404 Not Found to GET /r404: {"message":"Not Found"}');
+  });
+
+  it('names a Retry-After with a fraction in seconds, as a whole one', async () => {
+    const r = await client.callTool({ name: 'p__r429frac', arguments: {} });
+    expect((r.content as Array<{ text: string }>)[0]?.text).toBe(
+      'P answered 429 Too Many Requests to GET /r429frac (retry after 2.0 s): {"errors":"Exceeded 2 calls per second"}',
+    );
   });
 
   it("keeps an id past 2^53 digit for digit: the text as the provider's number, structuredContent as its digits", async () => {
