@@ -189,6 +189,7 @@ export class IntegrationSource implements ToolSource {
       credentials: keyed ?? oauthCredentials(this.opts.tokens, c!.id),
       paceKey: c ? `${this.name}:${c.id}` : `${this.name}:app`,
       idempotent: tool.idempotent === true,
+      waitsWithinTimeout: true,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       signal: ctx.signal,
     });
@@ -359,7 +360,6 @@ export class IntegrationSource implements ToolSource {
     }
   }
 
-  /** The connection needs a new link (found during the call): its clients learn of it, the caller gets the link. */
   /** A call that found the account needing a new link: its clients hear of it once, from the feed, with the listed state updated. */
   private async relink(ctx: CallContext, c: Connection): Promise<CallToolResult | InputRequired> {
     return this.needsLink(ctx, await this.opts.connections.get(c.id));

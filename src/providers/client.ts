@@ -43,6 +43,13 @@ export interface ProviderTarget {
   paceKey: string;
   /** Every request of this caller is safe to repeat (a tool declared `idempotent`). */
   idempotent?: boolean;
+  /**
+   * The waits between attempts (Retry-After, backoff) end within `timeoutMs` in all, not only each
+   * within `maxRetryAfterMs`: a tool call's client gives up after its own request timeout (60 s in
+   * the MCP SDKs), so two waits of 30 s answered it "Request timed out" rather than the provider's
+   * 429 with when to retry. A wait past what is left makes the last answer the caller's.
+   */
+  waitsWithinTimeout?: boolean;
   limits?: Partial<ProviderLimits>;
   /** The caller's cancellation, e.g. the MCP request's. */
   signal?: AbortSignal;
@@ -218,6 +225,7 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
         signal,
         backoffMs,
         maxRetryAfterMs: limits.maxRetryAfterMs,
+        ...(t.waitsWithinTimeout === true ? { maxTotalWaitMs: limits.timeoutMs } : {}),
         beforeWait: () => deadline.stopTimer(),
       });
       if (streamed) {

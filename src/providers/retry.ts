@@ -45,6 +45,8 @@ export interface RetryPolicy {
   backoffMs: (attempt: number) => number;
   /** A longer Retry-After is not waited out here: the response goes back (a queue can reschedule). */
   maxRetryAfterMs: number;
+  /** The waits of one call in all: one that would pass it is not made, the last answer goes back. */
+  maxTotalWaitMs?: number;
   /** Called before each wait (the per-request deadline stops meanwhile). */
   beforeWait: () => void;
 }
@@ -57,6 +59,7 @@ export const defaultBackoff = (attempt: number) => Math.min(250 * 2 ** (attempt 
  * backoff) so they run on the injected sleep, and p-retry's own timeouts are zero.
  */
 export async function withRetries(attempt: () => Promise<Response>, p: RetryPolicy): Promise<Response> {
+  let waited = 0;
   try {
     return await firstThenRetries(
       async () => {
@@ -76,7 +79,8 @@ export async function withRetries(attempt: () => Promise<Response>, p: RetryPoli
           const named = res ? ((error as RetryableResponse).retryAfterMs ?? retryAfterMs(res.headers, p.clock)) : undefined;
           const wait = named ?? p.backoffMs(attemptNumber);
           // Past the limit the answer is this response now: a queue can reschedule, a model can say so.
-          if (wait > p.maxRetryAfterMs) throw error;
+          if (wait > p.maxRetryAfterMs || waited + wait > (p.maxTotalWaitMs ?? Number.POSITIVE_INFINITY)) throw error;
+          waited += wait;
           await res?.body?.cancel().catch(() => {});
           p.beforeWait();
           await p.sleep(wait, p.signal);

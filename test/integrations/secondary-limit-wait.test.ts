@@ -36,7 +36,8 @@ describe("GitHub's secondary rate limit without a Retry-After", () => {
     hub = await startHub(
       {
         integrations: {
-          gh: keyedIntegration(api, tools),
+          // May wait the minute: its waits end within its timeout in all.
+          gh: keyedIntegration(api, tools, { api: { timeoutMs: 90_000 } }),
           // Waits at most 30 s between attempts: the minute is not waited out.
           impatient: { ...keyedIntegration(api, tools), title: 'Impatient', apiBaseUrl: `${api.origin}/short`, api: { maxRetryAfterMs: 30_000 } },
         },
