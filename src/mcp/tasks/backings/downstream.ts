@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Client } from '@modelcontextprotocol/client';
 import { isInputRequiredResult, ProtocolError, SdkHttpError } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../../../clock.js';
-import { taskHolderId } from '../../downstream/held-calls.js';
+import { PROCESS_ID, processOfHolder, taskHolderId } from '../../downstream/held-calls.js';
 import { SessionEnded } from '../../downstream/session-ended.js';
 import { describeError } from '../../../errors.js';
 import type { CallContext } from '../../source.js';
@@ -147,6 +148,8 @@ export class DownstreamTaskBacking implements TaskBacking {
     if (!link) {
       // Another hub process on this data dir made it over its own connection: only that one can ask.
       if (ref.process !== this.processId) {
+        const gone = holderGone(ref.process) ? holderStopped(record) : undefined;
+        if (gone) return this.settle(record, gone);
         return { ...stored(record), statusMessage: `This task runs on ${ref.server} through another Switchboard process; ask that process.` };
       }
       return this.settle(record, lost(ref.server));
@@ -220,6 +223,10 @@ export class DownstreamTaskBacking implements TaskBacking {
   /** A 2026 task's tasks/get carries its outcome inline: the downstream's words, with the hub's task id. */
   private async modernState(record: TaskRecord, ref: Ref): Promise<TaskState> {
     const link = this.modern.get(ref.server);
+    if (ref.process !== this.processId) {
+      const gone = holderGone(ref.process) ? holderStopped(record) : undefined;
+      if (gone) return this.settle(record, gone);
+    }
     if (!link || ref.process !== this.processId) {
       const where = link ? 'through another Switchboard process; ask that process' : 'and is not connected just now; ask again';
       return { ...stored(record), statusMessage: `This task runs on ${ref.server} ${where}.` };
@@ -290,6 +297,28 @@ export class DownstreamTaskBacking implements TaskBacking {
       });
     }
     if (hubIds.length) this.opts.log.info({ source: link.server, tasks: hubIds.length }, 'downstream tasks lost with their connection');
+  }
+}
+
+/**
+ * Whether the hub process that holds a task's connection is known to have ended: one on this host
+ * whose pid no longer runs, or an earlier process with this very pid (a container's PID 1 after a
+ * restart), which a PROCESS_ID other than ours then names. A hub that was killed records nothing,
+ * and a 2025-11-25 session (or stdio) asks no replica registry, so without this its downstream
+ * tasks read "ask that process" until their ttl. Anything else (another host, a live pid) may
+ * still be running it.
+ */
+export function holderGone(holder: string): boolean {
+  const processId = processOfHolder(holder);
+  const [host, pidText] = processId.split('/');
+  const pid = Number(pidText);
+  if (host !== hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return processId !== PROCESS_ID;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 
