@@ -13,9 +13,25 @@ export const staticAuthSchema = z.discriminatedUnion('type', [
 ]);
 export type StaticAuth = z.infer<typeof staticAuthSchema>;
 
+/**
+ * What an HTTP header value can carry (RFC 9110 §5.5: visible characters, spaces and tabs, bytes
+ * past 0x7F), once the whitespace fetch trims from its ends is gone. A key with a line break or a
+ * control character inside (a variable read from a file with CRLF lines, a pasted key) made every
+ * call fail as "could not be reached", the provider never asked. The message never quotes the value.
+ */
+const headerValue = (what: string) =>
+  z.string().refine((v) => /^[\t\x20-\x7e\x80-\xff]*$/.test(v.trim()), {
+    message: `${what} holds a character an HTTP header cannot carry (a line break or another control character, or one past U+00FF)`,
+  });
+
 /** The config's side of it: the key itself (usually `${ENV}`), which never enters a definition. */
 export const staticAuthConfigSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('apiKey'), header: headerName.default('authorization'), prefix: z.string().optional(), value: z.string().min(1) }),
+  z.strictObject({
+    type: z.literal('apiKey'),
+    header: headerName.default('authorization'),
+    prefix: headerValue('the prefix').optional(),
+    value: z.string().min(1).pipe(headerValue('the key')),
+  }),
   z.strictObject({ type: z.literal('none') }),
 ]);
 export type StaticAuthConfig = z.infer<typeof staticAuthConfigSchema>;

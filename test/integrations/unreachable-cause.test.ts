@@ -1,8 +1,7 @@
 /**
  * A provider that cannot be reached is named with why, as the system says it: nothing listening at
  * the API's host and port, or a certificate the hub does not trust, tell a wrong apiBaseUrl from a
- * provider that is down. A refused header value is not quoted: it may be a credential. Through a
- * real MCP client.
+ * provider that is down. Through a real MCP client.
  */
 import { createServer as createHttpsServer, type Server } from 'node:https';
 import { createServer } from 'node:net';
@@ -22,11 +21,11 @@ async function closedPort(): Promise<number> {
 }
 
 const read = { get: { description: 'g', method: 'GET', path: '/x', readOnly: true } };
-const keyed = (title: string, apiBaseUrl: string, value = 'k') => ({
+const keyed = (title: string, apiBaseUrl: string) => ({
   type: 'custom',
   title,
   apiBaseUrl,
-  auth: { type: 'apiKey', value },
+  auth: { type: 'apiKey', value: 'k' },
   api: { retries: 0 },
   tools: read,
 });
@@ -45,8 +44,6 @@ describe('a provider that cannot be reached', () => {
       integrations: {
         down: keyed('Down', `http://127.0.0.1:${port}/api`),
         untrusted: keyed('Untrusted', `https://127.0.0.1:${(tls.address() as AddressInfo).port}/api`),
-        // A key with a line break: fetch refuses it as a header value, quoting it.
-        badkey: keyed('BadKey', `http://127.0.0.1:${port}/api`, 'sk_live_secret\nx'),
       },
     });
     client = await connectClient('v2-auto', { transport: 'http', url: hub.url, token: hub.token });
@@ -68,11 +65,5 @@ describe('a provider that cannot be reached', () => {
     const r = await client.callTool('untrusted__get', {});
     expect(r).toMatchObject({ isError: true, errorCode: 'provider_unreachable' });
     expect(JSON.stringify(r.content)).toMatch(/Untrusted could not be reached \((self[- ]signed certificate|unable to verify)/);
-  });
-
-  it('quotes no refused header value', async () => {
-    const r = await client.callTool('badkey__get', {});
-    expect(r.isError).toBe(true);
-    expect(JSON.stringify(r)).not.toContain('sk_live_secret');
   });
 });
