@@ -130,11 +130,12 @@ export function bearerAuth(
       },
       (err: unknown) => {
         if (req.headers.authorization !== undefined && !(err instanceof OAuthError)) return void unavailable(req, res, err, refusals);
+        const told = unfilled(req.headers.authorization) ?? err;
         // Why, never the token: none sent, or the verifier's words ("unknown or revoked token", "expired").
-        const why = req.headers.authorization === undefined ? 'no token' : err instanceof OAuthError ? err.message : 'the token could not be checked';
+        const why = req.headers.authorization === undefined ? 'no token' : told instanceof OAuthError ? told.message : 'the token could not be checked';
         refusals?.('unauthorized', { method: req.method, path: req.path, why });
         const { options: here, howTo } = pointers(req);
-        refuse(req, res, err, here, hint, howTo);
+        refuse(req, res, told, here, hint, howTo);
       },
     );
   };
@@ -147,6 +148,32 @@ export function bearerAuth(
 function singleSpaced(authorization: string | undefined): string | undefined {
   if (authorization === undefined || authorization.charCodeAt(6) !== 0x20 || authorization.charCodeAt(7) !== 0x20) return authorization;
   return authorization.replace(/^(\S+) +/, '$1 ');
+}
+
+/** A variable's name where the token should be: `$TOKEN`, `${TOKEN}` (nothing a token ever looks like). */
+const PLACEHOLDER = /^bearer +(\$\{?[A-Za-z_][A-Za-z0-9_]{0,63}\}?)\s*$/i;
+
+/**
+ * Why a header copied from the README's commands carries no token, when it plainly does not: the
+ * shell variable was unset where the command ran (`Bearer ${TOKEN}` became `Bearer`), or the line
+ * went into a JSON config that expands nothing (`Bearer ${TOKEN}` as it is). The SDK's words for
+ * these, "Invalid Authorization header format" and "unknown or revoked token", send the user to
+ * check a header that looks right or a token they never sent.
+ */
+function unfilled(authorization: string | undefined): OAuthError | undefined {
+  if (authorization === undefined) return undefined;
+  if (/^bearer\s*$/i.test(authorization))
+    return new OAuthError(
+      OAuthErrorCode.InvalidToken,
+      'the Authorization header has no token after Bearer: a shell variable such as ${TOKEN} that is not set where the command ran expands to nothing',
+    );
+  const name = PLACEHOLDER.exec(authorization)?.[1];
+  if (name === undefined) return undefined;
+  // The name is echoed: the pattern above lets only a variable's name through, nothing a header could be broken with.
+  return new OAuthError(
+    OAuthErrorCode.InvalidToken,
+    `the token sent is the text ${name}: the variable was not expanded (a JSON config such as claude_desktop_config.json expands none, mcp-remote only from the env of its entry); put the token itself there`,
+  );
 }
 
 /** Whether the header offers a bearer token at all (`Bearer <something>`, the scheme in any case). */
