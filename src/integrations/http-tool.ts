@@ -39,7 +39,7 @@ export async function runHttpTool(
     return { content: binaryContent(`${def.title} answered ${r.method} ${r.path}`, uriOf(def.apiBaseUrl, r.path), body.mimeType, body.bytes) };
   // A failure's bytes are no message: its status says what happened.
   const text = textOf(body);
-  return renderAnswer(def.title, r, { status: res.status, statusText: res.statusText, headers: res.headers, text }, def.refusal, tool);
+  return renderAnswer(def.title, { ...r, args }, { status: res.status, statusText: res.statusText, headers: res.headers, text }, def.refusal, tool);
 }
 
 /**
@@ -160,7 +160,8 @@ export interface HttpAnswer {
  */
 export function renderAnswer(
   title: string,
-  r: Pick<HttpRequest, 'method' | 'path'>,
+  /** `args`: the call's arguments, which the next call repeats (a path's `{owner}` is in no Link). */
+  r: Pick<HttpRequest, 'method' | 'path'> & { args?: Record<string, unknown> },
   a: HttpAnswer,
   refusal?: Refusal,
   /**
@@ -205,7 +206,7 @@ export function renderAnswer(
   // A page of a list: the body does not say there is more (GitHub's arrays), the Link header does.
   const next = nextPageQuery(a.headers.get('link'), input);
   if (next) {
-    const hint = nextPageHint(next, withoutFixedQuery(next, r.path), input);
+    const hint = nextPageHint(next, withoutFixedQuery(next, r.path), input, r.args);
     result.content.push({ type: 'text', text: hint.text });
     if (hint.args) result._meta = { [NEXT_PAGE_META_KEY]: hint.args };
   }
@@ -239,12 +240,15 @@ function scopeHint(a: HttpAnswer): string {
  * The line naming the next page, and its arguments for the client. "Call again with those
  * arguments" only where the tool's input takes them (those its path template sends itself left
  * out): otherwise that call would be refused (-32602), so the line says there are more results
- * this tool cannot ask for.
+ * this tool cannot ask for. The client's arguments are the whole next call: the ones `given` to
+ * this call with the page's over them, as a Link names the query only (GitHub's
+ * `/repos/{owner}/{repo}/issues` pages by `?page=2`, and a call with that alone lacked its owner).
  */
 function nextPageHint(
   next: Record<string, unknown>,
   args: Record<string, unknown>,
   input: Record<string, unknown> | undefined,
+  given: Record<string, unknown> = {},
 ): { text: string; args?: Record<string, unknown> } {
   const query = (q: Record<string, unknown>) => new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)]));
   // Without the tool's input schema (a stored answer rendered on its own) no call can be promised.
@@ -254,7 +258,9 @@ function nextPageHint(
     const why = refused.length > 0 ? `: its input does not take ${refused.join(', ')}` : '';
     return { text: `More results: the provider has a next page (${query(next)}), which this tool cannot ask for${why}.` };
   }
-  return { text: `More results: the next page is ${query(args)} (call again with those arguments).`, args };
+  const kept = Object.keys(given).filter((k) => !Object.hasOwn(args, k));
+  const also = kept.length > 0 ? `, and ${kept.join(', ')} as before` : '';
+  return { text: `More results: the next page is ${query(args)} (call again with those arguments${also}).`, args: { ...given, ...args } };
 }
 
 /** What exactJsonAnswer gives for JSON that nests too deep to be read. */

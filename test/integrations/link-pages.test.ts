@@ -54,6 +54,18 @@ describe('pages named by a Link header (GitHub)', () => {
               readOnly: true,
               input: { type: 'object', properties: { page: { type: 'integer' } } },
             },
+            // Its repository is in the path, where no Link names it: the next call repeats it.
+            repo_issues: {
+              description: "Lists a repository's issues",
+              method: 'GET',
+              path: '/repos/{owner}/{repo}/issues',
+              readOnly: true,
+              input: {
+                type: 'object',
+                properties: { owner: { type: 'string' }, repo: { type: 'string' }, page: { type: 'integer' }, per_page: { type: 'integer' } },
+                required: ['owner', 'repo'],
+              },
+            },
             // The same, closed explicitly, as the sandbox's tools are: per_page is refused all the same.
             closed_issues: {
               description: 'Lists issues by page',
@@ -125,6 +137,30 @@ describe('pages named by a Link header (GitHub)', () => {
       expect(all).toEqual({ more: 'More results: the next page is per_page=2&page=2 (call again with those arguments).', next: { per_page: 2, page: 2 } });
       const second = await c.callTool({ name: 'gh__all_issues', arguments: all.next as Record<string, unknown> });
       expect(JSON.parse((second.content as Array<{ text: string }>)[0]!.text)).toEqual(ISSUES.slice(2, 4));
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("pages through a tool whose path takes arguments: the next call's arguments repeat them", async () => {
+    const c = await client(hub.token);
+    try {
+      const numbers: number[] = [];
+      let args: Record<string, unknown> = { owner: 'o', repo: 'r', per_page: 2 };
+      for (let pages = 0; pages < 5; pages++) {
+        const r = await c.callTool({ name: 'gh__repo_issues', arguments: args });
+        expect(r.isError ?? false, JSON.stringify(r.content)).toBe(false);
+        const content = r.content as Array<{ type: string; text: string }>;
+        numbers.push(...(JSON.parse(content[0]!.text) as Array<{ number: number }>).map((i) => i.number));
+        const next = r._meta?.['switchboard/nextPage'] as Record<string, unknown> | undefined;
+        if (!next) break;
+        expect(next).toEqual({ owner: 'o', repo: 'r', per_page: 2, page: pages + 2 });
+        expect(content[1]?.text).toBe(
+          `More results: the next page is per_page=2&page=${pages + 2} (call again with those arguments, and owner, repo as before).`,
+        );
+        args = next;
+      }
+      expect(numbers).toEqual([1, 2, 3, 4, 5]);
     } finally {
       await c.close();
     }
