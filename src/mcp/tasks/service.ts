@@ -153,6 +153,12 @@ export class TaskService {
     await this.backingOf(record).supplyInput(record, responses);
   }
 
+  /** How long a task asked with `requestedTtlMs` (2025-11-25 `task.ttl`) stays readable: the default, or the ask within bounds. */
+  ttlFor(requestedTtlMs?: number): number {
+    if (requestedTtlMs === undefined) return this.opts.ttlMs ?? DEFAULT_TTL_MS;
+    return Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, Math.round(requestedTtlMs)));
+  }
+
   /** Stops the work this process runs as tasks (hub shutdown); see LocalBacking.close. */
   close(): Promise<void> {
     return this.local.close();
@@ -161,7 +167,7 @@ export class TaskService {
   private async create(owner: TaskOwner, tool: string, backing: TaskRecord['backing'], requestedTtlMs?: number): Promise<TaskRecord> {
     const now = this.opts.clock.now();
     await this.purge(now);
-    const ttlMs = requestedTtlMs === undefined ? (this.opts.ttlMs ?? DEFAULT_TTL_MS) : Math.min(MAX_TTL_MS, Math.max(MIN_TTL_MS, Math.round(requestedTtlMs)));
+    const ttlMs = this.ttlFor(requestedTtlMs);
     const record: TaskRecord = {
       // 128 random bits: a task id is the only thing that names a task, so it must not be guessable.
       id: `task_${randomBytes(16).toString('base64url')}`,

@@ -9,7 +9,6 @@ import { PROCESS_ID, processOfHolder, taskHolderId } from '../../downstream/held
 import { SessionEnded } from '../../downstream/session-ended.js';
 import { describeError } from '../../../errors.js';
 import type { CallContext } from '../../source.js';
-import { DEFAULT_TTL_MS } from '../service.js';
 import { isTerminal, type TaskBacking, type TaskRecord, type TaskRepository, type TaskState } from '../types.js';
 import type { CreateTaskResult } from '../wire.js';
 import type { CallToolResult } from '@modelcontextprotocol/server';
@@ -95,7 +94,9 @@ export class DownstreamTaskBacking implements TaskBacking {
   async call(link: DownstreamTaskLink, tool: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CreateTaskResult> {
     const starter = ctx.tasks;
     if (!starter) throw new Error('not a task-augmented call');
-    const task = await link.call(tool, args, ctx.meta, DEFAULT_TTL_MS, ctx.signal);
+    // The downstream keeps the task as long as the hub's record lives: one it forgot sooner (a
+    // client's ttl above the default) would read failed, "no longer knows this task", once asked.
+    const task = await link.call(tool, args, ctx.meta, starter.ttlMs, ctx.signal);
     const ref: Ref = { process: this.processId, link: link.id, server: link.server, task: task.taskId };
     return starter.backed('downstream', JSON.stringify(ref));
   }
