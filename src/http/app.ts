@@ -15,6 +15,7 @@ import { tokenUnlessPublic } from './public-routes.js';
 import { METRICS_PATH, mountHealth, type HealthDeps } from './routes.js';
 import { refusalLog } from './refusal-log.js';
 import { refusedTarget } from './request-target.js';
+import { refuseBearerAtTokenEndpoint } from './token-bearer.js';
 import { exposure, fromThisMachine, hostAndOriginGuard } from './security.js';
 import { webhookTarget, type WebhookHandler } from '../webhooks/route.js';
 import type { HttpApp } from './express-born.js';
@@ -79,6 +80,7 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   // browser client (the Inspector's web UI) calls first: without this its sign-in stops there.
   if (deps.authServer) app.use(AS_ROUTES.registration, corsForAllowedOrigins);
   mountResourceMetadata(app, urls, deps.authServer?.issuer);
+  if (deps.authServer) app.post(AS_ROUTES.token, refuseBearerAtTokenEndpoint);
   deps.authServer?.mount(app);
   mountHealth(app, deps.health, {
     metricsGuard: exp.public ? [bearerAuth(tokens, urls, ['metrics', 'admin'])] : [],
