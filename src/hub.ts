@@ -277,8 +277,7 @@ export class Hub {
   }
 
   private reapOrphans(): void {
-    // Downstream processes a hub on this data dir left running when it was killed without a
-    // chance to stop them (kill -9): SIGTERM goes out now, before this hub spawns its own.
+    // Downstream processes a hub on this data dir left running when killed (kill -9): SIGTERM goes out now, before this hub spawns its own.
     void this.processes?.reapOrphans().catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not end processes left by a previous run'));
   }
 
@@ -389,6 +388,7 @@ export class Hub {
   private async closeFaces(): Promise<void> {
     // Write calls still waiting answer with their job's handle, the job left queued: not the closing connection's cancel.
     await this.outbox.beginStop();
+    this.dispatcher.tasks?.beginStop();
     await this.http?.face.close();
     // No request can reach a task now: the work this process runs as tasks stops with the faces.
     await this.dispatcher.tasks?.close();

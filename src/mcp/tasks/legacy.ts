@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Identity } from '../../identity/identity.js';
 import { ANY_PARAMS, taskParams, withTaskCodes } from './errors.js';
 import type { TaskService, TaskView } from './service.js';
+import { ERROR_SPECS } from '../../errors.js';
 import { isTerminal, type TaskError } from './types.js';
 import type { CreateTaskResult } from './wire.js';
 
@@ -142,8 +143,16 @@ async function awaitOutcome(
       await tasks.supplyInput(identity, taskId, answers);
       continue;
     }
+    if (tasks.isStopping) throw hubStopping(taskId);
     await nextChange(tasks, taskId, ctx.mcpReq.signal);
   }
+}
+
+/** `hub_stopping`, as its row in the error table gives it: the task goes on where it is kept, and is read again later. */
+function hubStopping(taskId: string): ProtocolError {
+  const spec = ERROR_SPECS.hub_stopping.mcp;
+  const code = spec.kind === 'jsonrpc' ? spec.code : ProtocolErrorCode.InternalError;
+  return new ProtocolError(code, `the hub is stopping: tasks/result of ${taskId} ends unanswered; ask again once the hub is back`, { code: 'hub_stopping' });
 }
 
 function nextChange(tasks: TaskService, taskId: string, signal: AbortSignal): Promise<void> {

@@ -49,6 +49,7 @@ export class TaskService {
   private readonly backings = new Map<BackingKind, TaskBacking>();
   private lastPurge = Number.NEGATIVE_INFINITY;
   private readonly watchers = new Map<string, Set<() => void>>();
+  private stopping = false;
 
   constructor(private readonly opts: TaskServiceOptions) {
     this.local = new LocalBacking({ repo: opts.repo, clock: opts.clock, log: opts.log, onChange: (id) => this.changed(id) });
@@ -67,6 +68,20 @@ export class TaskService {
       set.delete(listener);
       if (set.size === 0 && this.watchers.get(id) === set) this.watchers.delete(id);
     };
+  }
+
+  /**
+   * The hub is stopping (before its faces close): a waiting tasks/result is woken and answers
+   * hub_stopping on its still open stream, where closing the stream left the client no answer.
+   */
+  beginStop(): void {
+    this.stopping = true;
+    for (const id of [...this.watchers.keys()]) this.changed(id);
+  }
+
+  /** Whether beginStop was called: waits on tasks end. */
+  get isStopping(): boolean {
+    return this.stopping;
   }
 
   /** Tells the watchers of a task it changed; the backings of other kinds call it too. */
