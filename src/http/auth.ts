@@ -150,6 +150,9 @@ function singleSpaced(authorization: string | undefined): string | undefined {
   return authorization.replace(/^(\S+) +/, '$1 ');
 }
 
+/** The words the README's examples hold the token's place with (`Authorization:Bearer TOKEN`): no token is one. */
+const README_PLACEHOLDER = /^bearer +(TOKEN|<token>|<TOKEN>)\s*$/i;
+
 /** A variable's name where the token should be: `$TOKEN`, `${TOKEN}` (nothing a token ever looks like). */
 const PLACEHOLDER = /^bearer +(\$\{?[A-Za-z_][A-Za-z0-9_]{0,63}\}?)\s*$/i;
 
@@ -167,6 +170,9 @@ function unfilled(authorization: string | undefined): OAuthError | undefined {
       OAuthErrorCode.InvalidToken,
       'the Authorization header has no token after Bearer: a shell variable such as ${TOKEN} that is not set where the command ran expands to nothing',
     );
+  const word = README_PLACEHOLDER.exec(authorization)?.[1];
+  if (word !== undefined)
+    return new OAuthError(OAuthErrorCode.InvalidToken, `the token sent is the placeholder ${word} from the example: put a hub token in its place`);
   const name = PLACEHOLDER.exec(authorization)?.[1];
   if (name === undefined) return undefined;
   // The name is echoed: the pattern above lets only a variable's name through, nothing a header could be broken with.

@@ -3,7 +3,8 @@
  * set, the header arrives as a bare `Bearer`; pasted into a JSON config (Claude Desktop's args, an
  * mcp-remote entry without the variable in its env), as the literal `Bearer ${TOKEN}`. The 401 then
  * says which of the two happened, where it said "Invalid Authorization header format" of a header
- * that looks right, or "unknown or revoked token" of a token the user never sent.
+ * that looks right, or "unknown or revoked token" of a token the user never sent. So does the
+ * example's placeholder (`Authorization:Bearer TOKEN`) left in place.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -54,6 +55,14 @@ describe('a header whose token variable was not filled in', () => {
     );
     expect(((await res.json()) as { error_description: string }).error_description).toBe(description);
     // Still a valid RFC 6750 error_description: printable ASCII without " or \.
+    expect(description).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/);
+  });
+
+  it.each(['TOKEN', '<token>'])('the README placeholder %s left in place is named as one', async (word) => {
+    const res = await initialize(`Bearer ${word}`);
+    expect(res.status).toBe(401);
+    const description = `the token sent is the placeholder ${word} from the example: put a hub token in its place. ${OAUTH_HINT}`;
+    expect(((await res.json()) as { error_description: string }).error_description).toBe(description);
     expect(description).toMatch(/^[\x20\x21\x23-\x5B\x5D-\x7E]+$/);
   });
 
