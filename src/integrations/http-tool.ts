@@ -285,11 +285,14 @@ function exactJsonAnswer(contentType: string | null, text: string): unknown {
  * A provider's failed answer as a result carrying the hub's code, as its own failures do, by the
  * outbox's verdict on the same answer (the agents' mapping, src/agents/policy.ts): what the outbox
  * would send again (a 429, a 403 that is a rate limit, 408, 5xx) is the provider unavailable for
- * now; a 401 or 403 its refusal of the credentials; any other refusal (a 4xx, a 2xx with `ok: false`) final.
+ * now; a 401 or 403 (or a 2xx refusal listed in `refusal.unauthorized`) its refusal of the credentials; any
+ * other refusal (a 4xx, a 2xx with `ok: false`) final.
  */
 function failed(text: string, o: SendOutcome): CallToolResult {
   const retry = classifyResponse(o).kind === 'retry';
-  const code: HubErrorCode = retry ? 'source_unavailable' : o.status === 401 || o.status === 403 ? 'provider_unauthorized' : 'downstream_error';
+  // A 2xx refusal the integration lists as its token refused (Slack's invalid_auth) is a 401 by another name.
+  const refusedCredentials = o.status === 401 || o.status === 403 || o.refusedCredentials === true;
+  const code: HubErrorCode = retry ? 'source_unavailable' : refusedCredentials ? 'provider_unauthorized' : 'downstream_error';
   // The wait the provider named, as the hub's own errors carry it: a client schedules its retry without reading the text.
   return toolError(text, code, retry ? o.retryAfterMs : undefined);
 }

@@ -189,6 +189,8 @@ export class IntegrationSource implements ToolSource {
       credentials: keyed ?? oauthCredentials(this.opts.tokens, c!.id),
       paceKey: c ? `${this.name}:${c.id}` : `${this.name}:app`,
       idempotent: tool.idempotent === true,
+      // Slack's `invalid_auth` in a 200 is read as a 401: refreshed once, then the link is offered.
+      refusal: this.opts.definition.refusal,
       waitsWithinTimeout: true,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       signal: ctx.signal,
@@ -276,10 +278,7 @@ export class IntegrationSource implements ToolSource {
     return outcomeOf(res, answerText(res.headers.get('content-type'), new Uint8Array(await res.arrayBuffer())), clock.now(), d.refusal);
   }
 
-  /**
-   * Tells the breaker how an attempt went. A shared one's failure (Redis down) is logged, never
-   * the send's: the request went, and failing the job for it would send the write again.
-   */
+  /** Tells the breaker how an attempt went; a shared one's failure (Redis down) is logged, never the send's (the request went). */
   private tell(outcome: AttemptOutcome): void {
     const told = this.opts.outbound!.breakers.record(this.name, outcome);
     if (told instanceof Promise)
@@ -305,6 +304,7 @@ export class IntegrationSource implements ToolSource {
       credentials: keyed ?? oauthCredentials(this.opts.tokens, job.connectionId),
       paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
       idempotent: false,
+      refusal: d.refusal,
       ...(this.opts.limits ? { limits: this.opts.limits } : {}),
       ...(beforeSend ? { beforeSend } : {}),
       signal,

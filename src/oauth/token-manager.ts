@@ -64,8 +64,8 @@ type RefreshTrigger = 'expiring' | 'unauthorized';
  * was never called (an "invalid_grant" here would send an operator looking for a refusal that
  * never happened).
  */
-function noRefreshTokenReason(trigger: RefreshTrigger): string {
-  const what = trigger === 'unauthorized' ? 'the provider refused the access token (HTTP 401)' : 'the access token has expired';
+function noRefreshTokenReason(trigger: RefreshTrigger, said: string): string {
+  const what = trigger === 'unauthorized' ? `the provider refused the access token (${said})` : 'the access token has expired';
   return `${what} and there is no refresh token to get a new one (the provider issued none); link the account again`;
 }
 
@@ -150,10 +150,11 @@ export class TokenManager {
    * per token version. Concurrent 401s to one version share a refresh (coalesced in-process, leased
    * across processes); a 401 to a version already replaced takes the newer token without refreshing.
    * The same version back means no new token could be had (the endpoint is down, the token unexpired).
+   * `said`: how the API refused it, for the reason a connection without a refresh token is given.
    */
-  async afterUnauthorized(connectionId: string, version: number): Promise<{ accessToken: string; version: number }> {
+  async afterUnauthorized(connectionId: string, version: number, said = 'HTTP 401'): Promise<{ accessToken: string; version: number }> {
     const c = await this.active(connectionId);
-    if (c.tokenVersion === version) await this.refresh(c, 'unauthorized');
+    if (c.tokenVersion === version) await this.refresh(c, 'unauthorized', said);
     return this.latest(connectionId);
   }
 
@@ -180,7 +181,7 @@ export class TokenManager {
     return c.accessExpiresAt - margin <= this.opts.clock.now();
   }
 
-  private refresh(c: Connection, trigger: RefreshTrigger): Promise<TokenSet> {
+  private refresh(c: Connection, trigger: RefreshTrigger, said = 'HTTP 401'): Promise<TokenSet> {
     const running = this.inflight.get(c.id);
     if (running) return running;
     const held = this.heldBack(c);
@@ -190,7 +191,7 @@ export class TokenManager {
       return Promise.reject(
         new HubError('token_refresh_failed', `could not refresh the ${c.integration} token: the hub is stopping; try again once it is back`),
       );
-    const p = this.claimAndRefresh(c.id, c.tokenVersion, trigger).finally(() => this.inflight.delete(c.id));
+    const p = this.claimAndRefresh(c.id, c.tokenVersion, trigger, said).finally(() => this.inflight.delete(c.id));
     this.inflight.set(c.id, p);
     return p;
   }
@@ -218,10 +219,10 @@ export class TokenManager {
       );
   }
 
-  private async claimAndRefresh(id: string, seenVersion: number, trigger: RefreshTrigger): Promise<TokenSet> {
+  private async claimAndRefresh(id: string, seenVersion: number, trigger: RefreshTrigger, said: string): Promise<TokenSet> {
     for (;;) {
       const r = await this.opts.store.tryLease(id, seenVersion, this.owner, this.lease, ownerIsDead);
-      if (r.kind === 'acquired') return this.perform(r.connection, r.interrupted, trigger);
+      if (r.kind === 'acquired') return this.perform(r.connection, r.interrupted, trigger, said);
       if (r.kind === 'moved') {
         // Someone committed a new token set (or the connection left 'active') while we looked.
         if (r.connection.state !== 'active') throw unavailable(r.connection);
@@ -231,12 +232,12 @@ export class TokenManager {
     }
   }
 
-  private async perform(c: Connection, interrupted: boolean, trigger: RefreshTrigger): Promise<TokenSet> {
+  private async perform(c: Connection, interrupted: boolean, trigger: RefreshTrigger, said: string): Promise<TokenSet> {
     const { store, log } = this.opts;
     const current = await store.tokens(c);
     if (!current.refreshToken) {
       log.warn({ connection: c.id, integration: c.integration, trigger }, 'connection needs re-authorization: no refresh token was issued');
-      return this.needsReauth(c, noRefreshTokenReason(trigger));
+      return this.needsReauth(c, noRefreshTokenReason(trigger, said));
     }
     const client = this.opts.clientFor(c.integration);
     // Set once an attempt failed without a clear answer: the provider may have rotated the token anyway.

@@ -1,4 +1,4 @@
-import { jsonAnswer, refusedBecause, type Refusal } from '../definition/refusal.js';
+import { jsonAnswer, refusedBecause, refusesCredentials, type Refusal } from '../definition/refusal.js';
 
 /*
  * A provider's answer read for what it says about retrying: the provider client (a read retried on a
@@ -14,6 +14,8 @@ export interface SendOutcome {
   limitSpent?: true;
   /** A 2xx answer whose body says the request was refused (the integration's `refusal`, Slack's `ok: false`): its reason. */
   refused?: string;
+  /** That reason is one the integration lists as its token refused (`refusal.unauthorized`, Slack's `invalid_auth`): as a 401. */
+  refusedCredentials?: true;
   /**
    * The provider answered with what it saved for this request's idempotency key, not by running it
    * again (`Idempotent-Replayed: true`, Stripe): the same key gets the same answer, 5xx included.
@@ -59,6 +61,7 @@ export function outcomeOf(res: Response, body: string, now: number, refusal?: Re
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     ...(spent ? { limitSpent: true as const } : {}),
     ...(refused === undefined ? {} : { refused }),
+    ...(refusesCredentials(refusal, refused) ? { refusedCredentials: true as const } : {}),
     ...(replayed ? { replayed: true as const } : {}),
   };
 }

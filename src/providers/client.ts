@@ -1,4 +1,5 @@
 import { systemClock, type Clock } from '../clock.js';
+import { jsonAnswer, refusedBecause, refusesCredentials, type Refusal } from '../definition/refusal.js';
 import { HubError, isHubError } from '../errors.js';
 import { isRateLimited, outcomeOf } from './answer-outcome.js';
 import { capBody } from './body-limit.js';
@@ -51,6 +52,11 @@ export interface ProviderTarget {
    */
   waitsWithinTimeout?: boolean;
   limits?: Partial<ProviderLimits>;
+  /**
+   * How the provider refuses in a 2xx answer (the integration's `refusal`): one whose reason it
+   * lists as `unauthorized` (Slack's `invalid_auth`) is read as a 401 is, the token refreshed once.
+   */
+  refusal?: Refusal | undefined;
   /** The caller's cancellation, e.g. the MCP request's. */
   signal?: AbortSignal;
   /**
@@ -113,12 +119,27 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
       }
     };
 
-    // A 401 to a freshly refreshed token is not tried again: the grant lacks a scope, or the provider
-    // revoked it; another refresh would only spend a rotating refresh token.
-    const unauthorized = async (res: Response): Promise<HubError> => {
-      const said = (await readSome(res, 500)).trim();
-      return new HubError('provider_unauthorized', `${t.label} refused the credentials again after they were refreshed (401)${said ? `: ${said}` : ''}`, {
-        details: { status: res.status, mode: t.credentials.mode },
+    /**
+     * Why an answer refuses the credential: a 401, or a 2xx whose body the integration's refusal
+     * reads as a dead token (Slack's `{"ok":false,"error":"invalid_auth"}`, which comes with HTTP
+     * 200). Such a body is read whole here (under the size cap), and the answer handed on buffered.
+     */
+    const refusedCredential = async (r: Response): Promise<{ res: Response; why?: string }> => {
+      if (r.status === 401) return { res: r, why: 'HTTP 401' };
+      const ct = r.headers.get('content-type')?.toLowerCase() ?? '';
+      if (streamed || t.refusal?.unauthorized === undefined || r.status < 200 || r.status > 299 || !ct.includes('json')) return { res: r };
+      const read = await whole(r);
+      const reason = refusedBecause(t.refusal, jsonAnswer(ct, new TextDecoder().decode(bufferedBytesLeft(read))));
+      return refusesCredentials(t.refusal, reason) ? { res: read, why: reason! } : { res: read };
+    };
+
+    // A refusal of a freshly refreshed token is not tried again: the grant lacks a scope, or the
+    // provider revoked it; another refresh would only spend a rotating refresh token.
+    const refusedAgain = async (r: Response, why: string): Promise<HubError> => {
+      const said = r.status === 401 ? (await readSome(r, 500)).trim() : '';
+      const what = r.status === 401 ? '401' : why;
+      return new HubError('provider_unauthorized', `${t.label} refused the credentials again after they were refreshed (${what})${said ? `: ${said}` : ''}`, {
+        details: { status: r.status, mode: t.credentials.mode },
       });
     };
 
@@ -151,14 +172,15 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
       let res: Response | undefined;
       try {
         const cred = await t.credentials.current();
-        res = await exchange(cred);
-        if (res.status === 401 && t.credentials.mode !== 'none') {
+        const first = await refusedCredential(await exchange(cred));
+        res = first.res;
+        if (first.why !== undefined && t.credentials.mode !== 'none') {
           // RFC 6750 §3.1: a 401 says the request was refused before it was acted on, so resending
-          // it once with a renewed token is safe even for a write. The refresh is not the API's
-          // time: the timer stops while it runs (the token manager bounds it), and the resend
-          // gets a deadline of its own.
+          // it once with a renewed token is safe even for a write (as it is after Slack's
+          // invalid_auth). The refresh is not the API's time: the timer stops while it runs (the
+          // token manager bounds it), and the resend gets a deadline of its own.
           deadline.stopTimer();
-          const renewed = await t.credentials.renew(cred);
+          const renewed = await t.credentials.renew(cred, first.why);
           if (renewed === undefined) {
             // No newer credential (e.g. the token endpoint is down): the 401, body unread, is the
             // answer, so the caller can show the provider's own words, read under a deadline again.
@@ -166,8 +188,9 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
             return res;
           }
           await res.body?.cancel().catch(() => {});
-          res = await exchange(renewed);
-          if (res.status === 401) throw await unauthorized(res);
+          const again = await refusedCredential(await exchange(renewed));
+          res = again.res;
+          if (again.why !== undefined) throw await refusedAgain(res, again.why);
         }
       } catch (err) {
         if (signal.aborted || isHubError(err)) throw err;

@@ -12,15 +12,18 @@ export interface Credential {
 export interface Credentials {
   readonly mode: 'oauth' | 'api_key' | 'none';
   current(): Promise<Credential>;
-  /** After a 401 to `rejected`: a newer credential, or undefined when there is none to try. */
-  renew(rejected: Credential): Promise<Credential | undefined>;
+  /**
+   * After a 401 to `rejected` (or a 2xx refusal the integration reads as one; `why` names it, e.g.
+   * `HTTP 401` or Slack's `invalid_auth`): a newer credential, or undefined when there is none to try.
+   */
+  renew(rejected: Credential, why?: string): Promise<Credential | undefined>;
 }
 
 /** What the OAuth mode needs of the token manager (kept structural: providers do not import oauth). */
 export interface ConnectionTokens {
   credential(connectionId: string): Promise<{ accessToken: string; version: number }>;
   /** One refresh per token version: concurrent callers with the same rejected version share it. */
-  afterUnauthorized(connectionId: string, version: number): Promise<{ accessToken: string; version: number }>;
+  afterUnauthorized(connectionId: string, version: number, why?: string): Promise<{ accessToken: string; version: number }>;
 }
 
 // RFC 6750 §2.1: the access token travels in the Authorization request header field.
@@ -30,8 +33,8 @@ export function oauthCredentials(tokens: ConnectionTokens, connectionId: string)
   return {
     mode: 'oauth',
     current: async () => bearer(await tokens.credential(connectionId)),
-    async renew(rejected) {
-      const next = await tokens.afterUnauthorized(connectionId, rejected.version);
+    async renew(rejected, why) {
+      const next = await tokens.afterUnauthorized(connectionId, rejected.version, why);
       // The same version back means no refresh happened (the token endpoint is down and the token has
       // not expired yet): resending would only earn the same 401.
       return next.version === rejected.version ? undefined : bearer(next);
