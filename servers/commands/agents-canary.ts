@@ -7,7 +7,7 @@ import { buildAgents, secretsOf } from '../../src/agents/build.js';
 import type { AgentRuntime } from '../../src/agents/invoke.js';
 import { AgentCallError, runWithPolicy, type PolicyDeps } from '../../src/agents/policy.js';
 import { redact } from '../../src/agents/scrub.js';
-import { atPath } from '../../src/agents/validate-output.js';
+import { acceptAnswer, atPath } from '../../src/agents/validate-output.js';
 import { systemClock } from '../../src/clock.js';
 import { publicUrlOf } from '../../src/config/public-url.js';
 import { parsePath } from '../../src/definition/agent-template.js';
@@ -87,10 +87,12 @@ export function readCases(file: string, validate: (input: Record<string, unknown
 export function judge(answer: AgentAnswer, runtime: AgentRuntime, c: Case): string | undefined {
   if (answer.kind === 'agent_error') return `the agent reported ${answer.type}: ${answer.message}`;
   if (answer.kind === 'submitted') return `the agent queued the task ${answer.taskId} instead of answering`;
-  const invalid = runtime.checkOutput(answer.output);
-  if (invalid !== undefined) return invalid;
+  // As the hub takes it (validate-output.ts): with an output schema, an `output` sent as the JSON
+  // string of the object (some platforms do) is the object it spells, for the checks and `expect`.
+  const accepted = acceptAnswer(runtime, runtime, answer.output);
+  if ('refused' in accepted) return accepted.refused;
   for (const [path, want] of Object.entries(c.expect ?? {})) {
-    const got = atPath(answer.output, path);
+    const got = atPath(accepted.output, path);
     if (!isDeepStrictEqual(got, want)) return `${path}: expected ${JSON.stringify(want)}, got ${got === undefined ? 'nothing' : JSON.stringify(got)}`;
   }
   return undefined;
