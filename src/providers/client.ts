@@ -4,6 +4,7 @@ import { HubError, isHubError } from '../errors.js';
 import { isRateLimited, outcomeOf } from './answer-outcome.js';
 import { capBody } from './body-limit.js';
 import type { Credential, Credentials } from './credentials.js';
+import { cutText, oneLine } from './cut-text.js';
 import { Deadline, realSleep, type Sleep } from './deadline.js';
 import { bufferedBytesLeft, bufferedResponse } from './node-fetch.js';
 import { PacingTooLong, acquireWithin, noPacing, type Pacer } from './pacing.js';
@@ -133,10 +134,13 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
       return refusesCredentials(t.refusal, reason) ? { res: read, why: reason! } : { res: read };
     };
 
-    // A refusal of a freshly refreshed token is not tried again: the grant lacks a scope, or the
-    // provider revoked it; another refresh would only spend a rotating refresh token.
-    const refusedAgain = async (r: Response, why: string): Promise<HubError> => {
+    // A refusal of a freshly refreshed token is not tried again: the provider revoked the grant or
+    // disabled the account, and another refresh would only spend a rotating refresh token. Linking
+    // again is the only way forward: the credentials mark the connection so and throw that answer.
+    const refusedAgain = async (r: Response, renewed: Credential, why: string): Promise<HubError> => {
       const said = r.status === 401 ? (await readSome(r, 500)).trim() : '';
+      // The reason is stored with the connection and shown by `connections list`: one short line.
+      await t.credentials.refusedAfterRenewal?.(renewed, said ? `${why}: ${cutText(oneLine(said), 200)}` : why);
       const what = r.status === 401 ? '401' : why;
       return new HubError('provider_unauthorized', `${t.label} refused the credentials again after they were refreshed (${what})${said ? `: ${said}` : ''}`, {
         details: { status: r.status, mode: t.credentials.mode },
@@ -190,7 +194,7 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
           await res.body?.cancel().catch(() => {});
           const again = await refusedCredential(await exchange(renewed));
           res = again.res;
-          if (again.why !== undefined) throw await refusedAgain(res, again.why);
+          if (again.why !== undefined) throw await refusedAgain(res, renewed, again.why);
         }
       } catch (err) {
         if (signal.aborted || isHubError(err)) throw err;

@@ -17,6 +17,13 @@ export interface Credentials {
    * `HTTP 401` or Slack's `invalid_auth`): a newer credential, or undefined when there is none to try.
    */
   renew(rejected: Credential, why?: string): Promise<Credential | undefined>;
+  /**
+   * The provider refused `renewed` too, a credential it had just issued: nothing but a new link
+   * can help, so the OAuth mode marks the connection as needing one and throws what the caller is
+   * answered with (`connection_needs_reauth`, so the call offers the link). Returns when the
+   * connection has moved on meanwhile (another refresh, a new link).
+   */
+  refusedAfterRenewal?(renewed: Credential, why: string): Promise<void>;
 }
 
 /** What the OAuth mode needs of the token manager (kept structural: providers do not import oauth). */
@@ -24,6 +31,8 @@ export interface ConnectionTokens {
   credential(connectionId: string): Promise<{ accessToken: string; version: number }>;
   /** One refresh per token version: concurrent callers with the same rejected version share it. */
   afterUnauthorized(connectionId: string, version: number, why?: string): Promise<{ accessToken: string; version: number }>;
+  /** The token of `version`, refreshed after a refusal, was refused too: needs a new link (throws what the caller is answered with). */
+  refusedAfterRefresh(connectionId: string, version: number, why: string): Promise<void>;
 }
 
 // RFC 6750 §2.1: the access token travels in the Authorization request header field.
@@ -39,6 +48,7 @@ export function oauthCredentials(tokens: ConnectionTokens, connectionId: string)
       // not expired yet): resending would only earn the same 401.
       return next.version === rejected.version ? undefined : bearer(next);
     },
+    refusedAfterRenewal: (renewed, why) => tokens.refusedAfterRefresh(connectionId, renewed.version, why),
   };
 }
 

@@ -253,19 +253,32 @@ describe('a custom integration calling its provider', () => {
       expect([(await connection('alice')).tokenVersion, (await connection('bob')).tokenVersion]).toEqual([2, 1]);
     });
 
-    it('answers a 401 to the refreshed token as an auth error, without trying again', async () => {
+    // Changed deliberately: this was a final provider_unauthorized with the connection left active,
+    // so every later call refreshed and failed again and the user was never offered the link, though
+    // linking again is the only way forward once a token the provider just issued is refused.
+    it('answers a 401 to the refreshed token by marking the connection needs_reauth and offering the link, without trying again', async () => {
       const refreshes = oidc.tokenRequests('refresh_token');
       const before = api.seen.length;
+      const bobs = (await connection('bob')).tokenVersion;
       api.rejectAll = true;
       try {
         const r = await alice.callTool('acme__things', {});
-        expect(r).toEqual(failure('Acme refused the credentials again after they were refreshed (401): {"error":"invalid_token"}', 'provider_unauthorized'));
+        const reason = 'the provider refused the access token again right after it was refreshed (HTTP 401: {"error":"invalid_token"}); link the account again';
+        expect(r).toMatchObject({ isError: true, errorCode: 'connection_needs_reauth' });
+        expect((r.content[0] as { text: string }).text).toContain(
+          `Your Acme connection needs to be linked again (${reason}). Open this link to re-link it, then call the tool again: http`,
+        );
+        expect(await connection('alice')).toMatchObject({ state: 'needs_reauth', reason });
       } finally {
         api.rejectAll = false;
       }
       expect(oidc.tokenRequests('refresh_token')).toBe(refreshes + 1);
       expect(api.seen.length - before).toBe(2);
-      expect((await connection('alice')).state).toBe('active');
+      // The next call offers the link at once, sending nothing; bob's connection is untouched.
+      expect(await alice.callTool('acme__things', {})).toMatchObject({ isError: true, errorCode: 'connection_needs_reauth' });
+      expect(api.seen.length - before).toBe(2);
+      expect(await connection('bob')).toMatchObject({ state: 'active', tokenVersion: bobs });
+      expect((await bob.callTool('acme__things', {})).isError).toBe(false);
     });
   });
 

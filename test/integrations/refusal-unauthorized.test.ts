@@ -139,6 +139,20 @@ describe("a dead token refused in a 200 (Slack's ok:false invalid_auth)", () => 
     await bobWorks();
   });
 
+  it('account_inactive again after the refresh: needs_reauth and the link, one refresh only', async () => {
+    accessState.set('xoxe.xoxp-dave-1', 'account_inactive');
+    const before = calls.filter((c) => c.user === 'dave').length;
+    const r = await call('dave', 'info', { channel: 'general' });
+    expect(r).toMatchObject({ isError: true, errorCode: 'connection_needs_reauth' });
+    expect(text(r)).toContain(
+      'Your Slack connection needs to be linked again (the provider refused the access token again right after it was refreshed (account_inactive)',
+    );
+    expect(refreshes.get('dave')).toBe(1);
+    expect(calls.filter((c) => c.user === 'dave').length - before).toBe(2);
+    expect(await connection('dave')).toMatchObject({ state: 'needs_reauth' });
+    await bobWorks();
+  });
+
   it('a queued write refused token_revoked whose refresh is refused: the link, and the message sent once', async () => {
     accessState.set('xoxe.xoxp-erin-1', 'token_revoked');
     const r = await call('erin', 'post', { channel: 'general', text: 'hi' });
