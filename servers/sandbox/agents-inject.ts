@@ -51,12 +51,19 @@ export interface Injection {
   knobs: Knobs;
 }
 
+/** Request headers (lower case, as Node gives them) that carry a knob. */
+const HEADER_PREFIX = 'x-sandbox-';
+
 /** The request's injection, or why it is refused (an unknown knob or a value out of range). */
 export function injectionOf(req: Request, rawId: string): Injection | { error: string } {
   const [id, ...spec] = rawId.split('+');
+  // A misspelt header knob (`x-sandbox-latency` for `-latency-ms`) would leave the agent healthy
+  // while its entry reads as broken: refused like a misspelt `+` knob, naming it.
+  const stray = Object.keys(req.headers).find((h) => h.startsWith(HEADER_PREFIX) && !Object.hasOwn(KNOBS, h.slice(HEADER_PREFIX.length)));
+  if (stray !== undefined) return { error: `unknown failure injection header ${stray.slice(0, 60)}` };
   const raw: Record<string, string> = {};
   for (const name of Object.keys(KNOBS)) {
-    const header = req.get(`x-sandbox-${name}`);
+    const header = req.get(`${HEADER_PREFIX}${name}`);
     if (header !== undefined) raw[name] = header;
   }
   for (const kv of spec) {
