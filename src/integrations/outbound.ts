@@ -9,7 +9,7 @@ import type { SendOutcome } from '../outbox/classify.js';
 import { circuitHold, type CircuitHold, type CircuitView } from '../outbox/queue-source.js';
 import { canonicalJson } from '../outbox/hash.js';
 import type { OutboxService } from '../outbox/service.js';
-import { isFinal, type Job, type JobState, type OpenJob } from '../outbox/types.js';
+import { isFinal, type Job, type JobResult, type JobState, type OpenJob } from '../outbox/types.js';
 import type { ProviderFetch } from '../providers/client.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { httpRequestOf, renderAnswer, type HttpRequest } from './http-tool.js';
@@ -263,13 +263,8 @@ export function answerOf(
  * The stored answer keeps the status and body only: a body that parses as JSON is shown as the
  * JSON answer it was (the direct call read the content type for that).
  */
-function renderStored(
-  title: string,
-  request: Pick<HttpRequest, 'method' | 'path'>,
-  r: { status: number; body: string },
-  refusal?: Refusal,
-  schemas?: ToolSchemas,
-): CallToolResult {
+function renderStored(title: string, request: Pick<HttpRequest, 'method' | 'path'>, r: JobResult, refusal?: Refusal, schemas?: ToolSchemas): CallToolResult {
+  if (r.truncated) return renderCut(title, request, r, refusal, schemas);
   let json = false;
   try {
     JSON.parse(r.body);
@@ -281,8 +276,33 @@ function renderStored(
   return renderAnswer(title, request, { status: r.status, statusText: nodeHttp().STATUS_CODES[r.status] ?? '', headers, text: r.body }, refusal, schemas);
 }
 
+/**
+ * A stored answer the outbox cut at its cap (MAX_RESULT_BODY_CHARS): shown as the text kept, after a
+ * line saying it was cut and how long the whole was, never as JSON. The first part of a JSON body
+ * does not parse, and structuredContent read from it would be a value the provider never sent. The
+ * outbox judged the whole answer when it came (done, or refused), so a done write stays a success:
+ * an error would have the caller make it again.
+ */
+function renderCut(title: string, request: Pick<HttpRequest, 'method' | 'path'>, r: JobResult, refusal?: Refusal, schemas?: ToolSchemas): CallToolResult {
+  const shown = renderAnswer(
+    title,
+    request,
+    { status: r.status, statusText: nodeHttp().STATUS_CODES[r.status] ?? '', headers: new Headers(), text: r.body },
+    refusal,
+    schemas,
+  );
+  if (shown.isError) return shown;
+  return { ...shown, content: [{ type: 'text', text: cutNotice(`${title} answered ${request.method} ${request.path}`, r) }, ...shown.content] };
+}
+
+/** What a cut answer's first line says: that it was cut, where, and how long the whole was when known. */
+function cutNotice(what: string, r: JobResult): string {
+  const whole = r.wholeChars === undefined ? '' : ` of ${r.wholeChars}`;
+  return `${what}, but the answer was longer than the outbox keeps: below are its first ${r.body.length}${whole} characters, cut there (so not read as JSON).`;
+}
+
 /** Parsed back, as every stored value is; a result cut at the outbox's cap is shown as the text kept. */
-function storedHandlerResult(qualified: string, r: { body: string; truncated?: boolean | undefined }): CallToolResult {
+function storedHandlerResult(qualified: string, r: JobResult): CallToolResult {
   let parsed: unknown;
   try {
     parsed = JSON.parse(r.body);
@@ -290,7 +310,9 @@ function storedHandlerResult(qualified: string, r: { body: string; truncated?: b
     parsed = undefined;
   }
   if (isCallToolResult(parsed)) return parsed;
-  const why = r.truncated ? 'longer than the outbox keeps' : 'not a tool result';
+  const why = r.truncated
+    ? `longer than the outbox keeps (${r.wholeChars === undefined ? 'cut' : `${r.wholeChars} characters, cut`} at ${r.body.length})`
+    : 'not a tool result';
   return errorResult(`${qualified} completed, but its answer was ${why}; what was kept: ${r.body.slice(0, 2000)}`);
 }
 

@@ -97,7 +97,7 @@ export function queuedLife(now: number) {
 
 export function boundResult(result: JobResult): JobResult {
   if (result.body.length <= MAX_RESULT_BODY_CHARS) return jobResultSchema.parse(result);
-  return { status: result.status, body: result.body.slice(0, MAX_RESULT_BODY_CHARS), truncated: true };
+  return { status: result.status, body: result.body.slice(0, MAX_RESULT_BODY_CHARS), truncated: true, wholeChars: result.body.length };
 }
 
 /** The outbox's statements, prepared once per store. */

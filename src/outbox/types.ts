@@ -48,11 +48,15 @@ export const jobInputSchema = z.strictObject({
 });
 export type JobInput = z.input<typeof jobInputSchema>;
 
-/** The provider's answer, kept for the caller (bounded: see MAX_RESULT_BODY_CHARS). */
+/**
+ * The provider's answer, kept for the caller (bounded: see MAX_RESULT_BODY_CHARS). A body cut there
+ * is `truncated`, and `wholeChars` says how long the whole was (absent in jobs stored before it was kept).
+ */
 export const jobResultSchema = z.strictObject({
   status: z.number().int(),
   body: z.string(),
   truncated: z.boolean().optional(),
+  wholeChars: z.number().int().nonnegative().optional(),
 });
 export type JobResult = z.infer<typeof jobResultSchema>;
 
