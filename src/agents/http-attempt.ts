@@ -142,11 +142,19 @@ function zlibCode(err: unknown): string | undefined {
 function transport(x: AgentExchange, err: unknown, unreached: string): AgentAttemptError {
   if (neverConnected(err)) return new AgentAttemptError('transport', unreached, { cause: err, sent: false });
   const why = rootCause(err);
-  return new AgentAttemptError(
-    'transport',
-    `the connection to agent ${x.name} broke after the request was sent${why ? ` (${why})` : ''}; agent ${x.name} may be running the task, so it was not sent again`,
-    { cause: err, sent: true },
-  );
+  return new AgentAttemptError('transport', `the connection to agent ${x.name} broke after the request was sent${why ? ` (${why})` : ''}${notResent(x.name)}`, {
+    cause: err,
+    sent: true,
+  });
+}
+
+/**
+ * What a failure after the request went out adds: the agent may have the task (a stream it cut
+ * before its end, a connection that broke), so it was not sent again and a caller who retries may
+ * run it twice. "Retryable" in its code says only that the agent may answer a later call.
+ */
+export function notResent(name: string): string {
+  return `; agent ${name} may be running the task, so it was not sent again`;
 }
 
 /** The innermost error's words (fetch's own "fetch failed" says nothing of what happened). */

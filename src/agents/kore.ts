@@ -11,6 +11,7 @@ import {
   failure,
   isEventStream,
   jsonOf,
+  notResent,
   tooDeep,
 } from './http-attempt.js';
 import { nestsTooDeep } from '../mcp/json-depth.js';
@@ -172,6 +173,6 @@ export class KoreAdapter implements AgentAdapter {
     });
     if (answer !== undefined) return answer;
     // A stream that ends without its whole answer may have been cut anywhere: not an answer to trust.
-    throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the whole answer`, { sent: true });
+    throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the whole answer${notResent(this.o.name)}`, { sent: true });
   }
 }

@@ -6,7 +6,7 @@ import { untilAnswer } from '../providers/sse.js';
 import type { Clock } from '../clock.js';
 import type { UpagentsAgentConfig } from '../definition/agents.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage, objectIn } from './adapter.js';
-import { type AgentExchange, MAX_STREAMED_CHARS, exchange, failure, isEventStream, jsonOf, tooDeep } from './http-attempt.js';
+import { type AgentExchange, MAX_STREAMED_CHARS, exchange, failure, isEventStream, jsonOf, notResent, tooDeep } from './http-attempt.js';
 import { nestsTooDeep } from '../mcp/json-depth.js';
 
 /**
@@ -152,7 +152,7 @@ export class UpagentsAdapter implements AgentAdapter {
     });
     if (answer !== undefined) return answer;
     // A stream that ends without `complete` may have been cut anywhere: not an answer to trust.
-    throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the complete event`, { sent: true });
+    throw new AgentAttemptError('transport', `agent ${this.o.name} closed its stream before the complete event${notResent(this.o.name)}`, { sent: true });
   }
 }
 
