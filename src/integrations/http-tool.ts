@@ -5,6 +5,7 @@ import { ERROR_META_KEY, errorMetaOf, type HubErrorCode } from '../errors.js';
 import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
 import { classifyResponse, outcomeOf, type SendOutcome } from '../outbox/classify.js';
 import type { ProviderFetch } from '../providers/client.js';
+import { cutText } from '../providers/cut-text.js';
 import { resolveInScope, scopeOf, shown } from '../providers/scope.js';
 import { stringify as formEncode } from 'qs';
 import type { BodyEncoding } from '../definition/tools.js';
@@ -177,7 +178,7 @@ export function renderAnswer(
   const outcome = outcomeOf(new Response(null, { status: a.status, headers: a.headers }), text, Date.now(), refusal);
   if (a.status < 200 || a.status > 299) {
     const retry = a.headers.get('retry-after');
-    const detail = text ? `: ${text.slice(0, 2000)}` : '';
+    const detail = text ? `: ${cutText(text, 2000)}` : '';
     // Without a Retry-After, a spent window's X-RateLimit-Reset (GitHub's primary limit) says when.
     const when = retry
       ? ` (retry after ${/^\d+(?:\.\d+)?$/.test(retry.trim()) ? `${retry.trim()} s` : retry})`
@@ -186,7 +187,7 @@ export function renderAnswer(
         : '';
     return failed(`${title} answered ${a.status} ${a.statusText} to ${r.method} ${r.path}${when}${detail}${scopeHint(a)}`, outcome);
   }
-  if (outcome.refused !== undefined) return failed(`${title} refused ${r.method} ${r.path} (${outcome.refused}): ${text.slice(0, 2000)}`, outcome);
+  if (outcome.refused !== undefined) return failed(`${title} refused ${r.method} ${r.path} (${outcome.refused}): ${cutText(text, 2000)}`, outcome);
   const parsed = exactJsonAnswer(a.headers.get('content-type'), text);
   // Parsed, it would overflow the stack when written out again (src/mcp/json-depth.ts); the hub
   // refuses such JSON wherever it arrives (MCP requests, webhook bodies), and says so here too.

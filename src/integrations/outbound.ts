@@ -11,6 +11,7 @@ import { canonicalJson } from '../outbox/hash.js';
 import type { OutboxService } from '../outbox/service.js';
 import { isFinal, type Job, type JobResult, type JobState, type OpenJob } from '../outbox/types.js';
 import type { ProviderFetch } from '../providers/client.js';
+import { cutText } from '../providers/cut-text.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { httpRequestOf, renderAnswer, type HttpRequest } from './http-tool.js';
 
@@ -313,7 +314,7 @@ function storedHandlerResult(qualified: string, r: JobResult): CallToolResult {
   const why = r.truncated
     ? `longer than the outbox keeps (${r.wholeChars === undefined ? 'cut' : `${r.wholeChars} characters, cut`} at ${r.body.length})`
     : 'not a tool result';
-  return errorResult(`${qualified} completed, but its answer was ${why}; what was kept: ${r.body.slice(0, 2000)}`);
+  return errorResult(`${qualified} completed, but its answer was ${why}; what was kept: ${cutText(r.body, 2000)}`);
 }
 
 function errorResult(text: string): CallToolResult {

@@ -1,6 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import { outputCheck, type OutputRule } from '../agents/validate-output.js';
 import { ERROR_META_KEY, errorMetaOf } from '../errors.js';
+import { cutText } from '../providers/cut-text.js';
 
 /**
  * The check of a tool's results against the output schema it lists, with the SDK's JSON Schema
@@ -30,7 +31,7 @@ export interface Unfit {
  */
 export function unfitResult(u: Unfit, answered: CallToolResult): CallToolResult {
   const first = answered.content[0];
-  const text = first?.type === 'text' ? first.text.slice(0, 2000) : '';
+  const text = first?.type === 'text' ? cutText(first.text, 2000) : '';
   const made = u.write ? ' The write was made: calling again would make it again.' : '';
   return {
     content: [

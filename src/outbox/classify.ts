@@ -1,6 +1,7 @@
 import { AbortError } from 'p-retry';
 import { describeError, errorCodesUnder, isHubError, type HubErrorCode } from '../errors.js';
 import { isRateLimited, type SendOutcome } from '../providers/answer-outcome.js';
+import { cutText, oneLine } from '../providers/cut-text.js';
 
 // Read where the provider client reads them too (a lower layer); named here for the outbox's callers.
 export { isRateLimited, outcomeOf, parseRetryAfter, type SendOutcome } from '../providers/answer-outcome.js';
@@ -33,12 +34,12 @@ export function classifyResponse(o: SendOutcome, sensitive = false, replaySafe =
       kind: 'fail',
       error: sensitive
         ? `the provider refused it (${o.status}; its answer is sealed with the job: sensitive)`
-        : `the provider refused it: ${o.refused.slice(0, MESSAGE_CHARS)}`,
+        : `the provider refused it: ${cutText(o.refused, MESSAGE_CHARS)}`,
     };
   }
   const error = sensitive
     ? `the provider answered ${o.status} (its answer is sealed with the job: sensitive)`
-    : `the provider answered ${o.status}${o.body ? `: ${o.body.replace(/\s+/g, ' ').trim().slice(0, MESSAGE_CHARS)}` : ''}`;
+    : `the provider answered ${o.status}${o.body ? `: ${cutText(oneLine(o.body), MESSAGE_CHARS)}` : ''}`;
   const limited = isRateLimited(o);
   // A gateway's 502 or 504 says the origin behind it did not answer in time or sanely, not that it
   // did nothing: the write may have been applied, as after a timeout or a reset connection, so a

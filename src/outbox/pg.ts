@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
+import { cutText } from '../providers/cut-text.js';
 import type { PgStore, Queryable, Row as PgRow } from '../store/pg/pool.js';
 import type { Vault } from '../vault/vault.js';
 import { argsHash, canonicalJson, newIdempotencyKey, newJobId } from './hash.js';
@@ -284,7 +285,7 @@ export class PgOutbox implements Outbox {
       `UPDATE outbox_jobs SET state = $3, next_attempt_at = $4, result = $5, paced = paced + $6, lease_owner = NULL, lease_until = NULL,
          last_error = $7, last_error_code = $9, updated_at = $8
        WHERE id = $1 AND state = 'sending' AND lease_owner = $2`,
-      [id, owner, to, o.retryAt === 'never' ? now : o.retryAt, result, o.paced ? 1 : 0, o.error.slice(0, MAX_ERROR_CHARS), now, o.code ?? null],
+      [id, owner, to, o.retryAt === 'never' ? now : o.retryAt, result, o.paced ? 1 : 0, cutText(o.error, MAX_ERROR_CHARS), now, o.code ?? null],
     );
     return n === 1 ? to : false;
   }
@@ -293,7 +294,7 @@ export class PgOutbox implements Outbox {
     const n = await this.store.exec(
       `UPDATE outbox_jobs SET state = 'sent_unconfirmed', lease_owner = NULL, lease_until = NULL, last_error = $3, last_error_code = NULL, updated_at = $4
        WHERE id = $1 AND state = 'sending' AND lease_owner = $2`,
-      [id, owner, error.slice(0, MAX_ERROR_CHARS), this.clock.now()],
+      [id, owner, cutText(error, MAX_ERROR_CHARS), this.clock.now()],
     );
     return n === 1;
   }

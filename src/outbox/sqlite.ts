@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { HubError } from '../errors.js';
+import { cutText } from '../providers/cut-text.js';
 import type { Db } from '../store/db.js';
 import type { Vault } from '../vault/vault.js';
 import { GroupCommit } from './group-commit.js';
@@ -97,7 +98,7 @@ export function queuedLife(now: number) {
 
 export function boundResult(result: JobResult): JobResult {
   if (result.body.length <= MAX_RESULT_BODY_CHARS) return jobResultSchema.parse(result);
-  return { status: result.status, body: result.body.slice(0, MAX_RESULT_BODY_CHARS), truncated: true, wholeChars: result.body.length };
+  return { status: result.status, body: cutText(result.body, MAX_RESULT_BODY_CHARS), truncated: true, wholeChars: result.body.length };
 }
 
 /** The outbox's statements, prepared once per store. */
@@ -304,7 +305,7 @@ export class SqliteOutbox implements Outbox {
         retryAt,
         result,
         paced: o.paced ? 1 : 0,
-        error: o.error.slice(0, MAX_ERROR_CHARS),
+        error: cutText(o.error, MAX_ERROR_CHARS),
         code: o.code ?? null,
         now,
       });
@@ -313,7 +314,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   unconfirmed(id: string, owner: string, error: string): Promise<boolean> {
-    return this.group.run(() => this.st.unconfirmed.run({ id, owner, error: error.slice(0, MAX_ERROR_CHARS), now: this.clock.now() }).changes === 1);
+    return this.group.run(() => this.st.unconfirmed.run({ id, owner, error: cutText(error, MAX_ERROR_CHARS), now: this.clock.now() }).changes === 1);
   }
 
   async list(filter: ListFilter = {}): Promise<Job[]> {

@@ -316,5 +316,5 @@ export async function readSome(res: Response, max: number): Promise<string> {
   } finally {
     await reader.cancel().catch(() => {});
   }
-  return text.slice(0, max);
+  return cutText(text, max);
 }
