@@ -128,7 +128,8 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
     const refusedCredential = async (r: Response): Promise<{ res: Response; why?: string }> => {
       if (r.status === 401) return { res: r, why: 'HTTP 401' };
       const ct = r.headers.get('content-type')?.toLowerCase() ?? '';
-      if (streamed || t.refusal?.unauthorized === undefined || r.status < 200 || r.status > 299 || !ct.includes('json')) return { res: r };
+      if (streamed || t.credentials.mode === 'none' || t.refusal?.unauthorized === undefined || r.status < 200 || r.status > 299 || !ct.includes('json'))
+        return { res: r };
       const read = await whole(r);
       const reason = refusedBecause(t.refusal, jsonAnswer(ct, new TextDecoder().decode(bufferedBytesLeft(read))));
       return refusesCredentials(t.refusal, reason) ? { res: read, why: reason! } : { res: read };
@@ -176,7 +177,8 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
       let res: Response | undefined;
       try {
         const cred = await t.credentials.current();
-        const first = await refusedCredential(await exchange(cred));
+        res = await exchange(cred);
+        const first = await refusedCredential(res);
         res = first.res;
         if (first.why !== undefined && t.credentials.mode !== 'none') {
           // RFC 6750 §3.1: a 401 says the request was refused before it was acted on, so resending
@@ -192,12 +194,14 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
             return res;
           }
           await res.body?.cancel().catch(() => {});
-          const again = await refusedCredential(await exchange(renewed));
+          res = await exchange(renewed);
+          const again = await refusedCredential(res);
           res = again.res;
           if (again.why !== undefined) throw await refusedAgain(res, renewed, again.why);
         }
       } catch (err) {
-        if (signal.aborted || isHubError(err)) throw err;
+        // A body dropped while refusedCredential read it is already said as such (and retryable when the request is).
+        if (signal.aborted || isHubError(err) || err instanceof RetryableFailure) throw err;
         // fetch rejects with a TypeError when the connection failed: nothing is known to have arrived.
         const failure = new HubError('provider_unreachable', `${t.label} could not be reached`, { cause: err });
         if (repeatable) throw new RetryableFailure(failure);
