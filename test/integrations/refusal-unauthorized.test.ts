@@ -80,6 +80,15 @@ describe("a dead token refused in a 200 (Slack's ok:false invalid_auth)", () => 
             },
           },
         },
+        // A bot token from config: nothing to refresh or link, so its refusal is the credentials' (provider_unauthorized).
+        bot: {
+          type: 'custom',
+          title: 'Slack Bot',
+          apiBaseUrl: `${api.origin}/api`,
+          auth: { type: 'apiKey', prefix: 'Bearer ', value: 'xoxb-revoked' },
+          refusal: { okAt: 'ok', messageAt: 'error', unauthorized: DEAD },
+          tools: { info: { description: 'A channel', method: 'GET', path: '/conversations.info', readOnly: true, input: channel } },
+        },
       },
     });
     const connections = hub.hub.integrations.accounts.connections;
@@ -117,6 +126,15 @@ describe("a dead token refused in a 200 (Slack's ok:false invalid_auth)", () => 
     expect(await connection('bob')).toMatchObject({ state: 'active', tokenVersion: 1 });
     expect(refreshes.get('bob') ?? 0).toBe(before);
   };
+
+  it('a key from config refused invalid_auth: provider_unauthorized, sent once, no connection touched', async () => {
+    const before = calls.length;
+    const r = await clients.get('alice')!.callTool('bot__info', { channel: 'general' });
+    expect(r).toMatchObject({ isError: true, errorCode: 'provider_unauthorized' });
+    expect((r.content[0] as { text: string }).text).toBe('Slack Bot refused GET /conversations.info (invalid_auth): {"ok":false,"error":"invalid_auth"}');
+    expect(calls.length - before).toBe(1);
+    expect(await connection('alice')).toMatchObject({ state: 'active' });
+  });
 
   it('token_expired: refreshed once, and the call goes on with the new token', async () => {
     accessState.set('xoxe.xoxp-alice-1', 'token_expired');
