@@ -23,6 +23,8 @@ export interface InvokeContext {
   signal: AbortSignal;
   callId?: string;
   onPartial?: (agent: string, p: AgentPartial) => void;
+  /** Each agent of the chain as it is tried (progress says where a fallback's answer begins). */
+  onTry?: (agent: string) => void;
   /** Async: the callback each agent of the chain is submitted with (undefined for one that is not async). */
   callback?: CallbackFor;
 }
@@ -95,6 +97,7 @@ export async function invokeChain(name: string, input: Record<string, unknown>, 
     }
     let answer: AgentAnswer;
     const callback = await ctx.callback?.(candidate);
+    ctx.onTry?.(candidate);
     try {
       answer = await runWithPolicy(
         candidate,

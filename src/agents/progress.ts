@@ -4,6 +4,12 @@ import { redact, streamScrubber } from './scrub.js';
 
 export interface ProgressReporter {
   push: (agent: string, p: AgentPartial) => void;
+  /**
+   * The chain moves on to `agent`. When the agent before it had streamed text, which is now
+   * discarded, that is said at once: a fallback may answer with no progress of its own (a sync
+   * one), and the text already shown must not read as the start of its answer.
+   */
+  trying: (agent: string) => void;
   /** Resolves once everything pushed so far has been sent (the result goes after it). */
   flushed: () => Promise<void>;
 }
@@ -105,6 +111,12 @@ export function progressReporter(
       textOf = agent;
       const safe = scrubber.push(p.text);
       if (safe !== '') enqueue(agent, { kind: 'text', text: safe });
+    },
+    trying: (agent) => {
+      if (streaming === undefined || streaming === agent) return;
+      release();
+      enqueue(agent, { kind: 'switch', from: streaming });
+      streaming = agent;
     },
     flushed: async () => {
       release();

@@ -193,7 +193,7 @@ export class AgentSource implements ToolSource {
       const inv = await invokeChain(
         tool,
         input,
-        { identity: ctx.identity, signal: ctx.signal, callId, ...(progress ? { onPartial: progress.push } : {}) },
+        { identity: ctx.identity, signal: ctx.signal, callId, ...(progress ? { onPartial: progress.push, onTry: progress.trying } : {}) },
         {
           ...this.deps,
           sessionKey: () => key,
