@@ -159,15 +159,15 @@ export class TokenManager {
   }
 
   /**
-   * The API refused the token of `version` just after it was refreshed for a refusal (`said`: `HTTP
-   * 401: …`, or Slack's `invalid_auth`): the grant is revoked or the account disabled, and another
-   * refresh would only spend a rotating refresh token. Linking again is the only way forward: the
-   * connection goes to needs_reauth and the caller is answered connection_needs_reauth (the call then
-   * offers the link). A connection that moved on meanwhile (a newer token set, a new link) is left.
+   * The API refused the token of `version` just after it was refreshed for a refusal (`said`: `HTTP 401: …`,
+   * or Slack's `invalid_auth`): the grant is revoked or the account disabled, and another refresh would only
+   * spend a rotating refresh token. Linking again is the only way: the connection goes to needs_reauth and every
+   * caller refused so is answered connection_needs_reauth (the link). One that moved on (a newer token set) is left.
    */
   async refusedAfterRefresh(connectionId: string, version: number, said: string): Promise<void> {
     const c = await this.opts.store.get(connectionId);
-    if (c === undefined || c.state !== 'active' || c.tokenVersion !== version) return;
+    if (c !== undefined && c.state !== 'active') throw unavailable(c);
+    if (c === undefined || c.tokenVersion !== version) return;
     this.opts.log.warn({ connection: c.id, integration: c.integration }, 'connection needs re-authorization: the provider refused a freshly refreshed token');
     await this.needsReauth(c, `the provider refused the access token again right after it was refreshed (${said}); link the account again`);
   }

@@ -25,7 +25,7 @@ describe("a dead token refused in a 200 (Slack's ok:false invalid_auth)", () => 
   /** API requests that carried each user's tokens. */
   const calls: Array<{ user: string; path: string }> = [];
   /** What a new token of a user is answered with (dave's account is disabled: new tokens are refused too). */
-  const newTokenState = (user: string) => (user === 'dave' ? 'account_inactive' : 'ok');
+  const newTokenState = (user: string) => (user === 'dave' || user === 'frank' ? 'account_inactive' : 'ok');
   const clients = new Map<string, FaceClient>();
 
   const json = (res: import('node:http').ServerResponse, body: unknown) =>
@@ -92,7 +92,7 @@ describe("a dead token refused in a 200 (Slack's ok:false invalid_auth)", () => 
       },
     });
     const connections = hub.hub.integrations.accounts.connections;
-    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin']) {
+    for (const user of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) {
       const access = `xoxe.xoxp-${user}-1`;
       accessState.set(access, 'ok');
       // carol's app has no token rotation: no refresh token, no expiry.
@@ -168,6 +168,15 @@ describe("a dead token refused in a 200 (Slack's ok:false invalid_auth)", () => 
     expect(refreshes.get('dave')).toBe(1);
     expect(calls.filter((c) => c.user === 'dave').length - before).toBe(2);
     expect(await connection('dave')).toMatchObject({ state: 'needs_reauth' });
+    await bobWorks();
+  });
+
+  it('three calls at once refused again after the one refresh: each offers the link', async () => {
+    accessState.set('xoxe.xoxp-frank-1', 'account_inactive');
+    const results = await Promise.all([1, 2, 3].map(() => call('frank', 'info', { channel: 'general' })));
+    expect(results.map((r) => r.errorCode)).toEqual(Array(3).fill('connection_needs_reauth'));
+    expect(refreshes.get('frank')).toBe(1);
+    expect(await connection('frank')).toMatchObject({ state: 'needs_reauth' });
     await bobWorks();
   });
 
