@@ -29,6 +29,7 @@ export type HubErrorCode =
   | 'tool_not_found'
   | 'task_not_found'
   | 'invalid_params'
+  | 'invalid_arguments'
   | 'source_unavailable'
   | 'source_timeout'
   | 'source_crashed'
@@ -126,6 +127,8 @@ export const ERROR_SPECS = {
   // SEP-2663: a task id that is unknown, expired or another user's is -32602, as an unknown tool is.
   task_not_found: { http: 404, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false, log: 'info' },
   invalid_params: { http: 400, mcp: { kind: 'jsonrpc', code: -32602 }, retryable: false, log: 'info' },
+  // SEP-1303: a tool's own arguments refused are a result the model reads and corrects, not a protocol error.
+  invalid_arguments: { http: 400, mcp: { kind: 'tool_result' }, retryable: false, log: 'info' },
   source_unavailable: { http: 503, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'unavailable' },
   source_timeout: { http: 504, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'timeout' },
   source_crashed: { http: 502, mcp: { kind: 'tool_result' }, retryable: true, log: 'warn', outcome: 'crashed' },

@@ -26,7 +26,7 @@ export class HttpAgentAdapter implements AgentAdapter {
       url = renderUrl(absoluteUrl(c.url, this.o.publicUrl), vars);
     } catch (err) {
       // The caller's arguments cannot form this URL: their mistake, not the agent's (no breaker count).
-      throw new HubError('invalid_params', `agent__${this.o.name}: ${(err as Error).message}`);
+      throw new HubError('invalid_arguments', `agent__${this.o.name}: ${(err as Error).message}`);
     }
     const headers = new Headers(c.headers);
     headers.set('accept', 'application/json');

@@ -30,7 +30,7 @@ export const REASON_CODES: Readonly<Record<AgentFailureReason, HubErrorCode>> = 
   protocol: 'downstream_error',
   agent_error: 'downstream_error',
   invalid_output: 'downstream_error',
-  invalid_input: 'invalid_params',
+  invalid_input: 'invalid_arguments',
   // A request the hub could not make from its config (http-attempt.ts): only a config change mends it.
   config: 'config_invalid',
 };

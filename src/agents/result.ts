@@ -39,7 +39,7 @@ export function successResult(called: string, inv: Answered, structured: boolean
  * Every agent of the chain failed: one isError result naming each and why (timeout, open circuit,
  * agent-level error…). Its `_meta["switchboard/error"]` is the code of the last agent tried, the
  * one that ended the call (README, HTTP routes), with that code's retryability from the error
- * table. A fallback refused for the arguments was not tried: its invalid_params would blame the
+ * table. A fallback refused for the arguments was not tried: its invalid_arguments would blame the
  * caller for arguments the called tool took, so it gives the code only when no agent was tried.
  */
 export function failureResult(called: string, failures: readonly AgentCallError[]): CallToolResult {

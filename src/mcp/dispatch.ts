@@ -103,6 +103,13 @@ export class Dispatcher {
       const outputSchema = entry.listed.outputSchema as Record<string, unknown> | undefined;
       return outputSchema === undefined ? { result } : { result, outputSchema };
     } catch (err) {
+      // SEP-1303 (2025-11-25): arguments a hub-owned tool refuses are a tool execution error, which
+      // the model reads and corrects, as downstream servers' SDKs answer them; an unknown tool is not.
+      if (entry.source.kind !== 'mcp' && isArgumentRefusal(err)) {
+        const e = new HubError('invalid_arguments', err.message, { cause: err });
+        outcome = outcomeOf(e);
+        return { result: toolError(e.message, { _meta: { [ERROR_META_KEY]: errorMeta(e) } }) };
+      }
       if (err instanceof ProtocolError) {
         outcome = 'error';
         // A downstream server's own error passes as it sent it.
@@ -203,8 +210,16 @@ export class Dispatcher {
   }
 }
 
+/** A hub-owned tool's refusal of its arguments (-32602, or the hub's invalid_params raised in the call), not of the tool's name. */
+function isArgumentRefusal(err: unknown): err is Error {
+  if (isHubError(err)) return err.code === 'invalid_params';
+  if (!(err instanceof ProtocolError) || err.code !== ProtocolErrorCode.InvalidParams) return false;
+  const data: unknown = err.data;
+  return !(isRecord(data) && data['code'] === 'tool_not_found') && !err.message.startsWith('Unknown tool');
+}
+
 /** The 2025-11-25 `task.ttl` a client asked for (null: unlimited, which the registry bounds); anything else is not a ttl. */
-function requestedTtl(params: CallToolRequestParams): number | undefined {
+export function requestedTtl(params: CallToolRequestParams): number | undefined {
   const ttl: unknown = params.task?.ttl;
   if (ttl === null) return Number.POSITIVE_INFINITY;
   return typeof ttl === 'number' && Number.isFinite(ttl) && ttl >= 0 ? ttl : undefined;

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
 import type { HubError } from '../../src/errors.js';
-import { CLIENT_KINDS, connectClient, textOf, type FaceClient } from '../helpers/clients.js';
+import { CLIENT_KINDS, argumentRefusal, connectClient, textOf, type FaceClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 import { capturedLogger } from '../helpers/log.js';
 
@@ -125,7 +125,7 @@ describe('http agents through the hub', () => {
       expect(Object.keys(seen.body).sort()).toEqual(['call', 'question', 'session']);
       // A dot-segment would climb out of the path: refused as invalid arguments, nothing sent.
       const before = (await lastSeen()).body['call'];
-      await expect(c.callTool('agent__forecast', { city: '..', question: 'x' })).rejects.toMatchObject({ code: -32602 });
+      expect(argumentRefusal(await c.callTool('agent__forecast', { city: '..', question: 'x' }))).toContain('agent__forecast');
       expect((await lastSeen()).body['call']).toBe(before);
     } finally {
       await c.close();

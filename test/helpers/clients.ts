@@ -302,3 +302,22 @@ export function faceBehaviour(client: () => FaceClient): void {
     expect(textOf(await c.callTool(`fx__${name}`, {}))).toBe(`dynamic ${name}`);
   });
 }
+
+const refusalSchema = z.object({
+  isError: z.literal(true),
+  content: z.array(z.object({ type: z.literal('text'), text: z.string() })).min(1),
+});
+const codedSchema = z.union([
+  z.object({ _meta: z.object({ 'switchboard/error': z.object({ code: z.literal('invalid_arguments'), retryable: z.literal(false) }) }) }),
+  // A FaceClient's CallResult carries the code as errorCode.
+  z.object({ errorCode: z.literal('invalid_arguments') }),
+]);
+
+/**
+ * The text of a hub-owned tool's refusal of its arguments: a tool execution error the model reads
+ * (SEP-1303, MCP 2025-11-25) coded `invalid_arguments`, not a JSON-RPC error. Fails on anything else.
+ */
+export function argumentRefusal(result: unknown): string {
+  codedSchema.parse(result);
+  return refusalSchema.parse(result).content[0]!.text;
+}

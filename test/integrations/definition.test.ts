@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, type CallToolResult } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { sandbox } from '../../integrations/sandbox/index.js';
@@ -8,6 +8,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { bindHttp } from '../../src/http/listener.js';
 import { DEFAULT_TENANT } from '../../src/identity/identity.js';
 import { defineIntegration, type IntegrationInput } from '../../src/integrations/definition.js';
+import { argumentRefusal } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 import { startSandbox, type Harness } from '../sandbox/harness.js';
 import { Browser, followLink } from './browser.js';
@@ -203,17 +204,6 @@ describe('a custom integration from config, against the sandbox API', () => {
     return schema.parse(r.structuredContent);
   }
 
-  async function rpcError(p: Promise<unknown>): Promise<ProtocolError> {
-    const err = await p.then(
-      (r) => {
-        throw new Error(`expected a JSON-RPC error, got ${JSON.stringify(r)}`);
-      },
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(ProtocolError);
-    return err as ProtocolError;
-  }
-
   it('lists the config tools with their annotations, linked', async () => {
     const tools = (await mcp.tools()).filter((t) => t.name.startsWith('tickets__'));
     expect(tools.map((t) => t.name).sort()).toEqual(
@@ -267,23 +257,17 @@ describe('a custom integration from config, against the sandbox API', () => {
 
   it('refuses dot-segment path arguments, which would address another resource', async () => {
     for (const id of ['..', '.']) {
-      const err = await rpcError(mcp.call('tickets__get', { id }));
-      expect(err.code).toBe(-32602);
-      expect(err.message).toContain(`argument "id" may not be "${id}"`);
+      expect(argumentRefusal(await mcp.call('tickets__get', { id }))).toContain(`argument "id" may not be "${id}"`);
     }
   });
 
-  it('answers a missing path argument with -32602', async () => {
-    const err = await rpcError(mcp.call('tickets__peek', {}));
-    expect(err.code).toBe(-32602);
-    expect(err.message).toContain('missing argument "id"');
+  it('answers a missing path argument with a tool error the model can correct', async () => {
+    expect(argumentRefusal(await mcp.call('tickets__peek', {}))).toContain('missing argument "id"');
     // Present but empty: said as such (it would address the collection, not an item).
-    const empty = await rpcError(mcp.call('tickets__peek', { id: '' }));
-    expect(empty.code).toBe(-32602);
-    expect(empty.message).toContain('argument "id" may not be empty');
+    expect(argumentRefusal(await mcp.call('tickets__peek', { id: '' }))).toContain('argument "id" may not be empty');
   });
 
-  it('answers arguments that break the tool schema with -32602, before any request', async () => {
+  it('answers arguments that break the tool schema with a tool error coded invalid_arguments, before any request', async () => {
     const bad = [
       ['tickets__list', { limit: 0 }, 'limit'],
       ['tickets__list', { limit: 'ten' }, 'limit'],
@@ -293,10 +277,9 @@ describe('a custom integration from config, against the sandbox API', () => {
       ['tickets__create', { title: 'x', priority: 'asap' }, 'priority'],
     ] as const;
     for (const [tool, args, field] of bad) {
-      const err = await rpcError(mcp.call(tool, args));
-      expect(err.code, `${tool} ${JSON.stringify(args)}`).toBe(-32602);
-      expect(err.message).toContain(`invalid arguments for ${tool}`);
-      expect(err.message).toContain(field);
+      const text = argumentRefusal(await mcp.call(tool, args));
+      expect(text, `${tool} ${JSON.stringify(args)}`).toContain(`invalid arguments for ${tool}`);
+      expect(text).toContain(field);
     }
   });
 

@@ -1,12 +1,13 @@
 /**
  * A tool's path template through a real MCP client, against a local API that records what it is
  * sent: a placeholder that appears twice takes the argument's value at both places, and an object
- * given for a placeholder is refused (-32602) rather than sent as "[object Object]".
+ * given for a placeholder is refused (a tool error coded invalid_arguments) rather than sent as "[object Object]".
  */
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argumentRefusal } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 import { connectMcp, type McpUser } from './mcp.js';
 
@@ -71,21 +72,15 @@ describe('path placeholders', () => {
 
   it('refuses an object or a list for a placeholder, sending nothing', async () => {
     seen.length = 0;
-    const err = await mcp.call('acme__anything', { id: { a: 1 } }).then(
-      () => undefined,
-      (e: unknown) => e as { code: number; message: string },
+    expect(argumentRefusal(await mcp.call('acme__anything', { id: { a: 1 } }))).toContain(
+      'argument "id" fills the path /things/{id}, so it must be a string, a number or a boolean, not an object',
     );
-    expect(err?.code).toBe(-32602);
-    expect(err?.message).toContain('argument "id" fills the path /things/{id}, so it must be a string, a number or a boolean, not an object');
     expect(seen).toEqual([]);
     // Nor a list: an empty one would address the collection (/things/), one of objects send "[object Object]".
     for (const id of [[], [{ a: 1 }], ['a', 'b']]) {
-      const list = await mcp.call('acme__anything', { id }).then(
-        () => undefined,
-        (e: unknown) => e as { code: number; message: string },
+      expect(argumentRefusal(await mcp.call('acme__anything', { id }))).toContain(
+        'argument "id" fills the path /things/{id}, so it must be a string, a number or a boolean, not a list',
       );
-      expect(list?.code).toBe(-32602);
-      expect(list?.message).toContain('argument "id" fills the path /things/{id}, so it must be a string, a number or a boolean, not a list');
     }
     expect(seen).toEqual([]);
     // A scalar of any type still fills it.

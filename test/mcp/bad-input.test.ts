@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argumentRefusal } from '../helpers/clients.js';
 import { CLI, ROOT, startHub, tmpDir, type RunningHub } from '../helpers/hub.js';
 import { modernEnvelope, modernHeaders, rawInitialize, rawModernCall, sessionHeaders } from '../helpers/raw-mcp.js';
 import { nestsTooDeep } from '../../src/mcp/json-depth.js';
@@ -80,12 +81,13 @@ describe('bad input over HTTP', () => {
     expect((await legacy('tools/list', {})).result?.['tools']).toBeInstanceOf(Array);
   });
 
-  it('lists an agent’s input schema closed, as it is checked: an undeclared argument is refused with -32602', async () => {
+  it('lists an agent’s input schema closed, as it is checked: an undeclared argument is refused as a tool error the model reads', async () => {
     const list = await legacy('tools/list', {});
     const echo = ((list.result?.['tools'] ?? []) as Array<{ name: string; inputSchema: Record<string, unknown> }>).find((t) => t.name === 'agent__echo');
     expect(echo?.inputSchema['additionalProperties']).toBe(false);
     const r = await legacy('tools/call', { name: 'agent__echo', arguments: { input: 'hi', extra: 1 } });
-    expect(r.error).toMatchObject({ code: -32602, message: expect.stringContaining('unknown argument "extra"') });
+    expect(r.error).toBeUndefined();
+    expect(argumentRefusal(r.result)).toContain('unknown argument "extra"');
   });
 
   it('answers an initialize with bad params with -32602 naming the field, and one in a batch with -32600', async () => {

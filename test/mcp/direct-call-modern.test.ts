@@ -7,6 +7,7 @@
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argumentRefusal } from '../helpers/clients.js';
 import type { RunningHub } from '../helpers/hub.js';
 import { modernEnvelope, modernHeaders, rawModernCallMessages } from '../helpers/raw-mcp.js';
 import { SB, startAgentHub } from '../agents/support.js';
@@ -88,11 +89,11 @@ describe('direct tools/call on 2026-07-28 requests', () => {
     expect(stable(direct.messages[0])).toEqual(stable(sdk.messages[0]));
   });
 
-  it('gives bad arguments the same JSON-RPC error as the SDK, with HTTP 200', async () => {
+  it('gives bad arguments the same tool error as the SDK way (invalid_arguments, SEP-1303), with HTTP 200', async () => {
     const direct = await call(hub, hub.token, 'agent__echo', { wrong: 1 });
     const sdk = await call(hub, hub.token, 'agent__echo', { wrong: 1 }, VIA_SDK);
     expect(direct.status).toBe(200);
-    expect(direct.messages[0]!.error?.code).toBe(-32602);
+    expect(argumentRefusal(direct.messages[0]!.result)).toContain('unknown argument "wrong"');
     expect(stable(direct.messages[0])).toEqual(stable(sdk.messages[0]));
   });
 

@@ -6,6 +6,7 @@
  */
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argumentRefusal } from '../helpers/clients.js';
 import type { RunningHub } from '../helpers/hub.js';
 import { rawInitialize, sessionHeaders, wireRecorder } from '../helpers/raw-mcp.js';
 import { SB, startAgentHub } from '../agents/support.js';
@@ -266,14 +267,15 @@ describe('direct tools/call on a 2025 session', () => {
     expect(await Promise.all([ended('delete'), ended('revoke')])).toEqual([[], []]);
   });
 
-  it('answers an unknown tool and arguments outside the input schema with JSON-RPC -32602', async () => {
+  it('answers an unknown tool with JSON-RPC -32602, and arguments outside the input schema with a tool error (SEP-1303)', async () => {
     const { client } = await connect();
     await expect(client.callTool({ name: 'agent__nobody', arguments: {} })).rejects.toMatchObject({ code: -32602 });
-    await expect(client.callTool({ name: 'agent__echo', arguments: { input: 'x', extra: 1 } })).rejects.toMatchObject({ code: -32602 });
+    expect(argumentRefusal(await client.callTool({ name: 'agent__echo', arguments: { input: 'x', extra: 1 } }))).toContain('unknown argument "extra"');
     const s = await rawSession();
     const direct = await s.call(toolsCall(4, 'agent__echo', { input: 42 }));
     const viaSdk = await s.call([toolsCall(4, 'agent__echo', { input: 42 })]);
-    expect(direct.messages).toEqual([{ jsonrpc: '2.0', id: 4, error: expect.objectContaining({ code: -32602 }) }]);
+    expect(direct.messages).toHaveLength(1);
+    expect(argumentRefusal(direct.messages[0]?.result)).toContain('invalid arguments for agent__echo');
     expect(viaSdk.messages).toEqual(direct.messages);
   });
 
