@@ -12,14 +12,14 @@ import {
   type ServerContext,
 } from '@modelcontextprotocol/server';
 import type { Identity } from '../identity/identity.js';
-import type { Dispatcher } from './dispatch.js';
+import { requestedTtl, type Dispatcher } from './dispatch.js';
 import { HubServer } from './hub-server.js';
 import type { RequestStates, StateTarget } from './request-state.js';
 import type { CallContext } from './source.js';
 import { TASKS_EXTENSION } from './tasks/errors.js';
 import { declaresTasks, envelopeCapabilities, registerTaskMethods } from './tasks/handlers.js';
 import { announceStatus, LEGACY_TASKS_CAPABILITY, legacyCreateTaskResult, registerLegacyTaskMethods } from './tasks/legacy.js';
-import { isCreateTaskResult } from './tasks/wire.js';
+import { createTaskResult, isCreateTaskResult } from './tasks/wire.js';
 
 export type Era = 'legacy' | 'modern';
 
@@ -85,8 +85,16 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
         );
       }
     }
-    const { result, outputSchema } = await dispatcher.callTool(req.params, context(ctx, target), tasks);
+    const called = await dispatcher.callTool(req.params, context(ctx, target), tasks);
+    const { outputSchema } = called;
+    let result = called.result;
     if (isInputRequiredResult(result)) return states.seal(result, target);
+    // 2025-11-25: a call that asked for a task gets one, also when the tool answered at once (a
+    // refusal of its arguments, an account to link): the 1.x SDK reads the answer as a task.
+    if (era !== 'modern' && tasks === true && dispatcher.tasks && !isCreateTaskResult(result)) {
+      const answer = result;
+      result = createTaskResult(await dispatcher.tasks.runLocal(identity, req.params.name, async () => answer, requestedTtl(req.params)));
+    }
     if (isCreateTaskResult(result)) {
       if (era === 'modern') {
         // The SDK checks every tools/call answer as a CallToolResult and gives one without content
