@@ -2,8 +2,10 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { PollFeed } from '../definition/poll.js';
 import { parseExact } from '../definition/exact-json.js';
+import { refusedBecause, type Refusal } from '../definition/refusal.js';
 import { describeError, HubError } from '../errors.js';
 import type { ProviderFetch } from '../providers/client.js';
+import { cutText } from '../providers/cut-text.js';
 import { pauseForBudget } from '../providers/rate-headers.js';
 import type { EventRoute, PolledIntake } from '../webhooks/inbox/types.js';
 import { deliveriesOf, readPage } from './page.js';
@@ -26,6 +28,8 @@ export interface RunDeps {
   owner: string;
   /** Pages per run at most, so one run does not hold its lease for long. */
   maxPages: number;
+  /** The integration's `refusal`: a page refused in a 2xx (Slack's `ok: false`) is a failed poll naming the reason, not an empty page. */
+  refusal?: Refusal | undefined;
 }
 
 export interface RunResult {
@@ -83,10 +87,13 @@ export async function runPoll(t: FeedTarget, row: PollerRow, d: RunDeps): Promis
         return done('more', pause > 0 ? pause : 60_000);
       }
       if (!res.ok) {
-        const said = (await res.text().catch(() => '')).slice(0, 200);
+        const said = cutText(await res.text().catch(() => ''), 200);
         return done('failed', pause, { error: `${t.feed.path} answered HTTP ${res.status}${said ? `: ${said}` : ''}` });
       }
-      const page = readPage(t.name, t.feed, parseExact(await res.text()));
+      const body = parseExact(await res.text());
+      const refused = refusedBecause(d.refusal, body);
+      if (refused !== undefined) return done('failed', pause, { error: `${t.feed.path} was refused: ${cutText(refused, 200)}` });
+      const page = readPage(t.name, t.feed, body);
       const next = page.next ?? cursor;
       const r = await d.inbox.acceptPolled(deliveriesOf(t.integration, t.name, t.feed, page.items, t.route), {
         integration: t.integration,

@@ -3,6 +3,7 @@ import type { Clock } from '../clock.js';
 import type { ConnectionChange, ConnectionFeed } from '../connections/feed.js';
 import type { ConnectionReads } from '../connections/repository.js';
 import type { PollConfig } from '../definition/poll.js';
+import type { Refusal } from '../definition/refusal.js';
 import { describeError } from '../errors.js';
 import type { Part } from '../lifecycle.js';
 import type { Logger } from '../observability/logger.js';
@@ -22,6 +23,8 @@ export interface PolledIntegration {
   apiBaseUrl: string;
   poll: PollConfig;
   limits?: Partial<ProviderLimits>;
+  /** How the provider refuses in a 2xx (Slack's `ok: false`): a token refused so is refreshed, then relinked, as with a tool call. */
+  refusal?: Refusal;
 }
 
 /** setTimeout by default; tests hand in one they fire by hand, so no test sleeps. */
@@ -229,9 +232,11 @@ export class PollScheduler implements Part {
         paceKey: `${p.integration}:${p.route.id}`,
         // The schedule owns a poll's retries (STYLE.md §16): one attempt per request here.
         limits: { ...p.api.limits, retries: 0 },
+        refusal: p.api.refusal,
         signal: this.abort.signal,
       });
-      const result = await runPoll(p, row, { fetch, inbox: this.o.inbox, clock: this.o.clock, owner: this.owner, maxPages: this.o.maxPages ?? 50 });
+      const deps = { fetch, inbox: this.o.inbox, clock: this.o.clock, owner: this.owner, maxPages: this.o.maxPages ?? 50, refusal: p.api.refusal };
+      const result = await runPoll(p, row, deps);
       await this.record(p, row, result);
       return true;
     } finally {

@@ -37,7 +37,8 @@ export function buildPollers(d: PollersDeps): PollScheduler {
     if (!def.poll || !def.oauth) return [];
     const api = d.config.integrations[def.name]?.api;
     const limits = api && Object.fromEntries(Object.entries(api).filter(([, v]) => v !== undefined));
-    return [{ name: def.name, title: def.title, apiBaseUrl: def.apiBaseUrl, poll: def.poll, ...(limits ? { limits } : {}) }];
+    const refusal = def.refusal ? { refusal: def.refusal } : {};
+    return [{ name: def.name, title: def.title, apiBaseUrl: def.apiBaseUrl, poll: def.poll, ...refusal, ...(limits ? { limits } : {}) }];
   });
   return new PollScheduler({
     integrations,
