@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CLIENT_KINDS, connectClient, type FaceClient } from './clients.js';
+import { startHub, type RunningHub } from './hub.js';
 
 /** What a stand-in provider does with a request, its body already read as text. */
 export type LocalHandler = (req: IncomingMessage, body: string, res: ServerResponse) => void;
@@ -30,4 +32,14 @@ export async function localApi(handle: LocalHandler): Promise<LocalApi> {
  */
 export function keyedIntegration(api: LocalApi, tools: Record<string, unknown>, more: Record<string, unknown> = {}) {
   return { type: 'custom', title: 'P', apiBaseUrl: `${api.origin}/api`, auth: { type: 'apiKey', value: 'k' }, ...more, tools };
+}
+
+/**
+ * A hub whose provider waits (Retry-After, a spent window's reset) are recorded in `sleeps`, not
+ * slept, with a v2 client of each era pushed to `clients`: the set-up of the tests of those waits.
+ */
+export async function waitsHub(config: Parameters<typeof startHub>[0], sleeps: number[], clients: FaceClient[]): Promise<RunningHub> {
+  const hub = await startHub(config, { provider: { sleep: async (ms) => void sleeps.push(ms) } });
+  for (const kind of CLIENT_KINDS.filter((k) => k !== 'v1')) clients.push(await connectClient(kind, { transport: 'http', url: hub.url, token: hub.token }));
+  return hub;
 }

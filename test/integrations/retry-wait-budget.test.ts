@@ -6,9 +6,9 @@
  * clients of both eras against a provider on loopback.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_KINDS, connectClient, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
-import { keyedIntegration, localApi, type LocalApi } from '../helpers/local-api.js';
+import type { FaceClient } from '../helpers/clients.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { keyedIntegration, localApi, waitsHub, type LocalApi } from '../helpers/local-api.js';
 
 let hits: string[] = [];
 const read = (path: string) => ({ description: path, method: 'GET', path, readOnly: true, input: { type: 'object', properties: {} } });
@@ -30,11 +30,11 @@ describe("a read's waits for the provider's Retry-After", () => {
       res.writeHead(429, { 'content-type': 'application/json', 'retry-after': wait }).end('{"ok":false,"error":"ratelimited"}');
     });
     // The defaults: 30 s per request, 2 retries, each Retry-After up to 60 s waited.
-    hub = await startHub(
+    hub = await waitsHub(
       { integrations: { slack: { ...keyedIntegration(api, { busy: read('/busy'), brief: read('/brief') }), title: 'Slack' } } },
-      { provider: { sleep: async (ms) => void sleeps.push(ms) } },
+      sleeps,
+      clients,
     );
-    for (const kind of CLIENT_KINDS.filter((k) => k !== 'v1')) clients.push(await connectClient(kind, { transport: 'http', url: hub.url, token: hub.token }));
   });
   afterAll(async () => {
     for (const c of clients) await c.close();

@@ -6,9 +6,9 @@
  * with the wait, one request sent. Through real MCP clients of both eras against a provider on loopback.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_KINDS, connectClient, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
-import { keyedIntegration, localApi, type LocalApi } from '../helpers/local-api.js';
+import type { FaceClient } from '../helpers/clients.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { keyedIntegration, localApi, waitsHub, type LocalApi } from '../helpers/local-api.js';
 
 const SECONDARY =
   '{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID 1:2:3.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"}';
@@ -33,7 +33,7 @@ describe("GitHub's secondary rate limit without a Retry-After", () => {
         return void res.writeHead(200, { 'content-type': 'application/json' }).end('[]');
       res.writeHead(path.endsWith('429') ? 429 : 403, { 'content-type': 'application/json; charset=utf-8' }).end(SECONDARY);
     });
-    hub = await startHub(
+    hub = await waitsHub(
       {
         integrations: {
           // May wait the minute: its waits end within its timeout in all.
@@ -42,9 +42,9 @@ describe("GitHub's secondary rate limit without a Retry-After", () => {
           impatient: { ...keyedIntegration(api, tools), title: 'Impatient', apiBaseUrl: `${api.origin}/short`, api: { maxRetryAfterMs: 30_000 } },
         },
       },
-      { provider: { sleep: async (ms) => void sleeps.push(ms) } },
+      sleeps,
+      clients,
     );
-    for (const kind of CLIENT_KINDS.filter((k) => k !== 'v1')) clients.push(await connectClient(kind, { transport: 'http', url: hub.url, token: hub.token }));
   });
   afterAll(async () => {
     for (const c of clients) await c.close();

@@ -7,9 +7,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CLIENT_KINDS, connectClient, type FaceClient } from '../helpers/clients.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
-import { keyedIntegration, localApi, type LocalApi } from '../helpers/local-api.js';
+import type { FaceClient } from '../helpers/clients.js';
+import type { RunningHub } from '../helpers/hub.js';
+import { keyedIntegration, localApi, waitsHub, type LocalApi } from '../helpers/local-api.js';
 
 /** Seconds from now to the window's reset, per path; a second request to `/soon` is served. */
 const RESET_IN: Record<string, number> = { '/api/later': 1800, '/api/soon': 20 };
@@ -43,11 +43,11 @@ describe('a read refused for a spent rate-limit window', () => {
       const status = path === '/api/later503' ? 503 : 429;
       spent(res, status, RESET_IN[path] ?? 1800);
     });
-    hub = await startHub(
+    hub = await waitsHub(
       { integrations: { gh: keyedIntegration(api, { later: read('/later'), later503: read('/later503'), soon: read('/soon') }) } },
-      { provider: { sleep: async (ms) => void sleeps.push(ms) } },
+      sleeps,
+      clients,
     );
-    for (const kind of CLIENT_KINDS.filter((k) => k !== 'v1')) clients.push(await connectClient(kind, { transport: 'http', url: hub.url, token: hub.token }));
   });
   afterAll(async () => {
     for (const c of clients) await c.close();
