@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { HubConfig } from '../config/schema.js';
 import { HubError } from '../errors.js';
 import { answerClientErrors } from './client-error.js';
+import { continueOnRead } from './expect-continue.js';
 import { writeJson, writeRefusal } from './json.js';
 import { applyServerLimits, closeIfBodyUnread, connectionsCheckingInterval } from './limits.js';
 import { refusedTarget } from './request-target.js';
@@ -73,6 +74,7 @@ export async function bindHttp(server: HubConfig['server'], at: { port?: number;
   });
   applyServerLimits(http, server.limits);
   answerClientErrors(http);
+  continueOnRead(http);
   // Host and Origin are checked first, as they are once the hub serves: a page rebound to this
   // address learns nothing from a hub that is starting either.
   let guard: ReturnType<typeof hostAndOriginGuard> | undefined;
