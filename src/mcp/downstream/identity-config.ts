@@ -36,12 +36,14 @@ const defaultDirs = new ServerDirs(undefined);
 /**
  * A name as one folder: as it is when it is lower case and not a dot name; otherwise with a
  * short hash of it appended, so `Alice` and `alice` (one folder on a case-insensitive disk, as
- * macOS's by default) and `..` never meet.
+ * macOS's by default) and `..` never meet. The hash goes after a `~`, which a name kept as it is
+ * never holds: after a `-`, the user `alice-3bc5106297` (a name anyone can compute) was given
+ * `Alice`'s folder, and the files in it.
  */
 function segment(name: string): string {
   if (/^[a-z0-9_@-][a-z0-9._@-]*$/.test(name)) return name;
   const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
-  return `${name.toLowerCase().replace(/^\.+/, '_')}-${hash}`;
+  return `${name.toLowerCase().replace(/^\.+/, '_')}~${hash}`;
 }
 
 /** Whether a server's entry holds a placeholder to fill per identity (only a stdio server with `isolation: "user"` may, config/schema.ts). */
