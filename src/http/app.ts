@@ -71,7 +71,7 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   const mcpHandle: RequestHandler = (req, res, next) => {
     deps.face.handle(req, res).catch(next);
   };
-  app.all('/mcp', corsForAllowedOrigins, mcpAuth, requireJsonPost, oversize, mcpBody, mcpHandle);
+  app.all('/mcp', corsForAllowedOrigins, mcpAuth, mcpMethods, requireJsonPost, oversize, mcpBody, mcpHandle);
 
   // /metrics has a guard of its own there (mountHealth below), which names the scope it takes.
   if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls, [], undefined, refusals), [METRICS_PATH]));
@@ -118,6 +118,21 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
   };
   return { handle, prototypes: { request: app.request, response: app.response } };
 }
+
+/** The methods of the Streamable HTTP transport; OPTIONS is a CORS preflight, answered before the token check. */
+const MCP_METHODS = new Set(['GET', 'POST', 'DELETE']);
+
+/**
+ * Any other method (PUT, PATCH, HEAD, an OPTIONS that is no preflight) is 405 with the methods
+ * there are (RFC 9110 §15.5.6), as the SDK's transport answers it, where the session check
+ * answered 400 "no valid session ID provided", which sent the client looking for a session.
+ */
+const mcpMethods: RequestHandler = (req, res, next) => {
+  if (MCP_METHODS.has(req.method)) return next();
+  closeIfBodyUnread(req, res);
+  const answer = jsonRpcHttpError('bad_request', `Method Not Allowed: /mcp takes POST, GET and DELETE, not ${req.method}`);
+  res.status(405).set('Allow', 'GET, POST, DELETE').json(answer.body);
+};
 
 /** Per the Streamable HTTP transport, POST bodies are JSON; anything else is refused before parsing. */
 const requireJsonPost: RequestHandler = (req, res, next) => {
