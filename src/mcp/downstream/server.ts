@@ -143,9 +143,14 @@ export class DownstreamServer implements ToolSource {
     return this.listable;
   }
 
-  /** While it starts with its cached list served: resolves once started, failed, or `startupTimeoutMs` passed. */
+  /**
+   * While it is still starting: resolves once started, failed, or `startupTimeoutMs` passed. With
+   * a cached list, for a tool that list lacks; with none, for any of its tools: past the first
+   * list's wait its tools are not listed yet, and a client that knows their names (from an earlier
+   * session) was answered "Unknown tool" at once while the server was a moment from answering.
+   */
   whenStarted(): Promise<void> | undefined {
-    if (!this.shown.hasCached || this.main.status().state !== 'starting' || !this.firstAttempt) return undefined;
+    if (this.main.status().state !== 'starting' || !this.firstAttempt) return undefined;
     return Promise.race([this.firstAttempt.catch(() => {}), delay(this.opts.config.startupTimeoutMs)]);
   }
 
