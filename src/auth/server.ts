@@ -140,6 +140,16 @@ export async function createAuthServer(deps: AuthServerDeps): Promise<AuthServer
       },
     },
     mount(app) {
+      // Behind a proxy that serves the hub under a path, RFC 8414 §3.1 puts the metadata of the
+      // issuer `https://proxy.example/hub` at `/.well-known/oauth-authorization-server/hub` (and
+      // clients try `/.well-known/openid-configuration/hub` too), outside that path: a proxy that
+      // passes `/.well-known/` on unstripped reaches the hub there, and gets the same document.
+      if (mountPath !== '')
+        app.use((req, _res, next) => {
+          const at = DISCOVERY_PATHS.find((p) => req.path === `${p}${mountPath}`);
+          if (at !== undefined) req.url = `${at}${req.url.slice(req.path.length)}`;
+          next();
+        });
       app.use(authorizationRouteGuard);
       app.use(defaultScope);
       app.post(AS_ROUTES.registration, registrationLimit({ clock: deps.clock, redis: deps.redis, log: deps.log }));

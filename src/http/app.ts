@@ -7,7 +7,7 @@ import type { ApiTokens } from '../identity/tokens.js';
 import { AS_ROUTES } from '../auth/routes.js';
 import type { AuthServer } from '../auth/server.js';
 import type { HttpFace } from '../mcp/http-face.js';
-import { bearerAuth, holdsScope, mountResourceMetadata, RESOURCE_METADATA_PATHS, resourceUrls } from './auth.js';
+import { bearerAuth, holdsScope, mountResourceMetadata, resourceMetadataPaths, resourceUrls } from './auth.js';
 import { corsForAllowedOrigins } from './cors.js';
 import { BodyDeadlines, closeIfBodyUnread, refuseDeclaredOversize } from './limits.js';
 import { declaresUtf8, isMcpPath, isMcpPost, NOT_UTF8_MESSAGE, plainJsonBody, routeWithoutRouter } from './mcp-route.js';
@@ -75,7 +75,7 @@ export function createHttpApp(deps: HttpAppDeps): HttpApp {
 
   // /metrics has a guard of its own there (mountHealth below), which names the scope it takes.
   if (exp.public) app.use(tokenUnlessPublic(bearerAuth(tokens, urls, [], undefined, refusals), [METRICS_PATH]));
-  app.use(RESOURCE_METADATA_PATHS, corsForAllowedOrigins);
+  app.use(resourceMetadataPaths(urls), corsForAllowedOrigins);
   // The library answers CORS on its discovery and token endpoints but not on registration, which a
   // browser client (the Inspector's web UI) calls first: without this its sign-in stops there.
   if (deps.authServer) app.use(AS_ROUTES.registration, corsForAllowedOrigins);

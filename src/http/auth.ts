@@ -240,6 +240,16 @@ function withStop(s: string): string {
 export const RESOURCE_METADATA_PATHS = ['/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp'];
 
 /**
+ * Those, and for a hub served under a path (`server.publicUrl` `https://proxy.example/hub/`) the
+ * RFC 9728 §3.1 location of its resource, `/.well-known/oauth-protected-resource/hub/mcp`: a proxy
+ * that passes the host's `/.well-known/` on to the hub unstripped reaches it there.
+ */
+export function resourceMetadataPaths(urls: ResourceUrls): string[] {
+  const resourcePath = new URL(urls.resource).pathname;
+  return resourcePath === '/mcp' ? [...RESOURCE_METADATA_PATHS] : [...RESOURCE_METADATA_PATHS, `/.well-known/oauth-protected-resource${resourcePath}`];
+}
+
+/**
  * RFC 9728 protected-resource metadata, at both the root and the path-suffixed location the MCP
  * authorization spec tells clients to try. It names the hub's own authorization server when one
  * is mounted (src/auth/); hub tokens from `switchboard tokens create` work either way.
@@ -252,7 +262,7 @@ export function mountResourceMetadata(app: Express, urls: ResourceUrls, issuer?:
     bearer_methods_supported: ['header'],
     resource_name: 'Switchboard MCP hub',
   };
-  for (const path of RESOURCE_METADATA_PATHS) {
+  for (const path of resourceMetadataPaths(urls)) {
     app.get(path, (req, res) => {
       // Varies with the name the hub was reached by (a loopback alias), so caches keep one per Host.
       res
