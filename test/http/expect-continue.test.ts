@@ -15,7 +15,7 @@ const PING = JSON.stringify({
  * clients do, for the hub's first answer before sending the body (only after a 100).
  * Returns the status lines the hub sent, up to its final one.
  */
-function expectContinue(port: number, headers: Record<string, string>, body: string, declared = Buffer.byteLength(body)): Promise<string[]> {
+function expectContinue(port: number, headers: Record<string, string>, body: string, declared = Buffer.byteLength(body), path = '/mcp'): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     let text = '';
@@ -31,7 +31,7 @@ function expectContinue(port: number, headers: Record<string, string>, body: str
     })
       .map(([k, v]) => `${k}: ${v}\r\n`)
       .join('');
-    socket.on('connect', () => socket.write(`POST /mcp HTTP/1.1\r\n${head}\r\n`));
+    socket.on('connect', () => socket.write(`POST ${path} HTTP/1.1\r\n${head}\r\n`));
     socket.on('data', (c: Buffer) => {
       text += c.toString('utf8');
       if (!sent && text.startsWith('HTTP/1.1 100')) {
@@ -70,5 +70,11 @@ describe('Expect: 100-continue', () => {
   it('sends 100 Continue for a body it reads, then answers it', async () => {
     const lines = await expectContinue(h.port, { authorization: `Bearer ${h.token}` }, PING);
     expect(lines).toEqual(['HTTP/1.1 100 Continue', 'HTTP/1.1 200 OK']);
+  });
+
+  it('sends 100 Continue to the authorization server, whose endpoints read their bodies too', async () => {
+    const client = JSON.stringify({ redirect_uris: ['http://127.0.0.1:9/callback'], token_endpoint_auth_method: 'none' });
+    const lines = await expectContinue(h.port, {}, client, Buffer.byteLength(client), '/register');
+    expect(lines).toEqual(['HTTP/1.1 100 Continue', 'HTTP/1.1 201 Created']);
   });
 });
