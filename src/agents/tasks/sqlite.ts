@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
+import { cutText } from '../../providers/cut-text.js';
 import type { Db } from '../../store/db.js';
 import { Vault } from '../../vault/vault.js';
 import { FAILURE_REASONS } from '../policy.js';
@@ -52,7 +53,7 @@ const failuresSchema = z.array(
       (f): TaskFailure => ({
         agent: f.agent,
         reason: f.reason,
-        message: f.message.slice(0, MAX_TASK_ERROR_CHARS),
+        message: cutText(f.message, MAX_TASK_ERROR_CHARS),
         ...(f.detail === undefined ? {} : { detail: f.detail }),
         ...(f.status === undefined ? {} : { status: f.status }),
       }),
@@ -66,7 +67,7 @@ const failuresSchema = z.array(
 export async function sealFailures(vault: Vault, tenant: string, id: string, failures: readonly TaskFailure[] | undefined): Promise<string | null> {
   if (failures === undefined || failures.length === 0) return null;
   await vault.ensureDataKey(tenant);
-  const bounded = failures.map((f) => ({ ...f, message: f.message.slice(0, MAX_TASK_ERROR_CHARS) }));
+  const bounded = failures.map((f) => ({ ...f, message: cutText(f.message, MAX_TASK_ERROR_CHARS) }));
   return vault.encrypt({ tenant, kind: FAILURES_KIND, id }, JSON.stringify(bounded));
 }
 
@@ -77,7 +78,7 @@ export async function sealFailures(vault: Vault, tenant: string, id: string, fai
 export async function sealOutcome(vault: Vault, tenant: string, id: string, outcome: TaskOutcome): Promise<{ result: string | null; error: string | null }> {
   await vault.ensureDataKey(tenant);
   if (outcome.state === 'completed') return { result: vault.encrypt({ tenant, kind: RESULT_KIND, id }, JSON.stringify(outcome.result ?? null)), error: null };
-  return { result: null, error: vault.encrypt({ tenant, kind: ERROR_KIND, id }, outcome.error.slice(0, MAX_TASK_ERROR_CHARS)) };
+  return { result: null, error: vault.encrypt({ tenant, kind: ERROR_KIND, id }, cutText(outcome.error, MAX_TASK_ERROR_CHARS)) };
 }
 
 /**

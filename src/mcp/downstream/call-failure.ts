@@ -1,6 +1,7 @@
 import { ProtocolError, ProtocolErrorCode, SdkError, SdkErrorCode } from '@modelcontextprotocol/server';
 import { HubError, describeError } from '../../errors.js';
 import { isRecord } from '../../is-record.js';
+import { cutText } from '../../providers/cut-text.js';
 import { networkCause } from './connect-error.js';
 import { UnresumableEnd } from './in-flight.js';
 import { SessionEnded } from './session-ended.js';
@@ -54,7 +55,7 @@ export function callFailure(err: unknown, c: FailedCall): Error {
   const http = httpStatusOf(err);
   if (http) {
     const refused = http.status === 401 || http.status === 403;
-    const said = http.text ? ` (${http.text.length > 300 ? `${http.text.slice(0, 300)}…` : http.text})` : '';
+    const said = http.text ? ` (${http.text.length > 300 ? `${cutText(http.text, 300)}…` : http.text})` : '';
     const why = `${said}${refused ? `: it refused the credentials the hub sends (mcpServers.${c.server}.headers)` : ''}`;
     const code = http.status >= 500 || http.status === 429 ? 'source_unavailable' : 'downstream_error';
     return new HubError(code, `${c.server}: ${c.what}: the server answered HTTP ${http.status}${http.statusText ? ` ${http.statusText}` : ''}${why}`, {

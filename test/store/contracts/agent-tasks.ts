@@ -119,6 +119,13 @@ export function agentTasksContract(name: string, make: () => AgentTasksHarness |
       const t = await h.tasks.create(fresh());
       expect(await h.tasks.finish(t.id, { state: 'failed', error: 'x'.repeat(5000) })).toBe(true);
       expect((await h.tasks.get(t.id))?.error).toHaveLength(1000);
+      // Cut on a code point: an emoji across the bound is left out whole, not halved into a lone surrogate.
+      const emoji = await h.tasks.create(fresh());
+      const failures = [{ agent: 'triage', reason: 'agent_error' as const, message: `${'y'.repeat(999)}😀 and more` }];
+      expect(await h.tasks.finish(emoji.id, { state: 'failed', error: `${'x'.repeat(999)}😀 and more`, failures })).toBe(true);
+      const read = await h.tasks.get(emoji.id);
+      expect(read?.error).toBe('x'.repeat(999));
+      expect(read?.failures[0]?.message).toBe('y'.repeat(999));
     });
 
     it('refuses a state outside the union in SQL', async () => {
