@@ -13,18 +13,25 @@ export type IdentityPlaceholder = (typeof IDENTITY_PLACEHOLDERS)[number];
 
 export const isIdentityPlaceholder = (name: string): name is IdentityPlaceholder => (IDENTITY_PLACEHOLDERS as readonly string[]).includes(name);
 
-/** `${SWITCHBOARD_USER}` or `${SWITCHBOARD_USER_DIR}`, as written (a `:-default` too: nothing else could fill it). */
-const PLACEHOLDER = /\$\{(SWITCHBOARD_USER(?:_DIR)?)(?::-[^}]*)?\}/g;
+/**
+ * `${SWITCHBOARD_USER}` or `${SWITCHBOARD_USER_DIR}`, as written (a `:-default` too: nothing else
+ * could fill it), or escaped as `$${…}`, the config's literal `${`: interpolation leaves that one as
+ * written too, and it is unescaped where it is used (`fillPlaceholders`, `literalPlaceholders`).
+ */
+const PLACEHOLDER = /(\$?)\$\{(SWITCHBOARD_USER(?:_DIR)?)(?::-[^}]*)?\}/g;
 
-/** The placeholders a string holds. */
+/** The placeholders a string holds (not the escaped ones). */
 export function placeholdersIn(s: string): IdentityPlaceholder[] {
-  return [...s.matchAll(PLACEHOLDER)].map((m) => m[1] as IdentityPlaceholder);
+  return [...s.matchAll(PLACEHOLDER)].filter((m) => m[1] === '').map((m) => m[2] as IdentityPlaceholder);
 }
 
-/** `s` with each placeholder replaced by its value. */
+/** `s` with each placeholder replaced by its value, and each escaped one as the literal text it spells. */
 export function fillPlaceholders(s: string, values: Readonly<Record<IdentityPlaceholder, string>>): string {
-  return s.replace(PLACEHOLDER, (_whole, name: IdentityPlaceholder) => values[name]);
+  return s.replace(PLACEHOLDER, (whole: string, escaped: string, name: IdentityPlaceholder) => (escaped ? whole.slice(1) : values[name]));
 }
+
+/** `s` with each escaped placeholder as the literal text it spells. */
+const unescaped = (s: string) => s.replace(PLACEHOLDER, (whole: string, escaped: string) => (escaped ? whole.slice(1) : whole));
 
 /** Where placeholders are filled: the strings of a stdio server's entry that start its process. */
 const FILLED = (path: readonly (string | number)[]): boolean =>
@@ -66,4 +73,19 @@ function perIdentity(config: unknown, server: string): boolean {
   const servers = (config as { mcpServers?: Record<string, { isolation?: unknown; command?: unknown }> }).mcpServers;
   const entry = servers?.[server];
   return entry !== undefined && typeof entry.command === 'string' && entry.isolation === 'user';
+}
+
+/**
+ * The parsed config with each escaped placeholder (`$${SWITCHBOARD_USER}`) as the literal text it
+ * spells, except where a per-identity server's process is started: those are unescaped as they are
+ * filled (`fillPlaceholders`), so the literal is never read as a placeholder.
+ */
+export function literalPlaceholders<T>(config: T): T {
+  const walk = (value: unknown, path: (string | number)[]): unknown => {
+    if (typeof value === 'string') return FILLED(path) && perIdentity(config, String(path[1])) ? value : unescaped(value);
+    if (Array.isArray(value)) return value.map((v, i) => walk(v, [...path, i]));
+    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v, [...path, k])]));
+    return value;
+  };
+  return walk(config, []) as T;
 }

@@ -65,9 +65,10 @@ const PATTERN = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
 
 function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string[], found: Found): string {
   return s.replace(PATTERN, (whole, escaped: string, name: string, fallback: string | undefined) => {
-    if (escaped) return whole.slice(1);
-    // Filled per identity when a server's process starts (identity-placeholders.ts), never from the environment.
+    // Filled per identity when a server's process starts (identity-placeholders.ts), never from the
+    // environment; escaped, kept so until then too, so the literal is not read as one.
     if (isIdentityPlaceholder(name)) return whole;
+    if (escaped) return whole.slice(1);
     const v = env[name];
     const value = v !== undefined && v !== '' ? v : fallback;
     if (value === undefined) {

@@ -6,6 +6,7 @@ import { HubError } from '../errors.js';
 import { duplicateKeys, jsoncParser } from './duplicate-keys.js';
 import { interpolateEnv } from './interpolate.js';
 import { configSchema, type HubConfig } from './schema.js';
+import { literalPlaceholders } from './identity-placeholders.js';
 import { isRecord } from '../is-record.js';
 import { PARSED_ONCE } from '../parse-once.js';
 
@@ -199,7 +200,7 @@ export function parseConfigValue(raw: unknown, file: string, warn: (message: str
       warn(
         `${file}: integrations.${name} has webhooks and poll but no webhooks.eventIdFrom: a change that arrives both ways is stored twice; set it to where a delivery carries the id the poll reads at idAt (e.g. "body:id")`,
       );
-    return result.data;
+    return literalPlaceholders(result.data);
   }
   const issues = closestBranches(result.error.issues);
   throw new HubError('config_invalid', `${file}: ${formatIssues(issues, raw)}`, {

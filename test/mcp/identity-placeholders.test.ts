@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport, type CallToolResult } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../src/config/load.js';
+import { configFor } from '../../src/mcp/downstream/identity-config.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -94,6 +95,20 @@ describe('placeholders where nothing fills them are refused when the config load
     expect(load({ mcpServers: { api: { url: 'http://127.0.0.1:1/mcp', headers: { 'x-user': '${SWITCHBOARD_USER}' } } } })).toThrow(
       /mcpServers\.api\.headers\.x-user.*only in a stdio server's command, args, env and cwd/s,
     );
+  });
+
+  it('$${…} is the literal text, as for any ${NAME}: never filled, never refused', () => {
+    const config = load({
+      mcpServers: {
+        shared: { command: 'node', args: ['--literal', '$${SWITCHBOARD_USER}'] },
+        own: { command: 'node', args: ['$${SWITCHBOARD_USER_DIR}', '${SWITCHBOARD_USER}'], isolation: 'user' },
+      },
+    })();
+    const shared = config.mcpServers.shared;
+    expect(shared && 'args' in shared ? shared.args : undefined).toEqual(['--literal', '${SWITCHBOARD_USER}']);
+    const own = config.mcpServers.own!;
+    const filled = configFor(own, 'own', { tenant: 'default', user: 'alice', scopes: [] });
+    expect('args' in filled ? filled.args : undefined).toEqual(['${SWITCHBOARD_USER_DIR}', 'alice']);
   });
 
   it('the environment never fills them, even when it holds the name', () => {

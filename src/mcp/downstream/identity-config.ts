@@ -48,7 +48,8 @@ function segment(name: string): string {
 
 /** Whether a server's entry holds a placeholder to fill per identity (only a stdio server with `isolation: "user"` may, config/schema.ts). */
 export function hasIdentityPlaceholders(config: McpServerConfig): config is StdioServerConfig {
-  return isStdioServer(config) && stdioTexts(config).some((t) => placeholdersIn(t).length > 0);
+  // An escaped one too (`$${SWITCHBOARD_USER}`): the fill is what unescapes it.
+  return isStdioServer(config) && config.isolation === 'user' && stdioTexts(config).some((t) => t.includes('${SWITCHBOARD_USER'));
 }
 
 /**
