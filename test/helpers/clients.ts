@@ -321,3 +321,10 @@ export function argumentRefusal(result: unknown): string {
   codedSchema.parse(result);
   return refusalSchema.parse(result).content[0]!.text;
 }
+
+/** A 1.x SDK client (what Claude Desktop embeds) on a 2025 session at `url` with `token`, for tests that use its own API (its experimental tasks). */
+export async function v1HttpClient(url: string, token: string, name = 'v1-test'): Promise<ClientV1> {
+  const client = new ClientV1({ name, version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransportV1(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  return client;
+}

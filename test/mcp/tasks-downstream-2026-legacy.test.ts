@@ -1,8 +1,8 @@
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, CreateTaskResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { v1HttpClient } from '../helpers/clients.js';
 import { ROOT, startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -29,8 +29,7 @@ describe('a 2025-11-25 task call of a 2026-07-28 downstream tool the server answ
   });
 
   async function connect(token: string): Promise<Client> {
-    const client = new Client({ name: 'v1-tasks', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    const client = await v1HttpClient(hub.url, token, 'v1-tasks');
     clients.push(client);
     return client;
   }

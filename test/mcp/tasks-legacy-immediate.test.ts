@@ -1,8 +1,7 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argumentRefusal } from '../helpers/clients.js';
+import { argumentRefusal, v1HttpClient } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
 
 /**
@@ -27,8 +26,7 @@ describe('a 2025-11-25 task call answered at once', () => {
   });
 
   async function connect(token: string): Promise<Client> {
-    const client = new Client({ name: 'v1-tasks-now', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(hub.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    const client = await v1HttpClient(hub.url, token, 'v1-tasks-now');
     clients.push(client);
     return client;
   }
