@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { ProtocolError, ProtocolErrorCode, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import type { AgentConfig } from '../definition/agents.js';
 import { HubError } from '../errors.js';
-import type { CallContext, SourceChange, SourceStatus, ToolSource } from '../mcp/source.js';
+import { unknownTool, type CallContext, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
 import type { CreateTaskResult } from '../mcp/tasks/wire.js';
 import { CircuitBreakers, type BreakerOptions, type BreakerSnapshot } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
@@ -168,7 +168,7 @@ export class AgentSource implements ToolSource {
     // Reserved: no agent is named task_status (src/definition/names.ts).
     if (tool === TASK_STATUS && this.async && this.tasks) return redact(await this.tasks.status(args, ctx), this.secretValues);
     const agent = this.agents.get(tool);
-    if (!agent) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: agent__${tool}`);
+    if (!agent) throw unknownTool(`agent__${tool}`);
     const input = args ?? {};
     agent.validateInput(input);
     const key = await this.sessionKey();

@@ -1,5 +1,5 @@
 import { titled, withCause } from './titled.js';
-import { ProtocolError, ProtocolErrorCode, type CallToolResult, type ReadResourceResult, type Resource, type Tool } from '@modelcontextprotocol/server';
+import { ProtocolError, type CallToolResult, type ReadResourceResult, type Resource, type Tool } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
 import type { ConnectionReads } from '../connections/repository.js';
@@ -7,7 +7,15 @@ import type { Connection } from '../connections/types.js';
 import { HubError, describeError, isHubError, needsNewLink } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { TokenManager } from '../oauth/token-manager.js';
-import type { CallContext, InputRequired, ResourceUpdatedListener, SourceChange, SourceStatus, ToolSource } from '../mcp/source.js';
+import {
+  unknownTool,
+  type CallContext,
+  type InputRequired,
+  type ResourceUpdatedListener,
+  type SourceChange,
+  type SourceStatus,
+  type ToolSource,
+} from '../mcp/source.js';
 import { isCreateTaskResult, type CreateTaskResult } from '../mcp/tasks/wire.js';
 import { closeSchema, inputValidator, type InputValidator } from '../mcp/validate-input.js';
 import { createProviderClient, type ProviderClient, type ProviderFetch, type ProviderLimits } from '../providers/client.js';
@@ -169,7 +177,7 @@ export class IntegrationSource implements ToolSource {
     // The user's own events need no linked account: unlinked, there are none to show.
     if (name === EVENTS_TOOL && this.events) return this.events.call(args ?? {}, ctx.identity);
     const tool = this.opts.definition.tools[name];
-    if (!tool) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (!tool) throw unknownTool(name);
     const input = args ?? {};
     this.validator(name, tool)(input);
     const keyed = this.opts.credentials;

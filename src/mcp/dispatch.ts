@@ -12,7 +12,7 @@ import {
 } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { isRecord } from '../is-record.js';
-import { ERROR_META_KEY, HubError, describeError, errorMeta, isHubError, jsonRpcCodeOf, outcomeOf, toHubError } from '../errors.js';
+import { ERROR_META_KEY, HubError, describeError, errorMeta, isHubError, outcomeOf, toHubError } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { HubMetrics, ToolOutcome } from '../observability/metrics.js';
 import { storeFailureOf } from '../store/sqlite-failure.js';
@@ -21,7 +21,7 @@ import type { Catalog, Page } from './catalog.js';
 import { RequestStates } from './request-state.js';
 import { withoutReservedMeta } from './reserved-meta.js';
 import { pollStream } from './stream-polling.js';
-import { toolError, type CallContext, type InputRequired } from './source.js';
+import { toolError, unknownTool, type CallContext, type InputRequired } from './source.js';
 import { tasksExtensionRequired } from './tasks/errors.js';
 import type { TaskService } from './tasks/service.js';
 import { taskStarter } from './tasks/starter.js';
@@ -82,7 +82,7 @@ export class Dispatcher {
       await Promise.race([starting, new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true }))]);
       entry = this.catalog.resolveTool(ctx.identity, params.name);
     }
-    if (!entry) throw new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${params.name}`, { code: 'tool_not_found' });
+    if (!entry) throw unknownTool(params.name);
     const taskSupport = entry.listed.execution?.taskSupport;
     // SEP-2663 "Required Capabilities": a tool that only runs as a task, from a client that cannot take one.
     if (tasks === false && taskSupport === 'required') throw tasksExtensionRequired(`the tool ${params.name}`);
@@ -215,7 +215,7 @@ function isArgumentRefusal(err: unknown): err is Error {
   if (isHubError(err)) return err.code === 'invalid_params';
   if (!(err instanceof ProtocolError) || err.code !== ProtocolErrorCode.InvalidParams) return false;
   const data: unknown = err.data;
-  return !(isRecord(data) && data['code'] === 'tool_not_found') && !err.message.startsWith('Unknown tool');
+  return !(isRecord(data) && data['code'] === 'tool_not_found');
 }
 
 /** The 2025-11-25 `task.ttl` a client asked for (null: unlimited, which the registry bounds); anything else is not a ttl. */

@@ -13,6 +13,8 @@ import type {
   ResourceTemplateType as ResourceTemplate,
   Tool,
 } from '@modelcontextprotocol/server';
+import { ProtocolError } from '@modelcontextprotocol/server';
+import { jsonRpcCodeOf } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { TaskStarter } from './tasks/starter.js';
 import type { CreateTaskResult } from './tasks/wire.js';
@@ -207,6 +209,11 @@ export interface ToolSource {
 }
 
 /** A `CallToolResult` that reports a failure to the model, naming the source. */
+/** A call naming a tool its source does not have: -32602 coded `tool_not_found`, told apart from a refusal of its arguments (dispatch.ts). */
+export function unknownTool(name: string): ProtocolError {
+  return new ProtocolError(jsonRpcCodeOf('tool_not_found'), `Unknown tool: ${name}`, { code: 'tool_not_found' });
+}
+
 export function toolError(text: string, extra?: Partial<CallToolResult>): CallToolResult {
   return { content: [{ type: 'text', text }], isError: true, ...extra };
 }

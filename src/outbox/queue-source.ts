@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import { ERROR_META_KEY, ERROR_SPECS } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
-import { toolError, type CallContext, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
+import { toolError, unknownTool, type CallContext, type SourceChange, type SourceStatus, type ToolSource } from '../mcp/source.js';
 import type { OutboxService } from './service.js';
 import { describeIssues } from '../mcp/hub-server.js';
 import type { BreakerSnapshot } from './breaker.js';
@@ -91,7 +91,7 @@ export class QueueSource implements ToolSource {
   }
 
   async callTool(name: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult> {
-    if (name !== JOB_STATUS) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
+    if (name !== JOB_STATUS) throw unknownTool(name);
     const parsed = inputSchema.safeParse(args ?? {});
     if (!parsed.success)
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, `invalid arguments for queue__job_status: ${describeIssues(parsed.error.issues)}`);
