@@ -136,6 +136,12 @@ export class EventsView {
   }
 }
 
+/** Whether a recent_events answer holds no events. */
+export function noEvents(answer: CallToolResult): boolean {
+  const events = (answer.structuredContent as { events?: unknown[] } | undefined)?.events;
+  return Array.isArray(events) && events.length === 0;
+}
+
 /**
  * The page cut to PAGE_BYTES. Read from a cursor, the oldest events are kept and next_cursor is
  * the last one kept, so `after` goes on from there; the latest events (no cursor) keep the newest.

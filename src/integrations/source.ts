@@ -21,7 +21,7 @@ import { closeSchema, inputValidator, type InputValidator } from '../mcp/validat
 import { createProviderClient, type ProviderClient, type ProviderFetch, type ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
-import { EVENTS_TOOL, EventsView, type IntegrationEvents } from './events.js';
+import { EVENTS_TOOL, EventsView, noEvents, type IntegrationEvents } from './events.js';
 import { answerText, httpRequestOf, runHttpTool } from './http-tool.js';
 import { linkNeeded } from './link-needed.js';
 import { outputRule, unfitResult } from './output-fit.js';
@@ -174,8 +174,7 @@ export class IntegrationSource implements ToolSource {
   }
 
   async callTool(name: string, args: Record<string, unknown> | undefined, ctx: CallContext): Promise<CallToolResult | InputRequired | CreateTaskResult> {
-    // The user's own events need no linked account: unlinked, there are none to show.
-    if (name === EVENTS_TOOL && this.events) return this.events.call(args ?? {}, ctx.identity);
+    if (name === EVENTS_TOOL && this.events) return this.recentEvents(this.events, args ?? {}, ctx);
     const tool = this.opts.definition.tools[name];
     if (!tool) throw unknownTool(name);
     const input = args ?? {};
@@ -366,6 +365,18 @@ export class IntegrationSource implements ToolSource {
       // Its own decision otherwise: failed at once. Without the title: the caller's answer adds it (answerOf).
       throw new HubError('source_failed', describeError(err), { cause: err });
     }
+  }
+
+  /**
+   * The caller's own events, which need no live account (a connection to re-link still shows its
+   * past events). Never linked, with none to show, the caller needs the link, as every other tool
+   * of the integration answers: an empty list would read as "nothing happened".
+   */
+  private async recentEvents(events: EventsView, args: Record<string, unknown>, ctx: CallContext): Promise<CallToolResult | InputRequired> {
+    const answer = await events.call(args, ctx.identity);
+    if (this.opts.credentials || !noEvents(answer)) return answer;
+    const c = await this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
+    return c === undefined ? this.needsLink(ctx, undefined) : answer;
   }
 
   /** A call that found the account needing a new link: its clients hear of it once, from the feed, with the listed state updated. */
