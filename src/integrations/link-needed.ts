@@ -22,17 +22,11 @@ export interface LinkNeeded {
  * (linked, must be linked again), so a client can tell it from a failure of the tool.
  */
 export function linkNeeded(ctx: CallContext, o: LinkNeeded): CallToolResult | InputRequired {
-  const { connection: c, title, url } = o;
-  let message = c
-    ? `Your ${title} connection needs to be linked again${c.reason ? ` (${c.reason})` : ''}. Open this link to re-link it, then call the tool again: ${url}`
-    : `Link your ${title} account to use this tool. Open this link, approve access, then call the tool again: ${url}`;
-  if (o.notice) message = `${message}\n${o.notice}`;
   const caps = ctx.clientCapabilities as { elicitation?: { url?: unknown } } | undefined;
   // A retry after the user was shown the link, still unlinked: say so instead of asking again.
-  if (ctx.inputResponses !== undefined || caps?.elicitation?.url === undefined) {
-    const code = c ? 'connection_needs_reauth' : 'connection_required';
-    return toolError(message, { _meta: { [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } } });
-  }
+  if (ctx.inputResponses !== undefined || caps?.elicitation?.url === undefined) return linkRefusal(o);
+  const message = messageOf(o);
+  const url = o.url;
   if (ctx.request !== undefined) {
     // 2025-11-25: URLElicitationRequiredError (-32042) tells the client to open the link and retry.
     const elicitationId = randomBytes(12).toString('base64url');
@@ -40,4 +34,22 @@ export function linkNeeded(ctx: CallContext, o: LinkNeeded): CallToolResult | In
   }
   // 2026-07-28: an input_required result; the client shows the link and retries with the response.
   return inputRequired({ inputRequests: { link: inputRequired.elicitUrl({ url, message }) } });
+}
+
+/**
+ * The link as an isError result coded `connection_required` or `connection_needs_reauth`: what a
+ * client that cannot show a URL elicitation gets, and the result of a queued write run as an MCP
+ * Task whose account must be linked again (no elicitation can reach a task's caller).
+ */
+export function linkRefusal(o: LinkNeeded): CallToolResult {
+  const code = o.connection ? 'connection_needs_reauth' : 'connection_required';
+  return toolError(messageOf(o), { _meta: { [ERROR_META_KEY]: { code, retryable: ERROR_SPECS[code].retryable } } });
+}
+
+function messageOf(o: LinkNeeded): string {
+  const { connection: c, title, url } = o;
+  const message = c
+    ? `Your ${title} connection needs to be linked again${c.reason ? ` (${c.reason})` : ''}. Open this link to re-link it, then call the tool again: ${url}`
+    : `Link your ${title} account to use this tool. Open this link, approve access, then call the tool again: ${url}`;
+  return o.notice ? `${message}\n${o.notice}` : message;
 }

@@ -23,7 +23,7 @@ import { oauthCredentials, type Credentials } from '../providers/credentials.js'
 import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
 import { EVENTS_TOOL, EventsView, noEvents, type IntegrationEvents } from './events.js';
 import { answerText, httpRequestOf, runHttpTool } from './http-tool.js';
-import { linkNeeded } from './link-needed.js';
+import { linkNeeded, linkRefusal } from './link-needed.js';
 import { outputRule, unfitResult } from './output-fit.js';
 import type { OutputRule } from '../agents/validate-output.js';
 import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
@@ -32,7 +32,7 @@ import { outcomeOfThrown, type AttemptOutcome, type CircuitBreakers } from '../o
 import type { Breakers } from '../outbox/redis/shapes.js';
 import { outcomeOf, type SendOutcome } from '../outbox/classify.js';
 import type { OutboxService } from '../outbox/service.js';
-import type { OpenJob } from '../outbox/types.js';
+import type { Job, OpenJob } from '../outbox/types.js';
 import { JobNotSent } from '../outbox/worker.js';
 import { storeFailureOf } from '../store/sqlite-failure.js';
 
@@ -377,6 +377,17 @@ export class IntegrationSource implements ToolSource {
     if (this.opts.credentials || !noEvents(answer)) return answer;
     const c = await this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
     return c === undefined ? this.needsLink(ctx, undefined) : answer;
+  }
+
+  /**
+   * A queued write that failed for want of a new link, as its MCP Task's result: the link, in the
+   * words a direct call answers with (no elicitation reaches the caller of a task).
+   */
+  async relinkResult(job: Pick<Job, 'tenant' | 'user' | 'connectionId'>): Promise<CallToolResult> {
+    await this.opts.linksSettled?.();
+    const url = this.opts.linkUrl({ tenant: job.tenant, user: job.user, scopes: [] });
+    const connection = await this.opts.connections.get(job.connectionId);
+    return linkRefusal({ connection, title: this.opts.definition.title, url, notice: this.opts.linkNotice?.() });
   }
 
   /** A call that found the account needing a new link: its clients hear of it once, from the feed, with the listed state updated. */

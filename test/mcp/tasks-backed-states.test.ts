@@ -52,7 +52,7 @@ describe('outbox job states as MCP Task states', () => {
           return r;
         },
         on: (id, l) => events.on(id, l),
-        render: (job) => answerOfJob(definition, job),
+        render: async (job) => answerOfJob(definition, job),
       }),
     );
     changed = [];

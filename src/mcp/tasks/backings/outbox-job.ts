@@ -10,8 +10,8 @@ export interface OutboxJobPort {
   cancel(id: string, owner: TaskOwner): Promise<CancelResult>;
   /** Called when the job reaches a final state (the outbox's JobEvents). */
   on(id: string, listener: (job: Job) => void): () => void;
-  /** A final job as the tool result the direct call would have given (answerOf); throws where that call threw. */
-  render(job: OpenJob): CallToolResult;
+  /** A final job as the tool result the direct call would have given (answerOf); rejects where that call threw. */
+  render(job: OpenJob): Promise<CallToolResult>;
 }
 
 /** A failure's words are bounded: a provider's refusal may quote a long body. */
@@ -34,10 +34,10 @@ export class OutboxJobBacking implements TaskBacking {
     // recorded reads as that (TaskService keeps it), one never read before reads as this.
     if (job === undefined) return { status: 'failed', error: { code: ProtocolErrorCode.InternalError, message: 'The queued write is no longer kept' } };
     // The job's own time: a change read later (another process sent it) is dated so.
-    return { ...this.stateOf(job), changedAt: job.updatedAt };
+    return { ...(await this.stateOf(job)), changedAt: job.updatedAt };
   }
 
-  private stateOf(job: OpenJob): TaskState {
+  private async stateOf(job: OpenJob): Promise<TaskState> {
     switch (job.state) {
       case 'queued':
         return { status: 'working', statusMessage: queuedMessage(job) };
@@ -47,14 +47,14 @@ export class OutboxJobBacking implements TaskBacking {
       case 'cancelled':
         return { status: 'cancelled', statusMessage: `cancelled before it was sent (job ${job.id})` };
       case 'done': {
-        const answered = this.answer(job);
+        const answered = await this.answer(job);
         if ('result' in answered) return { status: 'completed', statusMessage: `done (job ${job.id})`, result: { ...answered.result } };
         return failed(job, answered.message);
       }
       case 'failed':
       case 'dead':
       case 'sent_unconfirmed': {
-        const answered = this.answer(job);
+        const answered = await this.answer(job);
         if (!('result' in answered)) return failed(job, answered.message);
         // The call's own answer (an isError result), as tasks/result must return what the call
         // returns; the status is failed for 2025-11-25 clients (isError counts as failed there).
@@ -83,9 +83,9 @@ export class OutboxJobBacking implements TaskBacking {
     return off;
   }
 
-  private answer(job: OpenJob): { result: CallToolResult } | { message: string } {
+  private async answer(job: OpenJob): Promise<{ result: CallToolResult } | { message: string }> {
     try {
-      return { result: this.port.render(job) };
+      return { result: await this.port.render(job) };
     } catch (err) {
       return { message: describeError(err) };
     }
