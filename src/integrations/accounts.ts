@@ -129,6 +129,11 @@ export class Accounts {
     } else if (c.state !== 'revoked' && i) {
       try {
         providerRevoked = await i.client.revoke(await this.opts.connections.tokens(c));
+        // False without a throw: no revokeUrl, so nothing was sent (GitHub has no RFC 7009
+        // endpoint). The provider goes on honouring the tokens, which the operator must hear as
+        // with any unconfirmed revocation, not read "revoked" as the access ended there.
+        if (!providerRevoked)
+          warning = `integrations.${c.integration}.oauth has no revokeUrl: the provider was not asked to revoke the account's tokens; revoke the app's access at the provider`;
       } catch (err) {
         warning = `the provider did not confirm the revocation (${describeError(err)}); the hub has forgotten the tokens anyway`;
         this.opts.log.warn({ connection: c.id, err: describeError(err) }, 'provider revocation failed');
