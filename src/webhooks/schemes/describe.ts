@@ -115,6 +115,12 @@ function parsedBody(body: Buffer, headers: IncomingHttpHeaders): unknown {
     const json = jsonOrNot(payload);
     if (json !== NOT_JSON) return json;
   }
+  // A JSON document sent under the form's Content-Type (curl -d, senders that never set it): read
+  // as form fields it is one key with no value, so its id, type and account were never found and
+  // the event went unrouted, while its envelope shows it as the JSON it is. No form of fields
+  // (`a=1&b=2`) parses as a JSON object or list, so this reads no real form otherwise.
+  const whole = jsonOrNot(text);
+  if (typeof whole === 'object' && whole !== null) return whole;
   return Object.fromEntries(form);
 }
 
