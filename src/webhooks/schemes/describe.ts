@@ -55,6 +55,19 @@ const DEFAULTS = new Map<WebhookScheme, { idFrom?: Selector | undefined; typeFro
 );
 
 /**
+ * Where a scheme's deliveries carry the provider's own event id, the id its events API lists too
+ * (Stripe's `evt_…` at `id` in GET /v1/events, Slack's `event_id`): an event that comes by webhook
+ * and again by `poll` is one event only when both name it by that id, and without `eventIdFrom`
+ * the webhook's copy had none, so the poll stored it a second time. The other schemes name none by
+ * default: their delivery id is the sender's own (a Standard Webhooks message, a GitHub delivery),
+ * not an id a provider's list of events shows.
+ */
+const EVENT_ID_DEFAULTS: Partial<Record<WebhookScheme, Selector>> = {
+  stripe: { in: 'body', path: ['id'] },
+  slack: { in: 'body', path: ['event_id'] },
+};
+
+/**
  * GitHub sends one X-GitHub-Delivery GUID to every hook an event triggers (FACTS.md): a repository
  * hook and an organization hook pointed at one endpoint would dedupe each other away. The hook id
  * makes the pair unique.
@@ -144,7 +157,7 @@ export function describeDelivery(input: DeliveryToDescribe): Description {
   const selectors = {
     deliveryId: format.idFrom ?? defaults?.idFrom,
     type: format.typeFrom ?? defaults?.typeFrom,
-    eventId: format.eventIdFrom,
+    eventId: format.eventIdFrom ?? EVENT_ID_DEFAULTS[format.scheme],
     accountId: format.accountFrom,
   };
   // The scheme's other delivery shapes, read when the selector above reads nothing (Slack's interactivity, slash commands).
