@@ -8,7 +8,7 @@
 import { afterEach, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { createBucketPacer, type BucketPacer } from '../../src/outbox/pacing/index.js';
-import type { Timers } from '../../src/outbox/pacing/bucket.js';
+import { FIRST_ANSWER_GRACE_MS, type Timers } from '../../src/outbox/pacing/bucket.js';
 
 /** Timers that fire only when the test moves the clock past them. */
 function steppedTimers(clock: ReturnType<typeof manualClock>) {
@@ -85,4 +85,24 @@ it('a late refill tick grants its lump only up to what the requests in flight le
   for (let i = 0; i < 3; i++) p.observe('acme:c1', { status: 200, headers: new Headers() });
   await t.advance(100);
   expect(granted).toBe(2);
+});
+
+it('starts refilling by the grace after it was made when the first answer is slow, as the shared buckets do', async () => {
+  const clock = manualClock();
+  const t = steppedTimers(clock);
+  // Burst 1: one token at hand, then one per second. The first request hangs (a slow write, up to its timeout).
+  pacer = createBucketPacer({ limits: () => ({ perApp: { perSecond: 1, burst: 1 } }), clock, timers: t.timers });
+  const p = pacer;
+  const signal = new AbortController().signal;
+  await p.acquire('acme:alice', signal);
+  let granted = false;
+  void p.acquire('acme:bob', signal).then(() => (granted = true));
+  // Within the grace nothing accrues: the provider may not have counted the first request yet.
+  await t.advance(FIRST_ANSWER_GRACE_MS - 1);
+  expect(granted).toBe(false);
+  // From the grace on it accrues at its rate, however long the first answer takes (it took 30 s before).
+  await t.advance(1);
+  expect(granted).toBe(false);
+  await t.advance(1_000);
+  expect(granted).toBe(true);
 });

@@ -60,6 +60,8 @@ export class TokenBucket {
   private baseline: number | undefined;
   /** Whether any request it granted has been answered: until then nothing accrues (see `answered`). */
   private heard = false;
+  /** When it was made: refill starts by `FIRST_ANSWER_GRACE_MS` after it, answered or not. */
+  private readonly made: number;
 
   constructor(
     private readonly spec: BucketSpec | undefined,
@@ -70,6 +72,7 @@ export class TokenBucket {
     this.rate = spec?.perSecond ?? 0;
     this.cap = spec ? capOf(spec.burst) : 0;
     this.last = clock.now();
+    this.made = this.last;
     this.limiter = new (bottleneck())({ reservoir: spec ? this.cap : null, maxConcurrent: concurrency ?? null });
   }
 
@@ -171,6 +174,9 @@ export class TokenBucket {
     if (this.heard) return;
     this.heard = true;
     this.last = this.clock.now();
+    // A grace or pause timer pending would hold the refill back until it fires: refill now.
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
     this.kick();
   }
 
@@ -207,9 +213,16 @@ export class TokenBucket {
         return;
       }
       if (!this.heard) {
-        // `answered` starts the loop again.
         this.last = now;
-        return;
+        // `answered` starts the loop again; a first answer that is slow (a write the provider takes
+        // 15 s over, one that hangs to its timeout) must not hold every other request that long,
+        // so the refill also starts by the grace after the bucket was made, as the shared buckets'.
+        const graceLeft = this.made + FIRST_ANSWER_GRACE_MS - now;
+        if (graceLeft > 0) {
+          this.schedule(graceLeft);
+          return;
+        }
+        this.heard = true;
       }
       this.acc += (Math.max(0, now - this.last) * this.rate) / 1000;
       this.last = now;
@@ -250,6 +263,13 @@ export class TokenBucket {
     );
   }
 }
+
+/**
+ * How long after a bucket is made it starts refilling if no request it granted has been answered:
+ * the shared buckets' default grace (shared-state.ts). Refilling late is safe (it runs behind the
+ * provider's bucket), so this bounds the stall a slow first answer causes, nothing more.
+ */
+export const FIRST_ANSWER_GRACE_MS = 5_000;
 
 /**
  * Part of the declared burst is held back: requests leave here paced, but arrive with the jitter of
