@@ -40,8 +40,9 @@ export async function initCommand(argv: string[]): Promise<void> {
   const target = resolve(str(flags['config']) ?? DEFAULT_CONFIG_FILE);
   if (existsSync(target)) {
     // Not overwritten, but checked, and the entry still printed: running init again is how to
-    // see the entry for an existing config.
-    const loaded = loadConfig({ file: target });
+    // see the entry for an existing config. Checked as every other command but stdio checks it:
+    // a key written twice is warned of here too, or "it loads" would hide the block that is lost.
+    const loaded = loadConfig({ file: target, duplicates: true });
     progress(`${target} exists and was left as it is (it loads).`);
     const configured = loaded.dataDirSet ? loaded.config.dataDir : undefined;
     const here = resolveDataDir({ configured, configFile: target });
