@@ -10,14 +10,29 @@ export function nextPageQuery(link: string | null, input?: Record<string, unknow
   for (const m of link.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
     const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,]+))/i.exec(m[2] ?? '');
     if (!(rel?.[1] ?? rel?.[2] ?? '').toLowerCase().split(/\s+/).includes('next')) continue;
+    // Sentry names a next link on every page and says with `results="false"` that it leads to none.
+    if (/;\s*results\s*=\s*"?false"?/i.test(m[2] ?? '')) return undefined;
     if (!URL.canParse(m[1] ?? '', 'http://relative.invalid')) return undefined;
-    const query = Object.fromEntries(new URL(m[1] ?? '', 'http://relative.invalid').searchParams);
-    if (Object.keys(query).length === 0) return undefined;
+    const params = new URL(m[1] ?? '', 'http://relative.invalid').searchParams;
+    const keys = [...new Set(params.keys())];
+    if (keys.length === 0) return undefined;
     const props = input?.['properties'];
     const declared = typeof props === 'object' && props !== null ? (props as Record<string, unknown>) : {};
-    return Object.fromEntries(Object.entries(query).map(([k, v]) => [k, asDeclared(v, declared[k])]));
+    return Object.fromEntries(keys.map((k) => [k, allAsDeclared(params.getAll(k), declared[k])]));
   }
   return undefined;
+}
+
+/**
+ * A query argument's values: a list where the input declares one (the hub sends a list as the key
+ * repeated, `project=1&project=2`, and the provider's link repeats it so, as Sentry's do), or where
+ * the key is repeated (a list, which a tool declaring one value is refused); else the one value.
+ */
+function allAsDeclared(values: string[], schema: unknown): unknown {
+  const s = typeof schema === 'object' && schema !== null ? (schema as { type?: unknown; items?: unknown }) : {};
+  const types = Array.isArray(s.type) ? s.type : [s.type];
+  if (types.includes('array')) return values.map((v) => asDeclared(v, s.items));
+  return values.length > 1 ? values : asDeclared(values[0]!, schema);
 }
 
 /**
@@ -56,6 +71,7 @@ function ofDeclaredType(v: unknown, schema: unknown): boolean {
   const type = typeof schema === 'object' && schema !== null ? (schema as { type?: unknown }).type : undefined;
   if (type === undefined) return true;
   const types = Array.isArray(type) ? type : [type];
+  if (Array.isArray(v)) return types.includes('array') && v.every((x) => ofDeclaredType(x, (schema as { items?: unknown }).items));
   if (typeof v === 'string') return types.includes('string');
   if (typeof v === 'boolean') return types.includes('boolean');
   return typeof v === 'number' && (types.includes('number') || (types.includes('integer') && Number.isInteger(v)));
@@ -69,5 +85,10 @@ export function withoutFixedQuery(next: Record<string, unknown>, path: string): 
   const at = path.indexOf('?');
   if (at < 0) return next;
   const fixed = new URLSearchParams(path.slice(at + 1));
-  return Object.fromEntries(Object.entries(next).filter(([k, v]) => !fixed.getAll(k).includes(String(v))));
+  return Object.fromEntries(
+    Object.entries(next).filter(([k, v]) => {
+      const sent = fixed.getAll(k);
+      return Array.isArray(v) ? !(v.length === sent.length && v.every((x, i) => String(x) === sent[i])) : !sent.includes(String(v));
+    }),
+  );
 }
