@@ -144,6 +144,16 @@ function originOf(url: URL): string {
   return bare ? `${url.protocol}//${url.host}` : 'null';
 }
 
+/**
+ * A Host header value as a proxy sends it: a name or address, and the port when not the scheme's
+ * default. Compared as written (lower-cased), so a URL (`https://hub.example.com`) or a bare IPv6
+ * address, which no Host header holds, would be accepted and never match: refused, saying what to write.
+ */
+const hostHeader = z.string().refine((h) => /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(?::\d{1,5})?$/.test(h), {
+  message:
+    'must be a Host header value: a host name or address and, when clients send one, its port (hub.example.com, hub.example.com:8443, [::1]:8787), not a URL',
+});
+
 export const serverSchema = z.strictObject({
   // An address or a host name to listen on; checked here so a typo is named as this key, not as DNS's ENOTFOUND.
   host: z
@@ -169,7 +179,7 @@ export const serverSchema = z.strictObject({
   /** Extra browser origins allowed to call /mcp (the hub's own origin always is). */
   allowedOrigins: z.array(origin).default([]),
   /** Extra Host header values accepted (the bind address and publicUrl's host always are). */
-  allowedHosts: z.array(z.string()).default([]),
+  allowedHosts: z.array(hostHeader).default([]),
   /** Largest accepted request body, in bytes. */
   maxBodyBytes: z
     .number()
