@@ -1,9 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
+import type { AgentTask } from '../../src/agents/tasks/types.js';
+import { AgentTaskBacking } from '../../src/mcp/tasks/backings/agent-task.js';
 import { TaskService } from '../../src/mcp/tasks/service.js';
+import type { TaskRecord } from '../../src/mcp/tasks/types.js';
 import { SqliteTasks } from '../../src/mcp/tasks/sqlite.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { openDb } from '../../src/store/db.js';
+import { eventually } from '../helpers/hub.js';
 
 /** The registry's own rules, on ':memory:' SQLite and an injected clock: the per-owner bound and the purge. */
 
@@ -46,5 +50,37 @@ describe('TaskService', () => {
     await tasks.runLocal(alice, 'quick', async () => ({ content: [] }));
     expect(rows()).toBe(1); // the old one went, the new one is there
     await tasks.close();
+  });
+});
+
+describe('a local task that answers isError', () => {
+  it('cuts its status message on a code point boundary, never leaving half an emoji', async () => {
+    const { tasks } = service();
+    // 1,999 units, then emoji: the 2,000-unit cut falls between the two halves of the first one.
+    const text = `${'x'.repeat(1999)}${'\u{1F600}'.repeat(10)}`;
+    const t = await tasks.runLocal(alice, 'failing', async () => ({ content: [{ type: 'text', text }], isError: true }));
+    const done = await eventually(async () => {
+      const v = await tasks.get(alice, t.id);
+      return v.status === 'working' ? undefined : v;
+    });
+    expect(done.status).toBe('failed');
+    expect(done.statusMessage).toBe('x'.repeat(1999));
+    await tasks.close();
+  });
+});
+
+describe('an agent task that failed', () => {
+  it('cuts its status message on a code point boundary, never leaving half an emoji', async () => {
+    const text = `${'x'.repeat(1999)}${'\u{1F600}'.repeat(10)}`;
+    const failed = { id: 'at_1', owner: alice, agent: 'agent__a', answeredBy: null, state: 'failed', updatedAt: 0 } as unknown as AgentTask;
+    const backing = new AgentTaskBacking({
+      read: async () => failed,
+      cancel: async () => false,
+      on: () => () => {},
+      render: () => ({ content: [{ type: 'text', text }], isError: true }),
+    });
+    const record = { id: 'task_1', owner: alice, backing: { kind: 'agent_task', id: 'at_1' } } as unknown as TaskRecord;
+    const state = await backing.state(record);
+    expect(state.statusMessage).toBe('x'.repeat(1999));
   });
 });

@@ -3,12 +3,13 @@ import { isInputRequiredResult, ProtocolError, ProtocolErrorCode } from '@modelc
 import type { Logger } from 'pino';
 import type { Clock } from '../../clock.js';
 import { ERROR_META_KEY, ERROR_SPECS } from '../../errors.js';
+import { cutText } from '../../providers/cut-text.js';
 import { taskHolderId } from '../downstream/held-calls.js';
 import type { InputRequired } from '../source.js';
 import { toTaskError } from './errors.js';
 import { isTerminal, type TaskBacking, type TaskOwner, type TaskRecord, type TaskRepository, type TaskState } from './types.js';
 
-/** A failure's words in a status message are bounded: a tool's error may quote a long body. */
+/** A failure's words in a status message are bounded (on a code point boundary): a tool's error may quote a long body. */
 const MAX_MESSAGE_CHARS = 2000;
 /**
  * How often the records of the tasks this process runs are read back while any runs: another
@@ -251,5 +252,5 @@ function finished(out: Record<string, unknown>): TaskState {
   if (out['isError'] !== true) return { status: 'completed', result: out };
   const first: unknown = Array.isArray(out['content']) ? out['content'][0] : undefined;
   const text = typeof first === 'object' && first !== null && 'text' in first && typeof first.text === 'string' ? first.text : undefined;
-  return { status: 'failed', result: out, ...(text ? { statusMessage: text.slice(0, MAX_MESSAGE_CHARS) } : {}) };
+  return { status: 'failed', result: out, ...(text ? { statusMessage: cutText(text, MAX_MESSAGE_CHARS) } : {}) };
 }

@@ -1,6 +1,7 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
 import { isFinalTask, type AgentTask } from '../../../agents/tasks/types.js';
 import type { TaskBacking, TaskOwner, TaskRecord, TaskState } from '../types.js';
+import { cutText } from '../../../providers/cut-text.js';
 
 /** What the agents hand the registry: their task store's reads, cancel and events, and the rendering of an outcome. */
 export interface AgentTaskPort {
@@ -52,7 +53,7 @@ export class AgentTaskBacking implements TaskBacking {
         const result = this.port.render(t);
         const first = result.content[0];
         const message = first?.type === 'text' ? first.text : `agent task ${t.id} ${t.state}`;
-        return { status: 'failed', statusMessage: message.slice(0, MAX_MESSAGE_CHARS), result: { ...result } };
+        return { status: 'failed', statusMessage: cutText(message, MAX_MESSAGE_CHARS), result: { ...result } };
       }
     }
   }
