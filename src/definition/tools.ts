@@ -41,6 +41,13 @@ export const toolShape = {
   /** An HTTP request template: `{name}` in the path takes that argument; the rest go to the query (GET, DELETE) or the JSON body. */
   method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']).optional(),
   path: z.string().startsWith('/').optional(),
+  /**
+   * Where the arguments the path does not take go, over the method's default (the query for GET
+   * and DELETE, the body for the others): GitHub's "delete a file" is a DELETE with a JSON body.
+   */
+  argsIn: z.enum(['query', 'body']).optional(),
+  /** Arguments sent in the query whatever `argsIn` says (a POST that takes `?name=` beside its body). */
+  query: z.array(z.string().min(1)).min(1).optional(),
   /** This tool's body encoding, over the integration's `bodyEncoding` (default JSON). */
   bodyEncoding: bodyEncodingSchema.optional(),
   /**
@@ -76,7 +83,23 @@ const PLACEHOLDER = /\{([A-Za-z0-9_]+)\}/g;
  * input schema: each must be a declared property, and no other brace may remain in the path (it
  * would be sent literally).
  */
-export function checkTemplate(t: { path?: string | undefined; input: Record<string, unknown> }, ctx: z.RefinementCtx): void {
+export function checkTemplate(
+  t: {
+    path?: string | undefined;
+    method?: string | undefined;
+    argsIn?: 'query' | 'body' | undefined;
+    query?: string[] | undefined;
+    input: Record<string, unknown>;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  if (t.method === 'GET' && t.argsIn === 'body')
+    ctx.addIssue({ code: 'custom', path: ['argsIn'], message: 'a GET request has no body: "argsIn": "body" is for POST, PUT, PATCH and DELETE' });
+  // A name the model is never told of would never be sent: a typo, said at load rather than never noticed.
+  for (const [i, name] of (t.query ?? []).entries()) {
+    if (!declaredArguments(t.input).declared.includes(name))
+      ctx.addIssue({ code: 'custom', path: ['query', i], message: `"${name}" is not a property of the tool's input schema` });
+  }
   if (t.path === undefined) return;
   if (/[{}]/.test(t.path.replace(PLACEHOLDER, ''))) {
     ctx.addIssue({ code: 'custom', path: ['path'], message: 'use {name} placeholders of A-Z a-z 0-9 _ only' });

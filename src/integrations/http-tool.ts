@@ -21,7 +21,7 @@ const WITHOUT_BODY = new Set(['GET', 'DELETE']);
 
 /**
  * Runs a tool declared as an HTTP request template: `{name}` path segments take those arguments,
- * the rest become the query (GET, DELETE) or the JSON body. Provider failures are tool results
+ * the rest become the query (GET, DELETE) or the JSON body, or where `argsIn` and `query` say. Provider failures are tool results
  * with isError, carrying the status and the provider's message so the model can recover.
  * Arguments were checked against the input schema before this runs (undeclared ones refused).
  */
@@ -100,29 +100,36 @@ export function httpRequestOf(tool: ToolDefinition, args: Record<string, unknown
   let target = path;
   const init: RequestInit = { method, headers: { accept: 'application/json' }, ...(signal ? { signal } : {}) };
   const formEncoded = (tool.bodyEncoding ?? encoding) === 'form';
-  const form = !WITHOUT_BODY.has(method) && formEncoded;
+  // The method says where the arguments go unless the tool says otherwise (argsIn, query).
+  const hasBody = (tool.argsIn ?? (WITHOUT_BODY.has(method) ? 'query' : 'body')) === 'body';
+  const inQuery = new Set(tool.query ?? []);
+  const queryArgs: Record<string, unknown> = {};
+  const bodyArgs: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest)) (!hasBody || inQuery.has(k) ? queryArgs : bodyArgs)[k] = v;
+  const form = hasBody && formEncoded;
   // A JSON body sends a lone surrogate as its \uD800 escape; a query or a form would send U+FFFD.
-  if (WITHOUT_BODY.has(method) || form) for (const [k, v] of Object.entries(rest)) refuseLoneSurrogate(k, v);
-  if (WITHOUT_BODY.has(method) && formEncoded) {
+  for (const [k, v] of Object.entries(form ? { ...queryArgs, ...bodyArgs } : queryArgs)) refuseLoneSurrogate(k, v);
+  // Absent values are left out of a query.
+  const present = Object.entries(queryArgs).filter(([, v]) => v !== undefined && v !== null);
+  if (formEncoded) {
     // The query nests as the form body does (`created[gte]=1&expand[0]=customer`): an API that reads
     // brackets in its bodies (Stripe) reads them in its queries too, and refuses a list sent as
-    // repeated keys or an object sent as JSON text. Absent values are left out, as below.
-    const present = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined && v !== null));
-    const query = formEncode(present, { arrayFormat: 'indices' });
+    // repeated keys or an object sent as JSON text.
+    const query = formEncode(Object.fromEntries(present), { arrayFormat: 'indices' });
     if (query) target += `${target.includes('?') ? '&' : '?'}${query}`;
-  } else if (WITHOUT_BODY.has(method)) {
+  } else {
     const q = new URLSearchParams();
-    for (const [k, v] of Object.entries(rest)) {
-      if (v === undefined || v === null) continue;
+    for (const [k, v] of present) {
       for (const item of Array.isArray(v) ? v : [v]) q.append(k, typeof item === 'object' ? JSON.stringify(item) : String(item));
     }
     if ([...q].length) target += `${target.includes('?') ? '&' : '?'}${q}`;
-  } else if (form) {
+  }
+  if (form) {
     // Brackets for nested values and indexes for lists, as Stripe reads them; null sends an empty value (unsets the field).
-    init.body = formEncode(rest, { arrayFormat: 'indices' });
+    init.body = formEncode(bodyArgs, { arrayFormat: 'indices' });
     init.headers = { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' };
-  } else {
-    init.body = JSON.stringify(rest);
+  } else if (hasBody) {
+    init.body = JSON.stringify(bodyArgs);
     init.headers = { accept: 'application/json', 'content-type': 'application/json' };
   }
   return { method, path, target, init };
