@@ -4,7 +4,7 @@ import type { RateLimitConfig } from '../definition/rate-limit.js';
 import type { Logger } from '../observability/logger.js';
 import { type PacedAnswer, PacingTooLong } from '../providers/pacing.js';
 import { type BucketState, realTimers, type Timers } from './pacing/index.js';
-import { adjustmentOf, APP, type BucketRef, type SharedBuckets, splitKey } from './pacing/shared.js';
+import { adjustmentOf, type BucketRef, type SharedBuckets, splitKey } from './pacing/shared.js';
 import { SharedTurns } from './pacing/shared-turns.js';
 import type { PacerWithState } from './redis/shapes.js';
 
@@ -37,14 +37,15 @@ export function withSharedBuckets(local: PacerWithState, buckets: SharedBuckets 
   const stopped = new AbortController();
   const pending = new Set<Promise<void>>();
 
-  /** A key's shared buckets: its connection's (when it has one declared) and its app's. */
+  /** A key's shared buckets: its connection's (when one is declared) and its app's. */
   const bucketsOf = (key: string): { connection?: BucketRef; app?: BucketRef } => {
     const { integration, connection } = splitKey(key);
     const cfg = o.limits(integration);
     if (cfg === undefined) return {};
     // Keys as JSON arrays: unambiguous whatever the names hold, and text any store takes (PostgreSQL refuses NUL).
     return {
-      ...(connection !== APP && cfg.perConnection ? { connection: { key: JSON.stringify(['c', integration, connection]), spec: cfg.perConnection } } : {}),
+      // The app's own credential (`<integration>:app`: an API key from config) is a connection too.
+      ...(cfg.perConnection ? { connection: { key: JSON.stringify(['c', integration, connection]), spec: cfg.perConnection } } : {}),
       ...(cfg.perApp ? { app: { key: JSON.stringify(['a', integration]), spec: cfg.perApp } } : {}),
     };
   };

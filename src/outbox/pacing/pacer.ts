@@ -3,7 +3,7 @@ import type { RateLimitConfig } from '../../definition/rate-limit.js';
 import { PacingTooLong, type Pacer, type PacedAnswer } from '../../providers/pacing.js';
 import { realTimers, TokenBucket, type BucketState, type Release, type Timers } from './bucket.js';
 import { AppTurns } from './turns.js';
-import { adjustmentOf, APP, splitKey } from './shared.js';
+import { adjustmentOf, splitKey } from './shared.js';
 
 export interface BucketPacerOptions {
   /** The `rateLimit` block of an integration; undefined: that integration is not paced. */
@@ -28,8 +28,11 @@ interface AppLimiter {
 /**
  * The provider client's pacer on token buckets: for `<integration>:<connection>` a request takes
  * a token of that connection's bucket (`perConnection`, with `concurrency`) and then one of the
- * integration's app bucket (`perApp`), served in turn across connections; `<integration>:app`
- * (calls made as the app, e.g. a poller with app credentials) takes from the app bucket only.
+ * integration's app bucket (`perApp`), served in turn across connections. `<integration>:app`
+ * (calls made with the app's own credentials: an integration called with a key from config, a
+ * poller with app credentials) is that credential's connection: it takes from its own
+ * `perConnection` bucket too, else an API-key integration declaring only `perConnection` went
+ * unpaced, every request sent at once into the provider's 429s.
  * Reads and writes alike: the client acquires before every attempt, so reads spend the same
  * budget the writes need. `observe` adjusts the buckets from what the provider answered.
  */
@@ -66,8 +69,8 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
 
   /** The bucket a provider's answer speaks of: the connection's when it has one, else the app's. */
   const answeredBy = (key: string): TokenBucket | undefined => {
-    const { integration, connection } = splitKey(key);
-    const c = connection === APP ? undefined : connections.get(key);
+    const { integration } = splitKey(key);
+    const c = connections.get(key);
     if (c?.current.perSecond) return c;
     return apps.get(integration)?.bucket;
   };
@@ -78,7 +81,7 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
       const { integration, connection } = splitKey(key);
       const cfg = opts.limits(integration);
       if (cfg === undefined) return;
-      const own = connection === APP ? undefined : connectionOf(key, cfg);
+      const own = connectionOf(key, cfg);
       const app = appOf(integration, cfg);
       // A bucket paused until a provider's reset grants nothing before it: a caller that may not
       // wait that long hears so now rather than when its own patience runs out.
@@ -105,8 +108,8 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
       const list = held.get(key);
       list?.shift()?.();
       if (list?.length === 0) held.delete(key);
-      const { integration, connection } = splitKey(key);
-      if (connection !== APP) connections.get(key)?.answered();
+      const { integration } = splitKey(key);
+      connections.get(key)?.answered();
       apps.get(integration)?.bucket.answered();
       if (answer === undefined) return;
       const bucket = answeredBy(key);
@@ -119,8 +122,8 @@ export function createBucketPacer(opts: BucketPacerOptions): BucketPacer {
     },
 
     state(key) {
-      const { integration, connection } = splitKey(key);
-      const c = connection === APP ? undefined : connections.get(key);
+      const { integration } = splitKey(key);
+      const c = connections.get(key);
       const a = apps.get(integration)?.bucket;
       if (c === undefined && a === undefined) return undefined;
       return { ...(c ? { connection: c.current } : {}), ...(a ? { app: a.current } : {}) };

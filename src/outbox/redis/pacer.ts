@@ -62,7 +62,8 @@ export class RedisPacer implements Pacer {
     const h = this.opts.redis;
     // `{integration}` is a Redis Cluster hash tag: both buckets of one take land on one slot.
     const refs: BucketRef[] = [];
-    if (connection !== APP && cfg.perConnection) refs.push({ key: h.key('bucket', `{${integration}}`, 'c', connection), spec: cfg.perConnection });
+    // The app's own credential (`<integration>:app`: an API key from config) is a connection too.
+    if (cfg.perConnection) refs.push({ key: h.key('bucket', `{${integration}}`, 'c', connection), spec: cfg.perConnection });
     if (cfg.perApp) refs.push({ key: h.key('bucket', `{${integration}}`, APP), spec: cfg.perApp });
     return refs;
   }
@@ -79,7 +80,7 @@ export class RedisPacer implements Pacer {
     const refs = this.refsOf(integration, connection, cfg);
     const both = AbortSignal.any([signal, this.stopped.signal]);
     let slots: Slots | undefined;
-    if (connection !== APP && cfg.concurrency !== undefined) {
+    if (cfg.concurrency !== undefined) {
       slots = this.slots.get(key) ?? new Slots(cfg.concurrency);
       this.slots.set(key, slots);
     }
@@ -92,7 +93,7 @@ export class RedisPacer implements Pacer {
         if (slots && !slots.busy && this.slots.get(key) === slots) this.slots.delete(key);
       });
     try {
-      const own = connection !== APP && cfg.perConnection ? refs[0] : undefined;
+      const own = cfg.perConnection ? refs[0] : undefined;
       if (refs.length > 0) await this.turns.take(connection, own, cfg.perApp ? refs.at(-1) : undefined, both, withinMs);
     } catch (err) {
       release?.();
@@ -150,7 +151,7 @@ export class RedisPacer implements Pacer {
     const refs = this.refsOf(integration, connection, cfg);
     if (refs.length === 0) return undefined;
     const states = (await this.buckets.state(refs)).map(({ perSecond, capacity, pausedUntil }) => ({ perSecond, capacity, pausedUntil }));
-    const hasOwn = connection !== APP && cfg.perConnection !== undefined;
+    const hasOwn = cfg.perConnection !== undefined;
     const own = hasOwn ? states[0] : undefined;
     const app = cfg.perApp ? states[hasOwn ? 1 : 0] : undefined;
     return { ...(own ? { connection: own } : {}), ...(app ? { app } : {}) };
