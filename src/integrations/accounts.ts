@@ -85,7 +85,12 @@ export class Accounts {
     const c = await this.opts.connections.find(who.tenant, who.user, integration);
     const completed = await this.opts.flows.lastCompleted(who.tenant, who.user, integration);
     // A background refresh also touches the connection; only a completed flow counts as linking.
-    return c?.state === 'active' && completed !== undefined && completed >= since && c.updatedAt >= completed;
+    if (c?.state !== 'active' || completed === undefined || completed < since || c.updatedAt < completed) return false;
+    // A flow is "completed" once its callback is used, denied or failed too: the row's last write
+    // must then be the link's own, not a refresh of the tokens it already had (a claim, a commit or
+    // a failure of one), which would read as an account linked when nothing was. A link clears the
+    // refresh bookkeeping and leaves the last refresh behind it; a first link made the row.
+    return c.createdAt >= completed || (c.refreshStartedAt === null && c.refreshFailures === 0 && c.lastRefreshAt !== c.updatedAt);
   }
 
   /** Opens a flow for a signed link; refuses a link for another integration. */
