@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type * as JsoncParser from 'jsonc-parser';
 import type { z } from 'zod';
@@ -136,6 +136,12 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   }
   const fallback = resolve(cwd, DEFAULT_CONFIG_FILE);
   if (existsSync(fallback)) return readConfigFile(fallback, env, warn, opts.duplicates === true);
+  // A link whose target is missing (a dotfiles checkout not mounted yet) is a config the user
+  // meant, not the absence of one: the embedded defaults would start a different hub in silence.
+  if (lstatSync(fallback, { throwIfNoEntry: false })?.isSymbolicLink() === true) {
+    const target = readlinkSync(fallback);
+    throw new HubError('config_not_found', `config file ${fallback} is a link to ${target}, which does not exist`, { details: { file: fallback, target } });
+  }
   return { config: configSchema.parse(EMBEDDED_DEFAULTS, PARSED_ONCE), file: undefined, dataDirSet: false };
 }
 
