@@ -258,7 +258,9 @@ function nextPageHint(
   input: Record<string, unknown> | undefined,
   given: Record<string, unknown> = {},
 ): { text: string; args?: Record<string, unknown> } {
-  const query = (q: Record<string, unknown>) => new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)]));
+  // A list as its key repeated, as the request sends one (`project=1&project=2`, not `project=1%2C2`).
+  const query = (q: Record<string, unknown>) =>
+    new URLSearchParams(Object.entries(q).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).map((x): [string, string] => [k, String(x)])));
   // Without the tool's input schema (a stored answer rendered on its own) no call can be promised.
   if (input === undefined) return { text: `More results: the provider has a next page (${query(next)}).` };
   const refused = refusedArguments(args, input);
