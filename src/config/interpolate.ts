@@ -61,21 +61,69 @@ function walk(value: unknown, env: NodeJS.ProcessEnv, path: string[], found: Fou
   return value;
 }
 
-const PATTERN = /\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+
+/**
+ * A `${NAME}` or `${NAME:-default}` starting at `at` (the `$`): the name, the default as written,
+ * and where the reference ends. The default runs to the `}` that closes this reference, so one
+ * nested in it (`${A:-${B}}`, as a shell and Compose read it) is read whole: cut at its first
+ * `}`, a set A came out as its value with a stray `}` after it, and an unset one as the text `${B}`.
+ */
+function referenceAt(s: string, at: number): { name: string; fallback: string | undefined; end: number } | undefined {
+  const name = NAME.exec(s.slice(at + 2))?.[0];
+  if (name === undefined) return undefined;
+  let i = at + 2 + name.length;
+  if (s[i] === '}') return { name, fallback: undefined, end: i + 1 };
+  if (!s.startsWith(':-', i)) return undefined;
+  const from = i + 2;
+  let depth = 0;
+  for (i = from; i < s.length; i++) {
+    if (s.startsWith('${', i)) {
+      depth++;
+      i++;
+    } else if (s[i] === '}') {
+      if (depth === 0) return { name, fallback: s.slice(from, i), end: i + 1 };
+      depth--;
+    }
+  }
+  return undefined;
+}
 
 function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string[], found: Found): string {
-  return s.replace(PATTERN, (whole, escaped: string, name: string, fallback: string | undefined) => {
+  let out = '';
+  let i = 0;
+  while (i < s.length) {
+    const escaped = s.startsWith('$${', i);
+    const at = escaped ? i + 1 : i;
+    const ref = escaped || s.startsWith('${', i) ? referenceAt(s, at) : undefined;
+    if (ref === undefined) {
+      out += s[i];
+      i++;
+      continue;
+    }
+    const whole = s.slice(i, ref.end);
+    i = ref.end;
     // Filled per identity when a server's process starts (identity-placeholders.ts), never from the
     // environment; escaped, kept so until then too, so the literal is not read as one.
-    if (isIdentityPlaceholder(name)) return whole;
-    if (escaped) return whole.slice(1);
-    const v = env[name];
-    const value = v !== undefined && v !== '' ? v : fallback;
-    if (value === undefined) {
-      found.unset.push({ path: path.join('.'), variable: name, empty: v === '' });
-      return '';
-    }
-    if (value !== '') found.put.push(value);
-    return value;
-  });
+    if (isIdentityPlaceholder(ref.name)) out += whole;
+    else if (escaped) out += whole.slice(1);
+    else out += filled(ref.name, ref.fallback, env, path, found);
+  }
+  return out;
+}
+
+function filled(name: string, fallback: string | undefined, env: NodeJS.ProcessEnv, path: string[], found: Found): string {
+  const v = env[name];
+  if (v !== undefined && v !== '') {
+    found.put.push(v);
+    return v;
+  }
+  if (fallback === undefined) {
+    found.unset.push({ path: path.join('.'), variable: name, empty: v === '' });
+    return '';
+  }
+  // The default is read as any string is: a reference in it is filled, and unset is said so.
+  const value = interpolateString(fallback, env, path, found);
+  if (value !== '') found.put.push(value);
+  return value;
 }
