@@ -84,3 +84,25 @@ describe('an agent task that failed', () => {
     expect(state.statusMessage).toBe('x'.repeat(1999));
   });
 });
+
+describe('TaskService.list', () => {
+  it('fills a page past the records of a kind this process does not serve, so a listing does not end early', async () => {
+    const clock = manualClock();
+    const db = openDb({ file: ':memory:', clock });
+    const repo = new SqliteTasks(db);
+    const tasks = new TaskService({ repo, clock, log: silentLogger() });
+    // An agent task made by another process on the data dir (this one runs no agents), then 51 of this one's.
+    const now = clock.now();
+    const base = { owner: alice, tool: 'agent__a', status: 'working', ttlMs: 3_600_000, expiresAt: now + 3_600_000, createdAt: now, updatedAt: now } as const;
+    await repo.create({ ...base, id: 'task_agent', backing: { kind: 'agent_task', id: 'at_1' } });
+    const mine: string[] = [];
+    for (let i = 0; i < 51; i++) {
+      clock.advance(1);
+      mine.push((await tasks.runLocal(alice, 'quick', async () => ({ content: [] }))).id);
+    }
+    // tasks/list asks for one more than it shows (50): 51 served tasks say a next page exists.
+    const page = await tasks.list(alice, undefined, 51);
+    expect(page.map((t) => t.id)).toEqual(mine);
+    await tasks.close();
+  });
+});

@@ -104,9 +104,19 @@ export class TaskService {
     const now = this.opts.clock.now();
     if (after !== undefined && (await this.opts.repo.get(after, owner, now)) === undefined)
       throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'invalid pagination cursor: it names no task of yours (it may have expired)');
-    const records = await this.opts.repo.list(owner, now, after === undefined ? { limit } : { after, limit });
-    // A record of a kind this process does not serve is left out, as get would not find it either.
-    const served = records.filter((r) => this.backings.has(r.backing.kind));
+    // A record of a kind this process does not serve (an agent task, on a `stdio` hub without
+    // agents) is left out, as get would not find it either. The page is filled past them: one
+    // short page told the caller (tasks/list, which asks one more than it shows) that nothing
+    // followed, and the listing ended before the caller's later tasks.
+    const served: TaskRecord[] = [];
+    let cursor = after;
+    for (;;) {
+      const records = await this.opts.repo.list(owner, now, cursor === undefined ? { limit } : { after: cursor, limit });
+      for (const r of records) if (served.length < limit && this.backings.has(r.backing.kind)) served.push(r);
+      const last = records.at(-1);
+      if (served.length >= limit || records.length < limit || last === undefined) break;
+      cursor = last.id;
+    }
     return Promise.all(served.map(async (r) => this.read(r)));
   }
 
