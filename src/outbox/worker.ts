@@ -7,6 +7,7 @@ import { realTimers, type Timers } from './pacing/bucket.js';
 import { classifyError, classifyResponse, type SendOutcome, type Verdict } from './classify.js';
 import type { JobEvents } from './events.js';
 import { JobLease, type LeaseDeps } from './lease.js';
+import { giveBackAfter, TOKEN_WAIT_MS, type TokenSlot } from './token-wait.js';
 import type { Job, JobState, OpenJob, OutboxQueue } from './types.js';
 import { RepeatedFailure } from '../observability/repeated-failure.js';
 
@@ -29,10 +30,7 @@ export class JobNotSent extends Error {
 }
 
 /** A send of the running worker: `marked` once it began to commit `sending` (its request may leave). */
-interface InFlight {
-  ac: AbortController;
-  marked: boolean;
-}
+type InFlight = TokenSlot;
 
 export const DEFAULT_MAX_ATTEMPTS = 8;
 /**
@@ -88,6 +86,8 @@ export interface OutboxWorkerOptions {
   backoffMs?: (attempt: number) => number;
   /** How long `stop` waits for sends in flight before aborting them (their jobs are then recovered like a crash's). */
   stopGraceMs?: number;
+  /** How long a claimed job waits for its pacing token before it gives its slot back (TOKEN_WAIT_MS). */
+  tokenWaitMs?: number;
 }
 
 /**
@@ -106,6 +106,7 @@ export class OutboxWorker {
   private readonly batchSize: number;
   private readonly maxInFlight: number;
   private readonly idleMs: number;
+  private readonly tokenWaitMs: number;
   /** A claim that fails on every tick (the store away) is logged when it starts and when it ends. */
   private readonly claimFailures: RepeatedFailure;
   /**
@@ -132,6 +133,7 @@ export class OutboxWorker {
     this.batchSize = o.batchSize ?? 16;
     this.maxInFlight = Math.max(1, o.maxInFlight ?? this.batchSize * 2);
     this.idleMs = o.idleMs ?? 1_000;
+    this.tokenWaitMs = o.tokenWaitMs ?? TOKEN_WAIT_MS;
     this.claimFailures = new RepeatedFailure(o.log, 'the outbox worker could not claim jobs');
   }
 
@@ -229,14 +231,18 @@ export class OutboxWorker {
 
   private spawn(job: OpenJob, send: SendFn): void {
     const slot: InFlight = { ac: new AbortController(), marked: false };
+    const tokenWait = giveBackAfter(slot, this.tokenWaitMs, job.id);
     const task: Promise<void> = this.handle(job, send, slot.ac.signal, slot).then(
       (recorded) => {
+        tokenWait.clear();
         this.inFlight.delete(task);
         // A recorded job frees its slot, and may free the next of its ordering key: claim now, not at
-        // the next idle tick. A job handed back by the gate is due later, so its slot waits for a tick.
-        if (recorded) this.pump();
+        // the next idle tick (so does one that gave its slot back). A job handed back by the gate is
+        // due later, so its slot waits for a tick.
+        if (recorded || tokenWait.fired) this.pump();
       },
       (err: unknown) => {
+        tokenWait.clear();
         this.inFlight.delete(task);
         this.o.log.error(
           { err: describeError(err), job: job.id },

@@ -194,6 +194,34 @@ describe('OutboxWorker on a SQLite file', () => {
     expect((await outbox.list({ state: 'done' })).length).toBe(3);
   });
 
+  it('a job long without its pacing token gives its slot back, so a paused bucket does not hold every slot', async () => {
+    // A bucket paused for an hour (a provider's Retry-After): its jobs wait for a token that does not come.
+    const paced: SendFn = async (job, signal, beforeSend) => {
+      if (job.integration === 'paused') await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      await beforeSend();
+      return { status: 200, body: 'ok' };
+    };
+    for (const title of ['A', 'B', 'C']) await outbox.enqueue({ ...input, integration: 'paused', arguments: { title } });
+    const w = worker({ send: paced, maxInFlight: 2, batchSize: 2, idleMs: 3_600_000, tokenWaitMs: 50 });
+    w.start();
+    try {
+      // Both slots hold paused jobs; then another integration's write comes.
+      await eventually(async () => (await outbox.list({ state: 'queued' })).length === 3 || undefined);
+      const { job } = await outbox.enqueue({ ...input, connectionId: 'con_b', integration: 'other', arguments: { title: 'D' } });
+      w.wake();
+      await eventually(async () => (await outbox.find(job.id))?.state === 'done' || undefined, 5_000);
+    } finally {
+      await w.stop();
+    }
+    // The paused ones were never sent: still queued, no attempt spent.
+    const paused = await outbox.list({ integration: 'paused' });
+    expect(paused.map((j) => [j.state, j.attempts])).toEqual([
+      ['queued', 0],
+      ['queued', 0],
+      ['queued', 0],
+    ]);
+  });
+
   it('a worker without a send function claims nothing', async () => {
     await outbox.enqueue(input);
     expect(await worker({ send: undefined }).runOnce()).toBe(0);
