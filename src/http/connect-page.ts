@@ -109,7 +109,12 @@ function health(r: IntegrationStatus, now: number): string {
 /** The page states what happened in its own words: query text is never shown, so a link cannot put words in its mouth. */
 export function noticeFor(revoked: unknown, confirmed: unknown): Html | '' {
   if (typeof revoked !== 'string' || !/^[A-Za-z0-9_-]{1,48}$/.test(revoked)) return '';
-  const tail = confirmed === 'no' ? ' The provider did not confirm the revocation; the hub has forgotten the tokens anyway.' : '';
+  const tail =
+    confirmed === 'no'
+      ? ' The provider did not confirm the revocation; the hub has forgotten the tokens anyway.'
+      : confirmed === 'unasked'
+        ? ' The provider was not asked to revoke them (this integration names no revocation endpoint): revoke the app’s access in your account’s settings there; the hub has forgotten the tokens.'
+        : '';
   return html`<p class="notice">Revoked ${revoked}.${tail}</p>`;
 }
 

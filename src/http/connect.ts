@@ -160,8 +160,13 @@ export function mountConnectPage(app: Express, deps: ConnectDeps): void {
     if (!c) return refuse(res, 'not_found', 'Nothing to revoke', `There is no ${body.data.integration} connection.`);
     try {
       const r = await deps.accounts.revoke(c);
-      if (r.warning) deps.log.warn({ integration: body.data.integration, warning: r.warning }, 'revoked locally; the provider did not confirm');
-      res.redirect(303, `${here}?revoked=${encodeURIComponent(body.data.integration)}&confirmed=${r.warning ? 'no' : 'yes'}`);
+      if (r.warning)
+        deps.log.warn(
+          { integration: body.data.integration, warning: r.warning },
+          r.asked ? 'revoked locally; the provider did not confirm' : 'revoked locally; the provider was not asked',
+        );
+      const confirmed = r.warning === undefined ? 'yes' : r.asked ? 'no' : 'unasked';
+      res.redirect(303, `${here}?revoked=${encodeURIComponent(body.data.integration)}&confirmed=${confirmed}`);
     } catch (err) {
       deps.log.error({ err: describeError(err) }, 'revoke failed');
       refuse(res, isHubError(err) ? err.code : 'internal', 'Revoke failed', describeError(err));

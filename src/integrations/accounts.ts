@@ -122,16 +122,22 @@ export class Accounts {
     return { connection, title: i.definition.title };
   }
 
-  /** Revokes at the provider (RFC 7009) and forgets the tokens, even when the provider cannot be reached. */
-  async revoke(c: Connection): Promise<{ providerRevoked: boolean; warning?: string }> {
+  /**
+   * Revokes at the provider (RFC 7009) and forgets the tokens, even when the provider cannot be
+   * reached. `asked`: whether a revocation request was sent at all (no revokeUrl, or an integration
+   * gone from the config, sends none), so a page can say "not asked" rather than "not confirmed".
+   */
+  async revoke(c: Connection): Promise<{ providerRevoked: boolean; asked: boolean; warning?: string }> {
     const i = this.byName.get(c.integration);
     let providerRevoked = false;
+    let asked = false;
     let warning: string | undefined;
     if (c.state !== 'revoked' && !i) {
       // Without the integration's definition the hub does not know the revocation endpoint, so the
       // provider still honours the tokens: the operator has to hear that, as with any unconfirmed revocation.
       warning = `integration ${c.integration} is not in the config: the provider was not asked to revoke the account's tokens; revoke the app's access at the provider`;
     } else if (c.state !== 'revoked' && i) {
+      asked = i.definition.oauth?.revokeUrl !== undefined;
       try {
         providerRevoked = await i.client.revoke(await this.opts.connections.tokens(c));
         // False without a throw: no revokeUrl, so nothing was sent (GitHub has no RFC 7009
@@ -146,7 +152,7 @@ export class Accounts {
     }
     await this.opts.connections.markRevoked(c.id, 'revoked by the user');
     await this.changed(c);
-    return warning === undefined ? { providerRevoked } : { providerRevoked, warning };
+    return warning === undefined ? { providerRevoked, asked } : { providerRevoked, asked, warning };
   }
 
   /** Publishes the connection's current state on the feed, which tells the owner's clients. */

@@ -60,12 +60,26 @@ describe('revoking a connection whose integration has no revokeUrl', () => {
     }
   });
 
+  it('the /connect page says the provider was not asked, not that it did not confirm', async () => {
+    await linked('dave');
+    const browser = new Browser();
+    const origin = `http://127.0.0.1:${hub.port}`;
+    expect((await browser.get(hub.hub.integrations.accounts.connectUrl({ tenant: 'default', user: 'dave', scopes: [] }))).status).toBe(303);
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await (await browser.get(`${origin}/connect`)).text())![1]!;
+    const revoked = await browser.post(`${origin}/connect/revoke`, { integration: 'acme', csrf });
+    expect(revoked.headers.get('location')).toBe('/connect?revoked=acme&confirmed=unasked');
+    const page = await (await browser.get(`${origin}${revoked.headers.get('location')}`)).text();
+    expect(page).toContain('The provider was not asked to revoke them (this integration names no revocation endpoint)');
+    expect(page).not.toContain('did not confirm');
+    expect(oidc.revocations()).toBe(0);
+  });
+
   it("another user's revoke through the hub says the same, and the first user's connection is untouched by it", async () => {
     const bob = await linked('bob');
     const carol = await linked('carol');
     const c = (await hub.hub.integrations.accounts.connections.get(bob))!;
     const r = await hub.hub.integrations.accounts.revoke(c);
-    expect(r).toEqual({ providerRevoked: false, warning: expect.stringContaining('integrations.acme.oauth has no revokeUrl') });
+    expect(r).toEqual({ providerRevoked: false, asked: false, warning: expect.stringContaining('integrations.acme.oauth has no revokeUrl') });
     expect(await hub.hub.integrations.accounts.connections.get(carol)).toMatchObject({ state: 'active' });
   });
 });

@@ -59,7 +59,7 @@ describe('a revocation endpoint on another origin than the token endpoint', () =
     const [connection] = await hub.hub.integrations.accounts.connections.list({});
     expect(connection).toMatchObject({ integration: 'acme', state: 'active' });
 
-    expect(await hub.hub.integrations.accounts.revoke(connection!)).toEqual({ providerRevoked: true });
+    expect(await hub.hub.integrations.accounts.revoke(connection!)).toEqual({ providerRevoked: true, asked: true });
     expect(relayed).toEqual([{ path: REVOKE_PATH, basicAuth: true }]);
     expect(oidc.revocations()).toBe(1);
     // The authorization server ended the grant: its access token is refused too.
