@@ -25,6 +25,7 @@ import { hostedSandbox } from '../sandbox/hosted.js';
 import { hubAt } from '../hub-at.js';
 import { probeHub } from '../../src/oauth/hub-probe.js';
 import { agentChecks } from './doctor-agents.js';
+import { openFilesCheck } from './doctor-modes.js';
 import { openConfiguredStore, openStore } from '../store-context.js';
 
 type Check = { ok: boolean; line: string };
@@ -220,6 +221,8 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   } catch (err) {
     report({ ok: false, line: `data dir: ${dataDir}: ${describeError(err)}` });
   }
+  const open = openFilesCheck(dataDir);
+  if (open) report(open);
   const integrations = integrationsCheck(config);
   report(integrations);
   if (noStoreYet) {
