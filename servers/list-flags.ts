@@ -7,7 +7,12 @@ export const DEFAULT_LIST_LIMIT = 100;
 const MAX_LIST_LIMIT = 10_000;
 
 const range = `use a whole number from 1 to ${MAX_LIST_LIMIT}`;
-export const limitFlag = z.coerce.number({ error: range }).int(range).min(1, range).max(MAX_LIST_LIMIT, range);
+// Digits only, as --port takes them: Number() also reads "0x10" as 16, "1e3" as 1000 and " 5" as 5.
+export const limitFlag = z
+  .string()
+  .regex(/^\d{1,6}$/, range)
+  .transform(Number)
+  .pipe(z.number().int(range).min(1, range).max(MAX_LIST_LIMIT, range));
 
 /** A flag's value through its schema, or `invalid_params` naming the flag, the value and what it takes. */
 export function flagValue<T>(schema: z.ZodType<T>, name: string, value: string): T {
