@@ -52,7 +52,8 @@ export const stdioServerSchema = z.strictObject({
 
 export const httpServerSchema = z.strictObject({
   type: z.enum(['http', 'streamable-http']).optional(),
-  url: z.url({ protocol: /^https?$/ }),
+  // Said as what it takes: zod's own "Invalid URL" read as a typo for ws:// or ftp://, which are URLs.
+  url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL (a server started as a process takes "command" instead)' }),
   headers: z.record(z.string(), z.string()).default({}),
   ...common,
 });
