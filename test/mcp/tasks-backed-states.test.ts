@@ -113,6 +113,21 @@ describe('outbox job states as MCP Task states', () => {
     expect(changed).toEqual([dead.taskId, cut.taskId]);
   });
 
+  it('a long failure is cut on a code point: an emoji across the cut is left out whole, never half of it', async () => {
+    const { job, taskId } = await sentTask('emoji');
+    // The provider refused with a body of emoji, each an astral character (two UTF-16 units): with
+    // a prefix of either parity before them, one of the two answers is split at 2,000 units.
+    for (const pad of ['', 'x']) {
+      const body = `${pad}${'😀'.repeat(1500)}`;
+      const { job: j, taskId: t } = pad === '' ? { job, taskId } : await sentTask('emoji-odd');
+      expect(await outbox.fail(j.id, 'w', { error: 'the provider answered 422', retryAt: 'never', result: { status: 422, body } })).toBe('failed');
+      await settle(j);
+      const message = (await tasks.get(owner, t)).statusMessage ?? '';
+      expect(message).toMatch(new RegExp(`😀 \\(job ${j.id}\\)$`, 'u'));
+      expect(message.isWellFormed()).toBe(true);
+    }
+  });
+
   it('a queued job cancelled through its task is cancelled in the outbox; the task is never tasks/update-able', async () => {
     const { job } = await outbox.enqueue({ ...owner, connectionId: 'app', integration: 'notes', tool: 'create', arguments: { text: 'no' } });
     const task = await tasks.createBacked(owner, 'notes__create', { kind: 'outbox_job', id: job.id });

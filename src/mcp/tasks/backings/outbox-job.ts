@@ -1,5 +1,6 @@
 import { ProtocolError, ProtocolErrorCode, type CallToolResult } from '@modelcontextprotocol/server';
 import { describeError } from '../../../errors.js';
+import { cutText } from '../../../providers/cut-text.js';
 import type { CancelResult, Job, OpenJob } from '../../../outbox/types.js';
 import type { TaskBacking, TaskOwner, TaskRecord, TaskState } from '../types.js';
 
@@ -59,7 +60,7 @@ export class OutboxJobBacking implements TaskBacking {
         // The call's own answer (an isError result), as tasks/result must return what the call
         // returns; the status is failed for 2025-11-25 clients (isError counts as failed there).
         const why = textOf(answered.result) ?? job.state;
-        return { status: 'failed', statusMessage: `${why.slice(0, MAX_MESSAGE_CHARS)} (job ${job.id})`, result: { ...answered.result } };
+        return { status: 'failed', statusMessage: `${cutText(why, MAX_MESSAGE_CHARS)} (job ${job.id})`, result: { ...answered.result } };
       }
     }
   }
@@ -102,7 +103,7 @@ function queuedMessage(job: OpenJob): string {
 }
 
 function failed(job: OpenJob, why: string): TaskState {
-  const message = `${why.slice(0, MAX_MESSAGE_CHARS)} (job ${job.id})`;
+  const message = `${cutText(why, MAX_MESSAGE_CHARS)} (job ${job.id})`;
   const data = { jobId: job.id, state: job.state, ...(job.result ? { providerStatus: job.result.status } : {}) };
   return { status: 'failed', statusMessage: message, error: { code: ProtocolErrorCode.InternalError, message, data } };
 }
