@@ -1,3 +1,5 @@
+import type { Timers } from './pacing/bucket.js';
+
 /**
  * A claimed job still waiting for its pacing token after this long gives its slot back (queued, no
  * attempt) and is claimed again in its turn: a bucket paused for an hour (a provider's Retry-After,
@@ -15,19 +17,19 @@ export interface TokenSlot {
 /**
  * Aborts the slot's send after `ms` unless its job began to commit `sending` by then (its token
  * came): the worker then releases the job as a stop releases it. `fired` says whether it did.
+ * On the worker's timers (unref'd by default), so a test steps them on its own clock.
  */
-export function giveBackAfter(slot: TokenSlot, ms: number, jobId: string): { readonly fired: boolean; clear(): void } {
+export function giveBackAfter(slot: TokenSlot, ms: number, jobId: string, timers: Timers): { readonly fired: boolean; clear(): void } {
   let fired = false;
-  const timer = setTimeout(() => {
+  const timer = timers.setTimeout(() => {
     if (slot.marked || slot.ac.signal.aborted) return;
     fired = true;
     slot.ac.abort(new Error(`job ${jobId} waited ${ms} ms for its pacing token; its slot is given back`));
   }, ms);
-  timer.unref();
   return {
     get fired() {
       return fired;
     },
-    clear: () => clearTimeout(timer),
+    clear: () => timers.clearTimeout(timer),
   };
 }

@@ -231,7 +231,7 @@ export class OutboxWorker {
 
   private spawn(job: OpenJob, send: SendFn): void {
     const slot: InFlight = { ac: new AbortController(), marked: false };
-    const tokenWait = giveBackAfter(slot, this.tokenWaitMs, job.id);
+    const tokenWait = giveBackAfter(slot, this.tokenWaitMs, job.id, this.o.timers ?? realTimers);
     const task: Promise<void> = this.handle(job, send, slot.ac.signal, slot).then(
       (recorded) => {
         tokenWait.clear();

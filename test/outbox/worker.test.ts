@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { handTimers } from '../helpers/hand-timers.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -202,13 +203,17 @@ describe('OutboxWorker on a SQLite file', () => {
       return { status: 200, body: 'ok' };
     };
     for (const title of ['A', 'B', 'C']) await outbox.enqueue({ ...input, integration: 'paused', arguments: { title } });
-    const w = worker({ send: paced, maxInFlight: 2, batchSize: 2, idleMs: 3_600_000, tokenWaitMs: 50 });
+    const hand = handTimers();
+    const w = worker({ send: paced, maxInFlight: 2, batchSize: 2, idleMs: 3_600_000, timers: hand.timers });
     w.start();
     try {
-      // Both slots hold paused jobs; then another integration's write comes.
-      await eventually(async () => (await outbox.list({ state: 'queued' })).length === 3 || undefined);
+      // Both slots hold paused jobs (each with its token wait pending); then another integration's write comes.
+      await eventually(() => hand.pending >= 2 || undefined);
       const { job } = await outbox.enqueue({ ...input, connectionId: 'con_b', integration: 'other', arguments: { title: 'D' } });
       w.wake();
+      expect((await outbox.find(job.id))?.state).toBe('queued');
+      // TOKEN_WAIT_MS on the worker's clock: the paused jobs give their slots back, and D takes one.
+      hand.fire();
       await eventually(async () => (await outbox.find(job.id))?.state === 'done' || undefined, 5_000);
     } finally {
       await w.stop();
