@@ -244,7 +244,11 @@ export async function doctorCommand(argv: string[]): Promise<void> {
   // An integrations block the hub refuses fails opening the store the same way: said once, above.
   if (!noStoreYet && storeOpens && !keyless && integrations.ok) {
     try {
-      const store = await openStore(config, silentLogger());
+      // Port 0 without publicUrl: the OS picks the port as a hub listens, so no URL names it now and
+      // the integrations' definitions (built on the hub's URL) would not open. They are built on a
+      // stand-in port to count their tools; no URL made on it is shown, and the http check says why.
+      const portZero = publicUrlOf(config.server) === undefined;
+      const store = await openStore(portZero ? { ...config, server: { ...config.server, port: 1 } } : config, silentLogger());
       try {
         const source = process.env[MASTER_KEY_ENV] ? MASTER_KEY_ENV : keyFile;
         // Opening the store already unwrapped every data key (a damaged one fails it, named); this counts them.
@@ -266,7 +270,7 @@ export async function doctorCommand(argv: string[]): Promise<void> {
           const state = p.state === 'stalled' ? `stalled: ${p.reason ?? 'no reason recorded'}` : `active, ${seen}, ${p.eventsTotal} event(s)`;
           report({ ok: p.state !== 'stalled', line: `pollers.${p.integration}.${p.feed} (${live.get(p.connectionId)}): ${state}` });
         }
-        const url = store.publicUrl;
+        const url = portZero ? undefined : store.publicUrl;
         // Port 0: each hub listens where the OS puts it, so there is no one URL to look at.
         if (url === undefined) report({ ok: true, line: 'http: server.port is 0: a hub listens on the port the OS picks, and its links name that port' });
         else {
