@@ -81,7 +81,7 @@ async function list(flags: Record<string, string | boolean | undefined>): Promis
   // It reads the config and a running hub's /metrics, no store: the per-user data dir is not made.
   const { config } = configFromFlags(flags, { quiet: true, makeNothing: true });
   const entries = Object.entries(config.agents);
-  const hubUrl = str(flags['url']) ?? publicUrlOf(config.server);
+  const hubUrl = hubBase(str(flags['url'])) ?? publicUrlOf(config.server);
   const token = str(flags['token']) ?? process.env['SWITCHBOARD_TOKEN'];
   const live =
     entries.length === 0
@@ -126,6 +126,14 @@ function recent(r: Row): string {
   if (r.recentRequests === null || r.recentErrors === null) return '-';
   if (r.recentRequests === 0) return 'no calls';
   return `${r.recentErrors}/${r.recentRequests} (${((r.recentErrors / r.recentRequests) * 100).toFixed(1)}%)`;
+}
+
+/**
+ * The hub's base URL from `--url`: the URL a client is given (`…/mcp`) or the metrics URL itself
+ * (`…/metrics`) name the same hub, where `/metrics` put after them scraped a 404.
+ */
+function hubBase(url: string | undefined): string | undefined {
+  return url?.replace(/\/(?:mcp|metrics)\/?$/, '');
 }
 
 /**
