@@ -1,7 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { resolveDataDir } from '../../src/config/data-dir.js';
-import { DEFAULT_CONFIG_FILE, loadConfig } from '../../src/config/load.js';
+import { isIdentityPlaceholder } from '../../src/config/identity-placeholders.js';
+import { DEFAULT_CONFIG_FILE, loadConfig, parseJsoncText } from '../../src/config/load.js';
+import { isRecord } from '../../src/is-record.js';
 import { describeError, HubError } from '../../src/errors.js';
 import { makeDir } from '../../src/make-dir.js';
 import { parse, progress, str, UsageError } from '../common.js';
@@ -20,8 +22,29 @@ export const CLI_ENTRY = resolve(ROOT, 'dist/servers/cli.js');
  * The client entry with absolute paths only: Claude Desktop starts servers in `/` with a minimal
  * PATH, so `npx switchboard` (not on npm) and a bare `node` from a version manager both fail.
  */
-export function desktopEntry(configFile: string): { mcpServers: { switchboard: { command: string; args: string[] } } } {
-  return { mcpServers: { switchboard: { command: process.execPath, args: [CLI_ENTRY, 'stdio', '--config', configFile] } } };
+export function desktopEntry(
+  configFile: string,
+  variables: readonly string[] = [],
+): { mcpServers: { switchboard: { command: string; args: string[]; env?: Record<string, string> } } } {
+  const env = variables.length === 0 ? {} : { env: Object.fromEntries(variables.map((v) => [v, ''])) };
+  return { mcpServers: { switchboard: { command: process.execPath, args: [CLI_ENTRY, 'stdio', '--config', configFile], ...env } } };
+}
+
+/**
+ * The variables a config reads with no default (`${NAME}`, not `$${…}` nor the per-identity
+ * placeholders). A desktop client starts the hub with a few variables of its own (PATH, HOME…),
+ * not the shell's, so each must be given in the entry's `env`, or the hub stops: "not set".
+ */
+export function variablesRead(text: string, file: string): string[] {
+  const names = new Set<string>();
+  // Strings only, as interpolation reads them: a comment's `${ENV}` (the example's) is no variable.
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') for (const m of v.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) names.add(m[1] as string);
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (isRecord(v)) Object.values(v).forEach(walk);
+  };
+  walk(parseJsoncText(text, file));
+  return [...names].filter((n) => !isIdentityPlaceholder(n));
 }
 
 /** Where each common flag's setting lives in the config file. */
@@ -38,12 +61,16 @@ export async function initCommand(argv: string[]): Promise<void> {
   if (ignored !== undefined)
     throw new UsageError('init', `--${ignored} is not a flag of "init": set ${IN_FILE[ignored]} in the file it writes, which the printed entry names`, USAGE);
   const target = resolve(str(flags['config']) ?? DEFAULT_CONFIG_FILE);
+  let variables: string[] = [];
   if (existsSync(target)) {
     // Not overwritten, but checked, and the entry still printed: running init again is how to
     // see the entry for an existing config. Checked as every other command but stdio checks it:
     // a key written twice is warned of here too, or "it loads" would hide the block that is lost.
-    const loaded = loadConfig({ file: target, duplicates: true });
-    progress(`${target} exists and was left as it is (it loads).`);
+    variables = variablesRead(readText(target), target);
+    const loaded = loadsWith(target, variables);
+    progress(
+      `${target} exists and was left as it is (it loads${variables.length > 0 ? ` once ${variables.join(', ')} ${variables.length === 1 ? 'is' : 'are'} set` : ''}).`,
+    );
     const configured = loaded.dataDirSet ? loaded.config.dataDir : undefined;
     const here = resolveDataDir({ configured, configFile: target });
     const fromRoot = resolveDataDir({ configured, configFile: target, cwd: '/' });
@@ -56,7 +83,8 @@ export async function initCommand(argv: string[]): Promise<void> {
     progress(`Wrote ${target}; edit it, then start \`switchboard serve\` or a client with the entry below.`);
   }
   progress('Claude Desktop: merge this into claude_desktop_config.json (Settings → Developer → Edit Config):');
-  process.stdout.write(`${JSON.stringify(desktopEntry(target), null, 2)}\n`);
+  if (variables.length > 0) progress(`Claude Desktop passes none of your shell's variables to the hub: fill in ${variables.join(', ')} in the entry's "env".`);
+  process.stdout.write(`${JSON.stringify(desktopEntry(target, variables), null, 2)}\n`);
 }
 
 /**
@@ -74,6 +102,25 @@ function withExistingStore(text: string, target: string): string {
   const line = `  "dataDir": ${JSON.stringify(dataDir)},`;
   const commented = /^ {2}\/\/ "dataDir": .*$/m;
   return commented.test(text) ? text.replace(commented, line) : text.replace('{\n', `{\n${line}\n`);
+}
+
+/** The file's text, or nothing to read variables from (a folder, unreadable): loading it says why. */
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
+  } catch {
+    return '{}';
+  }
+}
+
+/**
+ * The existing config, loaded as the entry will load it: with the variables it reads set (the
+ * entry's `env` gives them), so one unset in this shell is no reason to withhold the entry.
+ */
+function loadsWith(target: string, variables: readonly string[]): ReturnType<typeof loadConfig> {
+  const env = { ...process.env };
+  for (const v of variables) if (!env[v]) env[v] = 'set in the entry';
+  return loadConfig({ file: target, duplicates: true, env });
 }
 
 /** Writes a new file, making its folder (a fresh machine has no ~/.config/switchboard yet). */
