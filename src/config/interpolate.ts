@@ -97,8 +97,9 @@ function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string[], fo
     const at = escaped ? i + 1 : i;
     const ref = escaped || s.startsWith('${', i) ? referenceAt(s, at) : undefined;
     if (ref === undefined) {
-      out += s[i];
-      i++;
+      // `$${` is a literal `${` whatever follows (`$${#ARR[@]}` for a shell): not only before a name.
+      out += escaped ? '${' : s[i];
+      i += escaped ? 3 : 1;
       continue;
     }
     const whole = s.slice(i, ref.end);

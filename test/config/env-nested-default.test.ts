@@ -37,3 +37,14 @@ describe('a default that is a reference', () => {
     expect(parseConfigText(text, 'c.json', env).mcpServers['r']).toMatchObject({ headers: { Authorization: 'Bearer tok', x: 'tok}' } });
   });
 });
+
+describe('$${ before what is no reference', () => {
+  it('is a literal ${ too, as the README says of every $${', () => {
+    expect(interpolateEnv({ a: 'n=$${#ARR[@]}', b: '$${ SPACED }', c: 'x$${', d: '$${A}' }, {}, 'c.json')).toEqual({
+      a: 'n=${#ARR[@]}',
+      b: '${ SPACED }',
+      c: 'x${',
+      d: '${A}',
+    });
+  });
+});
