@@ -22,6 +22,9 @@ const USAGE = `usage: switchboard tokens create --user U [--tenant T] [--label L
        switchboard tokens list --oauth [--user U] [--tenant T] [--json]   the grants only (see also: switchboard clients)
        switchboard tokens revoke <token-id>`;
 
+/** The longest lifetime the token store takes (src/identity/tokens.ts), in the unit --expires is mostly written in. */
+const MAX_TOKEN_DAYS = 3650;
+
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const lifetimeSchema = z
   .string()
@@ -53,7 +56,14 @@ function newTokenInput(flags: Flags): NewToken {
     ...(scopes ? { scopes } : {}),
   };
   // Throws what tokens.create would; the token it makes is dropped unseen.
-  newToken(input, systemClock.now());
+  try {
+    newToken(input, systemClock.now());
+  } catch (err) {
+    // The store says the lifetime in milliseconds; the user wrote --expires in days or hours.
+    if (expires !== undefined && isHubError(err) && err.message.startsWith('token lifetime'))
+      throw new HubError('invalid_params', `--expires ${expires}: a token lives at most ${MAX_TOKEN_DAYS}d (ten years)`);
+    throw err;
+  }
   return input;
 }
 
