@@ -215,6 +215,20 @@ describe.each([
     await eventually(() => alice.toolChanges > 0);
   });
 
+  it('with nobody calling, a server slower to come back than the stream’s reopen attempts is found all the same', async () => {
+    const alice = await connect(hub, hub.token, 'legacy');
+    open.push(alice.client);
+    expect(await names(alice)).not.toContain('fm__late');
+    await stopServer();
+    // The SDK transport reopens the hub's standalone stream twice, 1 s then 1.5 s after it drops,
+    // on timers of its own no test can step: a server away longer leaves it closed for good. The
+    // hub then checks on the server itself, finds it gone, and reconnects once it is back.
+    await new Promise((r) => setTimeout(r, 3_500));
+    await startServer('--extra', 'late');
+    await eventually(async () => (await names(alice)).includes('fm__late'));
+    await eventually(() => alice.toolChanges > 0);
+  });
+
   // Only a keepalive finds a server that is away while nobody calls it.
   if (keepaliveMs < 10_000) {
     it('a server that stays away is reported restarting, and taken back when it returns', { timeout: 60_000 }, async () => {

@@ -31,6 +31,7 @@ import { fetchLists, fingerprint, listReading, NO_LISTS, withKind } from './list
 import { claimsResource, ResourceWatch } from './subscriptions.js';
 import { againOnNewSession, SessionEnded } from './session-ended.js';
 import { startFailure } from './start-failure.js';
+import { onStreamGivenUp } from './stream-given-up.js';
 import { describeConnectError, isUnreachable } from './connect-error.js';
 import type { DownstreamOptions } from './source-options.js';
 import { exitSummary, hasSessionId, reason, type Reason, sharedProcess, transportFor, framed } from './transport-for.js';
@@ -295,6 +296,7 @@ export class DownstreamSource implements ToolSource {
       if (this.opts.role !== 'session' || isStdioServer(config)) {
         const reread = (kind: ChangeKind) => this.refresh(gen, kind, true);
         this.keepalive = keepAlive({ client, transport, reread, onLost: (d) => this.lost(gen, reason(d)), intervalMs: this.opts.keepaliveMs });
+        if (!isStdioServer(config)) onStreamGivenUp(transport, () => this.checkNow());
       }
       log[this.opts.role === 'session' ? 'debug' : 'info'](
         { source: this.name, protocolVersion: pv, tools: this.listed.tools.length },
