@@ -51,7 +51,15 @@ export const stdioServerSchema = z.strictObject({
 });
 
 export const httpServerSchema = z.strictObject({
-  type: z.enum(['http', 'streamable-http']).optional(),
+  // "sse" is what configs for the 2024-11-05 HTTP+SSE transport write: said so, not only "expected http".
+  type: z
+    .enum(['http', 'streamable-http'], {
+      error: (issue) =>
+        issue.input === 'sse'
+          ? '"sse" is the older HTTP+SSE transport (2024-11-05), which the hub does not speak: give the server\'s Streamable HTTP URL (often ending in /mcp) and "type": "http"'
+          : undefined,
+    })
+    .optional(),
   // Said as what it takes: zod's own "Invalid URL" read as a typo for ws:// or ftp://, which are URLs.
   url: z.url({ protocol: /^https?$/, error: 'must be an http or https URL (a server started as a process takes "command" instead)' }),
   headers: z.record(z.string(), z.string()).default({}),
