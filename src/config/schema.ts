@@ -66,7 +66,17 @@ export const httpServerSchema = z.strictObject({
   ...common,
 });
 
-export const mcpServerSchema = z.union([stdioServerSchema, httpServerSchema]);
+/**
+ * An entry with neither `command` nor `url` fits neither shape equally: said as what it needs,
+ * where the closest shape's "command: expected string, received undefined" read as a typo.
+ */
+export const mcpServerSchema = z.union([stdioServerSchema, httpServerSchema], {
+  error: (issue) => {
+    const entry = issue.input;
+    const neither = typeof entry === 'object' && entry !== null && !('command' in entry) && !('url' in entry);
+    return neither ? 'needs "command" (a server the hub starts as a process) or "url" (a Streamable HTTP server)' : undefined;
+  },
+});
 
 /**
  * A built-in integration (integrations/<name>): only the app credentials and choices are
