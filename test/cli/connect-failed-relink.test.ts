@@ -1,9 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CLI, eventually, tmpDir } from '../helpers/hub.js';
+import { startCli, stopCli, type RunningCli } from '../helpers/cli-process.js';
+import { eventually, tmpDir } from '../helpers/hub.js';
 import { Browser, followLink } from '../integrations/browser.js';
 import { connectMcp } from '../integrations/mcp.js';
 
@@ -15,35 +14,12 @@ import { connectMcp } from '../integrations/mcp.js';
  * sandbox, the CLI, a browser, and a 2026-era MCP client whose call makes the refresh.
  */
 
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function start(args: string[], cwd: string): Running {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exit = once(child, 'close').then(([code]) => code as number | null);
-  return { child, stdout: () => out, stderr: () => err, exit };
-}
-
-async function stop(r: Running | undefined): Promise<void> {
-  if (!r || r.child.exitCode !== null || r.child.signalCode !== null) return;
-  r.child.kill('SIGTERM');
-  await r.exit;
-}
-
 describe('switchboard connect to link an account again', () => {
   let dir: ReturnType<typeof tmpDir>;
   let data: string;
-  const running: Running[] = [];
+  const running: RunningCli[] = [];
   const run = (args: string[]) => {
-    const r = start(args, dir.path);
+    const r = startCli(args, dir.path);
     running.push(r);
     return r;
   };
@@ -53,7 +29,7 @@ describe('switchboard connect to link an account again', () => {
     data = join(dir.path, 'data');
   });
   afterEach(async () => {
-    for (const r of running.splice(0).reverse()) await stop(r);
+    for (const r of running.splice(0).reverse()) await stopCli(r);
     dir.remove();
   });
 
