@@ -34,6 +34,15 @@ export async function keysCommand(argv: string[]): Promise<void> {
         `Rotate with ${MASTER_KEY_ENV} instead: give every replica "NEW,OLD" (newest first) and restart each, run this command with the same value, then give them NEW alone`,
     );
   }
+  // One key in the variable leaves nothing to rotate to: every data key it can open is wrapped by
+  // it already. Said before anything is opened, where it re-wrapped none and told to restart hubs.
+  if (!withFile && env.split(',').filter((k) => k.trim() !== '').length === 1) {
+    throw new HubError(
+      'invalid_params',
+      `keys rotate: ${MASTER_KEY_ENV} holds one key, so there is nothing to rotate to. Set it to "NEW,OLD" ` +
+        '(a new key, e.g. `openssl rand -base64 32`, then the current one), run this command with that value, then give the hubs NEW alone',
+    );
+  }
   // Held from before the store's vault reads master.key to the last prune: a second rotation fails
   // here, changing nothing. No data dir: opening the store below says so (store_not_found).
   const lock = withFile && existsSync(config.dataDir) ? takeRotationLock(config.dataDir) : undefined;

@@ -68,6 +68,14 @@ describe('a mistake the store would refuse leaves no data dir behind', () => {
     expect(existsSync(data)).toBe(false);
   });
 
+  it('keys rotate with one key in SWITCHBOARD_MASTER_KEY refuses, saying to give NEW,OLD', async () => {
+    const data = join(dir.path, 'never-keys-one');
+    const r = await runCliEnv(['keys', 'rotate', '--data', data], dir.path, { SWITCHBOARD_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') });
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toContain('keys rotate: SWITCHBOARD_MASTER_KEY holds one key, so there is nothing to rotate to. Set it to "NEW,OLD"');
+    expect(existsSync(data)).toBe(false);
+  });
+
   it('the per-user data dir is not made either (no --data, no config, no ./data)', async () => {
     const cwd = join(dir.path, 'empty-cwd');
     const xdg = join(dir.path, 'xdg');
