@@ -37,6 +37,8 @@ export interface CommandSpec {
    * common `--user` is refused too unless listed: ignored, it would widen what the command acts on.
    */
   flags?: Record<string, readonly string[]>;
+  /** Why a subcommand refuses `--user`, where the general reason does not fit it (`users invite` names its user as its argument). */
+  userRefused?: Record<string, string>;
 }
 
 /** Why a subcommand that takes no --user refuses it. */
@@ -92,7 +94,7 @@ export function parse(argv: string[], extra: ParseArgsConfig['options'] = {}, sp
         // --user is common, but a subcommand that does not list it would ignore it, and with two users
         // side by side `tokens revoke <alice's id> --user bob` revoked alice's token and
         // `queue list --user bob` listed everyone's jobs: refused, like a flag of another subcommand.
-        if (name === 'user') throw usageError(`--user is not a flag of "${spec.command} ${sub}": ${USER_REFUSED}`);
+        if (name === 'user') throw usageError(`--user is not a flag of "${spec.command} ${sub}": ${spec.userRefused?.[sub!] ?? USER_REFUSED}`);
         if (!(name in COMMON_OPTIONS)) throw usageError(`--${name} is not a flag of "${spec.command} ${sub}"`);
       }
   }

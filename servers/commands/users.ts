@@ -17,7 +17,13 @@ export async function usersCommand(argv: string[]): Promise<void> {
   const { flags, positionals } = parse(
     argv,
     { tenant: { type: 'string' }, expires: { type: 'string' } },
-    { command: 'users', usage: USAGE, takes: { invite: 1 }, flags: { invite: ['tenant', 'expires'] } },
+    {
+      command: 'users',
+      usage: USAGE,
+      takes: { invite: 1 },
+      flags: { invite: ['tenant', 'expires'] },
+      userRefused: { invite: 'the user to invite is its argument (users invite <user>)' },
+    },
   );
   const [sub, user] = positionals;
   if (flags['help'] || sub === undefined) {

@@ -58,6 +58,13 @@ describe('--user with two users', () => {
     expect(r.stderr).not.toContain('data dir:');
   });
 
+  it('users invite says its user is its argument, not that an id names one record', async () => {
+    const r = await cli('users', 'invite', 'alice', '--user', 'bob');
+    expect(r).toMatchObject({ code: 2, stdout: '' });
+    expect(r.stderr).toContain('--user is not a flag of "users invite": the user to invite is its argument (users invite <user>)');
+    expect(r.stderr).not.toContain('an id names one');
+  });
+
   it('queue list --user and --tenant list that user’s writes only', async () => {
     const db = openDb({ file: join(data, 'switchboard.db'), clock: manualClock(Date.now() - 60_000) });
     try {
