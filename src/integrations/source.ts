@@ -3,7 +3,6 @@ import { ProtocolError, type CallToolResult, type ReadResourceResult, type Resou
 import type { Logger } from 'pino';
 import type { ConnectionStates } from '../connections/states.js';
 import type { ConnectionReads } from '../connections/repository.js';
-import type { Connection } from '../connections/types.js';
 import { HubError, describeError, isHubError, needsNewLink } from '../errors.js';
 import type { Identity } from '../identity/identity.js';
 import type { TokenManager } from '../oauth/token-manager.js';
@@ -23,7 +22,7 @@ import { oauthCredentials, type Credentials } from '../providers/credentials.js'
 import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
 import { EVENTS_TOOL, EventsView, noEvents, type IntegrationEvents } from './events.js';
 import { answerText, httpRequestOf, runHttpTool } from './http-tool.js';
-import { linkNeeded, linkRefusal } from './link-needed.js';
+import { LinkOffers } from './link-needed.js';
 import { outputRule, unfitResult } from './output-fit.js';
 import type { OutputRule } from '../agents/validate-output.js';
 import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
@@ -84,12 +83,20 @@ export class IntegrationSource implements ToolSource {
   private readonly outputRules = new Map<string, OutputRule>();
   private readonly provider: ProviderClient;
   private readonly events: EventsView | undefined;
+  private readonly links: LinkOffers;
 
   constructor(private readonly opts: IntegrationSourceOptions) {
     this.name = opts.definition.name;
     this.provider = opts.provider ?? createProviderClient();
     const d = opts.definition;
     this.events = opts.events && (d.webhooks !== undefined || d.poll !== undefined) ? new EventsView(this.name, d.title, opts.events) : undefined;
+    this.links = new LinkOffers({
+      title: d.title,
+      connections: opts.connections,
+      linkUrl: opts.linkUrl,
+      linksSettled: opts.linksSettled,
+      linkNotice: opts.linkNotice,
+    });
     // The feed's changes for this integration reach the owner's clients as list_changed.
     opts.states.onChange((c) => {
       if (c.integration === this.name) this.connectionChanged({ tenant: c.tenant, user: c.user, scopes: [] });
@@ -181,12 +188,12 @@ export class IntegrationSource implements ToolSource {
     this.validator(name, tool)(input);
     const keyed = this.opts.credentials;
     const c = keyed ? undefined : await this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
-    if (!keyed && c?.state !== 'active') return this.needsLink(ctx, c);
+    if (!keyed && c?.state !== 'active') return this.links.forCall(ctx, c);
     if (this.queued(tool)) {
       // A write that found the connection needing a new link (its refresh was refused) gets the link, as a read does.
       return this.queueWrite(name, tool, input, ctx, c?.id ?? 'app').then(
         (r) => (isCreateTaskResult(r) ? r : this.fitted(name, tool, r)),
-        (err: unknown) => (c && needsNewLink(err) ? this.relink(ctx, c) : Promise.reject(err)),
+        (err: unknown) => (c && needsNewLink(err) ? this.links.again(ctx, c) : Promise.reject(err)),
       );
     }
     const fetch = this.provider.bind({
@@ -207,7 +214,7 @@ export class IntegrationSource implements ToolSource {
       return this.fitted(name, tool, await runHttpTool(this.opts.definition, tool, input, fetch, ctx.signal));
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
-      if (c && needsNewLink(err)) return this.relink(ctx, c);
+      if (c && needsNewLink(err)) return this.links.again(ctx, c);
       if (ctx.signal.aborted) throw new HubError('cancelled', `${this.name}__${name} was cancelled`, { cause: err });
       // Typed for the dispatcher, which takes the result, outcome and log level from the error table.
       const title = this.opts.definition.title;
@@ -376,29 +383,12 @@ export class IntegrationSource implements ToolSource {
     const answer = await events.call(args, ctx.identity);
     if (this.opts.credentials || !noEvents(answer)) return answer;
     const c = await this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
-    return c === undefined ? this.needsLink(ctx, undefined) : answer;
+    return c === undefined ? this.links.forCall(ctx, undefined) : answer;
   }
 
-  /**
-   * A queued write that failed for want of a new link, as its MCP Task's result: the link, in the
-   * words a direct call answers with (no elicitation reaches the caller of a task).
-   */
-  async relinkResult(job: Pick<Job, 'tenant' | 'user' | 'connectionId'>): Promise<CallToolResult> {
-    await this.opts.linksSettled?.();
-    const url = this.opts.linkUrl({ tenant: job.tenant, user: job.user, scopes: [] });
-    const connection = await this.opts.connections.get(job.connectionId);
-    return linkRefusal({ connection, title: this.opts.definition.title, url, notice: this.opts.linkNotice?.() });
-  }
-
-  /** A call that found the account needing a new link: its clients hear of it once, from the feed, with the listed state updated. */
-  private async relink(ctx: CallContext, c: Connection): Promise<CallToolResult | InputRequired> {
-    return this.needsLink(ctx, await this.opts.connections.get(c.id));
-  }
-
-  private async needsLink(ctx: CallContext, c: Connection | undefined): Promise<CallToolResult | InputRequired> {
-    await this.opts.linksSettled?.();
-    const notice = this.opts.linkNotice?.();
-    return linkNeeded(ctx, { connection: c, title: this.opts.definition.title, url: this.opts.linkUrl(ctx.identity), notice });
+  /** A queued write that failed for want of a new link, as its MCP Task's result (LinkOffers.forJob). */
+  relinkResult(job: Pick<Job, 'tenant' | 'user' | 'connectionId'>): Promise<CallToolResult> {
+    return this.links.forJob(job);
   }
 
   /**
