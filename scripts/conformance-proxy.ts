@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { configSchema, type mcpServerSchema } from '../src/config/schema.js';
+import { configSchema } from '../src/config/schema.js';
+import type { mcpServerSchema } from '../src/config/server-schema.js';
 import { Hub } from '../src/hub.js';
 import { silentLogger } from '../src/observability/logger.js';
 import {
