@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SandboxEvent } from '../../servers/sandbox/index.js';
 import { T0, api, link, startSandbox, type Harness } from './harness.js';
@@ -194,16 +196,19 @@ describe('sandbox webhooks', () => {
   });
 
   it('retries a network error and a timeout', async () => {
-    const dead = await receiver();
-    const deadUrl = dead.url;
-    await dead.close();
-    receivers.splice(receivers.indexOf(dead), 1);
+    // A port held for the test that resets every connection: a receiver closed before would free
+    // its port, which another test file running alongside may take and answer on.
+    const dead = createServer((socket) => socket.resetAndDestroy());
+    dead.listen(0, '127.0.0.1');
+    await once(dead, 'listening');
+    const deadUrl = `http://127.0.0.1:${(dead.address() as AddressInfo).port}/hooks`;
     const s1 = await sandbox({ webhooks: { url: deadUrl, secret: APP_SECRET }, webhookRetryDelaysMs: [10, 20, 30] });
     await create(s1, (await link(s1, 'alice')).access_token, 'nobody home');
     await s1.sandbox.flush();
     expect(s1.waits).toEqual([10, 20, 30]);
     expect(s1.sandbox.deliveryStats()).toEqual({ delivered: 0, failed: 1, dropped: 0, attempts: 4 });
     await s1.close();
+    await new Promise<void>((r) => dead.close(() => r()));
 
     // The first attempt never gets an answer; the retry does.
     const slow = await receiver((_req, n) => (n === 1 ? new Promise<number>(() => {}) : 204));
