@@ -3,6 +3,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { ProtocolError, ProtocolErrorCode, isCallToolResult, type CallToolResult, type Tool } from '@modelcontextprotocol/server';
 import type { Refusal } from '../definition/refusal.js';
 import { HubError, isHubErrorCode } from '../errors.js';
+import { identityKey, type Identity } from '../identity/identity.js';
 import { nodeHttp } from '../lazy-require.js';
 import { CallerGone, type CallContext } from '../mcp/source.js';
 import type { SendOutcome } from '../outbox/classify.js';
@@ -44,6 +45,18 @@ export function callerKey(ctx: CallContext): string | undefined {
   return v;
 }
 
+/**
+ * The queue id (a job's `connectionId`) of a write made with the app's key from config: the
+ * caller's own, so the outbox's FIFO per ordering key and its turns between queues are per user,
+ * as they are per linked account. One id for every user (`app`) let one user's burst go before
+ * another's first write, and one user's stuck ordered write hold everyone's. The key's pacing
+ * buckets stay one (`<integration>:app`): the provider counts the key, not the user.
+ * SQLite migration 24 (PostgreSQL 11) moved jobs queued under `app` to their user's id.
+ */
+export function appQueueOf(identity: Identity): string {
+  return `app:${identityKey(identity)}`;
+}
+
 /** The hub secret ordering values are digested under (kept in the store, sealed by the vault). */
 export const OUTBOX_ORDERING_KEY = 'outbox_ordering_key';
 
@@ -54,7 +67,7 @@ export const OUTBOX_ORDERING_KEY = 'outbox_ordering_key';
  * one value. Stored as an HMAC under a hub key: the queue's columns never show an argument (`queue
  * list`, and a sensitive job's arguments are sealed), and a short value (a ticket number, an
  * address) cannot be confirmed by hashing guesses, as it could from a plain digest. Names the
- * integration: keyed integrations share the connection id `app`.
+ * integration, as a job's connection is only an id.
  */
 export function orderingKeyOf(integration: string, ordering: ToolDefinition['ordering'], args: Record<string, unknown>, secret: Buffer): string | undefined {
   if (ordering === undefined) return undefined;

@@ -25,7 +25,18 @@ import { answerText, httpRequestOf, runHttpTool } from './http-tool.js';
 import { LinkOffers } from './link-needed.js';
 import { outputRule, unfitResult } from './output-fit.js';
 import type { OutputRule } from '../agents/validate-output.js';
-import { awaitWrite, callerKey, handlerOutcome, isWrite, keyedFetch, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
+import {
+  appQueueOf,
+  awaitWrite,
+  callerKey,
+  handlerOutcome,
+  isWrite,
+  keyedFetch,
+  normalise,
+  orderingKeyOf,
+  unkeyedOrderingKeyOf,
+  writeOutputSchema,
+} from './outbound.js';
 import type { Clock } from '../clock.js';
 import { outcomeOfThrown, type AttemptOutcome, type CircuitBreakers } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
@@ -191,7 +202,7 @@ export class IntegrationSource implements ToolSource {
     if (!keyed && c?.state !== 'active') return this.links.forCall(ctx, c);
     if (this.queued(tool)) {
       // A write that found the connection needing a new link (its refresh was refused) gets the link, as a read does.
-      return this.queueWrite(name, tool, input, ctx, c?.id ?? 'app').then(
+      return this.queueWrite(name, tool, input, ctx, c?.id ?? appQueueOf(ctx.identity)).then(
         (r) => (isCreateTaskResult(r) ? r : this.fitted(name, tool, r)),
         (err: unknown) => (c && needsNewLink(err) ? this.links.again(ctx, c) : Promise.reject(err)),
       );

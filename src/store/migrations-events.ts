@@ -1,5 +1,9 @@
 import type { Migration } from './migrations.js';
 
+/** SQLite migration 24 and PostgreSQL's 11: the same statement, valid in both. */
+export const APP_QUEUES_SQL = `UPDATE outbox_jobs SET connection_id = 'app:' || tenant_id || '/' || user_id
+      WHERE connection_id = 'app' AND state IN ('queued', 'sending');`;
+
 /**
  * SQLite migration 18: inbox_events gets a
  * `seq INTEGER PRIMARY KEY AUTOINCREMENT`. recent_events cursors are the row's insertion order; a
@@ -117,5 +121,13 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
         version  INTEGER NOT NULL
       );
     `,
+  },
+  {
+    version: 24,
+    name: 'outbox_app_queues',
+    // Writes made with an integration's key from config went in one queue, `app`, for every user;
+    // each user's now has its own (appQueueOf in src/integrations/outbound.ts). Unfinished jobs
+    // move to theirs, so a user's ordered writes queued before the upgrade still go first.
+    sql: APP_QUEUES_SQL,
   },
 ];

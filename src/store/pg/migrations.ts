@@ -3,6 +3,7 @@ import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import type { AppliedMigration } from '../db.js';
 import type { Migration } from '../migrations.js';
+import { APP_QUEUES_SQL } from '../migrations-events.js';
 import type { PgStore } from './pool.js';
 import { EVENTS_SQL } from './schema/events.js';
 import { HELD_NAMES_SQL } from './schema/held-names.js';
@@ -29,6 +30,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 9, name: 'agent_task_failures', sql: 'ALTER TABLE agent_tasks ADD COLUMN failures TEXT;' },
   // SQLite migration 23: the tool names replicas hand out, shared so a name means one tool on all of them.
   { version: 10, name: 'held_names', sql: HELD_NAMES_SQL },
+  // SQLite migration 24: each user's writes made with an integration's key from config in a queue of their own.
+  { version: 11, name: 'outbox_app_queues', sql: APP_QUEUES_SQL },
 ];
 
 /**
