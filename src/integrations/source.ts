@@ -17,33 +17,22 @@ import {
 } from '../mcp/source.js';
 import { isCreateTaskResult, type CreateTaskResult } from '../mcp/tasks/wire.js';
 import { closeSchema, inputValidator, type InputValidator } from '../mcp/validate-input.js';
-import { createProviderClient, type ProviderClient, type ProviderFetch, type ProviderLimits } from '../providers/client.js';
+import { createProviderClient, type ProviderClient, type ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
-import type { IntegrationDefinition, ToolDefinition, ToolHandler } from './definition.js';
+import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { EVENTS_TOOL, EventsView, noEvents, type IntegrationEvents } from './events.js';
-import { answerText, httpRequestOf, runHttpTool } from './http-tool.js';
+import { httpRequestOf, runHttpTool } from './http-tool.js';
+import { JobSender } from './job-sender.js';
 import { LinkOffers } from './link-needed.js';
 import { outputRule, unfitResult } from './output-fit.js';
 import type { OutputRule } from '../agents/validate-output.js';
-import {
-  appQueueOf,
-  awaitWrite,
-  callerKey,
-  handlerOutcome,
-  isWrite,
-  keyedFetch,
-  normalise,
-  orderingKeyOf,
-  unkeyedOrderingKeyOf,
-  writeOutputSchema,
-} from './outbound.js';
+import { appQueueOf, awaitWrite, callerKey, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
 import type { Clock } from '../clock.js';
-import { outcomeOfThrown, type AttemptOutcome, type CircuitBreakers } from '../outbox/breaker.js';
+import type { CircuitBreakers } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
-import { outcomeOf, type SendOutcome } from '../outbox/classify.js';
+import type { SendOutcome } from '../outbox/classify.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { Job, OpenJob } from '../outbox/types.js';
-import { JobNotSent } from '../outbox/worker.js';
 import { storeFailureOf } from '../store/sqlite-failure.js';
 
 export const META_CONNECTION = 'switchboard/connection';
@@ -95,6 +84,7 @@ export class IntegrationSource implements ToolSource {
   private readonly provider: ProviderClient;
   private readonly events: EventsView | undefined;
   private readonly links: LinkOffers;
+  private readonly jobs: JobSender | undefined;
 
   constructor(private readonly opts: IntegrationSourceOptions) {
     this.name = opts.definition.name;
@@ -108,6 +98,19 @@ export class IntegrationSource implements ToolSource {
       linksSettled: opts.linksSettled,
       linkNotice: opts.linkNotice,
     });
+    const out = opts.outbound;
+    this.jobs =
+      out &&
+      new JobSender({
+        definition: d,
+        provider: this.provider,
+        tokens: opts.tokens,
+        log: opts.log,
+        clock: out.clock,
+        breakers: out.breakers,
+        ...(opts.credentials ? { credentials: opts.credentials } : {}),
+        ...(opts.limits ? { limits: opts.limits } : {}),
+      });
     // The feed's changes for this integration reach the owner's clients as list_changed.
     opts.states.onChange((c) => {
       if (c.integration === this.name) this.connectionChanged({ tenant: c.tenant, user: c.user, scopes: [] });
@@ -273,116 +276,10 @@ export class IntegrationSource implements ToolSource {
     return awaitWrite({ outbox: service, job, ctx, title, qualified: `${this.name}__${name}`, request, refusal, schemas: tool, circuits: breakers });
   }
 
-  /**
-   * Sends one queued write (the outbox worker's send function): once, through the provider client
-   * (which never retries a write: the outbox does), with the job id in the integration's
-   * idempotency header. The worker asked the integration's breaker before it claimed the attempt
-   * (src/integrations/wiring.ts); this reports the answer to it. `beforeSend` (the worker committing
-   * `sending`) runs once the pacing token is granted; its refusal (JobNotSent: the job was cancelled
-   * while it waited) is no failure of the provider's, so the breaker is not told.
-   */
-  async sendJob(job: OpenJob, signal: AbortSignal, beforeSend?: () => Promise<void>): Promise<SendOutcome> {
-    const d = this.opts.definition;
-    const tool = d.tools[job.tool];
-    if (tool === undefined) throw new HubError('tool_not_found', `${d.title} has no tool ${job.tool} to send`);
-    if (tool.handler) return this.runHandlerJob(job, tool.handler, signal, beforeSend);
-    const { clock } = this.opts.outbound!;
-    const r = httpRequestOf(tool, job.arguments, signal, d.bodyEncoding);
-    const headers = new Headers(r.init.headers);
-    // The job id, not the caller's key: a caller's key is unique per user, the provider's per account.
-    if (d.idempotencyHeader) headers.set(d.idempotencyHeader, job.id);
-    const fetch = this.jobFetch(job, signal, beforeSend);
-    let res: Response;
-    try {
-      res = await fetch(r.target, { ...r.init, headers });
-    } catch (err) {
-      if (!signal.aborted && !(err instanceof JobNotSent)) this.tell(outcomeOfThrown(err));
-      throw err;
-    }
-    this.tell({ kind: 'status', status: res.status });
-    return outcomeOf(res, answerText(res.headers.get('content-type'), new Uint8Array(await res.arrayBuffer())), clock.now(), d.refusal);
-  }
-
-  /** Tells the breaker how an attempt went; a shared one's failure (Redis down) is logged, never the send's (the request went). */
-  private tell(outcome: AttemptOutcome): void {
-    const told = this.opts.outbound!.breakers.record(this.name, outcome);
-    if (told instanceof Promise)
-      told.catch((err: unknown) =>
-        this.opts.log.warn(
-          { integration: this.name, error: err instanceof Error ? err.message : String(err) },
-          'could not record an attempt on the shared circuit',
-        ),
-      );
-  }
-
-  /**
-   * The provider fetch a queued job is sent with: its connection's credentials (or the app key),
-   * paced on its bucket, never retrying a write itself (the outbox does), `beforeSend` committing
-   * `sending` once the pacing token is granted.
-   */
-  private jobFetch(job: OpenJob, signal: AbortSignal, beforeSend: (() => Promise<void>) | undefined): ProviderFetch {
-    const d = this.opts.definition;
-    const keyed = this.opts.credentials;
-    return this.provider.bind({
-      label: d.title,
-      apiBaseUrl: d.apiBaseUrl,
-      credentials: keyed ?? oauthCredentials(this.opts.tokens, job.connectionId),
-      paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
-      idempotent: false,
-      refusal: d.refusal,
-      ...(this.opts.limits ? { limits: this.opts.limits } : {}),
-      ...(beforeSend ? { beforeSend } : {}),
-      signal,
-    });
-  }
-
-  /**
-   * Runs a handler write in the worker, once: its fetch is the job's connection's (paced, never
-   * retrying a write), each write keyed from the job id (keyedFetch), each answer and failure told
-   * to the integration's breaker as a template's send is. Its result is the job's answer.
-   */
-  private async runHandlerJob(job: OpenJob, handler: ToolHandler, signal: AbortSignal, beforeSend?: () => Promise<void>): Promise<SendOutcome> {
-    const d = this.opts.definition;
-    const { clock } = this.opts.outbound!;
-    const bound = this.jobFetch(job, signal, beforeSend);
-    let applied = 0;
-    let last: Response | undefined;
-    const reported: ProviderFetch = async (path, init) => {
-      let res: Response;
-      try {
-        res = await bound(path, init);
-      } catch (err) {
-        if (!signal.aborted && !(err instanceof JobNotSent)) this.tell(outcomeOfThrown(err));
-        throw err;
-      }
-      this.tell({ kind: 'status', status: res.status });
-      last = res;
-      if (res.ok && isWrite(init)) applied++;
-      return res;
-    };
-    const fetch = d.idempotencyHeader ? keyedFetch(reported, d.idempotencyHeader, job.id) : reported;
-    try {
-      return handlerOutcome(await handler(job.arguments, { fetch, signal, log: this.opts.log }));
-    } catch (err) {
-      // Cancelled while it waited for its first token: nothing was sent, the worker records nothing.
-      if (signal.aborted || err instanceof JobNotSent) throw err;
-      // Running it again repeats the writes it already made: safe only where they carry keys (or the tool is idempotent).
-      const rerunSafe = applied === 0 || job.replaySafe;
-      if (isHubError(err)) {
-        if (rerunSafe || !err.spec.retryable) throw err;
-        // Plain, without its cause: the worker then records it sent_unconfirmed, never runs it again.
-        throw new Error(`${err.message}, after ${applied} of its writes were applied`);
-      }
-      // The handler gave up on a provider's 408, 429 or 5xx: the job is sent again later, as a template's would be.
-      const status = last?.status ?? 0;
-      if (rerunSafe && (status === 408 || status === 429 || status >= 500)) {
-        // As a template's answer is read (outcomeOf): a spent window's reset is the wait too, not a backoff into it.
-        const retryAfterMs = last === undefined ? undefined : outcomeOf(last, '', clock.now()).retryAfterMs;
-        return { status, body: describeError(err), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
-      }
-      // Its own decision otherwise: failed at once. Without the title: the caller's answer adds it (answerOf).
-      throw new HubError('source_failed', describeError(err), { cause: err });
-    }
+  /** Sends one queued write (the outbox worker's send function): see JobSender. */
+  sendJob(job: OpenJob, signal: AbortSignal, beforeSend?: () => Promise<void>): Promise<SendOutcome> {
+    if (this.jobs === undefined) throw new HubError('internal', `${this.name} queues no writes`);
+    return this.jobs.send(job, signal, beforeSend);
   }
 
   /**
