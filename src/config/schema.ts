@@ -6,6 +6,8 @@ const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?
 import { redisConfigSchema } from '../store/redis/client.js';
 import { agentConfigSchema, checkAgents } from '../definition/agents.js';
 import { apiLimitsSchema } from '../definition/api-limits.js';
+import { apiValuesRule } from '../definition/account.js';
+import { apiBaseUrlSchema } from '../definition/api-base.js';
 import { integrationBlocks } from '../definition/blocks.js';
 import { agentNameSchema, integrationToolNameSchema, sourceNameSchema as sourceName } from '../definition/names.js';
 import { oneAuthMode, staticAuthConfigSchema } from '../definition/auth.js';
@@ -78,7 +80,7 @@ export const customIntegrationSchema = z
     auth: staticAuthConfigSchema.optional(),
     // A tool's path is resolved under it: a query here would be lost (a path may carry its own),
     // credentials sent nowhere, another scheme never reached.
-    apiBaseUrl: baseUrlSchema("each tool's URL is its path under it (a tool's path may carry a query)"),
+    apiBaseUrl: apiBaseUrlSchema(baseUrlSchema("each tool's URL is its path under it (a tool's path may carry a query)")),
     /** Timeout, response cap and retries of calls to this API. */
     api: apiLimitsSchema.optional(),
     // The same block schemas as a built-in definition's (src/definition/), secrets included here.
@@ -87,7 +89,8 @@ export const customIntegrationSchema = z
     tools: z.record(integrationToolNameSchema, templateToolSchema),
     disabled: z.boolean().default(false),
   })
-  .superRefine(oneAuthMode);
+  .superRefine(oneAuthMode)
+  .superRefine(apiValuesRule);
 
 export const integrationConfigSchema = z.discriminatedUnion('type', [customIntegrationSchema, builtinIntegrationSchema]);
 export type IntegrationConfig = z.infer<typeof integrationConfigSchema>;

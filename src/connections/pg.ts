@@ -5,7 +5,7 @@ import { HubError } from '../errors.js';
 import { type PgStore, type Queryable, sqlstateOf } from '../store/pg/pool.js';
 import type { Vault } from '../vault/vault.js';
 import type { ConnectionRepository, LinkInput } from './repository.js';
-import { accountChanged, type LeaseResult, RESTART_POLLERS_SQL, toConnection } from './store.js';
+import { accountChanged, baseChanged, type LeaseResult, RESTART_POLLERS_SQL, storedApiValues, toConnection } from './store.js';
 import { type Connection, tokenSetSchema, type TokenSet } from './types.js';
 import { newEndpointId } from './webhooks.js';
 
@@ -75,9 +75,9 @@ export class PgConnections implements ConnectionRepository {
     // The lock keeps a concurrent revoke or re-link from interleaving; a row revoked meanwhile no
     // longer matches when the lock is granted (READ COMMITTED re-checks), so a new one is made.
     const live = await q.maybeOne(
-      "SELECT id, account_id FROM connections WHERE tenant_id = $1 AND user_id = $2 AND integration = $3 AND state <> 'revoked' FOR UPDATE",
+      "SELECT * FROM connections WHERE tenant_id = $1 AND user_id = $2 AND integration = $3 AND state <> 'revoked' FOR UPDATE",
       [input.tenant, input.user, input.integration],
-      (r) => z.object({ id: z.string(), account_id: z.string().nullable() }).parse(r),
+      toConnection,
     );
     const existing = live?.id;
     const id = existing ?? `conn_${randomBytes(9).toString('base64url')}`;
@@ -85,23 +85,24 @@ export class PgConnections implements ConnectionRepository {
     const exp = input.tokens.expiresAt ?? null;
     const scopes = input.scopes.join(' ');
     const account = input.accountId ?? null;
+    const values = storedApiValues(input.apiValues);
     if (existing !== undefined) {
-      if (accountChanged(live!.account_id, account)) await q.exec(RESTART_POLLERS_SQL('$1', '$2'), [id, now]);
+      if (accountChanged(live!.accountId, account) || baseChanged(live!.apiValues, input.apiValues)) await q.exec(RESTART_POLLERS_SQL('$1', '$2'), [id, now]);
       // The account id learned by this link, or none when its lookup failed: the user may have linked
       // another account, whose events the old id would keep routing here (commitRefresh leaves it alone).
       return q.one(
         `UPDATE connections SET state = 'active', reason = NULL, tokens = $2, token_version = token_version + 1,
            access_expires_at = $3, scopes = $4, refresh_owner = NULL, refresh_until = NULL, refresh_started_at = NULL,
-           refresh_failures = 0, account_id = $5, updated_at = $6
+           refresh_failures = 0, account_id = $5, api_values = $7, updated_at = $6
          WHERE id = $1 RETURNING *`,
-        [id, sealed, exp, scopes, account, now],
+        [id, sealed, exp, scopes, account, now, values],
         toConnection,
       );
     }
     return q.one(
-      `INSERT INTO connections (id, tenant_id, user_id, integration, state, tokens, token_version, access_expires_at, scopes, account_id, created_at, updated_at)
-       VALUES ($1, $2, $3, $4, 'active', $5, 1, $6, $7, $8, $9, $9) RETURNING *`,
-      [id, input.tenant, input.user, input.integration, sealed, exp, scopes, account, now],
+      `INSERT INTO connections (id, tenant_id, user_id, integration, state, tokens, token_version, access_expires_at, scopes, account_id, api_values, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, 'active', $5, 1, $6, $7, $8, $10, $9, $9) RETURNING *`,
+      [id, input.tenant, input.user, input.integration, sealed, exp, scopes, account, now, values],
       toConnection,
     );
   }

@@ -22,6 +22,8 @@ export interface LinkInput {
   scopes: string[];
   /** The provider's id of the account, when the integration declares how to learn it. */
   accountId?: string | undefined;
+  /** The values of the integration's `apiBaseUrl` placeholders, learned by this link (none: {}). */
+  apiValues?: Record<string, string> | undefined;
 }
 
 export interface ConnectionWrites {

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { Db } from '../store/db.js';
 import type { Vault } from '../vault/vault.js';
 import { CONNECTION_STATES, tokenSetSchema, type Connection, type TokenSet } from './types.js';
+import type { LinkInput } from './repository.js';
 import { ConnectionWebhookStore } from './webhooks.js';
 
 const row = z.object({
@@ -23,6 +24,7 @@ const row = z.object({
   refresh_failures: z.number(),
   last_refresh_at: z.number().nullable(),
   account_id: z.string().nullable(),
+  api_values: z.string().nullish(),
   webhook_endpoint: z.string().nullable(),
   webhook_secret: z.string().nullable(),
   created_at: z.number(),
@@ -48,6 +50,22 @@ export const RESTART_POLLERS_SQL = (id: string, now: string) =>
   `UPDATE pollers SET cursor = NULL, cursor_at = NULL, stuck_pages = 0, next_run_at = ${now}, updated_at = ${now} WHERE connection_id = ${id}`;
 const RESTART_POLLERS = RESTART_POLLERS_SQL('@id', '@now');
 
+const apiValuesSchema = z.record(z.string(), z.string());
+
+/** The values as stored: JSON, or NULL for none. */
+export const storedApiValues = (values: Record<string, string> | undefined): string | null =>
+  values === undefined || Object.keys(values).length === 0 ? null : JSON.stringify(values);
+
+/**
+ * Whether a re-link moved the connection's API base (another Jira site, another Salesforce org):
+ * its pollers' cursors are the old site's, as with another account.
+ */
+export function baseChanged(before: Record<string, string>, after: Record<string, string> | undefined): boolean {
+  const a = after ?? {};
+  const keys = new Set([...Object.keys(before), ...Object.keys(a)]);
+  return Object.keys(before).length > 0 && [...keys].some((k) => before[k] !== a[k]);
+}
+
 export function toConnection(r: unknown): Connection {
   const x = row.parse(r);
   return {
@@ -66,6 +84,7 @@ export function toConnection(r: unknown): Connection {
     refreshFailures: x.refresh_failures,
     lastRefreshAt: x.last_refresh_at,
     accountId: x.account_id,
+    apiValues: x.api_values ? apiValuesSchema.parse(JSON.parse(x.api_values)) : {},
     webhookEndpoint: x.webhook_endpoint,
     hasWebhookSecret: x.webhook_secret !== null,
     createdAt: x.created_at,
@@ -138,8 +157,10 @@ export class ConnectionStore {
    * Stores a freshly linked token set: re-links the live connection if there is one, else creates it.
    * Re-linked to another provider account, its pollers start that account's feeds afresh.
    */
-  link(input: { tenant: string; user: string; integration: string; tokens: TokenSet; scopes: string[]; accountId?: string | undefined }): Connection {
+  link(input: LinkInput): Connection {
     const now = this.clock.now();
+    // The values this link learned, or none: a relink to another site or org replaces them whole.
+    const values = storedApiValues(input.apiValues);
     return this.db
       .transaction(() => {
         const existing = this.find(input.tenant, input.user, input.integration);
@@ -150,18 +171,19 @@ export class ConnectionStore {
             .prepare(
               `UPDATE connections SET state = 'active', reason = NULL, tokens = @sealed, token_version = token_version + 1,
                access_expires_at = @exp, scopes = @scopes, refresh_owner = NULL, refresh_until = NULL,
-               refresh_started_at = NULL, refresh_failures = 0, account_id = @account, updated_at = @now WHERE id = @id`,
+               refresh_started_at = NULL, refresh_failures = 0, account_id = @account, api_values = @values, updated_at = @now WHERE id = @id`,
             )
             // The account id learned by this link, or none when its lookup failed: the user may have linked
             // another account, whose events the old id would keep routing here (a refresh never comes here:
             // commitRefresh leaves account_id alone).
-            .run({ id, sealed, exp: input.tokens.expiresAt ?? null, scopes: input.scopes.join(' '), account: input.accountId ?? null, now });
-          if (accountChanged(existing.accountId, input.accountId)) this.db.prepare(RESTART_POLLERS).run({ id, now });
+            .run({ id, sealed, exp: input.tokens.expiresAt ?? null, scopes: input.scopes.join(' '), account: input.accountId ?? null, values, now });
+          if (accountChanged(existing.accountId, input.accountId) || baseChanged(existing.apiValues, input.apiValues))
+            this.db.prepare(RESTART_POLLERS).run({ id, now });
         } else {
           this.db
             .prepare(
-              `INSERT INTO connections (id, tenant_id, user_id, integration, state, tokens, token_version, access_expires_at, scopes, account_id, created_at, updated_at)
-             VALUES (@id, @tenant, @user, @integration, 'active', @sealed, 1, @exp, @scopes, @account, @now, @now)`,
+              `INSERT INTO connections (id, tenant_id, user_id, integration, state, tokens, token_version, access_expires_at, scopes, account_id, api_values, created_at, updated_at)
+             VALUES (@id, @tenant, @user, @integration, 'active', @sealed, 1, @exp, @scopes, @account, @values, @now, @now)`,
             )
             .run({
               id,
@@ -172,6 +194,7 @@ export class ConnectionStore {
               exp: input.tokens.expiresAt ?? null,
               scopes: input.scopes.join(' '),
               account: input.accountId ?? null,
+              values,
               now,
             });
         }

@@ -24,6 +24,11 @@ export interface Connection {
   lastRefreshAt: number | null;
   /** The provider's id of the linked account, learned at link time (webhooks.accountFrom routes by it). */
   accountId: string | null;
+  /**
+   * What fills the placeholders of the integration's `apiBaseUrl` for this account (Jira's
+   * `cloudId`, Salesforce's `instanceUrl`), learned when it was linked; empty when it has none.
+   */
+  apiValues: Record<string, string>;
   /** The id in `/webhooks/<integration>/<endpoint>` that routes to this connection; null when it has none. */
   webhookEndpoint: string | null;
   /** Whether the connection has its own webhook secret (the value stays in the vault). */

@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { CustomIntegrationConfig } from '../config/schema.js';
 import { integrationBlocks } from '../definition/blocks.js';
 import { integrationToolNameSchema, sourceNameSchema } from '../definition/names.js';
+import { apiValuesRule } from '../definition/account.js';
+import { apiBaseUrlSchema } from '../definition/api-base.js';
 import { oneAuthMode, staticAuthSchema } from '../definition/auth.js';
 import { oauthSchema } from '../definition/oauth.js';
 import { checkTool, toolShape } from '../definition/tools.js';
@@ -40,12 +42,13 @@ export const integrationSchema = z
     oauth: oauthSchema.optional(),
     /** Or the API is called with one key from config (or none): nothing to link. */
     auth: staticAuthSchema.optional(),
-    apiBaseUrl: z.url(),
+    apiBaseUrl: apiBaseUrlSchema(z.url()),
     tools: z.record(integrationToolNameSchema, toolSchema),
     webhooks: webhookFormatSchema.optional(),
     ...integrationBlocks,
   })
-  .superRefine(oneAuthMode);
+  .superRefine(oneAuthMode)
+  .superRefine(apiValuesRule);
 
 export type IntegrationDefinition = z.infer<typeof integrationSchema>;
 export type IntegrationInput = z.input<typeof integrationSchema>;
@@ -88,6 +91,7 @@ export function definitionFromConfig(
     idempotencyHeader: entry.idempotencyHeader,
     poll: entry.poll,
     account: entry.account,
+    allowedHosts: entry.allowedHosts,
     refusal: entry.refusal,
     bodyEncoding: entry.bodyEncoding,
   };

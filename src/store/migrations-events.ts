@@ -4,6 +4,9 @@ import type { Migration } from './migrations.js';
 export const APP_QUEUES_SQL = `UPDATE outbox_jobs SET connection_id = 'app:' || tenant_id || '/' || user_id
       WHERE connection_id = 'app' AND state IN ('queued', 'sending');`;
 
+/** SQLite migration 25 and PostgreSQL's 12: the same statement, valid in both. */
+export const API_VALUES_SQL = 'ALTER TABLE connections ADD COLUMN api_values TEXT;';
+
 /**
  * SQLite migration 18: inbox_events gets a
  * `seq INTEGER PRIMARY KEY AUTOINCREMENT`. recent_events cursors are the row's insertion order; a
@@ -129,5 +132,12 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
     // each user's now has its own (appQueueOf in src/integrations/outbound.ts). Unfinished jobs
     // move to theirs, so a user's ordered writes queued before the upgrade still go first.
     sql: APP_QUEUES_SQL,
+  },
+  {
+    version: 25,
+    name: 'connection_api_values',
+    // What fills the placeholders of an integration's apiBaseUrl for one connection (Jira's cloud
+    // id, Salesforce's instance URL), learned at link time, as JSON; NULL for none.
+    sql: API_VALUES_SQL,
   },
 ];
