@@ -26,6 +26,7 @@ import {
   type Outbox,
   type RetryResult,
 } from './types.js';
+import { isPgText } from '../store/pg/text.js';
 import { equalsWhere, OWNER_AND_STATE } from '../store/pg/where.js';
 
 const MAX_ERROR_CHARS = 1000;
@@ -125,6 +126,8 @@ export class PgOutbox implements Outbox {
   }
 
   async get(id: string, owner: JobOwner): Promise<OpenJob | undefined> {
+    // A job id a client names with a NUL in it names no job (store/pg/text.ts), as on SQLite.
+    if (!isPgText(id)) return undefined;
     const row = await this.store.maybeOne(
       `SELECT ${COLUMNS} FROM outbox_jobs WHERE id = $1 AND tenant_id = $2 AND user_id = $3`,
       [id, owner.tenant, owner.user],
@@ -134,11 +137,13 @@ export class PgOutbox implements Outbox {
   }
 
   async find(id: string): Promise<Job | undefined> {
+    if (!isPgText(id)) return undefined;
     const row = await this.store.maybeOne(`SELECT ${COLUMNS} FROM outbox_jobs WHERE id = $1`, [id], rowOf);
     return row === undefined ? undefined : jobOf(row);
   }
 
   async cancel(id: string, owner: JobOwner): Promise<CancelResult> {
+    if (!isPgText(id)) return { outcome: 'not_found' };
     return this.store.tx(async (q) => {
       // Locked: a worker's markSent waits for this decision, and then finds the job cancelled.
       const row = await q.maybeOne(

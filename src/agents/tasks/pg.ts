@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../../clock.js';
 import type { Queryable } from '../../store/pg/pool.js';
+import { isPgText } from '../../store/pg/text.js';
 import type { Vault } from '../../vault/vault.js';
 import { COLUMNS, expiredSchema, openTask, rowSchema, sealFailures, sealOutcome } from './sqlite.js';
 import {
@@ -42,6 +43,8 @@ export class PgAgentTasks implements AgentTaskStore {
   }
 
   async get(id: string, owner?: TaskOwner): Promise<AgentTask | undefined> {
+    // A task id a client names with a NUL in it names no task (store/pg/text.ts), as on SQLite.
+    if (!isPgText(id)) return undefined;
     const r = await this.db.maybeOne(`SELECT ${COLUMNS} FROM agent_tasks WHERE id = $1`, [id], (row) => rowSchema.parse(row));
     if (r === undefined) return undefined;
     if (owner !== undefined && (r.tenant_id !== owner.tenant || r.user_id !== owner.user)) return undefined;

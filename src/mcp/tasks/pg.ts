@@ -1,4 +1,5 @@
 import type { Queryable } from '../../store/pg/pool.js';
+import { isPgText } from '../../store/pg/text.js';
 import { COLUMNS, rowSchema, stateColumns, toRecord } from './sqlite.js';
 import type { TaskOwner, TaskRecord, TaskRepository, TaskUpdate } from './types.js';
 
@@ -34,6 +35,8 @@ export class PgTasks implements TaskRepository {
   }
 
   async get(id: string, owner: TaskOwner, now: number): Promise<TaskRecord | undefined> {
+    // A client's task id with a NUL in it names no task (text.ts), as on SQLite.
+    if (!isPgText(id)) return undefined;
     // Owner and expiry in the WHERE clause: someone else's task and an expired one read alike, as nothing.
     return this.db.maybeOne(
       `SELECT ${COLUMNS} FROM mcp_tasks WHERE id = $1 AND tenant_id = $2 AND user_id = $3 AND expires_at > $4`,
@@ -43,6 +46,7 @@ export class PgTasks implements TaskRepository {
   }
 
   async update(id: string, update: TaskUpdate, now: number): Promise<boolean> {
+    if (!isPgText(id)) return false;
     const s = stateColumns(update);
     const changed = await this.db.exec(
       `UPDATE mcp_tasks SET status = $2, status_message = $3, result = $4, error = $5, input_requests = $6, updated_at = $7
@@ -57,6 +61,8 @@ export class PgTasks implements TaskRepository {
   }
 
   async list(owner: TaskOwner, now: number, opts: { after?: string; limit: number }): Promise<TaskRecord[]> {
+    // A cursor naming no task of the owner's lists nothing, as on SQLite.
+    if (opts.after !== undefined && !isPgText(opts.after)) return [];
     // Keyset pagination on (created_at, id), ids compared byte-wise (COLLATE "C") as SQLite does,
     // whatever the database's locale. The cursor's task is looked up among the owner's own.
     return this.db.query(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HubError } from '../../errors.js';
 import type { PgStore, Row } from '../../store/pg/pool.js';
+import { isPgText } from '../../store/pg/text.js';
 import type { EventReads, RecentPage, RecentQuery } from './reads.js';
 import { COLUMNS, eventOf } from './sqlite.js';
 import { envelopeOf } from './types.js';
@@ -35,12 +36,16 @@ export class PgEventReads implements EventReads {
     // Served by inbox_events_feed (tenant, user, integration, seq).
     const where = `tenant_id = $1 AND user_id = $2 AND integration = $3 AND connection_id IS NOT NULL AND ($4::text IS NULL OR type = $4)`;
     const params = [q.tenant, q.user, q.integration, q.type ?? null, q.limit];
-    const rows = await this.store.tx(async (tx) => {
-      await tx.exec('LOCK TABLE inbox_events IN SHARE MODE');
-      if (after === undefined)
-        return (await tx.query(`SELECT seq, ${COLUMNS} FROM inbox_events WHERE ${where} ORDER BY seq DESC LIMIT $5`, params, rowOf)).reverse();
-      return tx.query(`SELECT seq, ${COLUMNS} FROM inbox_events WHERE ${where} AND seq > $6 ORDER BY seq LIMIT $5`, [...params, after], rowOf);
-    });
+    // A type with a NUL in it is no event's (store/pg/text.ts): nothing is read, as on SQLite.
+    const rows =
+      q.type !== undefined && !isPgText(q.type)
+        ? []
+        : await this.store.tx(async (tx) => {
+            await tx.exec('LOCK TABLE inbox_events IN SHARE MODE');
+            if (after === undefined)
+              return (await tx.query(`SELECT seq, ${COLUMNS} FROM inbox_events WHERE ${where} ORDER BY seq DESC LIMIT $5`, params, rowOf)).reverse();
+            return tx.query(`SELECT seq, ${COLUMNS} FROM inbox_events WHERE ${where} AND seq > $6 ORDER BY seq LIMIT $5`, [...params, after], rowOf);
+          });
     if (after !== undefined && rows.length === 0) return { events: [], nextCursor: q.after!, cursors: [] };
     // With nothing stored yet, a cursor before every row: what arrives next is "since".
     return { events: rows.map((r) => envelopeOf(r.event)), nextCursor: encode(rows.at(-1)?.seq ?? 0), cursors: rows.map((r) => encode(r.seq)) };
