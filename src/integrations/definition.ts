@@ -47,8 +47,10 @@ export const integrationSchema = z
     webhooks: webhookFormatSchema.optional(),
     ...integrationBlocks,
   })
-  .superRefine(oneAuthMode)
-  .superRefine(apiValuesRule);
+  .superRefine(oneAuthMode);
+
+/** A definition written whole (in code): its apiBaseUrl's placeholders against its account.values. */
+const wholeDefinitionSchema = integrationSchema.superRefine(apiValuesRule);
 
 export type IntegrationDefinition = z.infer<typeof integrationSchema>;
 export type IntegrationInput = z.input<typeof integrationSchema>;
@@ -56,7 +58,11 @@ export type ToolDefinition = z.infer<typeof toolSchema>;
 
 /** Checks a provider definition once, where it is written; `z.infer` is its type. */
 export function defineIntegration(input: IntegrationInput): IntegrationDefinition {
-  const r = integrationSchema.safeParse(input, PARSED_ONCE);
+  return parsedDefinition(input, wholeDefinitionSchema);
+}
+
+function parsedDefinition(input: IntegrationInput, schema: typeof integrationSchema | typeof wholeDefinitionSchema): IntegrationDefinition {
+  const r = schema.safeParse(input, PARSED_ONCE);
   if (!r.success) {
     const where = typeof input === 'object' && input !== null && 'name' in input ? String(input.name) : '(unnamed)';
     throw new Error(`integration ${where}: ${describeIssues(r.error.issues)}`);
@@ -77,15 +83,19 @@ export function definitionFromConfig(
   const oauth = entry.oauth && (({ clientId: _id, clientSecret: _secret, ...o }) => o)(entry.oauth);
   // The key's value stays in config: the definition says only how it is sent.
   const auth = entry.auth && (entry.auth.type === 'apiKey' ? (({ value: _v, ...a }) => a)(entry.auth) : entry.auth);
-  const base = defineIntegration({
-    name,
-    title: entry.title ?? name,
-    ...(entry.description ? { description: entry.description } : {}),
-    ...(oauth ? { oauth } : {}),
-    ...(auth ? { auth } : {}),
-    apiBaseUrl: entry.apiBaseUrl,
-    tools: entry.tools,
-  });
+  // The blocks are added below; the config's schema checked the placeholders against them (apiValuesRule).
+  const base = parsedDefinition(
+    {
+      name,
+      title: entry.title ?? name,
+      ...(entry.description ? { description: entry.description } : {}),
+      ...(oauth ? { oauth } : {}),
+      ...(auth ? { auth } : {}),
+      apiBaseUrl: entry.apiBaseUrl,
+      tools: entry.tools,
+    },
+    integrationSchema,
+  );
   const blocks = {
     rateLimit: entry.rateLimit,
     idempotencyHeader: entry.idempotencyHeader,

@@ -16,7 +16,7 @@ import type { WebhooksConfig } from '../definition/webhooks.js';
 import { HubKeys, type SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { Accounts } from './accounts.js';
-import { accountLearner } from './account-id.js';
+import { linkLearner } from './account-id.js';
 import { hostedSecretName, hostedWebhookSecret, hostedWebhookSecretName, type HostedProvider } from './hosted.js';
 import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration } from './registry.js';
 import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
@@ -217,8 +217,8 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
   const orderingSecret = () => keys.get(OUTBOX_ORDERING_KEY);
   const outbound = d.outbox ? { outbound: { service: d.outbox, breakers: inUse, clock: d.clock, orderingSecret } } : {};
   for (const r of resolved) {
-    const learn = accountLearner(r.definition, provider, d.log);
-    if (learn) r.flow.accountOf = learn;
+    const learn = linkLearner(r.definition, provider, d.log);
+    if (learn) r.flow.learn = learn;
   }
   accounts = new Accounts({
     integrations: resolved,

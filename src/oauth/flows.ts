@@ -27,8 +27,18 @@ export interface FlowIntegration {
   /** Refuse a callback without `iss` (the server is known to send it). */
   requireIss?: boolean;
   scopes: string[];
-  /** The provider's id of the account just linked (for routing its webhooks); never throws, undefined when unknown. */
-  accountOf?: (exchange: CodeExchange) => Promise<string | undefined>;
+  /**
+   * What the link learns of the account: its provider id (for routing its webhooks; undefined when
+   * unknown) and the values of the integration's apiBaseUrl placeholders. Throws (a HubError) when
+   * a value cannot be learned or fails its checks: then nothing is linked.
+   */
+  learn?: (exchange: CodeExchange) => Promise<Learned>;
+}
+
+/** What a link learned of the account it linked (src/integrations/account-id.ts). */
+export interface Learned {
+  accountId?: string;
+  apiValues: Record<string, string>;
 }
 
 export const callbackQuery = z.object({
@@ -172,7 +182,8 @@ export class OAuthFlows {
       throw err;
     }
     const { tokens } = exchange;
-    const accountId = await integration.accountOf?.(exchange);
+    const learned = await integration.learn?.(exchange);
+    const accountId = learned?.accountId;
     return this.connections.link({
       tenant: flow.tenant,
       user: flow.user,
@@ -180,6 +191,7 @@ export class OAuthFlows {
       tokens,
       scopes: tokens.scope ? tokens.scope.split(/[\s,]+/).filter(Boolean) : integration.scopes,
       ...(accountId === undefined ? {} : { accountId }),
+      ...(learned === undefined ? {} : { apiValues: learned.apiValues }),
     });
   }
 }
