@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { RepeatedFailure } from '../observability/repeated-failure.js';
 import { DEFAULT_HEARTBEAT_MS, type ReplicaRegistry, type ReplicaSelf } from './registry.js';
 
 export interface RunningReplica {
@@ -15,8 +16,14 @@ export interface RunningReplica {
  */
 export async function runReplica(registry: ReplicaRegistry, self: ReplicaSelf, opts: { log: Logger; everyMs?: number }): Promise<RunningReplica> {
   await registry.register(self);
+  // Every beat fails while the database is away: told when that starts, when its reason changes,
+  // once a minute and when a beat lands again, as the workers tell theirs, not at every beat.
+  const failures = new RepeatedFailure(opts.log, 'the replica heartbeat could not be written');
   const timer = setInterval(() => {
-    registry.heartbeat().catch((err: unknown) => opts.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'replica heartbeat failed'));
+    registry.heartbeat().then(
+      () => failures.succeeded(),
+      (err: unknown) => failures.failed(err),
+    );
   }, opts.everyMs ?? DEFAULT_HEARTBEAT_MS);
   timer.unref();
   return {
