@@ -209,7 +209,12 @@ export type RedisReport = { ok: true } | { ok: false; reason: string };
 /** A PING answered within `timeoutMs`, and the events' subscription in place when `events` is given. */
 export async function redisHealth(h: RedisHandle, events?: ReplicaEvents, timeoutMs = 1_000): Promise<RedisReport> {
   // A client between reconnects queues commands: its status says at once what a PING would say late.
-  if (h.redis.status !== 'ready') return { ok: false, reason: `Redis is not reachable (connection ${h.redis.status})` };
+  if (h.redis.status !== 'ready') {
+    const failure = h.connectFailure();
+    // A server that answers and refuses (a wrong password, a user switched off) is no network fault.
+    if (failure?.refused) return { ok: false, reason: `Redis refused the connection (${failure.word}); check the credentials in redis.url` };
+    return { ok: false, reason: `Redis is not reachable (connection ${h.redis.status}${failure === undefined ? '' : `: ${failure.word}`})` };
+  }
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((r) => {
     timer = setTimeout(() => r('late'), timeoutMs);

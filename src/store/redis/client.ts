@@ -48,6 +48,12 @@ function redisUrlProblem(v: string): string | undefined {
 
 export type RedisConfig = z.input<typeof redisConfigSchema>;
 
+/** Why a connection attempt failed, in one word; `refused` when the server answered and refused it. */
+export interface ConnectFailure {
+  word: string;
+  refused: boolean;
+}
+
 // Loaded when a client is made: the config schema imports this file, and a hub without Redis
 // (every stdio hub) must not pay for loading ioredis at start.
 const ioredis = lazyRequire<typeof import('ioredis')>('ioredis');
@@ -70,6 +76,12 @@ export interface RedisHandle {
    * A function, not a value: the handle is copied with a scoped `key` (hub-redis.ts).
    */
   databaseRefusal(): string | undefined;
+  /**
+   * Why the main connection's last attempt failed, while it is not ready: the server's error word
+   * when it answered and refused (WRONGPASS, NOAUTH), else the system's code (ECONNREFUSED). A
+   * word only: a message may name the host, and /readyz shows this.
+   */
+  connectFailure(): ConnectFailure | undefined;
   close(): Promise<void>;
 }
 
@@ -139,6 +151,7 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
   // retries per request limit … Refer to "maxRetriesPerRequest" option", an option the hub does not
   // expose, so the error names what the connection met instead (ECONNREFUSED, WRONGPASS, …).
   let lastConnectError: string | undefined;
+  let lastConnectFailure: ConnectFailure | undefined;
   // The database the URL names, if any but 0: ioredis SELECTs it on each connect, and goes on in
   // database 0 when the server refuses (an error event after 'ready', not a failed connection).
   const database = Number(new URL(cfg.url).pathname.slice(1) || '0');
@@ -163,7 +176,11 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
         );
         return;
       }
-      if (role === 'main') lastConnectError = scrub(err.message);
+      if (role === 'main') {
+        lastConnectError = scrub(err.message);
+        const word = errorWord(err);
+        lastConnectFailure = word === undefined ? undefined : { word, refused: err.name === 'ReplyError' };
+      }
       if (down) return;
       down = true;
       opts.log?.warn({ redis: where, role, error: scrub(err.message) }, 'Redis connection failed; reconnecting');
@@ -173,7 +190,10 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
       if (role === 'main') databaseRefused = undefined;
     });
     r.on('ready', () => {
-      if (role === 'main') lastConnectError = undefined;
+      if (role === 'main') {
+        lastConnectError = undefined;
+        lastConnectFailure = undefined;
+      }
       if (down) opts.log?.info({ redis: where, role }, 'Redis connection restored');
       down = false;
     });
@@ -186,6 +206,7 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
     prefix: cfg.keyPrefix,
     where,
     databaseRefusal: () => (databaseRefused === undefined ? undefined : `database ${database}: ${databaseRefused}`),
+    connectFailure: () => (redis.status === 'ready' ? undefined : lastConnectFailure),
     key: (...parts) => cfg.keyPrefix + parts.join(':'),
     duplicate() {
       const r = make(`sub${extra.length + 1}`);
@@ -201,7 +222,7 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
           : String(err);
       // The cause is dropped on purpose: it may carry the unscrubbed message. The server's error
       // word (NOPERM, WRONGPASS, …) is kept apart: /readyz may show it, never the URL.
-      const reply = err instanceof Error && err.name === 'ReplyError' ? /^[A-Z][A-Z_]+\b/.exec(err.message)?.[0] : undefined;
+      const reply = err instanceof Error && err.name === 'ReplyError' ? errorWord(err) : undefined;
       return new HubError(
         'store_failed',
         `Redis (${where}) failed while ${doing}: ${scrub(msg)}`,
@@ -212,4 +233,11 @@ export function createRedisClient(config: RedisConfig, opts: RedisClientOptions 
       await Promise.all([redis, ...extra].map((r) => r.quit().catch(() => r.disconnect())));
     },
   };
+}
+
+/** A server's error word (WRONGPASS, NOPERM: the first word of its reply), else a system error's code (ECONNREFUSED). */
+function errorWord(err: Error): string | undefined {
+  if (err.name === 'ReplyError') return /^[A-Z][A-Z_]+\b/.exec(err.message)?.[0];
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code) ? code : undefined;
 }
