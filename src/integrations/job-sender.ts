@@ -11,6 +11,7 @@ import type { Clock } from '../clock.js';
 import type { CircuitBreakers } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
 import type { IntegrationDefinition, ToolHandler } from './definition.js';
+import { type ConnectionBases, onBase } from './connection-base.js';
 import { answerText, httpRequestOf } from './http-tool.js';
 import { handlerOutcome, isWrite, keyedFetch } from './outbound.js';
 
@@ -22,6 +23,8 @@ export interface JobSenderOptions {
   /** The app's key from config; absent, each job is sent with its connection's token. */
   credentials?: Credentials;
   limits?: Partial<ProviderLimits>;
+  /** Each connection's API base; absent, apiBaseUrl is every job's. */
+  bases?: ConnectionBases;
   clock: Clock;
   breakers: CircuitBreakers | Breakers;
 }
@@ -87,9 +90,22 @@ export class JobSender {
   private jobFetch(job: OpenJob, signal: AbortSignal, beforeSend: (() => Promise<void>) | undefined): ProviderFetch {
     const d = this.o.definition;
     const keyed = this.o.credentials;
+    const bases = this.o.bases;
+    // The connection's base as it is when the job is sent: a relink to another site since moves it there.
+    if (!keyed && bases)
+      return onBase(
+        () => bases.ofId(job.connectionId),
+        (base) => this.bound(job, signal, beforeSend, base),
+      );
+    return this.bound(job, signal, beforeSend, d.apiBaseUrl);
+  }
+
+  private bound(job: OpenJob, signal: AbortSignal, beforeSend: (() => Promise<void>) | undefined, apiBaseUrl: string): ProviderFetch {
+    const d = this.o.definition;
+    const keyed = this.o.credentials;
     return this.o.provider.bind({
       label: d.title,
-      apiBaseUrl: d.apiBaseUrl,
+      apiBaseUrl,
       credentials: keyed ?? oauthCredentials(this.o.tokens, job.connectionId),
       paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
       idempotent: false,

@@ -22,6 +22,7 @@ import { oauthCredentials, type Credentials } from '../providers/credentials.js'
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
 import { EVENTS_TOOL, EventsView, noEvents, type IntegrationEvents } from './events.js';
 import { httpRequestOf, runHttpTool } from './http-tool.js';
+import type { ConnectionBases } from './connection-base.js';
 import { JobSender } from './job-sender.js';
 import { LinkOffers } from './link-needed.js';
 import { outputRule, unfitResult } from './output-fit.js';
@@ -62,6 +63,8 @@ export interface IntegrationSourceOptions {
   credentials?: Credentials;
   /** The inbox's events; with it an integration that declares webhooks or polling shows them to MCP clients. */
   events?: IntegrationEvents;
+  /** Each connection's API base (apiBaseUrl filled with its link's values); absent, apiBaseUrl is every connection's. */
+  bases?: ConnectionBases;
   /**
    * With it, a write tool (not `readOnly`, a template or a handler) is queued in the outbox and sent
    * by its worker (paced, retried, behind the integration's breaker); without it, called directly.
@@ -103,6 +106,7 @@ export class IntegrationSource implements ToolSource {
       out &&
       new JobSender({
         definition: d,
+        ...(opts.bases ? { bases: opts.bases } : {}),
         provider: this.provider,
         tokens: opts.tokens,
         log: opts.log,
@@ -203,6 +207,14 @@ export class IntegrationSource implements ToolSource {
     const keyed = this.opts.credentials;
     const c = keyed ? undefined : await this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
     if (!keyed && c?.state !== 'active') return this.links.forCall(ctx, c);
+    // The connection's own base, before anything is queued or sent: one its link did not fill gets the link again.
+    let apiBaseUrl = this.opts.definition.apiBaseUrl;
+    try {
+      if (c && this.opts.bases) apiBaseUrl = await this.opts.bases.of(c);
+    } catch (err) {
+      if (c && needsNewLink(err)) return this.links.again(ctx, c);
+      throw err;
+    }
     if (this.queued(tool)) {
       // A write that found the connection needing a new link (its refresh was refused) gets the link, as a read does.
       return this.queueWrite(name, tool, input, ctx, c?.id ?? appQueueOf(ctx.identity)).then(
@@ -212,7 +224,7 @@ export class IntegrationSource implements ToolSource {
     }
     const fetch = this.provider.bind({
       label: this.opts.definition.title,
-      apiBaseUrl: this.opts.definition.apiBaseUrl,
+      apiBaseUrl,
       // A key from config is the app's, so its calls are paced per app; a linked account's per connection.
       credentials: keyed ?? oauthCredentials(this.opts.tokens, c!.id),
       paceKey: c ? `${this.name}:${c.id}` : `${this.name}:app`,
@@ -225,7 +237,7 @@ export class IntegrationSource implements ToolSource {
     });
     try {
       if (tool.handler) return this.fitted(name, tool, normalise(await tool.handler(input, { fetch, signal: ctx.signal, log: this.opts.log })));
-      return this.fitted(name, tool, await runHttpTool(this.opts.definition, tool, input, fetch, ctx.signal));
+      return this.fitted(name, tool, await runHttpTool({ ...this.opts.definition, apiBaseUrl }, tool, input, fetch, ctx.signal));
     } catch (err) {
       if (err instanceof ProtocolError) throw err;
       if (c && needsNewLink(err)) return this.links.again(ctx, c);

@@ -17,6 +17,7 @@ import { HubKeys, type SecretStore } from '../store/hub-secrets.js';
 import type { Vault } from '../vault/vault.js';
 import { Accounts } from './accounts.js';
 import { linkLearner } from './account-id.js';
+import { ConnectionBases } from './connection-base.js';
 import { hostedSecretName, hostedWebhookSecret, hostedWebhookSecretName, type HostedProvider } from './hosted.js';
 import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration } from './registry.js';
 import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
@@ -105,6 +106,11 @@ export interface Integrations {
   linkUses: LinkUses;
   sessions: ConnectSessions;
   sources: IntegrationSource[];
+  /**
+   * A linked connection's API base: apiBaseUrl filled with its link's values (read now, so a relink
+   * moves it). Rejects with connection_needs_reauth, having marked it so, when it has none.
+   */
+  apiBase: (integration: string, connectionId: string) => Promise<string>;
   /** The integrations that take webhooks, with how they are verified (the webhook route reads these). */
   webhooks: WebhookIntegration[];
   /** The providers the hub hosts itself whose integration is enabled, with the hub's client there. */
@@ -235,6 +241,22 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     log: d.log,
   });
   const acc = accounts;
+  const bases = new Map<string, ConnectionBases>();
+  for (const r of resolved)
+    bases.set(
+      r.definition.name,
+      new ConnectionBases({
+        definition: r.definition,
+        connections,
+        // Guarded (only an active connection moves), then told as a refused refresh is: the owner's clients and the pollers hear it.
+        needsRelink: async (c, reason) => {
+          if (await connections.markNeedsReauth(c.id, reason)) {
+            d.log.warn({ integration: c.integration, connection: c.id, reason }, 'a connection needs to be linked again');
+            await acc.changed(c);
+          }
+        },
+      }),
+    );
   for (const r of resolved) {
     sourceMap.set(
       r.definition.name,
@@ -249,6 +271,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
         log: d.log,
         since: d.clock.now(),
         provider,
+        bases: bases.get(r.definition.name)!,
         ...apiLimitsOf(d.config, r.definition.name),
         ...(d.events ? { events: d.events } : {}),
         ...outbound,
@@ -319,6 +342,11 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     tokens,
     links,
     sources: [...sourceMap.values()],
+    apiBase: (integration, connectionId) => {
+      const b = bases.get(integration);
+      if (b === undefined) throw new HubError('tool_not_found', `integration ${integration} links no accounts`);
+      return b.ofId(connectionId);
+    },
     webhooks: webhookIntegrations,
     hosted: [...hostedByName.values()].flatMap((provider) => {
       const r = byName.get(provider.integration);

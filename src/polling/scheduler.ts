@@ -11,6 +11,7 @@ import type { HubMetrics } from '../observability/metrics.js';
 import type { ProviderClient, ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type ConnectionTokens } from '../providers/credentials.js';
 import type { EventRoute, PolledIntake } from '../webhooks/inbox/types.js';
+import { onBase } from '../integrations/connection-base.js';
 import { runPoll, type FeedTarget, type RunResult } from './run.js';
 import { STALL_AFTER_FAILURES, STALL_AFTER_STUCK_PAGES, nextRun } from './schedule.js';
 import type { DueFilter, PollerKey, PollerRow, PollerState, PollerStore, RunRecord } from './store.js';
@@ -46,6 +47,8 @@ export interface PollSchedulerOptions {
   inbox: PolledIntake;
   provider: ProviderClient;
   tokens: ConnectionTokens;
+  /** A connection's API base (its link's values in apiBaseUrl); absent, each integration's apiBaseUrl. */
+  apiBase?: (integration: string, connectionId: string) => Promise<string>;
   clock: Clock;
   log: Logger;
   metrics?: HubMetrics;
@@ -224,17 +227,22 @@ export class PollScheduler implements Part {
       }),
     );
     try {
-      const fetch = this.o.provider.bind({
-        label: p.api.title,
-        apiBaseUrl: p.api.apiBaseUrl,
-        credentials: oauthCredentials(this.o.tokens, p.route.id),
-        // The tools' pace key: polls and tool calls spend one budget at the provider.
-        paceKey: `${p.integration}:${p.route.id}`,
-        // The schedule owns a poll's retries (STYLE.md §16): one attempt per request here.
-        limits: { ...p.api.limits, retries: 0 },
-        refusal: p.api.refusal,
-        signal: this.abort.signal,
-      });
+      const bind = (apiBaseUrl: string) =>
+        this.o.provider.bind({
+          label: p.api.title,
+          apiBaseUrl,
+          credentials: oauthCredentials(this.o.tokens, p.route.id),
+          // The tools' pace key: polls and tool calls spend one budget at the provider.
+          paceKey: `${p.integration}:${p.route.id}`,
+          // The schedule owns a poll's retries (STYLE.md §16): one attempt per request here.
+          limits: { ...p.api.limits, retries: 0 },
+          refusal: p.api.refusal,
+          signal: this.abort.signal,
+        });
+      // The connection's base as it is now (a relink to another site moves it); one it lacks fails the
+      // poll, and the connection, moved to needs_reauth, loses its pollers.
+      const apiBase = this.o.apiBase;
+      const fetch = apiBase ? onBase(() => apiBase(p.integration, p.route.id), bind) : bind(p.api.apiBaseUrl);
       const deps = { fetch, inbox: this.o.inbox, clock: this.o.clock, owner: this.owner, maxPages: this.o.maxPages ?? 50, refusal: p.api.refusal };
       const result = await runPoll(p, row, deps);
       await this.record(p, row, result);

@@ -49,6 +49,7 @@ export function buildPollers(d: PollersDeps): PollScheduler {
     // The tools' pacer: a poll's pages and the tools' calls of a connection spend one budget.
     provider: createProviderClient({ clock: d.clock, ...(d.integrations.pacer ? { pacer: d.integrations.pacer } : {}), ...d.provider }),
     tokens: d.integrations.tokens,
+    apiBase: d.integrations.apiBase,
     clock: d.clock,
     log: d.log,
     metrics: d.metrics,

@@ -1,0 +1,69 @@
+import type { ConnectionReads } from '../connections/repository.js';
+import type { Connection } from '../connections/types.js';
+import { checkedValue, filledBase, missingValues, placeholdersOf } from '../definition/api-base.js';
+import { HubError } from '../errors.js';
+import type { ProviderFetch } from '../providers/client.js';
+import type { IntegrationDefinition } from './definition.js';
+
+export interface ConnectionBasesOptions {
+  definition: IntegrationDefinition;
+  connections: Pick<ConnectionReads, 'get'>;
+  /** Moves the connection to needs_reauth with why, telling its owner's clients (the link is offered). */
+  needsRelink: (c: Connection, reason: string) => Promise<void>;
+}
+
+/**
+ * The API base of each connection of one integration: `apiBaseUrl` filled with the values its link
+ * learned. A connection that lacks one (linked before the integration named it) or holds one that
+ * no longer passes the checks (allowedHosts narrowed since) is never called on a half-filled or
+ * other base: it moves to needs_reauth, saying why, and the call offers the link again.
+ */
+export class ConnectionBases {
+  private readonly templated: boolean;
+
+  constructor(private readonly o: ConnectionBasesOptions) {
+    this.templated = placeholdersOf(o.definition.apiBaseUrl).length > 0;
+  }
+
+  /** The base of this connection; throws connection_needs_reauth when it has none. */
+  async of(c: Connection): Promise<string> {
+    const d = this.o.definition;
+    if (!this.templated) return d.apiBaseUrl;
+    const missing = missingValues(d.apiBaseUrl, c.apiValues);
+    const refused = Object.entries(c.apiValues).flatMap(([name, v]) => {
+      const r = checkedValue(name, v, d.apiBaseUrl, d.allowedHosts);
+      return r.ok ? [] : [r.why];
+    });
+    const base = missing.length === 0 && refused.length === 0 ? filledBase(d.apiBaseUrl, c.apiValues) : undefined;
+    if (base !== undefined) return base;
+    const reason =
+      missing.length > 0
+        ? `it was linked before ${d.title}'s apiBaseUrl named {${missing.join('}, {')}}; link it again so the hub learns ${missing.length === 1 ? 'it' : 'them'}`
+        : `${refused.join('; ')}; link it again`;
+    await this.o.needsRelink(c, reason);
+    throw new HubError('connection_needs_reauth', `Your ${d.title} connection needs to be linked again (${reason})`, {
+      details: { connectionId: c.id },
+    });
+  }
+
+  /** The base of a connection known by id (a queued write, a poll): read now, so a relink's values are used. */
+  async ofId(id: string): Promise<string> {
+    if (!this.templated) return this.o.definition.apiBaseUrl;
+    const c = await this.o.connections.get(id);
+    if (c === undefined || c.state === 'revoked')
+      throw new HubError('connection_revoked', `the ${this.o.definition.title} connection ${id} is gone`, { details: { connectionId: id } });
+    return this.of(c);
+  }
+}
+
+/**
+ * A provider fetch bound to a base found on first use (a queued write's, a poll's): the base is read
+ * once per fetch made here, so one send or one poll run uses one base throughout.
+ */
+export function onBase(base: () => Promise<string>, bind: (base: string) => ProviderFetch): ProviderFetch {
+  let bound: Promise<ProviderFetch> | undefined;
+  return async (path, init) => {
+    bound ??= base().then(bind);
+    return (await bound)(path, init);
+  };
+}
