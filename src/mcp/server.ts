@@ -14,6 +14,7 @@ import {
 import type { Identity } from '../identity/identity.js';
 import { requestedTtl, type Dispatcher } from './dispatch.js';
 import { HubServer } from './hub-server.js';
+import { rootsChanged } from './roots-changes.js';
 import type { RequestStates, StateTarget } from './request-state.js';
 import type { CallContext } from './source.js';
 import { TASKS_EXTENSION } from './tasks/errors.js';
@@ -158,6 +159,9 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
     return {};
   });
   server.setRequestHandler('completion/complete', (req, ctx) => dispatcher.complete(req.params, context(ctx)));
+  // A 2025 client's roots changed: its next call through a connection that showed its roots tells
+  // the server so (roots-sync.ts), as the client told the hub. 2026-07-28 has no such notification.
+  if (era === 'legacy') server.setNotificationHandler('notifications/roots/list_changed', () => rootsChanged(server));
   if (dispatcher.tasks) {
     if (era === 'modern') registerTaskMethods(server, dispatcher.tasks, identity);
     else registerLegacyTaskMethods(server, dispatcher.tasks, identity);

@@ -1,4 +1,5 @@
 import type { Client } from '@modelcontextprotocol/client';
+import { rootsVersion } from '../roots-changes.js';
 
 /** How long a call waits for the server to ask the new caller's roots after being told they changed. */
 const ASK_WAIT_MS = 2_000;
@@ -17,6 +18,8 @@ const ASK_GRACE_MS = 25;
 export class RootsSync<Call extends { caller: object | undefined }> {
   /** The client connection whose roots the server last got; null while it got none. */
   private shownTo: object | undefined | null = null;
+  /** How many root changes that client had said when the server got its roots (roots-changes.ts). */
+  private shownVersion = 0;
   /** The call whose caller's roots are being shown: the server's roots/list outside a call is its. */
   owner: Call | undefined;
   private asked: Promise<unknown> | undefined;
@@ -26,13 +29,18 @@ export class RootsSync<Call extends { caller: object | undefined }> {
    * (a 2026-07-28 request) matches only "none": what one such caller answered is no other's.
    */
   stale(caller: object | undefined): boolean {
-    return this.shownTo !== null && this.shownTo !== caller;
+    if (this.shownTo === null) return false;
+    // The same client, whose roots changed since (it sent notifications/roots/list_changed).
+    return this.shownTo !== caller || rootsVersion(caller) !== this.shownVersion;
   }
 
   /** The server asked `call`'s caller its roots; `answer` is the caller's answer, resolved when sent. */
   track<T>(call: Call, answer: Promise<T>): Promise<T> {
+    // Counted before the answer: a change said while it was on its way is not in it.
+    const version = rootsVersion(call.caller);
     const sent = answer.then((a) => {
       this.shownTo = call.caller ?? {};
+      this.shownVersion = version;
       return a;
     });
     if (call === this.owner) this.asked = sent.catch(() => {});
@@ -44,6 +52,7 @@ export class RootsSync<Call extends { caller: object | undefined }> {
     const answer = Promise.resolve({ roots: [] as [] });
     if (call === this.owner) this.asked = answer;
     this.shownTo = call.caller;
+    this.shownVersion = rootsVersion(call.caller);
     return answer;
   }
 
