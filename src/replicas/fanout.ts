@@ -93,6 +93,16 @@ export class RedisFanout {
     }
   }
 
+  /**
+   * Calls `fn` the next time the client's main connection becomes ready (Redis back after an
+   * outage), so a subscription that failed meanwhile is tried again then, not after its backoff.
+   */
+  whenReachable(fn: () => void): () => void {
+    const r = this.opts.redis.redis;
+    r.once('ready', fn);
+    return () => r.off('ready', fn);
+  }
+
   on(listener: FanoutListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -60,6 +60,10 @@ export class ReplicaEvents {
   private readonly revokeListeners = new Set<(tokenId: string) => void>();
   private readonly off: Array<() => void> = [];
   private retry: NodeJS.Timeout | undefined;
+  /** Stops waiting for the client's reconnect (see `start`). */
+  private offReachable: (() => void) | undefined;
+  /** The attempt under way: a retry timer and a reconnect firing together make one attempt. */
+  private starting: Promise<void> | undefined;
   private stopped = false;
   private subscribedValue = false;
   private retryDelayMs: number;
@@ -84,8 +88,18 @@ export class ReplicaEvents {
   }
 
   /** Subscribes; never rejects: a Redis that cannot be reached is tried again in the background while the hub serves. */
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.attempt().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async attempt(): Promise<void> {
     if (this.stopped || this.subscribedValue) return;
+    clearTimeout(this.retry);
+    this.offReachable?.();
+    this.offReachable = undefined;
     try {
       await this.o.fanout.start();
       this.subscribedValue = true;
@@ -99,6 +113,9 @@ export class ReplicaEvents {
       this.o.log.warn({ error: describe(err) }, "cannot subscribe to the other replicas' events on Redis; trying again");
       this.retry = setTimeout(() => void this.start(), this.retryDelayMs);
       this.retry.unref();
+      // Redis back before the wait is out (the client reconnects within 2 s): tried again at once,
+      // not up to 30 s later with the events unheard and /readyz degraded meanwhile.
+      this.offReachable = this.o.fanout.whenReachable(() => void this.start());
       // Doubled up to 30 s: each attempt opens a connection, and a long outage need not open hundreds.
       this.retryDelayMs = Math.min(this.retryDelayMs * 2, 30_000);
     }
@@ -197,6 +214,7 @@ export class ReplicaEvents {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
+    this.offReachable?.();
     for (const off of this.off.splice(0)) off();
     this.subscribedValue = false;
     await this.o.fanout.stop();
