@@ -1,3 +1,4 @@
+import { originPlaceholder } from '../definition/api-base.js';
 import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type * as JsoncParser from 'jsonc-parser';
@@ -206,6 +207,13 @@ export function parseConfigValue(raw: unknown, file: string, warn: (message: str
       warn(
         `${file}: integrations.${name} has webhooks and poll but no webhooks.eventIdFrom: a change that arrives both ways is stored twice; set it to where a delivery carries the id the poll reads at idAt (e.g. "body:id")`,
       );
+    for (const [name, e] of Object.entries(result.data.integrations)) {
+      const origin = e.type === 'custom' ? originPlaceholder(e.apiBaseUrl) : undefined;
+      if (origin !== undefined && e.type === 'custom' && e.allowedHosts === undefined)
+        warn(
+          `${file}: integrations.${name}.apiBaseUrl's origin is learned per account ({${origin}}) and allowedHosts is not set: each account's token goes to any https origin its link names; set allowedHosts to the provider's hosts (e.g. ["*.my.salesforce.com"])`,
+        );
+    }
     return literalPlaceholders(result.data);
   }
   const issues = closestBranches(result.error.issues);

@@ -103,6 +103,16 @@ describe('an apiBaseUrl with placeholders', () => {
     expect(messageOf(salesforce({ allowedHosts: ['https://x.my.salesforce.com'] }))).toContain('integrations.salesforce.allowedHosts.0');
   });
 
+  it('warns when a learned origin may be any host (no allowedHosts), and not when allowedHosts bounds it', () => {
+    const warned: string[] = [];
+    parseConfigValue(salesforce({ allowedHosts: undefined }), FILE, (m) => warned.push(m));
+    parseConfigValue(salesforce(), FILE, (m) => warned.push(m));
+    parseConfigValue(jira(), FILE, (m) => warned.push(m));
+    expect(warned).toEqual([
+      `${FILE}: integrations.salesforce.apiBaseUrl's origin is learned per account ({instanceUrl}) and allowedHosts is not set: each account's token goes to any https origin its link names; set allowedHosts to the provider's hosts (e.g. ["*.my.salesforce.com"])`,
+    ]);
+  });
+
   it('holds a definition in code to the same rules', () => {
     const def = {
       name: 'sf',
