@@ -16,6 +16,14 @@ export function declaresRoots(opts: Pick<DownstreamOptions, 'role' | 'config'>):
   return opts.role === 'session' || !(isStdioServer(opts.config) && opts.config.isolation === 'shared');
 }
 
+/**
+ * Pages the hub reads of one list before it gives up on the server's pagination. The SDK's default
+ * (64) refused servers that page small and hold many items (150 resources, one per page: "did not
+ * terminate") and with them their tools. A cursor that never ends is still cut, here: each page
+ * has its own timeout, so only a cap ends a server that answers every page at once.
+ */
+const LIST_MAX_PAGES = 1_000;
+
 /** The hub's MCP client of one downstream connection: it answers for its callers what they can answer. */
 export async function hubClient(roots: boolean, changes: ListChanges): Promise<Client> {
   // The client half of the SDK loads with the first downstream server, not with every hub.
@@ -28,6 +36,7 @@ export async function hubClient(roots: boolean, changes: ListChanges): Promise<C
       // after the whole connect timeout.
       versionNegotiation: { mode: 'auto', probe: { timeoutMs: 5_000 } },
       listChanged: changes.options(),
+      listMaxPages: LIST_MAX_PAGES,
     },
   );
 }
