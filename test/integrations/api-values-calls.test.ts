@@ -18,6 +18,7 @@ const clients = new Map<string, FaceClient>();
 
 const TOOLS = {
   whoami: { description: 'Who am I.', method: 'GET', path: '/whoami', readOnly: true },
+  hop: { description: 'Redirected.', method: 'GET', path: '/hop', readOnly: true },
   create: {
     description: 'Creates a record.',
     method: 'POST',
@@ -99,6 +100,12 @@ describe('two users linked to two sites', () => {
       `GET ${provider.jiraOrigin}/ex/jira/cloud-a/rest/api/3/whoami alice`,
       `GET ${provider.jiraOrigin}/ex/jira/cloud-b/rest/api/3/whoami bob`,
     ]);
+  });
+
+  it("a redirect to another user's instance is not followed: the token stays on the instance learned at the link", async () => {
+    const r = await clients.get('alice')!.callTool('sf__hop', {});
+    expect(r.isError).toBe(true);
+    expect(traffic()).toEqual([`GET ${provider.siteA}/services/data/v61.0/hop alice`]);
   });
 
   it("each queued write is sent to the caller's own site", async () => {

@@ -141,6 +141,12 @@ export class FakeProvider {
 
   /** The site's answer: who asked, on which site; a feed of one event per site for polls. */
   private answer(req: IncomingMessage, res: ServerResponse, at: { site: string; login: string; path: string }): unknown {
+    // A redirect to the other instance: credentials must not follow it.
+    if (at.path === '/hop') {
+      const other = at.site === this.siteA ? this.siteB : this.siteA;
+      res.writeHead(302, { location: `${other}/services/data/v61.0/whoami` }).end();
+      return true;
+    }
     if (at.path === '/events')
       return json(res, 200, { events: [{ id: `evt-${at.site}`, type: 'changed', site: at.site }], next_cursor: null, has_more: false });
     void readBody(req).then((body) => json(res, req.method === 'POST' ? 201 : 200, { site: at.site, login: at.login, path: at.path, body }));
