@@ -30,6 +30,8 @@ import { isPgText } from '../store/pg/text.js';
 import { equalsWhere, OWNER_AND_STATE } from '../store/pg/where.js';
 
 const MAX_ERROR_CHARS = 1000;
+/** Where a caller gives its idempotency key (src/integrations/outbound.ts META_IDEMPOTENCY_KEY), for the refusal's words. */
+const META_KEY = 'switchboard/idempotency-key';
 const argsSchema = z.record(z.string(), z.unknown());
 const sealingSchema = z.object({ tenant_id: z.string(), sensitive: z.number() });
 const rowOf = (r: PgRow): Row => rowSchema.parse(r);
@@ -63,6 +65,13 @@ export class PgOutbox implements Outbox {
       throw new HubError('invalid_params', `an outbound job is malformed: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
     }
     const j = parsed.data;
+    // PostgreSQL's text holds no NUL (store/pg/text.ts): the INSERT would fail as a retryable
+    // store_failed, and a client retry the same key for ever. Refused as the caller's to fix.
+    if (j.idempotencyKey !== undefined && !isPgText(j.idempotencyKey))
+      throw new HubError(
+        'invalid_params',
+        `the idempotency key (_meta["${META_KEY}"]) holds a NUL character (U+0000), which this hub's PostgreSQL store cannot keep; use a key without one`,
+      );
     const now = this.clock.now();
     const id = newJobId(now);
     const key = j.idempotencyKey ?? newIdempotencyKey();
