@@ -31,7 +31,10 @@ export async function hubClient(roots: boolean, changes: ListChanges): Promise<C
   return new sdk.Client(
     { name: SERVER_INFO.name, version: SERVER_INFO.version },
     {
-      capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, ...(roots ? { roots: { listChanged: true } } : {}) },
+      // Everything a caller may answer, sampling with tools included (a 2025 server's SDK refuses to
+      // send a tool-using createMessage to a client that lacks it); a call whose caller did not
+      // declare it is refused per call (calls.ts), as an URL elicitation is.
+      capabilities: { sampling: { tools: {} }, elicitation: { form: {}, url: {} }, ...(roots ? { roots: { listChanged: true } } : {}) },
       // A 2025-era stdio server that never answers the probe is legacy: fall back after 5 s, not
       // after the whole connect timeout.
       versionNegotiation: { mode: 'auto', probe: { timeoutMs: 5_000 } },
