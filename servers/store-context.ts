@@ -6,7 +6,7 @@ import { openIntegrations, type Integrations } from '../src/integrations/wiring.
 import type { Logger } from '../src/observability/logger.js';
 import { openSqliteStore, type HubStore } from '../src/store/bundle.js';
 import { storeChoice } from '../src/store/choice.js';
-import { requireExistingStore } from '../src/store/existing.js';
+import { requireExistingPgStore, requireExistingStore } from '../src/store/existing.js';
 import { createVault } from '../src/vault/open.js';
 import type { Vault } from '../src/vault/vault.js';
 import { commandLogger, configFromFlags, type Flags } from './common.js';
@@ -47,7 +47,16 @@ export async function openConfiguredStore(config: HubConfig, log: Logger, opts: 
   if (choice.kind === 'postgres') {
     // Loaded on demand: the driver would add half a second to every command on SQLite.
     const { openPostgresStore } = await import('../src/store/pg-bundle.js');
-    return openPostgresStore({ url: choice.url, clock: systemClock, log, vault, max: 2 });
+    const store = await openPostgresStore({ url: choice.url, clock: systemClock, log, vault, max: 2, migrate: opts.existing !== true });
+    if (opts.existing !== true) return store;
+    try {
+      await requireExistingPgStore(store);
+      await store.migrate();
+      return store;
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
   }
   return openSqliteStore({ file: resolve(config.dataDir, 'switchboard.db'), clock: systemClock, log, checkpoints: false, vault });
 }

@@ -122,7 +122,9 @@ async function storeCheck(config: HubConfig): Promise<Check & { opened: boolean 
       return {
         ok: pending.length === 0,
         line: `database: ${where}, reachable, ${applied} migration(s) applied, ${pending.length === 0 ? 'none pending' : `pending: ${pending.join(', ')} (the next \`switchboard serve\` applies them)`}${tokens}`,
-        opened: true,
+        // The vault and integration checks open the store as a command does, which migrates it:
+        // a diagnosis makes nothing, so with migrations pending they are left to the next start.
+        opened: pending.length === 0,
       };
     } finally {
       await store.close();

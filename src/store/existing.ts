@@ -34,6 +34,21 @@ export function requireExistingStore(config: Pick<HubConfig, 'store' | 'dataDir'
 }
 
 /**
+ * requireExistingStore on PostgreSQL: refuses a database no hub has migrated (a new one, the
+ * server's default `postgres` after a mistyped name) before anything is made in it, where a
+ * reading command applied the whole schema there and printed "no tokens". Its migrations alone
+ * tell: a hub's database has at least the first.
+ */
+export async function requireExistingPgStore(store: { readonly pg: { readonly safeUrl: string }; migrations(): Promise<{ applied: number }> }): Promise<void> {
+  if ((await store.migrations()).applied > 0) return;
+  throw new HubError(
+    'store_not_found',
+    `no hub data in ${store.pg.safeUrl}: the database holds no Switchboard tables (a hub makes them when it first starts, and so do \`tokens create\` and \`users invite\`); check store.url or DATABASE_URL`,
+    { details: { database: store.pg.safeUrl } },
+  );
+}
+
+/**
  * Why the store file cannot be opened, or undefined when it is there: 'missing' only when it is
  * not there. A file the user may not read is not a missing one (`existsSync` says false for both,
  * and sent a user who ran a command as the wrong user looking for a typo in --data).
