@@ -109,7 +109,7 @@ it("an upgrade moves unfinished jobs queued under the shared 'app' queue to thei
       outbox.enqueue({ tenant: 'default', user, connectionId: 'app', integration: 'notes', tool: 'log', arguments: { text }, orderingKey: 'notes:connection' });
     const [a, b, done] = await Promise.all([job('alice', 'a'), job('bob', 'b'), job('alice', 'c')]);
     old.prepare("UPDATE outbox_jobs SET state = 'done' WHERE id = ?").run(done.job.id);
-    expect(migrate(old, clock).map((m) => m.name)).toEqual(['outbox_app_queues']);
+    expect(migrate(old, clock).map((m) => m.name)).toContain('outbox_app_queues');
     const queueOf = (id: string) => old.prepare('SELECT connection_id FROM outbox_jobs WHERE id = ?').pluck().get(id);
     expect([queueOf(a.job.id), queueOf(b.job.id), queueOf(done.job.id)]).toEqual(['app:default/alice', 'app:default/bob', 'app']);
     old.close();
