@@ -91,6 +91,11 @@ export async function serveCommand(argv: string[]): Promise<void> {
     log.warn({ publicUrl: config.server.publicUrl, port: listening.port }, elsewhere);
     lines.push(`  ${elsewhere}`);
   }
+  const unreachable = replicas && hub.store.kind === 'postgres' ? loopbackToReplicas(config.server, listening.host, self.url) : undefined;
+  if (unreachable) {
+    log.warn({ internalUrl: self.url }, unreachable);
+    lines.push(`  ${unreachable}`);
+  }
   if (tokenFile) {
     lines.push(
       '',
@@ -162,4 +167,14 @@ function pinnedElsewhere(publicUrl: string | undefined, port: number): string | 
   const named = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   if (!isLoopbackHost(u.hostname) || named === port) return undefined;
   return `server.publicUrl (${publicUrl}) names port ${named} on this machine, but this hub listens on ${port}: its links and OAuth metadata point there. Remove publicUrl from the config, or set it to http://127.0.0.1:${port}.`;
+}
+
+/**
+ * On PostgreSQL the replicas may run on several hosts, and with a wildcard bind and no
+ * `server.internalUrl` this one tells them to reach it on loopback, where on another host every
+ * retry it holds ends as source_crashed. Said at start rather than found out in production.
+ */
+function loopbackToReplicas(server: HubConfig['server'], host: string, url: string): string | undefined {
+  if (server.internalUrl !== undefined || (host !== '0.0.0.0' && host !== '::')) return undefined;
+  return `Other replicas reach this one at ${url} (server.internalUrl is not set): right only while every replica runs on this host; on several hosts set server.internalUrl to an address they can reach`;
 }
