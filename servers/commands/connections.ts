@@ -114,7 +114,11 @@ export async function connectionsCommand(argv: string[]): Promise<void> {
               ? `access token valid ${Math.round((c.accessExpiresAt - now) / 60000)} min`
               : 'access token expired (refreshed on next use)';
         const w = webhookFacts(ctx, c);
-        const hooks = `  account=${w.accountId ?? '-'}  webhook secret ${w.webhookSecret}${w.webhookUrl ? `  webhook URL ${w.webhookUrl}` : ''}`;
+        // The values its link learned for the API base (a Jira cloud id, a Salesforce instance URL): no secrets, and where its calls go.
+        const values = Object.entries(c.apiValues)
+          .map(([k, v]) => `  ${k}=${v}`)
+          .join('');
+        const hooks = `  account=${w.accountId ?? '-'}${values}  webhook secret ${w.webhookSecret}${w.webhookUrl ? `  webhook URL ${w.webhookUrl}` : ''}`;
         listLine(`${c.id}  ${c.tenant}/${c.user}  ${c.integration}  ${c.state}  ${c.state === 'active' ? exp : (c.reason ?? '')}${hooks}`);
       }
       return;
