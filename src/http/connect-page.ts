@@ -1,5 +1,6 @@
 import type { GrantView } from '../auth/grants.js';
 import type { Identity } from '../identity/identity.js';
+import type { Connection } from '../connections/types.js';
 import type { IntegrationStatus } from '../integrations/accounts.js';
 import type { BreakerSnapshot } from '../outbox/breaker.js';
 import type { PollerStatus } from '../polling/scheduler.js';
@@ -57,9 +58,24 @@ function table(v: ConnectView): Html {
         ? html` <form method="post" action="${formsAt(v)}/revoke"><input type="hidden" name="integration" value="${r.name}"><input type="hidden" name="csrf" value="${v.csrf}"><button type="submit">Revoke</button></form>`
         : '';
     const hook = r.webhookUrl && c?.state !== 'revoked' ? html`<br><small>Webhook URL: <code>${r.webhookUrl}</code></small>` : '';
-    return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}${hook}${polling(v, c?.id)}${breaker(v, r)}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;
+    return html`<tr><td><strong>${r.title}</strong><br><small>${r.name}</small></td><td class="state ${state}">${state.replace('_', ' ')}</td><td>${health(r, v.now)}${account(c)}${hook}${polling(v, c?.id)}${breaker(v, r)}</td><td><a class="button" href="${v.linkUrl(r.name)}">${c && c.state !== 'revoked' ? 'Re-link' : 'Link'}</a>${revoke}</td></tr>\n`;
   });
   return html`<table><thead><tr><th>Integration</th><th>State</th><th>Health</th><th></th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/**
+ * The account a live connection linked and the values its link learned for the API base (a Jira
+ * cloud id, a Salesforce instance URL): which site the user's calls go to, which tells two sites
+ * apart. Escaped like all the page's text: the provider chose them.
+ */
+function account(c: Connection | undefined): Html | '' {
+  if (c === undefined || c.state === 'revoked') return '';
+  // Rows built before a connection carried these (and partial ones in views) show nothing of them.
+  const id = c.accountId ?? undefined;
+  const values = Object.entries(c.apiValues ?? {});
+  if (id === undefined && values.length === 0) return '';
+  const parts = [...(id === undefined ? [] : [html`account <code>${id}</code>`]), ...values.map(([name, value]) => html`${name} <code>${value}</code>`)];
+  return html`<br><small class="account">Linked ${parts.map((p, i) => (i === 0 ? p : html`, ${p}`))}</small>`;
 }
 
 /** "Polling events: every 2 min, last poll 40 s ago" — or why it is stalled, which is never shown as fine. */
