@@ -105,8 +105,12 @@ export class DownstreamCalls {
     if (!ctx.request) return this.startHeld(client, tool, args, ctx);
     const request = ctx.request;
     let refused: ProtocolError | undefined;
+    // The caller has as long to answer the server's request as the call has (a person filling a
+    // form): the SDK's 60 s for a request failed the call under a longer timeoutMs, where the server
+    // itself waited longer.
+    const askMs = this.opts.config.timeoutMs;
     const entry: InFlight = {
-      ...this.entry(ctx, ctx.notify, (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal })),
+      ...this.entry(ctx, ctx.notify, (req, signal) => request({ method: req.method, params: req.params ?? {} }, { signal, timeoutMs: askMs })),
       refuse: (err) => {
         refused ??= err;
       },
