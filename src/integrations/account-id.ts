@@ -5,6 +5,7 @@ import { describeError, HubError } from '../errors.js';
 import type { CodeExchange } from '../oauth/client.js';
 import type { Learned } from '../oauth/flows.js';
 import type { Logger } from '../observability/logger.js';
+import { parseRetryAfter } from '../providers/answer-outcome.js';
 import type { ProviderClient } from '../providers/client.js';
 import { apiKeyCredentials } from '../providers/credentials.js';
 import type { IntegrationDefinition } from './definition.js';
@@ -20,7 +21,17 @@ function linkFetch(definition: IntegrationDefinition, provider: ProviderClient, 
     credentials: apiKeyCredentials({ header: 'authorization', prefix: 'Bearer ', value: accessToken }),
     paceKey: `${definition.name}:link`,
     limits: IDENTITY_LIMITS,
+    // The user's browser waits on the callback page for these answers: a Retry-After (Jira's 429
+    // says 30 s or more) is not waited out past the timeout, which held the page for up to a
+    // minute per request before failing anyway; the 429 is the answer, with when to try again.
+    waitsWithinTimeout: true,
   });
+}
+
+/** "answered 429; try linking again in 50 s": a refusal with a Retry-After says when a new link can work. */
+function answered(path: string, res: Response): string {
+  const wait = parseRetryAfter(res.headers.get('retry-after'), Date.now());
+  return `GET ${path} answered ${res.status}${wait === undefined ? '' : `; try linking again in ${Math.max(1, Math.ceil(wait / 1000))} s`}`;
 }
 
 /**
@@ -48,7 +59,7 @@ export function accountLearner(
       const res = await linkFetch(definition, provider, apiBase, tokens.accessToken)(from.path, { headers: { accept: 'application/json' } });
       if (!res.ok) {
         await res.body?.cancel();
-        return warn(`GET ${from.path} answered ${res.status}`);
+        return warn(answered(from.path, res));
       }
       const id = valueAt(parseExact(await res.text()), from.at);
       return id ?? warn(`GET ${from.path} has no ${from.at.join('.')}`);
@@ -91,7 +102,7 @@ export function valuesLearner(
           }
           if (!res.ok) {
             await res.body?.cancel();
-            throw fail(`GET ${path} answered ${res.status}`);
+            throw fail(answered(path, res));
           }
           try {
             return parseExact(await res.text());
