@@ -60,6 +60,7 @@ export class RootsSync<Call extends { caller: object | undefined }> {
   async show(client: Client, call: Call, signal: AbortSignal): Promise<void> {
     this.owner = call;
     this.asked = undefined;
+    const version = rootsVersion(call.caller);
     try {
       await client.sendRootsListChanged();
       // A server that asks at once has asked by the time it answers a ping sent after the notification.
@@ -69,6 +70,9 @@ export class RootsSync<Call extends { caller: object | undefined }> {
       if (this.asked) await Promise.race([this.asked, new Promise((r) => setTimeout(r, ASK_WAIT_MS).unref())]);
     } finally {
       this.owner = undefined;
+      // The same client's change, told: a server that asks roots only during calls is not told it
+      // again before each of them (it asks this client when a call needs them).
+      if (this.shownTo === call.caller && this.shownVersion < version) this.shownVersion = version;
     }
   }
 }
