@@ -39,9 +39,25 @@ function templateProblem(s: string): string | undefined {
     return undefined;
   }
   const authority = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*/.exec(s)?.[0] ?? '';
-  if (authority.includes('{'))
-    return 'a placeholder stands for the whole origin ({instanceUrl}/services/data) or sits in the path (https://api.example.com/ex/{cloudId}), never in the scheme, host or port';
+  if (authority.includes('{') || markedOutsidePath(s)) return IN_AUTHORITY;
   return undefined;
+}
+
+const IN_AUTHORITY =
+  'a placeholder stands for the whole origin ({instanceUrl}/services/data) or sits in the path (https://api.example.com/ex/{cloudId}), never in the scheme, host or port';
+/** Stands in for a path placeholder when the template is parsed as the URL parser will read it. */
+const MARK = 'zqplaceholderqz';
+
+/**
+ * Whether the URL parser reads a path placeholder as part of the host or anything else but the
+ * path: `https:///{site}/rest` has an empty authority as written, yet WHATWG parsing skips the
+ * extra slash and makes `{site}` the host, so a learned value would name where the token goes.
+ */
+function markedOutsidePath(s: string): boolean {
+  const sample = s.replace(PLACEHOLDER, () => MARK);
+  if (!URL.canParse(sample)) return false;
+  const u = new URL(sample);
+  return [u.protocol, u.username, u.password, u.host, u.search, u.hash].some((part) => part.toLowerCase().includes(MARK));
 }
 
 /** The template with sample values, to be checked as the URL it will be. */
