@@ -3,6 +3,7 @@ import type { Connection } from '../connections/types.js';
 import { checkedValue, filledBase, missingValues, placeholdersOf } from '../definition/api-base.js';
 import { HubError } from '../errors.js';
 import type { ProviderFetch } from '../providers/client.js';
+import type { Credential, Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition } from './definition.js';
 
 export interface ConnectionBasesOptions {
@@ -46,6 +47,11 @@ export class ConnectionBases {
     });
   }
 
+  /** `credentials` of connection `id`, sent only while `base` is still its base (see tiedToBase). */
+  tied(id: string, base: string, credentials: Credentials): Credentials {
+    return this.templated ? tiedToBase(credentials, base, () => this.ofId(id), this.o.definition.title) : credentials;
+  }
+
   /** The base of a connection known by id (a queued write, a poll): read now, so a relink's values are used. */
   async ofId(id: string): Promise<string> {
     if (!this.templated) return this.o.definition.apiBaseUrl;
@@ -65,5 +71,32 @@ export function onBase(base: () => Promise<string>, bind: (base: string) => Prov
   return async (path, init) => {
     bound ??= base().then(bind);
     return (await bound)(path, init);
+  };
+}
+
+/**
+ * A connection's credentials bound to the base its request was resolved against. The base is read
+ * before a request is paced and its token after (a pacing wait, a refresh): a relink to another
+ * site in between gave the new site's token to the old site, which refused it, and the refusal of
+ * the refreshed token then moved the connection just linked to needs_reauth. So the base is read
+ * again once the token is in hand; moved, nothing is sent and the caller is told to try again (a
+ * queued write is sent again later, to the new base).
+ */
+export function tiedToBase(credentials: Credentials, base: string, current: () => Promise<string>, title: string): Credentials {
+  const still = async (cred: Credential): Promise<Credential> => {
+    if ((await current()) === base) return cred;
+    throw new HubError(
+      'source_unavailable',
+      `Your ${title} connection was linked again to another site while this request waited; nothing was sent to the old one. Try again.`,
+    );
+  };
+  return {
+    mode: credentials.mode,
+    current: async () => still(await credentials.current()),
+    renew: async (rejected, why) => {
+      const next = await credentials.renew(rejected, why);
+      return next === undefined ? undefined : still(next);
+    },
+    ...(credentials.refusedAfterRenewal ? { refusedAfterRenewal: credentials.refusedAfterRenewal.bind(credentials) } : {}),
   };
 }

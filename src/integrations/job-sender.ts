@@ -106,7 +106,12 @@ export class JobSender {
     return this.o.provider.bind({
       label: d.title,
       apiBaseUrl,
-      credentials: keyed ?? oauthCredentials(this.o.tokens, job.connectionId),
+      // Sent only while the base read for it is still the connection's (a relink may come while the job is paced).
+      credentials:
+        keyed ??
+        (this.o.bases
+          ? this.o.bases.tied(job.connectionId, apiBaseUrl, oauthCredentials(this.o.tokens, job.connectionId))
+          : oauthCredentials(this.o.tokens, job.connectionId)),
       paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
       idempotent: false,
       refusal: d.refusal,

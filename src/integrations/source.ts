@@ -226,7 +226,10 @@ export class IntegrationSource implements ToolSource {
       label: this.opts.definition.title,
       apiBaseUrl,
       // A key from config is the app's, so its calls are paced per app; a linked account's per connection.
-      credentials: keyed ?? oauthCredentials(this.opts.tokens, c!.id),
+      // Sent only while that base is still the connection's: a relink to another site may come while it waits.
+      credentials:
+        keyed ??
+        (this.opts.bases ? this.opts.bases.tied(c!.id, apiBaseUrl, oauthCredentials(this.opts.tokens, c!.id)) : oauthCredentials(this.opts.tokens, c!.id)),
       paceKey: c ? `${this.name}:${c.id}` : `${this.name}:app`,
       idempotent: tool.idempotent === true,
       // Slack's `invalid_auth` in a 200 is read as a 401: refreshed once, then the link is offered.

@@ -11,7 +11,7 @@ import type { HubMetrics } from '../observability/metrics.js';
 import type { ProviderClient, ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type ConnectionTokens } from '../providers/credentials.js';
 import type { EventRoute, PolledIntake } from '../webhooks/inbox/types.js';
-import { onBase } from '../integrations/connection-base.js';
+import { onBase, tiedToBase } from '../integrations/connection-base.js';
 import { runPoll, type FeedTarget, type RunResult } from './run.js';
 import { STALL_AFTER_FAILURES, STALL_AFTER_STUCK_PAGES, nextRun } from './schedule.js';
 import type { DueFilter, PollerKey, PollerRow, PollerState, PollerStore, RunRecord } from './store.js';
@@ -227,11 +227,14 @@ export class PollScheduler implements Part {
       }),
     );
     try {
+      const apiBase = this.o.apiBase;
+      const credentials = oauthCredentials(this.o.tokens, p.route.id);
       const bind = (apiBaseUrl: string) =>
         this.o.provider.bind({
           label: p.api.title,
           apiBaseUrl,
-          credentials: oauthCredentials(this.o.tokens, p.route.id),
+          // Sent only while that base is still the connection's: a relink to another site may come mid-run.
+          credentials: apiBase ? tiedToBase(credentials, apiBaseUrl, () => apiBase(p.integration, p.route.id), p.api.title) : credentials,
           // The tools' pace key: polls and tool calls spend one budget at the provider.
           paceKey: `${p.integration}:${p.route.id}`,
           // The schedule owns a poll's retries (STYLE.md §16): one attempt per request here.
@@ -241,7 +244,6 @@ export class PollScheduler implements Part {
         });
       // The connection's base as it is now (a relink to another site moves it); one it lacks fails the
       // poll, and the connection, moved to needs_reauth, loses its pollers.
-      const apiBase = this.o.apiBase;
       const fetch = apiBase ? onBase(() => apiBase(p.integration, p.route.id), bind) : bind(p.api.apiBaseUrl);
       const deps = { fetch, inbox: this.o.inbox, clock: this.o.clock, owner: this.owner, maxPages: this.o.maxPages ?? 50, refusal: p.api.refusal };
       const result = await runPoll(p, row, deps);
