@@ -58,12 +58,13 @@ export const storedApiValues = (values: Record<string, string> | undefined): str
 
 /**
  * Whether a re-link moved the connection's API base (another Jira site, another Salesforce org):
- * its pollers' cursors are the old site's, as with another account.
+ * its pollers' cursors are the old site's, as with another account. A connection linked before
+ * the base named a value, now learning one, counts too: its cursors are the fixed base's.
  */
 export function baseChanged(before: Record<string, string>, after: Record<string, string> | undefined): boolean {
   const a = after ?? {};
   const keys = new Set([...Object.keys(before), ...Object.keys(a)]);
-  return Object.keys(before).length > 0 && [...keys].some((k) => before[k] !== a[k]);
+  return [...keys].some((k) => before[k] !== a[k]);
 }
 
 export function toConnection(r: unknown): Connection {

@@ -59,6 +59,21 @@ describe("a connection's API values", () => {
     expect(cursor()).toBeNull();
   });
 
+  it('linked before the base named a value, a relink that learns one restarts its pollers', async () => {
+    const db = openDb({ file: ':memory:', clock });
+    const repo = repoOn(db);
+    // Polled on the fixed base the integration had then: the cursor is that site's, maybe not the learned one's.
+    const c = await repo.link({ tenant: 'default', user: 'alice', integration: 'jira', tokens: tokens(1), scopes: [] });
+    db.prepare(
+      "INSERT INTO pollers (connection_id, feed, integration, cursor, next_run_at, interval_ms, created_at, updated_at) VALUES (?, 'events', 'jira', '\"c-9\"', ?, 60000, 1, 1)",
+    ).run(c.id, clock.now() + 600_000);
+    const cursor = () => db.prepare('SELECT cursor FROM pollers WHERE connection_id = ?').pluck().get(c.id);
+    await repo.link({ tenant: 'default', user: 'alice', integration: 'jira', tokens: tokens(2), scopes: [] });
+    expect(cursor()).toBe('"c-9"');
+    await repo.link({ tenant: 'default', user: 'alice', integration: 'jira', tokens: tokens(3), scopes: [], apiValues: { cloudId: 'site-1' } });
+    expect(cursor()).toBeNull();
+  });
+
   it('come to a store from before migration 25 as a column, its connections holding none', async () => {
     const dir = tmpDir();
     try {
