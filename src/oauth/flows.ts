@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
-import type { ConnectionWrites } from '../connections/repository.js';
+import type { ConnectionReads, ConnectionWrites } from '../connections/repository.js';
 import type { Connection } from '../connections/types.js';
 import { HubError } from '../errors.js';
 import type { Vault } from '../vault/vault.js';
@@ -103,7 +103,7 @@ export class OAuthFlows {
   constructor(
     private readonly flows: FlowRepository,
     private readonly vault: Vault,
-    private readonly connections: Pick<ConnectionWrites, 'link'>,
+    private readonly connections: Pick<ConnectionWrites, 'link'> & Pick<ConnectionReads, 'find'>,
     private readonly clock: Clock,
     private readonly redirectUri: string,
   ) {}
@@ -182,7 +182,19 @@ export class OAuthFlows {
       throw err;
     }
     const { tokens } = exchange;
-    const learned = await integration.learn?.(exchange);
+    let learned: Learned | undefined;
+    try {
+      learned = await integration.learn?.(exchange);
+    } catch (err) {
+      // The provider granted the app access that the page is about to say was not linked: on a
+      // first link the grant is withdrawn where the provider takes revocations (best effort, the
+      // page not held for it), rather than left authorised with tokens nobody keeps. Not on a
+      // relink: revoking one token ends the whole grant at some providers (Google's), and with
+      // it the connection the failed relink leaves as it was.
+      const kept = await this.connections.find(flow.tenant, flow.user, integration.name).catch(() => undefined);
+      if (kept === undefined || kept.state === 'revoked') void integration.client.revoke(tokens).catch(() => false);
+      throw err;
+    }
     const accountId = learned?.accountId;
     return this.connections.link({
       tenant: flow.tenant,

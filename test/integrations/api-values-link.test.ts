@@ -7,7 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../fakes/browser.js';
-import { startHub, type RunningHub } from '../helpers/hub.js';
+import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
 import { expectLinked, FakeProvider, linkAs } from './api-values-provider.js';
 
 let provider: FakeProvider;
@@ -17,6 +17,7 @@ const TOOLS = { whoami: { description: 'Who am I.', method: 'GET', path: '/whoam
 const oauth = () => ({
   authorizeUrl: `${provider.oauthOrigin}/authorize`,
   tokenUrl: `${provider.oauthOrigin}/token`,
+  revokeUrl: `${provider.oauthOrigin}/revoke`,
   clientId: 'hub',
   clientSecret: 'hub-secret',
 });
@@ -95,8 +96,10 @@ describe('a link of an integration whose base is learned per account', () => {
     await refused('carol', `${provider.siteA}/services`, 'is not an origin alone');
     await refused('carol', `http://user:pw@127.0.0.1:9`, 'is not an origin alone');
     await refused('carol', undefined, 'the token response has no token:instance_url');
-    // No request went anywhere with carol's tokens.
+    // No request went anywhere with carol's tokens, and each grant the provider made is withdrawn.
     expect(provider.seen).toEqual([]);
+    await eventually(() => (provider.revoked.length === 5 ? true : undefined));
+    expect(provider.revoked.every((t) => t.startsWith('rt-carol-'))).toBe(true);
   });
 
   it('fails when accessible-resources lists no site, or the value could climb out of the base', async () => {
@@ -117,5 +120,11 @@ describe('a link of an integration whose base is learned per account', () => {
     const r = await linkAs(hub, new Browser(), provider, 'sf', 'alice');
     expect(r.status).toBe(400);
     expect(await connection('alice', 'sf')).toMatchObject({ state: 'active', apiValues: { instanceUrl: provider.siteA } });
+    // Nothing of alice's is revoked: at some providers that would end the grant the kept connection
+    // uses. A first link failing after it (frank's) is revoked, so alice's would have come by then.
+    provider.instanceUrl.set('frank', 'https://evil.example');
+    expect((await linkAs(hub, new Browser(), provider, 'sf', 'frank')).status).toBe(400);
+    await eventually(() => (provider.revoked.some((t) => t.startsWith('rt-frank-')) ? true : undefined));
+    expect(provider.revoked.filter((t) => t.startsWith('rt-alice-'))).toEqual([]);
   });
 });

@@ -48,6 +48,8 @@ export class FakeProvider {
   readonly instanceUrl = new Map<string, string>();
   /** The sites a login's tokens may use (Jira's accessible resources: cloud ids). */
   readonly cloudIds = new Map<string, string[]>();
+  /** Tokens sent to the revocation endpoint (RFC 7009), in order. */
+  readonly revoked: string[] = [];
   /** Which login each issued access token belongs to. */
   private readonly owners = new Map<string, string>();
   private issued = 0;
@@ -95,6 +97,11 @@ export class FakeProvider {
       return;
     }
     const form = new URLSearchParams(await readBody(req));
+    if (url.pathname === '/revoke') {
+      this.revoked.push(form.get('token') ?? '');
+      res.writeHead(200).end();
+      return;
+    }
     const login =
       form.get('grant_type') === 'authorization_code' ? /^code-(.+)-\d+$/.exec(form.get('code') ?? '')?.[1] : this.owners.get(form.get('refresh_token') ?? '');
     if (login === undefined) return json(res, 400, { error: 'invalid_grant' });
