@@ -50,6 +50,8 @@ describe('the shared schemas are a leaf', () => {
       '../config/schema.js',
       '../definition/blocks.js',
       '../definition/names.js',
+      '../definition/account.js',
+      '../definition/api-base.js',
       '../definition/auth.js',
       '../definition/oauth.js',
       '../definition/tools.js',
