@@ -27,12 +27,7 @@ const TOOLS = {
   },
 };
 const FEED = { events: { path: '/events', cursorParam: 'after', cursorFrom: 'next_cursor', itemsAt: 'events', idAt: 'id', typeFrom: 'type' } };
-const oauth = () => ({
-  authorizeUrl: `${provider.oauthOrigin}/authorize`,
-  tokenUrl: `${provider.oauthOrigin}/token`,
-  clientId: 'hub',
-  clientSecret: 'hub-secret',
-});
+const oauth = () => provider.oauthConfig();
 
 beforeAll(async () => {
   provider = await FakeProvider.start();

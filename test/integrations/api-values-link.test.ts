@@ -14,13 +14,7 @@ let provider: FakeProvider;
 let hub: RunningHub;
 
 const TOOLS = { whoami: { description: 'Who am I.', method: 'GET', path: '/whoami', readOnly: true } };
-const oauth = () => ({
-  authorizeUrl: `${provider.oauthOrigin}/authorize`,
-  tokenUrl: `${provider.oauthOrigin}/token`,
-  revokeUrl: `${provider.oauthOrigin}/revoke`,
-  clientId: 'hub',
-  clientSecret: 'hub-secret',
-});
+const oauth = () => provider.oauthConfig();
 
 beforeAll(async () => {
   provider = await FakeProvider.start();

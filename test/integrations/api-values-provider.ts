@@ -83,6 +83,12 @@ export class FakeProvider {
     return Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r())))).then(() => {});
   }
 
+  /** An integration's `oauth` block for this provider (its revocation endpoint too). */
+  oauthConfig() {
+    const o = this.oauthOrigin;
+    return { authorizeUrl: `${o}/authorize`, tokenUrl: `${o}/token`, revokeUrl: `${o}/revoke`, clientId: 'hub', clientSecret: 'hub-secret' };
+  }
+
   ownerOf(token: string): string | undefined {
     return this.owners.get(token);
   }
