@@ -11,9 +11,5 @@ export default defineConfig({
     // Tests spawn real child processes and listen on loopback; two cores want few workers.
     maxWorkers: 2,
     pool: 'forks',
-    // Each worker keeps the modules it loaded from one test file to the next. Isolated, every one
-    // of ~490 files loaded the hub's ~350 modules afresh: two thirds of the suite's time was that
-    // import. Tests share no module state they rely on: each builds its hub, store and clock.
-    isolate: false,
   },
 });

@@ -13,7 +13,5 @@ export default defineConfig({
     // second file's hubs competing for the same cores.
     maxWorkers: 1,
     pool: 'forks',
-    // Modules loaded once for every file, as in vitest.config.ts.
-    isolate: false,
   },
 });
