@@ -117,10 +117,11 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<TestRedis> {
+/** A throwaway redis-server, on `port` when given (a Redis that comes back where one went away), else a free one. */
+export async function startRedis(port?: number): Promise<TestRedis> {
   const given = process.env[REDIS_URL_ENV];
-  if (given) return { url: given, stop: async () => {} };
-  const port = await freePort();
+  if (given && port === undefined) return { url: given, stop: async () => {} };
+  port ??= await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'sb-redis-'));
   const child: ChildProcess = spawn(
     'redis-server',

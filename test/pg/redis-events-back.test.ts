@@ -5,11 +5,7 @@
  * 30 s more, while the same client's commands already worked (README, "Redis unreachable": events
  * resume when it is back). Now the client's reconnect starts the next attempt at once.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConnectionFeed } from '../../src/connections/feed.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -17,7 +13,7 @@ import { RedisFanout } from '../../src/replicas/fanout.js';
 import { ReplicaEvents, redisHealth } from '../../src/replicas/hub-events.js';
 import { createRedisClient } from '../../src/store/redis/client.js';
 import { eventually } from '../helpers/hub.js';
-import { redisSkip, testPrefix } from '../helpers/redis.js';
+import { redisSkip, startRedis, testPrefix } from '../helpers/redis.js';
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -27,24 +23,6 @@ async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
-}
-
-/** A redis-server on `port`, started when the test says: the Redis that comes back. */
-async function redisOn(port: number): Promise<{ stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'sb-redis-back-'));
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: 'ignore',
-  });
-  return {
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 // A redis-server of this machine is needed (the test starts one on a port of its choosing).
@@ -65,7 +43,7 @@ describe.skipIf(redisSkip !== undefined || process.env.SWITCHBOARD_TEST_REDIS_UR
     try {
       await events.start();
       expect(events.subscribed).toBe(false);
-      redis = await redisOn(port);
+      redis = await startRedis(port);
       await eventually(() => (h.redis.status === 'ready' ? true : undefined), 15_000);
       await eventually(() => (events.subscribed ? true : undefined), 10_000);
       expect(await redisHealth(h, events)).toEqual({ ok: true });
