@@ -5,6 +5,7 @@ import type { ResourceUpdatedListener } from '../mcp/source.js';
 import { inputValidator, type InputValidator } from '../mcp/validate-input.js';
 import type { EventListener } from '../webhooks/inbox/handlers.js';
 import type { EventReads, RecentPage } from '../webhooks/inbox/reads.js';
+import type { CursorOwner, EventCursors } from './event-cursor.js';
 
 /** The read-only tool every integration with events gets (a reserved tool name). */
 export const EVENTS_TOOL = 'recent_events';
@@ -18,6 +19,11 @@ export function eventsUri(integration: string): string {
 export interface IntegrationEvents {
   reads: EventReads;
   feed: { subscribe(listener: EventListener): () => void };
+}
+
+/** The events an integration shows, with what seals the cursors its clients are given. */
+export interface ShownEvents extends IntegrationEvents {
+  cursors: EventCursors;
 }
 
 const DEFAULT_LIMIT = 20;
@@ -76,7 +82,7 @@ export class EventsView {
   constructor(
     private readonly integration: string,
     private readonly title: string,
-    private readonly events: IntegrationEvents,
+    private readonly events: ShownEvents,
   ) {
     this.uri = eventsUri(integration);
     this.validate = inputValidator(`${integration}__${EVENTS_TOOL}`, INPUT);
@@ -97,15 +103,15 @@ export class EventsView {
 
   async call(args: Record<string, unknown>, identity: Identity): Promise<CallToolResult> {
     this.validate(args);
+    const owner = this.ownerOf(identity);
     const page = await this.events.reads.recent({
-      tenant: identity.tenant,
-      user: identity.user,
-      integration: this.integration,
+      ...owner,
       limit: typeof args['limit'] === 'number' ? args['limit'] : DEFAULT_LIMIT,
-      ...(typeof args['after'] === 'string' ? { after: args['after'] } : {}),
+      // The repositories read their own cursor; the client only ever holds it sealed to its owner.
+      ...(typeof args['after'] === 'string' ? { after: this.events.cursors.open(args['after'], owner) } : {}),
       ...(typeof args['type'] === 'string' ? { type: args['type'] } : {}),
     });
-    const structured = shape(page, typeof args['after'] === 'string');
+    const structured = this.sealed(shape(page, typeof args['after'] === 'string'), owner);
     // The text carries payload integers past 2^53 as the numbers they were; structuredContent is a
     // JS value, where such a number would be rounded, so it carries them as strings of their digits.
     return { content: [{ type: 'text', text: stringifyExact(structured) }], structuredContent: plainExact(structured) as Record<string, unknown> };
@@ -123,8 +129,18 @@ export class EventsView {
 
   async read(uri: string, identity: Identity): Promise<ReadResourceResult | undefined> {
     if (uri !== this.uri) return undefined;
-    const page = await this.events.reads.recent({ tenant: identity.tenant, user: identity.user, integration: this.integration, limit: RESOURCE_LIMIT });
-    return { contents: [{ uri, mimeType: 'application/json', text: stringifyExact(shape(page, false)) }] };
+    const owner = this.ownerOf(identity);
+    const page = await this.events.reads.recent({ ...owner, limit: RESOURCE_LIMIT });
+    return { contents: [{ uri, mimeType: 'application/json', text: stringifyExact(this.sealed(shape(page, false), owner)) }] };
+  }
+
+  private ownerOf(identity: Identity): CursorOwner {
+    return { tenant: identity.tenant, user: identity.user, integration: this.integration };
+  }
+
+  /** The answer with its cursor sealed: the raw one counts every user's events (event-cursor.ts). */
+  private sealed<T extends { next_cursor: string }>(answer: T, owner: CursorOwner): T {
+    return { ...answer, next_cursor: this.events.cursors.seal(answer.next_cursor, owner) };
   }
 
   /** Tells `listener` of each finished event of this integration, naming only its owner. */

@@ -20,7 +20,7 @@ import { closeSchema, inputValidator, type InputValidator } from '../mcp/validat
 import { createProviderClient, type ProviderClient, type ProviderLimits } from '../providers/client.js';
 import { oauthCredentials, type Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition, ToolDefinition } from './definition.js';
-import { EVENTS_TOOL, EventsView, noEvents, type IntegrationEvents } from './events.js';
+import { EVENTS_TOOL, EventsView, noEvents, type ShownEvents } from './events.js';
 import { httpRequestOf, runHttpTool } from './http-tool.js';
 import type { ConnectionBases } from './connection-base.js';
 import { JobSender } from './job-sender.js';
@@ -62,7 +62,7 @@ export interface IntegrationSourceOptions {
    */
   credentials?: Credentials;
   /** The inbox's events; with it an integration that declares webhooks or polling shows them to MCP clients. */
-  events?: IntegrationEvents;
+  events?: ShownEvents;
   /** Each connection's API base (apiBaseUrl filled with its link's values); absent, apiBaseUrl is every connection's. */
   bases?: ConnectionBases;
   /**

@@ -21,6 +21,7 @@ import { ConnectionBases } from './connection-base.js';
 import { hostedSecretName, hostedWebhookSecret, hostedWebhookSecretName, type HostedProvider } from './hosted.js';
 import { resolveIntegrations, resolveKeyedIntegrations, type ResolvedIntegration } from './registry.js';
 import { REQUEST_STATE_KEY } from '../mcp/request-state.js';
+import { EVENT_CURSOR_KEY, EventCursors } from './event-cursor.js';
 import type { IntegrationEvents } from './events.js';
 import { OUTBOX_ORDERING_KEY } from './outbound.js';
 import { IntegrationSource } from './source.js';
@@ -96,7 +97,7 @@ export interface Integrations {
   states: ConnectionStates;
   secrets: SecretStore;
   /**
-   * The keys requests read (link signing, request-state signing, hosted clients' secrets): loaded
+   * The keys requests read (link signing, request-state signing, event cursors, hosted clients' secrets): loaded
    * from `secrets` once by `keys.load()` (the hub's 'keys' part, or `openIntegrations`), then read from memory.
    */
   keys: HubKeys;
@@ -142,6 +143,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     LINK_SIGNING_KEY,
     REQUEST_STATE_KEY,
     OUTBOX_ORDERING_KEY,
+    EVENT_CURSOR_KEY,
     ...hostedNames.map(hostedSecretName),
     ...hostedNames.map(hostedWebhookSecretName),
   ]);
@@ -221,6 +223,8 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
     metrics.beforeScrape(show);
   }
   const orderingSecret = () => keys.get(OUTBOX_ORDERING_KEY);
+  // Cursors clients are given are sealed to their owner; the repositories' raw ones count every user's events.
+  const events = d.events ? { events: { ...d.events, cursors: new EventCursors(() => keys.get(EVENT_CURSOR_KEY)) } } : {};
   const outbound = d.outbox ? { outbound: { service: d.outbox, breakers: inUse, clock: d.clock, orderingSecret } } : {};
   for (const r of resolved) {
     const learn = linkLearner(r.definition, provider, d.log);
@@ -273,7 +277,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
         provider,
         bases: bases.get(r.definition.name)!,
         ...apiLimitsOf(d.config, r.definition.name),
-        ...(d.events ? { events: d.events } : {}),
+        ...events,
         ...outbound,
       }),
     );
@@ -297,7 +301,7 @@ export function buildIntegrations(d: IntegrationsDeps): Integrations {
         since: d.clock.now(),
         provider,
         ...apiLimitsOf(d.config, k.definition.name),
-        ...(d.events ? { events: d.events } : {}),
+        ...events,
         ...outbound,
       }),
     );
