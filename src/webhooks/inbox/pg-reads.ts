@@ -6,7 +6,10 @@ import type { EventReads, RecentPage, RecentQuery } from './reads.js';
 import { COLUMNS, eventOf } from './sqlite.js';
 import { envelopeOf } from './types.js';
 
-/** The cursor format of reads.ts: the row's insertion order in base 36, so a cursor moves between stores' replicas unchanged. */
+/**
+ * The cursor format of reads.ts: the row's insertion order in base 36, so a cursor moves between
+ * stores' replicas unchanged. Sealed to its owner before a client sees it (integrations/event-cursor.ts).
+ */
 const cursorSchema = z
   .string()
   .regex(/^e[0-9a-z]{1,12}$/)

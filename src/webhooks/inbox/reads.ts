@@ -38,7 +38,8 @@ export interface EventReads {
  * Cursors are the row's insertion order (`seq`, an AUTOINCREMENT rowid: never handed out twice,
  * even after the purge deleted the newest rows), not its received_at: two processes stamp rows
  * with their own clocks, and a row committed later with an earlier stamp would slip behind a time
- * cursor.
+ * cursor. `seq` counts every user's events, so clients never see this cursor: the events view
+ * seals it to its owner (integrations/event-cursor.ts) and opens it before it reaches here.
  */
 const cursorSchema = z
   .string()
