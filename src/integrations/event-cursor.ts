@@ -48,11 +48,11 @@ export class EventCursors {
 
   /**
    * The repository's cursor for one a client passed as `after`, refused (invalid_params) unless
-   * this hub sealed it for this owner. A raw cursor handed out before cursors were sealed is taken
-   * as it is, so clients holding one across the upgrade go on where they were.
+   * this hub sealed it for this owner. A raw cursor, one handed out before cursors were sealed
+   * too, is refused: which of a user's events come after a guessed position finds, by halving,
+   * each event's place in everyone's order, new ones too. A client holding one reads without `after`.
    */
   open(cursor: string, owner: CursorOwner): string {
-    if (RAW.test(cursor)) return cursor;
     if (!SEALED.test(cursor)) throw new HubError('invalid_params', REFUSED);
     const bytes = Buffer.from(cursor.slice(VERSION.length), 'base64url');
     // base64url's last character carries 2 spare bits: only the one spelling this hub makes is read.

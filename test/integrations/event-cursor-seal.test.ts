@@ -46,8 +46,8 @@ describe('EventCursors', () => {
     expect(tried).toBe(128);
   });
 
-  it('takes a raw cursor as it is (handed out before cursors were sealed), and refuses to seal anything else', () => {
-    expect(cursors.open('e2s', alice)).toBe('e2s');
+  it('refuses a raw cursor (one handed out before cursors were sealed too), and to seal anything but one', () => {
+    expect(() => cursors.open('e2s', alice)).toThrow(expect.objectContaining(refused));
     expect(() => cursors.seal('c1.abc', alice)).toThrow(expect.objectContaining({ code: 'internal' }));
   });
 });
