@@ -27,7 +27,7 @@ import { forwardProgress } from './progress.js';
 import { keepAlive, type KeepAliveHandle } from './keepalive.js';
 import { declaresRoots, hubClient } from './hub-client.js';
 import { ListChanges } from './list-changes.js';
-import { fetchLists, fingerprint, listReading, NO_LISTS, withKind } from './lists.js';
+import { fetchLists, fingerprint, listReading, movedKinds, NO_LISTS, withKind } from './lists.js';
 import { claimsResource, ResourceWatch } from './subscriptions.js';
 import { againOnNewSession, SessionEnded } from './session-ended.js';
 import { startFailure } from './start-failure.js';
@@ -302,11 +302,10 @@ export class DownstreamSource implements ToolSource {
         { source: this.name, protocolVersion: pv, tools: this.listed.tools.length },
         'downstream server ready',
       );
-      // After a restart the lists are usually unchanged; announce only what really moved.
-      const after = fingerprint(this.listed);
-      if (before.tools !== after.tools || this.state.restarts === 0) this.emit({ kind: 'tools' });
-      if (before.resources !== after.resources) this.emit({ kind: 'resources' });
-      if (before.prompts !== after.prompts) this.emit({ kind: 'prompts' });
+      // After a restart the lists are usually unchanged; announce only what really moved (the tools always on the first start).
+      const moved = movedKinds(before, fingerprint(this.listed));
+      if (this.state.restarts === 0 && !moved.includes('tools')) moved.unshift('tools');
+      for (const kind of moved) this.emit({ kind });
     } catch (err) {
       if (gen !== this.generation || this.stopping) return;
       const why = startFailure(err, transport, sharedProcess(this.opts));
