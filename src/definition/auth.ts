@@ -37,22 +37,24 @@ export const staticAuthConfigSchema = z.discriminatedUnion('type', [
 export type StaticAuthConfig = z.infer<typeof staticAuthConfigSchema>;
 
 /**
- * Exactly one of `oauth` and `auth`: an integration is linked per user, or called with one key.
- * With one key there is no linked account to route an event to (webhooks go to the connection whose
+ * Exactly one of `oauth` and `auth`: an integration is linked per user, or called with one key or none.
+ * Without linking there is no linked account to route an event to (webhooks go to the connection whose
  * account they name, pollers run per connection), so `webhooks` and `poll` there would load and then
- * keep every event unroutable, and `<name>__recent_events` empty for everyone, forever: refused.
+ * keep every event unroutable, and `<name>__recent_events` empty for everyone, forever: refused,
+ * whether the integration is called with a key or with none.
  */
 export function oneAuthMode(v: { oauth?: unknown; auth?: { type: string } | undefined; webhooks?: unknown; poll?: unknown }, ctx: z.RefinementCtx): void {
   if ((v.oauth === undefined) === (v.auth === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['auth'], message: 'give either "oauth" (each user links an account) or "auth" (one API key, or none)' });
   }
-  if (v.auth?.type !== 'apiKey') return;
+  if (v.auth === undefined || v.oauth !== undefined) return;
+  const called = v.auth.type === 'apiKey' ? 'called with one API key ("auth")' : 'called with no key ("auth": { "type": "none" })';
   for (const key of ['webhooks', 'poll'] as const) {
     if (v[key] === undefined) continue;
     ctx.addIssue({
       code: 'custom',
       path: [key],
-      message: `an integration called with one API key ("auth") has no linked accounts, so its ${key === 'webhooks' ? 'webhook events' : 'polled events'} could reach no one; give "oauth" so each user links an account, or remove "${key}"`,
+      message: `an integration ${called} has no linked accounts, and an event goes only to the user whose linked account it belongs to, so its ${key === 'webhooks' ? 'webhook events' : 'polled events'} could reach no one; give "oauth" so each user links an account, or remove "${key}"`,
     });
   }
 }

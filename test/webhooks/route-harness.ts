@@ -8,14 +8,21 @@ import { CASES } from './schemes-signers.js';
 export const ACME_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 export const OWN_SECRET = 'whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD';
 
-/** One integration per scheme (`hook_<scheme>`), called with no key, that takes webhooks signed with the case's first secret. */
+/** An OAuth block whose endpoints are never reached: the integrations here are linked by the repository directly. */
+const LINKED = { authorizeUrl: 'https://auth.example.test/authorize', tokenUrl: 'https://auth.example.test/token', clientId: 'hub', clientSecret: 's' };
+
+/**
+ * One integration per scheme (`hook_<scheme>`) that takes webhooks signed with the case's first
+ * secret. Linked per user through OAuth (never exercised here): one without linked accounts could
+ * route its events to no one, and does not load.
+ */
 export function schemeIntegrations(): Record<string, unknown> {
   return Object.fromEntries(
     CASES.map((c) => [
       hookName(c.scheme),
       {
         type: 'custom',
-        auth: { type: 'none' },
+        oauth: LINKED,
         apiBaseUrl: 'https://api.example.test',
         tools: {},
         webhooks: {
@@ -37,7 +44,7 @@ export function hookName(scheme: WebhookScheme): string {
 /** `acme`: linked per user through OAuth (never exercised here), events routed by `account_id`. */
 export const ACME = {
   type: 'custom',
-  oauth: { authorizeUrl: 'https://auth.example.test/authorize', tokenUrl: 'https://auth.example.test/token', clientId: 'hub', clientSecret: 's' },
+  oauth: LINKED,
   apiBaseUrl: 'https://api.example.test',
   tools: {},
   webhooks: { scheme: 'standard-webhooks', secrets: [ACME_SECRET], accountFrom: 'body:account_id', eventIdFrom: 'body:id', typeFrom: 'body:type' },
