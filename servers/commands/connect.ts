@@ -4,11 +4,21 @@ import { HubError } from '../../src/errors.js';
 import { identityName } from '../../src/identity/names.js';
 import { urlAwaitsListen, urlNotYetKnown } from '../../src/config/public-url.js';
 import { linkableIntegrations } from '../../src/integrations/registry.js';
+import { FLOW_TTL_MS } from '../../src/oauth/flows.js';
+import { LINK_TTL_MS } from '../../src/oauth/links.js';
 import { configFromFlags, makeDataDir, parse, progress, str, UsageError } from '../common.js';
 import { hubAt, notesOn } from '../hub-at.js';
 import { openStore } from '../store-context.js';
 
 const USAGE = 'usage: switchboard connect <integration> [--user U] [--tenant T] [--timeout SECONDS] [--no-wait]';
+
+/**
+ * The longest a printed link can lead to a linked account: it is opened and confirmed within its own
+ * life, and the sign-in that starts then has its flow's life to come back. Waiting past it only
+ * delays "run the command again".
+ */
+const LINK_LIFE_S = (LINK_TTL_MS + FLOW_TTL_MS) / 1000;
+const CUT = `the link expires after ${LINK_TTL_MS / 60_000} min, and a sign-in begun from it must end within ${FLOW_TTL_MS / 60_000} min`;
 
 /** Prints a signed link that links an account, then waits (with a progress line) until it is linked. */
 export async function connectCommand(argv: string[]): Promise<void> {
@@ -27,7 +37,10 @@ export async function connectCommand(argv: string[]): Promise<void> {
   // --no-wait exits once the link is printed: a --timeout beside it would be ignored, not obeyed.
   if (flags['no-wait'] === true && flags['timeout'] !== undefined)
     throw new UsageError('connect', '--timeout has no use with --no-wait (which exits once the link is printed): give one of them', USAGE);
-  const timeoutMs = timeoutSeconds(str(flags['timeout'])) * 1000;
+  const asked = timeoutSeconds(str(flags['timeout']));
+  // A --timeout past the link's life is cut to it rather than refused: scripts that pass a large
+  // one keep working, and learn sooner that the link is spent.
+  const waitS = Math.min(asked, LINK_LIFE_S);
   const who = { tenant: identityName(str(flags['tenant']) ?? DEFAULT_TENANT, 'tenant'), user: identityName(str(flags['user']) ?? 'local', 'user'), scopes: [] };
   // The config alone says whether the integration can be linked: a name it does not declare must
   // not leave a new data dir with a master key behind (README, CLI: a mistake changes nothing).
@@ -43,11 +56,14 @@ export async function connectCommand(argv: string[]): Promise<void> {
     // Looked up before the link is made, so that it points where a hub serving this store answers.
     const at = await hubAt(ctx, ctx.integrations.publicUrl);
     if (at.movedFrom !== undefined) ctx.useUrl(at.url);
+    // The link's life runs from here, after the look-up above.
+    const minted = Date.now();
     process.stdout.write(`${accounts.linkUrl(who, integration)}\n`);
     progress(`Open the link above in a browser to link ${integration} for ${who.tenant}/${who.user}. Manage all accounts at: ${accounts.connectUrl(who)}`);
     for (const note of notesOn(at, ctx)) progress(note);
     if (flags['no-wait']) return;
-    const deadline = started + timeoutMs;
+    if (waitS < asked) progress(`Note: waiting at most ${waitS} s, not ${asked} s: ${CUT}.`);
+    const deadline = Math.min(started + asked * 1000, minted + LINK_LIFE_S * 1000);
     let nextNote = 0;
     for (;;) {
       if (await accounts.linkedSince(who, integration, started)) {
@@ -58,7 +74,8 @@ export async function connectCommand(argv: string[]): Promise<void> {
       }
       if (Date.now() > deadline) {
         if (process.stderr.isTTY) process.stderr.write('\n');
-        throw new HubError('oauth_flow_failed', `not linked within ${Math.round(timeoutMs / 1000)} s; run the command again for a new link`);
+        const why = waitS < asked ? ` (${CUT})` : '';
+        throw new HubError('oauth_flow_failed', `not linked within ${waitS} s${why}; run the command again for a new link`);
       }
       const waited = Math.round((Date.now() - started) / 1000);
       // A terminal gets a counter rewritten in place; a file or a pipe one line every half minute, not a `\r` line per check.
@@ -74,7 +91,10 @@ export async function connectCommand(argv: string[]): Promise<void> {
   }
 }
 
-/** `--timeout`: whole seconds, 1 to 86,400 (default 900); anything else is refused, never a wait without end. */
+/**
+ * `--timeout`: whole seconds, 1 to 86,400 (default 900, the link's own life); anything else is
+ * refused, never a wait without end. The wait itself stops at LINK_LIFE_S whatever this says.
+ */
 function timeoutSeconds(value: string | undefined): number {
   if (value === undefined) return 900;
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
