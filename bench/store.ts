@@ -73,12 +73,13 @@ function hubConfig(apiUrl: string, shared?: { db: string; redis: string }): Reco
           create: { description: 'Creates a note', method: 'POST', path: '/notes', input: { type: 'object', properties: { text: { type: 'string' } } } },
         },
       },
-      // The deliveries' own integration: one called with an API key has no linked accounts to route
-      // events to, and the hub refuses webhooks beside it; the cost measured is the delivery's intake.
+      // The deliveries' own integration: one called with a key or none has no linked accounts to route
+      // events to, and the hub refuses webhooks beside it, so it is linked through OAuth (never used
+      // here); the cost measured is the delivery's intake.
       hooks: {
         type: 'custom',
         apiBaseUrl: apiUrl,
-        auth: { type: 'none' },
+        oauth: { authorizeUrl: `${apiUrl}/authorize`, tokenUrl: `${apiUrl}/token`, clientId: 'bench', clientSecret: 'bench' },
         tools: {},
         webhooks: { scheme: 'standard-webhooks', secrets: [SECRET], typeFrom: 'body:type' },
       },

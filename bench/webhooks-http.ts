@@ -69,7 +69,8 @@ function hubConfig(groupCommit: boolean): Record<string, unknown> {
         type: 'custom',
         title: 'Bench',
         apiBaseUrl: 'https://bench.invalid',
-        auth: { type: 'none' },
+        // Linked through OAuth (never used here): one without linked accounts takes no webhooks.
+        oauth: { authorizeUrl: 'https://bench.invalid/authorize', tokenUrl: 'https://bench.invalid/token', clientId: 'bench', clientSecret: 'bench' },
         webhooks: { scheme: 'standard-webhooks', secrets: [SECRET] },
         tools: { ping: { description: 'unused', method: 'GET', path: '/ping', readOnly: true } },
       },

@@ -1,5 +1,6 @@
 /**
- * An integration with webhooks and no account to link (`auth: none`): its events reach clients
+ * An integration with webhooks, linked per user through OAuth (never exercised here: the events
+ * tests hand the inbox events already routed to a user's connection): its events reach clients
  * through `acme__recent_events` and the events resource, which the events tests read.
  */
 export const EVENTS_URI = 'switchboard://events/acme';
@@ -8,7 +9,25 @@ export const EVENTS_ACME = {
   type: 'custom',
   title: 'Acme',
   apiBaseUrl: 'https://api.acme.test',
-  auth: { type: 'none' },
+  oauth: { authorizeUrl: 'https://auth.acme.test/authorize', tokenUrl: 'https://auth.acme.test/token', clientId: 'hub', clientSecret: 's' },
   webhooks: { scheme: 'standard-webhooks', secrets: ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'] },
   tools: { ping: { description: 'ping', method: 'GET', path: '/ping', readOnly: true } },
 };
+
+/** The store's side of a linked account (no OAuth flow): `recent_events` offers one who never linked the link instead. */
+interface Linker {
+  integrations: {
+    connections: {
+      link(c: { tenant: string; user: string; integration: string; tokens: { accessToken: string; tokenType: string }; scopes: string[] }): Promise<unknown>;
+    };
+  };
+}
+
+/** Links each `tenant/user` (or `user`, of the default tenant) to each integration named. */
+export async function linkReaders(hub: Linker, readers: string[], integrations: string[] = ['acme']): Promise<void> {
+  for (const reader of readers) {
+    const [tenant, user] = reader.includes('/') ? (reader.split('/') as [string, string]) : ['default', reader];
+    for (const integration of integrations)
+      await hub.integrations.connections.link({ tenant, user, integration, tokens: { accessToken: `at-${tenant}-${user}`, tokenType: 'Bearer' }, scopes: [] });
+  }
+}

@@ -5,7 +5,7 @@ import { Hub } from '../../src/hub.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { argumentRefusal } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { EVENTS_ACME, EVENTS_URI } from './events-acme.js';
+import { EVENTS_ACME, EVENTS_URI, linkReaders } from './events-acme.js';
 
 /**
  * The next_cursor of `recent_events` and of the events resource tells a user nothing of other
@@ -61,6 +61,7 @@ describe("alice's cursors do not tell how many events bob received", () => {
   async function world(bobs: number) {
     const hub = await startHub({ integrations: { acme: EVENTS_ACME } });
     try {
+      await linkReaders(hub.hub, ['alice', 'bob']);
       const alice = await connect(hub.url, hub.token);
       await arrive(hub.hub, 'alice', 1);
       await arrive(hub.hub, 'bob', 0);
@@ -95,6 +96,7 @@ describe('sealed cursors on one hub, two users, two tenants, two integrations', 
 
   beforeAll(async () => {
     hub = await startHub({ integrations: { acme: EVENTS_ACME, beta: EVENTS_ACME } });
+    await linkReaders(hub.hub, ['alice', 'bob', 'other/alice'], ['acme', 'beta']);
     alice = await connect(hub.url, hub.token);
     bob = await connect(hub.url, (await hub.hub.tokens.create({ user: 'bob' })).token);
     // Same user name in another tenant: another owner.
@@ -190,6 +192,7 @@ describe('a second process on the same data dir', () => {
     await b.ready();
     try {
       const bListen = await b.listen();
+      await linkReaders(a.hub, ['alice', 'bob']);
       const bobToken = (await a.hub.tokens.create({ user: 'bob' })).token;
       await arrive(a.hub, 'alice', 1);
       const cursor = (await recent(await connect(a.url, a.token))).next_cursor;

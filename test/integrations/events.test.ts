@@ -5,7 +5,7 @@ import { Hub } from '../../src/hub.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { argumentRefusal } from '../helpers/clients.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
-import { EVENTS_ACME, EVENTS_URI } from './events-acme.js';
+import { EVENTS_ACME, EVENTS_URI, linkReaders } from './events-acme.js';
 
 /**
  * Inbound events reach MCP clients as the subscribable resource `switchboard://events/<integration>`
@@ -73,6 +73,8 @@ describe('events as MCP resources and a tool', () => {
   beforeAll(async () => {
     hub = await startHub({ integrations: { acme: EVENTS_ACME } });
     bobToken = (await hub.hub.tokens.create({ user: 'bob' })).token;
+    // Each reader has linked acme: recent_events answers one who never did with the link instead.
+    await linkReaders(hub.hub, ['alice', 'bob', 'carol', 'dave']);
   });
   afterAll(async () => {
     await Promise.all(open.splice(0).map((c) => c.close().catch(() => {})));

@@ -3,12 +3,16 @@ import { join } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
+import { PgConnections } from '../../src/connections/pg.js';
 import { openPgStore, type PgStore } from '../../src/store/pg/pool.js';
+import { loadMasterKeys } from '../../src/vault/master-keys.js';
+import { PgDataKeys } from '../../src/vault/pg-data-keys.js';
+import { Vault } from '../../src/vault/vault.js';
 import { PgInbox } from '../../src/webhooks/inbox/pg.js';
 import { argumentRefusal } from '../helpers/clients.js';
 import { tmpDir } from '../helpers/hub.js';
 import { describePg, freshDatabase, type FreshDatabase } from '../helpers/postgres.js';
-import { EVENTS_ACME } from '../integrations/events-acme.js';
+import { EVENTS_ACME, linkReaders } from '../integrations/events-acme.js';
 import { runCommand, serveProcess, sharedMasterKey, type Serving } from './hub-support.js';
 
 /**
@@ -42,6 +46,10 @@ describePg('recent_events cursors across two replicas on one PostgreSQL database
       tokens[user] = made.stdout.trim();
     }
     pool = openPgStore({ url: db.url });
+    // Both have linked acme (recent_events offers one who never did the link instead), sealed with the replicas' master key.
+    const ring = loadMasterKeys({ env, dataDir: dir.path, mayGenerate: false });
+    const connections = new PgConnections(pool, new Vault({ keys: new PgDataKeys(pool), ring, clock: systemClock }), systemClock);
+    await linkReaders({ integrations: { connections } }, ['alice', 'bob']);
     // The replicas' retention purge reads their own clocks: events stamped by another would be purged.
     inbox = new PgInbox(pool, systemClock);
   });
