@@ -104,14 +104,23 @@ it("an upgrade moves unfinished jobs queued under the shared 'app' queue to thei
   const file = join(dir.path, 'switchboard.db');
   try {
     const old = openDb({ file, clock, migrations: MIGRATIONS.filter((m) => m.version < 24) });
-    const outbox = new SqliteOutbox(old, clock);
-    const job = (user: string, text: string) =>
-      outbox.enqueue({ tenant: 'default', user, connectionId: 'app', integration: 'notes', tool: 'log', arguments: { text }, orderingKey: 'notes:connection' });
-    const [a, b, done] = await Promise.all([job('alice', 'a'), job('bob', 'b'), job('alice', 'c')]);
-    old.prepare("UPDATE outbox_jobs SET state = 'done' WHERE id = ?").run(done.job.id);
+    // Written as that version's hub wrote them: today's outbox reads columns later migrations add.
+    const job = (id: string, user: string, state: string) =>
+      old
+        .prepare(
+          `INSERT INTO outbox_jobs (id, tenant_id, user_id, connection_id, integration, tool, idempotency_key, key_from_caller, args_hash, args,
+             sensitive, replay_safe, ordering_key, state, next_attempt_at, created_at, updated_at)
+           VALUES (?, 'default', ?, 'app', 'notes', 'log', ?, 0, 'h', '{}', 0, 0, 'notes:connection', ?, 1, 1, 1)`,
+        )
+        .run(id, user, `key-${id}`, state);
+    job('job_a', 'alice', 'queued');
+    job('job_b', 'bob', 'queued');
+    job('job_done', 'alice', 'done');
     expect(migrate(old, clock).map((m) => m.name)).toContain('outbox_app_queues');
     const queueOf = (id: string) => old.prepare('SELECT connection_id FROM outbox_jobs WHERE id = ?').pluck().get(id);
-    expect([queueOf(a.job.id), queueOf(b.job.id), queueOf(done.job.id)]).toEqual(['app:default/alice', 'app:default/bob', 'app']);
+    expect([queueOf('job_a'), queueOf('job_b'), queueOf('job_done')]).toEqual(['app:default/alice', 'app:default/bob', 'app']);
+    // The jobs read as today's outbox reads them, in their user's queue.
+    expect((await new SqliteOutbox(old, clock).find('job_a'))?.connectionId).toBe('app:default/alice');
     old.close();
   } finally {
     dir.remove();
