@@ -1,7 +1,9 @@
 import type { ConnectionReads } from '../connections/repository.js';
 import type { Connection } from '../connections/types.js';
 import { checkedValue, filledBase, missingValues, placeholdersOf } from '../definition/api-base.js';
-import { HubError } from '../errors.js';
+import { type ErrorSpec, HubError } from '../errors.js';
+import { siteDigest } from '../outbox/site.js';
+import type { Job } from '../outbox/types.js';
 import type { ProviderFetch } from '../providers/client.js';
 import type { Credential, Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition } from './definition.js';
@@ -52,13 +54,55 @@ export class ConnectionBases {
     return this.templated ? tiedToBase(credentials, base, () => this.ofId(id), this.o.definition.title) : credentials;
   }
 
-  /** The base of a connection known by id (a queued write, a poll): read now, so a relink's values are used. */
+  /** The base of a connection known by id (a poll, a write queued before jobs kept their site): read now, so a relink's values are used. */
   async ofId(id: string): Promise<string> {
     if (!this.templated) return this.o.definition.apiBaseUrl;
+    return this.of(await this.live(id));
+  }
+
+  /**
+   * The base a queued write is sent to: its connection's, read now, as long as it is still on the
+   * site the job was queued for. A relink to another site since (another Jira site, another org)
+   * throws SiteMoved: the write was meant for the old site, whose token the hub no longer holds, and
+   * the new site is not where its caller made it. A relink to the same site changes nothing.
+   */
+  async ofJob(job: Pick<Job, 'connectionId' | 'siteDigest'>): Promise<string> {
+    if (!this.templated) return this.o.definition.apiBaseUrl;
+    const c = await this.live(job.connectionId);
+    if (job.siteDigest !== null && siteDigest(c.apiValues) !== job.siteDigest) throw new SiteMoved(this.o.definition.title);
+    return this.of(c);
+  }
+
+  /** `credentials` of a queued write, sent only while `base` is still its base and its connection on the job's site. */
+  tiedJob(job: Pick<Job, 'connectionId' | 'siteDigest'>, base: string, credentials: Credentials): Credentials {
+    return this.templated ? tiedToBase(credentials, base, () => this.ofJob(job), this.o.definition.title) : credentials;
+  }
+
+  private async live(id: string): Promise<Connection> {
     const c = await this.o.connections.get(id);
     if (c === undefined || c.state === 'revoked')
       throw new HubError('connection_revoked', `the ${this.o.definition.title} connection ${id} is gone`, { details: { connectionId: id } });
-    return this.of(c);
+    return c;
+  }
+}
+
+/**
+ * A queued write whose connection was linked again to another site after it was queued: nothing
+ * was sent, and it never is. source_unavailable as the caller reads it (a new call goes to the new
+ * site, if that is what they want), but not retryable for the outbox, which fails the job at once
+ * rather than send it again later (src/outbox/classify.ts reads `spec.retryable`).
+ */
+export class SiteMoved extends HubError {
+  constructor(title: string) {
+    super(
+      'source_unavailable',
+      `Your ${title} connection was linked again to another site after this write was queued; nothing was sent to either site. Call the tool again to make it on the site linked now.`,
+    );
+    this.name = 'SiteMoved';
+  }
+
+  override get spec(): ErrorSpec {
+    return { ...super.spec, retryable: false };
   }
 }
 
@@ -79,8 +123,9 @@ export function onBase(base: () => Promise<string>, bind: (base: string) => Prov
  * before a request is paced and its token after (a pacing wait, a refresh): a relink to another
  * site in between gave the new site's token to the old site, which refused it, and the refusal of
  * the refreshed token then moved the connection just linked to needs_reauth. So the base is read
- * again once the token is in hand; moved, nothing is sent and the caller is told to try again (a
- * queued write is sent again later, to the new base).
+ * again once the token is in hand; moved, nothing is sent and the caller is told to try again. A
+ * queued write's `current` (ConnectionBases.ofJob) throws SiteMoved instead, and it is never sent;
+ * one queued before jobs kept their site is sent again later, to the new base.
  */
 export function tiedToBase(credentials: Credentials, base: string, current: () => Promise<string>, title: string): Credentials {
   const still = async (cred: Credential): Promise<Credential> => {

@@ -6,6 +6,7 @@ import type { PgStore, Queryable, Row as PgRow } from '../store/pg/pool.js';
 import type { Vault } from '../vault/vault.js';
 import { argsHash, canonicalJson, newIdempotencyKey, newJobId } from './hash.js';
 import { abandonedOutcome } from './recover.js';
+import { siteDigestOfStored, STORED_VALUES_SQL } from './site.js';
 import { boundResult, COLUMNS, jobOf, queuedLife, type Row, rowSchema } from './sqlite.js';
 import {
   jobInputSchema,
@@ -81,14 +82,18 @@ export class PgOutbox implements Outbox {
     if (j.sensitive) await this.needVault().ensureDataKey(j.tenant);
     const args = j.sensitive ? this.needVault().encrypt({ tenant: j.tenant, kind: 'outbox_args', id }, json) : json;
     const fromCaller = j.idempotencyKey !== undefined;
+    // Read before the insert, not in its transaction: a relink between the two makes the job one
+    // queued for the old site, which is then sent nowhere (ConnectionBases.ofJob), never to the wrong one.
+    const values = await this.store.query(STORED_VALUES_SQL('$1'), [j.connectionId], (r) => r.api_values);
+    const siteDigest = siteDigestOfStored(values[0]);
     for (let tries = 0; tries < 3; tries++) {
       // One statement: the unkeyed ordering key is kept while an unfinished job of the connection holds it.
       const inserted = await this.store.maybeOne(
         `INSERT INTO outbox_jobs (id, tenant_id, user_id, connection_id, integration, tool, idempotency_key, key_from_caller, args_hash, args,
-           sensitive, replay_safe, ordering_key, next_attempt_at, created_at, updated_at)
+           sensitive, replay_safe, ordering_key, site_digest, next_attempt_at, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
            CASE WHEN $14::text IS NOT NULL AND EXISTS (SELECT 1 FROM outbox_jobs WHERE connection_id = $4 AND ordering_key = $14
-             AND state IN ('queued', 'sending')) THEN $14 ELSE $13::text END, $15, $15, $15)
+             AND state IN ('queued', 'sending')) THEN $14 ELSE $13::text END, $16, $15, $15, $15)
          ON CONFLICT (tenant_id, user_id, integration, tool, idempotency_key) DO NOTHING RETURNING ordering_key`,
         [
           id,
@@ -106,12 +111,13 @@ export class PgOutbox implements Outbox {
           j.orderingKey ?? null,
           j.unkeyedOrderingKey ?? null,
           now,
+          siteDigest,
         ],
         (r) => ({ orderingKey: z.string().nullable().parse(r.ordering_key) }),
       );
       if (inserted !== undefined) {
         const { tenant, user, connectionId, integration, tool, sensitive, replaySafe } = j;
-        const fields = { idempotencyKey: key, keyFromCaller: fromCaller, argsHash: hash, orderingKey: inserted.orderingKey, sensitive, replaySafe };
+        const fields = { idempotencyKey: key, keyFromCaller: fromCaller, argsHash: hash, orderingKey: inserted.orderingKey, sensitive, replaySafe, siteDigest };
         const life = queuedLife(now);
         return { outcome: 'queued', job: { id, tenant, user, connectionId, integration, tool, ...fields, ...life } };
       }

@@ -8,6 +8,7 @@ import type { Vault } from '../vault/vault.js';
 import { GroupCommit } from './group-commit.js';
 import { argsHash, canonicalJson, newIdempotencyKey, newJobId } from './hash.js';
 import { recoverAbandoned, type RecoveryStatement } from './recover.js';
+import { siteDigestOfStored, STORED_VALUES_SQL } from './site.js';
 import {
   JOB_STATES,
   jobInputSchema,
@@ -52,6 +53,7 @@ export const rowSchema = z.object({
   result: z.string().nullable(),
   last_error: z.string().nullable(),
   last_error_code: z.string().nullable(),
+  site_digest: z.string().nullable(),
   created_at: z.number(),
   updated_at: z.number(),
 });
@@ -60,7 +62,8 @@ const sealingSchema = z.object({ tenant_id: z.string(), sensitive: z.number() })
 const argsSchema = z.record(z.string(), z.unknown());
 
 export const COLUMNS = `id, tenant_id, user_id, connection_id, integration, tool, idempotency_key, key_from_caller, args_hash, args,
-  sensitive, replay_safe, ordering_key, state, attempts, paced, next_attempt_at, lease_owner, lease_until, result, last_error, last_error_code, created_at, updated_at`;
+  sensitive, replay_safe, ordering_key, state, attempts, paced, next_attempt_at, lease_owner, lease_until, result, last_error, last_error_code, site_digest,
+  created_at, updated_at`;
 
 /** The provider's answer is kept for the caller, not as an archive: a write's answer is small. */
 export const MAX_RESULT_BODY_CHARS = 64 * 1024;
@@ -86,6 +89,7 @@ export function jobOf(r: Row): Job {
     nextAttemptAt: r.next_attempt_at,
     lastError: r.last_error,
     lastErrorCode: r.last_error_code,
+    siteDigest: r.site_digest,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
@@ -107,13 +111,14 @@ function prepare(db: Db) {
   const named = <K extends string>(st: Record<K, Statement>): Record<K, Statement> => st;
   return named({
     insert: db.prepare(`INSERT INTO outbox_jobs (id, tenant_id, user_id, connection_id, integration, tool, idempotency_key, key_from_caller,
-        args_hash, args, sensitive, replay_safe, ordering_key, next_attempt_at, created_at, updated_at)
+        args_hash, args, sensitive, replay_safe, ordering_key, site_digest, next_attempt_at, created_at, updated_at)
       VALUES (@id, @tenant, @user, @connectionId, @integration, @tool, @key, @fromCaller, @hash, @args, @sensitive, @replaySafe,
-        @orderingKey, @now, @now, @now)
+        @orderingKey, @siteDigest, @now, @now, @now)
       ON CONFLICT (tenant_id, user_id, integration, tool, idempotency_key) DO NOTHING`),
     byKey: db.prepare(`${sel} WHERE tenant_id = @tenant AND user_id = @user AND integration = @integration AND tool = @tool
       AND idempotency_key = @key`),
     byId: db.prepare(`${sel} WHERE id = ?`),
+    values: db.prepare(STORED_VALUES_SQL('?')).pluck(),
     orderHeld: db.prepare(`SELECT 1 FROM outbox_jobs WHERE connection_id = @connectionId AND ordering_key = @key
       AND state IN ('queued', 'sending') LIMIT 1`),
     sealing: db.prepare('SELECT tenant_id, sensitive FROM outbox_jobs WHERE id = ?'),
@@ -206,12 +211,14 @@ export class SqliteOutbox implements Outbox {
     const params = { ...j, id, key, hash, args, now, fromCaller: j.idempotencyKey === undefined ? 0 : 1 };
     const held = before !== undefined && this.st.orderHeld.get({ connectionId: j.connectionId, key: before }) !== undefined;
     const orderingKey = held ? before : (j.orderingKey ?? null);
-    const inserted = this.st.insert.run({ ...params, sensitive: j.sensitive ? 1 : 0, replaySafe: j.replaySafe ? 1 : 0, orderingKey });
+    // Read in the insert's transaction: a relink commits before the job or after it, never between.
+    const siteDigest = siteDigestOfStored(this.st.values.get(j.connectionId));
+    const inserted = this.st.insert.run({ ...params, sensitive: j.sensitive ? 1 : 0, replaySafe: j.replaySafe ? 1 : 0, orderingKey, siteDigest });
     if (inserted.changes === 1) {
       // The row just written, built rather than read back and parsed (a read per call).
       const { tenant, user, connectionId, integration, tool, sensitive, replaySafe } = j;
       const keyFromCaller = j.idempotencyKey !== undefined;
-      const fields = { idempotencyKey: key, keyFromCaller, argsHash: hash, orderingKey, sensitive, replaySafe };
+      const fields = { idempotencyKey: key, keyFromCaller, argsHash: hash, orderingKey, sensitive, replaySafe, siteDigest };
       const life = queuedLife(now);
       return { outcome: 'queued', job: { id, tenant, user, connectionId, integration, tool, ...fields, ...life } };
     }

@@ -86,6 +86,12 @@ export interface Job {
   lastError: string | null;
   /** The hub's error code when the job failed on a hub error before the provider answered (a refused redirect…); else null. */
   lastErrorCode: string | null;
+  /**
+   * The site its connection's API base was on when it was queued (src/outbox/site.ts): a relink to
+   * another site since, and it is sent nowhere. Null when its connection learned no values, and for
+   * jobs queued before this was kept (sent to the connection's base as it is).
+   */
+  siteDigest: string | null;
   createdAt: number;
   updatedAt: number;
 }

@@ -7,6 +7,9 @@ export const APP_QUEUES_SQL = `UPDATE outbox_jobs SET connection_id = 'app:' || 
 /** SQLite migration 25 and PostgreSQL's 12: the same statement, valid in both. */
 export const API_VALUES_SQL = 'ALTER TABLE connections ADD COLUMN api_values TEXT;';
 
+/** SQLite migration 26 and PostgreSQL's 13: the same statement, valid in both. */
+export const OUTBOX_SITE_SQL = 'ALTER TABLE outbox_jobs ADD COLUMN site_digest TEXT;';
+
 /**
  * SQLite migration 18: inbox_events gets a
  * `seq INTEGER PRIMARY KEY AUTOINCREMENT`. recent_events cursors are the row's insertion order; a
@@ -139,5 +142,13 @@ export const EVENTS_MIGRATIONS: readonly Migration[] = [
     // What fills the placeholders of an integration's apiBaseUrl for one connection (Jira's cloud
     // id, Salesforce's instance URL), learned at link time, as JSON; NULL for none.
     sql: API_VALUES_SQL,
+  },
+  {
+    version: 26,
+    name: 'outbox_site_digest',
+    // Which site a queued write's connection was on (a digest of its API values, src/outbox/site.ts),
+    // so that a relink to another site before it is sent sends it nowhere. NULL for none: the jobs
+    // queued before this migration are sent to their connection's base as it is, as they were.
+    sql: OUTBOX_SITE_SQL,
   },
 ];

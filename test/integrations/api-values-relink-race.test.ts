@@ -4,7 +4,8 @@
  * read after it (its refresh outlasted the relink), sent the new site's token to the old site.
  * The old site refused it, its refresh was refused there too, and the connection just linked was
  * moved to needs_reauth. Now the call sees the base moved, sends nothing there, and says to call
- * again; the connection stays active and the next call reaches the new site.
+ * again; the connection stays active and the next call reaches the new site. A queued write in
+ * that place fails at once, sent to neither site (test/integrations/api-values-queued-relink.test.ts).
  * Two Salesforce-like instances on loopback (127.0.0.1 and localhost) that take only their own tokens.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -101,7 +102,7 @@ function holdRefresh(): { reached: Promise<void>; letGo: () => void } {
   return { reached: r, letGo };
 }
 
-it("a queued write bound to the old site before a relink sends the new site's token nowhere either", async () => {
+it('a queued write bound to the old site before a relink is sent to neither site, and fails at once saying so', async () => {
   seen.length = 0;
   await link('a', Date.now() - 60_000);
   const held = holdRefresh();
@@ -109,11 +110,13 @@ it("a queued write bound to the old site before a relink sends the new site's to
   await held.reached;
   const relinked = await link('b', Date.now() + 3_600_000);
   held.letGo();
-  await call;
-  expect(
-    seen.filter((s) => s.startsWith('a at-b')),
-    JSON.stringify(seen),
-  ).toEqual([]);
+  const r = await call;
+  expect(r).toMatchObject({ isError: true, errorCode: 'source_unavailable' });
+  expect(textOf(r)).toContain('linked again to another site after this write was queued; nothing was sent to either site');
+  // Not queued again for the new site either: it was made for the old one.
+  expect(seen, JSON.stringify(seen)).toEqual([]);
+  const [job] = await hub.hub.outbox.outbox.list({ user: 'alice', limit: 1 });
+  expect(job).toMatchObject({ state: 'failed', lastErrorCode: 'source_unavailable' });
   expect(await hub.hub.integrations.connections.get(relinked.id)).toMatchObject({ state: 'active', apiValues: { instanceUrl: site.b } });
 });
 

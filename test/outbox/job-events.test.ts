@@ -21,6 +21,7 @@ const job = (id: string, state: JobState): Job => ({
   nextAttemptAt: 0,
   lastError: null,
   lastErrorCode: null,
+  siteDigest: null,
   createdAt: 0,
   updatedAt: 0,
 });

@@ -3,7 +3,7 @@ import type { Clock } from '../../clock.js';
 import { HubError } from '../../errors.js';
 import type { AppliedMigration } from '../db.js';
 import type { Migration } from '../migrations.js';
-import { API_VALUES_SQL, APP_QUEUES_SQL } from '../migrations-events.js';
+import { API_VALUES_SQL, APP_QUEUES_SQL, OUTBOX_SITE_SQL } from '../migrations-events.js';
 import type { PgStore } from './pool.js';
 import { EVENTS_SQL } from './schema/events.js';
 import { HELD_NAMES_SQL } from './schema/held-names.js';
@@ -34,6 +34,8 @@ export const PG_MIGRATIONS: readonly Migration[] = [
   { version: 11, name: 'outbox_app_queues', sql: APP_QUEUES_SQL },
   // SQLite migration 25: the values of an integration's apiBaseUrl placeholders, per connection.
   { version: 12, name: 'connection_api_values', sql: API_VALUES_SQL },
+  // SQLite migration 26: which site a queued write's connection was on, so a relink elsewhere sends it nowhere.
+  { version: 13, name: 'outbox_site_digest', sql: OUTBOX_SITE_SQL },
 ];
 
 /**
