@@ -34,6 +34,7 @@ import type { Breakers } from '../outbox/redis/shapes.js';
 import type { SendOutcome } from '../outbox/classify.js';
 import type { OutboxService } from '../outbox/service.js';
 import type { Job, OpenJob } from '../outbox/types.js';
+import { siteDigest } from '../outbox/site.js';
 import { storeFailureOf } from '../store/sqlite-failure.js';
 
 export const META_CONNECTION = 'switchboard/connection';
@@ -217,7 +218,9 @@ export class IntegrationSource implements ToolSource {
     }
     if (this.queued(tool)) {
       // A write that found the connection needing a new link (its refresh was refused) gets the link, as a read does.
-      return this.queueWrite(name, tool, input, ctx, c?.id ?? appQueueOf(ctx.identity)).then(
+      // The site its connection is on now, which the job keeps: relinked to another before it is sent, it is sent nowhere.
+      const site = c && this.opts.bases ? siteDigest(c.apiValues) : null;
+      return this.queueWrite(name, tool, input, ctx, c?.id ?? appQueueOf(ctx.identity), site).then(
         (r) => (isCreateTaskResult(r) ? r : this.fitted(name, tool, r)),
         (err: unknown) => (c && needsNewLink(err) ? this.links.again(ctx, c) : Promise.reject(err)),
       );
@@ -263,7 +266,7 @@ export class IntegrationSource implements ToolSource {
     return this.opts.outbound !== undefined && !tool.readOnly;
   }
 
-  private async queueWrite(name: string, tool: ToolDefinition, input: Record<string, unknown>, ctx: CallContext, connectionId: string) {
+  private async queueWrite(name: string, tool: ToolDefinition, input: Record<string, unknown>, ctx: CallContext, connectionId: string, site: string | null) {
     const { service, orderingSecret, breakers } = this.opts.outbound!;
     // Built now only to refuse a bad path argument before anything is queued (a handler has none).
     const request = tool.handler ? undefined : httpRequestOf(tool, input);
@@ -283,6 +286,7 @@ export class IntegrationSource implements ToolSource {
       sensitive: tool.sensitive === true,
       // A handler too: its writes carry keys made from the job id (keyedFetch), or it declared itself idempotent.
       replaySafe: this.opts.definition.idempotencyHeader !== undefined || tool.idempotent === true,
+      ...(site === null ? {} : { siteDigest: site }),
     });
     service.worker.wake();
     // As an MCP Task the job is the task's state, so the call answers at once (backings/outbox-job.ts).

@@ -6,7 +6,6 @@ import type { PgStore, Queryable, Row as PgRow } from '../store/pg/pool.js';
 import type { Vault } from '../vault/vault.js';
 import { argsHash, canonicalJson, newIdempotencyKey, newJobId } from './hash.js';
 import { abandonedOutcome } from './recover.js';
-import { siteDigestOfStored, STORED_VALUES_SQL } from './site.js';
 import { boundResult, COLUMNS, jobOf, queuedLife, type Row, rowSchema } from './sqlite.js';
 import {
   jobInputSchema,
@@ -82,10 +81,7 @@ export class PgOutbox implements Outbox {
     if (j.sensitive) await this.needVault().ensureDataKey(j.tenant);
     const args = j.sensitive ? this.needVault().encrypt({ tenant: j.tenant, kind: 'outbox_args', id }, json) : json;
     const fromCaller = j.idempotencyKey !== undefined;
-    // Read before the insert, not in its transaction: a relink between the two makes the job one
-    // queued for the old site, which is then sent nowhere (ConnectionBases.ofJob), never to the wrong one.
-    const values = await this.store.query(STORED_VALUES_SQL('$1'), [j.connectionId], (r) => r.api_values);
-    const siteDigest = siteDigestOfStored(values[0]);
+    const siteDigest = j.siteDigest ?? null;
     for (let tries = 0; tries < 3; tries++) {
       // One statement: the unkeyed ordering key is kept while an unfinished job of the connection holds it.
       const inserted = await this.store.maybeOne(

@@ -1,10 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import { canonicalJson } from './hash.js';
-
-/** `connections.api_values` as stored (JSON of name → value, or NULL): src/connections/store.ts. */
-const storedSchema = z.string().nullish();
-const valuesSchema = z.record(z.string(), z.string());
 
 /**
  * Which site a connection's API base is on, as a write queued for it records it: a digest of the
@@ -18,12 +13,3 @@ export function siteDigest(values: Readonly<Record<string, string>>): string | n
   if (Object.keys(values).length === 0) return null;
   return `s1.${createHash('sha256').update(canonicalJson(values)).digest('base64url')}`;
 }
-
-/** The same, of the column as a store read it (undefined: no such connection, as a key from config's queue). */
-export function siteDigestOfStored(stored: unknown): string | null {
-  const text = storedSchema.parse(stored);
-  return text ? siteDigest(valuesSchema.parse(JSON.parse(text))) : null;
-}
-
-/** Reads the values of a connection of this store; the outbox records them with each job queued for it. */
-export const STORED_VALUES_SQL = (id: string) => `SELECT api_values FROM connections WHERE id = ${id}`;

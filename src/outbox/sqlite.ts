@@ -8,7 +8,6 @@ import type { Vault } from '../vault/vault.js';
 import { GroupCommit } from './group-commit.js';
 import { argsHash, canonicalJson, newIdempotencyKey, newJobId } from './hash.js';
 import { recoverAbandoned, type RecoveryStatement } from './recover.js';
-import { siteDigestOfStored, STORED_VALUES_SQL } from './site.js';
 import {
   JOB_STATES,
   jobInputSchema,
@@ -118,7 +117,6 @@ function prepare(db: Db) {
     byKey: db.prepare(`${sel} WHERE tenant_id = @tenant AND user_id = @user AND integration = @integration AND tool = @tool
       AND idempotency_key = @key`),
     byId: db.prepare(`${sel} WHERE id = ?`),
-    values: db.prepare(STORED_VALUES_SQL('?')).pluck(),
     orderHeld: db.prepare(`SELECT 1 FROM outbox_jobs WHERE connection_id = @connectionId AND ordering_key = @key
       AND state IN ('queued', 'sending') LIMIT 1`),
     sealing: db.prepare('SELECT tenant_id, sensitive FROM outbox_jobs WHERE id = ?'),
@@ -211,8 +209,7 @@ export class SqliteOutbox implements Outbox {
     const params = { ...j, id, key, hash, args, now, fromCaller: j.idempotencyKey === undefined ? 0 : 1 };
     const held = before !== undefined && this.st.orderHeld.get({ connectionId: j.connectionId, key: before }) !== undefined;
     const orderingKey = held ? before : (j.orderingKey ?? null);
-    // Read in the insert's transaction: a relink commits before the job or after it, never between.
-    const siteDigest = siteDigestOfStored(this.st.values.get(j.connectionId));
+    const siteDigest = j.siteDigest ?? null;
     const inserted = this.st.insert.run({ ...params, sensitive: j.sensitive ? 1 : 0, replaySafe: j.replaySafe ? 1 : 0, orderingKey, siteDigest });
     if (inserted.changes === 1) {
       // The row just written, built rather than read back and parsed (a read per call).

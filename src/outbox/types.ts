@@ -45,6 +45,8 @@ export const jobInputSchema = z.strictObject({
    * Only such a job is resent after its worker died mid-send; any other becomes `sent_unconfirmed`.
    */
   replaySafe: z.boolean().default(false),
+  /** The site its connection's API base is on (src/outbox/site.ts), when its link learned values: see Job.siteDigest. */
+  siteDigest: z.string().min(1).max(64).optional(),
 });
 export type JobInput = z.input<typeof jobInputSchema>;
 
