@@ -1,17 +1,10 @@
-/**
- * `connect --timeout` past the life of the link it prints: the link opens a sign-in for 15 min and
- * that sign-in has 10 min to come back, so the command waits 1500 s at most and says so at once,
- * where it kept waiting the whole --timeout (up to a day) on a link nothing could use any more.
- * The command's clock is stepped by hand (stepped-clock.mjs), never waited out.
- */
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { stopCli, type RunningCli } from '../helpers/cli-process.js';
-import { CLI, eventually, tmpDir } from '../helpers/hub.js';
+import { startCli, stopCli, type RunningCli } from '../helpers/cli-process.js';
+import { eventually, tmpDir } from '../helpers/hub.js';
 
 const CLOCK = pathToFileURL(join(import.meta.dirname, 'stepped-clock.mjs')).href;
 const STEP_S = 250;
@@ -19,14 +12,7 @@ const CUT = 'the link expires after 15 min, and a sign-in begun from it must end
 
 /** `switchboard <args>` with its Date.now moved on STEP_S by each SIGUSR2. */
 function startStepped(args: string[], cwd: string): RunningCli {
-  const env = { ...process.env, NO_COLOR: '1', SWITCHBOARD_TEST_CLOCK_STEP_MS: String(STEP_S * 1000) };
-  const child = spawn(process.execPath, ['--import', CLOCK, CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
-  const exit = once(child, 'close').then(([code]) => code as number | null);
-  return { child, stdout: () => out, stderr: () => err, exit };
+  return startCli(args, cwd, { nodeFlags: ['--import', CLOCK], env: { SWITCHBOARD_TEST_CLOCK_STEP_MS: String(STEP_S * 1000) } });
 }
 
 /** The most seconds the command has said it waited ("waiting for … linked… N s", one line per half minute off a terminal). */

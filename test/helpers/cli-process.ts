@@ -10,9 +10,13 @@ export interface RunningCli {
   exit: Promise<number | null>;
 }
 
-/** Starts `switchboard <args>` in `cwd` (a directory without switchboard.config.json runs on the embedded defaults). */
-export function startCli(args: string[], cwd: string): RunningCli {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `switchboard <args>` in `cwd` (a directory without switchboard.config.json runs on the
+ * embedded defaults), with Node's own flags (`--import` of a test clock) and more environment.
+ */
+export function startCli(args: string[], cwd: string, opts: { nodeFlags?: string[]; env?: Record<string, string> } = {}): RunningCli {
+  const env = { ...process.env, NO_COLOR: '1', ...opts.env };
+  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
