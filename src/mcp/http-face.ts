@@ -1,5 +1,4 @@
-import { randomUUID } from 'node:crypto';
-import { isInitializeRequest, WebStandardStreamableHTTPServerTransport, type Server } from '@modelcontextprotocol/server';
+import { isInitializeRequest, type Server, type WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/server';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { DRAIN_MS } from '../http/listener.js';
@@ -15,14 +14,14 @@ import type { Dispatcher } from './dispatch.js';
 import { isLegacyInbound } from './classify-era.js';
 import { DirectCalls } from './direct-call.js';
 import { HubStopping, SessionCalls } from './direct/session-calls.js';
-import { BoundedEventStore } from './event-store.js';
 import { DEFAULT_LIMITS, refuseOverLimit, StreamCounter, type IdentityLimits, type LimitName } from './identity-limits.js';
 import { identityFromAuthInfo, ModernHandlers } from './modern-handlers.js';
-import { webNodeHandler, type NodeServe } from './modern-node.js';
+import type { NodeServe } from './modern-node.js';
 import { initializeProblem } from './initialize-check.js';
 import { hasRoundedId, isRequest, requestIdOf, ROUNDED_ID_MESSAGE } from './json-rpc-id.js';
 import { paramHeaderMismatch } from './param-headers.js';
 import { createHubServer } from './server.js';
+import { sessionTransport, type SessionTransport } from './session-transport.js';
 import { CallerGone } from './source.js';
 import { strayTo } from './stray.js';
 import type { FaceReplicas } from '../replicas/hub-events.js';
@@ -254,12 +253,9 @@ export class HttpFace {
     const server = createHubServer(this.opts.dispatcher, identity, 'legacy', {
       onSubscribe: (uri, on) => (on ? subscriptions.add(uri) : subscriptions.delete(uri)),
     });
-    const transport: WebStandardStreamableHTTPServerTransport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      eventStore: new BoundedEventStore(),
-      // Sent as the SSE `retry` field: when the hub closes a stream mid-call (SEP-1699 polling),
-      // the client knows how soon to come back with Last-Event-ID.
-      retryInterval: 1_000,
+    const { transport, serve }: SessionTransport = sessionTransport({
+      subscriptions,
+      log: this.opts.log,
       onsessioninitialized: (id) => {
         const session: Session = { id, transport, serve, server, identity, lastSeen: this.opts.clock.now(), subscriptions, busy: 0, calls: new SessionCalls() };
         this.sessions.set(id, session);
@@ -275,10 +271,6 @@ export class HttpFace {
       const session = id === undefined ? undefined : this.sessions.get(id);
       if (session) this.forget(session);
     };
-    const serve = webNodeHandler(
-      (request, extra) => transport.handleRequest(request, extra),
-      (err) => this.opts.log.debug({ err: err.message }, 'mcp session request failed in the transport'),
-    );
     await server.connect(transport);
     await serve(req, res, body);
   }
