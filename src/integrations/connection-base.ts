@@ -3,7 +3,6 @@ import type { Connection } from '../connections/types.js';
 import { checkedValue, filledBase, missingValues, placeholdersOf } from '../definition/api-base.js';
 import { type ErrorSpec, HubError } from '../errors.js';
 import { siteDigest } from '../outbox/site.js';
-import type { Job } from '../outbox/types.js';
 import type { ProviderFetch } from '../providers/client.js';
 import type { Credential, Credentials } from '../providers/credentials.js';
 import type { IntegrationDefinition } from './definition.js';
@@ -49,40 +48,28 @@ export class ConnectionBases {
     });
   }
 
-  /** `credentials` of connection `id`, sent only while `base` is still its base (see tiedToBase). */
-  tied(id: string, base: string, credentials: Credentials): Credentials {
-    return this.templated ? tiedToBase(credentials, base, () => this.ofId(id), this.o.definition.title) : credentials;
-  }
-
-  /** The base of a connection known by id (a poll, a write queued before jobs kept their site): read now, so a relink's values are used. */
-  async ofId(id: string): Promise<string> {
-    if (!this.templated) return this.o.definition.apiBaseUrl;
-    return this.of(await this.live(id));
+  /**
+   * `credentials` of connection `id`, sent only while `base` is still its base (see tiedToBase)
+   * and, for a queued write, while its connection is on the write's `site` (see ofId).
+   */
+  tied(id: string, base: string, credentials: Credentials, site: string | null = null): Credentials {
+    return this.templated ? tiedToBase(credentials, base, () => this.ofId(id, site), this.o.definition.title) : credentials;
   }
 
   /**
-   * The base a queued write is sent to: its connection's, read now, as long as it is still on the
-   * site the job was queued for. A relink to another site since (another Jira site, another org)
-   * throws SiteMoved: the write was meant for the old site, whose token the hub no longer holds, and
-   * the new site is not where its caller made it. A relink to the same site changes nothing.
+   * The base of a connection known by id (a poll, a queued write): read now, so a relink's values
+   * are used. `site`: the site a queued write was queued for (Job.siteDigest). A relink to another
+   * site since (another Jira site, another org) throws SiteMoved: the write was meant for the old
+   * site, whose token the hub no longer holds, and the new site is not where its caller made it. A
+   * relink to the same site changes nothing; a write queued before jobs kept their site has none.
    */
-  async ofJob(job: Pick<Job, 'connectionId' | 'siteDigest'>): Promise<string> {
+  async ofId(id: string, site: string | null = null): Promise<string> {
     if (!this.templated) return this.o.definition.apiBaseUrl;
-    const c = await this.live(job.connectionId);
-    if (job.siteDigest !== null && siteDigest(c.apiValues) !== job.siteDigest) throw new SiteMoved(this.o.definition.title);
-    return this.of(c);
-  }
-
-  /** `credentials` of a queued write, sent only while `base` is still its base and its connection on the job's site. */
-  tiedJob(job: Pick<Job, 'connectionId' | 'siteDigest'>, base: string, credentials: Credentials): Credentials {
-    return this.templated ? tiedToBase(credentials, base, () => this.ofJob(job), this.o.definition.title) : credentials;
-  }
-
-  private async live(id: string): Promise<Connection> {
     const c = await this.o.connections.get(id);
     if (c === undefined || c.state === 'revoked')
       throw new HubError('connection_revoked', `the ${this.o.definition.title} connection ${id} is gone`, { details: { connectionId: id } });
-    return c;
+    if (site !== null && siteDigest(c.apiValues) !== site) throw new SiteMoved(this.o.definition.title);
+    return this.of(c);
   }
 }
 
@@ -124,7 +111,7 @@ export function onBase(base: () => Promise<string>, bind: (base: string) => Prov
  * site in between gave the new site's token to the old site, which refused it, and the refusal of
  * the refreshed token then moved the connection just linked to needs_reauth. So the base is read
  * again once the token is in hand; moved, nothing is sent and the caller is told to try again. A
- * queued write's `current` (ConnectionBases.ofJob) throws SiteMoved instead, and it is never sent;
+ * queued write's `current` (ConnectionBases.ofId with its site) throws SiteMoved instead, and it is never sent;
  * one queued before jobs kept their site is sent again later, to the new base.
  */
 export function tiedToBase(credentials: Credentials, base: string, current: () => Promise<string>, title: string): Credentials {

@@ -91,10 +91,10 @@ export class JobSender {
     const d = this.o.definition;
     const keyed = this.o.credentials;
     const bases = this.o.bases;
-    // The connection's base as it is when the job is sent, while it is on the site the job was queued for (ConnectionBases.ofJob).
+    // The connection's base as it is when the job is sent, while it is on the site the job was queued for (ConnectionBases.ofId).
     if (!keyed && bases)
       return onBase(
-        () => bases.ofJob(job),
+        () => bases.ofId(job.connectionId, job.siteDigest),
         (base) => this.bound(job, signal, beforeSend, base),
       );
     return this.bound(job, signal, beforeSend, d.apiBaseUrl);
@@ -110,7 +110,7 @@ export class JobSender {
       credentials:
         keyed ??
         (this.o.bases
-          ? this.o.bases.tiedJob(job, apiBaseUrl, oauthCredentials(this.o.tokens, job.connectionId))
+          ? this.o.bases.tied(job.connectionId, apiBaseUrl, oauthCredentials(this.o.tokens, job.connectionId), job.siteDigest)
           : oauthCredentials(this.o.tokens, job.connectionId)),
       paceKey: `${this.name}:${keyed ? 'app' : job.connectionId}`,
       idempotent: false,
