@@ -1,3 +1,8 @@
+import { configSchema } from '../../src/config/schema.js';
+import type { ConnectionWrites } from '../../src/connections/repository.js';
+import { Hub } from '../../src/hub.js';
+import { silentLogger } from '../../src/observability/logger.js';
+
 /**
  * An integration with webhooks, linked per user through OAuth (never exercised here: the events
  * tests hand the inbox events already routed to a user's connection): its events reach clients
@@ -14,20 +19,26 @@ export const EVENTS_ACME = {
   tools: { ping: { description: 'ping', method: 'GET', path: '/ping', readOnly: true } },
 };
 
-/** The store's side of a linked account (no OAuth flow): `recent_events` offers one who never linked the link instead. */
-interface Linker {
-  integrations: {
-    connections: {
-      link(c: { tenant: string; user: string; integration: string; tokens: { accessToken: string; tokenType: string }; scopes: string[] }): Promise<unknown>;
-    };
-  };
-}
-
-/** Links each `tenant/user` (or `user`, of the default tenant) to each integration named. */
-export async function linkReaders(hub: Linker, readers: string[], integrations: string[] = ['acme']): Promise<void> {
+/**
+ * Links each `tenant/user` (or `user`, of the default tenant) to each integration named, in the store
+ * alone (no OAuth flow): `recent_events` offers one who never linked the link instead.
+ */
+export async function linkReaders(
+  hub: { integrations: { connections: Pick<ConnectionWrites, 'link'> } },
+  readers: string[],
+  integrations: string[] = ['acme'],
+): Promise<void> {
   for (const reader of readers) {
     const [tenant, user] = reader.includes('/') ? (reader.split('/') as [string, string]) : ['default', reader];
     for (const integration of integrations)
       await hub.integrations.connections.link({ tenant, user, integration, tokens: { accessToken: `at-${tenant}-${user}`, tokenType: 'Bearer' }, scopes: [] });
   }
+}
+
+/** A second hub on `dataDir` with the events integration, started and ready: another process on the same files. */
+export async function eventsHubBeside(dataDir: string): Promise<Hub> {
+  const hub = new Hub({ config: configSchema.parse({ integrations: { acme: EVENTS_ACME }, dataDir, server: { port: 0 } }), log: silentLogger() });
+  hub.start();
+  await hub.ready();
+  return hub;
 }

@@ -1,11 +1,9 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/schema.js';
-import { Hub } from '../../src/hub.js';
-import { silentLogger } from '../../src/observability/logger.js';
+import type { Hub } from '../../src/hub.js';
 import { argumentRefusal } from '../helpers/clients.js';
 import { startHub, type RunningHub } from '../helpers/hub.js';
-import { EVENTS_ACME, EVENTS_URI, linkReaders } from './events-acme.js';
+import { EVENTS_ACME, EVENTS_URI, eventsHubBeside, linkReaders } from './events-acme.js';
 
 /**
  * The next_cursor of `recent_events` and of the events resource tells a user nothing of other
@@ -184,12 +182,7 @@ describe('sealed cursors on one hub, two users, two tenants, two integrations', 
 describe('a second process on the same data dir', () => {
   it('reads on from a cursor the first handed out, and refuses it for another user', { timeout: 30_000 }, async () => {
     const a = await startHub({ integrations: { acme: EVENTS_ACME } });
-    const b = new Hub({
-      config: configSchema.parse({ integrations: { acme: EVENTS_ACME }, dataDir: a.dataDir, server: { port: 0 } }),
-      log: silentLogger(),
-    });
-    b.start();
-    await b.ready();
+    const b = await eventsHubBeside(a.dataDir);
     try {
       const bListen = await b.listen();
       await linkReaders(a.hub, ['alice', 'bob']);

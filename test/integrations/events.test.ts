@@ -1,11 +1,8 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configSchema } from '../../src/config/schema.js';
-import { Hub } from '../../src/hub.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { argumentRefusal } from '../helpers/clients.js';
 import { eventually, startHub, type RunningHub } from '../helpers/hub.js';
-import { EVENTS_ACME, EVENTS_URI, linkReaders } from './events-acme.js';
+import { EVENTS_ACME, EVENTS_URI, eventsHubBeside, linkReaders } from './events-acme.js';
 
 /**
  * Inbound events reach MCP clients as the subscribable resource `switchboard://events/<integration>`
@@ -208,12 +205,7 @@ describe('events another process on the data dir finished', () => {
   it('reach this process’s subscribers once, naming only their owner', { timeout: 30_000 }, async () => {
     const a = await startHub({ integrations: { acme: EVENTS_ACME } });
     // A second hub on the same files, as a stdio hub beside the serve that takes the webhooks.
-    const b = new Hub({
-      config: configSchema.parse({ integrations: { acme: EVENTS_ACME }, dataDir: a.dataDir, server: { port: 0 } }),
-      log: silentLogger(),
-    });
-    b.start();
-    await b.ready();
+    const b = await eventsHubBeside(a.dataDir);
     const heardByB: Array<{ uri: string; users: string[] }> = [];
     const heardByA: string[] = [];
     b.catalog.onResourceUpdated((uri, identities) => void heardByB.push({ uri, users: (identities ?? []).map((i) => i.user) }));
