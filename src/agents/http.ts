@@ -3,6 +3,7 @@ import type { HttpAgentConfig } from '../definition/agents.js';
 import { HubError } from '../errors.js';
 import { type AgentAdapter, type AgentAnswer, AgentAttemptError, type AgentRequest } from './adapter.js';
 import { type AgentExchange, type UrlAgentOptions, absoluteUrl, exchange, jsonOf } from './http-attempt.js';
+import { headerRecord, setHeader } from '../providers/header-record.js';
 
 export type HttpAgentOptions = UrlAgentOptions<HttpAgentConfig>;
 
@@ -28,11 +29,11 @@ export class HttpAgentAdapter implements AgentAdapter {
       // The caller's arguments cannot form this URL: their mistake, not the agent's (no breaker count).
       throw new HubError('invalid_arguments', `agent__${this.o.name}: ${(err as Error).message}`);
     }
-    const headers = new Headers(c.headers);
-    headers.set('accept', 'application/json');
+    const headers = headerRecord(c.headers);
+    setHeader(headers, 'accept', 'application/json');
     const init: RequestInit = { method: c.method, headers };
     if (c.body !== undefined) {
-      headers.set('content-type', 'application/json');
+      setHeader(headers, 'content-type', 'application/json');
       init.body = JSON.stringify(renderBody(c.body, vars) ?? null);
     }
     const res = await exchange(x, url, init, false);

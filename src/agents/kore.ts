@@ -15,6 +15,7 @@ import {
   tooDeep,
 } from './http-attempt.js';
 import { nestsTooDeep } from '../mcp/json-depth.js';
+import { headerRecord, setHeader } from '../providers/header-record.js';
 
 /** An `output` or `debug` item of seed 003's response (`{type, content}`). */
 const itemSchema = z.looseObject({ type: z.string().optional(), content: z.unknown().optional() });
@@ -126,9 +127,9 @@ export class KoreAdapter implements AgentAdapter {
     const x: AgentExchange = { name: this.o.name, provider: this.o.provider, clock: this.o.clock, timeoutMs: c.timeoutMs, signal: req.signal };
     const stream = c.stream && callbackUrl === undefined;
     const body = koreRequestBody({ req, config: { debug: c.debug, stream }, ...(callbackUrl ? { callbackUrl } : {}) });
-    const headers = new Headers(c.headers);
-    headers.set('content-type', 'application/json');
-    headers.set('accept', stream ? 'text/event-stream, application/json' : 'application/json');
+    const headers = headerRecord(c.headers);
+    setHeader(headers, 'content-type', 'application/json');
+    setHeader(headers, 'accept', stream ? 'text/event-stream, application/json' : 'application/json');
     const res = await exchange(x, absoluteUrl(c.url, this.o.publicUrl), { method: 'POST', headers, body: JSON.stringify(body) }, stream);
     const structured = c.outputSchema !== undefined;
     try {

@@ -8,6 +8,7 @@ import type { UpagentsAgentConfig } from '../definition/agents.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage, objectIn } from './adapter.js';
 import { type AgentExchange, MAX_STREAMED_CHARS, exchange, failure, isEventStream, jsonOf, notResent, tooDeep } from './http-attempt.js';
 import { nestsTooDeep } from '../mcp/json-depth.js';
+import { headerRecord, setHeader } from '../providers/header-record.js';
 
 /**
  * Seed 000's task body. Fields beyond these are kept out of the answer (parse, never cast): the
@@ -81,9 +82,9 @@ export class UpagentsAdapter implements AgentAdapter {
     const c = this.o.config;
     const x: AgentExchange = { name: this.o.name, provider: this.o.provider, clock: this.o.clock, timeoutMs: c.timeoutMs, signal: req.signal };
     const stream = c.mode === 'stream';
-    const headers = new Headers(c.headers);
-    headers.set('content-type', 'application/json');
-    headers.set('accept', stream ? 'text/event-stream' : 'application/json');
+    const headers = headerRecord(c.headers);
+    setHeader(headers, 'content-type', 'application/json');
+    setHeader(headers, 'accept', stream ? 'text/event-stream' : 'application/json');
     // Seed 000, "Asynchronous with Webhooks": the platform signs its callback with this secret.
     const webhook = c.mode === 'async' && req.callback ? { webhook: { url: req.callback.url, secret: req.callback.secret } } : {};
     const init: RequestInit = {
@@ -97,7 +98,7 @@ export class UpagentsAdapter implements AgentAdapter {
     const res = await exchange(x, `${base}/agents/${encodeURIComponent(c.agentId)}/tasks`, init, stream, scope);
     try {
       if (stream && isEventStream(res)) return await this.readStream(res, req);
-      return answerOf(taskSchema.safeParse(await jsonOf(x, res)), this.o.name);
+      return answerOf(taskOf(await jsonOf(x, res)), this.o.name);
     } catch (err) {
       throw failure(x, err);
     }
@@ -156,9 +157,22 @@ export class UpagentsAdapter implements AgentAdapter {
   }
 }
 
-function answerOf(parsed: z.ZodSafeParseResult<z.infer<typeof taskSchema>>, name: string): AgentAnswer {
-  if (!parsed.success) throw new AgentAttemptError('protocol', `agent ${name} answered with a body that is not a task`);
-  const t = parsed.data;
+type Task = z.infer<typeof taskSchema>;
+
+/** The task body: the plain shape (string ids and status, no error) checked by hand, anything else by the schema, as streamDataOf reads an event. */
+function taskOf(raw: unknown): Task | undefined {
+  const plain =
+    isPlainRecord(raw) &&
+    raw['error'] === undefined &&
+    (raw['task_id'] === undefined || typeof raw['task_id'] === 'string') &&
+    (raw['status'] === undefined || typeof raw['status'] === 'string');
+  if (plain) return raw as Task;
+  const parsed = taskSchema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}
+
+function answerOf(t: Task | undefined, name: string): AgentAnswer {
+  if (t === undefined) throw new AgentAttemptError('protocol', `agent ${name} answered with a body that is not a task`);
   const taskId = t.task_id === undefined ? {} : { taskId: t.task_id };
   // Seed 000, "Agent-Level Errors": a 200 whose status is error (tool_unavailable, context_overflow, timeout).
   if (t.status === 'error' || t.status === 'failed') {
@@ -173,12 +187,17 @@ function answerOf(parsed: z.ZodSafeParseResult<z.infer<typeof taskSchema>>, name
   return { kind: 'output', output: t.output, ...taskId, ...(usage ? { usage } : {}) };
 }
 
+const USAGE_KEYS = ['input_tokens', 'output_tokens', 'cost_cents'] as const;
+
+/** Token counts and cost: plain numbers (what JSON gives) read as they are, anything else coerced by the schema. */
 function usageOf(raw: unknown): AgentUsage | undefined {
-  const u = usageSchema.safeParse(raw);
-  if (!u.success) return undefined;
+  if (raw === undefined) return undefined;
+  const plain = isPlainRecord(raw) && USAGE_KEYS.every((k) => raw[k] === undefined || typeof raw[k] === 'number');
+  const u = plain ? (raw as z.infer<typeof usageSchema>) : usageSchema.safeParse(raw).data;
+  if (u === undefined) return undefined;
   const out: AgentUsage = {};
-  if (u.data.input_tokens !== undefined) out.inputTokens = u.data.input_tokens;
-  if (u.data.output_tokens !== undefined) out.outputTokens = u.data.output_tokens;
-  if (u.data.cost_cents !== undefined) out.costCents = u.data.cost_cents;
+  if (u.input_tokens !== undefined) out.inputTokens = u.input_tokens;
+  if (u.output_tokens !== undefined) out.outputTokens = u.output_tokens;
+  if (u.cost_cents !== undefined) out.costCents = u.cost_cents;
   return Object.keys(out).length > 0 ? out : undefined;
 }

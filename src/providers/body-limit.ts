@@ -13,14 +13,7 @@ export function tooLarge(label: string, max: number): HubError {
  * `done` is told once when the body has ended, failed or been cancelled.
  */
 export function capBody(res: Response, max: number, label: string, done: (reason?: unknown) => void, explain: (err: unknown) => unknown): Response {
-  // RFC 9110 §8.6: a declared length past the cap is refused before reading any of it.
-  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > max) {
-    const err = tooLarge(label, max);
-    done(err);
-    throw err;
-  }
-  // Already whole in memory (node-fetch.ts): counted at once, no stream in between.
+  // Already whole in memory (node-fetch.ts): counted at once, no stream in between, no header read.
   const whole = bufferedBytesLeft(res);
   if (whole !== undefined) {
     if (whole.byteLength > max) {
@@ -30,6 +23,13 @@ export function capBody(res: Response, max: number, label: string, done: (reason
     }
     done();
     return res;
+  }
+  // RFC 9110 §8.6: a declared length past the cap is refused before reading any of it.
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > max) {
+    const err = tooLarge(label, max);
+    done(err);
+    throw err;
   }
   if (res.body === null) {
     done();

@@ -5,6 +5,7 @@ import { isRateLimited, outcomeOf } from './answer-outcome.js';
 import { capBody } from './body-limit.js';
 import type { Credential, Credentials } from './credentials.js';
 import { cutText, oneLine } from './cut-text.js';
+import { headerRecord, setHeader } from './header-record.js';
 import { Deadline, realSleep, type Sleep } from './deadline.js';
 import { bufferedBytesLeft, bufferedResponse } from './node-fetch.js';
 import { PacingTooLong, acquireWithin, noPacing, type Pacer } from './pacing.js';
@@ -108,9 +109,9 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
       deadline.arm();
       let hop = first;
       for (let n = 0; ; n++) {
-        const headers = new Headers(init.headers);
-        for (const [k, v] of Object.entries(cred.headers)) headers.set(k, v);
-        if (hop.bodyDropped) for (const h of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) headers.delete(h);
+        const headers = headerRecord(init.headers);
+        for (const [k, v] of Object.entries(cred.headers)) setHeader(headers, k, v);
+        if (hop.bodyDropped) for (const h of ['content-type', 'content-length', 'content-encoding', 'content-language', 'content-location']) delete headers[h];
         const res = await baseFetch(hop.url, { ...init, method: hop.method, body: hop.body ?? null, headers, redirect: 'manual', signal });
         const next = nextHop(scope, t.label, hop, res);
         if (next === undefined) return res;
@@ -127,9 +128,9 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
      */
     const refusedCredential = async (r: Response): Promise<{ res: Response; why?: string }> => {
       if (r.status === 401) return { res: r, why: 'HTTP 401' };
+      if (streamed || t.credentials.mode === 'none' || t.refusal?.unauthorized === undefined || r.status < 200 || r.status > 299) return { res: r };
       const ct = r.headers.get('content-type')?.toLowerCase() ?? '';
-      if (streamed || t.credentials.mode === 'none' || t.refusal?.unauthorized === undefined || r.status < 200 || r.status > 299 || !ct.includes('json'))
-        return { res: r };
+      if (!ct.includes('json')) return { res: r };
       const read = await whole(r);
       const reason = refusedBecause(t.refusal, jsonAnswer(ct, new TextDecoder().decode(bufferedBytesLeft(read))));
       return refusesCredentials(t.refusal, reason) ? { res: read, why: reason! } : { res: read };

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { nodeHttp, nodeHttps } from '../lazy-require.js';
+import { headerRecord } from './header-record.js';
 import { decodedBody, keepAlivePool } from './keep-alive.js';
 import { streamedResponse } from './streamed-response.js';
 
@@ -63,17 +64,17 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof globalThis.
     const signal = init?.signal ?? undefined;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const method = (init?.method ?? 'GET').toUpperCase();
-    const headers = new Headers(init?.headers);
+    const headers = headerRecord(init?.headers);
     const bytes = body === undefined || body === null ? undefined : typeof body === 'string' ? Buffer.from(body) : body;
-    if (typeof body === 'string' && !headers.has('content-type')) headers.set('content-type', 'text/plain;charset=UTF-8');
-    if (!headers.has('accept')) headers.set('accept', '*/*');
-    if (!headers.has('user-agent')) headers.set('user-agent', 'node');
-    if (!headers.has('accept-encoding')) headers.set('accept-encoding', url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate');
-    if (bytes !== undefined || !['GET', 'HEAD'].includes(method)) headers.set('content-length', String(bytes?.byteLength ?? 0));
+    if (typeof body === 'string' && headers['content-type'] === undefined) headers['content-type'] = 'text/plain;charset=UTF-8';
+    headers['accept'] ??= '*/*';
+    headers['user-agent'] ??= 'node';
+    headers['accept-encoding'] ??= url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate';
+    if (bytes !== undefined || !['GET', 'HEAD'].includes(method)) headers['content-length'] = String(bytes?.byteLength ?? 0);
     const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
     const request = protocol === 'https:' ? nodeHttps().request : nodeHttp().request;
-    const options = { method, headers: Object.fromEntries(headers), agent: pool.agent(protocol) };
-    const resendable = IDEMPOTENT.has(method) || headers.has('idempotency-key');
+    const options = { method, headers, agent: pool.agent(protocol) };
+    const resendable = IDEMPOTENT.has(method) || headers['idempotency-key'] !== undefined;
 
     return new Promise<Response>((resolve, reject) => {
       const send = (retried: boolean): void => {
@@ -175,7 +176,8 @@ const MAX_GATHERED_BYTES = 1024 * 1024;
  * A Response whose body is already in memory, read without a web stream: the Response
  * constructor wraps any body in a ReadableStream, and reading it back went through that stream,
  * which cost a sync agent call ~0.8 ms between its answer's headers and its parsed JSON on a
- * small VM. `body` builds the stream only for a caller that asks for it.
+ * small VM. `body` builds the stream only for a caller that asks for it, and `headers` their
+ * Headers only for one that reads them (an agent's answer is read by its status and body).
  *
  * Defined on first use: `extends Response` reads the global, which loads Node's fetch (undici,
  * ~40 ms) in the middle of `switchboard stdio`'s start-up, before any request is sent.
@@ -184,10 +186,23 @@ function defineBufferedResponse() {
   class BufferedResponse extends Response {
     #bytes: Uint8Array<ArrayBuffer> | undefined;
     #stream: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+    /** The headers as given, until someone reads them: most callers look at the status and the body only. */
+    #given: HeadersInit | undefined;
+    #headers: Headers | undefined;
 
     constructor(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit) {
-      super(null, init);
+      const { headers, ...rest } = init;
+      super(null, rest);
       this.#bytes = bytes;
+      this.#given = headers;
+    }
+
+    override get headers(): Headers {
+      if (this.#headers === undefined) {
+        this.#headers = new Headers(this.#given);
+        this.#given = undefined;
+      }
+      return this.#headers;
     }
 
     /** The whole body, or undefined once read or streamed. */
