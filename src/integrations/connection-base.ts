@@ -2,6 +2,7 @@ import type { ConnectionReads } from '../connections/repository.js';
 import type { Connection } from '../connections/types.js';
 import { checkedValue, filledBase, missingValues, placeholdersOf } from '../definition/api-base.js';
 import { type ErrorSpec, HubError } from '../errors.js';
+import type { InOwnWords } from '../outbox/classify.js';
 import { siteDigest } from '../outbox/site.js';
 import type { ProviderFetch } from '../providers/client.js';
 import type { Credential, Credentials } from '../providers/credentials.js';
@@ -79,7 +80,10 @@ export class ConnectionBases {
  * site, if that is what they want), but not retryable for the outbox, which fails the job at once
  * rather than send it again later (src/outbox/classify.ts reads `spec.retryable`).
  */
-export class SiteMoved extends HubError {
+export class SiteMoved extends HubError implements InOwnWords {
+  /** Its message names the integration's title and nothing of the write: kept for a sensitive job too. */
+  readonly ownWords = true;
+
   constructor(title: string) {
     super(
       'source_unavailable',

@@ -72,6 +72,19 @@ function neverSent(err: unknown): boolean {
   return errorCodesUnder(err).some((code) => NOT_SENT.has(code));
 }
 
+/**
+ * Marks an error whose message is the hub's own words, naming no argument and quoting no provider
+ * (SiteMoved: a relink moved the job's connection to another site). Such a message is kept for a
+ * sensitive job too, so that `queue list` says why it failed; any other stays withheld.
+ */
+export interface InOwnWords {
+  readonly ownWords: true;
+}
+
+function inOwnWords(err: unknown): boolean {
+  return isHubError(err) && 'ownWords' in err && err.ownWords === true;
+}
+
 /** A thrown error without its message (which may quote a URL or a handler's arguments): its code only. */
 function codeOf(err: unknown): string {
   if (isHubError(err)) return err.code;
@@ -83,10 +96,11 @@ function codeOf(err: unknown): string {
  * A send that threw. p-retry's AbortError and a hub error that is not retryable (a revoked
  * connection) fail the job at once. A failure that may have happened after the provider applied
  * the write is retried only for a replay-safe job; any other becomes `sent_unconfirmed`.
- * `sensitive`: the error keeps the code only, as `classifyResponse` keeps the status only.
+ * `sensitive`: the error keeps the code only, as `classifyResponse` keeps the status only, unless
+ * its message is the hub's own words (InOwnWords).
  */
 export function classifyError(err: unknown, replaySafe: boolean, sensitive = false): Verdict {
-  const error = sensitive ? `the send failed (${codeOf(err)}; details withheld: sensitive)` : describeError(err);
+  const error = sensitive && !inOwnWords(err) ? `the send failed (${codeOf(err)}; details withheld: sensitive)` : describeError(err);
   if (err instanceof AbortError) return { kind: 'fail', error };
   if (isHubError(err) && !err.spec.retryable) return { kind: 'fail', error, code: err.code };
   if (neverSent(err) || (isHubError(err) && !AMBIGUOUS.has(err.code))) return { kind: 'retry', error };

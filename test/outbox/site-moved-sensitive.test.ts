@@ -1,0 +1,82 @@
+/**
+ * A sensitive write whose connection was linked again to another site before it was sent fails
+ * saying so, in `queue list` too: that message is the hub's own words (src/integrations/connection-base.ts,
+ * SiteMoved), naming nothing of the write. Any other failure of a sensitive write keeps its code
+ * only, as before: bob's, whose error quotes his arguments. Real SQLite with its vault, the real
+ * worker, and the connection's base read as the job sender reads it (ConnectionBases.ofId).
+ */
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { manualClock } from '../../src/clock.js';
+import { HubError } from '../../src/errors.js';
+import { ConnectionBases } from '../../src/integrations/connection-base.js';
+import { defineIntegration } from '../../src/integrations/definition.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { JobEvents } from '../../src/outbox/events.js';
+import { siteDigest } from '../../src/outbox/site.js';
+import { OutboxWorker } from '../../src/outbox/worker.js';
+import { openSqliteStore, type SqliteHubStore } from '../../src/store/bundle.js';
+import { hubVault } from '../../src/vault/open.js';
+
+const clock = manualClock(1_800_000_000_000);
+const log = silentLogger();
+let s: SqliteHubStore;
+beforeEach(() => {
+  s = openSqliteStore({ file: ':memory:', clock, log, vault: hubVault({ dataDir: ':memory:', clock, log }) });
+});
+afterEach(() => s.close());
+
+const jira = defineIntegration({
+  name: 'jira',
+  title: 'Jira',
+  oauth: { authorizeUrl: 'https://auth.example.test/authorize', tokenUrl: 'https://auth.example.test/token' },
+  apiBaseUrl: 'https://api.example.test/ex/jira/{cloudId}',
+  account: { values: { cloudId: 'token:cloudId' } },
+  tools: {},
+});
+
+it("a sensitive write sent nowhere after its connection moved site says why in the queue; another failure's details stay withheld", async () => {
+  const link = (user: string, cloudId: string) =>
+    s.connections.link({
+      tenant: 'default',
+      user,
+      integration: 'jira',
+      tokens: { accessToken: `t-${user}`, tokenType: 'Bearer' },
+      scopes: [],
+      apiValues: { cloudId },
+    });
+  const queue = async (user: string, cloudId: string) => {
+    const c = await link(user, cloudId);
+    const input = { tenant: 'default', user, connectionId: c.id, integration: 'jira', tool: 'comment', sensitive: true };
+    return (await s.outbox.enqueue({ ...input, arguments: { recipient: `${user}@example.test` }, siteDigest: siteDigest({ cloudId })! })).job;
+  };
+  const alice = await queue('alice', 'cloud-a');
+  const bob = await queue('bob', 'cloud-b');
+  await link('alice', 'cloud-c');
+
+  const bases = new ConnectionBases({ definition: jira, connections: s.connections, needsRelink: async () => {} });
+  const worker = new OutboxWorker({
+    queue: s.outbox,
+    events: new JobEvents(),
+    clock,
+    log,
+    send: async (job) => {
+      const base = await bases.ofId(job.connectionId, job.siteDigest);
+      throw new HubError('provider_redirect_refused', `${base} redirected to https://elsewhere.example.test/?to=${String(job.arguments['recipient'])}`);
+    },
+  });
+  await worker.drain();
+
+  const listed = await s.outbox.list();
+  expect(listed.find((j) => j.id === alice.id)).toMatchObject({
+    state: 'failed',
+    lastErrorCode: 'source_unavailable',
+    lastError:
+      'Your Jira connection was linked again to another site after this write was queued; nothing was sent to either site. Call the tool again to make it on the site linked now.',
+  });
+  expect(listed.find((j) => j.id === bob.id)).toMatchObject({
+    state: 'failed',
+    lastErrorCode: 'provider_redirect_refused',
+    lastError: 'the send failed (provider_redirect_refused; details withheld: sensitive)',
+  });
+  expect(JSON.stringify(listed)).not.toContain('example.test/?to=');
+});
