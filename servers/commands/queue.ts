@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
-import { FINAL_STATES, JOB_STATES, type Job, type ListFilter } from '../../src/outbox/types.js';
+import type { ConnectionReads } from '../../src/connections/repository.js';
+import { leftSite } from '../../src/integrations/connection-base.js';
+import { FINAL_STATES, isRetried, JOB_STATES, type Job, type ListFilter } from '../../src/outbox/types.js';
 import { commandLogger, configFromFlags, listLine, parse, progress, str } from '../common.js';
 import { flagValue, limitFlag, noteIfCut } from '../list-flags.js';
 import { openConfiguredStore } from '../store-context.js';
@@ -27,6 +29,23 @@ function listed(j: Job) {
 function line(j: Job): string {
   const error = j.lastError === null ? '' : `  ${j.lastError.replace(/\s+/g, ' ')}`;
   return `${j.id}  ${j.state}  ${j.integration}.${j.tool}  ${j.tenant}/${j.user}  attempts=${j.attempts}  ${new Date(j.createdAt).toISOString()}${error}`;
+}
+
+/**
+ * A write whose connection was linked to another site since it was queued is sent nowhere
+ * (ConnectionBases.ofId throws SiteMoved): retried, it fails the same way at its next send. Told
+ * from the job's site and its connection as it is now, the test its send makes, so a job whose
+ * connection was linked back to its site is retried. Checked here, once, above either store.
+ */
+async function refuseMovedSite(job: Job, connections: Pick<ConnectionReads, 'get'>): Promise<void> {
+  if (job.siteDigest === null || !isRetried(job.state)) return;
+  const c = await connections.get(job.connectionId);
+  // A connection gone or revoked is the send's to report (connection_revoked), as it is for any job.
+  if (c === undefined || c.state === 'revoked' || !leftSite(job.siteDigest, c)) return;
+  throw new HubError(
+    'bad_request',
+    `job ${job.id} is not retried: its ${job.integration} connection was linked to another site since this write was queued, and a queued write goes to its own site or nowhere, so it will not be sent. Calling the tool again makes the write on the site linked now.`,
+  );
 }
 
 export async function queueCommand(argv: string[]): Promise<void> {
@@ -85,6 +104,8 @@ export async function queueCommand(argv: string[]): Promise<void> {
       const n = await outbox.purge(purgeState!, systemClock.now() - olderThan);
       process.stdout.write(`purged ${n} ${purgeState} jobs\n`);
     } else {
+      const job = await outbox.find(id!);
+      if (job !== undefined) await refuseMovedSite(job, store.connections);
       const r = await outbox.retry(id!);
       if (r.outcome === 'not_found') throw new HubError('not_found', `no job ${id} in the outbox`);
       if (r.outcome === 'busy') throw new HubError('bad_request', `job ${id} is ${r.state}: only dead, failed or sent_unconfirmed jobs are retried`);

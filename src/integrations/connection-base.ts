@@ -69,9 +69,18 @@ export class ConnectionBases {
     const c = await this.o.connections.get(id);
     if (c === undefined || c.state === 'revoked')
       throw new HubError('connection_revoked', `the ${this.o.definition.title} connection ${id} is gone`, { details: { connectionId: id } });
-    if (site !== null && siteDigest(c.apiValues) !== site) throw new SiteMoved(this.o.definition.title);
+    if (leftSite(site, c)) throw new SiteMoved(this.o.definition.title);
     return this.of(c);
   }
+}
+
+/**
+ * Whether connection `c` is now on another site than `site`, the one a write was queued for
+ * (Job.siteDigest; null: none was kept, so there is none to leave). Such a write is sent nowhere
+ * (ofId), and an operator's retry of it is refused (`switchboard queue retry`): one test for both.
+ */
+export function leftSite(site: string | null, c: Pick<Connection, 'apiValues'>): boolean {
+  return site !== null && siteDigest(c.apiValues) !== site;
 }
 
 /**

@@ -8,6 +8,7 @@ import { argsHash, canonicalJson, newIdempotencyKey, newJobId } from './hash.js'
 import { abandonedOutcome } from './recover.js';
 import { boundResult, COLUMNS, jobOf, queuedLife, type Row, rowSchema } from './sqlite.js';
 import {
+  isRetried,
   jobInputSchema,
   jobResultSchema,
   type CancelResult,
@@ -328,7 +329,7 @@ export class PgOutbox implements Outbox {
       const row = await q.maybeOne(`SELECT ${COLUMNS} FROM outbox_jobs WHERE id = $1 FOR UPDATE`, [id], rowOf);
       if (row === undefined) return { outcome: 'not_found' };
       const { state } = row;
-      if (state !== 'dead' && state !== 'failed' && state !== 'sent_unconfirmed') return { outcome: 'busy', state };
+      if (!isRetried(state)) return { outcome: 'busy', state };
       const n = await q.exec(
         `UPDATE outbox_jobs SET state = 'queued', attempts = 0, paced = 0, next_attempt_at = $3, last_error = NULL, last_error_code = NULL, lease_owner = NULL,
            lease_until = NULL, updated_at = $3

@@ -9,6 +9,7 @@ import { GroupCommit } from './group-commit.js';
 import { argsHash, canonicalJson, newIdempotencyKey, newJobId } from './hash.js';
 import { recoverAbandoned, type RecoveryStatement } from './recover.js';
 import {
+  isRetried,
   JOB_STATES,
   jobInputSchema,
   jobResultSchema,
@@ -350,7 +351,7 @@ export class SqliteOutbox implements Outbox {
     const raw = this.st.byId.get(id);
     if (raw === undefined) return { outcome: 'not_found' };
     const { state } = rowSchema.parse(raw);
-    if (state !== 'dead' && state !== 'failed' && state !== 'sent_unconfirmed') return { outcome: 'busy', state };
+    if (!isRetried(state)) return { outcome: 'busy', state };
     const r = this.st.retry.run({ id, from: state, now: this.clock.now() });
     return r.changes === 1 ? { outcome: 'retried', from: state } : { outcome: 'busy', state };
   }

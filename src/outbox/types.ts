@@ -18,6 +18,13 @@ export function isFinal(state: JobState): state is FinalState {
   return (FINAL_STATES as readonly JobState[]).includes(state);
 }
 
+/** States an operator's retry (`switchboard queue retry`) takes a job from, back to `queued` with its attempts reset. */
+export const RETRIED_STATES = ['dead', 'failed', 'sent_unconfirmed'] as const satisfies readonly FinalState[];
+
+export function isRetried(state: JobState): state is (typeof RETRIED_STATES)[number] {
+  return (RETRIED_STATES as readonly JobState[]).includes(state);
+}
+
 const name = z.string().min(1).max(128);
 
 /** What the tool-call path hands to `enqueue`, parsed at the boundary. */
