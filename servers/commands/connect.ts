@@ -92,11 +92,13 @@ export async function connectCommand(argv: string[]): Promise<void> {
 }
 
 /**
- * `--timeout`: whole seconds, 1 to 86,400 (default 900, the link's own life); anything else is
- * refused, never a wait without end. The wait itself stops at LINK_LIFE_S whatever this says.
+ * `--timeout`: whole seconds, 1 to 86,400; anything else is refused, never a wait without end. By
+ * default LINK_LIFE_S, as long as the link can still link an account: a sign-in begun from it in
+ * its last minute ends after the link's own 15 minutes, and a command that had stopped at 900 s
+ * said "not linked" of an account the hub then linked. The wait stops at LINK_LIFE_S whatever this says.
  */
 function timeoutSeconds(value: string | undefined): number {
-  if (value === undefined) return 900;
+  if (value === undefined) return LINK_LIFE_S;
   const n = /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(n >= 1 && n <= 86_400)) throw new UsageError('connect', `--timeout ${value}: use whole seconds from 1 to 86400`, USAGE);
   return n;

@@ -65,6 +65,20 @@ describe('connect waits no longer than its link can link an account', () => {
     expect(connect.stdout()).not.toContain('linked:');
   });
 
+  it('without --timeout it waits as long as a sign-in begun from the link can end (1500 s), past the link’s own 900 s', async () => {
+    connect = run([]);
+    await eventually(() => waited(connect!) >= 0, 20_000);
+    // 1000 s and a little: the link has expired, but a sign-in begun from it at 899 s may still land.
+    for (let n = 1; n <= 4; n++) await step(connect, n);
+    expect(connect.child.exitCode).toBeNull();
+    await step(connect, 5);
+    expect(connect.child.exitCode).toBeNull();
+    connect.child.kill('SIGUSR2');
+    expect(await connect.exit).toBe(1);
+    expect(connect.stderr()).toContain('not linked within 1500 s; run the command again for a new link\n');
+    expect(connect.stderr()).not.toContain('waiting at most');
+  });
+
   it('a --timeout within the link’s life is kept as given, without the note', async () => {
     connect = run(['--timeout', '400']);
     await eventually(() => waited(connect!) >= 0, 20_000);
