@@ -9,27 +9,16 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
-import { ConnectionBases } from '../../src/integrations/connection-base.js';
-import { defineIntegration } from '../../src/integrations/definition.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { JobEvents } from '../../src/outbox/events.js';
-import { siteDigest } from '../../src/outbox/site.js';
 import { OutboxWorker } from '../../src/outbox/worker.js';
 import { openSqliteStore, type SqliteHubStore } from '../../src/store/bundle.js';
 import { hubVault } from '../../src/vault/open.js';
+import { siteJobs } from '../outbox/site-jobs.js';
 import { runCli, tmpDir } from '../helpers/hub.js';
 
 const clock = manualClock(Date.now() - 60_000);
 const log = silentLogger();
-const jira = defineIntegration({
-  name: 'jira',
-  title: 'Jira',
-  oauth: { authorizeUrl: 'https://auth.example.test/authorize', tokenUrl: 'https://auth.example.test/token' },
-  apiBaseUrl: 'https://api.example.test/ex/jira/{cloudId}',
-  account: { values: { cloudId: 'token:cloudId' } },
-  tools: {},
-});
-
 let dir: ReturnType<typeof tmpDir>;
 let data: string;
 let s: SqliteHubStore;
@@ -45,26 +34,12 @@ afterEach(() => {
 
 it("a write whose connection moved site is not retried, saying why; bob's beside it is, and alice's once her connection is back on its site", async () => {
   const cli = (...args: string[]) => runCli(['queue', ...args, '--data', data], dir.path);
-  const link = (user: string, cloudId: string) =>
-    s.connections.link({
-      tenant: 'default',
-      user,
-      integration: 'jira',
-      tokens: { accessToken: `t-${user}`, tokenType: 'Bearer' },
-      scopes: [],
-      apiValues: { cloudId },
-    });
-  const queue = async (user: string, cloudId: string) => {
-    const c = await link(user, cloudId);
-    const input = { tenant: 'default', user, connectionId: c.id, integration: 'jira', tool: 'comment', arguments: { key: 'PRJ-1' } };
-    return (await s.outbox.enqueue({ ...input, siteDigest: siteDigest({ cloudId })! })).job;
-  };
+  const { link, queue, bases } = siteJobs(s);
   const alice = await queue('alice', 'cloud-a');
   const bob = await queue('bob', 'cloud-b');
   await link('alice', 'cloud-c');
 
   // Bob's site refuses the first comment (422): failed, and a retry of it may go.
-  const bases = new ConnectionBases({ definition: jira, connections: s.connections, needsRelink: async () => {} });
   const sent: string[] = [];
   let refuse = true;
   const worker = new OutboxWorker({

@@ -8,14 +8,12 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
-import { ConnectionBases } from '../../src/integrations/connection-base.js';
-import { defineIntegration } from '../../src/integrations/definition.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { JobEvents } from '../../src/outbox/events.js';
-import { siteDigest } from '../../src/outbox/site.js';
 import { OutboxWorker } from '../../src/outbox/worker.js';
 import { openSqliteStore, type SqliteHubStore } from '../../src/store/bundle.js';
 import { hubVault } from '../../src/vault/open.js';
+import { siteJobs } from './site-jobs.js';
 
 const clock = manualClock(1_800_000_000_000);
 const log = silentLogger();
@@ -25,35 +23,12 @@ beforeEach(() => {
 });
 afterEach(() => s.close());
 
-const jira = defineIntegration({
-  name: 'jira',
-  title: 'Jira',
-  oauth: { authorizeUrl: 'https://auth.example.test/authorize', tokenUrl: 'https://auth.example.test/token' },
-  apiBaseUrl: 'https://api.example.test/ex/jira/{cloudId}',
-  account: { values: { cloudId: 'token:cloudId' } },
-  tools: {},
-});
-
 it("a sensitive write sent nowhere after its connection moved site says why in the queue; another failure's details stay withheld", async () => {
-  const link = (user: string, cloudId: string) =>
-    s.connections.link({
-      tenant: 'default',
-      user,
-      integration: 'jira',
-      tokens: { accessToken: `t-${user}`, tokenType: 'Bearer' },
-      scopes: [],
-      apiValues: { cloudId },
-    });
-  const queue = async (user: string, cloudId: string) => {
-    const c = await link(user, cloudId);
-    const input = { tenant: 'default', user, connectionId: c.id, integration: 'jira', tool: 'comment', sensitive: true };
-    return (await s.outbox.enqueue({ ...input, arguments: { recipient: `${user}@example.test` }, siteDigest: siteDigest({ cloudId })! })).job;
-  };
-  const alice = await queue('alice', 'cloud-a');
-  const bob = await queue('bob', 'cloud-b');
+  const { link, queue, bases } = siteJobs(s);
+  const alice = await queue('alice', 'cloud-a', { sensitive: true, arguments: { recipient: 'alice@example.test' } });
+  const bob = await queue('bob', 'cloud-b', { sensitive: true, arguments: { recipient: 'bob@example.test' } });
   await link('alice', 'cloud-c');
 
-  const bases = new ConnectionBases({ definition: jira, connections: s.connections, needsRelink: async () => {} });
   const worker = new OutboxWorker({
     queue: s.outbox,
     events: new JobEvents(),
