@@ -14,6 +14,11 @@
  *   npm run bench:agents -- [--calls 200] [--concurrency 4] [--rounds 2] [--warmup 1000] [--latency-ms 50] [--era legacy|modern] [--mode sync|stream|both] [--json]
  *                           [--hub-cpu-prof DIR]   (the hub's V8 CPU profile, written to DIR when it stops)
  *                           [--hub-timeline]       (the hub's own time on each call's way there and back: bench/timeline.ts)
+ *                           [--compare-dist DIR]   (a second hub built elsewhere, e.g. a worktree of an older commit's `dist`,
+ *                                                   measured in the same run, its phases beside the hub's: a row of its own)
+ *
+ * A change of a tenth of a millisecond is below the run-to-run spread on a small shared machine
+ * (about ±1 ms between runs minutes apart); two builds measured in one run, phase by phase, see it.
  */
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -43,6 +48,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     'hub-cpu-prof': { type: 'string' },
     'hub-timeline': { type: 'boolean', default: false },
+    'compare-dist': { type: 'string' },
     'serve-marketplace': { type: 'boolean', default: false },
   },
   strict: true,
@@ -70,7 +76,11 @@ const MODES: readonly Mode[] = (() => {
  * through the hub by a plain HTTP client; sdk: through the hub by the SDK's client.
  */
 const PATHS = ['direct', 'relay', 'hub', 'sdk'] as const;
-type Path = (typeof PATHS)[number];
+/** compared: through the hub of --compare-dist by a plain HTTP client, as `hub`. */
+type Path = (typeof PATHS)[number] | 'compared';
+/** The compared build's CLI, when one is given. */
+const OTHER_CLI = values['compare-dist'] === undefined ? undefined : join(values['compare-dist'], 'servers/cli.js');
+const MEASURED: readonly Path[] = OTHER_CLI === undefined ? PATHS : [...PATHS, 'compared'];
 
 /** The sandbox agents with the latency fixed in their id; the writer streams all its tokens at once after it. */
 const AGENT_IDS: Record<Mode, string> = { sync: `echo_v1+latency-ms=${latencyMs}`, stream: `writer_v2+latency-ms=${latencyMs}+token-ms=0` };
@@ -251,6 +261,8 @@ interface ModeResult {
   hub: Latency;
   /** Through the hub by the SDK's client: what a TypeScript SDK user sees end to end. */
   sdk: Latency;
+  /** With --compare-dist: through the other build's hub by the plain client, and its CPU per call. */
+  other?: Latency & { cpuMsPerCall: number };
   /** The hub's CPU per call, over the plain client's phases and over the SDK client's. */
   hubCpuMsPerCall: number;
   sdkHubCpuMsPerCall: number;
@@ -262,7 +274,7 @@ interface ModeResult {
   hubWritesPerCall: number;
   hubReadsPerCall: number;
   /** New connections the marketplace saw over the measured phases, by path. */
-  connections: Record<Path, number>;
+  connections: Partial<Record<Path, number>>;
   /** With --hub-timeline: the hub's own time on each plain call's way there and back. */
   timeline?: HubTimeline;
 }
@@ -281,20 +293,23 @@ async function main(): Promise<void> {
     ...(values['hub-cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['hub-cpu-prof']] : []),
     ...(timelineFile ? ['--import', join(ROOT, 'dist/bench/hub-timeline.js')] : []),
   ];
-  const hub = await startHubProcess({
-    config: { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } },
-    ...(nodeFlags.length > 0 ? { nodeFlags } : {}),
-  });
+  const config = { agents: { sync_agent: { ...base, agentId: AGENT_IDS.sync }, stream_agent: { ...base, agentId: AGENT_IDS.stream, mode: 'stream' } } };
+  const hub = await startHubProcess({ config, ...(nodeFlags.length > 0 ? { nodeFlags } : {}) });
+  const other = OTHER_CLI === undefined ? undefined : await startHubProcess({ config, cli: OTHER_CLI });
   /** When each mode's plain-client hub phases ran. */
   const hubWindows: Record<Mode, Array<[number, number]>> = { sync: [], stream: [] };
   const pids = { hub: hub.child.process.pid!, relay: relay.pid };
   const clients = await Promise.all(Array.from({ length: concurrency }, () => connect(hub)));
+  const otherClients = other === undefined ? [] : await Promise.all(Array.from({ length: concurrency }, () => connect(other)));
+  /** Whose CPU a phase reads: the compared hub's in its own phases. */
+  const pidsOf = (path: Path) => (path === 'compared' && other ? { ...pids, hub: other.child.process.pid! } : pids);
   const results: ModeResult[] = [];
-  const runsOf = (mode: Mode, callers: readonly Caller[]): Record<Path, (w: number, n: number) => Promise<void>> => ({
+  const runsOf = (mode: Mode, callers: readonly Caller[], otherCallers: readonly Caller[]): Record<Path, (w: number, n: number) => Promise<void>> => ({
     direct: (_w, n) => direct(market.url, mode, n),
     relay: (_w, n) => direct(relay.url, mode, n),
     hub: (w, n) => viaHubRaw(hub, callers[w]!, mode, n),
     sdk: (w, n) => viaHub(callers[w]!, mode, n),
+    compared: (w, n) => viaHubRaw(other!, otherCallers[w % otherCallers.length]!, mode, n),
   });
   try {
     // Warm every path (connections, the hub's JIT, the marketplace's) as a hub that has run for a
@@ -303,15 +318,18 @@ async function main(): Promise<void> {
     // extra sessions are closed before the measured phases, which see `concurrency` sessions.
     const extra = await Promise.all(Array.from({ length: Math.max(0, WARM_WORKERS - concurrency) }, () => connect(hub)));
     const warmers = [...clients, ...extra];
-    for (const mode of MODES) for (const path of PATHS) await phase(runsOf(mode, warmers)[path], pids, warmup, market.connections, warmers.length);
-    await Promise.all(extra.map((c) => c.client.close()));
+    const otherExtra = other === undefined ? [] : await Promise.all(Array.from({ length: Math.max(0, WARM_WORKERS - concurrency) }, () => connect(other)));
+    const otherWarmers = [...otherClients, ...otherExtra];
+    for (const mode of MODES)
+      for (const path of MEASURED) await phase(runsOf(mode, warmers, otherWarmers)[path], pidsOf(path), warmup, market.connections, warmers.length);
+    await Promise.all([...extra, ...otherExtra].map((c) => c.client.close()));
     for (const mode of MODES) {
-      const runs = runsOf(mode, clients);
-      const seen: Record<Path, Phase[]> = { direct: [], relay: [], hub: [], sdk: [] };
-      const order = Array.from({ length: rounds }, () => [...PATHS, ...[...PATHS].reverse()]).flat();
+      const runs = runsOf(mode, clients, otherClients);
+      const seen: Record<Path, Phase[]> = { direct: [], relay: [], hub: [], sdk: [], compared: [] };
+      const order = Array.from({ length: rounds }, () => [...MEASURED, ...[...MEASURED].reverse()]).flat();
       for (const path of order) {
         const from = epochNow();
-        seen[path].push(await phase(runs[path], pids, calls, market.connections));
+        seen[path].push(await phase(runs[path], pidsOf(path), calls, market.connections));
         if (path === 'hub') hubWindows[mode].push([from, epochNow()]);
       }
       const opened = (path: Path) => seen[path].reduce((s, p) => s + p.connections, 0);
@@ -335,18 +353,20 @@ async function main(): Promise<void> {
         relay: through('relay'),
         hub: through('hub'),
         sdk: through('sdk'),
+        ...(other ? { other: { ...through('compared'), cpuMsPerCall: cpu('compared') } } : {}),
         hubCpuMsPerCall: cpu('hub'),
         sdkHubCpuMsPerCall: cpu('sdk'),
         relayCpuMsPerCall: seen.relay.reduce((s, p) => s + p.relayCpuMs, 0) / all('relay').length,
         hubIdleCpuMsPerCall: cpu('direct'),
         hubWritesPerCall: syscalls('hubWrites'),
         hubReadsPerCall: syscalls('hubReads'),
-        connections: { direct: opened('direct'), relay: opened('relay'), hub: opened('hub'), sdk: opened('sdk') },
+        connections: Object.fromEntries(MEASURED.map((p) => [p, opened(p)])),
       });
     }
   } finally {
-    await Promise.all(clients.map((c) => c.client.close().catch(() => {})));
+    await Promise.all([...clients, ...otherClients].map((c) => c.client.close().catch(() => {})));
     await hub.stop();
+    await other?.stop();
     await relay.close();
     await market.close();
   }
@@ -372,17 +392,18 @@ async function main(): Promise<void> {
     const rows: Array<[string, Latency, number, boolean]> = [
       ['bare relay', r.relay, r.relayCpuMsPerCall, false],
       ['hub, plain HTTP', r.hub, r.hubCpuMsPerCall, true],
+      ...(r.other ? [['compared build', r.other, r.other.cpuMsPerCall, false] as [string, Latency, number, boolean]] : []),
       ['hub, SDK', r.sdk, r.sdkHubCpuMsPerCall, false],
     ];
     for (const [client, l, cpuMs, judged] of rows) {
       const mark = (v: number, max: number) => (judged ? ` ${verdict(v, max)}` : '');
       console.log(
-        `${r.mode.padEnd(7)}  ${client.padEnd(16)}  ${`${ms(r.direct.p50)} / ${ms(r.direct.p99)}`.padEnd(20)}  ${`${ms(l.p50)} / ${ms(l.p99)}`.padEnd(20)}  ${`${signed(l.addedP50)}${mark(l.addedP50, TARGETS.addedP50Ms)}`.padEnd(17)}  ${`${signed(l.addedP99)}${mark(l.addedP99, TARGETS.addedP99Ms)}`.padEnd(17)}  ${client === 'bare relay' ? `${cpuMs.toFixed(2)} ms` : `${cpuMs.toFixed(2)} ms (${r.hubIdleCpuMsPerCall.toFixed(2)})`}`,
+        `${r.mode.padEnd(7)}  ${client.padEnd(16)}  ${`${ms(r.direct.p50)} / ${ms(r.direct.p99)}`.padEnd(20)}  ${`${ms(l.p50)} / ${ms(l.p99)}`.padEnd(20)}  ${`${signed(l.addedP50)}${mark(l.addedP50, TARGETS.addedP50Ms)}`.padEnd(17)}  ${`${signed(l.addedP99)}${mark(l.addedP99, TARGETS.addedP99Ms)}`.padEnd(17)}  ${client === 'bare relay' || client === 'compared build' ? `${cpuMs.toFixed(2)} ms` : `${cpuMs.toFixed(2)} ms (${r.hubIdleCpuMsPerCall.toFixed(2)})`}`,
       );
     }
   }
   for (const r of results) {
-    console.log(`${r.mode}: new connections to the marketplace over ${r.calls} calls per path: ${PATHS.map((p) => `${p} ${r.connections[p]}`).join(', ')}`);
+    console.log(`${r.mode}: new connections to the marketplace over ${r.calls} calls per path: ${MEASURED.map((p) => `${p} ${r.connections[p]}`).join(', ')}`);
   }
   for (const r of results) {
     console.log(
