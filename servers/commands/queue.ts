@@ -32,20 +32,23 @@ function line(j: Job): string {
 }
 
 /**
- * A write whose connection was linked to another site since it was queued is sent nowhere
- * (ConnectionBases.ofId throws SiteMoved): retried, it fails the same way at its next send. Told
- * from the job's site and its connection as it is now, the test its send makes, so a job whose
- * connection was linked back to its site is retried. Checked here, once, above either store.
+ * A write that can never be sent is not put back, where a retry would fail the same way at its
+ * next send: its connection was linked to another site since it was queued (ConnectionBases.ofId
+ * throws SiteMoved; told from the job's site and the connection as it is now, the test the send
+ * makes, so a job whose connection was linked back to its site is retried), or revoked or removed
+ * (a new link is a new connection, and a queued write goes through its own). Checked here, once,
+ * above either store.
  */
-async function refuseMovedSite(job: Job, connections: Pick<ConnectionReads, 'get'>): Promise<void> {
-  if (job.siteDigest === null || !isRetried(job.state)) return;
+async function refuseUnsendable(job: Job, connections: Pick<ConnectionReads, 'get'>): Promise<void> {
+  if (!isRetried(job.state)) return;
   const c = await connections.get(job.connectionId);
-  // A connection gone or revoked is the send's to report (connection_revoked), as it is for any job.
-  if (c === undefined || c.state === 'revoked' || !leftSite(job.siteDigest, c)) return;
-  throw new HubError(
-    'bad_request',
-    `job ${job.id} is not retried: its ${job.integration} connection was linked to another site since this write was queued, and a queued write goes to its own site or nowhere, so it will not be sent. Calling the tool again makes the write on the site linked now.`,
-  );
+  const why =
+    c === undefined || c.state === 'revoked'
+      ? `its ${job.integration} connection was ${c === undefined ? 'removed' : 'revoked'} since this write was queued, and a queued write goes through its own connection or nowhere, so it will not be sent. Link the account again and call the tool again.`
+      : job.siteDigest !== null && leftSite(job.siteDigest, c)
+        ? `its ${job.integration} connection was linked to another site since this write was queued, and a queued write goes to its own site or nowhere, so it will not be sent. Calling the tool again makes the write on the site linked now.`
+        : undefined;
+  if (why !== undefined) throw new HubError('bad_request', `job ${job.id} is not retried: ${why}`);
 }
 
 export async function queueCommand(argv: string[]): Promise<void> {
@@ -105,7 +108,7 @@ export async function queueCommand(argv: string[]): Promise<void> {
       process.stdout.write(`purged ${n} ${purgeState} jobs\n`);
     } else {
       const job = await outbox.find(id!);
-      if (job !== undefined) await refuseMovedSite(job, store.connections);
+      if (job !== undefined) await refuseUnsendable(job, store.connections);
       const r = await outbox.retry(id!);
       if (r.outcome === 'not_found') throw new HubError('not_found', `no job ${id} in the outbox`);
       if (r.outcome === 'busy') throw new HubError('bad_request', `job ${id} is ${r.state}: only dead, failed or sent_unconfirmed jobs are retried`);

@@ -1,10 +1,12 @@
 /**
- * `switchboard queue retry` of a write whose connection was linked to another site since it was
- * queued: refused, saying why, since the write goes to its own site or nowhere and a retry would
- * fail the same way at its next send. Bob's write, failed beside it on his unmoved connection, is
- * retried; alice's is retried once her connection is linked back to its site, and then sent there.
- * The CLI runs as its own process on the data dir while this process plays the hub's outbox, its
- * sends reading the connection's base as the job sender does (ConnectionBases.ofId).
+ * `switchboard queue retry` of a write that can never be sent: refused, saying why, where it was
+ * put back and failed the same way at its next send. One whose connection was linked to another
+ * site since it was queued (the write goes to its own site or nowhere): bob's, failed beside it on
+ * his unmoved connection, is retried; alice's is retried once her connection is linked back to its
+ * site, and then sent there. One whose connection was revoked: a new link is a new connection, so
+ * the write queued through the old one goes nowhere. The CLI runs as its own process on the data
+ * dir while this process plays the hub's outbox, its sends reading the connection's base as the
+ * job sender does (ConnectionBases.ofId).
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -75,4 +77,37 @@ it("a write whose connection moved site is not retried, saying why; bob's beside
   await worker.drain();
   expect(sent.sort()).toEqual(['https://api.example.test/ex/jira/cloud-a alice', 'https://api.example.test/ex/jira/cloud-b bob']);
   expect([(await s.outbox.find(alice.id))?.state, (await s.outbox.find(bob.id))?.state]).toEqual(['done', 'done']);
+});
+
+it("a write whose connection was revoked is not retried, saying to link again; bob's beside it, failed on a live connection, is", async () => {
+  const cli = (...args: string[]) => runCli(['queue', ...args, '--data', data], dir.path);
+  const { link, queue, bases } = siteJobs(s);
+  const alice = await queue('alice', 'cloud-a');
+  const bob = await queue('bob', 'cloud-b');
+  expect(await s.connections.markRevoked(alice.connectionId, 'revoked by the user')).toBe(true);
+
+  const worker = new OutboxWorker({
+    queue: s.outbox,
+    events: new JobEvents(),
+    clock,
+    log,
+    send: async (job) => {
+      await bases.ofId(job.connectionId, job.siteDigest);
+      return { status: 422, body: 'not now' };
+    },
+  });
+  await worker.drain();
+  expect(await s.outbox.find(alice.id)).toMatchObject({ state: 'failed', lastErrorCode: 'connection_revoked' });
+  expect(await s.outbox.find(bob.id)).toMatchObject({ state: 'failed' });
+
+  // A new link is a new connection: the write queued through the revoked one still goes nowhere.
+  const relinked = await link('alice', 'cloud-a');
+  expect(relinked.id).not.toBe(alice.connectionId);
+  const refused = await cli('retry', alice.id);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(
+    `switchboard: error (bad_request): job ${alice.id} is not retried: its jira connection was revoked since this write was queued, and a queued write goes through its own connection or nowhere, so it will not be sent. Link the account again and call the tool again.\n`,
+  );
+  expect(await s.outbox.find(alice.id)).toMatchObject({ state: 'failed' });
+  expect(await cli('retry', bob.id)).toMatchObject({ code: 0, stdout: `${bob.id} queued\n` });
 });
