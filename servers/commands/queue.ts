@@ -33,18 +33,20 @@ function line(j: Job): string {
 
 /**
  * A write that can never be sent is not put back, where a retry would fail the same way at its
- * next send: its connection was linked to another site since it was queued (ConnectionBases.ofId
- * throws SiteMoved; told from the job's site and the connection as it is now, the test the send
- * makes, so a job whose connection was linked back to its site is retried), or revoked or removed
- * (a new link is a new connection, and a queued write goes through its own). Checked here, once,
- * above either store.
+ * next send: its connection was revoked (a new link is a new connection, and a queued write goes
+ * through its own), or linked to another site since it was queued (ConnectionBases.ofId throws
+ * SiteMoved; told from the job's site and the connection as it is now, the test the send makes,
+ * so a job whose connection was linked back to its site is retried). A job with no connection row
+ * is left to its send: one sent with the integration's app key has none (`app:<identity>`).
+ * Checked here, once, above either store.
  */
 async function refuseUnsendable(job: Job, connections: Pick<ConnectionReads, 'get'>): Promise<void> {
   if (!isRetried(job.state)) return;
   const c = await connections.get(job.connectionId);
+  if (c === undefined) return;
   const why =
-    c === undefined || c.state === 'revoked'
-      ? `its ${job.integration} connection was ${c === undefined ? 'removed' : 'revoked'} since this write was queued, and a queued write goes through its own connection or nowhere, so it will not be sent. Link the account again and call the tool again.`
+    c.state === 'revoked'
+      ? `its ${job.integration} connection was revoked since this write was queued, and a queued write goes through its own connection or nowhere, so it will not be sent. Link the account again and call the tool again.`
       : job.siteDigest !== null && leftSite(job.siteDigest, c)
         ? `its ${job.integration} connection was linked to another site since this write was queued, and a queued write goes to its own site or nowhere, so it will not be sent. Calling the tool again makes the write on the site linked now.`
         : undefined;
