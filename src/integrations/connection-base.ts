@@ -67,8 +67,7 @@ export class ConnectionBases {
   async ofId(id: string, site: string | null = null): Promise<string> {
     if (!this.templated) return this.o.definition.apiBaseUrl;
     const c = await this.o.connections.get(id);
-    if (c === undefined || c.state === 'revoked')
-      throw new HubError('connection_revoked', `the ${this.o.definition.title} connection ${id} is gone`, { details: { connectionId: id } });
+    if (c === undefined || c.state === 'revoked') throw new ConnectionGone(this.o.definition.title, id);
     if (leftSite(site, c)) throw new SiteMoved(this.o.definition.title);
     return this.of(c);
   }
@@ -81,6 +80,16 @@ export class ConnectionBases {
  */
 export function leftSite(site: string | null, c: Pick<Connection, 'apiValues'>): boolean {
   return site !== null && siteDigest(c.apiValues) !== site;
+}
+
+/** The connection a poll or a queued write belongs to was revoked: its message names the integration and the connection's id, nothing of the write. */
+export class ConnectionGone extends HubError implements InOwnWords {
+  readonly ownWords = true;
+
+  constructor(title: string, id: string) {
+    super('connection_revoked', `the ${title} connection ${id} is gone`, { details: { connectionId: id } });
+    this.name = 'ConnectionGone';
+  }
 }
 
 /**

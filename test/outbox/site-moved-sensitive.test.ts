@@ -23,11 +23,13 @@ beforeEach(() => {
 });
 afterEach(() => s.close());
 
-it("a sensitive write sent nowhere after its connection moved site says why in the queue; another failure's details stay withheld", async () => {
+it("a sensitive write sent nowhere after its connection moved site or was revoked says why in the queue; another failure's details stay withheld", async () => {
   const { link, queue, bases } = siteJobs(s);
   const alice = await queue('alice', 'cloud-a', { sensitive: true, arguments: { recipient: 'alice@example.test' } });
   const bob = await queue('bob', 'cloud-b', { sensitive: true, arguments: { recipient: 'bob@example.test' } });
+  const carol = await queue('carol', 'cloud-d', { sensitive: true, arguments: { recipient: 'carol@example.test' } });
   await link('alice', 'cloud-c');
+  await s.connections.markRevoked(carol.connectionId, 'revoked by the user');
 
   const worker = new OutboxWorker({
     queue: s.outbox,
@@ -52,6 +54,12 @@ it("a sensitive write sent nowhere after its connection moved site says why in t
     state: 'failed',
     lastErrorCode: 'provider_redirect_refused',
     lastError: 'the send failed (provider_redirect_refused; details withheld: sensitive)',
+  });
+  // Carol's connection was revoked before her write went: that too is the hub's own words.
+  expect(listed.find((j) => j.id === carol.id)).toMatchObject({
+    state: 'failed',
+    lastErrorCode: 'connection_revoked',
+    lastError: `the Jira connection ${carol.connectionId} is gone`,
   });
   expect(JSON.stringify(listed)).not.toContain('example.test/?to=');
 });
