@@ -253,6 +253,11 @@ function defineBufferedResponse() {
       return new Blob([await this.bytes()], { type: this.headers.get('content-type') ?? '' });
     }
 
+    // Read through a plain Response: the body's type is in the headers, which `super` was not given.
+    override async formData(): Promise<FormData> {
+      return new Response(await this.bytes(), { headers: this.headers }).formData();
+    }
+
     override clone(): Response {
       if (this.#bytes === undefined) throw new TypeError('Response.clone: Body has already been consumed.');
       return new BufferedResponse(this.#bytes.slice(), { status: this.status, statusText: this.statusText, headers: this.headers });

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { capBody } from '../../src/providers/body-limit.js';
-import { bufferedBytesLeft, createNodeFetch, type NodeFetchOptions } from '../../src/providers/node-fetch.js';
+import { bufferedBytesLeft, bufferedResponse, createNodeFetch, type NodeFetchOptions } from '../../src/providers/node-fetch.js';
 import { sseEventBatches } from '../../src/providers/sse.js';
 import { takeNodeBody } from '../../src/providers/streamed-response.js';
 
@@ -241,6 +241,26 @@ describe('the downstream fetch (redirects: any, as src/mcp/downstream/node-fetch
       11,
       'application/json',
     ]);
+  });
+
+  it('a BufferedResponse builds its Headers only when read, with every header the server sent, and its clone and form data see them', async () => {
+    const s = await serve((_req, res) => {
+      res
+        .writeHead(201, [
+          ['Content-Type', 'application/json'],
+          ['X-Trace', 'a'],
+          ['X-Trace', 'b'],
+        ])
+        .end('{"ok":true}');
+    });
+    const f = agentFetch();
+    const r = await f(`${s.url}/a`, post('{}'));
+    expect([r.status, r.ok, r.statusText]).toEqual([201, true, 'Created']);
+    const copy = r.clone();
+    expect([r.headers.get('content-type'), r.headers.get('x-trace'), copy.headers.get('x-trace')]).toEqual(['application/json', 'a, b', 'a, b']);
+    // A body buffered by the provider client may be a form: read through the headers it was given.
+    const form = bufferedResponse(new TextEncoder().encode('a=1&b=two'), { status: 200, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(Object.fromEntries(await form.formData())).toEqual({ a: '1', b: 'two' });
   });
 
   it('streams a JSON body past 1 MiB from where gathering stopped, whole and in order', async () => {
