@@ -12,8 +12,6 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { JobEvents } from '../../src/outbox/events.js';
-import { OutboxWorker } from '../../src/outbox/worker.js';
 import { openSqliteStore, type SqliteHubStore } from '../../src/store/bundle.js';
 import { hubVault } from '../../src/vault/open.js';
 import { siteJobs } from '../outbox/site-jobs.js';
@@ -36,7 +34,7 @@ afterEach(() => {
 
 it("a write whose connection moved site is not retried, saying why; bob's beside it is, and alice's once her connection is back on its site", async () => {
   const cli = (...args: string[]) => runCli(['queue', ...args, '--data', data], dir.path);
-  const { link, queue, bases } = siteJobs(s);
+  const { link, queue, bases, worker: workerOf } = siteJobs(s, { clock, log });
   const alice = await queue('alice', 'cloud-a');
   const bob = await queue('bob', 'cloud-b');
   await link('alice', 'cloud-c');
@@ -44,15 +42,9 @@ it("a write whose connection moved site is not retried, saying why; bob's beside
   // Bob's site refuses the first comment (422): failed, and a retry of it may go.
   const sent: string[] = [];
   let refuse = true;
-  const worker = new OutboxWorker({
-    queue: s.outbox,
-    events: new JobEvents(),
-    clock,
-    log,
-    send: async (job) => {
-      sent.push(`${await bases.ofId(job.connectionId, job.siteDigest)} ${job.user}`);
-      return refuse ? { status: 422, body: 'not now' } : { status: 201, body: 'ok' };
-    },
+  const worker = workerOf(async (job) => {
+    sent.push(`${await bases.ofId(job.connectionId, job.siteDigest)} ${job.user}`);
+    return refuse ? { status: 422, body: 'not now' } : { status: 201, body: 'ok' };
   });
   await worker.drain();
   expect(sent).toEqual(['https://api.example.test/ex/jira/cloud-b bob']);
@@ -81,20 +73,14 @@ it("a write whose connection moved site is not retried, saying why; bob's beside
 
 it("a write whose connection was revoked is not retried, saying to link again; bob's beside it, failed on a live connection, is", async () => {
   const cli = (...args: string[]) => runCli(['queue', ...args, '--data', data], dir.path);
-  const { link, queue, bases } = siteJobs(s);
+  const { link, queue, bases, worker: workerOf } = siteJobs(s, { clock, log });
   const alice = await queue('alice', 'cloud-a');
   const bob = await queue('bob', 'cloud-b');
   expect(await s.connections.markRevoked(alice.connectionId, 'revoked by the user')).toBe(true);
 
-  const worker = new OutboxWorker({
-    queue: s.outbox,
-    events: new JobEvents(),
-    clock,
-    log,
-    send: async (job) => {
-      await bases.ofId(job.connectionId, job.siteDigest);
-      return { status: 422, body: 'not now' };
-    },
+  const worker = workerOf(async (job) => {
+    await bases.ofId(job.connectionId, job.siteDigest);
+    return { status: 422, body: 'not now' };
   });
   await worker.drain();
   expect(await s.outbox.find(alice.id)).toMatchObject({ state: 'failed', lastErrorCode: 'connection_revoked' });

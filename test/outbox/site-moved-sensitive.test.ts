@@ -9,8 +9,6 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { manualClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { JobEvents } from '../../src/outbox/events.js';
-import { OutboxWorker } from '../../src/outbox/worker.js';
 import { openSqliteStore, type SqliteHubStore } from '../../src/store/bundle.js';
 import { hubVault } from '../../src/vault/open.js';
 import { siteJobs } from './site-jobs.js';
@@ -24,22 +22,16 @@ beforeEach(() => {
 afterEach(() => s.close());
 
 it("a sensitive write sent nowhere after its connection moved site or was revoked says why in the queue; another failure's details stay withheld", async () => {
-  const { link, queue, bases } = siteJobs(s);
+  const { link, queue, bases, worker: workerOf } = siteJobs(s, { clock, log });
   const alice = await queue('alice', 'cloud-a', { sensitive: true, arguments: { recipient: 'alice@example.test' } });
   const bob = await queue('bob', 'cloud-b', { sensitive: true, arguments: { recipient: 'bob@example.test' } });
   const carol = await queue('carol', 'cloud-d', { sensitive: true, arguments: { recipient: 'carol@example.test' } });
   await link('alice', 'cloud-c');
   await s.connections.markRevoked(carol.connectionId, 'revoked by the user');
 
-  const worker = new OutboxWorker({
-    queue: s.outbox,
-    events: new JobEvents(),
-    clock,
-    log,
-    send: async (job) => {
-      const base = await bases.ofId(job.connectionId, job.siteDigest);
-      throw new HubError('provider_redirect_refused', `${base} redirected to https://elsewhere.example.test/?to=${String(job.arguments['recipient'])}`);
-    },
+  const worker = workerOf(async (job) => {
+    const base = await bases.ofId(job.connectionId, job.siteDigest);
+    throw new HubError('provider_redirect_refused', `${base} redirected to https://elsewhere.example.test/?to=${String(job.arguments['recipient'])}`);
   });
   await worker.drain();
 
