@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { systemClock } from '../../src/clock.js';
 import { HubError } from '../../src/errors.js';
 import type { ConnectionReads } from '../../src/connections/repository.js';
-import { leftSite } from '../../src/integrations/connection-base.js';
+import { unsendable } from '../../src/integrations/connection-base.js';
 import { FINAL_STATES, isRetried, JOB_STATES, type Job, type ListFilter } from '../../src/outbox/types.js';
 import { commandLogger, configFromFlags, listLine, parse, progress, str } from '../common.js';
 import { flagValue, limitFlag, noteIfCut } from '../list-flags.js';
@@ -32,25 +32,23 @@ function line(j: Job): string {
 }
 
 /**
- * A write that can never be sent is not put back, where a retry would fail the same way at its
- * next send: its connection was revoked (a new link is a new connection, and a queued write goes
- * through its own), or linked to another site since it was queued (ConnectionBases.ofId throws
- * SiteMoved; told from the job's site and the connection as it is now, the test the send makes,
- * so a job whose connection was linked back to its site is retried). A job with no connection row
- * is left to its send: one sent with the integration's app key has none (`app:<identity>`).
- * Checked here, once, above either store.
+ * A write that can never be sent (`unsendable` of connection-base.ts, the test its send makes) is not put
+ * back, where a retry would fail the same way at its next send: its connection was revoked (a new
+ * link is a new connection, and a queued write goes through its own), or linked to another site
+ * since it was queued (one linked back to its site is retried). A job with no connection row is
+ * left to its send: one sent with the integration's app key has none (`app:<identity>`). Checked
+ * here, once, above either store.
  */
 async function refuseUnsendable(job: Job, connections: Pick<ConnectionReads, 'get'>): Promise<void> {
   if (!isRetried(job.state)) return;
   const c = await connections.get(job.connectionId);
   if (c === undefined) return;
-  const why =
-    c.state === 'revoked'
-      ? `its ${job.integration} connection was revoked since this write was queued, and a queued write goes through its own connection or nowhere, so it will not be sent. Link the account again and call the tool again.`
-      : job.siteDigest !== null && leftSite(job.siteDigest, c)
-        ? `its ${job.integration} connection was linked to another site since this write was queued, and a queued write goes to its own site or nowhere, so it will not be sent. Calling the tool again makes the write on the site linked now.`
-        : undefined;
-  if (why !== undefined) throw new HubError('bad_request', `job ${job.id} is not retried: ${why}`);
+  const why = {
+    gone: `its ${job.integration} connection was revoked since this write was queued, and a queued write goes through its own connection or nowhere, so it will not be sent. Link the account again and call the tool again.`,
+    moved: `its ${job.integration} connection was linked to another site since this write was queued, and a queued write goes to its own site or nowhere, so it will not be sent. Calling the tool again makes the write on the site linked now.`,
+  };
+  const reason = unsendable(c, job.siteDigest);
+  if (reason !== undefined) throw new HubError('bad_request', `job ${job.id} is not retried: ${why[reason]}`);
 }
 
 export async function queueCommand(argv: string[]): Promise<void> {

@@ -67,19 +67,22 @@ export class ConnectionBases {
   async ofId(id: string, site: string | null = null): Promise<string> {
     if (!this.templated) return this.o.definition.apiBaseUrl;
     const c = await this.o.connections.get(id);
-    if (c === undefined || c.state === 'revoked') throw new ConnectionGone(this.o.definition.title, id);
-    if (leftSite(site, c)) throw new SiteMoved(this.o.definition.title);
+    const why = unsendable(c, site);
+    if (why === 'gone' || c === undefined) throw new ConnectionGone(this.o.definition.title, id);
+    if (why === 'moved') throw new SiteMoved(this.o.definition.title);
     return this.of(c);
   }
 }
 
 /**
- * Whether connection `c` is now on another site than `site`, the one a write was queued for
- * (Job.siteDigest; null: none was kept, so there is none to leave). Such a write is sent nowhere
- * (ofId), and an operator's retry of it is refused (`switchboard queue retry`): one test for both.
+ * Why a write through connection `c`, queued for `site` (Job.siteDigest; null: none was kept), can
+ * never be sent: the connection is gone (revoked, or no row: a new link is a new connection), or
+ * it was linked to another site since; undefined while it can be. The send (ofId) and an operator's
+ * retry (`switchboard queue retry`) make this one test.
  */
-export function leftSite(site: string | null, c: Pick<Connection, 'apiValues'>): boolean {
-  return site !== null && siteDigest(c.apiValues) !== site;
+export function unsendable(c: Pick<Connection, 'state' | 'apiValues'> | undefined, site: string | null): 'gone' | 'moved' | undefined {
+  if (c === undefined || c.state === 'revoked') return 'gone';
+  return site !== null && siteDigest(c.apiValues) !== site ? 'moved' : undefined;
 }
 
 /** The connection a poll or a queued write belongs to was revoked: its message names the integration and the connection's id, nothing of the write. */
