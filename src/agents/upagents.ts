@@ -41,21 +41,21 @@ const streamDataSchema = z.looseObject({
   error: z.looseObject({ type: z.string().optional(), message: z.string().optional() }).optional(),
 });
 
-type StreamData = z.infer<typeof streamDataSchema>;
-
 /**
- * An event's data: the plain shape (string fields, no error) checked by hand, anything else by the
- * schema. One schema parse per event was most of the hub's own work on a streamed token.
+ * A reader of a body part: the plain shape (these fields absent or strings, no `error`) taken as it
+ * is, anything else parsed by the schema. One schema parse per streamed event was most of the
+ * hub's own work on a token, and a sync task's two were a share of its answer's way back.
  */
-function streamDataOf(raw: unknown): StreamData | undefined {
-  const plain =
-    isPlainRecord(raw) &&
-    raw['error'] === undefined &&
-    ['type', 'content', 'tool_name', 'task_id'].every((k) => raw[k] === undefined || typeof raw[k] === 'string');
-  if (plain) return raw as StreamData;
-  const parsed = streamDataSchema.safeParse(raw);
-  return parsed.success ? parsed.data : undefined;
+function plainOrParsed<T>(schema: z.ZodType<T>, stringFields: readonly string[]): (raw: unknown) => T | undefined {
+  return (raw) => {
+    const plain = isPlainRecord(raw) && raw['error'] === undefined && stringFields.every((k) => raw[k] === undefined || typeof raw[k] === 'string');
+    if (plain) return raw as T;
+    const parsed = schema.safeParse(raw);
+    return parsed.success ? parsed.data : undefined;
+  };
 }
+
+const streamDataOf = plainOrParsed(streamDataSchema, ['type', 'content', 'tool_name', 'task_id']);
 
 export interface UpagentsOptions {
   /** The config entry's name: errors and the pacer say it, never the key. */
@@ -159,17 +159,7 @@ export class UpagentsAdapter implements AgentAdapter {
 
 type Task = z.infer<typeof taskSchema>;
 
-/** The task body: the plain shape (string ids and status, no error) checked by hand, anything else by the schema, as streamDataOf reads an event. */
-function taskOf(raw: unknown): Task | undefined {
-  const plain =
-    isPlainRecord(raw) &&
-    raw['error'] === undefined &&
-    (raw['task_id'] === undefined || typeof raw['task_id'] === 'string') &&
-    (raw['status'] === undefined || typeof raw['status'] === 'string');
-  if (plain) return raw as Task;
-  const parsed = taskSchema.safeParse(raw);
-  return parsed.success ? parsed.data : undefined;
-}
+const taskOf = plainOrParsed(taskSchema, ['task_id', 'status']);
 
 function answerOf(t: Task | undefined, name: string): AgentAnswer {
   if (t === undefined) throw new AgentAttemptError('protocol', `agent ${name} answered with a body that is not a task`);
