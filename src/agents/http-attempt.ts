@@ -4,6 +4,7 @@ import { MAX_JSON_DEPTH, nestsTooDeep } from '../mcp/json-depth.js';
 import { readSome, type ProviderClient, type ProviderTarget } from '../providers/client.js';
 import { type Credentials, noCredentials } from '../providers/credentials.js';
 import { mediaType } from '../providers/media-type.js';
+import { headerOf } from '../providers/streamed-response.js';
 import { retryAfterMs } from '../providers/retry.js';
 import { AgentAttemptError } from './adapter.js';
 import { AgentCallError } from './policy.js';
@@ -55,7 +56,7 @@ export function absoluteUrl(url: string, publicUrl: () => string): string {
  * §8.3.1): `Text/Event-Stream; charset=utf-8` is one as well.
  */
 export function isEventStream(res: Response): boolean {
-  return mediaType(res.headers.get('content-type')) === 'text/event-stream';
+  return mediaType(headerOf(res, 'content-type')) === 'text/event-stream';
 }
 
 /** Sends `init` to `url`; `streamed` ends the deadline at the headers (an SSE answer). A non-2xx is thrown classified. */

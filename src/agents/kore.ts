@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { KoreAgentConfig } from '../definition/agents.js';
 import { untilAnswer } from '../providers/sse.js';
+import { mergedPartials } from './partials.js';
 import { type AgentAdapter, type AgentAnswer, AgentAttemptError, type AgentPartial, type AgentRequest, objectIn } from './adapter.js';
 import {
   type AgentExchange,
@@ -144,7 +145,10 @@ export class KoreAdapter implements AgentAdapter {
 
   private async readStream(res: Response, req: AgentRequest, structured: boolean): Promise<AgentAnswer> {
     let text = '';
-    const answer = await untilAnswer(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs }, (e): AgentAnswer | undefined => {
+    // Tokens that came in one read go on as one partial.
+    const partials = mergedPartials(req.onPartial);
+    const read = { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs, onBatchEnd: partials.flush };
+    const answer = await untilAnswer(res, read, (e): AgentAnswer | undefined => {
       // A keep-alive (`event: ping` with empty data, a named event of the server's own) carries no
       // Kore response, which comes as SSE's unnamed default event (`message`, WHATWG HTML §9.2.6).
       if (e.data.trim() === '' || (e.event !== undefined && e.event !== 'message')) return undefined;
@@ -158,7 +162,7 @@ export class KoreAdapter implements AgentAdapter {
       const parsed = koreResponseSchema.safeParse(raw);
       if (!parsed.success) return undefined;
       const r = parsed.data;
-      passThoughts(r, req.onPartial);
+      passThoughts(r, partials.push);
       // Seed 003: the last event stitches the whole output under sessionInfo; the others carry parts.
       if (r.sessionInfo?.output !== undefined || r.sessionInfo?.status === 'error' || r.sessionInfo?.conversationState === 'ERROR') {
         return koreAnswer({ ...r, debug: undefined, output: r.sessionInfo.output ? undefined : [{ type: 'text', content: text }] }, this.o.name, {
@@ -169,7 +173,7 @@ export class KoreAdapter implements AgentAdapter {
       if (part === '') return undefined;
       text += part;
       if (text.length > MAX_STREAMED_CHARS) throw new AgentAttemptError('protocol', `agent ${this.o.name} streamed more than ${MAX_STREAMED_CHARS} characters`);
-      req.onPartial?.({ kind: 'text', text: part });
+      partials.push({ kind: 'text', text: part });
       return undefined;
     });
     if (answer !== undefined) return answer;

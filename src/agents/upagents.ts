@@ -3,6 +3,7 @@ import { isPlainRecord } from '../is-record.js';
 import type { ProviderClient } from '../providers/client.js';
 import { apiKeyCredentials } from '../providers/credentials.js';
 import { untilAnswer } from '../providers/sse.js';
+import { mergedPartials } from './partials.js';
 import type { Clock } from '../clock.js';
 import type { UpagentsAgentConfig } from '../definition/agents.js';
 import { AgentAttemptError, type AgentAdapter, type AgentAnswer, type AgentRequest, type AgentUsage, objectIn } from './adapter.js';
@@ -107,7 +108,10 @@ export class UpagentsAdapter implements AgentAdapter {
   private async readStream(res: Response, req: AgentRequest): Promise<AgentAnswer> {
     let text = '';
     let taskId: string | undefined;
-    const answer = await untilAnswer(res, { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs }, (e): AgentAnswer | undefined => {
+    // Tokens that came in one read go on as one partial.
+    const partials = mergedPartials(req.onPartial);
+    const read = { label: `agent ${this.o.name}`, idleMs: this.o.config.timeoutMs, onBatchEnd: partials.flush };
+    const answer = await untilAnswer(res, read, (e): AgentAnswer | undefined => {
       let raw: unknown;
       if (nestsTooDeep(e.data)) throw tooDeep(this.o.name);
       try {
@@ -131,9 +135,9 @@ export class UpagentsAdapter implements AgentAdapter {
         // A streamed answer has no body cap in the provider client (it ends at headers): this is it.
         if (text.length > MAX_STREAMED_CHARS)
           throw new AgentAttemptError('protocol', `agent ${this.o.name} streamed more than ${MAX_STREAMED_CHARS} characters`);
-        req.onPartial?.({ kind: 'text', text: d.content });
+        partials.push({ kind: 'text', text: d.content });
       } else if (type === 'tool_call' && d.tool_name !== undefined) {
-        req.onPartial?.({ kind: 'tool_call', tool: d.tool_name });
+        partials.push({ kind: 'tool_call', tool: d.tool_name });
       } else if (type === 'error') {
         return {
           kind: 'agent_error',

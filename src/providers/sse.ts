@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { HubError } from '../errors.js';
@@ -72,16 +73,28 @@ export async function* sseEventBatches(res: Response, o: SseOptions): AsyncGener
   }
 }
 
+export interface UntilAnswerOptions extends SseOptions {
+  /**
+   * Runs after the events of each read, before the answer is returned or an error thrown: what a
+   * reader gathers per read (the text of a burst of tokens) goes on from there.
+   */
+  onBatchEnd?: () => void;
+}
+
 /**
  * Reads a stream's events in order, each handed to `onEvent` as it arrives, until one gives an
  * answer (the rest is then left unread and the stream closed) or the stream ends (undefined). An
  * error `onEvent` throws ends the reading too.
  */
-export async function untilAnswer<T>(res: Response, o: SseOptions, onEvent: (e: EventSourceMessage) => T | undefined): Promise<T | undefined> {
+export async function untilAnswer<T>(res: Response, o: UntilAnswerOptions, onEvent: (e: EventSourceMessage) => T | undefined): Promise<T | undefined> {
   for await (const batch of sseEventBatches(res, o)) {
-    for (const e of batch) {
-      const answer = onEvent(e);
-      if (answer !== undefined) return answer;
+    try {
+      for (const e of batch) {
+        const answer = onEvent(e);
+        if (answer !== undefined) return answer;
+      }
+    } finally {
+      o.onBatchEnd?.();
     }
   }
   return undefined;
@@ -95,20 +108,80 @@ interface ChunkReader {
 /** The body's chunks: from the Node stream when the hub's fetch made the response, else from its web stream. */
 function chunksOf(res: Response): ChunkReader | undefined {
   const node = takeNodeBody(res);
-  if (node !== undefined) {
-    const it = node[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
-    // A response received whole (its last event read, its end not yet) is drained, not destroyed:
-    // destroying it would close a connection that can serve the next request, which it does once
-    // the end is read, a few ticks later. Not waited for: the answer is on the caller's critical
-    // path, the connection's return to the pool is not (a call in between opens another).
-    const cancel = async () => {
-      if ((node as Partial<IncomingMessage>).complete !== true) return void node.destroy();
-      node.resume();
-      finished(node).catch(() => {});
-    };
-    return { read: () => it.next(), cancel };
-  }
+  if (node !== undefined) return nodeChunks(node);
   if (res.body === null) return undefined;
   const web = res.body.getReader();
   return { read: () => web.read() as Promise<IteratorResult<Uint8Array, unknown>>, cancel: () => web.cancel() };
+}
+
+/**
+ * A Node stream's chunks, read by its `data` events and paused while one waits unread. Not the
+ * stream's async iterator: it builds an end-of-stream watcher and a promise chain per read, which
+ * cost a streamed agent call more than the parsing of its events, all before its first chunk.
+ * What it reports is the iterator's: the chunks in order, then the end, the stream's error, or
+ * ERR_STREAM_PREMATURE_CLOSE when it closed without either.
+ */
+function nodeChunks(node: Readable): ChunkReader {
+  const waiting: Uint8Array[] = [];
+  let end: { error: unknown } | 'done' | undefined;
+  let reader: { resolve: (r: IteratorResult<Uint8Array, unknown>) => void; reject: (err: unknown) => void } | undefined;
+  const settle = () => {
+    const r = reader;
+    if (r === undefined || end === undefined) return;
+    reader = undefined;
+    if (end === 'done') r.resolve({ done: true, value: undefined });
+    else r.reject(end.error);
+  };
+  const onData = (chunk: Uint8Array) => {
+    if (reader !== undefined) {
+      const r = reader;
+      reader = undefined;
+      r.resolve({ done: false, value: chunk });
+      return;
+    }
+    waiting.push(chunk);
+    node.pause();
+  };
+  const onEnd = () => {
+    end ??= 'done';
+    settle();
+  };
+  const onError = (error: unknown) => {
+    end ??= { error };
+    settle();
+  };
+  const onClose = () => {
+    end ??= { error: Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }) };
+    settle();
+  };
+  node.on('data', onData);
+  node.on('end', onEnd);
+  node.on('error', onError);
+  node.on('close', onClose);
+  const read = (): Promise<IteratorResult<Uint8Array, unknown>> => {
+    const chunk = waiting.shift();
+    if (chunk !== undefined) {
+      if (waiting.length === 0 && end === undefined) node.resume();
+      return Promise.resolve({ done: false, value: chunk });
+    }
+    if (end === 'done') return Promise.resolve({ done: true, value: undefined });
+    if (end !== undefined) return Promise.reject(end.error);
+    return new Promise((resolve, reject) => {
+      reader = { resolve, reject };
+    });
+  };
+  // A response received whole (its last event read, its end not yet) is drained, not destroyed:
+  // destroying it would close a connection that can serve the next request, which it does once
+  // the end is read, a few ticks later. Not waited for: the answer is on the caller's critical
+  // path, the connection's return to the pool is not (a call in between opens another).
+  const cancel = async () => {
+    node.off('data', onData);
+    node.off('end', onEnd);
+    node.off('close', onClose);
+    // An error after this is nobody's to hear, but must not go unhandled.
+    if ((node as Partial<IncomingMessage>).complete !== true) return void node.destroy();
+    node.resume();
+    finished(node).catch(() => {});
+  };
+  return { read, cancel };
 }

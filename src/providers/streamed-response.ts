@@ -12,10 +12,31 @@ function defineStreamedResponse() {
   class StreamedResponse extends Response {
     #node: Readable | undefined;
     #web: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
+    /** The headers as received, until someone reads them as Headers (a stream's reader wants its content type only). */
+    #given: ReadonlyArray<readonly [string, string]> | undefined;
+    #headers: Headers | undefined;
 
-    constructor(node: Readable, init: ResponseInit) {
-      super(null, init);
+    constructor(node: Readable, init: StreamedInit) {
+      const { headers, ...rest } = init;
+      super(null, rest);
       this.#node = node;
+      this.#given = headers;
+    }
+
+    override get headers(): Headers {
+      if (this.#headers === undefined) {
+        this.#headers = new Headers(this.#given as [string, string][]);
+        this.#given = undefined;
+      }
+      return this.#headers;
+    }
+
+    /** One header's value, read from the received pairs while no Headers was built (as Headers.get joins repeats). */
+    header(name: string): string | null {
+      if (this.#given === undefined) return this.headers.get(name);
+      let value: string | null = null;
+      for (const [k, v] of this.#given) if (k.length === name.length && k.toLowerCase() === name) value = value === null ? v : `${value}, ${v}`;
+      return value;
     }
 
     /** The Node stream, once, for a reader that consumes it whole; undefined once taken or turned into `body`. */
@@ -74,10 +95,17 @@ function defineStreamedResponse() {
   return StreamedResponse;
 }
 
+/** A streamed response's status and its headers as received: name and value pairs. */
+export interface StreamedInit {
+  status: number;
+  statusText: string;
+  headers: ReadonlyArray<readonly [string, string]>;
+}
+
 let streamedClass: ReturnType<typeof defineStreamedResponse> | undefined;
 
 /** A Response whose body is `node`, turned into a web stream only if someone asks (see defineStreamedResponse). */
-export function streamedResponse(node: Readable, init: ResponseInit): Response {
+export function streamedResponse(node: Readable, init: StreamedInit): Response {
   streamedClass ??= defineStreamedResponse();
   return new streamedClass(node, init);
 }
@@ -85,4 +113,9 @@ export function streamedResponse(node: Readable, init: ResponseInit): Response {
 /** The Node stream under a streamed response, taken: the caller now reads (and ends) it; undefined for any other response or once taken. */
 export function takeNodeBody(res: Response): Readable | undefined {
   return streamedClass !== undefined && res instanceof streamedClass ? res.takeNode() : undefined;
+}
+
+/** A header of `res` (lower-case `name`); for a streamed response, without building its Headers. */
+export function headerOf(res: Response, name: string): string | null {
+  return streamedClass !== undefined && res instanceof streamedClass ? res.header(name) : res.headers.get(name);
 }
