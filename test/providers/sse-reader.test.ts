@@ -5,6 +5,7 @@
  */
 import { type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { constants, createGzip } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createNodeFetch } from '../../src/providers/node-fetch.js';
 import { type EventSourceMessage, sseEventBatches, untilAnswer } from '../../src/providers/sse.js';
@@ -66,6 +67,35 @@ describe('the event stream reader', () => {
       await tick();
     }
     expect(data).toEqual(Array.from({ length: 2000 }, (_, n) => n));
+  });
+
+  it('reads a gzip-encoded stream event by event as each is flushed, and fails with the caller\u2019s reason when cancelled mid-stream', async () => {
+    let server: ServerResponse | undefined;
+    const url = await serve((res) => {
+      server = res;
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+      const gz = createGzip();
+      gz.pipe(res);
+      gz.write('data: 1\n\n');
+      gz.flush(constants.Z_SYNC_FLUSH);
+      setTimeout(() => {
+        gz.write('data: 2\n\n');
+        gz.flush(constants.Z_SYNC_FLUSH);
+      }, 20);
+    });
+    const ctl = new AbortController();
+    const res = await createNodeFetch({ redirects: 'manual' })(url, { method: 'POST', body: '{}', redirect: 'manual', signal: ctl.signal });
+    const data: string[] = [];
+    const reading = (async () => {
+      for await (const batch of sseEventBatches(res, { label: 'agent a', idleMs: 5_000 })) {
+        for (const e of batch) data.push(e.data);
+        if (data.length === 2) ctl.abort(new Error('the MCP request was cancelled'));
+      }
+    })();
+    await expect(reading).rejects.toThrow('the MCP request was cancelled');
+    expect(data).toEqual(['1', '2']);
+    // The connection under it is closed: the server sees its response cut.
+    await new Promise<void>((r) => (server!.destroyed ? r() : server!.once('close', () => r())));
   });
 
   it('reads a stream whose end came with its last event', async () => {
