@@ -132,6 +132,10 @@ function respond(r: IncomingMessage, method: string, signal: AbortSignal | undef
   }
   const body = decodedBody(r);
   if (!isJson(r.headers['content-type'])) {
+    // Read later, by whoever takes the body: an error before then (a gzip decoder's, when the
+    // connection breaks) is kept by the stream (`errored`) for its reader; unheard, it would
+    // be thrown as an uncaught exception and stop the hub.
+    body.on('error', () => {});
     resolve(streamedResponse(body, init));
     return;
   }

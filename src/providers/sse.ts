@@ -154,6 +154,10 @@ function nodeChunks(node: Readable): ChunkReader {
     end ??= { error: Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }) };
     settle();
   };
+  // A stream that ended or broke before the reader came (its events gone) is told as it is now.
+  if (node.errored) end = { error: node.errored };
+  else if (node.readableEnded) end = 'done';
+  else if (node.destroyed) onClose();
   node.on('data', onData);
   node.on('end', onEnd);
   node.on('error', onError);

@@ -115,7 +115,7 @@ export function takeNodeBody(res: Response): Readable | undefined {
   return streamedClass !== undefined && res instanceof streamedClass ? res.takeNode() : undefined;
 }
 
-/** A header of `res` (lower-case `name`); for a streamed response, without building its Headers. */
+/** A header of `res`, its name in any case; for a streamed response, without building its Headers. */
 export function headerOf(res: Response, name: string): string | null {
-  return streamedClass !== undefined && res instanceof streamedClass ? res.header(name) : res.headers.get(name);
+  return streamedClass !== undefined && res instanceof streamedClass ? res.header(name.toLowerCase()) : res.headers.get(name);
 }

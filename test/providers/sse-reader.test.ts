@@ -53,6 +53,27 @@ describe('the event stream reader', () => {
     expect(got.error).toBeInstanceOf(Error);
   });
 
+  for (const gzip of [false, true]) {
+    it(`fails at once with the connection's error when it broke before the reading began${gzip ? ' (gzip)' : ''}`, async () => {
+      const url = await serve((res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream', ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+        const out = gzip ? createGzip() : undefined;
+        out?.pipe(res);
+        const first = 'data: 1\n\n';
+        const cut = () => setTimeout(() => res.socket?.destroy(), 10);
+        if (out) {
+          out.write(first);
+          out.flush(constants.Z_SYNC_FLUSH, cut);
+        } else res.write(first, cut);
+      });
+      const res = await open(url);
+      // The reader comes after the connection broke (nothing else runs meanwhile but the hub's own timers).
+      await new Promise<void>((r) => setTimeout(r, 100));
+      const read = untilAnswer(res, { label: 'agent a', idleMs: 60_000 }, () => undefined);
+      await expect(read).rejects.toThrow(/aborted|Premature close/);
+    });
+  }
+
   it('keeps every event in order when they come faster than they are read', async () => {
     // ~2 MB in 2000 writes: more than a socket's buffers, so the reader falls behind and the stream waits for it.
     const pad = 'x'.repeat(1000);
@@ -105,7 +126,7 @@ describe('the event stream reader', () => {
     });
     const res = await open(url);
     // Read without building the response's Headers, as Headers would read it: the name in any case, repeats joined.
-    expect([headerOf(res, 'content-type'), headerOf(res, 'x-part'), headerOf(res, 'x-none')]).toEqual(['Text/Event-Stream; charset=utf-8', 'a', null]);
+    expect([headerOf(res, 'content-type'), headerOf(res, 'X-Part'), headerOf(res, 'x-none')]).toEqual(['Text/Event-Stream; charset=utf-8', 'a', null]);
     expect(res.headers.get('x-part')).toBe('a');
     expect(await readAll(res)).toEqual({ data: ['done'] });
   });
