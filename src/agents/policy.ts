@@ -128,16 +128,17 @@ export async function runWithPolicy(
   d: PolicyDeps<CircuitBreakers | Breakers>,
 ): Promise<AgentAnswer> {
   const attempt = async (): Promise<AgentAnswer> => {
+    // Whether this attempt is the half-open circuit's probe, as the breaker let it through (not
+    // read back afterwards: shared on Redis, that was a round trip per circuit on every attempt).
+    let probe: boolean;
     try {
       // Awaited only when shared: this process's circuits answer in this tick, as they always did.
       const checked = d.breakers.check(name);
-      if (checked instanceof Promise) await checked;
+      probe = checked instanceof Promise ? await checked : checked;
     } catch (err) {
       const message = isHubError(err) ? err.message : String(err);
       throw new AbortError(new AgentCallError(name, 'circuit_open', `agent ${name}: ${message}`));
     }
-    const circuits = d.breakers.snapshot();
-    const probe = (circuits instanceof Promise ? await circuits : circuits).find((c) => c.integration === name)?.state === 'half_open';
     try {
       const answer = await adapter.call(req);
       await tell(d, name, { kind: 'status', status: 200 });

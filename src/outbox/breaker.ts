@@ -24,7 +24,8 @@ export interface BreakerOptions {
 }
 
 /** Whether an attempt may go now; if not, when to ask again. */
-export type Admission = { ok: true } | { ok: false; retryAt: number; state: BreakerState; failures: number };
+/** `probe`: the circuit is half-open and this attempt is the one it lets through to test the provider. */
+export type Admission = { ok: true; probe?: true } | { ok: false; retryAt: number; state: BreakerState; failures: number };
 
 export interface BreakerSnapshot {
   integration: string;
@@ -128,16 +129,19 @@ export class CircuitBreakers {
     const now = this.clock.now();
     if (c.state === 'half_open' && (c.probeAt === undefined || now >= c.probeAt + this.coolDownMs)) {
       c.probeAt = now;
-      return { ok: true };
+      return { ok: true, probe: true };
     }
     const retryAt = c.state === 'open' ? c.openedAt + this.coolDownMs : now + this.probeWaitMs;
     return { ok: false, retryAt, state: c.state, failures: c.failures };
   }
 
-  /** As `admit`, for a caller that is answered at once: throws `circuit_open` when the attempt may not go. */
-  check(integration: string): void {
+  /**
+   * As `admit`, for a caller that is answered at once: throws `circuit_open` when the attempt may
+   * not go; true when it goes as the half-open circuit's probe.
+   */
+  check(integration: string): boolean {
     const a = this.admit(integration);
-    if (a.ok) return;
+    if (a.ok) return a.probe === true;
     const when = a.state === 'half_open' ? 'a probe is under way' : `it retries at ${new Date(a.retryAt).toISOString()}`;
     throw new HubError(
       'circuit_open',

@@ -41,7 +41,8 @@ describe('the agent policy', () => {
     const config = upagentsAgentSchema.parse({ protocol: 'upagents', baseUrl: base, agentId, apiKey: SANDBOX_AGENT_KEY, ...extra });
     const adapter = new UpagentsAdapter({ name: agentId, config, baseUrl: () => base, provider: createProviderClient({ clock }), clock });
     const { deps, waits } = recordingPolicyDeps(clock);
-    const run = () => runWithPolicy(agentId, config.retries, adapter, { input: { input: 'hi' }, sessionId: 's', signal: new AbortController().signal }, deps);
+    const run = (signal = new AbortController().signal) =>
+      runWithPolicy(agentId, config.retries, adapter, { input: { input: 'hi' }, sessionId: 's', signal }, deps);
     const failure = async () => {
       const err = await run().then(
         () => undefined,
@@ -234,6 +235,30 @@ describe('the agent policy', () => {
     expect(requests()).toBe(before);
     clock.advance(60_000);
     await expect(p.run()).resolves.toMatchObject({ kind: 'output' });
+    expect(p.circuit()).toMatchObject({ state: 'closed', failures: 0 });
+  });
+
+  it('a probe its caller cancels counts as a failed probe: open again for a cool-down; a cancel while closed counts for nothing', async () => {
+    const p = setup('echo_v1+fail=503+fail-times=5+fail-key=cprobe+latency-ms=200', { retries: 0 });
+    const cancelled = async () => {
+      const ctl = new AbortController();
+      const before = requests();
+      const call = p.run(ctl.signal);
+      // Cancelled once the marketplace has the request, while it takes its 200 ms.
+      while (requests() === before) await new Promise<void>((r) => setImmediate(r));
+      ctl.abort(new Error('cancelled by the client'));
+      await expect(call).rejects.toThrow('cancelled by the client');
+    };
+    for (let i = 0; i < 5; i++) expect((await p.failure()).reason).toBe('status');
+    expect(p.circuit()).toMatchObject({ state: 'open', failures: 5 });
+    clock.advance(60_000);
+    await cancelled();
+    expect(p.circuit()).toMatchObject({ state: 'open' });
+    expect((await p.failure()).reason).toBe('circuit_open');
+    clock.advance(60_000);
+    await expect(p.run()).resolves.toMatchObject({ kind: 'output' });
+    expect(p.circuit()).toMatchObject({ state: 'closed', failures: 0 });
+    await cancelled();
     expect(p.circuit()).toMatchObject({ state: 'closed', failures: 0 });
   });
 

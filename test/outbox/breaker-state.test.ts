@@ -23,7 +23,7 @@ describe('the breaker state others read', () => {
     const openedAt = clock.now();
     expect(b.admit('acme')).toEqual({ ok: false, retryAt: openedAt + 10_000, state: 'open', failures: 2 });
     clock.advance(10_000);
-    expect(b.admit('acme')).toEqual({ ok: true });
+    expect(b.admit('acme')).toEqual({ ok: true, probe: true });
     expect(b.admit('acme')).toEqual({ ok: false, retryAt: clock.now() + 250, state: 'half_open', failures: 2 });
   });
 

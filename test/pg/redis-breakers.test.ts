@@ -56,7 +56,7 @@ describe.skipIf(redisSkip !== undefined)('RedisBreakers: one circuit per integra
     clock.advance(30_000);
     // Both ask at once: one script run comes first and is the probe.
     const answers = await Promise.all([a.admit('api'), b.admit('api')]);
-    expect(answers.filter((x) => x.ok)).toHaveLength(1);
+    expect(answers.filter((x) => x.ok)).toEqual([{ ok: true, probe: true }]);
     expect(answers.find((x) => !x.ok)).toEqual({ ok: false, retryAt: clock.now() + 1_000, state: 'half_open', failures: 5 });
     // Still one probe however often the others ask before it reports.
     for (let i = 0; i < 5; i++) expect((await Promise.all([a.admit('api'), b.admit('api')])).some((x) => x.ok)).toBe(false);
@@ -79,16 +79,17 @@ describe.skipIf(redisSkip !== undefined)('RedisBreakers: one circuit per integra
     const [a, b] = breakers as [RedisBreakers, RedisBreakers];
     for (let i = 0; i < 5; i++) await a.record('api', { kind: 'network' });
     clock.advance(30_000);
-    expect(await b.admit('api')).toEqual({ ok: true });
+    expect(await b.admit('api')).toEqual({ ok: true, probe: true });
     await b.record('api', fail);
     expect(await a.admit('api')).toMatchObject({ ok: false, state: 'open', retryAt: clock.now() + 30_000, failures: 6 });
     clock.advance(30_000);
-    expect(await a.admit('api')).toEqual({ ok: true });
+    expect(await a.admit('api')).toEqual({ ok: true, probe: true });
     // A never reports: B waits a cool-down, then probes instead.
     clock.advance(29_999);
     expect(await b.admit('api')).toMatchObject({ ok: false, state: 'half_open' });
     clock.advance(1);
-    expect(await b.admit('api')).toEqual({ ok: true });
+    expect(await b.admit('api')).toEqual({ ok: true, probe: true });
+    await expect(b.check('api')).rejects.toSatisfy((e) => isHubError(e) && e.code === 'circuit_open');
   });
 
   it('a 4xx is no failure (it closes the count), and integrations have separate circuits', async () => {

@@ -143,13 +143,14 @@ export class RedisBreakers {
   /** Whether an attempt may go now; if not, when to ask again. Past the cool-down one caller, anywhere, is the probe. */
   async admit(integration: string): Promise<Admission> {
     const a = await this.run('admit', integration);
-    return a.ok ? { ok: true } : { ok: false, retryAt: a.retryAt, state: a.state, failures: a.failures };
+    if (a.ok) return a.state === 'half_open' ? { ok: true, probe: true } : { ok: true };
+    return { ok: false, retryAt: a.retryAt, state: a.state, failures: a.failures };
   }
 
-  /** As `admit`, throwing `circuit_open` when the attempt may not go. */
-  async check(integration: string): Promise<void> {
+  /** As `admit`, throwing `circuit_open` when the attempt may not go; true when it goes as the probe. */
+  async check(integration: string): Promise<boolean> {
     const a = await this.admit(integration);
-    if (a.ok) return;
+    if (a.ok) return a.probe === true;
     const when = a.state === 'half_open' ? 'a probe is under way' : `it retries at ${new Date(a.retryAt).toISOString()}`;
     throw new HubError(
       'circuit_open',

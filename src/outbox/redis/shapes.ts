@@ -11,8 +11,8 @@ export interface Breakers {
   add(integration: string): void;
   onChange(listener: (s: BreakerSnapshot) => void): () => void;
   admit(integration: string): Promise<Admission>;
-  /** Rejects with `circuit_open` when the attempt may not go. */
-  check(integration: string): Promise<void>;
+  /** Rejects with `circuit_open` when the attempt may not go; true when it goes as the half-open circuit's probe. */
+  check(integration: string): Promise<boolean>;
   record(integration: string, outcome: AttemptOutcome): Promise<void>;
   snapshot(): Promise<BreakerSnapshot[]>;
 }
