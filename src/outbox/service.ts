@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../clock.js';
 import { describeError } from '../errors.js';
 import type { Part } from '../lifecycle.js';
@@ -48,6 +49,9 @@ export class OutboxService implements Part {
       maxAttempts: o.settings?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
     });
     this.waitMs = o.settings?.waitMs ?? 10_000;
+    // Every write call waiting for its job listens to it, and removes its listener when done: more
+    // than ten at once is load, not a leak, and Node's warning would tell an operator otherwise.
+    setMaxListeners(0, this.stopping.signal);
   }
 
   /**

@@ -98,6 +98,23 @@ describe('a write call whose wait is cut short', () => {
     }
   });
 
+  it('a dozen calls waiting at once on the process\u2019s stop signal raise no listener-leak warning, and each gets its own handle at the stop', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const calls = (await Promise.all(Array.from({ length: 6 }, () => waitBoth(() => new AbortController().signal)))).flat();
+      expect(calls).toHaveLength(12);
+      await service.beginStop();
+      for (const c of calls) expect(await c.call).toMatchObject({ ok: { structuredContent: { jobId: c.job.id, state: 'queued' } } });
+      // The warning is emitted on a later tick.
+      await new Promise<void>((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('tells a call whose job was already at the provider when the hub began to stop that it was being sent, not that it stays queued', async () => {
     const calls = await waitBoth(() => new AbortController().signal);
     const [alice, bob] = calls;
