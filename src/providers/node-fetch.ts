@@ -1,3 +1,4 @@
+import { defaultMaxListeners, getMaxListeners, setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { nodeHttp, nodeHttps } from '../lazy-require.js';
@@ -111,7 +112,13 @@ export function createNodeFetch(opts: NodeFetchOptions = {}): typeof globalThis.
             send(true);
           else reject(signal?.aborted ? signal.reason : new TypeError('fetch failed', { cause: err }));
         });
-        signal?.addEventListener('abort', onAbort, { once: true });
+        if (signal !== undefined) {
+          // As fetch does (undici raises it to 1500): one signal may cover many requests in flight,
+          // such as the SDK transport's for every request to a downstream; more than ten at once
+          // is load, and Node's listener-leak warning would tell an operator otherwise.
+          if (getMaxListeners(signal) === defaultMaxListeners) setMaxListeners(1500, signal);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
         req.end(bytes);
       };
       send(false);

@@ -12,6 +12,7 @@ import { capBody } from '../../src/providers/body-limit.js';
 import { bufferedBytesLeft, bufferedResponse, createNodeFetch, type NodeFetchOptions } from '../../src/providers/node-fetch.js';
 import { sseEventBatches } from '../../src/providers/sse.js';
 import { takeNodeBody } from '../../src/providers/streamed-response.js';
+import { eventually } from '../helpers/hub.js';
 
 interface Seen {
   method: string;
@@ -316,6 +317,31 @@ describe('a streamed answer from the agents fetch', () => {
     expect(takeNodeBody(taken)).toBeDefined();
     expect(taken.bodyUsed).toBe(true);
     await expect(taken.text()).rejects.toThrow(/already been read/);
+  });
+
+  it('one signal over a dozen requests in flight raises no listener-leak warning, as with fetch, and still cancels them all', async () => {
+    const held: ServerResponse[] = [];
+    const s = await serve((_req, res) => {
+      held.push(res);
+      if (held.length === 12) for (const r of held) r.end('{}');
+    });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const f = agentFetch();
+      const shared = new AbortController();
+      const answers = await Promise.all(Array.from({ length: 12 }, () => f(`${s.url}/a`, post('{}', { signal: shared.signal })).then((r) => r.status)));
+      expect(answers).toEqual(Array(12).fill(200));
+      const late = Promise.all(Array.from({ length: 3 }, () => f(`${s.url}/b`, post('{}', { signal: shared.signal })).catch((e: unknown) => e)));
+      await eventually(() => (held.length === 15 ? true : undefined));
+      shared.abort(new Error('the client went away'));
+      expect((await late).map((e) => (e as Error).message)).toEqual(Array(3).fill('the client went away'));
+      await new Promise<void>((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('an event stream read to its last event leaves its connection for a later call; one cut mid-stream closes it', async () => {
