@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { nodeHttp, nodeHttps } from '../lazy-require.js';
 import { headerRecord } from './header-record.js';
+import { LazyHeaders } from './lazy-headers.js';
 import { decodedBody, keepAlivePool } from './keep-alive.js';
 import { streamedResponse } from './streamed-response.js';
 
@@ -198,22 +199,17 @@ function defineBufferedResponse() {
     #bytes: Uint8Array<ArrayBuffer> | undefined;
     #stream: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
     /** The headers as given, until someone reads them: most callers look at the status and the body only. */
-    #given: HeadersInit | undefined;
-    #headers: Headers | undefined;
+    readonly #lazy: LazyHeaders;
 
     constructor(bytes: Uint8Array<ArrayBuffer>, init: ResponseInit) {
       const { headers, ...rest } = init;
       super(null, rest);
       this.#bytes = bytes;
-      this.#given = headers;
+      this.#lazy = new LazyHeaders(headers);
     }
 
     override get headers(): Headers {
-      if (this.#headers === undefined) {
-        this.#headers = new Headers(this.#given);
-        this.#given = undefined;
-      }
-      return this.#headers;
+      return this.#lazy.headers;
     }
 
     /** The whole body, or undefined once read or streamed. */

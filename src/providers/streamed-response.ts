@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { LazyHeaders } from './lazy-headers.js';
 
 /**
  * A Response over a Node stream, with the web stream built only for a caller that asks for `body`
@@ -12,31 +13,23 @@ function defineStreamedResponse() {
   class StreamedResponse extends Response {
     #node: Readable | undefined;
     #web: ReadableStream<Uint8Array<ArrayBuffer>> | undefined;
-    /** The headers as received, until someone reads them as Headers (a stream's reader wants its content type only). */
-    #given: ReadonlyArray<readonly [string, string]> | undefined;
-    #headers: Headers | undefined;
+    /** The headers as received, built into Headers only if read so (a stream's reader wants its content type only). */
+    readonly #lazy: LazyHeaders;
 
     constructor(node: Readable, init: StreamedInit) {
       const { headers, ...rest } = init;
       super(null, rest);
       this.#node = node;
-      this.#given = headers;
+      this.#lazy = new LazyHeaders(headers as [string, string][]);
     }
 
     override get headers(): Headers {
-      if (this.#headers === undefined) {
-        this.#headers = new Headers(this.#given as [string, string][]);
-        this.#given = undefined;
-      }
-      return this.#headers;
+      return this.#lazy.headers;
     }
 
-    /** One header's value, read from the received pairs while no Headers was built (as Headers.get joins repeats). */
+    /** One header's value (lower-case `name`), without building Headers. */
     header(name: string): string | null {
-      if (this.#given === undefined) return this.headers.get(name);
-      let value: string | null = null;
-      for (const [k, v] of this.#given) if (k.length === name.length && k.toLowerCase() === name) value = value === null ? v : `${value}, ${v}`;
-      return value;
+      return this.#lazy.get(name);
     }
 
     /** The Node stream, once, for a reader that consumes it whole; undefined once taken or turned into `body`. */
