@@ -100,13 +100,32 @@ export class Grants {
 
   /** Every grant, or one user's; the newest first. Expired ones are left out. */
   async list(filter: { tenant?: string; user?: string; clientId?: string } = {}): Promise<GrantView[]> {
-    const { records, clock } = this.deps;
-    const now = clock.now();
     const clientNames = new Map<string, string | undefined>();
-    for (const row of await records.list('Client')) {
+    for (const row of await this.deps.records.list('Client')) {
       const c = clientPayload.safeParse(await this.open(row).catch(() => undefined));
       if (c.success) clientNames.set(c.data.client_id, c.data.client_name);
     }
+    return this.views(filter, clientNames);
+  }
+
+  /**
+   * The grant a user already gave a client, signed in the same way (the same hub token, an
+   * invite, the same identity provider), if one stands: a later sign-in of that client by that
+   * user (another browser, or after the browser's session ended) adds to it, so the app is listed
+   * once and one revocation ends all its tokens. A sign-in with another hub token is vouched for
+   * by that token alone and gets a grant of its own, which revoking that token ends.
+   */
+  async heldFor(who: { tenant: string; user: string }, clientId: string, how: SignedInWith): Promise<string | undefined> {
+    const held = await this.views({ ...who, clientId }, new Map());
+    return held.find((g) => sameSignIn(g.signedInWith, how))?.grantId;
+  }
+
+  private async views(
+    filter: { tenant?: string; user?: string; clientId?: string },
+    clientNames: ReadonlyMap<string, string | undefined>,
+  ): Promise<GrantView[]> {
+    const { records, clock } = this.deps;
+    const now = clock.now();
     const out: GrantView[] = [];
     for (const row of await records.list('Grant')) {
       if (row.grantId === undefined || (row.expiresAt !== undefined && row.expiresAt <= now)) continue;
@@ -273,6 +292,19 @@ export class Grants {
     this.lastTouch.delete(grantId);
     this.signIns.delete(grantId);
     for (const fn of this.listeners) fn(grantId);
+  }
+}
+
+/** Whether two sign-ins vouch for the user alike: the same hub token, an invite each, or the same identity provider. */
+function sameSignIn(a: SignedInWith | undefined, b: SignedInWith): boolean {
+  if (a === undefined) return false;
+  switch (a.via) {
+    case 'token':
+      return b.via === 'token' && b.tokenId === a.tokenId;
+    case 'sso':
+      return b.via === 'sso' && b.issuer === a.issuer;
+    case 'invite':
+      return b.via === 'invite';
   }
 }
 

@@ -269,12 +269,21 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       return send(res, 401, failurePage('The hub token you signed in with has been revoked. Start again from your app, and sign in again.'));
     }
     const clientId = String(details.params['client_id']);
-    // The grant this interaction consents to: the client's existing one, else the one an earlier
-    // post of this form saved, else a new one under that same id (`jti` is the library's id field).
+    const how = await deps.grants.signedInWith(z.array(z.string()).optional().parse(details.session?.amr), deps.sso?.issuer);
+    // The grant this interaction consents to: the client's existing one in this browser's session,
+    // else the one an earlier post of this form saved, else the one the user gave this client when
+    // signing in the same way from another browser or an ended session (README: a client's later
+    // sign-ins share one grant), else a new one under this form's id (`jti` is the library's id field).
     const ownId = consentGrantId(details.uid, account, clientId);
+    const held = async () => {
+      const who = parseAccountId(account);
+      const id = how && who ? await deps.grants.heldFor(who, clientId, how) : undefined;
+      return id === undefined ? undefined : provider.Grant.find(id);
+    };
     const grant =
       (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ??
       (await provider.Grant.find(ownId)) ??
+      (await held()) ??
       new provider.Grant({ jti: ownId, accountId: account, clientId });
     const missing = details.prompt.details;
     const oidcScopes = stringArray.safeParse(missing['missingOIDCScope']);
@@ -284,7 +293,6 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const resources = z.record(z.string(), stringArray).safeParse(missing['missingResourceScopes']);
     if (resources.success) for (const [indicator, scopes] of Object.entries(resources.data)) grant.addResourceScope(indicator, scopes.join(' '));
     const grantId = await grant.save();
-    const how = await deps.grants.signedInWith(z.array(z.string()).optional().parse(details.session?.amr), deps.sso?.issuer);
     if (how) await deps.grants.noteSignIn(grantId, how);
     deps.log.info({ account, clientId }, 'OAuth consent given');
     await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
