@@ -31,7 +31,8 @@ export function authorizationLimit(opts: AuthorizationLimitOptions): RequestHand
   const maxTracked = opts.maxTracked ?? 10_000;
   const windows = fixedWindows(windowMs, maxTracked);
   return (req, res, next) => {
-    if (req.method !== 'GET' && req.method !== 'POST') return next();
+    // HEAD too: the library (and Express, on the sign-in page) answers it as a GET, storing as much.
+    if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'POST') return next();
     const ip = callerAddress(req.socket.remoteAddress, req.headers['x-forwarded-for']);
     const limit = isLoopbackHost(ip.replace(/^::ffff:/, '')) ? local : remote;
     const now = opts.clock.now();

@@ -22,8 +22,8 @@ beforeAll(async () => {
 afterAll(() => hub?.stop());
 
 /** Opens an authorization URL as a browser would, from `address` as a proxy on this machine forwards it. */
-async function authorizeFrom(address: string): Promise<{ status: number; retryAfter: string | null; body: string }> {
-  const res = await fetch(authorizeUrl(base, clientId, pkce()), { redirect: 'manual', headers: { 'x-forwarded-for': address } });
+async function authorizeFrom(address: string, method = 'GET'): Promise<{ status: number; retryAfter: string | null; body: string }> {
+  const res = await fetch(authorizeUrl(base, clientId, pkce()), { method, redirect: 'manual', headers: { 'x-forwarded-for': address } });
   return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
 }
 
@@ -46,5 +46,13 @@ describe('authorization requests per caller', () => {
     expect((await authorizeFrom('2001:db8:5:6::1')).status).toBe(303);
     clock.set(t0 + 60_000);
     expect((await authorizeFrom('203.0.113.50')).status).toBe(303);
+  });
+
+  it('counts HEAD as GET: the library answers it as GET and stores a pending sign-in for each', async () => {
+    for (let i = 0; i < 60; i++) expect((await authorizeFrom('203.0.113.70', 'HEAD')).status).toBe(303);
+    const before = pendingSignIns();
+    for (let i = 0; i < 20; i++) expect((await authorizeFrom('203.0.113.70', 'HEAD')).status).toBe(429);
+    expect((await authorizeFrom('203.0.113.70')).status).toBe(429);
+    expect(pendingSignIns()).toBe(before);
   });
 });

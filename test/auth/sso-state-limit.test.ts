@@ -59,4 +59,23 @@ describe('the sign-in page with single sign-on', () => {
     for (let i = 0; i < 10; i++) await (await open()).body?.cancel();
     expect(ssoStates()).toBe(stored);
   });
+
+  it('counts a HEAD of the page as its GET: it stores a state too', async () => {
+    const clientId = String((await register(base)).body['client_id']);
+    const from = { 'x-forwarded-for': '203.0.113.61' };
+    const start = await fetch(authorizeUrl(base, clientId, pkce()), { redirect: 'manual', headers: from });
+    const signInPage = new URL(start.headers.get('location')!, base).href;
+    const cookie = start.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ');
+    await start.body?.cancel();
+    const head = () => fetch(signInPage, { method: 'HEAD', redirect: 'manual', headers: { ...from, cookie } });
+    for (let i = 0; i < 59; i++) await (await head()).body?.cancel();
+    const stored = ssoStates();
+    const refused = await head();
+    expect(refused.status).toBe(429);
+    for (let i = 0; i < 10; i++) await (await head()).body?.cancel();
+    expect(ssoStates()).toBe(stored);
+  });
 });
