@@ -10,6 +10,7 @@ import type { ApiTokens } from '../identity/tokens.js';
 import { accountId, parseAccountId } from './account.js';
 import type { Grants, SignedInWith } from './grants.js';
 import { INVITE_PATH, inviteCodeIn, type Invites } from './invites.js';
+import { finishInteraction } from './finish-interaction.js';
 import { consentPage, failurePage, invitePage, PAGE_HEADERS, signInPage, type ClientView } from './pages.js';
 import { AS_ROUTES, MCP_SCOPE, SIGN_IN_PATH, publicPathOf } from './routes.js';
 import { SSO_CALLBACK_PATH, type Sso, SsoError } from './sso.js';
@@ -135,7 +136,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     // From here the client is known and waits on its redirect URI: a sign-in that fails is its
     // answer (RFC 6749 §4.1.2.1), not a page that leaves it waiting until it gives up.
     const refuse = (error: string, description: string) =>
-      provider.interactionFinished(req, res, { error, error_description: description }, { mergeWithLastSubmission: false });
+      finishInteraction(provider, req, res, { error, error_description: description }, { mergeWithLastSubmission: false });
     const q = ssoAnswerSchema.safeParse(req.query);
     if (q.success && q.data.code === undefined && (await sso.interactionOf(q.data.state)) === details.uid) {
       deps.log.info({ error: q.data.error }, 'single sign-on: the identity provider did not sign the user in');
@@ -151,7 +152,8 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     }
     deps.log.info({ user: who.user, tenant: who.tenant, via: 'sso' }, 'OAuth sign-in');
     await endOtherSession(provider, req, res, details, accountId(who));
-    await provider.interactionFinished(
+    await finishInteraction(
+      provider,
       req,
       res,
       { login: { accountId: accountId(who), amr: await deps.grants.amrOf({ via: 'sso', issuer: sso.issuer }) } },
@@ -170,7 +172,8 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       .split(' ')
       .filter(Boolean);
     if (asked.length > 0 && !asked.some((s) => KNOWN_SCOPES.has(s)))
-      return provider.interactionFinished(
+      return finishInteraction(
+        provider,
         req,
         res,
         { error: 'invalid_scope', error_description: `this hub grants the ${MCP_SCOPE} scope (and offline_access, openid); asked for: ${asked.join(' ')}` },
@@ -182,7 +185,8 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       } catch (err) {
         deps.log.error({ err: err instanceof Error ? err.message : String(err) }, 'single sign-on unavailable');
         // The client waits on its redirect URI: told, as RFC 6749 §4.1.2.1 says, rather than left waiting.
-        return provider.interactionFinished(
+        return finishInteraction(
+          provider,
           req,
           res,
           { error: 'temporarily_unavailable', error_description: 'the company sign-in is unavailable right now; try again later, or ask the hub operator' },
@@ -213,7 +217,8 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
       const said = again ? 'OAuth sign-in: the form was sent again with the link this sign-in spent; it goes on' : 'OAuth sign-in';
       deps.log.info({ user: who.user, tenant: who.tenant, clientId: client.clientId, via: how.via }, said);
       await endOtherSession(provider, req, res, details, accountId(who));
-      await provider.interactionFinished(
+      await finishInteraction(
+        provider,
         req,
         res,
         { login: { accountId: accountId(who), amr: await deps.grants.amrOf(how) } },
@@ -246,7 +251,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const account = details.session?.accountId;
     if (details.prompt.name !== 'consent' || account === undefined) return send(res, 400, failurePage('There is nothing to consent to here.'));
     if (body.data.decision === 'deny') {
-      await provider.interactionFinished(req, res, { error: 'access_denied', error_description: 'the user denied access' }, { mergeWithLastSubmission: false });
+      await finishInteraction(provider, req, res, { error: 'access_denied', error_description: 'the user denied access' }, { mergeWithLastSubmission: false });
       return;
     }
     // "Not you?": the browser signed in as someone else within the day (a shared machine). That
@@ -295,7 +300,7 @@ export function mountSignIn(app: Express, deps: SignInDeps): void {
     const grantId = await grant.save();
     if (how) await deps.grants.noteSignIn(grantId, how);
     deps.log.info({ account, clientId }, 'OAuth consent given');
-    await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    await finishInteraction(provider, req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
   });
 }
 

@@ -92,6 +92,13 @@ declare module 'oidc-provider' {
       result: Record<string, unknown>,
       options?: { mergeWithLastSubmission?: boolean },
     ): Promise<void>;
+    /** Saves the interaction's result as `interactionFinished` does, and resolves where it resumes instead of redirecting there. */
+    interactionResult(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: Record<string, unknown>,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<string>;
     AccessToken: {
       new (fields: Record<string, unknown>): { save(): Promise<string> };
       find(value: string, options?: { ignoreExpiration?: boolean }): Promise<AccessTokenModel | undefined>;
