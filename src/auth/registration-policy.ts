@@ -5,6 +5,9 @@ import { printable } from '../printable.js';
 /** The loopback names the library lets a native app's http redirect use (RFC 8252 §7.3, §8.3): not all of 127/8. */
 const NATIVE_LOOPBACK = new Set(['127.0.0.1', '[::1]', 'localhost']);
 
+/** The grants a client may use here (provider.ts: the code flow and its refresh; the library offers no others). */
+const OFFERED_GRANTS: ReadonlySet<string> = new Set(['authorization_code', 'refresh_token']);
+
 /** The longest `client_name` shown on the sign-in and consent pages. */
 export const MAX_CLIENT_NAME = 200;
 /**
@@ -36,7 +39,8 @@ export type PolicyRefusal = { error: 'invalid_redirect_uri' | 'invalid_client_me
  *   as the app's name, and "My App ‮exe.tpircs‬" reads as "My App script.exe".
  * A client that names no `application_type` and is sent back only to http loopback is a native
  * app (RFC 8252): registered as one, so the library allows any port there (§7.3). SDK clients
- * register that way and pick a new port each run.
+ * register that way and pick a new port each run. Grants the hub does not offer are dropped from
+ * one that names some it does (`narrowGrants`).
  */
 export function registrationPolicy(sent: unknown, metadata: Record<string, unknown>): PolicyRefusal | undefined {
   const given = registered.safeParse(sent);
@@ -55,7 +59,22 @@ export function registrationPolicy(sent: unknown, metadata: Record<string, unkno
   if (name !== undefined && printable(name) !== name)
     return { error: 'invalid_client_metadata', message: 'client_name must not contain control or bidirectional-override characters' };
   if (given.data.application_type === undefined && loopbackOnly(uris)) metadata['application_type'] = 'native';
+  narrowGrants(metadata);
   return undefined;
+}
+
+/**
+ * A client that names grants the hub does not offer beside some it does is registered for those
+ * it does, and the answer says which (RFC 7591 §2: the server may substitute suitable values), as
+ * the library reads a metadata document's. Claude registers with the JWT bearer grant (RFC 7523)
+ * next to the code and refresh grants, and the library refused the whole registration; the grant
+ * could never be used here anyway. One naming none the hub offers is left to the library to refuse.
+ */
+function narrowGrants(metadata: Record<string, unknown>): void {
+  const grants = metadata['grant_types'];
+  if (!Array.isArray(grants) || !grants.every((g): g is string => typeof g === 'string')) return;
+  const offered = grants.filter((g) => OFFERED_GRANTS.has(g));
+  if (offered.length > 0 && offered.length < grants.length) metadata['grant_types'] = offered;
 }
 
 /** The first redirect URI no client may be sent back to, from DCR or a metadata document alike. */
