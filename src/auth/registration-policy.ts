@@ -37,10 +37,10 @@ export type PolicyRefusal = { error: 'invalid_redirect_uri' | 'invalid_client_me
  *   travels in clear over a network;
  * - a `client_name` that is long or carries control or bidi characters: the consent page shows it
  *   as the app's name, and "My App ‮exe.tpircs‬" reads as "My App script.exe".
- * A client that names no `application_type` and is sent back only to http loopback is a native
- * app (RFC 8252): registered as one, so the library allows any port there (§7.3). SDK clients
- * register that way and pick a new port each run. Grants the hub does not offer are dropped from
- * one that names some it does (`narrowGrants`).
+ * A client that names no `application_type` and is sent back only to http loopback, or to an
+ * app's own URI scheme, is a native app (RFC 8252): registered as one, so the library allows any
+ * port there (§7.3). SDK clients register that way and pick a new port each run. Grants the hub
+ * does not offer are dropped from one that names some it does (`narrowGrants`).
  */
 export function registrationPolicy(sent: unknown, metadata: Record<string, unknown>): PolicyRefusal | undefined {
   const given = registered.safeParse(sent);
@@ -58,7 +58,7 @@ export function registrationPolicy(sent: unknown, metadata: Record<string, unkno
     return { error: 'invalid_client_metadata', message: `client_name is ${name.length} characters; at most ${MAX_CLIENT_NAME}` };
   if (name !== undefined && printable(name) !== name)
     return { error: 'invalid_client_metadata', message: 'client_name must not contain control or bidirectional-override characters' };
-  if (given.data.application_type === undefined && loopbackOnly(uris)) metadata['application_type'] = 'native';
+  if (given.data.application_type === undefined && (loopbackOnly(uris) || uris.some(isAppScheme))) metadata['application_type'] = 'native';
   narrowGrants(metadata);
   return undefined;
 }
@@ -94,6 +94,18 @@ function redirectUriRefusal(uris: readonly string[]): PolicyRefusal | undefined 
       };
   }
   return undefined;
+}
+
+/**
+ * Whether a redirect URI names an app's own scheme (`cursor://…`, `com.example.app:/cb`): private-use
+ * URI scheme redirection, which only native apps use (RFC 8252 §7.1). Desktop clients register one
+ * beside web and loopback callbacks without naming an `application_type`, and the library, taking
+ * them for web clients (whose redirects are http or https), refused them. As native apps the
+ * library refuses the schemes that run script or read files (javascript:, data:, file:, …).
+ */
+function isAppScheme(uri: string): boolean {
+  const protocol = URL.parse(uri)?.protocol;
+  return protocol !== undefined && protocol !== 'http:' && protocol !== 'https:';
 }
 
 /** Whether every redirect URI is plain http to a loopback name: where only a native app listens. */
