@@ -19,7 +19,10 @@ const SCOPE_MEANING: Readonly<Record<string, string>> = {
 function redirectHost(uri: string): string {
   try {
     const u = new URL(uri);
-    return u.host || `${u.protocol}${u.pathname}`;
+    // An app's own scheme (cursor://anysphere.cursor-mcp/…, RFC 8252 §7.1) is named with it: its
+    // "host" is whatever the app registered, and shown bare it would read as a web site's.
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return u.host ? `${u.protocol}//${u.host}` : `${u.protocol}${u.pathname}`;
+    return u.host;
   } catch {
     return uri;
   }

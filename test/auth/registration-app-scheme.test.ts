@@ -47,7 +47,10 @@ describe('a client sent back to its own URI scheme', () => {
     const signInPage = await followHub(browser, base, await browser.get(authorizeUrl(base, clientId, p, { redirect_uri: APP }).href));
     // The pages let their forms lead the browser back to the app's scheme (CSP form-action).
     expect(signInPage.headers.get('content-security-policy')).toContain("form-action 'self' cursor:");
-    const login = formOf(await signInPage.text());
+    const signInHtml = await signInPage.text();
+    // Where the code goes is named with its scheme: an app's scheme is no web host.
+    expect(signInHtml).toContain('<code>cursor://anysphere.cursor-mcp</code>');
+    const login = formOf(signInHtml);
     const consentPage = await followHub(browser, base, await browser.post(new URL(login.action, base).href, { csrf: login.csrf, token: hub.token }));
     const consent = formOf(await consentPage.text());
     let res = await browser.post(new URL(consent.action, base).href, { csrf: consent.csrf, decision: 'allow' });
