@@ -129,7 +129,8 @@ function loopbackOnly(uris: readonly string[]): boolean {
  * defaults (`web`, which it cannot tell apart from one the document left out): RFC 8252 §7.3 says
  * the server MUST allow any port there, and CLI clients publish `http://127.0.0.1/callback` with
  * no port and listen on whichever is free. Only a browser page could hold a loopback origin, and
- * PKCE still binds the code to the client that asked. Changes `metadata` in place.
+ * PKCE still binds the code to the client that asked. One sent back to an app's own URI scheme
+ * is a native app as a registration is (`isAppScheme`). Changes `metadata` in place.
  */
 export function documentPolicy(metadata: Record<string, unknown>): PolicyRefusal | undefined {
   const id = metadata['client_id'];
@@ -138,6 +139,6 @@ export function documentPolicy(metadata: Record<string, unknown>): PolicyRefusal
   if (!uris.every((u): u is string => typeof u === 'string')) return undefined; // the library refuses it
   const refused = redirectUriRefusal(uris);
   if (refused) return refused;
-  if (loopbackOnly(uris)) metadata['application_type'] = 'native';
+  if (loopbackOnly(uris) || uris.some(isAppScheme)) metadata['application_type'] = 'native';
   return undefined;
 }

@@ -140,6 +140,14 @@ describe('development mode (auth.cimd.allowLoopback)', () => {
     expect(r.location).toBeNull();
   });
 
+  it('a document sent back to an app’s own URI scheme is a native app, as a registration is: its sign-in starts', async () => {
+    const app = publish('/clients/app-scheme.json', { redirect_uris: ['com.example.app:/oauth2redirect'] });
+    const res = await fetch(authorizeUrl(base, app, pkce(), { redirect_uri: 'com.example.app:/oauth2redirect' }), { redirect: 'manual' });
+    await res.body?.cancel();
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toMatch(/^\/sign-in\//);
+  });
+
   it('a document whose client_id is not its own URL is refused before any redirect, fetched once', async () => {
     const clientId = publish('/clients/liar.json', { client_id: `${docBase}/clients/other.json` });
     hits = 0;
