@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Client } from '@modelcontextprotocol/client';
-import { isInputRequiredResult, ProtocolError, SdkHttpError } from '@modelcontextprotocol/server';
+import { isInputRequiredResult, ProtocolError, ProtocolErrorCode, SdkHttpError } from '@modelcontextprotocol/server';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Clock } from '../../../clock.js';
@@ -212,13 +212,22 @@ export class DownstreamTaskBacking implements TaskBacking {
   }
 
   async supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void> {
+    if (isTerminal(record.status)) return;
     const ref = parseRef(record);
-    if (ref.era === '2026') {
-      // The answers go on as the caller gave them: the downstream keyed its own input requests.
-      await this.modern.get(ref.server)?.update(ref.task, responses);
-      return;
+    // Only the process whose connection started the task can hand the downstream an answer (a
+    // 2025 task lives in that connection's session; a 2026 one is read only there). Taken in
+    // silence elsewhere, the answer was lost, the task kept asking, and a 2025 tasks/result,
+    // which asks the client again after each delivery, asked it the same question over and over.
+    const link = ref.process !== this.processId ? undefined : ref.era === '2026' ? this.modern.get(ref.server) : this.links.get(ref.link);
+    if (!link) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `This task runs on ${ref.server} through another Switchboard process (or one that stopped without closing it), so it cannot take answers here; call ${record.tool} again`,
+      );
     }
-    this.links.get(ref.link)?.answer(ref.task, responses);
+    // The answers go on as the caller gave them: the downstream keyed its own input requests.
+    if (link instanceof ModernTaskLink) await link.update(ref.task, responses);
+    else link.answer(ref.task, responses);
   }
 
   /** A 2026 task's tasks/get carries its outcome inline: the downstream's words, with the hub's task id. */
