@@ -202,12 +202,28 @@ describe('downstream tasks pass through with the hub’s own ids', () => {
     });
   });
 
-  it('reports a failed downstream task as failed with its reason', async () => {
+  it("reports a downstream task that failed with the tool's isError answer as that answer, in either era", async () => {
+    // 2026-07-28: a tool error is a completed task with the isError result inlined (SEP-2663
+    // keeps `failed` for JSON-RPC errors), not a failed task with an internal error.
     const c = taskClient(hub.url, hub.token);
     const taskId = String((await c.tool('th__fail_task', { why: 'disk full' }))['taskId']);
-    expect(await c.until(taskId, ['failed', 'completed'])).toMatchObject({
-      status: 'failed',
-      error: { code: -32603, message: 'th: the task failed: disk full' },
+    const done = await c.until(taskId, ['failed', 'completed']);
+    expect(done).toMatchObject({ status: 'completed', result: { content: [{ type: 'text', text: 'disk full' }], isError: true } });
+    expect(done).not.toHaveProperty('error');
+
+    // 2025-11-25: failed, the reason in the status message, and tasks/result returns what the
+    // server's own tasks/result returns (the isError answer), not a JSON-RPC error.
+    const alice = await user(hub.token);
+    const created = await alice.client.request(
+      { method: 'tools/call', params: { name: 'th__fail_task', arguments: { why: 'quota spent' }, task: {} } },
+      CreateTaskResultSchema,
+    );
+    const id = created.task.taskId;
+    await eventually(async () => ((await alice.client.experimental.tasks.getTask(id)).status === 'failed' ? true : undefined));
+    expect(await alice.client.experimental.tasks.getTask(id)).toMatchObject({ status: 'failed', statusMessage: 'th: the task failed: quota spent' });
+    expect(await alice.client.experimental.tasks.getTaskResult(id, CallToolResultSchema)).toMatchObject({
+      content: [{ type: 'text', text: 'quota spent' }],
+      isError: true,
     });
   });
 

@@ -185,9 +185,17 @@ export class DownstreamTaskBacking implements TaskBacking {
         return this.settle(record, { status: 'completed', result: scrub(result, ref, record), ...message }, link, ref);
       }
       case 'failed': {
-        const why = await link.result(ref.task).then(firstText, () => undefined);
+        const answer = await link.result(ref.task).then(withoutRelatedTask, () => undefined);
+        const why = answer === undefined ? undefined : firstText(answer);
         const detail = [task.statusMessage, why].filter(Boolean).join(': ');
-        return this.settle(record, failed(scrub(`${ref.server}: the task failed${detail ? `: ${detail}` : ''}`, ref, record)), link, ref);
+        const message = scrub(`${ref.server}: the task failed${detail ? `: ${detail}` : ''}`, ref, record);
+        // The tool's own isError answer is what the call returns (2025-11-25 tasks/result), so it is
+        // kept as the result, as a hub task's is: a 2025 tasks/result returns it as the server
+        // does, and 2026-07-28 reads it completed with it inlined (SEP-2663 keeps `failed` for
+        // JSON-RPC errors). Only a task without such an answer fails with an error.
+        if (answer?.['isError'] === true)
+          return this.settle(record, { status: 'failed', statusMessage: message, result: scrub(answer, ref, record) }, link, ref);
+        return this.settle(record, failed(message), link, ref);
       }
       case 'cancelled':
         return this.settle(record, { status: 'cancelled', ...message }, link, ref);
