@@ -27,7 +27,7 @@ import { JobSender } from './job-sender.js';
 import { LinkOffers } from './link-needed.js';
 import { outputRule, unfitResult } from './output-fit.js';
 import type { OutputRule } from '../agents/validate-output.js';
-import { appQueueOf, awaitWrite, callerKey, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
+import { answerOfJob, appQueueOf, awaitWrite, callerKey, normalise, orderingKeyOf, unkeyedOrderingKeyOf, writeOutputSchema } from './outbound.js';
 import type { Clock } from '../clock.js';
 import type { CircuitBreakers } from '../outbox/breaker.js';
 import type { Breakers } from '../outbox/redis/shapes.js';
@@ -311,6 +311,18 @@ export class IntegrationSource implements ToolSource {
     if (this.opts.credentials || !noEvents(answer)) return answer;
     const c = await this.opts.connections.find(ctx.identity.tenant, ctx.identity.user, this.name);
     return c === undefined ? this.links.forCall(ctx, undefined) : answer;
+  }
+
+  /**
+   * A finished queued write as its MCP Task's result: the answer the direct call gives, held to the
+   * output schema the tool is listed with as that call's is (fitted), so an answer that does not
+   * fit is the same tool error there, never structuredContent the client's SDK refuses. Throws
+   * where the direct call threw (answerOfJob).
+   */
+  jobAnswer(job: OpenJob): CallToolResult {
+    const result = answerOfJob(this.opts.definition, job);
+    const tool = this.opts.definition.tools[job.tool];
+    return tool ? this.fitted(job.tool, tool, result) : result;
   }
 
   /** A queued write that failed for want of a new link, as its MCP Task's result (LinkOffers.forJob). */

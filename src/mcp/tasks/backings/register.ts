@@ -1,9 +1,8 @@
 import type { AgentSource } from '../../../agents/source.js';
 import { HubError, needsNewLink } from '../../../errors.js';
 import type { IntegrationDefinition } from '../../../integrations/definition.js';
-import { answerOfJob } from '../../../integrations/outbound.js';
 import type { OutboxService } from '../../../outbox/service.js';
-import type { Job } from '../../../outbox/types.js';
+import type { Job, OpenJob } from '../../../outbox/types.js';
 import type { CallToolResult } from '@modelcontextprotocol/server';
 import type { TaskService } from '../service.js';
 import { AgentTaskBacking } from './agent-task.js';
@@ -12,6 +11,8 @@ import { OutboxJobBacking } from './outbox-job.js';
 /** What the registry needs of an integration to render its queued writes. */
 export interface IntegrationOfJobs {
   definition: IntegrationDefinition;
+  /** A final job as the result its direct call gives (rendered and held to the tool's output schema); throws where that call threw. */
+  jobAnswer(job: OpenJob): CallToolResult;
   relinkResult(job: Job): Promise<CallToolResult>;
 }
 
@@ -31,7 +32,7 @@ export function registerBackings(tasks: TaskService, d: { outbox: OutboxService;
         // An integration removed from the config since: its jobs have no tool to render them.
         if (!source) throw new HubError('tool_not_found', `the integration ${job.integration} is no longer configured`);
         try {
-          return answerOfJob(source.definition, job);
+          return source.jobAnswer(job);
         } catch (err) {
           // Its account must be linked again: the task's result carries the link, as the direct call's answer does.
           if (needsNewLink(err)) return source.relinkResult(job);
