@@ -227,7 +227,7 @@ export class Hub {
     });
     this.agents = agents;
     if (agents.size > 0) this.catalog.add(agents);
-    registerBackings(tasks, { outbox: this.outbox, integrations: this.integrations.sources, agents });
+    registerBackings(tasks, { outbox: this.outbox, integrations: this.integrations.sources, agents, circuits: this.integrations.circuits });
     this.processes = this.dataDir === ':memory:' ? undefined : new ProcessRegistry(this.dataDir, this.log);
     this.startGate = new Promise((resolve) => (this.openGate = resolve));
     const mcp = { config: opts.config, store, tasks: downstream, clock: this.clock, log: this.log, metrics: this.metrics, startGate: this.startGate };

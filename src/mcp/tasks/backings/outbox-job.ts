@@ -13,6 +13,8 @@ export interface OutboxJobPort {
   on(id: string, listener: (job: Job) => void): () => void;
   /** A final job as the tool result the direct call would have given (answerOf); rejects where that call threw. */
   render(job: OpenJob): Promise<CallToolResult>;
+  /** Why a queued job is held back, when its integration's open circuit holds it (circuitHold's message); else undefined. */
+  heldBy?(job: OpenJob): Promise<string | undefined>;
 }
 
 /** A failure's words are bounded: a provider's refusal may quote a long body. */
@@ -40,8 +42,13 @@ export class OutboxJobBacking implements TaskBacking {
 
   private async stateOf(job: OpenJob): Promise<TaskState> {
     switch (job.state) {
-      case 'queued':
-        return { status: 'working', statusMessage: queuedMessage(job) };
+      case 'queued': {
+        // An open circuit gives the job back unsent until it retries: said, with when, as the
+        // handle of a direct call and queue__job_status say it, where "queued" alone read as a
+        // slow queue for the whole outage.
+        const held = await this.port.heldBy?.(job);
+        return { status: 'working', statusMessage: held === undefined ? queuedMessage(job) : `${queuedMessage(job)}; ${held}` };
+      }
       case 'sending':
         // `sending` is committed once the pacing token is granted: the request has left.
         return { status: 'working', statusMessage: `sent to the provider, waiting for its answer (job ${job.id})` };

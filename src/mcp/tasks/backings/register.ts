@@ -1,6 +1,7 @@
 import type { AgentSource } from '../../../agents/source.js';
 import { HubError, needsNewLink } from '../../../errors.js';
 import type { IntegrationDefinition } from '../../../integrations/definition.js';
+import { circuitHold, type CircuitView } from '../../../outbox/queue-source.js';
 import type { OutboxService } from '../../../outbox/service.js';
 import type { Job, OpenJob } from '../../../outbox/types.js';
 import type { CallToolResult } from '@modelcontextprotocol/server';
@@ -20,13 +21,17 @@ export interface IntegrationOfJobs {
  * The composition root's one call: the registry reads queued writes from the outbox and async
  * agent calls from the agents' task store, each through the few methods its backing needs.
  */
-export function registerBackings(tasks: TaskService, d: { outbox: OutboxService; integrations: readonly IntegrationOfJobs[]; agents: AgentSource }): void {
+export function registerBackings(
+  tasks: TaskService,
+  d: { outbox: OutboxService; integrations: readonly IntegrationOfJobs[]; agents: AgentSource; circuits?: CircuitView },
+): void {
   const sources = new Map(d.integrations.map((s) => [s.definition.name, s]));
   tasks.use(
     new OutboxJobBacking({
       get: (id, owner) => d.outbox.outbox.get(id, owner),
       cancel: (id, owner) => d.outbox.cancel(id, owner),
       on: (id, listener) => d.outbox.events.on(id, listener),
+      heldBy: async (job) => (await circuitHold(d.circuits, job.integration))?.message,
       render: async (job) => {
         const source = sources.get(job.integration);
         // An integration removed from the config since: its jobs have no tool to render them.
