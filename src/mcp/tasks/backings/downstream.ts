@@ -205,18 +205,26 @@ export class DownstreamTaskBacking implements TaskBacking {
   async cancel(record: TaskRecord): Promise<void> {
     const ref = parseRef(record);
     const link = ref.era === '2026' ? this.modern.get(ref.server) : this.links.get(ref.link);
-    if (!link) {
-      await this.state(record);
-      return;
+    if (link) {
+      try {
+        await link.cancel(ref.task);
+        await this.opts.repo.update(record.id, { status: 'cancelled', statusMessage: 'Cancelled by the client' }, this.opts.clock.now());
+        return;
+      } catch {
+        // It finished first (a v1 server refuses to cancel a finished task), is gone, or is not
+        // this connection's: what it is now is recorded below.
+      }
     }
-    try {
-      await link.cancel(ref.task);
-    } catch {
-      // It finished first (a v1 server refuses to cancel a finished task) or is gone: record what it is.
-      await this.state(record);
-      return;
+    const now = await this.state(record);
+    // Still running through another hub process on the data dir, the only one whose connection
+    // can ask the server to stop it: answered as done, the cancel was a silent no-op and the work
+    // went on. Said instead, as for answers that cannot reach it (supplyInput).
+    if (!isTerminal(now.status) && ref.process !== this.processId) {
+      throw new ProtocolError(
+        ProtocolErrorCode.InvalidParams,
+        `Cannot cancel this task here: it runs on ${ref.server} through another Switchboard process, and only that process can ask ${ref.server} to stop it; cancel it there`,
+      );
     }
-    await this.opts.repo.update(record.id, { status: 'cancelled', statusMessage: 'Cancelled by the client' }, this.opts.clock.now());
   }
 
   async supplyInput(record: TaskRecord, responses: Readonly<Record<string, unknown>>): Promise<void> {
