@@ -19,7 +19,7 @@ import type { RequestStates, StateTarget } from './request-state.js';
 import type { CallContext } from './source.js';
 import { TASKS_EXTENSION } from './tasks/errors.js';
 import { declaresTasks, envelopeCapabilities, registerTaskMethods } from './tasks/handlers.js';
-import { announceStatus, LEGACY_TASKS_CAPABILITY, legacyCreateTaskResult, registerLegacyTaskMethods } from './tasks/legacy.js';
+import { announceStatus, LEGACY_TASKS_CAPABILITY, legacyCreated, legacyCreateTaskResult, registerLegacyTaskMethods } from './tasks/legacy.js';
 import { createTaskResult, isCreateTaskResult } from './tasks/wire.js';
 
 export type Era = 'legacy' | 'modern';
@@ -102,10 +102,11 @@ export function createHubServer(dispatcher: Dispatcher, identity: Identity, era:
         // an empty list; saying so here keeps the type honest. The outcome comes with tasks/get.
         return { ...result, content: [] };
       }
-      if (dispatcher.tasks) announceStatus(server, dispatcher.tasks, identity, result.taskId);
+      if (!dispatcher.tasks) return { ...legacyCreateTaskResult(result), content: [] };
+      announceStatus(server, dispatcher.tasks, identity, result.taskId);
       // The SDK's 2025 check refuses a `task` body without `content` (it would read as an empty
       // tool success); v1 clients read the `task` and ignore the empty content.
-      return { ...legacyCreateTaskResult(result), content: [] };
+      return { ...(await legacyCreated(dispatcher.tasks, identity, result)), content: [] };
     }
     return server.projectCallToolResult(result, outputSchema);
   });

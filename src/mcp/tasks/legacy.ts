@@ -45,6 +45,16 @@ function legacyTask(t: TaskView): LegacyTask {
   return out;
 }
 
+/**
+ * The v1 CreateTaskResult for a task the 2026 shape describes. A task that `completed` at once (a
+ * write retried with its idempotency key after it finished) is read again in the v1 shape: the
+ * 2026 one shows a call's isError answer as `completed`, where 2025-11-25 shows it `failed`, as
+ * the task's tasks/get then does, and a finished task's status never changes.
+ */
+export async function legacyCreated(tasks: TaskService, identity: Identity, created: CreateTaskResult): Promise<{ task: LegacyTask }> {
+  return created.status === 'completed' ? { task: legacyTask(await tasks.get(identity, created.taskId)) } : legacyCreateTaskResult(created);
+}
+
 /** The v1 CreateTaskResult for a task the 2026 shape describes. */
 export function legacyCreateTaskResult(created: CreateTaskResult): { task: LegacyTask } {
   const task: LegacyTask = {
