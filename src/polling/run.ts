@@ -5,12 +5,16 @@ import { parseExact } from '../definition/exact-json.js';
 import { refusedBecause, type Refusal } from '../definition/refusal.js';
 import { describeError, HubError } from '../errors.js';
 import type { ProviderFetch } from '../providers/client.js';
+import { isRateLimited, outcomeOf } from '../providers/answer-outcome.js';
 import { cutText } from '../providers/cut-text.js';
 import { pauseForBudget } from '../providers/rate-headers.js';
 import type { EventRoute, PolledIntake } from '../webhooks/inbox/types.js';
 import { deliveriesOf, readPage } from './page.js';
 import type { RunOutcome } from './schedule.js';
 import type { PollerRow } from './store.js';
+
+/** A rate limit that names no wait is waited out this long (GitHub asks for at least a minute). */
+const RATE_LIMITED_WAIT_MS = 60_000;
 
 /** One (connection, feed) a poller reads. */
 export interface FeedTarget {
@@ -84,10 +88,17 @@ export async function runPoll(t: FeedTarget, row: PollerRow, d: RunDeps): Promis
       // "Not now" is not a failure (STYLE.md §7): the run ends and waits as long as it was told.
       if (res.status === 429 || (res.status === 503 && pause > 0)) {
         await res.body?.cancel().catch(() => {});
-        return done('more', pause > 0 ? pause : 60_000);
+        return done('more', pause > 0 ? pause : RATE_LIMITED_WAIT_MS);
       }
       if (!res.ok) {
-        const said = cutText(await res.text().catch(() => ''), 200);
+        const text = await res.text().catch(() => '');
+        // A 403 may be a rate limit, as the outbox and the tools read it (answer-outcome.ts): GitHub
+        // answers a spent primary window with 403 and X-RateLimit-Remaining: 0, its secondary limit
+        // with 403 and Retry-After (or only its words), Google with 403 rateLimitExceeded. Not now,
+        // as a 429 is: counted as failures, five of them stalled a poller that only had to wait.
+        const answer = res.status === 403 ? outcomeOf(res, text, d.clock.now()) : undefined;
+        if (answer !== undefined && isRateLimited(answer)) return done('more', Math.max(pause, answer.retryAfterMs ?? 0) || RATE_LIMITED_WAIT_MS);
+        const said = cutText(text, 200);
         return done('failed', pause, { error: `${t.feed.path} answered HTTP ${res.status}${said ? `: ${said}` : ''}` });
       }
       const body = parseExact(await res.text());
