@@ -64,3 +64,21 @@ export function sforceBudgetOf(headers: Headers): RateBudget | undefined {
   if (limit === 0) return undefined;
   return { limit, remaining: Math.max(0, limit - used), resetAt: undefined };
 }
+
+/**
+ * Which of a provider's rate-limit pools an answer's X-RateLimit-* budget speaks of, as a
+ * connection's bucket reads it. GitHub counts each request against one pool and names it in
+ * `X-RateLimit-Resource` (REST API docs, "Rate limits"): `core` (5,000 an hour) for the REST API at
+ * large; `graphql`, an hourly window of points of its own; and small pools apart from both:
+ * `search` (30 a minute), `code_search` (10 a minute), and more. Read as the account's budget, a
+ * search's `Limit: 30` scaled the bucket to 30/5,000 of its rate and its `Remaining` drained what
+ * was at hand, so after one search every call of the account waited minutes for a token.
+ * `paced`: no pool named, or `core`: the budget is the bucket's. `window`: a window of its own
+ * whose spend and reset still hold the bucket back, but whose size is no change of its limit.
+ * `apart`: the budget is that pool's alone (Retry-After is read whatever the pool).
+ */
+export function rateLimitPool(headers: Headers): 'paced' | 'window' | 'apart' {
+  const pool = headers.get('x-ratelimit-resource')?.trim().toLowerCase();
+  if (pool === undefined || pool === '' || pool === 'core') return 'paced';
+  return pool === 'graphql' ? 'window' : 'apart';
+}

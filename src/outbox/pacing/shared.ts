@@ -1,6 +1,6 @@
 import type { Clock } from '../../clock.js';
 import { type PacedAnswer, PacingTooLong } from '../../providers/pacing.js';
-import { rateBudgetOf, sforceBudgetOf, spentUntil } from '../../providers/rate-headers.js';
+import { rateBudgetOf, rateLimitPool, sforceBudgetOf, spentUntil } from '../../providers/rate-headers.js';
 import { retryAfterMs } from '../../providers/retry.js';
 import type { BucketSpec, BucketState, Timers } from './bucket.js';
 
@@ -56,17 +56,22 @@ export interface Adjustment {
  */
 export function adjustmentOf(answer: PacedAnswer, inflight: number, clock: Clock): Adjustment {
   const adj: Adjustment = {};
+  // A budget of another pool than the one the bucket paces speaks of that pool alone (rateLimitPool).
+  const pool = rateLimitPool(answer.headers);
+  const own = pool !== 'apart';
   // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 or 503 with Retry-After says when to come back; so
   // does a 403 with one (GitHub's secondary rate limit).
   if (answer.status === 429 || answer.status === 503 || answer.status === 403) {
     const wait = retryAfterMs(answer.headers, clock);
     if (wait !== undefined) adj.pauseMs = wait;
     // Without one, what is at hand was evidently too much: spend nothing until the next refill.
-    else if (answer.status === 429) adj.atMost = 0;
+    else if (answer.status === 429 && own) adj.atMost = 0;
   }
+  if (!own) return adj;
   const budget = rateBudgetOf(answer.headers, clock) ?? sforceBudgetOf(answer.headers);
   if (budget !== undefined) {
-    adj.limit = budget.limit;
+    // A pool's size is no change of the bucket's limit: only the paced pool's Limit scales it.
+    if (pool === 'paced') adj.limit = budget.limit;
     const left = budget.remaining - inflight;
     adj.atMost = Math.min(adj.atMost ?? left, left);
     // A spent window stays spent until its reset (see the in-process pacer).
