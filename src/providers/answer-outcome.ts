@@ -45,10 +45,7 @@ export function outcomeOf(res: Response, body: string, now: number, refusal?: Re
       retryAfterMs = Math.max(0, at - now);
     }
   }
-  // GitHub's secondary limit may name no wait at all; its docs then ask for at least a minute
-  // before the next request (a retry after a short backoff is refused again, and continuing to
-  // send while limited may get the integration banned).
-  if (retryAfterMs === undefined && !spent && (res.status === 403 || res.status === 429) && SECONDARY_LIMIT.test(body)) retryAfterMs = SECONDARY_LIMIT_WAIT_MS;
+  if (retryAfterMs === undefined && !spent) retryAfterMs = bodyNamedWaitMs(res.status, body);
   // A refusal is read from a 2xx only (any other status already fails as what it is), and only
   // from an integration that declares one: no other write's body is parsed here.
   const declared = refusal !== undefined && res.status >= 200 && res.status <= 299;
@@ -64,6 +61,16 @@ export function outcomeOf(res: Response, body: string, now: number, refusal?: Re
     ...(refusesCredentials(refusal, refused) ? { refusedCredentials: true as const } : {}),
     ...(replayed ? { replayed: true as const } : {}),
   };
+}
+
+/**
+ * The wait a rate-limit answer names in its body alone, for one whose headers name none (no
+ * Retry-After, no spent window). GitHub's secondary limit may name no wait at all; its docs then ask
+ * for at least a minute before the next request (a retry after a short backoff is refused again,
+ * and continuing to send while limited may get the integration banned).
+ */
+export function bodyNamedWaitMs(status: number, body: string): number | undefined {
+  return (status === 403 || status === 429) && SECONDARY_LIMIT.test(body) ? SECONDARY_LIMIT_WAIT_MS : undefined;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { systemClock, type Clock } from '../clock.js';
 import { jsonAnswer, refusedBecause, refusesCredentials, type Refusal } from '../definition/refusal.js';
 import { HubError, isHubError } from '../errors.js';
-import { isRateLimited, outcomeOf } from './answer-outcome.js';
+import { bodyNamedWaitMs, isRateLimited, outcomeOf } from './answer-outcome.js';
 import { capBody } from './body-limit.js';
 import type { Credential, Credentials } from './credentials.js';
 import { cutText, oneLine } from './cut-text.js';
@@ -176,6 +176,7 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
         }
       }
       let res: Response | undefined;
+      let bodyWaitMs: number | undefined;
       try {
         const cred = await t.credentials.current();
         res = await exchange(cred);
@@ -200,6 +201,13 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
           res = again.res;
           if (again.why !== undefined) throw await refusedAgain(res, renewed, again.why);
         }
+        // A rate limit whose wait only its body names (GitHub's secondary limit, no Retry-After):
+        // read whole before the pacer hears the answer, so the account's bucket holds every request
+        // back for that wait, a write's as a read's, and not only this request's retry.
+        if (!streamed && (res.status === 429 || res.status === 403) && !namesWait(res, clock.now())) {
+          res = await whole(res);
+          bodyWaitMs = bodyNamedWaitMs(res.status, new TextDecoder().decode(bufferedBytesLeft(res)));
+        }
       } catch (err) {
         // A body dropped while refusedCredential read it is already said as such (and retryable when the request is).
         if (signal.aborted || isHubError(err) || err instanceof RetryableFailure) throw err;
@@ -208,7 +216,7 @@ export function createProviderClient(opts: ProviderClientOptions = {}): Provider
         if (repeatable) throw new RetryableFailure(failure);
         throw failure;
       } finally {
-        pacer.observe?.(t.paceKey, res && { status: res.status, headers: res.headers });
+        pacer.observe?.(t.paceKey, res && { status: res.status, headers: res.headers, ...(bodyWaitMs === undefined ? {} : { bodyWaitMs }) });
       }
       if (!repeatable) return res;
       // A 429 or 403 may be a rate limit whose wait only its body names (GitHub's secondary limit:
@@ -303,6 +311,12 @@ function pacingRefusal(label: string, waitMs: number | undefined, withinMs: numb
   return new HubError('source_unavailable', `the rate limit of ${label} is spent: ${when} (nothing was sent)`, {
     details: waitMs === undefined ? { waitedMs: withinMs } : { retryAfterMs: waitMs },
   });
+}
+
+/** Whether an answer's headers speak of its wait: a Retry-After, or a spent window (the bucket follows those). */
+function namesWait(res: Response, now: number): boolean {
+  const o = outcomeOf(res, '', now);
+  return o.retryAfterMs !== undefined || o.limitSpent === true;
 }
 
 /** Up to `max` characters of a body (an error's explanation), the rest cancelled. */

@@ -21,6 +21,11 @@ export interface Pacer {
 export interface PacedAnswer {
   status: number;
   headers: Headers;
+  /**
+   * A wait the answer names in its body where its headers name none (GitHub's secondary limit:
+   * "wait a few minutes", a minute at least by its docs): the bucket holds back as for a Retry-After.
+   */
+  bodyWaitMs?: number;
 }
 
 export const noPacing: Pacer = {

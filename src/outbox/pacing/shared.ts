@@ -60,9 +60,9 @@ export function adjustmentOf(answer: PacedAnswer, inflight: number, clock: Clock
   const pool = rateLimitPool(answer.headers);
   const own = pool !== 'apart';
   // RFC 6585 §4 / RFC 9110 §10.2.3: a 429 or 503 with Retry-After says when to come back; so
-  // does a 403 with one (GitHub's secondary rate limit).
+  // does a 403 with one (GitHub's secondary rate limit), or whose body names the wait.
   if (answer.status === 429 || answer.status === 503 || answer.status === 403) {
-    const wait = retryAfterMs(answer.headers, clock);
+    const wait = retryAfterMs(answer.headers, clock) ?? answer.bodyWaitMs;
     if (wait !== undefined) adj.pauseMs = wait;
     // Without one, what is at hand was evidently too much: spend nothing until the next refill.
     else if (answer.status === 429 && own) adj.atMost = 0;
