@@ -22,11 +22,12 @@ const MESSAGE_CHARS = 500;
  * that cannot be replayed safely: `sent_unconfirmed`); a 403 that is a rate limit (isRateLimited)
  * is pacing, as a 429 is. Any other status is the provider refusing
  * this write: `failed` at once with its message, since sending it again gets the same answer.
+ * `resent`: an earlier send of the job left (a 409 then may be that send still under way).
  * `sensitive`: the error names the status only. A provider's message often echoes the arguments
  * ("recipient x@y is blocked"), and the error is stored in plaintext (`last_error`, `queue list`)
  * and logged; the whole answer is kept sealed in the job's result, where its owner reads it.
  */
-export function classifyResponse(o: SendOutcome, sensitive = false, replaySafe = true): Verdict {
+export function classifyResponse(o: SendOutcome, sensitive = false, replaySafe = true, resent = false): Verdict {
   if (o.status >= 200 && o.status < 300) {
     if (o.refused === undefined) return { kind: 'done' };
     // Refused in a 2xx: as a 4xx, failed at once (the same request would be refused again).
@@ -49,6 +50,13 @@ export function classifyResponse(o: SendOutcome, sensitive = false, replaySafe =
   // The provider keeps the first answer to an idempotency key and replays it (Stripe, for 24 h, 5xx
   // included): every resend under the job's key would get this 5xx again until the job is dead.
   if (o.replayed === true && o.status >= 500) return { kind: 'fail', error: `${error}${REPLAYED}` };
+  // A resend under the job's idempotency key may reach the provider while the send before it (one
+  // the hub stopped waiting for, or whose connection dropped) is still being executed: Stripe then
+  // answers 409 `idempotency_key_in_use` and saves nothing, and draft-ietf-httpapi-idempotency-key-header
+  // §2.6 has every server answer so. Not the write refused: failed, it told the caller so while
+  // the first send went on to apply it. Sent again later, it gets that send's answer. Replay-safe
+  // jobs only, so a 409 that is the write's own conflict still ends, as `dead`, after maxAttempts.
+  if (o.status === 409 && resent && replaySafe) return { kind: 'retry', error: `${error}${OVERLAPPED}` };
   if (o.status === 408 || limited || o.status >= 500)
     return {
       kind: 'retry',
@@ -60,6 +68,7 @@ export function classifyResponse(o: SendOutcome, sensitive = false, replaySafe =
 }
 
 const UNCONFIRMED = ' (the provider may have applied it; it takes no idempotency key, so it is not sent again)';
+const OVERLAPPED = ' (an earlier send of this write under its idempotency key may still be under way at the provider; it is sent again later)';
 const REPLAYED =
   " (the provider replayed the answer it saved for this write's idempotency key, so sending it again would get the same one; it was not sent again)";
 

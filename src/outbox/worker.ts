@@ -291,7 +291,7 @@ export class OutboxWorker {
     try {
       outcome = await send(sending, signal, beforeSend).finally(renewing);
       await mark();
-      verdict = classifyResponse(outcome, job.sensitive, job.replaySafe);
+      verdict = classifyResponse(outcome, job.sensitive, job.replaySafe, job.attempts > 0);
     } catch (err) {
       const leftBefore = marking !== undefined;
       if (!leftBefore && signal.aborted) {
