@@ -88,7 +88,9 @@ export async function runPoll(t: FeedTarget, row: PollerRow, d: RunDeps): Promis
       // "Not now" is not a failure (STYLE.md §7): the run ends and waits as long as it was told.
       if (res.status === 429 || (res.status === 503 && pause > 0)) {
         await res.body?.cancel().catch(() => {});
-        return done('more', pause > 0 ? pause : RATE_LIMITED_WAIT_MS);
+        // A spent window's reset in a spelling the budget does not read (X's x-rate-limit-reset) is the wait too.
+        const named = res.status === 429 ? outcomeOf(res, '', d.clock.now()).retryAfterMs : undefined;
+        return done('more', Math.max(pause, named ?? 0) || RATE_LIMITED_WAIT_MS);
       }
       if (!res.ok) {
         const text = await res.text().catch(() => '');

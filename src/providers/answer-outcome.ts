@@ -29,16 +29,29 @@ const SECONDARY_LIMIT = /exceeded a secondary rate limit/i;
 export const SECONDARY_LIMIT_WAIT_MS = 60_000;
 
 /**
+ * A rate window's remaining count and reset, as providers spell them: `X-RateLimit-*` (GitHub and
+ * most), `RateLimit-*` (the IETF draft), `X-Rate-Limit-*` (X, formerly Twitter: "x-rate-limit-reset:
+ * Unix timestamp when the limit resets", its 429s carrying no Retry-After). Read a family whole:
+ * one's count is never paired with another's reset.
+ */
+const WINDOW_HEADERS = [
+  { remaining: 'x-ratelimit-remaining', reset: 'x-ratelimit-reset' },
+  { remaining: 'ratelimit-remaining', reset: 'ratelimit-reset' },
+  { remaining: 'x-rate-limit-remaining', reset: 'x-rate-limit-reset' },
+] as const;
+
+/**
  * A provider's answer as the outbox keeps it: status, body, how long it asked to wait. Retry-After
  * first; with none, a spent window (`X-RateLimit-Remaining: 0`) names its reset
  * (`X-RateLimit-Reset`, epoch seconds at GitHub, seconds to wait elsewhere).
  */
 export function outcomeOf(res: Response, body: string, now: number, refusal?: Refusal): SendOutcome {
   const h = res.headers;
-  const spent = (h.get('x-ratelimit-remaining') ?? h.get('ratelimit-remaining'))?.trim() === '0';
+  const window = WINDOW_HEADERS.find((w) => h.has(w.remaining));
+  const spent = window !== undefined && h.get(window.remaining)?.trim() === '0';
   let retryAfterMs = parseRetryAfter(h.get('retry-after'), now);
   if (retryAfterMs === undefined && spent) {
-    const reset = h.get('x-ratelimit-reset') ?? h.get('ratelimit-reset');
+    const reset = h.get(window.reset);
     if (reset !== null && /^\s*\d+\s*$/.test(reset)) {
       const n = Number(reset);
       const at = n >= 1e12 ? n : n >= 1e9 ? n * 1000 : now + n * 1000;

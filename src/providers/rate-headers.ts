@@ -12,8 +12,10 @@ export interface RateBudget {
 const count = (v: string | null): number | undefined => (v !== null && /^\s*\d+\s*$/.test(v) ? Number(v) : undefined);
 
 /**
- * `X-RateLimit-Limit` / `-Remaining` / `-Reset`, the de-facto headers (GitHub, Twitter, the
- * sandbox; the IETF RateLimit draft names them without the X-). `Reset` is epoch seconds at
+ * `X-RateLimit-Limit` / `-Remaining` / `-Reset`, the de-facto headers (GitHub, the sandbox; the
+ * IETF RateLimit draft names them without the X-). X's `X-Rate-Limit-*` are not read here: X keeps
+ * a window per endpoint, so one endpoint's would scale or pause the account's bucket for all; its
+ * spent window still sets when that request is sent again (outcomeOf). `Reset` is epoch seconds at
  * GitHub and seconds-to-wait elsewhere: a value past 2001-09-09 in epoch seconds (1e9) cannot be a
  * wait, so it is read as a time. Undefined when limit and remaining are not both there.
  */
